@@ -1,0 +1,73 @@
+# Batch entry point. `make all` builds everything for STUDY; each stage rebuilds only when its inputs changed.
+STUDY   ?= iscalimab-ln
+PYTHON  ?= python3
+SEED    ?=
+OUT     ?= outputs/$(STUDY)
+RAW     ?= $(OUT)/raw
+VENV    := .venv
+PY      := $(VENV)/bin/python
+STAMP   := $(VENV)/.installed
+CLI     := $(PY) -m pipeline
+ARGS    := --study $(STUDY) --outputs $(OUT) --raw $(RAW)
+
+CODE       = $(shell find pipeline -name '*.py' -o -name '*.j2' 2>/dev/null)
+STUDY_SPEC = $(wildcard specs/$(STUDY)/*.yaml) $(wildcard specs/standards/*)
+MAPPINGS   = $(wildcard mappings/$(STUDY)/*.yaml)
+
+RAW_DONE   := $(RAW)/_truth/manifest.json
+SDTM_DONE  := $(OUT)/ledger.json
+VALID_DONE := $(OUT)/validation/findings.parquet
+ADAM_DONE  := $(OUT)/adam/adsl.parquet
+TLF_DONE   := $(OUT)/ard/table1.json
+
+.PHONY: all install venv simulate sdtm validate adam tables submission report specs-check test bench clean help
+
+help:
+	@echo "make all [STUDY=iscalimab-ln]   set up .venv, simulate, run every stage"
+	@echo "make test                       run the test suite"
+	@echo "make bench                      run the speed and memory benchmarks"
+	@echo "stages: simulate sdtm validate adam tables submission report specs-check"
+
+all: tables
+
+install venv: $(STAMP)
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[test]'
+	@touch $@
+
+# --- stages -----------------------------------------------------------------------------------
+simulate: $(RAW_DONE)
+$(RAW_DONE): $(STAMP) $(filter pipeline/simulate/% pipeline/common/%,$(CODE)) $(STUDY_SPEC)
+	$(CLI) simulate $(ARGS) $(if $(SEED),--seed $(SEED))
+
+sdtm: $(SDTM_DONE)
+$(SDTM_DONE): $(RAW_DONE) $(MAPPINGS) $(STUDY_SPEC) $(filter pipeline/ingest/% pipeline/sdtm/% pipeline/common/%,$(CODE))
+	$(CLI) sdtm $(ARGS)
+
+validate: $(VALID_DONE)
+$(VALID_DONE): $(SDTM_DONE) $(STUDY_SPEC) $(filter pipeline/validate/%,$(CODE))
+	$(CLI) validate $(ARGS)
+
+specs-check: $(STAMP)
+	$(CLI) specs-check $(ARGS)
+
+adam: $(ADAM_DONE)
+$(ADAM_DONE): $(VALID_DONE) $(STUDY_SPEC) $(filter pipeline/adam/%,$(CODE))
+	$(CLI) adam $(ARGS)
+
+tables: $(TLF_DONE)
+$(TLF_DONE): $(ADAM_DONE) $(STUDY_SPEC) $(filter pipeline/analysis/% pipeline/tlf/%,$(CODE))
+	$(CLI) tables $(ARGS)
+
+# --- quality ----------------------------------------------------------------------------------
+test: $(STAMP)
+	$(PY) -m pytest -n 2 -q
+
+bench: $(STAMP)
+	$(PY) bench/run.py
+
+clean:
+	rm -rf outputs/$(STUDY)

@@ -1,0 +1,135 @@
+"""Thin command line: one command per stage, each a call into that stage's ``run(ctx)``.
+
+Exit codes: 0 success, 1 a validation gate failed, 2 bad input or configuration.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+import time
+from pathlib import Path
+from typing import Callable, Optional
+
+import typer
+
+from pipeline.common.errors import EXIT_BAD_INPUT, GateFailed, PipelineError
+from pipeline.common.logs import console, get_logger, setup_logging
+from pipeline.common.study import DEFAULT_STUDY, StudyContext
+
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    help=(
+        "Clinical-trial pipeline: raw site exports -> SDTM -> ADaM -> tables -> submission.\n\n"
+        "Stages run in this order: simulate, sdtm, validate, adam, tables, submission, report. "
+        "Each reads the previous stage's files under --outputs and can be rerun alone."
+    ),
+)
+
+StudyOpt = typer.Option(DEFAULT_STUDY, "--study", "-s", help="Study slug: a folder under specs/ and mappings/.")
+RawOpt = typer.Option(None, "--raw", help="Folder of raw site exports (default: <outputs>/raw).")
+OutputsOpt = typer.Option(None, "--outputs", help="Folder for everything generated (default: outputs/<study>/).")
+VerboseOpt = typer.Option(False, "--verbose", "-v", help="Show debug messages on the console.")
+
+
+def _run_stage(stage: str, module: str, study: str, raw: Optional[Path], outputs: Optional[Path],
+               verbose: bool, **options) -> None:
+    """Build the context, set up logging, call ``<module>.run(ctx)`` and map errors to exit codes."""
+    started = time.perf_counter()
+    try:
+        ctx = StudyContext.create(study, raw=raw, outputs=outputs, **options)
+        log_path = setup_logging(ctx.logs_dir, stage, verbose)
+        log = get_logger("cli")
+        log.info("stage %s, study %s, outputs %s", stage, ctx.study, ctx.outputs_dir)
+        try:
+            stage_module = importlib.import_module(module)
+        except ModuleNotFoundError as exc:
+            if exc.name and exc.name.startswith("pipeline"):
+                raise PipelineError(f"stage '{stage}' is not available in this version ({module} missing)") from None
+            raise
+        run: Callable[[StudyContext], object] = getattr(stage_module, "run")
+        run(ctx)
+        log.info("stage %s done in %.1f s (log: %s)", stage, time.perf_counter() - started, log_path)
+    except GateFailed as exc:
+        console.print(f"[bold red]gate failed[/]: {exc}")
+        raise typer.Exit(exc.exit_code) from None
+    except PipelineError as exc:
+        console.print(f"[bold red]error[/]: {exc}")
+        raise typer.Exit(exc.exit_code) from None
+
+
+@app.command()
+def simulate(
+    study: str = StudyOpt,
+    raw: Optional[Path] = RawOpt,
+    outputs: Optional[Path] = OutputsOpt,
+    out: Optional[Path] = typer.Option(None, "--out", help="Write the raw exports here (default: <outputs>/raw)."),
+    seed: Optional[int] = typer.Option(None, "--seed", help="Random seed (default: the study's simulation spec)."),
+    subjects: Optional[int] = typer.Option(None, "--subjects", help="Randomised subjects (default: the study's design)."),
+    verbose: bool = VerboseOpt,
+) -> None:
+    """Simulate realistic multi-site raw exports (EDC forms and central lab) with documented defects."""
+    _run_stage("simulate", "pipeline.simulate.stage", study, out or raw, outputs, verbose,
+               seed=seed, subjects=subjects)
+
+
+@app.command()
+def sdtm(study: str = StudyOpt, raw: Optional[Path] = RawOpt, outputs: Optional[Path] = OutputsOpt,
+         verbose: bool = VerboseOpt) -> None:
+    """Ingest the raw exports and map them to SDTM with mappings/<study>/*.yaml (ledger, lineage, quarantine)."""
+    _run_stage("sdtm", "pipeline.sdtm.stage", study, raw, outputs, verbose)
+
+
+@app.command()
+def validate(study: str = StudyOpt, raw: Optional[Path] = RawOpt, outputs: Optional[Path] = OutputsOpt,
+             verbose: bool = VerboseOpt) -> None:
+    """Validate SDTM (and ADaM when present): schemas, expectations, conformance rules, severity gate."""
+    _run_stage("validate", "pipeline.validate.stage", study, raw, outputs, verbose)
+
+
+@app.command(name="specs-check")
+def specs_check(study: str = StudyOpt, raw: Optional[Path] = RawOpt, outputs: Optional[Path] = OutputsOpt,
+                verbose: bool = VerboseOpt) -> None:
+    """Check the study's specs against the standards before any data is read."""
+    _run_stage("specs-check", "pipeline.validate.specs_check", study, raw, outputs, verbose)
+
+
+@app.command()
+def adam(study: str = StudyOpt, raw: Optional[Path] = RawOpt, outputs: Optional[Path] = OutputsOpt,
+         verbose: bool = VerboseOpt) -> None:
+    """Derive the ADaM datasets (ADSL, BDS, ADAE, ...) from SDTM with specs/<study>/adam.yaml."""
+    _run_stage("adam", "pipeline.adam.stage", study, raw, outputs, verbose)
+
+
+@app.command()
+def tables(study: str = StudyOpt, raw: Optional[Path] = RawOpt, outputs: Optional[Path] = OutputsOpt,
+           verbose: bool = VerboseOpt) -> None:
+    """Compute analysis results data (ARD) and render tables and listings (HTML, RTF, TXT)."""
+    _run_stage("tables", "pipeline.tlf.stage", study, raw, outputs, verbose)
+
+
+@app.command()
+def submission(study: str = StudyOpt, raw: Optional[Path] = RawOpt, outputs: Optional[Path] = OutputsOpt,
+               verbose: bool = VerboseOpt) -> None:
+    """Package SDTM and ADaM for submission: XPT v5, Dataset-JSON, define.xml, manifest."""
+    _run_stage("submission", "pipeline.submit.stage", study, raw, outputs, verbose)
+
+
+@app.command()
+def report(study: str = StudyOpt, raw: Optional[Path] = RawOpt, outputs: Optional[Path] = OutputsOpt,
+           verbose: bool = VerboseOpt) -> None:
+    """Write the data-quality review report from findings, ledger and ARD."""
+    _run_stage("report", "pipeline.report.stage", study, raw, outputs, verbose)
+
+
+def main() -> None:
+    try:
+        app(prog_name="python -m pipeline")
+    except KeyboardInterrupt:
+        console.print("[red]interrupted[/]")
+        sys.exit(EXIT_BAD_INPUT)
+
+
+if __name__ == "__main__":
+    main()

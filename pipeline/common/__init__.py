@@ -1,0 +1,1 @@
+"""Shared plumbing for every stage: study context, errors, atomic I/O, logging."""

@@ -1,0 +1,121 @@
+"""The study context: where a study's metadata, inputs and outputs live.
+
+Every stage receives a :class:`StudyContext`; no stage builds paths of its own.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+from pipeline.common.errors import ConfigError
+from pipeline.common.io import load_yaml
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+DEFAULT_STUDY = "iscalimab-ln"
+
+
+@dataclass(frozen=True)
+class StudyContext:
+    """Paths and metadata of one study run.
+
+    >>> ctx = StudyContext.create("iscalimab-ln")
+    >>> ctx.sdtm_dir.relative_to(ctx.outputs_dir).as_posix()
+    'sdtm'
+    """
+
+    study: str
+    specs_dir: Path
+    mappings_dir: Path
+    standards_dir: Path
+    raw_dir: Path
+    outputs_dir: Path
+    options: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def create(
+        cls,
+        study: str = DEFAULT_STUDY,
+        raw: str | Path | None = None,
+        outputs: str | Path | None = None,
+        root: str | Path | None = None,
+        **options: Any,
+    ) -> "StudyContext":
+        root = Path(root) if root else PROJECT_ROOT
+        specs_dir = root / "specs" / study
+        if not specs_dir.is_dir():
+            known = sorted(p.name for p in (root / "specs").iterdir() if p.is_dir() and p.name != "standards")
+            raise ConfigError(f"unknown study '{study}': no folder {specs_dir} (known: {', '.join(known)})")
+        outputs_dir = Path(outputs).resolve() if outputs else root / "outputs" / study
+        raw_dir = Path(raw).resolve() if raw else outputs_dir / "raw"
+        return cls(
+            study=study,
+            specs_dir=specs_dir,
+            mappings_dir=root / "mappings" / study,
+            standards_dir=root / "specs" / "standards",
+            raw_dir=raw_dir,
+            outputs_dir=outputs_dir,
+            options=dict(options),
+        )
+
+    @cached_property
+    def design(self) -> dict[str, Any]:
+        """The parsed ``specs/<study>/study.yaml``."""
+        data = load_yaml(self.specs_dir / "study.yaml")
+        if not isinstance(data, dict):
+            raise ConfigError(f"{self.specs_dir / 'study.yaml'}: expected a mapping at the top level")
+        return data
+
+    def spec(self, name: str) -> Any:
+        """Any other YAML spec of the study, e.g. ``ctx.spec('adam')``."""
+        return load_yaml(self.specs_dir / f"{name}.yaml")
+
+    @property
+    def truth_dir(self) -> Path:
+        return self.raw_dir / "_truth"
+
+    @property
+    def sdtm_dir(self) -> Path:
+        return self.outputs_dir / "sdtm"
+
+    @property
+    def adam_dir(self) -> Path:
+        return self.outputs_dir / "adam"
+
+    @property
+    def lineage_dir(self) -> Path:
+        return self.outputs_dir / "lineage"
+
+    @property
+    def quarantine_dir(self) -> Path:
+        return self.outputs_dir / "quarantine"
+
+    @property
+    def ledger_path(self) -> Path:
+        return self.outputs_dir / "ledger.json"
+
+    @property
+    def validation_dir(self) -> Path:
+        return self.outputs_dir / "validation"
+
+    @property
+    def ard_dir(self) -> Path:
+        return self.outputs_dir / "ard"
+
+    @property
+    def tlf_dir(self) -> Path:
+        return self.outputs_dir / "tlf"
+
+    @property
+    def submission_dir(self) -> Path:
+        return self.outputs_dir / "submission"
+
+    @property
+    def reports_dir(self) -> Path:
+        return self.outputs_dir / "reports"
+
+    @property
+    def logs_dir(self) -> Path:
+        return self.outputs_dir / "logs"

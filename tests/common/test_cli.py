@@ -1,0 +1,47 @@
+import subprocess
+import sys
+
+from pipeline.common.errors import ConfigError
+from pipeline.common.io import load_yaml, write_json_atomic
+from pipeline.common.study import StudyContext
+
+import pytest
+
+
+def run_cli(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "pipeline", *args], capture_output=True, text=True)
+
+
+def test_help_lists_every_stage():
+    result = run_cli("--help")
+    assert result.returncode == 0
+    for stage in ["simulate", "sdtm", "validate", "specs-check", "adam", "tables", "submission", "report"]:
+        assert stage in result.stdout
+
+
+def test_unknown_study_exits_2_with_one_line(tmp_path):
+    result = run_cli("sdtm", "--study", "no-such-study", "--outputs", str(tmp_path))
+    assert result.returncode == 2
+    assert "unknown study 'no-such-study'" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_study_design_is_read_from_yaml():
+    ctx = StudyContext.create("iscalimab-ln")
+    arms = {arm["armcd"]: arm["n"] for arm in ctx.design["arms"]}
+    assert arms == {"ISCAL10": 39, "PBO": 18}
+    assert ctx.design["dosing"]["infusion_days"] == [1, 15, 29, 57, 85, 113, 141]
+
+
+def test_bad_yaml_names_file_and_line(tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("a: 1\nb: [unclosed\n")
+    with pytest.raises(ConfigError, match=r"bad.yaml:line 3"):
+        load_yaml(bad)
+
+
+def test_json_writer_is_deterministic(tmp_path):
+    first = write_json_atomic(tmp_path / "a.json", {"b": 1, "a": [1, 2]}).read_bytes()
+    second = write_json_atomic(tmp_path / "a.json", {"a": [1, 2], "b": 1}).read_bytes()
+    assert first == second
+    assert not list(tmp_path.glob(".*tmp"))
