@@ -1,0 +1,220 @@
+"""Shared argument checks and small helpers of the ADaM verbs (private to ``pipeline.adam``).
+
+Conventions used by every verb (admiral's vocabulary):
+
+- ``by_vars``: list of column names that define a group.
+- ``order``: list of column names; ``"desc(VAR)"`` sorts that column descending. Missing values
+  sort last in either direction. Sorting is stable, so remaining ties keep the input order.
+- ``filter_add`` / ``filter``: a pandas expression evaluated on the frame with
+  ``DataFrame.eval(engine="python")``, e.g. ``"PARAMCD == 'UPCR' and ADT <= TRTSDT"`` or
+  ``"AVAL.notna()"``. A comparison with a missing value is false.
+- Flags are ``"Y"`` and missing (``None``) unless a verb says otherwise.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from pipeline.common.errors import PipelineError
+
+
+class DerivationError(PipelineError):
+    """A derivation cannot run: wrong arguments or data that breaks its assumptions."""
+
+
+_DESC = re.compile(r"^\s*desc\(\s*([A-Za-z_][A-Za-z0-9_]*)\s*\)\s*$")
+
+
+def check_frame(dataset: Any, arg: str = "dataset", required: Iterable[str] = ()) -> None:
+    """Fail with a clear message unless ``dataset`` is a data frame with the ``required`` columns.
+
+    >>> check_frame(pd.DataFrame({"USUBJID": ["1"]}), required=["USUBJID"])
+    >>> check_frame(pd.DataFrame({"USUBJID": ["1"]}), required=["AVAL"])
+    Traceback (most recent call last):
+    ...
+    pipeline.adam._utils.DerivationError: dataset: required variable AVAL is missing (has: USUBJID)
+    """
+    if not isinstance(dataset, pd.DataFrame):
+        raise DerivationError(f"{arg}: expected a pandas DataFrame, got {type(dataset).__name__}")
+    missing = [col for col in required if col not in dataset.columns]
+    if missing:
+        have = ", ".join(map(str, dataset.columns[:30]))
+        plural = "s" if len(missing) > 1 else ""
+        raise DerivationError(f"{arg}: required variable{plural} {', '.join(missing)} "
+                              f"{'are' if plural else 'is'} missing (has: {have})")
+
+
+def as_list(value: str | Sequence[str] | None, arg: str) -> list[str]:
+    """A column list from ``None``, one name or a sequence of names.
+
+    >>> as_list("USUBJID", "by_vars"), as_list(None, "by_vars")
+    (['USUBJID'], [])
+    """
+    if value is None:
+        return []
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, Mapping):
+        raise DerivationError(f"{arg}: expected a list of variable names, got a mapping")
+    out = list(value)
+    bad = [v for v in out if not isinstance(v, str)]
+    if bad:
+        raise DerivationError(f"{arg}: expected variable names, got {bad!r}")
+    return out
+
+
+def parse_order(order: str | Sequence[str] | None, arg: str = "order") -> tuple[list[str], list[bool]]:
+    """Split an ``order`` list into column names and ascending flags.
+
+    >>> parse_order(["ADT", "desc(AESEQ)"])
+    (['ADT', 'AESEQ'], [True, False])
+    """
+    columns, ascending = [], []
+    for item in as_list(order, arg):
+        match = _DESC.match(item)
+        if match:
+            columns.append(match.group(1))
+            ascending.append(False)
+        else:
+            columns.append(item.strip())
+            ascending.append(True)
+    return columns, ascending
+
+
+def order_columns(order: str | Sequence[str] | None) -> list[str]:
+    """Column names used by ``order``.
+
+    >>> order_columns(["desc(ADT)", "AESEQ"])
+    ['ADT', 'AESEQ']
+    """
+    return parse_order(order)[0]
+
+
+def sort_frame(dataset: pd.DataFrame, by_vars: Sequence[str], order: str | Sequence[str] | None) -> pd.DataFrame:
+    """Stable sort by ``by_vars`` then ``order``; missing values last; input order breaks ties.
+
+    >>> df = pd.DataFrame({"ID": ["b", "a", "a"], "ADT": [1.0, None, 2.0]})
+    >>> sort_frame(df, ["ID"], ["desc(ADT)"]).index.tolist()
+    [2, 1, 0]
+    """
+    cols, asc = parse_order(order)
+    keys = list(by_vars) + cols
+    if not keys:
+        return dataset
+    # a multi-key sort is a stable lexicographic sort (numpy lexsort); missing values last per key
+    return dataset.sort_values(keys, ascending=[True] * len(by_vars) + asc, kind="mergesort", na_position="last")
+
+
+def eval_condition(dataset: pd.DataFrame, condition: str | pd.Series | None, arg: str = "filter_add",
+                   name: str = "dataset") -> pd.Series:
+    """Evaluate a row condition to a boolean Series (missing counts as false).
+
+    >>> df = pd.DataFrame({"PARAMCD": ["UPCR", "EGFR"], "AVAL": [1.0, None]})
+    >>> eval_condition(df, "PARAMCD == 'UPCR'").tolist()
+    [True, False]
+    >>> eval_condition(df, None).tolist()
+    [True, True]
+    """
+    if condition is None:
+        return pd.Series(True, index=dataset.index)
+    if isinstance(condition, pd.Series):
+        result = condition
+    elif isinstance(condition, str):
+        if dataset.empty:
+            return pd.Series(False, index=dataset.index, dtype=bool)
+        try:
+            result = dataset.eval(condition, engine="python")
+        except Exception as exc:  # pandas raises many types for a bad expression
+            raise DerivationError(f"{name}: {arg} '{condition}' cannot be evaluated: "
+                                  f"{type(exc).__name__}: {exc}") from None
+    else:
+        raise DerivationError(f"{name}: {arg} must be a pandas expression string, got {type(condition).__name__}")
+    if np.isscalar(result) or isinstance(result, (bool, np.bool_)):
+        return pd.Series(bool(result), index=dataset.index)
+    if not isinstance(result, pd.Series) or len(result) != len(dataset):
+        raise DerivationError(f"{name}: {arg} '{condition}' does not give one true/false value per row")
+    if result.dtype == bool:
+        return result
+    try:
+        return result.astype("boolean").fillna(False).astype(bool)
+    except (TypeError, ValueError):
+        raise DerivationError(f"{name}: {arg} '{condition}' does not give true/false values") from None
+
+
+def condition_columns(dataset: pd.DataFrame, condition: str) -> list[str]:
+    """Columns of ``dataset`` named in a condition string.
+
+    >>> condition_columns(pd.DataFrame(columns=["AVAL", "BASE", "X"]), "AVAL < 0.5 * BASE")
+    ['AVAL', 'BASE']
+    """
+    names = set(re.findall(r"[A-Za-z_][A-Za-z0-9_]*", condition))
+    return [col for col in dataset.columns if col in names]
+
+
+def check_new_vars_absent(dataset: pd.DataFrame, new_vars: Iterable[str], name: str = "dataset") -> None:
+    """Refuse to overwrite existing variables silently.
+
+    >>> check_new_vars_absent(pd.DataFrame({"A": [1]}), ["A"])
+    Traceback (most recent call last):
+    ...
+    pipeline.adam._utils.DerivationError: dataset: variable A already exists; drop or rename it before deriving it again
+    """
+    clash = [v for v in new_vars if v in dataset.columns]
+    if clash:
+        raise DerivationError(f"{name}: variable{'s' if len(clash) > 1 else ''} {', '.join(clash)} already "
+                              f"exist{'' if len(clash) > 1 else 's'}; drop or rename it before deriving it again")
+
+
+def flag_series(mask: pd.Series, true_value: Any = "Y", false_value: Any = None) -> pd.Series:
+    """A character flag from a boolean mask (``object`` dtype, ``None`` for missing).
+
+    >>> flag_series(pd.Series([True, False])).tolist()
+    ['Y', None]
+    """
+    out = pd.Series(np.where(mask.to_numpy(dtype=bool), true_value, false_value), index=mask.index, dtype=object)
+    return out.where(out.notna(), None)
+
+
+def to_date(values: pd.Series | Any) -> pd.Series:
+    """Dates as ``datetime64[ns]`` at midnight (an ADaM ``*DT``) from dates, datetimes or ISO strings.
+
+    >>> to_date(pd.Series(["2024-03-05T10:00", None])).tolist()
+    [Timestamp('2024-03-05 00:00:00'), NaT]
+    """
+    series = values if isinstance(values, pd.Series) else pd.Series(values)
+    if pd.api.types.is_datetime64_any_dtype(series):
+        return series.dt.tz_localize(None).dt.normalize().astype("datetime64[ns]") if getattr(series.dt, "tz", None) \
+            else series.dt.normalize().astype("datetime64[ns]")
+    text = series.astype("string").str.slice(0, 10)
+    full = text.str.fullmatch(r"\d{4}-\d{2}-\d{2}").fillna(False)
+    out = pd.to_datetime(text.where(full), format="%Y-%m-%d", errors="coerce")
+    return out.astype("datetime64[ns]")
+
+
+def first_bad_row(mask: pd.Series) -> Any:
+    """Index label of the first true value of ``mask``.
+
+    >>> int(first_bad_row(pd.Series([False, True], index=[10, 11])))
+    11
+    """
+    return mask[mask].index[0]
+
+
+def as_text(values: pd.Series) -> pd.Series:
+    """Character values (``object`` dtype, ``None`` for missing); whole numbers lose their ``.0``.
+
+    >>> as_text(pd.Series([1.0, 2.5, None])).tolist()
+    ['1', '2.5', None]
+    """
+    if pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values):
+        numbers = values.astype(float)
+        whole = numbers.notna() & (numbers == np.round(numbers))
+        text = numbers.astype(str).where(~whole, numbers.where(whole, 0).astype("int64").astype(str))
+        return text.astype(object).where(numbers.notna(), None)
+    present = values.notna()
+    return values.where(~present, values.astype(str)).astype(object).where(present, None)

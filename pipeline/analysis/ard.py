@@ -1,0 +1,135 @@
+"""The analysis results data (ARD) frame: build, check, write and read it."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Iterable
+
+import pandas as pd
+
+from pipeline.common.errors import InputError
+from pipeline.common.io import read_parquet, write_json_atomic, write_parquet_atomic
+
+ARD_COLUMNS = ["output_id", "row_id", "row_label", "group", "stat", "value"]
+BIG_N_ROW = "big_n"
+TOTAL_GROUP = "Total"
+
+
+def melt_stats(dataset: pd.DataFrame, stats: Iterable[str], row_id: str | None = None,
+               row_label: str | None = None, group_var: str = "group") -> pd.DataFrame:
+    """Turn wide statistics (one row per row id and group, one column per statistic) into ARD rows.
+
+    ``row_id``/``row_label`` name one row for every record; when ``None`` they are read from the
+    columns of the same name. Rows keep the order of ``dataset`` then of ``stats``;
+    ``output_id`` is left empty for :func:`finalise_ard` to fill.
+
+    >>> wide = pd.DataFrame({"group": ["A", "B"], "n": [3, 1], "pct": [75.0, 25.0]})
+    >>> melt_stats(wide, ["n", "pct"], "any_ae", "Any AE")[["group", "stat", "value"]].values.tolist()
+    [['A', 'n', 3.0], ['A', 'pct', 75.0], ['B', 'n', 1.0], ['B', 'pct', 25.0]]
+    """
+    stats = list(stats)
+    needed = stats + [group_var] + [c for c, given in (("row_id", row_id), ("row_label", row_label))
+                                    if given is None]
+    missing = [s for s in needed if s not in dataset.columns]
+    if missing:
+        raise KeyError(f"melt_stats: columns {missing} not in the statistics frame")
+    wide = dataset.reset_index(drop=True)
+    wide = wide.assign(row_id=wide["row_id"] if row_id is None else row_id,
+                       row_label=wide["row_label"] if row_label is None else row_label)
+    long = wide[["row_id", "row_label", group_var] + stats].melt(
+        id_vars=["row_id", "row_label", group_var], value_vars=stats, var_name="stat",
+        value_name="value", ignore_index=False)
+    long["_order"] = long.index * len(stats) + long["stat"].map({s: i for i, s in enumerate(stats)})
+    long = long.sort_values("_order", kind="stable").reset_index(drop=True)
+    return pd.DataFrame({
+        "output_id": "",
+        "row_id": long["row_id"].astype(str),
+        "row_label": long["row_label"].astype(str),
+        "group": long[group_var].astype(str),
+        "stat": long["stat"].astype(str),
+        "value": long["value"],
+    })
+
+
+def finalise_ard(parts: list[pd.DataFrame], output_id: str, text_values: bool = False) -> pd.DataFrame:
+    """Concatenate ARD pieces in display order and set ``output_id`` and column types.
+
+    >>> part = pd.DataFrame({"output_id": "", "row_id": "r", "row_label": "R", "group": "A",
+    ...                      "stat": "n", "value": [2]})
+    >>> finalise_ard([part], "table9").astype(object).iloc[0].tolist()
+    ['table9', 'r', 'R', 'A', 'n', 2.0]
+    """
+    if not parts:
+        frame = pd.DataFrame(columns=ARD_COLUMNS)
+    else:
+        frame = pd.concat([p[ARD_COLUMNS] for p in parts], ignore_index=True)
+    frame = frame.assign(output_id=output_id)
+    for column in ARD_COLUMNS[:-1]:
+        frame[column] = frame[column].astype(str)
+    if text_values:  # listings: every value as text (counts such as big_n without decimals)
+        frame["value"] = frame["value"].map(
+            lambda v: None if v is None or (isinstance(v, float) and math.isnan(v))
+            else v if isinstance(v, str) else f"{v:g}").astype(object)
+    else:
+        frame["value"] = pd.to_numeric(frame["value"], errors="coerce").astype("float64")
+    return frame.reset_index(drop=True)
+
+
+def ard_to_records(ard: pd.DataFrame) -> list[dict]:
+    """ARD rows as JSON-ready records; ``NaN`` becomes ``None`` (JSON ``null``).
+
+    >>> ard_to_records(pd.DataFrame({"stat": ["sd"], "value": [float("nan")]}))
+    [{'stat': 'sd', 'value': None}]
+    """
+    records = ard.to_dict(orient="records")
+    for record in records:
+        for key, value in record.items():
+            if isinstance(value, float) and math.isnan(value):
+                record[key] = None
+    return records
+
+
+def write_ard(ard: pd.DataFrame, ard_dir: str | Path, output_id: str) -> list[Path]:
+    """Write ``<ard_dir>/<output_id>.parquet`` and ``.json`` (deterministic, atomic).
+
+    >>> import tempfile
+    >>> part = pd.DataFrame({"output_id": "", "row_id": "r", "row_label": "R", "group": "A", "stat": "n", "value": [2]})
+    >>> with tempfile.TemporaryDirectory() as tmp:
+    ...     paths = write_ard(finalise_ard([part], "t"), tmp, "t")
+    ...     back = read_ard(tmp, "t")
+    >>> [p.name for p in paths], back["value"].tolist()
+    (['t.parquet', 't.json'], [2.0])
+    """
+    missing = [c for c in ARD_COLUMNS if c not in ard.columns]
+    if missing:
+        raise ValueError(f"ARD {output_id}: missing columns {missing}")
+    ard_dir = Path(ard_dir)
+    frame = ard[ARD_COLUMNS]
+    return [
+        write_parquet_atomic(ard_dir / f"{output_id}.parquet", frame),
+        write_json_atomic(ard_dir / f"{output_id}.json", ard_to_records(frame)),
+    ]
+
+
+def read_ard(ard_dir: str | Path, output_id: str) -> pd.DataFrame:
+    """Read ``<ard_dir>/<output_id>.parquet`` and check its columns (see :func:`write_ard`)."""
+    path = Path(ard_dir) / f"{output_id}.parquet"
+    frame = read_parquet(path)
+    missing = [c for c in ARD_COLUMNS if c not in frame.columns]
+    if missing:
+        raise InputError(f"{path}: not an ARD file, missing columns {', '.join(missing)}")
+    return frame
+
+
+def ard_value(ard: pd.DataFrame, row_id: str, group: str, stat: str) -> float:
+    """The single value of one statistic; ``KeyError`` naming the key when absent.
+
+    >>> ard = pd.DataFrame({"row_id": ["sae"], "group": ["A"], "stat": ["n"], "value": [6.0]})
+    >>> ard_value(ard, "sae", "A", "n")
+    6.0
+    """
+    hit = ard.loc[(ard["row_id"] == row_id) & (ard["group"] == group) & (ard["stat"] == stat), "value"]
+    if hit.empty:
+        raise KeyError(f"ARD has no value for row_id={row_id!r}, group={group!r}, stat={stat!r}")
+    return float(hit.iloc[0])

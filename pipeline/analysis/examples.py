@@ -1,0 +1,139 @@
+"""A tiny, hand-checkable ADaM study and shell for examples, doctests and golden-file tests.
+
+Eight subjects, two arms (``Active`` 5, ``Placebo`` 3); subject S05 is outside the full analysis
+set. Numbers are chosen so every statistic can be checked by hand.
+
+>>> adam = example_adam()
+>>> sorted(adam)
+['adae', 'adlb', 'adrs', 'adsl', 'adsledai']
+>>> adam["adsl"]["TRT01P"].value_counts().to_dict()
+{'Active': 5, 'Placebo': 3}
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import pandas as pd
+
+from pipeline.analysis.shell import Shell, check_shell
+
+EXAMPLE_DESIGN = {
+    "arms": [
+        {"armcd": "ACT", "arm": "Active", "trt": "Active", "trtn": 1},
+        {"armcd": "PBO", "arm": "Placebo", "trt": "Placebo", "trtn": 2},
+    ]
+}
+
+
+def example_adam() -> dict[str, pd.DataFrame]:
+    """ADSL, ADLB (LUPCR), ADSLEDAI, ADRS (CRR) and ADAE of the example study."""
+    ids = [f"S0{i}" for i in range(1, 9)]
+    trt = ["Active"] * 5 + ["Placebo"] * 3
+    adsl = pd.DataFrame({
+        "USUBJID": ids,
+        "TRT01P": trt,
+        "TRT01PN": [1] * 5 + [2] * 3,
+        "TRT01A": trt,
+        "FASFL": ["Y", "Y", "Y", "Y", "N", "Y", "Y", "Y"],
+        "SAFFL": ["Y"] * 8,
+        "AGE": [30, 40, 50, 60, 70, 35, 45, 67],
+        "AGEGR1": ["<65", "<65", "<65", "<65", ">=65", "<65", "<65", ">=65"],
+        "AGEGR1N": [1, 1, 1, 1, 2, 1, 1, 2],
+        "SEX": ["F", "F", "M", "F", "M", "F", "M", "F"],
+        "RACE": ["WHITE", "ASIAN", "WHITE", "WHITE", "ASIAN", "WHITE", None, "WHITE"],
+        "WEIGHTBL": [60.0, 70.5, 80.0, 65.25, 90.0, 55.0, 75.0, 72.0],
+        "HEIGHTBL": [165.0, 170.0, 180.0, 160.0, 175.0, 158.0, 182.0, 166.0],
+        "BMIBL": [22.0, 24.4, 24.7, 25.5, 29.4, 22.0, 22.6, 26.1],
+        "ETHNIC": ["NOT HISPANIC OR LATINO"] * 7 + ["HISPANIC OR LATINO"],
+        "REGION1": ["EUROPE", "EUROPE", "ASIA", "NORTH AMERICA", "EUROPE", "ASIA", "EUROPE", "EUROPE"],
+        "BXCLASS": ["III", "IV", "IV", "III", "IV", "IV", "III", "IV"],
+        "BUPCR": [2.0, 1.0, 2.0, 1.0, 3.1, 2.0, 1.0, 1.5],
+        "BEGFR": [95.5, 80.0, 60.25, 101.0, 75.0, 88.0, 70.0, 92.5],
+        "BSLEDAI": [10.0, 8.0, 10.0, 8.0, 12.0, 10.0, 8.0, 9.0],
+        "DTHFL": [None, None, None, "Y", None, None, None, None],
+    })
+    # log ratios: Active -1, -1, -1, -1 (GMR exp(-1)); Placebo -0.5 x 3; equal baselines per arm.
+    base = [math.log(2.0), math.log(1.0), math.log(2.0), math.log(1.0), None,
+            math.log(2.0), math.log(1.0), math.log(1.5)]
+    chg_active = [-1.2, -0.8, -1.1, -0.9]
+    chg_placebo = [-0.6, -0.4, -0.5]
+    adlb = pd.DataFrame({
+        "USUBJID": ["S01", "S02", "S03", "S04", "S06", "S07", "S08"],
+        "PARAMCD": "LUPCR",
+        "AVISIT": "WEEK 24",
+        "ANL01FL": "Y",
+        "BASE": [base[0], base[1], base[2], base[3], base[5], base[6], base[7]],
+        "CHG": chg_active + chg_placebo,
+    })
+    # an unused visit: must be filtered out
+    adlb = adlb.assign(DTYPE=None)
+    # an unused visit and a carried-forward (LOCF) record: both must be filtered out
+    adlb = pd.concat([adlb, adlb.assign(AVISIT="WEEK 12", CHG=0.0),
+                      adlb.iloc[[0]].assign(USUBJID="S05", DTYPE="LOCF", CHG=5.0)], ignore_index=True)
+    adsledai = pd.DataFrame({
+        "USUBJID": ["S01", "S02", "S03", "S04", "S06", "S07", "S08"],
+        "PARAMCD": "SSLD01TS",
+        "AVISIT": "WEEK 24",
+        "ANL01FL": "Y",
+        "BASE": [10.0, 8.0, 10.0, 8.0, 10.0, 8.0, 9.0],
+        "CHG": [-4.0, -2.0, -3.0, -3.0, -1.0, -1.0, -1.0],
+    })
+    adrs = pd.DataFrame({
+        "USUBJID": ["S01", "S02", "S03", "S06", "S07", "S08"],
+        "PARAMCD": "CRR",
+        "AVISIT": "WEEK 24",
+        "AVALC": ["Y", "N", "N", "N", "N", "N"],
+        "ANL01FL": "Y",
+    })
+    # a non-evaluable subject (no Week 24 UPCR): a non-responder outside the denominator
+    adrs = pd.concat([adrs, pd.DataFrame({"USUBJID": ["S04"], "PARAMCD": "CRR", "AVISIT": "WEEK 24",
+                                          "AVALC": ["N"], "ANL01FL": [None]})], ignore_index=True)
+    adae = pd.DataFrame({
+        "USUBJID": ["S01", "S01", "S02", "S03", "S04", "S05", "S06", "S06", "S07"],
+        "AESEQ": [1, 2, 1, 1, 1, 1, 1, 2, 1],
+        "TRTEMFL": ["Y", "Y", "Y", "Y", "Y", "Y", "Y", "Y", None],
+        "AEBODSYS": ["Infections and infestations", "Infections and infestations", "Nervous system disorders",
+                     "Infections and infestations", "Nervous system disorders", "Cardiac disorders",
+                     "Infections and infestations", "Nervous system disorders", "Nervous system disorders"],
+        "AEDECOD": ["Nasopharyngitis", "Pneumonia", "Headache", "Nasopharyngitis", "Headache",
+                    "Palpitations", "Pneumonia", "Headache", "Dizziness"],
+        "AESER": ["N", "Y", "N", "N", "Y", "N", "Y", "N", "Y"],
+        "AEACN": ["DOSE NOT CHANGED", "DRUG WITHDRAWN", "DOSE NOT CHANGED", "DOSE NOT CHANGED",
+                  "DRUG WITHDRAWN", "DOSE NOT CHANGED", "DOSE NOT CHANGED", "DOSE NOT CHANGED", "NOT APPLICABLE"],
+        "AESEV": ["MILD", "SEVERE", "MILD", "MODERATE", "SEVERE", "MILD", "MODERATE", "MILD", "MILD"],
+        "ASEV": ["MILD", "SEVERE", "MILD", "MODERATE", "SEVERE", "MILD", "MODERATE", "MILD", "MILD"],
+        "AEOUT": ["RECOVERED/RESOLVED", "RECOVERED/RESOLVED", "RECOVERED/RESOLVED", "RECOVERED/RESOLVED", "FATAL",
+                  "RECOVERED/RESOLVED", "RECOVERING/RESOLVING", "RECOVERED/RESOLVED", "RECOVERED/RESOLVED"],
+        "ASTDY": [5, 40, 12, 30, 100, 8, 20, 22, -3],
+        "AENDY": [9, 55, 13, None, 100, 10, 35, 25, -1],
+    })
+    return {"adsl": adsl, "adlb": adlb, "adsledai": adsledai, "adrs": adrs, "adae": adae}
+
+
+def example_shell(path: str | Path | None = None) -> Shell:
+    """The study shell ``specs/iscalimab-ln/tlf.yaml`` (or ``path``) used with the example data.
+
+    >>> list(example_shell().outputs)
+    ['table1', 'table2', 't_teae_soc_pt', 't_demog', 'l_sae']
+    """
+    from pipeline.common.io import load_yaml
+    from pipeline.common.study import PROJECT_ROOT
+
+    path = Path(path) if path else PROJECT_ROOT / "specs" / "iscalimab-ln" / "tlf.yaml"
+    data = load_yaml(path)
+    return check_shell(data, path)
+
+
+def example_output_data(output_id: str = "table2"):
+    """The :class:`~pipeline.analysis.methods.OutputData` of one example output (for method examples).
+
+    >>> data = example_output_data("table2")
+    >>> data.groups, data.total_label, data.big_n().tolist()
+    (['Active', 'Placebo'], 'Total', [5, 3, 8])
+    """
+    from pipeline.analysis.stage import output_data
+
+    adam = example_adam()
+    return output_data(example_shell(), output_id, EXAMPLE_DESIGN, adam.__getitem__)

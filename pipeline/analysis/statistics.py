@@ -1,0 +1,214 @@
+"""Pure statistics on arrays and frames: ANCOVA LS means, exact binomial intervals, summaries."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Sequence
+
+import numpy as np
+import pandas as pd
+from scipy import stats as sps
+
+
+def compute_proportion_ci(n: Sequence[float] | np.ndarray, total: Sequence[float] | np.ndarray,
+                          confidence_level: float = 0.95) -> tuple[np.ndarray, np.ndarray]:
+    """Exact (Clopper-Pearson) confidence limits of ``n / total`` as proportions (0-1).
+
+    Vectorised beta quantiles; the same numbers as
+    ``scipy.stats.binomtest(n, total).proportion_ci(method="exact")``. ``total == 0`` gives NaN.
+
+    >>> lcl, ucl = compute_proportion_ci([3, 0], [37, 18])
+    >>> lcl.round(4).tolist(), ucl.round(4).tolist()
+    ([0.017, 0.0], [0.2191, 0.1853])
+    """
+    if not 0 < confidence_level < 1:
+        raise ValueError(f"confidence_level must be between 0 and 1, got {confidence_level}")
+    n = np.asarray(n, dtype="float64")
+    total = np.asarray(total, dtype="float64")
+    if n.shape != total.shape:
+        raise ValueError(f"n and total differ in shape: {n.shape} vs {total.shape}")
+    if np.any(n < 0) or np.any(n > total):
+        raise ValueError("n must lie between 0 and total")
+    alpha = 1.0 - confidence_level
+    with np.errstate(invalid="ignore", divide="ignore"):
+        lcl = np.where(n > 0, sps.beta.ppf(alpha / 2, n, total - n + 1), 0.0)
+        ucl = np.where(n < total, sps.beta.ppf(1 - alpha / 2, n + 1, total - n), 1.0)
+    empty = total <= 0
+    return np.where(empty, np.nan, lcl), np.where(empty, np.nan, ucl)
+
+
+def compute_proportion_difference(n1, total1, n0, total0, confidence_level: float = 0.95
+                                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Difference of proportions ``n1/total1 - n0/total0`` with Newcombe's hybrid score interval.
+
+    The interval combines the Wilson score intervals of both proportions (Newcombe 1998, method
+    10), as ``statsmodels`` ``confint_proportions_2indep(method="newcomb")``; vectorised.
+
+    >>> diff, lcl, ucl = compute_proportion_difference([3], [37], [0], [18])
+    >>> [round(float(v[0]), 4) for v in (diff, lcl, ucl)]
+    [0.0811, -0.1026, 0.213]
+    """
+    n1, total1, n0, total0 = (np.asarray(v, dtype="float64") for v in (n1, total1, n0, total0))
+    z = sps.norm.ppf(1 - (1 - confidence_level) / 2)
+
+    def wilson(n: np.ndarray, total: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        with np.errstate(invalid="ignore", divide="ignore"):
+            p = n / total
+            denominator = 1 + z**2 / total
+            center = (p + z**2 / (2 * total)) / denominator
+            half = z * np.sqrt(p * (1 - p) / total + z**2 / (4 * total**2)) / denominator
+        return p, center - half, center + half
+
+    p1, l1, u1 = wilson(n1, total1)
+    p0, l0, u0 = wilson(n0, total0)
+    diff = p1 - p0
+    lcl = diff - np.sqrt((p1 - l1) ** 2 + (u0 - p0) ** 2)
+    ucl = diff + np.sqrt((u1 - p1) ** 2 + (p0 - l0) ** 2)
+    return diff, lcl, ucl
+
+
+def compute_fisher_pvalue(n1: int, total1: int, n0: int, total0: int) -> float:
+    """Two-sided Fisher exact p-value of a 2 x 2 table (responders / non-responders by arm).
+
+    >>> round(compute_fisher_pvalue(3, 37, 0, 18), 4)
+    0.5431
+    """
+    if min(total1, total0) <= 0:
+        return float("nan")
+    table = [[int(n1), int(total1 - n1)], [int(n0), int(total0 - n0)]]
+    return float(sps.fisher_exact(table).pvalue)
+
+
+@dataclass(frozen=True)
+class AncovaResult:
+    """LS means per group and differences of each group from the reference group."""
+
+    lsmeans: pd.DataFrame      # group, n, mean, sd, lsmean, lsmean_se, lsmean_lcl, lsmean_ucl
+    comparisons: pd.DataFrame  # group, reference, diff, diff_se, diff_lcl, diff_ucl, pvalue
+    df_resid: float
+
+
+def compute_ancova(dataset: pd.DataFrame, response: str, group_var: str, covariates: Sequence[str],
+                   groups: Sequence[str], reference: str | None,
+                   confidence_level: float = 0.95) -> AncovaResult:
+    """ANCOVA ``response ~ group + covariates`` (statsmodels OLS) with LS means per group.
+
+    LS means are predictions at the overall mean of each covariate over the analysed subjects;
+    confidence intervals use the t distribution with the residual degrees of freedom. Rows with a
+    missing response or covariate are dropped. Groups without data get ``n = 0`` and NaN
+    estimates. Each group other than ``reference`` is compared with it (difference of LS means,
+    two-sided p-value).
+
+    >>> data = pd.DataFrame({"TRT": ["A"] * 3 + ["B"] * 3, "CHG": [1.0, 2.0, 3.0, 0.0, 1.0, 2.0],
+    ...                      "BASE": [1.0, 2.0, 3.0, 1.0, 2.0, 3.0]})
+    >>> fit = compute_ancova(data, "CHG", "TRT", ["BASE"], ["A", "B"], reference="B")
+    >>> fit.lsmeans[["group", "n", "lsmean"]].round(6).values.tolist()
+    [['A', 3, 2.0], ['B', 3, 1.0]]
+    >>> fit.comparisons[["group", "reference", "diff"]].round(6).values.tolist()
+    [['A', 'B', 1.0]]
+    """
+    from statsmodels.regression.linear_model import OLS
+
+    covariates = list(covariates)
+    groups = list(groups)
+    missing = [c for c in [response, group_var, *covariates] if c not in dataset.columns]
+    if missing:
+        raise KeyError(f"compute_ancova: dataset has no column {', '.join(missing)}")
+    if reference is not None and reference not in groups:
+        raise ValueError(f"compute_ancova: reference {reference!r} is not one of the groups {groups}")
+    data = dataset[[group_var, response, *covariates]].copy()
+    for column in [response, *covariates]:
+        data[column] = pd.to_numeric(data[column], errors="coerce")
+    data = data.dropna().loc[lambda d: d[group_var].isin(groups)]
+
+    counts = data.groupby(group_var, observed=True)[response].agg(["count", "mean", "std"])
+    counts = counts.reindex(groups)
+    present = [g for g in groups if counts.loc[g, "count"] > 0]
+    base_group = reference if reference in present else (present[0] if present else None)
+    effects = [g for g in present if g != base_group]
+
+    n_groups = len(groups)
+    estimates = np.full(n_groups, np.nan)
+    ses = np.full(n_groups, np.nan)
+    diff = np.full(n_groups, np.nan)
+    diff_se = np.full(n_groups, np.nan)
+    df_resid = np.nan
+    design_ok = False
+    if present:
+        y = data[response].to_numpy(dtype="float64")
+        columns = [np.ones(len(data))]
+        columns += [(data[group_var] == g).to_numpy(dtype="float64") for g in effects]
+        columns += [data[c].to_numpy(dtype="float64") for c in covariates]
+        x = np.column_stack(columns)
+        design_ok = len(y) > x.shape[1] and np.linalg.matrix_rank(x) == x.shape[1]
+    if design_ok:
+        fit = OLS(y, x).fit()
+        params = np.asarray(fit.params)
+        vcov = np.asarray(fit.cov_params())
+        df_resid = float(fit.df_resid)
+        covariate_means = data[covariates].mean().to_numpy(dtype="float64")
+        contrast = np.zeros((n_groups, x.shape[1]))
+        contrast[:, 0] = 1.0
+        for j, g in enumerate(effects):
+            contrast[groups.index(g), 1 + j] = 1.0
+        contrast[:, 1 + len(effects):] = covariate_means
+        present_mask = np.array([g in present for g in groups])
+        estimates = np.where(present_mask, contrast @ params, np.nan)
+        ses = np.where(present_mask, np.sqrt(np.einsum("ij,jk,ik->i", contrast, vcov, contrast)), np.nan)
+        if reference in present:
+            delta = contrast - contrast[groups.index(reference)]
+            diff = np.where(present_mask, delta @ params, np.nan)
+            diff_se = np.where(present_mask, np.sqrt(np.einsum("ij,jk,ik->i", delta, vcov, delta)), np.nan)
+
+    t_crit = sps.t.ppf(1 - (1 - confidence_level) / 2, df_resid) if np.isfinite(df_resid) else np.nan
+    lsmeans = pd.DataFrame({
+        "group": groups,
+        "n": counts["count"].fillna(0).astype(int).to_numpy(),
+        "mean": counts["mean"].to_numpy(),
+        "sd": counts["std"].to_numpy(),
+        "lsmean": estimates,
+        "lsmean_se": ses,
+        "lsmean_lcl": estimates - t_crit * ses,
+        "lsmean_ucl": estimates + t_crit * ses,
+    })
+    with np.errstate(invalid="ignore", divide="ignore"):
+        t_value = diff / diff_se
+        pvalue = 2 * sps.t.sf(np.abs(t_value), df_resid) if np.isfinite(df_resid) else np.full(n_groups, np.nan)
+    comparisons = pd.DataFrame({
+        "group": groups,
+        "reference": reference,
+        "diff": diff,
+        "diff_se": diff_se,
+        "diff_lcl": diff - t_crit * diff_se,
+        "diff_ucl": diff + t_crit * diff_se,
+        "pvalue": pvalue,
+    })
+    comparisons = comparisons.loc[comparisons["group"] != reference].reset_index(drop=True)
+    return AncovaResult(lsmeans=lsmeans, comparisons=comparisons, df_resid=df_resid)
+
+
+def summarise_continuous(dataset: pd.DataFrame, variable: str, group_var: str,
+                         groups: Sequence[str]) -> pd.DataFrame:
+    """n, mean, sd, median, q1, q3, min, max of ``variable`` per group (all groups, in order).
+
+    >>> adsl = pd.DataFrame({"TRT": ["A", "A", "A", "B"], "AGE": [30, 40, 50, 61]})
+    >>> summarise_continuous(adsl, "AGE", "TRT", ["A", "B", "C"])[["group", "n", "mean", "median"]].values.tolist()
+    [['A', 3, 40.0, 40.0], ['B', 1, 61.0, 61.0], ['C', 0, nan, nan]]
+    """
+    for column in (variable, group_var):
+        if column not in dataset.columns:
+            raise KeyError(f"summarise_continuous: dataset has no column {column}")
+    values = pd.to_numeric(dataset[variable], errors="coerce")
+    grouped = values.groupby(dataset[group_var], observed=True)
+    table = pd.DataFrame({
+        "n": grouped.count(),
+        "mean": grouped.mean(),
+        "sd": grouped.std(),
+        "median": grouped.median(),
+        "q1": grouped.quantile(0.25),
+        "q3": grouped.quantile(0.75),
+        "min": grouped.min(),
+        "max": grouped.max(),
+    }).reindex(list(groups))
+    table["n"] = table["n"].fillna(0).astype(int)
+    return table.rename_axis("group").reset_index()

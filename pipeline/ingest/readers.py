@@ -1,0 +1,257 @@
+"""Read raw site exports as text, whatever their format, and give every row its lineage ids.
+
+Every reader returns a frame of strings (``dtype=str``, empty string for a blank cell): pandas
+never guesses a type, never turns ``NA`` or ``N`` into a missing value. Four lineage columns are
+added at ingest and travel with the row through every later step:
+
+``_file``  the file path relative to the raw directory (posix separators)
+``_row``   1-based data-record number in that file (header excluded)
+``_site``  the site id (from the reader options, usually taken from the folder name)
+``_subject`` the subject number as written in the file (filled by the mapping engine)
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from pipeline.common.errors import InputError
+from pipeline.common.io import sha256_file
+
+LINEAGE_COLUMNS = ["_file", "_row", "_site", "_subject"]
+FORMATS = ("csv", "xlsx", "xpt", "sas7bdat")
+_SUFFIX_FORMAT = {".csv": "csv", ".txt": "csv", ".tsv": "csv", ".xlsx": "xlsx", ".xlsm": "xlsx",
+                  ".xpt": "xpt", ".sas7bdat": "sas7bdat"}
+READER_OPTIONS = {"format", "delimiter", "decimal", "encoding", "sheet", "skip_rows", "quotechar",
+                  "strip", "upper_case_columns"}
+
+
+@dataclass(frozen=True)
+class ReaderOptions:
+    """How to read one raw file.
+
+    ``decimal`` is not used while reading (everything stays text); the mapping engine uses it to
+    normalise the decimal mark of numeric columns.
+
+    >>> ReaderOptions.from_dict({"delimiter": ";", "decimal": ","}).delimiter
+    ';'
+    """
+
+    format: str | None = None
+    delimiter: str = ","
+    decimal: str = "."
+    encoding: str = "utf-8"
+    sheet: str | int | None = None
+    skip_rows: int = 0
+    quotechar: str = '"'
+    strip: bool = True
+    upper_case_columns: bool = False
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def from_dict(cls, options: dict[str, Any] | None, where: str = "reader options") -> "ReaderOptions":
+        """Build options from a mapping file's ``reader:`` block; unknown keys are an error."""
+        options = dict(options or {})
+        unknown = sorted(set(options) - READER_OPTIONS)
+        if unknown:
+            raise InputError(f"{where}: unknown reader option(s) {', '.join(unknown)} "
+                             f"(known: {', '.join(sorted(READER_OPTIONS))})")
+        if options.get("format") is not None and options["format"] not in FORMATS:
+            raise InputError(f"{where}: unknown reader format '{options['format']}' (known: {', '.join(FORMATS)})")
+        if "delimiter" in options and options["delimiter"] in ("\\t", "tab"):
+            options["delimiter"] = "\t"
+        return cls(**options)
+
+    def merged(self, override: dict[str, Any] | None) -> "ReaderOptions":
+        """These options with the keys of ``override`` replaced (a per-site override)."""
+        if not override:
+            return self
+        base = {k: getattr(self, k) for k in READER_OPTIONS}
+        base.update(override)
+        return ReaderOptions.from_dict(base)
+
+
+def detect_format(path: Path, options: ReaderOptions) -> str:
+    """The declared format, else the one implied by the file suffix.
+
+    >>> detect_format(Path("site_101/ae.XPT"), ReaderOptions())
+    'xpt'
+    """
+    if options.format:
+        return options.format
+    fmt = _SUFFIX_FORMAT.get(path.suffix.lower())
+    if fmt is None:
+        raise InputError(f"{path}: cannot tell the file format from the suffix '{path.suffix}' "
+                         f"(declare reader: {{format: ...}} in the mapping)")
+    return fmt
+
+
+def _clean_text_frame(frame: pd.DataFrame, options: ReaderOptions, stripped: bool = False) -> pd.DataFrame:
+    if frame.isna().any().any():
+        frame = frame.astype(object).where(frame.notna(), "")
+    frame = frame.astype(str)
+    if options.strip and not stripped:
+        frame = frame.apply(lambda col: col.str.strip())
+    columns = [str(c).strip() for c in frame.columns]
+    if options.upper_case_columns:
+        columns = [c.upper() for c in columns]
+    frame.columns = columns
+    return frame
+
+
+def _read_csv(path: Path, options: ReaderOptions) -> pd.DataFrame:
+    try:
+        text = path.read_bytes().decode(options.encoding)
+    except UnicodeDecodeError as exc:
+        raise InputError(f"{path}: cannot decode byte {exc.start} as {options.encoding} "
+                         f"(declare the site's encoding in the mapping reader options)") from None
+    except LookupError:
+        raise InputError(f"{path}: unknown encoding '{options.encoding}'") from None
+    if text.startswith("\ufeff"):
+        text = text[1:]
+    # Check the record structure first, so a ragged row is reported with its number.
+    reader = csv.reader(io.StringIO(text), delimiter=options.delimiter, quotechar=options.quotechar)
+    try:
+        records = list(reader)
+    except csv.Error as exc:
+        raise InputError(f"{path}: unreadable CSV near line {reader.line_num}: {exc}") from None
+    records = records[options.skip_rows:]
+    records = [r for r in records if r]  # blank lines are not records; a line of empty fields is kept (and counted)
+    if not records:
+        raise InputError(f"{path}: empty file (no header row)")
+    if options.strip:
+        records = [[cell.strip() for cell in record] for record in records]
+    header, body = records[0], records[1:]
+    width = len(header)
+    for number, record in enumerate(body, start=1):
+        if len(record) != width:
+            raise InputError(f"{path}: row {number}: {len(record)} fields where the header has {width} "
+                             f"(delimiter '{options.delimiter}')")
+    duplicated = sorted({c for c in header if header.count(c) > 1})
+    if duplicated:
+        raise InputError(f"{path}: duplicated column name(s) {', '.join(duplicated)} in the header")
+    return pd.DataFrame(body, columns=header, dtype=str)
+
+
+def _read_xlsx(path: Path, options: ReaderOptions) -> pd.DataFrame:
+    import openpyxl
+
+    try:
+        book = openpyxl.load_workbook(path, read_only=True, data_only=True)
+    except Exception as exc:  # openpyxl raises many types for a broken archive
+        raise InputError(f"{path}: unreadable XLSX workbook ({type(exc).__name__}: {exc})") from None
+    try:
+        if options.sheet is None:
+            sheet = book.worksheets[0]
+        elif isinstance(options.sheet, int):
+            sheet = book.worksheets[options.sheet]
+        elif options.sheet in book.sheetnames:
+            sheet = book[options.sheet]
+        else:
+            raise InputError(f"{path}: no sheet '{options.sheet}' (sheets: {', '.join(book.sheetnames)})")
+        rows = [list(r) for r in sheet.iter_rows(values_only=True)]
+    finally:
+        book.close()
+    rows = rows[options.skip_rows:]
+    while rows and not any(v is not None and str(v).strip() for v in rows[-1]):
+        rows.pop()  # trailing formatted-but-empty rows; empty rows inside the sheet are kept (and counted)
+    if not rows:
+        raise InputError(f"{path}: empty sheet (no header row)")
+    header = [("" if v is None else str(v)) for v in rows[0]]
+    while header and header[-1] == "":
+        header.pop()
+    body = [[_excel_cell_text(v).strip() for v in r[: len(header)]] + [""] * max(0, len(header) - len(r)) for r in rows[1:]]
+    return pd.DataFrame(body, columns=header, dtype=str)
+
+
+def _excel_cell_text(value: Any) -> str:
+    """Excel cells as text: dates as ISO, whole floats without '.0', blanks as ''."""
+    import datetime as dt
+
+    if value is None:
+        return ""
+    if isinstance(value, dt.datetime):
+        if value.time() == dt.time(0, 0):
+            return value.date().isoformat()
+        return value.isoformat(timespec="minutes" if value.second == 0 else "seconds")
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    if isinstance(value, float):
+        return repr(int(value)) if value.is_integer() else repr(value)
+    return str(value)
+
+
+def _read_sas(path: Path, options: ReaderOptions, fmt: str) -> pd.DataFrame:
+    import pyreadstat
+
+    reader = pyreadstat.read_xport if fmt == "xpt" else pyreadstat.read_sas7bdat
+    try:
+        frame, _meta = reader(str(path), encoding=options.encoding if fmt == "sas7bdat" else None)
+    except Exception as exc:  # pyreadstat raises ReadstatError/PyreadstatError
+        raise InputError(f"{path}: unreadable {fmt.upper()} file ({type(exc).__name__}: {exc})") from None
+    out = pd.DataFrame(index=frame.index)
+    for column in frame.columns:
+        values = frame[column]
+        if pd.api.types.is_numeric_dtype(values):
+            text = values.map(lambda v: "" if pd.isna(v) else (repr(int(v)) if float(v).is_integer() else repr(float(v))))
+        elif pd.api.types.is_datetime64_any_dtype(values):
+            text = values.dt.strftime("%Y-%m-%d").fillna("")
+        else:
+            text = values.map(lambda v: "" if v is None or (isinstance(v, float) and np.isnan(v)) else str(v))
+        out[column] = text.astype(str)
+    return out
+
+
+def read_raw_file(path: str | Path, options: ReaderOptions | None = None) -> pd.DataFrame:
+    """Read one raw export as a frame of strings (no type guessing, blanks as '').
+
+    >>> import tempfile, pathlib
+    >>> folder = pathlib.Path(tempfile.mkdtemp())
+    >>> _ = (folder / "dm.csv").write_text("SUBJ;SEX;HEIGHT\\n001;N;170,5\\n", encoding="utf-8")
+    >>> read_raw_file(folder / "dm.csv", ReaderOptions(delimiter=";")).to_dict("records")
+    [{'SUBJ': '001', 'SEX': 'N', 'HEIGHT': '170,5'}]
+    """
+    path = Path(path)
+    options = options or ReaderOptions()
+    if not path.is_file():
+        raise InputError(f"{path}: file not found")
+    fmt = detect_format(path, options)
+    if fmt == "csv":
+        frame = _read_csv(path, options)
+    elif fmt == "xlsx":
+        frame = _read_xlsx(path, options)
+    else:
+        frame = _read_sas(path, options, fmt)
+    return _clean_text_frame(frame, options, stripped=fmt in ("csv", "xlsx")).reset_index(drop=True)
+
+
+def add_lineage(frame: pd.DataFrame, file: str, site: str) -> pd.DataFrame:
+    """A copy of ``frame`` with lineage columns ``_file``, ``_row`` (1-based), ``_site``, ``_subject``.
+
+    >>> add_lineage(pd.DataFrame({"A": ["x", "y"]}), "site_101/ae.csv", "101")[["_file", "_row", "_site"]].values.tolist()
+    [['site_101/ae.csv', 1, '101'], ['site_101/ae.csv', 2, '101']]
+    """
+    out = frame.copy()
+    out["_file"] = file
+    out["_row"] = np.arange(1, len(out) + 1, dtype="int64")
+    out["_site"] = site
+    out["_subject"] = ""
+    return out
+
+
+def file_manifest_entry(path: Path, relative: str, rows: int, fmt: str) -> dict[str, Any]:
+    """One manifest row: path relative to the raw dir, size in bytes, SHA-256, rows read, format.
+
+    >>> import tempfile, pathlib
+    >>> p = pathlib.Path(tempfile.mkdtemp()) / "a.csv"; _ = p.write_text("A\\n1\\n")
+    >>> file_manifest_entry(p, "a.csv", 1, "csv")["size"]
+    4
+    """
+    return {"path": relative, "size": path.stat().st_size, "sha256": sha256_file(path), "rows_read": int(rows),
+            "format": fmt}

@@ -1,0 +1,446 @@
+"""The sections of the data-quality review report, each a small function from inputs to tables.
+
+Every ``section_*`` function returns a :class:`Section`; when its input is missing the section
+says ``not run`` (and which file it looked for) instead of failing, so the report can be written
+after any subset of the stages. Tables are lists of plain dicts, ready for the template.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from pipeline.common.errors import InputError
+
+SEVERITY_ORDER = {"error": 0, "warning": 1, "notice": 2}
+EXAMPLES_PER_GROUP = 5
+FINDINGS_COLUMNS = ["rule_id", "severity", "dataset", "variable", "usubjid", "record", "value", "message", "check_source"]
+QUARANTINE_EXAMPLE_COLUMNS = ["file", "row", "column", "value", "reason"]
+KEY_ARD_OUTPUTS = {"table1": "Table 1 - efficacy", "table2": "Table 2 - safety"}
+STAT_DECIMALS = {"pct": 1, "mean": 2, "lsmean": 2, "sd": 2, "median": 1, "gmr": 3, "gmr_lcl": 3, "gmr_ucl": 3}
+
+
+@dataclass
+class Section:
+    """One report section: a title, a status (``ok``, ``attention``, ``not run``) and its content."""
+
+    key: str
+    title: str
+    status: str
+    source: str
+    summary: list[tuple[str, Any]] = field(default_factory=list)
+    tables: list[dict[str, Any]] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    links: list[tuple[str, str]] = field(default_factory=list)
+
+
+def _table(title: str, rows: list[dict[str, Any]], columns: list[str] | None = None) -> dict[str, Any]:
+    columns = columns or (list(rows[0]) if rows else [])
+    return {"title": title, "columns": columns, "rows": [[row.get(c) for c in columns] for row in rows]}
+
+
+def _not_run(key: str, title: str, source: str, why: str) -> Section:
+    return Section(key, title, "not run", source, notes=[why])
+
+
+def _display(value: Any) -> Any:
+    """Missing values as an empty cell; floats that are whole numbers as integers."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return ""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+def read_json(path: Path) -> Any:
+    """Parse a JSON input; a damaged file is bad input naming the file and position."""
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as exc:
+        raise InputError(f"{path}: invalid JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}") from None
+
+
+def read_table(path: Path) -> pd.DataFrame:
+    """Read a parquet or CSV input; an unreadable file is bad input naming the file."""
+    try:
+        return pd.read_parquet(path) if path.suffix == ".parquet" else pd.read_csv(path, dtype=str, keep_default_na=False)
+    except Exception as exc:  # pyarrow and pandas raise several types for a damaged file
+        raise InputError(f"{path}: cannot read ({exc.__class__.__name__}: {exc})") from None
+
+
+# --------------------------------------------------------------------------------------------
+# run summary
+# --------------------------------------------------------------------------------------------
+
+def section_run_summary(design: dict[str, Any], outputs_dir: Path, inputs_manifest: Path) -> Section:
+    """Study identity and the raw inputs with their SHA-256 (from ``ingest/manifest.json``).
+
+    >>> s = section_run_summary({"study": {"studyid": "S1", "title": "T"}}, Path("/nowhere"), Path("/nowhere/ingest/manifest.json"))
+    >>> s.summary[0], s.notes
+    (('Study', 'S1'), ['Raw input manifest not found (ingest/manifest.json): the sdtm stage has not run.'])
+    """
+    study = design.get("study", {}) if isinstance(design, dict) else {}
+    summary = [("Study", study.get("studyid", "")), ("Title", " ".join(str(study.get("title", "")).split())),
+               ("Registry", study.get("registry_id", "")), ("Phase", study.get("phase", ""))]
+    section = Section("run", "Run summary", "ok", "study.yaml, ingest/manifest.json", summary=summary)
+    stages = [("simulate / raw exports", "raw"), ("sdtm", "ledger.json"), ("validate", "validation/findings.parquet"),
+              ("adam", "adam/adsl.parquet"), ("tables", "ard/table1.json"), ("submission", "submission/manifest.json")]
+    section.tables.append(_table("Stages found in the outputs folder", [
+        {"stage": name, "evidence": evidence, "status": "done" if (outputs_dir / evidence).exists() else "not run"}
+        for name, evidence in stages]))
+    if not inputs_manifest.exists():
+        section.notes.append(f"Raw input manifest not found ({inputs_manifest.parent.name}/{inputs_manifest.name}): "
+                             "the sdtm stage has not run.")
+        return section
+    manifest = read_json(inputs_manifest)
+    files = manifest.get("files", manifest) if isinstance(manifest, dict) else manifest
+    rows = [{"file": f.get("path", ""), "format": f.get("format", ""), "bytes": f.get("size", ""),
+             "rows read": f.get("rows_read", ""), "SHA-256": f.get("sha256", "")}
+            for f in sorted(files or [], key=lambda f: str(f.get("path", "")))]
+    section.summary.append(("Raw files", len(rows)))
+    section.summary.append(("Raw rows read", sum(int(r["rows read"] or 0) for r in rows)))
+    section.tables.append(_table("Inputs manifest", rows, ["file", "format", "bytes", "rows read", "SHA-256"]))
+    return section
+
+
+# --------------------------------------------------------------------------------------------
+# ledger
+# --------------------------------------------------------------------------------------------
+
+def compute_ledger_rows(ledger: dict[str, Any]) -> pd.DataFrame:
+    """One row per (raw file, domain): rows in, mapped, quarantined, flagged, records, balanced.
+
+    >>> ledger = {"files": {"a.csv": {"rows_read": 3, "domains": {"AE": {"rows_mapped": 2, "rows_quarantined": 1, "records": 2}}},
+    ...                     "b.csv": {"rows_read": 2, "domains": {"LB": {"rows_mapped": 1, "rows_quarantined": 0, "records": 1}}}}}
+    >>> compute_ledger_rows(ledger)[["file", "domain", "rows_in", "mapped", "quarantined", "balanced"]].values.tolist()
+    [['a.csv', 'AE', 3, 2, 1, True], ['b.csv', 'LB', 2, 1, 0, False]]
+    """
+    rows = []
+    for file, info in sorted((ledger.get("files") or {}).items()):
+        domains = info.get("domains") or {"": {}}
+        for domain, counts in sorted(domains.items()):
+            rows_in = int(info.get("rows_read", 0))
+            mapped = int(counts.get("rows_mapped", 0))
+            quarantined = int(counts.get("rows_quarantined", 0))
+            rows.append({"file": file, "domain": domain, "rows_in": rows_in, "mapped": mapped,
+                         "quarantined": quarantined, "flagged": int(counts.get("rows_flagged", 0)),
+                         "records": int(counts.get("records", 0)), "balanced": rows_in == mapped + quarantined})
+    return pd.DataFrame(rows, columns=["file", "domain", "rows_in", "mapped", "quarantined", "flagged", "records",
+                                       "balanced"])
+
+
+def section_ledger(ledger_path: Path) -> Section:
+    """The row ledger per raw file: rows in = mapped + quarantined, balanced or not."""
+    title = "Row ledger per raw file"
+    if not ledger_path.exists():
+        return _not_run("ledger", title, "ledger.json", "ledger.json not found: the sdtm stage has not run.")
+    ledger = read_json(ledger_path)
+    table = compute_ledger_rows(ledger)
+    unbalanced = table[~table["balanced"]]
+    totals = ledger.get("totals") or {}
+    section = Section("ledger", title, "attention" if len(unbalanced) else "ok", "ledger.json")
+    section.summary = [
+        ("Raw files", table["file"].nunique()),
+        ("Raw rows read", int(totals.get("rows_read", table.drop_duplicates("file")["rows_in"].sum()))),
+        ("(file, domain) pairs", len(table)),
+        ("Balanced pairs", int(table["balanced"].sum())),
+        ("Unbalanced pairs", len(unbalanced)),
+        ("Rows quarantined", int(table["quarantined"].sum())),
+    ]
+    if ledger.get("unconsumed_files"):
+        section.notes.append("Raw files no mapping reads: " + ", ".join(map(str, ledger["unconsumed_files"])))
+    rows = [{**r, "balanced": "yes" if r["balanced"] else "NO"} for r in table.to_dict(orient="records")]
+    section.tables.append(_table("Rows in = mapped + quarantined", rows,
+                                 ["file", "domain", "rows_in", "mapped", "quarantined", "flagged", "records", "balanced"]))
+    records = totals.get("records") or {}
+    if records:
+        section.tables.append(_table("SDTM records written per domain",
+                                     [{"domain": d, "records": n} for d, n in sorted(records.items())]))
+    return section
+
+
+# --------------------------------------------------------------------------------------------
+# quarantine
+# --------------------------------------------------------------------------------------------
+
+def compute_quarantine_summary(quarantine: pd.DataFrame, examples: int = EXAMPLES_PER_GROUP) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(counts by domain and reason category, the first ``examples`` rows of each category).
+
+    >>> q = pd.DataFrame({"domain": ["AE", "AE", "LB"], "file": ["a.csv", "a.csv", "l.csv"], "row": [3, 1, 2],
+    ...                   "column": ["AESTDT", "AESTDT", "RES"], "value": ["31/02", "x", "?"],
+    ...                   "category": ["invalid date", "invalid date", "not numeric"], "reason": ["r1", "r2", "r3"]})
+    >>> counts, first = compute_quarantine_summary(q, examples=1)
+    >>> counts.values.tolist(), first[["domain", "row"]].values.tolist()
+    ([['AE', 'invalid date', 2, 2], ['LB', 'not numeric', 1, 1]], [['AE', 1], ['LB', 2]])
+    """
+    frame = quarantine.copy()
+    for column in ["domain", "file", "row", "column", "value", "category", "reason"]:
+        if column not in frame.columns:
+            frame[column] = None
+    frame["category"] = frame["category"].fillna(frame["reason"]).fillna("unspecified")
+    frame = frame.sort_values(["domain", "category", "file", "row"], kind="stable")
+    counts = frame.groupby(["domain", "category"], sort=True).agg(
+        rows=("row", "size"), raw_rows=("row", lambda s: int(frame.loc[s.index, ["file", "row"]].drop_duplicates().shape[0])))
+    counts = counts.reset_index()
+    first = frame.groupby(["domain", "category"], sort=True).head(examples)
+    return counts, first[["domain", "category"] + QUARANTINE_EXAMPLE_COLUMNS].reset_index(drop=True)
+
+
+def section_quarantine(quarantine_dir: Path) -> Section:
+    """Quarantine reasons with counts and examples (file, row, column, value, reason)."""
+    title = "Quarantined rows"
+    files = sorted(p for p in quarantine_dir.glob("*.parquet")) if quarantine_dir.is_dir() else []
+    if not quarantine_dir.is_dir():
+        return _not_run("quarantine", title, "quarantine/", "quarantine/ not found: the sdtm stage has not run.")
+    frames = [read_table(p) for p in files]
+    frames = [f for f in frames if len(f)]
+    section = Section("quarantine", title, "ok", "quarantine/*.parquet")
+    if not frames:
+        section.summary = [("Rows quarantined", 0)]
+        section.notes.append("No row was quarantined.")
+        return section
+    quarantine = pd.concat(frames, ignore_index=True)
+    counts, first = compute_quarantine_summary(quarantine)
+    section.status = "attention"
+    section.summary = [("Quarantine records", len(quarantine)), ("Reason categories", counts["category"].nunique())]
+    section.tables.append(_table("Counts by domain and reason", counts.rename(columns={"raw_rows": "distinct raw rows"})
+                                 .to_dict(orient="records")))
+    section.tables.append(_table(f"First {EXAMPLES_PER_GROUP} examples per reason",
+                                 [{k: _display(v) for k, v in r.items()} for r in first.to_dict(orient="records")]))
+    flagged_dir = quarantine_dir / "flagged"
+    flagged = [read_table(p) for p in sorted(flagged_dir.glob("*.parquet"))] if flagged_dir.is_dir() else []
+    flagged = [f for f in flagged if len(f)]
+    if flagged:
+        flags = pd.concat(flagged, ignore_index=True)
+        flag_counts, flag_first = compute_quarantine_summary(flags)
+        section.summary.append(("Rows mapped with a flag", len(flags)))
+        section.tables.append(_table("Mapped but flagged: counts by domain and reason",
+                                     flag_counts.drop(columns=["raw_rows"]).to_dict(orient="records")))
+        section.tables.append(_table("Mapped but flagged: first examples",
+                                     [{k: _display(v) for k, v in r.items()} for r in flag_first.to_dict(orient="records")]))
+    return section
+
+
+# --------------------------------------------------------------------------------------------
+# validation findings
+# --------------------------------------------------------------------------------------------
+
+def compute_findings_summary(findings: pd.DataFrame, examples: int = EXAMPLES_PER_GROUP) -> dict[str, pd.DataFrame]:
+    """Counts by severity, by rule and by dataset x severity, plus the first examples per rule.
+
+    >>> f = pd.DataFrame({"rule_id": ["CT1", "CT1", "DY1"], "severity": ["error", "error", "warning"],
+    ...                   "dataset": ["DM", "AE", "AE"], "variable": ["SEX", "AESEV", "AEDY"], "usubjid": ["1", "2", "2"],
+    ...                   "record": [1, 4, 5], "value": ["X", "Y", "0"], "message": ["m1", "m2", "m3"], "check_source": ["ct"] * 3})
+    >>> s = compute_findings_summary(f)
+    >>> s["by_severity"].values.tolist(), s["by_rule"][["rule_id", "findings", "datasets"]].values.tolist()
+    ([['error', 2], ['warning', 1]], [['CT1', 2, 'AE, DM'], ['DY1', 1, 'AE']])
+    >>> s["by_dataset"].values.tolist()
+    [['AE', 1, 1, 0, 2], ['DM', 1, 0, 0, 1]]
+    """
+    frame = findings.copy()
+    for column in FINDINGS_COLUMNS:
+        if column not in frame.columns:
+            frame[column] = None
+    frame["severity"] = frame["severity"].fillna("notice").astype(str).str.lower()
+    frame["_rank"] = frame["severity"].map(SEVERITY_ORDER).fillna(9)
+    by_severity = frame.groupby(["_rank", "severity"]).size().reset_index(name="findings").drop(columns="_rank")
+    by_rule = frame.groupby(["rule_id"], sort=True).agg(
+        severity=("severity", lambda s: min(s, key=lambda v: SEVERITY_ORDER.get(v, 9))),
+        findings=("rule_id", "size"),
+        datasets=("dataset", lambda s: ", ".join(sorted(s.dropna().astype(str).unique()))),
+        source=("check_source", lambda s: ", ".join(sorted(s.dropna().astype(str).unique()))),
+        message=("message", "first"),
+    ).reset_index()
+    by_rule["_rank"] = by_rule["severity"].map(SEVERITY_ORDER).fillna(9)
+    by_rule = by_rule.sort_values(["_rank", "findings", "rule_id"], ascending=[True, False, True]).drop(columns="_rank")
+    by_dataset = pd.crosstab(frame["dataset"].fillna(""), frame["severity"])
+    for severity in SEVERITY_ORDER:
+        if severity not in by_dataset.columns:
+            by_dataset[severity] = 0
+    by_dataset = by_dataset[list(SEVERITY_ORDER)]
+    by_dataset["total"] = by_dataset.sum(axis=1)
+    by_dataset = by_dataset.reset_index().rename(columns={"dataset": "dataset"})
+    ordered = frame.sort_values(["_rank", "rule_id", "dataset", "usubjid", "record"], kind="stable", na_position="last")
+    first = ordered.groupby("rule_id", sort=False).head(examples)[FINDINGS_COLUMNS].reset_index(drop=True)
+    return {"by_severity": by_severity.reset_index(drop=True), "by_rule": by_rule.reset_index(drop=True),
+            "by_dataset": by_dataset, "examples": first}
+
+
+def section_findings(validation_dir: Path) -> Section:
+    """Validation findings counted by severity, rule and dataset, with the first examples per rule."""
+    title = "Validation findings"
+    path = validation_dir / "findings.parquet"
+    if not path.exists():
+        return _not_run("findings", title, "validation/findings.parquet",
+                        "validation/findings.parquet not found: the validate stage has not run.")
+    findings = read_table(path)
+    section = Section("findings", title, "ok", "validation/findings.parquet")
+    if findings.empty:
+        section.summary = [("Findings", 0)]
+        section.notes.append("No finding: every check passed.")
+    else:
+        summary = compute_findings_summary(findings)
+        counts = dict(zip(summary["by_severity"]["severity"], summary["by_severity"]["findings"]))
+        section.status = "attention" if counts.get("error") else "ok"
+        section.summary = [("Findings", len(findings))] + [(s.capitalize(), int(counts.get(s, 0))) for s in SEVERITY_ORDER]
+        section.summary.append(("Rules with findings", len(summary["by_rule"])))
+        gate = _gate(validation_dir / "summary.json")
+        if gate:
+            blocked = counts.get(gate, 0) > 0 if gate in SEVERITY_ORDER else False
+            section.summary.append(("Gate", f"stop at '{gate}': {'FAILED' if blocked else 'passed'}"))
+        section.tables.append(_table("By severity", summary["by_severity"].to_dict(orient="records")))
+        section.tables.append(_table("By dataset and severity", summary["by_dataset"].to_dict(orient="records")))
+        by_rule = summary["by_rule"]
+        titles = _rule_titles(validation_dir / "rules.csv")
+        by_rule = by_rule.assign(title=by_rule["rule_id"].map(titles).fillna(""))
+        section.tables.append(_table("By rule", by_rule.to_dict(orient="records"),
+                                     ["rule_id", "title", "severity", "findings", "datasets", "source", "message"]))
+        section.tables.append(_table(f"First {EXAMPLES_PER_GROUP} examples per rule",
+                                     [{k: _display(v) for k, v in r.items()} for r in summary["examples"].to_dict(orient="records")]))
+    section.links = find_data_docs(validation_dir)
+    return section
+
+
+def _rule_titles(path: Path) -> dict[str, str]:
+    """Rule id -> title from ``validation/rules.csv`` (columns ``id``/``rule_id`` and ``title``), if present."""
+    if not path.exists():
+        return {}
+    table = read_table(path)
+    id_column = "id" if "id" in table.columns else ("rule_id" if "rule_id" in table.columns else None)
+    if id_column is None or "title" not in table.columns:
+        return {}
+    return dict(zip(table[id_column].astype(str), table["title"].astype(str)))
+
+
+def _gate(path: Path) -> str:
+    """The gate severity recorded in ``validation/summary.json`` (empty when unknown)."""
+    if not path.exists():
+        return ""
+    summary = read_json(path)
+    return str(summary.get("gate", "")) if isinstance(summary, dict) else ""
+
+
+def find_data_docs(validation_dir: Path) -> list[tuple[str, str]]:
+    """Links (relative to ``reports/``) to every GX Data Docs ``index.html`` under ``validation/``.
+
+    >>> import tempfile
+    >>> root = Path(tempfile.mkdtemp()); (root / "gx").mkdir(); _ = (root / "gx" / "index.html").write_text("x")
+    >>> find_data_docs(root)
+    [('Great Expectations Data Docs (gx/index.html)', '../validation/gx/index.html')]
+    """
+    if not validation_dir.is_dir():
+        return []
+    links = []
+    for index in sorted(validation_dir.rglob("index.html")):
+        if any(part in ("static", "expectations", "validations") for part in index.relative_to(validation_dir).parts[:-1]):
+            continue
+        relative = index.relative_to(validation_dir).as_posix()
+        links.append((f"Great Expectations Data Docs ({relative})", f"../validation/{relative}"))
+    return links
+
+
+# --------------------------------------------------------------------------------------------
+# key ARD numbers
+# --------------------------------------------------------------------------------------------
+
+def format_stat(stat: str, value: Any) -> str:
+    """Rounded display of one statistic (rounding only here; the ARD stays unrounded).
+
+    >>> format_stat("pct", 8.108108), format_stat("n", 3.0), format_stat("gmr", 0.36912), format_stat("mean", None)
+    ('8.1', '3', '0.369', '')
+    """
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return ""
+    if isinstance(value, str):
+        return value
+    number = float(value)
+    if stat in ("n", "N", "events") or (stat not in STAT_DECIMALS and number.is_integer()):
+        return f"{number:.0f}" if number.is_integer() else f"{number:.2f}"
+    return f"{number:.{STAT_DECIMALS.get(stat, 2)}f}"
+
+
+def compute_ard_display(ard: pd.DataFrame) -> pd.DataFrame:
+    """One row per (row_id, stat) and one column per group, values rounded for display.
+
+    >>> ard = pd.DataFrame({"row_id": ["crr"] * 4, "row_label": ["CRR"] * 4, "group": ["A", "A", "B", "B"],
+    ...                     "stat": ["n", "pct", "n", "pct"], "value": [3, 8.108, 0, 0.0]})
+    >>> compute_ard_display(ard).values.tolist()
+    [['crr', 'CRR', 'n', '3', '0'], ['crr', 'CRR', 'pct', '8.1', '0.0']]
+    """
+    frame = ard.copy()
+    for column in ["row_id", "row_label", "group", "stat", "value"]:
+        if column not in frame.columns:
+            frame[column] = None
+    frame["display"] = [format_stat(str(s), v) for s, v in zip(frame["stat"], frame["value"])]
+    row_order = {r: i for i, r in enumerate(pd.unique(frame["row_id"]))}
+    stat_order = {s: i for i, s in enumerate(pd.unique(frame["stat"]))}
+    wide = frame.pivot_table(index=["row_id", "row_label", "stat"], columns="group", values="display",
+                             aggfunc="first", sort=False).reset_index()
+    wide.columns.name = None
+    wide["_r"] = wide["row_id"].map(row_order)
+    wide["_s"] = wide["stat"].map(stat_order)
+    wide = wide.sort_values(["_r", "_s"]).drop(columns=["_r", "_s"]).fillna("")
+    groups = [g for g in pd.unique(frame["group"]) if g in wide.columns]
+    return wide[["row_id", "row_label", "stat"] + groups].reset_index(drop=True)
+
+
+def section_ard(ard_dir: Path) -> Section:
+    """The key analysis results (Table 1 efficacy, Table 2 safety) from ``ard/<id>.json``."""
+    title = "Key analysis results (ARD)"
+    found = [(output_id, ard_dir / f"{output_id}.json") for output_id in KEY_ARD_OUTPUTS]
+    present = [(output_id, path) for output_id, path in found if path.exists()]
+    if not present:
+        return _not_run("ard", title, "ard/table1.json, ard/table2.json",
+                        "ard/table1.json and ard/table2.json not found: the tables stage has not run.")
+    section = Section("ard", title, "ok", ", ".join(f"ard/{o}.json" for o, _ in present))
+    for output_id, path in found:
+        if not path.exists():
+            section.notes.append(f"ard/{output_id}.json not found ({KEY_ARD_OUTPUTS[output_id]} not run).")
+            continue
+        records = read_json(path)
+        if not isinstance(records, list):
+            raise InputError(f"{path}: expected a JSON array of ARD records")
+        display = compute_ard_display(pd.DataFrame(records))
+        section.tables.append(_table(f"{KEY_ARD_OUTPUTS[output_id]} ({output_id})", display.to_dict(orient="records")))
+    return section
+
+
+# --------------------------------------------------------------------------------------------
+# submission package checks
+# --------------------------------------------------------------------------------------------
+
+def section_submission(submission_dir: Path) -> Section:
+    """The submission package: datasets and records, SHA-256 manifest, packaging checks."""
+    title = "Submission package"
+    manifest_path = submission_dir / "manifest.json"
+    if not manifest_path.exists():
+        return _not_run("submission", title, "submission/manifest.json",
+                        "submission/manifest.json not found: the submission stage has not run.")
+    manifest = read_json(manifest_path)
+    section = Section("submission", title, "ok", "submission/manifest.json, submission/checks.csv")
+    datasets = manifest.get("datasets") or []
+    files = manifest.get("files") or []
+    section.summary = [("Datasets", len(datasets)), ("Files", len(files)), ("Creation stamp", manifest.get("created", "")),
+                       ("Stamp source", manifest.get("created_source", ""))]
+    section.tables.append(_table("Datasets", [
+        {"standard": d.get("standard"), "dataset": d.get("dataset"), "label": d.get("label"), "records": d.get("records"),
+         "variables": d.get("variables"), "keys": ", ".join(d.get("keys") or [])} for d in datasets]))
+    checks_path = submission_dir / "checks.csv"
+    if checks_path.exists():
+        checks = read_table(checks_path)
+        if len(checks):
+            counts = checks.groupby(["standard", "check", "severity"], sort=True).size().reset_index(name="count")
+            section.tables.append(_table("Packaging checks (XPT limits, transliteration, metadata fallbacks)",
+                                         counts.to_dict(orient="records")))
+            section.tables.append(_table("Packaging checks: first examples", checks.groupby("check", sort=True)
+                                         .head(EXAMPLES_PER_GROUP).to_dict(orient="records")))
+        else:
+            section.notes.append("No packaging check fired.")
+    section.tables.append(_table("Files and SHA-256", [{"path": f.get("path"), "bytes": f.get("bytes"),
+                                                        "SHA-256": f.get("sha256")} for f in files]))
+    return section

@@ -1,0 +1,620 @@
+"""The closed registry of mapping algorithms: one name, one function, one signature.
+
+Every algorithm is ``func(columns, params, env) -> Result``: ``columns`` resolves a name to a
+series (target variables computed so far first, then raw columns; ``raw.NAME`` forces the raw
+column), ``params`` are the checked options from the mapping file, ``env`` holds terminology,
+units, the study design and reference datasets. ``Result.values`` is the new variable,
+``Result.reason`` names what is wrong per row (None where fine); the engine sends rows with a
+reason to the quarantine (or flags them, ``on_error: flag``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import numpy as np
+import pandas as pd
+
+from pipeline.sdtm.mapping.ct import Codelist, codelist_from_ct, map_to_codelist
+from pipeline.sdtm.mapping.dates import combine_date_time, parse_dates, truncate_iso
+from pipeline.sdtm.mapping.spec import Where
+from pipeline.sdtm.mapping.units import UnitTable, convert_values
+
+
+@dataclass
+class MappingEnv:
+    """What algorithms may read besides the row: terminology, units, design, reference datasets.
+
+    >>> MappingEnv().design_value("study.studyid", default="X")
+    'X'
+    """
+
+    ct: pd.DataFrame | None = None
+    units: UnitTable | None = None
+    design: dict[str, Any] = field(default_factory=dict)
+    datasets: dict[str, pd.DataFrame] = field(default_factory=dict)
+    date_formats: tuple[str, ...] = ("iso8601",)
+    month_names: dict[str, int] = field(default_factory=dict)
+    format_table: list[tuple[tuple[str, ...], dict[str, int], str | None]] = field(default_factory=list)
+    _codelists: dict[str, Codelist] = field(default_factory=dict)
+
+    def codelist(self, name: str) -> Codelist:
+        if name not in self._codelists:
+            if self.ct is None:
+                raise KeyError(f"no controlled terminology loaded (codelist {name})")
+            self._codelists[name] = codelist_from_ct(self.ct, name)
+        return self._codelists[name]
+
+    def design_value(self, dotted: str, default: Any = KeyError) -> Any:
+        node: Any = self.design
+        for part in dotted.split("."):
+            if isinstance(node, dict) and part in node:
+                node = node[part]
+            elif default is KeyError:
+                raise KeyError(f"study.yaml has no '{dotted}'")
+            else:
+                return default
+        return node
+
+    def dataset(self, name: str) -> pd.DataFrame:
+        if name in self.datasets:
+            return self.datasets[name]
+        if name.startswith("design."):
+            value = self.design_value(name[len("design."):])
+            if isinstance(value, list) and all(isinstance(v, dict) for v in value):
+                return pd.DataFrame(value).astype(str)
+        raise KeyError(f"no dataset '{name}' (available: {', '.join(sorted(self.datasets)) or 'none'}, or design.<list>)")
+
+
+class Columns:
+    """Name resolution for algorithms: computed target variables first, then raw columns.
+
+    >>> cols = Columns(pd.DataFrame({"SEX": ["Female"]}), pd.DataFrame({"SEX": ["F"]}))
+    >>> cols.get("SEX").tolist(), cols.get("raw.SEX").tolist()
+    (['F'], ['Female'])
+    """
+
+    def __init__(self, raw: pd.DataFrame, out: pd.DataFrame | dict[str, pd.Series] | None = None):
+        self.raw = raw
+        self.out = out if out is not None else {}
+        self._text: dict[str, pd.Series] = {}
+
+    def forget(self, name: str) -> None:
+        """Drop the cached text of ``name`` (after the engine wrote that variable)."""
+        self._text.pop(name, None)
+
+    def has(self, name: str) -> bool:
+        if name.startswith("raw."):
+            return name[4:] in self.raw.columns
+        return name in self.out or name in self.raw.columns
+
+    def get(self, name: str) -> pd.Series:
+        if name.startswith("raw."):
+            return self.raw[name[4:]]
+        if name in self.out:
+            return self.out[name]
+        if name in self.raw.columns:
+            return self.raw[name]
+        raise KeyError(name)
+
+    def text(self, name: str) -> pd.Series:
+        """The column as stripped text, '' for missing."""
+        if name not in self._text:
+            values = self.get(name)
+            if values.dtype == object and not values.isna().any():
+                text = values.astype(str).str.strip()
+            else:
+                text = values.astype(object).where(values.notna(), "").astype(str).str.strip()
+            self._text[name] = text
+        return self._text[name]
+
+
+@dataclass(frozen=True)
+class Result:
+    values: pd.Series
+    reason: pd.Series | None = None
+
+
+def _none_if_empty(text: pd.Series) -> pd.Series:
+    return text.astype(object).where(text != "", None)
+
+
+def _no_reason(index: pd.Index) -> pd.Series:
+    return pd.Series([None] * len(index), index=index, dtype=object)
+
+
+# --- conditions ---------------------------------------------------------------------------------
+
+def evaluate_condition(condition: Any, columns: Columns) -> pd.Series:
+    """A boolean row mask from a condition mapping (see docs/mapping-language.md, ``condition``).
+
+    >>> cols = Columns(pd.DataFrame({"SAE": ["Yes", "No", ""]}))
+    >>> evaluate_condition({"column": "SAE", "in": ["Yes", "Y"]}, cols).tolist()
+    [True, False, False]
+    >>> evaluate_condition({"not": {"column": "SAE", "is_empty": True}}, cols).tolist()
+    [True, True, False]
+    """
+    index = columns.raw.index
+    if condition is None:
+        return pd.Series(True, index=index)
+    if "all" in condition:
+        mask = pd.Series(True, index=index)
+        for part in condition["all"]:
+            mask &= evaluate_condition(part, columns)
+        return mask
+    if "any" in condition:
+        mask = pd.Series(False, index=index)
+        for part in condition["any"]:
+            mask |= evaluate_condition(part, columns)
+        return mask
+    if "not" in condition:
+        return ~evaluate_condition(condition["not"], columns)
+    text = columns.text(condition["column"])
+    if "equals" in condition:
+        return text == str(condition["equals"])
+    if "not_equals" in condition:
+        return text != str(condition["not_equals"])
+    if "in" in condition:
+        return text.isin([str(v) for v in condition["in"]])
+    if "not_in" in condition:
+        return ~text.isin([str(v) for v in condition["not_in"]])
+    if "is_empty" in condition:
+        return (text == "") == bool(condition["is_empty"])
+    if "not_empty" in condition:
+        return (text != "") == bool(condition["not_empty"])
+    if "matches" in condition:
+        return text.str.fullmatch(str(condition["matches"])).fillna(False).astype(bool)
+    raise KeyError(f"unknown condition {condition}")
+
+
+def condition_columns(condition: Any) -> list[str]:
+    """Every column a condition refers to (for load-time checks).
+
+    >>> condition_columns({"all": [{"column": "A", "equals": 1}, {"not": {"column": "B", "is_empty": True}}]})
+    ['A', 'B']
+    """
+    if condition is None:
+        return []
+    if "all" in condition or "any" in condition:
+        return [c for part in condition.get("all", condition.get("any")) for c in condition_columns(part)]
+    if "not" in condition:
+        return condition_columns(condition["not"])
+    return [str(condition["column"])]
+
+
+# --- algorithms ---------------------------------------------------------------------------------
+
+def assign(columns: Columns, params: dict[str, Any], env: MappingEnv) -> Result:
+    """Copy a raw column (stripped; ``type: num`` -> number, ``upper: true`` -> upper case).
+
+    >>> assign(Columns(pd.DataFrame({"T": [" Headache ", "", "x"]})), {"column": "T", "upper": True}, MappingEnv()).values.tolist()
+    ['HEADACHE', None, 'X']
+    >>> assign(Columns(pd.DataFrame({"V": ["1.5", "abc"]})), {"column": "V", "type": "num"}, MappingEnv()).reason.tolist()
+    [None, "not a number 'abc' in column V"]
+    """
+    text = columns.text(params["column"])
+    if params.get("upper"):
+        text = text.str.upper()
+    if params.get("type") in ("num", "int"):
+        number = pd.to_numeric(text.where(text != ""), errors="coerce")
+        reason = _no_reason(text.index)
+        bad = number.isna() & (text != "")
+        reason[bad] = "not a number '" + text[bad] + f"' in column {params['column']}"
+        if params.get("type") == "int":
+            frac = number.notna() & (number % 1 != 0)
+            reason[frac] = "not a whole number '" + text[frac] + f"' in column {params['column']}"
+        return Result(number.astype(float), reason)
+    return Result(_none_if_empty(text))
+
+
+def hardcode(columns: Columns, params: dict[str, Any], env: MappingEnv) -> Result:
+    """A constant, or a value read from study.yaml (``design: study.studyid``).
+
+    >>> hardcode(Columns(pd.DataFrame(index=[0, 1])), {"value": "Y"}, MappingEnv()).values.tolist()
+    ['Y', 'Y']
+    """
+    value = env.design_value(params["design"]) if "design" in params else params.get("value")
+    return Result(pd.Series([value] * len(columns.raw.index), index=columns.raw.index, dtype=object))
+
+
+def assign_ct(columns: Columns, params: dict[str, Any], env: MappingEnv) -> Result:
+    """Raw or CRF display values to submission values (study value map, then codelist and synonyms).
+
+    >>> env = MappingEnv(ct=pd.DataFrame({"codelist_code": ["C1", "C1"], "codelist": ["SEX", "SEX"],
+    ...     "codelist_name": "Sex", "extensible": "No", "term_code": ["a", "b"], "submission_value": ["F", "M"],
+    ...     "synonyms": ["Female", "Male"], "nci_preferred_term": ["Female", "Male"]}))
+    >>> assign_ct(Columns(pd.DataFrame({"S": ["female", "W"]})), {"column": "S", "codelist": "SEX", "values": {"W": "F"}}, env).values.tolist()
+    ['F', 'F']
+    """
+    codelist = env.codelist(params["codelist"]) if params.get("codelist") else None
+    text = columns.text(params["column"])
+    mapped, reason = map_to_codelist(text, codelist, params.get("values"),
+                                     allow_extension=bool(params.get("allow_extension")),
+                                     label=f"of column {params['column']}")
+    # an unknown code keeps its raw text: quarantined by default, or kept visible with on_error: flag
+    mapped = mapped.where(reason.isna(), text)
+    reason = reason.where(reason.isna(), reason.astype(str) + f" in column {params['column']}")
+    return Result(mapped, reason)
+
+
+def assign_unit(columns: Columns, params: dict[str, Any], env: MappingEnv) -> Result:
+    """A raw unit spelling as the CDISC UNIT submission value (``umol/l`` -> ``umol/L``).
+
+    >>> env = MappingEnv(units=UnitTable.from_dict({"units": {"umol/L": {"dimension": "m", "factor": 1}}, "aliases": {"µmol/L": "umol/L"}}))
+    >>> assign_unit(Columns(pd.DataFrame({"U": ["µmol/L", "", "bogus"]})), {"column": "U"}, env).values.tolist()
+    ['umol/L', None, None]
+    """
+    text = columns.text(params["column"])
+    lookup = {u: (env.units.normalise(u) if u else None) for u in pd.unique(text)}
+    values = text.map(lookup).astype(object)
+    values = values.where(values.notna(), None)
+    reason = _no_reason(text.index)
+    bad = values.isna() & (text != "")
+    reason[bad] = "unknown unit '" + text[bad] + f"' in column {params['column']}"
+    return Result(values, reason)
+
+
+def iso8601(columns: Columns, params: dict[str, Any], env: MappingEnv) -> Result:
+    """Raw date (and optional separate time) to ISO 8601; formats from the mapping or the site.
+
+    >>> env = MappingEnv(date_formats=("%d.%m.%Y",))
+    >>> iso8601(Columns(pd.DataFrame({"D": ["05.03.2024", "UN.03.2024", "30.02.2024"]})), {"column": "D"}, env).values.tolist()
+    ['2024-03-05', '2024-03', None]
+    """
+    text = columns.text(params["column"])
+    if not params.get("formats") and env.format_table and "_fmt" in columns.raw.columns:
+        # a batch of files from several sites: each row parsed with its own site's formats
+        iso = pd.Series([None] * len(text), index=text.index, dtype=object)
+        reason = iso.copy()
+        for number, rows in columns.raw.groupby("_fmt", sort=True).groups.items():
+            formats, names, _precision = env.format_table[int(number)]
+            part = parse_dates(text.loc[rows], list(formats), month_names=names)
+            iso.loc[rows], reason.loc[rows] = part.iso.values, part.reason.values
+    else:
+        formats = list(params.get("formats") or env.date_formats)
+        parsed = parse_dates(text, formats, month_names=env.month_names)
+        iso, reason = parsed.iso, parsed.reason.copy()
+    if params.get("time"):
+        combined = combine_date_time(iso, columns.text(params["time"]))
+        iso = combined.iso
+        reason = reason.where(reason.notna(), combined.reason)
+        reason = reason.where(reason.isna(), reason.astype(str).str.replace(
+            r"^(unparseable|impossible) ", r"\g<0>", regex=True))
+    col = params["column"]
+    reason = reason.where(reason.isna(), reason.astype(str) + f" in column {col}")
+    if params.get("precision"):
+        iso = truncate_iso(iso, params["precision"])
+    elif env.format_table and "_fmt" in columns.raw.columns:
+        # a site whose export pads times (HH:MM:SS of a HH:MM field) declares time_precision: minute
+        for number, rows in columns.raw.groupby("_fmt", sort=True).groups.items():
+            time_precision = env.format_table[int(number)][2]
+            if time_precision:
+                part = iso.loc[rows]
+                has_time = part.astype("string").str.len().fillna(0) > 16
+                iso.loc[rows] = part.where(~has_time, truncate_iso(part, time_precision))
+    return Result(iso.where(iso.notna(), None), reason)
+
+
+def _resolve_unit_target(columns: Columns, target: Any, index: pd.Index) -> pd.Series:
+    if isinstance(target, dict) and "by" in target:
+        keys = columns.text(target["by"])
+        return keys.map({str(k): v for k, v in target["units"].items()}).fillna("")
+    if isinstance(target, dict) and "column" in target:
+        return columns.text(target["column"])
+    return pd.Series([str(target)] * len(index), index=index)
+
+
+def convert_unit(columns: Columns, params: dict[str, Any], env: MappingEnv) -> Result:
+    """A numeric result converted to the standard unit (factors from specs/standards/units.yaml).
+
+    ``unit`` names the column holding the unit (or ``from`` gives one unit for all rows); ``to`` is a
+    unit, ``{column: VAR}`` holding the unit per row, or ``{by: LBTESTCD, units: {...}}``;
+    ``analyte`` (a variable, usually the test code) picks the molar mass for mass <-> molar units.
+
+    >>> env = MappingEnv(units=UnitTable.from_dict({"units": {"umol/L": {"dimension": "c", "factor": 1e-6},
+    ...     "mg/dL": {"dimension": "m", "factor": 0.01}, "mmol/L": {"dimension": "c", "factor": 1e-3}},
+    ...     "molar_masses": {"CREAT": 113.12}}))
+    >>> env.units.factor("mg/dL", "umol/L", "CREAT") is None  # dimensions 'm'/'c' are not a known pair
+    True
+    >>> cols = Columns(pd.DataFrame({"V": ["88.42"], "U": ["umol/L"], "T": ["CREAT"]}))
+    >>> convert_unit(cols, {"value": "V", "unit": "U", "to": "mmol/L", "analyte": "T"}, env).values.round(5).tolist()
+    [0.08842]
+    """
+    values = columns.text(params["value"])
+    number = pd.to_numeric(values.where(values != ""), errors="coerce")
+    units = columns.text(params["unit"]) if params.get("unit") else \
+        pd.Series([str(params.get("from") or "")] * len(values), index=values.index)
+    target = _resolve_unit_target(columns, params["to"], values.index)
+    analyte = columns.text(params["analyte"]) if params.get("analyte") else None
+    converted, reason = convert_values(number, units, target, env.units, analyte)
+    converted = converted.where(target != "", number) if params.get("keep_without_target") else converted
+    digits = params.get("digits")
+    if isinstance(digits, dict):
+        places = columns.text(digits["by"]).map({str(k): int(v) for k, v in digits["values"].items()})
+        for place in places.dropna().unique():
+            rows = places == place
+            converted[rows] = converted[rows].round(int(place))
+    elif digits is not None:
+        converted = converted.round(int(digits))
+    bad_number = number.isna() & (values != "")
+    reason = reason.where(~bad_number, None)
+    if params.get("keep_without_target"):
+        reason = reason.where(target != "", None)
+    reason = reason.where(reason.isna(), reason.astype(str) + f" (column {params.get('unit') or params['value']})")
+    return Result(converted.astype(float), reason)
+
+
+def concat(columns: Columns, params: dict[str, Any], env: MappingEnv) -> Result:
+    """An identifier from parts: names of columns/variables, ``{value: literal}``, ``{column: X, pad: 3}``.
+
+    Any empty part makes the result empty (a key is never half-built).
+
+    >>> cols = Columns(pd.DataFrame({"SITE": ["101", "102"], "SUBJ": ["7", ""]}))
+    >>> concat(cols, {"columns": [{"value": "S1"}, "SITE", {"column": "SUBJ", "pad": 3}], "sep": "-"}, MappingEnv()).values.tolist()
+    ['S1-101-007', None]
+    """
+    parts, index = [], columns.raw.index
+    for part in params["columns"]:
+        if isinstance(part, dict) and "value" in part:
+            parts.append(pd.Series([str(part["value"])] * len(index), index=index))
+        elif isinstance(part, dict) and "design" in part:
+            parts.append(pd.Series([str(env.design_value(part["design"]))] * len(index), index=index))
+        else:
+            name = part["column"] if isinstance(part, dict) else part
+            text = columns.text(name)
+            if isinstance(part, dict) and part.get("pad"):
+                text = text.where(text == "", text.str.zfill(int(part["pad"])))
+            parts.append(text)
+    frame = pd.concat(parts, axis=1)
+    empty = (frame == "").any(axis=1)
+    joined = frame.agg(str(params.get("sep", "")).join, axis=1) if len(frame) else pd.Series([], dtype=object)
+    return Result(joined.astype(object).where(~empty, None))
+
+
+def lookup(columns: Columns, params: dict[str, Any], env: MappingEnv) -> Result:
+    """A value from another dataset matched on keys (``by: {DATASET_COLUMN: OUR_NAME}``).
+
+    >>> env = MappingEnv(datasets={"TV": pd.DataFrame({"VISIT": ["WEEK 2"], "VISITNUM": [4.0]})})
+    >>> r = lookup(Columns(pd.DataFrame({"V": ["WEEK 2", "WEEK 99"]})), {"dataset": "TV", "by": {"VISIT": "V"}, "value": "VISITNUM"}, env)
+    >>> r.values.tolist(), r.reason.tolist()[1]
+    ([4.0, None], "no TV record with VISIT='WEEK 99'")
+    """
+    table = env.dataset(params["dataset"])
+    by = params["by"]
+    missing = [k for k in list(by) + [params["value"]] if k not in table.columns]
+    if missing:
+        raise KeyError(f"dataset {params['dataset']} has no column(s) {', '.join(missing)}")
+
+    def canonical(text: pd.Series) -> pd.Series:
+        text = text.astype(object).where(text.notna(), "").astype(str).str.strip()
+        text = text.str.replace(r"^(-?\d+)\.0+$", r"\1", regex=True)  # 10.0 and 10 are the same key
+        return text.str.upper() if params.get("ignore_case") else text
+
+    names = [f"_k{i}" for i in range(len(by))]
+    keys = pd.DataFrame({n: canonical(columns.text(v)) for n, v in zip(names, by.values())}, index=columns.raw.index)
+    ref = pd.DataFrame({n: canonical(table[k]) for n, k in zip(names, by)})
+    ref["_value"] = table[params["value"]].values
+    ref = ref.drop_duplicates(subset=names, keep="first")
+    merged = keys.merge(ref, on=names, how="left")
+    values = pd.Series(merged["_value"].values, index=columns.raw.index)
+    values = values.astype(object).where(values.notna(), None)
+    keys.columns = list(by)
+    reason = _no_reason(columns.raw.index)
+    given = (keys != "").all(axis=1)
+    missing = values.isna() & given
+    if params.get("on_missing", "quarantine") == "quarantine" and missing.any():
+        described = keys[missing].apply(lambda r: ", ".join(f"{k}='{v}'" for k, v in r.items()), axis=1)
+        reason[missing] = f"no {params['dataset']} record with " + described
+    return Result(values, reason)
+
+
+# --- derive: a small closed set of named functions -------------------------------------------------
+
+def _derive_age_years(columns: Columns, args: dict[str, Any], env: MappingEnv) -> Result:
+    """Whole years between two complete ISO dates (birth, reference)."""
+    birth = pd.to_datetime(columns.text(args["birth"]).str.slice(0, 10), format="%Y-%m-%d", errors="coerce")
+    ref = pd.to_datetime(columns.text(args["reference"]).str.slice(0, 10), format="%Y-%m-%d", errors="coerce")
+    years = ref.dt.year - birth.dt.year
+    before_birthday = (ref.dt.month < birth.dt.month) | ((ref.dt.month == birth.dt.month) & (ref.dt.day < birth.dt.day))
+    age = (years - before_birthday.astype(int)).astype(float)
+    return Result(age.where(birth.notna() & ref.notna()))
+
+
+def _derive_truncate_date(columns: Columns, args: dict[str, Any], env: MappingEnv) -> Result:
+    """ISO date cut to a precision given literally or read from study.yaml (``precision_from``)."""
+    precision = args.get("precision") or env.design_value(args["precision_from"], default="year")
+    return Result(truncate_iso(_none_if_empty(columns.text(args["column"])), str(precision)))
+
+
+def _derive_score_if_present(columns: Columns, args: dict[str, Any], env: MappingEnv) -> Result:
+    """The item weight when the answer is one of ``present`` values, 0 when one of ``absent``."""
+    answer = columns.text(args["column"]).str.upper()
+    weight = pd.to_numeric(columns.text(args["weight"]), errors="coerce")
+    present = answer.isin([str(v).upper() for v in args.get("present", ["PRESENT", "Y", "YES", "1"])])
+    absent = answer.isin([str(v).upper() for v in args.get("absent", ["ABSENT", "N", "NO", "0"])])
+    score = pd.Series(np.nan, index=answer.index).where(~present, weight).where(~absent, 0.0)
+    reason = _no_reason(answer.index)
+    bad = ~present & ~absent & (answer != "")
+    reason[bad] = "unknown code '" + answer[bad] + f"' in column {args['column']} (expected present or absent)"
+    return Result(score.astype(float), reason)
+
+
+def _derive_nrind(columns: Columns, args: dict[str, Any], env: MappingEnv) -> Result:
+    """LOW / NORMAL / HIGH from a numeric value and its reference range."""
+    value = pd.to_numeric(columns.get(args["value"]), errors="coerce")
+    low = pd.to_numeric(columns.get(args["low"]), errors="coerce") if args.get("low") else pd.Series(np.nan, index=value.index)
+    high = pd.to_numeric(columns.get(args["high"]), errors="coerce") if args.get("high") else pd.Series(np.nan, index=value.index)
+    out = pd.Series([None] * len(value), index=value.index, dtype=object)
+    has_range = low.notna() | high.notna()
+    out[value.notna() & has_range] = "NORMAL"
+    out[value.notna() & low.notna() & (value < low)] = "LOW"
+    out[value.notna() & high.notna() & (value > high)] = "HIGH"
+    return Result(out)
+
+
+def _derive_number_text(columns: Columns, args: dict[str, Any], env: MappingEnv) -> Result:
+    """A number as text without trailing zeros (``--STRESC`` from ``--STRESN``), rounded to ``digits``."""
+    value = pd.to_numeric(columns.get(args["column"]), errors="coerce")
+    digits = int(args.get("digits", 6))
+    text = value.round(digits).map(lambda v: None if pd.isna(v) else (f"{v:.{digits}f}".rstrip("0").rstrip(".")))
+    text = text.where(text != "-0", "0")
+    return Result(text.astype(object))
+
+
+def _derive_first_non_empty(columns: Columns, args: dict[str, Any], env: MappingEnv) -> Result:
+    """The first non-empty value among ``columns``."""
+    out = pd.Series([None] * len(columns.raw.index), index=columns.raw.index, dtype=object)
+    for name in reversed(args["columns"]):
+        text = columns.text(name)
+        out = text.where(text != "", out)
+    return Result(out.where(out.notna(), None))
+
+
+def _derive_extract(columns: Columns, args: dict[str, Any], env: MappingEnv) -> Result:
+    """The first group of a regular expression (``pattern``) matched against a column; no match -> reason."""
+    text = columns.text(args["column"])
+    found = text.str.extract(f"^(?:{args['pattern']})$", expand=True)[0]
+    reason = _no_reason(text.index)
+    bad = found.isna() & (text != "")
+    reason[bad] = "unexpected value '" + text[bad] + f"' in column {args['column']} (expected {args['pattern']})"
+    return Result(found.astype(object).where(found.notna(), None), reason)
+
+
+def _derive_normalise_id(columns: Columns, args: dict[str, Any], env: MappingEnv) -> Result:
+    """An identifier part: text after the last ``after_last`` separator, as an integer, zero-padded to ``pad``.
+
+    ``201-0012``, ``012`` and ``12`` all become ``0012`` with ``after_last: "-"`` and ``pad: 4``.
+    """
+    text = columns.text(args["column"])
+    sep = args.get("after_last")
+    if sep:
+        text = text.str.rsplit(str(sep), n=1).str[-1]
+    digits = text.str.fullmatch(r"\d+").fillna(False)
+    number = text.where(digits, "").str.lstrip("0").replace("", "0").where(digits, "")
+    out = number.str.zfill(int(args.get("pad", 1))).where(digits, "")
+    reason = _no_reason(text.index)
+    bad = ~digits & (text != "")
+    reason[bad] = "not a number '" + text[bad] + f"' in identifier column {args['column']}"
+    return Result(_none_if_empty(out), reason)
+
+
+DERIVE_FUNCTIONS: dict[str, tuple[Callable[..., Result], set[str], tuple[str, ...]]] = {
+    # name: (function, required args, args that name columns)
+    "age_years": (_derive_age_years, {"birth", "reference"}, ("birth", "reference")),
+    "truncate_date": (_derive_truncate_date, {"column"}, ("column",)),
+    "score_if_present": (_derive_score_if_present, {"column", "weight"}, ("column", "weight")),
+    "nrind": (_derive_nrind, {"value"}, ("value", "low", "high")),
+    "number_text": (_derive_number_text, {"column"}, ("column",)),
+    "first_non_empty": (_derive_first_non_empty, {"columns"}, ("columns",)),
+    "extract": (_derive_extract, {"column", "pattern"}, ("column",)),
+    "normalise_id": (_derive_normalise_id, {"column"}, ("column",)),
+}
+
+
+def derive(columns: Columns, params: dict[str, Any], env: MappingEnv) -> Result:
+    """Call a named function from the closed ``DERIVE_FUNCTIONS`` registry.
+
+    >>> cols = Columns(pd.DataFrame({"B": ["1980-05-17"], "R": ["2020-05-16"]}))
+    >>> derive(cols, {"function": "age_years", "birth": "B", "reference": "R"}, MappingEnv()).values.tolist()
+    [39.0]
+    """
+    function = DERIVE_FUNCTIONS[params["function"]][0]
+    return function(columns, params, env)
+
+
+# --- registry -----------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Algorithm:
+    """A registry entry: the function, its options, and which options name columns."""
+
+    name: str
+    function: Callable[[Columns, dict[str, Any], MappingEnv], Result]
+    shorthand: str | None
+    required: frozenset[str]
+    optional: frozenset[str]
+    column_params: tuple[str, ...]
+
+    def normalise(self, node: Any, where: Where, variable: str) -> dict[str, Any]:
+        """Expand the shorthand (``{assign: COL}``) and check the option names."""
+        if not isinstance(node, dict) or (self.name == "hardcode" and "value" not in node and "design" not in node):
+            if self.shorthand is None:
+                raise where.error(f"variable {variable}: {self.name} needs options {sorted(self.required)}")
+            node = {self.shorthand: node}
+        params = dict(node)
+        unknown = set(params) - self.required - self.optional
+        if unknown:
+            raise where.error(f"variable {variable}: unknown option(s) {', '.join(sorted(unknown))} for {self.name} "
+                              f"(known: {', '.join(sorted(self.required | self.optional))})")
+        missing = self.required - set(params)
+        if self.name == "hardcode" and "design" in params:
+            missing = set()
+        if missing:
+            raise where.error(f"variable {variable}: {self.name} needs {', '.join(sorted(missing))}")
+        if self.name == "derive":
+            fn = params["function"]
+            if fn not in DERIVE_FUNCTIONS:
+                raise where.error(f"variable {variable}: unknown derive function '{fn}' "
+                                  f"(known: {', '.join(sorted(DERIVE_FUNCTIONS))})")
+            need = DERIVE_FUNCTIONS[fn][1] - set(params)
+            if need:
+                raise where.error(f"variable {variable}: derive {fn} needs {', '.join(sorted(need))}")
+        if self.name == "iso8601":
+            from pipeline.sdtm.mapping.spec import _check_formats
+            _check_formats(params.get("formats"), where)
+        return params
+
+    def referenced_columns(self, params: dict[str, Any]) -> list[str]:
+        """Every column or variable name the application reads."""
+        names: list[str] = []
+        keys = list(self.column_params)
+        if self.name == "derive":
+            keys = list(DERIVE_FUNCTIONS[params["function"]][2])
+        for key in keys:
+            value = params.get(key)
+            if value is None:
+                continue
+            if key == "columns":
+                for part in value:
+                    if isinstance(part, dict):
+                        if "column" in part:
+                            names.append(str(part["column"]))
+                    else:
+                        names.append(str(part))
+            elif key == "by" and isinstance(value, dict):
+                names.extend(str(v) for v in value.values())
+            elif key == "digits":
+                if isinstance(value, dict):
+                    names.append(str(value["by"]))
+            elif key == "to":
+                if isinstance(value, dict) and "by" in value:
+                    names.append(str(value["by"]))
+                elif isinstance(value, dict) and "column" in value:
+                    names.append(str(value["column"]))
+            else:
+                names.append(str(value))
+        return names
+
+
+def _alg(name, function, shorthand, required, optional=(), column_params=()):
+    return Algorithm(name, function, shorthand, frozenset(required), frozenset(optional) | {"description"},
+                     tuple(column_params))
+
+
+REGISTRY: dict[str, Algorithm] = {
+    a.name: a for a in [
+        _alg("assign", assign, "column", {"column"}, {"upper", "type"}, ("column",)),
+        _alg("hardcode", hardcode, "value", set(), {"value", "design"}),
+        _alg("assign_ct", assign_ct, "column", {"column"}, {"codelist", "values", "allow_extension"}, ("column",)),
+        _alg("assign_unit", assign_unit, "column", {"column"}, set(), ("column",)),
+        _alg("iso8601", iso8601, "column", {"column"}, {"time", "formats", "precision"}, ("column", "time")),
+        _alg("convert_unit", convert_unit, None, {"value", "to"}, {"unit", "from", "analyte", "digits", "keep_without_target"},
+             ("value", "unit", "to", "analyte", "digits")),
+        _alg("concat", concat, "columns", {"columns"}, {"sep"}, ("columns",)),
+        _alg("lookup", lookup, None, {"dataset", "by", "value"}, {"on_missing", "ignore_case"}, ("by",)),
+        _alg("derive", derive, None, {"function"},
+             {"birth", "reference", "column", "precision", "precision_from", "weight", "present", "absent", "value",
+              "low", "high", "digits", "columns", "pattern", "after_last", "pad"}, set()),
+    ]
+}

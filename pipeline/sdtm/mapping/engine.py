@@ -1,0 +1,640 @@
+"""Run a mapping file over raw exports: ingest, bind, map, quarantine, count.
+
+The flow for one domain::
+
+    sources -> files (per site) -> read as text + lineage -> site renames / value maps / decimal marks
+            -> filter -> exact duplicates -> transpose -> variables (algorithm applications)
+            -> required keys -> known subjects -> records + quarantine + flags + ledger counts
+
+Every raw row read is either mapped (one or more records) or quarantined once, with a reason;
+:func:`check_ledger` proves it.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from pipeline.common.errors import ConfigError, InputError
+from pipeline.ingest.readers import LINEAGE_COLUMNS, ReaderOptions, add_lineage, detect_format, file_manifest_entry, read_raw_file
+from pipeline.sdtm.mapping.algorithms import REGISTRY, Columns, MappingEnv, condition_columns, evaluate_condition
+from pipeline.sdtm.mapping.spec import Application, DomainMapping, SourceSpec, TransposeSpec, Where
+
+QUARANTINE_COLUMNS = ["domain", "file", "row", "site", "subject", "column", "value", "category", "reason", "record"]
+_CATEGORY = re.compile(r"^([^'(=]*?)\s*(?:'|\(|=|$)")
+
+
+def reason_category(reason: str) -> str:
+    """The category of a quarantine reason: its words before the first quote or parenthesis.
+
+    >>> reason_category("unparseable date '2019/13' (expected %Y-%m-%d) in column AESTDAT")
+    'unparseable date'
+    >>> reason_category("exact duplicate of row 4")
+    'exact duplicate'
+    """
+    text = str(reason)
+    if text.startswith("exact duplicate"):
+        return "exact duplicate"
+    match = _CATEGORY.match(text)
+    category = match.group(1).strip() if match else text
+    return category or text
+
+
+@dataclass
+class IngestedFile:
+    """One raw file read for one source: the text frame with lineage and the site's effective source."""
+
+    relative: str
+    site: str
+    frame: pd.DataFrame
+    source: SourceSpec
+    options: ReaderOptions
+    rows_read: int
+    manifest: dict[str, Any]
+    original: pd.DataFrame | None = None
+    batch: str = ""
+
+
+@dataclass
+class DomainResult:
+    """Records (SDTM variables plus lineage columns), quarantined rows, flags, per-file counts."""
+
+    domain: str
+    data: pd.DataFrame
+    quarantine: pd.DataFrame
+    flags: pd.DataFrame
+    counts: dict[str, dict[str, Any]] = field(default_factory=dict)
+    merged: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=["_file", "_row"]))
+
+
+def _safe_relative(raw_dir: Path, path: Path) -> str:
+    resolved, root = path.resolve(), raw_dir.resolve()
+    if root != resolved and root not in resolved.parents:
+        raise ConfigError(f"{path}: outside the raw directory {raw_dir} (symlinks or '..' are not followed)")
+    return path.resolve().relative_to(root).as_posix()
+
+
+def discover_files(source: SourceSpec, raw_dir: Path) -> list[tuple[str, str, Path]]:
+    """``(relative path, site, absolute path)`` of every file a source reads, sites' own globs included.
+
+    The site comes from the path (``site.from_path`` regex with a ``site`` group, default
+    ``site_(?P<site>[^/]+)/``). Files matched by a site's own ``files`` glob belong to that site.
+
+    >>> import tempfile
+    >>> from pipeline.sdtm.mapping.spec import load_mapping
+    >>> raw = Path(tempfile.mkdtemp())
+    >>> for name in ("site_101/ae.csv", "site_102/ae.xlsx", "site_102/ae.csv"):
+    ...     (raw / name).parent.mkdir(exist_ok=True); _ = (raw / name).write_text("x")
+    >>> text = "domain: AE\\nsources:\\n  - {form: ae, files: 'site_*/ae.csv', sites: {'102': {files: site_102/ae.xlsx}}}\\n"
+    >>> source = load_mapping(raw / "ae.yaml", text=text).sources[0]
+    >>> [(rel, site) for rel, site, _ in discover_files(source, raw)]
+    [('site_101/ae.csv', '101'), ('site_102/ae.xlsx', '102')]
+    """
+    raw_dir = Path(raw_dir)
+    pattern = re.compile(source.site_pattern)
+    found: dict[str, tuple[str, str, Path]] = {}
+    own_files = {site for site, override in source.sites.items() if "files" in override.raw}
+    for site in sorted(own_files):
+        for path in sorted(raw_dir.glob(str(source.sites[site].raw["files"]))):
+            if path.is_file():
+                rel = _safe_relative(raw_dir, path)
+                found[rel] = (rel, site, path)
+    for path in sorted(raw_dir.glob(source.files)):
+        if not path.is_file():
+            continue
+        rel = _safe_relative(raw_dir, path)
+        match = pattern.search(rel)
+        site = match.group("site") if match and "site" in match.groupdict() else ""
+        if rel in found or site in own_files:
+            continue  # a site that declares its own files reads only those
+        found[rel] = (rel, site, path)
+    return [found[k] for k in sorted(found)]
+
+
+def ingest_source(source: SourceSpec, raw_dir: Path) -> list[IngestedFile]:
+    """Read every file of a source with its site's reader options; apply renames, value maps, decimals.
+
+    >>> import tempfile
+    >>> from pipeline.sdtm.mapping.spec import load_mapping
+    >>> raw = Path(tempfile.mkdtemp()); (raw / "site_101").mkdir()
+    >>> _ = (raw / "site_101" / "vs.csv").write_text("Subj;Gewicht\\n7;70,5\\n")
+    >>> text = ("domain: VS\\nsources:\\n  - form: vs\\n    files: site_*/vs.csv\\n    subject: Subj\\n"
+    ...         "    reader: {delimiter: ';', decimal: ','}\\n    numeric: [weight]\\n    rename: {Gewicht: weight}\\n")
+    >>> item = ingest_source(load_mapping(raw / "vs.yaml", text=text).sources[0], raw)[0]
+    >>> item.frame[["Subj", "weight", "_file", "_row", "_site", "_subject"]].values.tolist()
+    [['7', '70.5', 'site_101/vs.csv', 1, '101', '7']]
+    """
+    out = []
+    for rel, site, path in discover_files(source, raw_dir):
+        effective = source.for_site(site)
+        try:
+            options = ReaderOptions.from_dict(effective.reader, where=f"{source.where} reader options of site {site}")
+        except InputError as exc:
+            raise ConfigError(str(exc)) from None
+        frame = read_raw_file(path, options)
+        fmt = detect_format(path, options)
+        manifest = file_manifest_entry(path, rel, len(frame), fmt)
+        original = frame.assign(_row=np.arange(1, len(frame) + 1, dtype="int64"))
+        frame = prepare_frame(frame, effective, options)
+        frame = add_lineage(frame, rel, site)
+        if effective.subject:
+            if effective.subject not in frame.columns:
+                raise effective.where.error(f"source {source.form}: subject column '{effective.subject}' not found in "
+                                            f"{rel} (columns: {', '.join(c for c in frame.columns if not c.startswith('_'))})")
+            frame["_subject"] = frame[effective.subject]
+        override = source.sites.get(site)
+        own = override is not None and ("variables" in override.raw or "filter" in override.raw)
+        batch = f"{source.form}|{'merge' if source.merge else ''}|{site if own else ''}"
+        out.append(IngestedFile(rel, site, frame, effective, options, len(frame), manifest, original, batch))
+    return out
+
+
+def prepare_frame(frame: pd.DataFrame, source: SourceSpec, options: ReaderOptions) -> pd.DataFrame:
+    """Site renames to canonical column names, site value maps, and decimal commas to points.
+
+    >>> from pipeline.sdtm.mapping.spec import SourceSpec, Where
+    >>> src = SourceSpec("vs", "*.csv", "", None, {}, ("WT",), (), {}, {"Gewicht": "WT"}, None, {}, None, {}, {}, Where(Path("m"), 1))
+    >>> prepare_frame(pd.DataFrame({"Gewicht": ["70,5"]}), src, ReaderOptions(decimal=",")).to_dict("records")
+    [{'WT': '70.5'}]
+    """
+    frame = frame.rename(columns=source.rename)
+    for column, value_map in source.values.items():
+        if column in frame.columns:
+            frame[column] = frame[column].replace({str(k): str(v) for k, v in value_map.items()})
+    if options.decimal != ".":
+        for column in source.numeric:
+            if column in frame.columns:
+                frame[column] = frame[column].str.replace(options.decimal, ".", regex=False)
+    return frame
+
+
+def _effective_variables(mapping: DomainMapping, source: SourceSpec) -> dict[str, tuple[Application, ...]]:
+    """Domain variables, replaced or extended by the source's (and its site's) own.
+
+    A ``merge`` source maps only its own variables (they are joined onto the domain's records).
+    """
+    from pipeline.sdtm.mapping.spec import merge_variables
+
+    if source.merge:
+        return dict(source.variables)
+    return merge_variables(mapping.variables, source.variables)
+
+
+def check_bindings(mapping: DomainMapping, ingested: IngestedFile) -> None:
+    """Fail before mapping when an application names a column the file does not have (file + line).
+
+    >>> from pipeline.sdtm.mapping.spec import load_mapping
+    >>> mapping = load_mapping(Path("ae.yaml"), text="domain: AE\\nsources: []\\nvariables:\\n  AETERM: {assign: verbatim}\\n")
+    >>> item = IngestedFile("site_1/ae.csv", "1", pd.DataFrame({"term": ["x"]}), SourceSpec(
+    ...     "ae", "*.csv", "", None, {}, (), (), {}, {}, None, {}, None, {}, {}, Where(Path("ae.yaml"), 3)),
+    ...     ReaderOptions(), 1, {})
+    >>> check_bindings(mapping, item)
+    Traceback (most recent call last):
+    pipeline.common.errors.ConfigError: ae.yaml:4: variable AETERM: column 'verbatim' not found in site_1/ae.csv (columns: term; variables defined above: none)
+    """
+    source = ingested.source
+    available = set(ingested.frame.columns)
+    transpose = source.transpose or mapping.transpose
+    if transpose is not None:
+        for item in transpose.items:
+            if item["column"] not in available:
+                raise transpose.where.error(f"transpose item column '{item['column']}' not found in {ingested.relative} "
+                                            f"(columns: {_show_columns(ingested.frame)})")
+            for value in (item.get("set") or {}).values():
+                if isinstance(value, dict) and value.get("column") not in available:
+                    raise transpose.where.error(f"transpose set column '{value.get('column')}' not found in "
+                                                f"{ingested.relative}")
+        available |= {k for item in transpose.items for k in (item.get("set") or {})} | {transpose.value_to}
+    if source.filter is not None:
+        condition = source.filter.get("condition", source.filter) if isinstance(source.filter, dict) else None
+        for name in condition_columns(condition):
+            if name.replace("raw.", "", 1) not in available:
+                raise source.where.error(f"filter column '{name}' not found in {ingested.relative} "
+                                         f"(columns: {_show_columns(ingested.frame)})")
+    defined: set[str] = set()
+    for variable, applications in _effective_variables(mapping, source).items():
+        for app in applications:
+            names = REGISTRY[app.algorithm].referenced_columns(app.params) + condition_columns(app.condition)
+            for name in names:
+                bare = name[4:] if name.startswith("raw.") else name
+                if bare in available or (not name.startswith("raw.") and bare in defined):
+                    continue
+                raise app.where.error(f"variable {variable}: column '{bare}' not found in {ingested.relative} "
+                                      f"(columns: {_show_columns(ingested.frame)}; variables defined above: "
+                                      f"{', '.join(sorted(defined)) or 'none'})")
+        defined.add(variable)
+
+
+def _show_columns(frame: pd.DataFrame, limit: int = 30) -> str:
+    names = [c for c in frame.columns if not c.startswith("_")]
+    return ", ".join(names[:limit]) + (", ..." if len(names) > limit else "")
+
+
+def _raw_record_json(frame: pd.DataFrame) -> pd.Series:
+    columns = [c for c in frame.columns if not c.startswith("_")]
+    if frame.empty:
+        return pd.Series([], dtype=object)
+    return frame[columns].apply(lambda r: json.dumps(dict(r), ensure_ascii=False, sort_keys=True), axis=1)
+
+
+def _quarantine_rows(domain: str, frame: pd.DataFrame, column: pd.Series | str, value: pd.Series | str,
+                     reason: pd.Series) -> pd.DataFrame:
+    if frame.empty:
+        return pd.DataFrame(columns=QUARANTINE_COLUMNS)
+    out = pd.DataFrame({
+        "domain": domain, "file": frame["_file"].values, "row": frame["_row"].values.astype("int64"),
+        "site": frame["_site"].values, "subject": frame["_subject"].values,
+        "column": column.values if isinstance(column, pd.Series) else column,
+        "value": value.values if isinstance(value, pd.Series) else value,
+        "reason": reason.values,
+    })
+    out["category"] = out["reason"].map(reason_category)
+    out["record"] = None
+    out["reason"] = (out["file"] + " row " + out["row"].astype(str) + ": " + out["reason"].astype(str))
+    return out[QUARANTINE_COLUMNS]
+
+
+def apply_transpose(frame: pd.DataFrame, transpose: TransposeSpec) -> tuple[pd.DataFrame, pd.Series]:
+    """Wide to long: one record per item whose cell is non-empty (or every item with ``keep_empty``).
+
+    Returns the long frame (raw columns kept, item ``set`` values and ``value_to`` added) and a
+    boolean series over the wide rows that produced no record at all.
+
+    >>> from pipeline.sdtm.mapping.spec import TransposeSpec, Where
+    >>> spec = TransposeSpec(({"column": "HT", "set": {"VSTESTCD": "HEIGHT"}}, {"column": "WT", "set": {"VSTESTCD": "WEIGHT"}}),
+    ...                      "_value", False, Where(Path("vs.yaml"), 3))
+    >>> long, empty = apply_transpose(pd.DataFrame({"HT": ["170", ""], "WT": ["70", ""]}), spec)
+    >>> long[["VSTESTCD", "_value"]].values.tolist(), empty.tolist()
+    ([['HEIGHT', '170'], ['WEIGHT', '70']], [False, True])
+    """
+    columns = [item["column"] for item in transpose.items]
+    values = frame[columns].astype(object).where(frame[columns].notna(), "").astype(str).to_numpy()
+    n_rows, n_items = values.shape
+    row_idx = np.repeat(np.arange(n_rows), n_items)
+    item_idx = np.tile(np.arange(n_items), n_rows)
+    flat = values.reshape(-1)
+    if not transpose.keep_empty:
+        keep = np.char.strip(flat.astype(str)) != "" if flat.size else np.zeros(0, dtype=bool)
+        row_idx, item_idx, flat = row_idx[keep], item_idx[keep], flat[keep]
+    long = frame.iloc[row_idx].reset_index(drop=True)
+    long[transpose.value_to] = flat
+    long["_item"] = item_idx
+    long["_item_column"] = np.array(columns, dtype=object)[item_idx] if n_items else []
+    keys = list(dict.fromkeys(k for item in transpose.items for k in (item.get("set") or {})))
+    for key in keys:
+        out = np.full(len(long), None, dtype=object)
+        for number, item in enumerate(transpose.items):
+            value = (item.get("set") or {}).get(key)
+            rows = item_idx == number
+            if not rows.any():
+                continue
+            if isinstance(value, dict):
+                out[rows] = frame[value["column"]].to_numpy()[row_idx[rows]]
+            else:
+                out[rows] = value
+        long[key] = out
+    long["_wide_index"] = frame.index.to_numpy()[row_idx]
+    produced = pd.Series(np.isin(np.arange(n_rows), row_idx), index=frame.index)
+    return long, ~produced
+
+
+def map_rows(frame: pd.DataFrame, variables: dict[str, tuple[Application, ...]], env: MappingEnv
+             ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """Apply every variable's algorithm applications to ``frame``.
+
+    Returns ``(out, quarantine_reasons, flag_reasons)``; the reason frames have one row per
+    problem: index of the record, variable, column, raw value, reason.
+
+
+    >>> from pipeline.sdtm.mapping.spec import load_mapping
+    >>> mapping = load_mapping(Path("x.yaml"), text="domain: AE\\nsources: []\\nvariables:\\n"
+    ...     "  AETERM: {assign: term}\\n  AESTDTC: {iso8601: {column: start, formats: ['%d.%m.%Y']}}\\n")
+    >>> out, problems, flags = map_rows(pd.DataFrame({"term": ["Rash", "Fever"], "start": ["01.02.2020", "31.02.2020"]}),
+    ...                                 mapping.variables, MappingEnv())
+    >>> out.values.tolist(), problems["reason"].tolist()
+    ([['Rash', '2020-02-01'], ['Fever', None]], ["impossible date '31.02.2020' (day 31 does not exist in 2020-02) in column start"])
+    """
+    out: dict[str, pd.Series] = {}
+    columns = Columns(frame, out)
+    problems: list[pd.DataFrame] = []
+    flags: list[pd.DataFrame] = []
+    for variable, applications in variables.items():
+        current = pd.Series([None] * len(frame), index=frame.index, dtype=object)
+        for app in applications:
+            mask = evaluate_condition(app.condition, columns) if app.condition is not None else None
+            try:
+                result = REGISTRY[app.algorithm].function(columns, app.params, env)
+            except (KeyError, ValueError, TypeError) as exc:
+                raise app.where.error(f"variable {variable}: {app.algorithm} failed: {exc}") from None
+            values = result.values
+            if mask is not None:
+                if values.dtype != object:
+                    current = current.astype(object)
+                current = current.where(~mask, values.astype(object) if values.dtype == object else values)
+            else:
+                current = values
+            if result.reason is not None:
+                reason = result.reason if mask is None else result.reason.where(mask, None)
+                bad = reason.notna()
+                if bad.any():
+                    referenced = REGISTRY[app.algorithm].referenced_columns(app.params)
+                    col = referenced[0] if referenced else variable
+                    raw_value = columns.text(col)[bad] if columns.has(col) else ""
+                    table = pd.DataFrame({"variable": variable, "column": col, "value": raw_value,
+                                          "reason": reason[bad].astype(str)}, index=reason.index[bad])
+                    (flags if app.on_error == "flag" else problems).append(table)
+        out[variable] = current
+        columns.forget(variable)
+    empty = pd.DataFrame(columns=["variable", "column", "value", "reason"])
+    problem_frame = pd.concat(problems) if problems else empty
+    flag_frame = pd.concat(flags) if flags else empty
+    return pd.DataFrame(out, index=frame.index), problem_frame, flag_frame
+
+
+def _first_problem_per_row(problems: pd.DataFrame, keys: pd.DataFrame) -> pd.DataFrame:
+    """One problem per raw row (the first, in variable order), with the count of others in the reason."""
+    if problems.empty:
+        return problems.assign(_file=[], _row=[])
+    joined = problems.join(keys)
+    counts = joined.groupby(["_file", "_row"])["reason"].transform("size")
+    first = ~joined.duplicated(subset=["_file", "_row"], keep="first")
+    result = joined[first].copy()
+    extra = counts[first] - 1
+    result["reason"] = result["reason"].where(extra == 0, result["reason"] + " (and " + extra.astype(str) + " more)")
+    return result
+
+
+def _prepare_work(mapping: DomainMapping, ingested: IngestedFile) -> tuple[pd.DataFrame, list[pd.DataFrame]]:
+    """Per-file steps before the variables: source filter, exact duplicates, transpose."""
+    source, frame, domain = ingested.source, ingested.frame, mapping.domain
+    quarantine: list[pd.DataFrame] = []
+    if source.filter is not None:
+        condition = source.filter.get("condition", source.filter) if isinstance(source.filter, dict) else source.filter
+        label = source.filter.get("reason", "row excluded by the source filter") if isinstance(source.filter, dict) else ""
+        keep = evaluate_condition(condition, Columns(frame))
+        dropped = frame[~keep]
+        quarantine.append(_quarantine_rows(domain, dropped, "", "", pd.Series(f"excluded by filter: {label}", index=dropped.index)))
+        frame = frame[keep]
+    if mapping.duplicates == "quarantine" and len(frame):
+        data_columns = [c for c in frame.columns if not c.startswith("_")]
+        duplicated = frame.duplicated(subset=data_columns, keep="first")
+        if duplicated.any():
+            first_row = frame.groupby(data_columns, sort=False, dropna=False)["_row"].transform("first")
+            dup = frame[duplicated]
+            reason = "exact duplicate of row " + first_row[duplicated].astype(str)
+            quarantine.append(_quarantine_rows(domain, dup, "", "", reason))
+            frame = frame[~duplicated]
+    transpose = source.transpose or mapping.transpose
+    work = frame
+    if transpose is not None:
+        work, no_record = apply_transpose(frame, transpose)
+        if no_record.any():
+            empty_rows = frame[no_record]
+            quarantine.append(_quarantine_rows(domain, empty_rows, ",".join(i["column"] for i in transpose.items[:3]) + ",...",
+                                               "", pd.Series("empty record (no value in any transposed column)",
+                                                             index=empty_rows.index)))
+    return work, quarantine
+
+
+def _batch_key(ingested: IngestedFile) -> str:
+    """Files whose site changes the variables or the filter are mapped on their own; the others together."""
+    return ingested.batch or ingested.relative
+
+
+def map_file(mapping: DomainMapping, ingested: IngestedFile | list[IngestedFile], env: MappingEnv
+             ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """Map one ingested file, or a batch of files sharing the same variables; returns
+    ``(records, quarantine, flags)`` (records keep lineage columns).
+
+    Per-file steps (filter, duplicates, transpose) run file by file; the variables run once over the
+    batch, with each row's site date formats (``_fmt``) so a batch may mix date dialects.
+
+    See :func:`map_domain` for an example.
+    """
+    items = ingested if isinstance(ingested, list) else [ingested]
+    domain = mapping.domain
+    quarantine: list[pd.DataFrame] = []
+    works, formats = [], []
+    for number, item in enumerate(items):
+        work, q = _prepare_work(mapping, item)
+        quarantine.extend(q)
+        works.append(work.assign(_fmt=number))
+        formats.append((tuple(item.source.date_formats) or ("iso8601",), dict(item.source.month_names),
+                        item.source.time_precision))
+    work = pd.concat(works, ignore_index=True) if len(works) > 1 else works[0].reset_index(drop=True)
+    raw_columns = [c for c in work.columns if not c.startswith("_")]
+    if len(works) > 1 and work[raw_columns].isna().any().any():
+        work[raw_columns] = work[raw_columns].fillna("")
+    env.date_formats, env.month_names = formats[0][0], formats[0][1]
+    env.format_table = formats
+    source = items[0].source
+    variables = _effective_variables(mapping, source)
+    transposes = [t for t in (i.source.transpose or mapping.transpose for i in items) if t is not None]
+    if transposes:
+        set_keys = [k for t in transposes for item in t.items for k in (item.get("set") or {})]
+        auto = [k for k in dict.fromkeys(set_keys) if re.fullmatch(r"[A-Z][A-Z0-9]{0,7}", k) and k not in variables]
+        if auto:
+            from pipeline.sdtm.mapping.spec import Application as App
+            extra = {k: (App(k, "assign", {"column": f"raw.{k}"}, None, "quarantine", transposes[0].where),) for k in auto}
+            variables = {**extra, **variables}
+    out, problems, flags = map_rows(work, variables, env)
+    lineage = work[LINEAGE_COLUMNS]
+    out = pd.concat([out, lineage], axis=1)
+    # required variables (keys) missing
+    required = [v for v in mapping.required if v in out.columns]
+    for variable in required:
+        missing = out[variable].isna() | (out[variable].astype(str).str.strip() == "")
+        explained = out.index.isin(problems.index[problems["variable"] == variable])  # e.g. an impossible date
+        missing &= ~explained
+        if missing.any():
+            problems = pd.concat([problems, pd.DataFrame({"variable": variable, "column": variable, "value": "",
+                                                          "reason": f"missing key {variable}"}, index=out.index[missing])])
+    if not problems.empty:
+        first = _first_problem_per_row(problems, lineage[["_file", "_row"]])
+        hit = work.loc[first.index]
+        quarantine.append(_quarantine_rows(domain, hit, first["column"], first["value"], first["reason"]))
+        bad_rows = pd.MultiIndex.from_frame(first[["_file", "_row"]])
+        drop = pd.MultiIndex.from_frame(out[["_file", "_row"]]).isin(bad_rows)
+        out = out[~drop]
+    flag_rows = pd.DataFrame(columns=QUARANTINE_COLUMNS)
+    if not flags.empty:
+        joined = flags.join(work[LINEAGE_COLUMNS])
+        joined = joined[pd.MultiIndex.from_frame(joined[["_file", "_row"]]).isin(pd.MultiIndex.from_frame(out[["_file", "_row"]]))]
+        flag_rows = _quarantine_rows(domain, work.loc[joined.index], joined["column"], joined["value"], joined["reason"])
+    quarantine_frame = pd.concat([q for q in quarantine if not q.empty], ignore_index=True) if any(
+        not q.empty for q in quarantine) else pd.DataFrame(columns=QUARANTINE_COLUMNS)
+    return out.reset_index(drop=True), quarantine_frame, flag_rows
+
+
+def _attach_raw_records(quarantine: pd.DataFrame, ingested: list[IngestedFile], drop_fields: set[str] | None = None
+                       ) -> pd.DataFrame:
+    """Fill the ``record`` column with the raw row as read (JSON, original column names and values).
+
+    Personal fields (study.yaml ``privacy.drop_raw_fields``, matched case-insensitively on the raw or
+    the canonical column name) are left out, so the quarantine carries no names or initials.
+    """
+    if quarantine.empty:
+        return quarantine
+    out = quarantine.copy()
+    drop = {str(f).lower() for f in (drop_fields or ())}
+    originals = {}
+    for item in ingested:
+        if item.original is None:
+            continue
+        hidden = [c for c in item.original.columns
+                  if c.lower() in drop or str(item.source.rename.get(c, c)).lower() in drop]
+        originals[item.relative] = item.original.drop(columns=hidden)
+    records = pd.Series([None] * len(out), index=out.index, dtype=object)
+    for file, group in out.groupby("file", sort=False):
+        original = originals.get(file)
+        if original is None:
+            continue
+        table = original.set_index("_row")
+        rows = table.loc[group["row"].values]
+        records.loc[group.index] = _raw_record_json(rows).values
+    out["record"] = records
+    return out
+
+
+def merge_records(domain: str, data: pd.DataFrame, extra: pd.DataFrame, by: tuple[str, ...],
+                  where: Where) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Join a merge source's mapped rows onto the domain's records by key.
+
+    Rows whose key has no record, or appears twice, are returned for the quarantine.
+
+    >>> data = pd.DataFrame({"USUBJID": ["A", "B"], "SEX": ["F", "M"], "_file": "dm.csv", "_row": [1, 2]})
+    >>> extra = pd.DataFrame({"USUBJID": ["A", "C"], "ARMCD": ["X", "Y"], "_file": "rand.csv", "_row": [1, 2],
+    ...                       "_site": "1", "_subject": ["1", "3"]})
+    >>> merged, rejected = merge_records("DM", data, extra, ("USUBJID",), Where(Path("dm.yaml"), 5))
+    >>> merged[["USUBJID", "ARMCD"]].values.tolist(), rejected["reason"].tolist()
+    ([['A', 'X'], ['B', None]], ["rand.csv row 2: no DM record with USUBJID='C' to merge into"])
+    """
+    missing = [k for k in by if k not in extra.columns or k not in data.columns]
+    if missing:
+        raise where.error(f"merge key(s) {', '.join(missing)} must be variables of both the merge source and {domain}")
+    values = [c for c in extra.columns if c not in by and not c.startswith("_")]
+    key_text = extra[list(by)].astype(str).agg("|".join, axis=1)
+    known = set(data[list(by)].astype(str).agg("|".join, axis=1)) if len(data) else set()
+    duplicated = key_text.duplicated(keep="first")
+    unmatched = ~key_text.isin(known)
+    reasons = pd.Series([None] * len(extra), index=extra.index, dtype=object)
+    shown = extra[list(by)].astype(str).apply(lambda r: ", ".join(f"{k}='{v}'" for k, v in r.items()), axis=1) \
+        if len(extra) else pd.Series([], dtype=object)
+    reasons[duplicated] = "duplicate key " + shown[duplicated] + " in the merge source"
+    reasons[unmatched] = f"no {domain} record with " + shown[unmatched] + " to merge into"
+    bad = reasons.notna()
+    rejected = _quarantine_rows(domain, extra[bad], ",".join(by), key_text[bad], reasons[bad])
+    good = extra[~bad][list(by) + values]
+    merged = data.drop(columns=[c for c in values if c in data.columns]).merge(good, on=list(by), how="left")
+    for column in values:
+        merged[column] = merged[column].astype(object).where(merged[column].notna(), None)
+        if column in data.columns:  # keep the primary value where the merge source has none
+            merged[column] = merged[column].where(merged[column].notna(), data[column].values)
+    matched_rows = extra[~bad][["_file", "_row"]]
+    merged.attrs["merged_rows"] = matched_rows
+    return merged, rejected
+
+
+def map_domain(mapping: DomainMapping, ingested: list[IngestedFile], env: MappingEnv) -> DomainResult:
+    """Map every ingested file of a domain; merge sources join onto the records; count rows per file.
+
+    >>> from pipeline.sdtm.mapping.examples import example_env
+    >>> from pipeline.sdtm.mapping.spec import load_mapping
+    >>> mapping = load_mapping(Path("ae.yaml"), text="domain: AE\\nsources: [{form: ae, files: x}]\\nrequired: [AETERM]\\n"
+    ...                                               "variables:\\n  AETERM: {assign: term}\\n")
+    >>> frame = pd.DataFrame({"term": ["Rash", ""], "_file": "a.csv", "_row": [1, 2], "_site": "1", "_subject": "7"})
+    >>> item = IngestedFile("a.csv", "1", frame, mapping.sources[0], ReaderOptions(), 2, {}, None, "ae")
+    >>> result = map_domain(mapping, [item], example_env())
+    >>> result.data["AETERM"].tolist(), result.quarantine["reason"].tolist()
+    (['Rash'], ['a.csv row 2: missing key AETERM'])
+    >>> count_rows(result)["a.csv"]["rows_quarantined"]
+    1
+    """
+    records, quarantine, flags = [], [], []
+    merge_outputs: dict[str, list[pd.DataFrame]] = {}
+    merge_specs: dict[str, SourceSpec] = {}
+    batches: dict[str, list[IngestedFile]] = {}
+    for item in ingested:
+        batches.setdefault(_batch_key(item), []).append(item)
+    for key in sorted(batches):
+        batch = batches[key]
+        out, q, f = map_file(mapping, batch, env)
+        source = batch[0].source
+        if source.merge:
+            merge_outputs.setdefault(source.form, []).append(out)
+            merge_specs[source.form] = source
+        else:
+            records.append(out)
+        quarantine.append(q)
+        flags.append(f)
+    data = pd.concat(records, ignore_index=True) if records else pd.DataFrame(columns=list(mapping.variables) + LINEAGE_COLUMNS)
+    merged_rows = []
+    for form, outputs in merge_outputs.items():
+        extra = pd.concat(outputs, ignore_index=True)
+        data, rejected = merge_records(mapping.domain, data, extra, merge_specs[form].merge, merge_specs[form].where)
+        merged_rows.append(data.attrs.pop("merged_rows"))
+        quarantine.append(rejected)
+    q = [x for x in quarantine if not x.empty]
+    f = [x for x in flags if not x.empty]
+    private = set(env.design_value("privacy.drop_raw_fields", default=[]) or [])
+    result = DomainResult(
+        domain=mapping.domain, data=data,
+        quarantine=_attach_raw_records(pd.concat(q, ignore_index=True), ingested, private) if q
+        else pd.DataFrame(columns=QUARANTINE_COLUMNS),
+        flags=_attach_raw_records(pd.concat(f, ignore_index=True), ingested, private) if f
+        else pd.DataFrame(columns=QUARANTINE_COLUMNS))
+    result.counts = {item.relative: {"rows_read": item.rows_read} for item in ingested}
+    result.merged = pd.concat(merged_rows, ignore_index=True) if merged_rows else pd.DataFrame(columns=["_file", "_row"])
+    return result
+
+
+def count_rows(result: DomainResult) -> dict[str, dict[str, Any]]:
+    """Per raw file: rows mapped, records written, rows quarantined by category.
+
+    See :func:`map_domain` for an example.
+    """
+    data = result.data[["_file", "_row"]] if not result.data.empty else pd.DataFrame(columns=["_file", "_row"])
+    merged = result.merged[["_file", "_row"]]
+    records = data.groupby("_file").size()
+    merged_records = merged.groupby("_file").size()
+    mapped = pd.concat([data, merged]).drop_duplicates().groupby("_file").size()
+    q = result.quarantine
+    q_rows = q[["file", "row"]].drop_duplicates().groupby("file").size() if not q.empty else pd.Series(dtype=int)
+    q_reason = q.groupby(["file", "category"]).size() if not q.empty else pd.Series(dtype=int)
+    f = result.flags
+    flagged = f[["file", "row"]].drop_duplicates().groupby("file").size() if not f.empty else pd.Series(dtype=int)
+    counts: dict[str, dict[str, Any]] = {}
+    for file, info in result.counts.items():
+        reasons = q_reason.loc[file] if file in q_rows.index else pd.Series(dtype=int)
+        counts[file] = {
+            "rows_read": int(info["rows_read"]),
+            "rows_mapped": int(mapped.get(file, 0)),
+            "records": int(merged_records.get(file, 0) or records.get(file, 0)),
+            "rows_quarantined": int(q_rows.get(file, 0)),
+            "quarantined_by_reason": {str(k): int(v) for k, v in reasons.sort_index().items()},
+            "rows_flagged": int(flagged.get(file, 0)),
+        }
+    return counts
+
+
+def check_ledger(ledger: dict[str, Any]) -> list[str]:
+    """Every (file, domain) pair where rows read != rows mapped + rows quarantined.
+
+    >>> check_ledger({"files": {"a.csv": {"rows_read": 3, "domains": {"AE": {"rows_mapped": 2, "rows_quarantined": 1}}}}})
+    []
+    >>> check_ledger({"files": {"a.csv": {"rows_read": 3, "domains": {"AE": {"rows_mapped": 1, "rows_quarantined": 1}}}}})
+    ['a.csv -> AE: 3 rows read but 1 mapped + 1 quarantined']
+    """
+    problems = []
+    for file, info in sorted(ledger.get("files", {}).items()):
+        for domain, counts in sorted(info.get("domains", {}).items()):
+            if info["rows_read"] != counts["rows_mapped"] + counts["rows_quarantined"]:
+                problems.append(f"{file} -> {domain}: {info['rows_read']} rows read but {counts['rows_mapped']} mapped "
+                                f"+ {counts['rows_quarantined']} quarantined")
+    return problems

@@ -1,0 +1,71 @@
+"""Try a mapping snippet on a few rows: the runner behind the examples in docs/mapping-language.md.
+
+An example is YAML with ``raw`` (rows, canonical column names), ``variables`` (as in a mapping
+file), optionally ``transpose``, ``date_formats``, ``month_names``, ``required``, and ``expect`` (the
+records expected, only the listed variables compared) and/or ``quarantine`` (expected reasons).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from pipeline.common.study import PROJECT_ROOT
+from pipeline.sdtm.mapping.algorithms import MappingEnv
+from pipeline.sdtm.mapping.ct import load_ct
+from pipeline.sdtm.mapping.engine import IngestedFile, map_file
+from pipeline.sdtm.mapping.spec import load_mapping
+from pipeline.sdtm.mapping.units import UnitTable
+
+EXAMPLE_KEYS = {"raw", "variables", "transpose", "date_formats", "month_names", "required", "expect", "quarantine",
+                "numeric", "decimal", "filter"}
+
+
+def example_env() -> MappingEnv:
+    """Terminology, units, design and TV of the flagship study (what the examples may refer to)."""
+    from pipeline.common.study import StudyContext
+    from pipeline.sdtm.trial_design import build_tv
+
+    ctx = StudyContext.create("iscalimab-ln")
+    standards = PROJECT_ROOT / "specs" / "standards"
+    ct = load_ct(standards / "ct-subset-2025-03-28.tsv")
+    return MappingEnv(ct=ct, units=UnitTable.load(standards / "units.yaml", ct), design=ctx.design,
+                      datasets={"TV": build_tv(ctx.design)})
+
+
+def run_example(example: dict[str, Any], env: MappingEnv | None = None, path: str = "example.yaml"
+                ) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Map the example's raw rows; returns ``(records, quarantine)`` with internal columns dropped.
+
+    >>> records, _ = run_example({"raw": [{"term": " Headache "}], "variables": {"AETERM": {"assign": "term"}}})
+    >>> records.to_dict("records")
+    [{'AETERM': 'Headache'}]
+    """
+    import yaml
+
+    unknown = set(example) - EXAMPLE_KEYS
+    if unknown:
+        raise ValueError(f"example: unknown key(s) {', '.join(sorted(unknown))}")
+    env = env or example_env()
+    source = {"form": "example", "files": "example.csv", "subject": None}
+    for key in ("date_formats", "month_names", "numeric", "filter"):
+        if key in example:
+            source[key] = example[key]
+    spec = {"domain": "XX", "sources": [source], "variables": example.get("variables") or {},
+            "required": example.get("required") or []}
+    if example.get("transpose"):
+        spec["transpose"] = example["transpose"]
+    mapping = load_mapping(Path(path), text=yaml.safe_dump(spec, sort_keys=False, allow_unicode=True))
+    raw = pd.DataFrame(example.get("raw") or [], dtype=str).fillna("")
+    if example.get("decimal"):
+        for column in example.get("numeric") or []:
+            raw[column] = raw[column].str.replace(example["decimal"], ".", regex=False)
+    frame = raw.assign(_file="example.csv", _row=range(1, len(raw) + 1), _site="001", _subject="")
+    from pipeline.ingest.readers import ReaderOptions
+
+    item = IngestedFile("example.csv", "001", frame, mapping.sources[0], ReaderOptions(), len(raw), {}, None, "x")
+    records, quarantine, _flags = map_file(mapping, item, env)
+    records = records[[c for c in records.columns if not c.startswith("_")]].reset_index(drop=True)
+    return records, quarantine.reset_index(drop=True)

@@ -1,0 +1,511 @@
+"""Mapping files ``mappings/<study>/<domain>.yaml``: load, check, and remember line numbers.
+
+A mapping file is data; this module turns it into small frozen objects (:class:`DomainMapping`,
+:class:`SourceSpec`, :class:`Application`) and rejects a bad file at load time with one line naming
+the file and the line. The full language is documented in ``docs/mapping-language.md``.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from pipeline.common.errors import ConfigError
+
+TOP_KEYS = {"domain", "description", "sources", "transpose", "variables", "required", "derived_records",
+            "derivations", "subject_check", "duplicates", "supp", "relrec"}
+SOURCE_KEYS = {"form", "files", "site", "subject", "reader", "numeric", "date_formats", "month_names", "rename",
+               "filter", "sites", "description", "values", "transpose", "variables", "merge", "time_precision"}
+SITE_KEYS = {"files", "reader", "numeric", "date_formats", "month_names", "rename", "filter", "values",
+             "variables", "description", "transpose", "time_precision"}
+TRANSPOSE_KEYS = {"items", "items_from", "value_to", "keep_empty", "description"}
+COMMON_KEYS = {"condition", "on_error", "description"}
+ON_ERROR = ("quarantine", "flag")
+
+
+class MarkedDict(dict):
+    """A dict that remembers the YAML line (1-based) of itself and of each key."""
+
+    line: int = 0
+    lines: dict[str, int]
+
+
+class MarkedList(list):
+    """A list that remembers the YAML line (1-based) where it starts."""
+
+    line: int = 0
+
+
+_BASE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when available: same safety, faster
+
+
+class LineLoader(_BASE_LOADER):  # type: ignore[misc, valid-type]
+    """Safe YAML loader whose mappings and sequences carry line numbers.
+
+    >>> data = yaml.load("a: 1\\nb:\\n  c: 2\\n", Loader=LineLoader)
+    >>> data.lines["b"], data["b"].line
+    (2, 3)
+    """
+
+
+def _construct_mapping(loader: LineLoader, node: yaml.MappingNode, deep: bool = False) -> MarkedDict:
+    loader.flatten_mapping(node)
+    result = MarkedDict()
+    result.line = node.start_mark.line + 1
+    result.lines = {}
+    for key_node, value_node in node.value:
+        key = loader.construct_object(key_node, deep=True)
+        if key in result:
+            raise ConfigError(f"{getattr(loader, 'source_name', '<yaml>')}:{key_node.start_mark.line + 1}: "
+                              f"duplicated key '{key}'")
+        result[key] = loader.construct_object(value_node, deep=True)
+        result.lines[key] = key_node.start_mark.line + 1
+    return result
+
+
+def _construct_sequence(loader: LineLoader, node: yaml.SequenceNode) -> MarkedList:
+    result = MarkedList(loader.construct_object(child, deep=True) for child in node.value)
+    result.line = node.start_mark.line + 1
+    return result
+
+
+LineLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
+LineLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_SEQUENCE_TAG, _construct_sequence)
+
+
+def load_marked_yaml(path: str | Path, text: str | None = None) -> Any:
+    """Parse YAML safely, keeping line numbers; a syntax error names the file and line.
+
+    >>> load_marked_yaml(Path("m.yaml"), text="a:\\n  - 1\\n").lines
+    {'a': 1}
+    >>> load_marked_yaml(Path("m.yaml"), text="a: [1\\n")
+    Traceback (most recent call last):
+    pipeline.common.errors.ConfigError: m.yaml:2: invalid YAML: did not find expected ',' or ']'
+    """
+    path = Path(path)
+    if text is None:
+        if not path.is_file():
+            raise ConfigError(f"{path}: mapping file not found")
+        text = path.read_text(encoding="utf-8")
+    loader = LineLoader(text)
+    loader.source_name = str(path)
+    try:
+        return loader.get_single_data()
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark
+        line = mark.line + 1 if mark else 0
+        raise ConfigError(f"{path}:{line}: invalid YAML: {exc.problem}") from None
+    finally:
+        loader.dispose()
+
+
+def line_of(node: Any, key: str | None = None, default: int = 0) -> int:
+    """The line of ``node`` (or of ``key`` inside it) when known.
+
+    >>> line_of(load_marked_yaml(Path("m.yaml"), text="a: 1\\nb: 2\\n"), "b")
+    2
+    """
+    if key is not None and isinstance(node, MarkedDict):
+        return node.lines.get(key, node.line)
+    return getattr(node, "line", default) or default
+
+
+@dataclass(frozen=True)
+class Where:
+    """A place in a mapping file, for messages: ``mappings/x/ae.yaml:12``."""
+
+    path: Path
+    line: int
+
+    def __str__(self) -> str:
+        return f"{self.path}:{self.line}"
+
+    def error(self, message: str) -> ConfigError:
+        return ConfigError(f"{self}: {message}")
+
+
+@dataclass(frozen=True)
+class Application:
+    """One algorithm applied to one target variable (optionally on a row mask)."""
+
+    variable: str
+    algorithm: str
+    params: dict[str, Any]
+    condition: Any
+    on_error: str
+    where: Where
+
+
+@dataclass(frozen=True)
+class TransposeSpec:
+    """Wide to long: each item names a raw column and the values its record gets."""
+
+    items: tuple[dict[str, Any], ...]
+    value_to: str
+    keep_empty: bool
+    where: Where
+
+
+@dataclass(frozen=True)
+class SiteOverride:
+    site: str
+    raw: dict[str, Any]
+    where: Where
+
+
+@dataclass(frozen=True)
+class SourceSpec:
+    """One raw form feeding the domain, with its per-site overrides."""
+
+    form: str
+    files: str
+    site_pattern: str
+    subject: str | None
+    reader: dict[str, Any]
+    numeric: tuple[str, ...]
+    date_formats: tuple[str, ...]
+    month_names: dict[str, int]
+    rename: dict[str, str]
+    filter: Any
+    values: dict[str, dict[str, str]]
+    transpose: TransposeSpec | None
+    variables: dict[str, tuple[Application, ...]]
+    sites: dict[str, SiteOverride]
+    where: Where
+    merge: tuple[str, ...] = ()
+    time_precision: str | None = None
+
+    def for_site(self, site: str) -> "SourceSpec":
+        """This source with the site's overrides applied (reader options merge; lists and maps replace)."""
+        override = self.sites.get(site)
+        if override is None:
+            return self
+        raw = override.raw
+        reader = {**self.reader, **(raw.get("reader") or {})}
+        variables = merge_variables(self.variables, override.raw.get("_variables", {}))
+        values = {**self.values, **(raw.get("values") or {})}
+        return SourceSpec(
+            form=self.form, files=raw.get("files", self.files), site_pattern=self.site_pattern,
+            subject=self.subject, reader=reader, numeric=tuple(raw.get("numeric", self.numeric)),
+            date_formats=tuple(raw.get("date_formats", self.date_formats)),
+            month_names={**self.month_names, **(raw.get("month_names") or {})},
+            rename={**self.rename, **(raw.get("rename") or {})}, filter=raw.get("filter", self.filter),
+            values=values, transpose=raw.get("_transpose", self.transpose), variables=variables, sites={},
+            where=override.where, merge=self.merge, time_precision=raw.get("time_precision", self.time_precision))
+
+
+@dataclass(frozen=True)
+class DomainMapping:
+    """A parsed mapping file."""
+
+    domain: str
+    path: Path
+    sources: tuple[SourceSpec, ...]
+    transpose: TransposeSpec | None
+    variables: dict[str, tuple[Application, ...]]
+    required: tuple[str, ...]
+    derived_records: tuple[dict[str, Any], ...]
+    derivations: dict[str, Any]
+    subject_check: bool
+    duplicates: str
+    raw: dict[str, Any] = field(repr=False, default_factory=dict)
+
+
+_VARIABLE_NAME = re.compile(r"^[A-Z][A-Z0-9]{0,7}$|^_[a-z][a-z0-9_]*$")
+
+
+def _parse_applications(variable: str, node: Any, path: Path, registry: dict[str, Any]) -> tuple[Application, ...]:
+    """The algorithm applications of one target variable (a dict or a list of dicts)."""
+    items = node if isinstance(node, list) else [node]
+    out = []
+    for item in items:
+        where = Where(path, line_of(item, default=line_of(node)))
+        if not isinstance(item, dict):
+            raise where.error(f"variable {variable}: expected an algorithm such as {{assign: COLUMN}}, got {item!r}")
+        algorithms = [k for k in item if k not in COMMON_KEYS]
+        unknown = [k for k in algorithms if k not in registry]
+        if unknown:
+            w = Where(path, line_of(item, unknown[0]))
+            raise w.error(f"variable {variable}: unknown algorithm '{unknown[0]}' "
+                          f"(known: {', '.join(sorted(registry))})")
+        if len(algorithms) != 1:
+            raise where.error(f"variable {variable}: exactly one algorithm per application, got "
+                              f"{', '.join(algorithms) or 'none'}")
+        name = algorithms[0]
+        where = Where(path, line_of(item, name))
+        on_error = item.get("on_error", "quarantine")
+        if on_error not in ON_ERROR:
+            raise where.error(f"variable {variable}: on_error must be one of {', '.join(ON_ERROR)}, got '{on_error}'")
+        params = registry[name].normalise(item[name], where, variable)
+        check_condition(item.get("condition"), Where(path, line_of(item, "condition")))
+        out.append(Application(variable=variable, algorithm=name, params=params, condition=item.get("condition"),
+                               on_error=on_error, where=where))
+    return tuple(out)
+
+
+CONDITION_OPS = {"equals", "not_equals", "in", "not_in", "is_empty", "not_empty", "matches"}
+
+
+def check_condition(condition: Any, where: Where) -> None:
+    """Reject a malformed row mask (see :func:`pipeline.sdtm.mapping.algorithms.evaluate_condition`).
+
+    >>> check_condition({"column": "SAE", "in": ["Y"]}, Where(Path("ae.yaml"), 7))
+    >>> check_condition({"column": "SAE", "is": "Y"}, Where(Path("ae.yaml"), 7))
+    Traceback (most recent call last):
+    pipeline.common.errors.ConfigError: ae.yaml:7: condition on SAE: exactly one of equals, in, is_empty, matches, not_empty, not_equals, not_in, got is
+    """
+    if condition is None:
+        return
+    if not isinstance(condition, dict):
+        raise where.error(f"condition must be a mapping such as {{column: X, equals: Y}}, got {condition!r}")
+    logical = [k for k in ("all", "any", "not") if k in condition]
+    if logical:
+        key = logical[0]
+        parts = condition[key] if key != "not" else [condition[key]]
+        if not isinstance(parts, list):
+            raise where.error(f"condition '{key}' needs a list of conditions")
+        for part in parts:
+            check_condition(part, Where(where.path, line_of(part, default=where.line)))
+        return
+    if "column" not in condition:
+        raise where.error("condition needs 'column' (or all/any/not)")
+    ops = [k for k in condition if k != "column"]
+    if len(ops) != 1 or ops[0] not in CONDITION_OPS:
+        raise where.error(f"condition on {condition.get('column')}: exactly one of {', '.join(sorted(CONDITION_OPS))}, "
+                          f"got {', '.join(ops) or 'none'}")
+
+
+def _check_keys(node: Any, allowed: set[str], what: str, path: Path) -> None:
+    if not isinstance(node, dict):
+        raise Where(path, line_of(node)).error(f"{what}: expected a mapping")
+    for key in node:
+        if key not in allowed:
+            raise Where(path, line_of(node, key)).error(f"{what}: unknown key '{key}' (known: {', '.join(sorted(allowed))})")
+
+
+def _parse_transpose(node: Any, path: Path) -> TransposeSpec | None:
+    if node is None:
+        return None
+    _check_keys(node, TRANSPOSE_KEYS, "transpose", path)
+    where = Where(path, line_of(node))
+    items = list(node.get("items") or [])
+    for item in items:
+        if not isinstance(item, dict) or "column" not in item:
+            raise Where(path, line_of(item, default=where.line)).error("transpose item needs 'column' and 'set'")
+    items_from = node.get("items_from")
+    if items_from is not None:
+        items.extend(_expand_items_from(items_from, Where(path, line_of(node, "items_from")), path))
+    if not items:
+        raise where.error("transpose needs 'items' or 'items_from'")
+    return TransposeSpec(items=tuple(dict(i) for i in items), value_to=str(node.get("value_to", "_value")),
+                         keep_empty=bool(node.get("keep_empty", False)), where=where)
+
+
+def _expand_items_from(spec: Any, where: Where, path: Path) -> list[dict[str, Any]]:
+    """Items generated from a list in a standards file: ``{file, list, column, set}`` with ``{field}`` templates."""
+    from pipeline.common.study import PROJECT_ROOT
+
+    if not isinstance(spec, dict) or not {"file", "column", "set"} <= set(spec):
+        raise where.error("items_from needs file (under specs/standards), list, column and set")
+    standards = (PROJECT_ROOT / "specs" / "standards").resolve()
+    target = (standards / str(spec["file"])).resolve()
+    if standards not in target.parents:
+        raise where.error(f"items_from file '{spec['file']}' is outside specs/standards")
+    data = load_marked_yaml(target)
+    rows = data.get(spec.get("list", "items")) if isinstance(data, dict) else None
+    if not isinstance(rows, list):
+        raise where.error(f"items_from: no list '{spec.get('list', 'items')}' in {target}")
+    out = []
+    for row in rows:
+        try:
+            out.append({"column": item_column_name(spec["column"], row),
+                        "set": {k: (str(v).format(**row) if isinstance(v, str) else v) for k, v in spec["set"].items()}})
+        except (KeyError, ValueError) as exc:
+            raise where.error(f"items_from column/set template: {exc}") from None
+    for extra in spec.get("extra", []) or []:
+        out.append(dict(extra))
+    return out
+
+
+def merge_variables(base: dict[str, tuple[Application, ...]], override: dict[str, tuple[Application, ...]]
+                    ) -> dict[str, tuple[Application, ...]]:
+    """Variables of ``base`` with ``override`` applied: a known variable is replaced in place; a new one
+    is placed just before the first variable that reads it (so helpers like ``_visitnum`` come first),
+    else at the end.
+
+    >>> text = "domain: XX\\nsources: []\\nvariables:\\n  A: {assign: a}\\n  V: {assign: v}\\n"
+    >>> base = load_mapping(Path("x.yaml"), text=text).variables
+    >>> site = load_mapping(Path("x.yaml"), text="domain: XX\\nsources: []\\nvariables:\\n  V: {assign: _n}\\n"
+    ...                     "  _n: {derive: {function: extract, column: v, pattern: 'V(\\\\d+)'}}\\n").variables
+    >>> list(merge_variables(base, site))
+    ['A', '_n', 'V']
+    """
+    from pipeline.sdtm.mapping.algorithms import REGISTRY, condition_columns
+
+    merged = dict(base)
+    for variable, applications in override.items():
+        if variable in merged:
+            merged[variable] = applications
+    for variable, applications in override.items():
+        if variable in base:
+            continue
+        names = list(merged)
+        position = len(names)
+        for i, name in enumerate(names):
+            if any(variable in REGISTRY[a.algorithm].referenced_columns(a.params) + condition_columns(a.condition)
+                   for a in merged[name]):
+                position = i
+                break
+        items = list(merged.items())
+        items.insert(position, (variable, applications))
+        merged = dict(items)
+    return merged
+
+
+def item_column_name(template: Any, row: dict[str, Any]) -> str:
+    """The raw column of a generated transpose item: a ``{field}`` template, or a field in a naming style.
+
+    ``{field: test, strip_prefix: "SSLD01-", style: snake}`` turns ``SSLD01-Organic Brain Syndrome``
+    into ``organic_brain_syndrome`` (styles: as_is, snake, camel, upper, lower).
+
+    >>> item_column_name({"field": "test", "strip_prefix": "X-", "style": "camel"}, {"test": "X-New Rash"})
+    'NewRash'
+    >>> item_column_name("SLED{num:02d}", {"num": 3})
+    'SLED03'
+    """
+    if isinstance(template, str):
+        return template.format(**row)
+    text = str(row[template["field"]])
+    prefix = template.get("strip_prefix")
+    if prefix and text.startswith(prefix):
+        text = text[len(prefix):]
+    words = re.split(r"[^0-9A-Za-z]+", text)
+    style = template.get("style", "as_is")
+    if style == "snake":
+        return "_".join(w.lower() for w in words if w)
+    if style == "camel":
+        return "".join(w[:1].upper() + w[1:] for w in words if w)
+    if style == "upper":
+        return text.upper()
+    if style == "lower":
+        return text.lower()
+    if style == "as_is":
+        return text
+    raise ValueError(f"unknown column style '{style}' (known: as_is, snake, camel, upper, lower)")
+
+
+def _parse_source(node: Any, path: Path, registry: dict[str, Any]) -> SourceSpec:
+    _check_keys(node, SOURCE_KEYS, "source", path)
+    where = Where(path, line_of(node))
+    for key in ("form", "files"):
+        if key not in node:
+            raise where.error(f"source needs '{key}'")
+    files = str(node["files"])
+    _check_relative_glob(files, Where(path, line_of(node, "files")))
+    sites = {}
+    for site, override in (node.get("sites") or {}).items():
+        site_where = Where(path, line_of(node.get("sites"), site))
+        _check_keys(override, SITE_KEYS, f"site {site}", path)
+        raw = dict(override)
+        if "files" in raw:
+            _check_relative_glob(str(raw["files"]), Where(path, line_of(override, "files")))
+        if "variables" in raw:
+            raw["_variables"] = {var: _parse_applications(var, spec, path, registry)
+                                 for var, spec in (raw["variables"] or {}).items()}
+        if "transpose" in raw:
+            raw["_transpose"] = _parse_transpose(raw["transpose"], path)
+        _check_formats(raw.get("date_formats"), Where(path, line_of(override, "date_formats", site_where.line)))
+        _check_precision(raw.get("time_precision"), Where(path, line_of(override, "time_precision", site_where.line)))
+        sites[str(site)] = SiteOverride(site=str(site), raw=raw, where=site_where)
+    _check_formats(node.get("date_formats"), Where(path, line_of(node, "date_formats")))
+    variables = {var: _parse_applications(var, spec, path, registry) for var, spec in (node.get("variables") or {}).items()}
+    if node.get("filter") is not None:
+        check_condition(node["filter"].get("condition") if isinstance(node["filter"], dict) and "condition" in node["filter"]
+                        else node["filter"], Where(path, line_of(node, "filter")))
+    return SourceSpec(
+        form=str(node["form"]), files=files,
+        site_pattern=str((node.get("site") or {}).get("from_path", r"site_(?P<site>[^/]+)/")),
+        subject=node.get("subject"), reader=dict(node.get("reader") or {}),
+        numeric=tuple(node.get("numeric") or ()), date_formats=tuple(node.get("date_formats") or ("iso8601",)),
+        month_names=dict(node.get("month_names") or {}), rename=dict(node.get("rename") or {}),
+        filter=node.get("filter"), values={k: dict(v) for k, v in (node.get("values") or {}).items()},
+        transpose=_parse_transpose(node.get("transpose"), path), variables=variables, sites=sites, where=where,
+        merge=_parse_merge(node.get("merge"), Where(path, line_of(node, "merge"))),
+        time_precision=_check_precision(node.get("time_precision"), Where(path, line_of(node, "time_precision"))))
+
+
+def _check_precision(value: Any, where: Where) -> str | None:
+    if value is not None and value not in ("minute", "second"):
+        raise where.error(f"time_precision must be minute or second, got '{value}'")
+    return value
+
+
+def _parse_merge(node: Any, where: Where) -> tuple[str, ...]:
+    if node is None:
+        return ()
+    by = node.get("by") if isinstance(node, dict) else None
+    if not by or not isinstance(by, list):
+        raise where.error("merge needs 'by': a list of key variables, e.g. merge: {by: [USUBJID]}")
+    return tuple(str(b) for b in by)
+
+
+def _check_relative_glob(pattern: str, where: Where) -> None:
+    if pattern.startswith("/") or pattern.startswith("~") or ".." in Path(pattern).parts or re.match(r"^[A-Za-z]:", pattern):
+        raise where.error(f"source files '{pattern}' must be a relative path inside the raw directory")
+
+
+def _check_formats(formats: Any, where: Where) -> None:
+    from pipeline.sdtm.mapping.dates import DateFormatError, check_format
+
+    for fmt in formats or []:
+        try:
+            check_format(str(fmt))
+        except DateFormatError as exc:
+            raise where.error(str(exc)) from None
+
+
+def load_mapping(path: str | Path, registry: dict[str, Any] | None = None, text: str | None = None) -> DomainMapping:
+    """Load and check one mapping file; errors name the file and line.
+
+    >>> import tempfile, pathlib
+    >>> p = pathlib.Path(tempfile.mkdtemp()) / "xx.yaml"
+    >>> _ = p.write_text("domain: XX\\nsources: []\\nvariables:\\n  XXTERM: {asign: TERM}\\n")
+    >>> load_mapping(p)
+    Traceback (most recent call last):
+    pipeline.common.errors.ConfigError: ...xx.yaml:4: variable XXTERM: unknown algorithm 'asign' (known: ...)
+    """
+    from pipeline.sdtm.mapping.algorithms import REGISTRY
+
+    registry = registry or REGISTRY
+    path = Path(path)
+    data = load_marked_yaml(path, text)
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}:1: expected a mapping with domain, sources and variables")
+    _check_keys(data, TOP_KEYS, "mapping", path)
+    domain = str(data.get("domain", "")).upper()
+    if not re.fullmatch(r"[A-Z]{2}|SUPP[A-Z]{2}", domain):
+        raise Where(path, line_of(data, "domain")).error(f"domain must be a 2-letter code, got '{data.get('domain')}'")
+    sources = data.get("sources") or []
+    if not isinstance(sources, list):
+        raise Where(path, line_of(data, "sources")).error("sources must be a list")
+    variables_node = data.get("variables") or {}
+    if not isinstance(variables_node, dict):
+        raise Where(path, line_of(data, "variables")).error("variables must be a mapping VARIABLE: algorithm")
+    for var in variables_node:
+        if not _VARIABLE_NAME.match(str(var)):
+            raise Where(path, line_of(variables_node, var)).error(
+                f"variable name '{var}' must be upper case, start with a letter, at most 8 characters")
+    variables = {str(var): _parse_applications(str(var), spec, path, registry) for var, spec in variables_node.items()}
+    duplicates = str(data.get("duplicates", "quarantine"))
+    if duplicates not in ("quarantine", "keep"):
+        raise Where(path, line_of(data, "duplicates")).error("duplicates must be quarantine or keep")
+    return DomainMapping(
+        domain=domain, path=path, sources=tuple(_parse_source(s, path, registry) for s in sources),
+        transpose=_parse_transpose(data.get("transpose"), path), variables=variables,
+        required=tuple(data.get("required") or ()), derived_records=tuple(data.get("derived_records") or ()),
+        derivations=dict(data.get("derivations") or {}), subject_check=bool(data.get("subject_check", domain != "DM")),
+        duplicates=duplicates, raw=data)

@@ -1,0 +1,191 @@
+"""RELREC: relate records across domains (record level) or whole datasets (dataset level).
+
+Public interface:
+- ``build_relrec(dataset, dataset_add, domain, domain_add, filter_dataset, filter_add)``: record-level
+  links, e.g. AE records with ``AEACN = DRUG WITHDRAWN`` and the subject's DS record for
+  discontinuation of study treatment, sharing one RELID per subject.
+- ``build_relrec_dataset_level(...)``: a one-to-many relationship by a key such as --LNKID.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Union
+
+import numpy as np
+import pandas as pd
+
+from pipeline.common.errors import ConfigError, InputError
+from pipeline.common.logs import get_logger
+from pipeline.sdtm.derive_helpers import (
+    as_tuple,
+    blank_to_na,
+    check_domain,
+    check_frame,
+    check_variable_name,
+    first_rows,
+    format_number,
+)
+
+log = get_logger("sdtm.relrec")
+
+RELREC_COLUMNS = ["STUDYID", "RDOMAIN", "USUBJID", "IDVAR", "IDVARVAL", "RELTYPE", "RELID"]
+RELTYPES = ("ONE", "MANY")
+RowFilter = Union[str, Callable[[pd.DataFrame], pd.Series], pd.Series, np.ndarray, None]
+
+
+def apply_filter(dataset: pd.DataFrame, condition: RowFilter, name: str) -> pd.DataFrame:
+    """Rows of ``dataset`` where ``condition`` holds: a pandas query string, a callable returning a mask, or a mask.
+
+    >>> ae = pd.DataFrame({"AEACN": ["DRUG WITHDRAWN", "DOSE NOT CHANGED"]})
+    >>> apply_filter(ae, "AEACN == 'DRUG WITHDRAWN'", "filter_dataset").index.tolist()
+    [0]
+    """
+    if condition is None:
+        return dataset
+    if isinstance(condition, str):
+        try:
+            mask = dataset.eval(condition)
+        except Exception as exc:  # pandas raises many types for a bad expression
+            raise ConfigError(f"argument {name}: cannot evaluate {condition!r} ({type(exc).__name__}: {exc})") from None
+    elif callable(condition):
+        mask = condition(dataset)
+    else:
+        mask = condition
+    mask = pd.Series(np.asarray(mask), index=dataset.index) if not isinstance(mask, pd.Series) else mask
+    if len(mask) != len(dataset) or not pd.api.types.is_bool_dtype(mask.fillna(False)):
+        raise ConfigError(f"argument {name}: the condition must give one true/false value per record")
+    return dataset[mask.fillna(False).astype(bool).to_numpy()]
+
+
+def _record_keys(dataset: pd.DataFrame, domain: str, idvar: str) -> pd.Series:
+    raw = dataset[idvar]
+    text = format_number(raw) if pd.api.types.is_numeric_dtype(raw) else blank_to_na(raw.astype("object"))
+    if text.isna().any():
+        raise InputError(f"dataset {domain}: {idvar} is missing, RELREC cannot point at " + first_rows(text.isna(), dataset, ["USUBJID", idvar]))
+    return text
+
+
+def build_relrec(
+    dataset: pd.DataFrame,
+    dataset_add: pd.DataFrame,
+    domain: str,
+    domain_add: str,
+    filter_dataset: RowFilter = None,
+    filter_add: RowFilter = None,
+    by_vars: str | Sequence[str] = ("USUBJID",),
+    idvar: str | None = None,
+    idvar_add: str | None = None,
+    relid_prefix: str | None = None,
+) -> pd.DataFrame:
+    """Record-level RELREC linking the filtered records of two domains that share ``by_vars``.
+
+    For every ``by_vars`` group (the subject by default) that has records on both sides after
+    filtering, each record of both sides gets one RELREC row (USUBJID, IDVAR, IDVARVAL) with a
+    common RELID ``<relid_prefix><n>`` (default prefix ``<domain><domain_add>``, n numbering the
+    subject's groups). RELTYPE is null (record level). Groups with records on one side only are
+    left out and counted in the log. Output sorted by USUBJID, RELID, side, IDVARVAL (numeric).
+
+    Args:
+        dataset, dataset_add: the two parent domains (with STUDYID, USUBJID, their --SEQ).
+        domain, domain_add: their domain codes (RDOMAIN).
+        filter_dataset, filter_add: which records to relate; a pandas query string such as
+            ``"AEACN == 'DRUG WITHDRAWN'"``, a callable ``frame -> mask`` or a boolean mask.
+        idvar, idvar_add: identifying variables (default ``<domain>SEQ``).
+
+    >>> ae = pd.DataFrame({"STUDYID": "X", "USUBJID": ["S1", "S1", "S2"], "AESEQ": [1, 2, 1],
+    ...                    "AEACN": ["DOSE NOT CHANGED", "DRUG WITHDRAWN", "DRUG WITHDRAWN"]})
+    >>> ds = pd.DataFrame({"STUDYID": "X", "USUBJID": ["S1", "S1", "S2"], "DSSEQ": [1, 2, 1],
+    ...                    "DSSCAT": ["STUDY TREATMENT", "STUDY PARTICIPATION", "STUDY TREATMENT"],
+    ...                    "DSDECOD": ["ADVERSE EVENT", "COMPLETED", "ADVERSE EVENT"]})
+    >>> build_relrec(ae, ds, "AE", "DS", filter_dataset="AEACN == 'DRUG WITHDRAWN'",
+    ...              filter_add="DSSCAT == 'STUDY TREATMENT' and DSDECOD == 'ADVERSE EVENT'")
+      STUDYID RDOMAIN USUBJID  IDVAR IDVARVAL RELTYPE   RELID
+    0       X      AE      S1  AESEQ        2    None  AEDS1
+    1       X      DS      S1  DSSEQ        1    None  AEDS1
+    2       X      AE      S2  AESEQ        1    None  AEDS1
+    3       X      DS      S2  DSSEQ        1    None  AEDS1
+    """
+    check_domain(domain)
+    check_domain(domain_add, "domain_add")
+    by = list(as_tuple(by_vars, "by_vars"))
+    if "USUBJID" not in by:
+        raise ConfigError("argument by_vars: record-level RELREC links records of one subject, include USUBJID")
+    idvar = check_variable_name(idvar or f"{domain}SEQ", "idvar")
+    idvar_add = check_variable_name(idvar_add or f"{domain_add}SEQ", "idvar_add")
+    prefix = relid_prefix if relid_prefix is not None else f"{domain}{domain_add}"
+    check_frame(dataset, domain, ["STUDYID", *by, idvar])
+    check_frame(dataset_add, domain_add, ["STUDYID", *by, idvar_add])
+
+    left = apply_filter(dataset, filter_dataset, "filter_dataset")
+    right = apply_filter(dataset_add, filter_add, "filter_add")
+    sides = []
+    for side, (frame, code, var) in enumerate(((left, domain, idvar), (right, domain_add, idvar_add))):
+        rows = frame[["STUDYID", *by]].copy()
+        rows["RDOMAIN"], rows["IDVAR"], rows["IDVARVAL"] = code, var, _record_keys(frame, code, var).to_numpy()
+        rows["_side"] = side
+        sides.append(rows)
+    both = pd.concat(sides, ignore_index=True)
+    group_keys = ["STUDYID", *by]
+    counts = both.groupby(group_keys, dropna=False)["_side"].nunique()
+    linked = counts[counts == 2].index
+    orphans = len(counts) - len(linked)
+    if orphans:
+        log.info("RELREC %s-%s: %d group(s) with records on one side only were not linked", domain, domain_add, orphans)
+    both = both.set_index(group_keys)
+    both = both[both.index.isin(linked)].reset_index()
+    if both.empty:
+        return pd.DataFrame({column: pd.Series(dtype=object) for column in RELREC_COLUMNS})
+    groups = both[group_keys].drop_duplicates().sort_values(group_keys, kind="mergesort")
+    groups["_n"] = groups.groupby(["STUDYID", "USUBJID"]).cumcount() + 1
+    both = both.merge(groups, on=group_keys, how="left")
+    both["RELID"] = prefix + both["_n"].astype(str)
+    both["RELTYPE"] = None
+    both["_order"] = pd.to_numeric(both["IDVARVAL"], errors="coerce")
+    both = both.sort_values(["STUDYID", "USUBJID", "_n", "_side", "_order", "IDVARVAL"], kind="mergesort")
+    return _tidy(both)
+
+
+def build_relrec_dataset_level(
+    studyid: str,
+    domain: str,
+    domain_add: str,
+    idvar: str,
+    idvar_add: str | None = None,
+    reltype: str = "ONE",
+    reltype_add: str = "MANY",
+    relid: str | None = None,
+) -> pd.DataFrame:
+    """Dataset-level RELREC: two rows relating whole domains by a key (USUBJID and IDVARVAL null).
+
+    >>> build_relrec_dataset_level("X", "LB", "MB", idvar="LBLNKID", idvar_add="MBLNKID", relid="LBMB")
+      STUDYID RDOMAIN USUBJID    IDVAR IDVARVAL RELTYPE RELID
+    0       X      LB    None  LBLNKID     None     ONE  LBMB
+    1       X      MB    None  MBLNKID     None    MANY  LBMB
+    """
+    check_domain(domain)
+    check_domain(domain_add, "domain_add")
+    idvar = check_variable_name(idvar, "idvar")
+    idvar_add = check_variable_name(idvar_add or idvar, "idvar_add")
+    for name, value in (("reltype", reltype), ("reltype_add", reltype_add)):
+        if value not in RELTYPES:
+            raise ConfigError(f"argument {name}: {value!r} must be one of {', '.join(RELTYPES)} (codelist RELTYPE)")
+    frame = pd.DataFrame(
+        {
+            "STUDYID": [studyid, studyid],
+            "RDOMAIN": [domain, domain_add],
+            "USUBJID": [None, None],
+            "IDVAR": [idvar, idvar_add],
+            "IDVARVAL": [None, None],
+            "RELTYPE": [reltype, reltype_add],
+            "RELID": [relid or f"{domain}{domain_add}"] * 2,
+        }
+    )
+    return _tidy(frame)
+
+
+def _tidy(frame: pd.DataFrame) -> pd.DataFrame:
+    out = frame[RELREC_COLUMNS].reset_index(drop=True)
+    for column in RELREC_COLUMNS:
+        out[column] = out[column].astype("object").where(out[column].notna(), None)
+    return out

@@ -1,0 +1,391 @@
+"""SDTM stage: ingest raw exports, map them with ``mappings/<study>/*.yaml``, derive, write.
+
+Writes under ``ctx.outputs_dir``: ``sdtm/<domain>.parquet``, ``lineage/<domain>.parquet``,
+``quarantine/<domain>.parquet`` (+ ``quarantine/flagged/<domain>.parquet`` for rows kept but
+flagged), ``ledger.json`` and ``ingest/manifest.json``. The stage fails (PipelineError) when a
+mapping file is wrong, a raw file is unreadable, or the ledger does not balance.
+"""
+
+from __future__ import annotations
+
+import time
+import warnings
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from pipeline.common.errors import ConfigError, InputError, PipelineError
+from pipeline.common.io import write_json_atomic, write_parquet_atomic
+from pipeline.common.logs import get_logger
+from pipeline.common.study import StudyContext
+from pipeline.sdtm.derive_var_dy import derive_var_dy
+from pipeline.sdtm.derive_var_epoch import derive_var_epoch
+from pipeline.sdtm.derive_var_lobxfl import derive_var_lobxfl
+from pipeline.sdtm.derive_var_seq import derive_var_seq
+from pipeline.sdtm.derive_vars_dm_reference import derive_vars_dm_reference
+from pipeline.sdtm.derive_vars_visit import derive_vars_visit
+from pipeline.sdtm.mapping.algorithms import MappingEnv
+from pipeline.sdtm.mapping.ct import load_ct
+from pipeline.sdtm.mapping.engine import (
+    QUARANTINE_COLUMNS, DomainResult, IngestedFile, _quarantine_rows, check_bindings, check_ledger,
+    count_rows, ingest_source, map_domain)
+from pipeline.sdtm.mapping.records import derive_records_ratio
+from pipeline.sdtm.mapping.spec import DomainMapping, load_mapping
+from pipeline.sdtm.mapping.units import UnitTable
+from pipeline.sdtm.relrec import build_relrec
+from pipeline.sdtm.supp import build_supp
+from pipeline.sdtm.trial_design import build_se, build_trial_design, build_ts
+
+log = get_logger("sdtm")
+
+CT_FILE = "ct-subset-2025-03-28.tsv"
+VARIABLES_FILE = "sdtmig-3.4-variables.tsv"
+UNITS_FILE = "units.yaml"
+LINEAGE_OUT = ["STUDYID", "DOMAIN", "USUBJID", "SEQ", "SOURCE_FILE", "SOURCE_ROW", "SITE", "DERIVED_FROM"]
+
+
+# --- loading ------------------------------------------------------------------------------------
+
+def load_mappings(mappings_dir: Path) -> dict[str, DomainMapping]:
+    """Every ``<domain>.yaml`` of a study (files starting with ``_`` are skipped), DM first.
+
+    >>> from pipeline.common.study import PROJECT_ROOT
+    >>> list(load_mappings(PROJECT_ROOT / "mappings" / "iscalimab-ln"))[0]
+    'DM'
+    """
+    if not mappings_dir.is_dir():
+        raise ConfigError(f"{mappings_dir}: no mapping folder for this study")
+    mappings = {}
+    for path in sorted(mappings_dir.glob("*.yaml")):
+        if path.name.startswith("_"):
+            continue
+        mapping = load_mapping(path)
+        if mapping.domain in mappings:
+            raise ConfigError(f"{path}:1: domain {mapping.domain} is already mapped by {mappings[mapping.domain].path}")
+        mappings[mapping.domain] = mapping
+    if not mappings:
+        raise ConfigError(f"{mappings_dir}: no mapping files (<domain>.yaml)")
+    order = sorted(mappings, key=lambda d: (d != "DM", d))
+    return {d: mappings[d] for d in order}
+
+
+def _load_variable_metadata(path: Path) -> pd.DataFrame:
+    """SDTMIG variable metadata (domain, order, variable, label, type, core)."""
+    if not path.is_file():
+        raise ConfigError(f"{path}: SDTMIG variable metadata not found")
+    frame = pd.read_csv(path, sep="\t", dtype=str, keep_default_na=False)
+    frame["order"] = pd.to_numeric(frame["order"], errors="coerce")
+    return frame
+
+
+# --- derivations --------------------------------------------------------------------------------
+
+def _subject_check(results: dict[str, DomainResult], mappings: dict[str, DomainMapping]) -> None:
+    dm = results.get("DM")
+    if dm is None:
+        return
+    known = set(dm.data["USUBJID"].dropna())
+    for domain, result in results.items():
+        if domain == "DM" or not mappings[domain].subject_check or result.data.empty or "USUBJID" not in result.data:
+            continue
+        unknown = ~result.data["USUBJID"].isin(known)
+        if not unknown.any():
+            continue
+        bad = result.data[unknown].drop_duplicates(["_file", "_row"])
+        q = _quarantine_rows(domain, bad, "USUBJID", bad["USUBJID"],
+                             "unknown subject '" + bad["USUBJID"].astype(str) + "' (no DM record)")
+        keys = pd.MultiIndex.from_frame(bad[["_file", "_row"]])
+        drop = pd.MultiIndex.from_frame(result.data[["_file", "_row"]]).isin(keys)
+        result.data = result.data[~drop].reset_index(drop=True)
+        result.quarantine = pd.concat([result.quarantine, q], ignore_index=True)
+
+
+def _derived_records(results: dict[str, DomainResult], mappings: dict[str, DomainMapping], units: UnitTable) -> None:
+    for domain, mapping in mappings.items():
+        for spec in mapping.derived_records:
+            if spec.get("function") != "ratio":
+                raise ConfigError(f"{mapping.path}: derived_records: unknown function '{spec.get('function')}' (known: ratio)")
+            data = results[domain].data
+            new = derive_records_ratio(data, dict(spec), units, where=str(mapping.path))
+            if not new.empty:
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore", FutureWarning)  # all-null columns of the new records
+                    results[domain].data = pd.concat([data, new.astype(object)], ignore_index=True)
+                log.info("%s: %d record(s) derived (%s)", domain, len(new), spec.get("description", "ratio"))
+
+
+def derive_domain(domain: str, data: pd.DataFrame, mapping: DomainMapping, dm: pd.DataFrame, se: pd.DataFrame | None,
+                  tv: pd.DataFrame | None = None, increment: float = 0.01) -> pd.DataFrame:
+    """Timing and identifier derivations named in the mapping's ``derivations:`` block.
+
+    >>> from pipeline.sdtm.mapping.spec import load_mapping
+    >>> mapping = load_mapping(Path("ae.yaml"), text="domain: AE\\nsources: []\\nderivations:\\n"
+    ...     "  dy: [{dtc: AESTDTC, new_var: AESTDY}]\\n  seq: {order: [AESTDTC]}\\n")
+    >>> ae = pd.DataFrame({"USUBJID": ["S1", "S1"], "AESTDTC": ["2020-01-05", "2019-12-31"]})
+    >>> dm = pd.DataFrame({"USUBJID": ["S1"], "RFSTDTC": ["2020-01-01"]})
+    >>> derive_domain("AE", ae, mapping, dm, None)[["AESEQ", "AESTDTC", "AESTDY"]].values.tolist()
+    [[1, '2019-12-31', -1], [2, '2020-01-05', 5]]
+    """
+    spec = mapping.derivations
+    if data.empty:
+        return data
+    out = data
+    if spec.get("visit") and tv is not None:  # planned visits from TV, unscheduled ones numbered x.01, x.02 ...
+        item = spec["visit"]
+        out = derive_vars_visit(out, tv, dtc_var=item["dtc"], visit_var=item.get("visit_var", "VISIT"),
+                                increment=float(item.get("increment", increment)))
+    for item in spec.get("dy", []) or []:
+        out = derive_var_dy(out, dm, dtc_var=item["dtc"], new_var=item["new_var"])
+    if spec.get("epoch") and se is not None:
+        out = derive_var_epoch(out, se, dtc_var=spec["epoch"]["dtc"], same_day=spec["epoch"].get("same_day", "later"))
+    if spec.get("seq"):
+        order = list(spec["seq"]["order"])
+        out = out.assign(**{c: None for c in order if c not in out.columns})  # a Perm variable nobody collected
+        out = derive_var_seq(out, domain, order=order)
+    if spec.get("lobxfl"):
+        item = spec["lobxfl"]
+        out = derive_var_lobxfl(out, dm, by_vars=list(item["by"]), dtc_var=item["dtc"], result_var=item["result"])
+    return out
+
+
+def order_columns(domain: str, data: pd.DataFrame, variables: pd.DataFrame, keep_internal: bool = False) -> pd.DataFrame:
+    """SDTMIG column order; Req/Exp variables absent from the data are added empty; Num variables as float.
+
+    >>> meta = pd.DataFrame({"domain": ["XX"] * 3, "order": [1, 2, 3], "variable": ["STUDYID", "XXSEQ", "XXTERM"],
+    ...                      "type": ["Char", "Num", "Char"], "core": ["Req", "Req", "Exp"]})
+    >>> order_columns("XX", pd.DataFrame({"XXSEQ": [1], "STUDYID": ["S"], "ZZ": ["z"]}), meta).columns.tolist()
+    ['STUDYID', 'XXSEQ', 'XXTERM', 'ZZ']
+    """
+    meta_domain = "SUPPQUAL" if domain.startswith("SUPP") else domain
+    meta = variables[variables["domain"] == meta_domain].sort_values("order")
+    out = data.copy()
+    for variable, core in zip(meta["variable"], meta["core"]):
+        if variable not in out.columns and core in ("Req", "Exp"):
+            out[variable] = None
+    known = [v for v in meta["variable"] if v in out.columns]
+    extra = [c for c in out.columns if c not in known and not c.startswith("_")]
+    internal = [c for c in out.columns if c.startswith("_")] if keep_internal else []
+    out = out[known + extra + internal]
+    for variable, kind in zip(meta["variable"], meta["type"]):
+        if variable in out.columns:
+            if kind == "Num":
+                out[variable] = pd.to_numeric(out[variable], errors="coerce").astype("float64")
+            else:
+                values = out[variable]
+                out[variable] = values.astype(object).where(values.notna(), None).map(
+                    lambda v: v if v is None or isinstance(v, str) else (str(int(v)) if isinstance(v, float) and v.is_integer() else str(v)))
+    return out.reset_index(drop=True)
+
+
+def build_lineage(domain: str, data: pd.DataFrame) -> pd.DataFrame:
+    """For each record: keys (STUDYID, DOMAIN, USUBJID, SEQ) and the raw file and row it came from."""
+    seq = f"{domain}SEQ"
+    return pd.DataFrame({
+        "STUDYID": data.get("STUDYID"), "DOMAIN": domain, "USUBJID": data.get("USUBJID"),
+        "SEQ": pd.to_numeric(data[seq], errors="coerce") if seq in data else np.nan,
+        "SOURCE_FILE": data["_file"], "SOURCE_ROW": data["_row"].astype("int64"), "SITE": data["_site"],
+        "DERIVED_FROM": data["_derived_from"] if "_derived_from" in data else None,
+    })[LINEAGE_OUT]
+
+
+# --- the stage ----------------------------------------------------------------------------------
+
+def _ingest_all(mappings: dict[str, DomainMapping], raw_dir: Path) -> tuple[dict[str, list[IngestedFile]], dict[str, dict[str, Any]]]:
+    """Read every source of every mapping, then check every binding before anything is mapped."""
+    ingested: dict[str, list[IngestedFile]] = {}
+    manifest: dict[str, dict[str, Any]] = {}
+    for domain, mapping in mappings.items():
+        files = []
+        for source in mapping.sources:
+            found = ingest_source(source, raw_dir)
+            if not found:
+                log.warning("%s: source %s matched no file (%s)", mapping.path.name, source.form, source.files)
+            files.extend(found)
+        ingested[domain] = files
+        for item in files:
+            manifest[item.relative] = item.manifest
+    for domain, files in ingested.items():
+        for item in files:
+            check_bindings(mappings[domain], item)
+    return ingested, manifest
+
+
+def _trial_design_spec(ctx: StudyContext) -> dict[str, Any]:
+    path = Path(ctx.specs_dir) / "trial_design.yaml"
+    return (ctx.spec("trial_design") or {}) if path.is_file() else {}
+
+
+def run(ctx: StudyContext) -> None:
+    """Ingest, map, derive and write the study's SDTM (see module docstring).
+
+    >>> import tempfile
+    >>> folder = Path(tempfile.mkdtemp())
+    >>> (folder / "raw" / "site_402").mkdir(parents=True)
+    >>> _ = (folder / "raw" / "site_402" / "dm.csv").write_text(
+    ...     "Subject No,Initials,Date of Birth,Sex,Race,Ethnicity,Informed Consent Date\\n"
+    ...     "0012,AB,1985-06-20,F,WHITE,NOT HISPANIC OR LATINO,2019-03-01\\n")
+    >>> ctx = StudyContext.create("iscalimab-ln", raw=folder / "raw", outputs=folder / "out")
+    >>> run(ctx)
+    >>> pd.read_parquet(ctx.sdtm_dir / "dm.parquet")[["USUBJID", "BRTHDTC", "AGE", "SEX", "ARMCD"]].values.tolist()
+    [['CFZ533X2202-402-0012', '1985', 33.0, 'F', 'NOTASSGN']]
+    """
+    started = time.perf_counter()
+    raw_dir = Path(ctx.raw_dir)
+    if not raw_dir.is_dir():
+        raise InputError(f"{raw_dir}: raw directory not found (run `simulate` first or pass --raw DIR)")
+    standards = Path(ctx.standards_dir)
+    ct = load_ct(standards / CT_FILE)
+    units = UnitTable.load(standards / UNITS_FILE, ct)
+    variables = _load_variable_metadata(standards / VARIABLES_FILE)
+    mappings = load_mappings(Path(ctx.mappings_dir))
+    design = ctx.design
+    td_spec = _trial_design_spec(ctx)
+    trial = build_trial_design(design, td_spec, ct)
+    env = MappingEnv(ct=ct, units=units, design=design, datasets={"TV": trial["TV"]})
+
+    ingested, manifest = _ingest_all(mappings, raw_dir)
+    results: dict[str, DomainResult] = {}
+    for domain, mapping in mappings.items():
+        results[domain] = map_domain(mapping, ingested[domain], env)
+        env.datasets[domain] = results[domain].data
+    _subject_check(results, mappings)
+    _derived_records(results, mappings, units)
+
+    # DM reference variables and subject elements, then each domain's timing and --SEQ derivations
+    empty = pd.DataFrame(columns=["USUBJID", "STUDYID"])
+    ex = results["EX"].data if "EX" in results else pd.DataFrame(columns=["USUBJID", "EXTRT", "EXSTDTC"])
+    ds = results["DS"].data if "DS" in results else pd.DataFrame(columns=["USUBJID", "DSDECOD", "DSSTDTC"])
+    dm = results["DM"].data if "DM" in results else empty
+    se = None
+    if "DM" in results:
+        dm = dm.assign(**{c: None for c in ("ARMCD",) if c not in dm.columns})  # no randomisation export read
+        dm = derive_vars_dm_reference(dm, ex, ds, design, **(mappings["DM"].derivations.get("reference") or {}))
+        results["DM"].data = dm
+        se = build_se(dm, ex, ds, design, td_spec)
+        trial["TS"] = build_ts(design, td_spec, ct, dm)
+    for domain, mapping in mappings.items():
+        results[domain].data = derive_domain(domain, results[domain].data, mapping, dm, se, trial["TV"],
+                                             float(design.get("unscheduled_visit_increment", 0.01)))
+    extra = _build_relationships(results, mappings)
+
+    # ledger: every raw row mapped or quarantined, per (file, domain)
+    ledger = build_ledger(results, manifest, raw_dir)
+    problems = check_ledger(ledger)
+    if problems:
+        raise PipelineError("ledger does not balance: " + "; ".join(problems[:5]))
+    if se is not None:
+        trial["SE"] = se
+    _write_outputs(ctx, results, mappings, variables, {**trial, **extra}, ledger, manifest)
+    _summarise(results, ledger, time.perf_counter() - started)
+
+
+def _build_relationships(results: dict[str, DomainResult], mappings: dict[str, DomainMapping]) -> dict[str, pd.DataFrame]:
+    """SUPP-- datasets from each mapping's ``supp:`` list and RELREC from its ``relrec:`` list."""
+    out: dict[str, pd.DataFrame] = {}
+    for domain, mapping in mappings.items():
+        data = results[domain].data
+        specs = [dict(s) for s in mapping.raw.get("supp") or [] if s.get("source", s.get("qnam")) in data.columns]
+        if specs and not data.empty:
+            supp = build_supp(data, domain, [dict(s) for s in specs])
+            if not supp.empty:
+                out[f"SUPP{domain}"] = supp
+            results[domain].data = data.drop(columns=[s.get("source", s["qnam"]) for s in specs if s.get("source", s["qnam"]) in data])
+    relrecs = []
+    for domain, mapping in mappings.items():
+        for spec in mapping.raw.get("relrec") or []:
+            other = spec["domain_add"]
+            if other not in results or results[domain].data.empty or results[other].data.empty:
+                continue
+            relrecs.append(build_relrec(results[domain].data, results[other].data, domain, other,
+                                        filter_dataset=spec.get("filter"), filter_add=spec.get("filter_add"),
+                                        relid_prefix=spec.get("relid_prefix")))
+    relrecs = [r for r in relrecs if not r.empty]
+    if relrecs:
+        out["RELREC"] = pd.concat(relrecs, ignore_index=True)
+    return out
+
+
+def build_ledger(results: dict[str, DomainResult], manifest: dict[str, dict[str, Any]], raw_dir: Path) -> dict[str, Any]:
+    """Per raw file: rows read, and per domain rows mapped, records written, rows quarantined by reason.
+
+    >>> import tempfile
+    >>> data = pd.DataFrame({"_file": ["a.csv", "a.csv"], "_row": [1, 1]})
+    >>> quarantine = pd.DataFrame({"file": ["a.csv"], "row": [2], "category": ["impossible date"]})
+    >>> result = DomainResult("VS", data, quarantine, pd.DataFrame(columns=["file", "row"]), {"a.csv": {"rows_read": 2}})
+    >>> ledger = build_ledger({"VS": result}, {}, Path(tempfile.mkdtemp()))
+    >>> ledger["files"]["a.csv"]["domains"]["VS"]["rows_mapped"], ledger["balanced"]
+    (1, True)
+    """
+    files: dict[str, dict[str, Any]] = {}
+    for domain, result in results.items():
+        for file, counts in count_rows(result).items():
+            entry = files.setdefault(file, {"rows_read": counts["rows_read"], "domains": {}})
+            entry["domains"][domain] = {k: v for k, v in counts.items() if k != "rows_read"}
+    consumed = set(files)
+    present = sorted(p.relative_to(raw_dir).as_posix() for p in raw_dir.rglob("*")
+                     if p.is_file() and not p.relative_to(raw_dir).as_posix().startswith("_truth/")
+                     and not p.name.startswith("."))
+    totals = {"rows_read": sum(f["rows_read"] for f in files.values()),
+              "records": {d: int(len(r.data)) for d, r in results.items()},
+              "rows_quarantined": {d: int(r.quarantine[["file", "row"]].drop_duplicates().shape[0]) for d, r in results.items()},
+              "quarantined_by_reason": {}}
+    by_reason: dict[str, int] = {}
+    for result in results.values():
+        for category, n in result.quarantine.groupby("category").size().items():
+            by_reason[category] = by_reason.get(category, 0) + int(n)
+    totals["quarantined_by_reason"] = dict(sorted(by_reason.items()))
+    ledger = {"files": dict(sorted(files.items())), "totals": totals,
+              "unconsumed_files": [p for p in present if p not in consumed]}
+    ledger["balanced"] = not check_ledger(ledger)
+    return ledger
+
+
+def _write_outputs(ctx: StudyContext, results: dict[str, DomainResult], mappings: dict[str, DomainMapping],
+                  variables: pd.DataFrame, extra: dict[str, pd.DataFrame], ledger: dict[str, Any],
+                  manifest: dict[str, dict[str, Any]]) -> None:
+    """Write SDTM, lineage, quarantine, flags, ledger and manifest (atomic, deterministic)."""
+    out = Path(ctx.outputs_dir)
+    for domain, result in results.items():
+        data = result.data
+        lineage = build_lineage(domain, data) if not data.empty else pd.DataFrame(columns=LINEAGE_OUT)
+        sdtm = order_columns(domain, data, variables)
+        write_parquet_atomic(ctx.sdtm_dir / f"{domain.lower()}.parquet", sdtm)
+        write_parquet_atomic(ctx.lineage_dir / f"{domain.lower()}.parquet", lineage.reset_index(drop=True))
+        quarantine = result.quarantine.sort_values(["file", "row"], kind="stable") if not result.quarantine.empty \
+            else pd.DataFrame({c: pd.Series(dtype=object) for c in QUARANTINE_COLUMNS})
+        write_parquet_atomic(ctx.quarantine_dir / f"{domain.lower()}.parquet", _tidy(quarantine))
+        if not result.flags.empty:
+            write_parquet_atomic(ctx.quarantine_dir / "flagged" / f"{domain.lower()}.parquet",
+                                 _tidy(result.flags.sort_values(["file", "row"], kind="stable")))
+    for name, frame in sorted(extra.items()):  # trial design, SE, SUPP--, RELREC (no lineage: not from raw rows)
+        frame = frame.drop(columns=[c for c in ("EPOCH",) if c in frame and name == "TV" and "TVSTRL" not in frame])
+        write_parquet_atomic(ctx.sdtm_dir / f"{name.lower()}.parquet", order_columns(name, frame, variables))
+    write_json_atomic(ctx.ledger_path, ledger)
+    write_json_atomic(out / "ingest" / "manifest.json", {"files": [manifest[k] for k in sorted(manifest)]})
+
+
+def _tidy(frame: pd.DataFrame) -> pd.DataFrame:
+    out = frame.reset_index(drop=True).copy()
+    for column in out.columns:
+        if column != "row":
+            out[column] = out[column].astype(object).where(out[column].notna(), None)
+    if "row" in out:
+        out["row"] = out["row"].astype("int64")
+    return out
+
+
+def _summarise(results: dict[str, DomainResult], ledger: dict[str, Any], seconds: float) -> None:
+    """One console line per domain and the quarantine counts by reason."""
+    for domain, result in results.items():
+        log.info("%-4s %6d records, %4d raw rows quarantined, %3d flagged", domain, len(result.data),
+                 result.quarantine[["file", "row"]].drop_duplicates().shape[0] if not result.quarantine.empty else 0,
+                 len(result.flags))
+    reasons = ledger["totals"]["quarantined_by_reason"]
+    if reasons:
+        log.info("quarantine by reason: %s", ", ".join(f"{k} {v}" for k, v in reasons.items()))
+    if ledger["unconsumed_files"]:
+        log.warning("raw files no mapping reads: %s", ", ".join(ledger["unconsumed_files"]))
+    log.info("ledger balanced: %d raw rows in %d files; SDTM built in %.1f s", ledger["totals"]["rows_read"],
+             len(ledger["files"]), seconds)

@@ -1,0 +1,193 @@
+"""Everything the simulator reads: study design, simulation knobs, instrument, dictionaries.
+
+Checks the simulation spec before any data is drawn; a problem names the file and the key.
+"""
+
+from __future__ import annotations
+
+import zlib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from pipeline.common.errors import ConfigError
+from pipeline.common.io import load_yaml
+
+GENERATOR_VERSION = "1.0"
+FORMS = ("dm", "mh", "ie", "rand", "ex", "vs", "lab", "sledai", "ae", "cm", "ds", "sv")
+FILE_FORMATS = ("csv", "xlsx", "xpt")
+REQUIRED_SIM_KEYS = ("seed", "screen_failures", "enrolment", "site_weights", "schedule", "calibration",
+                     "demography", "ie_criteria", "medical_history", "adverse_events",
+                     "concomitant_medications", "dispositions", "lab", "sledai", "site_dialects",
+                     "vs_units", "codelists", "defects", "forms", "column_styles", "numeric_columns")
+REQUIRED_DIALECT_KEYS = ("format", "date", "time", "columns", "codes", "subject", "visit", "presence",
+                         "treatment", "lab_units", "lab_names", "specimen_names", "vs_units", "language")
+
+
+def rng_for(seed: int, name: str) -> np.random.Generator:
+    """An independent random stream per component, so changing one part leaves the others alone.
+
+    >>> int(rng_for(1, "ae").integers(0, 1000)) == int(rng_for(1, "ae").integers(0, 1000))
+    True
+    """
+    return np.random.default_rng([int(seed), zlib.crc32(name.encode("utf-8"))])
+
+
+def scaled_count(default: int, n: int, n_default: int) -> int:
+    """A calibration count scaled from the default arm size to ``n`` (exact when ``n == n_default``).
+
+    >>> scaled_count(3, 39, 39), scaled_count(3, 3900, 39), scaled_count(3, 10, 39)
+    (3, 300, 1)
+    """
+    if n_default <= 0:
+        raise ConfigError(f"default arm size must be > 0, got {n_default}")
+    if n == n_default:
+        return int(default)
+    return int(min(n, round(default * n / n_default)))
+
+
+@dataclass(frozen=True)
+class SimulationInputs:
+    """The parsed inputs of one simulation run."""
+
+    design: dict[str, Any]
+    sim: dict[str, Any]
+    instrument: dict[str, Any]
+    meddra: pd.DataFrame
+    whodrug: pd.DataFrame
+    seed: int
+    n_by_arm: dict[str, int]
+    n_default_by_arm: dict[str, int]
+    n_screen_failures: int
+    sim_path: Path
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def studyid(self) -> str:
+        return str(self.design["study"]["studyid"])
+
+    @property
+    def arms(self) -> list[dict[str, Any]]:
+        return list(self.design["arms"])
+
+    @property
+    def sites(self) -> pd.DataFrame:
+        return pd.DataFrame(self.design["sites"]).astype({"siteid": str})
+
+    @property
+    def visits(self) -> pd.DataFrame:
+        frame = pd.DataFrame(self.design["visits"])
+        frame[["window_lo", "window_hi"]] = pd.DataFrame(frame["window"].tolist(), index=frame.index)
+        return frame.drop(columns="window")
+
+    def count(self, key: str, armcd: str) -> int:
+        """A calibration count for an arm, scaled to the run's arm size."""
+        table = self.sim["calibration"].get(key)
+        if not isinstance(table, dict) or armcd not in table:
+            raise ConfigError(f"{self.sim_path}: calibration.{key} needs a value for arm {armcd}")
+        return scaled_count(int(table[armcd]), self.n_by_arm[armcd], self.n_default_by_arm[armcd])
+
+    @property
+    def is_default_design(self) -> bool:
+        return self.n_by_arm == self.n_default_by_arm
+
+
+def _arm_sizes(design: dict[str, Any], subjects: int | None, where: Path) -> tuple[dict[str, int], dict[str, int]]:
+    arms = design.get("arms") or []
+    if not arms:
+        raise ConfigError(f"{where}: study.yaml has no arms")
+    defaults = {a["armcd"]: int(a["n"]) for a in arms}
+    if subjects is None or subjects == sum(defaults.values()):
+        return dict(defaults), defaults
+    if subjects < len(arms):
+        raise ConfigError(f"--subjects {subjects}: need at least one subject per arm ({len(arms)} arms)")
+    ratios = np.array([float(a["ratio"]) for a in arms])
+    exact = subjects * ratios / ratios.sum()
+    sizes = np.floor(exact).astype(int)
+    order = np.argsort(-(exact - sizes), kind="stable")
+    sizes[order[: subjects - sizes.sum()]] += 1
+    sizes = np.maximum(sizes, 1)
+    return {a["armcd"]: int(n) for a, n in zip(arms, sizes)}, defaults
+
+
+def _check_sim(sim: Any, path: Path, design: dict[str, Any], instrument: dict[str, Any]) -> None:
+    if not isinstance(sim, dict):
+        raise ConfigError(f"{path}: expected a mapping at the top level")
+    missing = [k for k in REQUIRED_SIM_KEYS if k not in sim]
+    if missing:
+        raise ConfigError(f"{path}: missing key(s) {', '.join(missing)}")
+    sites = [str(s["siteid"]) for s in design.get("sites", [])]
+    dialects = sim["site_dialects"]
+    for site in sites:
+        if site not in dialects:
+            raise ConfigError(f"{path}: site_dialects has no entry for site {site} (study.yaml sites)")
+        dialect = dialects[site]
+        absent = [k for k in REQUIRED_DIALECT_KEYS if k not in dialect]
+        if absent:
+            raise ConfigError(f"{path}: site_dialects.{site} misses {', '.join(absent)}")
+        if dialect["format"] not in FILE_FORMATS:
+            raise ConfigError(f"{path}: site_dialects.{site}.format '{dialect['format']}' not in {FILE_FORMATS}")
+        if dialect["columns"] not in sim["column_styles"]:
+            raise ConfigError(f"{path}: site_dialects.{site}.columns '{dialect['columns']}' not in column_styles")
+        for key, table in (("lab_units", sim["lab"]["unit_profiles"]), ("lab_names", sim["lab"]["test_names"]),
+                           ("specimen_names", sim["lab"]["specimen_names"]), ("vs_units", sim["vs_units"])):
+            if dialect[key] not in table:
+                raise ConfigError(f"{path}: site_dialects.{site}.{key} '{dialect[key]}' is not defined")
+        if str(site) not in {str(k) for k in sim["site_weights"]}:
+            raise ConfigError(f"{path}: site_weights has no entry for site {site}")
+    for form in FORMS:
+        if form not in sim["forms"]:
+            raise ConfigError(f"{path}: forms.{form} is missing")
+        for fld, names in sim["forms"][form].items():
+            if not isinstance(names, list) or len(names) != len(sim["column_styles"]):
+                raise ConfigError(f"{path}: forms.{form}.{fld} needs one name per column style "
+                                  f"({', '.join(sim['column_styles'])})")
+    rescue = {m.upper() for m in design.get("rescue_therapy", {}).get("medications", [])}
+    for med in sim["concomitant_medications"].get("rescue", []):
+        if med["drug"].upper() not in rescue:
+            raise ConfigError(f"{path}: rescue drug {med['drug']} is not in study.yaml rescue_therapy")
+    testcds = {item["testcd"] for item in instrument["items"]}
+    for key in ("lab_items", "baseline_prevalence"):
+        unknown = sorted(set(sim["sledai"][key]) - testcds)
+        if unknown:
+            raise ConfigError(f"{path}: sledai.{key} names unknown item(s) {unknown}")
+
+
+def _read_tsv(path: Path) -> pd.DataFrame:
+    if not path.exists():
+        raise ConfigError(f"{path}: dictionary file not found")
+    return pd.read_csv(path, sep="\t", dtype=str, keep_default_na=False)
+
+
+def load_simulation_inputs(ctx, seed: int | None = None, subjects: int | None = None) -> SimulationInputs:
+    """Read study.yaml, simulation.yaml, the SLEDAI instrument and the bundled dictionaries."""
+    design = ctx.design
+    sim_path = ctx.specs_dir / "simulation.yaml"
+    sim = load_yaml(sim_path)
+    instrument_name = design.get("instruments", {}).get("disease_activity", "selena-sledai")
+    instrument = load_yaml(ctx.standards_dir / "instruments" / f"{instrument_name}.yaml")
+    _check_sim(sim, sim_path, design, instrument)
+    if subjects is not None and subjects < 1:
+        raise ConfigError(f"--subjects must be >= 1, got {subjects}")
+    n_by_arm, n_default = _arm_sizes(design, subjects, ctx.specs_dir / "study.yaml")
+    total_default = sum(n_default.values())
+    n_rand = sum(n_by_arm.values())
+    n_sf = int(sim["screen_failures"]) if n_rand == total_default else int(round(sim["screen_failures"] * n_rand / total_default))
+    meddra = _read_tsv(ctx.standards_dir / "dictionaries" / "meddra-mini.tsv")
+    whodrug = _read_tsv(ctx.standards_dir / "dictionaries" / "whodrug-mini.tsv")
+    llts = set(meddra["llt_name"])
+    for entry in sim["adverse_events"]["catalogue"]:
+        if entry["llt"] not in llts:
+            raise ConfigError(f"{sim_path}: adverse_events.catalogue term '{entry['llt']}' is not an LLT of meddra-mini.tsv")
+    drugs = set(whodrug["drug_name"])
+    cms = sim["concomitant_medications"]
+    for group in ("standard_of_care", "rescue", "ae_treatment"):
+        for med in cms.get(group, []):
+            if med["drug"] not in drugs:
+                raise ConfigError(f"{sim_path}: concomitant_medications.{group} drug '{med['drug']}' is not in whodrug-mini.tsv")
+    return SimulationInputs(design=design, sim=sim, instrument=instrument, meddra=meddra, whodrug=whodrug,
+                            seed=int(sim["seed"] if seed is None else seed), n_by_arm=n_by_arm,
+                            n_default_by_arm=n_default, n_screen_failures=n_sf, sim_path=sim_path)

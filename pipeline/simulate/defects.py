@@ -1,0 +1,211 @@
+"""Inject realistic data-entry defects into rendered site files and record each one.
+
+Every class in ``simulation.yaml: defects`` is applied to a random share of the eligible rows (at
+least ``min``); rows flagged ``_protected`` (records that decide the published endpoints) are only
+eligible for ``duplicate_row``, whose original stays intact. One defect per row.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from pipeline.common.errors import ConfigError
+from pipeline.simulate.render import SiteDialect
+
+DATE_FIELD = {"lab": "date", "vs": "date", "sv": "date", "ae": "start_date", "cm": "start_date"}
+# (original month -> month of an impossible date, day): 30 Feb, 31 Apr/Jun/Sep/Nov
+_BAD_MONTH = np.array([0, 2, 2, 2, 4, 4, 6, 6, 6, 9, 9, 11, 11])
+_BAD_DAY = np.array([0, 30, 30, 30, 31, 31, 31, 31, 31, 31, 31, 31, 31])
+
+
+@dataclass
+class RawFile:
+    """A rendered site file on its way to disk."""
+
+    siteid: str
+    form: str
+    dialect: SiteDialect
+    frame: pd.DataFrame
+    used: set = field(default_factory=set)        # row positions already carrying a defect
+    duplicates: list = field(default_factory=list)  # positions to duplicate
+
+    @property
+    def relpath(self) -> str:
+        return f"site_{self.siteid}/{self.form}.{self.dialect.format}"
+
+
+def compute_impossible_date_parts(year, month) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """An impossible (year, month, day) near each original month: 30 Feb or 31 of a 30-day month.
+
+    >>> [a.tolist() for a in compute_impossible_date_parts([2024, 2023], [3, 12])]
+    [[2024, 2023], [2, 11], [30, 31]]
+    """
+    month = np.asarray(month, dtype=int)
+    return np.asarray(year, dtype=int), _BAD_MONTH[month], _BAD_DAY[month]
+
+
+def _pool(files: list[RawFile], forms, mask_fn) -> pd.DataFrame:
+    parts = []
+    for i, f in enumerate(files):
+        if f.form not in forms or f.frame.empty:
+            continue
+        mask = mask_fn(f)
+        if f.used:
+            mask = mask & ~np.isin(np.arange(len(f.frame)), list(f.used))
+        pos = np.flatnonzero(mask)
+        if len(pos):
+            parts.append(pd.DataFrame({"file": i, "pos": pos}))
+    return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame({"file": [], "pos": []}, dtype=int)
+
+
+def _pick(pool: pd.DataFrame, spec: dict, rng: np.random.Generator) -> pd.DataFrame:
+    if pool.empty:
+        return pool
+    k = max(int(spec.get("min", 1)), int(round(float(spec["rate"]) * len(pool))))
+    k = min(k, len(pool))
+    chosen = np.sort(rng.choice(len(pool), size=k, replace=False))
+    return pool.iloc[chosen].sort_values(["file", "pos"], kind="mergesort")
+
+
+def inject_defects(files: list[RawFile], spec: dict, rng: np.random.Generator) -> list[dict]:
+    """Apply every defect class to ``files`` (in place) and return one record per defect.
+
+    Records hold ``file_index`` and ``pos`` (position before duplicates are inserted); the caller
+    turns them into final row numbers with :func:`finalise_rows`.
+    """
+    records: list[dict] = []
+    unit_factors = spec.get("unit_mismatch_factors", {})
+
+    def record(f_idx, pos, cls, fld, original, injected):
+        f = files[f_idx]
+        column = f.dialect.column(f.form, fld) if fld else ""
+        records.append({"file_index": f_idx, "pos": int(pos), "defect_class": cls, "column": column,
+                        "usubjid": f.frame["_usubjid"].iat[pos], "original_value": original,
+                        "injected_value": injected, "expected_handling": spec[cls]["handling"]})
+        f.used.add(int(pos))
+
+    def set_cells(cls, picks, fld, new_values_fn):
+        for f_idx, part in picks.groupby("file", sort=True):
+            f = files[int(f_idx)]
+            col = f.dialect.column(f.form, fld)
+            pos = part["pos"].to_numpy()
+            original = f.frame[col].iloc[pos].astype(str).to_numpy()
+            injected = np.asarray(new_values_fn(f, pos), dtype=object)
+            f.frame.iloc[pos, f.frame.columns.get_loc(col)] = injected
+            for p, o, v in zip(pos, original, injected):
+                record(int(f_idx), p, cls, fld, o, v)
+
+    def free(f):
+        return ~f.frame["_protected"].to_numpy(dtype=bool)
+
+    def written(f, fld):
+        return f.frame[f.dialect.column(f.form, fld)].astype(str).to_numpy() != ""
+
+    for cls in [k for k in spec if isinstance(spec[k], dict) and "handling" in spec[k]]:
+        cfg = spec[cls]
+        forms = set(cfg["forms"])
+        if cls == "impossible_date":
+            picks = _pick(_pool(files, forms, lambda f: free(f) & (f.frame["_date_precision"].to_numpy() == "D")
+                                & written(f, DATE_FIELD[f.form])), cfg, rng)
+            for f_idx, part in picks.groupby("file", sort=True):
+                f = files[int(f_idx)]
+                d = pd.to_datetime(pd.Series(f.frame["_date"].to_numpy()[part["pos"].to_numpy()]))
+                y, m, dd = compute_impossible_date_parts(d.dt.year.to_numpy(), d.dt.month.to_numpy())
+                values = f.dialect.date_parts(y, m, dd)
+                set_cells(cls, part, DATE_FIELD[f.form], lambda _f, _p, v=values: v)
+        elif cls == "ae_end_before_start":
+            picks = _pick(_pool(files, forms, lambda f: free(f) & f.frame["_has_end"].to_numpy(dtype=bool)
+                                & (f.frame["_date_precision"].to_numpy() == "D")), cfg, rng)
+
+            def before_start(f, pos):
+                start = f.frame["_date"].to_numpy(dtype="datetime64[D]")[pos]
+                return f.dialect.dates(start - rng.integers(1, 11, len(pos)) * np.timedelta64(1, "D"))
+            set_cells(cls, picks, "end_date", before_start)
+        elif cls == "duplicate_row":
+            picks = _pick(_pool(files, forms, lambda f: np.ones(len(f.frame), dtype=bool)), cfg, rng)
+            for f_idx, pos in zip(picks["file"], picks["pos"]):
+                f = files[int(f_idx)]
+                f.duplicates.append(int(pos))
+                record(int(f_idx), pos, cls, None, "", "")
+        elif cls == "missing_subject_id":
+            picks = _pick(_pool(files, forms, free), cfg, rng)
+            set_cells(cls, picks, "subject", lambda f, pos: [""] * len(pos))
+        elif cls == "missing_result":
+            picks = _pick(_pool(files, forms, lambda f: free(f) & written(f, "result")), cfg, rng)
+            set_cells(cls, picks, "result", lambda f, pos: [""] * len(pos))
+        elif cls == "missing_date":
+            for form in sorted(forms):
+                sub = dict(cfg, min=1, rate=cfg["rate"])
+                picks = _pick(_pool(files, {form}, lambda f: free(f) & written(f, DATE_FIELD[f.form])), sub, rng)
+                set_cells(cls, picks, DATE_FIELD[form], lambda f, pos: [""] * len(pos))
+        elif cls == "out_of_range_lab":
+            factor = float(spec.get("out_of_range_factor", 1000))
+            picks = _pick(_pool(files, forms, lambda f: free(f) & ~f.frame["_censored"].to_numpy(dtype=bool)), cfg, rng)
+
+            def implausible(f, pos):
+                fr = f.frame
+                return f.dialect.numbers(fr["_value"].to_numpy()[pos] * fr["_factor"].to_numpy()[pos] * factor,
+                                         fr["_decimals"].to_numpy()[pos])
+            set_cells(cls, picks, "result", implausible)
+        elif cls == "unit_mismatch":
+            picks = _pick(_pool(files, forms, lambda f: free(f) & ~f.frame["_censored"].to_numpy(dtype=bool)
+                                & f.frame["_test"].isin(list(unit_factors)).to_numpy()), cfg, rng)
+
+            def other_unit(f, pos):
+                fr = f.frame
+                site_factor = fr["_factor"].to_numpy()[pos]
+                alt = fr["_test"].iloc[pos].map(unit_factors).to_numpy(dtype=float)
+                value = fr["_value"].to_numpy()[pos] * np.where(np.isclose(site_factor, 1.0), alt, 1.0)
+                return f.dialect.numbers(value, np.where(value >= 100, 0, 2))
+            set_cells(cls, picks, "result", other_unit)
+        elif cls == "unknown_unit":
+            units = list(spec.get("unknown_units", ["??"]))
+            picks = _pick(_pool(files, forms, free), cfg, rng)
+            set_cells(cls, picks, "unit", lambda f, pos: rng.choice(units, len(pos)))
+        elif cls == "unknown_code":
+            codes = spec.get("unknown_codes", {})
+            targets = {"dm": ("sex", lambda f: np.ones(len(f.frame), dtype=bool)), "ae": ("severity", free)}
+            for form in sorted(forms):
+                if form not in targets:
+                    raise ConfigError(f"defects.unknown_code: form '{form}' not supported (dm, ae)")
+                fld, mask_fn = targets[form]
+                value = codes.get(fld)
+                if value is None:
+                    raise ConfigError(f"defects.unknown_codes needs a value for '{fld}'")
+                picks = _pick(_pool(files, {form}, mask_fn), dict(cfg, min=1), rng)
+                set_cells(cls, picks, fld, lambda f, pos, v=value: [v] * len(pos))
+        else:
+            raise ConfigError(f"defects: unknown class '{cls}'")
+    return records
+
+
+def finalise_rows(files: list[RawFile], records: list[dict]) -> pd.DataFrame:
+    """Insert duplicate rows (right after their original) and give each defect its final 1-based row."""
+    new_pos: dict[int, np.ndarray] = {}
+    for i, f in enumerate(files):
+        n = len(f.frame)
+        dup = np.zeros(n, dtype=int)
+        if f.duplicates:
+            dup[np.asarray(f.duplicates)] = 1
+            order = np.repeat(np.arange(n), 1 + dup)
+            f.frame = f.frame.iloc[order].reset_index(drop=True)
+        shift = np.concatenate([[0], np.cumsum(dup)[:-1]]) if n else np.array([], int)
+        new_pos[i] = np.arange(n) + shift
+    rows = []
+    for k, r in enumerate(records):
+        pos = int(new_pos[r["file_index"]][r["pos"]])
+        row = pos + 1 + (1 if r["defect_class"] == "duplicate_row" else 0)
+        rows.append({"defect_id": f"DEF{k + 1:05d}", "defect_class": r["defect_class"],
+                     "file": files[r["file_index"]].relpath, "row": row, "column": r["column"],
+                     "usubjid": r["usubjid"], "original_value": r["original_value"],
+                     "injected_value": r["injected_value"], "expected_handling": r["expected_handling"]})
+    columns = ["defect_id", "defect_class", "file", "row", "column", "usubjid", "original_value",
+               "injected_value", "expected_handling"]
+    out = pd.DataFrame(rows, columns=columns)
+    if not out.empty:
+        out = out.sort_values(["file", "row", "defect_class"], kind="mergesort").reset_index(drop=True)
+        out["defect_id"] = [f"DEF{k + 1:05d}" for k in range(len(out))]
+    return out

@@ -1,0 +1,283 @@
+"""Event and intervention truth: adverse events, medications, medical history, eligibility,
+disposition and the visit log."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from pipeline.simulate.config import SimulationInputs, rng_for
+from pipeline.simulate.subjects import DAY
+
+
+def derive_vars_key_dates(subjects: pd.DataFrame, visits: pd.DataFrame, ex: pd.DataFrame,
+                          inputs: SimulationInputs) -> pd.DataFrame:
+    """Add first/last infusion dates, last visit date, the drug-withdrawal AE date and end of study."""
+    rng = rng_for(inputs.seed, "key_dates")
+    out = subjects.copy()
+    first = ex.groupby("usubjid")["date"].min()
+    last = ex.groupby("usubjid")["date"].max()
+    last_visit = visits.groupby("usubjid")["date"].max()
+    out["first_dose_date"] = out["usubjid"].map(first)
+    out["last_infusion_date"] = out["usubjid"].map(last)
+    out["last_visit_date"] = out["usubjid"].map(last_visit)
+    n = len(out)
+    dw_date = out["last_infusion_date"].to_numpy(dtype="datetime64[D]") + rng.integers(2, 10, n) * DAY
+    out["dw_date"] = np.where(out["drug_withdrawn"], dw_date, np.datetime64("NaT"))
+    lv = out["last_visit_date"].to_numpy(dtype="datetime64[D]")
+    eos = np.where(out["completed_study"] | out["screen_failure"], lv, lv + rng.integers(1, 15, n) * DAY)
+    early_dw = (out["early_leaver"] & out["drug_withdrawn"]).to_numpy()
+    eos = np.where(early_dw, np.maximum(lv, dw_date + rng.integers(7, 22, n) * DAY), eos)
+    out["eos_date"] = eos
+    return out
+
+
+def _meddra_lookup(inputs: SimulationInputs) -> pd.DataFrame:
+    return inputs.meddra.drop_duplicates("llt_name").set_index("llt_name")
+
+
+def build_ae_truth(subjects: pd.DataFrame, inputs: SimulationInputs) -> pd.DataFrame:
+    """Adverse events with calibrated serious and drug-withdrawn events (one row per event)."""
+    spec = inputs.sim["adverse_events"]
+    cal = inputs.sim["calibration"]
+    rng = rng_for(inputs.seed, "ae")
+    catalogue = pd.DataFrame(spec["catalogue"])
+    if "serious" not in catalogue:
+        catalogue["serious"] = False
+    catalogue["serious"] = catalogue["serious"].eq(True)
+    if "arms" not in catalogue:
+        catalogue["arms"] = None
+    rand = subjects[subjects["randomised"]].reset_index(drop=True)
+    rate = float(inputs.design["endpoints"].get("any_ae_rate_target", 0.9))
+    events = []
+    any_teae = np.zeros(len(rand), dtype=bool)
+    sae_subject = np.zeros(len(rand), dtype=bool)
+    for armcd in inputs.n_by_arm:
+        idx = np.flatnonzero((rand["armcd"] == armcd).to_numpy())
+        n_sae_subj = inputs.count("sae_subjects", armcd)
+        n_sae_ev = max(inputs.count("sae_events", armcd), n_sae_subj)
+        sae_subj = rng.choice(idx, size=min(n_sae_subj, len(idx)), replace=False) if n_sae_subj else idx[:0]
+        sae_subject[sae_subj] = True
+        owners = np.concatenate([sae_subj, rng.choice(sae_subj, n_sae_ev - len(sae_subj))]) if len(sae_subj) else idx[:0]
+        allowed = catalogue[catalogue["serious"] & catalogue["arms"].apply(lambda a: not isinstance(a, list) or armcd in a)]
+        terms = rng.choice(allowed["llt"].to_numpy(), len(owners))
+        special = allowed.loc[allowed["weight"] == 0, "llt"].to_numpy()
+        if len(special) and len(owners):   # terms reserved for this arm (e.g. MAS) occur once
+            terms = np.where(np.isin(terms, special), rng.choice(allowed.loc[allowed["weight"] > 0, "llt"].to_numpy(), len(owners)), terms)
+            terms[0] = special[0]
+        events.append(pd.DataFrame({"subj": owners, "llt": terms, "kind": "sae"}))
+        dw = idx[rand.loc[idx, "drug_withdrawn"].to_numpy()]
+        wterms = [t for t in spec["withdrawal_terms"] if t in set(catalogue.loc[catalogue["weight"] > 0, "llt"])]
+        events.append(pd.DataFrame({"subj": dw, "llt": rng.choice(wterms, len(dw)), "kind": "dw"}))
+        must = np.union1d(sae_subj, dw)
+        n_any = max(int(round(rate * len(idx))), len(must))
+        others = rng.choice(np.setdiff1d(idx, must), size=n_any - len(must), replace=False)
+        any_teae[np.union1d(must, others)] = True
+    # regular (non-serious) treatment-emergent events
+    calib_subj = np.concatenate([e["subj"].to_numpy() for e in events]) if events else np.array([], int)
+    has_calib = np.isin(np.arange(len(rand)), calib_subj)
+    k = np.where(any_teae, rng.poisson(cal["teae_mean_extra_events"], len(rand)) + np.where(has_calib, 0, 1), 0)
+    regular_pool = catalogue[catalogue["weight"] > 0]
+    p = regular_pool["weight"].to_numpy(dtype=float)
+    reg_subj = np.repeat(np.arange(len(rand)), k)
+    events.append(pd.DataFrame({"subj": reg_subj, "llt": rng.choice(regular_pool["llt"].to_numpy(), len(reg_subj), p=p / p.sum()),
+                                "kind": "regular"}))
+    # a few pre-treatment events in subjects who also have treatment-emergent ones
+    pre = np.flatnonzero(any_teae & (rng.random(len(rand)) < float(cal["pretreatment_ae_rate"])))
+    events.append(pd.DataFrame({"subj": pre, "llt": rng.choice(regular_pool["llt"].to_numpy(), len(pre), p=p / p.sum()),
+                                "kind": "pre"}))
+    ae = pd.concat(events, ignore_index=True)
+    ae = ae.join(rand[["usubjid", "siteid", "consent_date", "first_dose_date", "last_infusion_date", "eos_date", "dw_date"]],
+                 on="subj")
+    m = len(ae)
+    d1 = ae["first_dose_date"].to_numpy(dtype="datetime64[D]")
+    eos = ae["eos_date"].to_numpy(dtype="datetime64[D]")
+    last_inf = ae["last_infusion_date"].to_numpy(dtype="datetime64[D]")
+    span = np.maximum((eos - d1).astype(int), 1)
+    start = d1 + np.floor(rng.random(m) * span).astype(int) * DAY
+    kind = ae["kind"].to_numpy()
+    start = np.where(kind == "dw", ae["dw_date"].to_numpy(dtype="datetime64[D]"), start)
+    consent = ae["consent_date"].to_numpy(dtype="datetime64[D]")
+    pre_span = np.maximum((d1 - consent).astype(int), 1)
+    start = np.where(kind == "pre", consent + np.floor(rng.random(m) * pre_span).astype(int) * DAY, start)
+    duration = np.maximum(1, np.rint(np.exp(rng.normal(np.log(spec["duration_days"]["median"]),
+                                                       spec["duration_days"]["log_sd"], m)))).astype(int)
+    end = start + duration * DAY
+    ongoing = (end > eos) | ((rng.random(m) < float(spec["ongoing_share"])) & (kind == "regular"))
+    ae["start_date"] = start
+    ae["end_date"] = np.where(ongoing, np.datetime64("NaT"), end)
+    ae["ongoing"] = np.where(ongoing, "Y", "N")
+    ae["serious"] = np.where(kind == "sae", "Y", "N")
+    sev_names = list(spec["severity_share"])
+    sev_p = np.array([float(spec["severity_share"][s]) for s in sev_names])
+    severity = rng.choice(sev_names, m, p=sev_p / sev_p.sum())
+    severity = np.where(kind == "sae", rng.choice(["MODERATE", "SEVERE"], m, p=[0.4, 0.6]), severity)
+    severity = np.where(kind == "dw", rng.choice(["MODERATE", "SEVERE"], m, p=[0.6, 0.4]), severity)
+    ae["severity"] = severity
+    related = rng.random(m) < float(spec["related_share"])
+    ae["relationship"] = np.where(related | (kind == "dw"), "RELATED", "NOT RELATED")
+    on_treatment = (start >= d1) & (start <= last_inf)
+    action = np.where(on_treatment, np.where(rng.random(m) < float(spec["interrupted_share"]), "DRUG INTERRUPTED",
+                                             "DOSE NOT CHANGED"), "NOT APPLICABLE")
+    action = np.where(kind == "dw", "DRUG WITHDRAWN", np.where(kind == "pre", "NOT APPLICABLE", action))
+    ae["action"] = action
+    sequelae = rng.random(m) < 0.03
+    ae["outcome"] = np.where(ongoing, np.where(rng.random(m) < 0.5, "NOT RECOVERED/NOT RESOLVED", "RECOVERING/RESOLVING"),
+                             np.where(sequelae, "RECOVERED/RESOLVED WITH SEQUELAE", "RECOVERED/RESOLVED"))
+    ae["treatment_emergent"] = start >= d1
+    ae = ae.sort_values(["usubjid", "start_date", "kind", "llt"], kind="mergesort").reset_index(drop=True)
+    ae["line"] = ae.groupby("usubjid").cumcount() + 1
+    first_te = ae[ae["treatment_emergent"]].groupby("usubjid")["line"].transform("min")
+    is_first_te = pd.Series(False, index=ae.index)
+    is_first_te.loc[first_te.index] = (ae.loc[first_te.index, "line"] == first_te).to_numpy()
+    ae["protected"] = (ae["kind"].isin(["sae", "dw"]) | is_first_te).to_numpy()
+    # partial start dates on a few non-key events whose month is after the first-dose month
+    d1s = pd.to_datetime(ae["first_dose_date"])
+    st = pd.to_datetime(ae["start_date"])
+    later_month = (st.dt.year * 12 + st.dt.month) > (d1s.dt.year * 12 + d1s.dt.month)
+    partial = later_month.to_numpy() & ~ae["protected"].to_numpy() & (rng.random(len(ae)) < float(spec["partial_start_share"]))
+    ae["start_precision"] = np.where(partial, "M", "D")
+    coding = _meddra_lookup(inputs)
+    ae = ae.join(coding, on="llt")
+    return ae.drop(columns=["subj", "consent_date", "dw_date"])
+
+
+def build_cm_truth(subjects: pd.DataFrame, ae: pd.DataFrame, inputs: SimulationInputs) -> pd.DataFrame:
+    """Background standard of care, rescue therapy (non-responders only) and AE treatments."""
+    spec = inputs.sim["concomitant_medications"]
+    rng = rng_for(inputs.seed, "cm")
+    rand = subjects[subjects["randomised"]].reset_index(drop=True)
+    frames = []
+    lo, hi = spec["start_years_before_consent"]
+    for med in spec["standard_of_care"]:
+        take = rand[rng.random(len(rand)) < float(med["share"])]
+        n = len(take)
+        if not n:
+            continue
+        start = take["consent_date"].to_numpy(dtype="datetime64[D]") - np.rint(rng.uniform(lo, hi, n) * 365.25).astype(int) * DAY
+        ongoing = rng.random(n) < 0.85
+        d1 = take["first_dose_date"].to_numpy(dtype="datetime64[D]")
+        eos = take["eos_date"].to_numpy(dtype="datetime64[D]")
+        end = np.minimum(d1 + rng.integers(30, 300, n) * DAY, eos)
+        frames.append(pd.DataFrame({
+            "usubjid": take["usubjid"].to_numpy(), "siteid": take["siteid"].to_numpy(), "drug": med["drug"],
+            "medication": rng.choice(med["verbatim"], n), "dose": rng.choice(np.asarray(med["dose"], dtype=float), n),
+            "dose_unit": med["unit"], "route": med["route"], "frequency": med["frequency"], "start_date": start,
+            "start_precision": np.where(rng.random(n) < float(spec["partial_start_share"]),
+                                        np.where(rng.random(n) < 0.2, "Y", "M"), "D"),
+            "end_date": np.where(ongoing, np.datetime64("NaT"), end), "ongoing": np.where(ongoing, "Y", "N"),
+            "indication": med["indication"], "kind": "soc"}))
+    rescue = rand[rand["rescue"]]
+    if len(rescue):
+        n = len(rescue)
+        pick = rng.integers(0, len(spec["rescue"]), n)
+        meds = [spec["rescue"][i] for i in pick]
+        d1 = rescue["first_dose_date"].to_numpy(dtype="datetime64[D]")
+        start = d1 + rng.integers(85, 150, n) * DAY
+        frames.append(pd.DataFrame({
+            "usubjid": rescue["usubjid"].to_numpy(), "siteid": rescue["siteid"].to_numpy(),
+            "drug": [m["drug"] for m in meds], "medication": [m["verbatim"][0] for m in meds],
+            "dose": [float(m["dose"][0]) for m in meds], "dose_unit": [m["unit"] for m in meds],
+            "route": [m["route"] for m in meds], "frequency": [m["frequency"] for m in meds],
+            "start_date": start, "start_precision": "D", "end_date": start + 14 * DAY, "ongoing": "N",
+            "indication": [m["indication"] for m in meds], "kind": "rescue"}))
+    treat = ae[(ae["kind"] == "regular") & (ae["start_precision"] == "D")]
+    treat = treat[rng.random(len(treat)) < 0.25]
+    if len(treat):
+        infection = (treat["soc_name"] == "Infections and infestations").to_numpy()
+        meds = spec["ae_treatment"]
+        chosen = [meds[1] if inf else meds[0] for inf in infection] if len(meds) > 1 else [meds[0]] * len(treat)
+        n = len(treat)
+        start = treat["start_date"].to_numpy(dtype="datetime64[D]")
+        frames.append(pd.DataFrame({
+            "usubjid": treat["usubjid"].to_numpy(), "siteid": treat["siteid"].to_numpy(),
+            "drug": [m["drug"] for m in chosen], "medication": [m["verbatim"][0] for m in chosen],
+            "dose": [float(m["dose"][0]) for m in chosen], "dose_unit": [m["unit"] for m in chosen],
+            "route": [m["route"] for m in chosen], "frequency": [m["frequency"] for m in chosen],
+            "start_date": start, "start_precision": "D", "end_date": start + 5 * DAY, "ongoing": "N",
+            "indication": "AE", "kind": "ae"}))
+    cm = pd.concat(frames, ignore_index=True)
+    cm = cm.sort_values(["usubjid", "start_date", "drug"], kind="mergesort").reset_index(drop=True)
+    cm["line"] = cm.groupby("usubjid").cumcount() + 1
+    codes = inputs.whodrug.set_index("drug_name")
+    cm["atc_code"] = cm["drug"].map(codes["atc_code"])
+    cm["protected"] = (cm["kind"] == "rescue").to_numpy()
+    return cm
+
+
+def build_mh_truth(subjects: pd.DataFrame, inputs: SimulationInputs) -> pd.DataFrame:
+    """SLE diagnosis, renal biopsy with ISN/RPS class, and other conditions per screened subject."""
+    spec = inputs.sim["medical_history"]
+    rng = rng_for(inputs.seed, "mh")
+    n = len(subjects)
+    consent = subjects["consent_date"].to_numpy(dtype="datetime64[D]")
+    lo, hi = spec["sle_years_before_consent"]
+    frames = [pd.DataFrame({"usubjid": subjects["usubjid"], "siteid": subjects["siteid"], "category": "SLE",
+                            "term_key": "sle", "start_date": consent - np.rint(rng.uniform(lo, hi, n) * 365.25).astype(int) * DAY,
+                            "start_precision": np.where(rng.random(n) < 0.2, "M", "D"), "ongoing": "Y",
+                            "end_date": np.full(n, np.datetime64("NaT"), dtype="datetime64[ns]"), "biopsy_class": "", "order": 0})]
+    blo, bhi = spec["biopsy_days_before_consent"]
+    classes = list(spec["biopsy_class_share"])
+    cp = np.array([float(spec["biopsy_class_share"][c]) for c in classes])
+    frames.append(pd.DataFrame({"usubjid": subjects["usubjid"], "siteid": subjects["siteid"], "category": "BIOPSY",
+                                "term_key": "biopsy", "start_date": consent - rng.integers(blo, bhi + 1, n) * DAY,
+                                "start_precision": "D", "ongoing": "Y", "end_date": np.full(n, np.datetime64("NaT"), dtype="datetime64[ns]"),
+                                "biopsy_class": rng.choice(classes, n, p=cp / cp.sum()), "order": 1}))
+    for i, cond in enumerate(spec["conditions"]):
+        take = rng.random(n) < float(cond["share"])
+        k = int(take.sum())
+        ylo, yhi = cond["years"]
+        start = consent[take] - np.rint(rng.uniform(ylo, yhi, k) * 365.25 + 30).astype(int) * DAY
+        u = rng.random(k)
+        share = float(spec["partial_start_date_share"])
+        precision = np.where(u < share * 0.25, "Y", np.where(u < share, "M", "D"))
+        ended = rng.random(k) < float(spec.get("resolved_share", 0.0))
+        gap = (consent[take] - start).astype(int)
+        end = start + np.floor(rng.uniform(0.2, 0.9, k) * gap).astype(int) * DAY
+        frames.append(pd.DataFrame({"usubjid": subjects["usubjid"].to_numpy()[take], "siteid": subjects["siteid"].to_numpy()[take],
+                                    "category": "GENERAL", "term_key": f"condition:{i}", "start_date": start,
+                                    "start_precision": precision, "ongoing": np.where(ended, "N", "Y"),
+                                    "end_date": np.where(ended, end, np.datetime64("NaT")).astype("datetime64[ns]"), "biopsy_class": "",
+                                    "order": 2 + i}))
+    mh = pd.concat(frames, ignore_index=True)
+    mh = mh.sort_values(["usubjid", "order"], kind="mergesort").reset_index(drop=True)
+    mh["line"] = mh.groupby("usubjid").cumcount() + 1
+    mh["protected"] = False
+    return mh
+
+
+def build_ds_truth(subjects: pd.DataFrame, inputs: SimulationInputs) -> pd.DataFrame:
+    """Disposition milestones per subject (see docs/raw-exports.md, ds)."""
+    rows = []
+    sf = subjects[subjects["screen_failure"]]
+    rows.append(pd.DataFrame({"usubjid": sf["usubjid"], "siteid": sf["siteid"], "milestone": "SCREENING",
+                              "status": "SCREEN FAILURE", "reason": "FAILURE TO MEET INCLUSION/EXCLUSION CRITERIA",
+                              "date": sf["consent_date"], "order": 0}))
+    rand = subjects[subjects["randomised"]]
+    rows.append(pd.DataFrame({"usubjid": rand["usubjid"], "siteid": rand["siteid"], "milestone": "RANDOMISATION",
+                              "status": "RANDOMIZED", "reason": "", "date": rand["rand_date"], "order": 1}))
+    trt_reason = np.where(rand["drug_withdrawn"], "ADVERSE EVENT", rand["study_reason"])
+    rows.append(pd.DataFrame({"usubjid": rand["usubjid"], "siteid": rand["siteid"], "milestone": "END OF TREATMENT",
+                              "status": np.where(rand["completed_treatment"], "COMPLETED", "DISCONTINUED"),
+                              "reason": np.where(rand["completed_treatment"], "", trt_reason),
+                              "date": rand["last_infusion_date"], "order": 2}))
+    rows.append(pd.DataFrame({"usubjid": rand["usubjid"], "siteid": rand["siteid"], "milestone": "END OF STUDY",
+                              "status": np.where(rand["completed_study"], "COMPLETED", "DISCONTINUED"),
+                              "reason": np.where(rand["completed_study"], "", rand["study_reason"]),
+                              "date": rand["eos_date"], "order": 3}))
+    ds = pd.concat(rows, ignore_index=True).sort_values(["usubjid", "order"], kind="mergesort").reset_index(drop=True)
+    ds["protected"] = ds["usubjid"].isin(rand["usubjid"]).to_numpy()
+    return ds
+
+
+def build_ie_truth(subjects: pd.DataFrame, inputs: SimulationInputs) -> pd.DataFrame:
+    """One row per screen failure: the criterion that failed."""
+    crit = pd.DataFrame(inputs.sim["ie_criteria"]).set_index("id")
+    sf = subjects[subjects["screen_failure"]]
+    ie = pd.DataFrame({"usubjid": sf["usubjid"], "siteid": sf["siteid"], "date": sf["consent_date"],
+                       "criterion": sf["ie_failed"]})
+    ie["category"] = ie["criterion"].map(crit["category"])
+    ie["text"] = ie["criterion"].map(crit["text"])
+    ie["met"] = np.where(ie["category"] == "INCLUSION", "N", "Y")
+    ie["protected"] = False
+    return ie.reset_index(drop=True)

@@ -1,0 +1,169 @@
+"""Laboratory truth: calibrated UPCR, CKD-EPI-consistent creatinine/eGFR, serology, counts.
+
+Values are in the canonical units of ``simulation.yaml: lab.canonical``. ``reported`` is the value
+a site writes (rounded in its own unit) converted back to canonical units, so that downstream
+recomputation from the raw files sees exactly these numbers.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from pipeline.common.errors import ConfigError
+from pipeline.simulate.calibrate import compute_ancova_calibrated
+from pipeline.simulate.ckd_epi import compute_creatinine_from_egfr_ckd_epi_2009, compute_egfr_ckd_epi_2009
+from pipeline.simulate.config import SimulationInputs, rng_for
+from pipeline.simulate.formats import compute_round_half_away
+
+
+def compute_time_fraction(study_day, primary_day: int, exponent: float = 0.7) -> np.ndarray:
+    """Share of the Week-24 effect reached by a study day (0 before Day 1, 1 from the primary day).
+
+    >>> compute_time_fraction([-2, 85, 169, 253], 169).round(3).tolist()
+    [0.0, 0.618, 1.0, 1.0]
+    """
+    d = np.asarray(study_day, dtype=float)
+    return np.clip(np.where(d > 0, d / primary_day, 0.0), 0, 1) ** exponent
+
+
+def derive_vars_upcr_truth(subjects: pd.DataFrame, inputs: SimulationInputs) -> pd.DataFrame:
+    """Add ``log_upcr_bl`` and ``log_upcr_ratio`` (Week 24 / baseline) per randomised subject.
+
+    Evaluable subjects (with a primary-visit sample) get log ratios calibrated so that an ANCOVA
+    of log ratio on arm + log baseline returns the target GMRs exactly, with the CRR responders
+    below and every other subject above the UPCR threshold (with a margin).
+    """
+    cal = inputs.sim["calibration"]["upcr"]
+    threshold = float(inputs.design["endpoints"]["crr"]["upcr_below"])
+    margin = float(cal["threshold_margin"])
+    rng = rng_for(inputs.seed, "upcr")
+    out = subjects.copy()
+    n = len(out)
+    x = np.clip(rng.normal(np.log(cal["baseline_geomean"]), cal["baseline_log_sd"], n),
+                np.log(cal["baseline_min"]), np.log(cal["baseline_max"]))
+    targets = {a: float(np.log(g)) for a, g in cal["gmr_to_baseline"].items()}
+    arm = out["armcd"].to_numpy()
+    base_mean = np.array([targets.get(a, 0.0) for a in arm])
+    y = base_mean + rng.normal(0, cal["log_ratio_sd"], n)
+    evaluable = out["primary_sample"].to_numpy()
+    responder = out["crr_responder"].to_numpy()
+    if evaluable.any():
+        ev_arm = arm[evaluable]
+        missing = sorted(set(ev_arm) - set(targets))
+        if missing:
+            raise ConfigError(f"{inputs.sim_path}: calibration.upcr.gmr_to_baseline has no value for {missing}")
+        xe = x[evaluable]
+        # subject-specific bounds (threshold +- margin + a random spread) so that values pushed
+        # across the threshold do not pile up on one number
+        spread = rng.uniform(0, 0.3, len(xe))
+        low_cut = np.log((threshold - margin) * (1 - spread / 2)) - xe
+        high_cut = np.log(threshold + margin + spread) - xe
+        lower = np.where(responder[evaluable], -np.inf, high_cut)
+        upper = np.where(responder[evaluable], low_cut, np.inf)
+        y_cal = compute_ancova_calibrated(y[evaluable], xe, ev_arm, targets, lower, upper)
+        y[evaluable] = y_cal
+    out["log_upcr_bl"] = np.where(out["randomised"], x, np.nan)
+    out["log_upcr_ratio"] = np.where(out["randomised"], y, np.nan)
+    return out
+
+
+def build_lab_truth(subjects: pd.DataFrame, visits: pd.DataFrame, inputs: SimulationInputs) -> pd.DataFrame:
+    """Long lab truth: one row per subject, scheduled lab visit and test available at the site."""
+    sim = inputs.sim
+    lab = sim["lab"]
+    rng = rng_for(inputs.seed, "labs")
+    schedule = set(sim["schedule"]["lab"])
+    primary_visit = inputs.design["endpoints"]["primary_visit"]
+    primary_day = int(inputs.visits.set_index("visit").loc[primary_visit, "day"])
+    baseline_visit = inputs.visits.sort_values("visitnum").query("day < 1")["visit"].iloc[-1]
+    sv = visits[visits["visit"].isin(schedule)].merge(
+        subjects[["usubjid", "siteid", "armcd", "randomised", "sex", "black", "birth_date", "log_upcr_bl",
+                  "log_upcr_ratio", "crr_responder", "ie_failed", "primary_sample"]], on="usubjid")
+    sv = sv.sort_values(["usubjid", "visitnum"], kind="mergesort").reset_index(drop=True)
+    m = len(sv)
+    f = compute_time_fraction(sv["study_day"], primary_day)
+    is_primary = (sv["visit"] == primary_visit).to_numpy()
+    is_baseline = (sv["visit"] == baseline_visit).to_numpy()
+    is_screening = (sv["visitnum"] == inputs.visits["visitnum"].min()).to_numpy()
+    after = np.clip((sv["study_day"].to_numpy() - primary_day) / primary_day, 0, None)
+    cal = sim["calibration"]["upcr"]
+    noise = float(lab["upcr_visit_noise"])
+    x = sv["log_upcr_bl"].to_numpy()
+    y = sv["log_upcr_ratio"].to_numpy()
+    log_upcr = x + y * f + rng.normal(0, noise, m) * (1 + after)
+    log_upcr = np.where(is_primary | is_baseline, x + y * np.where(is_primary, 1.0, 0.0), log_upcr)
+    screening_upcr = np.maximum(x + rng.normal(0, cal["screening_log_sd"], m), np.log(cal["baseline_min"]))
+    log_upcr = np.where(is_screening, screening_upcr, log_upcr)
+    # screen failures: screening sample only
+    sf = ~sv["randomised"].to_numpy()
+    sf_upcr = np.log(np.where(sv["ie_failed"].to_numpy() == "IN06", rng.uniform(0.15, 0.45, m),
+                              np.exp(rng.normal(np.log(cal["baseline_geomean"]), cal["baseline_log_sd"], m)).clip(0.6)))
+    log_upcr = np.where(sf, sf_upcr, log_upcr)
+    upcr = np.exp(log_upcr)
+    tr = lab["trajectories"]
+    ucr_gm, ucr_sd = tr["UCREAT"]["baseline"]
+    ucreat = np.clip(np.exp(rng.normal(np.log(ucr_gm), ucr_sd, m)), *tr["UCREAT"]["limits"])
+    values = {"UPCR": upcr, "UCREAT": ucreat, "UPROT": upcr * ucreat}
+    # renal function: eGFR around a subject baseline, creatinine from the inverted CKD-EPI 2009
+    eg = sim["calibration"]["egfr_baseline"]
+    subj_codes, subj_index = np.unique(sv["usubjid"].to_numpy(), return_inverse=True)
+    egfr_bl = np.clip(rng.normal(eg["mean"], eg["sd"], len(subj_codes)), eg["min"], eg["max"])[subj_index]
+    egfr_noise = rng.normal(0, sim["calibration"]["egfr_visit_log_sd"], m)
+    egfr_noise = np.where(is_baseline, 0.0, egfr_noise)
+    egfr_noise = np.where(is_primary & sv["crr_responder"].to_numpy(), np.maximum(egfr_noise, -0.05), egfr_noise)
+    egfr_true = egfr_bl * np.exp(egfr_noise)
+    egfr_true = np.where(sf & (sv["ie_failed"].to_numpy() == "IN08"), rng.uniform(18, 28, m), egfr_true)
+    dates = sv["date"].to_numpy(dtype="datetime64[D]")
+    age = np.floor((dates - sv["birth_date"].to_numpy(dtype="datetime64[D]")).astype(int) / 365.25)
+    female = (sv["sex"] == "F").to_numpy()
+    black = sv["black"].to_numpy(dtype=bool)
+    values["CREAT"] = compute_creatinine_from_egfr_ckd_epi_2009(egfr_true, age, female, black)
+    for key in ("C3", "C4", "DSDNA", "PLAT", "WBC"):
+        spec = tr[key]
+        gm, sd = spec["baseline"]
+        bl = rng.normal(np.log(gm), sd, len(subj_codes))[subj_index]
+        change = sv["armcd"].map(spec.get("change", {})).fillna(0.0).to_numpy(dtype=float)
+        values[key] = np.exp(bl + change * f + rng.normal(0, spec["noise"], m))
+    lo, hi = lab["collection_time"]
+    t_lo = int(lo[:2]) * 60 + int(lo[3:])
+    t_hi = int(hi[:2]) * 60 + int(hi[3:])
+    minutes = t_lo + 5 * rng.integers(0, (t_hi - t_lo) // 5 + 1, m)
+    sv["time_min"] = minutes
+    tests = list(lab["canonical"])
+    factor, decimals = _site_unit_tables(sv["siteid"], tests, inputs)
+    value = np.column_stack([values.get(k, np.full(m, np.nan)) for k in tests])
+    reported = compute_round_half_away(value * factor, decimals) / factor
+    # eGFR: the lab's CKD-EPI 2009 from the creatinine as written
+    c, e = tests.index("CREAT"), tests.index("EGFR")
+    value[:, e] = compute_egfr_ckd_epi_2009(reported[:, c], age, female, black)
+    reported[:, e] = compute_round_half_away(value[:, e] * factor[:, e], decimals[:, e]) / factor[:, e]
+    # long layout, already in (subject, visit, test) order; tests a site does not report are dropped
+    keep = np.isfinite(factor).ravel()
+    n_tests = len(tests)
+    meta = sv[["usubjid", "siteid", "visitnum", "visit", "study_day", "date", "time_min"]]
+    long = meta.iloc[np.repeat(np.arange(m), n_tests)[keep]].reset_index(drop=True)
+    long["test"] = np.tile(np.array(tests, dtype=object), m)[keep]
+    long["value"] = value.ravel()[keep]
+    long["reported"] = reported.ravel()[keep]
+    long["test_order"] = np.tile(np.arange(n_tests), m)[keep]
+    long["protected"] = long["visit"].isin({baseline_visit, primary_visit}).to_numpy()
+    return long
+
+
+def _site_unit_tables(siteid: pd.Series, tests: list[str], inputs: SimulationInputs) -> tuple[np.ndarray, np.ndarray]:
+    """Per row and test: the factor from canonical to the site's unit (NaN = not reported) and decimals."""
+    profiles = inputs.sim["lab"]["unit_profiles"]
+    dialects = inputs.sim["site_dialects"]
+    names = list(profiles)
+    fac_table = np.full((len(names), len(tests)), np.nan)
+    dec_table = np.zeros((len(names), len(tests)), dtype=int)
+    for i, name in enumerate(names):
+        for test, (_unit, fac, dec) in profiles[name].items():
+            if test not in tests:
+                raise ConfigError(f"{inputs.sim_path}: lab.unit_profiles.{name}.{test} is not a lab.canonical test")
+            fac_table[i, tests.index(test)] = float(fac)
+            dec_table[i, tests.index(test)] = int(dec)
+    site_profile = siteid.map({str(s): dialects[str(s)]["lab_units"] for s in dialects})
+    p_code = pd.Categorical(site_profile, categories=names).codes
+    return fac_table[p_code], dec_table[p_code]

@@ -1,0 +1,278 @@
+"""Render clean truth frames into each site's dialect: column names, codes, dates, numbers, units.
+
+A rendered frame holds the written columns (text) plus meta columns starting with ``_`` that the
+defect injector uses and the writers drop (``_usubjid``, ``_protected``, ``_date_*`` ...).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from pipeline.common.errors import ConfigError
+from pipeline.simulate.config import SimulationInputs
+from pipeline.simulate.formats import (compute_format_date_parts, compute_format_dates, compute_format_decimal,
+                                       compute_format_times, compute_via_uniques)
+
+_SUBJECT_TOKEN = re.compile(r"\{n(?::0(\d+)d)?\}")
+
+
+def compute_sledai_column_names(test: str, num: int) -> dict[str, str]:
+    """Column names of a SLEDAI descriptor in each naming style.
+
+    >>> compute_sledai_column_names("SSLD01-Increased DNA Binding", 21)["camel"]
+    'IncreasedDNABinding'
+    >>> sorted(compute_sledai_column_names("SSLD01-Seizure", 1).items())
+    [('camel', 'Seizure'), ('sas', 'SLED01'), ('snake', 'seizure'), ('title', 'Seizure')]
+    """
+    label = test.split("-", 1)[1] if "-" in test else test
+    words = re.findall(r"[A-Za-z0-9]+", label)
+    return {"snake": "_".join(w.lower() for w in words), "title": label, "sas": f"SLED{num:02d}",
+            "camel": "".join(w[0].upper() + w[1:] for w in words)}
+
+
+@dataclass(frozen=True)
+class SiteDialect:
+    """How one site writes its exports (``simulation.yaml: site_dialects``)."""
+
+    siteid: str
+    spec: dict[str, Any]
+    inputs: SimulationInputs
+
+    @property
+    def format(self) -> str:
+        return self.spec["format"]
+
+    @property
+    def decimal(self) -> str:
+        return self.spec.get("decimal", ".")
+
+    @property
+    def style_index(self) -> int:
+        return list(self.inputs.sim["column_styles"]).index(self.spec["columns"])
+
+    def column(self, form: str, fld: str) -> str:
+        """The header a field gets in this site's files."""
+        return self.inputs.sim["forms"][form][fld][self.style_index]
+
+    def dates(self, values, precision=None) -> np.ndarray:
+        return compute_format_dates(values, self.spec["date"], precision)
+
+    def date_parts(self, year, month, day, precision=None) -> np.ndarray:
+        return compute_format_date_parts(year, month, day, self.spec["date"], precision)
+
+    def times(self, minutes) -> np.ndarray:
+        return compute_format_times(minutes, self.spec["time"])
+
+    def numbers(self, values, decimals) -> np.ndarray:
+        """Numbers with per-value decimals (int or array) and the site's decimal mark."""
+        values = np.asarray(values, dtype=float)
+        dec = np.broadcast_to(np.asarray(decimals, dtype=int), values.shape)
+        out = np.empty(values.shape, dtype=object)
+        for d in np.unique(dec):
+            m = dec == d
+            out[m] = compute_format_decimal(values[m], int(d), self.decimal)
+        return out
+
+    def codes(self, codelist: str, values) -> np.ndarray:
+        """Map CDISC-style values to the site's code style; '' stays ''."""
+        lists = self.inputs.sim["codelists"]
+        if codelist not in lists:
+            raise ConfigError(f"{self.inputs.sim_path}: codelists.{codelist} is not defined")
+        table = lists[codelist].get(self.spec["codes"]) or lists[codelist]["cdisc"]
+        values = pd.Series(values, dtype=object).fillna("").to_numpy(dtype=object)
+
+        def mapped(uniques: np.ndarray) -> np.ndarray:
+            unknown = sorted(str(u) for u in uniques if u != "" and u not in table)
+            if unknown:
+                raise ConfigError(f"{self.inputs.sim_path}: codelists.{codelist}.{self.spec['codes']} has no code for {unknown}")
+            return np.array([table.get(u, u) for u in uniques], dtype=object)
+        return compute_via_uniques(values, mapped)
+
+    def subjects(self, numbers) -> np.ndarray:
+        """Subject numbers written as the site does (``{n:04d}``, ``{n}``, ``{site}-{n:04d}``)."""
+        template = self.spec["subject"]
+        match = _SUBJECT_TOKEN.search(template)
+        if not match:
+            raise ConfigError(f"{self.inputs.sim_path}: site_dialects.{self.siteid}.subject needs a {{n}} token")
+        width = int(match.group(1) or 0)
+        prefix = template[: match.start()].replace("{site}", self.siteid)
+        suffix = template[match.end():].replace("{site}", self.siteid)
+        return compute_via_uniques(np.asarray(numbers, dtype=np.int64),
+                                   lambda u: np.array([prefix + str(int(k)).zfill(width) + suffix for k in u], dtype=object))
+
+    def visits(self, visit, visitnum) -> np.ndarray:
+        style = self.spec["visit"]
+        visit = np.asarray(visit, dtype=object)
+        if style == "upper":
+            return visit
+        if style == "title":
+            return compute_via_uniques(visit, lambda u: np.array([str(v).title() for v in u], dtype=object))
+        if style == "code":
+            return compute_via_uniques(np.asarray(visitnum, dtype=np.int64), lambda u: np.array([f"V{int(v)}" for v in u], dtype=object))
+        raise ConfigError(f"{self.inputs.sim_path}: site_dialects.{self.siteid}.visit '{style}' not in upper|title|code")
+
+    def yes_no(self, values) -> np.ndarray:
+        return self.codes("yes_no", values)
+
+    def language_text(self, table: dict[str, str]) -> str:
+        lang = self.spec["language"]
+        return table.get(lang) or table["en"]
+
+
+def _frame(dialect: SiteDialect, form: str, columns: dict[str, Any], meta: dict[str, Any]) -> pd.DataFrame:
+    """Assemble written columns (in the form's field order) and meta columns."""
+    order = list(dialect.inputs.sim["forms"][form])
+    written = {}
+    for fld in order:
+        if fld in columns:
+            written[dialect.column(form, fld)] = columns[fld]
+    if form == "sledai":  # descriptor columns between date and total
+        written = {}
+        for fld in order:
+            if fld == "total":
+                for name, value in columns["_items"].items():
+                    written[name] = value
+            written[dialect.column(form, fld)] = columns[fld]
+    frame = pd.DataFrame(written)
+    for key, value in meta.items():
+        frame[key] = value
+    return frame
+
+
+def render_site_form(form: str, truth: pd.DataFrame, subjects: pd.DataFrame, dialect: SiteDialect) -> pd.DataFrame:
+    """Render one form's truth rows of one site into that site's dialect."""
+    inputs = dialect.inputs
+    rows = truth.reset_index(drop=True)
+    number = rows["usubjid"].map(subjects.set_index("usubjid")["subject_number"]).to_numpy()
+    subj = dialect.subjects(number)
+    meta = {"_usubjid": rows["usubjid"].to_numpy(), "_protected": rows.get("protected", pd.Series(False, index=rows.index)).to_numpy(dtype=bool)}
+    d = dialect
+    if "date" in rows and form in ("lab", "vs", "sv"):
+        meta["_date"] = pd.to_datetime(rows["date"]).to_numpy()
+        meta["_date_precision"] = np.full(len(rows), "D", dtype=object)
+    if form == "dm":
+        cols = {"subject": subj, "initials": rows["initials"].to_numpy(), "birth_date": d.dates(rows["birth_date"]),
+                "sex": d.codes("sex", rows["sex"]), "race": d.codes("race", rows["race"]),
+                "ethnicity": d.codes("ethnicity", rows["ethnicity"]), "consent_date": d.dates(rows["consent_date"])}
+        meta["_protected"] = rows["randomised"].to_numpy(dtype=bool)
+    elif form == "mh":
+        spec = inputs.sim["medical_history"]
+        terms = {"sle": d.language_text(spec["sle_term"]), "biopsy": d.language_text(spec["biopsy_term"])}
+        for i, cond in enumerate(spec["conditions"]):
+            terms[f"condition:{i}"] = d.language_text(cond["term"])
+        cols = {"subject": subj, "line": rows["line"].astype(str).to_numpy(), "category": d.codes("mh_category", rows["category"]),
+                "term": rows["term_key"].map(terms).to_numpy(), "start_date": d.dates(rows["start_date"], rows["start_precision"]),
+                "end_date": d.dates(rows["end_date"]), "ongoing": d.yes_no(rows["ongoing"]),
+                "biopsy_class": rows["biopsy_class"].to_numpy()}
+    elif form == "ie":
+        cols = {"subject": subj, "date": d.dates(rows["date"]), "criterion": rows["criterion"].to_numpy(),
+                "category": d.codes("ie_category", rows["category"]), "text": rows["text"].to_numpy(),
+                "met": d.yes_no(rows["met"])}
+    elif form == "rand":
+        if d.spec["treatment"] == "trtn":
+            trtn = {a["armcd"]: str(a["trtn"]) for a in inputs.arms}
+            code = rows["armcd"].map(trtn).to_numpy()
+        else:
+            code = rows["armcd"].to_numpy()
+        cols = {"subject": subj, "rand_date": d.dates(rows["rand_date"]), "rand_no": rows["rand_no"].to_numpy(),
+                "treatment": code}
+        meta["_protected"] = np.ones(len(rows), dtype=bool)
+    elif form == "ex":
+        dose = rows["dose"].to_numpy(dtype=float)
+        dose_dec = np.where(np.isclose(dose, np.round(dose)), 0, 1)
+        cols = {"subject": subj, "visit": d.visits(rows["visit"], rows["visitnum"]), "date": d.dates(rows["date"]),
+                "start_time": d.times(rows["start_min"]), "end_time": d.times(rows["end_min"]),
+                "weight": d.numbers(rows["dosing_weight"], 1), "dose": d.numbers(dose, dose_dec),
+                "interrupted": d.yes_no(rows["interrupted"])}
+    elif form == "vs":
+        units = inputs.sim["vs_units"][d.spec["vs_units"]]
+        h_unit, h_fac, h_dec = units["height"]
+        w_unit, w_fac, w_dec = units["weight"]
+        t_unit, t_fac, t_dec, t_off = units["temperature"]
+        height = rows["height"].to_numpy(dtype=float) * float(h_fac)
+        cols = {"subject": subj, "visit": d.visits(rows["visit"], rows["visitnum"]), "date": d.dates(rows["date"]),
+                "height": d.numbers(height, int(h_dec)), "height_unit": np.where(np.isfinite(height), h_unit, ""),
+                "weight": d.numbers(rows["weight"].to_numpy(dtype=float) * float(w_fac), int(w_dec)),
+                "weight_unit": w_unit, "sbp": d.numbers(rows["sbp"], 0), "dbp": d.numbers(rows["dbp"], 0),
+                "bp_unit": units["bp"], "pulse": d.numbers(rows["pulse"], 0),
+                "temperature": d.numbers(rows["temperature"].to_numpy(dtype=float) * float(t_fac) + float(t_off), int(t_dec)),
+                "temperature_unit": t_unit}
+    elif form == "lab":
+        return _render_lab(rows, subj, meta, d)
+    elif form == "sledai":
+        present, absent = d.spec["presence"]
+        items = {}
+        for it in inputs.instrument["items"]:
+            name = compute_sledai_column_names(it["test"], int(it["num"]))[d.spec["columns"]]
+            items[name] = np.where(rows[it["testcd"]].to_numpy(dtype=bool), present, absent)
+        cols = {"subject": subj, "visit": d.visits(rows["visit"], rows["visitnum"]), "date": d.dates(rows["date"]),
+                "total": d.numbers(rows["total"], 0), "_items": items}
+    elif form == "ae":
+        catalogue = {e["llt"]: e["verbatim"] for e in inputs.sim["adverse_events"]["catalogue"]}
+        verbatim = rows["llt"].map({t: d.language_text(v) for t, v in catalogue.items()}).to_numpy()
+        cols = {"subject": subj, "line": rows["line"].astype(str).to_numpy(), "term": verbatim,
+                "start_date": d.dates(rows["start_date"], rows["start_precision"]), "end_date": d.dates(rows["end_date"]),
+                "ongoing": d.yes_no(rows["ongoing"]), "serious": d.yes_no(rows["serious"]),
+                "severity": d.codes("severity", rows["severity"]), "relationship": d.codes("relationship", rows["relationship"]),
+                "action": d.codes("action", rows["action"]), "outcome": d.codes("outcome", rows["outcome"]),
+                "llt_name": rows["llt"].to_numpy(), "llt_code": rows["llt_code"].to_numpy(),
+                "pt_name": rows["pt_name"].to_numpy(), "pt_code": rows["pt_code"].to_numpy(),
+                "soc_name": rows["soc_name"].to_numpy(), "soc_code": rows["soc_code"].to_numpy()}
+        meta["_date"] = pd.to_datetime(rows["start_date"]).to_numpy()
+        meta["_date_precision"] = rows["start_precision"].to_numpy()
+        meta["_has_end"] = rows["end_date"].notna().to_numpy()
+    elif form == "cm":
+        dose = rows["dose"].to_numpy(dtype=float)
+        cols = {"subject": subj, "line": rows["line"].astype(str).to_numpy(), "medication": rows["medication"].to_numpy(),
+                "drug_name": rows["drug"].to_numpy(), "atc_code": rows["atc_code"].to_numpy(),
+                "dose": d.numbers(dose, np.where(np.isclose(dose, np.round(dose)), 0, 1)),
+                "dose_unit": rows["dose_unit"].to_numpy(), "route": d.codes("route", rows["route"]),
+                "frequency": d.codes("frequency", rows["frequency"]),
+                "start_date": d.dates(rows["start_date"], rows["start_precision"]), "end_date": d.dates(rows["end_date"]),
+                "ongoing": d.yes_no(rows["ongoing"]), "indication": rows["indication"].to_numpy()}
+        meta["_date"] = pd.to_datetime(rows["start_date"]).to_numpy()
+        meta["_date_precision"] = rows["start_precision"].to_numpy()
+    elif form == "ds":
+        cols = {"subject": subj, "milestone": d.codes("ds_milestone", rows["milestone"]),
+                "status": d.codes("ds_status", rows["status"]), "reason": d.codes("ds_reason", rows["reason"]),
+                "date": d.dates(rows["date"])}
+    elif form == "sv":
+        cols = {"subject": subj, "visit": d.visits(rows["visit"], rows["visitnum"]), "date": d.dates(rows["date"]),
+                "done": d.yes_no(np.full(len(rows), "Y", dtype=object))}
+    else:
+        raise ConfigError(f"unknown form '{form}'")
+    return _frame(d, form, cols, meta)
+
+
+def _render_lab(rows: pd.DataFrame, subj: np.ndarray, meta: dict[str, Any], d: SiteDialect) -> pd.DataFrame:
+    lab = d.inputs.sim["lab"]
+    profile = lab["unit_profiles"][d.spec["lab_units"]]
+    names = lab["test_names"][d.spec["lab_names"]]
+    specimen_names = lab["specimen_names"][d.spec["specimen_names"]]
+    canonical = lab["canonical"]
+    test = rows["test"]
+    unit = test.map({k: v[0] for k, v in profile.items()}).to_numpy(dtype=object)
+    factor = test.map({k: float(v[1]) for k, v in profile.items()}).to_numpy(dtype=float)
+    decimals = test.map({k: int(v[2]) for k, v in profile.items()}).to_numpy(dtype=int)
+    value = rows["value"].to_numpy(dtype=float)
+    result = d.numbers(value * factor, decimals)
+    limit = float(lab["dsdna_lower_limit"])
+    censored = (test == "DSDNA").to_numpy() & (value < limit)
+    if censored.any():
+        result[censored] = "<" + d.numbers(np.full(int(censored.sum()), limit) * factor[censored], 0)
+    low = test.map({k: float(v["range"][0]) for k, v in canonical.items()}).to_numpy(dtype=float)
+    high = test.map({k: float(v["range"][1]) for k, v in canonical.items()}).to_numpy(dtype=float)
+    low_text = np.where(low > 0, d.numbers(low * factor, decimals), "")
+    cols = {"subject": subj, "visit": d.visits(rows["visit"], rows["visitnum"]), "date": d.dates(rows["date"]),
+            "time": d.times(rows["time_min"]),
+            "specimen": test.map({k: specimen_names[v["specimen"]] for k, v in canonical.items()}).to_numpy(),
+            "test": test.map(names).to_numpy(), "result": result, "unit": unit,
+            "ref_low": low_text, "ref_high": d.numbers(high * factor, decimals)}
+    meta.update({"_test": test.to_numpy(), "_value": value, "_factor": factor, "_decimals": decimals,
+                 "_censored": censored})
+    return _frame(d, "lab", cols, meta)

@@ -1,0 +1,187 @@
+"""Stage `simulate`: realistic multi-site raw exports of the flagship study, with documented defects.
+
+``run(ctx)`` draws a clean, calibrated truth per subject (vectorised), renders every site's files
+in its own dialect, injects defects at the rates of ``simulation.yaml`` and writes ``_truth/``
+(``defects.csv``, ``subjects.csv`` and, last, ``manifest.json``). See docs/raw-exports.md.
+"""
+
+from __future__ import annotations
+
+import shutil
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from pipeline.common.errors import ConfigError
+from pipeline.common.io import sha256_file, write_csv_atomic, write_json_atomic
+from pipeline.common.logs import get_logger
+from pipeline.simulate.config import FORMS, GENERATOR_VERSION, SimulationInputs, load_simulation_inputs, rng_for
+from pipeline.simulate.defects import RawFile, finalise_rows, inject_defects
+from pipeline.simulate.dosing import build_ex_truth, build_vs_truth
+from pipeline.simulate.events import (build_ae_truth, build_cm_truth, build_ds_truth, build_ie_truth, build_mh_truth,
+                                      derive_vars_key_dates)
+from pipeline.simulate.labs import build_lab_truth, derive_vars_upcr_truth
+from pipeline.simulate.render import SiteDialect, compute_sledai_column_names, render_site_form
+from pipeline.simulate.sledai import build_sledai_truth
+from pipeline.simulate.subjects import build_subjects, build_visits, derive_var_ie_failed, derive_vars_disposition
+from pipeline.simulate.writers import write_csv, write_xlsx, write_xpt
+
+log = get_logger("simulate")
+
+
+def build_truth(inputs: SimulationInputs) -> dict[str, pd.DataFrame]:
+    """All clean truth frames of one simulation (no dialect, no defect)."""
+    subjects = build_subjects(inputs)
+    subjects = derive_var_ie_failed(subjects, inputs)
+    subjects = derive_vars_disposition(subjects, inputs)
+    visits = build_visits(subjects, inputs)
+    baseline_visit = inputs.visits.sort_values("visitnum").query("day < 1")["visit"].iloc[-1]
+    bl_date = visits[visits["visit"] == baseline_visit].set_index("usubjid")["date"]
+    subjects["rand_date"] = subjects["usubjid"].map(bl_date).where(subjects["randomised"])
+    subjects = derive_vars_upcr_truth(subjects, inputs)
+    labs = build_lab_truth(subjects, visits, inputs)
+    sledai = build_sledai_truth(subjects, visits, labs, inputs)
+    ex = build_ex_truth(subjects, visits, inputs)
+    subjects = derive_vars_key_dates(subjects, visits, ex, inputs)
+    vs = build_vs_truth(subjects, visits, sledai, inputs)
+    ae = build_ae_truth(subjects, inputs)
+    cm = build_cm_truth(subjects, ae, inputs)
+    sv = visits.merge(subjects[["usubjid", "siteid"]], on="usubjid")
+    sv["protected"] = False
+    return {"subjects": subjects, "visits": visits, "dm": subjects, "mh": build_mh_truth(subjects, inputs),
+            "ie": build_ie_truth(subjects, inputs), "rand": subjects[subjects["randomised"]], "ex": ex, "vs": vs,
+            "lab": labs, "sledai": sledai, "ae": ae, "cm": cm, "ds": build_ds_truth(subjects, inputs), "sv": sv}
+
+
+def render_files(truth: dict[str, pd.DataFrame], inputs: SimulationInputs) -> list[RawFile]:
+    """Every site's files in its dialect (clean)."""
+    files = []
+    subjects = truth["subjects"]
+    for site in inputs.sites["siteid"]:
+        dialect = SiteDialect(site, inputs.sim["site_dialects"][site], inputs)
+        for form in FORMS:
+            frame = truth[form]
+            rows = frame[frame["siteid"] == site]
+            files.append(RawFile(site, form, dialect, render_site_form(form, rows, subjects, dialect)))
+    return files
+
+
+def _numeric_columns(f: RawFile, inputs: SimulationInputs) -> list[str]:
+    return [f.dialect.column(f.form, fld) for fld in inputs.sim["numeric_columns"].get(f.form, [])]
+
+
+def _labels(f: RawFile, inputs: SimulationInputs, columns: list[str]) -> list[str]:
+    title = {f.dialect.column(f.form, fld): names[1] for fld, names in inputs.sim["forms"][f.form].items()}
+    if f.form == "sledai":
+        for it in inputs.instrument["items"]:
+            names = compute_sledai_column_names(it["test"], int(it["num"]))
+            title[names[f.dialect.spec["columns"]]] = names["title"]
+    return [title.get(c, c) for c in columns]
+
+
+def write_files(files: list[RawFile], raw_dir: Path, inputs: SimulationInputs) -> dict[str, dict]:
+    """Write every file in its site's format; return ``relpath -> {rows, format, sha256}``."""
+    written = {}
+    for f in files:
+        frame = f.frame[[c for c in f.frame.columns if not c.startswith("_")]]
+        path = raw_dir / f.relpath
+        fmt = f.dialect.format
+        try:
+            if fmt == "csv":
+                write_csv(path, frame, f.dialect.spec.get("delimiter", ","), f.dialect.spec.get("encoding", "utf-8"))
+            elif fmt == "xlsx":
+                write_xlsx(path, frame, f.dialect.spec.get("sheet", "Export"), _numeric_columns(f, inputs))
+            elif fmt == "xpt":
+                write_xpt(path, frame, f.form.upper(), _labels(f, inputs, list(frame.columns)), _numeric_columns(f, inputs))
+            else:
+                raise ConfigError(f"unknown format {fmt}")
+        except ConfigError as exc:
+            raise ConfigError(f"{inputs.sim_path}: site {f.siteid}, form {f.form}: {exc}") from None
+        written[f.relpath] = {"rows": int(len(frame)), "format": fmt, "sha256": sha256_file(path)}
+    return written
+
+
+def summarise_subjects(truth: dict[str, pd.DataFrame], inputs: SimulationInputs) -> pd.DataFrame:
+    """Key truths per screened subject, computed from the values as written (``_truth/subjects.csv``)."""
+    subjects = truth["subjects"]
+    labs = truth["lab"]
+    primary = inputs.design["endpoints"]["primary_visit"]
+    baseline_visit = inputs.visits.sort_values("visitnum").query("day < 1")["visit"].iloc[-1]
+    wide = labs[labs["visit"].isin([baseline_visit, primary])].pivot_table(
+        index=["usubjid", "visit"], columns="test", values="reported", aggfunc="first")
+    upcr = (wide["UPROT"] / wide["UCREAT"]).unstack("visit")
+    egfr = wide["EGFR"].unstack("visit")
+    sled = truth["sledai"].pivot_table(index="usubjid", columns="visit", values="total", aggfunc="first")
+    ae = truth["ae"]
+    te = ae[ae["treatment_emergent"]]
+    crr_cfg = inputs.design["endpoints"]["crr"]
+    out = pd.DataFrame({"usubjid": subjects["usubjid"], "site": subjects["siteid"],
+                        "subject_number": subjects["subject_number"], "armcd": subjects["armcd"],
+                        "randomised": np.where(subjects["randomised"], "Y", "N"),
+                        "screen_failure": np.where(subjects["screen_failure"], "Y", "N"),
+                        "first_dose_date": pd.to_datetime(subjects["first_dose_date"]).dt.strftime("%Y-%m-%d").fillna("")})
+    get = lambda table, visit: out["usubjid"].map(table[visit]) if visit in table else pd.Series(np.nan, index=out.index)  # noqa: E731
+    out["baseline_upcr"] = get(upcr, baseline_visit).round(6)
+    out["w24_upcr"] = get(upcr, primary).round(6)
+    out["w24_sample"] = np.where(out["w24_upcr"].notna(), "Y", "N")
+    out["baseline_egfr"] = get(egfr, baseline_visit)
+    out["w24_egfr"] = get(egfr, primary)
+    rescue = subjects["rescue"].to_numpy(dtype=bool)
+    egfr_ok = (out["w24_egfr"] >= crr_cfg["egfr_at_least"]) | (
+        out["w24_egfr"] >= out["baseline_egfr"] * (1 - crr_cfg["egfr_max_drop_pct"] / 100))
+    responder = (out["w24_upcr"] < crr_cfg["upcr_below"]) & egfr_ok & ~rescue
+    out["responder_crr"] = np.where(responder, "Y", "N")
+    out["rescue"] = np.where(rescue, "Y", "N")
+    out["baseline_sledai"] = get(sled, baseline_visit)
+    out["w24_sledai"] = get(sled, primary)
+    out["sae_events"] = out["usubjid"].map(te[te["serious"] == "Y"].groupby("usubjid").size()).fillna(0).astype(int)
+    out["drug_withdrawn"] = np.where(subjects["drug_withdrawn"], "Y", "N")
+    out["any_teae"] = np.where(out["usubjid"].isin(te["usubjid"]), "Y", "N")
+    out["completed_treatment"] = np.where(subjects["completed_treatment"], "Y", "N")
+    out["completed_study"] = np.where(subjects["completed_study"], "Y", "N")
+    return out.sort_values("usubjid").reset_index(drop=True)
+
+
+def simulate(raw_dir: Path, inputs: SimulationInputs) -> dict:
+    """Generate, render, damage and write one simulation into ``raw_dir``; return the manifest."""
+    started = time.perf_counter()
+    truth = build_truth(inputs)
+    files = render_files(truth, inputs)
+    records = inject_defects(files, inputs.sim["defects"], rng_for(inputs.seed, "defects"))
+    defects = finalise_rows(files, records)
+    if raw_dir.exists():  # a previous simulation: remove its site folders and truth only
+        for child in raw_dir.iterdir():
+            if child.is_dir() and (child.name.startswith("site_") or child.name == "_truth"):
+                shutil.rmtree(child)
+    written = write_files(files, raw_dir, inputs)
+    truth_dir = raw_dir / "_truth"
+    write_csv_atomic(truth_dir / "defects.csv", defects)
+    write_csv_atomic(truth_dir / "subjects.csv", summarise_subjects(truth, inputs))
+    subjects = truth["subjects"]
+    sites = inputs.sites.set_index("siteid")
+    manifest = {
+        "generator": f"pipeline.simulate {GENERATOR_VERSION}",
+        "study": inputs.design["study"]["slug"],
+        "studyid": inputs.studyid,
+        "seed": inputs.seed,
+        "subjects": int(subjects["randomised"].sum()),
+        "screen_failures": int(subjects["screen_failure"].sum()),
+        "arms": {k: int(v) for k, v in inputs.n_by_arm.items()},
+        "sites": {s: {"country": sites.loc[s, "country"], "format": inputs.sim["site_dialects"][s]["format"],
+                      "screened": int((subjects["siteid"] == s).sum())} for s in sites.index},
+        "files": written,
+        "defects": {k: int(v) for k, v in defects["defect_class"].value_counts().sort_index().items()},
+    }
+    write_json_atomic(truth_dir / "manifest.json", manifest)
+    log.info("simulated %d randomised + %d screen failures at %d sites: %d files, %d defects in %.1f s",
+             manifest["subjects"], manifest["screen_failures"], len(sites), len(written), len(defects),
+             time.perf_counter() - started)
+    return manifest
+
+
+def run(ctx) -> None:
+    """Stage entry point: ``python -m pipeline simulate [--seed N] [--subjects N] [--out DIR]``."""
+    inputs = load_simulation_inputs(ctx, seed=ctx.options.get("seed"), subjects=ctx.options.get("subjects"))
+    simulate(Path(ctx.raw_dir), inputs)

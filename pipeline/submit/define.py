@@ -1,0 +1,608 @@
+"""Define-XML 2.1 for one standard (SDTM or ADaM) of the submission package, built with lxml.
+
+What goes in: def:Standards (IG + CT package), one ItemGroupDef per dataset (purpose, structure,
+class, keys through KeySequence, def:leaf to the xpt), one ItemDef per variable (DataType, Length,
+SignificantDigits, DisplayFormat, Origin, CodeListRef), CodeLists from the CT subset with
+``nci:ExtCodeID`` aliases and ``def:ExtendedValue`` for sponsor terms, ExternalCodeLists for
+dictionaries, MethodDefs for derived variables, and value-level metadata (results by test code,
+AVAL by PARAMCD). :func:`validate_define_xml` checks the result against the Define-XML 2.1 XSD.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import re
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+from lxml import etree
+
+from pipeline.common.errors import ConfigError
+from pipeline.submit.datasetjson import item_group_oid, item_oid
+from pipeline.submit.metadata import SPONSOR_CODELIST, DatasetMeta
+
+ODM_NS = "http://www.cdisc.org/ns/odm/v1.3"
+DEF_NS = "http://www.cdisc.org/ns/def/v2.1"
+XLINK_NS = "http://www.w3.org/1999/xlink"
+XML_NS = "http://www.w3.org/XML/1998/namespace"
+NSMAP = {None: ODM_NS, "def": DEF_NS, "xlink": XLINK_NS}
+DEFINE_VERSION = "2.1.0"
+IG_VERSIONS = {"SDTM": ("SDTMIG", "3.4"), "ADaM": ("ADaMIG", "1.3")}
+MAX_VALUE_LEVEL_CODES = 300
+
+# Code variables whose codelist takes its decode from a companion variable of the same dataset.
+DECODE_SUFFIXES = ("TESTCD", "PARAMCD", "ARMCD")  # LBTESTCD -> LBTEST, ACTARMCD -> ACTARM, TSPARMCD -> TSPARM
+DECODE_NAMES = {"ETCD": "ELEMENT", "QNAM": "QLABEL"}
+DICTIONARIES = {"MedDRA": "MEDDRA", "WHODrug": "WHODRUG", "LOINC": "LOINC"}
+CT_COLUMNS = ["codelist_code", "codelist", "codelist_name", "extensible", "term_code", "submission_value",
+              "synonyms", "nci_preferred_term"]
+CODELIST_COLUMNS = ["codelist_oid", "name", "data_type", "codelist_code", "extensible", "coded_value",
+                    "decode", "term_code", "extended", "order", "publishing_set"]
+
+
+def _q(ns: str, tag: str) -> str:
+    return f"{{{ns}}}{tag}"
+
+
+def load_controlled_terminology(path: str | Path) -> pd.DataFrame:
+    """Read a CT subset TSV (one row per term), check its columns, add ``publishing_set``.
+
+    ``publishing_set`` is ``ADaM`` for files named ``adamct-*``, else ``SDTM``.
+
+    >>> import tempfile, pathlib
+    >>> p = pathlib.Path(tempfile.mkdtemp()) / "ct-subset-2025-03-28.tsv"
+    >>> _ = p.write_text("codelist_code\\tcodelist\\tcodelist_name\\textensible\\tterm_code\\tsubmission_value\\t"
+    ...                  "synonyms\\tnci_preferred_term\\nC66731\\tSEX\\tSex\\tNo\\tC16576\\tF\\t\\tFemale\\n")
+    >>> load_controlled_terminology(p)[["codelist", "submission_value", "term_code"]].values.tolist()
+    [['SEX', 'F', 'C16576']]
+    """
+    path = Path(path)
+    table = pd.read_csv(path, sep="\t", dtype=str, keep_default_na=False)
+    missing = [c for c in CT_COLUMNS if c not in table.columns]
+    if missing:
+        raise ConfigError(f"{path}: missing column(s) {', '.join(missing)}")
+    table = table[CT_COLUMNS].copy()
+    table["publishing_set"] = "ADaM" if path.name.lower().startswith("adamct") else "SDTM"
+    return table
+
+
+def ct_version_of(path: str | Path) -> str:
+    """The CT package date from a file name such as ``ct-subset-2025-03-28.tsv``.
+
+    >>> ct_version_of("specs/standards/ct-subset-2025-03-28.tsv")
+    '2025-03-28'
+    """
+    match = re.search(r"(\d{4}-\d{2}-\d{2})", Path(path).name)
+    return match.group(1) if match else "unknown"
+
+
+# --------------------------------------------------------------------------------------------
+# codelists
+# --------------------------------------------------------------------------------------------
+
+def _decode_companion(variable: str) -> str | None:
+    """The variable holding the decode of a code variable (``LBTESTCD`` -> ``LBTEST``), or None.
+
+    >>> _decode_companion("ACTARMCD"), _decode_companion("QNAM"), _decode_companion("AESEV")
+    ('ACTARM', 'QLABEL', None)
+    """
+    if variable.endswith(DECODE_SUFFIXES):
+        return variable[:-2]
+    return DECODE_NAMES.get(variable)
+
+
+def assign_codelist_oids(variable_meta: pd.DataFrame, ct: pd.DataFrame) -> pd.DataFrame:
+    """Add ``codelist_oid`` (CodeList to reference) and ``dictionary`` (ExternalCodeList) per variable.
+
+    CT codelists are shared (``CL.NY``); test codes, parameters and sponsor lists are per dataset
+    (``CL.LB.LBTESTCD``); ADaM ``*FL`` flags without a codelist use NY.
+
+    >>> vm = pd.DataFrame({"dataset": ["AE", "AE", "LB", "ADSL"], "variable": ["AESER", "AEDECOD", "LBTESTCD", "SAFFL"],
+    ...                    "codelist": ["NY", "", "LBTESTCD", ""], "value_format": ["", "MedDRA", "", ""], "kind": ["char"] * 4})
+    >>> ct = pd.DataFrame({"codelist": ["NY", "LBTESTCD"]})
+    >>> assign_codelist_oids(vm, ct)[["codelist_oid", "dictionary"]].values.tolist()
+    [['CL.NY', ''], ['CL.MEDDRA', 'MEDDRA'], ['CL.LB.LBTESTCD', ''], ['CL.NY', '']]
+    """
+    known = set(ct["codelist"])
+    result = variable_meta.copy()
+    oids, dictionaries = [], []
+    for row in result.itertuples(index=False):
+        codelist = str(row.codelist or "")
+        dictionary = next((code for prefix, code in DICTIONARIES.items() if str(row.value_format).startswith(prefix)), "")
+        oid = ""
+        if _decode_companion(row.variable) or codelist == SPONSOR_CODELIST or (codelist and "/" not in codelist and codelist not in known):
+            oid = f"CL.{row.dataset}.{row.variable}" if (codelist or _decode_companion(row.variable)) else ""
+        elif codelist:
+            oid = f"CL.{codelist.replace('/', '.')}"
+        elif row.dataset.startswith("AD") and row.variable.endswith("FL") and row.kind == "char":
+            oid = "CL.NY"
+        if dictionary:
+            oid = f"CL.{dictionary}"
+        oids.append(oid)
+        dictionaries.append(dictionary)
+    result["codelist_oid"] = oids
+    result["dictionary"] = dictionaries
+    return result
+
+
+def build_codelists(variable_meta: pd.DataFrame, datasets: dict[str, pd.DataFrame], ct: pd.DataFrame) -> pd.DataFrame:
+    """One row per codelist term actually used (see ``CODELIST_COLUMNS``).
+
+    Values come from the data; CT terms get their C-code; a value missing from an extensible CT
+    codelist is flagged ``extended``; a codelist whose variables hold no values lists all CT terms.
+
+    >>> vm = pd.DataFrame({"dataset": ["DM"], "variable": ["SEX"], "codelist": ["SEX"], "codelist_oid": ["CL.SEX"], "kind": ["char"]})
+    >>> ct = pd.DataFrame({"codelist_code": ["C66731"] * 2, "codelist": ["SEX"] * 2, "codelist_name": ["Sex"] * 2,
+    ...                    "extensible": ["No"] * 2, "term_code": ["C16576", "C20197"], "submission_value": ["F", "M"],
+    ...                    "synonyms": ["", ""], "nci_preferred_term": ["Female", "Male"]})
+    >>> build_codelists(vm, {"DM": pd.DataFrame({"SEX": ["M", "M", None]})}, ct)[["coded_value", "term_code", "extended"]].values.tolist()
+    [['M', 'C20197', False]]
+    """
+    used = variable_meta[(variable_meta["codelist_oid"] != "")
+                         & (variable_meta.get("dictionary", pd.Series("", index=variable_meta.index)).fillna("") == "")]
+    ct_by_name = {name: group for name, group in ct.groupby("codelist", sort=False)}
+    frames = []
+    for oid, group in used.groupby("codelist_oid", sort=True):
+        values: list[pd.DataFrame] = []
+        for row in group.itertuples(index=False):
+            frame = datasets.get(row.dataset)
+            if frame is None or row.variable not in frame.columns:
+                continue
+            companion = _decode_companion(row.variable)
+            columns = [row.variable] + ([companion] if companion and companion in frame.columns else [])
+            pairs = frame[columns].dropna(subset=[row.variable]).drop_duplicates(subset=[row.variable])
+            pairs = pairs.rename(columns={row.variable: "coded_value"})
+            pairs["decode"] = pairs[companion].astype(str) if len(columns) > 1 else ""
+            values.append(pairs[["coded_value", "decode"]])
+        data_values = pd.concat(values, ignore_index=True) if values else pd.DataFrame(columns=["coded_value", "decode"])
+        data_values["coded_value"] = data_values["coded_value"].map(_coded_text)
+        data_values = data_values[data_values["coded_value"] != ""].drop_duplicates("coded_value")
+        names = [n for n in str(group["codelist"].iloc[0] or "").split("/") if n in ct_by_name]
+        terms = pd.concat([ct_by_name[n] for n in names], ignore_index=True) if names else pd.DataFrame(columns=CT_COLUMNS)
+        if oid == "CL.NY" and "NY" in ct_by_name and not names:
+            names, terms = ["NY"], ct_by_name["NY"]
+        terms = terms.drop_duplicates("submission_value")
+        if data_values.empty and not terms.empty:
+            data_values = pd.DataFrame({"coded_value": terms["submission_value"], "decode": ""})
+        if data_values.empty:
+            continue
+        if "sponsor_term" not in terms.columns:
+            terms = terms.assign(sponsor_term=False)
+        merged = data_values.merge(terms[["submission_value", "term_code", "sponsor_term"]], how="left",
+                                   left_on="coded_value", right_on="submission_value")
+        ct_order = {v: i for i, v in enumerate(terms["submission_value"])}
+        merged["order_key"] = merged["coded_value"].map(ct_order).fillna(len(ct_order))
+        merged = merged.sort_values(["order_key", "coded_value"], kind="stable").reset_index(drop=True)
+        extensible = bool(len(terms)) and (terms["extensible"].iloc[0] == "Yes")
+        has_code = len(names) == 1 and bool(str(terms["codelist_code"].iloc[0]))
+        numeric = group["kind"].isin(["integer", "float"]).all()
+        frames.append(pd.DataFrame({
+            "codelist_oid": oid,
+            "name": _codelist_name(oid, group, terms),
+            "data_type": ("integer" if group["kind"].eq("integer").all() else "float") if numeric else "text",
+            "codelist_code": terms["codelist_code"].iloc[0] if len(names) == 1 else "",
+            "extensible": "Yes" if extensible else ("No" if len(terms) else ""),
+            "coded_value": merged["coded_value"],
+            "decode": merged["decode"].fillna(""),
+            "term_code": merged["term_code"].fillna(""),
+            "extended": (((merged["submission_value"].isna())
+                          | (merged["sponsor_term"].eq(True) & has_code))
+                         & bool(len(terms))).to_numpy(),
+            "order": range(1, len(merged) + 1),
+            "publishing_set": (str(terms["publishing_set"].iloc[0]) if "publishing_set" in terms and len(terms)
+                               and str(terms["publishing_set"].iloc[0]) else "SDTM"),
+        }))
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=CODELIST_COLUMNS)
+
+
+def _coded_text(value: Any) -> str:
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return "" if value is None else str(value)
+
+
+def _codelist_name(oid: str, group: pd.DataFrame, terms: pd.DataFrame) -> str:
+    if len(terms) and oid.count(".") == 1:
+        return str(terms["codelist_name"].iloc[0])
+    first = group.iloc[0]
+    return f"{first['dataset']}.{first['variable']} values" if oid.count(".") == 2 else oid[3:]
+
+
+# --------------------------------------------------------------------------------------------
+# value-level metadata
+# --------------------------------------------------------------------------------------------
+
+def build_value_level_meta(meta: DatasetMeta, dataset: pd.DataFrame, variable_meta: pd.DataFrame) -> pd.DataFrame:
+    """Value-level rows: result variables of findings by ``--TESTCD``, ``AVAL`` by ``PARAMCD``.
+
+    Columns ``dataset, variable, by_variable, by_value, kind, length, significant_digits, label``.
+
+    >>> from pipeline.submit.metadata import DatasetMeta
+    >>> frame = pd.DataFrame({"LBTESTCD": ["ALB", "ALB", "GLUC"], "LBTEST": ["Albumin", "Albumin", "Glucose"],
+    ...                       "LBSTRESN": [40.0, 41.0, 5.25]})
+    >>> vm = pd.DataFrame({"variable": ["LBTESTCD", "LBTEST", "LBSTRESN"], "kind": ["char", "char", "float"], "label": ["a", "b", "c"]})
+    >>> build_value_level_meta(DatasetMeta("LB", "Lab", "SDTM", "FINDINGS", "", ()), frame, vm)[["by_value", "kind", "significant_digits"]].values.tolist()
+    [['ALB', 'integer', <NA>], ['GLUC', 'float', 2]]
+    """
+    from pipeline.submit.metadata import compute_char_length, compute_variable_kind
+
+    name = meta.name
+    prefix = name[:2] if meta.standard == "SDTM" and not name.startswith("SUPP") else name
+    if f"{prefix}TESTCD" in dataset.columns:
+        name = prefix
+        by, targets = f"{name}TESTCD", [f"{name}ORRES", f"{name}STRESC", f"{name}STRESN"]
+        label_column = f"{name}TEST"
+    elif "PARAMCD" in dataset.columns:
+        by, targets, label_column = "PARAMCD", ["AVAL", "AVALC"], "PARAM"
+    elif "QNAM" in dataset.columns and "QVAL" in dataset.columns:
+        by, targets, label_column = "QNAM", ["QVAL"], "QLABEL"
+    else:
+        return pd.DataFrame(columns=["dataset", "variable", "by_variable", "by_value", "kind", "length",
+                                     "significant_digits", "label"])
+    targets = [t for t in targets if t in dataset.columns]
+    codes = dataset[by].dropna().astype(str)
+    codes = sorted(codes[codes != ""].unique())[:MAX_VALUE_LEVEL_CODES]
+    rows = []
+    for target in targets:
+        parent_kind = variable_meta.loc[variable_meta["variable"] == target, "kind"]
+        parent_kind = parent_kind.iloc[0] if len(parent_kind) else "char"
+        subset = dataset[[by, target] + ([label_column] if label_column in dataset.columns else [])]
+        for code, part in subset[subset[by].astype(str).isin(codes)].groupby(by, sort=True):
+            values = part[target]
+            if values.isna().all() or (parent_kind == "char" and values.fillna("").eq("").all()):
+                continue
+            kind = compute_variable_kind(values) if parent_kind != "char" else "char"
+            label = str(part[label_column].dropna().iloc[0]) if label_column in part and part[label_column].notna().any() else str(code)
+            rows.append({"dataset": meta.name, "variable": target, "by_variable": by, "by_value": str(code), "kind": kind,
+                         "length": compute_char_length(values) if kind == "char" else _numeric_length(values),
+                         "significant_digits": _decimals(values) if kind == "float" else None,
+                         "label": label})
+    table = pd.DataFrame(rows, columns=["dataset", "variable", "by_variable", "by_value", "kind", "length",
+                                        "significant_digits", "label"])
+    return table.astype({"significant_digits": "Int64"})
+
+
+def _decimals(values: pd.Series) -> int | None:
+    from pipeline.submit.metadata import compute_decimals
+
+    return compute_decimals(values)
+
+
+def _numeric_length(values: pd.Series) -> int:
+    from pipeline.submit.metadata import compute_numeric_length
+
+    return compute_numeric_length(values)
+
+
+# --------------------------------------------------------------------------------------------
+# the document
+# --------------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class DefineContext:
+    """Study-level facts that go into the ODM header and GlobalVariables."""
+
+    study_oid: str
+    study_name: str
+    study_description: str
+    protocol_name: str
+    created: str
+    ct_version: str
+    standard: str  # SDTM or ADaM
+    originator: str = "cdisc-pipeline"
+    source_system_version: str = "0.1.0"
+    dictionary_versions: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def metadata_version_oid(self) -> str:
+        name, version = IG_VERSIONS[self.standard]
+        return f"MDV.{self.study_name}.{name}.{version}"
+
+
+def _text(parent: etree._Element, tag: str, text: str, ns: str = ODM_NS) -> etree._Element:
+    element = etree.SubElement(parent, _q(ns, tag))
+    translated = etree.SubElement(element, _q(ODM_NS, "TranslatedText"))
+    translated.set(_q(XML_NS, "lang"), "en")
+    translated.text = text
+    return element
+
+
+def build_define_xml(context: DefineContext, metas: list[DatasetMeta], variable_meta: pd.DataFrame,
+                     codelists: pd.DataFrame, value_level: pd.DataFrame) -> bytes:
+    """Serialise one Define-XML 2.1 document (UTF-8 bytes, pretty-printed, deterministic).
+
+    ``variable_meta`` needs ``codelist_oid`` and ``dictionary`` (see :func:`assign_codelist_oids`).
+
+    >>> from pipeline.submit.metadata import DatasetMeta
+    >>> ctx = DefineContext("STDY.S1", "S1", "A study", "S1", "2023-06-29T00:00:00", "2025-03-28", "SDTM")
+    >>> meta = DatasetMeta("DM", "Demographics", "SDTM", "SPECIAL PURPOSE", "One record per subject", ("USUBJID",))
+    >>> vm = pd.DataFrame({"dataset": ["DM"], "variable": ["USUBJID"], "label": ["Unique Subject Identifier"], "kind": ["char"],
+    ...     "length": [6], "define_type": ["text"], "display_format": [""], "significant_digits": [None], "origin": ["Derived"],
+    ...     "origin_source": [""], "predecessor": [""], "method": ["STUDYID-SUBJID"], "key_sequence": [1], "mandatory": ["Yes"],
+    ...     "role": [""], "codelist_oid": [""], "dictionary": [""], "order": [1]})
+    >>> xml = build_define_xml(ctx, [meta], vm, pd.DataFrame(columns=CODELIST_COLUMNS), pd.DataFrame(columns=["dataset"]))
+    >>> b'KeySequence="1"' in xml and b'<def:leaf ID="LF.DM" xlink:href="dm.xpt">' in xml
+    True
+    """
+    ig_name, ig_version = IG_VERSIONS[context.standard]
+    odm = etree.Element(_q(ODM_NS, "ODM"), nsmap=NSMAP)
+    odm.set("FileType", "Snapshot")
+    odm.set("FileOID", f"{context.study_oid}.DEFINE.{context.standard}")
+    odm.set("CreationDateTime", context.created)
+    odm.set("ODMVersion", "1.3.2")
+    odm.set("Originator", context.originator)
+    odm.set("SourceSystem", "cdisc-pipeline")
+    odm.set("SourceSystemVersion", context.source_system_version)
+    odm.set(_q(DEF_NS, "Context"), "Submission")
+    study = etree.SubElement(odm, _q(ODM_NS, "Study"), OID=context.study_oid)
+    global_vars = etree.SubElement(study, _q(ODM_NS, "GlobalVariables"))
+    etree.SubElement(global_vars, _q(ODM_NS, "StudyName")).text = context.study_name
+    etree.SubElement(global_vars, _q(ODM_NS, "StudyDescription")).text = context.study_description
+    etree.SubElement(global_vars, _q(ODM_NS, "ProtocolName")).text = context.protocol_name
+    mdv = etree.SubElement(study, _q(ODM_NS, "MetaDataVersion"))
+    mdv.set("OID", context.metadata_version_oid)
+    mdv.set("Name", f"{context.study_name} {context.standard} Define-XML {DEFINE_VERSION}")
+    mdv.set("Description", f"{context.study_name} {ig_name} {ig_version} metadata")
+    mdv.set(_q(DEF_NS, "DefineVersion"), DEFINE_VERSION)
+
+    standards = etree.SubElement(mdv, _q(DEF_NS, "Standards"))
+    ig_oid, ct_oid = f"STD.{ig_name}.{ig_version}", f"STD.CT.SDTM.{context.ct_version}"
+    etree.SubElement(standards, _q(DEF_NS, "Standard"), OID=ig_oid, Name=ig_name, Type="IG",
+                     Version=ig_version, Status="Final")
+    etree.SubElement(standards, _q(DEF_NS, "Standard"), OID=ct_oid, Name="CDISC/NCI", Type="CT",
+                     PublishingSet="SDTM", Version=context.ct_version, Status="Final")
+    ct_oids = {"SDTM": ct_oid}
+    if len(codelists) and (codelists["publishing_set"] == "ADaM").any():
+        ct_oids["ADaM"] = f"STD.CT.ADaM.{context.ct_version}"
+        etree.SubElement(standards, _q(DEF_NS, "Standard"), OID=ct_oids["ADaM"], Name="CDISC/NCI", Type="CT",
+                         PublishingSet="ADaM", Version=context.ct_version, Status="Final")
+
+    variable_meta = variable_meta.copy()
+    vl_keys = set()
+    if len(value_level):
+        vl_keys = set(zip(value_level["dataset"], value_level["variable"]))
+
+    # value lists and where clauses
+    where_clauses: list[tuple[str, str, str, str]] = []
+    for (dataset_name, variable), group in value_level.groupby(["dataset", "variable"], sort=True) if len(value_level) else []:
+        value_list = etree.SubElement(mdv, _q(DEF_NS, "ValueListDef"), OID=f"VL.{dataset_name}.{variable}")
+        for order, row in enumerate(group.itertuples(index=False), start=1):
+            vl_item = f"{item_oid(dataset_name, variable)}.{row.by_value}"
+            wc_oid = f"WC.{dataset_name}.{row.by_variable}.{row.by_value}"
+            ref = etree.SubElement(value_list, _q(ODM_NS, "ItemRef"), ItemOID=vl_item, OrderNumber=str(order),
+                                   Mandatory="No")
+            etree.SubElement(ref, _q(DEF_NS, "WhereClauseRef"), WhereClauseOID=wc_oid)
+            where_clauses.append((wc_oid, dataset_name, row.by_variable, row.by_value))
+    for wc_oid, dataset_name, by_variable, by_value in sorted(set(where_clauses)):
+        clause = etree.SubElement(mdv, _q(DEF_NS, "WhereClauseDef"), OID=wc_oid)
+        check = etree.SubElement(clause, _q(ODM_NS, "RangeCheck"), Comparator="EQ", SoftHard="Soft")
+        check.set(_q(DEF_NS, "ItemOID"), item_oid(dataset_name, by_variable))
+        etree.SubElement(check, _q(ODM_NS, "CheckValue")).text = by_value
+
+    # methods: one MethodDef per variable name when every dataset derives it the same way
+    derived = variable_meta[(variable_meta["origin"] == "Derived") & (variable_meta["method"].fillna("") != "")]
+    texts_per_variable = derived.groupby("variable")["method"].nunique()
+    method_oids = {(row.dataset, row.variable): (f"MT.{row.variable}" if texts_per_variable[row.variable] == 1
+                                                 else f"MT.{row.dataset}.{row.variable}")
+                   for row in derived.itertuples(index=False)}
+
+    # datasets
+    methods: list[tuple[str, str, str]] = []
+    for meta in metas:
+        group = variable_meta[variable_meta["dataset"] == meta.name].sort_values("order")
+        ig = etree.SubElement(mdv, _q(ODM_NS, "ItemGroupDef"), OID=item_group_oid(meta))
+        if meta.standard == "SDTM":
+            ig.set("Domain", meta.name[4:] if meta.name.startswith("SUPP") else meta.name)
+        ig.set("Name", meta.name)
+        one_per_subject = meta.structure.lower().rstrip(".") == "one record per subject"
+        ig.set("Repeating", "No" if one_per_subject or meta.name in ("DM", "ADSL") else "Yes")
+        ig.set("IsReferenceData", "Yes" if meta.dataset_class == "TRIAL DESIGN" else "No")
+        ig.set("SASDatasetName", meta.name)
+        ig.set("Purpose", meta.purpose)
+        ig.set(_q(DEF_NS, "Structure"), meta.structure or "Not specified")
+        ig.set(_q(DEF_NS, "StandardOID"), ig_oid)
+        ig.set(_q(DEF_NS, "ArchiveLocationID"), f"LF.{meta.name}")
+        _text(ig, "Description", meta.label)
+        for row in group.itertuples(index=False):
+            ref = etree.SubElement(ig, _q(ODM_NS, "ItemRef"), ItemOID=item_oid(meta.name, row.variable),
+                                   OrderNumber=str(int(row.order)), Mandatory=row.mandatory)
+            if row.key_sequence is not None and not pd.isna(row.key_sequence):
+                ref.set("KeySequence", str(int(row.key_sequence)))
+            if (meta.name, row.variable) in method_oids:
+                method_oid = method_oids[(meta.name, row.variable)]
+                ref.set("MethodOID", method_oid)
+                shared = method_oid.count(".") == 1
+                methods.append((method_oid, f"Algorithm for {row.variable if shared else meta.name + '.' + row.variable}",
+                                row.method))
+            if meta.standard == "SDTM" and row.role:
+                ref.set("Role", str(row.role))
+        if meta.dataset_class:
+            klass = etree.SubElement(ig, _q(DEF_NS, "Class"), Name=meta.dataset_class)
+            if meta.subclass:
+                etree.SubElement(klass, _q(DEF_NS, "SubClass"), Name=meta.subclass)
+        leaf = etree.SubElement(ig, _q(DEF_NS, "leaf"), ID=f"LF.{meta.name}")
+        leaf.set(_q(XLINK_NS, "href"), meta.file_name)
+        etree.SubElement(leaf, _q(DEF_NS, "title")).text = meta.file_name
+
+    # variables
+    for meta in metas:
+        group = variable_meta[variable_meta["dataset"] == meta.name].sort_values("order")
+        for row in group.itertuples(index=False):
+            _item_def(mdv, item_oid(meta.name, row.variable), row.variable, row.define_type, row.kind,
+                      int(row.length), row.significant_digits, row.display_format, row.label, row.codelist_oid,
+                      row.origin, row.origin_source, row.predecessor,
+                      f"VL.{meta.name}.{row.variable}" if (meta.name, row.variable) in vl_keys else "")
+        if len(value_level):
+            vl_rows = value_level[value_level["dataset"] == meta.name]
+            parents = group.set_index("variable")
+            for row in vl_rows.itertuples(index=False):
+                parent = parents.loc[row.variable]
+                kind = row.kind
+                define_type = "text" if kind == "char" else kind
+                _item_def(mdv, f"{item_oid(meta.name, row.variable)}.{row.by_value}", row.variable, define_type, kind,
+                          int(row.length), row.significant_digits, "", f"{parent['label']} ({row.label})"[:200], "",
+                          parent["origin"], parent["origin_source"], parent["predecessor"], "")
+
+    # codelists
+    if len(codelists):
+        for oid, group in codelists.groupby("codelist_oid", sort=True):
+            first = group.iloc[0]
+            codelist = etree.SubElement(mdv, _q(ODM_NS, "CodeList"), OID=oid, Name=str(first["name"]),
+                                        DataType=str(first["data_type"]))
+            if first["codelist_code"]:
+                codelist.set(_q(DEF_NS, "StandardOID"), ct_oids.get(str(first["publishing_set"]), ct_oid))
+            with_decode = group["decode"].ne("").any()
+            for row in group.itertuples(index=False):
+                tag = "CodeListItem" if with_decode else "EnumeratedItem"
+                item = etree.SubElement(codelist, _q(ODM_NS, tag), CodedValue=str(row.coded_value),
+                                        OrderNumber=str(int(row.order)))
+                if row.extended:
+                    item.set(_q(DEF_NS, "ExtendedValue"), "Yes")
+                if with_decode:
+                    decode = etree.SubElement(item, _q(ODM_NS, "Decode"))
+                    translated = etree.SubElement(decode, _q(ODM_NS, "TranslatedText"))
+                    translated.set(_q(XML_NS, "lang"), "en")
+                    translated.text = str(row.decode or row.coded_value)
+                if row.term_code:
+                    etree.SubElement(item, _q(ODM_NS, "Alias"), Context="nci:ExtCodeID", Name=str(row.term_code))
+            if first["codelist_code"]:
+                etree.SubElement(codelist, _q(ODM_NS, "Alias"), Context="nci:ExtCodeID", Name=str(first["codelist_code"]))
+    for dictionary in sorted(set(variable_meta.get("dictionary", pd.Series(dtype=str))) - {""}):
+        codelist = etree.SubElement(mdv, _q(ODM_NS, "CodeList"), OID=f"CL.{dictionary}", Name=dictionary,
+                                    DataType="text")
+        etree.SubElement(codelist, _q(ODM_NS, "ExternalCodeList"), Dictionary=_dictionary_name(dictionary),
+                         Version=context.dictionary_versions.get(dictionary, "not specified"))
+
+    # methods
+    for method_oid, name, text in sorted(set(methods)):
+        method = etree.SubElement(mdv, _q(ODM_NS, "MethodDef"), OID=method_oid, Name=name, Type="Computation")
+        _text(method, "Description", text)
+
+    return etree.tostring(odm, xml_declaration=True, encoding="UTF-8", pretty_print=True)
+
+
+def _dictionary_name(code: str) -> str:
+    return {v: k for k, v in DICTIONARIES.items()}.get(code, code)
+
+
+def _item_def(mdv: etree._Element, oid: str, name: str, define_type: str, kind: str, length: int,
+              significant_digits: Any, display_format: str, label: str, codelist_oid: str, origin: str,
+              origin_source: str, predecessor: str, value_list_oid: str) -> None:
+    item = etree.SubElement(mdv, _q(ODM_NS, "ItemDef"), OID=oid, Name=name, DataType=define_type)
+    if define_type in ("text", "integer", "float") or kind in ("integer", "float"):
+        item.set("Length", str(max(int(length), 1)))
+    if define_type == "float" and significant_digits is not None and not pd.isna(significant_digits):
+        item.set("SignificantDigits", str(int(significant_digits)))
+    item.set("SASFieldName", name)
+    if display_format:
+        item.set(_q(DEF_NS, "DisplayFormat"), display_format)
+    _text(item, "Description", str(label))
+    if codelist_oid:
+        etree.SubElement(item, _q(ODM_NS, "CodeListRef"), CodeListOID=codelist_oid)
+    if origin:
+        origin_element = etree.SubElement(item, _q(DEF_NS, "Origin"), Type=origin)
+        if origin_source and origin in ("Collected", "Assigned", "Protocol"):
+            origin_element.set("Source", origin_source)
+        elif origin == "Assigned":
+            origin_element.set("Source", "Sponsor")
+        if origin == "Predecessor" and predecessor:
+            _text(origin_element, "Description", predecessor)
+    if value_list_oid:
+        etree.SubElement(item, _q(DEF_NS, "ValueListRef"), ValueListOID=value_list_oid)
+
+
+def define_schema_path() -> Path | None:
+    """The Define-XML 2.1 XSD shipped with ``odmlib`` (a test dependency), or None.
+
+    >>> path = define_schema_path()
+    >>> path is None or path.name
+    'define2-1-0.xsd'
+    """
+    spec = importlib.util.find_spec("odmlib")
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    path = Path(list(spec.submodule_search_locations)[0]) / "schemas" / "define" / "2.1" / "define2-1-0.xsd"
+    return path if path.exists() else None
+
+
+@lru_cache(maxsize=1)
+def _define_schema() -> etree.XMLSchema | None:
+    path = define_schema_path()
+    return etree.XMLSchema(etree.parse(str(path))) if path else None
+
+
+def validate_define_xml(xml: bytes) -> list[str] | None:
+    """XSD errors of a define.xml (empty list when valid), or None when the XSD is unavailable.
+
+    >>> validate_define_xml(b"<ODM xmlns='http://www.cdisc.org/ns/odm/v1.3'/>")[0][:40]
+    "line 1: Element '{http://www.cdisc.org/n"
+    """
+    schema = _define_schema()
+    if schema is None:
+        return None
+    document = etree.fromstring(xml)
+    if schema.validate(document):
+        return []
+    return [f"line {error.line}: {error.message}" for error in schema.error_log]
+
+
+def render_define_html(context: DefineContext, metas: list[DatasetMeta], variable_meta: pd.DataFrame,
+                       codelists: pd.DataFrame, value_level: pd.DataFrame, records: dict[str, int]) -> str:
+    """A reviewer-friendly HTML rendering of the same metadata as define.xml (no stylesheet needed).
+
+    >>> from pipeline.submit.metadata import DatasetMeta
+    >>> ctx = DefineContext("STDY.S1", "S1", "A <b> study", "S1", "2023-06-29T00:00:00", "2025-03-28", "SDTM")
+    >>> meta = DatasetMeta("DM", "Demographics", "SDTM", "SPECIAL PURPOSE", "One record per subject", ("USUBJID",))
+    >>> vm = pd.DataFrame({"dataset": ["DM"], "variable": ["USUBJID"], "label": ["Unique Subject Identifier"],
+    ...     "define_type": ["text"], "length": [6], "display_format": [""], "codelist_oid": [""], "origin": ["Derived"],
+    ...     "origin_source": [""], "predecessor": [""], "method": ["STUDYID-SUBJID"], "key_sequence": [1], "order": [1],
+    ...     "dictionary": [""]})
+    >>> html = render_define_html(ctx, [meta], vm, pd.DataFrame(columns=CODELIST_COLUMNS), pd.DataFrame(columns=["dataset"]), {"DM": 3})
+    >>> "A &lt;b&gt; study" in html and '<a href="dm.xpt">dm.xpt</a>' in html
+    True
+    """
+    from jinja2 import Environment, FileSystemLoader
+
+    ig_name, ig_version = IG_VERSIONS[context.standard]
+    value_sets = set(zip(value_level["dataset"], value_level["variable"])) if len(value_level) else set()
+    variables: dict[str, list[dict[str, Any]]] = {}
+    for meta in metas:
+        group = variable_meta[variable_meta["dataset"] == meta.name].sort_values("order")
+        variables[meta.name] = [{
+            "variable": r.variable, "label": r.label, "define_type": r.define_type,
+            "key": "" if r.key_sequence is None or pd.isna(r.key_sequence) else int(r.key_sequence),
+            "length": int(r.length) if r.define_type in ("text", "integer", "float") else "",
+            "display_format": r.display_format, "codelist_oid": r.codelist_oid, "origin": r.origin,
+            "origin_source": r.origin_source, "predecessor": r.predecessor, "method": r.method,
+            "value_list": (meta.name, r.variable) in value_sets,
+        } for r in group.itertuples(index=False)]
+    value_lists: dict[str, list[dict[str, Any]]] = {m.name: [] for m in metas}
+    if len(value_level):
+        for (dataset_name, variable), group in value_level.groupby(["dataset", "variable"], sort=True):
+            value_lists.setdefault(dataset_name, []).append({
+                "variable": variable, "by_variable": group["by_variable"].iloc[0],
+                "items": [{"by_value": r.by_value, "label": r.label, "kind": r.kind, "length": r.length,
+                           "significant_digits": "" if pd.isna(r.significant_digits) else int(r.significant_digits)}
+                          for r in group.itertuples(index=False)]})
+    codelist_views = []
+    if len(codelists):
+        for oid, group in codelists.groupby("codelist_oid", sort=True):
+            first = group.iloc[0]
+            codelist_views.append({"oid": oid, "name": first["name"], "code": first["codelist_code"],
+                                   "extensible": first["extensible"],
+                                   "items": group[["coded_value", "decode", "term_code", "extended"]].to_dict(orient="records")})
+    dictionaries = sorted(set(variable_meta.get("dictionary", pd.Series(dtype=str)).fillna("")) - {""})
+    environment = Environment(loader=FileSystemLoader(str(Path(__file__).resolve().parent / "templates")),
+                              autoescape=True, keep_trailing_newline=True)
+    return environment.get_template("define.html.j2").render(
+        study_name=context.study_name, study_description=context.study_description, standard=context.standard,
+        ig_name=ig_name, ig_version=ig_version, ct_version=context.ct_version, define_version=DEFINE_VERSION,
+        datasets=[{"name": m.name, "label": m.label, "dataset_class": m.dataset_class, "subclass": m.subclass,
+                   "structure": m.structure, "purpose": m.purpose, "key_list": list(m.keys), "file_name": m.file_name,
+                   "records": records.get(m.name, "")} for m in metas],
+        variables=variables, value_lists=value_lists, codelists=codelist_views,
+        dictionaries=[(d, context.dictionary_versions.get(d, "not specified")) for d in dictionaries],
+    )

@@ -1,0 +1,757 @@
+"""Dataset and variable metadata for the submission package.
+
+Sources, first match wins, and every variable records where its label came from:
+
+1. the study spec ``specs/<study>/datasets.yaml`` (when present),
+2. standard variable tables ``specs/standards/*variables*.tsv`` (SDTMIG 3.4, ADaMIG when added),
+3. the ``label`` field metadata stored in the parquet file,
+4. the same variable name in any other standard domain (STUDYID, VISITNUM, EPOCH ...),
+5. the variable name itself (reported as ``fallback``).
+
+Types come from the data (never from a label table), lengths are the maximum byte length found.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from pipeline.common.errors import ConfigError
+from pipeline.common.io import load_yaml
+
+PACKAGE_DIR = Path(__file__).resolve().parent
+STANDARD_DATASETS_FILE = PACKAGE_DIR / "standard_datasets.yaml"
+STANDARD_ORIGINS_FILE = PACKAGE_DIR / "standard_origins.yaml"
+
+VARIABLE_COLUMNS = [
+    "dataset", "variable", "order", "label", "label_source", "kind", "length", "display_format",
+    "define_type", "json_type", "json_target_type", "codelist", "value_format", "origin", "origin_source",
+    "predecessor", "method", "key_sequence", "mandatory", "role", "significant_digits", "declared_type",
+]
+
+SAS_DATE_FORMAT = "DATE9."
+SAS_DATETIME_FORMAT = "DATETIME20."
+SAS_TIME_FORMAT = "TIME8."
+_FORMAT_OF_KIND = {"date": SAS_DATE_FORMAT, "datetime": SAS_DATETIME_FORMAT, "time": SAS_TIME_FORMAT}
+_CODELIST_TOKEN = re.compile(r"^([A-Z][A-Z0-9]*)")
+_ISO_DURATION = re.compile(r"^-?P")
+SPONSOR_CODELIST = "SPONSOR"
+_PREDECESSOR_TEXT = re.compile(r"[A-Z][A-Z0-9]{1,7}\.[A-Z][A-Z0-9_]{0,7}")
+ADAM_CLASS_NAMES = {
+    "ADSL": "SUBJECT LEVEL ANALYSIS DATASET", "BDS": "BASIC DATA STRUCTURE", "OCCDS": "OCCURRENCE DATA STRUCTURE",
+    "OTHER": "ADAM OTHER", "ADAM OTHER": "ADAM OTHER", "SUBJECT LEVEL ANALYSIS DATASET": "SUBJECT LEVEL ANALYSIS DATASET",
+    "BASIC DATA STRUCTURE": "BASIC DATA STRUCTURE", "OCCURRENCE DATA STRUCTURE": "OCCURRENCE DATA STRUCTURE",
+}
+ADAM_CLASS_DOMAINS = {"SUBJECT LEVEL ANALYSIS DATASET": "ADSL", "BASIC DATA STRUCTURE": "BDS",
+                      "OCCURRENCE DATA STRUCTURE": "OCCDS"}
+DICTIONARY_CODES = {"MEDDRA": "MEDDRA", "WHODRUG": "WHODRUG", "LOINC": "LOINC"}
+
+
+@dataclass(frozen=True)
+class DatasetMeta:
+    """Dataset-level metadata of one dataset to package."""
+
+    name: str
+    label: str
+    standard: str  # "SDTM" or "ADaM"
+    dataset_class: str
+    structure: str
+    keys: tuple[str, ...]
+    subclass: str = ""
+    label_source: str = "standard"
+    comment: str = ""
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def purpose(self) -> str:
+        return "Tabulation" if self.standard == "SDTM" else "Analysis"
+
+    @property
+    def file_name(self) -> str:
+        return f"{self.name.lower()}.xpt"
+
+
+# --------------------------------------------------------------------------------------------
+# standards and study specs
+# --------------------------------------------------------------------------------------------
+
+def load_standard_variables(standards_dir: str | Path) -> pd.DataFrame:
+    """Read every ``*variables*.tsv`` under ``standards_dir`` into one table.
+
+    Columns: ``domain, variable, order, label, type, core, codelist, value_format``: codelist is
+    the short CT name (``NY`` from ``NY (Y or null)``; ``NCOMPLT/PROTMLST`` when several),
+    ``SPONSOR`` for a sponsor-defined list, empty when the column names a format or dictionary
+    (kept in ``value_format``: ``ISO 8601``, ``MedDRA`` ...).
+
+    >>> import tempfile, pathlib
+    >>> d = pathlib.Path(tempfile.mkdtemp())
+    >>> _ = (d / "x-variables.tsv").write_text(
+    ...     "domain\\torder\\tvariable\\tlabel\\ttype\\tcore\\tcodelist_or_format\\n"
+    ...     "DM\\t1\\tSEX\\tSex\\tChar\\tReq\\tSEX\\n"
+    ...     "LB\\t2\\tLBDTC\\tDate/Time\\tChar\\tExp\\tISO 8601\\n"
+    ...     "DS\\t3\\tDSDECOD\\tTerm\\tChar\\tReq\\tNCOMPLT / PROTMLST\\n"
+    ...     "AE\\t4\\tAEREL\\tCausality\\tChar\\tExp\\tsponsor-defined\\n")
+    >>> load_standard_variables(d)[["variable", "codelist", "value_format"]].values.tolist()
+    [['SEX', 'SEX', ''], ['LBDTC', '', 'ISO 8601'], ['DSDECOD', 'NCOMPLT/PROTMLST', ''], ['AEREL', 'SPONSOR', 'sponsor-defined']]
+    """
+    standards_dir = Path(standards_dir)
+    frames = []
+    for path in sorted(standards_dir.glob("*variables*.tsv")):
+        table = pd.read_csv(path, sep="\t", dtype=str, keep_default_na=False)
+        table.columns = [c.strip().lower() for c in table.columns]
+        rename = {"dataset": "domain", "name": "variable", "codelist_or_format": "codelist_raw",
+                  "codelist": "codelist_raw", "data_type": "type"}
+        table = table.rename(columns={k: v for k, v in rename.items() if k in table.columns})
+        missing = {"domain", "variable", "label"} - set(table.columns)
+        if missing:
+            raise ConfigError(f"{path}: missing column(s) {', '.join(sorted(missing))}")
+        for column in ("order", "type", "core", "codelist_raw"):
+            if column not in table.columns:
+                table[column] = ""
+        table["source_file"] = path.name
+        frames.append(table)
+    if not frames:
+        return pd.DataFrame(columns=["domain", "variable", "order", "label", "type", "core",
+                                     "codelist", "value_format", "source_file"])
+    table = pd.concat(frames, ignore_index=True)
+    table["domain"] = table["domain"].str.strip().str.upper()
+    table["variable"] = table["variable"].str.strip().str.upper()
+    raw = table["codelist_raw"].fillna("").str.strip()
+    token = raw.str.extract(_CODELIST_TOKEN, expand=False).fillna("")
+    several = raw.str.fullmatch(r"[A-Z][A-Z0-9]*( / [A-Z][A-Z0-9]*)+")
+    token = token.where(~several, raw.str.replace(" / ", "/", regex=False))
+    is_format = raw.str.startswith(("ISO", "MedDRA", "WHODrug", "LOINC", "sponsor", "depends"))
+    token = token.where(~raw.str.startswith("sponsor"), SPONSOR_CODELIST)
+    table["codelist"] = token.where(~is_format | raw.str.startswith("sponsor"), "")
+    table["value_format"] = raw.where(is_format, "")
+    return table[["domain", "variable", "order", "label", "type", "core", "codelist",
+                  "value_format", "source_file"]]
+
+
+def load_standard_datasets(standards_dir: str | Path | None = None) -> dict[str, dict[str, dict[str, Any]]]:
+    """Standard dataset labels, classes, structures and keys.
+
+    The table shipped beside this module, overridden by ``specs/standards/*-datasets.tsv``
+    (columns ``domain, label, class, structure, keys``) when ``standards_dir`` has one.
+
+    >>> load_standard_datasets()["sdtm"]["DM"]["keys"]
+    ['STUDYID', 'USUBJID']
+    """
+    shipped = _shipped_standard_datasets()
+    tables = {"sdtm": dict(shipped.get("sdtm", {})), "adam": dict(shipped.get("adam", {}))}
+    for path in sorted(Path(standards_dir).glob("*-datasets.tsv")) if standards_dir else []:
+        table = pd.read_csv(path, sep="\t", dtype=str, keep_default_na=False)
+        if not {"domain", "label"} <= set(table.columns):
+            continue
+        target = tables["adam" if path.name.lower().startswith("adam") else "sdtm"]
+        for row in table.to_dict(orient="records"):
+            name = row["domain"].strip().upper()
+            name = "SUPP--" if name == "SUPPQUAL" else name
+            entry = dict(target.get(name, {}))
+            entry.update({k: v for k, v in {"label": row.get("label"), "class": row.get("class"),
+                                            "structure": row.get("structure")}.items() if v})
+            if row.get("keys"):
+                entry["keys"] = [k.strip() for k in row["keys"].split(",") if k.strip()]
+            if name == "SUPP--" and "--" not in str(entry.get("label", "")):
+                entry["label"] = "Supplemental Qualifiers for --"
+            target[name] = entry
+    return tables
+
+
+@lru_cache(maxsize=1)
+def _shipped_standard_datasets() -> dict[str, dict[str, dict[str, Any]]]:
+    return load_yaml(STANDARD_DATASETS_FILE)
+
+
+@lru_cache(maxsize=1)
+def load_standard_origins() -> dict[str, dict[str, dict[str, Any]]]:
+    """Default SDTM/ADaM origins and methods (``--`` = domain prefix).
+
+    >>> load_standard_origins()["sdtm"]["--SEQ"]["origin"]
+    'Derived'
+    """
+    return load_yaml(STANDARD_ORIGINS_FILE)
+
+
+def load_study_dataset_specs(path: str | Path) -> tuple[dict[str, dict[str, Any]], pd.DataFrame]:
+    """Parse ``specs/<study>/datasets.yaml`` when it exists.
+
+    Accepts ``datasets`` as a mapping ``NAME: {label, class, structure, keys, variables}`` or as a
+    list of such mappings with ``name``; ``variables`` as a list of mappings with ``name`` or a
+    mapping ``NAME: {...}``. Returns (dataset specs by upper-case name, variable spec table).
+
+    >>> import tempfile, pathlib
+    >>> p = pathlib.Path(tempfile.mkdtemp()) / "datasets.yaml"
+    >>> _ = p.write_text("datasets:\\n  DM:\\n    label: Demographics\\n    keys: [STUDYID, USUBJID]\\n"
+    ...                  "    variables:\\n      - {name: AGE, label: Age, origin: Derived}\\n")
+    >>> specs, variables = load_study_dataset_specs(p)
+    >>> specs["DM"]["label"], variables[["dataset", "variable", "origin"]].values.tolist()
+    ('Demographics', [['DM', 'AGE', 'Derived']])
+    """
+    path = Path(path)
+    empty = pd.DataFrame(columns=["dataset", "variable"])
+    if not path.exists():
+        return {}, empty
+    data = load_yaml(path) or {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: expected a mapping at the top level")
+    datasets = data.get("datasets", data)
+    if isinstance(datasets, list):
+        items = []
+        for position, entry in enumerate(datasets):
+            if not isinstance(entry, dict) or not (entry.get("name") or entry.get("dataset")):
+                raise ConfigError(f"{path}: datasets[{position}] needs a 'name'")
+            items.append((str(entry.get("name") or entry.get("dataset")), entry))
+    elif isinstance(datasets, dict):
+        items = [(str(k), v) for k, v in datasets.items() if isinstance(v, dict)]
+    else:
+        raise ConfigError(f"{path}: 'datasets' must be a mapping or a list")
+    specs: dict[str, dict[str, Any]] = {}
+    rows: list[dict[str, Any]] = []
+    for name, entry in items:
+        upper = name.upper()
+        specs[upper] = {k: v for k, v in entry.items() if k != "variables"}
+        variables = entry.get("variables") or []
+        if isinstance(variables, dict):
+            variables = [{"name": k, **(v if isinstance(v, dict) else {"label": v})} for k, v in variables.items()]
+        for position, var in enumerate(variables):
+            if not isinstance(var, dict) or not (var.get("name") or var.get("variable")):
+                raise ConfigError(f"{path}: dataset {name}, variables[{position}] needs a 'name'")
+            row = {str(k).lower(): v for k, v in var.items()}
+            row["variable"] = str(row.pop("name", None) or row.get("variable")).upper()
+            row["dataset"] = upper
+            rows.append(row)
+    return specs, (pd.DataFrame(rows) if rows else empty)
+
+
+def load_adam_variables(path: str | Path) -> pd.DataFrame:
+    """Variables declared in ``specs/<study>/adam.yaml``: ``dataset, variable, label, method``.
+
+    ``datasets`` may be a list of mappings with ``name`` or a mapping by name; each dataset's
+    ``variables`` a list of mappings with ``name`` (and ``label``, ``method``) or a mapping by name.
+
+    >>> import tempfile, pathlib
+    >>> p = pathlib.Path(tempfile.mkdtemp()) / "adam.yaml"
+    >>> _ = p.write_text("datasets:\\n  - name: ADSL\\n    variables:\\n"
+    ...                  "      - {name: SAFFL, label: Safety Population Flag, method: Y if dosed}\\n"
+    ...                  "      - {name: SEX, label: Sex}\\n")
+    >>> load_adam_variables(p).values.tolist()
+    [['ADSL', 'SAFFL', 'Safety Population Flag', 'Y if dosed'], ['ADSL', 'SEX', 'Sex', '']]
+    """
+    path = Path(path)
+    columns = ["dataset", "variable", "label", "method"]
+    if not path.exists():
+        return pd.DataFrame(columns=columns)
+    data = load_yaml(path) or {}
+    datasets = data.get("datasets", []) if isinstance(data, dict) else []
+    if isinstance(datasets, dict):
+        datasets = [{"name": k, **(v or {})} for k, v in datasets.items() if isinstance(v, (dict, type(None)))]
+    rows = []
+    for entry in datasets if isinstance(datasets, list) else []:
+        if not isinstance(entry, dict) or not entry.get("name"):
+            continue
+        variables = entry.get("variables") or []
+        if isinstance(variables, dict):
+            variables = [{"name": k, **(v if isinstance(v, dict) else {"label": v})} for k, v in variables.items()]
+        for var in variables:
+            if not isinstance(var, dict) or not var.get("name"):
+                continue
+            method = var.get("method") or var.get("derivation") or ""
+            rows.append({"dataset": str(entry["name"]).upper(), "variable": str(var["name"]).upper(),
+                         "label": str(var.get("label") or ""), "method": " ".join(str(method).split())})
+    table = pd.DataFrame(rows, columns=columns)
+    return table.drop_duplicates(["dataset", "variable"], keep="last").reset_index(drop=True)
+
+
+def load_adam_methods(path: str | Path) -> dict[tuple[str, str], str]:
+    """Derivation texts from ``specs/<study>/adam.yaml``: ``{(DATASET, VARIABLE): text}``.
+
+    >>> import tempfile, pathlib
+    >>> p = pathlib.Path(tempfile.mkdtemp()) / "adam.yaml"
+    >>> _ = p.write_text("datasets:\\n  ADSL:\\n    variables:\\n      SAFFL: {method: Y if dosed}\\n")
+    >>> load_adam_methods(p)
+    {('ADSL', 'SAFFL'): 'Y if dosed'}
+    """
+    table = load_adam_variables(path)
+    table = table[table["method"] != ""]
+    return dict(sorted(zip(zip(table["dataset"], table["variable"]), table["method"])))
+
+
+# --------------------------------------------------------------------------------------------
+# types from data
+# --------------------------------------------------------------------------------------------
+
+def _first_valid(values: pd.Series) -> Any:
+    valid = values.dropna()
+    return valid.iloc[0] if len(valid) else None
+
+
+def compute_variable_kind(values: pd.Series) -> str:
+    """The physical kind of a column: ``char``, ``integer``, ``float``, ``date``, ``datetime``, ``time``.
+
+    >>> import datetime as dt
+    >>> [compute_variable_kind(pd.Series(v)) for v in (["a"], [1.0, 2.0], [1.5], [dt.date(2020, 1, 2)])]
+    ['char', 'integer', 'float', 'date']
+    """
+    if pd.api.types.is_bool_dtype(values):
+        return "char"
+    if pd.api.types.is_datetime64_any_dtype(values):
+        valid = values.dropna()
+        if len(valid) and (valid.dt.normalize() != valid).any():
+            return "datetime"
+        return "date" if len(valid) else "datetime"
+    if pd.api.types.is_numeric_dtype(values):
+        numbers = pd.to_numeric(values, errors="coerce").astype("float64").dropna()
+        if len(numbers) and np.all(np.isfinite(numbers)) and np.all(numbers == np.round(numbers)) \
+                and np.all(np.abs(numbers) < 2**53):
+            return "integer"
+        return "float"
+    first = _first_valid(values)
+    if isinstance(first, (dt.datetime, pd.Timestamp)):
+        return "datetime"
+    if isinstance(first, dt.date):
+        return "date"
+    if isinstance(first, dt.time):
+        return "time"
+    return "char"
+
+
+def _iso_text_type(values: pd.Series) -> str:
+    """Define-XML data type of an ISO 8601 text column (``date``, ``datetime``, ``durationDatetime``)."""
+    valid = values.dropna().astype(str)
+    valid = valid[valid.str.len() > 0]
+    if len(valid) and valid.str.match(_ISO_DURATION).all():
+        return "durationDatetime"
+    return "datetime" if valid.str.contains("T", regex=False).any() else "date"
+
+
+def compute_char_length(values: pd.Series) -> int:
+    """Maximum length in bytes (UTF-8) of a text column; 1 when every value is missing.
+
+    >>> compute_char_length(pd.Series(["ab", None, "abcd"]))
+    4
+    >>> compute_char_length(pd.Series([None, None]))
+    1
+    """
+    from pipeline.submit._vector import map_unique
+
+    if not len(values):
+        return 1
+    lengths = map_unique(values, lambda v: len(str(v).encode("utf-8")), missing=0)
+    return max(int(lengths.max()), 1) if len(lengths) else 1
+
+
+# --------------------------------------------------------------------------------------------
+# dataset-level metadata
+# --------------------------------------------------------------------------------------------
+
+def standard_of_dataset(name: str) -> str:
+    """``ADaM`` for names starting with AD, else ``SDTM``.
+
+    >>> standard_of_dataset("adsl"), standard_of_dataset("SUPPAE")
+    ('ADaM', 'SDTM')
+    """
+    return "ADaM" if name.upper().startswith("AD") else "SDTM"
+
+
+def build_dataset_meta(name: str, columns: list[str], study_specs: dict[str, dict[str, Any]],
+                       standard_datasets: dict[str, dict[str, dict[str, Any]]],
+                       stored_label: str | None = None) -> DatasetMeta:
+    """Dataset metadata from the study spec, the standard table, the stored label, in that order.
+
+    Keys keep only the columns present; when none are known, STUDYID, USUBJID and --SEQ/ASEQ.
+
+    >>> meta = build_dataset_meta("suppae", ["STUDYID", "RDOMAIN", "USUBJID", "QNAM"], {},
+    ...                           load_standard_datasets())
+    >>> meta.label, meta.keys, meta.dataset_class
+    ('Supplemental Qualifiers for AE', ('STUDYID', 'RDOMAIN', 'USUBJID', 'QNAM'), 'RELATIONSHIP')
+    """
+    upper = name.upper()
+    standard = standard_of_dataset(upper)
+    table = standard_datasets.get("adam" if standard == "ADaM" else "sdtm", {})
+    base: dict[str, Any] = {}
+    label_source = "standard"
+    if upper in table:
+        base = dict(table[upper])
+    elif standard == "SDTM" and not upper.startswith("SUPP") and upper[:2] in table:  # split domain: LBCH -> LB
+        base = dict(table[upper[:2]])
+        base["label"] = stored_label or f"{base.get('label', upper[:2])} ({upper})"
+        label_source = "parquet" if stored_label else "fallback"
+    elif standard == "SDTM" and upper.startswith("SUPP") and "SUPP--" in table:
+        base = {k: (v.replace("--", upper[4:]) if isinstance(v, str) else v) for k, v in table["SUPP--"].items()}
+    elif standard == "ADaM" and "AD--" in table:
+        base = {k: (v.replace("--", upper[2:]) if isinstance(v, str) else v) for k, v in table["AD--"].items()}
+        label_source = "fallback"
+    spec = study_specs.get(upper, {})
+    if spec.get("label"):
+        label_source = "study spec"
+    elif stored_label and (label_source == "fallback" or not base.get("label")):
+        label_source = "parquet"
+        base["label"] = stored_label
+    merged = {**base, **{k: v for k, v in spec.items() if v not in (None, "")}}
+    keys_spec = merged.get("keys") or []
+    if isinstance(keys_spec, str):
+        keys_spec = [k.strip() for k in keys_spec.split(",")]
+    keys = tuple(k.upper() for k in keys_spec if k.upper() in columns)
+    if not keys:
+        fallback_keys = ["STUDYID", "USUBJID", f"{upper}SEQ", "ASEQ"]
+        keys = tuple(k for k in fallback_keys if k in columns)
+    dataset_class = str(merged.get("class") or ("BASIC DATA STRUCTURE" if standard == "ADaM" else "")).upper()
+    if standard == "ADaM":
+        dataset_class = ADAM_CLASS_NAMES.get(dataset_class, dataset_class)
+    return DatasetMeta(
+        name=upper,
+        label=str(merged.get("label") or upper),
+        standard=standard,
+        dataset_class=dataset_class,
+        subclass=str(merged.get("subclass") or ""),
+        structure=str(merged.get("structure") or ""),
+        keys=keys,
+        label_source=label_source if merged.get("label") else "fallback",
+        comment=str(merged.get("comment") or ""),
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# variable-level metadata
+# --------------------------------------------------------------------------------------------
+
+def _pattern_lookup(table: dict[str, dict[str, Any]], variable: str, prefix: str) -> dict[str, Any]:
+    if variable in table:
+        return table[variable]
+    if prefix and variable.startswith(prefix):
+        generic = "--" + variable[len(prefix):]
+        if generic in table:
+            return table[generic]
+    return {}
+
+
+def build_variable_meta(meta: DatasetMeta, dataset: pd.DataFrame, standard_variables: pd.DataFrame,
+                        study_variables: pd.DataFrame, stored_labels: dict[str, str],
+                        standard_origins: dict[str, dict[str, Any]],
+                        adam_methods: dict[tuple[str, str], str] | None = None,
+                        sdtm_sources: dict[str, set[str]] | None = None,
+                        adam_labels: dict[str, str] | None = None) -> pd.DataFrame:
+    """One metadata row per column of ``dataset`` (see ``VARIABLE_COLUMNS``).
+
+    ``sdtm_sources`` maps an SDTM dataset name to its columns, so ADaM variables copied from SDTM
+    get origin ``Predecessor`` (e.g. ``DM.SEX``); ``adam_methods`` gives derivation texts.
+
+    >>> meta = DatasetMeta("DM", "Demographics", "SDTM", "SPECIAL PURPOSE", "", ("STUDYID", "USUBJID"))
+    >>> std = pd.DataFrame({"domain": ["DM"], "variable": ["SEX"], "order": ["1"], "label": ["Sex"],
+    ...                     "type": ["Char"], "core": ["Req"], "codelist": ["SEX"], "value_format": [""]})
+    >>> frame = pd.DataFrame({"STUDYID": ["S1"], "USUBJID": ["S1-01"], "SEX": ["F"], "AGE": [34.0]})
+    >>> out = build_variable_meta(meta, frame, std, pd.DataFrame(), {"AGE": "Age"}, load_standard_origins()["sdtm"])
+    >>> out[["variable", "label", "label_source", "kind", "length", "codelist", "key_sequence"]].values.tolist()
+    [['STUDYID', 'STUDYID', 'fallback', 'char', 2, '', 1], ['USUBJID', 'USUBJID', 'fallback', 'char', 5, '', 2], ['SEX', 'Sex', 'standard', 'char', 1, 'SEX', <NA>], ['AGE', 'Age', 'parquet', 'integer', 2, '', <NA>]]
+    """
+    adam_methods = adam_methods or {}
+    sdtm_sources = sdtm_sources or {}
+    roles = load_standard_origins().get("roles", {}) if meta.standard == "SDTM" else {}
+    adam_labels = adam_labels or {}
+    name = meta.name
+    prefix = name[:2] if meta.standard == "SDTM" and not name.startswith("SUPP") else ""
+    std_domain = "SUPPQUAL" if name.startswith("SUPP") else name
+    if meta.standard == "ADaM":
+        std_domain = ADAM_CLASS_DOMAINS.get(meta.dataset_class, name)
+    elif len(name) > 2 and not name.startswith("SUPP") and len(standard_variables) \
+            and not (standard_variables["domain"] == name).any():
+        std_domain = prefix = name[:2]  # split domain (LBCH) uses its parent's variables
+    resolved = len(study_variables) > 0 and "_resolved" in study_variables.columns
+    generic_labels = compute_generic_labels(standard_variables) if prefix else {}
+    exact = standard_variables[standard_variables["domain"] == std_domain].drop_duplicates("variable").set_index("variable") \
+        if len(standard_variables) else pd.DataFrame()
+    anywhere = standard_variables.drop_duplicates("variable").set_index("variable") if len(standard_variables) else pd.DataFrame()
+    spec_rows = study_variables[study_variables["dataset"] == name].drop_duplicates("variable").set_index("variable") \
+        if len(study_variables) and "dataset" in study_variables.columns else pd.DataFrame()
+
+    def spec_value(variable: str, *keys: str) -> Any:
+        if variable not in spec_rows.index:
+            return None
+        for key in keys:
+            if key in spec_rows.columns:
+                value = spec_rows.at[variable, key]
+                if isinstance(value, (list, dict)) or (value is not None and not pd.isna(value) and str(value) != ""):
+                    return value
+        return None
+
+    rows = []
+    for position, variable in enumerate(dataset.columns, start=1):
+        values = dataset[variable]
+        kind = compute_variable_kind(values)
+        if kind in ("date", "datetime") and variable.endswith("DTM"):
+            kind = "datetime"
+        elif kind in ("date", "datetime") and variable.endswith("DT") and values.notna().sum() == 0:
+            kind = "date"
+        label, label_source = None, "fallback"
+        if adam_labels.get(variable):
+            label, label_source = adam_labels[variable], "adam spec"
+        elif spec_value(variable, "label"):
+            label, label_source = str(spec_value(variable, "label")), "study spec"
+        elif variable in exact.index and exact.at[variable, "label"]:
+            label, label_source = str(exact.at[variable, "label"]), "standard"
+        elif stored_labels.get(variable):
+            label, label_source = stored_labels[variable], "parquet"
+        elif variable in anywhere.index and anywhere.at[variable, "label"]:
+            label, label_source = str(anywhere.at[variable, "label"]), "standard (other domain)"
+        elif prefix and variable.startswith(prefix) and generic_labels.get(variable[len(prefix):]):
+            label, label_source = generic_labels[variable[len(prefix):]], "standard (generic --)"
+        else:
+            label = variable
+        std_row = exact.loc[variable] if variable in exact.index else (
+            anywhere.loc[variable] if variable in anywhere.index else None)
+        declared = _declared_type(spec_value(variable, "type") or (std_row["type"] if std_row is not None else ""))
+        if declared and values.isna().all():  # no data to type it: follow the metadata
+            kind = "float" if declared == "Num" else ("char" if kind in ("integer", "float") else kind)
+            if kind == "char" and not (pd.api.types.is_object_dtype(values) or pd.api.types.is_string_dtype(values)):
+                values = values.astype(object)
+        if resolved and variable in spec_rows.index:  # the resolved study table is authoritative
+            codelist = spec_value(variable, "codelist") or ""
+            value_format = spec_value(variable, "value_format") or ""
+        else:
+            codelist = spec_value(variable, "codelist") or (std_row["codelist"] if std_row is not None else "") or ""
+            value_format = spec_value(variable, "value_format", "format", "dictionary") or (
+                std_row["value_format"] if std_row is not None else "")
+        core = spec_value(variable, "core", "mandatory") or (std_row["core"] if std_row is not None else "")
+        if kind == "char":
+            length = compute_char_length(values)
+            is_iso = str(value_format).lower().replace(" ", "").startswith("iso8601")
+            define_type = _iso_text_type(values) if is_iso else "text"
+            json_type = {"text": "string", "durationDatetime": "string"}.get(define_type, define_type)
+            json_target, display_format = None, ""
+        elif kind in ("integer", "float"):
+            length, define_type, json_type, json_target, display_format = compute_numeric_length(values), kind, kind, None, ""
+        else:
+            length, define_type, json_type = 8, "integer", kind
+            json_target, display_format = "integer", _FORMAT_OF_KIND[kind]
+        origin_spec = _pattern_lookup(standard_origins, variable, prefix)
+        origin = spec_value(variable, "origin", "origin_type") or origin_spec.get("origin")
+        origin_source = spec_value(variable, "source", "origin_source") or origin_spec.get("source", "")
+        predecessor = spec_value(variable, "predecessor") or ""
+        generic_method = str(origin_spec.get("method", ""))
+        if prefix and generic_method:
+            generic_method = generic_method.replace("--", prefix)
+        method = spec_value(variable, "method", "derivation") or adam_methods.get((name, variable)) \
+            or adam_methods.get(("*", variable)) or generic_method
+        if meta.standard == "ADaM" and not origin and _PREDECESSOR_TEXT.fullmatch(str(method or "")):
+            origin, predecessor, method = "Predecessor", str(method), ""
+        if meta.standard == "ADaM" and not origin:
+            source_domain = _predecessor_domain(name, variable, sdtm_sources)
+            if source_domain and not method:
+                origin, predecessor = "Predecessor", f"{source_domain}.{variable}"
+            else:
+                origin = "Derived"
+        if meta.standard == "ADaM" and origin == "Predecessor" and not predecessor:
+            source_domain = _predecessor_domain(name, variable, sdtm_sources)
+            predecessor = f"{source_domain}.{variable}" if source_domain else ""
+        if not origin:
+            origin = "Collected"
+            origin_source = origin_source or ("Vendor" if name == "LB" else "Investigator")
+        if origin == "Collected" and not origin_source:
+            origin_source = "Investigator"
+        if origin == "Derived" and not method:
+            method = f"Derived by the pipeline; see the {meta.standard} specification of {name}.{variable}."
+        key_sequence = meta.keys.index(variable) + 1 if variable in meta.keys else None
+        mandatory = "Yes" if (str(core).startswith("Req") or key_sequence or str(core) == "Yes") else "No"
+        rows.append({
+            "dataset": name, "variable": variable, "order": position, "label": label,
+            "label_source": label_source, "kind": kind, "length": int(length),
+            "display_format": display_format, "define_type": define_type, "json_type": json_type,
+            "json_target_type": json_target, "codelist": str(codelist).upper() if codelist else "",
+            "value_format": str(value_format or ""),
+            "origin": str(origin), "origin_source": str(origin_source or ""), "predecessor": str(predecessor),
+            "method": str(method or "") if origin == "Derived" else "", "key_sequence": key_sequence,
+            "mandatory": mandatory,
+            "role": str(spec_value(variable, "role") or (compute_sdtm_role(name, variable, roles) if roles else "")),
+            "significant_digits": _significant_digits(values) if kind == "float" else None,
+            "declared_type": declared,
+        })
+    table = pd.DataFrame(rows, columns=VARIABLE_COLUMNS)
+    return table.astype({"key_sequence": "Int64", "significant_digits": "Int64", "order": "int64", "length": "int64"})
+
+
+def _declared_type(text: Any) -> str:
+    """``Num``, ``Char`` or empty from a metadata type (``Num``, ``N``, ``integer``, ``float``, ``text`` ...)."""
+    value = str(text or "").strip().lower()
+    if value in ("num", "n", "integer", "float", "double", "numeric", "date", "datetime", "time"):
+        return "Num"
+    if value in ("char", "c", "text", "string", "character"):
+        return "Char"
+    return ""
+
+
+def compute_generic_labels(standard_variables: pd.DataFrame) -> dict[str, str]:
+    """Labels of ``--`` variables shared by domains: suffix -> the most common label.
+
+    Only suffixes whose label is the same in most domains are kept (``SEQ`` -> ``Sequence Number``).
+
+    >>> std = pd.DataFrame({"domain": ["AE", "LB", "VS", "LB"], "variable": ["AESEQ", "LBSEQ", "VSSEQ", "LBTEST"],
+    ...                     "label": ["Sequence Number"] * 3 + ["Lab Test or Examination Name"]})
+    >>> compute_generic_labels(std)
+    {'SEQ': 'Sequence Number'}
+    """
+    if not len(standard_variables):
+        return {}
+    table = standard_variables[(standard_variables["domain"].str.len() == 2)
+                               & (standard_variables["variable"].str[:2] == standard_variables["domain"])]
+    table = table.assign(suffix=table["variable"].str[2:])
+    counts = table.groupby(["suffix", "label"]).size().reset_index(name="n")
+    totals = counts.groupby("suffix")["n"].transform("sum")
+    best = counts[(counts["n"] >= 2) & (counts["n"] * 2 > totals)].sort_values(["suffix", "n"], ascending=[True, False])
+    return dict(zip(best.drop_duplicates("suffix")["suffix"], best.drop_duplicates("suffix")["label"]))
+
+
+def compute_sdtm_role(dataset: str, variable: str, roles: dict[str, list[str]]) -> str:
+    """SDTM role of a variable from the role table (exact name, ``NAME@DATASET``, then ``--`` suffix).
+
+    >>> roles = load_standard_origins()["roles"]
+    >>> [compute_sdtm_role("LB", v, roles) for v in ("USUBJID", "LBTESTCD", "LBORRES", "LBDTC", "LBFAST")]
+    ['Identifier', 'Topic', 'Result Qualifier', 'Timing', 'Record Qualifier']
+    >>> compute_sdtm_role("SV", "VISITNUM", roles), compute_sdtm_role("SUPPAE", "QVAL", roles)
+    ('Topic', 'Result Qualifier')
+    """
+    prefix = dataset[:2] if not dataset.startswith("SUPP") else ""
+    generic = "--" + variable[2:] if prefix and variable.startswith(prefix) else None
+    for key in (f"{variable}@{dataset}", variable, generic):
+        if key is None:
+            continue
+        for role, names in roles.items():
+            if key in names:
+                return role
+    return "Record Qualifier"
+
+
+def _predecessor_domain(dataset: str, variable: str, sdtm_sources: dict[str, set[str]]) -> str:
+    """The SDTM dataset a variable was copied from: DM for ADSL, XX for ADXX, else any holding it."""
+    preferred = ["DM"] if dataset == "ADSL" else ["ADSL", dataset[2:]]
+    preferred += ["DM"] + sorted(k for k in sdtm_sources if k != "ADSL")
+    for domain in preferred:
+        if variable in sdtm_sources.get(domain, set()):
+            return domain
+    return ""
+
+
+def compute_decimals(values: pd.Series) -> int | None:
+    """Fewest decimals (0-15) that represent every value, tolerating binary noise (4.1 not 4.0999...).
+
+    >>> compute_decimals(pd.Series([1.0, 2.25, None])), compute_decimals(pd.Series([0.1 + 0.2])), compute_decimals(pd.Series([3.0]))
+    (2, 1, None)
+    """
+    numbers = pd.unique(pd.to_numeric(values, errors="coerce").dropna().to_numpy(dtype="float64"))
+    numbers = numbers[np.isfinite(numbers)]
+    if not len(numbers):
+        return None
+    tolerance = 1e-9 * np.maximum(1.0, np.abs(numbers))
+    for decimals in range(16):
+        if np.all(np.abs(numbers - np.round(numbers, decimals)) <= tolerance):
+            return decimals or None
+    return 15
+
+
+def compute_numeric_length(values: pd.Series) -> int:
+    """Define-XML length of a numeric column: digits before the point, sign, point and decimals.
+
+    >>> compute_numeric_length(pd.Series([12.5, -3.25])), compute_numeric_length(pd.Series([1.0, 120.0])), compute_numeric_length(pd.Series([None]))
+    (6, 3, 8)
+    """
+    numbers = pd.to_numeric(values, errors="coerce").dropna()
+    numbers = numbers[np.isfinite(numbers)]
+    if not len(numbers):
+        return 8
+    integer_digits = len(str(int(numbers.abs().max()))) + int((numbers < 0).any())
+    decimals = compute_decimals(numbers) or 0
+    return max(1, integer_digits + (decimals + 1 if decimals else 0))
+
+
+def _significant_digits(values: pd.Series) -> int | None:
+    return compute_decimals(values)
+
+
+# --------------------------------------------------------------------------------------------
+# the study's resolved metadata (pipeline.validate.metadata), with a tolerant fallback
+# --------------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class StudySpecs:
+    """What the study spec says: dataset specs, variable table, sponsor codelists, dictionary versions."""
+
+    datasets: dict[str, dict[str, Any]]
+    variables: pd.DataFrame
+    codelists: pd.DataFrame  # CT layout (codelist_code, codelist, ..., submission_value)
+    dictionaries: dict[str, str]
+    source: str
+
+
+def _dictionary_versions(spec: dict[str, Any]) -> dict[str, str]:
+    found = {}
+    for name, version in ((spec or {}).get("dictionaries") or {}).items():
+        code = DICTIONARY_CODES.get(str(name).upper().replace(" ", ""), str(name).upper())
+        found[code] = str(version)
+    return found
+
+
+def load_study_specs(specs_dir: str | Path, standards_dir: str | Path) -> StudySpecs:
+    """The study's dataset/variable metadata, resolved by :mod:`pipeline.validate.metadata` when available.
+
+    That module merges ``datasets.yaml`` with the standard tables (labels, codelists, sponsor
+    codelists from study.yaml and instruments); when it is missing or fails for a reason other
+    than a bad spec, ``datasets.yaml`` is read directly. No ``datasets.yaml``: everything empty.
+
+    >>> from pipeline.common.study import StudyContext
+    >>> ctx = StudyContext.create("iscalimab-ln")
+    >>> specs = load_study_specs(ctx.specs_dir, ctx.standards_dir)
+    >>> specs.source in ("pipeline.validate.metadata", "datasets.yaml", "none")
+    True
+    """
+    specs_dir, standards_dir = Path(specs_dir), Path(standards_dir)
+    path = specs_dir / "datasets.yaml"
+    empty_codelists = pd.DataFrame(columns=["codelist_code", "codelist", "codelist_name", "extensible", "term_code",
+                                            "submission_value", "synonyms", "nci_preferred_term"])
+    if not path.exists():
+        return StudySpecs({}, pd.DataFrame(columns=["dataset", "variable"]), empty_codelists, {}, "none")
+    try:
+        from pipeline.validate.metadata import load_study_metadata
+        resolved = load_study_metadata(specs_dir, standards_dir)
+    except ConfigError:
+        raise
+    except Exception as exc:  # the validation engineer's module is optional here
+        import logging
+        logging.getLogger("pipeline.submit").warning(
+            "pipeline.validate.metadata unavailable (%s: %s); reading %s directly", exc.__class__.__name__, exc, path)
+        datasets, variables = load_study_dataset_specs(path)
+        return StudySpecs(datasets, variables, empty_codelists, _dictionary_versions(load_yaml(path)), "datasets.yaml")
+    datasets = {name: {"label": d.label, "class": d.class_, "structure": d.structure, "keys": list(d.keys)}
+                for name, d in resolved.datasets.items()}
+    table = resolved.variables.copy()
+    variables = pd.DataFrame({
+        "dataset": table["dataset"].astype(str).str.upper(),
+        "variable": table["variable"].astype(str).str.upper(),
+        "label": table["label"],
+        "core": table["core"],
+        "codelist": table["codelist"].map(lambda v: str(v).replace("|", "/") if isinstance(v, str) and v else None),
+        "value_format": table["dictionary"].where(table["dictionary"].notna(), table.get("format")),
+        "type": table["type"] if "type" in table.columns else None,
+        "origin": table["origin"],
+        "_resolved": True,
+    })
+    rows = []
+    for name, codelist in sorted(resolved.codelists.items()):
+        if not getattr(codelist, "sponsor_defined", False):
+            continue
+        for term in sorted(codelist.terms):
+            rows.append({"codelist_code": codelist.code or "", "codelist": name, "codelist_name": name,
+                         "extensible": "Yes" if codelist.extensible else "No", "term_code": "",
+                         "submission_value": term, "synonyms": "", "nci_preferred_term": ""})
+    names = (resolved.spec or {}).get("codelists") or {}
+    codelists = pd.DataFrame(rows, columns=empty_codelists.columns) if rows else empty_codelists
+    if len(codelists):
+        codelists["codelist_name"] = codelists["codelist"].map(
+            lambda n: str((names.get(n) or {}).get("name") or n) if isinstance(names.get(n), dict) else n)
+    return StudySpecs(datasets, variables, codelists, _dictionary_versions(resolved.spec), "pipeline.validate.metadata")

@@ -1,0 +1,336 @@
+"""Stage ``submission``: package SDTM and ADaM as XPT v5, Dataset-JSON v1.1 and define.xml 2.1.
+
+Reads every ``sdtm/*.parquet`` and ``adam/*.parquet`` under the study outputs and writes::
+
+    submission/sdtm/<name>.xpt, define.xml, define.html, datasetjson/<name>.json, metadata.csv
+    submission/adam/ (same layout)
+    submission/checks.csv      every limit hit, transliteration and metadata fallback
+    submission/manifest.json   SHA-256 and size of every file, inputs and the creation stamp
+
+Creation stamps (XPT headers, Dataset-JSON, define.xml) come from ``SOURCE_DATE_EPOCH`` when set,
+else ``submission.creation_datetime`` in study.yaml, else :data:`DEFAULT_CREATION_DATETIME`, so the
+same inputs always give byte-identical files.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+import pyarrow.parquet as pq
+
+from pipeline.common.errors import ConfigError, InputError, PipelineError
+from pipeline.common.io import sha256_file, write_bytes_atomic, write_csv_atomic, write_json_atomic, write_text_atomic
+from pipeline.common.logs import get_logger
+from pipeline.common.study import StudyContext
+from pipeline.submit.ascii import compute_ascii_text, derive_vars_ascii
+from pipeline.submit.datasetjson import build_dataset_json, render_dataset_json, validate_dataset_json
+from pipeline.submit.define import (DefineContext, assign_codelist_oids, build_codelists, build_define_xml,
+                                    build_value_level_meta, ct_version_of, load_controlled_terminology,
+                                    render_define_html, validate_define_xml)
+from pipeline.submit.metadata import (DatasetMeta, build_dataset_meta, build_variable_meta, load_adam_variables,
+                                      load_standard_datasets, load_standard_origins, load_standard_variables,
+                                      load_study_specs)
+from pipeline.submit.xpt import ISSUE_COLUMNS, check_xpt_limits, check_xpt_read_back, format_xpt_timestamp, write_xpt
+
+log = get_logger("submit")
+
+DEFAULT_CREATION_DATETIME = "2000-01-01T00:00:00"
+STANDARD_FOLDERS = {"SDTM": "sdtm", "ADaM": "adam"}
+CHECK_COLUMNS = ISSUE_COLUMNS + ["standard"]
+
+
+@dataclass(frozen=True)
+class LoadedDataset:
+    """One dataset read from parquet, with what the file says about itself."""
+
+    name: str
+    frame: pd.DataFrame
+    stored_labels: dict[str, str]
+    stored_label: str | None
+    source: Path
+
+
+def resolve_creation_datetime(ctx: StudyContext) -> tuple[str, str]:
+    """(ISO datetime, where it came from) for every creation stamp of the package.
+
+    >>> ctx = StudyContext.create("iscalimab-ln")
+    >>> resolve_creation_datetime(ctx)[1] in ("SOURCE_DATE_EPOCH", "study.yaml submission.creation_datetime", "default constant")
+    True
+    """
+    epoch = os.environ.get("SOURCE_DATE_EPOCH", "").strip()
+    if epoch:
+        try:
+            moment = dt.datetime.fromtimestamp(int(epoch), tz=dt.timezone.utc).replace(tzinfo=None)
+        except ValueError:
+            raise ConfigError(f"environment variable SOURCE_DATE_EPOCH={epoch!r}: expected whole seconds since 1970") from None
+        return moment.strftime("%Y-%m-%dT%H:%M:%S"), "SOURCE_DATE_EPOCH"
+    configured = (ctx.design.get("submission") or {}).get("creation_datetime") if isinstance(ctx.design, dict) else None
+    if configured:
+        try:
+            moment = dt.datetime.fromisoformat(str(configured))
+        except ValueError:
+            raise ConfigError(f"{ctx.specs_dir / 'study.yaml'}: submission.creation_datetime {configured!r} "
+                              "is not an ISO 8601 datetime") from None
+        return moment.strftime("%Y-%m-%dT%H:%M:%S"), "study.yaml submission.creation_datetime"
+    return DEFAULT_CREATION_DATETIME, "default constant"
+
+
+def read_dataset(path: Path) -> LoadedDataset:
+    """Read one parquet dataset with its stored labels (pyarrow field metadata ``label``)."""
+    try:
+        table = pq.read_table(path)
+    except Exception as exc:  # pyarrow raises several types for a damaged file
+        raise InputError(f"{path}: cannot read parquet ({exc.__class__.__name__}: {exc})") from None
+    labels: dict[str, str] = {}
+    for arrow_field in table.schema:
+        metadata = arrow_field.metadata or {}
+        label = metadata.get(b"label")
+        if label:
+            labels[arrow_field.name.upper()] = label.decode("utf-8", "replace")
+    schema_meta = table.schema.metadata or {}
+    stored_label = schema_meta.get(b"label", b"").decode("utf-8", "replace") or None
+    frame = table.to_pandas()
+    return LoadedDataset(path.stem.upper(), frame, labels, stored_label, path)
+
+
+def _checks_frame(rows: list[pd.DataFrame]) -> pd.DataFrame:
+    frames = [r for r in rows if len(r)]
+    if not frames:
+        return pd.DataFrame(columns=CHECK_COLUMNS)
+    table = pd.concat(frames, ignore_index=True)
+    if "standard" not in table.columns:
+        table["standard"] = ""
+    table["row"] = pd.to_numeric(table["row"], errors="coerce").astype("Int64")
+    return table[CHECK_COLUMNS]
+
+
+def package_standard(ctx: StudyContext, standard: str, source_dir: Path, created: str,
+                     sdtm_columns: dict[str, set[str]]) -> tuple[list[dict], pd.DataFrame]:
+    """Write the XPT, Dataset-JSON and define.xml of one standard; return (dataset summaries, checks)."""
+    files = sorted(source_dir.glob("*.parquet"))
+    out_dir = ctx.submission_dir / STANDARD_FOLDERS[standard]
+    stale_files = [out_dir / "define.xml", out_dir / "define.html", out_dir / "metadata.csv"]
+    for stale in list(out_dir.glob("*.xpt")) + list((out_dir / "datasetjson").glob("*.json")) + stale_files:
+        if not stale.exists():
+            continue
+        stale.unlink()
+    if not files:
+        log.info("%s: no parquet files under %s, nothing to package", standard, source_dir)
+        return [], pd.DataFrame(columns=CHECK_COLUMNS)
+
+    standard_variables = load_standard_variables(ctx.standards_dir)
+    standard_datasets = load_standard_datasets(ctx.standards_dir)
+    origins = load_standard_origins()["sdtm" if standard == "SDTM" else "adam"]
+    specs = load_study_specs(ctx.specs_dir, ctx.standards_dir)
+    study_specs, study_variables = specs.datasets, specs.variables
+    adam_variables = load_adam_variables(ctx.specs_dir / "adam.yaml") if standard == "ADaM" else pd.DataFrame(
+        columns=["dataset", "variable", "label", "method"])
+    adam_methods = {k: v for k, v in zip(zip(adam_variables["dataset"], adam_variables["variable"]),
+                                         adam_variables["method"]) if v}
+    ct_path = _ct_path(ctx)
+    ct_tables = [load_controlled_terminology(p) for p in sorted(ctx.standards_dir.glob("*ct-subset-*.tsv"))]
+    ct_tables.append(specs.codelists.assign(publishing_set="SDTM", sponsor_term=True))
+    ct = pd.concat([t for t in ct_tables if len(t)], ignore_index=True)
+    stamp = format_xpt_timestamp(dt.datetime.fromisoformat(created))
+    design = ctx.design.get("study", {}) if isinstance(ctx.design, dict) else {}
+    studyid = str(design.get("studyid") or ctx.study)
+    define_context = DefineContext(
+        study_oid=f"STDY.{studyid}", study_name=studyid, study_description=" ".join(str(design.get("title") or studyid).split()),
+        protocol_name=studyid, created=created, ct_version=ct_version_of(ct_path), standard=standard,
+        dictionary_versions=specs.dictionaries,
+    )
+
+    checks: list[pd.DataFrame] = []
+    metas: list[DatasetMeta] = []
+    frames: dict[str, pd.DataFrame] = {}
+    variable_tables: list[pd.DataFrame] = []
+    for path in files:
+        loaded = read_dataset(path)
+        frame = loaded.frame
+        lower = [c for c in frame.columns if c != c.upper()]
+        if lower:
+            checks.append(pd.DataFrame([{"dataset": loaded.name, "variable": c, "row": None, "value": c,
+                                         "check": "variable name not upper case", "severity": "warning",
+                                         "action": "upper-cased"} for c in lower]))
+            frame = frame.rename(columns={c: c.upper() for c in lower})
+        frame, changes = derive_vars_ascii(frame, loaded.name)
+        if len(changes):
+            checks.append(changes.assign(value=changes["original"] + " -> " + changes["replacement"],
+                                         check="non-ASCII text", severity="notice", action="transliterated"))
+        meta = build_dataset_meta(loaded.name, list(frame.columns), study_specs, standard_datasets, loaded.stored_label)
+        if not meta.label.isascii():
+            meta = DatasetMeta(**{**meta.__dict__, "label": compute_ascii_text(meta.label)})
+        adam_labels = adam_variables[adam_variables["dataset"] == meta.name]
+        variables = build_variable_meta(meta, frame, standard_variables, study_variables, loaded.stored_labels,
+                                        origins, adam_methods, sdtm_columns,
+                                        dict(zip(adam_labels["variable"], adam_labels["label"])))
+        variables["label"] = variables["label"].astype(str).map(compute_ascii_text)
+        fallbacks = variables[variables["label_source"] == "fallback"]
+        if len(fallbacks):
+            checks.append(pd.DataFrame({"dataset": meta.name, "variable": fallbacks["variable"], "row": None,
+                                        "value": fallbacks["variable"], "check": "no label in any metadata source",
+                                        "severity": "warning", "action": "variable name used as label"}))
+        if meta.label_source == "fallback":
+            checks.append(pd.DataFrame([{"dataset": meta.name, "variable": "", "row": None, "value": meta.label,
+                                         "check": "no dataset label in any metadata source", "severity": "warning",
+                                         "action": "generic label used"}]))
+        checks.append(check_xpt_limits(meta, frame, variables))
+        checks.append(check_types_and_keys(meta, frame, variables))
+        metas.append(meta)
+        frames[meta.name] = frame
+        variable_tables.append(variables)
+
+    all_checks = _checks_frame(checks)
+    errors = all_checks[all_checks["severity"] == "error"]
+    if len(errors):
+        write_csv_atomic(ctx.submission_dir / "checks.csv", all_checks.assign(standard=standard))
+        first = errors.iloc[0]
+        row_text = f", row {int(first['row'])}" if pd.notna(first["row"]) else ""
+        raise PipelineError(
+            f"{source_dir / (first['dataset'].lower() + '.parquet')}: {first['dataset']}.{first['variable'] or '-'}{row_text}: "
+            f"{first['check']} ({len(errors)} blocking problem(s) in {standard}; fix: {first['action']})")
+
+    for meta in metas:
+        frame = frames[meta.name]
+        if not frame.shape[1]:
+            raise InputError(f"{source_dir / (meta.name.lower() + '.parquet')}: dataset has no columns")
+        variables = next(v for v in variable_tables if v["dataset"].iloc[0] == meta.name)
+        xpt_path = write_xpt(out_dir / meta.file_name, frame, meta, variables, stamp)
+        problems = check_xpt_read_back(xpt_path, frame, meta, variables)
+        if problems:
+            raise PipelineError(f"{xpt_path}: read-back check failed: {problems[0]} ({len(problems)} difference(s))")
+        obj = build_dataset_json(meta, frame, variables, created, define_context.study_oid,
+                                 define_context.metadata_version_oid)
+        problems = validate_dataset_json(obj)
+        if problems:
+            raise PipelineError(f"{out_dir / 'datasetjson' / (meta.name.lower() + '.json')}: not valid Dataset-JSON v1.1: "
+                                f"{problems[0]}")
+        write_text_atomic(out_dir / "datasetjson" / f"{meta.name.lower()}.json", render_dataset_json(obj))
+        log.info("%s %s: %d records, %d variables", standard, meta.name, len(frame), frame.shape[1])
+
+    variable_meta = assign_codelist_oids(pd.concat(variable_tables, ignore_index=True), ct)
+    codelists = build_codelists(variable_meta, frames, ct)
+    nonextensible = codelists[codelists["extended"] & (codelists["extensible"] == "No")]
+    if len(nonextensible):
+        checks.append(pd.DataFrame({"dataset": "", "variable": nonextensible["codelist_oid"], "row": None,
+                                    "value": nonextensible["coded_value"], "check": "value not in non-extensible codelist",
+                                    "severity": "warning",
+                                    "action": "left out of the define.xml codelist (fix the data or the mapping)"}))
+        codelists = codelists[~(codelists["extended"] & (codelists["extensible"] == "No"))].copy()
+        codelists["order"] = codelists.groupby("codelist_oid").cumcount() + 1
+    value_tables = [build_value_level_meta(m, frames[m.name], variable_meta[variable_meta["dataset"] == m.name])
+                    for m in metas]
+    value_tables = [t for t in value_tables if len(t)]
+    value_level = pd.concat(value_tables, ignore_index=True) if value_tables else pd.DataFrame(
+        columns=["dataset", "variable", "by_variable", "by_value", "kind", "length", "significant_digits", "label"])
+    xml = build_define_xml(define_context, metas, variable_meta, codelists, value_level)
+    problems = validate_define_xml(xml)
+    if problems:
+        raise PipelineError(f"{out_dir / 'define.xml'}: fails the Define-XML 2.1 schema: {problems[0]} "
+                            f"({len(problems)} error(s))")
+    write_bytes_atomic(out_dir / "define.xml", xml)
+    write_text_atomic(out_dir / "define.html", render_define_html(define_context, metas, variable_meta, codelists,
+                                                                  value_level, {m: len(f) for m, f in frames.items()}))
+    write_csv_atomic(out_dir / "metadata.csv", variable_meta.drop(columns=["json_type", "json_target_type"]))
+    log.info("%s define.xml: %d datasets, %d variables, %d codelists, %d value-level items (schema %s)", standard,
+             len(metas), len(variable_meta), codelists["codelist_oid"].nunique() if len(codelists) else 0,
+             len(value_level), "valid" if problems == [] else "not checked: odmlib XSD unavailable")
+    summaries = [{"dataset": m.name, "standard": standard, "label": m.label, "records": int(len(frames[m.name])),
+                  "variables": int(frames[m.name].shape[1]), "keys": list(m.keys),
+                  "source": path.name, "source_sha256": sha256_file(path)}
+                 for m, path in zip(metas, files)]
+    return summaries, _checks_frame(checks).assign(standard=standard)
+
+
+def check_types_and_keys(meta: DatasetMeta, dataset: pd.DataFrame, variables: pd.DataFrame) -> pd.DataFrame:
+    """Warnings for data types that differ from the metadata and records not unique by the keys.
+
+    >>> meta = DatasetMeta("DM", "Demographics", "SDTM", "SPECIAL PURPOSE", "", ("USUBJID",))
+    >>> vm = pd.DataFrame({"variable": ["USUBJID", "AGE"], "kind": ["char", "char"], "declared_type": ["Char", "Num"]})
+    >>> check_types_and_keys(meta, pd.DataFrame({"USUBJID": ["1", "1"], "AGE": ["30", "41"]}), vm)[["variable", "check"]].values.tolist()
+    [['AGE', 'type Char in the data, Num in the metadata'], ['USUBJID', 'records not unique by the keys']]
+    """
+    rows = []
+    for row in variables.itertuples(index=False):
+        actual = "Char" if row.kind == "char" else "Num"
+        if row.declared_type and actual != row.declared_type:
+            rows.append({"dataset": meta.name, "variable": row.variable, "row": None, "value": actual,
+                         "check": f"type {actual} in the data, {row.declared_type} in the metadata",
+                         "severity": "warning", "action": "written as found in the data"})
+    keys = [k for k in meta.keys if k in dataset.columns]
+    if keys and len(dataset):
+        duplicated = dataset.duplicated(subset=keys, keep=False).to_numpy().nonzero()[0]
+        if len(duplicated):
+            rows.append({"dataset": meta.name, "variable": ", ".join(keys), "row": int(duplicated[0]) + 1,
+                         "value": f"{len(duplicated)} records", "check": "records not unique by the keys",
+                         "severity": "warning", "action": "keys declared as specified; review the key variables"})
+    return pd.DataFrame(rows, columns=ISSUE_COLUMNS)
+
+
+def _column_names(path: Path) -> list[str]:
+    try:
+        return pq.read_schema(path).names
+    except Exception as exc:  # pyarrow raises several types for a damaged file
+        raise InputError(f"{path}: cannot read parquet ({exc.__class__.__name__}: {exc})") from None
+
+
+def _ct_path(ctx: StudyContext) -> Path:
+    candidates = sorted(ctx.standards_dir.glob("ct-subset-*.tsv"))  # the SDTM CT package names the version
+    if not candidates:
+        raise ConfigError(f"{ctx.standards_dir}: no controlled terminology file ct-subset-<date>.tsv")
+    return candidates[-1]
+
+
+def write_manifest(submission_dir: Path, created: str, created_source: str, datasets: list[dict]) -> Path:
+    """``manifest.json``: SHA-256 and size of every file under ``submission_dir`` (itself excluded).
+
+    >>> import tempfile, pathlib, json
+    >>> folder = pathlib.Path(tempfile.mkdtemp())
+    >>> _ = (folder / "sdtm").mkdir(); _ = (folder / "sdtm" / "dm.xpt").write_bytes(b"x")
+    >>> manifest = json.loads(write_manifest(folder, "2000-01-01T00:00:00", "default constant", []).read_text())
+    >>> manifest["files"][0]["path"], manifest["files"][0]["sha256"][:12]
+    ('sdtm/dm.xpt', '2d711642b726')
+    """
+    entries = []
+    for path in sorted(p for p in submission_dir.rglob("*") if p.is_file()):
+        relative = path.relative_to(submission_dir).as_posix()
+        if relative == "manifest.json" or path.name.startswith("."):
+            continue
+        entries.append({"path": relative, "sha256": sha256_file(path), "bytes": path.stat().st_size})
+    manifest = {
+        "created": created,
+        "created_source": created_source,
+        "generator": "cdisc-pipeline submission stage",
+        "datasets": datasets,
+        "files": entries,
+    }
+    return write_json_atomic(submission_dir / "manifest.json", manifest)
+
+
+def run(ctx: StudyContext) -> None:
+    """Package every SDTM and ADaM parquet dataset of the study for submission."""
+    created, created_source = resolve_creation_datetime(ctx)
+    log.info("creation stamp %s (%s)", created, created_source)
+    sdtm_columns = {p.stem.upper(): {c.upper() for c in _column_names(p)} for p in sorted(ctx.sdtm_dir.glob("*.parquet"))}
+    if (ctx.adam_dir / "adsl.parquet").exists():  # ADSL variables copied into other ADaM datasets
+        sdtm_columns["ADSL"] = {c.upper() for c in _column_names(ctx.adam_dir / "adsl.parquet")}
+    if not sdtm_columns and not list(ctx.adam_dir.glob("*.parquet")):
+        raise InputError(f"{ctx.sdtm_dir} and {ctx.adam_dir}: no parquet datasets to package (run sdtm and adam first)")
+    summaries: list[dict] = []
+    checks: list[pd.DataFrame] = []
+    for standard, source_dir in (("SDTM", ctx.sdtm_dir), ("ADaM", ctx.adam_dir)):
+        done, standard_checks = package_standard(ctx, standard, source_dir, created, sdtm_columns)
+        summaries.extend(done)
+        checks.append(standard_checks)
+    all_checks = pd.concat([c for c in checks if len(c)], ignore_index=True) if any(len(c) for c in checks) \
+        else pd.DataFrame(columns=CHECK_COLUMNS)
+    all_checks = all_checks.sort_values(["standard", "dataset", "variable", "check", "row"], kind="stable",
+                                        na_position="first")
+    write_csv_atomic(ctx.submission_dir / "checks.csv", all_checks)
+    manifest = write_manifest(ctx.submission_dir, created, created_source, summaries)
+    counts = all_checks["severity"].value_counts().to_dict() if len(all_checks) else {}
+    log.info("submission package: %d datasets, checks %s, manifest %s", len(summaries), counts or "none", manifest)

@@ -1,0 +1,211 @@
+"""Plain-text output in the fixed-width style of a classic SAS listing (e.g. 132 x 60).
+
+Every page repeats the titles and the column headers, ends with the footnotes, and carries
+"Page x of n"; pages are separated by a form feed. The layout (padding, wrapping, alignment) is
+made here; the template only places the prepared lines.
+"""
+
+from __future__ import annotations
+
+import functools
+import textwrap
+from dataclasses import dataclass
+from pathlib import Path
+
+import jinja2
+
+from pipeline.tlf.display import BLANK, GROUP, Display, Line
+from pipeline.tlf.paginate import paginate
+
+TEMPLATES = Path(__file__).resolve().parent / "templates"
+INDENT = 2
+
+
+@dataclass(frozen=True)
+class TextPage:
+    number: int
+    count: int
+    head: list[str]
+    body: list[str]
+    foot: list[str]
+
+
+def wrap_text(text: str, width: int, indent: int = 0) -> list[str]:
+    """Wrap ``text`` into lines of at most ``width`` characters, hanging indent for continuations.
+
+    >>> wrap_text("Treatment-emergent adverse events by system organ class", 24, indent=2)
+    ['  Treatment-emergent', '    adverse events by', '    system organ class']
+    """
+    if width < 4:
+        raise ValueError(f"column width too small: {width}")
+    if not text:
+        return [" " * indent] if indent else [""]
+    lead = " " * indent
+    return textwrap.wrap(text, width=width, initial_indent=lead, subsequent_indent=lead + "  ",
+                         break_on_hyphens=False) or [lead]
+
+
+def wrap_cell(text: str, width: int) -> list[str]:
+    """Wrap a listing cell; a slash is a break opportunity too (``RECOVERING/RESOLVING``).
+
+    >>> wrap_cell("RECOVERING/RESOLVING", 12)
+    ['RECOVERING/', 'RESOLVING']
+    >>> wrap_cell("", 5)
+    ['']
+    """
+    if len(text) <= width:
+        return [text]
+    if "/" in text and "/ " not in text:
+        return [part.replace("/ ", "/") for part in textwrap.wrap(text.replace("/", "/ "), width)] or [""]
+    return textwrap.wrap(text, width, break_on_hyphens=False) or [""]
+
+
+def align_tokens(cells: list[str]) -> list[str]:
+    """Right-align the first token (the leading number) of a column's cells, so numbers line up.
+
+    >>> align_tokens(["5 (100)", "12 (33.3)", "0"])
+    [' 5 (100)', '12 (33.3)', ' 0']
+    """
+    split = [c.split(" ", 1) if c else [] for c in cells]
+    width = max((len(s[0]) for s in split if s), default=0)
+    return [" ".join([s[0].rjust(width)] + s[1:]) if s else "" for s in split]
+
+
+def _center_block(cells: list[str], width: int) -> list[str]:
+    block = max((len(c) for c in cells), default=0)
+    pad = max((width - block) // 2, 0)
+    return [(" " * pad + c.ljust(block)).rstrip() if c else "" for c in cells]
+
+
+def table_widths(display: Display, width: int) -> tuple[int, list[int]]:
+    """Label column width and treatment column widths of a table on a ``width``-character page.
+
+    The label column takes what its labels need (30 to 60 characters; headings without cells may
+    run into the treatment columns); the treatment columns share the rest.
+    """
+    count = max(len(display.column_headers), 1)
+    labels = [len(line.label) + INDENT * line.indent + 2 for line in display.lines if any(line.cells)]
+    labels += [len(part) + 2 for part in (display.label_header or "").split("\n")]
+    label_width = min(max(labels + [30]), 60)
+    column = max((width - label_width) // count, 8)
+    return width - column * count, [column] * count
+
+
+def _column_cells(display: Display, widths: list[int]) -> list[list[str]]:
+    columns = []
+    for k, width in enumerate(widths):
+        raw = [line.cells[k] if k < len(line.cells) else "" for line in display.lines]
+        columns.append(_center_block(align_tokens(raw), width))
+    return columns
+
+
+def layout_table_lines(display: Display, width: int) -> tuple[list[str], list[list[str]]]:
+    """The header lines and, per display line, its text lines (labels wrapped, cells aligned)."""
+    label_width, widths = table_widths(display, width)
+    header_cols = [h.split("\n") for h in display.column_headers]
+    label_parts = (display.label_header or "").split("\n")
+    depth = max([len(p) for p in header_cols] + [len(label_parts)])
+    header = []
+    for i in range(depth):
+        label = label_parts[i - (depth - len(label_parts))] if i >= depth - len(label_parts) else ""
+        text = label.ljust(label_width)
+        for parts, w in zip(header_cols, widths):
+            offset = depth - len(parts)
+            part = parts[i - offset] if i >= offset else ""
+            text += part.center(w)
+        header.append(text.rstrip())
+    columns = _column_cells(display, widths)
+    body = []
+    for index, line in enumerate(display.lines):
+        if line.kind == BLANK:
+            body.append([""])
+            continue
+        label_room = label_width - 1 if any(line.cells) else width
+        labels = wrap_text(line.label, label_room, INDENT * line.indent)
+        cells = "".join(col[index].ljust(w) if col[index] else " " * w for col, w in zip(columns, widths))
+        first = (labels[0].ljust(label_width) + cells).rstrip()
+        body.append([first] + labels[1:])
+    return header, body
+
+
+def _justify(text: str, width: int, align: str) -> str:
+    return text.rjust(width) if align == "right" else text.center(width) if align == "center" else text.ljust(width)
+
+
+def layout_listing_lines(display: Display, width: int) -> tuple[list[str], list[list[str]]]:
+    """Header and wrapped record lines of a listing with the shell's column widths."""
+    widths = list(display.column_widths) or [12] * len(display.column_headers)
+    gap = 2 if sum(widths) + 2 * (len(widths) - 1) <= width else 1
+    header_parts = [wrap_text(h, w) for h, w in zip(display.column_headers, widths)]
+    depth = max(len(p) for p in header_parts)
+    header = []
+    for i in range(depth):
+        parts = [p[i - (depth - len(p))] if i >= depth - len(p) else "" for p in header_parts]
+        aligns = list(display.column_align) or ["left"] * len(widths)
+        header.append((" " * gap).join(_justify(part, w, a) for part, w, a in zip(parts, widths, aligns)).rstrip())
+    body = []
+    for line in display.lines:
+        if line.kind == BLANK:
+            body.append([""])
+        elif line.kind == GROUP or not line.cells:
+            body.append(wrap_text(line.label, width))
+        else:
+            wrapped = [wrap_cell(c, w) for c, w in zip(line.cells, widths)]
+            rows = max(len(w) for w in wrapped)
+            aligns = list(display.column_align) or ["left"] * len(widths)
+            body.append([(" " * gap).join(_justify(w[r] if r < len(w) else "", cw, a)
+                                          for w, cw, a in zip(wrapped, widths, aligns)).rstrip()
+                         for r in range(rows)])
+    return header, body
+
+
+def title_lines(display: Display, width: int, page: int, pages: int) -> list[str]:
+    """The lines above the column headers: sponsor line with "Page x of n", titles centred."""
+    right = f"Page {page} of {pages}"
+    lines = [display.top_left[: width - len(right) - 1].ljust(width - len(right)) + right]
+    lines.append(display.second_left[:width])
+    lines.append("")
+    for text in (display.number, display.title, f"Population: {display.population}"):
+        lines += [part.center(width).rstrip() for part in textwrap.wrap(text, width)] if text else []
+    lines.append("")
+    return lines
+
+
+def render_txt(display: Display, width: int = 132, length: int = 60) -> str:
+    """The pages of a display as fixed-width text (pages separated by form feeds).
+
+    >>> from pipeline.tlf.display import Display, Line
+    >>> d = Display("t", "Table 1", "Demo", "Safety Set", "", ("A\\n(N=2)",), (Line("Any AE", ("1 (50.0)",)),), ("Foot.",))
+    >>> text = render_txt(d, width=60, length=20)
+    >>> "Page 1 of 1" in text and "1 (50.0)" in text
+    True
+    """
+    if width < 40 or length < 15:
+        raise ValueError(f"page too small for a table: {width} x {length}")
+    if display.kind == "listing":
+        header, body = layout_listing_lines(display, width)
+    else:
+        header, body = layout_table_lines(display, width)
+    rule = "-" * width
+    foot = [rule] + [part for note in display.footnotes for part in textwrap.wrap(note, width)]
+    fixed = len(title_lines(display, width, 1, 1)) + 1 + len(header) + 1 + len(foot)
+    capacity = length - fixed
+    if capacity < 3:
+        raise ValueError(f"page length {length} leaves no room for the table body")
+    heights = [len(lines) for lines in body]
+    pages = paginate(heights, [line.block for line in display.lines], capacity,
+                     [line.kind == BLANK for line in display.lines])
+    text_pages = []
+    for number, indices in enumerate(pages, start=1):
+        head = title_lines(display, width, number, len(pages)) + [rule] + header + [rule]
+        page_body = [text for i in indices for text in body[i]] or ["No data."]
+        text_pages.append(TextPage(number, len(pages), head, page_body, foot))
+    template = _environment().get_template("table.txt.j2")
+    return template.render(pages=text_pages, form_feed="\f")
+
+
+@functools.lru_cache(maxsize=None)
+def _environment() -> jinja2.Environment:
+    return jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=False,
+                              keep_trailing_newline=True, trim_blocks=True, lstrip_blocks=True,
+                              undefined=jinja2.StrictUndefined)

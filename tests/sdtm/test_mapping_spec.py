@@ -1,0 +1,92 @@
+"""Bad mapping files fail at load (or bind) time with one line naming the file and the line."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parent))
+from mini import make_ctx  # noqa: E402
+
+from pipeline.common.errors import ConfigError  # noqa: E402
+from pipeline.sdtm.mapping.spec import load_mapping  # noqa: E402
+from pipeline.sdtm.stage import run  # noqa: E402
+
+GOOD = """\
+domain: AE
+sources:
+  - form: ae
+    files: "site_*/ae.csv"
+    subject: subj
+required: [USUBJID]
+variables:
+  STUDYID: {hardcode: {design: study.studyid}}
+  DOMAIN: {hardcode: AE}
+  USUBJID: {concat: {columns: [STUDYID, _site, subj], sep: "-"}}
+  AETERM: {assign: term}
+  AESTDTC: {iso8601: {column: start, formats: ["%d.%m.%Y"]}}
+"""
+
+
+def write(tmp_path: Path, text: str, name: str = "ae.yaml") -> Path:
+    path = tmp_path / name
+    path.write_text(text)
+    return path
+
+
+@pytest.mark.parametrize(("change", "line", "message"), [
+    (("AETERM: {assign: term}", "AETERM: {asign: term}"), 11, "variable AETERM: unknown algorithm 'asign'"),
+    (("AETERM: {assign: term}", "AETERM: {assign: {column: term, uper: true}}"), 11, "unknown option(s) uper for assign"),
+    (('formats: ["%d.%m.%Y"]', 'formats: ["%d.%q.%Y"]'), 12, "unknown token '%q'"),
+    (("AETERM: {assign: term}", "aeterm: {assign: term}"), 11, "variable name 'aeterm' must be upper case"),
+    (('files: "site_*/ae.csv"', 'files: "../../etc/ae.csv"'), 4, "must be a relative path inside the raw directory"),
+    (("domain: AE", "domain: AEX"), 1, "domain must be a 2-letter code"),
+    (("    subject: subj", "    subject: subj\n    delimiter: ';'"), 6, "source: unknown key 'delimiter'"),
+    (("AETERM: {assign: term}", "AETERM: {assign: term, condition: {column: x, equal: 1}}"), 11, "exactly one of"),
+    (("AETERM: {assign: term}", "AETERM: {assign: term}\n  AETERM: {assign: term}"), 12, "duplicated key 'AETERM'"),
+])
+def test_bad_mapping_names_file_and_line(tmp_path, change, line, message):
+    path = write(tmp_path, GOOD.replace(*change))
+    with pytest.raises(ConfigError) as info:
+        load_mapping(path)
+    text = str(info.value)
+    assert text.startswith(f"{path}:{line}: "), text
+    assert message in text
+    assert "\n" not in text
+
+
+def test_good_mapping_loads_with_applications_in_order(tmp_path):
+    mapping = load_mapping(write(tmp_path, GOOD))
+    assert mapping.domain == "AE"
+    assert list(mapping.variables) == ["STUDYID", "DOMAIN", "USUBJID", "AETERM", "AESTDTC"]
+    assert mapping.variables["AESTDTC"][0].params == {"column": "start", "formats": ["%d.%m.%Y"]}
+
+
+def test_yaml_syntax_error_names_line(tmp_path):
+    path = write(tmp_path, GOOD.replace("AETERM: {assign: term}", "AETERM: {assign: term"))
+    with pytest.raises(ConfigError, match=r"ae.yaml:1[12]: invalid YAML"):
+        load_mapping(path)
+
+
+def test_missing_column_fails_before_mapping_with_mapping_line(tmp_path):
+    ctx = make_ctx(tmp_path, {"ae.yaml": GOOD.replace("AETERM: {assign: term}", "AETERM: {assign: verbatim}")})
+    (ctx.raw_dir / "site_101").mkdir()
+    (ctx.raw_dir / "site_101" / "ae.csv").write_text("subj,term,start\n1,Headache,01.02.2020\n")
+    with pytest.raises(ConfigError) as info:
+        run(ctx)
+    text = str(info.value)
+    assert text.startswith(f"{ctx.mappings_dir / 'ae.yaml'}:11: variable AETERM: column 'verbatim' not found in site_101/ae.csv")
+    assert "columns: subj, term, start" in text
+    assert not (ctx.outputs_dir / "sdtm").exists()
+
+
+def test_symlink_out_of_raw_dir_is_refused(tmp_path):
+    ctx = make_ctx(tmp_path, {"ae.yaml": GOOD})
+    outside = tmp_path / "elsewhere"
+    outside.mkdir()
+    (outside / "ae.csv").write_text("subj,term,start\n1,Headache,01.02.2020\n")
+    (ctx.raw_dir / "site_101").symlink_to(outside)
+    with pytest.raises(ConfigError, match="outside the raw directory"):
+        run(ctx)

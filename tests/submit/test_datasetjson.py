@@ -1,0 +1,74 @@
+import json
+
+import pandas as pd
+
+from pipeline.submit.datasetjson import (build_dataset_json, render_dataset_json, validate_dataset_json)
+from pipeline.submit.metadata import DatasetMeta, build_variable_meta, load_standard_origins
+
+ADAE = DatasetMeta("ADAE", "Adverse Events Analysis Dataset", "ADaM", "OCCURRENCE DATA STRUCTURE",
+                   "One record per adverse event per subject", ("STUDYID", "USUBJID", "AESEQ"))
+CREATED = "2023-06-29T00:00:00"
+
+
+def adae():
+    return pd.DataFrame({
+        "STUDYID": ["S1", "S1", "S1"],
+        "USUBJID": ["S1-01", "S1-01", "S1-02"],
+        "AESEQ": [1.0, 2.0, 1.0],
+        "AETERM": ["Headache", "", "Nausea"],
+        "ASTDT": pd.to_datetime(["2020-01-02", None, "2020-02-29"]),
+        "AVAL": [0.5, float("nan"), 12.25],
+    })
+
+
+def build(frame):
+    vm = build_variable_meta(ADAE, frame, pd.DataFrame(), pd.DataFrame(), {"AETERM": "Reported Term"},
+                             load_standard_origins()["adam"])
+    return build_dataset_json(ADAE, frame, vm, CREATED, "STDY.S1", "MDV.S1.ADaMIG.1.3")
+
+
+def test_dataset_json_columns_carry_oid_type_length_keys_and_date_target_type():
+    columns = {c["name"]: c for c in build(adae())["columns"]}
+    assert columns["USUBJID"] == {"itemOID": "IT.ADAE.USUBJID", "name": "USUBJID", "label": "USUBJID",
+                                  "dataType": "string", "length": 5, "keySequence": 2}
+    assert columns["AESEQ"]["dataType"] == "integer" and columns["AESEQ"]["keySequence"] == 3
+    assert columns["ASTDT"] == {"itemOID": "IT.ADAE.ASTDT", "name": "ASTDT", "label": "ASTDT", "dataType": "date",
+                                "targetDataType": "integer", "displayFormat": "DATE9."}
+    assert columns["AVAL"]["dataType"] == "float"
+
+
+def test_dataset_json_rows_are_arrays_with_null_for_missing_and_iso_dates():
+    obj = build(adae())
+    assert obj["records"] == 3
+    assert obj["rows"] == [
+        ["S1", "S1-01", 1, "Headache", "2020-01-02", 0.5],
+        ["S1", "S1-01", 2, None, None, None],
+        ["S1", "S1-02", 1, "Nausea", "2020-02-29", 12.25],
+    ]
+    assert obj["itemGroupOID"] == "IG.ADAE" and obj["datasetJSONVersion"] == "1.1.0"
+
+
+def test_dataset_json_is_schema_valid_and_text_is_stable_json():
+    obj = build(adae())
+    assert validate_dataset_json(obj) == []
+    text = render_dataset_json(obj)
+    assert text == render_dataset_json(build(adae()))
+    assert json.loads(text) == obj
+    assert '\n    ["S1", "S1-01", 1, "Headache", "2020-01-02", 0.5],\n' in text
+
+
+def test_validate_dataset_json_finds_bad_version_wrong_record_count_and_short_rows():
+    obj = build(adae())
+    obj["datasetJSONVersion"] = "1.0"
+    obj["records"] = 4
+    obj["rows"][1] = obj["rows"][1][:2]
+    problems = validate_dataset_json(obj)
+    assert any("does not match" in p and "datasetJSONVersion" in p for p in problems)
+    assert "records = 4 but 3 rows" in problems
+    assert "row widths [2, 6] differ from 6 columns" in problems
+
+
+def test_dataset_json_of_an_empty_dataset_has_zero_records_and_no_rows():
+    obj = build(adae().iloc[0:0])
+    assert obj["records"] == 0 and obj["rows"] == []
+    assert validate_dataset_json(obj) == []

@@ -1,0 +1,118 @@
+import datetime as dt
+
+import pandas as pd
+import pyreadstat
+import pytest
+
+from pipeline.common.errors import InputError
+from pipeline.submit.metadata import DatasetMeta, build_variable_meta, load_standard_origins
+from pipeline.submit.xpt import (check_xpt_limits, check_xpt_read_back, format_xpt_timestamp, patch_xpt_timestamps,
+                                 write_xpt)
+
+STAMP = "29JUN23:00:00:00"
+DM = DatasetMeta("DM", "Demographics", "SDTM", "SPECIAL PURPOSE", "One record per subject", ("STUDYID", "USUBJID"))
+ADSL = DatasetMeta("ADSL", "Subject-Level Analysis Dataset", "ADaM", "SUBJECT LEVEL ANALYSIS DATASET",
+                   "One record per subject", ("STUDYID", "USUBJID"))
+
+
+def variable_meta(meta, frame, labels=None):
+    return build_variable_meta(meta, frame, pd.DataFrame(), pd.DataFrame(), labels or {},
+                               load_standard_origins()["sdtm"])
+
+
+@pytest.fixture
+def dm():
+    return pd.DataFrame({
+        "STUDYID": ["S1", "S1", "S1"],
+        "USUBJID": ["S1-101-001", "S1-101-002", "S1-102-010"],
+        "AGE": [34.0, None, 61.0],
+        "SEX": ["F", "M", None],
+        "RFSTDTC": ["2019-03-15", "2019-04", None],
+    })
+
+
+def test_xpt_header_timestamps_are_the_fixed_stamp_and_reruns_are_byte_identical(tmp_path, dm):
+    vm = variable_meta(DM, dm)
+    first = write_xpt(tmp_path / "a" / "dm.xpt", dm, DM, vm, STAMP).read_bytes()
+    second = write_xpt(tmp_path / "b" / "dm.xpt", dm, DM, vm, STAMP).read_bytes()
+    assert first == second
+    records = [first[i:i + 80] for i in range(0, 8 * 80, 80)]
+    assert records[1].endswith(STAMP.encode()) and records[2].startswith(STAMP.encode())
+    assert records[5].endswith(STAMP.encode()) and records[6].startswith(STAMP.encode())
+    now = format_xpt_timestamp(dt.datetime.now())[:7].encode()  # ddMMMyy of today
+    assert now not in first[: 8 * 80] or now == STAMP[:7].encode()
+
+
+def test_xpt_character_lengths_are_the_longest_value_and_labels_come_from_metadata(tmp_path, dm):
+    vm = variable_meta(DM, dm, {"AGE": "Age", "SEX": "Sex"})
+    path = write_xpt(tmp_path / "dm.xpt", dm, DM, vm, STAMP)
+    data, meta = pyreadstat.read_xport(path)
+    assert meta.table_name == "DM" and meta.file_label == "Demographics"
+    assert meta.variable_storage_width == {"STUDYID": 2, "USUBJID": 10, "AGE": 8, "SEX": 1, "RFSTDTC": 10}
+    assert meta.column_labels == ["STUDYID", "USUBJID", "Age", "Sex", "RFSTDTC"]
+    assert data["RFSTDTC"].tolist() == ["2019-03-15", "2019-04", ""]
+    assert check_xpt_read_back(path, dm, DM, vm) == []
+
+
+def test_xpt_adam_dates_are_sas_dates_with_date9_and_datetimes_with_datetime20(tmp_path):
+    frame = pd.DataFrame({
+        "USUBJID": ["01", "02"],
+        "TRTSDT": pd.to_datetime(["1960-01-01", None]),
+        "ADT": [dt.date(2020, 1, 2), None],
+        "TRTSDTM": pd.to_datetime(["2020-01-02 08:30:00", None]),
+    })
+    vm = variable_meta(ADSL, frame)
+    assert vm.set_index("variable").loc[["TRTSDT", "ADT", "TRTSDTM"], "display_format"].tolist() == [
+        "DATE9.", "DATE9.", "DATETIME20."]
+    path = write_xpt(tmp_path / "adsl.xpt", frame, ADSL, vm, STAMP)
+    raw, meta = pyreadstat.read_xport(path, disable_datetime_conversion=True)
+    assert raw["TRTSDT"].tolist()[0] == 0.0
+    assert raw["ADT"].tolist()[0] == 21916.0  # days from 1960-01-01 to 2020-01-02
+    assert raw["TRTSDTM"].tolist()[0] == 21916 * 86400 + 8.5 * 3600
+    assert meta.original_variable_types["TRTSDT"] == "DATE9"
+    assert meta.original_variable_types["TRTSDTM"] == "DATETIME20"
+    assert check_xpt_read_back(path, frame, ADSL, vm) == []
+
+
+def test_read_back_check_reports_a_value_that_differs(tmp_path, dm):
+    vm = variable_meta(DM, dm)
+    path = write_xpt(tmp_path / "dm.xpt", dm, DM, vm, STAMP)
+    changed = dm.assign(AGE=[34.0, None, 62.0])
+    problems = check_xpt_read_back(path, changed, DM, vm)
+    assert problems == ["dm.xpt: AGE row 3: read back 61.0, expected 62.0 (1 value(s) differ)"]
+
+
+def test_xpt_file_name_must_be_the_lower_case_dataset_name(tmp_path, dm):
+    with pytest.raises(InputError, match="must be the lower-case dataset name 'dm.xpt'"):
+        write_xpt(tmp_path / "DM.xpt", dm, DM, variable_meta(DM, dm), STAMP)
+
+
+def test_limits_count_bytes_not_characters_and_name_the_record():
+    frame = pd.DataFrame({"AETERM": ["\u00e9" * 101, "x" * 200, "ok"]})  # 202 bytes, 200 bytes
+    vm = pd.DataFrame({"variable": ["AETERM"], "label": ["Reported Term for the Adverse Event"]})
+    issues = check_xpt_limits(DatasetMeta("AE", "Adverse Events", "SDTM", "EVENTS", "", ()), frame, vm)
+    assert issues[["variable", "row", "check", "severity"]].values.tolist() == [
+        ["AETERM", 1, "value longer than 200 bytes", "error"]]
+
+
+def test_limits_flag_long_dataset_and_variable_names_and_labels():
+    meta = DatasetMeta("ADLONGNAME", "A" * 41, "ADaM", "BASIC DATA STRUCTURE", "", ())
+    frame = pd.DataFrame({"1BAD": [1.0], "GOOD": [2.0]})
+    vm = pd.DataFrame({"variable": ["1BAD", "GOOD"], "label": ["x", "L" * 41]})
+    checks = check_xpt_limits(meta, frame, vm)[["variable", "check", "severity"]].values.tolist()
+    assert checks == [
+        ["", "dataset name not a SAS v5 name (<= 8, letter first)", "error"],
+        ["", "dataset label longer than 40", "warning"],
+        ["1BAD", "variable name not a SAS name", "error"],
+        ["GOOD", "variable label longer than 40", "warning"],
+    ]
+
+
+def test_patch_xpt_timestamps_leaves_observation_data_alone():
+    header = b"HEADER RECORD*******LIBRARY HEADER RECORD!!!!!!!" + b"0" * 30 + b"  "
+    rec = b"SAS     SAS     SASLIB  6.06    bsd4.2" + b" " * 26 + b"28NOV26:05:57:54"
+    obs = b"HEADER RECORD*******OBS     HEADER RECORD!!!!!!!" + b"0" * 30 + b"  "
+    data = header + rec + obs + b"01FEB20:10:00:00".ljust(80)
+    patched = patch_xpt_timestamps(data, STAMP)
+    assert patched[80:160].endswith(STAMP.encode())
+    assert patched[240:256] == b"01FEB20:10:00:00"

@@ -1,0 +1,161 @@
+"""Great Expectations suites built from expectations.yaml, on small hand-made frames."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from pipeline.common.errors import ConfigError
+from pipeline.validate.conformance import ValidationData
+from pipeline.validate.expectations import load_expectation_specs, resolve_reference, run_expectations
+from pipeline.validate.schemas import prepare_dataset
+
+from .conftest import clean_sdtm
+
+DESIGN = {"study": {"start_date": "2024-01-01", "completion_date": "2024-12-31"},
+          "arms": [{"armcd": "DRUG"}, {"armcd": "PBO"}], "eligibility": {"age": [18, 75], "upcr_min_mg_mg": 0.5},
+          "visits": [{"visit": "SCREENING"}, {"visit": "WEEK 4"}]}
+
+SPEC = """
+expectations:
+  - id: ISL-0201
+    title: Age within the inclusion range
+    dataset: DM
+    filter: {ARMCD: $study:arms.armcd}
+    expectation: expect_column_values_to_be_between
+    kwargs: {column: AGE, min_value: $study:eligibility.age.0, max_value: $study:eligibility.age.1}
+    severity: error
+    message: "AGE {value} is outside {min_value}-{max_value}"
+  - id: ISL-0205
+    title: Baseline UPCR meets the inclusion threshold
+    dataset: LB
+    filter: {LBTESTCD: PROTCRT, VISIT: SCREENING}
+    view_options: {numeric: [LBSTRESN]}
+    expectation: expect_column_values_to_be_between
+    kwargs: {column: LBSTRESN, min_value: $study:eligibility.upcr_min_mg_mg}
+    severity: warning
+    message: "Baseline UPCR {value} is below {min_value}"
+  - id: ISL-0210
+    title: Lab dates inside the study period
+    dataset: LB
+    view: dates
+    view_options: {columns: [LBDTC]}
+    expectation: expect_column_values_to_be_between
+    kwargs: {column: LBDTC_DATE, min_value: $study:study.start_date, max_value: $study:study.completion_date}
+    severity: error
+    message: "{column} {value} is outside {min_value} to {max_value}"
+  - id: ISL-0206
+    title: UPCR complete at the visits that took place
+    dataset: LB
+    view: completeness_by_visit
+    view_options: {test_var: LBTESTCD, tests: [PROTCRT], result_var: LBSTRESC, visits: $study:visits.visit}
+    expectation: expect_column_values_to_be_between
+    kwargs: {column: COMPLETENESS, min_value: 0.9}
+    severity: warning
+    message: "Completeness {value} is below {min_value}"
+  - id: ISL-0216
+    title: Visits in chronological order
+    dataset: SV
+    view: visit_order
+    view_options: {date: SVSTDTC}
+    expectation: expect_column_values_to_be_in_set
+    kwargs: {column: VISIT_ORDER_OK, value_set: [true]}
+    severity: warning
+    message: "Visit starts before an earlier-numbered visit"
+  - id: ISL-0209
+    title: Result consistent with the subject's other results
+    dataset: LB
+    view: within_subject_ratio
+    view_options: {value: LBSTRESN, by: [USUBJID, LBTESTCD], min_records: 3}
+    expectation: expect_column_values_to_be_between
+    kwargs: {column: RATIO, min_value: 0.1, max_value: 10}
+    severity: warning
+    message: "{column} {value} is far from the subject's median"
+"""
+
+COLUMNS = ["rule_id", "severity", "dataset", "variable", "usubjid", "record", "value"]
+
+
+def sdtm_with_sv() -> dict[str, pd.DataFrame]:
+    sdtm = clean_sdtm()
+    sdtm["SV"] = pd.DataFrame({
+        "STUDYID": ["TINY01"] * 4, "DOMAIN": ["SV"] * 4, "USUBJID": ["TINY01-001"] * 2 + ["TINY01-002"] * 2,
+        "VISITNUM": [1.0, 3.0, 1.0, 3.0], "VISIT": ["SCREENING", "WEEK 4"] * 2,
+        "SVSTDTC": ["2024-01-20", "2024-02-29", "2024-01-22", "2024-03-02"],
+    })
+    return sdtm
+
+
+def findings(tmp_path: Path, sdtm: dict[str, pd.DataFrame], spec: str = SPEC) -> list[list]:
+    path = tmp_path / "expectations.yaml"
+    path.write_text(spec, encoding="utf-8")
+    specs, _ = load_expectation_specs(path, DESIGN)
+    data = ValidationData({k: prepare_dataset(v) for k, v in sdtm.items()}, {})
+    found = run_expectations(data, specs)
+    out = found[COLUMNS].astype(object).where(found[COLUMNS].notna(), None)
+    return sorted(out.values.tolist(), key=lambda r: [str(x) for x in r])
+
+
+@pytest.fixture(scope="module")
+def gx_imported() -> None:
+    import great_expectations  # noqa: F401  (import once per module: it is slow)
+
+
+def test_clean_data_meets_every_expectation(tmp_path: Path, gx_imported: None) -> None:
+    assert findings(tmp_path, sdtm_with_sv()) == []
+
+
+def test_age_outside_inclusion_range_uses_study_yaml_limits(tmp_path: Path, gx_imported: None) -> None:
+    sdtm = sdtm_with_sv()
+    sdtm["DM"].loc[1, "AGE"] = 76.0
+    sdtm["DM"].loc[2, "AGE"] = 90.0  # screen failure: outside the filter
+    assert findings(tmp_path, sdtm) == [["ISL-0201", "error", "DM", "AGE", "TINY01-002", 2, "76"]]
+
+
+def test_baseline_upcr_below_threshold_is_a_warning(tmp_path: Path, gx_imported: None) -> None:
+    sdtm = sdtm_with_sv()
+    sdtm["LB"].loc[0, ["LBSTRESC", "LBSTRESN"]] = ["0.4", 0.4]
+    assert findings(tmp_path, sdtm) == [["ISL-0205", "warning", "LB", "LBSTRESN", "TINY01-001", 1, "0.4"]]
+
+
+def test_date_outside_study_period_reports_the_iso_text(tmp_path: Path, gx_imported: None) -> None:
+    sdtm = sdtm_with_sv()
+    sdtm["LB"].loc[3, "LBDTC"] = "2025-01-02T10:00"
+    assert findings(tmp_path, sdtm) == [["ISL-0210", "error", "LB", "LBDTC", "TINY01-002", 4, "2025-01-02T10:00"]]
+
+
+def test_missing_result_at_a_visit_that_took_place_lowers_completeness(tmp_path: Path, gx_imported: None) -> None:
+    sdtm = sdtm_with_sv()
+    sdtm["LB"] = sdtm["LB"].drop(index=3).reset_index(drop=True)  # subject 002 had WEEK 4 but no UPCR
+    got = findings(tmp_path, sdtm)
+    assert got == [["ISL-0206", "warning", "LB", "COMPLETENESS", None, None, "0.5"]]
+
+
+def test_visit_out_of_chronological_order(tmp_path: Path, gx_imported: None) -> None:
+    sdtm = sdtm_with_sv()
+    sdtm["SV"].loc[1, "SVSTDTC"] = "2024-01-10"  # WEEK 4 before SCREENING
+    assert findings(tmp_path, sdtm) == [["ISL-0216", "warning", "SV", "VISIT_ORDER_OK", "TINY01-001", 2, "False"]]
+
+
+def test_value_hundred_times_the_subjects_median_is_flagged(tmp_path: Path, gx_imported: None) -> None:
+    lb = pd.DataFrame({
+        "STUDYID": ["TINY01"] * 4, "DOMAIN": ["LB"] * 4, "USUBJID": ["TINY01-001"] * 4, "LBSEQ": [1.0, 2.0, 3.0, 4.0],
+        "LBTESTCD": ["C3"] * 4, "LBSTRESN": [1.1, 1.0, 110.0, 0.9], "VISIT": ["X"] * 4, "LBDTC": ["2024-02-01"] * 4,
+    })
+    sdtm = sdtm_with_sv()
+    sdtm["LB"] = lb
+    assert findings(tmp_path, sdtm) == [["ISL-0209", "warning", "LB", "LBSTRESN", "TINY01-001", 3, "110"]]
+
+
+def test_reference_to_missing_study_fact_is_a_config_error() -> None:
+    with pytest.raises(ConfigError, match=r"\$study:eligibility.weight.0: study.yaml has no 'weight'"):
+        resolve_reference("$study:eligibility.weight.0", DESIGN)
+
+
+def test_unknown_expectation_type_is_a_config_error(tmp_path: Path) -> None:
+    path = tmp_path / "e.yaml"
+    path.write_text("expectations:\n  - {id: X, title: t, dataset: DM, expectation: expect_magic, severity: error}\n")
+    with pytest.raises(ConfigError, match=r"e.yaml:line 2: expectation 'expect_magic' is not supported"):
+        load_expectation_specs(path, DESIGN)

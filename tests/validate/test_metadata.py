@@ -1,0 +1,72 @@
+"""Standard and study metadata: the tables specs/standards hold and what the study specs resolve to."""
+
+from __future__ import annotations
+
+import pytest
+
+from pipeline.common.study import StudyContext
+from pipeline.validate.metadata import (
+    dataset_metadata, load_controlled_terminology, load_standard_variables, load_study_metadata,
+    parse_codelist_reference, variable_metadata,
+)
+
+
+@pytest.mark.parametrize("text, codelists, subset, fmt, dictionary", [
+    ("SEX", ("SEX",), (), None, None),
+    ("NY (Y or null)", ("NY",), ("Y",), None, None),
+    ("NY (Y or N)", ("NY",), ("Y", "N"), None, None),
+    ("RELTYPE (ONE, MANY)", ("RELTYPE",), ("ONE", "MANY"), None, None),
+    ("QSCAT (extensible)", ("QSCAT",), (), None, None),
+    ("NCOMPLT / PROTMLST / OTHEVENT", ("NCOMPLT", "PROTMLST", "OTHEVENT"), (), None, None),
+    ("ISO 8601", (), (), "iso8601", None),
+    ("ISO 8601 duration", (), (), "iso8601_duration", None),
+    ("ISO 3166-1 alpha-3", (), (), "iso3166_alpha3", None),
+    ("MedDRA PT", (), (), None, "MedDRA PT"),
+    ("sponsor codelist (see sledai.md)", (), (), None, None),
+    ("DATE9.", (), (), "DATE9.", None),
+])
+def test_codelist_reference_parsing(text, codelists, subset, fmt, dictionary) -> None:
+    ref = parse_codelist_reference(text)
+    assert (ref.codelists, ref.subset, ref.format, ref.dictionary) == (codelists, subset, fmt, dictionary)
+
+
+def test_standard_tables_cover_every_domain_and_adam_class_of_the_study() -> None:
+    std = load_standard_variables(StudyContext.create().standards_dir)
+    domains = set(std["domain"])
+    assert {"DM", "DS", "EX", "AE", "LB", "RS", "VS", "CM", "MH", "SV", "SUPPQUAL", "RELREC", "TS", "TA", "TE",
+            "TV", "TI", "SE", "ADSL", "BDS", "OCCDS"} <= domains
+    rs = std[std["domain"] == "RS"].set_index("variable")
+    assert rs.loc["RSTESTCD", "core"] == "Req" and rs.loc["RSSTRESN", "type"] == "Num"
+    assert std.duplicated(["domain", "variable"]).sum() == 0
+
+
+def test_ct_subset_codelists_have_codes_and_extensibility() -> None:
+    ct = load_controlled_terminology(StudyContext.create().standards_dir)
+    sex = ct[ct["codelist"] == "SEX"]
+    assert set(sex["codelist_code"]) == {"C66731"} and set(sex["extensible"]) == {"No"}
+
+
+def test_flagship_metadata_resolves_keys_codelists_and_sponsor_variables() -> None:
+    ctx = StudyContext.create("iscalimab-ln")
+    meta = load_study_metadata(ctx.specs_dir, ctx.standards_dir)
+    assert meta.datasets["LB"].keys == ("STUDYID", "USUBJID", "LBCAT", "LBTESTCD", "LBSPEC", "VISITNUM", "LBDTC")
+    assert meta.datasets["SUPPDM"].standard_domain == "SUPPQUAL"
+    assert meta.datasets["ADLB"].standard_domain == "BDS"
+    assert sorted(meta.codelists["ARMCD"].terms) == ["ISCAL10", "NOTASSGN", "PBO", "SCRNFAIL"]
+    assert len(meta.codelists["SSLDTC"].terms) == 26
+    rs = meta.dataset_variables("RS").set_index("variable")
+    assert rs.loc["RSTESTCD", "codelist"] == "SSLDTC"
+    adsl = meta.dataset_variables("ADSL").set_index("variable")
+    assert bool(adsl.loc["BUPCR", "sponsor_defined"]) and adsl.loc["BUPCR", "type"] == "Num"
+
+
+def test_public_metadata_tables_for_other_stages() -> None:
+    ctx = StudyContext.create("iscalimab-ln")
+    variables = variable_metadata(ctx)
+    datasets = dataset_metadata(ctx).set_index("dataset")
+    assert {"dataset", "variable", "label", "type", "length", "core", "codelist", "order", "key_sequence"} <= set(
+        variables.columns)
+    assert datasets.loc["AE", "keys"] == "STUDYID,USUBJID,AEDECOD,AESTDTC"
+    assert datasets.loc["ADSL", "is_adam"]
+    dm = variables[variables["dataset"] == "DM"]
+    assert dm["order"].is_monotonic_increasing

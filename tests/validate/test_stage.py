@@ -1,0 +1,123 @@
+"""The validate stage end to end on the tiny study, and the gate through the CLI (exit codes 0/1/2)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from pipeline.cli import app
+from pipeline.common.errors import ConfigError, GateFailed
+from pipeline.common.study import StudyContext
+from pipeline.validate.findings import FINDINGS_COLUMNS
+from pipeline.validate.stage import run
+
+from .conftest import clean_sdtm, write_sdtm
+
+runner = CliRunner()
+
+
+def test_clean_tiny_study_has_no_error_and_writes_contract_files(tiny_ctx: StudyContext) -> None:
+    write_sdtm(tiny_ctx, clean_sdtm())
+    findings = run(tiny_ctx)
+    assert findings[findings["severity"] == "error"].empty
+    written = pd.read_parquet(tiny_ctx.validation_dir / "findings.parquet")
+    assert list(written.columns) == FINDINGS_COLUMNS
+    assert (tiny_ctx.validation_dir / "findings.csv").exists()
+    catalogue = pd.read_csv(tiny_ctx.validation_dir / "rules.csv")
+    assert {"CG0029", "CG0014", "ISL-0201"} <= set(catalogue["id"])
+
+
+def test_findings_from_all_sources_land_in_one_table(tiny_ctx: StudyContext) -> None:
+    sdtm = clean_sdtm()
+    sdtm["AE"].loc[0, "AESEV"] = "VERY BAD"          # pandera
+    sdtm["AE"].loc[2, "USUBJID"] = "TINY01-999"      # conformance
+    sdtm["DM"].loc[0, "AGE"] = 17.0                  # great_expectations (randomised subject under 18)
+    write_sdtm(tiny_ctx, sdtm)
+    findings = run(tiny_ctx, raise_on_gate=False)
+    got = findings[["rule_id", "dataset", "variable", "usubjid", "record", "check_source"]].values.tolist()
+    assert ["ISL-0002", "AE", "AESEV", "TINY01-001", 1, "pandera"] in got
+    assert ["CG0029", "AE", "USUBJID", "TINY01-999", 3, "conformance"] in got
+    assert ["ISL-0201", "DM", "AGE", "TINY01-001", 1, "great_expectations"] in got
+
+
+def test_gate_raises_with_a_short_summary(tiny_ctx: StudyContext) -> None:
+    sdtm = clean_sdtm()
+    sdtm["AE"].loc[0, "AESEV"] = "VERY BAD"
+    write_sdtm(tiny_ctx, sdtm)
+    with pytest.raises(GateFailed, match="ISL-0002 AE x1"):
+        run(tiny_ctx)
+    assert (tiny_ctx.validation_dir / "findings.parquet").exists()  # written before the gate
+
+
+def test_same_inputs_give_byte_identical_findings(tiny_root: Path, tmp_path: Path) -> None:
+    outputs = []
+    for name in ("a", "b"):
+        ctx = StudyContext.create("tiny", outputs=tmp_path / name, root=tiny_root, gx_docs=False)
+        sdtm = clean_sdtm()
+        sdtm["AE"].loc[0, "AESEV"] = "VERY BAD"
+        sdtm["DM"].loc[0, "AGE"] = 17.0
+        write_sdtm(ctx, sdtm)
+        run(ctx, raise_on_gate=False)
+        outputs.append([(ctx.validation_dir / f).read_bytes() for f in ("findings.parquet", "findings.csv", "rules.csv")])
+    assert outputs[0] == outputs[1]
+
+
+def test_severity_override_from_expectations_yaml(tiny_root: Path, tmp_path: Path) -> None:
+    spec = tiny_root / "specs" / "tiny" / "expectations.yaml"
+    spec.write_text(spec.read_text().replace("rules: {}", "rules:\n  FB3209: {severity: warning, reason: test}"))
+    ctx = StudyContext.create("tiny", outputs=tmp_path / "o2", root=tiny_root, gx_docs=False)
+    sdtm = clean_sdtm()
+    sdtm["AE"].loc[0, "AEENDTC"] = "2024-02-01"
+    write_sdtm(ctx, sdtm)
+    findings = run(ctx)  # no GateFailed: the only finding is now a warning
+    assert findings[["rule_id", "severity"]].values.tolist() == [["FB3209", "warning"]]
+
+
+def test_no_sdtm_is_a_clear_config_error(tiny_ctx: StudyContext) -> None:
+    with pytest.raises(ConfigError, match="no SDTM parquet files"):
+        run(tiny_ctx)
+
+
+def pilot_dm(usubjid: str | None = "01-701-1015") -> pd.DataFrame:
+    return pd.DataFrame({
+        "STUDYID": ["CDISCPILOT01"] * 2, "DOMAIN": ["DM"] * 2, "USUBJID": [usubjid, "01-701-1023"],
+        "SUBJID": ["1015", "1023"], "SITEID": ["701", "701"], "AGE": [63.0, 64.0], "AGEU": ["YEARS"] * 2,
+        "SEX": ["F", "M"], "ARMCD": ["Pbo", "Xan_Hi"], "ARM": ["Placebo", "Xanomeline High Dose"],
+        "COUNTRY": ["USA", "USA"],
+    })
+
+
+def cli_validate(outputs: Path, dm: pd.DataFrame, study: str = "cdiscpilot01"):
+    (outputs / "sdtm").mkdir(parents=True, exist_ok=True)
+    dm.to_parquet(outputs / "sdtm" / "dm.parquet", index=False)
+    (outputs / "adam").mkdir(parents=True, exist_ok=True)
+    pd.DataFrame({"STUDYID": ["CDISCPILOT01"], "USUBJID": ["01-701-1015"]}).to_parquet(outputs / "adam" / "adsl.parquet")
+    return runner.invoke(app, ["validate", "--study", study, "--outputs", str(outputs)])
+
+
+def test_cli_exit_0_when_only_warnings(tmp_path: Path) -> None:
+    result = cli_validate(tmp_path / "ok", pilot_dm())
+    assert result.exit_code == 0, result.output
+    findings = pd.read_csv(tmp_path / "ok" / "validation" / "findings.csv")
+    assert set(findings["severity"]) <= {"warning", "notice"}
+
+
+def test_cli_exit_1_when_gate_fails(tmp_path: Path) -> None:
+    result = cli_validate(tmp_path / "bad", pilot_dm(usubjid=None))
+    assert result.exit_code == 1
+    assert "gate failed" in result.output and "CG0014 DM" in result.output
+
+
+def test_cli_exit_2_for_unknown_study(tmp_path: Path) -> None:
+    result = runner.invoke(app, ["validate", "--study", "nostudy", "--outputs", str(tmp_path)])
+    assert result.exit_code == 2
+    assert "unknown study 'nostudy'" in result.output
+
+
+def test_cli_exit_2_without_sdtm(tmp_path: Path) -> None:
+    result = runner.invoke(app, ["validate", "--study", "iscalimab-ln", "--outputs", str(tmp_path / "empty")])
+    assert result.exit_code == 2
+    assert "no SDTM parquet files" in result.output
