@@ -10,7 +10,7 @@ STAMP   := $(VENV)/.installed
 CLI     := $(PY) -m pipeline
 ARGS    := --study $(STUDY) --outputs $(OUT) --raw $(RAW)
 
-CODE       = $(shell find pipeline -name '*.py' -o -name '*.j2' 2>/dev/null)
+CODE       = $(shell find pipeline -name '*.py' -o -name '*.j2' -o -name '*.yaml' -o -name '*.json' 2>/dev/null)
 STUDY_SPEC = $(wildcard specs/$(STUDY)/*.yaml) $(wildcard specs/standards/*)
 MAPPINGS   = $(wildcard mappings/$(STUDY)/*.yaml)
 
@@ -19,6 +19,8 @@ SDTM_DONE  := $(OUT)/ledger.json
 VALID_DONE := $(OUT)/validation/findings.parquet
 ADAM_DONE  := $(OUT)/adam/adsl.parquet
 TLF_DONE   := $(OUT)/ard/table1.json
+SUB_DONE   := $(OUT)/submission/manifest.json
+REPORT_DONE:= $(OUT)/reports/dq_report.html
 
 .PHONY: all install venv simulate sdtm validate adam tables submission report specs-check test bench clean help
 
@@ -28,7 +30,7 @@ help:
 	@echo "make bench                      run the speed and memory benchmarks"
 	@echo "stages: simulate sdtm validate adam tables submission report specs-check"
 
-all: tables
+all: tables submission report
 
 install venv: $(STAMP)
 
@@ -61,6 +63,14 @@ $(ADAM_DONE): $(VALID_DONE) $(STUDY_SPEC) $(filter pipeline/adam/%,$(CODE))
 tables: $(TLF_DONE)
 $(TLF_DONE): $(ADAM_DONE) $(STUDY_SPEC) $(filter pipeline/analysis/% pipeline/tlf/%,$(CODE))
 	$(CLI) tables $(ARGS)
+
+submission: $(SUB_DONE)
+$(SUB_DONE): $(ADAM_DONE) $(TLF_DONE) $(STUDY_SPEC) $(filter pipeline/submit/%,$(CODE))
+	$(CLI) submission $(ARGS)
+
+report: $(REPORT_DONE)
+$(REPORT_DONE): $(SUB_DONE) $(VALID_DONE) $(TLF_DONE) $(filter pipeline/report/%,$(CODE))
+	$(CLI) report $(ARGS)
 
 # --- quality ----------------------------------------------------------------------------------
 test: $(STAMP)

@@ -52,10 +52,10 @@ def _run_stage(stage: str, module: str, study: str, raw: Optional[Path], outputs
         run(ctx)
         log.info("stage %s done in %.1f s (log: %s)", stage, time.perf_counter() - started, log_path)
     except GateFailed as exc:
-        console.print(f"[bold red]gate failed[/]: {exc}")
+        console.print(f"[bold red]gate failed[/]: {exc}", soft_wrap=True)
         raise typer.Exit(exc.exit_code) from None
     except PipelineError as exc:
-        console.print(f"[bold red]error[/]: {exc}")
+        console.print(f"[bold red]error[/]: {exc}", soft_wrap=True)
         raise typer.Exit(exc.exit_code) from None
 
 

@@ -30,6 +30,7 @@ def write_bytes_atomic(path: str | Path, data: bytes) -> Path:
     try:
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
+        os.chmod(tmp, 0o644)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -58,6 +59,7 @@ def write_parquet_atomic(path: str | Path, frame: pd.DataFrame) -> Path:
     os.close(fd)
     try:
         pq.write_table(table, tmp, compression="zstd", write_statistics=False)
+        os.chmod(tmp, 0o644)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

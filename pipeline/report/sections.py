@@ -183,6 +183,7 @@ def compute_quarantine_summary(quarantine: pd.DataFrame, examples: int = EXAMPLE
         if column not in frame.columns:
             frame[column] = None
     frame["category"] = frame["category"].fillna(frame["reason"]).fillna("unspecified")
+    frame["domain"] = frame["domain"].fillna("")
     frame = frame.sort_values(["domain", "category", "file", "row"], kind="stable")
     counts = frame.groupby(["domain", "category"], sort=True).agg(
         rows=("row", "size"), raw_rows=("row", lambda s: int(frame.loc[s.index, ["file", "row"]].drop_duplicates().shape[0])))
@@ -247,6 +248,7 @@ def compute_findings_summary(findings: pd.DataFrame, examples: int = EXAMPLES_PE
         if column not in frame.columns:
             frame[column] = None
     frame["severity"] = frame["severity"].fillna("notice").astype(str).str.lower()
+    frame["rule_id"] = frame["rule_id"].fillna("(no rule id)").astype(str)
     frame["_rank"] = frame["severity"].map(SEVERITY_ORDER).fillna(9)
     by_severity = frame.groupby(["_rank", "severity"]).size().reset_index(name="findings").drop(columns="_rank")
     by_rule = frame.groupby(["rule_id"], sort=True).agg(
@@ -441,6 +443,10 @@ def section_submission(submission_dir: Path) -> Section:
                                          .head(EXAMPLES_PER_GROUP).to_dict(orient="records")))
         else:
             section.notes.append("No packaging check fired.")
+    for standard in ("sdtm", "adam"):
+        for name in ("define.html", "define.xml"):
+            if (submission_dir / standard / name).exists():
+                section.links.append((f"{standard.upper()} {name}", f"../submission/{standard}/{name}"))
     section.tables.append(_table("Files and SHA-256", [{"path": f.get("path"), "bytes": f.get("bytes"),
                                                         "SHA-256": f.get("sha256")} for f in files]))
     return section

@@ -29,7 +29,7 @@ from pipeline.sdtm.derive_vars_visit import derive_vars_visit
 from pipeline.sdtm.mapping.algorithms import MappingEnv
 from pipeline.sdtm.mapping.ct import load_ct
 from pipeline.sdtm.mapping.engine import (
-    QUARANTINE_COLUMNS, DomainResult, IngestedFile, _quarantine_rows, check_bindings, check_ledger,
+    QUARANTINE_COLUMNS, DomainResult, IngestedFile, quarantine_rows, check_bindings, check_references, check_ledger,
     count_rows, ingest_source, map_domain)
 from pipeline.sdtm.mapping.records import derive_records_ratio
 from pipeline.sdtm.mapping.spec import DomainMapping, load_mapping
@@ -94,7 +94,7 @@ def _subject_check(results: dict[str, DomainResult], mappings: dict[str, DomainM
         if not unknown.any():
             continue
         bad = result.data[unknown].drop_duplicates(["_file", "_row"])
-        q = _quarantine_rows(domain, bad, "USUBJID", bad["USUBJID"],
+        q = quarantine_rows(domain, bad, "USUBJID", bad["USUBJID"],
                              "unknown subject '" + bad["USUBJID"].astype(str) + "' (no DM record)")
         keys = pd.MultiIndex.from_frame(bad[["_file", "_row"]])
         drop = pd.MultiIndex.from_frame(result.data[["_file", "_row"]]).isin(keys)
@@ -173,9 +173,11 @@ def order_columns(domain: str, data: pd.DataFrame, variables: pd.DataFrame, keep
             if kind == "Num":
                 out[variable] = pd.to_numeric(out[variable], errors="coerce").astype("float64")
             else:
-                values = out[variable]
-                out[variable] = values.astype(object).where(values.notna(), None).map(
-                    lambda v: v if v is None or isinstance(v, str) else (str(int(v)) if isinstance(v, float) and v.is_integer() else str(v)))
+                values = out[variable].astype(object).where(out[variable].notna(), None)
+                if pd.api.types.infer_dtype(values, skipna=True) not in ("string", "empty"):
+                    values = values.map(lambda v: v if v is None or isinstance(v, str) else
+                                        (str(int(v)) if isinstance(v, float) and v.is_integer() else str(v)))
+                out[variable] = values
     return out.reset_index(drop=True)
 
 
@@ -192,8 +194,15 @@ def build_lineage(domain: str, data: pd.DataFrame) -> pd.DataFrame:
 
 # --- the stage ----------------------------------------------------------------------------------
 
-def _ingest_all(mappings: dict[str, DomainMapping], raw_dir: Path) -> tuple[dict[str, list[IngestedFile]], dict[str, dict[str, Any]]]:
-    """Read every source of every mapping, then check every binding before anything is mapped."""
+def _ingest_all(mappings: dict[str, DomainMapping], raw_dir: Path, env: MappingEnv | None = None
+                ) -> tuple[dict[str, list[IngestedFile]], dict[str, dict[str, Any]]]:
+    """Check references (codelists, datasets, study.yaml entries), read every source of every mapping,
+    then check every binding (columns) before anything is mapped."""
+    if env is not None:
+        known = set(env.datasets)
+        for domain, mapping in mappings.items():
+            check_references(mapping, env, known)
+            known.add(domain)
     ingested: dict[str, list[IngestedFile]] = {}
     manifest: dict[str, dict[str, Any]] = {}
     for domain, mapping in mappings.items():
@@ -229,7 +238,7 @@ def run(ctx: StudyContext) -> None:
     >>> ctx = StudyContext.create("iscalimab-ln", raw=folder / "raw", outputs=folder / "out")
     >>> run(ctx)
     >>> pd.read_parquet(ctx.sdtm_dir / "dm.parquet")[["USUBJID", "BRTHDTC", "AGE", "SEX", "ARMCD"]].values.tolist()
-    [['CFZ533X2202-402-0012', '1985', 33.0, 'F', 'NOTASSGN']]
+    [['CFZ533X2202-402-0012', '1985', 33.0, 'F', None]]
     """
     started = time.perf_counter()
     raw_dir = Path(ctx.raw_dir)
@@ -245,7 +254,7 @@ def run(ctx: StudyContext) -> None:
     trial = build_trial_design(design, td_spec, ct)
     env = MappingEnv(ct=ct, units=units, design=design, datasets={"TV": trial["TV"]})
 
-    ingested, manifest = _ingest_all(mappings, raw_dir)
+    ingested, manifest = _ingest_all(mappings, raw_dir, env)
     results: dict[str, DomainResult] = {}
     for domain, mapping in mappings.items():
         results[domain] = map_domain(mapping, ingested[domain], env)

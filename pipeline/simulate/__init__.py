@@ -1,1 +1,8 @@
-"""Stage package: simulate."""
+"""Stage package: simulate realistic multi-site raw exports of the flagship study.
+
+Flow (``stage.run``): ``config`` reads study.yaml + simulation.yaml -> ``subjects`` (who, where,
+arm, dates, disposition) -> ``labs`` (calibrated UPCR, CKD-EPI-consistent creatinine/eGFR) ->
+``sledai`` (items from labs, exact Week-24 change) -> ``dosing`` (EX, VS) -> ``events`` (AE, CM,
+MH, IE, DS) -> ``render`` (each site's dialect) -> ``defects`` (documented data-entry errors) ->
+``writers`` (CSV, XLSX, SAS XPORT v5, byte-identical for a seed). Contract: docs/raw-exports.md.
+"""

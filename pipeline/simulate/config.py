@@ -6,6 +6,7 @@ Checks the simulation spec before any data is drawn; a problem names the file an
 from __future__ import annotations
 
 import zlib
+from functools import lru_cache
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -191,3 +192,16 @@ def load_simulation_inputs(ctx, seed: int | None = None, subjects: int | None = 
     return SimulationInputs(design=design, sim=sim, instrument=instrument, meddra=meddra, whodrug=whodrug,
                             seed=int(sim["seed"] if seed is None else seed), n_by_arm=n_by_arm,
                             n_default_by_arm=n_default, n_screen_failures=n_sf, sim_path=sim_path)
+
+
+@lru_cache(maxsize=4)
+def example_inputs(study: str = "iscalimab-ln") -> SimulationInputs:
+    """The default inputs of a study (cached): what the docstring examples of this package use.
+
+    >>> inputs = example_inputs()
+    >>> inputs.n_by_arm, inputs.n_screen_failures, inputs.is_default_design
+    ({'ISCAL10': 39, 'PBO': 18}, 14, True)
+    """
+    from pipeline.common.study import StudyContext
+
+    return load_simulation_inputs(StudyContext.create(study))

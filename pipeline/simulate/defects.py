@@ -23,7 +23,13 @@ _BAD_DAY = np.array([0, 30, 30, 30, 31, 31, 31, 31, 31, 31, 31, 31, 31])
 
 @dataclass
 class RawFile:
-    """A rendered site file on its way to disk."""
+    """A rendered site file on its way to disk.
+
+    >>> from pipeline.simulate.config import example_inputs
+    >>> inputs = example_inputs()
+    >>> RawFile("102", "lab", SiteDialect("102", inputs.sim["site_dialects"]["102"], inputs), pd.DataFrame()).relpath
+    'site_102/lab.xlsx'
+    """
 
     siteid: str
     form: str
@@ -75,6 +81,15 @@ def inject_defects(files: list[RawFile], spec: dict, rng: np.random.Generator) -
 
     Records hold ``file_index`` and ``pos`` (position before duplicates are inserted); the caller
     turns them into final row numbers with :func:`finalise_rows`.
+
+    >>> from pipeline.simulate.config import example_inputs, rng_for
+    >>> from pipeline.simulate.stage import example_truth, render_files
+    >>> inputs = example_inputs()
+    >>> files = render_files(example_truth(), inputs)
+    >>> records = inject_defects(files, inputs.sim["defects"], rng_for(inputs.seed, "defects"))
+    >>> sorted({r["defect_class"] for r in records})[:3], any(files[r["file_index"]].frame["_protected"].iat[r["pos"]]
+    ...     and r["defect_class"] not in ("duplicate_row", "unknown_code") for r in records)
+    (['ae_end_before_start', 'duplicate_row', 'impossible_date'], False)
     """
     records: list[dict] = []
     unit_factors = spec.get("unit_mismatch_factors", {})
@@ -165,6 +180,16 @@ def inject_defects(files: list[RawFile], spec: dict, rng: np.random.Generator) -
             units = list(spec.get("unknown_units", ["??"]))
             picks = _pick(_pool(files, forms, free), cfg, rng)
             set_cells(cls, picks, "unit", lambda f, pos: rng.choice(units, len(pos)))
+        elif cls == "sledai_total_mismatch":
+            picks = _pick(_pool(files, forms, lambda f: free(f) & written(f, "total")), cfg, rng)
+
+            def wrong_total(f, pos):
+                col = f.dialect.column(f.form, "total")
+                total = pd.to_numeric(f.frame[col].iloc[pos], errors="coerce").to_numpy(dtype=float)
+                step = rng.choice([-4, -2, -1, 1, 2, 4], len(pos))
+                step = np.where(total + step < 0, np.abs(step), step)
+                return f.dialect.numbers(total + step, 0)
+            set_cells(cls, picks, "total", wrong_total)
         elif cls == "unknown_code":
             codes = spec.get("unknown_codes", {})
             targets = {"dm": ("sex", lambda f: np.ones(len(f.frame), dtype=bool)), "ae": ("severity", free)}
@@ -183,7 +208,19 @@ def inject_defects(files: list[RawFile], spec: dict, rng: np.random.Generator) -
 
 
 def finalise_rows(files: list[RawFile], records: list[dict]) -> pd.DataFrame:
-    """Insert duplicate rows (right after their original) and give each defect its final 1-based row."""
+    """Insert duplicate rows (right after their original) and give each defect its final 1-based row.
+
+    >>> from pipeline.simulate.config import example_inputs
+    >>> inputs = example_inputs()
+    >>> f = RawFile("402", "sv", SiteDialect("402", inputs.sim["site_dialects"]["402"], inputs),
+    ...             pd.DataFrame({"Visit": ["Screening", "Baseline"], "_usubjid": ["S1", "S1"]}))
+    >>> f.duplicates.append(0)
+    >>> rec = [{"file_index": 0, "pos": 1, "defect_class": "missing_date", "column": "Visit Date", "usubjid": "S1",
+    ...         "original_value": "2024-01-02", "injected_value": "", "expected_handling": "quarantine"}]
+    >>> out = finalise_rows([f], rec)
+    >>> f.frame["Visit"].tolist(), out["row"].tolist()
+    (['Screening', 'Screening', 'Baseline'], [3])
+    """
     new_pos: dict[int, np.ndarray] = {}
     for i, f in enumerate(files):
         n = len(f.frame)

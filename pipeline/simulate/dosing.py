@@ -9,7 +9,13 @@ from pipeline.simulate.config import SimulationInputs, rng_for
 
 
 def build_ex_truth(subjects: pd.DataFrame, visits: pd.DataFrame, inputs: SimulationInputs) -> pd.DataFrame:
-    """One row per infusion given: date, start/end minutes, dosing weight (kg), dose (mg)."""
+    """One row per infusion given: date, start/end minutes, dosing weight (kg), dose (mg).
+
+    >>> from pipeline.simulate.stage import example_truth
+    >>> ex = example_truth()["ex"]
+    >>> len(ex), int(ex.groupby("usubjid").size().max()), bool((ex["dose"] % 1 == 0).all())
+    (388, 7, True)
+    """
     rng = rng_for(inputs.seed, "ex")
     dosing = inputs.design["dosing"]
     days = set(dosing["infusion_days"])
@@ -37,7 +43,13 @@ def build_ex_truth(subjects: pd.DataFrame, visits: pd.DataFrame, inputs: Simulat
 
 def build_vs_truth(subjects: pd.DataFrame, visits: pd.DataFrame, sledai: pd.DataFrame,
                    inputs: SimulationInputs) -> pd.DataFrame:
-    """One row per subject and vital-signs visit (wide), weight in kg, height in cm, temperature in C."""
+    """One row per subject and vital-signs visit (wide), weight in kg, height in cm, temperature in C.
+
+    >>> from pipeline.simulate.stage import example_truth
+    >>> vs = example_truth()["vs"]
+    >>> int(vs["height"].notna().sum()), bool(vs["temperature"].between(35, 40).all())
+    (71, True)
+    """
     rng = rng_for(inputs.seed, "vs")
     sched = set(inputs.sim["schedule"]["vs"])
     height_at = set(inputs.sim["schedule"]["height_at"])

@@ -12,7 +12,13 @@ from pipeline.simulate.subjects import DAY
 
 def derive_vars_key_dates(subjects: pd.DataFrame, visits: pd.DataFrame, ex: pd.DataFrame,
                           inputs: SimulationInputs) -> pd.DataFrame:
-    """Add first/last infusion dates, last visit date, the drug-withdrawal AE date and end of study."""
+    """Add first/last infusion dates, last visit date, the drug-withdrawal AE date and end of study.
+
+    >>> from pipeline.simulate.stage import example_truth
+    >>> s = example_truth()["subjects"]
+    >>> bool((s["eos_date"] >= s["last_visit_date"]).all()), int(s["dw_date"].notna().sum())
+    (True, 4)
+    """
     rng = rng_for(inputs.seed, "key_dates")
     out = subjects.copy()
     first = ex.groupby("usubjid")["date"].min()
@@ -37,7 +43,14 @@ def _meddra_lookup(inputs: SimulationInputs) -> pd.DataFrame:
 
 
 def build_ae_truth(subjects: pd.DataFrame, inputs: SimulationInputs) -> pd.DataFrame:
-    """Adverse events with calibrated serious and drug-withdrawn events (one row per event)."""
+    """Adverse events with calibrated serious and drug-withdrawn events (one row per event).
+
+    >>> from pipeline.simulate.stage import example_truth
+    >>> t = example_truth()
+    >>> ae = t["ae"].join(t["subjects"].set_index("usubjid")["armcd"], on="usubjid")
+    >>> ae[ae["serious"] == "Y"].groupby("armcd")["usubjid"].agg(["nunique", "size"]).values.tolist()
+    [[6, 7], [3, 4]]
+    """
     spec = inputs.sim["adverse_events"]
     cal = inputs.sim["calibration"]
     rng = rng_for(inputs.seed, "ae")
@@ -143,7 +156,13 @@ def build_ae_truth(subjects: pd.DataFrame, inputs: SimulationInputs) -> pd.DataF
 
 
 def build_cm_truth(subjects: pd.DataFrame, ae: pd.DataFrame, inputs: SimulationInputs) -> pd.DataFrame:
-    """Background standard of care, rescue therapy (non-responders only) and AE treatments."""
+    """Background standard of care, rescue therapy (non-responders only) and AE treatments.
+
+    >>> from pipeline.simulate.stage import example_truth
+    >>> cm = example_truth()["cm"]
+    >>> sorted(cm.loc[cm["kind"] == "rescue", "drug"].unique()) <= ["CYCLOPHOSPHAMIDE", "RITUXIMAB"]
+    True
+    """
     spec = inputs.sim["concomitant_medications"]
     rng = rng_for(inputs.seed, "cm")
     rand = subjects[subjects["randomised"]].reset_index(drop=True)
@@ -206,7 +225,14 @@ def build_cm_truth(subjects: pd.DataFrame, ae: pd.DataFrame, inputs: SimulationI
 
 
 def build_mh_truth(subjects: pd.DataFrame, inputs: SimulationInputs) -> pd.DataFrame:
-    """SLE diagnosis, renal biopsy with ISN/RPS class, and other conditions per screened subject."""
+    """SLE diagnosis, renal biopsy with ISN/RPS class, and other conditions per screened subject.
+
+    >>> from pipeline.simulate.stage import example_truth
+    >>> t = example_truth()
+    >>> mh = t["mh"].join(t["subjects"].set_index("usubjid")["randomised"], on="usubjid")
+    >>> sorted(mh.loc[(mh["category"] == "BIOPSY") & mh["randomised"], "biopsy_class"].unique())
+    ['III', 'III+V', 'IV', 'IV+V']
+    """
     spec = inputs.sim["medical_history"]
     rng = rng_for(inputs.seed, "mh")
     n = len(subjects)
@@ -223,6 +249,16 @@ def build_mh_truth(subjects: pd.DataFrame, inputs: SimulationInputs) -> pd.DataF
                                 "term_key": "biopsy", "start_date": consent - rng.integers(blo, bhi + 1, n) * DAY,
                                 "start_precision": "D", "ongoing": "Y", "end_date": np.full(n, np.datetime64("NaT"), dtype="datetime64[ns]"),
                                 "biopsy_class": rng.choice(classes, n, p=cp / cp.sum()), "order": 1}))
+    # screen failures on the biopsy criterion: pure class V, or a biopsy older than allowed
+    bx_ids = {c["id"] for c in inputs.sim["ie_criteria"] if c.get("mh") == "biopsy"}
+    bx_fail = subjects["ie_failed"].isin(bx_ids).to_numpy() if "ie_failed" in subjects else np.zeros(n, bool)
+    if bx_fail.any():
+        k = int(bx_fail.sum())
+        limit_days = int(float(inputs.design["eligibility"]["biopsy_within_years"]) * 365.25)
+        pure_v = rng.random(k) < 0.5
+        frames[-1].loc[bx_fail, "biopsy_class"] = np.where(pure_v, "V", frames[-1].loc[bx_fail, "biopsy_class"])
+        old_date = consent[bx_fail] - (limit_days + rng.integers(200, 1500, k)) * DAY
+        frames[-1].loc[bx_fail, "start_date"] = np.where(pure_v, frames[-1].loc[bx_fail, "start_date"].to_numpy(), old_date)
     for i, cond in enumerate(spec["conditions"]):
         take = rng.random(n) < float(cond["share"])
         k = int(take.sum())
@@ -247,7 +283,13 @@ def build_mh_truth(subjects: pd.DataFrame, inputs: SimulationInputs) -> pd.DataF
 
 
 def build_ds_truth(subjects: pd.DataFrame, inputs: SimulationInputs) -> pd.DataFrame:
-    """Disposition milestones per subject (see docs/raw-exports.md, ds)."""
+    """Disposition milestones per subject (see docs/raw-exports.md, ds).
+
+    >>> from pipeline.simulate.stage import example_truth
+    >>> ds = example_truth()["ds"]
+    >>> ds.query("milestone == 'END OF STUDY'")["status"].value_counts().to_dict()
+    {'COMPLETED': 31, 'DISCONTINUED': 26}
+    """
     rows = []
     sf = subjects[subjects["screen_failure"]]
     rows.append(pd.DataFrame({"usubjid": sf["usubjid"], "siteid": sf["siteid"], "milestone": "SCREENING",
@@ -260,7 +302,8 @@ def build_ds_truth(subjects: pd.DataFrame, inputs: SimulationInputs) -> pd.DataF
     rows.append(pd.DataFrame({"usubjid": rand["usubjid"], "siteid": rand["siteid"], "milestone": "END OF TREATMENT",
                               "status": np.where(rand["completed_treatment"], "COMPLETED", "DISCONTINUED"),
                               "reason": np.where(rand["completed_treatment"], "", trt_reason),
-                              "date": rand["last_infusion_date"], "order": 2}))
+                              "date": rand["dw_date"].where(rand["drug_withdrawn"], rand["last_infusion_date"]),
+                              "order": 2}))
     rows.append(pd.DataFrame({"usubjid": rand["usubjid"], "siteid": rand["siteid"], "milestone": "END OF STUDY",
                               "status": np.where(rand["completed_study"], "COMPLETED", "DISCONTINUED"),
                               "reason": np.where(rand["completed_study"], "", rand["study_reason"]),
@@ -271,7 +314,13 @@ def build_ds_truth(subjects: pd.DataFrame, inputs: SimulationInputs) -> pd.DataF
 
 
 def build_ie_truth(subjects: pd.DataFrame, inputs: SimulationInputs) -> pd.DataFrame:
-    """One row per screen failure: the criterion that failed."""
+    """One row per screen failure: the criterion that failed.
+
+    >>> from pipeline.simulate.stage import example_truth
+    >>> ie = example_truth()["ie"]
+    >>> len(ie), set(ie["met"]) <= {"Y", "N"}
+    (14, True)
+    """
     crit = pd.DataFrame(inputs.sim["ie_criteria"]).set_index("id")
     sf = subjects[subjects["screen_failure"]]
     ie = pd.DataFrame({"usubjid": sf["usubjid"], "siteid": sf["siteid"], "date": sf["consent_date"],

@@ -27,12 +27,43 @@ def compute_time_fraction(study_day, primary_day: int, exponent: float = 0.7) ->
     return np.clip(np.where(d > 0, d / primary_day, 0.0), 0, 1) ** exponent
 
 
+def compute_written_ratio_pair(ratio, creatinine, creat_factor, creat_decimals, prot_factor, prot_decimals,
+                               steps: int = 40) -> tuple[np.ndarray, np.ndarray]:
+    """Protein and creatinine (canonical units) that a lab can write with its rounding and whose
+    ratio is as close as possible to ``ratio``: creatinine is moved by up to ``steps`` units of its
+    last written digit, protein is the rounded ``ratio x creatinine``.
+
+    >>> p, c = compute_written_ratio_pair([0.3712345], [104.3], [1.0], [1], [1.0], [1])
+    >>> round(float(p[0] / c[0]), 6), bool(abs(c[0] - 104.3) <= 4.0)
+    (0.371234, True)
+    """
+    ratio = np.asarray(ratio, dtype=float)[:, None]
+    creat_factor = np.asarray(creat_factor, dtype=float)[:, None]
+    prot_factor = np.asarray(prot_factor, dtype=float)[:, None]
+    step = 10.0 ** -np.asarray(creat_decimals, dtype=float)[:, None] / creat_factor
+    offsets = np.arange(-steps, steps + 1)[None, :]
+    cand_c = np.asarray(creatinine, dtype=float)[:, None] + offsets * step
+    cand_c = compute_round_half_away(cand_c * creat_factor, np.asarray(creat_decimals)[:, None]) / creat_factor
+    cand_c = np.where(cand_c > 0, cand_c, np.nan)
+    cand_p = compute_round_half_away(ratio * cand_c * prot_factor, np.asarray(prot_decimals)[:, None]) / prot_factor
+    error = np.abs(cand_p / cand_c / ratio - 1)
+    best = np.nanargmin(np.where(np.isfinite(error), error, np.inf), axis=1)
+    rows = np.arange(len(best))
+    return cand_p[rows, best], cand_c[rows, best]
+
+
 def derive_vars_upcr_truth(subjects: pd.DataFrame, inputs: SimulationInputs) -> pd.DataFrame:
     """Add ``log_upcr_bl`` and ``log_upcr_ratio`` (Week 24 / baseline) per randomised subject.
 
     Evaluable subjects (with a primary-visit sample) get log ratios calibrated so that an ANCOVA
     of log ratio on arm + log baseline returns the target GMRs exactly, with the CRR responders
     below and every other subject above the UPCR threshold (with a margin).
+
+    >>> from pipeline.simulate.stage import example_truth
+    >>> s = example_truth()["subjects"]
+    >>> ev = s[s["primary_sample"]]
+    >>> np.exp(ev.groupby("armcd")["log_upcr_ratio"].mean()).round(6).to_dict()
+    {'ISCAL10': 0.369, 'PBO': 0.637}
     """
     cal = inputs.sim["calibration"]["upcr"]
     threshold = float(inputs.design["endpoints"]["crr"]["upcr_below"])
@@ -40,8 +71,10 @@ def derive_vars_upcr_truth(subjects: pd.DataFrame, inputs: SimulationInputs) -> 
     rng = rng_for(inputs.seed, "upcr")
     out = subjects.copy()
     n = len(out)
-    x = np.clip(rng.normal(np.log(cal["baseline_geomean"]), cal["baseline_log_sd"], n),
-                np.log(cal["baseline_min"]), np.log(cal["baseline_max"]))
+    x = rng.normal(np.log(cal["baseline_geomean"]), cal["baseline_log_sd"], n)
+    low, high = np.log(cal["baseline_min"]), np.log(cal["baseline_max"])
+    nudge = rng.uniform(0, 0.3, n)  # out-of-range draws land just inside the range, not on its edge
+    x = np.where(x < low, low + nudge, np.where(x > high, high - nudge, x))
     targets = {a: float(np.log(g)) for a, g in cal["gmr_to_baseline"].items()}
     arm = out["armcd"].to_numpy()
     base_mean = np.array([targets.get(a, 0.0) for a in arm])
@@ -69,7 +102,15 @@ def derive_vars_upcr_truth(subjects: pd.DataFrame, inputs: SimulationInputs) -> 
 
 
 def build_lab_truth(subjects: pd.DataFrame, visits: pd.DataFrame, inputs: SimulationInputs) -> pd.DataFrame:
-    """Long lab truth: one row per subject, scheduled lab visit and test available at the site."""
+    """Long lab truth: one row per subject, scheduled lab visit and test available at the site.
+
+    ``value`` is canonical, ``reported`` the written value back in canonical units.
+
+    >>> from pipeline.simulate.stage import example_truth
+    >>> lab = example_truth()["lab"]
+    >>> sorted(lab.loc[lab["siteid"] == "201", "test"].unique())[:4], bool((lab["test"] == "EGFR").any())
+    (['C3', 'C4', 'CREAT', 'DSDNA'], True)
+    """
     sim = inputs.sim
     lab = sim["lab"]
     rng = rng_for(inputs.seed, "labs")
@@ -97,7 +138,11 @@ def build_lab_truth(subjects: pd.DataFrame, visits: pd.DataFrame, inputs: Simula
     log_upcr = np.where(is_screening, screening_upcr, log_upcr)
     # screen failures: screening sample only
     sf = ~sv["randomised"].to_numpy()
-    sf_upcr = np.log(np.where(sv["ie_failed"].to_numpy() == "IN06", rng.uniform(0.15, 0.45, m),
+    ie_lab = {c["id"]: c.get("lab") for c in sim["ie_criteria"]}
+    failed_lab = sv["ie_failed"].map(ie_lab).fillna("").to_numpy()
+    elig = inputs.design["eligibility"]
+    upcr_min = float(elig["upcr_min_mg_mg"])
+    sf_upcr = np.log(np.where(failed_lab == "upcr_below", rng.uniform(0.3, 0.9, m) * upcr_min,
                               np.exp(rng.normal(np.log(cal["baseline_geomean"]), cal["baseline_log_sd"], m)).clip(0.6)))
     log_upcr = np.where(sf, sf_upcr, log_upcr)
     upcr = np.exp(log_upcr)
@@ -108,12 +153,16 @@ def build_lab_truth(subjects: pd.DataFrame, visits: pd.DataFrame, inputs: Simula
     # renal function: eGFR around a subject baseline, creatinine from the inverted CKD-EPI 2009
     eg = sim["calibration"]["egfr_baseline"]
     subj_codes, subj_index = np.unique(sv["usubjid"].to_numpy(), return_inverse=True)
-    egfr_bl = np.clip(rng.normal(eg["mean"], eg["sd"], len(subj_codes)), eg["min"], eg["max"])[subj_index]
+    egfr_draw = rng.normal(eg["mean"], eg["sd"], len(subj_codes))
+    nudge = rng.uniform(0, 8, len(subj_codes))
+    egfr_bl = np.where(egfr_draw < eg["min"], eg["min"] + nudge,
+                       np.where(egfr_draw > eg["max"], eg["max"] - nudge, egfr_draw))[subj_index]
     egfr_noise = rng.normal(0, sim["calibration"]["egfr_visit_log_sd"], m)
     egfr_noise = np.where(is_baseline, 0.0, egfr_noise)
     egfr_noise = np.where(is_primary & sv["crr_responder"].to_numpy(), np.maximum(egfr_noise, -0.05), egfr_noise)
     egfr_true = egfr_bl * np.exp(egfr_noise)
-    egfr_true = np.where(sf & (sv["ie_failed"].to_numpy() == "IN08"), rng.uniform(18, 28, m), egfr_true)
+    egfr_min = float(elig["egfr_min"])
+    egfr_true = np.where(sf & (failed_lab == "egfr_below"), rng.uniform(0.6, 0.93, m) * egfr_min, egfr_true)
     dates = sv["date"].to_numpy(dtype="datetime64[D]")
     age = np.floor((dates - sv["birth_date"].to_numpy(dtype="datetime64[D]")).astype(int) / 365.25)
     female = (sv["sex"] == "F").to_numpy()
@@ -134,6 +183,14 @@ def build_lab_truth(subjects: pd.DataFrame, visits: pd.DataFrame, inputs: Simula
     factor, decimals = _site_unit_tables(sv["siteid"], tests, inputs)
     value = np.column_stack([values.get(k, np.full(m, np.nan)) for k in tests])
     reported = compute_round_half_away(value * factor, decimals) / factor
+    # endpoint samples: pick written protein/creatinine whose ratio keeps the calibrated UPCR
+    key_rows = (is_baseline | is_primary) & ~sf
+    if key_rows.any():
+        up, uc, pr = tests.index("UPCR"), tests.index("UCREAT"), tests.index("UPROT")
+        prot, creat = compute_written_ratio_pair(values["UPCR"][key_rows], reported[key_rows, uc], factor[key_rows, uc],
+                                                 decimals[key_rows, uc], factor[key_rows, pr], decimals[key_rows, pr])
+        value[key_rows, uc], reported[key_rows, uc] = creat, creat
+        value[key_rows, pr], reported[key_rows, pr] = prot, prot
     # eGFR: the lab's CKD-EPI 2009 from the creatinine as written
     c, e = tests.index("CREAT"), tests.index("EGFR")
     value[:, e] = compute_egfr_ckd_epi_2009(reported[:, c], age, female, black)

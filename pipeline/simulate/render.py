@@ -37,7 +37,18 @@ def compute_sledai_column_names(test: str, num: int) -> dict[str, str]:
 
 @dataclass(frozen=True)
 class SiteDialect:
-    """How one site writes its exports (``simulation.yaml: site_dialects``)."""
+    """How one site writes its exports (``simulation.yaml: site_dialects``).
+
+    >>> from pipeline.simulate.config import example_inputs
+    >>> inputs = example_inputs()
+    >>> d = SiteDialect("201", inputs.sim["site_dialects"]["201"], inputs)
+    >>> d.column("dm", "subject"), d.subjects([12]).tolist(), d.visits(["WEEK 24"], [10]).tolist()
+    ('SubjectNumber', ['201-0012'], ['V10'])
+    >>> d.numbers([1.25], 2).tolist(), d.codes("severity", ["MILD", ""]).tolist()
+    (['1,25'], ['MILD', ''])
+    >>> SiteDialect("101", inputs.sim["site_dialects"]["101"], inputs).yes_no(["Y", "N"]).tolist()
+    ['1', '0']
+    """
 
     siteid: str
     spec: dict[str, Any]
@@ -145,7 +156,20 @@ def _frame(dialect: SiteDialect, form: str, columns: dict[str, Any], meta: dict[
 
 
 def render_site_form(form: str, truth: pd.DataFrame, subjects: pd.DataFrame, dialect: SiteDialect) -> pd.DataFrame:
-    """Render one form's truth rows of one site into that site's dialect."""
+    """Render one form's truth rows of one site into that site's dialect.
+
+    Returns the written columns (text) plus ``_``-prefixed meta columns for the defect injector.
+
+    >>> from pipeline.simulate.stage import example_truth
+    >>> from pipeline.simulate.config import example_inputs
+    >>> inputs, truth = example_inputs(), example_truth()
+    >>> d = SiteDialect("301", inputs.sim["site_dialects"]["301"], inputs)
+    >>> dm = render_site_form("dm", truth["dm"][truth["dm"]["siteid"] == "301"], truth["subjects"], d)
+    >>> [c for c in dm.columns if not c.startswith("_")]
+    ['subject_no', 'initials', 'birth_date', 'sex', 'race', 'ethnicity', 'consent_date']
+    >>> dm["subject_no"].iloc[0], sorted(set(dm["sex"]))
+    ('001', ['Female', 'Male'])
+    """
     inputs = dialect.inputs
     rows = truth.reset_index(drop=True)
     number = rows["usubjid"].map(subjects.set_index("usubjid")["subject_number"]).to_numpy()

@@ -36,7 +36,15 @@ def compute_lab_item_flags(lab_wide: pd.DataFrame, conditions: list) -> np.ndarr
 
 def build_sledai_truth(subjects: pd.DataFrame, visits: pd.DataFrame, labs: pd.DataFrame,
                        inputs: SimulationInputs) -> pd.DataFrame:
-    """One row per randomised subject and SLEDAI visit: item flags (by test code) and total."""
+    """One row per randomised subject and SLEDAI visit: item flags (by test code) and total.
+
+    >>> from pipeline.simulate.stage import example_truth
+    >>> t = example_truth()
+    >>> w = t["sledai"].pivot_table(index="usubjid", columns="visit", values="total")
+    >>> arm = t["subjects"].set_index("usubjid")["armcd"]
+    >>> (w["WEEK 24"] - w["BASELINE"]).dropna().groupby(arm).sum().to_dict()
+    {'ISCAL10': -104.0, 'PBO': -20.0}
+    """
     spec = inputs.sim["sledai"]
     items = inputs.instrument["items"]
     testcds = [it["testcd"] for it in items]

@@ -8,6 +8,7 @@ in its own dialect, injects defects at the rates of ``simulation.yaml`` and writ
 from __future__ import annotations
 
 import shutil
+from functools import lru_cache
 import time
 from pathlib import Path
 
@@ -17,7 +18,8 @@ import pandas as pd
 from pipeline.common.errors import ConfigError
 from pipeline.common.io import sha256_file, write_csv_atomic, write_json_atomic
 from pipeline.common.logs import get_logger
-from pipeline.simulate.config import FORMS, GENERATOR_VERSION, SimulationInputs, load_simulation_inputs, rng_for
+from pipeline.simulate.config import (FORMS, GENERATOR_VERSION, SimulationInputs, example_inputs, load_simulation_inputs,
+                                      rng_for)
 from pipeline.simulate.defects import RawFile, finalise_rows, inject_defects
 from pipeline.simulate.dosing import build_ex_truth, build_vs_truth
 from pipeline.simulate.events import (build_ae_truth, build_cm_truth, build_ds_truth, build_ie_truth, build_mh_truth,
@@ -32,7 +34,12 @@ log = get_logger("simulate")
 
 
 def build_truth(inputs: SimulationInputs) -> dict[str, pd.DataFrame]:
-    """All clean truth frames of one simulation (no dialect, no defect)."""
+    """All clean truth frames of one simulation (no dialect, no defect).
+
+    >>> truth = build_truth(example_inputs())
+    >>> len(truth["dm"]), len(truth["rand"]), truth["lab"]["protected"].any()
+    (71, 57, np.True_)
+    """
     subjects = build_subjects(inputs)
     subjects = derive_var_ie_failed(subjects, inputs)
     subjects = derive_vars_disposition(subjects, inputs)
@@ -56,7 +63,12 @@ def build_truth(inputs: SimulationInputs) -> dict[str, pd.DataFrame]:
 
 
 def render_files(truth: dict[str, pd.DataFrame], inputs: SimulationInputs) -> list[RawFile]:
-    """Every site's files in its dialect (clean)."""
+    """Every site's files in its dialect (clean).
+
+    >>> files = render_files(example_truth(), example_inputs())
+    >>> len(files), files[0].relpath, files[-1].relpath
+    (84, 'site_101/dm.csv', 'site_501/sv.csv')
+    """
     files = []
     subjects = truth["subjects"]
     for site in inputs.sites["siteid"]:
@@ -82,7 +94,15 @@ def _labels(f: RawFile, inputs: SimulationInputs, columns: list[str]) -> list[st
 
 
 def write_files(files: list[RawFile], raw_dir: Path, inputs: SimulationInputs) -> dict[str, dict]:
-    """Write every file in its site's format; return ``relpath -> {rows, format, sha256}``."""
+    """Write every file in its site's format; return ``relpath -> {rows, format, sha256}``.
+
+    >>> import tempfile
+    >>> files = render_files(example_truth(), example_inputs())[:12]
+    >>> with tempfile.TemporaryDirectory() as tmp:
+    ...     written = write_files(files, Path(tmp), example_inputs())
+    >>> written["site_101/dm.csv"]["rows"], written["site_101/dm.csv"]["format"]
+    (11, 'csv')
+    """
     written = {}
     for f in files:
         frame = f.frame[[c for c in f.frame.columns if not c.startswith("_")]]
@@ -104,7 +124,12 @@ def write_files(files: list[RawFile], raw_dir: Path, inputs: SimulationInputs) -
 
 
 def summarise_subjects(truth: dict[str, pd.DataFrame], inputs: SimulationInputs) -> pd.DataFrame:
-    """Key truths per screened subject, computed from the values as written (``_truth/subjects.csv``)."""
+    """Key truths per screened subject, computed from the values as written (``_truth/subjects.csv``).
+
+    >>> s = summarise_subjects(example_truth(), example_inputs())
+    >>> s.query("randomised == 'Y'").groupby("armcd")["responder_crr"].apply(lambda v: int((v == "Y").sum())).to_dict()
+    {'ISCAL10': 3, 'PBO': 0}
+    """
     subjects = truth["subjects"]
     labs = truth["lab"]
     primary = inputs.design["endpoints"]["primary_visit"]
@@ -121,6 +146,9 @@ def summarise_subjects(truth: dict[str, pd.DataFrame], inputs: SimulationInputs)
                         "subject_number": subjects["subject_number"], "armcd": subjects["armcd"],
                         "randomised": np.where(subjects["randomised"], "Y", "N"),
                         "screen_failure": np.where(subjects["screen_failure"], "Y", "N"),
+                        "country": subjects["country"], "age_at_consent": subjects["age"], "sex": subjects["sex"],
+                        "race": subjects["race"], "ethnicity": subjects["ethnicity"],
+                        "weight_bl_kg": subjects["weight_kg"], "height_cm": subjects["height_cm"],
                         "first_dose_date": pd.to_datetime(subjects["first_dose_date"]).dt.strftime("%Y-%m-%d").fillna("")})
     get = lambda table, visit: out["usubjid"].map(table[visit]) if visit in table else pd.Series(np.nan, index=out.index)  # noqa: E731
     out["baseline_upcr"] = get(upcr, baseline_visit).round(6)
@@ -145,7 +173,14 @@ def summarise_subjects(truth: dict[str, pd.DataFrame], inputs: SimulationInputs)
 
 
 def simulate(raw_dir: Path, inputs: SimulationInputs) -> dict:
-    """Generate, render, damage and write one simulation into ``raw_dir``; return the manifest."""
+    """Generate, render, damage and write one simulation into ``raw_dir``; return the manifest.
+
+    >>> import tempfile
+    >>> with tempfile.TemporaryDirectory() as tmp:
+    ...     manifest = simulate(Path(tmp), example_inputs())
+    >>> manifest["subjects"], manifest["arms"], len(manifest["files"])
+    (57, {'ISCAL10': 39, 'PBO': 18}, 84)
+    """
     started = time.perf_counter()
     truth = build_truth(inputs)
     files = render_files(truth, inputs)
@@ -182,6 +217,30 @@ def simulate(raw_dir: Path, inputs: SimulationInputs) -> dict:
 
 
 def run(ctx) -> None:
-    """Stage entry point: ``python -m pipeline simulate [--seed N] [--subjects N] [--out DIR]``."""
+    """Stage entry point: ``python -m pipeline simulate [--seed N] [--subjects N] [--out DIR]``.
+
+    >>> import tempfile
+    >>> from pipeline.common.study import StudyContext
+    >>> with tempfile.TemporaryDirectory() as tmp:
+    ...     ctx = StudyContext.create("iscalimab-ln", outputs=tmp, seed=3, subjects=12)
+    ...     run(ctx)
+    ...     sorted(p.name for p in ctx.truth_dir.iterdir())
+    ['defects.csv', 'manifest.json', 'subjects.csv']
+    """
     inputs = load_simulation_inputs(ctx, seed=ctx.options.get("seed"), subjects=ctx.options.get("subjects"))
-    simulate(Path(ctx.raw_dir), inputs)
+    try:
+        simulate(Path(ctx.raw_dir), inputs)
+    except KeyError as exc:  # a key the simulation spec lacks deeper than the checks of config.py
+        raise ConfigError(f"{inputs.sim_path}: missing key {exc} needed by the simulator "
+                          "(see docs/raw-exports.md and the default simulation.yaml)") from None
+
+
+@lru_cache(maxsize=2)
+def example_truth(study: str = "iscalimab-ln") -> dict[str, pd.DataFrame]:
+    """The clean truth of a study's default simulation (cached), for docstring examples.
+
+    >>> truth = example_truth()
+    >>> int(truth["subjects"]["randomised"].sum()), sorted(k for k in truth if k not in ("subjects", "visits"))[:3]
+    (57, ['ae', 'cm', 'dm'])
+    """
+    return build_truth(example_inputs(study))

@@ -42,7 +42,13 @@ def _choose(rng: np.random.Generator, pool: np.ndarray, k: int) -> np.ndarray:
 
 
 def build_subjects(inputs: SimulationInputs) -> pd.DataFrame:
-    """One row per screened subject with arm, site, numbering, demography and key dates."""
+    """One row per screened subject with arm, site, numbering, demography and key dates.
+
+    >>> from pipeline.simulate.config import example_inputs
+    >>> s = build_subjects(example_inputs())
+    >>> s["armcd"].value_counts().to_dict(), s["usubjid"].iloc[0]
+    ({'ISCAL10': 39, 'PBO': 18, 'SCRNFAIL': 14}, 'CFZ533X2202-101-0001')
+    """
     sim, design = inputs.sim, inputs.design
     rng = rng_for(inputs.seed, "subjects")
     sites = inputs.sites
@@ -131,6 +137,12 @@ def derive_vars_disposition(subjects: pd.DataFrame, inputs: SimulationInputs) ->
 
     New columns: ``drug_withdrawn``, ``early_leaver`` (no primary-visit sample), ``completed_study``,
     ``last_visitnum``, ``last_infusion_visitnum``, ``study_reason``, ``crr_responder``, ``rescue``.
+
+    >>> from pipeline.simulate.config import example_inputs
+    >>> inputs = example_inputs()
+    >>> s = derive_vars_disposition(build_subjects(inputs), inputs)
+    >>> s[s["randomised"]].groupby("armcd")[["drug_withdrawn", "primary_sample", "completed_study"]].sum().to_dict("list")
+    {'drug_withdrawn': [3, 1], 'primary_sample': [37, 18], 'completed_study': [21, 10]}
     """
     sim = inputs.sim
     rng = rng_for(inputs.seed, "disposition")
@@ -187,7 +199,14 @@ def derive_vars_disposition(subjects: pd.DataFrame, inputs: SimulationInputs) ->
 
 
 def build_visits(subjects: pd.DataFrame, inputs: SimulationInputs) -> pd.DataFrame:
-    """One row per subject and planned visit attended, with its study day and date."""
+    """One row per subject and planned visit attended, with its study day and date.
+
+    >>> from pipeline.simulate.config import example_inputs
+    >>> inputs = example_inputs()
+    >>> v = build_visits(derive_vars_disposition(build_subjects(inputs), inputs), inputs)
+    >>> v.groupby("visit")["study_day"].agg(["min", "max"]).loc[["DAY 1", "WEEK 24"]].values.tolist()
+    [[1, 1], [167, 171]]
+    """
     rng = rng_for(inputs.seed, "visits")
     visits = inputs.visits
     jitter = int(inputs.sim["visit_jitter_days"])
@@ -204,7 +223,13 @@ def build_visits(subjects: pd.DataFrame, inputs: SimulationInputs) -> pd.DataFra
 
 
 def derive_var_ie_failed(subjects: pd.DataFrame, inputs: SimulationInputs) -> pd.DataFrame:
-    """Add ``ie_failed``: the criterion id each screen failure failed ('' for randomised subjects)."""
+    """Add ``ie_failed``: the criterion id each screen failure failed ('' for randomised subjects).
+
+    >>> from pipeline.simulate.config import example_inputs
+    >>> s = derive_var_ie_failed(build_subjects(example_inputs()), example_inputs())
+    >>> int((s["ie_failed"] != "").sum())
+    14
+    """
     rng = rng_for(inputs.seed, "ie")
     criteria = inputs.sim["ie_criteria"]
     ids = np.array([c["id"] for c in criteria], dtype=object)
@@ -214,4 +239,11 @@ def derive_var_ie_failed(subjects: pd.DataFrame, inputs: SimulationInputs) -> pd
     failed = np.full(len(out), "", dtype=object)
     failed[sf] = rng.choice(ids, int(sf.sum()), p=weights / weights.sum())
     out["ie_failed"] = failed
+    # keep the data consistent with the failed criterion: BMI above the eligibility range
+    bmi_fail = np.array([c.get("vs") == "bmi_above" for c in criteria])
+    bmi_ids = set(ids[bmi_fail])
+    above = out["ie_failed"].isin(bmi_ids).to_numpy()
+    if above.any():
+        bmi = float(inputs.design["eligibility"]["bmi"][1]) + rng.uniform(1, 4, int(above.sum()))
+        out.loc[above, "weight_kg"] = np.round(bmi * (out.loc[above, "height_cm"].to_numpy() / 100) ** 2, 1)
     return out

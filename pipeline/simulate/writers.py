@@ -58,7 +58,13 @@ def compute_csv_bytes(frame: pd.DataFrame, delimiter: str = ",", encoding: str =
 
 
 def write_csv(path: str | Path, frame: pd.DataFrame, delimiter: str = ",", encoding: str = "utf-8") -> Path:
-    """Write a CSV export atomically."""
+    """Write a CSV export atomically.
+
+    >>> import tempfile
+    >>> with tempfile.TemporaryDirectory() as tmp:
+    ...     write_csv(Path(tmp) / "x.csv", pd.DataFrame({"a": ["1"]})).read_text()
+    'a\\n1\\n'
+    """
     return write_bytes_atomic(path, compute_csv_bytes(frame, delimiter, encoding))
 
 
@@ -179,7 +185,14 @@ def compute_xlsx_bytes(frame: pd.DataFrame, sheet: str = "Export", numeric_colum
 
 
 def write_xlsx(path: str | Path, frame: pd.DataFrame, sheet: str = "Export", numeric_columns=()) -> Path:
-    """Write a one-sheet XLSX export atomically."""
+    """Write a one-sheet XLSX export atomically.
+
+    >>> import tempfile
+    >>> with tempfile.TemporaryDirectory() as tmp:
+    ...     path = write_xlsx(Path(tmp) / "x.xlsx", pd.DataFrame({"a": ["1"]}))
+    ...     pd.read_excel(path, dtype=str)["a"].tolist()
+    ['1']
+    """
     return write_bytes_atomic(path, compute_xlsx_bytes(frame, sheet, numeric_columns))
 
 
@@ -270,5 +283,13 @@ def compute_xpt_bytes(frame: pd.DataFrame, table_name: str, labels: list[str] | 
 
 def write_xpt(path: str | Path, frame: pd.DataFrame, table_name: str, labels: list[str] | None = None,
               numeric_columns=()) -> Path:
-    """Write a SAS XPORT v5 export atomically."""
+    """Write a SAS XPORT v5 export atomically.
+
+    >>> import tempfile
+    >>> import pyreadstat
+    >>> with tempfile.TemporaryDirectory() as tmp:
+    ...     path = write_xpt(Path(tmp) / "x.xpt", pd.DataFrame({"A": ["1"]}), "X")
+    ...     pyreadstat.read_xport(str(path))[0]["A"].tolist()
+    ['1']
+    """
     return write_bytes_atomic(path, compute_xpt_bytes(frame, table_name, labels, numeric_columns))

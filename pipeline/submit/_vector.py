@@ -28,3 +28,20 @@ def byte_lengths(values: pd.Series) -> np.ndarray:
     """
     lengths = map_unique(values, lambda v: len(v.encode("utf-8")) if isinstance(v, str) else 0, missing=0)
     return lengths.astype("int64")
+
+
+def as_text(values: pd.Series) -> pd.Series:
+    """Text column as ``str`` values with ``None`` for missing: booleans become Y/N, numbers their text.
+
+    >>> as_text(pd.Series([True, False, None])).tolist(), as_text(pd.Series(["a", 3, None], dtype=object)).tolist()
+    (['Y', 'N', None], ['a', '3', None])
+    """
+    if pd.api.types.is_bool_dtype(values):
+        values = values.map({True: "Y", False: "N"})
+    text = values.astype(object)
+    text = text.where(text.notna(), None)
+    if pd.api.types.infer_dtype(text, skipna=True) not in ("string", "empty"):
+        mapped = map_unique(text, lambda v: "Y" if v is True else "N" if v is False else
+                            (str(int(v)) if isinstance(v, float) and v.is_integer() else str(v)), missing=None)
+        text = pd.Series(mapped, index=values.index, dtype=object)
+    return text

@@ -15,7 +15,8 @@ import numpy as np
 import pandas as pd
 
 from pipeline.common.errors import InputError
-from pipeline.submit.metadata import DatasetMeta
+from pipeline.submit._vector import as_text
+from pipeline.submit.metadata import DatasetMeta, pipeline_version
 
 DATASET_JSON_VERSION = "1.1.0"
 SCHEMA_ROW_SAMPLE = 200
@@ -28,7 +29,7 @@ _MEMBER_ORDER = ["datasetJSONCreationDateTime", "datasetJSONVersion", "fileOID",
 def item_group_oid(meta: DatasetMeta) -> str:
     """OID of a dataset, shared by define.xml and Dataset-JSON.
 
-    >>> from pipeline.submit.metadata import DatasetMeta
+    >>> from pipeline.submit.metadata import DatasetMeta, pipeline_version
     >>> item_group_oid(DatasetMeta("DM", "Demographics", "SDTM", "", "", ()))
     'IG.DM'
     """
@@ -47,7 +48,7 @@ def item_oid(dataset_name: str, variable: str) -> str:
 def build_dataset_json_columns(meta: DatasetMeta, variable_meta: pd.DataFrame) -> list[dict[str, Any]]:
     """The ``columns`` member: itemOID, name, label, dataType, targetDataType, length, displayFormat, keySequence.
 
-    >>> from pipeline.submit.metadata import DatasetMeta
+    >>> from pipeline.submit.metadata import DatasetMeta, pipeline_version
     >>> vm = pd.DataFrame({"variable": ["ADT"], "label": ["Analysis Date"], "json_type": ["date"],
     ...                    "json_target_type": ["integer"], "kind": ["date"], "length": [8],
     ...                    "display_format": ["DATE9."], "key_sequence": [None]})
@@ -96,7 +97,7 @@ def compute_dataset_json_rows(dataset: pd.DataFrame, variable_meta: pd.DataFrame
             numbers = pd.to_numeric(column, errors="coerce").astype("float64")
             values = numbers.astype(object).where(np.isfinite(numbers), None)
         else:
-            text = column.astype(object).where(column.notna(), None)
+            text = as_text(column)
             values = text.where(text != "", None)
         columns.append(values.to_numpy(dtype=object))
     if not columns:
@@ -110,7 +111,7 @@ def build_dataset_json(meta: DatasetMeta, dataset: pd.DataFrame, variable_meta: 
                        metadata_ref: str = "../define.xml", source_system: dict[str, str] | None = None) -> dict[str, Any]:
     """The Dataset-JSON v1.1 object of one dataset.
 
-    >>> from pipeline.submit.metadata import DatasetMeta
+    >>> from pipeline.submit.metadata import DatasetMeta, pipeline_version
     >>> vm = pd.DataFrame({"variable": ["USUBJID"], "label": ["Unique Subject Identifier"], "json_type": ["string"],
     ...                    "json_target_type": [None], "kind": ["char"], "length": [2], "display_format": [""], "key_sequence": [1]})
     >>> obj = build_dataset_json(DatasetMeta("DM", "Demographics", "SDTM", "", "", ("USUBJID",)),
@@ -126,7 +127,7 @@ def build_dataset_json(meta: DatasetMeta, dataset: pd.DataFrame, variable_meta: 
         "datasetJSONVersion": DATASET_JSON_VERSION,
         "fileOID": f"{study_oid}.{meta.standard}.{meta.name}",
         "originator": "cdisc-pipeline",
-        "sourceSystem": source_system or {"name": "cdisc-pipeline", "version": "0.1.0"},
+        "sourceSystem": source_system or {"name": "cdisc-pipeline", "version": pipeline_version()},
         "studyOID": study_oid,
         "metaDataVersionOID": metadata_version_oid,
         "metaDataRef": metadata_ref,

@@ -28,6 +28,7 @@ ODM_NS = "http://www.cdisc.org/ns/odm/v1.3"
 DEF_NS = "http://www.cdisc.org/ns/def/v2.1"
 XLINK_NS = "http://www.w3.org/1999/xlink"
 XML_NS = "http://www.w3.org/XML/1998/namespace"
+ARM_NS = "http://www.cdisc.org/ns/arm/v1.0"
 NSMAP = {None: ODM_NS, "def": DEF_NS, "xlink": XLINK_NS}
 DEFINE_VERSION = "2.1.0"
 IG_VERSIONS = {"SDTM": ("SDTMIG", "3.4"), "ADaM": ("ADaMIG", "1.3")}
@@ -311,7 +312,8 @@ def _text(parent: etree._Element, tag: str, text: str, ns: str = ODM_NS) -> etre
 
 
 def build_define_xml(context: DefineContext, metas: list[DatasetMeta], variable_meta: pd.DataFrame,
-                     codelists: pd.DataFrame, value_level: pd.DataFrame) -> bytes:
+                     codelists: pd.DataFrame, value_level: pd.DataFrame,
+                     result_displays: list | None = None, arm_where_clauses: list | None = None) -> bytes:
     """Serialise one Define-XML 2.1 document (UTF-8 bytes, pretty-printed, deterministic).
 
     ``variable_meta`` needs ``codelist_oid`` and ``dictionary`` (see :func:`assign_codelist_oids`).
@@ -328,7 +330,7 @@ def build_define_xml(context: DefineContext, metas: list[DatasetMeta], variable_
     True
     """
     ig_name, ig_version = IG_VERSIONS[context.standard]
-    odm = etree.Element(_q(ODM_NS, "ODM"), nsmap=NSMAP)
+    odm = etree.Element(_q(ODM_NS, "ODM"), nsmap={**NSMAP, "arm": ARM_NS} if result_displays else NSMAP)
     odm.set("FileType", "Snapshot")
     odm.set("FileOID", f"{context.study_oid}.DEFINE.{context.standard}")
     odm.set("CreationDateTime", context.created)
@@ -376,11 +378,16 @@ def build_define_xml(context: DefineContext, metas: list[DatasetMeta], variable_
                                    Mandatory="No")
             etree.SubElement(ref, _q(DEF_NS, "WhereClauseRef"), WhereClauseOID=wc_oid)
             where_clauses.append((wc_oid, dataset_name, row.by_variable, row.by_value))
-    for wc_oid, dataset_name, by_variable, by_value in sorted(set(where_clauses)):
+    clause_specs = [(wc_oid, ((item_oid(dataset_name, by_variable), "EQ", (by_value,)),))
+                    for wc_oid, dataset_name, by_variable, by_value in sorted(set(where_clauses))]
+    clause_specs += [(c.oid, c.conditions) for c in (arm_where_clauses or [])]
+    for wc_oid, conditions in clause_specs:
         clause = etree.SubElement(mdv, _q(DEF_NS, "WhereClauseDef"), OID=wc_oid)
-        check = etree.SubElement(clause, _q(ODM_NS, "RangeCheck"), Comparator="EQ", SoftHard="Soft")
-        check.set(_q(DEF_NS, "ItemOID"), item_oid(dataset_name, by_variable))
-        etree.SubElement(check, _q(ODM_NS, "CheckValue")).text = by_value
+        for condition_item, comparator, values in conditions:
+            check = etree.SubElement(clause, _q(ODM_NS, "RangeCheck"), Comparator=comparator, SoftHard="Soft")
+            check.set(_q(DEF_NS, "ItemOID"), condition_item)
+            for value in values:
+                etree.SubElement(check, _q(ODM_NS, "CheckValue")).text = value
 
     # methods: one MethodDef per variable name when every dataset derives it the same way
     derived = variable_meta[(variable_meta["origin"] == "Derived") & (variable_meta["method"].fillna("") != "")]
@@ -481,7 +488,37 @@ def build_define_xml(context: DefineContext, metas: list[DatasetMeta], variable_
         method = etree.SubElement(mdv, _q(ODM_NS, "MethodDef"), OID=method_oid, Name=name, Type="Computation")
         _text(method, "Description", text)
 
+    if result_displays:
+        _analysis_results(mdv, result_displays)
     return etree.tostring(odm, xml_declaration=True, encoding="UTF-8", pretty_print=True)
+
+
+def _analysis_results(mdv: etree._Element, displays: list) -> None:
+    """``arm:AnalysisResultDisplays`` (ARM 1.0) at the end of MetaDataVersion."""
+    root = etree.SubElement(mdv, _q(ARM_NS, "AnalysisResultDisplays"))
+    for display in displays:
+        element = etree.SubElement(root, _q(ARM_NS, "ResultDisplay"), OID=display.oid, Name=display.name)
+        _text(element, "Description", display.description)
+        for result in display.results:
+            node = etree.SubElement(element, _q(ARM_NS, "AnalysisResult"), OID=result.oid)
+            if result.parameter_oid:
+                node.set("ParameterOID", result.parameter_oid)
+            node.set("AnalysisReason", result.reason)
+            node.set("AnalysisPurpose", result.purpose)
+            _text(node, "Description", result.description)
+            datasets = etree.SubElement(node, _q(ARM_NS, "AnalysisDatasets"))
+            for dataset in result.datasets:
+                ds = etree.SubElement(datasets, _q(ARM_NS, "AnalysisDataset"), ItemGroupOID=dataset["item_group_oid"])
+                if dataset.get("where_oid"):
+                    etree.SubElement(ds, _q(DEF_NS, "WhereClauseRef"), WhereClauseOID=dataset["where_oid"])
+                for variable in dataset.get("variables") or []:
+                    etree.SubElement(ds, _q(ARM_NS, "AnalysisVariable"), ItemOID=variable)
+            if result.documentation:
+                documentation = etree.SubElement(node, _q(ARM_NS, "Documentation"))
+                _text(documentation, "Description", result.documentation)
+            if result.code:
+                code = etree.SubElement(node, _q(ARM_NS, "ProgrammingCode"), Context="Python (cdisc-pipeline)")
+                etree.SubElement(code, _q(ARM_NS, "Code")).text = result.code
 
 
 def _dictionary_name(code: str) -> str:
@@ -528,10 +565,16 @@ def define_schema_path() -> Path | None:
     return path if path.exists() else None
 
 
-@lru_cache(maxsize=1)
-def _define_schema() -> etree.XMLSchema | None:
+@lru_cache(maxsize=2)
+def _define_schema(with_arm: bool = False) -> etree.XMLSchema | None:
     path = define_schema_path()
-    return etree.XMLSchema(etree.parse(str(path))) if path else None
+    if path is None:
+        return None
+    if with_arm:  # odmlib's pairing of ARM 1.0 with Define-XML 2.1
+        path = path.parents[2] / "arm" / "1.0-define2.1" / "arm1-0-0.xsd"
+        if not path.exists():
+            return None
+    return etree.XMLSchema(etree.parse(str(path)))
 
 
 def validate_define_xml(xml: bytes) -> list[str] | None:
@@ -540,10 +583,10 @@ def validate_define_xml(xml: bytes) -> list[str] | None:
     >>> validate_define_xml(b"<ODM xmlns='http://www.cdisc.org/ns/odm/v1.3'/>")[0][:40]
     "line 1: Element '{http://www.cdisc.org/n"
     """
-    schema = _define_schema()
+    document = etree.fromstring(xml)
+    schema = _define_schema(ARM_NS in document.nsmap.values())
     if schema is None:
         return None
-    document = etree.fromstring(xml)
     if schema.validate(document):
         return []
     return [f"line {error.line}: {error.message}" for error in schema.error_log]
@@ -606,3 +649,54 @@ def render_define_html(context: DefineContext, metas: list[DatasetMeta], variabl
         variables=variables, value_lists=value_lists, codelists=codelist_views,
         dictionaries=[(d, context.dictionary_versions.get(d, "not specified")) for d in dictionaries],
     )
+
+
+def check_define_references(xml: bytes) -> list[str]:
+    """Broken or unused references in a define.xml (the XSD checks structure, not these links).
+
+    Every ItemRef/ItemOID, CodeListRef, MethodOID, ValueListRef, WhereClauseRef and RangeCheck
+    def:ItemOID must name a defined OID; every ItemDef, CodeList, MethodDef, ValueListDef and
+    WhereClauseDef must be used; OIDs must be unique.
+
+    >>> xml = (b'<ODM xmlns="http://www.cdisc.org/ns/odm/v1.3"><Study><MetaDataVersion>'
+    ...        b'<ItemGroupDef OID="IG.DM"><ItemRef ItemOID="IT.DM.X"/></ItemGroupDef>'
+    ...        b'<ItemDef OID="IT.DM.Y"><CodeListRef CodeListOID="CL.NY"/></ItemDef></MetaDataVersion></Study></ODM>')
+    >>> check_define_references(xml)
+    ['ItemRef -> IT.DM.X: no such ItemDef', 'CodeListRef -> CL.NY: no such CodeList', 'ItemDef IT.DM.Y is never referenced']
+    """
+    tree = etree.fromstring(xml)
+    ns = {"odm": ODM_NS, "def": DEF_NS, "arm": ARM_NS}
+    problems: list[str] = []
+
+    def oids(path: str) -> list[str]:
+        return [e.get("OID") for e in tree.iterfind(path, ns)]
+
+    defined = {
+        "ItemDef": oids(".//odm:ItemDef"), "CodeList": oids(".//odm:CodeList"), "MethodDef": oids(".//odm:MethodDef"),
+        "ValueListDef": oids(".//def:ValueListDef"), "WhereClauseDef": oids(".//def:WhereClauseDef"),
+        "ItemGroupDef": oids(".//odm:ItemGroupDef"),
+    }
+    for kind, values in defined.items():
+        duplicates = sorted({v for v in values if values.count(v) > 1})
+        problems.extend(f"{kind} OID {d} defined more than once" for d in duplicates)
+    references = [
+        ("ItemRef", ".//odm:ItemRef", "ItemOID", "ItemDef"),
+        ("CodeListRef", ".//odm:CodeListRef", "CodeListOID", "CodeList"),
+        ("MethodOID", ".//odm:ItemRef[@MethodOID]", "MethodOID", "MethodDef"),
+        ("ValueListRef", ".//def:ValueListRef", "ValueListOID", "ValueListDef"),
+        ("WhereClauseRef", ".//def:WhereClauseRef", "WhereClauseOID", "WhereClauseDef"),
+        ("RangeCheck", ".//def:WhereClauseDef/odm:RangeCheck", f"{{{DEF_NS}}}ItemOID", "ItemDef"),
+        ("AnalysisDataset", ".//arm:AnalysisDataset", "ItemGroupOID", "ItemGroupDef"),
+        ("AnalysisVariable", ".//arm:AnalysisVariable", "ItemOID", "ItemDef"),
+        ("ParameterOID", ".//arm:AnalysisResult[@ParameterOID]", "ParameterOID", "ItemDef"),
+    ]
+    used: dict[str, set[str]] = {kind: set() for kind in defined}
+    for label, path, attribute, kind in references:
+        for element in tree.iterfind(path, ns):
+            target = element.get(attribute)
+            used[kind].add(target)
+            if target not in defined[kind]:
+                problems.append(f"{label} -> {target}: no such {kind}")
+    for kind in ("ItemDef", "CodeList", "MethodDef", "ValueListDef", "WhereClauseDef"):
+        problems.extend(f"{kind} {oid} is never referenced" for oid in defined[kind] if oid not in used[kind])
+    return problems

@@ -43,6 +43,21 @@ _FORMAT_OF_KIND = {"date": SAS_DATE_FORMAT, "datetime": SAS_DATETIME_FORMAT, "ti
 _CODELIST_TOKEN = re.compile(r"^([A-Z][A-Z0-9]*)")
 _ISO_DURATION = re.compile(r"^-?P")
 SPONSOR_CODELIST = "SPONSOR"
+
+
+def pipeline_version() -> str:
+    """The installed version of this project (``0.0.0`` when run from an uninstalled checkout).
+
+    >>> pipeline_version().count(".") >= 2
+    True
+    """
+    import importlib.metadata
+
+    try:
+        return importlib.metadata.version("cdisc-pipeline")
+    except importlib.metadata.PackageNotFoundError:
+        return "0.0.0"
+
 _PREDECESSOR_TEXT = re.compile(r"[A-Z][A-Z0-9]{1,7}\.[A-Z][A-Z0-9_]{0,7}")
 ADAM_CLASS_NAMES = {
     "ADSL": "SUBJECT LEVEL ANALYSIS DATASET", "BDS": "BASIC DATA STRUCTURE", "OCCDS": "OCCURRENCE DATA STRUCTURE",
@@ -332,6 +347,25 @@ def _iso_text_type(values: pd.Series) -> str:
     return "datetime" if valid.str.contains("T", regex=False).any() else "date"
 
 
+_COMPLETE_DATE = r"\d{4}-\d{2}-\d{2}"
+_COMPLETE_DATETIME = r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?"
+
+
+def _iso_json_type(values: pd.Series, define_type: str) -> str:
+    """Dataset-JSON type of an ISO 8601 text column: ``date``/``datetime`` only when every value is
+    complete, else ``string`` (partial dates such as ``2019-04`` are not valid JSON dates).
+
+    >>> _iso_json_type(pd.Series(["2019-04-01", None]), "date"), _iso_json_type(pd.Series(["2019-04"]), "date")
+    ('date', 'string')
+    """
+    valid = values.dropna().astype(str)
+    valid = valid[valid != ""]
+    if not len(valid) or define_type not in ("date", "datetime"):
+        return "string"
+    pattern = _COMPLETE_DATE if define_type == "date" else _COMPLETE_DATETIME
+    return define_type if valid.str.fullmatch(pattern).all() else "string"
+
+
 def compute_char_length(values: pd.Series) -> int:
     """Maximum length in bytes (UTF-8) of a text column; 1 when every value is missing.
 
@@ -340,11 +374,11 @@ def compute_char_length(values: pd.Series) -> int:
     >>> compute_char_length(pd.Series([None, None]))
     1
     """
-    from pipeline.submit._vector import map_unique
+    from pipeline.submit._vector import as_text, map_unique
 
     if not len(values):
         return 1
-    lengths = map_unique(values, lambda v: len(str(v).encode("utf-8")), missing=0)
+    lengths = map_unique(as_text(values), lambda v: len(str(v).encode("utf-8")), missing=0)
     return max(int(lengths.max()), 1) if len(lengths) else 1
 
 
@@ -524,7 +558,7 @@ def build_variable_meta(meta: DatasetMeta, dataset: pd.DataFrame, standard_varia
             length = compute_char_length(values)
             is_iso = str(value_format).lower().replace(" ", "").startswith("iso8601")
             define_type = _iso_text_type(values) if is_iso else "text"
-            json_type = {"text": "string", "durationDatetime": "string"}.get(define_type, define_type)
+            json_type = _iso_json_type(values, define_type) if is_iso else "string"
             json_target, display_format = None, ""
         elif kind in ("integer", "float"):
             length, define_type, json_type, json_target, display_format = compute_numeric_length(values), kind, kind, None, ""

@@ -26,15 +26,17 @@ from pipeline.common.errors import ConfigError, InputError, PipelineError
 from pipeline.common.io import sha256_file, write_bytes_atomic, write_csv_atomic, write_json_atomic, write_text_atomic
 from pipeline.common.logs import get_logger
 from pipeline.common.study import StudyContext
+from pipeline.submit.arm import build_result_displays, columns_of
 from pipeline.submit.ascii import compute_ascii_text, derive_vars_ascii
 from pipeline.submit.datasetjson import build_dataset_json, render_dataset_json, validate_dataset_json
 from pipeline.submit.define import (DefineContext, assign_codelist_oids, build_codelists, build_define_xml,
+                                    check_define_references,
                                     build_value_level_meta, ct_version_of, load_controlled_terminology,
                                     render_define_html, validate_define_xml)
 from pipeline.submit.metadata import (DatasetMeta, build_dataset_meta, build_variable_meta, load_adam_variables,
                                       load_standard_datasets, load_standard_origins, load_standard_variables,
-                                      load_study_specs)
-from pipeline.submit.xpt import ISSUE_COLUMNS, check_xpt_limits, check_xpt_read_back, format_xpt_timestamp, write_xpt
+                                      load_study_specs, pipeline_version)
+from pipeline.submit.xpt import ISSUE_COLUMNS, MAX_LABEL, check_xpt_limits, check_xpt_read_back, format_xpt_timestamp, write_xpt
 
 log = get_logger("submit")
 
@@ -108,6 +110,62 @@ def _checks_frame(rows: list[pd.DataFrame]) -> pd.DataFrame:
     return table[CHECK_COLUMNS]
 
 
+@dataclass(frozen=True)
+class MetadataSources:
+    """Every metadata source of one standard, resolved once per run."""
+
+    standard_variables: pd.DataFrame
+    standard_datasets: dict
+    origins: dict
+    study_specs: dict
+    study_variables: pd.DataFrame
+    adam_variables: pd.DataFrame
+    adam_methods: dict
+    sdtm_columns: dict
+
+
+def prepare_dataset(loaded: LoadedDataset, sources: MetadataSources) -> tuple[DatasetMeta, pd.DataFrame, pd.DataFrame,
+                                                                              list[pd.DataFrame]]:
+    """One dataset ready to write: upper-case names, ASCII text, metadata, and every check it raised."""
+    checks: list[pd.DataFrame] = []
+    frame = loaded.frame
+    lower = [c for c in frame.columns if c != c.upper()]
+    if lower:
+        checks.append(pd.DataFrame([{"dataset": loaded.name, "variable": c, "row": None, "value": c,
+                                     "check": "variable name not upper case", "severity": "warning",
+                                     "action": "upper-cased"} for c in lower]))
+        frame = frame.rename(columns={c: c.upper() for c in lower})
+    frame, changes = derive_vars_ascii(frame, loaded.name)
+    if len(changes):
+        checks.append(changes.assign(value=changes["original"] + " -> " + changes["replacement"],
+                                     check="non-ASCII text", severity="notice", action="transliterated"))
+    meta = build_dataset_meta(loaded.name, list(frame.columns), sources.study_specs, sources.standard_datasets,
+                              loaded.stored_label)
+    if not meta.label.isascii():
+        meta = DatasetMeta(**{**meta.__dict__, "label": compute_ascii_text(meta.label)})
+    adam_labels = sources.adam_variables[sources.adam_variables["dataset"] == meta.name]
+    variables = build_variable_meta(meta, frame, sources.standard_variables, sources.study_variables,
+                                    loaded.stored_labels, sources.origins, sources.adam_methods, sources.sdtm_columns,
+                                    dict(zip(adam_labels["variable"], adam_labels["label"])))
+    variables["label"] = variables["label"].astype(str).map(compute_ascii_text)
+    fallbacks = variables[variables["label_source"] == "fallback"]
+    if len(fallbacks):
+        checks.append(pd.DataFrame({"dataset": meta.name, "variable": fallbacks["variable"], "row": None,
+                                    "value": fallbacks["variable"], "check": "no label in any metadata source",
+                                    "severity": "warning", "action": "variable name used as label"}))
+    if meta.label_source == "fallback":
+        checks.append(pd.DataFrame([{"dataset": meta.name, "variable": "", "row": None, "value": meta.label,
+                                     "check": "no dataset label in any metadata source", "severity": "warning",
+                                     "action": "generic label used"}]))
+    checks.append(check_xpt_limits(meta, frame, variables))
+    checks.append(check_types_and_keys(meta, frame, variables))
+    # one label everywhere: XPT, Dataset-JSON and define.xml carry the same (cut) text
+    variables["label"] = variables["label"].str.slice(0, MAX_LABEL)
+    if len(meta.label) > MAX_LABEL:
+        meta = DatasetMeta(**{**meta.__dict__, "label": meta.label[:MAX_LABEL]})
+    return meta, frame, variables, checks
+
+
 def package_standard(ctx: StudyContext, standard: str, source_dir: Path, created: str,
                      sdtm_columns: dict[str, set[str]]) -> tuple[list[dict], pd.DataFrame]:
     """Write the XPT, Dataset-JSON and define.xml of one standard; return (dataset summaries, checks)."""
@@ -141,45 +199,18 @@ def package_standard(ctx: StudyContext, standard: str, source_dir: Path, created
     define_context = DefineContext(
         study_oid=f"STDY.{studyid}", study_name=studyid, study_description=" ".join(str(design.get("title") or studyid).split()),
         protocol_name=studyid, created=created, ct_version=ct_version_of(ct_path), standard=standard,
-        dictionary_versions=specs.dictionaries,
+        dictionary_versions=specs.dictionaries, source_system_version=pipeline_version(),
     )
 
     checks: list[pd.DataFrame] = []
     metas: list[DatasetMeta] = []
     frames: dict[str, pd.DataFrame] = {}
     variable_tables: list[pd.DataFrame] = []
+    sources = MetadataSources(standard_variables, standard_datasets, origins, study_specs, study_variables,
+                              adam_variables, adam_methods, sdtm_columns)
     for path in files:
-        loaded = read_dataset(path)
-        frame = loaded.frame
-        lower = [c for c in frame.columns if c != c.upper()]
-        if lower:
-            checks.append(pd.DataFrame([{"dataset": loaded.name, "variable": c, "row": None, "value": c,
-                                         "check": "variable name not upper case", "severity": "warning",
-                                         "action": "upper-cased"} for c in lower]))
-            frame = frame.rename(columns={c: c.upper() for c in lower})
-        frame, changes = derive_vars_ascii(frame, loaded.name)
-        if len(changes):
-            checks.append(changes.assign(value=changes["original"] + " -> " + changes["replacement"],
-                                         check="non-ASCII text", severity="notice", action="transliterated"))
-        meta = build_dataset_meta(loaded.name, list(frame.columns), study_specs, standard_datasets, loaded.stored_label)
-        if not meta.label.isascii():
-            meta = DatasetMeta(**{**meta.__dict__, "label": compute_ascii_text(meta.label)})
-        adam_labels = adam_variables[adam_variables["dataset"] == meta.name]
-        variables = build_variable_meta(meta, frame, standard_variables, study_variables, loaded.stored_labels,
-                                        origins, adam_methods, sdtm_columns,
-                                        dict(zip(adam_labels["variable"], adam_labels["label"])))
-        variables["label"] = variables["label"].astype(str).map(compute_ascii_text)
-        fallbacks = variables[variables["label_source"] == "fallback"]
-        if len(fallbacks):
-            checks.append(pd.DataFrame({"dataset": meta.name, "variable": fallbacks["variable"], "row": None,
-                                        "value": fallbacks["variable"], "check": "no label in any metadata source",
-                                        "severity": "warning", "action": "variable name used as label"}))
-        if meta.label_source == "fallback":
-            checks.append(pd.DataFrame([{"dataset": meta.name, "variable": "", "row": None, "value": meta.label,
-                                         "check": "no dataset label in any metadata source", "severity": "warning",
-                                         "action": "generic label used"}]))
-        checks.append(check_xpt_limits(meta, frame, variables))
-        checks.append(check_types_and_keys(meta, frame, variables))
+        meta, frame, variables, dataset_checks = prepare_dataset(read_dataset(path), sources)
+        checks.extend(dataset_checks)
         metas.append(meta)
         frames[meta.name] = frame
         variable_tables.append(variables)
@@ -213,6 +244,23 @@ def package_standard(ctx: StudyContext, standard: str, source_dir: Path, created
         log.info("%s %s: %d records, %d variables", standard, meta.name, len(frame), frame.shape[1])
 
     variable_meta = assign_codelist_oids(pd.concat(variable_tables, ignore_index=True), ct)
+    tlf_spec = (ctx.spec("tlf") or {}) if standard == "ADaM" and (ctx.specs_dir / "tlf.yaml").exists() else {}
+    checks.extend(write_define(out_dir, define_context, metas, frames, variable_meta, ct, tlf_spec))
+    summaries = [{"dataset": m.name, "standard": standard, "label": m.label, "records": int(len(frames[m.name])),
+                  "variables": int(frames[m.name].shape[1]), "keys": list(m.keys),
+                  "source": path.name, "source_sha256": sha256_file(path)}
+                 for m, path in zip(metas, files)]
+    return summaries, _checks_frame(checks).assign(standard=standard)
+
+
+def write_define(out_dir: Path, context: DefineContext, metas: list[DatasetMeta], frames: dict[str, pd.DataFrame],
+                 variable_meta: pd.DataFrame, ct: pd.DataFrame, tlf_spec: dict) -> list[pd.DataFrame]:
+    """Codelists, value-level metadata, ARM, then define.xml (schema-checked), define.html and metadata.csv.
+
+    Returns the checks raised on the way (values outside non-extensible codelists, broken references).
+    """
+    checks: list[pd.DataFrame] = []
+    variable_meta = variable_meta.copy()
     codelists = build_codelists(variable_meta, frames, ct)
     nonextensible = codelists[codelists["extended"] & (codelists["extensible"] == "No")]
     if len(nonextensible):
@@ -222,28 +270,34 @@ def package_standard(ctx: StudyContext, standard: str, source_dir: Path, created
                                     "action": "left out of the define.xml codelist (fix the data or the mapping)"}))
         codelists = codelists[~(codelists["extended"] & (codelists["extensible"] == "No"))].copy()
         codelists["order"] = codelists.groupby("codelist_oid").cumcount() + 1
+        emptied = set(nonextensible["codelist_oid"]) - set(codelists["codelist_oid"])
+        if emptied:  # no allowed value left: the variable keeps no CodeListRef (the checks say why)
+            variable_meta.loc[variable_meta["codelist_oid"].isin(emptied), "codelist_oid"] = ""
     value_tables = [build_value_level_meta(m, frames[m.name], variable_meta[variable_meta["dataset"] == m.name])
                     for m in metas]
     value_tables = [t for t in value_tables if len(t)]
     value_level = pd.concat(value_tables, ignore_index=True) if value_tables else pd.DataFrame(
         columns=["dataset", "variable", "by_variable", "by_value", "kind", "length", "significant_digits", "label"])
-    xml = build_define_xml(define_context, metas, variable_meta, codelists, value_level)
+    displays, arm_clauses = build_result_displays(tlf_spec, columns_of(frames)) if tlf_spec else ([], [])
+    xml = build_define_xml(context, metas, variable_meta, codelists, value_level, displays, arm_clauses)
     problems = validate_define_xml(xml)
     if problems:
         raise PipelineError(f"{out_dir / 'define.xml'}: fails the Define-XML 2.1 schema: {problems[0]} "
                             f"({len(problems)} error(s))")
+    broken = check_define_references(xml)
+    if broken:
+        log.warning("%s define.xml: %d broken or unused reference(s), first: %s", context.standard, len(broken), broken[0])
+        checks.append(pd.DataFrame({"dataset": "", "variable": "", "row": None, "value": broken,
+                                    "check": "define.xml reference", "severity": "warning",
+                                    "action": "written; please report (the writer should never produce this)"}))
     write_bytes_atomic(out_dir / "define.xml", xml)
-    write_text_atomic(out_dir / "define.html", render_define_html(define_context, metas, variable_meta, codelists,
+    write_text_atomic(out_dir / "define.html", render_define_html(context, metas, variable_meta, codelists,
                                                                   value_level, {m: len(f) for m, f in frames.items()}))
     write_csv_atomic(out_dir / "metadata.csv", variable_meta.drop(columns=["json_type", "json_target_type"]))
-    log.info("%s define.xml: %d datasets, %d variables, %d codelists, %d value-level items (schema %s)", standard,
+    log.info("%s define.xml: %d datasets, %d variables, %d codelists, %d value-level items (schema %s)", context.standard,
              len(metas), len(variable_meta), codelists["codelist_oid"].nunique() if len(codelists) else 0,
              len(value_level), "valid" if problems == [] else "not checked: odmlib XSD unavailable")
-    summaries = [{"dataset": m.name, "standard": standard, "label": m.label, "records": int(len(frames[m.name])),
-                  "variables": int(frames[m.name].shape[1]), "keys": list(m.keys),
-                  "source": path.name, "source_sha256": sha256_file(path)}
-                 for m, path in zip(metas, files)]
-    return summaries, _checks_frame(checks).assign(standard=standard)
+    return checks
 
 
 def check_types_and_keys(meta: DatasetMeta, dataset: pd.DataFrame, variables: pd.DataFrame) -> pd.DataFrame:
@@ -304,7 +358,7 @@ def write_manifest(submission_dir: Path, created: str, created_source: str, data
     manifest = {
         "created": created,
         "created_source": created_source,
-        "generator": "cdisc-pipeline submission stage",
+        "generator": f"cdisc-pipeline {pipeline_version()} submission stage",
         "datasets": datasets,
         "files": entries,
     }

@@ -21,7 +21,7 @@ import pandas as pd
 import pyreadstat
 
 from pipeline.common.errors import InputError
-from pipeline.submit._vector import byte_lengths, map_unique
+from pipeline.submit._vector import as_text, byte_lengths, map_unique
 from pipeline.common.io import write_bytes_atomic
 from pipeline.submit.metadata import DatasetMeta
 
@@ -144,14 +144,7 @@ def prepare_xpt_dataset(dataset: pd.DataFrame, variable_meta: pd.DataFrame) -> t
         elif kind in ("integer", "float"):
             result[variable] = pd.to_numeric(column, errors="coerce").astype("float64").to_numpy()
         else:
-            if pd.api.types.is_bool_dtype(column):
-                column = column.map({True: "Y", False: "N"})
-            text = column.astype(object)
-            text = text.where(text.notna(), None)
-            if pd.api.types.infer_dtype(text, skipna=True) not in ("string", "empty"):
-                non_str = text.notna() & ~text.map(lambda v: isinstance(v, str))
-                text = text.where(~non_str, text[non_str].astype(str))
-            result[variable] = text.to_numpy(dtype=object)
+            result[variable] = as_text(column).to_numpy(dtype=object)
     return pd.DataFrame(result, columns=list(dataset.columns)), formats
 
 

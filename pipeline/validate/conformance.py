@@ -33,6 +33,7 @@ class ValidationData:
     sdtm: dict[str, pd.DataFrame]
     adam: dict[str, pd.DataFrame]
     domains: dict[str, str] = field(default_factory=dict)
+    instruments: dict[str, dict] = field(default_factory=dict)
     _combined: dict[str, pd.DataFrame | None] = field(default_factory=dict, repr=False)
 
     def domain_of(self, name: str) -> str:
@@ -119,12 +120,19 @@ CONFORMANCE_RULES: dict[str, Rule] = {}
 
 def conformance_rule(id: str, title: str, description: str, message: str, severity: str,
                      citation: str = "") -> Callable:
-    """Register a check function as a :class:`Rule` (the rule object documents and runs it)."""
-    def decorate(fn: Callable[[Rule, ValidationData], pd.DataFrame]) -> Callable:
+    """Register a check function as a :class:`Rule` (the rule object documents and runs it).
+
+    The decorated name becomes the :class:`Rule`; ``rule.check(data)`` runs it.
+
+    >>> CONFORMANCE_RULES["CG0029"].severity, check_subject_in_dm.id
+    ('error', 'CG0029')
+    """
+    def decorate(fn: Callable[[Rule, ValidationData], pd.DataFrame]) -> Rule:
         rule = Rule(id, title, description, message, severity, "conformance", citation)
-        CONFORMANCE_RULES[id] = Rule(id, title, description, message, severity, "conformance", citation,
-                                     check=lambda data, rule=rule: fn(rule, data))
-        return fn
+        registered = Rule(id, title, description, message, severity, "conformance", citation,
+                          check=lambda data, rule=rule: fn(rule, data))
+        CONFORMANCE_RULES[id] = registered
+        return registered  # the module-level name is the rule object itself
     return decorate
 
 
@@ -358,30 +366,271 @@ def check_start_not_after_end(rule: Rule, data: ValidationData) -> pd.DataFrame:
     return _concat(parts)
 
 
+def _one_to_one_findings(rule: Rule, name: str, frame: pd.DataFrame, code: str, text: str) -> pd.DataFrame:
+    """One finding per (code, text) pair that breaks a one-to-one relationship, at its first record."""
+    pairs = frame[[code, text]].dropna()
+    if pairs.empty:
+        return empty_findings()
+    code_text, text_text = display_text(frame[code]), display_text(frame[text])
+    unique = pd.DataFrame({"c": display_text(pairs[code]), "t": display_text(pairs[text])}).drop_duplicates()
+    offending = unique[unique["c"].duplicated(keep=False) | unique["t"].duplicated(keep=False)]
+    if offending.empty:
+        return empty_findings()
+    key = code_text + "\x00" + text_text
+    hit = key.isin(set(offending["c"] + "\x00" + offending["t"])).fillna(False) & frame[code].notna() & frame[text].notna()
+    first = hit & ~key.duplicated()
+    messages = (f"{code} " + code_text + f" / {text} " + text_text + " breaks the one-to-one relationship").astype(object)
+    return _row_findings(rule, name, frame, first, text, frame[text], messages)
+
+
 @conformance_rule(
     "FB0919", "VISIT and VISITNUM one-to-one",
     "Within a dataset each VISITNUM has one VISIT and each VISIT one VISITNUM.",
-    "VISITNUM {visitnum} / VISIT {visit} breaks the one-to-one relationship", "warning",
+    "VISITNUM / VISIT breaks the one-to-one relationship", "warning",
     f"FDA Business Rule FB0919 / CDISC CG0035 (CORE-000361; {CORE_CATALOGUE})")
 def check_visit_visitnum_one_to_one(rule: Rule, data: ValidationData) -> pd.DataFrame:
+    return _concat([_one_to_one_findings(rule, name, frame, "VISITNUM", "VISIT")
+                    for name, frame in data.sdtm_with("VISIT", "VISITNUM").items()])
+
+
+@conformance_rule(
+    "FB0901", "--TESTCD and --TEST one-to-one",
+    "Within a findings dataset each --TESTCD has one --TEST and each --TEST one --TESTCD.",
+    "--TESTCD / --TEST breaks the one-to-one relationship", "warning",
+    f"FDA Business Rule FB0901 (CORE-000303; {CORE_CATALOGUE})")
+def check_testcd_test_one_to_one(rule: Rule, data: ValidationData) -> pd.DataFrame:
     parts = []
-    for name, frame in data.sdtm_with("VISIT", "VISITNUM").items():
-        pairs = frame[["VISITNUM", "VISIT"]].dropna()
-        if pairs.empty:
+    for name, frame in data.sdtm_with("--TESTCD", "--TEST").items():
+        domain = data.domain_of(name)
+        parts.append(_one_to_one_findings(rule, name, frame, f"{domain}TESTCD", f"{domain}TEST"))
+    return _concat(parts)
+
+
+@conformance_rule(
+    "FB0902", "ARMCD and ARM one-to-one",
+    "In DM each ARMCD has one ARM and each ARM one ARMCD (same for ACTARMCD/ACTARM, FB0903).",
+    "ARMCD / ARM breaks the one-to-one relationship", "error",
+    f"FDA Business Rules FB0902 / FB0903 (CORE-000318 / CORE-000791; {CORE_CATALOGUE})")
+def check_arm_one_to_one(rule: Rule, data: ValidationData) -> pd.DataFrame:
+    dm = data.first("DM")
+    if dm is None:
+        return empty_findings()
+    return _concat([_one_to_one_findings(rule, "DM", dm, code, text)
+                    for code, text in (("ARMCD", "ARM"), ("ACTARMCD", "ACTARM")) if {code, text} <= set(dm.columns)])
+
+
+@conformance_rule(
+    "CG0034", "VISITNUM is a visit of the subject in SV",
+    "A VISITNUM of a subject-level record is one of that subject's SV.VISITNUM (SDTMIG: every visit "
+    "used in a domain is in SV).",
+    "VISITNUM {value} is not in SV for the subject", "warning",
+    f"CDISC SDTM conformance rule CG0034 (CORE-000168; {CORE_CATALOGUE}); checked per subject")
+def check_visitnum_in_sv(rule: Rule, data: ValidationData) -> pd.DataFrame:
+    sv = data.first("SV")
+    if sv is None or not {"USUBJID", "VISITNUM"} <= set(sv.columns):
+        return empty_findings()
+    known = set(sv["USUBJID"].astype(str) + "|" + display_text(pd.to_numeric(sv["VISITNUM"], errors="coerce")).astype(str))
+    parts = []
+    for name, frame in data.sdtm_with("USUBJID", "VISITNUM").items():
+        if data.domain_of(name) in TRIAL_DESIGN | {"SV"}:
             continue
-        unique = pairs.drop_duplicates()
-        bad_num = unique["VISITNUM"].duplicated(keep=False)
-        bad_visit = unique["VISIT"].duplicated(keep=False)
-        offending = unique[bad_num | bad_visit]
-        if offending.empty:
+        visitnum = display_text(pd.to_numeric(frame["VISITNUM"], errors="coerce"))
+        key = frame["USUBJID"].astype("string") + "|" + visitnum
+        bad = frame["VISITNUM"].notna() & frame["USUBJID"].notna() & ~key.isin(known).fillna(True)
+        parts.append(_row_findings(rule, name, frame, bad, "VISITNUM", visitnum,
+                                   rule.format_messages(visitnum)))
+    return _concat(parts)
+
+
+@conformance_rule(
+    "CG0435", "Death date and death flag agree",
+    "DM.DTHDTC populated requires DTHFL = Y (CG0435); DTHFL = Y requires DTHDTC (FB0610).",
+    "{problem}", "error",
+    f"CDISC CG0435 / FDA Business Rule FB0610 (CORE-000007 / CORE-000705; {CORE_CATALOGUE})")
+def check_death_flag(rule: Rule, data: ValidationData) -> pd.DataFrame:
+    dm = data.first("DM")
+    if dm is None or not {"DTHDTC", "DTHFL"} <= set(dm.columns):
+        return empty_findings()
+    no_flag = dm["DTHDTC"].notna() & (dm["DTHFL"] != "Y").fillna(True)
+    no_date = (dm["DTHFL"] == "Y").fillna(False) & dm["DTHDTC"].isna()
+    return _concat([
+        _row_findings(rule, "DM", dm, no_flag, "DTHFL", dm["DTHFL"], "DTHDTC is populated but DTHFL is not Y"),
+        _row_findings(rule, "DM", dm, no_date, "DTHDTC", dm["DTHDTC"], "DTHFL is Y but DTHDTC is null"),
+    ])
+
+
+@conformance_rule(
+    "CG0134", "Fatal adverse event means a death flag",
+    "A subject with an AE whose AEOUT is FATAL has DM.DTHFL = Y.",
+    "AEOUT FATAL but DM.DTHFL is not Y", "error",
+    f"CDISC CG0134 / FDA Business Rule FB0603 (CORE-000254; {CORE_CATALOGUE})")
+def check_fatal_ae_has_death_flag(rule: Rule, data: ValidationData) -> pd.DataFrame:
+    dm, parts = data.first("DM"), []
+    if dm is None or "DTHFL" not in dm.columns:
+        return empty_findings()
+    dead = set(dm.loc[(dm["DTHFL"] == "Y").fillna(False), "USUBJID"])
+    for name, frame in data.sdtm_with("AEOUT", "USUBJID").items():
+        bad = (frame["AEOUT"] == "FATAL").fillna(False) & ~frame["USUBJID"].isin(dead)
+        parts.append(_row_findings(rule, name, frame, bad, "AEOUT", frame["AEOUT"], rule.message))
+    return _concat(parts)
+
+
+@conformance_rule(
+    "CG0207", "Subject elements are contiguous",
+    "SEENDTC of an element equals SESTDTC of the subject's next element.",
+    "SEENDTC {value} differs from the next element's SESTDTC {next}", "warning",
+    f"CDISC SDTM conformance rule CG0207 (CORE-000352; {CORE_CATALOGUE})")
+def check_elements_contiguous(rule: Rule, data: ValidationData) -> pd.DataFrame:
+    se = data.first("SE")
+    if se is None or not {"USUBJID", "SESTDTC", "SEENDTC"} <= set(se.columns):
+        return empty_findings()
+    order = ["USUBJID"] + (["TAETORD"] if "TAETORD" in se.columns else []) + ["SESTDTC"]
+    ordered = se.sort_values(order, kind="mergesort")
+    next_start = ordered.groupby("USUBJID")["SESTDTC"].shift(-1)
+    gap = next_start.notna() & (ordered["SEENDTC"].astype("string") != next_start.astype("string")).fillna(True)
+    mask = pd.Series(False, index=se.index)
+    mask.loc[gap[gap].index] = True
+    next_by_row = pd.Series(pd.NA, index=se.index, dtype="string")
+    next_by_row.loc[next_start.index] = next_start.astype("string")
+    messages = ("SEENDTC " + se["SEENDTC"].astype("string").fillna("") + " differs from the next element's SESTDTC "
+                + next_by_row.fillna("")).astype(object)
+    return _row_findings(rule, "SE", se, mask, "SEENDTC", se["SEENDTC"], messages)
+
+
+@conformance_rule(
+    "ISL-0110", "Instrument total equals the sum of its item scores",
+    "For each instrument of the study (study.yaml instruments, specs/standards/instruments/), the total "
+    "score record (--STRESN of the total test code) equals the sum of the item scores of the same subject, "
+    "visit and date; assessments with a missing item are skipped (total missing if any item missing).",
+    "{testcd} {value} differs from the sum of the item scores {expected}", "error")
+def check_instrument_totals(rule: Rule, data: ValidationData) -> pd.DataFrame:
+    parts = []
+    for name_instrument, instrument in sorted(data.instruments.items()):
+        items = [str(i["testcd"]) for i in instrument.get("items", []) if "testcd" in i]
+        total = str((instrument.get("total") or {}).get("testcd", ""))
+        if not items or not total:
             continue
-        key = frame["VISITNUM"].astype("string") + "|" + frame["VISIT"].astype("string")
-        offending_keys = set((offending["VISITNUM"].astype("string") + "|" + offending["VISIT"].astype("string")))
-        hit = key.isin(offending_keys).fillna(False)
-        first = hit & ~key.duplicated()  # one finding per offending pair, at its first record
-        messages = ("VISITNUM " + frame["VISITNUM"].astype("string").fillna("") + " / VISIT "
-                    + frame["VISIT"].astype("string").fillna("") + " breaks the one-to-one relationship").astype(object)
-        parts.append(_row_findings(rule, name, frame, first, "VISIT", frame["VISIT"], messages))
+        for name, frame in data.sdtm_with("USUBJID", "--TESTCD", "--STRESN").items():
+            domain = data.domain_of(name)
+            testcd, result = f"{domain}TESTCD", f"{domain}STRESN"
+            if not frame[testcd].isin([total]).any():
+                continue
+            by = ["USUBJID"] + [c for c in ("VISITNUM", f"{domain}DTC") if c in frame.columns]
+            keys = display_text(frame[by[0]])
+            for column in by[1:]:
+                keys = keys + "|" + display_text(frame[column])
+            scores = pd.to_numeric(frame[result], errors="coerce")
+            is_item = frame[testcd].isin(items)
+            item_frame = pd.DataFrame({"key": keys[is_item], "score": scores[is_item]})
+            summed = item_frame.groupby("key")["score"].agg(["sum", "count"])
+            complete = summed[summed["count"] == len(items)]["sum"]
+            is_total = (frame[testcd] == total).fillna(False)
+            expected = keys.map(complete)
+            bad = is_total & expected.notna() & scores.notna() & ~np.isclose(scores.fillna(0), expected.fillna(0))
+            messages = (f"{total} " + display_text(scores) + " differs from the sum of the item scores "
+                        + display_text(expected)).astype(object)
+            parts.append(_row_findings(rule, name, frame, bad, result, display_text(scores), messages))
+    return _concat(parts)
+
+
+def _findings_columns(data: ValidationData, *suffixes: str) -> dict[str, tuple[pd.DataFrame, list[str]]]:
+    """Findings-style datasets having ``--<suffix>`` columns, with the resolved column names."""
+    out = {}
+    for name, frame in data.sdtm_with(*(f"--{s}" for s in suffixes)).items():
+        domain = data.domain_of(name)
+        if domain in TRIAL_DESIGN:
+            continue
+        out[name] = (frame, [f"{domain}{s}" for s in suffixes])
+    return out
+
+
+@conformance_rule(
+    "CG0569", "Baseline record has a standard result",
+    "A record with --LOBXFL = Y has a populated --STRESC.",
+    "{variable} = Y but --STRESC is null", "error",
+    f"CDISC CG0569 / FDA Business Rule FB2602 (CORE-000105; {CORE_CATALOGUE})")
+def check_lobxfl_has_result(rule: Rule, data: ValidationData) -> pd.DataFrame:
+    parts = []
+    for name, (frame, (flag, stresc)) in _findings_columns(data, "LOBXFL", "STRESC").items():
+        bad = (frame[flag] == "Y").fillna(False) & frame[stresc].isna()
+        parts.append(_row_findings(rule, name, frame, bad, flag, frame[flag],
+                                   rule.format_message(variable=flag)))
+    return _concat(parts)
+
+
+@conformance_rule(
+    "CG0426", "Standard unit only with a standard result",
+    "When --STRESU is populated, --STRESC is populated too.",
+    "{variable} is populated but --STRESC is null", "error",
+    f"CDISC SDTM conformance rule CG0426 (CORE-000133; {CORE_CATALOGUE})")
+def check_stresu_has_stresc(rule: Rule, data: ValidationData) -> pd.DataFrame:
+    parts = []
+    for name, (frame, (stresu, stresc)) in _findings_columns(data, "STRESU", "STRESC").items():
+        bad = frame[stresu].notna() & frame[stresc].isna()
+        parts.append(_row_findings(rule, name, frame, bad, stresu, frame[stresu],
+                                   rule.format_message(variable=stresu)))
+    return _concat(parts)
+
+
+@conformance_rule(
+    "CG0348", "Result present unless not done or derived",
+    "--ORRES is populated unless --STAT is populated (not done) or the record is derived (--DRVFL = Y).",
+    "{variable} is null but neither --STAT nor --DRVFL = Y explains it", "error",
+    f"CDISC SDTM conformance rule CG0348 (CORE-000200; {CORE_CATALOGUE})")
+def check_orres_present(rule: Rule, data: ValidationData) -> pd.DataFrame:
+    parts = []
+    for name, (frame, (orres,)) in _findings_columns(data, "ORRES").items():
+        domain = data.domain_of(name)
+        stat = frame.get(f"{domain}STAT", pd.Series(None, index=frame.index, dtype=object))
+        derived = (frame.get(f"{domain}DRVFL", pd.Series(None, index=frame.index, dtype=object)) == "Y").fillna(False)
+        bad = frame[orres].isna() & stat.isna() & ~derived
+        parts.append(_row_findings(rule, name, frame, bad, orres, frame[orres],
+                                   rule.format_message(variable=orres)))
+    return _concat(parts)
+
+
+@conformance_rule(
+    "ISL-0111", "One standard unit per test",
+    "Within a findings dataset each --TESTCD (and --SPEC when present) has a single --STRESU.",
+    "{testcd} {test} has several standard units: {units}", "warning")
+def check_one_standard_unit_per_test(rule: Rule, data: ValidationData) -> pd.DataFrame:
+    parts = []
+    for name, (frame, (testcd, stresu)) in _findings_columns(data, "TESTCD", "STRESU").items():
+        domain = data.domain_of(name)
+        by = [testcd] + ([f"{domain}SPEC"] if f"{domain}SPEC" in frame.columns else [])
+        units = frame[by + [stresu]].dropna(subset=[stresu])
+        if units.empty:
+            continue
+        counts = units.drop_duplicates().groupby(by, dropna=False)[stresu].agg(lambda u: sorted(map(str, u)))
+        several = counts[counts.map(len) > 1]
+        if several.empty:
+            continue
+        key = display_text(frame[by[0]])
+        for column in by[1:]:
+            key = key + "|" + display_text(frame[column])
+        index_keys = [("|".join(map(str, k)) if isinstance(k, tuple) else str(k)) for k in several.index]
+        text = {k: ", ".join(v) for k, v in zip(index_keys, several.tolist())}
+        hit = key.isin(set(text)) & frame[stresu].notna()
+        first = hit & ~(key + "\x00" + display_text(frame[stresu])).duplicated()
+        messages = key.map(lambda k: f"{k} has several standard units: {text.get(k, '')}").astype(object)
+        parts.append(_row_findings(rule, name, frame, first, stresu, frame[stresu], messages))
+    return _concat(parts)
+
+
+@conformance_rule(
+    "ISL-0112", "At most one last-observation-before-exposure record per test",
+    "Per subject and test (and --CAT, --SPEC when present) at most one record has --LOBXFL = Y.",
+    "{variable} = Y on more than one record of the subject's test", "error")
+def check_one_lobxfl_per_test(rule: Rule, data: ValidationData) -> pd.DataFrame:
+    parts = []
+    for name, (frame, (flag, testcd)) in _findings_columns(data, "LOBXFL", "TESTCD").items():
+        domain = data.domain_of(name)
+        by = ["USUBJID", testcd] + [c for c in (f"{domain}CAT", f"{domain}SPEC") if c in frame.columns]
+        flagged = (frame[flag] == "Y").fillna(False)
+        keyed = frame.loc[flagged.to_numpy(), by].astype("string").fillna("")
+        dup = pd.Series(False, index=frame.index)
+        dup.loc[keyed.index[keyed.duplicated(keep=False).to_numpy()]] = True
+        parts.append(_row_findings(rule, name, frame, dup, flag, frame[flag], rule.format_message(variable=flag)))
     return _concat(parts)
 
 
@@ -396,7 +645,6 @@ def check_parent_record_exists(rule: Rule, data: ValidationData) -> pd.DataFrame
         rows = frame["IDVAR"].notna() & frame["IDVARVAL"].notna() & frame["USUBJID"].notna()
         if not rows.any():
             continue
-        keys = pd.Series(pd.NA, index=frame.index, dtype="string")
         exists = pd.Series(True, index=frame.index)
         for (rdomain, idvar), group in frame[rows].groupby(["RDOMAIN", "IDVAR"], sort=True):
             parent = data.first(str(rdomain))
@@ -516,6 +764,69 @@ def check_adae_traces_to_ae(rule: Rule, data: ValidationData) -> pd.DataFrame:
     missing = in_scope & ~ae_keys.isin(set(adae_keys.dropna())).fillna(False)
     parts.append(_row_findings(rule, "AE", ae, missing, "AESEQ", ae["AESEQ"],
                                ("AE record USUBJID|AESEQ " + ae_keys.fillna("") + " is not in ADAE").astype(object)))
+    return _concat(parts)
+
+
+def _bds(data: ValidationData, *columns: str) -> dict[str, pd.DataFrame]:
+    return {n: f for n, f in data.adam.items() if {"USUBJID", "PARAMCD", *columns} <= set(f.columns)}
+
+
+def _at_most_one_flag(rule: Rule, data: ValidationData, flag: str, extra: tuple[str, ...]) -> pd.DataFrame:
+    parts = []
+    for name, frame in _bds(data, flag).items():
+        by = ["USUBJID", "PARAMCD"] + [c for c in extra if c in frame.columns]
+        flagged = (frame[flag] == "Y").fillna(False)
+        keyed = frame.loc[flagged.to_numpy(), by].astype("string").fillna("")
+        dup = pd.Series(False, index=frame.index)
+        dup.loc[keyed.index[keyed.duplicated(keep=False).to_numpy()]] = True
+        parts.append(_row_findings(rule, name, frame, dup, flag, frame[flag],
+                                   rule.format_message(variable=flag, by=", ".join(by))))
+    return _concat(parts)
+
+
+@conformance_rule(
+    "ISL-0113", "One baseline record per subject and parameter",
+    "In a BDS dataset at most one record per USUBJID, PARAMCD (and BASETYPE) has ABLFL = Y.",
+    "ABLFL = Y on more than one record of ({by})", "error")
+def check_one_ablfl(rule: Rule, data: ValidationData) -> pd.DataFrame:
+    return _at_most_one_flag(rule, data, "ABLFL", ("BASETYPE",))
+
+
+@conformance_rule(
+    "ISL-0115", "One analysis record per subject, parameter and analysis visit",
+    "In a BDS dataset at most one record per USUBJID, PARAMCD, AVISITN (and BASETYPE) has ANL01FL = Y.",
+    "ANL01FL = Y on more than one record of ({by})", "error")
+def check_one_anl01fl(rule: Rule, data: ValidationData) -> pd.DataFrame:
+    return _at_most_one_flag(rule, data, "ANL01FL", ("AVISITN", "BASETYPE"))
+
+
+@conformance_rule(
+    "ISL-0114", "Change from baseline is AVAL - BASE",
+    "In a BDS dataset CHG equals AVAL - BASE wherever all three are populated.",
+    "CHG {value} differs from AVAL - BASE", "error")
+def check_chg(rule: Rule, data: ValidationData) -> pd.DataFrame:
+    parts = []
+    for name, frame in _bds(data, "AVAL", "BASE", "CHG").items():
+        aval, base, chg = (pd.to_numeric(frame[c], errors="coerce") for c in ("AVAL", "BASE", "CHG"))
+        both = aval.notna() & base.notna() & chg.notna()
+        bad = both & ~np.isclose((aval - base).fillna(0), chg.fillna(0), rtol=1e-9, atol=1e-9)
+        messages = ("CHG " + display_text(chg) + " differs from AVAL - BASE = " + display_text(aval - base)).astype(object)
+        parts.append(_row_findings(rule, name, frame, bad, "CHG", display_text(chg), messages))
+    return _concat(parts)
+
+
+@conformance_rule(
+    "ISL-0116", "Analysis relative days are never 0",
+    "ADY, ASTDY and AENDY follow the no-day-0 convention of study days.",
+    "{variable} is 0", "error")
+def check_no_analysis_day_zero(rule: Rule, data: ValidationData) -> pd.DataFrame:
+    parts = []
+    for name, frame in data.adam.items():
+        for day in ("ADY", "ASTDY", "AENDY"):
+            if day in frame.columns:
+                values = pd.to_numeric(frame[day], errors="coerce")
+                parts.append(_row_findings(rule, name, frame, (values == 0).fillna(False), day, display_text(values),
+                                           rule.format_message(variable=day)))
     return _concat(parts)
 
 

@@ -25,11 +25,22 @@ def read_dataset_dir(folder: Path) -> dict[str, pd.DataFrame]:
         return {}
     out: dict[str, pd.DataFrame] = {}
     for path in sorted(folder.glob("*.parquet")):
-        try:
-            out[path.stem.upper()] = pd.read_parquet(path)
-        except Exception as exc:  # noqa: BLE001 - any unreadable file is bad input
-            raise InputError(f"{path}: cannot read parquet file ({exc.__class__.__name__}: {exc})") from None
+        out[path.stem.upper()] = read_parquet_text_as_arrow(path)
     return out
+
+
+def read_parquet_text_as_arrow(path: Path) -> pd.DataFrame:
+    """A parquet file with text columns as Arrow-backed strings (no Python string objects: less memory)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    try:
+        table = pq.read_table(path)
+    except Exception as exc:  # noqa: BLE001 - any unreadable file is bad input
+        raise InputError(f"{path}: cannot read parquet file ({exc.__class__.__name__}: {exc})") from None
+    text = pd.StringDtype("pyarrow")
+    mapping = {pa.string(): text, pa.large_string(): text}
+    return table.to_pandas(types_mapper=mapping.get)
 
 
 def read_package_collection(source: dict[str, Any], where: str) -> dict[str, pd.DataFrame]:
@@ -42,6 +53,9 @@ def read_package_collection(source: dict[str, Any], where: str) -> dict[str, pd.
     except ImportError as exc:
         raise ConfigError(f"{where}: cannot import {package}.{collection} ({exc})") from None
     names = module.list_datasets() if hasattr(module, "list_datasets") else []
+    data_dir = Path(module.__file__).resolve().parents[1] / "_data" / str(collection)
+    if data_dir.is_dir() and all((data_dir / f"{n}.parquet").exists() for n in names):
+        return {str(n).upper(): read_parquet_text_as_arrow(data_dir / f"{n}.parquet") for n in sorted(names)}
     out: dict[str, pd.DataFrame] = {}
     for name in sorted(names):
         frame = getattr(module, name)

@@ -96,7 +96,13 @@ def resolve_reference(value: Any, design: dict[str, Any], where: str = "expectat
 
 
 def load_expectation_specs(path: Path, design: dict[str, Any]) -> tuple[list[ExpectationSpec], dict[str, dict]]:
-    """Read expectations.yaml: the expectation items and the study's rule severity overrides."""
+    """Read expectations.yaml: the expectation items and the study's rule severity overrides.
+
+    A missing file means no expectations (and no overrides).
+
+    >>> load_expectation_specs(Path("/nonexistent/expectations.yaml"), {})
+    ([], {})
+    """
     from pipeline.validate.metadata import load_yaml_with_lines
 
     if not Path(path).exists():
@@ -140,6 +146,23 @@ def load_expectation_specs(path: Path, design: dict[str, Any]) -> tuple[list[Exp
     return items, overrides
 
 
+def load_accepted_findings(path: Path) -> list[dict[str, Any]]:
+    """The ``accepted:`` list of expectations.yaml; each entry needs rule_id and reason (file:line otherwise)."""
+    from pipeline.validate.metadata import load_yaml_with_lines
+
+    if not Path(path).exists():
+        return []
+    spec, lines = load_yaml_with_lines(path)
+    accepted = (spec or {}).get("accepted") or []
+    if not isinstance(accepted, list):
+        raise ConfigError(f"{path}:line {lines.get(('accepted',), 0)}: 'accepted' must be a list")
+    for number, entry in enumerate(accepted):
+        if not isinstance(entry, dict) or not entry.get("rule_id") or not entry.get("reason"):
+            raise ConfigError(f"{path}:line {lines.get(('accepted', number), 0)}: an accepted finding needs "
+                              "rule_id and reason")
+    return accepted
+
+
 # --- views: the frame an expectation looks at -----------------------------------------------------
 
 def filter_records(frame: pd.DataFrame, conditions: dict[str, Any]) -> pd.Series:
@@ -175,7 +198,14 @@ def _records_view(frame: pd.DataFrame, mask: pd.Series) -> pd.DataFrame:
 
 
 def view_records(data: ValidationData, spec: ExpectationSpec) -> pd.DataFrame | None:
-    """The dataset's records (after the filter) with their 1-based record numbers."""
+    """The dataset's records (after the filter) with their 1-based record numbers.
+
+    >>> spec = ExpectationSpec(Rule("X", "t", "d", "m", "error", "great_expectations"), "DM", "", {},
+    ...                        filter={"ARMCD": ["A"]})
+    >>> data = ValidationData({"DM": pd.DataFrame({"ARMCD": ["B", "A"], "AGE": [30, 40]})}, {})
+    >>> view_records(data, spec)[["AGE", "__record"]].values.tolist()
+    [[40, 2]]
+    """
     frame = data.sdtm.get(spec.dataset, data.adam.get(spec.dataset))
     if frame is None:
         return None
@@ -187,7 +217,14 @@ def view_records(data: ValidationData, spec: ExpectationSpec) -> pd.DataFrame | 
 
 
 def view_dates(data: ValidationData, spec: ExpectationSpec) -> pd.DataFrame | None:
-    """Records with each ``columns`` ISO 8601 value converted to a datetime column ``<column>_DATE``."""
+    """Records with each ``columns`` ISO 8601 value converted to a datetime column ``<column>_DATE``.
+
+    >>> spec = ExpectationSpec(Rule("X", "t", "d", "m", "error", "great_expectations"), "AE", "", {},
+    ...                        view_options={"columns": ["AESTDTC"]})
+    >>> data = ValidationData({"AE": pd.DataFrame({"AESTDTC": ["2024-02-03T10:00", "2024-02"]})}, {})
+    >>> view_dates(data, spec)["AESTDTC_DATE"].astype(str).tolist()
+    ['2024-02-03', 'NaT']
+    """
     view = view_records(data, spec)
     if view is None:
         return None
@@ -233,7 +270,15 @@ def view_completeness_by_visit(data: ValidationData, spec: ExpectationSpec) -> p
 
 
 def view_visit_order(data: ValidationData, spec: ExpectationSpec) -> pd.DataFrame | None:
-    """Records with ``VISIT_ORDER_OK``: within a subject, a later VISITNUM never has an earlier date."""
+    """Records with ``VISIT_ORDER_OK``: within a subject, a later VISITNUM never has an earlier date.
+
+    >>> spec = ExpectationSpec(Rule("X", "t", "d", "m", "error", "great_expectations"), "SV", "", {},
+    ...                        view_options={"date": "SVSTDTC"})
+    >>> sv = pd.DataFrame({"USUBJID": ["S"] * 3, "VISITNUM": [1, 2, 3],
+    ...                    "SVSTDTC": ["2024-01-01", "2024-01-20", "2024-01-10"]})
+    >>> view_visit_order(ValidationData({"SV": sv}, {}), spec)["VISIT_ORDER_OK"].tolist()
+    [True, True, False]
+    """
     frame = data.sdtm.get(spec.dataset)
     date_var = spec.view_options.get("date", f"{spec.dataset}STDTC")
     if frame is None or not {"USUBJID", "VISITNUM", date_var} <= set(frame.columns):
@@ -249,11 +294,12 @@ def view_visit_order(data: ValidationData, spec: ExpectationSpec) -> pd.DataFram
     return view
 
 
-def view_within_subject_ratio(data: ValidationData, spec: ExpectationSpec) -> pd.DataFrame | None:
-    """Records with ``RATIO`` = value / the subject's median value of the same test (unit slips stand out).
+def view_ratio_to_median(data: ValidationData, spec: ExpectationSpec) -> pd.DataFrame | None:
+    """Records with ``RATIO`` = value / the median value of its group (unit slips stand out).
 
-    Options: ``value`` (numeric column, e.g. LBSTRESN) and ``by`` (columns with USUBJID that define
-    "the same test", e.g. [USUBJID, LBTESTCD, LBSPEC]); medians need at least ``min_records`` (3) values.
+    Options: ``value`` (numeric column, e.g. LBSTRESN) and ``by`` (the group: [USUBJID, LBTESTCD,
+    LBSPEC] compares a result with the subject's other results of the test, [LBTESTCD, LBSPEC]
+    with the whole study); medians need at least ``min_records`` (3) values.
     """
     view = view_records(data, spec)
     opts = spec.view_options
@@ -277,7 +323,8 @@ VIEWS: dict[str, Callable[[ValidationData, ExpectationSpec], pd.DataFrame | None
     "dates": view_dates,
     "completeness_by_visit": view_completeness_by_visit,
     "visit_order": view_visit_order,
-    "within_subject_ratio": view_within_subject_ratio,
+    "within_subject_ratio": view_ratio_to_median,
+    "ratio_to_median": view_ratio_to_median,
 }
 
 

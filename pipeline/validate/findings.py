@@ -126,7 +126,12 @@ def combine_findings(frames: Iterable[pd.DataFrame]) -> pd.DataFrame:
 
 
 def sort_findings(findings: pd.DataFrame) -> pd.DataFrame:
-    """Errors first, then by rule, dataset, record, variable, subject and value; duplicates dropped."""
+    """Errors first, then by rule, dataset, record, variable, subject and value; duplicates dropped.
+
+    >>> f = pd.concat([make_findings("B", "warning", "AE", "m", "pandera"), make_findings("A", "error", "AE", "m", "pandera")])
+    >>> sort_findings(f)["rule_id"].tolist()
+    ['A', 'B']
+    """
     out = findings.drop_duplicates(ignore_index=True)
     rank = out["severity"].map(SEVERITY_RANK).fillna(-1).astype(int)
     keys = pd.DataFrame({
@@ -162,7 +167,11 @@ def escape_spreadsheet_formula(value: object) -> object:
 
 
 def findings_for_spreadsheet(findings: pd.DataFrame) -> pd.DataFrame:
-    """A copy of the findings with every text cell escaped by :func:`escape_spreadsheet_formula`."""
+    """A copy of the findings with every text cell escaped by :func:`escape_spreadsheet_formula`.
+
+    >>> findings_for_spreadsheet(make_findings("A", "error", "AE", "m", "pandera", value="=1+1"))["value"].tolist()
+    ["'=1+1"]
+    """
     out = findings.copy()
     for column in _STRING_COLUMNS:
         values = out[column]
@@ -173,7 +182,13 @@ def findings_for_spreadsheet(findings: pd.DataFrame) -> pd.DataFrame:
 
 
 def write_findings(findings: pd.DataFrame, validation_dir: Path) -> tuple[Path, Path]:
-    """Write ``findings.parquet`` (raw values) and ``findings.csv`` (spreadsheet-safe)."""
+    """Write ``findings.parquet`` (raw values) and ``findings.csv`` (spreadsheet-safe).
+
+    >>> import tempfile
+    >>> paths = write_findings(make_findings("A", "error", "AE", "m", "pandera"), Path(tempfile.mkdtemp()))
+    >>> [p.name for p in paths]
+    ['findings.parquet', 'findings.csv']
+    """
     findings = normalise_findings(findings)
     parquet = write_parquet_atomic(Path(validation_dir) / "findings.parquet", findings)
     csv = write_csv_atomic(Path(validation_dir) / "findings.csv", findings_for_spreadsheet(findings))
@@ -218,7 +233,12 @@ def summarise_findings(findings: pd.DataFrame, examples: int = 3) -> str:
 
 
 def evaluate_gate(findings: pd.DataFrame, gate: str, raise_on_gate: bool = True) -> pd.DataFrame:
-    """Raise :class:`GateFailed` (exit 1) when findings reach the gate severity; return them."""
+    """Raise :class:`GateFailed` (exit 1) when findings reach the gate severity; return them.
+
+    >>> f = make_findings("A", "warning", "AE", "m", "pandera")
+    >>> len(evaluate_gate(f, "error")), len(evaluate_gate(f, "warning", raise_on_gate=False))
+    (0, 1)
+    """
     blocking = findings_at_or_above(findings, gate)
     if len(blocking) and raise_on_gate:
         raise GateFailed(f"{len(blocking)} finding(s) at severity '{gate}' or worse. "

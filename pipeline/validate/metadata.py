@@ -23,7 +23,7 @@ from pipeline.common.errors import ConfigError
 SDTM_VARIABLES_FILE = "sdtmig-3.4-variables.tsv"
 SDTM_DATASETS_FILE = "sdtmig-3.4-datasets.tsv"
 ADAM_VARIABLES_FILE = "adamig-1.3-variables.tsv"
-CT_FILES = ("ct-subset-2025-03-28.tsv", "adamct-subset-2025-03-28.tsv")
+CT_FILES = ("ct-subset-2025-03-28.tsv", "ct-extra-2025-03-28.tsv", "adamct-subset-2025-03-28.tsv")
 DATASETS_SPEC = "datasets.yaml"
 
 MAX_CHAR_LENGTH = 200
@@ -135,7 +135,12 @@ def _standard_datasets_cached(standards_dir: str) -> pd.DataFrame:
 
 
 def load_standard_datasets(standards_dir: Path) -> pd.DataFrame:
-    """SDTMIG 3.4 dataset-level metadata indexed by domain: label, class, structure, keys."""
+    """SDTMIG 3.4 dataset-level metadata indexed by domain: label, class, structure, keys.
+
+    >>> from pipeline.common.study import PROJECT_ROOT
+    >>> load_standard_datasets(PROJECT_ROOT / "specs" / "standards").loc["DM", "keys"]
+    ('STUDYID', 'USUBJID')
+    """
     return _standard_datasets_cached(str(Path(standards_dir).resolve())).copy()
 
 
@@ -154,7 +159,13 @@ def _ct_cached(standards_dir: str) -> pd.DataFrame:
 
 
 def load_controlled_terminology(standards_dir: Path) -> pd.DataFrame:
-    """The CT subset: one row per term (codelist_code, codelist, extensible, submission_value ...)."""
+    """The CT subset: one row per term (codelist_code, codelist, extensible, submission_value ...).
+
+    >>> from pipeline.common.study import PROJECT_ROOT
+    >>> ct = load_controlled_terminology(PROJECT_ROOT / "specs" / "standards")
+    >>> sorted(ct.loc[ct["codelist"] == "AESEV", "submission_value"])
+    ['MILD', 'MODERATE', 'SEVERE']
+    """
     return _ct_cached(str(Path(standards_dir).resolve())).copy()
 
 
@@ -212,9 +223,10 @@ def load_yaml_with_lines(path: Path) -> tuple[Any, dict[tuple, int]]:
     if not path.exists():
         raise ConfigError(f"{path}: file not found")
     text = path.read_text(encoding="utf-8")
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when available: same safe semantics
     try:
-        data = yaml.safe_load(text)
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        node = yaml.compose(text, Loader=loader)
+        data = yaml.load(text, Loader=loader)  # noqa: S506 - a safe loader
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark
         where = f"line {mark.line + 1}" if mark else "unknown line"
@@ -279,6 +291,46 @@ class StudyMetadata:
         if name.startswith("SUPP") and "SUPPQUAL" in self.datasets:
             return self.datasets["SUPPQUAL"]
         return None
+
+    def standard_fallback(self, stem: str, columns: list[str], domain_value: str | None,
+                          standards_dir: Path) -> tuple[DatasetSpec, pd.DataFrame] | None:
+        """Spec and variables from the standard alone, for a dataset the study spec does not describe.
+
+        SUPP-- datasets use SUPPQUAL; an SDTM domain of the standard its own metadata; an ADaM
+        dataset (AD...) the class its columns show (ADSL, BDS with PARAMCD, OCCDS otherwise).
+
+        >>> from pipeline.common.study import PROJECT_ROOT
+        >>> meta = load_study_metadata(PROJECT_ROOT / "specs" / "iscalimab-ln", PROJECT_ROOT / "specs" / "standards")
+        >>> spec, variables = meta.standard_fallback("adqs", ["USUBJID", "PARAMCD", "AVAL"], None,
+        ...                                          PROJECT_ROOT / "specs" / "standards")
+        >>> spec.standard_domain, "PARAMCD" in set(variables["variable"])
+        ('BDS', True)
+        """
+        name = stem.upper()
+        is_adam = name.startswith("AD")
+        if is_adam:
+            std_domain = "ADSL" if name == "ADSL" else ("BDS" if "PARAMCD" in columns else "OCCDS")
+            dspec: dict[str, Any] = {"class": std_domain}
+        elif name.startswith("SUPP"):
+            std_domain, dspec = "SUPPQUAL", {}
+        else:
+            std_domain = (domain_value or name).upper()
+            dspec = {"domain": std_domain}
+        standard = load_standard_variables(standards_dir)
+        if std_domain not in set(standard["domain"]):
+            return None
+        std_datasets = load_standard_datasets(standards_dir)
+        keys = std_datasets.loc[std_domain, "keys"] if std_domain in std_datasets.index else (
+            ("STUDYID", "USUBJID") if std_domain == "ADSL" else ())
+        if std_domain == "SUPPQUAL":
+            keys = std_datasets.loc["SUPPQUAL", "keys"]
+        rows = _resolve_variables(name, std_domain, dspec, standard, {}, (), self.path)
+        variables = pd.DataFrame(rows, columns=VARIABLE_COLUMNS)
+        variables["key_sequence"] = pd.array([keys.index(v) + 1 if v in keys else pd.NA
+                                              for v in variables["variable"]], dtype="Int64")
+        spec = DatasetSpec(name=name, domain=str(dspec.get("domain", name)).upper(), standard_domain=std_domain,
+                           label="", class_=std_domain, structure="", keys=tuple(keys), is_adam=is_adam)
+        return spec, variables
 
 
 def _values_at(data: Any, path: str) -> list[Any]:
@@ -498,7 +550,13 @@ def _resolve_variables(
 
 
 def load_study_metadata(specs_dir: Path, standards_dir: Path) -> StudyMetadata:
-    """Resolve ``<specs_dir>/datasets.yaml`` against the standards (see :func:`resolve_study_metadata`)."""
+    """Resolve ``<specs_dir>/datasets.yaml`` against the standards (see :func:`resolve_study_metadata`).
+
+    >>> from pipeline.common.study import PROJECT_ROOT
+    >>> meta = load_study_metadata(PROJECT_ROOT / "specs" / "iscalimab-ln", PROJECT_ROOT / "specs" / "standards")
+    >>> meta.datasets["RS"].keys
+    ('STUDYID', 'USUBJID', 'RSCAT', 'RSTESTCD', 'VISITNUM', 'RSDTC')
+    """
     return resolve_study_metadata(Path(specs_dir) / DATASETS_SPEC, Path(standards_dir))
 
 
@@ -514,7 +572,12 @@ def variable_metadata(ctx: Any) -> pd.DataFrame:
 
 
 def dataset_metadata(ctx: Any) -> pd.DataFrame:
-    """Public entry point: one row per study dataset (name, domain, label, class, structure, keys)."""
+    """Public entry point: one row per study dataset (name, domain, label, class, structure, keys).
+
+    >>> from pipeline.common.study import StudyContext
+    >>> dataset_metadata(StudyContext.create("iscalimab-ln")).set_index("dataset").loc["ADSL", "class"]
+    'ADSL'
+    """
     meta = load_study_metadata(ctx.specs_dir, ctx.standards_dir)
     return pd.DataFrame([
         {"dataset": d.name, "domain": d.domain, "label": d.label, "class": d.class_, "structure": d.structure,

@@ -53,10 +53,15 @@ def prepare_dataset(dataset: pd.DataFrame) -> pd.DataFrame:
     out = dataset.reset_index(drop=True).copy()
     for column in out.columns:
         values = out[column]
-        if values.dtype == object and pd.api.types.infer_dtype(values, skipna=True) not in ("string", "empty"):
-            continue  # mixed content: left as is for the type check (CG0012) to report
+        if values.dtype == object and pd.api.types.infer_dtype(values, skipna=True) != "string":
+            continue  # all null (either type fits) or mixed content (the type check CG0012 reports it)
         if values.dtype == object or pd.api.types.is_string_dtype(values.dtype):
-            array = pa.array(values.to_numpy(dtype=object), type=pa.string(), from_pandas=True)
+            if values.dtype == TEXT_DTYPE:
+                array = pa.chunked_array(values.array._pa_array).combine_chunks()
+            else:
+                array = pa.array(values.to_numpy(dtype=object), type=pa.string(), from_pandas=True)
+            if array.type != pa.string():
+                array = array.cast(pa.string())
             blank = pc.equal(pc.utf8_trim_whitespace(array), "")
             if pc.any(blank).as_py():
                 array = pc.if_else(blank, pa.scalar(None, pa.string()), array)
@@ -65,7 +70,11 @@ def prepare_dataset(dataset: pd.DataFrame) -> pd.DataFrame:
 
 
 def as_text(values: pd.Series) -> pd.Series:
-    """The values as Arrow-backed text (no copy when they already are)."""
+    """The values as Arrow-backed text (no copy when they already are).
+
+    >>> str(as_text(pd.Series(["a", None])).dtype)
+    'string'
+    """
     return values if values.dtype == TEXT_DTYPE else values.astype(TEXT_DTYPE)
 
 
@@ -128,6 +137,7 @@ def _allowed_terms(row: Any, codelists: dict[str, Codelist]) -> tuple[frozenset[
 
 def build_dataset_schema(
     spec: DatasetSpec, variables: pd.DataFrame, codelists: dict[str, Codelist], present: list[str],
+    strict: bool = True,
 ) -> tuple[pa.DataFrameSchema, dict[str, CheckInfo]]:
     """The pandera schema of one dataset from its metadata rows; ``present`` are the data's columns.
 
@@ -152,7 +162,7 @@ def build_dataset_schema(
             dtype=None, checks=checks, nullable=row.core != "Req",
             required=row.core in required_cores, name=var,
         )
-    schema = pa.DataFrameSchema(columns=columns, strict=True, coerce=False, name=spec.name)
+    schema = pa.DataFrameSchema(columns=columns, strict=strict, coerce=False, name=spec.name)
     return schema, info
 
 
@@ -277,11 +287,12 @@ def build_record_schema(spec: DatasetSpec, frame: pd.DataFrame) -> tuple[pa.Data
 
 def validate_dataset(
     dataset: pd.DataFrame, spec: DatasetSpec, variables: pd.DataFrame, codelists: dict[str, Codelist],
-    dataset_name: str | None = None, prepared: bool = False,
+    dataset_name: str | None = None, prepared: bool = False, strict: bool = True,
 ) -> pd.DataFrame:
     """Run the generated schema lazily on one dataset and return findings (empty when clean).
 
-    ``prepared``: the frame already went through :func:`prepare_dataset` (saves a copy).
+    ``prepared``: the frame already went through :func:`prepare_dataset` (saves a copy);
+    ``strict``: report columns the metadata does not describe (ISL-0008).
 
     >>> from pipeline.validate.metadata import DatasetSpec
     >>> meta = pd.DataFrame([{"variable": "USUBJID", "type": "Char", "core": "Req", "length": 20,
@@ -293,7 +304,7 @@ def validate_dataset(
     """
     frame = dataset if prepared else prepare_dataset(dataset)
     name = dataset_name or spec.name
-    schema, info = build_dataset_schema(spec, variables, codelists, list(frame.columns))
+    schema, info = build_dataset_schema(spec, variables, codelists, list(frame.columns), strict=strict)
     record_schema, record_info = build_record_schema(spec, frame)
     parts = []
     for current, current_info in ((schema, info), (record_schema, record_info)):

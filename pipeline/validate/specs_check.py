@@ -137,11 +137,12 @@ def _raw_key(meta: StudyMetadata, name: str) -> Any:
 
 def check_specs(ctx: Any) -> tuple[StudyMetadata, pd.DataFrame]:
     """Resolve and check the study's specs; raise :class:`ConfigError` listing every problem."""
-    from pipeline.validate.expectations import load_expectation_specs
+    from pipeline.validate.expectations import load_accepted_findings, load_expectation_specs
 
     meta = resolve_study_metadata(ctx.specs_dir / DATASETS_SPEC, ctx.standards_dir)
     problems, notices = check_study_metadata(meta, ctx.standards_dir)
     load_expectation_specs(ctx.specs_dir / "expectations.yaml", ctx.design)  # raises on a broken file
+    load_accepted_findings(ctx.specs_dir / "expectations.yaml")
     if problems:
         shown = "; ".join(str(p) for p in problems[:5])
         more = f" (and {len(problems) - 5} more)" if len(problems) > 5 else ""

@@ -9,6 +9,7 @@ study's ``validation.gate`` severity.
 
 from __future__ import annotations
 
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -32,11 +33,13 @@ from pipeline.validate.specs_check import SPEC_RULES, check_specs
 log = get_logger("validate")
 
 
-def validate_schemas(datasets: dict[str, pd.DataFrame], meta: StudyMetadata, prepared: bool = False) -> pd.DataFrame:
-    """Run the generated pandera schema of every dataset that the spec describes.
+def validate_schemas(datasets: dict[str, pd.DataFrame], meta: StudyMetadata, prepared: bool = False,
+                     standards_dir: Path | None = None) -> pd.DataFrame:
+    """Run the generated pandera schema of every dataset.
 
-    A dataset file without a spec gets one ISL-0010 warning and no schema checks. ``prepared``
-    says the frames already went through :func:`prepare_dataset` (no second copy).
+    A dataset file the study spec does not describe gets one ISL-0010 warning and, when
+    ``standards_dir`` is given and the standard knows its domain or ADaM class, the schema of the
+    standard alone. ``prepared`` says the frames already went through :func:`prepare_dataset`.
     """
     parts = []
     for name in sorted(datasets):
@@ -45,13 +48,25 @@ def validate_schemas(datasets: dict[str, pd.DataFrame], meta: StudyMetadata, pre
         if "DOMAIN" in frame.columns and frame["DOMAIN"].notna().any():
             domain = str(frame["DOMAIN"].dropna().iloc[0])
         spec = meta.spec_for_file(name, domain)
+        variables = meta.dataset_variables(spec.name) if spec is not None else None
+        strict = True
         if spec is None:
             rule = SCHEMA_RULES["ISL-0010"]
             parts.append(make_findings(rule.id, rule.severity, name, rule.format_message(dataset=name), "pandera"))
-            continue
-        parts.append(validate_dataset(frame, spec, meta.dataset_variables(spec.name), meta.codelists, name,
-                                      prepared=prepared))
+            fallback = meta.standard_fallback(name, list(frame.columns), domain, standards_dir) \
+                if standards_dir is not None else None
+            if fallback is None:
+                continue
+            spec, variables = fallback  # still checked against the standard alone
+            strict = False  # the standard lists only part of a real dataset's variables
+        parts.append(validate_dataset(frame, spec, variables, meta.codelists, name, prepared=prepared, strict=strict))
     return pd.concat(parts, ignore_index=True) if parts else empty_findings()
+
+
+def _load_accepted(ctx: Any) -> list[dict[str, Any]]:
+    from pipeline.validate.expectations import load_accepted_findings
+
+    return load_accepted_findings(ctx.specs_dir / "expectations.yaml")
 
 
 def _import_gx() -> None:
@@ -107,6 +122,47 @@ def apply_rule_overrides(findings: pd.DataFrame, overrides: dict[str, dict[str, 
     return out.reset_index(drop=True)
 
 
+ACCEPT_KEYS = ("rule_id", "dataset", "variable", "usubjid", "record", "value")
+
+
+def apply_accepted_findings(findings: pd.DataFrame, accepted: list[dict[str, Any]] | None,
+                            where: str = "expectations.yaml") -> pd.DataFrame:
+    """Findings a reviewer accepted (``accepted:`` in expectations.yaml, like Pinnacle 21 explanations)
+    become notices whose message ends with the reason; they stay in the table but no longer gate.
+
+    An entry matches on the keys it gives (rule_id and reason are required; dataset, variable,
+    usubjid, record, value narrow it down).
+
+    >>> f = make_findings("FB3209", "error", "AE", "end before start", "conformance", usubjid=["S-1", "S-2"])
+    >>> out = apply_accepted_findings(f, [{"rule_id": "FB3209", "usubjid": "S-1", "reason": "site confirmed"}])
+    >>> out[["usubjid", "severity", "message"]].values.tolist()
+    [['S-1', 'notice', 'end before start [accepted: site confirmed]'], ['S-2', 'error', 'end before start']]
+    """
+    if not accepted or findings.empty:
+        return findings
+    out = findings.copy()
+    for number, entry in enumerate(accepted):
+        if not isinstance(entry, dict) or not entry.get("rule_id") or not entry.get("reason"):
+            raise ConfigError(f"{where}: accepted[{number}] needs at least rule_id and reason")
+        hit = pd.Series(True, index=out.index)
+        for key in ACCEPT_KEYS:
+            if key in entry and entry[key] is not None:
+                column = out[key].astype("string") if key != "record" else out[key].astype("Int64").astype("string")
+                hit &= (column == str(entry[key])).fillna(False)
+        out.loc[hit, "severity"] = "notice"
+        out.loc[hit, "message"] = out.loc[hit, "message"] + f" [accepted: {entry['reason']}]"
+    return out
+
+
+def load_study_instruments(ctx: Any) -> dict[str, dict]:
+    """The instrument specs named in study.yaml ``instruments`` (specs/standards/instruments/<name>.yaml)."""
+    from pipeline.common.io import load_yaml
+
+    named = ctx.design.get("instruments") or {}
+    names = named.values() if isinstance(named, dict) else named
+    return {str(n): load_yaml(ctx.standards_dir / "instruments" / f"{n}.yaml") or {} for n in sorted(map(str, names))}
+
+
 def _domains(datasets: dict[str, pd.DataFrame], meta: StudyMetadata) -> dict[str, str]:
     out = {}
     for name, frame in datasets.items():
@@ -130,8 +186,7 @@ def run(ctx: Any, raise_on_gate: bool = True) -> pd.DataFrame:
     from pipeline.validate.expectations import load_expectation_specs
 
     expectation_specs, overrides = load_expectation_specs(ctx.specs_dir / "expectations.yaml", ctx.design)
-    import sys
-
+    accepted = _load_accepted(ctx)
     # GX imports slowly: a fresh process imports it in a worker while the other checks run; a
     # process that already imported it (tests, notebooks) runs the expectations in-process.
     use_worker = ctx.options.get("gx_worker", "great_expectations" not in sys.modules)
@@ -147,11 +202,11 @@ def run(ctx: Any, raise_on_gate: bool = True) -> pd.DataFrame:
 
         timings = {}
         t = time.perf_counter()
-        schema_findings = validate_schemas({**sdtm, **adam}, meta, prepared=True)
+        schema_findings = validate_schemas({**sdtm, **adam}, meta, prepared=True, standards_dir=ctx.standards_dir)
         timings["schemas"] = time.perf_counter() - t
 
         t = time.perf_counter()
-        data = ValidationData(sdtm, adam, _domains(sdtm, meta))
+        data = ValidationData(sdtm, adam, _domains(sdtm, meta), load_study_instruments(ctx))
         conformance_findings = run_conformance_rules(data)
         timings["conformance"] = time.perf_counter() - t
 
@@ -164,7 +219,8 @@ def run(ctx: Any, raise_on_gate: bool = True) -> pd.DataFrame:
             executor.shutdown(wait=True, cancel_futures=True)
 
     findings = combine_findings([spec_findings, schema_findings, conformance_findings, expectation_findings])
-    findings = combine_findings([apply_rule_overrides(findings, overrides)])
+    findings = apply_rule_overrides(findings, overrides)
+    findings = combine_findings([apply_accepted_findings(findings, accepted, str(ctx.specs_dir / "expectations.yaml"))])
     write_findings(findings, ctx.validation_dir)
     rules: list[Rule] = [*SCHEMA_RULES.values(), *CONFORMANCE_RULES.values(), *SPEC_RULES.values(),
                          *(s.rule for s in expectation_specs)]
@@ -184,6 +240,7 @@ def run(ctx: Any, raise_on_gate: bool = True) -> pd.DataFrame:
         "by_rule_dataset": [{**r, "n": int(r["n"])} for r in by_rule],
         "datasets": {"sdtm": sorted(sdtm), "adam": sorted(adam)},
         "overrides": overrides,
+        "gx_data_docs": "gx/index.html" if (Path(ctx.validation_dir) / "gx" / "index.html").exists() else None,
     })
     log.info("%d finding(s): %s; schemas %.1f s, conformance %.1f s, expectations %.1f s, total %.1f s",
              len(findings), ", ".join(f"{counts.get(s, 0)} {s}" for s in ("error", "warning", "notice")),

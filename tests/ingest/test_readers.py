@@ -68,7 +68,7 @@ def test_undecodable_csv_names_file_and_encoding(tmp_path):
 
 
 def test_broken_xlsx_and_xpt_give_one_line(tmp_path):
-    for name in ("dm.xlsx", "dm.xpt"):
+    for name in ("dm.xlsx", "dm.xpt", "dm.sas7bdat"):
         path = tmp_path / name
         path.write_bytes(b"this is not a workbook")
         with pytest.raises(InputError) as info:

@@ -1,7 +1,5 @@
 """The data-quality report on hand-made ledger, quarantine, findings, ARD and submission files."""
 
-import json
-
 import pandas as pd
 import pytest
 
@@ -69,6 +67,13 @@ def make_outputs(tmp_path):
          "stat": "pct", "value": 8.108108},
     ]
     write_json_atomic(ctx.ard_dir / "table1.json", ard)
+    write_json_atomic(ctx.submission_dir / "manifest.json", {
+        "created": "2000-01-01T00:00:00", "created_source": "default constant",
+        "datasets": [{"dataset": "DM", "standard": "SDTM", "label": "Demographics", "records": 57, "variables": 25,
+                      "keys": ["STUDYID", "USUBJID"]}],
+        "files": [{"path": "sdtm/dm.xpt", "sha256": "c" * 64, "bytes": 9040}]})
+    (ctx.submission_dir / "sdtm" / "define.html").parent.mkdir(parents=True, exist_ok=True)
+    (ctx.submission_dir / "sdtm" / "define.html").write_text("<html></html>")
     return ctx
 
 
@@ -168,3 +173,10 @@ def test_find_data_docs_ignores_inner_index_pages(tmp_path):
     (tmp_path / "gx" / "index.html").write_text("")
     (tmp_path / "gx" / "validations" / "x" / "index.html").write_text("")
     assert [href for _, href in find_data_docs(tmp_path)] == ["../validation/gx/index.html"]
+
+
+def test_submission_section_lists_datasets_files_and_links_the_define(report):
+    _, html = report
+    assert '<td>SDTM</td><td>DM</td><td>Demographics</td><td class="num">57</td>' in html
+    assert "c" * 64 in html
+    assert '<a href="../submission/sdtm/define.html">SDTM define.html</a>' in html

@@ -79,6 +79,7 @@ def mini_study(tmp_path):
         ";02.02.2020;;72;kg\n"            # missing subject number
         "1;05.02.2020;;141,1;LB\n"        # imperial weight
         "1;06.02.2020;;;\n")              # nothing measured
+    (site / "notes.txt").write_text("not an export\n")
     run(ctx)
     return ctx
 
@@ -93,6 +94,7 @@ def test_ledger_balances_and_counts_each_reason(mini_study):
     assert counts["quarantined_by_reason"] == {"empty record": 1, "exact duplicate": 1, "impossible date": 1,
                                                "missing key USUBJID": 1, "unknown subject": 1}
     assert ledger["balanced"] is True and check_ledger(ledger) == []
+    assert ledger["unconsumed_files"] == ["site_101/notes.txt"]   # listed, never ignored silently
 
 
 def test_quarantine_names_file_row_column_and_keeps_the_raw_record(mini_study):

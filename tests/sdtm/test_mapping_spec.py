@@ -90,3 +90,45 @@ def test_symlink_out_of_raw_dir_is_refused(tmp_path):
     (ctx.raw_dir / "site_101").symlink_to(outside)
     with pytest.raises(ConfigError, match="outside the raw directory"):
         run(ctx)
+
+
+def test_bad_mapping_through_the_cli_exits_2_with_one_line(tmp_path):
+    """The real CLI, pointed at a project copy whose ae.yaml has an unknown algorithm."""
+    import os
+    import shutil
+    import subprocess
+
+    from pipeline.common.study import PROJECT_ROOT
+
+    root = tmp_path / "project"
+    shutil.copytree(PROJECT_ROOT / "specs", root / "specs")
+    shutil.copytree(PROJECT_ROOT / "mappings", root / "mappings")
+    ae = root / "mappings" / "iscalimab-ln" / "ae.yaml"
+    lines = ae.read_text().splitlines()
+    number = next(i for i, line in enumerate(lines) if line.startswith("  AETERM:"))
+    lines[number] = "  AETERM: {asign: ae_term}"
+    ae.write_text("\n".join(lines) + "\n")
+    (tmp_path / "raw").mkdir()
+    code = ("import sys, pathlib; import pipeline.common.study as s; s.PROJECT_ROOT = pathlib.Path(sys.argv[1]); "
+            "from pipeline.cli import main; sys.argv = ['pipeline'] + sys.argv[2:]; main()")
+    result = subprocess.run([sys.executable, "-c", code, str(root), "sdtm", "--raw", str(tmp_path / "raw"),
+                             "--outputs", str(tmp_path / "out")], capture_output=True, text=True,
+                            env={**os.environ, "COLUMNS": "1000"})
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr
+    errors = [line for line in result.stderr.splitlines() if "error" in line]
+    assert len(errors) == 1
+    assert f"ae.yaml:{number + 1}: variable AETERM: unknown algorithm 'asign'" in errors[0]
+
+
+@pytest.mark.parametrize(("replacement", "message"), [
+    ("AETERM: {assign_ct: {column: term, codelist: AETERMS}}", "unknown codelist 'AETERMS'"),
+    ("AETERM: {hardcode: {design: study.nickname}}", "study.yaml has no 'study.nickname'"),
+    ("AETERM: {lookup: {dataset: XY, by: {A: term}, value: B}}", "lookup dataset 'XY' is not available here"),
+])
+def test_unknown_references_fail_before_any_raw_file_is_read(tmp_path, replacement, message):
+    ctx = make_ctx(tmp_path, {"ae.yaml": GOOD.replace("AETERM: {assign: term}", replacement)})
+    with pytest.raises(ConfigError) as info:
+        run(ctx)
+    assert str(info.value).startswith(f"{ctx.mappings_dir / 'ae.yaml'}:11: variable AETERM: ")
+    assert message in str(info.value)

@@ -106,13 +106,13 @@ def test_xlsx_is_deterministic_escapes_markup_and_keeps_numbers_typed():
     assert back["Weight"].tolist()[0] == 64.3 and pd.isna(back["Weight"].tolist()[1])
 
 
-def test_xpt_is_deterministic_and_readable():
+def test_xpt_is_deterministic_and_readable(tmp_path):
     import pyreadstat
 
     frame = pd.DataFrame({"SUBJNO": ["1", "2"], "WEIGHT": ["64.3", ""]})
     data = compute_xpt_bytes(frame, "VS", ["Subject No", "Weight"], ["WEIGHT"])
     assert data == compute_xpt_bytes(frame, "VS", ["Subject No", "Weight"], ["WEIGHT"])
-    path = Path(__import__("tempfile").mkdtemp()) / "vs.xpt"
+    path = tmp_path / "vs.xpt"
     path.write_bytes(data)
     back, meta = pyreadstat.read_xport(str(path))
     assert back["SUBJNO"].tolist() == ["1", "2"] and back["WEIGHT"].iloc[0] == 64.3 and np.isnan(back["WEIGHT"].iloc[1])
@@ -158,3 +158,11 @@ def test_ae_term_missing_from_the_dictionary_is_refused(tmp_path):
     ctx = _copy_study(tmp_path, mutate)
     with pytest.raises(ConfigError, match="'Made-up term' is not an LLT of meddra-mini.tsv"):
         load_simulation_inputs(ctx)
+
+
+def test_missing_nested_key_is_a_one_line_config_error(tmp_path):
+    from pipeline.simulate.stage import run
+
+    ctx = _copy_study(tmp_path, lambda sim: sim["calibration"]["upcr"].pop("baseline_geomean"))
+    with pytest.raises(ConfigError, match="simulation.yaml: missing key 'baseline_geomean'"):
+        run(ctx)

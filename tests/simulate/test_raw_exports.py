@@ -111,7 +111,7 @@ def test_sledai_total_equals_sum_of_present_descriptor_weights(raw):
         expected = flags @ np.array([weights[i] for i in range(1, 25)])
         assert np.array_equal(raw.number(site, frame[total_col].astype(str)).to_numpy(), expected)
         checked += len(frame)
-    assert checked > 300
+    assert checked > 250
 
 
 def test_sledai_lab_items_follow_the_visit_labs(raw):
@@ -211,3 +211,36 @@ def test_defects_never_touch_endpoint_records(raw):
         rec = ae.iloc[int(d["row"]) - 1]
         assert raw.decode(site, "yes_no", pd.Series([rec["serious"]])).iloc[0] == "N"
         assert raw.decode(site, "action", pd.Series([rec["action"]])).iloc[0] != "DRUG WITHDRAWN"
+
+
+def test_randomised_subjects_meet_eligibility_and_screen_failures_show_their_failure(raw):
+    elig = raw.design["eligibility"]
+    arms = raw.arms().set_index("usubjid")["armcd"]
+    labs = raw.clean(raw.labs(), "lab")
+    scr = labs[labs["visit_name"] == "SCREENING"].pivot_table(index="usubjid", columns="test_key", values="value",
+                                                                aggfunc="first")
+    upcr = scr["UPROT"] / scr["UCREAT"]
+    ie = raw.read_all("ie").set_index("usubjid")["criterion"]
+    rand = upcr.index.isin(arms.index)
+    assert (upcr[rand].dropna() >= elig["upcr_min_mg_mg"]).all() and upcr[rand].notna().sum() >= 50
+    assert (scr.loc[rand, "EGFR"].dropna() > elig["egfr_min"]).all()
+    assert (upcr[upcr.index.map(ie) == "IN06"] < elig["upcr_min_mg_mg"]).all()
+    assert (scr["EGFR"][scr.index.map(ie) == "IN08"] < elig["egfr_min"]).all()
+    vs = raw.clean(raw.read_all("vs"), "vs").query("visit_name == 'SCREENING'")
+    kg = pd.concat([raw.number(s, g["weight"]) for s, g in vs.groupby("_site")])
+    cm = pd.concat([raw.number(s, g["height"]) for s, g in vs.groupby("_site")])
+    kg = kg.where(vs["weight_unit"] != "LB", kg * 0.45359237)
+    cm = cm.where(vs["height_unit"] != "in", cm * 2.54)
+    bmi = pd.Series((kg / (cm / 100) ** 2).to_numpy(), index=vs["usubjid"].to_numpy())
+    assert bmi[bmi.index.isin(arms.index)].between(*elig["bmi"]).all()
+    assert (bmi[bmi.index.map(ie) == "IN03"] > elig["bmi"][1]).all()
+    mh = raw.read_all("mh")
+    parts = [g.assign(cat=raw.decode(s, "mh_category", g["category"])) for s, g in mh.groupby("_site")]
+    biopsy = pd.concat(parts).query("cat == 'RENAL BIOPSY'").set_index("usubjid")
+    consent = raw.read_all("dm").set_index("usubjid")["date_parsed"]
+    years = (consent.reindex(biopsy.index) - biopsy["date_parsed"]).dt.days / 365.25
+    in_rand = biopsy.index.isin(arms.index)
+    assert biopsy.loc[in_rand, "biopsy_class"].isin(["III", "IV", "III+V", "IV+V"]).all()
+    assert (years[in_rand] <= elig["biopsy_within_years"]).all()
+    failed_bx = biopsy.index.map(ie) == "IN04"
+    assert ((biopsy.loc[failed_bx, "biopsy_class"] == "V") | (years[failed_bx] > elig["biopsy_within_years"])).all()

@@ -9,7 +9,8 @@ from pathlib import Path
 import pandas as pd
 
 from pipeline.submit.define import (CODELIST_COLUMNS, DefineContext, assign_codelist_oids, build_codelists,
-                                    build_define_xml, build_value_level_meta, validate_define_xml)
+                                    build_define_xml, build_value_level_meta, check_define_references,
+                                    validate_define_xml)
 from pipeline.submit.metadata import DatasetMeta, build_variable_meta, load_standard_origins
 
 GOLDEN = Path(__file__).parent / "golden" / "define_small.xml"
@@ -52,6 +53,7 @@ def build() -> bytes:
 def test_small_define_matches_the_golden_file_and_the_schema():
     xml = build()
     assert validate_define_xml(xml) == []
+    assert check_define_references(xml) == []
     if os.environ.get("UPDATE_GOLDEN"):
         GOLDEN.parent.mkdir(exist_ok=True)
         GOLDEN.write_bytes(xml)

@@ -3,7 +3,7 @@ import datetime as dt
 import pandas as pd
 import pytest
 
-from pipeline.submit.metadata import (DatasetMeta, build_dataset_meta, build_variable_meta, compute_decimals,
+from pipeline.submit.metadata import (build_dataset_meta, build_variable_meta, compute_decimals,
                                       compute_variable_kind, load_standard_datasets, load_standard_origins,
                                       load_standard_variables)
 from pipeline.common.study import StudyContext

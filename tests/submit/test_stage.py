@@ -11,7 +11,7 @@ from lxml import etree
 from pipeline.common.errors import InputError, PipelineError
 from pipeline.common.io import sha256_file
 from pipeline.common.study import StudyContext
-from pipeline.submit.define import validate_define_xml
+from pipeline.submit.define import check_define_references, validate_define_xml
 from pipeline.submit.stage import run
 
 NS = {"odm": "http://www.cdisc.org/ns/odm/v1.3", "def": "http://www.cdisc.org/ns/def/v2.1",
@@ -96,9 +96,11 @@ def test_manifest_holds_the_sha256_of_every_other_file(packaged):
     assert {d["dataset"]: d["records"] for d in manifest["datasets"]} == {"AE": 3, "DM": 3, "LB": 4, "SUPPAE": 2, "ADSL": 3}
 
 
-def test_both_define_files_pass_the_define_xml_2_1_schema(packaged):
+def test_both_define_files_pass_the_define_xml_2_1_schema_and_every_reference_resolves(packaged):
     for standard in ("sdtm", "adam"):
-        assert validate_define_xml((packaged.submission_dir / standard / "define.xml").read_bytes()) == []
+        xml = (packaged.submission_dir / standard / "define.xml").read_bytes()
+        assert validate_define_xml(xml) == []
+        assert check_define_references(xml) == []
 
 
 def test_sdtm_define_declares_datasets_keys_codelists_and_leaf(packaged):
@@ -233,3 +235,17 @@ def test_creation_stamp_comes_from_source_date_epoch_when_set(monkeypatch):
     monkeypatch.setenv("SOURCE_DATE_EPOCH", "yesterday")
     with pytest.raises(ConfigError, match="SOURCE_DATE_EPOCH='yesterday'"):
         resolve_creation_datetime(ctx)
+
+
+def test_adam_define_carries_analysis_results_metadata_for_shell_rows_on_packaged_datasets(packaged):
+    tree = define_of(packaged, "adam")
+    arm = {"arm": "http://www.cdisc.org/ns/arm/v1.0", **NS}
+    results = {r.get("OID"): r for r in tree.iterfind(".//arm:AnalysisResult", arm)}
+    assert "AR.TABLE2.DEATHS" in results            # table2 row 'deaths' reads ADSL, which is packaged
+    assert not any(oid.startswith("AR.TABLE1.") for oid in results)  # table1 reads ADLB/ADRS: not packaged here
+    datasets = results["AR.TABLE2.DEATHS"].findall(".//arm:AnalysisDataset", arm)
+    assert [d.get("ItemGroupOID") for d in datasets] == ["IG.ADSL"]
+    where = datasets[0].find("def:WhereClauseRef", arm).get("WhereClauseOID")
+    checks = tree.findall(f".//def:WhereClauseDef[@OID='{where}']/odm:RangeCheck", arm)
+    assert [(c.get("{http://www.cdisc.org/ns/def/v2.1}ItemOID"), c.find("odm:CheckValue", arm).text) for c in checks] == [
+        ("IT.ADSL.SAFFL", "Y")]

@@ -6,7 +6,7 @@ import pyreadstat
 import pytest
 
 from pipeline.submit.datasetjson import validate_dataset_json
-from pipeline.submit.define import validate_define_xml
+from pipeline.submit.define import check_define_references, validate_define_xml
 
 
 @pytest.fixture(scope="module")
@@ -33,6 +33,7 @@ def test_every_sdtm_dataset_is_packaged_and_reads_back(study_package):
 def test_study_define_is_schema_valid_and_names_the_study(study_package):
     xml = (study_package.submission_dir / "sdtm" / "define.xml").read_bytes()
     assert validate_define_xml(xml) == []
+    assert check_define_references(xml) == []
     assert b"<StudyName>CFZ533X2202</StudyName>" in xml
 
 

@@ -116,3 +116,17 @@ def test_patch_xpt_timestamps_leaves_observation_data_alone():
     patched = patch_xpt_timestamps(data, STAMP)
     assert patched[80:160].endswith(STAMP.encode())
     assert patched[240:256] == b"01FEB20:10:00:00"
+
+
+def test_mixed_and_boolean_text_columns_are_written_as_text_consistently(tmp_path):
+    from pipeline.submit.datasetjson import compute_dataset_json_rows
+
+    frame = pd.DataFrame({"USUBJID": ["01", "02", "03"], "QVAL": pd.Series(["A", 3.0, None], dtype=object),
+                          "FLAG": [True, False, True]})
+    vm = variable_meta(DM, frame)
+    assert vm.set_index("variable").loc[["QVAL", "FLAG"], "length"].tolist() == [1, 1]
+    path = write_xpt(tmp_path / "dm.xpt", frame, DM, vm, STAMP)
+    data, _ = pyreadstat.read_xport(path)
+    assert data["QVAL"].tolist() == ["A", "3", ""] and data["FLAG"].tolist() == ["Y", "N", "Y"]
+    assert check_xpt_read_back(path, frame, DM, vm) == []
+    assert [row[1:] for row in compute_dataset_json_rows(frame, vm)] == [["A", "Y"], ["3", "N"], [None, "Y"]]

@@ -41,6 +41,8 @@ def counts(findings: pd.DataFrame) -> dict[tuple[str, str], int]:
     ("CG0016", "DM", 2),        # Exp variables of SDTMIG 3.4 absent from the 3.1.2 pilot DM
     ("CG0294", "DM", 52),       # screen failures carry ARM "Screen Failure" (3.4: null ARM + ARMNRS)
     ("CG0029", "AE", 0),        # every AE subject is in DM
+    ("CG0034", "LBCH", 120),    # VISITNUM 1.3000000000000003 in LB vs 1.3 in SV (float noise)
+    ("ISL-0003", "LBCH", 0),    # every pilot chemistry test code and unit is in CT 2025-03-28
 ])
 def test_pilot_findings_are_pinned(pilot, rule_id: str, dataset: str, expected: int) -> None:
     _, findings = pilot
@@ -64,5 +66,5 @@ def test_pilot_findings_files_follow_the_contract(pilot) -> None:
     written = pd.read_parquet(Path(ctx.validation_dir) / "findings.parquet")
     assert list(written.columns) == FINDINGS_COLUMNS
     assert len(written) == len(findings)
-    assert set(written["check_source"]) == {"pandera", "conformance", "great_expectations", "specs"}
+    assert set(written["check_source"]) == {"pandera", "conformance", "great_expectations"}
     assert set(written["severity"]) <= {"error", "warning", "notice"}

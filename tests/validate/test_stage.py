@@ -76,6 +76,47 @@ def test_severity_override_from_expectations_yaml(tiny_root: Path, tmp_path: Pat
     assert findings[["rule_id", "severity"]].values.tolist() == [["FB3209", "warning"]]
 
 
+def test_accepted_finding_becomes_a_notice_and_passes_the_gate(tiny_root: Path, tmp_path: Path) -> None:
+    spec = tiny_root / "specs" / "tiny" / "expectations.yaml"
+    spec.write_text(spec.read_text() + "accepted:\n  - {rule_id: ISL-0002, usubjid: TINY01-001, variable: AESEV,"
+                    " reason: query 17 answered}\n")
+    ctx = StudyContext.create("tiny", outputs=tmp_path / "o3", root=tiny_root, gx_docs=False)
+    sdtm = clean_sdtm()
+    sdtm["AE"].loc[0, "AESEV"] = "VERY BAD"
+    write_sdtm(ctx, sdtm)
+    findings = run(ctx)
+    assert findings[["rule_id", "severity", "message"]].values.tolist() == [
+        ["ISL-0002", "notice", "AESEV value 'VERY BAD' is not in non-extensible codelist AESEV [accepted: query 17 answered]"]]
+
+
+def test_accepted_finding_without_reason_is_a_config_error(tiny_root: Path, tmp_path: Path) -> None:
+    spec = tiny_root / "specs" / "tiny" / "expectations.yaml"
+    spec.write_text(spec.read_text() + "accepted:\n  - {rule_id: ISL-0002}\n")
+    ctx = StudyContext.create("tiny", outputs=tmp_path / "o4", root=tiny_root, gx_docs=False)
+    with pytest.raises(ConfigError, match=r"expectations.yaml:line \d+: an accepted finding needs rule_id and reason"):
+        run(ctx)
+
+
+def test_empty_dataset_validates_without_crash(tiny_ctx: StudyContext) -> None:
+    sdtm = clean_sdtm()
+    sdtm["AE"] = sdtm["AE"].iloc[0:0]
+    write_sdtm(tiny_ctx, sdtm)
+    findings = run(tiny_ctx, raise_on_gate=False)
+    assert findings[findings["dataset"] == "AE"].empty
+
+
+def test_dataset_missing_from_the_spec_is_checked_against_the_standard(tiny_ctx: StudyContext) -> None:
+    sdtm = clean_sdtm()
+    sdtm["SUPPAE"] = pd.DataFrame({
+        "STUDYID": ["TINY01"], "RDOMAIN": ["AE"], "USUBJID": ["TINY01-001"], "IDVAR": ["AESEQ"], "IDVARVAL": ["1"],
+        "QNAM": [None], "QLABEL": ["Treatment Emergent Flag"], "QVAL": ["Y"], "QORIG": ["Derived"], "QEVAL": [None]})
+    write_sdtm(tiny_ctx, sdtm)
+    findings = run(tiny_ctx, raise_on_gate=False)
+    got = findings[findings["dataset"] == "SUPPAE"][["rule_id", "severity", "variable", "record"]]
+    assert got.astype(object).where(got.notna(), None).values.tolist() == [
+        ["CG0014", "error", "QNAM", 1], ["ISL-0010", "warning", None, None]]
+
+
 def test_no_sdtm_is_a_clear_config_error(tiny_ctx: StudyContext) -> None:
     with pytest.raises(ConfigError, match="no SDTM parquet files"):
         run(tiny_ctx)
@@ -93,8 +134,9 @@ def pilot_dm(usubjid: str | None = "01-701-1015") -> pd.DataFrame:
 def cli_validate(outputs: Path, dm: pd.DataFrame, study: str = "cdiscpilot01"):
     (outputs / "sdtm").mkdir(parents=True, exist_ok=True)
     dm.to_parquet(outputs / "sdtm" / "dm.parquet", index=False)
-    (outputs / "adam").mkdir(parents=True, exist_ok=True)
-    pd.DataFrame({"STUDYID": ["CDISCPILOT01"], "USUBJID": ["01-701-1015"]}).to_parquet(outputs / "adam" / "adsl.parquet")
+    (outputs / "adam").mkdir(parents=True, exist_ok=True)  # an ADSL of its own: the pilot's is not read
+    adsl = dm.drop(columns=["DOMAIN", "COUNTRY", "ARMCD"]).assign(TRT01P=dm["ARM"], RACE="WHITE").dropna(subset=["USUBJID"])
+    adsl.to_parquet(outputs / "adam" / "adsl.parquet")
     return runner.invoke(app, ["validate", "--study", study, "--outputs", str(outputs)])
 
 

@@ -231,6 +231,47 @@ def check_bindings(mapping: DomainMapping, ingested: IngestedFile) -> None:
         defined.add(variable)
 
 
+def check_references(mapping: DomainMapping, env: MappingEnv, known_datasets: set[str]) -> None:
+    """Fail before mapping when an application names an unknown codelist, dataset or study.yaml entry.
+
+    >>> from pipeline.sdtm.mapping.examples import example_env
+    >>> from pipeline.sdtm.mapping.spec import load_mapping
+    >>> text = "domain: AE\\nsources: []\\nvariables:\\n  AESEV: {assign_ct: {column: sev, codelist: SEVERITY}}\\n"
+    >>> check_references(load_mapping(Path("ae.yaml"), text=text), example_env(), {"TV"})
+    Traceback (most recent call last):
+    pipeline.common.errors.ConfigError: ae.yaml:4: variable AESEV: unknown codelist 'SEVERITY' (known: ...)
+    """
+    applications = [a for apps in mapping.variables.values() for a in apps]
+    for source in mapping.sources:
+        applications += [a for apps in source.variables.values() for a in apps]
+        for override in source.sites.values():
+            applications += [a for apps in override.raw.get("_variables", {}).values() for a in apps]
+    for app in applications:
+        params = app.params
+        try:
+            if app.algorithm == "assign_ct" and params.get("codelist"):
+                env.codelist(str(params["codelist"]))
+            if app.algorithm == "hardcode" and "design" in params:
+                env.design_value(str(params["design"]))
+            if app.algorithm == "concat":
+                for part in params["columns"]:
+                    if isinstance(part, dict) and "design" in part:
+                        env.design_value(str(part["design"]))
+            if app.algorithm == "derive" and params.get("precision_from"):
+                env.design_value(str(params["precision_from"]))
+            if app.algorithm == "lookup":
+                name = str(params["dataset"])
+                if name.startswith("design."):
+                    env.dataset(name)
+                elif name not in known_datasets:
+                    raise KeyError(f"lookup dataset '{name}' is not available here (known: "
+                                   f"{', '.join(sorted(known_datasets))}, or design.<list>; a domain must be mapped first)")
+        except ConfigError as exc:
+            raise app.where.error(f"variable {app.variable}: {exc}") from None
+        except KeyError as exc:
+            raise app.where.error(f"variable {app.variable}: {exc.args[0]}") from None
+
+
 def _show_columns(frame: pd.DataFrame, limit: int = 30) -> str:
     names = [c for c in frame.columns if not c.startswith("_")]
     return ", ".join(names[:limit]) + (", ..." if len(names) > limit else "")
@@ -243,8 +284,18 @@ def _raw_record_json(frame: pd.DataFrame) -> pd.Series:
     return frame[columns].apply(lambda r: json.dumps(dict(r), ensure_ascii=False, sort_keys=True), axis=1)
 
 
-def _quarantine_rows(domain: str, frame: pd.DataFrame, column: pd.Series | str, value: pd.Series | str,
+def quarantine_rows(domain: str, frame: pd.DataFrame, column: pd.Series | str, value: pd.Series | str,
                      reason: pd.Series) -> pd.DataFrame:
+    """Quarantine rows (one per raw row) from lineage columns, the culprit column/value and the reason.
+
+    The reason is prefixed with ``<file> row <n>:`` and its category kept for the ledger; the raw
+    record (``record``) is attached later from the file as read.
+
+    >>> rows = pd.DataFrame({"_file": ["site_1/vs.csv"], "_row": [3], "_site": ["1"], "_subject": ["7"]})
+    >>> quarantine_rows("VS", rows, "date", "31.02.2020", pd.Series(["impossible date '31.02.2020'"]))[
+    ...     ["file", "row", "column", "category", "reason"]].values.tolist()
+    [['site_1/vs.csv', 3, 'date', 'impossible date', "site_1/vs.csv row 3: impossible date '31.02.2020'"]]
+    """
     if frame.empty:
         return pd.DataFrame(columns=QUARANTINE_COLUMNS)
     out = pd.DataFrame({
@@ -379,7 +430,7 @@ def _prepare_work(mapping: DomainMapping, ingested: IngestedFile) -> tuple[pd.Da
         label = source.filter.get("reason", "row excluded by the source filter") if isinstance(source.filter, dict) else ""
         keep = evaluate_condition(condition, Columns(frame))
         dropped = frame[~keep]
-        quarantine.append(_quarantine_rows(domain, dropped, "", "", pd.Series(f"excluded by filter: {label}", index=dropped.index)))
+        quarantine.append(quarantine_rows(domain, dropped, "", "", pd.Series(f"excluded by filter: {label}", index=dropped.index)))
         frame = frame[keep]
     if mapping.duplicates == "quarantine" and len(frame):
         data_columns = [c for c in frame.columns if not c.startswith("_")]
@@ -388,7 +439,7 @@ def _prepare_work(mapping: DomainMapping, ingested: IngestedFile) -> tuple[pd.Da
             first_row = frame.groupby(data_columns, sort=False, dropna=False)["_row"].transform("first")
             dup = frame[duplicated]
             reason = "exact duplicate of row " + first_row[duplicated].astype(str)
-            quarantine.append(_quarantine_rows(domain, dup, "", "", reason))
+            quarantine.append(quarantine_rows(domain, dup, "", "", reason))
             frame = frame[~duplicated]
     transpose = source.transpose or mapping.transpose
     work = frame
@@ -396,7 +447,7 @@ def _prepare_work(mapping: DomainMapping, ingested: IngestedFile) -> tuple[pd.Da
         work, no_record = apply_transpose(frame, transpose)
         if no_record.any():
             empty_rows = frame[no_record]
-            quarantine.append(_quarantine_rows(domain, empty_rows, ",".join(i["column"] for i in transpose.items[:3]) + ",...",
+            quarantine.append(quarantine_rows(domain, empty_rows, ",".join(i["column"] for i in transpose.items[:3]) + ",...",
                                                "", pd.Series("empty record (no value in any transposed column)",
                                                              index=empty_rows.index)))
     return work, quarantine
@@ -458,7 +509,7 @@ def map_file(mapping: DomainMapping, ingested: IngestedFile | list[IngestedFile]
     if not problems.empty:
         first = _first_problem_per_row(problems, lineage[["_file", "_row"]])
         hit = work.loc[first.index]
-        quarantine.append(_quarantine_rows(domain, hit, first["column"], first["value"], first["reason"]))
+        quarantine.append(quarantine_rows(domain, hit, first["column"], first["value"], first["reason"]))
         bad_rows = pd.MultiIndex.from_frame(first[["_file", "_row"]])
         drop = pd.MultiIndex.from_frame(out[["_file", "_row"]]).isin(bad_rows)
         out = out[~drop]
@@ -466,7 +517,7 @@ def map_file(mapping: DomainMapping, ingested: IngestedFile | list[IngestedFile]
     if not flags.empty:
         joined = flags.join(work[LINEAGE_COLUMNS])
         joined = joined[pd.MultiIndex.from_frame(joined[["_file", "_row"]]).isin(pd.MultiIndex.from_frame(out[["_file", "_row"]]))]
-        flag_rows = _quarantine_rows(domain, work.loc[joined.index], joined["column"], joined["value"], joined["reason"])
+        flag_rows = quarantine_rows(domain, work.loc[joined.index], joined["column"], joined["value"], joined["reason"])
     quarantine_frame = pd.concat([q for q in quarantine if not q.empty], ignore_index=True) if any(
         not q.empty for q in quarantine) else pd.DataFrame(columns=QUARANTINE_COLUMNS)
     return out.reset_index(drop=True), quarantine_frame, flag_rows
@@ -529,7 +580,7 @@ def merge_records(domain: str, data: pd.DataFrame, extra: pd.DataFrame, by: tupl
     reasons[duplicated] = "duplicate key " + shown[duplicated] + " in the merge source"
     reasons[unmatched] = f"no {domain} record with " + shown[unmatched] + " to merge into"
     bad = reasons.notna()
-    rejected = _quarantine_rows(domain, extra[bad], ",".join(by), key_text[bad], reasons[bad])
+    rejected = quarantine_rows(domain, extra[bad], ",".join(by), key_text[bad], reasons[bad])
     good = extra[~bad][list(by) + values]
     merged = data.drop(columns=[c for c in values if c in data.columns]).merge(good, on=list(by), how="left")
     for column in values:
@@ -609,6 +660,7 @@ def count_rows(result: DomainResult) -> dict[str, dict[str, Any]]:
     q_reason = q.groupby(["file", "category"]).size() if not q.empty else pd.Series(dtype=int)
     f = result.flags
     flagged = f[["file", "row"]].drop_duplicates().groupby("file").size() if not f.empty else pd.Series(dtype=int)
+    f_reason = f.groupby(["file", "category"]).size() if not f.empty else pd.Series(dtype=int)
     counts: dict[str, dict[str, Any]] = {}
     for file, info in result.counts.items():
         reasons = q_reason.loc[file] if file in q_rows.index else pd.Series(dtype=int)
@@ -619,6 +671,8 @@ def count_rows(result: DomainResult) -> dict[str, dict[str, Any]]:
             "rows_quarantined": int(q_rows.get(file, 0)),
             "quarantined_by_reason": {str(k): int(v) for k, v in reasons.sort_index().items()},
             "rows_flagged": int(flagged.get(file, 0)),
+            "flagged_by_reason": {str(k): int(v) for k, v in
+                                  (f_reason.loc[file] if file in flagged.index else pd.Series(dtype=int)).sort_index().items()},
         }
     return counts
 

@@ -1,0 +1,177 @@
+"""Analysis Results Metadata (ARM 1.0, paired with Define-XML 2.1) from the study's shells.
+
+Each output of ``specs/<study>/tlf.yaml`` becomes an ``arm:ResultDisplay`` and each of its rows
+that reads an ADaM dataset an ``arm:AnalysisResult``: the dataset and its record filter (a
+``def:WhereClauseDef`` built from the row's ``where``), the population (ADSL flag = ``Y``), the
+analysis variables (response and covariates) and the method. ``reason`` and ``purpose`` come from
+the row when the shell states them (ARM terms such as ``SPECIFIED IN SAP`` and ``PRIMARY OUTCOME
+MEASURE``); otherwise the text says they were not specified, instead of guessing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import pandas as pd
+
+NOT_SPECIFIED = "NOT SPECIFIED IN tlf.yaml"
+
+
+@dataclass(frozen=True)
+class WhereClause:
+    """One ``def:WhereClauseDef``: (item OID, comparator, values) conditions joined by AND."""
+
+    oid: str
+    conditions: tuple[tuple[str, str, tuple[str, ...]], ...]
+
+
+@dataclass
+class AnalysisResult:
+    """One ``arm:AnalysisResult`` (a row of a display)."""
+
+    oid: str
+    description: str
+    reason: str
+    purpose: str
+    parameter_oid: str | None
+    datasets: list[dict[str, Any]] = field(default_factory=list)  # item_group_oid, where_oid, variables
+    documentation: str = ""
+    code: str = ""
+
+
+@dataclass
+class ResultDisplay:
+    """One ``arm:ResultDisplay`` (a table)."""
+
+    oid: str
+    name: str
+    description: str
+    results: list[AnalysisResult] = field(default_factory=list)
+
+
+def compute_where_conditions(where: dict[str, Any], dataset_name: str, columns: set[str]) -> tuple[list, list[str]]:
+    """Conditions of a shell filter for the variables the dataset has, and the names it lacks.
+
+    ``{V: x}`` -> EQ, ``{V: [a, b]}`` -> IN, ``{V: {ne: x}}`` -> NE, ``{V: {isnull: true}}`` -> EQ "",
+    ``{V: {notnull: true}}`` -> NE "".
+
+    >>> compute_where_conditions({"PARAMCD": "CRR", "AVISIT": ["WEEK 24"], "DTYPE": {"isnull": True}, "X": 1}, "ADRS",
+    ...                          {"PARAMCD", "AVISIT", "DTYPE"})
+    ([('IT.ADRS.PARAMCD', 'EQ', ('CRR',)), ('IT.ADRS.AVISIT', 'IN', ('WEEK 24',)), ('IT.ADRS.DTYPE', 'EQ', ('',))], ['X'])
+    """
+    conditions, missing = [], []
+    for variable, rule in (where or {}).items():
+        variable = str(variable).upper()
+        if variable not in columns:
+            missing.append(variable)
+            continue
+        item = f"IT.{dataset_name}.{variable}"
+        if isinstance(rule, dict):
+            if rule.get("isnull"):
+                conditions.append((item, "EQ", ("",)))
+            elif rule.get("notnull"):
+                conditions.append((item, "NE", ("",)))
+            elif "ne" in rule:
+                conditions.append((item, "NE", (_text(rule["ne"]),)))
+            else:
+                missing.append(variable)
+        elif isinstance(rule, (list, tuple)):
+            conditions.append((item, "IN", tuple(_text(v) for v in rule)))
+        else:
+            conditions.append((item, "EQ", (_text(rule),)))
+    return conditions, missing
+
+
+def _text(value: Any) -> str:
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
+def build_result_displays(tlf_spec: dict[str, Any], columns: dict[str, set[str]]) -> tuple[list[ResultDisplay], list[WhereClause]]:
+    """ARM displays and their where clauses from ``tlf.yaml`` for the ADaM datasets present.
+
+    ``columns`` maps each packaged ADaM dataset (upper case) to its variables; rows reading a
+    dataset that is not packaged are left out.
+
+    >>> spec = {"populations": {"FAS": {"flag": "FASFL"}},
+    ...         "outputs": {"table1": {"number": "Table 14.2-1", "title": "Efficacy", "population": "FAS",
+    ...                     "rows": [{"id": "crr", "label": "CRR", "method": "binary_response", "dataset": "adrs",
+    ...                               "where": {"PARAMCD": "CRR"}, "response": "AVALC"}]}}}
+    >>> displays, clauses = build_result_displays(spec, {"ADRS": {"PARAMCD", "AVALC"}, "ADSL": {"FASFL"}})
+    >>> result = displays[0].results[0]
+    >>> displays[0].name, result.parameter_oid, [d["item_group_oid"] for d in result.datasets], [c.oid for c in clauses]
+    ('Table 14.2-1', 'IT.ADRS.PARAMCD', ['IG.ADSL', 'IG.ADRS'], ['WC.ARM.TABLE1.CRR.ADSL', 'WC.ARM.TABLE1.CRR'])
+    """
+    displays: list[ResultDisplay] = []
+    clauses: list[WhereClause] = []
+    populations = tlf_spec.get("populations") or {}
+    defaults = tlf_spec.get("defaults") or {}
+    adsl_name = str(defaults.get("adsl", "adsl")).upper()
+    for output_id, output in (tlf_spec.get("outputs") or {}).items():  # shell order, as in tlf.yaml
+        if not isinstance(output, dict):
+            continue
+        display = ResultDisplay(oid=f"RD.{output_id.upper()}", name=str(output.get("number") or output_id),
+                                description=" ".join(str(output.get("title") or output_id).split()))
+        population = populations.get(output.get("population"), {}) if output.get("population") else {}
+        flag = str(population.get("flag", "")).upper() if isinstance(population, dict) else ""
+        for row in output.get("rows") or []:
+            if not isinstance(row, dict) or not row.get("dataset"):
+                continue
+            dataset_name = str(row["dataset"]).upper()
+            if dataset_name not in columns:
+                continue
+            row_id = str(row.get("id") or len(display.results) + 1)
+            base_oid = f"ARM.{output_id.upper()}.{row_id.upper()}"
+            conditions, missing = compute_where_conditions(row.get("where") or {}, dataset_name, columns[dataset_name])
+            datasets = []
+            if flag and adsl_name in columns and flag in columns[adsl_name] and dataset_name != adsl_name:
+                population_clause = WhereClause(f"WC.{base_oid}.{adsl_name}", ((f"IT.{adsl_name}.{flag}", "EQ", ("Y",)),))
+                clauses.append(population_clause)
+                datasets.append({"item_group_oid": f"IG.{adsl_name}", "where_oid": population_clause.oid,
+                                 "variables": [f"IT.{adsl_name}.{flag}"]})
+            elif flag and flag in columns[dataset_name]:
+                conditions.append((f"IT.{dataset_name}.{flag}", "EQ", ("Y",)))
+            where_oid = None
+            if conditions:
+                clause = WhereClause(f"WC.{base_oid}", tuple(conditions))
+                clauses.append(clause)
+                where_oid = clause.oid
+            variables = [row.get("response")] + list(row.get("covariates") or []) + [row.get("variable")]
+            item_oids = [f"IT.{dataset_name}.{str(v).upper()}" for v in variables
+                         if v and str(v).upper() in columns[dataset_name]]
+            datasets.append({"item_group_oid": f"IG.{dataset_name}", "where_oid": where_oid, "variables": item_oids})
+            method = str(row.get("method") or "")
+            words = [f"{row.get('label') or row_id}: method {method}" if method else str(row.get("label") or row_id)]
+            if row.get("response"):
+                words.append(f"response {row['response']}")
+            if row.get("covariates"):
+                words.append("covariates " + ", ".join(map(str, row["covariates"])))
+            if population:
+                words.append(f"population {output.get('population')} ({flag} = Y)")
+            if missing:
+                words.append("filter variables not in the dataset: " + ", ".join(missing))
+            parameter = f"IT.{dataset_name}.PARAMCD" if "PARAMCD" in columns[dataset_name] and \
+                "PARAMCD" in {str(k).upper() for k in (row.get("where") or {})} else None
+            display.results.append(AnalysisResult(
+                oid=f"AR.{output_id.upper()}.{row_id.upper()}",
+                description=" ".join(str(row.get("label") or row_id).split()),
+                reason=str(row.get("reason") or output.get("reason") or NOT_SPECIFIED),
+                purpose=str(row.get("purpose") or output.get("purpose") or NOT_SPECIFIED),
+                parameter_oid=parameter, datasets=datasets, documentation="; ".join(words) + ".",
+                code=(f"python -m pipeline tables (output {output_id}, row {row_id}; "
+                      f"method {method} in pipeline/analysis/methods.py)"),
+            ))
+        if display.results:
+            displays.append(display)
+    return displays, clauses
+
+
+def columns_of(frames: dict[str, pd.DataFrame]) -> dict[str, set[str]]:
+    """Variables per dataset, for :func:`build_result_displays`.
+
+    >>> sorted(columns_of({"ADSL": pd.DataFrame({"USUBJID": [], "FASFL": []})})["ADSL"])
+    ['FASFL', 'USUBJID']
+    """
+    return {name: set(map(str, frame.columns)) for name, frame in frames.items()}
