@@ -18,6 +18,7 @@ RAW_DONE   := $(RAW)/_truth/manifest.json
 SDTM_DONE  := $(OUT)/ledger.json
 VALID_DONE := $(OUT)/validation/findings.parquet
 ADAM_DONE  := $(OUT)/adam/adsl.parquet
+ADAM_VALID := $(OUT)/validation/.adam-validated
 TLF_DONE   := $(OUT)/ard/table1.json
 SUB_DONE   := $(OUT)/submission/manifest.json
 REPORT_DONE:= $(OUT)/reports/dq_report.html
@@ -60,8 +61,13 @@ adam: $(ADAM_DONE)
 $(ADAM_DONE): $(VALID_DONE) $(STUDY_SPEC) $(filter pipeline/adam/%,$(CODE))
 	$(CLI) adam $(ARGS)
 
+# Second pass: SDTM and ADaM together (cross-dataset traceability), gated like the first.
+$(ADAM_VALID): $(ADAM_DONE)
+	$(CLI) validate $(ARGS)
+	@touch $@
+
 tables: $(TLF_DONE)
-$(TLF_DONE): $(ADAM_DONE) $(STUDY_SPEC) $(filter pipeline/analysis/% pipeline/tlf/%,$(CODE))
+$(TLF_DONE): $(ADAM_VALID) $(STUDY_SPEC) $(filter pipeline/analysis/% pipeline/tlf/%,$(CODE))
 	$(CLI) tables $(ARGS)
 
 submission: $(SUB_DONE)
