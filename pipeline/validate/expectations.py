@@ -408,7 +408,7 @@ def validate_views(payloads: list[tuple[str, pd.DataFrame, list[tuple[str, str, 
                 gx.ValidationDefinition(name=name, data=batch_definition, suite=suite))
             checkpoint = context.checkpoints.add(gx.Checkpoint(
                 name=name, validation_definitions=[validation], actions=[], result_format=result_format))
-            run = checkpoint.run(batch_parameters={"dataframe": frame})
+            run = checkpoint.run(batch_parameters={"dataframe": frame}, run_id=_fixed_run_id())
             results = [r for vr in run.run_results.values() for r in vr.results]
         else:
             batch = batch_definition.get_batch(batch_parameters={"dataframe": frame})
@@ -429,7 +429,56 @@ def validate_views(payloads: list[tuple[str, pd.DataFrame, list[tuple[str, str, 
             }
     if docs_dir is not None:
         context.build_data_docs()  # once, for every stored validation result
+        normalise_data_docs(docs_dir)
     return out
+
+
+def _fixed_run_time() -> Any:
+    """The time GX records for a run: SOURCE_DATE_EPOCH when set, else 2000-01-01T00:00:00Z, never the clock."""
+    from datetime import datetime, timezone
+
+    return datetime.fromtimestamp(int(os.environ.get("SOURCE_DATE_EPOCH", "946684800")), tz=timezone.utc)
+
+
+def _fixed_run_id() -> Any:
+    """A run id that does not change between runs, so Data Docs paths and pages are reproducible."""
+    from great_expectations.core.run_identifier import RunIdentifier
+
+    return RunIdentifier(run_name="validation", run_time=_fixed_run_time())
+
+
+_GX_STAMP = re.compile(r"\b\d{8}T\d{6}\.\d+Z\b")
+_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+_REMOTE_LOGO = re.compile(r'https://great-expectations-web-assets\.s3[^"\']*/(logo-long\.png)\?d=[0-9TZ.]+')
+
+
+def normalise_data_docs(docs_dir: Path) -> None:
+    """Make GX Data Docs reproducible: same data, same bytes.
+
+    GX stamps each render into a remote logo URL and load times into the batch metadata, and gives
+    collapsible blocks random UUIDs: the logo becomes the bundled copy, stamps the fixed run time,
+    UUIDs numbers in order of appearance per page. (GX pages still load Bootstrap from CDNs; our
+    own DQ report is the self-contained document.)
+
+    >>> import tempfile
+    >>> folder = Path(tempfile.mkdtemp())
+    >>> page = folder / "index.html"
+    >>> _ = page.write_text('<img src="https://great-expectations-web-assets.s3.us-east-2.amazonaws.com/logo-long.png?d=20261128T070810.4Z">')
+    >>> normalise_data_docs(folder)
+    >>> page.read_text()
+    '<img src="static/images/logo-long.png">'
+    """
+    for page in sorted(Path(docs_dir).rglob("*.html")):
+        text = page.read_text(encoding="utf-8")
+        depth = len(page.relative_to(docs_dir).parts) - 1
+        local = "../" * depth + "static/images/\\1"
+        normalised = _REMOTE_LOGO.sub(local, text)
+        normalised = _GX_STAMP.sub(_fixed_run_time().strftime("%Y%m%dT%H%M%S.%fZ"), normalised)
+        numbering: dict[str, str] = {}
+        normalised = _UUID.sub(lambda m: numbering.setdefault(m.group(0), f"block-{len(numbering) + 1:04d}"),
+                               normalised)
+        if normalised != text:
+            page.write_text(normalised, encoding="utf-8")
 
 
 def run_expectations(data: ValidationData, specs: list[ExpectationSpec], docs_dir: Path | None = None,
