@@ -15,11 +15,15 @@ STUDY_SPEC = $(wildcard specs/$(STUDY)/*.yaml) $(wildcard specs/standards/*)
 MAPPINGS   = $(wildcard mappings/$(STUDY)/*.yaml)
 
 RAW_DONE   := $(RAW)/_truth/manifest.json
+# A study with specs/<study>/simulation.yaml starts from simulated raw exports; one without it
+# (sources.sdtm in study.yaml, e.g. cdiscpilot01) imports existing SDTM, so sdtm needs no simulate.
+SIM_SPEC   := $(wildcard specs/$(STUDY)/simulation.yaml)
+SDTM_INPUT := $(if $(SIM_SPEC),$(RAW_DONE))
 SDTM_DONE  := $(OUT)/ledger.json
-VALID_DONE := $(OUT)/validation/findings.parquet
+VALID_DONE := $(OUT)/validation/.sdtm-validated
 ADAM_DONE  := $(OUT)/adam/adsl.parquet
 ADAM_VALID := $(OUT)/validation/.adam-validated
-TLF_DONE   := $(OUT)/ard/table1.json
+TLF_DONE   := $(OUT)/tlf/index.html
 SUB_DONE   := $(OUT)/submission/manifest.json
 REPORT_DONE:= $(OUT)/reports/dq_report.html
 
@@ -47,12 +51,13 @@ $(RAW_DONE): $(STAMP) $(filter pipeline/simulate/% pipeline/common/%,$(CODE)) $(
 	$(CLI) simulate $(ARGS) $(if $(SEED),--seed $(SEED))
 
 sdtm: $(SDTM_DONE)
-$(SDTM_DONE): $(RAW_DONE) $(MAPPINGS) $(STUDY_SPEC) $(filter pipeline/ingest/% pipeline/sdtm/% pipeline/common/%,$(CODE))
+$(SDTM_DONE): $(SDTM_INPUT) $(MAPPINGS) $(STUDY_SPEC) $(filter pipeline/ingest/% pipeline/sdtm/% pipeline/common/%,$(CODE))
 	$(CLI) sdtm $(ARGS)
 
 validate: $(VALID_DONE)
 $(VALID_DONE): $(SDTM_DONE) $(STUDY_SPEC) $(filter pipeline/validate/%,$(CODE))
 	$(CLI) validate $(ARGS)
+	@touch $@
 
 specs-check: $(STAMP)
 	$(CLI) specs-check $(ARGS)
@@ -75,7 +80,7 @@ $(SUB_DONE): $(ADAM_DONE) $(TLF_DONE) $(STUDY_SPEC) $(filter pipeline/submit/%,$
 	$(CLI) submission $(ARGS)
 
 report: $(REPORT_DONE)
-$(REPORT_DONE): $(SUB_DONE) $(VALID_DONE) $(TLF_DONE) $(filter pipeline/report/%,$(CODE))
+$(REPORT_DONE): $(SUB_DONE) $(ADAM_VALID) $(TLF_DONE) $(filter pipeline/report/%,$(CODE))
 	$(CLI) report $(ARGS)
 
 # --- quality ----------------------------------------------------------------------------------

@@ -16,7 +16,8 @@ each optionally with ``filter`` (rows to keep), ``steps`` (its own derivations) 
 ``study.yaml`` value, e.g. ``"CMDECOD in ${rescue_therapy.medications}"``.
 
 A step may add ``optional: true``: when it names an SDTM domain the study does not have, it is
-skipped with a warning (variables it would create should then be ``optional`` in ``variables``).
+skipped with a warning (variables it would create should then be ``optional`` in ``variables``),
+or replaced by the single step given as ``otherwise:`` (e.g. ``{assign: {MAJDVFL: "N"}}``).
 
 Besides the verbs, a few table operations exist as steps: ``filter`` (keep rows), ``compute``
 (``{VAR: expression}``), ``assign`` (``{VAR: constant}``), ``round`` (``{VAR: digits}``, half away
@@ -223,9 +224,10 @@ class Engine:
         for number, step in enumerate(steps, start=1):
             step = dict(step) if isinstance(step, Mapping) else step
             optional = bool(step.pop("optional", False)) if isinstance(step, dict) else False
+            otherwise = step.pop("otherwise", None) if isinstance(step, dict) and optional else None
             if not isinstance(step, Mapping) or len(step) != 1:
                 raise ConfigError(f"{self.spec_path}: {where} step {number}: a step is a mapping with one key "
-                                  f"(the verb) and optionally 'optional: true', got {step!r}")
+                                  f"(the verb) and optionally 'optional: true' (with 'otherwise: <step>'), got {step!r}")
             (verb, args), = step.items()
             here = f"{where} step {number} ({verb})"
             try:
@@ -234,6 +236,8 @@ class Engine:
                 if not optional:
                     raise
                 log.warning("skipped optional step: %s", exc)
+                if otherwise is not None:  # e.g. {assign: {MAJDVFL: "N"}} when the study has no DV domain
+                    frame = self.run_steps(frame, [otherwise], f"{where} step {number} (otherwise)")
             except DerivationError as exc:
                 raise DerivationError(f"{self.spec_path}: {here}: {exc}") from None
         return frame

@@ -26,6 +26,7 @@ from pipeline.sdtm.derive_var_lobxfl import derive_var_lobxfl
 from pipeline.sdtm.derive_var_seq import derive_var_seq
 from pipeline.sdtm.derive_vars_dm_reference import derive_vars_dm_reference
 from pipeline.sdtm.derive_vars_visit import derive_vars_visit
+from pipeline.sdtm.import_existing import run_import
 from pipeline.sdtm.mapping.algorithms import MappingEnv
 from pipeline.sdtm.mapping.ct import load_ct
 from pipeline.sdtm.mapping.engine import (
@@ -240,6 +241,10 @@ def run(ctx: StudyContext) -> None:
     >>> pd.read_parquet(ctx.sdtm_dir / "dm.parquet")[["USUBJID", "BRTHDTC", "AGE", "SEX", "ARMCD"]].values.tolist()
     [['CFZ533X2202-402-0012', '1985', 33.0, 'F', None]]
     """
+    source = (ctx.design.get("sources") or {}).get("sdtm") if isinstance(ctx.design, dict) else None
+    if source:  # existing SDTM (e.g. the CDISC pilot in a data package): import, nothing to map
+        run_import(ctx, source)
+        return
     started = time.perf_counter()
     raw_dir = Path(ctx.raw_dir)
     if not raw_dir.is_dir():

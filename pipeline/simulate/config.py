@@ -18,9 +18,11 @@ from pipeline.common.errors import ConfigError
 from pipeline.common.io import load_yaml
 
 GENERATOR_VERSION = "1.0"
-FORMS = ("dm", "mh", "ie", "rand", "ex", "vs", "lab", "sledai", "ae", "cm", "ds", "sv")
+FORMS = ("dm", "mh", "ie", "rand", "ex", "vs", "lab", "sledai", "ae", "cm", "ds", "sv", "dv")
 FILE_FORMATS = ("csv", "xlsx", "xpt")
-REQUIRED_SIM_KEYS = ("seed", "screen_failures", "enrolment", "site_weights", "schedule", "calibration",
+SCHEDULED_FORMS = ("vs", "lab", "sledai", "height_at")
+UNSCHEDULED = "UNSCHEDULED"     # visit name of an unscheduled visit in the truth (sites write their own)
+REQUIRED_SIM_KEYS = ("seed", "screen_failures", "enrolment", "site_weights", "calibration",
                      "demography", "ie_criteria", "medical_history", "adverse_events",
                      "concomitant_medications", "dispositions", "lab", "sledai", "site_dialects",
                      "vs_units", "codelists", "defects", "forms", "column_styles", "numeric_columns")
@@ -120,6 +122,7 @@ def _check_sim(sim: Any, path: Path, design: dict[str, Any], instrument: dict[st
     missing = [k for k in REQUIRED_SIM_KEYS if k not in sim]
     if missing:
         raise ConfigError(f"{path}: missing key(s) {', '.join(missing)}")
+    _check_schedule(design, path.parent / "study.yaml")
     sites = [str(s["siteid"]) for s in design.get("sites", [])]
     dialects = sim["site_dialects"]
     for site in sites:
@@ -137,6 +140,11 @@ def _check_sim(sim: Any, path: Path, design: dict[str, Any], instrument: dict[st
                            ("specimen_names", sim["lab"]["specimen_names"]), ("vs_units", sim["vs_units"])):
             if dialect[key] not in table:
                 raise ConfigError(f"{path}: site_dialects.{site}.{key} '{dialect[key]}' is not defined")
+        try:
+            str(dialect.get("unscheduled", UNSCHEDULED)).format(k=1)
+        except (KeyError, IndexError, ValueError):
+            raise ConfigError(f"{path}: site_dialects.{site}.unscheduled '{dialect['unscheduled']}' may only use the "
+                              "placeholder {k} (the subject's running number of unscheduled visits)") from None
         if str(site) not in {str(k) for k in sim["site_weights"]}:
             raise ConfigError(f"{path}: site_weights has no entry for site {site}")
     for form in FORMS:
@@ -155,6 +163,21 @@ def _check_sim(sim: Any, path: Path, design: dict[str, Any], instrument: dict[st
         unknown = sorted(set(sim["sledai"][key]) - testcds)
         if unknown:
             raise ConfigError(f"{path}: sledai.{key} names unknown item(s) {unknown}")
+
+
+def _check_schedule(design: dict[str, Any], where: Path) -> None:
+    """The schedule of assessments (study.yaml ``schedule``) names planned visits only."""
+    schedule = design.get("schedule")
+    if not isinstance(schedule, dict):
+        raise ConfigError(f"{where}: missing key schedule (schedule of assessments: visits per form)")
+    planned = {str(v["visit"]) for v in design.get("visits", [])}
+    for form in SCHEDULED_FORMS:
+        visits = schedule.get(form)
+        if not isinstance(visits, list):
+            raise ConfigError(f"{where}: schedule.{form} must be a list of visit names")
+        unknown = sorted(set(map(str, visits)) - planned)
+        if unknown:
+            raise ConfigError(f"{where}: schedule.{form} names visit(s) {unknown} that are not in visits")
 
 
 def _read_tsv(path: Path) -> pd.DataFrame:

@@ -59,6 +59,8 @@ def _pool(files: list[RawFile], forms, mask_fn) -> pd.DataFrame:
         if f.form not in forms or f.frame.empty:
             continue
         mask = mask_fn(f)
+        if "_extra" in f.frame.columns:  # rows added by the visit log: never damaged, pools stay as before
+            mask = mask & ~f.frame["_extra"].to_numpy(dtype=bool)
         if f.used:
             mask = mask & ~np.isin(np.arange(len(f.frame)), list(f.used))
         pos = np.flatnonzero(mask)

@@ -51,8 +51,8 @@ def build_vs_truth(subjects: pd.DataFrame, visits: pd.DataFrame, sledai: pd.Data
     (71, True)
     """
     rng = rng_for(inputs.seed, "vs")
-    sched = set(inputs.sim["schedule"]["vs"])
-    height_at = set(inputs.sim["schedule"]["height_at"])
+    sched = set(inputs.design["schedule"]["vs"])
+    height_at = set(inputs.design["schedule"]["height_at"])
     baseline_visit = inputs.visits.sort_values("visitnum").query("day < 1")["visit"].iloc[-1]
     vs = visits[visits["visit"].isin(sched)].merge(
         subjects[["usubjid", "siteid", "height_cm", "weight_kg"]], on="usubjid")

@@ -114,7 +114,7 @@ def build_lab_truth(subjects: pd.DataFrame, visits: pd.DataFrame, inputs: Simula
     sim = inputs.sim
     lab = sim["lab"]
     rng = rng_for(inputs.seed, "labs")
-    schedule = set(sim["schedule"]["lab"])
+    schedule = set(inputs.design["schedule"]["lab"])
     primary_visit = inputs.design["endpoints"]["primary_visit"]
     primary_day = int(inputs.visits.set_index("visit").loc[primary_visit, "day"])
     baseline_visit = inputs.visits.sort_values("visitnum").query("day < 1")["visit"].iloc[-1]

@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from pipeline.common.errors import ConfigError
-from pipeline.simulate.config import SimulationInputs
+from pipeline.simulate.config import UNSCHEDULED, SimulationInputs
 from pipeline.simulate.formats import (compute_format_date_parts, compute_format_dates, compute_format_decimal,
                                        compute_format_times, compute_via_uniques)
 
@@ -116,16 +116,34 @@ class SiteDialect:
         return compute_via_uniques(np.asarray(numbers, dtype=np.int64),
                                    lambda u: np.array([prefix + str(int(k)).zfill(width) + suffix for k in u], dtype=object))
 
-    def visits(self, visit, visitnum) -> np.ndarray:
+    def visits(self, visit, visitnum, unscheduled_number=None) -> np.ndarray:
+        """Visit names as the site writes them; unscheduled visits (truth ``UNSCHEDULED``) get the
+        site's ``unscheduled`` name with ``{k}`` = ``unscheduled_number``.
+
+        >>> from pipeline.simulate.config import example_inputs
+        >>> inputs = example_inputs()
+        >>> d = SiteDialect("201", inputs.sim["site_dialects"]["201"], inputs)
+        >>> d.visits(["WEEK 4", "UNSCHEDULED"], [5, 5.01], [0, 2]).tolist()
+        ['V5', 'UNS 2']
+        """
         style = self.spec["visit"]
         visit = np.asarray(visit, dtype=object)
+        unscheduled = visit == UNSCHEDULED
         if style == "upper":
-            return visit
-        if style == "title":
-            return compute_via_uniques(visit, lambda u: np.array([str(v).title() for v in u], dtype=object))
-        if style == "code":
-            return compute_via_uniques(np.asarray(visitnum, dtype=np.int64), lambda u: np.array([f"V{int(v)}" for v in u], dtype=object))
-        raise ConfigError(f"{self.inputs.sim_path}: site_dialects.{self.siteid}.visit '{style}' not in upper|title|code")
+            out = visit.copy()
+        elif style == "title":
+            out = compute_via_uniques(visit, lambda u: np.array([str(v).title() for v in u], dtype=object))
+        elif style == "code":
+            number = np.where(unscheduled, 0, np.asarray(visitnum, dtype=float)).astype(np.int64)
+            out = compute_via_uniques(number, lambda u: np.array([f"V{int(v)}" for v in u], dtype=object))
+        else:
+            raise ConfigError(f"{self.inputs.sim_path}: site_dialects.{self.siteid}.visit '{style}' not in upper|title|code")
+        if unscheduled.any():
+            template = str(self.spec.get("unscheduled", UNSCHEDULED))
+            k = np.ones(len(visit), dtype=np.int64) if unscheduled_number is None else np.asarray(unscheduled_number, dtype=np.int64)
+            out = np.asarray(out, dtype=object).copy()
+            out[unscheduled] = compute_via_uniques(k[unscheduled], lambda u: np.array([template.format(k=int(v)) for v in u], dtype=object))
+        return out
 
     def yes_no(self, values) -> np.ndarray:
         return self.codes("yes_no", values)
@@ -176,6 +194,10 @@ def render_site_form(form: str, truth: pd.DataFrame, subjects: pd.DataFrame, dia
     subj = dialect.subjects(number)
     meta = {"_usubjid": rows["usubjid"].to_numpy(), "_protected": rows.get("protected", pd.Series(False, index=rows.index)).to_numpy(dtype=bool)}
     d = dialect
+    if "visitnum" in rows:
+        meta["_visitnum"] = rows["visitnum"].to_numpy(dtype=float)
+    # rows the visit log added (unscheduled visits): the defect injector leaves them out of its pools
+    meta["_extra"] = (rows["unscheduled_number"].to_numpy() > 0) if "unscheduled_number" in rows else np.zeros(len(rows), bool)
     if "date" in rows and form in ("lab", "vs", "sv"):
         meta["_date"] = pd.to_datetime(rows["date"]).to_numpy()
         meta["_date_precision"] = np.full(len(rows), "D", dtype=object)
@@ -219,7 +241,7 @@ def render_site_form(form: str, truth: pd.DataFrame, subjects: pd.DataFrame, dia
         w_unit, w_fac, w_dec = units["weight"]
         t_unit, t_fac, t_dec, t_off = units["temperature"]
         height = rows["height"].to_numpy(dtype=float) * float(h_fac)
-        cols = {"subject": subj, "visit": d.visits(rows["visit"], rows["visitnum"]), "date": d.dates(rows["date"]),
+        cols = {"subject": subj, "visit": d.visits(rows["visit"], rows["visitnum"], rows.get("unscheduled_number")), "date": d.dates(rows["date"]),
                 "height": d.numbers(height, int(h_dec)), "height_unit": np.where(np.isfinite(height), h_unit, ""),
                 "weight": d.numbers(rows["weight"].to_numpy(dtype=float) * float(w_fac), int(w_dec)),
                 "weight_unit": w_unit, "sbp": d.numbers(rows["sbp"], 0), "dbp": d.numbers(rows["dbp"], 0),
@@ -266,8 +288,18 @@ def render_site_form(form: str, truth: pd.DataFrame, subjects: pd.DataFrame, dia
                 "status": d.codes("ds_status", rows["status"]), "reason": d.codes("ds_reason", rows["reason"]),
                 "date": d.dates(rows["date"])}
     elif form == "sv":
-        cols = {"subject": subj, "visit": d.visits(rows["visit"], rows["visitnum"]), "date": d.dates(rows["date"]),
-                "done": d.yes_no(np.full(len(rows), "Y", dtype=object))}
+        done = rows["done"].to_numpy(dtype=object) if "done" in rows else np.full(len(rows), "Y", dtype=object)
+        reason_text = (inputs.sim.get("unscheduled_visits") or {}).get("reason")
+        reason = np.where(rows["visit"].to_numpy(dtype=object) == UNSCHEDULED,
+                          d.language_text(reason_text) if reason_text else "", "").astype(object)
+        cols = {"subject": subj, "visit": d.visits(rows["visit"], rows["visitnum"], rows.get("unscheduled_number")),
+                "date": d.dates(rows["date"]), "done": d.yes_no(done), "reason": reason}
+    elif form == "dv":
+        catalogue = (inputs.sim.get("protocol_deviations") or {}).get("catalogue", [])
+        terms = {f"dv:{i}": d.language_text(entry["term"]) for i, entry in enumerate(catalogue)}
+        cols = {"subject": subj, "line": rows["line"].astype(str).to_numpy(), "term": rows["term_key"].map(terms).to_numpy(),
+                "category": d.codes("dv_category", rows["category"]), "severity": d.codes("dv_severity", rows["severity"]),
+                "start_date": d.dates(rows["start_date"])}
     else:
         raise ConfigError(f"unknown form '{form}'")
     return _frame(d, form, cols, meta)
@@ -292,7 +324,7 @@ def _render_lab(rows: pd.DataFrame, subj: np.ndarray, meta: dict[str, Any], d: S
     low = test.map({k: float(v["range"][0]) for k, v in canonical.items()}).to_numpy(dtype=float)
     high = test.map({k: float(v["range"][1]) for k, v in canonical.items()}).to_numpy(dtype=float)
     low_text = np.where(low > 0, d.numbers(low * factor, decimals), "")
-    cols = {"subject": subj, "visit": d.visits(rows["visit"], rows["visitnum"]), "date": d.dates(rows["date"]),
+    cols = {"subject": subj, "visit": d.visits(rows["visit"], rows["visitnum"], rows.get("unscheduled_number")), "date": d.dates(rows["date"]),
             "time": d.times(rows["time_min"]),
             "specimen": test.map({k: specimen_names[v["specimen"]] for k, v in canonical.items()}).to_numpy(),
             "test": test.map(names).to_numpy(), "result": result, "unit": unit,

@@ -54,7 +54,7 @@ def build_sledai_truth(subjects: pd.DataFrame, visits: pd.DataFrame, labs: pd.Da
     primary_day = int(inputs.visits.set_index("visit").loc[primary_visit, "day"])
     baseline_visit = inputs.visits.sort_values("visitnum").query("day < 1")["visit"].iloc[-1]
     rand = subjects[subjects["randomised"]]
-    sv = visits[visits["visit"].isin(inputs.sim["schedule"]["sledai"])].merge(
+    sv = visits[visits["visit"].isin(inputs.design["schedule"]["sledai"])].merge(
         rand[["usubjid", "siteid", "armcd", "primary_sample"]], on="usubjid")
     sv = sv.sort_values(["usubjid", "visitnum"], kind="mergesort").reset_index(drop=True)
     wide = labs.pivot_table(index=["usubjid", "visitnum"], columns="test", values="reported", aggfunc="first")

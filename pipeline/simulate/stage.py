@@ -21,6 +21,7 @@ from pipeline.common.logs import get_logger
 from pipeline.simulate.config import (FORMS, GENERATOR_VERSION, SimulationInputs, example_inputs, load_simulation_inputs,
                                       rng_for)
 from pipeline.simulate.defects import RawFile, finalise_rows, inject_defects
+from pipeline.simulate.deviations import build_dv_truth
 from pipeline.simulate.dosing import build_ex_truth, build_vs_truth
 from pipeline.simulate.events import (build_ae_truth, build_cm_truth, build_ds_truth, build_ie_truth, build_mh_truth,
                                       derive_vars_key_dates)
@@ -28,6 +29,7 @@ from pipeline.simulate.labs import build_lab_truth, derive_vars_upcr_truth
 from pipeline.simulate.render import SiteDialect, compute_sledai_column_names, render_site_form
 from pipeline.simulate.sledai import build_sledai_truth
 from pipeline.simulate.subjects import build_subjects, build_visits, derive_var_ie_failed, derive_vars_disposition
+from pipeline.simulate.visit_log import apply_visit_log, drop_missed_visits, summarise_visit_log
 from pipeline.simulate.writers import write_csv, write_xlsx, write_xpt
 
 log = get_logger("simulate")
@@ -57,9 +59,11 @@ def build_truth(inputs: SimulationInputs) -> dict[str, pd.DataFrame]:
     cm = build_cm_truth(subjects, ae, inputs)
     sv = visits.merge(subjects[["usubjid", "siteid"]], on="usubjid")
     sv["protected"] = False
-    return {"subjects": subjects, "visits": visits, "dm": subjects, "mh": build_mh_truth(subjects, inputs),
-            "ie": build_ie_truth(subjects, inputs), "rand": subjects[subjects["randomised"]], "ex": ex, "vs": vs,
-            "lab": labs, "sledai": sledai, "ae": ae, "cm": cm, "ds": build_ds_truth(subjects, inputs), "sv": sv}
+    truth = {"subjects": subjects, "visits": visits, "dm": subjects, "mh": build_mh_truth(subjects, inputs),
+             "ie": build_ie_truth(subjects, inputs), "rand": subjects[subjects["randomised"]], "ex": ex, "vs": vs,
+             "lab": labs, "sledai": sledai, "ae": ae, "cm": cm, "ds": build_ds_truth(subjects, inputs), "sv": sv,
+             "dv": build_dv_truth(subjects, visits, inputs)}
+    return apply_visit_log(truth, inputs)  # unscheduled and missed visits, on their own random streams
 
 
 def render_files(truth: dict[str, pd.DataFrame], inputs: SimulationInputs) -> list[RawFile]:
@@ -67,7 +71,7 @@ def render_files(truth: dict[str, pd.DataFrame], inputs: SimulationInputs) -> li
 
     >>> files = render_files(example_truth(), example_inputs())
     >>> len(files), files[0].relpath, files[-1].relpath
-    (84, 'site_101/dm.csv', 'site_501/sv.csv')
+    (91, 'site_101/dm.csv', 'site_501/dv.csv')
     """
     files = []
     subjects = truth["subjects"]
@@ -169,6 +173,14 @@ def summarise_subjects(truth: dict[str, pd.DataFrame], inputs: SimulationInputs)
     out["any_teae"] = np.where(out["usubjid"].isin(te["usubjid"]), "Y", "N")
     out["completed_treatment"] = np.where(subjects["completed_treatment"], "Y", "N")
     out["completed_study"] = np.where(subjects["completed_study"], "Y", "N")
+    dv = truth.get("dv")
+    major = set(dv.loc[dv["severity"] == "MAJOR", "usubjid"]) if dv is not None else set()
+    out["major_deviation"] = np.where(out["usubjid"].isin(major), "Y", "N")
+    out["per_protocol"] = np.where(out["randomised"].eq("Y") & out["first_dose_date"].ne("") & ~out["usubjid"].isin(major),
+                                   "Y", "N")
+    log_summary = summarise_visit_log(truth).set_index("usubjid")
+    out["unscheduled_visits"] = out["usubjid"].map(log_summary["unscheduled_visits"]).fillna(0).astype(int)
+    out["missed_visit"] = out["usubjid"].map(log_summary["missed_visit"]).fillna("")
     return out.sort_values("usubjid").reset_index(drop=True)
 
 
@@ -179,12 +191,13 @@ def simulate(raw_dir: Path, inputs: SimulationInputs) -> dict:
     >>> with tempfile.TemporaryDirectory() as tmp:
     ...     manifest = simulate(Path(tmp), example_inputs())
     >>> manifest["subjects"], manifest["arms"], len(manifest["files"])
-    (57, {'ISCAL10': 39, 'PBO': 18}, 84)
+    (57, {'ISCAL10': 39, 'PBO': 18}, 91)
     """
     started = time.perf_counter()
     truth = build_truth(inputs)
     files = render_files(truth, inputs)
     records = inject_defects(files, inputs.sim["defects"], rng_for(inputs.seed, "defects"))
+    records, truth["missed"] = drop_missed_visits(files, records, truth, inputs)
     defects = finalise_rows(files, records)
     if raw_dir.exists():  # a previous simulation: remove its site folders and truth only
         for child in raw_dir.iterdir():
@@ -216,6 +229,25 @@ def simulate(raw_dir: Path, inputs: SimulationInputs) -> dict:
     return manifest
 
 
+def check_has_simulation_spec(specs_dir: Path, study: str, design: dict) -> None:
+    """Fail with one clear line when a study has no ``simulation.yaml`` (e.g. it starts from existing SDTM).
+
+    >>> from pipeline.common.study import StudyContext
+    >>> ctx = StudyContext.create("cdiscpilot01")
+    >>> try:
+    ...     check_has_simulation_spec(ctx.specs_dir, ctx.study, ctx.design)
+    ... except ConfigError as exc:
+    ...     print(exc)
+    study cdiscpilot01 has no simulation spec; it starts from existing SDTM (sources.sdtm in study.yaml)
+    """
+    if (Path(specs_dir) / "simulation.yaml").is_file():
+        return
+    sources = (design.get("sources") or {}) if isinstance(design, dict) else {}
+    if isinstance(sources, dict) and sources.get("sdtm"):
+        raise ConfigError(f"study {study} has no simulation spec; it starts from existing SDTM (sources.sdtm in study.yaml)")
+    raise ConfigError(f"study {study} has no simulation spec ({Path(specs_dir) / 'simulation.yaml'} not found)")
+
+
 def run(ctx) -> None:
     """Stage entry point: ``python -m pipeline simulate [--seed N] [--subjects N] [--out DIR]``.
 
@@ -227,6 +259,7 @@ def run(ctx) -> None:
     ...     sorted(p.name for p in ctx.truth_dir.iterdir())
     ['defects.csv', 'manifest.json', 'subjects.csv']
     """
+    check_has_simulation_spec(ctx.specs_dir, ctx.study, ctx.design)
     inputs = load_simulation_inputs(ctx, seed=ctx.options.get("seed"), subjects=ctx.options.get("subjects"))
     try:
         simulate(Path(ctx.raw_dir), inputs)

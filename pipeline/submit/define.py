@@ -199,6 +199,28 @@ def build_codelists(variable_meta: pd.DataFrame, datasets: dict[str, pd.DataFram
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=CODELIST_COLUMNS)
 
 
+def drop_empty_codelist_refs(variable_meta: pd.DataFrame, codelists: pd.DataFrame) -> pd.DataFrame:
+    """Clear ``codelist_oid`` where no CodeList will be written (no value in the data nor CT terms).
+
+    A CodeList is written for every ``codelist_oid`` of ``codelists`` and for every ExternalCodeList
+    ``CL.<dictionary>``; any other reference (e.g. a TV.ARMCD that is always empty) would point at
+    nothing, so the variable keeps no CodeListRef.
+
+    >>> vm = pd.DataFrame({"dataset": ["DM", "TV", "AE"], "variable": ["SEX", "ARMCD", "AEDECOD"],
+    ...                    "codelist_oid": ["CL.SEX", "CL.TV.ARMCD", "CL.MEDDRA"], "dictionary": ["", "", "MEDDRA"]})
+    >>> drop_empty_codelist_refs(vm, pd.DataFrame({"codelist_oid": ["CL.SEX"]}))["codelist_oid"].tolist()
+    ['CL.SEX', '', 'CL.MEDDRA']
+    """
+    for name, frame, column in (("variable_meta", variable_meta, "codelist_oid"), ("codelists", codelists, "codelist_oid")):
+        if column not in frame.columns:
+            raise ValueError(f"drop_empty_codelist_refs: {name} has no column {column!r}")
+    dictionaries = variable_meta["dictionary"].fillna("") if "dictionary" in variable_meta.columns \
+        else pd.Series("", index=variable_meta.index)
+    written = set(codelists["codelist_oid"]) | {f"CL.{d}" for d in dictionaries if d}
+    oids = variable_meta["codelist_oid"].fillna("")
+    return variable_meta.assign(codelist_oid=oids.where(oids.isin(written), ""))
+
+
 def _coded_text(value: Any) -> str:
     if isinstance(value, float) and value.is_integer():
         return str(int(value))
@@ -362,7 +384,7 @@ def build_define_xml(context: DefineContext, metas: list[DatasetMeta], variable_
         etree.SubElement(standards, _q(DEF_NS, "Standard"), OID=ct_oids["ADaM"], Name="CDISC/NCI", Type="CT",
                          PublishingSet="ADaM", Version=context.ct_version, Status="Final")
 
-    variable_meta = variable_meta.copy()
+    variable_meta = drop_empty_codelist_refs(variable_meta, codelists)
     vl_keys = set()
     if len(value_level):
         vl_keys = set(zip(value_level["dataset"], value_level["variable"]))
@@ -610,6 +632,7 @@ def render_define_html(context: DefineContext, metas: list[DatasetMeta], variabl
     from jinja2 import Environment, FileSystemLoader
 
     ig_name, ig_version = IG_VERSIONS[context.standard]
+    variable_meta = drop_empty_codelist_refs(variable_meta, codelists)
     value_sets = set(zip(value_level["dataset"], value_level["variable"])) if len(value_level) else set()
     variables: dict[str, list[dict[str, Any]]] = {}
     for meta in metas:

@@ -60,6 +60,26 @@ def wrap_cell(text: str, width: int) -> list[str]:
     return textwrap.wrap(text, width, break_on_hyphens=False) or [""]
 
 
+def wrap_header(text: str, width: int) -> list[str]:
+    """The lines of a column header: each ``\\n``-separated part wrapped word-wise to ``width``.
+
+    A single word longer than ``width`` is hard-cut; an empty part stays an empty line.
+
+    >>> wrap_header("Xanomeline Low Dose\\n(N=84)", 12)
+    ['Xanomeline', 'Low Dose', '(N=84)']
+    >>> wrap_header("Iscalimab 10 mg/kg\\n(N=39)", 20)
+    ['Iscalimab 10 mg/kg', '(N=39)']
+    >>> wrap_header("Hydroxychloroquine", 8)
+    ['Hydroxyc', 'hloroqui', 'ne']
+    """
+    if not isinstance(width, int) or width < 1:
+        raise ValueError(f"header width must be a positive integer, got {width!r}")
+    lines: list[str] = []
+    for part in str(text or "").split("\n"):
+        lines += textwrap.wrap(part, width=width, break_long_words=True, break_on_hyphens=False) or [""]
+    return lines
+
+
 def align_tokens(cells: list[str]) -> list[str]:
     """Right-align the first token (the leading number) of a column's cells, so numbers line up.
 
@@ -102,8 +122,8 @@ def _column_cells(display: Display, widths: list[int]) -> list[list[str]]:
 def layout_table_lines(display: Display, width: int) -> tuple[list[str], list[list[str]]]:
     """The header lines and, per display line, its text lines (labels wrapped, cells aligned)."""
     label_width, widths = table_widths(display, width)
-    header_cols = [h.split("\n") for h in display.column_headers]
-    label_parts = (display.label_header or "").split("\n")
+    header_cols = [wrap_header(h, max(w - 1, 1)) for h, w in zip(display.column_headers, widths)]
+    label_parts = wrap_header(display.label_header or "", max(label_width - 1, 1))
     depth = max([len(p) for p in header_cols] + [len(label_parts)])
     header = []
     for i in range(depth):

@@ -9,11 +9,38 @@ import pandas as pd
 from pipeline.validate.datasets import read_dataset_dir
 
 
+def sequence_variable(dataset: pd.DataFrame, dataset_name: str) -> str:
+    """The --SEQ variable of a dataset: ``<DOMAIN>SEQ`` for a split dataset, else ``<dataset_name>SEQ``.
+
+    A split dataset (LBCH, LBHE, QSCG) keeps the parent domain's variable prefix, so its sequence
+    variable is named from its DOMAIN value; a dataset whose name is the domain (or without a
+    DOMAIN column or such a variable) falls back to ``<dataset_name>SEQ``.
+
+    >>> sequence_variable(pd.DataFrame({"DOMAIN": ["LB"], "LBSEQ": [1]}), "LBCH")
+    'LBSEQ'
+    >>> sequence_variable(pd.DataFrame({"DOMAIN": ["AE"], "AESEQ": [1]}), "AE")
+    'AESEQ'
+    >>> sequence_variable(pd.DataFrame({"USUBJID": ["1"]}), "SUPPAE")
+    'SUPPAESEQ'
+    """
+    if not isinstance(dataset_name, str) or not dataset_name:
+        raise ValueError(f"sequence_variable: dataset_name must be a non-empty string, got {dataset_name!r}")
+    fallback = f"{dataset_name.upper()}SEQ"
+    if "DOMAIN" not in dataset.columns or fallback in dataset.columns:
+        return fallback
+    domains = dataset["DOMAIN"].dropna().astype(str).str.strip().str.upper()
+    domains = domains[domains != ""].unique()
+    if len(domains) == 1 and len(dataset_name) > len(domains[0]) and f"{domains[0]}SEQ" in dataset.columns:
+        return f"{domains[0]}SEQ"
+    return fallback
+
+
 def findings_with_raw_source(findings: pd.DataFrame, sdtm_dir: Path, lineage_dir: Path) -> pd.DataFrame:
     """Findings with ``source_file`` and ``source_row`` of the raw row behind each record-level finding.
 
-    Uses ``lineage/<domain>.parquet`` (USUBJID, SEQ, SOURCE_FILE, SOURCE_ROW); findings without a
-    record, or on datasets without --SEQ or lineage, keep null sources.
+    Uses ``lineage/<dataset>.parquet`` (USUBJID, SEQ, SOURCE_FILE, SOURCE_ROW); findings without a
+    record, or on datasets without --SEQ or lineage, keep null sources. The sequence variable of a
+    split dataset (LBCH) is named after its DOMAIN (LBSEQ), see :func:`sequence_variable`.
 
     >>> empty = pd.DataFrame(columns=["dataset", "record", "usubjid"])
     >>> list(findings_with_raw_source(empty, Path("/nonexistent"), Path("/nonexistent")).columns)[-2:]
@@ -29,7 +56,7 @@ def findings_with_raw_source(findings: pd.DataFrame, sdtm_dir: Path, lineage_dir
         if frame is None or trace is None or "USUBJID" not in frame.columns:
             continue
         positions = rows["record"].astype("int64") - 1
-        seq = f"{dataset}SEQ"
+        seq = sequence_variable(frame, str(dataset))
         if seq in frame.columns and "SEQ" in trace.columns and trace["SEQ"].notna().any():
             keys = frame.iloc[positions.to_numpy()][["USUBJID", seq]].reset_index(drop=True)
             keys[seq] = pd.to_numeric(keys[seq], errors="coerce")

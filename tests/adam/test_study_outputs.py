@@ -99,3 +99,51 @@ def test_rerun_is_byte_identical(adam_built):
     before = digest()
     run(adam_built)
     assert digest() == before
+
+
+# --- unscheduled visits and protocol deviations -----------------------------------------------------------------
+
+
+def test_week24_upcr_analysis_record_is_the_scheduled_visit(adam):
+    adlb = adam["adlb"]
+    unscheduled = adlb["VISIT"].str.startswith("UNSCHEDULED", na=False)
+    assert (unscheduled & (adlb["PARAMCD"] == "UPCR")).sum() >= 15       # repeat urine samples reach ADLB
+    for param in ["UPCR", "LUPCR", "EGFR"]:
+        w24 = adlb[(adlb["PARAMCD"] == param) & (adlb["AVISIT"] == "WEEK 24") & (adlb["ANL01FL"] == "Y")]
+        assert len(w24) == 37 + 18, param                                   # the evaluable subjects
+        assert (w24["VISIT"] == "WEEK 24").all(), param
+        base = adlb[(adlb["PARAMCD"] == param) & (adlb["ABLFL"] == "Y")]
+        assert not base["VISIT"].str.startswith("UNSCHEDULED", na=False).any(), param
+    # an unscheduled record is analysed only where its window has no scheduled value
+    analysed = adlb[unscheduled & (adlb["ANL01FL"] == "Y") & adlb["DTYPE"].isna()]
+    scheduled = adlb[~unscheduled & adlb["AVAL"].notna() & adlb["DTYPE"].isna()]
+    clash = analysed.merge(scheduled, on=["USUBJID", "PARAMCD", "AVISIT"])
+    assert clash.empty, clash[["USUBJID", "PARAMCD", "AVISIT"]].head()
+
+
+def test_pprotfl_is_fas_without_major_deviation_as_simulated(adam, truth):
+    adsl = adam["adsl"].set_index("USUBJID")
+    expected = truth.set_index("usubjid")["per_protocol"]
+    assert (adsl.loc[expected.index, "PPROTFL"].to_numpy() == expected.to_numpy()).all()
+    assert adsl.groupby("TRT01P")["PPROTFL"].apply(lambda f: int((f == "Y").sum())).to_dict() == {ISCAL: 37, PBO: 16}
+    assert (adsl.loc[adsl["PPROTFL"] == "Y", "FASFL"] == "Y").all()
+
+
+def test_pprotfl_on_hand_made_sdtm_with_and_without_a_deviation_log():
+    from pipeline.adam.engine import Engine
+    from pipeline.common.study import StudyContext
+
+    from .mini_study import S1, S2, S3, STUDYID, mini_sdtm
+
+    ctx = StudyContext.create("iscalimab-ln")
+
+    def pprotfl(sdtm):
+        engine = Engine(ctx.spec("adam"), sdtm, design=ctx.design, spec_path="adam.yaml", standards_dir=ctx.standards_dir)
+        return engine.build()["ADSL"].set_index("USUBJID")["PPROTFL"].to_dict()
+
+    # no DV domain (exports without a deviation log): the optional step falls back to MAJDVFL = N
+    assert pprotfl(mini_sdtm()) == {S1: "Y", S2: "Y", S3: "Y"}
+    dv = pd.DataFrame({"STUDYID": STUDYID, "DOMAIN": "DV", "USUBJID": [S1, S2, S2], "DVSEQ": [1.0, 1.0, 2.0],
+                       "DVTERM": ["Live vaccine given", "Visit outside window", "Infusion too short"],
+                       "DVCAT": ["MINOR", "MAJOR", "MINOR"], "DVSTDTC": ["2024-02-01", "2024-03-01", "2024-03-05"]})
+    assert pprotfl({**mini_sdtm(), "dv": dv}) == {S1: "Y", S2: "N", S3: "Y"}

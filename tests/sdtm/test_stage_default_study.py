@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -206,3 +207,73 @@ def test_quarantine_records_carry_no_personal_fields(outputs):
     records = [json.loads(r) for frame in frames for r in frame["record"].dropna()]
     assert records
     assert not [r for r in records if {k.lower() for k in r} & {"initials", "first_name", "last_name"}]
+
+
+# --- unscheduled and missed visits, protocol deviations ----------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def truth_subjects(sdtm_built) -> pd.DataFrame:
+    return pd.read_csv(sdtm_built.truth_dir / "subjects.csv", dtype=str, keep_default_na=False)
+
+
+def test_unscheduled_visits_are_numbered_after_the_previous_planned_visit_in_sv(sdtm):
+    sv = sdtm["SV"]
+    unscheduled = sv[sv["VISIT"].str.startswith("UNSCHEDULED")]
+    assert len(unscheduled) >= 15
+    assert ((unscheduled["VISITNUM"] * 100).round() % 100 == 1).all()          # x.01 (one per planned visit)
+    assert (unscheduled["VISIT"] == "UNSCHEDULED " + unscheduled["VISITNUM"].map("{:.2f}".format)).all()
+    assert unscheduled["SVPRESP"].isna().all() and unscheduled["VISITDY"].isna().all()
+    assert (unscheduled["SVOCCUR"] == "Y").all() and unscheduled["SVUPDES"].notna().all()
+    assert "Repeat safety laboratory" in set(unscheduled["SVUPDES"])                 # English-writing sites
+    # the planned visit just before (same subject, VISITNUM = floor) took place before the unscheduled date
+    planned = sv[sv["SVPRESP"] == "Y"].set_index(["USUBJID", "VISITNUM"])["SVSTDTC"]
+    keys = list(zip(unscheduled["USUBJID"], np.floor(unscheduled["VISITNUM"])))
+    previous = pd.Series([planned.get(k) for k in keys], index=unscheduled.index)
+    dated = previous.notna() & unscheduled["SVSTDTC"].notna()
+    assert dated.sum() >= 15
+    assert (previous[dated] < unscheduled.loc[dated, "SVSTDTC"]).all()
+
+
+def test_lb_and_vs_unscheduled_records_share_the_sv_visit_number(sdtm):
+    sv = sdtm["SV"]
+    sv_visits = set(zip(sv["USUBJID"], sv["VISITNUM"].round(2), sv["SVSTDTC"]))
+    for domain, dtc in (("LB", "LBDTC"), ("VS", "VSDTC")):
+        data = sdtm[domain]
+        unscheduled = data[data["VISIT"].str.startswith("UNSCHEDULED", na=False)]
+        assert len(unscheduled) > 0, domain
+        keys = set(zip(unscheduled["USUBJID"], unscheduled["VISITNUM"].round(2), unscheduled[dtc].str[:10]))
+        assert keys <= sv_visits, (domain, sorted(keys - sv_visits)[:3])
+    lb = sdtm["LB"]
+    tests = set(lb.loc[lb["VISIT"].str.startswith("UNSCHEDULED", na=False), "LBTESTCD"])
+    assert tests == {"CREAT", "PROT", "PROTCRT", "PLAT", "WBC"}      # repeat safety labs; UPCR derived from PROT/CREAT
+
+
+def test_missed_visits_are_in_sv_as_not_done_without_dates(sdtm, truth_subjects):
+    sv = sdtm["SV"]
+    not_done = sv[sv["SVOCCUR"] == "N"]
+    missed = truth_subjects[truth_subjects["missed_visit"] != ""]
+    assert sorted(zip(not_done["USUBJID"], not_done["VISIT"])) == sorted(zip(missed["usubjid"], missed["missed_visit"]))
+    assert not_done["SVSTDTC"].isna().all() and not_done["EPOCH"].isna().all()
+    assert (not_done["SVPRESP"] == "Y").all() and not_done["SVREASOC"].notna().all()
+    assert sv.loc[sv["SVOCCUR"] == "Y", "SVREASOC"].isna().all()
+    for usubjid, visit in zip(not_done["USUBJID"], not_done["VISIT"]):
+        for domain in ("LB", "VS", "RS"):
+            data = sdtm[domain]
+            assert data[(data["USUBJID"] == usubjid) & (data["VISIT"] == visit)].empty, (domain, usubjid, visit)
+
+
+def test_dv_holds_every_deviation_with_major_minor_category(sdtm, truth_subjects, outputs):
+    dv = sdtm["DV"]
+    assert list(dv.columns[:4]) == ["STUDYID", "DOMAIN", "USUBJID", "DVSEQ"]
+    assert set(dv["DVCAT"]) == {"MAJOR", "MINOR"}
+    assert dv["DVTERM"].notna().all() and dv["DVSTDTC"].notna().all() and dv["DVSTDY"].notna().all()
+    assert not dv.duplicated(["USUBJID", "DVSEQ"]).any()
+    major = sorted(dv.loc[dv["DVCAT"] == "MAJOR", "USUBJID"].unique())
+    assert major == sorted(truth_subjects.loc[truth_subjects["major_deviation"] == "Y", "usubjid"])
+    assert set(dv["DVSCAT"]) <= {"ELIGIBILITY", "PROHIBITED MEDICATION", "STUDY TREATMENT", "VISIT SCHEDULE",
+                                 "STUDY PROCEDURES", "INFORMED CONSENT"}
+    ledger = json.loads((outputs / "ledger.json").read_text())
+    dv_files = [f for f in ledger["files"] if f.split("/")[-1].startswith("dv.")]
+    assert len(dv_files) == 7
+    assert sum(ledger["files"][f]["domains"]["DV"]["rows_mapped"] for f in dv_files) == len(dv)

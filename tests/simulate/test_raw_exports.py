@@ -7,7 +7,7 @@ import re
 import numpy as np
 import pandas as pd
 
-FORMS = ["dm", "mh", "ie", "rand", "ex", "vs", "lab", "sledai", "ae", "cm", "ds", "sv"]
+FORMS = ["dm", "mh", "ie", "rand", "ex", "vs", "lab", "sledai", "ae", "cm", "ds", "sv", "dv"]
 
 
 def test_every_site_has_every_form_and_truth_files(raw):
