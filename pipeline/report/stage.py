@@ -9,9 +9,11 @@ same inputs give the same bytes.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
+from pipeline.common.errors import ConfigError
 from pipeline.common.io import write_text_atomic
 from pipeline.common.logs import get_logger
 from pipeline.common.study import StudyContext
@@ -23,6 +25,16 @@ TEMPLATES_DIR = Path(__file__).resolve().parent / "templates"
 REPORT_NAME = "dq_report.html"
 
 
+def load_tlf_shell(ctx: StudyContext) -> dict[str, Any] | None:
+    """The study's ``tlf.yaml`` (output ids, numbers and titles), or None when the study has none."""
+    if not (ctx.specs_dir / "tlf.yaml").exists():
+        return None
+    shell = ctx.spec("tlf")
+    if not isinstance(shell, dict):
+        raise ConfigError(f"{ctx.specs_dir / 'tlf.yaml'}: expected a mapping at the top level")
+    return shell
+
+
 def build_sections(ctx: StudyContext) -> list[Section]:
     """Every section of the report, in reading order."""
     out = ctx.outputs_dir
@@ -31,7 +43,7 @@ def build_sections(ctx: StudyContext) -> list[Section]:
         section_ledger(ctx.ledger_path),
         section_quarantine(ctx.quarantine_dir),
         section_findings(ctx.validation_dir),
-        section_ard(ctx.ard_dir),
+        section_ard(ctx.ard_dir, load_tlf_shell(ctx), ctx.tlf_dir),
         section_submission(ctx.submission_dir),
     ]
 

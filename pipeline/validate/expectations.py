@@ -3,7 +3,7 @@
 Each expectation item of the spec is one rule (id, title, severity, message) and one GX
 expectation on a *view*: a dataset filtered by a row mask, or a small derived frame (dates as
 datetimes, completeness per visit, visit order). Values can reference study.yaml
-(``$study:eligibility.age.0``) or another spec of the study (``$spec:simulation.schedule.lab``), so
+(``$study:eligibility.age.0``) or another spec of the study (``$spec:<name>.<path>``, e.g. a key of simulation.yaml), so
 study facts live in one place. GX is imported lazily (slow import)
 and runs in an ephemeral context; Data Docs HTML, when asked for, goes under ``validation/gx/``.
 """

@@ -109,3 +109,24 @@ def test_later_dataset_of_the_same_name_replaces_the_first_pass():
                          {"name": "ADSL", "source": {"adam": "adsl"}, "steps": [{"assign": {"PASS": "2"}}]}]}
     out = Engine(spec, {"dm": DM}).build()["ADSL"]
     assert out["PASS"].tolist() == ["2", "2", "2"]
+
+
+def _major_deviation_step():
+    return {"optional": True, "otherwise": {"assign": {"MAJDVFL": "N"}},
+            "derive_vars_merged": {"dataset_add": {"sdtm": "dv", "filter": "DVCAT == 'MAJOR'"},
+                                   "by_vars": ["STUDYID", "USUBJID"], "new_vars": {"MAJDVTRM": "DVTERM"},
+                                   "exist_flag": "MAJDVFL", "false_value": "N"}}
+
+
+def test_optional_step_runs_otherwise_when_its_domain_is_missing():
+    out = _build([_major_deviation_step()])
+    assert out["MAJDVFL"].tolist() == ["N", "N"]
+    assert "MAJDVTRM" not in out
+
+
+def test_optional_step_runs_itself_when_its_domain_exists():
+    dv = pd.DataFrame({"STUDYID": ["S", "S"], "USUBJID": ["2", "1"], "DVCAT": ["MAJOR", "MINOR"],
+                       "DVTERM": ["Wrong dose", "Late visit"]})
+    out = _build([_major_deviation_step()], sdtm={"dm": DM, "dv": dv})
+    assert out[["USUBJID", "MAJDVFL", "MAJDVTRM"]].fillna("").values.tolist() == [
+        ["1", "N", ""], ["2", "Y", "Wrong dose"]]
