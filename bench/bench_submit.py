@@ -83,4 +83,4 @@ def main() -> int | None:
 
 
 if __name__ == "__main__":
-    main()
+    raise SystemExit(main())

@@ -65,8 +65,8 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     for key, value in result.items():
         print(f"  {key:28s} {value}")
     print(f"  target: < 10 s and < 1 GiB -> {verdict}")
-    return result
+    return 0 if verdict == "OK" else 1
 
 
 if __name__ == "__main__":
-    main()
+    raise SystemExit(main())

