@@ -214,7 +214,9 @@ def build_cm_truth(subjects: pd.DataFrame, ae: pd.DataFrame, inputs: SimulationI
             "dose": [float(m["dose"][0]) for m in chosen], "dose_unit": [m["unit"] for m in chosen],
             "route": [m["route"] for m in chosen], "frequency": [m["frequency"] for m in chosen],
             "start_date": start, "start_precision": "D", "end_date": start + 5 * DAY, "ongoing": "N",
-            "indication": "AE", "kind": "ae"}))
+            "indication": "AE", "kind": "ae"})
+            # two AEs treated with the same drug from the same day share one con-med record
+            .drop_duplicates(["usubjid", "drug", "start_date"]))
     cm = pd.concat(frames, ignore_index=True)
     cm = cm.sort_values(["usubjid", "start_date", "drug"], kind="mergesort").reset_index(drop=True)
     cm["line"] = cm.groupby("usubjid").cumcount() + 1
