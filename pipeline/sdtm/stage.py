@@ -33,7 +33,7 @@ from pipeline.sdtm.mapping.engine import (
     QUARANTINE_COLUMNS, DomainResult, IngestedFile, quarantine_rows, check_bindings, check_references, check_ledger,
     count_rows, ingest_source, map_domain)
 from pipeline.sdtm.mapping.records import derive_records_ratio
-from pipeline.sdtm.mapping.spec import DomainMapping, load_mapping
+from pipeline.sdtm.mapping.spec import SITES_FILE, DomainMapping, load_mapping, load_site_defaults
 from pipeline.sdtm.mapping.units import UnitTable
 from pipeline.sdtm.relrec import build_relrec
 from pipeline.sdtm.supp import build_supp
@@ -50,7 +50,8 @@ LINEAGE_OUT = ["STUDYID", "DOMAIN", "USUBJID", "SEQ", "SOURCE_FILE", "SOURCE_ROW
 # --- loading ------------------------------------------------------------------------------------
 
 def load_mappings(mappings_dir: Path) -> dict[str, DomainMapping]:
-    """Every ``<domain>.yaml`` of a study (files starting with ``_`` are skipped), DM first.
+    """Every ``<domain>.yaml`` of a study (files starting with ``_`` are skipped), DM first; the site
+    dialects of ``sites.yaml`` (when present) are inherited by every source of every domain.
 
     >>> from pipeline.common.study import PROJECT_ROOT
     >>> list(load_mappings(PROJECT_ROOT / "mappings" / "iscalimab-ln"))[0]
@@ -59,10 +60,12 @@ def load_mappings(mappings_dir: Path) -> dict[str, DomainMapping]:
     if not mappings_dir.is_dir():
         raise ConfigError(f"{mappings_dir}: no mapping folder for this study")
     mappings = {}
+    sites_path = mappings_dir / SITES_FILE
+    site_defaults = load_site_defaults(sites_path) if sites_path.is_file() else {}
     for path in sorted(mappings_dir.glob("*.yaml")):
-        if path.name.startswith("_"):
+        if path.name.startswith("_") or path.name == SITES_FILE:
             continue
-        mapping = load_mapping(path)
+        mapping = load_mapping(path, site_defaults=site_defaults)
         if mapping.domain in mappings:
             raise ConfigError(f"{path}:1: domain {mapping.domain} is already mapped by {mappings[mapping.domain].path}")
         mappings[mapping.domain] = mapping

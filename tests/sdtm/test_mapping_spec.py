@@ -132,3 +132,77 @@ def test_unknown_references_fail_before_any_raw_file_is_read(tmp_path, replaceme
         run(ctx)
     assert str(info.value).startswith(f"{ctx.mappings_dir / 'ae.yaml'}:11: variable AETERM: ")
     assert message in str(info.value)
+
+
+SITES = """\
+sites:
+  "101":
+    reader: {delimiter: ";", decimal: ","}
+    date_formats: ["%d.%m.%Y"]
+    values: {serious: {"1": "Y"}}
+  "102":
+    files: "site_{site}/{form}.xlsx"
+    reader: {format: xlsx, sheet: Export}
+"""
+
+
+@pytest.mark.parametrize(("change", "line", "message"), [
+    (('    date_formats: ["%d.%m.%Y"]', '    date_format: ["%d.%m.%Y"]'), 4, "site 101: unknown key 'date_format'"),
+    (('["%d.%m.%Y"]', '["%d.%q.%Y"]'), 4, "unknown token '%q'"),
+    (('values: {serious: {"1": "Y"}}', 'values: {serious: Y}'), 5, "values of 'serious' must be a mapping"),
+    (('"site_{site}/{form}.xlsx"', '"site_{site}/all.xlsx"'), 7, "needs '{form}'"),
+    (('"site_{site}/{form}.xlsx"', '"site_{site}/{form}_{domain}.xlsx"'), 7, "only {site} and {form} may be used"),
+    (('"site_{site}/{form}.xlsx"', '"../{form}.xlsx"'), 7, "must be a relative path inside the raw directory"),
+    (('    reader: {format: xlsx, sheet: Export}', '    reader: xlsx'), 8, "site 102: reader must be a mapping"),
+    (("sites:", "site:"), 1, "sites file: unknown key 'site'"),
+    (('{delimiter: ";", decimal: ","}', '{delimiter: ";", decimals: ","}'), 3, "unknown reader option(s) decimals"),
+    (("format: xlsx,", "format: xlsm,"), 8, "unknown reader format 'xlsm'"),
+])
+def test_bad_sites_yaml_fails_at_load_naming_file_and_line(tmp_path, change, line, message):
+    ctx = make_ctx(tmp_path, {"ae.yaml": GOOD, "sites.yaml": SITES.replace(*change)})
+    with pytest.raises(ConfigError) as info:
+        run(ctx)
+    text = str(info.value)
+    assert text.startswith(f"{ctx.mappings_dir / 'sites.yaml'}:{line}: "), text
+    assert message in text
+
+
+def test_sites_yaml_is_not_a_domain_and_its_files_template_is_filled_per_form(tmp_path):
+    from pipeline.sdtm.stage import load_mappings
+
+    ctx = make_ctx(tmp_path, {"ae.yaml": GOOD, "sites.yaml": SITES})
+    mappings = load_mappings(ctx.mappings_dir)
+    assert list(mappings) == ["AE"]
+    source = mappings["AE"].sources[0]
+    assert source.for_site("102").files == "site_102/ae.xlsx"
+    assert source.for_site("102").reader == {"format": "xlsx", "sheet": "Export"}
+    assert source.for_site("101").values == {"serious": {"1": "Y"}}
+    assert source.for_site("103").reader == {} and source.for_site("103").date_formats == ("iso8601",)
+
+
+def test_site_listed_without_settings_in_sites_yaml_reads_with_source_defaults(tmp_path):
+    from pipeline.sdtm.mapping.spec import load_site_defaults
+
+    defaults = load_site_defaults(write(tmp_path, SITES + '  "103":\n  "104": {}\n', "sites.yaml"))
+    assert defaults["103"].raw == {} and defaults["103"].where.line == 9 and defaults["104"].raw == {}
+    source = load_mapping(write(tmp_path, GOOD), site_defaults=defaults).sources[0]
+    assert source.for_site("103").reader == {} and source.for_site("103").files == "site_*/ae.csv"
+
+
+def test_domain_site_block_error_still_names_the_domain_file(tmp_path):
+    bad = GOOD.replace("    subject: subj\n", "    subject: subj\n    sites:\n      '101': {date_formats: ['%d.%q']}\n")
+    ctx = make_ctx(tmp_path, {"ae.yaml": bad, "sites.yaml": SITES})
+    with pytest.raises(ConfigError) as info:
+        run(ctx)
+    assert str(info.value).startswith(f"{ctx.mappings_dir / 'ae.yaml'}:7: ")
+    assert "unknown token '%q'" in str(info.value)
+
+
+def test_site_known_only_to_sites_yaml_points_missing_columns_at_the_domain_source(tmp_path):
+    ctx = make_ctx(tmp_path, {"ae.yaml": GOOD, "sites.yaml": "sites:\n  '101':\n    reader: {delimiter: ';'}\n"})
+    (ctx.raw_dir / "site_101").mkdir()
+    (ctx.raw_dir / "site_101" / "ae.csv").write_text("Subj;term;start\n1;Headache;2020-01-01\n")
+    with pytest.raises(ConfigError) as info:
+        run(ctx)
+    assert str(info.value) == (f"{ctx.mappings_dir / 'ae.yaml'}:3: source ae: subject column 'subj' not found in "
+                               "site_101/ae.csv (columns: Subj, term, start)")

@@ -89,6 +89,7 @@ NEW_DIALECT = {"format": "csv", "delimiter": "|", "decimal": ",", "encoding": "c
 
 
 def test_new_site_dialect_is_added_with_yaml_alone(tmp_path):
+    """Onboarding site 601: one sites.yaml entry (reader, dates) plus the column renames of each form."""
     ctx = make_ctx(tmp_path, copy_study_mappings=True, extra_sites=[NEW_SITE])
     records = {"dm": SUBJECT["dm"], "ae": SUBJECT["ae"]}
     write_site(ctx.raw_dir, "402", records)
@@ -101,16 +102,19 @@ def test_new_site_dialect_is_added_with_yaml_alone(tmp_path):
                     "Outcome": "outcome", "LowestLevelTerm": "llt_name", "LLTCode": "llt_code",
                     "PreferredTerm": "preferred_term", "PTCode": "pt_code", "SystemOrganClass": "system_organ_class",
                     "SOCCode": "soc_code"}}
+    sites_yaml = ctx.mappings_dir / "sites.yaml"
+    dialect = {"601": {"reader": {"delimiter": "|", "decimal": ",", "encoding": "cp1252"}, "date_formats": ["%d-%b-%Y"]}}
+    entry = yaml.safe_dump(dialect, default_flow_style=False, width=10_000)
+    sites_yaml.write_text(sites_yaml.read_text() + "".join(f"  {line}\n" for line in entry.splitlines()))
     for name, form in (("dm.yaml", "dm"), ("ae.yaml", "ae"), ("ds.yaml", "dm")):
         path = ctx.mappings_dir / name
         text = path.read_text()
-        block = {"reader": {"delimiter": "|", "decimal": ",", "encoding": "cp1252"},
-                 "date_formats": ["%d-%b-%Y"], "rename": camel[form]}
-        site_yaml = yaml.safe_dump({"601": block}, default_flow_style=True, width=10_000).strip()[1:-1]
-        # insert the new site as the first entry of the first source's `sites:` block of this form
+        rename = yaml.safe_dump({"601": {"rename": camel[form]}}, default_flow_style=True, width=10_000).strip()[1:-1]
+        assert "reader" not in rename and "date_formats" not in rename
+        # the new site's renames become the first entry of the first source's `sites:` block of this form
         marker = f'files: "site_*/{form}.csv"'
         head, tail = text.split(marker, 1)
-        tail = tail.replace("    sites:\n", f"    sites:\n      {site_yaml}\n", 1)
+        tail = tail.replace("    sites:\n", f"    sites:\n      {rename}\n", 1)
         path.write_text(head + marker + tail)
     run(ctx)
     dm = pd.read_parquet(ctx.outputs_dir / "sdtm" / "dm.parquet").set_index("SITEID")
@@ -122,3 +126,84 @@ def test_new_site_dialect_is_added_with_yaml_alone(tmp_path):
     by_site = {s: ae[ae["USUBJID"].str.contains(f"-{s}-")].drop(columns=["USUBJID"]).reset_index(drop=True)
                for s in ("402", "601")}
     pd.testing.assert_frame_equal(by_site["601"], by_site["402"], check_dtype=False)
+
+
+MERGE_MAPPING = """\
+domain: AE
+sources:
+  - form: ae
+    files: "site_*/ae.csv"
+    subject: subj
+    reader: {delimiter: ","}
+    date_formats: ["%Y-%m-%d"]
+    values: {serious: {"S": "Y"}}
+    sites:
+      "702":
+        reader: {decimal: "."}
+        date_formats: ["%d/%m/%Y"]
+        values: {severity: {"3": SEVERE}}
+        rename: {Subj: subj}
+required: [USUBJID]
+variables:
+  STUDYID: {hardcode: {design: study.studyid}}
+  DOMAIN: {hardcode: AE}
+  USUBJID: {concat: {columns: [STUDYID, _site, subj], sep: "-"}}
+  AETERM: {assign: term}
+  AESER: {assign: serious}
+  AESEV: {assign: severity}
+  AESTDTC: {iso8601: start}
+"""
+MERGE_SITES = """\
+sites:
+  "701":
+    reader: {delimiter: ";", decimal: ","}
+    date_formats: ["%d.%m.%Y"]
+    values: {serious: {"1": "Y"}, severity: {"1": MILD}}
+  "702":
+    reader: {delimiter: ";", decimal: ","}
+    date_formats: ["%d.%m.%Y"]
+    values: {serious: {"1": "Y"}, severity: {"1": MILD}}
+    rename: {Term: term}
+  "799":   # a site without data is fine
+    date_formats: ["%m-%d-%Y"]
+"""
+
+
+def test_site_defaults_merge_order_source_then_sites_yaml_then_domain_block(tmp_path):
+    from pipeline.sdtm.mapping.spec import load_mapping, load_site_defaults
+
+    defaults = load_site_defaults(write_text(tmp_path / "sites.yaml", MERGE_SITES))
+    source = load_mapping(write_text(tmp_path / "ae.yaml", MERGE_MAPPING), site_defaults=defaults).sources[0]
+    only_sites_yaml = source.for_site("701")
+    assert only_sites_yaml.reader == {"delimiter": ";", "decimal": ","}
+    assert only_sites_yaml.date_formats == ("%d.%m.%Y",)
+    assert only_sites_yaml.values == {"serious": {"1": "Y"}, "severity": {"1": "MILD"}}
+    both = source.for_site("702")
+    assert both.reader == {"delimiter": ";", "decimal": "."}               # dicts merge, the domain block wins
+    assert both.date_formats == ("%d/%m/%Y",)                               # lists: the domain block replaces
+    assert both.values == {"serious": {"1": "Y"}, "severity": {"3": "SEVERE"}}  # a column's map replaced whole
+    assert both.rename == {"Term": "term", "Subj": "subj"}
+    neither = source.for_site("703")                                         # no entry anywhere: source defaults
+    assert neither.reader == {"delimiter": ","} and neither.date_formats == ("%Y-%m-%d",)
+    assert neither.values == {"serious": {"S": "Y"}}
+    assert source.for_site("799").date_formats == ("%m-%d-%Y",)
+
+
+def test_site_defaults_reach_the_sdtm_records_through_the_stage(tmp_path):
+    ctx = make_ctx(tmp_path, {"ae.yaml": MERGE_MAPPING, "sites.yaml": MERGE_SITES})
+    for site, text in {"701": "subj;term;serious;severity;start\n1;Headache;1;1;02.03.2020\n",
+                       "702": "Subj;Term;serious;severity;start\n2;Nausea;1;3;04/05/2020\n",
+                       "703": "subj,term,serious,severity,start\n3,Rash,S,MILD,2020-06-07\n"}.items():
+        write_text(ctx.raw_dir / f"site_{site}" / "ae.csv", text)
+    run(ctx)
+    ae = pd.read_parquet(ctx.outputs_dir / "sdtm" / "ae.parquet")
+    rows = ae[["USUBJID", "AETERM", "AESER", "AESEV", "AESTDTC"]].sort_values("USUBJID").values.tolist()
+    assert rows == [["CFZ533X2202-701-1", "Headache", "Y", "MILD", "2020-03-02"],
+                    ["CFZ533X2202-702-2", "Nausea", "Y", "SEVERE", "2020-05-04"],
+                    ["CFZ533X2202-703-3", "Rash", "Y", "MILD", "2020-06-07"]]
+
+
+def write_text(path: Path, text: str) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8")
+    return path

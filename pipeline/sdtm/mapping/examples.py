@@ -3,6 +3,9 @@
 An example is YAML with ``raw`` (rows, canonical column names), ``variables`` (as in a mapping
 file), optionally ``transpose``, ``date_formats``, ``month_names``, ``required``, and ``expect`` (the
 records expected, only the listed variables compared) and/or ``quarantine`` (expected reasons).
+Site dialects: ``sites`` (the content of ``sites.yaml``: site id -> settings), ``source_sites`` (the
+source's own ``sites:`` block) and ``site`` (the site the rows come from, default ``001``); the rows
+are then renamed, value-mapped and decimal-normalised as the ingest step would.
 """
 
 from __future__ import annotations
@@ -15,12 +18,12 @@ import pandas as pd
 from pipeline.common.study import PROJECT_ROOT
 from pipeline.sdtm.mapping.algorithms import MappingEnv
 from pipeline.sdtm.mapping.ct import load_ct
-from pipeline.sdtm.mapping.engine import IngestedFile, map_file
-from pipeline.sdtm.mapping.spec import load_mapping
+from pipeline.sdtm.mapping.engine import IngestedFile, map_file, prepare_frame
+from pipeline.sdtm.mapping.spec import load_mapping, load_site_defaults
 from pipeline.sdtm.mapping.units import UnitTable
 
 EXAMPLE_KEYS = {"raw", "variables", "transpose", "date_formats", "month_names", "required", "expect", "quarantine",
-                "numeric", "decimal", "filter"}
+                "numeric", "decimal", "filter", "sites", "source_sites", "site"}
 
 
 def example_env() -> MappingEnv:
@@ -57,15 +60,26 @@ def run_example(example: dict[str, Any], env: MappingEnv | None = None, path: st
             "required": example.get("required") or []}
     if example.get("transpose"):
         spec["transpose"] = example["transpose"]
-    mapping = load_mapping(Path(path), text=yaml.safe_dump(spec, sort_keys=False, allow_unicode=True))
+    if example.get("source_sites"):
+        source["sites"] = example["source_sites"]
+    site_defaults = None
+    if example.get("sites"):
+        site_defaults = load_site_defaults(Path(f"{path} sites"), text=yaml.safe_dump(
+            {"sites": example["sites"]}, sort_keys=False, allow_unicode=True))
+    mapping = load_mapping(Path(path), text=yaml.safe_dump(spec, sort_keys=False, allow_unicode=True),
+                           site_defaults=site_defaults)
+    site = str(example.get("site", "001"))
+    effective = mapping.sources[0].for_site(site)
     raw = pd.DataFrame(example.get("raw") or [], dtype=str).fillna("")
     if example.get("decimal"):
         for column in example.get("numeric") or []:
             raw[column] = raw[column].str.replace(example["decimal"], ".", regex=False)
-    frame = raw.assign(_file="example.csv", _row=range(1, len(raw) + 1), _site="001", _subject="")
     from pipeline.ingest.readers import ReaderOptions
 
-    item = IngestedFile("example.csv", "001", frame, mapping.sources[0], ReaderOptions(), len(raw), {}, None, "x")
+    options = ReaderOptions(decimal=str(effective.reader.get("decimal", ".")))
+    raw = prepare_frame(raw, effective, options)
+    frame = raw.assign(_file="example.csv", _row=range(1, len(raw) + 1), _site=site, _subject="")
+    item = IngestedFile("example.csv", site, frame, effective, options, len(raw), {}, None, "x")
     records, quarantine, _flags = map_file(mapping, item, env)
     records = records[[c for c in records.columns if not c.startswith("_")]].reset_index(drop=True)
     return records, quarantine.reset_index(drop=True)

@@ -3,6 +3,10 @@
 A mapping file is data; this module turns it into small frozen objects (:class:`DomainMapping`,
 :class:`SourceSpec`, :class:`Application`) and rejects a bad file at load time with one line naming
 the file and the line. The full language is documented in ``docs/mapping-language.md``.
+
+Site dialects shared by every form live once in ``mappings/<study>/sites.yaml``
+(:func:`load_site_defaults`); each source inherits them, merged in the order
+source defaults < sites.yaml site defaults < the source's own ``sites[site]`` block.
 """
 
 from __future__ import annotations
@@ -22,6 +26,10 @@ SOURCE_KEYS = {"form", "files", "site", "subject", "reader", "numeric", "date_fo
                "filter", "sites", "description", "values", "transpose", "variables", "merge", "time_precision"}
 SITE_KEYS = {"files", "reader", "numeric", "date_formats", "month_names", "rename", "filter", "values",
              "variables", "description", "transpose", "time_precision"}
+SITE_DEFAULT_KEYS = {"files", "reader", "date_formats", "month_names", "time_precision", "values", "rename",
+                     "description"}
+SITES_FILE = "sites.yaml"
+MERGED_SITE_KEYS = ("reader", "values", "rename", "month_names")  # dict-valued: merged, the domain's entry winning
 TRANSPOSE_KEYS = {"items", "items_from", "value_to", "keep_empty", "description"}
 COMMON_KEYS = {"condition", "on_error", "description"}
 ON_ERROR = ("quarantine", "flag")
@@ -158,6 +166,94 @@ class SiteOverride:
 
 
 @dataclass(frozen=True)
+class SiteDefaults:
+    """One site's entry in ``sites.yaml``: the dialect every source of every domain inherits.
+
+    ``files`` is a template with ``{site}`` and ``{form}`` (e.g. ``site_{site}/{form}.xlsx``).
+    """
+
+    site: str
+    raw: dict[str, Any]
+    where: Where
+
+    def for_form(self, form: str) -> dict[str, Any]:
+        """The settings for one form: the ``files`` template filled in, ``description`` dropped.
+
+        >>> SiteDefaults("102", {"files": "site_{site}/{form}.xlsx", "reader": {"format": "xlsx"}},
+        ...              Where(Path("sites.yaml"), 3)).for_form("ae")
+        {'files': 'site_102/ae.xlsx', 'reader': {'format': 'xlsx'}}
+        """
+        settings = {k: v for k, v in self.raw.items() if k != "description"}
+        if "files" in settings:
+            settings["files"] = str(settings["files"]).format(site=self.site, form=form)
+        return settings
+
+
+def merge_site_settings(defaults: dict[str, Any], block: dict[str, Any]) -> dict[str, Any]:
+    """A site's sites.yaml ``defaults`` with a domain's site ``block`` on top: dict-valued keys
+    (reader, values, rename, month_names) merge with the block's entries winning (a ``values`` map
+    of a column replaces the site's map of that column); any other key in the block replaces.
+
+    >>> merge_site_settings({"reader": {"delimiter": ";", "decimal": ","}, "date_formats": ["%d.%m.%Y"],
+    ...                      "values": {"sex": {"1": "M"}, "serious": {"1": "Y"}}},
+    ...                     {"reader": {"decimal": "."}, "values": {"sex": {"9": "U"}}, "date_formats": ["%Y"]})
+    {'reader': {'delimiter': ';', 'decimal': '.'}, 'date_formats': ['%Y'], 'values': {'sex': {'9': 'U'}, 'serious': {'1': 'Y'}}}
+    """
+    merged = dict(defaults)
+    for key, value in block.items():
+        if key in MERGED_SITE_KEYS and isinstance(merged.get(key), dict) and isinstance(value, dict):
+            merged[key] = {**merged[key], **value}
+        else:
+            merged[key] = value
+    return merged
+
+
+def load_site_defaults(path: str | Path, text: str | None = None) -> dict[str, SiteDefaults]:
+    """Load and check ``mappings/<study>/sites.yaml``: ``sites: {<site id>: {reader, files, ...}}``.
+
+    >>> text = "sites:\\n  '101':\\n    reader: {delimiter: ';'}\\n    files: 'site_{site}/{form}.csv'\\n"
+    >>> load_site_defaults(Path("sites.yaml"), text=text)["101"].for_form("dm")
+    {'reader': {'delimiter': ';'}, 'files': 'site_101/dm.csv'}
+    >>> load_site_defaults(Path("sites.yaml"), text="sites:\\n  '101':\\n    delimiter: ';'\\n")
+    Traceback (most recent call last):
+    pipeline.common.errors.ConfigError: sites.yaml:3: site 101: unknown key 'delimiter' (known: date_formats, description, files, month_names, reader, rename, time_precision, values)
+    """
+    path = Path(path)
+    data = load_marked_yaml(path, text)
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}:1: expected a mapping 'sites: {{<site id>: {{reader: ..., date_formats: ...}}}}'")
+    _check_keys(data, {"sites", "description"}, "sites file", path)
+    sites_node = data.get("sites") or {}
+    if not isinstance(sites_node, dict):
+        raise Where(path, line_of(data, "sites")).error("sites must be a mapping <site id>: settings")
+    out: dict[str, SiteDefaults] = {}
+    for site, block in sites_node.items():
+        site_id = str(site)
+        where = Where(path, line_of(sites_node, site))
+        if block is None:  # "601": with nothing under it - a known site with the source defaults
+            block = MarkedDict()
+            block.line, block.lines = where.line, {}
+        _check_keys(block, SITE_DEFAULT_KEYS, f"site {site_id}", path)
+        _check_site_settings(block, path, site_id, where)
+        if "files" in block:
+            files_where = Where(path, line_of(block, "files"))
+            template = str(block["files"])
+            if "{form}" not in template:
+                raise files_where.error(f"site {site_id}: files template '{template}' needs '{{form}}' "
+                                        "(e.g. site_{site}/{form}.xlsx), else every form would read the same files")
+            try:
+                filled = template.format(site=site_id, form="form")
+            except (KeyError, IndexError, ValueError) as exc:
+                raise files_where.error(f"site {site_id}: files template '{template}': only {{site}} and {{form}} "
+                                        f"may be used ({exc})") from None
+            _check_relative_glob(filled, files_where)
+        out[site_id] = SiteDefaults(site=site_id, raw=dict(block), where=where)
+    return out
+
+
+@dataclass(frozen=True)
 class SourceSpec:
     """One raw form feeding the domain, with its per-site overrides."""
 
@@ -180,7 +276,9 @@ class SourceSpec:
     time_precision: str | None = None
 
     def for_site(self, site: str) -> "SourceSpec":
-        """This source with the site's overrides applied (reader options merge; lists and maps replace)."""
+        """This source with the site's settings applied: those of ``sites.yaml`` merged with the
+        source's own site block at load time (reader options, renames, month names and value maps
+        merge - a column's value map replaced whole; lists and other keys replace)."""
         override = self.sites.get(site)
         if override is None:
             return self
@@ -398,7 +496,32 @@ def item_column_name(template: Any, row: dict[str, Any]) -> str:
     raise ValueError(f"unknown column style '{style}' (known: as_is, snake, camel, upper, lower)")
 
 
-def _parse_source(node: Any, path: Path, registry: dict[str, Any]) -> SourceSpec:
+def _check_site_settings(block: Any, path: Path, site: str, where: Where) -> None:
+    """Types and formats of one site block (domain file or sites.yaml), naming the line."""
+    for key in ("reader", "values", "rename", "month_names"):
+        if key in block and block[key] is not None and not isinstance(block[key], dict):
+            raise Where(path, line_of(block, key)).error(f"site {site}: {key} must be a mapping")
+    if block.get("reader"):
+        from pipeline.common.errors import InputError
+        from pipeline.ingest.readers import ReaderOptions
+
+        try:
+            ReaderOptions.from_dict(block["reader"], where=f"site {site}")
+        except InputError as exc:
+            raise Where(path, line_of(block, "reader")).error(str(exc)) from None
+    if isinstance(block.get("values"), dict):
+        for column, value_map in block["values"].items():
+            if not isinstance(value_map, dict):
+                raise Where(path, line_of(block["values"], column)).error(
+                    f"site {site}: values of '{column}' must be a mapping code: value")
+    if "date_formats" in block and not isinstance(block["date_formats"], list):
+        raise Where(path, line_of(block, "date_formats")).error(f"site {site}: date_formats must be a list")
+    _check_formats(block.get("date_formats"), Where(path, line_of(block, "date_formats", where.line)))
+    _check_precision(block.get("time_precision"), Where(path, line_of(block, "time_precision", where.line)))
+
+
+def _parse_source(node: Any, path: Path, registry: dict[str, Any],
+                  site_defaults: dict[str, SiteDefaults] | None = None) -> SourceSpec:
     _check_keys(node, SOURCE_KEYS, "source", path)
     where = Where(path, line_of(node))
     for key in ("form", "files"):
@@ -406,9 +529,16 @@ def _parse_source(node: Any, path: Path, registry: dict[str, Any]) -> SourceSpec
             raise where.error(f"source needs '{key}'")
     files = str(node["files"])
     _check_relative_glob(files, Where(path, line_of(node, "files")))
+    site_defaults = site_defaults or {}
+    blocks = node.get("sites") or {}
+    if not isinstance(blocks, dict):
+        raise Where(path, line_of(node, "sites")).error("sites must be a mapping <site id>: settings")
     sites = {}
-    for site, override in (node.get("sites") or {}).items():
-        site_where = Where(path, line_of(node.get("sites"), site))
+    for site, override in blocks.items():
+        site_where = Where(path, line_of(blocks, site))
+        if override is None:  # a site listed with nothing of its own: inherits sites.yaml
+            override = MarkedDict()
+            override.line, override.lines = site_where.line, {}
         _check_keys(override, SITE_KEYS, f"site {site}", path)
         raw = dict(override)
         if "files" in raw:
@@ -418,9 +548,14 @@ def _parse_source(node: Any, path: Path, registry: dict[str, Any]) -> SourceSpec
                                  for var, spec in (raw["variables"] or {}).items()}
         if "transpose" in raw:
             raw["_transpose"] = _parse_transpose(raw["transpose"], path)
-        _check_formats(raw.get("date_formats"), Where(path, line_of(override, "date_formats", site_where.line)))
-        _check_precision(raw.get("time_precision"), Where(path, line_of(override, "time_precision", site_where.line)))
+        _check_site_settings(override, path, str(site), site_where)
+        defaults = site_defaults.get(str(site))
+        if defaults is not None:
+            raw = merge_site_settings(defaults.for_form(str(node["form"])), raw)
         sites[str(site)] = SiteOverride(site=str(site), raw=raw, where=site_where)
+    for site, defaults in site_defaults.items():
+        if site not in sites:  # messages point at the source: that is where this form's renames would go
+            sites[site] = SiteOverride(site=site, raw=defaults.for_form(str(node["form"])), where=where)
     _check_formats(node.get("date_formats"), Where(path, line_of(node, "date_formats")))
     variables = {var: _parse_applications(var, spec, path, registry) for var, spec in (node.get("variables") or {}).items()}
     if node.get("filter") is not None:
@@ -468,8 +603,12 @@ def _check_formats(formats: Any, where: Where) -> None:
             raise where.error(str(exc)) from None
 
 
-def load_mapping(path: str | Path, registry: dict[str, Any] | None = None, text: str | None = None) -> DomainMapping:
+def load_mapping(path: str | Path, registry: dict[str, Any] | None = None, text: str | None = None,
+                 site_defaults: dict[str, SiteDefaults] | None = None) -> DomainMapping:
     """Load and check one mapping file; errors name the file and line.
+
+    ``site_defaults`` (from :func:`load_site_defaults`) are inherited by every source: source
+    defaults < site defaults < the source's own ``sites[site]`` block.
 
     >>> import tempfile, pathlib
     >>> p = pathlib.Path(tempfile.mkdtemp()) / "xx.yaml"
@@ -504,7 +643,7 @@ def load_mapping(path: str | Path, registry: dict[str, Any] | None = None, text:
     if duplicates not in ("quarantine", "keep"):
         raise Where(path, line_of(data, "duplicates")).error("duplicates must be quarantine or keep")
     return DomainMapping(
-        domain=domain, path=path, sources=tuple(_parse_source(s, path, registry) for s in sources),
+        domain=domain, path=path, sources=tuple(_parse_source(s, path, registry, site_defaults) for s in sources),
         transpose=_parse_transpose(data.get("transpose"), path), variables=variables,
         required=tuple(data.get("required") or ()), derived_records=tuple(data.get("derived_records") or ()),
         derivations=dict(data.get("derivations") or {}), subject_check=bool(data.get("subject_check", domain != "DM")),
