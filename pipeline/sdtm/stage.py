@@ -219,6 +219,10 @@ def _ingest_all(mappings: dict[str, DomainMapping], raw_dir: Path, env: MappingE
         ingested[domain] = files
         for item in files:
             manifest[item.relative] = item.manifest
+    if not manifest:
+        expected = ", ".join(sorted({str(s.files) for m in mappings.values() for s in m.sources})[:3])
+        raise InputError(f"{raw_dir}: no raw export matches any mapping source (expected files such as "
+                         f"{expected}); check --raw")
     for domain, files in ingested.items():
         for item in files:
             check_bindings(mappings[domain], item)

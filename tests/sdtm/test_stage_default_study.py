@@ -187,6 +187,14 @@ def test_missing_raw_dir_exits_2(tmp_path):
     assert "raw directory not found" in result.stderr and "Traceback" not in result.stderr
 
 
+def test_raw_dir_without_any_export_exits_2_naming_the_folder(tmp_path):
+    (tmp_path / "raw" / "unrelated").mkdir(parents=True)
+    result = run_cli("sdtm", "--raw", str(tmp_path / "raw"), "--outputs", str(tmp_path / "out"))
+    assert result.returncode == 2
+    assert f"{tmp_path / 'raw'}: no raw export matches any mapping source" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
 def test_rerun_gives_byte_identical_outputs(sdtm_built, tmp_path):
     from pipeline.common.study import StudyContext
     from pipeline.sdtm.stage import run
