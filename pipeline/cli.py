@@ -6,6 +6,7 @@ Exit codes: 0 success, 1 a validation gate failed, 2 bad input or configuration.
 from __future__ import annotations
 
 import importlib
+from contextlib import nullcontext
 import sys
 import time
 from pathlib import Path
@@ -49,7 +50,8 @@ def _run_stage(stage: str, module: str, study: str, raw: Optional[Path], outputs
                 raise PipelineError(f"stage '{stage}' is not available in this version ({module} missing)") from None
             raise
         run: Callable[[StudyContext], object] = getattr(stage_module, "run")
-        run(ctx)
+        with console.status(f"{stage}: {ctx.study}", spinner="dots") if console.is_terminal else nullcontext():
+            run(ctx)
         log.info("stage %s done in %.1f s (log: %s)", stage, time.perf_counter() - started, log_path)
     except GateFailed as exc:
         console.print(f"[bold red]gate failed[/]: {exc}", soft_wrap=True)

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable, Iterator
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import TypeVar
 
 from rich.console import Console
 from rich.logging import RichHandler
 
 console = Console(stderr=True, highlight=False)
 LOGGER_NAME = "pipeline"
+T = TypeVar("T")
 
 
 def get_logger(name: str | None = None) -> logging.Logger:
@@ -36,3 +39,17 @@ def setup_logging(logs_dir: Path | None, stage: str, verbose: bool = False) -> P
     file_handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     logger.addHandler(file_handler)
     return log_path
+
+
+def track(items: Iterable[T], description: str, total: int | None = None) -> Iterator[T]:
+    """Iterate with a rich progress bar on an interactive terminal; plainly otherwise (CI, log files).
+
+    >>> list(track([1, 2, 3], "counting"))
+    [1, 2, 3]
+    """
+    if not console.is_terminal:
+        yield from items
+        return
+    from rich.progress import track as rich_track
+
+    yield from rich_track(items, description=description, total=total, console=console, transient=True)
