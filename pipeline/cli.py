@@ -6,9 +6,9 @@ Exit codes: 0 success, 1 a validation gate failed, 2 bad input or configuration.
 from __future__ import annotations
 
 import importlib
-from contextlib import nullcontext
 import sys
 import time
+from contextlib import nullcontext
 from pathlib import Path
 from typing import Callable, Optional
 
@@ -43,12 +43,7 @@ def _run_stage(stage: str, module: str, study: str, raw: Optional[Path], outputs
         log_path = setup_logging(ctx.logs_dir, stage, verbose)
         log = get_logger("cli")
         log.info("stage %s, study %s, outputs %s", stage, ctx.study, ctx.outputs_dir)
-        try:
-            stage_module = importlib.import_module(module)
-        except ModuleNotFoundError as exc:
-            if exc.name and exc.name.startswith("pipeline"):
-                raise PipelineError(f"stage '{stage}' is not available in this version ({module} missing)") from None
-            raise
+        stage_module = importlib.import_module(module)
         run: Callable[[StudyContext], object] = getattr(stage_module, "run")
         with console.status(f"{stage}: {ctx.study}", spinner="dots") if console.is_terminal else nullcontext():
             run(ctx)

@@ -196,15 +196,6 @@ def to_date(values: pd.Series | Any) -> pd.Series:
     return out.astype("datetime64[ns]")
 
 
-def first_bad_row(mask: pd.Series) -> Any:
-    """Index label of the first true value of ``mask``.
-
-    >>> int(first_bad_row(pd.Series([False, True], index=[10, 11])))
-    11
-    """
-    return mask[mask].index[0]
-
-
 def as_text(values: pd.Series) -> pd.Series:
     """Character values (``object`` dtype, ``None`` for missing); whole numbers lose their ``.0``.
 

@@ -59,11 +59,11 @@ def derive_locf_records(
     present = observed[id_vars].drop_duplicates().assign(__present=True)
     expected = expected.merge(present, on=id_vars, how="left")
     gaps = expected.loc[expected.pop("__present").isna(), id_vars].assign(__new=True)
+    out = dataset.copy()
+    for var in values:
+        if var not in out.columns:
+            out[var] = None
     if gaps.empty:
-        out = dataset.copy()
-        for var in values:
-            if var not in out.columns:
-                out[var] = None
         return out
     stacked = pd.concat([observed.assign(__new=False), gaps], ignore_index=True)
     stacked = sort_frame(stacked, by, list(order))
@@ -72,8 +72,4 @@ def derive_locf_records(
     added = stacked.loc[stacked["__new"].astype(bool) & stacked[analysis_var].notna()].drop(columns="__new")
     for var, value in values.items():
         added[var] = value
-    out = dataset.copy()
-    for var in values:
-        if var not in out.columns:
-            out[var] = None
     return pd.concat([out, added], ignore_index=True)

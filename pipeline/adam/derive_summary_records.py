@@ -23,8 +23,6 @@ def summarise(values: pd.core.groupby.SeriesGroupBy, summary_fun: str) -> pd.Ser
         return values.sum(min_count=1)
     if summary_fun == "count":
         return values.count().astype(float)
-    if summary_fun in ("first", "last"):
-        return getattr(values, summary_fun)()
     return getattr(values, summary_fun)()
 
 

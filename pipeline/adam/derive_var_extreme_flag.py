@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from pipeline.adam._utils import (
@@ -51,9 +52,11 @@ def derive_var_extreme_flag(
     if not order_columns(order):
         raise DerivationError("derive_var_extreme_flag: order must name at least one variable")
     check_new_vars_absent(dataset, [new_var])
-    eligible = eval_condition(dataset, filter_add, "filter_add")
-    subset = dataset.loc[eligible, by + order_columns(order)]
-    chosen = pd.Series(False, index=dataset.index)
+    eligible = eval_condition(dataset, filter_add, "filter_add").to_numpy(dtype=bool)
+    # work on row positions, so that duplicate index labels cannot flag the wrong rows
+    positions = np.flatnonzero(eligible)
+    subset = dataset.iloc[positions][by + order_columns(order)].set_axis(positions)
+    chosen = np.zeros(len(dataset), dtype=bool)
     if not subset.empty:
         ordered = sort_frame(subset, by, order)
         keep = "first" if mode == "first" else "last"
@@ -61,13 +64,13 @@ def derive_var_extreme_flag(
             cols = order_columns(order)
             extreme = ordered.drop_duplicates(by, keep=keep)[by + cols]
             hit = ordered.assign(__row=ordered.index).merge(extreme, on=by + cols, how="inner")
-            chosen.loc[hit["__row"].to_numpy()] = True
+            chosen[hit["__row"].to_numpy()] = True
         else:
             if by:
                 picked = ordered.index[~ordered.duplicated(by, keep=keep)]
             else:
                 picked = ordered.index[[0 if mode == "first" else -1]]
-            chosen.loc[picked] = True
+            chosen[picked.to_numpy()] = True
     out = dataset.copy()
-    out[new_var] = flag_series(chosen, true_value, false_value)
+    out[new_var] = flag_series(pd.Series(chosen, index=dataset.index), true_value, false_value)
     return out

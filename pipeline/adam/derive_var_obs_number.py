@@ -20,9 +20,11 @@ def derive_var_obs_number(dataset: pd.DataFrame, by_vars: Sequence[str] | None =
     by = as_list(by_vars, "by_vars")
     check_frame(dataset, "dataset", by + order_columns(order))
     check_new_vars_absent(dataset, [new_var])
-    ordered = sort_frame(dataset[by + order_columns(order)], by, order)
+    # number row positions, so that duplicate index labels cannot mix up records
+    positions = dataset[by + order_columns(order)].set_axis(range(len(dataset)))
+    ordered = sort_frame(positions, by, order)
     number = ordered.groupby(by, sort=False, dropna=False).cumcount() + 1 if by else \
         pd.Series(range(1, len(ordered) + 1), index=ordered.index)
     out = dataset.copy()
-    out[new_var] = number.reindex(out.index).astype(float)
+    out[new_var] = number.reindex(positions.index).to_numpy(dtype=float)
     return out

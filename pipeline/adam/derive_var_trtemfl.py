@@ -75,8 +75,10 @@ def derive_var_trtemfl(
             dataset[initial_intensity].notna() & initial_rank.isna())
         if unknown.any():
             label = unknown[unknown].index[0]
-            raise DerivationError(f"derive_var_trtemfl: intensity value '{dataset.at[label, intensity]}' / "
-                                  f"'{dataset.at[label, initial_intensity]}' not in intensity_order {list(intensity_order)}")
+            row = int(unknown.to_numpy().argmax()) + 1
+            raise DerivationError(f"derive_var_trtemfl: dataset row {row}: {intensity} '{dataset.at[label, intensity]}' / "
+                                  f"{initial_intensity} '{dataset.at[label, initial_intensity]}' not in "
+                                  f"intensity_order {list(intensity_order)}")
         worse = (current_rank > initial_rank) | initial_rank.isna() | current_rank.isna()
         emergent |= dosed & (start < trt_start) & not_ended_before & worse
     out = dataset.copy()

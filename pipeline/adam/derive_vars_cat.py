@@ -53,7 +53,7 @@ def derive_vars_cat(dataset: pd.DataFrame, definition: Sequence[Mapping[str, Any
             series = pd.Series(None, index=out.index, dtype=object)
             for mask, value in reversed(list(zip(masks, values))):  # few definition rows, not data rows
                 if isinstance(value, str) and value.startswith("="):
-                    series[mask] = dataset.loc[mask, value[1:]].astype(object)
+                    series[mask] = dataset.loc[mask, value[1:]].astype(object).to_numpy()  # by position
                 else:
                     series[mask] = value
             out[name] = series.astype(object).where(series.notna(), None)

@@ -63,9 +63,11 @@ def derive_vars_dtm(
     else:
         try:
             fill = tuple(float(x) for x in str(time_imputation).split(":"))
-            assert len(fill) == 3 and 0 <= fill[0] < 24 and 0 <= fill[1] < 60 and 0 <= fill[2] < 60
-        except (ValueError, AssertionError):
-            raise DerivationError(f"time_imputation must be first, last or HH:MM:SS; got {time_imputation!r}") from None
+        except ValueError:
+            fill = ()
+        # an explicit check, not an assert (asserts vanish under python -O)
+        if not (len(fill) == 3 and 0 <= fill[0] < 24 and 0 <= fill[1] < 60 and 0 <= fill[2] < 60):
+            raise DerivationError(f"time_imputation must be first, last or HH:MM:SS; got {time_imputation!r}")
     dtm_var, dtf_var, tmf_var = (f"{new_vars_prefix}{s}" for s in ("DTM", "DTF", "TMF"))
     with_date_flag = flag_imputation in ("both", "date") or (flag_imputation == "auto" and _RANK[highest_imputation] >= 4)
     with_time_flag = flag_imputation in ("both", "time") or (flag_imputation == "auto" and highest_imputation != "n")

@@ -200,7 +200,12 @@ class Engine:
 
     def windows(self, spec: Mapping[str, Any], where: str) -> pd.DataFrame:
         """Analysis windows from ``study.yaml`` visits: ``{visits: [...], first_lower, last_upper, extra}``."""
-        visits = pd.DataFrame(self.design_value(str(spec.get("from", "visits")), where))
+        source = str(spec.get("from", "visits"))
+        visits = pd.DataFrame(self.design_value(source, where))
+        missing = [key for key in ("visit", "visitnum", "day") if key not in visits.columns]
+        if missing:
+            raise ConfigError(f"{self.spec_path}: {where}: study.yaml '{source}' entries need "
+                              f"{', '.join(missing)} for analysis windows")
         names = spec.get("visits")
         if names:
             unknown = sorted(set(names) - set(visits["visit"]))
@@ -284,6 +289,9 @@ class Engine:
             return out
         if op == "round":
             out = frame.copy()
+            missing = [var for var in dict(args) if var not in out.columns]
+            if missing:
+                raise ConfigError(f"{self.spec_path}: {where}: round names unknown variables {missing}")
             for var, digits in dict(args).items():
                 # round half away from zero, as SAS does (numpy rounds half to even)
                 scale = 10.0 ** int(digits)
@@ -355,9 +363,9 @@ def finalise(frame: pd.DataFrame, dataset_spec: Mapping[str, Any], where: str) -
         if kind == "text":
             out[var["name"]] = as_text(col)
         elif kind in ("integer", "float"):
-            out[var["name"]] = pd.to_numeric(col, errors="raise").astype(float)
+            out[var["name"]] = _convert(col, kind, where, var["name"]).astype(float)
         elif kind in ("date", "datetime"):
-            converted = pd.to_datetime(col)
+            converted = _convert(col, kind, where, var["name"])
             out[var["name"]] = (converted.dt.normalize() if kind == "date" else converted).astype("datetime64[ns]")
     keep = dataset_spec.get("keep", "listed")
     if keep == "all":
@@ -375,6 +383,29 @@ def finalise(frame: pd.DataFrame, dataset_spec: Mapping[str, Any], where: str) -
             example = out.loc[dup, keys].iloc[0].to_dict()
             raise DerivationError(f"{where}: keys {', '.join(keys)} are not unique, e.g. {example}")
     return out.reset_index(drop=True)
+
+
+def _convert(values: pd.Series, kind: str, where: str, name: str) -> pd.Series:
+    """``values`` as numbers (``integer``/``float``) or datetimes; a value that does not convert is an
+    error naming the dataset, the variable, the row and the value.
+
+    >>> _convert(pd.Series(["1", "x"]), "float", "adam.yaml: dataset ADSL", "AGE")
+    Traceback (most recent call last):
+    ...
+    pipeline.adam._utils.DerivationError: adam.yaml: dataset ADSL: variable AGE (type float): value 'x' on row 2 is not a float
+    """
+    convert = pd.to_numeric if kind in ("integer", "float") else pd.to_datetime
+    try:
+        return convert(values, errors="raise")
+    except (ValueError, TypeError, OverflowError) as exc:
+        coerced = convert(values, errors="coerce")
+        lost = coerced.isna() & values.notna() & (values.astype(str).str.strip() != "")
+        if lost.any():
+            row = int(lost.to_numpy().argmax())
+            detail = f"value {values.iloc[row]!r} on row {row + 1} is not a {kind}"
+        else:
+            detail = f"values are not {kind}s ({exc})"
+        raise DerivationError(f"{where}: variable {name} (type {kind}): {detail}") from None
 
 
 def parquet_ready(frame: pd.DataFrame, dataset_spec: Mapping[str, Any]) -> pd.DataFrame:

@@ -13,7 +13,6 @@ from pipeline.common.io import read_parquet, write_json_atomic, write_parquet_at
 
 ARD_COLUMNS = ["output_id", "row_id", "row_label", "group", "stat", "value"]
 BIG_N_ROW = "big_n"
-TOTAL_GROUP = "Total"
 
 
 def melt_stats(dataset: pd.DataFrame, stats: Iterable[str], row_id: str | None = None,
@@ -113,7 +112,13 @@ def write_ard(ard: pd.DataFrame, ard_dir: str | Path, output_id: str) -> list[Pa
 
 
 def read_ard(ard_dir: str | Path, output_id: str) -> pd.DataFrame:
-    """Read ``<ard_dir>/<output_id>.parquet`` and check its columns (see :func:`write_ard`)."""
+    """Read ``<ard_dir>/<output_id>.parquet`` and check its columns (example: :func:`write_ard`).
+
+    >>> read_ard("/nonexistent", "table1")
+    Traceback (most recent call last):
+    ...
+    pipeline.common.errors.InputError: /nonexistent/table1.parquet: file not found (run the stage that writes it first)
+    """
     path = Path(ard_dir) / f"{output_id}.parquet"
     frame = read_parquet(path)
     missing = [c for c in ARD_COLUMNS if c not in frame.columns]

@@ -25,9 +25,10 @@ def _condition_mask(column: pd.Series, condition: Any, where_name: str, variable
             return column.isin(list(value))
         if op == "notin":
             return ~column.isin(list(value)) & column.notna()
+        present = column.notna() & (column.astype(str).str.strip() != "")  # blank text counts as missing
         if op == "notnull":
-            return column.notna() & (column.astype(str).str.strip() != "") if value else column.isna()
-        return column.isna() | (column.astype(str).str.strip() == "") if value else column.notna()
+            return present if value else ~present
+        return ~present if value else present
     if isinstance(condition, (list, tuple)):
         return column.isin(list(condition))
     return column == condition
@@ -38,7 +39,8 @@ def filter_where(dataset: pd.DataFrame, where: Mapping[str, Any] | None, where_n
     """Keep the rows of ``dataset`` meeting every condition of ``where`` (a copy; input untouched).
 
     A scalar keeps equal values, a list keeps values in the list, ``{ne: x}``, ``{notin: [..]}``,
-    ``{notnull: true}`` and ``{isnull: true}`` do what they say. A variable absent from the
+    ``{notnull: true}`` and ``{isnull: true}`` do what they say (blank text counts as missing;
+    ``{notnull: false}`` is ``{isnull: true}``). A variable absent from the
     dataset is a :class:`ConfigError` naming ``where_name``, the dataset and the variable.
 
     >>> adae = pd.DataFrame({"USUBJID": ["1", "1", "2"], "AESER": ["Y", "N", "Y"], "AESEV": ["MILD", None, "SEVERE"]})

@@ -393,7 +393,8 @@ def analyse_listing(row: Mapping[str, Any], data: OutputData) -> list[pd.DataFra
     dataset = dataset.sort_values(["_grp", *sort], kind="stable", na_position="last").reset_index(drop=True)
     subject = dataset[data.subject_var].astype(str)
     if record_id:
-        ids = dataset[record_id].astype("string").fillna("").astype(str).agg("|".join, axis=1)
+        parts = [dataset[c].astype("string").fillna("").astype(str) for c in record_id]
+        ids = parts[0].str.cat(parts[1:], sep="|") if len(parts) > 1 else parts[0]
     else:
         ids = subject + "|" + (dataset.groupby(data.subject_var).cumcount() + 1).astype(str)
     wide = pd.DataFrame({"row_id": ids, "row_label": subject, "group": dataset[data.group_var].astype(str)})

@@ -47,7 +47,16 @@ class Shell:
         return self.outputs[output_id].get(key, self.defaults.get(key, default))
 
     def decimals(self, output_id: str, row: Mapping[str, Any] | None = None) -> dict[str, int]:
-        """Decimals per statistic: defaults, overridden by the output, then by the row."""
+        """Decimals per statistic: defaults, overridden by the output, then by the row.
+
+        A row's ``precision`` (decimals of the collected data) sets the summary statistics first,
+        then the row's own ``decimals`` win.
+
+        >>> shell = Shell(Path("t.yaml"), {"decimals": {"mean": 1, "pct": 1}}, {}, {}, {},
+        ...               {"t": {"decimals": {"pct": 0}}})
+        >>> shell.decimals("t"), shell.decimals("t", {"precision": 0, "decimals": {"sd": 1}})["sd"]
+        ({'mean': 1, 'pct': 0}, 1)
+        """
         merged = dict(self.defaults.get("decimals") or {})
         merged.update(self.outputs[output_id].get("decimals") or {})
         if row is not None:
@@ -139,7 +148,13 @@ def check_shell(data: Any, path: str | Path = "tlf.yaml") -> Shell:
 
 
 def load_shell(specs_dir: str | Path, name: str = "tlf.yaml") -> Shell:
-    """Read and check ``<specs_dir>/tlf.yaml``."""
+    """Read and check ``<specs_dir>/tlf.yaml``.
+
+    >>> from pipeline.common.study import StudyContext
+    >>> shell = load_shell(StudyContext.create("iscalimab-ln", outputs="/nonexistent/out").specs_dir)
+    >>> shell.path.name, "table1" in shell.outputs
+    ('tlf.yaml', True)
+    """
     path = Path(specs_dir) / name
     return check_shell(load_yaml(path), path)
 

@@ -72,7 +72,8 @@ def output_data(shell: Shell, output_id: str, design: Mapping[str, Any],
                          f"for a subject with {population['flag']} = Y")
     pop[group_var] = pop[group_var].astype(str)
     groups = resolve_groups(design, sorted(pop[group_var].unique()))
-    groups = [g for g in groups if g in set(pop[group_var])] or groups
+    present = set(pop[group_var])
+    groups = [g for g in groups if g in present] or groups
     total = bool(output.get("total", False))
     reference = resolve_reference(shell, design)
     return OutputData(

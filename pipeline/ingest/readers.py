@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import csv
 import io
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -52,7 +52,6 @@ class ReaderOptions:
     quotechar: str = '"'
     strip: bool = True
     upper_case_columns: bool = False
-    extra: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
     def from_dict(cls, options: dict[str, Any] | None, where: str = "reader options") -> "ReaderOptions":
@@ -67,14 +66,6 @@ class ReaderOptions:
         if "delimiter" in options and options["delimiter"] in ("\\t", "tab"):
             options["delimiter"] = "\t"
         return cls(**options)
-
-    def merged(self, override: dict[str, Any] | None) -> "ReaderOptions":
-        """These options with the keys of ``override`` replaced (a per-site override)."""
-        if not override:
-            return self
-        base = {k: getattr(self, k) for k in READER_OPTIONS}
-        base.update(override)
-        return ReaderOptions.from_dict(base)
 
 
 def detect_format(path: Path, options: ReaderOptions) -> str:
@@ -166,7 +157,9 @@ def _read_xlsx(path: Path, options: ReaderOptions) -> pd.DataFrame:
     header = [("" if v is None else str(v)) for v in rows[0]]
     while header and header[-1] == "":
         header.pop()
-    body = [[_excel_cell_text(v).strip() for v in r[: len(header)]] + [""] * max(0, len(header) - len(r)) for r in rows[1:]]
+    body = [[_excel_cell_text(v) for v in r[: len(header)]] + [""] * max(0, len(header) - len(r)) for r in rows[1:]]
+    if options.strip:
+        body = [[cell.strip() for cell in record] for record in body]
     return pd.DataFrame(body, columns=header, dtype=str)
 
 
@@ -198,12 +191,14 @@ def _read_sas(path: Path, options: ReaderOptions, fmt: str) -> pd.DataFrame:
     out = pd.DataFrame(index=frame.index)
     for column in frame.columns:
         values = frame[column]
-        if pd.api.types.is_numeric_dtype(values):
-            text = values.map(lambda v: "" if pd.isna(v) else (repr(int(v)) if float(v).is_integer() else repr(float(v))))
+        if pd.api.types.is_numeric_dtype(values):  # each distinct number formatted once: 170.0 -> '170', 70.5 -> '70.5'
+            numbers = values.to_numpy(dtype="float64")
+            distinct = pd.unique(numbers[~np.isnan(numbers)])
+            text = values.map({v: repr(int(v)) if float(v).is_integer() else repr(float(v)) for v in distinct}).fillna("")
         elif pd.api.types.is_datetime64_any_dtype(values):
             text = values.dt.strftime("%Y-%m-%d").fillna("")
         else:
-            text = values.map(lambda v: "" if v is None or (isinstance(v, float) and np.isnan(v)) else str(v))
+            text = values.astype(object).where(values.notna(), "")
         out[column] = text.astype(str)
     return out
 

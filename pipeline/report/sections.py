@@ -60,7 +60,14 @@ def _display(value: Any) -> Any:
 
 
 def read_json(path: Path) -> Any:
-    """Parse a JSON input; a damaged file is bad input naming the file and position."""
+    """Parse a JSON input; a damaged file is bad input naming the file and position.
+
+    >>> import tempfile
+    >>> path = Path(tempfile.mkdtemp()) / "ledger.json"; _ = path.write_text('{"files": ')
+    >>> read_json(path)
+    Traceback (most recent call last):
+    pipeline.common.errors.InputError: .../ledger.json: invalid JSON at line 1, column 11: Expecting value
+    """
     try:
         return json.loads(path.read_text(encoding="utf-8"))
     except json.JSONDecodeError as exc:
@@ -156,7 +163,11 @@ def compute_ledger_rows(ledger: dict[str, Any]) -> pd.DataFrame:
 
 
 def section_ledger(ledger_path: Path) -> Section:
-    """The row ledger per raw file: rows in = mapped + quarantined, balanced or not."""
+    """The row ledger per raw file: rows in = mapped + quarantined, balanced or not.
+
+    >>> section_ledger(Path("/nowhere/ledger.json")).status
+    'not run'
+    """
     title = "Row ledger per raw file"
     if not ledger_path.exists():
         return _not_run("ledger", title, "ledger.json", "ledger.json not found: the sdtm stage has not run.")
@@ -214,12 +225,15 @@ def compute_quarantine_summary(quarantine: pd.DataFrame, examples: int = EXAMPLE
 
 
 def section_quarantine(quarantine_dir: Path) -> Section:
-    """Quarantine reasons with counts and examples (file, row, column, value, reason)."""
+    """Quarantine reasons with counts and examples (file, row, column, value, reason).
+
+    >>> section_quarantine(Path("/nowhere/quarantine")).notes
+    ['quarantine/ not found: the sdtm stage has not run.']
+    """
     title = "Quarantined rows"
-    files = sorted(p for p in quarantine_dir.glob("*.parquet")) if quarantine_dir.is_dir() else []
     if not quarantine_dir.is_dir():
         return _not_run("quarantine", title, "quarantine/", "quarantine/ not found: the sdtm stage has not run.")
-    frames = [read_table(p) for p in files]
+    frames = [read_table(p) for p in sorted(quarantine_dir.glob("*.parquet"))]
     frames = [f for f in frames if len(f)]
     section = Section("quarantine", title, "ok", "quarantine/*.parquet")
     if not frames:
@@ -287,7 +301,7 @@ def compute_findings_summary(findings: pd.DataFrame, examples: int = EXAMPLES_PE
             by_dataset[severity] = 0
     by_dataset = by_dataset[list(SEVERITY_ORDER)]
     by_dataset["total"] = by_dataset.sum(axis=1)
-    by_dataset = by_dataset.reset_index().rename(columns={"dataset": "dataset"})
+    by_dataset = by_dataset.reset_index()
     ordered = frame.sort_values(["_rank", "rule_id", "dataset", "usubjid", "record"], kind="stable", na_position="last")
     first = ordered.groupby("rule_id", sort=False).head(examples)[FINDINGS_COLUMNS].reset_index(drop=True)
     return {"by_severity": by_severity.reset_index(drop=True), "by_rule": by_rule.reset_index(drop=True),
@@ -295,7 +309,11 @@ def compute_findings_summary(findings: pd.DataFrame, examples: int = EXAMPLES_PE
 
 
 def section_findings(validation_dir: Path) -> Section:
-    """Validation findings counted by severity, rule and dataset, with the first examples per rule."""
+    """Validation findings counted by severity, rule and dataset, with the first examples per rule.
+
+    >>> section_findings(Path("/nowhere/validation")).status
+    'not run'
+    """
     title = "Validation findings"
     path = validation_dir / "findings.parquet"
     if not path.exists():
@@ -314,7 +332,7 @@ def section_findings(validation_dir: Path) -> Section:
         section.summary.append(("Rules with findings", len(summary["by_rule"])))
         gate = _gate(validation_dir / "summary.json")
         if gate:
-            blocked = counts.get(gate, 0) > 0 if gate in SEVERITY_ORDER else False
+            blocked = compute_gate_blocked(counts, gate)
             section.summary.append(("Gate", f"stop at '{gate}': {'FAILED' if blocked else 'passed'}"))
         section.tables.append(_table("By severity", summary["by_severity"].to_dict(orient="records")))
         section.tables.append(_table("By dataset and severity", summary["by_dataset"].to_dict(orient="records")))
@@ -327,6 +345,18 @@ def section_findings(validation_dir: Path) -> Section:
                                      [{k: _display(v) for k, v in r.items()} for r in summary["examples"].to_dict(orient="records")]))
     section.links = find_data_docs(validation_dir)
     return section
+
+
+def compute_gate_blocked(counts: dict[str, int], gate: str) -> bool:
+    """Whether the validation gate stops the run: any finding at the gate severity or worse.
+
+    >>> compute_gate_blocked({"error": 2}, "warning"), compute_gate_blocked({"notice": 4}, "warning")
+    (True, False)
+    """
+    if gate not in SEVERITY_ORDER:
+        return False
+    return any(int(counts.get(severity, 0)) > 0 for severity, rank in SEVERITY_ORDER.items()
+               if rank <= SEVERITY_ORDER[gate])
 
 
 def _rule_titles(path: Path) -> dict[str, str]:
@@ -457,6 +487,9 @@ def section_ard(ard_dir: Path, shell: Any = None, tlf_dir: Path | None = None) -
     An overview lists each output with its title and ARD counts; each output found then shows its
     rounded numbers (the first ``ARD_HIGHLIGHT_ROWS`` display rows, the full table being in
     ``tlf/<id>.html``). Outputs listed in ``tlf.yaml`` but without an ARD file are named as not run.
+
+    >>> section_ard(Path("/nowhere/ard"), {"outputs": {"table1": {"title": "Efficacy"}}}).notes
+    ['ard/table1.json not found: the tables stage has not run.']
     """
     title = "Key analysis results (ARD)"
     outputs = list_ard_outputs(shell, ard_dir)
@@ -499,7 +532,11 @@ def section_ard(ard_dir: Path, shell: Any = None, tlf_dir: Path | None = None) -
 # --------------------------------------------------------------------------------------------
 
 def section_submission(submission_dir: Path) -> Section:
-    """The submission package: datasets and records, SHA-256 manifest, packaging checks."""
+    """The submission package: datasets and records, SHA-256 manifest, packaging checks.
+
+    >>> section_submission(Path("/nowhere/submission")).source
+    'submission/manifest.json'
+    """
     title = "Submission package"
     manifest_path = submission_dir / "manifest.json"
     if not manifest_path.exists():

@@ -26,7 +26,11 @@ REPORT_NAME = "dq_report.html"
 
 
 def load_tlf_shell(ctx: StudyContext) -> dict[str, Any] | None:
-    """The study's ``tlf.yaml`` (output ids, numbers and titles), or None when the study has none."""
+    """The study's ``tlf.yaml`` (output ids, numbers and titles), or None when the study has none.
+
+    >>> "table1" in load_tlf_shell(StudyContext.create("iscalimab-ln"))["outputs"]
+    True
+    """
     if not (ctx.specs_dir / "tlf.yaml").exists():
         return None
     shell = ctx.spec("tlf")
@@ -36,7 +40,13 @@ def load_tlf_shell(ctx: StudyContext) -> dict[str, Any] | None:
 
 
 def build_sections(ctx: StudyContext) -> list[Section]:
-    """Every section of the report, in reading order."""
+    """Every section of the report, in reading order.
+
+    >>> import tempfile
+    >>> ctx = StudyContext.create("iscalimab-ln", outputs=Path(tempfile.mkdtemp()))
+    >>> [(s.key, s.status) for s in build_sections(ctx)][:3]
+    [('run', 'ok'), ('ledger', 'not run'), ('quarantine', 'not run')]
+    """
     out = ctx.outputs_dir
     return [
         section_run_summary(ctx.design, out, out / "ingest" / "manifest.json"),

@@ -161,18 +161,6 @@ def _iso_time(series: pd.Series) -> pd.Series:
     return pd.to_timedelta(total, unit="s")
 
 
-def iso_datetime(series: pd.Series) -> tuple[pd.Series, pd.Series]:
-    """Split ISO 8601 text into (date as datetime64, time of day as timedelta64); see iso_date / iso_time.
-
-    >>> date, time = iso_datetime(pd.Series(["2019-03-15T08:00"]))
-    >>> (date + time).tolist()
-    [Timestamp('2019-03-15 08:00:00')]
-    """
-    date = iso_date(series)
-    time = iso_time(series).where(date.notna())
-    return date, time
-
-
 def format_iso_date(dates: pd.Series) -> pd.Series:
     """datetime64 -> 'YYYY-MM-DD' text, missing stays missing (object dtype).
 

@@ -129,9 +129,11 @@ def _conversion_per_record(dataset, unit, keys, dataset_add, domain) -> pd.DataF
         return empty
     check_frame(dataset_add, "dataset_add (unit conversions)", [*keys, *CONVERSION_COLUMNS])
     table = dataset_add[[*keys, *CONVERSION_COLUMNS, *[c for c in ("OFFSET", "DECIMALS") if c in dataset_add.columns]]].copy()
-    table["FACTOR"] = pd.to_numeric(table["FACTOR"], errors="coerce")
-    if table["FACTOR"].isna().any():
-        raise ConfigError("dataset_add (unit conversions): FACTOR must be a number on every row")
+    factor = pd.to_numeric(table["FACTOR"], errors="coerce")
+    if factor.isna().any():
+        raise ConfigError("dataset_add (unit conversions): FACTOR must be a number on every row, not on "
+                          + first_rows(factor.isna(), table, [*keys, "ORRESU", "FACTOR"]))
+    table["FACTOR"] = factor
     table["OFFSET"] = pd.to_numeric(table.get("OFFSET", 0.0), errors="coerce").fillna(0.0) if "OFFSET" in table else 0.0
     table["DECIMALS"] = pd.to_numeric(table["DECIMALS"], errors="coerce") if "DECIMALS" in table else np.nan
     table["_unit"] = blank_to_na(table["ORRESU"])

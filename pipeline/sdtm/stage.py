@@ -186,7 +186,14 @@ def order_columns(domain: str, data: pd.DataFrame, variables: pd.DataFrame, keep
 
 
 def build_lineage(domain: str, data: pd.DataFrame) -> pd.DataFrame:
-    """For each record: keys (STUDYID, DOMAIN, USUBJID, SEQ) and the raw file and row it came from."""
+    """For each record: keys (STUDYID, DOMAIN, USUBJID, SEQ) and the raw file and row it came from.
+
+    >>> ae = pd.DataFrame({"STUDYID": ["S"], "USUBJID": ["S-1"], "AESEQ": [1], "_file": ["site_101/ae.csv"],
+    ...                    "_row": [4], "_site": ["101"]})
+    >>> build_lineage("AE", ae).to_dict("records")  # doctest: +NORMALIZE_WHITESPACE
+    [{'STUDYID': 'S', 'DOMAIN': 'AE', 'USUBJID': 'S-1', 'SEQ': 1, 'SOURCE_FILE': 'site_101/ae.csv', 'SOURCE_ROW': 4,
+      'SITE': '101', 'DERIVED_FROM': None}]
+    """
     seq = f"{domain}SEQ"
     return pd.DataFrame({
         "STUDYID": data.get("STUDYID"), "DOMAIN": domain, "USUBJID": data.get("USUBJID"),
@@ -381,7 +388,6 @@ def _write_outputs(ctx: StudyContext, results: dict[str, DomainResult], mappings
             write_parquet_atomic(ctx.quarantine_dir / "flagged" / f"{domain.lower()}.parquet",
                                  _tidy(result.flags.sort_values(["file", "row"], kind="stable")))
     for name, frame in sorted(extra.items()):  # trial design, SE, SUPP--, RELREC (no lineage: not from raw rows)
-        frame = frame.drop(columns=[c for c in ("EPOCH",) if c in frame and name == "TV" and "TVSTRL" not in frame])
         write_parquet_atomic(ctx.sdtm_dir / f"{name.lower()}.parquet", order_columns(name, frame, variables))
     write_json_atomic(ctx.ledger_path, ledger)
     write_json_atomic(out / "ingest" / "manifest.json", {"files": [manifest[k] for k in sorted(manifest)]})

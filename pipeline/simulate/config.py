@@ -163,6 +163,12 @@ def _check_sim(sim: Any, path: Path, design: dict[str, Any], instrument: dict[st
         unknown = sorted(set(sim["sledai"][key]) - testcds)
         if unknown:
             raise ConfigError(f"{path}: sledai.{key} names unknown item(s) {unknown}")
+    fever_item = sim["sledai"].get("fever_item")
+    if fever_item is not None:
+        if fever_item not in testcds:
+            raise ConfigError(f"{path}: sledai.fever_item names unknown item '{fever_item}'")
+        if "fever_temperature" not in sim["sledai"]:
+            raise ConfigError(f"{path}: sledai.fever_item needs sledai.fever_temperature (VS temperature with fever)")
 
 
 def _check_schedule(design: dict[str, Any], where: Path) -> None:
@@ -187,7 +193,13 @@ def _read_tsv(path: Path) -> pd.DataFrame:
 
 
 def load_simulation_inputs(ctx, seed: int | None = None, subjects: int | None = None) -> SimulationInputs:
-    """Read study.yaml, simulation.yaml, the SLEDAI instrument and the bundled dictionaries."""
+    """Read study.yaml, simulation.yaml, the SLEDAI instrument and the bundled dictionaries.
+
+    >>> from pipeline.common.study import StudyContext
+    >>> inputs = load_simulation_inputs(StudyContext.create("iscalimab-ln"), seed=7, subjects=12)
+    >>> inputs.seed, inputs.n_by_arm, inputs.n_screen_failures
+    (7, {'ISCAL10': 8, 'PBO': 4}, 3)
+    """
     design = ctx.design
     sim_path = ctx.specs_dir / "simulation.yaml"
     sim = load_yaml(sim_path)

@@ -68,10 +68,11 @@ def build_vs_truth(subjects: pd.DataFrame, visits: pd.DataFrame, sledai: pd.Data
     vs["dbp"] = np.rint(np.minimum(dbp_bl + rng.normal(0, 6, n), vs["sbp"] - 25))
     vs["pulse"] = np.rint(rng.normal(76, 10, n))
     temp = rng.normal(36.7, 0.25, n).clip(35.8, 37.6)
-    fever = sledai[["usubjid", "visitnum", "SSLD0122"]] if "SSLD0122" in sledai else None
-    if fever is not None:
+    fever_item = inputs.sim["sledai"].get("fever_item")  # the instrument's Fever item (simulation.yaml)
+    if fever_item is not None and fever_item in sledai:
+        fever = sledai[["usubjid", "visitnum", fever_item]]
         merged = vs[["usubjid", "visitnum"]].merge(fever, on=["usubjid", "visitnum"], how="left")
-        has_fever = merged["SSLD0122"].eq(True).to_numpy()
+        has_fever = merged[fever_item].eq(True).to_numpy()
         temp = np.where(has_fever, float(inputs.sim["sledai"]["fever_temperature"]) + rng.normal(0, 0.2, n), temp)
     vs["temperature"] = np.round(temp, 1)
     vs["protected"] = False

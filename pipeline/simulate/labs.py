@@ -168,7 +168,7 @@ def build_lab_truth(subjects: pd.DataFrame, visits: pd.DataFrame, inputs: Simula
     female = (sv["sex"] == "F").to_numpy()
     black = sv["black"].to_numpy(dtype=bool)
     values["CREAT"] = compute_creatinine_from_egfr_ckd_epi_2009(egfr_true, age, female, black)
-    for key in ("C3", "C4", "DSDNA", "PLAT", "WBC"):
+    for key in [k for k, v in tr.items() if "noise" in v]:  # the "other analytes" of simulation.yaml, in its order
         spec = tr[key]
         gm, sd = spec["baseline"]
         bl = rng.normal(np.log(gm), sd, len(subj_codes))[subj_index]
@@ -186,7 +186,7 @@ def build_lab_truth(subjects: pd.DataFrame, visits: pd.DataFrame, inputs: Simula
     # endpoint samples: pick written protein/creatinine whose ratio keeps the calibrated UPCR
     key_rows = (is_baseline | is_primary) & ~sf
     if key_rows.any():
-        up, uc, pr = tests.index("UPCR"), tests.index("UCREAT"), tests.index("UPROT")
+        uc, pr = tests.index("UCREAT"), tests.index("UPROT")
         prot, creat = compute_written_ratio_pair(values["UPCR"][key_rows], reported[key_rows, uc], factor[key_rows, uc],
                                                  decimals[key_rows, uc], factor[key_rows, pr], decimals[key_rows, pr])
         value[key_rows, uc], reported[key_rows, uc] = creat, creat

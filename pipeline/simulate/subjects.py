@@ -153,7 +153,6 @@ def derive_vars_disposition(subjects: pd.DataFrame, inputs: SimulationInputs) ->
     visitnum_of = dict(zip(visits["visit"], visits["visitnum"]))
     primary = visitnum_of[inputs.design["endpoints"]["primary_visit"]]
     out = subjects.copy()
-    n = len(out)
     out["drug_withdrawn"] = False
     out["early_leaver"] = False
     out["completed_study"] = False

@@ -29,7 +29,7 @@ _MEMBER_ORDER = ["datasetJSONCreationDateTime", "datasetJSONVersion", "fileOID",
 def item_group_oid(meta: DatasetMeta) -> str:
     """OID of a dataset, shared by define.xml and Dataset-JSON.
 
-    >>> from pipeline.submit.metadata import DatasetMeta, pipeline_version
+    >>> from pipeline.submit.metadata import DatasetMeta
     >>> item_group_oid(DatasetMeta("DM", "Demographics", "SDTM", "", "", ()))
     'IG.DM'
     """
@@ -48,7 +48,7 @@ def item_oid(dataset_name: str, variable: str) -> str:
 def build_dataset_json_columns(meta: DatasetMeta, variable_meta: pd.DataFrame) -> list[dict[str, Any]]:
     """The ``columns`` member: itemOID, name, label, dataType, targetDataType, length, displayFormat, keySequence.
 
-    >>> from pipeline.submit.metadata import DatasetMeta, pipeline_version
+    >>> from pipeline.submit.metadata import DatasetMeta
     >>> vm = pd.DataFrame({"variable": ["ADT"], "label": ["Analysis Date"], "json_type": ["date"],
     ...                    "json_target_type": ["integer"], "kind": ["date"], "length": [8],
     ...                    "display_format": ["DATE9."], "key_sequence": [None]})
@@ -111,7 +111,7 @@ def build_dataset_json(meta: DatasetMeta, dataset: pd.DataFrame, variable_meta: 
                        metadata_ref: str = "../define.xml", source_system: dict[str, str] | None = None) -> dict[str, Any]:
     """The Dataset-JSON v1.1 object of one dataset.
 
-    >>> from pipeline.submit.metadata import DatasetMeta, pipeline_version
+    >>> from pipeline.submit.metadata import DatasetMeta
     >>> vm = pd.DataFrame({"variable": ["USUBJID"], "label": ["Unique Subject Identifier"], "json_type": ["string"],
     ...                    "json_target_type": [None], "kind": ["char"], "length": [2], "display_format": [""], "key_sequence": [1]})
     >>> obj = build_dataset_json(DatasetMeta("DM", "Demographics", "SDTM", "", "", ("USUBJID",)),

@@ -22,7 +22,8 @@ from lxml import etree
 
 from pipeline.common.errors import ConfigError
 from pipeline.submit.datasetjson import item_group_oid, item_oid
-from pipeline.submit.metadata import SPONSOR_CODELIST, DatasetMeta
+from pipeline.submit.metadata import (SPONSOR_CODELIST, DatasetMeta, compute_char_length, compute_decimals,
+                                      compute_numeric_length, compute_variable_kind)
 
 ODM_NS = "http://www.cdisc.org/ns/odm/v1.3"
 DEF_NS = "http://www.cdisc.org/ns/def/v2.1"
@@ -250,8 +251,6 @@ def build_value_level_meta(meta: DatasetMeta, dataset: pd.DataFrame, variable_me
     >>> build_value_level_meta(DatasetMeta("LB", "Lab", "SDTM", "FINDINGS", "", ()), frame, vm)[["by_value", "kind", "significant_digits"]].values.tolist()
     [['ALB', 'integer', <NA>], ['GLUC', 'float', 2]]
     """
-    from pipeline.submit.metadata import compute_char_length, compute_variable_kind
-
     name = meta.name
     prefix = name[:2] if meta.standard == "SDTM" and not name.startswith("SUPP") else name
     if f"{prefix}TESTCD" in dataset.columns:
@@ -280,24 +279,12 @@ def build_value_level_meta(meta: DatasetMeta, dataset: pd.DataFrame, variable_me
             kind = compute_variable_kind(values) if parent_kind != "char" else "char"
             label = str(part[label_column].dropna().iloc[0]) if label_column in part and part[label_column].notna().any() else str(code)
             rows.append({"dataset": meta.name, "variable": target, "by_variable": by, "by_value": str(code), "kind": kind,
-                         "length": compute_char_length(values) if kind == "char" else _numeric_length(values),
-                         "significant_digits": _decimals(values) if kind == "float" else None,
+                         "length": compute_char_length(values) if kind == "char" else compute_numeric_length(values),
+                         "significant_digits": compute_decimals(values) if kind == "float" else None,
                          "label": label})
     table = pd.DataFrame(rows, columns=["dataset", "variable", "by_variable", "by_value", "kind", "length",
                                         "significant_digits", "label"])
     return table.astype({"significant_digits": "Int64"})
-
-
-def _decimals(values: pd.Series) -> int | None:
-    from pipeline.submit.metadata import compute_decimals
-
-    return compute_decimals(values)
-
-
-def _numeric_length(values: pd.Series) -> int:
-    from pipeline.submit.metadata import compute_numeric_length
-
-    return compute_numeric_length(values)
 
 
 # --------------------------------------------------------------------------------------------
@@ -700,8 +687,10 @@ def check_define_references(xml: bytes) -> list[str]:
         "ItemGroupDef": oids(".//odm:ItemGroupDef"),
     }
     for kind, values in defined.items():
-        duplicates = sorted({v for v in values if values.count(v) > 1})
+        seen: set[str] = set()
+        duplicates = sorted({v for v in values if v in seen or seen.add(v)})
         problems.extend(f"{kind} OID {d} defined more than once" for d in duplicates)
+    known = {kind: set(values) for kind, values in defined.items()}
     references = [
         ("ItemRef", ".//odm:ItemRef", "ItemOID", "ItemDef"),
         ("CodeListRef", ".//odm:CodeListRef", "CodeListOID", "CodeList"),
@@ -718,7 +707,7 @@ def check_define_references(xml: bytes) -> list[str]:
         for element in tree.iterfind(path, ns):
             target = element.get(attribute)
             used[kind].add(target)
-            if target not in defined[kind]:
+            if target not in known[kind]:
                 problems.append(f"{label} -> {target}: no such {kind}")
     for kind in ("ItemDef", "CodeList", "MethodDef", "ValueListDef", "WhereClauseDef"):
         problems.extend(f"{kind} {oid} is never referenced" for oid in defined[kind] if oid not in used[kind])

@@ -1,14 +1,18 @@
 """Dataset and variable metadata for the submission package.
 
-Sources, first match wins, and every variable records where its label came from:
+Label sources, first match wins, and every variable records where its label came from
+(``label_source``):
 
-1. the study spec ``specs/<study>/datasets.yaml`` (when present),
-2. standard variable tables ``specs/standards/*variables*.tsv`` (SDTMIG 3.4, ADaMIG when added),
-3. the ``label`` field metadata stored in the parquet file,
-4. the same variable name in any other standard domain (STUDYID, VISITNUM, EPOCH ...),
-5. the variable name itself (reported as ``fallback``).
+1. ADaM variables declared in ``specs/<study>/adam.yaml`` (``adam spec``),
+2. the study spec ``specs/<study>/datasets.yaml``, resolved by :mod:`pipeline.validate.metadata` (``study spec``),
+3. standard variable tables ``specs/standards/*variables*.tsv``, SDTMIG 3.4 and ADaMIG 1.3 (``standard``),
+4. the ``label`` field metadata stored in the parquet file (``parquet``),
+5. the same variable name in any other standard domain: STUDYID, VISITNUM, EPOCH ... (``standard (other domain)``),
+6. the label most domains give the same ``--`` suffix (``standard (generic --)``),
+7. the variable name itself (``fallback``).
 
-Types come from the data (never from a label table), lengths are the maximum byte length found.
+Types come from the data (the metadata type only for an all-null column), lengths are the maximum
+byte length found.
 """
 
 from __future__ import annotations
@@ -195,57 +199,6 @@ def load_standard_origins() -> dict[str, dict[str, dict[str, Any]]]:
     return load_yaml(STANDARD_ORIGINS_FILE)
 
 
-def load_study_dataset_specs(path: str | Path) -> tuple[dict[str, dict[str, Any]], pd.DataFrame]:
-    """Parse ``specs/<study>/datasets.yaml`` when it exists.
-
-    Accepts ``datasets`` as a mapping ``NAME: {label, class, structure, keys, variables}`` or as a
-    list of such mappings with ``name``; ``variables`` as a list of mappings with ``name`` or a
-    mapping ``NAME: {...}``. Returns (dataset specs by upper-case name, variable spec table).
-
-    >>> import tempfile, pathlib
-    >>> p = pathlib.Path(tempfile.mkdtemp()) / "datasets.yaml"
-    >>> _ = p.write_text("datasets:\\n  DM:\\n    label: Demographics\\n    keys: [STUDYID, USUBJID]\\n"
-    ...                  "    variables:\\n      - {name: AGE, label: Age, origin: Derived}\\n")
-    >>> specs, variables = load_study_dataset_specs(p)
-    >>> specs["DM"]["label"], variables[["dataset", "variable", "origin"]].values.tolist()
-    ('Demographics', [['DM', 'AGE', 'Derived']])
-    """
-    path = Path(path)
-    empty = pd.DataFrame(columns=["dataset", "variable"])
-    if not path.exists():
-        return {}, empty
-    data = load_yaml(path) or {}
-    if not isinstance(data, dict):
-        raise ConfigError(f"{path}: expected a mapping at the top level")
-    datasets = data.get("datasets", data)
-    if isinstance(datasets, list):
-        items = []
-        for position, entry in enumerate(datasets):
-            if not isinstance(entry, dict) or not (entry.get("name") or entry.get("dataset")):
-                raise ConfigError(f"{path}: datasets[{position}] needs a 'name'")
-            items.append((str(entry.get("name") or entry.get("dataset")), entry))
-    elif isinstance(datasets, dict):
-        items = [(str(k), v) for k, v in datasets.items() if isinstance(v, dict)]
-    else:
-        raise ConfigError(f"{path}: 'datasets' must be a mapping or a list")
-    specs: dict[str, dict[str, Any]] = {}
-    rows: list[dict[str, Any]] = []
-    for name, entry in items:
-        upper = name.upper()
-        specs[upper] = {k: v for k, v in entry.items() if k != "variables"}
-        variables = entry.get("variables") or []
-        if isinstance(variables, dict):
-            variables = [{"name": k, **(v if isinstance(v, dict) else {"label": v})} for k, v in variables.items()]
-        for position, var in enumerate(variables):
-            if not isinstance(var, dict) or not (var.get("name") or var.get("variable")):
-                raise ConfigError(f"{path}: dataset {name}, variables[{position}] needs a 'name'")
-            row = {str(k).lower(): v for k, v in var.items()}
-            row["variable"] = str(row.pop("name", None) or row.get("variable")).upper()
-            row["dataset"] = upper
-            rows.append(row)
-    return specs, (pd.DataFrame(rows) if rows else empty)
-
-
 def load_adam_variables(path: str | Path) -> pd.DataFrame:
     """Variables declared in ``specs/<study>/adam.yaml``: ``dataset, variable, label, method``.
 
@@ -283,20 +236,6 @@ def load_adam_variables(path: str | Path) -> pd.DataFrame:
                          "label": str(var.get("label") or ""), "method": " ".join(str(method).split())})
     table = pd.DataFrame(rows, columns=columns)
     return table.drop_duplicates(["dataset", "variable"], keep="last").reset_index(drop=True)
-
-
-def load_adam_methods(path: str | Path) -> dict[tuple[str, str], str]:
-    """Derivation texts from ``specs/<study>/adam.yaml``: ``{(DATASET, VARIABLE): text}``.
-
-    >>> import tempfile, pathlib
-    >>> p = pathlib.Path(tempfile.mkdtemp()) / "adam.yaml"
-    >>> _ = p.write_text("datasets:\\n  ADSL:\\n    variables:\\n      SAFFL: {method: Y if dosed}\\n")
-    >>> load_adam_methods(p)
-    {('ADSL', 'SAFFL'): 'Y if dosed'}
-    """
-    table = load_adam_variables(path)
-    table = table[table["method"] != ""]
-    return dict(sorted(zip(zip(table["dataset"], table["variable"]), table["method"])))
 
 
 # --------------------------------------------------------------------------------------------
@@ -604,7 +543,7 @@ def build_variable_meta(meta: DatasetMeta, dataset: pd.DataFrame, standard_varia
             "method": str(method or "") if origin == "Derived" else "", "key_sequence": key_sequence,
             "mandatory": mandatory,
             "role": str(spec_value(variable, "role") or (compute_sdtm_role(name, variable, roles) if roles else "")),
-            "significant_digits": _significant_digits(values) if kind == "float" else None,
+            "significant_digits": compute_decimals(values) if kind == "float" else None,
             "declared_type": declared,
         })
     table = pd.DataFrame(rows, columns=VARIABLE_COLUMNS)
@@ -704,12 +643,8 @@ def compute_numeric_length(values: pd.Series) -> int:
     return max(1, integer_digits + (decimals + 1 if decimals else 0))
 
 
-def _significant_digits(values: pd.Series) -> int | None:
-    return compute_decimals(values)
-
-
 # --------------------------------------------------------------------------------------------
-# the study's resolved metadata (pipeline.validate.metadata), with a tolerant fallback
+# the study's resolved metadata (pipeline.validate.metadata)
 # --------------------------------------------------------------------------------------------
 
 @dataclass(frozen=True)
@@ -732,17 +667,17 @@ def _dictionary_versions(spec: dict[str, Any]) -> dict[str, str]:
 
 
 def load_study_specs(specs_dir: str | Path, standards_dir: str | Path) -> StudySpecs:
-    """The study's dataset/variable metadata, resolved by :mod:`pipeline.validate.metadata` when available.
+    """The study's dataset/variable metadata as resolved by :mod:`pipeline.validate.metadata`.
 
     That module merges ``datasets.yaml`` with the standard tables (labels, codelists, sponsor
-    codelists from study.yaml and instruments); when it is missing or fails for a reason other
-    than a bad spec, ``datasets.yaml`` is read directly. No ``datasets.yaml``: everything empty.
+    codelists from study.yaml and instruments); a broken spec raises its :class:`ConfigError`
+    (file and line). No ``datasets.yaml``: everything empty (``source`` ``none``).
 
     >>> from pipeline.common.study import StudyContext
     >>> ctx = StudyContext.create("iscalimab-ln")
     >>> specs = load_study_specs(ctx.specs_dir, ctx.standards_dir)
-    >>> specs.source in ("pipeline.validate.metadata", "datasets.yaml", "none")
-    True
+    >>> specs.source, specs.datasets["DM"]["keys"]
+    ('pipeline.validate.metadata', ['STUDYID', 'USUBJID'])
     """
     specs_dir, standards_dir = Path(specs_dir), Path(standards_dir)
     path = specs_dir / "datasets.yaml"
@@ -750,17 +685,9 @@ def load_study_specs(specs_dir: str | Path, standards_dir: str | Path) -> StudyS
                                             "submission_value", "synonyms", "nci_preferred_term"])
     if not path.exists():
         return StudySpecs({}, pd.DataFrame(columns=["dataset", "variable"]), empty_codelists, {}, "none")
-    try:
-        from pipeline.validate.metadata import load_study_metadata
-        resolved = load_study_metadata(specs_dir, standards_dir)
-    except ConfigError:
-        raise
-    except Exception as exc:  # the validation engineer's module is optional here
-        import logging
-        logging.getLogger("pipeline.submit").warning(
-            "pipeline.validate.metadata unavailable (%s: %s); reading %s directly", exc.__class__.__name__, exc, path)
-        datasets, variables = load_study_dataset_specs(path)
-        return StudySpecs(datasets, variables, empty_codelists, _dictionary_versions(load_yaml(path)), "datasets.yaml")
+    from pipeline.validate.metadata import load_study_metadata
+
+    resolved = load_study_metadata(specs_dir, standards_dir)
     datasets = {name: {"label": d.label, "class": d.class_, "structure": d.structure, "keys": list(d.keys)}
                 for name, d in resolved.datasets.items()}
     table = resolved.variables.copy()

@@ -82,7 +82,16 @@ def resolve_creation_datetime(ctx: StudyContext) -> tuple[str, str]:
 
 
 def read_dataset(path: Path) -> LoadedDataset:
-    """Read one parquet dataset with its stored labels (pyarrow field metadata ``label``)."""
+    """Read one parquet dataset with its stored labels (pyarrow field metadata ``label``).
+
+    >>> import tempfile, pyarrow as pa
+    >>> path = Path(tempfile.mkdtemp()) / "dm.parquet"
+    >>> field = pa.field("AGE", pa.int64(), metadata={"label": "Age"})
+    >>> pq.write_table(pa.table({"AGE": [40]}, schema=pa.schema([field], metadata={"label": "Demographics"})), path)
+    >>> loaded = read_dataset(path)
+    >>> loaded.name, loaded.stored_labels, loaded.stored_label
+    ('DM', {'AGE': 'Age'}, 'Demographics')
+    """
     try:
         table = pq.read_table(path)
     except Exception as exc:  # pyarrow raises several types for a damaged file
@@ -225,11 +234,10 @@ def package_standard(ctx: StudyContext, standard: str, source_dir: Path, created
             f"{source_dir / (first['dataset'].lower() + '.parquet')}: {first['dataset']}.{first['variable'] or '-'}{row_text}: "
             f"{first['check']} ({len(errors)} blocking problem(s) in {standard}; fix: {first['action']})")
 
-    for meta in metas:
+    for meta, variables in zip(metas, variable_tables):
         frame = frames[meta.name]
         if not frame.shape[1]:
             raise InputError(f"{source_dir / (meta.name.lower() + '.parquet')}: dataset has no columns")
-        variables = next(v for v in variable_tables if v["dataset"].iloc[0] == meta.name)
         xpt_path = write_xpt(out_dir / meta.file_name, frame, meta, variables, stamp)
         problems = check_xpt_read_back(xpt_path, frame, meta, variables)
         if problems:

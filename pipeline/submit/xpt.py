@@ -1,11 +1,12 @@
 """SAS transport (XPORT) version 5 files that pass FDA technical checks, byte for byte reproducible.
 
-Limits enforced (``sdtm.md`` section 10): dataset and variable names <= 8 characters (letters,
-digits, underscore, starting with a letter), labels <= 40 characters, character values <= 200
-bytes of printable ASCII, lower-case file names, character lengths = longest value. ADaM dates
-(``*DT``), datetimes (``*DTM``) and times (``*TM``) are written as SAS numbers with ``DATE9.``,
-``DATETIME20.`` and ``TIME8.`` formats. pyreadstat stamps the wall-clock time into the header
-records; :func:`patch_xpt_timestamps` replaces it with a fixed value so reruns are identical.
+Limits enforced (FDA Study Data Technical Conformance Guide, XPT v5): dataset and variable
+names <= 8 characters (letters, digits, underscore, starting with a letter), labels <= 40
+characters, character values <= 200 bytes of printable ASCII, lower-case file names, character
+lengths = longest value. ADaM dates (``*DT``), datetimes (``*DTM``) and times (``*TM``) are
+written as SAS numbers with ``DATE9.``, ``DATETIME20.`` and ``TIME8.`` formats. pyreadstat
+stamps the wall-clock time into the header records; :func:`patch_xpt_timestamps` replaces it
+with a fixed value so reruns are identical.
 """
 
 from __future__ import annotations
@@ -21,8 +22,8 @@ import pandas as pd
 import pyreadstat
 
 from pipeline.common.errors import InputError
-from pipeline.submit._vector import as_text, byte_lengths, map_unique
 from pipeline.common.io import write_bytes_atomic
+from pipeline.submit._vector import as_text, byte_lengths, map_unique
 from pipeline.submit.metadata import DatasetMeta
 
 MAX_NAME = 8

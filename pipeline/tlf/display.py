@@ -174,7 +174,7 @@ class _Builder:
         columns = [c["variable"] for c in row["columns"]]
         records = self.ard.loc[self.ard["row_id"] != BIG_N_ROW]
         header = str(self.shell.setting(self.output_id, "group_heading", "{group} (N={N})"))
-        subject_var = columns[0]
+        subject_var = columns[0]  # the first listed column is the subject: repeats of it are blanked
         previous_group, previous_subject = None, None
         for (row_id, group), part in records.groupby(["row_id", "group"], sort=False):
             values = dict(zip(part["stat"], part["value"]))

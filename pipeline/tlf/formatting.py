@@ -116,12 +116,3 @@ def format_cell(pattern: str, values: Mapping[str, object], decimals: Mapping[st
         return format_stat(stat, values[stat], decimals, missing)
 
     return PLACEHOLDER.sub(fill, pattern)
-
-
-def pattern_stats(pattern: str) -> list[str]:
-    """Statistics named in a cell pattern.
-
-    >>> pattern_stats("{n}/{N} ({pct})")
-    ['n', 'N', 'pct']
-    """
-    return PLACEHOLDER.findall(pattern)

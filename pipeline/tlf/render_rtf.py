@@ -156,7 +156,16 @@ def _text_height(text: str, chars: int) -> int:
 
 
 def build_rtf_pages(display: Display, settings: Mapping[str, Any] | None = None) -> tuple[list[RtfPage], RtfGeometry, list[str]]:
-    """Paginate a display for RTF: pages with header lines and table rows, the geometry, footnotes."""
+    """Paginate a display for RTF: pages with header lines and table rows, the geometry, footnotes.
+
+    Every page starts with the column-header row (``header=True``).
+
+    >>> from pipeline.tlf.display import Line
+    >>> d = Display("t", "Table 1", "Demo", "Safety Set", "", ("A", "B"), (Line("Any AE", ("1 (50.0)", "0")),), ("Foot.",))
+    >>> pages, geometry, footnotes = build_rtf_pages(d)
+    >>> len(pages), pages[0].rows[0].header, [cell.text for cell in pages[0].rows[1].cells], footnotes
+    (1, True, ['Any AE', '1 (50.0)', '0'], ['Foot.'])
+    """
     titles = [display.number, display.title, f"Population: {display.population}"]
     titles = [t for t in titles if t]
     header_count = 3 + len(titles)

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import jinja2
 
-from pipeline.tlf.display import BLANK, GROUP, Display, Line
+from pipeline.tlf.display import BLANK, GROUP, Display
 from pipeline.tlf.paginate import paginate
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
@@ -102,6 +102,11 @@ def table_widths(display: Display, width: int) -> tuple[int, list[int]]:
 
     The label column takes what its labels need (30 to 60 characters; headings without cells may
     run into the treatment columns); the treatment columns share the rest.
+
+    >>> from pipeline.tlf.display import Line
+    >>> d = Display("t", "Table 1", "Demo", "Safety Set", "", ("A", "B"), (Line("Any AE", ("1", "0")),), ())
+    >>> table_widths(d, 60)
+    (30, [15, 15])
     """
     count = max(len(display.column_headers), 1)
     labels = [len(line.label) + INDENT * line.indent + 2 for line in display.lines if any(line.cells)]
@@ -120,7 +125,14 @@ def _column_cells(display: Display, widths: list[int]) -> list[list[str]]:
 
 
 def layout_table_lines(display: Display, width: int) -> tuple[list[str], list[list[str]]]:
-    """The header lines and, per display line, its text lines (labels wrapped, cells aligned)."""
+    """The header lines and, per display line, its text lines (labels wrapped, cells aligned).
+
+    >>> from pipeline.tlf.display import Line
+    >>> d = Display("t", "Table 1", "Demo", "Safety Set", "", ("A", "B"), (Line("Any AE", ("1 (50.0)", "0")),), ())
+    >>> header, body = layout_table_lines(d, 60)
+    >>> [h.strip() for h in header], [b.split() for b in body[0]]
+    (['A              B'], [['Any', 'AE', '1', '(50.0)', '0']])
+    """
     label_width, widths = table_widths(display, width)
     header_cols = [wrap_header(h, max(w - 1, 1)) for h, w in zip(display.column_headers, widths)]
     label_parts = wrap_header(display.label_header or "", max(label_width - 1, 1))
@@ -153,7 +165,14 @@ def _justify(text: str, width: int, align: str) -> str:
 
 
 def layout_listing_lines(display: Display, width: int) -> tuple[list[str], list[list[str]]]:
-    """Header and wrapped record lines of a listing with the shell's column widths."""
+    """Header and wrapped record lines of a listing with the shell's column widths.
+
+    >>> from pipeline.tlf.display import Line
+    >>> d = Display("l", "Listing 1", "SAEs", "Safety Set", None, ("Subject", "Outcome"),
+    ...             (Line("", ("S01", "RECOVERING/RESOLVING")),), (), kind="listing", column_widths=(8, 12))
+    >>> layout_listing_lines(d, 40)
+    (['Subject   Outcome'], [['S01       RECOVERING/', '          RESOLVING']])
+    """
     widths = list(display.column_widths) or [12] * len(display.column_headers)
     gap = 2 if sum(widths) + 2 * (len(widths) - 1) <= width else 1
     header_parts = [wrap_text(h, w) for h, w in zip(display.column_headers, widths)]
@@ -180,7 +199,12 @@ def layout_listing_lines(display: Display, width: int) -> tuple[list[str], list[
 
 
 def title_lines(display: Display, width: int, page: int, pages: int) -> list[str]:
-    """The lines above the column headers: sponsor line with "Page x of n", titles centred."""
+    """The lines above the column headers: sponsor line with "Page x of n", titles centred.
+
+    >>> d = Display("t", "Table 1", "Demo", "Safety Set", "", ("A",), (), (), top_left="ACME")
+    >>> [line.strip() for line in title_lines(d, 40, 1, 2)]
+    ['ACME                        Page 1 of 2', '', '', 'Table 1', 'Demo', 'Population: Safety Set', '']
+    """
     right = f"Page {page} of {pages}"
     lines = [display.top_left[: width - len(right) - 1].ljust(width - len(right)) + right]
     lines.append(display.second_left[:width])

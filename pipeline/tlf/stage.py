@@ -15,6 +15,7 @@ from pipeline.common.io import write_text_atomic
 from pipeline.common.logs import get_logger
 from pipeline.common.study import StudyContext
 from pipeline.tlf.display import build_display
+from pipeline.tlf.render_html import _environment as html_environment
 from pipeline.tlf.render_html import render_html
 from pipeline.tlf.render_rtf import render_rtf
 from pipeline.tlf.render_txt import render_txt
@@ -67,9 +68,7 @@ def render_index(shell: Shell, output_ids: list[str], study: str) -> str:
     """
     entries = [{"output_id": oid, "number": shell.outputs[oid].get("number", ""), "title": shell.outputs[oid]["title"],
                 "population": shell.populations[shell.outputs[oid]["population"]]["label"]} for oid in output_ids]
-    from pipeline.tlf.render_html import _environment
-
-    return _environment().get_template("index.html.j2").render(
+    return html_environment().get_template("index.html.j2").render(
         study=study, entries=entries, formats=FORMATS,
         font=(shell.defaults.get("html") or {}).get("font", "Courier New, Courier, monospace"))
 

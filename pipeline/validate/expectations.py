@@ -22,6 +22,7 @@ import numpy as np
 import pandas as pd
 
 from pipeline.common.errors import ConfigError
+from pipeline.common.logs import get_logger
 from pipeline.validate.conformance import ValidationData, to_date
 from pipeline.validate.findings import SEVERITY_RANK, empty_findings, make_findings
 from pipeline.validate.rules import Rule
@@ -36,6 +37,7 @@ SUPPORTED_EXPECTATIONS = {
     "expect_column_values_to_not_be_in_set": "ExpectColumnValuesToNotBeInSet",
 }
 _REFERENCE = re.compile(r"^\$(?P<kind>study|spec):(?P<path>[\w.\[\]-]+)$")
+log = get_logger("validate.expectations")
 
 
 @dataclass
@@ -147,7 +149,11 @@ def load_expectation_specs(path: Path, design: dict[str, Any]) -> tuple[list[Exp
 
 
 def load_accepted_findings(path: Path) -> list[dict[str, Any]]:
-    """The ``accepted:`` list of expectations.yaml; each entry needs rule_id and reason (file:line otherwise)."""
+    """The ``accepted:`` list of expectations.yaml; each entry needs rule_id and reason (file:line otherwise).
+
+    >>> load_accepted_findings(Path("/nonexistent/expectations.yaml"))
+    []
+    """
     from pipeline.validate.metadata import load_yaml_with_lines
 
     if not Path(path).exists():
@@ -239,6 +245,14 @@ def view_completeness_by_visit(data: ValidationData, spec: ExpectationSpec) -> p
 
     Options: ``test_var`` (e.g. LBTESTCD), ``tests`` (list), ``result_var`` (e.g. LBSTRESN),
     ``visits`` (VISIT names to look at; default all planned ones in SV).
+
+    >>> spec = ExpectationSpec(Rule("X", "t", "d", "m", "error", "great_expectations"), "LB", "", {},
+    ...                        view_options={"test_var": "LBTESTCD", "result_var": "LBSTRESN"})
+    >>> sv = pd.DataFrame({"USUBJID": ["S-1", "S-2"], "VISIT": ["WEEK 4", "WEEK 4"]})
+    >>> lb = pd.DataFrame({"USUBJID": ["S-1", "S-2"], "VISIT": ["WEEK 4"] * 2, "LBTESTCD": ["UPCR"] * 2,
+    ...                    "LBSTRESN": [1.2, None]})
+    >>> view_completeness_by_visit(ValidationData({"SV": sv, "LB": lb}, {}), spec)[["LABEL", "COMPLETENESS"]].values.tolist()
+    [['UPCR at WEEK 4', 0.5]]
     """
     frame = data.sdtm.get(spec.dataset)
     sv = data.first("SV")
@@ -300,6 +314,12 @@ def view_ratio_to_median(data: ValidationData, spec: ExpectationSpec) -> pd.Data
     Options: ``value`` (numeric column, e.g. LBSTRESN) and ``by`` (the group: [USUBJID, LBTESTCD,
     LBSPEC] compares a result with the subject's other results of the test, [LBTESTCD, LBSPEC]
     with the whole study); medians need at least ``min_records`` (3) values.
+
+    >>> spec = ExpectationSpec(Rule("X", "t", "d", "m", "error", "great_expectations"), "LB", "", {},
+    ...                        view_options={"value": "LBSTRESN", "by": ["LBTESTCD"]})
+    >>> lb = pd.DataFrame({"LBTESTCD": ["ALB"] * 4, "LBSTRESN": [40.0, 42.0, 38.0, 4.1]})
+    >>> view_ratio_to_median(ValidationData({"LB": lb}, {}), spec)["RATIO"].round(3).tolist()
+    [1.026, 1.077, 0.974, 0.105]
     """
     view = view_records(data, spec)
     opts = spec.view_options
@@ -373,6 +393,11 @@ def build_views(data: ValidationData, specs: list[ExpectationSpec]) -> list[Prep
     views = []
     for number, (key, members) in enumerate(sorted(groups.items(), key=lambda kv: kv[0])):
         first = members[0]
+        dataset = data.sdtm.get(first.dataset, data.adam.get(first.dataset))
+        absent = sorted(str(c) for c in first.filter if dataset is not None and c not in dataset.columns)
+        if absent:  # filter_records then keeps no record: say so instead of passing silently
+            log.warning("expectations.yaml line %d: %s filters on %s, not a column of %s: no record is checked",
+                        first.line, ", ".join(m.rule.id for m in members), ", ".join(absent), first.dataset)
         frame = VIEWS[first.view or "records"](data, first)
         if frame is None or frame.empty:
             continue

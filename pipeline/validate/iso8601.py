@@ -9,6 +9,7 @@ hyphen (``2019---15``, ``2019-03-15T-:30``); intervals ``start/end``. A calendar
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 
 import numpy as np
 import pandas as pd
@@ -39,7 +40,7 @@ def compute_iso8601_datetime_valid(values: pd.Series) -> pd.Series:
     return _by_unique_value(values, _datetime_valid_unique)
 
 
-def _by_unique_value(values: pd.Series, check_unique: "callable") -> pd.Series:
+def _by_unique_value(values: pd.Series, check_unique: Callable[[pd.Series], pd.Series]) -> pd.Series:
     """Run a check once per distinct non-blank value and broadcast it back (dates repeat a lot)."""
     text = values.astype(_TEXT).str.strip()
     present = (text.notna() & (text != "")).fillna(False).astype(bool)

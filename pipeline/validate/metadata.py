@@ -278,11 +278,23 @@ class StudyMetadata:
     spec: dict[str, Any]
 
     def dataset_variables(self, dataset: str) -> pd.DataFrame:
-        """Variables of one dataset in define order."""
+        """Variables of one dataset in define order.
+
+        >>> from pipeline.common.study import PROJECT_ROOT
+        >>> meta = load_study_metadata(PROJECT_ROOT / "specs" / "iscalimab-ln", PROJECT_ROOT / "specs" / "standards")
+        >>> meta.dataset_variables("dm")["variable"].head(3).tolist()
+        ['STUDYID', 'DOMAIN', 'USUBJID']
+        """
         return self.variables[self.variables["dataset"] == dataset.upper()]
 
     def spec_for_file(self, stem: str, domain_value: str | None = None) -> DatasetSpec | None:
-        """The dataset spec for a data file stem (``lbch`` -> ``LBCH`` or its DOMAIN ``LB``)."""
+        """The dataset spec for a data file stem (``lbch`` -> ``LBCH`` or its DOMAIN ``LB``).
+
+        >>> from pipeline.common.study import PROJECT_ROOT
+        >>> meta = load_study_metadata(PROJECT_ROOT / "specs" / "iscalimab-ln", PROJECT_ROOT / "specs" / "standards")
+        >>> meta.spec_for_file("lbch", "LB").name, meta.spec_for_file("xx") is None
+        ('LB', True)
+        """
         name = stem.upper()
         if name in self.datasets:
             return self.datasets[name]
@@ -322,8 +334,6 @@ class StudyMetadata:
         std_datasets = load_standard_datasets(standards_dir)
         keys = std_datasets.loc[std_domain, "keys"] if std_domain in std_datasets.index else (
             ("STUDYID", "USUBJID") if std_domain == "ADSL" else ())
-        if std_domain == "SUPPQUAL":
-            keys = std_datasets.loc["SUPPQUAL", "keys"]
         rows = _resolve_variables(name, std_domain, dspec, standard, {}, (), self.path)
         variables = pd.DataFrame(rows, columns=VARIABLE_COLUMNS)
         variables["key_sequence"] = pd.array([keys.index(v) + 1 if v in keys else pd.NA
@@ -420,6 +430,12 @@ def resolve_study_metadata(spec_path: Path, standards_dir: Path) -> StudyMetadat
 
     Problems that make the spec unusable raise :class:`ConfigError` naming file and line; the
     finer checks (names, labels, codelists ...) live in :mod:`pipeline.validate.specs_check`.
+
+    >>> from pipeline.common.study import PROJECT_ROOT
+    >>> meta = resolve_study_metadata(PROJECT_ROOT / "specs" / "iscalimab-ln" / "datasets.yaml",
+    ...                               PROJECT_ROOT / "specs" / "standards")
+    >>> meta.datasets["DM"].keys, meta.datasets["ADSL"].is_adam
+    (('STUDYID', 'USUBJID'), True)
     """
     spec, lines = load_yaml_with_lines(spec_path)
     if not isinstance(spec, dict) or not isinstance(spec.get("datasets"), dict):

@@ -10,7 +10,7 @@ check; every other rule has a project id ``ISL-....``.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any
 
 import pandas as pd
@@ -27,9 +27,10 @@ class _KeepMissing(dict):
 class Rule:
     """One validation rule.
 
-    ``check`` runs the rule: for conformance rules ``check(datasets) -> findings frame``; for
-    schema rules a builder of pandera checks; for expectations the GX expectation type. The same
-    object writes the rule catalogue of the report (:func:`rules_catalogue`).
+    ``check`` runs the rule: for conformance rules ``check(data: ValidationData) -> findings frame``;
+    for expectations the GX expectation type; schema rules have none (:mod:`pipeline.validate.schemas`
+    builds their pandera checks from the metadata). The same object writes the rule catalogue
+    (:func:`rules_catalogue`).
 
     >>> r = Rule("ISL-9999", "Title", "What it checks", "{variable} is bad", "warning", "conformance")
     >>> r.format_message(variable="AESTDTC")
@@ -64,10 +65,6 @@ class Rule:
         head, _, tail = template.partition(marker)
         tail = tail.replace(marker, "")
         return (head + texts + tail).astype(object)
-
-    def with_severity(self, severity: str) -> "Rule":
-        """A copy with another severity (study-level override from expectations.yaml)."""
-        return replace(self, severity=severity)
 
 
 CORE_CATALOGUE = "cdisc-org/cdisc-rules-engine resources/cache/rules.pkl"
@@ -130,7 +127,8 @@ SCHEMA_RULES: dict[str, Rule] = {r.id: r for r in [
          "COUNTRY holds a three-letter upper-case ISO 3166-1 alpha-3 code.",
          "{variable} value '{value}' is not an ISO 3166-1 alpha-3 code", "warning", "pandera"),
     Rule("ISL-0010", "Dataset described in the dataset spec",
-         "Every dataset file is described in specs/<study>/datasets.yaml; undescribed datasets are not schema-checked.",
+         "Every dataset file is described in specs/<study>/datasets.yaml; an undescribed dataset is "
+         "checked against the standard alone (SDTMIG domain, SUPPQUAL or ADaMIG class) when the standard knows it.",
          "dataset {dataset} is not in the dataset spec", "warning", "pandera"),
     Rule("ISL-0011", "ADaM required variable present and populated",
          "An ADaMIG Required variable must be present and never null.",

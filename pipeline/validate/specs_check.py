@@ -136,7 +136,13 @@ def _raw_key(meta: StudyMetadata, name: str) -> Any:
 
 
 def check_specs(ctx: Any) -> tuple[StudyMetadata, pd.DataFrame]:
-    """Resolve and check the study's specs; raise :class:`ConfigError` listing every problem."""
+    """Resolve and check the study's specs; raise :class:`ConfigError` listing every problem.
+
+    >>> from pipeline.common.study import StudyContext
+    >>> meta, notices = check_specs(StudyContext.create("iscalimab-ln"))
+    >>> "DM" in meta.datasets, len(notices)
+    (True, 0)
+    """
     from pipeline.validate.expectations import load_accepted_findings, load_expectation_specs
 
     meta = resolve_study_metadata(ctx.specs_dir / DATASETS_SPEC, ctx.standards_dir)

@@ -40,6 +40,12 @@ def validate_schemas(datasets: dict[str, pd.DataFrame], meta: StudyMetadata, pre
     A dataset file the study spec does not describe gets one ISL-0010 warning and, when
     ``standards_dir`` is given and the standard knows its domain or ADaM class, the schema of the
     standard alone. ``prepared`` says the frames already went through :func:`prepare_dataset`.
+
+    >>> from pipeline.common.study import PROJECT_ROOT
+    >>> from pipeline.validate.metadata import load_study_metadata
+    >>> meta = load_study_metadata(PROJECT_ROOT / "specs" / "iscalimab-ln", PROJECT_ROOT / "specs" / "standards")
+    >>> validate_schemas({"XX": pd.DataFrame({"A": [1]})}, meta)[["rule_id", "dataset", "message"]].values.tolist()
+    [['ISL-0010', 'XX', 'dataset XX is not in the dataset spec']]
     """
     parts = []
     for name in sorted(datasets):
@@ -155,7 +161,12 @@ def apply_accepted_findings(findings: pd.DataFrame, accepted: list[dict[str, Any
 
 
 def load_study_instruments(ctx: Any) -> dict[str, dict]:
-    """The instrument specs named in study.yaml ``instruments`` (specs/standards/instruments/<name>.yaml)."""
+    """The instrument specs named in study.yaml ``instruments`` (specs/standards/instruments/<name>.yaml).
+
+    >>> from pipeline.common.study import StudyContext
+    >>> sorted(load_study_instruments(StudyContext.create("iscalimab-ln")))
+    ['selena-sledai']
+    """
     from pipeline.common.io import load_yaml
 
     named = ctx.design.get("instruments") or {}

@@ -53,3 +53,13 @@ def test_bad_mode_is_named(ae):
 def test_bad_filter_is_named(ae):
     with pytest.raises(DerivationError, match="filter_add 'NOPE == 1' cannot be evaluated"):
         derive_var_extreme_flag(ae, ["USUBJID"], ["ASTDT"], "FL", filter_add="NOPE == 1")
+
+
+def test_duplicate_index_labels_flag_only_the_extreme_row():
+    # e.g. a frame stacked with pd.concat without ignore_index: labels 0, 0, 1
+    adlb = pd.DataFrame({"USUBJID": ["1", "1", "2"], "ADY": [1.0, 2.0, 3.0]}, index=[0, 0, 1])
+    last = derive_var_extreme_flag(adlb, ["USUBJID"], ["ADY"], "LASTFL", mode="last")
+    assert last["LASTFL"].tolist() == [None, "Y", "Y"]
+    tied = derive_var_extreme_flag(adlb.assign(ADY=1.0), ["USUBJID"], ["ADY"], "FL", mode="first", flag_all=True)
+    assert tied["FL"].tolist() == ["Y", "Y", "Y"]
+    assert tied.index.tolist() == [0, 0, 1]

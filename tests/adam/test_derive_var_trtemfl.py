@@ -57,7 +57,7 @@ def test_end_window_needs_treatment_end():
 def test_unknown_intensity_is_named():
     ae = pd.DataFrame({"TRTSDT": pd.to_datetime(["2024-01-10"]), "ASTDT": pd.to_datetime(["2024-01-05"]),
                        "AENDT": pd.to_datetime([None]), "AESEV": ["GRADE 3"], "BSEV": ["MILD"]})
-    with pytest.raises(DerivationError, match="intensity value 'GRADE 3'"):
+    with pytest.raises(DerivationError, match="dataset row 1: AESEV 'GRADE 3' / BSEV 'MILD' not in intensity_order"):
         derive_var_trtemfl(ae, initial_intensity="BSEV", intensity="AESEV")
 
 

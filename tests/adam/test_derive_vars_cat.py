@@ -39,3 +39,10 @@ def test_value_copied_from_another_variable():
                                {"condition": "True", "EOSSTT": "ONGOING", "DCSREAS": None}])
     assert out["DCSREAS"].tolist() == [None, "ADVERSE EVENT", None]
     assert out["EOSSTT"].tolist() == ["COMPLETED", "DISCONTINUED", "ONGOING"]
+
+
+def test_copied_values_follow_row_positions_when_index_labels_repeat():
+    adsl = pd.DataFrame({"EOSSTT": ["COMPLETED", "DISCONTINUED", "DISCONTINUED"],
+                         "EOSDECOD": ["COMPLETED", "ADVERSE EVENT", "WITHDRAWAL BY SUBJECT"]}, index=[0, 0, 1])
+    out = derive_vars_cat(adsl, [{"condition": "EOSSTT == 'DISCONTINUED'", "DCSREAS": "=EOSDECOD"}])
+    assert out["DCSREAS"].tolist() == [None, "ADVERSE EVENT", "WITHDRAWAL BY SUBJECT"]

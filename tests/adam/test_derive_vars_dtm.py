@@ -36,6 +36,9 @@ def test_fixed_time_and_bad_time():
         _run(["2024-01-10T25:00"])
     with pytest.raises(DerivationError, match="time_imputation must be first, last or HH:MM:SS"):
         _run(["2024-01-10"], time_imputation="noon")
+    for out_of_range in ("24:00:00", "12:00", "12:60:00"):
+        with pytest.raises(DerivationError, match=f"got '{out_of_range}'"):
+            _run(["2024-01-10"], time_imputation=out_of_range)
 
 
 def test_seconds_flag_can_be_ignored_for_minute_precision_data():

@@ -47,6 +47,13 @@ def test_windows_reference_from_design_visits():
     assert out["AVISIT"].tolist() == ["WEEK 2", "WEEK 4"]
 
 
+def test_windows_from_a_design_list_without_target_days_names_the_missing_key():
+    lb = pd.DataFrame({"USUBJID": ["1"], "ADY": [22.0]})
+    with pytest.raises(ConfigError, match=r"study.yaml 'arms' entries need visit, visitnum, day for analysis windows"):
+        _build([{"derive_vars_avisit": {"windows": {"windows": {"from": "arms"}}}}], source={"sdtm": "lb"},
+               sdtm={"lb": lb})
+
+
 def test_error_names_spec_dataset_step_and_verb():
     with pytest.raises(DerivationError, match=r"spec.yaml: dataset ADSL step 2 \(derive_vars_merged\): .*more than one record"):
         _build([{"assign": {"X": 1}},
@@ -78,6 +85,21 @@ def test_finalise_orders_types_sorts_and_checks_keys():
         finalise(frame, {"variables": [{"name": "TRTSDT", "type": "date"}]}, "t")
     with pytest.raises(DerivationError, match="keys USUBJID are not unique"):
         finalise(pd.concat([frame, frame]), spec, "t")
+
+
+def test_finalise_names_variable_row_and_value_that_is_not_of_its_type():
+    frame = pd.DataFrame({"AGE": ["30", "", None, "unknown"], "TRTSDT": ["2024-01-01", "", None, "2024-13-45"]})
+    out = finalise(frame.iloc[:3], {"variables": [{"name": "AGE", "type": "float"}]}, "t")
+    assert out["AGE"].tolist()[0] == 30.0 and out["AGE"].isna().tolist() == [False, True, True]
+    with pytest.raises(DerivationError, match=r"t: variable AGE \(type float\): value 'unknown' on row 4 is not a float"):
+        finalise(frame, {"variables": [{"name": "AGE", "type": "float"}]}, "t")
+    with pytest.raises(DerivationError, match=r"variable TRTSDT \(type date\): value '2024-13-45' on row 4"):
+        finalise(frame, {"variables": [{"name": "TRTSDT", "type": "date"}]}, "t")
+
+
+def test_round_of_an_unknown_variable_names_it():
+    with pytest.raises(ConfigError, match=r"spec.yaml: dataset ADSL step 1 \(round\): round names unknown variables \['X'\]"):
+        _build([{"round": {"X": 2}}])
 
 
 def test_text_conversion_and_parquet_types():

@@ -145,6 +145,15 @@ def test_listing_rows_in_arm_then_sort_order_with_record_ids():
     assert records.loc[(records["row_id"] == "1|2") & (records["stat"] == "ASTDY"), "value"].item() == "3"
 
 
+def test_listing_with_one_record_id_variable_uses_it_alone():
+    rows = [{"id": "l", "method": "listing", "dataset": "adae", "where": {"AESER": "Y"}, "sort": ["USUBJID", "ASTDY"],
+             "record_id": ["AEDECOD"], "columns": [{"variable": "USUBJID"}, {"variable": "AEDECOD"}]}]
+    ard = build(rows, kind="listing", total=False)
+    records = ard.loc[ard["row_id"] != "big_n"]
+    terms = records.loc[records["stat"] == "AEDECOD"]
+    assert terms["row_id"].tolist() == terms["value"].tolist() == ["PT 1", "PT 2", "PT 1", "PT 4"]
+
+
 def test_ard_round_trip_and_json_null_for_nan(tmp_path):
     # one placebo subject in the safety set -> its SD is NaN
     ard = build([{"id": "AGE", "method": "continuous_summary", "variable": "AGE"}], total=False)

@@ -100,3 +100,13 @@ def test_a_row_of_empty_fields_is_kept_so_row_numbers_stay_true(tmp_path):
     path.write_text("A,B\n1,2\n,\n3,4\n\n")
     frame = add_lineage(read_raw_file(path), "cm.csv", "101")
     assert frame[["A", "_row"]].values.tolist() == [["1", 1], ["", 2], ["3", 3]]
+
+
+def test_xlsx_cells_keep_their_spaces_when_strip_is_off(tmp_path):
+    path = tmp_path / "ae.xlsx"
+    book = openpyxl.Workbook()
+    book.active.append(["TERM"])
+    book.active.append(["  Headache "])
+    book.save(path)
+    assert read_raw_file(path, ReaderOptions(strip=False))["TERM"].tolist() == ["  Headache "]
+    assert read_raw_file(path, ReaderOptions())["TERM"].tolist() == ["Headache"]

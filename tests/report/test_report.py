@@ -6,7 +6,8 @@ import pytest
 from pipeline.common.errors import InputError
 from pipeline.common.io import write_json_atomic, write_parquet_atomic
 from pipeline.common.study import StudyContext
-from pipeline.report.sections import compute_findings_summary, compute_ledger_rows, find_data_docs
+from pipeline.report.sections import (compute_findings_summary, compute_gate_blocked, compute_ledger_rows,
+                                      find_data_docs)
 from pipeline.report.stage import REPORT_NAME, run
 
 
@@ -180,3 +181,24 @@ def test_submission_section_lists_datasets_files_and_links_the_define(report):
     assert '<td>SDTM</td><td>DM</td><td>Demographics</td><td class="num">57</td>' in html
     assert "c" * 64 in html
     assert '<a href="../submission/sdtm/define.html">SDTM define.html</a>' in html
+
+
+@pytest.mark.parametrize("counts, gate, blocked", [
+    ({"error": 2}, "warning", True),          # an error is worse than the warning gate
+    ({"warning": 1}, "error", False),
+    ({"notice": 3}, "warning", False),
+    ({"notice": 1}, "notice", True),
+    ({"error": 1}, "unknown", False),
+])
+def test_gate_fails_on_any_finding_at_or_above_its_severity(counts, gate, blocked):
+    assert compute_gate_blocked(counts, gate) is blocked
+
+
+def test_warning_gate_with_errors_only_is_reported_failed(tmp_path):
+    ctx = make_outputs(tmp_path)
+    findings = pd.read_parquet(ctx.validation_dir / "findings.parquet")
+    write_parquet_atomic(ctx.validation_dir / "findings.parquet", findings[findings["severity"] == "error"])
+    write_json_atomic(ctx.validation_dir / "summary.json", {"gate": "warning", "findings": 3})
+    run(ctx)
+    html = (ctx.reports_dir / REPORT_NAME).read_text()
+    assert "<dt>Gate</dt><dd>stop at &#39;warning&#39;: FAILED</dd>" in html

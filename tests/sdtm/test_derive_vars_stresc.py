@@ -72,6 +72,13 @@ def test_stresc_conversion_table_with_duplicates_is_a_config_error():
         derive_vars_stresc(frame, "LB", dataset_add=pd.concat([CONVERSIONS, CONVERSIONS.iloc[[0]]]))
 
 
+def test_stresc_conversion_factor_that_is_not_a_number_names_the_row():
+    table = CONVERSIONS.assign(FACTOR=["88.42", "x", "0.01"])
+    with pytest.raises(ConfigError, match=r"FACTOR must be a number on every row, not on row 1 \(LBTESTCD=PROT, ORRESU=mg/dL, FACTOR=x\)"):
+        derive_vars_stresc(pd.DataFrame({"LBTESTCD": ["PROT"], "LBORRES": ["30"], "LBORRESU": ["mg/dL"]}), "LB",
+                           dataset_add=table)
+
+
 def test_stresc_does_not_touch_input():
     frame = pd.DataFrame({"LBTESTCD": ["CREAT"], "LBORRES": ["1"], "LBORRESU": ["mg/dL"]})
     copy = frame.copy()

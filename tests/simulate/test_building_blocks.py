@@ -166,3 +166,21 @@ def test_missing_nested_key_is_a_one_line_config_error(tmp_path):
     ctx = _copy_study(tmp_path, lambda sim: sim["calibration"]["upcr"].pop("baseline_geomean"))
     with pytest.raises(ConfigError, match="simulation.yaml: missing key 'baseline_geomean'"):
         run(ctx)
+
+
+def test_fever_item_outside_the_instrument_is_refused(tmp_path):
+    ctx = _copy_study(tmp_path, lambda sim: sim["sledai"].update(fever_item="SSLD9999"))
+    with pytest.raises(ConfigError, match="sledai.fever_item names unknown item 'SSLD9999'"):
+        load_simulation_inputs(ctx)
+
+
+def test_vital_signs_temperature_is_fever_temperature_where_the_fever_item_is_present():
+    from pipeline.simulate.stage import example_truth
+
+    truth = example_truth()
+    sledai = load_simulation_inputs(StudyContext.create("iscalimab-ln")).sim["sledai"]
+    assert (sledai["fever_item"], sledai["fever_temperature"]) == ("SSLD0122", 38.4)
+    febrile = truth["sledai"].loc[truth["sledai"]["SSLD0122"].eq(True), ["usubjid", "visitnum"]]
+    febrile = febrile.assign(visitnum=febrile["visitnum"].astype(float))
+    vs = truth["vs"].assign(visitnum=truth["vs"]["visitnum"].astype(float)).merge(febrile, on=["usubjid", "visitnum"])
+    assert len(vs) > 0 and vs["temperature"].mean() > 38.0      # afebrile temperatures are clipped at 37.6

@@ -159,3 +159,19 @@ def test_unknown_expectation_type_is_a_config_error(tmp_path: Path) -> None:
     path.write_text("expectations:\n  - {id: X, title: t, dataset: DM, expectation: expect_magic, severity: error}\n")
     with pytest.raises(ConfigError, match=r"e.yaml:line 2: expectation 'expect_magic' is not supported"):
         load_expectation_specs(path, DESIGN)
+
+
+def test_filter_on_a_column_the_dataset_lacks_is_logged_not_silent(monkeypatch):
+    from pipeline.validate import expectations
+    from pipeline.validate.expectations import ExpectationSpec, build_views
+    from pipeline.validate.rules import Rule
+
+    warnings = []
+    monkeypatch.setattr(expectations.log, "warning", lambda message, *args: warnings.append(message % args))
+    spec = ExpectationSpec(Rule("ISL-0299", "t", "d", "m", "error", "great_expectations"), "DM",
+                           "expect_column_values_to_not_be_null", {"column": "AGE"},
+                           filter={"ARMCDX": ["A"]}, line=12)
+    data = ValidationData({"DM": pd.DataFrame({"ARMCD": ["A"], "AGE": [40]})}, {})
+    assert build_views(data, [spec]) == []  # the filter keeps no record
+    assert warnings == ["expectations.yaml line 12: ISL-0299 filters on ARMCDX, not a column of DM: "
+                        "no record is checked"]

@@ -93,15 +93,6 @@ class ParsedDates:
     reason: pd.Series
 
 
-def _is_unknown(part: pd.Series) -> pd.Series:
-    return part.isna() | part.str.upper().isin(UNKNOWN_PARTS)
-
-
-def _month_number(month_text: pd.Series, names: dict[str, int]) -> pd.Series:
-    upper = month_text.str.upper().str.rstrip(".")
-    return upper.map(names)
-
-
 def parse_dates(values: pd.Series, formats: list[str], month_names: dict[str, int] | None = None,
                 century_pivot: int = 30) -> ParsedDates:
     """Parse raw date (or date-time) text to ISO 8601, trying ``formats`` in order.

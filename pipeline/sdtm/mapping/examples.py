@@ -15,7 +15,6 @@ from typing import Any
 
 import pandas as pd
 
-from pipeline.common.study import PROJECT_ROOT
 from pipeline.sdtm.mapping.algorithms import MappingEnv
 from pipeline.sdtm.mapping.ct import load_ct
 from pipeline.sdtm.mapping.engine import IngestedFile, map_file, prepare_frame
@@ -27,14 +26,20 @@ EXAMPLE_KEYS = {"raw", "variables", "transpose", "date_formats", "month_names", 
 
 
 def example_env() -> MappingEnv:
-    """Terminology, units, design and TV of the flagship study (what the examples may refer to)."""
+    """Terminology, units, design and TV of the flagship study (what the examples may refer to).
+
+    >>> env = example_env()
+    >>> sorted(env.datasets), env.codelist("NY").lookup["YES"]
+    (['TV'], 'Y')
+    """
     from pipeline.common.study import StudyContext
+    from pipeline.sdtm.stage import CT_FILE, UNITS_FILE
     from pipeline.sdtm.trial_design import build_tv
 
     ctx = StudyContext.create("iscalimab-ln")
-    standards = PROJECT_ROOT / "specs" / "standards"
-    ct = load_ct(standards / "ct-subset-2025-03-28.tsv")
-    return MappingEnv(ct=ct, units=UnitTable.load(standards / "units.yaml", ct), design=ctx.design,
+    standards = Path(ctx.standards_dir)
+    ct = load_ct(standards / CT_FILE)
+    return MappingEnv(ct=ct, units=UnitTable.load(standards / UNITS_FILE, ct), design=ctx.design,
                       datasets={"TV": build_tv(ctx.design)})
 
 

@@ -100,8 +100,6 @@ class UnitTable:
         mass = self.molar_masses.get(analyte or "")
         if mass is None or pair not in _CROSS:
             return None
-        if pair not in _CROSS:
-            return None
         return fa / fb * mass ** _CROSS[pair], 0.0
 
 
@@ -139,10 +137,14 @@ def convert_values(values: pd.Series, units: pd.Series, target: pd.Series, table
                 reasons[key] = f"cannot convert '{unit}' to '{tgt}'" + (f" for {analyte}" if analyte else "")
             else:
                 factors[key], offsets[key] = result
-    keys = pd.MultiIndex.from_frame(frame)
-    factor = pd.Series(keys.map(lambda k: factors.get(k, np.nan)), index=values.index, dtype=float)
-    offset = pd.Series(keys.map(lambda k: offsets.get(k, 0.0)), index=values.index, dtype=float)
-    reason = pd.Series(keys.map(lambda k: reasons.get(k)), index=values.index, dtype=object)
+    combo_keys = list(combos.itertuples(index=False, name=None))
+    lookup = combos.assign(_factor=np.array([factors.get(k, np.nan) for k in combo_keys], dtype=float),
+                           _offset=np.array([offsets.get(k, 0.0) for k in combo_keys], dtype=float),
+                           _reason=pd.Series([reasons.get(k) for k in combo_keys], index=combos.index, dtype=object))
+    per_row = frame.merge(lookup, on=["unit", "target", "analyte"], how="left")  # one row per record, in order
+    factor = pd.Series(per_row["_factor"].to_numpy(), index=values.index, dtype=float)
+    offset = pd.Series(per_row["_offset"].to_numpy(), index=values.index, dtype=float)
+    reason = pd.Series(per_row["_reason"].to_numpy(), index=values.index, dtype=object)
     numeric = pd.to_numeric(values, errors="coerce")
     reason = reason.where(numeric.notna(), None)
     return numeric * factor + offset, reason
