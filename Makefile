@@ -17,8 +17,10 @@ MAPPINGS   = $(wildcard mappings/$(STUDY)/*.yaml)
 RAW_DONE   := $(RAW)/_truth/manifest.json
 # A study with specs/<study>/simulation.yaml starts from simulated raw exports; one without it
 # (sources.sdtm in study.yaml, e.g. cdiscpilot01) imports existing SDTM, so sdtm needs no simulate.
+# Your own exports (RAW=DIR other than $(OUT)/raw) are never simulated over: sdtm depends on their files.
 SIM_SPEC   := $(wildcard specs/$(STUDY)/simulation.yaml)
-SDTM_INPUT := $(if $(SIM_SPEC),$(RAW_DONE))
+USER_RAW   := $(filter-out $(OUT)/raw,$(RAW))
+SDTM_INPUT := $(if $(USER_RAW),$(shell find $(USER_RAW) -type f 2>/dev/null),$(if $(SIM_SPEC),$(RAW_DONE)))
 SDTM_DONE  := $(OUT)/ledger.json
 VALID_DONE := $(OUT)/validation/.sdtm-validated
 ADAM_DONE  := $(OUT)/adam/adsl.parquet
