@@ -18,7 +18,7 @@ import pandas as pd
 
 from pipeline.common.errors import ConfigError, InputError, PipelineError
 from pipeline.common.io import write_json_atomic, write_parquet_atomic
-from pipeline.common.logs import get_logger
+from pipeline.common.logs import get_logger, track
 from pipeline.common.study import StudyContext
 from pipeline.sdtm.derive_var_dy import derive_var_dy
 from pipeline.sdtm.derive_var_epoch import derive_var_epoch
@@ -275,7 +275,7 @@ def run(ctx: StudyContext) -> None:
 
     ingested, manifest = _ingest_all(mappings, raw_dir, env)
     results: dict[str, DomainResult] = {}
-    for domain, mapping in mappings.items():
+    for domain, mapping in track(list(mappings.items()), "mapping domains"):
         results[domain] = map_domain(mapping, ingested[domain], env)
         env.datasets[domain] = results[domain].data
     _subject_check(results, mappings)
