@@ -30,6 +30,7 @@ from pipeline.sdtm.derive_helpers import (
 )
 from pipeline.sdtm.derive_var_dy import derive_var_dy
 from pipeline.sdtm.derive_var_seq import derive_var_seq
+from pipeline.sdtm.mapping.ct import load_ct as read_ct_file
 from pipeline.sdtm.supp import split_long_text
 
 # Standard knowledge (SDTMIG 3.4 TS assumptions / CDISC CT): the codelist of each TS parameter's value.
@@ -60,14 +61,7 @@ def load_ct(standards_dir: str | Path | None = None) -> pd.DataFrame:
     files = sorted(folder.glob("ct-subset-*.tsv"))
     if not files:
         raise ConfigError(f"{folder}: no ct-subset-<date>.tsv controlled-terminology file")
-    path = files[-1]
-    ct = pd.read_csv(path, sep="\t", dtype=str, keep_default_na=False)
-    needed = {"codelist", "extensible", "term_code", "submission_value", "synonyms"}
-    if not needed <= set(ct.columns):
-        raise ConfigError(f"{path}: expected columns {', '.join(sorted(needed))}")
-    match = re.search(r"(\d{4}-\d{2}-\d{2})", path.name)
-    ct.attrs["version"] = match.group(1) if match else None
-    return ct
+    return read_ct_file(files[-1])
 
 
 def _default_ct_version() -> str | None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -14,11 +15,12 @@ CT_COLUMNS = ["codelist_code", "codelist", "codelist_name", "extensible", "term_
 
 
 def load_ct(path: str | Path) -> pd.DataFrame:
-    """Read the CT subset TSV as text (one row per codelist term).
+    """Read the CT subset TSV as text (one row per codelist term); ``attrs["version"]`` is the
+    package date in the file name (TS.TSVCDVER), None when the name carries none.
 
     >>> ct = load_ct(Path(__file__).resolve().parents[3] / "specs/standards/ct-subset-2025-03-28.tsv")
-    >>> sorted(ct.loc[ct["codelist"] == "SEX", "submission_value"])
-    ['F', 'INTERSEX', 'M', 'U']
+    >>> sorted(ct.loc[ct["codelist"] == "SEX", "submission_value"]), ct.attrs["version"]
+    (['F', 'INTERSEX', 'M', 'U'], '2025-03-28')
     """
     path = Path(path)
     if not path.is_file():
@@ -27,6 +29,8 @@ def load_ct(path: str | Path) -> pd.DataFrame:
     missing = [c for c in CT_COLUMNS if c not in frame.columns]
     if missing:
         raise ConfigError(f"{path}: missing column(s) {', '.join(missing)}")
+    version = re.search(r"(\d{4}-\d{2}-\d{2})", path.name)
+    frame.attrs["version"] = version.group(1) if version else None
     return frame
 
 
