@@ -16,10 +16,10 @@ from typing import Any
 import pandas as pd
 
 from pipeline.common.errors import ConfigError, InputError
+from pipeline.validate.findings import FINDINGS_COLUMNS  # the findings file contract
 
 SEVERITY_ORDER = {"error": 0, "warning": 1, "notice": 2}
 EXAMPLES_PER_GROUP = 5
-FINDINGS_COLUMNS = ["rule_id", "severity", "dataset", "variable", "usubjid", "record", "value", "message", "check_source"]
 QUARANTINE_EXAMPLE_COLUMNS = ["file", "row", "column", "value", "reason"]
 ARD_HIGHLIGHT_ROWS = 50          # display rows shown per output; the full table is in tlf/<id>.html
 ARD_METADATA_FILES = {"analyses"}  # ard/*.json that are not an output's ARD
