@@ -6,6 +6,8 @@ import hashlib
 import json
 import os
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -15,26 +17,29 @@ import yaml
 from pipeline.common.errors import ConfigError, InputError
 
 
-def _atomic_target(path: Path) -> tuple[int, str]:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    return tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-
-
-def write_bytes_atomic(path: str | Path, data: bytes) -> Path:
-    """Write ``data`` to ``path`` through a temporary file and a rename.
+@contextmanager
+def _atomic_path(path: Path) -> Iterator[str]:
+    """A temporary file beside ``path`` to write; renamed onto ``path`` (mode 644) only on success.
 
     An interrupted run never leaves a half-written file behind.
     """
-    path = Path(path)
-    fd, tmp = _atomic_target(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(fd)
     try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
+        yield tmp
         os.chmod(tmp, 0o644)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def write_bytes_atomic(path: str | Path, data: bytes) -> Path:
+    """Write ``data`` to ``path`` through a temporary file and a rename."""
+    path = Path(path)
+    with _atomic_path(path) as tmp:
+        Path(tmp).write_bytes(data)
     return path
 
 
@@ -55,15 +60,8 @@ def write_parquet_atomic(path: str | Path, frame: pd.DataFrame) -> Path:
 
     path = Path(path)
     table = pa.Table.from_pandas(frame.reset_index(drop=True), preserve_index=False)
-    fd, tmp = _atomic_target(path)
-    os.close(fd)
-    try:
+    with _atomic_path(path) as tmp:
         pq.write_table(table, tmp, compression="zstd", write_statistics=False)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
     return path
 
 
