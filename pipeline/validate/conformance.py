@@ -144,17 +144,24 @@ def conformance_rule(id: str, title: str, description: str, message: str, severi
     f"CDISC SDTM conformance rule CG0029 (CORE-000201; {CORE_CATALOGUE})")
 def check_subject_in_dm(rule: Rule, data: ValidationData) -> pd.DataFrame:
     """Orphan subjects: one finding per record whose USUBJID is not in DM.USUBJID."""
-    dm = data.first("DM")
-    if dm is None or "USUBJID" not in dm.columns:
+    return _values_outside_reference(rule, data, "USUBJID", "DM", skip={"DM"} | TRIAL_DESIGN)
+
+
+def _values_outside_reference(rule: Rule, data: ValidationData, variable: str, reference: str,
+                              skip: set[str]) -> pd.DataFrame:
+    """One finding per non-null ``variable`` of an SDTM dataset (domains in ``skip`` aside) whose value
+    is not among ``reference``.``variable``; nothing when the reference dataset or column is absent."""
+    ref = data.first(reference)
+    if ref is None or variable not in ref.columns:
         return empty_findings()
-    known = set(dm["USUBJID"].dropna())
+    known = set(ref[variable].dropna())
     parts = []
-    for name, frame in data.sdtm_with("USUBJID").items():
-        if data.domain_of(name) in ({"DM"} | TRIAL_DESIGN):
+    for name, frame in data.sdtm_with(variable).items():
+        if data.domain_of(name) in skip:
             continue
-        orphan = frame["USUBJID"].notna() & ~frame["USUBJID"].isin(known)
-        parts.append(_row_findings(rule, name, frame, orphan, "USUBJID", frame["USUBJID"],
-                                   rule.format_messages(frame["USUBJID"])))
+        outside = frame[variable].notna() & ~frame[variable].isin(known)
+        parts.append(_row_findings(rule, name, frame, outside, variable, frame[variable],
+                                   rule.format_messages(frame[variable])))
     return _concat(parts)
 
 
@@ -285,18 +292,7 @@ _register_study_day_rules()
     "EPOCH {value} is not in TA.EPOCH", "error",
     f"CDISC SDTM conformance rule CG0009 (CORE-000271; {CORE_CATALOGUE})")
 def check_epoch_in_ta(rule: Rule, data: ValidationData) -> pd.DataFrame:
-    ta = data.first("TA")
-    if ta is None or "EPOCH" not in ta.columns:
-        return empty_findings()
-    epochs = set(ta["EPOCH"].dropna())
-    parts = []
-    for name, frame in data.sdtm_with("EPOCH").items():
-        if data.domain_of(name) in TRIAL_DESIGN:
-            continue
-        bad = frame["EPOCH"].notna() & ~frame["EPOCH"].isin(epochs)
-        parts.append(_row_findings(rule, name, frame, bad, "EPOCH", frame["EPOCH"],
-                                   rule.format_messages(frame["EPOCH"])))
-    return _concat(parts)
+    return _values_outside_reference(rule, data, "EPOCH", "TA", skip=set(TRIAL_DESIGN))
 
 
 @conformance_rule(
