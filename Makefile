@@ -1,12 +1,17 @@
 # Batch entry point. `make all` builds everything for STUDY; each stage rebuilds only when its inputs changed.
 STUDY   ?= iscalimab-ln
-PYTHON  ?= python3
+# The first supported interpreter on PATH (3.11, 3.12, 3.13); override with PYTHON=python3.12.
+SUPPORTED_PYTHONS := python3.11 python3.12 python3.13 python3
+PYTHON  ?= $(shell for p in $(SUPPORTED_PYTHONS); do $$p -c 'import sys; sys.exit(not (3, 11) <= sys.version_info[:2] <= (3, 13))' >/dev/null 2>&1 && { echo $$p; break; }; done)
 SEED    ?=
 OUT     ?= outputs/$(STUDY)
 RAW     ?= $(OUT)/raw
 VENV    := .venv
 PY      := $(VENV)/bin/python
-STAMP   := $(VENV)/.installed
+LOCK    := requirements.lock
+# The stamp names the interpreter's version, so another PYTHON (or a new lock) rebuilds .venv from scratch.
+PYVER   := $(shell $(PYTHON) -c 'import sys; print("%d.%d.%d" % sys.version_info[:3])' 2>/dev/null)
+STAMP   := $(VENV)/.installed-$(PYVER)
 CLI     := $(PY) -m pipeline
 ARGS    := --study $(STUDY) --outputs $(OUT) --raw $(RAW)
 
@@ -29,23 +34,36 @@ TLF_DONE   := $(OUT)/tlf/index.html
 SUB_DONE   := $(OUT)/submission/manifest.json
 REPORT_DONE:= $(OUT)/reports/dq_report.html
 
-.PHONY: all install venv simulate sdtm validate adam tables submission report specs-check test bench clean help
+.PHONY: all install venv lock simulate sdtm validate adam tables submission report specs-check test bench clean distclean help
 
 help:
 	@echo "make all [STUDY=iscalimab-ln]   set up .venv, simulate, run every stage"
 	@echo "make test                       run the test suite"
 	@echo "make bench                      run the speed and memory benchmarks"
 	@echo "stages: simulate sdtm validate adam tables submission report specs-check"
+	@echo "make lock                       refresh requirements.lock from pyproject.toml (network)"
+	@echo "make clean | distclean          remove STUDY's outputs | .venv and all outputs"
 
 all: tables submission report
 
 install venv: $(STAMP)
 
-$(STAMP): pyproject.toml
+# Installs exactly what the lock says (hash-checked), then the project itself without resolving anything.
+$(STAMP): $(LOCK) pyproject.toml
+	@test -n "$(PYVER)" || { echo "error: no supported Python (3.11-3.13) found; set PYTHON=/path/to/python3.x" >&2; exit 2; }
+	rm -rf $(VENV)
 	$(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[test]'
+	$(PY) -m pip install --quiet --require-hashes --no-deps -r $(LOCK)
+	$(PY) -m pip install --quiet --no-deps --no-build-isolation -e .
 	@touch $@
+
+# Refresh the lock on purpose: one universal file for every supported Python, with hashes.
+# Build tools (setuptools, wheel) are locked too, since the project is installed without isolation.
+lock:
+	$(PYTHON) -m venv .lock-tools && .lock-tools/bin/python -m pip install --quiet uv
+	printf 'setuptools>=68\nwheel\n' | .lock-tools/bin/uv pip compile pyproject.toml - --extra test \
+		--universal --python-version 3.11 --generate-hashes --quiet -o $(LOCK)
+	rm -rf .lock-tools
 
 # --- stages -----------------------------------------------------------------------------------
 simulate: $(RAW_DONE)
@@ -94,3 +112,7 @@ bench: $(STAMP)
 
 clean:
 	rm -rf outputs/$(STUDY)
+
+distclean:
+	rm -rf $(VENV) .lock-tools
+	find outputs -mindepth 1 -maxdepth 1 ! -name README.md -exec rm -rf {} +
