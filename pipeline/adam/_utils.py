@@ -5,9 +5,9 @@ Conventions used by every verb (admiral's vocabulary):
 - ``by_vars``: list of column names that define a group.
 - ``order``: list of column names; ``"desc(VAR)"`` sorts that column descending. Missing values
   sort last in either direction. Sorting is stable, so remaining ties keep the input order.
-- ``filter_add`` / ``filter``: a pandas expression evaluated on the frame with
-  ``DataFrame.eval(engine="python")``, e.g. ``"PARAMCD == 'UPCR' and ADT <= TRTSDT"`` or
-  ``"AVAL.notna()"``. A comparison with a missing value is false.
+- ``filter_add`` / ``filter``: a condition in the project's expression language
+  (``pipeline.common.expressions``), e.g. ``"PARAMCD == 'UPCR' and ADT <= TRTSDT"`` or
+  ``"notna(AVAL)"``. A row where the condition is missing is left out.
 - Flags are ``"Y"`` and missing (``None``) unless a verb says otherwise.
 """
 
@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 
 from pipeline.common.errors import PipelineError
+from pipeline.common.expressions import ExpressionError, evaluate_mask, parse
 
 
 class DerivationError(PipelineError):
@@ -123,27 +124,15 @@ def eval_condition(dataset: pd.DataFrame, condition: str | pd.Series | None, arg
     if condition is None:
         return pd.Series(True, index=dataset.index)
     if isinstance(condition, pd.Series):
-        result = condition
-    elif isinstance(condition, str):
-        if dataset.empty:
-            return pd.Series(False, index=dataset.index, dtype=bool)
-        try:
-            result = dataset.eval(condition, engine="python")
-        except Exception as exc:  # pandas raises many types for a bad expression
-            raise DerivationError(f"{name}: {arg} '{condition}' cannot be evaluated: "
-                                  f"{type(exc).__name__}: {exc}") from None
-    else:
-        raise DerivationError(f"{name}: {arg} must be a pandas expression string, got {type(condition).__name__}")
-    if np.isscalar(result) or isinstance(result, (bool, np.bool_)):
-        return pd.Series(bool(result), index=dataset.index)
-    if not isinstance(result, pd.Series) or len(result) != len(dataset):
-        raise DerivationError(f"{name}: {arg} '{condition}' does not give one true/false value per row")
-    if result.dtype == bool:
-        return result
+        if len(condition) != len(dataset):
+            raise DerivationError(f"{name}: {arg} does not give one true/false value per row")
+        return condition if condition.dtype == bool else condition.astype("boolean").fillna(False).astype(bool)
+    if not isinstance(condition, str):
+        raise DerivationError(f"{name}: {arg} must be an expression string, got {type(condition).__name__}")
     try:
-        return result.astype("boolean").fillna(False).astype(bool)
-    except (TypeError, ValueError):
-        raise DerivationError(f"{name}: {arg} '{condition}' does not give true/false values") from None
+        return evaluate_mask(dataset, condition)
+    except ExpressionError as exc:
+        raise DerivationError(f"{name}: {arg}: {exc}") from None
 
 
 def condition_columns(dataset: pd.DataFrame, condition: str) -> list[str]:
@@ -152,7 +141,7 @@ def condition_columns(dataset: pd.DataFrame, condition: str) -> list[str]:
     >>> condition_columns(pd.DataFrame(columns=["AVAL", "BASE", "X"]), "AVAL < 0.5 * BASE")
     ['AVAL', 'BASE']
     """
-    names = set(re.findall(r"[A-Za-z_][A-Za-z0-9_]*", condition))
+    names = set(parse(condition).columns)
     return [col for col in dataset.columns if col in names]
 
 

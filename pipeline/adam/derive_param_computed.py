@@ -8,6 +8,7 @@ from typing import Any
 import pandas as pd
 
 from pipeline.adam._utils import DerivationError, as_list, check_frame, eval_condition
+from pipeline.common.expressions import ExpressionError, evaluate
 
 
 def derive_param_computed(
@@ -58,10 +59,9 @@ def derive_param_computed(
         result[analysis_var] = pd.Series(dtype=float)
     else:
         try:
-            value = wide.eval(analysis_value, engine="python")
-        except Exception as exc:
-            raise DerivationError(f"derive_param_computed: analysis_value '{analysis_value}' cannot be evaluated: "
-                                  f"{type(exc).__name__}: {exc}") from None
+            value = evaluate(wide, analysis_value)
+        except ExpressionError as exc:
+            raise DerivationError(f"derive_param_computed: analysis_value: {exc}") from None
         result[analysis_var] = pd.to_numeric(value).astype(float).to_numpy()
     if not keep_nas:
         result = result.loc[result[analysis_var].notna()].copy()

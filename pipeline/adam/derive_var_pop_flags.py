@@ -17,7 +17,7 @@ def derive_var_pop_flags(dataset: pd.DataFrame, rules: Mapping[str, str], true_v
     A condition on a missing value is false, so the flag is ``N``, never missing.
 
     >>> adsl = pd.DataFrame({"ARMCD": ["A", "B", "SCRNFAIL"], "TRTSDT": pd.to_datetime(["2024-01-01", None, None])})
-    >>> derive_var_pop_flags(adsl, {"RANDFL": "ARMCD != 'SCRNFAIL'", "SAFFL": "TRTSDT.notna()",
+    >>> derive_var_pop_flags(adsl, {"RANDFL": "ARMCD != 'SCRNFAIL'", "SAFFL": "notna(TRTSDT)",
     ...                             "FASFL": "RANDFL == 'Y' and SAFFL == 'Y'"})[["RANDFL", "SAFFL", "FASFL"]]
       RANDFL SAFFL FASFL
     0      Y     Y     Y

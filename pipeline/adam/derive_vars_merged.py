@@ -87,7 +87,7 @@ def derive_vars_merged(
     >>> ex = pd.DataFrame({"USUBJID": ["1", "1", "2"], "EXSTDT": pd.to_datetime(
     ...     ["2024-01-15", "2024-01-01", None]), "EXDOSE": [10, 10, 0]})
     >>> out = derive_vars_merged(adsl, ex, by_vars=["USUBJID"], order=["EXSTDT"], mode="first",
-    ...                          filter_add="EXSTDT.notna()", new_vars={"TRTSDT": "EXSTDT"},
+    ...                          filter_add="notna(EXSTDT)", new_vars={"TRTSDT": "EXSTDT"},
     ...                          exist_flag="DOSEDFL", false_value="N")
     >>> out
       USUBJID     TRTSDT DOSEDFL

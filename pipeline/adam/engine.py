@@ -12,8 +12,10 @@ takes a data frame (``dataset_add``, ``dataset_ref``), the spec gives a *dataset
 - ``{windows: {visits: [...], first_lower: 2, extra: [...]}}``: analysis windows from study.yaml visits;
 
 each optionally with ``filter`` (rows to keep), ``steps`` (its own derivations) and ``keep``
-(columns). Strings may contain ``${path}`` placeholders replaced by the Python literal of a
-``study.yaml`` value, e.g. ``"CMDECOD in ${rescue_therapy.medications}"``.
+(columns). Filters, conditions and computed values are written in the expression language of
+``pipeline.common.expressions`` (docs/expression-language.md) and all parsed before any data is
+read. Strings may contain ``${path}`` placeholders replaced by the literal of a ``study.yaml``
+value, e.g. ``"CMDECOD in ${rescue_therapy.medications}"``.
 
 A step may add ``optional: true``: when it names an SDTM domain the study does not have, it is
 skipped with a warning (variables it would create should then be ``optional`` in ``variables``),
@@ -40,6 +42,7 @@ import numpy as np
 import pandas as pd
 
 from pipeline.adam._utils import DerivationError, as_text, eval_condition, sort_frame
+from pipeline.common.expressions import ExpressionError, evaluate, parse
 from pipeline.adam.derive_locf_records import derive_locf_records
 from pipeline.adam.derive_param_computed import derive_param_computed
 from pipeline.adam.derive_param_exposure import derive_param_exposure
@@ -80,6 +83,9 @@ FRAME_ARGS = ("dataset_add", "dataset_ref")
 TABLE_OPS = ("filter", "compute", "assign", "round", "rename", "drop", "union", "sort")
 log = get_logger("adam")
 _PLACEHOLDER = re.compile(r"\$\{([A-Za-z0-9_.]+)\}")
+# Spec keys whose text is an expression, and keys whose mapping values each are one
+EXPRESSION_KEYS = {"filter", "filter_add", "filter_join", "condition", "analysis_value"}
+EXPRESSION_MAPS = {"compute", "rules"}
 
 
 class MissingSource(PipelineError):
@@ -109,6 +115,7 @@ class Engine:
         self.spec_path = str(spec_path)
         self.standards_dir = standards_dir
         self.built: dict[str, pd.DataFrame] = {}
+        self.check_expressions()
 
     # -- placeholders -------------------------------------------------------------------------
     def design_value(self, path: str, where: str) -> Any:
@@ -134,6 +141,39 @@ class Engine:
         if isinstance(value, Mapping):
             return {k: self.resolve(v, where) for k, v in value.items()}
         return value
+
+    def check_expressions(self) -> None:
+        """Parse every filter, condition and computed value before any data is touched.
+
+        A spec error then stops the stage at once, naming the dataset, step and key, instead of
+        after minutes of derivations (or, for an optional step, never).
+        """
+        def check(text: Any, where: str) -> None:
+            if isinstance(text, str):
+                try:
+                    parse(self.resolve(text, where))
+                except ExpressionError as exc:
+                    raise ConfigError(f"{self.spec_path}: {where}: {exc}") from None
+
+        def visit(value: Any, where: str) -> None:
+            if isinstance(value, Mapping):
+                for key, child in value.items():
+                    here = f"{where} {key}"
+                    if key in EXPRESSION_MAPS and isinstance(child, Mapping):
+                        for variable, text in child.items():
+                            check(text, f"{here} {variable}")
+                    elif key in EXPRESSION_KEYS:
+                        check(child, here)
+                    else:
+                        visit(child, here)
+            elif isinstance(value, list):
+                for number, item in enumerate(value, start=1):
+                    visit(item, f"{where} {number}")
+
+        for dataset_spec in self.spec["datasets"]:
+            if isinstance(dataset_spec, Mapping):
+                name = str(dataset_spec.get("name", "")).upper()
+                visit({k: v for k, v in dataset_spec.items() if k in ("source", "steps")}, f"dataset {name}:")
 
     # -- references ---------------------------------------------------------------------------
     def frame(self, ref: Any, where: str) -> pd.DataFrame:
@@ -276,10 +316,9 @@ class Engine:
             out = frame.copy()
             for var, expression in dict(args).items():
                 try:
-                    value = out.eval(str(expression), engine="python") if not out.empty else pd.Series(dtype=float)
-                except Exception as exc:
-                    raise DerivationError(f"compute {var} = '{expression}': {type(exc).__name__}: {exc}") from None
-                out[var] = value if isinstance(value, pd.Series) else pd.Series(value, index=out.index)
+                    out[var] = evaluate(out, str(expression)) if not out.empty else pd.Series(dtype=float)
+                except ExpressionError as exc:
+                    raise DerivationError(f"{self.spec_path}: {where}: compute {var}: {exc}") from None
             return out
         if op == "assign":
             out = frame.copy()

@@ -9,14 +9,17 @@ Public interface:
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from typing import Union
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import Any, Union
 
 import numpy as np
 import pandas as pd
 
 from pipeline.common.errors import ConfigError, InputError
+from pipeline.common.expressions import ExpressionError, evaluate_mask, parse
 from pipeline.common.logs import get_logger
+from pipeline.sdtm.mapping.spec import line_of
 from pipeline.sdtm.derive_helpers import (
     as_tuple,
     blank_to_na,
@@ -35,7 +38,7 @@ RowFilter = Union[str, Callable[[pd.DataFrame], pd.Series], pd.Series, np.ndarra
 
 
 def apply_filter(dataset: pd.DataFrame, condition: RowFilter, name: str) -> pd.DataFrame:
-    """Rows of ``dataset`` where ``condition`` holds: a pandas query string, a callable returning a mask, or a mask.
+    """Rows of ``dataset`` where ``condition`` holds: an expression (``pipeline.common.expressions``), a callable returning a mask, or a mask.
 
     >>> ae = pd.DataFrame({"AEACN": ["DRUG WITHDRAWN", "DOSE NOT CHANGED"]})
     >>> apply_filter(ae, "AEACN == 'DRUG WITHDRAWN'", "filter_dataset").index.tolist()
@@ -45,9 +48,9 @@ def apply_filter(dataset: pd.DataFrame, condition: RowFilter, name: str) -> pd.D
         return dataset
     if isinstance(condition, str):
         try:
-            mask = dataset.eval(condition)
-        except Exception as exc:  # pandas raises many types for a bad expression
-            raise ConfigError(f"argument {name}: cannot evaluate {condition!r} ({type(exc).__name__}: {exc})") from None
+            mask = evaluate_mask(dataset, condition)
+        except ExpressionError as exc:
+            raise ConfigError(f"argument {name}: {exc}") from None
     elif callable(condition):
         mask = condition(dataset)
     else:
@@ -56,6 +59,23 @@ def apply_filter(dataset: pd.DataFrame, condition: RowFilter, name: str) -> pd.D
     if len(mask) != len(dataset) or not pd.api.types.is_bool_dtype(mask.fillna(False)):
         raise ConfigError(f"argument {name}: the condition must give one true/false value per record")
     return dataset[mask.fillna(False).astype(bool).to_numpy()]
+
+
+def check_relrec_filters(relrec: Sequence[Any], path: Path) -> None:
+    """Parse the ``filter`` and ``filter_add`` of a mapping's ``relrec:`` items, naming file and line.
+
+    >>> check_relrec_filters([{"domain_add": "DS", "filter": "AEACN == "}], Path("ae.yaml"))
+    Traceback (most recent call last):
+    ...
+    pipeline.common.errors.ConfigError: ae.yaml:0: relrec filter: expression 'AEACN == ': incomplete or invalid syntax (invalid syntax)
+    """
+    for item in relrec:
+        for key in ("filter", "filter_add"):
+            if isinstance(item, Mapping) and item.get(key) is not None:
+                try:
+                    parse(item[key])
+                except ExpressionError as exc:
+                    raise ConfigError(f"{path}:{line_of(item, key)}: relrec {key}: {exc}") from None
 
 
 def _record_keys(dataset: pd.DataFrame, domain: str, idvar: str) -> pd.Series:

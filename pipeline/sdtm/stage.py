@@ -35,7 +35,7 @@ from pipeline.sdtm.mapping.engine import (
 from pipeline.sdtm.mapping.records import derive_records_ratio
 from pipeline.sdtm.mapping.spec import SITES_FILE, DomainMapping, load_mapping, load_site_defaults
 from pipeline.sdtm.mapping.units import UnitTable
-from pipeline.sdtm.relrec import build_relrec
+from pipeline.sdtm.relrec import build_relrec, check_relrec_filters
 from pipeline.sdtm.supp import build_supp
 from pipeline.sdtm.trial_design import build_se, build_trial_design, build_ts
 
@@ -66,6 +66,7 @@ def load_mappings(mappings_dir: Path) -> dict[str, DomainMapping]:
         if path.name.startswith("_") or path.name == SITES_FILE:
             continue
         mapping = load_mapping(path, site_defaults=site_defaults)
+        check_relrec_filters(mapping.raw.get("relrec") or [], mapping.path)
         if mapping.domain in mappings:
             raise ConfigError(f"{path}:1: domain {mapping.domain} is already mapped by {mappings[mapping.domain].path}")
         mappings[mapping.domain] = mapping

@@ -86,6 +86,12 @@ class SimulationInputs:
         frame[["window_lo", "window_hi"]] = pd.DataFrame(frame["window"].tolist(), index=frame.index)
         return frame.drop(columns="window")
 
+    @property
+    def baseline_visit(self) -> str:
+        """The last planned visit before study day 1."""
+        visits = self.visits.sort_values("visitnum")
+        return str(visits.loc[visits["day"] < 1, "visit"].iloc[-1])
+
     def count(self, key: str, armcd: str) -> int:
         """A calibration count for an arm, scaled to the run's arm size."""
         table = self.sim["calibration"].get(key)

@@ -53,7 +53,7 @@ def build_vs_truth(subjects: pd.DataFrame, visits: pd.DataFrame, sledai: pd.Data
     rng = rng_for(inputs.seed, "vs")
     sched = set(inputs.design["schedule"]["vs"])
     height_at = set(inputs.design["schedule"]["height_at"])
-    baseline_visit = inputs.visits.sort_values("visitnum").query("day < 1")["visit"].iloc[-1]
+    baseline_visit = inputs.baseline_visit
     vs = visits[visits["visit"].isin(sched)].merge(
         subjects[["usubjid", "siteid", "height_cm", "weight_kg"]], on="usubjid")
     vs = vs.sort_values(["usubjid", "visitnum"], kind="mergesort").reset_index(drop=True)

@@ -289,7 +289,7 @@ def build_ds_truth(subjects: pd.DataFrame, inputs: SimulationInputs) -> pd.DataF
 
     >>> from pipeline.simulate.stage import example_truth
     >>> ds = example_truth()["ds"]
-    >>> ds.query("milestone == 'END OF STUDY'")["status"].value_counts().to_dict()
+    >>> ds.loc[ds["milestone"] == "END OF STUDY", "status"].value_counts().to_dict()
     {'COMPLETED': 31, 'DISCONTINUED': 26}
     """
     rows = []

@@ -117,7 +117,7 @@ def build_lab_truth(subjects: pd.DataFrame, visits: pd.DataFrame, inputs: Simula
     schedule = set(inputs.design["schedule"]["lab"])
     primary_visit = inputs.design["endpoints"]["primary_visit"]
     primary_day = int(inputs.visits.set_index("visit").loc[primary_visit, "day"])
-    baseline_visit = inputs.visits.sort_values("visitnum").query("day < 1")["visit"].iloc[-1]
+    baseline_visit = inputs.baseline_visit
     sv = visits[visits["visit"].isin(schedule)].merge(
         subjects[["usubjid", "siteid", "armcd", "randomised", "sex", "black", "birth_date", "log_upcr_bl",
                   "log_upcr_ratio", "crr_responder", "ie_failed", "primary_sample"]], on="usubjid")

@@ -52,7 +52,7 @@ def build_sledai_truth(subjects: pd.DataFrame, visits: pd.DataFrame, labs: pd.Da
     rng = rng_for(inputs.seed, "sledai")
     primary_visit = inputs.design["endpoints"]["primary_visit"]
     primary_day = int(inputs.visits.set_index("visit").loc[primary_visit, "day"])
-    baseline_visit = inputs.visits.sort_values("visitnum").query("day < 1")["visit"].iloc[-1]
+    baseline_visit = inputs.baseline_visit
     rand = subjects[subjects["randomised"]]
     sv = visits[visits["visit"].isin(inputs.design["schedule"]["sledai"])].merge(
         rand[["usubjid", "siteid", "armcd", "primary_sample"]], on="usubjid")

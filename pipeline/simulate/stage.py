@@ -46,7 +46,7 @@ def build_truth(inputs: SimulationInputs) -> dict[str, pd.DataFrame]:
     subjects = derive_var_ie_failed(subjects, inputs)
     subjects = derive_vars_disposition(subjects, inputs)
     visits = build_visits(subjects, inputs)
-    baseline_visit = inputs.visits.sort_values("visitnum").query("day < 1")["visit"].iloc[-1]
+    baseline_visit = inputs.baseline_visit
     bl_date = visits[visits["visit"] == baseline_visit].set_index("usubjid")["date"]
     subjects["rand_date"] = subjects["usubjid"].map(bl_date).where(subjects["randomised"])
     subjects = derive_vars_upcr_truth(subjects, inputs)
@@ -131,13 +131,13 @@ def summarise_subjects(truth: dict[str, pd.DataFrame], inputs: SimulationInputs)
     """Key truths per screened subject, computed from the values as written (``_truth/subjects.csv``).
 
     >>> s = summarise_subjects(example_truth(), example_inputs())
-    >>> s.query("randomised == 'Y'").groupby("armcd")["responder_crr"].apply(lambda v: int((v == "Y").sum())).to_dict()
+    >>> s[s["randomised"] == "Y"].groupby("armcd")["responder_crr"].apply(lambda v: int((v == "Y").sum())).to_dict()
     {'ISCAL10': 3, 'PBO': 0}
     """
     subjects = truth["subjects"]
     labs = truth["lab"]
     primary = inputs.design["endpoints"]["primary_visit"]
-    baseline_visit = inputs.visits.sort_values("visitnum").query("day < 1")["visit"].iloc[-1]
+    baseline_visit = inputs.baseline_visit
     wide = labs[labs["visit"].isin([baseline_visit, primary])].pivot_table(
         index=["usubjid", "visit"], columns="test", values="reported", aggfunc="first")
     upcr = (wide["UPROT"] / wide["UCREAT"]).unstack("visit")

@@ -36,7 +36,7 @@ def check_visit_log_spec(inputs: SimulationInputs) -> None:
     sim, design, where = inputs.sim, inputs.design, inputs.sim_path
     visits = inputs.visits.sort_values("visitnum").reset_index(drop=True)
     names = list(visits["visit"])
-    protected = {inputs.design["endpoints"]["primary_visit"], _baseline_visit(inputs)}
+    protected = {inputs.design["endpoints"]["primary_visit"], inputs.baseline_visit}
     spec = sim.get("unscheduled_visits") or {}
     if spec:
         for key in ("subject_share", "after", "days_after", "lab_tests"):
@@ -72,10 +72,6 @@ def check_visit_log_spec(inputs: SimulationInputs) -> None:
         dosing = sorted(set(missed.get("visits", [])) & infusion)
         if dosing:
             raise ConfigError(f"{where}: missed_visits.visits: infusion visit(s) {dosing} cannot be missed")
-
-
-def _baseline_visit(inputs: SimulationInputs) -> str:
-    return str(inputs.visits.sort_values("visitnum").query("day < 1")["visit"].iloc[-1])
 
 
 def build_unscheduled_visits(subjects: pd.DataFrame, visits: pd.DataFrame, inputs: SimulationInputs) -> pd.DataFrame:

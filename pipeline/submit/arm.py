@@ -15,6 +15,8 @@ from typing import Any
 
 import pandas as pd
 
+from pipeline.common.expressions import Binary, Call, Column, Literal, Logical, Membership, Node, parse
+
 NOT_SPECIFIED = "NOT SPECIFIED IN tlf.yaml"
 
 
@@ -60,6 +62,8 @@ def compute_where_conditions(where: dict[str, Any], dataset_name: str, columns: 
     ...                          {"PARAMCD", "AVISIT", "DTYPE"})
     ([('IT.ADRS.PARAMCD', 'EQ', ('CRR',)), ('IT.ADRS.AVISIT', 'IN', ('WEEK 24',)), ('IT.ADRS.DTYPE', 'EQ', ('',))], ['X'])
     """
+    if isinstance(where, str):
+        return _expression_conditions(parse(where).root, dataset_name, columns)
     conditions, missing = [], []
     for variable, rule in (where or {}).items():
         variable = str(variable).upper()
@@ -80,6 +84,33 @@ def compute_where_conditions(where: dict[str, Any], dataset_name: str, columns: 
             conditions.append((item, "IN", tuple(_text(v) for v in rule)))
         else:
             conditions.append((item, "EQ", (_text(rule),)))
+    return conditions, missing
+
+
+def _expression_conditions(node: Node, dataset_name: str, columns: set[str]) -> tuple[list, list[str]]:
+    """Where-clause conditions of an expression filter: a conjunction of comparisons of a variable
+    with values. A part that a RangeCheck cannot say (``or``, arithmetic) is named as missing.
+
+    >>> _expression_conditions(parse("PARAMCD == 'CRR' and AVISIT in ['WEEK 24'] and isna(DTYPE)").root, "ADRS",
+    ...                        {"PARAMCD", "AVISIT", "DTYPE"})
+    ([('IT.ADRS.PARAMCD', 'EQ', ('CRR',)), ('IT.ADRS.AVISIT', 'IN', ('WEEK 24',)), ('IT.ADRS.DTYPE', 'EQ', ('',))], [])
+    """
+    parts = node.operands if isinstance(node, Logical) and node.symbol == "and" else (node,)
+    conditions, missing = [], []
+    for part in parts:
+        variable, condition = None, None
+        if isinstance(part, Binary) and isinstance(part.left, Column) and isinstance(part.right, Literal) \
+                and part.symbol in ("==", "!="):
+            variable, condition = part.left.name, ("EQ" if part.symbol == "==" else "NE", (_text(part.right.value),))
+        elif isinstance(part, Membership) and isinstance(part.operand, Column):
+            variable = part.operand.name
+            condition = ("NOTIN" if part.negated else "IN", tuple(_text(v) for v in part.options))
+        elif isinstance(part, Call) and part.function.name in ("isna", "notna") and isinstance(part.arguments[0], Column):
+            variable, condition = part.arguments[0].name, ("EQ" if part.function.name == "isna" else "NE", ("",))
+        if variable is None or variable.upper() not in columns:
+            missing.extend(part.columns() or [repr(part)])
+            continue
+        conditions.append((f"IT.{dataset_name}.{variable.upper()}", *condition))
     return conditions, missing
 
 

@@ -121,7 +121,7 @@ def load_standard_variables(standards_dir: Path) -> pd.DataFrame:
 
     >>> from pipeline.common.study import PROJECT_ROOT
     >>> std = load_standard_variables(PROJECT_ROOT / "specs" / "standards")
-    >>> std.query("domain == 'DM' and variable == 'USUBJID'")[["core", "type"]].values.tolist()
+    >>> std.loc[(std["domain"] == "DM") & (std["variable"] == "USUBJID"), ["core", "type"]].values.tolist()
     [['Req', 'Char']]
     """
     return _standard_variables_cached(str(Path(standards_dir).resolve())).copy()
@@ -581,7 +581,7 @@ def variable_metadata(ctx: Any) -> pd.DataFrame:
 
     >>> from pipeline.common.study import StudyContext
     >>> meta = variable_metadata(StudyContext.create("iscalimab-ln"))
-    >>> meta.query("dataset == 'DM' and variable == 'USUBJID'")[["label", "core", "key_sequence"]].values.tolist()
+    >>> meta.loc[(meta["dataset"] == "DM") & (meta["variable"] == "USUBJID"), ["label", "core", "key_sequence"]].values.tolist()
     [['Unique Subject Identifier', 'Req', 2]]
     """
     return load_study_metadata(ctx.specs_dir, ctx.standards_dir).variables.copy()

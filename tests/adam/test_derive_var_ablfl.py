@@ -36,7 +36,7 @@ def test_same_day_tie_goes_to_later_sequence():
 def test_filter_add_restricts_candidates():
     lb = _lb([("1", "UPCR", "2024-01-01", 2.0, "2024-01-10", 1, None),
               ("1", "UPCR", "2024-01-08", 1.5, "2024-01-10", 2, None)]).assign(VISIT=["BASELINE", "UNSCHEDULED 2.01"])
-    out = derive_var_ablfl(lb, ["USUBJID", "PARAMCD"], filter_add="~VISIT.str.startswith('UNSCHED')")
+    out = derive_var_ablfl(lb, ["USUBJID", "PARAMCD"], filter_add="not startswith(VISIT, 'UNSCHED')")
     assert out["ABLFL"].tolist() == ["Y", None]
 
 

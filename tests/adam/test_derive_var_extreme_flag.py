@@ -51,7 +51,7 @@ def test_bad_mode_is_named(ae):
 
 
 def test_bad_filter_is_named(ae):
-    with pytest.raises(DerivationError, match="filter_add 'NOPE == 1' cannot be evaluated"):
+    with pytest.raises(DerivationError, match="filter_add: expression 'NOPE == 1': unknown variable NOPE"):
         derive_var_extreme_flag(ae, ["USUBJID"], ["ASTDT"], "FL", filter_add="NOPE == 1")
 
 

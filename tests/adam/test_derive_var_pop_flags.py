@@ -5,8 +5,8 @@ from pipeline.adam._utils import DerivationError
 from pipeline.adam.derive_var_pop_flags import derive_var_pop_flags
 
 RULES = {
-    "RANDFL": "RANDDT.notna()",
-    "SAFFL": "TRTSDT.notna()",
+    "RANDFL": "notna(RANDDT)",
+    "SAFFL": "notna(TRTSDT)",
     "FASFL": "RANDFL == 'Y' and SAFFL == 'Y'",
     "PPROTFL": "FASFL == 'Y' and MAJDVFL != 'Y'",
 }
@@ -23,5 +23,5 @@ def test_flags_are_y_or_n_never_missing_and_can_chain():
 
 
 def test_rule_with_unknown_variable_is_named():
-    with pytest.raises(DerivationError, match="rule SAFFL 'TRTSDTM.notna\\(\\)' cannot be evaluated"):
-        derive_var_pop_flags(pd.DataFrame({"TRTSDT": [None]}), {"SAFFL": "TRTSDTM.notna()"})
+    with pytest.raises(DerivationError, match="rule SAFFL: expression 'notna\\(TRTSDTM\\)': unknown variable TRTSDTM"):
+        derive_var_pop_flags(pd.DataFrame({"TRTSDT": [None]}), {"SAFFL": "notna(TRTSDTM)"})

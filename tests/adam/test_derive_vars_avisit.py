@@ -45,7 +45,7 @@ def test_baseline_window_from_explicit_table_and_filter():
     win = [{"AVISIT": "BASELINE", "AVISITN": 2, "AWTARGET": 1, "AWLO": None, "AWHI": 1},
            {"AVISIT": "WEEK 2", "AVISITN": 4, "AWTARGET": 15, "AWLO": 2, "AWHI": 22}]
     lb = pd.DataFrame({"ADY": [-20.0, 1.0, 15.0], "DTYPE": [None, None, "LOCF"]})
-    out = derive_vars_avisit(lb, win, filter_add="DTYPE.isna()")
+    out = derive_vars_avisit(lb, win, filter_add="isna(DTYPE)")
     assert out["AVISIT"].tolist() == ["BASELINE", "BASELINE", None]
     assert out["AVISITN"].fillna(-1).tolist() == [2.0, 2.0, -1]
 

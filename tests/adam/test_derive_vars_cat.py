@@ -22,7 +22,7 @@ def test_age_groups_boundaries(age, group, number):
 def test_first_matching_condition_wins_and_true_is_else():
     ds = pd.DataFrame({"DCSREAS": ["COMPLETED", "ADVERSE EVENT", None]})
     out = derive_vars_cat(ds, [{"condition": "DCSREAS == 'COMPLETED'", "EOSSTT": "COMPLETED"},
-                               {"condition": "DCSREAS.notna()", "EOSSTT": "DISCONTINUED"},
+                               {"condition": "notna(DCSREAS)", "EOSSTT": "DISCONTINUED"},
                                {"condition": "True", "EOSSTT": "ONGOING"}])
     assert out["EOSSTT"].tolist() == ["COMPLETED", "DISCONTINUED", "ONGOING"]
 
@@ -35,7 +35,7 @@ def test_inconsistent_definition_rows_are_named():
 def test_value_copied_from_another_variable():
     ds = pd.DataFrame({"EOSDECOD": ["COMPLETED", "ADVERSE EVENT", None]})
     out = derive_vars_cat(ds, [{"condition": "EOSDECOD == 'COMPLETED'", "EOSSTT": "COMPLETED", "DCSREAS": None},
-                               {"condition": "EOSDECOD.notna()", "EOSSTT": "DISCONTINUED", "DCSREAS": "=EOSDECOD"},
+                               {"condition": "notna(EOSDECOD)", "EOSSTT": "DISCONTINUED", "DCSREAS": "=EOSDECOD"},
                                {"condition": "True", "EOSSTT": "ONGOING", "DCSREAS": None}])
     assert out["DCSREAS"].tolist() == [None, "ADVERSE EVENT", None]
     assert out["EOSSTT"].tolist() == ["COMPLETED", "DISCONTINUED", "ONGOING"]

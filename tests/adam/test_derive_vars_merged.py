@@ -22,14 +22,14 @@ def ex():
 
 def test_first_by_order_after_filter_renames_and_keeps_rows(adsl, ex):
     out = derive_vars_merged(adsl, ex, by_vars=["STUDYID", "USUBJID"], order=["EXSTDT", "EXSEQ"], mode="first",
-                             filter_add="EXDOSE > 0 and EXSTDT.notna()", new_vars={"TRTSDT": "EXSTDT"})
+                             filter_add="EXDOSE > 0 and notna(EXSTDT)", new_vars={"TRTSDT": "EXSTDT"})
     assert out["USUBJID"].tolist() == ["1", "2", "3"]
     assert out["TRTSDT"].tolist() == [pd.Timestamp("2024-01-15"), pd.Timestamp("2024-02-01"), pd.NaT]
 
 
 def test_last_by_order_ignores_missing_dates_at_the_end(adsl, ex):
     out = derive_vars_merged(adsl, ex, by_vars=["USUBJID"], order=["EXSTDT"], mode="last",
-                             filter_add="EXSTDT.notna()", new_vars={"TRTEDT": "EXSTDT"})
+                             filter_add="notna(EXSTDT)", new_vars={"TRTEDT": "EXSTDT"})
     assert out["TRTEDT"].tolist()[:2] == [pd.Timestamp("2024-01-29"), pd.Timestamp("2024-02-01")]
 
 

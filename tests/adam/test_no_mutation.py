@@ -49,7 +49,7 @@ CALLS = {
     "derive_param_exposure": lambda d, a: adam.derive_param_exposure(d, ["USUBJID"], "UPCR", {"PARAMCD": "T"}),
     "derive_param_computed": lambda d, a: adam.derive_param_computed(d, ["USUBJID", "SRCSEQ"], ["UPCR"],
                                                                      "log(AVAL_UPCR)", {"PARAMCD": "L"}),
-    "derive_var_pop_flags": lambda d, a: adam.derive_var_pop_flags(d, {"SAFFL": "TRTSDT.notna()"}),
+    "derive_var_pop_flags": lambda d, a: adam.derive_var_pop_flags(d, {"SAFFL": "notna(TRTSDT)"}),
     "derive_var_crit": lambda d, a: adam.derive_var_crit(d, 1, "AVAL < 0.5", "x", values_yn=True),
     "derive_vars_cat": lambda d, a: adam.derive_vars_cat(d, [{"condition": "AVAL < 1", "G": "lo"}]),
     "derive_var_obs_number": lambda d, a: adam.derive_var_obs_number(d, ["USUBJID"], ["ADT"]),

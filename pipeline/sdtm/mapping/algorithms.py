@@ -10,12 +10,29 @@ reason to the quarantine (or flags them, ``on_error: flag``).
 
 from __future__ import annotations
 
+import operator
+import re
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
 import numpy as np
 import pandas as pd
 
+from pipeline.common.expressions import (
+    FUNCTIONS,
+    Binary,
+    Call,
+    Column,
+    Expression,
+    Literal,
+    Logical,
+    Membership,
+    Node,
+    Unary,
+    Variables,
+    evaluate_mask,
+    parse,
+)
 from pipeline.sdtm.mapping.ct import Codelist, codelist_from_ct, map_to_codelist
 from pipeline.sdtm.mapping.dates import combine_date_time, parse_dates, truncate_iso
 from pipeline.sdtm.mapping.spec import Where
@@ -126,46 +143,73 @@ def _no_reason(index: pd.Index) -> pd.Series:
 
 # --- conditions ---------------------------------------------------------------------------------
 
+class ColumnText(Variables):
+    """The mapping stage's variables: computed target variables first, then raw columns, as stripped text."""
+
+    def __init__(self, columns: Columns):
+        self.columns = columns
+        self.index = columns.raw.index
+
+    def column(self, name: str) -> pd.Series:
+        if not self.columns.has(name):
+            raise KeyError(f"unknown column {name}")
+        return self.columns.text(name)
+
+
+def condition_expression(condition: Any) -> Expression:
+    """The expression a mapping condition stands for: either expression text (``"SAE in ['Y', 'Yes']"``)
+    or the structured form of docs/mapping-language.md, compiled into the same closed tree.
+
+    Values compare as text, a missing value is the empty text.
+
+    >>> condition_expression({"all": [{"column": "A", "equals": 1}, {"not": {"column": "B", "is_empty": True}}]}).columns
+    ['A', 'B']
+    """
+    if isinstance(condition, Expression):
+        return condition
+    if isinstance(condition, str):
+        return parse(condition)
+    return Expression(repr(condition), _condition_node(condition))
+
+
+def _condition_node(condition: Any) -> Node:
+    if isinstance(condition, str):
+        return parse(condition).root
+    if "all" in condition or "any" in condition:
+        key = "all" if "all" in condition else "any"
+        return Logical("and" if key == "all" else "or", tuple(_condition_node(part) for part in condition[key]))
+    if "not" in condition:
+        return Unary("not", _condition_node(condition["not"]))
+    column = Column(str(condition["column"]))
+    if "equals" in condition:
+        return Binary("==", operator.eq, column, Literal(str(condition["equals"])))
+    if "not_equals" in condition:
+        return Binary("!=", operator.ne, column, Literal(str(condition["not_equals"])))
+    if "in" in condition or "not_in" in condition:
+        negated = "not_in" in condition
+        return Membership(negated, column, tuple(str(v) for v in condition["not_in" if negated else "in"]))
+    if "is_empty" in condition or "not_empty" in condition:
+        empty = bool(condition["is_empty"]) if "is_empty" in condition else not bool(condition["not_empty"])
+        return Call(FUNCTIONS["isna" if empty else "notna"], (column,))
+    if "matches" in condition:
+        return Call(FUNCTIONS["matches"], (column, Literal(str(condition["matches"]))), re.compile(str(condition["matches"])))
+    raise KeyError(f"unknown condition {condition}")
+
+
 def evaluate_condition(condition: Any, columns: Columns) -> pd.Series:
-    """A boolean row mask from a condition mapping (see docs/mapping-language.md, ``condition``).
+    """A boolean row mask from a condition (see docs/mapping-language.md, ``condition``).
 
     >>> cols = Columns(pd.DataFrame({"SAE": ["Yes", "No", ""]}))
     >>> evaluate_condition({"column": "SAE", "in": ["Yes", "Y"]}, cols).tolist()
     [True, False, False]
     >>> evaluate_condition({"not": {"column": "SAE", "is_empty": True}}, cols).tolist()
     [True, True, False]
+    >>> evaluate_condition("SAE == 'Yes' or SAE == 'No'", cols).tolist()
+    [True, True, False]
     """
-    index = columns.raw.index
     if condition is None:
-        return pd.Series(True, index=index)
-    if "all" in condition:
-        mask = pd.Series(True, index=index)
-        for part in condition["all"]:
-            mask &= evaluate_condition(part, columns)
-        return mask
-    if "any" in condition:
-        mask = pd.Series(False, index=index)
-        for part in condition["any"]:
-            mask |= evaluate_condition(part, columns)
-        return mask
-    if "not" in condition:
-        return ~evaluate_condition(condition["not"], columns)
-    text = columns.text(condition["column"])
-    if "equals" in condition:
-        return text == str(condition["equals"])
-    if "not_equals" in condition:
-        return text != str(condition["not_equals"])
-    if "in" in condition:
-        return text.isin([str(v) for v in condition["in"]])
-    if "not_in" in condition:
-        return ~text.isin([str(v) for v in condition["not_in"]])
-    if "is_empty" in condition:
-        return (text == "") == bool(condition["is_empty"])
-    if "not_empty" in condition:
-        return (text != "") == bool(condition["not_empty"])
-    if "matches" in condition:
-        return text.str.fullmatch(str(condition["matches"])).fillna(False).astype(bool)
-    raise KeyError(f"unknown condition {condition}")
+        return pd.Series(True, index=columns.raw.index)
+    return evaluate_mask(ColumnText(columns), condition_expression(condition))
 
 
 def condition_columns(condition: Any) -> list[str]:
@@ -174,13 +218,7 @@ def condition_columns(condition: Any) -> list[str]:
     >>> condition_columns({"all": [{"column": "A", "equals": 1}, {"not": {"column": "B", "is_empty": True}}]})
     ['A', 'B']
     """
-    if condition is None:
-        return []
-    if "all" in condition or "any" in condition:
-        return [c for part in condition.get("all", condition.get("any")) for c in condition_columns(part)]
-    if "not" in condition:
-        return condition_columns(condition["not"])
-    return [str(condition["column"])]
+    return [] if condition is None else condition_expression(condition).columns
 
 
 # --- algorithms ---------------------------------------------------------------------------------

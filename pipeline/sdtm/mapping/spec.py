@@ -19,6 +19,7 @@ from typing import Any
 import yaml
 
 from pipeline.common.errors import ConfigError
+from pipeline.common.expressions import ExpressionError, parse
 
 TOP_KEYS = {"domain", "description", "sources", "transpose", "variables", "required", "derived_records",
             "derivations", "subject_check", "duplicates", "supp", "relrec"}
@@ -358,8 +359,14 @@ def check_condition(condition: Any, where: Where) -> None:
     """
     if condition is None:
         return
+    if isinstance(condition, str):  # the expression language (pipeline.common.expressions)
+        try:
+            parse(condition)
+        except ExpressionError as exc:
+            raise where.error(f"condition: {exc}") from None
+        return
     if not isinstance(condition, dict):
-        raise where.error(f"condition must be a mapping such as {{column: X, equals: Y}}, got {condition!r}")
+        raise where.error(f"condition must be an expression or a mapping such as {{column: X, equals: Y}}, got {condition!r}")
     logical = [k for k in ("all", "any", "not") if k in condition]
     if logical:
         key = logical[0]
