@@ -4,6 +4,7 @@ STUDY   ?= iscalimab-ln
 SUPPORTED_PYTHONS := python3.11 python3.12 python3.13 python3
 PYTHON  ?= $(shell for p in $(SUPPORTED_PYTHONS); do $$p -c 'import sys; sys.exit(not (3, 11) <= sys.version_info[:2] <= (3, 13))' >/dev/null 2>&1 && { echo $$p; break; }; done)
 SEED    ?=
+SDTM    ?=
 OUT     ?= outputs/$(STUDY)
 RAW     ?= $(OUT)/raw
 VENV    := .venv
@@ -25,7 +26,8 @@ RAW_DONE   := $(RAW)/_truth/manifest.json
 # Your own exports (RAW=DIR other than $(OUT)/raw) are never simulated over: sdtm depends on their files.
 SIM_SPEC   := $(wildcard specs/$(STUDY)/simulation.yaml)
 USER_RAW   := $(filter-out $(OUT)/raw,$(RAW))
-SDTM_INPUT := $(if $(USER_RAW),$(shell find $(USER_RAW) -type f 2>/dev/null),$(if $(SIM_SPEC),$(RAW_DONE)))
+# SDTM=DIR imports a folder of existing SDTM (XPT, sas7bdat, parquet, Dataset-JSON) instead of mapping.
+SDTM_INPUT := $(if $(SDTM),$(shell find $(SDTM) -type f 2>/dev/null),$(if $(USER_RAW),$(shell find $(USER_RAW) -type f 2>/dev/null),$(if $(SIM_SPEC),$(RAW_DONE))))
 SDTM_DONE  := $(OUT)/ledger.json
 VALID_DONE := $(OUT)/validation/.sdtm-validated
 ADAM_DONE  := $(OUT)/adam/adsl.parquet
@@ -72,7 +74,7 @@ $(RAW_DONE): $(STAMP) $(filter pipeline/simulate/% pipeline/common/%,$(CODE)) $(
 
 sdtm: $(SDTM_DONE)
 $(SDTM_DONE): $(SDTM_INPUT) $(MAPPINGS) $(STUDY_SPEC) $(filter pipeline/ingest/% pipeline/sdtm/% pipeline/common/%,$(CODE))
-	$(CLI) sdtm $(ARGS)
+	$(CLI) sdtm $(ARGS) $(if $(SDTM),--sdtm $(SDTM))
 
 validate: $(VALID_DONE)
 $(VALID_DONE): $(SDTM_DONE) $(STUDY_SPEC) $(filter pipeline/validate/%,$(CODE))

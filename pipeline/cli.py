@@ -73,9 +73,11 @@ def simulate(
 
 @app.command()
 def sdtm(study: str = StudyOpt, raw: Optional[Path] = RawOpt, outputs: Optional[Path] = OutputsOpt,
+         sdtm_dir: Optional[Path] = typer.Option(None, "--sdtm", help="Import existing SDTM from this folder "
+                                                 "(XPT, sas7bdat, parquet or Dataset-JSON) instead of mapping raw exports."),
          verbose: bool = VerboseOpt) -> None:
     """Ingest the raw exports and map them to SDTM with mappings/<study>/*.yaml (ledger, lineage, quarantine)."""
-    _run_stage("sdtm", "pipeline.sdtm.stage", study, raw, outputs, verbose)
+    _run_stage("sdtm", "pipeline.sdtm.stage", study, raw, outputs, verbose, **({"sdtm": sdtm_dir} if sdtm_dir else {}))
 
 
 @app.command()

@@ -1,11 +1,13 @@
-"""Import existing SDTM shipped in a Python data package (``sources.sdtm`` in study.yaml).
+"""Import existing SDTM: a folder of files (``--sdtm DIR`` or ``sources.sdtm: {folder: DIR}``) or a
+Python data package (``sources.sdtm: {package: ..., collection: ...}`` in study.yaml).
 
-A study such as the CDISC pilot starts from SDTM that already exists: nothing is mapped, every
-dataset of the package collection is copied as it is into ``sdtm/<name>.parquet`` (lower-case
-names, package row order), with the same side files as a mapped study so that later stages,
-validation traceability and the data-quality report read them alike:
+A study such as the CDISC pilot, or a user's own "validate my XPTs", starts from SDTM that already
+exists: nothing is mapped, every dataset is copied as it is into ``sdtm/<name>.parquet`` (lower-case
+names, source row order), with the same side files as a mapped study so that later stages,
+validation traceability and the data-quality report read them alike. A folder may hold XPT
+(``.xpt``), SAS (``.sas7bdat``), parquet or Dataset-JSON (``.json``, v1.1) files, one per dataset.
 
-- ``lineage/<name>.parquet``: per record the source (package, collection, dataset) and its 1-based row;
+- ``lineage/<name>.parquet``: per record the source (file, package and collection or folder, dataset) and its 1-based row;
 - ``ledger.json``: rows in = rows written per source dataset, nothing quarantined;
 - ``ingest/manifest.json``: every source file with size, SHA-256, rows and format;
 - ``quarantine/<name>.parquet``: empty (the mapped studies' columns): an import rejects no row.
@@ -48,6 +50,9 @@ class SourceDataset:
     manifest: dict[str, Any]
 
 
+SDTM_FILE_FORMATS = {".xpt": "xpt", ".sas7bdat": "sas7bdat", ".parquet": "parquet", ".json": "dataset-json"}
+
+
 def check_sdtm_source(source: Any, where: str) -> tuple[str, str]:
     """The (package, collection) of a ``sources.sdtm`` entry; a wrong entry names the file and key.
 
@@ -75,12 +80,13 @@ def source_file_name(package: str, collection: str, dataset: str) -> str:
     return f"{package}/{collection}/{dataset.lower()}.parquet"
 
 
-def build_import_lineage(dataset: str, data: pd.DataFrame, package: str, collection: str,
-                         sites: pd.Series | None = None) -> pd.DataFrame:
+def build_import_lineage(dataset: str, data: pd.DataFrame, package: str | None, collection: str,
+                         sites: pd.Series | None = None, source_file: str | None = None) -> pd.DataFrame:
     """One lineage row per record of an imported dataset: its keys and the 1-based source row.
 
     ``SEQ`` is the record's ``<DOMAIN>SEQ`` (``LBSEQ`` for the split dataset ``LBCH``), ``SITE``
-    the subject's site from ``sites`` (USUBJID -> SITEID, e.g. from DM) when given.
+    the subject's site from ``sites`` (USUBJID -> SITEID, e.g. from DM) when given. A dataset from
+    a folder has no package; its ``collection`` is the folder and ``source_file`` the file's name.
 
     >>> lb = pd.DataFrame({"STUDYID": ["S"] * 2, "DOMAIN": ["LB"] * 2, "USUBJID": ["S-1", "S-2"], "LBSEQ": [1, 1]})
     >>> out = build_import_lineage("LBCH", lb, "pkg", "sdtm", sites=pd.Series({"S-1": "701"}))
@@ -105,7 +111,7 @@ def build_import_lineage(dataset: str, data: pd.DataFrame, package: str, collect
         "DOMAIN": domain,
         "USUBJID": usubjid,
         "SEQ": pd.to_numeric(data[seq_var], errors="coerce").astype("float64") if seq_var in data else np.nan,
-        "SOURCE_FILE": source_file_name(package, collection, dataset),
+        "SOURCE_FILE": source_file or source_file_name(str(package), collection, dataset),
         "SOURCE_ROW": np.arange(1, n + 1, dtype="int64"),
         "SITE": site.astype(object).where(site.notna(), None),
         "DERIVED_FROM": none,
@@ -218,6 +224,82 @@ def read_package_sdtm(package: str, collection: str, where: str) -> list[SourceD
     return out
 
 
+def read_dataset_json(path: Path) -> pd.DataFrame:
+    """The records of a Dataset-JSON v1.1 file as a frame (column names and order from ``columns``).
+
+    >>> import json, tempfile
+    >>> path = Path(tempfile.mkdtemp()) / "dm.json"
+    >>> _ = path.write_text(json.dumps({"datasetJSONVersion": "1.1", "name": "DM", "columns": [
+    ...     {"name": "USUBJID", "dataType": "string"}, {"name": "AGE", "dataType": "integer"}], "rows": [["S-1", 34], ["S-2", None]]}))
+    >>> read_dataset_json(path).values.tolist()
+    [['S-1', 34.0], ['S-2', nan]]
+    """
+    import json
+
+    try:
+        document = json.loads(path.read_text(encoding="utf-8"))
+        names = [str(column["name"]) for column in document["columns"]]
+        types = {str(column["name"]): column.get("dataType") for column in document["columns"]}
+        rows = document.get("rows") or []
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise InputError(f"{path}: not a readable Dataset-JSON file ({exc.__class__.__name__}: {exc})") from None
+    if any(len(row) != len(names) for row in rows):
+        bad = next(i for i, row in enumerate(rows, start=1) if len(row) != len(names))
+        raise InputError(f"{path}: row {bad} has a different number of values than the {len(names)} columns")
+    frame = pd.DataFrame(rows, columns=names)
+    for name, kind in types.items():
+        if kind in ("integer", "float", "double", "decimal"):
+            frame[name] = pd.to_numeric(frame[name], errors="coerce").astype("float64")
+        else:
+            frame[name] = frame[name].astype(object).where(frame[name].notna(), None)
+    return frame
+
+
+def read_folder_sdtm(folder: str | Path) -> list[SourceDataset]:
+    """Every SDTM dataset file of ``folder`` (XPT, sas7bdat, parquet, Dataset-JSON), in name order.
+
+    >>> import tempfile
+    >>> folder = Path(tempfile.mkdtemp())
+    >>> pd.DataFrame({"STUDYID": ["S"], "DOMAIN": ["DM"], "USUBJID": ["S-1"]}).to_parquet(folder / "dm.parquet")
+    >>> [(d.name, d.manifest["path"], d.manifest["format"]) for d in read_folder_sdtm(folder)]
+    [('DM', 'dm.parquet', 'parquet')]
+    """
+    import pyreadstat
+
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise InputError(f"{folder}: SDTM folder not found")
+    files = sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in SDTM_FILE_FORMATS)
+    if not files:
+        raise InputError(f"{folder}: no SDTM files (expected {', '.join(sorted(SDTM_FILE_FORMATS))})")
+    out, seen = [], {}
+    for path in files:
+        name, fmt = path.stem.upper(), SDTM_FILE_FORMATS[path.suffix.lower()]
+        if name in seen:
+            raise InputError(f"{path}: dataset {name} is also in {seen[name]}; keep one file per dataset")
+        seen[name] = path.name
+        try:
+            if fmt == "xpt":
+                frame, _ = pyreadstat.read_xport(str(path))
+            elif fmt == "sas7bdat":
+                frame, _ = pyreadstat.read_sas7bdat(str(path))
+            elif fmt == "parquet":
+                frame = pd.read_parquet(path)
+            else:
+                frame = read_dataset_json(path)
+        except PipelineError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - readers raise many types for a damaged file
+            raise InputError(f"{path}: cannot read {fmt} dataset {name} ({exc.__class__.__name__}: {exc})") from None
+        if fmt in ("xpt", "sas7bdat"):  # SAS has no missing text: blanks are missing
+            for column in frame.columns[frame.dtypes == object]:
+                frame[column] = frame[column].where(frame[column].astype(str).str.strip() != "", None)
+        manifest = {"path": path.name, "size": path.stat().st_size, "sha256": sha256_file(path),
+                    "rows_read": int(len(frame)), "format": fmt}
+        out.append(SourceDataset(name, frame, manifest))
+    return out
+
+
 def run_import(ctx: StudyContext, source: Any) -> None:
     """Copy the package SDTM into ``ctx.sdtm_dir`` with lineage, ledger and manifest (see module docstring).
 
@@ -229,8 +311,14 @@ def run_import(ctx: StudyContext, source: Any) -> None:
     """
     started = time.perf_counter()
     where = str(Path(ctx.specs_dir) / "study.yaml")
-    package, collection = check_sdtm_source(source, where)
-    datasets = read_package_sdtm(package, collection, where)
+    if isinstance(source, Mapping) and "folder" in source:
+        folder = Path(str(source["folder"]))
+        folder = folder if folder.is_absolute() else Path(ctx.specs_dir) / folder
+        package, collection = None, str(folder.resolve())
+        datasets = read_folder_sdtm(folder)
+    else:
+        package, collection = check_sdtm_source(source, where)
+        datasets = read_package_sdtm(package, collection, where)
     frames = {d.name: d.data for d in datasets}
     sites = subject_sites(frames)
     rows: dict[str, tuple[str, int, int]] = {}
@@ -243,23 +331,25 @@ def run_import(ctx: StudyContext, source: Any) -> None:
                              f"({exc.__class__.__name__}: {exc})") from None
         written = int(pq.read_metadata(target).num_rows)
         rows[item.manifest["path"]] = (item.name, item.manifest["rows_read"], written)
-        lineage = build_import_lineage(item.name, item.data, package, collection, sites)
+        lineage = build_import_lineage(item.name, item.data, package, collection, sites,
+                                       source_file=item.manifest["path"] if package is None else None)
         write_parquet_atomic(ctx.lineage_dir / f"{item.name.lower()}.parquet", lineage)
         write_parquet_atomic(ctx.quarantine_dir / f"{item.name.lower()}.parquet", empty_quarantine())
     for folder in (ctx.sdtm_dir, ctx.lineage_dir, ctx.quarantine_dir):  # left by an earlier run: not this source
         for path in stale_parquet_files(folder, [d.name for d in datasets]):
-            log.warning("%s: removed, not a dataset of %s.%s", path, package, collection)
+            log.warning("%s: removed, not a dataset of %s", path, collection if package is None else f"{package}.{collection}")
             path.unlink()
     ledger = build_import_ledger(rows)
     if not ledger["balanced"]:
         bad = [f"{f}: {r} rows read, {w} written" for f, (_, r, w) in sorted(rows.items()) if r != w]
         raise PipelineError("ledger does not balance: " + "; ".join(bad[:5]))
-    ledger["source"] = {"package": package, "collection": collection, "version": _package_version(package)}
+    ledger["source"] = {"folder": collection} if package is None else \
+        {"package": package, "collection": collection, "version": _package_version(package)}
     write_json_atomic(ctx.ledger_path, ledger)
     write_json_atomic(Path(ctx.outputs_dir) / "ingest" / "manifest.json",
                       {"files": [d.manifest for d in sorted(datasets, key=lambda d: d.manifest["path"])]})
-    log.info("imported %d SDTM datasets (%d records) from %s.%s in %.1f s", len(datasets),
-             ledger["totals"]["rows_read"], package, collection, time.perf_counter() - started)
+    log.info("imported %d SDTM datasets (%d records) from %s in %.1f s", len(datasets), ledger["totals"]["rows_read"],
+             collection if package is None else f"{package}.{collection}", time.perf_counter() - started)
 
 
 def _package_version(package: str) -> str | None:

@@ -257,7 +257,9 @@ def run(ctx: StudyContext) -> None:
     [['CFZ533X2202-402-0012', '1985', 33.0, 'F', None]]
     """
     source = (ctx.design.get("sources") or {}).get("sdtm") if isinstance(ctx.design, dict) else None
-    if source:  # existing SDTM (e.g. the CDISC pilot in a data package): import, nothing to map
+    if ctx.options.get("sdtm"):  # --sdtm DIR: the user's own SDTM files win over the study's source
+        source = {"folder": str(Path(ctx.options["sdtm"]).resolve())}
+    if source:  # existing SDTM (a folder of files, or the CDISC pilot in a data package): import, nothing to map
         run_import(ctx, source)
         return
     started = time.perf_counter()
