@@ -31,6 +31,7 @@ from pipeline.sdtm.mapping.algorithms import MappingEnv
 from pipeline.sdtm.mapping.ct import load_ct
 from pipeline.sdtm.mapping.engine import (
     QUARANTINE_COLUMNS, DomainResult, IngestedFile, quarantine_rows, check_bindings, check_references, check_ledger,
+    check_quarantine_gate,
     count_rows, ingest_source, map_domain)
 from pipeline.sdtm.mapping.records import derive_records_ratio
 from pipeline.sdtm.mapping.spec import SITES_FILE, DomainMapping, load_mapping, load_site_defaults
@@ -237,6 +238,24 @@ def _ingest_all(mappings: dict[str, DomainMapping], raw_dir: Path, env: MappingE
     return ingested, manifest
 
 
+QUARANTINE_GATE_DEFAULTS = {"max_share": 0.05, "min_rows": 5}
+
+
+def _quarantine_gate(ctx: StudyContext) -> dict[str, Any]:
+    """``quarantine_gate: {max_share, min_rows}`` of study.yaml over the defaults, checked."""
+    where = f"{Path(ctx.specs_dir) / 'study.yaml'}: quarantine_gate"
+    given = ctx.design.get("quarantine_gate") or {}
+    if not isinstance(given, dict) or set(given) - set(QUARANTINE_GATE_DEFAULTS):
+        raise ConfigError(f"{where}: expected a mapping with keys {', '.join(QUARANTINE_GATE_DEFAULTS)}, got {given!r}")
+    gate = {**QUARANTINE_GATE_DEFAULTS, **given}
+    share, rows = gate["max_share"], gate["min_rows"]
+    if isinstance(share, bool) or not isinstance(share, (int, float)) or not 0 <= share <= 1:
+        raise ConfigError(f"{where}.max_share: a share between 0 and 1 (0.05 = 5%), got {share!r}")
+    if isinstance(rows, bool) or not isinstance(rows, int) or rows < 0:
+        raise ConfigError(f"{where}.min_rows: a whole number of rows, got {rows!r}")
+    return {"max_share": float(share), "min_rows": rows}
+
+
 def _trial_design_spec(ctx: StudyContext) -> dict[str, Any]:
     path = Path(ctx.specs_dir) / "trial_design.yaml"
     return (ctx.spec("trial_design") or {}) if path.is_file() else {}
@@ -266,6 +285,7 @@ def run(ctx: StudyContext) -> None:
     raw_dir = Path(ctx.raw_dir)
     if not raw_dir.is_dir():
         raise InputError(f"{raw_dir}: raw directory not found (run `simulate` first or pass --raw DIR)")
+    gate = _quarantine_gate(ctx)
     standards = Path(ctx.standards_dir)
     ct = load_ct(standards / CT_FILE)
     units = UnitTable.load(standards / UNITS_FILE, ct)
@@ -306,6 +326,11 @@ def run(ctx: StudyContext) -> None:
     problems = check_ledger(ledger)
     if problems:
         raise PipelineError("ledger does not balance: " + "; ".join(problems[:5]))
+    lost = check_quarantine_gate(ledger, pd.concat([r.quarantine for r in results.values()], ignore_index=True), **gate)
+    if lost:
+        more = f" (and {len(lost) - 1} more)" if len(lost) > 1 else ""
+        raise InputError(f"quarantine gate: {lost[0]}{more} (raw folder {raw_dir}); fix the mapping or the export, "
+                         "or set quarantine_gate in study.yaml")
     if se is not None:
         trial["SE"] = se
     _write_outputs(ctx, results, mappings, variables, {**trial, **extra}, ledger, manifest)

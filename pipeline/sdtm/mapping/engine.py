@@ -692,3 +692,55 @@ def check_ledger(ledger: dict[str, Any]) -> list[str]:
                 problems.append(f"{file} -> {domain}: {info['rows_read']} rows read but {counts['rows_mapped']} mapped "
                                 f"+ {counts['rows_quarantined']} quarantined")
     return problems
+
+
+def check_quarantine_gate(ledger: dict[str, Any], quarantine: pd.DataFrame, max_share: float = 0.05,
+                          min_rows: int = 5) -> list[str]:
+    """Files and domains that lost too many rows: a sign of a wrong mapping, not of a few bad values.
+
+    A file fails when more than ``max_share`` of its rows are quarantined and at least ``min_rows``
+    of them (so one bad row in a nine-row file is a query, not a broken export); a domain fails when
+    more than ``max_share`` of all its rows are quarantined, or when it reads rows and writes no record.
+    Each problem names the file, the leading reason and its first row, column and value.
+
+    >>> ledger = {"files": {"s1/ds.csv": {"rows_read": 10, "domains": {"DS": {"rows_quarantined": 6,
+    ...           "quarantined_by_reason": {"impossible date": 6}}}}}, "totals": {"records": {"DS": 4}}}
+    >>> q = pd.DataFrame({"domain": ["DS"], "file": ["s1/ds.csv"], "row": [2], "column": ["DSSTDTC"],
+    ...                   "value": ["31/02/2020"], "reason": ["impossible date '31/02/2020'"]})
+    >>> check_quarantine_gate(ledger, q)[0]
+    "s1/ds.csv -> DS: 6 of 10 rows quarantined (60.0%, over the 5.0% limit), mostly impossible date (6); first: row 2, column DSSTDTC, value '31/02/2020'"
+    """
+    problems = []
+    read_by_domain: dict[str, int] = {}
+    quarantined_by_domain: dict[str, int] = {}
+    failed_domains: set[str] = set()
+    for file, info in sorted(ledger.get("files", {}).items()):
+        rows_read = int(info.get("rows_read", 0))
+        for domain, counts in sorted(info.get("domains", {}).items()):
+            lost = int(counts.get("rows_quarantined", 0))
+            read_by_domain[domain] = read_by_domain.get(domain, 0) + rows_read
+            quarantined_by_domain[domain] = quarantined_by_domain.get(domain, 0) + lost
+            if rows_read and lost / rows_read > max_share and lost >= min_rows:
+                failed_domains.add(domain)
+                reasons = counts.get("quarantined_by_reason") or {}
+                leading = max(sorted(reasons), key=lambda r: reasons[r]) if reasons else "unknown"
+                problems.append(f"{file} -> {domain}: {lost} of {rows_read} rows quarantined ({lost / rows_read:.1%}, "
+                                f"over the {max_share:.1%} limit), mostly {leading} ({reasons.get(leading, lost)})"
+                                + _first_quarantined(quarantine, file, domain))
+    records = ledger.get("totals", {}).get("records", {})
+    for domain, rows_read in sorted(read_by_domain.items()):
+        lost = quarantined_by_domain[domain]
+        if rows_read and not records.get(domain):
+            problems.append(f"{domain}: {rows_read} raw rows read and no record written")
+        elif rows_read and lost / rows_read > max_share and domain not in failed_domains:
+            problems.append(f"{domain}: {lost} of {rows_read} rows quarantined over all files ({lost / rows_read:.1%}, "
+                            f"over the {max_share:.1%} limit)")
+    return problems
+
+
+def _first_quarantined(quarantine: pd.DataFrame, file: str, domain: str) -> str:
+    rows = quarantine[(quarantine["file"] == file) & (quarantine["domain"] == domain)] if len(quarantine) else quarantine
+    if not len(rows):
+        return ""
+    first = rows.sort_values("row", kind="mergesort").iloc[0]
+    return f"; first: row {first['row']}, column {first['column']}, value {first['value']!r}"

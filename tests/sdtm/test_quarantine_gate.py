@@ -1,0 +1,64 @@
+"""A run that loses most of a file, or writes nothing, fails with one line instead of exit 0."""
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from pipeline.common.errors import ConfigError, InputError
+from pipeline.common.study import PROJECT_ROOT, StudyContext
+from pipeline.sdtm.stage import run
+
+
+def _study_copy(root: Path) -> Path:
+    for folder in ("specs/iscalimab-ln", "specs/standards", "mappings/iscalimab-ln"):
+        shutil.copytree(PROJECT_ROOT / folder, root / folder)
+    return root
+
+
+def test_a_wrong_date_format_for_one_site_fails_the_stage_naming_file_and_first_row(tmp_path, simulated):
+    root = _study_copy(tmp_path / "root")
+    sites = root / "mappings/iscalimab-ln/sites.yaml"
+    text = sites.read_text(encoding="utf-8")
+    assert "date_formats: ['%d.%m.%Y']" in text
+    sites.write_text(text.replace("date_formats: ['%d.%m.%Y']", "date_formats: ['%m.%d.%Y']"), encoding="utf-8")
+    ctx = StudyContext.create("iscalimab-ln", root=root, raw=simulated.raw_dir, outputs=tmp_path / "out")
+    with pytest.raises(InputError, match=r"^quarantine gate: site_101/\w+\.csv -> \w+: \d+ of \d+ rows quarantined "
+                                         r"\(\d+\.\d%, over the 5\.0% limit\), mostly .*; first: row \d+, column \w+, value '"):
+        run(ctx)
+    assert not (tmp_path / "out" / "ledger.json").exists()
+
+
+def test_the_limit_is_a_study_setting(tmp_path, simulated):
+    root = _study_copy(tmp_path / "root")
+    study = root / "specs/iscalimab-ln/study.yaml"
+    study.write_text(study.read_text(encoding="utf-8") + "\nquarantine_gate: {max_share: 0.001, min_rows: 1}\n", encoding="utf-8")
+    ctx = StudyContext.create("iscalimab-ln", root=root, raw=simulated.raw_dir, outputs=tmp_path / "out")
+    with pytest.raises(InputError, match=r"^quarantine gate: .* over the 0\.1% limit"):
+        run(ctx)
+
+
+@pytest.mark.parametrize("setting, message", [
+    ("{max_share: 5}", r"quarantine_gate\.max_share: a share between 0 and 1"),
+    ("{min_rows: two}", r"quarantine_gate\.min_rows: a whole number of rows, got 'two'"),
+    ("{limit: 0.1}", r"quarantine_gate: expected a mapping with keys max_share, min_rows"),
+])
+def test_a_malformed_gate_is_named(tmp_path, simulated, setting, message):
+    root = _study_copy(tmp_path / "root")
+    study = root / "specs/iscalimab-ln/study.yaml"
+    study.write_text(study.read_text(encoding="utf-8") + f"\nquarantine_gate: {setting}\n", encoding="utf-8")
+    ctx = StudyContext.create("iscalimab-ln", root=root, raw=simulated.raw_dir, outputs=tmp_path / "out")
+    with pytest.raises(ConfigError, match=message):
+        run(ctx)
+
+
+def test_a_domain_that_reads_rows_and_writes_no_record_fails():
+    import pandas as pd
+
+    from pipeline.sdtm.mapping.engine import check_quarantine_gate
+
+    ledger = {"files": {"s1/ae.csv": {"rows_read": 3, "domains": {"AE": {"rows_quarantined": 0}}}},
+              "totals": {"records": {"AE": 0}}}
+    assert check_quarantine_gate(ledger, pd.DataFrame(columns=["domain", "file", "row", "column", "value"])) == \
+        ["AE: 3 raw rows read and no record written"]
