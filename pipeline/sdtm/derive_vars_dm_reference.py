@@ -21,7 +21,11 @@ from pipeline.sdtm.derive_helpers import (
 log = get_logger("sdtm.dm")
 
 ARM_NULL_STYLES = ("codes", "armnrs")
-RFENDTC_SOURCES = ("last_dose", "end_of_participation")
+RFSTDTC_SOURCES = ("first_dose", "randomisation", "consent")
+RFENDTC_SOURCES = ("last_dose", "end_of_participation", "disposition")
+# Variables this step derives; a value the mapping already gives wins (it is collected data)
+MAPPED_WINS = ("RFSTDTC", "RFENDTC", "RFXSTDTC", "RFXENDTC", "RFICDTC", "RFPENDTC", "DTHDTC", "DTHFL",
+               "ACTARMCD", "ACTARM", "ARMNRS", "ACTARMUD")
 
 
 def derive_vars_dm_reference(
@@ -36,16 +40,21 @@ def derive_vars_dm_reference(
     death_decod: str = "DEATH",
     rfendtc_from: str = "last_dose",
     arm_null: str = "codes",
+    rfstdtc_from: str = "first_dose",
 ) -> pd.DataFrame:
     """Add RFSTDTC, RFENDTC, RFXSTDTC, RFXENDTC, RFICDTC, RFPENDTC, DTHFL, DTHDTC, ARM/ARMCD, ACTARM/ACTARMCD, ARMNRS, ACTARMUD, AGE, AGEU.
 
-    Rules (dates stay ISO 8601 text exactly as collected; comparisons use date and time):
+    Rules (dates stay ISO 8601 text exactly as collected; comparisons use date and time). A value the
+    mapping already gives for one of these variables (collected data) is kept; only missing values are
+    derived, and the log says how many of each were kept.
     - RFXSTDTC / RFXENDTC: earliest EXSTDTC / latest EXENDTC (EXSTDTC when EXENDTC is missing)
       over EX records with a complete date (records with ``EXOCCUR = N`` are ignored).
-    - RFSTDTC = RFXSTDTC (Day 1 = first dose); for a randomised subject never dosed, the
-      randomisation date (DS ``randomized_decod``). RFENDTC = RFXENDTC (``rfendtc_from="last_dose"``)
-      or RFPENDTC (``"end_of_participation"``); for a randomised subject never dosed, RFPENDTC.
-      Both null for screen failures and subjects not assigned.
+    - RFSTDTC = RFXSTDTC (``rfstdtc_from="first_dose"``, Day 1 = first dose; for a randomised subject
+      never dosed, the randomisation date), the randomisation date (``"randomisation"``, DS
+      ``randomized_decod``) or the consent date (``"consent"``). RFENDTC = RFXENDTC
+      (``rfendtc_from="last_dose"``), RFPENDTC (``"end_of_participation"``, the last contact) or the
+      latest disposition event in DS other than consent and randomisation (``"disposition"``); for a
+      randomised subject never dosed, RFPENDTC. Both null for screen failures and subjects not assigned.
     - RFICDTC: DM.RFICDTC when collected there, else the earliest DS ``consent_decod`` date.
     - RFPENDTC: the latest date known for the subject (DS, EX, consent, death and ``dataset_add``
       with columns USUBJID, DTC, e.g. SV or lab dates).
@@ -55,9 +64,10 @@ def derive_vars_dm_reference(
       else not assigned: ``arm_null="codes"`` sets ``design["screen_failure"]`` / ``design["not_assigned"]``
       codes in ARMCD and ACTARMCD (SDTMIG 3.2 habit), ``"armnrs"`` leaves arms null and sets ARMNRS
       (SDTMIG 3.4 habit).
-    - ACTARMCD from the treatments in EX (``arms[].extrt``): one arm -> that arm; several arms ->
-      null with ARMNRS ``UNPLANNED TREATMENT`` and ACTARMUD naming them; assigned but never dosed
-      -> null with ARMNRS ``ASSIGNED, NOT TREATED``.
+    - ACTARMCD from the treatments in EX: an EX record belongs to the arm whose ``extrt`` equals
+      EXTRT and, where arms of one drug differ by dose, whose ``exdose`` equals EXDOSE (a low and a
+      high dose arm). One arm -> that arm; several arms -> null with ARMNRS ``UNPLANNED TREATMENT``
+      and ACTARMUD naming them; assigned but never dosed -> null with ARMNRS ``ASSIGNED, NOT TREATED``.
     - AGE in completed years at informed consent from BRTHDTC (complete birth date; with a partial
       birth date only when every possible birthday gives the same age); a collected DM.AGE is kept.
       AGEU ``YEARS`` where AGE is known.
@@ -89,6 +99,8 @@ def derive_vars_dm_reference(
         raise ConfigError(f"argument arm_null: {arm_null!r} must be one of {', '.join(ARM_NULL_STYLES)}")
     if rfendtc_from not in RFENDTC_SOURCES:
         raise ConfigError(f"argument rfendtc_from: {rfendtc_from!r} must be one of {', '.join(RFENDTC_SOURCES)}")
+    if rfstdtc_from not in RFSTDTC_SOURCES:
+        raise ConfigError(f"argument rfstdtc_from: {rfstdtc_from!r} must be one of {', '.join(RFSTDTC_SOURCES)}")
     check_frame(dm, "dm", ["USUBJID", "ARMCD"])
     check_frame(ex, "ex", ["USUBJID", "EXTRT", "EXSTDTC"])
     check_frame(ds, "ds", ["USUBJID", "DSDECOD", "DSSTDTC"])
@@ -105,6 +117,8 @@ def derive_vars_dm_reference(
     consent = _extreme(ds[decod == consent_decod.upper()], "DSSTDTC", "first")
     randomised = _extreme(ds[decod == randomized_decod.upper()], "DSSTDTC", "first")
     death = _extreme(ds[decod == death_decod.upper()], "DSSTDTC", "first")
+    disposition = _extreme(ds[decod.notna() & ~decod.isin([consent_decod.upper(), randomized_decod.upper()])],
+                           "DSSTDTC", "last")
     screen_failed = set(ds.loc[decod == screen_failure_decod.upper(), "USUBJID"])
 
     out = dm.copy().reset_index(drop=True)
@@ -133,8 +147,11 @@ def derive_vars_dm_reference(
 
     planned = _planned_arms(out, arms, design, screen_failed, arm_null)
     is_assigned = planned["ARMCD"].isin(arms["armcd"]).to_numpy()
-    rfstdtc = rfxstdtc.where(rfxstdtc.notna(), _lookup(subjects, randomised).where(is_assigned))
-    rfendtc = (rfxendtc if rfendtc_from == "last_dose" else rfpendtc.where(is_assigned))
+    randomisation = _lookup(subjects, randomised).where(is_assigned)
+    rfstdtc = {"first_dose": rfxstdtc.where(rfxstdtc.notna(), randomisation), "randomisation": randomisation,
+               "consent": rficdtc.where(is_assigned)}[rfstdtc_from]
+    rfendtc = {"last_dose": rfxendtc, "end_of_participation": rfpendtc.where(is_assigned),
+               "disposition": _lookup(subjects, disposition).where(is_assigned)}[rfendtc_from]
     rfendtc = rfendtc.where(rfendtc.notna(), rfpendtc.where(is_assigned & rfxstdtc.isna()))
     actual = _actual_arms(subjects, exposures, arms, planned, is_assigned)
 
@@ -145,6 +162,7 @@ def derive_vars_dm_reference(
     out["DTHDTC"], out["DTHFL"] = dthdtc, dthfl
     for column in ("ARMCD", "ARM", "ACTARMCD", "ACTARM", "ARMNRS", "ACTARMUD"):
         out[column] = actual[column].to_numpy()
+    _keep_mapped(out, dm.reset_index(drop=True), dict(zip(arms["armcd"], arms["arm"])))
     age = _age(out, rficdtc)
     out["AGE"] = age
     out["AGEU"] = pd.Series(np.where(age.notna(), "YEARS", None), dtype=object)
@@ -170,11 +188,20 @@ def _arms(design: dict[str, Any]) -> pd.DataFrame:
         missing = [key for key in ("armcd", "arm", "extrt") if not isinstance(arm, dict) or not arm.get(key)]
         if missing:
             raise ConfigError(f"study.yaml: arms[{position}] lacks {', '.join(missing)}")
-        rows.append({"armcd": str(arm["armcd"]), "arm": str(arm["arm"]), "extrt": str(arm["extrt"]).strip().upper()})
+        dose = arm.get("exdose")
+        if dose is not None and (isinstance(dose, bool) or not isinstance(dose, (int, float))):
+            raise ConfigError(f"study.yaml: arms[{position}].exdose must be a number (the EXDOSE of that arm), got {dose!r}")
+        rows.append({"armcd": str(arm["armcd"]), "arm": str(arm["arm"]), "extrt": str(arm["extrt"]).strip().upper(),
+                     "exdose": None if dose is None else float(dose)})
     table = pd.DataFrame(rows)
-    for key in ("armcd", "extrt"):
-        if table[key].duplicated().any():
-            raise ConfigError(f"study.yaml: arms share the same {key} ({', '.join(table.loc[table[key].duplicated(), key])})")
+    if table["armcd"].duplicated().any():
+        raise ConfigError(f"study.yaml: arms share the same armcd ({', '.join(table.loc[table['armcd'].duplicated(), 'armcd'])})")
+    shared = table["extrt"].duplicated(keep=False)
+    if shared.any():
+        clash = table[shared]
+        if clash["exdose"].isna().any() or clash.duplicated(["extrt", "exdose"]).any():
+            raise ConfigError(f"study.yaml: arms {', '.join(clash['armcd'])} share extrt {clash['extrt'].iloc[0]}: "
+                              "give each a different exdose so EX tells them apart")
     return table
 
 
@@ -186,7 +213,7 @@ def _special_arm(design: dict[str, Any], key: str) -> tuple[str, str]:
 
 
 def _exposures(ex: pd.DataFrame) -> pd.DataFrame:
-    columns = ["USUBJID", "EXTRT", "EXSTDTC", *(["EXENDTC"] if "EXENDTC" in ex.columns else [])]
+    columns = ["USUBJID", "EXTRT", "EXSTDTC", *[c for c in ("EXENDTC", "EXDOSE") if c in ex.columns]]
     keep = pd.Series(True, index=ex.index)
     if "EXOCCUR" in ex.columns:
         keep &= blank_to_na(ex["EXOCCUR"]).fillna("Y").str.upper() != "N"
@@ -246,7 +273,8 @@ def _actual_arms(subjects, exposures, arms, planned, is_assigned) -> pd.DataFram
             f"dataset ex: EXTRT not a treatment of study.yaml arms ({', '.join(arms['extrt'])}): "
             + first_rows(unknown, exposures, ["USUBJID", "EXTRT"])
         )
-    received = pd.DataFrame({"USUBJID": exposures["USUBJID"], "armcd": treatment.map(dict(zip(arms["extrt"], arms["armcd"])))})
+    armcd = _arm_of_exposure(exposures, treatment, arms)
+    received = pd.DataFrame({"USUBJID": exposures["USUBJID"], "armcd": armcd})
     received = received.dropna().drop_duplicates().sort_values(["USUBJID", "armcd"])
     per_subject = received.groupby("USUBJID")["armcd"].agg(lambda codes: "+".join(codes))
     count = received.groupby("USUBJID")["armcd"].nunique()
@@ -272,6 +300,47 @@ def _actual_arms(subjects, exposures, arms, planned, is_assigned) -> pd.DataFram
     for column in actual.columns:
         actual[column] = actual[column].astype("object").where(actual[column].notna(), None)
     return actual
+
+
+def _arm_of_exposure(exposures: pd.DataFrame, treatment: pd.Series, arms: pd.DataFrame) -> pd.Series:
+    """The arm code of each EX record: by treatment, and by dose where arms of one drug differ by dose."""
+    by_treatment = arms.drop_duplicates("extrt", keep=False)
+    armcd = treatment.map(dict(zip(by_treatment["extrt"], by_treatment["armcd"])))
+    by_dose = arms[arms["extrt"].duplicated(keep=False)]
+    if not by_dose.empty:
+        if "EXDOSE" not in exposures.columns:
+            raise InputError(f"dataset ex: arms {', '.join(by_dose['armcd'])} differ by dose only, and EX has no EXDOSE")
+        dose = pd.to_numeric(exposures["EXDOSE"], errors="coerce")
+        for arm in by_dose.itertuples():
+            armcd = armcd.where(~((treatment == arm.extrt) & np.isclose(dose, arm.exdose)), arm.armcd)
+        unmatched = treatment.isin(by_dose["extrt"]) & armcd.isna() & dose.notna()
+        if unmatched.any():
+            doses = ", ".join(f"{a.armcd}={a.exdose:g}" for a in by_dose.itertuples())
+            raise InputError(f"dataset ex: EXDOSE matches no arm's exdose ({doses}): "
+                             + first_rows(unmatched, exposures, ["USUBJID", "EXTRT", "EXDOSE"]))
+    return armcd
+
+
+def _keep_mapped(out: pd.DataFrame, mapped: pd.DataFrame, arm_names: dict[str, str]) -> None:
+    """Where the mapping gave a value of a derived variable, it wins over the derivation (in place)."""
+    kept = {}
+    for column in MAPPED_WINS:
+        if column not in mapped.columns:
+            continue
+        given = blank_to_na(mapped[column].astype(object))
+        if given.notna().any():
+            kept[column] = int(given.notna().sum())
+            out[column] = given.where(given.notna(), out[column]).astype(object)
+    if "ACTARMCD" in kept:  # a collected actual arm names its arm; the derived reasons no longer apply
+        collected = blank_to_na(mapped["ACTARMCD"].astype(object)).notna()
+        if "ACTARM" not in kept:
+            out["ACTARM"] = out["ACTARM"].where(~collected, out["ACTARMCD"].map(arm_names)).astype(object)
+        for column in ("ARMNRS", "ACTARMUD"):
+            if column not in kept:
+                out[column] = out[column].where(~collected, None).astype(object)
+    if kept:
+        log.info("DM reference: mapped values kept over the derivation: %s",
+                 ", ".join(f"{column} {count}" for column, count in kept.items()))
 
 
 def _age(out: pd.DataFrame, rficdtc: pd.Series) -> pd.Series:

@@ -164,3 +164,59 @@ def test_collected_rficdtc_and_dthdtc_in_dm_win():
     out = derive_vars_dm_reference(dm, EX, DS, DESIGN).set_index("USUBJID")
     assert out.loc["S1", "RFICDTC"] == "2018-12-19" and out.loc["S3", "RFICDTC"] == "2019-02-01"
     assert out.loc["S5", ["DTHFL", "DTHDTC"]].tolist() == ["Y", "2019-05-01"]
+
+
+TWO_DOSES = {**DESIGN, "arms": [
+    {"armcd": "X54", "arm": "Drug 54 mg", "extrt": "DRUG", "exdose": 54},
+    {"armcd": "X81", "arm": "Drug 81 mg", "extrt": "DRUG", "exdose": 81},
+    {"armcd": "PBO", "arm": "Placebo", "extrt": "PLACEBO"},
+]}
+
+
+def test_two_dose_arms_of_one_drug_are_told_apart_by_exdose():
+    dm = pd.DataFrame({"STUDYID": "X", "USUBJID": ["A", "B", "C"], "ARMCD": ["X54", "X81", "X54"]})
+    ex = pd.DataFrame({"USUBJID": ["A", "B", "C", "C"], "EXTRT": ["DRUG", "DRUG", "DRUG", "DRUG"],
+                       "EXDOSE": [54, 81, 54, 81], "EXSTDTC": ["2020-01-01", "2020-01-02", "2020-01-03", "2020-01-17"]})
+    ds = pd.DataFrame(columns=["USUBJID", "DSDECOD", "DSSTDTC"])
+    out = derive_vars_dm_reference(dm, ex, ds, TWO_DOSES).set_index("USUBJID")
+    assert out[["ACTARMCD", "ACTARM", "ARMNRS"]].values.tolist() == [
+        ["X54", "Drug 54 mg", None], ["X81", "Drug 81 mg", None], [None, None, "UNPLANNED TREATMENT"]]
+    assert out.loc["C", "ACTARMUD"] == "Drug 54 mg + Drug 81 mg"
+
+
+@pytest.mark.parametrize("arms, message", [
+    ([{"armcd": "A", "arm": "a", "extrt": "DRUG"}, {"armcd": "B", "arm": "b", "extrt": "DRUG"}],
+     "arms A, B share extrt DRUG: give each a different exdose"),
+    ([{"armcd": "A", "arm": "a", "extrt": "DRUG", "exdose": "high"}], r"arms\[0\]\.exdose must be a number"),
+])
+def test_arms_that_exposure_cannot_tell_apart_are_a_config_error(arms, message):
+    with pytest.raises(ConfigError, match=message):
+        derive_vars_dm_reference(DM, EX, DS, {**DESIGN, "arms": arms})
+
+
+def test_a_dose_of_no_arm_is_named():
+    dm = pd.DataFrame({"STUDYID": "X", "USUBJID": ["A"], "ARMCD": ["X54"]})
+    ex = pd.DataFrame({"USUBJID": ["A"], "EXTRT": ["DRUG"], "EXDOSE": [60], "EXSTDTC": ["2020-01-01"]})
+    with pytest.raises(InputError, match=r"EXDOSE matches no arm's exdose \(X54=54, X81=81\).*USUBJID=A"):
+        derive_vars_dm_reference(dm, ex, pd.DataFrame(columns=["USUBJID", "DSDECOD", "DSSTDTC"]), TWO_DOSES)
+
+
+def test_mapped_actual_arm_reference_dates_and_death_flag_win_over_the_derivation():
+    dm = DM.assign(ACTARMCD=[None, None, None, "PBO", None, None], RFENDTC=["2019-06-30", None, None, None, None, None],
+                   DTHFL=[None, None, None, None, None, "Y"])
+    out = derive_vars_dm_reference(dm, EX, DS, DESIGN).set_index("USUBJID")
+    assert out.loc["S4", ["ACTARMCD", "ACTARM", "ARMNRS", "ACTARMUD"]].tolist() == ["PBO", "Placebo", None, None]
+    assert out.loc["S1", "RFENDTC"] == "2019-06-30"
+    assert out.loc["S6", "DTHFL"] == "Y"
+    derived = derive_vars_dm_reference(DM, EX, DS, DESIGN).set_index("USUBJID")
+    assert out.loc["S3", "RFENDTC"] == derived.loc["S3", "RFENDTC"]  # not given: derived as before
+
+
+@pytest.mark.parametrize("rfstdtc_from, rfendtc_from, expected", [
+    ("randomisation", "disposition", ["2019-01-08", "2019-12-01"]),
+    ("consent", "last_dose", ["2018-12-20", "2019-01-24T10:00"]),
+    ("first_dose", "end_of_participation", ["2019-01-10T09:00", "2019-12-01"]),
+])
+def test_reference_start_and_end_follow_the_declared_rule(rfstdtc_from, rfendtc_from, expected):
+    out = derive_vars_dm_reference(DM, EX, DS, DESIGN, rfstdtc_from=rfstdtc_from, rfendtc_from=rfendtc_from)
+    assert out.set_index("USUBJID").loc["S1", ["RFSTDTC", "RFENDTC"]].tolist() == expected
