@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from pyarrow.lib import ArrowException
 
 from pipeline.common.errors import ConfigError, InputError, PipelineError
 from pipeline.common.io import write_json_atomic, write_parquet_atomic
@@ -170,21 +171,44 @@ def order_columns(domain: str, data: pd.DataFrame, variables: pd.DataFrame, keep
     for variable, core in zip(meta["variable"], meta["core"]):
         if variable not in out.columns and core in ("Req", "Exp"):
             out[variable] = None
-    known = [v for v in meta["variable"] if v in out.columns]
-    extra = [c for c in out.columns if c not in known and not c.startswith("_")]
-    internal = [c for c in out.columns if c.startswith("_")] if keep_internal else []
-    out = out[known + extra + internal]
     for variable, kind in zip(meta["variable"], meta["type"]):
         if variable in out.columns:
             if kind == "Num":
-                out[variable] = pd.to_numeric(out[variable], errors="coerce").astype("float64")
+                out[variable] = _numbers(domain, variable, out)
             else:
                 values = out[variable].astype(object).where(out[variable].notna(), None)
                 if pd.api.types.infer_dtype(values, skipna=True) not in ("string", "empty"):
                     values = values.map(lambda v: v if v is None or isinstance(v, str) else
                                         (str(int(v)) if isinstance(v, float) and v.is_integer() else str(v)))
                 out[variable] = values
+    known = [v for v in meta["variable"] if v in out.columns]
+    extra = [c for c in out.columns if c not in known and not c.startswith("_")]
+    internal = [c for c in out.columns if c.startswith("_")] if keep_internal else []
+    out = out[known + extra + internal]
     return out.reset_index(drop=True)
+
+
+def _numbers(domain: str, variable: str, data: pd.DataFrame) -> pd.Series:
+    """A Num variable as float; text that is not a number stops the stage naming the record's raw row
+    (a mapping that mixes numbers and text in one variable), never a silent null.
+
+    >>> _numbers("LB", "VISITNUM", pd.DataFrame({"VISITNUM": [1, "2"]})).tolist()
+    [1.0, 2.0]
+    >>> _numbers("LB", "VISITNUM", pd.DataFrame({"VISITNUM": [1, "V2"], "_file": ["a.csv"] * 2, "_row": [3, 4]}))
+    Traceback (most recent call last):
+    ...
+    pipeline.common.errors.InputError: a.csv: row 4: LB.VISITNUM is numeric in SDTMIG but the mapping gives 'V2'
+    """
+    values = data[variable]
+    numbers = pd.to_numeric(values, errors="coerce")
+    text = values.astype(object).where(values.notna(), None)
+    bad = numbers.isna() & text.map(lambda v: v is not None and str(v).strip() != "")
+    if bad.any():
+        first = data.index[bad.to_numpy()][0]
+        where = f"{data.at[first, '_file']}: row {data.at[first, '_row']}: " if {"_file", "_row"} <= set(data.columns) else ""
+        raise InputError(f"{where}{domain}.{variable} is numeric in SDTMIG but the mapping gives {text[first]!r}"
+                         + (f" ({int(bad.sum())} records)" if bad.sum() > 1 else ""))
+    return numbers.astype("float64")
 
 
 def build_lineage(domain: str, data: pd.DataFrame) -> pd.DataFrame:
@@ -407,7 +431,7 @@ def _write_outputs(ctx: StudyContext, results: dict[str, DomainResult], mappings
         data = result.data
         lineage = build_lineage(domain, data) if not data.empty else pd.DataFrame(columns=LINEAGE_OUT)
         sdtm = order_columns(domain, data, variables)
-        write_parquet_atomic(ctx.sdtm_dir / f"{domain.lower()}.parquet", sdtm)
+        _write_dataset(ctx.sdtm_dir / f"{domain.lower()}.parquet", sdtm, domain)
         write_parquet_atomic(ctx.lineage_dir / f"{domain.lower()}.parquet", lineage.reset_index(drop=True))
         quarantine = result.quarantine.sort_values(["file", "row"], kind="stable") if not result.quarantine.empty \
             else pd.DataFrame({c: pd.Series(dtype=object) for c in QUARANTINE_COLUMNS})
@@ -416,9 +440,21 @@ def _write_outputs(ctx: StudyContext, results: dict[str, DomainResult], mappings
             write_parquet_atomic(ctx.quarantine_dir / "flagged" / f"{domain.lower()}.parquet",
                                  _tidy(result.flags.sort_values(["file", "row"], kind="stable")))
     for name, frame in sorted(extra.items()):  # trial design, SE, SUPP--, RELREC (no lineage: not from raw rows)
-        write_parquet_atomic(ctx.sdtm_dir / f"{name.lower()}.parquet", order_columns(name, frame, variables))
+        _write_dataset(ctx.sdtm_dir / f"{name.lower()}.parquet", order_columns(name, frame, variables), name)
     write_json_atomic(ctx.ledger_path, ledger)
     write_json_atomic(out / "ingest" / "manifest.json", {"files": [manifest[k] for k in sorted(manifest)]})
+
+
+def _write_dataset(path: Path, data: pd.DataFrame, domain: str) -> None:
+    """Write one SDTM dataset; a column parquet cannot hold (numbers mixed with text) is named, not a traceback."""
+    try:
+        write_parquet_atomic(path, data)
+    except (ArrowException, ValueError, TypeError) as exc:
+        mixed = [c for c in data.columns if data[c].dtype == object
+                 and pd.api.types.infer_dtype(data[c], skipna=True) not in ("string", "empty")]
+        column = f" column {mixed[0]} mixes text and numbers" if mixed else ""
+        raise InputError(f"dataset {domain}:{column}: cannot be written ({exc.__class__.__name__}: {exc}); "
+                         "give the variable one type in the mapping") from None
 
 
 def _tidy(frame: pd.DataFrame) -> pd.DataFrame:

@@ -62,3 +62,17 @@ def test_a_domain_that_reads_rows_and_writes_no_record_fails():
               "totals": {"records": {"AE": 0}}}
     assert check_quarantine_gate(ledger, pd.DataFrame(columns=["domain", "file", "row", "column", "value"])) == \
         ["AE: 3 raw rows read and no record written"]
+
+
+def test_a_numeric_variable_given_text_names_the_raw_row_instead_of_a_traceback():
+    import pandas as pd
+
+    from pipeline.sdtm.stage import order_columns
+
+    meta = pd.DataFrame({"domain": ["LB"] * 2, "order": [1, 2], "variable": ["USUBJID", "VISITNUM"],
+                         "type": ["Char", "Num"], "core": ["Req", "Exp"]})
+    lb = pd.DataFrame({"USUBJID": ["S-1", "S-2", "S-3"], "VISITNUM": [2.0, "UNSCHEDULED 2.1", 3],
+                       "_file": ["site_101/lab.csv"] * 3, "_row": [7, 8, 9]})
+    with pytest.raises(InputError, match=r"^site_101/lab\.csv: row 8: LB\.VISITNUM is numeric in SDTMIG but the "
+                                         r"mapping gives 'UNSCHEDULED 2\.1'$"):
+        order_columns("LB", lb, meta)
