@@ -29,7 +29,6 @@ from pipeline.sdtm.derive_vars_dm_reference import derive_vars_dm_reference
 from pipeline.sdtm.derive_vars_visit import derive_vars_visit
 from pipeline.sdtm.import_existing import run_import
 from pipeline.sdtm.mapping.algorithms import MappingEnv
-from pipeline.sdtm.mapping.ct import load_ct
 from pipeline.sdtm.mapping.engine import (
     QUARANTINE_COLUMNS, DomainResult, IngestedFile, quarantine_rows, check_bindings, check_references, check_ledger,
     check_quarantine_gate,
@@ -40,10 +39,10 @@ from pipeline.sdtm.mapping.units import UnitTable
 from pipeline.sdtm.relrec import build_relrec, check_relrec_filters
 from pipeline.sdtm.supp import build_supp
 from pipeline.sdtm.trial_design import build_se, build_trial_design, build_ts
+from pipeline.standards.terminology import load_terminology
 
 log = get_logger("sdtm")
 
-CT_FILE = "ct-subset-2025-03-28.tsv"
 VARIABLES_FILE = "sdtmig-3.4-variables.tsv"
 UNITS_FILE = "units.yaml"
 LINEAGE_OUT = ["STUDYID", "DOMAIN", "USUBJID", "SEQ", "SOURCE_FILE", "SOURCE_ROW", "SITE", "DERIVED_FROM"]
@@ -311,7 +310,7 @@ def run(ctx: StudyContext) -> None:
         raise InputError(f"{raw_dir}: raw directory not found (run `simulate` first or pass --raw DIR)")
     gate = _quarantine_gate(ctx)
     standards = Path(ctx.standards_dir)
-    ct = load_ct(standards / CT_FILE)
+    ct = load_terminology(standards)
     units = UnitTable.load(standards / UNITS_FILE, ct)
     variables = _load_variable_metadata(standards / VARIABLES_FILE)
     mappings = load_mappings(Path(ctx.mappings_dir))

@@ -1,7 +1,6 @@
 """Trial design domains TS, TA, TE, TV, TI from study.yaml (+ trial_design.yaml), and subject elements SE.
 
 Public interface:
-- ``load_ct(standards_dir=None)``: the controlled-terminology subset (``specs/standards/ct-subset-*.tsv``).
 - ``build_trial_design(design, trial_design=None, ct=None, dm=None)`` -> ``{"TS", "TA", "TE", "TV", "TI"}``.
 - ``build_ts`` / ``build_ta`` / ``build_te`` / ``build_tv`` / ``build_ti``: the single domains.
 - ``build_se(dm, ex, ds, design, trial_design=None)``: subject elements from consent, first dose,
@@ -30,7 +29,7 @@ from pipeline.sdtm.derive_helpers import (
 )
 from pipeline.sdtm.derive_var_dy import derive_var_dy
 from pipeline.sdtm.derive_var_seq import derive_var_seq
-from pipeline.sdtm.mapping.ct import load_ct as read_ct_file
+from pipeline.standards.terminology import load_terminology
 from pipeline.sdtm.supp import split_long_text
 
 # Standard knowledge (SDTMIG 3.4 TS assumptions / CDISC CT): the codelist of each TS parameter's value.
@@ -50,27 +49,6 @@ SE_ANCHORS = ("consent", "first_dose", "treatment_end", "end_of_study")
 MAX_TEXT = 200
 
 
-def load_ct(standards_dir: str | Path | None = None) -> pd.DataFrame:
-    """The CDISC CT subset as a frame; ``frame.attrs["version"]`` is the package date from the file name.
-
-    >>> ct = load_ct()
-    >>> ct.attrs["version"], sorted(ct.columns)[:3]
-    ('2025-03-28', ['codelist', 'codelist_code', 'codelist_name'])
-    """
-    folder = Path(standards_dir) if standards_dir else PROJECT_ROOT / "specs" / "standards"
-    files = sorted(folder.glob("ct-subset-*.tsv"))
-    if not files:
-        raise ConfigError(f"{folder}: no ct-subset-<date>.tsv controlled-terminology file")
-    return read_ct_file(files[-1])
-
-
-def _default_ct_version() -> str | None:
-    """Package date of the newest ``specs/standards/ct-subset-<date>.tsv`` (when ``ct`` lacks ``attrs["version"]``)."""
-    names = sorted(p.name for p in (PROJECT_ROOT / "specs" / "standards").glob("ct-subset-*.tsv"))
-    match = re.search(r"(\d{4}-\d{2}-\d{2})", names[-1]) if names else None
-    return match.group(1) if match else None
-
-
 def build_trial_design(
     design: dict[str, Any],
     trial_design: dict[str, Any] | None = None,
@@ -83,7 +61,7 @@ def build_trial_design(
         design: parsed ``specs/<study>/study.yaml`` (``ctx.design``).
         trial_design: parsed ``specs/<study>/trial_design.yaml`` (``ctx.spec("trial_design")``):
             arm element order, TE rules, extra TS parameters, eligibility criteria.
-        ct: the CT subset (``load_ct()`` when None).
+        ct: the CT package (``load_terminology()`` when None).
         dm: built DM, if available: ACTSUB then counts subjects assigned to a study arm;
             otherwise ACTSUB is the sum of ``arms[].n``.
 
@@ -101,7 +79,7 @@ def build_trial_design(
     trial_design = trial_design or {}
     if not isinstance(trial_design, dict):
         raise ConfigError("trial_design.yaml: expected a mapping at the top level")
-    ct = load_ct() if ct is None else ct
+    ct = load_terminology() if ct is None else ct
     return {
         "TS": build_ts(design, trial_design, ct, dm),
         "TA": build_ta(design, trial_design),
@@ -219,11 +197,11 @@ def build_ts(
     non-extensible codelist must be a term (else ConfigError); a sponsor value in an extensible
     codelist keeps TSVALCD null. Values over 200 characters continue in TSVAL1, TSVAL2 ... .
     A missing value gets TSVALNF (``null_flavor``, default ``NA``). Sorted by TSPARMCD, TSSEQ.
-    TSVCDVER (CT version) comes from ``ct.attrs["version"]`` (set by ``load_ct``), else
+    TSVCDVER (CT version) comes from ``ct.attrs["version"]`` (set by ``load_terminology``), else
     ``trial_design.yaml ct_version``, else the date in the newest ``specs/standards/ct-subset-*.tsv``.
 
     >>> design = {"study": {"studyid": "X1", "phase": "PHASE II TRIAL", "start_date": "2018-09-12"}}
-    >>> build_ts(design, {}, load_ct())[["TSSEQ", "TSPARMCD", "TSPARM", "TSVAL", "TSVALCD", "TSVCDREF"]]
+    >>> build_ts(design, {}, load_terminology())[["TSSEQ", "TSPARMCD", "TSPARM", "TSVAL", "TSVALCD", "TSVCDREF"]]
        TSSEQ TSPARMCD                      TSPARM           TSVAL TSVALCD  TSVCDREF
     0      1   SSTDTC            Study Start Date      2018-09-12    None  ISO 8601
     1      1   TPHASE  Trial Phase Classification  PHASE II TRIAL  C15601  CDISC CT
@@ -234,7 +212,7 @@ def build_ts(
     overridden = {row["tsparmcd"] for row in extra}
     rows = [row for row in derived if row["tsparmcd"] not in overridden] + extra
     lookup = _ct_lookup(ct)
-    version = ct.attrs.get("version") or (trial_design or {}).get("ct_version") or _default_ct_version()
+    version = ct.attrs.get("version") or (trial_design or {}).get("ct_version") or load_terminology().attrs["version"]
     parm_codes = lookup.get("TSPARMCD", {"terms": {}})["terms"]
     parm_names = lookup.get("TSPARM", {"values": {}})["values"]
     records = []

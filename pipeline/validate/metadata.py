@@ -19,11 +19,11 @@ import pandas as pd
 import yaml
 
 from pipeline.common.errors import ConfigError
+from pipeline.standards.terminology import load_terminology
 
 SDTM_VARIABLES_FILE = "sdtmig-3.4-variables.tsv"
 SDTM_DATASETS_FILE = "sdtmig-3.4-datasets.tsv"
 ADAM_VARIABLES_FILE = "adamig-1.3-variables.tsv"
-CT_FILES = ("ct-subset-2025-03-28.tsv", "ct-extra-2025-03-28.tsv", "adamct-subset-2025-03-28.tsv")
 DATASETS_SPEC = "datasets.yaml"
 
 MAX_CHAR_LENGTH = 200
@@ -144,20 +144,6 @@ def load_standard_datasets(standards_dir: Path) -> pd.DataFrame:
     return _standard_datasets_cached(str(Path(standards_dir).resolve())).copy()
 
 
-@lru_cache(maxsize=8)
-def _ct_cached(standards_dir: str) -> pd.DataFrame:
-    frames = []
-    for name in CT_FILES:
-        path = Path(standards_dir) / name
-        if path.exists():
-            frame = _read_tsv(path)
-            frame["source_file"] = name
-            frames.append(frame)
-    if not frames:
-        raise ConfigError(f"{standards_dir}: controlled terminology file {CT_FILES[0]} not found")
-    return pd.concat(frames, ignore_index=True)
-
-
 def load_controlled_terminology(standards_dir: Path) -> pd.DataFrame:
     """The CT subset: one row per term (codelist_code, codelist, extensible, submission_value ...).
 
@@ -166,7 +152,7 @@ def load_controlled_terminology(standards_dir: Path) -> pd.DataFrame:
     >>> sorted(ct.loc[ct["codelist"] == "AESEV", "submission_value"])
     ['MILD', 'MODERATE', 'SEVERE']
     """
-    return _ct_cached(str(Path(standards_dir).resolve())).copy()
+    return load_terminology(standards_dir, adam=True).copy()
 
 
 @dataclass(frozen=True)

@@ -13,13 +13,16 @@ STUDY = "iscalimab-ln"
 
 
 def make_ctx(tmp_path: Path, mappings: dict[str, str] | None = None, copy_study_mappings: bool = False,
-             extra_sites: list[dict] | None = None) -> StudyContext:
-    """A context whose mappings, specs, raw and outputs folders live under ``tmp_path``."""
+             extra_sites: list[dict] | None = None, quarantine_gate: dict | None = None) -> StudyContext:
+    """A context whose mappings, specs, raw and outputs folders live under ``tmp_path``; ``quarantine_gate``
+    sets study.yaml's limits (a mini study of deliberately broken rows loses more than 5% of a file)."""
     specs = tmp_path / "specs"
     shutil.copytree(PROJECT_ROOT / "specs" / STUDY, specs)
-    if extra_sites:
+    if extra_sites or quarantine_gate:
         design = yaml.safe_load((specs / "study.yaml").read_text())
-        design["sites"].extend(extra_sites)
+        design["sites"].extend(extra_sites or [])
+        if quarantine_gate:
+            design["quarantine_gate"] = quarantine_gate
         (specs / "study.yaml").write_text(yaml.safe_dump(design, sort_keys=False, allow_unicode=True))
     mapping_dir = tmp_path / "mappings"
     if copy_study_mappings:

@@ -66,7 +66,7 @@ derivations:
 
 @pytest.fixture()
 def mini_study(tmp_path):
-    ctx = make_ctx(tmp_path, {"dm.yaml": DM, "vs.yaml": VS})
+    ctx = make_ctx(tmp_path, {"dm.yaml": DM, "vs.yaml": VS}, quarantine_gate={"max_share": 1.0})
     site = ctx.raw_dir / "site_101"
     site.mkdir()
     (site / "dm.csv").write_text("subj,Initials,sex,consent\n1,AB,Female,01.02.2020\n2,CD,X,03.02.2020\n,EF,Male,04.02.2020\n")

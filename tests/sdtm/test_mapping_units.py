@@ -7,7 +7,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from pipeline.sdtm.mapping.ct import load_ct
+from pipeline.standards.terminology import load_terminology
 from pipeline.sdtm.mapping.units import UnitTable, convert_values
 
 STANDARDS = Path(__file__).resolve().parents[2] / "specs" / "standards"
@@ -15,7 +15,7 @@ STANDARDS = Path(__file__).resolve().parents[2] / "specs" / "standards"
 
 @pytest.fixture(scope="module")
 def units() -> UnitTable:
-    return UnitTable.load(STANDARDS / "units.yaml", load_ct(STANDARDS / "ct-subset-2025-03-28.tsv"))
+    return UnitTable.load(STANDARDS / "units.yaml", load_terminology(STANDARDS))
 
 
 @pytest.mark.parametrize(("value", "unit", "target", "analyte", "expected"), [

@@ -7,7 +7,8 @@ import pytest
 
 from pipeline.common.errors import ConfigError
 from pipeline.common.study import StudyContext
-from pipeline.sdtm.trial_design import build_se, build_trial_design, build_ts, load_ct
+from pipeline.sdtm.trial_design import build_se, build_trial_design, build_ts
+from pipeline.standards.terminology import load_terminology
 
 
 @pytest.fixture(scope="module")
@@ -96,19 +97,19 @@ def test_ts_has_required_fda_parameters_and_unique_keys(ts):
 
 def test_ts_actsub_counts_randomised_subjects_when_dm_is_given(ctx):
     dm = pd.DataFrame({"USUBJID": ["A", "B", "C"], "ARMCD": ["ISCAL10", "PBO", "SCRNFAIL"]})
-    ts = build_ts(ctx.design, ctx.spec("trial_design"), load_ct(), dm=dm)
+    ts = build_ts(ctx.design, ctx.spec("trial_design"), load_terminology(), dm=dm)
     assert ts_values(ts, "ACTSUB") == ["2"]
 
 
 def test_ts_value_outside_non_extensible_codelist_is_a_config_error(ctx):
     spec = {"ts_parameters": [{"tsparmcd": "SEXPOP", "values": ["ALL"]}]}
     with pytest.raises(ConfigError, match="SEXPOP.*'ALL'.*non-extensible"):
-        build_ts(ctx.design, spec, load_ct())
+        build_ts(ctx.design, spec, load_terminology())
 
 
 def test_ts_unknown_parameter_needs_a_tsparm(ctx):
     with pytest.raises(ConfigError, match="NOPE.*give tsparm"):
-        build_ts(ctx.design, {"ts_parameters": [{"tsparmcd": "NOPE", "values": ["x"]}]}, load_ct())
+        build_ts(ctx.design, {"ts_parameters": [{"tsparmcd": "NOPE", "values": ["x"]}]}, load_terminology())
 
 
 def test_ta_lists_each_arm_elements_in_order(domains):
@@ -249,7 +250,7 @@ def test_trial_design_columns_follow_sdtmig_order(domains, project_root, domain)
 
 def test_ts_value_over_400_characters_uses_tsval1_and_tsval2(ctx):
     spec = {"ts_parameters": [{"tsparmcd": "OBJPRIM", "values": [" ".join(["objective"] * 50)]}]}
-    ts = build_ts(ctx.design, spec, load_ct())
+    ts = build_ts(ctx.design, spec, load_terminology())
     row = ts.set_index("TSPARMCD").loc["OBJPRIM"]
     assert " ".join(row[["TSVAL", "TSVAL1", "TSVAL2"]]) == " ".join(["objective"] * 50)
     assert max(len(row[c]) for c in ["TSVAL", "TSVAL1", "TSVAL2"]) <= 200

@@ -2,37 +2,11 @@
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
-from pathlib import Path
 
 import pandas as pd
 
 from pipeline.common.errors import ConfigError
-
-CT_COLUMNS = ["codelist_code", "codelist", "codelist_name", "extensible", "term_code", "submission_value",
-              "synonyms", "nci_preferred_term"]
-
-
-def load_ct(path: str | Path) -> pd.DataFrame:
-    """Read the CT subset TSV as text (one row per codelist term); ``attrs["version"]`` is the
-    package date in the file name (TS.TSVCDVER), None when the name carries none.
-
-    >>> ct = load_ct(Path(__file__).resolve().parents[3] / "specs/standards/ct-subset-2025-03-28.tsv")
-    >>> sorted(ct.loc[ct["codelist"] == "SEX", "submission_value"]), ct.attrs["version"]
-    (['F', 'INTERSEX', 'M', 'U'], '2025-03-28')
-    """
-    path = Path(path)
-    if not path.is_file():
-        raise ConfigError(f"{path}: controlled terminology file not found")
-    frame = pd.read_csv(path, sep="\t", dtype=str, keep_default_na=False)
-    missing = [c for c in CT_COLUMNS if c not in frame.columns]
-    if missing:
-        raise ConfigError(f"{path}: missing column(s) {', '.join(missing)}")
-    version = re.search(r"(\d{4}-\d{2}-\d{2})", path.name)
-    frame.attrs["version"] = version.group(1) if version else None
-    return frame
-
 
 @dataclass(frozen=True)
 class Codelist:
@@ -59,7 +33,8 @@ class Codelist:
 def codelist_from_ct(ct: pd.DataFrame, name: str) -> Codelist:
     """The codelist ``name`` (short name such as ``SEX`` or C-code) with CDISC synonyms and NCI terms.
 
-    >>> ct = load_ct(Path(__file__).resolve().parents[3] / "specs/standards/ct-subset-2025-03-28.tsv")
+    >>> from pipeline.standards.terminology import load_terminology
+    >>> ct = load_terminology()
     >>> codelist_from_ct(ct, "NY").lookup["YES"]
     'Y'
     """

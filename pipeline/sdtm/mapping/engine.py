@@ -743,4 +743,5 @@ def _first_quarantined(quarantine: pd.DataFrame, file: str, domain: str) -> str:
     if not len(rows):
         return ""
     first = rows.sort_values("row", kind="mergesort").iloc[0]
-    return f"; first: row {first['row']}, column {first['column']}, value {first['value']!r}"
+    column = f", column {first['column']}, value {first['value']!r}" if first["column"] else ""
+    return f"; first: row {first['row']}{column}"

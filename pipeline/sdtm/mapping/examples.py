@@ -16,10 +16,10 @@ from typing import Any
 import pandas as pd
 
 from pipeline.sdtm.mapping.algorithms import MappingEnv
-from pipeline.sdtm.mapping.ct import load_ct
 from pipeline.sdtm.mapping.engine import IngestedFile, map_file, prepare_frame
 from pipeline.sdtm.mapping.spec import load_mapping, load_site_defaults
 from pipeline.sdtm.mapping.units import UnitTable
+from pipeline.standards.terminology import load_terminology
 
 EXAMPLE_KEYS = {"raw", "variables", "transpose", "date_formats", "month_names", "required", "expect", "quarantine",
                 "numeric", "decimal", "filter", "sites", "source_sites", "site"}
@@ -33,12 +33,12 @@ def example_env() -> MappingEnv:
     (['TV'], 'Y')
     """
     from pipeline.common.study import StudyContext
-    from pipeline.sdtm.stage import CT_FILE, UNITS_FILE
+    from pipeline.sdtm.stage import UNITS_FILE
     from pipeline.sdtm.trial_design import build_tv
 
     ctx = StudyContext.create("iscalimab-ln")
     standards = Path(ctx.standards_dir)
-    ct = load_ct(standards / CT_FILE)
+    ct = load_terminology(standards)
     return MappingEnv(ct=ct, units=UnitTable.load(standards / UNITS_FILE, ct), design=ctx.design,
                       datasets={"TV": build_tv(ctx.design)})
 
