@@ -1,6 +1,7 @@
 """Thin command line: one command per stage, each a call into that stage's ``run(ctx)``.
 
-Exit codes: 0 success, 1 a validation gate failed, 2 bad input or configuration.
+Exit codes: 0 success, 1 a validation gate failed, 2 bad input or configuration, 3 an internal
+error (a bug: one line on the console, the traceback in the stage's log file).
 """
 
 from __future__ import annotations
@@ -8,14 +9,15 @@ from __future__ import annotations
 import importlib
 import sys
 import time
+import traceback
 from contextlib import nullcontext
 from pathlib import Path
 from typing import Callable, Optional
 
 import typer
 
-from pipeline.common.errors import EXIT_BAD_INPUT, GateFailed, PipelineError
-from pipeline.common.logs import console, get_logger, setup_logging
+from pipeline.common.errors import EXIT_BAD_INPUT, EXIT_INTERNAL_ERROR, GateFailed, InputError, PipelineError
+from pipeline.common.logs import console, get_logger, print_error, safe_text, setup_logging
 from pipeline.common.study import DEFAULT_STUDY, StudyContext
 
 app = typer.Typer(
@@ -34,26 +36,47 @@ OutputsOpt = typer.Option(None, "--outputs", help="Folder for everything generat
 VerboseOpt = typer.Option(False, "--verbose", "-v", help="Show debug messages on the console.")
 
 
+def _check_folder_option(option: str, path: Optional[Path]) -> None:
+    """A folder option that names a file is one line (exit 2), not a traceback from deep inside a stage."""
+    if path is not None and path.exists() and not path.is_dir():
+        raise InputError(f"{option} {path}: is a file, not a folder")
+
+
 def _run_stage(stage: str, module: str, study: str, raw: Optional[Path], outputs: Optional[Path],
                verbose: bool, **options) -> None:
     """Build the context, set up logging, call ``<module>.run(ctx)`` and map errors to exit codes."""
     started = time.perf_counter()
+    log_path = None
     try:
+        for option, path in (("--outputs", outputs), ("--raw", raw), ("--sdtm", options.get("sdtm"))):
+            _check_folder_option(option, path)
         ctx = StudyContext.create(study, raw=raw, outputs=outputs, **options)
-        log_path = setup_logging(ctx.logs_dir, stage, verbose)
+        try:
+            log_path = setup_logging(ctx.logs_dir, stage, verbose)
+        except OSError as exc:
+            raise InputError(f"{ctx.logs_dir}: cannot write the log ({exc.strerror or exc})") from None
         log = get_logger("cli")
         log.info("stage %s, study %s, outputs %s", stage, ctx.study, ctx.outputs_dir)
         stage_module = importlib.import_module(module)
         run: Callable[[StudyContext], object] = getattr(stage_module, "run")
-        with console.status(f"{stage}: {ctx.study}", spinner="dots") if console.is_terminal else nullcontext():
+        with console.status(safe_text(f"{stage}: {ctx.study}"), spinner="dots") if console.is_terminal else nullcontext():
             run(ctx)
         log.info("stage %s done in %.1f s (log: %s)", stage, time.perf_counter() - started, log_path)
     except GateFailed as exc:
-        console.print(f"[bold red]gate failed[/]: {exc}", soft_wrap=True)
+        print_error("gate failed", exc)
         raise typer.Exit(exc.exit_code) from None
     except PipelineError as exc:
-        console.print(f"[bold red]error[/]: {exc}", soft_wrap=True)
+        print_error("error", exc)
         raise typer.Exit(exc.exit_code) from None
+    except (KeyboardInterrupt, typer.Exit):
+        raise
+    except Exception as exc:  # noqa: BLE001 - the last resort: a bug, never a traceback on the console
+        if log_path:  # the traceback goes to the log file only, never to the console
+            with open(log_path, "a", encoding="utf-8") as handle:
+                handle.write(f"internal error in stage {stage}:\n{traceback.format_exc()}")
+        details = f" (details: {log_path})" if log_path else ""
+        print_error("internal error", f"in stage {stage}: {type(exc).__name__}: {exc}{details}")
+        raise typer.Exit(EXIT_INTERNAL_ERROR) from None
 
 
 @app.command()
@@ -126,7 +149,7 @@ def main() -> None:
     try:
         app(prog_name="python -m pipeline")
     except KeyboardInterrupt:
-        console.print("[red]interrupted[/]")
+        print_error("interrupted", "stopped by the user", style="red")
         sys.exit(EXIT_BAD_INPUT)
 
 

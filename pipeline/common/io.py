@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -65,8 +66,50 @@ def write_parquet_atomic(path: str | Path, frame: pd.DataFrame) -> Path:
     return path
 
 
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+_PLAIN_NUMBER = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$")
+
+
+def escape_spreadsheet_formula(value: object) -> object:
+    """Make a cell safe to open in a spreadsheet (OWASP CSV injection).
+
+    Rule: text that starts with ``=``, ``+``, ``-``, ``@``, tab or carriage return gets a leading
+    single quote, EXCEPT a plain number such as ``-2.8`` or ``+1e3``: a spreadsheet reads it as a
+    number, never as a formula, so it stays readable. Null stays null.
+
+    >>> [escape_spreadsheet_formula(v) for v in ["-2.8", "=1+2", "@SUM(A1)", "-P10D", "ok", None]]
+    ['-2.8', "'=1+2", "'@SUM(A1)", "'-P10D", 'ok', None]
+    """
+    if value is None or (isinstance(value, float) and value != value):
+        return value
+    text = str(value)
+    if text.startswith(_FORMULA_START) and not _PLAIN_NUMBER.match(text):
+        return "'" + text
+    return text
+
+
+def for_spreadsheet(frame: pd.DataFrame) -> pd.DataFrame:
+    """A copy of ``frame`` whose text cells (and column names) are escaped by :func:`escape_spreadsheet_formula`.
+
+    >>> for_spreadsheet(pd.DataFrame({"value": ["=1+1", "ok"], "n": [-1, 2]})).values.tolist()
+    [["'=1+1", -1], ['ok', 2]]
+    """
+    out = frame.copy()
+    for column in out.columns:
+        values = out[column]
+        if values.dtype != object and not pd.api.types.is_string_dtype(values):
+            continue
+        risky = values.notna() & values.astype("string").str.match(r"^[=+\-@\t\r]", na=False)
+        if risky.any():
+            out[column] = values.astype(object)
+            out.loc[risky, column] = values[risky].map(escape_spreadsheet_formula)
+    out.columns = [escape_spreadsheet_formula(str(c)) for c in out.columns]
+    return out
+
+
 def write_csv_atomic(path: str | Path, frame: pd.DataFrame, **kwargs: Any) -> Path:
-    text = frame.to_csv(index=False, lineterminator="\n", **kwargs)
+    """Every CSV the pipeline writes: spreadsheet-safe (:func:`for_spreadsheet`), ``\\n`` line ends, no index."""
+    text = for_spreadsheet(frame).to_csv(index=False, lineterminator="\n", **kwargs)
     return write_text_atomic(path, text)
 
 

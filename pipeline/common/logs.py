@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Iterable, Iterator
 from datetime import datetime, timezone
 from pathlib import Path
@@ -10,10 +11,41 @@ from typing import TypeVar
 
 from rich.console import Console
 from rich.logging import RichHandler
+from rich.markup import escape
 
 console = Console(stderr=True, highlight=False)
 LOGGER_NAME = "pipeline"
 T = TypeVar("T")
+
+
+# C0 and C1 control characters (tab kept), DEL and the Unicode bidi overrides: data must never steer the terminal
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+
+
+def safe_text(text: object) -> str:
+    r"""Text from data as the console and the log file may show it: one line, control characters visible.
+
+    >>> safe_text("subject\x1b[2J\nno\x07")
+    'subject\\x1b[2J no\\x07'
+    """
+    return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}" if ord(m.group()) < 0x100 else f"\\u{ord(m.group()):04x}",
+                        str(text).replace("\r\n", " ").replace("\n", " "))
+
+
+def print_error(label: str, message: object, style: str = "bold red") -> None:
+    """One line on the console: a styled label, then ``message`` shown as plain text (never markup).
+
+    >>> print_error("error", "[/x]subject_no: bad")  # no MarkupError: the data is escaped
+    """
+    console.print(f"[{style}]{escape(label)}[/]: {escape(safe_text(message))}", soft_wrap=True)
+
+
+class _SafeRecords(logging.Filter):
+    """Every log record's message becomes :func:`safe_text` before any handler formats it."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.msg, record.args = safe_text(record.getMessage()), None
+        return True
 
 
 def get_logger(name: str | None = None) -> logging.Logger:
@@ -26,6 +58,8 @@ def setup_logging(logs_dir: Path | None, stage: str, verbose: bool = False) -> P
     logger.handlers.clear()
     logger.setLevel(logging.DEBUG)
     logger.propagate = False
+    logger.filters.clear()
+    logger.addFilter(_SafeRecords())
     rich_handler = RichHandler(console=console, show_path=False, show_time=False, markup=False)
     rich_handler.setLevel(logging.DEBUG if verbose else logging.INFO)
     logger.addHandler(rich_handler)

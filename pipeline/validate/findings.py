@@ -7,7 +7,6 @@ message, check_source``. ``record`` is the 1-based row number of the record in i
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -25,8 +24,6 @@ SEVERITY_RANK = {name: rank for rank, name in enumerate(SEVERITIES)}
 CHECK_SOURCES = ("pandera", "great_expectations", "conformance", "specs")
 
 _STRING_COLUMNS = [c for c in FINDINGS_COLUMNS if c != "record"]
-_PLAIN_NUMBER = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$")
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
 def empty_findings() -> pd.DataFrame:
@@ -148,39 +145,6 @@ def sort_findings(findings: pd.DataFrame) -> pd.DataFrame:
     return out.loc[order].reset_index(drop=True)
 
 
-def escape_spreadsheet_formula(value: object) -> object:
-    """Make a cell safe to open in a spreadsheet (OWASP CSV injection).
-
-    Rule: text that starts with ``=``, ``+``, ``-``, ``@``, tab or carriage return gets a leading
-    single quote, EXCEPT a plain number such as ``-2.8`` or ``+1e3``: a spreadsheet reads it as a
-    number, never as a formula, so it stays readable. Null stays null.
-
-    >>> [escape_spreadsheet_formula(v) for v in ["-2.8", "=1+2", "@SUM(A1)", "-P10D", "ok", None]]
-    ['-2.8', "'=1+2", "'@SUM(A1)", "'-P10D", 'ok', None]
-    """
-    if value is None or (isinstance(value, float) and np.isnan(value)):
-        return value
-    text = str(value)
-    if text.startswith(_FORMULA_START) and not _PLAIN_NUMBER.match(text):
-        return "'" + text
-    return text
-
-
-def findings_for_spreadsheet(findings: pd.DataFrame) -> pd.DataFrame:
-    """A copy of the findings with every text cell escaped by :func:`escape_spreadsheet_formula`.
-
-    >>> findings_for_spreadsheet(make_findings("A", "error", "AE", "m", "pandera", value="=1+1"))["value"].tolist()
-    ["'=1+1"]
-    """
-    out = findings.copy()
-    for column in _STRING_COLUMNS:
-        values = out[column]
-        risky = values.notna() & values.astype("string").str.match(r"^[=+\-@\t\r]", na=False)
-        if risky.any():
-            out.loc[risky, column] = values[risky].map(escape_spreadsheet_formula)
-    return out
-
-
 def write_findings(findings: pd.DataFrame, validation_dir: Path) -> tuple[Path, Path]:
     """Write ``findings.parquet`` (raw values) and ``findings.csv`` (spreadsheet-safe).
 
@@ -191,7 +155,7 @@ def write_findings(findings: pd.DataFrame, validation_dir: Path) -> tuple[Path, 
     """
     findings = normalise_findings(findings)
     parquet = write_parquet_atomic(Path(validation_dir) / "findings.parquet", findings)
-    csv = write_csv_atomic(Path(validation_dir) / "findings.csv", findings_for_spreadsheet(findings))
+    csv = write_csv_atomic(Path(validation_dir) / "findings.csv", findings)
     return parquet, csv
 
 

@@ -8,8 +8,9 @@ import pandas as pd
 import pytest
 
 from pipeline.common.errors import GateFailed
+from pipeline.common.io import escape_spreadsheet_formula
 from pipeline.validate.findings import (
-    FINDINGS_COLUMNS, combine_findings, escape_spreadsheet_formula, evaluate_gate, make_findings, write_findings,
+    FINDINGS_COLUMNS, combine_findings, evaluate_gate, make_findings, write_findings,
 )
 
 
