@@ -67,7 +67,7 @@ from pipeline.adam.derive_vars_dy import derive_vars_dy
 from pipeline.adam.derive_vars_joined import derive_vars_joined
 from pipeline.adam.derive_vars_merged import derive_vars_merged
 from pipeline.common.errors import ConfigError, PipelineError
-from pipeline.common.io import load_yaml
+from pipeline.common.specfile import load_spec
 from pipeline.common.logs import get_logger
 
 VERBS: dict[str, Callable[..., pd.DataFrame]] = {
@@ -229,7 +229,7 @@ class Engine:
             raise ConfigError(f"{self.spec_path}: {where}: no standards folder given to the engine")
         file = (Path(self.standards_dir) / name)
         file = file if file.suffix else file.with_suffix(".yaml")
-        value: Any = load_yaml(file)
+        value: Any = load_spec(file)
         for part in [p for p in path.split(".") if p]:
             if not isinstance(value, Mapping) or part not in value:
                 raise ConfigError(f"{self.spec_path}: {where}: {file} has no '{path}'")

@@ -118,11 +118,11 @@ def example_shell(path: str | Path | None = None) -> Shell:
     >>> list(example_shell().outputs)
     ['table1', 'table2', 't_teae_soc_pt', 't_demog', 'l_sae']
     """
-    from pipeline.common.io import load_yaml
+    from pipeline.common.specfile import load_spec
     from pipeline.common.study import PROJECT_ROOT
 
     path = Path(path) if path else PROJECT_ROOT / "specs" / "iscalimab-ln" / "tlf.yaml"
-    data = load_yaml(path)
+    data = load_spec(path)
     return check_shell(data, path)
 
 

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from pipeline.common.errors import ConfigError
-from pipeline.common.io import load_yaml
+from pipeline.common.specfile import load_spec
 
 METHOD_KEYS: dict[str, tuple[str, ...]] = {
     "ancova_log_ratio": ("dataset", "response", "covariates"),
@@ -156,7 +156,7 @@ def load_shell(specs_dir: str | Path, name: str = "tlf.yaml") -> Shell:
     ('tlf.yaml', True)
     """
     path = Path(specs_dir) / name
-    return check_shell(load_yaml(path), path)
+    return check_shell(load_spec(path), path)
 
 
 def resolve_groups(design: Mapping[str, Any], values: list[str]) -> list[str]:

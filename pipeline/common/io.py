@@ -13,9 +13,8 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
-import yaml
 
-from pipeline.common.errors import ConfigError, InputError
+from pipeline.common.errors import InputError
 
 
 @contextmanager
@@ -118,20 +117,6 @@ def read_parquet(path: str | Path) -> pd.DataFrame:
     if not path.exists():
         raise InputError(f"{path}: file not found (run the stage that writes it first)")
     return pd.read_parquet(path)
-
-
-def load_yaml(path: str | Path) -> Any:
-    """Read YAML with the safe loader; a syntax error names the file and line."""
-    path = Path(path)
-    if not path.exists():
-        raise ConfigError(f"{path}: file not found")
-    try:
-        with path.open(encoding="utf-8") as handle:
-            return yaml.safe_load(handle)
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark
-        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "unknown position"
-        raise ConfigError(f"{path}:{where}: invalid YAML: {exc.problem}") from None
 
 
 def sha256_file(path: str | Path) -> str:

@@ -11,9 +11,15 @@ from pathlib import Path
 from typing import Any
 
 from pipeline.common.errors import ConfigError
-from pipeline.common.io import load_yaml
+from pipeline.common.specfile import Where, check_value, load_spec
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
+# study.yaml sections of a fixed kind (pipeline.common.specfile.KINDS), checked when the file is read;
+# the sections a stage owns (arms, visits, endpoints, ...) are checked by that stage
+DESIGN_KINDS = {"study": "mapping", "arms": "list", "visits": "list", "sites": "list", "epochs": "names",
+                "elements": "list", "unscheduled_visit_increment": "positive", "treatment_epoch_tail_days": "count",
+                "quarantine_gate": "mapping", "validation": "mapping", "sources": "mapping", "populations": "mapping",
+                "endpoints": "mapping", "privacy": "mapping", "dosing": "mapping", "schedule": "mapping"}
 DEFAULT_STUDY = "iscalimab-ln"
 
 
@@ -63,14 +69,18 @@ class StudyContext:
     @cached_property
     def design(self) -> dict[str, Any]:
         """The parsed ``specs/<study>/study.yaml``."""
-        data = load_yaml(self.specs_dir / "study.yaml")
+        path = self.specs_dir / "study.yaml"
+        data = load_spec(path)
         if not isinstance(data, dict):
-            raise ConfigError(f"{self.specs_dir / 'study.yaml'}: expected a mapping at the top level")
+            raise ConfigError(f"{path}:1: expected a mapping at the top level")
+        for key, kind in DESIGN_KINDS.items():
+            if data.get(key) is not None:
+                check_value(data[key], kind, Where(path, data.lines.get(key, 1)), key)
         return data
 
     def spec(self, name: str) -> Any:
         """Any other YAML spec of the study, e.g. ``ctx.spec('adam')``."""
-        return load_yaml(self.specs_dir / f"{name}.yaml")
+        return load_spec(self.specs_dir / f"{name}.yaml")
 
     @property
     def truth_dir(self) -> Path:

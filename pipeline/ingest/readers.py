@@ -28,8 +28,10 @@ LINEAGE_COLUMNS = ["_file", "_row", "_site", "_subject"]
 FORMATS = ("csv", "xlsx", "xpt", "sas7bdat")
 _SUFFIX_FORMAT = {".csv": "csv", ".txt": "csv", ".tsv": "csv", ".xlsx": "xlsx", ".xlsm": "xlsx",
                   ".xpt": "xpt", ".sas7bdat": "sas7bdat"}
-READER_OPTIONS = {"format", "delimiter", "decimal", "encoding", "sheet", "skip_rows", "quotechar",
-                  "strip", "upper_case_columns"}
+# option -> kind of value (pipeline.common.specfile.KINDS), checked where a spec is loaded
+READER_OPTION_KINDS = {"format": "text", "delimiter": "char", "decimal": "char", "encoding": "encoding", "sheet": "sheet",
+                       "skip_rows": "count", "quotechar": "char", "strip": "flag", "upper_case_columns": "flag"}
+READER_OPTIONS = set(READER_OPTION_KINDS)
 
 
 @dataclass(frozen=True)

@@ -36,7 +36,7 @@ from pipeline.sdtm.mapping.engine import (
 from pipeline.sdtm.mapping.records import derive_records_ratio
 from pipeline.sdtm.mapping.spec import SITES_FILE, DomainMapping, load_mapping, load_site_defaults
 from pipeline.sdtm.mapping.units import UnitTable
-from pipeline.sdtm.relrec import build_relrec, check_relrec_filters
+from pipeline.sdtm.relrec import build_relrec, check_relrec_spec
 from pipeline.sdtm.supp import build_supp
 from pipeline.sdtm.trial_design import build_se, build_trial_design, build_ts
 from pipeline.standards.terminology import load_terminology
@@ -67,12 +67,13 @@ def load_mappings(mappings_dir: Path) -> dict[str, DomainMapping]:
         if path.name.startswith("_") or path.name == SITES_FILE:
             continue
         mapping = load_mapping(path, site_defaults=site_defaults)
-        check_relrec_filters(mapping.raw.get("relrec") or [], mapping.path)
         if mapping.domain in mappings:
             raise ConfigError(f"{path}:1: domain {mapping.domain} is already mapped by {mappings[mapping.domain].path}")
         mappings[mapping.domain] = mapping
     if not mappings:
         raise ConfigError(f"{mappings_dir}: no mapping files (<domain>.yaml)")
+    for mapping in mappings.values():
+        check_relrec_spec(mapping.raw.get("relrec") or [], mapping.path, sorted(mappings))
     order = sorted(mappings, key=lambda d: (d != "DM", d))
     return {d: mappings[d] for d in order}
 

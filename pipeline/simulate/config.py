@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from pipeline.common.errors import ConfigError
-from pipeline.common.io import load_yaml
+from pipeline.common.specfile import load_spec
 
 GENERATOR_VERSION = "1.0"
 FORMS = ("dm", "mh", "ie", "rand", "ex", "vs", "lab", "sledai", "ae", "cm", "ds", "sv", "dv")
@@ -208,9 +208,9 @@ def load_simulation_inputs(ctx, seed: int | None = None, subjects: int | None = 
     """
     design = ctx.design
     sim_path = ctx.specs_dir / "simulation.yaml"
-    sim = load_yaml(sim_path)
+    sim = load_spec(sim_path)
     instrument_name = design.get("instruments", {}).get("disease_activity", "selena-sledai")
-    instrument = load_yaml(ctx.standards_dir / "instruments" / f"{instrument_name}.yaml")
+    instrument = load_spec(ctx.standards_dir / "instruments" / f"{instrument_name}.yaml")
     _check_sim(sim, sim_path, design, instrument)
     if subjects is not None and subjects < 1:
         raise ConfigError(f"--subjects must be >= 1, got {subjects}")

@@ -28,7 +28,7 @@ import numpy as np
 import pandas as pd
 
 from pipeline.common.errors import ConfigError
-from pipeline.common.io import load_yaml
+from pipeline.common.specfile import load_spec
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 STANDARD_DATASETS_FILE = PACKAGE_DIR / "standard_datasets.yaml"
@@ -186,7 +186,7 @@ def load_standard_datasets(standards_dir: str | Path | None = None) -> dict[str,
 
 @lru_cache(maxsize=1)
 def _shipped_standard_datasets() -> dict[str, dict[str, dict[str, Any]]]:
-    return load_yaml(STANDARD_DATASETS_FILE)
+    return load_spec(STANDARD_DATASETS_FILE)
 
 
 @lru_cache(maxsize=1)
@@ -196,7 +196,7 @@ def load_standard_origins() -> dict[str, dict[str, dict[str, Any]]]:
     >>> load_standard_origins()["sdtm"]["--SEQ"]["origin"]
     'Derived'
     """
-    return load_yaml(STANDARD_ORIGINS_FILE)
+    return load_spec(STANDARD_ORIGINS_FILE)
 
 
 def load_adam_variables(path: str | Path) -> pd.DataFrame:
@@ -217,7 +217,7 @@ def load_adam_variables(path: str | Path) -> pd.DataFrame:
     columns = ["dataset", "variable", "label", "method"]
     if not path.exists():
         return pd.DataFrame(columns=columns)
-    data = load_yaml(path) or {}
+    data = load_spec(path) or {}
     datasets = data.get("datasets", []) if isinstance(data, dict) else []
     if isinstance(datasets, dict):
         datasets = [{"name": k, **(v or {})} for k, v in datasets.items() if isinstance(v, (dict, type(None)))]

@@ -23,6 +23,7 @@ import pandas as pd
 
 from pipeline.common.errors import ConfigError
 from pipeline.common.logs import get_logger
+from pipeline.common.specfile import load_spec
 from pipeline.validate.conformance import ValidationData, to_date
 from pipeline.validate.findings import SEVERITY_RANK, empty_findings, make_findings
 from pipeline.validate.rules import Rule
@@ -78,9 +79,8 @@ def resolve_reference(value: Any, design: dict[str, Any], where: str = "expectat
         name, _, path = path.partition(".")
         if specs_dir is None:
             raise ConfigError(f"{where}: {value}: $spec references need the study's specs folder")
-        from pipeline.common.io import load_yaml
 
-        source, label = load_yaml(Path(specs_dir) / f"{name}.yaml") or {}, f"{name}.yaml"
+        source, label = load_spec(Path(specs_dir) / f"{name}.yaml") or {}, f"{name}.yaml"
     current: Any = source
     for part in path.split("."):
         if isinstance(current, list) and part.isdigit():

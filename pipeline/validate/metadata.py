@@ -16,9 +16,9 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
-import yaml
 
 from pipeline.common.errors import ConfigError
+from pipeline.common.specfile import MarkedDict, MarkedList, line_of, load_spec
 from pipeline.standards.terminology import load_terminology
 
 SDTM_VARIABLES_FILE = "sdtmig-3.4-variables.tsv"
@@ -205,34 +205,21 @@ def load_yaml_with_lines(path: Path) -> tuple[Any, dict[tuple, int]]:
     >>> data["a"]["c"], lines[("a", "c")]
     ([1, 2], 3)
     """
-    path = Path(path)
-    if not path.exists():
-        raise ConfigError(f"{path}: file not found")
-    text = path.read_text(encoding="utf-8")
-    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when available: same safe semantics
-    try:
-        node = yaml.compose(text, Loader=loader)
-        data = yaml.load(text, Loader=loader)  # noqa: S506 - a safe loader
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark
-        where = f"line {mark.line + 1}" if mark else "unknown line"
-        raise ConfigError(f"{path}:{where}: invalid YAML: {exc.problem}") from None
+    data = load_spec(path)
     lines: dict[tuple, int] = {}
 
-    def walk(current: yaml.Node | None, where: tuple) -> None:
-        if current is None:
-            return
-        lines.setdefault(where, current.start_mark.line + 1)
-        if isinstance(current, yaml.MappingNode):
-            for key, value in current.value:
-                child = where + (key.value,)
-                lines[child] = key.start_mark.line + 1
-                walk(value, child)
-        elif isinstance(current, yaml.SequenceNode):
-            for index, item in enumerate(current.value):
-                walk(item, where + (index,))
+    def walk(current: Any, where: tuple, line: int) -> None:
+        lines.setdefault(where, line)
+        if isinstance(current, MarkedDict):
+            for key, value in current.items():
+                child = where + (key,)
+                lines[child] = current.lines.get(key, current.line)
+                walk(value, child, getattr(value, "line", lines[child]))
+        elif isinstance(current, MarkedList):
+            for index, item in enumerate(current):
+                walk(item, where + (index,), line_of(current, index))
 
-    walk(node, ())
+    walk(data, (), getattr(data, "line", 1))
     return data, lines
 
 
@@ -368,9 +355,8 @@ def resolve_sponsor_codelists(
         terms = [str(t) for t in (spec.get("terms") or [])]
         if spec.get("from_study"):
             if design is None:
-                from pipeline.common.io import load_yaml
 
-                design = load_yaml(Path(specs_dir) / "study.yaml") or {}
+                design = load_spec(Path(specs_dir) / "study.yaml") or {}
             paths = spec["from_study"] if isinstance(spec["from_study"], list) else [spec["from_study"]]
             for path in paths:
                 found = _values_at(design, str(path))
@@ -380,10 +366,9 @@ def resolve_sponsor_codelists(
                 terms.extend(str(v) for v in found)
         if spec.get("from_instrument"):
             source = spec["from_instrument"]
-            from pipeline.common.io import load_yaml
 
             inst_path = Path(standards_dir) / "instruments" / f"{source.get('instrument')}.yaml"
-            inst = load_yaml(inst_path) or {}
+            inst = load_spec(inst_path) or {}
             field_name = str(source.get("field", "testcd"))
             terms.extend(str(i[field_name]) for i in inst.get("items", []) if field_name in i)
             for extra in ("total", "pga"):

@@ -18,6 +18,7 @@ import pandas as pd
 
 from pipeline.common.errors import ConfigError
 from pipeline.common.io import write_csv_atomic, write_json_atomic
+from pipeline.common.specfile import load_spec
 from pipeline.common.logs import get_logger
 from pipeline.validate.conformance import CONFORMANCE_RULES, ValidationData, run_conformance_rules
 from pipeline.validate.datasets import load_study_datasets
@@ -167,11 +168,10 @@ def load_study_instruments(ctx: Any) -> dict[str, dict]:
     >>> sorted(load_study_instruments(StudyContext.create("iscalimab-ln")))
     ['selena-sledai']
     """
-    from pipeline.common.io import load_yaml
 
     named = ctx.design.get("instruments") or {}
     names = named.values() if isinstance(named, dict) else named
-    return {str(n): load_yaml(ctx.standards_dir / "instruments" / f"{n}.yaml") or {} for n in sorted(map(str, names))}
+    return {str(n): load_spec(ctx.standards_dir / "instruments" / f"{n}.yaml") or {} for n in sorted(map(str, names))}
 
 
 def _domains(datasets: dict[str, pd.DataFrame], meta: StudyMetadata) -> dict[str, str]:

@@ -2,7 +2,8 @@ import subprocess
 import sys
 
 from pipeline.common.errors import ConfigError
-from pipeline.common.io import load_yaml, write_json_atomic
+from pipeline.common.io import write_json_atomic
+from pipeline.common.specfile import load_spec
 from pipeline.common.study import StudyContext
 
 import pytest
@@ -36,8 +37,8 @@ def test_study_design_is_read_from_yaml():
 def test_bad_yaml_names_file_and_line(tmp_path):
     bad = tmp_path / "bad.yaml"
     bad.write_text("a: 1\nb: [unclosed\n")
-    with pytest.raises(ConfigError, match=r"bad.yaml:line 3"):
-        load_yaml(bad)
+    with pytest.raises(ConfigError, match=r"bad.yaml:3: invalid YAML"):
+        load_spec(bad)
 
 
 def test_json_writer_is_deterministic(tmp_path):

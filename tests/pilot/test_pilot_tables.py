@@ -15,7 +15,7 @@ import pandas as pd
 import pytest
 
 from pipeline.analysis.ard import ard_value
-from pipeline.common.io import load_yaml
+from pipeline.common.specfile import load_spec
 from pipeline.common.study import PROJECT_ROOT, StudyContext
 
 PBO, LOW, HIGH = "Placebo", "Xanomeline Low Dose", "Xanomeline High Dose"
@@ -106,7 +106,7 @@ def test_our_adae_has_no_record_missing_from_sdtm_ae(pilot_findings: pd.DataFram
 
 
 def test_every_accepted_pilot_finding_is_by_rule_and_dataset_with_a_reason() -> None:
-    accepted = load_yaml(PROJECT_ROOT / "specs" / "cdiscpilot01" / "expectations.yaml")["accepted"]
+    accepted = load_spec(PROJECT_ROOT / "specs" / "cdiscpilot01" / "expectations.yaml")["accepted"]
     assert all(set(entry) == {"rule_id", "dataset", "reason"} and len(entry["reason"]) > 60 for entry in accepted)
     assert len({(e["rule_id"], e["dataset"]) for e in accepted}) == len(accepted) == 10
 

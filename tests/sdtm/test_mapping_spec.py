@@ -155,8 +155,8 @@ sites:
     (('"site_{site}/{form}.xlsx"', '"../{form}.xlsx"'), 7, "must be a relative path inside the raw directory"),
     (('    reader: {format: xlsx, sheet: Export}', '    reader: xlsx'), 8, "site 102: reader must be a mapping"),
     (("sites:", "site:"), 1, "sites file: unknown key 'site'"),
-    (('{delimiter: ";", decimal: ","}', '{delimiter: ";", decimals: ","}'), 3, "unknown reader option(s) decimals"),
-    (("format: xlsx,", "format: xlsm,"), 8, "unknown reader format 'xlsm'"),
+    (('{delimiter: ";", decimal: ","}', '{delimiter: ";", decimals: ","}'), 3, "reader: unknown key 'decimals'"),
+    (("format: xlsx,", "format: xlsm,"), 8, "reader.format: one of csv, xlsx, xpt, sas7bdat, got 'xlsm'"),
 ])
 def test_bad_sites_yaml_fails_at_load_naming_file_and_line(tmp_path, change, line, message):
     ctx = make_ctx(tmp_path, {"ae.yaml": GOOD, "sites.yaml": SITES.replace(*change)})

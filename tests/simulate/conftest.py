@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from pipeline.common.io import load_yaml
+from pipeline.common.specfile import load_spec
 from pipeline.common.study import StudyContext
 
 MONTHS = {m: i for i, m in enumerate(["JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC"], 1)}
@@ -205,5 +205,5 @@ class RawData:
 @pytest.fixture(scope="session")
 def raw(simulated: StudyContext) -> RawData:
     """The default simulation (session fixture of tests/conftest.py) with readers."""
-    return RawData(ctx=simulated, sim=load_yaml(simulated.specs_dir / "simulation.yaml"), design=simulated.design,
-                   instrument=load_yaml(simulated.standards_dir / "instruments" / "selena-sledai.yaml"))
+    return RawData(ctx=simulated, sim=load_spec(simulated.specs_dir / "simulation.yaml"), design=simulated.design,
+                   instrument=load_spec(simulated.standards_dir / "instruments" / "selena-sledai.yaml"))

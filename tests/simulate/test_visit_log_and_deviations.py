@@ -165,14 +165,14 @@ def test_visit_log_spec_errors_name_the_key(change, message):
 
 
 def test_unscheduled_name_with_an_unknown_placeholder_is_a_config_error():
-    from pipeline.common.io import load_yaml
+    from pipeline.common.specfile import load_spec
     from pipeline.simulate.config import _check_sim
 
     inputs = example_inputs()
     dialects = {**inputs.sim["site_dialects"], "301": {**inputs.sim["site_dialects"]["301"], "unscheduled": "UNS {n}"}}
     with pytest.raises(ConfigError, match=r"site_dialects.301.unscheduled 'UNS \{n\}' may only use"):
         _check_sim({**inputs.sim, "site_dialects": dialects}, inputs.sim_path, inputs.design,
-                   load_yaml(inputs.sim_path.parents[1] / "standards" / "instruments" / "selena-sledai.yaml"))
+                   load_spec(inputs.sim_path.parents[1] / "standards" / "instruments" / "selena-sledai.yaml"))
 
 
 def test_visit_log_and_deviations_move_no_other_record_or_defect(tmp_path):

@@ -52,7 +52,7 @@ def test_broken_spec_names_file_line_and_problem(tmp_path: Path, needle: str, re
 
 
 def test_invalid_yaml_names_the_line(tmp_path: Path) -> None:
-    with pytest.raises(ConfigError, match=r"datasets.yaml:line \d+: invalid YAML"):
+    with pytest.raises(ConfigError, match=r"datasets.yaml:\d+: invalid YAML"):
         check(tmp_path, TINY_DATASETS + "\n  bad: [unclosed\n")
 
 

@@ -35,7 +35,7 @@ from pipeline.common.expressions import (
 )
 from pipeline.sdtm.mapping.ct import Codelist, codelist_from_ct, map_to_codelist
 from pipeline.sdtm.mapping.dates import combine_date_time, parse_dates, truncate_iso
-from pipeline.sdtm.mapping.spec import Where
+from pipeline.common.specfile import Where, check_value
 from pipeline.sdtm.mapping.units import UnitTable, convert_values
 
 
@@ -598,6 +598,8 @@ class Algorithm:
             need = DERIVE_FUNCTIONS[fn][1] - set(params)
             if need:
                 raise where.error(f"variable {variable}: derive {fn} needs {', '.join(sorted(need))}")
+            if fn == "extract":
+                check_value(params["pattern"], "regex", where, f"variable {variable}: derive extract pattern")
         if self.name == "iso8601":
             from pipeline.sdtm.mapping.spec import _check_formats
             _check_formats(params.get("formats"), where)

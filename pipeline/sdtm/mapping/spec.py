@@ -16,10 +16,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
 
 from pipeline.common.errors import ConfigError
 from pipeline.common.expressions import ExpressionError, parse
+from pipeline.common.specfile import MarkedDict, Where, check_keys, check_value, line_of, load_spec
 
 TOP_KEYS = {"domain", "description", "sources", "transpose", "variables", "required", "derived_records",
             "derivations", "subject_check", "duplicates", "supp", "relrec"}
@@ -34,107 +34,6 @@ MERGED_SITE_KEYS = ("reader", "values", "rename", "month_names")  # dict-valued:
 TRANSPOSE_KEYS = {"items", "items_from", "value_to", "keep_empty", "description"}
 COMMON_KEYS = {"condition", "on_error", "description"}
 ON_ERROR = ("quarantine", "flag")
-
-
-class MarkedDict(dict):
-    """A dict that remembers the YAML line (1-based) of itself and of each key."""
-
-    line: int = 0
-    lines: dict[str, int]
-
-
-class MarkedList(list):
-    """A list that remembers the YAML line (1-based) where it starts."""
-
-    line: int = 0
-
-
-_BASE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when available: same safety, faster
-
-
-class LineLoader(_BASE_LOADER):  # type: ignore[misc, valid-type]
-    """Safe YAML loader whose mappings and sequences carry line numbers.
-
-    >>> data = yaml.load("a: 1\\nb:\\n  c: 2\\n", Loader=LineLoader)
-    >>> data.lines["b"], data["b"].line
-    (2, 3)
-    """
-
-
-def _construct_mapping(loader: LineLoader, node: yaml.MappingNode, deep: bool = False) -> MarkedDict:
-    loader.flatten_mapping(node)
-    result = MarkedDict()
-    result.line = node.start_mark.line + 1
-    result.lines = {}
-    for key_node, value_node in node.value:
-        key = loader.construct_object(key_node, deep=True)
-        if key in result:
-            raise ConfigError(f"{getattr(loader, 'source_name', '<yaml>')}:{key_node.start_mark.line + 1}: "
-                              f"duplicated key '{key}'")
-        result[key] = loader.construct_object(value_node, deep=True)
-        result.lines[key] = key_node.start_mark.line + 1
-    return result
-
-
-def _construct_sequence(loader: LineLoader, node: yaml.SequenceNode) -> MarkedList:
-    result = MarkedList(loader.construct_object(child, deep=True) for child in node.value)
-    result.line = node.start_mark.line + 1
-    return result
-
-
-LineLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
-LineLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_SEQUENCE_TAG, _construct_sequence)
-
-
-def load_marked_yaml(path: str | Path, text: str | None = None) -> Any:
-    """Parse YAML safely, keeping line numbers; a syntax error names the file and line.
-
-    >>> load_marked_yaml(Path("m.yaml"), text="a:\\n  - 1\\n").lines
-    {'a': 1}
-    >>> load_marked_yaml(Path("m.yaml"), text="a: [1\\n")
-    Traceback (most recent call last):
-    pipeline.common.errors.ConfigError: m.yaml:2: invalid YAML: did not find expected ',' or ']'
-    """
-    path = Path(path)
-    if text is None:
-        if not path.is_file():
-            raise ConfigError(f"{path}: mapping file not found")
-        text = path.read_text(encoding="utf-8")
-    loader = LineLoader(text)
-    loader.source_name = str(path)
-    try:
-        return loader.get_single_data()
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark
-        line = mark.line + 1 if mark else 0
-        raise ConfigError(f"{path}:{line}: invalid YAML: {exc.problem}") from None
-    finally:
-        loader.dispose()
-
-
-def line_of(node: Any, key: str | None = None, default: int = 0) -> int:
-    """The line of ``node`` (or of ``key`` inside it) when known.
-
-    >>> line_of(load_marked_yaml(Path("m.yaml"), text="a: 1\\nb: 2\\n"), "b")
-    2
-    """
-    if key is not None and isinstance(node, MarkedDict):
-        return node.lines.get(key, node.line)
-    return getattr(node, "line", default) or default
-
-
-@dataclass(frozen=True)
-class Where:
-    """A place in a mapping file, for messages: ``mappings/x/ae.yaml:12``."""
-
-    path: Path
-    line: int
-
-    def __str__(self) -> str:
-        return f"{self.path}:{self.line}"
-
-    def error(self, message: str) -> ConfigError:
-        return ConfigError(f"{self}: {message}")
 
 
 @dataclass(frozen=True)
@@ -220,7 +119,7 @@ def load_site_defaults(path: str | Path, text: str | None = None) -> dict[str, S
     pipeline.common.errors.ConfigError: sites.yaml:3: site 101: unknown key 'delimiter' (known: date_formats, description, files, month_names, reader, rename, time_precision, values)
     """
     path = Path(path)
-    data = load_marked_yaml(path, text)
+    data = load_spec(path, text)
     if data is None:
         return {}
     if not isinstance(data, dict):
@@ -314,6 +213,58 @@ class DomainMapping:
     raw: dict[str, Any] = field(repr=False, default_factory=dict)
 
 
+# The typed sections of a mapping file: key -> kind (pipeline.common.specfile.KINDS)
+SUPP_KEYS = {"qnam": "name", "qlabel": "text", "qorig": "text", "qeval": "text", "source": "name", "description": "text"}
+RELREC_KEYS = {"domain_add": "name", "filter": "text", "filter_add": "text", "relid_prefix": "text", "description": "text"}
+DERIVATION_KEYS = {
+    "visit": {"dtc": "name", "visit_var": "name", "increment": "positive"},
+    "dy": {"dtc": "name", "new_var": "name"},                      # a list of these
+    "epoch": {"dtc": "name", "same_day": "text"},
+    "seq": {"order": "names"},
+    "lobxfl": {"by": "names", "dtc": "name", "result": "name"},
+    "reference": {"arm_null": "text", "rfstdtc_from": "text", "rfendtc_from": "text", "consent_decod": "text",
+                  "randomized_decod": "text", "screen_failure_decod": "text", "death_decod": "text"},
+}
+DERIVATION_REQUIRED = {"visit": ("dtc",), "dy": ("dtc", "new_var"), "epoch": ("dtc",), "seq": ("order",),
+                       "lobxfl": ("by", "dtc", "result")}
+DERIVATION_CHOICES = {("epoch", "same_day"): ("earlier", "later")}
+
+
+def _check_items(node: Any, schema: dict[str, str], where: Where, what: str, required: tuple[str, ...]) -> None:
+    """A list of mappings (``supp:``, ``relrec:``), each checked against ``schema``."""
+    if node is None:
+        return
+    check_value(node, "list", where, what)
+    for index, item in enumerate(node):
+        check_keys(item, schema, where.at(node, index), f"{what}[{index + 1}]", required)
+
+
+def _check_derivations(node: Any, where: Where) -> None:
+    """The ``derivations:`` block: known derivations, each with its keys of the right kind.
+
+    >>> _check_derivations({"dy": "abc"}, Where(Path("ae.yaml"), 60))
+    Traceback (most recent call last):
+    pipeline.common.errors.ConfigError: ae.yaml:60: derivations.dy: expected a list, got 'abc'
+    """
+    from pipeline.sdtm.derive_vars_dm_reference import ARM_NULL_STYLES, RFENDTC_SOURCES, RFSTDTC_SOURCES
+
+    if node is None:
+        return
+    check_keys(node, {name: "mapping" if name != "dy" else "list" for name in DERIVATION_KEYS}, where, "derivations")
+    choices = {**DERIVATION_CHOICES, ("reference", "arm_null"): ARM_NULL_STYLES,
+               ("reference", "rfstdtc_from"): RFSTDTC_SOURCES, ("reference", "rfendtc_from"): RFENDTC_SOURCES}
+    for name, block in node.items():
+        items = block if name == "dy" else [block]
+        for index, item in enumerate(items):
+            item_where = where.at(block, index) if name == "dy" else where.at(node, name)
+            label = f"derivations.{name}" + (f"[{index + 1}]" if name == "dy" else "")
+            check_keys(item, DERIVATION_KEYS[name], item_where, label, DERIVATION_REQUIRED.get(name, ()))
+            for key, value in item.items():
+                allowed = choices.get((name, key))
+                if allowed and value not in allowed:
+                    raise item_where.at(item, key).error(f"{label}.{key}: one of {', '.join(allowed)}, got {value!r}")
+
+
 _VARIABLE_NAME = re.compile(r"^[A-Z][A-Z0-9]{0,7}$|^_[a-z][a-z0-9_]*$")
 
 
@@ -382,6 +333,10 @@ def check_condition(condition: Any, where: Where) -> None:
     if len(ops) != 1 or ops[0] not in CONDITION_OPS:
         raise where.error(f"condition on {condition.get('column')}: exactly one of {', '.join(sorted(CONDITION_OPS))}, "
                           f"got {', '.join(ops) or 'none'}")
+    if ops[0] == "matches":
+        check_value(condition["matches"], "regex", where, f"condition on {condition['column']}: matches")
+    if ops[0] in ("in", "not_in"):
+        check_value(condition[ops[0]], "list", where, f"condition on {condition['column']}: {ops[0]}")
 
 
 def _check_keys(node: Any, allowed: set[str], what: str, path: Path) -> None:
@@ -420,7 +375,7 @@ def _expand_items_from(spec: Any, where: Where, path: Path) -> list[dict[str, An
     target = (standards / str(spec["file"])).resolve()
     if standards not in target.parents:
         raise where.error(f"items_from file '{spec['file']}' is outside specs/standards")
-    data = load_marked_yaml(target)
+    data = load_spec(target)
     rows = data.get(spec.get("list", "items")) if isinstance(data, dict) else None
     if not isinstance(rows, list):
         raise where.error(f"items_from: no list '{spec.get('list', 'items')}' in {target}")
@@ -503,24 +458,35 @@ def item_column_name(template: Any, row: dict[str, Any]) -> str:
     raise ValueError(f"unknown column style '{style}' (known: as_is, snake, camel, upper, lower)")
 
 
+def check_reader(reader: Any, where: Where, what: str = "reader") -> None:
+    """A ``reader:`` block: known options, each of its kind (one-character delimiters, a count of
+    rows to skip, a known encoding and format), naming the line.
+
+    >>> check_reader({"delimiter": ";;"}, Where(Path("sites.yaml"), 3))
+    Traceback (most recent call last):
+    pipeline.common.errors.ConfigError: sites.yaml:3: reader.delimiter: expected one character, got ';;'
+    """
+    from pipeline.ingest.readers import FORMATS, READER_OPTION_KINDS
+
+    check_keys(reader, READER_OPTION_KINDS, where, what)
+    if reader.get("format") is not None and reader["format"] not in FORMATS:
+        raise where.at(reader, "format").error(f"{what}.format: one of {', '.join(FORMATS)}, got {reader['format']!r}")
+
+
 def _check_site_settings(block: Any, path: Path, site: str, where: Where) -> None:
     """Types and formats of one site block (domain file or sites.yaml), naming the line."""
     for key in ("reader", "values", "rename", "month_names"):
         if key in block and block[key] is not None and not isinstance(block[key], dict):
             raise Where(path, line_of(block, key)).error(f"site {site}: {key} must be a mapping")
     if block.get("reader"):
-        from pipeline.common.errors import InputError
-        from pipeline.ingest.readers import ReaderOptions
-
-        try:
-            ReaderOptions.from_dict(block["reader"], where=f"site {site}")
-        except InputError as exc:
-            raise Where(path, line_of(block, "reader")).error(str(exc)) from None
+        check_reader(block["reader"], Where(path, line_of(block, "reader")), f"site {site}: reader")
     if isinstance(block.get("values"), dict):
         for column, value_map in block["values"].items():
             if not isinstance(value_map, dict):
                 raise Where(path, line_of(block["values"], column)).error(
                     f"site {site}: values of '{column}' must be a mapping code: value")
+    if block.get("numeric") is not None:
+        check_value(block["numeric"], "names", Where(path, line_of(block, "numeric")), f"site {site}: numeric")
     if "date_formats" in block and not isinstance(block["date_formats"], list):
         raise Where(path, line_of(block, "date_formats")).error(f"site {site}: date_formats must be a list")
     _check_formats(block.get("date_formats"), Where(path, line_of(block, "date_formats", where.line)))
@@ -564,6 +530,10 @@ def _parse_source(node: Any, path: Path, registry: dict[str, Any],
         if site not in sites:  # messages point at the source: that is where this form's renames would go
             sites[site] = SiteOverride(site=site, raw=defaults.for_form(str(node["form"])), where=where)
     _check_formats(node.get("date_formats"), Where(path, line_of(node, "date_formats")))
+    if node.get("reader") is not None:
+        check_reader(node["reader"], Where(path, line_of(node, "reader")))
+    if node.get("numeric") is not None:
+        check_value(node["numeric"], "names", Where(path, line_of(node, "numeric")), "numeric")
     variables = {var: _parse_applications(var, spec, path, registry) for var, spec in (node.get("variables") or {}).items()}
     if node.get("filter") is not None:
         check_condition(node["filter"].get("condition") if isinstance(node["filter"], dict) and "condition" in node["filter"]
@@ -628,7 +598,7 @@ def load_mapping(path: str | Path, registry: dict[str, Any] | None = None, text:
 
     registry = registry or REGISTRY
     path = Path(path)
-    data = load_marked_yaml(path, text)
+    data = load_spec(path, text)
     if not isinstance(data, dict):
         raise ConfigError(f"{path}:1: expected a mapping with domain, sources and variables")
     _check_keys(data, TOP_KEYS, "mapping", path)
@@ -646,6 +616,14 @@ def load_mapping(path: str | Path, registry: dict[str, Any] | None = None, text:
             raise Where(path, line_of(variables_node, var)).error(
                 f"variable name '{var}' must be upper case, start with a letter, at most 8 characters")
     variables = {str(var): _parse_applications(str(var), spec, path, registry) for var, spec in variables_node.items()}
+    here = Where(path, line_of(data))
+    if data.get("required") is not None:
+        check_value(data["required"], "names", here.at(data, "required"), "required")
+    if data.get("subject_check") is not None:
+        check_value(data["subject_check"], "flag", here.at(data, "subject_check"), "subject_check")
+    _check_derivations(data.get("derivations"), here.at(data, "derivations"))
+    _check_items(data.get("supp"), SUPP_KEYS, here.at(data, "supp"), "supp", ("qnam", "qlabel"))
+    _check_items(data.get("relrec"), RELREC_KEYS, here.at(data, "relrec"), "relrec", ("domain_add",))
     duplicates = str(data.get("duplicates", "quarantine"))
     if duplicates not in ("quarantine", "keep"):
         raise Where(path, line_of(data, "duplicates")).error("duplicates must be quarantine or keep")

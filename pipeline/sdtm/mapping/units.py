@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 
 from pipeline.common.errors import ConfigError
-from pipeline.common.io import load_yaml
+from pipeline.common.specfile import load_spec
 
 # (from dimension, to dimension): exponent of the molar mass in the conversion
 _CROSS = {("mass_concentration", "molar_concentration"): -1, ("molar_concentration", "mass_concentration"): 1,
@@ -47,7 +47,7 @@ class UnitTable:
     @classmethod
     def load(cls, path: str | Path, ct: pd.DataFrame | None = None) -> "UnitTable":
         """Read ``units.yaml``; CDISC UNIT synonyms from the CT subset become extra aliases."""
-        data = load_yaml(path) or {}
+        data = load_spec(path) or {}
         table = cls.from_dict(data, where=str(path))
         if ct is not None and not ct.empty:
             extra = {}
