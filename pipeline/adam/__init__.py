@@ -46,7 +46,7 @@ from pipeline.adam.derive_var_anl01fl import derive_var_anl01fl
 from pipeline.adam.derive_var_base import derive_var_base
 from pipeline.adam.derive_var_chg import derive_var_chg
 from pipeline.adam.derive_var_crit import derive_var_crit
-from pipeline.adam.derive_var_dy import compute_dy, derive_var_dy
+from pipeline.adam.derive_var_dy import derive_var_dy
 from pipeline.adam.derive_var_extreme_flag import derive_var_extreme_flag
 from pipeline.adam.derive_var_obs_number import derive_var_obs_number
 from pipeline.adam.derive_var_pchg import derive_var_pchg
@@ -62,7 +62,7 @@ from pipeline.adam.derive_vars_joined import derive_vars_joined
 from pipeline.adam.derive_vars_merged import derive_vars_merged
 
 __all__ = [
-    "compute_dt", "compute_dy", "compute_windows", "derive_locf_records", "derive_param_computed",
+    "compute_dt", "compute_windows", "derive_locf_records", "derive_param_computed",
     "derive_param_exposure", "derive_summary_records", "derive_var_ablfl", "derive_var_anl01fl",
     "derive_var_base", "derive_var_chg", "derive_var_crit", "derive_var_dy", "derive_var_extreme_flag",
     "derive_var_obs_number", "derive_var_pchg", "derive_var_pop_flags", "derive_var_r2base",

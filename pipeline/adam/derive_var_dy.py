@@ -2,23 +2,10 @@
 
 from __future__ import annotations
 
-import numpy as np
 import pandas as pd
 
 from pipeline.adam._utils import DerivationError, check_frame, check_new_vars_absent, to_date
-
-
-def compute_dy(reference_date: pd.Series, date: pd.Series) -> pd.Series:
-    """Study-day arithmetic: ``date - reference + 1`` on or after the reference, ``date - reference`` before it.
-
-    There is no day 0: the day before the reference date is day -1. Times are ignored.
-
-    >>> ref = pd.to_datetime(pd.Series(["2024-01-10"] * 4))
-    >>> compute_dy(ref, pd.to_datetime(pd.Series(["2024-01-09", "2024-01-10", "2024-01-11", None]))).tolist()
-    [-1.0, 1.0, 2.0, nan]
-    """
-    days = (to_date(date) - to_date(reference_date)).dt.days.astype(float)
-    return pd.Series(np.where(days >= 0, days + 1, days), index=date.index, dtype=float)
+from pipeline.common.dates import compute_study_day
 
 
 def derive_var_dy(dataset: pd.DataFrame, reference_date: str, source_var: str, new_var: str | None = None) -> pd.DataFrame:
@@ -39,5 +26,5 @@ def derive_var_dy(dataset: pd.DataFrame, reference_date: str, source_var: str, n
             raise DerivationError(f"derive_var_dy: cannot name the day variable of {source_var}; give new_var")
     check_new_vars_absent(dataset, [new_var])
     out = dataset.copy()
-    out[new_var] = compute_dy(out[reference_date], out[source_var])
+    out[new_var] = compute_study_day(to_date(out[source_var]), to_date(out[reference_date])).set_axis(out.index)
     return out

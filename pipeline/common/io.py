@@ -106,6 +106,23 @@ def for_spreadsheet(frame: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
+def read_spreadsheet_csv(path: str | Path) -> pd.DataFrame:
+    """Read a CSV written by :func:`write_csv_atomic` back to its values (text; the quote added
+    before a formula-like cell is removed again).
+
+    >>> import tempfile
+    >>> path = write_csv_atomic(Path(tempfile.mkdtemp()) / "x.csv", pd.DataFrame({"title": ["--DY = date - RFSTDTC", "ok"]}))
+    >>> read_spreadsheet_csv(path)["title"].tolist()
+    ['--DY = date - RFSTDTC', 'ok']
+    """
+    frame = pd.read_csv(path, dtype=str, keep_default_na=False)
+    unquote = lambda text: text[1:] if text[:1] == "'" and text[1:2] in _FORMULA_START else text  # noqa: E731
+    frame.columns = [unquote(str(c)) for c in frame.columns]
+    for column in frame.columns:
+        frame[column] = frame[column].map(unquote)
+    return frame
+
+
 def write_csv_atomic(path: str | Path, frame: pd.DataFrame, **kwargs: Any) -> Path:
     """Every CSV the pipeline writes: spreadsheet-safe (:func:`for_spreadsheet`), ``\\n`` line ends, no index."""
     text = for_spreadsheet(frame).to_csv(index=False, lineterminator="\n", **kwargs)

@@ -16,6 +16,7 @@ from typing import Any
 import pandas as pd
 
 from pipeline.common.errors import ConfigError, InputError
+from pipeline.common.io import read_spreadsheet_csv
 from pipeline.validate.findings import FINDINGS_COLUMNS  # the findings file contract
 
 SEVERITY_ORDER = {"error": 0, "warning": 1, "notice": 2}
@@ -77,7 +78,7 @@ def read_json(path: Path) -> Any:
 def read_table(path: Path) -> pd.DataFrame:
     """Read a parquet or CSV input; an unreadable file is bad input naming the file."""
     try:
-        return pd.read_parquet(path) if path.suffix == ".parquet" else pd.read_csv(path, dtype=str, keep_default_na=False)
+        return pd.read_parquet(path) if path.suffix == ".parquet" else read_spreadsheet_csv(path)
     except Exception as exc:  # pyarrow and pandas raise several types for a damaged file
         raise InputError(f"{path}: cannot read ({exc.__class__.__name__}: {exc})") from None
 

@@ -4,23 +4,9 @@ from __future__ import annotations
 
 import pandas as pd
 
+from pipeline.common.dates import compute_study_day
 from pipeline.common.errors import InputError
 from pipeline.sdtm.derive_helpers import check_frame, check_variable_name, first_rows, iso_date
-
-
-def compute_study_day(dates: pd.Series, reference_dates: pd.Series) -> pd.Series:
-    """Study day from two datetime64 series: ``date - ref + 1`` on or after the reference, ``date - ref`` before.
-
-    Returns nullable Int64; missing when either date is missing. Day 0 never occurs.
-
-    >>> d = pd.Series(pd.to_datetime(["2019-01-10", "2019-01-09", "2019-01-01", None]))
-    >>> ref = pd.Series(pd.to_datetime(["2019-01-10"] * 4))
-    >>> compute_study_day(d, ref).tolist()
-    [1, -1, -9, <NA>]
-    """
-    delta = (dates - reference_dates).dt.days
-    day = delta.where(delta < 0, delta + 1)
-    return day.astype("Int64")
 
 
 def derive_var_dy(

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from pipeline.common.dates import compute_study_day
 from pipeline.validate.findings import empty_findings, make_findings
 from pipeline.validate.iso8601 import compute_complete_date
 from pipeline.validate.rules import CORE_CATALOGUE, Rule
@@ -230,17 +231,6 @@ STUDY_DAY_PAIRS = [
     ("STDTC", "STDY", "CG0220", "CG0221"),
     ("ENDTC", "ENDY", "CG0222", "CG0223"),
 ]
-
-
-def compute_study_day(dates: pd.Series, reference: pd.Series) -> pd.Series:
-    """SDTMIG study day: date - reference + 1 on or after the reference, date - reference before; no day 0.
-
-    >>> compute_study_day(pd.to_datetime(pd.Series(["2024-01-01", "2023-12-31", "2024-01-10"])),
-    ...                   pd.to_datetime(pd.Series(["2024-01-01"] * 3))).tolist()
-    [1.0, -1.0, 10.0]
-    """
-    delta = (dates - reference).dt.days.astype("float64")
-    return delta + (delta >= 0).astype("float64")
 
 
 def _study_day_check(rule: Rule, data: ValidationData, date_suffix: str, day_suffix: str,
