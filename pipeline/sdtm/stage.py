@@ -34,7 +34,7 @@ from pipeline.sdtm.mapping.engine import (
     check_quarantine_gate,
     count_rows, ingest_source, map_domain)
 from pipeline.sdtm.mapping.records import derive_records_ratio
-from pipeline.sdtm.mapping.spec import SITES_FILE, DomainMapping, load_mapping, load_site_defaults
+from pipeline.sdtm.mapping.spec import SITES_FILE, DomainMapping, SiteDefaults, load_mapping, load_site_defaults
 from pipeline.sdtm.mapping.units import UnitTable
 from pipeline.sdtm.relrec import build_relrec, check_relrec_spec
 from pipeline.sdtm.supp import build_supp
@@ -50,9 +50,15 @@ LINEAGE_OUT = ["STUDYID", "DOMAIN", "USUBJID", "SEQ", "SOURCE_FILE", "SOURCE_ROW
 
 # --- loading ------------------------------------------------------------------------------------
 
-def load_mappings(mappings_dir: Path) -> dict[str, DomainMapping]:
+def load_site_dialects(mappings_dir: Path) -> dict[str, SiteDefaults]:
+    """The site dialects of ``sites.yaml`` when the study has one."""
+    sites_path = mappings_dir / SITES_FILE
+    return load_site_defaults(sites_path) if sites_path.is_file() else {}
+
+
+def load_mappings(mappings_dir: Path, site_defaults: dict[str, SiteDefaults] | None = None) -> dict[str, DomainMapping]:
     """Every ``<domain>.yaml`` of a study (files starting with ``_`` are skipped), DM first; the site
-    dialects of ``sites.yaml`` (when present) are inherited by every source of every domain.
+    dialects of ``sites.yaml`` (``site_defaults``, read when not given) are inherited by every source.
 
     >>> from pipeline.common.study import PROJECT_ROOT
     >>> list(load_mappings(PROJECT_ROOT / "mappings" / "iscalimab-ln"))[0]
@@ -61,8 +67,7 @@ def load_mappings(mappings_dir: Path) -> dict[str, DomainMapping]:
     if not mappings_dir.is_dir():
         raise ConfigError(f"{mappings_dir}: no mapping folder for this study")
     mappings = {}
-    sites_path = mappings_dir / SITES_FILE
-    site_defaults = load_site_defaults(sites_path) if sites_path.is_file() else {}
+    site_defaults = load_site_dialects(mappings_dir) if site_defaults is None else site_defaults
     for path in sorted(mappings_dir.glob("*.yaml")):
         if path.name.startswith("_") or path.name == SITES_FILE:
             continue
@@ -74,6 +79,12 @@ def load_mappings(mappings_dir: Path) -> dict[str, DomainMapping]:
         raise ConfigError(f"{mappings_dir}: no mapping files (<domain>.yaml)")
     for mapping in mappings.values():
         check_relrec_spec(mapping.raw.get("relrec") or [], mapping.path, sorted(mappings))
+    known_forms = {source.form for mapping in mappings.values() for source in mapping.sources}
+    for site in site_defaults.values():
+        unknown = [form for form in site.forms if form not in known_forms]
+        if unknown:
+            raise site.where.error(f"site {site.site}: forms {', '.join(unknown)} are not the form of any mapping source "
+                                   f"(known: {', '.join(sorted(known_forms))})")
     order = sorted(mappings, key=lambda d: (d != "DM", d))
     return {d: mappings[d] for d in order}
 
@@ -231,7 +242,22 @@ def build_lineage(domain: str, data: pd.DataFrame) -> pd.DataFrame:
 
 # --- the stage ----------------------------------------------------------------------------------
 
-def _ingest_all(mappings: dict[str, DomainMapping], raw_dir: Path, env: MappingEnv | None = None
+def check_expected_forms(ingested: dict[str, list[IngestedFile]], mappings: dict[str, DomainMapping],
+                         site_defaults: dict[str, SiteDefaults], raw_dir: Path) -> None:
+    """Every form ``sites.yaml`` says a site sends was found: a missing export is an error, not lost records."""
+    found = {(item.site, item.source.form) for files in ingested.values() for item in files}
+    sources = {source.form: source for mapping in mappings.values() for source in mapping.sources}
+    for site in sorted(site_defaults.values(), key=lambda s: s.site):
+        for form in site.forms:
+            if (site.site, form) not in found:
+                files = sources[form].sites.get(site.site)
+                pattern = (files.raw.get("files") if files else None) or sources[form].files
+                raise InputError(f"{raw_dir}: site {site.site} sent no '{form}' export (expected {pattern}; "
+                                 f"sites.yaml:{site.where.line} lists it among the site's forms)")
+
+
+def _ingest_all(mappings: dict[str, DomainMapping], raw_dir: Path, env: MappingEnv | None = None,
+                site_defaults: dict[str, SiteDefaults] | None = None
                 ) -> tuple[dict[str, list[IngestedFile]], dict[str, dict[str, Any]]]:
     """Check references (codelists, datasets, study.yaml entries), read every source of every mapping,
     then check every binding (columns) before anything is mapped."""
@@ -256,6 +282,7 @@ def _ingest_all(mappings: dict[str, DomainMapping], raw_dir: Path, env: MappingE
         expected = ", ".join(sorted({str(s.files) for m in mappings.values() for s in m.sources})[:3])
         raise InputError(f"{raw_dir}: no raw export matches any mapping source (expected files such as "
                          f"{expected}); check --raw")
+    check_expected_forms(ingested, mappings, site_defaults or {}, raw_dir)
     for domain, files in ingested.items():
         for item in files:
             check_bindings(mappings[domain], item)
@@ -295,9 +322,10 @@ def run(ctx: StudyContext) -> None:
     ...     "Subject No,Initials,Date of Birth,Sex,Race,Ethnicity,Informed Consent Date\\n"
     ...     "0012,AB,1985-06-20,F,WHITE,NOT HISPANIC OR LATINO,2019-03-01\\n")
     >>> ctx = StudyContext.create("iscalimab-ln", raw=folder / "raw", outputs=folder / "out")
-    >>> run(ctx)
-    >>> pd.read_parquet(ctx.sdtm_dir / "dm.parquet")[["USUBJID", "BRTHDTC", "AGE", "SEX", "ARMCD"]].values.tolist()
-    [['CFZ533X2202-402-0012', '1985', 33.0, 'F', None]]
+    >>> run(ctx)  # sites.yaml says every site sends every form
+    Traceback (most recent call last):
+    ...
+    pipeline.common.errors.InputError: ...raw: site 101 sent no 'ae' export (expected site_*/ae.csv; sites.yaml:... lists it among the site's forms)
     """
     source = (ctx.design.get("sources") or {}).get("sdtm") if isinstance(ctx.design, dict) else None
     if ctx.options.get("sdtm"):  # --sdtm DIR: the user's own SDTM files win over the study's source
@@ -314,13 +342,14 @@ def run(ctx: StudyContext) -> None:
     ct = load_terminology(standards)
     units = UnitTable.load(standards / UNITS_FILE, ct)
     variables = _load_variable_metadata(standards / VARIABLES_FILE)
-    mappings = load_mappings(Path(ctx.mappings_dir))
+    site_defaults = load_site_dialects(Path(ctx.mappings_dir))
+    mappings = load_mappings(Path(ctx.mappings_dir), site_defaults)
     design = ctx.design
     td_spec = _trial_design_spec(ctx)
     trial = build_trial_design(design, td_spec, ct)
     env = MappingEnv(ct=ct, units=units, design=design, datasets={"TV": trial["TV"]})
 
-    ingested, manifest = _ingest_all(mappings, raw_dir, env)
+    ingested, manifest = _ingest_all(mappings, raw_dir, env, site_defaults)
     results: dict[str, DomainResult] = {}
     for domain, mapping in track(list(mappings.items()), "mapping domains"):
         results[domain] = map_domain(mapping, ingested[domain], env)

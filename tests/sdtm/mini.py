@@ -25,8 +25,11 @@ def make_ctx(tmp_path: Path, mappings: dict[str, str] | None = None, copy_study_
             design["quarantine_gate"] = quarantine_gate
         (specs / "study.yaml").write_text(yaml.safe_dump(design, sort_keys=False, allow_unicode=True))
     mapping_dir = tmp_path / "mappings"
-    if copy_study_mappings:
+    if copy_study_mappings:  # the study's mappings on a few forms: sites.yaml's expected forms do not apply
         shutil.copytree(PROJECT_ROOT / "mappings" / STUDY, mapping_dir)
+        sites = mapping_dir / "sites.yaml"
+        sites.write_text("".join(line for line in sites.read_text(encoding="utf-8").splitlines(keepends=True)
+                                 if not line.startswith("forms:")), encoding="utf-8")
     else:
         mapping_dir.mkdir()
     for name, text in (mappings or {}).items():

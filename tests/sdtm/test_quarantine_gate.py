@@ -76,3 +76,24 @@ def test_a_numeric_variable_given_text_names_the_raw_row_instead_of_a_traceback(
     with pytest.raises(InputError, match=r"^site_101/lab\.csv: row 8: LB\.VISITNUM is numeric in SDTMIG but the "
                                          r"mapping gives 'UNSCHEDULED 2\.1'$"):
         order_columns("LB", lb, meta)
+
+
+def test_a_site_missing_one_declared_export_fails_naming_site_and_form(tmp_path, simulated):
+    raw = tmp_path / "raw"
+    shutil.copytree(simulated.raw_dir, raw)
+    (raw / "site_101" / "lab.csv").unlink()
+    ctx = StudyContext.create("iscalimab-ln", raw=raw, outputs=tmp_path / "out")
+    with pytest.raises(InputError, match=r"site 101 sent no 'lab' export \(expected site_\*/lab\.csv; sites\.yaml:\d+ "
+                                         r"lists it among the site's forms\)"):
+        run(ctx)
+    assert not (tmp_path / "out" / "sdtm").exists()
+
+
+def test_a_declared_form_no_mapping_reads_is_a_config_error(tmp_path):
+    from pipeline.sdtm.stage import load_mappings
+
+    root = _study_copy(tmp_path / "root")
+    sites = root / "mappings/iscalimab-ln/sites.yaml"
+    sites.write_text(sites.read_text(encoding="utf-8").replace('  "402": {}', '  "402": {forms: [dm, ecg]}'), encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"sites\.yaml:\d+: site 402: forms ecg are not the form of any mapping source"):
+        load_mappings(root / "mappings/iscalimab-ln")

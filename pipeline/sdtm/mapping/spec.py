@@ -28,7 +28,7 @@ SOURCE_KEYS = {"form", "files", "site", "subject", "reader", "numeric", "date_fo
 SITE_KEYS = {"files", "reader", "numeric", "date_formats", "month_names", "rename", "filter", "values",
              "variables", "description", "transpose", "time_precision"}
 SITE_DEFAULT_KEYS = {"files", "reader", "date_formats", "month_names", "time_precision", "values", "rename",
-                     "description"}
+                     "description", "forms"}
 SITES_FILE = "sites.yaml"
 MERGED_SITE_KEYS = ("reader", "values", "rename", "month_names")  # dict-valued: merged, the domain's entry winning
 TRANSPOSE_KEYS = {"items", "items_from", "value_to", "keep_empty", "description"}
@@ -75,6 +75,7 @@ class SiteDefaults:
     site: str
     raw: dict[str, Any]
     where: Where
+    forms: tuple[str, ...] = ()   # forms the site must send (sites.yaml ``forms``): a missing one is an error
 
     def for_form(self, form: str) -> dict[str, Any]:
         """The settings for one form: the ``files`` template filled in, ``description`` dropped.
@@ -83,7 +84,7 @@ class SiteDefaults:
         ...              Where(Path("sites.yaml"), 3)).for_form("ae")
         {'files': 'site_102/ae.xlsx', 'reader': {'format': 'xlsx'}}
         """
-        settings = {k: v for k, v in self.raw.items() if k != "description"}
+        settings = {k: v for k, v in self.raw.items() if k not in ("description", "forms")}
         if "files" in settings:
             settings["files"] = str(settings["files"]).format(site=self.site, form=form)
         return settings
@@ -116,7 +117,7 @@ def load_site_defaults(path: str | Path, text: str | None = None) -> dict[str, S
     {'reader': {'delimiter': ';'}, 'files': 'site_101/dm.csv'}
     >>> load_site_defaults(Path("sites.yaml"), text="sites:\\n  '101':\\n    delimiter: ';'\\n")
     Traceback (most recent call last):
-    pipeline.common.errors.ConfigError: sites.yaml:3: site 101: unknown key 'delimiter' (known: date_formats, description, files, month_names, reader, rename, time_precision, values)
+    pipeline.common.errors.ConfigError: sites.yaml:3: site 101: unknown key 'delimiter' (known: date_formats, description, files, forms, month_names, reader, rename, time_precision, values)
     """
     path = Path(path)
     data = load_spec(path, text)
@@ -124,7 +125,8 @@ def load_site_defaults(path: str | Path, text: str | None = None) -> dict[str, S
         return {}
     if not isinstance(data, dict):
         raise ConfigError(f"{path}:1: expected a mapping 'sites: {{<site id>: {{reader: ..., date_formats: ...}}}}'")
-    _check_keys(data, {"sites", "description"}, "sites file", path)
+    _check_keys(data, {"sites", "description", "forms"}, "sites file", path)
+    every_site = tuple(check_value(data.get("forms") or [], "names", Where(path, line_of(data, "forms")), "forms"))
     sites_node = data.get("sites") or {}
     if not isinstance(sites_node, dict):
         raise Where(path, line_of(data, "sites")).error("sites must be a mapping <site id>: settings")
@@ -149,7 +151,10 @@ def load_site_defaults(path: str | Path, text: str | None = None) -> dict[str, S
                 raise files_where.error(f"site {site_id}: files template '{template}': only {{site}} and {{form}} "
                                         f"may be used ({exc})") from None
             _check_relative_glob(filled, files_where)
-        out[site_id] = SiteDefaults(site=site_id, raw=dict(block), where=where)
+        forms = every_site
+        if block.get("forms") is not None:
+            forms = tuple(check_value(block["forms"], "names", Where(path, line_of(block, "forms")), f"site {site_id}: forms"))
+        out[site_id] = SiteDefaults(site=site_id, raw=dict(block), where=where, forms=forms)
     return out
 
 
