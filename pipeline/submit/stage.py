@@ -27,7 +27,8 @@ from pipeline.common.io import sha256_file, write_bytes_atomic, write_csv_atomic
 from pipeline.common.logs import get_logger
 from pipeline.common.study import StudyContext
 from pipeline.submit.arm import build_result_displays, columns_of
-from pipeline.submit.ascii import compute_ascii_text, derive_vars_ascii
+from pipeline.submit.ascii import (DEFAULT_CONVERSION, TextConversion, compute_ascii_text,
+                                   derive_vars_ascii, load_text_conversion)
 from pipeline.submit.datasetjson import build_dataset_json, render_dataset_json, validate_dataset_json
 from pipeline.submit.define import (DefineContext, assign_codelist_oids, build_codelists, build_define_xml,
                                     check_define_references,
@@ -43,6 +44,8 @@ log = get_logger("submit")
 DEFAULT_CREATION_DATETIME = "2000-01-01T00:00:00"
 STANDARD_FOLDERS = {"SDTM": "sdtm", "ADaM": "adam"}
 CHECK_COLUMNS = ISSUE_COLUMNS + ["standard"]
+CHECK_NON_ASCII = "non-ASCII text"
+CHECK_NO_ASCII = "non-ASCII text without an ASCII spelling"
 
 
 @dataclass(frozen=True)
@@ -131,11 +134,21 @@ class MetadataSources:
     adam_variables: pd.DataFrame
     adam_methods: dict
     sdtm_columns: dict
+    text_conversion: TextConversion = DEFAULT_CONVERSION
+
+
+def _ascii_label(text: str, conversion: TextConversion, where: str) -> str:
+    try:
+        return compute_ascii_text(text, conversion)
+    except ValueError as exc:
+        raise ConfigError(f"{where}: label {text!r} has no ASCII spelling for XPT v5 ({exc}); "
+                          f"give an ASCII label in the specs or a text_conversion entry") from None
 
 
 def prepare_dataset(loaded: LoadedDataset, sources: MetadataSources) -> tuple[DatasetMeta, pd.DataFrame, pd.DataFrame,
-                                                                              list[pd.DataFrame]]:
-    """One dataset ready to write: upper-case names, ASCII text, metadata, and every check it raised."""
+                                                                              list[pd.DataFrame], pd.DataFrame]:
+    """One dataset ready to write: upper-case names, ASCII text, metadata, every check it raised, and
+    the frame with the original UTF-8 text (for Dataset-JSON)."""
     checks: list[pd.DataFrame] = []
     frame = loaded.frame
     lower = [c for c in frame.columns if c != c.upper()]
@@ -144,19 +157,29 @@ def prepare_dataset(loaded: LoadedDataset, sources: MetadataSources) -> tuple[Da
                                      "check": "variable name not upper case", "severity": "warning",
                                      "action": "upper-cased"} for c in lower]))
         frame = frame.rename(columns={c: c.upper() for c in lower})
-    frame, changes = derive_vars_ascii(frame, loaded.name)
-    if len(changes):
-        checks.append(changes.assign(value=changes["original"] + " -> " + changes["replacement"],
-                                     check="non-ASCII text", severity="notice", action="transliterated"))
+    original_frame = frame
+    conversion = sources.text_conversion
+    frame, changes = derive_vars_ascii(frame, loaded.name, conversion)
+    converted, blocked = changes[changes["replacement"].notna()], changes[changes["replacement"].isna()]
+    if len(converted):
+        checks.append(converted.assign(value=converted["original"] + " -> " + converted["replacement"],
+                                       check=CHECK_NON_ASCII, severity="notice",
+                                       action="XPT spelling by " + converted["rule"] + " (Dataset-JSON keeps the original)"))
+    if len(blocked):
+        checks.append(blocked.assign(value=blocked["original"], check=CHECK_NO_ASCII, severity="error",
+                                     action=f"add the value to text_conversion.values in {conversion.rule_file} ("
+                                            + blocked["rule"] + ")"))
     meta = build_dataset_meta(loaded.name, list(frame.columns), sources.study_specs, sources.standard_datasets,
                               loaded.stored_label)
     if not meta.label.isascii():
-        meta = DatasetMeta(**{**meta.__dict__, "label": compute_ascii_text(meta.label)})
+        meta = DatasetMeta(**{**meta.__dict__, "label": _ascii_label(meta.label, conversion, f"dataset {meta.name}")})
     adam_labels = sources.adam_variables[sources.adam_variables["dataset"] == meta.name]
     variables = build_variable_meta(meta, frame, sources.standard_variables, sources.study_variables,
                                     loaded.stored_labels, sources.origins, sources.adam_methods, sources.sdtm_columns,
-                                    dict(zip(adam_labels["variable"], adam_labels["label"])))
-    variables["label"] = variables["label"].astype(str).map(compute_ascii_text)
+                                    dict(zip(adam_labels["variable"], adam_labels["label"])),
+                                    dict(zip(adam_labels["variable"], adam_labels["type"])))
+    variables["label"] = [_ascii_label(text, conversion, f"{meta.name}.{variable}")
+                          for text, variable in zip(variables["label"].astype(str), variables["variable"])]
     fallbacks = variables[variables["label_source"] == "fallback"]
     if len(fallbacks):
         checks.append(pd.DataFrame({"dataset": meta.name, "variable": fallbacks["variable"], "row": None,
@@ -172,7 +195,25 @@ def prepare_dataset(loaded: LoadedDataset, sources: MetadataSources) -> tuple[Da
     variables["label"] = variables["label"].str.slice(0, MAX_LABEL)
     if len(meta.label) > MAX_LABEL:
         meta = DatasetMeta(**{**meta.__dict__, "label": meta.label[:MAX_LABEL]})
-    return meta, frame, variables, checks
+    return meta, frame, variables, checks, original_frame
+
+
+def json_variable_meta(variables: pd.DataFrame, original: pd.DataFrame) -> pd.DataFrame:
+    """The variable metadata of Dataset-JSON: as define.xml, but text lengths of the original UTF-8 values.
+
+    >>> vm = pd.DataFrame({"variable": ["AETERM", "AESEQ"], "kind": ["char", "integer"], "length": [7, 8]})
+    >>> json_variable_meta(vm, pd.DataFrame({"AETERM": ["\u8ca7\u8840", None], "AESEQ": [1.0, 2.0]}))["length"].tolist()
+    [7, 8]
+    >>> json_variable_meta(vm, pd.DataFrame({"AETERM": ["\u30eb\u30fc\u30d7\u30b9", None], "AESEQ": [1.0, 2.0]}))["length"].tolist()
+    [12, 8]
+    """
+    from pipeline.submit.metadata import compute_char_length
+
+    result = variables.copy()
+    is_char = result["kind"] == "char"
+    result.loc[is_char, "length"] = [max(int(length), compute_char_length(original[v]))
+                                     for v, length in zip(result.loc[is_char, "variable"], result.loc[is_char, "length"])]
+    return result
 
 
 def package_standard(ctx: StudyContext, standard: str, source_dir: Path, created: str,
@@ -195,7 +236,7 @@ def package_standard(ctx: StudyContext, standard: str, source_dir: Path, created
     specs = load_study_specs(ctx.specs_dir, ctx.standards_dir)
     study_specs, study_variables = specs.datasets, specs.variables
     adam_variables = load_adam_variables(ctx.specs_dir / "adam.yaml") if standard == "ADaM" else pd.DataFrame(
-        columns=["dataset", "variable", "label", "method"])
+        columns=["dataset", "variable", "label", "method", "type"])
     adam_methods = {k: v for k, v in zip(zip(adam_variables["dataset"], adam_variables["variable"]),
                                          adam_variables["method"]) if v}
     ct_path = _ct_path(ctx)
@@ -214,11 +255,13 @@ def package_standard(ctx: StudyContext, standard: str, source_dir: Path, created
     checks: list[pd.DataFrame] = []
     metas: list[DatasetMeta] = []
     frames: dict[str, pd.DataFrame] = {}
+    originals: dict[str, pd.DataFrame] = {}
     variable_tables: list[pd.DataFrame] = []
     sources = MetadataSources(standard_variables, standard_datasets, origins, study_specs, study_variables,
-                              adam_variables, adam_methods, sdtm_columns)
+                              adam_variables, adam_methods, sdtm_columns, load_text_conversion(ctx.specs_dir))
     for path in files:
-        meta, frame, variables, dataset_checks = prepare_dataset(read_dataset(path), sources)
+        meta, frame, variables, dataset_checks, original = prepare_dataset(read_dataset(path), sources)
+        originals[meta.name] = original
         checks.extend(dataset_checks)
         metas.append(meta)
         frames[meta.name] = frame
@@ -230,6 +273,8 @@ def package_standard(ctx: StudyContext, standard: str, source_dir: Path, created
         write_csv_atomic(ctx.submission_dir / "checks.csv", all_checks.assign(standard=standard))
         first = errors.iloc[0]
         row_text = f", row {int(first['row'])}" if pd.notna(first["row"]) else ""
+        if first["check"] == CHECK_NO_ASCII:
+            row_text += f": value {first['value']!r}"
         raise PipelineError(
             f"{source_dir / (first['dataset'].lower() + '.parquet')}: {first['dataset']}.{first['variable'] or '-'}{row_text}: "
             f"{first['check']} ({len(errors)} blocking problem(s) in {standard}; fix: {first['action']})")
@@ -242,7 +287,8 @@ def package_standard(ctx: StudyContext, standard: str, source_dir: Path, created
         problems = check_xpt_read_back(xpt_path, frame, meta, variables)
         if problems:
             raise PipelineError(f"{xpt_path}: read-back check failed: {problems[0]} ({len(problems)} difference(s))")
-        obj = build_dataset_json(meta, frame, variables, created, define_context.study_oid,
+        original = originals[meta.name]
+        obj = build_dataset_json(meta, original, json_variable_meta(variables, original), created, define_context.study_oid,
                                  define_context.metadata_version_oid)
         problems = validate_dataset_json(obj)
         if problems:

@@ -5,6 +5,7 @@ import json
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
+import pyreadstat
 import pytest
 from lxml import etree
 
@@ -169,13 +170,15 @@ def test_adam_define_uses_predecessors_date_formats_and_analysis_purpose(package
     assert tree.find(".//odm:ItemDef[@OID='IT.ADSL.SAFFL']/odm:CodeListRef", NS).get("CodeListOID") == "CL.NY"
 
 
-def test_non_ascii_values_are_transliterated_and_reported(packaged):
-    obj = json.loads((packaged.submission_dir / "sdtm" / "datasetjson" / "ae.json").read_text())
-    terms = [row[4] for row in obj["rows"]]
-    assert terms == ["Headache", "Fievre", "Nausea"]
+def test_non_ascii_values_are_transliterated_in_xpt_kept_in_json_and_reported(packaged):
+    obj = json.loads((packaged.submission_dir / "sdtm" / "datasetjson" / "ae.json").read_text(encoding="utf-8"))
+    assert [row[4] for row in obj["rows"]] == ["Headache", "Fi\u00e8vre", "Nausea"]
+    xpt, _ = pyreadstat.read_xport(packaged.submission_dir / "sdtm" / "ae.xpt")
+    assert xpt["AETERM"].tolist() == ["Headache", "Fievre", "Nausea"]
     checks = pd.read_csv(packaged.submission_dir / "checks.csv")
     row = checks[checks["check"] == "non-ASCII text"].iloc[0]
-    assert (row["dataset"], row["variable"], int(row["row"]), row["action"]) == ("AE", "AETERM", 2, "transliterated")
+    assert (row["dataset"], row["variable"], int(row["row"]), row["value"]) == ("AE", "AETERM", 2, "Fi\u00e8vre -> Fievre")
+    assert row["action"].startswith("XPT spelling by transliteration")
 
 
 def test_rerun_gives_byte_identical_files(packaged):
@@ -249,3 +252,20 @@ def test_adam_define_carries_analysis_results_metadata_for_shell_rows_on_package
     checks = tree.findall(f".//def:WhereClauseDef[@OID='{where}']/odm:RangeCheck", arm)
     assert [(c.get("{http://www.cdisc.org/ns/def/v2.1}ItemOID"), c.find("odm:CheckValue", arm).text) for c in checks] == [
         ("IT.ADSL.SAFFL", "Y")]
+
+
+def test_value_without_ascii_spelling_stops_the_stage_naming_dataset_variable_record_and_value(tmp_path):
+    ctx = make_study(tmp_path)
+    ae = pd.read_parquet(ctx.sdtm_dir / "ae.parquet")
+    ae.loc[2, "AETERM"] = "\u6ce8\u5165\u53cd\u5fdc"
+    write(ctx.sdtm_dir, "ae", ae)
+    with pytest.raises(PipelineError) as failure:
+        run(ctx)
+    message = str(failure.value)
+    assert "\n" not in message and failure.value.exit_code == 2
+    assert "AE.AETERM, row 3: value '\u6ce8\u5165\u53cd\u5fdc'" in message
+    assert "text_conversion.values" in message
+    checks = pd.read_csv(ctx.submission_dir / "checks.csv")
+    blocked = checks[checks["check"] == "non-ASCII text without an ASCII spelling"]
+    assert blocked[["dataset", "variable", "row", "value", "severity"]].values.tolist() == [
+        ["AE", "AETERM", 3, "\u6ce8\u5165\u53cd\u5fdc", "error"]]
