@@ -34,6 +34,7 @@ from pipeline.submit.define import (DefineContext, assign_codelist_oids, build_c
                                     check_define_references,
                                     build_value_level_meta, ct_version_of, load_controlled_terminology,
                                     render_define_html, validate_define_xml)
+from pipeline.submit.methods import build_adam_methods, combine_methods
 from pipeline.submit.metadata import (DatasetMeta, build_dataset_meta, build_variable_meta, load_adam_variables,
                                       load_standard_datasets, load_standard_origins, load_standard_variables,
                                       load_study_specs, pipeline_version)
@@ -237,8 +238,10 @@ def package_standard(ctx: StudyContext, standard: str, source_dir: Path, created
     study_specs, study_variables = specs.datasets, specs.variables
     adam_variables = load_adam_variables(ctx.specs_dir / "adam.yaml") if standard == "ADaM" else pd.DataFrame(
         columns=["dataset", "variable", "label", "method", "type"])
-    adam_methods = {k: v for k, v in zip(zip(adam_variables["dataset"], adam_variables["variable"]),
-                                         adam_variables["method"]) if v}
+    written_methods = {k: v for k, v in zip(zip(adam_variables["dataset"], adam_variables["variable"]),
+                                            adam_variables["method"]) if v}
+    adam_methods = combine_methods(build_adam_methods(ctx.spec("adam") or {}, ctx.design), written_methods) \
+        if standard == "ADaM" and (ctx.specs_dir / "adam.yaml").exists() else written_methods
     ct_path = _ct_path(ctx)
     ct_tables = [load_controlled_terminology(p) for p in sorted(ctx.standards_dir.glob("*ct-subset-*.tsv"))]
     ct_tables.append(specs.codelists.assign(publishing_set="SDTM", sponsor_term=True))

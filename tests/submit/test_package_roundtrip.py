@@ -22,14 +22,6 @@ import pyreadstat
 import pytest
 
 
-@pytest.fixture(scope="module")
-def flagship_package(adam_built):
-    from pipeline.submit.stage import run as run_submission
-
-    run_submission(adam_built)
-    return adam_built
-
-
 def _declared_conversions(ctx) -> dict[tuple[str, str, int], tuple[str, str]]:
     checks = pd.read_csv(ctx.submission_dir / "checks.csv", dtype=str, keep_default_na=False)
     rows = checks[checks["check"] == "non-ASCII text"]
