@@ -15,7 +15,7 @@ STAMP   := $(VENV)/.installed-$(PYVER)
 CLI     := $(PY) -m pipeline
 ARGS    := --study $(STUDY) --outputs $(OUT) --raw $(RAW)
 
-CODE       = $(shell find pipeline -name '*.py' -o -name '*.j2' -o -name '*.yaml' -o -name '*.json' 2>/dev/null)
+CODE       = $(shell find pipeline -name '*.py' -o -name '*.j2' -o -name '*.yaml' -o -name '*.json' -o -name '*.xsl' 2>/dev/null)
 STUDY_SPEC = $(wildcard specs/$(STUDY)/*.yaml) $(wildcard specs/standards/*)
 MAPPINGS   = $(wildcard mappings/$(STUDY)/*.yaml)
 

@@ -45,6 +45,10 @@ CODELIST_COLUMNS = ["codelist_oid", "name", "data_type", "codelist_code", "exten
                     "decode", "term_code", "extended", "order", "publishing_set"]
 
 
+STYLESHEET_FILE = Path(__file__).resolve().parent / "define.xsl"
+STYLESHEET_NAME = "define.xsl"
+
+
 def _q(ns: str, tag: str) -> str:
     return f"{{{ns}}}{tag}"
 
@@ -305,6 +309,8 @@ class DefineContext:
     originator: str = "cdisc-pipeline"
     source_system_version: str = "0.1.0"
     dictionary_versions: dict[str, str] = field(default_factory=dict)
+    as_of: str = ""  # the data cut (ODM AsOfDateTime); empty: not stated
+    stylesheet: str = STYLESHEET_NAME  # file beside define.xml named by the xml-stylesheet instruction; empty: none
 
     @property
     def metadata_version_oid(self) -> str:
@@ -343,6 +349,8 @@ def build_define_xml(context: DefineContext, metas: list[DatasetMeta], variable_
     odm.set("FileType", "Snapshot")
     odm.set("FileOID", f"{context.study_oid}.DEFINE.{context.standard}")
     odm.set("CreationDateTime", context.created)
+    if context.as_of:
+        odm.set("AsOfDateTime", context.as_of)
     odm.set("ODMVersion", "1.3.2")
     odm.set("Originator", context.originator)
     odm.set("SourceSystem", "cdisc-pipeline")
@@ -499,7 +507,9 @@ def build_define_xml(context: DefineContext, metas: list[DatasetMeta], variable_
 
     if result_displays:
         _analysis_results(mdv, result_displays)
-    return etree.tostring(odm, xml_declaration=True, encoding="UTF-8", pretty_print=True)
+    if context.stylesheet:
+        odm.addprevious(etree.ProcessingInstruction("xml-stylesheet", f'type="text/xsl" href="{context.stylesheet}"'))
+    return etree.tostring(odm.getroottree(), xml_declaration=True, encoding="UTF-8", pretty_print=True)
 
 
 def _analysis_results(mdv: etree._Element, displays: list) -> None:

@@ -30,7 +30,7 @@ from pipeline.submit.arm import build_result_displays, columns_of
 from pipeline.submit.ascii import (DEFAULT_CONVERSION, TextConversion, compute_ascii_text,
                                    derive_vars_ascii, load_text_conversion)
 from pipeline.submit.datasetjson import build_dataset_json, render_dataset_json, validate_dataset_json
-from pipeline.submit.define import (DefineContext, assign_codelist_oids, build_codelists, build_define_xml,
+from pipeline.submit.define import (STYLESHEET_FILE, STYLESHEET_NAME, DefineContext, assign_codelist_oids, build_codelists, build_define_xml,
                                     check_define_references,
                                     build_value_level_meta, ct_version_of, load_controlled_terminology,
                                     render_define_html, validate_define_xml)
@@ -60,11 +60,44 @@ class LoadedDataset:
     source: Path
 
 
+def compute_data_cut(sdtm_dir: Path) -> tuple[str, str] | None:
+    """(ISO date, where it came from) of the data cut: the latest end of participation (DM.RFPENDTC),
+    else the latest disposition date (DS.DSSTDTC); None without either.
+
+    >>> import tempfile
+    >>> folder = Path(tempfile.mkdtemp())
+    >>> pd.DataFrame({"RFPENDTC": ["2022-09-03", "2021-01", None, "2022-08-30T10:00"]}).to_parquet(folder / "dm.parquet")
+    >>> compute_data_cut(folder)
+    ('2022-09-03', 'latest DM.RFPENDTC')
+    >>> compute_data_cut(Path(tempfile.mkdtemp())) is None
+    True
+    """
+    for domain, variable in (("dm", "RFPENDTC"), ("ds", "DSSTDTC")):
+        path = Path(sdtm_dir) / f"{domain}.parquet"
+        if not path.exists():
+            continue
+        try:
+            column = pq.read_table(path, columns=[variable]).column(0).to_pandas()
+        except Exception:  # the column is absent (or the file damaged: the packaging step says so)
+            continue
+        dates = column.dropna().astype(str).str.slice(0, 10)
+        dates = dates[dates.str.fullmatch(r"\d{4}-\d{2}-\d{2}")]
+        if len(dates):
+            return str(dates.max()), f"latest {domain.upper()}.{variable}"
+    return None
+
+
 def resolve_creation_datetime(ctx: StudyContext) -> tuple[str, str]:
     """(ISO datetime, where it came from) for every creation stamp of the package.
 
-    >>> ctx = StudyContext.create("iscalimab-ln")
-    >>> resolve_creation_datetime(ctx)[1] in ("SOURCE_DATE_EPOCH", "study.yaml submission.creation_datetime", "default constant")
+    First ``SOURCE_DATE_EPOCH``, then ``creation_datetime`` in ``specs/<study>/submission.yaml`` (or
+    study.yaml ``submission.creation_datetime``), then the end of the data-cut day (see
+    :func:`compute_data_cut`), so the stamp says when the data were current and reruns stay
+    byte-identical; :data:`DEFAULT_CREATION_DATETIME` only when there are no data to date it.
+
+    >>> import tempfile
+    >>> ctx = StudyContext.create("iscalimab-ln", outputs=Path(tempfile.mkdtemp()))
+    >>> "SOURCE_DATE_EPOCH" in os.environ or resolve_creation_datetime(ctx) == (DEFAULT_CREATION_DATETIME, "default constant")
     True
     """
     epoch = os.environ.get("SOURCE_DATE_EPOCH", "").strip()
@@ -74,14 +107,21 @@ def resolve_creation_datetime(ctx: StudyContext) -> tuple[str, str]:
         except ValueError:
             raise ConfigError(f"environment variable SOURCE_DATE_EPOCH={epoch!r}: expected whole seconds since 1970") from None
         return moment.strftime("%Y-%m-%dT%H:%M:%S"), "SOURCE_DATE_EPOCH"
-    configured = (ctx.design.get("submission") or {}).get("creation_datetime") if isinstance(ctx.design, dict) else None
-    if configured:
-        try:
-            moment = dt.datetime.fromisoformat(str(configured))
-        except ValueError:
-            raise ConfigError(f"{ctx.specs_dir / 'study.yaml'}: submission.creation_datetime {configured!r} "
-                              "is not an ISO 8601 datetime") from None
-        return moment.strftime("%Y-%m-%dT%H:%M:%S"), "study.yaml submission.creation_datetime"
+    submission_spec = ctx.spec("submission") if (ctx.specs_dir / "submission.yaml").exists() else None
+    candidates = [((submission_spec or {}).get("creation_datetime") if isinstance(submission_spec, dict) else None,
+                   ctx.specs_dir / "submission.yaml", "submission.yaml creation_datetime"),
+                  ((ctx.design.get("submission") or {}).get("creation_datetime") if isinstance(ctx.design, dict) else None,
+                   ctx.specs_dir / "study.yaml", "study.yaml submission.creation_datetime")]
+    for configured, path, source in candidates:
+        if configured:
+            try:
+                moment = dt.datetime.fromisoformat(str(configured))
+            except ValueError:
+                raise ConfigError(f"{path}: creation_datetime {configured!r} is not an ISO 8601 datetime") from None
+            return moment.strftime("%Y-%m-%dT%H:%M:%S"), source
+    cut = compute_data_cut(ctx.sdtm_dir)
+    if cut:
+        return f"{cut[0]}T23:59:59", f"data cut ({cut[1]})"
     return DEFAULT_CREATION_DATETIME, "default constant"
 
 
@@ -218,11 +258,11 @@ def json_variable_meta(variables: pd.DataFrame, original: pd.DataFrame) -> pd.Da
 
 
 def package_standard(ctx: StudyContext, standard: str, source_dir: Path, created: str,
-                     sdtm_columns: dict[str, set[str]]) -> tuple[list[dict], pd.DataFrame]:
+                     sdtm_columns: dict[str, set[str]], as_of: str = "") -> tuple[list[dict], pd.DataFrame]:
     """Write the XPT, Dataset-JSON and define.xml of one standard; return (dataset summaries, checks)."""
     files = sorted(source_dir.glob("*.parquet"))
     out_dir = ctx.submission_dir / STANDARD_FOLDERS[standard]
-    stale_files = [out_dir / "define.xml", out_dir / "define.html", out_dir / "metadata.csv"]
+    stale_files = [out_dir / "define.xml", out_dir / "define.html", out_dir / "metadata.csv", out_dir / STYLESHEET_NAME]
     for stale in list(out_dir.glob("*.xpt")) + list((out_dir / "datasetjson").glob("*.json")) + stale_files:
         if not stale.exists():
             continue
@@ -252,7 +292,7 @@ def package_standard(ctx: StudyContext, standard: str, source_dir: Path, created
     define_context = DefineContext(
         study_oid=f"STDY.{studyid}", study_name=studyid, study_description=" ".join(str(design.get("title") or studyid).split()),
         protocol_name=studyid, created=created, ct_version=ct_version_of(ct_path), standard=standard,
-        dictionary_versions=specs.dictionaries, source_system_version=pipeline_version(),
+        dictionary_versions=specs.dictionaries, source_system_version=pipeline_version(), as_of=as_of,
     )
 
     checks: list[pd.DataFrame] = []
@@ -292,7 +332,7 @@ def package_standard(ctx: StudyContext, standard: str, source_dir: Path, created
             raise PipelineError(f"{xpt_path}: read-back check failed: {problems[0]} ({len(problems)} difference(s))")
         original = originals[meta.name]
         obj = build_dataset_json(meta, original, json_variable_meta(variables, original), created, define_context.study_oid,
-                                 define_context.metadata_version_oid)
+                                 define_context.metadata_version_oid, as_of=as_of)
         problems = validate_dataset_json(obj)
         if problems:
             raise PipelineError(f"{out_dir / 'datasetjson' / (meta.name.lower() + '.json')}: not valid Dataset-JSON v1.1: "
@@ -348,6 +388,8 @@ def write_define(out_dir: Path, context: DefineContext, metas: list[DatasetMeta]
                                     "check": "define.xml reference", "severity": "warning",
                                     "action": "written; please report (the writer should never produce this)"}))
     write_bytes_atomic(out_dir / "define.xml", xml)
+    if context.stylesheet:
+        write_bytes_atomic(out_dir / context.stylesheet, STYLESHEET_FILE.read_bytes())
     write_text_atomic(out_dir / "define.html", render_define_html(context, metas, variable_meta, codelists,
                                                                   value_level, {m: len(f) for m, f in frames.items()}))
     write_csv_atomic(out_dir / "metadata.csv", variable_meta.drop(columns=["json_type", "json_target_type"]))
@@ -425,7 +467,9 @@ def write_manifest(submission_dir: Path, created: str, created_source: str, data
 def run(ctx: StudyContext) -> None:
     """Package every SDTM and ADaM parquet dataset of the study for submission."""
     created, created_source = resolve_creation_datetime(ctx)
-    log.info("creation stamp %s (%s)", created, created_source)
+    cut = compute_data_cut(ctx.sdtm_dir)
+    as_of = f"{cut[0]}T23:59:59" if cut else ""
+    log.info("creation stamp %s (%s), data as of %s", created, created_source, as_of or "not known")
     sdtm_columns = {p.stem.upper(): {c.upper() for c in _column_names(p)} for p in sorted(ctx.sdtm_dir.glob("*.parquet"))}
     if (ctx.adam_dir / "adsl.parquet").exists():  # ADSL variables copied into other ADaM datasets
         sdtm_columns["ADSL"] = {c.upper() for c in _column_names(ctx.adam_dir / "adsl.parquet")}
@@ -434,7 +478,7 @@ def run(ctx: StudyContext) -> None:
     summaries: list[dict] = []
     checks: list[pd.DataFrame] = []
     for standard, source_dir in (("SDTM", ctx.sdtm_dir), ("ADaM", ctx.adam_dir)):
-        done, standard_checks = package_standard(ctx, standard, source_dir, created, sdtm_columns)
+        done, standard_checks = package_standard(ctx, standard, source_dir, created, sdtm_columns, as_of)
         summaries.extend(done)
         checks.append(standard_checks)
     all_checks = pd.concat([c for c in checks if len(c)], ignore_index=True) if any(len(c) for c in checks) \

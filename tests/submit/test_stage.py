@@ -225,14 +225,16 @@ def test_sdtm_define_gives_roles_supp_value_level_metadata_and_meddra(packaged):
     assert tree.find(".//odm:CodeList[@OID='CL.MEDDRA']/odm:ExternalCodeList", NS).get("Dictionary") == "MedDRA"
 
 
-def test_creation_stamp_comes_from_source_date_epoch_when_set(monkeypatch):
+def test_creation_stamp_comes_from_source_date_epoch_then_the_data_cut(monkeypatch, tmp_path):
     from pipeline.common.errors import ConfigError
     from pipeline.submit.stage import DEFAULT_CREATION_DATETIME, resolve_creation_datetime
 
-    ctx = StudyContext.create("iscalimab-ln")
+    ctx = StudyContext.create("iscalimab-ln", outputs=tmp_path / "out")
     monkeypatch.delenv("SOURCE_DATE_EPOCH", raising=False)
-    assert resolve_creation_datetime(ctx)[0] in (DEFAULT_CREATION_DATETIME,) or \
-        resolve_creation_datetime(ctx)[1] == "study.yaml submission.creation_datetime"
+    assert resolve_creation_datetime(ctx) == (DEFAULT_CREATION_DATETIME, "default constant")  # no data to date it
+    ctx.sdtm_dir.mkdir(parents=True)
+    pd.DataFrame({"RFPENDTC": ["2021-05-04", "2021-06", None]}).to_parquet(ctx.sdtm_dir / "dm.parquet")
+    assert resolve_creation_datetime(ctx) == ("2021-05-04T23:59:59", "data cut (latest DM.RFPENDTC)")
     monkeypatch.setenv("SOURCE_DATE_EPOCH", "1688000000")
     assert resolve_creation_datetime(ctx) == ("2023-06-29T00:53:20", "SOURCE_DATE_EPOCH")
     monkeypatch.setenv("SOURCE_DATE_EPOCH", "yesterday")
