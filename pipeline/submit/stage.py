@@ -18,6 +18,7 @@ import datetime as dt
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import pyarrow.parquet as pq
@@ -29,8 +30,8 @@ from pipeline.common.study import StudyContext
 from pipeline.submit.arm import build_result_displays, columns_of
 from pipeline.submit.ascii import (DEFAULT_CONVERSION, TextConversion, compute_ascii_text,
                                    derive_vars_ascii, load_text_conversion)
-from pipeline.submit.datasetjson import build_dataset_json, render_dataset_json, validate_dataset_json
-from pipeline.submit.define import (STYLESHEET_FILE, STYLESHEET_NAME, DefineContext, assign_codelist_oids, build_codelists, build_define_xml,
+from pipeline.submit.datasetjson import DATASET_JSON_VERSION, build_dataset_json, render_dataset_json, validate_dataset_json
+from pipeline.submit.define import (DEFINE_VERSION, IG_VERSIONS, STYLESHEET_FILE, STYLESHEET_NAME, DefineContext, assign_codelist_oids, build_codelists, build_define_xml,
                                     check_define_references,
                                     build_value_level_meta, ct_version_of, load_controlled_terminology,
                                     render_define_html, validate_define_xml)
@@ -343,8 +344,10 @@ def package_standard(ctx: StudyContext, standard: str, source_dir: Path, created
     variable_meta = assign_codelist_oids(pd.concat(variable_tables, ignore_index=True), ct)
     tlf_spec = (ctx.spec("tlf") or {}) if standard == "ADaM" and (ctx.specs_dir / "tlf.yaml").exists() else {}
     checks.extend(write_define(out_dir, define_context, metas, frames, variable_meta, ct, tlf_spec))
+    folder = STANDARD_FOLDERS[standard]
     summaries = [{"dataset": m.name, "standard": standard, "label": m.label, "records": int(len(frames[m.name])),
                   "variables": int(frames[m.name].shape[1]), "keys": list(m.keys),
+                  "xpt": f"{folder}/{m.file_name}", "dataset_json": f"{folder}/datasetjson/{m.name.lower()}.json",
                   "source": path.name, "source_sha256": sha256_file(path)}
                  for m, path in zip(metas, files)]
     return summaries, _checks_frame(checks).assign(standard=standard)
@@ -438,8 +441,39 @@ def _ct_path(ctx: StudyContext) -> Path:
     return candidates[-1]
 
 
-def write_manifest(submission_dir: Path, created: str, created_source: str, datasets: list[dict]) -> Path:
-    """``manifest.json``: SHA-256 and size of every file under ``submission_dir`` (itself excluded).
+def package_versions(ctx: StudyContext) -> dict[str, Any]:
+    """Versions of the standards, file formats, dictionaries and writing tools of the package.
+
+    >>> versions = package_versions(StudyContext.create("iscalimab-ln"))
+    >>> versions["define_xml"], versions["dataset_json"], versions["xpt"], versions["standards"]["SDTMIG"]
+    ('2.1.0', '1.1.0', 'SAS transport version 5', '3.4')
+    """
+    import importlib.metadata
+
+    def installed(name: str) -> str:
+        try:
+            return importlib.metadata.version(name)
+        except importlib.metadata.PackageNotFoundError:
+            return "not installed"
+
+    specs = load_study_specs(ctx.specs_dir, ctx.standards_dir)
+    return {
+        "pipeline": pipeline_version(),
+        "define_xml": DEFINE_VERSION,
+        "dataset_json": DATASET_JSON_VERSION,
+        "xpt": "SAS transport version 5",
+        "standards": {name: version for name, version in IG_VERSIONS.values()},
+        "controlled_terminology": ct_version_of(_ct_path(ctx)),
+        "dictionaries": dict(sorted(specs.dictionaries.items())),
+        "tools": {name: installed(name) for name in ("pyreadstat", "lxml", "pandas", "pyarrow")},
+    }
+
+
+def write_manifest(submission_dir: Path, created: str, created_source: str, datasets: list[dict],
+                   versions: dict[str, Any] | None = None, as_of: str = "") -> Path:
+    """``manifest.json``: SHA-256 and size of every file under ``submission_dir`` (itself excluded),
+    the record count of every dataset (with its XPT and Dataset-JSON files) and the versions of
+    the standards, formats and tools that made the package. ``make verify-submission`` re-checks it.
 
     >>> import tempfile, pathlib, json
     >>> folder = pathlib.Path(tempfile.mkdtemp())
@@ -457,7 +491,9 @@ def write_manifest(submission_dir: Path, created: str, created_source: str, data
     manifest = {
         "created": created,
         "created_source": created_source,
+        "as_of": as_of,
         "generator": f"cdisc-pipeline {pipeline_version()} submission stage",
+        "versions": versions or {},
         "datasets": datasets,
         "files": entries,
     }
@@ -486,6 +522,6 @@ def run(ctx: StudyContext) -> None:
     all_checks = all_checks.sort_values(["standard", "dataset", "variable", "check", "row"], kind="stable",
                                         na_position="first")
     write_csv_atomic(ctx.submission_dir / "checks.csv", all_checks)
-    manifest = write_manifest(ctx.submission_dir, created, created_source, summaries)
+    manifest = write_manifest(ctx.submission_dir, created, created_source, summaries, package_versions(ctx), as_of)
     counts = all_checks["severity"].value_counts().to_dict() if len(all_checks) else {}
     log.info("submission package: %d datasets, checks %s, manifest %s", len(summaries), counts or "none", manifest)
