@@ -244,7 +244,8 @@ def _codelist_name(oid: str, group: pd.DataFrame, terms: pd.DataFrame) -> str:
 # --------------------------------------------------------------------------------------------
 
 def build_value_level_meta(meta: DatasetMeta, dataset: pd.DataFrame, variable_meta: pd.DataFrame) -> pd.DataFrame:
-    """Value-level rows: result variables of findings by ``--TESTCD``, ``AVAL`` by ``PARAMCD``.
+    """Value-level rows: results of findings by ``--TESTCD``, ``TSVAL`` by ``TSPARMCD``, ``AVAL``/``AVALC`` by
+    ``PARAMCD``, ``QVAL`` by ``QNAM``.
 
     Columns ``dataset, variable, by_variable, by_value, kind, length, significant_digits, label``.
 
@@ -261,6 +262,8 @@ def build_value_level_meta(meta: DatasetMeta, dataset: pd.DataFrame, variable_me
         name = prefix
         by, targets = f"{name}TESTCD", [f"{name}ORRES", f"{name}STRESC", f"{name}STRESN"]
         label_column = f"{name}TEST"
+    elif f"{prefix}PARMCD" in dataset.columns and f"{prefix}VAL" in dataset.columns:  # TS: TSVAL by TSPARMCD
+        by, targets, label_column = f"{prefix}PARMCD", [f"{prefix}VAL"], f"{prefix}PARM"
     elif "PARAMCD" in dataset.columns:
         by, targets, label_column = "PARAMCD", ["AVAL", "AVALC"], "PARAM"
     elif "QNAM" in dataset.columns and "QVAL" in dataset.columns:
