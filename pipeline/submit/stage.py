@@ -4,12 +4,20 @@ Reads every ``sdtm/*.parquet`` and ``adam/*.parquet`` under the study outputs an
 
     submission/sdtm/<name>.xpt, define.xml, define.html, datasetjson/<name>.json, metadata.csv
     submission/adam/ (same layout)
-    submission/checks.csv      every limit hit, transliteration and metadata fallback
-    submission/manifest.json   SHA-256 and size of every file, inputs and the creation stamp
+    submission/sdtm/csdrg.html a draft Clinical Study Data Reviewer's Guide (PHUSE cSDRG layout)
+    submission/{sdtm,adam}/define.xsl  the stylesheet that shows define.xml in a browser
+    submission/checks.csv      every limit hit, ASCII conversion and metadata fallback
+    submission/manifest.json   SHA-256 and size of every file, record counts, versions, the creation stamp
+
+Text: XPT v5 holds printable ASCII; the XPT spelling of a non-ASCII value follows the study's
+declared ``text_conversion`` (specs/<study>/submission.yaml: sponsor dictionary, then Latin
+transliteration), each changed value is a checks.csv row, and a value without a faithful ASCII
+spelling stops the stage (exit 2). Dataset-JSON keeps the original UTF-8 text.
 
 Creation stamps (XPT headers, Dataset-JSON, define.xml) come from ``SOURCE_DATE_EPOCH`` when set,
-else ``submission.creation_datetime`` in study.yaml, else :data:`DEFAULT_CREATION_DATETIME`, so the
-same inputs always give byte-identical files.
+else ``creation_datetime`` in submission.yaml (or study.yaml ``submission``), else the end of the
+data-cut day (latest DM.RFPENDTC), so the same inputs always give byte-identical files; the data
+cut is also define.xml ``AsOfDateTime`` and Dataset-JSON ``dbLastModifiedDateTime``.
 """
 
 from __future__ import annotations
@@ -30,6 +38,7 @@ from pipeline.common.study import StudyContext
 from pipeline.submit.arm import build_result_displays, columns_of
 from pipeline.submit.ascii import (DEFAULT_CONVERSION, TextConversion, compute_ascii_text,
                                    derive_vars_ascii, load_text_conversion)
+from pipeline.submit.csdrg import write_csdrg
 from pipeline.submit.datasetjson import DATASET_JSON_VERSION, build_dataset_json, render_dataset_json, validate_dataset_json
 from pipeline.submit.define import (DEFINE_VERSION, IG_VERSIONS, STYLESHEET_FILE, STYLESHEET_NAME, DefineContext, assign_codelist_oids, build_codelists, build_define_xml,
                                     check_define_references,
@@ -522,6 +531,9 @@ def run(ctx: StudyContext) -> None:
     all_checks = all_checks.sort_values(["standard", "dataset", "variable", "check", "row"], kind="stable",
                                         na_position="first")
     write_csv_atomic(ctx.submission_dir / "checks.csv", all_checks)
-    manifest = write_manifest(ctx.submission_dir, created, created_source, summaries, package_versions(ctx), as_of)
+    versions = package_versions(ctx)
+    write_csdrg(ctx, {"created": created, "as_of": as_of, "versions": versions, "datasets": summaries,
+                      "generator": f"cdisc-pipeline {pipeline_version()} submission stage"}, all_checks)
+    manifest = write_manifest(ctx.submission_dir, created, created_source, summaries, versions, as_of)
     counts = all_checks["severity"].value_counts().to_dict() if len(all_checks) else {}
     log.info("submission package: %d datasets, checks %s, manifest %s", len(summaries), counts or "none", manifest)
