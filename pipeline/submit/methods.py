@@ -261,9 +261,10 @@ def _describe(verb: str, args: Any, variable: str | None) -> str:
                 (" (seconds not flagged)" if args.get("ignore_seconds_flag") else "")
         if variable and variable.endswith("DTF"):
             return f"{variable} = the highest imputed date component of {prefix}DTM"
-        return f"{variable or prefix + 'DTM'} = {args.get('dtc')} as a datetime, a missing time imputed " \
-               f"{args.get('time_imputation', 'first')} (00:00:00)" + _imputation({k: v for k, v in args.items()
-                                                                                    if k != "highest_imputation"})
+        time_imputation = str(args.get("time_imputation", "first"))
+        clock = {"first": "00:00:00", "last": "23:59:59"}.get(time_imputation, time_imputation)
+        return f"{variable or prefix + 'DTM'} = {args.get('dtc')} as a datetime, a missing time imputed as {clock}" \
+            + _imputation({k: v for k, v in args.items() if k != "highest_imputation"})
     if verb in ("derive_var_dy", "derive_vars_dy"):
         reference = args.get("reference_date", "TRTSDT")
         source = args.get("source_var") or ""
@@ -320,7 +321,8 @@ def _describe(verb: str, args: Any, variable: str | None) -> str:
     if verb == "derive_var_r2base":
         return f"{variable or 'R2BASE'} = AVAL / BASE{where()}; missing when BASE = 0"
     if verb == "derive_var_base":
-        return f"{variable or 'BASE'} = {args.get('source_var', 'AVAL')} of the {args.get('filter', chr(65) + 'BLFL == ' + repr('Y'))} " \
+        record_filter = args.get("filter", "ABLFL == 'Y'")
+        return f"{variable or 'BASE'} = {args.get('source_var', 'AVAL')} of the {record_filter} " \
                f"record within {_words(args.get('by_vars'))}"
     if verb == "derive_var_ablfl":
         return f"{variable or 'ABLFL'} = 'Y' on the last record with a non-missing {args.get('analysis_var', 'AVAL')} " \
