@@ -16,7 +16,7 @@ STAMP   := $(VENV)/.installed-$(PYVER)
 CLI     := $(PY) -m pipeline
 ARGS    := --study $(STUDY) --outputs $(OUT) --raw $(RAW)
 
-CODE       = $(shell find pipeline -name '*.py' -o -name '*.j2' -o -name '*.yaml' -o -name '*.json' 2>/dev/null)
+CODE       = $(shell find pipeline -name '*.py' -o -name '*.j2' -o -name '*.yaml' -o -name '*.json' -o -name '*.xsl' 2>/dev/null)
 STUDY_SPEC = $(wildcard specs/$(STUDY)/*.yaml) $(wildcard specs/standards/*)
 MAPPINGS   = $(wildcard mappings/$(STUDY)/*.yaml)
 
@@ -36,13 +36,14 @@ TLF_DONE   := $(OUT)/tlf/index.html
 SUB_DONE   := $(OUT)/submission/manifest.json
 REPORT_DONE:= $(OUT)/reports/dq_report.html
 
-.PHONY: all install venv lock simulate sdtm validate adam tables submission report specs-check test bench clean distclean help
+.PHONY: all install venv lock simulate sdtm validate adam tables submission report specs-check verify-submission test bench clean distclean help
 
 help:
 	@echo "make all [STUDY=iscalimab-ln]   set up .venv, simulate, run every stage"
 	@echo "make test                       run the test suite"
 	@echo "make bench                      run the speed and memory benchmarks"
 	@echo "stages: simulate sdtm validate adam tables submission report specs-check"
+	@echo "make verify-submission [DIR=...]  re-check a submission folder against its manifest.json"
 	@echo "make lock                       refresh requirements.lock from pyproject.toml (network)"
 	@echo "make clean | distclean          remove STUDY's outputs | .venv and all outputs"
 
@@ -100,6 +101,10 @@ $(TLF_DONE): $(ADAM_VALID) $(STUDY_SPEC) $(filter pipeline/analysis/% pipeline/t
 submission: $(SUB_DONE)
 $(SUB_DONE): $(ADAM_DONE) $(TLF_DONE) $(STUDY_SPEC) $(filter pipeline/submit/%,$(CODE))
 	$(CLI) submission $(ARGS)
+
+# Re-check a package folder (default: this study's) against its manifest.json: exit 2, one line per problem.
+verify-submission: $(STAMP)
+	$(PY) -m pipeline.submit.verify $(or $(DIR),$(OUT)/submission)
 
 report: $(REPORT_DONE)
 $(REPORT_DONE): $(SUB_DONE) $(ADAM_VALID) $(TLF_DONE) $(filter pipeline/report/%,$(CODE))

@@ -1,16 +1,33 @@
-"""Printable-ASCII transliteration for XPT v5 (FDA systems mishandle extended characters).
+"""Printable-ASCII text for XPT v5 (FDA systems mishandle extended characters), by a declared rule.
 
-Every changed value is reported (dataset, variable, row, original, replacement), so a data manager
-can fix the source instead of trusting a silent rewrite.
+The rule is the study's ``text_conversion`` (``specs/<study>/submission.yaml``)::
+
+    text_conversion:
+      transliterate: latin          # Latin letters lose their accents (é -> e, ß -> ss); or: none
+      characters: {"ö": "oe"}       # sponsor spelling of single characters, before transliteration
+      values:                       # sponsor dictionary of whole values (e.g. translations), first
+        "被験者の都合": "Subject unavailable"
+
+A value is looked up in ``values`` first; otherwise each character is kept (printable ASCII),
+spelt by ``characters``, by the built-in table of typographic marks and units (µ -> u, – -> -,
+≥ -> >=) or, with ``transliterate: latin``, by dropping the accents of a Latin letter. A value with
+any other character (CJK, Cyrillic, Greek ...) has no faithful ASCII spelling: it is reported and
+never replaced by ``?``. Every changed value is reported (dataset, variable, row, original,
+replacement, rule), so a data manager can fix the source instead of trusting a silent rewrite.
+Dataset-JSON keeps the original UTF-8 text; only XPT and define.xml use the ASCII spelling.
 """
 
 from __future__ import annotations
 
 import re
 import unicodedata
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
+from pipeline.common.errors import ConfigError
 from pipeline.submit._vector import map_unique
 
 # Characters whose NFKD decomposition is not a useful ASCII spelling.
@@ -28,48 +45,143 @@ _SPECIAL = {
     "\u00b2": "2", "\u00b3": "3", "\u00b9": "1", "\u00bc": "1/4", "\u00bd": "1/2", "\u00be": "3/4",
     "\u20ac": "EUR", "\u00a3": "GBP", "\u00a5": "JPY",
 }
-REPLACEMENT_CHAR = "?"
 _NOT_PRINTABLE_ASCII = re.compile(r"[^\t\x20-\x7e]")
+TEXT_CONVERSION_FILE = "submission.yaml"
+RULE_DICTIONARY = "sponsor dictionary"
+RULE_TRANSLITERATION = "transliteration"
+REPORT_COLUMNS = ["dataset", "variable", "row", "original", "replacement", "rule"]
+
+
+@dataclass(frozen=True)
+class TextConversion:
+    """The declared rule that turns UTF-8 text into printable ASCII for XPT v5."""
+
+    values: dict[str, str] = field(default_factory=dict)
+    characters: dict[str, str] = field(default_factory=dict)
+    transliterate_latin: bool = True
+    source: str = "default (transliterate: latin)"
+    rule_file: str = "specs/<study>/submission.yaml"
 
 
 def _printable(text: str) -> bool:
     return _NOT_PRINTABLE_ASCII.search(text) is None
 
 
-def compute_ascii_text(value: str) -> str:
-    """Printable-ASCII spelling of one text: accents dropped, typographic marks simplified.
+def load_text_conversion(specs_dir: str | Path) -> TextConversion:
+    """The study's ``text_conversion`` from ``specs_dir/submission.yaml`` (default: transliterate Latin).
 
-    Control characters other than tab become a space; anything without an ASCII spelling
-    becomes ``?``.
+    Every replacement must itself be printable ASCII; a broken rule raises :class:`ConfigError`
+    naming the file and the entry.
 
-    >>> compute_ascii_text("Ca\\u00f1ada \\u00b5mol/L \\u2013 \\u201cok\\u201d")
-    'Canada umol/L - "ok"'
+    >>> import tempfile, pathlib
+    >>> folder = pathlib.Path(tempfile.mkdtemp())
+    >>> _ = (folder / "submission.yaml").write_text("text_conversion:\\n  values: {\\"\\u8ca7\\u8840\\": Anaemia}\\n", encoding="utf-8")
+    >>> load_text_conversion(folder).values
+    {'貧血': 'Anaemia'}
+    >>> load_text_conversion(pathlib.Path(tempfile.mkdtemp())).source
+    'default (transliterate: latin)'
     """
-    if value.isascii() and value.isprintable():
-        return value
+    from pipeline.common.specfile import load_spec
+
+    path = Path(specs_dir) / TEXT_CONVERSION_FILE
+    if not path.exists():
+        return TextConversion(rule_file=str(path))
+    data = load_spec(path) or {}
+    spec = data.get("text_conversion") if isinstance(data, dict) else None
+    if spec is None:
+        return TextConversion(rule_file=str(path))
+    if not isinstance(spec, dict):
+        raise ConfigError(f"{path}: text_conversion must be a mapping (transliterate, characters, values)")
+    unknown = sorted(set(spec) - {"transliterate", "characters", "values"})
+    if unknown:
+        raise ConfigError(f"{path}: text_conversion: unknown key {unknown[0]!r} (allowed: transliterate, characters, values)")
+    mode = str(spec.get("transliterate", "latin")).strip().lower()
+    if mode not in ("latin", "none"):
+        raise ConfigError(f"{path}: text_conversion.transliterate {mode!r}: expected 'latin' or 'none'")
+
+    def table(key: str) -> dict[str, str]:
+        entries = spec.get(key) or {}
+        if not isinstance(entries, dict):
+            raise ConfigError(f"{path}: text_conversion.{key} must be a mapping of original -> ASCII text")
+        out = {}
+        for original, replacement in entries.items():
+            original, replacement = str(original), "" if replacement is None else str(replacement)
+            if not (replacement.isascii() and _printable(replacement)):
+                raise ConfigError(f"{path}: text_conversion.{key}[{original!r}] = {replacement!r} is not printable ASCII")
+            if key == "characters" and len(original) != 1:
+                raise ConfigError(f"{path}: text_conversion.characters key {original!r} must be one character")
+            out[original] = replacement
+        return out
+
+    return TextConversion(table("values"), table("characters"), mode == "latin", str(path), str(path))
+
+
+DEFAULT_CONVERSION = TextConversion()
+
+
+def convert_ascii_text(value: str, conversion: TextConversion = DEFAULT_CONVERSION) -> tuple[str | None, str]:
+    """(printable-ASCII spelling, rule) of one text; ``(None, reason)`` when there is none.
+
+    >>> convert_ascii_text("Bein\\u00f6deme")
+    ('Beinodeme', 'transliteration')
+    >>> convert_ascii_text("Bein\\u00f6deme", TextConversion(characters={"\\u00f6": "oe"}))
+    ('Beinoedeme', 'transliteration')
+    >>> convert_ascii_text("\\u8ca7\\u8840")
+    (None, "no ASCII spelling for '貧' (CJK UNIFIED IDEOGRAPH-8CA7)")
+    >>> convert_ascii_text("\\u8ca7\\u8840", TextConversion(values={"\\u8ca7\\u8840": "Anaemia"}))
+    ('Anaemia', 'sponsor dictionary')
+    """
+    if value in conversion.values:
+        return conversion.values[value], RULE_DICTIONARY
+    if value.isascii() and _printable(value):
+        return value, ""
     out = []
     for char in value:
         if char.isascii():
             out.append(char if (char.isprintable() or char == "\t") else " ")
+        elif char in conversion.characters:
+            out.append(conversion.characters[char])
         elif char in _SPECIAL:
             out.append(_SPECIAL[char])
-        else:
+        elif conversion.transliterate_latin and unicodedata.name(char, "").startswith(("LATIN ", "FULLWIDTH LATIN ")):
             decomposed = unicodedata.normalize("NFKD", char)
             ascii_part = "".join(c for c in decomposed if c.isascii() and c.isprintable())
-            out.append(ascii_part if ascii_part else REPLACEMENT_CHAR)
-    return "".join(out)
+            if not ascii_part:
+                return None, f"no ASCII spelling for {char!r} ({unicodedata.name(char, 'U+%04X' % ord(char))})"
+            out.append(ascii_part)
+        else:
+            return None, f"no ASCII spelling for {char!r} ({unicodedata.name(char, 'U+%04X' % ord(char))})"
+    return "".join(out), RULE_TRANSLITERATION
 
 
-def derive_vars_ascii(dataset: pd.DataFrame, dataset_name: str = "") -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Transliterate every text column of ``dataset`` to printable ASCII.
+def compute_ascii_text(value: str, conversion: TextConversion = DEFAULT_CONVERSION) -> str:
+    """Printable-ASCII spelling of one text (labels, titles): accents dropped, typographic marks simplified.
 
-    Returns (a new frame, a report with columns ``dataset, variable, row, original, replacement``,
-    ``row`` being the 1-based record number). The caller's frame is not changed.
+    Control characters other than tab become a space; a character without an ASCII spelling
+    raises :class:`ValueError` (nothing ever becomes ``?``).
+
+    >>> compute_ascii_text("Ca\\u00f1ada \\u00b5mol/L \\u2013 \\u201cok\\u201d")
+    'Canada umol/L - "ok"'
+    """
+    text, rule = convert_ascii_text(value, conversion)
+    if text is None:
+        raise ValueError(f"{value!r}: {rule}")
+    return text
+
+
+def derive_vars_ascii(dataset: pd.DataFrame, dataset_name: str = "",
+                      conversion: TextConversion = DEFAULT_CONVERSION) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Convert every text column of ``dataset`` to printable ASCII by ``conversion``.
+
+    Returns (a new frame, a report with columns ``dataset, variable, row, original, replacement,
+    rule``, ``row`` being the 1-based record number). A value without a faithful ASCII spelling
+    keeps its original text in the frame and has ``replacement`` None and the reason in ``rule``:
+    the caller decides (the submission stage stops). The caller's frame is not changed.
 
     >>> frame = pd.DataFrame({"LBORRESU": ["\\u00b5mol/L", "g/L", None], "LBSTRESN": [1.0, 2.0, 3.0]})
     >>> new, changes = derive_vars_ascii(frame, "LB")
-    >>> new["LBORRESU"].tolist(), changes[["variable", "row", "replacement"]].values.tolist()
-    (['umol/L', 'g/L', None], [['LBORRESU', 1, 'umol/L']])
+    >>> new["LBORRESU"].tolist(), changes[["variable", "row", "replacement", "rule"]].values.tolist()
+    (['umol/L', 'g/L', None], [['LBORRESU', 1, 'umol/L', 'transliteration']])
     """
     if not isinstance(dataset, pd.DataFrame):
         raise TypeError(f"derive_vars_ascii: dataset {dataset_name!r} must be a DataFrame, got {type(dataset).__name__}")
@@ -79,19 +191,23 @@ def derive_vars_ascii(dataset: pd.DataFrame, dataset_name: str = "") -> tuple[pd
         column = result[variable]
         if not (pd.api.types.is_object_dtype(column) or pd.api.types.is_string_dtype(column)):
             continue
-        flags = map_unique(column, lambda v: isinstance(v, str) and not (v.isascii() and _printable(v)), missing=False)
+        flags = map_unique(column, lambda v: isinstance(v, str) and (v in conversion.values or not (v.isascii() and _printable(v))),
+                           missing=False)
         needs = pd.Series(flags.astype(bool), index=column.index)
         if not needs.any():
             continue
         originals = column[needs].copy()
-        mapping = {value: compute_ascii_text(value) for value in pd.unique(originals)}
-        replaced = originals.map(mapping)
-        result.loc[needs, variable] = replaced
+        mapping = {value: convert_ascii_text(value, conversion) for value in pd.unique(originals)}
+        replaced = originals.map(lambda v: mapping[v][0])
+        rules = originals.map(lambda v: mapping[v][1])
+        convertible = replaced.notna()
+        result.loc[replaced[convertible].index, variable] = replaced[convertible]
         positions = needs.to_numpy().nonzero()[0]
         reports.append(pd.DataFrame({
             "dataset": dataset_name, "variable": variable, "row": positions + 1,
-            "original": originals.to_numpy(), "replacement": replaced.to_numpy(),
+            "original": originals.to_numpy(), "replacement": replaced.astype(object).where(convertible, None).to_numpy(),
+            "rule": rules.to_numpy(),
         }))
-    columns = ["dataset", "variable", "row", "original", "replacement"]
-    report = pd.concat(reports, ignore_index=True) if reports else pd.DataFrame(columns=columns)
-    return result, report[columns]
+    report = pd.concat(reports, ignore_index=True) if reports else pd.DataFrame(columns=REPORT_COLUMNS)
+    unchanged = report["original"] == report["replacement"]  # a dictionary entry that maps a value to itself
+    return result, report.loc[~unchanged, REPORT_COLUMNS].reset_index(drop=True)

@@ -108,8 +108,9 @@ def compute_dataset_json_rows(dataset: pd.DataFrame, variable_meta: pd.DataFrame
 
 def build_dataset_json(meta: DatasetMeta, dataset: pd.DataFrame, variable_meta: pd.DataFrame,
                        created: str, study_oid: str, metadata_version_oid: str,
-                       metadata_ref: str = "../define.xml", source_system: dict[str, str] | None = None) -> dict[str, Any]:
-    """The Dataset-JSON v1.1 object of one dataset.
+                       metadata_ref: str = "../define.xml", source_system: dict[str, str] | None = None,
+                       as_of: str = "") -> dict[str, Any]:
+    """The Dataset-JSON v1.1 object of one dataset; ``as_of`` (the data cut) is ``dbLastModifiedDateTime``.
 
     >>> from pipeline.submit.metadata import DatasetMeta
     >>> vm = pd.DataFrame({"variable": ["USUBJID"], "label": ["Unique Subject Identifier"], "json_type": ["string"],
@@ -122,7 +123,7 @@ def build_dataset_json(meta: DatasetMeta, dataset: pd.DataFrame, variable_meta: 
     if list(variable_meta["variable"]) != list(dataset.columns):
         raise InputError(f"dataset {meta.name}: metadata variables {list(variable_meta['variable'])} "
                          f"do not match the columns {list(dataset.columns)}")
-    return {
+    obj = {
         "datasetJSONCreationDateTime": created,
         "datasetJSONVersion": DATASET_JSON_VERSION,
         "fileOID": f"{study_oid}.{meta.standard}.{meta.name}",
@@ -138,6 +139,9 @@ def build_dataset_json(meta: DatasetMeta, dataset: pd.DataFrame, variable_meta: 
         "columns": build_dataset_json_columns(meta, variable_meta),
         "rows": compute_dataset_json_rows(dataset, variable_meta),
     }
+    if as_of:
+        obj["dbLastModifiedDateTime"] = as_of
+    return obj
 
 
 def render_dataset_json(obj: dict[str, Any]) -> str:

@@ -45,6 +45,10 @@ CODELIST_COLUMNS = ["codelist_oid", "name", "data_type", "codelist_code", "exten
                     "decode", "term_code", "extended", "order", "publishing_set"]
 
 
+STYLESHEET_FILE = Path(__file__).resolve().parent / "define.xsl"
+STYLESHEET_NAME = "define.xsl"
+
+
 def _q(ns: str, tag: str) -> str:
     return f"{{{ns}}}{tag}"
 
@@ -240,7 +244,8 @@ def _codelist_name(oid: str, group: pd.DataFrame, terms: pd.DataFrame) -> str:
 # --------------------------------------------------------------------------------------------
 
 def build_value_level_meta(meta: DatasetMeta, dataset: pd.DataFrame, variable_meta: pd.DataFrame) -> pd.DataFrame:
-    """Value-level rows: result variables of findings by ``--TESTCD``, ``AVAL`` by ``PARAMCD``.
+    """Value-level rows: results of findings by ``--TESTCD``, ``TSVAL`` by ``TSPARMCD``, ``AVAL``/``AVALC`` by
+    ``PARAMCD``, ``QVAL`` by ``QNAM``.
 
     Columns ``dataset, variable, by_variable, by_value, kind, length, significant_digits, label``.
 
@@ -257,6 +262,8 @@ def build_value_level_meta(meta: DatasetMeta, dataset: pd.DataFrame, variable_me
         name = prefix
         by, targets = f"{name}TESTCD", [f"{name}ORRES", f"{name}STRESC", f"{name}STRESN"]
         label_column = f"{name}TEST"
+    elif f"{prefix}PARMCD" in dataset.columns and f"{prefix}VAL" in dataset.columns:  # TS: TSVAL by TSPARMCD
+        by, targets, label_column = f"{prefix}PARMCD", [f"{prefix}VAL"], f"{prefix}PARM"
     elif "PARAMCD" in dataset.columns:
         by, targets, label_column = "PARAMCD", ["AVAL", "AVALC"], "PARAM"
     elif "QNAM" in dataset.columns and "QVAL" in dataset.columns:
@@ -305,6 +312,8 @@ class DefineContext:
     originator: str = "cdisc-pipeline"
     source_system_version: str = "0.1.0"
     dictionary_versions: dict[str, str] = field(default_factory=dict)
+    as_of: str = ""  # the data cut (ODM AsOfDateTime); empty: not stated
+    stylesheet: str = STYLESHEET_NAME  # file beside define.xml named by the xml-stylesheet instruction; empty: none
 
     @property
     def metadata_version_oid(self) -> str:
@@ -343,6 +352,8 @@ def build_define_xml(context: DefineContext, metas: list[DatasetMeta], variable_
     odm.set("FileType", "Snapshot")
     odm.set("FileOID", f"{context.study_oid}.DEFINE.{context.standard}")
     odm.set("CreationDateTime", context.created)
+    if context.as_of:
+        odm.set("AsOfDateTime", context.as_of)
     odm.set("ODMVersion", "1.3.2")
     odm.set("Originator", context.originator)
     odm.set("SourceSystem", "cdisc-pipeline")
@@ -499,7 +510,9 @@ def build_define_xml(context: DefineContext, metas: list[DatasetMeta], variable_
 
     if result_displays:
         _analysis_results(mdv, result_displays)
-    return etree.tostring(odm, xml_declaration=True, encoding="UTF-8", pretty_print=True)
+    if context.stylesheet:
+        odm.addprevious(etree.ProcessingInstruction("xml-stylesheet", f'type="text/xsl" href="{context.stylesheet}"'))
+    return etree.tostring(odm.getroottree(), xml_declaration=True, encoding="UTF-8", pretty_print=True)
 
 
 def _analysis_results(mdv: etree._Element, displays: list) -> None:

@@ -200,7 +200,7 @@ def load_standard_origins() -> dict[str, dict[str, dict[str, Any]]]:
 
 
 def load_adam_variables(path: str | Path) -> pd.DataFrame:
-    """Variables declared in ``specs/<study>/adam.yaml``: ``dataset, variable, label, method``.
+    """Variables declared in ``specs/<study>/adam.yaml``: ``dataset, variable, label, method, type``.
 
     ``datasets`` may be a list of mappings with ``name`` or a mapping by name; each dataset's
     ``variables`` a list of mappings with ``name`` (and ``label``, ``method``) or a mapping by name.
@@ -211,10 +211,10 @@ def load_adam_variables(path: str | Path) -> pd.DataFrame:
     ...                  "      - {name: SAFFL, label: Safety Population Flag, method: Y if dosed}\\n"
     ...                  "      - {name: SEX, label: Sex}\\n")
     >>> load_adam_variables(p).values.tolist()
-    [['ADSL', 'SAFFL', 'Safety Population Flag', 'Y if dosed'], ['ADSL', 'SEX', 'Sex', '']]
+    [['ADSL', 'SAFFL', 'Safety Population Flag', 'Y if dosed', ''], ['ADSL', 'SEX', 'Sex', '', '']]
     """
     path = Path(path)
-    columns = ["dataset", "variable", "label", "method"]
+    columns = ["dataset", "variable", "label", "method", "type"]
     if not path.exists():
         return pd.DataFrame(columns=columns)
     data = load_spec(path) or {}
@@ -233,7 +233,8 @@ def load_adam_variables(path: str | Path) -> pd.DataFrame:
                 continue
             method = var.get("method") or var.get("derivation") or ""
             rows.append({"dataset": str(entry["name"]).upper(), "variable": str(var["name"]).upper(),
-                         "label": str(var.get("label") or ""), "method": " ".join(str(method).split())})
+                         "label": str(var.get("label") or ""), "method": " ".join(str(method).split()),
+                         "type": str(var.get("type") or "").strip().lower()})
     table = pd.DataFrame(rows, columns=columns)
     return table.drop_duplicates(["dataset", "variable"], keep="last").reset_index(drop=True)
 
@@ -275,6 +276,54 @@ def compute_variable_kind(values: pd.Series) -> str:
     if isinstance(first, dt.time):
         return "time"
     return "char"
+
+
+SPEC_TYPE_KINDS = {"text": "char", "char": "char", "string": "char", "integer": "integer", "float": "float",
+                   "double": "float", "date": "date", "datetime": "datetime", "time": "time"}
+TEMPORAL_KINDS = ("date", "datetime", "time")
+
+
+def resolve_variable_kind(variable: str, values: pd.Series, spec_type: str = "", declared: str = "",
+                          dictionary_code: bool = False) -> str:
+    """The kind a variable is written as: the data's kind, refined by the specs.
+
+    ``spec_type`` is the ADaM spec type (``text``, ``integer``, ``float``, ``date``, ``datetime``,
+    ``time``), ``declared`` the dataset spec's ``Num``/``Char``. A date, datetime or time variable
+    of the spec keeps that kind when its data are temporal or all missing (so an empty date stays
+    a date, never a number); an all-missing column takes its kind from the specs (a dictionary
+    code is an integer), else from the temporal name suffix (``DT``, ``DTM``, ``TM``) of a temporal
+    column, else ``float``/``char`` as declared.
+
+    >>> empty = pd.Series(pd.to_datetime([None, None]))
+    >>> resolve_variable_kind("DTHDT", empty, "date", "Num"), resolve_variable_kind("DTHDT", empty, "", "Num")
+    ('date', 'date')
+    >>> resolve_variable_kind("AEHLTCD", pd.Series([None, None], dtype=float), "", "Num", dictionary_code=True)
+    'integer'
+    >>> resolve_variable_kind("TRTSDTM", pd.Series(pd.to_datetime(["2020-01-01"])), "datetime")
+    'datetime'
+    """
+    kind = compute_variable_kind(values)
+    spec_kind = SPEC_TYPE_KINDS.get(str(spec_type or "").strip().lower(), "")
+    temporal_data = pd.api.types.is_datetime64_any_dtype(values) or kind in TEMPORAL_KINDS
+    if values.isna().all():
+        if spec_kind:
+            return spec_kind
+        if temporal_data:
+            if variable.endswith("DTM"):
+                return "datetime"
+            if variable.endswith("TM"):
+                return "time"
+            return "date" if variable.endswith("DT") else kind
+        if declared == "Num":
+            return "integer" if dictionary_code else "float"
+        if declared == "Char":
+            return "char"
+        return kind
+    if spec_kind in TEMPORAL_KINDS and temporal_data:
+        return spec_kind
+    if kind in ("date", "datetime") and variable.endswith("DTM"):
+        return "datetime"
+    return kind
 
 
 def _iso_text_type(values: pd.Series) -> str:
@@ -411,11 +460,13 @@ def build_variable_meta(meta: DatasetMeta, dataset: pd.DataFrame, standard_varia
                         standard_origins: dict[str, dict[str, Any]],
                         adam_methods: dict[tuple[str, str], str] | None = None,
                         sdtm_sources: dict[str, set[str]] | None = None,
-                        adam_labels: dict[str, str] | None = None) -> pd.DataFrame:
+                        adam_labels: dict[str, str] | None = None,
+                        adam_types: dict[str, str] | None = None) -> pd.DataFrame:
     """One metadata row per column of ``dataset`` (see ``VARIABLE_COLUMNS``).
 
     ``sdtm_sources`` maps an SDTM dataset name to its columns, so ADaM variables copied from SDTM
-    get origin ``Predecessor`` (e.g. ``DM.SEX``); ``adam_methods`` gives derivation texts.
+    get origin ``Predecessor`` (e.g. ``DM.SEX``); ``adam_methods`` gives derivation texts and
+    ``adam_types`` the ADaM spec type of each variable (see :func:`resolve_variable_kind`).
 
     >>> meta = DatasetMeta("DM", "Demographics", "SDTM", "SPECIAL PURPOSE", "", ("STUDYID", "USUBJID"))
     >>> std = pd.DataFrame({"domain": ["DM"], "variable": ["SEX"], "order": ["1"], "label": ["Sex"],
@@ -429,6 +480,7 @@ def build_variable_meta(meta: DatasetMeta, dataset: pd.DataFrame, standard_varia
     sdtm_sources = sdtm_sources or {}
     roles = load_standard_origins().get("roles", {}) if meta.standard == "SDTM" else {}
     adam_labels = adam_labels or {}
+    adam_types = adam_types or {}
     name = meta.name
     prefix = name[:2] if meta.standard == "SDTM" and not name.startswith("SUPP") else ""
     std_domain = "SUPPQUAL" if name.startswith("SUPP") else name
@@ -458,11 +510,6 @@ def build_variable_meta(meta: DatasetMeta, dataset: pd.DataFrame, standard_varia
     rows = []
     for position, variable in enumerate(dataset.columns, start=1):
         values = dataset[variable]
-        kind = compute_variable_kind(values)
-        if kind in ("date", "datetime") and variable.endswith("DTM"):
-            kind = "datetime"
-        elif kind in ("date", "datetime") and variable.endswith("DT") and values.notna().sum() == 0:
-            kind = "date"
         label, label_source = None, "fallback"
         if adam_labels.get(variable):
             label, label_source = adam_labels[variable], "adam spec"
@@ -481,10 +528,6 @@ def build_variable_meta(meta: DatasetMeta, dataset: pd.DataFrame, standard_varia
         std_row = exact.loc[variable] if variable in exact.index else (
             anywhere.loc[variable] if variable in anywhere.index else None)
         declared = _declared_type(spec_value(variable, "type") or (std_row["type"] if std_row is not None else ""))
-        if declared and values.isna().all():  # no data to type it: follow the metadata
-            kind = "float" if declared == "Num" else ("char" if kind in ("integer", "float") else kind)
-            if kind == "char" and not (pd.api.types.is_object_dtype(values) or pd.api.types.is_string_dtype(values)):
-                values = values.astype(object)
         if resolved and variable in spec_rows.index:  # the resolved study table is authoritative
             codelist = spec_value(variable, "codelist") or ""
             value_format = spec_value(variable, "value_format") or ""
@@ -493,6 +536,12 @@ def build_variable_meta(meta: DatasetMeta, dataset: pd.DataFrame, standard_varia
             value_format = spec_value(variable, "value_format", "format", "dictionary") or (
                 std_row["value_format"] if std_row is not None else "")
         core = spec_value(variable, "core", "mandatory") or (std_row["core"] if std_row is not None else "")
+        std_format = str(std_row["value_format"] if std_row is not None else "") or ""
+        dictionary_code = variable.endswith("CD") and any(
+            str(f).upper().replace(" ", "").replace("-", "") in DICTIONARY_CODES for f in (value_format, std_format) if f)
+        kind = resolve_variable_kind(variable, values, adam_types.get(variable, ""), declared, dictionary_code)
+        if kind == "char" and not (pd.api.types.is_object_dtype(values) or pd.api.types.is_string_dtype(values)):
+            values = values.astype(object)
         if kind == "char":
             length = compute_char_length(values)
             is_iso = str(value_format).lower().replace(" ", "").startswith("iso8601")

@@ -4,12 +4,20 @@ Reads every ``sdtm/*.parquet`` and ``adam/*.parquet`` under the study outputs an
 
     submission/sdtm/<name>.xpt, define.xml, define.html, datasetjson/<name>.json, metadata.csv
     submission/adam/ (same layout)
-    submission/checks.csv      every limit hit, transliteration and metadata fallback
-    submission/manifest.json   SHA-256 and size of every file, inputs and the creation stamp
+    submission/sdtm/csdrg.html a draft Clinical Study Data Reviewer's Guide (PHUSE cSDRG layout)
+    submission/{sdtm,adam}/define.xsl  the stylesheet that shows define.xml in a browser
+    submission/checks.csv      every limit hit, ASCII conversion and metadata fallback
+    submission/manifest.json   SHA-256 and size of every file, record counts, versions, the creation stamp
+
+Text: XPT v5 holds printable ASCII; the XPT spelling of a non-ASCII value follows the study's
+declared ``text_conversion`` (specs/<study>/submission.yaml: sponsor dictionary, then Latin
+transliteration), each changed value is a checks.csv row, and a value without a faithful ASCII
+spelling stops the stage (exit 2). Dataset-JSON keeps the original UTF-8 text.
 
 Creation stamps (XPT headers, Dataset-JSON, define.xml) come from ``SOURCE_DATE_EPOCH`` when set,
-else ``submission.creation_datetime`` in study.yaml, else :data:`DEFAULT_CREATION_DATETIME`, so the
-same inputs always give byte-identical files.
+else ``creation_datetime`` in submission.yaml (or study.yaml ``submission``), else the end of the
+data-cut day (latest DM.RFPENDTC), so the same inputs always give byte-identical files; the data
+cut is also define.xml ``AsOfDateTime`` and Dataset-JSON ``dbLastModifiedDateTime``.
 """
 
 from __future__ import annotations
@@ -18,6 +26,7 @@ import datetime as dt
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import pyarrow.parquet as pq
@@ -27,12 +36,15 @@ from pipeline.common.io import sha256_file, write_bytes_atomic, write_csv_atomic
 from pipeline.common.logs import get_logger
 from pipeline.common.study import StudyContext
 from pipeline.submit.arm import build_result_displays, columns_of
-from pipeline.submit.ascii import compute_ascii_text, derive_vars_ascii
-from pipeline.submit.datasetjson import build_dataset_json, render_dataset_json, validate_dataset_json
-from pipeline.submit.define import (DefineContext, assign_codelist_oids, build_codelists, build_define_xml,
+from pipeline.submit.ascii import (DEFAULT_CONVERSION, TextConversion, compute_ascii_text,
+                                   derive_vars_ascii, load_text_conversion)
+from pipeline.submit.csdrg import write_csdrg
+from pipeline.submit.datasetjson import DATASET_JSON_VERSION, build_dataset_json, render_dataset_json, validate_dataset_json
+from pipeline.submit.define import (DEFINE_VERSION, IG_VERSIONS, STYLESHEET_FILE, STYLESHEET_NAME, DefineContext, assign_codelist_oids, build_codelists, build_define_xml,
                                     check_define_references,
                                     build_value_level_meta, ct_version_of, load_controlled_terminology,
                                     render_define_html, validate_define_xml)
+from pipeline.submit.methods import build_adam_methods, combine_methods
 from pipeline.submit.metadata import (DatasetMeta, build_dataset_meta, build_variable_meta, load_adam_variables,
                                       load_standard_datasets, load_standard_origins, load_standard_variables,
                                       load_study_specs, pipeline_version)
@@ -43,6 +55,8 @@ log = get_logger("submit")
 DEFAULT_CREATION_DATETIME = "2000-01-01T00:00:00"
 STANDARD_FOLDERS = {"SDTM": "sdtm", "ADaM": "adam"}
 CHECK_COLUMNS = ISSUE_COLUMNS + ["standard"]
+CHECK_NON_ASCII = "non-ASCII text"
+CHECK_NO_ASCII = "non-ASCII text without an ASCII spelling"
 
 
 @dataclass(frozen=True)
@@ -56,11 +70,44 @@ class LoadedDataset:
     source: Path
 
 
+def compute_data_cut(sdtm_dir: Path) -> tuple[str, str] | None:
+    """(ISO date, where it came from) of the data cut: the latest end of participation (DM.RFPENDTC),
+    else the latest disposition date (DS.DSSTDTC); None without either.
+
+    >>> import tempfile
+    >>> folder = Path(tempfile.mkdtemp())
+    >>> pd.DataFrame({"RFPENDTC": ["2022-09-03", "2021-01", None, "2022-08-30T10:00"]}).to_parquet(folder / "dm.parquet")
+    >>> compute_data_cut(folder)
+    ('2022-09-03', 'latest DM.RFPENDTC')
+    >>> compute_data_cut(Path(tempfile.mkdtemp())) is None
+    True
+    """
+    for domain, variable in (("dm", "RFPENDTC"), ("ds", "DSSTDTC")):
+        path = Path(sdtm_dir) / f"{domain}.parquet"
+        if not path.exists():
+            continue
+        try:
+            column = pq.read_table(path, columns=[variable]).column(0).to_pandas()
+        except Exception:  # the column is absent (or the file damaged: the packaging step says so)
+            continue
+        dates = column.dropna().astype(str).str.slice(0, 10)
+        dates = dates[dates.str.fullmatch(r"\d{4}-\d{2}-\d{2}")]
+        if len(dates):
+            return str(dates.max()), f"latest {domain.upper()}.{variable}"
+    return None
+
+
 def resolve_creation_datetime(ctx: StudyContext) -> tuple[str, str]:
     """(ISO datetime, where it came from) for every creation stamp of the package.
 
-    >>> ctx = StudyContext.create("iscalimab-ln")
-    >>> resolve_creation_datetime(ctx)[1] in ("SOURCE_DATE_EPOCH", "study.yaml submission.creation_datetime", "default constant")
+    First ``SOURCE_DATE_EPOCH``, then ``creation_datetime`` in ``specs/<study>/submission.yaml`` (or
+    study.yaml ``submission.creation_datetime``), then the end of the data-cut day (see
+    :func:`compute_data_cut`), so the stamp says when the data were current and reruns stay
+    byte-identical; :data:`DEFAULT_CREATION_DATETIME` only when there are no data to date it.
+
+    >>> import tempfile
+    >>> ctx = StudyContext.create("iscalimab-ln", outputs=Path(tempfile.mkdtemp()))
+    >>> "SOURCE_DATE_EPOCH" in os.environ or resolve_creation_datetime(ctx) == (DEFAULT_CREATION_DATETIME, "default constant")
     True
     """
     epoch = os.environ.get("SOURCE_DATE_EPOCH", "").strip()
@@ -70,14 +117,21 @@ def resolve_creation_datetime(ctx: StudyContext) -> tuple[str, str]:
         except ValueError:
             raise ConfigError(f"environment variable SOURCE_DATE_EPOCH={epoch!r}: expected whole seconds since 1970") from None
         return moment.strftime("%Y-%m-%dT%H:%M:%S"), "SOURCE_DATE_EPOCH"
-    configured = (ctx.design.get("submission") or {}).get("creation_datetime") if isinstance(ctx.design, dict) else None
-    if configured:
-        try:
-            moment = dt.datetime.fromisoformat(str(configured))
-        except ValueError:
-            raise ConfigError(f"{ctx.specs_dir / 'study.yaml'}: submission.creation_datetime {configured!r} "
-                              "is not an ISO 8601 datetime") from None
-        return moment.strftime("%Y-%m-%dT%H:%M:%S"), "study.yaml submission.creation_datetime"
+    submission_spec = ctx.spec("submission") if (ctx.specs_dir / "submission.yaml").exists() else None
+    candidates = [((submission_spec or {}).get("creation_datetime") if isinstance(submission_spec, dict) else None,
+                   ctx.specs_dir / "submission.yaml", "submission.yaml creation_datetime"),
+                  ((ctx.design.get("submission") or {}).get("creation_datetime") if isinstance(ctx.design, dict) else None,
+                   ctx.specs_dir / "study.yaml", "study.yaml submission.creation_datetime")]
+    for configured, path, source in candidates:
+        if configured:
+            try:
+                moment = dt.datetime.fromisoformat(str(configured))
+            except ValueError:
+                raise ConfigError(f"{path}: creation_datetime {configured!r} is not an ISO 8601 datetime") from None
+            return moment.strftime("%Y-%m-%dT%H:%M:%S"), source
+    cut = compute_data_cut(ctx.sdtm_dir)
+    if cut:
+        return f"{cut[0]}T23:59:59", f"data cut ({cut[1]})"
     return DEFAULT_CREATION_DATETIME, "default constant"
 
 
@@ -131,11 +185,21 @@ class MetadataSources:
     adam_variables: pd.DataFrame
     adam_methods: dict
     sdtm_columns: dict
+    text_conversion: TextConversion = DEFAULT_CONVERSION
+
+
+def _ascii_label(text: str, conversion: TextConversion, where: str) -> str:
+    try:
+        return compute_ascii_text(text, conversion)
+    except ValueError as exc:
+        raise ConfigError(f"{where}: label {text!r} has no ASCII spelling for XPT v5 ({exc}); "
+                          f"give an ASCII label in the specs or a text_conversion entry") from None
 
 
 def prepare_dataset(loaded: LoadedDataset, sources: MetadataSources) -> tuple[DatasetMeta, pd.DataFrame, pd.DataFrame,
-                                                                              list[pd.DataFrame]]:
-    """One dataset ready to write: upper-case names, ASCII text, metadata, and every check it raised."""
+                                                                              list[pd.DataFrame], pd.DataFrame]:
+    """One dataset ready to write: upper-case names, ASCII text, metadata, every check it raised, and
+    the frame with the original UTF-8 text (for Dataset-JSON)."""
     checks: list[pd.DataFrame] = []
     frame = loaded.frame
     lower = [c for c in frame.columns if c != c.upper()]
@@ -144,19 +208,29 @@ def prepare_dataset(loaded: LoadedDataset, sources: MetadataSources) -> tuple[Da
                                      "check": "variable name not upper case", "severity": "warning",
                                      "action": "upper-cased"} for c in lower]))
         frame = frame.rename(columns={c: c.upper() for c in lower})
-    frame, changes = derive_vars_ascii(frame, loaded.name)
-    if len(changes):
-        checks.append(changes.assign(value=changes["original"] + " -> " + changes["replacement"],
-                                     check="non-ASCII text", severity="notice", action="transliterated"))
+    original_frame = frame
+    conversion = sources.text_conversion
+    frame, changes = derive_vars_ascii(frame, loaded.name, conversion)
+    converted, blocked = changes[changes["replacement"].notna()], changes[changes["replacement"].isna()]
+    if len(converted):
+        checks.append(converted.assign(value=converted["original"] + " -> " + converted["replacement"],
+                                       check=CHECK_NON_ASCII, severity="notice",
+                                       action="XPT spelling by " + converted["rule"] + " (Dataset-JSON keeps the original)"))
+    if len(blocked):
+        checks.append(blocked.assign(value=blocked["original"], check=CHECK_NO_ASCII, severity="error",
+                                     action=f"add the value to text_conversion.values in {conversion.rule_file} ("
+                                            + blocked["rule"] + ")"))
     meta = build_dataset_meta(loaded.name, list(frame.columns), sources.study_specs, sources.standard_datasets,
                               loaded.stored_label)
     if not meta.label.isascii():
-        meta = DatasetMeta(**{**meta.__dict__, "label": compute_ascii_text(meta.label)})
+        meta = DatasetMeta(**{**meta.__dict__, "label": _ascii_label(meta.label, conversion, f"dataset {meta.name}")})
     adam_labels = sources.adam_variables[sources.adam_variables["dataset"] == meta.name]
     variables = build_variable_meta(meta, frame, sources.standard_variables, sources.study_variables,
                                     loaded.stored_labels, sources.origins, sources.adam_methods, sources.sdtm_columns,
-                                    dict(zip(adam_labels["variable"], adam_labels["label"])))
-    variables["label"] = variables["label"].astype(str).map(compute_ascii_text)
+                                    dict(zip(adam_labels["variable"], adam_labels["label"])),
+                                    dict(zip(adam_labels["variable"], adam_labels["type"])))
+    variables["label"] = [_ascii_label(text, conversion, f"{meta.name}.{variable}")
+                          for text, variable in zip(variables["label"].astype(str), variables["variable"])]
     fallbacks = variables[variables["label_source"] == "fallback"]
     if len(fallbacks):
         checks.append(pd.DataFrame({"dataset": meta.name, "variable": fallbacks["variable"], "row": None,
@@ -172,15 +246,33 @@ def prepare_dataset(loaded: LoadedDataset, sources: MetadataSources) -> tuple[Da
     variables["label"] = variables["label"].str.slice(0, MAX_LABEL)
     if len(meta.label) > MAX_LABEL:
         meta = DatasetMeta(**{**meta.__dict__, "label": meta.label[:MAX_LABEL]})
-    return meta, frame, variables, checks
+    return meta, frame, variables, checks, original_frame
+
+
+def json_variable_meta(variables: pd.DataFrame, original: pd.DataFrame) -> pd.DataFrame:
+    """The variable metadata of Dataset-JSON: as define.xml, but text lengths of the original UTF-8 values.
+
+    >>> vm = pd.DataFrame({"variable": ["AETERM", "AESEQ"], "kind": ["char", "integer"], "length": [7, 8]})
+    >>> json_variable_meta(vm, pd.DataFrame({"AETERM": ["\u8ca7\u8840", None], "AESEQ": [1.0, 2.0]}))["length"].tolist()
+    [7, 8]
+    >>> json_variable_meta(vm, pd.DataFrame({"AETERM": ["\u30eb\u30fc\u30d7\u30b9", None], "AESEQ": [1.0, 2.0]}))["length"].tolist()
+    [12, 8]
+    """
+    from pipeline.submit.metadata import compute_char_length
+
+    result = variables.copy()
+    is_char = result["kind"] == "char"
+    result.loc[is_char, "length"] = [max(int(length), compute_char_length(original[v]))
+                                     for v, length in zip(result.loc[is_char, "variable"], result.loc[is_char, "length"])]
+    return result
 
 
 def package_standard(ctx: StudyContext, standard: str, source_dir: Path, created: str,
-                     sdtm_columns: dict[str, set[str]]) -> tuple[list[dict], pd.DataFrame]:
+                     sdtm_columns: dict[str, set[str]], as_of: str = "") -> tuple[list[dict], pd.DataFrame]:
     """Write the XPT, Dataset-JSON and define.xml of one standard; return (dataset summaries, checks)."""
     files = sorted(source_dir.glob("*.parquet"))
     out_dir = ctx.submission_dir / STANDARD_FOLDERS[standard]
-    stale_files = [out_dir / "define.xml", out_dir / "define.html", out_dir / "metadata.csv"]
+    stale_files = [out_dir / "define.xml", out_dir / "define.html", out_dir / "metadata.csv", out_dir / STYLESHEET_NAME]
     for stale in list(out_dir.glob("*.xpt")) + list((out_dir / "datasetjson").glob("*.json")) + stale_files:
         if not stale.exists():
             continue
@@ -195,9 +287,11 @@ def package_standard(ctx: StudyContext, standard: str, source_dir: Path, created
     specs = load_study_specs(ctx.specs_dir, ctx.standards_dir)
     study_specs, study_variables = specs.datasets, specs.variables
     adam_variables = load_adam_variables(ctx.specs_dir / "adam.yaml") if standard == "ADaM" else pd.DataFrame(
-        columns=["dataset", "variable", "label", "method"])
-    adam_methods = {k: v for k, v in zip(zip(adam_variables["dataset"], adam_variables["variable"]),
-                                         adam_variables["method"]) if v}
+        columns=["dataset", "variable", "label", "method", "type"])
+    written_methods = {k: v for k, v in zip(zip(adam_variables["dataset"], adam_variables["variable"]),
+                                            adam_variables["method"]) if v}
+    adam_methods = combine_methods(build_adam_methods(ctx.spec("adam") or {}, ctx.design), written_methods) \
+        if standard == "ADaM" and (ctx.specs_dir / "adam.yaml").exists() else written_methods
     ct_path = _ct_path(ctx)
     ct_tables = [load_controlled_terminology(p) for p in sorted(ctx.standards_dir.glob("*ct-subset-*.tsv"))]
     ct_tables.append(specs.codelists.assign(publishing_set="SDTM", sponsor_term=True))
@@ -208,17 +302,19 @@ def package_standard(ctx: StudyContext, standard: str, source_dir: Path, created
     define_context = DefineContext(
         study_oid=f"STDY.{studyid}", study_name=studyid, study_description=" ".join(str(design.get("title") or studyid).split()),
         protocol_name=studyid, created=created, ct_version=ct_version_of(ct_path), standard=standard,
-        dictionary_versions=specs.dictionaries, source_system_version=pipeline_version(),
+        dictionary_versions=specs.dictionaries, source_system_version=pipeline_version(), as_of=as_of,
     )
 
     checks: list[pd.DataFrame] = []
     metas: list[DatasetMeta] = []
     frames: dict[str, pd.DataFrame] = {}
+    originals: dict[str, pd.DataFrame] = {}
     variable_tables: list[pd.DataFrame] = []
     sources = MetadataSources(standard_variables, standard_datasets, origins, study_specs, study_variables,
-                              adam_variables, adam_methods, sdtm_columns)
+                              adam_variables, adam_methods, sdtm_columns, load_text_conversion(ctx.specs_dir))
     for path in files:
-        meta, frame, variables, dataset_checks = prepare_dataset(read_dataset(path), sources)
+        meta, frame, variables, dataset_checks, original = prepare_dataset(read_dataset(path), sources)
+        originals[meta.name] = original
         checks.extend(dataset_checks)
         metas.append(meta)
         frames[meta.name] = frame
@@ -230,6 +326,8 @@ def package_standard(ctx: StudyContext, standard: str, source_dir: Path, created
         write_csv_atomic(ctx.submission_dir / "checks.csv", all_checks.assign(standard=standard))
         first = errors.iloc[0]
         row_text = f", row {int(first['row'])}" if pd.notna(first["row"]) else ""
+        if first["check"] == CHECK_NO_ASCII:
+            row_text += f": value {first['value']!r}"
         raise PipelineError(
             f"{source_dir / (first['dataset'].lower() + '.parquet')}: {first['dataset']}.{first['variable'] or '-'}{row_text}: "
             f"{first['check']} ({len(errors)} blocking problem(s) in {standard}; fix: {first['action']})")
@@ -242,8 +340,9 @@ def package_standard(ctx: StudyContext, standard: str, source_dir: Path, created
         problems = check_xpt_read_back(xpt_path, frame, meta, variables)
         if problems:
             raise PipelineError(f"{xpt_path}: read-back check failed: {problems[0]} ({len(problems)} difference(s))")
-        obj = build_dataset_json(meta, frame, variables, created, define_context.study_oid,
-                                 define_context.metadata_version_oid)
+        original = originals[meta.name]
+        obj = build_dataset_json(meta, original, json_variable_meta(variables, original), created, define_context.study_oid,
+                                 define_context.metadata_version_oid, as_of=as_of)
         problems = validate_dataset_json(obj)
         if problems:
             raise PipelineError(f"{out_dir / 'datasetjson' / (meta.name.lower() + '.json')}: not valid Dataset-JSON v1.1: "
@@ -254,8 +353,10 @@ def package_standard(ctx: StudyContext, standard: str, source_dir: Path, created
     variable_meta = assign_codelist_oids(pd.concat(variable_tables, ignore_index=True), ct)
     tlf_spec = (ctx.spec("tlf") or {}) if standard == "ADaM" and (ctx.specs_dir / "tlf.yaml").exists() else {}
     checks.extend(write_define(out_dir, define_context, metas, frames, variable_meta, ct, tlf_spec))
+    folder = STANDARD_FOLDERS[standard]
     summaries = [{"dataset": m.name, "standard": standard, "label": m.label, "records": int(len(frames[m.name])),
                   "variables": int(frames[m.name].shape[1]), "keys": list(m.keys),
+                  "xpt": f"{folder}/{m.file_name}", "dataset_json": f"{folder}/datasetjson/{m.name.lower()}.json",
                   "source": path.name, "source_sha256": sha256_file(path)}
                  for m, path in zip(metas, files)]
     return summaries, _checks_frame(checks).assign(standard=standard)
@@ -299,6 +400,8 @@ def write_define(out_dir: Path, context: DefineContext, metas: list[DatasetMeta]
                                     "check": "define.xml reference", "severity": "warning",
                                     "action": "written; please report (the writer should never produce this)"}))
     write_bytes_atomic(out_dir / "define.xml", xml)
+    if context.stylesheet:
+        write_bytes_atomic(out_dir / context.stylesheet, STYLESHEET_FILE.read_bytes())
     write_text_atomic(out_dir / "define.html", render_define_html(context, metas, variable_meta, codelists,
                                                                   value_level, {m: len(f) for m, f in frames.items()}))
     write_csv_atomic(out_dir / "metadata.csv", variable_meta.drop(columns=["json_type", "json_target_type"]))
@@ -347,8 +450,39 @@ def _ct_path(ctx: StudyContext) -> Path:
     return candidates[-1]
 
 
-def write_manifest(submission_dir: Path, created: str, created_source: str, datasets: list[dict]) -> Path:
-    """``manifest.json``: SHA-256 and size of every file under ``submission_dir`` (itself excluded).
+def package_versions(ctx: StudyContext) -> dict[str, Any]:
+    """Versions of the standards, file formats, dictionaries and writing tools of the package.
+
+    >>> versions = package_versions(StudyContext.create("iscalimab-ln"))
+    >>> versions["define_xml"], versions["dataset_json"], versions["xpt"], versions["standards"]["SDTMIG"]
+    ('2.1.0', '1.1.0', 'SAS transport version 5', '3.4')
+    """
+    import importlib.metadata
+
+    def installed(name: str) -> str:
+        try:
+            return importlib.metadata.version(name)
+        except importlib.metadata.PackageNotFoundError:
+            return "not installed"
+
+    specs = load_study_specs(ctx.specs_dir, ctx.standards_dir)
+    return {
+        "pipeline": pipeline_version(),
+        "define_xml": DEFINE_VERSION,
+        "dataset_json": DATASET_JSON_VERSION,
+        "xpt": "SAS transport version 5",
+        "standards": {name: version for name, version in IG_VERSIONS.values()},
+        "controlled_terminology": ct_version_of(_ct_path(ctx)),
+        "dictionaries": dict(sorted(specs.dictionaries.items())),
+        "tools": {name: installed(name) for name in ("pyreadstat", "lxml", "pandas", "pyarrow")},
+    }
+
+
+def write_manifest(submission_dir: Path, created: str, created_source: str, datasets: list[dict],
+                   versions: dict[str, Any] | None = None, as_of: str = "") -> Path:
+    """``manifest.json``: SHA-256 and size of every file under ``submission_dir`` (itself excluded),
+    the record count of every dataset (with its XPT and Dataset-JSON files) and the versions of
+    the standards, formats and tools that made the package. ``make verify-submission`` re-checks it.
 
     >>> import tempfile, pathlib, json
     >>> folder = pathlib.Path(tempfile.mkdtemp())
@@ -366,7 +500,9 @@ def write_manifest(submission_dir: Path, created: str, created_source: str, data
     manifest = {
         "created": created,
         "created_source": created_source,
+        "as_of": as_of,
         "generator": f"cdisc-pipeline {pipeline_version()} submission stage",
+        "versions": versions or {},
         "datasets": datasets,
         "files": entries,
     }
@@ -376,7 +512,9 @@ def write_manifest(submission_dir: Path, created: str, created_source: str, data
 def run(ctx: StudyContext) -> None:
     """Package every SDTM and ADaM parquet dataset of the study for submission."""
     created, created_source = resolve_creation_datetime(ctx)
-    log.info("creation stamp %s (%s)", created, created_source)
+    cut = compute_data_cut(ctx.sdtm_dir)
+    as_of = f"{cut[0]}T23:59:59" if cut else ""
+    log.info("creation stamp %s (%s), data as of %s", created, created_source, as_of or "not known")
     sdtm_columns = {p.stem.upper(): {c.upper() for c in _column_names(p)} for p in sorted(ctx.sdtm_dir.glob("*.parquet"))}
     if (ctx.adam_dir / "adsl.parquet").exists():  # ADSL variables copied into other ADaM datasets
         sdtm_columns["ADSL"] = {c.upper() for c in _column_names(ctx.adam_dir / "adsl.parquet")}
@@ -385,7 +523,7 @@ def run(ctx: StudyContext) -> None:
     summaries: list[dict] = []
     checks: list[pd.DataFrame] = []
     for standard, source_dir in (("SDTM", ctx.sdtm_dir), ("ADaM", ctx.adam_dir)):
-        done, standard_checks = package_standard(ctx, standard, source_dir, created, sdtm_columns)
+        done, standard_checks = package_standard(ctx, standard, source_dir, created, sdtm_columns, as_of)
         summaries.extend(done)
         checks.append(standard_checks)
     all_checks = pd.concat([c for c in checks if len(c)], ignore_index=True) if any(len(c) for c in checks) \
@@ -393,6 +531,9 @@ def run(ctx: StudyContext) -> None:
     all_checks = all_checks.sort_values(["standard", "dataset", "variable", "check", "row"], kind="stable",
                                         na_position="first")
     write_csv_atomic(ctx.submission_dir / "checks.csv", all_checks)
-    manifest = write_manifest(ctx.submission_dir, created, created_source, summaries)
+    versions = package_versions(ctx)
+    write_csdrg(ctx, {"created": created, "as_of": as_of, "versions": versions, "datasets": summaries,
+                      "generator": f"cdisc-pipeline {pipeline_version()} submission stage"}, all_checks)
+    manifest = write_manifest(ctx.submission_dir, created, created_source, summaries, versions, as_of)
     counts = all_checks["severity"].value_counts().to_dict() if len(all_checks) else {}
     log.info("submission package: %d datasets, checks %s, manifest %s", len(summaries), counts or "none", manifest)

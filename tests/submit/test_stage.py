@@ -5,6 +5,7 @@ import json
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
+import pyreadstat
 import pytest
 from lxml import etree
 
@@ -169,13 +170,15 @@ def test_adam_define_uses_predecessors_date_formats_and_analysis_purpose(package
     assert tree.find(".//odm:ItemDef[@OID='IT.ADSL.SAFFL']/odm:CodeListRef", NS).get("CodeListOID") == "CL.NY"
 
 
-def test_non_ascii_values_are_transliterated_and_reported(packaged):
-    obj = json.loads((packaged.submission_dir / "sdtm" / "datasetjson" / "ae.json").read_text())
-    terms = [row[4] for row in obj["rows"]]
-    assert terms == ["Headache", "Fievre", "Nausea"]
+def test_non_ascii_values_are_transliterated_in_xpt_kept_in_json_and_reported(packaged):
+    obj = json.loads((packaged.submission_dir / "sdtm" / "datasetjson" / "ae.json").read_text(encoding="utf-8"))
+    assert [row[4] for row in obj["rows"]] == ["Headache", "Fi\u00e8vre", "Nausea"]
+    xpt, _ = pyreadstat.read_xport(packaged.submission_dir / "sdtm" / "ae.xpt")
+    assert xpt["AETERM"].tolist() == ["Headache", "Fievre", "Nausea"]
     checks = pd.read_csv(packaged.submission_dir / "checks.csv")
     row = checks[checks["check"] == "non-ASCII text"].iloc[0]
-    assert (row["dataset"], row["variable"], int(row["row"]), row["action"]) == ("AE", "AETERM", 2, "transliterated")
+    assert (row["dataset"], row["variable"], int(row["row"]), row["value"]) == ("AE", "AETERM", 2, "Fi\u00e8vre -> Fievre")
+    assert row["action"].startswith("XPT spelling by transliteration")
 
 
 def test_rerun_gives_byte_identical_files(packaged):
@@ -222,14 +225,16 @@ def test_sdtm_define_gives_roles_supp_value_level_metadata_and_meddra(packaged):
     assert tree.find(".//odm:CodeList[@OID='CL.MEDDRA']/odm:ExternalCodeList", NS).get("Dictionary") == "MedDRA"
 
 
-def test_creation_stamp_comes_from_source_date_epoch_when_set(monkeypatch):
+def test_creation_stamp_comes_from_source_date_epoch_then_the_data_cut(monkeypatch, tmp_path):
     from pipeline.common.errors import ConfigError
     from pipeline.submit.stage import DEFAULT_CREATION_DATETIME, resolve_creation_datetime
 
-    ctx = StudyContext.create("iscalimab-ln")
+    ctx = StudyContext.create("iscalimab-ln", outputs=tmp_path / "out")
     monkeypatch.delenv("SOURCE_DATE_EPOCH", raising=False)
-    assert resolve_creation_datetime(ctx)[0] in (DEFAULT_CREATION_DATETIME,) or \
-        resolve_creation_datetime(ctx)[1] == "study.yaml submission.creation_datetime"
+    assert resolve_creation_datetime(ctx) == (DEFAULT_CREATION_DATETIME, "default constant")  # no data to date it
+    ctx.sdtm_dir.mkdir(parents=True)
+    pd.DataFrame({"RFPENDTC": ["2021-05-04", "2021-06", None]}).to_parquet(ctx.sdtm_dir / "dm.parquet")
+    assert resolve_creation_datetime(ctx) == ("2021-05-04T23:59:59", "data cut (latest DM.RFPENDTC)")
     monkeypatch.setenv("SOURCE_DATE_EPOCH", "1688000000")
     assert resolve_creation_datetime(ctx) == ("2023-06-29T00:53:20", "SOURCE_DATE_EPOCH")
     monkeypatch.setenv("SOURCE_DATE_EPOCH", "yesterday")
@@ -249,3 +254,20 @@ def test_adam_define_carries_analysis_results_metadata_for_shell_rows_on_package
     checks = tree.findall(f".//def:WhereClauseDef[@OID='{where}']/odm:RangeCheck", arm)
     assert [(c.get("{http://www.cdisc.org/ns/def/v2.1}ItemOID"), c.find("odm:CheckValue", arm).text) for c in checks] == [
         ("IT.ADSL.SAFFL", "Y")]
+
+
+def test_value_without_ascii_spelling_stops_the_stage_naming_dataset_variable_record_and_value(tmp_path):
+    ctx = make_study(tmp_path)
+    ae = pd.read_parquet(ctx.sdtm_dir / "ae.parquet")
+    ae.loc[2, "AETERM"] = "\u6ce8\u5165\u53cd\u5fdc"
+    write(ctx.sdtm_dir, "ae", ae)
+    with pytest.raises(PipelineError) as failure:
+        run(ctx)
+    message = str(failure.value)
+    assert "\n" not in message and failure.value.exit_code == 2
+    assert "AE.AETERM, row 3: value '\u6ce8\u5165\u53cd\u5fdc'" in message
+    assert "text_conversion.values" in message
+    checks = pd.read_csv(ctx.submission_dir / "checks.csv")
+    blocked = checks[checks["check"] == "non-ASCII text without an ASCII spelling"]
+    assert blocked[["dataset", "variable", "row", "value", "severity"]].values.tolist() == [
+        ["AE", "AETERM", 3, "\u6ce8\u5165\u53cd\u5fdc", "error"]]

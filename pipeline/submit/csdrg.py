@@ -1,0 +1,170 @@
+"""A draft Clinical Study Data Reviewer's Guide (PHUSE cSDRG layout) from what the pipeline knows.
+
+Written to ``submission/sdtm/csdrg.html`` beside define.xml by the submission stage. Every section
+comes from a file the pipeline already reads, so the guide cannot disagree with the package:
+
+1. Introduction: the standards, formats and dictionary versions of ``manifest.json``; the source
+   data (site exports of ``study.yaml`` sites, or existing SDTM from ``sources``).
+2. Protocol description: number, title, registry, phase, blinding, arms, epochs and visits from
+   ``study.yaml``; the trial design datasets present.
+3. Subject data description: every SDTM dataset with its label, class, structure, keys, records
+   and the origins of its variables (``metadata.csv``); the non-ASCII text converted for XPT
+   (``checks.csv``).
+4. Analysis datasets: every ADaM dataset, its records and how many variables are derived.
+5. Data conformance summary: the validation gate and the rules run; every finding still open or
+   accepted, grouped by rule, dataset and severity with its count, a message and, for an accepted
+   one, the sponsor's reason from ``expectations.yaml``.
+
+Sections a machine cannot write (annotated CRF notes, protocol amendments) say so and are left to
+the sponsor. The page is deterministic: same inputs, same bytes.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from pipeline.common.study import StudyContext
+
+TRIAL_DESIGN = ("TA", "TE", "TV", "TI", "TS", "TD", "TM")
+_ACCEPTED = re.compile(r"\s*\[accepted: (.*)\]\s*$")
+CSDRG_FILE = "csdrg.html"
+
+
+def summarise_findings(findings: pd.DataFrame) -> list[dict[str, Any]]:
+    """One row per rule, dataset and severity: count, subjects, a first message and the status.
+
+    A finding whose message ends ``[accepted: reason]`` (expectations.yaml ``accepted``) is
+    ``accepted`` with that reason; any other is ``open``. Open findings come first, worst severity first.
+
+    >>> findings = pd.DataFrame({"rule_id": ["R1", "R1", "R2"], "severity": ["notice", "notice", "warning"],
+    ...     "dataset": ["AE", "AE", "LB"], "variable": ["AESEV", "AESEV", "LBORRES"], "usubjid": ["1", "2", "1"],
+    ...     "message": ["bad [accepted: query open]", "worse [accepted: query open]", "odd"]})
+    >>> [(r["rule_id"], r["count"], r["subjects"], r["status"], r["reason"]) for r in summarise_findings(findings)]
+    [('R2', 1, 1, 'open', ''), ('R1', 2, 2, 'accepted', 'query open')]
+    """
+    if findings is None or not len(findings):
+        return []
+    frame = findings.copy()
+    for column in ("rule_id", "severity", "dataset", "variable", "usubjid", "message"):
+        if column not in frame.columns:
+            frame[column] = ""
+        frame[column] = frame[column].fillna("").astype(str)
+    reasons = frame["message"].str.extract(_ACCEPTED, expand=False).fillna("")
+    frame["reason"] = reasons
+    frame["status"] = reasons.map(lambda r: "accepted" if r else "open")
+    frame["message"] = frame["message"].str.replace(_ACCEPTED, "", regex=True)
+    rows = []
+    for (rule_id, dataset, severity, status, reason), group in frame.groupby(
+            ["rule_id", "dataset", "severity", "status", "reason"], sort=True):
+        variables = sorted(v for v in group["variable"].unique() if v)
+        rows.append({"rule_id": rule_id, "dataset": dataset, "severity": severity, "status": status,
+                     "reason": reason, "count": int(len(group)),
+                     "subjects": int(group.loc[group["usubjid"] != "", "usubjid"].nunique()),
+                     "variables": ", ".join(variables), "message": str(group["message"].iloc[0])})
+    order = {"error": 0, "warning": 1, "notice": 2}
+    return sorted(rows, key=lambda r: (r["status"] != "open", order.get(r["severity"], 3), r["rule_id"], r["dataset"]))
+
+
+def _origins(metadata: pd.DataFrame, dataset: str) -> str:
+    counts = metadata.loc[metadata["dataset"] == dataset, "origin"].value_counts()
+    return ", ".join(f"{origin} {int(n)}" for origin, n in sorted(counts.items()))
+
+
+def build_csdrg_context(ctx: StudyContext, manifest: dict[str, Any], metadata: dict[str, pd.DataFrame],
+                        checks: pd.DataFrame, findings: pd.DataFrame | None, rules: pd.DataFrame | None) -> dict[str, Any]:
+    """Everything the template shows, as plain values (tested without rendering)."""
+    design = ctx.design if isinstance(ctx.design, dict) else {}
+    study = design.get("study") or {}
+    versions = manifest.get("versions") or {}
+    datasets = manifest.get("datasets") or []
+    sdtm = [d for d in datasets if d.get("standard") == "SDTM"]
+    adam = [d for d in datasets if d.get("standard") == "ADaM"]
+    sdtm_meta = metadata.get("SDTM", pd.DataFrame(columns=["dataset", "origin"]))
+    adam_meta = metadata.get("ADaM", pd.DataFrame(columns=["dataset", "origin"]))
+    inventory = [("SDTMIG", (versions.get("standards") or {}).get("SDTMIG", "")),
+                 ("ADaMIG", (versions.get("standards") or {}).get("ADaMIG", "")),
+                 ("CDISC Controlled Terminology", versions.get("controlled_terminology", "")),
+                 ("Define-XML", versions.get("define_xml", "")),
+                 ("Dataset-JSON", versions.get("dataset_json", "")),
+                 ("Transport files", versions.get("xpt", ""))]
+    inventory += [(name, version) for name, version in sorted((versions.get("dictionaries") or {}).items())]
+    sites = design.get("sites") or []
+    sources = design.get("sources") or {}
+    if sources.get("sdtm"):
+        source_text = (f"Existing SDTM ({_plain(sources['sdtm'])}"
+                       + (f", SDTMIG {sources['sdtmig_version']}" if sources.get("sdtmig_version") else "") + ")")
+    else:
+        countries = sorted({str(s.get("country", "")) for s in sites if isinstance(s, dict)} - {""})
+        source_text = f"Site exports of {len(sites)} site(s) in {len(countries)} country(ies) ({', '.join(countries)})"
+    conversions = checks[checks["check"] == "non-ASCII text"] if len(checks) and "check" in checks.columns else checks
+    conversion_rows = []
+    if len(conversions):
+        rules_used = conversions["action"].astype(str).str.extract(r"by (.*?) \(", expand=False).fillna("")
+        grouped = conversions.assign(rule=rules_used).groupby(["standard", "dataset", "variable", "rule"], sort=True)
+        conversion_rows = [{"standard": k[0], "dataset": k[1], "variable": k[2], "rule": k[3], "count": int(len(g)),
+                            "example": str(g["value"].iloc[0])} for k, g in grouped]
+    rule_sources = rules["check_source"].value_counts().sort_index().to_dict() if rules is not None and len(rules) \
+        and "check_source" in rules.columns else {}
+    issues = summarise_findings(findings) if findings is not None else []
+    return {
+        "studyid": str(study.get("studyid") or ctx.study),
+        "title": " ".join(str(study.get("title") or "").split()),
+        "study": {k: study.get(k) for k in ("registry_id", "eudract", "sponsor", "phase", "blinding", "control",
+                                            "indication", "start_date", "completion_date", "planned_subjects")
+                  if study.get(k)},
+        "arms": [a for a in design.get("arms") or [] if isinstance(a, dict)],
+        "epochs": list(design.get("epochs") or []),
+        "visits": [v for v in design.get("visits") or [] if isinstance(v, dict)],
+        "created": manifest.get("created", ""), "as_of": manifest.get("as_of", ""),
+        "generator": manifest.get("generator", ""),
+        "inventory": [(n, v) for n, v in inventory if v],
+        "source_text": source_text,
+        "trial_design": [d for d in sdtm if d["dataset"] in TRIAL_DESIGN],
+        "sdtm": [{**d, "origins": _origins(sdtm_meta, d["dataset"])} for d in sdtm],
+        "adam": [{**d, "origins": _origins(adam_meta, d["dataset"]),
+                  "derived": int(((adam_meta["dataset"] == d["dataset"]) & (adam_meta["origin"] == "Derived")).sum())}
+                 for d in adam],
+        "conversions": conversion_rows,
+        "gate": str((design.get("validation") or {}).get("gate", "")),
+        "rule_sources": rule_sources,
+        "findings_available": findings is not None,
+        "issues": issues,
+        "open_count": sum(r["count"] for r in issues if r["status"] == "open"),
+        "accepted_count": sum(r["count"] for r in issues if r["status"] == "accepted"),
+    }
+
+
+def _plain(value: Any) -> str:
+    if isinstance(value, dict):
+        return ", ".join(f"{k} {v}" for k, v in value.items())
+    return str(value)
+
+
+def render_csdrg(context: dict[str, Any]) -> str:
+    """The cSDRG draft as one HTML page."""
+    from jinja2 import Environment, FileSystemLoader
+
+    environment = Environment(loader=FileSystemLoader(str(Path(__file__).resolve().parent / "templates")),
+                              autoescape=True, keep_trailing_newline=True)
+    return environment.get_template("csdrg.html.j2").render(**context)
+
+
+def write_csdrg(ctx: StudyContext, manifest: dict[str, Any], checks: pd.DataFrame) -> Path:
+    """Render the draft from the package just written and the validation outputs, beside the SDTM define.xml."""
+    from pipeline.common.io import write_text_atomic
+
+    metadata = {}
+    for standard, folder in (("SDTM", "sdtm"), ("ADaM", "adam")):
+        path = ctx.submission_dir / folder / "metadata.csv"
+        if path.exists():
+            metadata[standard] = pd.read_csv(path, dtype=str, keep_default_na=False)
+    findings_path = ctx.validation_dir / "findings.parquet"
+    findings = pd.read_parquet(findings_path) if findings_path.exists() else None
+    rules_path = ctx.validation_dir / "rules.csv"
+    rules = pd.read_csv(rules_path, dtype=str, keep_default_na=False) if rules_path.exists() else None
+    context = build_csdrg_context(ctx, manifest, metadata, checks, findings, rules)
+    return write_text_atomic(ctx.submission_dir / "sdtm" / CSDRG_FILE, render_csdrg(context))
