@@ -104,7 +104,7 @@ $(SUB_DONE): $(ADAM_DONE) $(TLF_DONE) $(STUDY_SPEC) $(filter pipeline/submit/%,$
 
 # Re-check a package folder (default: this study's) against its manifest.json: exit 2, one line per problem.
 verify-submission: $(STAMP)
-	$(PY) -m pipeline.submit.verify $(or $(DIR),$(OUT)/submission)
+	$(CLI) verify-submission $(or $(DIR),$(OUT)/submission)
 
 report: $(REPORT_DONE)
 $(REPORT_DONE): $(SUB_DONE) $(ADAM_VALID) $(TLF_DONE) $(filter pipeline/report/%,$(CODE))

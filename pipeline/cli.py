@@ -145,6 +145,14 @@ def report(study: str = StudyOpt, raw: Optional[Path] = RawOpt, outputs: Optiona
     _run_stage("report", "pipeline.report.stage", study, raw, outputs, verbose)
 
 
+@app.command(name="verify-submission")
+def verify_submission(folder: Path = typer.Argument(..., help="A submission folder with its manifest.json.")) -> None:
+    """Re-check a submission package someone sends back: files, sizes, SHA-256, record counts, define.xml links."""
+    from pipeline.submit.verify import main as verify
+
+    raise typer.Exit(verify([str(folder)]))
+
+
 def main() -> None:
     try:
         app(prog_name="python -m pipeline")

@@ -24,6 +24,7 @@ import sys
 from pathlib import Path
 
 from pipeline.common.errors import EXIT_BAD_INPUT, EXIT_OK
+from pipeline.common.logs import safe_text
 from pipeline.common.io import sha256_file
 
 MANIFEST = "manifest.json"
@@ -138,7 +139,7 @@ def main(argv: list[str] | None = None) -> int:
     problems = verify_package(folder)
     if problems:
         for line in problems:
-            print(f"error: {line}", file=sys.stderr)
+            print(f"error: {safe_text(line)}", file=sys.stderr)
         return EXIT_BAD_INPUT
     manifest = json.loads((folder / MANIFEST).read_text(encoding="utf-8"))
     print(f"ok: {folder}: {len(manifest.get('files') or [])} files and {len(manifest.get('datasets') or [])} "
