@@ -20,7 +20,10 @@ CODE       = $(shell find pipeline -name '*.py' -o -name '*.j2' -o -name '*.yaml
 STUDY_SPEC = $(wildcard specs/$(STUDY)/*.yaml) $(wildcard specs/standards/*)
 MAPPINGS   = $(wildcard mappings/$(STUDY)/*.yaml)
 
-RAW_DONE   := $(RAW)/_truth/manifest.json
+# Each stage's completion marker, written by the stage itself after its outputs are swapped in
+# (pipeline/common/staging.py): a stage that dies leaves no marker, so make reruns it.
+DONE       := $(OUT)/.done
+RAW_DONE   := $(DONE)/simulate.json
 # A study with specs/<study>/simulation.yaml starts from simulated raw exports; one without it
 # (sources.sdtm in study.yaml, e.g. cdiscpilot01) imports existing SDTM, so sdtm needs no simulate.
 # Your own exports (RAW=DIR other than $(OUT)/raw) are never simulated over: sdtm depends on their files.
@@ -28,15 +31,15 @@ SIM_SPEC   := $(wildcard specs/$(STUDY)/simulation.yaml)
 USER_RAW   := $(filter-out $(OUT)/raw,$(RAW))
 # SDTM=DIR imports a folder of existing SDTM (XPT, sas7bdat, parquet, Dataset-JSON) instead of mapping.
 SDTM_INPUT := $(if $(SDTM),$(shell find $(SDTM) -type f 2>/dev/null),$(if $(USER_RAW),$(shell find $(USER_RAW) -type f 2>/dev/null),$(if $(SIM_SPEC),$(RAW_DONE))))
-SDTM_DONE  := $(OUT)/ledger.json
-VALID_DONE := $(OUT)/validation/.sdtm-validated
-ADAM_DONE  := $(OUT)/adam/adsl.parquet
-ADAM_VALID := $(OUT)/validation/.adam-validated
-TLF_DONE   := $(OUT)/tlf/index.html
-SUB_DONE   := $(OUT)/submission/manifest.json
-REPORT_DONE:= $(OUT)/reports/dq_report.html
+SDTM_DONE  := $(DONE)/sdtm.json
+VALID_DONE := $(DONE)/validate-sdtm.json
+ADAM_DONE  := $(DONE)/adam.json
+ADAM_VALID := $(DONE)/validate-adam.json
+TLF_DONE   := $(DONE)/tables.json
+SUB_DONE   := $(DONE)/submission.json
+REPORT_DONE:= $(DONE)/report.json
 
-.PHONY: all install venv lock simulate sdtm validate adam tables submission report specs-check verify-submission test bench clean distclean help
+.PHONY: all install venv lock simulate sdtm validate validate-adam adam tables submission report specs-check verify-submission test bench clean distclean help
 
 help:
 	@echo "make all [STUDY=iscalimab-ln]   set up .venv, simulate, run every stage"
@@ -79,8 +82,7 @@ $(SDTM_DONE): $(SDTM_INPUT) $(MAPPINGS) $(STUDY_SPEC) $(filter pipeline/ingest/%
 
 validate: $(VALID_DONE)
 $(VALID_DONE): $(SDTM_DONE) $(STUDY_SPEC) $(filter pipeline/validate/%,$(CODE))
-	$(CLI) validate $(ARGS)
-	@touch $@
+	$(CLI) validate $(ARGS) --pass sdtm
 
 specs-check: $(STAMP)
 	$(CLI) specs-check $(ARGS)
@@ -90,9 +92,9 @@ $(ADAM_DONE): $(VALID_DONE) $(STUDY_SPEC) $(filter pipeline/adam/%,$(CODE))
 	$(CLI) adam $(ARGS)
 
 # Second pass: SDTM and ADaM together (cross-dataset traceability), gated like the first.
+validate-adam: $(ADAM_VALID)
 $(ADAM_VALID): $(ADAM_DONE)
-	$(CLI) validate $(ARGS)
-	@touch $@
+	$(CLI) validate $(ARGS) --pass adam
 
 tables: $(TLF_DONE)
 $(TLF_DONE): $(ADAM_VALID) $(STUDY_SPEC) $(filter pipeline/analysis/% pipeline/tlf/%,$(CODE))

@@ -18,6 +18,7 @@ import typer
 
 from pipeline.common.errors import EXIT_BAD_INPUT, EXIT_INTERNAL_ERROR, GateFailed, InputError, PipelineError
 from pipeline.common.logs import console, get_logger, print_error, safe_text, setup_logging
+from pipeline.common.staging import staged_run
 from pipeline.common.study import DEFAULT_STUDY, StudyContext
 
 app = typer.Typer(
@@ -60,7 +61,8 @@ def _run_stage(stage: str, module: str, study: str, raw: Optional[Path], outputs
         stage_module = importlib.import_module(module)
         run: Callable[[StudyContext], object] = getattr(stage_module, "run")
         with console.status(safe_text(f"{stage}: {ctx.study}"), spinner="dots") if console.is_terminal else nullcontext():
-            run(ctx)
+            with staged_run(ctx, stage) as staged_ctx:  # lock, markers, staging folder: see staging.py
+                run(staged_ctx)
         log.info("stage %s done in %.1f s (log: %s)", stage, time.perf_counter() - started, log_path)
     except GateFailed as exc:
         print_error("gate failed", exc)
@@ -105,9 +107,13 @@ def sdtm(study: str = StudyOpt, raw: Optional[Path] = RawOpt, outputs: Optional[
 
 @app.command()
 def validate(study: str = StudyOpt, raw: Optional[Path] = RawOpt, outputs: Optional[Path] = OutputsOpt,
-             verbose: bool = VerboseOpt) -> None:
+             verbose: bool = VerboseOpt,
+             validate_pass: Optional[str] = typer.Option(
+                 None, "--pass", help="sdtm: the gate before ADaM; adam: SDTM and ADaM together "
+                 "(default: adam once the adam stage has completed, else sdtm).")) -> None:
     """Validate SDTM (and ADaM when present): schemas, expectations, conformance rules, severity gate."""
-    _run_stage("validate", "pipeline.validate.stage", study, raw, outputs, verbose)
+    _run_stage("validate", "pipeline.validate.stage", study, raw, outputs, verbose,
+               **({"validate_pass": validate_pass} if validate_pass else {}))
 
 
 @app.command(name="specs-check")

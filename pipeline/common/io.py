@@ -6,6 +6,7 @@ import hashlib
 import json
 import os
 import re
+import signal
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -15,6 +16,23 @@ from typing import Any
 import pandas as pd
 
 from pipeline.common.errors import InputError
+
+
+# Fault injection, for tests only (tests/common/test_crash_consistency.py): with the environment
+# variable PIPELINE_FAULT_AFTER_WRITES=N the process kills itself with SIGKILL once the N-th file of
+# this process is written to its temporary name, before the rename, as a crash or `kill -9` would.
+FAULT_ENV = "PIPELINE_FAULT_AFTER_WRITES"
+_writes_done = 0
+
+
+def _fault_point() -> None:
+    global _writes_done
+    limit = os.environ.get(FAULT_ENV)
+    if not limit:
+        return
+    _writes_done += 1
+    if _writes_done >= int(limit):
+        os.kill(os.getpid(), signal.SIGKILL)
 
 
 @contextmanager
@@ -28,6 +46,7 @@ def _atomic_path(path: Path) -> Iterator[str]:
     os.close(fd)
     try:
         yield tmp
+        _fault_point()
         os.chmod(tmp, 0o644)
         os.replace(tmp, path)
     except BaseException:

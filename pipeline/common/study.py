@@ -39,6 +39,9 @@ class StudyContext:
     raw_dir: Path
     outputs_dir: Path
     options: dict[str, Any] = field(default_factory=dict)
+    # attribute name -> path: where the running stage writes its own outputs (its staging folder,
+    # see pipeline/common/staging.py); every other output path stays under outputs_dir.
+    redirects: dict[str, Path] = field(default_factory=dict)
 
     @classmethod
     def create(
@@ -82,49 +85,56 @@ class StudyContext:
         """Any other YAML spec of the study, e.g. ``ctx.spec('adam')``."""
         return load_spec(self.specs_dir / f"{name}.yaml")
 
+    def _output(self, attribute: str, relative: str) -> Path:
+        return self.redirects.get(attribute) or self.outputs_dir / relative
+
     @property
     def truth_dir(self) -> Path:
         return self.raw_dir / "_truth"
 
     @property
     def sdtm_dir(self) -> Path:
-        return self.outputs_dir / "sdtm"
+        return self._output("sdtm_dir", "sdtm")
 
     @property
     def adam_dir(self) -> Path:
-        return self.outputs_dir / "adam"
+        return self._output("adam_dir", "adam")
 
     @property
     def lineage_dir(self) -> Path:
-        return self.outputs_dir / "lineage"
+        return self._output("lineage_dir", "lineage")
 
     @property
     def quarantine_dir(self) -> Path:
-        return self.outputs_dir / "quarantine"
+        return self._output("quarantine_dir", "quarantine")
 
     @property
     def ledger_path(self) -> Path:
-        return self.outputs_dir / "ledger.json"
+        return self._output("ledger_path", "ledger.json")
+
+    @property
+    def ingest_dir(self) -> Path:
+        return self._output("ingest_dir", "ingest")
 
     @property
     def validation_dir(self) -> Path:
-        return self.outputs_dir / "validation"
+        return self._output("validation_dir", "validation")
 
     @property
     def ard_dir(self) -> Path:
-        return self.outputs_dir / "ard"
+        return self._output("ard_dir", "ard")
 
     @property
     def tlf_dir(self) -> Path:
-        return self.outputs_dir / "tlf"
+        return self._output("tlf_dir", "tlf")
 
     @property
     def submission_dir(self) -> Path:
-        return self.outputs_dir / "submission"
+        return self._output("submission_dir", "submission")
 
     @property
     def reports_dir(self) -> Path:
-        return self.outputs_dir / "reports"
+        return self._output("reports_dir", "reports")
 
     @property
     def logs_dir(self) -> Path:

@@ -49,7 +49,7 @@ def build_sections(ctx: StudyContext) -> list[Section]:
     """
     out = ctx.outputs_dir
     return [
-        section_run_summary(ctx.design, out, out / "ingest" / "manifest.json"),
+        section_run_summary(ctx.design, out, ctx.ingest_dir / "manifest.json"),
         section_ledger(ctx.ledger_path),
         section_quarantine(ctx.quarantine_dir),
         section_findings(ctx.validation_dir),

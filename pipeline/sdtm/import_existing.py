@@ -346,7 +346,7 @@ def run_import(ctx: StudyContext, source: Any) -> None:
     ledger["source"] = {"folder": collection} if package is None else \
         {"package": package, "collection": collection, "version": _package_version(package)}
     write_json_atomic(ctx.ledger_path, ledger)
-    write_json_atomic(Path(ctx.outputs_dir) / "ingest" / "manifest.json",
+    write_json_atomic(ctx.ingest_dir / "manifest.json",
                       {"files": [d.manifest for d in sorted(datasets, key=lambda d: d.manifest["path"])]})
     log.info("imported %d SDTM datasets (%d records) from %s in %.1f s", len(datasets), ledger["totals"]["rows_read"],
              collection if package is None else f"{package}.{collection}", time.perf_counter() - started)

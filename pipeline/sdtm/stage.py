@@ -455,7 +455,6 @@ def _write_outputs(ctx: StudyContext, results: dict[str, DomainResult], mappings
                   variables: pd.DataFrame, extra: dict[str, pd.DataFrame], ledger: dict[str, Any],
                   manifest: dict[str, dict[str, Any]]) -> None:
     """Write SDTM, lineage, quarantine, flags, ledger and manifest (atomic, deterministic)."""
-    out = Path(ctx.outputs_dir)
     for domain, result in results.items():
         data = result.data
         lineage = build_lineage(domain, data) if not data.empty else pd.DataFrame(columns=LINEAGE_OUT)
@@ -471,7 +470,7 @@ def _write_outputs(ctx: StudyContext, results: dict[str, DomainResult], mappings
     for name, frame in sorted(extra.items()):  # trial design, SE, SUPP--, RELREC (no lineage: not from raw rows)
         _write_dataset(ctx.sdtm_dir / f"{name.lower()}.parquet", order_columns(name, frame, variables), name)
     write_json_atomic(ctx.ledger_path, ledger)
-    write_json_atomic(out / "ingest" / "manifest.json", {"files": [manifest[k] for k in sorted(manifest)]})
+    write_json_atomic(ctx.ingest_dir / "manifest.json", {"files": [manifest[k] for k in sorted(manifest)]})
 
 
 def _write_dataset(path: Path, data: pd.DataFrame, domain: str) -> None:
