@@ -44,6 +44,7 @@ log = get_logger("sdtm")
 CT_FILE = "ct-subset-2025-03-28.tsv"
 VARIABLES_FILE = "sdtmig-3.4-variables.tsv"
 UNITS_FILE = "units.yaml"
+MODEL_VISIT_TIMING = ["VISITNUM", "VISIT", "VISITDY", "TAETORD"]
 LINEAGE_OUT = ["STUDYID", "DOMAIN", "USUBJID", "SEQ", "SOURCE_FILE", "SOURCE_ROW", "SITE", "DERIVED_FROM"]
 
 
@@ -144,7 +145,9 @@ def derive_domain(domain: str, data: pd.DataFrame, mapping: DomainMapping, dm: p
     for item in spec.get("dy", []) or []:
         out = derive_var_dy(out, dm, dtc_var=item["dtc"], new_var=item["new_var"])
     if spec.get("epoch") and se is not None:
-        out = derive_var_epoch(out, se, dtc_var=spec["epoch"]["dtc"], same_day=spec["epoch"].get("same_day", "later"))
+        item = spec["epoch"]
+        out = derive_var_epoch(out, se, dtc_var=item["dtc"], same_day=item.get("same_day", "later"),
+                               before_first=item.get("before_first", "null"), partial=item.get("partial", "null"))
     if spec.get("seq"):
         order = list(spec["seq"]["order"])
         out = out.assign(**{c: None for c in order if c not in out.columns})  # a Perm variable nobody collected
@@ -162,6 +165,8 @@ def order_columns(domain: str, data: pd.DataFrame, variables: pd.DataFrame, keep
     ...                      "type": ["Char", "Num", "Char"], "core": ["Req", "Req", "Exp"]})
     >>> order_columns("XX", pd.DataFrame({"XXSEQ": [1], "STUDYID": ["S"], "ZZ": ["z"]}), meta).columns.tolist()
     ['STUDYID', 'XXSEQ', 'XXTERM', 'ZZ']
+    >>> order_columns("XX", pd.DataFrame({"VISIT": ["V"], "XXSEQ": [1], "VISITNUM": [1]}), meta).columns.tolist()
+    ['STUDYID', 'XXSEQ', 'XXTERM', 'VISITNUM', 'VISIT']
     """
     meta_domain = "SUPPQUAL" if domain.startswith("SUPP") else domain
     meta = variables[variables["domain"] == meta_domain].sort_values("order")
@@ -170,6 +175,12 @@ def order_columns(domain: str, data: pd.DataFrame, variables: pd.DataFrame, keep
         if variable not in out.columns and core in ("Req", "Exp"):
             out[variable] = None
     known = [v for v in meta["variable"] if v in out.columns]
+    # SDTM model timing variables a domain table does not list (VISITNUM in EX) go where the model puts them:
+    # before EPOCH and the other timing variables (SDTM v2.0 timing order; CG0330)
+    visit = [v for v in MODEL_VISIT_TIMING if v in out.columns and v not in known]
+    if visit:
+        at = known.index("EPOCH") if "EPOCH" in known else len(known)
+        known = known[:at] + visit + known[at:]
     extra = [c for c in out.columns if c not in known and not c.startswith("_")]
     internal = [c for c in out.columns if c.startswith("_")] if keep_internal else []
     out = out[known + extra + internal]
