@@ -19,6 +19,7 @@ import pandas as pd
 from pipeline.common.errors import ConfigError, InputError, PipelineError
 from pipeline.common.io import write_json_atomic, write_parquet_atomic
 from pipeline.common.logs import get_logger, track
+from pipeline.common.sdtm_model import place_model_timing
 from pipeline.common.study import StudyContext
 from pipeline.sdtm.derive_var_dy import derive_var_dy
 from pipeline.sdtm.derive_var_epoch import derive_var_epoch
@@ -44,7 +45,6 @@ log = get_logger("sdtm")
 CT_FILE = "ct-subset-2025-03-28.tsv"
 VARIABLES_FILE = "sdtmig-3.4-variables.tsv"
 UNITS_FILE = "units.yaml"
-MODEL_VISIT_TIMING = ["VISITNUM", "VISIT", "VISITDY", "TAETORD"]
 LINEAGE_OUT = ["STUDYID", "DOMAIN", "USUBJID", "SEQ", "SOURCE_FILE", "SOURCE_ROW", "SITE", "DERIVED_FROM"]
 
 
@@ -174,13 +174,9 @@ def order_columns(domain: str, data: pd.DataFrame, variables: pd.DataFrame, keep
     for variable, core in zip(meta["variable"], meta["core"]):
         if variable not in out.columns and core in ("Req", "Exp"):
             out[variable] = None
-    known = [v for v in meta["variable"] if v in out.columns]
-    # SDTM model timing variables a domain table does not list (VISITNUM in EX) go where the model puts them:
-    # before EPOCH and the other timing variables (SDTM v2.0 timing order; CG0330)
-    visit = [v for v in MODEL_VISIT_TIMING if v in out.columns and v not in known]
-    if visit:
-        at = known.index("EPOCH") if "EPOCH" in known else len(known)
-        known = known[:at] + visit + known[at:]
+    # SDTM model timing variables a domain table does not list (VISITNUM in EX, MHSTDY in MH) go where the
+    # model puts them (SDTM v2.0 timing order; CG0330)
+    known = [v for v in place_model_timing(list(meta["variable"]), list(out.columns), meta_domain) if v in out.columns]
     extra = [c for c in out.columns if c not in known and not c.startswith("_")]
     internal = [c for c in out.columns if c.startswith("_")] if keep_internal else []
     out = out[known + extra + internal]

@@ -853,8 +853,12 @@ def run_conformance_rules(data: ValidationData, rules: dict[str, Rule] | None = 
     >>> dm = pd.DataFrame({"USUBJID": ["S-1"], "DOMAIN": ["DM"]})
     >>> ae = pd.DataFrame({"USUBJID": ["S-1", "S-9"], "DOMAIN": ["AE", "AE"]})
     >>> f = run_conformance_rules(ValidationData({"DM": dm, "AE": ae}, {}))
-    >>> f[["rule_id", "dataset", "usubjid", "record"]].values.tolist()
+    >>> f.loc[f["rule_id"] == "CG0029", ["rule_id", "dataset", "usubjid", "record"]].values.tolist()
     [['CG0029', 'AE', 'S-9', 2]]
     """
     chosen = rules if rules is not None else CONFORMANCE_RULES
     return _concat([rule.check(data) for _, rule in sorted(chosen.items())])
+
+
+# the rules CDISC CORE runs on SDTM (registered into CONFORMANCE_RULES on import)
+from pipeline.validate import conformance_core  # noqa: E402,F401
