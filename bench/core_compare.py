@@ -17,7 +17,7 @@ from pathlib import Path
 import pandas as pd
 
 from pipeline.validate.conformance import CONFORMANCE_RULES, ValidationData, run_conformance_rules
-from pipeline.validate.schemas import prepare_dataset
+from pipeline.validate.frames import prepare_dataset
 
 
 def read_xpt_dir(folder: Path) -> dict[str, pd.DataFrame]:

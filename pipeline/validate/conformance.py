@@ -15,7 +15,7 @@ import pandas as pd
 from pipeline.validate.findings import empty_findings, make_findings
 from pipeline.validate.iso8601 import compute_complete_date
 from pipeline.validate.rules import CORE_CATALOGUE, Rule
-from pipeline.validate.schemas import display_text
+from pipeline.validate.frames import display_text
 
 TRIAL_DESIGN = {"TS", "TA", "TE", "TV", "TI", "TD", "TM"}
 SAS_EPOCH = pd.Timestamp("1960-01-01")

@@ -26,7 +26,7 @@ from pipeline.validate.conformance import (
 )
 from pipeline.validate.findings import empty_findings, make_findings
 from pipeline.validate.rules import CORE_CATALOGUE, Rule
-from pipeline.validate.schemas import display_text
+from pipeline.validate.frames import display_text
 
 STANDARDS = PROJECT_ROOT / "specs" / "standards"
 NUMBER = r"^-?(\d+(\.\d+)?)$|^-?\.\d+$"   # CORE's "continuous measurement" pattern (CG0181/CG0183)
