@@ -35,15 +35,23 @@ class ValidationData:
     domains: dict[str, str] = field(default_factory=dict)
     instruments: dict[str, dict] = field(default_factory=dict)
     _combined: dict[str, pd.DataFrame | None] = field(default_factory=dict, repr=False)
+    _domain_cache: dict[str, str] = field(default_factory=dict, repr=False)
 
     def domain_of(self, name: str) -> str:
         """The SDTM domain of a dataset (DOMAIN column, spec, or the name itself)."""
         if name in self.domains:
             return self.domains[name]
+        if name in self._domain_cache:
+            return self._domain_cache[name]
         frame = self.sdtm.get(name)
-        if frame is not None and "DOMAIN" in frame.columns and frame["DOMAIN"].notna().any():
-            return str(frame["DOMAIN"].dropna().iloc[0]).upper()
-        return name
+        domain = name
+        if frame is not None and "DOMAIN" in frame.columns:
+            first = frame["DOMAIN"].first_valid_index()
+            if first is not None:
+                domain = str(frame["DOMAIN"].loc[first]).upper()
+        if frame is not None:
+            self._domain_cache[name] = domain   # worked out once per dataset (rules ask for it many times)
+        return domain
 
     def sdtm_with(self, *columns: str) -> dict[str, pd.DataFrame]:
         """SDTM datasets having every named column (``--`` is replaced by the domain prefix)."""
