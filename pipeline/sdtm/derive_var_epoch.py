@@ -17,6 +17,8 @@ from pipeline.sdtm.derive_helpers import (
 )
 
 SAME_DAY_RULES = ("later", "earlier")
+BEFORE_FIRST_RULES = ("null", "first")
+PARTIAL_RULES = ("null", "earliest")
 
 
 def derive_var_epoch(
@@ -26,6 +28,8 @@ def derive_var_epoch(
     new_var: str = "EPOCH",
     by_vars: str | Sequence[str] = ("USUBJID",),
     same_day: str = "later",
+    before_first: str = "null",
+    partial: str = "null",
 ) -> pd.DataFrame:
     """Add EPOCH: the epoch of the subject element (SE) whose [SESTDTC, SEENDTC) holds ``dtc_var``.
 
@@ -36,8 +40,12 @@ def derive_var_epoch(
       falls on the boundary day without a comparable time, ``same_day`` decides: ``"later"``
       (default) puts it in the element that starts that day (e.g. an AE on the first-dose day is
       TREATMENT), ``"earlier"`` in the element that ends that day (e.g. pre-dose findings on Day 1).
-    - A partial date (``2019-03``) gets an epoch only when its whole range lies in one element.
-    - Null when the date is missing, before the first element (informed consent) or after the last.
+    - A partial date (``2019-03``) gets an epoch only when its whole range lies in one element;
+      with ``partial="earliest"`` a range spanning elements takes the epoch of its first possible day.
+    - Null when the date is missing, before the first element (informed consent) or after the last;
+      with ``before_first="first"`` a record dated before the subject's first element takes the first
+      element's epoch (e.g. a medication started before consent and recorded at SCREENING; FDA
+      Business Rule FB2201 / CORE-000701 asks for EPOCH on every subject-level observation).
     An existing ``new_var`` column is replaced.
 
     Args:
@@ -59,11 +67,17 @@ def derive_var_epoch(
     3      S1           2019-03  TREATMENT
     4      S1           2019-01       None
     5      S1        2019-12-01  FOLLOW-UP
+    >>> derive_var_epoch(ae, se, dtc_var="AESTDTC", before_first="first", partial="earliest")["EPOCH"].tolist()
+    ['SCREENING', 'TREATMENT', 'SCREENING', 'TREATMENT', 'SCREENING', 'FOLLOW-UP']
     """
     check_variable_name(new_var, "new_var")
     by = list(as_tuple(by_vars, "by_vars"))
     if same_day not in SAME_DAY_RULES:
         raise ConfigError(f"argument same_day: {same_day!r} must be one of {', '.join(SAME_DAY_RULES)}")
+    if before_first not in BEFORE_FIRST_RULES:
+        raise ConfigError(f"argument before_first: {before_first!r} must be one of {', '.join(BEFORE_FIRST_RULES)}")
+    if partial not in PARTIAL_RULES:
+        raise ConfigError(f"argument partial: {partial!r} must be one of {', '.join(PARTIAL_RULES)}")
     check_frame(dataset, "dataset", [*by, dtc_var])
     check_frame(se, "se", [*by, "SESTDTC", "SEENDTC", "EPOCH"])
 
@@ -72,14 +86,18 @@ def derive_var_epoch(
     time = iso_time(dataset[dtc_var])
     records = dataset[by].reset_index(drop=True)
     records["_row"] = np.arange(len(records))
-    epoch = _place(records.assign(_d=lo.to_numpy(), _t=time.to_numpy()), elements, by, same_day)
-    partial = (lo != hi).to_numpy() & lo.notna().to_numpy()
-    if partial.any():  # a partial date is placed only when its first and last possible days agree
-        subset = records[partial].assign(_d=hi.to_numpy()[partial], _t=np.timedelta64("NaT", "ns"))
+    first = before_first == "first"
+    epoch = _place(records.assign(_d=lo.to_numpy(), _t=time.to_numpy()), elements, by, same_day, first)
+    spans = (lo != hi).to_numpy() & lo.notna().to_numpy()
+    if spans.any():  # a partial date is placed only when its first and last possible days agree
+        subset = records[spans].assign(_d=hi.to_numpy()[spans], _t=np.timedelta64("NaT", "ns"))
         subset["_row"] = np.arange(len(subset))
-        epoch_hi = _place(subset, elements, by, same_day)
-        epoch_lo = epoch[partial]
-        epoch[partial] = np.where(epoch_lo == epoch_hi, epoch_lo, None)
+        epoch_hi = _place(subset, elements, by, same_day, first)
+        epoch_lo = epoch[spans]
+        agree = epoch_lo == epoch_hi
+        if partial == "earliest":
+            agree = agree | pd.notna(epoch_lo)
+        epoch[spans] = np.where(agree, epoch_lo, None)
 
     result = dataset.copy()
     result[new_var] = pd.Series(epoch, index=dataset.index, dtype="object").where(pd.notna(epoch), None)
@@ -106,8 +124,10 @@ def _element_bounds(se: pd.DataFrame, by: list[str]) -> pd.DataFrame:
     return elements[elements["_sd"].notna()]
 
 
-def _place(records: pd.DataFrame, elements: pd.DataFrame, by: list[str], same_day: str) -> np.ndarray:
-    """Element key (position in SE) for each record, or -1 when none holds it."""
+def _place(records: pd.DataFrame, elements: pd.DataFrame, by: list[str], same_day: str,
+           before_first: bool = False) -> np.ndarray:
+    """EPOCH of the element holding each record, or None when none holds it (with ``before_first``, a
+    record dated before the subject's first element gets that element's epoch)."""
     pairs = records[records["_d"].notna()].merge(elements, on=by, how="inner")
     d, t = pairs["_d"], pairs["_t"]
     sd, st, ed, et = pairs["_sd"], pairs["_st"], pairs["_ed"], pairs["_et"]
@@ -123,4 +143,11 @@ def _place(records: pd.DataFrame, elements: pd.DataFrame, by: list[str], same_da
     chosen = hits.drop_duplicates("_row", keep="first")
     placed = np.full(len(records), None, dtype=object)
     placed[chosen["_row"].to_numpy()] = chosen["EPOCH"].to_numpy()
+    if before_first:
+        firsts = elements.sort_values([*by, "TAETORD", "_sd"], kind="mergesort").drop_duplicates(by, keep="first")
+        early = records[records["_d"].notna()].merge(firsts[[*by, "_sd", "EPOCH"]], on=by, how="inner")
+        early = early[(early["_d"] < early["_sd"]).to_numpy()]
+        rows = early["_row"].to_numpy()
+        unplaced = pd.isna(placed[rows])
+        placed[rows[unplaced]] = early["EPOCH"].to_numpy()[unplaced]
     return placed

@@ -20,6 +20,7 @@ from pyarrow.lib import ArrowException
 from pipeline.common.errors import ConfigError, InputError, PipelineError
 from pipeline.common.io import write_json_atomic, write_parquet_atomic
 from pipeline.common.logs import get_logger, track
+from pipeline.common.sdtm_model import place_model_timing
 from pipeline.common.study import StudyContext
 from pipeline.sdtm.derive_var_dy import derive_var_dy
 from pipeline.sdtm.derive_var_epoch import derive_var_epoch
@@ -157,7 +158,9 @@ def derive_domain(domain: str, data: pd.DataFrame, mapping: DomainMapping, dm: p
     for item in spec.get("dy", []) or []:
         out = derive_var_dy(out, dm, dtc_var=item["dtc"], new_var=item["new_var"])
     if spec.get("epoch") and se is not None:
-        out = derive_var_epoch(out, se, dtc_var=spec["epoch"]["dtc"], same_day=spec["epoch"].get("same_day", "later"))
+        item = spec["epoch"]
+        out = derive_var_epoch(out, se, dtc_var=item["dtc"], same_day=item.get("same_day", "later"),
+                               before_first=item.get("before_first", "null"), partial=item.get("partial", "null"))
     if spec.get("seq"):
         order = list(spec["seq"]["order"])
         out = out.assign(**{c: None for c in order if c not in out.columns})  # a Perm variable nobody collected
@@ -175,6 +178,8 @@ def order_columns(domain: str, data: pd.DataFrame, variables: pd.DataFrame, keep
     ...                      "type": ["Char", "Num", "Char"], "core": ["Req", "Req", "Exp"]})
     >>> order_columns("XX", pd.DataFrame({"XXSEQ": [1], "STUDYID": ["S"], "ZZ": ["z"]}), meta).columns.tolist()
     ['STUDYID', 'XXSEQ', 'XXTERM', 'ZZ']
+    >>> order_columns("XX", pd.DataFrame({"VISIT": ["V"], "XXSEQ": [1], "VISITNUM": [1]}), meta).columns.tolist()
+    ['STUDYID', 'XXSEQ', 'XXTERM', 'VISITNUM', 'VISIT']
     """
     meta_domain = "SUPPQUAL" if domain.startswith("SUPP") else domain
     meta = variables[variables["domain"] == meta_domain].sort_values("order")
@@ -192,7 +197,9 @@ def order_columns(domain: str, data: pd.DataFrame, variables: pd.DataFrame, keep
                     values = values.map(lambda v: v if v is None or isinstance(v, str) else
                                         (str(int(v)) if isinstance(v, float) and v.is_integer() else str(v)))
                 out[variable] = values
-    known = [v for v in meta["variable"] if v in out.columns]
+    # SDTM model timing variables a domain table does not list (VISITNUM in EX, MHSTDY in MH) go where the
+    # model puts them (SDTM v2.0 timing order; CG0330)
+    known = [v for v in place_model_timing(list(meta["variable"]), list(out.columns), meta_domain) if v in out.columns]
     extra = [c for c in out.columns if c not in known and not c.startswith("_")]
     internal = [c for c in out.columns if c.startswith("_")] if keep_internal else []
     out = out[known + extra + internal]

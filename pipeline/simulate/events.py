@@ -42,6 +42,9 @@ def _meddra_lookup(inputs: SimulationInputs) -> pd.DataFrame:
     return inputs.meddra.drop_duplicates("llt_name").set_index("llt_name")
 
 
+SERIOUSNESS_COLUMNS = {"hospitalization": "sae_hosp", "life_threatening": "sae_life", "medically_important": "sae_mie"}
+
+
 def build_ae_truth(subjects: pd.DataFrame, inputs: SimulationInputs) -> pd.DataFrame:
     """Adverse events with calibrated serious and drug-withdrawn events (one row per event).
 
@@ -121,6 +124,11 @@ def build_ae_truth(subjects: pd.DataFrame, inputs: SimulationInputs) -> pd.DataF
     ae["end_date"] = np.where(ongoing, np.datetime64("NaT"), end)
     ae["ongoing"] = np.where(ongoing, "Y", "N")
     ae["serious"] = np.where(kind == "sae", "Y", "N")
+    # seriousness criteria of the serious events, fixed per term (no random draw: the other draws stay as they were)
+    criteria = {e["llt"]: set(e.get("seriousness") or ["hospitalization"]) for e in spec["catalogue"] if e.get("serious")}
+    for criterion, column in SERIOUSNESS_COLUMNS.items():
+        has = ae["llt"].map(lambda t, c=criterion: c in criteria.get(t, set())).to_numpy(dtype=bool)
+        ae[column] = np.where(kind == "sae", np.where(has, "Y", "N"), None)
     sev_names = list(spec["severity_share"])
     sev_p = np.array([float(spec["severity_share"][s]) for s in sev_names])
     severity = rng.choice(sev_names, m, p=sev_p / sev_p.sum())

@@ -264,6 +264,8 @@ def render_site_form(form: str, truth: pd.DataFrame, subjects: pd.DataFrame, dia
         cols = {"subject": subj, "line": rows["line"].astype(str).to_numpy(), "term": verbatim,
                 "start_date": d.dates(rows["start_date"], rows["start_precision"]), "end_date": d.dates(rows["end_date"]),
                 "ongoing": d.yes_no(rows["ongoing"]), "serious": d.yes_no(rows["serious"]),
+                **{c: np.where(rows[c].notna().to_numpy(), d.yes_no(rows[c].fillna("N")), "")
+                   for c in ("sae_hosp", "sae_life", "sae_mie")},
                 "severity": d.codes("severity", rows["severity"]), "relationship": d.codes("relationship", rows["relationship"]),
                 "action": d.codes("action", rows["action"]), "outcome": d.codes("outcome", rows["outcome"]),
                 "llt_name": rows["llt"].to_numpy(), "llt_code": rows["llt_code"].to_numpy(),

@@ -16,7 +16,7 @@ from pipeline.common.dates import compute_study_day
 from pipeline.validate.findings import empty_findings, make_findings
 from pipeline.validate.iso8601 import compute_complete_date
 from pipeline.validate.rules import CORE_CATALOGUE, Rule
-from pipeline.validate.schemas import display_text
+from pipeline.validate.frames import display_text
 
 TRIAL_DESIGN = {"TS", "TA", "TE", "TV", "TI", "TD", "TM"}
 SAS_EPOCH = pd.Timestamp("1960-01-01")
@@ -36,15 +36,23 @@ class ValidationData:
     domains: dict[str, str] = field(default_factory=dict)
     instruments: dict[str, dict] = field(default_factory=dict)
     _combined: dict[str, pd.DataFrame | None] = field(default_factory=dict, repr=False)
+    _domain_cache: dict[str, str] = field(default_factory=dict, repr=False)
 
     def domain_of(self, name: str) -> str:
         """The SDTM domain of a dataset (DOMAIN column, spec, or the name itself)."""
         if name in self.domains:
             return self.domains[name]
+        if name in self._domain_cache:
+            return self._domain_cache[name]
         frame = self.sdtm.get(name)
-        if frame is not None and "DOMAIN" in frame.columns and frame["DOMAIN"].notna().any():
-            return str(frame["DOMAIN"].dropna().iloc[0]).upper()
-        return name
+        domain = name
+        if frame is not None and "DOMAIN" in frame.columns:
+            first = frame["DOMAIN"].first_valid_index()
+            if first is not None:
+                domain = str(frame["DOMAIN"].loc[first]).upper()
+        if frame is not None:
+            self._domain_cache[name] = domain   # worked out once per dataset (rules ask for it many times)
+        return domain
 
     def sdtm_with(self, *columns: str) -> dict[str, pd.DataFrame]:
         """SDTM datasets having every named column (``--`` is replaced by the domain prefix)."""
@@ -843,8 +851,12 @@ def run_conformance_rules(data: ValidationData, rules: dict[str, Rule] | None = 
     >>> dm = pd.DataFrame({"USUBJID": ["S-1"], "DOMAIN": ["DM"]})
     >>> ae = pd.DataFrame({"USUBJID": ["S-1", "S-9"], "DOMAIN": ["AE", "AE"]})
     >>> f = run_conformance_rules(ValidationData({"DM": dm, "AE": ae}, {}))
-    >>> f[["rule_id", "dataset", "usubjid", "record"]].values.tolist()
+    >>> f.loc[f["rule_id"] == "CG0029", ["rule_id", "dataset", "usubjid", "record"]].values.tolist()
     [['CG0029', 'AE', 'S-9', 2]]
     """
     chosen = rules if rules is not None else CONFORMANCE_RULES
     return _concat([rule.check(data) for _, rule in sorted(chosen.items())])
+
+
+# the rules CDISC CORE runs on SDTM (registered into CONFORMANCE_RULES on import)
+from pipeline.validate import conformance_core  # noqa: E402,F401

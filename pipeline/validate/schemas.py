@@ -20,11 +20,11 @@ import pandera.pandas as pa
 from pandera.errors import SchemaErrors
 
 from pipeline.validate.findings import empty_findings, make_findings
+from pipeline.validate.frames import TEXT_DTYPE, as_text, display_text, prepare_dataset  # noqa: F401 (re-exported)
 from pipeline.validate.iso8601 import compute_iso8601_datetime_valid, compute_iso8601_duration_valid
 from pipeline.validate.metadata import MAX_CHAR_LENGTH, Codelist, DatasetSpec
 from pipeline.validate.rules import SCHEMA_RULES, Rule
 
-TEXT_DTYPE = pd.StringDtype("pyarrow")
 NUMBER_PATTERN = r"^\s*[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?\s*$"
 SUBJECT_LEVEL_KEY_RULES = {"DM": "SD0083", "ADSL": "ISL-0105"}
 
@@ -37,59 +37,6 @@ class CheckInfo:
     variable: str | None
     params: dict[str, Any]
     value_of: Callable[[pd.DataFrame, pd.Index], pd.Series] | None = None
-
-
-def prepare_dataset(dataset: pd.DataFrame) -> pd.DataFrame:
-    """A copy with a 0..n-1 index, text as Arrow strings and blank or whitespace-only text as null.
-
-    SDTM writes a null character value as ""; validation treats it as null.
-
-    >>> prepare_dataset(pd.DataFrame({"A": ["x", "", "  ", None]}))["A"].isna().tolist()
-    [False, True, True, True]
-    """
-    import pyarrow as pa
-    import pyarrow.compute as pc
-
-    out = dataset.reset_index(drop=True).copy()
-    for column in out.columns:
-        values = out[column]
-        if values.dtype == object and pd.api.types.infer_dtype(values, skipna=True) != "string":
-            continue  # all null (either type fits) or mixed content (the type check CG0012 reports it)
-        if values.dtype == object or pd.api.types.is_string_dtype(values.dtype):
-            if values.dtype == TEXT_DTYPE:
-                array = pa.chunked_array(values.array._pa_array).combine_chunks()
-            else:
-                array = pa.array(values.to_numpy(dtype=object), type=pa.string(), from_pandas=True)
-            if array.type != pa.string():
-                array = array.cast(pa.string())
-            blank = pc.equal(pc.utf8_trim_whitespace(array), "")
-            if pc.any(blank).as_py():
-                array = pc.if_else(blank, pa.scalar(None, pa.string()), array)
-            out[column] = pd.Series(pd.arrays.ArrowStringArray(array), index=out.index, name=column)
-    return out
-
-
-def as_text(values: pd.Series) -> pd.Series:
-    """The values as Arrow-backed text (no copy when they already are).
-
-    >>> str(as_text(pd.Series(["a", None])).dtype)
-    'string'
-    """
-    return values if values.dtype == TEXT_DTYPE else values.astype(TEXT_DTYPE)
-
-
-def display_text(values: pd.Series) -> pd.Series:
-    """Values as text for messages: whole floats without ``.0``, null as empty text.
-
-    >>> display_text(pd.Series([1.0, 2.5, None])).tolist()
-    ['1', '2.5', '']
-    """
-    if pd.api.types.is_float_dtype(values.dtype):
-        whole = values.notna() & (values % 1 == 0)
-        text = values.astype(object).astype(str)
-        text[whole] = values[whole].astype("int64").astype(str)
-        return text.where(values.notna(), "").astype(TEXT_DTYPE)
-    return values.astype(TEXT_DTYPE).fillna("")
 
 
 def _is_character(values: pd.Series) -> bool:

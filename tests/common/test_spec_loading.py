@@ -38,7 +38,7 @@ MAPPING_CASES = [
      "derivations.seq.order: expected a list of names"),
     ("ae.yaml", "dy: [{dtc: AESTDTC, new_var: AESTDY}, {dtc: AEENDTC, new_var: AEENDY}]", "dy: abc",
      "derivations.dy: expected a list, got 'abc'"),
-    ("ae.yaml", "epoch: {dtc: AESTDTC}", "epoch: {dtc: AESTDTC, same_day: sometimes}",
+    ("ae.yaml", "epoch: {dtc: AESTDTC, before_first: first", "epoch: {dtc: AESTDTC, same_day: sometimes, before_first: first",
      "derivations.epoch.same_day: one of earlier, later, got 'sometimes'"),
     ("sites.yaml", "reader: {decimal: ',', delimiter: ';', encoding: latin-1}",
      "reader: {decimal: ',', delimiter: ';', encoding: latin-1, skip_rows: two}",

@@ -18,7 +18,7 @@ from pipeline.sdtm.stage import run  # noqa: E402
 
 SITES = ["101", "102", "201", "301", "401", "402", "501"]
 # as collected, so legitimately different per dialect; everything else must be identical
-AS_COLLECTED = {"USUBJID", "SITEID", "COUNTRY", "LBORRES", "LBORRESU", "LBORNRLO", "LBORNRHI", "VSORRES", "VSORRESU"}
+AS_COLLECTED = {"USUBJID", "SUBJID", "SITEID", "COUNTRY", "LBORRES", "LBORRESU", "LBORNRLO", "LBORNRHI", "VSORRES", "VSORRESU"}
 
 
 @pytest.fixture(scope="module")
@@ -69,7 +69,7 @@ def test_sledai_items_and_totals_from_every_dialect(mapped):
 
 def test_dialect_values_spot_checks(mapped):
     dm = pd.read_parquet(mapped / "sdtm" / "dm.parquet").set_index("SITEID")
-    assert dm.loc["201", "SUBJID"] == "0012" and dm.loc["401", "SUBJID"] == "0012"
+    assert dm.loc["201", "SUBJID"] == "201-0012" and dm.loc["401", "SUBJID"] == "401-0012"   # unique in the study
     assert dm.loc["101", "BRTHDTC"] == "1985" and dm.loc["101", "AGE"] == 33
     assert set(dm["SEX"]) == {"F"} and set(dm["ARMCD"]) == {"ISCAL10"}
     ae = pd.read_parquet(mapped / "sdtm" / "ae.parquet")
@@ -98,6 +98,8 @@ def test_new_site_dialect_is_added_with_yaml_alone(tmp_path):
                     "Ethnicity": "ethnicity", "InformedConsentDate": "consent_date"},
              "ae": {"SubjectNumber": "subject_no", "AENumber": "ae_no", "AdverseEventTerm": "ae_term",
                     "StartDate": "start_date", "EndDate": "end_date", "Ongoing": "ongoing", "Serious": "serious",
+                    "Hospitalization": "hospitalized", "LifeThreatening": "life_threatening",
+                    "MedicallyImportant": "medically_important",
                     "Severity": "severity", "Causality": "relationship", "ActionTaken": "action_taken",
                     "Outcome": "outcome", "LowestLevelTerm": "llt_name", "LLTCode": "llt_code",
                     "PreferredTerm": "preferred_term", "PTCode": "pt_code", "SystemOrganClass": "system_organ_class",
@@ -120,7 +122,7 @@ def test_new_site_dialect_is_added_with_yaml_alone(tmp_path):
     dm = pd.read_parquet(ctx.outputs_dir / "sdtm" / "dm.parquet").set_index("SITEID")
     assert dm.loc["601", "USUBJID"] == "CFZ533X2202-601-0012"
     assert dm.loc["601", "COUNTRY"] == "ITA"
-    columns = ["SUBJID", "BRTHDTC", "AGE", "SEX", "RACE", "ETHNIC", "RFICDTC"]
+    columns = ["BRTHDTC", "AGE", "SEX", "RACE", "ETHNIC", "RFICDTC"]
     assert dm.loc["601", columns].tolist() == dm.loc["402", columns].tolist()
     ae = pd.read_parquet(ctx.outputs_dir / "sdtm" / "ae.parquet")
     by_site = {s: ae[ae["USUBJID"].str.contains(f"-{s}-")].drop(columns=["USUBJID"]).reset_index(drop=True)

@@ -60,10 +60,12 @@ datasets:
       AEDECOD: {}
       AESEV: {}
       AESER: {}
+      AESHOSP: {}
       EPOCH: {codelist: STUDYEPOCH}
       AESTDTC: {}
       AEENDTC: {}
       AESTDY: {}
+      AEENDY: {}
   EX:
     include_standard: none
     variables:
@@ -72,7 +74,9 @@ datasets:
       USUBJID: {}
       EXSEQ: {}
       EXTRT: {}
+      EPOCH: {codelist: STUDYEPOCH}
       EXSTDTC: {}
+      EXSTDY: {}
   LB:
     include_standard: none
     keys: [STUDYID, USUBJID, LBTESTCD, VISITNUM]
@@ -90,6 +94,7 @@ datasets:
       LBSTRESU: {}
       VISITNUM: {}
       VISIT: {}
+      EPOCH: {codelist: STUDYEPOCH}
       LBDTC: {}
       LBDY: {}
 """
@@ -137,16 +142,16 @@ def clean_sdtm() -> dict[str, pd.DataFrame]:
         "STUDYID": ["TINY01"] * 3, "DOMAIN": ["AE"] * 3,
         "USUBJID": ["TINY01-001", "TINY01-001", "TINY01-002"], "AESEQ": [1.0, 2.0, 1.0],
         "AETERM": ["Headache", "Nausea", "Rash"], "AEDECOD": ["Headache", "Nausea", "Rash"],
-        "AESEV": ["MILD", "MODERATE", "SEVERE"], "AESER": ["N", "N", "Y"],
+        "AESEV": ["MILD", "MODERATE", "SEVERE"], "AESER": ["N", "N", "Y"], "AESHOSP": [None, None, "Y"],
         "EPOCH": ["TREATMENT", "TREATMENT", "TREATMENT"],
         "AESTDTC": ["2024-02-05", "2024-02", "2024-02-10T08:30"], "AEENDTC": ["2024-02-07", None, "2024-02-12"],
-        "AESTDY": [5.0, None, 8.0],
+        "AESTDY": [5.0, None, 8.0], "AEENDY": [7.0, None, 10.0],
     })
     ex = pd.DataFrame({
         "STUDYID": ["TINY01"] * 4, "DOMAIN": ["EX"] * 4,
         "USUBJID": ["TINY01-001", "TINY01-001", "TINY01-002", "TINY01-002"], "EXSEQ": [1.0, 2.0, 1.0, 2.0],
-        "EXTRT": ["DRUGX", "DRUGX", "PLACEBO", "PLACEBO"],
-        "EXSTDTC": ["2024-02-01", "2024-03-01", "2024-02-03", "2024-03-03"],
+        "EXTRT": ["DRUGX", "DRUGX", "PLACEBO", "PLACEBO"], "EPOCH": ["TREATMENT"] * 4,
+        "EXSTDTC": ["2024-02-01", "2024-03-01", "2024-02-03", "2024-03-03"], "EXSTDY": [1.0, 30.0, 1.0, 30.0],
     })
     lb = pd.DataFrame({
         "STUDYID": ["TINY01"] * 4, "DOMAIN": ["LB"] * 4,
@@ -155,6 +160,7 @@ def clean_sdtm() -> dict[str, pd.DataFrame]:
         "LBORRES": ["1.2", "0.8", "<0.1", "2.5"], "LBORRESU": ["g/g"] * 4,
         "LBSTRESC": ["1.2", "0.8", "<0.1", "2.5"], "LBSTRESN": [1.2, 0.8, None, 2.5], "LBSTRESU": ["g/g"] * 4,
         "VISITNUM": [1.0, 3.0, 1.0, 3.0], "VISIT": ["SCREENING", "WEEK 4", "SCREENING", "WEEK 4"],
+        "EPOCH": ["SCREENING", "TREATMENT", "SCREENING", "TREATMENT"],
         "LBDTC": ["2024-01-20", "2024-02-29", "2024-01-22", "2024-03-02"], "LBDY": [-12.0, 29.0, -12.0, 29.0],
     })
     return {"DM": dm, "AE": ae, "EX": ex, "LB": lb}

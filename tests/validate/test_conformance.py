@@ -29,6 +29,7 @@ def with_epoch_design() -> dict[str, pd.DataFrame]:
         "STUDYID": ["TINY01"] * 3, "DOMAIN": ["SE"] * 3, "USUBJID": ["TINY01-001"] * 3,
         "EPOCH": ["SCREENING", "TREATMENT", "FOLLOW-UP"],
         "SESTDTC": ["2024-01-15", "2024-02-01", "2024-03-29"], "SEENDTC": ["2024-02-01", "2024-03-29", "2024-05-01"],
+        "SESTDY": [-17.0, 1.0, 58.0], "SEENDY": [1.0, 58.0, 91.0],
     })
     return sdtm
 

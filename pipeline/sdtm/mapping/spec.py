@@ -224,7 +224,7 @@ RELREC_KEYS = {"domain_add": "name", "filter": "text", "filter_add": "text", "re
 DERIVATION_KEYS = {
     "visit": {"dtc": "name", "visit_var": "name", "increment": "positive"},
     "dy": {"dtc": "name", "new_var": "name"},                      # a list of these
-    "epoch": {"dtc": "name", "same_day": "text"},
+    "epoch": {"dtc": "name", "same_day": "text", "before_first": "text", "partial": "text"},
     "seq": {"order": "names"},
     "lobxfl": {"by": "names", "dtc": "name", "result": "name"},
     "reference": {"arm_null": "text", "rfstdtc_from": "text", "rfendtc_from": "text", "consent_decod": "text",
@@ -251,12 +251,14 @@ def _check_derivations(node: Any, where: Where) -> None:
     Traceback (most recent call last):
     pipeline.common.errors.ConfigError: ae.yaml:60: derivations.dy: expected a list, got 'abc'
     """
+    from pipeline.sdtm.derive_var_epoch import BEFORE_FIRST_RULES, PARTIAL_RULES
     from pipeline.sdtm.derive_vars_dm_reference import ARM_NULL_STYLES, RFENDTC_SOURCES, RFSTDTC_SOURCES
 
     if node is None:
         return
     check_keys(node, {name: "mapping" if name != "dy" else "list" for name in DERIVATION_KEYS}, where, "derivations")
-    choices = {**DERIVATION_CHOICES, ("reference", "arm_null"): ARM_NULL_STYLES,
+    choices = {**DERIVATION_CHOICES, ("epoch", "before_first"): BEFORE_FIRST_RULES, ("epoch", "partial"): PARTIAL_RULES,
+               ("reference", "arm_null"): ARM_NULL_STYLES,
                ("reference", "rfstdtc_from"): RFSTDTC_SOURCES, ("reference", "rfendtc_from"): RFENDTC_SOURCES}
     for name, block in node.items():
         items = block if name == "dy" else [block]

@@ -1,0 +1,395 @@
+"""Conformance rules that CDISC CORE runs on SDTM, implemented here so a user does not need CORE.
+
+Each rule is one :class:`~pipeline.validate.rules.Rule` (id, title, description, message, severity,
+citation with the CORE id) registered in :data:`~pipeline.validate.conformance.CONFORMANCE_RULES`.
+A rule reports what the CORE rule of the same id reports, record for record (``record`` is the
+1-based row of the dataset, as CORE's ``row``); dataset-level rules report one finding per dataset.
+The agreement on the flagship study is tested against a committed CORE summary
+(``tests/validate/data/core_flagship.json``) and documented in ``docs/conformance.md``.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+import numpy as np
+import pandas as pd
+
+from pipeline.common.sdtm_model import place_model_timing
+from pipeline.common.study import PROJECT_ROOT
+from pipeline.validate.conformance import (
+    TRIAL_DESIGN,
+    ValidationData,
+    _concat,
+    _row_findings,
+    conformance_rule,
+)
+from pipeline.validate.findings import empty_findings, make_findings
+from pipeline.validate.rules import CORE_CATALOGUE, Rule
+from pipeline.validate.frames import display_text
+
+STANDARDS = PROJECT_ROOT / "specs" / "standards"
+NUMBER = r"^-?(\d+(\.\d+)?)$|^-?\.\d+$"   # CORE's "continuous measurement" pattern (CG0181/CG0183)
+SERIOUSNESS = ["AESCAN", "AESCONG", "AESDISAB", "AESDTH", "AESHOSP", "AESLIFE", "AESOD", "AESMIE"]
+ETHNIC_COLLECTED = ["HISPANIC OR LATINO", "NOT HISPANIC OR LATINO"]
+TS_INTERVENTIONAL = ["INTMODEL", "INTTYPE", "PCLAS"]
+
+def _cite(rule_id: str, core_id: str, kind: str = "CDISC SDTM conformance rule") -> str:
+    return f"{kind} {rule_id} ({core_id}; {CORE_CATALOGUE})"
+
+
+@lru_cache(maxsize=1)
+def ig_classes() -> dict[str, str]:
+    """SDTMIG 3.4 dataset class by domain (``EVENTS``, ``FINDINGS``, ...), from specs/standards.
+
+    >>> ig_classes()["AE"], ig_classes()["DM"]
+    ('EVENTS', 'SPECIAL PURPOSE')
+    """
+    table = pd.read_csv(STANDARDS / "sdtmig-3.4-datasets.tsv", sep="\t", dtype=str, keep_default_na=False)
+    return dict(zip(table["domain"], table["class"].str.upper()))
+
+
+@lru_cache(maxsize=1)
+def ig_variable_order() -> dict[str, list[str]]:
+    """SDTMIG 3.4 variables of each domain in the order of its domain table."""
+    table = pd.read_csv(STANDARDS / "sdtmig-3.4-variables.tsv", sep="\t", dtype=str, keep_default_na=False)
+    table["order"] = pd.to_numeric(table["order"], errors="coerce")
+    table = table.sort_values(["domain", "order"], kind="mergesort")
+    return {d: list(g["variable"]) for d, g in table.groupby("domain", sort=False)}
+
+
+def _class_of(data: ValidationData, name: str) -> str:
+    return ig_classes().get(data.domain_of(name), "")
+
+
+def _text(values: pd.Series) -> pd.Series:
+    """Values as stripped text, null and blank as NA."""
+    text = values.astype("string").str.strip()
+    return text.mask(text == "")
+
+
+def _dataset_finding(rule: Rule, dataset: str, variable: str, value: object, message: str) -> pd.DataFrame:
+    return make_findings(rule.id, rule.severity, dataset, message, rule.check_source, variable=variable, value=value)
+
+
+# --- DM -------------------------------------------------------------------------------------------
+@conformance_rule(
+    "CG0150", "SUBJID unique within the study",
+    "In DM, SUBJID identifies one subject of the study: no two records share a SUBJID.",
+    "SUBJID {value} is not unique within the study", "error", _cite("CG0150", "CORE-000186"))
+def check_subjid_unique(rule: Rule, data: ValidationData) -> pd.DataFrame:
+    """One finding per dataset (as CORE reports it) naming a repeated SUBJID."""
+    dm = data.first("DM")
+    if dm is None or "SUBJID" not in dm.columns:
+        return empty_findings()
+    repeated = dm["SUBJID"].dropna()
+    repeated = repeated[repeated.duplicated(keep=False)]
+    if repeated.empty:
+        return empty_findings()
+    first = str(repeated.iloc[0])
+    return _dataset_finding(rule, "DM", "SUBJID", first, rule.format_message(value=first))
+
+
+@conformance_rule(
+    "FB5701", "Collected ethnicity mapped to a collected value",
+    "When ETHNIC is populated it is HISPANIC OR LATINO or NOT HISPANIC OR LATINO (FDA expects the two "
+    "collected categories; NOT REPORTED or UNKNOWN needs a reviewer's explanation).",
+    "ETHNIC '{value}' is not HISPANIC OR LATINO or NOT HISPANIC OR LATINO", "warning",
+    _cite("FB5701", "CORE-000726", "FDA Business Rule"))
+def check_ethnic_collected(rule: Rule, data: ValidationData) -> pd.DataFrame:
+    dm = data.first("DM")
+    if dm is None or "ETHNIC" not in dm.columns:
+        return empty_findings()
+    ethnic = _text(dm["ETHNIC"])
+    bad = ethnic.notna() & ~ethnic.isin(ETHNIC_COLLECTED)
+    return _row_findings(rule, "DM", dm, bad.fillna(False), "ETHNIC", dm["ETHNIC"], rule.format_messages(dm["ETHNIC"]))
+
+
+# --- study day variables present ----------------------------------------------------------------
+STUDY_DAY_PRESENT = [
+    # (rule, CORE id, kind, date suffix, day suffix, classes (None = all), needs a populated complete date)
+    ("FB3201", "CORE-000321", "DTC", "DY", None, False),
+    ("FB1601", "CORE-000793", "DTC", "DY", None, True),
+    ("FB3202", "CORE-000328", "STDTC", "STDY", {"INTERVENTIONS", "EVENTS", "FINDINGS", "FINDINGS ABOUT", "SPECIAL PURPOSE"}, False),
+    ("FB3203", "CORE-000776", "ENDTC", "ENDY", {"INTERVENTIONS", "EVENTS", "FINDINGS", "FINDINGS ABOUT", "SPECIAL PURPOSE"}, False),
+]
+
+
+def _study_day_present(rule: Rule, data: ValidationData, date_suffix: str, day_suffix: str,
+                       classes: set[str] | None, populated: bool) -> pd.DataFrame:
+    parts = []
+    for name, frame in data.sdtm.items():
+        domain = data.domain_of(name)
+        if domain in TRIAL_DESIGN or (classes is not None and _class_of(data, name) not in classes):
+            continue
+        dtc, dy = f"{domain}{date_suffix}", f"{domain}{day_suffix}"
+        if dtc not in frame.columns or dy in frame.columns:
+            continue
+        dates = _text(frame[dtc]).dropna()
+        if populated:
+            dates = dates[dates.str.match(r"^\d{4}-\d{2}-\d{2}")]
+        if dates.empty and populated:
+            continue
+        first = dates.iloc[0] if len(dates) else None
+        parts.append(_dataset_finding(rule, name, dy, first, rule.format_message(dy=dy, dtc=dtc)))
+    return _concat(parts)
+
+
+def _register_study_day_present() -> None:
+    for rule_id, core_id, date_suffix, day_suffix, classes, populated in STUDY_DAY_PRESENT:
+        kind = "FDA Business Rule"
+        when = "populated with a complete date" if populated else "in the dataset"
+        conformance_rule(
+            rule_id, f"--{day_suffix} present with --{date_suffix}",
+            f"When --{date_suffix} is {when}, the study day --{day_suffix} is a variable of the dataset too.",
+            "{dy} is not in the dataset although {dtc} is", "warning", _cite(rule_id, core_id, kind))(
+            lambda rule, data, d=date_suffix, y=day_suffix, c=classes, p=populated:
+                _study_day_present(rule, data, d, y, c, p))
+
+
+_register_study_day_present()
+
+
+# --- timing ---------------------------------------------------------------------------------------
+@conformance_rule(
+    "FB2201", "EPOCH populated on subject-level observations",
+    "Every record of an interventions, events or findings dataset (MH aside) has EPOCH.",
+    "EPOCH is missing", "warning", _cite("FB2201", "CORE-000701", "FDA Business Rule"))
+def check_epoch_populated(rule: Rule, data: ValidationData) -> pd.DataFrame:
+    parts = []
+    for name, frame in data.sdtm.items():
+        domain = data.domain_of(name)
+        if _class_of(data, name) not in {"INTERVENTIONS", "EVENTS", "FINDINGS"} or domain in {"MH", "DD", "PP"}:
+            continue
+        if "EPOCH" not in frame.columns:
+            parts.append(_dataset_finding(rule, name, "EPOCH", None, "EPOCH is not in the dataset"))
+            continue
+        missing = _text(frame["EPOCH"]).isna()
+        parts.append(_row_findings(rule, name, frame, missing, "EPOCH", frame["EPOCH"], rule.message))
+    return _concat(parts)
+
+
+@conformance_rule(
+    "FB3207", "Start study day not after end study day",
+    "In interventions, events and special-purpose datasets, --STDY is not greater than --ENDY.",
+    "{stdy} {start} is greater than {endy} {value}", "warning",
+    _cite("FB3207", "CORE-000708", "FDA Business Rule"))
+def check_stdy_not_after_endy(rule: Rule, data: ValidationData) -> pd.DataFrame:
+    parts = []
+    for name, frame in data.sdtm_with("--STDY", "--ENDY").items():
+        if _class_of(data, name) not in {"INTERVENTIONS", "EVENTS", "SPECIAL PURPOSE"}:
+            continue
+        domain = data.domain_of(name)
+        stdy, endy = f"{domain}STDY", f"{domain}ENDY"
+        start, end = pd.to_numeric(frame[stdy], errors="coerce"), pd.to_numeric(frame[endy], errors="coerce")
+        bad = (start > end).fillna(False)
+        messages = (f"{stdy} " + display_text(start) + f" is greater than {endy} " + display_text(end)).astype(object)
+        parts.append(_row_findings(rule, name, frame, bad, endy, display_text(end), messages))
+    return _concat(parts)
+
+
+def _truncated_le(left: pd.Series, right: pd.Series) -> pd.Series:
+    """ISO 8601 ``left <= right`` compared at the precision both have (date vs datetime: by date), as CORE does."""
+    a, b = _text(left), _text(right)
+    width = np.minimum(a.str.len().fillna(0).to_numpy(), b.str.len().fillna(0).to_numpy())
+    width = np.where(width >= 10, np.where(width >= 16, np.minimum(width, 19), 10), width)
+    cut_a = pd.Series([s[:w] if isinstance(s, str) else None for s, w in zip(a.astype(object), width)], index=a.index)
+    cut_b = pd.Series([s[:w] if isinstance(s, str) else None for s, w in zip(b.astype(object), width)], index=b.index)
+    ok = cut_a.notna() & cut_b.notna() & (width >= 10)
+    return ok & (cut_a.fillna("") <= cut_b.fillna(""))
+
+
+@conformance_rule(
+    "CG0218", "SV EPOCH matches the subject's element on the visit date",
+    "For an SV record and an SE element of the subject with SESTDTC <= SVSTDTC <= SEENDTC (compared at the "
+    "precision both dates have, as CORE does), SV.EPOCH equals SE.EPOCH. A visit on a transition day lies in two "
+    "elements and is reported for the one whose epoch it does not take.",
+    "EPOCH {value} differs from the epoch {epoch} of the element starting {start}", "warning",
+    _cite("CG0218", "CORE-000097"))
+def check_sv_epoch_matches_se(rule: Rule, data: ValidationData) -> pd.DataFrame:
+    sv, se = data.first("SV"), data.first("SE")
+    need_sv, need_se = {"USUBJID", "EPOCH", "SVSTDTC"}, {"USUBJID", "EPOCH", "SESTDTC", "SEENDTC"}
+    if sv is None or se is None or not need_sv <= set(sv.columns) or not need_se <= set(se.columns):
+        return empty_findings()
+    visits = pd.DataFrame({"ROW": np.arange(len(sv)), "USUBJID": sv["USUBJID"].to_numpy(),
+                           "EPOCH": sv["EPOCH"].to_numpy(), "SVSTDTC": sv["SVSTDTC"].to_numpy()})
+    elements = se[["USUBJID", "EPOCH", "SESTDTC", "SEENDTC"]].rename(columns={"EPOCH": "SE_EPOCH"})
+    pairs = visits.merge(elements, on="USUBJID", how="inner")
+    inside = _truncated_le(pairs["SESTDTC"], pairs["SVSTDTC"]) & _truncated_le(pairs["SVSTDTC"], pairs["SEENDTC"])
+    differ = pairs["EPOCH"].astype("string").fillna("") != pairs["SE_EPOCH"].astype("string").fillna("")
+    hits = pairs[(inside & differ).to_numpy()].drop_duplicates("ROW")
+    if hits.empty:
+        return empty_findings()
+    mask = pd.Series(False, index=sv.index)
+    mask.iloc[hits["ROW"].to_numpy()] = True
+    text = {int(r): f"EPOCH {e} differs from the epoch {s} of the element starting {d}"
+            for r, e, s, d in zip(hits["ROW"], hits["EPOCH"], hits["SE_EPOCH"], hits["SESTDTC"])}
+    messages = pd.Series([text.get(i, "") for i in range(len(sv))], index=sv.index, dtype=object)
+    return _row_findings(rule, "SV", sv, mask, "EPOCH", sv["EPOCH"], messages)
+
+
+# --- SV, DS, AE, LB -------------------------------------------------------------------------------
+@conformance_rule(
+    "CG0654", "SVOCCUR only on pre-specified visits",
+    "When SVOCCUR is populated, SVPRESP is Y (--OCCUR is used only for pre-specified events: SDTMIG 3.4 4.5.7).",
+    "SVOCCUR is '{value}' but SVPRESP is not Y", "warning", _cite("CG0654", "CORE-000038"))
+def check_svoccur_presp(rule: Rule, data: ValidationData) -> pd.DataFrame:
+    sv = data.first("SV")
+    if sv is None or "SVOCCUR" not in sv.columns:
+        return empty_findings()
+    presp = sv["SVPRESP"] if "SVPRESP" in sv.columns else pd.Series(None, index=sv.index, dtype=object)
+    bad = _text(sv["SVOCCUR"]).notna() & (_text(presp) != "Y").fillna(True)
+    return _row_findings(rule, "SV", sv, bad, "SVPRESP", sv["SVOCCUR"], rule.format_messages(sv["SVOCCUR"]))
+
+
+@conformance_rule(
+    "CG0536", "One disposition event per subject, DSSCAT and EPOCH",
+    "A DSCAT = DISPOSITION EVENT record shares its USUBJID, DSSCAT and EPOCH with no other DS record.",
+    "more than one DS record for USUBJID, DSSCAT '{value}' and EPOCH {epoch}", "warning",
+    _cite("CG0536", "CORE-000213"))
+def check_one_disposition_per_epoch(rule: Rule, data: ValidationData) -> pd.DataFrame:
+    ds = data.first("DS")
+    if ds is None or not {"USUBJID", "DSCAT", "DSSCAT", "EPOCH"} <= set(ds.columns):
+        return empty_findings()
+    key = ds[["USUBJID", "DSSCAT", "EPOCH"]].astype("string").fillna("\x00")
+    shared = key.duplicated(keep=False)
+    bad = shared & (ds["DSCAT"] == "DISPOSITION EVENT").fillna(False)
+    messages = ("more than one DS record for USUBJID, DSSCAT '" + ds["DSSCAT"].astype("string").fillna("")
+                + "' and EPOCH " + ds["EPOCH"].astype("string").fillna("")).astype(object)
+    return _row_findings(rule, "DS", ds, bad, "DSSCAT", ds["DSSCAT"], messages)
+
+
+@conformance_rule(
+    "CG0042", "Serious adverse event has a seriousness criterion",
+    "When AESER is not N, at least one of AESCAN, AESCONG, AESDISAB, AESDTH, AESHOSP, AESLIFE, AESOD, AESMIE is Y.",
+    "AESER is '{value}' but no seriousness criterion is Y", "warning", _cite("CG0042", "CORE-000266"))
+def check_sae_criteria(rule: Rule, data: ValidationData) -> pd.DataFrame:
+    ae = data.first("AE")
+    if ae is None or "AESER" not in ae.columns:
+        return empty_findings()
+    any_criterion = pd.Series(False, index=ae.index)
+    for column in SERIOUSNESS:
+        if column in ae.columns:
+            any_criterion |= (ae[column] == "Y").fillna(False)
+    bad = (ae["AESER"] != "N").fillna(True) & ~any_criterion
+    return _row_findings(rule, "AE", ae, bad, "AESER", ae["AESER"], rule.format_messages(ae["AESER"]))
+
+
+def _ranges_on_text(rule: Rule, data: ValidationData, range_var: str) -> pd.DataFrame:
+    lb = data.first("LB")
+    if lb is None or not {"LBORRES", range_var} <= set(lb.columns):
+        return empty_findings()
+    result = _text(lb["LBORRES"])
+    continuous = result.str.match(NUMBER).fillna(False).astype(bool)
+    bad = result.notna() & ~continuous & _text(lb[range_var]).notna()
+    messages = ("LBORRES '" + result.fillna("") + f"' is not a continuous result but {range_var} is populated").astype(object)
+    return _row_findings(rule, "LB", lb, bad.fillna(False), range_var, lb[range_var], messages)
+
+
+@conformance_rule(
+    "CG0181", "Original reference range only on continuous results",
+    "LBORNRHI is null when LBORRES is populated but not a number (e.g. '<10', 'NEGATIVE').",
+    "LBORRES is not a continuous result but LBORNRHI is populated", "warning", _cite("CG0181", "CORE-000289"))
+def check_ornrhi_continuous(rule: Rule, data: ValidationData) -> pd.DataFrame:
+    return _ranges_on_text(rule, data, "LBORNRHI")
+
+
+@conformance_rule(
+    "CG0183", "Standard reference range only on continuous results",
+    "LBSTNRHI is null when LBORRES is populated but not a number (e.g. '<10', 'NEGATIVE').",
+    "LBORRES is not a continuous result but LBSTNRHI is populated", "warning", _cite("CG0183", "CORE-000299"))
+def check_stnrhi_continuous(rule: Rule, data: ValidationData) -> pd.DataFrame:
+    return _ranges_on_text(rule, data, "LBSTNRHI")
+
+
+# --- TS ------------------------------------------------------------------------------------------
+def _ts_value_code(rule: Rule, data: ValidationData, need_ref: bool) -> pd.DataFrame:
+    """TSVAL and TSVALCD one-to-one over the records that have both (and TSVCDREF when ``need_ref``):
+    one finding per record whose TSVAL or TSVALCD maps to several values, as CORE reports it."""
+    ts = data.first("TS")
+    if ts is None or not {"TSVAL", "TSVALCD"} <= set(ts.columns) or (need_ref and "TSVCDREF" not in ts.columns):
+        return empty_findings()
+    value, code = _text(ts["TSVAL"]), _text(ts["TSVALCD"])
+    codes_per_value = pd.DataFrame({"v": value, "c": code.fillna("\x00")}).dropna(subset=["v"]).drop_duplicates()
+    values_per_code = pd.DataFrame({"v": value.fillna("\x00"), "c": code}).dropna(subset=["c"]).drop_duplicates()
+    many_codes = set(codes_per_value.loc[codes_per_value["v"].duplicated(keep=False), "v"])
+    many_values = set(values_per_code.loc[values_per_code["c"].duplicated(keep=False), "c"])
+    scope = value.notna() & code.notna()
+    if need_ref:
+        scope &= _text(ts["TSVCDREF"]).notna()
+    bad = scope & (value.isin(many_codes) | code.isin(many_values))
+    messages = ("TSVAL '" + value.fillna("") + "' / TSVALCD '" + code.fillna("") + "' is not one-to-one").astype(object)
+    return _row_findings(rule, "TS", ts, bad.fillna(False), "TSVALCD", ts["TSVALCD"], messages)
+
+
+@conformance_rule(
+    "CG0265", "TSVAL and TSVALCD one-to-one",
+    "When TSVAL and TSVALCD are populated, each TSVAL has one TSVALCD and each TSVALCD one TSVAL.",
+    "TSVAL / TSVALCD is not one-to-one", "warning", _cite("CG0265", "CORE-000152"))
+def check_tsval_tsvalcd(rule: Rule, data: ValidationData) -> pd.DataFrame:
+    return _ts_value_code(rule, data, need_ref=False)
+
+
+@conformance_rule(
+    "FB0904", "TSVALCD and TSVAL one-to-one (coded values)",
+    "Where TSVCDREF names the code's dictionary, TSVALCD and TSVAL have a one-to-one relationship.",
+    "TSVALCD / TSVAL is not one-to-one", "warning", _cite("FB0904", "CORE-000728", "FDA Business Rule"))
+def check_tsvalcd_tsval(rule: Rule, data: ValidationData) -> pd.DataFrame:
+    return _ts_value_code(rule, data, need_ref=True)
+
+
+@conformance_rule(
+    "FB1111", "Interventional study describes its intervention",
+    "When TS has STYPE = INTERVENTIONAL, TSPARMCD INTMODEL, INTTYPE and PCLAS are present with TSVAL populated.",
+    "TS parameter {value} is missing or has no TSVAL in an interventional study", "warning",
+    _cite("FB1111", "CORE-000741 (which spells the parameter PCLASS)", "FDA Business Rule"))
+def check_ts_interventional(rule: Rule, data: ValidationData) -> pd.DataFrame:
+    ts = data.first("TS")
+    if ts is None or not {"TSPARMCD", "TSVAL"} <= set(ts.columns):
+        return empty_findings()
+    interventional = ((ts["TSPARMCD"] == "STYPE") & (ts["TSVAL"] == "INTERVENTIONAL")).fillna(False).any()
+    if not interventional:
+        return empty_findings()
+    have = set(ts.loc[_text(ts["TSVAL"]).notna(), "TSPARMCD"].dropna())
+    missing = [p for p in TS_INTERVENTIONAL if p not in have]
+    return _concat([_dataset_finding(rule, "TS", "TSPARMCD", p, rule.format_message(value=p)) for p in missing])
+
+
+# --- variable order -------------------------------------------------------------------------------
+def expected_order(domain: str, columns: list[str]) -> list[str] | None:
+    """The SDTMIG order of a domain's variables; SDTM model timing variables the domain table leaves out
+    (VISITNUM in EX, MHSTDY in MH) go after the last listed timing variable that precedes them in the model
+    (or before the first that follows). None for a domain the IG does not describe.
+
+    >>> order = expected_order("EX", ["STUDYID", "EXSEQ", "EPOCH", "VISIT", "VISITNUM"])
+    >>> [v for v in order if v in ("VISITNUM", "VISIT", "EPOCH", "EXSTDTC")]
+    ['VISITNUM', 'VISIT', 'EPOCH', 'EXSTDTC']
+    >>> [v for v in expected_order("MH", ["MHSTDY"]) if v in ("MHDY", "MHSTDY", "MHENRF")]
+    ['MHDY', 'MHSTDY', 'MHENRF']
+    """
+    table = ig_variable_order().get("SUPPQUAL" if domain.startswith("SUPP") else domain)
+    if table is None:
+        return None
+    return place_model_timing(list(table), columns, domain)
+
+
+@conformance_rule(
+    "CG0330", "Variables in the standard order",
+    "The dataset's variables that the SDTMIG domain table lists follow its order (timing variables the table "
+    "leaves out in SDTM model order); sponsor variables may follow.",
+    "variables are not in the SDTMIG order: {value}", "warning", _cite("CG0330", "CORE-000852"))
+def check_variable_order(rule: Rule, data: ValidationData) -> pd.DataFrame:
+    parts = []
+    for name, frame in data.sdtm.items():
+        columns = list(frame.columns)
+        order = expected_order(data.domain_of(name), columns)
+        if order is None:
+            continue
+        listed = [c for c in columns if c in order]
+        wanted = [c for c in order if c in listed]
+        if listed != wanted:
+            first = next(i for i, (a, b) in enumerate(zip(listed, wanted)) if a != b)
+            shown = f"{listed[first]} where {wanted[first]} is expected"
+            parts.append(_dataset_finding(rule, name, listed[first], shown, rule.format_message(value=shown)))
+    return _concat(parts)
+
