@@ -32,6 +32,7 @@ from pipeline.common.study import StudyContext
 TRIAL_DESIGN = ("TA", "TE", "TV", "TI", "TS", "TD", "TM")
 _ACCEPTED = re.compile(r"\s*\[accepted: (.*)\]\s*$")
 CSDRG_FILE = "csdrg.html"
+CSDRG_RTF_FILE = "csdrg.rtf"
 
 
 def summarise_findings(findings: pd.DataFrame) -> list[dict[str, Any]]:
@@ -153,18 +154,93 @@ def render_csdrg(context: dict[str, Any]) -> str:
     return environment.get_template("csdrg.html.j2").render(**context)
 
 
+def render_csdrg_rtf(context: dict[str, Any]) -> str:
+    r"""The same draft as RTF (Word opens it), from the same context as the HTML page.
+
+    >>> text = render_csdrg_rtf({"studyid": "S1", "title": "T", "inventory": [("SDTMIG", "3.4")], "arms": [],
+    ...                          "issues": [{"rule_id": "SD0001", "dataset": "AE", "severity": "error", "count": 2,
+    ...                                      "status": "accepted", "reason": "collected as is"}]})
+    >>> text.startswith("{\\rtf1") and "SD0001" in text and "collected as is" in text
+    True
+    """
+    from pipeline.tlf.render_rtf import rtf_escape
+
+    parts = [r"{\rtf1\ansi\deff0{\fonttbl{\f0 Arial;}}\fs20 "]
+
+    def heading(text: str, level: int) -> None:
+        parts.append(rf"\pard\sb240\sa80\b\fs{32 - 4 * level} {rtf_escape(text)}\b0\fs20\par ")
+
+    def paragraph(text: str) -> None:
+        parts.append(rf"\pard\sa80 {rtf_escape(text)}\par ")
+
+    def table(header: list[str], rows: list[list[Any]]) -> None:
+        width = 9000 // max(len(header), 1)
+        for index, row in enumerate([header, *rows]):
+            cells = "".join(rf"\clbrdrt\brdrs\clbrdrb\brdrs\clbrdrl\brdrs\clbrdrr\brdrs\cellx{width * (i + 1)}"
+                            for i in range(len(header)))
+            bold = (r"\b ", r"\b0") if index == 0 else ("", "")
+            text = "".join(rf"\pard\intbl {bold[0]}{rtf_escape(str(v if v is not None else ''))}{bold[1]}\cell "
+                           for v in row)
+            parts.append(rf"\trowd\trgaph60{cells}{text}\row ")
+        parts.append(r"\pard\par ")
+
+    studyid = str(context.get("studyid", ""))
+    heading(f"Clinical Study Data Reviewer's Guide - {studyid} (draft)", 1)
+    paragraph(f"Written by {context.get('generator', 'the pipeline')} from study.yaml, the dataset specifications, "
+              f"the submission package and the validation findings. Package created {context.get('created', '')}"
+              + (f"; data as of {context['as_of']}" if context.get("as_of") else "") + ".")
+    heading("1 Introduction", 2)
+    heading("1.2 Study Data Standards and Dictionary Inventory", 3)
+    table(["Standard or dictionary", "Version"], [list(item) for item in context.get("inventory", [])])
+    if context.get("source_text"):
+        heading("1.3 Source Data", 3)
+        paragraph(f"{context['source_text']}.")
+    heading("2 Protocol Description", 2)
+    paragraph(f"Protocol {studyid}: {context.get('title', '')}")
+    if context.get("study"):
+        table(["Item", "Value"], [[k.replace("_", " "), v] for k, v in context["study"].items()])
+    table(["Arm code", "Arm", "Planned subjects", "Ratio"],
+          [[a.get("armcd"), a.get("arm"), a.get("n", ""), a.get("ratio", "")] for a in context.get("arms", [])])
+    if context.get("trial_design"):
+        heading("2.3 Trial Design Datasets", 3)
+        table(["Dataset", "Label", "Records"], [[d.get("dataset"), d.get("label"), d.get("records")]
+                                                for d in context["trial_design"]])
+    heading("3 Subject Data Description", 2)
+    table(["Dataset", "Label", "Records", "Variables", "Origins"],
+          [[d.get("dataset"), d.get("label"), d.get("records"), d.get("variables"), d.get("origins")]
+           for d in context.get("sdtm", [])])
+    if context.get("conversions"):
+        heading("3.3 Text converted for the XPT files", 3)
+        table(["Standard", "Dataset", "Variable", "Rule", "Values", "Example"],
+              [[c["standard"], c["dataset"], c["variable"], c["rule"], c["count"], c["example"]]
+               for c in context["conversions"]])
+    heading("4 Analysis Datasets", 2)
+    table(["Dataset", "Label", "Records", "Variables", "Derived variables", "Origins"],
+          [[d.get("dataset"), d.get("label"), d.get("records"), d.get("variables"), d.get("derived"), d.get("origins")]
+           for d in context.get("adam", [])])
+    heading("5 Data Conformance Summary", 2)
+    paragraph(f"Validation gate: {context.get('gate') or 'not set'}. {context.get('open_count', 0)} finding(s) open, "
+              f"{context.get('accepted_count', 0)} accepted with the sponsor's reason.")
+    table(["Rule", "Dataset", "Severity", "Count", "Status", "Explanation"],
+          [[r.get("rule_id"), r.get("dataset"), r.get("severity"), r.get("count"), r.get("status"),
+            r.get("reason") or "sponsor to explain"] for r in context.get("issues", [])])
+    parts.append("}")
+    return "".join(parts)
+
+
 def write_csdrg(ctx: StudyContext, manifest: dict[str, Any], checks: pd.DataFrame) -> Path:
     """Render the draft from the package just written and the validation outputs, beside the SDTM define.xml."""
-    from pipeline.common.io import write_text_atomic
+    from pipeline.common.io import read_spreadsheet_csv, write_text_atomic
 
     metadata = {}
     for standard, folder in (("SDTM", "sdtm"), ("ADaM", "adam")):
         path = ctx.submission_dir / folder / "metadata.csv"
         if path.exists():
-            metadata[standard] = pd.read_csv(path, dtype=str, keep_default_na=False)
+            metadata[standard] = read_spreadsheet_csv(path)
     findings_path = ctx.validation_dir / "findings.parquet"
     findings = pd.read_parquet(findings_path) if findings_path.exists() else None
     rules_path = ctx.validation_dir / "rules.csv"
-    rules = pd.read_csv(rules_path, dtype=str, keep_default_na=False) if rules_path.exists() else None
+    rules = read_spreadsheet_csv(rules_path) if rules_path.exists() else None
     context = build_csdrg_context(ctx, manifest, metadata, checks, findings, rules)
+    write_text_atomic(ctx.submission_dir / "sdtm" / CSDRG_RTF_FILE, render_csdrg_rtf(context))
     return write_text_atomic(ctx.submission_dir / "sdtm" / CSDRG_FILE, render_csdrg(context))

@@ -77,3 +77,18 @@ def test_csdrg_conformance_summary_lists_every_finding_with_its_count_and_accept
     accepted = [r for r in rows if r[6] == "accepted"]
     assert accepted and all(r[8] in reasons for r in accepted)
     assert all(r[8] == "sponsor to explain" for r in rows if r[6] == "open")
+
+
+def test_csdrg_rtf_is_shipped_with_the_same_conformance_summary(csdrg):
+    ctx, html = csdrg
+    rtf = (ctx.submission_dir / "sdtm" / "csdrg.rtf").read_text(encoding="ascii")
+    assert rtf.startswith("{\\rtf1") and rtf.rstrip().endswith("}")
+    unescaped = rtf.replace("\\\\", "").replace("\\{", "").replace("\\}", "")
+    assert unescaped.count("{") == unescaped.count("}")  # groups balanced
+    rule_ids = {row[0] for row in _rows(html, "issues")}
+    assert rule_ids and all(rule_id in rtf for rule_id in rule_ids)
+    for heading in ("1 Introduction", "2 Protocol Description", "3 Subject Data Description", "4 Analysis Datasets",
+                    "5 Data Conformance Summary"):
+        assert heading in rtf
+    manifest = json.loads((ctx.submission_dir / "manifest.json").read_text())
+    assert "sdtm/csdrg.rtf" in {f["path"] for f in manifest["files"]}
