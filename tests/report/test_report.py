@@ -134,7 +134,8 @@ def test_sections_without_input_say_not_run(tmp_path):
     ctx = StudyContext.create("iscalimab-ln", outputs=tmp_path / "empty")
     run(ctx)
     html = (ctx.reports_dir / REPORT_NAME).read_text()
-    assert html.count('status-not-run">not run</span>') == 2 * 5  # navigation bar and section heading
+    # every section but the run summary, in the navigation bar and in its heading
+    assert html.count('status-not-run">not run</span>') == 2 * 9
     assert "ledger.json not found: the sdtm stage has not run." in html
     assert "validation/findings.parquet not found" in html
 
