@@ -132,14 +132,11 @@ def queries_csv_text(queries: pd.DataFrame) -> str:
 
     (A CSV writer local to the report: merge into ``pipeline.common.io``'s shared writer when it lands.)
 
-    >>> print(queries_csv_text(pd.DataFrame({"a": ["=HYPERLINK(1)", "-2.8", "\\tx"], "b": ["@x", "ok", "+"]})), end="")
-    a,b
-    '=HYPERLINK(1),'@x
-    -2.8,ok
-    '	x,'+
+    >>> queries_csv_text(pd.DataFrame({"a": ["=HYPERLINK(1)", "-2.8"], "b": ["@x", "ok"]})).splitlines()
+    ['a,b', "'=HYPERLINK(1),'@x", '-2.8,ok']
     """
     buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
+    writer = csv.writer(buffer, lineterminator="\r\n")  # RFC 4180: a CR inside a cell is then quoted too
     writer.writerow([escape_spreadsheet_formula(c) for c in queries.columns])
     for row in queries.itertuples(index=False):
         writer.writerow(["" if v is None else escape_spreadsheet_formula(_text(v)) for v in row])

@@ -73,6 +73,8 @@ def robust_z(values: pd.Series) -> pd.Series:
     [-1.35, -0.67, 0.0, 0.67, 11.47]
     """
     x = pd.to_numeric(values, errors="coerce").astype(float)
+    if not x.notna().any():
+        return pd.Series(0.0, index=x.index)
     median = x.median()
     mad = (x - median).abs().median() * 1.4826
     if not mad or np.isnan(mad):
