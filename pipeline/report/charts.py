@@ -91,7 +91,14 @@ def chart_over_visits(summary: pd.DataFrame, ylabel: str, reference: float, log_
                       color=colour, label=f"{group}")
     axes.axhline(reference, color="#9aa5b1", linewidth=0.8, linestyle="--")
     if log_scale:
+        from matplotlib.ticker import FixedLocator, NullFormatter, StrMethodFormatter
+
         axes.set_yscale("log")
+        low, high = axes.get_ylim()
+        ticks = [t for t in (0.1, 0.2, 0.3, 0.5, 0.7, 1.0, 1.5, 2.0, 3.0, 5.0) if low <= t <= high] or [reference]
+        axes.yaxis.set_major_locator(FixedLocator(ticks))
+        axes.yaxis.set_major_formatter(StrMethodFormatter("{x:g}"))
+        axes.yaxis.set_minor_formatter(NullFormatter())
     visits = summary.drop_duplicates("AVISITN").sort_values("AVISITN")
     _visit_axis(axes, visits)
     axes.set_ylabel(ylabel)

@@ -15,6 +15,7 @@ from typing import Any
 
 import pandas as pd
 
+from pipeline.common.errors import InputError
 from pipeline.common.io import write_bytes_atomic, write_text_atomic
 
 HISTORY_DIR = "history"
@@ -62,23 +63,32 @@ def rotate_history(reports_dir: Path, findings_text: str, ledger_text: str) -> P
     return previous if (previous / FINDINGS_FILE).exists() else None
 
 
-def read_snapshot(folder: Path) -> tuple[pd.DataFrame, dict[str, Any]]:
-    """The findings and ledger kept in a history folder (or a previous run's outputs folder).
+def find_snapshot(folder: Path) -> Path | None:
+    """The kept findings copy in ``folder``: the folder itself, or a run's ``reports/history/last/``.
 
-    A previous run's outputs folder (``--previous DIR``) is read from its
-    ``reports/history/last/`` when present, else from ``validation/findings.parquet`` and ``ledger.json``.
+    >>> find_snapshot(Path("/nowhere")) is None
+    True
     """
     folder = Path(folder)
     for candidate in (folder, folder / "reports" / HISTORY_DIR / "last"):
         if (candidate / FINDINGS_FILE).exists():
-            findings = pd.read_csv(candidate / FINDINGS_FILE, dtype=str, keep_default_na=False)
-            ledger_path = candidate / LEDGER_FILE
-            text = ledger_path.read_text(encoding="utf-8") if ledger_path.exists() else ""
-            return findings, (json.loads(text) if text.strip() else {})
-    findings = pd.read_parquet(folder / "validation" / "findings.parquet")
-    ledger_path = folder / "ledger.json"
-    ledger = json.loads(ledger_path.read_text(encoding="utf-8")) if ledger_path.exists() else {}
-    return findings.reindex(columns=IDENTITY + ["site"]).astype("string").fillna(""), ledger
+            return candidate
+    return None
+
+
+def read_snapshot(folder: Path) -> tuple[pd.DataFrame, dict[str, Any]]:
+    """The findings and ledger kept in a history folder (see :func:`find_snapshot`)."""
+    candidate = find_snapshot(folder)
+    if candidate is None:
+        raise InputError(f"{folder}: no kept findings ({FINDINGS_FILE}) found, nor reports/{HISTORY_DIR}/last/")
+    findings = pd.read_csv(candidate / FINDINGS_FILE, dtype=str, keep_default_na=False)
+    ledger_path = candidate / LEDGER_FILE
+    text = ledger_path.read_text(encoding="utf-8") if ledger_path.exists() else ""
+    try:
+        ledger = json.loads(text) if text.strip() else {}
+    except json.JSONDecodeError as exc:
+        raise InputError(f"{ledger_path}: invalid JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}") from None
+    return findings, ledger
 
 
 def compare_findings(previous: pd.DataFrame, current: pd.DataFrame) -> pd.DataFrame:

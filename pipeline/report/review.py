@@ -12,8 +12,9 @@ from typing import Any
 
 import pandas as pd
 
+from pipeline.common.errors import InputError
 from pipeline.report import charts
-from pipeline.report.history import compare_findings, compare_records, read_snapshot, snapshot_text
+from pipeline.report.history import compare_findings, compare_records, find_snapshot, read_snapshot, snapshot_text
 from pipeline.report.queries import compute_issues, compute_queries
 from pipeline.report.sections import SEVERITY_ORDER, Section, _not_run, _table, read_json, read_table
 from pipeline.report.site_quality import (OUTLIER_MARK, OUTLIER_Z, SEVERITIES_WORST_FIRST, SITE_METRICS,
@@ -210,7 +211,7 @@ def section_changes(current_findings: pd.DataFrame | None, current_ledger: dict[
         section = Section("changes", title, "ok", where)
         section.notes.append("No previous run kept yet: this run is the baseline for the next one.")
         return section
-    previous, previous_ledger = read_snapshot(baseline)
+    previous, previous_ledger = read_baseline(baseline)
     table = compare_findings(previous, current_findings)
     section = Section("changes", title, "attention" if table["new"].sum() else "ok", where)
     section.summary = [("New findings", int(table["new"].sum())), ("Resolved findings", int(table["resolved"].sum())),
@@ -223,6 +224,20 @@ def section_changes(current_findings: pd.DataFrame | None, current_ledger: dict[
     if len(records):
         section.tables.append(_table("SDTM records per domain", records.to_dict(orient="records")))
     return section
+
+
+def read_baseline(folder: Path) -> tuple[pd.DataFrame, dict[str, Any]]:
+    """A previous run to compare with: its kept copy, else its outputs folder (findings traced again).
+
+    ``folder`` is a history folder (``reports/history/previous``), a previous run's outputs folder
+    with ``reports/history/last/``, or one with only ``validation/findings.parquet`` and ``ledger.json``.
+    """
+    if find_snapshot(folder) is not None:
+        return read_snapshot(folder)
+    if not (Path(folder) / "validation" / "findings.parquet").exists():
+        raise InputError(f"{folder}: not a previous run (no reports/history/last/ nor validation/findings.parquet)")
+    inputs = load_review_inputs(Path(folder))
+    return inputs.findings, inputs.ledger or {}
 
 
 def current_snapshot(inputs: ReviewInputs) -> str:

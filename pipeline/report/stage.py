@@ -66,12 +66,12 @@ def build_sections(ctx: StudyContext, previous: Path | None = None, keep_history
     queries_section, queries = section_queries(inputs)
     if keep_history and (inputs.findings is not None or len(inputs.quarantine)):
         write_queries_csv(queries, ctx.reports_dir / QUERIES_CSV)
-    baseline, where = previous, f"{previous}" if previous else "reports/history/previous/"
-    if previous is None and keep_history and inputs.findings is not None:
+    kept = ctx.reports_dir / "history" / "previous"
+    if keep_history and inputs.findings is not None:  # keep this run for the next comparison
         ledger_text = ctx.ledger_path.read_text(encoding="utf-8") if ctx.ledger_path.exists() else ""
-        baseline = rotate_history(ctx.reports_dir, current_snapshot(inputs), ledger_text)
-    elif previous is None and (ctx.reports_dir / "history" / "previous" / "findings.csv").exists():
-        baseline = ctx.reports_dir / "history" / "previous"
+        rotate_history(ctx.reports_dir, current_snapshot(inputs), ledger_text)
+    baseline = previous if previous is not None else (kept if (kept / "findings.csv").exists() else None)
+    where = str(previous) if previous is not None else "reports/history/previous/"
     return [
         section_run_summary(ctx.design, out, out / "ingest" / "manifest.json"),
         section_ledger(ctx.ledger_path),
@@ -103,9 +103,12 @@ def render_report(sections: list[Section], study_id: str, study_title: str) -> s
 def run(ctx: StudyContext, previous: Path | None = None) -> None:
     """Write ``reports/dq_report.html`` (and ``reports/queries.csv``) from the outputs present.
 
-    Missing inputs make their section say "not run". ``previous``: a previous run's outputs folder
-    to compare with, instead of the copy kept under ``reports/history/``.
+    Missing inputs make their section say "not run". ``previous`` (or the context option
+    ``previous``, for a ``--previous DIR`` command-line option): a previous run's outputs folder to
+    compare with, instead of the copy kept under ``reports/history/``.
     """
+    if previous is None and ctx.options.get("previous"):
+        previous = Path(ctx.options["previous"])
     sections = build_sections(ctx, previous=previous, keep_history=True)
     study = ctx.design.get("study", {}) if isinstance(ctx.design, dict) else {}
     html = render_report(sections, str(study.get("studyid") or ctx.study), " ".join(str(study.get("title", "")).split()))

@@ -34,3 +34,28 @@ def test_history_rotates_only_when_the_state_changes(tmp_path):
     assert rotate_history(tmp_path, second, '{"a": 1}') == baseline      # rerun: same baseline
     assert len(read_snapshot(baseline)[0]) == 4
     assert len(read_snapshot(tmp_path / "history" / "last")[0]) == 3
+
+
+def test_previous_outputs_folder_is_compared_by_rule_and_site(tmp_path):
+    """``--previous DIR`` (context option ``previous``): another run's outputs folder is the baseline."""
+    import json
+
+    from pipeline.common.io import write_json_atomic
+    from pipeline.common.study import StudyContext
+    from pipeline.report.stage import REPORT_NAME, run
+    from pipeline.validate.findings import make_findings, write_findings
+
+    def outputs(name, subjects):
+        ctx = StudyContext.create("iscalimab-ln", outputs=tmp_path / name)
+        write_json_atomic(ctx.ledger_path, {"files": {}, "totals": {"rows_read": 0, "records": {"AE": len(subjects)}}})
+        write_findings(make_findings("R1", "warning", "AE", "m", "conformance", variable="AESEV",
+                                     usubjid=subjects, value=["x"] * len(subjects)), ctx.validation_dir)
+        return ctx
+
+    before = outputs("before", ["S-1", "S-2", "S-3"])
+    after = outputs("after", ["S-1", "S-4"])
+    run(StudyContext.create("iscalimab-ln", outputs=after.outputs_dir, previous=str(before.outputs_dir)))
+    html = (after.reports_dir / REPORT_NAME).read_text()
+    assert "<dt>New findings</dt><dd>1</dd>" in html and "<dt>Resolved findings</dt><dd>2</dd>" in html
+    assert '<td>AE</td><td class="num">3</td><td class="num">2</td><td class="num">-1</td>' in html
+    assert json.loads((after.reports_dir / "history" / "last" / "ledger.json").read_text())["totals"]["records"] == {"AE": 2}
