@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import hashlib
 import json
 import os
@@ -142,10 +143,24 @@ def read_spreadsheet_csv(path: str | Path) -> pd.DataFrame:
     return frame
 
 
-def write_csv_atomic(path: str | Path, frame: pd.DataFrame, **kwargs: Any) -> Path:
-    """Every CSV the pipeline writes: spreadsheet-safe (:func:`for_spreadsheet`), ``\\n`` line ends, no index."""
-    text = for_spreadsheet(frame).to_csv(index=False, lineterminator="\n", **kwargs)
-    return write_text_atomic(path, text)
+def csv_text(frame: pd.DataFrame, **kwargs: Any) -> str:
+    r"""A frame as spreadsheet-safe CSV text (:func:`for_spreadsheet`), ``\n`` line ends, no index; when a
+    cell holds a carriage return every text cell is quoted, so no spreadsheet splits that row.
+
+    >>> csv_text(pd.DataFrame({"a": ["x\ry", "=1"], "n": [1, 2]})).split("\n")
+    ['"a","n"', '"x\ry",1', '"\'=1",2', '']
+    """
+    safe = for_spreadsheet(frame)
+    text_columns = [c for c in safe.columns if safe[c].dtype == object]
+    has_cr = any(safe[c].astype(str).str.contains("\r", regex=False).any() for c in text_columns)
+    return safe.to_csv(index=False, lineterminator="\n", quoting=csv.QUOTE_NONNUMERIC if has_cr else csv.QUOTE_MINIMAL,
+                       **kwargs)
+
+
+def write_csv_atomic(path: str | Path, frame: pd.DataFrame, byte_order_mark: bool = False, **kwargs: Any) -> Path:
+    """Every CSV the pipeline writes: :func:`csv_text`, optionally with a UTF-8 byte-order mark (spreadsheets
+    then read accents right)."""
+    return write_text_atomic(path, ("\ufeff" if byte_order_mark else "") + csv_text(frame, **kwargs))
 
 
 def read_parquet(path: str | Path) -> pd.DataFrame:

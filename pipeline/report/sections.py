@@ -15,17 +15,20 @@ from typing import Any
 
 import pandas as pd
 
+from pipeline.analysis.shell import Shell
 from pipeline.common.errors import ConfigError, InputError
 from pipeline.common.io import read_spreadsheet_csv
-from pipeline.validate.findings import FINDINGS_COLUMNS  # the findings file contract
+from pipeline.tlf.display import build_display
+from pipeline.tlf.formatting import format_stat as tlf_format_stat  # the tables' rounding, shared
+from pipeline.validate.findings import FINDINGS_COLUMNS, SEVERITIES, SEVERITY_RANK, findings_at_or_above
 
-SEVERITY_ORDER = {"error": 0, "warning": 1, "notice": 2}
+# Worst first, from pipeline.validate's severity scale (notice < warning < error), never re-declared.
+SEVERITY_ORDER = {name: len(SEVERITIES) - 1 - SEVERITY_RANK[name] for name in reversed(SEVERITIES)}
 EXAMPLES_PER_GROUP = 5
 QUARANTINE_EXAMPLE_COLUMNS = ["file", "row", "column", "value", "reason"]
 ARD_HIGHLIGHT_ROWS = 50          # display rows shown per output; the full table is in tlf/<id>.html
 ARD_METADATA_FILES = {"analyses"}  # ard/*.json that are not an output's ARD
 POPULATION_ROW_IDS = {"big_n"}     # ARD rows holding the column headers' population counts
-STAT_DECIMALS = {"pct": 1, "mean": 2, "lsmean": 2, "sd": 2, "median": 1, "gmr": 3, "gmr_lcl": 3, "gmr_ucl": 3}
 
 
 @dataclass
@@ -40,6 +43,7 @@ class Section:
     tables: list[dict[str, Any]] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     links: list[tuple[str, str]] = field(default_factory=list)
+    figures: list[tuple[str, str]] = field(default_factory=list)  # (caption, inline SVG markup we generated)
 
 
 def _table(title: str, rows: list[dict[str, Any]], columns: list[str] | None = None) -> dict[str, Any]:
@@ -351,13 +355,15 @@ def section_findings(validation_dir: Path) -> Section:
 def compute_gate_blocked(counts: dict[str, int], gate: str) -> bool:
     """Whether the validation gate stops the run: any finding at the gate severity or worse.
 
+    Decided by :func:`pipeline.validate.findings.findings_at_or_above`, the validate stage's own gate.
+
     >>> compute_gate_blocked({"error": 2}, "warning"), compute_gate_blocked({"notice": 4}, "warning")
     (True, False)
     """
-    if gate not in SEVERITY_ORDER:
+    if gate not in SEVERITY_RANK:
         return False
-    return any(int(counts.get(severity, 0)) > 0 for severity, rank in SEVERITY_ORDER.items()
-               if rank <= SEVERITY_ORDER[gate])
+    severities = [severity for severity, n in counts.items() for _ in range(int(n))]
+    return len(findings_at_or_above(pd.DataFrame({"severity": severities}, dtype=object), gate)) > 0
 
 
 def _rule_titles(path: Path) -> dict[str, str]:
@@ -402,24 +408,24 @@ def find_data_docs(validation_dir: Path) -> list[tuple[str, str]]:
 # key ARD numbers
 # --------------------------------------------------------------------------------------------
 
-def format_stat(stat: str, value: Any) -> str:
-    """Rounded display of one statistic (rounding only here; the ARD stays unrounded).
+def format_stat(stat: str, value: Any, decimals: dict[str, int] | None = None) -> str:
+    """Rounded display of one statistic with the tables' own formatter (:mod:`pipeline.tlf.formatting`).
 
-    >>> format_stat("pct", 8.108108), format_stat("n", 3.0), format_stat("gmr", 0.36912), format_stat("mean", None)
-    ('8.1', '3', '0.369', '')
+    Half away from zero as SAS does, p-values with four decimals, percentages with the tables'
+    percent rules; a missing value is an empty cell.
+
+    >>> format_stat("pct", 8.108108), format_stat("n", 3.0), format_stat("pvalue", 0.0021), format_stat("mean", None)
+    ('8.1', '3', '0.0021', '')
+    >>> format_stat("pct", 12.25), format_stat("gmr", 0.36912, {"gmr": 3})
+    ('12.3', '0.369')
     """
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return ""
-    if isinstance(value, str):
-        return value
-    number = float(value)
-    if stat in ("n", "N", "events") or (stat not in STAT_DECIMALS and number.is_integer()):
-        return f"{number:.0f}" if number.is_integer() else f"{number:.2f}"
-    return f"{number:.{STAT_DECIMALS.get(stat, 2)}f}"
+    return tlf_format_stat(str(stat), value, decimals or {}, missing="")
 
 
-def compute_ard_display(ard: pd.DataFrame) -> pd.DataFrame:
+def compute_ard_display(ard: pd.DataFrame, decimals: dict[str, dict[str, int]] | None = None) -> pd.DataFrame:
     """One row per (row_id, stat) and one column per group, values rounded for display.
+
+    ``decimals`` maps a row id to its decimals per statistic (from the shell, as the tables use).
 
     >>> ard = pd.DataFrame({"row_id": ["crr"] * 4, "row_label": ["CRR"] * 4, "group": ["A", "A", "B", "B"],
     ...                     "stat": ["n", "pct", "n", "pct"], "value": [3, 8.108, 0, 0.0]})
@@ -430,7 +436,9 @@ def compute_ard_display(ard: pd.DataFrame) -> pd.DataFrame:
     for column in ["row_id", "row_label", "group", "stat", "value"]:
         if column not in frame.columns:
             frame[column] = None
-    frame["display"] = [format_stat(str(s), v) for s, v in zip(frame["stat"], frame["value"])]
+    decimals = decimals or {}
+    frame["display"] = [format_stat(str(s), v, decimals.get(str(r), decimals.get(""))) for r, s, v in
+                        zip(frame["row_id"], frame["stat"], frame["value"])]
     row_order = {r: i for i, r in enumerate(pd.unique(frame["row_id"]))}
     stat_order = {s: i for i, s in enumerate(pd.unique(frame["stat"]))}
     wide = frame.pivot_table(index=["row_id", "row_label", "stat"], columns="group", values="display",
@@ -482,12 +490,50 @@ def summarise_ard(ard: pd.DataFrame) -> dict[str, Any]:
             "groups": ", ".join(groups)}
 
 
-def section_ard(ard_dir: Path, shell: Any = None, tlf_dir: Path | None = None) -> Section:
+def shell_decimals(shell: Any, output_id: str) -> dict[str, dict[str, int]]:
+    """Decimals per statistic for each row id of one output, exactly as the tables compute them.
+
+    Reads the shell through :meth:`pipeline.analysis.shell.Shell.decimals` (defaults, then the
+    output, then the row's precision and decimals).
+
+    >>> shell = {"defaults": {"decimals": {"mean": 1}}, "outputs": {"t": {"rows": [{"id": "age", "precision": 0}]}}}
+    >>> shell_decimals(shell, "t")["age"]["mean"], shell_decimals(shell, "t")[""]["mean"]
+    (1, 1)
+    """
+    if isinstance(shell, Shell):
+        view = shell
+    else:
+        outputs = shell.get("outputs") if isinstance(shell, dict) else None
+        defaults = shell.get("defaults") if isinstance(shell, dict) else None
+        view = Shell(Path("tlf.yaml"), defaults if isinstance(defaults, dict) else {}, {}, {}, {},
+                     outputs if isinstance(outputs, dict) else {})
+    if output_id not in view.outputs or not isinstance(view.outputs[output_id], dict):
+        return {}
+    rows = [r for r in view.outputs[output_id].get("rows") or [] if isinstance(r, dict) and r.get("id")]
+    out = {str(row["id"]): view.decimals(output_id, row) for row in rows}
+    out[""] = view.decimals(output_id)
+    return out
+
+
+def compute_display_table(shell: Shell, output_id: str, ard: pd.DataFrame) -> tuple[list[str], list[dict[str, Any]]]:
+    """The lines of the rendered table (``pipeline.tlf.display.build_display``): same cells, same rounding."""
+    display = build_display(shell, output_id, ard)
+    headers = [h.replace("\n", " ") for h in display.column_headers]
+    label = display.label_header or ""
+    columns = [label or "row"] + headers
+    rows = [dict(zip(columns, ["  " * line.indent + line.label, *line.cells])) for line in display.lines
+            if line.kind != "blank"]
+    return columns, rows
+
+
+def section_ard(ard_dir: Path, shell: Any = None, tlf_dir: Path | None = None, tlf_shell: Shell | None = None) -> Section:
     """The analysis results of every output (``tlf.yaml`` order) from ``ard/<id>.json``.
 
     An overview lists each output with its title and ARD counts; each output found then shows its
-    rounded numbers (the first ``ARD_HIGHLIGHT_ROWS`` display rows, the full table being in
-    ``tlf/<id>.html``). Outputs listed in ``tlf.yaml`` but without an ARD file are named as not run.
+    numbers rounded by the tables' own formatter: with the checked shell (``tlf_shell``) the very
+    lines of the rendered table, else one row per statistic (the first ``ARD_HIGHLIGHT_ROWS``
+    display rows, the full table being in ``tlf/<id>.html``). Outputs listed in ``tlf.yaml`` but
+    without an ARD file are named as not run.
 
     >>> section_ard(Path("/nowhere/ard"), {"outputs": {"table1": {"title": "Efficacy"}}}).notes
     ['ard/table1.json not found: the tables stage has not run.']
@@ -512,12 +558,19 @@ def section_ard(ard_dir: Path, shell: Any = None, tlf_dir: Path | None = None) -
             raise InputError(f"{path}: expected a JSON array of ARD records")
         ard = pd.DataFrame(records)
         overview.append({"output": output_id, "title": name, **summarise_ard(ard), "status": "found"})
-        display = compute_ard_display(ard)
-        shown = display.head(ARD_HIGHLIGHT_ROWS)
+        columns: list[str] | None = None
+        if tlf_shell is not None and output_id in tlf_shell.outputs:
+            try:
+                columns, rows = compute_display_table(tlf_shell, output_id, ard)
+            except (ConfigError, InputError, KeyError) as exc:
+                section.notes.append(f"{output_id}: shown per statistic, the table layout failed ({exc}).")
+        if columns is None:
+            rows = compute_ard_display(ard, shell_decimals(tlf_shell or shell, output_id)).to_dict(orient="records")
+        shown = rows[:ARD_HIGHLIGHT_ROWS]
         caption = f"{name} ({output_id})"
-        if len(display) > len(shown):
-            caption += f": first {len(shown)} of {len(display)} rows"
-        displays.append(_table(caption, shown.to_dict(orient="records")))
+        if len(rows) > len(shown):
+            caption += f": first {len(shown)} of {len(rows)} rows"
+        displays.append(_table(caption, shown, columns))
         if tlf_dir is not None and (tlf_dir / f"{output_id}.html").exists():
             section.links.append((f"{name} (tlf/{output_id}.html)", f"../tlf/{output_id}.html"))
     if tlf_dir is not None and (tlf_dir / "index.html").exists():

@@ -13,10 +13,15 @@ from typing import Any
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
+from pipeline.analysis.shell import Shell, load_shell
 from pipeline.common.errors import ConfigError
 from pipeline.common.io import write_text_atomic
 from pipeline.common.logs import get_logger
 from pipeline.common.study import StudyContext
+from pipeline.report.history import rotate_history
+from pipeline.report.queries import write_queries_csv
+from pipeline.report.review import (QUERIES_CSV, current_snapshot, load_review_inputs, section_changes,
+                                     section_pictures, section_queries, section_site_quality)
 from pipeline.report.sections import (Section, section_ard, section_findings, section_ledger, section_quarantine,
                                       section_run_summary, section_submission)
 
@@ -39,21 +44,44 @@ def load_tlf_shell(ctx: StudyContext) -> dict[str, Any] | None:
     return shell
 
 
-def build_sections(ctx: StudyContext) -> list[Section]:
+def load_checked_shell(ctx: StudyContext) -> Shell | None:
+    """The study's checked table shell (what the tables stage renders with), or None without ``tlf.yaml``."""
+    return load_shell(ctx.specs_dir) if (ctx.specs_dir / "tlf.yaml").exists() else None
+
+
+def build_sections(ctx: StudyContext, previous: Path | None = None, keep_history: bool = False) -> list[Section]:
     """Every section of the report, in reading order.
+
+    ``previous`` is a previous run's outputs (or history) folder to compare with; without it the
+    report compares with the run it kept under ``reports/history/`` (``keep_history`` rotates that
+    copy: the report stage does, a dry build does not).
 
     >>> import tempfile
     >>> ctx = StudyContext.create("iscalimab-ln", outputs=Path(tempfile.mkdtemp()))
-    >>> [(s.key, s.status) for s in build_sections(ctx)][:3]
-    [('run', 'ok'), ('ledger', 'not run'), ('quarantine', 'not run')]
+    >>> [(s.key, s.status) for s in build_sections(ctx)][:4]
+    [('run', 'ok'), ('ledger', 'not run'), ('sites', 'not run'), ('queries', 'not run')]
     """
     out = ctx.outputs_dir
+    inputs = load_review_inputs(out)
+    queries_section, queries = section_queries(inputs)
+    if keep_history and (inputs.findings is not None or len(inputs.quarantine)):
+        write_queries_csv(queries, ctx.reports_dir / QUERIES_CSV)
+    kept = ctx.reports_dir / "history" / "previous"
+    if keep_history and inputs.findings is not None:  # keep this run for the next comparison
+        ledger_text = ctx.ledger_path.read_text(encoding="utf-8") if ctx.ledger_path.exists() else ""
+        rotate_history(ctx.reports_dir, current_snapshot(inputs), ledger_text)
+    baseline = previous if previous is not None else (kept if (kept / "findings.csv").exists() else None)
+    where = str(previous) if previous is not None else "reports/history/previous/"
     return [
         section_run_summary(ctx.design, out, ctx.ingest_dir / "manifest.json"),
         section_ledger(ctx.ledger_path),
+        section_site_quality(inputs),
+        queries_section,
+        section_changes(inputs.findings, inputs.ledger, baseline, where),
+        section_pictures(out, inputs),
         section_quarantine(ctx.quarantine_dir),
         section_findings(ctx.validation_dir),
-        section_ard(ctx.ard_dir, load_tlf_shell(ctx), ctx.tlf_dir),
+        section_ard(ctx.ard_dir, load_tlf_shell(ctx), ctx.tlf_dir, load_checked_shell(ctx)),
         section_submission(ctx.submission_dir),
     ]
 
@@ -72,9 +100,16 @@ def render_report(sections: list[Section], study_id: str, study_title: str) -> s
     return template.render(sections=sections, study_id=study_id, study_title=study_title)
 
 
-def run(ctx: StudyContext) -> None:
-    """Write ``reports/dq_report.html`` from the outputs present (missing ones say "not run")."""
-    sections = build_sections(ctx)
+def run(ctx: StudyContext, previous: Path | None = None) -> None:
+    """Write ``reports/dq_report.html`` (and ``reports/queries.csv``) from the outputs present.
+
+    Missing inputs make their section say "not run". ``previous`` (or the context option
+    ``previous``, for a ``--previous DIR`` command-line option): a previous run's outputs folder to
+    compare with, instead of the copy kept under ``reports/history/``.
+    """
+    if previous is None and ctx.options.get("previous"):
+        previous = Path(ctx.options["previous"])
+    sections = build_sections(ctx, previous=previous, keep_history=True)
     study = ctx.design.get("study", {}) if isinstance(ctx.design, dict) else {}
     html = render_report(sections, str(study.get("studyid") or ctx.study), " ".join(str(study.get("title", "")).split()))
     path = write_text_atomic(ctx.reports_dir / REPORT_NAME, html)

@@ -25,6 +25,7 @@ from pipeline.common.errors import ConfigError
 from pipeline.common.logs import get_logger
 from pipeline.common.specfile import load_spec
 from pipeline.validate.conformance import ValidationData, to_date
+from pipeline.validate.data_docs import make_data_docs_offline
 from pipeline.validate.findings import SEVERITY_RANK, empty_findings, make_findings
 from pipeline.validate.rules import Rule
 from pipeline.validate.schemas import display_text
@@ -482,16 +483,16 @@ def normalise_data_docs(docs_dir: Path) -> None:
 
     GX stamps each render into a remote logo URL and load times into the batch metadata, and gives
     collapsible blocks random UUIDs: the logo becomes the bundled copy, stamps the fixed run time,
-    UUIDs numbers in order of appearance per page. (GX pages still load Bootstrap from CDNs; our
-    own DQ report is the self-contained document.)
+    UUIDs numbers in order of appearance per page. Then :func:`pipeline.validate.data_docs.make_data_docs_offline`
+    removes every CDN asset and script, so the pages work offline.
 
     >>> import tempfile
     >>> folder = Path(tempfile.mkdtemp())
     >>> page = folder / "index.html"
     >>> _ = page.write_text('<img src="https://great-expectations-web-assets.s3.us-east-2.amazonaws.com/logo-long.png?d=20261128T070810.4Z">')
     >>> normalise_data_docs(folder)
-    >>> page.read_text()
-    '<img src="static/images/logo-long.png">'
+    >>> page.read_text().startswith('<!-- data docs: offline -->') and '<img src="static/images/logo-long.png">' in page.read_text()
+    True
     """
     for page in sorted(Path(docs_dir).rglob("*.html")):
         text = page.read_text(encoding="utf-8")
@@ -504,6 +505,7 @@ def normalise_data_docs(docs_dir: Path) -> None:
                                normalised)
         if normalised != text:
             page.write_text(normalised, encoding="utf-8")
+    make_data_docs_offline(docs_dir)
 
 
 def run_expectations(data: ValidationData, specs: list[ExpectationSpec], docs_dir: Path | None = None,

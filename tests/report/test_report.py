@@ -134,7 +134,8 @@ def test_sections_without_input_say_not_run(tmp_path):
     ctx = StudyContext.create("iscalimab-ln", outputs=tmp_path / "empty")
     run(ctx)
     html = (ctx.reports_dir / REPORT_NAME).read_text()
-    assert html.count('status-not-run">not run</span>') == 2 * 5  # navigation bar and section heading
+    # every section but the run summary, in the navigation bar and in its heading
+    assert html.count('status-not-run">not run</span>') == 2 * 9
     assert "ledger.json not found: the sdtm stage has not run." in html
     assert "validation/findings.parquet not found" in html
 
@@ -202,3 +203,57 @@ def test_warning_gate_with_errors_only_is_reported_failed(tmp_path):
     run(ctx)
     html = (ctx.reports_dir / REPORT_NAME).read_text()
     assert "<dt>Gate</dt><dd>stop at &#39;warning&#39;: FAILED</dd>" in html
+
+
+def test_report_rounds_with_the_tables_formatter(tmp_path):
+    from pipeline.report.sections import section_ard
+    from pipeline.tlf.formatting import format_stat as tlf_format_stat
+
+    records = [{"output_id": "t", "row_id": "cmp", "row_label": "Comparison", "group": "A", "stat": "pvalue", "value": 0.0021},
+               {"output_id": "t", "row_id": "rate", "row_label": "Rate", "group": "A", "stat": "pct", "value": 12.25},
+               {"output_id": "t", "row_id": "ratio", "row_label": "Ratio", "group": "A", "stat": "gmr", "value": 0.36912}]
+    write_json_atomic(tmp_path / "ard" / "t.json", records)
+    shell = {"defaults": {"decimals": {"pct": 1}}, "outputs": {"t": {"title": "T", "rows": [{"id": "ratio", "decimals": {"gmr": 3}}]}}}
+    rows = section_ard(tmp_path / "ard", shell).tables[1]["rows"]
+    assert rows == [["cmp", "Comparison", "pvalue", "0.0021"], ["rate", "Rate", "pct", "12.3"],
+                    ["ratio", "Ratio", "gmr", "0.369"]]
+    assert tlf_format_stat("pvalue", 0.0021, {}) == "0.0021" and tlf_format_stat("pct", 12.25, {}) == "12.3"
+
+
+def test_severity_order_and_gate_come_from_the_validate_stage(monkeypatch):
+    import pipeline.report.sections as sections
+    from pipeline.validate import findings as validate_findings
+
+    assert list(sections.SEVERITY_ORDER) == ["error", "warning", "notice"]
+    assert set(sections.SEVERITY_ORDER) == set(validate_findings.SEVERITIES)
+    calls = []
+
+    def spy(frame, gate):
+        calls.append((sorted(frame["severity"]), gate))
+        return validate_findings.findings_at_or_above(frame, gate)
+
+    monkeypatch.setattr(sections, "findings_at_or_above", spy)
+    assert compute_gate_blocked({"warning": 1, "notice": 2}, "warning") is True
+    assert calls == [(["notice", "notice", "warning"], "warning")]
+
+
+def test_script_in_a_raw_value_is_shown_escaped_in_queries_and_csv(report):
+    ctx, html = report
+    assert "<script>x</script>" not in html
+    queries = html.split('<section id="queries">', 1)[1].split("</section>", 1)[0]
+    assert "AESTDAT = &#39;&lt;script&gt;x&lt;/script&gt;&#39;" in queries
+    text = (ctx.reports_dir / "queries.csv").read_bytes().decode("utf-8-sig")
+    assert "site101/ae.csv" in text and "<script>x</script>" in text  # CSV keeps the raw value for the site
+
+
+def test_second_run_with_a_finding_fixed_shows_it_resolved(tmp_path):
+    ctx = make_outputs(tmp_path)
+    run(ctx)
+    first = (ctx.reports_dir / REPORT_NAME).read_text()
+    assert "No previous run kept yet" in first
+    findings = pd.read_parquet(ctx.validation_dir / "findings.parquet")
+    write_parquet_atomic(ctx.validation_dir / "findings.parquet", findings[findings["usubjid"] != "S-003"])
+    run(ctx)
+    html = (ctx.reports_dir / REPORT_NAME).read_text()
+    assert "<dt>Resolved findings</dt><dd>1</dd>" in html and "<dt>New findings</dt><dd>0</dd>" in html
+    assert '<td>CT0001</td><td></td><td class="num">0</td><td class="num">1</td><td class="num">2</td>' in html
