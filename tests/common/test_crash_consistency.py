@@ -16,7 +16,6 @@ import shutil
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pandas as pd
@@ -41,12 +40,28 @@ def visible_temporaries(out: Path) -> list[str]:
 
 
 def cli(stage: str, out: Path, *extra: str, fault: int | None = None) -> subprocess.Popen:
+    """The stage in its own process group (so a kill reaches the validate stage's GX worker too)."""
     env = {**os.environ, "COLUMNS": "1000"}
     env.pop(FAULT_ENV, None)
     if fault is not None:
         env[FAULT_ENV] = str(fault)
     return subprocess.Popen([sys.executable, "-m", "pipeline", stage, "--outputs", str(out), *extra],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=env,
+                            start_new_session=True)
+
+
+def finish(proc: subprocess.Popen, kill_after: float | None = None) -> str:
+    """Wait for the stage (or SIGKILL its group after ``kill_after`` s), reap any worker left, return stderr."""
+    try:
+        _, stderr = proc.communicate(timeout=kill_after if kill_after is not None else 600)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        _, stderr = proc.communicate(timeout=60)
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)  # a worker outliving a killed stage
+    except ProcessLookupError:
+        pass
+    return stderr
 
 
 @pytest.fixture(scope="module")
@@ -105,12 +120,10 @@ def test_killed_stage_leaves_previous_outputs_then_rebuilds_identically(referenc
     for kind, value in kills:
         if kind == "fault":
             proc = cli(stage, out, fault=value)
-            proc.communicate(timeout=300)
+            finish(proc)
         else:
             proc = cli(stage, out)
-            time.sleep(value)
-            proc.send_signal(signal.SIGKILL)
-            proc.communicate(timeout=60)
+            finish(proc, kill_after=value)
         assert proc.returncode == -signal.SIGKILL, f"{stage} {kind} {value} was not killed"
         assert snapshot(out) == before, f"{stage} killed ({kind} {value}) changed the visible outputs"
         assert visible_temporaries(out) == []
@@ -119,7 +132,7 @@ def test_killed_stage_leaves_previous_outputs_then_rebuilds_identically(referenc
     if not rebuild:
         return
     proc = cli(stage, out)
-    _, stderr = proc.communicate(timeout=300)
+    stderr = finish(proc)
     assert proc.returncode == 0, stderr
     assert snapshot(out) == snapshot(reference)  # sentinels gone, every other file byte-identical
     assert visible_temporaries(out) == [] and not (out / ".staging" / stage).exists()
@@ -129,7 +142,7 @@ def test_killed_stage_leaves_previous_outputs_then_rebuilds_identically(referenc
 def test_killed_first_simulation_leaves_no_raw_folder(tmp_path):
     out = tmp_path / "out"
     proc = cli("simulate", out, "--subjects", "12", fault=3)
-    proc.communicate(timeout=300)
+    finish(proc)
     assert proc.returncode == -signal.SIGKILL
     assert not (out / "raw").exists() and not marker_path(out, "simulate").exists()
     assert visible_temporaries(out) == []
@@ -143,12 +156,12 @@ def test_rerun_without_a_site_leaves_nothing_of_it_in_quarantine(reference, tmp_
     before = snapshot(out)
 
     proc = cli("sdtm", out, fault=5)  # the new run differs from the old one: a mix would show
-    proc.communicate(timeout=300)
+    finish(proc)
     assert proc.returncode == -signal.SIGKILL
     assert snapshot(out) == before and visible_temporaries(out) == []
 
     proc = cli("sdtm", out)
-    _, stderr = proc.communicate(timeout=300)
+    stderr = finish(proc)
     assert proc.returncode == 0, stderr
     for path in (out / "quarantine").rglob("*.parquet"):
         files = pd.read_parquet(path)["file"].astype(str) if path.stat().st_size else pd.Series(dtype=str)
@@ -164,7 +177,7 @@ def test_second_run_on_the_same_outputs_is_refused_naming_folder_and_pid(tmp_pat
         handle.write("4242\n")
         handle.flush()
         proc = cli("report", out)
-        _, stderr = proc.communicate(timeout=120)
+        stderr = finish(proc)
     assert proc.returncode == 2
     lines = [line for line in stderr.splitlines() if "error" in line]
     assert len(lines) == 1 and str(out) in lines[0] and "pid 4242" in lines[0] and "Traceback" not in stderr
@@ -174,7 +187,7 @@ def test_stage_refuses_when_a_stage_it_reads_has_not_completed(tmp_path):
     out = tmp_path / "out"
     (out / ".done").mkdir(parents=True)
     proc = cli("tables", out)
-    _, stderr = proc.communicate(timeout=120)
+    stderr = finish(proc)
     assert proc.returncode == 2
     assert "stage tables needs stage adam to have completed: run make adam" in stderr
     assert "Traceback" not in stderr
