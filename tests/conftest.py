@@ -66,6 +66,20 @@ def tables_built(adam_built: StudyContext) -> StudyContext:
     return adam_built
 
 
+@pytest.fixture()
+def study_root(tmp_path: Path) -> Path:
+    """A project root of its own holding a copy of the default study's specs, standards and mappings,
+    for tests that edit a spec file (``StudyContext.create(..., root=study_root)``)."""
+    import shutil
+
+    from pipeline.common.study import PROJECT_ROOT
+
+    root = tmp_path / "root"
+    for folder in (f"specs/{DEFAULT_SEED_STUDY}", "specs/standards", f"mappings/{DEFAULT_SEED_STUDY}"):
+        shutil.copytree(PROJECT_ROOT / folder, root / folder)
+    return root
+
+
 @pytest.fixture(scope="session")
 def project_root() -> Path:
     return Path(__file__).resolve().parents[1]

@@ -13,13 +13,11 @@ knowledge of which CDISC codelist (or format) a TS parameter's value follows.
 from __future__ import annotations
 
 import re
-from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
 from pipeline.common.errors import ConfigError
-from pipeline.common.study import PROJECT_ROOT
 from pipeline.sdtm.derive_helpers import (
     blank_to_na,
     check_frame,

@@ -2,8 +2,6 @@
 from __future__ import annotations
 
 import re
-import shutil
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -138,16 +136,10 @@ def test_no_spec_text_is_ever_handed_to_python_or_pandas_evaluation():
 
 # --- spec files carrying a payload never run it ---------------------------------------------------
 
-def _study_copy(tmp_path: Path) -> Path:
-    for folder in ("specs/iscalimab-ln", "specs/standards", "mappings/iscalimab-ln"):
-        shutil.copytree(PROJECT_ROOT / folder, tmp_path / folder)
-    return tmp_path
-
-
-def test_a_relrec_filter_that_would_run_a_shell_command_stops_the_stage_naming_file_and_line(tmp_path, simulated):
+def test_a_relrec_filter_that_would_run_a_shell_command_stops_the_stage_naming_file_and_line(tmp_path, study_root, simulated):
     from pipeline.sdtm.stage import run
 
-    root = _study_copy(tmp_path / "root")
+    root = study_root
     marker = tmp_path / "pwned"
     mapping = root / "mappings/iscalimab-ln/ae.yaml"
     text = mapping.read_text(encoding="utf-8")

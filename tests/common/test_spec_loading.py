@@ -17,10 +17,8 @@ STUDY = "iscalimab-ln"
 
 
 @pytest.fixture()
-def root(tmp_path) -> Path:
-    for folder in (f"specs/{STUDY}", "specs/standards", f"mappings/{STUDY}"):
-        shutil.copytree(PROJECT_ROOT / folder, tmp_path / folder)
-    return tmp_path
+def root(study_root) -> Path:
+    return study_root
 
 
 def _edit(path: Path, old: str, new: str) -> int:

@@ -2,23 +2,16 @@
 from __future__ import annotations
 
 import shutil
-from pathlib import Path
 
 import pytest
 
 from pipeline.common.errors import ConfigError, InputError
-from pipeline.common.study import PROJECT_ROOT, StudyContext
+from pipeline.common.study import StudyContext
 from pipeline.sdtm.stage import run
 
 
-def _study_copy(root: Path) -> Path:
-    for folder in ("specs/iscalimab-ln", "specs/standards", "mappings/iscalimab-ln"):
-        shutil.copytree(PROJECT_ROOT / folder, root / folder)
-    return root
-
-
-def test_a_wrong_date_format_for_one_site_fails_the_stage_naming_file_and_first_row(tmp_path, simulated):
-    root = _study_copy(tmp_path / "root")
+def test_a_wrong_date_format_for_one_site_fails_the_stage_naming_file_and_first_row(tmp_path, study_root, simulated):
+    root = study_root
     sites = root / "mappings/iscalimab-ln/sites.yaml"
     text = sites.read_text(encoding="utf-8")
     assert "date_formats: ['%d.%m.%Y']" in text
@@ -30,8 +23,8 @@ def test_a_wrong_date_format_for_one_site_fails_the_stage_naming_file_and_first_
     assert not (tmp_path / "out" / "ledger.json").exists()
 
 
-def test_the_limit_is_a_study_setting(tmp_path, simulated):
-    root = _study_copy(tmp_path / "root")
+def test_the_limit_is_a_study_setting(tmp_path, study_root, simulated):
+    root = study_root
     study = root / "specs/iscalimab-ln/study.yaml"
     study.write_text(study.read_text(encoding="utf-8") + "\nquarantine_gate: {max_share: 0.001, min_rows: 1}\n", encoding="utf-8")
     ctx = StudyContext.create("iscalimab-ln", root=root, raw=simulated.raw_dir, outputs=tmp_path / "out")
@@ -44,8 +37,8 @@ def test_the_limit_is_a_study_setting(tmp_path, simulated):
     ("{min_rows: two}", r"quarantine_gate\.min_rows: a whole number of rows, got 'two'"),
     ("{limit: 0.1}", r"quarantine_gate: expected a mapping with keys max_share, min_rows"),
 ])
-def test_a_malformed_gate_is_named(tmp_path, simulated, setting, message):
-    root = _study_copy(tmp_path / "root")
+def test_a_malformed_gate_is_named(tmp_path, study_root, simulated, setting, message):
+    root = study_root
     study = root / "specs/iscalimab-ln/study.yaml"
     study.write_text(study.read_text(encoding="utf-8") + f"\nquarantine_gate: {setting}\n", encoding="utf-8")
     ctx = StudyContext.create("iscalimab-ln", root=root, raw=simulated.raw_dir, outputs=tmp_path / "out")
@@ -89,10 +82,10 @@ def test_a_site_missing_one_declared_export_fails_naming_site_and_form(tmp_path,
     assert not (tmp_path / "out" / "sdtm").exists()
 
 
-def test_a_declared_form_no_mapping_reads_is_a_config_error(tmp_path):
+def test_a_declared_form_no_mapping_reads_is_a_config_error(tmp_path, study_root):
     from pipeline.sdtm.stage import load_mappings
 
-    root = _study_copy(tmp_path / "root")
+    root = study_root
     sites = root / "mappings/iscalimab-ln/sites.yaml"
     sites.write_text(sites.read_text(encoding="utf-8").replace('  "402": {}', '  "402": {forms: [dm, ecg]}'), encoding="utf-8")
     with pytest.raises(ConfigError, match=r"sites\.yaml:\d+: site 402: forms ecg are not the form of any mapping source"):
