@@ -22,7 +22,7 @@ SEVERITY_ORDER = {"error": 0, "warning": 1, "notice": 2}
 EXAMPLES_PER_GROUP = 5
 QUARANTINE_EXAMPLE_COLUMNS = ["file", "row", "column", "value", "reason"]
 ARD_HIGHLIGHT_ROWS = 50          # display rows shown per output; the full table is in tlf/<id>.html
-ARD_METADATA_FILES = {"analyses"}  # ard/*.json that are not an output's ARD
+ARD_METADATA_FILES = {"analyses", "run_info"}  # ard/*.json that are not an output's ARD
 POPULATION_ROW_IDS = {"big_n"}     # ARD rows holding the column headers' population counts
 STAT_DECIMALS = {"pct": 1, "mean": 2, "lsmean": 2, "sd": 2, "median": 1, "gmr": 3, "gmr_lcl": 3, "gmr_ucl": 3}
 
