@@ -102,7 +102,7 @@ def build_output_ard(shell: Shell, output_id: str, design: Mapping[str, Any],
     >>> from pipeline.analysis.examples import EXAMPLE_DESIGN, example_adam, example_shell
     >>> ard = build_output_ard(example_shell(), "table2", EXAMPLE_DESIGN, example_adam().__getitem__)
     >>> list(dict.fromkeys(ard["row_id"]))
-    ['big_n', 'any_ae', 'sae', 'ae_disc', 'ae_severe', 'ae_fatal', 'deaths']
+    ['big_n', 'any_ae', 'sae', 'ae_disc', 'ae_severe', 'ae_sev_query', 'ae_fatal', 'deaths']
     """
     if output_id not in shell.outputs:
         raise ConfigError(f"{shell.path}: no output {output_id!r} (known: {', '.join(shell.outputs)})")
