@@ -53,6 +53,8 @@ def example_adam() -> dict[str, pd.DataFrame]:
         "BEGFR": [95.5, 80.0, 60.25, 101.0, 75.0, 88.0, 70.0, 92.5],
         "BSLEDAI": [10.0, 8.0, 10.0, 8.0, 12.0, 10.0, 8.0, 9.0],
         "DTHFL": [None, None, None, "Y", None, None, None, None],
+        "EOSDT": pd.to_datetime(["2020-06-30", "2020-07-01", "2020-06-15", "2020-04-09", "2020-07-02",
+                                 "2020-06-20", "2020-06-25", "2020-05-31"]),
     })
     # log ratios: Active -1, -1, -1, -1 (GMR exp(-1)); Placebo -0.5 x 3; equal baselines per arm.
     base = [math.log(2.0), math.log(1.0), math.log(2.0), math.log(1.0), None,
@@ -72,6 +74,11 @@ def example_adam() -> dict[str, pd.DataFrame]:
     # an unused visit and a carried-forward (LOCF) record: both must be filtered out
     adlb = pd.concat([adlb, adlb.assign(AVISIT="WEEK 12", CHG=0.0),
                       adlb.iloc[[0]].assign(USUBJID="S05", DTYPE="LOCF", CHG=5.0)], ignore_index=True)
+    # an implausible value (plausibility rule): ANL01FL = N with its reason, never analysed
+    adlb = pd.concat([adlb, adlb.iloc[[0]].assign(AVISIT="WEEK 8", ANL01FL="N", CHG=6.5,
+                                                  ANL01RSN="UPCR outside 0-20 g/g")], ignore_index=True)
+    adlb = adlb.assign(PARAMN=2, ASEQ=range(1, len(adlb) + 1), SRCSEQ=range(1, len(adlb) + 1),
+                       ADT=pd.Timestamp("2020-06-01"), AVAL=adlb["BASE"] + adlb["CHG"])
     adsledai = pd.DataFrame({
         "USUBJID": ["S01", "S02", "S03", "S04", "S06", "S07", "S08"],
         "PARAMCD": "SSLD01TS",
@@ -94,6 +101,8 @@ def example_adam() -> dict[str, pd.DataFrame]:
         "USUBJID": ["S01", "S01", "S02", "S03", "S04", "S05", "S06", "S06", "S07"],
         "AESEQ": [1, 2, 1, 1, 1, 1, 1, 2, 1],
         "TRTEMFL": ["Y", "Y", "Y", "Y", "Y", "Y", "Y", "Y", None],
+        "TRTEMW24": ["Y", "Y", "Y", "Y", "Y", "Y", "Y", "Y", None],   # every emergent event starts by Day 169
+        "TRTEMONT": ["Y", "Y", "Y", "Y", "Y", "Y", "Y", "Y", None],
         "AEBODSYS": ["Infections and infestations", "Infections and infestations", "Nervous system disorders",
                      "Infections and infestations", "Nervous system disorders", "Cardiac disorders",
                      "Infections and infestations", "Nervous system disorders", "Nervous system disorders"],
@@ -104,6 +113,15 @@ def example_adam() -> dict[str, pd.DataFrame]:
                   "DRUG WITHDRAWN", "DOSE NOT CHANGED", "DOSE NOT CHANGED", "DOSE NOT CHANGED", "NOT APPLICABLE"],
         "AESEV": ["MILD", "SEVERE", "MILD", "MODERATE", "SEVERE", "MILD", "MODERATE", "MILD", "MILD"],
         "ASEV": ["MILD", "SEVERE", "MILD", "MODERATE", "SEVERE", "MILD", "MODERATE", "MILD", "MILD"],
+        "ASEVQFL": [None] * 9,
+        "AREL": ["NOT RELATED", "RELATED", "NOT RELATED", "NOT RELATED", "RELATED", "NOT RELATED", "RELATED",
+                 "NOT RELATED", "NOT RELATED"],
+        "AGE": [34, 34, 51, 28, 45, 62, 40, 40, 55],
+        "SEX": ["F", "F", "M", "F", "F", "F", "M", "M", "F"],
+        "ASTDT": pd.to_datetime(["2020-01-05", "2020-02-09", "2020-01-12", "2020-01-30", "2020-04-09", "2020-01-08",
+                                 "2020-01-20", "2020-01-22", "2019-12-29"]),
+        "AENDT": pd.to_datetime(["2020-01-09", "2020-02-24", "2020-01-13", None, "2020-04-09", "2020-01-10",
+                                 "2020-02-04", "2020-01-25", "2019-12-31"]),
         "AEOUT": ["RECOVERED/RESOLVED", "RECOVERED/RESOLVED", "RECOVERED/RESOLVED", "RECOVERED/RESOLVED", "FATAL",
                   "RECOVERED/RESOLVED", "RECOVERING/RESOLVING", "RECOVERED/RESOLVED", "RECOVERED/RESOLVED"],
         "ASTDY": [5, 40, 12, 30, 100, 8, 20, 22, -3],
@@ -116,7 +134,7 @@ def example_shell(path: str | Path | None = None) -> Shell:
     """The study shell ``specs/iscalimab-ln/tlf.yaml`` (or ``path``) used with the example data.
 
     >>> list(example_shell().outputs)
-    ['table1', 'table2', 't_teae_soc_pt', 't_demog', 'l_sae']
+    ['table1', 'table2', 'table2_study', 't_upcr_mmrm', 't_teae_soc_pt', 't_demog', 'l_sae', 'l_anlexcl']
     """
     from pipeline.common.specfile import load_spec
     from pipeline.common.study import PROJECT_ROOT

@@ -12,12 +12,14 @@ from typing import Any, Callable, Mapping
 
 import numpy as np
 import pandas as pd
+import scipy.stats as sps
 
 from pipeline.analysis.ard import BIG_N_ROW, melt_stats
 from pipeline.analysis.filters import filter_where
 from pipeline.analysis.statistics import (
     compute_ancova,
     compute_fisher_pvalue,
+    compute_mmrm,
     compute_proportion_ci,
     compute_proportion_difference,
     summarise_continuous,
@@ -48,6 +50,9 @@ class OutputData:
     reference: str | None = None
     subject_var: str = "USUBJID"
     confidence_level: float = 0.95
+    period_flag: str | None = None
+    period_datasets: tuple[str, ...] = ()
+    missing_data: Mapping[str, str] | None = None
 
     @property
     def column_groups(self) -> list[str]:
@@ -78,6 +83,10 @@ class OutputData:
         if self.subject_var not in dataset.columns:
             raise InputError(f"{where_name}: dataset {name} has no subject variable {self.subject_var}")
         filtered = filter_where(dataset, row.get("where"), where_name, name)
+        if self.period_flag and name in self.period_datasets:
+            if self.period_flag not in filtered.columns:
+                raise InputError(f"{where_name}: dataset {name} has no analysis period flag {self.period_flag}")
+            filtered = filtered.loc[filtered[self.period_flag] == "Y"]
         filtered = filtered.drop(columns=[self.group_var], errors="ignore")
         keys = self.population[[self.subject_var, self.group_var]]
         return filtered.merge(keys, on=self.subject_var, how="inner", validate="many_to_one")
@@ -154,7 +163,15 @@ def analyse_ancova_log_ratio(row: Mapping[str, Any], data: OutputData) -> list[p
     ls = fit.lsmeans.assign(gmr=np.exp(fit.lsmeans["lsmean"]), gmr_lcl=np.exp(fit.lsmeans["lsmean_lcl"]),
                             gmr_ucl=np.exp(fit.lsmeans["lsmean_ucl"]))
     ls = ls.assign(pct=(1.0 - ls["gmr"]) * 100.0)
-    stats = ["n", "mean", "sd", "lsmean", "lsmean_se", "lsmean_lcl", "lsmean_ucl", "gmr", "gmr_lcl", "gmr_ucl", "pct"]
+    # observed (unadjusted) geometric mean ratio: exp(mean log ratio) with a t interval per arm
+    n_obs = ls["n"].to_numpy(dtype="float64")
+    with np.errstate(invalid="ignore", divide="ignore"):
+        t_crit = sps.t.ppf(1 - (1 - data.confidence_level) / 2, np.where(n_obs > 1, n_obs - 1, np.nan))
+        half = t_crit * ls["sd"].to_numpy(dtype="float64") / np.sqrt(n_obs)
+    mean = ls["mean"].to_numpy(dtype="float64")
+    ls = ls.assign(gmr_obs=np.exp(mean), gmr_obs_lcl=np.exp(mean - half), gmr_obs_ucl=np.exp(mean + half))
+    stats = ["n", "mean", "sd", "lsmean", "lsmean_se", "lsmean_lcl", "lsmean_ucl", "gmr", "gmr_lcl", "gmr_ucl", "pct",
+             "gmr_obs", "gmr_obs_lcl", "gmr_obs_ucl"]
     parts = [melt_stats(ls, stats, row["id"], row.get("label", row["id"]))]
     if row.get("comparison_row") and not fit.comparisons.empty:
         cmp_ = fit.comparisons
@@ -193,6 +210,9 @@ def analyse_binary_response(row: Mapping[str, Any], data: OutputData) -> list[pd
     grouped = stacked.groupby(data.group_var)
     wide = pd.DataFrame({"n": grouped["_resp"].sum(), "N": grouped[subject].nunique()})
     wide = wide.reindex(data.column_groups, fill_value=0).rename_axis("group").reset_index()
+    rule = (data.missing_data or {}).get(str(row.get("estimand")), row.get("missing_data", "evaluable"))
+    if rule == "non_responder":       # every subject of the population; no record = non-responder
+        wide = wide.assign(N=data.big_n().reindex(wide["group"]).to_numpy())
     lcl, ucl = compute_proportion_ci(wide["n"], wide["N"], data.confidence_level)
     wide = wide.assign(pct=_pct(wide["n"], wide["N"]), lcl=100.0 * lcl, ucl=100.0 * ucl)
     parts = [melt_stats(wide, ["n", "N", "pct", "lcl", "ucl"], row["id"], row.get("label", row["id"]))]
@@ -360,7 +380,11 @@ def format_listing_values(values: pd.Series, decimals: int | None = None) -> pd.
 
     >>> format_listing_values(pd.Series([3.0, None, -12.0]), decimals=0).tolist()
     ['3', '', '-12']
+    >>> format_listing_values(pd.Series(pd.to_datetime(["2019-04-01", None]))).tolist()
+    ['2019-04-01', '']
     """
+    if pd.api.types.is_datetime64_any_dtype(values):
+        return values.dt.strftime("%Y-%m-%d").fillna("").astype(str)
     if decimals is not None and pd.api.types.is_numeric_dtype(values):
         numbers = pd.to_numeric(values, errors="coerce")
         text = numbers.map(lambda v: "" if pd.isna(v) else f"{v:.{int(decimals)}f}")
@@ -403,6 +427,53 @@ def analyse_listing(row: Mapping[str, Any], data: OutputData) -> list[pd.DataFra
     return [melt_stats(wide, columns)]
 
 
+def analyse_mmrm(row: Mapping[str, Any], data: OutputData) -> list[pd.DataFrame]:
+    """Mixed model for repeated measures over the visits of ``visits`` (statsmodels MixedLM).
+
+    Fixed effects: treatment x visit and each covariate x visit; a random subject intercept
+    (compound symmetry, ``covariance: cs``). Per visit and group: n, LS mean (SE, CI) and, for
+    ``log_ratio: true``, the back-transformed ``gmr`` with CI; comparison rows: difference (ratio)
+    vs the reference arm with CI and p-value. Row ids: ``<id>@<visit>`` and ``<comparison_row>@<visit>``.
+
+    >>> from pipeline.analysis.examples import example_output_data
+    >>> row = {"id": "m", "dataset": "adlb", "where": {}, "response": "CHG", "covariates": [],
+    ...        "visit": "AVISIT", "visits": ["WEEK 24"]}
+    >>> ard = analyse_mmrm(row, example_output_data("table1"))[0]
+    >>> sorted(set(ard["row_id"]))
+    ['m@WEEK 24']
+    """
+    dataset = data.analysis_dataset(row)
+    covariates = list(row["covariates"])
+    visit = row["visit"]
+    _check_columns(dataset, [row["response"], visit, *covariates], data, row)
+    visits = [str(v) for v in (row.get("visits") or sorted(dataset[visit].dropna().astype(str).unique()))]
+    covariance = str(row.get("covariance", "cs"))
+    if covariance != "cs":
+        raise ConfigError(f"{data.where_name}.rows[{row.get('id')}]: covariance {covariance!r} is not supported "
+                          f"(known: cs, compound symmetry)")
+    fit = compute_mmrm(dataset, row["response"], data.group_var, visit, covariates, data.groups, visits,
+                       data.reference, data.subject_var, data.confidence_level)
+    log_ratio = bool(row.get("log_ratio", False))
+    ls = fit.lsmeans
+    if log_ratio:
+        ls = ls.assign(gmr=np.exp(ls["lsmean"]), gmr_lcl=np.exp(ls["lsmean_lcl"]), gmr_ucl=np.exp(ls["lsmean_ucl"]))
+        ls = ls.assign(pct=(1.0 - ls["gmr"]) * 100.0)
+    stats = ["n", "lsmean", "lsmean_se", "lsmean_lcl", "lsmean_ucl"] + (["gmr", "gmr_lcl", "gmr_ucl", "pct"] if log_ratio else [])
+    parts = []
+    label = row.get("label", row["id"])
+    for v in visits:
+        parts.append(melt_stats(ls.loc[ls["visit"] == v].drop(columns="visit"), stats, f"{row['id']}@{v}", f"{label}: {v}"))
+    cmp_ = fit.comparisons
+    if row.get("comparison_row") and not cmp_.empty:
+        if log_ratio:
+            cmp_ = cmp_.assign(ratio=np.exp(cmp_["diff"]), ratio_lcl=np.exp(cmp_["diff_lcl"]), ratio_ucl=np.exp(cmp_["diff_ucl"]))
+        cstats = ["diff", "diff_se", "diff_lcl", "diff_ucl", "pvalue"] + (["ratio", "ratio_lcl", "ratio_ucl"] if log_ratio else [])
+        for v in visits:
+            parts.append(melt_stats(cmp_.loc[cmp_["visit"] == v].drop(columns=["visit", "reference"]), cstats,
+                                    f"{row['comparison_row']}@{v}", f"{row.get('comparison_label', row['comparison_row'])}: {v}"))
+    return parts
+
+
 METHODS: dict[str, Callable[[Mapping[str, Any], OutputData], list[pd.DataFrame]]] = {
     "ancova_log_ratio": analyse_ancova_log_ratio,
     "ancova_change": analyse_ancova_change,
@@ -412,4 +483,5 @@ METHODS: dict[str, Callable[[Mapping[str, Any], OutputData], list[pd.DataFrame]]
     "continuous_summary": analyse_continuous_summary,
     "categorical_summary": analyse_categorical_summary,
     "listing": analyse_listing,
+    "mmrm": analyse_mmrm,
 }

@@ -7,7 +7,7 @@ up front gives one clear message naming the file, the output, the row and the ke
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -23,7 +23,127 @@ METHOD_KEYS: dict[str, tuple[str, ...]] = {
     "continuous_summary": ("variable",),
     "categorical_summary": ("variable",),
     "listing": ("dataset", "columns"),
+    "mmrm": ("dataset", "response", "covariates", "visit"),
 }
+
+# Closed vocabularies of an estimand (ICH E9(R1)): the intercurrent-event strategies and the
+# missing-data rules the analysis methods know how to apply.
+ICE_STRATEGIES = ("treatment policy", "composite", "hypothetical", "while on treatment", "principal stratum")
+MISSING_DATA_RULES = {
+    "observed": "observed cases, no imputation",
+    "evaluable": "evaluable subjects only (denominator), no imputation",
+    "non_responder": "missing = non-responder (denominator = population)",
+    "likelihood": "all observed visits, missing at random (likelihood)",
+}
+
+
+@dataclass(frozen=True)
+class Estimand:
+    """One estimand of ``tlf.yaml`` ``estimands``: what a row estimates, said out loud (ICH E9(R1)).
+
+    ``population`` is a key of ``populations``; ``intercurrent_events`` maps an event to one of
+    :data:`ICE_STRATEGIES`; ``missing_data`` is one of :data:`MISSING_DATA_RULES`.
+    """
+
+    id: str
+    label: str
+    population: str
+    variable: str
+    intercurrent_events: tuple[tuple[str, str], ...]
+    missing_data: str
+    summary: str = ""
+    role: str = "primary"
+    note: str = ""
+
+    def footnote(self, population_label: str) -> str:
+        """The estimand as one footnote sentence.
+
+        >>> Estimand("crr", "CRR", "FAS", "response at Week 24", (("rescue therapy", "composite"),),
+        ...          "evaluable", "proportion", "primary").footnote("Full Analysis Set")
+        'Estimand (primary) CRR: Full Analysis Set; response at Week 24; intercurrent events: rescue therapy - composite; missing data: evaluable subjects only (denominator), no imputation; proportion.'
+        """
+        events = ", ".join(f"{event} - {strategy}" for event, strategy in self.intercurrent_events)
+        text = (f"Estimand ({self.role}) {self.label}: {population_label}; {self.variable}; "
+                f"intercurrent events: {events or 'none'}; missing data: {MISSING_DATA_RULES[self.missing_data]}")
+        text += f"; {self.summary}" if self.summary else ""
+        return text + "." + (f" {self.note}" if self.note else "")
+
+
+@dataclass(frozen=True)
+class AnalysisPeriod:
+    """One analysis period of ``tlf.yaml`` ``analysis_periods``: an ADaM flag says which records fall in it."""
+
+    id: str
+    label: str
+    flag: str
+    definition: str
+    datasets: tuple[str, ...] = ("adae",)
+
+    def footnote(self) -> str:
+        """>>> AnalysisPeriod("W24", "Up to Week 24", "TRTEMW24", "Day 1 to Day 169").footnote()
+        'Analysis period: Up to Week 24 = Day 1 to Day 169 (TRTEMW24 = Y).'
+        """
+        return f"Analysis period: {self.label} = {self.definition} ({self.flag} = Y)."
+
+
+def check_estimands(data: Any, populations: Mapping[str, Any], path: Path) -> dict[str, Estimand]:
+    """Check ``estimands`` (a mapping of id to estimand) and return them typed.
+
+    >>> check_estimands({"e": {"label": "E", "population": "FAS", "variable": "v", "missing_data": "guess",
+    ...     "intercurrent_events": {}}}, {"FAS": {}}, Path("tlf.yaml"))
+    Traceback (most recent call last):
+    ...
+    pipeline.common.errors.ConfigError: tlf.yaml: estimands.e: missing_data 'guess' is not a known rule (known: evaluable, likelihood, non_responder, observed)
+    """
+    if data is None:
+        return {}
+    if not isinstance(data, Mapping):
+        raise ConfigError(f"{path}: estimands must be a mapping of id to estimand")
+    result = {}
+    for key, spec in data.items():
+        where = f"{path}: estimands.{key}"
+        _require(spec, ("label", "population", "variable", "missing_data"), where)
+        if spec["population"] not in populations:
+            raise ConfigError(f"{where}: population {spec['population']!r} is not defined under populations "
+                              f"(known: {', '.join(populations) or 'none'})")
+        if spec["missing_data"] not in MISSING_DATA_RULES:
+            raise ConfigError(f"{where}: missing_data {spec['missing_data']!r} is not a known rule "
+                              f"(known: {', '.join(sorted(MISSING_DATA_RULES))})")
+        events = spec.get("intercurrent_events") or {}
+        if not isinstance(events, Mapping):
+            raise ConfigError(f"{where}: intercurrent_events must be a mapping of event to strategy")
+        for event, strategy in events.items():
+            if str(strategy).split(":")[0].strip() not in ICE_STRATEGIES:
+                raise ConfigError(f"{where}: intercurrent_events.{event}: strategy {strategy!r} is not one of "
+                                  f"{', '.join(ICE_STRATEGIES)}")
+        role = str(spec.get("role", "primary"))
+        if role not in ("primary", "sensitivity", "supplementary"):
+            raise ConfigError(f"{where}: role {role!r} must be primary, sensitivity or supplementary")
+        result[str(key)] = Estimand(str(key), str(spec["label"]), str(spec["population"]), str(spec["variable"]),
+                                    tuple((str(e), str(s)) for e, s in events.items()), str(spec["missing_data"]),
+                                    str(spec.get("summary", "")), role, str(spec.get("note", "")))
+    return result
+
+
+def check_periods(data: Any, path: Path) -> dict[str, AnalysisPeriod]:
+    """Check ``analysis_periods`` (id -> label, flag, definition) and return them typed.
+
+    >>> check_periods({"W24": {"label": "Up to Week 24", "flag": "TRTEMW24"}}, Path("tlf.yaml"))
+    Traceback (most recent call last):
+    ...
+    pipeline.common.errors.ConfigError: tlf.yaml: analysis_periods.W24: missing key 'definition'
+    """
+    if data is None:
+        return {}
+    if not isinstance(data, Mapping):
+        raise ConfigError(f"{path}: analysis_periods must be a mapping of id to period")
+    result = {}
+    for key, spec in data.items():
+        _require(spec, ("label", "flag", "definition"), f"{path}: analysis_periods.{key}")
+        datasets = tuple(str(d).lower() for d in (spec.get("datasets") or ["adae"]))
+        result[str(key)] = AnalysisPeriod(str(key), str(spec["label"]), str(spec["flag"]), str(spec["definition"]),
+                                          datasets)
+    return result
 
 
 @dataclass(frozen=True)
@@ -36,6 +156,22 @@ class Shell:
     treatment_columns: dict[str, dict[str, Any]]
     comparison: dict[str, Any]
     outputs: dict[str, dict[str, Any]]
+    estimands: dict[str, Estimand] = field(default_factory=dict)
+    periods: dict[str, AnalysisPeriod] = field(default_factory=dict)
+
+    def period(self, output_id: str) -> AnalysisPeriod | None:
+        """The analysis period of an output (``period: <id>``), or ``None``."""
+        key = self.outputs[output_id].get("period")
+        return self.periods[key] if key else None
+
+    def estimand_footnotes(self, output_id: str) -> list[str]:
+        """One footnote per estimand named by the output's rows, in row order."""
+        notes = []
+        for row in self.outputs[output_id]["rows"]:
+            if row.get("estimand"):
+                estimand = self.estimands[row["estimand"]]
+                notes.append(estimand.footnote(self.populations[estimand.population]["label"]))
+        return list(dict.fromkeys(notes))
 
     def where(self, output_id: str, row: Mapping[str, Any] | None = None) -> str:
         """A location for messages: ``<file>: outputs.<id>.rows[<row id>]``."""
@@ -107,6 +243,8 @@ def check_shell(data: Any, path: str | Path = "tlf.yaml") -> Shell:
         _require(population, ("flag", "label"), f"{path}: populations.{name}")
     for name, column in columns.items():
         _require(column, ("variable",), f"{path}: treatment_columns.{name}")
+    estimands = check_estimands(data.get("estimands"), populations, path)
+    periods = check_periods(data.get("analysis_periods"), path)
     outputs = data["outputs"]
     if not isinstance(outputs, Mapping) or not outputs:
         raise ConfigError(f"{path}: outputs must be a non-empty mapping of output id to shell")
@@ -123,6 +261,9 @@ def check_shell(data: Any, path: str | Path = "tlf.yaml") -> Shell:
                               f"treatment_columns (known: {known})")
         if not isinstance(output["rows"], list):
             raise ConfigError(f"{where}: rows must be a list")
+        if output.get("period") is not None and output["period"] not in periods:
+            raise ConfigError(f"{where}: period {output['period']!r} is not defined under analysis_periods "
+                              f"(known: {', '.join(periods) or 'none'})")
         seen: set[str] = set()
         for index, row in enumerate(output["rows"]):
             row_where = f"{where}.rows[{index}]"
@@ -135,6 +276,13 @@ def check_shell(data: Any, path: str | Path = "tlf.yaml") -> Shell:
                 raise ConfigError(f"{row_where}: unknown method {row['method']!r} "
                                   f"(known: {', '.join(sorted(METHOD_KEYS))})")
             _require(row, METHOD_KEYS[row["method"]], row_where)
+            if row.get("estimand") is not None:
+                if row["estimand"] not in estimands:
+                    raise ConfigError(f"{row_where}: estimand {row['estimand']!r} is not defined under estimands "
+                                      f"(known: {', '.join(estimands) or 'none'})")
+                if estimands[row["estimand"]].population != output["population"]:
+                    raise ConfigError(f"{row_where}: estimand {row['estimand']!r} is for population "
+                                      f"{estimands[row['estimand']].population}, the output for {output['population']}")
             if "where" in row and row["where"] is not None and not isinstance(row["where"], Mapping):
                 raise ConfigError(f"{row_where}: 'where' must be a mapping of variable to value")
     return Shell(
@@ -144,6 +292,8 @@ def check_shell(data: Any, path: str | Path = "tlf.yaml") -> Shell:
         treatment_columns=dict(columns),
         comparison=dict(data.get("comparison") or {}),
         outputs={str(k): dict(v) for k, v in outputs.items()},
+        estimands=estimands,
+        periods=periods,
     )
 
 

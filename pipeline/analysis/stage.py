@@ -12,6 +12,7 @@ from pipeline.analysis.methods import METHODS, OutputData, big_n_rows
 from pipeline.analysis.shell import Shell, load_shell, resolve_groups, resolve_reference
 from pipeline.common.errors import ConfigError, InputError
 from pipeline.common.io import read_parquet, write_json_atomic
+from pipeline.common.specfile import load_spec
 from pipeline.common.logs import get_logger
 from pipeline.common.study import StudyContext
 
@@ -76,6 +77,7 @@ def output_data(shell: Shell, output_id: str, design: Mapping[str, Any],
     groups = [g for g in groups if g in present] or groups
     total = bool(output.get("total", False))
     reference = resolve_reference(shell, design)
+    period = shell.period(output_id)
     return OutputData(
         output_id=output_id,
         where_name=where_name,
@@ -88,6 +90,9 @@ def output_data(shell: Shell, output_id: str, design: Mapping[str, Any],
         reference=reference if reference in groups else None,
         subject_var=subject_var,
         confidence_level=float(shell.setting(output_id, "confidence_level", 0.95)),
+        period_flag=period.flag if period else None,
+        period_datasets=period.datasets if period else (),
+        missing_data={key: estimand.missing_data for key, estimand in shell.estimands.items()},
     )
 
 
@@ -98,7 +103,7 @@ def build_output_ard(shell: Shell, output_id: str, design: Mapping[str, Any],
     >>> from pipeline.analysis.examples import EXAMPLE_DESIGN, example_adam, example_shell
     >>> ard = build_output_ard(example_shell(), "table2", EXAMPLE_DESIGN, example_adam().__getitem__)
     >>> list(dict.fromkeys(ard["row_id"]))
-    ['big_n', 'any_ae', 'sae', 'ae_disc', 'ae_severe', 'ae_fatal', 'deaths']
+    ['big_n', 'any_ae', 'sae', 'ae_disc', 'ae_severe', 'ae_sev_query', 'ae_fatal', 'deaths']
     """
     if output_id not in shell.outputs:
         raise ConfigError(f"{shell.path}: no output {output_id!r} (known: {', '.join(shell.outputs)})")
@@ -112,7 +117,7 @@ def build_output_ard(shell: Shell, output_id: str, design: Mapping[str, Any],
 
 
 ANALYSIS_KEYS = ("method", "dataset", "where", "response", "responder", "covariates", "variable", "soc", "pt",
-                 "comparison_row")
+                 "comparison_row", "estimand", "visit", "visits", "covariance")
 
 
 def analysis_metadata(shell: Shell, output_ids: list[str]) -> list[dict[str, Any]]:
@@ -168,4 +173,30 @@ def run(ctx: StudyContext) -> dict[str, pd.DataFrame]:
         log.info("ard %s: %d statistics", output_id, len(ard))
         results[output_id] = ard
     write_json_atomic(ctx.ard_dir / "analyses.json", analysis_metadata(shell, list(results)))
+    write_json_atomic(ctx.ard_dir / "run_info.json", run_info(shell, load, ctx.specs_dir))
     return results
+
+
+def run_info(shell: Shell, load: Callable[[str], pd.DataFrame], specs_dir: str | Path) -> dict[str, Any]:
+    """What the table headers state about the run: data cut, run date, dictionary versions.
+
+    The data cut is the latest date of the shell's ``data_cut`` variable (``{dataset, variable}``,
+    e.g. ADSL.EOSDT); the run date is that date, so outputs stay byte-identical across runs.
+    Dictionary versions come from ``datasets.yaml`` ``dictionaries``.
+
+    >>> from pipeline.analysis.examples import example_adam, example_shell
+    >>> run_info(example_shell(), example_adam().__getitem__, "/nonexistent")["dictionaries"]
+    {}
+    """
+    cut = shell.defaults.get("data_cut") or {}
+    data_cut = None
+    if cut.get("dataset") and cut.get("variable"):
+        dataset = load(str(cut["dataset"]).lower())
+        if cut["variable"] not in dataset.columns:
+            raise ConfigError(f"{shell.path}: defaults.data_cut: dataset {cut['dataset']} has no variable {cut['variable']}")
+        dates = pd.to_datetime(dataset[cut["variable"]], errors="coerce").dropna()
+        data_cut = dates.max().strftime("%Y-%m-%d") if len(dates) else None
+    specs = Path(specs_dir) / "datasets.yaml"
+    dictionaries = (load_spec(specs) or {}).get("dictionaries") or {} if specs.exists() else {}
+    return {"data_cut": data_cut, "run_date": data_cut,
+            "dictionaries": {str(k): str(v) for k, v in dictionaries.items()}}

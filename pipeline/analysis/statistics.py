@@ -212,3 +212,109 @@ def summarise_continuous(dataset: pd.DataFrame, variable: str, group_var: str,
     }).reindex(list(groups))
     table["n"] = table["n"].fillna(0).astype(int)
     return table.rename_axis("group").reset_index()
+
+
+@dataclass(frozen=True)
+class MmrmResult:
+    """LS means per visit and group, and per-visit differences from the reference group."""
+
+    lsmeans: pd.DataFrame      # visit, group, n, lsmean, lsmean_se, lsmean_lcl, lsmean_ucl
+    comparisons: pd.DataFrame  # visit, group, reference, diff, diff_se, diff_lcl, diff_ucl, pvalue
+    converged: bool
+
+
+def compute_mmrm(dataset: pd.DataFrame, response: str, group_var: str, visit_var: str,
+                 covariates: Sequence[str], groups: Sequence[str], visits: Sequence[str],
+                 reference: str | None, subject_var: str = "USUBJID",
+                 confidence_level: float = 0.95) -> MmrmResult:
+    """Repeated-measures model ``response ~ group:visit + covariate:visit`` with a random subject
+    intercept (compound symmetry), fitted by REML with statsmodels ``MixedLM``.
+
+    Cell-means parametrisation: one fixed effect per group and visit, one slope per covariate and
+    visit. LS means are at the mean covariate over the analysed subjects (one value per subject);
+    Wald confidence intervals and p-values (normal approximation, as statsmodels reports them).
+
+    >>> rng = np.random.default_rng(1)
+    >>> subjects = np.repeat(np.arange(20), 2)
+    >>> data = pd.DataFrame({"USUBJID": subjects, "TRT": np.where(subjects < 10, "A", "B"),
+    ...                      "AVISIT": ["W4", "W8"] * 20, "BASE": np.repeat(rng.normal(0, 1, 20), 2)})
+    >>> data["CHG"] = (np.where(data["TRT"] == "A", -1.0, 0.0) + np.repeat(rng.normal(0, 0.5, 20), 2)
+    ...                + rng.normal(0, 0.1, 40))
+    >>> fit = compute_mmrm(data, "CHG", "TRT", "AVISIT", ["BASE"], ["A", "B"], ["W4", "W8"], "B")
+    >>> [round(d) for d in fit.comparisons["diff"]], bool((fit.comparisons["pvalue"] < 0.05).all())
+    ([-1, -1], True)
+    """
+    import warnings
+
+    from statsmodels.regression.mixed_linear_model import MixedLM
+
+    covariates, groups, visits = list(covariates), list(groups), [str(v) for v in visits]
+    missing = [c for c in [response, group_var, visit_var, subject_var, *covariates] if c not in dataset.columns]
+    if missing:
+        raise KeyError(f"compute_mmrm: dataset has no column {', '.join(missing)}")
+    data = dataset[[subject_var, group_var, visit_var, response, *covariates]].copy()
+    data[visit_var] = data[visit_var].astype(str)
+    for column in [response, *covariates]:
+        data[column] = pd.to_numeric(data[column], errors="coerce")
+    data = data.dropna().loc[lambda d: d[group_var].isin(groups) & d[visit_var].isin(visits)]
+    data = data.sort_values([subject_var, visit_var], kind="stable").reset_index(drop=True)
+    cells = [(g, v) for v in visits for g in groups]
+    present = [(g, v) for g, v in cells if ((data[group_var] == g) & (data[visit_var] == v)).any()]
+    columns = [((data[group_var] == g) & (data[visit_var] == v)).to_numpy(dtype="float64") for g, v in present]
+    slopes = [(c, v) for v in visits for c in covariates if (data[visit_var] == v).any()]
+    columns += [np.where(data[visit_var] == v, data[c], 0.0) for c, v in slopes]
+    counts = data.groupby([visit_var, group_var])[subject_var].nunique()
+    means = data.drop_duplicates(subject_var)[covariates].mean() if covariates else pd.Series(dtype="float64")
+    estimates = {cell: (np.nan, np.nan) for cell in cells}
+    vcov, params, converged = None, None, False
+    if columns and len(data) > len(columns):
+        x = np.column_stack(columns)
+        k = x.shape[1]
+        if np.linalg.matrix_rank(x) == k and data[subject_var].nunique() > k:
+            try:
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")
+                    model = MixedLM(data[response].to_numpy(dtype="float64"), x,
+                                    groups=data[subject_var].astype(str).to_numpy(), exog_re=np.ones((len(data), 1)))
+                    fit = model.fit(reml=True, method=["lbfgs", "powell"])
+                params = np.asarray(fit.fe_params)
+                vcov = np.asarray(fit.cov_params())[:k, :k]
+                converged = bool(getattr(fit, "converged", True))
+            except (np.linalg.LinAlgError, ValueError):   # too few subjects: estimates not estimable (NE)
+                params, vcov = None, None
+
+    def contrast(g: str, v: str) -> np.ndarray | None:
+        if params is None or (g, v) not in present:
+            return None
+        vector = np.zeros(len(params))
+        vector[present.index((g, v))] = 1.0
+        for j, (c, sv) in enumerate(slopes):
+            if sv == v:
+                vector[len(present) + j] = float(means[c])
+        return vector
+
+    z = sps.norm.ppf(1 - (1 - confidence_level) / 2)
+    rows, comparisons = [], []
+    for v in visits:
+        for g in groups:
+            vec = contrast(g, v)
+            est, se = (float(vec @ params), float(np.sqrt(vec @ vcov @ vec))) if vec is not None else (np.nan, np.nan)
+            estimates[(g, v)] = (est, se)
+            rows.append({"visit": v, "group": g, "n": int(counts.get((v, g), 0)), "lsmean": est, "lsmean_se": se,
+                         "lsmean_lcl": est - z * se, "lsmean_ucl": est + z * se})
+        ref = contrast(reference, v) if reference is not None else None
+        for g in groups:
+            if g == reference or reference is None:
+                continue
+            vec = contrast(g, v)
+            if vec is None or ref is None:
+                diff = diff_se = np.nan
+            else:
+                delta = vec - ref
+                diff, diff_se = float(delta @ params), float(np.sqrt(delta @ vcov @ delta))
+            with np.errstate(invalid="ignore", divide="ignore"):
+                pvalue = float(2 * sps.norm.sf(abs(diff / diff_se))) if diff_se and np.isfinite(diff_se) else np.nan
+            comparisons.append({"visit": v, "group": g, "reference": reference, "diff": diff, "diff_se": diff_se,
+                                "diff_lcl": diff - z * diff_se, "diff_ucl": diff + z * diff_se, "pvalue": pvalue})
+    comparison_columns = ["visit", "group", "reference", "diff", "diff_se", "diff_lcl", "diff_ucl", "pvalue"]
+    return MmrmResult(pd.DataFrame(rows), pd.DataFrame(comparisons, columns=comparison_columns), converged)

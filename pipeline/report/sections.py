@@ -27,7 +27,7 @@ SEVERITY_ORDER = {name: len(SEVERITIES) - 1 - SEVERITY_RANK[name] for name in re
 EXAMPLES_PER_GROUP = 5
 QUARANTINE_EXAMPLE_COLUMNS = ["file", "row", "column", "value", "reason"]
 ARD_HIGHLIGHT_ROWS = 50          # display rows shown per output; the full table is in tlf/<id>.html
-ARD_METADATA_FILES = {"analyses"}  # ard/*.json that are not an output's ARD
+ARD_METADATA_FILES = {"analyses", "run_info"}  # ard/*.json that are not an output's ARD
 POPULATION_ROW_IDS = {"big_n"}     # ARD rows holding the column headers' population counts
 
 

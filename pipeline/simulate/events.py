@@ -110,8 +110,14 @@ def build_ae_truth(subjects: pd.DataFrame, inputs: SimulationInputs) -> pd.DataF
     eos = ae["eos_date"].to_numpy(dtype="datetime64[D]")
     last_inf = ae["last_infusion_date"].to_numpy(dtype="datetime64[D]")
     span = np.maximum((eos - d1).astype(int), 1)
-    start = d1 + np.floor(rng.random(m) * span).astype(int) * DAY
     kind = ae["kind"].to_numpy()
+    # the published SAE counts are those of the Week 24 table: calibrated SAEs start within that
+    # period (calibration.key_events_within_days after first dose), so they hold for it and for
+    # the whole study
+    within = cal.get("key_events_within_days")
+    if within is not None:
+        span = np.where(kind == "sae", np.maximum(np.minimum(span, int(within) + 1), 1), span)
+    start = d1 + np.floor(rng.random(m) * span).astype(int) * DAY
     start = np.where(kind == "dw", ae["dw_date"].to_numpy(dtype="datetime64[D]"), start)
     consent = ae["consent_date"].to_numpy(dtype="datetime64[D]")
     pre_span = np.maximum((d1 - consent).astype(int), 1)

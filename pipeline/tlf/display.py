@@ -52,10 +52,17 @@ class Display:
     kind: str = "table"
     column_widths: tuple[int, ...] = field(default_factory=tuple)
     column_align: tuple[str, ...] = field(default_factory=tuple)
+    header_lines: tuple[str, ...] = field(default_factory=tuple)
+    decimal_align: bool = False
 
     @property
     def has_label_column(self) -> bool:
         return self.label_header is not None
+
+    @property
+    def rendered_lines(self) -> tuple[Line, ...]:
+        """The lines as the renderers place them: cells decimal-aligned per column when asked."""
+        return tuple(align_columns(list(self.lines))) if self.decimal_align else self.lines
 
 
 def stat_lookup(ard: pd.DataFrame) -> dict[tuple[str, str], dict[str, Any]]:
@@ -146,6 +153,26 @@ class _Builder:
         for item in _display_items(self.shell, self.output_id, row, "comparison_display") if compared else []:
             self.add(item["label"], self.cells(row, comparison, item, compared), 1)
 
+    def visit_rows(self, row: Mapping[str, Any]) -> None:
+        """A by-visit model (``mmrm``): per visit a heading, the display items and the comparison."""
+        items = _display_items(self.shell, self.output_id, row)
+        comparison = row.get("comparison_row")
+        visits = [str(v) for v in (row.get("visits") or [])] or [
+            str(r).split("@", 1)[1] for r in dict.fromkeys(self.ard["row_id"]) if str(r).startswith(f"{row['id']}@")]
+        self.new_block()
+        self.add(row.get("label", row["id"]), None, 0, HEADING)
+        for visit in visits:
+            row_id = f"{row['id']}@{visit}"
+            if not any(key[0] == row_id for key in self.lookup):
+                continue
+            self.add(str(row.get("visit_labels", {}).get(visit, visit.title())), None, 1, HEADING)
+            for item in items:
+                self.add(item["label"], self.cells(row, row_id, item), 2)
+            cmp_id = f"{comparison}@{visit}" if comparison else None
+            compared = [g for (rid, g) in self.lookup if rid == cmp_id] if cmp_id else []
+            for item in _display_items(self.shell, self.output_id, row, "comparison_display") if compared else []:
+                self.add(item["label"], self.cells(row, cmp_id, item, compared), 2)
+
     def categorical_row(self, row: Mapping[str, Any]) -> None:
         prefix = f"{row['variable']}="
         row_ids = [r for r in dict.fromkeys(self.ard["row_id"]) if str(r).startswith(prefix)]
@@ -208,7 +235,61 @@ def source_note(shell: Shell, output_id: str) -> str:
     return f"Source: {datasets}; analysis results ard/{output_id}.parquet."
 
 
-def build_display(shell: Shell, output_id: str, ard: pd.DataFrame) -> Display:
+def header_lines(shell: Shell, output_id: str, run_info: Mapping[str, Any] | None) -> tuple[str, ...]:
+    """Header lines of every page: program, run date and data cut, dictionary versions.
+
+    The run date is the data cut (from ``ard/run_info.json``), so outputs stay deterministic.
+
+    >>> from pipeline.analysis.examples import example_shell
+    >>> header_lines(example_shell(), "table2", {"data_cut": "2021-05-04", "run_date": "2021-05-04",
+    ...                                          "dictionaries": {"MedDRA": "27.0"}})
+    ('Program: python -m pipeline tables, shell tlf.yaml outputs.table2', 'Run date: 2021-05-04 (= data cut)   Data cut: 2021-05-04   Dictionaries: MedDRA 27.0')
+    """
+    if run_info is None:
+        return ()
+    cut = run_info.get("data_cut") or "not declared"
+    dictionaries = ", ".join(f"{k} {v}" for k, v in (run_info.get("dictionaries") or {}).items()) or "none declared"
+    return (f"Program: python -m pipeline tables, shell {shell.path.name} outputs.{output_id}",
+            f"Run date: {run_info.get('run_date') or cut} (= data cut)   Data cut: {cut}   Dictionaries: {dictionaries}")
+
+
+def decimal_anchor(cell: str) -> int:
+    """Where a cell's leading number has its decimal point (or would have it).
+
+    >>> decimal_anchor("0.369 (0.304, 0.448)"), decimal_anchor("37"), decimal_anchor("3/37 (8.1)"), decimal_anchor("")
+    (1, 2, 4, 0)
+    """
+    token = cell.split(" ", 1)[0]
+    return token.index(".") if "." in token else len(token)
+
+
+def align_decimals(cells: list[str]) -> list[str]:
+    """Pad a column's cells so the decimal points of their leading numbers line up, all one width.
+
+    >>> align_decimals(["37", "0.369 (0.304, 0.448)", "-2.8 (7.16)", ""])
+    ['37                   ', ' 0.369 (0.304, 0.448)', '-2.8 (7.16)          ', '']
+    """
+    filled = [c for c in cells if c]
+    if not filled:
+        return list(cells)
+    anchor = max(decimal_anchor(c) for c in filled)
+    padded = [" " * (anchor - decimal_anchor(c)) + c if c else "" for c in cells]
+    width = max(len(c) for c in padded)
+    return [c.ljust(width) if c else "" for c in padded]
+
+
+def align_columns(lines: list[Line]) -> list[Line]:
+    """Decimal-align every treatment column of a table's lines (:func:`align_decimals`)."""
+    if not lines:
+        return lines
+    count = max(len(line.cells) for line in lines)
+    columns = [align_decimals([line.cells[k] if k < len(line.cells) else "" for line in lines]) for k in range(count)]
+    return [Line(line.label, tuple(columns[k][i] for k in range(len(line.cells))), line.indent, line.block, line.kind)
+            for i, line in enumerate(lines)]
+
+
+def build_display(shell: Shell, output_id: str, ard: pd.DataFrame,
+                  run_info: Mapping[str, Any] | None = None) -> Display:
     """Lay out one output of the shell from its ARD.
 
     >>> from pipeline.analysis.examples import EXAMPLE_DESIGN, example_adam, example_shell
@@ -247,6 +328,8 @@ def build_display(shell: Shell, output_id: str, ard: pd.DataFrame) -> Display:
                 builder.categorical_row(row)
             elif method == "soc_pt_counts":
                 builder.soc_pt_rows(row)
+            elif method == "mmrm":
+                builder.visit_rows(row)
             elif method == "listing":
                 raise ConfigError(f"{shell.where(output_id, row)}: method listing needs 'kind: listing' on the output")
             else:
@@ -255,6 +338,10 @@ def build_display(shell: Shell, output_id: str, ard: pd.DataFrame) -> Display:
     lines = builder.lines
     while lines and lines[-1].kind == BLANK:
         lines = lines[:-1]
+    decimal_align = not is_listing and bool(output.get("decimal_align", shell.defaults.get("decimal_align", True)))
+    period = shell.period(output_id)
+    notes = ([period.footnote()] if period else []) + shell.estimand_footnotes(output_id)
+    notes += [str(f) for f in output.get("footnotes") or ()]
     return Display(
         output_id=output_id,
         number=str(output.get("number", "")),
@@ -263,10 +350,12 @@ def build_display(shell: Shell, output_id: str, ard: pd.DataFrame) -> Display:
         label_header=label_header,
         column_headers=headers,
         lines=tuple(lines),
-        footnotes=tuple(str(f) for f in output.get("footnotes") or ()) + (source_note(shell, output_id),),
+        footnotes=tuple(notes) + (source_note(shell, output_id),),
         top_left=str(shell.setting(output_id, "sponsor_line", "")),
         second_left=str(shell.setting(output_id, "status_line", "")),
         kind="listing" if is_listing else "table",
         column_widths=widths,
         column_align=aligns,
+        header_lines=header_lines(shell, output_id, run_info),
+        decimal_align=decimal_align,
     )

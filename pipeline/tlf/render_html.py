@@ -24,7 +24,7 @@ def render_html(display: Display, settings: Mapping[str, Any] | None = None) -> 
     True
     """
     settings = dict(settings or {})
-    blocks = [list(lines) for _, lines in groupby(display.lines, key=lambda line: line.block)]
+    blocks = [list(lines) for _, lines in groupby(display.rendered_lines, key=lambda line: line.block)]
     ncols = len(display.column_headers) + (1 if display.has_label_column else 0)
     if display.kind == "listing":
         chars = list(display.column_widths) or [1] * len(display.column_headers)

@@ -189,7 +189,7 @@ def build_rtf_pages(display: Display, settings: Mapping[str, Any] | None = None)
 
     rows: list[RtfRow] = []
     heights: list[int] = []
-    for line in display.lines:
+    for line in display.rendered_lines:
         if line.kind == GROUP or (listing and not line.cells):
             rows.append(RtfRow([RtfCell(rtf_escape(line.label), edges[-1], "ql", bold=True)]))
             heights.append(_text_height(line.label, chars_per_line))
@@ -211,7 +211,7 @@ def build_rtf_pages(display: Display, settings: Mapping[str, Any] | None = None)
         rows.append(RtfRow(cells))
 
     body_twips = geometry.paper_height - geometry.margin_top - geometry.margin_bottom
-    capacity = max(body_twips // geometry.line_twips - header_height - 1, 3)
+    capacity = max(body_twips // geometry.line_twips - header_height - 1 - len(display.header_lines), 3)
     pages_idx = paginate(heights, [l.block for l in display.lines], capacity, [l.kind == BLANK for l in display.lines])
     pages = []
     for number, indices in enumerate(pages_idx, start=1):
@@ -237,6 +237,7 @@ def render_rtf(display: Display, settings: Mapping[str, Any] | None = None) -> s
     return _environment().get_template("table.rtf.j2").render(
         display=display, pages=pages, g=geometry, footnotes=footnotes,
         top_left=rtf_escape(display.top_left), second_left=rtf_escape(display.second_left),
+        run_lines=[rtf_escape(t) for t in display.header_lines],
         title=rtf_escape(f"{display.number} {display.title}".strip()))
 
 

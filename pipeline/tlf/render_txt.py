@@ -119,8 +119,8 @@ def table_widths(display: Display, width: int) -> tuple[int, list[int]]:
 def _column_cells(display: Display, widths: list[int]) -> list[list[str]]:
     columns = []
     for k, width in enumerate(widths):
-        raw = [line.cells[k] if k < len(line.cells) else "" for line in display.lines]
-        columns.append(_center_block(align_tokens(raw), width))
+        raw = [line.cells[k] if k < len(line.cells) else "" for line in display.rendered_lines]
+        columns.append(_center_block(raw if display.decimal_align else align_tokens(raw), width))
     return columns
 
 
@@ -208,6 +208,7 @@ def title_lines(display: Display, width: int, page: int, pages: int) -> list[str
     right = f"Page {page} of {pages}"
     lines = [display.top_left[: width - len(right) - 1].ljust(width - len(right)) + right]
     lines.append(display.second_left[:width])
+    lines += [text[:width] for text in display.header_lines]
     lines.append("")
     for text in (display.number, display.title, f"Population: {display.population}"):
         lines += [part.center(width).rstrip() for part in textwrap.wrap(text, width)] if text else []

@@ -6,6 +6,7 @@ what the ARD holds.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from pipeline.analysis import stage as analysis_stage
@@ -46,7 +47,9 @@ def render_output(shell: Shell, output_id: str, ard_dir: str | Path, tlf_dir: st
     True
     """
     ard = read_ard(ard_dir, output_id)
-    display = build_display(shell, output_id, ard)
+    info_path = Path(ard_dir) / "run_info.json"
+    run_info = json.loads(info_path.read_text(encoding="utf-8")) if info_path.exists() else None
+    display = build_display(shell, output_id, ard, run_info)
     txt = {"width": 132, "length": 60, **_settings(shell, output_id, "txt")}
     texts = {
         "html": render_html(display, _settings(shell, output_id, "html")),

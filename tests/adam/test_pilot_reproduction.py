@@ -46,6 +46,19 @@ def test_adsl_variable_reproduces_pilot(pilot, variable):
     assert rate == 1.0, mismatches.head().to_string()
 
 
+@pytest.mark.parametrize("variable", ["EFFFL", "COMP24FL", "DCDECOD", "DCSREAS"])
+def test_adsl_population_and_disposition_reproduce_pilot_at_least_99_percent(pilot, variable):
+    rate, mismatches = _agreement(pilot["ours"]["ADSL"], pilot["adsl"], ["USUBJID"], variable)
+    assert rate >= 0.99, mismatches.head().to_string()
+
+
+def test_adsl_disposition_counts_match_pilot(pilot):
+    ours, ref = pilot["ours"]["ADSL"], pilot["adsl"]
+    assert (ours["EFFFL"] == "Y").sum() == (ref["EFFFL"] == "Y").sum() == 234
+    assert (ours["COMP24FL"] == "Y").sum() == 118
+    assert ours["DCSREAS"].value_counts().to_dict() == ref["DCSREAS"].value_counts().to_dict()
+
+
 @pytest.mark.parametrize("variable", ["TRTEMFL", "ASTDT", "ASTDTF", "AENDT", "ASTDY", "AENDY", "TRTA"])
 def test_adae_variable_reproduces_pilot_on_common_records(pilot, variable):
     rate, mismatches = _agreement(pilot["ours"]["ADAE"], pilot["adae"], ["USUBJID", "AESEQ"], variable)

@@ -147,3 +147,27 @@ def test_pprotfl_on_hand_made_sdtm_with_and_without_a_deviation_log():
                        "DVTERM": ["Live vaccine given", "Visit outside window", "Infusion too short"],
                        "DVCAT": ["MINOR", "MAJOR", "MINOR"], "DVSTDTC": ["2024-02-01", "2024-03-01", "2024-03-05"]})
     assert pprotfl({**mini_sdtm(), "dv": dv}) == {S1: "Y", S2: "N", S3: "Y"}
+
+
+def test_implausible_values_are_excluded_with_a_reason(adam):
+    adlb = adam["adlb"]
+    excluded = adlb[adlb["ANL01RSN"].notna()]
+    assert set(excluded["ANL01FL"]) == {"N"}
+    # the review's findings: UPCR 1316, 695 and 228 g/g and urine creatinine 16,685 mmol/L
+    upcr = sorted(excluded.loc[excluded["PARAMCD"] == "UPCR", "AVAL"].round(0).tolist())
+    assert upcr == [228.0, 695.0, 1316.0]
+    assert excluded.loc[excluded["PARAMCD"] == "UCREAT", "AVAL"].round(0).tolist() == [16686.0]
+    # never baseline, never analysed; every analysed UPCR is plausible
+    assert (excluded["ABLFL"] != "Y").all()
+    analysed = adlb[(adlb["PARAMCD"] == "UPCR") & (adlb["ANL01FL"] == "Y")]
+    assert analysed["AVAL"].between(0, 20).all()
+
+
+def test_week24_period_flag_is_within_the_whole_study_flag(adam):
+    adae = adam["adae"]
+    assert ((adae["TRTEMW24"] != "Y") | (adae["TRTEMFL"] == "Y")).all()
+    w24 = adae[adae["TRTEMW24"] == "Y"]
+    assert w24["ASTDY"].dropna().between(1, 169).all()
+    assert (adae["TRTEMFL"] == "Y").sum() > len(w24)
+    # unmapped severities are queried, not promoted
+    assert adae.loc[adae["AESEV"] == "VERY BAD", ["ASEV", "ASEVQFL"]].isna().sum().tolist() == [2, 0]

@@ -100,11 +100,14 @@ def test_adae_imputation_emergence_and_occurrence(adam):
     day1 = _one(adae, USUBJID=S1, AESEQ=1)
     assert (day1.ASTDY, day1.TRTEMFL, day1.AOCCFL) == (1, "Y", "Y")
     partial = _one(adae, USUBJID=S1, AESEQ=4)
-    assert (partial.ASTDT, partial.ASTDTF, partial.TRTEMFL, partial.ASEV) == (T("2024-01-10"), "D", "Y", "SEVERE")
+    # missing severity is queried, not imputed: ASEV stays missing, ASEVQFL = Y
+    assert (partial.ASTDT, partial.ASTDTF, partial.TRTEMFL, partial.ASEV, partial.ASEVQFL) == (
+        T("2024-01-10"), "D", "Y", None, "Y")
+    assert (day1.ASEVQFL, day1.TRTEMW24) == (None, "Y")
     pre = _one(adae, USUBJID=S1, AESEQ=2)
     assert (pre.TRTEMFL, pre.PREFL) == (None, "Y")
     late = _one(adae, USUBJID=S2, AESEQ=2)   # 344 days after the last infusion: outside the 343-day window
-    assert late.TRTEMFL is None
+    assert (late.TRTEMFL, late.TRTEMW24, late.TRTEMONT) == (None, None, None)
 
 
 def test_adex_one_record_per_subject_and_parameter(adam):

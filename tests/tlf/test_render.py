@@ -80,8 +80,10 @@ def test_table1_crr_and_gmr_cells_match_ard(example_shell_, example_ards):
     crr = next(r for r in rows if r[0].startswith("Responders"))
     n, big_n = int(ard_value(ard, "crr", "Active", "n")), int(ard_value(ard, "crr", "Active", "N"))
     assert crr[1] == f"{n}/{big_n} ({ard_value(ard, 'crr', 'Active', 'pct'):.1f})" == "1/3 (33.3)"
-    gmr = next(r for r in rows if r[0].startswith("Geometric mean ratio"))
+    gmr = next(r for r in rows if r[0].startswith("Adjusted (LS) geometric mean ratio"))
     assert gmr[1].startswith(f"{ard_value(ard, 'upcr_rel_improvement', 'Active', 'gmr'):.3f} (")
+    observed = next(r for r in rows if r[0].startswith("Geometric mean ratio to baseline, observed"))
+    assert observed[1].startswith(f"{ard_value(ard, 'upcr_rel_improvement', 'Active', 'gmr_obs'):.3f} (")
     assert rows[0] == ["Endpoint\n  Statistic", "Active\n(N=4)", "Placebo\n(N=3)"]
 
 
@@ -130,10 +132,13 @@ def test_html_is_self_contained_with_header_row(example_shell_, example_ards):
 
 def test_listing_shows_every_serious_event_once(example_shell_, example_ards):
     display = build_display(example_shell_, "l_sae", example_ards["l_sae"])
-    rows = [r for r in html_rows(render_html(display)) if len(r) == 8]
+    rows = [r for r in html_rows(render_html(display)) if len(r) == 11]
     subjects = [r[0] for r in rows[1:]]
     assert subjects == ["S01", "S04", "S06", "S07"]
-    assert rows[2][6] == "FATAL"
+    # age, sex, dates, causality, outcome and action of each SAE
+    assert rows[2][1:3] == ["45", "F"]
+    assert rows[2][4] == "2020-04-09" and rows[2][8] == "RELATED" and rows[2][9] == "FATAL"
+    assert rows[2][10] == "DRUG WITHDRAWN"
     assert "Active (N=5)" in render_txt(display)
 
 

@@ -28,7 +28,8 @@ def test_stage_writes_ard_and_three_formats_per_output(example_ctx):
 
     run(example_ctx)
     analyses = json.loads((example_ctx.ard_dir / "analyses.json").read_text())
-    assert [entry["output_id"] for entry in analyses] == ["table1", "table2", "t_teae_soc_pt", "t_demog", "l_sae"]
+    assert [entry["output_id"] for entry in analyses] == ["table1", "table2", "table2_study", "t_upcr_mmrm",
+                                                         "t_teae_soc_pt", "t_demog", "l_sae", "l_anlexcl"]
     assert analyses[0]["analyses"][0]["where"]["PARAMCD"] == "LUPCR"
     for output_id in CONTRACT_OUTPUTS:
         assert (example_ctx.ard_dir / f"{output_id}.parquet").exists()
