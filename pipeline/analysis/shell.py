@@ -220,6 +220,30 @@ def _require(mapping: Any, keys: tuple[str, ...], where: str) -> None:
         raise ConfigError(f"{where}: missing key {', '.join(repr(k) for k in missing)}")
 
 
+FIGURE_KEYS = {"row", "stat", "lower", "upper", "scale", "reference", "ylabel"}
+
+
+def check_figure(spec: Any, where: str) -> dict[str, Any]:
+    """A shell's ``figure:`` block (drawn by ``pipeline.tlf.figures``), checked.
+
+    >>> check_figure({"row": "upcr", "stat": "gmr", "scale": "cubic"}, "tlf.yaml: outputs.f")
+    Traceback (most recent call last):
+    ...
+    pipeline.common.errors.ConfigError: tlf.yaml: outputs.f: figure.scale must be log or linear, got 'cubic'
+    """
+    if not isinstance(spec, Mapping):
+        raise ConfigError(f"{where}: figure must be a mapping with keys {', '.join(sorted(FIGURE_KEYS))}")
+    unknown = sorted(set(spec) - FIGURE_KEYS)
+    if unknown:
+        raise ConfigError(f"{where}: figure: unknown key(s) {', '.join(unknown)} (known: {', '.join(sorted(FIGURE_KEYS))})")
+    for key in ("row", "stat"):
+        if not isinstance(spec.get(key), str):
+            raise ConfigError(f"{where}: figure.{key} must name the ARD {key} to plot")
+    if spec.get("scale", "linear") not in ("log", "linear"):
+        raise ConfigError(f"{where}: figure.scale must be log or linear, got {spec.get('scale')!r}")
+    return dict(spec)
+
+
 def check_shell(data: Any, path: str | Path = "tlf.yaml") -> Shell:
     """Check the structure of a shell and return it as a :class:`Shell`.
 
@@ -261,6 +285,8 @@ def check_shell(data: Any, path: str | Path = "tlf.yaml") -> Shell:
                               f"treatment_columns (known: {known})")
         if not isinstance(output["rows"], list):
             raise ConfigError(f"{where}: rows must be a list")
+        if output.get("figure") is not None:
+            check_figure(output["figure"], where)
         if output.get("period") is not None and output["period"] not in periods:
             raise ConfigError(f"{where}: period {output['period']!r} is not defined under analysis_periods "
                               f"(known: {', '.join(periods) or 'none'})")

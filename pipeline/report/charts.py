@@ -8,51 +8,15 @@ sit inside the HTML page; matplotlib escapes every text it writes.
 
 from __future__ import annotations
 
-import io
 import math
-import re
 
 import numpy as np
 import pandas as pd
 from scipy import stats as sp_stats
 
-SVG_SALT = "cdisc-pipeline-dq-report"
-ARM_COLOURS = ["#1f3b57", "#c2571a", "#3b8f5a", "#8a4b9b", "#6a7785"]
+from pipeline.common.plotting import ARM_COLOURS, figure_to_svg, new_figure
+
 SEVERITY_COLOURS = {"error": "#b3261e", "warning": "#e0a100", "notice": "#3b6e9b"}
-_RC = {"svg.hashsalt": SVG_SALT, "svg.fonttype": "none", "font.size": 9, "font.family": "DejaVu Sans",
-       "axes.spines.top": False, "axes.spines.right": False, "figure.dpi": 72}
-_PROLOG = re.compile(r"^.*?(?=<svg)", re.S)
-_METADATA = re.compile(r"\s*<metadata>.*?</metadata>", re.S)  # RDF namespaces only: no date, no need
-
-
-def figure_to_svg(figure) -> str:
-    """The figure as SVG markup without the XML prolog, with no date; the figure is closed.
-
-    >>> import matplotlib
-    >>> from matplotlib.figure import Figure
-    >>> with matplotlib.rc_context(_RC):
-    ...     fig = Figure(figsize=(1, 1)); _ = fig.add_subplot().plot([0, 1], [0, 1])
-    ...     svg = figure_to_svg(fig)
-    >>> svg.startswith("<svg") and "<dc:date>" not in svg and "<metadata>" not in svg
-    True
-    """
-    import matplotlib
-
-    buffer = io.StringIO()
-    with matplotlib.rc_context(_RC):
-        figure.savefig(buffer, format="svg", metadata={"Date": None, "Creator": "cdisc-pipeline report"},
-                       bbox_inches="tight")
-    return _METADATA.sub("", _PROLOG.sub("", buffer.getvalue(), count=1), count=1).strip()
-
-
-def _figure(width: float, height: float):
-    import matplotlib
-    from matplotlib.figure import Figure
-
-    with matplotlib.rc_context(_RC):
-        figure = Figure(figsize=(width, height))
-        axes = figure.add_subplot()
-    return figure, axes
 
 
 def compute_mean_ci(frame: pd.DataFrame, by_vars: list[str], value: str, confidence: float = 0.95) -> pd.DataFrame:
@@ -80,7 +44,7 @@ def _visit_axis(axes, visits: pd.DataFrame) -> None:
 
 def chart_over_visits(summary: pd.DataFrame, ylabel: str, reference: float, log_scale: bool = False) -> str:
     """Mean and 95% CI per visit (``AVISITN``/``AVISIT``) and arm (``group``), arms slightly dodged."""
-    figure, axes = _figure(6.4, 3.4)
+    figure, axes = new_figure(6.4, 3.4)
     groups = list(dict.fromkeys(summary["group"]))
     for i, group in enumerate(groups):
         part = summary[summary["group"] == group].sort_values("AVISITN")
@@ -143,7 +107,7 @@ def compute_change(adam: pd.DataFrame, paramcd: str, group_var: str = "TRTP") ->
 
 def chart_findings_per_site(counts: pd.DataFrame) -> str:
     """Stacked bars: findings per site (``site`` x severity columns ``error``, ``warning``, ``notice``)."""
-    figure, axes = _figure(6.4, 2.8)
+    figure, axes = new_figure(6.4, 2.8)
     sites = counts["site"].astype(str).tolist()
     bottom = np.zeros(len(sites))
     for severity, colour in SEVERITY_COLOURS.items():
@@ -159,7 +123,7 @@ def chart_findings_per_site(counts: pd.DataFrame) -> str:
 def chart_quarantine_reasons(counts: pd.DataFrame) -> str:
     """Horizontal bars: quarantined rows per reason (``reason``, ``rows``), largest on top."""
     data = counts.sort_values(["rows", "reason"], ascending=[True, False])
-    figure, axes = _figure(6.4, 0.6 + 0.28 * max(len(data), 1))
+    figure, axes = new_figure(6.4, 0.6 + 0.28 * max(len(data), 1))
     axes.barh(data["reason"].astype(str).tolist(), data["rows"].to_numpy(dtype=float), color="#c2571a")
     for y, value in enumerate(data["rows"]):
         axes.text(float(value), y, f" {int(value)}", va="center", fontsize=8)

@@ -15,6 +15,7 @@ from pipeline.analysis.shell import Shell, load_shell
 from pipeline.common.io import write_text_atomic
 from pipeline.common.logs import get_logger
 from pipeline.common.study import StudyContext
+from pipeline.tlf.figures import compute_figure_data, render_figure
 from pipeline.tlf.display import build_display
 from pipeline.tlf.render_html import _environment as html_environment
 from pipeline.tlf.render_html import render_html
@@ -58,7 +59,13 @@ def render_output(shell: Shell, output_id: str, ard_dir: str | Path, tlf_dir: st
     }
     tlf_dir = Path(tlf_dir)
     # RTF is 7-bit by construction (non-ASCII escaped); TXT and HTML are UTF-8.
-    return [write_text_atomic(tlf_dir / f"{output_id}.{fmt}", texts[fmt]) for fmt in FORMATS]
+    paths = [write_text_atomic(tlf_dir / f"{output_id}.{fmt}", texts[fmt]) for fmt in FORMATS]
+    figure = shell.outputs[output_id].get("figure")
+    if figure:
+        title = " ".join(str(t) for t in (shell.outputs[output_id].get("number"), shell.outputs[output_id]["title"]) if t)
+        svg = render_figure(compute_figure_data(ard, figure), figure, title)
+        paths.append(write_text_atomic(tlf_dir / f"{output_id}.svg", svg + "\n"))
+    return paths
 
 
 def render_index(shell: Shell, output_ids: list[str], study: str) -> str:
