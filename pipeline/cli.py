@@ -68,7 +68,8 @@ def _run_stage(stage: str, module: str, study: str, raw: Optional[Path], outputs
         print_error("gate failed", exc)
         raise typer.Exit(exc.exit_code) from None
     except PipelineError as exc:
-        print_error("error", exc)
+        for line in getattr(exc, "problems", None) or [exc]:  # collected spec problems: one line each
+            print_error("error", line)
         raise typer.Exit(exc.exit_code) from None
     except (KeyboardInterrupt, typer.Exit):
         raise

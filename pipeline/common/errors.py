@@ -18,7 +18,15 @@ class PipelineError(Exception):
 
 
 class ConfigError(PipelineError):
-    """A spec, mapping or study file is wrong."""
+    """A spec, mapping or study file is wrong.
+
+    ``problems`` holds every ``file:line: key: problem`` line when several were collected
+    (see :class:`pipeline.common.specfile.SpecProblems`); the message is those lines joined.
+    """
+
+    def __init__(self, message: str, problems: list[str] | None = None) -> None:
+        super().__init__(message)
+        self.problems = list(problems) if problems else [message]
 
 
 class InputError(PipelineError):

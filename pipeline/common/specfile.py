@@ -17,7 +17,9 @@ from __future__ import annotations
 
 import codecs
 import re
-from dataclasses import dataclass
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -277,3 +279,41 @@ def check_keys(node: Any, schema: dict[str, str], where: Where, what: str, requi
     for key, kind in schema.items():
         if key in node and node[key] is not None:
             check_value(node[key], kind, where.at(node, key), f"{what}.{key}")
+
+
+@dataclass
+class SpecProblems:
+    """Collects the problems of one run's spec files so they are reported together, not one per run.
+
+    Each checked section runs inside :meth:`check`; a ConfigError there is recorded and checking
+    goes on with the next section. :meth:`raise_if_any` ends the load with one ConfigError whose
+    ``problems`` are every ``file:line: key: problem`` line, in the order found.
+
+    >>> problems = SpecProblems()
+    >>> with problems.check():
+    ...     check_value("two", "count", Where(Path("sites.yaml"), 4), "reader.skip_rows")
+    >>> with problems.check():
+    ...     check_value("(", "regex", Where(Path("dm.yaml"), 9), "pattern")
+    >>> len(problems.lines)
+    2
+    >>> problems.raise_if_any()
+    Traceback (most recent call last):
+    pipeline.common.errors.ConfigError: 2 problems in the spec files:
+    sites.yaml:4: reader.skip_rows: expected a whole number (0 or more), got 'two'
+    dm.yaml:9: pattern: expected a valid regular expression, got '(' (missing ), unterminated subpattern at position 0)
+    """
+
+    lines: list[str] = field(default_factory=list)
+
+    @contextmanager
+    def check(self) -> Iterator[None]:
+        try:
+            yield
+        except ConfigError as exc:
+            self.lines.extend(line for line in exc.problems if line not in self.lines)
+
+    def raise_if_any(self) -> None:
+        if len(self.lines) == 1:
+            raise ConfigError(self.lines[0])
+        if self.lines:
+            raise ConfigError(f"{len(self.lines)} problems in the spec files:\n" + "\n".join(self.lines), self.lines)
