@@ -5,6 +5,8 @@ SUPPORTED_PYTHONS := python3.11 python3.12 python3.13 python3
 PYTHON  ?= $(shell for p in $(SUPPORTED_PYTHONS); do $$p -c 'import sys; sys.exit(not (3, 11) <= sys.version_info[:2] <= (3, 13))' >/dev/null 2>&1 && { echo $$p; break; }; done)
 SEED    ?=
 SDTM    ?=
+# PREVIOUS=DIR: the report compares with that run's outputs instead of the copy it keeps.
+PREVIOUS ?=
 OUT     ?= outputs/$(STUDY)
 RAW     ?= $(OUT)/raw
 VENV    := .venv
@@ -110,7 +112,7 @@ verify-submission: $(STAMP)
 
 report: $(REPORT_DONE)
 $(REPORT_DONE): $(SUB_DONE) $(ADAM_VALID) $(TLF_DONE) $(filter pipeline/report/%,$(CODE))
-	$(CLI) report $(ARGS)
+	$(CLI) report $(ARGS) $(if $(PREVIOUS),--previous $(PREVIOUS))
 
 # --- quality ----------------------------------------------------------------------------------
 test: $(STAMP)

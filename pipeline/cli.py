@@ -49,7 +49,8 @@ def _run_stage(stage: str, module: str, study: str, raw: Optional[Path], outputs
     started = time.perf_counter()
     log_path = None
     try:
-        for option, path in (("--outputs", outputs), ("--raw", raw), ("--sdtm", options.get("sdtm"))):
+        for option, path in (("--outputs", outputs), ("--raw", raw), ("--sdtm", options.get("sdtm")),
+                             ("--previous", options.get("previous"))):
             _check_folder_option(option, path)
         ctx = StudyContext.create(study, raw=raw, outputs=outputs, **options)
         try:
@@ -147,9 +148,12 @@ def submission(study: str = StudyOpt, raw: Optional[Path] = RawOpt, outputs: Opt
 
 @app.command()
 def report(study: str = StudyOpt, raw: Optional[Path] = RawOpt, outputs: Optional[Path] = OutputsOpt,
+           previous: Optional[Path] = typer.Option(None, "--previous", help="A previous run's outputs folder to "
+                                                   "compare with (default: the copy kept in reports/history/)."),
            verbose: bool = VerboseOpt) -> None:
     """Write the data-quality review report from findings, ledger and ARD."""
-    _run_stage("report", "pipeline.report.stage", study, raw, outputs, verbose)
+    _run_stage("report", "pipeline.report.stage", study, raw, outputs, verbose,
+               **({"previous": previous} if previous else {}))
 
 
 @app.command(name="verify-submission")

@@ -59,3 +59,28 @@ def test_previous_outputs_folder_is_compared_by_rule_and_site(tmp_path):
     assert "<dt>New findings</dt><dd>1</dd>" in html and "<dt>Resolved findings</dt><dd>2</dd>" in html
     assert '<td>AE</td><td class="num">3</td><td class="num">2</td><td class="num">-1</td>' in html
     assert json.loads((after.reports_dir / "history" / "last" / "ledger.json").read_text())["totals"]["records"] == {"AE": 2}
+
+
+def test_previous_option_on_the_command_line(tmp_path):
+    """``report --previous DIR`` reaches the stage; ``--previous`` naming a file is one line, exit 2."""
+    from typer.testing import CliRunner
+
+    from pipeline.cli import app
+    from pipeline.common.io import write_json_atomic
+    from pipeline.common.study import StudyContext
+    from pipeline.report.stage import REPORT_NAME
+    from pipeline.validate.findings import make_findings, write_findings
+
+    for name, subjects in (("before", ["S-1", "S-2"]), ("after", ["S-1"])):
+        ctx = StudyContext.create("iscalimab-ln", outputs=tmp_path / name)
+        write_json_atomic(ctx.ledger_path, {"files": {}, "totals": {"rows_read": 0, "records": {"AE": len(subjects)}}})
+        write_findings(make_findings("R1", "warning", "AE", "m", "conformance", variable="AESEV",
+                                     usubjid=subjects, value=["x"] * len(subjects)), ctx.validation_dir)
+    runner = CliRunner()
+    done = runner.invoke(app, ["report", "--outputs", str(tmp_path / "after"), "--previous", str(tmp_path / "before")])
+    assert done.exit_code == 0, done.output
+    html = (tmp_path / "after" / "reports" / REPORT_NAME).read_text()
+    assert "<dt>Resolved findings</dt><dd>1</dd>" in html and str(tmp_path / "before") in html
+    a_file = tmp_path / "before" / "ledger.json"
+    refused = runner.invoke(app, ["report", "--outputs", str(tmp_path / "after"), "--previous", str(a_file)])
+    assert refused.exit_code == 2 and "--previous" in refused.output and "is a file" in refused.output
