@@ -5,7 +5,7 @@ Four check sources feed one findings table (``validation/findings.parquet`` / ``
 - ``specs``: :mod:`pipeline.validate.specs_check` checks ``specs/<study>/datasets.yaml`` and
   ``expectations.yaml`` against ``specs/standards/`` before any data is read (``make specs-check``).
 - ``pandera``: :mod:`pipeline.validate.schemas` builds one schema per dataset at run time from
-  the resolved metadata (:mod:`pipeline.validate.metadata`): presence, nulls, types, lengths,
+  the resolved metadata (:mod:`pipeline.standards.study`): presence, nulls, types, lengths,
   codelists, ISO 8601, keys, --SEQ, --STRESC/--STRESN.
 - ``conformance``: :mod:`pipeline.validate.conformance` cross-dataset rules (CDISC CORE / FDA ids
   where the check is the same, project ids ISL-01xx otherwise), including ADaM traceability.

@@ -106,7 +106,7 @@ def load_expectation_specs(path: Path, design: dict[str, Any]) -> tuple[list[Exp
     >>> load_expectation_specs(Path("/nonexistent/expectations.yaml"), {})
     ([], {})
     """
-    from pipeline.validate.metadata import load_yaml_with_lines
+    from pipeline.standards.study import load_yaml_with_lines
 
     if not Path(path).exists():
         return [], {}
@@ -155,7 +155,7 @@ def load_accepted_findings(path: Path) -> list[dict[str, Any]]:
     >>> load_accepted_findings(Path("/nonexistent/expectations.yaml"))
     []
     """
-    from pipeline.validate.metadata import load_yaml_with_lines
+    from pipeline.standards.study import load_yaml_with_lines
 
     if not Path(path).exists():
         return []

@@ -5,10 +5,9 @@ from __future__ import annotations
 import pytest
 
 from pipeline.common.study import StudyContext
-from pipeline.validate.metadata import (
-    dataset_metadata, load_controlled_terminology, load_standard_variables, load_study_metadata,
-    parse_codelist_reference, variable_metadata,
-)
+from pipeline.standards.study import dataset_metadata, load_study_metadata, variable_metadata
+from pipeline.standards.tables import load_standard_variables, parse_codelist_reference
+from pipeline.standards.terminology import load_terminology
 
 
 @pytest.mark.parametrize("text, codelists, subset, fmt, dictionary", [
@@ -41,7 +40,7 @@ def test_standard_tables_cover_every_domain_and_adam_class_of_the_study() -> Non
 
 
 def test_ct_subset_codelists_have_codes_and_extensibility() -> None:
-    ct = load_controlled_terminology(StudyContext.create().standards_dir)
+    ct = load_terminology(StudyContext.create().standards_dir, adam=True)
     sex = ct[ct["codelist"] == "SEX"]
     assert set(sex["codelist_code"]) == {"C66731"} and set(sex["extensible"]) == {"No"}
 
