@@ -18,13 +18,8 @@ from typing import Any
 import pandas as pd
 
 from pipeline.common.errors import ConfigError
-from pipeline.sdtm.derive_helpers import (
-    blank_to_na,
-    check_frame,
-    check_variable_name,
-    format_iso_date,
-    iso_date,
-)
+from pipeline.common.dates import format_iso_date, iso_date
+from pipeline.sdtm.derive_helpers import blank_to_na, check_frame, check_variable_name
 from pipeline.sdtm.derive_var_dy import derive_var_dy
 from pipeline.sdtm.derive_var_seq import derive_var_seq
 from pipeline.standards.terminology import load_terminology

@@ -12,9 +12,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from pipeline.common.dates import compute_study_day
+from pipeline.common.dates import compute_study_day, iso_date
 from pipeline.validate.findings import empty_findings, make_findings
-from pipeline.validate.iso8601 import compute_complete_date
 from pipeline.validate.rules import CORE_CATALOGUE, Rule
 from pipeline.validate.frames import display_text
 
@@ -95,7 +94,7 @@ def to_date(values: pd.Series) -> pd.Series:
     kind = pd.api.types.infer_dtype(values, skipna=True)
     if kind in ("date", "datetime"):
         return pd.to_datetime(values, errors="coerce").dt.normalize()
-    return compute_complete_date(values)
+    return iso_date(values)
 
 
 def _record_numbers(frame: pd.DataFrame, mask: pd.Series) -> list[int]:

@@ -103,20 +103,3 @@ def compute_iso8601_duration_valid(values: pd.Series) -> pd.Series:
     """
     pattern = re.compile(DURATION_PATTERN)  # look-aheads: Python re on the few distinct values
     return _by_unique_value(values, lambda sub: sub.map(lambda v: bool(pattern.match(v))).astype(bool))
-
-
-def compute_complete_date(values: pd.Series) -> pd.Series:
-    """The date part of complete ISO 8601 dates as ``datetime64``; partial or invalid dates -> NaT.
-
-    >>> compute_complete_date(pd.Series(["2019-03-15T10:00", "2019-03", "2023-02-30", None])).tolist()
-    [Timestamp('2019-03-15 00:00:00'), NaT, NaT, NaT]
-    """
-    text = values.astype(_TEXT).str.slice(0, 10)
-    complete = text.str.match(r"^\d{4}-\d{2}-\d{2}$").fillna(False).astype(bool)
-    out = pd.Series(pd.NaT, index=values.index, dtype="datetime64[ns]")
-    if complete.any():
-        distinct = pd.unique(text[complete].to_numpy())
-        parsed = pd.Series(pd.to_datetime(pd.Series(distinct), format="%Y-%m-%d", errors="coerce").to_numpy(),
-                           index=distinct)
-        out[complete] = text[complete].map(parsed).to_numpy()
-    return out
