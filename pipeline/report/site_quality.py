@@ -32,9 +32,8 @@ import numpy as np
 import pandas as pd
 
 from pipeline.common.dates import iso_date
-from pipeline.validate.findings import SEVERITIES
+from pipeline.validate.findings import SEVERITIES_WORST_FIRST
 
-SEVERITIES_WORST_FIRST = list(reversed(SEVERITIES))
 OUTLIER_Z = 2.0
 OUTLIER_MARK = "\u25b2"
 MISSING_CATEGORIES = ("missing key", "missing date")
