@@ -45,6 +45,7 @@ from pipeline.submit.define import (DEFINE_VERSION, IG_VERSIONS, STYLESHEET_FILE
                                     build_value_level_meta,
                                     render_define_html, validate_define_xml)
 from pipeline.submit.methods import build_adam_methods, combine_methods
+from pipeline.common.dates import iso_date
 from pipeline.standards.tables import load_standard_origins
 from pipeline.standards.terminology import CT_COLUMNS, load_terminology
 from pipeline.submit.metadata import (DatasetMeta, build_dataset_meta, build_variable_meta, load_adam_variables,
@@ -92,10 +93,9 @@ def compute_data_cut(sdtm_dir: Path) -> tuple[str, str] | None:
             column = pq.read_table(path, columns=[variable]).column(0).to_pandas()
         except Exception:  # the column is absent (or the file damaged: the packaging step says so)
             continue
-        dates = column.dropna().astype(str).str.slice(0, 10)
-        dates = dates[dates.str.fullmatch(r"\d{4}-\d{2}-\d{2}")]
+        dates = iso_date(column.dropna().astype(str)).dropna()
         if len(dates):
-            return str(dates.max()), f"latest {domain.upper()}.{variable}"
+            return dates.max().strftime("%Y-%m-%d"), f"latest {domain.upper()}.{variable}"
     return None
 
 

@@ -15,9 +15,10 @@ from functools import lru_cache
 import numpy as np
 import pandas as pd
 
+from pipeline.common.dates import iso_date
 from pipeline.common.sdtm_model import place_model_timing
 from pipeline.standards.tables import load_standard_datasets, load_standard_variables
-from pipeline.validate.conformance import (
+from pipeline.validate.conformance_base import (
     TRIAL_DESIGN,
     ValidationData,
     _concat,
@@ -125,7 +126,7 @@ def _study_day_present(rule: Rule, data: ValidationData, date_suffix: str, day_s
             continue
         dates = _text(frame[dtc]).dropna()
         if populated:
-            dates = dates[dates.str.match(r"^\d{4}-\d{2}-\d{2}")]
+            dates = dates[iso_date(dates).notna()]
         if dates.empty and populated:
             continue
         first = dates.iloc[0] if len(dates) else None
