@@ -94,6 +94,7 @@ class Codelist:
     extensible: bool
     code: str = ""
     sponsor_defined: bool = False
+    term_codes: dict[str, str] = field(default_factory=dict, compare=False)  # submission value -> NCI code
 
     @property
     def terms(self) -> frozenset[str]:
@@ -101,11 +102,11 @@ class Codelist:
 
     @classmethod
     def build(cls, name: str, values: list[str], synonyms: dict[str, str], extensible: bool,
-              code: str = "", sponsor_defined: bool = False) -> "Codelist":
+              code: str = "", sponsor_defined: bool = False, term_codes: dict[str, str] | None = None) -> "Codelist":
         lookup = {v.upper(): v for v in values}
         for raw, value in synonyms.items():
             lookup.setdefault(str(raw).strip().upper(), value)
-        return cls(name, tuple(values), lookup, extensible, code, sponsor_defined)
+        return cls(name, tuple(values), lookup, extensible, code, sponsor_defined, dict(term_codes or {}))
 
 
 def codelist_from_ct(ct: pd.DataFrame, name: str) -> Codelist:
@@ -126,7 +127,8 @@ def codelist_from_ct(ct: pd.DataFrame, name: str) -> Codelist:
                 synonyms.setdefault(s, value)
     return Codelist.build(name, list(rows["submission_value"]), synonyms,
                           extensible=str(rows["extensible"].iloc[0]).strip().lower() == "yes",
-                          code=str(rows["codelist_code"].iloc[0]))
+                          code=str(rows["codelist_code"].iloc[0]),
+                          term_codes=dict(zip(rows["submission_value"][::-1], rows["term_code"][::-1])))  # first wins
 
 
 def map_to_codelist(values: pd.Series, codelist: Codelist | None, value_map: dict[str, str] | None = None,
