@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 
 from pipeline.adam._utils import DerivationError, as_list, check_frame, check_new_vars_absent
-from pipeline.common.dates import iso_date_parts
+from pipeline.common.dates import days_in_month, iso_date_parts, month_start
 
 _LEVEL_RANK = {"n": 0, "D": 1, "M": 2, "Y": 3}
 
@@ -17,16 +17,6 @@ def parse_dtc(dtc: pd.Series, name: str = "dtc") -> pd.DataFrame:
     """Year, month, day of ISO 8601 text (:func:`pipeline.common.dates.iso_date_parts`, strict):
     text that is not an ISO 8601 date is a :class:`DerivationError` naming the row."""
     return iso_date_parts(dtc, strict=True, name=name, error=DerivationError)
-
-
-def _month_start(year: np.ndarray, month: np.ndarray) -> np.ndarray:
-    months = (np.nan_to_num(year, nan=2000.0).astype("int64") - 1970) * 12 + np.nan_to_num(month, nan=1.0).astype("int64") - 1
-    return months.astype("datetime64[M]")
-
-
-def _month_end_day(year: np.ndarray, month: np.ndarray) -> np.ndarray:
-    start = _month_start(year, month)
-    return ((start + 1).astype("datetime64[D]") - start.astype("datetime64[D]")).astype(float)
 
 
 def _impute(parts: pd.DataFrame, highest_imputation: str, date_imputation: str, preserve: bool,
@@ -48,7 +38,7 @@ def _impute(parts: pd.DataFrame, highest_imputation: str, date_imputation: str, 
     month_i = np.where(month_missing, fill_month, month)
     keep_day = ~np.isnan(day) & (~month_missing | preserve)
     usable = ~np.isnan(year) & allowed & (month_i >= 1) & (month_i <= 12)
-    last_day = _month_end_day(year, month_i)
+    last_day = days_in_month(year, month_i)
     if fixed_day is not None:
         day_fill = np.minimum(last_day, fixed_day)
     elif date_imputation == "first":
@@ -62,7 +52,7 @@ def _impute(parts: pd.DataFrame, highest_imputation: str, date_imputation: str, 
     if invalid.any():
         pos = int(np.argmax(invalid))
         raise DerivationError(f"{name}: value '{dtc.iloc[pos]}' on row {pos + 1} is not a calendar date")
-    days = _month_start(year, month_i).astype("datetime64[D]") + (np.nan_to_num(day_i, nan=1.0).astype("int64") - 1)
+    days = month_start(year, month_i).astype("datetime64[D]") + (np.nan_to_num(day_i, nan=1.0).astype("int64") - 1)
     dates = pd.Series(np.where(usable, days, np.datetime64("NaT")).astype("datetime64[ns]"), index=dtc.index)
     flags = pd.Series(np.where((level != "n") & usable, level, None), index=dtc.index, dtype=object)
     return dates, flags

@@ -83,6 +83,22 @@ def iso_date_parts(values: pd.Series, strict: bool = False, name: str = "dtc",
     return pd.DataFrame(out, index=values.index)
 
 
+def month_start(year: np.ndarray, month: np.ndarray) -> np.ndarray:
+    """First day of each (year, month) as datetime64[M]; a missing year counts as 2000, a missing month as 1."""
+    months = (np.nan_to_num(year, nan=2000.0).astype("int64") - 1970) * 12 + np.nan_to_num(month, nan=1.0).astype("int64") - 1
+    return months.astype("datetime64[M]")
+
+
+def days_in_month(year: np.ndarray, month: np.ndarray) -> np.ndarray:
+    """Number of days of each (year, month), float; a missing year counts as the leap year 2000.
+
+    >>> days_in_month(np.array([2024.0, 2023.0, np.nan]), np.array([2.0, 2.0, 2.0])).tolist()
+    [29.0, 28.0, 29.0]
+    """
+    start = month_start(year, month)
+    return ((start + 1).astype("datetime64[D]") - start.astype("datetime64[D]")).astype(float)
+
+
 def calendar_dates(year: np.ndarray, month: np.ndarray, day: np.ndarray) -> pd.Series:
     """datetime64 from numeric year, month, day; NaT when one is missing or the date does not exist.
 
@@ -92,10 +108,9 @@ def calendar_dates(year: np.ndarray, month: np.ndarray, day: np.ndarray) -> pd.S
     known = ~(np.isnan(year) | np.isnan(month) | np.isnan(day))
     y, m, d = (np.where(known, a, 1).astype("int64") for a in (year, month, day))
     known &= (m >= 1) & (m <= 12) & (y >= _NS_YEARS[0]) & (y <= _NS_YEARS[1])
-    start = ((np.where(known, y, 1970) - 1970) * 12 + np.where(known, m, 1) - 1).astype("datetime64[M]")
-    length = ((start + 1).astype("datetime64[D]") - start.astype("datetime64[D]")).astype("int64")
-    known &= (d >= 1) & (d <= length)
-    days = start.astype("datetime64[D]") + (np.where(known, d, 1) - 1)
+    y, m = np.where(known, y, 1970).astype(float), np.where(known, m, 1).astype(float)
+    known &= (d >= 1) & (d <= days_in_month(y, m))
+    days = month_start(y, m).astype("datetime64[D]") + (np.where(known, d, 1) - 1)
     return pd.Series(np.where(known, days, np.datetime64("NaT")).astype("datetime64[ns]"))
 
 

@@ -19,9 +19,10 @@ from pipeline.common.errors import ConfigError
 from pipeline.common.specfile import load_spec
 from pipeline.standards.terminology import DEFAULT_STANDARDS
 
-SDTM_VARIABLES_FILE = "sdtmig-3.4-variables.tsv"
-SDTM_DATASETS_FILE = "sdtmig-3.4-datasets.tsv"
-ADAM_VARIABLES_FILE = "adamig-1.3-variables.tsv"
+IG_VERSIONS = {"SDTM": ("SDTMIG", "3.4"), "ADaM": ("ADaMIG", "1.3")}  # the implementation guides of the tables
+SDTM_VARIABLES_FILE = f"sdtmig-{IG_VERSIONS['SDTM'][1]}-variables.tsv"
+SDTM_DATASETS_FILE = f"sdtmig-{IG_VERSIONS['SDTM'][1]}-datasets.tsv"
+ADAM_VARIABLES_FILE = f"adamig-{IG_VERSIONS['ADaM'][1]}-variables.tsv"
 DATASETS_SUPPLEMENT_FILE = "datasets-supplement.yaml"
 ORIGINS_FILE = "origins.yaml"
 FORMATS = {
@@ -87,7 +88,8 @@ def _read_tsv(path: Path) -> pd.DataFrame:
 def _standard_variables_cached(standards_dir: str) -> pd.DataFrame:
     base = Path(standards_dir)
     frames = []
-    for name, standard in ((SDTM_VARIABLES_FILE, "SDTMIG 3.4"), (ADAM_VARIABLES_FILE, "ADaMIG 1.3")):
+    for name, standard in ((SDTM_VARIABLES_FILE, " ".join(IG_VERSIONS["SDTM"])),
+                           (ADAM_VARIABLES_FILE, " ".join(IG_VERSIONS["ADaM"]))):
         path = base / name
         if not path.exists():
             continue

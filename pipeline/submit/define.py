@@ -20,6 +20,7 @@ import pandas as pd
 from lxml import etree
 
 from pipeline.submit.datasetjson import item_group_oid, item_oid
+from pipeline.standards.tables import IG_VERSIONS
 from pipeline.standards.terminology import CT_COLUMNS
 from pipeline.submit.metadata import (SPONSOR_CODELIST, DatasetMeta, compute_char_length, compute_decimals,
                                       compute_numeric_length, compute_variable_kind)
@@ -31,7 +32,6 @@ XML_NS = "http://www.w3.org/XML/1998/namespace"
 ARM_NS = "http://www.cdisc.org/ns/arm/v1.0"
 NSMAP = {None: ODM_NS, "def": DEF_NS, "xlink": XLINK_NS}
 DEFINE_VERSION = "2.1.0"
-IG_VERSIONS = {"SDTM": ("SDTMIG", "3.4"), "ADaM": ("ADaMIG", "1.3")}
 MAX_VALUE_LEVEL_CODES = 300
 
 # Code variables whose codelist takes its decode from a companion variable of the same dataset.

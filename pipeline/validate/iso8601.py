@@ -11,8 +11,9 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 
-import numpy as np
 import pandas as pd
+
+from pipeline.common.dates import days_in_month
 
 _TEXT = pd.StringDtype("pyarrow")
 _DATETIME = (
@@ -78,11 +79,8 @@ def _calendar_ok(text: pd.Series) -> pd.Series:
     ok &= month.isna() | month.between(1, 12)
     has_day = day.notna()
     if has_day.any():
-        y = year.where(year.notna(), 2000).astype("int64")  # unknown year: leap-tolerant
-        m = month.where(month.between(1, 12), 1).fillna(1).astype("int64")
-        leap = ((y % 4 == 0) & (y % 100 != 0)) | (y % 400 == 0)
-        month_days = np.array([31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31])[m.to_numpy() - 1]
-        month_days = np.where((m.to_numpy() == 2) & (leap.to_numpy() | year.isna().to_numpy()), 29, month_days)
+        m = month.where(month.between(1, 12), 1).fillna(1)
+        month_days = days_in_month(year.to_numpy(dtype=float), m.to_numpy(dtype=float))  # unknown year: leap-tolerant
         ok &= ~has_day | ((day >= 1) & (day <= pd.Series(month_days, index=text.index)))
     time_part = text.str.split("T", n=1).str[1]
     if time_part.notna().any():
