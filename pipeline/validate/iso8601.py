@@ -13,7 +13,7 @@ from collections.abc import Callable
 
 import pandas as pd
 
-from pipeline.common.dates import days_in_month
+from pipeline.common.dates import days_in_month, iso_date_parts
 
 _TEXT = pd.StringDtype("pyarrow")
 _DATETIME = (
@@ -72,10 +72,7 @@ def _datetime_valid_unique(sub: pd.Series) -> pd.Series:
 def _calendar_ok(text: pd.Series) -> pd.Series:
     """Month 01-12, day within the month, hour 00-23, minute and second 00-59 where present."""
     ok = pd.Series(True, index=text.index)
-    date_part = text.str.split("T", n=1).str[0]
-    year = pd.to_numeric(date_part.str.slice(0, 4), errors="coerce")
-    month = pd.to_numeric(date_part.str.slice(5, 7).where(date_part.str.len() >= 7), errors="coerce")
-    day = pd.to_numeric(date_part.str.slice(8, 10).where(date_part.str.len() >= 10), errors="coerce")
+    year, month, day = (part for _, part in iso_date_parts(text).items())
     ok &= month.isna() | month.between(1, 12)
     has_day = day.notna()
     if has_day.any():

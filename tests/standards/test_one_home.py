@@ -86,7 +86,7 @@ def test_one_partial_date_parser():
     allowed = {"pipeline/common/dates.py",
                "pipeline/standards/terminology.py",  # the package date in a CT file name
                "pipeline/validate/expectations.py",  # a date literal of expectations.yaml (GX bounds)
-               "pipeline/validate/iso8601.py",  # validity of the whole ISO 8601 text (shape, calendar, time, intervals)
+               "pipeline/validate/iso8601.py",  # the shape of whole ISO 8601 text (time, intervals); dates via common
                "pipeline/sdtm/mapping/dates.py",  # raw site date formats -> ISO 8601 (owned by the mapping rewrite)
                "pipeline/sdtm/mapping/algorithms.py",  # idem
                "pipeline/submit/metadata.py",  # Dataset-JSON: is a column all complete dates (shape only)
