@@ -19,8 +19,8 @@ import pandas as pd
 
 from pipeline.common.errors import ConfigError
 from pipeline.common.specfile import MarkedDict, MarkedList, line_of, load_spec
-from pipeline.standards.tables import (FORMATS, CodelistReference, load_standard_datasets, load_standard_variables,
-                                       parse_codelist_reference)
+from pipeline.standards.tables import (ADAM_CLASS_OF_NAME, FORMATS, CodelistReference, load_standard_datasets,
+                                       load_standard_variables, parse_codelist_reference)
 from pipeline.standards.terminology import Codelist, build_codelists, load_terminology
 
 DATASETS_SPEC = "datasets.yaml"
@@ -226,13 +226,6 @@ def _standard_domain_for(name: str, spec: dict[str, Any], is_adam: bool) -> str:
     return str(spec.get("domain", name)).upper()
 
 
-ADAM_CLASS_ALIASES = {
-    "SUBJECT LEVEL ANALYSIS DATASET": "ADSL", "ADSL": "ADSL",
-    "BASIC DATA STRUCTURE": "BDS", "BDS": "BDS",
-    "OCCURRENCE DATA STRUCTURE": "OCCDS", "OCCDS": "OCCDS",
-}
-
-
 def resolve_study_metadata(spec_path: Path, standards_dir: Path) -> StudyMetadata:
     """Merge ``datasets.yaml`` with the standard tables into :class:`StudyMetadata`.
 
@@ -265,7 +258,7 @@ def resolve_study_metadata(spec_path: Path, standards_dir: Path) -> StudyMetadat
         is_adam = bool(dspec.get("adam", name.startswith("AD")))
         if is_adam:
             dspec = dict(dspec)
-            dspec["class"] = ADAM_CLASS_ALIASES.get(str(dspec.get("class", "")).upper(), dspec.get("class", ""))
+            dspec["class"] = ADAM_CLASS_OF_NAME.get(str(dspec.get("class", "")).upper(), dspec.get("class", ""))
         std_domain = _standard_domain_for(name, dspec, is_adam)
         std_ds = std_datasets.loc[std_domain] if std_domain in std_datasets.index else None
         keys = tuple(dspec.get("keys") or (std_ds["keys"] if std_ds is not None else ()))

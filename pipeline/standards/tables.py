@@ -23,6 +23,10 @@ IG_VERSIONS = {"SDTM": ("SDTMIG", "3.4"), "ADaM": ("ADaMIG", "1.3")}  # the impl
 SDTM_VARIABLES_FILE = f"sdtmig-{IG_VERSIONS['SDTM'][1]}-variables.tsv"
 SDTM_DATASETS_FILE = f"sdtmig-{IG_VERSIONS['SDTM'][1]}-datasets.tsv"
 ADAM_VARIABLES_FILE = f"adamig-{IG_VERSIONS['ADaM'][1]}-variables.tsv"
+# ADaMIG dataset classes: the class as the variable table names it -> its define.xml name, and back
+ADAM_CLASSES = {"ADSL": "SUBJECT LEVEL ANALYSIS DATASET", "BDS": "BASIC DATA STRUCTURE",
+                "OCCDS": "OCCURRENCE DATA STRUCTURE"}
+ADAM_CLASS_OF_NAME = {**{name: short for short, name in ADAM_CLASSES.items()}, **{short: short for short in ADAM_CLASSES}}
 DATASETS_SUPPLEMENT_FILE = "datasets-supplement.yaml"
 ORIGINS_FILE = "origins.yaml"
 FORMATS = {

@@ -29,7 +29,7 @@ import pandas as pd
 from pipeline.common.specfile import load_spec
 from pipeline.standards import tables
 from pipeline.standards.study import load_study_metadata
-from pipeline.standards.tables import load_standard_origins
+from pipeline.standards.tables import ADAM_CLASSES, load_standard_origins
 
 VARIABLE_COLUMNS = [
     "dataset", "variable", "order", "label", "label_source", "kind", "length", "display_format",
@@ -60,13 +60,8 @@ def pipeline_version() -> str:
         return "0.0.0"
 
 _PREDECESSOR_TEXT = re.compile(r"[A-Z][A-Z0-9]{1,7}\.[A-Z][A-Z0-9_]{0,7}")
-ADAM_CLASS_NAMES = {
-    "ADSL": "SUBJECT LEVEL ANALYSIS DATASET", "BDS": "BASIC DATA STRUCTURE", "OCCDS": "OCCURRENCE DATA STRUCTURE",
-    "OTHER": "ADAM OTHER", "ADAM OTHER": "ADAM OTHER", "SUBJECT LEVEL ANALYSIS DATASET": "SUBJECT LEVEL ANALYSIS DATASET",
-    "BASIC DATA STRUCTURE": "BASIC DATA STRUCTURE", "OCCURRENCE DATA STRUCTURE": "OCCURRENCE DATA STRUCTURE",
-}
-ADAM_CLASS_DOMAINS = {"SUBJECT LEVEL ANALYSIS DATASET": "ADSL", "BASIC DATA STRUCTURE": "BDS",
-                      "OCCURRENCE DATA STRUCTURE": "OCCDS"}
+ADAM_CLASS_NAMES = {**ADAM_CLASSES, **{name: name for name in ADAM_CLASSES.values()}, "OTHER": "ADAM OTHER",
+                    "ADAM OTHER": "ADAM OTHER"}
 DICTIONARY_CODES = {"MEDDRA": "MEDDRA", "WHODRUG": "WHODRUG", "LOINC": "LOINC"}
 
 
@@ -413,7 +408,7 @@ def build_variable_meta(meta: DatasetMeta, dataset: pd.DataFrame, standard_varia
     prefix = name[:2] if meta.standard == "SDTM" and not name.startswith("SUPP") else ""
     std_domain = "SUPPQUAL" if name.startswith("SUPP") else name
     if meta.standard == "ADaM":
-        std_domain = ADAM_CLASS_DOMAINS.get(meta.dataset_class, name)
+        std_domain = {long: short for short, long in ADAM_CLASSES.items()}.get(meta.dataset_class, name)
     elif len(name) > 2 and not name.startswith("SUPP") and len(standard_variables) \
             and not (standard_variables["domain"] == name).any():
         std_domain = prefix = name[:2]  # split domain (LBCH) uses its parent's variables
