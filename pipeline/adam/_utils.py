@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from pipeline.common.dates import iso_date
 from pipeline.common.errors import PipelineError
 from pipeline.common.expressions import ExpressionError, evaluate_mask, parse
 
@@ -179,10 +180,7 @@ def to_date(values: pd.Series | Any) -> pd.Series:
     if pd.api.types.is_datetime64_any_dtype(series):
         return series.dt.tz_localize(None).dt.normalize().astype("datetime64[ns]") if getattr(series.dt, "tz", None) \
             else series.dt.normalize().astype("datetime64[ns]")
-    text = series.astype("string").str.slice(0, 10)
-    full = text.str.fullmatch(r"\d{4}-\d{2}-\d{2}").fillna(False)
-    out = pd.to_datetime(text.where(full), format="%Y-%m-%d", errors="coerce")
-    return out.astype("datetime64[ns]")
+    return iso_date(series)
 
 
 def as_text(values: pd.Series) -> pd.Series:

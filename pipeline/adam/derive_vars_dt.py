@@ -7,67 +7,16 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-import pyarrow as pa
-import pyarrow.compute as pc
-
 from pipeline.adam._utils import DerivationError, as_list, check_frame, check_new_vars_absent
+from pipeline.common.dates import days_in_month, iso_date_parts, month_start
 
-_ISO_DATE = (r"^(?P<y>\d{4}|-)?(?:-(?P<m>\d{2}|-)(?:-(?P<d>\d{2}|-))?)?"
-             r"(?:T(?:\d{2}|-)?(?::(?:\d{2}|-)(?::(?:\d{2}|-)(?:\.\d+)?)?)?)?$")
 _LEVEL_RANK = {"n": 0, "D": 1, "M": 2, "Y": 3}
 
 
-def _as_arrow_strings(dtc: pd.Series) -> pa.Array:
-    values = dtc.astype(object).where(dtc.notna(), None)
-    try:
-        arr = pa.array(values.to_numpy(), type=pa.string(), from_pandas=True)
-    except (pa.ArrowInvalid, pa.ArrowTypeError):
-        arr = pa.array(values.map(lambda v: None if v is None else str(v)).to_numpy(), type=pa.string())
-    arr = pc.utf8_trim_whitespace(arr)
-    return pc.if_else(pc.equal(arr, ""), pa.scalar(None, pa.string()), arr)
-
-
-def _component(arr: pa.Array, start: int, stop: int) -> np.ndarray:
-    part = pc.utf8_slice_codeunits(arr, start, stop)
-    digits = pc.match_substring_regex(part, r"^\d+$")
-    part = pc.if_else(digits, part, pa.scalar(None, pa.string()))
-    return pc.cast(part, pa.float64()).to_numpy(zero_copy_only=False).astype(float)
-
-
 def parse_dtc(dtc: pd.Series, name: str = "dtc") -> pd.DataFrame:
-    """Split ISO 8601 date text into numeric year, month, day (missing parts are NaN).
-
-    Accepts complete and partial SDTM dates (``2024``, ``2024-03``, ``2024---15``) with or without
-    a time part; anything else is an error naming the row. Vectorised with pyarrow compute.
-
-    >>> parse_dtc(pd.Series(["2024-03-15T08:30", "2024-03", "2024---15", None]))
-         year  month   day
-    0  2024.0    3.0  15.0
-    1  2024.0    3.0   NaN
-    2  2024.0    NaN  15.0
-    3     NaN    NaN   NaN
-    """
-    arr = _as_arrow_strings(dtc)
-    valid = pc.match_substring_regex(arr, _ISO_DATE)
-    bad = pc.and_(pc.is_valid(arr), pc.invert(pc.fill_null(valid, True))).to_numpy(zero_copy_only=False)
-    if bad.any():
-        pos = int(np.argmax(bad))
-        raise DerivationError(f"{name}: value '{arr[pos].as_py()}' on row {pos + 1} "
-                              "is not an ISO 8601 date (expected YYYY-MM-DD, partial dates allowed)")
-    date = pc.replace_substring_regex(arr, r"T.*$", "")
-    date = pc.replace_substring_regex(date, r"^(\d{4})---", r"\1-XX-")   # missing month, known day
-    return pd.DataFrame({"year": _component(date, 0, 4), "month": _component(date, 5, 7),
-                         "day": _component(date, 8, 10)}, index=dtc.index)
-
-
-def _month_start(year: np.ndarray, month: np.ndarray) -> np.ndarray:
-    months = (np.nan_to_num(year, nan=2000.0).astype("int64") - 1970) * 12 + np.nan_to_num(month, nan=1.0).astype("int64") - 1
-    return months.astype("datetime64[M]")
-
-
-def _month_end_day(year: np.ndarray, month: np.ndarray) -> np.ndarray:
-    start = _month_start(year, month)
-    return ((start + 1).astype("datetime64[D]") - start.astype("datetime64[D]")).astype(float)
+    """Year, month, day of ISO 8601 text (:func:`pipeline.common.dates.iso_date_parts`, strict):
+    text that is not an ISO 8601 date is a :class:`DerivationError` naming the row."""
+    return iso_date_parts(dtc, strict=True, name=name, error=DerivationError)
 
 
 def _impute(parts: pd.DataFrame, highest_imputation: str, date_imputation: str, preserve: bool,
@@ -89,7 +38,7 @@ def _impute(parts: pd.DataFrame, highest_imputation: str, date_imputation: str, 
     month_i = np.where(month_missing, fill_month, month)
     keep_day = ~np.isnan(day) & (~month_missing | preserve)
     usable = ~np.isnan(year) & allowed & (month_i >= 1) & (month_i <= 12)
-    last_day = _month_end_day(year, month_i)
+    last_day = days_in_month(year, month_i)
     if fixed_day is not None:
         day_fill = np.minimum(last_day, fixed_day)
     elif date_imputation == "first":
@@ -103,7 +52,7 @@ def _impute(parts: pd.DataFrame, highest_imputation: str, date_imputation: str, 
     if invalid.any():
         pos = int(np.argmax(invalid))
         raise DerivationError(f"{name}: value '{dtc.iloc[pos]}' on row {pos + 1} is not a calendar date")
-    days = _month_start(year, month_i).astype("datetime64[D]") + (np.nan_to_num(day_i, nan=1.0).astype("int64") - 1)
+    days = month_start(year, month_i).astype("datetime64[D]") + (np.nan_to_num(day_i, nan=1.0).astype("int64") - 1)
     dates = pd.Series(np.where(usable, days, np.datetime64("NaT")).astype("datetime64[ns]"), index=dtc.index)
     flags = pd.Series(np.where((level != "n") & usable, level, None), index=dtc.index, dtype=object)
     return dates, flags

@@ -7,7 +7,8 @@ import pandas as pd
 import pyarrow.compute as pc
 
 from pipeline.adam._utils import DerivationError, check_frame, check_new_vars_absent
-from pipeline.adam.derive_vars_dt import _as_arrow_strings, _impute, parse_dtc
+from pipeline.adam.derive_vars_dt import _impute, parse_dtc
+from pipeline.common.dates import iso_text
 
 # n < s < m < h < D < M < Y: the highest component that may be imputed
 _RANK = {"n": 0, "s": 1, "m": 2, "h": 3, "D": 4, "M": 5, "Y": 6}
@@ -15,7 +16,7 @@ _TIME_LEVEL_RANK = {"n": 0, "S": 1, "M": 2, "H": 3}
 
 
 def _time_parts(dtc: pd.Series) -> pd.DataFrame:
-    arr = _as_arrow_strings(dtc)
+    arr = iso_text(dtc)
     time = pc.extract_regex(arr, r"T(?P<h>\d{2}|-)?(?::(?P<m>\d{2}|-))?(?::(?P<s>\d{2}|-))?")
     out = {}
     for key in ("h", "m", "s"):

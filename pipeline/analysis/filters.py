@@ -2,69 +2,12 @@
 
 from __future__ import annotations
 
-import operator
 from typing import Any, Mapping
 
 import pandas as pd
 
 from pipeline.common.errors import ConfigError
-from pipeline.common.expressions import (
-    FUNCTIONS,
-    Binary,
-    Call,
-    Column,
-    Expression,
-    ExpressionError,
-    Literal,
-    Logical,
-    Membership,
-    Node,
-    evaluate_mask,
-    parse,
-)
-
-OPERATORS = ("eq", "ne", "in", "notin", "notnull", "isnull")
-
-
-def _condition_node(variable: str, condition: Any, where_name: str) -> Node:
-    column = Column(variable)
-    if isinstance(condition, Mapping):
-        if len(condition) != 1 or next(iter(condition)) not in OPERATORS:
-            raise ConfigError(f"{where_name}: filter on {variable} must be a value, a list or one of "
-                              f"{{{', '.join(OPERATORS)}}}: got {dict(condition)}")
-        op, value = next(iter(condition.items()))
-        present = Call(FUNCTIONS["notna"], (column,))  # blank text counts as missing
-        if op == "eq":
-            return Binary("==", operator.eq, column, Literal(value))
-        if op == "ne":
-            return Logical("and", (Binary("!=", operator.ne, column, Literal(value)), present))
-        if op in ("in", "notin"):
-            inside = Membership(op == "notin", column, tuple(value))
-            return Logical("and", (inside, present)) if op == "notin" else inside
-        wants_present = bool(value) if op == "notnull" else not bool(value)
-        return present if wants_present else Call(FUNCTIONS["isna"], (column,))
-    if isinstance(condition, (list, tuple)):
-        return Membership(False, column, tuple(condition))
-    return Binary("==", operator.eq, column, Literal(condition))
-
-
-def where_expression(where: Mapping[str, Any] | str, where_name: str = "where") -> Expression:
-    """The expression a shell filter stands for: expression text, or the mapping spelling
-    ``{VARIABLE: value | [values] | {op: value}}`` (every condition must hold) compiled into the same tree.
-
-    >>> where_expression({"AESER": "Y", "AESEV": {"ne": "MILD"}}).columns
-    ['AESER', 'AESEV']
-    """
-    if isinstance(where, str):
-        try:
-            return parse(where)
-        except ExpressionError as exc:
-            raise ConfigError(f"{where_name}: {exc}") from None
-    if not isinstance(where, Mapping):
-        raise ConfigError(f"{where_name}: 'where' must be an expression or a mapping of variable to value, got {where!r}")
-    parts = tuple(_condition_node(str(variable), condition, where_name) for variable, condition in where.items())
-    return Expression(repr(dict(where)), parts[0] if len(parts) == 1 else Logical("and", parts))
-
+from pipeline.common.expressions import ExpressionError, evaluate_mask, where_expression
 
 def filter_where(dataset: pd.DataFrame, where: Mapping[str, Any] | str | None, where_name: str = "where",
                  dataset_name: str = "dataset") -> pd.DataFrame:

@@ -39,7 +39,7 @@ import operator
 import re
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any, Callable
+from typing import Any, Callable, Mapping
 
 import numpy as np
 import pandas as pd
@@ -509,3 +509,49 @@ def evaluate_mask(frame: pd.DataFrame | Variables, expression: str | Expression)
         return value.astype("boolean").fillna(False).astype(bool)
     except (TypeError, ValueError):
         raise ExpressionError(f"expression {parsed.text!r} does not give true/false values") from None
+
+
+# --- the mapping spelling of a filter ----------------------------------------------------------
+
+OPERATORS = ("eq", "ne", "in", "notin", "notnull", "isnull")
+
+
+def _condition_node(variable: str, condition: Any, where_name: str) -> Node:
+    column = Column(variable)
+    if isinstance(condition, Mapping):
+        if len(condition) != 1 or next(iter(condition)) not in OPERATORS:
+            raise ConfigError(f"{where_name}: filter on {variable} must be a value, a list or one of "
+                              f"{{{', '.join(OPERATORS)}}}: got {dict(condition)}")
+        op, value = next(iter(condition.items()))
+        present = Call(FUNCTIONS["notna"], (column,))  # blank text counts as missing
+        if op == "eq":
+            return Binary("==", operator.eq, column, Literal(value))
+        if op == "ne":
+            return Logical("and", (Binary("!=", operator.ne, column, Literal(value)), present))
+        if op in ("in", "notin"):
+            inside = Membership(op == "notin", column, tuple(value))
+            return Logical("and", (inside, present)) if op == "notin" else inside
+        wants_present = bool(value) if op == "notnull" else not bool(value)
+        return present if wants_present else Call(FUNCTIONS["isna"], (column,))
+    if isinstance(condition, (list, tuple)):
+        return Membership(False, column, tuple(condition))
+    return Binary("==", operator.eq, column, Literal(condition))
+
+
+def where_expression(where: Mapping[str, Any] | str, where_name: str = "where") -> Expression:
+    """The expression a filter stands for: expression text, or the mapping spelling of shell and
+    expectation filters ``{VARIABLE: value | [values] | {op: value}}`` (every condition must hold;
+    ``op`` one of :data:`OPERATORS`) compiled into the same tree.
+
+    >>> where_expression({"AESER": "Y", "AESEV": {"ne": "MILD"}}).columns
+    ['AESER', 'AESEV']
+    """
+    if isinstance(where, str):
+        try:
+            return parse(where)
+        except ExpressionError as exc:
+            raise ConfigError(f"{where_name}: {exc}") from None
+    if not isinstance(where, Mapping):
+        raise ConfigError(f"{where_name}: 'where' must be an expression or a mapping of variable to value, got {where!r}")
+    parts = tuple(_condition_node(str(variable), condition, where_name) for variable, condition in where.items())
+    return Expression(repr(dict(where)), parts[0] if len(parts) == 1 else Logical("and", parts))

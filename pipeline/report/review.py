@@ -17,7 +17,8 @@ from pipeline.report import charts
 from pipeline.report.history import compare_findings, compare_records, find_snapshot, read_snapshot, snapshot_text
 from pipeline.report.queries import compute_issues, compute_queries
 from pipeline.report.sections import SEVERITY_ORDER, Section, _not_run, _table, read_json, read_table
-from pipeline.report.site_quality import (OUTLIER_MARK, OUTLIER_Z, SEVERITIES_WORST_FIRST, SITE_METRICS,
+from pipeline.validate.findings import SEVERITIES_WORST_FIRST
+from pipeline.report.site_quality import (OUTLIER_MARK, OUTLIER_Z, SITE_METRICS,
                                           compute_collection_dates, compute_file_counts, compute_lab_range,
                                           compute_site_form_quality, compute_site_quality, flag_outliers, site_of_file)
 from pipeline.tlf.formatting import round_half_up

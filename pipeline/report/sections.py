@@ -20,10 +20,10 @@ from pipeline.common.errors import ConfigError, InputError
 from pipeline.common.io import read_spreadsheet_csv
 from pipeline.tlf.display import build_display
 from pipeline.tlf.formatting import format_stat as tlf_format_stat  # the tables' rounding, shared
-from pipeline.validate.findings import FINDINGS_COLUMNS, SEVERITIES, SEVERITY_RANK, findings_at_or_above
+from pipeline.validate.findings import FINDINGS_COLUMNS, SEVERITIES_WORST_FIRST, SEVERITY_RANK, gate_blocked
 
-# Worst first, from pipeline.validate's severity scale (notice < warning < error), never re-declared.
-SEVERITY_ORDER = {name: len(SEVERITIES) - 1 - SEVERITY_RANK[name] for name in reversed(SEVERITIES)}
+# Display rank, worst first, of pipeline.validate's severity scale (never re-declared here).
+SEVERITY_ORDER = {name: rank for rank, name in enumerate(SEVERITIES_WORST_FIRST)}
 EXAMPLES_PER_GROUP = 5
 QUARANTINE_EXAMPLE_COLUMNS = ["file", "row", "column", "value", "reason"]
 ARD_HIGHLIGHT_ROWS = 50          # display rows shown per output; the full table is in tlf/<id>.html
@@ -337,7 +337,7 @@ def section_findings(validation_dir: Path) -> Section:
         section.summary.append(("Rules with findings", len(summary["by_rule"])))
         gate = _gate(validation_dir / "summary.json")
         if gate:
-            blocked = compute_gate_blocked(counts, gate)
+            blocked = gate in SEVERITY_RANK and gate_blocked(counts, gate)
             section.summary.append(("Gate", f"stop at '{gate}': {'FAILED' if blocked else 'passed'}"))
         section.tables.append(_table("By severity", summary["by_severity"].to_dict(orient="records")))
         section.tables.append(_table("By dataset and severity", summary["by_dataset"].to_dict(orient="records")))
@@ -350,20 +350,6 @@ def section_findings(validation_dir: Path) -> Section:
                                      [{k: _display(v) for k, v in r.items()} for r in summary["examples"].to_dict(orient="records")]))
     section.links = find_data_docs(validation_dir)
     return section
-
-
-def compute_gate_blocked(counts: dict[str, int], gate: str) -> bool:
-    """Whether the validation gate stops the run: any finding at the gate severity or worse.
-
-    Decided by :func:`pipeline.validate.findings.findings_at_or_above`, the validate stage's own gate.
-
-    >>> compute_gate_blocked({"error": 2}, "warning"), compute_gate_blocked({"notice": 4}, "warning")
-    (True, False)
-    """
-    if gate not in SEVERITY_RANK:
-        return False
-    severities = [severity for severity, n in counts.items() for _ in range(int(n))]
-    return len(findings_at_or_above(pd.DataFrame({"severity": severities}, dtype=object), gate)) > 0
 
 
 def _rule_titles(path: Path) -> dict[str, str]:

@@ -31,9 +31,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from pipeline.validate.findings import SEVERITIES
+from pipeline.common.dates import iso_date
+from pipeline.validate.findings import SEVERITIES_WORST_FIRST
 
-SEVERITIES_WORST_FIRST = list(reversed(SEVERITIES))
 OUTLIER_Z = 2.0
 OUTLIER_MARK = "\u25b2"
 MISSING_CATEGORIES = ("missing key", "missing date")
@@ -133,7 +133,7 @@ def compute_collection_dates(sdtm: dict[str, pd.DataFrame], lineage: dict[str, p
         keys = keys.assign(SEQ=pd.to_numeric(keys["SEQ"], errors="coerce"))
         trace = trace[["USUBJID", "SEQ", "SOURCE_FILE"]].assign(SEQ=pd.to_numeric(trace["SEQ"], errors="coerce"))
         merged = keys.merge(trace.drop_duplicates(["USUBJID", "SEQ"]), on=["USUBJID", "SEQ"], how="inner")
-        dates = pd.to_datetime(merged["DTC"].astype("string").str.slice(0, 10), format="%Y-%m-%d", errors="coerce")
+        dates = iso_date(merged["DTC"])
         parts.append(pd.DataFrame({"file": merged["SOURCE_FILE"].astype(str), "date": dates}).dropna())
     if not parts:
         return pd.DataFrame({"file": pd.Series(dtype=str), "date": pd.Series(dtype="datetime64[ns]")})

@@ -6,7 +6,8 @@ import pandas as pd
 
 from pipeline.common.dates import compute_study_day
 from pipeline.common.errors import InputError
-from pipeline.sdtm.derive_helpers import check_frame, check_variable_name, first_rows, iso_date
+from pipeline.common.dates import iso_date
+from pipeline.sdtm.derive_helpers import check_frame, check_variable_name, first_rows
 
 
 def derive_var_dy(

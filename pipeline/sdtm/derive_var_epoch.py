@@ -8,13 +8,8 @@ import numpy as np
 import pandas as pd
 
 from pipeline.common.errors import ConfigError
-from pipeline.sdtm.derive_helpers import (
-    as_tuple,
-    check_frame,
-    check_variable_name,
-    iso_date_bounds,
-    iso_time,
-)
+from pipeline.common.dates import iso_date_bounds, iso_time
+from pipeline.sdtm.derive_helpers import as_tuple, check_frame, check_variable_name
 
 SAME_DAY_RULES = ("later", "earlier")
 BEFORE_FIRST_RULES = ("null", "first")

@@ -8,16 +8,8 @@ import numpy as np
 import pandas as pd
 
 from pipeline.common.errors import InputError
-from pipeline.sdtm.derive_helpers import (
-    as_tuple,
-    blank_to_na,
-    check_frame,
-    check_variable_name,
-    domain_of,
-    first_rows,
-    iso_date,
-    iso_time,
-)
+from pipeline.common.dates import iso_date, iso_time
+from pipeline.sdtm.derive_helpers import as_tuple, blank_to_na, check_frame, check_variable_name, domain_of, first_rows
 
 
 def derive_var_lobxfl(

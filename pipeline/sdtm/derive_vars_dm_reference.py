@@ -9,14 +9,8 @@ import pandas as pd
 
 from pipeline.common.errors import ConfigError, InputError
 from pipeline.common.logs import get_logger
-from pipeline.sdtm.derive_helpers import (
-    blank_to_na,
-    check_frame,
-    first_rows,
-    iso_date,
-    iso_date_bounds,
-    iso_time,
-)
+from pipeline.common.dates import iso_date, iso_date_bounds, iso_time
+from pipeline.sdtm.derive_helpers import blank_to_na, check_frame, first_rows
 
 log = get_logger("sdtm.dm")
 

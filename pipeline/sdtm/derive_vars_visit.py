@@ -10,7 +10,8 @@ import numpy as np
 import pandas as pd
 
 from pipeline.common.errors import ConfigError, InputError
-from pipeline.sdtm.derive_helpers import as_tuple, check_frame, first_rows, iso_date
+from pipeline.common.dates import iso_date
+from pipeline.sdtm.derive_helpers import as_tuple, check_frame, first_rows
 
 UNSCHEDULED_PATTERN = r"^\s*UNSCHED"
 

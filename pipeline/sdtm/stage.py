@@ -40,11 +40,11 @@ from pipeline.sdtm.mapping.units import UnitTable
 from pipeline.sdtm.relrec import build_relrec, check_relrec_spec
 from pipeline.sdtm.supp import build_supp
 from pipeline.sdtm.trial_design import build_se, build_trial_design, build_ts
+from pipeline.standards.tables import load_standard_variables
 from pipeline.standards.terminology import load_terminology
 
 log = get_logger("sdtm")
 
-VARIABLES_FILE = "sdtmig-3.4-variables.tsv"
 UNITS_FILE = "units.yaml"
 LINEAGE_OUT = ["STUDYID", "DOMAIN", "USUBJID", "SEQ", "SOURCE_FILE", "SOURCE_ROW", "SITE", "DERIVED_FROM"]
 
@@ -88,15 +88,6 @@ def load_mappings(mappings_dir: Path, site_defaults: dict[str, SiteDefaults] | N
                                    f"(known: {', '.join(sorted(known_forms))})")
     order = sorted(mappings, key=lambda d: (d != "DM", d))
     return {d: mappings[d] for d in order}
-
-
-def _load_variable_metadata(path: Path) -> pd.DataFrame:
-    """SDTMIG variable metadata (domain, order, variable, label, type, core)."""
-    if not path.is_file():
-        raise ConfigError(f"{path}: SDTMIG variable metadata not found")
-    frame = pd.read_csv(path, sep="\t", dtype=str, keep_default_na=False)
-    frame["order"] = pd.to_numeric(frame["order"], errors="coerce")
-    return frame
 
 
 # --- derivations --------------------------------------------------------------------------------
@@ -348,7 +339,7 @@ def run(ctx: StudyContext) -> None:
     standards = Path(ctx.standards_dir)
     ct = load_terminology(standards)
     units = UnitTable.load(standards / UNITS_FILE, ct)
-    variables = _load_variable_metadata(standards / VARIABLES_FILE)
+    variables = load_standard_variables(standards)
     site_defaults = load_site_dialects(Path(ctx.mappings_dir))
     mappings = load_mappings(Path(ctx.mappings_dir), site_defaults)
     design = ctx.design

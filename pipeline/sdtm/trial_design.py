@@ -18,16 +18,11 @@ from typing import Any
 import pandas as pd
 
 from pipeline.common.errors import ConfigError
-from pipeline.sdtm.derive_helpers import (
-    blank_to_na,
-    check_frame,
-    check_variable_name,
-    format_iso_date,
-    iso_date,
-)
+from pipeline.common.dates import format_iso_date, iso_date
+from pipeline.sdtm.derive_helpers import blank_to_na, check_frame, check_variable_name
 from pipeline.sdtm.derive_var_dy import derive_var_dy
 from pipeline.sdtm.derive_var_seq import derive_var_seq
-from pipeline.standards.terminology import load_terminology
+from pipeline.standards.terminology import Codelist, codelist_from_ct, load_terminology
 from pipeline.sdtm.supp import split_long_text
 
 # Standard knowledge (SDTMIG 3.4 TS assumptions / CDISC CT): the codelist of each TS parameter's value.
@@ -171,19 +166,8 @@ def _ts_from_spec(trial_design: dict[str, Any]) -> list[dict[str, Any]]:
     return rows
 
 
-def _ct_lookup(ct: pd.DataFrame) -> dict[str, dict[str, Any]]:
-    lookup: dict[str, dict[str, Any]] = {}
-    for codelist, rows in ct.groupby("codelist", sort=True):
-        terms: dict[str, str] = {}
-        for value, code, synonyms in zip(rows["submission_value"], rows["term_code"], rows["synonyms"]):
-            terms.setdefault(value.upper(), code)
-        for value, code, synonyms in zip(rows["submission_value"], rows["term_code"], rows["synonyms"]):
-            for synonym in str(synonyms).split(";"):
-                if synonym.strip():
-                    terms.setdefault(synonym.strip().upper(), code)
-        values = dict(zip(rows["term_code"], rows["submission_value"]))
-        lookup[str(codelist)] = {"extensible": rows["extensible"].iloc[0] == "Yes", "terms": terms, "values": values}
-    return lookup
+def _codelist(ct: pd.DataFrame, name: str) -> Codelist | None:
+    return codelist_from_ct(ct, name) if name in set(ct["codelist"]) else None
 
 
 def build_ts(
@@ -209,29 +193,27 @@ def build_ts(
     extra = _ts_from_spec(trial_design or {})
     overridden = {row["tsparmcd"] for row in extra}
     rows = [row for row in derived if row["tsparmcd"] not in overridden] + extra
-    lookup = _ct_lookup(ct)
     version = ct.attrs.get("version") or (trial_design or {}).get("ct_version") or load_terminology().attrs["version"]
-    parm_codes = lookup.get("TSPARMCD", {"terms": {}})["terms"]
-    parm_names = lookup.get("TSPARM", {"values": {}})["values"]
+    parm_codes, parm_names = _codelist(ct, "TSPARMCD"), _codelist(ct, "TSPARM")
+    parm_by_code = {code: name for name, code in reversed(parm_names.term_codes.items())} if parm_names else {}
     records = []
     for row in rows:
         code = row["tsparmcd"]
         check_variable_name(code, f"TS parameter {code!r} (TSPARMCD)")
-        tsparm = row.get("tsparm") or parm_names.get(parm_codes.get(code, ""), None)
+        tsparm = row.get("tsparm") or (parm_by_code.get(parm_codes.term_codes.get(code, "")) if parm_codes else None)
         if not tsparm:
             raise ConfigError(f"TS parameter {code}: not in the TSPARMCD codelist of the CT subset; give tsparm in trial_design.yaml")
         value = row.get("value")
         tsvalcd, tsvcdref, tsvcdver = row.get("tsvalcd"), row.get("tsvcdref"), row.get("tsvcdver")
         codelist = TS_VALUE_CODELISTS.get(code)
-        if value is not None and tsvalcd is None and codelist:
-            if codelist in lookup:
-                term = lookup[codelist]["terms"].get(value.upper())
-                if term is None and not lookup[codelist]["extensible"]:
-                    allowed = ", ".join(sorted(lookup[codelist]["values"].values()))
-                    raise ConfigError(f"TS parameter {code}: {value!r} is not in non-extensible codelist {codelist} ({allowed})")
-                if term is not None:
-                    value = lookup[codelist]["values"][term]
-                    tsvalcd, tsvcdref, tsvcdver = term, "CDISC CT", version
+        terms = _codelist(ct, codelist) if value is not None and tsvalcd is None and codelist else None
+        if terms is not None:
+            term = terms.lookup.get(value.upper())
+            if term is None and not terms.extensible:
+                raise ConfigError(f"TS parameter {code}: {value!r} is not in non-extensible codelist {codelist} "
+                                  f"({', '.join(sorted(terms.terms))})")
+            if term is not None:
+                value, tsvalcd, tsvcdref, tsvcdver = term, terms.term_codes[term], "CDISC CT", version
         if value is not None and tsvcdref is None and code in TS_VALUE_FORMATS:
             tsvcdref = TS_VALUE_FORMATS[code]
         records.append(

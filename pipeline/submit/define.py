@@ -11,7 +11,6 @@ AVAL by PARAMCD). :func:`validate_define_xml` checks the result against the Defi
 from __future__ import annotations
 
 import importlib.util
-import re
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -20,8 +19,9 @@ from typing import Any
 import pandas as pd
 from lxml import etree
 
-from pipeline.common.errors import ConfigError
 from pipeline.submit.datasetjson import item_group_oid, item_oid
+from pipeline.standards.tables import IG_VERSIONS
+from pipeline.standards.terminology import CT_COLUMNS
 from pipeline.submit.metadata import (SPONSOR_CODELIST, DatasetMeta, compute_char_length, compute_decimals,
                                       compute_numeric_length, compute_variable_kind)
 
@@ -32,15 +32,12 @@ XML_NS = "http://www.w3.org/XML/1998/namespace"
 ARM_NS = "http://www.cdisc.org/ns/arm/v1.0"
 NSMAP = {None: ODM_NS, "def": DEF_NS, "xlink": XLINK_NS}
 DEFINE_VERSION = "2.1.0"
-IG_VERSIONS = {"SDTM": ("SDTMIG", "3.4"), "ADaM": ("ADaMIG", "1.3")}
 MAX_VALUE_LEVEL_CODES = 300
 
 # Code variables whose codelist takes its decode from a companion variable of the same dataset.
 DECODE_SUFFIXES = ("TESTCD", "PARAMCD", "ARMCD")  # LBTESTCD -> LBTEST, ACTARMCD -> ACTARM, TSPARMCD -> TSPARM
 DECODE_NAMES = {"ETCD": "ELEMENT", "QNAM": "QLABEL"}
 DICTIONARIES = {"MedDRA": "MEDDRA", "WHODrug": "WHODRUG", "LOINC": "LOINC"}
-CT_COLUMNS = ["codelist_code", "codelist", "codelist_name", "extensible", "term_code", "submission_value",
-              "synonyms", "nci_preferred_term"]
 CODELIST_COLUMNS = ["codelist_oid", "name", "data_type", "codelist_code", "extensible", "coded_value",
                     "decode", "term_code", "extended", "order", "publishing_set"]
 
@@ -51,38 +48,6 @@ STYLESHEET_NAME = "define.xsl"
 
 def _q(ns: str, tag: str) -> str:
     return f"{{{ns}}}{tag}"
-
-
-def load_controlled_terminology(path: str | Path) -> pd.DataFrame:
-    """Read a CT subset TSV (one row per term), check its columns, add ``publishing_set``.
-
-    ``publishing_set`` is ``ADaM`` for files named ``adamct-*``, else ``SDTM``.
-
-    >>> import tempfile, pathlib
-    >>> p = pathlib.Path(tempfile.mkdtemp()) / "ct-subset-2025-03-28.tsv"
-    >>> _ = p.write_text("codelist_code\\tcodelist\\tcodelist_name\\textensible\\tterm_code\\tsubmission_value\\t"
-    ...                  "synonyms\\tnci_preferred_term\\nC66731\\tSEX\\tSex\\tNo\\tC16576\\tF\\t\\tFemale\\n")
-    >>> load_controlled_terminology(p)[["codelist", "submission_value", "term_code"]].values.tolist()
-    [['SEX', 'F', 'C16576']]
-    """
-    path = Path(path)
-    table = pd.read_csv(path, sep="\t", dtype=str, keep_default_na=False)
-    missing = [c for c in CT_COLUMNS if c not in table.columns]
-    if missing:
-        raise ConfigError(f"{path}: missing column(s) {', '.join(missing)}")
-    table = table[CT_COLUMNS].copy()
-    table["publishing_set"] = "ADaM" if path.name.lower().startswith("adamct") else "SDTM"
-    return table
-
-
-def ct_version_of(path: str | Path) -> str:
-    """The CT package date from a file name such as ``ct-subset-2025-03-28.tsv``.
-
-    >>> ct_version_of("specs/standards/ct-subset-2025-03-28.tsv")
-    '2025-03-28'
-    """
-    match = re.search(r"(\d{4}-\d{2}-\d{2})", Path(path).name)
-    return match.group(1) if match else "unknown"
 
 
 # --------------------------------------------------------------------------------------------

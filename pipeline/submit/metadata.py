@@ -4,8 +4,8 @@ Label sources, first match wins, and every variable records where its label came
 (``label_source``):
 
 1. ADaM variables declared in ``specs/<study>/adam.yaml`` (``adam spec``),
-2. the study spec ``specs/<study>/datasets.yaml``, resolved by :mod:`pipeline.validate.metadata` (``study spec``),
-3. standard variable tables ``specs/standards/*variables*.tsv``, SDTMIG 3.4 and ADaMIG 1.3 (``standard``),
+2. the study spec ``specs/<study>/datasets.yaml``, resolved by :mod:`pipeline.standards.study` (``study spec``),
+3. the standard variable tables, SDTMIG 3.4 and ADaMIG 1.3 (:mod:`pipeline.standards.tables`, ``standard``),
 4. the ``label`` field metadata stored in the parquet file (``parquet``),
 5. the same variable name in any other standard domain: STUDYID, VISITNUM, EPOCH ... (``standard (other domain)``),
 6. the label most domains give the same ``--`` suffix (``standard (generic --)``),
@@ -20,19 +20,16 @@ from __future__ import annotations
 import datetime as dt
 import re
 from dataclasses import dataclass, field
-from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from pipeline.common.errors import ConfigError
 from pipeline.common.specfile import load_spec
-
-PACKAGE_DIR = Path(__file__).resolve().parent
-STANDARD_DATASETS_FILE = PACKAGE_DIR / "standard_datasets.yaml"
-STANDARD_ORIGINS_FILE = PACKAGE_DIR / "standard_origins.yaml"
+from pipeline.standards import tables
+from pipeline.standards.study import load_study_metadata
+from pipeline.standards.tables import ADAM_CLASSES, load_standard_origins
 
 VARIABLE_COLUMNS = [
     "dataset", "variable", "order", "label", "label_source", "kind", "length", "display_format",
@@ -63,13 +60,8 @@ def pipeline_version() -> str:
         return "0.0.0"
 
 _PREDECESSOR_TEXT = re.compile(r"[A-Z][A-Z0-9]{1,7}\.[A-Z][A-Z0-9_]{0,7}")
-ADAM_CLASS_NAMES = {
-    "ADSL": "SUBJECT LEVEL ANALYSIS DATASET", "BDS": "BASIC DATA STRUCTURE", "OCCDS": "OCCURRENCE DATA STRUCTURE",
-    "OTHER": "ADAM OTHER", "ADAM OTHER": "ADAM OTHER", "SUBJECT LEVEL ANALYSIS DATASET": "SUBJECT LEVEL ANALYSIS DATASET",
-    "BASIC DATA STRUCTURE": "BASIC DATA STRUCTURE", "OCCURRENCE DATA STRUCTURE": "OCCURRENCE DATA STRUCTURE",
-}
-ADAM_CLASS_DOMAINS = {"SUBJECT LEVEL ANALYSIS DATASET": "ADSL", "BASIC DATA STRUCTURE": "BDS",
-                      "OCCURRENCE DATA STRUCTURE": "OCCDS"}
+ADAM_CLASS_NAMES = {**ADAM_CLASSES, **{name: name for name in ADAM_CLASSES.values()}, "OTHER": "ADAM OTHER",
+                    "ADAM OTHER": "ADAM OTHER"}
 DICTIONARY_CODES = {"MEDDRA": "MEDDRA", "WHODRUG": "WHODRUG", "LOINC": "LOINC"}
 
 
@@ -101,48 +93,21 @@ class DatasetMeta:
 # standards and study specs
 # --------------------------------------------------------------------------------------------
 
-def load_standard_variables(standards_dir: str | Path) -> pd.DataFrame:
-    """Read every ``*variables*.tsv`` under ``standards_dir`` into one table.
-
-    Columns: ``domain, variable, order, label, type, core, codelist, value_format``: codelist is
-    the short CT name (``NY`` from ``NY (Y or null)``; ``NCOMPLT/PROTMLST`` when several),
+def load_standard_variables(standards_dir: str | Path | None = None) -> pd.DataFrame:
+    """The standard variable tables (:func:`pipeline.standards.tables.load_standard_variables`) with
+    ``codelist`` the short CT name (``NY`` from ``NY (Y or null)``; ``NCOMPLT/PROTMLST`` when several),
     ``SPONSOR`` for a sponsor-defined list, empty when the column names a format or dictionary
     (kept in ``value_format``: ``ISO 8601``, ``MedDRA`` ...).
 
-    >>> import tempfile, pathlib
-    >>> d = pathlib.Path(tempfile.mkdtemp())
-    >>> _ = (d / "x-variables.tsv").write_text(
-    ...     "domain\\torder\\tvariable\\tlabel\\ttype\\tcore\\tcodelist_or_format\\n"
-    ...     "DM\\t1\\tSEX\\tSex\\tChar\\tReq\\tSEX\\n"
-    ...     "LB\\t2\\tLBDTC\\tDate/Time\\tChar\\tExp\\tISO 8601\\n"
-    ...     "DS\\t3\\tDSDECOD\\tTerm\\tChar\\tReq\\tNCOMPLT / PROTMLST\\n"
-    ...     "AE\\t4\\tAEREL\\tCausality\\tChar\\tExp\\tsponsor-defined\\n")
-    >>> load_standard_variables(d)[["variable", "codelist", "value_format"]].values.tolist()
-    [['SEX', 'SEX', ''], ['LBDTC', '', 'ISO 8601'], ['DSDECOD', 'NCOMPLT/PROTMLST', ''], ['AEREL', 'SPONSOR', 'sponsor-defined']]
+    >>> std = load_standard_variables().set_index(["domain", "variable"])
+    >>> std.loc[[("DM", "SEX"), ("AE", "AESTDTC"), ("DS", "DSDECOD"), ("AE", "AESER")], ["codelist", "value_format"]].values.tolist()
+    [['SEX', ''], ['', 'ISO 8601'], ['NCOMPLT/PROTMLST/OTHEVENT', ''], ['NY', '']]
     """
-    standards_dir = Path(standards_dir)
-    frames = []
-    for path in sorted(standards_dir.glob("*variables*.tsv")):
-        table = pd.read_csv(path, sep="\t", dtype=str, keep_default_na=False)
-        table.columns = [c.strip().lower() for c in table.columns]
-        rename = {"dataset": "domain", "name": "variable", "codelist_or_format": "codelist_raw",
-                  "codelist": "codelist_raw", "data_type": "type"}
-        table = table.rename(columns={k: v for k, v in rename.items() if k in table.columns})
-        missing = {"domain", "variable", "label"} - set(table.columns)
-        if missing:
-            raise ConfigError(f"{path}: missing column(s) {', '.join(sorted(missing))}")
-        for column in ("order", "type", "core", "codelist_raw"):
-            if column not in table.columns:
-                table[column] = ""
-        table["source_file"] = path.name
-        frames.append(table)
-    if not frames:
-        return pd.DataFrame(columns=["domain", "variable", "order", "label", "type", "core",
-                                     "codelist", "value_format", "source_file"])
-    table = pd.concat(frames, ignore_index=True)
+    table = tables.load_standard_variables(standards_dir)
+    table = table.sort_values("source_file", kind="stable", ignore_index=True)  # ADaMIG rows first, as always
     table["domain"] = table["domain"].str.strip().str.upper()
     table["variable"] = table["variable"].str.strip().str.upper()
-    raw = table["codelist_raw"].fillna("").str.strip()
+    raw = table["codelist_or_format"].fillna("").str.strip()
     token = raw.str.extract(_CODELIST_TOKEN, expand=False).fillna("")
     several = raw.str.fullmatch(r"[A-Z][A-Z0-9]*( / [A-Z][A-Z0-9]*)+")
     token = token.where(~several, raw.str.replace(" / ", "/", regex=False))
@@ -154,49 +119,7 @@ def load_standard_variables(standards_dir: str | Path) -> pd.DataFrame:
                   "value_format", "source_file"]]
 
 
-def load_standard_datasets(standards_dir: str | Path | None = None) -> dict[str, dict[str, dict[str, Any]]]:
-    """Standard dataset labels, classes, structures and keys.
-
-    The table shipped beside this module, overridden by ``specs/standards/*-datasets.tsv``
-    (columns ``domain, label, class, structure, keys``) when ``standards_dir`` has one.
-
-    >>> load_standard_datasets()["sdtm"]["DM"]["keys"]
-    ['STUDYID', 'USUBJID']
-    """
-    shipped = _shipped_standard_datasets()
-    tables = {"sdtm": dict(shipped.get("sdtm", {})), "adam": dict(shipped.get("adam", {}))}
-    for path in sorted(Path(standards_dir).glob("*-datasets.tsv")) if standards_dir else []:
-        table = pd.read_csv(path, sep="\t", dtype=str, keep_default_na=False)
-        if not {"domain", "label"} <= set(table.columns):
-            continue
-        target = tables["adam" if path.name.lower().startswith("adam") else "sdtm"]
-        for row in table.to_dict(orient="records"):
-            name = row["domain"].strip().upper()
-            name = "SUPP--" if name == "SUPPQUAL" else name
-            entry = dict(target.get(name, {}))
-            entry.update({k: v for k, v in {"label": row.get("label"), "class": row.get("class"),
-                                            "structure": row.get("structure")}.items() if v})
-            if row.get("keys"):
-                entry["keys"] = [k.strip() for k in row["keys"].split(",") if k.strip()]
-            if name == "SUPP--" and "--" not in str(entry.get("label", "")):
-                entry["label"] = "Supplemental Qualifiers for --"
-            target[name] = entry
-    return tables
-
-
-@lru_cache(maxsize=1)
-def _shipped_standard_datasets() -> dict[str, dict[str, dict[str, Any]]]:
-    return load_spec(STANDARD_DATASETS_FILE)
-
-
-@lru_cache(maxsize=1)
-def load_standard_origins() -> dict[str, dict[str, dict[str, Any]]]:
-    """Default SDTM/ADaM origins and methods (``--`` = domain prefix).
-
-    >>> load_standard_origins()["sdtm"]["--SEQ"]["origin"]
-    'Derived'
-    """
-    return load_spec(STANDARD_ORIGINS_FILE)
+load_standard_datasets = tables.submission_datasets
 
 
 def load_adam_variables(path: str | Path) -> pd.DataFrame:
@@ -485,7 +408,7 @@ def build_variable_meta(meta: DatasetMeta, dataset: pd.DataFrame, standard_varia
     prefix = name[:2] if meta.standard == "SDTM" and not name.startswith("SUPP") else ""
     std_domain = "SUPPQUAL" if name.startswith("SUPP") else name
     if meta.standard == "ADaM":
-        std_domain = ADAM_CLASS_DOMAINS.get(meta.dataset_class, name)
+        std_domain = {long: short for short, long in ADAM_CLASSES.items()}.get(meta.dataset_class, name)
     elif len(name) > 2 and not name.startswith("SUPP") and len(standard_variables) \
             and not (standard_variables["domain"] == name).any():
         std_domain = prefix = name[:2]  # split domain (LBCH) uses its parent's variables
@@ -693,7 +616,7 @@ def compute_numeric_length(values: pd.Series) -> int:
 
 
 # --------------------------------------------------------------------------------------------
-# the study's resolved metadata (pipeline.validate.metadata)
+# the study's resolved metadata (pipeline.standards.study)
 # --------------------------------------------------------------------------------------------
 
 @dataclass(frozen=True)
@@ -716,7 +639,7 @@ def _dictionary_versions(spec: dict[str, Any]) -> dict[str, str]:
 
 
 def load_study_specs(specs_dir: str | Path, standards_dir: str | Path) -> StudySpecs:
-    """The study's dataset/variable metadata as resolved by :mod:`pipeline.validate.metadata`.
+    """The study's dataset/variable metadata as resolved by :mod:`pipeline.standards.study`.
 
     That module merges ``datasets.yaml`` with the standard tables (labels, codelists, sponsor
     codelists from study.yaml and instruments); a broken spec raises its :class:`ConfigError`
@@ -726,7 +649,7 @@ def load_study_specs(specs_dir: str | Path, standards_dir: str | Path) -> StudyS
     >>> ctx = StudyContext.create("iscalimab-ln")
     >>> specs = load_study_specs(ctx.specs_dir, ctx.standards_dir)
     >>> specs.source, specs.datasets["DM"]["keys"]
-    ('pipeline.validate.metadata', ['STUDYID', 'USUBJID'])
+    ('pipeline.standards.study', ['STUDYID', 'USUBJID'])
     """
     specs_dir, standards_dir = Path(specs_dir), Path(standards_dir)
     path = specs_dir / "datasets.yaml"
@@ -734,8 +657,6 @@ def load_study_specs(specs_dir: str | Path, standards_dir: str | Path) -> StudyS
                                             "submission_value", "synonyms", "nci_preferred_term"])
     if not path.exists():
         return StudySpecs({}, pd.DataFrame(columns=["dataset", "variable"]), empty_codelists, {}, "none")
-    from pipeline.validate.metadata import load_study_metadata
-
     resolved = load_study_metadata(specs_dir, standards_dir)
     datasets = {name: {"label": d.label, "class": d.class_, "structure": d.structure, "keys": list(d.keys)}
                 for name, d in resolved.datasets.items()}
@@ -764,4 +685,4 @@ def load_study_specs(specs_dir: str | Path, standards_dir: str | Path) -> StudyS
     if len(codelists):
         codelists["codelist_name"] = codelists["codelist"].map(
             lambda n: str((names.get(n) or {}).get("name") or n) if isinstance(names.get(n), dict) else n)
-    return StudySpecs(datasets, variables, codelists, _dictionary_versions(resolved.spec), "pipeline.validate.metadata")
+    return StudySpecs(datasets, variables, codelists, _dictionary_versions(resolved.spec), "pipeline.standards.study")

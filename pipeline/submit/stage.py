@@ -42,12 +42,15 @@ from pipeline.submit.csdrg import write_csdrg
 from pipeline.submit.datasetjson import DATASET_JSON_VERSION, build_dataset_json, render_dataset_json, validate_dataset_json
 from pipeline.submit.define import (DEFINE_VERSION, IG_VERSIONS, STYLESHEET_FILE, STYLESHEET_NAME, DefineContext, assign_codelist_oids, build_codelists, build_define_xml,
                                     check_define_references,
-                                    build_value_level_meta, ct_version_of, load_controlled_terminology,
+                                    build_value_level_meta,
                                     render_define_html, validate_define_xml)
 from pipeline.submit.methods import build_adam_methods, combine_methods
+from pipeline.common.dates import iso_date
+from pipeline.standards.tables import load_standard_origins
+from pipeline.standards.terminology import CT_COLUMNS, load_terminology
 from pipeline.submit.metadata import (DatasetMeta, build_dataset_meta, build_variable_meta, load_adam_variables,
-                                      load_standard_datasets, load_standard_origins, load_standard_variables,
-                                      load_study_specs, pipeline_version)
+                                      load_standard_datasets, load_standard_variables, load_study_specs,
+                                      pipeline_version)
 from pipeline.submit.xpt import ISSUE_COLUMNS, MAX_LABEL, check_xpt_limits, check_xpt_read_back, format_xpt_timestamp, write_xpt
 
 log = get_logger("submit")
@@ -90,10 +93,9 @@ def compute_data_cut(sdtm_dir: Path) -> tuple[str, str] | None:
             column = pq.read_table(path, columns=[variable]).column(0).to_pandas()
         except Exception:  # the column is absent (or the file damaged: the packaging step says so)
             continue
-        dates = column.dropna().astype(str).str.slice(0, 10)
-        dates = dates[dates.str.fullmatch(r"\d{4}-\d{2}-\d{2}")]
+        dates = iso_date(column.dropna().astype(str)).dropna()
         if len(dates):
-            return str(dates.max()), f"latest {domain.upper()}.{variable}"
+            return dates.max().strftime("%Y-%m-%d"), f"latest {domain.upper()}.{variable}"
     return None
 
 
@@ -283,7 +285,7 @@ def package_standard(ctx: StudyContext, standard: str, source_dir: Path, created
 
     standard_variables = load_standard_variables(ctx.standards_dir)
     standard_datasets = load_standard_datasets(ctx.standards_dir)
-    origins = load_standard_origins()["sdtm" if standard == "SDTM" else "adam"]
+    origins = load_standard_origins(ctx.standards_dir)["sdtm" if standard == "SDTM" else "adam"]
     specs = load_study_specs(ctx.specs_dir, ctx.standards_dir)
     study_specs, study_variables = specs.datasets, specs.variables
     adam_variables = load_adam_variables(ctx.specs_dir / "adam.yaml") if standard == "ADaM" else pd.DataFrame(
@@ -292,8 +294,9 @@ def package_standard(ctx: StudyContext, standard: str, source_dir: Path, created
                                             adam_variables["method"]) if v}
     adam_methods = combine_methods(build_adam_methods(ctx.spec("adam") or {}, ctx.design), written_methods) \
         if standard == "ADaM" and (ctx.specs_dir / "adam.yaml").exists() else written_methods
-    ct_path = _ct_path(ctx)
-    ct_tables = [load_controlled_terminology(p) for p in sorted(ctx.standards_dir.glob("*ct-subset-*.tsv"))]
+    package = load_terminology(ctx.standards_dir, adam=True)
+    ct_tables = [package[CT_COLUMNS].assign(publishing_set=package["source_file"].map(
+        lambda name: "ADaM" if name.startswith("adamct") else "SDTM"))]
     ct_tables.append(specs.codelists.assign(publishing_set="SDTM", sponsor_term=True))
     ct = pd.concat([t for t in ct_tables if len(t)], ignore_index=True)
     stamp = format_xpt_timestamp(dt.datetime.fromisoformat(created))
@@ -301,7 +304,7 @@ def package_standard(ctx: StudyContext, standard: str, source_dir: Path, created
     studyid = str(design.get("studyid") or ctx.study)
     define_context = DefineContext(
         study_oid=f"STDY.{studyid}", study_name=studyid, study_description=" ".join(str(design.get("title") or studyid).split()),
-        protocol_name=studyid, created=created, ct_version=ct_version_of(ct_path), standard=standard,
+        protocol_name=studyid, created=created, ct_version=package.attrs["version"], standard=standard,
         dictionary_versions=specs.dictionaries, source_system_version=pipeline_version(), as_of=as_of,
     )
 
@@ -443,13 +446,6 @@ def _column_names(path: Path) -> list[str]:
         raise InputError(f"{path}: cannot read parquet ({exc.__class__.__name__}: {exc})") from None
 
 
-def _ct_path(ctx: StudyContext) -> Path:
-    candidates = sorted(ctx.standards_dir.glob("ct-subset-*.tsv"))  # the SDTM CT package names the version
-    if not candidates:
-        raise ConfigError(f"{ctx.standards_dir}: no controlled terminology file ct-subset-<date>.tsv")
-    return candidates[-1]
-
-
 def package_versions(ctx: StudyContext) -> dict[str, Any]:
     """Versions of the standards, file formats, dictionaries and writing tools of the package.
 
@@ -472,7 +468,7 @@ def package_versions(ctx: StudyContext) -> dict[str, Any]:
         "dataset_json": DATASET_JSON_VERSION,
         "xpt": "SAS transport version 5",
         "standards": {name: version for name, version in IG_VERSIONS.values()},
-        "controlled_terminology": ct_version_of(_ct_path(ctx)),
+        "controlled_terminology": load_terminology(ctx.standards_dir).attrs["version"],
         "dictionaries": dict(sorted(specs.dictionaries.items())),
         "tools": {name: installed(name) for name in ("pyreadstat", "lxml", "pandas", "pyarrow")},
     }

@@ -5,7 +5,7 @@ Four check sources feed one findings table (``validation/findings.parquet`` / ``
 - ``specs``: :mod:`pipeline.validate.specs_check` checks ``specs/<study>/datasets.yaml`` and
   ``expectations.yaml`` against ``specs/standards/`` before any data is read (``make specs-check``).
 - ``pandera``: :mod:`pipeline.validate.schemas` builds one schema per dataset at run time from
-  the resolved metadata (:mod:`pipeline.validate.metadata`): presence, nulls, types, lengths,
+  the resolved metadata (:mod:`pipeline.standards.study`): presence, nulls, types, lengths,
   codelists, ISO 8601, keys, --SEQ, --STRESC/--STRESN.
 - ``conformance``: :mod:`pipeline.validate.conformance` cross-dataset rules (CDISC CORE / FDA ids
   where the check is the same, project ids ISL-01xx otherwise), including ADaM traceability.
@@ -17,6 +17,6 @@ citation, check); ``validation/rules.csv`` is the catalogue of the rules that ra
 gate (study.yaml ``validation.gate``) raises :class:`pipeline.common.errors.GateFailed` (exit 1).
 
 Public entry points: ``stage.run(ctx, raise_on_gate=True)``, ``specs_check.run(ctx)``,
-``metadata.variable_metadata(ctx)`` / ``metadata.dataset_metadata(ctx)`` (labels, types, lengths,
+``pipeline.standards.study.variable_metadata(ctx)`` / ``dataset_metadata(ctx)`` (labels, types, lengths,
 keys, codelists for define.xml and XPT writers), ``traceability.findings_with_raw_source``.
 """

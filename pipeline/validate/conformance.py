@@ -1,151 +1,26 @@
 """Cross-dataset conformance rules: each rule is one :class:`Rule` object whose ``check`` runs it.
 
 A check takes a :class:`ValidationData` (every SDTM and ADaM dataset of the run, already prepared)
-and returns findings. Checks are vectorised joins and comparisons, never row loops.
+and returns findings. Checks are vectorised joins and comparisons, never row loops. The rules CDISC
+CORE runs on SDTM are in :mod:`pipeline.validate.conformance_core`; this module registers them too,
+so :data:`CONFORMANCE_RULES` holds every rule once this module is imported.
 """
 
 from __future__ import annotations
-
-from collections.abc import Callable
-from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 
 from pipeline.common.dates import compute_study_day
-from pipeline.validate.findings import empty_findings, make_findings
-from pipeline.validate.iso8601 import compute_complete_date
-from pipeline.validate.rules import CORE_CATALOGUE, Rule
+from pipeline.validate.conformance_base import (  # noqa: F401 (re-exported)
+    CONFORMANCE_RULES, TRIAL_DESIGN, ValidationData, _concat, _row_findings, conformance_rule, to_date,
+)
+from pipeline.validate.findings import empty_findings
 from pipeline.validate.frames import display_text
-
-TRIAL_DESIGN = {"TS", "TA", "TE", "TV", "TI", "TD", "TM"}
-SAS_EPOCH = pd.Timestamp("1960-01-01")
-
-
-@dataclass
-class ValidationData:
-    """The datasets of one validation run, by upper-case dataset name, with their domains.
-
-    >>> data = ValidationData({"DM": pd.DataFrame({"USUBJID": ["S-1"]})}, {})
-    >>> data.domain_of("DM"), list(data.sdtm_with("USUBJID"))
-    ('DM', ['DM'])
-    """
-
-    sdtm: dict[str, pd.DataFrame]
-    adam: dict[str, pd.DataFrame]
-    domains: dict[str, str] = field(default_factory=dict)
-    instruments: dict[str, dict] = field(default_factory=dict)
-    _combined: dict[str, pd.DataFrame | None] = field(default_factory=dict, repr=False)
-    _domain_cache: dict[str, str] = field(default_factory=dict, repr=False)
-
-    def domain_of(self, name: str) -> str:
-        """The SDTM domain of a dataset (DOMAIN column, spec, or the name itself)."""
-        if name in self.domains:
-            return self.domains[name]
-        if name in self._domain_cache:
-            return self._domain_cache[name]
-        frame = self.sdtm.get(name)
-        domain = name
-        if frame is not None and "DOMAIN" in frame.columns:
-            first = frame["DOMAIN"].first_valid_index()
-            if first is not None:
-                domain = str(frame["DOMAIN"].loc[first]).upper()
-        if frame is not None:
-            self._domain_cache[name] = domain   # worked out once per dataset (rules ask for it many times)
-        return domain
-
-    def sdtm_with(self, *columns: str) -> dict[str, pd.DataFrame]:
-        """SDTM datasets having every named column (``--`` is replaced by the domain prefix)."""
-        out = {}
-        for name, frame in self.sdtm.items():
-            wanted = [c.replace("--", self.domain_of(name)) for c in columns]
-            if all(c in frame.columns for c in wanted):
-                out[name] = frame
-        return out
-
-    def first(self, domain: str) -> pd.DataFrame | None:
-        """The dataset of a domain; split datasets (LBCH, LBHE) are concatenated in the order of ``sdtm``, so
-        record numbers of findings on a combined domain count across the concatenation."""
-        if domain in self._combined:
-            return self._combined[domain]
-        names = [n for n in self.sdtm if self.domain_of(n) == domain]
-        if not names:
-            combined = None
-        elif len(names) == 1:
-            combined = self.sdtm[names[0]]
-        else:
-            combined = pd.concat([self.sdtm[n] for n in names], ignore_index=True)
-        self._combined[domain] = combined
-        return combined
-
-
-def to_date(values: pd.Series) -> pd.Series:
-    """Dates from ISO 8601 text (complete date part), datetime64, date objects or SAS day numbers.
-
-    >>> to_date(pd.Series([21915.0, None])).tolist()
-    [Timestamp('2020-01-01 00:00:00'), NaT]
-    >>> to_date(pd.Series(["2020-01-01T10:00", "2020-01"])).tolist()
-    [Timestamp('2020-01-01 00:00:00'), NaT]
-    """
-    if pd.api.types.is_datetime64_any_dtype(values.dtype):
-        return pd.to_datetime(values).dt.tz_localize(None).dt.normalize() if getattr(values.dt, "tz", None) \
-            else pd.to_datetime(values).dt.normalize()
-    if pd.api.types.is_numeric_dtype(values.dtype) and not pd.api.types.is_bool_dtype(values.dtype):
-        return SAS_EPOCH + pd.to_timedelta(pd.to_numeric(values), unit="D")
-    kind = pd.api.types.infer_dtype(values, skipna=True)
-    if kind in ("date", "datetime"):
-        return pd.to_datetime(values, errors="coerce").dt.normalize()
-    return compute_complete_date(values)
-
-
-def _record_numbers(frame: pd.DataFrame, mask: pd.Series) -> list[int]:
-    return (np.flatnonzero(mask.to_numpy(dtype=bool)) + 1).tolist()
-
-
-def _subjects(frame: pd.DataFrame, mask: pd.Series) -> list[object] | None:
-    return frame.loc[mask.to_numpy(dtype=bool), "USUBJID"].tolist() if "USUBJID" in frame.columns else None
-
-
-def _row_findings(rule: Rule, dataset: str, frame: pd.DataFrame, mask: pd.Series, variable: str,
-                  values: pd.Series, message: pd.Series | str) -> pd.DataFrame:
-    """Findings for the records of ``frame`` where ``mask`` is True."""
-    mask = mask.fillna(False).astype(bool)
-    if not mask.any():
-        return empty_findings()
-    picked = mask.to_numpy(dtype=bool)
-    msgs = message[picked].tolist() if isinstance(message, pd.Series) else [message] * int(picked.sum())
-    return make_findings(rule.id, rule.severity, dataset, msgs, rule.check_source, variable=variable,
-                         usubjid=_subjects(frame, mask), record=_record_numbers(frame, mask),
-                         value=values[picked].tolist())
-
-
-def _concat(parts: list[pd.DataFrame]) -> pd.DataFrame:
-    parts = [p for p in parts if p is not None and len(p)]
-    return pd.concat(parts, ignore_index=True) if parts else empty_findings()
+from pipeline.validate.rules import CORE_CATALOGUE, Rule
 
 
 # --- the rules ------------------------------------------------------------------------------------
-CONFORMANCE_RULES: dict[str, Rule] = {}
-
-
-def conformance_rule(id: str, title: str, description: str, message: str, severity: str,
-                     citation: str = "") -> Callable:
-    """Register a check function as a :class:`Rule` (the rule object documents and runs it).
-
-    The decorated name becomes the :class:`Rule`; ``rule.check(data)`` runs it.
-
-    >>> CONFORMANCE_RULES["CG0029"].severity, check_subject_in_dm.id
-    ('error', 'CG0029')
-    """
-    def decorate(fn: Callable[[Rule, ValidationData], pd.DataFrame]) -> Rule:
-        rule = Rule(id, title, description, message, severity, "conformance", citation)
-        registered = Rule(id, title, description, message, severity, "conformance", citation,
-                          check=lambda data, rule=rule: fn(rule, data))
-        CONFORMANCE_RULES[id] = registered
-        return registered  # the module-level name is the rule object itself
-    return decorate
-
-
 @conformance_rule(
     "CG0029", "Subject exists in DM",
     "Every USUBJID of every SDTM dataset (except trial design) is a subject of DM.",
@@ -858,5 +733,5 @@ def run_conformance_rules(data: ValidationData, rules: dict[str, Rule] | None = 
     return _concat([rule.check(data) for _, rule in sorted(chosen.items())])
 
 
-# the rules CDISC CORE runs on SDTM (registered into CONFORMANCE_RULES on import)
+# the rules CDISC CORE runs on SDTM (registered into CONFORMANCE_RULES on import; core imports the base only)
 from pipeline.validate import conformance_core  # noqa: E402,F401

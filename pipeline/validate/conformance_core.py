@@ -15,9 +15,10 @@ from functools import lru_cache
 import numpy as np
 import pandas as pd
 
+from pipeline.common.dates import iso_date
 from pipeline.common.sdtm_model import place_model_timing
-from pipeline.common.study import PROJECT_ROOT
-from pipeline.validate.conformance import (
+from pipeline.standards.tables import load_standard_datasets, load_standard_variables
+from pipeline.validate.conformance_base import (
     TRIAL_DESIGN,
     ValidationData,
     _concat,
@@ -28,7 +29,6 @@ from pipeline.validate.findings import empty_findings, make_findings
 from pipeline.validate.rules import CORE_CATALOGUE, Rule
 from pipeline.validate.frames import display_text
 
-STANDARDS = PROJECT_ROOT / "specs" / "standards"
 NUMBER = r"^-?(\d+(\.\d+)?)$|^-?\.\d+$"   # CORE's "continuous measurement" pattern (CG0181/CG0183)
 SERIOUSNESS = ["AESCAN", "AESCONG", "AESDISAB", "AESDTH", "AESHOSP", "AESLIFE", "AESOD", "AESMIE"]
 ETHNIC_COLLECTED = ["HISPANIC OR LATINO", "NOT HISPANIC OR LATINO"]
@@ -45,16 +45,15 @@ def ig_classes() -> dict[str, str]:
     >>> ig_classes()["AE"], ig_classes()["DM"]
     ('EVENTS', 'SPECIAL PURPOSE')
     """
-    table = pd.read_csv(STANDARDS / "sdtmig-3.4-datasets.tsv", sep="\t", dtype=str, keep_default_na=False)
-    return dict(zip(table["domain"], table["class"].str.upper()))
+    table = load_standard_datasets()
+    return dict(zip(table.index, table["class"].str.upper()))
 
 
 @lru_cache(maxsize=1)
 def ig_variable_order() -> dict[str, list[str]]:
     """SDTMIG 3.4 variables of each domain in the order of its domain table."""
-    table = pd.read_csv(STANDARDS / "sdtmig-3.4-variables.tsv", sep="\t", dtype=str, keep_default_na=False)
-    table["order"] = pd.to_numeric(table["order"], errors="coerce")
-    table = table.sort_values(["domain", "order"], kind="mergesort")
+    table = load_standard_variables()
+    table = table[table["source_file"].str.startswith("sdtmig")].sort_values(["domain", "order"], kind="mergesort")
     return {d: list(g["variable"]) for d, g in table.groupby("domain", sort=False)}
 
 
@@ -127,7 +126,7 @@ def _study_day_present(rule: Rule, data: ValidationData, date_suffix: str, day_s
             continue
         dates = _text(frame[dtc]).dropna()
         if populated:
-            dates = dates[dates.str.match(r"^\d{4}-\d{2}-\d{2}")]
+            dates = dates[iso_date(dates).notna()]
         if dates.empty and populated:
             continue
         first = dates.iloc[0] if len(dates) else None

@@ -22,9 +22,10 @@ import numpy as np
 import pandas as pd
 
 from pipeline.common.errors import ConfigError
+from pipeline.common.expressions import Expression, evaluate_mask, where_expression
 from pipeline.common.logs import get_logger
 from pipeline.common.specfile import load_spec
-from pipeline.validate.conformance import ValidationData, to_date
+from pipeline.validate.conformance_base import ValidationData, to_date
 from pipeline.validate.data_docs import make_data_docs_offline
 from pipeline.validate.findings import SEVERITY_RANK, empty_findings, make_findings
 from pipeline.validate.rules import Rule
@@ -50,10 +51,15 @@ class ExpectationSpec:
     dataset: str
     expectation: str
     kwargs: dict[str, Any]
-    filter: dict[str, Any] = field(default_factory=dict)
+    filter: dict[str, Any] | str = field(default_factory=dict)  # as written (resolved), for grouping
     view: str | None = None
     view_options: dict[str, Any] = field(default_factory=dict)
     line: int = 0
+    where: Expression | None = None  # the filter, compiled by the expression language at load
+
+    def __post_init__(self) -> None:
+        if self.where is None and self.filter:
+            self.where = where_expression(self.filter, f"expectation {self.rule.id} filter")
 
 
 def resolve_reference(value: Any, design: dict[str, Any], where: str = "expectations.yaml",
@@ -106,7 +112,7 @@ def load_expectation_specs(path: Path, design: dict[str, Any]) -> tuple[list[Exp
     >>> load_expectation_specs(Path("/nonexistent/expectations.yaml"), {})
     ([], {})
     """
-    from pipeline.validate.metadata import load_yaml_with_lines
+    from pipeline.standards.study import load_yaml_with_lines
 
     if not Path(path).exists():
         return [], {}
@@ -135,13 +141,16 @@ def load_expectation_specs(path: Path, design: dict[str, Any]) -> tuple[list[Exp
         view = raw.get("view")
         if view is not None and view not in VIEWS:
             raise ConfigError(f"{where}: view '{view}' is unknown (use one of {', '.join(sorted(VIEWS))})")
+        row_filter = resolve_reference(raw.get("filter") or {}, design, where, Path(path).parent)
+        compiled = where_expression(row_filter, f"{path}:{lines.get(('expectations', index, 'filter'), line)}: "
+                                                f"expectation {raw['id']} filter") if row_filter else None
         rule = Rule(str(raw["id"]), str(raw["title"]), str(raw.get("description", raw["title"])),
                     str(raw.get("message", raw["title"] + ": {column} value {value}")), str(raw["severity"]),
                     "great_expectations", str(raw.get("citation", "")), check=raw["expectation"])
         items.append(ExpectationSpec(
             rule=rule, dataset=str(raw["dataset"]).upper(), expectation=raw["expectation"],
             kwargs=resolve_reference(dict(raw.get("kwargs") or {}), design, where, Path(path).parent),
-            filter=resolve_reference(dict(raw.get("filter") or {}), design, where, Path(path).parent),
+            filter=row_filter, where=compiled,
             view=view,
             view_options=resolve_reference(dict(raw.get("view_options") or {}), design, where, Path(path).parent),
             line=line,
@@ -155,7 +164,7 @@ def load_accepted_findings(path: Path) -> list[dict[str, Any]]:
     >>> load_accepted_findings(Path("/nonexistent/expectations.yaml"))
     []
     """
-    from pipeline.validate.metadata import load_yaml_with_lines
+    from pipeline.standards.study import load_yaml_with_lines
 
     if not Path(path).exists():
         return []
@@ -172,30 +181,19 @@ def load_accepted_findings(path: Path) -> list[dict[str, Any]]:
 
 # --- views: the frame an expectation looks at -----------------------------------------------------
 
-def filter_records(frame: pd.DataFrame, conditions: dict[str, Any]) -> pd.Series:
-    """Row mask from ``{column: value | [values] | {not_in: [...]} | {not_null: true}}`` (all must hold).
+def filter_records(frame: pd.DataFrame, where: Expression | None) -> pd.Series:
+    """Row mask of an expectation's filter (:func:`pipeline.common.expressions.where_expression`);
+    no filter keeps every row, a filter on a column the frame lacks keeps none.
 
     >>> d = pd.DataFrame({"T": ["A", "B", "C"], "F": ["Y", None, "Y"]})
-    >>> filter_records(d, {"T": ["A", "C"], "F": {"not_null": True}}).tolist()
+    >>> filter_records(d, where_expression({"T": ["A", "C"], "F": {"notnull": True}})).tolist()
     [True, False, True]
     """
-    mask = pd.Series(True, index=frame.index)
-    for column, condition in conditions.items():
-        if column not in frame.columns:
-            return pd.Series(False, index=frame.index)
-        values = frame[column]
-        if isinstance(condition, dict):
-            if "not_in" in condition:
-                mask &= ~values.isin(list(condition["not_in"])).fillna(False)
-            if "in" in condition:
-                mask &= values.isin(list(condition["in"])).fillna(False)
-            if condition.get("not_null"):
-                mask &= values.notna()
-        elif isinstance(condition, list):
-            mask &= values.isin(condition).fillna(False)
-        else:
-            mask &= (values == condition).fillna(False)
-    return mask.astype(bool)
+    if where is None:
+        return pd.Series(True, index=frame.index)
+    if any(column not in frame.columns for column in where.columns):
+        return pd.Series(False, index=frame.index)
+    return evaluate_mask(frame, where)
 
 
 def _records_view(frame: pd.DataFrame, mask: pd.Series) -> pd.DataFrame:
@@ -216,7 +214,7 @@ def view_records(data: ValidationData, spec: ExpectationSpec) -> pd.DataFrame | 
     frame = data.sdtm.get(spec.dataset, data.adam.get(spec.dataset))
     if frame is None:
         return None
-    view = _records_view(frame, filter_records(frame, spec.filter))
+    view = _records_view(frame, filter_records(frame, spec.where))
     for column in spec.view_options.get("numeric", []):
         if column in view.columns:
             view[column] = pd.to_numeric(view[column], errors="coerce")
@@ -298,7 +296,7 @@ def view_visit_order(data: ValidationData, spec: ExpectationSpec) -> pd.DataFram
     date_var = spec.view_options.get("date", f"{spec.dataset}STDTC")
     if frame is None or not {"USUBJID", "VISITNUM", date_var} <= set(frame.columns):
         return None
-    view = _records_view(frame, filter_records(frame, spec.filter))
+    view = _records_view(frame, filter_records(frame, spec.where))
     view["DATE_"] = to_date(view[date_var])
     view["VISITNUM_"] = pd.to_numeric(view["VISITNUM"], errors="coerce")
     ordered = view.dropna(subset=["DATE_", "VISITNUM_"]).sort_values(["USUBJID", "VISITNUM_"], kind="mergesort")
@@ -388,14 +386,16 @@ def build_views(data: ValidationData, specs: list[ExpectationSpec]) -> list[Prep
     """One view per distinct (dataset, view, filter, options); expectations sharing it form one suite."""
     groups: dict[tuple, list[ExpectationSpec]] = {}
     for spec in specs:
-        key = (spec.dataset, spec.view or "records", repr(sorted(spec.filter.items())),
+        key = (spec.dataset, spec.view or "records",
+               repr(sorted(spec.filter.items())) if isinstance(spec.filter, dict) else spec.filter,
                repr(sorted(spec.view_options.items())))
         groups.setdefault(key, []).append(spec)
     views = []
     for number, (key, members) in enumerate(sorted(groups.items(), key=lambda kv: kv[0])):
         first = members[0]
         dataset = data.sdtm.get(first.dataset, data.adam.get(first.dataset))
-        absent = sorted(str(c) for c in first.filter if dataset is not None and c not in dataset.columns)
+        absent = sorted(str(c) for c in (first.where.columns if first.where else [])
+                        if dataset is not None and c not in dataset.columns)
         if absent:  # filter_records then keeps no record: say so instead of passing silently
             log.warning("expectations.yaml line %d: %s filters on %s, not a column of %s: no record is checked",
                         first.line, ", ".join(m.rule.id for m in members), ", ".join(absent), first.dataset)

@@ -21,6 +21,7 @@ FINDINGS_COLUMNS = [
 ]
 SEVERITIES = ("notice", "warning", "error")
 SEVERITY_RANK = {name: rank for rank, name in enumerate(SEVERITIES)}
+SEVERITIES_WORST_FIRST = tuple(reversed(SEVERITIES))
 CHECK_SOURCES = ("pandera", "great_expectations", "conformance", "specs")
 
 _STRING_COLUMNS = [c for c in FINDINGS_COLUMNS if c != "record"]
@@ -178,6 +179,17 @@ def findings_at_or_above(findings: pd.DataFrame, gate: str) -> pd.DataFrame:
         raise ConfigError(f"validation.gate '{gate}': expected one of {', '.join(SEVERITIES)}")
     rank = findings["severity"].map(SEVERITY_RANK)
     return findings[rank >= SEVERITY_RANK[gate]]
+
+
+def gate_blocked(counts: dict[str, int], gate: str) -> bool:
+    """Whether findings counted by severity stop the run at ``gate`` (the rule of :func:`findings_at_or_above`).
+
+    >>> gate_blocked({"error": 2}, "warning"), gate_blocked({"notice": 4, "error": 0}, "warning")
+    (True, False)
+    """
+    if gate not in SEVERITY_RANK:
+        raise ConfigError(f"validation.gate '{gate}': expected one of {', '.join(SEVERITIES)}")
+    return any(int(n) > 0 and SEVERITY_RANK.get(s, -1) >= SEVERITY_RANK[gate] for s, n in counts.items())
 
 
 def summarise_findings(findings: pd.DataFrame, examples: int = 3) -> str:

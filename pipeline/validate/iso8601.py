@@ -11,8 +11,9 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 
-import numpy as np
 import pandas as pd
+
+from pipeline.common.dates import days_in_month, iso_date_parts
 
 _TEXT = pd.StringDtype("pyarrow")
 _DATETIME = (
@@ -71,18 +72,12 @@ def _datetime_valid_unique(sub: pd.Series) -> pd.Series:
 def _calendar_ok(text: pd.Series) -> pd.Series:
     """Month 01-12, day within the month, hour 00-23, minute and second 00-59 where present."""
     ok = pd.Series(True, index=text.index)
-    date_part = text.str.split("T", n=1).str[0]
-    year = pd.to_numeric(date_part.str.slice(0, 4), errors="coerce")
-    month = pd.to_numeric(date_part.str.slice(5, 7).where(date_part.str.len() >= 7), errors="coerce")
-    day = pd.to_numeric(date_part.str.slice(8, 10).where(date_part.str.len() >= 10), errors="coerce")
+    year, month, day = (part for _, part in iso_date_parts(text).items())
     ok &= month.isna() | month.between(1, 12)
     has_day = day.notna()
     if has_day.any():
-        y = year.where(year.notna(), 2000).astype("int64")  # unknown year: leap-tolerant
-        m = month.where(month.between(1, 12), 1).fillna(1).astype("int64")
-        leap = ((y % 4 == 0) & (y % 100 != 0)) | (y % 400 == 0)
-        month_days = np.array([31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31])[m.to_numpy() - 1]
-        month_days = np.where((m.to_numpy() == 2) & (leap.to_numpy() | year.isna().to_numpy()), 29, month_days)
+        m = month.where(month.between(1, 12), 1).fillna(1)
+        month_days = days_in_month(year.to_numpy(dtype=float), m.to_numpy(dtype=float))  # unknown year: leap-tolerant
         ok &= ~has_day | ((day >= 1) & (day <= pd.Series(month_days, index=text.index)))
     time_part = text.str.split("T", n=1).str[1]
     if time_part.notna().any():
@@ -103,20 +98,3 @@ def compute_iso8601_duration_valid(values: pd.Series) -> pd.Series:
     """
     pattern = re.compile(DURATION_PATTERN)  # look-aheads: Python re on the few distinct values
     return _by_unique_value(values, lambda sub: sub.map(lambda v: bool(pattern.match(v))).astype(bool))
-
-
-def compute_complete_date(values: pd.Series) -> pd.Series:
-    """The date part of complete ISO 8601 dates as ``datetime64``; partial or invalid dates -> NaT.
-
-    >>> compute_complete_date(pd.Series(["2019-03-15T10:00", "2019-03", "2023-02-30", None])).tolist()
-    [Timestamp('2019-03-15 00:00:00'), NaT, NaT, NaT]
-    """
-    text = values.astype(_TEXT).str.slice(0, 10)
-    complete = text.str.match(r"^\d{4}-\d{2}-\d{2}$").fillna(False).astype(bool)
-    out = pd.Series(pd.NaT, index=values.index, dtype="datetime64[ns]")
-    if complete.any():
-        distinct = pd.unique(text[complete].to_numpy())
-        parsed = pd.Series(pd.to_datetime(pd.Series(distinct), format="%Y-%m-%d", errors="coerce").to_numpy(),
-                           index=distinct)
-        out[complete] = text[complete].map(parsed).to_numpy()
-    return out

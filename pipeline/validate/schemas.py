@@ -22,7 +22,8 @@ from pandera.errors import SchemaErrors
 from pipeline.validate.findings import empty_findings, make_findings
 from pipeline.validate.frames import TEXT_DTYPE, as_text, display_text, prepare_dataset  # noqa: F401 (re-exported)
 from pipeline.validate.iso8601 import compute_iso8601_datetime_valid, compute_iso8601_duration_valid
-from pipeline.validate.metadata import MAX_CHAR_LENGTH, Codelist, DatasetSpec
+from pipeline.standards.study import MAX_CHAR_LENGTH, DatasetSpec
+from pipeline.standards.terminology import Codelist
 from pipeline.validate.rules import SCHEMA_RULES, Rule
 
 NUMBER_PATTERN = r"^\s*[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?\s*$"
@@ -88,7 +89,7 @@ def build_dataset_schema(
 ) -> tuple[pa.DataFrameSchema, dict[str, CheckInfo]]:
     """The pandera schema of one dataset from its metadata rows; ``present`` are the data's columns.
 
-    >>> from pipeline.validate.metadata import DatasetSpec
+    >>> from pipeline.standards.study import DatasetSpec
     >>> meta = pd.DataFrame([{"variable": "USUBJID", "type": "Char", "core": "Req", "length": 20,
     ...     "codelist": None, "subset": None, "format": None}])
     >>> spec = DatasetSpec("XX", "XX", "XX", "", "", "", ("USUBJID",), False)
@@ -213,7 +214,7 @@ def build_record_schema(spec: DatasetSpec, frame: pd.DataFrame) -> tuple[pa.Data
     to the variable it reports on, so pandera returns one failure case per failing record (a wide
     DataFrame check would return one per column and reshape slowly).
 
-    >>> from pipeline.validate.metadata import DatasetSpec
+    >>> from pipeline.standards.study import DatasetSpec
     >>> spec = DatasetSpec("AE", "AE", "AE", "", "", "", ("STUDYID", "USUBJID", "AEDECOD"), False)
     >>> ae = pd.DataFrame({"STUDYID": ["S"] * 2, "USUBJID": ["A", "A"], "AEDECOD": ["X", "X"], "AESEQ": [1, 1]})
     >>> schema, info = build_record_schema(spec, ae)
@@ -241,7 +242,7 @@ def validate_dataset(
     ``prepared``: the frame already went through :func:`prepare_dataset` (saves a copy);
     ``strict``: report columns the metadata does not describe (ISL-0008).
 
-    >>> from pipeline.validate.metadata import DatasetSpec
+    >>> from pipeline.standards.study import DatasetSpec
     >>> meta = pd.DataFrame([{"variable": "USUBJID", "type": "Char", "core": "Req", "length": 20,
     ...     "codelist": None, "subset": None, "format": None}])
     >>> spec = DatasetSpec("DM", "DM", "DM", "", "", "", ("USUBJID",), False)

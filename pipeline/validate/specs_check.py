@@ -19,9 +19,8 @@ import pandas as pd
 from pipeline.common.errors import ConfigError
 from pipeline.common.logs import get_logger
 from pipeline.validate.findings import empty_findings, make_findings
-from pipeline.validate.metadata import (
-    DATASETS_SPEC, MAX_CHAR_LENGTH, StudyMetadata, load_standard_variables, resolve_study_metadata,
-)
+from pipeline.standards.study import DATASETS_SPEC, MAX_CHAR_LENGTH, StudyMetadata, resolve_study_metadata
+from pipeline.standards.tables import load_standard_variables
 from pipeline.validate.rules import Rule
 
 log = get_logger("validate.specs")
@@ -54,7 +53,7 @@ def check_study_metadata(meta: StudyMetadata, standards_dir: Path) -> tuple[list
 
     >>> from pipeline.common.study import StudyContext
     >>> ctx = StudyContext.create("iscalimab-ln")
-    >>> from pipeline.validate.metadata import load_study_metadata
+    >>> from pipeline.standards.study import load_study_metadata
     >>> problems, notices = check_study_metadata(load_study_metadata(ctx.specs_dir, ctx.standards_dir),
     ...                                          ctx.standards_dir)
     >>> problems

@@ -26,7 +26,7 @@ from pipeline.validate.findings import (
     SEVERITY_RANK, combine_findings, empty_findings, evaluate_gate, make_findings, summarise_findings,
     write_findings,
 )
-from pipeline.validate.metadata import StudyMetadata
+from pipeline.standards.study import StudyMetadata
 from pipeline.validate.rules import SCHEMA_RULES, Rule, rules_catalogue
 from pipeline.validate.schemas import prepare_dataset, validate_dataset
 from pipeline.validate.specs_check import SPEC_RULES, check_specs
@@ -43,7 +43,7 @@ def validate_schemas(datasets: dict[str, pd.DataFrame], meta: StudyMetadata, pre
     standard alone. ``prepared`` says the frames already went through :func:`prepare_dataset`.
 
     >>> from pipeline.common.study import PROJECT_ROOT
-    >>> from pipeline.validate.metadata import load_study_metadata
+    >>> from pipeline.standards.study import load_study_metadata
     >>> meta = load_study_metadata(PROJECT_ROOT / "specs" / "iscalimab-ln", PROJECT_ROOT / "specs" / "standards")
     >>> validate_schemas({"XX": pd.DataFrame({"A": [1]})}, meta)[["rule_id", "dataset", "message"]].values.tolist()
     [['ISL-0010', 'XX', 'dataset XX is not in the dataset spec']]

@@ -1,14 +1,12 @@
 """One controlled terminology: the mapping stage accepts every term the validator accepts."""
 import pandas as pd
 
-from pipeline.sdtm.mapping.ct import codelist_from_ct, map_to_codelist
-from pipeline.standards.terminology import DEFAULT_STANDARDS, load_terminology
-from pipeline.validate.metadata import load_controlled_terminology
+from pipeline.standards.terminology import codelist_from_ct, load_terminology, map_to_codelist
 
 
 def test_mapping_and_validation_read_the_same_sdtm_terms():
     sdtm_terms = load_terminology()[["codelist", "submission_value"]]
-    validation = load_controlled_terminology(DEFAULT_STANDARDS)
+    validation = load_terminology(adam=True)
     validation_terms = validation.loc[~validation["source_file"].str.startswith("adamct"), ["codelist", "submission_value"]]
     assert sdtm_terms.reset_index(drop=True).equals(validation_terms.reset_index(drop=True))
     assert len(sdtm_terms) > 9000  # the subset and the extra package, not a cut-down copy

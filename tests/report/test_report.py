@@ -6,7 +6,8 @@ import pytest
 from pipeline.common.errors import InputError
 from pipeline.common.io import write_json_atomic, write_parquet_atomic
 from pipeline.common.study import StudyContext
-from pipeline.report.sections import (compute_findings_summary, compute_gate_blocked, compute_ledger_rows,
+from pipeline.validate.findings import gate_blocked
+from pipeline.report.sections import (compute_findings_summary, compute_ledger_rows,
                                       find_data_docs)
 from pipeline.report.stage import REPORT_NAME, run
 
@@ -189,10 +190,17 @@ def test_submission_section_lists_datasets_files_and_links_the_define(report):
     ({"warning": 1}, "error", False),
     ({"notice": 3}, "warning", False),
     ({"notice": 1}, "notice", True),
-    ({"error": 1}, "unknown", False),
+    ({"error": 0, "notice": 1}, "warning", False),
 ])
 def test_gate_fails_on_any_finding_at_or_above_its_severity(counts, gate, blocked):
-    assert compute_gate_blocked(counts, gate) is blocked
+    assert gate_blocked(counts, gate) is blocked
+
+
+def test_an_unknown_gate_is_a_configuration_error():
+    from pipeline.common.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="validation.gate 'unknown'"):
+        gate_blocked({"error": 1}, "unknown")
 
 
 def test_warning_gate_with_errors_only_is_reported_failed(tmp_path):
@@ -220,21 +228,14 @@ def test_report_rounds_with_the_tables_formatter(tmp_path):
     assert tlf_format_stat("pvalue", 0.0021, {}) == "0.0021" and tlf_format_stat("pct", 12.25, {}) == "12.3"
 
 
-def test_severity_order_and_gate_come_from_the_validate_stage(monkeypatch):
+def test_severity_order_and_gate_come_from_the_validate_stage():
     import pipeline.report.sections as sections
     from pipeline.validate import findings as validate_findings
 
     assert list(sections.SEVERITY_ORDER) == ["error", "warning", "notice"]
     assert set(sections.SEVERITY_ORDER) == set(validate_findings.SEVERITIES)
-    calls = []
-
-    def spy(frame, gate):
-        calls.append((sorted(frame["severity"]), gate))
-        return validate_findings.findings_at_or_above(frame, gate)
-
-    monkeypatch.setattr(sections, "findings_at_or_above", spy)
-    assert compute_gate_blocked({"warning": 1, "notice": 2}, "warning") is True
-    assert calls == [(["notice", "notice", "warning"], "warning")]
+    assert sections.gate_blocked is validate_findings.gate_blocked
+    assert sections.SEVERITY_ORDER == {s: i for i, s in enumerate(validate_findings.SEVERITIES_WORST_FIRST)}
 
 
 def test_script_in_a_raw_value_is_shown_escaped_in_queries_and_csv(report):

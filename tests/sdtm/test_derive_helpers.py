@@ -4,15 +4,8 @@ import pandas as pd
 import pytest
 
 from pipeline.common.errors import ConfigError, InputError
-from pipeline.sdtm.derive_helpers import (
-    blank_to_na,
-    check_domain,
-    check_frame,
-    format_number,
-    iso_date,
-    iso_date_bounds,
-    iso_time,
-)
+from pipeline.common.dates import iso_date, iso_date_bounds, iso_time
+from pipeline.sdtm.derive_helpers import blank_to_na, check_domain, check_frame, format_number
 
 
 @pytest.mark.parametrize(

@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from pipeline.common.study import PROJECT_ROOT, StudyContext
-from pipeline.validate.metadata import StudyMetadata, load_study_metadata
+from pipeline.standards.study import StudyMetadata, load_study_metadata
 
 TINY_STUDY = """
 study: {studyid: TINY01, slug: tiny, start_date: "2024-01-01", completion_date: "2024-12-31"}

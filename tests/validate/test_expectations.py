@@ -175,3 +175,32 @@ def test_filter_on_a_column_the_dataset_lacks_is_logged_not_silent(monkeypatch):
     assert build_views(data, [spec]) == []  # the filter keeps no record
     assert warnings == ["expectations.yaml line 12: ISL-0299 filters on ARMCDX, not a column of DM: "
                         "no record is checked"]
+
+
+@pytest.mark.parametrize("row_filter, problem", [
+    ("{ARMCD: {not_in: [A]}}", r"e.yaml:3: expectation X filter: filter on ARMCD must be a value, a list or one of"),
+    ("\"ARMCD.isin(['A'])\"", r"e.yaml:3: expectation X filter: expression .*'\.isin' is not part of the expression language"),
+    ("\"__import__('os')\"", r"e.yaml:3: expectation X filter: expression"),
+])
+def test_a_bad_filter_is_refused_at_load_with_file_and_line(tmp_path: Path, row_filter: str, problem: str) -> None:
+    path = tmp_path / "e.yaml"
+    path.write_text("expectations:\n  - {id: X, title: t, dataset: DM, expectation: expect_column_values_to_not_be_null,\n"
+                    f"     filter: {row_filter}, severity: error}}\n")
+    with pytest.raises(ConfigError, match=problem):
+        load_expectation_specs(path, DESIGN)
+
+
+def test_filters_are_expressions_of_the_one_language(tmp_path: Path) -> None:
+    from pipeline.validate.expectations import filter_records
+
+    path = tmp_path / "e.yaml"
+    path.write_text("expectations:\n"
+                    "  - {id: A, title: t, dataset: DM, expectation: expect_column_values_to_not_be_null,\n"
+                    "     filter: {ARMCD: $study:arms.armcd, AGE: {notnull: true}}, severity: error}\n"
+                    "  - {id: B, title: t, dataset: DM, expectation: expect_column_values_to_not_be_null,\n"
+                    "     filter: \"ARMCD == 'PBO' and AGE >= 18\", severity: error}\n")
+    (mapping, text), _ = load_expectation_specs(path, DESIGN)
+    dm = pd.DataFrame({"ARMCD": ["DRUG", "PBO", "SCRNFAIL", "PBO"], "AGE": [40, 17, 50, None]})
+    assert filter_records(dm, mapping.where).tolist() == [True, True, False, False]
+    assert filter_records(dm, text.where).tolist() == [False, False, False, False]
+    assert filter_records(dm.assign(AGE=[40, 30, 50, 20]), text.where).tolist() == [False, True, False, True]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from pipeline.validate.metadata import StudyMetadata
+from pipeline.standards.study import StudyMetadata
 from pipeline.validate.schemas import validate_dataset
 
 from .conftest import clean_sdtm

@@ -33,7 +33,7 @@ from pipeline.common.expressions import (
     evaluate_mask,
     parse,
 )
-from pipeline.sdtm.mapping.ct import Codelist, codelist_from_ct, map_to_codelist
+from pipeline.standards.terminology import Codelist, codelist_from_ct, map_to_codelist
 from pipeline.sdtm.mapping.dates import combine_date_time, parse_dates, truncate_iso
 from pipeline.common.specfile import Where, check_value
 from pipeline.sdtm.mapping.units import UnitTable, convert_values

@@ -5,10 +5,9 @@ from __future__ import annotations
 import pytest
 
 from pipeline.common.study import StudyContext
-from pipeline.validate.metadata import (
-    dataset_metadata, load_controlled_terminology, load_standard_variables, load_study_metadata,
-    parse_codelist_reference, variable_metadata,
-)
+from pipeline.standards.study import dataset_metadata, load_study_metadata, variable_metadata
+from pipeline.standards.tables import load_standard_variables, parse_codelist_reference
+from pipeline.standards.terminology import load_terminology
 
 
 @pytest.mark.parametrize("text, codelists, subset, fmt, dictionary", [
@@ -41,7 +40,7 @@ def test_standard_tables_cover_every_domain_and_adam_class_of_the_study() -> Non
 
 
 def test_ct_subset_codelists_have_codes_and_extensibility() -> None:
-    ct = load_controlled_terminology(StudyContext.create().standards_dir)
+    ct = load_terminology(StudyContext.create().standards_dir, adam=True)
     sex = ct[ct["codelist"] == "SEX"]
     assert set(sex["codelist_code"]) == {"C66731"} and set(sex["extensible"]) == {"No"}
 
@@ -70,3 +69,39 @@ def test_public_metadata_tables_for_other_stages() -> None:
     assert datasets.loc["ADSL", "is_adam"]
     dm = variables[variables["dataset"] == "DM"]
     assert dm["order"].is_monotonic_increasing
+
+
+def test_submission_and_validation_share_the_resolved_metadata() -> None:
+    """The package's dataset keys, labels and sponsor codelists are the StudyMetadata validation uses."""
+    from pipeline.submit.metadata import load_study_specs
+
+    ctx = StudyContext.create("iscalimab-ln")
+    meta = load_study_metadata(ctx.specs_dir, ctx.standards_dir)
+    specs = load_study_specs(ctx.specs_dir, ctx.standards_dir)
+    assert specs.source == "pipeline.standards.study"
+    assert {name: tuple(d["keys"]) for name, d in specs.datasets.items()} == {n: d.keys for n, d in meta.datasets.items()}
+    sponsor = {n for n, c in meta.codelists.items() if c.sponsor_defined}
+    assert set(specs.codelists["codelist"]) == sponsor and "SSLDTC" in sponsor
+    ssldtc = specs.codelists[specs.codelists["codelist"] == "SSLDTC"]
+    assert sorted(ssldtc["submission_value"]) == sorted(meta.codelists["SSLDTC"].terms)
+
+
+def test_pilot_split_domains_resolve_from_their_standard_domain() -> None:
+    ctx = StudyContext.create("cdiscpilot01")
+    meta = load_study_metadata(ctx.specs_dir, ctx.standards_dir)
+    assert meta.datasets["LBCH"].standard_domain == "LB" and meta.datasets["QSCO"].domain == "QS"
+    assert meta.spec_for_file("supplbch", "LB").name == "SUPPLBCH"
+    lbch = meta.dataset_variables("LBCH").set_index("variable")
+    assert lbch.loc["LBTESTCD", "codelist"] == "LBTESTCD" and lbch.loc["LBDTC", "format"] == "iso8601"
+    # the whole CT package: a lab test code of the extra package is a term the validator accepts
+    assert {"ALB", "BILI", "URATE"} <= meta.codelists["LBTESTCD"].terms
+
+
+def test_a_spec_that_is_not_a_mapping_of_datasets_names_file_and_line(tmp_path) -> None:
+    from pipeline.common.errors import ConfigError
+    from pipeline.standards.study import resolve_study_metadata
+
+    path = tmp_path / "datasets.yaml"
+    path.write_text("datasets:\n  DM:\n    variables: [AGE]\n")
+    with pytest.raises(ConfigError, match=r"datasets.yaml:line 3: dataset DM: 'variables' must be a mapping"):
+        resolve_study_metadata(path, StudyContext.create().standards_dir)

@@ -1,17 +1,17 @@
-"""Dataset and variable metadata: standard (SDTMIG 3.4, ADaMIG 1.3, CT) merged with the study spec.
+"""The study's resolved metadata (:class:`StudyMetadata`): the standards merged with the study spec.
 
 The study's ``specs/<study>/datasets.yaml`` names the datasets, their keys and the variables that
-differ from or add to the standard; everything else comes from ``specs/standards/``. The result
-is one tidy table, :func:`variable_metadata`, that drives the pandera schemas, define.xml and
-XPT writers: ``dataset, variable, label, type, length, core, codelist, subset, format,
-dictionary, order, key_sequence, sponsor_defined, origin, source_line``.
+differ from or add to the standard; everything else comes from ``specs/standards/``
+(:mod:`pipeline.standards.tables`, :mod:`pipeline.standards.terminology`). The result is one tidy
+table, :func:`variable_metadata`, that drives the pandera schemas, define.xml and XPT writers:
+``dataset, variable, label, type, length, core, codelist, subset, format, dictionary, order,
+key_sequence, sponsor_defined, origin, source_line``. Validation and the submission package both
+read it here, once per run.
 """
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
-from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -19,182 +19,19 @@ import pandas as pd
 
 from pipeline.common.errors import ConfigError
 from pipeline.common.specfile import MarkedDict, MarkedList, line_of, load_spec
-from pipeline.standards.terminology import load_terminology
+from pipeline.standards.tables import (ADAM_CLASS_OF_NAME, FORMATS, CodelistReference, load_standard_datasets,
+                                       load_standard_variables, parse_codelist_reference)
+from pipeline.standards.terminology import Codelist, build_codelists, load_terminology
 
-SDTM_VARIABLES_FILE = "sdtmig-3.4-variables.tsv"
-SDTM_DATASETS_FILE = "sdtmig-3.4-datasets.tsv"
-ADAM_VARIABLES_FILE = "adamig-1.3-variables.tsv"
 DATASETS_SPEC = "datasets.yaml"
-
 MAX_CHAR_LENGTH = 200
 DEFAULT_NUM_LENGTH = 8
-FORMATS = {
-    "ISO 8601": "iso8601",
-    "ISO 8601 duration": "iso8601_duration",
-    "ISO 3166-1 alpha-3": "iso3166_alpha3",
-}
-DICTIONARY_PREFIXES = ("MedDRA", "WHODrug", "LOINC", "ISO 21090", "UNII", "SNOMED")
 VARIABLE_COLUMNS = [
     "dataset", "domain", "variable", "label", "type", "length", "core", "codelist", "subset", "format",
     "dictionary", "order", "key_sequence", "sponsor_defined", "model_variable", "origin", "source_file",
     "source_line",
 ]
 
-
-@dataclass(frozen=True)
-class CodelistReference:
-    """A parsed ``codelist_or_format`` cell of the standard variable tables."""
-
-    codelists: tuple[str, ...] = ()
-    subset: tuple[str, ...] = ()
-    format: str | None = None
-    dictionary: str | None = None
-
-
-def parse_codelist_reference(text: object) -> CodelistReference:
-    """Read the free-text codelist/format column of the standard tables.
-
-    >>> parse_codelist_reference("NY (Y or null)")
-    CodelistReference(codelists=('NY',), subset=('Y',), format=None, dictionary=None)
-    >>> parse_codelist_reference("NCOMPLT / PROTMLST / OTHEVENT").codelists
-    ('NCOMPLT', 'PROTMLST', 'OTHEVENT')
-    >>> parse_codelist_reference("RELTYPE (ONE, MANY)").subset
-    ('ONE', 'MANY')
-    >>> parse_codelist_reference("ISO 8601").format, parse_codelist_reference("MedDRA PT").dictionary
-    ('iso8601', 'MedDRA PT')
-    """
-    if text is None or (isinstance(text, float) and pd.isna(text)):
-        return CodelistReference()
-    text = str(text).strip()
-    if not text or text.lower().startswith(("sponsor", "depends on")):
-        return CodelistReference()
-    if text in FORMATS:
-        return CodelistReference(format=FORMATS[text])
-    if re.fullmatch(r"[A-Z]+\d*\.", text):  # SAS display format such as DATE9.
-        return CodelistReference(format=text)
-    if text.startswith(DICTIONARY_PREFIXES):
-        return CodelistReference(dictionary=text)
-    match = re.fullmatch(r"(?P<names>[A-Z0-9_ /]+?)\s*(?:\((?P<paren>[^)]*)\))?", text)
-    if not match:
-        raise ValueError(f"cannot read codelist reference '{text}'")
-    names = tuple(n.strip() for n in match.group("names").split("/") if n.strip())
-    paren = (match.group("paren") or "").strip()
-    subset: tuple[str, ...] = ()
-    if paren and paren.lower() != "extensible":
-        tokens = re.split(r",|\bor\b", paren)
-        subset = tuple(t.strip() for t in tokens if t.strip() and t.strip().lower() != "null")
-    return CodelistReference(codelists=names, subset=subset)
-
-
-# --- standards -----------------------------------------------------------------------------------
-
-def _read_tsv(path: Path) -> pd.DataFrame:
-    if not path.exists():
-        raise ConfigError(f"{path}: standard metadata file not found")
-    return pd.read_csv(path, sep="\t", dtype=str, keep_default_na=False)
-
-
-@lru_cache(maxsize=8)
-def _standard_variables_cached(standards_dir: str) -> pd.DataFrame:
-    base = Path(standards_dir)
-    frames = []
-    for name, standard in ((SDTM_VARIABLES_FILE, "SDTMIG 3.4"), (ADAM_VARIABLES_FILE, "ADaMIG 1.3")):
-        path = base / name
-        if not path.exists():
-            continue
-        frame = _read_tsv(path)
-        frame["standard"] = standard
-        frame["source_file"] = name
-        frame["source_line"] = range(2, len(frame) + 2)
-        frames.append(frame)
-    if not frames:
-        raise ConfigError(f"{base}: no standard variable metadata ({SDTM_VARIABLES_FILE})")
-    out = pd.concat(frames, ignore_index=True)
-    out["order"] = pd.to_numeric(out["order"], errors="coerce").astype("Int64")
-    return out
-
-
-def load_standard_variables(standards_dir: Path) -> pd.DataFrame:
-    """SDTMIG 3.4 and ADaMIG 1.3 variables: ``domain, order, variable, label, type, core, codelist_or_format``.
-
-    ADaM rows use the class (``ADSL``, ``BDS``, ``OCCDS``) in the ``domain`` column.
-
-    >>> from pipeline.common.study import PROJECT_ROOT
-    >>> std = load_standard_variables(PROJECT_ROOT / "specs" / "standards")
-    >>> std.loc[(std["domain"] == "DM") & (std["variable"] == "USUBJID"), ["core", "type"]].values.tolist()
-    [['Req', 'Char']]
-    """
-    return _standard_variables_cached(str(Path(standards_dir).resolve())).copy()
-
-
-@lru_cache(maxsize=8)
-def _standard_datasets_cached(standards_dir: str) -> pd.DataFrame:
-    frame = _read_tsv(Path(standards_dir) / SDTM_DATASETS_FILE)
-    frame["keys"] = frame["keys"].map(lambda s: tuple(k for k in s.split(",") if k))
-    return frame.set_index("domain")
-
-
-def load_standard_datasets(standards_dir: Path) -> pd.DataFrame:
-    """SDTMIG 3.4 dataset-level metadata indexed by domain: label, class, structure, keys.
-
-    >>> from pipeline.common.study import PROJECT_ROOT
-    >>> load_standard_datasets(PROJECT_ROOT / "specs" / "standards").loc["DM", "keys"]
-    ('STUDYID', 'USUBJID')
-    """
-    return _standard_datasets_cached(str(Path(standards_dir).resolve())).copy()
-
-
-def load_controlled_terminology(standards_dir: Path) -> pd.DataFrame:
-    """The CT subset: one row per term (codelist_code, codelist, extensible, submission_value ...).
-
-    >>> from pipeline.common.study import PROJECT_ROOT
-    >>> ct = load_controlled_terminology(PROJECT_ROOT / "specs" / "standards")
-    >>> sorted(ct.loc[ct["codelist"] == "AESEV", "submission_value"])
-    ['MILD', 'MODERATE', 'SEVERE']
-    """
-    return load_terminology(standards_dir, adam=True).copy()
-
-
-@dataclass(frozen=True)
-class Codelist:
-    """Terms of one codelist, standard (CT) or sponsor-defined."""
-
-    name: str
-    extensible: bool
-    terms: frozenset[str]
-    code: str = ""
-    sponsor_defined: bool = False
-
-
-def build_codelists(ct: pd.DataFrame, sponsor: dict[str, Any] | None = None) -> dict[str, Codelist]:
-    """Codelists by short name from the CT table plus the study's sponsor codelists.
-
-    >>> ct = pd.DataFrame({"codelist": ["SEX", "SEX"], "codelist_code": ["C66731"] * 2,
-    ...                    "extensible": ["No", "No"], "submission_value": ["F", "M"]})
-    >>> cl = build_codelists(ct, {"AEREL": {"extensible": False, "terms": ["RELATED", "NOT RELATED"]}})
-    >>> sorted(cl["SEX"].terms), cl["AEREL"].sponsor_defined
-    (['F', 'M'], True)
-    """
-    out: dict[str, Codelist] = {}
-    for name, group in ct.groupby("codelist", sort=True):
-        out[name] = Codelist(
-            name=name,
-            extensible=str(group["extensible"].iloc[0]).strip().lower() == "yes",
-            terms=frozenset(group["submission_value"]),
-            code=str(group["codelist_code"].iloc[0]),
-        )
-    for name, spec in (sponsor or {}).items():
-        terms = spec.get("terms") or []
-        base = out.get(name)
-        if base is not None:  # sponsor extension of a CT codelist (only allowed when extensible)
-            out[name] = Codelist(name, base.extensible, base.terms | frozenset(map(str, terms)), base.code, False)
-        else:
-            out[name] = Codelist(name, bool(spec.get("extensible", False)), frozenset(map(str, terms)),
-                                 str(spec.get("code", "")), True)
-    return out
-
-
-# --- study spec ----------------------------------------------------------------------------------
 
 def load_yaml_with_lines(path: Path) -> tuple[Any, dict[tuple, int]]:
     """Parse YAML safely and remember the 1-based line of every key and list item.
@@ -389,13 +226,6 @@ def _standard_domain_for(name: str, spec: dict[str, Any], is_adam: bool) -> str:
     return str(spec.get("domain", name)).upper()
 
 
-ADAM_CLASS_ALIASES = {
-    "SUBJECT LEVEL ANALYSIS DATASET": "ADSL", "ADSL": "ADSL",
-    "BASIC DATA STRUCTURE": "BDS", "BDS": "BDS",
-    "OCCURRENCE DATA STRUCTURE": "OCCDS", "OCCDS": "OCCDS",
-}
-
-
 def resolve_study_metadata(spec_path: Path, standards_dir: Path) -> StudyMetadata:
     """Merge ``datasets.yaml`` with the standard tables into :class:`StudyMetadata`.
 
@@ -413,7 +243,7 @@ def resolve_study_metadata(spec_path: Path, standards_dir: Path) -> StudyMetadat
         raise ConfigError(f"{spec_path}:line {lines.get((), 1)}: expected a mapping with a 'datasets' section")
     standard = load_standard_variables(standards_dir)
     std_datasets = load_standard_datasets(standards_dir)
-    ct = load_controlled_terminology(standards_dir)
+    ct = load_terminology(standards_dir, adam=True)
     sponsor = resolve_sponsor_codelists(spec.get("codelists") or {}, Path(spec_path).parent, Path(standards_dir),
                                         lines, spec_path)
     codelists = build_codelists(ct, sponsor)
@@ -428,7 +258,7 @@ def resolve_study_metadata(spec_path: Path, standards_dir: Path) -> StudyMetadat
         is_adam = bool(dspec.get("adam", name.startswith("AD")))
         if is_adam:
             dspec = dict(dspec)
-            dspec["class"] = ADAM_CLASS_ALIASES.get(str(dspec.get("class", "")).upper(), dspec.get("class", ""))
+            dspec["class"] = ADAM_CLASS_OF_NAME.get(str(dspec.get("class", "")).upper(), dspec.get("class", ""))
         std_domain = _standard_domain_for(name, dspec, is_adam)
         std_ds = std_datasets.loc[std_domain] if std_domain in std_datasets.index else None
         keys = tuple(dspec.get("keys") or (std_ds["keys"] if std_ds is not None else ()))

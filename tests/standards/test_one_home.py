@@ -1,0 +1,106 @@
+"""One home per kind of knowledge: the grep-style guards that keep it so.
+
+One reader of the CDISC CT package and of the standard tables (``pipeline/standards/``), one
+``Codelist`` type, one partial ISO 8601 date parser and one study-day formula (``pipeline/common/dates.py``).
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+from pathlib import Path
+
+import pytest
+
+PIPELINE = Path(__file__).resolve().parents[2] / "pipeline"
+
+
+def _sources() -> dict[str, str]:
+    return {path.relative_to(PIPELINE.parent).as_posix(): path.read_text(encoding="utf-8")
+            for path in sorted(PIPELINE.rglob("*.py"))}
+
+
+def _code_lines(text: str):
+    """Lines of code with their numbers, docstring/doctest and comment lines left out."""
+    tree = ast.parse(text)
+    docs = set()
+    for node in ast.walk(tree):
+        body = getattr(node, "body", None)
+        if isinstance(body, list) and body and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant) \
+                and isinstance(body[0].value.value, str):
+            docs.update(range(body[0].lineno, body[0].end_lineno + 1))
+    for number, line in enumerate(text.splitlines(), start=1):
+        if number not in docs and not line.lstrip().startswith("#"):
+            yield number, line
+
+
+def _hits(pattern: str, allowed: set[str]) -> list[str]:
+    regex = re.compile(pattern)
+    return [f"{name}:{number}: {line.strip()}" for name, text in _sources().items() if name not in allowed
+            for number, line in _code_lines(text) if regex.search(line)]
+
+
+def _definitions(names: set[str]) -> dict[str, list[str]]:
+    found: dict[str, list[str]] = {}
+    for name, text in _sources().items():
+        for node in ast.walk(ast.parse(text)):
+            if isinstance(node, (ast.FunctionDef, ast.ClassDef)) and node.name in names:
+                found.setdefault(node.name, []).append(name)
+    return found
+
+
+def test_only_the_terminology_module_opens_ct_files():
+    """No other module names a ct-*.tsv / adamct-*.tsv file, globs for one or reads a standards TSV."""
+    assert _hits(r"""["'][^"']*(?:adam)?ct-[^"']*\.tsv|glob\([^)]*ct-""", {"pipeline/standards/terminology.py"}) == []
+
+
+def test_only_pipeline_standards_reads_the_standard_tables():
+    assert _hits(r"sdtmig-|adamig-|variables\*?\.tsv|datasets\.tsv|origins\.yaml|datasets-supplement",
+                 {"pipeline/standards/tables.py"}) == []
+    assert _hits(r"sep=[\"']\\t[\"']", {"pipeline/standards/tables.py", "pipeline/standards/terminology.py",
+                                        "pipeline/simulate/config.py"}) == []  # the dictionaries of the simulator
+
+
+def test_one_codelist_type_and_one_codelist_parser():
+    found = _definitions({"Codelist", "codelist_from_ct", "build_codelists", "load_controlled_terminology",
+                          "read_ct_file", "load_terminology", "load_ct"})
+    assert found == {"Codelist": ["pipeline/standards/terminology.py"],
+                     "codelist_from_ct": ["pipeline/standards/terminology.py"],
+                     "build_codelists": ["pipeline/standards/terminology.py", "pipeline/submit/define.py"],
+                     "read_ct_file": ["pipeline/standards/terminology.py"],
+                     "load_terminology": ["pipeline/standards/terminology.py"]}
+    # define.build_codelists writes define.xml CodeList rows from the package it is given; it reads nothing
+    assert "read_" not in _sources()["pipeline/submit/define.py"].split("def build_codelists", 1)[1].split("\ndef ", 1)[0]
+
+
+def test_one_study_day_formula():
+    """The SDTMIG/ADaMIG study day (no day 0) is computed in pipeline/common/dates.py only."""
+    assert _definitions({"compute_study_day"}) == {"compute_study_day": ["pipeline/common/dates.py"]}
+    # the formula's tell-tale: adding one to a day difference only when it is not negative
+    assert _hits(r"\(\s*\w+\s*>=\s*0\s*\)\s*\.astype|np\.where\(\s*\w+\s*>=\s*0\s*,\s*\w+\s*\+\s*1", {"pipeline/common/dates.py"}) == []
+
+
+def test_one_partial_date_parser():
+    """ISO 8601 date text is split into year/month/day by pipeline/common/dates.py alone."""
+    date_regex = r"""\\d\{4\}\)?-\(?\\d\{2\}|\\d\{4\}\|-|format=["']%Y-%m-%d|strptime"""
+    allowed = {"pipeline/common/dates.py",
+               "pipeline/standards/terminology.py",  # the package date in a CT file name
+               "pipeline/validate/expectations.py",  # a date literal of expectations.yaml (GX bounds)
+               "pipeline/validate/iso8601.py",  # the shape of whole ISO 8601 text (time, intervals); dates via common
+               "pipeline/sdtm/mapping/dates.py",  # raw site date formats -> ISO 8601 (owned by the mapping rewrite)
+               "pipeline/sdtm/mapping/algorithms.py",  # idem
+               "pipeline/submit/metadata.py",  # Dataset-JSON: is a column all complete dates (shape only)
+               "pipeline/simulate/formats.py"}  # writes raw dates
+    assert _hits(date_regex, allowed) == []
+    assert _definitions({"iso_date_parts", "parse_dtc", "iso_date_bounds", "iso_date"}) == {
+        "iso_date_parts": ["pipeline/common/dates.py"], "iso_date_bounds": ["pipeline/common/dates.py"],
+        "iso_date": ["pipeline/common/dates.py"], "parse_dtc": ["pipeline/adam/derive_vars_dt.py"]}
+
+
+@pytest.mark.parametrize("line, caught", [
+    ('table = pd.read_csv(folder / "ct-subset-2025-03-28.tsv", sep="\\t")', True),
+    ('files = sorted(folder.glob("ct-*.tsv"))', True),
+    ('ct = load_terminology(folder)', False),
+])
+def test_the_ct_guard_catches_a_second_reader(line, caught):
+    assert bool(re.search(r"""["'][^"']*(?:adam)?ct-[^"']*\.tsv|glob\([^)]*ct-""", line)) is caught
