@@ -2,7 +2,7 @@
 
 Every algorithm is ``func(columns, params, env) -> Result``: ``columns`` resolves a name to a
 series (target variables computed so far first, then raw columns; ``raw.NAME`` forces the raw
-column), ``params`` are the checked options from the mapping file, ``env`` holds terminology,
+column) and carries the :class:`Batch` it belongs to (each row's site date dialect), ``params`` are the checked options from the mapping file, ``env`` holds terminology,
 units, the study design and reference datasets. ``Result.values`` is the new variable,
 ``Result.reason`` names what is wrong per row (None where fine); the engine sends rows with a
 reason to the quarantine (or flags them, ``on_error: flag``).
@@ -34,8 +34,9 @@ from pipeline.common.expressions import (
     parse,
 )
 from pipeline.sdtm.mapping.ct import Codelist, codelist_from_ct, map_to_codelist
-from pipeline.sdtm.mapping.dates import combine_date_time, parse_dates, truncate_iso
 from pipeline.common.specfile import Where, check_value
+from pipeline.sdtm.derive_var_nrind import range_indicator
+from pipeline.sdtm.mapping.dates import DateFormatError, check_format, combine_date_time, parse_dates, truncate_iso
 from pipeline.sdtm.mapping.units import UnitTable, convert_values
 
 
@@ -51,9 +52,6 @@ class MappingEnv:
     units: UnitTable | None = None
     design: dict[str, Any] = field(default_factory=dict)
     datasets: dict[str, pd.DataFrame] = field(default_factory=dict)
-    date_formats: tuple[str, ...] = ("iso8601",)
-    month_names: dict[str, int] = field(default_factory=dict)
-    format_table: list[tuple[tuple[str, ...], dict[str, int], str | None]] = field(default_factory=list)
     _codelists: dict[str, Codelist] = field(default_factory=dict)
 
     def codelist(self, name: str) -> Codelist:
@@ -84,6 +82,46 @@ class MappingEnv:
         raise KeyError(f"no dataset '{name}' (available: {', '.join(sorted(self.datasets)) or 'none'}, or design.<list>)")
 
 
+def check_date_formats(formats: Any, where: Where) -> None:
+    """Every date format of a list usable by the parser, else an error naming the line."""
+    for fmt in formats or []:
+        try:
+            check_format(str(fmt))
+        except DateFormatError as exc:
+            raise where.error(str(exc)) from None
+
+
+@dataclass(frozen=True)
+class DateDialect:
+    """How one site writes dates: formats tried in order, its month names, the time precision it means."""
+
+    formats: tuple[str, ...] = ("iso8601",)
+    month_names: dict[str, int] = field(default_factory=dict)
+    time_precision: str | None = None
+
+
+@dataclass(frozen=True, eq=False)
+class Batch:
+    """The raw files mapped together as one frame: the date dialects and the dialect of each row.
+
+    ``row_dialect`` holds a dialect number per row; None means every row has the first dialect.
+
+    >>> batch = Batch((DateDialect(("%d.%m.%Y",)), DateDialect()), np.array([0, 1, 0]))
+    >>> [(d.formats, rows.tolist()) for d, rows in batch.groups()]
+    [(('%d.%m.%Y',), [0, 2]), (('iso8601',), [1])]
+    """
+
+    dialects: tuple[DateDialect, ...] = (DateDialect(),)
+    row_dialect: np.ndarray | None = None
+
+    def groups(self) -> list[tuple[DateDialect, np.ndarray | slice]]:
+        """(dialect, row positions) for each dialect that has rows, in dialect order."""
+        if self.row_dialect is None or len(self.dialects) == 1:
+            return [(self.dialects[0], slice(None))]
+        return [(dialect, np.flatnonzero(self.row_dialect == number)) for number, dialect in enumerate(self.dialects)
+                if (self.row_dialect == number).any()]
+
+
 class Columns:
     """Name resolution for algorithms: computed target variables first, then raw columns.
 
@@ -92,9 +130,11 @@ class Columns:
     (['F'], ['Female'])
     """
 
-    def __init__(self, raw: pd.DataFrame, out: pd.DataFrame | dict[str, pd.Series] | None = None):
+    def __init__(self, raw: pd.DataFrame, out: pd.DataFrame | dict[str, pd.Series] | None = None,
+                 batch: Batch = Batch()):
         self.raw = raw
         self.out = out if out is not None else {}
+        self.batch = batch
         self._text: dict[str, pd.Series] = {}
 
     def forget(self, name: str) -> None:
@@ -294,24 +334,25 @@ def assign_unit(columns: Columns, params: dict[str, Any], env: MappingEnv) -> Re
 
 
 def iso8601(columns: Columns, params: dict[str, Any], env: MappingEnv) -> Result:
-    """Raw date (and optional separate time) to ISO 8601; formats from the mapping or the site.
+    """Raw date (and optional separate time) to ISO 8601; formats from the mapping or each row's site
+    (the batch's date dialects: a batch may mix sites that write dates differently).
 
-    >>> env = MappingEnv(date_formats=("%d.%m.%Y",))
-    >>> iso8601(Columns(pd.DataFrame({"D": ["05.03.2024", "UN.03.2024", "30.02.2024"]})), {"column": "D"}, env).values.tolist()
+    >>> batch = Batch((DateDialect(("%d.%m.%Y",)),))
+    >>> cols = Columns(pd.DataFrame({"D": ["05.03.2024", "UN.03.2024", "30.02.2024"]}), batch=batch)
+    >>> iso8601(cols, {"column": "D"}, MappingEnv()).values.tolist()
     ['2024-03-05', '2024-03', None]
     """
     text = columns.text(params["column"])
-    if not params.get("formats") and env.format_table and "_fmt" in columns.raw.columns:
-        # a batch of files from several sites: each row parsed with its own site's formats
+    groups = columns.batch.groups()
+    if not params.get("formats") and len(groups) > 1:
         iso = pd.Series([None] * len(text), index=text.index, dtype=object)
         reason = iso.copy()
-        for number, rows in columns.raw.groupby("_fmt", sort=True).groups.items():
-            formats, names, _precision = env.format_table[int(number)]
-            part = parse_dates(text.loc[rows], list(formats), month_names=names)
-            iso.loc[rows], reason.loc[rows] = part.iso.values, part.reason.values
+        for dialect, rows in groups:
+            part = parse_dates(text.iloc[rows], list(dialect.formats), month_names=dialect.month_names)
+            iso.iloc[rows], reason.iloc[rows] = part.iso.values, part.reason.values
     else:
-        formats = list(params.get("formats") or env.date_formats)
-        parsed = parse_dates(text, formats, month_names=env.month_names)
+        first = columns.batch.dialects[0]
+        parsed = parse_dates(text, list(params.get("formats") or first.formats), month_names=first.month_names)
         iso, reason = parsed.iso, parsed.reason.copy()
     if params.get("time"):
         combined = combine_date_time(iso, columns.text(params["time"]))
@@ -323,14 +364,13 @@ def iso8601(columns: Columns, params: dict[str, Any], env: MappingEnv) -> Result
     reason = reason.where(reason.isna(), reason.astype(str) + f" in column {col}")
     if params.get("precision"):
         iso = truncate_iso(iso, params["precision"])
-    elif env.format_table and "_fmt" in columns.raw.columns:
+    else:
         # a site whose export pads times (HH:MM:SS of a HH:MM field) declares time_precision: minute
-        for number, rows in columns.raw.groupby("_fmt", sort=True).groups.items():
-            time_precision = env.format_table[int(number)][2]
-            if time_precision:
-                part = iso.loc[rows]
+        for dialect, rows in groups:
+            if dialect.time_precision:
+                part = iso.iloc[rows]
                 has_time = part.astype("string").str.len().fillna(0) > 16
-                iso.loc[rows] = part.where(~has_time, truncate_iso(part, time_precision))
+                iso.iloc[rows] = part.where(~has_time, truncate_iso(part, dialect.time_precision)).values
     return Result(iso.where(iso.notna(), None), reason)
 
 
@@ -479,16 +519,12 @@ def _derive_score_if_present(columns: Columns, args: dict[str, Any], env: Mappin
 
 
 def _derive_nrind(columns: Columns, args: dict[str, Any], env: MappingEnv) -> Result:
-    """LOW / NORMAL / HIGH from a numeric value and its reference range."""
-    value = pd.to_numeric(columns.get(args["value"]), errors="coerce")
-    low = pd.to_numeric(columns.get(args["low"]), errors="coerce") if args.get("low") else pd.Series(np.nan, index=value.index)
-    high = pd.to_numeric(columns.get(args["high"]), errors="coerce") if args.get("high") else pd.Series(np.nan, index=value.index)
-    out = pd.Series([None] * len(value), index=value.index, dtype=object)
-    has_range = low.notna() | high.notna()
-    out[value.notna() & has_range] = "NORMAL"
-    out[value.notna() & low.notna() & (value < low)] = "LOW"
-    out[value.notna() & high.notna() & (value > high)] = "HIGH"
-    return Result(out)
+    """LOW / NORMAL / HIGH from a numeric value, its reference range and (``text``) the result as
+    written, for censored results: the verb's :func:`~pipeline.sdtm.derive_var_nrind.range_indicator`."""
+    get = columns.get
+    return Result(range_indicator(get(args["value"]), get(args["low"]) if args.get("low") else None,
+                                  get(args["high"]) if args.get("high") else None,
+                                  get(args["text"]) if args.get("text") else None))
 
 
 def _derive_number_text(columns: Columns, args: dict[str, Any], env: MappingEnv) -> Result:
@@ -542,7 +578,7 @@ DERIVE_FUNCTIONS: dict[str, tuple[Callable[..., Result], set[str], tuple[str, ..
     "age_years": (_derive_age_years, {"birth", "reference"}, ("birth", "reference")),
     "truncate_date": (_derive_truncate_date, {"column"}, ("column",)),
     "score_if_present": (_derive_score_if_present, {"column", "weight"}, ("column", "weight")),
-    "nrind": (_derive_nrind, {"value"}, ("value", "low", "high")),
+    "nrind": (_derive_nrind, {"value"}, ("value", "low", "high", "text")),
     "number_text": (_derive_number_text, {"column"}, ("column",)),
     "first_non_empty": (_derive_first_non_empty, {"columns"}, ("columns",)),
     "extract": (_derive_extract, {"column", "pattern"}, ("column",)),
@@ -601,8 +637,7 @@ class Algorithm:
             if fn == "extract":
                 check_value(params["pattern"], "regex", where, f"variable {variable}: derive extract pattern")
         if self.name == "iso8601":
-            from pipeline.sdtm.mapping.spec import _check_formats
-            _check_formats(params.get("formats"), where)
+            check_date_formats(params.get("formats"), where)
         return params
 
     def referenced_columns(self, params: dict[str, Any]) -> list[str]:
@@ -655,6 +690,6 @@ REGISTRY: dict[str, Algorithm] = {
         _alg("lookup", lookup, None, {"dataset", "by", "value"}, {"on_missing", "ignore_case"}, ("by",)),
         _alg("derive", derive, None, {"function"},
              {"birth", "reference", "column", "precision", "precision_from", "weight", "present", "absent", "value",
-              "low", "high", "digits", "columns", "pattern", "after_last", "pad"}, set()),
+              "low", "high", "text", "digits", "columns", "pattern", "after_last", "pad"}, set()),
     ]
 }

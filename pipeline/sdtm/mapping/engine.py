@@ -23,8 +23,9 @@ import pandas as pd
 
 from pipeline.common.errors import ConfigError, InputError
 from pipeline.ingest.readers import LINEAGE_COLUMNS, ReaderOptions, add_lineage, detect_format, file_manifest_entry, read_raw_file
-from pipeline.sdtm.mapping.algorithms import REGISTRY, Columns, MappingEnv, condition_columns, evaluate_condition
-from pipeline.sdtm.mapping.spec import Application, DomainMapping, SourceSpec, TransposeSpec, Where
+from pipeline.sdtm.mapping.algorithms import (
+    REGISTRY, Batch, Columns, DateDialect, MappingEnv, condition_columns, evaluate_condition)
+from pipeline.sdtm.mapping.spec import Application, DomainMapping, SourceSpec, TransposeSpec, Where, merge_variables
 
 QUARANTINE_COLUMNS = ["domain", "file", "row", "site", "subject", "column", "value", "category", "reason", "record"]
 _CATEGORY = re.compile(r"^([^'(=]*?)\s*(?:'|\(|=|$)")
@@ -179,8 +180,6 @@ def _effective_variables(mapping: DomainMapping, source: SourceSpec) -> dict[str
 
     A ``merge`` source maps only its own variables (they are joined onto the domain's records).
     """
-    from pipeline.sdtm.mapping.spec import merge_variables
-
     if source.merge:
         return dict(source.variables)
     return merge_variables(mapping.variables, source.variables)
@@ -355,8 +354,8 @@ def apply_transpose(frame: pd.DataFrame, transpose: TransposeSpec) -> tuple[pd.D
     return long, ~produced
 
 
-def map_rows(frame: pd.DataFrame, variables: dict[str, tuple[Application, ...]], env: MappingEnv
-             ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+def map_rows(frame: pd.DataFrame, variables: dict[str, tuple[Application, ...]], env: MappingEnv,
+             batch: Batch = Batch()) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     """Apply every variable's algorithm applications to ``frame``.
 
     Returns ``(out, quarantine_reasons, flag_reasons)``; the reason frames have one row per
@@ -372,7 +371,7 @@ def map_rows(frame: pd.DataFrame, variables: dict[str, tuple[Application, ...]],
     ([['Rash', '2020-02-01'], ['Fever', None]], ["impossible date '31.02.2020' (day 31 does not exist in 2020-02) in column start"])
     """
     out: dict[str, pd.Series] = {}
-    columns = Columns(frame, out)
+    columns = Columns(frame, out, batch)
     problems: list[pd.DataFrame] = []
     flags: list[pd.DataFrame] = []
     for variable, applications in variables.items():
@@ -464,26 +463,26 @@ def map_file(mapping: DomainMapping, ingested: IngestedFile | list[IngestedFile]
     ``(records, quarantine, flags)`` (records keep lineage columns).
 
     Per-file steps (filter, duplicates, transpose) run file by file; the variables run once over the
-    batch, with each row's site date formats (``_fmt``) so a batch may mix date dialects.
+    batch, with each row's site date dialect (:class:`~pipeline.sdtm.mapping.algorithms.Batch`) so a
+    batch may mix date dialects.
 
     See :func:`map_domain` for an example.
     """
     items = ingested if isinstance(ingested, list) else [ingested]
     domain = mapping.domain
     quarantine: list[pd.DataFrame] = []
-    works, formats = [], []
-    for number, item in enumerate(items):
+    works, dialects = [], []
+    for item in items:
         work, q = _prepare_work(mapping, item)
         quarantine.extend(q)
-        works.append(work.assign(_fmt=number))
-        formats.append((tuple(item.source.date_formats) or ("iso8601",), dict(item.source.month_names),
-                        item.source.time_precision))
+        works.append(work)
+        dialects.append(DateDialect(tuple(item.source.date_formats) or ("iso8601",), dict(item.source.month_names),
+                                    item.source.time_precision))
+    batch = Batch(tuple(dialects), np.repeat(np.arange(len(works)), [len(w) for w in works]))
     work = pd.concat(works, ignore_index=True) if len(works) > 1 else works[0].reset_index(drop=True)
     raw_columns = [c for c in work.columns if not c.startswith("_")]
     if len(works) > 1 and work[raw_columns].isna().any().any():
         work[raw_columns] = work[raw_columns].fillna("")
-    env.date_formats, env.month_names = formats[0][0], formats[0][1]
-    env.format_table = formats
     source = items[0].source
     variables = _effective_variables(mapping, source)
     transposes = [t for t in (i.source.transpose or mapping.transpose for i in items) if t is not None]
@@ -491,10 +490,9 @@ def map_file(mapping: DomainMapping, ingested: IngestedFile | list[IngestedFile]
         set_keys = [k for t in transposes for item in t.items for k in (item.get("set") or {})]
         auto = [k for k in dict.fromkeys(set_keys) if re.fullmatch(r"[A-Z][A-Z0-9]{0,7}", k) and k not in variables]
         if auto:
-            from pipeline.sdtm.mapping.spec import Application as App
-            extra = {k: (App(k, "assign", {"column": f"raw.{k}"}, None, "quarantine", transposes[0].where),) for k in auto}
+            extra = {k: (Application(k, "assign", {"column": f"raw.{k}"}, None, "quarantine", transposes[0].where),) for k in auto}
             variables = {**extra, **variables}
-    out, problems, flags = map_rows(work, variables, env)
+    out, problems, flags = map_rows(work, variables, env, batch)
     lineage = work[LINEAGE_COLUMNS]
     out = pd.concat([out, lineage], axis=1)
     # required variables (keys) missing
