@@ -156,15 +156,39 @@ class Columns:
         raise KeyError(name)
 
     def text(self, name: str) -> pd.Series:
-        """The column as stripped text, '' for missing."""
+        """The column as stripped text, '' for missing; computed once per batch and column."""
         if name not in self._text:
-            values = self.get(name)
-            if values.dtype == object and not values.isna().any():
-                text = values.astype(str).str.strip()
-            else:
-                text = values.astype(object).where(values.notna(), "").astype(str).str.strip()
-            self._text[name] = text
+            self._text[name] = stripped_text(self.get(name))
         return self._text[name]
+
+
+def stripped_text(values: pd.Series) -> pd.Series:
+    """Values as stripped text, '' for missing: each distinct value converted once, then broadcast.
+
+    >>> stripped_text(pd.Series([" a ", None, 1.5, " a "])).tolist()
+    ['a', '', '1.5', 'a']
+    """
+    codes, uniques = pd.factorize(values, use_na_sentinel=True)
+    text = np.array([str(u).strip() for u in uniques] + [""], dtype=object)
+    return pd.Series(text[codes], index=values.index, dtype=object)  # code -1 (missing) takes the last, ''
+
+
+def per_distinct(text: pd.Series, function: Callable[[pd.Series], Any]) -> Any:
+    """``function`` (row by row in nature) run on the distinct values of ``text`` only, its result(s)
+    broadcast back to the rows: the cost follows the distinct values, not the records.
+
+    >>> per_distinct(pd.Series(["a", "b", "a"], index=[5, 6, 7]), lambda t: (t.str.upper(), t == "a"))[0].to_dict()
+    {5: 'A', 6: 'B', 7: 'A'}
+    """
+    codes, uniques = pd.factorize(text, use_na_sentinel=False)
+    out = function(pd.Series(uniques, dtype=text.dtype))
+
+    def spread(series: pd.Series) -> pd.Series:
+        result = series.iloc[codes]
+        result.index = text.index
+        return result
+
+    return tuple(None if s is None else spread(s) for s in out) if isinstance(out, tuple) else spread(out)
 
 
 @dataclass(frozen=True)
@@ -178,7 +202,23 @@ def _none_if_empty(text: pd.Series) -> pd.Series:
 
 
 def _no_reason(index: pd.Index) -> pd.Series:
-    return pd.Series([None] * len(index), index=index, dtype=object)
+    return pd.Series(np.full(len(index), None, dtype=object), index=index)
+
+
+def _constant(value: Any, index: pd.Index) -> pd.Series:
+    column = np.empty(len(index), dtype=object)
+    column[:] = [value] if len(index) else []
+    return pd.Series(column, index=index)
+
+
+def _with_suffix(reason: pd.Series, suffix: str) -> pd.Series:
+    """``suffix`` appended to the reasons that are set (the others stay None)."""
+    bad = reason.notna()
+    if not bad.any():
+        return reason
+    reason = reason.copy()
+    reason[bad] = reason[bad].astype(str) + suffix
+    return reason
 
 
 # --- conditions ---------------------------------------------------------------------------------
@@ -271,7 +311,10 @@ def assign(columns: Columns, params: dict[str, Any], env: MappingEnv) -> Result:
     >>> assign(Columns(pd.DataFrame({"V": ["1.5", "abc"]})), {"column": "V", "type": "num"}, MappingEnv()).reason.tolist()
     [None, "not a number 'abc' in column V"]
     """
-    text = columns.text(params["column"])
+    return Result(*per_distinct(columns.text(params["column"]), lambda text: _assign(text, params)))
+
+
+def _assign(text: pd.Series, params: dict[str, Any]) -> tuple[pd.Series, pd.Series | None]:
     if params.get("upper"):
         text = text.str.upper()
     if params.get("type") in ("num", "int"):
@@ -282,8 +325,8 @@ def assign(columns: Columns, params: dict[str, Any], env: MappingEnv) -> Result:
         if params.get("type") == "int":
             frac = number.notna() & (number % 1 != 0)
             reason[frac] = "not a whole number '" + text[frac] + f"' in column {params['column']}"
-        return Result(number.astype(float), reason)
-    return Result(_none_if_empty(text))
+        return number.astype(float), reason
+    return _none_if_empty(text), None
 
 
 def hardcode(columns: Columns, params: dict[str, Any], env: MappingEnv) -> Result:
@@ -293,7 +336,7 @@ def hardcode(columns: Columns, params: dict[str, Any], env: MappingEnv) -> Resul
     ['Y', 'Y']
     """
     value = env.design_value(params["design"]) if "design" in params else params.get("value")
-    return Result(pd.Series([value] * len(columns.raw.index), index=columns.raw.index, dtype=object))
+    return Result(_constant(value, columns.raw.index))
 
 
 def assign_ct(columns: Columns, params: dict[str, Any], env: MappingEnv) -> Result:
@@ -306,14 +349,15 @@ def assign_ct(columns: Columns, params: dict[str, Any], env: MappingEnv) -> Resu
     ['F', 'F']
     """
     codelist = env.codelist(params["codelist"]) if params.get("codelist") else None
-    text = columns.text(params["column"])
-    mapped, reason = map_to_codelist(text, codelist, params.get("values"),
-                                     allow_extension=bool(params.get("allow_extension")),
-                                     label=f"of column {params['column']}")
-    # an unknown code keeps its raw text: quarantined by default, or kept visible with on_error: flag
-    mapped = mapped.where(reason.isna(), text)
-    reason = reason.where(reason.isna(), reason.astype(str) + f" in column {params['column']}")
-    return Result(mapped, reason)
+
+    def to_codelist(text: pd.Series) -> tuple[pd.Series, pd.Series]:
+        mapped, reason = map_to_codelist(text, codelist, params.get("values"),
+                                         allow_extension=bool(params.get("allow_extension")),
+                                         label=f"of column {params['column']}")
+        # an unknown code keeps its raw text: quarantined by default, or kept visible with on_error: flag
+        return mapped.where(reason.isna(), text), _with_suffix(reason, f" in column {params['column']}")
+
+    return Result(*per_distinct(columns.text(params["column"]), to_codelist))
 
 
 def assign_unit(columns: Columns, params: dict[str, Any], env: MappingEnv) -> Result:
@@ -323,14 +367,14 @@ def assign_unit(columns: Columns, params: dict[str, Any], env: MappingEnv) -> Re
     >>> assign_unit(Columns(pd.DataFrame({"U": ["µmol/L", "", "bogus"]})), {"column": "U"}, env).values.tolist()
     ['umol/L', None, None]
     """
-    text = columns.text(params["column"])
-    lookup = {u: (env.units.normalise(u) if u else None) for u in pd.unique(text)}
-    values = text.map(lookup).astype(object)
-    values = values.where(values.notna(), None)
-    reason = _no_reason(text.index)
-    bad = values.isna() & (text != "")
-    reason[bad] = "unknown unit '" + text[bad] + f"' in column {params['column']}"
-    return Result(values, reason)
+    def normalise(text: pd.Series) -> tuple[pd.Series, pd.Series]:
+        values = pd.Series([env.units.normalise(u) if u else None for u in text], index=text.index, dtype=object)
+        reason = _no_reason(text.index)
+        bad = values.isna() & (text != "")
+        reason[bad] = "unknown unit '" + text[bad] + f"' in column {params['column']}"
+        return values, reason
+
+    return Result(*per_distinct(columns.text(params["column"]), normalise))
 
 
 def iso8601(columns: Columns, params: dict[str, Any], env: MappingEnv) -> Result:
@@ -345,7 +389,7 @@ def iso8601(columns: Columns, params: dict[str, Any], env: MappingEnv) -> Result
     text = columns.text(params["column"])
     groups = columns.batch.groups()
     if not params.get("formats") and len(groups) > 1:
-        iso = pd.Series([None] * len(text), index=text.index, dtype=object)
+        iso = _no_reason(text.index)
         reason = iso.copy()
         for dialect, rows in groups:
             part = parse_dates(text.iloc[rows], list(dialect.formats), month_names=dialect.month_names)
@@ -358,10 +402,7 @@ def iso8601(columns: Columns, params: dict[str, Any], env: MappingEnv) -> Result
         combined = combine_date_time(iso, columns.text(params["time"]))
         iso = combined.iso
         reason = reason.where(reason.notna(), combined.reason)
-        reason = reason.where(reason.isna(), reason.astype(str).str.replace(
-            r"^(unparseable|impossible) ", r"\g<0>", regex=True))
-    col = params["column"]
-    reason = reason.where(reason.isna(), reason.astype(str) + f" in column {col}")
+    reason = _with_suffix(reason, f" in column {params['column']}")
     if params.get("precision"):
         iso = truncate_iso(iso, params["precision"])
     else:
@@ -432,22 +473,25 @@ def concat(columns: Columns, params: dict[str, Any], env: MappingEnv) -> Result:
     >>> concat(cols, {"columns": [{"value": "S1"}, "SITE", {"column": "SUBJ", "pad": 3}], "sep": "-"}, MappingEnv()).values.tolist()
     ['S1-101-007', None]
     """
-    parts, index = [], columns.raw.index
+    index, sep = columns.raw.index, str(params.get("sep", ""))
+    joined: np.ndarray | None = None
+    empty = np.zeros(len(index), dtype=bool)
     for part in params["columns"]:
-        if isinstance(part, dict) and "value" in part:
-            parts.append(pd.Series([str(part["value"])] * len(index), index=index))
-        elif isinstance(part, dict) and "design" in part:
-            parts.append(pd.Series([str(env.design_value(part["design"]))] * len(index), index=index))
+        if isinstance(part, dict) and ("value" in part or "design" in part):
+            constant = str(part["value"]) if "value" in part else str(env.design_value(part["design"]))
+            text = np.full(len(index), constant, dtype=object)
+            empty |= constant == ""
         else:
             name = part["column"] if isinstance(part, dict) else part
-            text = columns.text(name)
+            series = columns.text(name)
             if isinstance(part, dict) and part.get("pad"):
-                text = text.where(text == "", text.str.zfill(int(part["pad"])))
-            parts.append(text)
-    frame = pd.concat(parts, axis=1)
-    empty = (frame == "").any(axis=1)
-    joined = frame.agg(str(params.get("sep", "")).join, axis=1) if len(frame) else pd.Series([], dtype=object)
-    return Result(joined.astype(object).where(~empty, None))
+                width = int(part["pad"])
+                series = per_distinct(series, lambda t: t.where(t == "", t.str.zfill(width)))
+            text = series.to_numpy(dtype=object)
+            empty |= text == ""
+        joined = text if joined is None else joined + sep + text
+    values = pd.Series(joined if joined is not None else np.full(len(index), "", dtype=object), index=index, dtype=object)
+    return Result(values.where(~empty, None))
 
 
 def lookup(columns: Columns, params: dict[str, Any], env: MappingEnv) -> Result:
@@ -464,10 +508,11 @@ def lookup(columns: Columns, params: dict[str, Any], env: MappingEnv) -> Result:
     if missing:
         raise KeyError(f"dataset {params['dataset']} has no column(s) {', '.join(missing)}")
 
-    def canonical(text: pd.Series) -> pd.Series:
-        text = text.astype(object).where(text.notna(), "").astype(str).str.strip()
-        text = text.str.replace(r"^(-?\d+)\.0+$", r"\1", regex=True)  # 10.0 and 10 are the same key
-        return text.str.upper() if params.get("ignore_case") else text
+    def canonical(values: pd.Series) -> pd.Series:
+        def key(text: pd.Series) -> pd.Series:
+            text = text.str.replace(r"^(-?\d+)\.0+$", r"\1", regex=True)  # 10.0 and 10 are the same key
+            return text.str.upper() if params.get("ignore_case") else text
+        return per_distinct(stripped_text(values), key)
 
     names = [f"_k{i}" for i in range(len(by))]
     keys = pd.DataFrame({n: canonical(columns.text(v)) for n, v in zip(names, by.values())}, index=columns.raw.index)
@@ -531,14 +576,17 @@ def _derive_number_text(columns: Columns, args: dict[str, Any], env: MappingEnv)
     """A number as text without trailing zeros (``--STRESC`` from ``--STRESN``), rounded to ``digits``."""
     value = pd.to_numeric(columns.get(args["column"]), errors="coerce")
     digits = int(args.get("digits", 6))
-    text = value.round(digits).map(lambda v: None if pd.isna(v) else (f"{v:.{digits}f}".rstrip("0").rstrip(".")))
-    text = text.where(text != "-0", "0")
-    return Result(text.astype(object))
+
+    def as_text(numbers: pd.Series) -> pd.Series:
+        text = numbers.round(digits).map(lambda v: None if pd.isna(v) else (f"{v:.{digits}f}".rstrip("0").rstrip(".")))
+        return text.where(text != "-0", "0").astype(object)
+
+    return Result(per_distinct(value, as_text))
 
 
 def _derive_first_non_empty(columns: Columns, args: dict[str, Any], env: MappingEnv) -> Result:
     """The first non-empty value among ``columns``."""
-    out = pd.Series([None] * len(columns.raw.index), index=columns.raw.index, dtype=object)
+    out = _no_reason(columns.raw.index)
     for name in reversed(args["columns"]):
         text = columns.text(name)
         out = text.where(text != "", out)
@@ -547,12 +595,14 @@ def _derive_first_non_empty(columns: Columns, args: dict[str, Any], env: Mapping
 
 def _derive_extract(columns: Columns, args: dict[str, Any], env: MappingEnv) -> Result:
     """The first group of a regular expression (``pattern``) matched against a column; no match -> reason."""
-    text = columns.text(args["column"])
-    found = text.str.extract(f"^(?:{args['pattern']})$", expand=True)[0]
-    reason = _no_reason(text.index)
-    bad = found.isna() & (text != "")
-    reason[bad] = "unexpected value '" + text[bad] + f"' in column {args['column']} (expected {args['pattern']})"
-    return Result(found.astype(object).where(found.notna(), None), reason)
+    def extract(text: pd.Series) -> tuple[pd.Series, pd.Series]:
+        found = text.str.extract(f"^(?:{args['pattern']})$", expand=True)[0]
+        reason = _no_reason(text.index)
+        bad = found.isna() & (text != "")
+        reason[bad] = "unexpected value '" + text[bad] + f"' in column {args['column']} (expected {args['pattern']})"
+        return found.astype(object).where(found.notna(), None), reason
+
+    return Result(*per_distinct(columns.text(args["column"]), extract))
 
 
 def _derive_normalise_id(columns: Columns, args: dict[str, Any], env: MappingEnv) -> Result:
@@ -560,17 +610,19 @@ def _derive_normalise_id(columns: Columns, args: dict[str, Any], env: MappingEnv
 
     ``201-0012``, ``012`` and ``12`` all become ``0012`` with ``after_last: "-"`` and ``pad: 4``.
     """
-    text = columns.text(args["column"])
-    sep = args.get("after_last")
-    if sep:
-        text = text.str.rsplit(str(sep), n=1).str[-1]
-    digits = text.str.fullmatch(r"\d+").fillna(False)
-    number = text.where(digits, "").str.lstrip("0").replace("", "0").where(digits, "")
-    out = number.str.zfill(int(args.get("pad", 1))).where(digits, "")
-    reason = _no_reason(text.index)
-    bad = ~digits & (text != "")
-    reason[bad] = "not a number '" + text[bad] + f"' in identifier column {args['column']}"
-    return Result(_none_if_empty(out), reason)
+    def normalise(text: pd.Series) -> tuple[pd.Series, pd.Series]:
+        sep = args.get("after_last")
+        if sep:
+            text = text.str.rsplit(str(sep), n=1).str[-1]
+        digits = text.str.fullmatch(r"\d+").fillna(False)
+        number = text.where(digits, "").str.lstrip("0").replace("", "0").where(digits, "")
+        out = number.str.zfill(int(args.get("pad", 1))).where(digits, "")
+        reason = _no_reason(text.index)
+        bad = ~digits & (text != "")
+        reason[bad] = "not a number '" + text[bad] + f"' in identifier column {args['column']}"
+        return _none_if_empty(out), reason
+
+    return Result(*per_distinct(columns.text(args["column"]), normalise))
 
 
 DERIVE_FUNCTIONS: dict[str, tuple[Callable[..., Result], set[str], tuple[str, ...]]] = {

@@ -375,7 +375,7 @@ def map_rows(frame: pd.DataFrame, variables: dict[str, tuple[Application, ...]],
     problems: list[pd.DataFrame] = []
     flags: list[pd.DataFrame] = []
     for variable, applications in variables.items():
-        current = pd.Series([None] * len(frame), index=frame.index, dtype=object)
+        current = pd.Series(np.full(len(frame), None, dtype=object), index=frame.index)
         for app in applications:
             mask = evaluate_condition(app.condition, columns) if app.condition is not None else None
             try:
@@ -479,10 +479,10 @@ def map_file(mapping: DomainMapping, ingested: IngestedFile | list[IngestedFile]
         dialects.append(DateDialect(tuple(item.source.date_formats) or ("iso8601",), dict(item.source.month_names),
                                     item.source.time_precision))
     batch = Batch(tuple(dialects), np.repeat(np.arange(len(works)), [len(w) for w in works]))
+    # a column one file of the batch lacks is missing (NaN) in its rows: algorithms read columns as text
+    # (Columns.text: '' for missing), so no fill over the whole batch is needed
     work = pd.concat(works, ignore_index=True) if len(works) > 1 else works[0].reset_index(drop=True)
-    raw_columns = [c for c in work.columns if not c.startswith("_")]
-    if len(works) > 1 and work[raw_columns].isna().any().any():
-        work[raw_columns] = work[raw_columns].fillna("")
+    del works
     source = items[0].source
     variables = _effective_variables(mapping, source)
     transposes = [t for t in (i.source.transpose or mapping.transpose for i in items) if t is not None]
