@@ -180,11 +180,7 @@ def order_columns(domain: str, data: pd.DataFrame, variables: pd.DataFrame, keep
             if kind == "Num":
                 out[variable] = _numbers(domain, variable, out)
             else:
-                values = out[variable].astype(object).where(out[variable].notna(), None)
-                if pd.api.types.infer_dtype(values, skipna=True) not in ("string", "empty"):
-                    values = values.map(lambda v: v if v is None or isinstance(v, str) else
-                                        (str(int(v)) if isinstance(v, float) and v.is_integer() else str(v)))
-                out[variable] = values
+                out[variable] = _texts(out[variable])
     # SDTM model timing variables a domain table does not list (VISITNUM in EX, MHSTDY in MH) go where the
     # model puts them (SDTM v2.0 timing order; CG0330)
     known = [v for v in place_model_timing(list(meta["variable"]), list(out.columns), meta_domain) if v in out.columns]
@@ -192,6 +188,22 @@ def order_columns(domain: str, data: pd.DataFrame, variables: pd.DataFrame, keep
     internal = [c for c in out.columns if c.startswith("_")] if keep_internal else []
     out = out[known + extra + internal]
     return out.reset_index(drop=True)
+
+
+def _texts(values: pd.Series) -> pd.Series:
+    """A Char variable as text or None: numbers as text (whole floats without ``.0``), each distinct
+    value converted once.
+
+    >>> _texts(pd.Series([1.0, "a", None, 2.5, float("nan")])).tolist()
+    ['1', 'a', None, '2.5', None]
+    """
+    codes, uniques = pd.factorize(values.astype(object), use_na_sentinel=True)
+    if pd.api.types.infer_dtype(uniques, skipna=True) in ("string", "empty"):
+        text = np.append(np.asarray(uniques, dtype=object), None)
+    else:
+        text = np.array([v if isinstance(v, str) else (str(int(v)) if isinstance(v, float) and v.is_integer() else str(v))
+                         for v in uniques] + [None], dtype=object)
+    return pd.Series(text[codes], index=values.index, dtype=object)
 
 
 def _numbers(domain: str, variable: str, data: pd.DataFrame) -> pd.Series:
@@ -208,7 +220,9 @@ def _numbers(domain: str, variable: str, data: pd.DataFrame) -> pd.Series:
     values = data[variable]
     numbers = pd.to_numeric(values, errors="coerce")
     text = values.astype(object).where(values.notna(), None)
-    bad = numbers.isna() & text.map(lambda v: v is not None and str(v).strip() != "")
+    bad = numbers.isna()
+    if bad.any():  # a value that is not a number, unless blank
+        bad[bad] = [v is not None and str(v).strip() != "" for v in text[bad]]
     if bad.any():
         first = data.index[bad.to_numpy()][0]
         where = f"{data.at[first, '_file']}: row {data.at[first, '_row']}: " if {"_file", "_row"} <= set(data.columns) else ""
@@ -349,6 +363,8 @@ def run(ctx: StudyContext) -> None:
     for domain, mapping in track(list(mappings.items()), "mapping domains"):
         results[domain] = map_domain(mapping, ingested[domain], env)
         env.datasets[domain] = results[domain].data
+        for item in ingested.pop(domain):  # the raw frames of a mapped domain are not needed again
+            item.frame = item.original = None
     _subject_check(results, mappings)
     _derived_records(results, mappings, units)
 

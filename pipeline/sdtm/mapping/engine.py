@@ -141,7 +141,7 @@ def ingest_source(source: SourceSpec, raw_dir: Path) -> list[IngestedFile]:
         frame = read_raw_file(path, options)
         fmt = detect_format(path, options)
         manifest = file_manifest_entry(path, rel, len(frame), fmt)
-        original = frame.assign(_row=np.arange(1, len(frame) + 1, dtype="int64"))
+        original = frame  # as read, for the quarantine's raw records (prepare_frame works on a copy)
         frame = prepare_frame(frame, effective, options)
         frame = add_lineage(frame, rel, site)
         if effective.subject:
@@ -532,20 +532,15 @@ def _attach_raw_records(quarantine: pd.DataFrame, ingested: list[IngestedFile], 
         return quarantine
     out = quarantine.copy()
     drop = {str(f).lower() for f in (drop_fields or ())}
-    originals = {}
-    for item in ingested:
-        if item.original is None:
+    items = {item.relative: item for item in ingested if item.original is not None}
+    records = pd.Series(np.full(len(out), None, dtype=object), index=out.index)
+    for file, group in out.groupby("file", sort=False):
+        item = items.get(file)
+        if item is None:
             continue
         hidden = [c for c in item.original.columns
                   if c.lower() in drop or str(item.source.rename.get(c, c)).lower() in drop]
-        originals[item.relative] = item.original.drop(columns=hidden)
-    records = pd.Series([None] * len(out), index=out.index, dtype=object)
-    for file, group in out.groupby("file", sort=False):
-        original = originals.get(file)
-        if original is None:
-            continue
-        table = original.set_index("_row")
-        rows = table.loc[group["row"].values]
+        rows = item.original.iloc[group["row"].to_numpy() - 1].drop(columns=hidden)  # row n is position n - 1
         records.loc[group.index] = _raw_record_json(rows).values
     out["record"] = records
     return out
