@@ -191,6 +191,27 @@ def per_distinct(text: pd.Series, function: Callable[[pd.Series], Any]) -> Any:
     return tuple(None if s is None else spread(s) for s in out) if isinstance(out, tuple) else spread(out)
 
 
+def per_distinct_rows(frame: pd.DataFrame, function: Callable[[pd.DataFrame], Any]) -> Any:
+    """``function`` (row by row in nature) run on the distinct rows of ``frame`` only, its result(s)
+    broadcast back: :func:`per_distinct` for values that come in pairs (a date and its time).
+
+    >>> per_distinct_rows(pd.DataFrame({"a": ["x", "y", "x"], "b": ["1", "1", "1"]}), lambda f: f["a"] + f["b"]).tolist()
+    ['x1', 'y1', 'x1']
+    """
+    if frame.shape[1] == 1:
+        return per_distinct(frame.iloc[:, 0], lambda values: function(values.to_frame(frame.columns[0])))
+    codes = frame.groupby(list(frame.columns), sort=False, dropna=False).ngroup().to_numpy()
+    first = np.unique(codes, return_index=True)[1]  # the first row of each distinct row, in code order
+    out = function(frame.iloc[first].reset_index(drop=True))
+
+    def spread(series: pd.Series) -> pd.Series:
+        result = series.iloc[codes]
+        result.index = frame.index
+        return result
+
+    return tuple(None if s is None else spread(s) for s in out) if isinstance(out, tuple) else spread(out)
+
+
 @dataclass(frozen=True)
 class Result:
     values: pd.Series
@@ -289,7 +310,23 @@ def evaluate_condition(condition: Any, columns: Columns) -> pd.Series:
     """
     if condition is None:
         return pd.Series(True, index=columns.raw.index)
-    return evaluate_mask(ColumnText(columns), condition_expression(condition))
+    expression = condition_expression(condition)
+    names = list(dict.fromkeys(expression.columns))
+    for name in names:
+        if not columns.has(name):
+            raise KeyError(f"unknown column {name}")
+    if not names:
+        return evaluate_mask(ColumnText(columns), expression)
+    # evaluated once per distinct combination of the values it reads, then broadcast to the rows
+    keys = [f"c{i}" for i in range(len(names))]
+    values = pd.DataFrame({key: columns.text(name) for key, name in zip(keys, names)}, index=columns.raw.index)
+
+    def mask(distinct: pd.DataFrame) -> pd.Series:
+        raw = pd.DataFrame({n[4:]: distinct[k] for k, n in zip(keys, names) if n.startswith("raw.")}, index=distinct.index)
+        out = {n: distinct[k] for k, n in zip(keys, names) if not n.startswith("raw.")}
+        return evaluate_mask(ColumnText(Columns(raw, out)), expression)
+
+    return per_distinct_rows(values, mask)
 
 
 def condition_columns(condition: Any) -> list[str]:
@@ -399,9 +436,10 @@ def iso8601(columns: Columns, params: dict[str, Any], env: MappingEnv) -> Result
         parsed = parse_dates(text, list(params.get("formats") or first.formats), month_names=first.month_names)
         iso, reason = parsed.iso, parsed.reason.copy()
     if params.get("time"):
-        combined = combine_date_time(iso, columns.text(params["time"]))
-        iso = combined.iso
-        reason = reason.where(reason.notna(), combined.reason)
+        pairs = pd.DataFrame({"date": iso, "time": columns.text(params["time"])})
+        iso, time_reason = per_distinct_rows(
+            pairs, lambda p: (lambda c: (c.iso, c.reason))(combine_date_time(p["date"], p["time"])))
+        reason = reason.where(reason.notna(), time_reason)
     reason = _with_suffix(reason, f" in column {params['column']}")
     if params.get("precision"):
         iso = truncate_iso(iso, params["precision"])
