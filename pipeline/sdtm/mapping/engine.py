@@ -138,7 +138,7 @@ def ingest_source(source: SourceSpec, raw_dir: Path) -> list[IngestedFile]:
             options = ReaderOptions.from_dict(effective.reader, where=f"{source.where} reader options of site {site}")
         except InputError as exc:
             raise ConfigError(str(exc)) from None
-        frame = read_raw_file(path, options)
+        frame = shared_values(read_raw_file(path, options))
         fmt = detect_format(path, options)
         manifest = file_manifest_entry(path, rel, len(frame), fmt)
         original = frame  # as read, for the quarantine's raw records (prepare_frame works on a copy)
@@ -153,6 +153,32 @@ def ingest_source(source: SourceSpec, raw_dir: Path) -> list[IngestedFile]:
         own = override is not None and ("variables" in override.raw or "filter" in override.raw)
         batch = f"{source.form}|{'merge' if source.merge else ''}|{site if own else ''}"
         out.append(IngestedFile(rel, site, frame, effective, options, len(frame), manifest, original, batch))
+    return out
+
+
+def shared_values(frame: pd.DataFrame) -> pd.DataFrame:
+    """The frame with equal cells of a column sharing one value object: a raw column repeats few
+    distinct values (sites, visits, units, codes), so memory follows the distinct values, not the cells.
+
+    >>> frame = shared_values(pd.DataFrame({"A": ["x", "".join(["x"]), None]}))
+    >>> frame["A"].tolist(), frame["A"][0] is frame["A"][1]
+    (['x', 'x', None], True)
+    """
+    columns = {}
+    for position in range(frame.shape[1]):
+        values = frame.iloc[:, position]
+        if values.dtype != object:
+            columns[position] = values.to_numpy()
+            continue
+        codes, uniques = pd.factorize(values, use_na_sentinel=True)
+        shared = np.asarray(uniques, dtype=object).take(np.where(codes < 0, 0, codes)) if len(uniques) else \
+            values.to_numpy(dtype=object, copy=True)
+        missing = codes < 0
+        if missing.any() and len(uniques):
+            shared[missing] = values.to_numpy(dtype=object)[missing]
+        columns[position] = shared
+    out = pd.DataFrame(columns, index=frame.index)  # by position: a header may repeat a name
+    out.columns = frame.columns
     return out
 
 
