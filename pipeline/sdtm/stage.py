@@ -171,7 +171,7 @@ def order_columns(domain: str, data: pd.DataFrame, variables: pd.DataFrame, keep
     """
     meta_domain = "SUPPQUAL" if domain.startswith("SUPP") else domain
     meta = variables[variables["domain"] == meta_domain].sort_values("order")
-    out = data.copy()
+    out = data.copy(deep=False)  # columns below are replaced, never written into
     for variable, core in zip(meta["variable"], meta["core"]):
         if variable not in out.columns and core in ("Req", "Exp"):
             out[variable] = None
@@ -365,6 +365,7 @@ def run(ctx: StudyContext) -> None:
         env.datasets[domain] = results[domain].data
         for item in ingested.pop(domain):  # the raw frames of a mapped domain are not needed again
             item.frame = item.original = None
+    env.datasets.clear()  # lookups are done: keep no second reference to the records derived below
     _subject_check(results, mappings)
     _derived_records(results, mappings, units)
 
