@@ -103,7 +103,7 @@ def derive_var_nrind(dataset: pd.DataFrame, domain: str, new_var: str | None = N
     stresn, stresc = f"{domain}STRESN", f"{domain}STRESC"
     low_var, high_var = f"{domain}STNRLO", f"{domain}STNRHI"
     check_frame(dataset, domain, [stresn, low_var, high_var])
-    result = dataset.copy()
+    result = dataset.copy(deep=False)  # new columns are set whole: the input is never written into
     result[new_var] = range_indicator(dataset[stresn], dataset[low_var], dataset[high_var],
                                       dataset[stresc] if stresc in dataset.columns else None)
     return result

@@ -67,21 +67,28 @@ def load_mappings(mappings_dir: Path, site_defaults: dict[str, SiteDefaults] | N
     mappings: dict[str, DomainMapping] = {}
     problems = SpecProblems()
     site_defaults = load_site_dialects(mappings_dir, problems) if site_defaults is None else site_defaults
+    unread = []  # files that could not be read at all: checks across files would only echo them
     for path in sorted(mappings_dir.glob("*.yaml")):
         if path.name.startswith("_") or path.name == SITES_FILE:
             continue
         with problems.check():
-            mapping = load_mapping(path, site_defaults=site_defaults, problems=problems)
+            try:
+                mapping = load_mapping(path, site_defaults=site_defaults, problems=problems)
+            except ConfigError:
+                unread.append(path)
+                raise
             if mapping.domain in mappings:
                 raise ConfigError(f"{path}:1: domain {mapping.domain} is already mapped by {mappings[mapping.domain].path}")
             mappings[mapping.domain] = mapping
     if not mappings and not problems.lines:
         raise ConfigError(f"{mappings_dir}: no mapping files (<domain>.yaml)")
+    if unread:
+        problems.raise_if_any()
     for mapping in mappings.values():
         for item in mapping.relrec:
             with problems.check():
                 if item.domain_add not in mappings:
-                    raise item.where.error(f"relrec.domain_add: {item.domain_add} is not a domain of this study's "
+                    raise item.where.error(f"relrec domain_add: {item.domain_add} is not a domain of this study's "
                                            f"mappings ({', '.join(sorted(mappings))})")
     known_forms = {source.form for mapping in mappings.values() for source in mapping.sources}
     for site in site_defaults.values():

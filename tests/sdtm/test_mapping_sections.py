@@ -72,13 +72,13 @@ def test_every_section_is_typed(tmp_path):
 @pytest.mark.parametrize(("change", "line", "message"), [
     (("  seq: {order:", "  seq: {ordr:"), 8, "derivations.seq: unknown key 'ordr'"),
     (("  seq: {order: [AESTDTC, AETERM]}", "  seqq: {order: [AESTDTC]}"), 8, "derivations: unknown key 'seqq'"),
-    (("same_day: earlier", "same_day: sooner"), 7, "derivations.epoch.same_day: one of later, earlier, got 'sooner'"),
+    (("same_day: earlier", "same_day: sooner"), 7, "derivations.epoch.same_day: one of earlier, later, got 'sooner'"),
     (("[{dtc: AESTDTC, new_var: AESTDY}]", "[{dtc: AESTDTC}]"), 6, "derivations.dy[1]: needs 'new_var'"),
-    (("qorig: Derived}", "qorig: Derived, qlable: X}"), 10, "supp: unknown key 'qlable'"),
-    (("relid_prefix: AEDS}", "relid_prefx: AEDS}"), 12, "relrec: unknown key 'relid_prefx'"),
-    (("filter: \"AEACN == 'DRUG WITHDRAWN'\"", "filter: \"AEACN ==\""), 12, "relrec.filter: expression"),
-    (("    common_unit: mg/dL", "    common_units: mg/dL"), 20, "derived_records: unknown key 'common_units'"),
-    (("  - function: ratio", "  - function: product"), 14, "derived_records.function: one of ratio, got 'product'"),
+    (("qorig: Derived}", "qorig: Derived, qlable: X}"), 10, "supp[1]: unknown key 'qlable'"),
+    (("relid_prefix: AEDS}", "relid_prefx: AEDS}"), 12, "relrec[1]: unknown key 'relid_prefx'"),
+    (("filter: \"AEACN == 'DRUG WITHDRAWN'\"", "filter: \"AEACN ==\""), 12, "relrec filter: expression"),
+    (("    common_unit: mg/dL", "    common_units: mg/dL"), 20, "derived_records[1]: unknown key 'common_units'"),
+    (("  - function: ratio", "  - function: product"), 14, "derived_records[1].function: one of ratio, got 'product'"),
     (("derivations:", "derivation:"), 5, "mapping: unknown key 'derivation'"),
 ])
 def test_misspelt_key_in_any_section_fails_at_load(tmp_path, change, line, message):
@@ -102,8 +102,8 @@ def test_all_problems_of_all_mapping_files_are_reported_together(tmp_path):
     assert problems == [
         f"{folder / 'ae.yaml'}:4: variable AETERM: unknown algorithm 'asign' (known: assign, assign_ct, assign_unit, "
         "concat, convert_unit, derive, hardcode, iso8601, lookup)",
-        f"{folder / 'ae.yaml'}:10: supp: unknown key 'qorgi' (known: description, qeval, qlabel, qnam, qorig, source)",
-        f"{folder / 'ds.yaml'}:6: relrec.domain_add: ZZ is not a domain of this study's mappings (AE, DS)",
+        f"{folder / 'ae.yaml'}:10: supp[1]: unknown key 'qorgi' (known: description, qeval, qlabel, qnam, qorig, source)",
+        f"{folder / 'ds.yaml'}:6: relrec domain_add: ZZ is not a domain of this study's mappings (AE, DS)",
     ]
     assert str(info.value).startswith("3 problems in the spec files:\n")
 

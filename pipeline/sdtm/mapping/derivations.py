@@ -174,7 +174,7 @@ DERIVATIONS: dict[str, Derivation] = {d.name: d for d in [
     Derivation("dy", "derive_var_dy", DyParams, {"dtc": "name", "new_var": "name"}, _dy, many=True),
     Derivation("epoch", "derive_var_epoch", EpochParams,
                {"dtc": "name", "same_day": "text", "before_first": "text", "partial": "text"}, _epoch,
-               choices={"same_day": SAME_DAY_RULES, "before_first": BEFORE_FIRST_RULES, "partial": PARTIAL_RULES}),
+               choices={"same_day": tuple(sorted(SAME_DAY_RULES)), "before_first": BEFORE_FIRST_RULES, "partial": PARTIAL_RULES}),
     Derivation("seq", "derive_var_seq", SeqParams, {"order": "names"}, _seq),
     Derivation("lobxfl", "derive_var_lobxfl", LobxflParams, {"by": "names", "dtc": "name", "result": "name"}, _lobxfl),
     Derivation("reference", "derive_vars_dm_reference", ReferenceParams,
@@ -195,7 +195,7 @@ def parse_derivations(node: Any, where: Where, check: Callable[[], Any]) -> tupl
     >>> steps = parse_derivations({"dy": "abc", "seq": {"order": ["AESTDTC"]}, "epoch": {"dtc": "AESTDTC", "same_day": "soon"}},
     ...                           Where(Path("ae.yaml"), 60), problems.check)
     >>> [s.derivation.verb for s in steps], problems.lines
-    (['derive_var_seq'], ["ae.yaml:60: derivations.dy: expected a list, got 'abc'", "ae.yaml:60: derivations.epoch.same_day: one of later, earlier, got 'soon'"])
+    (['derive_var_seq'], ["ae.yaml:60: derivations.dy: expected a list, got 'abc'", "ae.yaml:60: derivations.epoch.same_day: one of earlier, later, got 'soon'"])
     """
     if node is None:
         return ()

@@ -276,26 +276,26 @@ class DomainMapping:
         return tuple(s for s in self.derivations if s.derivation.subject_level == subject_level)
 
 
-def _parse_supp(node: Any, where: Where) -> SuppSpec:
-    check_keys(node, SUPP_KEYS, where, f"supp", ("qnam", "qlabel"))
+def _parse_supp(node: Any, where: Where, label: str = "supp") -> SuppSpec:
+    check_keys(node, SUPP_KEYS, where, label, ("qnam", "qlabel"))
     return SuppSpec(qnam=node["qnam"], qlabel=node["qlabel"], where=where, qorig=node.get("qorig"),
                     qeval=node.get("qeval"), source=node.get("source"))
 
 
-def _parse_relrec(node: Any, where: Where) -> RelrecSpec:
+def _parse_relrec(node: Any, where: Where, label: str = "relrec") -> RelrecSpec:
     """A ``relrec:`` item; its filters parse in the expression language.
 
     >>> _parse_relrec({"domain_add": "DS", "filter": "AEACN == "}, Where(Path("ae.yaml"), 7))
     Traceback (most recent call last):
-    pipeline.common.errors.ConfigError: ae.yaml:7: relrec.filter: expression 'AEACN == ': incomplete or invalid syntax (invalid syntax)
+    pipeline.common.errors.ConfigError: ae.yaml:7: relrec filter: expression 'AEACN == ': incomplete or invalid syntax (invalid syntax)
     """
-    check_keys(node, RELREC_KEYS, where, "relrec", ("domain_add",))
+    check_keys(node, RELREC_KEYS, where, label, ("domain_add",))
     for key in ("filter", "filter_add"):
         if node.get(key) is not None:
             try:
                 parse(node[key])
             except ExpressionError as exc:
-                raise where.at(node, key).error(f"relrec.{key}: {exc}") from None
+                raise where.at(node, key).error(f"relrec {key}: {exc}") from None
     return RelrecSpec(domain_add=str(node["domain_add"]).upper(), where=where, filter=node.get("filter"),
                       filter_add=node.get("filter_add"), relid_prefix=node.get("relid_prefix"))
 
@@ -309,7 +309,7 @@ def _parse_list(node: Any, where: Where, what: str, parse_item: Any, problems: S
     out = []
     for index, item in enumerate(node if isinstance(node, list) else []):
         with problems.check():
-            out.append(parse_item(item, where.at(node, index)))
+            out.append(parse_item(item, where.at(node, index), f"{what}[{index + 1}]"))
     return tuple(out)
 
 
@@ -620,7 +620,7 @@ def load_mapping(path: str | Path, registry: dict[str, Any] | None = None, text:
     Traceback (most recent call last):
     pipeline.common.errors.ConfigError: 2 problems in the spec files:
     ...xx.yaml:4: variable XXTERM: unknown algorithm 'asign' (known: ...)
-    ...xx.yaml:6: supp: unknown key 'qlable' (known: description, qeval, qlabel, qnam, qorig, source)
+    ...xx.yaml:6: supp[1]: unknown key 'qlable' (known: description, qeval, qlabel, qnam, qorig, source)
     """
     registry = registry or REGISTRY
     path = Path(path)
@@ -631,8 +631,14 @@ def load_mapping(path: str | Path, registry: dict[str, Any] | None = None, text:
     if not isinstance(data, dict):
         raise ConfigError(f"{path}:1: expected a mapping with domain, sources and variables")
     here = Where(path, line_of(data))
-    with check():
-        check_keys(data, TOP_KEYS, here, "mapping")
+    with check():  # unknown keys name the file ("mapping: unknown key"), a value of the wrong kind its key
+        names = MarkedDict.fromkeys(data)
+        names.line, names.lines = data.line, data.lines
+        check_keys(names, TOP_KEYS, here, "mapping")
+    for key, kind in TOP_KEYS.items():
+        with check():
+            if data.get(key) is not None:
+                check_value(data[key], kind, here.at(data, key), key)
     domain = str(data.get("domain", "")).upper()
     with check():
         if not re.fullmatch(r"[A-Z]{2}|SUPP[A-Z]{2}", domain):
@@ -660,10 +666,10 @@ def load_mapping(path: str | Path, registry: dict[str, Any] | None = None, text:
     supp = _parse_list(data.get("supp"), here.at(data, "supp"), "supp", _parse_supp, problems)
     relrec = _parse_list(data.get("relrec"), here.at(data, "relrec"), "relrec", _parse_relrec, problems)
     derived_records = _parse_list(data.get("derived_records"), here.at(data, "derived_records"), "derived_records",
-                                  lambda node, where: parse_derived_record(node, where, "derived_records"), problems)
+                                  parse_derived_record, problems)
     if own:
         problems.raise_if_any()
     return DomainMapping(
         domain=domain, path=path, sources=tuple(sources), transpose=transpose, variables=variables,
-        required=tuple(data.get("required") or ()), derived_records=derived_records, derivations=derivations,
+        required=tuple(data["required"]) if isinstance(data.get("required"), list) else (), derived_records=derived_records, derivations=derivations,
         subject_check=bool(data.get("subject_check", domain != "DM")), duplicates=duplicates, supp=supp, relrec=relrec)
