@@ -16,7 +16,6 @@ from pipeline.sdtm.derive_var_epoch import derive_var_epoch
 from pipeline.sdtm.derive_var_lobxfl import derive_var_lobxfl
 from pipeline.sdtm.derive_var_nrind import derive_var_nrind
 from pipeline.sdtm.derive_var_seq import derive_var_seq
-from pipeline.sdtm.derive_vars_stresc import derive_vars_stresc
 from pipeline.sdtm.derive_vars_visit import derive_vars_visit
 from pipeline.sdtm.supp import build_supp
 
@@ -58,10 +57,12 @@ def synthetic(seed: int = 20240601) -> dict[str, pd.DataFrame]:
         "STUDYID": "BENCH", "USUBJID": ids[subject], "LBTESTCD": np.array([f"T{t:02d}" for t in range(TESTS)])[test],
         "LBCAT": "CHEMISTRY", "LBORRES": orres, "LBORRESU": "mg/dL", "LBORNRLO": "1.0", "LBORNRHI": "5.0",
         "LBDTC": dates, "VISIT": np.where(unscheduled, "Unscheduled", np.asarray(tv["VISIT"])[visit]),
+        # standard results as the mapping's convert_unit gives them (mg/dL -> g/L)
+        "LBSTRESC": np.where(orres == "<0.1", "<0.001", (value * 0.01).round(4).astype(str)),
+        "LBSTRESN": np.where(orres == "<0.1", np.nan, (value * 0.01).round(4)), "LBSTRESU": "g/L",
+        "LBSTNRLO": 0.01, "LBSTNRHI": 0.05,
     })
-    conversions = pd.DataFrame({"LBTESTCD": [f"T{t:02d}" for t in range(TESTS)], "ORRESU": "mg/dL",
-                                "STRESU": "g/L", "FACTOR": 0.01})
-    return {"dm": dm, "se": se, "tv": tv, "lb": lb, "conversions": conversions}
+    return {"dm": dm, "se": se, "tv": tv, "lb": lb}
 
 
 def timed(label: str, rows: int, func):
@@ -78,7 +79,6 @@ def main() -> int:
     rows = len(lb)
     print(f"synthetic LB: {rows:,} records, {SUBJECTS:,} subjects", flush=True)
     lb = timed("derive_vars_visit", rows, lambda: derive_vars_visit(lb, data["tv"], dtc_var="LBDTC"))
-    lb = timed("derive_vars_stresc", rows, lambda: derive_vars_stresc(lb, "LB", dataset_add=data["conversions"]))
     lb = timed("derive_var_nrind", rows, lambda: derive_var_nrind(lb, "LB"))
     lb = timed("derive_var_dy", rows, lambda: derive_var_dy(lb, dm, "LBDTC", "LBDY"))
     lb = timed("derive_var_epoch", rows, lambda: derive_var_epoch(lb, data["se"], "LBDTC", same_day="earlier"))

@@ -233,6 +233,7 @@ KINDS: dict[str, tuple[Any, str]] = {
     "mapping": (lambda v: isinstance(v, dict), "a mapping (key: value)"),
     "sheet": (lambda v: isinstance(v, str) or (_is_int(v) and v >= 0), "a sheet name or a 0-based sheet number"),
     "list": (lambda v: isinstance(v, list), "a list"),
+    "condition": (lambda v: isinstance(v, (str, dict)), "an expression or a condition mapping such as {column: X, equals: Y}"),
 }
 
 

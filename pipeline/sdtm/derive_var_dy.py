@@ -51,7 +51,7 @@ def derive_var_dy(
     reference = _one_per_subject(dm, by, ref_var)
     keys = dataset[by].merge(reference, on=by, how="left", validate="many_to_one")
     day = compute_study_day(iso_date(dataset[dtc_var]).reset_index(drop=True), iso_date(keys["_ref"]))
-    result = dataset.copy()
+    result = dataset.copy(deep=False)  # new columns are set whole: the input is never written into
     result[new_var] = pd.array(day, dtype="Int64")
     return result
 

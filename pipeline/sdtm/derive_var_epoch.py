@@ -94,7 +94,7 @@ def derive_var_epoch(
             agree = agree | pd.notna(epoch_lo)
         epoch[spans] = np.where(agree, epoch_lo, None)
 
-    result = dataset.copy()
+    result = dataset.copy(deep=False)  # new columns are set whole: the input is never written into
     result[new_var] = pd.Series(epoch, index=dataset.index, dtype="object").where(pd.notna(epoch), None)
     return result
 

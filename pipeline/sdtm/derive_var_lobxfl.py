@@ -86,6 +86,6 @@ def derive_var_lobxfl(
     last_rows = work.drop_duplicates(group, keep="last")["_row"].to_numpy()
     flag = np.full(len(dataset), None, dtype=object)
     flag[last_rows] = "Y"
-    result = dataset.copy()
+    result = dataset.copy(deep=False)  # new columns are set whole: the input is never written into
     result[new_var] = pd.Series(flag, index=dataset.index, dtype="object")
     return result

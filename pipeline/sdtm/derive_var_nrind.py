@@ -1,4 +1,8 @@
-"""derive_var_nrind: --NRIND (LOW / NORMAL / HIGH) from the standard result and standard-unit range."""
+"""derive_var_nrind: --NRIND (LOW / NORMAL / HIGH) from the standard result and standard-unit range.
+
+One implementation: the mapping's ``derive: {function: nrind}`` and the verb both call
+:func:`range_indicator`.
+"""
 
 from __future__ import annotations
 
@@ -6,18 +10,86 @@ import numpy as np
 import pandas as pd
 
 from pipeline.sdtm.derive_helpers import check_domain, check_frame, check_variable_name
-from pipeline.sdtm.derive_vars_stresc import parse_censored
+
+NUMBER_PATTERN = r"^\s*(<=|>=|<|>|=)?\s*([+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?)\s*$"
 
 
-def derive_var_nrind(dataset: pd.DataFrame, domain: str, new_var: str | None = None) -> pd.DataFrame:
-    """Add ``<domain>NRIND`` comparing ``--STRESN`` with ``--STNRLO`` / ``--STNRHI`` (standard units).
+def parse_censored(text: pd.Series) -> pd.DataFrame:
+    """Split result text into a comparison operator (``<``, ``<=``, ``>``, ``>=`` or None) and a number.
+
+    Text that is not a (possibly censored) number gives NaN. ``=`` is dropped.
+
+    >>> parse_censored(pd.Series(["12.5", "<0.1", ">= 1000", "NEGATIVE", None, "1,5"]))
+      operator  number
+    0     None    12.5
+    1        <     0.1
+    2       >=  1000.0
+    3     None     NaN
+    4     None     NaN
+    5     None     NaN
+    """
+    codes, uniques = pd.factorize(text.astype("object"), use_na_sentinel=True)
+    if len(uniques) == 0:
+        return pd.DataFrame({"operator": np.full(len(text), None, dtype=object), "number": np.full(len(text), np.nan)},
+                            index=text.index)
+    parts = pd.Series(uniques, dtype="object").astype("string").str.extract(NUMBER_PATTERN)
+    number = pd.to_numeric(parts[1], errors="coerce").astype("float64").to_numpy()
+    keep = (parts[0].isin(["<", "<=", ">", ">="]).to_numpy(dtype=bool)) & ~np.isnan(number)
+    operator = np.where(keep, parts[0].astype("object").to_numpy(), None)
+    take = np.where(codes < 0, 0, codes)
+    missing = codes < 0
+    operator_all = operator.take(take)
+    operator_all[missing] = None
+    number_all = number.take(take)
+    number_all[missing] = np.nan
+    return pd.DataFrame({"operator": operator_all, "number": number_all}, index=text.index)
+
+
+def range_indicator(value: pd.Series, low: pd.Series | None, high: pd.Series | None,
+                    text: pd.Series | None = None) -> pd.Series:
+    """LOW / NORMAL / HIGH (None when it cannot be told) of numeric results against a reference range.
 
     - ``LOW`` below the lower limit, ``HIGH`` above the upper limit, ``NORMAL`` within the range
       (limits inclusive); a one-sided range is enough (e.g. only an upper limit).
-    - Censored results (STRESN null, STRESC ``<x``/``<=x``/``>x``/``>=x``) are classified when the
-      bound settles it: ``<0.1`` with lower limit 0.5 is LOW; ``<0.1`` with only an upper limit 0.2
-      is NORMAL; ``>1000`` with upper limit 500 is HIGH; otherwise null.
-    - Null when there is no result or no range. An existing ``new_var`` column is replaced.
+    - A censored result (``value`` null, ``text`` ``<x``/``<=x``/``>x``/``>=x``) is classified when
+      the bound settles it (SDTMIG: the result lies below the bound): ``<0.1`` with lower limit 0.5
+      is LOW; ``<0.1`` with only an upper limit 0.2 is NORMAL; ``>1000`` with upper limit 500 is HIGH.
+
+    >>> range_indicator(pd.Series([3.0, None]), pd.Series([4.0, 0.5]), pd.Series([10.0, 2.0]),
+    ...                 pd.Series(["3", "<0.1"])).tolist()
+    ['LOW', 'LOW']
+    """
+    number = pd.to_numeric(value, errors="coerce").to_numpy(dtype="float64")
+    nan = np.full(len(number), np.nan)
+    lo = pd.to_numeric(low, errors="coerce").to_numpy(dtype="float64") if low is not None else nan
+    hi = pd.to_numeric(high, errors="coerce").to_numpy(dtype="float64") if high is not None else nan
+    has_range = ~np.isnan(lo) | ~np.isnan(hi)
+    with np.errstate(invalid="ignore"):
+        is_low = number < lo
+        is_high = number > hi
+        within = ~np.isnan(number) & has_range & ~is_low & ~is_high
+    indicator = np.select([is_low, is_high, within], ["LOW", "HIGH", "NORMAL"], default="")
+    if text is not None:
+        censored = parse_censored(pd.Series(text.to_numpy(dtype=object), index=value.index).where(np.isnan(number)))
+        op = censored["operator"].to_numpy(dtype=object)
+        bound = censored["number"].to_numpy(dtype="float64")
+        below = np.isin(op, ["<", "<="])
+        above = np.isin(op, [">", ">="])
+        strict = np.isin(op, ["<", ">"])
+        with np.errstate(invalid="ignore"):
+            c_low = below & np.where(strict, bound <= lo, bound < lo)
+            c_high = above & np.where(strict, bound >= hi, bound > hi)
+            c_normal_below = below & np.isnan(lo) & (bound <= hi)
+            c_normal_above = above & np.isnan(hi) & (bound >= lo)
+        censored_ind = np.select([c_low, c_high, c_normal_below | c_normal_above], ["LOW", "HIGH", "NORMAL"], "")
+        indicator = np.where(indicator == "", censored_ind, indicator)
+    flags = pd.Series(indicator, index=value.index, dtype="object")
+    return flags.where(flags != "", None)
+
+
+def derive_var_nrind(dataset: pd.DataFrame, domain: str, new_var: str | None = None) -> pd.DataFrame:
+    """Add ``<domain>NRIND`` comparing ``--STRESN`` (or a censored ``--STRESC``) with ``--STNRLO`` /
+    ``--STNRHI`` (standard units), by :func:`range_indicator`. An existing ``new_var`` is replaced.
 
     >>> lb = pd.DataFrame({"LBSTRESC": ["3.0", "5.5", "12", "<0.1", ">1000", "<0.1", "7"],
     ...     "LBSTRESN": [3.0, 5.5, 12.0, None, None, None, 7.0],
@@ -31,32 +103,7 @@ def derive_var_nrind(dataset: pd.DataFrame, domain: str, new_var: str | None = N
     stresn, stresc = f"{domain}STRESN", f"{domain}STRESC"
     low_var, high_var = f"{domain}STNRLO", f"{domain}STNRHI"
     check_frame(dataset, domain, [stresn, low_var, high_var])
-    value = pd.to_numeric(dataset[stresn], errors="coerce").to_numpy(dtype="float64")
-    low = pd.to_numeric(dataset[low_var], errors="coerce").to_numpy(dtype="float64")
-    high = pd.to_numeric(dataset[high_var], errors="coerce").to_numpy(dtype="float64")
-    has_range = ~np.isnan(low) | ~np.isnan(high)
-    with np.errstate(invalid="ignore"):
-        is_low = value < low
-        is_high = value > high
-        within = ~np.isnan(value) & has_range & ~is_low & ~is_high
-    indicator = np.select([is_low, is_high, within], ["LOW", "HIGH", "NORMAL"], default="")
-
-    if stresc in dataset.columns:
-        censored = parse_censored(dataset[stresc].where(dataset[stresn].isna()))
-        op = censored["operator"].to_numpy(dtype=object)
-        bound = censored["number"].to_numpy(dtype="float64")
-        below = np.isin(op, ["<", "<="])
-        above = np.isin(op, [">", ">="])
-        strict = np.isin(op, ["<", ">"])
-        with np.errstate(invalid="ignore"):
-            c_low = below & np.where(strict, bound <= low, bound < low)
-            c_high = above & np.where(strict, bound >= high, bound > high)
-            c_normal_below = below & np.isnan(low) & (bound <= high)
-            c_normal_above = above & np.isnan(high) & (bound >= low)
-        censored_ind = np.select([c_low, c_high, c_normal_below | c_normal_above], ["LOW", "HIGH", "NORMAL"], "")
-        indicator = np.where(indicator == "", censored_ind, indicator)
-
-    result = dataset.copy()
-    flags = pd.Series(indicator, index=dataset.index, dtype="object")
-    result[new_var] = flags.where(flags != "", None)
+    result = dataset.copy(deep=False)  # new columns are set whole: the input is never written into
+    result[new_var] = range_indicator(dataset[stresn], dataset[low_var], dataset[high_var],
+                                      dataset[stresc] if stresc in dataset.columns else None)
     return result

@@ -86,7 +86,7 @@ def derive_vars_visit(
     events = _stack_events(dataset, dataset_add, by, visit_var, dtc_var, planned, unscheduled_re)
     numbering = _number_unscheduled(events, by, planned, increment, decimals)
 
-    result = dataset.copy()
+    result = dataset.copy(deep=False)  # new columns are set whole: the input is never written into
     row_keys = dataset[by].copy()
     row_keys["_date"] = iso_date(dataset[dtc_var])
     unscheduled_num = row_keys.merge(numbering, on=[*by, "_date"], how="left")["VISITNUM"].to_numpy()

@@ -9,17 +9,15 @@ Public interface:
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
-from pathlib import Path
-from typing import Any, Union
+from collections.abc import Callable, Sequence
+from typing import Union
 
 import numpy as np
 import pandas as pd
 
 from pipeline.common.errors import ConfigError, InputError
-from pipeline.common.expressions import ExpressionError, evaluate_mask, parse
+from pipeline.common.expressions import ExpressionError, evaluate_mask
 from pipeline.common.logs import get_logger
-from pipeline.common.specfile import line_of
 from pipeline.sdtm.derive_helpers import (
     as_tuple,
     blank_to_na,
@@ -59,34 +57,6 @@ def apply_filter(dataset: pd.DataFrame, condition: RowFilter, name: str) -> pd.D
     if len(mask) != len(dataset) or not pd.api.types.is_bool_dtype(mask.fillna(False)):
         raise ConfigError(f"argument {name}: the condition must give one true/false value per record")
     return dataset[mask.fillna(False).astype(bool).to_numpy()]
-
-
-def check_relrec_spec(relrec: Sequence[Any], path: Path, domains: Sequence[str]) -> None:
-    """A mapping's ``relrec:`` items: ``domain_add`` a domain the study maps, and ``filter`` /
-    ``filter_add`` parsed in the expression language; errors name file and line.
-
-    >>> check_relrec_spec([{"domain_add": "DS", "filter": "AEACN == "}], Path("ae.yaml"), ["AE", "DS"])
-    Traceback (most recent call last):
-    ...
-    pipeline.common.errors.ConfigError: ae.yaml:0: relrec filter: expression 'AEACN == ': incomplete or invalid syntax (invalid syntax)
-    >>> check_relrec_spec([{"domain_add": "ZZ"}], Path("ae.yaml"), ["AE", "DS"])
-    Traceback (most recent call last):
-    ...
-    pipeline.common.errors.ConfigError: ae.yaml:0: relrec domain_add: ZZ is not a domain of this study's mappings (AE, DS)
-    """
-    for item in relrec:
-        if not isinstance(item, Mapping):
-            continue
-        other = str(item.get("domain_add", "")).upper()
-        if other not in domains:
-            raise ConfigError(f"{path}:{line_of(item, 'domain_add')}: relrec domain_add: {other or 'nothing'} is not "
-                              f"a domain of this study's mappings ({', '.join(domains)})")
-        for key in ("filter", "filter_add"):
-            if item.get(key) is not None:
-                try:
-                    parse(item[key])
-                except ExpressionError as exc:
-                    raise ConfigError(f"{path}:{line_of(item, key)}: relrec {key}: {exc}") from None
 
 
 def _record_keys(dataset: pd.DataFrame, domain: str, idvar: str) -> pd.Series:

@@ -22,22 +22,18 @@ from pipeline.common.io import write_json_atomic, write_parquet_atomic
 from pipeline.common.logs import get_logger, track
 from pipeline.common.sdtm_model import place_model_timing
 from pipeline.common.study import StudyContext
-from pipeline.sdtm.derive_var_dy import derive_var_dy
-from pipeline.sdtm.derive_var_epoch import derive_var_epoch
-from pipeline.sdtm.derive_var_lobxfl import derive_var_lobxfl
-from pipeline.sdtm.derive_var_seq import derive_var_seq
-from pipeline.sdtm.derive_vars_dm_reference import derive_vars_dm_reference
-from pipeline.sdtm.derive_vars_visit import derive_vars_visit
+from pipeline.common.specfile import SpecProblems
 from pipeline.sdtm.import_existing import run_import
 from pipeline.sdtm.mapping.algorithms import MappingEnv
 from pipeline.sdtm.mapping.engine import (
     QUARANTINE_COLUMNS, DomainResult, IngestedFile, quarantine_rows, check_bindings, check_references, check_ledger,
     check_quarantine_gate,
     count_rows, ingest_source, map_domain)
+from pipeline.sdtm.mapping.derivations import DERIVATIONS, DerivationContext
 from pipeline.sdtm.mapping.records import derive_records_ratio
 from pipeline.sdtm.mapping.spec import SITES_FILE, DomainMapping, SiteDefaults, load_mapping, load_site_defaults
 from pipeline.sdtm.mapping.units import UnitTable
-from pipeline.sdtm.relrec import build_relrec, check_relrec_spec
+from pipeline.sdtm.relrec import build_relrec
 from pipeline.sdtm.supp import build_supp
 from pipeline.sdtm.trial_design import build_se, build_trial_design, build_ts
 from pipeline.standards.tables import load_standard_variables
@@ -51,15 +47,16 @@ LINEAGE_OUT = ["STUDYID", "DOMAIN", "USUBJID", "SEQ", "SOURCE_FILE", "SOURCE_ROW
 
 # --- loading ------------------------------------------------------------------------------------
 
-def load_site_dialects(mappings_dir: Path) -> dict[str, SiteDefaults]:
+def load_site_dialects(mappings_dir: Path, problems: SpecProblems | None = None) -> dict[str, SiteDefaults]:
     """The site dialects of ``sites.yaml`` when the study has one."""
     sites_path = mappings_dir / SITES_FILE
-    return load_site_defaults(sites_path) if sites_path.is_file() else {}
+    return load_site_defaults(sites_path, problems=problems) if sites_path.is_file() else {}
 
 
 def load_mappings(mappings_dir: Path, site_defaults: dict[str, SiteDefaults] | None = None) -> dict[str, DomainMapping]:
     """Every ``<domain>.yaml`` of a study (files starting with ``_`` are skipped), DM first; the site
     dialects of ``sites.yaml`` (``site_defaults``, read when not given) are inherited by every source.
+    Every problem of every mapping file (and of sites.yaml) is reported together, one line each.
 
     >>> from pipeline.common.study import PROJECT_ROOT
     >>> list(load_mappings(PROJECT_ROOT / "mappings" / "iscalimab-ln"))[0]
@@ -67,25 +64,40 @@ def load_mappings(mappings_dir: Path, site_defaults: dict[str, SiteDefaults] | N
     """
     if not mappings_dir.is_dir():
         raise ConfigError(f"{mappings_dir}: no mapping folder for this study")
-    mappings = {}
-    site_defaults = load_site_dialects(mappings_dir) if site_defaults is None else site_defaults
+    mappings: dict[str, DomainMapping] = {}
+    problems = SpecProblems()
+    site_defaults = load_site_dialects(mappings_dir, problems) if site_defaults is None else site_defaults
+    unread = []  # files that could not be read at all: checks across files would only echo them
     for path in sorted(mappings_dir.glob("*.yaml")):
         if path.name.startswith("_") or path.name == SITES_FILE:
             continue
-        mapping = load_mapping(path, site_defaults=site_defaults)
-        if mapping.domain in mappings:
-            raise ConfigError(f"{path}:1: domain {mapping.domain} is already mapped by {mappings[mapping.domain].path}")
-        mappings[mapping.domain] = mapping
-    if not mappings:
+        with problems.check():
+            try:
+                mapping = load_mapping(path, site_defaults=site_defaults, problems=problems)
+            except ConfigError:
+                unread.append(path)
+                raise
+            if mapping.domain in mappings:
+                raise ConfigError(f"{path}:1: domain {mapping.domain} is already mapped by {mappings[mapping.domain].path}")
+            mappings[mapping.domain] = mapping
+    if not mappings and not problems.lines:
         raise ConfigError(f"{mappings_dir}: no mapping files (<domain>.yaml)")
+    if unread:
+        problems.raise_if_any()
     for mapping in mappings.values():
-        check_relrec_spec(mapping.raw.get("relrec") or [], mapping.path, sorted(mappings))
+        for item in mapping.relrec:
+            with problems.check():
+                if item.domain_add not in mappings:
+                    raise item.where.error(f"relrec domain_add: {item.domain_add} is not a domain of this study's "
+                                           f"mappings ({', '.join(sorted(mappings))})")
     known_forms = {source.form for mapping in mappings.values() for source in mapping.sources}
     for site in site_defaults.values():
         unknown = [form for form in site.forms if form not in known_forms]
-        if unknown:
-            raise site.where.error(f"site {site.site}: forms {', '.join(unknown)} are not the form of any mapping source "
-                                   f"(known: {', '.join(sorted(known_forms))})")
+        with problems.check():
+            if unknown:
+                raise site.where.error(f"site {site.site}: forms {', '.join(unknown)} are not the form of any mapping "
+                                       f"source (known: {', '.join(sorted(known_forms))})")
+    problems.raise_if_any()
     order = sorted(mappings, key=lambda d: (d != "DM", d))
     return {d: mappings[d] for d in order}
 
@@ -115,20 +127,19 @@ def _subject_check(results: dict[str, DomainResult], mappings: dict[str, DomainM
 def _derived_records(results: dict[str, DomainResult], mappings: dict[str, DomainMapping], units: UnitTable) -> None:
     for domain, mapping in mappings.items():
         for spec in mapping.derived_records:
-            if spec.get("function") != "ratio":
-                raise ConfigError(f"{mapping.path}: derived_records: unknown function '{spec.get('function')}' (known: ratio)")
             data = results[domain].data
-            new = derive_records_ratio(data, dict(spec), units, where=str(mapping.path))
+            new = derive_records_ratio(data, spec, units)
             if not new.empty:
                 with warnings.catch_warnings():
                     warnings.simplefilter("ignore", FutureWarning)  # all-null columns of the new records
                     results[domain].data = pd.concat([data, new.astype(object)], ignore_index=True)
-                log.info("%s: %d record(s) derived (%s)", domain, len(new), spec.get("description", "ratio"))
+                log.info("%s: %d record(s) derived (%s)", domain, len(new), spec.description or "ratio")
 
 
 def derive_domain(domain: str, data: pd.DataFrame, mapping: DomainMapping, dm: pd.DataFrame, se: pd.DataFrame | None,
                   tv: pd.DataFrame | None = None, increment: float = 0.01) -> pd.DataFrame:
-    """Timing and identifier derivations named in the mapping's ``derivations:`` block.
+    """Timing and identifier derivations named in the mapping's ``derivations:`` block, in the order of
+    the registry (:data:`pipeline.sdtm.mapping.derivations.DERIVATIONS`).
 
     >>> from pipeline.sdtm.mapping.spec import load_mapping
     >>> mapping = load_mapping(Path("ae.yaml"), text="domain: AE\\nsources: []\\nderivations:\\n"
@@ -138,28 +149,12 @@ def derive_domain(domain: str, data: pd.DataFrame, mapping: DomainMapping, dm: p
     >>> derive_domain("AE", ae, mapping, dm, None)[["AESEQ", "AESTDTC", "AESTDY"]].values.tolist()
     [[1, '2019-12-31', -1], [2, '2020-01-05', 5]]
     """
-    spec = mapping.derivations
     if data.empty:
         return data
-    out = data
-    if spec.get("visit") and tv is not None:  # planned visits from TV, unscheduled ones numbered x.01, x.02 ...
-        item = spec["visit"]
-        out = derive_vars_visit(out, tv, dtc_var=item["dtc"], visit_var=item.get("visit_var", "VISIT"),
-                                increment=float(item.get("increment", increment)))
-    for item in spec.get("dy", []) or []:
-        out = derive_var_dy(out, dm, dtc_var=item["dtc"], new_var=item["new_var"])
-    if spec.get("epoch") and se is not None:
-        item = spec["epoch"]
-        out = derive_var_epoch(out, se, dtc_var=item["dtc"], same_day=item.get("same_day", "later"),
-                               before_first=item.get("before_first", "null"), partial=item.get("partial", "null"))
-    if spec.get("seq"):
-        order = list(spec["seq"]["order"])
-        out = out.assign(**{c: None for c in order if c not in out.columns})  # a Perm variable nobody collected
-        out = derive_var_seq(out, domain, order=order)
-    if spec.get("lobxfl"):
-        item = spec["lobxfl"]
-        out = derive_var_lobxfl(out, dm, by_vars=list(item["by"]), dtc_var=item["dtc"], result_var=item["result"])
-    return out
+    ctx = DerivationContext(domain=domain, dm=dm, se=se, tv=tv, increment=increment)
+    for step in mapping.steps():
+        data = step.apply(data, ctx)
+    return data
 
 
 def order_columns(domain: str, data: pd.DataFrame, variables: pd.DataFrame, keep_internal: bool = False) -> pd.DataFrame:
@@ -174,7 +169,7 @@ def order_columns(domain: str, data: pd.DataFrame, variables: pd.DataFrame, keep
     """
     meta_domain = "SUPPQUAL" if domain.startswith("SUPP") else domain
     meta = variables[variables["domain"] == meta_domain].sort_values("order")
-    out = data.copy()
+    out = data.copy(deep=False)  # columns below are replaced, never written into
     for variable, core in zip(meta["variable"], meta["core"]):
         if variable not in out.columns and core in ("Req", "Exp"):
             out[variable] = None
@@ -183,11 +178,7 @@ def order_columns(domain: str, data: pd.DataFrame, variables: pd.DataFrame, keep
             if kind == "Num":
                 out[variable] = _numbers(domain, variable, out)
             else:
-                values = out[variable].astype(object).where(out[variable].notna(), None)
-                if pd.api.types.infer_dtype(values, skipna=True) not in ("string", "empty"):
-                    values = values.map(lambda v: v if v is None or isinstance(v, str) else
-                                        (str(int(v)) if isinstance(v, float) and v.is_integer() else str(v)))
-                out[variable] = values
+                out[variable] = _texts(out[variable])
     # SDTM model timing variables a domain table does not list (VISITNUM in EX, MHSTDY in MH) go where the
     # model puts them (SDTM v2.0 timing order; CG0330)
     known = [v for v in place_model_timing(list(meta["variable"]), list(out.columns), meta_domain) if v in out.columns]
@@ -195,6 +186,22 @@ def order_columns(domain: str, data: pd.DataFrame, variables: pd.DataFrame, keep
     internal = [c for c in out.columns if c.startswith("_")] if keep_internal else []
     out = out[known + extra + internal]
     return out.reset_index(drop=True)
+
+
+def _texts(values: pd.Series) -> pd.Series:
+    """A Char variable as text or None: numbers as text (whole floats without ``.0``), each distinct
+    value converted once.
+
+    >>> _texts(pd.Series([1.0, "a", None, 2.5, float("nan")])).tolist()
+    ['1', 'a', None, '2.5', None]
+    """
+    codes, uniques = pd.factorize(values.astype(object), use_na_sentinel=True)
+    if pd.api.types.infer_dtype(uniques, skipna=True) in ("string", "empty"):
+        text = np.append(np.asarray(uniques, dtype=object), None)
+    else:
+        text = np.array([v if isinstance(v, str) else (str(int(v)) if isinstance(v, float) and v.is_integer() else str(v))
+                         for v in uniques] + [None], dtype=object)
+    return pd.Series(text[codes], index=values.index, dtype=object)
 
 
 def _numbers(domain: str, variable: str, data: pd.DataFrame) -> pd.Series:
@@ -211,7 +218,9 @@ def _numbers(domain: str, variable: str, data: pd.DataFrame) -> pd.Series:
     values = data[variable]
     numbers = pd.to_numeric(values, errors="coerce")
     text = values.astype(object).where(values.notna(), None)
-    bad = numbers.isna() & text.map(lambda v: v is not None and str(v).strip() != "")
+    bad = numbers.isna()
+    if bad.any():  # a value that is not a number, unless blank
+        bad[bad] = [v is not None and str(v).strip() != "" for v in text[bad]]
     if bad.any():
         first = data.index[bad.to_numpy()][0]
         where = f"{data.at[first, '_file']}: row {data.at[first, '_row']}: " if {"_file", "_row"} <= set(data.columns) else ""
@@ -352,6 +361,9 @@ def run(ctx: StudyContext) -> None:
     for domain, mapping in track(list(mappings.items()), "mapping domains"):
         results[domain] = map_domain(mapping, ingested[domain], env)
         env.datasets[domain] = results[domain].data
+        for item in ingested.pop(domain):  # the raw frames of a mapped domain are not needed again
+            item.frame = item.original = None
+    env.datasets.clear()  # lookups are done: keep no second reference to the records derived below
     _subject_check(results, mappings)
     _derived_records(results, mappings, units)
 
@@ -363,7 +375,10 @@ def run(ctx: StudyContext) -> None:
     se = None
     if "DM" in results:
         dm = dm.assign(**{c: None for c in ("ARMCD",) if c not in dm.columns})  # no randomisation export read
-        dm = derive_vars_dm_reference(dm, ex, ds, design, **(mappings["DM"].derivations.get("reference") or {}))
+        steps = mappings["DM"].steps(subject_level=True) or (DERIVATIONS["reference"].default_step(),)
+        subject_ctx = DerivationContext(domain="DM", dm=dm, ex=ex, ds=ds, design=design)
+        for step in steps:
+            dm = step.apply(dm, subject_ctx)
         results["DM"].data = dm
         se = build_se(dm, ex, ds, design, td_spec)
         trial["TS"] = build_ts(design, td_spec, ct, dm)
@@ -393,21 +408,21 @@ def _build_relationships(results: dict[str, DomainResult], mappings: dict[str, D
     out: dict[str, pd.DataFrame] = {}
     for domain, mapping in mappings.items():
         data = results[domain].data
-        specs = [dict(s) for s in mapping.raw.get("supp") or [] if s.get("source", s.get("qnam")) in data.columns]
+        specs = [s for s in mapping.supp if s.column in data.columns]
         if specs and not data.empty:
-            supp = build_supp(data, domain, [dict(s) for s in specs])
+            supp = build_supp(data, domain, [s.as_qnam_spec() for s in specs])
             if not supp.empty:
                 out[f"SUPP{domain}"] = supp
-            results[domain].data = data.drop(columns=[s.get("source", s["qnam"]) for s in specs if s.get("source", s["qnam"]) in data])
+            results[domain].data = data.drop(columns=[s.column for s in specs])
     relrecs = []
     for domain, mapping in mappings.items():
-        for spec in mapping.raw.get("relrec") or []:
-            other = spec["domain_add"]
+        for spec in mapping.relrec:
+            other = spec.domain_add
             if other not in results or results[domain].data.empty or results[other].data.empty:
                 continue
             relrecs.append(build_relrec(results[domain].data, results[other].data, domain, other,
-                                        filter_dataset=spec.get("filter"), filter_add=spec.get("filter_add"),
-                                        relid_prefix=spec.get("relid_prefix")))
+                                        filter_dataset=spec.filter, filter_add=spec.filter_add,
+                                        relid_prefix=spec.relid_prefix))
     relrecs = [r for r in relrecs if not r.empty]
     if relrecs:
         out["RELREC"] = pd.concat(relrecs, ignore_index=True)

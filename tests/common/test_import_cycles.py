@@ -6,15 +6,7 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
-import pytest
-
 PIPELINE = Path(__file__).resolve().parents[2] / "pipeline"
-
-# TODO(issue 17): the mapping spec rewrite removes this cycle (spec.py <-> algorithms.py); empty this
-# list after that branch is merged, so any cycle fails.
-EXPECTED_CYCLES: list[frozenset[str]] = [
-    frozenset({"pipeline.sdtm.mapping.spec", "pipeline.sdtm.mapping.algorithms"}),
-]
 
 
 def module_name(path: Path, root: Path = PIPELINE) -> str:
@@ -106,11 +98,4 @@ def test_the_graph_sees_function_local_and_relative_imports(tmp_path):
 
 def test_no_import_cycle_in_pipeline():
     found = cycles(import_graph())
-    unexpected = [sorted(c) for c in found if c not in EXPECTED_CYCLES]
-    assert not unexpected, f"import cycles: {unexpected}"
-
-
-@pytest.mark.parametrize("pair", EXPECTED_CYCLES, ids=lambda p: " <-> ".join(sorted(p)))
-def test_the_known_cycle_is_still_there_until_the_mapping_rewrite_lands(pair):
-    """Fails once the cycle is gone: then delete it from EXPECTED_CYCLES (tightening the test above)."""
-    assert pair in cycles(import_graph()), f"{sorted(pair)} no longer import each other: remove it from EXPECTED_CYCLES"
+    assert not found, f"import cycles: {[sorted(c) for c in found]}"

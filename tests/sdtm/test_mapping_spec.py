@@ -153,7 +153,7 @@ sites:
     (('"site_{site}/{form}.xlsx"', '"site_{site}/all.xlsx"'), 7, "needs '{form}'"),
     (('"site_{site}/{form}.xlsx"', '"site_{site}/{form}_{domain}.xlsx"'), 7, "only {site} and {form} may be used"),
     (('"site_{site}/{form}.xlsx"', '"../{form}.xlsx"'), 7, "must be a relative path inside the raw directory"),
-    (('    reader: {format: xlsx, sheet: Export}', '    reader: xlsx'), 8, "site 102: reader must be a mapping"),
+    (('    reader: {format: xlsx, sheet: Export}', '    reader: xlsx'), 8, "site 102.reader: expected a mapping (key: value), got 'xlsx'"),
     (("sites:", "site:"), 1, "sites file: unknown key 'site'"),
     (('{delimiter: ";", decimal: ","}', '{delimiter: ";", decimals: ","}'), 3, "reader: unknown key 'decimals'"),
     (("format: xlsx,", "format: xlsm,"), 8, "reader.format: one of csv, xlsx, xpt, sas7bdat, got 'xlsm'"),

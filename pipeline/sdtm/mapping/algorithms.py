@@ -2,7 +2,7 @@
 
 Every algorithm is ``func(columns, params, env) -> Result``: ``columns`` resolves a name to a
 series (target variables computed so far first, then raw columns; ``raw.NAME`` forces the raw
-column), ``params`` are the checked options from the mapping file, ``env`` holds terminology,
+column) and carries the :class:`Batch` it belongs to (each row's site date dialect), ``params`` are the checked options from the mapping file, ``env`` holds terminology,
 units, the study design and reference datasets. ``Result.values`` is the new variable,
 ``Result.reason`` names what is wrong per row (None where fine); the engine sends rows with a
 reason to the quarantine (or flags them, ``on_error: flag``).
@@ -34,8 +34,9 @@ from pipeline.common.expressions import (
     parse,
 )
 from pipeline.standards.terminology import Codelist, codelist_from_ct, map_to_codelist
-from pipeline.sdtm.mapping.dates import combine_date_time, parse_dates, truncate_iso
 from pipeline.common.specfile import Where, check_value
+from pipeline.sdtm.derive_var_nrind import range_indicator
+from pipeline.sdtm.mapping.dates import DateFormatError, check_format, combine_date_time, parse_dates, truncate_iso
 from pipeline.sdtm.mapping.units import UnitTable, convert_values
 
 
@@ -51,9 +52,6 @@ class MappingEnv:
     units: UnitTable | None = None
     design: dict[str, Any] = field(default_factory=dict)
     datasets: dict[str, pd.DataFrame] = field(default_factory=dict)
-    date_formats: tuple[str, ...] = ("iso8601",)
-    month_names: dict[str, int] = field(default_factory=dict)
-    format_table: list[tuple[tuple[str, ...], dict[str, int], str | None]] = field(default_factory=list)
     _codelists: dict[str, Codelist] = field(default_factory=dict)
 
     def codelist(self, name: str) -> Codelist:
@@ -84,6 +82,46 @@ class MappingEnv:
         raise KeyError(f"no dataset '{name}' (available: {', '.join(sorted(self.datasets)) or 'none'}, or design.<list>)")
 
 
+def check_date_formats(formats: Any, where: Where) -> None:
+    """Every date format of a list usable by the parser, else an error naming the line."""
+    for fmt in formats or []:
+        try:
+            check_format(str(fmt))
+        except DateFormatError as exc:
+            raise where.error(str(exc)) from None
+
+
+@dataclass(frozen=True)
+class DateDialect:
+    """How one site writes dates: formats tried in order, its month names, the time precision it means."""
+
+    formats: tuple[str, ...] = ("iso8601",)
+    month_names: dict[str, int] = field(default_factory=dict)
+    time_precision: str | None = None
+
+
+@dataclass(frozen=True, eq=False)
+class Batch:
+    """The raw files mapped together as one frame: the date dialects and the dialect of each row.
+
+    ``row_dialect`` holds a dialect number per row; None means every row has the first dialect.
+
+    >>> batch = Batch((DateDialect(("%d.%m.%Y",)), DateDialect()), np.array([0, 1, 0]))
+    >>> [(d.formats, rows.tolist()) for d, rows in batch.groups()]
+    [(('%d.%m.%Y',), [0, 2]), (('iso8601',), [1])]
+    """
+
+    dialects: tuple[DateDialect, ...] = (DateDialect(),)
+    row_dialect: np.ndarray | None = None
+
+    def groups(self) -> list[tuple[DateDialect, np.ndarray | slice]]:
+        """(dialect, row positions) for each dialect that has rows, in dialect order."""
+        if self.row_dialect is None or len(self.dialects) == 1:
+            return [(self.dialects[0], slice(None))]
+        return [(dialect, np.flatnonzero(self.row_dialect == number)) for number, dialect in enumerate(self.dialects)
+                if (self.row_dialect == number).any()]
+
+
 class Columns:
     """Name resolution for algorithms: computed target variables first, then raw columns.
 
@@ -92,9 +130,11 @@ class Columns:
     (['F'], ['Female'])
     """
 
-    def __init__(self, raw: pd.DataFrame, out: pd.DataFrame | dict[str, pd.Series] | None = None):
+    def __init__(self, raw: pd.DataFrame, out: pd.DataFrame | dict[str, pd.Series] | None = None,
+                 batch: Batch = Batch()):
         self.raw = raw
         self.out = out if out is not None else {}
+        self.batch = batch
         self._text: dict[str, pd.Series] = {}
 
     def forget(self, name: str) -> None:
@@ -116,15 +156,60 @@ class Columns:
         raise KeyError(name)
 
     def text(self, name: str) -> pd.Series:
-        """The column as stripped text, '' for missing."""
+        """The column as stripped text, '' for missing; computed once per batch and column."""
         if name not in self._text:
-            values = self.get(name)
-            if values.dtype == object and not values.isna().any():
-                text = values.astype(str).str.strip()
-            else:
-                text = values.astype(object).where(values.notna(), "").astype(str).str.strip()
-            self._text[name] = text
+            self._text[name] = stripped_text(self.get(name))
         return self._text[name]
+
+
+def stripped_text(values: pd.Series) -> pd.Series:
+    """Values as stripped text, '' for missing: each distinct value converted once, then broadcast.
+
+    >>> stripped_text(pd.Series([" a ", None, 1.5, " a "])).tolist()
+    ['a', '', '1.5', 'a']
+    """
+    codes, uniques = pd.factorize(values, use_na_sentinel=True)
+    text = np.array([str(u).strip() for u in uniques] + [""], dtype=object)
+    return pd.Series(text[codes], index=values.index, dtype=object)  # code -1 (missing) takes the last, ''
+
+
+def per_distinct(text: pd.Series, function: Callable[[pd.Series], Any]) -> Any:
+    """``function`` (row by row in nature) run on the distinct values of ``text`` only, its result(s)
+    broadcast back to the rows: the cost follows the distinct values, not the records.
+
+    >>> per_distinct(pd.Series(["a", "b", "a"], index=[5, 6, 7]), lambda t: (t.str.upper(), t == "a"))[0].to_dict()
+    {5: 'A', 6: 'B', 7: 'A'}
+    """
+    codes, uniques = pd.factorize(text, use_na_sentinel=False)
+    out = function(pd.Series(uniques, dtype=text.dtype))
+
+    def spread(series: pd.Series) -> pd.Series:
+        result = series.iloc[codes]
+        result.index = text.index
+        return result
+
+    return tuple(None if s is None else spread(s) for s in out) if isinstance(out, tuple) else spread(out)
+
+
+def per_distinct_rows(frame: pd.DataFrame, function: Callable[[pd.DataFrame], Any]) -> Any:
+    """``function`` (row by row in nature) run on the distinct rows of ``frame`` only, its result(s)
+    broadcast back: :func:`per_distinct` for values that come in pairs (a date and its time).
+
+    >>> per_distinct_rows(pd.DataFrame({"a": ["x", "y", "x"], "b": ["1", "1", "1"]}), lambda f: f["a"] + f["b"]).tolist()
+    ['x1', 'y1', 'x1']
+    """
+    if frame.shape[1] == 1:
+        return per_distinct(frame.iloc[:, 0], lambda values: function(values.to_frame(frame.columns[0])))
+    codes = frame.groupby(list(frame.columns), sort=False, dropna=False).ngroup().to_numpy()
+    first = np.unique(codes, return_index=True)[1]  # the first row of each distinct row, in code order
+    out = function(frame.iloc[first].reset_index(drop=True))
+
+    def spread(series: pd.Series) -> pd.Series:
+        result = series.iloc[codes]
+        result.index = frame.index
+        return result
+
+    return tuple(None if s is None else spread(s) for s in out) if isinstance(out, tuple) else spread(out)
 
 
 @dataclass(frozen=True)
@@ -138,7 +223,23 @@ def _none_if_empty(text: pd.Series) -> pd.Series:
 
 
 def _no_reason(index: pd.Index) -> pd.Series:
-    return pd.Series([None] * len(index), index=index, dtype=object)
+    return pd.Series(np.full(len(index), None, dtype=object), index=index)
+
+
+def _constant(value: Any, index: pd.Index) -> pd.Series:
+    column = np.empty(len(index), dtype=object)
+    column[:] = [value] if len(index) else []
+    return pd.Series(column, index=index)
+
+
+def _with_suffix(reason: pd.Series, suffix: str) -> pd.Series:
+    """``suffix`` appended to the reasons that are set (the others stay None)."""
+    bad = reason.notna()
+    if not bad.any():
+        return reason
+    reason = reason.copy()
+    reason[bad] = reason[bad].astype(str) + suffix
+    return reason
 
 
 # --- conditions ---------------------------------------------------------------------------------
@@ -209,7 +310,23 @@ def evaluate_condition(condition: Any, columns: Columns) -> pd.Series:
     """
     if condition is None:
         return pd.Series(True, index=columns.raw.index)
-    return evaluate_mask(ColumnText(columns), condition_expression(condition))
+    expression = condition_expression(condition)
+    names = list(dict.fromkeys(expression.columns))
+    for name in names:
+        if not columns.has(name):
+            raise KeyError(f"unknown column {name}")
+    if not names:
+        return evaluate_mask(ColumnText(columns), expression)
+    # evaluated once per distinct combination of the values it reads, then broadcast to the rows
+    keys = [f"c{i}" for i in range(len(names))]
+    values = pd.DataFrame({key: columns.text(name) for key, name in zip(keys, names)}, index=columns.raw.index)
+
+    def mask(distinct: pd.DataFrame) -> pd.Series:
+        raw = pd.DataFrame({n[4:]: distinct[k] for k, n in zip(keys, names) if n.startswith("raw.")}, index=distinct.index)
+        out = {n: distinct[k] for k, n in zip(keys, names) if not n.startswith("raw.")}
+        return evaluate_mask(ColumnText(Columns(raw, out)), expression)
+
+    return per_distinct_rows(values, mask)
 
 
 def condition_columns(condition: Any) -> list[str]:
@@ -231,7 +348,10 @@ def assign(columns: Columns, params: dict[str, Any], env: MappingEnv) -> Result:
     >>> assign(Columns(pd.DataFrame({"V": ["1.5", "abc"]})), {"column": "V", "type": "num"}, MappingEnv()).reason.tolist()
     [None, "not a number 'abc' in column V"]
     """
-    text = columns.text(params["column"])
+    return Result(*per_distinct(columns.text(params["column"]), lambda text: _assign(text, params)))
+
+
+def _assign(text: pd.Series, params: dict[str, Any]) -> tuple[pd.Series, pd.Series | None]:
     if params.get("upper"):
         text = text.str.upper()
     if params.get("type") in ("num", "int"):
@@ -242,8 +362,8 @@ def assign(columns: Columns, params: dict[str, Any], env: MappingEnv) -> Result:
         if params.get("type") == "int":
             frac = number.notna() & (number % 1 != 0)
             reason[frac] = "not a whole number '" + text[frac] + f"' in column {params['column']}"
-        return Result(number.astype(float), reason)
-    return Result(_none_if_empty(text))
+        return number.astype(float), reason
+    return _none_if_empty(text), None
 
 
 def hardcode(columns: Columns, params: dict[str, Any], env: MappingEnv) -> Result:
@@ -253,7 +373,7 @@ def hardcode(columns: Columns, params: dict[str, Any], env: MappingEnv) -> Resul
     ['Y', 'Y']
     """
     value = env.design_value(params["design"]) if "design" in params else params.get("value")
-    return Result(pd.Series([value] * len(columns.raw.index), index=columns.raw.index, dtype=object))
+    return Result(_constant(value, columns.raw.index))
 
 
 def assign_ct(columns: Columns, params: dict[str, Any], env: MappingEnv) -> Result:
@@ -266,14 +386,15 @@ def assign_ct(columns: Columns, params: dict[str, Any], env: MappingEnv) -> Resu
     ['F', 'F']
     """
     codelist = env.codelist(params["codelist"]) if params.get("codelist") else None
-    text = columns.text(params["column"])
-    mapped, reason = map_to_codelist(text, codelist, params.get("values"),
-                                     allow_extension=bool(params.get("allow_extension")),
-                                     label=f"of column {params['column']}")
-    # an unknown code keeps its raw text: quarantined by default, or kept visible with on_error: flag
-    mapped = mapped.where(reason.isna(), text)
-    reason = reason.where(reason.isna(), reason.astype(str) + f" in column {params['column']}")
-    return Result(mapped, reason)
+
+    def to_codelist(text: pd.Series) -> tuple[pd.Series, pd.Series]:
+        mapped, reason = map_to_codelist(text, codelist, params.get("values"),
+                                         allow_extension=bool(params.get("allow_extension")),
+                                         label=f"of column {params['column']}")
+        # an unknown code keeps its raw text: quarantined by default, or kept visible with on_error: flag
+        return mapped.where(reason.isna(), text), _with_suffix(reason, f" in column {params['column']}")
+
+    return Result(*per_distinct(columns.text(params["column"]), to_codelist))
 
 
 def assign_unit(columns: Columns, params: dict[str, Any], env: MappingEnv) -> Result:
@@ -283,54 +404,52 @@ def assign_unit(columns: Columns, params: dict[str, Any], env: MappingEnv) -> Re
     >>> assign_unit(Columns(pd.DataFrame({"U": ["µmol/L", "", "bogus"]})), {"column": "U"}, env).values.tolist()
     ['umol/L', None, None]
     """
-    text = columns.text(params["column"])
-    lookup = {u: (env.units.normalise(u) if u else None) for u in pd.unique(text)}
-    values = text.map(lookup).astype(object)
-    values = values.where(values.notna(), None)
-    reason = _no_reason(text.index)
-    bad = values.isna() & (text != "")
-    reason[bad] = "unknown unit '" + text[bad] + f"' in column {params['column']}"
-    return Result(values, reason)
+    def normalise(text: pd.Series) -> tuple[pd.Series, pd.Series]:
+        values = pd.Series([env.units.normalise(u) if u else None for u in text], index=text.index, dtype=object)
+        reason = _no_reason(text.index)
+        bad = values.isna() & (text != "")
+        reason[bad] = "unknown unit '" + text[bad] + f"' in column {params['column']}"
+        return values, reason
+
+    return Result(*per_distinct(columns.text(params["column"]), normalise))
 
 
 def iso8601(columns: Columns, params: dict[str, Any], env: MappingEnv) -> Result:
-    """Raw date (and optional separate time) to ISO 8601; formats from the mapping or the site.
+    """Raw date (and optional separate time) to ISO 8601; formats from the mapping or each row's site
+    (the batch's date dialects: a batch may mix sites that write dates differently).
 
-    >>> env = MappingEnv(date_formats=("%d.%m.%Y",))
-    >>> iso8601(Columns(pd.DataFrame({"D": ["05.03.2024", "UN.03.2024", "30.02.2024"]})), {"column": "D"}, env).values.tolist()
+    >>> batch = Batch((DateDialect(("%d.%m.%Y",)),))
+    >>> cols = Columns(pd.DataFrame({"D": ["05.03.2024", "UN.03.2024", "30.02.2024"]}), batch=batch)
+    >>> iso8601(cols, {"column": "D"}, MappingEnv()).values.tolist()
     ['2024-03-05', '2024-03', None]
     """
     text = columns.text(params["column"])
-    if not params.get("formats") and env.format_table and "_fmt" in columns.raw.columns:
-        # a batch of files from several sites: each row parsed with its own site's formats
-        iso = pd.Series([None] * len(text), index=text.index, dtype=object)
+    groups = columns.batch.groups()
+    if not params.get("formats") and len(groups) > 1:
+        iso = _no_reason(text.index)
         reason = iso.copy()
-        for number, rows in columns.raw.groupby("_fmt", sort=True).groups.items():
-            formats, names, _precision = env.format_table[int(number)]
-            part = parse_dates(text.loc[rows], list(formats), month_names=names)
-            iso.loc[rows], reason.loc[rows] = part.iso.values, part.reason.values
+        for dialect, rows in groups:
+            part = parse_dates(text.iloc[rows], list(dialect.formats), month_names=dialect.month_names)
+            iso.iloc[rows], reason.iloc[rows] = part.iso.values, part.reason.values
     else:
-        formats = list(params.get("formats") or env.date_formats)
-        parsed = parse_dates(text, formats, month_names=env.month_names)
+        first = columns.batch.dialects[0]
+        parsed = parse_dates(text, list(params.get("formats") or first.formats), month_names=first.month_names)
         iso, reason = parsed.iso, parsed.reason.copy()
     if params.get("time"):
-        combined = combine_date_time(iso, columns.text(params["time"]))
-        iso = combined.iso
-        reason = reason.where(reason.notna(), combined.reason)
-        reason = reason.where(reason.isna(), reason.astype(str).str.replace(
-            r"^(unparseable|impossible) ", r"\g<0>", regex=True))
-    col = params["column"]
-    reason = reason.where(reason.isna(), reason.astype(str) + f" in column {col}")
+        pairs = pd.DataFrame({"date": iso, "time": columns.text(params["time"])})
+        iso, time_reason = per_distinct_rows(
+            pairs, lambda p: (lambda c: (c.iso, c.reason))(combine_date_time(p["date"], p["time"])))
+        reason = reason.where(reason.notna(), time_reason)
+    reason = _with_suffix(reason, f" in column {params['column']}")
     if params.get("precision"):
         iso = truncate_iso(iso, params["precision"])
-    elif env.format_table and "_fmt" in columns.raw.columns:
+    else:
         # a site whose export pads times (HH:MM:SS of a HH:MM field) declares time_precision: minute
-        for number, rows in columns.raw.groupby("_fmt", sort=True).groups.items():
-            time_precision = env.format_table[int(number)][2]
-            if time_precision:
-                part = iso.loc[rows]
+        for dialect, rows in groups:
+            if dialect.time_precision:
+                part = iso.iloc[rows]
                 has_time = part.astype("string").str.len().fillna(0) > 16
-                iso.loc[rows] = part.where(~has_time, truncate_iso(part, time_precision))
+                iso.iloc[rows] = part.where(~has_time, truncate_iso(part, dialect.time_precision)).values
     return Result(iso.where(iso.notna(), None), reason)
 
 
@@ -392,22 +511,25 @@ def concat(columns: Columns, params: dict[str, Any], env: MappingEnv) -> Result:
     >>> concat(cols, {"columns": [{"value": "S1"}, "SITE", {"column": "SUBJ", "pad": 3}], "sep": "-"}, MappingEnv()).values.tolist()
     ['S1-101-007', None]
     """
-    parts, index = [], columns.raw.index
+    index, sep = columns.raw.index, str(params.get("sep", ""))
+    joined: np.ndarray | None = None
+    empty = np.zeros(len(index), dtype=bool)
     for part in params["columns"]:
-        if isinstance(part, dict) and "value" in part:
-            parts.append(pd.Series([str(part["value"])] * len(index), index=index))
-        elif isinstance(part, dict) and "design" in part:
-            parts.append(pd.Series([str(env.design_value(part["design"]))] * len(index), index=index))
+        if isinstance(part, dict) and ("value" in part or "design" in part):
+            constant = str(part["value"]) if "value" in part else str(env.design_value(part["design"]))
+            text = np.full(len(index), constant, dtype=object)
+            empty |= constant == ""
         else:
             name = part["column"] if isinstance(part, dict) else part
-            text = columns.text(name)
+            series = columns.text(name)
             if isinstance(part, dict) and part.get("pad"):
-                text = text.where(text == "", text.str.zfill(int(part["pad"])))
-            parts.append(text)
-    frame = pd.concat(parts, axis=1)
-    empty = (frame == "").any(axis=1)
-    joined = frame.agg(str(params.get("sep", "")).join, axis=1) if len(frame) else pd.Series([], dtype=object)
-    return Result(joined.astype(object).where(~empty, None))
+                width = int(part["pad"])
+                series = per_distinct(series, lambda t: t.where(t == "", t.str.zfill(width)))
+            text = series.to_numpy(dtype=object)
+            empty |= text == ""
+        joined = text if joined is None else joined + sep + text
+    values = pd.Series(joined if joined is not None else np.full(len(index), "", dtype=object), index=index, dtype=object)
+    return Result(values.where(~empty, None))
 
 
 def lookup(columns: Columns, params: dict[str, Any], env: MappingEnv) -> Result:
@@ -424,10 +546,11 @@ def lookup(columns: Columns, params: dict[str, Any], env: MappingEnv) -> Result:
     if missing:
         raise KeyError(f"dataset {params['dataset']} has no column(s) {', '.join(missing)}")
 
-    def canonical(text: pd.Series) -> pd.Series:
-        text = text.astype(object).where(text.notna(), "").astype(str).str.strip()
-        text = text.str.replace(r"^(-?\d+)\.0+$", r"\1", regex=True)  # 10.0 and 10 are the same key
-        return text.str.upper() if params.get("ignore_case") else text
+    def canonical(values: pd.Series) -> pd.Series:
+        def key(text: pd.Series) -> pd.Series:
+            text = text.str.replace(r"^(-?\d+)\.0+$", r"\1", regex=True)  # 10.0 and 10 are the same key
+            return text.str.upper() if params.get("ignore_case") else text
+        return per_distinct(stripped_text(values), key)
 
     names = [f"_k{i}" for i in range(len(by))]
     keys = pd.DataFrame({n: canonical(columns.text(v)) for n, v in zip(names, by.values())}, index=columns.raw.index)
@@ -479,30 +602,29 @@ def _derive_score_if_present(columns: Columns, args: dict[str, Any], env: Mappin
 
 
 def _derive_nrind(columns: Columns, args: dict[str, Any], env: MappingEnv) -> Result:
-    """LOW / NORMAL / HIGH from a numeric value and its reference range."""
-    value = pd.to_numeric(columns.get(args["value"]), errors="coerce")
-    low = pd.to_numeric(columns.get(args["low"]), errors="coerce") if args.get("low") else pd.Series(np.nan, index=value.index)
-    high = pd.to_numeric(columns.get(args["high"]), errors="coerce") if args.get("high") else pd.Series(np.nan, index=value.index)
-    out = pd.Series([None] * len(value), index=value.index, dtype=object)
-    has_range = low.notna() | high.notna()
-    out[value.notna() & has_range] = "NORMAL"
-    out[value.notna() & low.notna() & (value < low)] = "LOW"
-    out[value.notna() & high.notna() & (value > high)] = "HIGH"
-    return Result(out)
+    """LOW / NORMAL / HIGH from a numeric value, its reference range and (``text``) the result as
+    written, for censored results: the verb's :func:`~pipeline.sdtm.derive_var_nrind.range_indicator`."""
+    get = columns.get
+    return Result(range_indicator(get(args["value"]), get(args["low"]) if args.get("low") else None,
+                                  get(args["high"]) if args.get("high") else None,
+                                  get(args["text"]) if args.get("text") else None))
 
 
 def _derive_number_text(columns: Columns, args: dict[str, Any], env: MappingEnv) -> Result:
     """A number as text without trailing zeros (``--STRESC`` from ``--STRESN``), rounded to ``digits``."""
     value = pd.to_numeric(columns.get(args["column"]), errors="coerce")
     digits = int(args.get("digits", 6))
-    text = value.round(digits).map(lambda v: None if pd.isna(v) else (f"{v:.{digits}f}".rstrip("0").rstrip(".")))
-    text = text.where(text != "-0", "0")
-    return Result(text.astype(object))
+
+    def as_text(numbers: pd.Series) -> pd.Series:
+        text = numbers.round(digits).map(lambda v: None if pd.isna(v) else (f"{v:.{digits}f}".rstrip("0").rstrip(".")))
+        return text.where(text != "-0", "0").astype(object)
+
+    return Result(per_distinct(value, as_text))
 
 
 def _derive_first_non_empty(columns: Columns, args: dict[str, Any], env: MappingEnv) -> Result:
     """The first non-empty value among ``columns``."""
-    out = pd.Series([None] * len(columns.raw.index), index=columns.raw.index, dtype=object)
+    out = _no_reason(columns.raw.index)
     for name in reversed(args["columns"]):
         text = columns.text(name)
         out = text.where(text != "", out)
@@ -511,12 +633,14 @@ def _derive_first_non_empty(columns: Columns, args: dict[str, Any], env: Mapping
 
 def _derive_extract(columns: Columns, args: dict[str, Any], env: MappingEnv) -> Result:
     """The first group of a regular expression (``pattern``) matched against a column; no match -> reason."""
-    text = columns.text(args["column"])
-    found = text.str.extract(f"^(?:{args['pattern']})$", expand=True)[0]
-    reason = _no_reason(text.index)
-    bad = found.isna() & (text != "")
-    reason[bad] = "unexpected value '" + text[bad] + f"' in column {args['column']} (expected {args['pattern']})"
-    return Result(found.astype(object).where(found.notna(), None), reason)
+    def extract(text: pd.Series) -> tuple[pd.Series, pd.Series]:
+        found = text.str.extract(f"^(?:{args['pattern']})$", expand=True)[0]
+        reason = _no_reason(text.index)
+        bad = found.isna() & (text != "")
+        reason[bad] = "unexpected value '" + text[bad] + f"' in column {args['column']} (expected {args['pattern']})"
+        return found.astype(object).where(found.notna(), None), reason
+
+    return Result(*per_distinct(columns.text(args["column"]), extract))
 
 
 def _derive_normalise_id(columns: Columns, args: dict[str, Any], env: MappingEnv) -> Result:
@@ -524,17 +648,19 @@ def _derive_normalise_id(columns: Columns, args: dict[str, Any], env: MappingEnv
 
     ``201-0012``, ``012`` and ``12`` all become ``0012`` with ``after_last: "-"`` and ``pad: 4``.
     """
-    text = columns.text(args["column"])
-    sep = args.get("after_last")
-    if sep:
-        text = text.str.rsplit(str(sep), n=1).str[-1]
-    digits = text.str.fullmatch(r"\d+").fillna(False)
-    number = text.where(digits, "").str.lstrip("0").replace("", "0").where(digits, "")
-    out = number.str.zfill(int(args.get("pad", 1))).where(digits, "")
-    reason = _no_reason(text.index)
-    bad = ~digits & (text != "")
-    reason[bad] = "not a number '" + text[bad] + f"' in identifier column {args['column']}"
-    return Result(_none_if_empty(out), reason)
+    def normalise(text: pd.Series) -> tuple[pd.Series, pd.Series]:
+        sep = args.get("after_last")
+        if sep:
+            text = text.str.rsplit(str(sep), n=1).str[-1]
+        digits = text.str.fullmatch(r"\d+").fillna(False)
+        number = text.where(digits, "").str.lstrip("0").replace("", "0").where(digits, "")
+        out = number.str.zfill(int(args.get("pad", 1))).where(digits, "")
+        reason = _no_reason(text.index)
+        bad = ~digits & (text != "")
+        reason[bad] = "not a number '" + text[bad] + f"' in identifier column {args['column']}"
+        return _none_if_empty(out), reason
+
+    return Result(*per_distinct(columns.text(args["column"]), normalise))
 
 
 DERIVE_FUNCTIONS: dict[str, tuple[Callable[..., Result], set[str], tuple[str, ...]]] = {
@@ -542,7 +668,7 @@ DERIVE_FUNCTIONS: dict[str, tuple[Callable[..., Result], set[str], tuple[str, ..
     "age_years": (_derive_age_years, {"birth", "reference"}, ("birth", "reference")),
     "truncate_date": (_derive_truncate_date, {"column"}, ("column",)),
     "score_if_present": (_derive_score_if_present, {"column", "weight"}, ("column", "weight")),
-    "nrind": (_derive_nrind, {"value"}, ("value", "low", "high")),
+    "nrind": (_derive_nrind, {"value"}, ("value", "low", "high", "text")),
     "number_text": (_derive_number_text, {"column"}, ("column",)),
     "first_non_empty": (_derive_first_non_empty, {"columns"}, ("columns",)),
     "extract": (_derive_extract, {"column", "pattern"}, ("column",)),
@@ -601,8 +727,7 @@ class Algorithm:
             if fn == "extract":
                 check_value(params["pattern"], "regex", where, f"variable {variable}: derive extract pattern")
         if self.name == "iso8601":
-            from pipeline.sdtm.mapping.spec import _check_formats
-            _check_formats(params.get("formats"), where)
+            check_date_formats(params.get("formats"), where)
         return params
 
     def referenced_columns(self, params: dict[str, Any]) -> list[str]:
@@ -655,6 +780,6 @@ REGISTRY: dict[str, Algorithm] = {
         _alg("lookup", lookup, None, {"dataset", "by", "value"}, {"on_missing", "ignore_case"}, ("by",)),
         _alg("derive", derive, None, {"function"},
              {"birth", "reference", "column", "precision", "precision_from", "weight", "present", "absent", "value",
-              "low", "high", "digits", "columns", "pattern", "after_last", "pad"}, set()),
+              "low", "high", "text", "digits", "columns", "pattern", "after_last", "pad"}, set()),
     ]
 }

@@ -113,11 +113,12 @@ def parse_dates(values: pd.Series, formats: list[str], month_names: dict[str, in
     names.update({str(k).upper(): int(v) for k, v in (month_names or {}).items()})
     patterns = [(fmt, _compiled(fmt)) for fmt in formats]
     expected = " or ".join(formats)
-    text = values.astype(object).where(values.notna(), "").astype(str).str.strip()
-    parsed = {value: _parse_one(value, patterns, names, century_pivot, expected) for value in pd.unique(text)}
-    iso = text.map(lambda v: parsed[v][0]).astype(object)
-    reason = text.map(lambda v: parsed[v][1]).astype(object)
-    return ParsedDates(iso=iso.where(iso.notna(), None), reason=reason.where(reason.notna(), None))
+    codes, uniques = pd.factorize(values, use_na_sentinel=True)
+    parsed = [_parse_one(str(value).strip(), patterns, names, century_pivot, expected) for value in uniques]
+    parsed.append((None, None))  # code -1: missing
+    iso = np.array([p[0] for p in parsed], dtype=object)[codes]
+    reason = np.array([p[1] for p in parsed], dtype=object)[codes]
+    return ParsedDates(iso=pd.Series(iso, index=values.index), reason=pd.Series(reason, index=values.index))
 
 
 _COMPILED: dict[str, re.Pattern[str]] = {}

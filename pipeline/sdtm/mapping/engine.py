@@ -23,8 +23,9 @@ import pandas as pd
 
 from pipeline.common.errors import ConfigError, InputError
 from pipeline.ingest.readers import LINEAGE_COLUMNS, ReaderOptions, add_lineage, detect_format, file_manifest_entry, read_raw_file
-from pipeline.sdtm.mapping.algorithms import REGISTRY, Columns, MappingEnv, condition_columns, evaluate_condition
-from pipeline.sdtm.mapping.spec import Application, DomainMapping, SourceSpec, TransposeSpec, Where
+from pipeline.sdtm.mapping.algorithms import (
+    REGISTRY, Batch, Columns, DateDialect, MappingEnv, condition_columns, evaluate_condition)
+from pipeline.sdtm.mapping.spec import Application, DomainMapping, SourceSpec, TransposeSpec, Where, merge_variables
 
 QUARANTINE_COLUMNS = ["domain", "file", "row", "site", "subject", "column", "value", "category", "reason", "record"]
 _CATEGORY = re.compile(r"^([^'(=]*?)\s*(?:'|\(|=|$)")
@@ -137,10 +138,10 @@ def ingest_source(source: SourceSpec, raw_dir: Path) -> list[IngestedFile]:
             options = ReaderOptions.from_dict(effective.reader, where=f"{source.where} reader options of site {site}")
         except InputError as exc:
             raise ConfigError(str(exc)) from None
-        frame = read_raw_file(path, options)
+        frame = shared_values(read_raw_file(path, options))
         fmt = detect_format(path, options)
         manifest = file_manifest_entry(path, rel, len(frame), fmt)
-        original = frame.assign(_row=np.arange(1, len(frame) + 1, dtype="int64"))
+        original = frame  # as read, for the quarantine's raw records (prepare_frame works on a copy)
         frame = prepare_frame(frame, effective, options)
         frame = add_lineage(frame, rel, site)
         if effective.subject:
@@ -152,6 +153,32 @@ def ingest_source(source: SourceSpec, raw_dir: Path) -> list[IngestedFile]:
         own = override is not None and ("variables" in override.raw or "filter" in override.raw)
         batch = f"{source.form}|{'merge' if source.merge else ''}|{site if own else ''}"
         out.append(IngestedFile(rel, site, frame, effective, options, len(frame), manifest, original, batch))
+    return out
+
+
+def shared_values(frame: pd.DataFrame) -> pd.DataFrame:
+    """The frame with equal cells of a column sharing one value object: a raw column repeats few
+    distinct values (sites, visits, units, codes), so memory follows the distinct values, not the cells.
+
+    >>> frame = shared_values(pd.DataFrame({"A": ["x", "".join(["x"]), None]}))
+    >>> frame["A"].tolist(), frame["A"][0] is frame["A"][1]
+    (['x', 'x', None], True)
+    """
+    columns = {}
+    for position in range(frame.shape[1]):
+        values = frame.iloc[:, position]
+        if values.dtype != object:
+            columns[position] = values.to_numpy()
+            continue
+        codes, uniques = pd.factorize(values, use_na_sentinel=True)
+        shared = np.asarray(uniques, dtype=object).take(np.where(codes < 0, 0, codes)) if len(uniques) else \
+            values.to_numpy(dtype=object, copy=True)
+        missing = codes < 0
+        if missing.any() and len(uniques):
+            shared[missing] = values.to_numpy(dtype=object)[missing]
+        columns[position] = shared
+    out = pd.DataFrame(columns, index=frame.index)  # by position: a header may repeat a name
+    out.columns = frame.columns
     return out
 
 
@@ -179,8 +206,6 @@ def _effective_variables(mapping: DomainMapping, source: SourceSpec) -> dict[str
 
     A ``merge`` source maps only its own variables (they are joined onto the domain's records).
     """
-    from pipeline.sdtm.mapping.spec import merge_variables
-
     if source.merge:
         return dict(source.variables)
     return merge_variables(mapping.variables, source.variables)
@@ -355,8 +380,8 @@ def apply_transpose(frame: pd.DataFrame, transpose: TransposeSpec) -> tuple[pd.D
     return long, ~produced
 
 
-def map_rows(frame: pd.DataFrame, variables: dict[str, tuple[Application, ...]], env: MappingEnv
-             ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+def map_rows(frame: pd.DataFrame, variables: dict[str, tuple[Application, ...]], env: MappingEnv,
+             batch: Batch = Batch()) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     """Apply every variable's algorithm applications to ``frame``.
 
     Returns ``(out, quarantine_reasons, flag_reasons)``; the reason frames have one row per
@@ -372,11 +397,11 @@ def map_rows(frame: pd.DataFrame, variables: dict[str, tuple[Application, ...]],
     ([['Rash', '2020-02-01'], ['Fever', None]], ["impossible date '31.02.2020' (day 31 does not exist in 2020-02) in column start"])
     """
     out: dict[str, pd.Series] = {}
-    columns = Columns(frame, out)
+    columns = Columns(frame, out, batch)
     problems: list[pd.DataFrame] = []
     flags: list[pd.DataFrame] = []
     for variable, applications in variables.items():
-        current = pd.Series([None] * len(frame), index=frame.index, dtype=object)
+        current = pd.Series(np.full(len(frame), None, dtype=object), index=frame.index)
         for app in applications:
             mask = evaluate_condition(app.condition, columns) if app.condition is not None else None
             try:
@@ -464,26 +489,26 @@ def map_file(mapping: DomainMapping, ingested: IngestedFile | list[IngestedFile]
     ``(records, quarantine, flags)`` (records keep lineage columns).
 
     Per-file steps (filter, duplicates, transpose) run file by file; the variables run once over the
-    batch, with each row's site date formats (``_fmt``) so a batch may mix date dialects.
+    batch, with each row's site date dialect (:class:`~pipeline.sdtm.mapping.algorithms.Batch`) so a
+    batch may mix date dialects.
 
     See :func:`map_domain` for an example.
     """
     items = ingested if isinstance(ingested, list) else [ingested]
     domain = mapping.domain
     quarantine: list[pd.DataFrame] = []
-    works, formats = [], []
-    for number, item in enumerate(items):
+    works, dialects = [], []
+    for item in items:
         work, q = _prepare_work(mapping, item)
         quarantine.extend(q)
-        works.append(work.assign(_fmt=number))
-        formats.append((tuple(item.source.date_formats) or ("iso8601",), dict(item.source.month_names),
-                        item.source.time_precision))
+        works.append(work)
+        dialects.append(DateDialect(tuple(item.source.date_formats) or ("iso8601",), dict(item.source.month_names),
+                                    item.source.time_precision))
+    batch = Batch(tuple(dialects), np.repeat(np.arange(len(works)), [len(w) for w in works]))
+    # a column one file of the batch lacks is missing (NaN) in its rows: algorithms read columns as text
+    # (Columns.text: '' for missing), so no fill over the whole batch is needed
     work = pd.concat(works, ignore_index=True) if len(works) > 1 else works[0].reset_index(drop=True)
-    raw_columns = [c for c in work.columns if not c.startswith("_")]
-    if len(works) > 1 and work[raw_columns].isna().any().any():
-        work[raw_columns] = work[raw_columns].fillna("")
-    env.date_formats, env.month_names = formats[0][0], formats[0][1]
-    env.format_table = formats
+    del works
     source = items[0].source
     variables = _effective_variables(mapping, source)
     transposes = [t for t in (i.source.transpose or mapping.transpose for i in items) if t is not None]
@@ -491,10 +516,9 @@ def map_file(mapping: DomainMapping, ingested: IngestedFile | list[IngestedFile]
         set_keys = [k for t in transposes for item in t.items for k in (item.get("set") or {})]
         auto = [k for k in dict.fromkeys(set_keys) if re.fullmatch(r"[A-Z][A-Z0-9]{0,7}", k) and k not in variables]
         if auto:
-            from pipeline.sdtm.mapping.spec import Application as App
-            extra = {k: (App(k, "assign", {"column": f"raw.{k}"}, None, "quarantine", transposes[0].where),) for k in auto}
+            extra = {k: (Application(k, "assign", {"column": f"raw.{k}"}, None, "quarantine", transposes[0].where),) for k in auto}
             variables = {**extra, **variables}
-    out, problems, flags = map_rows(work, variables, env)
+    out, problems, flags = map_rows(work, variables, env, batch)
     lineage = work[LINEAGE_COLUMNS]
     out = pd.concat([out, lineage], axis=1)
     # required variables (keys) missing
@@ -534,20 +558,15 @@ def _attach_raw_records(quarantine: pd.DataFrame, ingested: list[IngestedFile], 
         return quarantine
     out = quarantine.copy()
     drop = {str(f).lower() for f in (drop_fields or ())}
-    originals = {}
-    for item in ingested:
-        if item.original is None:
+    items = {item.relative: item for item in ingested if item.original is not None}
+    records = pd.Series(np.full(len(out), None, dtype=object), index=out.index)
+    for file, group in out.groupby("file", sort=False):
+        item = items.get(file)
+        if item is None:
             continue
         hidden = [c for c in item.original.columns
                   if c.lower() in drop or str(item.source.rename.get(c, c)).lower() in drop]
-        originals[item.relative] = item.original.drop(columns=hidden)
-    records = pd.Series([None] * len(out), index=out.index, dtype=object)
-    for file, group in out.groupby("file", sort=False):
-        original = originals.get(file)
-        if original is None:
-            continue
-        table = original.set_index("_row")
-        rows = table.loc[group["row"].values]
+        rows = item.original.iloc[group["row"].to_numpy() - 1].drop(columns=hidden)  # row n is position n - 1
         records.loc[group.index] = _raw_record_json(rows).values
     out["record"] = records
     return out

@@ -1,8 +1,12 @@
 """Mapping files ``mappings/<study>/<domain>.yaml``: load, check, and remember line numbers.
 
-A mapping file is data; this module turns it into small frozen objects (:class:`DomainMapping`,
-:class:`SourceSpec`, :class:`Application`) and rejects a bad file at load time with one line naming
-the file and the line. The full language is documented in ``docs/mapping-language.md``.
+A mapping file is data; this module turns every section of it into small frozen objects
+(:class:`DomainMapping`, :class:`SourceSpec`, :class:`Application`, :class:`SuppSpec`,
+:class:`RelrecSpec`, the derivation steps of :mod:`pipeline.sdtm.mapping.derivations`) and rejects a
+bad file at load time: every problem of the file (and, through a shared
+:class:`~pipeline.common.specfile.SpecProblems`, of every mapping file of a run) is reported
+together, one ``file:line: key: problem`` line each. A misspelt key anywhere fails. The full
+language is documented in ``docs/mapping-language.md``.
 
 Site dialects shared by every form live once in ``mappings/<study>/sites.yaml``
 (:func:`load_site_defaults`); each source inherits them, merged in the order
@@ -12,26 +16,36 @@ source defaults < sites.yaml site defaults < the source's own ``sites[site]`` bl
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 
 from pipeline.common.errors import ConfigError
 from pipeline.common.expressions import ExpressionError, parse
-from pipeline.common.specfile import MarkedDict, Where, check_keys, check_value, line_of, load_spec
+from pipeline.common.specfile import (
+    MarkedDict, SpecProblems, Where, check_keys, check_value, line_of, load_spec)
+from pipeline.common.study import PROJECT_ROOT
+from pipeline.ingest.readers import FORMATS, READER_OPTION_KINDS
+from pipeline.sdtm.mapping.algorithms import REGISTRY, check_date_formats, condition_columns
+from pipeline.sdtm.mapping.derivations import DerivationStep, parse_derivations, parse_derived_record
+from pipeline.sdtm.mapping.records import RatioSpec
 
-TOP_KEYS = {"domain", "description", "sources", "transpose", "variables", "required", "derived_records",
-            "derivations", "subject_check", "duplicates", "supp", "relrec"}
-SOURCE_KEYS = {"form", "files", "site", "subject", "reader", "numeric", "date_formats", "month_names", "rename",
-               "filter", "sites", "description", "values", "transpose", "variables", "merge", "time_precision"}
-SITE_KEYS = {"files", "reader", "numeric", "date_formats", "month_names", "rename", "filter", "values",
-             "variables", "description", "transpose", "time_precision"}
-SITE_DEFAULT_KEYS = {"files", "reader", "date_formats", "month_names", "time_precision", "values", "rename",
-                     "description", "forms"}
+# Each section's keys and their kinds (pipeline.common.specfile.KINDS); "condition": an expression or a mapping
+TOP_KEYS = {"domain": "text", "description": "text", "sources": "list", "transpose": "mapping", "variables": "mapping",
+            "required": "names", "derived_records": "list", "derivations": "mapping", "subject_check": "flag",
+            "duplicates": "text", "supp": "list", "relrec": "list"}
+_SITE_SETTINGS = {"files": "text", "reader": "mapping", "date_formats": "list", "month_names": "mapping",
+                  "time_precision": "text", "values": "mapping", "rename": "mapping", "description": "text"}
+SITE_KEYS = {**_SITE_SETTINGS, "numeric": "names", "filter": "condition", "variables": "mapping", "transpose": "mapping"}
+SOURCE_KEYS = {**SITE_KEYS, "form": "text", "site": "mapping", "subject": "text", "sites": "mapping", "merge": "mapping"}
+SITE_DEFAULT_KEYS = {**_SITE_SETTINGS, "forms": "names"}
+SITES_FILE_KEYS = {"sites": "mapping", "description": "text", "forms": "names"}
 SITES_FILE = "sites.yaml"
 MERGED_SITE_KEYS = ("reader", "values", "rename", "month_names")  # dict-valued: merged, the domain's entry winning
-TRANSPOSE_KEYS = {"items", "items_from", "value_to", "keep_empty", "description"}
+TRANSPOSE_KEYS = {"items": "list", "items_from": "mapping", "value_to": "name", "keep_empty": "flag", "description": "text"}
+SUPP_KEYS = {"qnam": "name", "qlabel": "text", "qorig": "text", "qeval": "text", "source": "name", "description": "text"}
+RELREC_KEYS = {"domain_add": "name", "filter": "text", "filter_add": "text", "relid_prefix": "text", "description": "text"}
 COMMON_KEYS = {"condition", "on_error", "description"}
 ON_ERROR = ("quarantine", "flag")
 
@@ -109,7 +123,8 @@ def merge_site_settings(defaults: dict[str, Any], block: dict[str, Any]) -> dict
     return merged
 
 
-def load_site_defaults(path: str | Path, text: str | None = None) -> dict[str, SiteDefaults]:
+def load_site_defaults(path: str | Path, text: str | None = None,
+                       problems: SpecProblems | None = None) -> dict[str, SiteDefaults]:
     """Load and check ``mappings/<study>/sites.yaml``: ``sites: {<site id>: {reader, files, ...}}``.
 
     >>> text = "sites:\\n  '101':\\n    reader: {delimiter: ';'}\\n    files: 'site_{site}/{form}.csv'\\n"
@@ -120,42 +135,47 @@ def load_site_defaults(path: str | Path, text: str | None = None) -> dict[str, S
     pipeline.common.errors.ConfigError: sites.yaml:3: site 101: unknown key 'delimiter' (known: date_formats, description, files, forms, month_names, reader, rename, time_precision, values)
     """
     path = Path(path)
-    data = load_spec(path, text)
-    if data is None:
-        return {}
-    if not isinstance(data, dict):
-        raise ConfigError(f"{path}:1: expected a mapping 'sites: {{<site id>: {{reader: ..., date_formats: ...}}}}'")
-    _check_keys(data, {"sites", "description", "forms"}, "sites file", path)
-    every_site = tuple(check_value(data.get("forms") or [], "names", Where(path, line_of(data, "forms")), "forms"))
-    sites_node = data.get("sites") or {}
-    if not isinstance(sites_node, dict):
-        raise Where(path, line_of(data, "sites")).error("sites must be a mapping <site id>: settings")
+    own = problems is None
+    problems = SpecProblems() if problems is None else problems
     out: dict[str, SiteDefaults] = {}
-    for site, block in sites_node.items():
-        site_id = str(site)
-        where = Where(path, line_of(sites_node, site))
-        if block is None:  # "601": with nothing under it - a known site with the source defaults
-            block = MarkedDict()
-            block.line, block.lines = where.line, {}
-        _check_keys(block, SITE_DEFAULT_KEYS, f"site {site_id}", path)
-        _check_site_settings(block, path, site_id, where)
-        if "files" in block:
-            files_where = Where(path, line_of(block, "files"))
-            template = str(block["files"])
-            if "{form}" not in template:
-                raise files_where.error(f"site {site_id}: files template '{template}' needs '{{form}}' "
-                                        "(e.g. site_{site}/{form}.xlsx), else every form would read the same files")
-            try:
-                filled = template.format(site=site_id, form="form")
-            except (KeyError, IndexError, ValueError) as exc:
-                raise files_where.error(f"site {site_id}: files template '{template}': only {{site}} and {{form}} "
-                                        f"may be used ({exc})") from None
-            _check_relative_glob(filled, files_where)
-        forms = every_site
-        if block.get("forms") is not None:
-            forms = tuple(check_value(block["forms"], "names", Where(path, line_of(block, "forms")), f"site {site_id}: forms"))
-        out[site_id] = SiteDefaults(site=site_id, raw=dict(block), where=where, forms=forms)
+    with problems.check():
+        data = load_spec(path, text)
+        if data is None:
+            return {}
+        if not isinstance(data, dict):
+            raise ConfigError(f"{path}:1: expected a mapping 'sites: {{<site id>: {{reader: ..., date_formats: ...}}}}'")
+        check_keys(data, SITES_FILE_KEYS, Where(path, line_of(data)), "sites file")
+        every_site = tuple(data.get("forms") or ())
+        for site, block in (data.get("sites") or {}).items():
+            with problems.check():
+                out[str(site)] = _parse_site_defaults(str(site), block, Where(path, line_of(data["sites"], site)),
+                                                      every_site)
+    if own:
+        problems.raise_if_any()
     return out
+
+
+def _parse_site_defaults(site_id: str, block: Any, where: Where, every_site: tuple[str, ...]) -> SiteDefaults:
+    path = where.path
+    if block is None:  # "601": with nothing under it - a known site with the source defaults
+        block = MarkedDict()
+        block.line, block.lines = where.line, {}
+    check_keys(block, SITE_DEFAULT_KEYS, where.at(block), f"site {site_id}")
+    _check_site_settings(block, path, site_id, where)
+    if "files" in block:
+        files_where = Where(path, line_of(block, "files"))
+        template = str(block["files"])
+        if "{form}" not in template:
+            raise files_where.error(f"site {site_id}: files template '{template}' needs '{{form}}' "
+                                    "(e.g. site_{site}/{form}.xlsx), else every form would read the same files")
+        try:
+            filled = template.format(site=site_id, form="form")
+        except (KeyError, IndexError, ValueError) as exc:
+            raise files_where.error(f"site {site_id}: files template '{template}': only {{site}} and {{form}} "
+                                    f"may be used ({exc})") from None
+        _check_relative_glob(filled, files_where)
+    forms = tuple(block["forms"]) if block.get("forms") is not None else every_site
+    return SiteDefaults(site=site_id, raw=dict(block), where=where, forms=forms)
 
 
 @dataclass(frozen=True)
@@ -202,6 +222,39 @@ class SourceSpec:
 
 
 @dataclass(frozen=True)
+class SuppSpec:
+    """One ``supp:`` item: a variable moved to SUPP-- as QNAM (``source`` names the column, default QNAM)."""
+
+    qnam: str
+    qlabel: str
+    where: Where
+    qorig: str | None = None
+    qeval: str | None = None
+    source: str | None = None
+
+    @property
+    def column(self) -> str:
+        return self.source or self.qnam
+
+    def as_qnam_spec(self) -> dict[str, Any]:
+        """The entry :func:`pipeline.sdtm.supp.build_supp` takes."""
+        given = {"qnam": self.qnam, "qlabel": self.qlabel, "qorig": self.qorig, "qeval": self.qeval, "source": self.source}
+        return {k: v for k, v in given.items() if v is not None}
+
+
+@dataclass(frozen=True)
+class RelrecSpec:
+    """One ``relrec:`` item: records of this domain related to those of ``domain_add`` (filters in the
+    expression language)."""
+
+    domain_add: str
+    where: Where
+    filter: str | None = None
+    filter_add: str | None = None
+    relid_prefix: str | None = None
+
+
+@dataclass(frozen=True)
 class DomainMapping:
     """A parsed mapping file."""
 
@@ -211,65 +264,53 @@ class DomainMapping:
     transpose: TransposeSpec | None
     variables: dict[str, tuple[Application, ...]]
     required: tuple[str, ...]
-    derived_records: tuple[dict[str, Any], ...]
-    derivations: dict[str, Any]
+    derived_records: tuple[RatioSpec, ...]
+    derivations: tuple[DerivationStep, ...]
     subject_check: bool
     duplicates: str
-    raw: dict[str, Any] = field(repr=False, default_factory=dict)
+    supp: tuple[SuppSpec, ...] = ()
+    relrec: tuple[RelrecSpec, ...] = ()
+
+    def steps(self, subject_level: bool = False) -> tuple[DerivationStep, ...]:
+        """The derivation steps of one phase: the records' (default) or the subject-level ones (DM)."""
+        return tuple(s for s in self.derivations if s.derivation.subject_level == subject_level)
 
 
-# The typed sections of a mapping file: key -> kind (pipeline.common.specfile.KINDS)
-SUPP_KEYS = {"qnam": "name", "qlabel": "text", "qorig": "text", "qeval": "text", "source": "name", "description": "text"}
-RELREC_KEYS = {"domain_add": "name", "filter": "text", "filter_add": "text", "relid_prefix": "text", "description": "text"}
-DERIVATION_KEYS = {
-    "visit": {"dtc": "name", "visit_var": "name", "increment": "positive"},
-    "dy": {"dtc": "name", "new_var": "name"},                      # a list of these
-    "epoch": {"dtc": "name", "same_day": "text", "before_first": "text", "partial": "text"},
-    "seq": {"order": "names"},
-    "lobxfl": {"by": "names", "dtc": "name", "result": "name"},
-    "reference": {"arm_null": "text", "rfstdtc_from": "text", "rfendtc_from": "text", "consent_decod": "text",
-                  "randomized_decod": "text", "screen_failure_decod": "text", "death_decod": "text"},
-}
-DERIVATION_REQUIRED = {"visit": ("dtc",), "dy": ("dtc", "new_var"), "epoch": ("dtc",), "seq": ("order",),
-                       "lobxfl": ("by", "dtc", "result")}
-DERIVATION_CHOICES = {("epoch", "same_day"): ("earlier", "later")}
+def _parse_supp(node: Any, where: Where, label: str = "supp") -> SuppSpec:
+    check_keys(node, SUPP_KEYS, where, label, ("qnam", "qlabel"))
+    return SuppSpec(qnam=node["qnam"], qlabel=node["qlabel"], where=where, qorig=node.get("qorig"),
+                    qeval=node.get("qeval"), source=node.get("source"))
 
 
-def _check_items(node: Any, schema: dict[str, str], where: Where, what: str, required: tuple[str, ...]) -> None:
-    """A list of mappings (``supp:``, ``relrec:``), each checked against ``schema``."""
-    if node is None:
-        return
-    check_value(node, "list", where, what)
-    for index, item in enumerate(node):
-        check_keys(item, schema, where.at(node, index), f"{what}[{index + 1}]", required)
+def _parse_relrec(node: Any, where: Where, label: str = "relrec") -> RelrecSpec:
+    """A ``relrec:`` item; its filters parse in the expression language.
 
-
-def _check_derivations(node: Any, where: Where) -> None:
-    """The ``derivations:`` block: known derivations, each with its keys of the right kind.
-
-    >>> _check_derivations({"dy": "abc"}, Where(Path("ae.yaml"), 60))
+    >>> _parse_relrec({"domain_add": "DS", "filter": "AEACN == "}, Where(Path("ae.yaml"), 7))
     Traceback (most recent call last):
-    pipeline.common.errors.ConfigError: ae.yaml:60: derivations.dy: expected a list, got 'abc'
+    pipeline.common.errors.ConfigError: ae.yaml:7: relrec filter: expression 'AEACN == ': incomplete or invalid syntax (invalid syntax)
     """
-    from pipeline.sdtm.derive_var_epoch import BEFORE_FIRST_RULES, PARTIAL_RULES
-    from pipeline.sdtm.derive_vars_dm_reference import ARM_NULL_STYLES, RFENDTC_SOURCES, RFSTDTC_SOURCES
+    check_keys(node, RELREC_KEYS, where, label, ("domain_add",))
+    for key in ("filter", "filter_add"):
+        if node.get(key) is not None:
+            try:
+                parse(node[key])
+            except ExpressionError as exc:
+                raise where.at(node, key).error(f"relrec {key}: {exc}") from None
+    return RelrecSpec(domain_add=str(node["domain_add"]).upper(), where=where, filter=node.get("filter"),
+                      filter_add=node.get("filter_add"), relid_prefix=node.get("relid_prefix"))
 
+
+def _parse_list(node: Any, where: Where, what: str, parse_item: Any, problems: SpecProblems) -> tuple[Any, ...]:
+    """A list section (``supp:``, ``relrec:``, ``derived_records:``), each item parsed on its own."""
     if node is None:
-        return
-    check_keys(node, {name: "mapping" if name != "dy" else "list" for name in DERIVATION_KEYS}, where, "derivations")
-    choices = {**DERIVATION_CHOICES, ("epoch", "before_first"): BEFORE_FIRST_RULES, ("epoch", "partial"): PARTIAL_RULES,
-               ("reference", "arm_null"): ARM_NULL_STYLES,
-               ("reference", "rfstdtc_from"): RFSTDTC_SOURCES, ("reference", "rfendtc_from"): RFENDTC_SOURCES}
-    for name, block in node.items():
-        items = block if name == "dy" else [block]
-        for index, item in enumerate(items):
-            item_where = where.at(block, index) if name == "dy" else where.at(node, name)
-            label = f"derivations.{name}" + (f"[{index + 1}]" if name == "dy" else "")
-            check_keys(item, DERIVATION_KEYS[name], item_where, label, DERIVATION_REQUIRED.get(name, ()))
-            for key, value in item.items():
-                allowed = choices.get((name, key))
-                if allowed and value not in allowed:
-                    raise item_where.at(item, key).error(f"{label}.{key}: one of {', '.join(allowed)}, got {value!r}")
+        return ()
+    with problems.check():
+        check_value(node, "list", where, what)
+    out = []
+    for index, item in enumerate(node if isinstance(node, list) else []):
+        with problems.check():
+            out.append(parse_item(item, where.at(node, index), f"{what}[{index + 1}]"))
+    return tuple(out)
 
 
 _VARIABLE_NAME = re.compile(r"^[A-Z][A-Z0-9]{0,7}$|^_[a-z][a-z0-9_]*$")
@@ -346,19 +387,11 @@ def check_condition(condition: Any, where: Where) -> None:
         check_value(condition[ops[0]], "list", where, f"condition on {condition['column']}: {ops[0]}")
 
 
-def _check_keys(node: Any, allowed: set[str], what: str, path: Path) -> None:
-    if not isinstance(node, dict):
-        raise Where(path, line_of(node)).error(f"{what}: expected a mapping")
-    for key in node:
-        if key not in allowed:
-            raise Where(path, line_of(node, key)).error(f"{what}: unknown key '{key}' (known: {', '.join(sorted(allowed))})")
-
-
 def _parse_transpose(node: Any, path: Path) -> TransposeSpec | None:
     if node is None:
         return None
-    _check_keys(node, TRANSPOSE_KEYS, "transpose", path)
     where = Where(path, line_of(node))
+    check_keys(node, TRANSPOSE_KEYS, where, "transpose")
     items = list(node.get("items") or [])
     for item in items:
         if not isinstance(item, dict) or "column" not in item:
@@ -374,8 +407,6 @@ def _parse_transpose(node: Any, path: Path) -> TransposeSpec | None:
 
 def _expand_items_from(spec: Any, where: Where, path: Path) -> list[dict[str, Any]]:
     """Items generated from a list in a standards file: ``{file, list, column, set}`` with ``{field}`` templates."""
-    from pipeline.common.study import PROJECT_ROOT
-
     if not isinstance(spec, dict) or not {"file", "column", "set"} <= set(spec):
         raise where.error("items_from needs file (under specs/standards), list, column and set")
     standards = (PROJECT_ROOT / "specs" / "standards").resolve()
@@ -411,8 +442,6 @@ def merge_variables(base: dict[str, tuple[Application, ...]], override: dict[str
     >>> list(merge_variables(base, site))
     ['A', '_n', 'V']
     """
-    from pipeline.sdtm.mapping.algorithms import REGISTRY, condition_columns
-
     merged = dict(base)
     for variable, applications in override.items():
         if variable in merged:
@@ -473,18 +502,13 @@ def check_reader(reader: Any, where: Where, what: str = "reader") -> None:
     Traceback (most recent call last):
     pipeline.common.errors.ConfigError: sites.yaml:3: reader.delimiter: expected one character, got ';;'
     """
-    from pipeline.ingest.readers import FORMATS, READER_OPTION_KINDS
-
     check_keys(reader, READER_OPTION_KINDS, where, what)
     if reader.get("format") is not None and reader["format"] not in FORMATS:
         raise where.at(reader, "format").error(f"{what}.format: one of {', '.join(FORMATS)}, got {reader['format']!r}")
 
 
 def _check_site_settings(block: Any, path: Path, site: str, where: Where) -> None:
-    """Types and formats of one site block (domain file or sites.yaml), naming the line."""
-    for key in ("reader", "values", "rename", "month_names"):
-        if key in block and block[key] is not None and not isinstance(block[key], dict):
-            raise Where(path, line_of(block, key)).error(f"site {site}: {key} must be a mapping")
+    """Formats of one site block (domain file or sites.yaml; its keys' kinds checked before), naming the line."""
     if block.get("reader"):
         check_reader(block["reader"], Where(path, line_of(block, "reader")), f"site {site}: reader")
     if isinstance(block.get("values"), dict):
@@ -492,18 +516,14 @@ def _check_site_settings(block: Any, path: Path, site: str, where: Where) -> Non
             if not isinstance(value_map, dict):
                 raise Where(path, line_of(block["values"], column)).error(
                     f"site {site}: values of '{column}' must be a mapping code: value")
-    if block.get("numeric") is not None:
-        check_value(block["numeric"], "names", Where(path, line_of(block, "numeric")), f"site {site}: numeric")
-    if "date_formats" in block and not isinstance(block["date_formats"], list):
-        raise Where(path, line_of(block, "date_formats")).error(f"site {site}: date_formats must be a list")
-    _check_formats(block.get("date_formats"), Where(path, line_of(block, "date_formats", where.line)))
+    check_date_formats(block.get("date_formats"), Where(path, line_of(block, "date_formats", where.line)))
     _check_precision(block.get("time_precision"), Where(path, line_of(block, "time_precision", where.line)))
 
 
 def _parse_source(node: Any, path: Path, registry: dict[str, Any],
                   site_defaults: dict[str, SiteDefaults] | None = None) -> SourceSpec:
-    _check_keys(node, SOURCE_KEYS, "source", path)
     where = Where(path, line_of(node))
+    check_keys(node, SOURCE_KEYS, where, "source")
     for key in ("form", "files"):
         if key not in node:
             raise where.error(f"source needs '{key}'")
@@ -519,7 +539,7 @@ def _parse_source(node: Any, path: Path, registry: dict[str, Any],
         if override is None:  # a site listed with nothing of its own: inherits sites.yaml
             override = MarkedDict()
             override.line, override.lines = site_where.line, {}
-        _check_keys(override, SITE_KEYS, f"site {site}", path)
+        check_keys(override, SITE_KEYS, site_where.at(override), f"site {site}")
         raw = dict(override)
         if "files" in raw:
             _check_relative_glob(str(raw["files"]), Where(path, line_of(override, "files")))
@@ -536,7 +556,7 @@ def _parse_source(node: Any, path: Path, registry: dict[str, Any],
     for site, defaults in site_defaults.items():
         if site not in sites:  # messages point at the source: that is where this form's renames would go
             sites[site] = SiteOverride(site=site, raw=defaults.for_form(str(node["form"])), where=where)
-    _check_formats(node.get("date_formats"), Where(path, line_of(node, "date_formats")))
+    check_date_formats(node.get("date_formats"), Where(path, line_of(node, "date_formats")))
     if node.get("reader") is not None:
         check_reader(node["reader"], Where(path, line_of(node, "reader")))
     if node.get("numeric") is not None:
@@ -577,19 +597,14 @@ def _check_relative_glob(pattern: str, where: Where) -> None:
         raise where.error(f"source files '{pattern}' must be a relative path inside the raw directory")
 
 
-def _check_formats(formats: Any, where: Where) -> None:
-    from pipeline.sdtm.mapping.dates import DateFormatError, check_format
-
-    for fmt in formats or []:
-        try:
-            check_format(str(fmt))
-        except DateFormatError as exc:
-            raise where.error(str(exc)) from None
-
-
 def load_mapping(path: str | Path, registry: dict[str, Any] | None = None, text: str | None = None,
-                 site_defaults: dict[str, SiteDefaults] | None = None) -> DomainMapping:
+                 site_defaults: dict[str, SiteDefaults] | None = None,
+                 problems: SpecProblems | None = None) -> DomainMapping:
     """Load and check one mapping file; errors name the file and line.
+
+    Every problem of the file is reported together. With ``problems`` (one
+    :class:`~pipeline.common.specfile.SpecProblems` for all the mapping files of a run) they are
+    recorded there for the caller to raise, and what could be parsed is returned.
 
     ``site_defaults`` (from :func:`load_site_defaults`) are inherited by every source: source
     defaults < site defaults < the source's own ``sites[site]`` block.
@@ -600,43 +615,61 @@ def load_mapping(path: str | Path, registry: dict[str, Any] | None = None, text:
     >>> load_mapping(p)
     Traceback (most recent call last):
     pipeline.common.errors.ConfigError: ...xx.yaml:4: variable XXTERM: unknown algorithm 'asign' (known: ...)
+    >>> _ = p.write_text("domain: XX\\nsources: []\\nvariables:\\n  XXTERM: {asign: TERM}\\nsupp:\\n  - {qnam: X, qlable: Y}\\n")
+    >>> load_mapping(p)
+    Traceback (most recent call last):
+    pipeline.common.errors.ConfigError: 2 problems in the spec files:
+    ...xx.yaml:4: variable XXTERM: unknown algorithm 'asign' (known: ...)
+    ...xx.yaml:6: supp[1]: unknown key 'qlable' (known: description, qeval, qlabel, qnam, qorig, source)
     """
-    from pipeline.sdtm.mapping.algorithms import REGISTRY
-
     registry = registry or REGISTRY
     path = Path(path)
+    own = problems is None
+    problems = SpecProblems() if problems is None else problems
+    check = problems.check
     data = load_spec(path, text)
     if not isinstance(data, dict):
         raise ConfigError(f"{path}:1: expected a mapping with domain, sources and variables")
-    _check_keys(data, TOP_KEYS, "mapping", path)
-    domain = str(data.get("domain", "")).upper()
-    if not re.fullmatch(r"[A-Z]{2}|SUPP[A-Z]{2}", domain):
-        raise Where(path, line_of(data, "domain")).error(f"domain must be a 2-letter code, got '{data.get('domain')}'")
-    sources = data.get("sources") or []
-    if not isinstance(sources, list):
-        raise Where(path, line_of(data, "sources")).error("sources must be a list")
-    variables_node = data.get("variables") or {}
-    if not isinstance(variables_node, dict):
-        raise Where(path, line_of(data, "variables")).error("variables must be a mapping VARIABLE: algorithm")
-    for var in variables_node:
-        if not _VARIABLE_NAME.match(str(var)):
-            raise Where(path, line_of(variables_node, var)).error(
-                f"variable name '{var}' must be upper case, start with a letter, at most 8 characters")
-    variables = {str(var): _parse_applications(str(var), spec, path, registry) for var, spec in variables_node.items()}
     here = Where(path, line_of(data))
-    if data.get("required") is not None:
-        check_value(data["required"], "names", here.at(data, "required"), "required")
-    if data.get("subject_check") is not None:
-        check_value(data["subject_check"], "flag", here.at(data, "subject_check"), "subject_check")
-    _check_derivations(data.get("derivations"), here.at(data, "derivations"))
-    _check_items(data.get("supp"), SUPP_KEYS, here.at(data, "supp"), "supp", ("qnam", "qlabel"))
-    _check_items(data.get("relrec"), RELREC_KEYS, here.at(data, "relrec"), "relrec", ("domain_add",))
+    with check():  # unknown keys name the file ("mapping: unknown key"), a value of the wrong kind its key
+        names = MarkedDict.fromkeys(data)
+        names.line, names.lines = data.line, data.lines
+        check_keys(names, TOP_KEYS, here, "mapping")
+    for key, kind in TOP_KEYS.items():
+        with check():
+            if data.get(key) is not None:
+                check_value(data[key], kind, here.at(data, key), key)
+    domain = str(data.get("domain", "")).upper()
+    with check():
+        if not re.fullmatch(r"[A-Z]{2}|SUPP[A-Z]{2}", domain):
+            raise here.at(data, "domain").error(f"domain must be a 2-letter code, got '{data.get('domain')}'")
+    variables: dict[str, tuple[Application, ...]] = {}
+    variables_node = data.get("variables")
+    for var, spec in (variables_node.items() if isinstance(variables_node, dict) else ()):
+        with check():
+            if not _VARIABLE_NAME.match(str(var)):
+                raise here.at(variables_node, var).error(
+                    f"variable name '{var}' must be upper case, start with a letter, at most 8 characters")
+            variables[str(var)] = _parse_applications(str(var), spec, path, registry)
+    sources = []
+    for node in (data.get("sources") if isinstance(data.get("sources"), list) else ()):
+        with check():
+            sources.append(_parse_source(node, path, registry, site_defaults))
+    transpose = None
+    with check():
+        transpose = _parse_transpose(data.get("transpose"), path) if isinstance(data.get("transpose"), dict) else None
     duplicates = str(data.get("duplicates", "quarantine"))
-    if duplicates not in ("quarantine", "keep"):
-        raise Where(path, line_of(data, "duplicates")).error("duplicates must be quarantine or keep")
+    with check():
+        if duplicates not in ("quarantine", "keep"):
+            raise here.at(data, "duplicates").error("duplicates must be quarantine or keep")
+    derivations = parse_derivations(data.get("derivations"), here.at(data, "derivations"), check)
+    supp = _parse_list(data.get("supp"), here.at(data, "supp"), "supp", _parse_supp, problems)
+    relrec = _parse_list(data.get("relrec"), here.at(data, "relrec"), "relrec", _parse_relrec, problems)
+    derived_records = _parse_list(data.get("derived_records"), here.at(data, "derived_records"), "derived_records",
+                                  parse_derived_record, problems)
+    if own:
+        problems.raise_if_any()
     return DomainMapping(
-        domain=domain, path=path, sources=tuple(_parse_source(s, path, registry, site_defaults) for s in sources),
-        transpose=_parse_transpose(data.get("transpose"), path), variables=variables,
-        required=tuple(data.get("required") or ()), derived_records=tuple(data.get("derived_records") or ()),
-        derivations=dict(data.get("derivations") or {}), subject_check=bool(data.get("subject_check", domain != "DM")),
-        duplicates=duplicates, raw=data)
+        domain=domain, path=path, sources=tuple(sources), transpose=transpose, variables=variables,
+        required=tuple(data["required"]) if isinstance(data.get("required"), list) else (), derived_records=derived_records, derivations=derivations,
+        subject_check=bool(data.get("subject_check", domain != "DM")), duplicates=duplicates, supp=supp, relrec=relrec)
