@@ -23,6 +23,19 @@ DESIGN_KINDS = {"study": "mapping", "arms": "list", "visits": "list", "sites": "
 DEFAULT_STUDY = "iscalimab-ln"
 
 
+def standards_dir(root: Path) -> Path:
+    """The project's own ``specs/standards`` when it has one, else the standards shipped with the pipeline.
+
+    >>> standards_dir(Path("/nowhere")).joinpath("units.yaml").is_file()
+    True
+    """
+    own = Path(root) / "specs" / "standards"
+    if own.is_dir():
+        return own
+    bundled = Path(__file__).resolve().parents[1] / "standards" / "bundled"   # in a wheel (pyproject.toml)
+    return bundled if bundled.is_dir() else PROJECT_ROOT / "specs" / "standards"
+
+
 @dataclass(frozen=True)
 class StudyContext:
     """Paths and metadata of one study run.
@@ -52,18 +65,19 @@ class StudyContext:
         root: str | Path | None = None,
         **options: Any,
     ) -> "StudyContext":
-        root = Path(root) if root else PROJECT_ROOT
+        root = Path(root).resolve() if root else PROJECT_ROOT
         specs_dir = root / "specs" / study
         if not specs_dir.is_dir():
-            known = sorted(p.name for p in (root / "specs").iterdir() if p.is_dir() and p.name != "standards")
-            raise ConfigError(f"unknown study '{study}': no folder {specs_dir} (known: {', '.join(known)})")
+            known = sorted(p.name for p in (root / "specs").iterdir() if p.is_dir() and p.name != "standards") \
+                if (root / "specs").is_dir() else []
+            raise ConfigError(f"unknown study '{study}': no folder {specs_dir} (known: {', '.join(known) or 'none'})")
         outputs_dir = Path(outputs).resolve() if outputs else root / "outputs" / study
         raw_dir = Path(raw).resolve() if raw else outputs_dir / "raw"
         return cls(
             study=study,
             specs_dir=specs_dir,
             mappings_dir=root / "mappings" / study,
-            standards_dir=root / "specs" / "standards",
+            standards_dir=standards_dir(root),
             raw_dir=raw_dir,
             outputs_dir=outputs_dir,
             options=dict(options),
