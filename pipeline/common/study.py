@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from pipeline.common.errors import ConfigError
-from pipeline.common.specfile import Where, check_value, load_spec
+from pipeline.common.specfile import SpecProblems, Where, check_value, load_spec
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 # study.yaml sections of a fixed kind (pipeline.common.specfile.KINDS), checked when the file is read;
@@ -90,9 +90,12 @@ class StudyContext:
         data = load_spec(path)
         if not isinstance(data, dict):
             raise ConfigError(f"{path}:1: expected a mapping at the top level")
+        problems = SpecProblems()  # every section's problem at once, not one per run
         for key, kind in DESIGN_KINDS.items():
             if data.get(key) is not None:
-                check_value(data[key], kind, Where(path, data.lines.get(key, 1)), key)
+                with problems.check():
+                    check_value(data[key], kind, Where(path, data.lines.get(key, 1)), key)
+        problems.raise_if_any()
         return data
 
     def spec(self, name: str) -> Any:

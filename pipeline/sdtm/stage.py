@@ -18,6 +18,7 @@ import pandas as pd
 from pyarrow.lib import ArrowException
 
 from pipeline.common.errors import ConfigError, InputError, PipelineError
+from pipeline.common.specfile import SpecProblems
 from pipeline.common.io import write_json_atomic, write_parquet_atomic
 from pipeline.common.logs import get_logger, track
 from pipeline.common.sdtm_model import place_model_timing
@@ -67,25 +68,34 @@ def load_mappings(mappings_dir: Path, site_defaults: dict[str, SiteDefaults] | N
     """
     if not mappings_dir.is_dir():
         raise ConfigError(f"{mappings_dir}: no mapping folder for this study")
-    mappings = {}
-    site_defaults = load_site_dialects(mappings_dir) if site_defaults is None else site_defaults
+    problems = SpecProblems()  # every mapping file's problems in one run
+    mappings: dict[str, DomainMapping] = {}
+    if site_defaults is None:
+        site_defaults = {}
+        with problems.check():
+            site_defaults = load_site_dialects(mappings_dir)
     for path in sorted(mappings_dir.glob("*.yaml")):
         if path.name.startswith("_") or path.name == SITES_FILE:
             continue
-        mapping = load_mapping(path, site_defaults=site_defaults)
-        if mapping.domain in mappings:
-            raise ConfigError(f"{path}:1: domain {mapping.domain} is already mapped by {mappings[mapping.domain].path}")
-        mappings[mapping.domain] = mapping
-    if not mappings:
+        with problems.check():
+            mapping = load_mapping(path, site_defaults=site_defaults)
+            if mapping.domain in mappings:
+                raise ConfigError(f"{path}:1: domain {mapping.domain} is already mapped by {mappings[mapping.domain].path}")
+            mappings[mapping.domain] = mapping
+    if not mappings and not problems.lines:
         raise ConfigError(f"{mappings_dir}: no mapping files (<domain>.yaml)")
     for mapping in mappings.values():
-        check_relrec_spec(mapping.raw.get("relrec") or [], mapping.path, sorted(mappings))
+        with problems.check():
+            check_relrec_spec(mapping.raw.get("relrec") or [], mapping.path, sorted(mappings))
     known_forms = {source.form for mapping in mappings.values() for source in mapping.sources}
     for site in site_defaults.values():
         unknown = [form for form in site.forms if form not in known_forms]
-        if unknown:
-            raise site.where.error(f"site {site.site}: forms {', '.join(unknown)} are not the form of any mapping source "
-                                   f"(known: {', '.join(sorted(known_forms))})")
+        if unknown and len(mappings) == len([p for p in mappings_dir.glob("*.yaml")
+                                             if not p.name.startswith("_") and p.name != SITES_FILE]):
+            with problems.check():
+                raise site.where.error(f"site {site.site}: forms {', '.join(unknown)} are not the form of any mapping source "
+                                       f"(known: {', '.join(sorted(known_forms))})")
+    problems.raise_if_any()
     order = sorted(mappings, key=lambda d: (d != "DM", d))
     return {d: mappings[d] for d in order}
 
@@ -334,23 +344,35 @@ def run(ctx: StudyContext) -> None:
     ...
     pipeline.common.errors.InputError: ...raw: site 101 sent no 'ae' export (expected site_*/ae.csv; sites.yaml:... lists it among the site's forms)
     """
-    source = (ctx.design.get("sources") or {}).get("sdtm") if isinstance(ctx.design, dict) else None
+    problems = SpecProblems()  # study.yaml, sites.yaml and every mapping file: all their problems in one run
+    design: dict[str, Any] = {}
+    with problems.check():
+        design = ctx.design
+    source = (design.get("sources") or {}).get("sdtm") if isinstance(design, dict) else None
     if ctx.options.get("sdtm"):  # --sdtm DIR: the user's own SDTM files win over the study's source
         source = {"folder": str(Path(ctx.options["sdtm"]).resolve())}
     if source:  # existing SDTM (a folder of files, or the CDISC pilot in a data package): import, nothing to map
+        problems.raise_if_any()
         run_import(ctx, source)
         return
     started = time.perf_counter()
     raw_dir = Path(ctx.raw_dir)
     if not raw_dir.is_dir():
         raise InputError(f"{raw_dir}: raw directory not found (run `simulate` first or pass --raw DIR)")
-    gate = _quarantine_gate(ctx)
+    gate: dict[str, Any] = {}
+    site_defaults: dict[str, SiteDefaults] = {}
+    mappings: dict[str, DomainMapping] = {}
+    with problems.check():
+        gate = _quarantine_gate(ctx)
+    with problems.check():
+        site_defaults = load_site_dialects(Path(ctx.mappings_dir))
+    with problems.check():
+        mappings = load_mappings(Path(ctx.mappings_dir), site_defaults)
+    problems.raise_if_any()
     standards = Path(ctx.standards_dir)
     ct = load_terminology(standards)
     units = UnitTable.load(standards / UNITS_FILE, ct)
     variables = _load_variable_metadata(standards / VARIABLES_FILE)
-    site_defaults = load_site_dialects(Path(ctx.mappings_dir))
-    mappings = load_mappings(Path(ctx.mappings_dir), site_defaults)
     design = ctx.design
     td_spec = _trial_design_spec(ctx)
     trial = build_trial_design(design, td_spec, ct)
