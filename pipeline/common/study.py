@@ -29,11 +29,10 @@ def standards_dir(root: Path) -> Path:
     >>> standards_dir(Path("/nowhere")).joinpath("units.yaml").is_file()
     True
     """
+    from pipeline.standards import standards_home
+
     own = Path(root) / "specs" / "standards"
-    if own.is_dir():
-        return own
-    bundled = Path(__file__).resolve().parents[1] / "standards" / "bundled"   # in a wheel (pyproject.toml)
-    return bundled if bundled.is_dir() else PROJECT_ROOT / "specs" / "standards"
+    return own if own.is_dir() else standards_home()
 
 
 @dataclass(frozen=True)

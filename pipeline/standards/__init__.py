@@ -1,1 +1,15 @@
 """Readers of the CDISC standards in ``specs/standards/``: one reader per kind of knowledge, used by every stage."""
+
+from pathlib import Path
+
+
+def standards_home() -> Path:
+    """The standards shipped with the pipeline: ``bundled/`` beside this file (a link to the repository's
+    ``specs/standards`` in a checkout, a copy inside an installed wheel; pyproject.toml package data).
+
+    >>> (standards_home() / "sdtmig-3.4-variables.tsv").is_file()
+    True
+    """
+    here = Path(__file__).resolve().parent
+    bundled = here / "bundled"
+    return bundled.resolve() if bundled.is_dir() else here.parents[1] / "specs" / "standards"

@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from pipeline.common.sdtm_model import place_model_timing
-from pipeline.common.study import PROJECT_ROOT
+from pipeline.standards import standards_home
 from pipeline.validate.conformance import (
     TRIAL_DESIGN,
     ValidationData,
@@ -28,7 +28,7 @@ from pipeline.validate.findings import empty_findings, make_findings
 from pipeline.validate.rules import CORE_CATALOGUE, Rule
 from pipeline.validate.frames import display_text
 
-STANDARDS = PROJECT_ROOT / "specs" / "standards"
+STANDARDS = standards_home()
 NUMBER = r"^-?(\d+(\.\d+)?)$|^-?\.\d+$"   # CORE's "continuous measurement" pattern (CG0181/CG0183)
 SERIOUSNESS = ["AESCAN", "AESCONG", "AESDISAB", "AESDTH", "AESHOSP", "AESLIFE", "AESOD", "AESMIE"]
 ETHNIC_COLLECTED = ["HISPANIC OR LATINO", "NOT HISPANIC OR LATINO"]
