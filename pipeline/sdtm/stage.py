@@ -75,9 +75,8 @@ def load_mappings(mappings_dir: Path, site_defaults: dict[str, SiteDefaults] | N
         site_defaults = {}
         with problems.check():
             site_defaults = load_site_dialects(mappings_dir)
-    for path in sorted(mappings_dir.glob("*.yaml")):
-        if path.name.startswith("_") or path.name == SITES_FILE:
-            continue
+    paths = [p for p in sorted(mappings_dir.glob("*.yaml")) if not p.name.startswith("_") and p.name != SITES_FILE]
+    for path in paths:
         with problems.check():
             mapping = load_mapping(path, site_defaults=site_defaults)
             if mapping.domain in mappings:
@@ -91,8 +90,7 @@ def load_mappings(mappings_dir: Path, site_defaults: dict[str, SiteDefaults] | N
     known_forms = {source.form for mapping in mappings.values() for source in mapping.sources}
     for site in site_defaults.values():
         unknown = [form for form in site.forms if form not in known_forms]
-        if unknown and len(mappings) == len([p for p in mappings_dir.glob("*.yaml")
-                                             if not p.name.startswith("_") and p.name != SITES_FILE]):
+        if unknown and len(mappings) == len(paths):  # a broken mapping file's forms are not known: no second report
             with problems.check():
                 raise site.where.error(f"site {site.site}: forms {', '.join(unknown)} are not the form of any mapping source "
                                        f"(known: {', '.join(sorted(known_forms))})")
