@@ -7,7 +7,10 @@ SEED    ?=
 SDTM    ?=
 # PREVIOUS=DIR: the report compares with that run's outputs instead of the copy it keeps.
 PREVIOUS ?=
-OUT     ?= outputs/$(STUDY)
+# PROJECT=DIR: a folder of your own with specs/<study>/ and mappings/<study>/ (docs/new-study.md)
+PROJECT ?=
+PROJECT_DIR := $(if $(PROJECT),$(PROJECT),.)
+OUT     ?= $(PROJECT_DIR)/outputs/$(STUDY)
 RAW     ?= $(OUT)/raw
 VENV    := .venv
 PY      := $(VENV)/bin/python
@@ -16,11 +19,11 @@ LOCK    := requirements.lock
 PYVER   := $(shell $(PYTHON) -c 'import sys; print("%d.%d.%d" % sys.version_info[:3])' 2>/dev/null)
 STAMP   := $(VENV)/.installed-$(PYVER)
 CLI     := $(PY) -m pipeline
-ARGS    := --study $(STUDY) --outputs $(OUT) --raw $(RAW)
+ARGS    := --study $(STUDY) --outputs $(OUT) --raw $(RAW) $(if $(PROJECT),--project $(PROJECT))
 
 CODE       = $(shell find pipeline -name '*.py' -o -name '*.j2' -o -name '*.yaml' -o -name '*.json' -o -name '*.xsl' 2>/dev/null)
-STUDY_SPEC = $(wildcard specs/$(STUDY)/*.yaml) $(wildcard specs/standards/*)
-MAPPINGS   = $(wildcard mappings/$(STUDY)/*.yaml)
+STUDY_SPEC = $(wildcard $(PROJECT_DIR)/specs/$(STUDY)/*.yaml) $(wildcard specs/standards/*) $(wildcard $(PROJECT_DIR)/specs/standards/*)
+MAPPINGS   = $(wildcard $(PROJECT_DIR)/mappings/$(STUDY)/*.yaml)
 
 # Each stage's completion marker, written by the stage itself after its outputs are swapped in
 # (pipeline/common/staging.py): a stage that dies leaves no marker, so make reruns it.
@@ -29,7 +32,7 @@ RAW_DONE   := $(DONE)/simulate.json
 # A study with specs/<study>/simulation.yaml starts from simulated raw exports; one without it
 # (sources.sdtm in study.yaml, e.g. cdiscpilot01) imports existing SDTM, so sdtm needs no simulate.
 # Your own exports (RAW=DIR other than $(OUT)/raw) are never simulated over: sdtm depends on their files.
-SIM_SPEC   := $(wildcard specs/$(STUDY)/simulation.yaml)
+SIM_SPEC   := $(wildcard $(PROJECT_DIR)/specs/$(STUDY)/simulation.yaml)
 USER_RAW   := $(filter-out $(OUT)/raw,$(RAW))
 # SDTM=DIR imports a folder of existing SDTM (XPT, sas7bdat, parquet, Dataset-JSON) instead of mapping.
 SDTM_INPUT := $(if $(SDTM),$(shell find $(SDTM) -type f 2>/dev/null),$(if $(USER_RAW),$(shell find $(USER_RAW) -type f 2>/dev/null),$(if $(SIM_SPEC),$(RAW_DONE))))

@@ -34,6 +34,8 @@ app = typer.Typer(
 StudyOpt = typer.Option(DEFAULT_STUDY, "--study", "-s", help="Study slug: a folder under specs/ and mappings/.")
 RawOpt = typer.Option(None, "--raw", help="Folder of raw site exports (default: <outputs>/raw).")
 OutputsOpt = typer.Option(None, "--outputs", help="Folder for everything generated (default: outputs/<study>/).")
+ProjectOpt = typer.Option(None, "--project", "-p", help="Project folder holding specs/<study>/ and mappings/<study>/ "
+                          "(default: the pipeline's own folder); outputs default to <project>/outputs/<study>/.")
 VerboseOpt = typer.Option(False, "--verbose", "-v", help="Show debug messages on the console.")
 
 
@@ -44,15 +46,17 @@ def _check_folder_option(option: str, path: Optional[Path]) -> None:
 
 
 def _run_stage(stage: str, module: str, study: str, raw: Optional[Path], outputs: Optional[Path],
-               verbose: bool, **options) -> None:
+               verbose: bool, project: Optional[Path] = None, **options) -> None:
     """Build the context, set up logging, call ``<module>.run(ctx)`` and map errors to exit codes."""
     started = time.perf_counter()
     log_path = None
     try:
         for option, path in (("--outputs", outputs), ("--raw", raw), ("--sdtm", options.get("sdtm")),
-                             ("--previous", options.get("previous"))):
+                             ("--previous", options.get("previous")), ("--project", project)):
             _check_folder_option(option, path)
-        ctx = StudyContext.create(study, raw=raw, outputs=outputs, **options)
+        if project is not None and not project.is_dir():
+            raise InputError(f"--project {project}: folder not found")
+        ctx = StudyContext.create(study, raw=raw, outputs=outputs, root=project, **options)
         try:
             log_path = setup_logging(ctx.logs_dir, stage, verbose)
         except OSError as exc:
@@ -91,10 +95,10 @@ def simulate(
     out: Optional[Path] = typer.Option(None, "--out", help="Write the raw exports here (default: <outputs>/raw)."),
     seed: Optional[int] = typer.Option(None, "--seed", help="Random seed (default: the study's simulation spec)."),
     subjects: Optional[int] = typer.Option(None, "--subjects", help="Randomised subjects (default: the study's design)."),
-    verbose: bool = VerboseOpt,
+    verbose: bool = VerboseOpt, project: Optional[Path] = ProjectOpt,
 ) -> None:
     """Simulate realistic multi-site raw exports (EDC forms and central lab) with documented defects."""
-    _run_stage("simulate", "pipeline.simulate.stage", study, out or raw, outputs, verbose,
+    _run_stage("simulate", "pipeline.simulate.stage", study, out or raw, outputs, verbose, project,
                seed=seed, subjects=subjects)
 
 
@@ -102,57 +106,57 @@ def simulate(
 def sdtm(study: str = StudyOpt, raw: Optional[Path] = RawOpt, outputs: Optional[Path] = OutputsOpt,
          sdtm_dir: Optional[Path] = typer.Option(None, "--sdtm", help="Import existing SDTM from this folder "
                                                  "(XPT, sas7bdat, parquet or Dataset-JSON) instead of mapping raw exports."),
-         verbose: bool = VerboseOpt) -> None:
+         verbose: bool = VerboseOpt, project: Optional[Path] = ProjectOpt) -> None:
     """Ingest the raw exports and map them to SDTM with mappings/<study>/*.yaml (ledger, lineage, quarantine)."""
-    _run_stage("sdtm", "pipeline.sdtm.stage", study, raw, outputs, verbose, **({"sdtm": sdtm_dir} if sdtm_dir else {}))
+    _run_stage("sdtm", "pipeline.sdtm.stage", study, raw, outputs, verbose, project, **({"sdtm": sdtm_dir} if sdtm_dir else {}))
 
 
 @app.command()
 def validate(study: str = StudyOpt, raw: Optional[Path] = RawOpt, outputs: Optional[Path] = OutputsOpt,
-             verbose: bool = VerboseOpt,
+             verbose: bool = VerboseOpt, project: Optional[Path] = ProjectOpt,
              validate_pass: Optional[str] = typer.Option(
                  None, "--pass", help="sdtm: the gate before ADaM; adam: SDTM and ADaM together "
                  "(default: adam once the adam stage has completed, else sdtm).")) -> None:
     """Validate SDTM (and ADaM when present): schemas, expectations, conformance rules, severity gate."""
-    _run_stage("validate", "pipeline.validate.stage", study, raw, outputs, verbose,
+    _run_stage("validate", "pipeline.validate.stage", study, raw, outputs, verbose, project,
                **({"validate_pass": validate_pass} if validate_pass else {}))
 
 
 @app.command(name="specs-check")
 def specs_check(study: str = StudyOpt, raw: Optional[Path] = RawOpt, outputs: Optional[Path] = OutputsOpt,
-                verbose: bool = VerboseOpt) -> None:
+                verbose: bool = VerboseOpt, project: Optional[Path] = ProjectOpt) -> None:
     """Check the study's specs against the standards before any data is read."""
-    _run_stage("specs-check", "pipeline.validate.specs_check", study, raw, outputs, verbose)
+    _run_stage("specs-check", "pipeline.validate.specs_check", study, raw, outputs, verbose, project)
 
 
 @app.command()
 def adam(study: str = StudyOpt, raw: Optional[Path] = RawOpt, outputs: Optional[Path] = OutputsOpt,
-         verbose: bool = VerboseOpt) -> None:
+         verbose: bool = VerboseOpt, project: Optional[Path] = ProjectOpt) -> None:
     """Derive the ADaM datasets (ADSL, BDS, ADAE, ...) from SDTM with specs/<study>/adam.yaml."""
-    _run_stage("adam", "pipeline.adam.stage", study, raw, outputs, verbose)
+    _run_stage("adam", "pipeline.adam.stage", study, raw, outputs, verbose, project)
 
 
 @app.command()
 def tables(study: str = StudyOpt, raw: Optional[Path] = RawOpt, outputs: Optional[Path] = OutputsOpt,
-           verbose: bool = VerboseOpt) -> None:
+           verbose: bool = VerboseOpt, project: Optional[Path] = ProjectOpt) -> None:
     """Compute analysis results data (ARD) and render tables and listings (HTML, RTF, TXT)."""
-    _run_stage("tables", "pipeline.tlf.stage", study, raw, outputs, verbose)
+    _run_stage("tables", "pipeline.tlf.stage", study, raw, outputs, verbose, project)
 
 
 @app.command()
 def submission(study: str = StudyOpt, raw: Optional[Path] = RawOpt, outputs: Optional[Path] = OutputsOpt,
-               verbose: bool = VerboseOpt) -> None:
+               verbose: bool = VerboseOpt, project: Optional[Path] = ProjectOpt) -> None:
     """Package SDTM and ADaM for submission: XPT v5, Dataset-JSON, define.xml, manifest."""
-    _run_stage("submission", "pipeline.submit.stage", study, raw, outputs, verbose)
+    _run_stage("submission", "pipeline.submit.stage", study, raw, outputs, verbose, project)
 
 
 @app.command()
 def report(study: str = StudyOpt, raw: Optional[Path] = RawOpt, outputs: Optional[Path] = OutputsOpt,
            previous: Optional[Path] = typer.Option(None, "--previous", help="A previous run's outputs folder to "
                                                    "compare with (default: the copy kept in reports/history/)."),
-           verbose: bool = VerboseOpt) -> None:
+           verbose: bool = VerboseOpt, project: Optional[Path] = ProjectOpt) -> None:
     """Write the data-quality review report from findings, ledger and ARD."""
-    _run_stage("report", "pipeline.report.stage", study, raw, outputs, verbose,
+    _run_stage("report", "pipeline.report.stage", study, raw, outputs, verbose, project,
                **({"previous": previous} if previous else {}))
 
 

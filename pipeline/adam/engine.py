@@ -67,7 +67,7 @@ from pipeline.adam.derive_vars_dy import derive_vars_dy
 from pipeline.adam.derive_vars_joined import derive_vars_joined
 from pipeline.adam.derive_vars_merged import derive_vars_merged
 from pipeline.common.errors import ConfigError, PipelineError
-from pipeline.common.specfile import load_spec
+from pipeline.common.specfile import MarkedDict, SpecProblems, line_of, load_spec
 from pipeline.common.logs import get_logger
 
 VERBS: dict[str, Callable[..., pd.DataFrame]] = {
@@ -143,37 +143,68 @@ class Engine:
         return value
 
     def check_expressions(self) -> None:
-        """Parse every filter, condition and computed value before any data is touched.
+        """Parse every filter, condition and computed value, and check every step's verb, before any
+        data is touched; every problem of the file is reported together (``file:line: where: problem``).
 
         A spec error then stops the stage at once, naming the dataset, step and key, instead of
         after minutes of derivations (or, for an optional step, never).
-        """
-        def check(text: Any, where: str) -> None:
-            if isinstance(text, str):
-                try:
-                    parse(self.resolve(text, where))
-                except ExpressionError as exc:
-                    raise ConfigError(f"{self.spec_path}: {where}: {exc}") from None
 
-        def visit(value: Any, where: str) -> None:
+        >>> spec = load_spec(Path("adam.yaml"), text="datasets:\\n  - name: ADSL\\n    source: {sdtm: dm}\\n"
+        ...     "    steps:\\n      - derive_magic: {}\\n      - filter: 'AGE >'\\n")
+        >>> Engine(spec, {})
+        Traceback (most recent call last):
+        pipeline.common.errors.ConfigError: 2 problems in the spec files:
+        adam.yaml:5: dataset ADSL step 1 (derive_magic): unknown verb 'derive_magic' ...
+        adam.yaml:6: dataset ADSL: steps 2 filter: ...
+        """
+        problems = SpecProblems()
+
+        def place(node: Any, key: Any) -> str:
+            line = line_of(node, key)
+            return f"{self.spec_path}:{line}" if line else self.spec_path
+
+        def check(text: Any, where: str, at: str) -> None:
+            if isinstance(text, str):
+                with problems.check():
+                    try:
+                        parse(self.resolve(text, where))
+                    except ExpressionError as exc:
+                        raise ConfigError(f"{at}: {where}: {exc}") from None
+
+        def check_verbs(steps: Any, name: str) -> None:
+            for number, step in enumerate(steps if isinstance(steps, list) else [], start=1):
+                verbs = [k for k in step if k not in ("optional", "otherwise")] if isinstance(step, Mapping) else []
+                if len(verbs) == 1 and verbs[0] not in VERBS and verbs[0] not in TABLE_OPS:
+                    with problems.check():
+                        raise ConfigError(f"{place(steps, number - 1)}: dataset {name} step {number} ({verbs[0]}): "
+                                          f"unknown verb '{verbs[0]}' (known: {', '.join(sorted(VERBS) + list(TABLE_OPS))})")
+
+        def visit(value: Any, where: str, at: str) -> None:
             if isinstance(value, Mapping):
                 for key, child in value.items():
-                    here = f"{where} {key}"
+                    here, child_at = f"{where} {key}", place(value, key) if line_of(value, key) else at
                     if key in EXPRESSION_MAPS and isinstance(child, Mapping):
                         for variable, text in child.items():
-                            check(text, f"{here} {variable}")
+                            check(text, f"{here} {variable}", place(child, variable) if line_of(child, variable) else child_at)
                     elif key in EXPRESSION_KEYS:
-                        check(child, here)
+                        check(child, here, child_at)
                     else:
-                        visit(child, here)
+                        visit(child, here, child_at)
             elif isinstance(value, list):
                 for number, item in enumerate(value, start=1):
-                    visit(item, f"{where} {number}")
+                    visit(item, f"{where} {number}", place(value, number - 1) if line_of(value, number - 1) else at)
 
-        for dataset_spec in self.spec["datasets"]:
+        for index, dataset_spec in enumerate(self.spec["datasets"]):
             if isinstance(dataset_spec, Mapping):
                 name = str(dataset_spec.get("name", "")).upper()
-                visit({k: v for k, v in dataset_spec.items() if k in ("source", "steps")}, f"dataset {name}:")
+                at = place(self.spec["datasets"], index) if line_of(self.spec["datasets"], index) else self.spec_path
+                scoped = {k: v for k, v in dataset_spec.items() if k in ("source", "steps")}
+                if isinstance(dataset_spec, MarkedDict):  # keep the lines of the keys kept
+                    scoped = MarkedDict(scoped)
+                    scoped.line, scoped.lines = dataset_spec.line, dataset_spec.lines
+                check_verbs(dataset_spec.get("steps"), name)
+                visit(scoped, f"dataset {name}:", at)
+        problems.raise_if_any()
 
     # -- references ---------------------------------------------------------------------------
     def frame(self, ref: Any, where: str) -> pd.DataFrame:

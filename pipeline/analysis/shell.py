@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from pipeline.common.errors import ConfigError
-from pipeline.common.specfile import load_spec
+from pipeline.common.specfile import SpecProblems, line_of, load_spec
 
 METHOD_KEYS: dict[str, tuple[str, ...]] = {
     "ancova_log_ratio": ("dataset", "response", "covariates"),
@@ -271,46 +271,12 @@ def check_shell(data: Any, path: str | Path = "tlf.yaml") -> Shell:
     periods = check_periods(data.get("analysis_periods"), path)
     outputs = data["outputs"]
     if not isinstance(outputs, Mapping) or not outputs:
-        raise ConfigError(f"{path}: outputs must be a non-empty mapping of output id to shell")
+        raise ConfigError(f"{_at(path, data, 'outputs')}: outputs must be a non-empty mapping of output id to shell")
+    problems = SpecProblems()  # every output's problems at once
     for output_id, output in outputs.items():
-        where = f"{path}: outputs.{output_id}"
-        _require(output, ("title", "population", "columns", "rows"), where)
-        if output["population"] not in populations:
-            known = ", ".join(populations) or "none"
-            raise ConfigError(f"{where}: population {output['population']!r} is not defined under "
-                              f"populations (known: {known})")
-        if output["columns"] not in columns:
-            known = ", ".join(columns) or "none"
-            raise ConfigError(f"{where}: columns {output['columns']!r} is not defined under "
-                              f"treatment_columns (known: {known})")
-        if not isinstance(output["rows"], list):
-            raise ConfigError(f"{where}: rows must be a list")
-        if output.get("figure") is not None:
-            check_figure(output["figure"], where)
-        if output.get("period") is not None and output["period"] not in periods:
-            raise ConfigError(f"{where}: period {output['period']!r} is not defined under analysis_periods "
-                              f"(known: {', '.join(periods) or 'none'})")
-        seen: set[str] = set()
-        for index, row in enumerate(output["rows"]):
-            row_where = f"{where}.rows[{index}]"
-            _require(row, ("id", "method"), row_where)
-            row_where = f"{where}.rows[{row['id']}]"
-            if row["id"] in seen:
-                raise ConfigError(f"{row_where}: duplicate row id")
-            seen.add(row["id"])
-            if row["method"] not in METHOD_KEYS:
-                raise ConfigError(f"{row_where}: unknown method {row['method']!r} "
-                                  f"(known: {', '.join(sorted(METHOD_KEYS))})")
-            _require(row, METHOD_KEYS[row["method"]], row_where)
-            if row.get("estimand") is not None:
-                if row["estimand"] not in estimands:
-                    raise ConfigError(f"{row_where}: estimand {row['estimand']!r} is not defined under estimands "
-                                      f"(known: {', '.join(estimands) or 'none'})")
-                if estimands[row["estimand"]].population != output["population"]:
-                    raise ConfigError(f"{row_where}: estimand {row['estimand']!r} is for population "
-                                      f"{estimands[row['estimand']].population}, the output for {output['population']}")
-            if "where" in row and row["where"] is not None and not isinstance(row["where"], Mapping):
-                raise ConfigError(f"{row_where}: 'where' must be a mapping of variable to value")
+        with problems.check():
+            _check_output(output_id, output, outputs, populations, columns, estimands, periods, path, problems)
+    problems.raise_if_any()
     return Shell(
         path=path,
         defaults=dict(data.get("defaults") or {}),
@@ -365,3 +331,54 @@ def resolve_reference(shell: Shell, design: Mapping[str, Any]) -> str | None:
         if arm.get("armcd") == armcd:
             return str(arm.get("trt") or arm.get("arm"))
     raise ConfigError(f"{shell.path}: comparison.reference_armcd {armcd!r} is not an arm of study.yaml")
+
+
+def _at(path: Path, node: Any, key: Any) -> str:
+    """``path:line`` of ``key`` in ``node`` when the YAML line is known, else ``path``."""
+    line = line_of(node, key)
+    return f"{path}:{line}" if line else str(path)
+
+
+def _check_output(output_id: Any, output: Any, outputs: Mapping[str, Any], populations: Mapping[str, Any],
+                  columns: Mapping[str, Any], estimands: Mapping[str, Any], periods: Mapping[str, Any], path: Path,
+                  problems: SpecProblems) -> None:
+    """One output shell of tlf.yaml; each row's problem is collected in ``problems``."""
+    where = f"{_at(path, outputs, output_id)}: outputs.{output_id}"
+    _require(output, ("title", "population", "columns", "rows"), where)
+    if output["population"] not in populations:
+        known = ", ".join(populations) or "none"
+        raise ConfigError(f"{where}: population {output['population']!r} is not defined under "
+                          f"populations (known: {known})")
+    if output["columns"] not in columns:
+        known = ", ".join(columns) or "none"
+        raise ConfigError(f"{where}: columns {output['columns']!r} is not defined under "
+                          f"treatment_columns (known: {known})")
+    if not isinstance(output["rows"], list):
+        raise ConfigError(f"{where}: rows must be a list")
+    if output.get("figure") is not None:
+        check_figure(output["figure"], where)
+    if output.get("period") is not None and output["period"] not in periods:
+        raise ConfigError(f"{where}: period {output['period']!r} is not defined under analysis_periods "
+                          f"(known: {', '.join(periods) or 'none'})")
+    seen: set[str] = set()
+    for index, row in enumerate(output["rows"]):
+        with problems.check():
+            row_where = f"{_at(path, output['rows'], index)}: outputs.{output_id}.rows[{index}]"
+            _require(row, ("id", "method"), row_where)
+            row_where = f"{_at(path, output['rows'], index)}: outputs.{output_id}.rows[{row['id']}]"
+            if row["id"] in seen:
+                raise ConfigError(f"{row_where}: duplicate row id")
+            seen.add(row["id"])
+            if row["method"] not in METHOD_KEYS:
+                raise ConfigError(f"{row_where}: unknown method {row['method']!r} "
+                                  f"(known: {', '.join(sorted(METHOD_KEYS))})")
+            _require(row, METHOD_KEYS[row["method"]], row_where)
+            if row.get("estimand") is not None:
+                if row["estimand"] not in estimands:
+                    raise ConfigError(f"{row_where}: estimand {row['estimand']!r} is not defined under estimands "
+                                      f"(known: {', '.join(estimands) or 'none'})")
+                if estimands[row["estimand"]].population != output["population"]:
+                    raise ConfigError(f"{row_where}: estimand {row['estimand']!r} is for population "
+                                      f"{estimands[row['estimand']].population}, the output for {output['population']}")
+            if "where" in row and row["where"] is not None and not isinstance(row["where"], Mapping):
+                raise ConfigError(f"{row_where}: 'where' must be a mapping of variable to value")

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from pipeline.common.errors import ConfigError
-from pipeline.common.specfile import Where, check_value, load_spec
+from pipeline.common.specfile import SpecProblems, Where, check_value, load_spec
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 # study.yaml sections of a fixed kind (pipeline.common.specfile.KINDS), checked when the file is read;
@@ -21,6 +21,18 @@ DESIGN_KINDS = {"study": "mapping", "arms": "list", "visits": "list", "sites": "
                 "quarantine_gate": "mapping", "validation": "mapping", "sources": "mapping", "populations": "mapping",
                 "endpoints": "mapping", "privacy": "mapping", "dosing": "mapping", "schedule": "mapping"}
 DEFAULT_STUDY = "iscalimab-ln"
+
+
+def standards_dir(root: Path) -> Path:
+    """The project's own ``specs/standards`` when it has one, else the standards shipped with the pipeline.
+
+    >>> standards_dir(Path("/nowhere")).joinpath("units.yaml").is_file()
+    True
+    """
+    from pipeline.standards import standards_home
+
+    own = Path(root) / "specs" / "standards"
+    return own if own.is_dir() else standards_home()
 
 
 @dataclass(frozen=True)
@@ -52,18 +64,19 @@ class StudyContext:
         root: str | Path | None = None,
         **options: Any,
     ) -> "StudyContext":
-        root = Path(root) if root else PROJECT_ROOT
+        root = Path(root).resolve() if root else PROJECT_ROOT
         specs_dir = root / "specs" / study
         if not specs_dir.is_dir():
-            known = sorted(p.name for p in (root / "specs").iterdir() if p.is_dir() and p.name != "standards")
-            raise ConfigError(f"unknown study '{study}': no folder {specs_dir} (known: {', '.join(known)})")
+            known = sorted(p.name for p in (root / "specs").iterdir() if p.is_dir() and p.name != "standards") \
+                if (root / "specs").is_dir() else []
+            raise ConfigError(f"unknown study '{study}': no folder {specs_dir} (known: {', '.join(known) or 'none'})")
         outputs_dir = Path(outputs).resolve() if outputs else root / "outputs" / study
         raw_dir = Path(raw).resolve() if raw else outputs_dir / "raw"
         return cls(
             study=study,
             specs_dir=specs_dir,
             mappings_dir=root / "mappings" / study,
-            standards_dir=root / "specs" / "standards",
+            standards_dir=standards_dir(root),
             raw_dir=raw_dir,
             outputs_dir=outputs_dir,
             options=dict(options),
@@ -76,9 +89,12 @@ class StudyContext:
         data = load_spec(path)
         if not isinstance(data, dict):
             raise ConfigError(f"{path}:1: expected a mapping at the top level")
+        problems = SpecProblems()  # every section's problem at once, not one per run
         for key, kind in DESIGN_KINDS.items():
             if data.get(key) is not None:
-                check_value(data[key], kind, Where(path, data.lines.get(key, 1)), key)
+                with problems.check():
+                    check_value(data[key], kind, Where(path, data.lines.get(key, 1)), key)
+        problems.raise_if_any()
         return data
 
     def spec(self, name: str) -> Any:

@@ -18,11 +18,12 @@ import pandas as pd
 from pyarrow.lib import ArrowException
 
 from pipeline.common.errors import ConfigError, InputError, PipelineError
+from pipeline.common.specfile import SpecProblems
 from pipeline.common.io import write_json_atomic, write_parquet_atomic
 from pipeline.common.logs import get_logger, track
 from pipeline.common.sdtm_model import place_model_timing
 from pipeline.common.study import StudyContext
-from pipeline.common.specfile import SpecProblems
+from pipeline.sdtm.date_order import DateOrderFinding, check_date_order
 from pipeline.sdtm.import_existing import run_import
 from pipeline.sdtm.mapping.algorithms import MappingEnv
 from pipeline.sdtm.mapping.engine import (
@@ -296,6 +297,30 @@ def _ingest_all(mappings: dict[str, DomainMapping], raw_dir: Path, env: MappingE
     return ingested, manifest
 
 
+def check_date_orders(ingested: dict[str, list[IngestedFile]], max_share: float, min_rows: int = 5
+                      ) -> list[DateOrderFinding]:
+    """Day-month order of every file's declared date formats against its values (pipeline/sdtm/date_order.py):
+    each suspicious column is logged; a column whose rows readable only with day and month swapped exceed
+    ``max_share`` of its file (the quarantine gate's share) stops the stage when it looks written in the
+    other order or has at least ``min_rows`` such rows (one typing error in a short file is a query)."""
+    findings: list[DateOrderFinding] = []
+    seen: set[tuple[str, tuple[str, ...]]] = set()
+    for files in ingested.values():
+        for item in files:
+            key = (item.relative, tuple(item.source.date_formats))
+            if key not in seen:  # a file read by two domains (dm.csv for DM and DS) is checked once
+                seen.add(key)
+                findings.extend(check_date_order(item.frame, item.source.date_formats, item.relative, item.site))
+    for finding in findings:
+        log.warning("date format: %s", finding.message())
+    failing = [f for f in findings if f.swapped_share > max_share and (f.looks_swapped or f.swapped_only >= min_rows)]
+    if failing:
+        more = f" (and {len(failing) - 1} more)" if len(failing) > 1 else ""
+        raise InputError(f"date format: {failing[0].message()}{more}; over the {max_share:.1%} quarantine limit - "
+                         f"declare the site's date_formats in sites.yaml (docs/new-study.md)")
+    return findings
+
+
 QUARANTINE_GATE_DEFAULTS = {"max_share": 0.05, "min_rows": 5}
 
 
@@ -334,29 +359,42 @@ def run(ctx: StudyContext) -> None:
     ...
     pipeline.common.errors.InputError: ...raw: site 101 sent no 'ae' export (expected site_*/ae.csv; sites.yaml:... lists it among the site's forms)
     """
-    source = (ctx.design.get("sources") or {}).get("sdtm") if isinstance(ctx.design, dict) else None
+    problems = SpecProblems()  # study.yaml, sites.yaml and every mapping file: all their problems in one run
+    design: dict[str, Any] = {}
+    with problems.check():
+        design = ctx.design
+    source = (design.get("sources") or {}).get("sdtm") if isinstance(design, dict) else None
     if ctx.options.get("sdtm"):  # --sdtm DIR: the user's own SDTM files win over the study's source
         source = {"folder": str(Path(ctx.options["sdtm"]).resolve())}
     if source:  # existing SDTM (a folder of files, or the CDISC pilot in a data package): import, nothing to map
+        problems.raise_if_any()
         run_import(ctx, source)
         return
     started = time.perf_counter()
     raw_dir = Path(ctx.raw_dir)
     if not raw_dir.is_dir():
         raise InputError(f"{raw_dir}: raw directory not found (run `simulate` first or pass --raw DIR)")
-    gate = _quarantine_gate(ctx)
+    gate: dict[str, Any] = {}
+    site_defaults: dict[str, SiteDefaults] = {}
+    mappings: dict[str, DomainMapping] = {}
+    with problems.check():
+        gate = _quarantine_gate(ctx)
+    with problems.check():
+        site_defaults = load_site_dialects(Path(ctx.mappings_dir), problems)
+    with problems.check():
+        mappings = load_mappings(Path(ctx.mappings_dir), site_defaults)
+    problems.raise_if_any()
     standards = Path(ctx.standards_dir)
     ct = load_terminology(standards)
     units = UnitTable.load(standards / UNITS_FILE, ct)
     variables = load_standard_variables(standards)
-    site_defaults = load_site_dialects(Path(ctx.mappings_dir))
-    mappings = load_mappings(Path(ctx.mappings_dir), site_defaults)
     design = ctx.design
     td_spec = _trial_design_spec(ctx)
     trial = build_trial_design(design, td_spec, ct)
     env = MappingEnv(ct=ct, units=units, design=design, datasets={"TV": trial["TV"]})
 
     ingested, manifest = _ingest_all(mappings, raw_dir, env, site_defaults)
+    date_order = check_date_orders(ingested, gate["max_share"], gate["min_rows"])
     results: dict[str, DomainResult] = {}
     for domain, mapping in track(list(mappings.items()), "mapping domains"):
         results[domain] = map_domain(mapping, ingested[domain], env)
@@ -389,6 +427,8 @@ def run(ctx: StudyContext) -> None:
 
     # ledger: every raw row mapped or quarantined, per (file, domain)
     ledger = build_ledger(results, manifest, raw_dir)
+    if date_order:  # columns whose values look written in the other day-month order
+        ledger["date_order"] = [{**vars(f), "swapped_share": round(f.swapped_share, 4)} for f in date_order]
     problems = check_ledger(ledger)
     if problems:
         raise PipelineError("ledger does not balance: " + "; ".join(problems[:5]))

@@ -18,11 +18,12 @@ from typing import Any
 import pandas as pd
 
 from pipeline.common.errors import ConfigError
+from pipeline.standards import standards_home
 
 CT_COLUMNS = ["codelist_code", "codelist", "codelist_name", "extensible", "term_code", "submission_value",
               "synonyms", "nci_preferred_term"]
 _DATE = re.compile(r"(\d{4}-\d{2}-\d{2})")
-DEFAULT_STANDARDS = Path(__file__).resolve().parents[2] / "specs" / "standards"
+DEFAULT_STANDARDS = standards_home()
 
 
 def read_ct_file(path: str | Path) -> pd.DataFrame:

@@ -45,7 +45,7 @@ class SpecProblem:
     message: str
 
     def __str__(self) -> str:
-        return f"{self.file}:line {self.line}: {self.message}"
+        return f"{self.file}:{self.line}: {self.message}"
 
 
 def check_study_metadata(meta: StudyMetadata, standards_dir: Path) -> tuple[list[SpecProblem], pd.DataFrame]:
@@ -142,16 +142,44 @@ def check_specs(ctx: Any) -> tuple[StudyMetadata, pd.DataFrame]:
     >>> "DM" in meta.datasets, len(notices)
     (True, 0)
     """
+    from pipeline.adam.engine import Engine
+    from pipeline.analysis.shell import load_shell
+    from pipeline.common.specfile import SpecProblems, load_spec
+    from pipeline.sdtm.stage import load_mappings
     from pipeline.validate.expectations import load_accepted_findings, load_expectation_specs
 
-    meta = resolve_study_metadata(ctx.specs_dir / DATASETS_SPEC, ctx.standards_dir)
-    problems, notices = check_study_metadata(meta, ctx.standards_dir)
-    load_expectation_specs(ctx.specs_dir / "expectations.yaml", ctx.design)  # raises on a broken file
-    load_accepted_findings(ctx.specs_dir / "expectations.yaml")
-    if problems:
-        shown = "; ".join(str(p) for p in problems[:5])
-        more = f" (and {len(problems) - 5} more)" if len(problems) > 5 else ""
-        raise ConfigError(f"{len(problems)} problem(s) in the specs: {shown}{more}")
+    problems = SpecProblems()  # every spec file of the study, all problems in one run
+    design = None
+    with problems.check():
+        design = ctx.design
+    if design is None:  # study.yaml has problems (reported): the other files are still checked against what it says
+        try:
+            design = load_spec(ctx.specs_dir / "study.yaml")
+        except ConfigError:
+            design = None
+        design = design if isinstance(design, dict) else None
+    if Path(ctx.mappings_dir).is_dir():
+        with problems.check():
+            load_mappings(Path(ctx.mappings_dir))
+    meta, notices = None, empty_findings()
+    with problems.check():
+        meta = resolve_study_metadata(ctx.specs_dir / DATASETS_SPEC, ctx.standards_dir)
+        found, notices = check_study_metadata(meta, ctx.standards_dir)
+        problems.lines.extend(str(p) for p in found)
+    if design is not None:
+        with problems.check():
+            load_expectation_specs(ctx.specs_dir / "expectations.yaml", design)
+    with problems.check():
+        load_accepted_findings(ctx.specs_dir / "expectations.yaml")
+    adam_path = ctx.specs_dir / "adam.yaml"
+    if adam_path.is_file() and design is not None:
+        with problems.check():
+            spec = load_spec(adam_path)
+            Engine(spec if spec is not None else {}, {}, design=design, spec_path=adam_path, standards_dir=ctx.standards_dir)
+    if (ctx.specs_dir / "tlf.yaml").is_file():
+        with problems.check():
+            load_shell(ctx.specs_dir)
+    problems.raise_if_any()
     return meta, notices
 
 

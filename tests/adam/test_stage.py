@@ -51,5 +51,5 @@ def test_bad_spec_is_a_config_error_naming_file_dataset_and_step(tmp_path):
     (tmp_path / "out" / "sdtm").mkdir(parents=True)
     pd.DataFrame({"USUBJID": ["1"]}).to_parquet(tmp_path / "out" / "sdtm" / "dm.parquet")
     ctx = StudyContext.create("toy", root=tmp_path, outputs=tmp_path / "out")
-    with pytest.raises(ConfigError, match=r"adam.yaml: dataset ADSL step 1 \(derive_var_magic\): unknown verb"):
+    with pytest.raises(ConfigError, match=r"adam.yaml:5: dataset ADSL step 1 \(derive_var_magic\): unknown verb"):
         run(ctx)

@@ -10,15 +10,17 @@ from pipeline.common.study import StudyContext
 from pipeline.sdtm.stage import run
 
 
-def test_a_wrong_date_format_for_one_site_fails_the_stage_naming_file_and_first_row(tmp_path, study_root, simulated):
+def test_a_wrong_date_format_for_one_site_fails_the_stage_naming_file_column_and_share(tmp_path, study_root, simulated):
     root = study_root
     sites = root / "mappings/iscalimab-ln/sites.yaml"
     text = sites.read_text(encoding="utf-8")
     assert "date_formats: ['%d.%m.%Y']" in text
     sites.write_text(text.replace("date_formats: ['%d.%m.%Y']", "date_formats: ['%m.%d.%Y']"), encoding="utf-8")
     ctx = StudyContext.create("iscalimab-ln", root=root, raw=simulated.raw_dir, outputs=tmp_path / "out")
-    with pytest.raises(InputError, match=r"^quarantine gate: site_101/\w+\.csv -> \w+: \d+ of \d+ rows quarantined "
-                                         r"\(\d+\.\d%, over the 5\.0% limit\), mostly .*; first: row \d+, column \w+, value '"):
+    # the day-month order check (pipeline/sdtm/date_order.py) stops it before any row is mapped or quarantined
+    with pytest.raises(InputError, match=r"^date format: site_101/\w+\.csv: column '\w+' \(site 101\): declared date "
+                                         r"format '%m\.%d\.%Y' but \d+ of \d+ rows \(\d+\.\d%\) are valid only as "
+                                         r"'%d\.%m\.%Y' \(looks like '%d\.%m\.%Y'.* over the 5\.0% quarantine limit"):
         run(ctx)
     assert not (tmp_path / "out" / "ledger.json").exists()
 

@@ -48,7 +48,7 @@ def test_broken_spec_names_file_line_and_problem(tmp_path: Path, needle: str, re
         check(tmp_path, broken)
     message = str(info.value)
     assert problem in message
-    assert f"datasets.yaml:line {line}: " in message
+    assert f"datasets.yaml:{line}: " in message
 
 
 def test_invalid_yaml_names_the_line(tmp_path: Path) -> None:
@@ -59,8 +59,9 @@ def test_invalid_yaml_names_the_line(tmp_path: Path) -> None:
 def test_every_problem_is_reported_at_once(tmp_path: Path) -> None:
     broken = TINY_DATASETS.replace("      AETERM: {}", "      AETERMXX: {}").replace("      AESEV: {}",
                                                                                      "      AESEV: {codelist: NOPE}")
-    with pytest.raises(ConfigError, match=r"^2 problem\(s\) in the specs"):
+    with pytest.raises(ConfigError, match=r"^2 problems in the spec files") as info:
         check(tmp_path, broken)
+    assert [line.split(": ")[1] for line in info.value.problems] == ["AE.AETERMXX", "AE.AESEV"]
 
 
 def test_broken_expectations_yaml_names_file_and_line(tmp_path: Path) -> None:
