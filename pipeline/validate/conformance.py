@@ -37,6 +37,7 @@ class ValidationData:
     instruments: dict[str, dict] = field(default_factory=dict)
     _combined: dict[str, pd.DataFrame | None] = field(default_factory=dict, repr=False)
     _domain_cache: dict[str, str] = field(default_factory=dict, repr=False)
+    lookups: list[tuple[str, bool]] = field(default_factory=list, repr=False)  # (what, found) per rule run
 
     def domain_of(self, name: str) -> str:
         """The SDTM domain of a dataset (DOMAIN column, spec, or the name itself)."""
@@ -61,12 +62,14 @@ class ValidationData:
             wanted = [c.replace("--", self.domain_of(name)) for c in columns]
             if all(c in frame.columns for c in wanted):
                 out[name] = frame
+        self.lookups.append((f"no dataset with {', '.join(columns)}", bool(out)))
         return out
 
     def first(self, domain: str) -> pd.DataFrame | None:
         """The dataset of a domain; split datasets (LBCH, LBHE) are concatenated in the order of ``sdtm``, so
         record numbers of findings on a combined domain count across the concatenation."""
         if domain in self._combined:
+            self.lookups.append((f"{domain} absent", self._combined[domain] is not None))
             return self._combined[domain]
         names = [n for n in self.sdtm if self.domain_of(n) == domain]
         if not names:
@@ -76,6 +79,7 @@ class ValidationData:
         else:
             combined = pd.concat([self.sdtm[n] for n in names], ignore_index=True)
         self._combined[domain] = combined
+        self.lookups.append((f"{domain} absent", combined is not None))
         return combined
 
 
@@ -854,9 +858,61 @@ def run_conformance_rules(data: ValidationData, rules: dict[str, Rule] | None = 
     >>> f.loc[f["rule_id"] == "CG0029", ["rule_id", "dataset", "usubjid", "record"]].values.tolist()
     [['CG0029', 'AE', 'S-9', 2]]
     """
+    return run_conformance_rules_with_status(data, rules)[0]
+
+
+RULE_STATUS_COLUMNS = ["id", "status", "reason", "datasets", "findings"]
+
+
+def run_conformance_rules_with_status(data: ValidationData, rules: dict[str, Rule] | None = None
+                                      ) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Run the rules; return their findings and one status row per rule: ``ran``, ``skipped`` (with
+    why: the domain or variable it needs is absent) or ``failed`` (with the error; the other rules still run).
+
+    A catalogue rule reports the datasets it checked and each skip reason itself; for a coded rule the
+    datasets it looked up tell: no findings and nothing it looked for present means skipped.
+
+    >>> dm = pd.DataFrame({"USUBJID": ["S-1"], "DOMAIN": ["DM"], "AGE": [-3]})
+    >>> _, status = run_conformance_rules_with_status(ValidationData({"DM": dm}, {}))
+    >>> status.set_index("id").loc[["FB4001", "CG0218"], ["status", "findings"]].values.tolist()
+    [['ran', 1], ['skipped', 0]]
+    """
+    from pipeline.validate.catalogue import Outcome
+
     chosen = rules if rules is not None else CONFORMANCE_RULES
-    return _concat([rule.check(data) for _, rule in sorted(chosen.items())])
+    parts, rows = [], []
+    for rule_id, rule in sorted(chosen.items()):
+        data.lookups = []
+        outcome = Outcome()
+        try:
+            found = rule.check(data, outcome) if rule.kind else rule.check(data)
+        except Exception as exc:  # a broken rule is reported in rules.csv, the others still run
+            rows.append({"id": rule_id, "status": "failed", "reason": f"{type(exc).__name__}: {exc}",
+                         "datasets": "", "findings": 0})
+            continue
+        parts.append(found)
+        if rule.kind:
+            checked = sorted(set(outcome.checked))
+            status = "ran" if checked else "skipped"
+            reason = "; ".join(dict.fromkeys(outcome.skipped))
+        else:
+            checked = sorted(set(found["dataset"].dropna())) if len(found) else []
+            looked = data.lookups
+            status = "ran" if len(found) or not looked or any(hit for _, hit in looked) else "skipped"
+            reason = "" if status == "ran" else "; ".join(dict.fromkeys(what for what, _ in looked))
+        rows.append({"id": rule_id, "status": status, "reason": reason, "datasets": " ".join(checked),
+                     "findings": int(len(found))})
+    data.lookups = []
+    return _concat(parts), pd.DataFrame(rows, columns=RULE_STATUS_COLUMNS)
 
 
 # the rules CDISC CORE runs on SDTM (registered into CONFORMANCE_RULES on import)
 from pipeline.validate import conformance_core  # noqa: E402,F401
+# the catalogue rules (specs/standards/conformance-rules.yaml), registered the same way
+from pipeline.validate.catalogue import catalogue_rules, read_catalogue  # noqa: E402
+
+CATALOGUE_RULES: dict[str, Rule] = catalogue_rules(read_catalogue())
+_clash = sorted(set(CATALOGUE_RULES) & set(CONFORMANCE_RULES))
+if _clash:
+    raise ValueError(f"specs/standards/conformance-rules.yaml: ids {', '.join(_clash)} are coded rules already")
+CONFORMANCE_RULES.update(CATALOGUE_RULES)

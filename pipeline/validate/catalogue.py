@@ -1,0 +1,384 @@
+"""Conformance rules as data: ``specs/standards/conformance-rules.yaml`` read by one reader, run by a few kinds.
+
+The catalogue holds the rules (CDISC / FDA rule id, CORE id, scope, parameters, message, severity);
+this module holds the algorithms, one function per kind:
+
+- ``record``: a record fails when ``fail_when`` (the expression language,
+  ``docs/expression-language.md``; ``--`` stands for the domain prefix) holds;
+- ``variable_presence``: a dataset fails when every ``present`` variable is in it and every ``absent`` one is not;
+- ``unique``: a record fails when its ``variables`` repeat within the dataset (``when`` narrows the records);
+- ``one_to_one``: the two ``variables`` map one to one (each value of one has a single value of the other);
+- ``in_reference``: ``variable`` is among the values of ``reference`` (``TV.VISITNUM``);
+- ``date_order``: ``earlier`` is on or before ``later`` (``DM.RFSTDTC`` reads DM by USUBJID), compared at the
+  precision both dates have, as CORE compares them.
+
+Every rule says, per dataset in its scope, whether it ran or why it was skipped (domain or variable
+absent); :func:`run_with_status` turns that into the ``rules.csv`` status columns.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from pipeline.common.expressions import ExpressionError, evaluate_mask, parse
+from pipeline.common.specfile import Where, check_keys, check_value, load_spec
+from pipeline.common.study import PROJECT_ROOT
+from pipeline.validate.findings import empty_findings, make_findings
+from pipeline.validate.frames import display_text
+from pipeline.validate.rules import CORE_CATALOGUE, Rule
+
+CATALOGUE_PATH = PROJECT_ROOT / "specs" / "standards" / "conformance-rules.yaml"
+KINDS = ("record", "variable_presence", "unique", "one_to_one", "in_reference", "date_order")
+CLASSES = ("INTERVENTIONS", "EVENTS", "FINDINGS", "FINDINGS ABOUT", "SPECIAL PURPOSE", "TRIAL DESIGN",
+           "RELATIONSHIP", "STUDY REFERENCE")
+ENTRY_KEYS = {
+    "id": "text", "core": "text", "also": "names", "kind": "text", "title": "text", "description": "text",
+    "message": "text", "severity": "text", "domains": "names", "classes": "names", "exclude": "names",
+    "fail_when": "text", "optional": "names", "join": "names", "variable": "text", "variables": "names",
+    "present": "names", "absent": "names", "when": "text", "reference": "text", "earlier": "text",
+    "later": "text", "source": "text",
+}
+KIND_NEEDS = {
+    "record": ("fail_when",), "variable_presence": ("present",), "unique": ("variables",),
+    "one_to_one": ("variables",), "in_reference": ("variable", "reference"), "date_order": ("earlier", "later"),
+}
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One catalogue rule as written in the file (``where`` is its place, for messages)."""
+
+    id: str
+    core: str
+    kind: str
+    message: str
+    severity: str
+    params: dict[str, Any]
+    where: str
+
+    def get(self, key: str, default: Any = None) -> Any:
+        return self.params.get(key, default)
+
+
+@dataclass
+class Outcome:
+    """What one rule did on one run: datasets checked, and why others in or near its scope were skipped."""
+
+    checked: list[str] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
+
+
+def citation(entry: Entry) -> str:
+    """The rule's citation: CDISC conformance rule or FDA Business Rule, its other ids and the CORE id.
+
+    >>> citation(Entry("FB4001", "CORE-000310", "record", "m", "error", {}, "x"))
+    'FDA Business Rule FB4001 (CORE-000310; cdisc-org/cdisc-rules-engine resources/cache/rules.pkl)'
+    """
+    kind = "FDA Business Rule" if entry.id.startswith("FB") else "CDISC SDTM conformance rule"
+    also = entry.get("also") or []
+    ids = " / ".join([entry.id, *also])
+    return f"{kind} {ids} ({entry.core}; {CORE_CATALOGUE})"
+
+
+def read_catalogue(path: Path = CATALOGUE_PATH) -> list[Entry]:
+    """Every rule of the catalogue, checked: known keys and kinds, the kind's parameters, valid
+    expressions, unique ids. A problem is reported as ``file:line: key: problem``.
+
+    >>> entries = read_catalogue()
+    >>> len(entries) >= 100, all(e.core.startswith("CORE-") for e in entries)
+    (True, True)
+    """
+    spec = load_spec(path)
+    base = Where(path, 1)
+    if not isinstance(spec, dict) or not isinstance(spec.get("rules"), list):
+        raise base.error("rules: expected a list of rules")
+    entries, seen = [], {}
+    for index, node in enumerate(spec["rules"]):
+        where = base.at(spec["rules"], index)
+        check_keys(node, ENTRY_KEYS, where, f"rules[{index}]", required=("id", "core", "kind", "message", "severity"))
+        kind = node["kind"]
+        if kind not in KINDS:
+            raise where.at(node, "kind").error(f"kind: '{kind}' is not one of {', '.join(KINDS)}")
+        for need in KIND_NEEDS[kind]:
+            if need not in node:
+                raise where.error(f"rules[{index}] ({node['id']}): kind {kind} needs '{need}'")
+        if node["severity"] not in ("error", "warning", "notice"):
+            raise where.at(node, "severity").error(f"severity: '{node['severity']}' is not error, warning or notice")
+        if not re.fullmatch(r"CORE-\d{6}", node["core"]):
+            raise where.at(node, "core").error(f"core: '{node['core']}' is not a CORE id such as CORE-000123")
+        for key in ("fail_when", "when"):
+            if key in node:
+                try:
+                    parse(node[key].replace("--", "XX"))
+                except ExpressionError as exc:
+                    raise where.at(node, key).error(f"{key}: {exc}") from None
+        for cls in node.get("classes") or []:
+            check_value(cls, "text", where, "classes")
+            if cls not in CLASSES:
+                raise where.at(node, "classes").error(f"classes: '{cls}' is not one of {', '.join(CLASSES)}")
+        if node["id"] in seen:
+            raise where.at(node, "id").error(f"id: {node['id']} is already the rule at line {seen[node['id']]}")
+        seen[node["id"]] = where.line
+        params = {k: v for k, v in node.items() if k not in ("id", "core", "kind", "message", "severity")}
+        entries.append(Entry(node["id"], node["core"], kind, node["message"], node["severity"], params, str(where)))
+    return entries
+
+
+@lru_cache(maxsize=1)
+def _ig_classes() -> dict[str, str]:
+    table = pd.read_csv(PROJECT_ROOT / "specs" / "standards" / "sdtmig-3.4-datasets.tsv", sep="\t", dtype=str,
+                        keep_default_na=False)
+    return dict(zip(table["domain"], table["class"].str.upper()))
+
+
+def dataset_class(name: str, domain: str) -> str:
+    """SDTMIG class of a dataset: SUPP-- and RELREC are RELATIONSHIP, others by their domain.
+
+    >>> dataset_class("SUPPAE", "AE"), dataset_class("LBCH", "LB")
+    ('RELATIONSHIP', 'FINDINGS')
+    """
+    if name.startswith("SUPP") or domain == "RELREC":
+        return "RELATIONSHIP"
+    return _ig_classes().get(domain, "")
+
+
+def _in_scope(entry: Entry, name: str, domain: str) -> bool:
+    domains = entry.get("domains") or ["ALL"]
+    if entry.get("exclude") and (domain in entry.get("exclude") or name in entry.get("exclude")):
+        return False
+    supp = name.startswith("SUPP")
+    if "ALL" not in domains:   # a domain named in the scope is in it (its class, like CO's, may be unknown)
+        return domain in domains or name in domains or (supp and "SUPP--" in domains)
+    classes = entry.get("classes")
+    return not classes or dataset_class(name, domain) in classes
+
+
+def _scope(entry: Entry, data: Any, outcome: Outcome) -> list[tuple[str, str, pd.DataFrame]]:
+    """The SDTM datasets in the rule's scope: (name, domain, frame); none gives a skip reason."""
+    picked = []
+    for name, frame in data.sdtm.items():
+        domain = data.domain_of(name)
+        if _in_scope(entry, name, domain):
+            picked.append((name, domain, frame))
+    if not picked:
+        scope = "/".join(entry.get("domains") or ["ALL"])
+        classes = entry.get("classes")
+        outcome.skipped.append(f"no dataset in scope ({scope}{' ' + '/'.join(classes) if classes else ''})")
+    return picked
+
+
+def _names(text: str, domain: str) -> str:
+    return text.replace("--", domain)
+
+
+def _with_columns(frame: pd.DataFrame, needed: list[str], optional: set[str], joined: dict[str, pd.Series],
+                  name: str, outcome: Outcome) -> pd.DataFrame | None:
+    """``frame`` with the joined and optional-absent columns added; None (and a skip reason) when a needed
+    variable is absent."""
+    missing = [c for c in needed if c not in frame.columns and c not in joined and c not in optional]
+    if missing:
+        outcome.skipped.append(f"{name}: variable absent ({', '.join(missing)})")
+        return None
+    extra = {c: s for c, s in joined.items() if c in needed and c not in frame.columns}
+    extra.update({c: pd.Series(None, index=frame.index, dtype=object)
+                  for c in needed if c not in frame.columns and c not in extra})
+    return frame.assign(**extra) if extra else frame
+
+
+def _joined(data: Any, frame: pd.DataFrame, joins: list[str]) -> dict[str, pd.Series]:
+    """``DM.RFSTDTC`` style references: the subject's value from the other dataset, by USUBJID."""
+    out = {}
+    for ref in joins:
+        domain, _, variable = ref.partition(".")
+        other = data.first(domain)
+        if other is None or variable not in other.columns or "USUBJID" not in frame.columns \
+                or "USUBJID" not in other.columns:
+            continue
+        by_subject = other.drop_duplicates("USUBJID").set_index("USUBJID")[variable]
+        out[variable] = frame["USUBJID"].map(by_subject)
+    return out
+
+
+def _findings(entry: Entry, name: str, frame: pd.DataFrame, mask: pd.Series, variable: str | None) -> pd.DataFrame:
+    picked = mask.to_numpy(dtype=bool)
+    if not picked.any():
+        return empty_findings()
+    values = display_text(frame[variable])[picked].tolist() if variable in frame.columns else None
+    subjects = frame.loc[picked, "USUBJID"].tolist() if "USUBJID" in frame.columns else None
+    return make_findings(entry.id, entry.severity, name, entry.message, "conformance", variable=variable,
+                         usubjid=subjects, record=(np.flatnonzero(picked) + 1).tolist(), value=values)
+
+
+def _dataset_finding(entry: Entry, name: str, variable: str | None) -> pd.DataFrame:
+    return make_findings(entry.id, entry.severity, name, entry.message, "conformance", variable=variable)
+
+
+def _mask(frame: pd.DataFrame, text: str) -> pd.Series:
+    return evaluate_mask(frame, text).reset_index(drop=True).set_axis(frame.index)
+
+
+# --- the kinds ------------------------------------------------------------------------------------
+def _record(entry: Entry, data: Any, outcome: Outcome) -> list[pd.DataFrame]:
+    parts = []
+    for name, domain, frame in _scope(entry, data, outcome):
+        text = _names(entry.get("fail_when"), domain)
+        needed = parse(text).columns
+        optional = {_names(v, domain) for v in entry.get("optional") or []}
+        joined = _joined(data, frame, [_names(j, domain) for j in entry.get("join") or []])
+        ready = _with_columns(frame, needed, optional, joined, name, outcome)
+        if ready is None:
+            continue
+        outcome.checked.append(name)
+        variable = _names(entry.get("variable") or needed[0], domain)
+        parts.append(_findings(entry, name, ready, _mask(ready, text), variable if variable in ready else None))
+    return parts
+
+
+def _variable_presence(entry: Entry, data: Any, outcome: Outcome) -> list[pd.DataFrame]:
+    parts = []
+    for name, domain, frame in _scope(entry, data, outcome):
+        outcome.checked.append(name)
+        present = [_names(v, domain) for v in entry.get("present")]
+        absent = [_names(v, domain) for v in entry.get("absent") or []]
+        if all(v in frame.columns for v in present) and not any(v in frame.columns for v in absent):
+            parts.append(_dataset_finding(entry, name, present[0]))
+    return parts
+
+
+def _when(entry: Entry, frame: pd.DataFrame, domain: str, name: str, outcome: Outcome) -> pd.Series | None:
+    if not entry.get("when"):
+        return pd.Series(True, index=frame.index)
+    text = _names(entry.get("when"), domain)
+    if _with_columns(frame, parse(text).columns, set(), {}, name, outcome) is None:
+        return None
+    return _mask(frame, text)
+
+
+def _unique(entry: Entry, data: Any, outcome: Outcome) -> list[pd.DataFrame]:
+    parts = []
+    for name, domain, frame in _scope(entry, data, outcome):
+        variables = [_names(v, domain) for v in entry.get("variables")]
+        if _with_columns(frame, variables, set(), {}, name, outcome) is None:
+            continue
+        rows = _when(entry, frame, domain, name, outcome)
+        if rows is None:
+            continue
+        outcome.checked.append(name)
+        key = frame[variables].astype("string").fillna("\x00")
+        repeated = pd.Series(False, index=frame.index)
+        picked = key[rows.to_numpy()]
+        repeated.loc[picked.index[picked.duplicated(keep=False).to_numpy()]] = True
+        parts.append(_findings(entry, name, frame, repeated, variables[-1]))
+    return parts
+
+
+def _one_to_one(entry: Entry, data: Any, outcome: Outcome) -> list[pd.DataFrame]:
+    parts = []
+    for name, domain, frame in _scope(entry, data, outcome):
+        a, b = (_names(v, domain) for v in entry.get("variables"))
+        if _with_columns(frame, [a, b], set(), {}, name, outcome) is None:
+            continue
+        outcome.checked.append(name)
+        left, right = display_text(frame[a]), display_text(frame[b])
+        both = (left != "") & (right != "")
+        pairs = pd.DataFrame({"a": left[both], "b": right[both]}).drop_duplicates()
+        many_b = set(pairs["a"][pairs["a"].duplicated(keep=False)])
+        many_a = set(pairs["b"][pairs["b"].duplicated(keep=False)])
+        bad = both & (left.isin(many_b) | right.isin(many_a))
+        parts.append(_findings(entry, name, frame, bad, a))
+    return parts
+
+
+def _in_reference(entry: Entry, data: Any, outcome: Outcome) -> list[pd.DataFrame]:
+    ref_domain, _, ref_variable = entry.get("reference").partition(".")
+    reference = data.first(ref_domain)
+    if reference is None or ref_variable not in reference.columns:
+        outcome.skipped.append(f"reference {entry.get('reference')} absent")
+        return []
+    known = set(display_text(reference[ref_variable]))
+    parts = []
+    for name, domain, frame in _scope(entry, data, outcome):
+        variable = _names(entry.get("variable"), domain)
+        if _with_columns(frame, [variable], set(), {}, name, outcome) is None:
+            continue
+        rows = _when(entry, frame, domain, name, outcome)
+        if rows is None:
+            continue
+        outcome.checked.append(name)
+        text = display_text(frame[variable])
+        parts.append(_findings(entry, name, frame, rows & (text != "") & ~text.isin(known), variable))
+    return parts
+
+
+def truncated_le(left: pd.Series, right: pd.Series) -> pd.Series:
+    """ISO 8601 ``left <= right`` at the precision both have (a date against a datetime: by date); False
+    when either lacks a complete date.
+
+    >>> truncated_le(pd.Series(["2020-01-02T10:00", "2020-01", "2020-01-03"]),
+    ...              pd.Series(["2020-01-02", "2020-01-01", "2020-01-02T23:00"])).tolist()
+    [True, False, False]
+    """
+    a, b = left.astype("string").str.strip(), right.astype("string").str.strip()
+    width = np.minimum(a.str.len().fillna(0).to_numpy(dtype=int), b.str.len().fillna(0).to_numpy(dtype=int))
+    width = np.where(width < 10, 0, np.where(width < 16, 10, np.minimum(width, 19)))
+    out = np.zeros(len(a), dtype=bool)
+    for w in np.unique(width[width > 0]):   # a few precisions: date, minutes, seconds
+        rows = width == w
+        out[rows] = (a[rows].str.slice(0, int(w)) <= b[rows].str.slice(0, int(w))).fillna(False).to_numpy(dtype=bool)
+    return pd.Series(out, index=left.index, dtype=bool)
+
+
+def _complete(values: pd.Series) -> pd.Series:
+    return values.astype("string").str.match(r"^\d{4}-\d{2}-\d{2}").fillna(False).astype(bool)
+
+
+def _date_order(entry: Entry, data: Any, outcome: Outcome) -> list[pd.DataFrame]:
+    parts = []
+    for name, domain, frame in _scope(entry, data, outcome):
+        sides = [_names(entry.get(k), domain) for k in ("earlier", "later")]
+        joins = [s for s in sides if "." in s]
+        joined = _joined(data, frame, joins)
+        columns = [s.partition(".")[2] if "." in s else s for s in sides]
+        ready = _with_columns(frame, columns, set(), joined, name, outcome)
+        if ready is None:
+            continue
+        rows = _when(entry, ready, domain, name, outcome)
+        if rows is None:
+            continue
+        outcome.checked.append(name)
+        earlier, later = ready[columns[0]], ready[columns[1]]
+        comparable = _complete(earlier) & _complete(later)
+        bad = rows & comparable & ~truncated_le(earlier, later)
+        reported = columns[1] if "." not in sides[1] else columns[0]
+        parts.append(_findings(entry, name, ready, bad, reported))
+    return parts
+
+
+RUNNERS = {"record": _record, "variable_presence": _variable_presence, "unique": _unique,
+           "one_to_one": _one_to_one, "in_reference": _in_reference, "date_order": _date_order}
+
+
+def run_entry(entry: Entry, data: Any, outcome: Outcome | None = None) -> pd.DataFrame:
+    """Run one catalogue rule; ``outcome`` collects the datasets checked and the skip reasons."""
+    outcome = outcome if outcome is not None else Outcome()
+    parts = [p for p in RUNNERS[entry.kind](entry, data, outcome) if len(p)]
+    return pd.concat(parts, ignore_index=True) if parts else empty_findings()
+
+
+def catalogue_rules(entries: list[Entry]) -> dict[str, Rule]:
+    """A :class:`Rule` per entry; ``rule.check(data)`` runs it, ``rule.check(data, outcome)`` records the outcome."""
+    rules = {}
+    for entry in entries:
+        title = entry.get("title") or entry.message
+        description = entry.get("description") or title
+        rules[entry.id] = Rule(entry.id, title, description, entry.message, entry.severity, "conformance",
+                               citation(entry), check=lambda data, outcome=None, e=entry: run_entry(e, data, outcome),
+                               kind=entry.kind)
+    return rules
