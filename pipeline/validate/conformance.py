@@ -894,7 +894,7 @@ def run_conformance_rules_with_status(data: ValidationData, rules: dict[str, Rul
         if rule.kind:
             checked = sorted(set(outcome.checked))
             status = "ran" if checked else "skipped"
-            reason = "; ".join(dict.fromkeys(outcome.skipped))
+            reason = outcome.reason()
         else:
             checked = sorted(set(found["dataset"].dropna())) if len(found) else []
             looked = data.lookups
