@@ -8,7 +8,8 @@ this module holds the algorithms, one function per kind:
 - ``variable_presence``: a dataset fails when every ``present`` variable is in it and every ``absent`` one is not;
 - ``unique``: a record fails when its ``variables`` repeat within the dataset (``when`` narrows the records);
 - ``one_to_one``: the two ``variables`` map one to one (each value of one has a single value of the other);
-- ``in_reference``: ``variable`` is among the values of ``reference`` (``TV.VISITNUM``);
+- ``in_reference``: ``variable`` is among the values of ``reference`` (``TV.VISITNUM``; ``DOMAINS``: the
+  domains of the study's datasets);
 - ``date_order``: ``earlier`` is on or before ``later`` (``DM.RFSTDTC`` reads DM by USUBJID), compared at the
   precision both dates have, as CORE compares them.
 
@@ -361,12 +362,15 @@ def _one_to_one(entry: Entry, data: Any, outcome: Outcome) -> list[pd.DataFrame]
 
 
 def _in_reference(entry: Entry, data: Any, outcome: Outcome) -> list[pd.DataFrame]:
-    ref_domain, _, ref_variable = entry.get("reference").partition(".")
-    reference = data.first(ref_domain)
-    if reference is None or ref_variable not in reference.columns:
-        outcome.skipped.append(f"reference {entry.get('reference')} absent")
-        return []
-    known = set(display_text(reference[ref_variable]))
+    if entry.get("reference") == "DOMAINS":   # the domains of the study's datasets (RDOMAIN rules)
+        known = {data.domain_of(name) for name in data.sdtm if not name.startswith("SUPP")}
+    else:
+        ref_domain, _, ref_variable = entry.get("reference").partition(".")
+        reference = data.first(ref_domain)
+        if reference is None or ref_variable not in reference.columns:
+            outcome.skipped.append(f"reference {entry.get('reference')} absent")
+            return []
+        known = set(display_text(reference[ref_variable]))
     parts = []
     for name, domain, frame in _scope(entry, data, outcome):
         variable = _names(entry.get("variable"), domain)

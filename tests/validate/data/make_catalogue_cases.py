@@ -111,6 +111,10 @@ def make_case(entry) -> dict:
         a, b = (sub(v) for v in entry.get("variables"))
         return {"dataset": name, "fail": {name: frame(name, [{a: "A1", b: "B1"}, {a: "A1", b: "B2"}])},
                 "pass": {name: frame(name, [{a: "A1", b: "B1"}, {a: "A2", b: "B2"}])}, "records": [1, 2]}
+    if entry.kind == "in_reference" and entry.get("reference") == "DOMAINS":
+        variable = sub(entry.get("variable"))
+        return {"dataset": name, "fail": {name: frame(name, [{variable: "AE"}, {variable: "ZZ"}]), "AE": frame("AE", [{}])},
+                "pass": {name: frame(name, [{variable: "AE"}]), "AE": frame("AE", [{}])}, "records": [2]}
     if entry.kind == "in_reference":
         ref_domain, _, ref_var = entry.get("reference").partition(".")
         variable = sub(entry.get("variable"))
