@@ -219,13 +219,21 @@ def _joined(data: Any, frame: pd.DataFrame, joins: list[str]) -> dict[str, pd.Se
     out = {}
     for ref in joins:
         domain, _, variable = ref.partition(".")
-        other = data.first(domain)
-        if other is None or variable not in other.columns or "USUBJID" not in frame.columns \
-                or "USUBJID" not in other.columns:
+        by_subject = _by_subject(data, domain, variable)
+        if by_subject is None or "USUBJID" not in frame.columns:
             continue
-        by_subject = other.drop_duplicates("USUBJID").set_index("USUBJID")[variable]
         out[variable] = frame["USUBJID"].map(by_subject)
     return out
+
+
+def _by_subject(data: Any, domain: str, variable: str) -> pd.Series | None:
+    """The subject's value of ``domain.variable`` by USUBJID, worked out once per run."""
+    cache = data.__dict__.setdefault("_by_subject", {})
+    if (domain, variable) not in cache:
+        other = data.first(domain)
+        cache[(domain, variable)] = None if other is None or variable not in other.columns \
+            or "USUBJID" not in other.columns else other.drop_duplicates("USUBJID").set_index("USUBJID")[variable]
+    return cache[(domain, variable)]
 
 
 def _findings(entry: Entry, name: str, frame: pd.DataFrame, mask: pd.Series, variable: str | None) -> pd.DataFrame:
