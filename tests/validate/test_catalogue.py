@@ -84,3 +84,19 @@ def test_reader_names_file_line_and_problem(tmp_path: Path, text: str, problem: 
     with pytest.raises(ConfigError, match=problem) as info:
         read_catalogue(path)
     assert str(info.value).startswith(f"{path}:2:")
+
+
+def test_rules_csv_of_the_flagship_says_what_every_rule_did(validated) -> None:
+    rules = pd.read_csv(validated.validation_dir / "rules.csv", keep_default_na=False)
+    findings = pd.read_parquet(validated.validation_dir / "findings.parquet")
+    assert set(rules["status"]) <= {"ran", "skipped", "failed", "disabled"}
+    assert set(CONFORMANCE_RULES) <= set(rules["id"])
+    assert (rules["status"] != "failed").all()
+    skipped = rules[rules["status"] == "skipped"]
+    assert len(skipped) > 0 and (skipped["reason"].str.len() > 0).all()     # nothing skipped silently
+    counts = findings.groupby("rule_id").size()
+    assert rules.set_index("id")["findings"].to_dict() == {i: int(counts.get(i, 0)) for i in rules["id"]}
+    ran = rules[(rules["status"] == "ran") & (rules["check_source"] == "conformance")]
+    assert (ran["datasets"].str.len() > 0).sum() >= 150
+    # the IE criteria codes differ from TI's (a pipeline inconsistency CORE skips): CG0179 reports every IE record
+    assert rules.set_index("id").loc["CG0179", ["status", "datasets"]].tolist() == ["ran", "IE"]
