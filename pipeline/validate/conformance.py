@@ -6,6 +6,8 @@ and returns findings. Checks are vectorised joins and comparisons, never row loo
 
 from __future__ import annotations
 
+import re
+
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -915,4 +917,8 @@ CATALOGUE_RULES: dict[str, Rule] = catalogue_rules(read_catalogue())
 _clash = sorted(set(CATALOGUE_RULES) & set(CONFORMANCE_RULES))
 if _clash:
     raise ValueError(f"specs/standards/conformance-rules.yaml: ids {', '.join(_clash)} are coded rules already")
+_coded_core = {c for r in CONFORMANCE_RULES.values() for c in re.findall(r"CORE-\d{6}", r.citation)}
+_twice = sorted(r.id for r in CATALOGUE_RULES.values() if set(re.findall(r"CORE-\d{6}", r.citation)) & _coded_core)
+if _twice:  # one home per rule: a CORE rule is either coded or in the catalogue
+    raise ValueError(f"specs/standards/conformance-rules.yaml: {', '.join(_twice)} repeat a coded rule's CORE id")
 CONFORMANCE_RULES.update(CATALOGUE_RULES)
