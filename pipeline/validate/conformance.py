@@ -8,6 +8,8 @@ so :data:`CONFORMANCE_RULES` holds every rule once this module is imported.
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pandas as pd
 
@@ -729,9 +731,65 @@ def run_conformance_rules(data: ValidationData, rules: dict[str, Rule] | None = 
     >>> f.loc[f["rule_id"] == "CG0029", ["rule_id", "dataset", "usubjid", "record"]].values.tolist()
     [['CG0029', 'AE', 'S-9', 2]]
     """
+    return run_conformance_rules_with_status(data, rules)[0]
+
+
+RULE_STATUS_COLUMNS = ["id", "status", "reason", "datasets", "findings"]
+
+
+def run_conformance_rules_with_status(data: ValidationData, rules: dict[str, Rule] | None = None
+                                      ) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Run the rules; return their findings and one status row per rule: ``ran``, ``skipped`` (with
+    why: the domain or variable it needs is absent) or ``failed`` (with the error; the other rules still run).
+
+    A catalogue rule reports the datasets it checked and each skip reason itself; for a coded rule the
+    datasets it looked up tell: no findings and nothing it looked for present means skipped.
+
+    >>> dm = pd.DataFrame({"USUBJID": ["S-1"], "DOMAIN": ["DM"], "AGE": [-3]})
+    >>> _, status = run_conformance_rules_with_status(ValidationData({"DM": dm}, {}))
+    >>> status.set_index("id").loc[["FB4001", "CG0218"], ["status", "findings"]].values.tolist()
+    [['ran', 1], ['skipped', 0]]
+    """
+    from pipeline.validate.catalogue import Outcome
+
     chosen = rules if rules is not None else CONFORMANCE_RULES
-    return _concat([rule.check(data) for _, rule in sorted(chosen.items())])
+    parts, rows = [], []
+    for rule_id, rule in sorted(chosen.items()):
+        data.lookups = []
+        outcome = Outcome()
+        try:
+            found = rule.check(data, outcome) if rule.kind else rule.check(data)
+        except Exception as exc:  # a broken rule is reported in rules.csv, the others still run
+            rows.append({"id": rule_id, "status": "failed", "reason": f"{type(exc).__name__}: {exc}",
+                         "datasets": "", "findings": 0})
+            continue
+        parts.append(found)
+        if rule.kind:
+            checked = sorted(set(outcome.checked))
+            status = "ran" if checked else "skipped"
+            reason = outcome.reason()
+        else:
+            checked = sorted(set(found["dataset"].dropna())) if len(found) else []
+            looked = data.lookups
+            status = "ran" if len(found) or not looked or any(hit for _, hit in looked) else "skipped"
+            reason = "" if status == "ran" else "; ".join(dict.fromkeys(what for what, _ in looked))
+        rows.append({"id": rule_id, "status": status, "reason": reason, "datasets": " ".join(checked),
+                     "findings": int(len(found))})
+    data.lookups = []
+    return _concat(parts), pd.DataFrame(rows, columns=RULE_STATUS_COLUMNS)
 
 
 # the rules CDISC CORE runs on SDTM (registered into CONFORMANCE_RULES on import; core imports the base only)
 from pipeline.validate import conformance_core  # noqa: E402,F401
+# the catalogue rules (specs/standards/conformance-rules.yaml), registered the same way
+from pipeline.validate.catalogue import catalogue_rules, read_catalogue  # noqa: E402
+
+CATALOGUE_RULES: dict[str, Rule] = catalogue_rules(read_catalogue())
+_clash = sorted(set(CATALOGUE_RULES) & set(CONFORMANCE_RULES))
+if _clash:
+    raise ValueError(f"specs/standards/conformance-rules.yaml: ids {', '.join(_clash)} are coded rules already")
+_coded_core = {c for r in CONFORMANCE_RULES.values() for c in re.findall(r"CORE-\d{6}", r.citation)}
+_twice = sorted(r.id for r in CATALOGUE_RULES.values() if set(re.findall(r"CORE-\d{6}", r.citation)) & _coded_core)
+if _twice:  # one home per rule: a CORE rule is either coded or in the catalogue
+    raise ValueError(f"specs/standards/conformance-rules.yaml: {', '.join(_twice)} repeat a coded rule's CORE id")
+CONFORMANCE_RULES.update(CATALOGUE_RULES)

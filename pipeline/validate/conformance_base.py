@@ -34,6 +34,7 @@ class ValidationData:
     instruments: dict[str, dict] = field(default_factory=dict)
     _combined: dict[str, pd.DataFrame | None] = field(default_factory=dict, repr=False)
     _domain_cache: dict[str, str] = field(default_factory=dict, repr=False)
+    lookups: list[tuple[str, bool]] = field(default_factory=list, repr=False)  # (what, found) per rule run
 
     def domain_of(self, name: str) -> str:
         """The SDTM domain of a dataset (DOMAIN column, spec, or the name itself)."""
@@ -58,12 +59,14 @@ class ValidationData:
             wanted = [c.replace("--", self.domain_of(name)) for c in columns]
             if all(c in frame.columns for c in wanted):
                 out[name] = frame
+        self.lookups.append((f"no dataset with {', '.join(columns)}", bool(out)))
         return out
 
     def first(self, domain: str) -> pd.DataFrame | None:
         """The dataset of a domain; split datasets (LBCH, LBHE) are concatenated in the order of ``sdtm``, so
         record numbers of findings on a combined domain count across the concatenation."""
         if domain in self._combined:
+            self.lookups.append((f"{domain} absent", self._combined[domain] is not None))
             return self._combined[domain]
         names = [n for n in self.sdtm if self.domain_of(n) == domain]
         if not names:
@@ -73,6 +76,7 @@ class ValidationData:
         else:
             combined = pd.concat([self.sdtm[n] for n in names], ignore_index=True)
         self._combined[domain] = combined
+        self.lookups.append((f"{domain} absent", combined is not None))
         return combined
 
 

@@ -45,6 +45,7 @@ class Rule:
     check_source: str
     citation: str = ""
     check: Callable[..., Any] | None = field(default=None, compare=False, repr=False)
+    kind: str = ""   # catalogue rules: the kind that runs them (pipeline/validate/catalogue.py)
 
     def format_message(self, **values: Any) -> str:
         """The message with ``{placeholders}`` filled; unknown placeholders stay as written."""
@@ -147,6 +148,7 @@ def rules_catalogue(rules: list[Rule]) -> pd.DataFrame:
     """
     return pd.DataFrame([
         {"id": r.id, "title": r.title, "description": r.description, "message": r.message,
-         "severity": r.severity, "check_source": r.check_source, "citation": r.citation}
+         "severity": r.severity, "check_source": r.check_source, "kind": r.kind or r.check_source,
+         "citation": r.citation}
         for r in sorted(rules, key=lambda r: r.id)
     ])

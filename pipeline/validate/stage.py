@@ -20,7 +20,7 @@ from pipeline.common.errors import ConfigError
 from pipeline.common.io import write_csv_atomic, write_json_atomic
 from pipeline.common.specfile import load_spec
 from pipeline.common.logs import get_logger
-from pipeline.validate.conformance import CONFORMANCE_RULES, ValidationData, run_conformance_rules
+from pipeline.validate.conformance import CONFORMANCE_RULES, ValidationData, run_conformance_rules_with_status
 from pipeline.validate.datasets import load_study_datasets
 from pipeline.validate.findings import (
     SEVERITY_RANK, combine_findings, empty_findings, evaluate_gate, make_findings, summarise_findings,
@@ -183,6 +183,36 @@ def _domains(datasets: dict[str, pd.DataFrame], meta: StudyMetadata) -> dict[str
     return out
 
 
+def rules_status(catalogue: pd.DataFrame, conformance_status: pd.DataFrame, findings: pd.DataFrame,
+                 overrides: dict[str, dict[str, Any]]) -> pd.DataFrame:
+    """The rule catalogue with what each rule did: ``status`` (ran / skipped / failed / disabled),
+    ``reason``, the ``datasets`` it checked and its ``findings`` count (after overrides).
+    Conformance rules report their own status; schema, spec and expectation rules run on every dataset.
+
+    >>> cat = pd.DataFrame({"id": ["CG0014", "FB4001"], "check_source": ["pandera", "conformance"]})
+    >>> status = pd.DataFrame({"id": ["FB4001"], "status": ["skipped"], "reason": ["no dataset in scope (DM)"],
+    ...                        "datasets": [""], "findings": [0]})
+    >>> f = make_findings("CG0014", "error", "AE", "m", "pandera", n=2)
+    >>> rules_status(cat, status, f, {})[["id", "status", "findings"]].values.tolist()
+    [['CG0014', 'ran', 2], ['FB4001', 'skipped', 0]]
+    """
+    out = catalogue.merge(conformance_status, on="id", how="left")
+    counts = findings.groupby("rule_id").size() if len(findings) else pd.Series(dtype="int64")
+    datasets = findings.groupby("rule_id")["dataset"].agg(lambda d: " ".join(sorted(set(d.dropna())))) \
+        if len(findings) else pd.Series(dtype=object)
+    coded = out["status"].isna()
+    out.loc[coded, "status"] = "ran"
+    out.loc[coded, "datasets"] = out.loc[coded, "id"].map(datasets).fillna("")
+    out["reason"] = out["reason"].fillna("")
+    out["findings"] = out["id"].map(counts).fillna(0).astype(int)
+    for rule_id, override in (overrides or {}).items():
+        if (override or {}).get("disabled"):
+            hit = out["id"] == rule_id
+            out.loc[hit, "status"] = "disabled"
+            out.loc[hit, "reason"] = str((override or {}).get("reason", "disabled in expectations.yaml"))
+    return out
+
+
 def run(ctx: Any, raise_on_gate: bool = True) -> pd.DataFrame:
     """Validate the study run's SDTM (and ADaM when present), write findings and apply the gate.
 
@@ -218,7 +248,7 @@ def run(ctx: Any, raise_on_gate: bool = True) -> pd.DataFrame:
 
         t = time.perf_counter()
         data = ValidationData(sdtm, adam, _domains(sdtm, meta), load_study_instruments(ctx))
-        conformance_findings = run_conformance_rules(data)
+        conformance_findings, conformance_status = run_conformance_rules_with_status(data)
         timings["conformance"] = time.perf_counter() - t
 
         t = time.perf_counter()
@@ -241,6 +271,7 @@ def run(ctx: Any, raise_on_gate: bool = True) -> pd.DataFrame:
         hit = catalogue["id"] == rule_id
         if (override or {}).get("severity"):
             catalogue.loc[hit, "severity"] = override["severity"]
+    catalogue = rules_status(catalogue, conformance_status, findings, overrides)
     write_csv_atomic(Path(ctx.validation_dir) / "rules.csv", catalogue)
     counts = findings.groupby(["severity"]).size().to_dict()
     by_rule = (findings.groupby(["rule_id", "severity", "dataset"]).size().reset_index(name="n")

@@ -23,8 +23,12 @@ def run(rule_id: str, sdtm: dict[str, pd.DataFrame], adam: dict[str, pd.DataFram
 
 def with_epoch_design() -> dict[str, pd.DataFrame]:
     sdtm = clean_sdtm()
-    sdtm["TA"] = pd.DataFrame({"STUDYID": ["TINY01"] * 3, "DOMAIN": ["TA"] * 3, "ARMCD": ["DRUG"] * 3,
-                               "EPOCH": ["SCREENING", "TREATMENT", "FOLLOW-UP"]})
+    sdtm["TA"] = pd.DataFrame({"STUDYID": ["TINY01"] * 6, "DOMAIN": ["TA"] * 6, "ARMCD": ["DRUG"] * 3 + ["PBO"] * 3,
+                               "EPOCH": ["SCREENING", "TREATMENT", "FOLLOW-UP"] * 2})
+    # SDTMIG 3.4: a screen failure has no ARMCD (CG0516: ARMCD in TA.ARMCD) and says why in ARMNRS
+    dm = sdtm["DM"].assign(ARMCD=["DRUG", "PBO", None])
+    dm.insert(dm.columns.get_loc("ARMCD") + 1, "ARMNRS", [None, None, "SCREEN FAILURE"])
+    sdtm["DM"] = dm
     sdtm["SE"] = pd.DataFrame({
         "STUDYID": ["TINY01"] * 3, "DOMAIN": ["SE"] * 3, "USUBJID": ["TINY01-001"] * 3,
         "EPOCH": ["SCREENING", "TREATMENT", "FOLLOW-UP"],

@@ -25,7 +25,7 @@ from pipeline.common.errors import ConfigError
 from pipeline.common.expressions import ExpressionError, parse
 from pipeline.common.specfile import (
     MarkedDict, SpecProblems, Where, check_keys, check_value, line_of, load_spec)
-from pipeline.common.study import PROJECT_ROOT
+from pipeline.standards import standards_home
 from pipeline.ingest.readers import FORMATS, READER_OPTION_KINDS
 from pipeline.sdtm.mapping.algorithms import REGISTRY, check_date_formats, condition_columns
 from pipeline.sdtm.mapping.derivations import DerivationStep, parse_derivations, parse_derived_record
@@ -409,7 +409,7 @@ def _expand_items_from(spec: Any, where: Where, path: Path) -> list[dict[str, An
     """Items generated from a list in a standards file: ``{file, list, column, set}`` with ``{field}`` templates."""
     if not isinstance(spec, dict) or not {"file", "column", "set"} <= set(spec):
         raise where.error("items_from needs file (under specs/standards), list, column and set")
-    standards = (PROJECT_ROOT / "specs" / "standards").resolve()
+    standards = standards_home().resolve()
     target = (standards / str(spec["file"])).resolve()
     if standards not in target.parents:
         raise where.error(f"items_from file '{spec['file']}' is outside specs/standards")
