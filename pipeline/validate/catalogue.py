@@ -28,6 +28,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from pipeline.common.dates import iso_date
 from pipeline.common.expressions import Binary, Call, Column, ExpressionError, Literal, Logical, Membership, \
     evaluate_mask, parse
 from pipeline.common.specfile import Where, check_keys, check_value, load_spec
@@ -412,7 +413,8 @@ def truncated_le(left: pd.Series, right: pd.Series) -> pd.Series:
 
 
 def _complete(values: pd.Series) -> pd.Series:
-    return values.astype("string").str.match(r"^\d{4}-\d{2}-\d{2}").fillna(False).astype(bool)
+    """A complete, real calendar date (the one date reader: partial or impossible dates are not ordered)."""
+    return iso_date(values.astype("string")).notna()
 
 
 def _date_order(entry: Entry, data: Any, outcome: Outcome) -> list[pd.DataFrame]:
