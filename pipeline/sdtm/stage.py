@@ -391,7 +391,7 @@ def run(ctx: StudyContext) -> None:
     design = ctx.design
     td_spec = _trial_design_spec(ctx)
     trial = build_trial_design(design, td_spec, ct)
-    env = MappingEnv(ct=ct, units=units, design=design, datasets={"TV": trial["TV"]})
+    env = MappingEnv(ct=ct, units=units, design=design, datasets=dict(trial))  # lookups may read TV, TI, ...
 
     ingested, manifest = _ingest_all(mappings, raw_dir, env, site_defaults)
     date_order = check_date_orders(ingested, gate["max_share"], gate["min_rows"])
