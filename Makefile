@@ -44,7 +44,7 @@ REPORT_DONE:= $(DONE)/report.json
 help:
 	@echo "make all [STUDY=iscalimab-ln]   set up .venv, simulate, run every stage"
 	@echo "make test                       run the test suite"
-	@echo "make bench                      run the speed and memory benchmarks"
+	@echo "make bench [SIZES=...] [ENGINES=...]  speed and memory benchmarks (outputs/bench/results.json)"
 	@echo "stages: simulate sdtm validate adam tables submission report specs-check"
 	@echo "make verify-submission [DIR=...]  re-check a submission folder against its manifest.json"
 	@echo "make lock                       refresh requirements.lock from pyproject.toml (network)"
@@ -116,8 +116,9 @@ $(REPORT_DONE): $(SUB_DONE) $(ADAM_VALID) $(TLF_DONE) $(filter pipeline/report/%
 test: $(STAMP)
 	$(PY) -m pytest -n 2 -q
 
+# SIZES="57 2000" (subjects) and ENGINES="pandas dask" pick a subset of the scale runs (outputs/bench/results.json).
 bench: $(STAMP)
-	$(PY) bench/run.py
+	$(PY) bench/run.py $(if $(SIZES),--sizes $(SIZES)) $(if $(ENGINES),--engines $(ENGINES))
 
 clean:
 	rm -rf outputs/$(STUDY)

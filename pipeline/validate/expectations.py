@@ -284,6 +284,24 @@ def view_completeness_by_visit(data: ValidationData, spec: ExpectationSpec) -> p
     return summary
 
 
+def completeness_columns(spec: ExpectationSpec) -> dict[str, list[str]]:
+    """The columns :func:`view_completeness_by_visit` reads, by dataset.
+
+    >>> spec = ExpectationSpec(Rule("X", "t", "d", "m", "error", "great_expectations"), "LB", "", {},
+    ...                        view_options={"test_var": "LBTESTCD", "result_var": "LBSTRESC"})
+    >>> completeness_columns(spec)
+    {'LB': ['USUBJID', 'VISIT', 'LBTESTCD', 'LBSTRESC'], 'SV': ['USUBJID', 'VISIT', 'SVOCCUR', 'SVSTDTC']}
+    """
+    opts = spec.view_options
+    return {spec.dataset: ["USUBJID", "VISIT", str(opts.get("test_var")), str(opts.get("result_var"))],
+            "SV": ["USUBJID", "VISIT", "SVOCCUR", "SVSTDTC"]}
+
+
+# Views that summarise all subjects together (a share per visit): a partitioned run (the dask engine)
+# computes them once over the whole study, reading only these columns.
+STUDY_WIDE_VIEWS = {"completeness_by_visit": completeness_columns}
+
+
 def view_visit_order(data: ValidationData, spec: ExpectationSpec) -> pd.DataFrame | None:
     """Records with ``VISIT_ORDER_OK``: within a subject, a later VISITNUM never has an earlier date.
 
