@@ -5,6 +5,10 @@ SUPPORTED_PYTHONS := python3.11 python3.12 python3.13 python3
 PYTHON  ?= $(shell for p in $(SUPPORTED_PYTHONS); do $$p -c 'import sys; sys.exit(not (3, 11) <= sys.version_info[:2] <= (3, 13))' >/dev/null 2>&1 && { echo $$p; break; }; done)
 SEED    ?=
 SDTM    ?=
+# ENGINE=dask runs sdtm and validate on a dask.distributed cluster (SCHEDULER=ADDRESS: an existing one)
+ENGINE  ?=
+SCHEDULER ?=
+ENGINE_ARGS = $(if $(ENGINE),--engine $(ENGINE)) $(if $(SCHEDULER),--scheduler $(SCHEDULER))
 OUT     ?= outputs/$(STUDY)
 RAW     ?= $(OUT)/raw
 VENV    := .venv
@@ -78,11 +82,11 @@ $(RAW_DONE): $(STAMP) $(filter pipeline/simulate/% pipeline/common/%,$(CODE)) $(
 
 sdtm: $(SDTM_DONE)
 $(SDTM_DONE): $(SDTM_INPUT) $(MAPPINGS) $(STUDY_SPEC) $(filter pipeline/ingest/% pipeline/sdtm/% pipeline/common/%,$(CODE))
-	$(CLI) sdtm $(ARGS) $(if $(SDTM),--sdtm $(SDTM))
+	$(CLI) sdtm $(ARGS) $(if $(SDTM),--sdtm $(SDTM)) $(ENGINE_ARGS)
 
 validate: $(VALID_DONE)
 $(VALID_DONE): $(SDTM_DONE) $(STUDY_SPEC) $(filter pipeline/validate/%,$(CODE))
-	$(CLI) validate $(ARGS) --pass sdtm
+	$(CLI) validate $(ARGS) --pass sdtm $(ENGINE_ARGS)
 
 specs-check: $(STAMP)
 	$(CLI) specs-check $(ARGS)
@@ -94,7 +98,7 @@ $(ADAM_DONE): $(VALID_DONE) $(STUDY_SPEC) $(filter pipeline/adam/%,$(CODE))
 # Second pass: SDTM and ADaM together (cross-dataset traceability), gated like the first.
 validate-adam: $(ADAM_VALID)
 $(ADAM_VALID): $(ADAM_DONE)
-	$(CLI) validate $(ARGS) --pass adam
+	$(CLI) validate $(ARGS) --pass adam $(ENGINE_ARGS)
 
 tables: $(TLF_DONE)
 $(TLF_DONE): $(ADAM_VALID) $(STUDY_SPEC) $(filter pipeline/analysis/% pipeline/tlf/%,$(CODE))

@@ -7,7 +7,7 @@ the largest single process from ``os.wait4``; the whole process tree's RSS (Dask
 is sampled with psutil. ``total_wall_s`` and ``peak_rss_mib`` cover the pipeline after the
 simulator (raw exports -> ... -> submission); ``simulate`` is recorded but not counted.
 
-    .venv/bin/python bench/scale.py [--sizes 57 2000] [--engines pandas dask]
+    .venv/bin/python bench/scale.py [--sizes 57 2000] [--engines pandas dask] [--resume]
 
 A subset run replaces only its own entries in an existing results.json.
 """
@@ -139,13 +139,25 @@ def xpt_writer_speed(out: Path) -> dict:
     return result
 
 
-def run_size(subjects: int, engine: str, python: str) -> dict:
+# the completion marker each stage writes (pipeline/common/staging.py)
+DONE_MARKERS = {"simulate": "simulate", "sdtm": "sdtm", "validate_sdtm": "validate-sdtm", "adam": "adam",
+                "validate_adam": "validate-adam", "tables": "tables", "submission": "submission"}
+
+
+def run_size(subjects: int, engine: str, python: str, previous: dict | None = None) -> dict:
+    """One run: every stage in its own process. With ``previous`` (--resume), a stage whose
+    completion marker exists keeps its earlier measurement instead of running again."""
     out = WORK / f"{engine}-{subjects}"
     logs = WORK / f"{engine}-{subjects}-logs"
     logs.mkdir(parents=True, exist_ok=True)
     stages = {}
     names = [s for s in PANDAS_STAGES if engine == "pandas" or s in DASK_STAGES]
     for stage in names:
+        kept = (previous or {}).get("stages", {}).get(stage)
+        if kept and (out / ".done" / f"{DONE_MARKERS[stage]}.json").exists():
+            stages[stage] = kept
+            print(f"  {engine} {subjects:>7}  {stage:<14}{kept['wall_s']:9.1f} s (kept from the earlier run)", flush=True)
+            continue
         cmd = [python, "-m", "pipeline", *PANDAS_STAGES[stage], "--study", STUDY, "--outputs", str(out)]
         if stage == "simulate":
             cmd += ["--subjects", str(subjects)]
@@ -192,16 +204,39 @@ def flag_table(runs: list[dict]) -> list[str]:
     return lines
 
 
+def markdown_table(runs: list[dict]) -> str:
+    """The runs as a Markdown table (docs/performance.md): one row per engine, size and stage."""
+    lines = ["| engine | subjects | stage | wall s | CPU s | peak RSS MiB | rows | s per M rows |",
+             "| --- | ---: | --- | ---: | ---: | ---: | ---: | ---: |"]
+    for r in sorted(runs, key=lambda r: (r["engine"] != "pandas", r["subjects"])):
+        for stage, v in r["stages"].items():
+            per = f"{v['wall_s'] / v['rows'] * 1e6:.1f}" if v.get("rows") else ""
+            lines.append(f"| {r['engine']} | {r['subjects']:,} | {stage} | {v['wall_s']:.1f} | {v.get('cpu_s', 0):.1f} | "
+                         f"{v['peak_rss_mib']:,.0f} | {v.get('rows', 0):,} | {per} |")
+        lines.append(f"| {r['engine']} | {r['subjects']:,} | **total after simulate** | **{r['total_wall_s']:.1f}** | | "
+                     f"**{r['peak_rss_mib']:,.0f}** | | |")
+    return "\n".join(lines)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", nargs="*", type=int, help="subjects to run (default: 57 2000 20000 100000)")
     parser.add_argument("--engines", nargs="*", default=["pandas", "dask"])
+    parser.add_argument("--resume", action="store_true",
+                        help="keep the measurements of stages already completed in the run's folder")
+    parser.add_argument("--markdown", action="store_true", help="print results.json as a Markdown table and stop")
     args = parser.parse_args(argv)
+    if args.markdown:
+        print(markdown_table(json.loads(RESULTS.read_text())["runs"]))
+        return 0
     wanted = [(n, e) for n, e in DEFAULT_RUNS if (not args.sizes or n in args.sizes) and e in args.engines]
     old = json.loads(RESULTS.read_text()) if RESULTS.exists() else {"runs": []}
     runs = {(r["subjects"], r["engine"]): r for r in old.get("runs", [])}
     for subjects, engine in wanted:
-        runs[(subjects, engine)] = run_size(subjects, engine, sys.executable)
+        previous = runs.get((subjects, engine)) if args.resume else None
+        runs[(subjects, engine)] = run_size(subjects, engine, sys.executable, previous)
+        if previous and previous.get("notes"):
+            runs[(subjects, engine)]["notes"] = previous["notes"]
         result = {"machine": machine(), "runs": sorted(runs.values(), key=lambda r: (r["engine"] != "pandas", r["subjects"]))}
         RESULTS.parent.mkdir(parents=True, exist_ok=True)
         RESULTS.write_text(json.dumps(result, indent=2) + "\n")   # after each run: a long bench keeps what it measured

@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from pipeline.adam._utils import (
+from pipeline.adam._utils import (copy_frame,
     DerivationError,
     as_list,
     check_frame,
@@ -71,6 +71,6 @@ def derive_var_extreme_flag(
             else:
                 picked = ordered.index[[0 if mode == "first" else -1]]
             chosen[picked.to_numpy()] = True
-    out = dataset.copy()
+    out = copy_frame(dataset)
     out[new_var] = flag_series(pd.Series(chosen, index=dataset.index), true_value, false_value)
     return out

@@ -10,7 +10,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from pipeline.adam._utils import DerivationError, as_list, check_frame, check_new_vars_absent
+from pipeline.adam._utils import copy_frame, DerivationError, as_list, check_frame, check_new_vars_absent
 
 _ISO_DATE = (r"^(?P<y>\d{4}|-)?(?:-(?P<m>\d{2}|-)(?:-(?P<d>\d{2}|-))?)?"
              r"(?:T(?:\d{2}|-)?(?::(?:\d{2}|-)(?::(?:\d{2}|-)(?:\.\d+)?)?)?)?$")
@@ -190,7 +190,7 @@ def derive_vars_dt(
                 fill = missing_all.fillna(False) & bound.notna() & (dates.isna() | (dates > bound))
                 dates = dates.mask(fill, bound)
                 flags = flags.mask(fill, "Y")
-    out = dataset.copy()
+    out = copy_frame(dataset)
     out[dt_var] = dates.astype("datetime64[ns]")
     if with_flag:
         out[dtf_var] = flags.astype(object).where(flags.notna(), None)

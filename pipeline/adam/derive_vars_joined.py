@@ -7,7 +7,7 @@ from typing import Any
 
 import pandas as pd
 
-from pipeline.adam._utils import (
+from pipeline.adam._utils import (copy_frame,
     DerivationError,
     as_list,
     check_frame,
@@ -72,7 +72,7 @@ def derive_vars_joined(
         joined = sort_frame(joined, ["__row"], [o.replace(c, renamed.get(c, c)) for o in order for c in
                                                  order_columns([o])])
     picked = joined.drop_duplicates("__row", keep="first" if mode == "first" else "last").set_index("__row")
-    out = dataset.copy()
+    out = copy_frame(dataset)
     position = pd.Series(range(len(dataset)), index=dataset.index)
     for new, source in mapping.items():
         out[new] = position.map(picked[renamed.get(source, source)])

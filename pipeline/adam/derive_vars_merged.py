@@ -7,7 +7,7 @@ from typing import Any
 
 import pandas as pd
 
-from pipeline.adam._utils import (
+from pipeline.adam._utils import (copy_frame,
     DerivationError,
     as_list,
     as_text,
@@ -120,7 +120,7 @@ def derive_vars_merged(
     right = right[[f"__key{i}" for i in range(len(keys_add))] + list(mapping)]
     right["__matched"] = True
     left_keys = list(keys.keys())
-    left = dataset.copy()
+    left = copy_frame(dataset)
     # align key types so that e.g. "101" (text) and 101 (number) match instead of silently missing
     for i, lk in enumerate(left_keys):
         key = f"__key{i}"

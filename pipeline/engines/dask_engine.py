@@ -35,6 +35,8 @@ SITE_FOLDER = re.compile(r"^site_(?P<site>[^/]+)$")
 # a block holds about this many bytes of raw exports (about 2,000 subjects of the flagship)
 DEFAULT_BLOCK_BYTES = 24 * 2**20
 WORKER_MEMORY = "3GiB"
+# row groups of combined files: a subject block reads only the groups holding its rows
+ROW_GROUP_ROWS = 128 * 1024
 
 
 @contextmanager
@@ -192,7 +194,7 @@ def concat_parquet_files(paths: list[Path], target: Path, sort_by: list[str] | N
                 present = [c for c in sort_by if c in table.column_names]
                 if present:
                     table = table.take(_stable_order(table, present))
-            writer.write_table(table.cast(schema))
+            writer.write_table(table.cast(schema), row_group_size=ROW_GROUP_ROWS)
             rows += table.num_rows
     os.replace(tmp, target)
     return rows
