@@ -116,12 +116,63 @@ def _link_tree(source: Path, target: Path) -> None:
             shutil.copy2(path, dest)
 
 
-def run_sdtm_block(study: str, raw: str, outputs: str, sites: list[str]) -> str:
-    """Worker task: the pandas SDTM stage on one block of sites; returns its output folder."""
+def normalise_subject(value: Any) -> str:
+    """A raw subject number as one key whatever the form wrote (``0012``, `` 12``, ``12``).
+
+    >>> [normalise_subject(v) for v in ("0012", " 12", "12", "A-7", None)]
+    ['12', '12', '12', 'A-7', '']
+    """
+    text = "" if value is None else str(value).strip()
+    if text.isdigit():
+        return text.lstrip("0") or "0"
+    return text
+
+
+def compute_subject_slice(subjects: Any, part: int, parts: int) -> set[str]:
+    """The ``part``-th of ``parts`` consecutive slices of the sorted distinct subjects (numbers in
+    numeric order); rows without a subject belong to slice 0.
+
+    >>> sorted(compute_subject_slice(["3", "1", "10", "2", ""], 1, 2))
+    ['10', '3']
+    """
+    distinct = sorted({s for s in subjects if s}, key=lambda s: (not s.isdigit(), len(s) if s.isdigit() else 0, s))
+    size = math.ceil(len(distinct) / parts) if distinct else 0
+    chosen = set(distinct[part * size:(part + 1) * size])
+    return chosen | {""} if part == 0 else chosen
+
+
+def restrict_to_subject_block(ingested: dict[str, list[Any]], manifest: dict[str, dict[str, Any]], part: int,
+                              parts: int) -> tuple[dict[str, list[Any]], dict[str, dict[str, Any]]]:
+    """Keep the rows of one subject slice in every ingested file (lineage row numbers unchanged);
+    each file's rows_read becomes the rows kept, so the block's ledger balances on its own."""
+    import dataclasses
+
+    subjects = [normalise_subject(v) for files in ingested.values() for item in files for v in item.frame["_subject"]]
+    chosen = compute_subject_slice(subjects, part, parts)
+    out: dict[str, list[Any]] = {}
+    manifest = {k: dict(v) for k, v in manifest.items()}
+    for domain, files in ingested.items():
+        out[domain] = []
+        for item in files:
+            keep = item.frame["_subject"].map(normalise_subject).isin(chosen).to_numpy()
+            frame = item.frame[keep]
+            original = item.original[item.original["_row"].isin(frame["_row"])] if item.original is not None else None
+            out[domain].append(dataclasses.replace(item, frame=frame, original=original, rows_read=int(keep.sum())))
+            if item.relative in manifest:
+                manifest[item.relative]["rows_read"] = int(keep.sum())
+    return out, manifest
+
+
+def run_sdtm_block(study: str, raw: str, outputs: str, sites: list[str], part: int = 0, parts: int = 1) -> str:
+    """Worker task: the pandas SDTM stage on one block (sites, and one subject slice of them);
+    returns its output folder."""
     from pipeline.common.study import StudyContext
     from pipeline.sdtm import stage
 
-    ctx = StudyContext.create(study, raw=raw, outputs=outputs, sites=sites)
+    options: dict[str, Any] = {"sites": sites}
+    if parts > 1:
+        options["subject_block"] = (part, parts)
+    ctx = StudyContext.create(study, raw=raw, outputs=outputs, **options)
     stage.run(ctx)
     return outputs
 
@@ -134,16 +185,20 @@ def run_sdtm_partitioned(ctx: Any) -> None:
     work = Path(tempfile.mkdtemp(prefix=".dask-sdtm-", dir=Path(ctx.outputs_dir).parent))
     try:
         tasks = []
+        block_bytes = int(ctx.options.get("block_bytes", DEFAULT_BLOCK_BYTES))
         for number, block in enumerate(blocks):
             block_raw = work / f"raw-{number:04d}"
             for folder in block:
                 _link_tree(raw_dir / folder, block_raw / folder)
             sites = [SITE_FOLDER.match(f).group("site") for f in block]
-            tasks.append((str(block_raw), str(work / f"out-{number:04d}"), sites))
-        log.info("dask engine: %d site block(s) of %d site(s)", len(blocks), len(sizes))
+            # a site larger than a block is split into subject slices (each reads the site, keeps its slice)
+            parts = block_count(sum(sizes[f] for f in block), block_bytes)
+            for part in range(parts):
+                tasks.append((str(block_raw), str(work / f"out-{number:04d}-{part:03d}"), sites, part, parts))
+        log.info("dask engine: %d partition(s) of %d site(s)", len(tasks), len(sizes))
         with dask_client(ctx.options) as client:
-            futures = [client.submit(run_sdtm_block, ctx.study, raw, out, sites, key=f"sdtm-block-{i:04d}", pure=False)
-                       for i, (raw, out, sites) in enumerate(tasks)]
+            futures = [client.submit(run_sdtm_block, ctx.study, *task, key=f"sdtm-block-{i:04d}", pure=False)
+                       for i, task in enumerate(tasks)]
             outputs = [Path(p) for p in client.gather(futures)]
         combine_sdtm_blocks(ctx, outputs)
     finally:
@@ -200,6 +255,20 @@ def concat_parquet_files(paths: list[Path], target: Path, sort_by: list[str] | N
     return rows
 
 
+def _concat_sorted_small(paths: list[Path], target: Path) -> None:
+    import pandas as pd
+
+    from pipeline.common.io import write_parquet_atomic
+
+    frames = [pd.read_parquet(p) for p in paths]
+    frames = [f for f in frames if len(f)] or frames[:1]
+    data = pd.concat(frames, ignore_index=True)
+    if len(data) and {"file", "row"} <= set(data.columns):
+        data = data.sort_values(["file", "row"], kind="stable").reset_index(drop=True)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    write_parquet_atomic(target, data)
+
+
 def _with_columns(table: Any, schema: Any) -> Any:
     import pyarrow as pa
 
@@ -216,13 +285,40 @@ def _stable_order(table: Any, keys: list[str]) -> Any:
     return pc.sort_indices(with_position, sort_keys=[(k, "ascending") for k in keys] + [("__position", "ascending")])
 
 
+def _add_counts(into: dict[str, Any], counts: dict[str, Any]) -> None:
+    """Sum numbers and {reason: n} tables of ``counts`` into ``into``."""
+    for key, value in counts.items():
+        if isinstance(value, dict):
+            table = into.setdefault(key, {})
+            if all(isinstance(v, (int, float)) for v in value.values()):
+                for reason, n in value.items():
+                    table[reason] = table.get(reason, 0) + n
+                into[key] = dict(sorted(table.items()))
+            else:
+                for name, inner in value.items():
+                    _add_counts(table.setdefault(name, {}), inner)
+        elif isinstance(value, (int, float)) and not isinstance(value, bool):
+            into[key] = into.get(key, 0) + value
+        else:
+            into[key] = value
+
+
 def _merge_ledgers(ledgers: list[dict[str, Any]]) -> dict[str, Any]:
-    """One study ledger from the blocks' ledgers: files merged, totals summed."""
+    """One study ledger from the blocks' ledgers: per-file counts and totals summed (a file read
+    by several subject slices adds up to the whole file).
+
+    >>> a = {"files": {"f": {"rows_read": 2, "domains": {"AE": {"records": 2, "quarantined_by_reason": {}}}}},
+    ...      "totals": {"rows_read": 2, "records": {"AE": 2}, "rows_quarantined": {}, "quarantined_by_reason": {}},
+    ...      "unconsumed_files": [], "balanced": True}
+    >>> _merge_ledgers([a, a])["files"]["f"]
+    {'rows_read': 4, 'domains': {'AE': {'records': 4, 'quarantined_by_reason': {}}}}
+    """
     files: dict[str, Any] = {}
     totals: dict[str, Any] = {"rows_read": 0, "records": {}, "rows_quarantined": {}, "quarantined_by_reason": {}}
     unconsumed: set[str] = set()
     for ledger in ledgers:
-        files.update(ledger["files"])
+        for name, entry in ledger["files"].items():
+            _add_counts(files.setdefault(name, {}), entry)
         t = ledger["totals"]
         totals["rows_read"] += t["rows_read"]
         for key in ("records", "rows_quarantined", "quarantined_by_reason"):
@@ -253,6 +349,9 @@ def combine_sdtm_blocks(ctx: Any, blocks: list[Path]) -> None:
                 shutil.copyfile(first / folder / name, target)
                 continue
             domain = name.removesuffix(".parquet").upper()
+            if folder.startswith("quarantine"):  # small: sorted as a whole by file and row, as the pandas engine does
+                _concat_sorted_small(paths, target)
+                continue
             order = ["USUBJID", f"{domain}SEQ"] if folder == "sdtm" else None
             concat_parquet_files(paths, target, order)
     _rebuild_ts(ctx)
@@ -260,8 +359,14 @@ def combine_sdtm_blocks(ctx: Any, blocks: list[Path]) -> None:
     ledger = _merge_ledgers(ledgers)
     _check_quarantine_gate(ctx, ledger)
     write_json_atomic(ctx.ledger_path, ledger)
-    files = [f for b in blocks for f in json.loads((b / "ingest" / "manifest.json").read_text())["files"]]
-    write_json_atomic(Path(ctx.ingest_dir) / "manifest.json", {"files": sorted(files, key=lambda f: f["path"])})
+    files: dict[str, dict[str, Any]] = {}
+    for b in blocks:
+        for entry in json.loads((b / "ingest" / "manifest.json").read_text())["files"]:
+            if entry["path"] in files:   # the same file read by several subject slices
+                files[entry["path"]]["rows_read"] += entry["rows_read"]
+            else:
+                files[entry["path"]] = dict(entry)
+    write_json_atomic(Path(ctx.ingest_dir) / "manifest.json", {"files": [files[k] for k in sorted(files)]})
     log.info("dask engine: combined %d block(s) into %s", len(blocks), ctx.outputs_dir)
 
 

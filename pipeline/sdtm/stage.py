@@ -365,6 +365,10 @@ def run(ctx: StudyContext) -> None:
     sites = ctx.options.get("sites")  # a dask partition expects the exports of its own sites only
     expected = site_defaults if sites is None else {k: v for k, v in site_defaults.items() if k in sites}
     ingested, manifest = _ingest_all(mappings, raw_dir, env, expected)
+    if ctx.options.get("subject_block"):  # a dask partition maps one block of its sites' subjects
+        from pipeline.engines.dask_engine import restrict_to_subject_block
+
+        ingested, manifest = restrict_to_subject_block(ingested, manifest, *ctx.options["subject_block"])
     results: dict[str, DomainResult] = {}
     for domain, mapping in track(list(mappings.items()), "mapping domains"):
         results[domain] = map_domain(mapping, ingested[domain], env)

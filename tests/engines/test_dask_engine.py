@@ -16,10 +16,11 @@ import pytest
 from pipeline.common.errors import InputError
 from pipeline.common.study import StudyContext
 from pipeline.engines import check_engine
-from pipeline.engines.dask_engine import compute_site_blocks, plan_subject_blocks
+from pipeline.engines.dask_engine import (compute_site_blocks, compute_subject_slice, normalise_subject,
+                                          plan_subject_blocks)
 
 DASK = {"engine": "dask", "processes": False, "workers": 2}
-BLOCK_BYTES = 150_000     # about 6 site blocks of the flagship's 7 sites
+BLOCK_BYTES = 100_000     # the larger sites are split into subject slices
 BLOCK_SUBJECTS = 12       # 6 subject blocks of 71 screened subjects
 
 
@@ -42,6 +43,16 @@ def test_site_blocks_partition_the_flagship(simulated):
     sizes = {p.name: sum(f.stat().st_size for f in p.rglob("*")) for p in Path(simulated.raw_dir).glob("site_*")}
     blocks = compute_site_blocks(sizes, BLOCK_BYTES)
     assert len(blocks) >= 4 and sorted(sum(blocks, [])) == sorted(sizes)
+    assert max(sizes.values()) > BLOCK_BYTES      # so at least one site is mapped in subject slices
+
+
+def test_subject_slices_cover_every_subject_once():
+    subjects = ["0012", "12", "7", "100", "", "A-1"]
+    keys = [normalise_subject(s) for s in subjects]
+    slices = [compute_subject_slice(keys, part, 3) for part in range(3)]
+    assert set().union(*slices) == set(keys)
+    assert sum(len(s) for s in slices) == len(set(keys))      # disjoint
+    assert "" in slices[0] and {"12"} <= slices[0] | slices[1] | slices[2]
 
 
 def test_sdtm_equals_pandas_value_for_value(sdtm_built, dask_sdtm):
