@@ -144,7 +144,15 @@ DONE_MARKERS = {"simulate": "simulate", "sdtm": "sdtm", "validate_sdtm": "valida
                 "validate_adam": "validate-adam", "tables": "tables", "submission": "submission"}
 
 
-def run_size(subjects: int, engine: str, python: str, previous: dict | None = None) -> dict:
+def _record(subjects: int, engine: str, stages: dict) -> dict:
+    counted = [v for k, v in stages.items() if k != "simulate"]
+    return {"subjects": subjects, "engine": engine,
+            "total_wall_s": round(sum(v["wall_s"] for v in counted), 2),
+            "peak_rss_mib": max((v["peak_rss_mib"] for v in counted), default=0.0),
+            "stages": stages}
+
+
+def run_size(subjects: int, engine: str, python: str, previous: dict | None = None, save=None) -> dict:
     """One run: every stage in its own process. With ``previous`` (--resume), a stage whose
     completion marker exists keeps its earlier measurement instead of running again."""
     out = WORK / f"{engine}-{subjects}"
@@ -167,14 +175,12 @@ def run_size(subjects: int, engine: str, python: str, previous: dict | None = No
         measured = run_measured(cmd, logs / f"{stage}.log")
         measured["rows"] = stage_rows(stage, out)
         stages[stage] = measured
+        if save is not None:   # a long run keeps every stage measured so far
+            save(_record(subjects, engine, stages))
         print(f"{measured['wall_s']:9.1f} s {measured['peak_rss_mib']:9.0f} MiB  exit {measured['exit_code']}", flush=True)
         if measured["exit_code"] not in (0, 1):   # 1: a validation gate failed, later stages still run
             break
-    counted = [v for k, v in stages.items() if k != "simulate"]
-    record = {"subjects": subjects, "engine": engine,
-              "total_wall_s": round(sum(v["wall_s"] for v in counted), 2),
-              "peak_rss_mib": max((v["peak_rss_mib"] for v in counted), default=0.0),
-              "stages": stages}
+    record = _record(subjects, engine, stages)
     if engine == "pandas" and "submission" in stages:
         record["xpt_writer"] = xpt_writer_speed(out)
     return record
@@ -232,14 +238,19 @@ def main(argv: list[str] | None = None) -> int:
     wanted = [(n, e) for n, e in DEFAULT_RUNS if (not args.sizes or n in args.sizes) and e in args.engines]
     old = json.loads(RESULTS.read_text()) if RESULTS.exists() else {"runs": []}
     runs = {(r["subjects"], r["engine"]): r for r in old.get("runs", [])}
-    for subjects, engine in wanted:
-        previous = runs.get((subjects, engine)) if args.resume else None
-        runs[(subjects, engine)] = run_size(subjects, engine, sys.executable, previous)
-        if previous and previous.get("notes"):
-            runs[(subjects, engine)]["notes"] = previous["notes"]
+    def save(record: dict) -> None:
+        previous = runs.get((record["subjects"], record["engine"])) or {}
+        for key in ("notes",):
+            if previous.get(key) and key not in record:
+                record[key] = previous[key]
+        runs[(record["subjects"], record["engine"])] = record
         result = {"machine": machine(), "runs": sorted(runs.values(), key=lambda r: (r["engine"] != "pandas", r["subjects"]))}
         RESULTS.parent.mkdir(parents=True, exist_ok=True)
-        RESULTS.write_text(json.dumps(result, indent=2) + "\n")   # after each run: a long bench keeps what it measured
+        RESULTS.write_text(json.dumps(result, indent=2) + "\n")
+
+    for subjects, engine in wanted:
+        previous = runs.get((subjects, engine)) if args.resume else None
+        save(run_size(subjects, engine, sys.executable, previous, save))
     print("\n".join(flag_table(list(runs.values()))))
     for r in runs.values():
         if r.get("xpt_writer"):
