@@ -206,7 +206,10 @@ def flag_table(runs: list[dict]) -> list[str]:
             flag = "  SUPER-LINEAR" if r["subjects"] > REFERENCE_SUBJECTS and ratio > FLAG_RATIO else ""
             lines.append(f"{r['engine']:<7} {stage:<14} {r['subjects']:>8} {v['wall_s']:>8.1f} {v['peak_rss_mib']:>7.0f} "
                          f"{v.get('rows', 0):>11,} {per:>9.2f} {ratio:>6.2f}{flag}")
-        lines.append(f"{r['engine']:<7} {'TOTAL':<14} {r['subjects']:>8} {r['total_wall_s']:>8.1f} {r['peak_rss_mib']:>7.0f}")
+        if r.get("total_wall_s") is not None:
+            lines.append(f"{r['engine']:<7} {'TOTAL':<14} {r['subjects']:>8} {r['total_wall_s']:>8.1f} {r['peak_rss_mib']:>7.0f}")
+        if r.get("notes"):
+            lines.append(f"{r['engine']:<7} {'(note)':<14} {r['subjects']:>8} {r['notes']}")
     return lines
 
 
@@ -219,9 +222,11 @@ def markdown_table(runs: list[dict]) -> str:
             per = f"{v['wall_s'] / v['rows'] * 1e6:.1f}" if v.get("rows") else ""
             lines.append(f"| {r['engine']} | {r['subjects']:,} | {stage} | {v['wall_s']:.1f} | {v.get('cpu_s', 0):.1f} | "
                          f"{v['peak_rss_mib']:,.0f} | {v.get('rows', 0):,} | {per} |")
-        lines.append(f"| {r['engine']} | {r['subjects']:,} | **total after simulate** | **{r['total_wall_s']:.1f}** | | "
-                     f"**{r['peak_rss_mib']:,.0f}** | | |")
-    return "\n".join(lines)
+        if r.get("total_wall_s") is not None and r["stages"]:
+            lines.append(f"| {r['engine']} | {r['subjects']:,} | **total after simulate** | **{r['total_wall_s']:.1f}** | | "
+                         f"**{r['peak_rss_mib']:,.0f}** | | |")
+    notes = [f"- {r['engine']}, {r['subjects']:,} subjects: {r['notes']}" for r in runs if r.get("notes")]
+    return "\n".join(lines + ([""] + notes if notes else []))
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from pipeline.adam._utils import copy_frame, DerivationError, check_frame, check_new_vars_absent, to_date
+from pipeline.adam._utils import DerivationError, check_frame, check_new_vars_absent, copy_frame, to_date
 from pipeline.common.dates import compute_study_day
 
 

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 import pandas as pd
 
-from pipeline.adam._utils import copy_frame, as_list, check_frame, check_new_vars_absent, order_columns, sort_frame
+from pipeline.adam._utils import as_list, check_frame, check_new_vars_absent, copy_frame, order_columns, sort_frame
 
 
 def derive_var_obs_number(dataset: pd.DataFrame, by_vars: Sequence[str] | None = None,

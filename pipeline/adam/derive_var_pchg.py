@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from pipeline.adam._utils import copy_frame, check_frame, check_new_vars_absent, eval_condition
+from pipeline.adam._utils import check_frame, check_new_vars_absent, copy_frame, eval_condition
 
 
 def derive_var_pchg(dataset: pd.DataFrame, new_var: str = "PCHG", analysis_var: str = "AVAL",

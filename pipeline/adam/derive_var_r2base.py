@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from pipeline.adam._utils import copy_frame, check_frame, check_new_vars_absent, eval_condition
+from pipeline.adam._utils import check_frame, check_new_vars_absent, copy_frame, eval_condition
 
 
 def derive_var_r2base(dataset: pd.DataFrame, new_var: str = "R2BASE", analysis_var: str = "AVAL",

@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from pipeline.adam._utils import copy_frame, DerivationError, check_frame, check_new_vars_absent, eval_condition
+from pipeline.adam._utils import DerivationError, check_frame, check_new_vars_absent, copy_frame, eval_condition
 
 
 def derive_vars_cat(dataset: pd.DataFrame, definition: Sequence[Mapping[str, Any]],

@@ -10,7 +10,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from pipeline.adam._utils import copy_frame, DerivationError, as_list, check_frame, check_new_vars_absent
+from pipeline.adam._utils import DerivationError, as_list, check_frame, check_new_vars_absent, copy_frame
 
 _ISO_DATE = (r"^(?P<y>\d{4}|-)?(?:-(?P<m>\d{2}|-)(?:-(?P<d>\d{2}|-))?)?"
              r"(?:T(?:\d{2}|-)?(?::(?:\d{2}|-)(?::(?:\d{2}|-)(?:\.\d+)?)?)?)?$")

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pyarrow.compute as pc
 
-from pipeline.adam._utils import copy_frame, DerivationError, check_frame, check_new_vars_absent
+from pipeline.adam._utils import DerivationError, check_frame, check_new_vars_absent, copy_frame
 from pipeline.adam.derive_vars_dt import _as_arrow_strings, _impute, parse_dtc
 
 # n < s < m < h < D < M < Y: the highest component that may be imputed

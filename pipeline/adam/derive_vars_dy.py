@@ -6,7 +6,7 @@ from collections.abc import Mapping, Sequence
 
 import pandas as pd
 
-from pipeline.adam._utils import copy_frame, DerivationError, check_frame
+from pipeline.adam._utils import DerivationError, check_frame, copy_frame
 from pipeline.adam.derive_var_dy import derive_var_dy
 
 

@@ -7,11 +7,12 @@ from typing import Any
 
 import pandas as pd
 
-from pipeline.adam._utils import (copy_frame,
+from pipeline.adam._utils import (
     DerivationError,
     as_list,
     check_frame,
     check_new_vars_absent,
+    copy_frame,
     eval_condition,
     flag_series,
     order_columns,

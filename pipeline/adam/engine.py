@@ -41,7 +41,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from pipeline.adam._utils import copy_frame, DerivationError, as_text, eval_condition, sort_frame
+from pipeline.adam._utils import DerivationError, as_text, copy_frame, eval_condition, sort_frame
 from pipeline.common.expressions import ExpressionError, evaluate, parse
 from pipeline.adam.derive_locf_records import derive_locf_records
 from pipeline.adam.derive_param_computed import derive_param_computed
