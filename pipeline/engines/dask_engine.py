@@ -582,7 +582,8 @@ def merge_per_value_findings(findings: Any) -> Any:
     first["message"] = first.index.get_level_values("_base") + " (" + total.reindex(first.index).astype(str) + \
         " record(s); first shown)"
     merged = first.reset_index().drop(columns=["_base", "_n"])[findings.columns]
-    return pd.concat([findings[~hit], merged], ignore_index=True)
+    kept = findings[~hit]
+    return pd.concat([kept, merged], ignore_index=True) if len(kept) else merged.reset_index(drop=True)
 
 
 def validate_partitioned(ctx: Any, sdtm_files: dict[str, Path], adam_files: dict[str, Path]) -> Any:
