@@ -197,15 +197,18 @@ def flag_table(runs: list[dict]) -> list[str]:
     reference = {s: v for r in runs if r["subjects"] == REFERENCE_SUBJECTS and r["engine"] == "pandas"
                  for s, v in r["stages"].items()}
     lines = [f"{'engine':<7} {'stage':<14} {'subjects':>8} {'wall s':>8} {'MiB':>7} {'rows':>11} "
-             f"{'s/M rows':>9} {'x 2k':>6}"]
+             f"{'s/M rows':>9} {'x 2k':>6} {'cpu x 2k':>8}"]
     for r in sorted(runs, key=lambda r: (r["engine"] != "pandas", r["subjects"])):
         for stage, v in r["stages"].items():
             per = v["wall_s"] / v["rows"] * 1e6 if v.get("rows") else float("nan")
             ref = reference.get(stage)
             ratio = per / (ref["wall_s"] / ref["rows"] * 1e6) if ref and ref.get("rows") else float("nan")
+            # CPU seconds per row beside wall: steadier on a machine other work shares
+            cpu_ratio = (v.get("cpu_s", 0) / v["rows"]) / (ref["cpu_s"] / ref["rows"]) \
+                if ref and ref.get("rows") and ref.get("cpu_s") and v.get("rows") else float("nan")
             flag = "  SUPER-LINEAR" if r["subjects"] > REFERENCE_SUBJECTS and ratio > FLAG_RATIO else ""
             lines.append(f"{r['engine']:<7} {stage:<14} {r['subjects']:>8} {v['wall_s']:>8.1f} {v['peak_rss_mib']:>7.0f} "
-                         f"{v.get('rows', 0):>11,} {per:>9.2f} {ratio:>6.2f}{flag}")
+                         f"{v.get('rows', 0):>11,} {per:>9.2f} {ratio:>6.2f} {cpu_ratio:>8.2f}{flag}")
         if r.get("total_wall_s") is not None:
             lines.append(f"{r['engine']:<7} {'TOTAL':<14} {r['subjects']:>8} {r['total_wall_s']:>8.1f} {r['peak_rss_mib']:>7.0f}")
         if r.get("notes"):
