@@ -337,11 +337,14 @@ def combine_sdtm_blocks(ctx: Any, blocks: list[Path]) -> None:
     (trial design) are the same in every block, except TS, which is rebuilt from the combined DM.
     """
     first = blocks[0]
-    for folder in ("sdtm", "lineage", "quarantine", "quarantine/flagged"):
+    # the context's own folders: under the CLI they are the stage's staging folders (pipeline/common/staging.py)
+    targets = {"sdtm": Path(ctx.sdtm_dir), "lineage": Path(ctx.lineage_dir), "quarantine": Path(ctx.quarantine_dir),
+               "quarantine/flagged": Path(ctx.quarantine_dir) / "flagged"}
+    for folder, target_dir in targets.items():
         names = sorted({p.name for b in blocks for p in (b / folder).glob("*.parquet")})
         for name in names:
             paths = [b / folder / name for b in blocks if (b / folder / name).exists()]
-            target = Path(ctx.outputs_dir) / folder / name
+            target = target_dir / name
             if folder == "sdtm" and _study_level(paths[0]):
                 if name == "ts.parquet":
                     continue  # rebuilt below from the combined DM

@@ -128,3 +128,17 @@ def test_unknown_engine_and_scheduler_without_dask_are_one_line():
         check_engine("spark")
     with pytest.raises(InputError, match="only with --engine dask"):
         check_engine("pandas", "tcp://127.0.0.1:8786")
+
+
+def test_staged_run_keeps_every_combined_dataset(sdtm_built, simulated, tmp_path):
+    """Under the CLI the stage writes to staging folders: the combined datasets must land there."""
+    from pipeline.common.staging import staged_run
+    from pipeline.sdtm.stage import run
+
+    ctx = StudyContext.create(simulated.study, raw=simulated.raw_dir, outputs=tmp_path / "out", **DASK)
+    with staged_run(ctx, "sdtm") as staged:
+        run(staged)
+    expected = sorted(p.name for p in Path(sdtm_built.sdtm_dir).glob("*.parquet"))
+    assert sorted(p.name for p in Path(ctx.sdtm_dir).glob("*.parquet")) == expected
+    assert len(pd.read_parquet(Path(ctx.sdtm_dir) / "lb.parquet")) == len(pd.read_parquet(Path(sdtm_built.sdtm_dir) / "lb.parquet"))
+    assert json.loads(Path(ctx.ledger_path).read_text())["balanced"] is True
