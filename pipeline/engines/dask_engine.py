@@ -504,10 +504,10 @@ def validate_block(study: str, outputs: str, files: dict[str, tuple[str, str]], 
         frame = read_rows(Path(path), rows[name])
         positions[name] = frame.index.to_numpy()
         layers[layer][name] = prepare_dataset(frame)
-    from pipeline.validate.expectations import STUDY_WIDE_VIEWS, load_expectation_specs
+    from pipeline.validate.expectations import load_expectation_specs, study_wide_columns
 
     specs, _ = load_expectation_specs(ctx.specs_dir / "expectations.yaml", ctx.design)
-    local = [s for s in specs if s.view not in STUDY_WIDE_VIEWS]   # the others run once, in the driver
+    local = [s for s in specs if study_wide_columns(s) is None]   # the others run once, in the driver
     findings = run_checks(ctx, layers["sdtm"], layers["adam"], expectation_specs=local)
     return renumber_records(findings, positions)
 
@@ -518,17 +518,17 @@ def run_study_wide_expectations(ctx: Any, sdtm_files: dict[str, Path]) -> Any:
 
     from pipeline.validate.conformance import ValidationData
     from pipeline.validate.datasets import read_parquet_text_as_arrow
-    from pipeline.validate.expectations import STUDY_WIDE_VIEWS, load_expectation_specs, run_expectations
+    from pipeline.validate.expectations import load_expectation_specs, run_expectations, study_wide_columns
     from pipeline.validate.findings import empty_findings
     from pipeline.validate.frames import prepare_dataset
 
     specs, _ = load_expectation_specs(ctx.specs_dir / "expectations.yaml", ctx.design)
-    wide = [s for s in specs if s.view in STUDY_WIDE_VIEWS]
+    wide = [s for s in specs if study_wide_columns(s) is not None]
     if not wide:
         return empty_findings()
     needed: dict[str, set[str]] = {}
     for spec in wide:
-        for name, columns in STUDY_WIDE_VIEWS[spec.view](spec).items():
+        for name, columns in study_wide_columns(spec).items():
             needed.setdefault(name, set()).update(columns)
     sdtm = {}
     for name, columns in sorted(needed.items()):
