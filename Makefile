@@ -10,6 +10,10 @@ PREVIOUS ?=
 # PROJECT=DIR: a folder of your own with specs/<study>/ and mappings/<study>/ (docs/new-study.md)
 PROJECT ?=
 PROJECT_DIR := $(if $(PROJECT),$(PROJECT),.)
+# ENGINE=dask runs sdtm and validate on a dask.distributed cluster (SCHEDULER=ADDRESS: an existing one)
+ENGINE  ?=
+SCHEDULER ?=
+ENGINE_ARGS = $(if $(ENGINE),--engine $(ENGINE)) $(if $(SCHEDULER),--scheduler $(SCHEDULER))
 OUT     ?= $(PROJECT_DIR)/outputs/$(STUDY)
 RAW     ?= $(OUT)/raw
 VENV    := .venv
@@ -49,7 +53,7 @@ REPORT_DONE:= $(DONE)/report.json
 help:
 	@echo "make all [STUDY=iscalimab-ln]   set up .venv, simulate, run every stage"
 	@echo "make test                       run the test suite"
-	@echo "make bench                      run the speed and memory benchmarks"
+	@echo "make bench [SIZES=...] [ENGINES=...]  speed and memory benchmarks (outputs/bench/results.json)"
 	@echo "stages: simulate sdtm validate adam tables submission report specs-check"
 	@echo "make verify-submission [DIR=...]  re-check a submission folder against its manifest.json"
 	@echo "make lock                       refresh requirements.lock from pyproject.toml (network)"
@@ -83,11 +87,11 @@ $(RAW_DONE): $(STAMP) $(filter pipeline/simulate/% pipeline/common/%,$(CODE)) $(
 
 sdtm: $(SDTM_DONE)
 $(SDTM_DONE): $(SDTM_INPUT) $(MAPPINGS) $(STUDY_SPEC) $(filter pipeline/ingest/% pipeline/sdtm/% pipeline/common/%,$(CODE))
-	$(CLI) sdtm $(ARGS) $(if $(SDTM),--sdtm $(SDTM))
+	$(CLI) sdtm $(ARGS) $(if $(SDTM),--sdtm $(SDTM)) $(ENGINE_ARGS)
 
 validate: $(VALID_DONE)
 $(VALID_DONE): $(SDTM_DONE) $(STUDY_SPEC) $(filter pipeline/validate/%,$(CODE))
-	$(CLI) validate $(ARGS) --pass sdtm
+	$(CLI) validate $(ARGS) --pass sdtm $(ENGINE_ARGS)
 
 specs-check: $(STAMP)
 	$(CLI) specs-check $(ARGS)
@@ -99,7 +103,7 @@ $(ADAM_DONE): $(VALID_DONE) $(STUDY_SPEC) $(filter pipeline/adam/%,$(CODE))
 # Second pass: SDTM and ADaM together (cross-dataset traceability), gated like the first.
 validate-adam: $(ADAM_VALID)
 $(ADAM_VALID): $(ADAM_DONE)
-	$(CLI) validate $(ARGS) --pass adam
+	$(CLI) validate $(ARGS) --pass adam $(ENGINE_ARGS)
 
 tables: $(TLF_DONE)
 $(TLF_DONE): $(ADAM_VALID) $(STUDY_SPEC) $(filter pipeline/analysis/% pipeline/tlf/%,$(CODE))
@@ -121,8 +125,9 @@ $(REPORT_DONE): $(SUB_DONE) $(ADAM_VALID) $(TLF_DONE) $(filter pipeline/report/%
 test: $(STAMP)
 	$(PY) -m pytest -n 2 -q
 
+# SIZES="57 2000" (subjects) and ENGINES="pandas dask" pick a subset of the scale runs (outputs/bench/results.json).
 bench: $(STAMP)
-	$(PY) bench/run.py
+	$(PY) bench/run.py $(if $(SIZES),--sizes $(SIZES)) $(if $(ENGINES),--engines $(ENGINES))
 
 clean:
 	rm -rf outputs/$(STUDY)

@@ -37,6 +37,15 @@ OutputsOpt = typer.Option(None, "--outputs", help="Folder for everything generat
 ProjectOpt = typer.Option(None, "--project", "-p", help="Project folder holding specs/<study>/ and mappings/<study>/ "
                           "(default: the pipeline's own folder); outputs default to <project>/outputs/<study>/.")
 VerboseOpt = typer.Option(False, "--verbose", "-v", help="Show debug messages on the console.")
+EngineOpt = typer.Option("pandas", "--engine", help="pandas (one process) or dask (partitions on a dask.distributed "
+                         "cluster); both give the same outputs.")
+SchedulerOpt = typer.Option(None, "--scheduler", help="With --engine dask: address of an existing dask scheduler "
+                            "(default: a LocalCluster on this machine).")
+
+
+def _engine_options(engine: str, scheduler: Optional[str]) -> dict:
+    """``engine``/``scheduler`` for the context (checked by the stage run: a bad one is one line, exit 2)."""
+    return {"engine": engine, **({"scheduler": scheduler} if scheduler else {})}
 
 
 def _check_folder_option(option: str, path: Optional[Path]) -> None:
@@ -56,6 +65,10 @@ def _run_stage(stage: str, module: str, study: str, raw: Optional[Path], outputs
             _check_folder_option(option, path)
         if project is not None and not project.is_dir():
             raise InputError(f"--project {project}: folder not found")
+        if "engine" in options:
+            from pipeline.engines import check_engine
+
+            check_engine(options["engine"], options.get("scheduler"))
         ctx = StudyContext.create(study, raw=raw, outputs=outputs, root=project, **options)
         try:
             log_path = setup_logging(ctx.logs_dir, stage, verbose)
@@ -106,9 +119,11 @@ def simulate(
 def sdtm(study: str = StudyOpt, raw: Optional[Path] = RawOpt, outputs: Optional[Path] = OutputsOpt,
          sdtm_dir: Optional[Path] = typer.Option(None, "--sdtm", help="Import existing SDTM from this folder "
                                                  "(XPT, sas7bdat, parquet or Dataset-JSON) instead of mapping raw exports."),
-         verbose: bool = VerboseOpt, project: Optional[Path] = ProjectOpt) -> None:
+         verbose: bool = VerboseOpt, project: Optional[Path] = ProjectOpt, engine: str = EngineOpt,
+         scheduler: Optional[str] = SchedulerOpt) -> None:
     """Ingest the raw exports and map them to SDTM with mappings/<study>/*.yaml (ledger, lineage, quarantine)."""
-    _run_stage("sdtm", "pipeline.sdtm.stage", study, raw, outputs, verbose, project, **({"sdtm": sdtm_dir} if sdtm_dir else {}))
+    _run_stage("sdtm", "pipeline.sdtm.stage", study, raw, outputs, verbose, project,
+               **({"sdtm": sdtm_dir} if sdtm_dir else {}), **_engine_options(engine, scheduler))
 
 
 @app.command()
@@ -116,10 +131,11 @@ def validate(study: str = StudyOpt, raw: Optional[Path] = RawOpt, outputs: Optio
              verbose: bool = VerboseOpt, project: Optional[Path] = ProjectOpt,
              validate_pass: Optional[str] = typer.Option(
                  None, "--pass", help="sdtm: the gate before ADaM; adam: SDTM and ADaM together "
-                 "(default: adam once the adam stage has completed, else sdtm).")) -> None:
+                 "(default: adam once the adam stage has completed, else sdtm)."),
+             engine: str = EngineOpt, scheduler: Optional[str] = SchedulerOpt) -> None:
     """Validate SDTM (and ADaM when present): schemas, expectations, conformance rules, severity gate."""
     _run_stage("validate", "pipeline.validate.stage", study, raw, outputs, verbose, project,
-               **({"validate_pass": validate_pass} if validate_pass else {}))
+               **({"validate_pass": validate_pass} if validate_pass else {}), **_engine_options(engine, scheduler))
 
 
 @app.command(name="specs-check")

@@ -196,3 +196,14 @@ def as_text(values: pd.Series) -> pd.Series:
         return text.astype(object).where(numbers.notna(), None)
     present = values.notna()
     return values.where(~present, values.astype(str)).astype(object).where(present, None)
+
+
+def copy_frame(dataset: pd.DataFrame) -> pd.DataFrame:
+    """A copy the caller's frame never sees changes through: shallow under pandas Copy-on-Write
+    (the adam stage runs with it: no whole-frame copy per step), deep otherwise.
+
+    >>> frame = pd.DataFrame({"A": [1]})
+    >>> out = copy_frame(frame); out.loc[0, "A"] = 2; int(frame.loc[0, "A"])
+    1
+    """
+    return dataset.copy(deep=pd.get_option("mode.copy_on_write") is not True)

@@ -7,7 +7,15 @@ from typing import Any
 
 import pandas as pd
 
-from pipeline.adam._utils import DerivationError, as_list, check_frame, eval_condition, order_columns, sort_frame
+from pipeline.adam._utils import (
+    DerivationError,
+    as_list,
+    check_frame,
+    copy_frame,
+    eval_condition,
+    order_columns,
+    sort_frame,
+)
 
 
 def derive_locf_records(
@@ -59,7 +67,7 @@ def derive_locf_records(
     present = observed[id_vars].drop_duplicates().assign(__present=True)
     expected = expected.merge(present, on=id_vars, how="left")
     gaps = expected.loc[expected.pop("__present").isna(), id_vars].assign(__new=True)
-    out = dataset.copy()
+    out = copy_frame(dataset)
     for var in values:
         if var not in out.columns:
             out[var] = None

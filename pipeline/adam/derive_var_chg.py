@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from pipeline.adam._utils import check_frame, check_new_vars_absent, eval_condition
+from pipeline.adam._utils import check_frame, check_new_vars_absent, copy_frame, eval_condition
 
 
 def derive_var_chg(dataset: pd.DataFrame, new_var: str = "CHG", analysis_var: str = "AVAL",
@@ -19,7 +19,7 @@ def derive_var_chg(dataset: pd.DataFrame, new_var: str = "CHG", analysis_var: st
     """
     check_frame(dataset, "dataset", [analysis_var, base_var])
     check_new_vars_absent(dataset, [new_var])
-    out = dataset.copy()
+    out = copy_frame(dataset)
     value = pd.to_numeric(out[analysis_var]) - pd.to_numeric(out[base_var])
     out[new_var] = value.where(eval_condition(out, filter_add, "filter_add")).astype(float)
     return out

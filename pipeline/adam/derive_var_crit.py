@@ -5,7 +5,14 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from pipeline.adam._utils import DerivationError, check_frame, check_new_vars_absent, condition_columns, eval_condition
+from pipeline.adam._utils import (
+    DerivationError,
+    check_frame,
+    check_new_vars_absent,
+    condition_columns,
+    copy_frame,
+    eval_condition,
+)
 
 
 def derive_var_crit(
@@ -43,7 +50,7 @@ def derive_var_crit(
     holds = eval_condition(dataset, condition, "condition")
     passed = evaluable & holds
     failed = evaluable & ~holds
-    out = dataset.copy()
+    out = copy_frame(dataset)
     out[flag] = pd.Series(np.select([passed, failed & values_yn], ["Y", "N"], default=""), index=out.index) \
         .replace("", np.nan).astype(object)
     out[crit] = pd.Series(np.where(passed | (failed & values_yn), description, ""), index=out.index) \

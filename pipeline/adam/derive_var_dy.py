@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from pipeline.adam._utils import DerivationError, check_frame, check_new_vars_absent, to_date
+from pipeline.adam._utils import DerivationError, check_frame, check_new_vars_absent, copy_frame, to_date
 from pipeline.common.dates import compute_study_day
 
 
@@ -25,6 +25,6 @@ def derive_var_dy(dataset: pd.DataFrame, reference_date: str, source_var: str, n
         else:
             raise DerivationError(f"derive_var_dy: cannot name the day variable of {source_var}; give new_var")
     check_new_vars_absent(dataset, [new_var])
-    out = dataset.copy()
+    out = copy_frame(dataset)
     out[new_var] = compute_study_day(to_date(out[source_var]), to_date(out[reference_date])).set_axis(out.index)
     return out

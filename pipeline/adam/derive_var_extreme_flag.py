@@ -13,6 +13,7 @@ from pipeline.adam._utils import (
     as_list,
     check_frame,
     check_new_vars_absent,
+    copy_frame,
     eval_condition,
     flag_series,
     order_columns,
@@ -71,6 +72,6 @@ def derive_var_extreme_flag(
             else:
                 picked = ordered.index[[0 if mode == "first" else -1]]
             chosen[picked.to_numpy()] = True
-    out = dataset.copy()
+    out = copy_frame(dataset)
     out[new_var] = flag_series(pd.Series(chosen, index=dataset.index), true_value, false_value)
     return out

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 import pandas as pd
 
-from pipeline.adam._utils import as_list, check_frame, check_new_vars_absent, order_columns, sort_frame
+from pipeline.adam._utils import as_list, check_frame, check_new_vars_absent, copy_frame, order_columns, sort_frame
 
 
 def derive_var_obs_number(dataset: pd.DataFrame, by_vars: Sequence[str] | None = None,
@@ -25,6 +25,6 @@ def derive_var_obs_number(dataset: pd.DataFrame, by_vars: Sequence[str] | None =
     ordered = sort_frame(positions, by, order)
     number = ordered.groupby(by, sort=False, dropna=False).cumcount() + 1 if by else \
         pd.Series(range(1, len(ordered) + 1), index=ordered.index)
-    out = dataset.copy()
+    out = copy_frame(dataset)
     out[new_var] = number.reindex(positions.index).to_numpy(dtype=float)
     return out

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from pipeline.adam._utils import check_frame, check_new_vars_absent, eval_condition
+from pipeline.adam._utils import check_frame, check_new_vars_absent, copy_frame, eval_condition
 
 
 def derive_var_pchg(dataset: pd.DataFrame, new_var: str = "PCHG", analysis_var: str = "AVAL",
@@ -18,7 +18,7 @@ def derive_var_pchg(dataset: pd.DataFrame, new_var: str = "PCHG", analysis_var: 
     """
     check_frame(dataset, "dataset", [analysis_var, base_var])
     check_new_vars_absent(dataset, [new_var])
-    out = dataset.copy()
+    out = copy_frame(dataset)
     base = pd.to_numeric(out[base_var]).astype(float)
     aval = pd.to_numeric(out[analysis_var]).astype(float)
     safe = base.where(base != 0)

@@ -6,7 +6,14 @@ from collections.abc import Mapping
 
 import pandas as pd
 
-from pipeline.adam._utils import DerivationError, check_frame, check_new_vars_absent, eval_condition, flag_series
+from pipeline.adam._utils import (
+    DerivationError,
+    check_frame,
+    check_new_vars_absent,
+    copy_frame,
+    eval_condition,
+    flag_series,
+)
 
 
 def derive_var_pop_flags(dataset: pd.DataFrame, rules: Mapping[str, str], true_value: str = "Y",
@@ -28,7 +35,7 @@ def derive_var_pop_flags(dataset: pd.DataFrame, rules: Mapping[str, str], true_v
     if not isinstance(rules, Mapping) or not rules:
         raise DerivationError("derive_var_pop_flags: rules must be a non-empty mapping {FLAG: condition}")
     check_new_vars_absent(dataset, rules.keys())
-    out = dataset.copy()
+    out = copy_frame(dataset)
     for flag, condition in rules.items():
         if not isinstance(condition, str):
             raise DerivationError(f"derive_var_pop_flags: rule for {flag} must be a condition string, got {condition!r}")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from pipeline.adam._utils import check_frame, check_new_vars_absent, eval_condition
+from pipeline.adam._utils import check_frame, check_new_vars_absent, copy_frame, eval_condition
 
 
 def derive_var_r2base(dataset: pd.DataFrame, new_var: str = "R2BASE", analysis_var: str = "AVAL",
@@ -17,7 +17,7 @@ def derive_var_r2base(dataset: pd.DataFrame, new_var: str = "R2BASE", analysis_v
     """
     check_frame(dataset, "dataset", [analysis_var, base_var])
     check_new_vars_absent(dataset, [new_var])
-    out = dataset.copy()
+    out = copy_frame(dataset)
     base = pd.to_numeric(out[base_var]).astype(float)
     value = pd.to_numeric(out[analysis_var]).astype(float) / base.where(base != 0)
     out[new_var] = value.where(eval_condition(out, filter_add, "filter_add")).astype(float)

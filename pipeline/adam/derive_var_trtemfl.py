@@ -7,7 +7,7 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from pipeline.adam._utils import DerivationError, check_frame, check_new_vars_absent, flag_series, to_date
+from pipeline.adam._utils import DerivationError, check_frame, check_new_vars_absent, copy_frame, flag_series, to_date
 
 
 def derive_var_trtemfl(
@@ -81,6 +81,6 @@ def derive_var_trtemfl(
                                   f"intensity_order {list(intensity_order)}")
         worse = (current_rank > initial_rank) | initial_rank.isna() | current_rank.isna()
         emergent |= dosed & (start < trt_start) & not_ended_before & worse
-    out = dataset.copy()
+    out = copy_frame(dataset)
     out[new_var] = flag_series(emergent)
     return out

@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from pipeline.adam._utils import DerivationError, check_frame, check_new_vars_absent, eval_condition
+from pipeline.adam._utils import DerivationError, check_frame, check_new_vars_absent, copy_frame, eval_condition
 
 WINDOW_VARS = ["AVISIT", "AVISITN", "AWTARGET", "AWLO", "AWHI"]
 
@@ -86,7 +86,7 @@ def derive_vars_avisit(
     inside = (pos >= 0) & ~np.isnan(day)
     inside &= day <= hi[np.clip(pos, 0, None)]
     inside &= eval_condition(dataset, filter_add, "filter_add").to_numpy()
-    out = dataset.copy()
+    out = copy_frame(dataset)
     picked = table.iloc[np.clip(pos, 0, None)].reset_index(drop=True)
     for var in WINDOW_VARS:
         values = picked[var].to_numpy()

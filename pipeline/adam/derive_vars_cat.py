@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from pipeline.adam._utils import DerivationError, check_frame, check_new_vars_absent, eval_condition
+from pipeline.adam._utils import DerivationError, check_frame, check_new_vars_absent, copy_frame, eval_condition
 
 
 def derive_vars_cat(dataset: pd.DataFrame, definition: Sequence[Mapping[str, Any]],
@@ -43,7 +43,7 @@ def derive_vars_cat(dataset: pd.DataFrame, definition: Sequence[Mapping[str, Any
     check_frame(dataset, "dataset", copies)
     masks = [eval_condition(dataset, str(r["condition"]), f"definition row {i + 1} condition").to_numpy()
              for i, r in enumerate(rows)]
-    out = dataset.copy()
+    out = copy_frame(dataset)
     for name in names:
         values = [r[name] for r in rows]
         numeric = all(v is None or (isinstance(v, (int, float, np.number)) and not isinstance(v, bool)) for v in values)

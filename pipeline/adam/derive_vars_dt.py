@@ -7,7 +7,7 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from pipeline.adam._utils import DerivationError, as_list, check_frame, check_new_vars_absent
+from pipeline.adam._utils import DerivationError, as_list, check_frame, check_new_vars_absent, copy_frame
 from pipeline.common.dates import days_in_month, iso_date_parts, month_start
 
 _LEVEL_RANK = {"n": 0, "D": 1, "M": 2, "Y": 3}
@@ -139,7 +139,7 @@ def derive_vars_dt(
                 fill = missing_all.fillna(False) & bound.notna() & (dates.isna() | (dates > bound))
                 dates = dates.mask(fill, bound)
                 flags = flags.mask(fill, "Y")
-    out = dataset.copy()
+    out = copy_frame(dataset)
     out[dt_var] = dates.astype("datetime64[ns]")
     if with_flag:
         out[dtf_var] = flags.astype(object).where(flags.notna(), None)

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pyarrow.compute as pc
 
-from pipeline.adam._utils import DerivationError, check_frame, check_new_vars_absent
+from pipeline.adam._utils import DerivationError, check_frame, check_new_vars_absent, copy_frame
 from pipeline.adam.derive_vars_dt import _impute, parse_dtc
 from pipeline.common.dates import iso_text
 
@@ -96,7 +96,7 @@ def derive_vars_dtm(
         raise DerivationError(f"{name}: value '{dataset[dtc].iloc[pos]}' on row {pos + 1} is not a valid time")
     offset = pd.to_timedelta(np.nan_to_num(h * 3600 + m * 60 + s), unit="s")
     usable = dates.notna().to_numpy() & allowed
-    out = dataset.copy()
+    out = copy_frame(dataset)
     out[dtm_var] = (dates + offset).where(usable).astype("datetime64[ns]")
     if with_date_flag:
         out[dtf_var] = date_flags.where(usable, None)

@@ -6,7 +6,7 @@ from collections.abc import Mapping, Sequence
 
 import pandas as pd
 
-from pipeline.adam._utils import DerivationError, check_frame
+from pipeline.adam._utils import DerivationError, check_frame, copy_frame
 from pipeline.adam.derive_var_dy import derive_var_dy
 
 
@@ -29,4 +29,4 @@ def derive_vars_dy(dataset: pd.DataFrame, reference_date: str,
     out = dataset
     for src, new in pairs:
         out = derive_var_dy(out, reference_date, src, new)
-    return out if out is not dataset else dataset.copy()
+    return out if out is not dataset else copy_frame(dataset)

@@ -12,6 +12,7 @@ from pipeline.adam._utils import (
     as_list,
     check_frame,
     check_new_vars_absent,
+    copy_frame,
     eval_condition,
     flag_series,
     order_columns,
@@ -72,7 +73,7 @@ def derive_vars_joined(
         joined = sort_frame(joined, ["__row"], [o.replace(c, renamed.get(c, c)) for o in order for c in
                                                  order_columns([o])])
     picked = joined.drop_duplicates("__row", keep="first" if mode == "first" else "last").set_index("__row")
-    out = dataset.copy()
+    out = copy_frame(dataset)
     position = pd.Series(range(len(dataset)), index=dataset.index)
     for new, source in mapping.items():
         out[new] = position.map(picked[renamed.get(source, source)])

@@ -13,6 +13,7 @@ from pipeline.adam._utils import (
     as_text,
     check_frame,
     check_new_vars_absent,
+    copy_frame,
     eval_condition,
     flag_series,
     order_columns,
@@ -120,7 +121,7 @@ def derive_vars_merged(
     right = right[[f"__key{i}" for i in range(len(keys_add))] + list(mapping)]
     right["__matched"] = True
     left_keys = list(keys.keys())
-    left = dataset.copy()
+    left = copy_frame(dataset)
     # align key types so that e.g. "101" (text) and 101 (number) match instead of silently missing
     for i, lk in enumerate(left_keys):
         key = f"__key{i}"

@@ -41,7 +41,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from pipeline.adam._utils import DerivationError, as_text, eval_condition, sort_frame
+from pipeline.adam._utils import DerivationError, as_text, copy_frame, eval_condition, sort_frame
 from pipeline.common.expressions import ExpressionError, evaluate, parse
 from pipeline.adam.derive_locf_records import derive_locf_records
 from pipeline.adam.derive_param_computed import derive_param_computed
@@ -344,7 +344,7 @@ class Engine:
         if op == "filter":
             return frame.loc[eval_condition(frame, args, "filter", where)]
         if op == "compute":
-            out = frame.copy()
+            out = copy_frame(frame)
             for var, expression in dict(args).items():
                 try:
                     out[var] = evaluate(out, str(expression)) if not out.empty else pd.Series(dtype=float)
@@ -352,13 +352,13 @@ class Engine:
                     raise DerivationError(f"{self.spec_path}: {where}: compute {var}: {exc}") from None
             return out
         if op == "assign":
-            out = frame.copy()
+            out = copy_frame(frame)
             for var, value in dict(args).items():
                 out[var] = pd.Series([value] * len(out), index=out.index, dtype=object if isinstance(value, str)
                                      or value is None else None)
             return out
         if op == "round":
-            out = frame.copy()
+            out = copy_frame(frame)
             missing = [var for var in dict(args) if var not in out.columns]
             if missing:
                 raise ConfigError(f"{self.spec_path}: {where}: round names unknown variables {missing}")
@@ -418,7 +418,7 @@ def finalise(frame: pd.DataFrame, dataset_spec: Mapping[str, Any], where: str) -
     """
     variables = list(dataset_spec.get("variables") or [])
     names = [str(v["name"]) for v in variables]
-    out = frame.copy()
+    out = copy_frame(frame)
     for var in variables:  # optional variables that the sources did not provide are added empty
         if var.get("optional") and var["name"] not in out.columns:
             out[var["name"]] = None
@@ -484,7 +484,7 @@ def parquet_ready(frame: pd.DataFrame, dataset_spec: Mapping[str, Any]) -> pd.Da
     >>> parquet_ready(pd.DataFrame({"DTHFL": [None]}), {"variables": [{"name": "DTHFL", "type": "text"}]}).dtypes.tolist()
     [string[python]]
     """
-    out = frame.copy()
+    out = copy_frame(frame)
     types = {str(v["name"]): v.get("type", "text") for v in dataset_spec.get("variables") or []}
     for col in out.columns:
         kind = types.get(col)

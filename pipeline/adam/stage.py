@@ -129,7 +129,8 @@ def run(ctx: StudyContext) -> None:
     >>> sorted(p.name for p in ctx.adam_dir.glob("*.parquet"))
     ['adae.parquet', 'adsl.parquet']
     """
-    datasets, spec = build_adam(ctx)
+    with pd.option_context("mode.copy_on_write", True):  # verbs copy frames lazily (pipeline/adam/_utils.copy_frame)
+        datasets, spec = build_adam(ctx)
     specs_by_name = {str(d["name"]).upper(): d for d in spec["datasets"]}
     for name, frame in datasets.items():
         path = ctx.adam_dir / f"{name.lower()}.parquet"

@@ -23,6 +23,7 @@ from pipeline.common.io import write_json_atomic, write_parquet_atomic
 from pipeline.common.logs import get_logger, track
 from pipeline.common.sdtm_model import place_model_timing
 from pipeline.common.study import StudyContext
+from pipeline.engines import engine_of
 from pipeline.sdtm.date_order import DateOrderFinding, check_date_order
 from pipeline.sdtm.import_existing import run_import
 from pipeline.sdtm.mapping.algorithms import MappingEnv
@@ -384,6 +385,11 @@ def run(ctx: StudyContext) -> None:
     with problems.check():
         mappings = load_mappings(Path(ctx.mappings_dir), site_defaults)
     problems.raise_if_any()
+    if engine_of(ctx) == "dask":  # site partitions run this function on a dask cluster, then combine
+        from pipeline.engines.dask_engine import run_sdtm_partitioned
+
+        run_sdtm_partitioned(ctx)
+        return
     standards = Path(ctx.standards_dir)
     ct = load_terminology(standards)
     units = UnitTable.load(standards / UNITS_FILE, ct)
@@ -393,7 +399,13 @@ def run(ctx: StudyContext) -> None:
     trial = build_trial_design(design, td_spec, ct)
     env = MappingEnv(ct=ct, units=units, design=design, datasets=dict(trial))  # lookups may read TV, TI, ...
 
-    ingested, manifest = _ingest_all(mappings, raw_dir, env, site_defaults)
+    sites = ctx.options.get("sites")  # a dask partition expects the exports of its own sites only
+    expected = site_defaults if sites is None else {k: v for k, v in site_defaults.items() if k in sites}
+    ingested, manifest = _ingest_all(mappings, raw_dir, env, expected)
+    if ctx.options.get("subject_block"):  # a dask partition maps one block of its sites' subjects
+        from pipeline.engines.dask_engine import restrict_to_subject_block
+
+        ingested, manifest = restrict_to_subject_block(ingested, manifest, *ctx.options["subject_block"])
     date_order = check_date_orders(ingested, gate["max_share"], gate["min_rows"])
     results: dict[str, DomainResult] = {}
     for domain, mapping in track(list(mappings.items()), "mapping domains"):
@@ -429,10 +441,11 @@ def run(ctx: StudyContext) -> None:
     ledger = build_ledger(results, manifest, raw_dir)
     if date_order:  # columns whose values look written in the other day-month order
         ledger["date_order"] = [{**vars(f), "swapped_share": round(f.swapped_share, 4)} for f in date_order]
-    problems = check_ledger(ledger)
-    if problems:
-        raise PipelineError("ledger does not balance: " + "; ".join(problems[:5]))
-    lost = check_quarantine_gate(ledger, pd.concat([r.quarantine for r in results.values()], ignore_index=True), **gate)
+    unbalanced = check_ledger(ledger)
+    if unbalanced:
+        raise PipelineError("ledger does not balance: " + "; ".join(unbalanced[:5]))
+    lost = [] if sites is not None else \
+        check_quarantine_gate(ledger, pd.concat([r.quarantine for r in results.values()], ignore_index=True), **gate)
     if lost:
         more = f" (and {len(lost) - 1} more)" if len(lost) > 1 else ""
         raise InputError(f"quarantine gate: {lost[0]}{more} (raw folder {raw_dir}); fix the mapping or the export, "

@@ -45,6 +45,38 @@ def _meddra_lookup(inputs: SimulationInputs) -> pd.DataFrame:
 SERIOUSNESS_COLUMNS = {"hospitalization": "sae_hosp", "life_threatening": "sae_life", "medically_important": "sae_mie"}
 
 
+# which event keeps its start date when two share subject, preferred term and start (lower wins)
+EVENT_KIND_PRIORITY = {"dw": 0, "sae": 1, "regular": 2, "pre": 3}
+
+
+def compute_distinct_event_starts(usubjid: np.ndarray, preferred_term: np.ndarray, kind: np.ndarray,
+                                  start: np.ndarray) -> np.ndarray:
+    """Start dates made unique per subject and preferred term (the AE natural key USUBJID, AEDECOD, AESTDTC).
+
+    Independent draws give some subjects the same term twice on one day (about 2 per 1,000
+    subjects). The event of lower priority (``EVENT_KIND_PRIORITY``) moves one day: later, or
+    earlier for a pre-treatment event so it stays before the first dose. No random draw is used, so
+    a simulation without such pairs is unchanged.
+
+    >>> day = np.datetime64("2024-01-10")
+    >>> compute_distinct_event_starts(np.array(["A", "A", "A", "B"]), np.array(["Flu"] * 4),
+    ...                               np.array(["regular", "sae", "regular", "regular"]),
+    ...                               np.array([day, day, day, day])).astype(str).tolist()
+    ['2024-01-11', '2024-01-10', '2024-01-12', '2024-01-10']
+    """
+    start = start.copy()
+    rank = np.array([EVENT_KIND_PRIORITY.get(k, len(EVENT_KIND_PRIORITY)) for k in kind])
+    order = np.lexsort((np.arange(len(start)), rank))   # priority first, then original order
+    step = np.where(kind == "pre", -1, 1) * DAY
+    for _ in range(len(start)):
+        frame = pd.DataFrame({"u": usubjid[order], "t": preferred_term[order], "s": start[order]})
+        moved = order[frame.duplicated(keep="first").to_numpy()]
+        if not len(moved):
+            break
+        start[moved] = start[moved] + step[moved]
+    return start
+
+
 def build_ae_truth(subjects: pd.DataFrame, inputs: SimulationInputs) -> pd.DataFrame:
     """Adverse events with calibrated serious and drug-withdrawn events (one row per event).
 
@@ -122,6 +154,9 @@ def build_ae_truth(subjects: pd.DataFrame, inputs: SimulationInputs) -> pd.DataF
     consent = ae["consent_date"].to_numpy(dtype="datetime64[D]")
     pre_span = np.maximum((d1 - consent).astype(int), 1)
     start = np.where(kind == "pre", consent + np.floor(rng.random(m) * pre_span).astype(int) * DAY, start)
+    coding = _meddra_lookup(inputs)
+    start = compute_distinct_event_starts(ae["usubjid"].to_numpy(), ae["llt"].map(coding["pt_name"]).to_numpy(),
+                                          kind, start)
     duration = np.maximum(1, np.rint(np.exp(rng.normal(np.log(spec["duration_days"]["median"]),
                                                        spec["duration_days"]["log_sd"], m)))).astype(int)
     end = start + duration * DAY
@@ -163,8 +198,10 @@ def build_ae_truth(subjects: pd.DataFrame, inputs: SimulationInputs) -> pd.DataF
     st = pd.to_datetime(ae["start_date"])
     later_month = (st.dt.year * 12 + st.dt.month) > (d1s.dt.year * 12 + d1s.dt.month)
     partial = later_month.to_numpy() & ~ae["protected"].to_numpy() & (rng.random(len(ae)) < float(spec["partial_start_share"]))
+    # a month-only start must stay unique among the subject's events of the same preferred term
+    same_month = ae.assign(pt=ae["llt"].map(coding["pt_name"]), ym=st.dt.year * 12 + st.dt.month)
+    partial &= ~same_month.duplicated(["usubjid", "pt", "ym"], keep=False).to_numpy()
     ae["start_precision"] = np.where(partial, "M", "D")
-    coding = _meddra_lookup(inputs)
     ae = ae.join(coding, on="llt")
     return ae.drop(columns=["subj", "consent_date", "dw_date"])
 

@@ -29,7 +29,7 @@ def read_dataset_dir(folder: Path) -> dict[str, pd.DataFrame]:
     return out
 
 
-def read_parquet_text_as_arrow(path: Path) -> pd.DataFrame:
+def read_parquet_text_as_arrow(path: Path, columns: list[str] | None = None) -> pd.DataFrame:
     """A parquet file with text columns as Arrow-backed strings (no Python string objects: less memory).
 
     >>> import tempfile
@@ -42,7 +42,7 @@ def read_parquet_text_as_arrow(path: Path) -> pd.DataFrame:
     import pyarrow.parquet as pq
 
     try:
-        table = pq.read_table(path)
+        table = pq.read_table(path, columns=columns)
     except Exception as exc:  # noqa: BLE001 - any unreadable file is bad input
         raise InputError(f"{path}: cannot read parquet file ({exc.__class__.__name__}: {exc})") from None
     text = pd.StringDtype("pyarrow")

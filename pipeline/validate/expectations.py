@@ -282,6 +282,47 @@ def view_completeness_by_visit(data: ValidationData, spec: ExpectationSpec) -> p
     return summary
 
 
+def completeness_columns(spec: ExpectationSpec) -> dict[str, list[str]]:
+    """The columns :func:`view_completeness_by_visit` reads, by dataset.
+
+    >>> spec = ExpectationSpec(Rule("X", "t", "d", "m", "error", "great_expectations"), "LB", "", {},
+    ...                        view_options={"test_var": "LBTESTCD", "result_var": "LBSTRESC"})
+    >>> completeness_columns(spec)
+    {'LB': ['USUBJID', 'VISIT', 'LBTESTCD', 'LBSTRESC'], 'SV': ['USUBJID', 'VISIT', 'SVOCCUR', 'SVSTDTC']}
+    """
+    opts = spec.view_options
+    return {spec.dataset: ["USUBJID", "VISIT", str(opts.get("test_var")), str(opts.get("result_var"))],
+            "SV": ["USUBJID", "VISIT", "SVOCCUR", "SVSTDTC"]}
+
+
+def ratio_to_median_columns(spec: ExpectationSpec) -> dict[str, list[str]] | None:
+    """The columns :func:`view_ratio_to_median` reads when its groups span subjects (``by`` without
+    USUBJID: a study median); None when each subject is its own group.
+
+    >>> spec = ExpectationSpec(Rule("X", "t", "d", "m", "error", "great_expectations"), "LB", "", {},
+    ...                        view_options={"value": "LBSTRESN", "by": ["LBTESTCD", "LBSPEC"]})
+    >>> ratio_to_median_columns(spec)
+    {'LB': ['USUBJID', 'LBSTRESN', 'LBTESTCD', 'LBSPEC']}
+    """
+    by = list(spec.view_options.get("by") or ["USUBJID"])
+    if "USUBJID" in by:
+        return None
+    columns = ["USUBJID", str(spec.view_options.get("value")), *by, *[str(c) for c in spec.filter]]
+    return {spec.dataset: list(dict.fromkeys(columns))}
+
+
+# Views that summarise all subjects together (a share per visit, a study median): a partitioned run
+# (the dask engine) computes them once over the whole study, reading only these columns.
+STUDY_WIDE_VIEWS = {"completeness_by_visit": completeness_columns, "ratio_to_median": ratio_to_median_columns,
+                    "within_subject_ratio": ratio_to_median_columns}
+
+
+def study_wide_columns(spec: ExpectationSpec) -> dict[str, list[str]] | None:
+    """The columns a study-wide view of ``spec`` reads, or None when it can run per block of subjects."""
+    columns = STUDY_WIDE_VIEWS.get(spec.view or "records")
+    return columns(spec) if columns is not None else None
+
+
 def view_visit_order(data: ValidationData, spec: ExpectationSpec) -> pd.DataFrame | None:
     """Records with ``VISIT_ORDER_OK``: within a subject, a later VISITNUM never has an earlier date.
 

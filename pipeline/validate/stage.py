@@ -20,6 +20,7 @@ from pipeline.common.errors import ConfigError
 from pipeline.common.io import write_csv_atomic, write_json_atomic
 from pipeline.common.specfile import load_spec
 from pipeline.common.logs import get_logger
+from pipeline.engines import engine_of
 from pipeline.validate.conformance import CONFORMANCE_RULES, ValidationData, run_conformance_rules_with_status
 from pipeline.validate.datasets import load_study_datasets
 from pipeline.validate.findings import (
@@ -211,6 +212,36 @@ def rules_status(catalogue: pd.DataFrame, conformance_status: pd.DataFrame, find
             out.loc[hit, "status"] = "disabled"
             out.loc[hit, "reason"] = str((override or {}).get("reason", "disabled in expectations.yaml"))
     return out
+def _parquet_files(folder: Path) -> dict[str, Path]:
+    return {p.stem.upper(): p for p in sorted(Path(folder).glob("*.parquet"))} if Path(folder).is_dir() else {}
+
+
+def run_checks(ctx: Any, sdtm: dict[str, pd.DataFrame], adam: dict[str, pd.DataFrame], meta: StudyMetadata | None = None,
+               expectation_specs: list | None = None, executor: Any = None) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Schemas, conformance rules and expectations on prepared datasets (the whole study, or one
+    block of subjects under the dask engine): findings before overrides and accepted findings, and
+    the conformance rules' status (ran / skipped / failed, see ``run_conformance_rules_with_status``)."""
+    if expectation_specs is None:
+        from pipeline.validate.expectations import load_expectation_specs
+
+        expectation_specs, _ = load_expectation_specs(ctx.specs_dir / "expectations.yaml", ctx.design)
+    if meta is None:
+        meta, _ = check_specs(ctx)
+    timings = {}
+    t = time.perf_counter()
+    schema_findings = validate_schemas({**sdtm, **adam}, meta, prepared=True, standards_dir=ctx.standards_dir)
+    timings["schemas"] = time.perf_counter() - t
+    t = time.perf_counter()
+    data = ValidationData(sdtm, adam, _domains(sdtm, meta), load_study_instruments(ctx))
+    conformance_findings, conformance_status = run_conformance_rules_with_status(data)
+    timings["conformance"] = time.perf_counter() - t
+    t = time.perf_counter()
+    docs_dir = Path(ctx.validation_dir) / "gx" if ctx.options.get("gx_docs", True) else None
+    expectation_findings = _run_expectations_safely(data, expectation_specs, docs_dir, executor)
+    timings["expectations"] = time.perf_counter() - t
+    log.info("checks: schemas %.1f s, conformance %.1f s, expectations %.1f s", timings["schemas"],
+             timings["conformance"], timings["expectations"])
+    return combine_findings([schema_findings, conformance_findings, expectation_findings]), conformance_status
 
 
 def run(ctx: Any, raise_on_gate: bool = True) -> pd.DataFrame:
@@ -228,38 +259,34 @@ def run(ctx: Any, raise_on_gate: bool = True) -> pd.DataFrame:
 
     expectation_specs, overrides = load_expectation_specs(ctx.specs_dir / "expectations.yaml", ctx.design)
     accepted = _load_accepted(ctx)
-    # GX imports slowly: a fresh process imports it in a worker while the other checks run; a
-    # process that already imported it (tests, notebooks) runs the expectations in-process.
-    use_worker = ctx.options.get("gx_worker", "great_expectations" not in sys.modules)
-    executor = _start_gx_worker() if expectation_specs and use_worker else None
-    try:
-        sdtm = {k: prepare_dataset(v) for k, v in load_study_datasets(ctx, "sdtm").items()}
-        if not sdtm:
+    if engine_of(ctx) == "dask":  # subject blocks on a dask cluster (pipeline/engines/dask_engine.py)
+        from pipeline.engines.dask_engine import validate_partitioned
+
+        sdtm_files = _parquet_files(ctx.sdtm_dir)
+        if not sdtm_files:
             raise ConfigError(f"{ctx.sdtm_dir}: no SDTM parquet files to validate (run `make sdtm` first)")
-        adam = {k: prepare_dataset(v) for k, v in load_study_datasets(ctx, "adam").items()} \
-            if ctx.options.get("include_adam", True) else {}
-        log.info("validating %d SDTM and %d ADaM datasets (%d records)", len(sdtm), len(adam),
-                 sum(len(f) for f in sdtm.values()) + sum(len(f) for f in adam.values()))
+        adam_files = _parquet_files(ctx.adam_dir) if ctx.options.get("include_adam", True) else {}
+        check_findings, conformance_status = validate_partitioned(ctx, sdtm_files, adam_files)
+        sdtm, adam = sdtm_files, adam_files
+    else:
+        # GX imports slowly: a fresh process imports it in a worker while the other checks run; a
+        # process that already imported it (tests, notebooks) runs the expectations in-process.
+        use_worker = ctx.options.get("gx_worker", "great_expectations" not in sys.modules)
+        executor = _start_gx_worker() if expectation_specs and use_worker else None
+        try:
+            sdtm = {k: prepare_dataset(v) for k, v in load_study_datasets(ctx, "sdtm").items()}
+            if not sdtm:
+                raise ConfigError(f"{ctx.sdtm_dir}: no SDTM parquet files to validate (run `make sdtm` first)")
+            adam = {k: prepare_dataset(v) for k, v in load_study_datasets(ctx, "adam").items()} \
+                if ctx.options.get("include_adam", True) else {}
+            log.info("validating %d SDTM and %d ADaM datasets (%d records)", len(sdtm), len(adam),
+                     sum(len(f) for f in sdtm.values()) + sum(len(f) for f in adam.values()))
+            check_findings, conformance_status = run_checks(ctx, sdtm, adam, meta, expectation_specs, executor)
+        finally:
+            if executor is not None:
+                executor.shutdown(wait=True, cancel_futures=True)
 
-        timings = {}
-        t = time.perf_counter()
-        schema_findings = validate_schemas({**sdtm, **adam}, meta, prepared=True, standards_dir=ctx.standards_dir)
-        timings["schemas"] = time.perf_counter() - t
-
-        t = time.perf_counter()
-        data = ValidationData(sdtm, adam, _domains(sdtm, meta), load_study_instruments(ctx))
-        conformance_findings, conformance_status = run_conformance_rules_with_status(data)
-        timings["conformance"] = time.perf_counter() - t
-
-        t = time.perf_counter()
-        docs_dir = Path(ctx.validation_dir) / "gx" if ctx.options.get("gx_docs", True) else None
-        expectation_findings = _run_expectations_safely(data, expectation_specs, docs_dir, executor)
-        timings["expectations"] = time.perf_counter() - t
-    finally:
-        if executor is not None:
-            executor.shutdown(wait=True, cancel_futures=True)
-
-    findings = combine_findings([spec_findings, schema_findings, conformance_findings, expectation_findings])
+    findings = combine_findings([spec_findings, check_findings])
     findings = apply_rule_overrides(findings, overrides)
     findings = combine_findings([apply_accepted_findings(findings, accepted, str(ctx.specs_dir / "expectations.yaml"))])
     write_findings(findings, ctx.validation_dir)
@@ -284,9 +311,8 @@ def run(ctx: Any, raise_on_gate: bool = True) -> pd.DataFrame:
         "overrides": overrides,
         "gx_data_docs": "gx/index.html" if (Path(ctx.validation_dir) / "gx" / "index.html").exists() else None,
     })
-    log.info("%d finding(s): %s; schemas %.1f s, conformance %.1f s, expectations %.1f s, total %.1f s",
-             len(findings), ", ".join(f"{counts.get(s, 0)} {s}" for s in ("error", "warning", "notice")),
-             timings["schemas"], timings["conformance"], timings["expectations"], time.perf_counter() - started)
+    log.info("%d finding(s): %s; total %.1f s", len(findings),
+             ", ".join(f"{counts.get(s, 0)} {s}" for s in ("error", "warning", "notice")), time.perf_counter() - started)
     if len(findings):
         log.info("%s", summarise_findings(findings))
     evaluate_gate(findings, gate, raise_on_gate=raise_on_gate)

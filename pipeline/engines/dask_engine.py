@@ -1,0 +1,634 @@
+"""The Dask engine: a stage's pandas code runs once per partition on a dask.distributed cluster and
+the partitions' results are combined deterministically.
+
+Partitions are blocks of sites (SDTM mapping: a site's exports hold only its own subjects) and the
+same subject blocks for validation, so no partition holds the whole study and every per-subject
+rule (keys, --SEQ, study days, subject in DM) sees all of a subject's records. The cluster is a
+LocalCluster unless ``--scheduler ADDRESS`` names an existing one (its workers need this package
+and the same file system).
+
+Combining: datasets are written block after block with pyarrow (never the whole study in memory),
+ledgers and manifests are summed and merged, and row-level results keep each block's order, blocks
+in site order. Values equal the pandas engine's; row order can differ where the pandas engine
+orders by mapping batch (tests/engines compare by keys).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import re
+import shutil
+import tempfile
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Iterator
+
+from pipeline.common.errors import InputError
+from pipeline.common.io import write_json_atomic
+from pipeline.common.logs import get_logger
+
+log = get_logger("engine")
+
+SITE_FOLDER = re.compile(r"^site_(?P<site>[^/]+)$")
+# a block holds about this many bytes of raw exports (about 2,000 subjects of the flagship)
+DEFAULT_BLOCK_BYTES = 24 * 2**20
+WORKER_MEMORY = "3GiB"
+# row groups of combined files: a subject block reads only the groups holding its rows
+ROW_GROUP_ROWS = 128 * 1024
+
+
+@contextmanager
+def dask_client(options: dict[str, Any]) -> Iterator[Any]:
+    """A dask.distributed client: to ``options['scheduler']`` when given, else to a new LocalCluster
+    of ``options['workers']`` (default 2) single-threaded worker processes."""
+    from dask.distributed import Client, LocalCluster
+
+    address = options.get("scheduler")
+    if address:
+        try:
+            client = Client(address, timeout="15s")
+        except (OSError, TimeoutError) as exc:
+            raise InputError(f"--scheduler {address}: cannot connect ({exc})") from None
+        try:
+            yield client
+        finally:
+            client.close()
+        return
+    processes = bool(options.get("processes", True))
+    cluster = LocalCluster(n_workers=int(options.get("workers", 2)), threads_per_worker=1, processes=processes,
+                           memory_limit=options.get("worker_memory", WORKER_MEMORY) if processes else None,
+                           dashboard_address=None)
+    client = Client(cluster)
+    try:
+        yield client
+    finally:
+        client.close()
+        cluster.close()
+
+
+def compute_site_blocks(sizes: dict[str, int], block_bytes: int) -> list[list[str]]:
+    """Consecutive site folders (in name order) grouped so a block holds about ``block_bytes``.
+
+    >>> compute_site_blocks({"site_1": 5, "site_2": 5, "site_3": 5, "site_4": 1}, 10)
+    [['site_1', 'site_2'], ['site_3', 'site_4']]
+    >>> compute_site_blocks({"site_1": 50}, 10)
+    [['site_1']]
+    """
+    blocks: list[list[str]] = [[]]
+    held = 0
+    for name in sorted(sizes):
+        if blocks[-1] and held + sizes[name] > block_bytes:
+            blocks.append([])
+            held = 0
+        blocks[-1].append(name)
+        held += sizes[name]
+    return [b for b in blocks if b]
+
+
+def _site_folders(raw_dir: Path) -> dict[str, int]:
+    """Site folder -> bytes of its exports; anything else at the top level cannot be partitioned."""
+    sizes = {}
+    for entry in sorted(raw_dir.iterdir()):
+        if entry.name.startswith((".", "_")):
+            continue  # _truth/ (simulation answers) and hidden files are not exports
+        if not entry.is_dir() or not SITE_FOLDER.match(entry.name):
+            raise InputError(f"{entry}: the dask engine partitions raw exports by site folder (site_<id>/); "
+                             "run this raw folder with --engine pandas")
+        sizes[entry.name] = sum(p.stat().st_size for p in entry.rglob("*") if p.is_file())
+    if not sizes:
+        raise InputError(f"{raw_dir}: no site_<id>/ folders to partition")
+    return sizes
+
+
+def _link_tree(source: Path, target: Path) -> None:
+    """Hard links (a copy where links are not allowed) of every file under ``source``."""
+    for path in sorted(source.rglob("*")):
+        dest = target / path.relative_to(source)
+        if path.is_dir():
+            dest.mkdir(parents=True, exist_ok=True)
+            continue
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            os.link(path, dest)
+        except OSError:
+            shutil.copy2(path, dest)
+
+
+def normalise_subject(value: Any) -> str:
+    """A raw subject number as one key whatever the form wrote (``0012``, `` 12``, ``12``).
+
+    >>> [normalise_subject(v) for v in ("0012", " 12", "12", "A-7", None)]
+    ['12', '12', '12', 'A-7', '']
+    """
+    text = "" if value is None else str(value).strip()
+    if text.isdigit():
+        return text.lstrip("0") or "0"
+    return text
+
+
+def compute_subject_slice(subjects: Any, part: int, parts: int) -> set[str]:
+    """The ``part``-th of ``parts`` consecutive slices of the sorted distinct subjects (numbers in
+    numeric order); rows without a subject belong to slice 0.
+
+    >>> sorted(compute_subject_slice(["3", "1", "10", "2", ""], 1, 2))
+    ['10', '3']
+    """
+    distinct = sorted({s for s in subjects if s}, key=lambda s: (not s.isdigit(), len(s) if s.isdigit() else 0, s))
+    size = math.ceil(len(distinct) / parts) if distinct else 0
+    chosen = set(distinct[part * size:(part + 1) * size])
+    return chosen | {""} if part == 0 else chosen
+
+
+def restrict_to_subject_block(ingested: dict[str, list[Any]], manifest: dict[str, dict[str, Any]], part: int,
+                              parts: int) -> tuple[dict[str, list[Any]], dict[str, dict[str, Any]]]:
+    """Keep the rows of one subject slice in every ingested file (lineage row numbers unchanged);
+    each file's rows_read becomes the rows kept, so the block's ledger balances on its own."""
+    import dataclasses
+
+    subjects = [normalise_subject(v) for files in ingested.values() for item in files for v in item.frame["_subject"]]
+    chosen = compute_subject_slice(subjects, part, parts)
+    out: dict[str, list[Any]] = {}
+    manifest = {k: dict(v) for k, v in manifest.items()}
+    for domain, files in ingested.items():
+        out[domain] = []
+        for item in files:
+            keep = item.frame["_subject"].map(normalise_subject).isin(chosen).to_numpy()
+            frame = item.frame[keep]
+            original = item.original[item.original["_row"].isin(frame["_row"])] if item.original is not None else None
+            out[domain].append(dataclasses.replace(item, frame=frame, original=original, rows_read=int(keep.sum())))
+            if item.relative in manifest:
+                manifest[item.relative]["rows_read"] = int(keep.sum())
+    return out, manifest
+
+
+def run_sdtm_block(study: str, raw: str, outputs: str, sites: list[str], part: int = 0, parts: int = 1) -> str:
+    """Worker task: the pandas SDTM stage on one block (sites, and one subject slice of them);
+    returns its output folder."""
+    from pipeline.common.study import StudyContext
+    from pipeline.sdtm import stage
+
+    options: dict[str, Any] = {"sites": sites}
+    if parts > 1:
+        options["subject_block"] = (part, parts)
+    ctx = StudyContext.create(study, raw=raw, outputs=outputs, **options)
+    stage.run(ctx)
+    return outputs
+
+
+def run_sdtm_partitioned(ctx: Any) -> None:
+    """``sdtm --engine dask``: map each block of sites on the cluster, then combine into ``ctx``'s folders."""
+    raw_dir = Path(ctx.raw_dir)
+    sizes = _site_folders(raw_dir)
+    blocks = compute_site_blocks(sizes, int(ctx.options.get("block_bytes", DEFAULT_BLOCK_BYTES)))
+    work = Path(tempfile.mkdtemp(prefix=".dask-sdtm-", dir=Path(ctx.outputs_dir).parent))
+    try:
+        tasks = []
+        block_bytes = int(ctx.options.get("block_bytes", DEFAULT_BLOCK_BYTES))
+        for number, block in enumerate(blocks):
+            block_raw = work / f"raw-{number:04d}"
+            for folder in block:
+                _link_tree(raw_dir / folder, block_raw / folder)
+            sites = [SITE_FOLDER.match(f).group("site") for f in block]
+            # a site larger than a block is split into subject slices (each reads the site, keeps its slice)
+            parts = block_count(sum(sizes[f] for f in block), block_bytes)
+            for part in range(parts):
+                tasks.append((str(block_raw), str(work / f"out-{number:04d}-{part:03d}"), sites, part, parts))
+        log.info("dask engine: %d partition(s) of %d site(s)", len(tasks), len(sizes))
+        with dask_client(ctx.options) as client:
+            futures = [client.submit(run_sdtm_block, ctx.study, *task, key=f"sdtm-block-{i:04d}", pure=False)
+                       for i, task in enumerate(tasks)]
+            outputs = [Path(p) for p in client.gather(futures)]
+        combine_sdtm_blocks(ctx, outputs)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def _study_level(path: Path) -> bool:
+    import pyarrow.parquet as pq
+
+    return "USUBJID" not in pq.read_schema(path).names
+
+
+def concat_parquet_files(paths: list[Path], target: Path, sort_by: list[str] | None = None) -> int:
+    """Write the rows of ``paths`` one file after another into ``target`` (one schema for all;
+    all-null columns take the type of the others); each file's rows stably sorted by ``sort_by``
+    when given. Only one input file is in memory at a time. Returns the rows written.
+
+    >>> import pandas as pd
+    >>> folder = Path(tempfile.mkdtemp())
+    >>> pd.DataFrame({"A": ["x", "y"], "B": [None, None]}).to_parquet(folder / "1.parquet")
+    >>> pd.DataFrame({"A": ["z"], "B": ["b"]}).to_parquet(folder / "2.parquet")
+    >>> concat_parquet_files([folder / "1.parquet", folder / "2.parquet"], folder / "all.parquet")
+    3
+    >>> pd.read_parquet(folder / "all.parquet").values.tolist()
+    [['x', None], ['y', None], ['z', 'b']]
+    """
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    schemas = [pq.read_schema(p).remove_metadata() for p in paths]
+    schema = pa.unify_schemas(schemas, promote_options="permissive")
+    for field in schema:  # a column null in every block stays a column of nulls
+        if pa.types.is_null(field.type):
+            schema = schema.set(schema.get_field_index(field.name), field.with_type(pa.string()))
+    pandas_index = [n for n in schema.names if n.startswith("__index_level_")]
+    schema = pa.schema([f for f in schema if f.name not in pandas_index])
+    metadata = pq.read_schema(paths[0]).metadata or {}
+    if b"pandas" in metadata and not json.loads(metadata[b"pandas"]).get("index_columns"):
+        schema = schema.with_metadata({b"pandas": metadata[b"pandas"]})  # pandas dtypes (Int64, ...) as written
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_name(f".{target.name}.tmp")
+    rows = 0
+    with pq.ParquetWriter(tmp, schema) as writer:
+        for path in paths:
+            table = pq.read_table(path).select(schema.names) if set(schema.names) <= set(pq.read_schema(path).names) \
+                else _with_columns(pq.read_table(path), schema)
+            if sort_by and table.num_rows:
+                present = [c for c in sort_by if c in table.column_names]
+                if present:
+                    table = table.take(_stable_order(table, present))
+            writer.write_table(table.cast(schema), row_group_size=ROW_GROUP_ROWS)
+            rows += table.num_rows
+    os.replace(tmp, target)
+    return rows
+
+
+def _concat_sorted_small(paths: list[Path], target: Path) -> None:
+    import pandas as pd
+
+    from pipeline.common.io import write_parquet_atomic
+
+    frames = [pd.read_parquet(p) for p in paths]
+    frames = [f for f in frames if len(f)] or frames[:1]
+    data = pd.concat(frames, ignore_index=True)
+    if len(data) and {"file", "row"} <= set(data.columns):
+        data = data.sort_values(["file", "row"], kind="stable").reset_index(drop=True)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    write_parquet_atomic(target, data)
+
+
+def _with_columns(table: Any, schema: Any) -> Any:
+    import pyarrow as pa
+
+    columns = [table[name] if name in table.column_names else pa.nulls(table.num_rows, schema.field(name).type)
+               for name in schema.names]
+    return pa.table(columns, names=schema.names)
+
+
+def _stable_order(table: Any, keys: list[str]) -> Any:
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    with_position = table.select(keys).append_column("__position", pa.array(range(table.num_rows)))
+    return pc.sort_indices(with_position, sort_keys=[(k, "ascending") for k in keys] + [("__position", "ascending")])
+
+
+def _add_counts(into: dict[str, Any], counts: dict[str, Any]) -> None:
+    """Sum numbers and {reason: n} tables of ``counts`` into ``into``."""
+    for key, value in counts.items():
+        if isinstance(value, dict):
+            table = into.setdefault(key, {})
+            if all(isinstance(v, (int, float)) for v in value.values()):
+                for reason, n in value.items():
+                    table[reason] = table.get(reason, 0) + n
+                into[key] = dict(sorted(table.items()))
+            else:
+                for name, inner in value.items():
+                    _add_counts(table.setdefault(name, {}), inner)
+        elif isinstance(value, (int, float)) and not isinstance(value, bool):
+            into[key] = into.get(key, 0) + value
+        else:
+            into[key] = value
+
+
+def _merge_ledgers(ledgers: list[dict[str, Any]]) -> dict[str, Any]:
+    """One study ledger from the blocks' ledgers: per-file counts and totals summed (a file read
+    by several subject slices adds up to the whole file).
+
+    >>> a = {"files": {"f": {"rows_read": 2, "domains": {"AE": {"records": 2, "quarantined_by_reason": {}}}}},
+    ...      "totals": {"rows_read": 2, "records": {"AE": 2}, "rows_quarantined": {}, "quarantined_by_reason": {}},
+    ...      "unconsumed_files": [], "balanced": True}
+    >>> _merge_ledgers([a, a])["files"]["f"]
+    {'rows_read': 4, 'domains': {'AE': {'records': 4, 'quarantined_by_reason': {}}}}
+    """
+    files: dict[str, Any] = {}
+    totals: dict[str, Any] = {"rows_read": 0, "records": {}, "rows_quarantined": {}, "quarantined_by_reason": {}}
+    unconsumed: set[str] = set()
+    for ledger in ledgers:
+        for name, entry in ledger["files"].items():
+            _add_counts(files.setdefault(name, {}), entry)
+        t = ledger["totals"]
+        totals["rows_read"] += t["rows_read"]
+        for key in ("records", "rows_quarantined", "quarantined_by_reason"):
+            for name, n in t[key].items():
+                totals[key][name] = totals[key].get(name, 0) + n
+        unconsumed.update(ledger.get("unconsumed_files", []))
+    totals["quarantined_by_reason"] = dict(sorted(totals["quarantined_by_reason"].items()))
+    return {"files": dict(sorted(files.items())), "totals": totals, "unconsumed_files": sorted(unconsumed),
+            "balanced": all(ledger.get("balanced", False) for ledger in ledgers)}
+
+
+def combine_sdtm_blocks(ctx: Any, blocks: list[Path]) -> None:
+    """The study's SDTM, lineage, quarantine, ledger and ingest manifest from the blocks' outputs.
+
+    Subject-level datasets: block after block, each sorted by USUBJID and --SEQ. Study-level ones
+    (trial design) are the same in every block, except TS, which is rebuilt from the combined DM.
+    """
+    first = blocks[0]
+    # the context's own folders: under the CLI they are the stage's staging folders (pipeline/common/staging.py)
+    targets = {"sdtm": Path(ctx.sdtm_dir), "lineage": Path(ctx.lineage_dir), "quarantine": Path(ctx.quarantine_dir),
+               "quarantine/flagged": Path(ctx.quarantine_dir) / "flagged"}
+    for folder, target_dir in targets.items():
+        names = sorted({p.name for b in blocks for p in (b / folder).glob("*.parquet")})
+        for name in names:
+            paths = [b / folder / name for b in blocks if (b / folder / name).exists()]
+            target = target_dir / name
+            if folder == "sdtm" and _study_level(paths[0]):
+                if name == "ts.parquet":
+                    continue  # rebuilt below from the combined DM
+                target.parent.mkdir(parents=True, exist_ok=True)
+                shutil.copyfile(first / folder / name, target)
+                continue
+            domain = name.removesuffix(".parquet").upper()
+            if folder.startswith("quarantine"):  # small: sorted as a whole by file and row, as the pandas engine does
+                _concat_sorted_small(paths, target)
+                continue
+            order = ["USUBJID", f"{domain}SEQ"] if folder == "sdtm" else None
+            concat_parquet_files(paths, target, order)
+    _rebuild_ts(ctx)
+    ledgers = [json.loads((b / "ledger.json").read_text()) for b in blocks]
+    ledger = _merge_ledgers(ledgers)
+    _check_quarantine_gate(ctx, ledger)
+    write_json_atomic(ctx.ledger_path, ledger)
+    files: dict[str, dict[str, Any]] = {}
+    for b in blocks:
+        for entry in json.loads((b / "ingest" / "manifest.json").read_text())["files"]:
+            if entry["path"] in files:   # the same file read by several subject slices
+                files[entry["path"]]["rows_read"] += entry["rows_read"]
+            else:
+                files[entry["path"]] = dict(entry)
+    write_json_atomic(Path(ctx.ingest_dir) / "manifest.json", {"files": [files[k] for k in sorted(files)]})
+    log.info("dask engine: combined %d block(s) into %s", len(blocks), ctx.outputs_dir)
+
+
+def _check_quarantine_gate(ctx: Any, ledger: dict[str, Any]) -> None:
+    """The study's quarantine gate over all blocks (a block alone may pass or fail it by chance)."""
+    import pandas as pd
+
+    from pipeline.sdtm.mapping.engine import check_quarantine_gate
+    from pipeline.sdtm.stage import _quarantine_gate
+
+    folder = Path(ctx.quarantine_dir)
+    frames = [pd.read_parquet(p) for p in sorted(folder.glob("*.parquet"))]
+    quarantine = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=["domain", "file", "row", "category"])
+    lost = check_quarantine_gate(ledger, quarantine, **_quarantine_gate(ctx))
+    if lost:
+        more = f" (and {len(lost) - 1} more)" if len(lost) > 1 else ""
+        raise InputError(f"quarantine gate: {lost[0]}{more} (raw folder {ctx.raw_dir}); fix the mapping or the export, "
+                         "or set quarantine_gate in study.yaml")
+
+
+def _rebuild_ts(ctx: Any) -> None:
+    """TS summarises the whole study (e.g. the number of subjects): built once from the combined DM."""
+    import pandas as pd
+
+    from pipeline.common.io import write_parquet_atomic
+    from pipeline.sdtm.stage import _load_variable_metadata, _trial_design_spec, order_columns
+    from pipeline.sdtm.trial_design import build_ts
+    from pipeline.standards.terminology import load_terminology
+
+    dm_path = Path(ctx.sdtm_dir) / "dm.parquet"
+    dm = pd.read_parquet(dm_path) if dm_path.exists() else None
+    standards = Path(ctx.standards_dir)
+    ct = load_terminology(standards)
+    from pipeline.sdtm.stage import VARIABLES_FILE
+
+    ts = build_ts(ctx.design, _trial_design_spec(ctx), ct, dm)
+    write_parquet_atomic(Path(ctx.sdtm_dir) / "ts.parquet", order_columns("TS", ts, _load_variable_metadata(standards / VARIABLES_FILE)))
+
+
+def block_count(total: int, per_block: int) -> int:
+    """Blocks needed for ``total`` items, ``per_block`` at most in each.
+
+    >>> block_count(20000, 2000), block_count(1, 2000)
+    (10, 1)
+    """
+    return max(1, math.ceil(total / per_block))
+
+
+# --- validation: subject blocks ---------------------------------------------------------------------
+
+DEFAULT_BLOCK_SUBJECTS = 2000
+_PER_VALUE = re.compile(r"^(?P<base>.*) \((?P<n>\d+) record\(s\); first shown\)$")
+
+
+def _subject_column(path: Path) -> Any:
+    import pyarrow.parquet as pq
+
+    return pq.read_table(path, columns=["USUBJID"])["USUBJID"] if "USUBJID" in pq.read_schema(path).names else None
+
+
+def plan_subject_blocks(files: dict[str, Path], per_block: int) -> list[dict[str, Any]]:
+    """Per block of subjects (sorted), the row positions of every dataset that has USUBJID.
+
+    Rows without a subject go to the first block; datasets without USUBJID (trial design) are read
+    whole by every block. Only the USUBJID columns are read here.
+    """
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    columns = {name: _subject_column(path) for name, path in files.items()}
+    subjects = sorted(set().union(*(pc.unique(c.drop_null()).to_pylist() for c in columns.values() if c is not None)))
+    blocks = []
+    for b in range(block_count(len(subjects), per_block)):
+        chosen = pa.array(subjects[b * per_block:(b + 1) * per_block], type=pa.string())
+        rows = {}
+        for name, column in columns.items():
+            if column is None:
+                rows[name] = None
+                continue
+            hit = pc.is_in(column.cast(pa.string()), value_set=chosen)
+            if b == 0:
+                hit = pc.or_(pc.fill_null(hit, True), pc.is_null(column))
+            rows[name] = np.flatnonzero(pc.fill_null(hit, False).to_numpy(zero_copy_only=False))
+        blocks.append(rows)
+    return blocks
+
+
+def read_rows(path: Path, positions: Any) -> Any:
+    """The rows at ``positions`` (sorted) of a parquet file, reading only the row groups that hold them,
+    as a frame with text as Arrow strings and the file's row positions as index."""
+    import numpy as np
+    import pandas as pd
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from pipeline.validate.datasets import read_parquet_text_as_arrow
+
+    if positions is None:
+        return read_parquet_text_as_arrow(path)
+    handle = pq.ParquetFile(path)
+    starts = np.cumsum([0] + [handle.metadata.row_group(i).num_rows for i in range(handle.num_row_groups)])
+    groups = sorted(set(np.searchsorted(starts, positions, side="right") - 1)) if len(positions) else []
+    if groups:
+        table = handle.read_row_groups(groups)
+        local = np.concatenate([np.arange(starts[g], starts[g + 1]) for g in groups])
+        table = table.take(pa.array(np.searchsorted(local, positions)))
+    else:
+        table = handle.schema_arrow.empty_table()
+    text = pd.StringDtype("pyarrow")
+    frame = table.to_pandas(types_mapper={pa.string(): text, pa.large_string(): text}.get)
+    frame.index = pd.Index(np.asarray(positions, dtype="int64"))
+    return frame
+
+
+def validate_block(study: str, outputs: str, files: dict[str, tuple[str, str]], rows: dict[str, Any],
+                   options: dict[str, Any]) -> Any:
+    """Worker task: schemas, conformance rules and expectations on one block of subjects.
+
+    Records are numbered by their row in the whole dataset, as the pandas engine numbers them.
+    """
+    import pandas as pd
+
+    from pipeline.common.study import StudyContext
+    from pipeline.validate.stage import run_checks
+    from pipeline.validate.frames import prepare_dataset
+
+    ctx = StudyContext.create(study, outputs=outputs, **options)
+    layers: dict[str, dict[str, pd.DataFrame]] = {"sdtm": {}, "adam": {}}
+    positions: dict[str, Any] = {}
+    for name, (layer, path) in files.items():
+        frame = read_rows(Path(path), rows[name])
+        positions[name] = frame.index.to_numpy()
+        layers[layer][name] = prepare_dataset(frame)
+    from pipeline.validate.expectations import load_expectation_specs, study_wide_columns
+
+    specs, _ = load_expectation_specs(ctx.specs_dir / "expectations.yaml", ctx.design)
+    local = [s for s in specs if study_wide_columns(s) is None]   # the others run once, in the driver
+    findings, status = run_checks(ctx, layers["sdtm"], layers["adam"], expectation_specs=local)
+    return renumber_records(findings, positions), status
+
+
+def run_study_wide_expectations(ctx: Any, sdtm_files: dict[str, Path]) -> Any:
+    """Expectations on views over all subjects (STUDY_WIDE_VIEWS), on the few columns they read."""
+    import pyarrow.parquet as pq
+
+    from pipeline.validate.conformance import ValidationData
+    from pipeline.validate.datasets import read_parquet_text_as_arrow
+    from pipeline.validate.expectations import load_expectation_specs, run_expectations, study_wide_columns
+    from pipeline.validate.findings import empty_findings
+    from pipeline.validate.frames import prepare_dataset
+
+    specs, _ = load_expectation_specs(ctx.specs_dir / "expectations.yaml", ctx.design)
+    wide = [s for s in specs if study_wide_columns(s) is not None]
+    if not wide:
+        return empty_findings()
+    needed: dict[str, set[str]] = {}
+    for spec in wide:
+        for name, columns in study_wide_columns(spec).items():
+            needed.setdefault(name, set()).update(columns)
+    sdtm = {}
+    for name, columns in sorted(needed.items()):
+        if name in sdtm_files:
+            present = [c for c in pq.read_schema(sdtm_files[name]).names if c in columns]
+            sdtm[name] = prepare_dataset(read_parquet_text_as_arrow(sdtm_files[name], columns=present))
+    domains = {name: name for name in sdtm}
+    return run_expectations(ValidationData(sdtm, {}, domains), wide)
+
+
+def renumber_records(findings: Any, positions: dict[str, Any]) -> Any:
+    """Block record numbers (1-based rows of the block) -> rows of the whole dataset.
+
+    >>> import numpy as np, pandas as pd
+    >>> f = pd.DataFrame({"dataset": ["AE", "AE", "TS"], "record": [1, 2, 3]})
+    >>> renumber_records(f, {"AE": np.array([4, 9]), "TS": None})["record"].tolist()
+    [5, 10, 3]
+    """
+    import numpy as np
+
+    out = findings.copy()
+    for name, rows in positions.items():
+        if rows is None:
+            continue
+        hit = (out["dataset"] == name).to_numpy() & out["record"].notna().to_numpy()
+        if hit.any():
+            local = out.loc[hit, "record"].astype("int64").to_numpy() - 1
+            out.loc[hit, "record"] = np.asarray(rows)[local] + 1
+    return out
+
+
+def merge_per_value_findings(findings: Any) -> Any:
+    """Findings reported once per distinct value ("... (N record(s); first shown)") came once per
+    block: one per value again, with the first record and subject and the summed count.
+
+    >>> import pandas as pd
+    >>> f = pd.DataFrame({"rule_id": ["R", "R"], "severity": ["notice"] * 2, "dataset": ["LB"] * 2,
+    ...     "variable": ["LBTEST"] * 2, "usubjid": ["S-2", "S-1"], "record": [9, 4], "value": ["x", "x"],
+    ...     "message": ["odd (2 record(s); first shown)", "odd (1 record(s); first shown)"], "check_source": ["p"] * 2})
+    >>> merge_per_value_findings(f)[["usubjid", "record", "message"]].values.tolist()
+    [['S-1', 4, 'odd (3 record(s); first shown)']]
+    """
+    import pandas as pd
+
+    parts = findings["message"].astype("string").str.extract(_PER_VALUE.pattern)
+    hit = parts["n"].notna().to_numpy()
+    if not hit.any():
+        return findings
+    grouped = findings[hit].assign(_base=parts.loc[hit, "base"], _n=parts.loc[hit, "n"].astype(int))
+    keys = ["rule_id", "severity", "dataset", "variable", "value", "check_source", "_base"]
+    grouped = grouped.sort_values("record", kind="stable")
+    first = grouped.groupby(keys, dropna=False, sort=False).head(1).set_index(keys)
+    total = grouped.groupby(keys, dropna=False, sort=False)["_n"].sum()
+    first["message"] = first.index.get_level_values("_base") + " (" + total.reindex(first.index).astype(str) + \
+        " record(s); first shown)"
+    merged = first.reset_index().drop(columns=["_base", "_n"])[findings.columns]
+    kept = findings[~hit]
+    return pd.concat([kept, merged], ignore_index=True) if len(kept) else merged.reset_index(drop=True)
+
+
+def validate_partitioned(ctx: Any, sdtm_files: dict[str, Path], adam_files: dict[str, Path]) -> Any:
+    """``validate --engine dask``: the checks of every subject block on the cluster; findings combined."""
+    import pandas as pd
+
+    files = {**{n: ("sdtm", p) for n, p in sdtm_files.items()}, **{n: ("adam", p) for n, p in adam_files.items()}}
+    per_block = int(ctx.options.get("block_subjects", DEFAULT_BLOCK_SUBJECTS))
+    blocks = plan_subject_blocks({n: Path(p) for n, (_, p) in files.items()}, per_block)
+    log.info("dask engine: validating %d subject block(s) of up to %d subjects", len(blocks), per_block)
+    options = {k: v for k, v in ctx.options.items() if k in ("validate_pass", "include_adam")}
+    options["gx_docs"] = False
+    with dask_client(ctx.options) as client:
+        futures = [client.submit(validate_block, ctx.study, str(ctx.outputs_dir),
+                                 {n: (layer, str(p)) for n, (layer, p) in files.items()}, rows, options,
+                                 key=f"validate-block-{i:04d}", pure=False) for i, rows in enumerate(blocks)]
+        done = client.gather(futures)
+    parts = [findings for findings, _ in done] + [run_study_wide_expectations(ctx, sdtm_files)]
+    findings = pd.concat([p for p in parts if len(p)], ignore_index=True) if any(len(p) for p in parts) else parts[0]
+    return merge_per_value_findings(findings), combine_rule_status([status for _, status in done])
+
+
+def combine_rule_status(statuses: list[Any]) -> Any:
+    """One status row per rule from the blocks' rows: failed in any block, else ran in any, else
+    skipped (the first block's reason); datasets joined, findings summed.
+
+    >>> import pandas as pd
+    >>> one = pd.DataFrame({"id": ["A", "B"], "status": ["skipped", "ran"], "reason": ["no AE", ""],
+    ...                     "datasets": ["", "DM"], "findings": [0, 1]})
+    >>> two = one.assign(status=["ran", "ran"], reason=["", ""], datasets=["AE", "DM"], findings=[2, 0])
+    >>> combine_rule_status([one, two]).values.tolist()
+    [['A', 'ran', '', 'AE', 2], ['B', 'ran', '', 'DM', 1]]
+    """
+    import pandas as pd
+
+    rows = pd.concat(statuses, ignore_index=True)
+    rank = rows["status"].map({"failed": 0, "ran": 1, "skipped": 2})
+    best = rows.assign(_rank=rank).sort_values(["id", "_rank"], kind="stable").drop_duplicates("id")
+    datasets = rows.groupby("id")["datasets"].agg(lambda d: " ".join(sorted(set(" ".join(d).split()))))
+    findings = rows.groupby("id")["findings"].sum()
+    out = best.drop(columns="_rank").set_index("id")
+    out["datasets"], out["findings"] = datasets, findings.astype(int)
+    out.loc[out["status"] != "skipped", "reason"] = out.loc[out["status"] != "skipped", "reason"].where(
+        out["status"] == "failed", "")
+    return out.reset_index()[list(statuses[0].columns)]
