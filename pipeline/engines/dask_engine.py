@@ -163,7 +163,13 @@ def restrict_to_subject_block(ingested: dict[str, list[Any]], manifest: dict[str
     return out, manifest
 
 
-def run_sdtm_block(study: str, raw: str, outputs: str, sites: list[str], part: int = 0, parts: int = 1) -> str:
+def project_root(ctx: Any) -> Path:
+    """The project folder of a context (``--project``): workers read the same specs and mappings."""
+    return Path(ctx.specs_dir).parent.parent
+
+
+def run_sdtm_block(study: str, raw: str, outputs: str, sites: list[str], part: int = 0, parts: int = 1,
+                   root: str | None = None) -> str:
     """Worker task: the pandas SDTM stage on one block (sites, and one subject slice of them);
     returns its output folder."""
     from pipeline.common.study import StudyContext
@@ -172,7 +178,7 @@ def run_sdtm_block(study: str, raw: str, outputs: str, sites: list[str], part: i
     options: dict[str, Any] = {"sites": sites}
     if parts > 1:
         options["subject_block"] = (part, parts)
-    ctx = StudyContext.create(study, raw=raw, outputs=outputs, **options)
+    ctx = StudyContext.create(study, raw=raw, outputs=outputs, root=root, **options)
     stage.run(ctx)
     return outputs
 
@@ -197,7 +203,8 @@ def run_sdtm_partitioned(ctx: Any) -> None:
                 tasks.append((str(block_raw), str(work / f"out-{number:04d}-{part:03d}"), sites, part, parts))
         log.info("dask engine: %d partition(s) of %d site(s)", len(tasks), len(sizes))
         with dask_client(ctx.options) as client:
-            futures = [client.submit(run_sdtm_block, ctx.study, *task, key=f"sdtm-block-{i:04d}", pure=False)
+            futures = [client.submit(run_sdtm_block, ctx.study, *task, root=str(project_root(ctx)),
+                                     key=f"sdtm-block-{i:04d}", pure=False)
                        for i, task in enumerate(tasks)]
             outputs = [Path(p) for p in client.gather(futures)]
         combine_sdtm_blocks(ctx, outputs)
@@ -486,7 +493,7 @@ def read_rows(path: Path, positions: Any) -> Any:
 
 
 def validate_block(study: str, outputs: str, files: dict[str, tuple[str, str]], rows: dict[str, Any],
-                   options: dict[str, Any]) -> Any:
+                   options: dict[str, Any], root: str | None = None) -> Any:
     """Worker task: schemas, conformance rules and expectations on one block of subjects.
 
     Records are numbered by their row in the whole dataset, as the pandas engine numbers them.
@@ -497,7 +504,7 @@ def validate_block(study: str, outputs: str, files: dict[str, tuple[str, str]], 
     from pipeline.validate.stage import run_checks
     from pipeline.validate.frames import prepare_dataset
 
-    ctx = StudyContext.create(study, outputs=outputs, **options)
+    ctx = StudyContext.create(study, outputs=outputs, root=root, **options)
     layers: dict[str, dict[str, pd.DataFrame]] = {"sdtm": {}, "adam": {}}
     positions: dict[str, Any] = {}
     for name, (layer, path) in files.items():
@@ -602,6 +609,7 @@ def validate_partitioned(ctx: Any, sdtm_files: dict[str, Path], adam_files: dict
     with dask_client(ctx.options) as client:
         futures = [client.submit(validate_block, ctx.study, str(ctx.outputs_dir),
                                  {n: (layer, str(p)) for n, (layer, p) in files.items()}, rows, options,
+                                 root=str(project_root(ctx)),
                                  key=f"validate-block-{i:04d}", pure=False) for i, rows in enumerate(blocks)]
         done = client.gather(futures)
     parts = [findings for findings, _ in done] + [run_study_wide_expectations(ctx, sdtm_files)]
