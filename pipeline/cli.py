@@ -69,6 +69,8 @@ def _run_stage(stage: str, module: str, study: str, raw: Optional[Path], outputs
             from pipeline.engines import check_engine
 
             check_engine(options["engine"], options.get("scheduler"))
+            if options["engine"] == "dask":  # registers its runners, which the stages then call
+                importlib.import_module("pipeline.engines.dask_engine")
         ctx = StudyContext.create(study, raw=raw, outputs=outputs, root=project, **options)
         try:
             log_path = setup_logging(ctx.logs_dir, stage, verbose)

@@ -57,4 +57,7 @@ def test_wheel_runs_a_project_folder_with_its_bundled_standards(tmp_path):
     dm = pd.read_parquet(outputs / "sdtm" / "dm.parquet")
     assert len(dm) == 16 and set(dm["SEX"]) == {"F", "M"}
     findings = pd.read_parquet(outputs / "validation" / "findings.parquet")
-    assert set(findings["rule_id"]) == {"CG0042"}
+    # warnings only, each true of the fixture: no seriousness criteria or body system codes on the CRF,
+    # subject 01-004 dosed in another arm than planned, one AE ending after the last dose
+    assert set(findings["rule_id"]) == {"CG0042", "CG0082", "FB2501", "FB2502", "FB3407"}
+    assert set(findings["severity"]) == {"warning"}

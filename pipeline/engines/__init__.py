@@ -4,11 +4,15 @@ per-partition calls run and how their results are combined (see :mod:`pipeline.e
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from pipeline.common.errors import InputError
 
 ENGINES = ("pandas", "dask")
+# step -> the dask engine's runner, registered when pipeline.engines.dask_engine is imported (the CLI
+# imports it for --engine dask), so the stages call it without importing the engine back
+PARTITIONED: dict[str, Callable[..., Any]] = {}
 
 
 def check_engine(engine: str, scheduler: str | None = None) -> None:
@@ -29,3 +33,18 @@ def check_engine(engine: str, scheduler: str | None = None) -> None:
 def engine_of(ctx: Any) -> str:
     """The engine a stage run asked for (``pandas`` unless ``--engine dask``)."""
     return str((getattr(ctx, "options", None) or {}).get("engine") or "pandas")
+
+
+def partitioned_runner(ctx: Any, step: str) -> Callable[..., Any] | None:
+    """The dask engine's runner of ``step`` (``sdtm``, ``validate``) when the run asked for the dask
+    engine, else None: the stage runs its pandas path.
+
+    >>> from types import SimpleNamespace
+    >>> partitioned_runner(SimpleNamespace(options={}), "sdtm") is None
+    True
+    """
+    if engine_of(ctx) != "dask":
+        return None
+    if step not in PARTITIONED:  # a bug, not bad input: whoever asks for dask loads the engine first
+        raise RuntimeError("the dask engine is not loaded: import pipeline.engines.dask_engine before the stage runs")
+    return PARTITIONED[step]

@@ -28,6 +28,7 @@ from typing import Any, Iterator
 from pipeline.common.errors import InputError
 from pipeline.common.io import write_json_atomic
 from pipeline.common.logs import get_logger
+from pipeline.engines import PARTITIONED
 
 log = get_logger("engine")
 
@@ -114,53 +115,6 @@ def _link_tree(source: Path, target: Path) -> None:
             os.link(path, dest)
         except OSError:
             shutil.copy2(path, dest)
-
-
-def normalise_subject(value: Any) -> str:
-    """A raw subject number as one key whatever the form wrote (``0012``, `` 12``, ``12``).
-
-    >>> [normalise_subject(v) for v in ("0012", " 12", "12", "A-7", None)]
-    ['12', '12', '12', 'A-7', '']
-    """
-    text = "" if value is None else str(value).strip()
-    if text.isdigit():
-        return text.lstrip("0") or "0"
-    return text
-
-
-def compute_subject_slice(subjects: Any, part: int, parts: int) -> set[str]:
-    """The ``part``-th of ``parts`` consecutive slices of the sorted distinct subjects (numbers in
-    numeric order); rows without a subject belong to slice 0.
-
-    >>> sorted(compute_subject_slice(["3", "1", "10", "2", ""], 1, 2))
-    ['10', '3']
-    """
-    distinct = sorted({s for s in subjects if s}, key=lambda s: (not s.isdigit(), len(s) if s.isdigit() else 0, s))
-    size = math.ceil(len(distinct) / parts) if distinct else 0
-    chosen = set(distinct[part * size:(part + 1) * size])
-    return chosen | {""} if part == 0 else chosen
-
-
-def restrict_to_subject_block(ingested: dict[str, list[Any]], manifest: dict[str, dict[str, Any]], part: int,
-                              parts: int) -> tuple[dict[str, list[Any]], dict[str, dict[str, Any]]]:
-    """Keep the rows of one subject slice in every ingested file (lineage row numbers unchanged);
-    each file's rows_read becomes the rows kept, so the block's ledger balances on its own."""
-    import dataclasses
-
-    subjects = [normalise_subject(v) for files in ingested.values() for item in files for v in item.frame["_subject"]]
-    chosen = compute_subject_slice(subjects, part, parts)
-    out: dict[str, list[Any]] = {}
-    manifest = {k: dict(v) for k, v in manifest.items()}
-    for domain, files in ingested.items():
-        out[domain] = []
-        for item in files:
-            keep = item.frame["_subject"].map(normalise_subject).isin(chosen).to_numpy()
-            frame = item.frame[keep]
-            original = item.original[item.original["_row"].isin(frame["_row"])] if item.original is not None else None
-            out[domain].append(dataclasses.replace(item, frame=frame, original=original, rows_read=int(keep.sum())))
-            if item.relative in manifest:
-                manifest[item.relative]["rows_read"] = int(keep.sum())
-    return out, manifest
 
 
 def project_root(ctx: Any) -> Path:
@@ -402,18 +356,17 @@ def _rebuild_ts(ctx: Any) -> None:
     import pandas as pd
 
     from pipeline.common.io import write_parquet_atomic
-    from pipeline.sdtm.stage import _load_variable_metadata, _trial_design_spec, order_columns
+    from pipeline.sdtm.stage import _trial_design_spec, order_columns
     from pipeline.sdtm.trial_design import build_ts
+    from pipeline.standards.tables import load_standard_variables
     from pipeline.standards.terminology import load_terminology
 
     dm_path = Path(ctx.sdtm_dir) / "dm.parquet"
     dm = pd.read_parquet(dm_path) if dm_path.exists() else None
     standards = Path(ctx.standards_dir)
     ct = load_terminology(standards)
-    from pipeline.sdtm.stage import VARIABLES_FILE
-
     ts = build_ts(ctx.design, _trial_design_spec(ctx), ct, dm)
-    write_parquet_atomic(Path(ctx.sdtm_dir) / "ts.parquet", order_columns("TS", ts, _load_variable_metadata(standards / VARIABLES_FILE)))
+    write_parquet_atomic(Path(ctx.sdtm_dir) / "ts.parquet", order_columns("TS", ts, load_standard_variables(standards)))
 
 
 def block_count(total: int, per_block: int) -> int:
@@ -640,3 +593,7 @@ def combine_rule_status(statuses: list[Any]) -> Any:
     out.loc[out["status"] != "skipped", "reason"] = out.loc[out["status"] != "skipped", "reason"].where(
         out["status"] == "failed", "")
     return out.reset_index()[list(statuses[0].columns)]
+
+
+# the stages find these runners through pipeline.engines.partitioned_runner (no import back into this module)
+PARTITIONED.update({"sdtm": run_sdtm_partitioned, "validate": validate_partitioned})

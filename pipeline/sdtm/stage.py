@@ -23,7 +23,8 @@ from pipeline.common.io import write_json_atomic, write_parquet_atomic
 from pipeline.common.logs import get_logger, track
 from pipeline.common.sdtm_model import place_model_timing
 from pipeline.common.study import StudyContext
-from pipeline.engines import engine_of
+from pipeline.engines import partitioned_runner
+from pipeline.engines.partitions import restrict_to_subject_block
 from pipeline.sdtm.date_order import DateOrderFinding, check_date_order
 from pipeline.sdtm.import_existing import run_import
 from pipeline.sdtm.mapping.algorithms import MappingEnv
@@ -385,10 +386,9 @@ def run(ctx: StudyContext) -> None:
     with problems.check():
         mappings = load_mappings(Path(ctx.mappings_dir), site_defaults)
     problems.raise_if_any()
-    if engine_of(ctx) == "dask":  # site partitions run this function on a dask cluster, then combine
-        from pipeline.engines.dask_engine import run_sdtm_partitioned
-
-        run_sdtm_partitioned(ctx)
+    run_partitioned = partitioned_runner(ctx, "sdtm")
+    if run_partitioned is not None:  # --engine dask: site partitions run this function on a cluster, then combine
+        run_partitioned(ctx)
         return
     standards = Path(ctx.standards_dir)
     ct = load_terminology(standards)
@@ -403,8 +403,6 @@ def run(ctx: StudyContext) -> None:
     expected = site_defaults if sites is None else {k: v for k, v in site_defaults.items() if k in sites}
     ingested, manifest = _ingest_all(mappings, raw_dir, env, expected)
     if ctx.options.get("subject_block"):  # a dask partition maps one block of its sites' subjects
-        from pipeline.engines.dask_engine import restrict_to_subject_block
-
         ingested, manifest = restrict_to_subject_block(ingested, manifest, *ctx.options["subject_block"])
     date_order = check_date_orders(ingested, gate["max_share"], gate["min_rows"])
     results: dict[str, DomainResult] = {}

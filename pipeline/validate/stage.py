@@ -20,7 +20,7 @@ from pipeline.common.errors import ConfigError
 from pipeline.common.io import write_csv_atomic, write_json_atomic
 from pipeline.common.specfile import load_spec
 from pipeline.common.logs import get_logger
-from pipeline.engines import engine_of
+from pipeline.engines import partitioned_runner
 from pipeline.validate.conformance import CONFORMANCE_RULES, ValidationData, run_conformance_rules_with_status
 from pipeline.validate.datasets import load_study_datasets
 from pipeline.validate.findings import (
@@ -259,9 +259,8 @@ def run(ctx: Any, raise_on_gate: bool = True) -> pd.DataFrame:
 
     expectation_specs, overrides = load_expectation_specs(ctx.specs_dir / "expectations.yaml", ctx.design)
     accepted = _load_accepted(ctx)
-    if engine_of(ctx) == "dask":  # subject blocks on a dask cluster (pipeline/engines/dask_engine.py)
-        from pipeline.engines.dask_engine import validate_partitioned
-
+    validate_partitioned = partitioned_runner(ctx, "validate")
+    if validate_partitioned is not None:  # --engine dask: subject blocks on a cluster (pipeline/engines/dask_engine.py)
         sdtm_files = _parquet_files(ctx.sdtm_dir)
         if not sdtm_files:
             raise ConfigError(f"{ctx.sdtm_dir}: no SDTM parquet files to validate (run `make sdtm` first)")

@@ -16,8 +16,8 @@ import pytest
 from pipeline.common.errors import InputError
 from pipeline.common.study import StudyContext
 from pipeline.engines import check_engine
-from pipeline.engines.dask_engine import (compute_site_blocks, compute_subject_slice, normalise_subject,
-                                          plan_subject_blocks)
+from pipeline.engines.dask_engine import compute_site_blocks, plan_subject_blocks
+from pipeline.engines.partitions import compute_subject_slice, normalise_subject
 
 DASK = {"engine": "dask", "processes": False, "workers": 2}
 BLOCK_BYTES = 100_000     # the larger sites are split into subject slices
