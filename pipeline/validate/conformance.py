@@ -138,9 +138,12 @@ def _study_day_check(rule: Rule, data: ValidationData, date_suffix: str, day_suf
         else:
             expected = compute_study_day(date, ref)
             bad = actual.notna() & expected.notna() & (actual != expected)
-            messages = (f"{dy} " + actual.astype("string").fillna("") + " should be "
-                        + expected.astype("Int64").astype("string").fillna("") + f" from {dtc} "
-                        + frame[dtc].astype("string").fillna("")).astype(object)
+            if not bad.any():  # messages only for the records reported: most datasets have none
+                continue
+            messages = pd.Series(None, index=frame.index, dtype=object)
+            messages[bad] = (f"{dy} " + actual[bad].astype("string") + " should be "
+                             + expected[bad].astype("Int64").astype("string") + f" from {dtc} "
+                             + frame.loc[bad, dtc].astype("string").fillna("")).astype(object)
         parts.append(_row_findings(rule, name, frame, bad, dy, actual, messages))
     return _concat(parts)
 
