@@ -60,7 +60,7 @@ def dask_client(options: dict[str, Any]) -> Iterator[Any]:
     processes = bool(options.get("processes", True))
     cluster = LocalCluster(n_workers=int(options.get("workers", 2)), threads_per_worker=1, processes=processes,
                            memory_limit=options.get("worker_memory", WORKER_MEMORY) if processes else None,
-                           dashboard_address=None)
+                           dashboard_address="127.0.0.1:0")  # None still binds :8787 on every interface
     client = Client(cluster)
     try:
         yield client
