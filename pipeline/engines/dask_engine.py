@@ -572,7 +572,8 @@ def validate_partitioned(ctx: Any, sdtm_files: dict[str, Path], adam_files: dict
 
 def combine_rule_status(statuses: list[Any]) -> Any:
     """One status row per rule from the blocks' rows: failed in any block, else ran in any, else
-    skipped (the first block's reason); datasets joined, findings summed.
+    skipped, with the reason of that block's row (as the pandas engine gives it); datasets joined,
+    findings summed.
 
     >>> import pandas as pd
     >>> one = pd.DataFrame({"id": ["A", "B"], "status": ["skipped", "ran"], "reason": ["no AE", ""],
@@ -590,8 +591,6 @@ def combine_rule_status(statuses: list[Any]) -> Any:
     findings = rows.groupby("id")["findings"].sum()
     out = best.drop(columns="_rank").set_index("id")
     out["datasets"], out["findings"] = datasets, findings.astype(int)
-    out.loc[out["status"] != "skipped", "reason"] = out.loc[out["status"] != "skipped", "reason"].where(
-        out["status"] == "failed", "")
     return out.reset_index()[list(statuses[0].columns)]
 
 
