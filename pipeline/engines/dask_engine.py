@@ -122,48 +122,71 @@ def project_root(ctx: Any) -> Path:
     return Path(ctx.specs_dir).parent.parent
 
 
-def run_sdtm_block(study: str, raw: str, outputs: str, sites: list[str], part: int = 0, parts: int = 1,
-                   root: str | None = None) -> str:
-    """Worker task: the pandas SDTM stage on one block (sites, and one subject slice of them);
-    returns its output folder."""
+def run_sdtm_block(study: str, raw: str, outputs: str, sites: list[str], ingested: str | None = None,
+                   root: str | None = None, split_subjects: tuple[int, str] | None = None) -> str:
+    """Worker task: the pandas SDTM stage on one block of sites, or on one subject slice of them
+    (``ingested``: the slice's file), or only reading the sites and writing their ``split_subjects``
+    (parts, folder) slices; returns ``outputs``."""
     from pipeline.common.study import StudyContext
     from pipeline.sdtm import stage
 
     options: dict[str, Any] = {"sites": sites}
-    if parts > 1:
-        options["subject_block"] = (part, parts)
+    if ingested:
+        options["ingested"] = ingested
+    if split_subjects:
+        options["split_subjects"] = split_subjects
     ctx = StudyContext.create(study, raw=raw, outputs=outputs, root=root, **options)
     stage.run(ctx)
     return outputs
 
 
 def run_sdtm_partitioned(ctx: Any) -> None:
-    """``sdtm --engine dask``: map each block of sites on the cluster, then combine into ``ctx``'s folders."""
+    """``sdtm --engine dask``: map each block of sites on the cluster, then combine into ``ctx``'s folders.
+
+    A site larger than a block is read once by an ingest task that writes its subject slices; each
+    slice is then mapped by its own task (every raw row is parsed once, and no task holds the
+    mapping of a whole large site)."""
+    from pipeline.engines.partitions import slice_path
+
     raw_dir = Path(ctx.raw_dir)
     sizes = _site_folders(raw_dir)
-    blocks = compute_site_blocks(sizes, int(ctx.options.get("block_bytes", DEFAULT_BLOCK_BYTES)))
+    block_bytes = int(ctx.options.get("block_bytes", DEFAULT_BLOCK_BYTES))
+    blocks = compute_site_blocks(sizes, block_bytes)
     work = Path(tempfile.mkdtemp(prefix=".dask-sdtm-", dir=Path(ctx.outputs_dir).parent))
+    root = str(project_root(ctx))
     try:
-        tasks = []
-        block_bytes = int(ctx.options.get("block_bytes", DEFAULT_BLOCK_BYTES))
-        for number, block in enumerate(blocks):
-            block_raw = work / f"raw-{number:04d}"
-            for folder in block:
-                _link_tree(raw_dir / folder, block_raw / folder)
-            sites = [SITE_FOLDER.match(f).group("site") for f in block]
-            # a site larger than a block is split into subject slices (each reads the site, keeps its slice)
-            parts = block_count(sum(sizes[f] for f in block), block_bytes)
-            for part in range(parts):
-                tasks.append((str(block_raw), str(work / f"out-{number:04d}-{part:03d}"), sites, part, parts))
-        log.info("dask engine: %d partition(s) of %d site(s)", len(tasks), len(sizes))
         with dask_client(ctx.options) as client:
-            futures = [client.submit(run_sdtm_block, ctx.study, *task, root=str(project_root(ctx)),
-                                     key=f"sdtm-block-{i:04d}", pure=False)
-                       for i, task in enumerate(tasks)]
+            futures = []
+            for number, block in enumerate(blocks):
+                block_raw = work / f"raw-{number:04d}"
+                for folder in block:
+                    _link_tree(raw_dir / folder, block_raw / folder)
+                sites = [SITE_FOLDER.match(f).group("site") for f in block]
+                parts = block_count(sum(sizes[f] for f in block), block_bytes)
+                if parts == 1:
+                    futures.append(client.submit(run_sdtm_block, ctx.study, str(block_raw), str(work / f"out-{number:04d}"),
+                                                 sites, root=root, key=f"sdtm-block-{number:04d}", pure=False))
+                    continue
+                slices = work / f"ingested-{number:04d}"
+                read = client.submit(run_sdtm_block, ctx.study, str(block_raw), str(work / f"ingest-{number:04d}"), sites,
+                                     root=root, split_subjects=(parts, str(slices)), key=f"sdtm-ingest-{number:04d}",
+                                     pure=False)
+                for part in range(parts):
+                    # the ingest future as an argument: the slice waits for it (its value, a path, is unused)
+                    futures.append(client.submit(_after, read, run_sdtm_block, ctx.study, str(block_raw),
+                                                 str(work / f"out-{number:04d}-{part:03d}"), sites,
+                                                 str(slice_path(slices, part)), root,
+                                                 key=f"sdtm-block-{number:04d}-{part:03d}", pure=False))
+            log.info("dask engine: %d partition(s) of %d site(s)", len(futures), len(sizes))
             outputs = [Path(p) for p in client.gather(futures)]
         combine_sdtm_blocks(ctx, outputs)
     finally:
         shutil.rmtree(work, ignore_errors=True)
+
+
+def _after(_done: Any, task: Any, *args: Any) -> Any:
+    """Run ``task(*args)`` once the future passed as ``_done`` has finished."""
+    return task(*args)
 
 
 def _study_level(path: Path) -> bool:

@@ -1,9 +1,12 @@
 """Subject slices of ingested raw files: the part of the dask engine the SDTM stage itself calls
-(a partition maps one slice of its sites' subjects), kept apart so no stage imports the engine."""
+(a site block larger than a partition is read once and written as subject slices, each mapped by its
+own partition), kept apart so no stage imports the engine."""
 
 from __future__ import annotations
 
 import math
+import pickle
+from pathlib import Path
 from typing import Any
 
 
@@ -47,8 +50,32 @@ def restrict_to_subject_block(ingested: dict[str, list[Any]], manifest: dict[str
         for item in files:
             keep = item.frame["_subject"].map(normalise_subject).isin(chosen).to_numpy()
             frame = item.frame[keep]
-            # original stays whole: the quarantine finds a raw record by its row number in the file
-            out[domain].append(dataclasses.replace(item, frame=frame, rows_read=int(keep.sum())))
+            # the raw rows as read, by their labels (row n is label n - 1): the quarantine shows a slice's own
+            original = None if item.original is None else item.original.loc[frame["_row"].to_numpy() - 1]
+            out[domain].append(dataclasses.replace(item, frame=frame, original=original, rows_read=int(keep.sum())))
             if item.relative in manifest:
                 manifest[item.relative]["rows_read"] = int(keep.sum())
     return out, manifest
+
+
+def slice_path(folder: str | Path, part: int) -> Path:
+    """Where :func:`write_ingested_slices` puts slice ``part``."""
+    return Path(folder) / f"slice-{part:03d}.pickle"
+
+
+def write_ingested_slices(ingested: dict[str, list[Any]], manifest: dict[str, dict[str, Any]], parts: int,
+                          folder: str) -> None:
+    """Write the ``parts`` subject slices of a site block's ingested files, so the block's exports are read
+    once however many partitions map them. The files are this run's own intermediate (pickle of our
+    dataclasses, read back only by :func:`read_ingested_slice`), never user input."""
+    Path(folder).mkdir(parents=True, exist_ok=True)
+    for part in range(parts):
+        kept = restrict_to_subject_block(ingested, manifest, part, parts)
+        with slice_path(folder, part).open("wb") as handle:
+            pickle.dump(kept, handle, protocol=pickle.HIGHEST_PROTOCOL)
+
+
+def read_ingested_slice(path: str | Path) -> tuple[dict[str, list[Any]], dict[str, dict[str, Any]]]:
+    """One slice written by :func:`write_ingested_slices`: (ingested files by domain, manifest)."""
+    with Path(path).open("rb") as handle:
+        return pickle.load(handle)

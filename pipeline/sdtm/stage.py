@@ -24,7 +24,7 @@ from pipeline.common.logs import get_logger, track
 from pipeline.common.sdtm_model import place_model_timing
 from pipeline.common.study import StudyContext
 from pipeline.engines import partitioned_runner
-from pipeline.engines.partitions import restrict_to_subject_block
+from pipeline.engines.partitions import read_ingested_slice, write_ingested_slices
 from pipeline.sdtm.date_order import DateOrderFinding, check_date_order
 from pipeline.sdtm.import_existing import run_import
 from pipeline.sdtm.mapping.algorithms import MappingEnv
@@ -401,9 +401,13 @@ def run(ctx: StudyContext) -> None:
 
     sites = ctx.options.get("sites")  # a dask partition expects the exports of its own sites only
     expected = site_defaults if sites is None else {k: v for k, v in site_defaults.items() if k in sites}
-    ingested, manifest = _ingest_all(mappings, raw_dir, env, expected)
-    if ctx.options.get("subject_block"):  # a dask partition maps one block of its sites' subjects
-        ingested, manifest = restrict_to_subject_block(ingested, manifest, *ctx.options["subject_block"])
+    if ctx.options.get("ingested"):  # a dask partition: one subject slice of sites its ingest task read once
+        ingested, manifest = read_ingested_slice(ctx.options["ingested"])
+    else:
+        ingested, manifest = _ingest_all(mappings, raw_dir, env, expected)
+    if ctx.options.get("split_subjects"):  # a dask ingest task: write the sites' subject slices, map nothing
+        write_ingested_slices(ingested, manifest, *ctx.options["split_subjects"])
+        return
     date_order = check_date_orders(ingested, gate["max_share"], gate["min_rows"])
     results: dict[str, DomainResult] = {}
     for domain, mapping in track(list(mappings.items()), "mapping domains"):

@@ -566,7 +566,8 @@ def _attach_raw_records(quarantine: pd.DataFrame, ingested: list[IngestedFile], 
             continue
         hidden = [c for c in item.original.columns
                   if c.lower() in drop or str(item.source.rename.get(c, c)).lower() in drop]
-        rows = item.original.iloc[group["row"].to_numpy() - 1].drop(columns=hidden)  # row n is position n - 1
+        # row n is at label n - 1: the file as read, or a dask subject slice of it keeping its labels
+        rows = item.original.loc[group["row"].to_numpy() - 1].drop(columns=hidden)
         records.loc[group.index] = _raw_record_json(rows).values
     out["record"] = records
     return out
