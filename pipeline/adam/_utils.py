@@ -194,6 +194,10 @@ def as_text(values: pd.Series) -> pd.Series:
         whole = numbers.notna() & (numbers == np.round(numbers))
         text = numbers.astype(str).where(~whole, numbers.where(whole, 0).astype("int64").astype(str))
         return text.astype(object).where(numbers.notna(), None)
+    if pd.api.types.infer_dtype(values, skipna=True) in ("string", "empty"):  # already text: no str() per value
+        text = values.to_numpy(dtype=object, copy=True)
+        text[pd.isna(text)] = None
+        return pd.Series(text, index=values.index, name=values.name, dtype=object)
     present = values.notna()
     return values.where(~present, values.astype(str)).astype(object).where(present, None)
 

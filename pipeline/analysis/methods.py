@@ -66,9 +66,12 @@ class OutputData:
         return pd.concat([dataset, dataset.assign(**{self.group_var: self.total_label})], ignore_index=True)
 
     def big_n(self) -> pd.Series:
-        """Subjects in the population per column (index: column groups)."""
-        counts = self.with_total(self.population).groupby(self.group_var)[self.subject_var].nunique()
-        return counts.reindex(self.column_groups, fill_value=0).astype(int)
+        """Subjects in the population per column (index: column groups); counted once per output."""
+        cached = self.__dict__.get("_big_n")
+        if cached is None:
+            counts = self.with_total(self.population).groupby(self.group_var)[self.subject_var].nunique()
+            cached = self.__dict__["_big_n"] = counts.reindex(self.column_groups, fill_value=0).astype(int)
+        return cached.copy()
 
     def analysis_dataset(self, row: Mapping[str, Any]) -> pd.DataFrame:
         """The row's dataset, filtered by ``where`` and restricted to the population.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
@@ -19,8 +20,12 @@ from pipeline.common.study import StudyContext
 log = get_logger("analysis")
 
 
-def adam_loader(adam_dir: str | Path) -> Callable[[str], pd.DataFrame]:
+def adam_loader(adam_dir: str | Path, names: set[str] | None = None) -> Callable[[str], pd.DataFrame]:
     """A cached reader of ``<adam_dir>/<name>.parquet`` (lower-case names, DESIGN.md).
+
+    With ``names`` (:func:`shell_names`), only the variables among them are read: an analysis reads
+    a few of a BDS dataset's columns, and turning every text column into Python strings dominated
+    reading.
 
     >>> adam_loader("/nonexistent")("ADSL")
     Traceback (most recent call last):
@@ -38,10 +43,33 @@ def adam_loader(adam_dir: str | Path) -> Callable[[str], pd.DataFrame]:
                 path = adam_dir / f"{key.upper()}.parquet"
             if not path.exists():
                 raise InputError(f"{path}: ADaM dataset {key} not found (run `python -m pipeline adam` first)")
-            cache[key] = read_parquet(path)
+            if names is None:
+                cache[key] = read_parquet(path)
+            else:
+                import pyarrow.parquet as pq
+
+                cache[key] = pd.read_parquet(path, columns=[c for c in pq.read_schema(path).names if c in names])
         return cache[key]
 
     return load
+
+
+def shell_names(shell: Shell) -> set[str] | None:
+    """Every name written in the shell file (``tlf.yaml``), the default subject variable included:
+    a superset of the variables its outputs read; ``None`` when the shell has no file.
+
+    >>> from pipeline.common.study import StudyContext
+    >>> names = shell_names(load_shell(StudyContext.create("iscalimab-ln", outputs="/nonexistent/out").specs_dir))
+    >>> {"USUBJID", "TRT01P", "AVISIT"} <= names, "LBORRES" in names
+    (True, False)
+    """
+    path = Path(shell.path)
+    if not path.is_file():
+        return None
+    return set(_NAME.findall(path.read_text(encoding="utf-8"))) | {str(shell.defaults.get("subject_variable", "USUBJID"))}
+
+
+_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
 def output_data(shell: Shell, output_id: str, design: Mapping[str, Any],
@@ -162,7 +190,7 @@ def run(ctx: StudyContext) -> dict[str, pd.DataFrame]:
         log.warning("%s: no table shells (tlf.yaml); no ARD written", ctx.specs_dir)
         return {}
     shell = load_shell(ctx.specs_dir)
-    load = adam_loader(ctx.adam_dir)
+    load = adam_loader(ctx.adam_dir, shell_names(shell))
     only = ctx.options.get("outputs")
     results: dict[str, pd.DataFrame] = {}
     for output_id in shell.outputs:

@@ -73,9 +73,15 @@ def stat_lookup(ard: pd.DataFrame) -> dict[tuple[str, str], dict[str, Any]]:
     {'n': 6.0, 'pct': 15.4}
     """
     lookup: dict[tuple[str, str], dict[str, Any]] = {}
-    for (row_id, group), part in ard.groupby(["row_id", "group"], sort=False):
-        lookup[(str(row_id), str(group))] = dict(zip(part["stat"], part["value"]))
+    # one pass over the rows (a listing has a key per record: no frame per key)
+    for row_id, group, stat, value in zip(ard["row_id"], ard["group"], ard["stat"], ard["value"]):
+        if not (_missing(row_id) or _missing(group)):   # as groupby: rows with a missing key are left out
+            lookup.setdefault((str(row_id), str(group)), {})[stat] = value
     return lookup
+
+
+def _missing(value: Any) -> bool:
+    return value is None or value is pd.NA or (isinstance(value, float) and value != value)
 
 
 def column_groups(ard: pd.DataFrame) -> list[str]:
@@ -203,8 +209,7 @@ class _Builder:
         header = str(self.shell.setting(self.output_id, "group_heading", "{group} (N={N})"))
         subject_var = columns[0]  # the first listed column is the subject: repeats of it are blanked
         previous_group, previous_subject = None, None
-        for (row_id, group), part in records.groupby(["row_id", "group"], sort=False):
-            values = dict(zip(part["stat"], part["value"]))
+        for (row_id, group), values in stat_lookup(records).items():
             if group != previous_group:
                 self.new_block()
                 n = format_stat("N", big_n.get(group), {"N": 0}, self.missing)
