@@ -19,8 +19,8 @@ import pandas as pd
 
 from pipeline.common.errors import ConfigError
 from pipeline.common.specfile import MarkedDict, MarkedList, line_of, load_spec
-from pipeline.standards.tables import (ADAM_CLASS_OF_NAME, FORMATS, CodelistReference, load_standard_datasets,
-                                       load_standard_variables, parse_codelist_reference)
+from pipeline.standards.tables import (ADAM_CLASS_OF_NAME, FORMATS, CodelistReference, load_instrument,
+                                       load_standard_datasets, load_standard_variables, parse_codelist_reference)
 from pipeline.standards.terminology import Codelist, build_codelists, load_terminology
 
 DATASETS_SPEC = "datasets.yaml"
@@ -207,9 +207,7 @@ def resolve_sponsor_codelists(
                 terms.extend(str(v) for v in found)
         if spec.get("from_instrument"):
             source = spec["from_instrument"]
-
-            inst_path = Path(standards_dir) / "instruments" / f"{source.get('instrument')}.yaml"
-            inst = load_spec(inst_path) or {}
+            inst = load_instrument(standards_dir, str(source.get("instrument")))
             field_name = str(source.get("field", "testcd"))
             terms.extend(str(i[field_name]) for i in inst.get("items", []) if field_name in i)
             for extra in ("total", "pga"):

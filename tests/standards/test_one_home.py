@@ -142,3 +142,9 @@ def test_an_adam_variable_declared_in_datasets_yaml_too_is_a_spec_error(tmp_path
     with pytest.raises(ConfigError, match=r"datasets\.yaml:line \d+: dataset ADAE: its variables are declared in "
                                           r"adam\.yaml"):
         load_study_metadata(study, PIPELINE.parent / "specs" / "standards")
+
+
+def test_one_reader_of_the_instrument_specs():
+    """specs/standards/instruments/<name>.yaml is opened by pipeline.standards.tables.load_instrument alone."""
+    assert _hits(r"""["']instruments["']\s*/|instruments/\{""", {"pipeline/standards/tables.py"}) == []
+    assert _definitions({"load_instrument"}) == {"load_instrument": ["pipeline/standards/tables.py"]}
