@@ -250,7 +250,7 @@ def resolve_study_metadata(spec_path: Path, standards_dir: Path) -> StudyMetadat
                                         lines, spec_path)
     codelists = build_codelists(ct, sponsor)
     adam_path = Path(spec_path).parent / ADAM_SPEC
-    adam_variables = load_adam_declarations(adam_path)
+    adam_variables = load_adam_variables(adam_path)
     datasets: dict[str, DatasetSpec] = {}
     rows: list[dict[str, Any]] = []
     for raw_name, dspec in spec["datasets"].items():
@@ -278,20 +278,23 @@ def resolve_study_metadata(spec_path: Path, standards_dir: Path) -> StudyMetadat
             source_line=line,
             options={k: v for k, v in dspec.items() if k not in {"variables"}},
         )
-        if is_adam and name in adam_variables:
+        declared = adam_variables[adam_variables["dataset"] == name] if is_adam else adam_variables.iloc[0:0]
+        if len(declared):
             if "variables" in dspec:
                 raise ConfigError(f"{spec_path}:line {lines.get(('datasets', raw_name, 'variables'), line)}: "
                                   f"dataset {name}: its variables are declared in {ADAM_SPEC} (one home per "
                                   f"variable); move these attributes to the variables list of {name} there")
-            overrides, override_lines = adam_variables[name]
-            rows.extend(_resolve_variables(name, std_domain, dspec, standard, overrides, override_lines, adam_path))
+            overrides = {row.variable: {"type": "Char" if row.type in ("", "text") else "Num", **row.attributes}
+                         for row in declared.itertuples(index=False)}
+            override_lines, source = dict(zip(declared["variable"], declared["line"])), adam_path
         else:
             overrides = dspec.get("variables") or {}
             if not isinstance(overrides, dict):
                 raise ConfigError(f"{spec_path}:line {lines.get(('datasets', raw_name, 'variables'), 0)}: dataset "
                                   f"{name}: 'variables' must be a mapping of variable name to attributes")
             override_lines = {var: lines.get(("datasets", raw_name, "variables", var), 0) for var in overrides}
-            rows.extend(_resolve_variables(name, std_domain, dspec, standard, overrides, override_lines, spec_path))
+            source = spec_path
+        rows.extend(_resolve_variables(name, std_domain, dspec, standard, overrides, override_lines, source))
     variables = pd.DataFrame(rows, columns=VARIABLE_COLUMNS)
     key_seq = []
     for ds, var in zip(variables["dataset"], variables["variable"]):
@@ -350,27 +353,6 @@ def load_adam_variables(path: str | Path) -> pd.DataFrame:
                          "attributes": {k: var[k] for k in ADAM_VARIABLE_ATTRIBUTES if k in var}})
     table = pd.DataFrame(rows, columns=ADAM_VARIABLE_COLUMNS)
     return table.drop_duplicates(["dataset", "variable"], keep="last").reset_index(drop=True)
-
-
-def load_adam_declarations(path: Path) -> dict[str, tuple[dict[str, dict[str, Any]], dict[str, int]]]:
-    """The variables of :func:`load_adam_variables` per dataset, as ``datasets.yaml`` spells a variable's
-    attributes (type ``Char`` or ``Num``), with their lines.
-
-    >>> import tempfile
-    >>> p = Path(tempfile.mkdtemp()) / "adam.yaml"
-    >>> _ = p.write_text("datasets:\\n  - name: ADSL\\n    variables:\\n"
-    ...                  "      - {name: SAFFL, type: text, codelist: NY, label: Safety Population Flag}\\n"
-    ...                  "      - {name: TRTSDT, type: date, label: Date of First Exposure to Treatment}\\n")
-    >>> variables, lines = load_adam_declarations(p)["ADSL"]
-    >>> variables["SAFFL"], variables["TRTSDT"]["type"], lines["TRTSDT"]
-    ({'type': 'Char', 'label': 'Safety Population Flag', 'codelist': 'NY'}, 'Num', 5)
-    """
-    declared: dict[str, tuple[dict[str, dict[str, Any]], dict[str, int]]] = {}
-    for row in load_adam_variables(path).itertuples(index=False):
-        variables, variable_lines = declared.setdefault(row.dataset, ({}, {}))
-        variables[row.variable] = {"type": "Char" if row.type in ("", "text") else "Num", **row.attributes}
-        variable_lines[row.variable] = row.line
-    return declared
 
 
 def _resolve_variables(
