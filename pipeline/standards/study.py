@@ -1,7 +1,8 @@
 """The study's resolved metadata (:class:`StudyMetadata`): the standards merged with the study spec.
 
-The study's ``specs/<study>/datasets.yaml`` names the datasets, their keys and the variables that
-differ from or add to the standard; everything else comes from ``specs/standards/``
+The study's ``specs/<study>/datasets.yaml`` names the datasets, their keys and the SDTM variables
+that differ from or add to the standard; ADaM variables are declared once, in ``adam.yaml``
+(:func:`load_adam_variables`); everything else comes from ``specs/standards/``
 (:mod:`pipeline.standards.tables`, :mod:`pipeline.standards.terminology`). The result is one tidy
 table, :func:`variable_metadata`, that drives the pandera schemas, define.xml and XPT writers:
 ``dataset, variable, label, type, length, core, codelist, subset, format, dictionary, order,
