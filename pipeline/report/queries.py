@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from pipeline.common.io import csv_text, write_csv_atomic
+from pipeline.common.io import write_csv_atomic
 from pipeline.report.site_quality import site_of_file
 from pipeline.validate.findings import SEVERITY_RANK
 
@@ -122,16 +122,6 @@ def compute_queries(issues: pd.DataFrame) -> pd.DataFrame:
     queries = pd.DataFrame(rows)
     queries.insert(0, "query_id", [f"Q{i:04d}" for i in range(1, len(queries) + 1)])
     return queries[QUERY_COLUMNS]
-
-
-def queries_csv_text(queries: pd.DataFrame) -> str:
-    """The query table as CSV text, every cell neutralised for spreadsheets by the shared writer
-    (:func:`pipeline.common.io.csv_text`).
-
-    >>> queries_csv_text(pd.DataFrame({"a": ["=HYPERLINK(1)", "-2.8"], "b": ["@x", "ok"]})).splitlines()
-    ['a,b', "'=HYPERLINK(1),'@x", '-2.8,ok']
-    """
-    return csv_text(queries.astype(object).map(lambda v: "" if v is None else _text(v)))
 
 
 def write_queries_csv(queries: pd.DataFrame, path: Path) -> Path:

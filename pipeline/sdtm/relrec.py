@@ -31,7 +31,6 @@ from pipeline.sdtm.derive_helpers import (
 log = get_logger("sdtm.relrec")
 
 RELREC_COLUMNS = ["STUDYID", "RDOMAIN", "USUBJID", "IDVAR", "IDVARVAL", "RELTYPE", "RELID"]
-RELTYPES = ("ONE", "MANY")
 RowFilter = Union[str, Callable[[pd.DataFrame], pd.Series], pd.Series, np.ndarray, None]
 
 
@@ -145,44 +144,6 @@ def build_relrec(
     both["_order"] = pd.to_numeric(both["IDVARVAL"], errors="coerce")
     both = both.sort_values(["STUDYID", "USUBJID", "_n", "_side", "_order", "IDVARVAL"], kind="mergesort")
     return _tidy(both)
-
-
-def build_relrec_dataset_level(
-    studyid: str,
-    domain: str,
-    domain_add: str,
-    idvar: str,
-    idvar_add: str | None = None,
-    reltype: str = "ONE",
-    reltype_add: str = "MANY",
-    relid: str | None = None,
-) -> pd.DataFrame:
-    """Dataset-level RELREC: two rows relating whole domains by a key (USUBJID and IDVARVAL null).
-
-    >>> build_relrec_dataset_level("X", "LB", "MB", idvar="LBLNKID", idvar_add="MBLNKID", relid="LBMB")
-      STUDYID RDOMAIN USUBJID    IDVAR IDVARVAL RELTYPE RELID
-    0       X      LB    None  LBLNKID     None     ONE  LBMB
-    1       X      MB    None  MBLNKID     None    MANY  LBMB
-    """
-    check_domain(domain)
-    check_domain(domain_add, "domain_add")
-    idvar = check_variable_name(idvar, "idvar")
-    idvar_add = check_variable_name(idvar_add or idvar, "idvar_add")
-    for name, value in (("reltype", reltype), ("reltype_add", reltype_add)):
-        if value not in RELTYPES:
-            raise ConfigError(f"argument {name}: {value!r} must be one of {', '.join(RELTYPES)} (codelist RELTYPE)")
-    frame = pd.DataFrame(
-        {
-            "STUDYID": [studyid, studyid],
-            "RDOMAIN": [domain, domain_add],
-            "USUBJID": [None, None],
-            "IDVAR": [idvar, idvar_add],
-            "IDVARVAL": [None, None],
-            "RELTYPE": [reltype, reltype_add],
-            "RELID": [relid or f"{domain}{domain_add}"] * 2,
-        }
-    )
-    return _tidy(frame)
 
 
 def _tidy(frame: pd.DataFrame) -> pd.DataFrame:

@@ -12,7 +12,6 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
 from pipeline.common.errors import ConfigError, InputError
@@ -225,45 +224,3 @@ def build_supp(
         supp[column] = supp[column].astype("object").where(supp[column].notna(), None)
     return supp
 
-
-def split_parent_long_text(
-    dataset: pd.DataFrame,
-    domain: str,
-    variables: Sequence[str],
-    labels: Mapping[str, str] | None = None,
-    qorig: str = "CRF",
-    idvar: str | None = AUTO,
-    width: int = MAX_TEXT_BYTES,
-) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Keep the first ``width`` bytes of each of ``variables`` in the parent and move the rest to SUPP rows.
-
-    SDTMIG 4.5.3.2: the first 200 characters stay in the parent variable (e.g. AETERM), the rest goes
-    to SUPP-- with QNAM = variable + ``1``, ``2`` ... (AETERM1, AETERM2). ``labels`` gives QLABEL per
-    variable (default: the variable name); continuation labels get the suffix. Returns the
-    (copied) parent dataset and the SUPP rows (same columns as ``build_supp``).
-
-    >>> ae = pd.DataFrame({"STUDYID": "X", "USUBJID": ["S1"], "AESEQ": [1], "AETERM": ["word " * 50 + "end"]})
-    >>> parent, supp = split_parent_long_text(ae, "AE", ["AETERM"], labels={"AETERM": "Reported Term for the Adverse Event"})
-    >>> len(parent.loc[0, "AETERM"]), supp[["QNAM", "QLABEL"]].values.tolist(), supp.loc[0, "QVAL"][-13:]
-    (199, [['AETERM1', 'Reported Term for the Adverse Event 1']], 'word word end')
-    """
-    check_domain(domain)
-    labels = dict(labels or {})
-    check_frame(dataset, domain, ["STUDYID", "USUBJID", *variables])
-    parent = dataset.copy()
-    rest_columns = {}
-    specs = []
-    for variable in variables:
-        check_variable_name(variable, "variables")
-        pieces = split_long_text(blank_to_na(dataset[variable].astype("object")), width)
-        parent[variable] = pieces[0].where(pieces[0].notna(), dataset[variable])
-        for piece in range(1, pieces.shape[1]):
-            qnam = check_variable_name(f"{variable}{piece}", "variables (with suffix)")
-            column = f"__{qnam}"
-            rest_columns[column] = pieces[piece]
-            base = labels.get(variable, variable)
-            specs.append({"qnam": qnam, "qlabel": f"{base[: MAX_LABEL - len(str(piece)) - 1]} {piece}", "source": column, "qorig": qorig})
-    if not specs:
-        return parent, pd.DataFrame({column: pd.Series(dtype=object) for column in SUPP_COLUMNS})
-    source = pd.concat([dataset, pd.DataFrame(rest_columns, index=dataset.index)], axis=1)
-    return parent, build_supp(source, domain, specs, idvar=idvar, width=np.iinfo(np.int32).max)

@@ -16,6 +16,7 @@ import pandas as pd
 
 from pipeline.common.errors import ConfigError
 from pipeline.common.specfile import load_spec
+from pipeline.standards.tables import load_instrument
 
 GENERATOR_VERSION = "1.0"
 FORMS = ("dm", "mh", "ie", "rand", "ex", "vs", "lab", "sledai", "ae", "cm", "ds", "sv", "dv")
@@ -210,7 +211,7 @@ def load_simulation_inputs(ctx, seed: int | None = None, subjects: int | None = 
     sim_path = ctx.specs_dir / "simulation.yaml"
     sim = load_spec(sim_path)
     instrument_name = design.get("instruments", {}).get("disease_activity", "selena-sledai")
-    instrument = load_spec(ctx.standards_dir / "instruments" / f"{instrument_name}.yaml")
+    instrument = load_instrument(ctx.standards_dir, instrument_name)
     _check_sim(sim, sim_path, design, instrument)
     if subjects is not None and subjects < 1:
         raise ConfigError(f"--subjects must be >= 1, got {subjects}")

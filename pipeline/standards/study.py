@@ -1,7 +1,8 @@
 """The study's resolved metadata (:class:`StudyMetadata`): the standards merged with the study spec.
 
-The study's ``specs/<study>/datasets.yaml`` names the datasets, their keys and the variables that
-differ from or add to the standard; everything else comes from ``specs/standards/``
+The study's ``specs/<study>/datasets.yaml`` names the datasets, their keys and the SDTM variables
+that differ from or add to the standard; ADaM variables are declared once, in ``adam.yaml``
+(:func:`load_adam_variables`); everything else comes from ``specs/standards/``
 (:mod:`pipeline.standards.tables`, :mod:`pipeline.standards.terminology`). The result is one tidy
 table, :func:`variable_metadata`, that drives the pandera schemas, define.xml and XPT writers:
 ``dataset, variable, label, type, length, core, codelist, subset, format, dictionary, order,
@@ -19,11 +20,15 @@ import pandas as pd
 
 from pipeline.common.errors import ConfigError
 from pipeline.common.specfile import MarkedDict, MarkedList, line_of, load_spec
-from pipeline.standards.tables import (ADAM_CLASS_OF_NAME, FORMATS, CodelistReference, load_standard_datasets,
-                                       load_standard_variables, parse_codelist_reference)
+from pipeline.standards.tables import (ADAM_CLASS_OF_NAME, FORMATS, CodelistReference, load_instrument,
+                                       load_standard_datasets, load_standard_variables, parse_codelist_reference)
 from pipeline.standards.terminology import Codelist, build_codelists, load_terminology
 
 DATASETS_SPEC = "datasets.yaml"
+ADAM_SPEC = "adam.yaml"
+# what an ADaM variable of adam.yaml declares beyond the ADaM engine's name/type/method (type: text is
+# Char, every other engine type Num)
+ADAM_VARIABLE_ATTRIBUTES = ("label", "core", "length", "codelist", "subset", "format", "origin")
 MAX_CHAR_LENGTH = 200
 DEFAULT_NUM_LENGTH = 8
 VARIABLE_COLUMNS = [
@@ -144,7 +149,7 @@ class StudyMetadata:
         std_datasets = load_standard_datasets(standards_dir)
         keys = std_datasets.loc[std_domain, "keys"] if std_domain in std_datasets.index else (
             ("STUDYID", "USUBJID") if std_domain == "ADSL" else ())
-        rows = _resolve_variables(name, std_domain, dspec, standard, {}, (), self.path)
+        rows = _resolve_variables(name, std_domain, dspec, standard, {}, {}, self.path)
         variables = pd.DataFrame(rows, columns=VARIABLE_COLUMNS)
         variables["key_sequence"] = pd.array([keys.index(v) + 1 if v in keys else pd.NA
                                               for v in variables["variable"]], dtype="Int64")
@@ -203,9 +208,7 @@ def resolve_sponsor_codelists(
                 terms.extend(str(v) for v in found)
         if spec.get("from_instrument"):
             source = spec["from_instrument"]
-
-            inst_path = Path(standards_dir) / "instruments" / f"{source.get('instrument')}.yaml"
-            inst = load_spec(inst_path) or {}
+            inst = load_instrument(standards_dir, str(source.get("instrument")))
             field_name = str(source.get("field", "testcd"))
             terms.extend(str(i[field_name]) for i in inst.get("items", []) if field_name in i)
             for extra in ("total", "pga"):
@@ -247,6 +250,8 @@ def resolve_study_metadata(spec_path: Path, standards_dir: Path) -> StudyMetadat
     sponsor = resolve_sponsor_codelists(spec.get("codelists") or {}, Path(spec_path).parent, Path(standards_dir),
                                         lines, spec_path)
     codelists = build_codelists(ct, sponsor)
+    adam_path = Path(spec_path).parent / ADAM_SPEC
+    adam_variables = load_adam_variables(adam_path)
     datasets: dict[str, DatasetSpec] = {}
     rows: list[dict[str, Any]] = []
     for raw_name, dspec in spec["datasets"].items():
@@ -274,7 +279,23 @@ def resolve_study_metadata(spec_path: Path, standards_dir: Path) -> StudyMetadat
             source_line=line,
             options={k: v for k, v in dspec.items() if k not in {"variables"}},
         )
-        rows.extend(_resolve_variables(name, std_domain, dspec, standard, lines, ("datasets", raw_name), spec_path))
+        declared = adam_variables[adam_variables["dataset"] == name] if is_adam else adam_variables.iloc[0:0]
+        if len(declared):
+            if "variables" in dspec:
+                raise ConfigError(f"{spec_path}:line {lines.get(('datasets', raw_name, 'variables'), line)}: "
+                                  f"dataset {name}: its variables are declared in {ADAM_SPEC} (one home per "
+                                  f"variable); move these attributes to the variables list of {name} there")
+            overrides = {row.variable: {"type": "Char" if row.type in ("", "text") else "Num", **row.attributes}
+                         for row in declared.itertuples(index=False)}
+            override_lines, source = dict(zip(declared["variable"], declared["line"])), adam_path
+        else:
+            overrides = dspec.get("variables") or {}
+            if not isinstance(overrides, dict):
+                raise ConfigError(f"{spec_path}:line {lines.get(('datasets', raw_name, 'variables'), 0)}: dataset "
+                                  f"{name}: 'variables' must be a mapping of variable name to attributes")
+            override_lines = {var: lines.get(("datasets", raw_name, "variables", var), 0) for var in overrides}
+            source = spec_path
+        rows.extend(_resolve_variables(name, std_domain, dspec, standard, overrides, override_lines, source))
     variables = pd.DataFrame(rows, columns=VARIABLE_COLUMNS)
     key_seq = []
     for ds, var in zip(variables["dataset"], variables["variable"]):
@@ -286,9 +307,58 @@ def resolve_study_metadata(spec_path: Path, standards_dir: Path) -> StudyMetadat
     return StudyMetadata(Path(spec_path), datasets, variables, codelists, lines, spec)
 
 
+ADAM_VARIABLE_COLUMNS = ["dataset", "variable", "label", "method", "type", "line", "attributes"]
+
+
+def load_adam_variables(path: str | Path) -> pd.DataFrame:
+    """The one reader of the variables ``adam.yaml`` declares: ``dataset, variable, label, method, type``
+    (the ADaM engine's type), the ``line`` and the metadata ``attributes`` (label, core, codelist ...).
+
+    ``adam.yaml`` is the one home of an ADaM variable: the ADaM engine orders and types its output by
+    the same list. ``datasets`` may be a list of mappings with ``name`` or a mapping by name (a
+    dataset named twice, ADSL in two passes, takes the variables of both); ``variables`` a list of
+    mappings with ``name`` or a mapping by name.
+
+    >>> import tempfile, pathlib
+    >>> p = pathlib.Path(tempfile.mkdtemp()) / "adam.yaml"
+    >>> _ = p.write_text("datasets:\\n  - name: ADSL\\n    variables:\\n"
+    ...                  "      - {name: SAFFL, label: Safety Population Flag, method: Y if dosed, codelist: NY}\\n"
+    ...                  "      - {name: SEX, label: Sex}\\n")
+    >>> load_adam_variables(p).values.tolist()
+    [['ADSL', 'SAFFL', 'Safety Population Flag', 'Y if dosed', '', 4, {'label': 'Safety Population Flag', 'codelist': 'NY'}], ['ADSL', 'SEX', 'Sex', '', '', 5, {'label': 'Sex'}]]
+    """
+    path = Path(path)
+    if not path.exists():
+        return pd.DataFrame(columns=ADAM_VARIABLE_COLUMNS)
+    data, lines = load_yaml_with_lines(path)
+    datasets = data.get("datasets", []) if isinstance(data, dict) else []
+    entries = datasets.items() if isinstance(datasets, dict) else enumerate(datasets if isinstance(datasets, list) else [])
+    rows = []
+    for key, entry in entries:
+        entry = {"name": key, **entry} if isinstance(datasets, dict) and isinstance(entry, dict) else entry
+        if not isinstance(entry, dict) or not entry.get("name"):
+            continue
+        variables = entry.get("variables") or []
+        if isinstance(variables, dict):
+            variables = [(k, {"name": k, **(v if isinstance(v, dict) else {"label": v})}) for k, v in variables.items()]
+        else:
+            variables = list(enumerate(variables))
+        for position, var in variables:
+            if not isinstance(var, dict) or not var.get("name"):
+                continue
+            method = var.get("method") or var.get("derivation") or ""
+            rows.append({"dataset": str(entry["name"]).upper(), "variable": str(var["name"]).upper(),
+                         "label": str(var.get("label") or ""), "method": " ".join(str(method).split()),
+                         "type": str(var.get("type") or "").strip().lower(),
+                         "line": lines.get(("datasets", key, "variables", position), 0),
+                         "attributes": {k: var[k] for k in ADAM_VARIABLE_ATTRIBUTES if k in var}})
+    table = pd.DataFrame(rows, columns=ADAM_VARIABLE_COLUMNS)
+    return table.drop_duplicates(["dataset", "variable"], keep="last").reset_index(drop=True)
+
+
 def _resolve_variables(
     dataset: str, std_domain: str, dspec: dict[str, Any], standard: pd.DataFrame,
-    lines: dict[tuple, int], where: tuple, spec_path: Path,
+    overrides: dict[str, Any], override_lines: dict[str, int], spec_path: Path,
 ) -> list[dict[str, Any]]:
     include = str(dspec.get("include_standard", "all")).lower()
     std_rows = standard[standard["domain"] == std_domain]
@@ -312,14 +382,10 @@ def _resolve_variables(
 
     rows: dict[str, dict[str, Any]] = {r.variable: standard_row(r) for r in std_rows.itertuples(index=False)}
     by_name = {r.variable: r for r in all_std_rows.itertuples(index=False)}
-    overrides = dspec.get("variables") or {}
-    if not isinstance(overrides, dict):
-        raise ConfigError(f"{spec_path}:line {lines.get(where + ('variables',), 0)}: dataset {dataset}: "
-                          "'variables' must be a mapping of variable name to attributes")
     next_order = max([r["order"] for r in rows.values()] or [0]) + 1
     for raw_var, attrs in overrides.items():
         var = str(raw_var)
-        line = lines.get(where + ("variables", raw_var), 0)
+        line = override_lines.get(var, 0)
         attrs = attrs or {}
         if not isinstance(attrs, dict):
             raise ConfigError(f"{spec_path}:line {line}: {dataset}.{var}: expected a mapping of attributes")
@@ -332,7 +398,8 @@ def _resolve_variables(
                 "type": attrs.get("type"), "length": None, "core": attrs.get("core", "Perm"),
                 "codelist": None, "subset": None, "format": None, "dictionary": None,
                 "order": next_order, "key_sequence": None,
-                "sponsor_defined": bool(attrs.get("sponsor_defined", False)),
+                # adam.yaml lists every variable the ADaM engine writes: being listed declares it
+                "sponsor_defined": bool(attrs.get("sponsor_defined", spec_path.name == ADAM_SPEC)),
                 "model_variable": bool(attrs.get("model_variable", False)),
                 "origin": None, "source_file": str(spec_path), "source_line": line, "_from_standard": False,
             }

@@ -28,6 +28,7 @@ ADAM_CLASSES = {"ADSL": "SUBJECT LEVEL ANALYSIS DATASET", "BDS": "BASIC DATA STR
                 "OCCDS": "OCCURRENCE DATA STRUCTURE"}
 ADAM_CLASS_OF_NAME = {**{name: short for short, name in ADAM_CLASSES.items()}, **{short: short for short in ADAM_CLASSES}}
 DATASETS_SUPPLEMENT_FILE = "datasets-supplement.yaml"
+INSTRUMENTS_FOLDER = "instruments"
 ORIGINS_FILE = "origins.yaml"
 FORMATS = {
     "ISO 8601": "iso8601",
@@ -168,3 +169,13 @@ def load_standard_origins(standards_dir: str | Path | None = None) -> dict[str, 
     'Derived'
     """
     return load_spec(Path(standards_dir or DEFAULT_STANDARDS) / ORIGINS_FILE)
+
+
+def load_instrument(standards_dir: str | Path | None, name: str) -> dict[str, Any]:
+    """An instrument spec, ``specs/standards/instruments/<name>.yaml`` (items, total ...); the one reader.
+
+    >>> instrument = load_instrument(None, "selena-sledai")
+    >>> instrument["short_name"], len(instrument["items"]) > 0
+    ('SSLD01', True)
+    """
+    return load_spec(Path(standards_dir or DEFAULT_STANDARDS) / INSTRUMENTS_FOLDER / f"{name}.yaml") or {}

@@ -26,9 +26,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from pipeline.common.specfile import load_spec
 from pipeline.standards import tables
-from pipeline.standards.study import load_study_metadata
+from pipeline.standards.study import load_adam_variables, load_study_metadata  # noqa: F401 (re-exported for submit.stage)
 from pipeline.standards.tables import ADAM_CLASSES, load_standard_origins
 
 VARIABLE_COLUMNS = [
@@ -120,46 +119,6 @@ def load_standard_variables(standards_dir: str | Path | None = None) -> pd.DataF
 
 
 load_standard_datasets = tables.submission_datasets
-
-
-def load_adam_variables(path: str | Path) -> pd.DataFrame:
-    """Variables declared in ``specs/<study>/adam.yaml``: ``dataset, variable, label, method, type``.
-
-    ``datasets`` may be a list of mappings with ``name`` or a mapping by name; each dataset's
-    ``variables`` a list of mappings with ``name`` (and ``label``, ``method``) or a mapping by name.
-
-    >>> import tempfile, pathlib
-    >>> p = pathlib.Path(tempfile.mkdtemp()) / "adam.yaml"
-    >>> _ = p.write_text("datasets:\\n  - name: ADSL\\n    variables:\\n"
-    ...                  "      - {name: SAFFL, label: Safety Population Flag, method: Y if dosed}\\n"
-    ...                  "      - {name: SEX, label: Sex}\\n")
-    >>> load_adam_variables(p).values.tolist()
-    [['ADSL', 'SAFFL', 'Safety Population Flag', 'Y if dosed', ''], ['ADSL', 'SEX', 'Sex', '', '']]
-    """
-    path = Path(path)
-    columns = ["dataset", "variable", "label", "method", "type"]
-    if not path.exists():
-        return pd.DataFrame(columns=columns)
-    data = load_spec(path) or {}
-    datasets = data.get("datasets", []) if isinstance(data, dict) else []
-    if isinstance(datasets, dict):
-        datasets = [{"name": k, **(v or {})} for k, v in datasets.items() if isinstance(v, (dict, type(None)))]
-    rows = []
-    for entry in datasets if isinstance(datasets, list) else []:
-        if not isinstance(entry, dict) or not entry.get("name"):
-            continue
-        variables = entry.get("variables") or []
-        if isinstance(variables, dict):
-            variables = [{"name": k, **(v if isinstance(v, dict) else {"label": v})} for k, v in variables.items()]
-        for var in variables:
-            if not isinstance(var, dict) or not var.get("name"):
-                continue
-            method = var.get("method") or var.get("derivation") or ""
-            rows.append({"dataset": str(entry["name"]).upper(), "variable": str(var["name"]).upper(),
-                         "label": str(var.get("label") or ""), "method": " ".join(str(method).split()),
-                         "type": str(var.get("type") or "").strip().lower()})
-    table = pd.DataFrame(rows, columns=columns)
-    return table.drop_duplicates(["dataset", "variable"], keep="last").reset_index(drop=True)
 
 
 # --------------------------------------------------------------------------------------------

@@ -18,7 +18,6 @@ import pandas as pd
 
 from pipeline.common.errors import ConfigError
 from pipeline.common.io import write_csv_atomic, write_json_atomic
-from pipeline.common.specfile import load_spec
 from pipeline.common.logs import get_logger
 from pipeline.engines import partitioned_runner
 from pipeline.validate.conformance import CONFORMANCE_RULES, ValidationData, run_conformance_rules_with_status
@@ -28,6 +27,7 @@ from pipeline.validate.findings import (
     write_findings,
 )
 from pipeline.standards.study import StudyMetadata
+from pipeline.standards.tables import load_instrument
 from pipeline.validate.rules import SCHEMA_RULES, Rule, rules_catalogue
 from pipeline.validate.schemas import prepare_dataset, validate_dataset
 from pipeline.validate.specs_check import SPEC_RULES, check_specs
@@ -172,7 +172,7 @@ def load_study_instruments(ctx: Any) -> dict[str, dict]:
 
     named = ctx.design.get("instruments") or {}
     names = named.values() if isinstance(named, dict) else named
-    return {str(n): load_spec(ctx.standards_dir / "instruments" / f"{n}.yaml") or {} for n in sorted(map(str, names))}
+    return {str(n): load_instrument(ctx.standards_dir, str(n)) for n in sorted(map(str, names))}
 
 
 def _domains(datasets: dict[str, pd.DataFrame], meta: StudyMetadata) -> dict[str, str]:

@@ -6,7 +6,7 @@ import io
 import pandas as pd
 
 import pipeline.report.queries as queries_module
-from pipeline.report.queries import compute_issues, compute_queries, queries_csv_text, write_queries_csv
+from pipeline.report.queries import compute_issues, compute_queries, write_queries_csv
 
 FINDINGS = pd.DataFrame({
     "rule_id": ["ISL-0209", "ISL-0217", "CG0034", "ISL-0002"],
@@ -51,12 +51,13 @@ def test_issues_on_one_raw_row_are_one_query_line():
     assert queries["query_id"].tolist() == ["Q0001", "Q0002", "Q0003", "Q0004", "Q0005"]
 
 
-def test_csv_neutralises_formula_cells_with_the_shared_writer():
-    from pipeline.common.io import csv_text
+def test_csv_neutralises_formula_cells_with_the_shared_writer(tmp_path):
+    from pipeline.common.io import write_csv_atomic
 
-    assert queries_module.csv_text is csv_text
+    assert queries_module.write_csv_atomic is write_csv_atomic
     frame = pd.DataFrame({"value": ["=HYPERLINK(\"http://x\")", "+1+1", "-cmd", "@SUM(A1)", "\tx", "\rx", "-2.8", "ok"]})
-    cells = [row[0] for row in csv.reader(io.StringIO(queries_csv_text(frame), newline=""))][1:]
+    text = write_queries_csv(frame, tmp_path / "queries.csv").read_bytes().decode("utf-8-sig")
+    cells = [row[0] for row in csv.reader(io.StringIO(text, newline=""))][1:]
     assert cells == ["'=HYPERLINK(\"http://x\")", "'+1+1", "'-cmd", "'@SUM(A1)", "'\tx", "'\rx", "-2.8", "ok"]
 
 

@@ -4,7 +4,7 @@ import pandas as pd
 import pytest
 
 from pipeline.common.errors import ConfigError
-from pipeline.sdtm.relrec import RELREC_COLUMNS, build_relrec, build_relrec_dataset_level
+from pipeline.sdtm.relrec import RELREC_COLUMNS, build_relrec
 
 AE = pd.DataFrame(
     {
@@ -63,16 +63,3 @@ def test_relrec_is_empty_with_standard_columns_when_nothing_links():
 def test_relrec_bad_filter_is_a_config_error():
     with pytest.raises(ConfigError, match="filter_dataset"):
         build_relrec(AE, DS, "AE", "DS", filter_dataset="NOPE == 1")
-
-
-def test_relrec_dataset_level_has_null_subject_and_reltypes():
-    relrec = build_relrec_dataset_level("X", "LB", "MB", idvar="LBLNKID", idvar_add="MBLNKID")
-    assert relrec[["RDOMAIN", "USUBJID", "IDVAR", "IDVARVAL", "RELTYPE", "RELID"]].values.tolist() == [
-        ["LB", None, "LBLNKID", None, "ONE", "LBMB"],
-        ["MB", None, "MBLNKID", None, "MANY", "LBMB"],
-    ]
-
-
-def test_relrec_dataset_level_rejects_unknown_reltype():
-    with pytest.raises(ConfigError, match="RELTYPE"):
-        build_relrec_dataset_level("X", "LB", "MB", idvar="LBLNKID", reltype="SOME")

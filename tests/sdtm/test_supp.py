@@ -4,7 +4,7 @@ import pandas as pd
 import pytest
 
 from pipeline.common.errors import ConfigError, InputError
-from pipeline.sdtm.supp import SUPP_COLUMNS, build_supp, split_long_text, split_parent_long_text
+from pipeline.sdtm.supp import SUPP_COLUMNS, build_supp, split_long_text
 
 AE = pd.DataFrame(
     {
@@ -88,13 +88,3 @@ def test_supp_parent_seq_must_be_unique_per_subject():
 def test_split_long_text_table(text, width, pieces):
     out = split_long_text(pd.Series([text]), width).iloc[0]
     assert [p for p in out.tolist() if p is not None] == pieces
-
-
-def test_split_parent_long_text_keeps_200_in_parent_and_rest_in_supp():
-    term = "severe " * 40  # 280 characters
-    ae = pd.DataFrame({"STUDYID": "X", "USUBJID": ["S1", "S2"], "AESEQ": [1, 1], "AETERM": [term, "Headache"]})
-    parent, supp = split_parent_long_text(ae, "AE", ["AETERM"], labels={"AETERM": "Reported Term for the Adverse Event"})
-    assert len(parent.loc[0, "AETERM"]) <= 200 and parent.loc[1, "AETERM"] == "Headache"
-    assert supp[["USUBJID", "QNAM", "QLABEL"]].values.tolist() == [["S1", "AETERM1", "Reported Term for the Adverse Event 1"]]
-    assert f"{parent.loc[0, 'AETERM']} {supp.loc[0, 'QVAL']}" == term.strip()
-    assert ae.loc[0, "AETERM"] == term  # input untouched

@@ -104,3 +104,47 @@ def test_one_partial_date_parser():
 ])
 def test_the_ct_guard_catches_a_second_reader(line, caught):
     assert bool(re.search(r"""["'][^"']*(?:adam)?ct-[^"']*\.tsv|glob\([^)]*ct-""", line)) is caught
+
+
+STUDY_SPECS = [PIPELINE.parent / "specs" / "iscalimab-ln", PIPELINE.parent / "specs" / "cdiscpilot01",
+               PIPELINE.parent / "tests" / "data" / "studies" / "drugx-edc" / "specs" / "drugx-edc"]
+
+
+@pytest.mark.parametrize("specs_dir", STUDY_SPECS, ids=lambda p: p.name)
+def test_each_adam_variable_is_declared_in_adam_yaml_only(specs_dir):
+    """datasets.yaml says what an ADaM dataset is (class, keys); its variables live in adam.yaml alone."""
+    from pipeline.common.specfile import load_spec
+    from pipeline.standards.study import load_adam_variables, load_study_metadata
+
+    datasets = (load_spec(specs_dir / "datasets.yaml") or {}).get("datasets") or {}
+    assert [name for name, spec in datasets.items() if str(name).startswith("AD") and "variables" in (spec or {})] == []
+    declared = load_adam_variables(specs_dir / "adam.yaml")
+    meta = load_study_metadata(specs_dir, PIPELINE.parent / "specs" / "standards")
+    resolved = meta.variables.set_index(["dataset", "variable"])
+    for row in declared[declared["dataset"].isin(list(meta.datasets))].itertuples(index=False):
+        # the metadata of define.xml and the schemas is read from the same adam.yaml line
+        assert resolved.loc[(row.dataset, row.variable), "label"] == row.label
+        assert int(resolved.loc[(row.dataset, row.variable), "source_line"]) == row.line
+
+
+def test_an_adam_variable_declared_in_datasets_yaml_too_is_a_spec_error(tmp_path):
+    import shutil
+
+    from pipeline.common.errors import ConfigError
+    from pipeline.standards.study import load_study_metadata
+
+    study = tmp_path / "drugx-edc"
+    shutil.copytree(STUDY_SPECS[2], study)
+    spec = study / "datasets.yaml"
+    spec.write_text(spec.read_text().replace("    keys: [STUDYID, USUBJID, AESEQ]\n",
+                                             "    keys: [STUDYID, USUBJID, AESEQ]\n    variables:\n"
+                                             "      AESER: {codelist: NY}\n"))
+    with pytest.raises(ConfigError, match=r"datasets\.yaml:line \d+: dataset ADAE: its variables are declared in "
+                                          r"adam\.yaml"):
+        load_study_metadata(study, PIPELINE.parent / "specs" / "standards")
+
+
+def test_one_reader_of_the_instrument_specs():
+    """specs/standards/instruments/<name>.yaml is opened by pipeline.standards.tables.load_instrument alone."""
+    assert _hits(r"""["']instruments["']\s*/|instruments/\{""", {"pipeline/standards/tables.py"}) == []
+    assert _definitions({"load_instrument"}) == {"load_instrument": ["pipeline/standards/tables.py"]}
