@@ -133,6 +133,27 @@ def _read_csv(path: Path, options: ReaderOptions) -> pd.DataFrame:
 
 
 def _read_xlsx(path: Path, options: ReaderOptions) -> pd.DataFrame:
+    rows = _xlsx_rows_calamine(path, options)
+    if rows is None:
+        rows = _xlsx_rows_openpyxl(path, options)
+    rows = rows[options.skip_rows:]
+    while rows and not any(v is not None and str(v).strip() for v in rows[-1]):
+        rows.pop()  # trailing formatted-but-empty rows; empty rows inside the sheet are kept (and counted)
+    if not rows:
+        raise InputError(f"{path}: empty sheet (no header row)")
+    header = [("" if v is None else str(v)) for v in rows[0]]
+    while header and header[-1] == "":
+        header.pop()
+    width = len(header)
+    # text cells (nearly all of an export) pass as they are; other cells are converted one by one
+    body = [[v if v.__class__ is str else _excel_cell_text(v) for v in r[:width]] + [""] * (width - len(r))
+            for r in rows[1:]]
+    if options.strip:
+        body = [[cell.strip() for cell in record] for record in body]
+    return pd.DataFrame(body, columns=header, dtype=str)
+
+
+def _xlsx_rows_openpyxl(path: Path, options: ReaderOptions) -> list[list[Any]]:
     import openpyxl
 
     try:
@@ -148,21 +169,54 @@ def _read_xlsx(path: Path, options: ReaderOptions) -> pd.DataFrame:
             sheet = book[options.sheet]
         else:
             raise InputError(f"{path}: no sheet '{options.sheet}' (sheets: {', '.join(book.sheetnames)})")
-        rows = [list(r) for r in sheet.iter_rows(values_only=True)]
+        return [list(r) for r in sheet.iter_rows(values_only=True)]
     finally:
         book.close()
-    rows = rows[options.skip_rows:]
-    while rows and not any(v is not None and str(v).strip() for v in rows[-1]):
-        rows.pop()  # trailing formatted-but-empty rows; empty rows inside the sheet are kept (and counted)
-    if not rows:
-        raise InputError(f"{path}: empty sheet (no header row)")
-    header = [("" if v is None else str(v)) for v in rows[0]]
-    while header and header[-1] == "":
-        header.pop()
-    body = [[_excel_cell_text(v) for v in r[: len(header)]] + [""] * max(0, len(header) - len(r)) for r in rows[1:]]
-    if options.strip:
-        body = [[cell.strip() for cell in record] for record in body]
-    return pd.DataFrame(body, columns=header, dtype=str)
+
+
+# What calamine reads differently from openpyxl: error cells (calamine: empty, openpyxl: '#N/A') and
+# _xHHHH_ escapes (calamine decodes them, openpyxl keeps the text as written).
+_CALAMINE_UNLIKE_OPENPYXL = (b't="e"', b"_x")
+_EXACT_WHOLE_FLOAT = 2.0 ** 53   # above it a whole number's digits depend on the parser (int vs float)
+
+
+def _xlsx_rows_calamine(path: Path, options: ReaderOptions) -> list[list[Any]] | None:
+    """The sheet's cells read with calamine (Rust, ~10x openpyxl's speed), as openpyxl reads them, or
+    None when the workbook holds something calamine reads differently (then openpyxl reads it)."""
+    import zipfile
+
+    from python_calamine import CalamineWorkbook, SheetTypeEnum
+
+    try:
+        with zipfile.ZipFile(path) as archive:
+            for name in archive.namelist():
+                if name.startswith("xl/worksheets/") or name == "xl/sharedStrings.xml":
+                    xml = archive.read(name)
+                    if any(marker in xml for marker in _CALAMINE_UNLIKE_OPENPYXL):
+                        return None
+        book = CalamineWorkbook.from_path(str(path))
+    except Exception:  # a broken archive: openpyxl reports it
+        return None
+    try:
+        names = [m.name for m in book.sheets_metadata if m.typ == SheetTypeEnum.WorkSheet]
+        if options.sheet is None or isinstance(options.sheet, int):
+            name = names[options.sheet or 0]
+        elif options.sheet in names:
+            name = options.sheet
+        else:
+            return None  # openpyxl names the sheets in its message
+        rows = book.get_sheet_by_name(name).to_python(skip_empty_area=False)
+    except Exception:
+        return None
+    finally:
+        book.close()
+    if len(rows) > options.skip_rows and any(v.__class__ is not str for v in rows[options.skip_rows]):
+        return None  # a header cell that is a number or a date: openpyxl's str() of it is the column name
+    for row in rows:
+        for value in row:
+            if value.__class__ is float and abs(value) >= _EXACT_WHOLE_FLOAT and value.is_integer():
+                return None
+    return rows
 
 
 def _excel_cell_text(value: Any) -> str:
