@@ -108,6 +108,9 @@ def _read_csv(path: Path, options: ReaderOptions) -> pd.DataFrame:
         raise InputError(f"{path}: unknown encoding '{options.encoding}'") from None
     if text.startswith("\ufeff"):
         text = text[1:]
+    fast = _read_csv_arrow(text, options)
+    if fast is not None:
+        return fast
     # Check the record structure first, so a ragged row is reported with its number.
     reader = csv.reader(io.StringIO(text), delimiter=options.delimiter, quotechar=options.quotechar)
     try:
@@ -130,6 +133,51 @@ def _read_csv(path: Path, options: ReaderOptions) -> pd.DataFrame:
     if duplicated:
         raise InputError(f"{path}: duplicated column name(s) {', '.join(duplicated)} in the header")
     return pd.DataFrame(body, columns=header, dtype=str)
+
+
+# Text the arrow reader would read otherwise than Python's csv module (which reads it, or refuses it).
+_ARROW_CSV_UNLIKE = ("\x00",)
+
+
+def _read_csv_arrow(text: str, options: ReaderOptions) -> pd.DataFrame | None:
+    """An unquoted CSV (the big exports) parsed by pyarrow, the same strings the csv module gives;
+    None for anything else (quotes, skipped rows, ragged rows, duplicated names): the csv module
+    reads it and reports its problems."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    from pyarrow import csv as arrow_csv
+
+    if (options.skip_rows or options.quotechar in text or any(c in text for c in _ARROW_CSV_UNLIKE)
+            or text[:1] in ("\r", "\n", "") or text.count("\r") != text.count("\r\n")):
+        return None  # a lone carriage return: the csv module refuses the file
+    try:
+        header = next(csv.reader(io.StringIO(text), delimiter=options.delimiter, quotechar=options.quotechar))
+    except csv.Error:
+        return None
+    if len(set(header)) != len(header):
+        return None
+    try:
+        table = arrow_csv.read_csv(
+            io.BytesIO(text.encode("utf-8")),
+            parse_options=arrow_csv.ParseOptions(delimiter=options.delimiter, quote_char=False, double_quote=False,
+                                                 escape_char=False, newlines_in_values=False, ignore_empty_lines=True),
+            convert_options=arrow_csv.ConvertOptions(column_types={name: pa.string() for name in header},
+                                                     strings_can_be_null=False, quoted_strings_can_be_null=False))
+    except pa.ArrowInvalid:
+        return None
+    if table.column_names != header or any(
+            (pc.max(pc.utf8_length(column)).as_py() or 0) > csv.field_size_limit() for column in table.columns):
+        return None  # a field the csv module refuses as too long
+    columns = {}
+    for position in range(table.num_columns):
+        values = table.column(position).to_numpy(zero_copy_only=False)
+        if options.strip:  # each distinct value stripped once
+            codes, uniques = pd.factorize(values)
+            values = np.array([u.strip() for u in uniques], dtype=object).take(codes) if len(uniques) else values
+        columns[position] = values
+    frame = pd.DataFrame(columns, dtype=object)
+    frame.columns = [name.strip() for name in header] if options.strip else header
+    return frame
 
 
 def _read_xlsx(path: Path, options: ReaderOptions) -> pd.DataFrame:
