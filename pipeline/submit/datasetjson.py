@@ -13,6 +13,8 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from pipeline.common.errors import InputError
 from pipeline.submit._vector import as_text
@@ -106,6 +108,65 @@ def compute_dataset_json_rows(dataset: pd.DataFrame, variable_meta: pd.DataFrame
     return matrix.tolist()
 
 
+def _encode_distinct(values, to_json) -> pa.Array:
+    """JSON text of every value, computed once per distinct value and gathered in Arrow (C++)."""
+    codes, uniques = pd.factorize(values, use_na_sentinel=True)
+    table = pa.array([to_json(u) for u in uniques] + ["null"], type=pa.large_string())
+    codes = np.where(codes < 0, len(uniques), codes)
+    return table.take(pa.array(codes))
+
+
+def _json_text(value) -> str:
+    return "null" if value is None else json.dumps(value, ensure_ascii=False, allow_nan=False)
+
+
+def encode_dataset_json_column(column: pd.Series, kind: str) -> pa.Array:
+    """The JSON text of each value of one column, exactly as :func:`compute_dataset_json_rows` and
+    ``json.dumps`` give them (``null`` for missing), without a Python object per row.
+
+    >>> encode_dataset_json_column(pd.Series([1.5, None, 2.0]), "float").to_pylist()
+    ['1.5', 'null', '2.0']
+    >>> encode_dataset_json_column(pd.Series(["a\\"b", "", None]), "char").to_pylist()
+    ['"a\\\\"b"', 'null', 'null']
+    """
+    if kind in ("date", "datetime"):
+        stamps = pd.to_datetime(column, errors="coerce")
+        pattern = "%Y-%m-%d" if kind == "date" else "%Y-%m-%dT%H:%M:%S"
+        return _encode_distinct(stamps.to_numpy(), lambda t: json.dumps(pd.Timestamp(t).strftime(pattern)))
+    if kind == "time":
+        return _encode_distinct(column.astype(object).to_numpy(),
+                                lambda t: json.dumps(t.strftime("%H:%M:%S")) if hasattr(t, "strftime") else "null")
+    if kind == "integer":
+        numbers = pd.to_numeric(column, errors="coerce").astype("Int64")
+        return _encode_distinct(numbers.array, lambda v: str(int(v)))
+    if kind == "float":
+        numbers = pd.to_numeric(column, errors="coerce").astype("float64").to_numpy()
+        numbers = np.where(np.isfinite(numbers), numbers, np.nan)
+        return _encode_distinct(numbers, lambda v: float.__repr__(float(v)))
+    text = as_text(column)
+    return _encode_distinct(text.where(text != "", None).to_numpy(dtype=object), _json_text)
+
+
+def render_dataset_json_rows(dataset: pd.DataFrame, variable_meta: pd.DataFrame) -> bytes:
+    """The lines of the ``rows`` member (``    [v1, v2],`` ... without the last comma) as UTF-8 bytes,
+    identical to :func:`render_dataset_json` of :func:`compute_dataset_json_rows`; rows are joined in Arrow.
+
+    >>> vm = pd.DataFrame({"variable": ["USUBJID", "AESEQ"], "kind": ["char", "integer"]})
+    >>> render_dataset_json_rows(pd.DataFrame({"USUBJID": ["01", "02"], "AESEQ": [1.0, None]}), vm)
+    b'    ["01", 1],\\n    ["02", null]'
+    """
+    if not len(dataset):
+        return b""
+    kinds = dict(zip(variable_meta["variable"], variable_meta["kind"]))
+    columns = [encode_dataset_json_column(dataset[v], kinds.get(v, "char")) for v in dataset.columns]
+    text = pa.large_string()
+    joined = pc.binary_join_element_wise(*columns, pa.scalar(", ", text))
+    lines = pc.binary_join_element_wise(pa.scalar("    [", text), joined, pa.scalar("],\n", text), pa.scalar("", text))
+    offsets = np.frombuffer(lines.buffers()[1], dtype=np.int64, count=len(lines) + 1, offset=lines.offset * 8)
+    body = lines.buffers()[2].to_pybytes()[offsets[0]:offsets[-1]]
+    return body[:-2]
+
+
 def build_dataset_json(meta: DatasetMeta, dataset: pd.DataFrame, variable_meta: pd.DataFrame,
                        created: str, study_oid: str, metadata_version_oid: str,
                        metadata_ref: str = "../define.xml", source_system: dict[str, str] | None = None,
@@ -144,8 +205,11 @@ def build_dataset_json(meta: DatasetMeta, dataset: pd.DataFrame, variable_meta: 
     return obj
 
 
-def render_dataset_json(obj: dict[str, Any]) -> str:
+def render_dataset_json(obj: dict[str, Any], rows_text: bytes | None = None) -> str:
     """Stable text: members in specification order, two-space indent, one row per line.
+
+    ``rows_text`` (from :func:`render_dataset_json_rows`) replaces ``obj["rows"]``: the large
+    member is then rendered by Arrow instead of one ``json.dumps`` per row.
 
     >>> print(render_dataset_json({"name": "DM", "columns": [], "rows": [["a", 1]]}))
     {
@@ -159,7 +223,9 @@ def render_dataset_json(obj: dict[str, Any]) -> str:
     """
     order = [k for k in _MEMBER_ORDER if k in obj] + sorted(k for k in obj if k not in _MEMBER_ORDER and k != "rows")
     parts = [f"  {json.dumps(key)}: {json.dumps(obj[key], ensure_ascii=False, allow_nan=False)}" for key in order]
-    if "rows" in obj:
+    if rows_text is not None:
+        parts.append(f'  "rows": [\n{rows_text.decode("utf-8")}\n  ]' if rows_text else '  "rows": []')
+    elif "rows" in obj:
         rows = obj["rows"]
         if rows:
             body = ",\n".join("    " + json.dumps(row, ensure_ascii=False, allow_nan=False) for row in rows)

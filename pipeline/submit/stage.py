@@ -39,7 +39,8 @@ from pipeline.submit.arm import build_result_displays, columns_of
 from pipeline.submit.ascii import (DEFAULT_CONVERSION, TextConversion, compute_ascii_text,
                                    derive_vars_ascii, load_text_conversion)
 from pipeline.submit.csdrg import write_csdrg
-from pipeline.submit.datasetjson import DATASET_JSON_VERSION, build_dataset_json, render_dataset_json, validate_dataset_json
+from pipeline.submit.datasetjson import (DATASET_JSON_VERSION, SCHEMA_ROW_SAMPLE, build_dataset_json, render_dataset_json,
+                                         render_dataset_json_rows, validate_dataset_json)
 from pipeline.submit.define import (DEFINE_VERSION, IG_VERSIONS, STYLESHEET_FILE, STYLESHEET_NAME, DefineContext, assign_codelist_oids, build_codelists, build_define_xml,
                                     check_define_references,
                                     build_value_level_meta,
@@ -344,13 +345,18 @@ def package_standard(ctx: StudyContext, standard: str, source_dir: Path, created
         if problems:
             raise PipelineError(f"{xpt_path}: read-back check failed: {problems[0]} ({len(problems)} difference(s))")
         original = originals[meta.name]
-        obj = build_dataset_json(meta, original, json_variable_meta(variables, original), created, define_context.study_oid,
+        json_meta = json_variable_meta(variables, original)
+        # the schema sees the envelope and the first rows (as validate_dataset_json samples them);
+        # every row is then rendered column-wise, so all rows have the columns' width by construction
+        obj = build_dataset_json(meta, original.iloc[:SCHEMA_ROW_SAMPLE], json_meta, created, define_context.study_oid,
                                  define_context.metadata_version_oid, as_of=as_of)
         problems = validate_dataset_json(obj)
         if problems:
             raise PipelineError(f"{out_dir / 'datasetjson' / (meta.name.lower() + '.json')}: not valid Dataset-JSON v1.1: "
                                 f"{problems[0]}")
-        write_text_atomic(out_dir / "datasetjson" / f"{meta.name.lower()}.json", render_dataset_json(obj))
+        obj["records"] = int(len(original))
+        write_text_atomic(out_dir / "datasetjson" / f"{meta.name.lower()}.json",
+                          render_dataset_json(obj, render_dataset_json_rows(original, json_meta)))
         log.info("%s %s: %d records, %d variables", standard, meta.name, len(frame), frame.shape[1])
 
     variable_meta = assign_codelist_oids(pd.concat(variable_tables, ignore_index=True), ct)
