@@ -187,7 +187,7 @@ def derive_vars_ascii(dataset: pd.DataFrame, dataset_name: str = "",
     result = dataset.copy()
     reports = []
     for variable in result.columns:
-        column = result[variable]
+        column = dataset[variable]   # the caller's column: ``result`` is written below, so never factorised here
         if not (pd.api.types.is_object_dtype(column) or pd.api.types.is_string_dtype(column)):
             continue
         flags = map_unique(column, lambda v: isinstance(v, str) and (v in conversion.values or not (v.isascii() and _printable(v))),

@@ -17,7 +17,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from pipeline.common.errors import InputError
-from pipeline.submit._vector import as_text
+from pipeline.submit._vector import as_text, factorize
 from pipeline.submit.metadata import DatasetMeta, pipeline_version
 
 DATASET_JSON_VERSION = "1.1.0"
@@ -110,7 +110,7 @@ def compute_dataset_json_rows(dataset: pd.DataFrame, variable_meta: pd.DataFrame
 
 def _encode_distinct(values, to_json) -> pa.Array:
     """JSON text of every value, computed once per distinct value and gathered in Arrow (C++)."""
-    codes, uniques = pd.factorize(values, use_na_sentinel=True)
+    codes, uniques = factorize(values)
     table = pa.array([to_json(u) for u in uniques] + ["null"], type=pa.large_string())
     codes = np.where(codes < 0, len(uniques), codes)
     return table.take(pa.array(codes))
@@ -143,8 +143,7 @@ def encode_dataset_json_column(column: pd.Series, kind: str) -> pa.Array:
         numbers = pd.to_numeric(column, errors="coerce").astype("float64").to_numpy()
         numbers = np.where(np.isfinite(numbers), numbers, np.nan)
         return _encode_distinct(numbers, lambda v: float.__repr__(float(v)))
-    text = as_text(column)
-    return _encode_distinct(text.where(text != "", None).to_numpy(dtype=object), _json_text)
+    return _encode_distinct(as_text(column), lambda v: "null" if v == "" else _json_text(v))
 
 
 def render_dataset_json_rows(dataset: pd.DataFrame, variable_meta: pd.DataFrame) -> bytes:

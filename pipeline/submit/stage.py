@@ -35,6 +35,7 @@ from pipeline.common.errors import ConfigError, InputError, PipelineError
 from pipeline.common.io import sha256_file, write_bytes_atomic, write_csv_atomic, write_json_atomic, write_text_atomic
 from pipeline.common.logs import get_logger
 from pipeline.common.study import StudyContext
+from pipeline.submit._vector import forget_columns
 from pipeline.submit.arm import build_result_displays, columns_of
 from pipeline.submit.ascii import (DEFAULT_CONVERSION, TextConversion, compute_ascii_text,
                                    derive_vars_ascii, load_text_conversion)
@@ -317,6 +318,7 @@ def package_standard(ctx: StudyContext, standard: str, source_dir: Path, created
     sources = MetadataSources(standard_variables, standard_datasets, origins, study_specs, study_variables,
                               adam_variables, adam_methods, sdtm_columns, load_text_conversion(ctx.specs_dir))
     for path in files:
+        forget_columns()
         meta, frame, variables, dataset_checks, original = prepare_dataset(read_dataset(path), sources)
         originals[meta.name] = original
         checks.extend(dataset_checks)
@@ -337,6 +339,7 @@ def package_standard(ctx: StudyContext, standard: str, source_dir: Path, created
             f"{first['check']} ({len(errors)} blocking problem(s) in {standard}; fix: {first['action']})")
 
     for meta, variables in zip(metas, variable_tables):
+        forget_columns()
         frame = frames[meta.name]
         if not frame.shape[1]:
             raise InputError(f"{source_dir / (meta.name.lower() + '.parquet')}: dataset has no columns")
@@ -359,6 +362,7 @@ def package_standard(ctx: StudyContext, standard: str, source_dir: Path, created
                           render_dataset_json(obj, render_dataset_json_rows(original, json_meta)))
         log.info("%s %s: %d records, %d variables", standard, meta.name, len(frame), frame.shape[1])
 
+    forget_columns()
     variable_meta = assign_codelist_oids(pd.concat(variable_tables, ignore_index=True), ct)
     tlf_spec = (ctx.spec("tlf") or {}) if standard == "ADaM" and (ctx.specs_dir / "tlf.yaml").exists() else {}
     checks.extend(write_define(out_dir, define_context, metas, frames, variable_meta, ct, tlf_spec))

@@ -25,7 +25,7 @@ import pandas as pd
 
 from pipeline.common.errors import InputError
 from pipeline.common.io import write_bytes_atomic
-from pipeline.submit._vector import as_text, byte_lengths, map_unique
+from pipeline.submit._vector import as_text, byte_lengths, factorize
 from pipeline.submit.metadata import DatasetMeta
 
 MAX_NAME = 8
@@ -211,7 +211,7 @@ def encode_text_column(values: np.ndarray) -> tuple[np.ndarray, np.ndarray, int]
     >>> width, table[codes].tobytes()
     (2, b'ab  c ab')
     """
-    codes, uniques = pd.factorize(values, use_na_sentinel=True)
+    codes, uniques = factorize(values)
     encoded = [str(v).encode("utf-8").split(b"\0", 1)[0] for v in uniques] + [b""]
     width = max(1, max(len(b) for b in encoded))
     table = np.array(encoded, dtype=f"S{width}").view(np.uint8).reshape(len(encoded), width).copy()
