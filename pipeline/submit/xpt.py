@@ -129,7 +129,7 @@ def prepare_xpt_dataset(dataset: pd.DataFrame, variable_meta: pd.DataFrame) -> t
             result[variable] = pd.to_numeric(column, errors="coerce").astype("float64").to_numpy()
         else:
             result[variable] = as_text(column).to_numpy(dtype=object)
-    return pd.DataFrame(result, columns=list(dataset.columns)), formats
+    return pd.DataFrame(result, columns=list(dataset.columns), copy=False), formats
 
 
 def _namestr(index: int, name: str, label: str, is_char: bool, width: int, position: int, sas_format: str) -> bytes:
