@@ -18,8 +18,18 @@ _FACTORIZED: dict[tuple, tuple[Any, np.ndarray, np.ndarray]] = {}
 _TEXT: dict[tuple, tuple[Any, pd.Series]] = {}
 
 
+def _object_values(values):
+    """The object ndarray behind a text column (pandas ``string[python]`` keeps one too), else ``values``."""
+    if isinstance(values, pd.Series):
+        if values.dtype == object:
+            return values.to_numpy()
+        if isinstance(values.dtype, pd.StringDtype) and values.dtype.storage == "python":
+            return getattr(values.array, "_ndarray", values)
+    return values
+
+
 def _memory_key(values) -> tuple | None:
-    array = values.to_numpy() if isinstance(values, pd.Series) and values.dtype == object else values
+    array = _object_values(values)
     if not isinstance(array, np.ndarray) or array.dtype != object:
         return None
     return (array.__array_interface__["data"][0], array.shape, array.strides)
@@ -43,7 +53,7 @@ def factorize(values) -> tuple[np.ndarray, np.ndarray]:
     kept = _FACTORIZED.get(key) if key else None
     if kept is not None:
         return kept[1], kept[2]
-    codes, uniques = pd.factorize(values, use_na_sentinel=True)
+    codes, uniques = pd.factorize(_object_values(values), use_na_sentinel=True)
     uniques = np.asarray(uniques, dtype=object) if not isinstance(uniques, np.ndarray) else uniques
     if key:
         _FACTORIZED[key] = (values, codes, uniques)   # the reference keeps the memory (and the key) valid

@@ -167,8 +167,10 @@ def load_adam_variables(path: str | Path) -> pd.DataFrame:
 # --------------------------------------------------------------------------------------------
 
 def _first_valid(values: pd.Series) -> Any:
-    valid = values.dropna()
-    return valid.iloc[0] if len(valid) else None
+    from pipeline.submit._vector import factorize
+
+    _, uniques = factorize(values)   # distinct values in order of appearance, missing left out
+    return uniques[0] if len(uniques) else None
 
 
 def compute_variable_kind(values: pd.Series) -> str:
