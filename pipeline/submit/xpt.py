@@ -187,7 +187,8 @@ def ibm_from_ieee(values: np.ndarray) -> np.ndarray:
 
 
 def ieee_from_ibm(words: np.ndarray) -> np.ndarray:
-    """Big-endian IBM/370 doubles back to IEEE; missing values (``.``, ``.A`` ...) as NaN.
+    """Big-endian IBM/370 doubles back to IEEE; missing values (``.``, ``.A`` ...) as NaN, the largest
+    IBM number (what infinities and overflows are written as) as an infinity, as ReadStat reads them.
 
     >>> ieee_from_ibm(ibm_from_ieee(np.array([0.1, -2.5e-70, 5e74, np.nan]))).tolist()
     [0.1, -2.5e-70, 5e+74, nan]
@@ -199,6 +200,8 @@ def ieee_from_ibm(words: np.ndarray) -> np.ndarray:
     values = np.where(words >> np.uint64(63), -magnitude, magnitude)
     missing = (fraction == 0) & (words >> np.uint64(56) != 0)
     values[missing] = np.nan
+    largest = (words & np.uint64(0x7FFFFFFFFFFFFFFF)) == np.uint64(0x7FFFFFFFFFFFFFFF)
+    values[largest] = np.where(words[largest] >> np.uint64(63), -np.inf, np.inf)   # as ReadStat reads it
     return values
 
 
