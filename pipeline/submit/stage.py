@@ -40,7 +40,7 @@ from pipeline.submit.arm import build_result_displays, columns_of
 from pipeline.submit.ascii import (DEFAULT_CONVERSION, TextConversion, compute_ascii_text,
                                    derive_vars_ascii, load_text_conversion)
 from pipeline.submit.csdrg import write_csdrg
-from pipeline.submit.datasetjson import (DATASET_JSON_VERSION, SCHEMA_ROW_SAMPLE, build_dataset_json, render_dataset_json,
+from pipeline.submit.datasetjson import (DATASET_JSON_VERSION, build_dataset_json, render_dataset_json,
                                          render_dataset_json_rows, validate_dataset_json)
 from pipeline.submit.define import (DEFINE_VERSION, IG_VERSIONS, STYLESHEET_FILE, STYLESHEET_NAME, DefineContext, assign_codelist_oids, build_codelists, build_define_xml,
                                     check_define_references,
@@ -62,6 +62,7 @@ STANDARD_FOLDERS = {"SDTM": "sdtm", "ADaM": "adam"}
 CHECK_COLUMNS = ISSUE_COLUMNS + ["standard"]
 CHECK_NON_ASCII = "non-ASCII text"
 CHECK_NO_ASCII = "non-ASCII text without an ASCII spelling"
+STAGE_SCHEMA_ROWS = 25   # rows per dataset checked by jsonschema; every row is typed by construction
 
 
 @dataclass(frozen=True)
@@ -279,9 +280,9 @@ def write_dataset_files(out_dir: Path, standard: str, meta: DatasetMeta, frame: 
     if problems:
         raise PipelineError(f"{xpt_path}: read-back check failed: {problems[0]} ({len(problems)} difference(s))")
     json_meta = json_variable_meta(variables, original)
-    # the schema sees the envelope and the first rows (as validate_dataset_json samples them);
+    # the schema sees the envelope and the first rows (jsonschema costs about 1 ms a row);
     # every row is then rendered column-wise, so all rows have the columns' width by construction
-    obj = build_dataset_json(meta, original.iloc[:SCHEMA_ROW_SAMPLE], json_meta, created, define_context.study_oid,
+    obj = build_dataset_json(meta, original.iloc[:STAGE_SCHEMA_ROWS], json_meta, created, define_context.study_oid,
                              define_context.metadata_version_oid, as_of=as_of)
     problems = validate_dataset_json(obj)
     if problems:
