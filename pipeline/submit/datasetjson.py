@@ -162,8 +162,7 @@ def render_dataset_json_rows(dataset: pd.DataFrame, variable_meta: pd.DataFrame)
     joined = pc.binary_join_element_wise(*columns, pa.scalar(", ", text))
     lines = pc.binary_join_element_wise(pa.scalar("    [", text), joined, pa.scalar("],\n", text), pa.scalar("", text))
     offsets = np.frombuffer(lines.buffers()[1], dtype=np.int64, count=len(lines) + 1, offset=lines.offset * 8)
-    body = lines.buffers()[2].to_pybytes()[offsets[0]:offsets[-1]]
-    return body[:-2]
+    return lines.buffers()[2].slice(int(offsets[0]), int(offsets[-1] - offsets[0]) - 2).to_pybytes()   # without the last ",\n"
 
 
 def build_dataset_json(meta: DatasetMeta, dataset: pd.DataFrame, variable_meta: pd.DataFrame,
@@ -204,11 +203,13 @@ def build_dataset_json(meta: DatasetMeta, dataset: pd.DataFrame, variable_meta: 
     return obj
 
 
-def render_dataset_json(obj: dict[str, Any], rows_text: bytes | None = None) -> str:
-    """Stable text: members in specification order, two-space indent, one row per line.
+def _member_lines(obj: dict[str, Any]) -> list[str]:
+    order = [k for k in _MEMBER_ORDER if k in obj] + sorted(k for k in obj if k not in _MEMBER_ORDER and k != "rows")
+    return [f"  {json.dumps(key)}: {json.dumps(obj[key], ensure_ascii=False, allow_nan=False)}" for key in order]
 
-    ``rows_text`` (from :func:`render_dataset_json_rows`) replaces ``obj["rows"]``: the large
-    member is then rendered by Arrow instead of one ``json.dumps`` per row.
+
+def render_dataset_json(obj: dict[str, Any]) -> str:
+    """Stable text: members in specification order, two-space indent, one row per line.
 
     >>> print(render_dataset_json({"name": "DM", "columns": [], "rows": [["a", 1]]}))
     {
@@ -220,11 +221,8 @@ def render_dataset_json(obj: dict[str, Any], rows_text: bytes | None = None) -> 
     }
     <BLANKLINE>
     """
-    order = [k for k in _MEMBER_ORDER if k in obj] + sorted(k for k in obj if k not in _MEMBER_ORDER and k != "rows")
-    parts = [f"  {json.dumps(key)}: {json.dumps(obj[key], ensure_ascii=False, allow_nan=False)}" for key in order]
-    if rows_text is not None:
-        parts.append(f'  "rows": [\n{rows_text.decode("utf-8")}\n  ]' if rows_text else '  "rows": []')
-    elif "rows" in obj:
+    parts = _member_lines(obj)
+    if "rows" in obj:
         rows = obj["rows"]
         if rows:
             body = ",\n".join("    " + json.dumps(row, ensure_ascii=False, allow_nan=False) for row in rows)
@@ -232,6 +230,18 @@ def render_dataset_json(obj: dict[str, Any], rows_text: bytes | None = None) -> 
         else:
             parts.append('  "rows": []')
     return "{\n" + ",\n".join(parts) + "\n}\n"
+
+
+def render_dataset_json_bytes(obj: dict[str, Any], rows_text: bytes) -> bytes:
+    """:func:`render_dataset_json` as UTF-8 bytes, with ``rows_text`` (from :func:`render_dataset_json_rows`)
+    as the ``rows`` member: the large member is never decoded into a Python string.
+
+    >>> render_dataset_json_bytes({"name": "DM"}, b'    ["a", 1]') == render_dataset_json({"name": "DM", "rows": [["a", 1]]}).encode()
+    True
+    """
+    head = "{\n" + "".join(line + ",\n" for line in _member_lines(obj))
+    rows = [b'  "rows": [\n', rows_text, b"\n  ]"] if rows_text else [b'  "rows": []']
+    return b"".join([head.encode("utf-8"), *rows, b"\n}\n"])
 
 
 @lru_cache(maxsize=1)

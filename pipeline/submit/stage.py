@@ -40,7 +40,7 @@ from pipeline.submit.arm import build_result_displays, columns_of
 from pipeline.submit.ascii import (DEFAULT_CONVERSION, TextConversion, compute_ascii_text,
                                    derive_vars_ascii, load_text_conversion)
 from pipeline.submit.csdrg import write_csdrg
-from pipeline.submit.datasetjson import (DATASET_JSON_VERSION, build_dataset_json, render_dataset_json,
+from pipeline.submit.datasetjson import (DATASET_JSON_VERSION, build_dataset_json, render_dataset_json_bytes,
                                          render_dataset_json_rows, validate_dataset_json)
 from pipeline.submit.define import (DEFINE_VERSION, IG_VERSIONS, STYLESHEET_FILE, STYLESHEET_NAME, DefineContext, assign_codelist_oids, build_codelists, build_define_xml,
                                     check_define_references,
@@ -289,8 +289,8 @@ def write_dataset_files(out_dir: Path, standard: str, meta: DatasetMeta, frame: 
         raise PipelineError(f"{out_dir / 'datasetjson' / (meta.name.lower() + '.json')}: not valid Dataset-JSON v1.1: "
                             f"{problems[0]}")
     obj["records"] = int(len(original))
-    write_text_atomic(out_dir / "datasetjson" / f"{meta.name.lower()}.json",
-                      render_dataset_json(obj, render_dataset_json_rows(original, json_meta)))
+    write_bytes_atomic(out_dir / "datasetjson" / f"{meta.name.lower()}.json",
+                       render_dataset_json_bytes(obj, render_dataset_json_rows(original, json_meta)))
     log.info("%s %s: %d records, %d variables", standard, meta.name, len(frame), frame.shape[1])
 
 

@@ -79,7 +79,7 @@ def test_column_wise_rows_equal_the_row_by_row_rendering_for_awkward_values():
 
     import numpy as np
 
-    from pipeline.submit.datasetjson import compute_dataset_json_rows, render_dataset_json_rows
+    from pipeline.submit.datasetjson import compute_dataset_json_rows, render_dataset_json_bytes, render_dataset_json_rows
 
     frame = pd.DataFrame({
         "TEXT": pd.Series(['quote " \\ slash', "", None, "\u00e9t\u00e9 \u8ca7\u8840", "tab\tnew\nline", "x" * 200], dtype=object),
@@ -92,8 +92,10 @@ def test_column_wise_rows_equal_the_row_by_row_rendering_for_awkward_values():
     })
     vm = pd.DataFrame({"variable": list(frame.columns),
                        "kind": ["char", "integer", "float", "date", "datetime", "time", "char"]})
-    reference = render_dataset_json({"rows": compute_dataset_json_rows(frame, vm)})
-    fast = render_dataset_json({}, render_dataset_json_rows(frame, vm))
+    envelope = {"name": "X", "records": len(frame)}
+    reference = render_dataset_json({**envelope, "rows": compute_dataset_json_rows(frame, vm)})
+    fast = render_dataset_json_bytes(envelope, render_dataset_json_rows(frame, vm)).decode("utf-8")
     assert fast == reference
     assert '["quote \\" \\\\ slash", 1, 0.1, "2020-01-02", "2020-01-02T08:30:15", "08:30:00", "Y"]' in fast
-    assert render_dataset_json({}, render_dataset_json_rows(frame.iloc[:0], vm)) == render_dataset_json({"rows": []})
+    assert render_dataset_json_bytes(envelope, render_dataset_json_rows(frame.iloc[:0], vm)) == \
+        render_dataset_json({**envelope, "rows": []}).encode("utf-8")
