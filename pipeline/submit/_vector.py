@@ -14,6 +14,7 @@ from typing import Any, Callable
 import numpy as np
 import pandas as pd
 
+MAX_KEPT = 2048
 _FACTORIZED: dict[tuple, tuple[Any, np.ndarray, np.ndarray]] = {}
 _TEXT: dict[tuple, tuple[Any, pd.Series]] = {}
 
@@ -53,6 +54,8 @@ def factorize(values) -> tuple[np.ndarray, np.ndarray]:
     kept = _FACTORIZED.get(key) if key else None
     if kept is not None:
         return kept[1], kept[2]
+    if len(_FACTORIZED) >= MAX_KEPT:   # a caller that never forgets (a test session) stays bounded
+        forget_columns()
     codes, uniques = pd.factorize(_object_values(values), use_na_sentinel=True)
     uniques = np.asarray(uniques, dtype=object) if not isinstance(uniques, np.ndarray) else uniques
     if key:
