@@ -1,5 +1,11 @@
 """Per-distinct-value helpers: clinical text columns repeat a few values many times, so a Python
-function applied to the distinct values and broadcast back is fast and stays exact."""
+function applied to the distinct values and broadcast back is fast and stays exact.
+
+Packaging looks at each column several times (ASCII check, lengths, XPT, Dataset-JSON), so the
+factorisation of a column is kept while the stage works on its dataset (:func:`factorize`, keyed
+by the column's memory; the stage calls :func:`forget_columns` between datasets). Frames are never
+changed in place while packaging, which is what makes the memory address a safe key.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +14,54 @@ from typing import Any, Callable
 import numpy as np
 import pandas as pd
 
+MAX_KEPT = 2048
+_FACTORIZED: dict[tuple, tuple[Any, np.ndarray, np.ndarray]] = {}
+_TEXT: dict[tuple, tuple[Any, pd.Series]] = {}
+
+
+def _object_values(values):
+    """The object ndarray behind a text column (pandas ``string[python]`` keeps one too), else ``values``."""
+    if isinstance(values, pd.Series):
+        if values.dtype == object:
+            return values.to_numpy()
+        if isinstance(values.dtype, pd.StringDtype) and values.dtype.storage == "python":
+            return getattr(values.array, "_ndarray", values)
+    return values
+
+
+def _memory_key(values) -> tuple | None:
+    array = _object_values(values)
+    if not isinstance(array, np.ndarray) or array.dtype != object:
+        return None
+    return (array.__array_interface__["data"][0], array.shape, array.strides)
+
+
+def forget_columns() -> None:
+    """Drop the kept factorisations (call when the frames they describe are done with)."""
+    _FACTORIZED.clear()
+    _TEXT.clear()
+
+
+def factorize(values) -> tuple[np.ndarray, np.ndarray]:
+    """(codes, distinct values) as ``pd.factorize`` gives them, missing as code -1; text columns are
+    factorised once and the result reused.
+
+    >>> codes, uniques = factorize(pd.Series(["b", None, "b", "a"], dtype=object))
+    >>> codes.tolist(), list(uniques)
+    ([0, -1, 0, 1], ['b', 'a'])
+    """
+    key = _memory_key(values)
+    kept = _FACTORIZED.get(key) if key else None
+    if kept is not None:
+        return kept[1], kept[2]
+    if len(_FACTORIZED) >= MAX_KEPT:   # a caller that never forgets (a test session) stays bounded
+        forget_columns()
+    codes, uniques = pd.factorize(_object_values(values), use_na_sentinel=True)
+    uniques = np.asarray(uniques, dtype=object) if not isinstance(uniques, np.ndarray) else uniques
+    if key:
+        _FACTORIZED[key] = (values, codes, uniques)   # the reference keeps the memory (and the key) valid
+    return codes, uniques
+
 
 def map_unique(values: pd.Series, func: Callable[[Any], Any], missing: Any = None) -> np.ndarray:
     """``func`` applied to each distinct non-missing value, broadcast back to every row.
@@ -15,7 +69,7 @@ def map_unique(values: pd.Series, func: Callable[[Any], Any], missing: Any = Non
     >>> map_unique(pd.Series(["ab", None, "ab", "c"]), len, missing=0).tolist()
     [2, 0, 2, 1]
     """
-    codes, uniques = pd.factorize(values, use_na_sentinel=True)
+    codes, uniques = factorize(values)
     mapped = np.array([func(u) for u in uniques] + [missing], dtype=object)
     return mapped[codes]  # code -1 (missing) picks the trailing ``missing``
 
@@ -30,18 +84,31 @@ def byte_lengths(values: pd.Series) -> np.ndarray:
     return lengths.astype("int64")
 
 
+def _text_of(value: Any) -> str:
+    if isinstance(value, (bool, np.bool_)):
+        return "Y" if value else "N"
+    if isinstance(value, str):
+        return value
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
 def as_text(values: pd.Series) -> pd.Series:
     """Text column as ``str`` values with ``None`` for missing: booleans become Y/N, numbers their text.
 
     >>> as_text(pd.Series([True, False, None])).tolist(), as_text(pd.Series(["a", 3, None], dtype=object)).tolist()
     (['Y', 'N', None], ['a', '3', None])
     """
-    if pd.api.types.is_bool_dtype(values):
-        values = values.map({True: "Y", False: "N"})
-    text = values.astype(object)
-    text = text.where(text.notna(), None)
-    if pd.api.types.infer_dtype(text, skipna=True) not in ("string", "empty"):
-        mapped = map_unique(text, lambda v: "Y" if v is True else "N" if v is False else
-                            (str(int(v)) if isinstance(v, float) and v.is_integer() else str(v)), missing=None)
-        text = pd.Series(mapped, index=values.index, dtype=object)
+    key = _memory_key(values)
+    kept = _TEXT.get(key) if key else None
+    if kept is not None and kept[1].index.equals(values.index):
+        return kept[1]
+    codes, uniques = factorize(values)
+    texts = np.array([_text_of(u) for u in uniques] + [None], dtype=object)
+    text = pd.Series(texts[codes], index=values.index, dtype=object)
+    if key:
+        _TEXT[key] = (values, text)
+        # the text column's factorisation is known: same codes, the distinct values as text
+        _FACTORIZED[_memory_key(text)] = (text, codes, texts[:-1])
     return text

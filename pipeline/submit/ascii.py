@@ -184,10 +184,10 @@ def derive_vars_ascii(dataset: pd.DataFrame, dataset_name: str = "",
     """
     if not isinstance(dataset, pd.DataFrame):
         raise TypeError(f"derive_vars_ascii: dataset {dataset_name!r} must be a DataFrame, got {type(dataset).__name__}")
-    result = dataset.copy()
+    result = dataset.copy(deep=False)   # changed columns are replaced by new arrays below, never written in place
     reports = []
     for variable in result.columns:
-        column = result[variable]
+        column = dataset[variable]
         if not (pd.api.types.is_object_dtype(column) or pd.api.types.is_string_dtype(column)):
             continue
         flags = map_unique(column, lambda v: isinstance(v, str) and (v in conversion.values or not (v.isascii() and _printable(v))),
@@ -200,7 +200,9 @@ def derive_vars_ascii(dataset: pd.DataFrame, dataset_name: str = "",
         replaced = originals.map(lambda v: mapping[v][0])
         rules = originals.map(lambda v: mapping[v][1])
         convertible = replaced.notna()
-        result.loc[replaced[convertible].index, variable] = replaced[convertible]
+        converted = column.copy()
+        converted.loc[replaced[convertible].index] = replaced[convertible]
+        result[variable] = converted
         positions = needs.to_numpy().nonzero()[0]
         reports.append(pd.DataFrame({
             "dataset": dataset_name, "variable": variable, "row": positions + 1,

@@ -126,8 +126,10 @@ load_standard_datasets = tables.submission_datasets
 # --------------------------------------------------------------------------------------------
 
 def _first_valid(values: pd.Series) -> Any:
-    valid = values.dropna()
-    return valid.iloc[0] if len(valid) else None
+    from pipeline.submit._vector import factorize
+
+    _, uniques = factorize(values)   # distinct values in order of appearance, missing left out
+    return uniques[0] if len(uniques) else None
 
 
 def compute_variable_kind(values: pd.Series) -> str:
@@ -208,9 +210,16 @@ def resolve_variable_kind(variable: str, values: pd.Series, spec_type: str = "",
     return kind
 
 
+def _distinct_text(values: pd.Series) -> pd.Series:
+    """The distinct non-missing values of a column as text (checks that hold for all values hold for these)."""
+    from pipeline.submit._vector import factorize
+
+    return pd.Series(factorize(values)[1], dtype=object).astype(str)
+
+
 def _iso_text_type(values: pd.Series) -> str:
     """Define-XML data type of an ISO 8601 text column (``date``, ``datetime``, ``durationDatetime``)."""
-    valid = values.dropna().astype(str)
+    valid = _distinct_text(values)
     valid = valid[valid.str.len() > 0]
     if len(valid) and valid.str.match(_ISO_DURATION).all():
         return "durationDatetime"
@@ -228,7 +237,7 @@ def _iso_json_type(values: pd.Series, define_type: str) -> str:
     >>> _iso_json_type(pd.Series(["2019-04-01", None]), "date"), _iso_json_type(pd.Series(["2019-04"]), "date")
     ('date', 'string')
     """
-    valid = values.dropna().astype(str)
+    valid = _distinct_text(values)
     valid = valid[valid != ""]
     if not len(valid) or define_type not in ("date", "datetime"):
         return "string"

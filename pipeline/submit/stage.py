@@ -35,11 +35,13 @@ from pipeline.common.errors import ConfigError, InputError, PipelineError
 from pipeline.common.io import sha256_file, write_bytes_atomic, write_csv_atomic, write_json_atomic, write_text_atomic
 from pipeline.common.logs import get_logger
 from pipeline.common.study import StudyContext
+from pipeline.submit._vector import forget_columns
 from pipeline.submit.arm import build_result_displays, columns_of
 from pipeline.submit.ascii import (DEFAULT_CONVERSION, TextConversion, compute_ascii_text,
                                    derive_vars_ascii, load_text_conversion)
 from pipeline.submit.csdrg import write_csdrg
-from pipeline.submit.datasetjson import DATASET_JSON_VERSION, build_dataset_json, render_dataset_json, validate_dataset_json
+from pipeline.submit.datasetjson import (DATASET_JSON_VERSION, build_dataset_json, render_dataset_json_bytes,
+                                         render_dataset_json_rows, validate_dataset_json)
 from pipeline.submit.define import (DEFINE_VERSION, IG_VERSIONS, STYLESHEET_FILE, STYLESHEET_NAME, DefineContext, assign_codelist_oids, build_codelists, build_define_xml,
                                     check_define_references,
                                     build_value_level_meta,
@@ -60,6 +62,7 @@ STANDARD_FOLDERS = {"SDTM": "sdtm", "ADaM": "adam"}
 CHECK_COLUMNS = ISSUE_COLUMNS + ["standard"]
 CHECK_NON_ASCII = "non-ASCII text"
 CHECK_NO_ASCII = "non-ASCII text without an ASCII spelling"
+STAGE_SCHEMA_ROWS = 25   # rows per dataset checked by jsonschema; every row is typed by construction
 
 
 @dataclass(frozen=True)
@@ -269,6 +272,28 @@ def json_variable_meta(variables: pd.DataFrame, original: pd.DataFrame) -> pd.Da
     return result
 
 
+def write_dataset_files(out_dir: Path, standard: str, meta: DatasetMeta, frame: pd.DataFrame, variables: pd.DataFrame,
+                        original: pd.DataFrame, stamp: str, created: str, define_context: DefineContext, as_of: str) -> None:
+    """The XPT (read back and compared) and the Dataset-JSON (schema-checked) of one prepared dataset."""
+    xpt_path = write_xpt(out_dir / meta.file_name, frame, meta, variables, stamp)
+    problems = check_xpt_read_back(xpt_path, frame, meta, variables)
+    if problems:
+        raise PipelineError(f"{xpt_path}: read-back check failed: {problems[0]} ({len(problems)} difference(s))")
+    json_meta = json_variable_meta(variables, original)
+    # the schema sees the envelope and the first rows (jsonschema costs about 1 ms a row);
+    # every row is then rendered column-wise, so all rows have the columns' width by construction
+    obj = build_dataset_json(meta, original.iloc[:STAGE_SCHEMA_ROWS], json_meta, created, define_context.study_oid,
+                             define_context.metadata_version_oid, as_of=as_of)
+    problems = validate_dataset_json(obj)
+    if problems:
+        raise PipelineError(f"{out_dir / 'datasetjson' / (meta.name.lower() + '.json')}: not valid Dataset-JSON v1.1: "
+                            f"{problems[0]}")
+    obj["records"] = int(len(original))
+    write_bytes_atomic(out_dir / "datasetjson" / f"{meta.name.lower()}.json",
+                       render_dataset_json_bytes(obj, render_dataset_json_rows(original, json_meta)))
+    log.info("%s %s: %d records, %d variables", standard, meta.name, len(frame), frame.shape[1])
+
+
 def package_standard(ctx: StudyContext, standard: str, source_dir: Path, created: str,
                      sdtm_columns: dict[str, set[str]], as_of: str = "") -> tuple[list[dict], pd.DataFrame]:
     """Write the XPT, Dataset-JSON and define.xml of one standard; return (dataset summaries, checks)."""
@@ -315,13 +340,18 @@ def package_standard(ctx: StudyContext, standard: str, source_dir: Path, created
     variable_tables: list[pd.DataFrame] = []
     sources = MetadataSources(standard_variables, standard_datasets, origins, study_specs, study_variables,
                               adam_variables, adam_methods, sdtm_columns, load_text_conversion(ctx.specs_dir))
+    blocked = False
     for path in files:
+        forget_columns()   # the kept factorisations describe one dataset: prepared and written in one go
         meta, frame, variables, dataset_checks, original = prepare_dataset(read_dataset(path), sources)
         originals[meta.name] = original
         checks.extend(dataset_checks)
         metas.append(meta)
         frames[meta.name] = frame
         variable_tables.append(variables)
+        blocked = blocked or any(len(c) and (c["severity"] == "error").any() for c in dataset_checks)
+        if not blocked and frame.shape[1]:   # files land in the stage's staging folder: a later error discards them
+            write_dataset_files(out_dir, standard, meta, frame, variables, original, stamp, created, define_context, as_of)
 
     all_checks = _checks_frame(checks)
     errors = all_checks[all_checks["severity"] == "error"]
@@ -334,25 +364,11 @@ def package_standard(ctx: StudyContext, standard: str, source_dir: Path, created
         raise PipelineError(
             f"{source_dir / (first['dataset'].lower() + '.parquet')}: {first['dataset']}.{first['variable'] or '-'}{row_text}: "
             f"{first['check']} ({len(errors)} blocking problem(s) in {standard}; fix: {first['action']})")
-
-    for meta, variables in zip(metas, variable_tables):
-        frame = frames[meta.name]
-        if not frame.shape[1]:
+    for meta in metas:
+        if not frames[meta.name].shape[1]:
             raise InputError(f"{source_dir / (meta.name.lower() + '.parquet')}: dataset has no columns")
-        xpt_path = write_xpt(out_dir / meta.file_name, frame, meta, variables, stamp)
-        problems = check_xpt_read_back(xpt_path, frame, meta, variables)
-        if problems:
-            raise PipelineError(f"{xpt_path}: read-back check failed: {problems[0]} ({len(problems)} difference(s))")
-        original = originals[meta.name]
-        obj = build_dataset_json(meta, original, json_variable_meta(variables, original), created, define_context.study_oid,
-                                 define_context.metadata_version_oid, as_of=as_of)
-        problems = validate_dataset_json(obj)
-        if problems:
-            raise PipelineError(f"{out_dir / 'datasetjson' / (meta.name.lower() + '.json')}: not valid Dataset-JSON v1.1: "
-                                f"{problems[0]}")
-        write_text_atomic(out_dir / "datasetjson" / f"{meta.name.lower()}.json", render_dataset_json(obj))
-        log.info("%s %s: %d records, %d variables", standard, meta.name, len(frame), frame.shape[1])
 
+    forget_columns()
     variable_meta = assign_codelist_oids(pd.concat(variable_tables, ignore_index=True), ct)
     tlf_spec = (ctx.spec("tlf") or {}) if standard == "ADaM" and (ctx.specs_dir / "tlf.yaml").exists() else {}
     checks.extend(write_define(out_dir, define_context, metas, frames, variable_meta, ct, tlf_spec))

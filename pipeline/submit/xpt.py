@@ -4,26 +4,28 @@ Limits enforced (FDA Study Data Technical Conformance Guide, XPT v5): dataset an
 names <= 8 characters (letters, digits, underscore, starting with a letter), labels <= 40
 characters, character values <= 200 bytes of printable ASCII, lower-case file names, character
 lengths = longest value. ADaM dates (``*DT``), datetimes (``*DTM``) and times (``*TM``) are
-written as SAS numbers with ``DATE9.``, ``DATETIME20.`` and ``TIME8.`` formats. pyreadstat
-stamps the wall-clock time into the header records; :func:`patch_xpt_timestamps` replaces it
-with a fixed value so reruns are identical.
+written as SAS numbers with ``DATE9.``, ``DATETIME20.`` and ``TIME8.`` formats. The header
+records carry a fixed creation stamp so reruns are identical.
+
+The writer is vectorised (numpy): numbers are converted to IBM/370 doubles a whole column at a
+time, text columns are encoded once per distinct value and gathered into fixed-width records,
+and the file is built in one buffer. Its bytes equal what pyreadstat (ReadStat) writes for the
+same frame (tests/submit/test_xpt_writer.py compares both, and pyreadstat reads our files back).
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import os
 import re
-import tempfile
+import struct
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import pyreadstat
 
 from pipeline.common.errors import InputError
 from pipeline.common.io import write_bytes_atomic
-from pipeline.submit._vector import as_text, byte_lengths, map_unique
+from pipeline.submit._vector import as_text, byte_lengths, factorize
 from pipeline.submit.metadata import DatasetMeta
 
 MAX_NAME = 8
@@ -33,7 +35,8 @@ MAX_VARIABLES = 9999
 SAS_EPOCH = pd.Timestamp("1960-01-01")
 RECORD = 80
 _NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
-_XPT_STAMP = re.compile(rb"\d\d[A-Z]{3}\d\d:\d\d:\d\d:\d\d")
+_XPT_STAMP = re.compile(r"\d\d[A-Z]{3}\d\d:\d\d:\d\d:\d\d")
+_FORMAT = re.compile(r"(\$?[A-Za-z_]*?)(\d*)\.(\d*)")
 ISSUE_COLUMNS = ["dataset", "variable", "row", "value", "check", "severity", "action"]
 
 
@@ -44,26 +47,6 @@ def format_xpt_timestamp(moment: dt.datetime) -> str:
     '29JUN23:08:05:00'
     """
     return moment.strftime("%d%b%y:%H:%M:%S").upper()
-
-
-def patch_xpt_timestamps(data: bytes, stamp: str) -> bytes:
-    """Replace the creation/modification stamps of the library and member headers by ``stamp``.
-
-    Only the header records before the first ``OBS`` header are touched, so data values that
-    happen to look like a stamp stay as they are.
-
-    >>> header = b"HEADER RECORD*******LIBRARY HEADER RECORD!!!!!!!" + b"0" * 30 + b"  "
-    >>> rec = b"SAS     SAS     SASLIB  6.06    bsd4.2" + b" " * 26 + b"28NOV26:05:57:54"
-    >>> patched = patch_xpt_timestamps(header + rec, "01JAN00:00:00:00")
-    >>> patched[-16:]
-    b'01JAN00:00:00:00'
-    """
-    if len(stamp) != 16 or not _XPT_STAMP.fullmatch(stamp.encode("ascii")):
-        raise ValueError(f"patch_xpt_timestamps: stamp {stamp!r} is not ddMMMyy:hh:mm:ss")
-    marker = data.find(b"HEADER RECORD*******OBS     HEADER RECORD")
-    head_end = marker if marker >= 0 else len(data)
-    head = _XPT_STAMP.sub(stamp.encode("ascii"), data[:head_end])
-    return head + data[head_end:]
 
 
 def _issue(dataset: str, variable: str, row, value, check: str, severity: str, action: str) -> dict:
@@ -146,7 +129,150 @@ def prepare_xpt_dataset(dataset: pd.DataFrame, variable_meta: pd.DataFrame) -> t
             result[variable] = pd.to_numeric(column, errors="coerce").astype("float64").to_numpy()
         else:
             result[variable] = as_text(column).to_numpy(dtype=object)
-    return pd.DataFrame(result, columns=list(dataset.columns)), formats
+    return pd.DataFrame(result, columns=list(dataset.columns), copy=False), formats
+
+
+def _namestr(index: int, name: str, label: str, is_char: bool, width: int, position: int, sas_format: str) -> bytes:
+    """One 140-byte NAMESTR record (variable descriptor) of an XPORT v5 member."""
+    format_name, format_width, format_decimals = _parse_format(sas_format)
+    head = struct.pack(">hhhh", 2 if is_char else 1, 0, width, index + 1)
+    texts = name.encode("ascii").ljust(8) + label.encode("ascii").ljust(40) + format_name.ljust(8)
+    format_fields = struct.pack(">hhhh", format_width, format_decimals, 0 if is_char else 1, 0)
+    informat = b" " * 8 + struct.pack(">hhi", 0, 0, position)
+    return head + texts + format_fields + informat + b"\0" * 52
+
+
+def _parse_format(sas_format: str) -> tuple[bytes, int, int]:
+    """(name, width, decimals) of a SAS format such as ``DATE9.``, ``8.2`` or ``$CHAR20.``.
+
+    >>> _parse_format("DATETIME20."), _parse_format("8.2"), _parse_format("")
+    ((b'DATETIME', 20, 0), (b'', 8, 2), (b'', 0, 0))
+    """
+    if not sas_format:
+        return b"", 0, 0
+    match = _FORMAT.fullmatch(sas_format)
+    if not match or len(match.group(1)) > MAX_NAME:
+        raise InputError(f"SAS format {sas_format!r} is not NAMEw.d with a name of at most 8 characters")
+    name, width, decimals = match.groups()
+    return name.upper().encode("ascii"), int(width or 0), int(decimals or 0)
+
+
+def _header(name: str, counts: tuple[int, ...] = (0,) * 6) -> bytes:
+    text = f"HEADER RECORD*******{name:<8}HEADER RECORD!!!!!!!" + "".join(f"{n:05d}" for n in counts)
+    return text.encode("ascii").ljust(RECORD)
+
+
+def ibm_from_ieee(values: np.ndarray) -> np.ndarray:
+    """IEEE doubles as big-endian IBM/370 doubles (the XPORT number format), missing (NaN) as ``.``.
+
+    Exact: the 53-bit IEEE fraction fits the 56-bit IBM one. As SAS's reference routine (TS-140):
+    magnitudes below 2**-260 (and -0.0) become 0, from 2**249 on the largest IBM number.
+
+    >>> ibm_from_ieee(np.array([1.0, -118.625, np.nan, 0.0])).tobytes().hex(" ", 8)
+    '4110000000000000 c276a00000000000 2e00000000000000 0000000000000000'
+    """
+    values = np.ascontiguousarray(values, dtype="float64")
+    bits = values.view(np.uint64)
+    sign = bits >> np.uint64(63)
+    exponent = ((bits >> np.uint64(52)) & np.uint64(0x7FF)).astype(np.int64) - 1023
+    fraction = (bits & np.uint64(0xFFFFFFFFFFFFF)) | np.uint64(1 << 52)
+    fraction <<= (exponent & 3).astype(np.uint64)   # binary exponent -> hexadecimal exponent
+    top = (np.clip((exponent >> 2) + 65, 0, 127).astype(np.uint64)) | (sign << np.uint64(7))
+    ibm = (top << np.uint64(56)) | fraction
+    ibm[exponent < -260] = 0
+    too_large = exponent > 248
+    ibm[too_large] = (((sign[too_large] << np.uint64(7)) | np.uint64(0x7F)) << np.uint64(56)) | np.uint64(0x00FFFFFFFFFFFFFF)
+    ibm[np.isnan(values)] = np.uint64(0x2E << 56)
+    return ibm.astype(">u8")
+
+
+def ieee_from_ibm(words: np.ndarray) -> np.ndarray:
+    """Big-endian IBM/370 doubles back to IEEE; missing values (``.``, ``.A`` ...) as NaN, the largest
+    IBM number (what infinities and overflows are written as) as an infinity, as ReadStat reads them.
+
+    >>> ieee_from_ibm(ibm_from_ieee(np.array([0.1, -2.5e-70, 5e74, np.nan]))).tolist()
+    [0.1, -2.5e-70, 5e+74, nan]
+    """
+    words = np.asarray(words).astype(np.uint64)
+    fraction = (words & np.uint64(0x00FFFFFFFFFFFFFF)).astype("float64")
+    exponent = ((words >> np.uint64(56)) & np.uint64(0x7F)).astype(np.int64) - 64
+    magnitude = np.ldexp(fraction, 4 * exponent - 56)
+    values = np.where(words >> np.uint64(63), -magnitude, magnitude)
+    missing = (fraction == 0) & (words >> np.uint64(56) != 0)
+    values[missing] = np.nan
+    largest = (words & np.uint64(0x7FFFFFFFFFFFFFFF)) == np.uint64(0x7FFFFFFFFFFFFFFF)
+    values[largest] = np.where(words[largest] >> np.uint64(63), -np.inf, np.inf)   # as ReadStat reads it
+    return values
+
+
+def encode_text_column(values: np.ndarray) -> tuple[np.ndarray, np.ndarray, int]:
+    """(codes, table, width) of a text column: ``table[codes]`` are the fixed-width blank-padded bytes.
+
+    Missing values and empty strings are blanks; the width is the longest UTF-8 value, at least 1.
+
+    >>> codes, table, width = encode_text_column(np.array(["ab", None, "c", "ab"], dtype=object))
+    >>> width, table[codes].tobytes()
+    (2, b'ab  c ab')
+    """
+    codes, uniques = factorize(values)
+    encoded = [str(v).encode("utf-8").split(b"\0", 1)[0] for v in uniques] + [b""]
+    width = max(1, max(len(b) for b in encoded))
+    table = np.array(encoded, dtype=f"S{width}").view(np.uint8).reshape(len(encoded), width).copy()
+    table[table == 0] = ord(" ")
+    return codes, table, width
+
+
+def build_xpt_bytes(frame: pd.DataFrame, name: str, file_label: str, labels: list[str], formats: dict[str, str],
+                    stamp: str) -> np.ndarray:
+    """The complete XPORT v5 file of ``frame`` (float64 numbers, ``str``/None text) as one byte array.
+
+    Layout (SAS TS-140): library and member headers, one NAMESTR per variable, then the
+    observations as fixed-width records, each part padded with blanks to 80-byte records.
+
+    >>> data = build_xpt_bytes(pd.DataFrame({"A": [1.0]}), "X", "", ["A"], {}, "01JAN00:00:00:00")
+    >>> len(data), data[-80:-72].tobytes().hex()
+    (960, '4110000000000000')
+    """
+    if not _XPT_STAMP.fullmatch(stamp):
+        raise ValueError(f"build_xpt_bytes: stamp {stamp!r} is not ddMMMyy:hh:mm:ss")
+    count = len(frame)
+    columns = []   # (start, width, table, codes): a row's bytes are table[codes] (numbers: codes None)
+    namestrs = []
+    position = 0
+    for index, (variable, label) in enumerate(zip(frame.columns, labels)):
+        column = frame[variable].to_numpy()
+        is_char = column.dtype == object
+        if is_char:
+            codes, table, width = encode_text_column(column)
+        else:
+            codes, table, width = None, ibm_from_ieee(column).view(np.uint8).reshape(count, 8), 8
+        columns.append((position, width, table, codes))
+        namestrs.append(_namestr(index, variable, label, is_char, width, position, formats.get(variable, "")))
+        position += width
+    ts = stamp.encode("ascii")
+    head = b"".join([
+        _header("LIBRARY"),
+        b"SAS     SAS     SASLIB  6.06    bsd4.2  " + b" " * 24 + ts,
+        ts.ljust(RECORD),
+        _header("MEMBER", (0, 0, 0, 160, 0, 140)),
+        _header("DSCRPTR"),
+        b"SAS     " + name.encode("ascii")[:8].ljust(8) + b"SASDATA 6.06    bsd4.2  " + b" " * 24 + ts,
+        ts + b" " * 16 + file_label.encode("utf-8")[:40].ljust(40) + b" " * 8,
+        _header("NAMESTR", (0, len(namestrs), 0, 0, 0, 0)),
+        _pad(b"".join(namestrs)),
+        _header("OBS"),
+    ])
+    data_bytes = count * position
+    out = np.full(len(head) + data_bytes + (-data_bytes % RECORD), ord(" "), dtype=np.uint8)
+    out[:len(head)] = np.frombuffer(head, dtype=np.uint8)
+    records = out[len(head):len(head) + data_bytes].reshape(count, position)
+    for start, width, table, codes in columns:
+        records[:, start:start + width] = table if codes is None else table[codes]
+    return out
+
+
+def _pad(block: bytes) -> bytes:
+    return block + b" " * (-len(block) % RECORD)
 
 
 def write_xpt(path: str | Path, dataset: pd.DataFrame, meta: DatasetMeta, variable_meta: pd.DataFrame,
@@ -155,7 +281,7 @@ def write_xpt(path: str | Path, dataset: pd.DataFrame, meta: DatasetMeta, variab
 
     The file name must be the lower-case dataset name; labels longer than 40 are cut.
 
-    >>> import tempfile, pathlib
+    >>> import tempfile, pathlib, pyreadstat
     >>> from pipeline.submit.metadata import DatasetMeta
     >>> folder = pathlib.Path(tempfile.mkdtemp())
     >>> meta = DatasetMeta("DM", "Demographics", "SDTM", "SPECIAL PURPOSE", "", ("USUBJID",))
@@ -170,26 +296,51 @@ def write_xpt(path: str | Path, dataset: pd.DataFrame, meta: DatasetMeta, variab
     frame, formats = prepare_xpt_dataset(dataset, variable_meta)
     labels = dict(zip(variable_meta["variable"], variable_meta["label"]))
     column_labels = [str(labels.get(v) or v)[:MAX_LABEL] for v in frame.columns]
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
+    bad = [v for v in frame.columns if len(v) > MAX_NAME or not _NAME.match(v)]
+    if bad or len(meta.name) > MAX_NAME or not _NAME.match(meta.name):
+        raise InputError(f"{path}: cannot write XPT v5 for dataset {meta.name}: not SAS v5 names: {bad or [meta.name]}")
     try:
-        try:
-            pyreadstat.write_xport(frame, tmp, file_label=meta.label[:MAX_LABEL], column_labels=column_labels,
-                                   table_name=meta.name, file_format_version=5, variable_format=formats or None)
-        except Exception as exc:  # pyreadstat raises several types; name the dataset, not a traceback
-            raise InputError(f"{path}: cannot write XPT v5 for dataset {meta.name} ({exc.__class__.__name__}: {exc})") from None
-        data = Path(tmp).read_bytes()
-    finally:
-        Path(tmp).unlink(missing_ok=True)
-    return write_bytes_atomic(path, patch_xpt_timestamps(data, stamp))
+        data = build_xpt_bytes(frame, meta.name, meta.label[:MAX_LABEL], column_labels, formats, stamp)
+    except (ValueError, UnicodeError) as exc:
+        raise InputError(f"{path}: cannot write XPT v5 for dataset {meta.name} ({exc.__class__.__name__}: {exc})") from None
+    return write_bytes_atomic(path, memoryview(data))
+
+
+def read_xpt_layout(data: bytes) -> tuple[str, str, list[dict], int]:
+    """(dataset name, label, variables, offset of the first observation) from an XPORT v5 file's headers.
+
+    Each variable: ``name, label, is_char, width, position, format``.
+
+    >>> layout = read_xpt_layout(build_xpt_bytes(pd.DataFrame({"A": [1.0]}), "X", "L", ["Lab"], {"A": "DATE9."}, "01JAN00:00:00:00").tobytes())
+    >>> layout[0], layout[1], layout[2][0]["format"], layout[3]
+    ('X', 'L', 'DATE9', 880)
+    """
+    name = data[RECORD * 5 + 8:RECORD * 5 + 16].decode("ascii").rstrip()
+    label = data[RECORD * 6 + 32:RECORD * 6 + 72].decode("utf-8", "replace").rstrip()
+    count = int(data[RECORD * 7 + 54:RECORD * 7 + 58])
+    start = RECORD * 8
+    variables = []
+    for index in range(count):
+        record = data[start + index * 140:start + (index + 1) * 140]
+        kind, _, width, _ = struct.unpack(">hhhh", record[:8])
+        format_width, format_decimals = struct.unpack(">hh", record[64:68])
+        format_name = record[56:64].decode("ascii").rstrip()
+        sas_format = f"{format_name}{format_width or ''}" + (f".{format_decimals}" if format_decimals else "") \
+            if format_name or format_width else ""
+        variables.append({"name": record[8:16].decode("ascii").rstrip(),
+                          "label": record[16:56].decode("utf-8", "replace").rstrip(),
+                          "is_char": kind == 2, "width": width,
+                          "position": struct.unpack(">i", record[84:88])[0], "format": sas_format})
+    descriptors = start + count * 140
+    return name, label, variables, descriptors + (-descriptors % RECORD) + RECORD
 
 
 def check_xpt_read_back(path: str | Path, dataset: pd.DataFrame, meta: DatasetMeta,
                         variable_meta: pd.DataFrame) -> list[str]:
     """Re-read ``path`` and compare names, labels, types, lengths and values with what was meant.
 
-    Returns a list of differences (empty when the file is faithful). Numbers are compared with a
+    Returns a list of differences (empty when the file is faithful). The file is decoded from its
+    own headers (NAMESTR positions and widths); numbers go back to IEEE and are compared with a
     relative tolerance of 1e-12 (IBM/370 floats keep 14 hex digits); text ignores trailing blanks.
 
     >>> import tempfile, pathlib
@@ -202,48 +353,65 @@ def check_xpt_read_back(path: str | Path, dataset: pd.DataFrame, meta: DatasetMe
     []
     """
     expected, _ = prepare_xpt_dataset(dataset, variable_meta)
-    actual, file_meta = pyreadstat.read_xport(str(path), disable_datetime_conversion=True)
-    problems: list[str] = []
+    data = Path(path).read_bytes()
     where = Path(path).name
-    if file_meta.table_name != meta.name:
-        problems.append(f"{where}: dataset name {file_meta.table_name!r}, expected {meta.name!r}")
-    if (file_meta.file_label or "") != meta.label[:MAX_LABEL]:
-        problems.append(f"{where}: dataset label {file_meta.file_label!r}, expected {meta.label[:MAX_LABEL]!r}")
-    if list(actual.columns) != list(expected.columns):
-        problems.append(f"{where}: columns {list(actual.columns)}, expected {list(expected.columns)}")
+    problems: list[str] = []
+    try:
+        name, label, variables, first = read_xpt_layout(data)
+    except (ValueError, UnicodeError, struct.error) as exc:
+        return [f"{where}: headers not readable as XPT v5 ({exc})"]
+    if name != meta.name:
+        problems.append(f"{where}: dataset name {name!r}, expected {meta.name!r}")
+    if label != meta.label[:MAX_LABEL]:
+        problems.append(f"{where}: dataset label {label!r}, expected {meta.label[:MAX_LABEL]!r}")
+    names = [v["name"] for v in variables]
+    if names != list(expected.columns):
+        problems.append(f"{where}: columns {names}, expected {list(expected.columns)}")
         return problems
-    if len(actual) != len(expected):
-        problems.append(f"{where}: {len(actual)} rows, expected {len(expected)}")
+    row_length = sum(v["width"] for v in variables)
+    rows = len(expected)
+    padding = data[first + rows * row_length:]
+    if len(padding) >= RECORD or padding.strip(b" ") or len(data) < first + rows * row_length:
+        problems.append(f"{where}: {(len(data) - first) // max(row_length, 1)} rows, expected {rows}")
         return problems
+    records = np.frombuffer(data, dtype=np.uint8, count=rows * row_length, offset=first).reshape(rows, row_length)
     labels = dict(zip(variable_meta["variable"], variable_meta["label"]))
     lengths = dict(zip(variable_meta["variable"], variable_meta.get("length", pd.Series(dtype=int))))
     kinds = dict(zip(variable_meta["variable"], variable_meta["kind"]))
-    read_labels = dict(zip(file_meta.column_names, file_meta.column_labels))
-    for variable in expected.columns:
+    for variable, read in zip(expected.columns, variables):
         want_label = str(labels.get(variable) or variable)[:MAX_LABEL]
-        if (read_labels.get(variable) or "") != want_label:
-            problems.append(f"{where}: {variable} label {read_labels.get(variable)!r}, expected {want_label!r}")
+        if read["label"] != want_label:
+            problems.append(f"{where}: {variable} label {read['label']!r}, expected {want_label!r}")
         is_char = kinds.get(variable, "char") == "char"
-        read_type = file_meta.readstat_variable_types.get(variable)
-        if (read_type == "string") != is_char:
-            problems.append(f"{where}: {variable} type {read_type}, expected {'string' if is_char else 'double'}")
+        if read["is_char"] != is_char:
+            problems.append(f"{where}: {variable} type {'string' if read['is_char'] else 'double'}, "
+                            f"expected {'string' if is_char else 'double'}")
             continue
-        width = file_meta.variable_storage_width.get(variable)
+        width, start = read["width"], read["position"]
         if is_char and variable in lengths and width != int(lengths[variable]):
             problems.append(f"{where}: {variable} length {width}, expected {int(lengths[variable])}")
+        block = records[:, start:start + width]
         if is_char:
-            want = map_unique(pd.Series(expected[variable]), lambda v: str(v).rstrip(), missing="")
-            got = map_unique(actual[variable], lambda v: str(v).rstrip(), missing="")
-            bad = (want != got).nonzero()[0]
+            codes, table, want_width = encode_text_column(expected[variable].to_numpy())
+            if want_width > width:
+                table = table[:, :width]
+            elif want_width < width:
+                table = np.pad(table, ((0, 0), (0, width - want_width)), constant_values=ord(" "))
+            bad = (~(block == table[codes]).all(axis=1)).nonzero()[0]
+            if len(bad):
+                first_bad = int(bad[0])
+                got_value = block[first_bad].tobytes().decode("utf-8", "replace").rstrip()
+                want_value = expected[variable].iloc[first_bad]
         else:
-            want = pd.to_numeric(pd.Series(expected[variable]), errors="coerce").to_numpy(dtype="float64")
-            got = pd.to_numeric(actual[variable], errors="coerce").to_numpy(dtype="float64")
+            got = ieee_from_ibm(block.copy().view(">u8").ravel())
+            want = expected[variable].to_numpy(dtype="float64")
             same = np.isclose(want, got, rtol=1e-12, atol=0.0, equal_nan=True)
             bad = (~same).nonzero()[0]
+            if len(bad):
+                first_bad = int(bad[0])
+                got_value, want_value = float(got[first_bad]), _plain(want[first_bad])
         if len(bad):
-            first = int(bad[0])
-            got_value, want_value = _plain(actual[variable].iloc[first]), _plain(expected[variable][first])
-            problems.append(f"{where}: {variable} row {first + 1}: read back {got_value!r}, "
+            problems.append(f"{where}: {variable} row {first_bad + 1}: read back {got_value!r}, "
                             f"expected {want_value!r} ({len(bad)} value(s) differ)")
     return problems
 

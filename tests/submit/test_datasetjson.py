@@ -72,3 +72,30 @@ def test_dataset_json_of_an_empty_dataset_has_zero_records_and_no_rows():
     obj = build(adae().iloc[0:0])
     assert obj["records"] == 0 and obj["rows"] == []
     assert validate_dataset_json(obj) == []
+
+
+def test_column_wise_rows_equal_the_row_by_row_rendering_for_awkward_values():
+    import datetime as dt
+
+    import numpy as np
+
+    from pipeline.submit.datasetjson import compute_dataset_json_rows, render_dataset_json_bytes, render_dataset_json_rows
+
+    frame = pd.DataFrame({
+        "TEXT": pd.Series(['quote " \\ slash', "", None, "\u00e9t\u00e9 \u8ca7\u8840", "tab\tnew\nline", "x" * 200], dtype=object),
+        "SEQ": [1.0, None, 3.0, -4.0, 2.0 ** 52, 0.0],
+        "VAL": [0.1, np.nan, np.inf, -0.0, 1e-300, 123456789.125],
+        "ADT": pd.to_datetime(["2020-01-02", None, "1960-01-01", "2099-12-31", None, "2000-02-29"]),
+        "ADTM": pd.to_datetime(["2020-01-02 08:30:15", None, None, "1999-12-31 23:59:59", None, None]),
+        "ATM": [dt.time(8, 30), None, dt.time(0, 0, 1), None, None, dt.time(23, 59, 59)],
+        "FLAG": [True, False, None, True, None, False],
+    })
+    vm = pd.DataFrame({"variable": list(frame.columns),
+                       "kind": ["char", "integer", "float", "date", "datetime", "time", "char"]})
+    envelope = {"name": "X", "records": len(frame)}
+    reference = render_dataset_json({**envelope, "rows": compute_dataset_json_rows(frame, vm)})
+    fast = render_dataset_json_bytes(envelope, render_dataset_json_rows(frame, vm)).decode("utf-8")
+    assert fast == reference
+    assert '["quote \\" \\\\ slash", 1, 0.1, "2020-01-02", "2020-01-02T08:30:15", "08:30:00", "Y"]' in fast
+    assert render_dataset_json_bytes(envelope, render_dataset_json_rows(frame.iloc[:0], vm)) == \
+        render_dataset_json({**envelope, "rows": []}).encode("utf-8")

@@ -6,8 +6,7 @@ import pytest
 
 from pipeline.common.errors import InputError
 from pipeline.submit.metadata import DatasetMeta, build_variable_meta, load_standard_origins
-from pipeline.submit.xpt import (check_xpt_limits, check_xpt_read_back, format_xpt_timestamp, patch_xpt_timestamps,
-                                 write_xpt)
+from pipeline.submit.xpt import check_xpt_limits, check_xpt_read_back, format_xpt_timestamp, write_xpt
 
 STAMP = "29JUN23:00:00:00"
 DM = DatasetMeta("DM", "Demographics", "SDTM", "SPECIAL PURPOSE", "One record per subject", ("STUDYID", "USUBJID"))
@@ -109,14 +108,15 @@ def test_limits_flag_long_dataset_and_variable_names_and_labels():
     ]
 
 
-def test_patch_xpt_timestamps_leaves_observation_data_alone():
-    header = b"HEADER RECORD*******LIBRARY HEADER RECORD!!!!!!!" + b"0" * 30 + b"  "
-    rec = b"SAS     SAS     SASLIB  6.06    bsd4.2" + b" " * 26 + b"28NOV26:05:57:54"
-    obs = b"HEADER RECORD*******OBS     HEADER RECORD!!!!!!!" + b"0" * 30 + b"  "
-    data = header + rec + obs + b"01FEB20:10:00:00".ljust(80)
-    patched = patch_xpt_timestamps(data, STAMP)
-    assert patched[80:160].endswith(STAMP.encode())
-    assert patched[240:256] == b"01FEB20:10:00:00"
+def test_read_back_check_reports_a_damaged_text_value_and_a_truncated_file(tmp_path, dm):
+    vm = variable_meta(DM, dm)
+    path = write_xpt(tmp_path / "dm.xpt", dm, DM, vm, STAMP)
+    data = path.read_bytes()
+    path.write_bytes(data.replace(b"S1-102-010", b"S1-102-011"))
+    assert check_xpt_read_back(path, dm, DM, vm) == [
+        "dm.xpt: USUBJID row 3: read back 'S1-102-011', expected 'S1-102-010' (1 value(s) differ)"]
+    path.write_bytes(data[:-80])
+    assert check_xpt_read_back(path, dm, DM, vm)[0].startswith("dm.xpt: 2 rows, expected 3")
 
 
 def test_mixed_and_boolean_text_columns_are_written_as_text_consistently(tmp_path):
