@@ -252,6 +252,7 @@ def resolve_study_metadata(spec_path: Path, standards_dir: Path) -> StudyMetadat
     codelists = build_codelists(ct, sponsor)
     adam_path = Path(spec_path).parent / ADAM_SPEC
     adam_variables = load_adam_variables(adam_path)
+    adam_facts = load_adam_dataset_facts(adam_path)
     datasets: dict[str, DatasetSpec] = {}
     rows: list[dict[str, Any]] = []
     for raw_name, dspec in spec["datasets"].items():
@@ -261,6 +262,13 @@ def resolve_study_metadata(spec_path: Path, standards_dir: Path) -> StudyMetadat
         if not isinstance(dspec, dict):
             raise ConfigError(f"{spec_path}:line {line}: dataset {name}: expected a mapping")
         is_adam = bool(dspec.get("adam", name.startswith("AD")))
+        if is_adam and name in adam_facts:
+            repeated = [f for f in ADAM_DATASET_FACTS if f in dspec]
+            if repeated:
+                raise ConfigError(f"{spec_path}:line {lines.get(('datasets', raw_name, repeated[0]), line)}: dataset "
+                                  f"{name}: its {', '.join(repeated)} are declared in {ADAM_SPEC} (one home per "
+                                  f"dataset fact); remove them here")
+            dspec = {**dspec, **adam_facts[name]}
         if is_adam:
             dspec = dict(dspec)
             dspec["class"] = ADAM_CLASS_OF_NAME.get(str(dspec.get("class", "")).upper(), dspec.get("class", ""))
@@ -327,17 +335,8 @@ def load_adam_variables(path: str | Path) -> pd.DataFrame:
     >>> load_adam_variables(p).values.tolist()
     [['ADSL', 'SAFFL', 'Safety Population Flag', 'Y if dosed', '', 4, {'label': 'Safety Population Flag', 'codelist': 'NY'}], ['ADSL', 'SEX', 'Sex', '', '', 5, {'label': 'Sex'}]]
     """
-    path = Path(path)
-    if not path.exists():
-        return pd.DataFrame(columns=ADAM_VARIABLE_COLUMNS)
-    data, lines = load_yaml_with_lines(path)
-    datasets = data.get("datasets", []) if isinstance(data, dict) else []
-    entries = datasets.items() if isinstance(datasets, dict) else enumerate(datasets if isinstance(datasets, list) else [])
     rows = []
-    for key, entry in entries:
-        entry = {"name": key, **entry} if isinstance(datasets, dict) and isinstance(entry, dict) else entry
-        if not isinstance(entry, dict) or not entry.get("name"):
-            continue
+    for key, entry, lines in _adam_dataset_entries(path):
         variables = entry.get("variables") or []
         if isinstance(variables, dict):
             variables = [(k, {"name": k, **(v if isinstance(v, dict) else {"label": v})}) for k, v in variables.items()]
@@ -354,6 +353,44 @@ def load_adam_variables(path: str | Path) -> pd.DataFrame:
                          "attributes": {k: var[k] for k in ADAM_VARIABLE_ATTRIBUTES if k in var}})
     table = pd.DataFrame(rows, columns=ADAM_VARIABLE_COLUMNS)
     return table.drop_duplicates(["dataset", "variable"], keep="last").reset_index(drop=True)
+
+
+ADAM_DATASET_FACTS = ("label", "class", "structure", "keys")
+
+
+def _adam_dataset_entries(path: str | Path) -> list[tuple[Any, dict[str, Any], dict[tuple, int]]]:
+    """(key, entry with its ``name``, line table) of each dataset of ``adam.yaml``; none when absent."""
+    path = Path(path)
+    if not path.exists():
+        return []
+    data, lines = load_yaml_with_lines(path)
+    datasets = data.get("datasets", []) if isinstance(data, dict) else []
+    entries = datasets.items() if isinstance(datasets, dict) else enumerate(datasets if isinstance(datasets, list) else [])
+    out = []
+    for key, entry in entries:
+        entry = {"name": key, **entry} if isinstance(datasets, dict) and isinstance(entry, dict) else entry
+        if isinstance(entry, dict) and entry.get("name"):
+            out.append((key, entry, lines))
+    return out
+
+
+def load_adam_dataset_facts(path: str | Path) -> dict[str, dict[str, Any]]:
+    """Label, class, structure and keys of each dataset ``adam.yaml`` declares (their one home: the
+    ADaM engine sorts by the same keys); a dataset built in two passes takes the first value of each.
+
+    >>> import tempfile, pathlib
+    >>> p = pathlib.Path(tempfile.mkdtemp()) / "adam.yaml"
+    >>> _ = p.write_text("datasets:\\n  - {name: ADSL, keys: [STUDYID, USUBJID]}\\n  - {name: ADSL, label: Subject-Level}\\n")
+    >>> load_adam_dataset_facts(p)
+    {'ADSL': {'keys': ['STUDYID', 'USUBJID'], 'label': 'Subject-Level'}}
+    """
+    facts: dict[str, dict[str, Any]] = {}
+    for _, entry, _ in _adam_dataset_entries(path):
+        known = facts.setdefault(str(entry["name"]).upper(), {})
+        for fact in ADAM_DATASET_FACTS:
+            if entry.get(fact) and fact not in known:
+                known[fact] = entry[fact]
+    return facts
 
 
 def _resolve_variables(

@@ -136,11 +136,36 @@ def test_an_adam_variable_declared_in_datasets_yaml_too_is_a_spec_error(tmp_path
     study = tmp_path / "drugx-edc"
     shutil.copytree(STUDY_SPECS[2], study)
     spec = study / "datasets.yaml"
-    spec.write_text(spec.read_text().replace("    keys: [STUDYID, USUBJID, AESEQ]\n",
-                                             "    keys: [STUDYID, USUBJID, AESEQ]\n    variables:\n"
-                                             "      AESER: {codelist: NY}\n"))
+    spec.write_text(spec.read_text().replace("  ADAE: {}\n", "  ADAE:\n    variables:\n      AESER: {codelist: NY}\n"))
     with pytest.raises(ConfigError, match=r"datasets\.yaml:line \d+: dataset ADAE: its variables are declared in "
                                           r"adam\.yaml"):
+        load_study_metadata(study, PIPELINE.parent / "specs" / "standards")
+
+
+@pytest.mark.parametrize("spec_dir", STUDY_SPECS, ids=lambda p: p.name)
+def test_adam_dataset_facts_come_from_adam_yaml(spec_dir):
+    """Label, class, structure and keys of an ADaM dataset: adam.yaml alone (the engine sorts by its keys)."""
+    from pipeline.standards.study import load_adam_dataset_facts, load_study_metadata
+
+    facts = load_adam_dataset_facts(spec_dir / "adam.yaml")
+    meta = load_study_metadata(spec_dir, PIPELINE.parent / "specs" / "standards")
+    adam = {name: d for name, d in meta.datasets.items() if d.is_adam}
+    for name, dataset in adam.items():
+        assert dataset.keys == tuple(facts[name]["keys"]) and dataset.label == facts[name]["label"]
+        assert not {"label", "class", "structure", "keys"} & set(meta.spec["datasets"][name] or {})
+
+
+def test_an_adam_dataset_fact_in_datasets_yaml_too_is_a_spec_error(tmp_path):
+    import shutil
+
+    from pipeline.common.errors import ConfigError
+    from pipeline.standards.study import load_study_metadata
+
+    study = tmp_path / "drugx-edc"
+    shutil.copytree(STUDY_SPECS[2], study)
+    spec = study / "datasets.yaml"
+    spec.write_text(spec.read_text().replace("  ADAE: {}\n", "  ADAE:\n    keys: [STUDYID, USUBJID]\n"))
+    with pytest.raises(ConfigError, match=r"datasets\.yaml:line \d+: dataset ADAE: its keys are declared in adam\.yaml"):
         load_study_metadata(study, PIPELINE.parent / "specs" / "standards")
 
 
