@@ -140,32 +140,27 @@ def validate(study: str = StudyOpt, raw: Optional[Path] = RawOpt, outputs: Optio
                **({"validate_pass": validate_pass} if validate_pass else {}), **_engine_options(engine, scheduler))
 
 
-@app.command(name="specs-check")
-def specs_check(study: str = StudyOpt, raw: Optional[Path] = RawOpt, outputs: Optional[Path] = OutputsOpt,
+def _add_plain_stage(name: str, module: str, summary: str) -> None:
+    """A command whose stage takes only the common options (study, folders, verbosity)."""
+    def command(study: str = StudyOpt, raw: Optional[Path] = RawOpt, outputs: Optional[Path] = OutputsOpt,
                 verbose: bool = VerboseOpt, project: Optional[Path] = ProjectOpt) -> None:
-    """Check the study's specs against the standards before any data is read."""
-    _run_stage("specs-check", "pipeline.validate.specs_check", study, raw, outputs, verbose, project)
+        _run_stage(name, module, study, raw, outputs, verbose, project)
+
+    command.__doc__ = summary
+    app.command(name=name)(command)
 
 
-@app.command()
-def adam(study: str = StudyOpt, raw: Optional[Path] = RawOpt, outputs: Optional[Path] = OutputsOpt,
-         verbose: bool = VerboseOpt, project: Optional[Path] = ProjectOpt) -> None:
-    """Derive the ADaM datasets (ADSL, BDS, ADAE, ...) from SDTM with specs/<study>/adam.yaml."""
-    _run_stage("adam", "pipeline.adam.stage", study, raw, outputs, verbose, project)
-
-
-@app.command()
-def tables(study: str = StudyOpt, raw: Optional[Path] = RawOpt, outputs: Optional[Path] = OutputsOpt,
-           verbose: bool = VerboseOpt, project: Optional[Path] = ProjectOpt) -> None:
-    """Compute analysis results data (ARD) and render tables and listings (HTML, RTF, TXT)."""
-    _run_stage("tables", "pipeline.tlf.stage", study, raw, outputs, verbose, project)
-
-
-@app.command()
-def submission(study: str = StudyOpt, raw: Optional[Path] = RawOpt, outputs: Optional[Path] = OutputsOpt,
-               verbose: bool = VerboseOpt, project: Optional[Path] = ProjectOpt) -> None:
-    """Package SDTM and ADaM for submission: XPT v5, Dataset-JSON, define.xml, manifest."""
-    _run_stage("submission", "pipeline.submit.stage", study, raw, outputs, verbose, project)
+for _name, _module, _summary in (
+    ("specs-check", "pipeline.validate.specs_check",
+     "Check the study's specs against the standards before any data is read."),
+    ("adam", "pipeline.adam.stage",
+     "Derive the ADaM datasets (ADSL, BDS, ADAE, ...) from SDTM with specs/<study>/adam.yaml."),
+    ("tables", "pipeline.tlf.stage",
+     "Compute analysis results data (ARD) and render tables and listings (HTML, RTF, TXT)."),
+    ("submission", "pipeline.submit.stage",
+     "Package SDTM and ADaM for submission: XPT v5, Dataset-JSON, define.xml, manifest."),
+):
+    _add_plain_stage(_name, _module, _summary)
 
 
 @app.command()

@@ -59,7 +59,7 @@ class LineLoader(_BASE_LOADER):  # type: ignore[misc, valid-type]
     source_name = "<yaml>"
 
 
-def _construct_mapping(loader: LineLoader, node: yaml.MappingNode, deep: bool = False) -> MarkedDict:
+def _construct_mapping(loader: LineLoader, node: yaml.MappingNode) -> MarkedDict:
     loader.flatten_mapping(node)
     result = MarkedDict()
     result.line = node.start_mark.line + 1
@@ -198,24 +198,14 @@ def _is_text_list(value: Any) -> bool:
     return isinstance(value, list) and all(isinstance(v, str) for v in value)
 
 
-def _is_regex(value: Any) -> bool:
-    if not isinstance(value, str):
-        return False
-    try:
-        re.compile(value)
-    except re.error:
-        return False
-    return True
-
-
-def _is_encoding(value: Any) -> bool:
-    if not isinstance(value, str):
-        return False
-    try:
-        codecs.lookup(value)
-    except LookupError:
-        return False
-    return True
+def _accepted_by(parse: Any, refusal: type[Exception]) -> Any:
+    """A test: the value is text that ``parse`` accepts (``refusal`` is how it refuses)."""
+    def test(value: Any) -> bool:
+        try:
+            return isinstance(value, str) and parse(value) is not None
+        except refusal:
+            return False
+    return test
 
 
 # kind -> (test, what the message says is expected)
@@ -228,8 +218,8 @@ KINDS: dict[str, tuple[Any, str]] = {
     "positive": (lambda v: (_is_int(v) or isinstance(v, float)) and not isinstance(v, bool) and v > 0, "a number above 0"),
     "flag": (lambda v: isinstance(v, bool), "true or false"),
     "char": (lambda v: isinstance(v, str) and (len(v) == 1 or v in ("\\t", "tab")), "one character"),
-    "regex": (_is_regex, "a valid regular expression"),
-    "encoding": (_is_encoding, "a known text encoding such as utf-8 or latin-1"),
+    "regex": (_accepted_by(re.compile, re.error), "a valid regular expression"),
+    "encoding": (_accepted_by(codecs.lookup, LookupError), "a known text encoding such as utf-8 or latin-1"),
     "mapping": (lambda v: isinstance(v, dict), "a mapping (key: value)"),
     "sheet": (lambda v: isinstance(v, str) or (_is_int(v) and v >= 0), "a sheet name or a 0-based sheet number"),
     "list": (lambda v: isinstance(v, list), "a list"),

@@ -35,6 +35,20 @@ def standards_dir(root: Path) -> Path:
     return own if own.is_dir() else standards_home()
 
 
+class _Output:
+    """An output path of the context: ``<outputs>/<relative>``, or the running stage's staging folder
+    for it when ``redirects`` names it."""
+
+    def __init__(self, relative: str):
+        self.relative = relative
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.name = name
+
+    def __get__(self, ctx: Any, owner: type | None = None) -> Path:
+        return ctx.redirects.get(self.name) or ctx.outputs_dir / self.relative
+
+
 @dataclass(frozen=True)
 class StudyContext:
     """Paths and metadata of one study run.
@@ -101,56 +115,21 @@ class StudyContext:
         """Any other YAML spec of the study, e.g. ``ctx.spec('adam')``."""
         return load_spec(self.specs_dir / f"{name}.yaml")
 
-    def _output(self, attribute: str, relative: str) -> Path:
-        return self.redirects.get(attribute) or self.outputs_dir / relative
-
     @property
     def truth_dir(self) -> Path:
         return self.raw_dir / "_truth"
 
-    @property
-    def sdtm_dir(self) -> Path:
-        return self._output("sdtm_dir", "sdtm")
-
-    @property
-    def adam_dir(self) -> Path:
-        return self._output("adam_dir", "adam")
-
-    @property
-    def lineage_dir(self) -> Path:
-        return self._output("lineage_dir", "lineage")
-
-    @property
-    def quarantine_dir(self) -> Path:
-        return self._output("quarantine_dir", "quarantine")
-
-    @property
-    def ledger_path(self) -> Path:
-        return self._output("ledger_path", "ledger.json")
-
-    @property
-    def ingest_dir(self) -> Path:
-        return self._output("ingest_dir", "ingest")
-
-    @property
-    def validation_dir(self) -> Path:
-        return self._output("validation_dir", "validation")
-
-    @property
-    def ard_dir(self) -> Path:
-        return self._output("ard_dir", "ard")
-
-    @property
-    def tlf_dir(self) -> Path:
-        return self._output("tlf_dir", "tlf")
-
-    @property
-    def submission_dir(self) -> Path:
-        return self._output("submission_dir", "submission")
-
-    @property
-    def reports_dir(self) -> Path:
-        return self._output("reports_dir", "reports")
+    sdtm_dir = _Output("sdtm")
+    adam_dir = _Output("adam")
+    lineage_dir = _Output("lineage")
+    quarantine_dir = _Output("quarantine")
+    ledger_path = _Output("ledger.json")
+    ingest_dir = _Output("ingest")
+    validation_dir = _Output("validation")
+    ard_dir = _Output("ard")
+    tlf_dir = _Output("tlf")
+    submission_dir = _Output("submission")
+    reports_dir = _Output("reports")
 
     @property
     def logs_dir(self) -> Path:
