@@ -43,11 +43,6 @@ SchedulerOpt = typer.Option(None, "--scheduler", help="With --engine dask: addre
                             "(default: a LocalCluster on this machine).")
 
 
-def _engine_options(engine: str, scheduler: Optional[str]) -> dict:
-    """``engine``/``scheduler`` for the context (checked by the stage run: a bad one is one line, exit 2)."""
-    return {"engine": engine, **({"scheduler": scheduler} if scheduler else {})}
-
-
 def _check_folder_option(option: str, path: Optional[Path]) -> None:
     """A folder option that names a file is one line (exit 2), not a traceback from deep inside a stage."""
     if path is not None and path.exists() and not path.is_dir():
@@ -56,8 +51,11 @@ def _check_folder_option(option: str, path: Optional[Path]) -> None:
 
 def _run_stage(stage: str, module: str, study: str, raw: Optional[Path], outputs: Optional[Path],
                verbose: bool, project: Optional[Path] = None, **options) -> None:
-    """Build the context, set up logging, call ``<module>.run(ctx)`` and map errors to exit codes."""
+    """Build the context, set up logging, call ``<module>.run(ctx)`` and map errors to exit codes.
+
+    An option left out on the command line (None) is not passed to the stage."""
     started = time.perf_counter()
+    options = {name: value for name, value in options.items() if value is not None}
     log_path = None
     try:
         for option, path in (("--outputs", outputs), ("--raw", raw), ("--sdtm", options.get("sdtm")),
@@ -125,7 +123,7 @@ def sdtm(study: str = StudyOpt, raw: Optional[Path] = RawOpt, outputs: Optional[
          scheduler: Optional[str] = SchedulerOpt) -> None:
     """Ingest the raw exports and map them to SDTM with mappings/<study>/*.yaml (ledger, lineage, quarantine)."""
     _run_stage("sdtm", "pipeline.sdtm.stage", study, raw, outputs, verbose, project,
-               **({"sdtm": sdtm_dir} if sdtm_dir else {}), **_engine_options(engine, scheduler))
+               sdtm=sdtm_dir, engine=engine, scheduler=scheduler)
 
 
 @app.command()
@@ -137,7 +135,7 @@ def validate(study: str = StudyOpt, raw: Optional[Path] = RawOpt, outputs: Optio
              engine: str = EngineOpt, scheduler: Optional[str] = SchedulerOpt) -> None:
     """Validate SDTM (and ADaM when present): schemas, expectations, conformance rules, severity gate."""
     _run_stage("validate", "pipeline.validate.stage", study, raw, outputs, verbose, project,
-               **({"validate_pass": validate_pass} if validate_pass else {}), **_engine_options(engine, scheduler))
+               validate_pass=validate_pass or None, engine=engine, scheduler=scheduler)
 
 
 def _add_plain_stage(name: str, module: str, summary: str) -> None:
@@ -170,7 +168,7 @@ def report(study: str = StudyOpt, raw: Optional[Path] = RawOpt, outputs: Optiona
            verbose: bool = VerboseOpt, project: Optional[Path] = ProjectOpt) -> None:
     """Write the data-quality review report from findings, ledger and ARD."""
     _run_stage("report", "pipeline.report.stage", study, raw, outputs, verbose, project,
-               **({"previous": previous} if previous else {}))
+               previous=previous)
 
 
 @app.command(name="verify-submission")

@@ -37,7 +37,7 @@ from __future__ import annotations
 import ast
 import operator
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from functools import lru_cache
 from typing import Any, Callable, Mapping
 
@@ -210,7 +210,14 @@ class Node:
         raise NotImplementedError
 
     def columns(self) -> list[str]:
-        return []
+        """Variables the node reads, in order: those of its child nodes (fields holding a node or nodes)."""
+        found: list[str] = []
+        for field in fields(self):  # type: ignore[arg-type]  # every node type is a dataclass
+            value = getattr(self, field.name)
+            for child in value if isinstance(value, tuple) else (value,):
+                if isinstance(child, Node):
+                    found += child.columns()
+        return found
 
 
 @dataclass(frozen=True)
@@ -243,9 +250,6 @@ class Unary(Node):
             return ~_as_mask(value, frame) if isinstance(value, pd.Series) else not value
         return -value if self.symbol == "-" else +value
 
-    def columns(self) -> list[str]:
-        return self.operand.columns()
-
 
 @dataclass(frozen=True)
 class Binary(Node):
@@ -256,9 +260,6 @@ class Binary(Node):
 
     def evaluate(self, frame: Variables) -> Any:
         return self.function(self.left.evaluate(frame), self.right.evaluate(frame))
-
-    def columns(self) -> list[str]:
-        return self.left.columns() + self.right.columns()
 
 
 @dataclass(frozen=True)
@@ -271,9 +272,6 @@ class Membership(Node):
         value = self.operand.evaluate(frame)
         inside = value.isin(list(self.options)) if isinstance(value, pd.Series) else value in self.options
         return ~inside if self.negated else inside
-
-    def columns(self) -> list[str]:
-        return self.operand.columns()
 
 
 @dataclass(frozen=True)
@@ -292,9 +290,6 @@ class Logical(Node):
                 result = combine(bool(result), bool(value))
         return result
 
-    def columns(self) -> list[str]:
-        return [c for operand in self.operands for c in operand.columns()]
-
 
 @dataclass(frozen=True)
 class Call(Node):
@@ -307,9 +302,6 @@ class Call(Node):
         if self.function.regex_arg is not None:
             values[self.function.regex_arg] = self.regex
         return self.function.implementation(*values)
-
-    def columns(self) -> list[str]:
-        return [c for a in self.arguments for c in a.columns()]
 
 
 def _as_mask(value: Any, frame: Variables) -> pd.Series:

@@ -28,7 +28,7 @@ import fcntl
 import os
 import shutil
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any
 
@@ -141,13 +141,6 @@ def _remove(path: Path) -> None:
         path.unlink()
 
 
-def _remove_if_empty(folder: Path) -> None:
-    try:
-        folder.rmdir()
-    except OSError:  # not empty (another stage's scratch of a crash) or already gone
-        pass
-
-
 def swap_in(pairs: list[tuple[Path, Path]], trash: Path) -> None:
     """For each (final, staged): rename final away into ``trash``, rename staged in; then empty ``trash``.
 
@@ -249,7 +242,8 @@ def staged_run(ctx: Any, stage: str) -> Iterator[Any]:
             raise
         swap_in(pairs, trash)
         _remove(scratch)
-        _remove_if_empty(scratch.parent)
+        with suppress(OSError):  # not empty (another stage's scratch of a crash) or already gone
+            scratch.parent.rmdir()
         write_marker(outputs_dir, marker, list(finals.values()))
         log.info("stage %s complete: %s", stage, marker_path(outputs_dir, marker))
 

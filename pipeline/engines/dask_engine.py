@@ -128,12 +128,8 @@ def run_sdtm_block(study: str, raw: str, outputs: str, sites: list[str], ingeste
     from pipeline.common.study import StudyContext
     from pipeline.sdtm import stage
 
-    options: dict[str, Any] = {"sites": sites}
-    if ingested:
-        options["ingested"] = ingested
-    if split_subjects:
-        options["split_subjects"] = split_subjects
-    ctx = StudyContext.create(study, raw=raw, outputs=outputs, root=root, **options)
+    options = {"sites": sites, "ingested": ingested, "split_subjects": split_subjects}
+    ctx = StudyContext.create(study, raw=raw, outputs=outputs, root=root, **{k: v for k, v in options.items() if v})
     stage.run(ctx)
     return outputs
 
@@ -187,10 +183,10 @@ def _after(_done: Any, task: Any, *args: Any) -> Any:
     return task(*args)
 
 
-def _study_level(path: Path) -> bool:
+def _has_subjects(path: Path) -> bool:
     import pyarrow.parquet as pq
 
-    return "USUBJID" not in pq.read_schema(path).names
+    return "USUBJID" in pq.read_schema(path).names
 
 
 def concat_parquet_files(paths: list[Path], target: Path, sort_by: list[str] | None = None) -> int:
@@ -327,7 +323,7 @@ def combine_sdtm_blocks(ctx: Any, blocks: list[Path]) -> None:
         for name in names:
             paths = [b / folder / name for b in blocks if (b / folder / name).exists()]
             target = target_dir / name
-            if folder == "sdtm" and _study_level(paths[0]):
+            if folder == "sdtm" and not _has_subjects(paths[0]):
                 if name == "ts.parquet":
                     continue  # rebuilt below from the combined DM
                 target.parent.mkdir(parents=True, exist_ok=True)
@@ -408,7 +404,7 @@ _PER_VALUE = re.compile(r"^(?P<base>.*) \((?P<n>\d+) record\(s\); first shown\)$
 def _subject_column(path: Path) -> Any:
     import pyarrow.parquet as pq
 
-    return pq.read_table(path, columns=["USUBJID"])["USUBJID"] if "USUBJID" in pq.read_schema(path).names else None
+    return pq.read_table(path, columns=["USUBJID"])["USUBJID"] if _has_subjects(path) else None
 
 
 def plan_subject_blocks(files: dict[str, Path], per_block: int) -> list[dict[str, Any]]:
