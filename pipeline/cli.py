@@ -43,12 +43,6 @@ SchedulerOpt = typer.Option(None, "--scheduler", help="With --engine dask: addre
                             "(default: a LocalCluster on this machine).")
 
 
-def _check_folder_option(option: str, path: Optional[Path]) -> None:
-    """A folder option that names a file is one line (exit 2), not a traceback from deep inside a stage."""
-    if path is not None and path.exists() and not path.is_dir():
-        raise InputError(f"{option} {path}: is a file, not a folder")
-
-
 def _run_stage(stage: str, module: str, study: str, raw: Optional[Path], outputs: Optional[Path],
                verbose: bool, project: Optional[Path] = None, **options) -> None:
     """Build the context, set up logging, call ``<module>.run(ctx)`` and map errors to exit codes.
@@ -60,7 +54,8 @@ def _run_stage(stage: str, module: str, study: str, raw: Optional[Path], outputs
     try:
         for option, path in (("--outputs", outputs), ("--raw", raw), ("--sdtm", options.get("sdtm")),
                              ("--previous", options.get("previous")), ("--project", project)):
-            _check_folder_option(option, path)
+            if path is not None and path.exists() and not path.is_dir():  # one line (exit 2), not a traceback later
+                raise InputError(f"{option} {path}: is a file, not a folder")
         if project is not None and not project.is_dir():
             raise InputError(f"--project {project}: folder not found")
         if "engine" in options:
