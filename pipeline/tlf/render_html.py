@@ -2,16 +2,12 @@
 
 from __future__ import annotations
 
-import functools
 from itertools import groupby
-from pathlib import Path
 from typing import Any, Mapping
 
-import jinja2
-
 from pipeline.tlf.display import Display
+from pipeline.tlf.templating import template
 
-TEMPLATES = Path(__file__).resolve().parent / "templates"
 
 
 def render_html(display: Display, settings: Mapping[str, Any] | None = None) -> str:
@@ -32,15 +28,9 @@ def render_html(display: Display, settings: Mapping[str, Any] | None = None) -> 
     else:
         label = float(settings.get("label_width_pct", 40))
         widths = [label] + [(100.0 - label) / max(len(display.column_headers), 1)] * len(display.column_headers)
-    return _environment().get_template("table.html.j2").render(
+    return template("table.html.j2").render(
         d=display, blocks=blocks, ncols=ncols, widths=[f"{w:.2f}%" for w in widths],
         font=settings.get("font", "Courier New, Courier, monospace"),
         font_size=settings.get("font_size", 9),
         page_size=settings.get("page_size", "landscape"))
 
-
-@functools.lru_cache(maxsize=None)
-def _environment() -> jinja2.Environment:
-    return jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=True,
-                              keep_trailing_newline=True, trim_blocks=True, lstrip_blocks=True,
-                              undefined=jinja2.StrictUndefined)

@@ -8,19 +8,15 @@ never splits. Sizes are computed from the page geometry in the shell (``defaults
 
 from __future__ import annotations
 
-import functools
 import math
 import textwrap
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, Mapping
-
-import jinja2
 
 from pipeline.tlf.display import BLANK, GROUP, HEADING, Display
 from pipeline.tlf.paginate import paginate
+from pipeline.tlf.templating import template
 
-TEMPLATES = Path(__file__).resolve().parent / "templates"
 TWIPS_PER_INCH = 1440
 TWIPS_PER_POINT = 20
 INDENT_TWIPS = 288
@@ -234,15 +230,9 @@ def render_rtf(display: Display, settings: Mapping[str, Any] | None = None) -> s
     True
     """
     pages, geometry, footnotes = build_rtf_pages(display, settings)
-    return _environment().get_template("table.rtf.j2").render(
+    return template("table.rtf.j2").render(
         display=display, pages=pages, g=geometry, footnotes=footnotes,
         top_left=rtf_escape(display.top_left), second_left=rtf_escape(display.second_left),
         run_lines=[rtf_escape(t) for t in display.header_lines],
         title=rtf_escape(f"{display.number} {display.title}".strip()))
 
-
-@functools.lru_cache(maxsize=None)
-def _environment() -> jinja2.Environment:
-    return jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=False,
-                              keep_trailing_newline=True, trim_blocks=True, lstrip_blocks=True,
-                              undefined=jinja2.StrictUndefined)

@@ -7,17 +7,13 @@ made here; the template only places the prepared lines.
 
 from __future__ import annotations
 
-import functools
 import textwrap
 from dataclasses import dataclass
-from pathlib import Path
-
-import jinja2
 
 from pipeline.tlf.display import BLANK, GROUP, Display
 from pipeline.tlf.paginate import paginate
+from pipeline.tlf.templating import template
 
-TEMPLATES = Path(__file__).resolve().parent / "templates"
 INDENT = 2
 
 
@@ -245,12 +241,5 @@ def render_txt(display: Display, width: int = 132, length: int = 60) -> str:
         head = title_lines(display, width, number, len(pages)) + [rule] + header + [rule]
         page_body = [text for i in indices for text in body[i]] or ["No data."]
         text_pages.append(TextPage(number, len(pages), head, page_body, foot))
-    template = _environment().get_template("table.txt.j2")
-    return template.render(pages=text_pages, form_feed="\f")
+    return template("table.txt.j2").render(pages=text_pages, form_feed="\f")
 
-
-@functools.lru_cache(maxsize=None)
-def _environment() -> jinja2.Environment:
-    return jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=False,
-                              keep_trailing_newline=True, trim_blocks=True, lstrip_blocks=True,
-                              undefined=jinja2.StrictUndefined)

@@ -17,7 +17,7 @@ from pipeline.common.logs import get_logger
 from pipeline.common.study import StudyContext
 from pipeline.tlf.figures import compute_figure_data, render_figure
 from pipeline.tlf.display import build_display
-from pipeline.tlf.render_html import _environment as html_environment
+from pipeline.tlf.templating import template
 from pipeline.tlf.render_html import render_html
 from pipeline.tlf.render_rtf import render_rtf
 from pipeline.tlf.render_txt import render_txt
@@ -78,7 +78,7 @@ def render_index(shell: Shell, output_ids: list[str], study: str) -> str:
     """
     entries = [{"output_id": oid, "number": shell.outputs[oid].get("number", ""), "title": shell.outputs[oid]["title"],
                 "population": shell.populations[shell.outputs[oid]["population"]]["label"]} for oid in output_ids]
-    return html_environment().get_template("index.html.j2").render(
+    return template("index.html.j2").render(
         study=study, entries=entries, formats=FORMATS,
         font=(shell.defaults.get("html") or {}).get("font", "Courier New, Courier, monospace"))
 
