@@ -53,6 +53,18 @@ def check_variable_name(name: object, argument: str) -> str:
     return name
 
 
+def check_choice(value: object, argument: str, choices: Sequence[str]) -> None:
+    """Raise ConfigError unless ``value`` is one of ``choices``.
+
+    >>> check_choice("soon", "same_day", ("later", "earlier"))
+    Traceback (most recent call last):
+    ...
+    pipeline.common.errors.ConfigError: argument same_day: 'soon' must be one of later, earlier
+    """
+    if value not in choices:
+        raise ConfigError(f"argument {argument}: {value!r} must be one of {', '.join(choices)}")
+
+
 def check_frame(dataset: object, name: str, required: Iterable[str] = ()) -> pd.DataFrame:
     """Check that ``dataset`` is a DataFrame holding every ``required`` column; name the culprit.
 

@@ -10,7 +10,7 @@ import pandas as pd
 from pipeline.common.errors import ConfigError, InputError
 from pipeline.common.logs import get_logger
 from pipeline.common.dates import iso_date, iso_date_bounds, iso_time
-from pipeline.sdtm.derive_helpers import blank_to_na, check_frame, first_rows
+from pipeline.sdtm.derive_helpers import blank_to_na, check_choice, check_frame, first_rows
 
 log = get_logger("sdtm.dm")
 
@@ -89,12 +89,9 @@ def derive_vars_dm_reference(
     0      S1         A         A      Drug 10 mg   38  YEARS
     1      S2  SCRNFAIL  SCRNFAIL  Screen Failure   29  YEARS
     """
-    if arm_null not in ARM_NULL_STYLES:
-        raise ConfigError(f"argument arm_null: {arm_null!r} must be one of {', '.join(ARM_NULL_STYLES)}")
-    if rfendtc_from not in RFENDTC_SOURCES:
-        raise ConfigError(f"argument rfendtc_from: {rfendtc_from!r} must be one of {', '.join(RFENDTC_SOURCES)}")
-    if rfstdtc_from not in RFSTDTC_SOURCES:
-        raise ConfigError(f"argument rfstdtc_from: {rfstdtc_from!r} must be one of {', '.join(RFSTDTC_SOURCES)}")
+    check_choice(arm_null, "arm_null", ARM_NULL_STYLES)
+    check_choice(rfendtc_from, "rfendtc_from", RFENDTC_SOURCES)
+    check_choice(rfstdtc_from, "rfstdtc_from", RFSTDTC_SOURCES)
     check_frame(dm, "dm", ["USUBJID", "ARMCD"])
     check_frame(ex, "ex", ["USUBJID", "EXTRT", "EXSTDTC"])
     check_frame(ds, "ds", ["USUBJID", "DSDECOD", "DSSTDTC"])

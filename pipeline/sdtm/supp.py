@@ -16,13 +16,7 @@ import pandas as pd
 
 from pipeline.common.errors import ConfigError, InputError
 from pipeline.sdtm.derive_helpers import (
-    blank_to_na,
-    check_domain,
-    check_frame,
-    check_variable_name,
-    first_rows,
-    format_number,
-)
+    blank_to_na, check_domain, check_frame, check_variable_name, first_rows, format_number)
 
 SUPP_COLUMNS = ["STUDYID", "RDOMAIN", "USUBJID", "IDVAR", "IDVARVAL", "QNAM", "QLABEL", "QVAL", "QORIG", "QEVAL"]
 MAX_TEXT_BYTES = 200
