@@ -46,10 +46,8 @@ def check_variable_name(name: object, argument: str) -> str:
     pipeline.common.errors.ConfigError: argument new_var: 'AE_SEQ' is not a valid SDTM name (upper case, <= 8 letters/digits, starting with a letter)
     """
     if not isinstance(name, str) or not _NAME_RE.match(name):
-        raise ConfigError(
-            f"argument {argument}: {name!r} is not a valid SDTM name "
-            "(upper case, <= 8 letters/digits, starting with a letter)"
-        )
+        raise ConfigError(f"argument {argument}: {name!r} is not a valid SDTM name "
+                          "(upper case, <= 8 letters/digits, starting with a letter)")
     return name
 
 
@@ -113,9 +111,7 @@ def blank_to_na(series: pd.Series) -> pd.Series:
     ['a', None, None, 3]
     """
     codes, uniques = pd.factorize(series.astype("object"), use_na_sentinel=True)
-    cleaned = np.array(
-        [value.strip() or None if isinstance(value, str) else value for value in uniques], dtype=object
-    )
+    cleaned = np.array([value.strip() or None if isinstance(value, str) else value for value in uniques], dtype=object)
     out = cleaned.take(np.where(codes < 0, 0, codes)) if len(cleaned) else np.full(len(series), None, dtype=object)
     out[codes < 0] = None
     return pd.Series(out, index=series.index, dtype=object)

@@ -113,10 +113,8 @@ def _parent_keys(dataset: pd.DataFrame, domain: str, idvar: str | None) -> pd.Da
     if idvar is None:
         duplicated = dataset.duplicated("USUBJID", keep=False)
         if duplicated.any():
-            raise InputError(
-                f"dataset {domain}: subject-level SUPP{domain} (IDVAR null) needs one record per subject "
-                f"({first_rows(duplicated, dataset, ['USUBJID'])})"
-            )
+            raise InputError(f"dataset {domain}: subject-level SUPP{domain} (IDVAR null) needs one record per subject "
+                             f"({first_rows(duplicated, dataset, ['USUBJID'])})")
         return pd.DataFrame({"IDVAR": None, "IDVARVAL": None, "_order": 0.0}, index=dataset.index)
     check_frame(dataset, domain, [idvar])
     raw = dataset[idvar]

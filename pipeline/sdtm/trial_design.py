@@ -297,10 +297,8 @@ def default_arm_paths(design: dict[str, Any]) -> dict[str, Any]:
         before = [str(e["etcd"]) for e in elements[: own[0]] if str(e["etcd"]) in shared]
         after = [str(e["etcd"]) for e in elements[own[0] + 1 :] if str(e["etcd"]) in shared]
         if len(before) > 1 or len(after) > 1:
-            raise ConfigError(
-                f"study.yaml: arm {arm.get('armcd')} has several elements before or after treatment; "
-                "give arm_elements and element_anchors in trial_design.yaml"
-            )
+            raise ConfigError(f"study.yaml: arm {arm.get('armcd')} has several elements before or after treatment; "
+                              "give arm_elements and element_anchors in trial_design.yaml")
         etcd = str(elements[own[0]]["etcd"])
         arm_elements[str(arm.get("armcd"))] = [*before, etcd, *after]
         anchors.update({e: {"start": "consent", "end": "first_dose"} for e in before})

@@ -19,20 +19,8 @@ import numpy as np
 import pandas as pd
 
 from pipeline.common.expressions import (
-    FUNCTIONS,
-    Binary,
-    Call,
-    Column,
-    Expression,
-    Literal,
-    Logical,
-    Membership,
-    Node,
-    Unary,
-    Variables,
-    evaluate_mask,
-    parse,
-)
+    FUNCTIONS, Binary, Call, Column, Expression, Literal, Logical, Membership, Node, Unary, Variables, evaluate_mask,
+    parse)
 from pipeline.standards.terminology import Codelist, codelist_from_ct, map_to_codelist
 from pipeline.common.specfile import Where, check_value
 from pipeline.sdtm.derive_var_nrind import range_indicator
