@@ -41,7 +41,8 @@ TS_COLUMNS = ["STUDYID", "DOMAIN", "TSSEQ", "TSGRPID", "TSPARMCD", "TSPARM", "TS
 # TS parameters taken as they are from study.yaml's ``study`` section (parameter -> key)
 TS_FROM_STUDY = {"TITLE": "title", "SPONSOR": "sponsor", "TPHASE": "phase", "TBLIND": "blinding", "TCNTRL": "control",
                  "SSTDTC": "start_date", "SENDTC": "completion_date", "PLANSUB": "planned_subjects"}
-SE_COLUMNS = ["STUDYID", "DOMAIN", "USUBJID", "SESEQ", "ETCD", "ELEMENT", "TAETORD", "EPOCH", "SESTDTC", "SEENDTC", "SESTDY", "SEENDY"]
+SE_COLUMNS = ["STUDYID", "DOMAIN", "USUBJID", "SESEQ", "ETCD", "ELEMENT", "TAETORD", "EPOCH", "SESTDTC", "SEENDTC",
+              "SESTDY", "SEENDY"]
 SE_ANCHORS = ("consent", "first_dose", "treatment_end", "end_of_study")
 MAX_TEXT = 200
 
