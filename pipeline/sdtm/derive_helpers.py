@@ -46,11 +46,21 @@ def check_variable_name(name: object, argument: str) -> str:
     pipeline.common.errors.ConfigError: argument new_var: 'AE_SEQ' is not a valid SDTM name (upper case, <= 8 letters/digits, starting with a letter)
     """
     if not isinstance(name, str) or not _NAME_RE.match(name):
-        raise ConfigError(
-            f"argument {argument}: {name!r} is not a valid SDTM name "
-            "(upper case, <= 8 letters/digits, starting with a letter)"
-        )
+        raise ConfigError(f"argument {argument}: {name!r} is not a valid SDTM name "
+                          "(upper case, <= 8 letters/digits, starting with a letter)")
     return name
+
+
+def check_choice(value: object, argument: str, choices: Sequence[str]) -> None:
+    """Raise ConfigError unless ``value`` is one of ``choices``.
+
+    >>> check_choice("soon", "same_day", ("later", "earlier"))
+    Traceback (most recent call last):
+    ...
+    pipeline.common.errors.ConfigError: argument same_day: 'soon' must be one of later, earlier
+    """
+    if value not in choices:
+        raise ConfigError(f"argument {argument}: {value!r} must be one of {', '.join(choices)}")
 
 
 def check_frame(dataset: object, name: str, required: Iterable[str] = ()) -> pd.DataFrame:
@@ -101,9 +111,7 @@ def blank_to_na(series: pd.Series) -> pd.Series:
     ['a', None, None, 3]
     """
     codes, uniques = pd.factorize(series.astype("object"), use_na_sentinel=True)
-    cleaned = np.array(
-        [value.strip() or None if isinstance(value, str) else value for value in uniques], dtype=object
-    )
+    cleaned = np.array([value.strip() or None if isinstance(value, str) else value for value in uniques], dtype=object)
     out = cleaned.take(np.where(codes < 0, 0, codes)) if len(cleaned) else np.full(len(series), None, dtype=object)
     out[codes < 0] = None
     return pd.Series(out, index=series.index, dtype=object)

@@ -59,8 +59,6 @@ def derive_var_dy(
 def _one_per_subject(dm: pd.DataFrame, by: list[str], ref_var: str) -> pd.DataFrame:
     duplicated = dm.duplicated(by, keep=False)
     if duplicated.any():
-        raise InputError(
-            f"dataset dm: more than one record per subject ({first_rows(duplicated, dm, by)}); "
-            f"cannot take {ref_var} unambiguously"
-        )
+        raise InputError(f"dataset dm: more than one record per subject ({first_rows(duplicated, dm, by)}); "
+                         f"cannot take {ref_var} unambiguously")
     return dm[[*by, ref_var]].rename(columns={ref_var: "_ref"})

@@ -7,9 +7,8 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from pipeline.common.errors import ConfigError
 from pipeline.common.dates import iso_date_bounds, iso_time
-from pipeline.sdtm.derive_helpers import as_tuple, check_frame, check_variable_name
+from pipeline.sdtm.derive_helpers import as_tuple, check_choice, check_frame, check_variable_name
 
 SAME_DAY_RULES = ("later", "earlier")
 BEFORE_FIRST_RULES = ("null", "first")
@@ -67,12 +66,9 @@ def derive_var_epoch(
     """
     check_variable_name(new_var, "new_var")
     by = list(as_tuple(by_vars, "by_vars"))
-    if same_day not in SAME_DAY_RULES:
-        raise ConfigError(f"argument same_day: {same_day!r} must be one of {', '.join(SAME_DAY_RULES)}")
-    if before_first not in BEFORE_FIRST_RULES:
-        raise ConfigError(f"argument before_first: {before_first!r} must be one of {', '.join(BEFORE_FIRST_RULES)}")
-    if partial not in PARTIAL_RULES:
-        raise ConfigError(f"argument partial: {partial!r} must be one of {', '.join(PARTIAL_RULES)}")
+    check_choice(same_day, "same_day", SAME_DAY_RULES)
+    check_choice(before_first, "before_first", BEFORE_FIRST_RULES)
+    check_choice(partial, "partial", PARTIAL_RULES)
     check_frame(dataset, "dataset", [*by, dtc_var])
     check_frame(se, "se", [*by, "SESTDTC", "SEENDTC", "EPOCH"])
 

@@ -10,7 +10,7 @@ import pandas as pd
 from pipeline.common.errors import ConfigError, InputError
 from pipeline.common.logs import get_logger
 from pipeline.common.dates import iso_date, iso_date_bounds, iso_time
-from pipeline.sdtm.derive_helpers import blank_to_na, check_frame, first_rows
+from pipeline.sdtm.derive_helpers import blank_to_na, check_choice, check_frame, first_rows
 
 log = get_logger("sdtm.dm")
 
@@ -89,12 +89,9 @@ def derive_vars_dm_reference(
     0      S1         A         A      Drug 10 mg   38  YEARS
     1      S2  SCRNFAIL  SCRNFAIL  Screen Failure   29  YEARS
     """
-    if arm_null not in ARM_NULL_STYLES:
-        raise ConfigError(f"argument arm_null: {arm_null!r} must be one of {', '.join(ARM_NULL_STYLES)}")
-    if rfendtc_from not in RFENDTC_SOURCES:
-        raise ConfigError(f"argument rfendtc_from: {rfendtc_from!r} must be one of {', '.join(RFENDTC_SOURCES)}")
-    if rfstdtc_from not in RFSTDTC_SOURCES:
-        raise ConfigError(f"argument rfstdtc_from: {rfstdtc_from!r} must be one of {', '.join(RFSTDTC_SOURCES)}")
+    check_choice(arm_null, "arm_null", ARM_NULL_STYLES)
+    check_choice(rfendtc_from, "rfendtc_from", RFENDTC_SOURCES)
+    check_choice(rfstdtc_from, "rfstdtc_from", RFSTDTC_SOURCES)
     check_frame(dm, "dm", ["USUBJID", "ARMCD"])
     check_frame(ex, "ex", ["USUBJID", "EXTRT", "EXSTDTC"])
     check_frame(ds, "ds", ["USUBJID", "DSDECOD", "DSSTDTC"])
@@ -118,12 +115,8 @@ def derive_vars_dm_reference(
     out = dm.copy().reset_index(drop=True)
     rfxstdtc = _lookup(subjects, first_dose)
     rfxendtc = _lookup(subjects, last_dose)
-    rficdtc = _lookup(subjects, consent)
-    if "RFICDTC" in dm.columns:
-        rficdtc = blank_to_na(out["RFICDTC"]).where(blank_to_na(out["RFICDTC"]).notna(), rficdtc)
-    dthdtc = _lookup(subjects, death)
-    if "DTHDTC" in dm.columns:
-        dthdtc = blank_to_na(out["DTHDTC"]).where(blank_to_na(out["DTHDTC"]).notna(), dthdtc)
+    rficdtc = _collected_or(out, "RFICDTC", _lookup(subjects, consent))
+    dthdtc = _collected_or(out, "DTHDTC", _lookup(subjects, death))
     dthfl = pd.Series(np.where(dthdtc.notna() | subjects["USUBJID"].isin(death["USUBJID"]), "Y", None), dtype=object)
 
     all_dates = [
@@ -165,11 +158,9 @@ def derive_vars_dm_reference(
     out.index = dm.index
     reasons = pd.Series(out["ARMNRS"]).value_counts().to_dict()
     special = pd.Series(planned["_special"]).value_counts().to_dict()
-    log.info(
-        "DM reference: %d subject(s), %d dosed, %d death(s); %s",
-        len(out), int(rfxstdtc.notna().sum()), int((dthfl == "Y").sum()),
-        ", ".join(f"{k.lower()} {v}" for k, v in sorted({**special, **reasons}.items())) or "no screen failures",
-    )
+    log.info("DM reference: %d subject(s), %d dosed, %d death(s); %s",
+             len(out), int(rfxstdtc.notna().sum()), int((dthfl == "Y").sum()),
+             ", ".join(f"{k.lower()} {v}" for k, v in sorted({**special, **reasons}.items())) or "no screen failures")
     return out
 
 
@@ -232,6 +223,14 @@ def _extreme(frame: pd.DataFrame, dtc_var: str, which: str) -> pd.DataFrame:
     return dates.drop_duplicates("USUBJID", keep="first" if which == "first" else "last")[["USUBJID", "DTC"]]
 
 
+def _collected_or(dm: pd.DataFrame, column: str, derived: pd.Series) -> pd.Series:
+    """DM's ``column`` where collected, else ``derived``."""
+    if column not in dm.columns:
+        return derived
+    collected = blank_to_na(dm[column])
+    return collected.where(collected.notna(), derived)
+
+
 def _lookup(subjects: pd.DataFrame, values: pd.DataFrame) -> pd.Series:
     merged = subjects.merge(values, on="USUBJID", how="left")["DTC"]
     return merged.astype("object").where(merged.notna(), None)
@@ -243,10 +242,8 @@ def _planned_arms(out, arms, design, screen_failed, arm_null) -> pd.DataFrame:
     armcd = blank_to_na(out["ARMCD"])
     known = armcd.isna() | armcd.isin([*arms["armcd"], scrn_cd, notass_cd])
     if not known.all():
-        raise InputError(
-            f"dataset dm: ARMCD not an arm of study.yaml ({', '.join(arms['armcd'])}): "
-            + first_rows(~known, out, ["USUBJID", "ARMCD"])
-        )
+        raise InputError(f"dataset dm: ARMCD not an arm of study.yaml ({', '.join(arms['armcd'])}): "
+                         + first_rows(~known, out, ["USUBJID", "ARMCD"]))
     failed = out["USUBJID"].isin(screen_failed)
     armcd = armcd.where(armcd.notna() | ~failed, scrn_cd)
     armcd = armcd.where(armcd.notna(), notass_cd)
@@ -263,10 +260,8 @@ def _actual_arms(subjects, exposures, arms, planned, is_assigned) -> pd.DataFram
     treatment = blank_to_na(exposures["EXTRT"]).str.upper()
     unknown = treatment.notna() & ~treatment.isin(arms["extrt"])
     if unknown.any():
-        raise InputError(
-            f"dataset ex: EXTRT not a treatment of study.yaml arms ({', '.join(arms['extrt'])}): "
-            + first_rows(unknown, exposures, ["USUBJID", "EXTRT"])
-        )
+        raise InputError(f"dataset ex: EXTRT not a treatment of study.yaml arms ({', '.join(arms['extrt'])}): "
+                         + first_rows(unknown, exposures, ["USUBJID", "EXTRT"]))
     armcd = _arm_of_exposure(exposures, treatment, arms)
     received = pd.DataFrame({"USUBJID": exposures["USUBJID"], "armcd": armcd})
     received = received.dropna().drop_duplicates().sort_values(["USUBJID", "armcd"])
@@ -282,11 +277,8 @@ def _actual_arms(subjects, exposures, arms, planned, is_assigned) -> pd.DataFram
     actcd = np.where(single, codes, np.where(special, planned["ARMCD"], None))
     actual["ACTARMCD"] = actcd
     actual["ACTARM"] = np.where(single, codes.map(arm_names), np.where(special, planned["ARM"], None))
-    reason = np.where(
-        n_arms > 1,
-        "UNPLANNED TREATMENT",
-        np.where((n_arms == 0) & is_assigned, "ASSIGNED, NOT TREATED", None),
-    )
+    reason = np.where(n_arms > 1, "UNPLANNED TREATMENT",
+                      np.where((n_arms == 0) & is_assigned, "ASSIGNED, NOT TREATED", None))
     reason = np.where(pd.isna(actual["ARMCD"]) & special, planned["_special"], reason)
     actual["ARMNRS"] = reason
     unplanned = codes.map(lambda value: " + ".join(arm_names[c] for c in value.split("+")), na_action="ignore")

@@ -132,10 +132,8 @@ def _planned_visits(tv: pd.DataFrame) -> pd.DataFrame:
     for column in ("VISITNUM", "_key"):
         clash = planned.duplicated(column, keep=False)
         if clash.any():
-            raise ConfigError(
-                "dataset tv: VISIT and VISITNUM must map one-to-one; clash at "
-                + first_rows(clash, planned, ["VISITNUM", "VISIT"])
-            )
+            raise ConfigError("dataset tv: VISIT and VISITNUM must map one-to-one; clash at "
+                              + first_rows(clash, planned, ["VISITNUM", "VISIT"]))
     return planned.sort_values("VISITNUM", kind="mergesort").reset_index(drop=True)
 
 
@@ -173,8 +171,6 @@ def _number_unscheduled(events, by, planned, increment, decimals) -> pd.DataFram
     has_next = placed["_base"].to_numpy() < numbers.max()
     overflow = has_next & (placed["VISITNUM"].to_numpy() >= next_planned)
     if overflow.any():
-        raise InputError(
-            f"unscheduled visits: too many after one planned visit for increment {increment} "
-            f"({first_rows(pd.Series(overflow), placed.reset_index(drop=True), [*by, '_base', '_k'])})"
-        )
+        raise InputError(f"unscheduled visits: too many after one planned visit for increment {increment} "
+                         f"({first_rows(pd.Series(overflow), placed.reset_index(drop=True), [*by, '_base', '_k'])})")
     return placed[[*by, "_date", "VISITNUM"]]

@@ -19,14 +19,7 @@ from pipeline.common.errors import ConfigError, InputError
 from pipeline.common.expressions import ExpressionError, evaluate_mask
 from pipeline.common.logs import get_logger
 from pipeline.sdtm.derive_helpers import (
-    as_tuple,
-    blank_to_na,
-    check_domain,
-    check_frame,
-    check_variable_name,
-    first_rows,
-    format_number,
-)
+    as_tuple, blank_to_na, check_domain, check_frame, check_variable_name, first_rows, format_number)
 
 log = get_logger("sdtm.relrec")
 

@@ -16,13 +16,7 @@ import pandas as pd
 
 from pipeline.common.errors import ConfigError, InputError
 from pipeline.sdtm.derive_helpers import (
-    blank_to_na,
-    check_domain,
-    check_frame,
-    check_variable_name,
-    first_rows,
-    format_number,
-)
+    blank_to_na, check_domain, check_frame, check_variable_name, first_rows, format_number)
 
 SUPP_COLUMNS = ["STUDYID", "RDOMAIN", "USUBJID", "IDVAR", "IDVARVAL", "QNAM", "QLABEL", "QVAL", "QORIG", "QEVAL"]
 MAX_TEXT_BYTES = 200
@@ -102,15 +96,13 @@ def _specs(qnam_specs: Sequence[Mapping[str, Any]] | pd.DataFrame, domain: str) 
         qlabel = lower.get("qlabel")
         if not isinstance(qlabel, str) or not qlabel.strip() or len(qlabel) > MAX_LABEL:
             raise ConfigError(f"{where}: qlabel {qlabel!r} must be text of 1 to {MAX_LABEL} characters")
-        specs.append(
-            {
-                "qnam": qnam,
-                "qlabel": qlabel.strip(),
-                "source": lower.get("source") or qnam,
-                "qorig": lower.get("qorig") or "CRF",
-                "qeval": lower.get("qeval"),
-            }
-        )
+        specs.append({
+            "qnam": qnam,
+            "qlabel": qlabel.strip(),
+            "source": lower.get("source") or qnam,
+            "qorig": lower.get("qorig") or "CRF",
+            "qeval": lower.get("qeval"),
+        })
     names = [spec["qnam"] for spec in specs]
     if len(set(names)) != len(names):
         raise ConfigError(f"SUPP{domain} qnam_specs: QNAM repeated ({', '.join(sorted({n for n in names if names.count(n) > 1}))})")
@@ -121,10 +113,8 @@ def _parent_keys(dataset: pd.DataFrame, domain: str, idvar: str | None) -> pd.Da
     if idvar is None:
         duplicated = dataset.duplicated("USUBJID", keep=False)
         if duplicated.any():
-            raise InputError(
-                f"dataset {domain}: subject-level SUPP{domain} (IDVAR null) needs one record per subject "
-                f"({first_rows(duplicated, dataset, ['USUBJID'])})"
-            )
+            raise InputError(f"dataset {domain}: subject-level SUPP{domain} (IDVAR null) needs one record per subject "
+                             f"({first_rows(duplicated, dataset, ['USUBJID'])})")
         return pd.DataFrame({"IDVAR": None, "IDVARVAL": None, "_order": 0.0}, index=dataset.index)
     check_frame(dataset, domain, [idvar])
     raw = dataset[idvar]
@@ -197,23 +187,21 @@ def build_supp(
             label = spec["qlabel"] if piece == 0 else f"{spec['qlabel'][: MAX_LABEL - len(suffix) - 1]} {suffix}"
             rows = part.index
             frames.append(
-                pd.DataFrame(
-                    {
-                        "STUDYID": dataset.loc[rows, "STUDYID"].to_numpy(),
-                        "RDOMAIN": domain,
-                        "USUBJID": dataset.loc[rows, "USUBJID"].to_numpy(),
-                        "IDVAR": keys.loc[rows, "IDVAR"].to_numpy(),
-                        "IDVARVAL": keys.loc[rows, "IDVARVAL"].to_numpy(),
-                        "QNAM": spec["qnam"] + suffix,
-                        "QLABEL": label,
-                        "QVAL": part.to_numpy(),
-                        "QORIG": spec["qorig"],
-                        "QEVAL": spec["qeval"],
-                        "_order": keys.loc[rows, "_order"].to_numpy(),
-                        "_spec": position,
-                        "_piece": piece,
-                    }
-                )
+                pd.DataFrame({
+                    "STUDYID": dataset.loc[rows, "STUDYID"].to_numpy(),
+                    "RDOMAIN": domain,
+                    "USUBJID": dataset.loc[rows, "USUBJID"].to_numpy(),
+                    "IDVAR": keys.loc[rows, "IDVAR"].to_numpy(),
+                    "IDVARVAL": keys.loc[rows, "IDVARVAL"].to_numpy(),
+                    "QNAM": spec["qnam"] + suffix,
+                    "QLABEL": label,
+                    "QVAL": part.to_numpy(),
+                    "QORIG": spec["qorig"],
+                    "QEVAL": spec["qeval"],
+                    "_order": keys.loc[rows, "_order"].to_numpy(),
+                    "_spec": position,
+                    "_piece": piece,
+                })
             )
     if not frames:
         return pd.DataFrame({column: pd.Series(dtype=object) for column in SUPP_COLUMNS})

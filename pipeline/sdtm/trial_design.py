@@ -38,6 +38,11 @@ TS_VALUE_FORMATS = {
     "AGEMIN": "ISO 8601", "AGEMAX": "ISO 8601", "LENGTH": "ISO 8601",
 }
 TS_COLUMNS = ["STUDYID", "DOMAIN", "TSSEQ", "TSGRPID", "TSPARMCD", "TSPARM", "TSVAL", "TSVALNF", "TSVALCD", "TSVCDREF", "TSVCDVER"]
+# TS parameters taken as they are from study.yaml's ``study`` section (parameter -> key)
+TS_FROM_STUDY = {"TITLE": "title", "SPONSOR": "sponsor", "TPHASE": "phase", "TBLIND": "blinding", "TCNTRL": "control",
+                 "SSTDTC": "start_date", "SENDTC": "completion_date", "PLANSUB": "planned_subjects"}
+SE_COLUMNS = ["STUDYID", "DOMAIN", "USUBJID", "SESEQ", "ETCD", "ELEMENT", "TAETORD", "EPOCH", "SESTDTC", "SEENDTC",
+              "SESTDY", "SEENDY"]
 SE_ANCHORS = ("consent", "first_dose", "treatment_end", "end_of_study")
 MAX_TEXT = 200
 
@@ -102,18 +107,11 @@ def _ts_from_design(design: dict[str, Any], dm: pd.DataFrame | None) -> list[dic
         if value is not None and value != "":
             rows.append({"tsparmcd": code, "value": _fold(value), **extra})
 
-    add("TITLE", study.get("title"))
-    add("SPONSOR", study.get("sponsor"))
-    if study.get("registry_id"):
-        add("REGID", study["registry_id"], tsvalcd=study["registry_id"], tsvcdref="ClinicalTrials.gov")
-    if study.get("eudract"):
-        add("REGID", study["eudract"], tsvalcd=study["eudract"], tsvcdref="EudraCT")
-    add("TPHASE", study.get("phase"))
-    add("TBLIND", study.get("blinding"))
-    add("TCNTRL", study.get("control"))
-    add("SSTDTC", study.get("start_date"))
-    add("SENDTC", study.get("completion_date"))
-    add("PLANSUB", study.get("planned_subjects"))
+    for code, key in TS_FROM_STUDY.items():
+        add(code, study.get(key))
+    for key, registry in (("registry_id", "ClinicalTrials.gov"), ("eudract", "EudraCT")):
+        if study.get(key):
+            add("REGID", study[key], tsvalcd=study[key], tsvcdref=registry)
     if arms:
         add("NARMS", len(arms))
         ratios = [arm.get("ratio") for arm in arms]
@@ -151,18 +149,16 @@ def _ts_from_spec(trial_design: dict[str, Any]) -> list[dict[str, Any]]:
         if not isinstance(values, list) or not values:
             raise ConfigError(f"{where}: values must be a non-empty list")
         for value in values:
-            rows.append(
-                {
-                    "tsparmcd": str(entry["tsparmcd"]),
-                    "value": None if value is None else _fold(value),
-                    "tsvalcd": entry.get("tsvalcd"),
-                    "tsvcdref": entry.get("tsvcdref"),
-                    "tsvcdver": entry.get("tsvcdver"),
-                    "tsparm": entry.get("tsparm"),
-                    "null_flavor": entry.get("null_flavor"),
-                    "tsgrpid": entry.get("tsgrpid"),
-                }
-            )
+            rows.append({
+                "tsparmcd": str(entry["tsparmcd"]),
+                "value": None if value is None else _fold(value),
+                "tsvalcd": entry.get("tsvalcd"),
+                "tsvcdref": entry.get("tsvcdref"),
+                "tsvcdver": entry.get("tsvcdver"),
+                "tsparm": entry.get("tsparm"),
+                "null_flavor": entry.get("null_flavor"),
+                "tsgrpid": entry.get("tsgrpid"),
+            })
     return rows
 
 
@@ -216,19 +212,17 @@ def build_ts(
                 value, tsvalcd, tsvcdref, tsvcdver = term, terms.term_codes[term], "CDISC CT", version
         if value is not None and tsvcdref is None and code in TS_VALUE_FORMATS:
             tsvcdref = TS_VALUE_FORMATS[code]
-        records.append(
-            {
-                "TSPARMCD": code,
-                "TSPARM": tsparm,
-                "TSVAL": value,
-                "TSVALNF": None if value is not None else (row.get("null_flavor") or "NA"),
-                "TSVALCD": tsvalcd,
-                "TSVCDREF": tsvcdref,
-                "TSVCDVER": tsvcdver,
-                "TSGRPID": row.get("tsgrpid"),
-                "_order": len(records),
-            }
-        )
+        records.append({
+            "TSPARMCD": code,
+            "TSPARM": tsparm,
+            "TSVAL": value,
+            "TSVALNF": None if value is not None else (row.get("null_flavor") or "NA"),
+            "TSVALCD": tsvalcd,
+            "TSVCDREF": tsvcdref,
+            "TSVCDVER": tsvcdver,
+            "TSGRPID": row.get("tsgrpid"),
+            "_order": len(records),
+        })
     ts = pd.DataFrame.from_records(records)
     ts["TSSEQ"] = ts.groupby("TSPARMCD", sort=False).cumcount() + 1
     ts = ts.sort_values(["TSPARMCD", "TSSEQ"], kind="mergesort").reset_index(drop=True)
@@ -304,10 +298,8 @@ def default_arm_paths(design: dict[str, Any]) -> dict[str, Any]:
         before = [str(e["etcd"]) for e in elements[: own[0]] if str(e["etcd"]) in shared]
         after = [str(e["etcd"]) for e in elements[own[0] + 1 :] if str(e["etcd"]) in shared]
         if len(before) > 1 or len(after) > 1:
-            raise ConfigError(
-                f"study.yaml: arm {arm.get('armcd')} has several elements before or after treatment; "
-                "give arm_elements and element_anchors in trial_design.yaml"
-            )
+            raise ConfigError(f"study.yaml: arm {arm.get('armcd')} has several elements before or after treatment; "
+                              "give arm_elements and element_anchors in trial_design.yaml")
         etcd = str(elements[own[0]]["etcd"])
         arm_elements[str(arm.get("armcd"))] = [*before, etcd, *after]
         anchors.update({e: {"start": "consent", "end": "first_dose"} for e in before})
@@ -353,14 +345,12 @@ def build_ta(design: dict[str, Any], trial_design: dict[str, Any]) -> pd.DataFra
             if str(etcd) not in elements:
                 raise ConfigError(f"trial_design.yaml: arm_elements.{armcd} names element {etcd!r} not in study.yaml elements")
             element = elements[str(etcd)]
-            rows.append(
-                {
-                    "STUDYID": studyid, "DOMAIN": "TA", "ARMCD": armcd, "ARM": str(arm.get("arm")),
-                    "TAETORD": position, "ETCD": str(etcd), "ELEMENT": str(element["element"]),
-                    "TABRANCH": branch_text.format(arm=arm.get("arm")) if branch and str(etcd) == str(branch) and len(design.get("arms")) > 1 else None,
-                    "TATRANS": None, "EPOCH": str(element["epoch"]),
-                }
-            )
+            rows.append({
+                "STUDYID": studyid, "DOMAIN": "TA", "ARMCD": armcd, "ARM": str(arm.get("arm")),
+                "TAETORD": position, "ETCD": str(etcd), "ELEMENT": str(element["element"]),
+                "TABRANCH": branch_text.format(arm=arm.get("arm")) if branch and str(etcd) == str(branch) and len(design.get("arms")) > 1 else None,
+                "TATRANS": None, "EPOCH": str(element["epoch"]),
+            })
     ta = pd.DataFrame.from_records(rows)
     ta["TAETORD"] = ta["TAETORD"].astype("int64")
     return _objects(ta, exclude=("TAETORD",))
@@ -387,12 +377,10 @@ def build_te(design: dict[str, Any], trial_design: dict[str, Any]) -> pd.DataFra
         tedur = text.get("tedur")
         if tedur and not re.match(r"^P(\d+[YMWD])+$|^P(\d+[YMWD])*T(\d+[HMS])+$", str(tedur)):
             raise ConfigError(f"trial_design.yaml: elements.{etcd}.tedur {tedur!r} is not an ISO 8601 duration")
-        rows.append(
-            {
-                "STUDYID": studyid, "DOMAIN": "TE", "ETCD": etcd, "ELEMENT": str(element["element"]),
-                "TESTRL": _sentence(start), "TEENRL": _sentence(end) if end else None, "TEDUR": tedur,
-            }
-        )
+        rows.append({
+            "STUDYID": studyid, "DOMAIN": "TE", "ETCD": etcd, "ELEMENT": str(element["element"]),
+            "TESTRL": _sentence(start), "TEENRL": _sentence(end) if end else None, "TEDUR": tedur,
+        })
     return _objects(pd.DataFrame.from_records(rows))
 
 
@@ -426,12 +414,10 @@ def build_tv(design: dict[str, Any]) -> pd.DataFrame:
         if isinstance(window, list) and len(window) == 2 and window[0] != window[1]:
             start += f" (window: days {window[0]} to {window[1]})"
         end = f"Study day {window[1]} (end of visit window)" if isinstance(window, list) and len(window) == 2 else None
-        rows.append(
-            {
-                "STUDYID": studyid, "DOMAIN": "TV", "VISITNUM": float(visit["visitnum"]), "VISIT": str(visit["visit"]),
-                "VISITDY": day, "ARMCD": None, "ARM": None, "TVSTRL": start, "TVENRL": end,
-            }
-        )
+        rows.append({
+            "STUDYID": studyid, "DOMAIN": "TV", "VISITNUM": float(visit["visitnum"]), "VISIT": str(visit["visit"]),
+            "VISITDY": day, "ARMCD": None, "ARM": None, "TVSTRL": start, "TVENRL": end,
+        })
     tv = pd.DataFrame.from_records(rows).sort_values("VISITNUM", kind="mergesort").reset_index(drop=True)
     for column in ("VISITNUM", "VISIT"):
         if tv[column].duplicated().any():
@@ -461,13 +447,11 @@ def build_ti(design: dict[str, Any], trial_design: dict[str, Any]) -> pd.DataFra
             text = criterion.get("ietest")
             if not isinstance(text, str) or not text.strip() or len(text.encode("utf-8")) > MAX_TEXT:
                 raise ConfigError(f"{where}: ietest must be text of 1 to {MAX_TEXT} bytes")
-            rows.append(
-                {
-                    "STUDYID": studyid, "DOMAIN": "TI", "IETESTCD": code, "IETEST": _fold(text), "IECAT": category,
-                    "IESCAT": criterion.get("iescat"), "TIRL": criterion.get("tirl"),
-                    "TIVERS": None if version is None else str(version),
-                }
-            )
+            rows.append({
+                "STUDYID": studyid, "DOMAIN": "TI", "IETESTCD": code, "IETEST": _fold(text), "IECAT": category,
+                "IESCAT": criterion.get("iescat"), "TIRL": criterion.get("tirl"),
+                "TIVERS": None if version is None else str(version),
+            })
     columns = ["STUDYID", "DOMAIN", "IETESTCD", "IETEST", "IECAT", "IESCAT", "TIRL", "TIVERS"]
     ti = pd.DataFrame.from_records(rows, columns=columns)
     if ti["IETESTCD"].duplicated().any():
@@ -579,7 +563,7 @@ def build_se(
     zero_length = (rows["SESTDTC"] == rows["SEENDTC"]) & (rows.groupby("USUBJID")["ETCD"].transform("size") > 1)
     rows = rows[~(backwards | zero_length).to_numpy()]
     if rows.empty:
-        return pd.DataFrame(columns=["STUDYID", "DOMAIN", "USUBJID", "SESEQ", "ETCD", "ELEMENT", "TAETORD", "EPOCH", "SESTDTC", "SEENDTC", "SESTDY", "SEENDY"])
+        return pd.DataFrame(columns=SE_COLUMNS)
     rows["ELEMENT"] = rows["ETCD"].map(lambda e: str(elements[e]["element"]))
     rows["EPOCH"] = rows["ETCD"].map(lambda e: str(elements[e]["epoch"]))
     rows["DOMAIN"] = "SE"
@@ -588,8 +572,7 @@ def build_se(
     if "RFSTDTC" in dm.columns:
         se = derive_var_dy(se, dm, "SESTDTC", "SESTDY")
         se = derive_var_dy(se, dm, "SEENDTC", "SEENDY")
-    columns = ["STUDYID", "DOMAIN", "USUBJID", "SESEQ", "ETCD", "ELEMENT", "TAETORD", "EPOCH", "SESTDTC", "SEENDTC", "SESTDY", "SEENDY"]
-    se = se[[c for c in columns if c in se.columns]].reset_index(drop=True)
+    se = se[[c for c in SE_COLUMNS if c in se.columns]].reset_index(drop=True)
     se["TAETORD"] = se["TAETORD"].astype("int64")
     return _objects(se, exclude=("SESEQ", "TAETORD", "SESTDY", "SEENDY"))
 

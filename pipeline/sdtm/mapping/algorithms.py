@@ -19,20 +19,8 @@ import numpy as np
 import pandas as pd
 
 from pipeline.common.expressions import (
-    FUNCTIONS,
-    Binary,
-    Call,
-    Column,
-    Expression,
-    Literal,
-    Logical,
-    Membership,
-    Node,
-    Unary,
-    Variables,
-    evaluate_mask,
-    parse,
-)
+    FUNCTIONS, Binary, Call, Column, Expression, Literal, Logical, Membership, Node, Unary, Variables, evaluate_mask,
+    parse)
 from pipeline.standards.terminology import Codelist, codelist_from_ct, map_to_codelist
 from pipeline.common.specfile import Where, check_value
 from pipeline.sdtm.derive_var_nrind import range_indicator
@@ -181,14 +169,7 @@ def per_distinct(text: pd.Series, function: Callable[[pd.Series], Any]) -> Any:
     {5: 'A', 6: 'B', 7: 'A'}
     """
     codes, uniques = pd.factorize(text, use_na_sentinel=False)
-    out = function(pd.Series(uniques, dtype=text.dtype))
-
-    def spread(series: pd.Series) -> pd.Series:
-        result = series.iloc[codes]
-        result.index = text.index
-        return result
-
-    return tuple(None if s is None else spread(s) for s in out) if isinstance(out, tuple) else spread(out)
+    return _spread(function(pd.Series(uniques, dtype=text.dtype)), codes, text.index)
 
 
 def per_distinct_rows(frame: pd.DataFrame, function: Callable[[pd.DataFrame], Any]) -> Any:
@@ -202,11 +183,15 @@ def per_distinct_rows(frame: pd.DataFrame, function: Callable[[pd.DataFrame], An
         return per_distinct(frame.iloc[:, 0], lambda values: function(values.to_frame(frame.columns[0])))
     codes = frame.groupby(list(frame.columns), sort=False, dropna=False).ngroup().to_numpy()
     first = np.unique(codes, return_index=True)[1]  # the first row of each distinct row, in code order
-    out = function(frame.iloc[first].reset_index(drop=True))
+    return _spread(function(frame.iloc[first].reset_index(drop=True)), codes, frame.index)
+
+
+def _spread(out: Any, codes: np.ndarray, index: pd.Index) -> Any:
+    """Result(s) computed per distinct value, taken back to every row (``codes``) under ``index``."""
 
     def spread(series: pd.Series) -> pd.Series:
         result = series.iloc[codes]
-        result.index = frame.index
+        result.index = index
         return result
 
     return tuple(None if s is None else spread(s) for s in out) if isinstance(out, tuple) else spread(out)

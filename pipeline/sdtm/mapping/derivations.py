@@ -121,6 +121,12 @@ def _reference(dm: pd.DataFrame, p: ReferenceParams, ctx: DerivationContext) -> 
                                     ctx.ds if ctx.ds is not None else empty_ds, ctx.design, **given)
 
 
+def required_fields(spec: type) -> tuple[str, ...]:
+    """The fields of a spec dataclass without a default (its required keys); ``where`` is the loader's."""
+    return tuple(f.name for f in fields(spec)
+                 if f.default is MISSING and f.default_factory is MISSING and f.name != "where")
+
+
 def _as_typed(value: Any) -> Any:
     """YAML lists as tuples, so parsed steps are immutable."""
     return tuple(value) if isinstance(value, list) else value
@@ -141,7 +147,7 @@ class Derivation:
 
     @property
     def required(self) -> tuple[str, ...]:
-        return tuple(f.name for f in fields(self.params) if f.default is MISSING and f.default_factory is MISSING)
+        return required_fields(self.params)
 
     def default_step(self) -> "DerivationStep":
         """The step with every parameter at its default (DM's reference when the mapping names none)."""
@@ -229,8 +235,7 @@ class RecordFunction:
 
     @property
     def required(self) -> tuple[str, ...]:
-        return tuple(f.name for f in fields(self.spec)
-                     if f.default is MISSING and f.default_factory is MISSING and f.name != "where")
+        return required_fields(self.spec)
 
 
 RECORD_FUNCTIONS: dict[str, RecordFunction] = {f.name: f for f in [RecordFunction("ratio", RATIO_SCHEMA, RatioSpec)]}

@@ -16,7 +16,7 @@ source defaults < sites.yaml site defaults < the source's own ``sites[site]`` bl
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
@@ -238,7 +238,7 @@ class SuppSpec:
 
     def as_qnam_spec(self) -> dict[str, Any]:
         """The entry :func:`pipeline.sdtm.supp.build_supp` takes."""
-        given = {"qnam": self.qnam, "qlabel": self.qlabel, "qorig": self.qorig, "qeval": self.qeval, "source": self.source}
+        given = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "where"}
         return {k: v for k, v in given.items() if v is not None}
 
 
@@ -276,10 +276,15 @@ class DomainMapping:
         return tuple(s for s in self.derivations if s.derivation.subject_level == subject_level)
 
 
+def _from_node(spec: type, node: dict[str, Any], where: Where, **given: Any) -> Any:
+    """A spec dataclass from a checked node: each field from its key (a missing key keeps the default)."""
+    values = {f.name: node[f.name] for f in fields(spec) if f.name in node and f.name != "where"}
+    return spec(**{**values, **given}, where=where)
+
+
 def _parse_supp(node: Any, where: Where, label: str = "supp") -> SuppSpec:
     check_keys(node, SUPP_KEYS, where, label, ("qnam", "qlabel"))
-    return SuppSpec(qnam=node["qnam"], qlabel=node["qlabel"], where=where, qorig=node.get("qorig"),
-                    qeval=node.get("qeval"), source=node.get("source"))
+    return _from_node(SuppSpec, node, where)
 
 
 def _parse_relrec(node: Any, where: Where, label: str = "relrec") -> RelrecSpec:
@@ -296,8 +301,7 @@ def _parse_relrec(node: Any, where: Where, label: str = "relrec") -> RelrecSpec:
                 parse(node[key])
             except ExpressionError as exc:
                 raise where.at(node, key).error(f"relrec {key}: {exc}") from None
-    return RelrecSpec(domain_add=str(node["domain_add"]).upper(), where=where, filter=node.get("filter"),
-                      filter_add=node.get("filter_add"), relid_prefix=node.get("relid_prefix"))
+    return _from_node(RelrecSpec, node, where, domain_add=str(node["domain_add"]).upper())
 
 
 def _parse_list(node: Any, where: Where, what: str, parse_item: Any, problems: SpecProblems) -> tuple[Any, ...]:
