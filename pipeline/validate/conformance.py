@@ -725,18 +725,6 @@ def check_population_flags(rule: Rule, data: ValidationData) -> pd.DataFrame:
     return _concat(parts)
 
 
-def run_conformance_rules(data: ValidationData, rules: dict[str, Rule] | None = None) -> pd.DataFrame:
-    """Run every conformance rule (or the given ones) and collect their findings.
-
-    >>> dm = pd.DataFrame({"USUBJID": ["S-1"], "DOMAIN": ["DM"]})
-    >>> ae = pd.DataFrame({"USUBJID": ["S-1", "S-9"], "DOMAIN": ["AE", "AE"]})
-    >>> f = run_conformance_rules(ValidationData({"DM": dm, "AE": ae}, {}))
-    >>> f.loc[f["rule_id"] == "CG0029", ["rule_id", "dataset", "usubjid", "record"]].values.tolist()
-    [['CG0029', 'AE', 'S-9', 2]]
-    """
-    return run_conformance_rules_with_status(data, rules)[0]
-
-
 RULE_STATUS_COLUMNS = ["id", "status", "reason", "datasets", "findings"]
 
 
@@ -749,7 +737,10 @@ def run_conformance_rules_with_status(data: ValidationData, rules: dict[str, Rul
     datasets it looked up tell: no findings and nothing it looked for present means skipped.
 
     >>> dm = pd.DataFrame({"USUBJID": ["S-1"], "DOMAIN": ["DM"], "AGE": [-3]})
-    >>> _, status = run_conformance_rules_with_status(ValidationData({"DM": dm}, {}))
+    >>> ae = pd.DataFrame({"USUBJID": ["S-1", "S-9"], "DOMAIN": ["AE", "AE"]})
+    >>> f, status = run_conformance_rules_with_status(ValidationData({"DM": dm, "AE": ae}, {}))
+    >>> f.loc[f["rule_id"] == "CG0029", ["rule_id", "dataset", "usubjid", "record"]].values.tolist()
+    [['CG0029', 'AE', 'S-9', 2]]
     >>> status.set_index("id").loc[["FB4001", "CG0218"], ["status", "findings"]].values.tolist()
     [['ran', 1], ['skipped', 0]]
     """
