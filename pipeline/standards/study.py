@@ -4,7 +4,7 @@ The study's ``specs/<study>/datasets.yaml`` names the datasets, their keys and t
 that differ from or add to the standard; ADaM variables are declared once, in ``adam.yaml``
 (:func:`load_adam_variables`); everything else comes from ``specs/standards/``
 (:mod:`pipeline.standards.tables`, :mod:`pipeline.standards.terminology`). The result is one tidy
-table, :func:`variable_metadata`, that drives the pandera schemas, define.xml and XPT writers:
+table, :attr:`StudyMetadata.variables`, that drives the pandera schemas, define.xml and XPT writers:
 ``dataset, variable, label, type, length, core, codelist, subset, format, dictionary, order,
 key_sequence, sponsor_defined, origin, source_line``. Validation and the submission package both
 read it here, once per run.
@@ -480,28 +480,3 @@ def load_study_metadata(specs_dir: Path, standards_dir: Path) -> StudyMetadata:
     """
     return resolve_study_metadata(Path(specs_dir) / DATASETS_SPEC, Path(standards_dir))
 
-
-def variable_metadata(ctx: Any) -> pd.DataFrame:
-    """Public entry point for other stages (define.xml, XPT): the resolved variable table of a study.
-
-    >>> from pipeline.common.study import StudyContext
-    >>> meta = variable_metadata(StudyContext.create("iscalimab-ln"))
-    >>> meta.loc[(meta["dataset"] == "DM") & (meta["variable"] == "USUBJID"), ["label", "core", "key_sequence"]].values.tolist()
-    [['Unique Subject Identifier', 'Req', 2]]
-    """
-    return load_study_metadata(ctx.specs_dir, ctx.standards_dir).variables.copy()
-
-
-def dataset_metadata(ctx: Any) -> pd.DataFrame:
-    """Public entry point: one row per study dataset (name, domain, label, class, structure, keys).
-
-    >>> from pipeline.common.study import StudyContext
-    >>> dataset_metadata(StudyContext.create("iscalimab-ln")).set_index("dataset").loc["ADSL", "class"]
-    'ADSL'
-    """
-    meta = load_study_metadata(ctx.specs_dir, ctx.standards_dir)
-    return pd.DataFrame([
-        {"dataset": d.name, "domain": d.domain, "label": d.label, "class": d.class_, "structure": d.structure,
-         "keys": ",".join(d.keys), "is_adam": d.is_adam}
-        for d in meta.datasets.values()
-    ])

@@ -40,7 +40,6 @@ SAS_DATE_FORMAT = "DATE9."
 SAS_DATETIME_FORMAT = "DATETIME20."
 SAS_TIME_FORMAT = "TIME8."
 _FORMAT_OF_KIND = {"date": SAS_DATE_FORMAT, "datetime": SAS_DATETIME_FORMAT, "time": SAS_TIME_FORMAT}
-_CODELIST_TOKEN = re.compile(r"^([A-Z][A-Z0-9]*)")
 _ISO_DURATION = re.compile(r"^-?P")
 SPONSOR_CODELIST = "SPONSOR"
 
@@ -107,12 +106,16 @@ def load_standard_variables(standards_dir: str | Path | None = None) -> pd.DataF
     table["domain"] = table["domain"].str.strip().str.upper()
     table["variable"] = table["variable"].str.strip().str.upper()
     raw = table["codelist_or_format"].fillna("").str.strip()
-    token = raw.str.extract(_CODELIST_TOKEN, expand=False).fillna("")
-    several = raw.str.fullmatch(r"[A-Z][A-Z0-9]*( / [A-Z][A-Z0-9]*)+")
-    token = token.where(~several, raw.str.replace(" / ", "/", regex=False))
-    is_format = raw.str.startswith(("ISO", "MedDRA", "WHODrug", "LOINC", "sponsor", "depends"))
-    token = token.where(~raw.str.startswith("sponsor"), SPONSOR_CODELIST)
-    table["codelist"] = token.where(~is_format | raw.str.startswith("sponsor"), "")
+    references = raw.map(tables.parse_codelist_reference)
+    # a SAS display format (DATE9.) has always become a "codelist" of observed values; kept so define.xml
+    # stays byte-identical until that is fixed on purpose
+    sas_format = references.map(lambda ref: ref.format if ref.format not in (None, *tables.FORMATS.values()) else "")
+    table["codelist"] = references.map(lambda ref: "/".join(ref.codelists)).where(sas_format == "",
+                                                                                  sas_format.str.rstrip("."))
+    table["codelist"] = table["codelist"].where(~raw.str.startswith("sponsor"), SPONSOR_CODELIST)
+    # formats, dictionaries and "sponsor ..."/"depends on ..." notes; SAS display formats live in the data
+    is_format = references.map(lambda ref: bool(ref.dictionary) or ref.format in tables.FORMATS.values()
+                                           or ref == tables.CodelistReference())
     table["value_format"] = raw.where(is_format, "")
     return table[["domain", "variable", "order", "label", "type", "core", "codelist",
                   "value_format", "source_file"]]

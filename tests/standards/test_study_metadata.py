@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from pipeline.common.study import StudyContext
-from pipeline.standards.study import dataset_metadata, load_study_metadata, variable_metadata
+from pipeline.standards.study import load_study_metadata
 from pipeline.standards.tables import load_standard_variables, parse_codelist_reference
 from pipeline.standards.terminology import load_terminology
 
@@ -59,14 +59,14 @@ def test_flagship_metadata_resolves_keys_codelists_and_sponsor_variables() -> No
     assert bool(adsl.loc["BUPCR", "sponsor_defined"]) and adsl.loc["BUPCR", "type"] == "Num"
 
 
-def test_public_metadata_tables_for_other_stages() -> None:
+def test_resolved_metadata_tables_for_other_stages() -> None:
     ctx = StudyContext.create("iscalimab-ln")
-    variables = variable_metadata(ctx)
-    datasets = dataset_metadata(ctx).set_index("dataset")
+    meta = load_study_metadata(ctx.specs_dir, ctx.standards_dir)
+    variables = meta.variables
     assert {"dataset", "variable", "label", "type", "length", "core", "codelist", "order", "key_sequence"} <= set(
         variables.columns)
-    assert datasets.loc["AE", "keys"] == "STUDYID,USUBJID,AEDECOD,AESTDTC"
-    assert datasets.loc["ADSL", "is_adam"]
+    assert meta.datasets["AE"].keys == ("STUDYID", "USUBJID", "AEDECOD", "AESTDTC")
+    assert meta.datasets["ADSL"].is_adam
     dm = variables[variables["dataset"] == "DM"]
     assert dm["order"].is_monotonic_increasing
 
