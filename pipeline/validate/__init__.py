@@ -17,6 +17,6 @@ citation, check); ``validation/rules.csv`` is the catalogue of the rules that ra
 gate (study.yaml ``validation.gate``) raises :class:`pipeline.common.errors.GateFailed` (exit 1).
 
 Public entry points: ``stage.run(ctx, raise_on_gate=True)``, ``specs_check.run(ctx)``,
-``pipeline.standards.study.variable_metadata(ctx)`` / ``dataset_metadata(ctx)`` (labels, types, lengths,
-keys, codelists for define.xml and XPT writers), ``traceability.findings_with_raw_source``.
+``traceability.findings_with_raw_source``; the metadata the rules check is
+:class:`pipeline.standards.study.StudyMetadata`.
 """
