@@ -154,7 +154,12 @@ def read_catalogue(path: Path = CATALOGUE_PATH) -> list[Entry]:
 
 
 @lru_cache(maxsize=1)
-def _ig_classes() -> dict[str, str]:
+def ig_classes() -> dict[str, str]:
+    """SDTMIG 3.4 dataset class by domain (``EVENTS``, ``FINDINGS``, ...), from specs/standards.
+
+    >>> ig_classes()["AE"], ig_classes()["DM"]
+    ('EVENTS', 'SPECIAL PURPOSE')
+    """
     table = load_standard_datasets()
     return dict(zip(table.index, table["class"].str.upper()))
 
@@ -167,7 +172,7 @@ def dataset_class(name: str, domain: str) -> str:
     """
     if name.startswith("SUPP") or domain == "RELREC":
         return "RELATIONSHIP"
-    return _ig_classes().get(domain, "")
+    return ig_classes().get(domain, "")
 
 
 def _in_scope(entry: Entry, name: str, domain: str) -> bool:

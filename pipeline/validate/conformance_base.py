@@ -7,13 +7,14 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 
 import numpy as np
 import pandas as pd
 
 from pipeline.common.dates import iso_date
 from pipeline.validate.findings import empty_findings, make_findings
-from pipeline.validate.rules import Rule
+from pipeline.validate.rules import CORE_CATALOGUE, Rule
 
 TRIAL_DESIGN = {"TS", "TA", "TE", "TV", "TI", "TD", "TM"}
 SAS_EPOCH = pd.Timestamp("1960-01-01")
@@ -134,9 +135,9 @@ def conformance_rule(id: str, title: str, description: str, message: str, severi
 
     The decorated name becomes the :class:`Rule`; ``rule.check(data)`` runs it.
 
-    >>> from pipeline.validate.conformance import check_subject_in_dm
-    >>> CONFORMANCE_RULES["CG0029"].severity, check_subject_in_dm.id
-    ('error', 'CG0029')
+    >>> from pipeline.validate.conformance import check_start_not_after_end
+    >>> CONFORMANCE_RULES["FB3209"].severity, check_start_not_after_end.id
+    ('error', 'FB3209')
     """
     def decorate(fn: Callable[[Rule, ValidationData], pd.DataFrame]) -> Rule:
         rule = Rule(id, title, description, message, severity, "conformance", citation)
@@ -145,3 +146,19 @@ def conformance_rule(id: str, title: str, description: str, message: str, severi
         CONFORMANCE_RULES[id] = registered
         return registered  # the module-level name is the rule object itself
     return decorate
+
+
+def cite(rule_id: str, core_id: str, kind: str = "CDISC SDTM conformance rule") -> str:
+    """The citation of a rule CDISC CORE also runs.
+
+    >>> cite("CG0029", "CORE-000201")
+    'CDISC SDTM conformance rule CG0029 (CORE-000201; cdisc-org/cdisc-rules-engine resources/cache/rules.pkl)'
+    """
+    return f"{kind} {rule_id} ({core_id}; {CORE_CATALOGUE})"
+
+
+def register_rules(check: Callable[..., pd.DataFrame], table: list[tuple]) -> None:
+    """Register one rule per row ``(id, title, description, message, severity, citation, options)``, each run
+    by ``check(rule, data, **options)``: rules that share an algorithm and differ in their variables."""
+    for rule_id, title, description, message, severity, citation, options in table:
+        conformance_rule(rule_id, title, description, message, severity, citation)(partial(check, **options))
