@@ -1,20 +1,9 @@
 """Conformance rules as data: ``specs/standards/conformance-rules.yaml`` read by one reader, run by a few kinds.
 
 The catalogue holds the rules (CDISC / FDA rule id, CORE id, scope, parameters, message, severity);
-this module holds the algorithms, one function per kind:
-
-- ``record``: a record fails when ``fail_when`` (the expression language,
-  ``docs/expression-language.md``; ``--`` stands for the domain prefix) holds;
-- ``variable_presence``: a dataset fails when every ``present`` variable is in it and every ``absent`` one is not;
-- ``unique``: a record fails when its ``variables`` repeat within the dataset (``when`` narrows the records);
-- ``one_to_one``: the two ``variables`` map one to one (each value of one has a single value of the other);
-- ``in_reference``: ``variable`` is among the values of ``reference`` (``TV.VISITNUM``; ``DOMAINS``: the
-  domains of the study's datasets);
-- ``date_order``: ``earlier`` is on or before ``later`` (``DM.RFSTDTC`` reads DM by USUBJID), compared at the
-  precision both dates have, as CORE compares them.
-
-Every rule says, per dataset in its scope, whether it ran or why it was skipped (domain or variable
-absent); :func:`run_with_status` turns that into the ``rules.csv`` status columns.
+this module holds the algorithms, one function per kind (the kinds and their parameters:
+``docs/validation.md``). Every rule records, per dataset in its scope, whether it ran or why it was
+skipped, for the ``rules.csv`` status columns.
 """
 
 from __future__ import annotations

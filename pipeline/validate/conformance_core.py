@@ -1,11 +1,7 @@
 """Conformance rules that CDISC CORE runs on SDTM, implemented here so a user does not need CORE.
 
-Each rule is one :class:`~pipeline.validate.rules.Rule` (id, title, description, message, severity,
-citation with the CORE id) registered in :data:`~pipeline.validate.conformance.CONFORMANCE_RULES`.
-A rule reports what the CORE rule of the same id reports, record for record (``record`` is the
-1-based row of the dataset, as CORE's ``row``); dataset-level rules report one finding per dataset.
-The agreement on the flagship study is tested against a committed CORE summary
-(``tests/validate/data/core_flagship.json``) and documented in ``docs/conformance.md``.
+A rule reports what the CORE rule of the same id reports, record for record (``record`` is CORE's
+``row``); dataset-level rules report one finding per dataset. Agreement with CORE: ``docs/conformance.md``.
 """
 
 from __future__ import annotations
@@ -117,19 +113,14 @@ def _study_day_present(rule: Rule, data: ValidationData, date_suffix: str, day_s
     return _concat(parts)
 
 
-def _register_study_day_present() -> None:
-    for rule_id, core_id, date_suffix, day_suffix, classes, populated in STUDY_DAY_PRESENT:
-        kind = "FDA Business Rule"
-        when = "populated with a complete date" if populated else "in the dataset"
-        conformance_rule(
-            rule_id, f"--{day_suffix} present with --{date_suffix}",
-            f"When --{date_suffix} is {when}, the study day --{day_suffix} is a variable of the dataset too.",
-            "{dy} is not in the dataset although {dtc} is", "warning", cite(rule_id, core_id, kind))(
-            lambda rule, data, d=date_suffix, y=day_suffix, c=classes, p=populated:
-                _study_day_present(rule, data, d, y, c, p))
-
-
-_register_study_day_present()
+register_rules(_study_day_present, [
+    (rule_id, f"--{day_suffix} present with --{date_suffix}",
+     f"When --{date_suffix} is {'populated with a complete date' if populated else 'in the dataset'}, the study day "
+     f"--{day_suffix} is a variable of the dataset too.",
+     "{dy} is not in the dataset although {dtc} is", "warning", cite(rule_id, core_id, "FDA Business Rule"),
+     {"date_suffix": date_suffix, "day_suffix": day_suffix, "classes": classes, "populated": populated})
+    for rule_id, core_id, date_suffix, day_suffix, classes, populated in STUDY_DAY_PRESENT
+])
 
 
 # --- timing ---------------------------------------------------------------------------------------

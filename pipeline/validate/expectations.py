@@ -1,11 +1,8 @@
 """Data-quality expectations run with Great Expectations 1.x, built from ``specs/<study>/expectations.yaml``.
 
-Each expectation item of the spec is one rule (id, title, severity, message) and one GX
-expectation on a *view*: a dataset filtered by a row mask, or a small derived frame (dates as
-datetimes, completeness per visit, visit order). Values can reference study.yaml
-(``$study:eligibility.age.0``) or another spec of the study (``$spec:<name>.<path>``, e.g. a key of simulation.yaml), so
-study facts live in one place. GX is imported lazily (slow import)
-and runs in an ephemeral context; Data Docs HTML, when asked for, goes under ``validation/gx/``.
+Each expectation item is one rule and one GX expectation on a *view*: a dataset filtered by a row mask,
+or a small derived frame (dates as datetimes, completeness per visit, visit order). GX is imported
+lazily (slow import) and runs in an ephemeral context; Data Docs HTML goes under ``validation/gx/``.
 """
 
 from __future__ import annotations

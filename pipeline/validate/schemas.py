@@ -1,10 +1,7 @@
 """Pandera schemas generated at run time from the dataset/variable metadata (never hand-written).
 
-For each dataset: required and expected variables present, required variables never null, types,
-character lengths, codelist membership (non-extensible -> error, extensible -> warning), ISO 8601
-dates and durations, natural-key uniqueness, --SEQ unique per subject and --STRESN consistent with
---STRESC. Validation is lazy; :func:`failure_cases_to_findings` turns
-``SchemaErrors.failure_cases`` into findings rows.
+The checks are listed in ``pipeline/validate/README.md``. Validation is lazy;
+:func:`failure_cases_to_findings` turns ``SchemaErrors.failure_cases`` into findings rows.
 """
 
 from __future__ import annotations

@@ -1,10 +1,6 @@
 """``make specs-check``: the study's specs are checked against the standards before any data is read.
 
-Checks: every variable exists in the standard (or is declared ``sponsor_defined`` / ``model_variable``),
-codelists exist, subsets are terms of their codelist, names are XPT-valid (<= 8 characters, letters and
-digits, starting with a letter), labels have at most 40 characters, types and cores are known, keys
-name real variables, lengths fit 1-200, and expectations.yaml is readable. Every problem names
-file and line; a broken spec raises :class:`ConfigError` (exit code 2).
+Every problem names file and line; a broken spec raises :class:`ConfigError` (exit code 2).
 """
 
 from __future__ import annotations

