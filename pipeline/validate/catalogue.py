@@ -28,7 +28,6 @@ from pipeline.validate.frames import display_text
 from pipeline.validate.rules import CORE_CATALOGUE, Rule
 
 CATALOGUE_PATH = standards_home() / "conformance-rules.yaml"
-KINDS = ("record", "variable_presence", "unique", "one_to_one", "in_reference", "date_order")
 CLASSES = ("INTERVENTIONS", "EVENTS", "FINDINGS", "FINDINGS ABOUT", "SPECIAL PURPOSE", "TRIAL DESIGN",
            "RELATIONSHIP", "STUDY REFERENCE")
 ENTRY_KEYS = {
@@ -42,6 +41,7 @@ KIND_NEEDS = {
     "record": ("fail_when",), "variable_presence": ("present",), "unique": ("variables",),
     "one_to_one": ("variables",), "in_reference": ("variable", "reference"), "date_order": ("earlier", "later"),
 }
+KINDS = tuple(KIND_NEEDS)
 
 
 @dataclass(frozen=True)

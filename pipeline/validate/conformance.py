@@ -142,20 +142,16 @@ def _study_day_check(rule: Rule, data: ValidationData, date_suffix: str, day_suf
     return _concat(parts)
 
 
-def _register_study_day_rules() -> None:
-    for date_suffix, day_suffix, calc_id, partial_id in STUDY_DAY_PAIRS:
-        for rule_id, partial in ((calc_id, False), (partial_id, True)):
-            title = (f"--{day_suffix} populated only from complete dates" if partial
-                     else f"--{day_suffix} follows the study day algorithm")
-            description = (f"--{day_suffix} is null when --{date_suffix} or DM.RFSTDTC is not a complete date."
-                           if partial else
-                           f"--{day_suffix} = --{date_suffix} - RFSTDTC (+1 on or after RFSTDTC); never 0.")
-            conformance_rule(rule_id, title, description, title, "error",
-                             f"CDISC SDTM conformance rule {rule_id} ({CORE_CATALOGUE})")(
-                lambda rule, data, d=date_suffix, y=day_suffix, p=partial: _study_day_check(rule, data, d, y, p))
-
-
-_register_study_day_rules()
+register_rules(_study_day_check, [
+    (rule_id, title, description, title, "error", f"CDISC SDTM conformance rule {rule_id} ({CORE_CATALOGUE})",
+     {"date_suffix": date_suffix, "day_suffix": day_suffix, "partial": partial})
+    for date_suffix, day_suffix, calc_id, partial_id in STUDY_DAY_PAIRS
+    for rule_id, partial, title, description in (
+        (calc_id, False, f"--{day_suffix} follows the study day algorithm",
+         f"--{day_suffix} = --{date_suffix} - RFSTDTC (+1 on or after RFSTDTC); never 0."),
+        (partial_id, True, f"--{day_suffix} populated only from complete dates",
+         f"--{day_suffix} is null when --{date_suffix} or DM.RFSTDTC is not a complete date."))
+])
 
 
 @conformance_rule(

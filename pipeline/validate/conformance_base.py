@@ -100,14 +100,6 @@ def to_date(values: pd.Series) -> pd.Series:
     return iso_date(values)
 
 
-def _record_numbers(frame: pd.DataFrame, mask: pd.Series) -> list[int]:
-    return (np.flatnonzero(mask.to_numpy(dtype=bool)) + 1).tolist()
-
-
-def _subjects(frame: pd.DataFrame, mask: pd.Series) -> list[object] | None:
-    return frame.loc[mask.to_numpy(dtype=bool), "USUBJID"].tolist() if "USUBJID" in frame.columns else None
-
-
 def _row_findings(rule: Rule, dataset: str, frame: pd.DataFrame, mask: pd.Series, variable: str,
                   values: pd.Series, message: pd.Series | str) -> pd.DataFrame:
     """Findings for the records of ``frame`` where ``mask`` is True."""
@@ -116,9 +108,9 @@ def _row_findings(rule: Rule, dataset: str, frame: pd.DataFrame, mask: pd.Series
         return empty_findings()
     picked = mask.to_numpy(dtype=bool)
     msgs = message[picked].tolist() if isinstance(message, pd.Series) else [message] * int(picked.sum())
+    subjects = frame.loc[picked, "USUBJID"].tolist() if "USUBJID" in frame.columns else None
     return make_findings(rule.id, rule.severity, dataset, msgs, rule.check_source, variable=variable,
-                         usubjid=_subjects(frame, mask), record=_record_numbers(frame, mask),
-                         value=values[picked].tolist())
+                         usubjid=subjects, record=(np.flatnonzero(picked) + 1).tolist(), value=values[picked].tolist())
 
 
 def _concat(parts: list[pd.DataFrame]) -> pd.DataFrame:

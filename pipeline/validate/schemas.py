@@ -277,11 +277,8 @@ def failure_cases_to_findings(
     for check, group in fc.groupby("check", sort=True):
         if check == "column_in_dataframe":
             for missing in sorted(group["failure_case"].astype(str).unique()):
-                core = cores.get(missing, "Req")
-                if spec.is_adam:
-                    rule = SCHEMA_RULES["ISL-0011"]
-                else:
-                    rule = SCHEMA_RULES["CG0014"] if core == "Req" else SCHEMA_RULES["CG0016"]
+                required = "CG0014" if cores.get(missing, "Req") == "Req" else "CG0016"
+                rule = SCHEMA_RULES["ISL-0011" if spec.is_adam else required]
                 parts.append(make_findings(rule.id, rule.severity, dataset,
                                            rule.format_message(variable=missing, problem="is not in the dataset"),
                                            "pandera", variable=missing))

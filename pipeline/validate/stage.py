@@ -176,8 +176,8 @@ def _domains(datasets: dict[str, pd.DataFrame], meta: StudyMetadata) -> dict[str
 
 def rules_status(catalogue: pd.DataFrame, conformance_status: pd.DataFrame, findings: pd.DataFrame,
                  overrides: dict[str, dict[str, Any]]) -> pd.DataFrame:
-    """The rule catalogue with what each rule did: ``status`` (ran / skipped / failed / disabled),
-    ``reason``, the ``datasets`` it checked and its ``findings`` count (after overrides).
+    """The rule catalogue with the study's severity overrides and what each rule did: ``status`` (ran / skipped /
+    failed / disabled), ``reason``, the ``datasets`` it checked and its ``findings`` count (after overrides).
     Conformance rules report their own status; schema, spec and expectation rules run on every dataset.
 
     >>> cat = pd.DataFrame({"id": ["CG0014", "FB4001"], "check_source": ["pandera", "conformance"]})
@@ -197,13 +197,17 @@ def rules_status(catalogue: pd.DataFrame, conformance_status: pd.DataFrame, find
     out["reason"] = out["reason"].fillna("")
     out["findings"] = out["id"].map(counts).fillna(0).astype(int)
     for rule_id, override in (overrides or {}).items():
+        hit = out["id"] == rule_id
+        if (override or {}).get("severity"):
+            out.loc[hit, "severity"] = override["severity"]
         if (override or {}).get("disabled"):
-            hit = out["id"] == rule_id
             out.loc[hit, "status"] = "disabled"
             out.loc[hit, "reason"] = str((override or {}).get("reason", "disabled in expectations.yaml"))
     return out
+
+
 def _parquet_files(folder: Path) -> dict[str, Path]:
-    return {p.stem.upper(): p for p in sorted(Path(folder).glob("*.parquet"))} if Path(folder).is_dir() else {}
+    return {p.stem.upper(): p for p in sorted(Path(folder).glob("*.parquet"))}
 
 
 def run_checks(ctx: Any, sdtm: dict[str, pd.DataFrame], adam: dict[str, pd.DataFrame], meta: StudyMetadata | None = None,
@@ -281,12 +285,7 @@ def run(ctx: Any, raise_on_gate: bool = True) -> pd.DataFrame:
     write_findings(findings, ctx.validation_dir)
     rules: list[Rule] = [*SCHEMA_RULES.values(), *CONFORMANCE_RULES.values(), *SPEC_RULES.values(),
                          *(s.rule for s in expectation_specs)]
-    catalogue = rules_catalogue(rules)
-    catalogue = catalogue.drop_duplicates("id").reset_index(drop=True)
-    for rule_id, override in overrides.items():
-        hit = catalogue["id"] == rule_id
-        if (override or {}).get("severity"):
-            catalogue.loc[hit, "severity"] = override["severity"]
+    catalogue = rules_catalogue(rules).drop_duplicates("id").reset_index(drop=True)
     catalogue = rules_status(catalogue, conformance_status, findings, overrides)
     write_csv_atomic(Path(ctx.validation_dir) / "rules.csv", catalogue)
     counts = findings.groupby(["severity"]).size().to_dict()
