@@ -549,16 +549,13 @@ def _adsl_versus_dm(rule: Rule, data: ValidationData, pairs: list[tuple[str, str
             left, right = to_date(adsl[adam_var]), to_date(source)
             differ = in_dm & (left.isna() != right.isna()) | (left.notna() & right.notna() & (left != right))
             shown = left.dt.strftime("%Y-%m-%d").fillna("")
+        elif pd.api.types.is_numeric_dtype(adsl[adam_var].dtype):
+            shown = display_text(adsl[adam_var])
+            differ = in_dm & ~np.isclose(pd.to_numeric(adsl[adam_var], errors="coerce").fillna(-1e300),
+                                         pd.to_numeric(source, errors="coerce").fillna(-1e300))
         else:
-            left = display_text(adsl[adam_var])
-            right_text = display_text(source)
-            numeric = pd.api.types.is_numeric_dtype(adsl[adam_var].dtype)
-            if numeric:
-                differ = in_dm & ~np.isclose(pd.to_numeric(adsl[adam_var], errors="coerce").fillna(-1e300),
-                                             pd.to_numeric(source, errors="coerce").fillna(-1e300))
-            else:
-                differ = in_dm & (left != right_text)
-            shown = left
+            shown = display_text(adsl[adam_var])
+            differ = in_dm & (shown != display_text(source))
         messages = (f"ADSL.{adam_var} " + shown.astype(str) + f" does not trace to DM.{dm_var} "
                     + display_text(source).astype(str)).astype(object)
         parts.append(_row_findings(rule, "ADSL", adsl, differ.fillna(False), adam_var, shown, messages))

@@ -123,9 +123,7 @@ CONFORMANCE_RULES: dict[str, Rule] = {}
 
 def conformance_rule(id: str, title: str, description: str, message: str, severity: str,
                      citation: str = "") -> Callable:
-    """Register a check function as a :class:`Rule` (the rule object documents and runs it).
-
-    The decorated name becomes the :class:`Rule`; ``rule.check(data)`` runs it.
+    """Register a check function as a :class:`Rule` (the rule object documents and runs it, ``rule.check(data)``).
 
     >>> from pipeline.validate.conformance import check_start_not_after_end
     >>> CONFORMANCE_RULES["FB3209"].severity, check_start_not_after_end.id
