@@ -1,20 +1,9 @@
 """Conformance rules as data: ``specs/standards/conformance-rules.yaml`` read by one reader, run by a few kinds.
 
 The catalogue holds the rules (CDISC / FDA rule id, CORE id, scope, parameters, message, severity);
-this module holds the algorithms, one function per kind:
-
-- ``record``: a record fails when ``fail_when`` (the expression language,
-  ``docs/expression-language.md``; ``--`` stands for the domain prefix) holds;
-- ``variable_presence``: a dataset fails when every ``present`` variable is in it and every ``absent`` one is not;
-- ``unique``: a record fails when its ``variables`` repeat within the dataset (``when`` narrows the records);
-- ``one_to_one``: the two ``variables`` map one to one (each value of one has a single value of the other);
-- ``in_reference``: ``variable`` is among the values of ``reference`` (``TV.VISITNUM``; ``DOMAINS``: the
-  domains of the study's datasets);
-- ``date_order``: ``earlier`` is on or before ``later`` (``DM.RFSTDTC`` reads DM by USUBJID), compared at the
-  precision both dates have, as CORE compares them.
-
-Every rule says, per dataset in its scope, whether it ran or why it was skipped (domain or variable
-absent); :func:`run_with_status` turns that into the ``rules.csv`` status columns.
+this module holds the algorithms, one function per kind (the kinds and their parameters:
+``docs/validation.md``). Every rule records, per dataset in its scope, whether it ran or why it was
+skipped, for the ``rules.csv`` status columns.
 """
 
 from __future__ import annotations
@@ -39,7 +28,6 @@ from pipeline.validate.frames import display_text
 from pipeline.validate.rules import CORE_CATALOGUE, Rule
 
 CATALOGUE_PATH = standards_home() / "conformance-rules.yaml"
-KINDS = ("record", "variable_presence", "unique", "one_to_one", "in_reference", "date_order")
 CLASSES = ("INTERVENTIONS", "EVENTS", "FINDINGS", "FINDINGS ABOUT", "SPECIAL PURPOSE", "TRIAL DESIGN",
            "RELATIONSHIP", "STUDY REFERENCE")
 ENTRY_KEYS = {
@@ -53,6 +41,7 @@ KIND_NEEDS = {
     "record": ("fail_when",), "variable_presence": ("present",), "unique": ("variables",),
     "one_to_one": ("variables",), "in_reference": ("variable", "reference"), "date_order": ("earlier", "later"),
 }
+KINDS = tuple(KIND_NEEDS)
 
 
 @dataclass(frozen=True)
@@ -154,7 +143,12 @@ def read_catalogue(path: Path = CATALOGUE_PATH) -> list[Entry]:
 
 
 @lru_cache(maxsize=1)
-def _ig_classes() -> dict[str, str]:
+def ig_classes() -> dict[str, str]:
+    """SDTMIG 3.4 dataset class by domain (``EVENTS``, ``FINDINGS``, ...), from specs/standards.
+
+    >>> ig_classes()["AE"], ig_classes()["DM"]
+    ('EVENTS', 'SPECIAL PURPOSE')
+    """
     table = load_standard_datasets()
     return dict(zip(table.index, table["class"].str.upper()))
 
@@ -167,7 +161,7 @@ def dataset_class(name: str, domain: str) -> str:
     """
     if name.startswith("SUPP") or domain == "RELREC":
         return "RELATIONSHIP"
-    return _ig_classes().get(domain, "")
+    return ig_classes().get(domain, "")
 
 
 def _in_scope(entry: Entry, name: str, domain: str) -> bool:

@@ -9,13 +9,15 @@ so :data:`CONFORMANCE_RULES` holds every rule once this module is imported.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 
 import numpy as np
 import pandas as pd
 
 from pipeline.common.dates import compute_study_day
 from pipeline.validate.conformance_base import (  # noqa: F401 (re-exported)
-    CONFORMANCE_RULES, TRIAL_DESIGN, ValidationData, _concat, _row_findings, conformance_rule, to_date,
+    CONFORMANCE_RULES, TRIAL_DESIGN, ValidationData, _concat, _row_findings, cite, conformance_rule, register_rules,
+    to_date,
 )
 from pipeline.validate.findings import empty_findings
 from pipeline.validate.frames import display_text
@@ -23,16 +25,6 @@ from pipeline.validate.rules import CORE_CATALOGUE, Rule
 
 
 # --- the rules ------------------------------------------------------------------------------------
-@conformance_rule(
-    "CG0029", "Subject exists in DM",
-    "Every USUBJID of every SDTM dataset (except trial design) is a subject of DM.",
-    "USUBJID {value} is not in DM", "error",
-    f"CDISC SDTM conformance rule CG0029 (CORE-000201; {CORE_CATALOGUE})")
-def check_subject_in_dm(rule: Rule, data: ValidationData) -> pd.DataFrame:
-    """Orphan subjects: one finding per record whose USUBJID is not in DM.USUBJID."""
-    return _values_outside_reference(rule, data, "USUBJID", "DM", skip={"DM"} | TRIAL_DESIGN)
-
-
 def _values_outside_reference(rule: Rule, data: ValidationData, variable: str, reference: str,
                               skip: set[str]) -> pd.DataFrame:
     """One finding per non-null ``variable`` of an SDTM dataset (domains in ``skip`` aside) whose value
@@ -49,6 +41,16 @@ def _values_outside_reference(rule: Rule, data: ValidationData, variable: str, r
         parts.append(_row_findings(rule, name, frame, outside, variable, frame[variable],
                                    rule.format_messages(frame[variable])))
     return _concat(parts)
+
+
+register_rules(_values_outside_reference, [
+    ("CG0029", "Subject exists in DM", "Every USUBJID of every SDTM dataset (except trial design) is a subject of DM.",
+     "USUBJID {value} is not in DM", "error", cite("CG0029", "CORE-000201"),
+     {"variable": "USUBJID", "reference": "DM", "skip": {"DM"} | TRIAL_DESIGN}),
+    ("CG0009", "EPOCH is a trial epoch", "Every EPOCH value of a subject-level dataset is one of TA.EPOCH.",
+     "EPOCH {value} is not in TA.EPOCH", "error", cite("CG0009", "CORE-000271"),
+     {"variable": "EPOCH", "reference": "TA", "skip": set(TRIAL_DESIGN)}),
+])
 
 
 def _dm_versus_ex(rule: Rule, data: ValidationData, dm_var: str, pick: str) -> pd.DataFrame:
@@ -70,24 +72,16 @@ def _dm_versus_ex(rule: Rule, data: ValidationData, dm_var: str, pick: str) -> p
     return _row_findings(rule, "DM", dm, mismatch, dm_var, values, messages)
 
 
-@conformance_rule(
-    "CG0148", "RFXSTDTC is the first exposure",
-    "For subjects with EX records, DM.RFXSTDTC equals the earliest EX.EXSTDTC.",
-    "RFXSTDTC differs from the first EXSTDTC", "error",
-    f"CDISC SDTM conformance rule CG0148 (CORE-000239; {CORE_CATALOGUE})")
-def check_rfxstdtc_first_exposure(rule: Rule, data: ValidationData) -> pd.DataFrame:
-    """DM.RFXSTDTC versus min(EXSTDTC) per subject (text comparison of ISO 8601 values)."""
-    return _dm_versus_ex(rule, data, "RFXSTDTC", "first")
-
-
-@conformance_rule(
-    "CG0147", "RFXENDTC is the last exposure",
-    "For subjects with EX records, DM.RFXENDTC equals the latest EX.EXSTDTC or EX.EXENDTC.",
-    "RFXENDTC differs from the last EX date", "error",
-    f"CDISC SDTM conformance rule CG0147 (CORE-000238; {CORE_CATALOGUE})")
-def check_rfxendtc_last_exposure(rule: Rule, data: ValidationData) -> pd.DataFrame:
-    """DM.RFXENDTC versus max(EXSTDTC, EXENDTC) per subject."""
-    return _dm_versus_ex(rule, data, "RFXENDTC", "last")
+register_rules(_dm_versus_ex, [  # text comparison of ISO 8601 values
+    ("CG0148", "RFXSTDTC is the first exposure",
+     "For subjects with EX records, DM.RFXSTDTC equals the earliest EX.EXSTDTC.",
+     "RFXSTDTC differs from the first EXSTDTC", "error", cite("CG0148", "CORE-000239"),
+     {"dm_var": "RFXSTDTC", "pick": "first"}),
+    ("CG0147", "RFXENDTC is the last exposure",
+     "For subjects with EX records, DM.RFXENDTC equals the latest EX.EXSTDTC or EX.EXENDTC.",
+     "RFXENDTC differs from the last EX date", "error", cite("CG0147", "CORE-000238"),
+     {"dm_var": "RFXENDTC", "pick": "last"}),
+])
 
 
 @conformance_rule(
@@ -148,29 +142,16 @@ def _study_day_check(rule: Rule, data: ValidationData, date_suffix: str, day_suf
     return _concat(parts)
 
 
-def _register_study_day_rules() -> None:
-    for date_suffix, day_suffix, calc_id, partial_id in STUDY_DAY_PAIRS:
-        for rule_id, partial in ((calc_id, False), (partial_id, True)):
-            title = (f"--{day_suffix} populated only from complete dates" if partial
-                     else f"--{day_suffix} follows the study day algorithm")
-            description = (f"--{day_suffix} is null when --{date_suffix} or DM.RFSTDTC is not a complete date."
-                           if partial else
-                           f"--{day_suffix} = --{date_suffix} - RFSTDTC (+1 on or after RFSTDTC); never 0.")
-            conformance_rule(rule_id, title, description, title, "error",
-                             f"CDISC SDTM conformance rule {rule_id} ({CORE_CATALOGUE})")(
-                lambda rule, data, d=date_suffix, y=day_suffix, p=partial: _study_day_check(rule, data, d, y, p))
-
-
-_register_study_day_rules()
-
-
-@conformance_rule(
-    "CG0009", "EPOCH is a trial epoch",
-    "Every EPOCH value of a subject-level dataset is one of TA.EPOCH.",
-    "EPOCH {value} is not in TA.EPOCH", "error",
-    f"CDISC SDTM conformance rule CG0009 (CORE-000271; {CORE_CATALOGUE})")
-def check_epoch_in_ta(rule: Rule, data: ValidationData) -> pd.DataFrame:
-    return _values_outside_reference(rule, data, "EPOCH", "TA", skip=set(TRIAL_DESIGN))
+register_rules(_study_day_check, [
+    (rule_id, title, description, title, "error", f"CDISC SDTM conformance rule {rule_id} ({CORE_CATALOGUE})",
+     {"date_suffix": date_suffix, "day_suffix": day_suffix, "partial": partial})
+    for date_suffix, day_suffix, calc_id, partial_id in STUDY_DAY_PAIRS
+    for rule_id, partial, title, description in (
+        (calc_id, False, f"--{day_suffix} follows the study day algorithm",
+         f"--{day_suffix} = --{date_suffix} - RFSTDTC (+1 on or after RFSTDTC); never 0."),
+        (partial_id, True, f"--{day_suffix} populated only from complete dates",
+         f"--{day_suffix} is null when --{date_suffix} or DM.RFSTDTC is not a complete date."))
+])
 
 
 @conformance_rule(
@@ -258,27 +239,25 @@ def _one_to_one_findings(rule: Rule, name: str, frame: pd.DataFrame, code: str, 
     return _row_findings(rule, name, frame, first, text, frame[text], messages)
 
 
-@conformance_rule(
-    "FB0919", "VISIT and VISITNUM one-to-one",
-    "Within a dataset each VISITNUM has one VISIT and each VISIT one VISITNUM.",
-    "VISITNUM / VISIT breaks the one-to-one relationship", "warning",
-    f"FDA Business Rule FB0919 / CDISC CG0035 (CORE-000361; {CORE_CATALOGUE})")
-def check_visit_visitnum_one_to_one(rule: Rule, data: ValidationData) -> pd.DataFrame:
-    return _concat([_one_to_one_findings(rule, name, frame, "VISITNUM", "VISIT")
-                    for name, frame in data.sdtm_with("VISIT", "VISITNUM").items()])
-
-
-@conformance_rule(
-    "FB0901", "--TESTCD and --TEST one-to-one",
-    "Within a findings dataset each --TESTCD has one --TEST and each --TEST one --TESTCD.",
-    "--TESTCD / --TEST breaks the one-to-one relationship", "warning",
-    f"FDA Business Rule FB0901 (CORE-000303; {CORE_CATALOGUE})")
-def check_testcd_test_one_to_one(rule: Rule, data: ValidationData) -> pd.DataFrame:
+def _code_text_one_to_one(rule: Rule, data: ValidationData, code: str, text: str) -> pd.DataFrame:
+    """:func:`_one_to_one_findings` on every SDTM dataset having ``code`` and ``text`` (``--``: the domain)."""
     parts = []
-    for name, frame in data.sdtm_with("--TESTCD", "--TEST").items():
+    for name, frame in data.sdtm_with(code, text).items():
         domain = data.domain_of(name)
-        parts.append(_one_to_one_findings(rule, name, frame, f"{domain}TESTCD", f"{domain}TEST"))
+        parts.append(_one_to_one_findings(rule, name, frame, code.replace("--", domain), text.replace("--", domain)))
     return _concat(parts)
+
+
+register_rules(_code_text_one_to_one, [
+    ("FB0919", "VISIT and VISITNUM one-to-one",
+     "Within a dataset each VISITNUM has one VISIT and each VISIT one VISITNUM.",
+     "VISITNUM / VISIT breaks the one-to-one relationship", "warning",
+     cite("FB0919 / CDISC CG0035", "CORE-000361", "FDA Business Rule"), {"code": "VISITNUM", "text": "VISIT"}),
+    ("FB0901", "--TESTCD and --TEST one-to-one",
+     "Within a findings dataset each --TESTCD has one --TEST and each --TEST one --TESTCD.",
+     "--TESTCD / --TEST breaks the one-to-one relationship", "warning",
+     cite("FB0901", "CORE-000303", "FDA Business Rule"), {"code": "--TESTCD", "text": "--TEST"}),
+])
 
 
 @conformance_rule(
@@ -419,49 +398,35 @@ def _findings_columns(data: ValidationData, *suffixes: str) -> dict[str, tuple[p
     return out
 
 
-@conformance_rule(
-    "CG0569", "Baseline record has a standard result",
-    "A record with --LOBXFL = Y has a populated --STRESC.",
-    "{variable} = Y but --STRESC is null", "error",
-    f"CDISC CG0569 / FDA Business Rule FB2602 (CORE-000105; {CORE_CATALOGUE})")
-def check_lobxfl_has_result(rule: Rule, data: ValidationData) -> pd.DataFrame:
+def _findings_records(rule: Rule, data: ValidationData, suffixes: tuple[str, ...],
+                      fails: Callable[[pd.DataFrame, list[str], str], pd.Series]) -> pd.DataFrame:
+    """Records where ``fails(frame, columns, domain)`` holds, reported on the first of the ``--<suffix>`` columns."""
     parts = []
-    for name, (frame, (flag, stresc)) in _findings_columns(data, "LOBXFL", "STRESC").items():
-        bad = (frame[flag] == "Y").fillna(False) & frame[stresc].isna()
-        parts.append(_row_findings(rule, name, frame, bad, flag, frame[flag],
-                                   rule.format_message(variable=flag)))
+    for name, (frame, columns) in _findings_columns(data, *suffixes).items():
+        bad = fails(frame, columns, data.domain_of(name))
+        parts.append(_row_findings(rule, name, frame, bad, columns[0], frame[columns[0]],
+                                   rule.format_message(variable=columns[0])))
     return _concat(parts)
 
 
-@conformance_rule(
-    "CG0426", "Standard unit only with a standard result",
-    "When --STRESU is populated, --STRESC is populated too.",
-    "{variable} is populated but --STRESC is null", "error",
-    f"CDISC SDTM conformance rule CG0426 (CORE-000133; {CORE_CATALOGUE})")
-def check_stresu_has_stresc(rule: Rule, data: ValidationData) -> pd.DataFrame:
-    parts = []
-    for name, (frame, (stresu, stresc)) in _findings_columns(data, "STRESU", "STRESC").items():
-        bad = frame[stresu].notna() & frame[stresc].isna()
-        parts.append(_row_findings(rule, name, frame, bad, stresu, frame[stresu],
-                                   rule.format_message(variable=stresu)))
-    return _concat(parts)
+def _orres_unexplained(frame: pd.DataFrame, columns: list[str], domain: str) -> pd.Series:
+    none = pd.Series(None, index=frame.index, dtype=object)
+    derived = (frame.get(f"{domain}DRVFL", none) == "Y").fillna(False)
+    return frame[columns[0]].isna() & frame.get(f"{domain}STAT", none).isna() & ~derived
 
 
-@conformance_rule(
-    "CG0348", "Result present unless not done or derived",
-    "--ORRES is populated unless --STAT is populated (not done) or the record is derived (--DRVFL = Y).",
-    "{variable} is null but neither --STAT nor --DRVFL = Y explains it", "error",
-    f"CDISC SDTM conformance rule CG0348 (CORE-000200; {CORE_CATALOGUE})")
-def check_orres_present(rule: Rule, data: ValidationData) -> pd.DataFrame:
-    parts = []
-    for name, (frame, (orres,)) in _findings_columns(data, "ORRES").items():
-        domain = data.domain_of(name)
-        stat = frame.get(f"{domain}STAT", pd.Series(None, index=frame.index, dtype=object))
-        derived = (frame.get(f"{domain}DRVFL", pd.Series(None, index=frame.index, dtype=object)) == "Y").fillna(False)
-        bad = frame[orres].isna() & stat.isna() & ~derived
-        parts.append(_row_findings(rule, name, frame, bad, orres, frame[orres],
-                                   rule.format_message(variable=orres)))
-    return _concat(parts)
+register_rules(_findings_records, [
+    ("CG0569", "Baseline record has a standard result", "A record with --LOBXFL = Y has a populated --STRESC.",
+     "{variable} = Y but --STRESC is null", "error", cite("CG0569 / FDA Business Rule FB2602", "CORE-000105", "CDISC"),
+     {"suffixes": ("LOBXFL", "STRESC"), "fails": lambda f, c, _: (f[c[0]] == "Y").fillna(False) & f[c[1]].isna()}),
+    ("CG0426", "Standard unit only with a standard result", "When --STRESU is populated, --STRESC is populated too.",
+     "{variable} is populated but --STRESC is null", "error", cite("CG0426", "CORE-000133"),
+     {"suffixes": ("STRESU", "STRESC"), "fails": lambda f, c, _: f[c[0]].notna() & f[c[1]].isna()}),
+    ("CG0348", "Result present unless not done or derived",
+     "--ORRES is populated unless --STAT is populated (not done) or the record is derived (--DRVFL = Y).",
+     "{variable} is null but neither --STAT nor --DRVFL = Y explains it", "error", cite("CG0348", "CORE-000200"),
+     {"suffixes": ("ORRES",), "fails": _orres_unexplained}),
+])
 
 
 @conformance_rule(
@@ -501,11 +466,8 @@ def check_one_lobxfl_per_test(rule: Rule, data: ValidationData) -> pd.DataFrame:
     for name, (frame, (flag, testcd)) in _findings_columns(data, "LOBXFL", "TESTCD").items():
         domain = data.domain_of(name)
         by = ["USUBJID", testcd] + [c for c in (f"{domain}CAT", f"{domain}SPEC") if c in frame.columns]
-        flagged = (frame[flag] == "Y").fillna(False)
-        keyed = frame.loc[flagged.to_numpy(), by].astype("string").fillna("")
-        dup = pd.Series(False, index=frame.index)
-        dup.loc[keyed.index[keyed.duplicated(keep=False).to_numpy()]] = True
-        parts.append(_row_findings(rule, name, frame, dup, flag, frame[flag], rule.format_message(variable=flag)))
+        parts.append(_row_findings(rule, name, frame, _repeated_flags(frame, flag, by), flag, frame[flag],
+                                   rule.format_message(variable=flag)))
     return _concat(parts)
 
 
@@ -587,37 +549,29 @@ def _adsl_versus_dm(rule: Rule, data: ValidationData, pairs: list[tuple[str, str
             left, right = to_date(adsl[adam_var]), to_date(source)
             differ = in_dm & (left.isna() != right.isna()) | (left.notna() & right.notna() & (left != right))
             shown = left.dt.strftime("%Y-%m-%d").fillna("")
+        elif pd.api.types.is_numeric_dtype(adsl[adam_var].dtype):
+            shown = display_text(adsl[adam_var])
+            differ = in_dm & ~np.isclose(pd.to_numeric(adsl[adam_var], errors="coerce").fillna(-1e300),
+                                         pd.to_numeric(source, errors="coerce").fillna(-1e300))
         else:
-            left = display_text(adsl[adam_var])
-            right_text = display_text(source)
-            numeric = pd.api.types.is_numeric_dtype(adsl[adam_var].dtype)
-            if numeric:
-                differ = in_dm & ~np.isclose(pd.to_numeric(adsl[adam_var], errors="coerce").fillna(-1e300),
-                                             pd.to_numeric(source, errors="coerce").fillna(-1e300))
-            else:
-                differ = in_dm & (left != right_text)
-            shown = left
+            shown = display_text(adsl[adam_var])
+            differ = in_dm & (shown != display_text(source))
         messages = (f"ADSL.{adam_var} " + shown.astype(str) + f" does not trace to DM.{dm_var} "
                     + display_text(source).astype(str)).astype(object)
         parts.append(_row_findings(rule, "ADSL", adsl, differ.fillna(False), adam_var, shown, messages))
     return _concat(parts)
 
 
-@conformance_rule(
-    "ISL-0103", "ADSL treatment dates trace to DM",
-    "ADSL.TRTSDT is the date of DM.RFXSTDTC and ADSL.TRTEDT the date of DM.RFXENDTC.",
-    "ADSL treatment date does not trace to DM", "error")
-def check_adsl_treatment_dates(rule: Rule, data: ValidationData) -> pd.DataFrame:
-    return _adsl_versus_dm(rule, data, [("TRTSDT", "RFXSTDTC"), ("TRTEDT", "RFXENDTC")], as_dates=True)
-
-
-@conformance_rule(
-    "ISL-0107", "ADSL demographics trace to DM",
-    "ADSL copies of DM variables (SUBJID, SITEID, AGE, AGEU, SEX, RACE, ETHNIC, ARM, ACTARM, COUNTRY) equal DM.",
-    "ADSL value does not trace to DM", "error")
-def check_adsl_demographics(rule: Rule, data: ValidationData) -> pd.DataFrame:
-    names = ["SUBJID", "SITEID", "AGE", "AGEU", "SEX", "RACE", "ETHNIC", "ARM", "ACTARM", "COUNTRY"]
-    return _adsl_versus_dm(rule, data, [(n, n) for n in names], as_dates=False)
+ADSL_FROM_DM = ["SUBJID", "SITEID", "AGE", "AGEU", "SEX", "RACE", "ETHNIC", "ARM", "ACTARM", "COUNTRY"]
+register_rules(_adsl_versus_dm, [
+    ("ISL-0103", "ADSL treatment dates trace to DM",
+     "ADSL.TRTSDT is the date of DM.RFXSTDTC and ADSL.TRTEDT the date of DM.RFXENDTC.",
+     "ADSL treatment date does not trace to DM", "error", "",
+     {"pairs": [("TRTSDT", "RFXSTDTC"), ("TRTEDT", "RFXENDTC")], "as_dates": True}),
+    ("ISL-0107", "ADSL demographics trace to DM",
+     f"ADSL copies of DM variables ({', '.join(ADSL_FROM_DM)}) equal DM.",
+     "ADSL value does not trace to DM", "error", "", {"pairs": [(n, n) for n in ADSL_FROM_DM], "as_dates": False}),
+])
 
 
 @conformance_rule(
@@ -646,33 +600,33 @@ def _bds(data: ValidationData, *columns: str) -> dict[str, pd.DataFrame]:
     return {n: f for n, f in data.adam.items() if {"USUBJID", "PARAMCD", *columns} <= set(f.columns)}
 
 
+def _repeated_flags(frame: pd.DataFrame, flag: str, by: list[str]) -> pd.Series:
+    """Records with ``flag`` = Y whose ``by`` values another such record shares."""
+    flagged = (frame[flag] == "Y").fillna(False)
+    keyed = frame.loc[flagged.to_numpy(), by].astype("string").fillna("")
+    repeated = pd.Series(False, index=frame.index)
+    repeated.loc[keyed.index[keyed.duplicated(keep=False).to_numpy()]] = True
+    return repeated
+
+
 def _at_most_one_flag(rule: Rule, data: ValidationData, flag: str, extra: tuple[str, ...]) -> pd.DataFrame:
     parts = []
     for name, frame in _bds(data, flag).items():
         by = ["USUBJID", "PARAMCD"] + [c for c in extra if c in frame.columns]
-        flagged = (frame[flag] == "Y").fillna(False)
-        keyed = frame.loc[flagged.to_numpy(), by].astype("string").fillna("")
-        dup = pd.Series(False, index=frame.index)
-        dup.loc[keyed.index[keyed.duplicated(keep=False).to_numpy()]] = True
-        parts.append(_row_findings(rule, name, frame, dup, flag, frame[flag],
+        parts.append(_row_findings(rule, name, frame, _repeated_flags(frame, flag, by), flag, frame[flag],
                                    rule.format_message(variable=flag, by=", ".join(by))))
     return _concat(parts)
 
 
-@conformance_rule(
-    "ISL-0113", "One baseline record per subject and parameter",
-    "In a BDS dataset at most one record per USUBJID, PARAMCD (and BASETYPE) has ABLFL = Y.",
-    "ABLFL = Y on more than one record of ({by})", "error")
-def check_one_ablfl(rule: Rule, data: ValidationData) -> pd.DataFrame:
-    return _at_most_one_flag(rule, data, "ABLFL", ("BASETYPE",))
-
-
-@conformance_rule(
-    "ISL-0115", "One analysis record per subject, parameter and analysis visit",
-    "In a BDS dataset at most one record per USUBJID, PARAMCD, AVISITN (and BASETYPE) has ANL01FL = Y.",
-    "ANL01FL = Y on more than one record of ({by})", "error")
-def check_one_anl01fl(rule: Rule, data: ValidationData) -> pd.DataFrame:
-    return _at_most_one_flag(rule, data, "ANL01FL", ("AVISITN", "BASETYPE"))
+register_rules(_at_most_one_flag, [
+    ("ISL-0113", "One baseline record per subject and parameter",
+     "In a BDS dataset at most one record per USUBJID, PARAMCD (and BASETYPE) has ABLFL = Y.",
+     "ABLFL = Y on more than one record of ({by})", "error", "", {"flag": "ABLFL", "extra": ("BASETYPE",)}),
+    ("ISL-0115", "One analysis record per subject, parameter and analysis visit",
+     "In a BDS dataset at most one record per USUBJID, PARAMCD, AVISITN (and BASETYPE) has ANL01FL = Y.",
+     "ANL01FL = Y on more than one record of ({by})", "error", "",
+     {"flag": "ANL01FL", "extra": ("AVISITN", "BASETYPE")}),
+])
 
 
 @conformance_rule(

@@ -7,13 +7,14 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 
 import numpy as np
 import pandas as pd
 
 from pipeline.common.dates import iso_date
 from pipeline.validate.findings import empty_findings, make_findings
-from pipeline.validate.rules import Rule
+from pipeline.validate.rules import CORE_CATALOGUE, Rule
 
 TRIAL_DESIGN = {"TS", "TA", "TE", "TV", "TI", "TD", "TM"}
 SAS_EPOCH = pd.Timestamp("1960-01-01")
@@ -99,14 +100,6 @@ def to_date(values: pd.Series) -> pd.Series:
     return iso_date(values)
 
 
-def _record_numbers(frame: pd.DataFrame, mask: pd.Series) -> list[int]:
-    return (np.flatnonzero(mask.to_numpy(dtype=bool)) + 1).tolist()
-
-
-def _subjects(frame: pd.DataFrame, mask: pd.Series) -> list[object] | None:
-    return frame.loc[mask.to_numpy(dtype=bool), "USUBJID"].tolist() if "USUBJID" in frame.columns else None
-
-
 def _row_findings(rule: Rule, dataset: str, frame: pd.DataFrame, mask: pd.Series, variable: str,
                   values: pd.Series, message: pd.Series | str) -> pd.DataFrame:
     """Findings for the records of ``frame`` where ``mask`` is True."""
@@ -115,9 +108,9 @@ def _row_findings(rule: Rule, dataset: str, frame: pd.DataFrame, mask: pd.Series
         return empty_findings()
     picked = mask.to_numpy(dtype=bool)
     msgs = message[picked].tolist() if isinstance(message, pd.Series) else [message] * int(picked.sum())
+    subjects = frame.loc[picked, "USUBJID"].tolist() if "USUBJID" in frame.columns else None
     return make_findings(rule.id, rule.severity, dataset, msgs, rule.check_source, variable=variable,
-                         usubjid=_subjects(frame, mask), record=_record_numbers(frame, mask),
-                         value=values[picked].tolist())
+                         usubjid=subjects, record=(np.flatnonzero(picked) + 1).tolist(), value=values[picked].tolist())
 
 
 def _concat(parts: list[pd.DataFrame]) -> pd.DataFrame:
@@ -130,13 +123,11 @@ CONFORMANCE_RULES: dict[str, Rule] = {}
 
 def conformance_rule(id: str, title: str, description: str, message: str, severity: str,
                      citation: str = "") -> Callable:
-    """Register a check function as a :class:`Rule` (the rule object documents and runs it).
+    """Register a check function as a :class:`Rule` (the rule object documents and runs it, ``rule.check(data)``).
 
-    The decorated name becomes the :class:`Rule`; ``rule.check(data)`` runs it.
-
-    >>> from pipeline.validate.conformance import check_subject_in_dm
-    >>> CONFORMANCE_RULES["CG0029"].severity, check_subject_in_dm.id
-    ('error', 'CG0029')
+    >>> from pipeline.validate.conformance import check_start_not_after_end
+    >>> CONFORMANCE_RULES["FB3209"].severity, check_start_not_after_end.id
+    ('error', 'FB3209')
     """
     def decorate(fn: Callable[[Rule, ValidationData], pd.DataFrame]) -> Rule:
         rule = Rule(id, title, description, message, severity, "conformance", citation)
@@ -145,3 +136,19 @@ def conformance_rule(id: str, title: str, description: str, message: str, severi
         CONFORMANCE_RULES[id] = registered
         return registered  # the module-level name is the rule object itself
     return decorate
+
+
+def cite(rule_id: str, core_id: str, kind: str = "CDISC SDTM conformance rule") -> str:
+    """The citation of a rule CDISC CORE also runs.
+
+    >>> cite("CG0029", "CORE-000201")
+    'CDISC SDTM conformance rule CG0029 (CORE-000201; cdisc-org/cdisc-rules-engine resources/cache/rules.pkl)'
+    """
+    return f"{kind} {rule_id} ({core_id}; {CORE_CATALOGUE})"
+
+
+def register_rules(check: Callable[..., pd.DataFrame], table: list[tuple]) -> None:
+    """Register one rule per row ``(id, title, description, message, severity, citation, options)``, each run
+    by ``check(rule, data, **options)``: rules that share an algorithm and differ in their variables."""
+    for rule_id, title, description, message, severity, citation, options in table:
+        conformance_rule(rule_id, title, description, message, severity, citation)(partial(check, **options))

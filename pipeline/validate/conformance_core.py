@@ -1,11 +1,7 @@
 """Conformance rules that CDISC CORE runs on SDTM, implemented here so a user does not need CORE.
 
-Each rule is one :class:`~pipeline.validate.rules.Rule` (id, title, description, message, severity,
-citation with the CORE id) registered in :data:`~pipeline.validate.conformance.CONFORMANCE_RULES`.
-A rule reports what the CORE rule of the same id reports, record for record (``record`` is the
-1-based row of the dataset, as CORE's ``row``); dataset-level rules report one finding per dataset.
-The agreement on the flagship study is tested against a committed CORE summary
-(``tests/validate/data/core_flagship.json``) and documented in ``docs/conformance.md``.
+A rule reports what the CORE rule of the same id reports, record for record (``record`` is CORE's
+``row``); dataset-level rules report one finding per dataset. Agreement with CORE: ``docs/conformance.md``.
 """
 
 from __future__ import annotations
@@ -17,36 +13,19 @@ import pandas as pd
 
 from pipeline.common.dates import iso_date
 from pipeline.common.sdtm_model import place_model_timing
-from pipeline.standards.tables import load_standard_datasets, load_standard_variables
+from pipeline.standards.tables import load_standard_variables
+from pipeline.validate.catalogue import dataset_class, truncated_le
 from pipeline.validate.conformance_base import (
-    TRIAL_DESIGN,
-    ValidationData,
-    _concat,
-    _row_findings,
-    conformance_rule,
+    TRIAL_DESIGN, ValidationData, _concat, _row_findings, cite, conformance_rule, register_rules,
 )
 from pipeline.validate.findings import empty_findings, make_findings
-from pipeline.validate.rules import CORE_CATALOGUE, Rule
 from pipeline.validate.frames import display_text
+from pipeline.validate.rules import Rule
 
 NUMBER = r"^-?(\d+(\.\d+)?)$|^-?\.\d+$"   # CORE's "continuous measurement" pattern (CG0181/CG0183)
 SERIOUSNESS = ["AESCAN", "AESCONG", "AESDISAB", "AESDTH", "AESHOSP", "AESLIFE", "AESOD", "AESMIE"]
 ETHNIC_COLLECTED = ["HISPANIC OR LATINO", "NOT HISPANIC OR LATINO"]
 TS_INTERVENTIONAL = ["INTMODEL", "INTTYPE", "PCLAS"]
-
-def _cite(rule_id: str, core_id: str, kind: str = "CDISC SDTM conformance rule") -> str:
-    return f"{kind} {rule_id} ({core_id}; {CORE_CATALOGUE})"
-
-
-@lru_cache(maxsize=1)
-def ig_classes() -> dict[str, str]:
-    """SDTMIG 3.4 dataset class by domain (``EVENTS``, ``FINDINGS``, ...), from specs/standards.
-
-    >>> ig_classes()["AE"], ig_classes()["DM"]
-    ('EVENTS', 'SPECIAL PURPOSE')
-    """
-    table = load_standard_datasets()
-    return dict(zip(table.index, table["class"].str.upper()))
 
 
 @lru_cache(maxsize=1)
@@ -58,7 +37,7 @@ def ig_variable_order() -> dict[str, list[str]]:
 
 
 def _class_of(data: ValidationData, name: str) -> str:
-    return ig_classes().get(data.domain_of(name), "")
+    return dataset_class(name, data.domain_of(name))
 
 
 def _text(values: pd.Series) -> pd.Series:
@@ -75,7 +54,7 @@ def _dataset_finding(rule: Rule, dataset: str, variable: str, value: object, mes
 @conformance_rule(
     "CG0150", "SUBJID unique within the study",
     "In DM, SUBJID identifies one subject of the study: no two records share a SUBJID.",
-    "SUBJID {value} is not unique within the study", "error", _cite("CG0150", "CORE-000186"))
+    "SUBJID {value} is not unique within the study", "error", cite("CG0150", "CORE-000186"))
 def check_subjid_unique(rule: Rule, data: ValidationData) -> pd.DataFrame:
     """One finding per dataset (as CORE reports it) naming a repeated SUBJID."""
     dm = data.first("DM")
@@ -94,7 +73,7 @@ def check_subjid_unique(rule: Rule, data: ValidationData) -> pd.DataFrame:
     "When ETHNIC is populated it is HISPANIC OR LATINO or NOT HISPANIC OR LATINO (FDA expects the two "
     "collected categories; NOT REPORTED or UNKNOWN needs a reviewer's explanation).",
     "ETHNIC '{value}' is not HISPANIC OR LATINO or NOT HISPANIC OR LATINO", "warning",
-    _cite("FB5701", "CORE-000726", "FDA Business Rule"))
+    cite("FB5701", "CORE-000726", "FDA Business Rule"))
 def check_ethnic_collected(rule: Rule, data: ValidationData) -> pd.DataFrame:
     dm = data.first("DM")
     if dm is None or "ETHNIC" not in dm.columns:
@@ -134,26 +113,21 @@ def _study_day_present(rule: Rule, data: ValidationData, date_suffix: str, day_s
     return _concat(parts)
 
 
-def _register_study_day_present() -> None:
-    for rule_id, core_id, date_suffix, day_suffix, classes, populated in STUDY_DAY_PRESENT:
-        kind = "FDA Business Rule"
-        when = "populated with a complete date" if populated else "in the dataset"
-        conformance_rule(
-            rule_id, f"--{day_suffix} present with --{date_suffix}",
-            f"When --{date_suffix} is {when}, the study day --{day_suffix} is a variable of the dataset too.",
-            "{dy} is not in the dataset although {dtc} is", "warning", _cite(rule_id, core_id, kind))(
-            lambda rule, data, d=date_suffix, y=day_suffix, c=classes, p=populated:
-                _study_day_present(rule, data, d, y, c, p))
-
-
-_register_study_day_present()
+register_rules(_study_day_present, [
+    (rule_id, f"--{day_suffix} present with --{date_suffix}",
+     f"When --{date_suffix} is {'populated with a complete date' if populated else 'in the dataset'}, the study day "
+     f"--{day_suffix} is a variable of the dataset too.",
+     "{dy} is not in the dataset although {dtc} is", "warning", cite(rule_id, core_id, "FDA Business Rule"),
+     {"date_suffix": date_suffix, "day_suffix": day_suffix, "classes": classes, "populated": populated})
+    for rule_id, core_id, date_suffix, day_suffix, classes, populated in STUDY_DAY_PRESENT
+])
 
 
 # --- timing ---------------------------------------------------------------------------------------
 @conformance_rule(
     "FB2201", "EPOCH populated on subject-level observations",
     "Every record of an interventions, events or findings dataset (MH aside) has EPOCH.",
-    "EPOCH is missing", "warning", _cite("FB2201", "CORE-000701", "FDA Business Rule"))
+    "EPOCH is missing", "warning", cite("FB2201", "CORE-000701", "FDA Business Rule"))
 def check_epoch_populated(rule: Rule, data: ValidationData) -> pd.DataFrame:
     parts = []
     for name, frame in data.sdtm.items():
@@ -172,7 +146,7 @@ def check_epoch_populated(rule: Rule, data: ValidationData) -> pd.DataFrame:
     "FB3207", "Start study day not after end study day",
     "In interventions, events and special-purpose datasets, --STDY is not greater than --ENDY.",
     "{stdy} {start} is greater than {endy} {value}", "warning",
-    _cite("FB3207", "CORE-000708", "FDA Business Rule"))
+    cite("FB3207", "CORE-000708", "FDA Business Rule"))
 def check_stdy_not_after_endy(rule: Rule, data: ValidationData) -> pd.DataFrame:
     parts = []
     for name, frame in data.sdtm_with("--STDY", "--ENDY").items():
@@ -187,24 +161,13 @@ def check_stdy_not_after_endy(rule: Rule, data: ValidationData) -> pd.DataFrame:
     return _concat(parts)
 
 
-def _truncated_le(left: pd.Series, right: pd.Series) -> pd.Series:
-    """ISO 8601 ``left <= right`` compared at the precision both have (date vs datetime: by date), as CORE does."""
-    a, b = _text(left), _text(right)
-    width = np.minimum(a.str.len().fillna(0).to_numpy(), b.str.len().fillna(0).to_numpy())
-    width = np.where(width >= 10, np.where(width >= 16, np.minimum(width, 19), 10), width)
-    cut_a = pd.Series([s[:w] if isinstance(s, str) else None for s, w in zip(a.astype(object), width)], index=a.index)
-    cut_b = pd.Series([s[:w] if isinstance(s, str) else None for s, w in zip(b.astype(object), width)], index=b.index)
-    ok = cut_a.notna() & cut_b.notna() & (width >= 10)
-    return ok & (cut_a.fillna("") <= cut_b.fillna(""))
-
-
 @conformance_rule(
     "CG0218", "SV EPOCH matches the subject's element on the visit date",
     "For an SV record and an SE element of the subject with SESTDTC <= SVSTDTC <= SEENDTC (compared at the "
     "precision both dates have, as CORE does), SV.EPOCH equals SE.EPOCH. A visit on a transition day lies in two "
     "elements and is reported for the one whose epoch it does not take.",
     "EPOCH {value} differs from the epoch {epoch} of the element starting {start}", "warning",
-    _cite("CG0218", "CORE-000097"))
+    cite("CG0218", "CORE-000097"))
 def check_sv_epoch_matches_se(rule: Rule, data: ValidationData) -> pd.DataFrame:
     sv, se = data.first("SV"), data.first("SE")
     need_sv, need_se = {"USUBJID", "EPOCH", "SVSTDTC"}, {"USUBJID", "EPOCH", "SESTDTC", "SEENDTC"}
@@ -214,7 +177,7 @@ def check_sv_epoch_matches_se(rule: Rule, data: ValidationData) -> pd.DataFrame:
                            "EPOCH": sv["EPOCH"].to_numpy(), "SVSTDTC": sv["SVSTDTC"].to_numpy()})
     elements = se[["USUBJID", "EPOCH", "SESTDTC", "SEENDTC"]].rename(columns={"EPOCH": "SE_EPOCH"})
     pairs = visits.merge(elements, on="USUBJID", how="inner")
-    inside = _truncated_le(pairs["SESTDTC"], pairs["SVSTDTC"]) & _truncated_le(pairs["SVSTDTC"], pairs["SEENDTC"])
+    inside = truncated_le(pairs["SESTDTC"], pairs["SVSTDTC"]) & truncated_le(pairs["SVSTDTC"], pairs["SEENDTC"])
     differ = pairs["EPOCH"].astype("string").fillna("") != pairs["SE_EPOCH"].astype("string").fillna("")
     hits = pairs[(inside & differ).to_numpy()].drop_duplicates("ROW")
     if hits.empty:
@@ -231,7 +194,7 @@ def check_sv_epoch_matches_se(rule: Rule, data: ValidationData) -> pd.DataFrame:
 @conformance_rule(
     "CG0654", "SVOCCUR only on pre-specified visits",
     "When SVOCCUR is populated, SVPRESP is Y (--OCCUR is used only for pre-specified events: SDTMIG 3.4 4.5.7).",
-    "SVOCCUR is '{value}' but SVPRESP is not Y", "warning", _cite("CG0654", "CORE-000038"))
+    "SVOCCUR is '{value}' but SVPRESP is not Y", "warning", cite("CG0654", "CORE-000038"))
 def check_svoccur_presp(rule: Rule, data: ValidationData) -> pd.DataFrame:
     sv = data.first("SV")
     if sv is None or "SVOCCUR" not in sv.columns:
@@ -245,7 +208,7 @@ def check_svoccur_presp(rule: Rule, data: ValidationData) -> pd.DataFrame:
     "CG0536", "One disposition event per subject, DSSCAT and EPOCH",
     "A DSCAT = DISPOSITION EVENT record shares its USUBJID, DSSCAT and EPOCH with no other DS record.",
     "more than one DS record for USUBJID, DSSCAT '{value}' and EPOCH {epoch}", "warning",
-    _cite("CG0536", "CORE-000213"))
+    cite("CG0536", "CORE-000213"))
 def check_one_disposition_per_epoch(rule: Rule, data: ValidationData) -> pd.DataFrame:
     ds = data.first("DS")
     if ds is None or not {"USUBJID", "DSCAT", "DSSCAT", "EPOCH"} <= set(ds.columns):
@@ -261,7 +224,7 @@ def check_one_disposition_per_epoch(rule: Rule, data: ValidationData) -> pd.Data
 @conformance_rule(
     "CG0042", "Serious adverse event has a seriousness criterion",
     "When AESER is not N, at least one of AESCAN, AESCONG, AESDISAB, AESDTH, AESHOSP, AESLIFE, AESOD, AESMIE is Y.",
-    "AESER is '{value}' but no seriousness criterion is Y", "warning", _cite("CG0042", "CORE-000266"))
+    "AESER is '{value}' but no seriousness criterion is Y", "warning", cite("CG0042", "CORE-000266"))
 def check_sae_criteria(rule: Rule, data: ValidationData) -> pd.DataFrame:
     ae = data.first("AE")
     if ae is None or "AESER" not in ae.columns:
@@ -275,6 +238,7 @@ def check_sae_criteria(rule: Rule, data: ValidationData) -> pd.DataFrame:
 
 
 def _ranges_on_text(rule: Rule, data: ValidationData, range_var: str) -> pd.DataFrame:
+    """A reference range on a result that is not a number (e.g. '<10', 'NEGATIVE')."""
     lb = data.first("LB")
     if lb is None or not {"LBORRES", range_var} <= set(lb.columns):
         return empty_findings()
@@ -285,20 +249,14 @@ def _ranges_on_text(rule: Rule, data: ValidationData, range_var: str) -> pd.Data
     return _row_findings(rule, "LB", lb, bad.fillna(False), range_var, lb[range_var], messages)
 
 
-@conformance_rule(
-    "CG0181", "Original reference range only on continuous results",
-    "LBORNRHI is null when LBORRES is populated but not a number (e.g. '<10', 'NEGATIVE').",
-    "LBORRES is not a continuous result but LBORNRHI is populated", "warning", _cite("CG0181", "CORE-000289"))
-def check_ornrhi_continuous(rule: Rule, data: ValidationData) -> pd.DataFrame:
-    return _ranges_on_text(rule, data, "LBORNRHI")
-
-
-@conformance_rule(
-    "CG0183", "Standard reference range only on continuous results",
-    "LBSTNRHI is null when LBORRES is populated but not a number (e.g. '<10', 'NEGATIVE').",
-    "LBORRES is not a continuous result but LBSTNRHI is populated", "warning", _cite("CG0183", "CORE-000299"))
-def check_stnrhi_continuous(rule: Rule, data: ValidationData) -> pd.DataFrame:
-    return _ranges_on_text(rule, data, "LBSTNRHI")
+register_rules(_ranges_on_text, [
+    (rule_id, f"{kind} reference range only on continuous results",
+     f"{variable} is null when LBORRES is populated but not a number (e.g. '<10', 'NEGATIVE').",
+     f"LBORRES is not a continuous result but {variable} is populated", "warning", cite(rule_id, core_id),
+     {"range_var": variable})
+    for rule_id, core_id, kind, variable in (("CG0181", "CORE-000289", "Original", "LBORNRHI"),
+                                             ("CG0183", "CORE-000299", "Standard", "LBSTNRHI"))
+])
 
 
 # --- TS ------------------------------------------------------------------------------------------
@@ -321,27 +279,22 @@ def _ts_value_code(rule: Rule, data: ValidationData, need_ref: bool) -> pd.DataF
     return _row_findings(rule, "TS", ts, bad.fillna(False), "TSVALCD", ts["TSVALCD"], messages)
 
 
-@conformance_rule(
-    "CG0265", "TSVAL and TSVALCD one-to-one",
-    "When TSVAL and TSVALCD are populated, each TSVAL has one TSVALCD and each TSVALCD one TSVAL.",
-    "TSVAL / TSVALCD is not one-to-one", "warning", _cite("CG0265", "CORE-000152"))
-def check_tsval_tsvalcd(rule: Rule, data: ValidationData) -> pd.DataFrame:
-    return _ts_value_code(rule, data, need_ref=False)
-
-
-@conformance_rule(
-    "FB0904", "TSVALCD and TSVAL one-to-one (coded values)",
-    "Where TSVCDREF names the code's dictionary, TSVALCD and TSVAL have a one-to-one relationship.",
-    "TSVALCD / TSVAL is not one-to-one", "warning", _cite("FB0904", "CORE-000728", "FDA Business Rule"))
-def check_tsvalcd_tsval(rule: Rule, data: ValidationData) -> pd.DataFrame:
-    return _ts_value_code(rule, data, need_ref=True)
+register_rules(_ts_value_code, [
+    ("CG0265", "TSVAL and TSVALCD one-to-one",
+     "When TSVAL and TSVALCD are populated, each TSVAL has one TSVALCD and each TSVALCD one TSVAL.",
+     "TSVAL / TSVALCD is not one-to-one", "warning", cite("CG0265", "CORE-000152"), {"need_ref": False}),
+    ("FB0904", "TSVALCD and TSVAL one-to-one (coded values)",
+     "Where TSVCDREF names the code's dictionary, TSVALCD and TSVAL have a one-to-one relationship.",
+     "TSVALCD / TSVAL is not one-to-one", "warning", cite("FB0904", "CORE-000728", "FDA Business Rule"),
+     {"need_ref": True}),
+])
 
 
 @conformance_rule(
     "FB1111", "Interventional study describes its intervention",
     "When TS has STYPE = INTERVENTIONAL, TSPARMCD INTMODEL, INTTYPE and PCLAS are present with TSVAL populated.",
     "TS parameter {value} is missing or has no TSVAL in an interventional study", "warning",
-    _cite("FB1111", "CORE-000741 (which spells the parameter PCLASS)", "FDA Business Rule"))
+    cite("FB1111", "CORE-000741 (which spells the parameter PCLASS)", "FDA Business Rule"))
 def check_ts_interventional(rule: Rule, data: ValidationData) -> pd.DataFrame:
     ts = data.first("TS")
     if ts is None or not {"TSPARMCD", "TSVAL"} <= set(ts.columns):
@@ -376,7 +329,7 @@ def expected_order(domain: str, columns: list[str]) -> list[str] | None:
     "CG0330", "Variables in the standard order",
     "The dataset's variables that the SDTMIG domain table lists follow its order (timing variables the table "
     "leaves out in SDTM model order); sponsor variables may follow.",
-    "variables are not in the SDTMIG order: {value}", "warning", _cite("CG0330", "CORE-000852"))
+    "variables are not in the SDTMIG order: {value}", "warning", cite("CG0330", "CORE-000852"))
 def check_variable_order(rule: Rule, data: ValidationData) -> pd.DataFrame:
     parts = []
     for name, frame in data.sdtm.items():

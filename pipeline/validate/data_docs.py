@@ -16,7 +16,6 @@ import re
 from pathlib import Path
 
 REMOTE_LINK = re.compile(r"<link\b[^>]*\bhref=[\"']https?://[^>]*>\s*", re.I)
-REMOTE_SCRIPT = re.compile(r"<script\b[^>]*\bsrc=[\"']https?://[^>]*>\s*</script>\s*", re.I)
 ANY_SCRIPT = re.compile(r"<script\b[^>]*>.*?</script>\s*", re.I | re.S)
 TABLE_SCRIPT = re.compile(r"\$\('#([^']+)'\)\.bootstrapTable\(\s*Object\.assign\(\s*\{\s*columns:\s*(\[.*?\]),\s*"
                           r"data:\s*(\[.*?\]),\s*toolbar:", re.S)
@@ -85,8 +84,7 @@ def offline_page(text: str) -> str:
         empty = re.compile(r"(<table\b[^>]*\bid=[\"']" + re.escape(table_id) + r"[\"'][^>]*>)\s*(</table>)", re.S)
         text = empty.sub(lambda m: m.group(1) + static_table_rows(columns, data) + m.group(2), text, count=1)
     text = REMOTE_LINK.sub("", text)
-    text = REMOTE_SCRIPT.sub("", text)
-    text = ANY_SCRIPT.sub("", text)
+    text = ANY_SCRIPT.sub("", text)  # remote and inline scripts alike
     text = REMOTE_CSS_URL.sub("none", text)
     head_end = text.lower().find("</head>")
     insert = OFFLINE_MARK + "\n" + OFFLINE_CSS

@@ -20,13 +20,7 @@ def read_dataset_dir(folder: Path) -> dict[str, pd.DataFrame]:
     >>> read_dataset_dir(Path("/nonexistent"))
     {}
     """
-    folder = Path(folder)
-    if not folder.is_dir():
-        return {}
-    out: dict[str, pd.DataFrame] = {}
-    for path in sorted(folder.glob("*.parquet")):
-        out[path.stem.upper()] = read_parquet_text_as_arrow(path)
-    return out
+    return {path.stem.upper(): read_parquet_text_as_arrow(path) for path in sorted(Path(folder).glob("*.parquet"))}
 
 
 def read_parquet_text_as_arrow(path: Path, columns: list[str] | None = None) -> pd.DataFrame:

@@ -1,11 +1,8 @@
 """Data-quality expectations run with Great Expectations 1.x, built from ``specs/<study>/expectations.yaml``.
 
-Each expectation item of the spec is one rule (id, title, severity, message) and one GX
-expectation on a *view*: a dataset filtered by a row mask, or a small derived frame (dates as
-datetimes, completeness per visit, visit order). Values can reference study.yaml
-(``$study:eligibility.age.0``) or another spec of the study (``$spec:<name>.<path>``, e.g. a key of simulation.yaml), so
-study facts live in one place. GX is imported lazily (slow import)
-and runs in an ephemeral context; Data Docs HTML, when asked for, goes under ``validation/gx/``.
+Each expectation item is one rule and one GX expectation on a *view*: a dataset filtered by a row mask,
+or a small derived frame (dates as datetimes, completeness per visit, visit order). GX is imported
+lazily (slow import) and runs in an ephemeral context; Data Docs HTML goes under ``validation/gx/``.
 """
 
 from __future__ import annotations
@@ -141,20 +138,15 @@ def load_expectation_specs(path: Path, design: dict[str, Any]) -> tuple[list[Exp
         view = raw.get("view")
         if view is not None and view not in VIEWS:
             raise ConfigError(f"{where}: view '{view}' is unknown (use one of {', '.join(sorted(VIEWS))})")
-        row_filter = resolve_reference(raw.get("filter") or {}, design, where, Path(path).parent)
-        compiled = where_expression(row_filter, f"{path}:{lines.get(('expectations', index, 'filter'), line)}: "
-                                                f"expectation {raw['id']} filter") if row_filter else None
+        resolved = {key: resolve_reference(raw.get(key) or {}, design, where, Path(path).parent)
+                    for key in ("filter", "kwargs", "view_options")}
+        compiled = where_expression(resolved["filter"], f"{path}:{lines.get(('expectations', index, 'filter'), line)}: "
+                                                        f"expectation {raw['id']} filter") if resolved["filter"] else None
         rule = Rule(str(raw["id"]), str(raw["title"]), str(raw.get("description", raw["title"])),
                     str(raw.get("message", raw["title"] + ": {column} value {value}")), str(raw["severity"]),
                     "great_expectations", str(raw.get("citation", "")), check=raw["expectation"])
-        items.append(ExpectationSpec(
-            rule=rule, dataset=str(raw["dataset"]).upper(), expectation=raw["expectation"],
-            kwargs=resolve_reference(dict(raw.get("kwargs") or {}), design, where, Path(path).parent),
-            filter=row_filter, where=compiled,
-            view=view,
-            view_options=resolve_reference(dict(raw.get("view_options") or {}), design, where, Path(path).parent),
-            line=line,
-        ))
+        items.append(ExpectationSpec(rule, str(raw["dataset"]).upper(), raw["expectation"], dict(resolved["kwargs"]),
+                                     resolved["filter"], view, dict(resolved["view_options"]), line, compiled))
     return items, overrides
 
 

@@ -25,6 +25,8 @@ SEVERITIES_WORST_FIRST = tuple(reversed(SEVERITIES))
 CHECK_SOURCES = ("pandera", "great_expectations", "conformance", "specs")
 
 _STRING_COLUMNS = [c for c in FINDINGS_COLUMNS if c != "record"]
+# built once: checks return empty findings far more often than not
+_EMPTY_FINDINGS = pd.DataFrame({c: pd.Series(dtype="Int64" if c == "record" else "object") for c in FINDINGS_COLUMNS})
 
 
 def empty_findings() -> pd.DataFrame:
@@ -34,15 +36,6 @@ def empty_findings() -> pd.DataFrame:
     True
     """
     return _EMPTY_FINDINGS.copy()
-
-
-def _build_empty_findings() -> pd.DataFrame:
-    frame = pd.DataFrame({column: pd.Series(dtype="object") for column in FINDINGS_COLUMNS})
-    frame["record"] = frame["record"].astype("Int64")
-    return frame
-
-
-_EMPTY_FINDINGS = _build_empty_findings()   # built once: checks return empty findings far more often than not
 
 
 def make_findings(
@@ -175,10 +168,8 @@ def findings_at_or_above(findings: pd.DataFrame, gate: str) -> pd.DataFrame:
     >>> findings_at_or_above(f, "error")["rule_id"].tolist()
     ['B']
     """
-    if gate not in SEVERITY_RANK:
-        raise ConfigError(f"validation.gate '{gate}': expected one of {', '.join(SEVERITIES)}")
     rank = findings["severity"].map(SEVERITY_RANK)
-    return findings[rank >= SEVERITY_RANK[gate]]
+    return findings[rank >= _gate_rank(gate)]
 
 
 def gate_blocked(counts: dict[str, int], gate: str) -> bool:
@@ -187,9 +178,13 @@ def gate_blocked(counts: dict[str, int], gate: str) -> bool:
     >>> gate_blocked({"error": 2}, "warning"), gate_blocked({"notice": 4, "error": 0}, "warning")
     (True, False)
     """
+    return any(int(n) > 0 and SEVERITY_RANK.get(s, -1) >= _gate_rank(gate) for s, n in counts.items())
+
+
+def _gate_rank(gate: str) -> int:
     if gate not in SEVERITY_RANK:
         raise ConfigError(f"validation.gate '{gate}': expected one of {', '.join(SEVERITIES)}")
-    return any(int(n) > 0 and SEVERITY_RANK.get(s, -1) >= SEVERITY_RANK[gate] for s, n in counts.items())
+    return SEVERITY_RANK[gate]
 
 
 def summarise_findings(findings: pd.DataFrame, examples: int = 3) -> str:

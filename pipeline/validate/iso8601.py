@@ -70,7 +70,7 @@ def _datetime_valid_unique(sub: pd.Series) -> pd.Series:
 
 
 def _calendar_ok(text: pd.Series) -> pd.Series:
-    """Month 01-12, day within the month, hour 00-23, minute and second 00-59 where present."""
+    """Month 01-12 and day within the month where present (times are checked by the pattern)."""
     ok = pd.Series(True, index=text.index)
     year, month, day = (part for _, part in iso_date_parts(text).items())
     ok &= month.isna() | month.between(1, 12)
@@ -79,14 +79,6 @@ def _calendar_ok(text: pd.Series) -> pd.Series:
         m = month.where(month.between(1, 12), 1).fillna(1)
         month_days = days_in_month(year.to_numpy(dtype=float), m.to_numpy(dtype=float))  # unknown year: leap-tolerant
         ok &= ~has_day | ((day >= 1) & (day <= pd.Series(month_days, index=text.index)))
-    time_part = text.str.split("T", n=1).str[1]
-    if time_part.notna().any():
-        hour = pd.to_numeric(time_part.str.slice(0, 2), errors="coerce")
-        minute = pd.to_numeric(time_part.str.slice(3, 5), errors="coerce")
-        second = pd.to_numeric(time_part.str.slice(6, 8), errors="coerce")
-        ok &= hour.isna() | hour.between(0, 23)
-        ok &= minute.isna() | minute.between(0, 59)
-        ok &= second.isna() | second.between(0, 59)
     return ok
 
 

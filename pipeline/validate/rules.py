@@ -1,10 +1,7 @@
 """Validation rules as data: one object per rule documents it and points at the code that runs it.
 
-Rule ids reuse CDISC conformance rule ids (``CG....``, as executed by CDISC CORE, cited from the
-rules catalogue shipped in cdisc-org/cdisc-rules-engine ``resources/cache/rules.pkl``), FDA
-Business Rules (``FB....``, same catalogue) or FDA validator rules (``SD....``, as listed in
-phuse-org/SENDConform ``doc/SHACL-AnimalSubject-ID-Details.md``) where our check is the same
-check; every other rule has a project id ``ISL-....``.
+Rule ids reuse CDISC (``CG....``), FDA Business Rule (``FB....``) and FDA validator (``SD....``) ids only
+where our check is that check (``pipeline/validate/README.md``); every other rule has a project id ``ISL-....``.
 """
 
 from __future__ import annotations

@@ -1,10 +1,7 @@
 """Pandera schemas generated at run time from the dataset/variable metadata (never hand-written).
 
-For each dataset: required and expected variables present, required variables never null, types,
-character lengths, codelist membership (non-extensible -> error, extensible -> warning), ISO 8601
-dates and durations, natural-key uniqueness, --SEQ unique per subject and --STRESN consistent with
---STRESC. Validation is lazy; :func:`failure_cases_to_findings` turns
-``SchemaErrors.failure_cases`` into findings rows.
+The checks are listed in ``pipeline/validate/README.md``. Validation is lazy;
+:func:`failure_cases_to_findings` turns ``SchemaErrors.failure_cases`` into findings rows.
 """
 
 from __future__ import annotations
@@ -280,11 +277,8 @@ def failure_cases_to_findings(
     for check, group in fc.groupby("check", sort=True):
         if check == "column_in_dataframe":
             for missing in sorted(group["failure_case"].astype(str).unique()):
-                core = cores.get(missing, "Req")
-                if spec.is_adam:
-                    rule = SCHEMA_RULES["ISL-0011"]
-                else:
-                    rule = SCHEMA_RULES["CG0014"] if core == "Req" else SCHEMA_RULES["CG0016"]
+                required = "CG0014" if cores.get(missing, "Req") == "Req" else "CG0016"
+                rule = SCHEMA_RULES["ISL-0011" if spec.is_adam else required]
                 parts.append(make_findings(rule.id, rule.severity, dataset,
                                            rule.format_message(variable=missing, problem="is not in the dataset"),
                                            "pandera", variable=missing))

@@ -1,10 +1,6 @@
 """``make specs-check``: the study's specs are checked against the standards before any data is read.
 
-Checks: every variable exists in the standard (or is declared ``sponsor_defined`` / ``model_variable``),
-codelists exist, subsets are terms of their codelist, names are XPT-valid (<= 8 characters, letters and
-digits, starting with a letter), labels have at most 40 characters, types and cores are known, keys
-name real variables, lengths fit 1-200, and expectations.yaml is readable. Every problem names
-file and line; a broken spec raises :class:`ConfigError` (exit code 2).
+Every problem names file and line; a broken spec raises :class:`ConfigError` (exit code 2).
 """
 
 from __future__ import annotations
@@ -65,22 +61,18 @@ def check_study_metadata(meta: StudyMetadata, standards_dir: Path) -> tuple[list
     known = set(zip(standard["domain"], standard["variable"]))
     notices = []
     for name, ds in meta.datasets.items():
-        where = SpecProblem(spec_file, ds.source_line, "")
+        found = []  # this dataset's problems, all at its line
         if not NAME_PATTERN.match(name):
-            problems.append(SpecProblem(spec_file, ds.source_line,
-                                        f"dataset name {name} is not 1-8 upper-case letters/digits starting with a letter"))
+            found.append(f"dataset name {name} is not 1-8 upper-case letters/digits starting with a letter")
         if len(ds.label) > MAX_LABEL:
-            problems.append(SpecProblem(spec_file, ds.source_line,
-                                        f"dataset {name} label has {len(ds.label)} characters (max {MAX_LABEL})"))
+            found.append(f"dataset {name} label has {len(ds.label)} characters (max {MAX_LABEL})")
         if not ds.label:
-            problems.append(SpecProblem(spec_file, ds.source_line, f"dataset {name} has no label"))
-        variables = meta.dataset_variables(name)
-        names = set(variables["variable"])
-        for key in ds.keys:
-            if key not in names:
-                problems.append(SpecProblem(spec_file, meta.lines.get(("datasets", _raw_key(meta, name), "keys"),
-                                                                      where.line),
-                                            f"dataset {name}: key {key} is not a variable of the dataset"))
+            found.append(f"dataset {name} has no label")
+        problems.extend(SpecProblem(spec_file, ds.source_line, message) for message in found)
+        names = set(meta.dataset_variables(name)["variable"])
+        keys_line = meta.lines.get(("datasets", _raw_key(meta, name), "keys"), ds.source_line)
+        problems.extend(SpecProblem(spec_file, keys_line, f"dataset {name}: key {key} is not a variable of the dataset")
+                        for key in ds.keys if key not in names)
     for row in meta.variables.itertuples(index=False):
         file = row.source_file if str(row.source_file).endswith(DATASETS_SPEC) else str(Path(standards_dir) / row.source_file)
         line = int(row.source_line)
@@ -91,18 +83,20 @@ def check_study_metadata(meta: StudyMetadata, standards_dir: Path) -> tuple[list
             problems.append(SpecProblem(file, line, f"{what}: not a {std_domain} variable of the standard; "
                                                     "declare it with sponsor_defined: true (or model_variable: true)"))
             continue
+        found = []  # this variable's problems, all at its line
         if not NAME_PATTERN.match(str(row.variable)):
-            problems.append(SpecProblem(file, line, f"{what}: name is not 1-8 upper-case letters/digits starting with a letter"))
+            found.append(f"{what}: name is not 1-8 upper-case letters/digits starting with a letter")
         if not label:
-            problems.append(SpecProblem(file, line, f"{what}: label is missing"))
+            found.append(f"{what}: label is missing")
         elif len(label) > MAX_LABEL:
-            problems.append(SpecProblem(file, line, f"{what}: label has {len(label)} characters (max {MAX_LABEL})"))
+            found.append(f"{what}: label has {len(label)} characters (max {MAX_LABEL})")
         if row.type not in TYPES:
-            problems.append(SpecProblem(file, line, f"{what}: type '{row.type}' must be Char or Num"))
+            found.append(f"{what}: type '{row.type}' must be Char or Num")
         if row.core not in CORES:
-            problems.append(SpecProblem(file, line, f"{what}: core '{row.core}' must be one of Req, Exp, Perm, Cond"))
+            found.append(f"{what}: core '{row.core}' must be one of Req, Exp, Perm, Cond")
         if row.type == "Char" and not (pd.notna(row.length) and 1 <= int(row.length) <= MAX_CHAR_LENGTH):
-            problems.append(SpecProblem(file, line, f"{what}: length {row.length} must be 1-{MAX_CHAR_LENGTH}"))
+            found.append(f"{what}: length {row.length} must be 1-{MAX_CHAR_LENGTH}")
+        problems.extend(SpecProblem(file, line, message) for message in found)
         if row.codelist:
             missing = [c for c in str(row.codelist).split("|") if c not in meta.codelists]
             if missing and file == spec_file:

