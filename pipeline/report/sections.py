@@ -51,8 +51,12 @@ def _table(title: str, rows: list[dict[str, Any]], columns: list[str] | None = N
     return {"title": title, "columns": columns, "rows": [[row.get(c) for c in columns] for row in rows]}
 
 
-def _not_run(key: str, title: str, source: str, why: str) -> Section:
-    return Section(key, title, "not run", source, notes=[why])
+def _not_run(key: str, title: str, source: str, stage: str, why: str = "") -> Section:
+    return Section(key, title, "not run", source, notes=[why or f"{source} not found: the {stage} stage has not run."])
+
+
+def _display_records(frame: pd.DataFrame) -> list[dict[str, Any]]:
+    return [{k: _display(v) for k, v in r.items()} for r in frame.to_dict(orient="records")]
 
 
 def _display(value: Any) -> Any:
@@ -175,7 +179,7 @@ def section_ledger(ledger_path: Path) -> Section:
     """
     title = "Row ledger per raw file"
     if not ledger_path.exists():
-        return _not_run("ledger", title, "ledger.json", "ledger.json not found: the sdtm stage has not run.")
+        return _not_run("ledger", title, "ledger.json", "sdtm")
     ledger = read_json(ledger_path)
     table = compute_ledger_rows(ledger)
     unbalanced = table[~table["balanced"]]
@@ -237,7 +241,7 @@ def section_quarantine(quarantine_dir: Path) -> Section:
     """
     title = "Quarantined rows"
     if not quarantine_dir.is_dir():
-        return _not_run("quarantine", title, "quarantine/", "quarantine/ not found: the sdtm stage has not run.")
+        return _not_run("quarantine", title, "quarantine/", "sdtm")
     frames = [read_table(p) for p in sorted(quarantine_dir.glob("*.parquet"))]
     frames = [f for f in frames if len(f)]
     section = Section("quarantine", title, "ok", "quarantine/*.parquet")
@@ -251,8 +255,7 @@ def section_quarantine(quarantine_dir: Path) -> Section:
     section.summary = [("Quarantine records", len(quarantine)), ("Reason categories", counts["category"].nunique())]
     section.tables.append(_table("Counts by domain and reason", counts.rename(columns={"raw_rows": "distinct raw rows"})
                                  .to_dict(orient="records")))
-    section.tables.append(_table(f"First {EXAMPLES_PER_GROUP} examples per reason",
-                                 [{k: _display(v) for k, v in r.items()} for r in first.to_dict(orient="records")]))
+    section.tables.append(_table(f"First {EXAMPLES_PER_GROUP} examples per reason", _display_records(first)))
     flagged_dir = quarantine_dir / "flagged"
     flagged = [read_table(p) for p in sorted(flagged_dir.glob("*.parquet"))] if flagged_dir.is_dir() else []
     flagged = [f for f in flagged if len(f)]
@@ -262,8 +265,7 @@ def section_quarantine(quarantine_dir: Path) -> Section:
         section.summary.append(("Rows mapped with a flag", len(flags)))
         section.tables.append(_table("Mapped but flagged: counts by domain and reason",
                                      flag_counts.drop(columns=["raw_rows"]).to_dict(orient="records")))
-        section.tables.append(_table("Mapped but flagged: first examples",
-                                     [{k: _display(v) for k, v in r.items()} for r in flag_first.to_dict(orient="records")]))
+        section.tables.append(_table("Mapped but flagged: first examples", _display_records(flag_first)))
     return section
 
 
@@ -322,8 +324,7 @@ def section_findings(validation_dir: Path) -> Section:
     title = "Validation findings"
     path = validation_dir / "findings.parquet"
     if not path.exists():
-        return _not_run("findings", title, "validation/findings.parquet",
-                        "validation/findings.parquet not found: the validate stage has not run.")
+        return _not_run("findings", title, "validation/findings.parquet", "validate")
     findings = read_table(path)
     section = Section("findings", title, "ok", "validation/findings.parquet")
     if findings.empty:
@@ -346,8 +347,7 @@ def section_findings(validation_dir: Path) -> Section:
         by_rule = by_rule.assign(title=by_rule["rule_id"].map(titles).fillna(""))
         section.tables.append(_table("By rule", by_rule.to_dict(orient="records"),
                                      ["rule_id", "title", "severity", "findings", "datasets", "source", "message"]))
-        section.tables.append(_table(f"First {EXAMPLES_PER_GROUP} examples per rule",
-                                     [{k: _display(v) for k, v in r.items()} for r in summary["examples"].to_dict(orient="records")]))
+        section.tables.append(_table(f"First {EXAMPLES_PER_GROUP} examples per rule", _display_records(summary["examples"])))
     section.links = find_data_docs(validation_dir)
     return section
 
@@ -529,7 +529,7 @@ def section_ard(ard_dir: Path, shell: Any = None, tlf_dir: Path | None = None, t
     present = [(output_id, name) for output_id, name in outputs if (ard_dir / f"{output_id}.json").exists()]
     if not present:
         looked_for = ", ".join(f"ard/{o}.json" for o, _ in outputs) or "ard/*.json"
-        return _not_run("ard", title, looked_for, f"{looked_for} not found: the tables stage has not run.")
+        return _not_run("ard", title, looked_for, "tables")
     section = Section("ard", title, "ok", ", ".join(f"ard/{o}.json" for o, _ in present))
     overview, displays = [], []
     for output_id, name in outputs:
@@ -580,8 +580,7 @@ def section_submission(submission_dir: Path) -> Section:
     title = "Submission package"
     manifest_path = submission_dir / "manifest.json"
     if not manifest_path.exists():
-        return _not_run("submission", title, "submission/manifest.json",
-                        "submission/manifest.json not found: the submission stage has not run.")
+        return _not_run("submission", title, "submission/manifest.json", "submission")
     manifest = read_json(manifest_path)
     section = Section("submission", title, "ok", "submission/manifest.json, submission/checks.csv")
     datasets = manifest.get("datasets") or []

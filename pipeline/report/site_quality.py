@@ -111,6 +111,12 @@ def _per_file(frame: pd.DataFrame, file_column: str, name: str) -> pd.Series:
     return frame.groupby(frame[file_column].astype(str)).size().rename(name)
 
 
+def _join_lineage(keys: pd.DataFrame, trace: pd.DataFrame) -> pd.DataFrame:
+    """SDTM record keys (USUBJID, numeric SEQ) joined to the raw file of their lineage row."""
+    trace = trace[["USUBJID", "SEQ", "SOURCE_FILE"]].assign(SEQ=pd.to_numeric(trace["SEQ"], errors="coerce"))
+    return keys.merge(trace.drop_duplicates(["USUBJID", "SEQ"]), on=["USUBJID", "SEQ"], how="inner")
+
+
 def compute_collection_dates(sdtm: dict[str, pd.DataFrame], lineage: dict[str, pd.DataFrame]) -> pd.DataFrame:
     """Collection date of every SDTM record with the raw file it came from (``file``, ``date``).
 
@@ -130,9 +136,7 @@ def compute_collection_dates(sdtm: dict[str, pd.DataFrame], lineage: dict[str, p
         if date_var is None or seq not in frame.columns:
             continue
         keys = frame[["USUBJID", seq, date_var]].rename(columns={seq: "SEQ", date_var: "DTC"})
-        keys = keys.assign(SEQ=pd.to_numeric(keys["SEQ"], errors="coerce"))
-        trace = trace[["USUBJID", "SEQ", "SOURCE_FILE"]].assign(SEQ=pd.to_numeric(trace["SEQ"], errors="coerce"))
-        merged = keys.merge(trace.drop_duplicates(["USUBJID", "SEQ"]), on=["USUBJID", "SEQ"], how="inner")
+        merged = _join_lineage(keys.assign(SEQ=pd.to_numeric(keys["SEQ"], errors="coerce")), trace)
         dates = iso_date(merged["DTC"])
         parts.append(pd.DataFrame({"file": merged["SOURCE_FILE"].astype(str), "date": dates}).dropna())
     if not parts:
@@ -146,10 +150,8 @@ def compute_lab_range(sdtm: dict[str, pd.DataFrame], lineage: dict[str, pd.DataF
     for name, frame in sdtm.items():
         if "LBNRIND" not in frame.columns or name not in lineage or "LBSEQ" not in frame.columns:
             continue
-        trace = lineage[name]
         keys = frame[["USUBJID", "LBSEQ", "LBNRIND"]].assign(SEQ=pd.to_numeric(frame["LBSEQ"], errors="coerce"))
-        trace = trace[["USUBJID", "SEQ", "SOURCE_FILE"]].assign(SEQ=pd.to_numeric(trace["SEQ"], errors="coerce"))
-        frames.append(keys.merge(trace.drop_duplicates(["USUBJID", "SEQ"]), on=["USUBJID", "SEQ"], how="inner"))
+        frames.append(_join_lineage(keys, lineage[name]))
     if not frames:
         return pd.DataFrame(columns=["lab_records", "out_of_range"])
     merged = pd.concat(frames, ignore_index=True)
@@ -196,12 +198,7 @@ def compute_site_form_quality(files: pd.DataFrame, quarantine: pd.DataFrame, fin
     count_columns = ["missing_required", "impossible_dates", "lab_flagged", "lab_records", "out_of_range"] + \
         [f"{s}_findings" for s in SEVERITIES_WORST_FIRST]
     out[count_columns] = out[count_columns].fillna(0).astype("int64")
-    records = out["records"].where(out["records"] > 0)
-    for severity in SEVERITIES_WORST_FIRST:
-        out[f"{severity}_per_100"] = (out[f"{severity}_findings"] / records * 100).fillna(0.0)
-    out["quarantine_pct"] = (out["quarantined"] / records * 100).fillna(0.0)
-    out["out_of_range_pct"] = (out["out_of_range"] / out["lab_records"].where(out["lab_records"] > 0) * 100)
-    out = out.reset_index()
+    out = _add_rates(out).reset_index()
     if dates is not None and len(dates):
         cut = export_date if export_date is not None else dates["date"].max()
         days = dates.assign(days=(cut - dates["date"]).dt.days)
@@ -210,6 +207,17 @@ def compute_site_form_quality(files: pd.DataFrame, quarantine: pd.DataFrame, fin
     else:
         out["median_days"], out["last_collection"] = np.nan, pd.NaT
     return out.sort_values(["site", "form", "file"], kind="stable").reset_index(drop=True)
+
+
+def _add_rates(counts: pd.DataFrame) -> pd.DataFrame:
+    """Findings, missing values and impossible dates per 100 records; quarantine and out-of-range shares."""
+    records = counts["records"].where(counts["records"] > 0)
+    rates = {f"{s}_per_100": f"{s}_findings" for s in SEVERITIES_WORST_FIRST}
+    rates.update(quarantine_pct="quarantined", missing_per_100="missing_required", impossible_per_100="impossible_dates")
+    for rate, count in rates.items():
+        counts[rate] = (counts[count] / records * 100).fillna(0.0)
+    counts["out_of_range_pct"] = counts["out_of_range"] / counts["lab_records"].where(counts["lab_records"] > 0) * 100
+    return counts
 
 
 def compute_site_quality(per_form: pd.DataFrame, export_date: pd.Timestamp | None = None) -> pd.DataFrame:
@@ -225,14 +233,7 @@ def compute_site_quality(per_form: pd.DataFrame, export_date: pd.Timestamp | Non
     """
     counts = ["records", "quarantined", "missing_required", "impossible_dates", "lab_flagged", "lab_records",
               "out_of_range"] + [f"{s}_findings" for s in SEVERITIES_WORST_FIRST]
-    site = per_form.groupby("site", sort=True)[counts].sum()
-    records = site["records"].where(site["records"] > 0)
-    for severity in SEVERITIES_WORST_FIRST:
-        site[f"{severity}_per_100"] = (site[f"{severity}_findings"] / records * 100).fillna(0.0)
-    site["quarantine_pct"] = (site["quarantined"] / records * 100).fillna(0.0)
-    site["missing_per_100"] = (site["missing_required"] / records * 100).fillna(0.0)
-    site["impossible_per_100"] = (site["impossible_dates"] / records * 100).fillna(0.0)
-    site["out_of_range_pct"] = site["out_of_range"] / site["lab_records"].where(site["lab_records"] > 0) * 100
+    site = _add_rates(per_form.groupby("site", sort=True)[counts].sum())
     site["median_days"] = per_form.groupby("site")["median_days"].median()
     last = per_form.groupby("site")["last_collection"].max()
     site["last_collection"] = last
