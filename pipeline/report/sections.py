@@ -303,10 +303,7 @@ def compute_findings_summary(findings: pd.DataFrame, examples: int = EXAMPLES_PE
     by_rule["_rank"] = by_rule["severity"].map(SEVERITY_ORDER).fillna(9)
     by_rule = by_rule.sort_values(["_rank", "findings", "rule_id"], ascending=[True, False, True]).drop(columns="_rank")
     by_dataset = pd.crosstab(frame["dataset"].fillna(""), frame["severity"])
-    for severity in SEVERITY_ORDER:
-        if severity not in by_dataset.columns:
-            by_dataset[severity] = 0
-    by_dataset = by_dataset[list(SEVERITY_ORDER)]
+    by_dataset = by_dataset.reindex(columns=list(SEVERITY_ORDER), fill_value=0)
     by_dataset["total"] = by_dataset.sum(axis=1)
     by_dataset = by_dataset.reset_index()
     ordered = frame.sort_values(["_rank", "rule_id", "dataset", "usubjid", "record"], kind="stable", na_position="last")
