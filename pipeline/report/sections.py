@@ -19,7 +19,7 @@ from pipeline.analysis.shell import Shell
 from pipeline.common.errors import ConfigError, InputError
 from pipeline.common.io import read_spreadsheet_csv
 from pipeline.tlf.display import build_display
-from pipeline.tlf.formatting import format_stat as tlf_format_stat  # the tables' rounding, shared
+from pipeline.tlf.formatting import format_stat  # the tables' rounding, shared
 from pipeline.validate.findings import FINDINGS_COLUMNS, SEVERITIES_WORST_FIRST, SEVERITY_RANK, gate_blocked
 
 # Display rank, worst first, of pipeline.validate's severity scale (never re-declared here).
@@ -57,6 +57,11 @@ def _not_run(key: str, title: str, source: str, stage: str, why: str = "") -> Se
 
 def _display_records(frame: pd.DataFrame) -> list[dict[str, Any]]:
     return [{k: _display(v) for k, v in r.items()} for r in frame.to_dict(orient="records")]
+
+
+def _with_columns(frame: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
+    """A copy of ``frame`` with every absent column of ``columns`` added, empty."""
+    return frame.assign(**{c: None for c in columns if c not in frame.columns})
 
 
 def _display(value: Any) -> Any:
@@ -219,10 +224,7 @@ def compute_quarantine_summary(quarantine: pd.DataFrame, examples: int = EXAMPLE
     >>> counts.values.tolist(), first[["domain", "row"]].values.tolist()
     ([['AE', 'invalid date', 2, 2], ['LB', 'not numeric', 1, 1]], [['AE', 1], ['LB', 2]])
     """
-    frame = quarantine.copy()
-    for column in ["domain", "file", "row", "column", "value", "category", "reason"]:
-        if column not in frame.columns:
-            frame[column] = None
+    frame = _with_columns(quarantine, ["domain", "file", "row", "column", "value", "category", "reason"])
     frame["category"] = frame["category"].fillna(frame["reason"]).fillna("unspecified")
     frame["domain"] = frame["domain"].fillna("")
     frame = frame.sort_values(["domain", "category", "file", "row"], kind="stable")
@@ -285,10 +287,7 @@ def compute_findings_summary(findings: pd.DataFrame, examples: int = EXAMPLES_PE
     >>> s["by_dataset"].values.tolist()
     [['AE', 1, 1, 0, 2], ['DM', 1, 0, 0, 1]]
     """
-    frame = findings.copy()
-    for column in FINDINGS_COLUMNS:
-        if column not in frame.columns:
-            frame[column] = None
+    frame = _with_columns(findings, FINDINGS_COLUMNS)
     frame["severity"] = frame["severity"].fillna("notice").astype(str).str.lower()
     frame["rule_id"] = frame["rule_id"].fillna("(no rule id)").astype(str)
     frame["_rank"] = frame["severity"].map(SEVERITY_ORDER).fillna(9)
@@ -391,20 +390,6 @@ def find_data_docs(validation_dir: Path) -> list[tuple[str, str]]:
 # key ARD numbers
 # --------------------------------------------------------------------------------------------
 
-def format_stat(stat: str, value: Any, decimals: dict[str, int] | None = None) -> str:
-    """Rounded display of one statistic with the tables' own formatter (:mod:`pipeline.tlf.formatting`).
-
-    Half away from zero as SAS does, p-values with four decimals, percentages with the tables'
-    percent rules; a missing value is an empty cell.
-
-    >>> format_stat("pct", 8.108108), format_stat("n", 3.0), format_stat("pvalue", 0.0021), format_stat("mean", None)
-    ('8.1', '3', '0.0021', '')
-    >>> format_stat("pct", 12.25), format_stat("gmr", 0.36912, {"gmr": 3})
-    ('12.3', '0.369')
-    """
-    return tlf_format_stat(str(stat), value, decimals or {}, missing="")
-
-
 def compute_ard_display(ard: pd.DataFrame, decimals: dict[str, dict[str, int]] | None = None) -> pd.DataFrame:
     """One row per (row_id, stat) and one column per group, values rounded for display.
 
@@ -415,13 +400,10 @@ def compute_ard_display(ard: pd.DataFrame, decimals: dict[str, dict[str, int]] |
     >>> compute_ard_display(ard).values.tolist()
     [['crr', 'CRR', 'n', '3', '0'], ['crr', 'CRR', 'pct', '8.1', '0.0']]
     """
-    frame = ard.copy()
-    for column in ["row_id", "row_label", "group", "stat", "value"]:
-        if column not in frame.columns:
-            frame[column] = None
+    frame = _with_columns(ard, ["row_id", "row_label", "group", "stat", "value"])
     decimals = decimals or {}
-    frame["display"] = [format_stat(str(s), v, decimals.get(str(r), decimals.get(""))) for r, s, v in
-                        zip(frame["row_id"], frame["stat"], frame["value"])]
+    frame["display"] = [format_stat(str(s), v, decimals.get(str(r), decimals.get("")) or {}, missing="")
+                        for r, s, v in zip(frame["row_id"], frame["stat"], frame["value"])]
     row_order = {r: i for i, r in enumerate(pd.unique(frame["row_id"]))}
     stat_order = {s: i for i, s in enumerate(pd.unique(frame["stat"]))}
     wide = frame.pivot_table(index=["row_id", "row_label", "stat"], columns="group", values="display",

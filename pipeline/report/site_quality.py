@@ -3,24 +3,7 @@
 Sources, all from earlier stages: ``ledger.json`` (rows read per raw file), ``quarantine/`` (rows
 rejected, with file, row, site and reason), the findings traced to their raw file and row
 (:func:`pipeline.validate.traceability.findings_with_raw_source`), ``lineage/`` + ``sdtm/`` for
-lab reference-range flags and collection dates.
-
-Definitions (also written in the report):
-
-- *missing required values*: quarantined rows whose reason is a missing required value
-  (``missing key <VAR>``, ``missing date``).
-- *findings per 100 records*: findings traced to the form's raw file, per 100 raw rows, by severity.
-- *quarantine share*: quarantined rows / raw rows read, in percent.
-- *out-of-range labs*: lab records outside the reference range (``LBNRIND`` HIGH or LOW), in percent
-  of the lab records, and lab results flagged by a check (findings on ``LBSTRESN``/``LBORRES``).
-- *impossible dates*: rows quarantined as ``impossible date`` plus date findings (``--DTC``).
-- *late entry*: the raw exports carry no entry or export timestamp (CSV files have none; the XPT
-  and XLSX stamps are one fixed constant), so the export date is the data cut, the latest complete
-  collection date in any site's records; per site the median days from collection to the data cut
-  and the days from the site's last collection to the data cut (a site that stops sending data
-  stands out).
-- *outlier*: a site whose value has a robust z = (x - median) / (1.4826 x MAD) above 2 across sites
-  (when MAD is 0: any value above the median), marked with a triangle.
+lab reference-range flags and collection dates. Each metric is defined in docs/dq-report.md.
 """
 
 from __future__ import annotations
@@ -163,7 +146,7 @@ def compute_lab_range(sdtm: dict[str, pd.DataFrame], lineage: dict[str, pd.DataF
 def compute_site_form_quality(files: pd.DataFrame, quarantine: pd.DataFrame, findings: pd.DataFrame,
                               lab_range: pd.DataFrame | None = None, dates: pd.DataFrame | None = None,
                               export_date: pd.Timestamp | None = None) -> pd.DataFrame:
-    """One row per (site, form): the counts and rates of the module docstring.
+    """One row per (site, form): the counts and rates docs/dq-report.md defines.
 
     ``files`` from :func:`compute_file_counts`; ``quarantine`` with ``file`` and ``category``;
     ``findings`` with ``source_file``, ``severity``, ``dataset`` and ``variable``.
