@@ -32,12 +32,7 @@ UNCODED = "UNCODED"
 
 @dataclass
 class OutputData:
-    """Everything a method needs for one output: population, columns and dataset access.
-
-    ``population`` holds the ADSL records of the output's population; ``group_var`` its treatment
-    variable; ``groups`` the treatment columns in order; ``total_label`` the total column (or
-    ``None``); ``load(name)`` returns an ADaM dataset by its lower-case name.
-    """
+    """Everything a method needs for one output: population (ADSL records), columns and dataset access."""
 
     output_id: str
     where_name: str
