@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from pipeline.analysis.shell import Shell, check_shell
+from pipeline.analysis.shell import Shell, load_shell
 
 EXAMPLE_DESIGN = {
     "arms": [
@@ -69,7 +69,6 @@ def example_adam() -> dict[str, pd.DataFrame]:
         "BASE": [base[0], base[1], base[2], base[3], base[5], base[6], base[7]],
         "CHG": chg_active + chg_placebo,
     })
-    # an unused visit: must be filtered out
     adlb = adlb.assign(DTYPE=None)
     # an unused visit and a carried-forward (LOCF) record: both must be filtered out
     adlb = pd.concat([adlb, adlb.assign(AVISIT="WEEK 12", CHG=0.0),
@@ -136,12 +135,10 @@ def example_shell(path: str | Path | None = None) -> Shell:
     >>> list(example_shell().outputs)
     ['table1', 'table2', 'table2_study', 't_upcr_mmrm', 't_teae_soc_pt', 't_demog', 'l_sae', 'l_anlexcl']
     """
-    from pipeline.common.specfile import load_spec
     from pipeline.common.study import PROJECT_ROOT
 
     path = Path(path) if path else PROJECT_ROOT / "specs" / "iscalimab-ln" / "tlf.yaml"
-    data = load_spec(path)
-    return check_shell(data, path)
+    return load_shell(path.parent, path.name)
 
 
 def example_output_data(output_id: str = "table2"):

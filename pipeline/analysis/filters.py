@@ -13,12 +13,8 @@ def filter_where(dataset: pd.DataFrame, where: Mapping[str, Any] | str | None, w
                  dataset_name: str = "dataset") -> pd.DataFrame:
     """Keep the rows of ``dataset`` meeting ``where`` (a copy; input untouched).
 
-    ``where`` is an expression (``"AESER == 'Y' and AESEV != 'MILD'"``, see
-    ``pipeline.common.expressions``) or a mapping in which every condition must hold: a scalar keeps
-    equal values, a list keeps values in the list, ``{ne: x}``, ``{notin: [..]}``,
-    ``{notnull: true}`` and ``{isnull: true}`` do what they say (blank text counts as missing;
-    ``{notnull: false}`` is ``{isnull: true}``). A variable absent from the
-    dataset is a :class:`ConfigError` naming ``where_name``, the dataset and the variable.
+    ``where`` is an expression or a filter mapping (docs/expression-language.md). A variable absent
+    from the dataset is a :class:`ConfigError` naming ``where_name``, the dataset and the variable.
 
     >>> adae = pd.DataFrame({"USUBJID": ["1", "1", "2"], "AESER": ["Y", "N", "Y"], "AESEV": ["MILD", None, "SEVERE"]})
     >>> filter_where(adae, {"AESER": "Y", "AESEV": {"ne": "MILD"}})["USUBJID"].tolist()

@@ -32,12 +32,7 @@ UNCODED = "UNCODED"
 
 @dataclass
 class OutputData:
-    """Everything a method needs for one output: population, columns and dataset access.
-
-    ``population`` holds the ADSL records of the output's population; ``group_var`` its treatment
-    variable; ``groups`` the treatment columns in order; ``total_label`` the total column (or
-    ``None``); ``load(name)`` returns an ADaM dataset by its lower-case name.
-    """
+    """Everything a method needs for one output: population (ADSL records), columns and dataset access."""
 
     output_id: str
     where_name: str
@@ -109,6 +104,22 @@ def _pct(n: pd.Series | np.ndarray, total: pd.Series | np.ndarray) -> np.ndarray
         return np.where(total > 0, 100.0 * n / total, np.nan)
 
 
+def _exp_ci(frame: pd.DataFrame, source: str, target: str, pct: bool = True) -> pd.DataFrame:
+    """Back-transform a log-scale estimate and its CI (``source``, ``_lcl``, ``_ucl``) to ``target``;
+    ``pct = (1 - ratio) x 100`` is the relative improvement."""
+    frame = frame.assign(**{target + end: np.exp(frame[source + end]) for end in ("", "_lcl", "_ucl")})
+    return frame.assign(pct=(1.0 - frame[target]) * 100.0) if pct else frame
+
+
+def _count_grid(layout: pd.DataFrame, counts: pd.DataFrame, on: list[str], data: OutputData) -> pd.DataFrame:
+    """Every layout row x column group in display order, with subjects ``n`` (0 when none), ``N`` and ``pct``."""
+    grid = layout.assign(_row=np.arange(len(layout))).merge(
+        pd.DataFrame({"group": data.column_groups, "_col": np.arange(len(data.column_groups))}), how="cross")
+    grid = grid.merge(counts, on=on, how="left").sort_values(["_row", "_col"])
+    grid = grid.assign(n=grid["n"].fillna(0).astype(int), N=grid["group"].map(data.big_n()).astype(int))
+    return grid.assign(pct=_pct(grid["n"], grid["N"]))
+
+
 def big_n_rows(data: OutputData) -> pd.DataFrame:
     """The ``big_n`` ARD row: subjects in the population per column (stat ``N``).
 
@@ -163,9 +174,7 @@ def analyse_ancova_log_ratio(row: Mapping[str, Any], data: OutputData) -> list[p
     True
     """
     fit = _ancova(row, data)
-    ls = fit.lsmeans.assign(gmr=np.exp(fit.lsmeans["lsmean"]), gmr_lcl=np.exp(fit.lsmeans["lsmean_lcl"]),
-                            gmr_ucl=np.exp(fit.lsmeans["lsmean_ucl"]))
-    ls = ls.assign(pct=(1.0 - ls["gmr"]) * 100.0)
+    ls = _exp_ci(fit.lsmeans, "lsmean", "gmr")
     # observed (unadjusted) geometric mean ratio: exp(mean log ratio) with a t interval per arm
     n_obs = ls["n"].to_numpy(dtype="float64")
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -177,11 +186,7 @@ def analyse_ancova_log_ratio(row: Mapping[str, Any], data: OutputData) -> list[p
              "gmr_obs", "gmr_obs_lcl", "gmr_obs_ucl"]
     parts = [melt_stats(ls, stats, row["id"], row.get("label", row["id"]))]
     if row.get("comparison_row") and not fit.comparisons.empty:
-        cmp_ = fit.comparisons
-        cmp_ = cmp_.assign(ratio=np.exp(cmp_["diff"]), ratio_lcl=np.exp(cmp_["diff_lcl"]),
-                           ratio_ucl=np.exp(cmp_["diff_ucl"]))
-        cmp_ = cmp_.assign(pct=(1.0 - cmp_["ratio"]) * 100.0)
-        parts.append(melt_stats(cmp_, ["diff", "diff_se", "diff_lcl", "diff_ucl", "ratio", "ratio_lcl",
+        parts.append(melt_stats(_exp_ci(fit.comparisons, "diff", "ratio"), ["diff", "diff_se", "diff_lcl", "diff_ucl", "ratio", "ratio_lcl",
                                        "ratio_ucl", "pct", "pvalue"],
                                 row["comparison_row"], row.get("comparison_label", row["comparison_row"])))
     return parts
@@ -293,13 +298,8 @@ def analyse_soc_pt_counts(row: Mapping[str, Any], data: OutputData) -> list[pd.D
     counts = pd.concat([counts_any, counts_soc, counts_pt]).rename_axis("group").reset_index()
     counts = counts.rename(columns={"nunique": "n", "size": "events"})
 
-    grid = layout.assign(_row=np.arange(len(layout))).merge(
-        pd.DataFrame({"group": data.column_groups, "_col": np.arange(len(data.column_groups))}), how="cross")
-    grid = grid.merge(counts, on=["row_id", "group"], how="left").sort_values(["_row", "_col"])
-    big_n = data.big_n()
-    grid = grid.assign(n=grid["n"].fillna(0).astype(int), events=grid["events"].fillna(0).astype(int),
-                       N=grid["group"].map(big_n).astype(int))
-    grid = grid.assign(pct=_pct(grid["n"], grid["N"]))
+    grid = _count_grid(layout, counts, ["row_id", "group"], data)
+    grid = grid.assign(events=grid["events"].fillna(0).astype(int))
     return [melt_stats(grid, ["n", "N", "pct", "events"])]
 
 
@@ -366,15 +366,9 @@ def analyse_categorical_summary(row: Mapping[str, Any], data: OutputData) -> lis
     counts = stacked.groupby([data.group_var, "_level"])[data.subject_var].nunique().rename("n").reset_index()
     labels = {str(k): str(v) for k, v in (row.get("level_labels") or {}).items()}
     labels.setdefault(MISSING_LEVEL, "Missing")
-    layout = pd.DataFrame({"_level": levels, "_row": np.arange(len(levels))})
-    grid = layout.merge(pd.DataFrame({"group": data.column_groups, "_col": np.arange(len(data.column_groups))}),
-                        how="cross")
-    grid = grid.merge(counts.rename(columns={data.group_var: "group"}), on=["group", "_level"], how="left")
-    grid = grid.sort_values(["_row", "_col"])
-    big_n = data.big_n()
-    grid = grid.assign(row_id=variable + "=" + grid["_level"], row_label=grid["_level"].map(labels).fillna(grid["_level"]),
-                       n=grid["n"].fillna(0).astype(int), N=grid["group"].map(big_n).astype(int))
-    grid = grid.assign(pct=_pct(grid["n"], grid["N"]))
+    grid = _count_grid(pd.DataFrame({"_level": levels}), counts.rename(columns={data.group_var: "group"}),
+                       ["group", "_level"], data)
+    grid = grid.assign(row_id=variable + "=" + grid["_level"], row_label=grid["_level"].map(labels).fillna(grid["_level"]))
     return [melt_stats(grid, ["n", "N", "pct"])]
 
 
@@ -459,8 +453,7 @@ def analyse_mmrm(row: Mapping[str, Any], data: OutputData) -> list[pd.DataFrame]
     log_ratio = bool(row.get("log_ratio", False))
     ls = fit.lsmeans
     if log_ratio:
-        ls = ls.assign(gmr=np.exp(ls["lsmean"]), gmr_lcl=np.exp(ls["lsmean_lcl"]), gmr_ucl=np.exp(ls["lsmean_ucl"]))
-        ls = ls.assign(pct=(1.0 - ls["gmr"]) * 100.0)
+        ls = _exp_ci(ls, "lsmean", "gmr")
     stats = ["n", "lsmean", "lsmean_se", "lsmean_lcl", "lsmean_ucl"] + (["gmr", "gmr_lcl", "gmr_ucl", "pct"] if log_ratio else [])
     parts = []
     label = row.get("label", row["id"])
@@ -469,7 +462,7 @@ def analyse_mmrm(row: Mapping[str, Any], data: OutputData) -> list[pd.DataFrame]
     cmp_ = fit.comparisons
     if row.get("comparison_row") and not cmp_.empty:
         if log_ratio:
-            cmp_ = cmp_.assign(ratio=np.exp(cmp_["diff"]), ratio_lcl=np.exp(cmp_["diff_lcl"]), ratio_ucl=np.exp(cmp_["diff_ucl"]))
+            cmp_ = _exp_ci(cmp_, "diff", "ratio", pct=False)
         cstats = ["diff", "diff_se", "diff_lcl", "diff_ucl", "pvalue"] + (["ratio", "ratio_lcl", "ratio_ucl"] if log_ratio else [])
         for v in visits:
             parts.append(melt_stats(cmp_.loc[cmp_["visit"] == v].drop(columns=["visit", "reference"]), cstats,

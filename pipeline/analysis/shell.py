@@ -103,9 +103,7 @@ def check_estimands(data: Any, populations: Mapping[str, Any], path: Path) -> di
     for key, spec in data.items():
         where = f"{path}: estimands.{key}"
         _require(spec, ("label", "population", "variable", "missing_data"), where)
-        if spec["population"] not in populations:
-            raise ConfigError(f"{where}: population {spec['population']!r} is not defined under populations "
-                              f"(known: {', '.join(populations) or 'none'})")
+        _check_defined(where, "population", spec["population"], populations, "populations")
         if spec["missing_data"] not in MISSING_DATA_RULES:
             raise ConfigError(f"{where}: missing_data {spec['missing_data']!r} is not a known rule "
                               f"(known: {', '.join(sorted(MISSING_DATA_RULES))})")
@@ -210,6 +208,11 @@ def precision_decimals(precision: int) -> dict[str, int]:
     """
     return {"min": precision, "max": precision, "mean": precision + 1, "median": precision + 1,
             "q1": precision + 1, "q3": precision + 1, "sd": precision + 2}
+
+
+def _check_defined(where: str, key: str, value: Any, known: Mapping[str, Any], section: str) -> None:
+    if value not in known:
+        raise ConfigError(f"{where}: {key} {value!r} is not defined under {section} (known: {', '.join(known) or 'none'})")
 
 
 def _require(mapping: Any, keys: tuple[str, ...], where: str) -> None:
@@ -345,21 +348,14 @@ def _check_output(output_id: Any, output: Any, outputs: Mapping[str, Any], popul
     """One output shell of tlf.yaml; each row's problem is collected in ``problems``."""
     where = f"{_at(path, outputs, output_id)}: outputs.{output_id}"
     _require(output, ("title", "population", "columns", "rows"), where)
-    if output["population"] not in populations:
-        known = ", ".join(populations) or "none"
-        raise ConfigError(f"{where}: population {output['population']!r} is not defined under "
-                          f"populations (known: {known})")
-    if output["columns"] not in columns:
-        known = ", ".join(columns) or "none"
-        raise ConfigError(f"{where}: columns {output['columns']!r} is not defined under "
-                          f"treatment_columns (known: {known})")
+    _check_defined(where, "population", output["population"], populations, "populations")
+    _check_defined(where, "columns", output["columns"], columns, "treatment_columns")
     if not isinstance(output["rows"], list):
         raise ConfigError(f"{where}: rows must be a list")
     if output.get("figure") is not None:
         check_figure(output["figure"], where)
-    if output.get("period") is not None and output["period"] not in periods:
-        raise ConfigError(f"{where}: period {output['period']!r} is not defined under analysis_periods "
-                          f"(known: {', '.join(periods) or 'none'})")
+    if output.get("period") is not None:
+        _check_defined(where, "period", output["period"], periods, "analysis_periods")
     seen: set[str] = set()
     for index, row in enumerate(output["rows"]):
         with problems.check():
@@ -374,9 +370,7 @@ def _check_output(output_id: Any, output: Any, outputs: Mapping[str, Any], popul
                                   f"(known: {', '.join(sorted(METHOD_KEYS))})")
             _require(row, METHOD_KEYS[row["method"]], row_where)
             if row.get("estimand") is not None:
-                if row["estimand"] not in estimands:
-                    raise ConfigError(f"{row_where}: estimand {row['estimand']!r} is not defined under estimands "
-                                      f"(known: {', '.join(estimands) or 'none'})")
+                _check_defined(row_where, "estimand", row["estimand"], estimands, "estimands")
                 if estimands[row["estimand"]].population != output["population"]:
                     raise ConfigError(f"{row_where}: estimand {row['estimand']!r} is for population "
                                       f"{estimands[row['estimand']].population}, the output for {output['population']}")

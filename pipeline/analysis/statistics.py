@@ -265,7 +265,6 @@ def compute_mmrm(dataset: pd.DataFrame, response: str, group_var: str, visit_var
     columns += [np.where(data[visit_var] == v, data[c], 0.0) for c, v in slopes]
     counts = data.groupby([visit_var, group_var])[subject_var].nunique()
     means = data.drop_duplicates(subject_var)[covariates].mean() if covariates else pd.Series(dtype="float64")
-    estimates = {cell: (np.nan, np.nan) for cell in cells}
     vcov, params, converged = None, None, False
     if columns and len(data) > len(columns):
         x = np.column_stack(columns)
@@ -299,7 +298,6 @@ def compute_mmrm(dataset: pd.DataFrame, response: str, group_var: str, visit_var
         for g in groups:
             vec = contrast(g, v)
             est, se = (float(vec @ params), float(np.sqrt(vec @ vcov @ vec))) if vec is not None else (np.nan, np.nan)
-            estimates[(g, v)] = (est, se)
             rows.append({"visit": v, "group": g, "n": int(counts.get((v, g), 0)), "lsmean": est, "lsmean_se": se,
                          "lsmean_lcl": est - z * se, "lsmean_ucl": est + z * se})
         ref = contrast(reference, v) if reference is not None else None

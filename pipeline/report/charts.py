@@ -81,11 +81,7 @@ def compute_upcr_gmr(adlb: pd.DataFrame, paramcd: str = "LUPCR", group_var: str 
     >>> compute_upcr_gmr(adlb)[["group", "AVISIT", "n", "mean"]].round(3).values.tolist()
     [['A', 'WEEK 4', 2, 0.5]]
     """
-    data = adlb[(adlb["PARAMCD"] == paramcd) & (adlb.get("ANL01FL", "Y") == "Y")]
-    if "ABLFL" in data.columns:
-        data = data[data["ABLFL"].fillna("") != "Y"]
-    data = data.rename(columns={group_var: "group"})
-    summary = compute_mean_ci(data, ["group", "AVISITN", "AVISIT"], "CHG")
+    summary = compute_change(adlb, paramcd, group_var)
     for column in ("mean", "lcl", "ucl"):
         summary[column] = np.exp(summary[column])
     return summary

@@ -9,7 +9,6 @@ number out (it shifts when a row is fixed): rule, dataset, variable, subject, va
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +17,7 @@ import pandas as pd
 from pipeline.common.errors import InputError
 from pipeline.common.io import csv_text, read_spreadsheet_csv
 from pipeline.common.io import write_bytes_atomic, write_text_atomic
+from pipeline.report.sections import read_json
 
 HISTORY_DIR = "history"
 FINDINGS_FILE = "findings.csv"
@@ -84,12 +84,8 @@ def read_snapshot(folder: Path) -> tuple[pd.DataFrame, dict[str, Any]]:
         raise InputError(f"{folder}: no kept findings ({FINDINGS_FILE}) found, nor reports/{HISTORY_DIR}/last/")
     findings = read_spreadsheet_csv(candidate / FINDINGS_FILE)
     ledger_path = candidate / LEDGER_FILE
-    text = ledger_path.read_text(encoding="utf-8") if ledger_path.exists() else ""
-    try:
-        ledger = json.loads(text) if text.strip() else {}
-    except json.JSONDecodeError as exc:
-        raise InputError(f"{ledger_path}: invalid JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}") from None
-    return findings, ledger
+    has_ledger = ledger_path.exists() and ledger_path.read_text(encoding="utf-8").strip()
+    return findings, read_json(ledger_path) if has_ledger else {}
 
 
 def compare_findings(previous: pd.DataFrame, current: pd.DataFrame) -> pd.DataFrame:
@@ -111,10 +107,7 @@ def compare_findings(previous: pd.DataFrame, current: pd.DataFrame) -> pd.DataFr
     merged = keyed(previous).merge(keyed(current), on=columns + ["_n"], how="outer", indicator=True)
     merged["status"] = merged["_merge"].map({"left_only": "resolved", "right_only": "new", "both": "unchanged"})
     table = pd.crosstab([merged["rule_id"], merged["site"]], merged["status"])
-    for status in ("new", "resolved", "unchanged"):
-        if status not in table.columns:
-            table[status] = 0
-    table = table[["new", "resolved", "unchanged"]].reset_index()
+    table = table.reindex(columns=["new", "resolved", "unchanged"], fill_value=0).reset_index()
     table.columns.name = None
     return table.sort_values(["rule_id", "site"], kind="stable").reset_index(drop=True)
 

@@ -99,10 +99,10 @@ def section_site_quality(inputs: ReviewInputs) -> Section:
     """Sites side by side, then per site and form; outliers marked."""
     title = "Site quality"
     if inputs.ledger is None:
-        return _not_run("sites", title, "ledger.json", "ledger.json not found: the sdtm stage has not run.")
+        return _not_run("sites", title, "ledger.json", "sdtm")
     files = compute_file_counts(inputs.ledger)
     if files.empty:
-        return _not_run("sites", title, "ledger.json", "The ledger lists no raw file (SDTM imported, no site exports).")
+        return _not_run("sites", title, "ledger.json", "", "The ledger lists no raw file (SDTM imported, no site exports).")
     findings = inputs.findings if inputs.findings is not None else pd.DataFrame(
         columns=["source_file", "severity", "dataset", "variable"])
     dates = compute_collection_dates(inputs.sdtm, inputs.lineage)
@@ -145,7 +145,7 @@ def section_queries(inputs: ReviewInputs, csv_name: str = QUERIES_CSV) -> tuple[
     """Every finding and quarantined row with raw file, row, column and value; grouped into site queries."""
     title = "Queries for sites"
     if inputs.findings is None and inputs.quarantine.empty:
-        return _not_run("queries", title, "validation/findings.parquet, quarantine/",
+        return _not_run("queries", title, "validation/findings.parquet, quarantine/", "",
                         "No findings or quarantine found: the validate and sdtm stages have not run."), pd.DataFrame()
     issues = compute_issues(inputs.findings if inputs.findings is not None else pd.DataFrame(), inputs.quarantine,
                             inputs.subject_sites)
@@ -206,8 +206,7 @@ def section_changes(current_findings: pd.DataFrame | None, current_ledger: dict[
     """New, resolved and unchanged findings per rule and site, and record counts per domain, against a baseline."""
     title = "What changed since the last run"
     if current_findings is None:
-        return _not_run("changes", title, "validation/findings.parquet",
-                        "validation/findings.parquet not found: the validate stage has not run.")
+        return _not_run("changes", title, "validation/findings.parquet", "validate")
     if baseline is None:
         section = Section("changes", title, "ok", where)
         section.notes.append("No previous run kept yet: this run is the baseline for the next one.")

@@ -19,7 +19,7 @@ from pipeline.analysis.shell import Shell
 from pipeline.common.errors import ConfigError, InputError
 from pipeline.common.io import read_spreadsheet_csv
 from pipeline.tlf.display import build_display
-from pipeline.tlf.formatting import format_stat as tlf_format_stat  # the tables' rounding, shared
+from pipeline.tlf.formatting import format_stat  # the tables' rounding, shared
 from pipeline.validate.findings import FINDINGS_COLUMNS, SEVERITIES_WORST_FIRST, SEVERITY_RANK, gate_blocked
 
 # Display rank, worst first, of pipeline.validate's severity scale (never re-declared here).
@@ -51,8 +51,17 @@ def _table(title: str, rows: list[dict[str, Any]], columns: list[str] | None = N
     return {"title": title, "columns": columns, "rows": [[row.get(c) for c in columns] for row in rows]}
 
 
-def _not_run(key: str, title: str, source: str, why: str) -> Section:
-    return Section(key, title, "not run", source, notes=[why])
+def _not_run(key: str, title: str, source: str, stage: str, why: str = "") -> Section:
+    return Section(key, title, "not run", source, notes=[why or f"{source} not found: the {stage} stage has not run."])
+
+
+def _display_records(frame: pd.DataFrame) -> list[dict[str, Any]]:
+    return [{k: _display(v) for k, v in r.items()} for r in frame.to_dict(orient="records")]
+
+
+def _with_columns(frame: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
+    """A copy of ``frame`` with every absent column of ``columns`` added, empty."""
+    return frame.assign(**{c: None for c in columns if c not in frame.columns})
 
 
 def _display(value: Any) -> Any:
@@ -175,7 +184,7 @@ def section_ledger(ledger_path: Path) -> Section:
     """
     title = "Row ledger per raw file"
     if not ledger_path.exists():
-        return _not_run("ledger", title, "ledger.json", "ledger.json not found: the sdtm stage has not run.")
+        return _not_run("ledger", title, "ledger.json", "sdtm")
     ledger = read_json(ledger_path)
     table = compute_ledger_rows(ledger)
     unbalanced = table[~table["balanced"]]
@@ -215,10 +224,7 @@ def compute_quarantine_summary(quarantine: pd.DataFrame, examples: int = EXAMPLE
     >>> counts.values.tolist(), first[["domain", "row"]].values.tolist()
     ([['AE', 'invalid date', 2, 2], ['LB', 'not numeric', 1, 1]], [['AE', 1], ['LB', 2]])
     """
-    frame = quarantine.copy()
-    for column in ["domain", "file", "row", "column", "value", "category", "reason"]:
-        if column not in frame.columns:
-            frame[column] = None
+    frame = _with_columns(quarantine, ["domain", "file", "row", "column", "value", "category", "reason"])
     frame["category"] = frame["category"].fillna(frame["reason"]).fillna("unspecified")
     frame["domain"] = frame["domain"].fillna("")
     frame = frame.sort_values(["domain", "category", "file", "row"], kind="stable")
@@ -237,7 +243,7 @@ def section_quarantine(quarantine_dir: Path) -> Section:
     """
     title = "Quarantined rows"
     if not quarantine_dir.is_dir():
-        return _not_run("quarantine", title, "quarantine/", "quarantine/ not found: the sdtm stage has not run.")
+        return _not_run("quarantine", title, "quarantine/", "sdtm")
     frames = [read_table(p) for p in sorted(quarantine_dir.glob("*.parquet"))]
     frames = [f for f in frames if len(f)]
     section = Section("quarantine", title, "ok", "quarantine/*.parquet")
@@ -251,8 +257,7 @@ def section_quarantine(quarantine_dir: Path) -> Section:
     section.summary = [("Quarantine records", len(quarantine)), ("Reason categories", counts["category"].nunique())]
     section.tables.append(_table("Counts by domain and reason", counts.rename(columns={"raw_rows": "distinct raw rows"})
                                  .to_dict(orient="records")))
-    section.tables.append(_table(f"First {EXAMPLES_PER_GROUP} examples per reason",
-                                 [{k: _display(v) for k, v in r.items()} for r in first.to_dict(orient="records")]))
+    section.tables.append(_table(f"First {EXAMPLES_PER_GROUP} examples per reason", _display_records(first)))
     flagged_dir = quarantine_dir / "flagged"
     flagged = [read_table(p) for p in sorted(flagged_dir.glob("*.parquet"))] if flagged_dir.is_dir() else []
     flagged = [f for f in flagged if len(f)]
@@ -262,8 +267,7 @@ def section_quarantine(quarantine_dir: Path) -> Section:
         section.summary.append(("Rows mapped with a flag", len(flags)))
         section.tables.append(_table("Mapped but flagged: counts by domain and reason",
                                      flag_counts.drop(columns=["raw_rows"]).to_dict(orient="records")))
-        section.tables.append(_table("Mapped but flagged: first examples",
-                                     [{k: _display(v) for k, v in r.items()} for r in flag_first.to_dict(orient="records")]))
+        section.tables.append(_table("Mapped but flagged: first examples", _display_records(flag_first)))
     return section
 
 
@@ -283,10 +287,7 @@ def compute_findings_summary(findings: pd.DataFrame, examples: int = EXAMPLES_PE
     >>> s["by_dataset"].values.tolist()
     [['AE', 1, 1, 0, 2], ['DM', 1, 0, 0, 1]]
     """
-    frame = findings.copy()
-    for column in FINDINGS_COLUMNS:
-        if column not in frame.columns:
-            frame[column] = None
+    frame = _with_columns(findings, FINDINGS_COLUMNS)
     frame["severity"] = frame["severity"].fillna("notice").astype(str).str.lower()
     frame["rule_id"] = frame["rule_id"].fillna("(no rule id)").astype(str)
     frame["_rank"] = frame["severity"].map(SEVERITY_ORDER).fillna(9)
@@ -301,10 +302,7 @@ def compute_findings_summary(findings: pd.DataFrame, examples: int = EXAMPLES_PE
     by_rule["_rank"] = by_rule["severity"].map(SEVERITY_ORDER).fillna(9)
     by_rule = by_rule.sort_values(["_rank", "findings", "rule_id"], ascending=[True, False, True]).drop(columns="_rank")
     by_dataset = pd.crosstab(frame["dataset"].fillna(""), frame["severity"])
-    for severity in SEVERITY_ORDER:
-        if severity not in by_dataset.columns:
-            by_dataset[severity] = 0
-    by_dataset = by_dataset[list(SEVERITY_ORDER)]
+    by_dataset = by_dataset.reindex(columns=list(SEVERITY_ORDER), fill_value=0)
     by_dataset["total"] = by_dataset.sum(axis=1)
     by_dataset = by_dataset.reset_index()
     ordered = frame.sort_values(["_rank", "rule_id", "dataset", "usubjid", "record"], kind="stable", na_position="last")
@@ -322,8 +320,7 @@ def section_findings(validation_dir: Path) -> Section:
     title = "Validation findings"
     path = validation_dir / "findings.parquet"
     if not path.exists():
-        return _not_run("findings", title, "validation/findings.parquet",
-                        "validation/findings.parquet not found: the validate stage has not run.")
+        return _not_run("findings", title, "validation/findings.parquet", "validate")
     findings = read_table(path)
     section = Section("findings", title, "ok", "validation/findings.parquet")
     if findings.empty:
@@ -346,8 +343,7 @@ def section_findings(validation_dir: Path) -> Section:
         by_rule = by_rule.assign(title=by_rule["rule_id"].map(titles).fillna(""))
         section.tables.append(_table("By rule", by_rule.to_dict(orient="records"),
                                      ["rule_id", "title", "severity", "findings", "datasets", "source", "message"]))
-        section.tables.append(_table(f"First {EXAMPLES_PER_GROUP} examples per rule",
-                                     [{k: _display(v) for k, v in r.items()} for r in summary["examples"].to_dict(orient="records")]))
+        section.tables.append(_table(f"First {EXAMPLES_PER_GROUP} examples per rule", _display_records(summary["examples"])))
     section.links = find_data_docs(validation_dir)
     return section
 
@@ -394,20 +390,6 @@ def find_data_docs(validation_dir: Path) -> list[tuple[str, str]]:
 # key ARD numbers
 # --------------------------------------------------------------------------------------------
 
-def format_stat(stat: str, value: Any, decimals: dict[str, int] | None = None) -> str:
-    """Rounded display of one statistic with the tables' own formatter (:mod:`pipeline.tlf.formatting`).
-
-    Half away from zero as SAS does, p-values with four decimals, percentages with the tables'
-    percent rules; a missing value is an empty cell.
-
-    >>> format_stat("pct", 8.108108), format_stat("n", 3.0), format_stat("pvalue", 0.0021), format_stat("mean", None)
-    ('8.1', '3', '0.0021', '')
-    >>> format_stat("pct", 12.25), format_stat("gmr", 0.36912, {"gmr": 3})
-    ('12.3', '0.369')
-    """
-    return tlf_format_stat(str(stat), value, decimals or {}, missing="")
-
-
 def compute_ard_display(ard: pd.DataFrame, decimals: dict[str, dict[str, int]] | None = None) -> pd.DataFrame:
     """One row per (row_id, stat) and one column per group, values rounded for display.
 
@@ -418,13 +400,10 @@ def compute_ard_display(ard: pd.DataFrame, decimals: dict[str, dict[str, int]] |
     >>> compute_ard_display(ard).values.tolist()
     [['crr', 'CRR', 'n', '3', '0'], ['crr', 'CRR', 'pct', '8.1', '0.0']]
     """
-    frame = ard.copy()
-    for column in ["row_id", "row_label", "group", "stat", "value"]:
-        if column not in frame.columns:
-            frame[column] = None
+    frame = _with_columns(ard, ["row_id", "row_label", "group", "stat", "value"])
     decimals = decimals or {}
-    frame["display"] = [format_stat(str(s), v, decimals.get(str(r), decimals.get(""))) for r, s, v in
-                        zip(frame["row_id"], frame["stat"], frame["value"])]
+    frame["display"] = [format_stat(str(s), v, decimals.get(str(r), decimals.get("")) or {}, missing="")
+                        for r, s, v in zip(frame["row_id"], frame["stat"], frame["value"])]
     row_order = {r: i for i, r in enumerate(pd.unique(frame["row_id"]))}
     stat_order = {s: i for i, s in enumerate(pd.unique(frame["stat"]))}
     wide = frame.pivot_table(index=["row_id", "row_label", "stat"], columns="group", values="display",
@@ -529,7 +508,7 @@ def section_ard(ard_dir: Path, shell: Any = None, tlf_dir: Path | None = None, t
     present = [(output_id, name) for output_id, name in outputs if (ard_dir / f"{output_id}.json").exists()]
     if not present:
         looked_for = ", ".join(f"ard/{o}.json" for o, _ in outputs) or "ard/*.json"
-        return _not_run("ard", title, looked_for, f"{looked_for} not found: the tables stage has not run.")
+        return _not_run("ard", title, looked_for, "tables")
     section = Section("ard", title, "ok", ", ".join(f"ard/{o}.json" for o, _ in present))
     overview, displays = [], []
     for output_id, name in outputs:
@@ -580,8 +559,7 @@ def section_submission(submission_dir: Path) -> Section:
     title = "Submission package"
     manifest_path = submission_dir / "manifest.json"
     if not manifest_path.exists():
-        return _not_run("submission", title, "submission/manifest.json",
-                        "submission/manifest.json not found: the submission stage has not run.")
+        return _not_run("submission", title, "submission/manifest.json", "submission")
     manifest = read_json(manifest_path)
     section = Section("submission", title, "ok", "submission/manifest.json, submission/checks.csv")
     datasets = manifest.get("datasets") or []

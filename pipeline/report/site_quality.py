@@ -3,24 +3,7 @@
 Sources, all from earlier stages: ``ledger.json`` (rows read per raw file), ``quarantine/`` (rows
 rejected, with file, row, site and reason), the findings traced to their raw file and row
 (:func:`pipeline.validate.traceability.findings_with_raw_source`), ``lineage/`` + ``sdtm/`` for
-lab reference-range flags and collection dates.
-
-Definitions (also written in the report):
-
-- *missing required values*: quarantined rows whose reason is a missing required value
-  (``missing key <VAR>``, ``missing date``).
-- *findings per 100 records*: findings traced to the form's raw file, per 100 raw rows, by severity.
-- *quarantine share*: quarantined rows / raw rows read, in percent.
-- *out-of-range labs*: lab records outside the reference range (``LBNRIND`` HIGH or LOW), in percent
-  of the lab records, and lab results flagged by a check (findings on ``LBSTRESN``/``LBORRES``).
-- *impossible dates*: rows quarantined as ``impossible date`` plus date findings (``--DTC``).
-- *late entry*: the raw exports carry no entry or export timestamp (CSV files have none; the XPT
-  and XLSX stamps are one fixed constant), so the export date is the data cut, the latest complete
-  collection date in any site's records; per site the median days from collection to the data cut
-  and the days from the site's last collection to the data cut (a site that stops sending data
-  stands out).
-- *outlier*: a site whose value has a robust z = (x - median) / (1.4826 x MAD) above 2 across sites
-  (when MAD is 0: any value above the median), marked with a triangle.
+lab reference-range flags and collection dates. Each metric is defined in docs/dq-report.md.
 """
 
 from __future__ import annotations
@@ -111,6 +94,12 @@ def _per_file(frame: pd.DataFrame, file_column: str, name: str) -> pd.Series:
     return frame.groupby(frame[file_column].astype(str)).size().rename(name)
 
 
+def _join_lineage(keys: pd.DataFrame, trace: pd.DataFrame) -> pd.DataFrame:
+    """SDTM record keys (USUBJID, numeric SEQ) joined to the raw file of their lineage row."""
+    trace = trace[["USUBJID", "SEQ", "SOURCE_FILE"]].assign(SEQ=pd.to_numeric(trace["SEQ"], errors="coerce"))
+    return keys.merge(trace.drop_duplicates(["USUBJID", "SEQ"]), on=["USUBJID", "SEQ"], how="inner")
+
+
 def compute_collection_dates(sdtm: dict[str, pd.DataFrame], lineage: dict[str, pd.DataFrame]) -> pd.DataFrame:
     """Collection date of every SDTM record with the raw file it came from (``file``, ``date``).
 
@@ -130,9 +119,7 @@ def compute_collection_dates(sdtm: dict[str, pd.DataFrame], lineage: dict[str, p
         if date_var is None or seq not in frame.columns:
             continue
         keys = frame[["USUBJID", seq, date_var]].rename(columns={seq: "SEQ", date_var: "DTC"})
-        keys = keys.assign(SEQ=pd.to_numeric(keys["SEQ"], errors="coerce"))
-        trace = trace[["USUBJID", "SEQ", "SOURCE_FILE"]].assign(SEQ=pd.to_numeric(trace["SEQ"], errors="coerce"))
-        merged = keys.merge(trace.drop_duplicates(["USUBJID", "SEQ"]), on=["USUBJID", "SEQ"], how="inner")
+        merged = _join_lineage(keys.assign(SEQ=pd.to_numeric(keys["SEQ"], errors="coerce")), trace)
         dates = iso_date(merged["DTC"])
         parts.append(pd.DataFrame({"file": merged["SOURCE_FILE"].astype(str), "date": dates}).dropna())
     if not parts:
@@ -146,10 +133,8 @@ def compute_lab_range(sdtm: dict[str, pd.DataFrame], lineage: dict[str, pd.DataF
     for name, frame in sdtm.items():
         if "LBNRIND" not in frame.columns or name not in lineage or "LBSEQ" not in frame.columns:
             continue
-        trace = lineage[name]
         keys = frame[["USUBJID", "LBSEQ", "LBNRIND"]].assign(SEQ=pd.to_numeric(frame["LBSEQ"], errors="coerce"))
-        trace = trace[["USUBJID", "SEQ", "SOURCE_FILE"]].assign(SEQ=pd.to_numeric(trace["SEQ"], errors="coerce"))
-        frames.append(keys.merge(trace.drop_duplicates(["USUBJID", "SEQ"]), on=["USUBJID", "SEQ"], how="inner"))
+        frames.append(_join_lineage(keys, lineage[name]))
     if not frames:
         return pd.DataFrame(columns=["lab_records", "out_of_range"])
     merged = pd.concat(frames, ignore_index=True)
@@ -161,7 +146,7 @@ def compute_lab_range(sdtm: dict[str, pd.DataFrame], lineage: dict[str, pd.DataF
 def compute_site_form_quality(files: pd.DataFrame, quarantine: pd.DataFrame, findings: pd.DataFrame,
                               lab_range: pd.DataFrame | None = None, dates: pd.DataFrame | None = None,
                               export_date: pd.Timestamp | None = None) -> pd.DataFrame:
-    """One row per (site, form): the counts and rates of the module docstring.
+    """One row per (site, form): the counts and rates docs/dq-report.md defines.
 
     ``files`` from :func:`compute_file_counts`; ``quarantine`` with ``file`` and ``category``;
     ``findings`` with ``source_file``, ``severity``, ``dataset`` and ``variable``.
@@ -196,12 +181,7 @@ def compute_site_form_quality(files: pd.DataFrame, quarantine: pd.DataFrame, fin
     count_columns = ["missing_required", "impossible_dates", "lab_flagged", "lab_records", "out_of_range"] + \
         [f"{s}_findings" for s in SEVERITIES_WORST_FIRST]
     out[count_columns] = out[count_columns].fillna(0).astype("int64")
-    records = out["records"].where(out["records"] > 0)
-    for severity in SEVERITIES_WORST_FIRST:
-        out[f"{severity}_per_100"] = (out[f"{severity}_findings"] / records * 100).fillna(0.0)
-    out["quarantine_pct"] = (out["quarantined"] / records * 100).fillna(0.0)
-    out["out_of_range_pct"] = (out["out_of_range"] / out["lab_records"].where(out["lab_records"] > 0) * 100)
-    out = out.reset_index()
+    out = _add_rates(out).reset_index()
     if dates is not None and len(dates):
         cut = export_date if export_date is not None else dates["date"].max()
         days = dates.assign(days=(cut - dates["date"]).dt.days)
@@ -210,6 +190,17 @@ def compute_site_form_quality(files: pd.DataFrame, quarantine: pd.DataFrame, fin
     else:
         out["median_days"], out["last_collection"] = np.nan, pd.NaT
     return out.sort_values(["site", "form", "file"], kind="stable").reset_index(drop=True)
+
+
+def _add_rates(counts: pd.DataFrame) -> pd.DataFrame:
+    """Findings, missing values and impossible dates per 100 records; quarantine and out-of-range shares."""
+    records = counts["records"].where(counts["records"] > 0)
+    rates = {f"{s}_per_100": f"{s}_findings" for s in SEVERITIES_WORST_FIRST}
+    rates.update(quarantine_pct="quarantined", missing_per_100="missing_required", impossible_per_100="impossible_dates")
+    for rate, count in rates.items():
+        counts[rate] = (counts[count] / records * 100).fillna(0.0)
+    counts["out_of_range_pct"] = counts["out_of_range"] / counts["lab_records"].where(counts["lab_records"] > 0) * 100
+    return counts
 
 
 def compute_site_quality(per_form: pd.DataFrame, export_date: pd.Timestamp | None = None) -> pd.DataFrame:
@@ -225,14 +216,7 @@ def compute_site_quality(per_form: pd.DataFrame, export_date: pd.Timestamp | Non
     """
     counts = ["records", "quarantined", "missing_required", "impossible_dates", "lab_flagged", "lab_records",
               "out_of_range"] + [f"{s}_findings" for s in SEVERITIES_WORST_FIRST]
-    site = per_form.groupby("site", sort=True)[counts].sum()
-    records = site["records"].where(site["records"] > 0)
-    for severity in SEVERITIES_WORST_FIRST:
-        site[f"{severity}_per_100"] = (site[f"{severity}_findings"] / records * 100).fillna(0.0)
-    site["quarantine_pct"] = (site["quarantined"] / records * 100).fillna(0.0)
-    site["missing_per_100"] = (site["missing_required"] / records * 100).fillna(0.0)
-    site["impossible_per_100"] = (site["impossible_dates"] / records * 100).fillna(0.0)
-    site["out_of_range_pct"] = site["out_of_range"] / site["lab_records"].where(site["lab_records"] > 0) * 100
+    site = _add_rates(per_form.groupby("site", sort=True)[counts].sum())
     site["median_days"] = per_form.groupby("site")["median_days"].median()
     last = per_form.groupby("site")["last_collection"].max()
     site["last_collection"] = last

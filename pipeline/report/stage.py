@@ -13,7 +13,7 @@ from typing import Any
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
-from pipeline.analysis.shell import Shell, load_shell
+from pipeline.analysis.shell import load_shell
 from pipeline.common.errors import ConfigError
 from pipeline.common.io import write_text_atomic
 from pipeline.common.logs import get_logger
@@ -44,11 +44,6 @@ def load_tlf_shell(ctx: StudyContext) -> dict[str, Any] | None:
     return shell
 
 
-def load_checked_shell(ctx: StudyContext) -> Shell | None:
-    """The study's checked table shell (what the tables stage renders with), or None without ``tlf.yaml``."""
-    return load_shell(ctx.specs_dir) if (ctx.specs_dir / "tlf.yaml").exists() else None
-
-
 def build_sections(ctx: StudyContext, previous: Path | None = None, keep_history: bool = False) -> list[Section]:
     """Every section of the report, in reading order.
 
@@ -72,6 +67,7 @@ def build_sections(ctx: StudyContext, previous: Path | None = None, keep_history
         rotate_history(ctx.reports_dir, current_snapshot(inputs), ledger_text)
     baseline = previous if previous is not None else (kept if (kept / "findings.csv").exists() else None)
     where = str(previous) if previous is not None else "reports/history/previous/"
+    tlf_shell = load_tlf_shell(ctx)
     return [
         section_run_summary(ctx.design, out, ctx.ingest_dir / "manifest.json"),
         section_ledger(ctx.ledger_path),
@@ -81,7 +77,7 @@ def build_sections(ctx: StudyContext, previous: Path | None = None, keep_history
         section_pictures(out, inputs),
         section_quarantine(ctx.quarantine_dir),
         section_findings(ctx.validation_dir),
-        section_ard(ctx.ard_dir, load_tlf_shell(ctx), ctx.tlf_dir, load_checked_shell(ctx)),
+        section_ard(ctx.ard_dir, tlf_shell, ctx.tlf_dir, load_shell(ctx.specs_dir) if tlf_shell is not None else None),
         section_submission(ctx.submission_dir),
     ]
 

@@ -94,10 +94,8 @@ def column_groups(ard: pd.DataFrame) -> list[str]:
     return list(dict.fromkeys(groups.astype(str)))
 
 
-def _display_items(shell: Shell, output_id: str, row: Mapping[str, Any], key: str = "display") -> list[dict]:
+def _display_items(shell: Shell, output_id: str, row: Mapping[str, Any]) -> list[dict]:
     output = shell.outputs[output_id]
-    if key != "display":
-        return list(row.get(key) or [])
     items = row.get("display") or (output.get("display_by_method") or {}).get(row["method"]) or output.get("display")
     if not items:
         raise ConfigError(f"{shell.where(output_id, row)}: no 'display' (cell formats) for this row or output")
@@ -156,7 +154,7 @@ class _Builder:
             self.add(item["label"], self.cells(row, row_id, item), 1)
         comparison = row.get("comparison_row")
         compared = [g for (rid, g) in self.lookup if rid == comparison] if comparison else []
-        for item in _display_items(self.shell, self.output_id, row, "comparison_display") if compared else []:
+        for item in row.get("comparison_display") or [] if compared else []:
             self.add(item["label"], self.cells(row, comparison, item, compared), 1)
 
     def visit_rows(self, row: Mapping[str, Any]) -> None:
@@ -176,7 +174,7 @@ class _Builder:
                 self.add(item["label"], self.cells(row, row_id, item), 2)
             cmp_id = f"{comparison}@{visit}" if comparison else None
             compared = [g for (rid, g) in self.lookup if rid == cmp_id] if cmp_id else []
-            for item in _display_items(self.shell, self.output_id, row, "comparison_display") if compared else []:
+            for item in row.get("comparison_display") or [] if compared else []:
                 self.add(item["label"], self.cells(row, cmp_id, item, compared), 2)
 
     def categorical_row(self, row: Mapping[str, Any]) -> None:

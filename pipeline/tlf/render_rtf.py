@@ -164,9 +164,8 @@ def build_rtf_pages(display: Display, settings: Mapping[str, Any] | None = None)
     """
     titles = [display.number, display.title, f"Population: {display.population}"]
     titles = [t for t in titles if t]
-    header_count = 3 + len(titles)
     footnotes = list(display.footnotes)
-    geometry = rtf_geometry(settings, header_count, len(footnotes) + 1)
+    geometry = rtf_geometry(settings, 0, 0)  # the width of a line does not depend on the margins grown here
     chars_per_line = max(geometry.text_width // geometry.char_twips, 20)
     footer_lines = sum(len(textwrap.wrap(f, chars_per_line)) or 1 for f in footnotes)
     header_lines_wrapped = sum(len(textwrap.wrap(t, chars_per_line)) or 1 for t in titles) + 3

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import textwrap
 from dataclasses import dataclass
+from itertools import zip_longest
 
 from pipeline.tlf.display import BLANK, GROUP, Display
 from pipeline.tlf.paginate import paginate
@@ -132,16 +133,8 @@ def layout_table_lines(display: Display, width: int) -> tuple[list[str], list[li
     label_width, widths = table_widths(display, width)
     header_cols = [wrap_header(h, max(w - 1, 1)) for h, w in zip(display.column_headers, widths)]
     label_parts = wrap_header(display.label_header or "", max(label_width - 1, 1))
-    depth = max([len(p) for p in header_cols] + [len(label_parts)])
-    header = []
-    for i in range(depth):
-        label = label_parts[i - (depth - len(label_parts))] if i >= depth - len(label_parts) else ""
-        text = label.ljust(label_width)
-        for parts, w in zip(header_cols, widths):
-            offset = depth - len(parts)
-            part = parts[i - offset] if i >= offset else ""
-            text += part.center(w)
-        header.append(text.rstrip())
+    header = [(label.ljust(label_width) + "".join(part.center(w) for part, w in zip(parts, widths))).rstrip()
+              for label, *parts in _bottom_aligned([label_parts] + header_cols)]
     columns = _column_cells(display, widths)
     body = []
     for index, line in enumerate(display.lines):
@@ -154,6 +147,12 @@ def layout_table_lines(display: Display, width: int) -> tuple[list[str], list[li
         first = (labels[0].ljust(label_width) + cells).rstrip()
         body.append([first] + labels[1:])
     return header, body
+
+
+def _bottom_aligned(columns: list[list[str]]) -> list[tuple[str, ...]]:
+    """Rows of multi-line column headers, shorter headers padded on top so their last lines meet."""
+    depth = max(len(c) for c in columns)
+    return list(zip(*([""] * (depth - len(c)) + c for c in columns)))
 
 
 def _justify(text: str, width: int, align: str) -> str:
@@ -171,13 +170,9 @@ def layout_listing_lines(display: Display, width: int) -> tuple[list[str], list[
     """
     widths = list(display.column_widths) or [12] * len(display.column_headers)
     gap = 2 if sum(widths) + 2 * (len(widths) - 1) <= width else 1
-    header_parts = [wrap_text(h, w) for h, w in zip(display.column_headers, widths)]
-    depth = max(len(p) for p in header_parts)
-    header = []
-    for i in range(depth):
-        parts = [p[i - (depth - len(p))] if i >= depth - len(p) else "" for p in header_parts]
-        aligns = list(display.column_align) or ["left"] * len(widths)
-        header.append((" " * gap).join(_justify(part, w, a) for part, w, a in zip(parts, widths, aligns)).rstrip())
+    aligns = list(display.column_align) or ["left"] * len(widths)
+    header = [(" " * gap).join(_justify(part, w, a) for part, w, a in zip(parts, widths, aligns)).rstrip()
+              for parts in _bottom_aligned([wrap_text(h, w) for h, w in zip(display.column_headers, widths)])]
     body = []
     for line in display.lines:
         if line.kind == BLANK:
@@ -186,11 +181,8 @@ def layout_listing_lines(display: Display, width: int) -> tuple[list[str], list[
             body.append(wrap_text(line.label, width))
         else:
             wrapped = [wrap_cell(c, w) for c, w in zip(line.cells, widths)]
-            rows = max(len(w) for w in wrapped)
-            aligns = list(display.column_align) or ["left"] * len(widths)
-            body.append([(" " * gap).join(_justify(w[r] if r < len(w) else "", cw, a)
-                                          for w, cw, a in zip(wrapped, widths, aligns)).rstrip()
-                         for r in range(rows)])
+            body.append([(" " * gap).join(_justify(part, w, a) for part, w, a in zip(parts, widths, aligns)).rstrip()
+                         for parts in zip_longest(*wrapped, fillvalue="")])
     return header, body
 
 
