@@ -31,7 +31,6 @@ _MEMBER_ORDER = ["datasetJSONCreationDateTime", "datasetJSONVersion", "fileOID",
 def item_group_oid(meta: DatasetMeta) -> str:
     """OID of a dataset, shared by define.xml and Dataset-JSON.
 
-    >>> from pipeline.submit.metadata import DatasetMeta
     >>> item_group_oid(DatasetMeta("DM", "Demographics", "SDTM", "", "", ()))
     'IG.DM'
     """
@@ -50,7 +49,6 @@ def item_oid(dataset_name: str, variable: str) -> str:
 def build_dataset_json_columns(meta: DatasetMeta, variable_meta: pd.DataFrame) -> list[dict[str, Any]]:
     """The ``columns`` member: itemOID, name, label, dataType, targetDataType, length, displayFormat, keySequence.
 
-    >>> from pipeline.submit.metadata import DatasetMeta
     >>> vm = pd.DataFrame({"variable": ["ADT"], "label": ["Analysis Date"], "json_type": ["date"],
     ...                    "json_target_type": ["integer"], "kind": ["date"], "length": [8],
     ...                    "display_format": ["DATE9."], "key_sequence": [None]})
@@ -116,10 +114,6 @@ def _encode_distinct(values, to_json) -> pa.Array:
     return table.take(pa.array(codes))
 
 
-def _json_text(value) -> str:
-    return "null" if value is None else json.dumps(value, ensure_ascii=False, allow_nan=False)
-
-
 def encode_dataset_json_column(column: pd.Series, kind: str) -> pa.Array:
     """The JSON text of each value of one column, exactly as :func:`compute_dataset_json_rows` and
     ``json.dumps`` give them (``null`` for missing), without a Python object per row.
@@ -143,7 +137,8 @@ def encode_dataset_json_column(column: pd.Series, kind: str) -> pa.Array:
         numbers = pd.to_numeric(column, errors="coerce").astype("float64").to_numpy()
         numbers = np.where(np.isfinite(numbers), numbers, np.nan)
         return _encode_distinct(numbers, lambda v: float.__repr__(float(v)))
-    return _encode_distinct(as_text(column), lambda v: "null" if v == "" else _json_text(v))
+    return _encode_distinct(as_text(column), lambda v: "null" if v == "" or v is None
+                             else json.dumps(v, ensure_ascii=False, allow_nan=False))
 
 
 def render_dataset_json_rows(dataset: pd.DataFrame, variable_meta: pd.DataFrame) -> bytes:
@@ -171,7 +166,6 @@ def build_dataset_json(meta: DatasetMeta, dataset: pd.DataFrame, variable_meta: 
                        as_of: str = "") -> dict[str, Any]:
     """The Dataset-JSON v1.1 object of one dataset; ``as_of`` (the data cut) is ``dbLastModifiedDateTime``.
 
-    >>> from pipeline.submit.metadata import DatasetMeta
     >>> vm = pd.DataFrame({"variable": ["USUBJID"], "label": ["Unique Subject Identifier"], "json_type": ["string"],
     ...                    "json_target_type": [None], "kind": ["char"], "length": [2], "display_format": [""], "key_sequence": [1]})
     >>> obj = build_dataset_json(DatasetMeta("DM", "Demographics", "SDTM", "", "", ("USUBJID",)),

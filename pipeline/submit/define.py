@@ -38,6 +38,7 @@ MAX_VALUE_LEVEL_CODES = 300
 DECODE_SUFFIXES = ("TESTCD", "PARAMCD", "ARMCD")  # LBTESTCD -> LBTEST, ACTARMCD -> ACTARM, TSPARMCD -> TSPARM
 DECODE_NAMES = {"ETCD": "ELEMENT", "QNAM": "QLABEL"}
 DICTIONARIES = {"MedDRA": "MEDDRA", "WHODrug": "WHODRUG", "LOINC": "LOINC"}
+_DICTIONARY_NAMES = {code: name for name, code in DICTIONARIES.items()}
 CODELIST_COLUMNS = ["codelist_oid", "name", "data_type", "codelist_code", "extensible", "coded_value",
                     "decode", "term_code", "extended", "order", "publishing_set"]
 
@@ -214,7 +215,6 @@ def build_value_level_meta(meta: DatasetMeta, dataset: pd.DataFrame, variable_me
 
     Columns ``dataset, variable, by_variable, by_value, kind, length, significant_digits, label``.
 
-    >>> from pipeline.submit.metadata import DatasetMeta
     >>> frame = pd.DataFrame({"LBTESTCD": ["ALB", "ALB", "GLUC"], "LBTEST": ["Albumin", "Albumin", "Glucose"],
     ...                       "LBSTRESN": [40.0, 41.0, 5.25]})
     >>> vm = pd.DataFrame({"variable": ["LBTESTCD", "LBTEST", "LBSTRESN"], "kind": ["char", "char", "float"], "label": ["a", "b", "c"]})
@@ -301,7 +301,6 @@ def build_define_xml(context: DefineContext, metas: list[DatasetMeta], variable_
 
     ``variable_meta`` needs ``codelist_oid`` and ``dictionary`` (see :func:`assign_codelist_oids`).
 
-    >>> from pipeline.submit.metadata import DatasetMeta
     >>> ctx = DefineContext("STDY.S1", "S1", "A study", "S1", "2023-06-29T00:00:00", "2025-03-28", "SDTM")
     >>> meta = DatasetMeta("DM", "Demographics", "SDTM", "SPECIAL PURPOSE", "One record per subject", ("USUBJID",))
     >>> vm = pd.DataFrame({"dataset": ["DM"], "variable": ["USUBJID"], "label": ["Unique Subject Identifier"], "kind": ["char"],
@@ -465,7 +464,7 @@ def build_define_xml(context: DefineContext, metas: list[DatasetMeta], variable_
     for dictionary in sorted(set(variable_meta.get("dictionary", pd.Series(dtype=str))) - {""}):
         codelist = etree.SubElement(mdv, _q(ODM_NS, "CodeList"), OID=f"CL.{dictionary}", Name=dictionary,
                                     DataType="text")
-        etree.SubElement(codelist, _q(ODM_NS, "ExternalCodeList"), Dictionary=_dictionary_name(dictionary),
+        etree.SubElement(codelist, _q(ODM_NS, "ExternalCodeList"), Dictionary=_DICTIONARY_NAMES.get(dictionary, dictionary),
                          Version=context.dictionary_versions.get(dictionary, "not specified"))
 
     # methods
@@ -508,10 +507,6 @@ def _analysis_results(mdv: etree._Element, displays: list) -> None:
                 etree.SubElement(code, _q(ARM_NS, "Code")).text = result.code
 
 
-def _dictionary_name(code: str) -> str:
-    return {v: k for k, v in DICTIONARIES.items()}.get(code, code)
-
-
 def _item_def(mdv: etree._Element, oid: str, name: str, define_type: str, kind: str, length: int,
               significant_digits: Any, display_format: str, label: str, codelist_oid: str, origin: str,
               origin_source: str, predecessor: str, value_list_oid: str) -> None:
@@ -538,30 +533,15 @@ def _item_def(mdv: etree._Element, oid: str, name: str, define_type: str, kind: 
         etree.SubElement(item, _q(DEF_NS, "ValueListRef"), ValueListOID=value_list_oid)
 
 
-def define_schema_path() -> Path | None:
-    """The Define-XML 2.1 XSD shipped with ``odmlib`` (a test dependency), or None.
-
-    >>> path = define_schema_path()
-    >>> path is None or path.name
-    'define2-1-0.xsd'
-    """
+@lru_cache(maxsize=2)
+def _define_schema(with_arm: bool = False) -> etree.XMLSchema | None:
+    """The Define-XML 2.1 XSD (with ARM 1.0, as odmlib pairs them) shipped with ``odmlib`` (a test dependency)."""
     spec = importlib.util.find_spec("odmlib")
     if spec is None or not spec.submodule_search_locations:
         return None
-    path = Path(list(spec.submodule_search_locations)[0]) / "schemas" / "define" / "2.1" / "define2-1-0.xsd"
-    return path if path.exists() else None
-
-
-@lru_cache(maxsize=2)
-def _define_schema(with_arm: bool = False) -> etree.XMLSchema | None:
-    path = define_schema_path()
-    if path is None:
-        return None
-    if with_arm:  # odmlib's pairing of ARM 1.0 with Define-XML 2.1
-        path = path.parents[2] / "arm" / "1.0-define2.1" / "arm1-0-0.xsd"
-        if not path.exists():
-            return None
-    return etree.XMLSchema(etree.parse(str(path)))
+    schemas = Path(list(spec.submodule_search_locations)[0]) / "schemas"
+    path = schemas / "arm" / "1.0-define2.1" / "arm1-0-0.xsd" if with_arm else schemas / "define" / "2.1" / "define2-1-0.xsd"
+    return etree.XMLSchema(etree.parse(str(path))) if path.exists() else None
 
 
 def validate_define_xml(xml: bytes) -> list[str] | None:
@@ -583,7 +563,6 @@ def render_define_html(context: DefineContext, metas: list[DatasetMeta], variabl
                        codelists: pd.DataFrame, value_level: pd.DataFrame, records: dict[str, int]) -> str:
     """A reviewer-friendly HTML rendering of the same metadata as define.xml (no stylesheet needed).
 
-    >>> from pipeline.submit.metadata import DatasetMeta
     >>> ctx = DefineContext("STDY.S1", "S1", "A <b> study", "S1", "2023-06-29T00:00:00", "2025-03-28", "SDTM")
     >>> meta = DatasetMeta("DM", "Demographics", "SDTM", "SPECIAL PURPOSE", "One record per subject", ("USUBJID",))
     >>> vm = pd.DataFrame({"dataset": ["DM"], "variable": ["USUBJID"], "label": ["Unique Subject Identifier"],
@@ -656,14 +635,9 @@ def check_define_references(xml: bytes) -> list[str]:
     ns = {"odm": ODM_NS, "def": DEF_NS, "arm": ARM_NS}
     problems: list[str] = []
 
-    def oids(path: str) -> list[str]:
-        return [e.get("OID") for e in tree.iterfind(path, ns)]
-
-    defined = {
-        "ItemDef": oids(".//odm:ItemDef"), "CodeList": oids(".//odm:CodeList"), "MethodDef": oids(".//odm:MethodDef"),
-        "ValueListDef": oids(".//def:ValueListDef"), "WhereClauseDef": oids(".//def:WhereClauseDef"),
-        "ItemGroupDef": oids(".//odm:ItemGroupDef"),
-    }
+    defined = {kind: [e.get("OID") for e in tree.iterfind(f".//{prefix}:{kind}", ns)] for prefix, kind in (
+        ("odm", "ItemDef"), ("odm", "CodeList"), ("odm", "MethodDef"), ("def", "ValueListDef"),
+        ("def", "WhereClauseDef"), ("odm", "ItemGroupDef"))}
     for kind, values in defined.items():
         seen: set[str] = set()
         duplicates = sorted({v for v in values if v in seen or seen.add(v)})

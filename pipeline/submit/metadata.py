@@ -29,6 +29,8 @@ import pandas as pd
 from pipeline.standards import tables
 from pipeline.standards.study import load_adam_variables, load_study_metadata  # noqa: F401 (re-exported for submit.stage)
 from pipeline.standards.tables import ADAM_CLASSES, load_standard_origins
+from pipeline.standards.terminology import CT_COLUMNS
+from pipeline.submit._vector import as_text, factorize, map_unique
 
 VARIABLE_COLUMNS = [
     "dataset", "variable", "order", "label", "label_source", "kind", "length", "display_format",
@@ -75,7 +77,6 @@ class DatasetMeta:
     keys: tuple[str, ...]
     subclass: str = ""
     label_source: str = "standard"
-    comment: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -128,13 +129,6 @@ load_standard_datasets = tables.submission_datasets
 # types from data
 # --------------------------------------------------------------------------------------------
 
-def _first_valid(values: pd.Series) -> Any:
-    from pipeline.submit._vector import factorize
-
-    _, uniques = factorize(values)   # distinct values in order of appearance, missing left out
-    return uniques[0] if len(uniques) else None
-
-
 def compute_variable_kind(values: pd.Series) -> str:
     """The physical kind of a column: ``char``, ``integer``, ``float``, ``date``, ``datetime``, ``time``.
 
@@ -155,7 +149,8 @@ def compute_variable_kind(values: pd.Series) -> str:
                 and np.all(np.abs(numbers) < 2**53):
             return "integer"
         return "float"
-    first = _first_valid(values)
+    _, uniques = factorize(values)   # distinct values in order of appearance, missing left out
+    first = uniques[0] if len(uniques) else None
     if isinstance(first, (dt.datetime, pd.Timestamp)):
         return "datetime"
     if isinstance(first, dt.date):
@@ -215,8 +210,6 @@ def resolve_variable_kind(variable: str, values: pd.Series, spec_type: str = "",
 
 def _distinct_text(values: pd.Series) -> pd.Series:
     """The distinct non-missing values of a column as text (checks that hold for all values hold for these)."""
-    from pipeline.submit._vector import factorize
-
     return pd.Series(factorize(values)[1], dtype=object).astype(str)
 
 
@@ -256,8 +249,6 @@ def compute_char_length(values: pd.Series) -> int:
     >>> compute_char_length(pd.Series([None, None]))
     1
     """
-    from pipeline.submit._vector import as_text, map_unique
-
     if not len(values):
         return 1
     lengths = map_unique(as_text(values), lambda v: len(str(v).encode("utf-8")), missing=0)
@@ -267,15 +258,6 @@ def compute_char_length(values: pd.Series) -> int:
 # --------------------------------------------------------------------------------------------
 # dataset-level metadata
 # --------------------------------------------------------------------------------------------
-
-def standard_of_dataset(name: str) -> str:
-    """``ADaM`` for names starting with AD, else ``SDTM``.
-
-    >>> standard_of_dataset("adsl"), standard_of_dataset("SUPPAE")
-    ('ADaM', 'SDTM')
-    """
-    return "ADaM" if name.upper().startswith("AD") else "SDTM"
-
 
 def build_dataset_meta(name: str, columns: list[str], study_specs: dict[str, dict[str, Any]],
                        standard_datasets: dict[str, dict[str, dict[str, Any]]],
@@ -290,7 +272,7 @@ def build_dataset_meta(name: str, columns: list[str], study_specs: dict[str, dic
     ('Supplemental Qualifiers for AE', ('STUDYID', 'RDOMAIN', 'USUBJID', 'QNAM'), 'RELATIONSHIP')
     """
     upper = name.upper()
-    standard = standard_of_dataset(upper)
+    standard = "ADaM" if upper.startswith("AD") else "SDTM"
     table = standard_datasets.get("adam" if standard == "ADaM" else "sdtm", {})
     base: dict[str, Any] = {}
     label_source = "standard"
@@ -317,8 +299,7 @@ def build_dataset_meta(name: str, columns: list[str], study_specs: dict[str, dic
         keys_spec = [k.strip() for k in keys_spec.split(",")]
     keys = tuple(k.upper() for k in keys_spec if k.upper() in columns)
     if not keys:
-        fallback_keys = ["STUDYID", "USUBJID", f"{upper}SEQ", "ASEQ"]
-        keys = tuple(k for k in fallback_keys if k in columns)
+        keys = tuple(k for k in ("STUDYID", "USUBJID", f"{upper}SEQ", "ASEQ") if k in columns)
     dataset_class = str(merged.get("class") or ("BASIC DATA STRUCTURE" if standard == "ADaM" else "")).upper()
     if standard == "ADaM":
         dataset_class = ADAM_CLASS_NAMES.get(dataset_class, dataset_class)
@@ -331,7 +312,6 @@ def build_dataset_meta(name: str, columns: list[str], study_specs: dict[str, dic
         structure=str(merged.get("structure") or ""),
         keys=keys,
         label_source=label_source if merged.get("label") else "fallback",
-        comment=str(merged.get("comment") or ""),
     )
 
 
@@ -601,14 +581,6 @@ class StudySpecs:
     source: str
 
 
-def _dictionary_versions(spec: dict[str, Any]) -> dict[str, str]:
-    found = {}
-    for name, version in ((spec or {}).get("dictionaries") or {}).items():
-        code = DICTIONARY_CODES.get(str(name).upper().replace(" ", ""), str(name).upper())
-        found[code] = str(version)
-    return found
-
-
 def load_study_specs(specs_dir: str | Path, standards_dir: str | Path) -> StudySpecs:
     """The study's dataset/variable metadata as resolved by :mod:`pipeline.standards.study`.
 
@@ -624,8 +596,7 @@ def load_study_specs(specs_dir: str | Path, standards_dir: str | Path) -> StudyS
     """
     specs_dir, standards_dir = Path(specs_dir), Path(standards_dir)
     path = specs_dir / "datasets.yaml"
-    empty_codelists = pd.DataFrame(columns=["codelist_code", "codelist", "codelist_name", "extensible", "term_code",
-                                            "submission_value", "synonyms", "nci_preferred_term"])
+    empty_codelists = pd.DataFrame(columns=CT_COLUMNS)
     if not path.exists():
         return StudySpecs({}, pd.DataFrame(columns=["dataset", "variable"]), empty_codelists, {}, "none")
     resolved = load_study_metadata(specs_dir, standards_dir)
@@ -656,4 +627,6 @@ def load_study_specs(specs_dir: str | Path, standards_dir: str | Path) -> StudyS
     if len(codelists):
         codelists["codelist_name"] = codelists["codelist"].map(
             lambda n: str((names.get(n) or {}).get("name") or n) if isinstance(names.get(n), dict) else n)
-    return StudySpecs(datasets, variables, codelists, _dictionary_versions(resolved.spec), "pipeline.standards.study")
+    dictionaries = {DICTIONARY_CODES.get(str(name).upper().replace(" ", ""), str(name).upper()): str(version)
+                    for name, version in ((resolved.spec or {}).get("dictionaries") or {}).items()}
+    return StudySpecs(datasets, variables, codelists, dictionaries, "pipeline.standards.study")

@@ -228,24 +228,19 @@ def describe_step(verb: str, args: Any, variable: str | None = None) -> str:
     return ("when that source is absent: " + text) if otherwise else text
 
 
+_ITEM_TEXT = {"compute": lambda k, v: f"{k} = {v}", "assign": lambda k, v: f"{k} = {_literal(v)}",
+              "round": lambda k, v: f"{k} rounded to {v} decimal(s), half away from zero"}
+
+
 def _describe(verb: str, args: Any, variable: str | None) -> str:
     where = lambda key="filter_add": f" where {args[key]}" if isinstance(args, Mapping) and args.get(key) else ""  # noqa: E731
-    if verb == "compute":
-        items = {k: v for k, v in args.items() if variable is None or k == variable}
-        return "; ".join(f"{k} = {v}" for k, v in items.items())
-    if verb == "assign":
-        items = {k: v for k, v in args.items() if variable is None or k == variable}
-        return "; ".join(f"{k} = {_literal(v)}" for k, v in items.items())
-    if verb == "round":
-        items = {k: v for k, v in args.items() if variable is None or k == variable}
-        return "; ".join(f"{k} rounded to {v} decimal(s), half away from zero" for k, v in items.items())
+    if verb in _ITEM_TEXT:
+        return "; ".join(_ITEM_TEXT[verb](k, v) for k, v in args.items() if variable is None or k == variable)
     if verb == "rename":
         return "; ".join(f"{new} renamed from {old}" for old, new in args.items() if variable in (None, new))
     if verb == "filter":
         return f"records kept where {args}"
-    if verb in TABLE_OPS:
-        return f"{verb} {_words(args)}"
-    if not isinstance(args, Mapping):
+    if verb in TABLE_OPS or not isinstance(args, Mapping):
         return f"{verb} {_words(args)}"
     if verb == "derive_vars_dt":
         prefix = args.get("new_vars_prefix", "")

@@ -50,9 +50,9 @@ from pipeline.submit.methods import build_adam_methods, combine_methods
 from pipeline.common.dates import iso_date
 from pipeline.standards.tables import load_standard_origins
 from pipeline.standards.terminology import CT_COLUMNS, load_terminology
-from pipeline.submit.metadata import (DatasetMeta, build_dataset_meta, build_variable_meta, load_adam_variables,
-                                      load_standard_datasets, load_standard_variables, load_study_specs,
-                                      pipeline_version)
+from pipeline.submit.metadata import (DatasetMeta, build_dataset_meta, build_variable_meta, compute_char_length,
+                                      load_adam_variables, load_standard_datasets, load_standard_variables,
+                                      load_study_specs, pipeline_version)
 from pipeline.submit.xpt import ISSUE_COLUMNS, MAX_LABEL, check_xpt_limits, check_xpt_read_back, format_xpt_timestamp, write_xpt
 
 log = get_logger("submit")
@@ -155,14 +155,9 @@ def read_dataset(path: Path) -> LoadedDataset:
         table = pq.read_table(path)
     except Exception as exc:  # pyarrow raises several types for a damaged file
         raise InputError(f"{path}: cannot read parquet ({exc.__class__.__name__}: {exc})") from None
-    labels: dict[str, str] = {}
-    for arrow_field in table.schema:
-        metadata = arrow_field.metadata or {}
-        label = metadata.get(b"label")
-        if label:
-            labels[arrow_field.name.upper()] = label.decode("utf-8", "replace")
-    schema_meta = table.schema.metadata or {}
-    stored_label = schema_meta.get(b"label", b"").decode("utf-8", "replace") or None
+    labels = {f.name.upper(): f.metadata[b"label"].decode("utf-8", "replace") for f in table.schema
+              if (f.metadata or {}).get(b"label")}
+    stored_label = (table.schema.metadata or {}).get(b"label", b"").decode("utf-8", "replace") or None
     frame = table.to_pandas()
     return LoadedDataset(path.stem.upper(), frame, labels, stored_label, path)
 
@@ -263,8 +258,6 @@ def json_variable_meta(variables: pd.DataFrame, original: pd.DataFrame) -> pd.Da
     >>> json_variable_meta(vm, pd.DataFrame({"AETERM": ["\u30eb\u30fc\u30d7\u30b9", None], "AESEQ": [1.0, 2.0]}))["length"].tolist()
     [12, 8]
     """
-    from pipeline.submit.metadata import compute_char_length
-
     result = variables.copy()
     is_char = result["kind"] == "char"
     result.loc[is_char, "length"] = [max(int(length), compute_char_length(original[v]))

@@ -61,7 +61,6 @@ def check_xpt_limits(meta: DatasetMeta, dataset: pd.DataFrame, variable_meta: pd
     the file cannot be written faithfully (too-long name or value); ``warning`` means the writer
     fixes it (label cut at 40 characters) and says so.
 
-    >>> from pipeline.submit.metadata import DatasetMeta
     >>> meta = DatasetMeta("AE", "Adverse Events", "SDTM", "EVENTS", "", ())
     >>> frame = pd.DataFrame({"AETERM": ["x" * 201], "AELONGNAME": ["a"]})
     >>> vm = pd.DataFrame({"variable": ["AETERM", "AELONGNAME"], "label": ["Term", "L" * 41]})
@@ -282,7 +281,6 @@ def write_xpt(path: str | Path, dataset: pd.DataFrame, meta: DatasetMeta, variab
     The file name must be the lower-case dataset name; labels longer than 40 are cut.
 
     >>> import tempfile, pathlib, pyreadstat
-    >>> from pipeline.submit.metadata import DatasetMeta
     >>> folder = pathlib.Path(tempfile.mkdtemp())
     >>> meta = DatasetMeta("DM", "Demographics", "SDTM", "SPECIAL PURPOSE", "", ("USUBJID",))
     >>> vm = pd.DataFrame({"variable": ["USUBJID"], "label": ["Unique Subject Identifier"], "kind": ["char"], "display_format": [""]})
@@ -344,7 +342,6 @@ def check_xpt_read_back(path: str | Path, dataset: pd.DataFrame, meta: DatasetMe
     relative tolerance of 1e-12 (IBM/370 floats keep 14 hex digits); text ignores trailing blanks.
 
     >>> import tempfile, pathlib
-    >>> from pipeline.submit.metadata import DatasetMeta
     >>> folder = pathlib.Path(tempfile.mkdtemp())
     >>> meta = DatasetMeta("VS", "Vital Signs", "SDTM", "FINDINGS", "", ())
     >>> vm = pd.DataFrame({"variable": ["VSSTRESN"], "label": ["Numeric Result"], "kind": ["float"], "display_format": [""], "length": [8]})
