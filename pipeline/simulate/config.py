@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import zlib
 from functools import lru_cache
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -67,7 +67,6 @@ class SimulationInputs:
     n_default_by_arm: dict[str, int]
     n_screen_failures: int
     sim_path: Path
-    extra: dict[str, Any] = field(default_factory=dict)
 
     @property
     def studyid(self) -> str:

@@ -233,18 +233,11 @@ def finalise_rows(files: list[RawFile], records: list[dict]) -> pd.DataFrame:
             f.frame = f.frame.iloc[order].reset_index(drop=True)
         shift = np.concatenate([[0], np.cumsum(dup)[:-1]]) if n else np.array([], int)
         new_pos[i] = np.arange(n) + shift
-    rows = []
-    for k, r in enumerate(records):
-        pos = int(new_pos[r["file_index"]][r["pos"]])
-        row = pos + 1 + (1 if r["defect_class"] == "duplicate_row" else 0)
-        rows.append({"defect_id": f"DEF{k + 1:05d}", "defect_class": r["defect_class"],
-                     "file": files[r["file_index"]].relpath, "row": row, "column": r["column"],
-                     "usubjid": r["usubjid"], "original_value": r["original_value"],
-                     "injected_value": r["injected_value"], "expected_handling": r["expected_handling"]})
-    columns = ["defect_id", "defect_class", "file", "row", "column", "usubjid", "original_value",
-               "injected_value", "expected_handling"]
-    out = pd.DataFrame(rows, columns=columns)
-    if not out.empty:
-        out = out.sort_values(["file", "row", "defect_class"], kind="mergesort").reset_index(drop=True)
-        out["defect_id"] = [f"DEF{k + 1:05d}" for k in range(len(out))]
+    copied = ["column", "usubjid", "original_value", "injected_value", "expected_handling"]
+    rows = [{"defect_class": r["defect_class"], "file": files[r["file_index"]].relpath,
+             "row": int(new_pos[r["file_index"]][r["pos"]]) + 1 + int(r["defect_class"] == "duplicate_row"),
+             **{k: r[k] for k in copied}} for r in records]
+    out = pd.DataFrame(rows, columns=["defect_class", "file", "row", *copied])
+    out = out.sort_values(["file", "row", "defect_class"], kind="mergesort").reset_index(drop=True)
+    out.insert(0, "defect_id", [f"DEF{k + 1:05d}" for k in range(len(out))])
     return out

@@ -206,6 +206,13 @@ def build_ae_truth(subjects: pd.DataFrame, inputs: SimulationInputs) -> pd.DataF
     return ae.drop(columns=["subj", "consent_date", "dw_date"])
 
 
+def _first_choices(meds: list[dict]) -> dict[str, list]:
+    """Drug columns of one record per medication, with its first verbatim and dose."""
+    return {"drug": [m["drug"] for m in meds], "medication": [m["verbatim"][0] for m in meds],
+            "dose": [float(m["dose"][0]) for m in meds], "dose_unit": [m["unit"] for m in meds],
+            "route": [m["route"] for m in meds], "frequency": [m["frequency"] for m in meds]}
+
+
 def build_cm_truth(subjects: pd.DataFrame, ae: pd.DataFrame, inputs: SimulationInputs) -> pd.DataFrame:
     """Background standard of care, rescue therapy (non-responders only) and AE treatments.
 
@@ -245,10 +252,7 @@ def build_cm_truth(subjects: pd.DataFrame, ae: pd.DataFrame, inputs: SimulationI
         d1 = rescue["first_dose_date"].to_numpy(dtype="datetime64[D]")
         start = d1 + rng.integers(85, 150, n) * DAY
         frames.append(pd.DataFrame({
-            "usubjid": rescue["usubjid"].to_numpy(), "siteid": rescue["siteid"].to_numpy(),
-            "drug": [m["drug"] for m in meds], "medication": [m["verbatim"][0] for m in meds],
-            "dose": [float(m["dose"][0]) for m in meds], "dose_unit": [m["unit"] for m in meds],
-            "route": [m["route"] for m in meds], "frequency": [m["frequency"] for m in meds],
+            "usubjid": rescue["usubjid"].to_numpy(), "siteid": rescue["siteid"].to_numpy(), **_first_choices(meds),
             "start_date": start, "start_precision": "D", "end_date": start + 14 * DAY, "ongoing": "N",
             "indication": [m["indication"] for m in meds], "kind": "rescue"}))
     treat = ae[(ae["kind"] == "regular") & (ae["start_precision"] == "D")]
@@ -260,10 +264,7 @@ def build_cm_truth(subjects: pd.DataFrame, ae: pd.DataFrame, inputs: SimulationI
         n = len(treat)
         start = treat["start_date"].to_numpy(dtype="datetime64[D]")
         frames.append(pd.DataFrame({
-            "usubjid": treat["usubjid"].to_numpy(), "siteid": treat["siteid"].to_numpy(),
-            "drug": [m["drug"] for m in chosen], "medication": [m["verbatim"][0] for m in chosen],
-            "dose": [float(m["dose"][0]) for m in chosen], "dose_unit": [m["unit"] for m in chosen],
-            "route": [m["route"] for m in chosen], "frequency": [m["frequency"] for m in chosen],
+            "usubjid": treat["usubjid"].to_numpy(), "siteid": treat["siteid"].to_numpy(), **_first_choices(chosen),
             "start_date": start, "start_precision": "D", "end_date": start + 5 * DAY, "ongoing": "N",
             "indication": "AE", "kind": "ae"})
             # two AEs treated with the same drug from the same day share one con-med record

@@ -112,18 +112,13 @@ def compute_format_date_parts(year, month, day, pattern: str, precision=None) ->
     dd = np.where(day_known, dd, "UN")
     mm_un = np.where(month_known, mm, "UN")
     mon = np.where(month_known, mon, "UNK")
-    if pattern == "DD.MM.YYYY":
-        out = dd + "." + mm_un + "." + yyyy
-    elif pattern == "DD/MM/YYYY":
-        out = dd + "/" + mm_un + "/" + yyyy
-    elif pattern == "DD-MON-YYYY":
-        out = dd + "-" + mon + "-" + yyyy
-    elif pattern == "MM-DD-YYYY":
-        out = mm_un + "-" + dd + "-" + yyyy
-    elif pattern == "YYYY/MM/DD":
-        out = yyyy + "/" + mm_un + "/" + dd
-    else:  # ISO: truncate unknown parts
+    if pattern == "YYYY-MM-DD":  # ISO: truncate unknown parts
         out = np.where(day_known, yyyy + "-" + mm + "-" + dd, np.where(month_known, yyyy + "-" + mm, yyyy))
+    else:
+        sep = next(ch for ch in pattern if ch in "./-")
+        parts = {"DD": dd, "MM": mm_un, "MON": mon, "YYYY": yyyy}
+        first, second, third = (parts[token] for token in pattern.split(sep))
+        out = first + sep + second + sep + third
     return np.asarray(out, dtype=object)
 
 
@@ -148,8 +143,6 @@ def compute_format_dates(dates, pattern: str, precision=None) -> np.ndarray:
         day = (days - days.astype("datetime64[M]")).astype(int) + 1
         out = compute_format_date_parts(year, month, day, pattern, level)
         return np.where(nat, "", out).astype(object)
-    if pattern not in DATE_PATTERNS:
-        raise ConfigError(f"unknown date pattern '{pattern}' (known: {', '.join(DATE_PATTERNS)})")
     return compute_via_uniques(key, fmt)
 
 

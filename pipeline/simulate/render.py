@@ -155,22 +155,13 @@ class SiteDialect:
 
 def _frame(dialect: SiteDialect, form: str, columns: dict[str, Any], meta: dict[str, Any]) -> pd.DataFrame:
     """Assemble written columns (in the form's field order) and meta columns."""
-    order = list(dialect.inputs.sim["forms"][form])
     written = {}
-    for fld in order:
+    for fld in dialect.inputs.sim["forms"][form]:
+        if form == "sledai" and fld == "total":  # descriptor columns between date and total
+            written.update(columns["_items"])
         if fld in columns:
             written[dialect.column(form, fld)] = columns[fld]
-    if form == "sledai":  # descriptor columns between date and total
-        written = {}
-        for fld in order:
-            if fld == "total":
-                for name, value in columns["_items"].items():
-                    written[name] = value
-            written[dialect.column(form, fld)] = columns[fld]
-    frame = pd.DataFrame(written)
-    for key, value in meta.items():
-        frame[key] = value
-    return frame
+    return pd.DataFrame(written).assign(**meta)
 
 
 def render_site_form(form: str, truth: pd.DataFrame, subjects: pd.DataFrame, dialect: SiteDialect) -> pd.DataFrame:
