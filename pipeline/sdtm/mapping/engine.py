@@ -202,10 +202,7 @@ def prepare_frame(frame: pd.DataFrame, source: SourceSpec, options: ReaderOption
 
 
 def _effective_variables(mapping: DomainMapping, source: SourceSpec) -> dict[str, tuple[Application, ...]]:
-    """Domain variables, replaced or extended by the source's (and its site's) own.
-
-    A ``merge`` source maps only its own variables (they are joined onto the domain's records).
-    """
+    """Domain variables, replaced or extended by the source's (and its site's) own; a ``merge`` source's only."""
     if source.merge:
         return dict(source.variables)
     return merge_variables(mapping.variables, source.variables)
@@ -386,7 +383,6 @@ def map_rows(frame: pd.DataFrame, variables: dict[str, tuple[Application, ...]],
 
     Returns ``(out, quarantine_reasons, flag_reasons)``; the reason frames have one row per
     problem: index of the record, variable, column, raw value, reason.
-
 
     >>> from pipeline.sdtm.mapping.spec import load_mapping
     >>> mapping = load_mapping(Path("x.yaml"), text="domain: AE\\nsources: []\\nvariables:\\n"
