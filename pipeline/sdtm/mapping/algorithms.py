@@ -211,6 +211,13 @@ def _no_reason(index: pd.Index) -> pd.Series:
     return pd.Series(np.full(len(index), None, dtype=object), index=index)
 
 
+def _reasons(bad: pd.Series, text: pd.Series, before: str, after: str) -> pd.Series:
+    """``before + value + after`` on the ``bad`` rows, None elsewhere."""
+    reason = _no_reason(text.index)
+    reason[bad] = before + text[bad] + after
+    return reason
+
+
 def _constant(value: Any, index: pd.Index) -> pd.Series:
     column = np.empty(len(index), dtype=object)
     column[:] = [value] if len(index) else []
@@ -341,9 +348,7 @@ def _assign(text: pd.Series, params: dict[str, Any]) -> tuple[pd.Series, pd.Seri
         text = text.str.upper()
     if params.get("type") in ("num", "int"):
         number = pd.to_numeric(text.where(text != ""), errors="coerce")
-        reason = _no_reason(text.index)
-        bad = number.isna() & (text != "")
-        reason[bad] = "not a number '" + text[bad] + f"' in column {params['column']}"
+        reason = _reasons(number.isna() & (text != ""), text, "not a number '", f"' in column {params['column']}")
         if params.get("type") == "int":
             frac = number.notna() & (number % 1 != 0)
             reason[frac] = "not a whole number '" + text[frac] + f"' in column {params['column']}"
@@ -391,10 +396,7 @@ def assign_unit(columns: Columns, params: dict[str, Any], env: MappingEnv) -> Re
     """
     def normalise(text: pd.Series) -> tuple[pd.Series, pd.Series]:
         values = pd.Series([env.units.normalise(u) if u else None for u in text], index=text.index, dtype=object)
-        reason = _no_reason(text.index)
-        bad = values.isna() & (text != "")
-        reason[bad] = "unknown unit '" + text[bad] + f"' in column {params['column']}"
-        return values, reason
+        return values, _reasons(values.isna() & (text != ""), text, "unknown unit '", f"' in column {params['column']}")
 
     return Result(*per_distinct(columns.text(params["column"]), normalise))
 
@@ -580,10 +582,8 @@ def _derive_score_if_present(columns: Columns, args: dict[str, Any], env: Mappin
     present = answer.isin([str(v).upper() for v in args.get("present", ["PRESENT", "Y", "YES", "1"])])
     absent = answer.isin([str(v).upper() for v in args.get("absent", ["ABSENT", "N", "NO", "0"])])
     score = pd.Series(np.nan, index=answer.index).where(~present, weight).where(~absent, 0.0)
-    reason = _no_reason(answer.index)
-    bad = ~present & ~absent & (answer != "")
-    reason[bad] = "unknown code '" + answer[bad] + f"' in column {args['column']} (expected present or absent)"
-    return Result(score.astype(float), reason)
+    return Result(score.astype(float), _reasons(~present & ~absent & (answer != ""), answer, "unknown code '",
+                                                f"' in column {args['column']} (expected present or absent)"))
 
 
 def _derive_nrind(columns: Columns, args: dict[str, Any], env: MappingEnv) -> Result:
@@ -620,9 +620,8 @@ def _derive_extract(columns: Columns, args: dict[str, Any], env: MappingEnv) -> 
     """The first group of a regular expression (``pattern``) matched against a column; no match -> reason."""
     def extract(text: pd.Series) -> tuple[pd.Series, pd.Series]:
         found = text.str.extract(f"^(?:{args['pattern']})$", expand=True)[0]
-        reason = _no_reason(text.index)
-        bad = found.isna() & (text != "")
-        reason[bad] = "unexpected value '" + text[bad] + f"' in column {args['column']} (expected {args['pattern']})"
+        reason = _reasons(found.isna() & (text != ""), text, "unexpected value '",
+                          f"' in column {args['column']} (expected {args['pattern']})")
         return found.astype(object).where(found.notna(), None), reason
 
     return Result(*per_distinct(columns.text(args["column"]), extract))
@@ -640,10 +639,8 @@ def _derive_normalise_id(columns: Columns, args: dict[str, Any], env: MappingEnv
         digits = text.str.fullmatch(r"\d+").fillna(False)
         number = text.where(digits, "").str.lstrip("0").replace("", "0").where(digits, "")
         out = number.str.zfill(int(args.get("pad", 1))).where(digits, "")
-        reason = _no_reason(text.index)
-        bad = ~digits & (text != "")
-        reason[bad] = "not a number '" + text[bad] + f"' in identifier column {args['column']}"
-        return _none_if_empty(out), reason
+        return _none_if_empty(out), _reasons(~digits & (text != ""), text, "not a number '",
+                                             f"' in identifier column {args['column']}")
 
     return Result(*per_distinct(columns.text(args["column"]), normalise))
 
@@ -723,25 +720,15 @@ class Algorithm:
             keys = list(DERIVE_FUNCTIONS[params["function"]][2])
         for key in keys:
             value = params.get(key)
-            if value is None:
-                continue
+            if value is None or (key in ("digits", "to") and not isinstance(value, dict)):
+                continue  # a literal number of digits or unit names no column
             if key == "columns":
-                for part in value:
-                    if isinstance(part, dict):
-                        if "column" in part:
-                            names.append(str(part["column"]))
-                    else:
-                        names.append(str(part))
+                names += [str(part["column"]) if isinstance(part, dict) else str(part) for part in value
+                          if not isinstance(part, dict) or "column" in part]
             elif key == "by" and isinstance(value, dict):
-                names.extend(str(v) for v in value.values())
-            elif key == "digits":
-                if isinstance(value, dict):
-                    names.append(str(value["by"]))
-            elif key == "to":
-                if isinstance(value, dict) and "by" in value:
-                    names.append(str(value["by"]))
-                elif isinstance(value, dict) and "column" in value:
-                    names.append(str(value["column"]))
+                names += [str(v) for v in value.values()]
+            elif key in ("digits", "to"):
+                names += [str(value[k]) for k in ("by", "column") if k in value][:1]
             else:
                 names.append(str(value))
         return names

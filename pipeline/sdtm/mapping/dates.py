@@ -179,10 +179,9 @@ def _parse_one(text: str, patterns: list[tuple[str, re.Pattern[str]]], names: di
             return None, f"impossible date '{text}' (day {day} does not exist in {year:04d}-{month:02d})"
     elif day is not None and not 1 <= day <= 31:
         return None, f"impossible date '{text}' (day {day} does not exist)"
-    if hour is not None and not 0 <= hour <= 23:
-        return None, f"impossible date '{text}' (hour {hour} does not exist)"
-    if minute is not None and not 0 <= minute <= 59:
-        return None, f"impossible date '{text}' (minute {minute} does not exist)"
+    for name, value, top in (("hour", hour, 23), ("minute", minute, 59)):
+        if value is not None and not 0 <= value <= top:
+            return None, f"impossible date '{text}' ({name} {value} does not exist)"
     if second is not None and not 0 <= second < 60:
         return None, f"impossible date '{text}' (second does not exist)"
     iso = f"{year:04d}"

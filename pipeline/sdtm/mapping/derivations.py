@@ -225,20 +225,7 @@ def parse_derivations(node: Any, where: Where, check: Callable[[], Any]) -> tupl
 
 # --- derived_records ---------------------------------------------------------------------------
 
-@dataclass(frozen=True)
-class RecordFunction:
-    """A ``derived_records`` function: its keys (name -> kind), the required ones, the typed spec."""
-
-    name: str
-    keys: dict[str, str]
-    spec: type
-
-    @property
-    def required(self) -> tuple[str, ...]:
-        return required_fields(self.spec)
-
-
-RECORD_FUNCTIONS: dict[str, RecordFunction] = {f.name: f for f in [RecordFunction("ratio", RATIO_SCHEMA, RatioSpec)]}
+RECORD_FUNCTIONS: dict[str, tuple[dict[str, str], type]] = {"ratio": (RATIO_SCHEMA, RatioSpec)}  # (keys, typed spec)
 
 
 def parse_derived_record(node: Any, where: Where, label: str) -> Any:
@@ -253,7 +240,7 @@ def parse_derived_record(node: Any, where: Where, label: str) -> Any:
     if not isinstance(node, dict) or node.get("function") not in RECORD_FUNCTIONS:
         shown = node.get("function") if isinstance(node, dict) else node
         raise where.error(f"{label}.function: one of {', '.join(RECORD_FUNCTIONS)}, got {shown!r}")
-    function = RECORD_FUNCTIONS[node["function"]]
-    check_keys(node, function.keys, where, label, function.required)
+    keys, spec = RECORD_FUNCTIONS[node["function"]]
+    check_keys(node, keys, where, label, required_fields(spec))
     values = {k: _as_typed(v) for k, v in node.items() if k != "function" and v is not None}
-    return function.spec(**values, where=where)
+    return spec(**values, where=where)

@@ -202,10 +202,7 @@ def prepare_frame(frame: pd.DataFrame, source: SourceSpec, options: ReaderOption
 
 
 def _effective_variables(mapping: DomainMapping, source: SourceSpec) -> dict[str, tuple[Application, ...]]:
-    """Domain variables, replaced or extended by the source's (and its site's) own.
-
-    A ``merge`` source maps only its own variables (they are joined onto the domain's records).
-    """
+    """Domain variables, replaced or extended by the source's (and its site's) own; a ``merge`` source's only."""
     if source.merge:
         return dict(source.variables)
     return merge_variables(mapping.variables, source.variables)
@@ -387,7 +384,6 @@ def map_rows(frame: pd.DataFrame, variables: dict[str, tuple[Application, ...]],
     Returns ``(out, quarantine_reasons, flag_reasons)``; the reason frames have one row per
     problem: index of the record, variable, column, raw value, reason.
 
-
     >>> from pipeline.sdtm.mapping.spec import load_mapping
     >>> mapping = load_mapping(Path("x.yaml"), text="domain: AE\\nsources: []\\nvariables:\\n"
     ...     "  AETERM: {assign: term}\\n  AESTDTC: {iso8601: {column: start, formats: ['%d.%m.%Y']}}\\n")
@@ -478,11 +474,6 @@ def _prepare_work(mapping: DomainMapping, ingested: IngestedFile) -> tuple[pd.Da
     return work, quarantine
 
 
-def _batch_key(ingested: IngestedFile) -> str:
-    """Files whose site changes the variables or the filter are mapped on their own; the others together."""
-    return ingested.batch or ingested.relative
-
-
 def map_file(mapping: DomainMapping, ingested: IngestedFile | list[IngestedFile], env: MappingEnv
              ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     """Map one ingested file, or a batch of files sharing the same variables; returns
@@ -542,9 +533,13 @@ def map_file(mapping: DomainMapping, ingested: IngestedFile | list[IngestedFile]
         joined = flags.join(work[LINEAGE_COLUMNS])
         joined = joined[pd.MultiIndex.from_frame(joined[["_file", "_row"]]).isin(pd.MultiIndex.from_frame(out[["_file", "_row"]]))]
         flag_rows = quarantine_rows(domain, work.loc[joined.index], joined["column"], joined["value"], joined["reason"])
-    quarantine_frame = pd.concat([q for q in quarantine if not q.empty], ignore_index=True) if any(
-        not q.empty for q in quarantine) else pd.DataFrame(columns=QUARANTINE_COLUMNS)
-    return out.reset_index(drop=True), quarantine_frame, flag_rows
+    return out.reset_index(drop=True), _stack(quarantine), flag_rows
+
+
+def _stack(frames: list[pd.DataFrame]) -> pd.DataFrame:
+    """The non-empty quarantine (or flag) frames stacked, or an empty one."""
+    frames = [f for f in frames if not f.empty]
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=QUARANTINE_COLUMNS)
 
 
 def _attach_raw_records(quarantine: pd.DataFrame, ingested: list[IngestedFile], drop_fields: set[str] | None = None
@@ -631,8 +626,8 @@ def map_domain(mapping: DomainMapping, ingested: list[IngestedFile], env: Mappin
     merge_outputs: dict[str, list[pd.DataFrame]] = {}
     merge_specs: dict[str, SourceSpec] = {}
     batches: dict[str, list[IngestedFile]] = {}
-    for item in ingested:
-        batches.setdefault(_batch_key(item), []).append(item)
+    for item in ingested:  # files whose site changes the variables or the filter are mapped on their own
+        batches.setdefault(item.batch or item.relative, []).append(item)
     for key in sorted(batches):
         batch = batches[key]
         out, q, f = map_file(mapping, batch, env)
@@ -651,15 +646,10 @@ def map_domain(mapping: DomainMapping, ingested: list[IngestedFile], env: Mappin
         data, rejected = merge_records(mapping.domain, data, extra, merge_specs[form].merge, merge_specs[form].where)
         merged_rows.append(data.attrs.pop("merged_rows"))
         quarantine.append(rejected)
-    q = [x for x in quarantine if not x.empty]
-    f = [x for x in flags if not x.empty]
     private = set(env.design_value("privacy.drop_raw_fields", default=[]) or [])
-    result = DomainResult(
-        domain=mapping.domain, data=data,
-        quarantine=_attach_raw_records(pd.concat(q, ignore_index=True), ingested, private) if q
-        else pd.DataFrame(columns=QUARANTINE_COLUMNS),
-        flags=_attach_raw_records(pd.concat(f, ignore_index=True), ingested, private) if f
-        else pd.DataFrame(columns=QUARANTINE_COLUMNS))
+    result = DomainResult(domain=mapping.domain, data=data,
+                          quarantine=_attach_raw_records(_stack(quarantine), ingested, private),
+                          flags=_attach_raw_records(_stack(flags), ingested, private))
     result.counts = {item.relative: {"rows_read": item.rows_read} for item in ingested}
     result.merged = pd.concat(merged_rows, ignore_index=True) if merged_rows else pd.DataFrame(columns=["_file", "_row"])
     return result

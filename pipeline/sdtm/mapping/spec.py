@@ -453,13 +453,9 @@ def merge_variables(base: dict[str, tuple[Application, ...]], override: dict[str
     for variable, applications in override.items():
         if variable in base:
             continue
-        names = list(merged)
-        position = len(names)
-        for i, name in enumerate(names):
-            if any(variable in REGISTRY[a.algorithm].referenced_columns(a.params) + condition_columns(a.condition)
-                   for a in merged[name]):
-                position = i
-                break
+        position = next((i for i, name in enumerate(merged) if any(
+            variable in REGISTRY[a.algorithm].referenced_columns(a.params) + condition_columns(a.condition)
+            for a in merged[name])), len(merged))
         items = list(merged.items())
         items.insert(position, (variable, applications))
         merged = dict(items)
@@ -483,19 +479,13 @@ def item_column_name(template: Any, row: dict[str, Any]) -> str:
     prefix = template.get("strip_prefix")
     if prefix and text.startswith(prefix):
         text = text[len(prefix):]
-    words = re.split(r"[^0-9A-Za-z]+", text)
+    words = [w for w in re.split(r"[^0-9A-Za-z]+", text) if w]
+    styles = {"as_is": text, "snake": "_".join(w.lower() for w in words),
+              "camel": "".join(w[:1].upper() + w[1:] for w in words), "upper": text.upper(), "lower": text.lower()}
     style = template.get("style", "as_is")
-    if style == "snake":
-        return "_".join(w.lower() for w in words if w)
-    if style == "camel":
-        return "".join(w[:1].upper() + w[1:] for w in words if w)
-    if style == "upper":
-        return text.upper()
-    if style == "lower":
-        return text.lower()
-    if style == "as_is":
-        return text
-    raise ValueError(f"unknown column style '{style}' (known: as_is, snake, camel, upper, lower)")
+    if style not in styles:
+        raise ValueError(f"unknown column style '{style}' (known: {', '.join(styles)})")
+    return styles[style]
 
 
 def check_reader(reader: Any, where: Where, what: str = "reader") -> None:

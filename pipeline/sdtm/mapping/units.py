@@ -73,12 +73,10 @@ class UnitTable:
         if text in self.aliases:
             return self.aliases[text]
         folded = text.casefold()
-        hits = {u for u in self.units if u.casefold() == folded}
-        if len(hits) == 1:
-            return hits.pop()
-        hits = {v for a, v in self.aliases.items() if a.casefold() == folded}
-        if len(hits) == 1:
-            return hits.pop()
+        for spellings in ({u: u for u in self.units}, self.aliases):
+            hits = {v for a, v in spellings.items() if a.casefold() == folded}
+            if len(hits) == 1:
+                return hits.pop()
         return None
 
     def factor(self, source: str, target: str, analyte: str | None = None) -> tuple[float, float] | None:
