@@ -44,14 +44,17 @@ def _time(label: str, func) -> float:
 
 
 def main() -> int:
-    from pipeline.adam.derive_var_ablfl import derive_var_ablfl
-    from pipeline.adam.derive_var_anl01fl import derive_var_anl01fl
-    from pipeline.adam.derive_var_base import derive_var_base
-    from pipeline.adam.derive_var_trtemfl import derive_var_trtemfl
-    from pipeline.adam.derive_vars_avisit import compute_windows, derive_vars_avisit
-    from pipeline.adam.derive_vars_dt import derive_vars_dt
-    from pipeline.adam.derive_vars_dy import derive_vars_dy
-    from pipeline.adam.derive_vars_merged import derive_vars_merged
+    from pipeline.adam import (
+        compute_windows,
+        derive_var_ablfl,
+        derive_var_anl01fl,
+        derive_var_base,
+        derive_var_trtemfl,
+        derive_vars_avisit,
+        derive_vars_dt,
+        derive_vars_dy,
+        derive_vars_merged,
+    )
 
     data = _frame()
     print(f"synthetic BDS frame: {len(data):,} records, {data['USUBJID'].nunique():,} subjects")

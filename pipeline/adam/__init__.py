@@ -2,7 +2,7 @@
 
 Every verb takes a data frame (``dataset``) and returns a new one with added variables or records;
 arguments are named as in admiral (``dataset_add``, ``by_vars``, ``order``, ``new_var(s)``,
-``filter_add``, ``set_values_to``, ``missing_values``). One verb per module:
+``filter_add``, ``set_values_to``, ``missing_values``). One verb (or family of verbs) per module:
 
 ========================== ================================================================
 verb                       adds
@@ -41,23 +41,18 @@ from pipeline.adam.derive_locf_records import derive_locf_records
 from pipeline.adam.derive_param_computed import derive_param_computed
 from pipeline.adam.derive_param_exposure import derive_param_exposure
 from pipeline.adam.derive_summary_records import derive_summary_records
-from pipeline.adam.derive_var_ablfl import derive_var_ablfl
-from pipeline.adam.derive_var_anl01fl import derive_var_anl01fl
 from pipeline.adam.derive_var_base import derive_var_base
-from pipeline.adam.derive_var_chg import derive_var_chg
+from pipeline.adam.derive_var_chg import derive_var_chg, derive_var_pchg, derive_var_r2base
 from pipeline.adam.derive_var_crit import derive_var_crit
-from pipeline.adam.derive_var_dy import derive_var_dy
-from pipeline.adam.derive_var_extreme_flag import derive_var_extreme_flag
+from pipeline.adam.derive_var_dy import derive_var_dy, derive_vars_dy
+from pipeline.adam.derive_var_extreme_flag import derive_var_ablfl, derive_var_anl01fl, derive_var_extreme_flag
 from pipeline.adam.derive_var_obs_number import derive_var_obs_number
-from pipeline.adam.derive_var_pchg import derive_var_pchg
 from pipeline.adam.derive_var_pop_flags import derive_var_pop_flags
-from pipeline.adam.derive_var_r2base import derive_var_r2base
 from pipeline.adam.derive_var_trtemfl import derive_var_trtemfl
 from pipeline.adam.derive_vars_avisit import compute_windows, derive_vars_avisit
 from pipeline.adam.derive_vars_cat import derive_vars_cat
 from pipeline.adam.derive_vars_dt import compute_dt, derive_vars_dt
 from pipeline.adam.derive_vars_dtm import derive_vars_dtm
-from pipeline.adam.derive_vars_dy import derive_vars_dy
 from pipeline.adam.derive_vars_joined import derive_vars_joined
 from pipeline.adam.derive_vars_merged import derive_vars_merged
 

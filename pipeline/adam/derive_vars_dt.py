@@ -121,22 +121,15 @@ def derive_vars_dt(
         upper, _ = _impute(parts, "M", "last", True, dataset[dtc], name)
         year_only = highest_imputation == "Y"
         missing_all = dataset[dtc].isna() | (dataset[dtc].astype("string").str.strip() == "")
-        for col in as_list(min_dates, "min_dates"):
+        # min_dates raise an imputed date to the bound, max_dates lower it
+        bounds = [(col, 1, "first") for col in as_list(min_dates, "min_dates")]
+        for col, sign, side in bounds + [(col, -1, "last") for col in as_list(max_dates, "max_dates")]:
             bound = pd.to_datetime(dataset[col]).dt.normalize().astype("datetime64[ns]")
             in_range = (bound >= lower) & (bound <= upper)
-            use = imputed & in_range & (dates < bound)
-            dates = dates.mask(use, bound)
-            if year_only and date_imputation == "first":
-                fill = missing_all.fillna(False) & bound.notna() & (dates.isna() | (dates < bound))
-                dates = dates.mask(fill, bound)
-                flags = flags.mask(fill, "Y")
-        for col in as_list(max_dates, "max_dates"):
-            bound = pd.to_datetime(dataset[col]).dt.normalize().astype("datetime64[ns]")
-            in_range = (bound >= lower) & (bound <= upper)
-            use = imputed & in_range & (dates > bound)
-            dates = dates.mask(use, bound)
-            if year_only and date_imputation == "last":
-                fill = missing_all.fillna(False) & bound.notna() & (dates.isna() | (dates > bound))
+            dates = dates.mask(imputed & in_range & (sign * (bound - dates) > pd.Timedelta(0)), bound)
+            if year_only and date_imputation == side:
+                short = dates.isna() | (sign * (bound - dates) > pd.Timedelta(0))
+                fill = missing_all.fillna(False) & bound.notna() & short
                 dates = dates.mask(fill, bound)
                 flags = flags.mask(fill, "Y")
     out = copy_frame(dataset)

@@ -1,6 +1,6 @@
 import pandas as pd
 
-from pipeline.adam.derive_var_ablfl import derive_var_ablfl
+from pipeline.adam.derive_var_extreme_flag import derive_var_ablfl
 
 
 def _lb(rows):

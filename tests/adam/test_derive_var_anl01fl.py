@@ -1,6 +1,6 @@
 import pandas as pd
 
-from pipeline.adam.derive_var_anl01fl import derive_var_anl01fl
+from pipeline.adam.derive_var_extreme_flag import derive_var_anl01fl
 
 
 def test_closest_to_target_tie_goes_to_later_record_missing_values_ignored():

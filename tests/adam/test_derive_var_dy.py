@@ -3,7 +3,7 @@ import pytest
 
 from pipeline.adam._utils import DerivationError
 from pipeline.adam.derive_var_dy import derive_var_dy
-from pipeline.adam.derive_vars_dy import derive_vars_dy
+from pipeline.adam.derive_var_dy import derive_vars_dy
 from pipeline.common.dates import compute_study_day
 
 

@@ -1,6 +1,6 @@
 import pandas as pd
 
-from pipeline.adam.derive_var_pchg import derive_var_pchg
+from pipeline.adam.derive_var_chg import derive_var_pchg
 
 
 def test_pchg_uses_absolute_base_and_is_missing_for_zero_base():

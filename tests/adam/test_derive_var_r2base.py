@@ -1,6 +1,6 @@
 import pandas as pd
 
-from pipeline.adam.derive_var_r2base import derive_var_r2base
+from pipeline.adam.derive_var_chg import derive_var_r2base
 
 
 def test_r2base_ratio_and_zero_base():
