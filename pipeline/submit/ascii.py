@@ -83,9 +83,7 @@ def load_text_conversion(specs_dir: str | Path) -> TextConversion:
     from pipeline.common.specfile import load_spec
 
     path = Path(specs_dir) / TEXT_CONVERSION_FILE
-    if not path.exists():
-        return TextConversion(rule_file=str(path))
-    data = load_spec(path) or {}
+    data = load_spec(path) if path.exists() else None
     spec = data.get("text_conversion") if isinstance(data, dict) else None
     if spec is None:
         return TextConversion(rule_file=str(path))
@@ -142,14 +140,12 @@ def convert_ascii_text(value: str, conversion: TextConversion = DEFAULT_CONVERSI
             out.append(conversion.characters[char])
         elif char in _SPECIAL:
             out.append(_SPECIAL[char])
-        elif conversion.transliterate_latin and unicodedata.name(char, "").startswith(("LATIN ", "FULLWIDTH LATIN ")):
-            decomposed = unicodedata.normalize("NFKD", char)
-            ascii_part = "".join(c for c in decomposed if c.isascii() and c.isprintable())
-            if not ascii_part:
+        else:
+            latin = unicodedata.name(char, "").startswith(("LATIN ", "FULLWIDTH LATIN "))
+            ascii_part = "".join(c for c in unicodedata.normalize("NFKD", char) if c.isascii() and c.isprintable())
+            if not (conversion.transliterate_latin and latin and ascii_part):
                 return None, f"no ASCII spelling for {char!r} ({unicodedata.name(char, 'U+%04X' % ord(char))})"
             out.append(ascii_part)
-        else:
-            return None, f"no ASCII spelling for {char!r} ({unicodedata.name(char, 'U+%04X' % ord(char))})"
     return "".join(out), RULE_TRANSLITERATION
 
 

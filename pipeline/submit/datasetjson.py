@@ -249,19 +249,16 @@ def validate_dataset_json(obj: dict[str, Any]) -> list[str]:
     >>> validate_dataset_json({"name": "DM"})[0]
     "'columns' is a required property"
     """
+    import jsonschema
+
     problems: list[str] = []
-    try:
-        import jsonschema
-    except ImportError:  # pragma: no cover - jsonschema ships with great-expectations
-        jsonschema = None
-    if jsonschema is not None:
-        validator = jsonschema.Draft201909Validator(_schema())
-        # The row schema is "array of scalars or null": checking a sample through jsonschema and
-        # every row's width below keeps validation linear and fast on large datasets.
-        sample = {**obj, "rows": obj["rows"][:SCHEMA_ROW_SAMPLE]} if isinstance(obj.get("rows"), list) else obj
-        for error in sorted(validator.iter_errors(sample), key=lambda e: (list(e.absolute_path), e.message)):
-            where = "/".join(str(p) for p in error.absolute_path)
-            problems.append(f"{error.message}" + (f" (at {where})" if where else ""))
+    validator = jsonschema.Draft201909Validator(_schema())
+    # The row schema is "array of scalars or null": checking a sample through jsonschema and
+    # every row's width below keeps validation linear and fast on large datasets.
+    sample = {**obj, "rows": obj["rows"][:SCHEMA_ROW_SAMPLE]} if isinstance(obj.get("rows"), list) else obj
+    for error in sorted(validator.iter_errors(sample), key=lambda e: (list(e.absolute_path), e.message)):
+        where = "/".join(str(p) for p in error.absolute_path)
+        problems.append(f"{error.message}" + (f" (at {where})" if where else ""))
     rows = obj.get("rows")
     columns = obj.get("columns") or []
     if isinstance(rows, list):

@@ -50,8 +50,7 @@ def format_xpt_timestamp(moment: dt.datetime) -> str:
 
 
 def _issue(dataset: str, variable: str, row, value, check: str, severity: str, action: str) -> dict:
-    return {"dataset": dataset, "variable": variable, "row": row, "value": value,
-            "check": check, "severity": severity, "action": action}
+    return dict(zip(ISSUE_COLUMNS, (dataset, variable, row, value, check, severity, action)))
 
 
 def check_xpt_limits(meta: DatasetMeta, dataset: pd.DataFrame, variable_meta: pd.DataFrame) -> pd.DataFrame:
