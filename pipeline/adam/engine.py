@@ -33,7 +33,6 @@ and document it for define.xml; ``keys`` sort it and must be unique.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
@@ -63,6 +62,7 @@ from pipeline.adam.derive_vars_joined import derive_vars_joined
 from pipeline.adam.derive_vars_merged import derive_vars_merged
 from pipeline.common.errors import ConfigError, PipelineError
 from pipeline.common.specfile import MarkedDict, SpecProblems, line_of, load_spec
+from pipeline.common.study import resolve_placeholders, study_value
 from pipeline.common.logs import get_logger
 
 VERBS: dict[str, Callable[..., pd.DataFrame]] = {
@@ -77,7 +77,6 @@ VERBS: dict[str, Callable[..., pd.DataFrame]] = {
 FRAME_ARGS = ("dataset_add", "dataset_ref")
 TABLE_OPS = ("filter", "compute", "assign", "round", "rename", "drop", "union", "sort")
 log = get_logger("adam")
-_PLACEHOLDER = re.compile(r"\$\{([A-Za-z0-9_.]+)\}")
 # Spec keys whose text is an expression, and keys whose mapping values each are one
 EXPRESSION_KEYS = {"filter", "filter_add", "filter_join", "condition", "analysis_value"}
 EXPRESSION_MAPS = {"compute", "rules"}
@@ -114,28 +113,14 @@ class Engine:
 
     # -- placeholders -------------------------------------------------------------------------
     def design_value(self, path: str, where: str) -> Any:
-        value: Any = self.design
-        for part in path.split("."):
-            if isinstance(value, Mapping) and part in value:
-                value = value[part]
-            elif isinstance(value, list) and value and all(isinstance(v, Mapping) and part in v for v in value):
-                value = [v[part] for v in value]  # arms.armcd -> every arm's armcd
-            else:
-                raise ConfigError(f"{self.spec_path}: {where}: study.yaml has no '{path}'")
-        return value
+        try:
+            return study_value(self.design, path)
+        except KeyError:
+            raise ConfigError(f"{self.spec_path}: {where}: study.yaml has no '{path}'") from None
 
     def resolve(self, value: Any, where: str) -> Any:
         """Replace ``${path}`` placeholders in strings, recursively."""
-        if isinstance(value, str):
-            whole = _PLACEHOLDER.fullmatch(value)
-            if whole:
-                return self.design_value(whole.group(1), where)
-            return _PLACEHOLDER.sub(lambda m: repr(self.design_value(m.group(1), where)), value)
-        if isinstance(value, list):
-            return [self.resolve(v, where) for v in value]
-        if isinstance(value, Mapping):
-            return {k: self.resolve(v, where) for k, v in value.items()}
-        return value
+        return resolve_placeholders(value, lambda path: self.design_value(path, where))
 
     def check_expressions(self) -> None:
         """Parse every filter, condition and computed value, and check every step's verb, before any

@@ -5,6 +5,8 @@ Every stage receives a :class:`StudyContext`; no stage builds paths of its own.
 
 from __future__ import annotations
 
+import re
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -21,6 +23,48 @@ DESIGN_KINDS = {"study": "mapping", "arms": "list", "visits": "list", "sites": "
                 "quarantine_gate": "mapping", "validation": "mapping", "sources": "mapping", "populations": "mapping",
                 "endpoints": "mapping", "privacy": "mapping", "dosing": "mapping", "schedule": "mapping"}
 DEFAULT_STUDY = "iscalimab-ln"
+PLACEHOLDER = re.compile(r"\$\{([A-Za-z0-9_.]+)\}")  # ${path} of a study.yaml value inside a spec
+
+
+def study_value(design: Mapping[str, Any], dotted: str, default: Any = KeyError) -> Any:
+    """The study.yaml value at a dotted path; through a list of mappings it takes each item's value
+    (``arms.armcd``: every arm's armcd). When absent: ``default``, or KeyError if none is given.
+
+    >>> design = {"study": {"studyid": "S1"}, "arms": [{"armcd": "A"}, {"armcd": "B"}]}
+    >>> study_value(design, "study.studyid"), study_value(design, "arms.armcd"), study_value(design, "x.y", None)
+    ('S1', ['A', 'B'], None)
+    """
+    value: Any = design
+    for part in dotted.split("."):
+        if isinstance(value, Mapping) and part in value:
+            value = value[part]
+        elif isinstance(value, list) and value and all(isinstance(v, Mapping) and part in v for v in value):
+            value = [v[part] for v in value]
+        elif default is KeyError:
+            raise KeyError(f"study.yaml has no '{dotted}'")
+        else:
+            return default
+    return value
+
+
+def resolve_placeholders(value: Any, lookup: Callable[[str], Any]) -> Any:
+    """Strings' ``${path}`` placeholders (through lists and mappings) replaced by ``lookup(path)``:
+    a placeholder that is the whole string by the value itself, one inside a text by its repr.
+
+    >>> design = {"endpoints": {"cut": 0.5}, "arms": [{"armcd": "A"}, {"armcd": "B"}]}
+    >>> resolve_placeholders({"f": "AVAL < ${endpoints.cut}", "in": ["${arms.armcd}"]}, lambda p: study_value(design, p))
+    {'f': 'AVAL < 0.5', 'in': [['A', 'B']]}
+    """
+    if isinstance(value, str):
+        whole = PLACEHOLDER.fullmatch(value)
+        if whole:
+            return lookup(whole.group(1))
+        return PLACEHOLDER.sub(lambda m: repr(lookup(m.group(1))), value)
+    if isinstance(value, list):
+        return [resolve_placeholders(v, lookup) for v in value]
+    if isinstance(value, Mapping):
+        return {k: resolve_placeholders(v, lookup) for k, v in value.items()}
+    return value
 
 
 def standards_dir(root: Path) -> Path:

@@ -17,41 +17,10 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-_PLACEHOLDER = re.compile(r"\$\{([A-Za-z0-9_.]+)\}")
-TABLE_OPS = ("filter", "compute", "assign", "round", "rename", "drop", "union", "sort")
+from pipeline.adam.engine import TABLE_OPS, VERBS
+from pipeline.common.study import resolve_placeholders, study_value
+
 AVISIT_VARS = ("AVISIT", "AVISITN", "AWTARGET", "AWLO", "AWHI", "AWTDIFF", "AWU")
-
-
-def _design_value(design: Mapping[str, Any], path: str) -> Any:
-    value: Any = design
-    for part in path.split("."):
-        if isinstance(value, Mapping) and part in value:
-            value = value[part]
-        elif isinstance(value, list) and value and all(isinstance(v, Mapping) and part in v for v in value):
-            value = [v[part] for v in value]
-        else:
-            return "${" + path + "}"
-    return value
-
-
-def resolve_placeholders(value: Any, design: Mapping[str, Any]) -> Any:
-    """``${path}`` replaced by its study.yaml value, as the engine does.
-
-    >>> resolve_placeholders("AVAL < ${endpoints.cut}", {"endpoints": {"cut": 0.5}})
-    'AVAL < 0.5'
-    >>> resolve_placeholders("ARMCD in ${arms.armcd}", {"arms": [{"armcd": "A"}, {"armcd": "B"}]})
-    "ARMCD in ['A', 'B']"
-    """
-    if isinstance(value, str):
-        whole = _PLACEHOLDER.fullmatch(value)
-        if whole:
-            return _design_value(design, whole.group(1))
-        return _PLACEHOLDER.sub(lambda m: repr(_design_value(design, m.group(1))), value)
-    if isinstance(value, list):
-        return [resolve_placeholders(v, design) for v in value]
-    if isinstance(value, Mapping):
-        return {k: resolve_placeholders(v, design) for k, v in value.items()}
-    return value
 
 
 def _words(value: Any) -> str:
@@ -121,10 +90,6 @@ def _steps(steps: Any):
 
 
 def _defaults(verb: str) -> dict[str, Any]:
-    try:
-        from pipeline.adam.engine import VERBS
-    except Exception:  # pragma: no cover - the ADaM package is part of the project
-        return {}
     function = VERBS.get(verb)
     if function is None:
         return {}
@@ -390,7 +355,7 @@ def build_adam_methods(spec: Mapping[str, Any], design: Mapping[str, Any] | None
             continue
         name = str(entry["name"]).upper()
         for verb, args in _steps(entry.get("steps")):
-            args = resolve_placeholders(args, design)
+            args = resolve_placeholders(args, lambda path: study_value(design, path, "${" + path + "}"))
             plain = _is_plain_copy(verb, args)
             for variable in step_outputs(verb, args):
                 key = (name, variable)

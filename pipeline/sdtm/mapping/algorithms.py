@@ -23,6 +23,7 @@ from pipeline.common.expressions import (
     parse)
 from pipeline.standards.terminology import Codelist, codelist_from_ct, map_to_codelist
 from pipeline.common.specfile import Where, check_value
+from pipeline.common.study import study_value
 from pipeline.sdtm.derive_var_nrind import range_indicator
 from pipeline.sdtm.mapping.dates import DateFormatError, check_format, combine_date_time, parse_dates, truncate_iso
 from pipeline.sdtm.mapping.units import UnitTable, convert_values
@@ -50,15 +51,7 @@ class MappingEnv:
         return self._codelists[name]
 
     def design_value(self, dotted: str, default: Any = KeyError) -> Any:
-        node: Any = self.design
-        for part in dotted.split("."):
-            if isinstance(node, dict) and part in node:
-                node = node[part]
-            elif default is KeyError:
-                raise KeyError(f"study.yaml has no '{dotted}'")
-            else:
-                return default
-        return node
+        return study_value(self.design, dotted, default)
 
     def dataset(self, name: str) -> pd.DataFrame:
         if name in self.datasets:
