@@ -13,8 +13,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-import pandas as pd
-
 from pipeline.common.expressions import Binary, Call, Column, Literal, Logical, Membership, Node, parse
 
 NOT_SPECIFIED = "NOT SPECIFIED IN tlf.yaml"
@@ -198,11 +196,3 @@ def build_result_displays(tlf_spec: dict[str, Any], columns: dict[str, set[str]]
             displays.append(display)
     return displays, clauses
 
-
-def columns_of(frames: dict[str, pd.DataFrame]) -> dict[str, set[str]]:
-    """Variables per dataset, for :func:`build_result_displays`.
-
-    >>> sorted(columns_of({"ADSL": pd.DataFrame({"USUBJID": [], "FASFL": []})})["ADSL"])
-    ['FASFL', 'USUBJID']
-    """
-    return {name: set(map(str, frame.columns)) for name, frame in frames.items()}

@@ -286,11 +286,9 @@ class DefineContext:
         return f"MDV.{self.study_name}.{name}.{version}"
 
 
-def _text(parent: etree._Element, tag: str, text: str, ns: str = ODM_NS) -> etree._Element:
-    element = etree.SubElement(parent, _q(ns, tag))
-    translated = etree.SubElement(element, _q(ODM_NS, "TranslatedText"))
-    translated.set(_q(XML_NS, "lang"), "en")
-    translated.text = text
+def _text(parent: etree._Element, tag: str, text: str) -> etree._Element:
+    element = etree.SubElement(parent, _q(ODM_NS, tag))
+    etree.SubElement(element, _q(ODM_NS, "TranslatedText"), {_q(XML_NS, "lang"): "en"}).text = text
     return element
 
 
@@ -312,39 +310,32 @@ def build_define_xml(context: DefineContext, metas: list[DatasetMeta], variable_
     True
     """
     ig_name, ig_version = IG_VERSIONS[context.standard]
-    odm = etree.Element(_q(ODM_NS, "ODM"), nsmap={**NSMAP, "arm": ARM_NS} if result_displays else NSMAP)
-    odm.set("FileType", "Snapshot")
-    odm.set("FileOID", f"{context.study_oid}.DEFINE.{context.standard}")
-    odm.set("CreationDateTime", context.created)
-    if context.as_of:
-        odm.set("AsOfDateTime", context.as_of)
-    odm.set("ODMVersion", "1.3.2")
-    odm.set("Originator", context.originator)
-    odm.set("SourceSystem", "cdisc-pipeline")
-    odm.set("SourceSystemVersion", context.source_system_version)
-    odm.set(_q(DEF_NS, "Context"), "Submission")
+    odm = etree.Element(_q(ODM_NS, "ODM"), {
+        "FileType": "Snapshot", "FileOID": f"{context.study_oid}.DEFINE.{context.standard}",
+        "CreationDateTime": context.created, **({"AsOfDateTime": context.as_of} if context.as_of else {}),
+        "ODMVersion": "1.3.2", "Originator": context.originator, "SourceSystem": "cdisc-pipeline",
+        "SourceSystemVersion": context.source_system_version, _q(DEF_NS, "Context"): "Submission",
+    }, nsmap={**NSMAP, "arm": ARM_NS} if result_displays else NSMAP)
     study = etree.SubElement(odm, _q(ODM_NS, "Study"), OID=context.study_oid)
     global_vars = etree.SubElement(study, _q(ODM_NS, "GlobalVariables"))
     etree.SubElement(global_vars, _q(ODM_NS, "StudyName")).text = context.study_name
     etree.SubElement(global_vars, _q(ODM_NS, "StudyDescription")).text = context.study_description
     etree.SubElement(global_vars, _q(ODM_NS, "ProtocolName")).text = context.protocol_name
-    mdv = etree.SubElement(study, _q(ODM_NS, "MetaDataVersion"))
-    mdv.set("OID", context.metadata_version_oid)
-    mdv.set("Name", f"{context.study_name} {context.standard} Define-XML {DEFINE_VERSION}")
-    mdv.set("Description", f"{context.study_name} {ig_name} {ig_version} metadata")
-    mdv.set(_q(DEF_NS, "DefineVersion"), DEFINE_VERSION)
+    mdv = etree.SubElement(study, _q(ODM_NS, "MetaDataVersion"), {
+        "OID": context.metadata_version_oid,
+        "Name": f"{context.study_name} {context.standard} Define-XML {DEFINE_VERSION}",
+        "Description": f"{context.study_name} {ig_name} {ig_version} metadata",
+        _q(DEF_NS, "DefineVersion"): DEFINE_VERSION})
 
     standards = etree.SubElement(mdv, _q(DEF_NS, "Standards"))
-    ig_oid, ct_oid = f"STD.{ig_name}.{ig_version}", f"STD.CT.SDTM.{context.ct_version}"
+    ig_oid = f"STD.{ig_name}.{ig_version}"
     etree.SubElement(standards, _q(DEF_NS, "Standard"), OID=ig_oid, Name=ig_name, Type="IG",
                      Version=ig_version, Status="Final")
-    etree.SubElement(standards, _q(DEF_NS, "Standard"), OID=ct_oid, Name="CDISC/NCI", Type="CT",
-                     PublishingSet="SDTM", Version=context.ct_version, Status="Final")
-    ct_oids = {"SDTM": ct_oid}
-    if len(codelists) and (codelists["publishing_set"] == "ADaM").any():
-        ct_oids["ADaM"] = f"STD.CT.ADaM.{context.ct_version}"
-        etree.SubElement(standards, _q(DEF_NS, "Standard"), OID=ct_oids["ADaM"], Name="CDISC/NCI", Type="CT",
-                         PublishingSet="ADaM", Version=context.ct_version, Status="Final")
+    with_adam_ct = len(codelists) and (codelists["publishing_set"] == "ADaM").any()
+    ct_oids = {name: f"STD.CT.{name}.{context.ct_version}" for name in ("SDTM", "ADaM")[:2 if with_adam_ct else 1]}
+    for publishing_set, oid in ct_oids.items():
+        etree.SubElement(standards, _q(DEF_NS, "Standard"), OID=oid, Name="CDISC/NCI", Type="CT",
+                         PublishingSet=publishing_set, Version=context.ct_version, Status="Final")
 
     variable_meta = drop_empty_codelist_refs(variable_meta, codelists)
     vl_keys = set()
@@ -384,18 +375,14 @@ def build_define_xml(context: DefineContext, metas: list[DatasetMeta], variable_
     methods: list[tuple[str, str, str]] = []
     for meta in metas:
         group = variable_meta[variable_meta["dataset"] == meta.name].sort_values("order")
-        ig = etree.SubElement(mdv, _q(ODM_NS, "ItemGroupDef"), OID=item_group_oid(meta))
-        if meta.standard == "SDTM":
-            ig.set("Domain", meta.name[4:] if meta.name.startswith("SUPP") else meta.name)
-        ig.set("Name", meta.name)
         one_per_subject = meta.structure.lower().rstrip(".") == "one record per subject"
-        ig.set("Repeating", "No" if one_per_subject or meta.name in ("DM", "ADSL") else "Yes")
-        ig.set("IsReferenceData", "Yes" if meta.dataset_class == "TRIAL DESIGN" else "No")
-        ig.set("SASDatasetName", meta.name)
-        ig.set("Purpose", meta.purpose)
-        ig.set(_q(DEF_NS, "Structure"), meta.structure or "Not specified")
-        ig.set(_q(DEF_NS, "StandardOID"), ig_oid)
-        ig.set(_q(DEF_NS, "ArchiveLocationID"), f"LF.{meta.name}")
+        ig = etree.SubElement(mdv, _q(ODM_NS, "ItemGroupDef"), {
+            "OID": item_group_oid(meta),
+            **({"Domain": meta.name.removeprefix("SUPP")} if meta.standard == "SDTM" else {}),
+            "Name": meta.name, "Repeating": "No" if one_per_subject or meta.name in ("DM", "ADSL") else "Yes",
+            "IsReferenceData": "Yes" if meta.dataset_class == "TRIAL DESIGN" else "No", "SASDatasetName": meta.name,
+            "Purpose": meta.purpose, _q(DEF_NS, "Structure"): meta.structure or "Not specified",
+            _q(DEF_NS, "StandardOID"): ig_oid, _q(DEF_NS, "ArchiveLocationID"): f"LF.{meta.name}"})
         _text(ig, "Description", meta.label)
         for row in group.itertuples(index=False):
             ref = etree.SubElement(ig, _q(ODM_NS, "ItemRef"), ItemOID=item_oid(meta.name, row.variable),
@@ -444,7 +431,7 @@ def build_define_xml(context: DefineContext, metas: list[DatasetMeta], variable_
             codelist = etree.SubElement(mdv, _q(ODM_NS, "CodeList"), OID=oid, Name=str(first["name"]),
                                         DataType=str(first["data_type"]))
             if first["codelist_code"]:
-                codelist.set(_q(DEF_NS, "StandardOID"), ct_oids.get(str(first["publishing_set"]), ct_oid))
+                codelist.set(_q(DEF_NS, "StandardOID"), ct_oids.get(str(first["publishing_set"]), ct_oids["SDTM"]))
             with_decode = group["decode"].ne("").any()
             for row in group.itertuples(index=False):
                 tag = "CodeListItem" if with_decode else "EnumeratedItem"
@@ -453,10 +440,7 @@ def build_define_xml(context: DefineContext, metas: list[DatasetMeta], variable_
                 if row.extended:
                     item.set(_q(DEF_NS, "ExtendedValue"), "Yes")
                 if with_decode:
-                    decode = etree.SubElement(item, _q(ODM_NS, "Decode"))
-                    translated = etree.SubElement(decode, _q(ODM_NS, "TranslatedText"))
-                    translated.set(_q(XML_NS, "lang"), "en")
-                    translated.text = str(row.decode or row.coded_value)
+                    _text(item, "Decode", str(row.decode or row.coded_value))
                 if row.term_code:
                     etree.SubElement(item, _q(ODM_NS, "Alias"), Context="nci:ExtCodeID", Name=str(row.term_code))
             if first["codelist_code"]:

@@ -46,18 +46,18 @@ _ISO_DURATION = re.compile(r"^-?P")
 SPONSOR_CODELIST = "SPONSOR"
 
 
-def pipeline_version() -> str:
-    """The installed version of this project (``0.0.0`` when run from an uninstalled checkout).
+def installed_version(name: str = "cdisc-pipeline", missing: str = "0.0.0") -> str:
+    """The installed version of a distribution (default: this project; ``missing`` when not installed).
 
-    >>> pipeline_version().count(".") >= 2
-    True
+    >>> installed_version().count(".") >= 2, installed_version("no-such-distribution", "not installed")
+    (True, 'not installed')
     """
     import importlib.metadata
 
     try:
-        return importlib.metadata.version("cdisc-pipeline")
+        return importlib.metadata.version(name)
     except importlib.metadata.PackageNotFoundError:
-        return "0.0.0"
+        return missing
 
 _PREDECESSOR_TEXT = re.compile(r"[A-Z][A-Z0-9]{1,7}\.[A-Z][A-Z0-9_]{0,7}")
 ADAM_CLASS_NAMES = {**ADAM_CLASSES, **{name: name for name in ADAM_CLASSES.values()}, "OTHER": "ADAM OTHER",
@@ -473,14 +473,14 @@ def build_variable_meta(meta: DatasetMeta, dataset: pd.DataFrame, standard_varia
     return table.astype({"key_sequence": "Int64", "significant_digits": "Int64", "order": "int64", "length": "int64"})
 
 
+_DECLARED_TYPES = {**dict.fromkeys(("num", "n", "integer", "float", "double", "numeric"), "Num"),
+                   **dict.fromkeys(("date", "datetime", "time"), "Num"),
+                   **dict.fromkeys(("char", "c", "text", "string", "character"), "Char")}
+
+
 def _declared_type(text: Any) -> str:
     """``Num``, ``Char`` or empty from a metadata type (``Num``, ``N``, ``integer``, ``float``, ``text`` ...)."""
-    value = str(text or "").strip().lower()
-    if value in ("num", "n", "integer", "float", "double", "numeric", "date", "datetime", "time"):
-        return "Num"
-    if value in ("char", "c", "text", "string", "character"):
-        return "Char"
-    return ""
+    return _DECLARED_TYPES.get(str(text or "").strip().lower(), "")
 
 
 def compute_generic_labels(standard_variables: pd.DataFrame) -> dict[str, str]:
@@ -630,3 +630,4 @@ def load_study_specs(specs_dir: str | Path, standards_dir: str | Path) -> StudyS
     dictionaries = {DICTIONARY_CODES.get(str(name).upper().replace(" ", ""), str(name).upper()): str(version)
                     for name, version in ((resolved.spec or {}).get("dictionaries") or {}).items()}
     return StudySpecs(datasets, variables, codelists, dictionaries, "pipeline.standards.study")
+

@@ -36,7 +36,7 @@ from pipeline.common.io import sha256_file, write_bytes_atomic, write_csv_atomic
 from pipeline.common.logs import get_logger
 from pipeline.common.study import StudyContext
 from pipeline.submit._vector import forget_columns
-from pipeline.submit.arm import build_result_displays, columns_of
+from pipeline.submit.arm import build_result_displays
 from pipeline.submit.ascii import (DEFAULT_CONVERSION, TextConversion, compute_ascii_text,
                                    derive_vars_ascii, load_text_conversion)
 from pipeline.submit.csdrg import write_csdrg
@@ -52,7 +52,7 @@ from pipeline.standards.tables import load_standard_origins
 from pipeline.standards.terminology import CT_COLUMNS, load_terminology
 from pipeline.submit.metadata import (DatasetMeta, build_dataset_meta, build_variable_meta, compute_char_length,
                                       load_adam_variables, load_standard_datasets, load_standard_variables,
-                                      load_study_specs, pipeline_version)
+                                      load_study_specs, installed_version)
 from pipeline.submit.xpt import ISSUE_COLUMNS, MAX_LABEL, check_xpt_limits, check_xpt_read_back, format_xpt_timestamp, write_xpt
 
 log = get_logger("submit")
@@ -151,10 +151,7 @@ def read_dataset(path: Path) -> LoadedDataset:
     >>> loaded.name, loaded.stored_labels, loaded.stored_label
     ('DM', {'AGE': 'Age'}, 'Demographics')
     """
-    try:
-        table = pq.read_table(path)
-    except Exception as exc:  # pyarrow raises several types for a damaged file
-        raise InputError(f"{path}: cannot read parquet ({exc.__class__.__name__}: {exc})") from None
+    table = _read_parquet(pq.read_table, path)
     labels = {f.name.upper(): f.metadata[b"label"].decode("utf-8", "replace") for f in table.schema
               if (f.metadata or {}).get(b"label")}
     stored_label = (table.schema.metadata or {}).get(b"label", b"").decode("utf-8", "replace") or None
@@ -294,9 +291,7 @@ def package_standard(ctx: StudyContext, standard: str, source_dir: Path, created
     out_dir = ctx.submission_dir / STANDARD_FOLDERS[standard]
     stale_files = [out_dir / "define.xml", out_dir / "define.html", out_dir / "metadata.csv", out_dir / STYLESHEET_NAME]
     for stale in list(out_dir.glob("*.xpt")) + list((out_dir / "datasetjson").glob("*.json")) + stale_files:
-        if not stale.exists():
-            continue
-        stale.unlink()
+        stale.unlink(missing_ok=True)
     if not files:
         log.info("%s: no parquet files under %s, nothing to package", standard, source_dir)
         return [], pd.DataFrame(columns=CHECK_COLUMNS)
@@ -323,7 +318,7 @@ def package_standard(ctx: StudyContext, standard: str, source_dir: Path, created
     define_context = DefineContext(
         study_oid=f"STDY.{studyid}", study_name=studyid, study_description=" ".join(str(design.get("title") or studyid).split()),
         protocol_name=studyid, created=created, ct_version=package.attrs["version"], standard=standard,
-        dictionary_versions=specs.dictionaries, source_system_version=pipeline_version(), as_of=as_of,
+        dictionary_versions=specs.dictionaries, source_system_version=installed_version(), as_of=as_of,
     )
 
     checks: list[pd.DataFrame] = []
@@ -399,7 +394,8 @@ def write_define(out_dir: Path, context: DefineContext, metas: list[DatasetMeta]
     value_tables = [t for t in value_tables if len(t)]
     value_level = pd.concat(value_tables, ignore_index=True) if value_tables else pd.DataFrame(
         columns=["dataset", "variable", "by_variable", "by_value", "kind", "length", "significant_digits", "label"])
-    displays, arm_clauses = build_result_displays(tlf_spec, columns_of(frames)) if tlf_spec else ([], [])
+    columns = {name: set(frame.columns) for name, frame in frames.items()}
+    displays, arm_clauses = build_result_displays(tlf_spec, columns) if tlf_spec else ([], [])
     xml = build_define_xml(context, metas, variable_meta, codelists, value_level, displays, arm_clauses)
     problems = validate_define_xml(xml)
     if problems:
@@ -448,11 +444,15 @@ def check_types_and_keys(meta: DatasetMeta, dataset: pd.DataFrame, variables: pd
     return pd.DataFrame(rows, columns=ISSUE_COLUMNS)
 
 
-def _column_names(path: Path) -> list[str]:
+def _read_parquet(reader, path: Path):
     try:
-        return pq.read_schema(path).names
+        return reader(path)
     except Exception as exc:  # pyarrow raises several types for a damaged file
         raise InputError(f"{path}: cannot read parquet ({exc.__class__.__name__}: {exc})") from None
+
+
+def _column_names(path: Path) -> set[str]:
+    return {c.upper() for c in _read_parquet(pq.read_schema, path).names}
 
 
 def package_versions(ctx: StudyContext) -> dict[str, Any]:
@@ -462,24 +462,17 @@ def package_versions(ctx: StudyContext) -> dict[str, Any]:
     >>> versions["define_xml"], versions["dataset_json"], versions["xpt"], versions["standards"]["SDTMIG"]
     ('2.1.0', '1.1.0', 'SAS transport version 5', '3.4')
     """
-    import importlib.metadata
-
-    def installed(name: str) -> str:
-        try:
-            return importlib.metadata.version(name)
-        except importlib.metadata.PackageNotFoundError:
-            return "not installed"
-
     specs = load_study_specs(ctx.specs_dir, ctx.standards_dir)
     return {
-        "pipeline": pipeline_version(),
+        "pipeline": installed_version(),
         "define_xml": DEFINE_VERSION,
         "dataset_json": DATASET_JSON_VERSION,
         "xpt": "SAS transport version 5",
         "standards": {name: version for name, version in IG_VERSIONS.values()},
         "controlled_terminology": load_terminology(ctx.standards_dir).attrs["version"],
         "dictionaries": dict(sorted(specs.dictionaries.items())),
-        "tools": {name: installed(name) for name in ("pyreadstat", "lxml", "pandas", "pyarrow")},
+        "tools": {name: installed_version(name, "not installed")
+                  for name in ("pyreadstat", "lxml", "pandas", "pyarrow")},
     }
 
 
@@ -506,7 +499,7 @@ def write_manifest(submission_dir: Path, created: str, created_source: str, data
         "created": created,
         "created_source": created_source,
         "as_of": as_of,
-        "generator": f"cdisc-pipeline {pipeline_version()} submission stage",
+        "generator": f"cdisc-pipeline {installed_version()} submission stage",
         "versions": versions or {},
         "datasets": datasets,
         "files": entries,
@@ -520,9 +513,9 @@ def run(ctx: StudyContext) -> None:
     cut = compute_data_cut(ctx.sdtm_dir)
     as_of = f"{cut[0]}T23:59:59" if cut else ""
     log.info("creation stamp %s (%s), data as of %s", created, created_source, as_of or "not known")
-    sdtm_columns = {p.stem.upper(): {c.upper() for c in _column_names(p)} for p in sorted(ctx.sdtm_dir.glob("*.parquet"))}
+    sdtm_columns = {p.stem.upper(): _column_names(p) for p in sorted(ctx.sdtm_dir.glob("*.parquet"))}
     if (ctx.adam_dir / "adsl.parquet").exists():  # ADSL variables copied into other ADaM datasets
-        sdtm_columns["ADSL"] = {c.upper() for c in _column_names(ctx.adam_dir / "adsl.parquet")}
+        sdtm_columns["ADSL"] = _column_names(ctx.adam_dir / "adsl.parquet")
     if not sdtm_columns and not list(ctx.adam_dir.glob("*.parquet")):
         raise InputError(f"{ctx.sdtm_dir} and {ctx.adam_dir}: no parquet datasets to package (run sdtm and adam first)")
     summaries: list[dict] = []
@@ -531,14 +524,12 @@ def run(ctx: StudyContext) -> None:
         done, standard_checks = package_standard(ctx, standard, source_dir, created, sdtm_columns, as_of)
         summaries.extend(done)
         checks.append(standard_checks)
-    all_checks = pd.concat([c for c in checks if len(c)], ignore_index=True) if any(len(c) for c in checks) \
-        else pd.DataFrame(columns=CHECK_COLUMNS)
-    all_checks = all_checks.sort_values(["standard", "dataset", "variable", "check", "row"], kind="stable",
+    all_checks = _checks_frame(checks).sort_values(["standard", "dataset", "variable", "check", "row"], kind="stable",
                                         na_position="first")
     write_csv_atomic(ctx.submission_dir / "checks.csv", all_checks)
     versions = package_versions(ctx)
     write_csdrg(ctx, {"created": created, "as_of": as_of, "versions": versions, "datasets": summaries,
-                      "generator": f"cdisc-pipeline {pipeline_version()} submission stage"}, all_checks)
+                      "generator": f"cdisc-pipeline {installed_version()} submission stage"}, all_checks)
     manifest = write_manifest(ctx.submission_dir, created, created_source, summaries, versions, as_of)
     counts = all_checks["severity"].value_counts().to_dict() if len(all_checks) else {}
     log.info("submission package: %d datasets, checks %s, manifest %s", len(summaries), counts or "none", manifest)
