@@ -1,12 +1,5 @@
-"""Printable-ASCII text for XPT v5 (FDA systems mishandle extended characters), by a declared rule.
-
-The rule is the study's ``text_conversion`` (``specs/<study>/submission.yaml``)::
-
-    text_conversion:
-      transliterate: latin          # Latin letters lose their accents (é -> e, ß -> ss); or: none
-      characters: {"ö": "oe"}       # sponsor spelling of single characters, before transliteration
-      values:                       # sponsor dictionary of whole values (e.g. translations), first
-        "被験者の都合": "Subject unavailable"
+"""Printable-ASCII text for XPT v5 (FDA systems mishandle extended characters), by a declared rule:
+the study's ``text_conversion`` in ``specs/<study>/submission.yaml`` (docs/submission-package.md).
 
 A value is looked up in ``values`` first; otherwise each character is kept (printable ASCII),
 spelt by ``characters``, by the built-in table of typographic marks and units (µ -> u, – -> -,

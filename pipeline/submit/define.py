@@ -39,6 +39,8 @@ DECODE_SUFFIXES = ("TESTCD", "PARAMCD", "ARMCD")  # LBTESTCD -> LBTEST, ACTARMCD
 DECODE_NAMES = {"ETCD": "ELEMENT", "QNAM": "QLABEL"}
 DICTIONARIES = {"MedDRA": "MEDDRA", "WHODrug": "WHODRUG", "LOINC": "LOINC"}
 _DICTIONARY_NAMES = {code: name for name, code in DICTIONARIES.items()}
+VALUE_LEVEL_COLUMNS = ["dataset", "variable", "by_variable", "by_value", "kind", "length", "significant_digits",
+                       "label"]
 CODELIST_COLUMNS = ["codelist_oid", "name", "data_type", "codelist_code", "extensible", "coded_value",
                     "decode", "term_code", "extended", "order", "publishing_set"]
 
@@ -234,8 +236,7 @@ def build_value_level_meta(meta: DatasetMeta, dataset: pd.DataFrame, variable_me
     elif "QNAM" in dataset.columns and "QVAL" in dataset.columns:
         by, targets, label_column = "QNAM", ["QVAL"], "QLABEL"
     else:
-        return pd.DataFrame(columns=["dataset", "variable", "by_variable", "by_value", "kind", "length",
-                                     "significant_digits", "label"])
+        return pd.DataFrame(columns=VALUE_LEVEL_COLUMNS)
     targets = [t for t in targets if t in dataset.columns]
     codes = dataset[by].dropna().astype(str)
     codes = sorted(codes[codes != ""].unique())[:MAX_VALUE_LEVEL_CODES]
@@ -254,9 +255,7 @@ def build_value_level_meta(meta: DatasetMeta, dataset: pd.DataFrame, variable_me
                          "length": compute_char_length(values) if kind == "char" else compute_numeric_length(values),
                          "significant_digits": compute_decimals(values) if kind == "float" else None,
                          "label": label})
-    table = pd.DataFrame(rows, columns=["dataset", "variable", "by_variable", "by_value", "kind", "length",
-                                        "significant_digits", "label"])
-    return table.astype({"significant_digits": "Int64"})
+    return pd.DataFrame(rows, columns=VALUE_LEVEL_COLUMNS).astype({"significant_digits": "Int64"})
 
 
 # --------------------------------------------------------------------------------------------

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -38,10 +38,7 @@ VARIABLE_COLUMNS = [
     "predecessor", "method", "key_sequence", "mandatory", "role", "significant_digits", "declared_type",
 ]
 
-SAS_DATE_FORMAT = "DATE9."
-SAS_DATETIME_FORMAT = "DATETIME20."
-SAS_TIME_FORMAT = "TIME8."
-_FORMAT_OF_KIND = {"date": SAS_DATE_FORMAT, "datetime": SAS_DATETIME_FORMAT, "time": SAS_TIME_FORMAT}
+_FORMAT_OF_KIND = {"date": "DATE9.", "datetime": "DATETIME20.", "time": "TIME8."}   # SAS display formats
 _ISO_DURATION = re.compile(r"^-?P")
 SPONSOR_CODELIST = "SPONSOR"
 
@@ -77,7 +74,6 @@ class DatasetMeta:
     keys: tuple[str, ...]
     subclass: str = ""
     label_source: str = "standard"
-    extra: dict[str, Any] = field(default_factory=dict)
 
     @property
     def purpose(self) -> str:
@@ -120,9 +116,6 @@ def load_standard_variables(standards_dir: str | Path | None = None) -> pd.DataF
     table["value_format"] = raw.where(is_format, "")
     return table[["domain", "variable", "order", "label", "type", "core", "codelist",
                   "value_format", "source_file"]]
-
-
-load_standard_datasets = tables.submission_datasets
 
 
 # --------------------------------------------------------------------------------------------
@@ -267,7 +260,7 @@ def build_dataset_meta(name: str, columns: list[str], study_specs: dict[str, dic
     Keys keep only the columns present; when none are known, STUDYID, USUBJID and --SEQ/ASEQ.
 
     >>> meta = build_dataset_meta("suppae", ["STUDYID", "RDOMAIN", "USUBJID", "QNAM"], {},
-    ...                           load_standard_datasets())
+    ...                           tables.submission_datasets())
     >>> meta.label, meta.keys, meta.dataset_class
     ('Supplemental Qualifiers for AE', ('STUDYID', 'RDOMAIN', 'USUBJID', 'QNAM'), 'RELATIONSHIP')
     """
@@ -384,23 +377,15 @@ def build_variable_meta(meta: DatasetMeta, dataset: pd.DataFrame, standard_varia
     rows = []
     for position, variable in enumerate(dataset.columns, start=1):
         values = dataset[variable]
-        label, label_source = None, "fallback"
-        if adam_labels.get(variable):
-            label, label_source = adam_labels[variable], "adam spec"
-        elif spec_value(variable, "label"):
-            label, label_source = str(spec_value(variable, "label")), "study spec"
-        elif variable in exact.index and exact.at[variable, "label"]:
-            label, label_source = str(exact.at[variable, "label"]), "standard"
-        elif stored_labels.get(variable):
-            label, label_source = stored_labels[variable], "parquet"
-        elif variable in anywhere.index and anywhere.at[variable, "label"]:
-            label, label_source = str(anywhere.at[variable, "label"]), "standard (other domain)"
-        elif prefix and variable.startswith(prefix) and generic_labels.get(variable[len(prefix):]):
-            label, label_source = generic_labels[variable[len(prefix):]], "standard (generic --)"
-        else:
-            label = variable
         std_row = exact.loc[variable] if variable in exact.index else (
             anywhere.loc[variable] if variable in anywhere.index else None)
+        labels = ((adam_labels.get(variable), "adam spec"), (spec_value(variable, "label"), "study spec"),
+                  (exact.at[variable, "label"] if variable in exact.index else None, "standard"),
+                  (stored_labels.get(variable), "parquet"),
+                  (anywhere.at[variable, "label"] if variable in anywhere.index else None, "standard (other domain)"),
+                  (generic_labels.get(variable[len(prefix):]) if prefix and variable.startswith(prefix) else None,
+                   "standard (generic --)"))   # first match wins (see the module docstring)
+        label, label_source = next(((str(text), source) for text, source in labels if text), (variable, "fallback"))
         declared = _declared_type(spec_value(variable, "type") or (std_row["type"] if std_row is not None else ""))
         if resolved and variable in spec_rows.index:  # the resolved study table is authoritative
             codelist = spec_value(variable, "codelist") or ""
@@ -614,19 +599,17 @@ def load_study_specs(specs_dir: str | Path, standards_dir: str | Path) -> StudyS
         "origin": table["origin"],
         "_resolved": True,
     })
+    declared = (resolved.spec or {}).get("codelists") or {}
     rows = []
     for name, codelist in sorted(resolved.codelists.items()):
         if not getattr(codelist, "sponsor_defined", False):
             continue
-        for term in sorted(codelist.terms):
-            rows.append({"codelist_code": codelist.code or "", "codelist": name, "codelist_name": name,
-                         "extensible": "Yes" if codelist.extensible else "No", "term_code": "",
-                         "submission_value": term, "synonyms": "", "nci_preferred_term": ""})
-    names = (resolved.spec or {}).get("codelists") or {}
+        title = str(declared[name].get("name") or name) if isinstance(declared.get(name), dict) else name
+        rows += [{"codelist_code": codelist.code or "", "codelist": name, "codelist_name": title,
+                  "extensible": "Yes" if codelist.extensible else "No", "term_code": "",
+                  "submission_value": term, "synonyms": "", "nci_preferred_term": ""}
+                 for term in sorted(codelist.terms)]
     codelists = pd.DataFrame(rows, columns=empty_codelists.columns) if rows else empty_codelists
-    if len(codelists):
-        codelists["codelist_name"] = codelists["codelist"].map(
-            lambda n: str((names.get(n) or {}).get("name") or n) if isinstance(names.get(n), dict) else n)
     dictionaries = {DICTIONARY_CODES.get(str(name).upper().replace(" ", ""), str(name).upper()): str(version)
                     for name, version in ((resolved.spec or {}).get("dictionaries") or {}).items()}
     return StudySpecs(datasets, variables, codelists, dictionaries, "pipeline.standards.study")

@@ -1,23 +1,8 @@
 """Stage ``submission``: package SDTM and ADaM as XPT v5, Dataset-JSON v1.1 and define.xml 2.1.
 
-Reads every ``sdtm/*.parquet`` and ``adam/*.parquet`` under the study outputs and writes::
-
-    submission/sdtm/<name>.xpt, define.xml, define.html, datasetjson/<name>.json, metadata.csv
-    submission/adam/ (same layout)
-    submission/sdtm/csdrg.html a draft Clinical Study Data Reviewer's Guide (PHUSE cSDRG layout)
-    submission/{sdtm,adam}/define.xsl  the stylesheet that shows define.xml in a browser
-    submission/checks.csv      every limit hit, ASCII conversion and metadata fallback
-    submission/manifest.json   SHA-256 and size of every file, record counts, versions, the creation stamp
-
-Text: XPT v5 holds printable ASCII; the XPT spelling of a non-ASCII value follows the study's
-declared ``text_conversion`` (specs/<study>/submission.yaml: sponsor dictionary, then Latin
-transliteration), each changed value is a checks.csv row, and a value without a faithful ASCII
-spelling stops the stage (exit 2). Dataset-JSON keeps the original UTF-8 text.
-
-Creation stamps (XPT headers, Dataset-JSON, define.xml) come from ``SOURCE_DATE_EPOCH`` when set,
-else ``creation_datetime`` in submission.yaml (or study.yaml ``submission``), else the end of the
-data-cut day (latest DM.RFPENDTC), so the same inputs always give byte-identical files; the data
-cut is also define.xml ``AsOfDateTime`` and Dataset-JSON ``dbLastModifiedDateTime``.
+Reads every ``sdtm/*.parquet`` and ``adam/*.parquet`` of the study. The files written, the ASCII
+rule of XPT text and where the creation stamps come from (never the wall clock, so reruns are
+byte-identical) are described in docs/submission-package.md.
 """
 
 from __future__ import annotations
@@ -42,18 +27,19 @@ from pipeline.submit.ascii import (DEFAULT_CONVERSION, TextConversion, compute_a
 from pipeline.submit.csdrg import write_csdrg
 from pipeline.submit.datasetjson import (DATASET_JSON_VERSION, build_dataset_json, render_dataset_json_bytes,
                                          render_dataset_json_rows, validate_dataset_json)
-from pipeline.submit.define import (DEFINE_VERSION, IG_VERSIONS, STYLESHEET_FILE, STYLESHEET_NAME, DefineContext, assign_codelist_oids, build_codelists, build_define_xml,
-                                    check_define_references,
-                                    build_value_level_meta,
-                                    render_define_html, validate_define_xml)
+from pipeline.submit.define import (DEFINE_VERSION, IG_VERSIONS, STYLESHEET_FILE, STYLESHEET_NAME, VALUE_LEVEL_COLUMNS,
+                                    DefineContext, assign_codelist_oids, build_codelists, build_define_xml,
+                                    build_value_level_meta, check_define_references, render_define_html,
+                                    validate_define_xml)
 from pipeline.submit.methods import build_adam_methods, combine_methods
 from pipeline.common.dates import iso_date
-from pipeline.standards.tables import load_standard_origins
+from pipeline.standards.tables import load_standard_origins, submission_datasets
 from pipeline.standards.terminology import CT_COLUMNS, load_terminology
 from pipeline.submit.metadata import (DatasetMeta, build_dataset_meta, build_variable_meta, compute_char_length,
-                                      load_adam_variables, load_standard_datasets, load_standard_variables,
+                                      load_adam_variables, load_standard_variables,
                                       load_study_specs, installed_version)
-from pipeline.submit.xpt import ISSUE_COLUMNS, MAX_LABEL, check_xpt_limits, check_xpt_read_back, format_xpt_timestamp, write_xpt
+from pipeline.submit.xpt import (ISSUE_COLUMNS, MAX_LABEL, check_xpt_limits, check_xpt_read_back, format_xpt_timestamp,
+                                 issue_row, write_xpt)
 
 log = get_logger("submit")
 
@@ -103,12 +89,9 @@ def compute_data_cut(sdtm_dir: Path) -> tuple[str, str] | None:
 
 
 def resolve_creation_datetime(ctx: StudyContext) -> tuple[str, str]:
-    """(ISO datetime, where it came from) for every creation stamp of the package.
-
-    First ``SOURCE_DATE_EPOCH``, then ``creation_datetime`` in ``specs/<study>/submission.yaml`` (or
-    study.yaml ``submission.creation_datetime``), then the end of the data-cut day (see
-    :func:`compute_data_cut`), so the stamp says when the data were current and reruns stay
-    byte-identical; :data:`DEFAULT_CREATION_DATETIME` only when there are no data to date it.
+    """(ISO datetime, where it came from) for every creation stamp of the package: ``SOURCE_DATE_EPOCH``,
+    ``creation_datetime`` of submission.yaml or study.yaml, the end of the data-cut day (the stamp says when
+    the data were current), :data:`DEFAULT_CREATION_DATETIME` only when there are no data to date it.
 
     >>> import tempfile
     >>> ctx = StudyContext.create("iscalimab-ln", outputs=Path(tempfile.mkdtemp()))
@@ -201,9 +184,8 @@ def prepare_dataset(loaded: LoadedDataset, sources: MetadataSources) -> tuple[Da
     frame = loaded.frame
     lower = [c for c in frame.columns if c != c.upper()]
     if lower:
-        checks.append(pd.DataFrame([{"dataset": loaded.name, "variable": c, "row": None, "value": c,
-                                     "check": "variable name not upper case", "severity": "warning",
-                                     "action": "upper-cased"} for c in lower]))
+        checks.append(pd.DataFrame([issue_row(loaded.name, c, None, c, "variable name not upper case", "warning",
+                                              "upper-cased") for c in lower]))
         frame = frame.rename(columns={c: c.upper() for c in lower})
     original_frame = frame
     conversion = sources.text_conversion
@@ -234,9 +216,9 @@ def prepare_dataset(loaded: LoadedDataset, sources: MetadataSources) -> tuple[Da
                                     "value": fallbacks["variable"], "check": "no label in any metadata source",
                                     "severity": "warning", "action": "variable name used as label"}))
     if meta.label_source == "fallback":
-        checks.append(pd.DataFrame([{"dataset": meta.name, "variable": "", "row": None, "value": meta.label,
-                                     "check": "no dataset label in any metadata source", "severity": "warning",
-                                     "action": "generic label used"}]))
+        checks.append(pd.DataFrame([issue_row(meta.name, "", None, meta.label,
+                                              "no dataset label in any metadata source", "warning",
+                                              "generic label used")]))
     checks.append(check_xpt_limits(meta, frame, variables))
     checks.append(check_types_and_keys(meta, frame, variables))
     # one label everywhere: XPT, Dataset-JSON and define.xml carry the same (cut) text
@@ -297,7 +279,7 @@ def package_standard(ctx: StudyContext, standard: str, source_dir: Path, created
         return [], pd.DataFrame(columns=CHECK_COLUMNS)
 
     standard_variables = load_standard_variables(ctx.standards_dir)
-    standard_datasets = load_standard_datasets(ctx.standards_dir)
+    standard_datasets = submission_datasets(ctx.standards_dir)
     origins = load_standard_origins(ctx.standards_dir)["sdtm" if standard == "SDTM" else "adam"]
     specs = load_study_specs(ctx.specs_dir, ctx.standards_dir)
     study_specs, study_variables = specs.datasets, specs.variables
@@ -378,13 +360,14 @@ def write_define(out_dir: Path, context: DefineContext, metas: list[DatasetMeta]
     checks: list[pd.DataFrame] = []
     variable_meta = variable_meta.copy()
     codelists = build_codelists(variable_meta, frames, ct)
-    nonextensible = codelists[codelists["extended"] & (codelists["extensible"] == "No")]
+    outside = codelists["extended"] & (codelists["extensible"] == "No")
+    nonextensible = codelists[outside]
     if len(nonextensible):
         checks.append(pd.DataFrame({"dataset": "", "variable": nonextensible["codelist_oid"], "row": None,
                                     "value": nonextensible["coded_value"], "check": "value not in non-extensible codelist",
                                     "severity": "warning",
                                     "action": "left out of the define.xml codelist (fix the data or the mapping)"}))
-        codelists = codelists[~(codelists["extended"] & (codelists["extensible"] == "No"))].copy()
+        codelists = codelists[~outside].copy()
         codelists["order"] = codelists.groupby("codelist_oid").cumcount() + 1
         emptied = set(nonextensible["codelist_oid"]) - set(codelists["codelist_oid"])
         if emptied:  # no allowed value left: the variable keeps no CodeListRef (the checks say why)
@@ -392,8 +375,8 @@ def write_define(out_dir: Path, context: DefineContext, metas: list[DatasetMeta]
     value_tables = [build_value_level_meta(m, frames[m.name], variable_meta[variable_meta["dataset"] == m.name])
                     for m in metas]
     value_tables = [t for t in value_tables if len(t)]
-    value_level = pd.concat(value_tables, ignore_index=True) if value_tables else pd.DataFrame(
-        columns=["dataset", "variable", "by_variable", "by_value", "kind", "length", "significant_digits", "label"])
+    value_level = pd.concat(value_tables, ignore_index=True) if value_tables \
+        else pd.DataFrame(columns=VALUE_LEVEL_COLUMNS)
     columns = {name: set(frame.columns) for name, frame in frames.items()}
     displays, arm_clauses = build_result_displays(tlf_spec, columns) if tlf_spec else ([], [])
     xml = build_define_xml(context, metas, variable_meta, codelists, value_level, displays, arm_clauses)
@@ -431,16 +414,15 @@ def check_types_and_keys(meta: DatasetMeta, dataset: pd.DataFrame, variables: pd
     for row in variables.itertuples(index=False):
         actual = "Char" if row.kind == "char" else "Num"
         if row.declared_type and actual != row.declared_type:
-            rows.append({"dataset": meta.name, "variable": row.variable, "row": None, "value": actual,
-                         "check": f"type {actual} in the data, {row.declared_type} in the metadata",
-                         "severity": "warning", "action": "written as found in the data"})
+            rows.append(issue_row(meta.name, row.variable, None, actual, f"type {actual} in the data, "
+                                  f"{row.declared_type} in the metadata", "warning", "written as found in the data"))
     keys = [k for k in meta.keys if k in dataset.columns]
     if keys and len(dataset):
         duplicated = dataset.duplicated(subset=keys, keep=False).to_numpy().nonzero()[0]
         if len(duplicated):
-            rows.append({"dataset": meta.name, "variable": ", ".join(keys), "row": int(duplicated[0]) + 1,
-                         "value": f"{len(duplicated)} records", "check": "records not unique by the keys",
-                         "severity": "warning", "action": "keys declared as specified; review the key variables"})
+            rows.append(issue_row(meta.name, ", ".join(keys), int(duplicated[0]) + 1, f"{len(duplicated)} records",
+                                  "records not unique by the keys", "warning",
+                                  "keys declared as specified; review the key variables"))
     return pd.DataFrame(rows, columns=ISSUE_COLUMNS)
 
 
