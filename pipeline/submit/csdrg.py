@@ -1,19 +1,11 @@
 """A draft Clinical Study Data Reviewer's Guide (PHUSE cSDRG layout) from what the pipeline knows.
 
 Written to ``submission/sdtm/csdrg.html`` beside define.xml by the submission stage. Every section
-comes from a file the pipeline already reads, so the guide cannot disagree with the package:
-
-1. Introduction: the standards, formats and dictionary versions of ``manifest.json``; the source
-   data (site exports of ``study.yaml`` sites, or existing SDTM from ``sources``).
-2. Protocol description: number, title, registry, phase, blinding, arms, epochs and visits from
-   ``study.yaml``; the trial design datasets present.
-3. Subject data description: every SDTM dataset with its label, class, structure, keys, records
-   and the origins of its variables (``metadata.csv``); the non-ASCII text converted for XPT
-   (``checks.csv``).
-4. Analysis datasets: every ADaM dataset, its records and how many variables are derived.
-5. Data conformance summary: the validation gate and the rules run; every finding still open or
-   accepted, grouped by rule, dataset and severity with its count, a message and, for an accepted
-   one, the sponsor's reason from ``expectations.yaml``.
+comes from a file the pipeline already reads, so the guide cannot disagree with the package.
+Sections (PHUSE layout): introduction (the versions of ``manifest.json``, the source data), protocol
+(``study.yaml``), subject data (``metadata.csv`` origins, the non-ASCII text of ``checks.csv``),
+analysis datasets, and the conformance summary (findings by rule, accepted ones with the sponsor's
+reason from ``expectations.yaml``).
 
 Sections a machine cannot write (annotated CRF notes, protocol amendments) say so and are left to
 the sponsor. The page is deterministic: same inputs, same bytes.

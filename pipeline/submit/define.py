@@ -81,25 +81,21 @@ def assign_codelist_oids(variable_meta: pd.DataFrame, ct: pd.DataFrame) -> pd.Da
     [['CL.NY', ''], ['CL.MEDDRA', 'MEDDRA'], ['CL.LB.LBTESTCD', ''], ['CL.NY', '']]
     """
     known = set(ct["codelist"])
-    result = variable_meta.copy()
     oids, dictionaries = [], []
-    for row in result.itertuples(index=False):
+    for row in variable_meta.itertuples(index=False):
         codelist = str(row.codelist or "")
         dictionary = next((code for prefix, code in DICTIONARIES.items() if str(row.value_format).startswith(prefix)), "")
-        oid = ""
-        if _decode_companion(row.variable) or codelist == SPONSOR_CODELIST or (codelist and "/" not in codelist and codelist not in known):
-            oid = f"CL.{row.dataset}.{row.variable}" if (codelist or _decode_companion(row.variable)) else ""
-        elif codelist:
-            oid = f"CL.{codelist.replace('/', '.')}"
-        elif row.dataset.startswith("AD") and row.variable.endswith("FL") and row.kind == "char":
-            oid = "CL.NY"
         if dictionary:
-            oid = f"CL.{dictionary}"
-        oids.append(oid)
+            oids.append(f"CL.{dictionary}")
+        elif _decode_companion(row.variable) or codelist == SPONSOR_CODELIST or (codelist and "/" not in codelist
+                                                                                 and codelist not in known):
+            oids.append(f"CL.{row.dataset}.{row.variable}")
+        elif codelist:
+            oids.append(f"CL.{codelist.replace('/', '.')}")
+        else:
+            oids.append("CL.NY" if row.dataset.startswith("AD") and row.variable.endswith("FL") and row.kind == "char" else "")
         dictionaries.append(dictionary)
-    result["codelist_oid"] = oids
-    result["dictionary"] = dictionaries
-    return result
+    return variable_meta.assign(codelist_oid=oids, dictionary=dictionaries)
 
 
 def build_codelists(variable_meta: pd.DataFrame, datasets: dict[str, pd.DataFrame], ct: pd.DataFrame) -> pd.DataFrame:

@@ -31,6 +31,7 @@ from pipeline.standards.study import load_adam_variables, load_study_metadata  #
 from pipeline.standards.tables import ADAM_CLASSES, load_standard_origins
 from pipeline.standards.terminology import CT_COLUMNS
 from pipeline.submit._vector import as_text, factorize, map_unique
+from pipeline.submit.methods import PREDECESSOR_TEXT
 
 VARIABLE_COLUMNS = [
     "dataset", "variable", "order", "label", "label_source", "kind", "length", "display_format",
@@ -56,7 +57,6 @@ def installed_version(name: str = "cdisc-pipeline", missing: str = "0.0.0") -> s
     except importlib.metadata.PackageNotFoundError:
         return missing
 
-_PREDECESSOR_TEXT = re.compile(r"[A-Z][A-Z0-9]{1,7}\.[A-Z][A-Z0-9_]{0,7}")
 ADAM_CLASS_NAMES = {**ADAM_CLASSES, **{name: name for name in ADAM_CLASSES.values()}, "OTHER": "ADAM OTHER",
                     "ADAM OTHER": "ADAM OTHER"}
 DICTIONARY_CODES = {"MEDDRA": "MEDDRA", "WHODRUG": "WHODRUG", "LOINC": "LOINC"}
@@ -421,7 +421,7 @@ def build_variable_meta(meta: DatasetMeta, dataset: pd.DataFrame, standard_varia
             generic_method = generic_method.replace("--", prefix)
         method = spec_value(variable, "method", "derivation") or adam_methods.get((name, variable)) \
             or adam_methods.get(("*", variable)) or generic_method
-        if meta.standard == "ADaM" and not origin and _PREDECESSOR_TEXT.fullmatch(str(method or "")):
+        if meta.standard == "ADaM" and not origin and PREDECESSOR_TEXT.fullmatch(str(method or "")):
             origin, predecessor, method = "Predecessor", str(method), ""
         if meta.standard == "ADaM" and not origin:
             source_domain = _predecessor_domain(name, variable, sdtm_sources)
@@ -563,7 +563,6 @@ class StudySpecs:
     variables: pd.DataFrame
     codelists: pd.DataFrame  # CT layout (codelist_code, codelist, ..., submission_value)
     dictionaries: dict[str, str]
-    source: str
 
 
 def load_study_specs(specs_dir: str | Path, standards_dir: str | Path) -> StudySpecs:
@@ -571,19 +570,19 @@ def load_study_specs(specs_dir: str | Path, standards_dir: str | Path) -> StudyS
 
     That module merges ``datasets.yaml`` with the standard tables (labels, codelists, sponsor
     codelists from study.yaml and instruments); a broken spec raises its :class:`ConfigError`
-    (file and line). No ``datasets.yaml``: everything empty (``source`` ``none``).
+    (file and line). No ``datasets.yaml``: everything empty.
 
     >>> from pipeline.common.study import StudyContext
     >>> ctx = StudyContext.create("iscalimab-ln")
     >>> specs = load_study_specs(ctx.specs_dir, ctx.standards_dir)
-    >>> specs.source, specs.datasets["DM"]["keys"]
-    ('pipeline.standards.study', ['STUDYID', 'USUBJID'])
+    >>> specs.datasets["DM"]["keys"], specs.dictionaries["MEDDRA"] != ""
+    (['STUDYID', 'USUBJID'], True)
     """
     specs_dir, standards_dir = Path(specs_dir), Path(standards_dir)
     path = specs_dir / "datasets.yaml"
     empty_codelists = pd.DataFrame(columns=CT_COLUMNS)
     if not path.exists():
-        return StudySpecs({}, pd.DataFrame(columns=["dataset", "variable"]), empty_codelists, {}, "none")
+        return StudySpecs({}, pd.DataFrame(columns=["dataset", "variable"]), empty_codelists, {})
     resolved = load_study_metadata(specs_dir, standards_dir)
     datasets = {name: {"label": d.label, "class": d.class_, "structure": d.structure, "keys": list(d.keys)}
                 for name, d in resolved.datasets.items()}
@@ -612,5 +611,5 @@ def load_study_specs(specs_dir: str | Path, standards_dir: str | Path) -> StudyS
     codelists = pd.DataFrame(rows, columns=empty_codelists.columns) if rows else empty_codelists
     dictionaries = {DICTIONARY_CODES.get(str(name).upper().replace(" ", ""), str(name).upper()): str(version)
                     for name, version in ((resolved.spec or {}).get("dictionaries") or {}).items()}
-    return StudySpecs(datasets, variables, codelists, dictionaries, "pipeline.standards.study")
+    return StudySpecs(datasets, variables, codelists, dictionaries)
 

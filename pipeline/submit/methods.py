@@ -1,13 +1,8 @@
-"""define.xml method texts written from the ADaM derivation spec that runs (``specs/<study>/adam.yaml``).
+"""define.xml method texts written from the ADaM derivation spec that runs (``specs/<study>/adam.yaml``),
+so the text and the derivation come from the same lines (docs/submission-package.md, "Method texts").
 
-Each ADaM variable's method is the words of the steps that create or change it, in spec order:
-the verb and its arguments, with ``${...}`` placeholders replaced by their study.yaml values, so
-the text in define.xml and the derivation the engine runs come from the same lines and cannot
-drift apart. A hand-written ``method`` in the spec's ``variables`` is kept as a note after it.
-
-A variable copied unchanged by a plain merge (``derive_vars_merged`` from ``{adam: adsl}`` or an
-SDTM domain, no filter, no order) is a predecessor, written ``ADSL.TRTSDT``; the metadata builder
-turns that text into ``Origin Type="Predecessor"``.
+A plain-merge copy is written ``ADSL.TRTSDT``; the metadata builder turns that text into
+``Origin Type="Predecessor"``.
 """
 
 from __future__ import annotations
@@ -18,6 +13,8 @@ from collections.abc import Mapping
 from typing import Any
 
 _PLACEHOLDER = re.compile(r"\$\{([A-Za-z0-9_.]+)\}")
+PREDECESSOR_TEXT = re.compile(r"[A-Z][A-Z0-9]{1,7}\.[A-Z][A-Z0-9_]{0,7}")
+_COPY = re.compile(r"[A-Z0-9]+\.[A-Z0-9_]+")
 TABLE_OPS = ("filter", "compute", "assign", "round", "rename", "drop", "union", "sort")
 AVISIT_VARS = ("AVISIT", "AVISITN", "AWTARGET", "AWLO", "AWHI", "AWTDIFF", "AWU")
 
@@ -401,11 +398,10 @@ def build_adam_methods(spec: Mapping[str, Any], design: Mapping[str, Any] | None
                     continue
                 text = describe_step(verb, args, variable)
                 if text:
-                    if texts.get(key) and re.fullmatch(r"[A-Z0-9]+\.[A-Z0-9_]+", texts[key][-1]):
+                    if texts.get(key) and _COPY.fullmatch(texts[key][-1]):
                         texts[key] = [f"copied from {texts[key][-1]}"]
                     texts.setdefault(key, []).append(text)
-    return {key: ("; then ".join(parts) if len(parts) > 1 else parts[0]) + ("" if len(parts) == 1 and
-            re.fullmatch(r"[A-Z0-9]+\.[A-Z0-9_]+", parts[0]) else ".")
+    return {key: "; then ".join(parts) + ("" if len(parts) == 1 and _COPY.fullmatch(parts[0]) else ".")
             for key, parts in texts.items()}
 
 
@@ -421,9 +417,9 @@ def combine_methods(generated: dict[tuple[str, str], str], written: dict[tuple[s
     for key, text in written.items():
         if not text:
             continue
-        if re.fullmatch(r"[A-Z][A-Z0-9]{1,7}\.[A-Z][A-Z0-9_]{0,7}", text) or key not in generated:
+        if PREDECESSOR_TEXT.fullmatch(text) or key not in generated:
             out[key] = text
-        elif re.fullmatch(r"[A-Z][A-Z0-9]{1,7}\.[A-Z][A-Z0-9_]{0,7}", generated[key]):
+        elif PREDECESSOR_TEXT.fullmatch(generated[key]):
             out[key] = f"{text} (copied from {generated[key]})"
         else:
             out[key] = f"{generated[key]} Note: {text}"

@@ -59,7 +59,6 @@ class LoadedDataset:
     frame: pd.DataFrame
     stored_labels: dict[str, str]
     stored_label: str | None
-    source: Path
 
 
 def compute_data_cut(sdtm_dir: Path) -> tuple[str, str] | None:
@@ -139,7 +138,7 @@ def read_dataset(path: Path) -> LoadedDataset:
               if (f.metadata or {}).get(b"label")}
     stored_label = (table.schema.metadata or {}).get(b"label", b"").decode("utf-8", "replace") or None
     frame = table.to_pandas()
-    return LoadedDataset(path.stem.upper(), frame, labels, stored_label, path)
+    return LoadedDataset(path.stem.upper(), frame, labels, stored_label)
 
 
 def _checks_frame(rows: list[pd.DataFrame]) -> pd.DataFrame:
@@ -306,7 +305,6 @@ def package_standard(ctx: StudyContext, standard: str, source_dir: Path, created
     checks: list[pd.DataFrame] = []
     metas: list[DatasetMeta] = []
     frames: dict[str, pd.DataFrame] = {}
-    originals: dict[str, pd.DataFrame] = {}
     variable_tables: list[pd.DataFrame] = []
     sources = MetadataSources(standard_variables, standard_datasets, origins, study_specs, study_variables,
                               adam_variables, adam_methods, sdtm_columns, load_text_conversion(ctx.specs_dir))
@@ -314,7 +312,6 @@ def package_standard(ctx: StudyContext, standard: str, source_dir: Path, created
     for path in files:
         forget_columns()   # the kept factorisations describe one dataset: prepared and written in one go
         meta, frame, variables, dataset_checks, original = prepare_dataset(read_dataset(path), sources)
-        originals[meta.name] = original
         checks.extend(dataset_checks)
         metas.append(meta)
         frames[meta.name] = frame
