@@ -53,9 +53,7 @@ def _q(ns: str, tag: str) -> str:
     return f"{{{ns}}}{tag}"
 
 
-# --------------------------------------------------------------------------------------------
-# codelists
-# --------------------------------------------------------------------------------------------
+# --- codelists -------------------------------------------------------------------------------
 
 def _decode_companion(variable: str) -> str | None:
     """The variable holding the decode of a code variable (``LBTESTCD`` -> ``LBTEST``), or None.
@@ -203,9 +201,7 @@ def _codelist_name(oid: str, group: pd.DataFrame, terms: pd.DataFrame) -> str:
     return f"{first['dataset']}.{first['variable']} values" if oid.count(".") == 2 else oid[3:]
 
 
-# --------------------------------------------------------------------------------------------
-# value-level metadata
-# --------------------------------------------------------------------------------------------
+# --- value-level metadata --------------------------------------------------------------------
 
 def build_value_level_meta(meta: DatasetMeta, dataset: pd.DataFrame, variable_meta: pd.DataFrame) -> pd.DataFrame:
     """Value-level rows: results of findings by ``--TESTCD``, ``TSVAL`` by ``TSPARMCD``, ``AVAL``/``AVALC`` by
@@ -254,9 +250,7 @@ def build_value_level_meta(meta: DatasetMeta, dataset: pd.DataFrame, variable_me
     return pd.DataFrame(rows, columns=VALUE_LEVEL_COLUMNS).astype({"significant_digits": "Int64"})
 
 
-# --------------------------------------------------------------------------------------------
-# the document
-# --------------------------------------------------------------------------------------------
+# --- the document ----------------------------------------------------------------------------
 
 @dataclass(frozen=True)
 class DefineContext:
@@ -413,9 +407,8 @@ def build_define_xml(context: DefineContext, metas: list[DatasetMeta], variable_
             parents = group.set_index("variable")
             for row in vl_rows.itertuples(index=False):
                 parent = parents.loc[row.variable]
-                kind = row.kind
-                define_type = "text" if kind == "char" else kind
-                _item_def(mdv, f"{item_oid(meta.name, row.variable)}.{row.by_value}", row.variable, define_type, kind,
+                _item_def(mdv, f"{item_oid(meta.name, row.variable)}.{row.by_value}", row.variable,
+                          "text" if row.kind == "char" else row.kind, row.kind,
                           int(row.length), row.significant_digits, "", f"{parent['label']} ({row.label})"[:200], "",
                           parent["origin"], parent["origin_source"], parent["predecessor"], "")
 

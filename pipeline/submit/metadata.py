@@ -84,9 +84,7 @@ class DatasetMeta:
         return f"{self.name.lower()}.xpt"
 
 
-# --------------------------------------------------------------------------------------------
-# standards and study specs
-# --------------------------------------------------------------------------------------------
+# --- standards and study specs ---------------------------------------------------------------
 
 def load_standard_variables(standards_dir: str | Path | None = None) -> pd.DataFrame:
     """The standard variable tables (:func:`pipeline.standards.tables.load_standard_variables`) with
@@ -118,9 +116,10 @@ def load_standard_variables(standards_dir: str | Path | None = None) -> pd.DataF
                   "value_format", "source_file"]]
 
 
-# --------------------------------------------------------------------------------------------
-# types from data
-# --------------------------------------------------------------------------------------------
+# --- types from data -------------------------------------------------------------------------
+
+_TEMPORAL_TYPES = (((dt.datetime, pd.Timestamp), "datetime"), (dt.date, "date"), (dt.time, "time"))   # datetime first
+
 
 def compute_variable_kind(values: pd.Series) -> str:
     """The physical kind of a column: ``char``, ``integer``, ``float``, ``date``, ``datetime``, ``time``.
@@ -144,13 +143,7 @@ def compute_variable_kind(values: pd.Series) -> str:
         return "float"
     _, uniques = factorize(values)   # distinct values in order of appearance, missing left out
     first = uniques[0] if len(uniques) else None
-    if isinstance(first, (dt.datetime, pd.Timestamp)):
-        return "datetime"
-    if isinstance(first, dt.date):
-        return "date"
-    if isinstance(first, dt.time):
-        return "time"
-    return "char"
+    return next((kind for types, kind in _TEMPORAL_TYPES if isinstance(first, types)), "char")
 
 
 SPEC_TYPE_KINDS = {"text": "char", "char": "char", "string": "char", "integer": "integer", "float": "float",
@@ -184,16 +177,9 @@ def resolve_variable_kind(variable: str, values: pd.Series, spec_type: str = "",
         if spec_kind:
             return spec_kind
         if temporal_data:
-            if variable.endswith("DTM"):
-                return "datetime"
-            if variable.endswith("TM"):
-                return "time"
-            return "date" if variable.endswith("DT") else kind
-        if declared == "Num":
-            return "integer" if dictionary_code else "float"
-        if declared == "Char":
-            return "char"
-        return kind
+            return next((k for suffix, k in (("DTM", "datetime"), ("TM", "time"), ("DT", "date"))
+                         if variable.endswith(suffix)), kind)
+        return {"Num": "integer" if dictionary_code else "float", "Char": "char"}.get(declared, kind)
     if spec_kind in TEMPORAL_KINDS and temporal_data:
         return spec_kind
     if kind in ("date", "datetime") and variable.endswith("DTM"):
@@ -248,9 +234,7 @@ def compute_char_length(values: pd.Series) -> int:
     return max(int(lengths.max()), 1) if len(lengths) else 1
 
 
-# --------------------------------------------------------------------------------------------
-# dataset-level metadata
-# --------------------------------------------------------------------------------------------
+# --- dataset-level metadata ------------------------------------------------------------------
 
 def build_dataset_meta(name: str, columns: list[str], study_specs: dict[str, dict[str, Any]],
                        standard_datasets: dict[str, dict[str, dict[str, Any]]],
@@ -308,9 +292,7 @@ def build_dataset_meta(name: str, columns: list[str], study_specs: dict[str, dic
     )
 
 
-# --------------------------------------------------------------------------------------------
-# variable-level metadata
-# --------------------------------------------------------------------------------------------
+# --- variable-level metadata -----------------------------------------------------------------
 
 def _pattern_lookup(table: dict[str, dict[str, Any]], variable: str, prefix: str) -> dict[str, Any]:
     if variable in table:
@@ -551,9 +533,7 @@ def compute_numeric_length(values: pd.Series) -> int:
     return max(1, integer_digits + (decimals + 1 if decimals else 0))
 
 
-# --------------------------------------------------------------------------------------------
-# the study's resolved metadata (pipeline.standards.study)
-# --------------------------------------------------------------------------------------------
+# --- the study's resolved metadata (pipeline.standards.study) --------------------------------
 
 @dataclass(frozen=True)
 class StudySpecs:

@@ -104,12 +104,11 @@ def resolve_creation_datetime(ctx: StudyContext) -> tuple[str, str]:
         except ValueError:
             raise ConfigError(f"environment variable SOURCE_DATE_EPOCH={epoch!r}: expected whole seconds since 1970") from None
         return moment.strftime("%Y-%m-%dT%H:%M:%S"), "SOURCE_DATE_EPOCH"
-    submission_spec = ctx.spec("submission") if (ctx.specs_dir / "submission.yaml").exists() else None
-    candidates = [((submission_spec or {}).get("creation_datetime") if isinstance(submission_spec, dict) else None,
-                   ctx.specs_dir / "submission.yaml", "submission.yaml creation_datetime"),
-                  ((ctx.design.get("submission") or {}).get("creation_datetime") if isinstance(ctx.design, dict) else None,
-                   ctx.specs_dir / "study.yaml", "study.yaml submission.creation_datetime")]
-    for configured, path, source in candidates:
+    submission = ctx.spec("submission") if (ctx.specs_dir / "submission.yaml").exists() else None
+    in_design = ctx.design.get("submission") if isinstance(ctx.design, dict) else None
+    for spec, path, source in ((submission, ctx.specs_dir / "submission.yaml", "submission.yaml creation_datetime"),
+                               (in_design, ctx.specs_dir / "study.yaml", "study.yaml submission.creation_datetime")):
+        configured = spec.get("creation_datetime") if isinstance(spec, dict) else None
         if configured:
             try:
                 moment = dt.datetime.fromisoformat(str(configured))
