@@ -195,4 +195,3 @@ def build_result_displays(tlf_spec: dict[str, Any], columns: dict[str, set[str]]
         if display.results:
             displays.append(display)
     return displays, clauses
-

@@ -19,7 +19,6 @@ from pathlib import Path
 
 import pandas as pd
 
-from pipeline.common.errors import ConfigError
 from pipeline.submit._vector import map_unique
 
 # Characters whose NFKD decomposition is not a useful ASCII spelling.
@@ -63,7 +62,7 @@ def load_text_conversion(specs_dir: str | Path) -> TextConversion:
     """The study's ``text_conversion`` from ``specs_dir/submission.yaml`` (default: transliterate Latin).
 
     Every replacement must itself be printable ASCII; a broken rule raises :class:`ConfigError`
-    naming the file and the entry.
+    naming the file, the line and the entry.
 
     >>> import tempfile, pathlib
     >>> folder = pathlib.Path(tempfile.mkdtemp())
@@ -73,33 +72,29 @@ def load_text_conversion(specs_dir: str | Path) -> TextConversion:
     >>> load_text_conversion(pathlib.Path(tempfile.mkdtemp())).source
     'default (transliterate: latin)'
     """
-    from pipeline.common.specfile import load_spec
+    from pipeline.common.specfile import Where, check_keys, load_spec
 
     path = Path(specs_dir) / TEXT_CONVERSION_FILE
     data = load_spec(path) if path.exists() else None
     spec = data.get("text_conversion") if isinstance(data, dict) else None
     if spec is None:
         return TextConversion(rule_file=str(path))
-    if not isinstance(spec, dict):
-        raise ConfigError(f"{path}: text_conversion must be a mapping (transliterate, characters, values)")
-    unknown = sorted(set(spec) - {"transliterate", "characters", "values"})
-    if unknown:
-        raise ConfigError(f"{path}: text_conversion: unknown key {unknown[0]!r} (allowed: transliterate, characters, values)")
+    where = Where(path, 1).at(data, "text_conversion")
+    check_keys(spec, {"transliterate": "text", "characters": "mapping", "values": "mapping"}, where, "text_conversion")
     mode = str(spec.get("transliterate", "latin")).strip().lower()
     if mode not in ("latin", "none"):
-        raise ConfigError(f"{path}: text_conversion.transliterate {mode!r}: expected 'latin' or 'none'")
+        raise where.at(spec, "transliterate").error(f"text_conversion.transliterate {mode!r}: "
+                                                    "expected 'latin' or 'none'")
 
     def table(key: str) -> dict[str, str]:
-        entries = spec.get(key) or {}
-        if not isinstance(entries, dict):
-            raise ConfigError(f"{path}: text_conversion.{key} must be a mapping of original -> ASCII text")
         out = {}
-        for original, replacement in entries.items():
+        for original, replacement in (spec.get(key) or {}).items():
+            entry = where.at(spec[key], original)
             original, replacement = str(original), "" if replacement is None else str(replacement)
             if not (replacement.isascii() and _printable(replacement)):
-                raise ConfigError(f"{path}: text_conversion.{key}[{original!r}] = {replacement!r} is not printable ASCII")
+                raise entry.error(f"text_conversion.{key}[{original!r}] = {replacement!r} is not printable ASCII")
             if key == "characters" and len(original) != 1:
-                raise ConfigError(f"{path}: text_conversion.characters key {original!r} must be one character")
+                raise entry.error(f"text_conversion.characters key {original!r} must be one character")
             out[original] = replacement
         return out
 

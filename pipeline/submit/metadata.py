@@ -187,37 +187,24 @@ def resolve_variable_kind(variable: str, values: pd.Series, spec_type: str = "",
     return kind
 
 
-def _distinct_text(values: pd.Series) -> pd.Series:
-    """The distinct non-missing values of a column as text (checks that hold for all values hold for these)."""
-    return pd.Series(factorize(values)[1], dtype=object).astype(str)
+_COMPLETE = {"date": r"\d{4}-\d{2}-\d{2}", "datetime": r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?"}
 
 
-def _iso_text_type(values: pd.Series) -> str:
-    """Define-XML data type of an ISO 8601 text column (``date``, ``datetime``, ``durationDatetime``)."""
-    valid = _distinct_text(values)
-    valid = valid[valid.str.len() > 0]
-    if len(valid) and valid.str.match(_ISO_DURATION).all():
-        return "durationDatetime"
-    return "datetime" if valid.str.contains("T", regex=False).any() else "date"
+def _iso_types(values: pd.Series) -> tuple[str, str]:
+    """(Define-XML, Dataset-JSON) data types of an ISO 8601 text column. Define-XML: ``date``,
+    ``datetime`` or ``durationDatetime``; Dataset-JSON: ``date``/``datetime`` only when every value
+    is complete, else ``string`` (partial dates such as ``2019-04`` are not valid JSON dates).
 
-
-_COMPLETE_DATE = r"\d{4}-\d{2}-\d{2}"
-_COMPLETE_DATETIME = r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?"
-
-
-def _iso_json_type(values: pd.Series, define_type: str) -> str:
-    """Dataset-JSON type of an ISO 8601 text column: ``date``/``datetime`` only when every value is
-    complete, else ``string`` (partial dates such as ``2019-04`` are not valid JSON dates).
-
-    >>> _iso_json_type(pd.Series(["2019-04-01", None]), "date"), _iso_json_type(pd.Series(["2019-04"]), "date")
-    ('date', 'string')
+    >>> _iso_types(pd.Series(["2019-04-01", None])), _iso_types(pd.Series(["2019-04"])), _iso_types(pd.Series(["P2D"]))
+    (('date', 'date'), ('date', 'string'), ('durationDatetime', 'string'))
     """
-    valid = _distinct_text(values)
+    valid = pd.Series(factorize(values)[1], dtype=object).astype(str)   # distinct values stand for all
     valid = valid[valid != ""]
-    if not len(valid) or define_type not in ("date", "datetime"):
-        return "string"
-    pattern = _COMPLETE_DATE if define_type == "date" else _COMPLETE_DATETIME
-    return define_type if valid.str.fullmatch(pattern).all() else "string"
+    if len(valid) and valid.str.match(_ISO_DURATION).all():
+        return "durationDatetime", "string"
+    define_type = "datetime" if valid.str.contains("T", regex=False).any() else "date"
+    complete = len(valid) and valid.str.fullmatch(_COMPLETE[define_type]).all()
+    return define_type, define_type if complete else "string"
 
 
 def compute_char_length(values: pd.Series) -> int:
@@ -386,8 +373,7 @@ def build_variable_meta(meta: DatasetMeta, dataset: pd.DataFrame, standard_varia
         if kind == "char":
             length = compute_char_length(values)
             is_iso = str(value_format).lower().replace(" ", "").startswith("iso8601")
-            define_type = _iso_text_type(values) if is_iso else "text"
-            json_type = _iso_json_type(values, define_type) if is_iso else "string"
+            define_type, json_type = _iso_types(values) if is_iso else ("text", "string")
             json_target, display_format = None, ""
         elif kind in ("integer", "float"):
             length, define_type, json_type, json_target, display_format = compute_numeric_length(values), kind, kind, None, ""
@@ -592,4 +578,3 @@ def load_study_specs(specs_dir: str | Path, standards_dir: str | Path) -> StudyS
     dictionaries = {DICTIONARY_CODES.get(str(name).upper().replace(" ", ""), str(name).upper()): str(version)
                     for name, version in ((resolved.spec or {}).get("dictionaries") or {}).items()}
     return StudySpecs(datasets, variables, codelists, dictionaries)
-

@@ -408,13 +408,8 @@ def check_xpt_read_back(path: str | Path, dataset: pd.DataFrame, meta: DatasetMe
             bad = (~same).nonzero()[0]
             if len(bad):
                 first_bad = int(bad[0])
-                got_value, want_value = float(got[first_bad]), _plain(want[first_bad])
+                got_value, want_value = float(got[first_bad]), float(want[first_bad])
         if len(bad):
             problems.append(f"{where}: {variable} row {first_bad + 1}: read back {got_value!r}, "
                             f"expected {want_value!r} ({len(bad)} value(s) differ)")
     return problems
-
-
-def _plain(value):
-    """numpy scalars as plain Python values, for readable messages."""
-    return value.item() if isinstance(value, np.generic) else value

@@ -93,10 +93,13 @@ def test_text_conversion_rule_is_loaded_and_checked(tmp_path):
     conversion = load_text_conversion(tmp_path)
     assert conversion.values == {"\u9ad8\u8840\u5727": "Hypertension"} and conversion.transliterate_latin is False
     (tmp_path / "submission.yaml").write_text("text_conversion:\n  values: {a: \"\u00e9\"}\n", encoding="utf-8")
-    with pytest.raises(ConfigError, match="is not printable ASCII"):
+    with pytest.raises(ConfigError, match=r"submission\.yaml:2: text_conversion\.values\['a'\] = 'é' is not"):
         load_text_conversion(tmp_path)
     (tmp_path / "submission.yaml").write_text("text_conversion:\n  transliterate: greek\n", encoding="utf-8")
-    with pytest.raises(ConfigError, match="expected 'latin' or 'none'"):
+    with pytest.raises(ConfigError, match=r"submission\.yaml:2: text_conversion\.transliterate 'greek': expected"):
+        load_text_conversion(tmp_path)
+    (tmp_path / "submission.yaml").write_text("text_conversion:\n  spelling: latin\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"submission\.yaml:2: text_conversion: unknown key 'spelling'"):
         load_text_conversion(tmp_path)
 
 
