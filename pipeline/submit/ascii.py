@@ -156,8 +156,8 @@ def derive_vars_ascii(dataset: pd.DataFrame, dataset_name: str = "",
                       conversion: TextConversion = DEFAULT_CONVERSION) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Convert every text column of ``dataset`` to printable ASCII by ``conversion``.
 
-    Returns (a new frame, a report with columns ``dataset, variable, row, original, replacement,
-    rule``, ``row`` being the 1-based record number). A value without a faithful ASCII spelling
+    Returns (a new frame, a report of ``REPORT_COLUMNS``, ``row`` being the 1-based record number).
+    A value without a faithful ASCII spelling
     keeps its original text in the frame and has ``replacement`` None and the reason in ``rule``:
     the caller decides (the submission stage stops). The caller's frame is not changed.
 

@@ -19,6 +19,7 @@ from typing import Any
 import pandas as pd
 from lxml import etree
 
+from pipeline.submit._vector import value_text
 from pipeline.submit.datasetjson import item_group_oid, item_oid
 from pipeline.standards.tables import IG_VERSIONS
 from pipeline.standards.terminology import CT_COLUMNS
@@ -126,7 +127,7 @@ def build_codelists(variable_meta: pd.DataFrame, datasets: dict[str, pd.DataFram
             pairs["decode"] = pairs[companion].astype(str) if len(columns) > 1 else ""
             values.append(pairs[["coded_value", "decode"]])
         data_values = pd.concat(values, ignore_index=True) if values else pd.DataFrame(columns=["coded_value", "decode"])
-        data_values["coded_value"] = data_values["coded_value"].map(_coded_text)
+        data_values["coded_value"] = data_values["coded_value"].map(value_text)
         data_values = data_values[data_values["coded_value"] != ""].drop_duplicates("coded_value")
         names = [n for n in str(group["codelist"].iloc[0] or "").split("/") if n in ct_by_name]
         terms = pd.concat([ct_by_name[n] for n in names], ignore_index=True) if names else pd.DataFrame(columns=CT_COLUMNS)
@@ -188,12 +189,6 @@ def drop_empty_codelist_refs(variable_meta: pd.DataFrame, codelists: pd.DataFram
     return variable_meta.assign(codelist_oid=oids.where(oids.isin(written), ""))
 
 
-def _coded_text(value: Any) -> str:
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
-    return "" if value is None else str(value)
-
-
 def _codelist_name(oid: str, group: pd.DataFrame, terms: pd.DataFrame) -> str:
     if len(terms) and oid.count(".") == 1:
         return str(terms["codelist_name"].iloc[0])
@@ -204,10 +199,8 @@ def _codelist_name(oid: str, group: pd.DataFrame, terms: pd.DataFrame) -> str:
 # --- value-level metadata --------------------------------------------------------------------
 
 def build_value_level_meta(meta: DatasetMeta, dataset: pd.DataFrame, variable_meta: pd.DataFrame) -> pd.DataFrame:
-    """Value-level rows: results of findings by ``--TESTCD``, ``TSVAL`` by ``TSPARMCD``, ``AVAL``/``AVALC`` by
-    ``PARAMCD``, ``QVAL`` by ``QNAM``.
-
-    Columns ``dataset, variable, by_variable, by_value, kind, length, significant_digits, label``.
+    """Value-level rows (``VALUE_LEVEL_COLUMNS``): results of findings by ``--TESTCD``, ``TSVAL`` by ``TSPARMCD``,
+    ``AVAL``/``AVALC`` by ``PARAMCD``, ``QVAL`` by ``QNAM``.
 
     >>> frame = pd.DataFrame({"LBTESTCD": ["ALB", "ALB", "GLUC"], "LBTEST": ["Albumin", "Albumin", "Glucose"],
     ...                       "LBSTRESN": [40.0, 41.0, 5.25]})
@@ -327,9 +320,7 @@ def build_define_xml(context: DefineContext, metas: list[DatasetMeta], variable_
                          PublishingSet=publishing_set, Version=context.ct_version, Status="Final")
 
     variable_meta = drop_empty_codelist_refs(variable_meta, codelists)
-    vl_keys = set()
-    if len(value_level):
-        vl_keys = set(zip(value_level["dataset"], value_level["variable"]))
+    vl_keys = set(zip(value_level["dataset"], value_level["variable"])) if len(value_level) else set()
 
     # value lists and where clauses
     where_clauses: list[tuple[str, str, str, str]] = []
@@ -413,26 +404,25 @@ def build_define_xml(context: DefineContext, metas: list[DatasetMeta], variable_
                           parent["origin"], parent["origin_source"], parent["predecessor"], "")
 
     # codelists
-    if len(codelists):
-        for oid, group in codelists.groupby("codelist_oid", sort=True):
-            first = group.iloc[0]
-            codelist = etree.SubElement(mdv, _q(ODM_NS, "CodeList"), OID=oid, Name=str(first["name"]),
-                                        DataType=str(first["data_type"]))
-            if first["codelist_code"]:
-                codelist.set(_q(DEF_NS, "StandardOID"), ct_oids.get(str(first["publishing_set"]), ct_oids["SDTM"]))
-            with_decode = group["decode"].ne("").any()
-            for row in group.itertuples(index=False):
-                tag = "CodeListItem" if with_decode else "EnumeratedItem"
-                item = etree.SubElement(codelist, _q(ODM_NS, tag), CodedValue=str(row.coded_value),
-                                        OrderNumber=str(int(row.order)))
-                if row.extended:
-                    item.set(_q(DEF_NS, "ExtendedValue"), "Yes")
-                if with_decode:
-                    _text(item, "Decode", str(row.decode or row.coded_value))
-                if row.term_code:
-                    etree.SubElement(item, _q(ODM_NS, "Alias"), Context="nci:ExtCodeID", Name=str(row.term_code))
-            if first["codelist_code"]:
-                etree.SubElement(codelist, _q(ODM_NS, "Alias"), Context="nci:ExtCodeID", Name=str(first["codelist_code"]))
+    for oid, group in codelists.groupby("codelist_oid", sort=True):
+        first = group.iloc[0]
+        codelist = etree.SubElement(mdv, _q(ODM_NS, "CodeList"), OID=oid, Name=str(first["name"]),
+                                    DataType=str(first["data_type"]))
+        if first["codelist_code"]:
+            codelist.set(_q(DEF_NS, "StandardOID"), ct_oids.get(str(first["publishing_set"]), ct_oids["SDTM"]))
+        with_decode = group["decode"].ne("").any()
+        for row in group.itertuples(index=False):
+            tag = "CodeListItem" if with_decode else "EnumeratedItem"
+            item = etree.SubElement(codelist, _q(ODM_NS, tag), CodedValue=str(row.coded_value),
+                                    OrderNumber=str(int(row.order)))
+            if row.extended:
+                item.set(_q(DEF_NS, "ExtendedValue"), "Yes")
+            if with_decode:
+                _text(item, "Decode", str(row.decode or row.coded_value))
+            if row.term_code:
+                etree.SubElement(item, _q(ODM_NS, "Alias"), Context="nci:ExtCodeID", Name=str(row.term_code))
+        if first["codelist_code"]:
+            etree.SubElement(codelist, _q(ODM_NS, "Alias"), Context="nci:ExtCodeID", Name=str(first["codelist_code"]))
     for dictionary in sorted(set(variable_meta.get("dictionary", pd.Series(dtype=str))) - {""}):
         codelist = etree.SubElement(mdv, _q(ODM_NS, "CodeList"), OID=f"CL.{dictionary}", Name=dictionary,
                                     DataType="text")
@@ -458,11 +448,9 @@ def _analysis_results(mdv: etree._Element, displays: list) -> None:
         element = etree.SubElement(root, _q(ARM_NS, "ResultDisplay"), OID=display.oid, Name=display.name)
         _text(element, "Description", display.description)
         for result in display.results:
-            node = etree.SubElement(element, _q(ARM_NS, "AnalysisResult"), OID=result.oid)
-            if result.parameter_oid:
-                node.set("ParameterOID", result.parameter_oid)
-            node.set("AnalysisReason", result.reason)
-            node.set("AnalysisPurpose", result.purpose)
+            node = etree.SubElement(element, _q(ARM_NS, "AnalysisResult"), {
+                "OID": result.oid, **({"ParameterOID": result.parameter_oid} if result.parameter_oid else {}),
+                "AnalysisReason": result.reason, "AnalysisPurpose": result.purpose})
             _text(node, "Description", result.description)
             datasets = etree.SubElement(node, _q(ARM_NS, "AnalysisDatasets"))
             for dataset in result.datasets:
@@ -569,13 +557,10 @@ def render_define_html(context: DefineContext, metas: list[DatasetMeta], variabl
                 "items": [{"by_value": r.by_value, "label": r.label, "kind": r.kind, "length": r.length,
                            "significant_digits": "" if pd.isna(r.significant_digits) else int(r.significant_digits)}
                           for r in group.itertuples(index=False)]})
-    codelist_views = []
-    if len(codelists):
-        for oid, group in codelists.groupby("codelist_oid", sort=True):
-            first = group.iloc[0]
-            codelist_views.append({"oid": oid, "name": first["name"], "code": first["codelist_code"],
-                                   "extensible": first["extensible"],
-                                   "items": group[["coded_value", "decode", "term_code", "extended"]].to_dict(orient="records")})
+    codelist_views = [{"oid": oid, "name": group["name"].iloc[0], "code": group["codelist_code"].iloc[0],
+                       "extensible": group["extensible"].iloc[0],
+                       "items": group[["coded_value", "decode", "term_code", "extended"]].to_dict(orient="records")}
+                      for oid, group in codelists.groupby("codelist_oid", sort=True)]
     dictionaries = sorted(set(variable_meta.get("dictionary", pd.Series(dtype=str)).fillna("")) - {""})
     environment = Environment(loader=FileSystemLoader(str(Path(__file__).resolve().parent / "templates")),
                               autoescape=True, keep_trailing_newline=True)

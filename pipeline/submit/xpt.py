@@ -54,11 +54,10 @@ def issue_row(dataset: str, variable: str, row, value, check: str, severity: str
 
 
 def check_xpt_limits(meta: DatasetMeta, dataset: pd.DataFrame, variable_meta: pd.DataFrame) -> pd.DataFrame:
-    """Every XPT v5 limit broken by ``dataset`` or its metadata, as a tidy table.
+    """Every XPT v5 limit broken by ``dataset`` or its metadata, as a tidy table (``ISSUE_COLUMNS``).
 
-    Columns ``dataset, variable, row, value, check, severity, action``. Severity ``error`` means
-    the file cannot be written faithfully (too-long name or value); ``warning`` means the writer
-    fixes it (label cut at 40 characters) and says so.
+    Severity ``error``: the file cannot be written faithfully (too-long name or value); ``warning``:
+    the writer fixes it (label cut at 40 characters) and says so.
 
     >>> meta = DatasetMeta("AE", "Adverse Events", "SDTM", "EVENTS", "", ())
     >>> frame = pd.DataFrame({"AETERM": ["x" * 201], "AELONGNAME": ["a"]})
@@ -99,7 +98,7 @@ def check_xpt_limits(meta: DatasetMeta, dataset: pd.DataFrame, variable_meta: pd
 
 
 def prepare_xpt_dataset(dataset: pd.DataFrame, variable_meta: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, str]]:
-    """The frame pyreadstat writes, plus the SAS formats per variable.
+    """The frame :func:`build_xpt_bytes` encodes, plus the SAS formats per variable.
 
     Text becomes ``str`` with ``None`` for missing; numbers ``float64``; dates, datetimes and
     times SAS numbers (days or seconds since 1960-01-01, seconds since midnight).
