@@ -137,21 +137,6 @@ def convert_ascii_text(value: str, conversion: TextConversion = DEFAULT_CONVERSI
     return "".join(out), RULE_TRANSLITERATION
 
 
-def compute_ascii_text(value: str, conversion: TextConversion = DEFAULT_CONVERSION) -> str:
-    """Printable-ASCII spelling of one text (labels, titles): accents dropped, typographic marks simplified.
-
-    Control characters other than tab become a space; a character without an ASCII spelling
-    raises :class:`ValueError` (nothing ever becomes ``?``).
-
-    >>> compute_ascii_text("Ca\\u00f1ada \\u00b5mol/L \\u2013 \\u201cok\\u201d")
-    'Canada umol/L - "ok"'
-    """
-    text, rule = convert_ascii_text(value, conversion)
-    if text is None:
-        raise ValueError(f"{value!r}: {rule}")
-    return text
-
-
 def derive_vars_ascii(dataset: pd.DataFrame, dataset_name: str = "",
                       conversion: TextConversion = DEFAULT_CONVERSION) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Convert every text column of ``dataset`` to printable ASCII by ``conversion``.

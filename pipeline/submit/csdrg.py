@@ -43,12 +43,9 @@ def summarise_findings(findings: pd.DataFrame) -> list[dict[str, Any]]:
         return []
     frame = findings.copy()
     for column in ("rule_id", "severity", "dataset", "variable", "usubjid", "message"):
-        if column not in frame.columns:
-            frame[column] = ""
-        frame[column] = frame[column].fillna("").astype(str)
-    reasons = frame["message"].str.extract(_ACCEPTED, expand=False).fillna("")
-    frame["reason"] = reasons
-    frame["status"] = reasons.map(lambda r: "accepted" if r else "open")
+        frame[column] = frame.get(column, pd.Series("", index=frame.index)).fillna("").astype(str)
+    frame["reason"] = frame["message"].str.extract(_ACCEPTED, expand=False).fillna("")
+    frame["status"] = frame["reason"].map(lambda r: "accepted" if r else "open")
     frame["message"] = frame["message"].str.replace(_ACCEPTED, "", regex=True)
     rows = []
     for (rule_id, dataset, severity, status, reason), group in frame.groupby(

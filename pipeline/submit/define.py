@@ -11,6 +11,7 @@ AVAL by PARAMCD). :func:`validate_define_xml` checks the result against the Defi
 from __future__ import annotations
 
 import importlib.util
+from collections import Counter
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -596,9 +597,8 @@ def check_define_references(xml: bytes) -> list[str]:
         ("odm", "ItemDef"), ("odm", "CodeList"), ("odm", "MethodDef"), ("def", "ValueListDef"),
         ("def", "WhereClauseDef"), ("odm", "ItemGroupDef"))}
     for kind, values in defined.items():
-        seen: set[str] = set()
-        duplicates = sorted({v for v in values if v in seen or seen.add(v)})
-        problems.extend(f"{kind} OID {d} defined more than once" for d in duplicates)
+        problems.extend(f"{kind} OID {oid} defined more than once"
+                        for oid, n in sorted(Counter(values).items()) if n > 1)
     known = {kind: set(values) for kind, values in defined.items()}
     references = [
         ("ItemRef", ".//odm:ItemRef", "ItemOID", "ItemDef"),

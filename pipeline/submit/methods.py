@@ -17,6 +17,7 @@ PREDECESSOR_TEXT = re.compile(r"[A-Z][A-Z0-9]{1,7}\.[A-Z][A-Z0-9_]{0,7}")
 _COPY = re.compile(r"[A-Z0-9]+\.[A-Z0-9_]+")
 TABLE_OPS = ("filter", "compute", "assign", "round", "rename", "drop", "union", "sort")
 AVISIT_VARS = ("AVISIT", "AVISITN", "AWTARGET", "AWLO", "AWHI", "AWTDIFF", "AWU")
+PREFIXED_OUTPUTS = {"derive_vars_dt": ("DT", "DTF"), "derive_vars_dtm": ("DTM", "DTF", "TMF")}
 
 
 def _design_value(design: Mapping[str, Any], path: str) -> Any:
@@ -118,14 +119,11 @@ def _steps(steps: Any):
 
 
 def _defaults(verb: str) -> dict[str, Any]:
-    try:
-        from pipeline.adam.engine import VERBS
-    except Exception:  # pragma: no cover - the ADaM package is part of the project
+    from pipeline.adam.engine import VERBS
+
+    if verb not in VERBS:
         return {}
-    function = VERBS.get(verb)
-    if function is None:
-        return {}
-    return {name: p.default for name, p in inspect.signature(function).parameters.items()
+    return {name: p.default for name, p in inspect.signature(VERBS[verb]).parameters.items()
             if p.default is not inspect.Parameter.empty}
 
 
@@ -156,11 +154,8 @@ def step_outputs(verb: str, args: Any) -> list[str]:
         return []
     out: list[str] = []
     defaults = {**_defaults(verb), **args}
-    if verb == "derive_vars_dt":
-        out += [f"{args.get('new_vars_prefix', '')}DT", f"{args.get('new_vars_prefix', '')}DTF"]
-    elif verb == "derive_vars_dtm":
-        prefix = args.get("new_vars_prefix", "")
-        out += [f"{prefix}DTM", f"{prefix}DTF", f"{prefix}TMF"]
+    if verb in PREFIXED_OUTPUTS:
+        out += [f"{args.get('new_vars_prefix', '')}{suffix}" for suffix in PREFIXED_OUTPUTS[verb]]
     elif verb == "derive_var_dy":
         out.append(args.get("new_var") or re.sub(r"DTM?$", "DY", str(args.get("source_var", ""))))
     elif verb == "derive_vars_dy":

@@ -22,7 +22,7 @@ from pipeline.common.logs import get_logger
 from pipeline.common.study import StudyContext
 from pipeline.submit._vector import forget_columns
 from pipeline.submit.arm import build_result_displays
-from pipeline.submit.ascii import (DEFAULT_CONVERSION, TextConversion, compute_ascii_text,
+from pipeline.submit.ascii import (DEFAULT_CONVERSION, TextConversion, convert_ascii_text,
                                    derive_vars_ascii, load_text_conversion)
 from pipeline.submit.csdrg import write_csdrg
 from pipeline.submit.datasetjson import (DATASET_JSON_VERSION, build_dataset_json, render_dataset_json_bytes,
@@ -167,11 +167,11 @@ class MetadataSources:
 
 
 def _ascii_label(text: str, conversion: TextConversion, where: str) -> str:
-    try:
-        return compute_ascii_text(text, conversion)
-    except ValueError as exc:
-        raise ConfigError(f"{where}: label {text!r} has no ASCII spelling for XPT v5 ({exc}); "
-                          f"give an ASCII label in the specs or a text_conversion entry") from None
+    ascii_text, rule = convert_ascii_text(text, conversion)
+    if ascii_text is None:
+        raise ConfigError(f"{where}: label {text!r} has no ASCII spelling for XPT v5 ({rule}); "
+                          f"give an ASCII label in the specs or a text_conversion entry")
+    return ascii_text
 
 
 def prepare_dataset(loaded: LoadedDataset, sources: MetadataSources) -> tuple[DatasetMeta, pd.DataFrame, pd.DataFrame,
