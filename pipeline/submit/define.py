@@ -568,10 +568,7 @@ def render_define_html(context: DefineContext, metas: list[DatasetMeta], variabl
     return environment.get_template("define.html.j2").render(
         study_name=context.study_name, study_description=context.study_description, standard=context.standard,
         ig_name=ig_name, ig_version=ig_version, ct_version=context.ct_version, define_version=DEFINE_VERSION,
-        datasets=[{"name": m.name, "label": m.label, "dataset_class": m.dataset_class, "subclass": m.subclass,
-                   "structure": m.structure, "purpose": m.purpose, "key_list": list(m.keys), "file_name": m.file_name,
-                   "records": records.get(m.name, "")} for m in metas],
-        variables=variables, value_lists=value_lists, codelists=codelist_views,
+        datasets=metas, records=records, variables=variables, value_lists=value_lists, codelists=codelist_views,
         dictionaries=[(d, context.dictionary_versions.get(d, "not specified")) for d in dictionaries],
     )
 

@@ -153,14 +153,10 @@ TEMPORAL_KINDS = ("date", "datetime", "time")
 
 def resolve_variable_kind(variable: str, values: pd.Series, spec_type: str = "", declared: str = "",
                           dictionary_code: bool = False) -> str:
-    """The kind a variable is written as: the data's kind, refined by the specs.
-
-    ``spec_type`` is the ADaM spec type (``text``, ``integer``, ``float``, ``date``, ``datetime``,
-    ``time``), ``declared`` the dataset spec's ``Num``/``Char``. A date, datetime or time variable
-    of the spec keeps that kind when its data are temporal or all missing (so an empty date stays
-    a date, never a number); an all-missing column takes its kind from the specs (a dictionary
-    code is an integer), else from the temporal name suffix (``DT``, ``DTM``, ``TM``) of a temporal
-    column, else ``float``/``char`` as declared.
+    """The kind a variable is written as: the data's kind, refined by the ADaM ``spec_type`` and the
+    ``declared`` ``Num``/``Char``. A temporal spec kind holds when the data are temporal or all missing
+    (an empty date stays a date, never a number); an all-missing column takes its kind from the specs
+    (a dictionary code is an integer), else from a temporal column's name suffix (``DT``, ``DTM``, ``TM``).
 
     >>> empty = pd.Series(pd.to_datetime([None, None]))
     >>> resolve_variable_kind("DTHDT", empty, "date", "Num"), resolve_variable_kind("DTHDT", empty, "", "Num")
@@ -347,7 +343,7 @@ def build_variable_meta(meta: DatasetMeta, dataset: pd.DataFrame, standard_varia
     for position, variable in enumerate(dataset.columns, start=1):
         values = dataset[variable]
         std_row = exact.loc[variable] if variable in exact.index else (
-            anywhere.loc[variable] if variable in anywhere.index else None)
+            anywhere.loc[variable] if variable in anywhere.index else pd.Series(dtype=object))
         labels = ((adam_labels.get(variable), "adam spec"), (spec_value(variable, "label"), "study spec"),
                   (exact.at[variable, "label"] if variable in exact.index else None, "standard"),
                   (stored_labels.get(variable), "parquet"),
@@ -355,16 +351,16 @@ def build_variable_meta(meta: DatasetMeta, dataset: pd.DataFrame, standard_varia
                   (generic_labels.get(variable[len(prefix):]) if prefix and variable.startswith(prefix) else None,
                    "standard (generic --)"))   # first match wins (see the module docstring)
         label, label_source = next(((str(text), source) for text, source in labels if text), (variable, "fallback"))
-        declared = _declared_type(spec_value(variable, "type") or (std_row["type"] if std_row is not None else ""))
+        declared = _declared_type(spec_value(variable, "type") or std_row.get("type", ""))
         if resolved and variable in spec_rows.index:  # the resolved study table is authoritative
             codelist = spec_value(variable, "codelist") or ""
             value_format = spec_value(variable, "value_format") or ""
         else:
-            codelist = spec_value(variable, "codelist") or (std_row["codelist"] if std_row is not None else "") or ""
-            value_format = spec_value(variable, "value_format", "format", "dictionary") or (
-                std_row["value_format"] if std_row is not None else "")
-        core = spec_value(variable, "core", "mandatory") or (std_row["core"] if std_row is not None else "")
-        std_format = str(std_row["value_format"] if std_row is not None else "") or ""
+            codelist = spec_value(variable, "codelist") or std_row.get("codelist", "") or ""
+            value_format = spec_value(variable, "value_format", "format", "dictionary") \
+                or std_row.get("value_format", "")
+        core = spec_value(variable, "core", "mandatory") or std_row.get("core", "")
+        std_format = str(std_row.get("value_format", ""))
         dictionary_code = variable.endswith("CD") and any(
             str(f).upper().replace(" ", "").replace("-", "") in DICTIONARY_CODES for f in (value_format, std_format) if f)
         kind = resolve_variable_kind(variable, values, adam_types.get(variable, ""), declared, dictionary_code)
