@@ -171,9 +171,8 @@ def build_codelists(variable_meta: pd.DataFrame, datasets: dict[str, pd.DataFram
 def drop_empty_codelist_refs(variable_meta: pd.DataFrame, codelists: pd.DataFrame) -> pd.DataFrame:
     """Clear ``codelist_oid`` where no CodeList will be written (no value in the data nor CT terms).
 
-    A CodeList is written for every ``codelist_oid`` of ``codelists`` and for every ExternalCodeList
-    ``CL.<dictionary>``; any other reference (e.g. a TV.ARMCD that is always empty) would point at
-    nothing, so the variable keeps no CodeListRef.
+    Any reference that is neither in ``codelists`` nor an ExternalCodeList ``CL.<dictionary>`` (e.g. a
+    TV.ARMCD that is always empty) would point at nothing, so the variable keeps no CodeListRef.
 
     >>> vm = pd.DataFrame({"dataset": ["DM", "TV", "AE"], "variable": ["SEX", "ARMCD", "AEDECOD"],
     ...                    "codelist_oid": ["CL.SEX", "CL.TV.ARMCD", "CL.MEDDRA"], "dictionary": ["", "", "MEDDRA"]})
@@ -209,12 +208,10 @@ def build_value_level_meta(meta: DatasetMeta, dataset: pd.DataFrame, variable_me
     >>> build_value_level_meta(DatasetMeta("LB", "Lab", "SDTM", "FINDINGS", "", ()), frame, vm)[["by_value", "kind", "significant_digits"]].values.tolist()
     [['ALB', 'integer', <NA>], ['GLUC', 'float', 2]]
     """
-    name = meta.name
-    prefix = name[:2] if meta.standard == "SDTM" and not name.startswith("SUPP") else name
+    prefix = meta.name[:2] if meta.standard == "SDTM" and not meta.name.startswith("SUPP") else meta.name
     if f"{prefix}TESTCD" in dataset.columns:
-        name = prefix
-        by, targets = f"{name}TESTCD", [f"{name}ORRES", f"{name}STRESC", f"{name}STRESN"]
-        label_column = f"{name}TEST"
+        by, targets = f"{prefix}TESTCD", [f"{prefix}ORRES", f"{prefix}STRESC", f"{prefix}STRESN"]
+        label_column = f"{prefix}TEST"
     elif f"{prefix}PARMCD" in dataset.columns and f"{prefix}VAL" in dataset.columns:  # TS: TSVAL by TSPARMCD
         by, targets, label_column = f"{prefix}PARMCD", [f"{prefix}VAL"], f"{prefix}PARM"
     elif "PARAMCD" in dataset.columns:
@@ -373,9 +370,7 @@ def build_define_xml(context: DefineContext, metas: list[DatasetMeta], variable_
             if (meta.name, row.variable) in method_oids:
                 method_oid = method_oids[(meta.name, row.variable)]
                 ref.set("MethodOID", method_oid)
-                shared = method_oid.count(".") == 1
-                methods.append((method_oid, f"Algorithm for {row.variable if shared else meta.name + '.' + row.variable}",
-                                row.method))
+                methods.append((method_oid, f"Algorithm for {method_oid[3:]}", row.method))   # VAR or DS.VAR
             if meta.standard == "SDTM" and row.role:
                 ref.set("Role", str(row.role))
         if meta.dataset_class:
@@ -543,21 +538,17 @@ def render_define_html(context: DefineContext, metas: list[DatasetMeta], variabl
     for meta in metas:
         group = variable_meta[variable_meta["dataset"] == meta.name].sort_values("order")
         variables[meta.name] = [{
-            "variable": r.variable, "label": r.label, "define_type": r.define_type,
+            **r._asdict(), "value_list": (meta.name, r.variable) in value_sets,
             "key": "" if r.key_sequence is None or pd.isna(r.key_sequence) else int(r.key_sequence),
             "length": int(r.length) if r.define_type in ("text", "integer", "float") else "",
-            "display_format": r.display_format, "codelist_oid": r.codelist_oid, "origin": r.origin,
-            "origin_source": r.origin_source, "predecessor": r.predecessor, "method": r.method,
-            "value_list": (meta.name, r.variable) in value_sets,
         } for r in group.itertuples(index=False)]
     value_lists: dict[str, list[dict[str, Any]]] = {m.name: [] for m in metas}
     if len(value_level):
         for (dataset_name, variable), group in value_level.groupby(["dataset", "variable"], sort=True):
             value_lists.setdefault(dataset_name, []).append({
                 "variable": variable, "by_variable": group["by_variable"].iloc[0],
-                "items": [{"by_value": r.by_value, "label": r.label, "kind": r.kind, "length": r.length,
-                           "significant_digits": "" if pd.isna(r.significant_digits) else int(r.significant_digits)}
-                          for r in group.itertuples(index=False)]})
+                "items": [{**r._asdict(), "significant_digits": "" if pd.isna(r.significant_digits)
+                           else int(r.significant_digits)} for r in group.itertuples(index=False)]})
     codelist_views = [{"oid": oid, "name": group["name"].iloc[0], "code": group["codelist_code"].iloc[0],
                        "extensible": group["extensible"].iloc[0],
                        "items": group[["coded_value", "decode", "term_code", "extended"]].to_dict(orient="records")}

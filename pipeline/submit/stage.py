@@ -22,8 +22,7 @@ from pipeline.common.logs import get_logger
 from pipeline.common.study import StudyContext
 from pipeline.submit._vector import forget_columns
 from pipeline.submit.arm import build_result_displays
-from pipeline.submit.ascii import (DEFAULT_CONVERSION, TextConversion, convert_ascii_text,
-                                   derive_vars_ascii, load_text_conversion)
+from pipeline.submit.ascii import TextConversion, convert_ascii_text, derive_vars_ascii, load_text_conversion
 from pipeline.submit.csdrg import write_csdrg
 from pipeline.submit.datasetjson import (DATASET_JSON_VERSION, build_dataset_json, render_dataset_json_bytes,
                                          render_dataset_json_rows, validate_dataset_json)
@@ -74,12 +73,9 @@ def compute_data_cut(sdtm_dir: Path) -> tuple[str, str] | None:
     True
     """
     for domain, variable in (("dm", "RFPENDTC"), ("ds", "DSSTDTC")):
-        path = Path(sdtm_dir) / f"{domain}.parquet"
-        if not path.exists():
-            continue
         try:
-            column = pq.read_table(path, columns=[variable]).column(0).to_pandas()
-        except Exception:  # the column is absent (or the file damaged: the packaging step says so)
+            column = pq.read_table(Path(sdtm_dir) / f"{domain}.parquet", columns=[variable]).column(0).to_pandas()
+        except Exception:  # no such file or column (a damaged file: the packaging step says so)
             continue
         dates = iso_date(column.dropna().astype(str)).dropna()
         if len(dates):
@@ -163,7 +159,7 @@ class MetadataSources:
     adam_variables: pd.DataFrame
     adam_methods: dict
     sdtm_columns: dict
-    text_conversion: TextConversion = DEFAULT_CONVERSION
+    text_conversion: TextConversion
 
 
 def _ascii_label(text: str, conversion: TextConversion, where: str) -> str:
@@ -456,9 +452,8 @@ def package_versions(ctx: StudyContext) -> dict[str, Any]:
 
 def write_manifest(submission_dir: Path, created: str, created_source: str, datasets: list[dict],
                    versions: dict[str, Any] | None = None, as_of: str = "") -> Path:
-    """``manifest.json``: SHA-256 and size of every file under ``submission_dir`` (itself excluded),
-    the record count of every dataset (with its XPT and Dataset-JSON files) and the versions of
-    the standards, formats and tools that made the package. ``make verify-submission`` re-checks it.
+    """``manifest.json``: SHA-256 and size of every file under ``submission_dir`` (itself excluded), the
+    datasets and the versions (docs/submission-package.md); ``make verify-submission`` re-checks it.
 
     >>> import tempfile, pathlib, json
     >>> folder = pathlib.Path(tempfile.mkdtemp())
