@@ -85,7 +85,9 @@ def build_csdrg_context(ctx: StudyContext, manifest: dict[str, Any], metadata: d
     sites = design.get("sites") or []
     sources = design.get("sources") or {}
     if sources.get("sdtm"):
-        source_text = (f"Existing SDTM ({_plain(sources['sdtm'])}"
+        given = sources["sdtm"]
+        sdtm_text = ", ".join(f"{k} {v}" for k, v in given.items()) if isinstance(given, dict) else str(given)
+        source_text = (f"Existing SDTM ({sdtm_text}"
                        + (f", SDTMIG {sources['sdtmig_version']}" if sources.get("sdtmig_version") else "") + ")")
     else:
         countries = sorted({str(s.get("country", "")) for s in sites if isinstance(s, dict)} - {""})
@@ -126,12 +128,6 @@ def build_csdrg_context(ctx: StudyContext, manifest: dict[str, Any], metadata: d
         "open_count": sum(r["count"] for r in issues if r["status"] == "open"),
         "accepted_count": sum(r["count"] for r in issues if r["status"] == "accepted"),
     }
-
-
-def _plain(value: Any) -> str:
-    if isinstance(value, dict):
-        return ", ".join(f"{k} {v}" for k, v in value.items())
-    return str(value)
 
 
 def render_csdrg(context: dict[str, Any]) -> str:

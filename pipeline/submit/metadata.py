@@ -277,14 +277,13 @@ def build_dataset_meta(name: str, columns: list[str], study_specs: dict[str, dic
 
 # --- variable-level metadata -----------------------------------------------------------------
 
+def _generic_name(variable: str, prefix: str) -> str | None:
+    """``--TESTCD`` for ``LBTESTCD`` in a domain of prefix ``LB``; None outside the prefix."""
+    return "--" + variable[len(prefix):] if prefix and variable.startswith(prefix) else None
+
+
 def _pattern_lookup(table: dict[str, dict[str, Any]], variable: str, prefix: str) -> dict[str, Any]:
-    if variable in table:
-        return table[variable]
-    if prefix and variable.startswith(prefix):
-        generic = "--" + variable[len(prefix):]
-        if generic in table:
-            return table[generic]
-    return {}
+    return table[variable] if variable in table else table.get(_generic_name(variable, prefix), {})
 
 
 def build_variable_meta(meta: DatasetMeta, dataset: pd.DataFrame, standard_variables: pd.DataFrame,
@@ -296,9 +295,8 @@ def build_variable_meta(meta: DatasetMeta, dataset: pd.DataFrame, standard_varia
                         adam_types: dict[str, str] | None = None) -> pd.DataFrame:
     """One metadata row per column of ``dataset`` (see ``VARIABLE_COLUMNS``).
 
-    ``sdtm_sources`` maps an SDTM dataset name to its columns, so ADaM variables copied from SDTM
-    get origin ``Predecessor`` (e.g. ``DM.SEX``); ``adam_methods`` gives derivation texts and
-    ``adam_types`` the ADaM spec type of each variable (see :func:`resolve_variable_kind`).
+    ``sdtm_sources`` (SDTM dataset -> its columns) makes ADaM variables copied from SDTM predecessors
+    (``DM.SEX``); ``adam_types`` are the ADaM spec types (see :func:`resolve_variable_kind`).
 
     >>> meta = DatasetMeta("DM", "Demographics", "SDTM", "SPECIAL PURPOSE", "", ("STUDYID", "USUBJID"))
     >>> std = pd.DataFrame({"domain": ["DM"], "variable": ["SEX"], "order": ["1"], "label": ["Sex"],
@@ -462,25 +460,16 @@ def compute_sdtm_role(dataset: str, variable: str, roles: dict[str, list[str]]) 
     >>> compute_sdtm_role("SV", "VISITNUM", roles), compute_sdtm_role("SUPPAE", "QVAL", roles)
     ('Topic', 'Result Qualifier')
     """
-    prefix = dataset[:2] if not dataset.startswith("SUPP") else ""
-    generic = "--" + variable[2:] if prefix and variable.startswith(prefix) else None
-    for key in (f"{variable}@{dataset}", variable, generic):
-        if key is None:
-            continue
-        for role, names in roles.items():
-            if key in names:
-                return role
-    return "Record Qualifier"
+    prefix = "" if dataset.startswith("SUPP") else dataset[:2]
+    keys = (f"{variable}@{dataset}", variable, _generic_name(variable, prefix))
+    return next((role for key in keys if key for role, names in roles.items() if key in names), "Record Qualifier")
 
 
 def _predecessor_domain(dataset: str, variable: str, sdtm_sources: dict[str, set[str]]) -> str:
     """The SDTM dataset a variable was copied from: DM for ADSL, XX for ADXX, else any holding it."""
     preferred = ["DM"] if dataset == "ADSL" else ["ADSL", dataset[2:]]
     preferred += ["DM"] + sorted(k for k in sdtm_sources if k != "ADSL")
-    for domain in preferred:
-        if variable in sdtm_sources.get(domain, set()):
-            return domain
-    return ""
+    return next((domain for domain in preferred if variable in sdtm_sources.get(domain, set())), "")
 
 
 def compute_decimals(values: pd.Series) -> int | None:
@@ -530,9 +519,8 @@ class StudySpecs:
 def load_study_specs(specs_dir: str | Path, standards_dir: str | Path) -> StudySpecs:
     """The study's dataset/variable metadata as resolved by :mod:`pipeline.standards.study`.
 
-    That module merges ``datasets.yaml`` with the standard tables (labels, codelists, sponsor
-    codelists from study.yaml and instruments); a broken spec raises its :class:`ConfigError`
-    (file and line). No ``datasets.yaml``: everything empty.
+    That module merges ``datasets.yaml`` with the standard tables and sponsor codelists; a broken spec
+    raises its :class:`ConfigError` (file and line). No ``datasets.yaml``: everything empty.
 
     >>> from pipeline.common.study import StudyContext
     >>> ctx = StudyContext.create("iscalimab-ln")

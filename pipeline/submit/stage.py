@@ -140,11 +140,9 @@ def _checks_frame(rows: list[pd.DataFrame]) -> pd.DataFrame:
     frames = [r for r in rows if len(r)]
     if not frames:
         return pd.DataFrame(columns=CHECK_COLUMNS)
-    table = pd.concat(frames, ignore_index=True)
-    if "standard" not in table.columns:
-        table["standard"] = ""
+    table = pd.concat(frames, ignore_index=True).reindex(columns=CHECK_COLUMNS, fill_value="")
     table["row"] = pd.to_numeric(table["row"], errors="coerce").astype("Int64")
-    return table[CHECK_COLUMNS]
+    return table
 
 
 @dataclass(frozen=True)
