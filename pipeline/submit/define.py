@@ -182,8 +182,7 @@ def drop_empty_codelist_refs(variable_meta: pd.DataFrame, codelists: pd.DataFram
     for name, frame, column in (("variable_meta", variable_meta, "codelist_oid"), ("codelists", codelists, "codelist_oid")):
         if column not in frame.columns:
             raise ValueError(f"drop_empty_codelist_refs: {name} has no column {column!r}")
-    dictionaries = variable_meta["dictionary"].fillna("") if "dictionary" in variable_meta.columns \
-        else pd.Series("", index=variable_meta.index)
+    dictionaries = variable_meta.get("dictionary", pd.Series("", index=variable_meta.index)).fillna("")
     written = set(codelists["codelist_oid"]) | {f"CL.{d}" for d in dictionaries if d}
     oids = variable_meta["codelist_oid"].fillna("")
     return variable_meta.assign(codelist_oid=oids.where(oids.isin(written), ""))

@@ -183,14 +183,12 @@ def prepare_dataset(loaded: LoadedDataset, sources: MetadataSources) -> tuple[Da
     conversion = sources.text_conversion
     frame, changes = derive_vars_ascii(frame, loaded.name, conversion)
     converted, blocked = changes[changes["replacement"].notna()], changes[changes["replacement"].isna()]
-    if len(converted):
-        checks.append(converted.assign(value=converted["original"] + " -> " + converted["replacement"],
-                                       check=CHECK_NON_ASCII, severity="notice",
-                                       action="XPT spelling by " + converted["rule"] + " (Dataset-JSON keeps the original)"))
-    if len(blocked):
-        checks.append(blocked.assign(value=blocked["original"], check=CHECK_NO_ASCII, severity="error",
-                                     action=f"add the value to text_conversion.values in {conversion.rule_file} ("
-                                            + blocked["rule"] + ")"))
+    checks.append(converted.assign(value=converted["original"] + " -> " + converted["replacement"],
+                                   check=CHECK_NON_ASCII, severity="notice",
+                                   action="XPT spelling by " + converted["rule"] + " (Dataset-JSON keeps the original)"))
+    checks.append(blocked.assign(value=blocked["original"], check=CHECK_NO_ASCII, severity="error",
+                                 action=f"add the value to text_conversion.values in {conversion.rule_file} ("
+                                        + blocked["rule"] + ")"))
     meta = build_dataset_meta(loaded.name, list(frame.columns), sources.study_specs, sources.standard_datasets,
                               loaded.stored_label)
     if not meta.label.isascii():
@@ -202,11 +200,9 @@ def prepare_dataset(loaded: LoadedDataset, sources: MetadataSources) -> tuple[Da
                                     dict(zip(adam_labels["variable"], adam_labels["type"])))
     variables["label"] = [_ascii_label(text, conversion, f"{meta.name}.{variable}")
                           for text, variable in zip(variables["label"].astype(str), variables["variable"])]
-    fallbacks = variables[variables["label_source"] == "fallback"]
-    if len(fallbacks):
-        checks.append(pd.DataFrame({"dataset": meta.name, "variable": fallbacks["variable"], "row": None,
-                                    "value": fallbacks["variable"], "check": "no label in any metadata source",
-                                    "severity": "warning", "action": "variable name used as label"}))
+    checks.append(pd.DataFrame([issue_row(meta.name, v, None, v, "no label in any metadata source", "warning",
+                                          "variable name used as label")
+                                for v in variables.loc[variables["label_source"] == "fallback", "variable"]]))
     if meta.label_source == "fallback":
         checks.append(pd.DataFrame([issue_row(meta.name, "", None, meta.label,
                                               "no dataset label in any metadata source", "warning",
