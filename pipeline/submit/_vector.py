@@ -84,14 +84,13 @@ def byte_lengths(values: pd.Series) -> np.ndarray:
     return lengths.astype("int64")
 
 
-def _text_of(value: Any) -> str:
-    if isinstance(value, (bool, np.bool_)):
-        return "Y" if value else "N"
-    if isinstance(value, str):
-        return value
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
-    return str(value)
+def value_text(value: Any) -> str:
+    """A value as submission text: whole floats without ``.0`` (a code read back as float stays ``3``).
+
+    >>> value_text(3.0), value_text(2.5), value_text("A")
+    ('3', '2.5', 'A')
+    """
+    return str(int(value)) if isinstance(value, float) and value.is_integer() else str(value)
 
 
 def as_text(values: pd.Series) -> pd.Series:
@@ -105,7 +104,8 @@ def as_text(values: pd.Series) -> pd.Series:
     if kept is not None and kept[1].index.equals(values.index):
         return kept[1]
     codes, uniques = factorize(values)
-    texts = np.array([_text_of(u) for u in uniques] + [None], dtype=object)
+    texts = np.array([("Y" if u else "N") if isinstance(u, (bool, np.bool_)) else value_text(u) for u in uniques]
+                     + [None], dtype=object)
     text = pd.Series(texts[codes], index=values.index, dtype=object)
     if key:
         _TEXT[key] = (values, text)

@@ -13,9 +13,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-import pandas as pd
-
 from pipeline.common.expressions import Binary, Call, Column, Literal, Logical, Membership, Node, parse
+from pipeline.submit._vector import value_text
 
 NOT_SPECIFIED = "NOT SPECIFIED IN tlf.yaml"
 
@@ -77,13 +76,13 @@ def compute_where_conditions(where: dict[str, Any], dataset_name: str, columns: 
             elif rule.get("notnull"):
                 conditions.append((item, "NE", ("",)))
             elif "ne" in rule:
-                conditions.append((item, "NE", (_text(rule["ne"]),)))
+                conditions.append((item, "NE", (value_text(rule["ne"]),)))
             else:
                 missing.append(variable)
         elif isinstance(rule, (list, tuple)):
-            conditions.append((item, "IN", tuple(_text(v) for v in rule)))
+            conditions.append((item, "IN", tuple(value_text(v) for v in rule)))
         else:
-            conditions.append((item, "EQ", (_text(rule),)))
+            conditions.append((item, "EQ", (value_text(rule),)))
     return conditions, missing
 
 
@@ -101,10 +100,11 @@ def _expression_conditions(node: Node, dataset_name: str, columns: set[str]) -> 
         variable, condition = None, None
         if isinstance(part, Binary) and isinstance(part.left, Column) and isinstance(part.right, Literal) \
                 and part.symbol in ("==", "!="):
-            variable, condition = part.left.name, ("EQ" if part.symbol == "==" else "NE", (_text(part.right.value),))
+            variable = part.left.name
+            condition = ("EQ" if part.symbol == "==" else "NE", (value_text(part.right.value),))
         elif isinstance(part, Membership) and isinstance(part.operand, Column):
             variable = part.operand.name
-            condition = ("NOTIN" if part.negated else "IN", tuple(_text(v) for v in part.options))
+            condition = ("NOTIN" if part.negated else "IN", tuple(value_text(v) for v in part.options))
         elif isinstance(part, Call) and part.function.name in ("isna", "notna") and isinstance(part.arguments[0], Column):
             variable, condition = part.arguments[0].name, ("EQ" if part.function.name == "isna" else "NE", ("",))
         if variable is None or variable.upper() not in columns:
@@ -112,12 +112,6 @@ def _expression_conditions(node: Node, dataset_name: str, columns: set[str]) -> 
             continue
         conditions.append((f"IT.{dataset_name}.{variable.upper()}", *condition))
     return conditions, missing
-
-
-def _text(value: Any) -> str:
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
-    return str(value)
 
 
 def build_result_displays(tlf_spec: dict[str, Any], columns: dict[str, set[str]]) -> tuple[list[ResultDisplay], list[WhereClause]]:
@@ -197,12 +191,3 @@ def build_result_displays(tlf_spec: dict[str, Any], columns: dict[str, set[str]]
         if display.results:
             displays.append(display)
     return displays, clauses
-
-
-def columns_of(frames: dict[str, pd.DataFrame]) -> dict[str, set[str]]:
-    """Variables per dataset, for :func:`build_result_displays`.
-
-    >>> sorted(columns_of({"ADSL": pd.DataFrame({"USUBJID": [], "FASFL": []})})["ADSL"])
-    ['FASFL', 'USUBJID']
-    """
-    return {name: set(map(str, frame.columns)) for name, frame in frames.items()}

@@ -1,12 +1,5 @@
-"""Printable-ASCII text for XPT v5 (FDA systems mishandle extended characters), by a declared rule.
-
-The rule is the study's ``text_conversion`` (``specs/<study>/submission.yaml``)::
-
-    text_conversion:
-      transliterate: latin          # Latin letters lose their accents (é -> e, ß -> ss); or: none
-      characters: {"ö": "oe"}       # sponsor spelling of single characters, before transliteration
-      values:                       # sponsor dictionary of whole values (e.g. translations), first
-        "被験者の都合": "Subject unavailable"
+"""Printable-ASCII text for XPT v5 (FDA systems mishandle extended characters), by a declared rule:
+the study's ``text_conversion`` in ``specs/<study>/submission.yaml`` (docs/submission-package.md).
 
 A value is looked up in ``values`` first; otherwise each character is kept (printable ASCII),
 spelt by ``characters``, by the built-in table of typographic marks and units (µ -> u, – -> -,
@@ -26,7 +19,6 @@ from pathlib import Path
 
 import pandas as pd
 
-from pipeline.common.errors import ConfigError
 from pipeline.submit._vector import map_unique
 
 # Characters whose NFKD decomposition is not a useful ASCII spelling.
@@ -70,7 +62,7 @@ def load_text_conversion(specs_dir: str | Path) -> TextConversion:
     """The study's ``text_conversion`` from ``specs_dir/submission.yaml`` (default: transliterate Latin).
 
     Every replacement must itself be printable ASCII; a broken rule raises :class:`ConfigError`
-    naming the file and the entry.
+    naming the file, the line and the entry.
 
     >>> import tempfile, pathlib
     >>> folder = pathlib.Path(tempfile.mkdtemp())
@@ -80,33 +72,29 @@ def load_text_conversion(specs_dir: str | Path) -> TextConversion:
     >>> load_text_conversion(pathlib.Path(tempfile.mkdtemp())).source
     'default (transliterate: latin)'
     """
-    from pipeline.common.specfile import load_spec
+    from pipeline.common.specfile import Where, check_keys, load_spec
 
     path = Path(specs_dir) / TEXT_CONVERSION_FILE
     data = load_spec(path) if path.exists() else None
     spec = data.get("text_conversion") if isinstance(data, dict) else None
     if spec is None:
         return TextConversion(rule_file=str(path))
-    if not isinstance(spec, dict):
-        raise ConfigError(f"{path}: text_conversion must be a mapping (transliterate, characters, values)")
-    unknown = sorted(set(spec) - {"transliterate", "characters", "values"})
-    if unknown:
-        raise ConfigError(f"{path}: text_conversion: unknown key {unknown[0]!r} (allowed: transliterate, characters, values)")
+    where = Where(path, 1).at(data, "text_conversion")
+    check_keys(spec, {"transliterate": "text", "characters": "mapping", "values": "mapping"}, where, "text_conversion")
     mode = str(spec.get("transliterate", "latin")).strip().lower()
     if mode not in ("latin", "none"):
-        raise ConfigError(f"{path}: text_conversion.transliterate {mode!r}: expected 'latin' or 'none'")
+        raise where.at(spec, "transliterate").error(f"text_conversion.transliterate {mode!r}: "
+                                                    "expected 'latin' or 'none'")
 
     def table(key: str) -> dict[str, str]:
-        entries = spec.get(key) or {}
-        if not isinstance(entries, dict):
-            raise ConfigError(f"{path}: text_conversion.{key} must be a mapping of original -> ASCII text")
         out = {}
-        for original, replacement in entries.items():
+        for original, replacement in (spec.get(key) or {}).items():
+            entry = where.at(spec[key], original)
             original, replacement = str(original), "" if replacement is None else str(replacement)
             if not (replacement.isascii() and _printable(replacement)):
-                raise ConfigError(f"{path}: text_conversion.{key}[{original!r}] = {replacement!r} is not printable ASCII")
+                raise entry.error(f"text_conversion.{key}[{original!r}] = {replacement!r} is not printable ASCII")
             if key == "characters" and len(original) != 1:
-                raise ConfigError(f"{path}: text_conversion.characters key {original!r} must be one character")
+                raise entry.error(f"text_conversion.characters key {original!r} must be one character")
             out[original] = replacement
         return out
 
@@ -149,27 +137,12 @@ def convert_ascii_text(value: str, conversion: TextConversion = DEFAULT_CONVERSI
     return "".join(out), RULE_TRANSLITERATION
 
 
-def compute_ascii_text(value: str, conversion: TextConversion = DEFAULT_CONVERSION) -> str:
-    """Printable-ASCII spelling of one text (labels, titles): accents dropped, typographic marks simplified.
-
-    Control characters other than tab become a space; a character without an ASCII spelling
-    raises :class:`ValueError` (nothing ever becomes ``?``).
-
-    >>> compute_ascii_text("Ca\\u00f1ada \\u00b5mol/L \\u2013 \\u201cok\\u201d")
-    'Canada umol/L - "ok"'
-    """
-    text, rule = convert_ascii_text(value, conversion)
-    if text is None:
-        raise ValueError(f"{value!r}: {rule}")
-    return text
-
-
 def derive_vars_ascii(dataset: pd.DataFrame, dataset_name: str = "",
                       conversion: TextConversion = DEFAULT_CONVERSION) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Convert every text column of ``dataset`` to printable ASCII by ``conversion``.
 
-    Returns (a new frame, a report with columns ``dataset, variable, row, original, replacement,
-    rule``, ``row`` being the 1-based record number). A value without a faithful ASCII spelling
+    Returns (a new frame, a report of ``REPORT_COLUMNS``, ``row`` being the 1-based record number).
+    A value without a faithful ASCII spelling
     keeps its original text in the frame and has ``replacement`` None and the reason in ``rule``:
     the caller decides (the submission stage stops). The caller's frame is not changed.
 

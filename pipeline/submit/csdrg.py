@@ -1,19 +1,11 @@
 """A draft Clinical Study Data Reviewer's Guide (PHUSE cSDRG layout) from what the pipeline knows.
 
 Written to ``submission/sdtm/csdrg.html`` beside define.xml by the submission stage. Every section
-comes from a file the pipeline already reads, so the guide cannot disagree with the package:
-
-1. Introduction: the standards, formats and dictionary versions of ``manifest.json``; the source
-   data (site exports of ``study.yaml`` sites, or existing SDTM from ``sources``).
-2. Protocol description: number, title, registry, phase, blinding, arms, epochs and visits from
-   ``study.yaml``; the trial design datasets present.
-3. Subject data description: every SDTM dataset with its label, class, structure, keys, records
-   and the origins of its variables (``metadata.csv``); the non-ASCII text converted for XPT
-   (``checks.csv``).
-4. Analysis datasets: every ADaM dataset, its records and how many variables are derived.
-5. Data conformance summary: the validation gate and the rules run; every finding still open or
-   accepted, grouped by rule, dataset and severity with its count, a message and, for an accepted
-   one, the sponsor's reason from ``expectations.yaml``.
+comes from a file the pipeline already reads, so the guide cannot disagree with the package.
+Sections (PHUSE layout): introduction (the versions of ``manifest.json``, the source data), protocol
+(``study.yaml``), subject data (``metadata.csv`` origins, the non-ASCII text of ``checks.csv``),
+analysis datasets, and the conformance summary (findings by rule, accepted ones with the sponsor's
+reason from ``expectations.yaml``).
 
 Sections a machine cannot write (annotated CRF notes, protocol amendments) say so and are left to
 the sponsor. The page is deterministic: same inputs, same bytes.
@@ -51,12 +43,9 @@ def summarise_findings(findings: pd.DataFrame) -> list[dict[str, Any]]:
         return []
     frame = findings.copy()
     for column in ("rule_id", "severity", "dataset", "variable", "usubjid", "message"):
-        if column not in frame.columns:
-            frame[column] = ""
-        frame[column] = frame[column].fillna("").astype(str)
-    reasons = frame["message"].str.extract(_ACCEPTED, expand=False).fillna("")
-    frame["reason"] = reasons
-    frame["status"] = reasons.map(lambda r: "accepted" if r else "open")
+        frame[column] = frame.get(column, pd.Series("", index=frame.index)).fillna("").astype(str)
+    frame["reason"] = frame["message"].str.extract(_ACCEPTED, expand=False).fillna("")
+    frame["status"] = frame["reason"].map(lambda r: "accepted" if r else "open")
     frame["message"] = frame["message"].str.replace(_ACCEPTED, "", regex=True)
     rows = []
     for (rule_id, dataset, severity, status, reason), group in frame.groupby(
@@ -96,7 +85,9 @@ def build_csdrg_context(ctx: StudyContext, manifest: dict[str, Any], metadata: d
     sites = design.get("sites") or []
     sources = design.get("sources") or {}
     if sources.get("sdtm"):
-        source_text = (f"Existing SDTM ({_plain(sources['sdtm'])}"
+        given = sources["sdtm"]
+        sdtm_text = ", ".join(f"{k} {v}" for k, v in given.items()) if isinstance(given, dict) else str(given)
+        source_text = (f"Existing SDTM ({sdtm_text}"
                        + (f", SDTMIG {sources['sdtmig_version']}" if sources.get("sdtmig_version") else "") + ")")
     else:
         countries = sorted({str(s.get("country", "")) for s in sites if isinstance(s, dict)} - {""})
@@ -137,12 +128,6 @@ def build_csdrg_context(ctx: StudyContext, manifest: dict[str, Any], metadata: d
         "open_count": sum(r["count"] for r in issues if r["status"] == "open"),
         "accepted_count": sum(r["count"] for r in issues if r["status"] == "accepted"),
     }
-
-
-def _plain(value: Any) -> str:
-    if isinstance(value, dict):
-        return ", ".join(f"{k} {v}" for k, v in value.items())
-    return str(value)
 
 
 def render_csdrg(context: dict[str, Any]) -> str:

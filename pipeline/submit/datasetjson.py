@@ -18,7 +18,7 @@ import pyarrow.compute as pc
 
 from pipeline.common.errors import InputError
 from pipeline.submit._vector import as_text, factorize
-from pipeline.submit.metadata import DatasetMeta, pipeline_version
+from pipeline.submit.metadata import DatasetMeta, installed_version
 
 DATASET_JSON_VERSION = "1.1.0"
 SCHEMA_ROW_SAMPLE = 200
@@ -72,38 +72,15 @@ def build_dataset_json_columns(meta: DatasetMeta, variable_meta: pd.DataFrame) -
 
 
 def compute_dataset_json_rows(dataset: pd.DataFrame, variable_meta: pd.DataFrame) -> list[list[Any]]:
-    """Rows as lists in column order: ISO text for dates, ``int`` for integers, ``None`` for missing.
+    """Rows as lists in column order: ISO text for dates, ``int`` for integers, ``None`` for missing
+    (the text of :func:`render_dataset_json_rows` read back, so both say the same).
 
     >>> vm = pd.DataFrame({"variable": ["USUBJID", "AESEQ", "ASTDT"], "kind": ["char", "integer", "date"]})
     >>> frame = pd.DataFrame({"USUBJID": ["01", ""], "AESEQ": [1.0, None], "ASTDT": pd.to_datetime(["2020-01-02", None])})
     >>> compute_dataset_json_rows(frame, vm)
     [['01', 1, '2020-01-02'], [None, None, None]]
     """
-    kinds = dict(zip(variable_meta["variable"], variable_meta["kind"]))
-    columns = []
-    for variable in dataset.columns:
-        column = dataset[variable]
-        kind = kinds.get(variable, "char")
-        if kind in ("date", "datetime"):
-            stamps = pd.to_datetime(column, errors="coerce")
-            text = stamps.dt.strftime("%Y-%m-%d" if kind == "date" else "%Y-%m-%dT%H:%M:%S")
-            values = text.astype(object).where(stamps.notna(), None)
-        elif kind == "time":
-            values = column.map(lambda t: t.strftime("%H:%M:%S") if hasattr(t, "strftime") else None).astype(object)
-        elif kind == "integer":
-            numbers = pd.to_numeric(column, errors="coerce")
-            values = numbers.astype("Int64").astype(object).where(numbers.notna(), None)
-        elif kind == "float":
-            numbers = pd.to_numeric(column, errors="coerce").astype("float64")
-            values = numbers.astype(object).where(np.isfinite(numbers), None)
-        else:
-            text = as_text(column)
-            values = text.where(text != "", None)
-        columns.append(values.to_numpy(dtype=object))
-    if not columns:
-        return [[] for _ in range(len(dataset))]
-    matrix = np.column_stack(columns) if len(dataset) else np.empty((0, len(columns)), dtype=object)
-    return matrix.tolist()
+    return json.loads(b"[" + render_dataset_json_rows(dataset, variable_meta) + b"]")
 
 
 def _encode_distinct(values, to_json) -> pa.Array:
@@ -115,8 +92,8 @@ def _encode_distinct(values, to_json) -> pa.Array:
 
 
 def encode_dataset_json_column(column: pd.Series, kind: str) -> pa.Array:
-    """The JSON text of each value of one column, exactly as :func:`compute_dataset_json_rows` and
-    ``json.dumps`` give them (``null`` for missing), without a Python object per row.
+    """The JSON text of each value of one column (``null`` for missing), without a Python object per row:
+    ISO text for dates, integers without a point, floats as ``repr``.
 
     >>> encode_dataset_json_column(pd.Series([1.5, None, 2.0]), "float").to_pylist()
     ['1.5', 'null', '2.0']
@@ -142,8 +119,8 @@ def encode_dataset_json_column(column: pd.Series, kind: str) -> pa.Array:
 
 
 def render_dataset_json_rows(dataset: pd.DataFrame, variable_meta: pd.DataFrame) -> bytes:
-    """The lines of the ``rows`` member (``    [v1, v2],`` ... without the last comma) as UTF-8 bytes,
-    identical to :func:`render_dataset_json` of :func:`compute_dataset_json_rows`; rows are joined in Arrow.
+    """The lines of the ``rows`` member (``    [v1, v2],`` ... without the last comma) as UTF-8 bytes;
+    rows are joined in Arrow.
 
     >>> vm = pd.DataFrame({"variable": ["USUBJID", "AESEQ"], "kind": ["char", "integer"]})
     >>> render_dataset_json_rows(pd.DataFrame({"USUBJID": ["01", "02"], "AESEQ": [1.0, None]}), vm)
@@ -181,7 +158,7 @@ def build_dataset_json(meta: DatasetMeta, dataset: pd.DataFrame, variable_meta: 
         "datasetJSONVersion": DATASET_JSON_VERSION,
         "fileOID": f"{study_oid}.{meta.standard}.{meta.name}",
         "originator": "cdisc-pipeline",
-        "sourceSystem": source_system or {"name": "cdisc-pipeline", "version": pipeline_version()},
+        "sourceSystem": source_system or {"name": "cdisc-pipeline", "version": installed_version()},
         "studyOID": study_oid,
         "metaDataVersionOID": metadata_version_oid,
         "metaDataRef": metadata_ref,
@@ -202,10 +179,11 @@ def _member_lines(obj: dict[str, Any]) -> list[str]:
     return [f"  {json.dumps(key)}: {json.dumps(obj[key], ensure_ascii=False, allow_nan=False)}" for key in order]
 
 
-def render_dataset_json(obj: dict[str, Any]) -> str:
-    """Stable text: members in specification order, two-space indent, one row per line.
+def render_dataset_json_bytes(obj: dict[str, Any], rows_text: bytes) -> bytes:
+    """Stable text: members in specification order, two-space indent, one row per line, with ``rows_text``
+    (from :func:`render_dataset_json_rows`) as the ``rows`` member, never decoded into a Python string.
 
-    >>> print(render_dataset_json({"name": "DM", "columns": [], "rows": [["a", 1]]}))
+    >>> print(render_dataset_json_bytes({"name": "DM", "columns": []}, b'    ["a", 1]').decode())
     {
       "name": "DM",
       "columns": [],
@@ -214,24 +192,6 @@ def render_dataset_json(obj: dict[str, Any]) -> str:
       ]
     }
     <BLANKLINE>
-    """
-    parts = _member_lines(obj)
-    if "rows" in obj:
-        rows = obj["rows"]
-        if rows:
-            body = ",\n".join("    " + json.dumps(row, ensure_ascii=False, allow_nan=False) for row in rows)
-            parts.append(f'  "rows": [\n{body}\n  ]')
-        else:
-            parts.append('  "rows": []')
-    return "{\n" + ",\n".join(parts) + "\n}\n"
-
-
-def render_dataset_json_bytes(obj: dict[str, Any], rows_text: bytes) -> bytes:
-    """:func:`render_dataset_json` as UTF-8 bytes, with ``rows_text`` (from :func:`render_dataset_json_rows`)
-    as the ``rows`` member: the large member is never decoded into a Python string.
-
-    >>> render_dataset_json_bytes({"name": "DM"}, b'    ["a", 1]') == render_dataset_json({"name": "DM", "rows": [["a", 1]]}).encode()
-    True
     """
     head = "{\n" + "".join(line + ",\n" for line in _member_lines(obj))
     rows = [b'  "rows": [\n', rows_text, b"\n  ]"] if rows_text else [b'  "rows": []']

@@ -11,6 +11,7 @@ AVAL by PARAMCD). :func:`validate_define_xml` checks the result against the Defi
 from __future__ import annotations
 
 import importlib.util
+from collections import Counter
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -19,6 +20,7 @@ from typing import Any
 import pandas as pd
 from lxml import etree
 
+from pipeline.submit._vector import value_text
 from pipeline.submit.datasetjson import item_group_oid, item_oid
 from pipeline.standards.tables import IG_VERSIONS
 from pipeline.standards.terminology import CT_COLUMNS
@@ -39,6 +41,8 @@ DECODE_SUFFIXES = ("TESTCD", "PARAMCD", "ARMCD")  # LBTESTCD -> LBTEST, ACTARMCD
 DECODE_NAMES = {"ETCD": "ELEMENT", "QNAM": "QLABEL"}
 DICTIONARIES = {"MedDRA": "MEDDRA", "WHODrug": "WHODRUG", "LOINC": "LOINC"}
 _DICTIONARY_NAMES = {code: name for name, code in DICTIONARIES.items()}
+VALUE_LEVEL_COLUMNS = ["dataset", "variable", "by_variable", "by_value", "kind", "length", "significant_digits",
+                       "label"]
 CODELIST_COLUMNS = ["codelist_oid", "name", "data_type", "codelist_code", "extensible", "coded_value",
                     "decode", "term_code", "extended", "order", "publishing_set"]
 
@@ -51,9 +55,7 @@ def _q(ns: str, tag: str) -> str:
     return f"{{{ns}}}{tag}"
 
 
-# --------------------------------------------------------------------------------------------
-# codelists
-# --------------------------------------------------------------------------------------------
+# --- codelists -------------------------------------------------------------------------------
 
 def _decode_companion(variable: str) -> str | None:
     """The variable holding the decode of a code variable (``LBTESTCD`` -> ``LBTEST``), or None.
@@ -79,25 +81,21 @@ def assign_codelist_oids(variable_meta: pd.DataFrame, ct: pd.DataFrame) -> pd.Da
     [['CL.NY', ''], ['CL.MEDDRA', 'MEDDRA'], ['CL.LB.LBTESTCD', ''], ['CL.NY', '']]
     """
     known = set(ct["codelist"])
-    result = variable_meta.copy()
     oids, dictionaries = [], []
-    for row in result.itertuples(index=False):
+    for row in variable_meta.itertuples(index=False):
         codelist = str(row.codelist or "")
         dictionary = next((code for prefix, code in DICTIONARIES.items() if str(row.value_format).startswith(prefix)), "")
-        oid = ""
-        if _decode_companion(row.variable) or codelist == SPONSOR_CODELIST or (codelist and "/" not in codelist and codelist not in known):
-            oid = f"CL.{row.dataset}.{row.variable}" if (codelist or _decode_companion(row.variable)) else ""
-        elif codelist:
-            oid = f"CL.{codelist.replace('/', '.')}"
-        elif row.dataset.startswith("AD") and row.variable.endswith("FL") and row.kind == "char":
-            oid = "CL.NY"
         if dictionary:
-            oid = f"CL.{dictionary}"
-        oids.append(oid)
+            oids.append(f"CL.{dictionary}")
+        elif _decode_companion(row.variable) or codelist == SPONSOR_CODELIST or (codelist and "/" not in codelist
+                                                                                 and codelist not in known):
+            oids.append(f"CL.{row.dataset}.{row.variable}")
+        elif codelist:
+            oids.append(f"CL.{codelist.replace('/', '.')}")
+        else:
+            oids.append("CL.NY" if row.dataset.startswith("AD") and row.variable.endswith("FL") and row.kind == "char" else "")
         dictionaries.append(dictionary)
-    result["codelist_oid"] = oids
-    result["dictionary"] = dictionaries
-    return result
+    return variable_meta.assign(codelist_oid=oids, dictionary=dictionaries)
 
 
 def build_codelists(variable_meta: pd.DataFrame, datasets: dict[str, pd.DataFrame], ct: pd.DataFrame) -> pd.DataFrame:
@@ -130,7 +128,7 @@ def build_codelists(variable_meta: pd.DataFrame, datasets: dict[str, pd.DataFram
             pairs["decode"] = pairs[companion].astype(str) if len(columns) > 1 else ""
             values.append(pairs[["coded_value", "decode"]])
         data_values = pd.concat(values, ignore_index=True) if values else pd.DataFrame(columns=["coded_value", "decode"])
-        data_values["coded_value"] = data_values["coded_value"].map(_coded_text)
+        data_values["coded_value"] = data_values["coded_value"].map(value_text)
         data_values = data_values[data_values["coded_value"] != ""].drop_duplicates("coded_value")
         names = [n for n in str(group["codelist"].iloc[0] or "").split("/") if n in ct_by_name]
         terms = pd.concat([ct_by_name[n] for n in names], ignore_index=True) if names else pd.DataFrame(columns=CT_COLUMNS)
@@ -173,9 +171,8 @@ def build_codelists(variable_meta: pd.DataFrame, datasets: dict[str, pd.DataFram
 def drop_empty_codelist_refs(variable_meta: pd.DataFrame, codelists: pd.DataFrame) -> pd.DataFrame:
     """Clear ``codelist_oid`` where no CodeList will be written (no value in the data nor CT terms).
 
-    A CodeList is written for every ``codelist_oid`` of ``codelists`` and for every ExternalCodeList
-    ``CL.<dictionary>``; any other reference (e.g. a TV.ARMCD that is always empty) would point at
-    nothing, so the variable keeps no CodeListRef.
+    Any reference that is neither in ``codelists`` nor an ExternalCodeList ``CL.<dictionary>`` (e.g. a
+    TV.ARMCD that is always empty) would point at nothing, so the variable keeps no CodeListRef.
 
     >>> vm = pd.DataFrame({"dataset": ["DM", "TV", "AE"], "variable": ["SEX", "ARMCD", "AEDECOD"],
     ...                    "codelist_oid": ["CL.SEX", "CL.TV.ARMCD", "CL.MEDDRA"], "dictionary": ["", "", "MEDDRA"]})
@@ -185,17 +182,10 @@ def drop_empty_codelist_refs(variable_meta: pd.DataFrame, codelists: pd.DataFram
     for name, frame, column in (("variable_meta", variable_meta, "codelist_oid"), ("codelists", codelists, "codelist_oid")):
         if column not in frame.columns:
             raise ValueError(f"drop_empty_codelist_refs: {name} has no column {column!r}")
-    dictionaries = variable_meta["dictionary"].fillna("") if "dictionary" in variable_meta.columns \
-        else pd.Series("", index=variable_meta.index)
+    dictionaries = variable_meta.get("dictionary", pd.Series("", index=variable_meta.index)).fillna("")
     written = set(codelists["codelist_oid"]) | {f"CL.{d}" for d in dictionaries if d}
     oids = variable_meta["codelist_oid"].fillna("")
     return variable_meta.assign(codelist_oid=oids.where(oids.isin(written), ""))
-
-
-def _coded_text(value: Any) -> str:
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
-    return "" if value is None else str(value)
 
 
 def _codelist_name(oid: str, group: pd.DataFrame, terms: pd.DataFrame) -> str:
@@ -205,15 +195,11 @@ def _codelist_name(oid: str, group: pd.DataFrame, terms: pd.DataFrame) -> str:
     return f"{first['dataset']}.{first['variable']} values" if oid.count(".") == 2 else oid[3:]
 
 
-# --------------------------------------------------------------------------------------------
-# value-level metadata
-# --------------------------------------------------------------------------------------------
+# --- value-level metadata --------------------------------------------------------------------
 
 def build_value_level_meta(meta: DatasetMeta, dataset: pd.DataFrame, variable_meta: pd.DataFrame) -> pd.DataFrame:
-    """Value-level rows: results of findings by ``--TESTCD``, ``TSVAL`` by ``TSPARMCD``, ``AVAL``/``AVALC`` by
-    ``PARAMCD``, ``QVAL`` by ``QNAM``.
-
-    Columns ``dataset, variable, by_variable, by_value, kind, length, significant_digits, label``.
+    """Value-level rows (``VALUE_LEVEL_COLUMNS``): results of findings by ``--TESTCD``, ``TSVAL`` by ``TSPARMCD``,
+    ``AVAL``/``AVALC`` by ``PARAMCD``, ``QVAL`` by ``QNAM``.
 
     >>> frame = pd.DataFrame({"LBTESTCD": ["ALB", "ALB", "GLUC"], "LBTEST": ["Albumin", "Albumin", "Glucose"],
     ...                       "LBSTRESN": [40.0, 41.0, 5.25]})
@@ -221,12 +207,10 @@ def build_value_level_meta(meta: DatasetMeta, dataset: pd.DataFrame, variable_me
     >>> build_value_level_meta(DatasetMeta("LB", "Lab", "SDTM", "FINDINGS", "", ()), frame, vm)[["by_value", "kind", "significant_digits"]].values.tolist()
     [['ALB', 'integer', <NA>], ['GLUC', 'float', 2]]
     """
-    name = meta.name
-    prefix = name[:2] if meta.standard == "SDTM" and not name.startswith("SUPP") else name
+    prefix = meta.name[:2] if meta.standard == "SDTM" and not meta.name.startswith("SUPP") else meta.name
     if f"{prefix}TESTCD" in dataset.columns:
-        name = prefix
-        by, targets = f"{name}TESTCD", [f"{name}ORRES", f"{name}STRESC", f"{name}STRESN"]
-        label_column = f"{name}TEST"
+        by, targets = f"{prefix}TESTCD", [f"{prefix}ORRES", f"{prefix}STRESC", f"{prefix}STRESN"]
+        label_column = f"{prefix}TEST"
     elif f"{prefix}PARMCD" in dataset.columns and f"{prefix}VAL" in dataset.columns:  # TS: TSVAL by TSPARMCD
         by, targets, label_column = f"{prefix}PARMCD", [f"{prefix}VAL"], f"{prefix}PARM"
     elif "PARAMCD" in dataset.columns:
@@ -234,8 +218,7 @@ def build_value_level_meta(meta: DatasetMeta, dataset: pd.DataFrame, variable_me
     elif "QNAM" in dataset.columns and "QVAL" in dataset.columns:
         by, targets, label_column = "QNAM", ["QVAL"], "QLABEL"
     else:
-        return pd.DataFrame(columns=["dataset", "variable", "by_variable", "by_value", "kind", "length",
-                                     "significant_digits", "label"])
+        return pd.DataFrame(columns=VALUE_LEVEL_COLUMNS)
     targets = [t for t in targets if t in dataset.columns]
     codes = dataset[by].dropna().astype(str)
     codes = sorted(codes[codes != ""].unique())[:MAX_VALUE_LEVEL_CODES]
@@ -254,14 +237,10 @@ def build_value_level_meta(meta: DatasetMeta, dataset: pd.DataFrame, variable_me
                          "length": compute_char_length(values) if kind == "char" else compute_numeric_length(values),
                          "significant_digits": compute_decimals(values) if kind == "float" else None,
                          "label": label})
-    table = pd.DataFrame(rows, columns=["dataset", "variable", "by_variable", "by_value", "kind", "length",
-                                        "significant_digits", "label"])
-    return table.astype({"significant_digits": "Int64"})
+    return pd.DataFrame(rows, columns=VALUE_LEVEL_COLUMNS).astype({"significant_digits": "Int64"})
 
 
-# --------------------------------------------------------------------------------------------
-# the document
-# --------------------------------------------------------------------------------------------
+# --- the document ----------------------------------------------------------------------------
 
 @dataclass(frozen=True)
 class DefineContext:
@@ -286,11 +265,9 @@ class DefineContext:
         return f"MDV.{self.study_name}.{name}.{version}"
 
 
-def _text(parent: etree._Element, tag: str, text: str, ns: str = ODM_NS) -> etree._Element:
-    element = etree.SubElement(parent, _q(ns, tag))
-    translated = etree.SubElement(element, _q(ODM_NS, "TranslatedText"))
-    translated.set(_q(XML_NS, "lang"), "en")
-    translated.text = text
+def _text(parent: etree._Element, tag: str, text: str) -> etree._Element:
+    element = etree.SubElement(parent, _q(ODM_NS, tag))
+    etree.SubElement(element, _q(ODM_NS, "TranslatedText"), {_q(XML_NS, "lang"): "en"}).text = text
     return element
 
 
@@ -312,44 +289,35 @@ def build_define_xml(context: DefineContext, metas: list[DatasetMeta], variable_
     True
     """
     ig_name, ig_version = IG_VERSIONS[context.standard]
-    odm = etree.Element(_q(ODM_NS, "ODM"), nsmap={**NSMAP, "arm": ARM_NS} if result_displays else NSMAP)
-    odm.set("FileType", "Snapshot")
-    odm.set("FileOID", f"{context.study_oid}.DEFINE.{context.standard}")
-    odm.set("CreationDateTime", context.created)
-    if context.as_of:
-        odm.set("AsOfDateTime", context.as_of)
-    odm.set("ODMVersion", "1.3.2")
-    odm.set("Originator", context.originator)
-    odm.set("SourceSystem", "cdisc-pipeline")
-    odm.set("SourceSystemVersion", context.source_system_version)
-    odm.set(_q(DEF_NS, "Context"), "Submission")
+    odm = etree.Element(_q(ODM_NS, "ODM"), {
+        "FileType": "Snapshot", "FileOID": f"{context.study_oid}.DEFINE.{context.standard}",
+        "CreationDateTime": context.created, **({"AsOfDateTime": context.as_of} if context.as_of else {}),
+        "ODMVersion": "1.3.2", "Originator": context.originator, "SourceSystem": "cdisc-pipeline",
+        "SourceSystemVersion": context.source_system_version, _q(DEF_NS, "Context"): "Submission",
+    }, nsmap={**NSMAP, "arm": ARM_NS} if result_displays else NSMAP)
     study = etree.SubElement(odm, _q(ODM_NS, "Study"), OID=context.study_oid)
     global_vars = etree.SubElement(study, _q(ODM_NS, "GlobalVariables"))
     etree.SubElement(global_vars, _q(ODM_NS, "StudyName")).text = context.study_name
     etree.SubElement(global_vars, _q(ODM_NS, "StudyDescription")).text = context.study_description
     etree.SubElement(global_vars, _q(ODM_NS, "ProtocolName")).text = context.protocol_name
-    mdv = etree.SubElement(study, _q(ODM_NS, "MetaDataVersion"))
-    mdv.set("OID", context.metadata_version_oid)
-    mdv.set("Name", f"{context.study_name} {context.standard} Define-XML {DEFINE_VERSION}")
-    mdv.set("Description", f"{context.study_name} {ig_name} {ig_version} metadata")
-    mdv.set(_q(DEF_NS, "DefineVersion"), DEFINE_VERSION)
+    mdv = etree.SubElement(study, _q(ODM_NS, "MetaDataVersion"), {
+        "OID": context.metadata_version_oid,
+        "Name": f"{context.study_name} {context.standard} Define-XML {DEFINE_VERSION}",
+        "Description": f"{context.study_name} {ig_name} {ig_version} metadata",
+        _q(DEF_NS, "DefineVersion"): DEFINE_VERSION})
 
     standards = etree.SubElement(mdv, _q(DEF_NS, "Standards"))
-    ig_oid, ct_oid = f"STD.{ig_name}.{ig_version}", f"STD.CT.SDTM.{context.ct_version}"
+    ig_oid = f"STD.{ig_name}.{ig_version}"
     etree.SubElement(standards, _q(DEF_NS, "Standard"), OID=ig_oid, Name=ig_name, Type="IG",
                      Version=ig_version, Status="Final")
-    etree.SubElement(standards, _q(DEF_NS, "Standard"), OID=ct_oid, Name="CDISC/NCI", Type="CT",
-                     PublishingSet="SDTM", Version=context.ct_version, Status="Final")
-    ct_oids = {"SDTM": ct_oid}
-    if len(codelists) and (codelists["publishing_set"] == "ADaM").any():
-        ct_oids["ADaM"] = f"STD.CT.ADaM.{context.ct_version}"
-        etree.SubElement(standards, _q(DEF_NS, "Standard"), OID=ct_oids["ADaM"], Name="CDISC/NCI", Type="CT",
-                         PublishingSet="ADaM", Version=context.ct_version, Status="Final")
+    with_adam_ct = len(codelists) and (codelists["publishing_set"] == "ADaM").any()
+    ct_oids = {name: f"STD.CT.{name}.{context.ct_version}" for name in ("SDTM", "ADaM")[:2 if with_adam_ct else 1]}
+    for publishing_set, oid in ct_oids.items():
+        etree.SubElement(standards, _q(DEF_NS, "Standard"), OID=oid, Name="CDISC/NCI", Type="CT",
+                         PublishingSet=publishing_set, Version=context.ct_version, Status="Final")
 
     variable_meta = drop_empty_codelist_refs(variable_meta, codelists)
-    vl_keys = set()
-    if len(value_level):
-        vl_keys = set(zip(value_level["dataset"], value_level["variable"]))
+    vl_keys = set(zip(value_level["dataset"], value_level["variable"])) if len(value_level) else set()
 
     # value lists and where clauses
     where_clauses: list[tuple[str, str, str, str]] = []
@@ -384,18 +352,14 @@ def build_define_xml(context: DefineContext, metas: list[DatasetMeta], variable_
     methods: list[tuple[str, str, str]] = []
     for meta in metas:
         group = variable_meta[variable_meta["dataset"] == meta.name].sort_values("order")
-        ig = etree.SubElement(mdv, _q(ODM_NS, "ItemGroupDef"), OID=item_group_oid(meta))
-        if meta.standard == "SDTM":
-            ig.set("Domain", meta.name[4:] if meta.name.startswith("SUPP") else meta.name)
-        ig.set("Name", meta.name)
         one_per_subject = meta.structure.lower().rstrip(".") == "one record per subject"
-        ig.set("Repeating", "No" if one_per_subject or meta.name in ("DM", "ADSL") else "Yes")
-        ig.set("IsReferenceData", "Yes" if meta.dataset_class == "TRIAL DESIGN" else "No")
-        ig.set("SASDatasetName", meta.name)
-        ig.set("Purpose", meta.purpose)
-        ig.set(_q(DEF_NS, "Structure"), meta.structure or "Not specified")
-        ig.set(_q(DEF_NS, "StandardOID"), ig_oid)
-        ig.set(_q(DEF_NS, "ArchiveLocationID"), f"LF.{meta.name}")
+        ig = etree.SubElement(mdv, _q(ODM_NS, "ItemGroupDef"), {
+            "OID": item_group_oid(meta),
+            **({"Domain": meta.name.removeprefix("SUPP")} if meta.standard == "SDTM" else {}),
+            "Name": meta.name, "Repeating": "No" if one_per_subject or meta.name in ("DM", "ADSL") else "Yes",
+            "IsReferenceData": "Yes" if meta.dataset_class == "TRIAL DESIGN" else "No", "SASDatasetName": meta.name,
+            "Purpose": meta.purpose, _q(DEF_NS, "Structure"): meta.structure or "Not specified",
+            _q(DEF_NS, "StandardOID"): ig_oid, _q(DEF_NS, "ArchiveLocationID"): f"LF.{meta.name}"})
         _text(ig, "Description", meta.label)
         for row in group.itertuples(index=False):
             ref = etree.SubElement(ig, _q(ODM_NS, "ItemRef"), ItemOID=item_oid(meta.name, row.variable),
@@ -405,9 +369,7 @@ def build_define_xml(context: DefineContext, metas: list[DatasetMeta], variable_
             if (meta.name, row.variable) in method_oids:
                 method_oid = method_oids[(meta.name, row.variable)]
                 ref.set("MethodOID", method_oid)
-                shared = method_oid.count(".") == 1
-                methods.append((method_oid, f"Algorithm for {row.variable if shared else meta.name + '.' + row.variable}",
-                                row.method))
+                methods.append((method_oid, f"Algorithm for {method_oid[3:]}", row.method))   # VAR or DS.VAR
             if meta.standard == "SDTM" and row.role:
                 ref.set("Role", str(row.role))
         if meta.dataset_class:
@@ -431,36 +393,31 @@ def build_define_xml(context: DefineContext, metas: list[DatasetMeta], variable_
             parents = group.set_index("variable")
             for row in vl_rows.itertuples(index=False):
                 parent = parents.loc[row.variable]
-                kind = row.kind
-                define_type = "text" if kind == "char" else kind
-                _item_def(mdv, f"{item_oid(meta.name, row.variable)}.{row.by_value}", row.variable, define_type, kind,
+                _item_def(mdv, f"{item_oid(meta.name, row.variable)}.{row.by_value}", row.variable,
+                          "text" if row.kind == "char" else row.kind, row.kind,
                           int(row.length), row.significant_digits, "", f"{parent['label']} ({row.label})"[:200], "",
                           parent["origin"], parent["origin_source"], parent["predecessor"], "")
 
     # codelists
-    if len(codelists):
-        for oid, group in codelists.groupby("codelist_oid", sort=True):
-            first = group.iloc[0]
-            codelist = etree.SubElement(mdv, _q(ODM_NS, "CodeList"), OID=oid, Name=str(first["name"]),
-                                        DataType=str(first["data_type"]))
-            if first["codelist_code"]:
-                codelist.set(_q(DEF_NS, "StandardOID"), ct_oids.get(str(first["publishing_set"]), ct_oid))
-            with_decode = group["decode"].ne("").any()
-            for row in group.itertuples(index=False):
-                tag = "CodeListItem" if with_decode else "EnumeratedItem"
-                item = etree.SubElement(codelist, _q(ODM_NS, tag), CodedValue=str(row.coded_value),
-                                        OrderNumber=str(int(row.order)))
-                if row.extended:
-                    item.set(_q(DEF_NS, "ExtendedValue"), "Yes")
-                if with_decode:
-                    decode = etree.SubElement(item, _q(ODM_NS, "Decode"))
-                    translated = etree.SubElement(decode, _q(ODM_NS, "TranslatedText"))
-                    translated.set(_q(XML_NS, "lang"), "en")
-                    translated.text = str(row.decode or row.coded_value)
-                if row.term_code:
-                    etree.SubElement(item, _q(ODM_NS, "Alias"), Context="nci:ExtCodeID", Name=str(row.term_code))
-            if first["codelist_code"]:
-                etree.SubElement(codelist, _q(ODM_NS, "Alias"), Context="nci:ExtCodeID", Name=str(first["codelist_code"]))
+    for oid, group in codelists.groupby("codelist_oid", sort=True):
+        first = group.iloc[0]
+        codelist = etree.SubElement(mdv, _q(ODM_NS, "CodeList"), OID=oid, Name=str(first["name"]),
+                                    DataType=str(first["data_type"]))
+        if first["codelist_code"]:
+            codelist.set(_q(DEF_NS, "StandardOID"), ct_oids.get(str(first["publishing_set"]), ct_oids["SDTM"]))
+        with_decode = group["decode"].ne("").any()
+        for row in group.itertuples(index=False):
+            tag = "CodeListItem" if with_decode else "EnumeratedItem"
+            item = etree.SubElement(codelist, _q(ODM_NS, tag), CodedValue=str(row.coded_value),
+                                    OrderNumber=str(int(row.order)))
+            if row.extended:
+                item.set(_q(DEF_NS, "ExtendedValue"), "Yes")
+            if with_decode:
+                _text(item, "Decode", str(row.decode or row.coded_value))
+            if row.term_code:
+                etree.SubElement(item, _q(ODM_NS, "Alias"), Context="nci:ExtCodeID", Name=str(row.term_code))
+        if first["codelist_code"]:
+            etree.SubElement(codelist, _q(ODM_NS, "Alias"), Context="nci:ExtCodeID", Name=str(first["codelist_code"]))
     for dictionary in sorted(set(variable_meta.get("dictionary", pd.Series(dtype=str))) - {""}):
         codelist = etree.SubElement(mdv, _q(ODM_NS, "CodeList"), OID=f"CL.{dictionary}", Name=dictionary,
                                     DataType="text")
@@ -486,11 +443,9 @@ def _analysis_results(mdv: etree._Element, displays: list) -> None:
         element = etree.SubElement(root, _q(ARM_NS, "ResultDisplay"), OID=display.oid, Name=display.name)
         _text(element, "Description", display.description)
         for result in display.results:
-            node = etree.SubElement(element, _q(ARM_NS, "AnalysisResult"), OID=result.oid)
-            if result.parameter_oid:
-                node.set("ParameterOID", result.parameter_oid)
-            node.set("AnalysisReason", result.reason)
-            node.set("AnalysisPurpose", result.purpose)
+            node = etree.SubElement(element, _q(ARM_NS, "AnalysisResult"), {
+                "OID": result.oid, **({"ParameterOID": result.parameter_oid} if result.parameter_oid else {}),
+                "AnalysisReason": result.reason, "AnalysisPurpose": result.purpose})
             _text(node, "Description", result.description)
             datasets = etree.SubElement(node, _q(ARM_NS, "AnalysisDatasets"))
             for dataset in result.datasets:
@@ -582,38 +537,28 @@ def render_define_html(context: DefineContext, metas: list[DatasetMeta], variabl
     for meta in metas:
         group = variable_meta[variable_meta["dataset"] == meta.name].sort_values("order")
         variables[meta.name] = [{
-            "variable": r.variable, "label": r.label, "define_type": r.define_type,
+            **r._asdict(), "value_list": (meta.name, r.variable) in value_sets,
             "key": "" if r.key_sequence is None or pd.isna(r.key_sequence) else int(r.key_sequence),
             "length": int(r.length) if r.define_type in ("text", "integer", "float") else "",
-            "display_format": r.display_format, "codelist_oid": r.codelist_oid, "origin": r.origin,
-            "origin_source": r.origin_source, "predecessor": r.predecessor, "method": r.method,
-            "value_list": (meta.name, r.variable) in value_sets,
         } for r in group.itertuples(index=False)]
     value_lists: dict[str, list[dict[str, Any]]] = {m.name: [] for m in metas}
     if len(value_level):
         for (dataset_name, variable), group in value_level.groupby(["dataset", "variable"], sort=True):
             value_lists.setdefault(dataset_name, []).append({
                 "variable": variable, "by_variable": group["by_variable"].iloc[0],
-                "items": [{"by_value": r.by_value, "label": r.label, "kind": r.kind, "length": r.length,
-                           "significant_digits": "" if pd.isna(r.significant_digits) else int(r.significant_digits)}
-                          for r in group.itertuples(index=False)]})
-    codelist_views = []
-    if len(codelists):
-        for oid, group in codelists.groupby("codelist_oid", sort=True):
-            first = group.iloc[0]
-            codelist_views.append({"oid": oid, "name": first["name"], "code": first["codelist_code"],
-                                   "extensible": first["extensible"],
-                                   "items": group[["coded_value", "decode", "term_code", "extended"]].to_dict(orient="records")})
+                "items": [{**r._asdict(), "significant_digits": "" if pd.isna(r.significant_digits)
+                           else int(r.significant_digits)} for r in group.itertuples(index=False)]})
+    codelist_views = [{"oid": oid, "name": group["name"].iloc[0], "code": group["codelist_code"].iloc[0],
+                       "extensible": group["extensible"].iloc[0],
+                       "items": group[["coded_value", "decode", "term_code", "extended"]].to_dict(orient="records")}
+                      for oid, group in codelists.groupby("codelist_oid", sort=True)]
     dictionaries = sorted(set(variable_meta.get("dictionary", pd.Series(dtype=str)).fillna("")) - {""})
     environment = Environment(loader=FileSystemLoader(str(Path(__file__).resolve().parent / "templates")),
                               autoescape=True, keep_trailing_newline=True)
     return environment.get_template("define.html.j2").render(
         study_name=context.study_name, study_description=context.study_description, standard=context.standard,
         ig_name=ig_name, ig_version=ig_version, ct_version=context.ct_version, define_version=DEFINE_VERSION,
-        datasets=[{"name": m.name, "label": m.label, "dataset_class": m.dataset_class, "subclass": m.subclass,
-                   "structure": m.structure, "purpose": m.purpose, "key_list": list(m.keys), "file_name": m.file_name,
-                   "records": records.get(m.name, "")} for m in metas],
-        variables=variables, value_lists=value_lists, codelists=codelist_views,
+        datasets=metas, records=records, variables=variables, value_lists=value_lists, codelists=codelist_views,
         dictionaries=[(d, context.dictionary_versions.get(d, "not specified")) for d in dictionaries],
     )
 
@@ -639,9 +584,8 @@ def check_define_references(xml: bytes) -> list[str]:
         ("odm", "ItemDef"), ("odm", "CodeList"), ("odm", "MethodDef"), ("def", "ValueListDef"),
         ("def", "WhereClauseDef"), ("odm", "ItemGroupDef"))}
     for kind, values in defined.items():
-        seen: set[str] = set()
-        duplicates = sorted({v for v in values if v in seen or seen.add(v)})
-        problems.extend(f"{kind} OID {d} defined more than once" for d in duplicates)
+        problems.extend(f"{kind} OID {oid} defined more than once"
+                        for oid, n in sorted(Counter(values).items()) if n > 1)
     known = {kind: set(values) for kind, values in defined.items()}
     references = [
         ("ItemRef", ".//odm:ItemRef", "ItemOID", "ItemDef"),

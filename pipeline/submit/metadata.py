@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +31,7 @@ from pipeline.standards.study import load_adam_variables, load_study_metadata  #
 from pipeline.standards.tables import ADAM_CLASSES, load_standard_origins
 from pipeline.standards.terminology import CT_COLUMNS
 from pipeline.submit._vector import as_text, factorize, map_unique
+from pipeline.submit.methods import PREDECESSOR_TEXT
 
 VARIABLE_COLUMNS = [
     "dataset", "variable", "order", "label", "label_source", "kind", "length", "display_format",
@@ -38,28 +39,24 @@ VARIABLE_COLUMNS = [
     "predecessor", "method", "key_sequence", "mandatory", "role", "significant_digits", "declared_type",
 ]
 
-SAS_DATE_FORMAT = "DATE9."
-SAS_DATETIME_FORMAT = "DATETIME20."
-SAS_TIME_FORMAT = "TIME8."
-_FORMAT_OF_KIND = {"date": SAS_DATE_FORMAT, "datetime": SAS_DATETIME_FORMAT, "time": SAS_TIME_FORMAT}
+_FORMAT_OF_KIND = {"date": "DATE9.", "datetime": "DATETIME20.", "time": "TIME8."}   # SAS display formats
 _ISO_DURATION = re.compile(r"^-?P")
 SPONSOR_CODELIST = "SPONSOR"
 
 
-def pipeline_version() -> str:
-    """The installed version of this project (``0.0.0`` when run from an uninstalled checkout).
+def installed_version(name: str = "cdisc-pipeline", missing: str = "0.0.0") -> str:
+    """The installed version of a distribution (default: this project; ``missing`` when not installed).
 
-    >>> pipeline_version().count(".") >= 2
-    True
+    >>> installed_version().count(".") >= 2, installed_version("no-such-distribution", "not installed")
+    (True, 'not installed')
     """
     import importlib.metadata
 
     try:
-        return importlib.metadata.version("cdisc-pipeline")
+        return importlib.metadata.version(name)
     except importlib.metadata.PackageNotFoundError:
-        return "0.0.0"
+        return missing
 
-_PREDECESSOR_TEXT = re.compile(r"[A-Z][A-Z0-9]{1,7}\.[A-Z][A-Z0-9_]{0,7}")
 ADAM_CLASS_NAMES = {**ADAM_CLASSES, **{name: name for name in ADAM_CLASSES.values()}, "OTHER": "ADAM OTHER",
                     "ADAM OTHER": "ADAM OTHER"}
 DICTIONARY_CODES = {"MEDDRA": "MEDDRA", "WHODRUG": "WHODRUG", "LOINC": "LOINC"}
@@ -77,7 +74,6 @@ class DatasetMeta:
     keys: tuple[str, ...]
     subclass: str = ""
     label_source: str = "standard"
-    extra: dict[str, Any] = field(default_factory=dict)
 
     @property
     def purpose(self) -> str:
@@ -88,9 +84,7 @@ class DatasetMeta:
         return f"{self.name.lower()}.xpt"
 
 
-# --------------------------------------------------------------------------------------------
-# standards and study specs
-# --------------------------------------------------------------------------------------------
+# --- standards and study specs ---------------------------------------------------------------
 
 def load_standard_variables(standards_dir: str | Path | None = None) -> pd.DataFrame:
     """The standard variable tables (:func:`pipeline.standards.tables.load_standard_variables`) with
@@ -122,12 +116,10 @@ def load_standard_variables(standards_dir: str | Path | None = None) -> pd.DataF
                   "value_format", "source_file"]]
 
 
-load_standard_datasets = tables.submission_datasets
+# --- types from data -------------------------------------------------------------------------
 
+_TEMPORAL_TYPES = (((dt.datetime, pd.Timestamp), "datetime"), (dt.date, "date"), (dt.time, "time"))   # datetime first
 
-# --------------------------------------------------------------------------------------------
-# types from data
-# --------------------------------------------------------------------------------------------
 
 def compute_variable_kind(values: pd.Series) -> str:
     """The physical kind of a column: ``char``, ``integer``, ``float``, ``date``, ``datetime``, ``time``.
@@ -151,13 +143,7 @@ def compute_variable_kind(values: pd.Series) -> str:
         return "float"
     _, uniques = factorize(values)   # distinct values in order of appearance, missing left out
     first = uniques[0] if len(uniques) else None
-    if isinstance(first, (dt.datetime, pd.Timestamp)):
-        return "datetime"
-    if isinstance(first, dt.date):
-        return "date"
-    if isinstance(first, dt.time):
-        return "time"
-    return "char"
+    return next((kind for types, kind in _TEMPORAL_TYPES if isinstance(first, types)), "char")
 
 
 SPEC_TYPE_KINDS = {"text": "char", "char": "char", "string": "char", "integer": "integer", "float": "float",
@@ -167,14 +153,10 @@ TEMPORAL_KINDS = ("date", "datetime", "time")
 
 def resolve_variable_kind(variable: str, values: pd.Series, spec_type: str = "", declared: str = "",
                           dictionary_code: bool = False) -> str:
-    """The kind a variable is written as: the data's kind, refined by the specs.
-
-    ``spec_type`` is the ADaM spec type (``text``, ``integer``, ``float``, ``date``, ``datetime``,
-    ``time``), ``declared`` the dataset spec's ``Num``/``Char``. A date, datetime or time variable
-    of the spec keeps that kind when its data are temporal or all missing (so an empty date stays
-    a date, never a number); an all-missing column takes its kind from the specs (a dictionary
-    code is an integer), else from the temporal name suffix (``DT``, ``DTM``, ``TM``) of a temporal
-    column, else ``float``/``char`` as declared.
+    """The kind a variable is written as: the data's kind, refined by the ADaM ``spec_type`` and the
+    ``declared`` ``Num``/``Char``. A temporal spec kind holds when the data are temporal or all missing
+    (an empty date stays a date, never a number); an all-missing column takes its kind from the specs
+    (a dictionary code is an integer), else from a temporal column's name suffix (``DT``, ``DTM``, ``TM``).
 
     >>> empty = pd.Series(pd.to_datetime([None, None]))
     >>> resolve_variable_kind("DTHDT", empty, "date", "Num"), resolve_variable_kind("DTHDT", empty, "", "Num")
@@ -191,16 +173,9 @@ def resolve_variable_kind(variable: str, values: pd.Series, spec_type: str = "",
         if spec_kind:
             return spec_kind
         if temporal_data:
-            if variable.endswith("DTM"):
-                return "datetime"
-            if variable.endswith("TM"):
-                return "time"
-            return "date" if variable.endswith("DT") else kind
-        if declared == "Num":
-            return "integer" if dictionary_code else "float"
-        if declared == "Char":
-            return "char"
-        return kind
+            return next((k for suffix, k in (("DTM", "datetime"), ("TM", "time"), ("DT", "date"))
+                         if variable.endswith(suffix)), kind)
+        return {"Num": "integer" if dictionary_code else "float", "Char": "char"}.get(declared, kind)
     if spec_kind in TEMPORAL_KINDS and temporal_data:
         return spec_kind
     if kind in ("date", "datetime") and variable.endswith("DTM"):
@@ -208,37 +183,24 @@ def resolve_variable_kind(variable: str, values: pd.Series, spec_type: str = "",
     return kind
 
 
-def _distinct_text(values: pd.Series) -> pd.Series:
-    """The distinct non-missing values of a column as text (checks that hold for all values hold for these)."""
-    return pd.Series(factorize(values)[1], dtype=object).astype(str)
+_COMPLETE = {"date": r"\d{4}-\d{2}-\d{2}", "datetime": r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?"}
 
 
-def _iso_text_type(values: pd.Series) -> str:
-    """Define-XML data type of an ISO 8601 text column (``date``, ``datetime``, ``durationDatetime``)."""
-    valid = _distinct_text(values)
-    valid = valid[valid.str.len() > 0]
-    if len(valid) and valid.str.match(_ISO_DURATION).all():
-        return "durationDatetime"
-    return "datetime" if valid.str.contains("T", regex=False).any() else "date"
+def _iso_types(values: pd.Series) -> tuple[str, str]:
+    """(Define-XML, Dataset-JSON) data types of an ISO 8601 text column. Define-XML: ``date``,
+    ``datetime`` or ``durationDatetime``; Dataset-JSON: ``date``/``datetime`` only when every value
+    is complete, else ``string`` (partial dates such as ``2019-04`` are not valid JSON dates).
 
-
-_COMPLETE_DATE = r"\d{4}-\d{2}-\d{2}"
-_COMPLETE_DATETIME = r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?"
-
-
-def _iso_json_type(values: pd.Series, define_type: str) -> str:
-    """Dataset-JSON type of an ISO 8601 text column: ``date``/``datetime`` only when every value is
-    complete, else ``string`` (partial dates such as ``2019-04`` are not valid JSON dates).
-
-    >>> _iso_json_type(pd.Series(["2019-04-01", None]), "date"), _iso_json_type(pd.Series(["2019-04"]), "date")
-    ('date', 'string')
+    >>> _iso_types(pd.Series(["2019-04-01", None])), _iso_types(pd.Series(["2019-04"])), _iso_types(pd.Series(["P2D"]))
+    (('date', 'date'), ('date', 'string'), ('durationDatetime', 'string'))
     """
-    valid = _distinct_text(values)
+    valid = pd.Series(factorize(values)[1], dtype=object).astype(str)   # distinct values stand for all
     valid = valid[valid != ""]
-    if not len(valid) or define_type not in ("date", "datetime"):
-        return "string"
-    pattern = _COMPLETE_DATE if define_type == "date" else _COMPLETE_DATETIME
-    return define_type if valid.str.fullmatch(pattern).all() else "string"
+    if len(valid) and valid.str.match(_ISO_DURATION).all():
+        return "durationDatetime", "string"
+    define_type = "datetime" if valid.str.contains("T", regex=False).any() else "date"
+    complete = len(valid) and valid.str.fullmatch(_COMPLETE[define_type]).all()
+    return define_type, define_type if complete else "string"
 
 
 def compute_char_length(values: pd.Series) -> int:
@@ -255,9 +217,7 @@ def compute_char_length(values: pd.Series) -> int:
     return max(int(lengths.max()), 1) if len(lengths) else 1
 
 
-# --------------------------------------------------------------------------------------------
-# dataset-level metadata
-# --------------------------------------------------------------------------------------------
+# --- dataset-level metadata ------------------------------------------------------------------
 
 def build_dataset_meta(name: str, columns: list[str], study_specs: dict[str, dict[str, Any]],
                        standard_datasets: dict[str, dict[str, dict[str, Any]]],
@@ -267,7 +227,7 @@ def build_dataset_meta(name: str, columns: list[str], study_specs: dict[str, dic
     Keys keep only the columns present; when none are known, STUDYID, USUBJID and --SEQ/ASEQ.
 
     >>> meta = build_dataset_meta("suppae", ["STUDYID", "RDOMAIN", "USUBJID", "QNAM"], {},
-    ...                           load_standard_datasets())
+    ...                           tables.submission_datasets())
     >>> meta.label, meta.keys, meta.dataset_class
     ('Supplemental Qualifiers for AE', ('STUDYID', 'RDOMAIN', 'USUBJID', 'QNAM'), 'RELATIONSHIP')
     """
@@ -315,18 +275,15 @@ def build_dataset_meta(name: str, columns: list[str], study_specs: dict[str, dic
     )
 
 
-# --------------------------------------------------------------------------------------------
-# variable-level metadata
-# --------------------------------------------------------------------------------------------
+# --- variable-level metadata -----------------------------------------------------------------
+
+def _generic_name(variable: str, prefix: str) -> str | None:
+    """``--TESTCD`` for ``LBTESTCD`` in a domain of prefix ``LB``; None outside the prefix."""
+    return "--" + variable[len(prefix):] if prefix and variable.startswith(prefix) else None
+
 
 def _pattern_lookup(table: dict[str, dict[str, Any]], variable: str, prefix: str) -> dict[str, Any]:
-    if variable in table:
-        return table[variable]
-    if prefix and variable.startswith(prefix):
-        generic = "--" + variable[len(prefix):]
-        if generic in table:
-            return table[generic]
-    return {}
+    return table[variable] if variable in table else table.get(_generic_name(variable, prefix), {})
 
 
 def build_variable_meta(meta: DatasetMeta, dataset: pd.DataFrame, standard_variables: pd.DataFrame,
@@ -338,9 +295,8 @@ def build_variable_meta(meta: DatasetMeta, dataset: pd.DataFrame, standard_varia
                         adam_types: dict[str, str] | None = None) -> pd.DataFrame:
     """One metadata row per column of ``dataset`` (see ``VARIABLE_COLUMNS``).
 
-    ``sdtm_sources`` maps an SDTM dataset name to its columns, so ADaM variables copied from SDTM
-    get origin ``Predecessor`` (e.g. ``DM.SEX``); ``adam_methods`` gives derivation texts and
-    ``adam_types`` the ADaM spec type of each variable (see :func:`resolve_variable_kind`).
+    ``sdtm_sources`` (SDTM dataset -> its columns) makes ADaM variables copied from SDTM predecessors
+    (``DM.SEX``); ``adam_types`` are the ADaM spec types (see :func:`resolve_variable_kind`).
 
     >>> meta = DatasetMeta("DM", "Demographics", "SDTM", "SPECIAL PURPOSE", "", ("STUDYID", "USUBJID"))
     >>> std = pd.DataFrame({"domain": ["DM"], "variable": ["SEX"], "order": ["1"], "label": ["Sex"],
@@ -384,33 +340,25 @@ def build_variable_meta(meta: DatasetMeta, dataset: pd.DataFrame, standard_varia
     rows = []
     for position, variable in enumerate(dataset.columns, start=1):
         values = dataset[variable]
-        label, label_source = None, "fallback"
-        if adam_labels.get(variable):
-            label, label_source = adam_labels[variable], "adam spec"
-        elif spec_value(variable, "label"):
-            label, label_source = str(spec_value(variable, "label")), "study spec"
-        elif variable in exact.index and exact.at[variable, "label"]:
-            label, label_source = str(exact.at[variable, "label"]), "standard"
-        elif stored_labels.get(variable):
-            label, label_source = stored_labels[variable], "parquet"
-        elif variable in anywhere.index and anywhere.at[variable, "label"]:
-            label, label_source = str(anywhere.at[variable, "label"]), "standard (other domain)"
-        elif prefix and variable.startswith(prefix) and generic_labels.get(variable[len(prefix):]):
-            label, label_source = generic_labels[variable[len(prefix):]], "standard (generic --)"
-        else:
-            label = variable
         std_row = exact.loc[variable] if variable in exact.index else (
-            anywhere.loc[variable] if variable in anywhere.index else None)
-        declared = _declared_type(spec_value(variable, "type") or (std_row["type"] if std_row is not None else ""))
+            anywhere.loc[variable] if variable in anywhere.index else pd.Series(dtype=object))
+        labels = ((adam_labels.get(variable), "adam spec"), (spec_value(variable, "label"), "study spec"),
+                  (exact.at[variable, "label"] if variable in exact.index else None, "standard"),
+                  (stored_labels.get(variable), "parquet"),
+                  (anywhere.at[variable, "label"] if variable in anywhere.index else None, "standard (other domain)"),
+                  (generic_labels.get(variable[len(prefix):]) if prefix and variable.startswith(prefix) else None,
+                   "standard (generic --)"))   # first match wins (see the module docstring)
+        label, label_source = next(((str(text), source) for text, source in labels if text), (variable, "fallback"))
+        declared = _declared_type(spec_value(variable, "type") or std_row.get("type", ""))
         if resolved and variable in spec_rows.index:  # the resolved study table is authoritative
             codelist = spec_value(variable, "codelist") or ""
             value_format = spec_value(variable, "value_format") or ""
         else:
-            codelist = spec_value(variable, "codelist") or (std_row["codelist"] if std_row is not None else "") or ""
-            value_format = spec_value(variable, "value_format", "format", "dictionary") or (
-                std_row["value_format"] if std_row is not None else "")
-        core = spec_value(variable, "core", "mandatory") or (std_row["core"] if std_row is not None else "")
-        std_format = str(std_row["value_format"] if std_row is not None else "") or ""
+            codelist = spec_value(variable, "codelist") or std_row.get("codelist", "") or ""
+            value_format = spec_value(variable, "value_format", "format", "dictionary") \
+                or std_row.get("value_format", "")
+        core = spec_value(variable, "core", "mandatory") or std_row.get("core", "")
+        std_format = str(std_row.get("value_format", ""))
         dictionary_code = variable.endswith("CD") and any(
             str(f).upper().replace(" ", "").replace("-", "") in DICTIONARY_CODES for f in (value_format, std_format) if f)
         kind = resolve_variable_kind(variable, values, adam_types.get(variable, ""), declared, dictionary_code)
@@ -419,8 +367,7 @@ def build_variable_meta(meta: DatasetMeta, dataset: pd.DataFrame, standard_varia
         if kind == "char":
             length = compute_char_length(values)
             is_iso = str(value_format).lower().replace(" ", "").startswith("iso8601")
-            define_type = _iso_text_type(values) if is_iso else "text"
-            json_type = _iso_json_type(values, define_type) if is_iso else "string"
+            define_type, json_type = _iso_types(values) if is_iso else ("text", "string")
             json_target, display_format = None, ""
         elif kind in ("integer", "float"):
             length, define_type, json_type, json_target, display_format = compute_numeric_length(values), kind, kind, None, ""
@@ -436,7 +383,7 @@ def build_variable_meta(meta: DatasetMeta, dataset: pd.DataFrame, standard_varia
             generic_method = generic_method.replace("--", prefix)
         method = spec_value(variable, "method", "derivation") or adam_methods.get((name, variable)) \
             or adam_methods.get(("*", variable)) or generic_method
-        if meta.standard == "ADaM" and not origin and _PREDECESSOR_TEXT.fullmatch(str(method or "")):
+        if meta.standard == "ADaM" and not origin and PREDECESSOR_TEXT.fullmatch(str(method or "")):
             origin, predecessor, method = "Predecessor", str(method), ""
         if meta.standard == "ADaM" and not origin:
             source_domain = _predecessor_domain(name, variable, sdtm_sources)
@@ -473,14 +420,14 @@ def build_variable_meta(meta: DatasetMeta, dataset: pd.DataFrame, standard_varia
     return table.astype({"key_sequence": "Int64", "significant_digits": "Int64", "order": "int64", "length": "int64"})
 
 
+_DECLARED_TYPES = {**dict.fromkeys(("num", "n", "integer", "float", "double", "numeric"), "Num"),
+                   **dict.fromkeys(("date", "datetime", "time"), "Num"),
+                   **dict.fromkeys(("char", "c", "text", "string", "character"), "Char")}
+
+
 def _declared_type(text: Any) -> str:
     """``Num``, ``Char`` or empty from a metadata type (``Num``, ``N``, ``integer``, ``float``, ``text`` ...)."""
-    value = str(text or "").strip().lower()
-    if value in ("num", "n", "integer", "float", "double", "numeric", "date", "datetime", "time"):
-        return "Num"
-    if value in ("char", "c", "text", "string", "character"):
-        return "Char"
-    return ""
+    return _DECLARED_TYPES.get(str(text or "").strip().lower(), "")
 
 
 def compute_generic_labels(standard_variables: pd.DataFrame) -> dict[str, str]:
@@ -513,25 +460,16 @@ def compute_sdtm_role(dataset: str, variable: str, roles: dict[str, list[str]]) 
     >>> compute_sdtm_role("SV", "VISITNUM", roles), compute_sdtm_role("SUPPAE", "QVAL", roles)
     ('Topic', 'Result Qualifier')
     """
-    prefix = dataset[:2] if not dataset.startswith("SUPP") else ""
-    generic = "--" + variable[2:] if prefix and variable.startswith(prefix) else None
-    for key in (f"{variable}@{dataset}", variable, generic):
-        if key is None:
-            continue
-        for role, names in roles.items():
-            if key in names:
-                return role
-    return "Record Qualifier"
+    prefix = "" if dataset.startswith("SUPP") else dataset[:2]
+    keys = (f"{variable}@{dataset}", variable, _generic_name(variable, prefix))
+    return next((role for key in keys if key for role, names in roles.items() if key in names), "Record Qualifier")
 
 
 def _predecessor_domain(dataset: str, variable: str, sdtm_sources: dict[str, set[str]]) -> str:
     """The SDTM dataset a variable was copied from: DM for ADSL, XX for ADXX, else any holding it."""
     preferred = ["DM"] if dataset == "ADSL" else ["ADSL", dataset[2:]]
     preferred += ["DM"] + sorted(k for k in sdtm_sources if k != "ADSL")
-    for domain in preferred:
-        if variable in sdtm_sources.get(domain, set()):
-            return domain
-    return ""
+    return next((domain for domain in preferred if variable in sdtm_sources.get(domain, set())), "")
 
 
 def compute_decimals(values: pd.Series) -> int | None:
@@ -566,9 +504,7 @@ def compute_numeric_length(values: pd.Series) -> int:
     return max(1, integer_digits + (decimals + 1 if decimals else 0))
 
 
-# --------------------------------------------------------------------------------------------
-# the study's resolved metadata (pipeline.standards.study)
-# --------------------------------------------------------------------------------------------
+# --- the study's resolved metadata (pipeline.standards.study) --------------------------------
 
 @dataclass(frozen=True)
 class StudySpecs:
@@ -578,27 +514,25 @@ class StudySpecs:
     variables: pd.DataFrame
     codelists: pd.DataFrame  # CT layout (codelist_code, codelist, ..., submission_value)
     dictionaries: dict[str, str]
-    source: str
 
 
 def load_study_specs(specs_dir: str | Path, standards_dir: str | Path) -> StudySpecs:
     """The study's dataset/variable metadata as resolved by :mod:`pipeline.standards.study`.
 
-    That module merges ``datasets.yaml`` with the standard tables (labels, codelists, sponsor
-    codelists from study.yaml and instruments); a broken spec raises its :class:`ConfigError`
-    (file and line). No ``datasets.yaml``: everything empty (``source`` ``none``).
+    That module merges ``datasets.yaml`` with the standard tables and sponsor codelists; a broken spec
+    raises its :class:`ConfigError` (file and line). No ``datasets.yaml``: everything empty.
 
     >>> from pipeline.common.study import StudyContext
     >>> ctx = StudyContext.create("iscalimab-ln")
     >>> specs = load_study_specs(ctx.specs_dir, ctx.standards_dir)
-    >>> specs.source, specs.datasets["DM"]["keys"]
-    ('pipeline.standards.study', ['STUDYID', 'USUBJID'])
+    >>> specs.datasets["DM"]["keys"], specs.dictionaries["MEDDRA"] != ""
+    (['STUDYID', 'USUBJID'], True)
     """
     specs_dir, standards_dir = Path(specs_dir), Path(standards_dir)
     path = specs_dir / "datasets.yaml"
     empty_codelists = pd.DataFrame(columns=CT_COLUMNS)
     if not path.exists():
-        return StudySpecs({}, pd.DataFrame(columns=["dataset", "variable"]), empty_codelists, {}, "none")
+        return StudySpecs({}, pd.DataFrame(columns=["dataset", "variable"]), empty_codelists, {})
     resolved = load_study_metadata(specs_dir, standards_dir)
     datasets = {name: {"label": d.label, "class": d.class_, "structure": d.structure, "keys": list(d.keys)}
                 for name, d in resolved.datasets.items()}
@@ -614,19 +548,17 @@ def load_study_specs(specs_dir: str | Path, standards_dir: str | Path) -> StudyS
         "origin": table["origin"],
         "_resolved": True,
     })
+    declared = (resolved.spec or {}).get("codelists") or {}
     rows = []
     for name, codelist in sorted(resolved.codelists.items()):
         if not getattr(codelist, "sponsor_defined", False):
             continue
-        for term in sorted(codelist.terms):
-            rows.append({"codelist_code": codelist.code or "", "codelist": name, "codelist_name": name,
-                         "extensible": "Yes" if codelist.extensible else "No", "term_code": "",
-                         "submission_value": term, "synonyms": "", "nci_preferred_term": ""})
-    names = (resolved.spec or {}).get("codelists") or {}
+        title = str(declared[name].get("name") or name) if isinstance(declared.get(name), dict) else name
+        rows += [{"codelist_code": codelist.code or "", "codelist": name, "codelist_name": title,
+                  "extensible": "Yes" if codelist.extensible else "No", "term_code": "",
+                  "submission_value": term, "synonyms": "", "nci_preferred_term": ""}
+                 for term in sorted(codelist.terms)]
     codelists = pd.DataFrame(rows, columns=empty_codelists.columns) if rows else empty_codelists
-    if len(codelists):
-        codelists["codelist_name"] = codelists["codelist"].map(
-            lambda n: str((names.get(n) or {}).get("name") or n) if isinstance(names.get(n), dict) else n)
     dictionaries = {DICTIONARY_CODES.get(str(name).upper().replace(" ", ""), str(name).upper()): str(version)
                     for name, version in ((resolved.spec or {}).get("dictionaries") or {}).items()}
-    return StudySpecs(datasets, variables, codelists, dictionaries, "pipeline.standards.study")
+    return StudySpecs(datasets, variables, codelists, dictionaries)

@@ -1,13 +1,8 @@
-"""define.xml method texts written from the ADaM derivation spec that runs (``specs/<study>/adam.yaml``).
+"""define.xml method texts written from the ADaM derivation spec that runs (``specs/<study>/adam.yaml``),
+so the text and the derivation come from the same lines (docs/submission-package.md, "Method texts").
 
-Each ADaM variable's method is the words of the steps that create or change it, in spec order:
-the verb and its arguments, with ``${...}`` placeholders replaced by their study.yaml values, so
-the text in define.xml and the derivation the engine runs come from the same lines and cannot
-drift apart. A hand-written ``method`` in the spec's ``variables`` is kept as a note after it.
-
-A variable copied unchanged by a plain merge (``derive_vars_merged`` from ``{adam: adsl}`` or an
-SDTM domain, no filter, no order) is a predecessor, written ``ADSL.TRTSDT``; the metadata builder
-turns that text into ``Origin Type="Predecessor"``.
+A plain-merge copy is written ``ADSL.TRTSDT``; the metadata builder turns that text into
+``Origin Type="Predecessor"``.
 """
 
 from __future__ import annotations
@@ -20,7 +15,10 @@ from typing import Any
 from pipeline.adam.engine import TABLE_OPS, VERBS
 from pipeline.common.study import resolve_placeholders, study_value
 
+PREDECESSOR_TEXT = re.compile(r"[A-Z][A-Z0-9]{1,7}\.[A-Z][A-Z0-9_]{0,7}")
+_COPY = re.compile(r"[A-Z0-9]+\.[A-Z0-9_]+")
 AVISIT_VARS = ("AVISIT", "AVISITN", "AWTARGET", "AWLO", "AWHI", "AWTDIFF", "AWU")
+PREFIXED_OUTPUTS = {"derive_vars_dt": ("DT", "DTF"), "derive_vars_dtm": ("DTM", "DTF", "TMF")}
 
 
 def _words(value: Any) -> str:
@@ -90,10 +88,9 @@ def _steps(steps: Any):
 
 
 def _defaults(verb: str) -> dict[str, Any]:
-    function = VERBS.get(verb)
-    if function is None:
+    if verb not in VERBS:
         return {}
-    return {name: p.default for name, p in inspect.signature(function).parameters.items()
+    return {name: p.default for name, p in inspect.signature(VERBS[verb]).parameters.items()
             if p.default is not inspect.Parameter.empty}
 
 
@@ -124,11 +121,8 @@ def step_outputs(verb: str, args: Any) -> list[str]:
         return []
     out: list[str] = []
     defaults = {**_defaults(verb), **args}
-    if verb == "derive_vars_dt":
-        out += [f"{args.get('new_vars_prefix', '')}DT", f"{args.get('new_vars_prefix', '')}DTF"]
-    elif verb == "derive_vars_dtm":
-        prefix = args.get("new_vars_prefix", "")
-        out += [f"{prefix}DTM", f"{prefix}DTF", f"{prefix}TMF"]
+    if verb in PREFIXED_OUTPUTS:
+        out += [f"{args.get('new_vars_prefix', '')}{suffix}" for suffix in PREFIXED_OUTPUTS[verb]]
     elif verb == "derive_var_dy":
         out.append(args.get("new_var") or re.sub(r"DTM?$", "DY", str(args.get("source_var", ""))))
     elif verb == "derive_vars_dy":
@@ -366,11 +360,10 @@ def build_adam_methods(spec: Mapping[str, Any], design: Mapping[str, Any] | None
                     continue
                 text = describe_step(verb, args, variable)
                 if text:
-                    if texts.get(key) and re.fullmatch(r"[A-Z0-9]+\.[A-Z0-9_]+", texts[key][-1]):
+                    if texts.get(key) and _COPY.fullmatch(texts[key][-1]):
                         texts[key] = [f"copied from {texts[key][-1]}"]
                     texts.setdefault(key, []).append(text)
-    return {key: ("; then ".join(parts) if len(parts) > 1 else parts[0]) + ("" if len(parts) == 1 and
-            re.fullmatch(r"[A-Z0-9]+\.[A-Z0-9_]+", parts[0]) else ".")
+    return {key: "; then ".join(parts) + ("" if len(parts) == 1 and _COPY.fullmatch(parts[0]) else ".")
             for key, parts in texts.items()}
 
 
@@ -386,9 +379,9 @@ def combine_methods(generated: dict[tuple[str, str], str], written: dict[tuple[s
     for key, text in written.items():
         if not text:
             continue
-        if re.fullmatch(r"[A-Z][A-Z0-9]{1,7}\.[A-Z][A-Z0-9_]{0,7}", text) or key not in generated:
+        if PREDECESSOR_TEXT.fullmatch(text) or key not in generated:
             out[key] = text
-        elif re.fullmatch(r"[A-Z][A-Z0-9]{1,7}\.[A-Z][A-Z0-9_]{0,7}", generated[key]):
+        elif PREDECESSOR_TEXT.fullmatch(generated[key]):
             out[key] = f"{text} (copied from {generated[key]})"
         else:
             out[key] = f"{generated[key]} Note: {text}"

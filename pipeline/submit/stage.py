@@ -1,23 +1,8 @@
 """Stage ``submission``: package SDTM and ADaM as XPT v5, Dataset-JSON v1.1 and define.xml 2.1.
 
-Reads every ``sdtm/*.parquet`` and ``adam/*.parquet`` under the study outputs and writes::
-
-    submission/sdtm/<name>.xpt, define.xml, define.html, datasetjson/<name>.json, metadata.csv
-    submission/adam/ (same layout)
-    submission/sdtm/csdrg.html a draft Clinical Study Data Reviewer's Guide (PHUSE cSDRG layout)
-    submission/{sdtm,adam}/define.xsl  the stylesheet that shows define.xml in a browser
-    submission/checks.csv      every limit hit, ASCII conversion and metadata fallback
-    submission/manifest.json   SHA-256 and size of every file, record counts, versions, the creation stamp
-
-Text: XPT v5 holds printable ASCII; the XPT spelling of a non-ASCII value follows the study's
-declared ``text_conversion`` (specs/<study>/submission.yaml: sponsor dictionary, then Latin
-transliteration), each changed value is a checks.csv row, and a value without a faithful ASCII
-spelling stops the stage (exit 2). Dataset-JSON keeps the original UTF-8 text.
-
-Creation stamps (XPT headers, Dataset-JSON, define.xml) come from ``SOURCE_DATE_EPOCH`` when set,
-else ``creation_datetime`` in submission.yaml (or study.yaml ``submission``), else the end of the
-data-cut day (latest DM.RFPENDTC), so the same inputs always give byte-identical files; the data
-cut is also define.xml ``AsOfDateTime`` and Dataset-JSON ``dbLastModifiedDateTime``.
+Reads every ``sdtm/*.parquet`` and ``adam/*.parquet`` of the study. The files written, the ASCII
+rule of XPT text and where the creation stamps come from (never the wall clock, so reruns are
+byte-identical) are described in docs/submission-package.md.
 """
 
 from __future__ import annotations
@@ -36,24 +21,24 @@ from pipeline.common.io import sha256_file, write_bytes_atomic, write_csv_atomic
 from pipeline.common.logs import get_logger
 from pipeline.common.study import StudyContext
 from pipeline.submit._vector import forget_columns
-from pipeline.submit.arm import build_result_displays, columns_of
-from pipeline.submit.ascii import (DEFAULT_CONVERSION, TextConversion, compute_ascii_text,
-                                   derive_vars_ascii, load_text_conversion)
+from pipeline.submit.arm import build_result_displays
+from pipeline.submit.ascii import TextConversion, convert_ascii_text, derive_vars_ascii, load_text_conversion
 from pipeline.submit.csdrg import write_csdrg
 from pipeline.submit.datasetjson import (DATASET_JSON_VERSION, build_dataset_json, render_dataset_json_bytes,
                                          render_dataset_json_rows, validate_dataset_json)
-from pipeline.submit.define import (DEFINE_VERSION, IG_VERSIONS, STYLESHEET_FILE, STYLESHEET_NAME, DefineContext, assign_codelist_oids, build_codelists, build_define_xml,
-                                    check_define_references,
-                                    build_value_level_meta,
-                                    render_define_html, validate_define_xml)
+from pipeline.submit.define import (DEFINE_VERSION, IG_VERSIONS, STYLESHEET_FILE, STYLESHEET_NAME, VALUE_LEVEL_COLUMNS,
+                                    DefineContext, assign_codelist_oids, build_codelists, build_define_xml,
+                                    build_value_level_meta, check_define_references, render_define_html,
+                                    validate_define_xml)
 from pipeline.submit.methods import build_adam_methods, combine_methods
 from pipeline.common.dates import iso_date
-from pipeline.standards.tables import load_standard_origins
+from pipeline.standards.tables import load_standard_origins, submission_datasets
 from pipeline.standards.terminology import CT_COLUMNS, load_terminology
 from pipeline.submit.metadata import (DatasetMeta, build_dataset_meta, build_variable_meta, compute_char_length,
-                                      load_adam_variables, load_standard_datasets, load_standard_variables,
-                                      load_study_specs, pipeline_version)
-from pipeline.submit.xpt import ISSUE_COLUMNS, MAX_LABEL, check_xpt_limits, check_xpt_read_back, format_xpt_timestamp, write_xpt
+                                      load_adam_variables, load_standard_variables,
+                                      load_study_specs, installed_version)
+from pipeline.submit.xpt import (ISSUE_COLUMNS, MAX_LABEL, check_xpt_limits, check_xpt_read_back, format_xpt_timestamp,
+                                 issue_row, write_xpt)
 
 log = get_logger("submit")
 
@@ -73,7 +58,6 @@ class LoadedDataset:
     frame: pd.DataFrame
     stored_labels: dict[str, str]
     stored_label: str | None
-    source: Path
 
 
 def compute_data_cut(sdtm_dir: Path) -> tuple[str, str] | None:
@@ -89,12 +73,9 @@ def compute_data_cut(sdtm_dir: Path) -> tuple[str, str] | None:
     True
     """
     for domain, variable in (("dm", "RFPENDTC"), ("ds", "DSSTDTC")):
-        path = Path(sdtm_dir) / f"{domain}.parquet"
-        if not path.exists():
-            continue
         try:
-            column = pq.read_table(path, columns=[variable]).column(0).to_pandas()
-        except Exception:  # the column is absent (or the file damaged: the packaging step says so)
+            column = pq.read_table(Path(sdtm_dir) / f"{domain}.parquet", columns=[variable]).column(0).to_pandas()
+        except Exception:  # no such file or column (a damaged file: the packaging step says so)
             continue
         dates = iso_date(column.dropna().astype(str)).dropna()
         if len(dates):
@@ -103,12 +84,9 @@ def compute_data_cut(sdtm_dir: Path) -> tuple[str, str] | None:
 
 
 def resolve_creation_datetime(ctx: StudyContext) -> tuple[str, str]:
-    """(ISO datetime, where it came from) for every creation stamp of the package.
-
-    First ``SOURCE_DATE_EPOCH``, then ``creation_datetime`` in ``specs/<study>/submission.yaml`` (or
-    study.yaml ``submission.creation_datetime``), then the end of the data-cut day (see
-    :func:`compute_data_cut`), so the stamp says when the data were current and reruns stay
-    byte-identical; :data:`DEFAULT_CREATION_DATETIME` only when there are no data to date it.
+    """(ISO datetime, where it came from) for every creation stamp of the package: ``SOURCE_DATE_EPOCH``,
+    ``creation_datetime`` of submission.yaml or study.yaml, the end of the data-cut day (the stamp says when
+    the data were current), :data:`DEFAULT_CREATION_DATETIME` only when there are no data to date it.
 
     >>> import tempfile
     >>> ctx = StudyContext.create("iscalimab-ln", outputs=Path(tempfile.mkdtemp()))
@@ -122,12 +100,11 @@ def resolve_creation_datetime(ctx: StudyContext) -> tuple[str, str]:
         except ValueError:
             raise ConfigError(f"environment variable SOURCE_DATE_EPOCH={epoch!r}: expected whole seconds since 1970") from None
         return moment.strftime("%Y-%m-%dT%H:%M:%S"), "SOURCE_DATE_EPOCH"
-    submission_spec = ctx.spec("submission") if (ctx.specs_dir / "submission.yaml").exists() else None
-    candidates = [((submission_spec or {}).get("creation_datetime") if isinstance(submission_spec, dict) else None,
-                   ctx.specs_dir / "submission.yaml", "submission.yaml creation_datetime"),
-                  ((ctx.design.get("submission") or {}).get("creation_datetime") if isinstance(ctx.design, dict) else None,
-                   ctx.specs_dir / "study.yaml", "study.yaml submission.creation_datetime")]
-    for configured, path, source in candidates:
+    submission = ctx.spec("submission") if (ctx.specs_dir / "submission.yaml").exists() else None
+    in_design = ctx.design.get("submission") if isinstance(ctx.design, dict) else None
+    for spec, path, source in ((submission, ctx.specs_dir / "submission.yaml", "submission.yaml creation_datetime"),
+                               (in_design, ctx.specs_dir / "study.yaml", "study.yaml submission.creation_datetime")):
+        configured = spec.get("creation_datetime") if isinstance(spec, dict) else None
         if configured:
             try:
                 moment = dt.datetime.fromisoformat(str(configured))
@@ -151,26 +128,21 @@ def read_dataset(path: Path) -> LoadedDataset:
     >>> loaded.name, loaded.stored_labels, loaded.stored_label
     ('DM', {'AGE': 'Age'}, 'Demographics')
     """
-    try:
-        table = pq.read_table(path)
-    except Exception as exc:  # pyarrow raises several types for a damaged file
-        raise InputError(f"{path}: cannot read parquet ({exc.__class__.__name__}: {exc})") from None
+    table = _read_parquet(pq.read_table, path)
     labels = {f.name.upper(): f.metadata[b"label"].decode("utf-8", "replace") for f in table.schema
               if (f.metadata or {}).get(b"label")}
     stored_label = (table.schema.metadata or {}).get(b"label", b"").decode("utf-8", "replace") or None
     frame = table.to_pandas()
-    return LoadedDataset(path.stem.upper(), frame, labels, stored_label, path)
+    return LoadedDataset(path.stem.upper(), frame, labels, stored_label)
 
 
 def _checks_frame(rows: list[pd.DataFrame]) -> pd.DataFrame:
     frames = [r for r in rows if len(r)]
     if not frames:
         return pd.DataFrame(columns=CHECK_COLUMNS)
-    table = pd.concat(frames, ignore_index=True)
-    if "standard" not in table.columns:
-        table["standard"] = ""
+    table = pd.concat(frames, ignore_index=True).reindex(columns=CHECK_COLUMNS, fill_value="")
     table["row"] = pd.to_numeric(table["row"], errors="coerce").astype("Int64")
-    return table[CHECK_COLUMNS]
+    return table
 
 
 @dataclass(frozen=True)
@@ -185,15 +157,15 @@ class MetadataSources:
     adam_variables: pd.DataFrame
     adam_methods: dict
     sdtm_columns: dict
-    text_conversion: TextConversion = DEFAULT_CONVERSION
+    text_conversion: TextConversion
 
 
 def _ascii_label(text: str, conversion: TextConversion, where: str) -> str:
-    try:
-        return compute_ascii_text(text, conversion)
-    except ValueError as exc:
-        raise ConfigError(f"{where}: label {text!r} has no ASCII spelling for XPT v5 ({exc}); "
-                          f"give an ASCII label in the specs or a text_conversion entry") from None
+    ascii_text, rule = convert_ascii_text(text, conversion)
+    if ascii_text is None:
+        raise ConfigError(f"{where}: label {text!r} has no ASCII spelling for XPT v5 ({rule}); "
+                          f"give an ASCII label in the specs or a text_conversion entry")
+    return ascii_text
 
 
 def prepare_dataset(loaded: LoadedDataset, sources: MetadataSources) -> tuple[DatasetMeta, pd.DataFrame, pd.DataFrame,
@@ -204,22 +176,19 @@ def prepare_dataset(loaded: LoadedDataset, sources: MetadataSources) -> tuple[Da
     frame = loaded.frame
     lower = [c for c in frame.columns if c != c.upper()]
     if lower:
-        checks.append(pd.DataFrame([{"dataset": loaded.name, "variable": c, "row": None, "value": c,
-                                     "check": "variable name not upper case", "severity": "warning",
-                                     "action": "upper-cased"} for c in lower]))
+        checks.append(pd.DataFrame([issue_row(loaded.name, c, None, c, "variable name not upper case", "warning",
+                                              "upper-cased") for c in lower]))
         frame = frame.rename(columns={c: c.upper() for c in lower})
     original_frame = frame
     conversion = sources.text_conversion
     frame, changes = derive_vars_ascii(frame, loaded.name, conversion)
     converted, blocked = changes[changes["replacement"].notna()], changes[changes["replacement"].isna()]
-    if len(converted):
-        checks.append(converted.assign(value=converted["original"] + " -> " + converted["replacement"],
-                                       check=CHECK_NON_ASCII, severity="notice",
-                                       action="XPT spelling by " + converted["rule"] + " (Dataset-JSON keeps the original)"))
-    if len(blocked):
-        checks.append(blocked.assign(value=blocked["original"], check=CHECK_NO_ASCII, severity="error",
-                                     action=f"add the value to text_conversion.values in {conversion.rule_file} ("
-                                            + blocked["rule"] + ")"))
+    checks.append(converted.assign(value=converted["original"] + " -> " + converted["replacement"],
+                                   check=CHECK_NON_ASCII, severity="notice",
+                                   action="XPT spelling by " + converted["rule"] + " (Dataset-JSON keeps the original)"))
+    checks.append(blocked.assign(value=blocked["original"], check=CHECK_NO_ASCII, severity="error",
+                                 action=f"add the value to text_conversion.values in {conversion.rule_file} ("
+                                        + blocked["rule"] + ")"))
     meta = build_dataset_meta(loaded.name, list(frame.columns), sources.study_specs, sources.standard_datasets,
                               loaded.stored_label)
     if not meta.label.isascii():
@@ -231,15 +200,13 @@ def prepare_dataset(loaded: LoadedDataset, sources: MetadataSources) -> tuple[Da
                                     dict(zip(adam_labels["variable"], adam_labels["type"])))
     variables["label"] = [_ascii_label(text, conversion, f"{meta.name}.{variable}")
                           for text, variable in zip(variables["label"].astype(str), variables["variable"])]
-    fallbacks = variables[variables["label_source"] == "fallback"]
-    if len(fallbacks):
-        checks.append(pd.DataFrame({"dataset": meta.name, "variable": fallbacks["variable"], "row": None,
-                                    "value": fallbacks["variable"], "check": "no label in any metadata source",
-                                    "severity": "warning", "action": "variable name used as label"}))
+    checks.append(pd.DataFrame([issue_row(meta.name, v, None, v, "no label in any metadata source", "warning",
+                                          "variable name used as label")
+                                for v in variables.loc[variables["label_source"] == "fallback", "variable"]]))
     if meta.label_source == "fallback":
-        checks.append(pd.DataFrame([{"dataset": meta.name, "variable": "", "row": None, "value": meta.label,
-                                     "check": "no dataset label in any metadata source", "severity": "warning",
-                                     "action": "generic label used"}]))
+        checks.append(pd.DataFrame([issue_row(meta.name, "", None, meta.label,
+                                              "no dataset label in any metadata source", "warning",
+                                              "generic label used")]))
     checks.append(check_xpt_limits(meta, frame, variables))
     checks.append(check_types_and_keys(meta, frame, variables))
     # one label everywhere: XPT, Dataset-JSON and define.xml carry the same (cut) text
@@ -294,15 +261,13 @@ def package_standard(ctx: StudyContext, standard: str, source_dir: Path, created
     out_dir = ctx.submission_dir / STANDARD_FOLDERS[standard]
     stale_files = [out_dir / "define.xml", out_dir / "define.html", out_dir / "metadata.csv", out_dir / STYLESHEET_NAME]
     for stale in list(out_dir.glob("*.xpt")) + list((out_dir / "datasetjson").glob("*.json")) + stale_files:
-        if not stale.exists():
-            continue
-        stale.unlink()
+        stale.unlink(missing_ok=True)
     if not files:
         log.info("%s: no parquet files under %s, nothing to package", standard, source_dir)
         return [], pd.DataFrame(columns=CHECK_COLUMNS)
 
     standard_variables = load_standard_variables(ctx.standards_dir)
-    standard_datasets = load_standard_datasets(ctx.standards_dir)
+    standard_datasets = submission_datasets(ctx.standards_dir)
     origins = load_standard_origins(ctx.standards_dir)["sdtm" if standard == "SDTM" else "adam"]
     specs = load_study_specs(ctx.specs_dir, ctx.standards_dir)
     study_specs, study_variables = specs.datasets, specs.variables
@@ -323,13 +288,12 @@ def package_standard(ctx: StudyContext, standard: str, source_dir: Path, created
     define_context = DefineContext(
         study_oid=f"STDY.{studyid}", study_name=studyid, study_description=" ".join(str(design.get("title") or studyid).split()),
         protocol_name=studyid, created=created, ct_version=package.attrs["version"], standard=standard,
-        dictionary_versions=specs.dictionaries, source_system_version=pipeline_version(), as_of=as_of,
+        dictionary_versions=specs.dictionaries, source_system_version=installed_version(), as_of=as_of,
     )
 
     checks: list[pd.DataFrame] = []
     metas: list[DatasetMeta] = []
     frames: dict[str, pd.DataFrame] = {}
-    originals: dict[str, pd.DataFrame] = {}
     variable_tables: list[pd.DataFrame] = []
     sources = MetadataSources(standard_variables, standard_datasets, origins, study_specs, study_variables,
                               adam_variables, adam_methods, sdtm_columns, load_text_conversion(ctx.specs_dir))
@@ -337,7 +301,6 @@ def package_standard(ctx: StudyContext, standard: str, source_dir: Path, created
     for path in files:
         forget_columns()   # the kept factorisations describe one dataset: prepared and written in one go
         meta, frame, variables, dataset_checks, original = prepare_dataset(read_dataset(path), sources)
-        originals[meta.name] = original
         checks.extend(dataset_checks)
         metas.append(meta)
         frames[meta.name] = frame
@@ -383,13 +346,14 @@ def write_define(out_dir: Path, context: DefineContext, metas: list[DatasetMeta]
     checks: list[pd.DataFrame] = []
     variable_meta = variable_meta.copy()
     codelists = build_codelists(variable_meta, frames, ct)
-    nonextensible = codelists[codelists["extended"] & (codelists["extensible"] == "No")]
+    outside = codelists["extended"] & (codelists["extensible"] == "No")
+    nonextensible = codelists[outside]
     if len(nonextensible):
         checks.append(pd.DataFrame({"dataset": "", "variable": nonextensible["codelist_oid"], "row": None,
                                     "value": nonextensible["coded_value"], "check": "value not in non-extensible codelist",
                                     "severity": "warning",
                                     "action": "left out of the define.xml codelist (fix the data or the mapping)"}))
-        codelists = codelists[~(codelists["extended"] & (codelists["extensible"] == "No"))].copy()
+        codelists = codelists[~outside].copy()
         codelists["order"] = codelists.groupby("codelist_oid").cumcount() + 1
         emptied = set(nonextensible["codelist_oid"]) - set(codelists["codelist_oid"])
         if emptied:  # no allowed value left: the variable keeps no CodeListRef (the checks say why)
@@ -397,9 +361,10 @@ def write_define(out_dir: Path, context: DefineContext, metas: list[DatasetMeta]
     value_tables = [build_value_level_meta(m, frames[m.name], variable_meta[variable_meta["dataset"] == m.name])
                     for m in metas]
     value_tables = [t for t in value_tables if len(t)]
-    value_level = pd.concat(value_tables, ignore_index=True) if value_tables else pd.DataFrame(
-        columns=["dataset", "variable", "by_variable", "by_value", "kind", "length", "significant_digits", "label"])
-    displays, arm_clauses = build_result_displays(tlf_spec, columns_of(frames)) if tlf_spec else ([], [])
+    value_level = pd.concat(value_tables, ignore_index=True) if value_tables \
+        else pd.DataFrame(columns=VALUE_LEVEL_COLUMNS)
+    columns = {name: set(frame.columns) for name, frame in frames.items()}
+    displays, arm_clauses = build_result_displays(tlf_spec, columns) if tlf_spec else ([], [])
     xml = build_define_xml(context, metas, variable_meta, codelists, value_level, displays, arm_clauses)
     problems = validate_define_xml(xml)
     if problems:
@@ -435,24 +400,27 @@ def check_types_and_keys(meta: DatasetMeta, dataset: pd.DataFrame, variables: pd
     for row in variables.itertuples(index=False):
         actual = "Char" if row.kind == "char" else "Num"
         if row.declared_type and actual != row.declared_type:
-            rows.append({"dataset": meta.name, "variable": row.variable, "row": None, "value": actual,
-                         "check": f"type {actual} in the data, {row.declared_type} in the metadata",
-                         "severity": "warning", "action": "written as found in the data"})
+            rows.append(issue_row(meta.name, row.variable, None, actual, f"type {actual} in the data, "
+                                  f"{row.declared_type} in the metadata", "warning", "written as found in the data"))
     keys = [k for k in meta.keys if k in dataset.columns]
     if keys and len(dataset):
         duplicated = dataset.duplicated(subset=keys, keep=False).to_numpy().nonzero()[0]
         if len(duplicated):
-            rows.append({"dataset": meta.name, "variable": ", ".join(keys), "row": int(duplicated[0]) + 1,
-                         "value": f"{len(duplicated)} records", "check": "records not unique by the keys",
-                         "severity": "warning", "action": "keys declared as specified; review the key variables"})
+            rows.append(issue_row(meta.name, ", ".join(keys), int(duplicated[0]) + 1, f"{len(duplicated)} records",
+                                  "records not unique by the keys", "warning",
+                                  "keys declared as specified; review the key variables"))
     return pd.DataFrame(rows, columns=ISSUE_COLUMNS)
 
 
-def _column_names(path: Path) -> list[str]:
+def _read_parquet(reader, path: Path):
     try:
-        return pq.read_schema(path).names
+        return reader(path)
     except Exception as exc:  # pyarrow raises several types for a damaged file
         raise InputError(f"{path}: cannot read parquet ({exc.__class__.__name__}: {exc})") from None
+
+
+def _column_names(path: Path) -> set[str]:
+    return {c.upper() for c in _read_parquet(pq.read_schema, path).names}
 
 
 def package_versions(ctx: StudyContext) -> dict[str, Any]:
@@ -462,32 +430,24 @@ def package_versions(ctx: StudyContext) -> dict[str, Any]:
     >>> versions["define_xml"], versions["dataset_json"], versions["xpt"], versions["standards"]["SDTMIG"]
     ('2.1.0', '1.1.0', 'SAS transport version 5', '3.4')
     """
-    import importlib.metadata
-
-    def installed(name: str) -> str:
-        try:
-            return importlib.metadata.version(name)
-        except importlib.metadata.PackageNotFoundError:
-            return "not installed"
-
     specs = load_study_specs(ctx.specs_dir, ctx.standards_dir)
     return {
-        "pipeline": pipeline_version(),
+        "pipeline": installed_version(),
         "define_xml": DEFINE_VERSION,
         "dataset_json": DATASET_JSON_VERSION,
         "xpt": "SAS transport version 5",
         "standards": {name: version for name, version in IG_VERSIONS.values()},
         "controlled_terminology": load_terminology(ctx.standards_dir).attrs["version"],
         "dictionaries": dict(sorted(specs.dictionaries.items())),
-        "tools": {name: installed(name) for name in ("pyreadstat", "lxml", "pandas", "pyarrow")},
+        "tools": {name: installed_version(name, "not installed")
+                  for name in ("pyreadstat", "lxml", "pandas", "pyarrow")},
     }
 
 
 def write_manifest(submission_dir: Path, created: str, created_source: str, datasets: list[dict],
                    versions: dict[str, Any] | None = None, as_of: str = "") -> Path:
-    """``manifest.json``: SHA-256 and size of every file under ``submission_dir`` (itself excluded),
-    the record count of every dataset (with its XPT and Dataset-JSON files) and the versions of
-    the standards, formats and tools that made the package. ``make verify-submission`` re-checks it.
+    """``manifest.json``: SHA-256 and size of every file under ``submission_dir`` (itself excluded), the
+    datasets and the versions (docs/submission-package.md); ``make verify-submission`` re-checks it.
 
     >>> import tempfile, pathlib, json
     >>> folder = pathlib.Path(tempfile.mkdtemp())
@@ -506,7 +466,7 @@ def write_manifest(submission_dir: Path, created: str, created_source: str, data
         "created": created,
         "created_source": created_source,
         "as_of": as_of,
-        "generator": f"cdisc-pipeline {pipeline_version()} submission stage",
+        "generator": f"cdisc-pipeline {installed_version()} submission stage",
         "versions": versions or {},
         "datasets": datasets,
         "files": entries,
@@ -520,9 +480,9 @@ def run(ctx: StudyContext) -> None:
     cut = compute_data_cut(ctx.sdtm_dir)
     as_of = f"{cut[0]}T23:59:59" if cut else ""
     log.info("creation stamp %s (%s), data as of %s", created, created_source, as_of or "not known")
-    sdtm_columns = {p.stem.upper(): {c.upper() for c in _column_names(p)} for p in sorted(ctx.sdtm_dir.glob("*.parquet"))}
+    sdtm_columns = {p.stem.upper(): _column_names(p) for p in sorted(ctx.sdtm_dir.glob("*.parquet"))}
     if (ctx.adam_dir / "adsl.parquet").exists():  # ADSL variables copied into other ADaM datasets
-        sdtm_columns["ADSL"] = {c.upper() for c in _column_names(ctx.adam_dir / "adsl.parquet")}
+        sdtm_columns["ADSL"] = _column_names(ctx.adam_dir / "adsl.parquet")
     if not sdtm_columns and not list(ctx.adam_dir.glob("*.parquet")):
         raise InputError(f"{ctx.sdtm_dir} and {ctx.adam_dir}: no parquet datasets to package (run sdtm and adam first)")
     summaries: list[dict] = []
@@ -531,14 +491,12 @@ def run(ctx: StudyContext) -> None:
         done, standard_checks = package_standard(ctx, standard, source_dir, created, sdtm_columns, as_of)
         summaries.extend(done)
         checks.append(standard_checks)
-    all_checks = pd.concat([c for c in checks if len(c)], ignore_index=True) if any(len(c) for c in checks) \
-        else pd.DataFrame(columns=CHECK_COLUMNS)
-    all_checks = all_checks.sort_values(["standard", "dataset", "variable", "check", "row"], kind="stable",
+    all_checks = _checks_frame(checks).sort_values(["standard", "dataset", "variable", "check", "row"], kind="stable",
                                         na_position="first")
     write_csv_atomic(ctx.submission_dir / "checks.csv", all_checks)
     versions = package_versions(ctx)
     write_csdrg(ctx, {"created": created, "as_of": as_of, "versions": versions, "datasets": summaries,
-                      "generator": f"cdisc-pipeline {pipeline_version()} submission stage"}, all_checks)
+                      "generator": f"cdisc-pipeline {installed_version()} submission stage"}, all_checks)
     manifest = write_manifest(ctx.submission_dir, created, created_source, summaries, versions, as_of)
     counts = all_checks["severity"].value_counts().to_dict() if len(all_checks) else {}
     log.info("submission package: %d datasets, checks %s, manifest %s", len(summaries), counts or "none", manifest)

@@ -1,17 +1,8 @@
 """Re-check a submission package folder against its ``manifest.json``.
 
-For a package someone sends back (or one copied to a portal), every problem is one line::
-
-    sdtm/dm.xpt: SHA-256 3f2a... differs from the manifest (7b1c...)
-    adam/adsl.xpt: 56 records, the manifest says 57
-    sdtm/extra.xpt: not in the manifest
-
-Checks: the manifest is readable; every listed file exists with the listed size and SHA-256; no
-file is present that the manifest does not list; each dataset's XPT and Dataset-JSON hold the
-listed number of records (and Dataset-JSON's ``records`` equals its rows); every file a
-define.xml points to (``def:leaf``) exists.
-
-Command line (exit 0 when the package matches, 2 with one line per problem otherwise)::
+For a package someone sends back (or one copied to a portal): what is checked is listed in
+docs/submission-package.md; every problem is one line (``adam/adsl.xpt: 56 records, the manifest says 57``).
+Exit 0 when the package matches, 2 otherwise::
 
     python -m pipeline.submit.verify outputs/iscalimab-ln/submission
     make verify-submission [DIR=path/to/submission]

@@ -49,16 +49,15 @@ def format_xpt_timestamp(moment: dt.datetime) -> str:
     return moment.strftime("%d%b%y:%H:%M:%S").upper()
 
 
-def _issue(dataset: str, variable: str, row, value, check: str, severity: str, action: str) -> dict:
+def issue_row(dataset: str, variable: str, row, value, check: str, severity: str, action: str) -> dict:
     return dict(zip(ISSUE_COLUMNS, (dataset, variable, row, value, check, severity, action)))
 
 
 def check_xpt_limits(meta: DatasetMeta, dataset: pd.DataFrame, variable_meta: pd.DataFrame) -> pd.DataFrame:
-    """Every XPT v5 limit broken by ``dataset`` or its metadata, as a tidy table.
+    """Every XPT v5 limit broken by ``dataset`` or its metadata, as a tidy table (``ISSUE_COLUMNS``).
 
-    Columns ``dataset, variable, row, value, check, severity, action``. Severity ``error`` means
-    the file cannot be written faithfully (too-long name or value); ``warning`` means the writer
-    fixes it (label cut at 40 characters) and says so.
+    Severity ``error``: the file cannot be written faithfully (too-long name or value); ``warning``:
+    the writer fixes it (label cut at 40 characters) and says so.
 
     >>> meta = DatasetMeta("AE", "Adverse Events", "SDTM", "EVENTS", "", ())
     >>> frame = pd.DataFrame({"AETERM": ["x" * 201], "AELONGNAME": ["a"]})
@@ -69,34 +68,37 @@ def check_xpt_limits(meta: DatasetMeta, dataset: pd.DataFrame, variable_meta: pd
     issues: list[dict] = []
     name = meta.name
     if len(name) > MAX_NAME or not _NAME.match(name):
-        issues.append(_issue(name, "", None, name, "dataset name not a SAS v5 name (<= 8, letter first)", "error", "none"))
+        issues.append(issue_row(name, "", None, name, "dataset name not a SAS v5 name (<= 8, letter first)", "error",
+                                "none"))
     if len(meta.label) > MAX_LABEL:
-        issues.append(_issue(name, "", None, meta.label, "dataset label longer than 40", "warning", "cut to 40"))
+        issues.append(issue_row(name, "", None, meta.label, "dataset label longer than 40", "warning", "cut to 40"))
     if dataset.shape[1] > MAX_VARIABLES:
-        issues.append(_issue(name, "", None, dataset.shape[1], "more than 9999 variables", "error", "none"))
+        issues.append(issue_row(name, "", None, dataset.shape[1], "more than 9999 variables", "error", "none"))
     labels = dict(zip(variable_meta["variable"], variable_meta["label"]))
     for variable in dataset.columns:
         column = dataset[variable]
         if pd.api.types.is_object_dtype(column) or pd.api.types.is_string_dtype(column):
             too_long = byte_lengths(column) > MAX_CHAR_BYTES
             for position in too_long.nonzero()[0][:20]:
-                issues.append(_issue(name, variable, int(position) + 1, str(column.iloc[position])[:60] + "...",
+                issues.append(issue_row(name, variable, int(position) + 1, str(column.iloc[position])[:60] + "...",
                                      "value longer than 200 bytes", "error",
                                      "none: split into SUPP-- (QNAM = variable + 1, 2 ...) in the SDTM mapping"))
         if len(variable) > MAX_NAME:
-            issues.append(_issue(name, variable, None, variable, "variable name longer than 8", "error", "none"))
+            issues.append(issue_row(name, variable, None, variable, "variable name longer than 8", "error", "none"))
         elif not _NAME.match(variable):
-            issues.append(_issue(name, variable, None, variable, "variable name not a SAS name", "error", "none"))
+            issues.append(issue_row(name, variable, None, variable, "variable name not a SAS name", "error", "none"))
         label = str(labels.get(variable, ""))
         if len(label) > MAX_LABEL:
-            issues.append(_issue(name, variable, None, label, "variable label longer than 40", "warning", "cut to 40"))
+            issues.append(issue_row(name, variable, None, label, "variable label longer than 40", "warning",
+                                    "cut to 40"))
         if not label.isascii():
-            issues.append(_issue(name, variable, None, label, "variable label not ASCII", "warning", "transliterated"))
+            issues.append(issue_row(name, variable, None, label, "variable label not ASCII", "warning",
+                                    "transliterated"))
     return pd.DataFrame(issues, columns=ISSUE_COLUMNS).astype({"row": "Int64"})
 
 
 def prepare_xpt_dataset(dataset: pd.DataFrame, variable_meta: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, str]]:
-    """The frame pyreadstat writes, plus the SAS formats per variable.
+    """The frame :func:`build_xpt_bytes` encodes, plus the SAS formats per variable.
 
     Text becomes ``str`` with ``None`` for missing; numbers ``float64``; dates, datetimes and
     times SAS numbers (days or seconds since 1960-01-01, seconds since midnight).
@@ -405,13 +407,8 @@ def check_xpt_read_back(path: str | Path, dataset: pd.DataFrame, meta: DatasetMe
             bad = (~same).nonzero()[0]
             if len(bad):
                 first_bad = int(bad[0])
-                got_value, want_value = float(got[first_bad]), _plain(want[first_bad])
+                got_value, want_value = float(got[first_bad]), float(want[first_bad])
         if len(bad):
             problems.append(f"{where}: {variable} row {first_bad + 1}: read back {got_value!r}, "
                             f"expected {want_value!r} ({len(bad)} value(s) differ)")
     return problems
-
-
-def _plain(value):
-    """numpy scalars as plain Python values, for readable messages."""
-    return value.item() if isinstance(value, np.generic) else value

@@ -78,7 +78,6 @@ def test_submission_and_validation_share_the_resolved_metadata() -> None:
     ctx = StudyContext.create("iscalimab-ln")
     meta = load_study_metadata(ctx.specs_dir, ctx.standards_dir)
     specs = load_study_specs(ctx.specs_dir, ctx.standards_dir)
-    assert specs.source == "pipeline.standards.study"
     assert {name: tuple(d["keys"]) for name, d in specs.datasets.items()} == {n: d.keys for n, d in meta.datasets.items()}
     sponsor = {n for n, c in meta.codelists.items() if c.sponsor_defined}
     assert set(specs.codelists["codelist"]) == sponsor and "SSLDTC" in sponsor

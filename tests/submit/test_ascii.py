@@ -2,8 +2,7 @@ import pandas as pd
 import pytest
 
 from pipeline.common.errors import ConfigError
-from pipeline.submit.ascii import (TextConversion, compute_ascii_text, convert_ascii_text, derive_vars_ascii,
-                                   load_text_conversion)
+from pipeline.submit.ascii import TextConversion, convert_ascii_text, derive_vars_ascii, load_text_conversion
 
 
 @pytest.mark.parametrize("original, expected", [
@@ -18,8 +17,8 @@ from pipeline.submit.ascii import (TextConversion, compute_ascii_text, convert_a
     ("line\nbreak", "line break"),
     ("plain ASCII", "plain ASCII"),
 ])
-def test_compute_ascii_text_spells_each_character(original, expected):
-    assert compute_ascii_text(original) == expected
+def test_convert_ascii_text_spells_each_character(original, expected):
+    assert convert_ascii_text(original)[0] == expected
 
 
 def test_derive_vars_ascii_reports_every_changed_value_with_its_record_number():
@@ -56,8 +55,6 @@ def test_derive_vars_ascii_on_clean_data_reports_nothing():
 def test_a_character_without_ascii_spelling_is_never_a_question_mark(original):
     text, reason = convert_ascii_text(original)
     assert text is None and reason.startswith("no ASCII spelling for")
-    with pytest.raises(ValueError):
-        compute_ascii_text(original)
 
 
 def test_unconvertible_values_keep_their_text_and_are_reported_without_replacement():
@@ -93,10 +90,13 @@ def test_text_conversion_rule_is_loaded_and_checked(tmp_path):
     conversion = load_text_conversion(tmp_path)
     assert conversion.values == {"\u9ad8\u8840\u5727": "Hypertension"} and conversion.transliterate_latin is False
     (tmp_path / "submission.yaml").write_text("text_conversion:\n  values: {a: \"\u00e9\"}\n", encoding="utf-8")
-    with pytest.raises(ConfigError, match="is not printable ASCII"):
+    with pytest.raises(ConfigError, match=r"submission\.yaml:2: text_conversion\.values\['a'\] = 'é' is not"):
         load_text_conversion(tmp_path)
     (tmp_path / "submission.yaml").write_text("text_conversion:\n  transliterate: greek\n", encoding="utf-8")
-    with pytest.raises(ConfigError, match="expected 'latin' or 'none'"):
+    with pytest.raises(ConfigError, match=r"submission\.yaml:2: text_conversion\.transliterate 'greek': expected"):
+        load_text_conversion(tmp_path)
+    (tmp_path / "submission.yaml").write_text("text_conversion:\n  spelling: latin\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"submission\.yaml:2: text_conversion: unknown key 'spelling'"):
         load_text_conversion(tmp_path)
 
 

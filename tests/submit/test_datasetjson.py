@@ -2,7 +2,8 @@ import json
 
 import pandas as pd
 
-from pipeline.submit.datasetjson import (build_dataset_json, render_dataset_json, validate_dataset_json)
+from pipeline.submit.datasetjson import (build_dataset_json, render_dataset_json_bytes, render_dataset_json_rows,
+                                         validate_dataset_json)
 from pipeline.submit.metadata import DatasetMeta, build_variable_meta, load_standard_origins
 
 ADAE = DatasetMeta("ADAE", "Adverse Events Analysis Dataset", "ADaM", "OCCURRENCE DATA STRUCTURE",
@@ -21,10 +22,18 @@ def adae():
     })
 
 
+def variables(frame):
+    return build_variable_meta(ADAE, frame, pd.DataFrame(), pd.DataFrame(), {"AETERM": "Reported Term"},
+                               load_standard_origins()["adam"])
+
+
 def build(frame):
-    vm = build_variable_meta(ADAE, frame, pd.DataFrame(), pd.DataFrame(), {"AETERM": "Reported Term"},
-                             load_standard_origins()["adam"])
-    return build_dataset_json(ADAE, frame, vm, CREATED, "STDY.S1", "MDV.S1.ADaMIG.1.3")
+    return build_dataset_json(ADAE, frame, variables(frame), CREATED, "STDY.S1", "MDV.S1.ADaMIG.1.3")
+
+
+def render(frame):
+    envelope = {k: v for k, v in build(frame).items() if k != "rows"}
+    return render_dataset_json_bytes(envelope, render_dataset_json_rows(frame, variables(frame))).decode("utf-8")
 
 
 def test_dataset_json_columns_carry_oid_type_length_keys_and_date_target_type():
@@ -51,8 +60,8 @@ def test_dataset_json_rows_are_arrays_with_null_for_missing_and_iso_dates():
 def test_dataset_json_is_schema_valid_and_text_is_stable_json():
     obj = build(adae())
     assert validate_dataset_json(obj) == []
-    text = render_dataset_json(obj)
-    assert text == render_dataset_json(build(adae()))
+    text = render(adae())
+    assert text == render(adae())
     assert json.loads(text) == obj
     assert '\n    ["S1", "S1-01", 1, "Headache", "2020-01-02", 0.5],\n' in text
 
@@ -74,12 +83,10 @@ def test_dataset_json_of_an_empty_dataset_has_zero_records_and_no_rows():
     assert validate_dataset_json(obj) == []
 
 
-def test_column_wise_rows_equal_the_row_by_row_rendering_for_awkward_values():
+def test_rows_rendered_column_wise_keep_awkward_values():
     import datetime as dt
 
     import numpy as np
-
-    from pipeline.submit.datasetjson import compute_dataset_json_rows, render_dataset_json_bytes, render_dataset_json_rows
 
     frame = pd.DataFrame({
         "TEXT": pd.Series(['quote " \\ slash', "", None, "\u00e9t\u00e9 \u8ca7\u8840", "tab\tnew\nline", "x" * 200], dtype=object),
@@ -93,9 +100,15 @@ def test_column_wise_rows_equal_the_row_by_row_rendering_for_awkward_values():
     vm = pd.DataFrame({"variable": list(frame.columns),
                        "kind": ["char", "integer", "float", "date", "datetime", "time", "char"]})
     envelope = {"name": "X", "records": len(frame)}
-    reference = render_dataset_json({**envelope, "rows": compute_dataset_json_rows(frame, vm)})
-    fast = render_dataset_json_bytes(envelope, render_dataset_json_rows(frame, vm)).decode("utf-8")
-    assert fast == reference
-    assert '["quote \\" \\\\ slash", 1, 0.1, "2020-01-02", "2020-01-02T08:30:15", "08:30:00", "Y"]' in fast
+    text = render_dataset_json_bytes(envelope, render_dataset_json_rows(frame, vm)).decode("utf-8")
+    assert '["quote \\" \\\\ slash", 1, 0.1, "2020-01-02", "2020-01-02T08:30:15", "08:30:00", "Y"]' in text
+    assert json.loads(text)["rows"] == [
+        ['quote " \\ slash', 1, 0.1, "2020-01-02", "2020-01-02T08:30:15", "08:30:00", "Y"],
+        [None, None, None, None, None, None, "N"],
+        [None, 3, None, "1960-01-01", None, "00:00:01", None],
+        ["\u00e9t\u00e9 \u8ca7\u8840", -4, -0.0, "2099-12-31", "1999-12-31T23:59:59", None, "Y"],
+        ["tab\tnew\nline", 2 ** 52, 1e-300, None, None, None, None],
+        ["x" * 200, 0, 123456789.125, "2000-02-29", None, "23:59:59", "N"],
+    ]
     assert render_dataset_json_bytes(envelope, render_dataset_json_rows(frame.iloc[:0], vm)) == \
-        render_dataset_json({**envelope, "rows": []}).encode("utf-8")
+        b'{\n  "records": 6,\n  "name": "X",\n  "rows": []\n}\n'

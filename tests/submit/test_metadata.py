@@ -4,9 +4,10 @@ import pandas as pd
 import pytest
 
 from pipeline.submit.metadata import (build_dataset_meta, build_variable_meta, compute_decimals,
-                                      compute_variable_kind, load_standard_datasets, load_standard_origins,
+                                      compute_variable_kind, load_standard_origins,
                                       load_standard_variables)
 from pipeline.common.study import StudyContext
+from pipeline.standards.tables import submission_datasets
 
 STANDARDS = StudyContext.create("iscalimab-ln").standards_dir
 
@@ -17,7 +18,7 @@ def standard_variables():
 
 
 def meta_of(name, columns, stored_label=None):
-    return build_dataset_meta(name, columns, {}, load_standard_datasets(), stored_label)
+    return build_dataset_meta(name, columns, {}, submission_datasets(), stored_label)
 
 
 def test_label_sources_in_order_study_spec_standard_parquet_generic_fallback(standard_variables):
@@ -59,7 +60,7 @@ def test_dataset_meta_for_split_and_supplemental_and_unknown_adam_datasets():
     supp = meta_of("SUPPDM", ["STUDYID", "RDOMAIN", "USUBJID", "QNAM"])
     assert supp.label == "Supplemental Qualifiers for DM" and supp.purpose == "Tabulation"
     adxx = build_dataset_meta("ADXX", ["STUDYID", "USUBJID", "PARAMCD", "ASEQ"], {"ADXX": {"class": "BDS"}},
-                              load_standard_datasets())
+                              submission_datasets())
     assert (adxx.dataset_class, adxx.purpose, adxx.label_source) == ("BASIC DATA STRUCTURE", "Analysis", "fallback")
 
 
