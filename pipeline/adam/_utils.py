@@ -20,7 +20,6 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from pipeline.common.dates import iso_date
 from pipeline.common.errors import PipelineError
 from pipeline.common.expressions import ExpressionError, evaluate_mask, parse
 
@@ -168,19 +167,6 @@ def flag_series(mask: pd.Series, true_value: Any = "Y", false_value: Any = None)
     """
     out = pd.Series(np.where(mask.to_numpy(dtype=bool), true_value, false_value), index=mask.index, dtype=object)
     return out.where(out.notna(), None)
-
-
-def to_date(values: pd.Series | Any) -> pd.Series:
-    """Dates as ``datetime64[ns]`` at midnight (an ADaM ``*DT``) from dates, datetimes or ISO strings.
-
-    >>> to_date(pd.Series(["2024-03-05T10:00", None])).tolist()
-    [Timestamp('2024-03-05 00:00:00'), NaT]
-    """
-    series = values if isinstance(values, pd.Series) else pd.Series(values)
-    if pd.api.types.is_datetime64_any_dtype(series):
-        return series.dt.tz_localize(None).dt.normalize().astype("datetime64[ns]") if getattr(series.dt, "tz", None) \
-            else series.dt.normalize().astype("datetime64[ns]")
-    return iso_date(series)
 
 
 def as_text(values: pd.Series) -> pd.Series:

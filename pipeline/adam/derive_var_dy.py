@@ -6,8 +6,8 @@ from collections.abc import Mapping, Sequence
 
 import pandas as pd
 
-from pipeline.adam._utils import DerivationError, check_frame, check_new_vars_absent, copy_frame, to_date
-from pipeline.common.dates import compute_study_day
+from pipeline.adam._utils import DerivationError, check_frame, check_new_vars_absent, copy_frame
+from pipeline.common.dates import compute_study_day, to_date
 
 
 def derive_var_dy(dataset: pd.DataFrame, reference_date: str, source_var: str, new_var: str | None = None) -> pd.DataFrame:

@@ -7,7 +7,8 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from pipeline.adam._utils import DerivationError, check_frame, check_new_vars_absent, copy_frame, flag_series, to_date
+from pipeline.adam._utils import DerivationError, check_frame, check_new_vars_absent, copy_frame, flag_series
+from pipeline.common.dates import to_date
 
 
 def derive_var_trtemfl(

@@ -22,6 +22,7 @@ _ISO_DATETIME = (r"^(?:\d{4}|-)?(?:-(?:\d{2}|-)(?:-(?:\d{2}|-))?)?"
 _DATE_PARTS = r"^(?P<year>\d{4}|-)?(?:-(?P<month>\d{2}|-)(?:-(?P<day>\d{2}|-))?)?"
 _TIME_RE = r"^\d{4}-\d{2}-\d{2}T(\d{2}):(\d{2})(?::(\d{2})(?:\.\d+)?)?"
 _NS_YEARS = (1678, 2261)  # the years datetime64[ns] holds whole
+SAS_EPOCH = pd.Timestamp("1960-01-01")  # day 0 of SAS dates (XPT numeric dates)
 
 
 def on_unique_values(series: pd.Series, parse: Callable[[pd.Series], pd.Series]) -> pd.Series:
@@ -126,6 +127,24 @@ def iso_date(series: pd.Series) -> pd.Series:
         parts = iso_date_parts(text)
         return calendar_dates(*(parts[c].to_numpy() for c in ("year", "month", "day")))
     return on_unique_values(series, complete)
+
+
+def to_date(values: pd.Series) -> pd.Series:
+    """Dates at midnight from ISO 8601 text (complete date part), datetime64, date objects or SAS day numbers.
+
+    >>> to_date(pd.Series([21915.0, None])).tolist()
+    [Timestamp('2020-01-01 00:00:00'), NaT]
+    >>> to_date(pd.Series(["2020-01-01T10:00", "2020-01"])).tolist()
+    [Timestamp('2020-01-01 00:00:00'), NaT]
+    """
+    if pd.api.types.is_datetime64_any_dtype(values.dtype):
+        return pd.to_datetime(values).dt.tz_localize(None).dt.normalize() if getattr(values.dt, "tz", None) \
+            else pd.to_datetime(values).dt.normalize()
+    if pd.api.types.is_numeric_dtype(values.dtype) and not pd.api.types.is_bool_dtype(values.dtype):
+        return SAS_EPOCH + pd.to_timedelta(pd.to_numeric(values), unit="D")
+    if pd.api.types.infer_dtype(values, skipna=True) in ("date", "datetime"):
+        return pd.to_datetime(values, errors="coerce").dt.normalize()
+    return iso_date(values)
 
 
 def iso_date_bounds(series: pd.Series) -> tuple[pd.Series, pd.Series]:

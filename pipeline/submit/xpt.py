@@ -23,6 +23,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from pipeline.common.dates import SAS_EPOCH
 from pipeline.common.errors import InputError
 from pipeline.common.io import write_bytes_atomic
 from pipeline.submit._vector import as_text, byte_lengths, factorize
@@ -32,7 +33,6 @@ MAX_NAME = 8
 MAX_LABEL = 40
 MAX_CHAR_BYTES = 200
 MAX_VARIABLES = 9999
-SAS_EPOCH = pd.Timestamp("1960-01-01")
 RECORD = 80
 _NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
 _XPT_STAMP = re.compile(r"\d\d[A-Z]{3}\d\d:\d\d:\d\d:\d\d")

@@ -14,10 +14,9 @@ from collections.abc import Callable
 import numpy as np
 import pandas as pd
 
-from pipeline.common.dates import compute_study_day
+from pipeline.common.dates import compute_study_day, to_date
 from pipeline.validate.conformance_base import (  # noqa: F401 (re-exported)
     CONFORMANCE_RULES, TRIAL_DESIGN, ValidationData, _concat, _row_findings, cite, conformance_rule, register_rules,
-    to_date,
 )
 from pipeline.validate.findings import empty_findings
 from pipeline.validate.frames import display_text

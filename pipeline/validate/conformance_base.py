@@ -12,12 +12,10 @@ from functools import partial
 import numpy as np
 import pandas as pd
 
-from pipeline.common.dates import iso_date
 from pipeline.validate.findings import empty_findings, make_findings
 from pipeline.validate.rules import CORE_CATALOGUE, Rule
 
 TRIAL_DESIGN = {"TS", "TA", "TE", "TV", "TI", "TD", "TM"}
-SAS_EPOCH = pd.Timestamp("1960-01-01")
 
 
 @dataclass
@@ -79,25 +77,6 @@ class ValidationData:
         self._combined[domain] = combined
         self.lookups.append((f"{domain} absent", combined is not None))
         return combined
-
-
-def to_date(values: pd.Series) -> pd.Series:
-    """Dates from ISO 8601 text (complete date part), datetime64, date objects or SAS day numbers.
-
-    >>> to_date(pd.Series([21915.0, None])).tolist()
-    [Timestamp('2020-01-01 00:00:00'), NaT]
-    >>> to_date(pd.Series(["2020-01-01T10:00", "2020-01"])).tolist()
-    [Timestamp('2020-01-01 00:00:00'), NaT]
-    """
-    if pd.api.types.is_datetime64_any_dtype(values.dtype):
-        return pd.to_datetime(values).dt.tz_localize(None).dt.normalize() if getattr(values.dt, "tz", None) \
-            else pd.to_datetime(values).dt.normalize()
-    if pd.api.types.is_numeric_dtype(values.dtype) and not pd.api.types.is_bool_dtype(values.dtype):
-        return SAS_EPOCH + pd.to_timedelta(pd.to_numeric(values), unit="D")
-    kind = pd.api.types.infer_dtype(values, skipna=True)
-    if kind in ("date", "datetime"):
-        return pd.to_datetime(values, errors="coerce").dt.normalize()
-    return iso_date(values)
 
 
 def _row_findings(rule: Rule, dataset: str, frame: pd.DataFrame, mask: pd.Series, variable: str,

@@ -18,11 +18,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from pipeline.common.dates import to_date
 from pipeline.common.errors import ConfigError
 from pipeline.common.expressions import Expression, evaluate_mask, where_expression
 from pipeline.common.logs import get_logger
 from pipeline.common.specfile import load_spec
-from pipeline.validate.conformance_base import ValidationData, to_date
+from pipeline.validate.conformance_base import ValidationData
 from pipeline.validate.data_docs import make_data_docs_offline
 from pipeline.validate.findings import SEVERITY_RANK, empty_findings, make_findings
 from pipeline.validate.rules import Rule
