@@ -138,6 +138,16 @@ def load_standard_datasets(standards_dir: str | Path | None = None) -> pd.DataFr
     return _standard_datasets_cached(str(Path(standards_dir or DEFAULT_STANDARDS).resolve())).copy()
 
 
+def trial_design_domains(standards_dir: str | Path | None = None) -> frozenset[str]:
+    """The SDTMIG Trial Design domains, by their class in the dataset table.
+
+    >>> sorted(trial_design_domains())
+    ['TA', 'TD', 'TE', 'TI', 'TM', 'TS', 'TV']
+    """
+    table = load_standard_datasets(standards_dir)
+    return frozenset(table.index[table["class"].str.upper() == "TRIAL DESIGN"])
+
+
 def submission_datasets(standards_dir: str | Path | None = None) -> dict[str, dict[str, dict[str, Any]]]:
     """Dataset labels, classes, structures and keys by standard (``sdtm``, ``adam``) and name: the
     SDTMIG dataset table (SUPPQUAL as the ``SUPP--`` template) over ``datasets-supplement.yaml``.

@@ -20,8 +20,8 @@ from typing import Any
 import pandas as pd
 
 from pipeline.common.study import StudyContext
+from pipeline.standards.tables import trial_design_domains
 
-TRIAL_DESIGN = ("TA", "TE", "TV", "TI", "TS", "TD", "TM")
 _ACCEPTED = re.compile(r"\s*\[accepted: (.*)\]\s*$")
 CSDRG_FILE = "csdrg.html"
 CSDRG_RTF_FILE = "csdrg.rtf"
@@ -115,7 +115,7 @@ def build_csdrg_context(ctx: StudyContext, manifest: dict[str, Any], metadata: d
         "generator": manifest.get("generator", ""),
         "inventory": [(n, v) for n, v in inventory if v],
         "source_text": source_text,
-        "trial_design": [d for d in sdtm if d["dataset"] in TRIAL_DESIGN],
+        "trial_design": [d for d in sdtm if d["dataset"] in trial_design_domains(ctx.standards_dir)],
         "sdtm": [{**d, "origins": _origins(sdtm_meta, d["dataset"])} for d in sdtm],
         "adam": [{**d, "origins": _origins(adam_meta, d["dataset"]),
                   "derived": int(((adam_meta["dataset"] == d["dataset"]) & (adam_meta["origin"] == "Derived")).sum())}

@@ -12,10 +12,11 @@ from functools import partial
 import numpy as np
 import pandas as pd
 
+from pipeline.standards.tables import trial_design_domains
 from pipeline.validate.findings import empty_findings, make_findings
 from pipeline.validate.rules import CORE_CATALOGUE, Rule
 
-TRIAL_DESIGN = {"TS", "TA", "TE", "TV", "TI", "TD", "TM"}
+TRIAL_DESIGN = trial_design_domains()
 
 
 @dataclass
