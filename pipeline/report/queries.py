@@ -13,6 +13,7 @@ from pathlib import Path
 import pandas as pd
 
 from pipeline.common.io import write_csv_atomic
+from pipeline.common.text import value_text
 from pipeline.report.site_quality import site_of_file
 from pipeline.validate.findings import SEVERITY_RANK
 
@@ -23,11 +24,8 @@ ISSUE_COLUMNS = ["site", "usubjid", "raw_file", "raw_row", "column", "value", "s
 
 
 def _text(value: object) -> str:
-    if value is None or value is pd.NA or (isinstance(value, float) and value != value):
-        return ""
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
-    return str(value)
+    missing = value is None or value is pd.NA or (isinstance(value, float) and value != value)
+    return "" if missing else value_text(value)
 
 
 def compute_issues(findings: pd.DataFrame, quarantine: pd.DataFrame, subject_sites: dict[str, str] | None = None) -> pd.DataFrame:

@@ -23,6 +23,7 @@ from pipeline.common.io import write_json_atomic, write_parquet_atomic
 from pipeline.common.logs import get_logger, track
 from pipeline.common.sdtm_model import place_model_timing
 from pipeline.common.study import StudyContext
+from pipeline.common.text import value_text
 from pipeline.engines import partitioned_runner
 from pipeline.engines.partitions import read_ingested_slice, write_ingested_slices
 from pipeline.sdtm.date_order import DateOrderFinding, check_date_order
@@ -202,8 +203,7 @@ def _texts(values: pd.Series) -> pd.Series:
     if pd.api.types.infer_dtype(uniques, skipna=True) in ("string", "empty"):
         text = np.append(np.asarray(uniques, dtype=object), None)
     else:
-        text = np.array([v if isinstance(v, str) else (str(int(v)) if isinstance(v, float) and v.is_integer() else str(v))
-                         for v in uniques] + [None], dtype=object)
+        text = np.array([v if isinstance(v, str) else value_text(v) for v in uniques] + [None], dtype=object)
     return pd.Series(text[codes], index=values.index, dtype=object)
 
 

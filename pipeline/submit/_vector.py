@@ -14,6 +14,8 @@ from typing import Any, Callable
 import numpy as np
 import pandas as pd
 
+from pipeline.common.text import value_text
+
 MAX_KEPT = 2048
 _FACTORIZED: dict[tuple, tuple[Any, np.ndarray, np.ndarray]] = {}
 _TEXT: dict[tuple, tuple[Any, pd.Series]] = {}
@@ -82,15 +84,6 @@ def byte_lengths(values: pd.Series) -> np.ndarray:
     """
     lengths = map_unique(values, lambda v: len(v.encode("utf-8")) if isinstance(v, str) else 0, missing=0)
     return lengths.astype("int64")
-
-
-def value_text(value: Any) -> str:
-    """A value as submission text: whole floats without ``.0`` (a code read back as float stays ``3``).
-
-    >>> value_text(3.0), value_text(2.5), value_text("A")
-    ('3', '2.5', 'A')
-    """
-    return str(int(value)) if isinstance(value, float) and value.is_integer() else str(value)
 
 
 def as_text(values: pd.Series) -> pd.Series:

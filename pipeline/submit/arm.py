@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from pipeline.common.expressions import Binary, Call, Column, Literal, Logical, Membership, Node, parse
-from pipeline.submit._vector import value_text
+from pipeline.common.text import value_text
 
 NOT_SPECIFIED = "NOT SPECIFIED IN tlf.yaml"
 

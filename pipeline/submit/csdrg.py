@@ -21,6 +21,7 @@ import pandas as pd
 
 from pipeline.common.study import StudyContext
 from pipeline.standards.tables import trial_design_domains
+from pipeline.submit.ascii import CHECK_NON_ASCII
 
 _ACCEPTED = re.compile(r"\s*\[accepted: (.*)\]\s*$")
 CSDRG_FILE = "csdrg.html"
@@ -92,7 +93,7 @@ def build_csdrg_context(ctx: StudyContext, manifest: dict[str, Any], metadata: d
     else:
         countries = sorted({str(s.get("country", "")) for s in sites if isinstance(s, dict)} - {""})
         source_text = f"Site exports of {len(sites)} site(s) in {len(countries)} country(ies) ({', '.join(countries)})"
-    conversions = checks[checks["check"] == "non-ASCII text"] if len(checks) and "check" in checks.columns else checks
+    conversions = checks[checks["check"] == CHECK_NON_ASCII] if len(checks) and "check" in checks.columns else checks
     conversion_rows = []
     if len(conversions):
         rules_used = conversions["action"].astype(str).str.extract(r"by (.*?) \(", expand=False).fillna("")

@@ -20,12 +20,12 @@ from typing import Any
 import pandas as pd
 from lxml import etree
 
-from pipeline.submit._vector import value_text
+from pipeline.common.text import value_text
 from pipeline.submit.datasetjson import item_group_oid, item_oid
 from pipeline.standards.tables import IG_VERSIONS
 from pipeline.standards.terminology import CT_COLUMNS
-from pipeline.submit.metadata import (SPONSOR_CODELIST, DatasetMeta, compute_char_length, compute_decimals,
-                                      compute_numeric_length, compute_variable_kind)
+from pipeline.submit.metadata import (DICTIONARIES, SPONSOR_CODELIST, DatasetMeta, compute_char_length,
+                                      compute_decimals, compute_numeric_length, compute_variable_kind)
 
 ODM_NS = "http://www.cdisc.org/ns/odm/v1.3"
 DEF_NS = "http://www.cdisc.org/ns/def/v2.1"
@@ -39,7 +39,6 @@ MAX_VALUE_LEVEL_CODES = 300
 # Code variables whose codelist takes its decode from a companion variable of the same dataset.
 DECODE_SUFFIXES = ("TESTCD", "PARAMCD", "ARMCD")  # LBTESTCD -> LBTEST, ACTARMCD -> ACTARM, TSPARMCD -> TSPARM
 DECODE_NAMES = {"ETCD": "ELEMENT", "QNAM": "QLABEL"}
-DICTIONARIES = {"MedDRA": "MEDDRA", "WHODrug": "WHODRUG", "LOINC": "LOINC"}
 _DICTIONARY_NAMES = {code: name for name, code in DICTIONARIES.items()}
 VALUE_LEVEL_COLUMNS = ["dataset", "variable", "by_variable", "by_value", "kind", "length", "significant_digits",
                        "label"]

@@ -59,7 +59,17 @@ def installed_version(name: str = "cdisc-pipeline", missing: str = "0.0.0") -> s
 
 ADAM_CLASS_NAMES = {**ADAM_CLASSES, **{name: name for name in ADAM_CLASSES.values()}, "OTHER": "ADAM OTHER",
                     "ADAM OTHER": "ADAM OTHER"}
-DICTIONARY_CODES = {"MEDDRA": "MEDDRA", "WHODRUG": "WHODRUG", "LOINC": "LOINC"}
+DICTIONARIES = {"MedDRA": "MEDDRA", "WHODrug": "WHODRUG", "LOINC": "LOINC"}  # define.xml name -> code
+
+
+def dictionary_code(name: object) -> str:
+    """The code of a coding dictionary named in a spec (any case, spaces or hyphens), else "".
+
+    >>> dictionary_code("WHO-Drug"), dictionary_code("MedDRA 26.1")
+    ('WHODRUG', '')
+    """
+    code = str(name).upper().replace(" ", "").replace("-", "")
+    return code if code in DICTIONARIES.values() else ""
 
 
 @dataclass(frozen=True)
@@ -359,9 +369,8 @@ def build_variable_meta(meta: DatasetMeta, dataset: pd.DataFrame, standard_varia
                 or std_row.get("value_format", "")
         core = spec_value(variable, "core", "mandatory") or std_row.get("core", "")
         std_format = str(std_row.get("value_format", ""))
-        dictionary_code = variable.endswith("CD") and any(
-            str(f).upper().replace(" ", "").replace("-", "") in DICTIONARY_CODES for f in (value_format, std_format) if f)
-        kind = resolve_variable_kind(variable, values, adam_types.get(variable, ""), declared, dictionary_code)
+        coded = variable.endswith("CD") and any(dictionary_code(f) for f in (value_format, std_format) if f)
+        kind = resolve_variable_kind(variable, values, adam_types.get(variable, ""), declared, coded)
         if kind == "char" and not (pd.api.types.is_object_dtype(values) or pd.api.types.is_string_dtype(values)):
             values = values.astype(object)
         if kind == "char":
@@ -559,6 +568,6 @@ def load_study_specs(specs_dir: str | Path, standards_dir: str | Path) -> StudyS
                   "submission_value": term, "synonyms": "", "nci_preferred_term": ""}
                  for term in sorted(codelist.terms)]
     codelists = pd.DataFrame(rows, columns=empty_codelists.columns) if rows else empty_codelists
-    dictionaries = {DICTIONARY_CODES.get(str(name).upper().replace(" ", ""), str(name).upper()): str(version)
+    dictionaries = {dictionary_code(name) or str(name).upper(): str(version)
                     for name, version in ((resolved.spec or {}).get("dictionaries") or {}).items()}
     return StudySpecs(datasets, variables, codelists, dictionaries)

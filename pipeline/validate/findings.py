@@ -15,6 +15,7 @@ import pandas as pd
 
 from pipeline.common.errors import ConfigError, GateFailed
 from pipeline.common.io import write_csv_atomic, write_parquet_atomic
+from pipeline.common.text import value_text
 
 FINDINGS_COLUMNS = [
     "rule_id", "severity", "dataset", "variable", "usubjid", "record", "value", "message", "check_source",
@@ -102,11 +103,7 @@ def normalise_findings(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def _to_text(value: object) -> str:
-    if isinstance(value, (float, np.floating)) and float(value).is_integer():
-        return str(int(value))
-    if isinstance(value, (pd.Timestamp,)):
-        return value.isoformat()
-    return str(value)
+    return value.isoformat() if isinstance(value, pd.Timestamp) else value_text(value)
 
 
 def combine_findings(frames: Iterable[pd.DataFrame]) -> pd.DataFrame:
