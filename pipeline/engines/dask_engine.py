@@ -382,7 +382,7 @@ def _rebuild_ts(ctx: Any) -> None:
     dm = pd.read_parquet(dm_path) if dm_path.exists() else None
     standards = Path(ctx.standards_dir)
     ct = load_terminology(standards)
-    ts = build_ts(ctx.design, _trial_design_spec(ctx), ct, dm)
+    ts = build_ts(ctx.design, _trial_design_spec(ctx), ct, dm, standards)
     write_parquet_atomic(Path(ctx.sdtm_dir) / "ts.parquet", order_columns("TS", ts, load_standard_variables(standards)))
 
 

@@ -396,7 +396,7 @@ def run(ctx: StudyContext) -> None:
     variables = load_standard_variables(standards)
     design = ctx.design
     td_spec = _trial_design_spec(ctx)
-    trial = build_trial_design(design, td_spec, ct)
+    trial = build_trial_design(design, td_spec, ct, standards_dir=standards)
     env = MappingEnv(ct=ct, units=units, design=design, datasets=dict(trial))  # lookups may read TV, TI, ...
 
     sites = ctx.options.get("sites")  # a dask partition expects the exports of its own sites only
@@ -433,7 +433,7 @@ def run(ctx: StudyContext) -> None:
             dm = step.apply(dm, subject_ctx)
         results["DM"].data = dm
         se = build_se(dm, ex, ds, design, td_spec)
-        trial["TS"] = build_ts(design, td_spec, ct, dm)
+        trial["TS"] = build_ts(design, td_spec, ct, dm, standards)
     for domain, mapping in mappings.items():
         results[domain].data = derive_domain(domain, results[domain].data, mapping, dm, se, trial["TV"],
                                              float(design.get("unscheduled_visit_increment", 0.01)))

@@ -13,6 +13,7 @@ knowledge of which CDISC codelist (or format) a TS parameter's value follows.
 from __future__ import annotations
 
 import re
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
@@ -22,21 +23,10 @@ from pipeline.common.dates import format_iso_date, iso_date
 from pipeline.sdtm.derive_helpers import blank_to_na, check_frame, check_variable_name
 from pipeline.sdtm.derive_var_dy import derive_var_dy
 from pipeline.sdtm.derive_var_seq import derive_var_seq
-from pipeline.standards.terminology import Codelist, codelist_from_ct, load_terminology
 from pipeline.sdtm.supp import split_long_text
+from pipeline.standards.tables import load_ts_parameters
+from pipeline.standards.terminology import Codelist, codelist_from_ct, load_terminology
 
-# Standard knowledge (SDTMIG 3.4 TS assumptions / CDISC CT): the codelist of each TS parameter's value.
-TS_VALUE_CODELISTS = {
-    "TPHASE": "TPHASE", "TBLIND": "TBLIND", "TCNTRL": "TCNTRL", "INTMODEL": "INTMODEL",
-    "INTTYPE": "INTTYPE", "STYPE": "STYPE", "SEXPOP": "SEXPOP", "ROUTE": "ROUTE", "DOSFRQ": "FREQ",
-    "DOSU": "UNIT", "TTYPE": "TTYPE", "ADDON": "NY", "RANDOM": "NY", "HLTSUBJI": "NY", "ADAPT": "NY",
-    "EXTTIND": "NY", "PDSTIND": "NY", "PDPSTIND": "NY", "PIPIND": "NY", "RDIND": "NY", "ONGOSIND": "NY",
-}
-# Values written in a format rather than a codelist: TSVCDREF names the format, TSVALCD stays null.
-TS_VALUE_FORMATS = {
-    "SSTDTC": "ISO 8601", "SENDTC": "ISO 8601", "DCUTDTC": "ISO 8601",
-    "AGEMIN": "ISO 8601", "AGEMAX": "ISO 8601", "LENGTH": "ISO 8601",
-}
 TS_COLUMNS = ["STUDYID", "DOMAIN", "TSSEQ", "TSGRPID", "TSPARMCD", "TSPARM", "TSVAL", "TSVALNF", "TSVALCD", "TSVCDREF", "TSVCDVER"]
 # TS parameters taken as they are from study.yaml's ``study`` section (parameter -> key)
 TS_FROM_STUDY = {"TITLE": "title", "SPONSOR": "sponsor", "TPHASE": "phase", "TBLIND": "blinding", "TCNTRL": "control",
@@ -52,6 +42,7 @@ def build_trial_design(
     trial_design: dict[str, Any] | None = None,
     ct: pd.DataFrame | None = None,
     dm: pd.DataFrame | None = None,
+    standards_dir: str | Path | None = None,
 ) -> dict[str, pd.DataFrame]:
     """Build the trial design domains TS, TA, TE, TV and TI of one study.
 
@@ -62,6 +53,7 @@ def build_trial_design(
         ct: the CT package (``load_terminology()`` when None).
         dm: built DM, if available: ACTSUB then counts subjects assigned to a study arm;
             otherwise ACTSUB is the sum of ``arms[].n``.
+        standards_dir: the standards folder (default ``specs/standards``).
 
     >>> from pipeline.common.study import StudyContext
     >>> ctx = StudyContext.create("iscalimab-ln")
@@ -79,7 +71,7 @@ def build_trial_design(
         raise ConfigError("trial_design.yaml: expected a mapping at the top level")
     ct = load_terminology() if ct is None else ct
     return {
-        "TS": build_ts(design, trial_design, ct, dm),
+        "TS": build_ts(design, trial_design, ct, dm, standards_dir),
         "TA": build_ta(design, trial_design),
         "TE": build_te(design, trial_design),
         "TV": build_tv(design),
@@ -166,15 +158,15 @@ def _codelist(ct: pd.DataFrame, name: str) -> Codelist | None:
     return codelist_from_ct(ct, name) if name in set(ct["codelist"]) else None
 
 
-def build_ts(
-    design: dict[str, Any], trial_design: dict[str, Any] | None, ct: pd.DataFrame, dm: pd.DataFrame | None = None
-) -> pd.DataFrame:
+def build_ts(design: dict[str, Any], trial_design: dict[str, Any] | None, ct: pd.DataFrame,
+             dm: pd.DataFrame | None = None, standards_dir: str | Path | None = None) -> pd.DataFrame:
     """TS: one row per parameter value; TSPARM, TSVALCD, TSVCDREF and TSVCDVER from the CT subset.
 
     Parameters from ``trial_design.yaml`` replace derived ones of the same TSPARMCD. A value in a
     non-extensible codelist must be a term (else ConfigError); a sponsor value in an extensible
     codelist keeps TSVALCD null. Values over 200 characters continue in TSVAL1, TSVAL2 ... .
     A missing value gets TSVALNF (``null_flavor``, default ``NA``). Sorted by TSPARMCD, TSSEQ.
+    A value's codelist or format (TSVCDREF) comes from ``specs/standards/ts-parameters.tsv``.
     TSVCDVER (CT version) comes from ``ct.attrs["version"]`` (set by ``load_terminology``), else
     ``trial_design.yaml ct_version``, else the date in the newest ``specs/standards/ct-subset-*.tsv``.
 
@@ -192,6 +184,7 @@ def build_ts(
     version = ct.attrs.get("version") or (trial_design or {}).get("ct_version") or load_terminology().attrs["version"]
     parm_codes, parm_names = _codelist(ct, "TSPARMCD"), _codelist(ct, "TSPARM")
     parm_by_code = {code: name for name, code in reversed(parm_names.term_codes.items())} if parm_names else {}
+    value_kinds = load_ts_parameters(standards_dir)
     records = []
     for row in rows:
         code = row["tsparmcd"]
@@ -201,7 +194,7 @@ def build_ts(
             raise ConfigError(f"TS parameter {code}: not in the TSPARMCD codelist of the CT subset; give tsparm in trial_design.yaml")
         value = row.get("value")
         tsvalcd, tsvcdref, tsvcdver = row.get("tsvalcd"), row.get("tsvcdref"), row.get("tsvcdver")
-        codelist = TS_VALUE_CODELISTS.get(code)
+        codelist = value_kinds["value_codelist"].get(code)
         terms = _codelist(ct, codelist) if value is not None and tsvalcd is None and codelist else None
         if terms is not None:
             term = terms.lookup.get(value.upper())
@@ -210,8 +203,8 @@ def build_ts(
                                   f"({', '.join(sorted(terms.terms))})")
             if term is not None:
                 value, tsvalcd, tsvcdref, tsvcdver = term, terms.term_codes[term], "CDISC CT", version
-        if value is not None and tsvcdref is None and code in TS_VALUE_FORMATS:
-            tsvcdref = TS_VALUE_FORMATS[code]
+        if value is not None and tsvcdref is None and value_kinds["value_format"].get(code):
+            tsvcdref = value_kinds["value_format"][code]
         records.append({
             "TSPARMCD": code,
             "TSPARM": tsparm,

@@ -2,7 +2,8 @@
 
 ``sdtmig-3.4-variables.tsv`` and ``adamig-1.3-variables.tsv`` (one row per standard variable),
 ``sdtmig-3.4-datasets.tsv`` (one row per domain), ``datasets-supplement.yaml`` (datasets those tables
-do not carry: CO, SC, PE and the ADaM datasets) and ``origins.yaml`` (default origins, methods, roles).
+do not carry: CO, SC, PE and the ADaM datasets), ``origins.yaml`` (default origins, methods, roles) and
+``ts-parameters.tsv`` (the codelist or format of each TS parameter's value).
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ ADAM_CLASS_OF_NAME = {**{name: short for short, name in ADAM_CLASSES.items()}, *
 DATASETS_SUPPLEMENT_FILE = "datasets-supplement.yaml"
 INSTRUMENTS_FOLDER = "instruments"
 ORIGINS_FILE = "origins.yaml"
+TS_PARAMETERS_FILE = "ts-parameters.tsv"
 FORMATS = {
     "ISO 8601": "iso8601",
     "ISO 8601 duration": "iso8601_duration",
@@ -146,6 +148,16 @@ def trial_design_domains(standards_dir: str | Path | None = None) -> frozenset[s
     """
     table = load_standard_datasets(standards_dir)
     return frozenset(table.index[table["class"].str.upper() == "TRIAL DESIGN"])
+
+
+def load_ts_parameters(standards_dir: str | Path | None = None) -> pd.DataFrame:
+    """The codelist or the format of each TS parameter's value (SDTMIG 3.4 TS assumptions), by TSPARMCD.
+
+    >>> table = load_ts_parameters()
+    >>> table.loc["DOSFRQ", "value_codelist"], table.loc["SSTDTC", "value_format"]
+    ('FREQ', 'ISO 8601')
+    """
+    return _read_tsv(Path(standards_dir or DEFAULT_STANDARDS) / TS_PARAMETERS_FILE).set_index("tsparmcd")
 
 
 def submission_datasets(standards_dir: str | Path | None = None) -> dict[str, dict[str, dict[str, Any]]]:
