@@ -27,17 +27,21 @@ PLACEHOLDER = re.compile(r"\$\{([A-Za-z0-9_.]+)\}")  # ${path} of a study.yaml v
 
 
 def study_value(design: Mapping[str, Any], dotted: str, default: Any = KeyError) -> Any:
-    """The study.yaml value at a dotted path; through a list of mappings it takes each item's value
-    (``arms.armcd``: every arm's armcd). When absent: ``default``, or KeyError if none is given.
+    """The study.yaml value at a dotted path; a number picks a list item (``age.0``), and through a list
+    of mappings it takes each item's value (``arms.armcd``: every arm's armcd). When absent:
+    ``default``, or KeyError if none is given.
 
     >>> design = {"study": {"studyid": "S1"}, "arms": [{"armcd": "A"}, {"armcd": "B"}]}
-    >>> study_value(design, "study.studyid"), study_value(design, "arms.armcd"), study_value(design, "x.y", None)
-    ('S1', ['A', 'B'], None)
+    >>> study_value(design, "study.studyid"), study_value(design, "arms.armcd"), study_value(design, "arms.1.armcd")
+    ('S1', ['A', 'B'], 'B')
+    >>> study_value(design, "x.y", None)
     """
     value: Any = design
     for part in dotted.split("."):
         if isinstance(value, Mapping) and part in value:
             value = value[part]
+        elif isinstance(value, list) and part.isdigit() and int(part) < len(value):
+            value = value[int(part)]
         elif isinstance(value, list) and value and all(isinstance(v, Mapping) and part in v for v in value):
             value = [v[part] for v in value]
         elif default is KeyError:

@@ -23,6 +23,7 @@ from pipeline.common.errors import ConfigError
 from pipeline.common.expressions import Expression, evaluate_mask, where_expression
 from pipeline.common.logs import get_logger
 from pipeline.common.specfile import load_spec
+from pipeline.common.study import study_value
 from pipeline.validate.conformance_base import ValidationData
 from pipeline.validate.data_docs import make_data_docs_offline
 from pipeline.validate.findings import SEVERITY_RANK, empty_findings, make_findings
@@ -86,20 +87,10 @@ def resolve_reference(value: Any, design: dict[str, Any], where: str = "expectat
             raise ConfigError(f"{where}: {value}: $spec references need the study's specs folder")
 
         source, label = load_spec(Path(specs_dir) / f"{name}.yaml") or {}, f"{name}.yaml"
-    current: Any = source
-    for part in path.split("."):
-        if isinstance(current, list) and part.isdigit():
-            index = int(part)
-            if index >= len(current):
-                raise ConfigError(f"{where}: {value}: {label} has no item {index}")
-            current = current[index]
-        elif isinstance(current, list):
-            current = [item.get(part) for item in current if isinstance(item, dict)]
-        elif isinstance(current, dict) and part in current:
-            current = current[part]
-        else:
-            raise ConfigError(f"{where}: {value}: {label} has no '{part}'")
-    return current
+    try:
+        return study_value(source, path)
+    except KeyError:
+        raise ConfigError(f"{where}: {value}: {label} has no '{path}'") from None
 
 
 def load_expectation_specs(path: Path, design: dict[str, Any]) -> tuple[list[ExpectationSpec], dict[str, dict]]:
@@ -196,13 +187,19 @@ def _records_view(frame: pd.DataFrame, mask: pd.Series) -> pd.DataFrame:
 
 
 def view_records(data: ValidationData, spec: ExpectationSpec) -> pd.DataFrame | None:
-    """The dataset's records (after the filter) with their 1-based record numbers.
+    """The dataset's records (after the filter) with their 1-based record numbers; options ``numeric``
+    (columns read as numbers) and ``columns`` (ISO 8601 columns also given as dates, ``<column>_DATE``).
 
     >>> spec = ExpectationSpec(Rule("X", "t", "d", "m", "error", "great_expectations"), "DM", "", {},
     ...                        filter={"ARMCD": ["A"]})
     >>> data = ValidationData({"DM": pd.DataFrame({"ARMCD": ["B", "A"], "AGE": [30, 40]})}, {})
     >>> view_records(data, spec)[["AGE", "__record"]].values.tolist()
     [[40, 2]]
+    >>> spec = ExpectationSpec(Rule("X", "t", "d", "m", "error", "great_expectations"), "AE", "", {},
+    ...                        view_options={"columns": ["AESTDTC"]})
+    >>> data = ValidationData({"AE": pd.DataFrame({"AESTDTC": ["2024-02-03T10:00", "2024-02"]})}, {})
+    >>> view_records(data, spec)["AESTDTC_DATE"].astype(str).tolist()
+    ['2024-02-03', 'NaT']
     """
     frame = data.sdtm.get(spec.dataset, data.adam.get(spec.dataset))
     if frame is None:
@@ -211,21 +208,6 @@ def view_records(data: ValidationData, spec: ExpectationSpec) -> pd.DataFrame | 
     for column in spec.view_options.get("numeric", []):
         if column in view.columns:
             view[column] = pd.to_numeric(view[column], errors="coerce")
-    return view
-
-
-def view_dates(data: ValidationData, spec: ExpectationSpec) -> pd.DataFrame | None:
-    """Records with each ``columns`` ISO 8601 value converted to a datetime column ``<column>_DATE``.
-
-    >>> spec = ExpectationSpec(Rule("X", "t", "d", "m", "error", "great_expectations"), "AE", "", {},
-    ...                        view_options={"columns": ["AESTDTC"]})
-    >>> data = ValidationData({"AE": pd.DataFrame({"AESTDTC": ["2024-02-03T10:00", "2024-02"]})}, {})
-    >>> view_dates(data, spec)["AESTDTC_DATE"].astype(str).tolist()
-    ['2024-02-03', 'NaT']
-    """
-    view = view_records(data, spec)
-    if view is None:
-        return None
     for column in spec.view_options.get("columns", []):
         if column in view.columns:
             view[f"{column}_DATE"] = to_date(view[column])
@@ -361,9 +343,7 @@ def view_ratio_to_median(data: ValidationData, spec: ExpectationSpec) -> pd.Data
         return None
     numbers = pd.to_numeric(view[value], errors="coerce")
     keys = view[by].astype("string").fillna("")
-    group = keys.iloc[:, 0]
-    for column in keys.columns[1:]:
-        group = group + "|" + keys[column]
+    group = keys.iloc[:, 0].str.cat(keys.iloc[:, 1:], sep="|")
     median = numbers.groupby(group).transform("median")
     count = numbers.groupby(group).transform("count")
     usable = (count >= int(opts.get("min_records", 3))) & (median > 0) & numbers.notna()
@@ -373,7 +353,7 @@ def view_ratio_to_median(data: ValidationData, spec: ExpectationSpec) -> pd.Data
 
 VIEWS: dict[str, Callable[[ValidationData, ExpectationSpec], pd.DataFrame | None]] = {
     "records": view_records,
-    "dates": view_dates,
+    "dates": view_records,
     "completeness_by_visit": view_completeness_by_visit,
     "visit_order": view_visit_order,
     "within_subject_ratio": view_ratio_to_median,

@@ -150,7 +150,7 @@ def test_value_hundred_times_the_subjects_median_is_flagged(tmp_path: Path, gx_i
 
 
 def test_reference_to_missing_study_fact_is_a_config_error() -> None:
-    with pytest.raises(ConfigError, match=r"\$study:eligibility.weight.0: study.yaml has no 'weight'"):
+    with pytest.raises(ConfigError, match=r"\$study:eligibility.weight.0: study.yaml has no 'eligibility.weight.0'"):
         resolve_reference("$study:eligibility.weight.0", DESIGN)
 
 
