@@ -97,8 +97,7 @@ def check_ae_start_not_after_death(rule: Rule, data: ValidationData) -> pd.DataF
         death_date = frame["USUBJID"].map(death)
         start = to_date(frame["AESTDTC"])
         late = start.notna() & death_date.notna() & (start > death_date)
-        messages = ("AESTDTC " + frame["AESTDTC"].astype("string").fillna("") + " is after the death date "
-                    + death_date.dt.strftime("%Y-%m-%d").fillna("")).astype(object)
+        messages = rule.format_messages(frame["AESTDTC"], death=death_date.dt.strftime("%Y-%m-%d"))
         parts.append(_row_findings(rule, name, frame, late, "AESTDTC", frame["AESTDTC"], messages))
     return _concat(parts)
 
@@ -193,8 +192,7 @@ def check_epoch_matches_se(rule: Rule, data: ValidationData) -> pd.DataFrame:
         bad_rows = matched.index[~matched.to_numpy()]
         mask = pd.Series(False, index=frame.index)
         mask.iloc[bad_rows] = True
-        messages = ("EPOCH " + frame["EPOCH"].astype("string").fillna("") + " does not match the subject's "
-                    "element on " + frame[date_var].astype("string").fillna("")).astype(object)
+        messages = rule.format_messages(frame["EPOCH"], date=frame[date_var])
         parts.append(_row_findings(rule, name, frame, mask, "EPOCH", frame["EPOCH"], messages))
     return _concat(parts)
 
@@ -216,7 +214,7 @@ def check_start_not_after_end(rule: Rule, data: ValidationData) -> pd.DataFrame:
         both_times = (start_text.str.len() >= 16).fillna(False) & (end_text.str.len() >= 16).fillna(False)
         same_day_later = (start == end) & both_times & (start_text.str.slice(0, 19) > end_text.str.slice(0, 19)).fillna(False)
         bad = later_day | same_day_later
-        messages = (f"{start_var} " + start_text.fillna("") + f" is after {end_var} " + end_text.fillna("")).astype(object)
+        messages = rule.format_messages(end_text, start=start_var, start_value=start_text, end=end_var)
         parts.append(_row_findings(rule, name, frame, bad, end_var, frame[end_var], messages))
     return _concat(parts)
 
@@ -345,9 +343,8 @@ def check_elements_contiguous(rule: Rule, data: ValidationData) -> pd.DataFrame:
     mask.loc[gap[gap].index] = True
     next_by_row = pd.Series(pd.NA, index=se.index, dtype="string")
     next_by_row.loc[next_start.index] = next_start.astype("string")
-    messages = ("SEENDTC " + se["SEENDTC"].astype("string").fillna("") + " differs from the next element's SESTDTC "
-                + next_by_row.fillna("")).astype(object)
-    return _row_findings(rule, "SE", se, mask, "SEENDTC", se["SEENDTC"], messages)
+    return _row_findings(rule, "SE", se, mask, "SEENDTC", se["SEENDTC"],
+                         rule.format_messages(se["SEENDTC"], next=next_by_row))
 
 
 @conformance_rule(
@@ -380,8 +377,7 @@ def check_instrument_totals(rule: Rule, data: ValidationData) -> pd.DataFrame:
             is_total = (frame[testcd] == total).fillna(False)
             expected = keys.map(complete)
             bad = is_total & expected.notna() & scores.notna() & ~np.isclose(scores.fillna(0), expected.fillna(0))
-            messages = (f"{total} " + display_text(scores) + " differs from the sum of the item scores "
-                        + display_text(expected)).astype(object)
+            messages = rule.format_messages(display_text(scores), testcd=total, expected=display_text(expected))
             parts.append(_row_findings(rule, name, frame, bad, result, display_text(scores), messages))
     return _concat(parts)
 
@@ -491,9 +487,8 @@ def check_parent_record_exists(rule: Rule, data: ValidationData) -> pd.DataFrame
             have = set(parent["USUBJID"].astype(str) + "|" + display_text(parent[idvar]).astype(str))
             exists[group.index] = wanted.isin(have).to_numpy()
         bad = rows & ~exists
-        messages = (frame["RDOMAIN"].astype("string").fillna("") + "." + frame["IDVAR"].astype("string").fillna("")
-                    + " = " + frame["IDVARVAL"].astype("string").fillna("") + " of USUBJID "
-                    + frame["USUBJID"].astype("string").fillna("") + " does not exist").astype(object)
+        messages = rule.format_messages(frame["IDVARVAL"], rdomain=frame["RDOMAIN"], idvar=frame["IDVAR"],
+                                        usubjid=frame["USUBJID"])
         parts.append(_row_findings(rule, name, frame, bad, "IDVARVAL", frame["IDVARVAL"], messages))
     return _concat(parts)
 

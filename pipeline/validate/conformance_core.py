@@ -156,7 +156,7 @@ def check_stdy_not_after_endy(rule: Rule, data: ValidationData) -> pd.DataFrame:
         stdy, endy = f"{domain}STDY", f"{domain}ENDY"
         start, end = pd.to_numeric(frame[stdy], errors="coerce"), pd.to_numeric(frame[endy], errors="coerce")
         bad = (start > end).fillna(False)
-        messages = (f"{stdy} " + display_text(start) + f" is greater than {endy} " + display_text(end)).astype(object)
+        messages = rule.format_messages(display_text(end), stdy=stdy, start=display_text(start), endy=endy)
         parts.append(_row_findings(rule, name, frame, bad, endy, display_text(end), messages))
     return _concat(parts)
 
@@ -216,9 +216,8 @@ def check_one_disposition_per_epoch(rule: Rule, data: ValidationData) -> pd.Data
     key = ds[["USUBJID", "DSSCAT", "EPOCH"]].astype("string").fillna("\x00")
     shared = key.duplicated(keep=False)
     bad = shared & (ds["DSCAT"] == "DISPOSITION EVENT").fillna(False)
-    messages = ("more than one DS record for USUBJID, DSSCAT '" + ds["DSSCAT"].astype("string").fillna("")
-                + "' and EPOCH " + ds["EPOCH"].astype("string").fillna("")).astype(object)
-    return _row_findings(rule, "DS", ds, bad, "DSSCAT", ds["DSSCAT"], messages)
+    return _row_findings(rule, "DS", ds, bad, "DSSCAT", ds["DSSCAT"],
+                         rule.format_messages(ds["DSSCAT"], epoch=ds["EPOCH"]))
 
 
 @conformance_rule(

@@ -6,11 +6,15 @@ where our check is that check (``pipeline/validate/README.md``); every other rul
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 import pandas as pd
+
+
+_MARKER = re.compile(r"\x00(\w+)\x00")
 
 
 class _KeepMissing(dict):
@@ -48,21 +52,24 @@ class Rule:
         """The message with ``{placeholders}`` filled; unknown placeholders stay as written."""
         return self.message.format_map(_KeepMissing(values))
 
-    def format_messages(self, values: pd.Series, **params: Any) -> pd.Series:
-        """One message per value (vectorised): ``{value}`` takes each value, other placeholders ``params``.
+    def format_messages(self, values: pd.Series | None = None, **params: Any) -> pd.Series:
+        """One message per record (vectorised): ``{value}`` takes ``values``, a Series parameter fills its
+        placeholder record by record (missing as empty text), any other parameter once.
 
         >>> r = Rule("X", "t", "d", "{variable} value '{value}' is bad", "error", "pandera")
         >>> r.format_messages(pd.Series(["a", None]), variable="SEX").tolist()
         ["SEX value 'a' is bad", "SEX value '' is bad"]
+        >>> r.format_messages(variable=pd.Series(["AGE", "SEX"]), value="x").tolist()
+        ["AGE value 'x' is bad", "SEX value 'x' is bad"]
         """
-        marker = "\x00VALUE\x00"
-        template = self.format_message(**{**params, "value": marker})
-        texts = values.astype("string").fillna("").astype(object)
-        if marker not in template:
-            return pd.Series([template] * len(values), index=values.index, dtype=object)
-        head, _, tail = template.partition(marker)
-        tail = tail.replace(marker, "")
-        return (head + texts + tail).astype(object)
+        series = {k: v for k, v in {**params, "value": values}.items() if isinstance(v, pd.Series)}
+        scalars = {k: v for k, v in params.items() if k not in series}
+        template = self.format_message(**scalars, **{k: f"\x00{k}\x00" for k in series})
+        pieces = _MARKER.split(template)  # literal text, placeholder name, literal text, ...
+        out = pd.Series(pieces[0], index=next(iter(series.values())).index, dtype=object)
+        for position, piece in enumerate(pieces[1:], start=1):
+            out = out + (series[piece].astype("string").fillna("").astype(object) if position % 2 else piece)
+        return out
 
 
 CORE_CATALOGUE = "cdisc-org/cdisc-rules-engine resources/cache/rules.pkl"
