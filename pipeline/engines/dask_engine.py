@@ -355,7 +355,7 @@ def _check_quarantine_gate(ctx: Any, ledger: dict[str, Any]) -> None:
     """The study's quarantine gate over all blocks (a block alone may pass or fail it by chance)."""
     import pandas as pd
 
-    from pipeline.sdtm.mapping.engine import check_quarantine_gate
+    from pipeline.sdtm.mapping.engine import check_quarantine_gate, quarantine_gate_error
     from pipeline.sdtm.stage import _quarantine_gate
 
     folder = Path(ctx.quarantine_dir)
@@ -363,9 +363,7 @@ def _check_quarantine_gate(ctx: Any, ledger: dict[str, Any]) -> None:
     quarantine = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=["domain", "file", "row", "category"])
     lost = check_quarantine_gate(ledger, quarantine, **_quarantine_gate(ctx))
     if lost:
-        more = f" (and {len(lost) - 1} more)" if len(lost) > 1 else ""
-        raise InputError(f"quarantine gate: {lost[0]}{more} (raw folder {ctx.raw_dir}); fix the mapping or the export, "
-                         "or set quarantine_gate in study.yaml")
+        raise quarantine_gate_error(lost, ctx.raw_dir)
 
 
 def _rebuild_ts(ctx: Any) -> None:

@@ -31,7 +31,7 @@ from pipeline.sdtm.import_existing import run_import
 from pipeline.sdtm.mapping.algorithms import MappingEnv
 from pipeline.sdtm.mapping.engine import (
     QUARANTINE_COLUMNS, DomainResult, IngestedFile, quarantine_rows, check_bindings, check_references, check_ledger,
-    check_quarantine_gate,
+    check_quarantine_gate, quarantine_gate_error,
     count_rows, ingest_source, map_domain)
 from pipeline.sdtm.mapping.derivations import DERIVATIONS, DerivationContext
 from pipeline.sdtm.mapping.records import derive_records_ratio
@@ -449,9 +449,7 @@ def run(ctx: StudyContext) -> None:
     lost = [] if sites is not None else \
         check_quarantine_gate(ledger, pd.concat([r.quarantine for r in results.values()], ignore_index=True), **gate)
     if lost:
-        more = f" (and {len(lost) - 1} more)" if len(lost) > 1 else ""
-        raise InputError(f"quarantine gate: {lost[0]}{more} (raw folder {raw_dir}); fix the mapping or the export, "
-                         "or set quarantine_gate in study.yaml")
+        raise quarantine_gate_error(lost, raw_dir)
     if se is not None:
         trial["SE"] = se
     _write_outputs(ctx, results, mappings, variables, {**trial, **extra}, ledger, manifest)

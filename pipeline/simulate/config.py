@@ -16,7 +16,7 @@ import pandas as pd
 
 from pipeline.common.errors import ConfigError
 from pipeline.common.specfile import load_spec
-from pipeline.standards.tables import load_instrument
+from pipeline.standards.tables import load_dictionary, load_instrument
 
 GENERATOR_VERSION = "1.0"
 FORMS = ("dm", "mh", "ie", "rand", "ex", "vs", "lab", "sledai", "ae", "cm", "ds", "sv", "dv")
@@ -192,12 +192,6 @@ def _check_schedule(design: dict[str, Any], where: Path) -> None:
             raise ConfigError(f"{where}: schedule.{form} names visit(s) {unknown} that are not in visits")
 
 
-def _read_tsv(path: Path) -> pd.DataFrame:
-    if not path.exists():
-        raise ConfigError(f"{path}: dictionary file not found")
-    return pd.read_csv(path, sep="\t", dtype=str, keep_default_na=False)
-
-
 def load_simulation_inputs(ctx, seed: int | None = None, subjects: int | None = None) -> SimulationInputs:
     """Read study.yaml, simulation.yaml, the SLEDAI instrument and the bundled dictionaries.
 
@@ -218,8 +212,7 @@ def load_simulation_inputs(ctx, seed: int | None = None, subjects: int | None = 
     total_default = sum(n_default.values())
     n_rand = sum(n_by_arm.values())
     n_sf = int(sim["screen_failures"]) if n_rand == total_default else int(round(sim["screen_failures"] * n_rand / total_default))
-    meddra = _read_tsv(ctx.standards_dir / "dictionaries" / "meddra-mini.tsv")
-    whodrug = _read_tsv(ctx.standards_dir / "dictionaries" / "whodrug-mini.tsv")
+    meddra, whodrug = (load_dictionary(ctx.standards_dir, name) for name in ("meddra-mini", "whodrug-mini"))
     llts = set(meddra["llt_name"])
     for entry in sim["adverse_events"]["catalogue"]:
         if entry["llt"] not in llts:

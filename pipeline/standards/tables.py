@@ -30,6 +30,7 @@ ADAM_CLASSES = {"ADSL": "SUBJECT LEVEL ANALYSIS DATASET", "BDS": "BASIC DATA STR
 ADAM_CLASS_OF_NAME = {**{name: short for short, name in ADAM_CLASSES.items()}, **{short: short for short in ADAM_CLASSES}}
 DATASETS_SUPPLEMENT_FILE = "datasets-supplement.yaml"
 INSTRUMENTS_FOLDER = "instruments"
+DICTIONARIES_FOLDER = "dictionaries"
 ORIGINS_FILE = "origins.yaml"
 TS_PARAMETERS_FILE = "ts-parameters.tsv"
 FORMATS = {
@@ -148,6 +149,15 @@ def trial_design_domains(standards_dir: str | Path | None = None) -> frozenset[s
     """
     table = load_standard_datasets(standards_dir)
     return frozenset(table.index[table["class"].str.upper() == "TRIAL DESIGN"])
+
+
+def load_dictionary(standards_dir: str | Path | None, name: str) -> pd.DataFrame:
+    """A coding dictionary of ``specs/standards/dictionaries/`` (``meddra-mini``, ``whodrug-mini``) as text.
+
+    >>> "llt_name" in load_dictionary(None, "meddra-mini").columns
+    True
+    """
+    return _read_tsv(Path(standards_dir or DEFAULT_STANDARDS) / DICTIONARIES_FOLDER / f"{name}.tsv")
 
 
 def load_ts_parameters(standards_dir: str | Path | None = None) -> pd.DataFrame:

@@ -748,6 +748,13 @@ def check_quarantine_gate(ledger: dict[str, Any], quarantine: pd.DataFrame, max_
     return problems
 
 
+def quarantine_gate_error(lost: list[str], raw_dir: Path | str) -> InputError:
+    """The error that stops a run the quarantine gate failed: the first problem, how many more, the fix."""
+    more = f" (and {len(lost) - 1} more)" if len(lost) > 1 else ""
+    return InputError(f"quarantine gate: {lost[0]}{more} (raw folder {raw_dir}); fix the mapping or the export, "
+                      "or set quarantine_gate in study.yaml")
+
+
 def _first_quarantined(quarantine: pd.DataFrame, file: str, domain: str) -> str:
     rows = quarantine[(quarantine["file"] == file) & (quarantine["domain"] == domain)] if len(quarantine) else quarantine
     if not len(rows):
