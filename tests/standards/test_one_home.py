@@ -1,7 +1,8 @@
 """One home per kind of knowledge: the grep-style guards that keep it so.
 
 One reader of the CDISC CT package and of the standard tables (``pipeline/standards/``), one
-``Codelist`` type, one partial ISO 8601 date parser and one study-day formula (``pipeline/common/dates.py``).
+``Codelist`` type, one partial ISO 8601 date parser and one study-day formula (``pipeline/common/dates.py``),
+one list of Trial Design domains (the SDTMIG dataset table) and one number-as-text rule (``pipeline/common/text.py``).
 """
 
 from __future__ import annotations
@@ -55,10 +56,23 @@ def test_only_the_terminology_module_opens_ct_files():
 
 
 def test_only_pipeline_standards_reads_the_standard_tables():
-    assert _hits(r"sdtmig-|adamig-|variables\*?\.tsv|datasets\.tsv|origins\.yaml|datasets-supplement",
-                 {"pipeline/standards/tables.py"}) == []
-    assert _hits(r"sep=[\"']\\t[\"']", {"pipeline/standards/tables.py", "pipeline/standards/terminology.py",
-                                        "pipeline/simulate/config.py"}) == []  # the dictionaries of the simulator
+    assert _hits(r"sdtmig-|adamig-|variables\*?\.tsv|datasets\.tsv|origins\.yaml|datasets-supplement|ts-parameters"
+                 r"|[\"']dictionaries[\"']\s*/", {"pipeline/standards/tables.py"}) == []
+    assert _hits(r"sep=[\"']\\t[\"']", {"pipeline/standards/tables.py", "pipeline/standards/terminology.py"}) == []
+
+
+def test_trial_design_domains_come_from_the_sdtmig_dataset_table():
+    """No module lists the Trial Design domains itself: their class in sdtmig-3.4-datasets.tsv says which they are."""
+    from pipeline.standards.tables import trial_design_domains
+
+    assert _hits(r"[\"']TS[\"'],\s*[\"']TA[\"']|[\"']TA[\"'],\s*[\"']TE[\"']|[\"']TD[\"'],\s*[\"']TM[\"']", set()) == []
+    assert trial_design_domains() == {"TS", "TA", "TE", "TV", "TI", "TD", "TM"}
+
+
+def test_one_number_as_text_conversion():
+    """Whole floats lose their ``.0`` in pipeline/common/text.py only (the scalar form; vectorised ones call it)."""
+    assert _hits(r"is_integer\(\)\s+else\s+str\(", set()) == []
+    assert _definitions({"value_text"}) == {"value_text": ["pipeline/common/text.py"]}
 
 
 def test_one_codelist_type_and_one_codelist_parser():
