@@ -16,7 +16,7 @@ from pipeline.common.errors import InputError
 from pipeline.report import charts
 from pipeline.report.history import compare_findings, compare_records, find_snapshot, read_snapshot, snapshot_text
 from pipeline.report.queries import compute_issues, compute_queries
-from pipeline.report.sections import SEVERITY_ORDER, Section, _not_run, _table, read_json, read_table
+from pipeline.report.sections import SEVERITY_ORDER, Section, _not_run, _table, read_json, read_table, read_tables
 from pipeline.validate.findings import SEVERITIES_WORST_FIRST
 from pipeline.report.site_quality import (OUTLIER_MARK, OUTLIER_Z, SITE_METRICS,
                                           compute_collection_dates, compute_file_counts, compute_lab_range,
@@ -48,10 +48,9 @@ def load_review_inputs(outputs_dir: Path) -> ReviewInputs:
     inputs = ReviewInputs()
     if (out / "ledger.json").exists():
         inputs.ledger = read_json(out / "ledger.json")
-    frames = [read_table(p) for p in sorted((out / "quarantine").glob("*.parquet"))] if (out / "quarantine").is_dir() else []
-    frames = [f for f in frames if len(f)]
-    if frames:
-        inputs.quarantine = pd.concat(frames, ignore_index=True)
+    quarantine = read_tables(out / "quarantine")
+    if quarantine is not None:
+        inputs.quarantine = quarantine
     inputs.sdtm = read_dataset_dir(out / "sdtm")
     inputs.lineage = read_dataset_dir(out / "lineage")
     dm = inputs.sdtm.get("DM")

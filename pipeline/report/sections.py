@@ -96,6 +96,13 @@ def read_table(path: Path) -> pd.DataFrame:
         raise InputError(f"{path}: cannot read ({exc.__class__.__name__}: {exc})") from None
 
 
+def read_tables(folder: Path) -> pd.DataFrame | None:
+    """The non-empty parquet tables of ``folder`` (e.g. ``quarantine/``) stacked in name order, or None."""
+    frames = [read_table(p) for p in sorted(folder.glob("*.parquet"))] if folder.is_dir() else []
+    frames = [f for f in frames if len(f)]
+    return pd.concat(frames, ignore_index=True) if frames else None
+
+
 # --------------------------------------------------------------------------------------------
 # run summary
 # --------------------------------------------------------------------------------------------
@@ -244,25 +251,20 @@ def section_quarantine(quarantine_dir: Path) -> Section:
     title = "Quarantined rows"
     if not quarantine_dir.is_dir():
         return _not_run("quarantine", title, "quarantine/", "sdtm")
-    frames = [read_table(p) for p in sorted(quarantine_dir.glob("*.parquet"))]
-    frames = [f for f in frames if len(f)]
+    quarantine = read_tables(quarantine_dir)
     section = Section("quarantine", title, "ok", "quarantine/*.parquet")
-    if not frames:
+    if quarantine is None:
         section.summary = [("Rows quarantined", 0)]
         section.notes.append("No row was quarantined.")
         return section
-    quarantine = pd.concat(frames, ignore_index=True)
     counts, first = compute_quarantine_summary(quarantine)
     section.status = "attention"
     section.summary = [("Quarantine records", len(quarantine)), ("Reason categories", counts["category"].nunique())]
     section.tables.append(_table("Counts by domain and reason", counts.rename(columns={"raw_rows": "distinct raw rows"})
                                  .to_dict(orient="records")))
     section.tables.append(_table(f"First {EXAMPLES_PER_GROUP} examples per reason", _display_records(first)))
-    flagged_dir = quarantine_dir / "flagged"
-    flagged = [read_table(p) for p in sorted(flagged_dir.glob("*.parquet"))] if flagged_dir.is_dir() else []
-    flagged = [f for f in flagged if len(f)]
-    if flagged:
-        flags = pd.concat(flagged, ignore_index=True)
+    flags = read_tables(quarantine_dir / "flagged")
+    if flags is not None:
         flag_counts, flag_first = compute_quarantine_summary(flags)
         section.summary.append(("Rows mapped with a flag", len(flags)))
         section.tables.append(_table("Mapped but flagged: counts by domain and reason",
