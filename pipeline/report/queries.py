@@ -14,7 +14,7 @@ import pandas as pd
 
 from pipeline.common.io import write_csv_atomic
 from pipeline.common.text import value_text
-from pipeline.report.site_quality import site_of_file
+from pipeline.report.site_quality import record_sites, site_of_file
 from pipeline.validate.findings import SEVERITY_RANK
 
 QUERY_COLUMNS = ["query_id", "site", "usubjid", "raw_file", "raw_row", "column", "value", "severity", "rule_ids",
@@ -49,8 +49,7 @@ def compute_issues(findings: pd.DataFrame, quarantine: pd.DataFrame, subject_sit
         source_file = f["source_file"] if "source_file" in f else pd.Series([None] * len(f), index=f.index)
         source_row = f["source_row"] if "source_row" in f else pd.Series([None] * len(f), index=f.index)
         usubjid = f["usubjid"].map(_text)
-        site = source_file.map(site_of_file)
-        site = site.where(site != "", usubjid.map(lambda u: subject_sites.get(u, "")))
+        site = record_sites(source_file, usubjid, subject_sites)
         parts.append(pd.DataFrame({
             "site": site, "usubjid": usubjid, "raw_file": source_file.map(_text), "raw_row": source_row.map(_text),
             "column": f["variable"].map(_text), "value": f["value"].map(_text), "severity": f["severity"].map(_text),

@@ -20,7 +20,7 @@ from pipeline.report.sections import SEVERITY_ORDER, Section, _not_run, _table, 
 from pipeline.validate.findings import SEVERITIES_WORST_FIRST
 from pipeline.report.site_quality import (OUTLIER_MARK, OUTLIER_Z, SITE_METRICS,
                                           compute_collection_dates, compute_file_counts, compute_lab_range,
-                                          compute_site_form_quality, compute_site_quality, flag_outliers, site_of_file)
+                                          compute_site_form_quality, compute_site_quality, flag_outliers, record_sites)
 from pipeline.tlf.formatting import round_half_up
 from pipeline.validate.datasets import read_dataset_dir
 from pipeline.validate.traceability import findings_with_raw_source
@@ -61,9 +61,8 @@ def load_review_inputs(outputs_dir: Path) -> ReviewInputs:
         findings = read_table(path)
         traced = findings_with_raw_source(findings, out / "sdtm", out / "lineage") if len(findings) else \
             findings.assign(source_file=None, source_row=None)
-        site = traced["source_file"].map(site_of_file)
-        from_subject = traced["usubjid"].astype("string").fillna("").map(lambda u: inputs.subject_sites.get(u, ""))
-        traced["site"] = site.where(site != "", from_subject)
+        traced["site"] = record_sites(traced["source_file"], traced["usubjid"].astype("string").fillna(""),
+                                      inputs.subject_sites)
         inputs.findings = traced
     return inputs
 

@@ -38,6 +38,16 @@ def site_of_file(path: Any) -> str:
     return first
 
 
+def record_sites(source_file: pd.Series, usubjid: pd.Series, subject_sites: dict[str, str]) -> pd.Series:
+    """The site of each record: its raw file's site folder, else its subject's site (from DM).
+
+    >>> record_sites(pd.Series(["site_101/ae.csv", None]), pd.Series(["S-1", "S-2"]), {"S-2": "102"}).tolist()
+    ['101', '102']
+    """
+    site = source_file.map(site_of_file)
+    return site.where(site != "", usubjid.map(lambda u: subject_sites.get(u, "")))
+
+
 def form_of_file(path: Any) -> str:
     """The form (CRF page) of a raw file: its name without extension (``site_101/lab.csv`` -> ``lab``).
 
