@@ -49,6 +49,9 @@ register_rules(_values_outside_reference, [
     ("CG0009", "EPOCH is a trial epoch", "Every EPOCH value of a subject-level dataset is one of TA.EPOCH.",
      "EPOCH {value} is not in TA.EPOCH", "error", cite("CG0009", "CORE-000271"),
      {"variable": "EPOCH", "reference": "TA", "skip": set(TRIAL_DESIGN)}),
+    ("CG0294", "Planned arm is a trial arm", "DM.ARM (when populated) is one of TA.ARM.",
+     "ARM {value} is not in TA.ARM", "error", cite("CG0294", "CORE-000156"),
+     {"variable": "ARM", "reference": "TA", "skip": set(TRIAL_DESIGN)}),
 ])
 
 
@@ -491,20 +494,6 @@ def check_parent_record_exists(rule: Rule, data: ValidationData) -> pd.DataFrame
                                         usubjid=frame["USUBJID"])
         parts.append(_row_findings(rule, name, frame, bad, "IDVARVAL", frame["IDVARVAL"], messages))
     return _concat(parts)
-
-
-@conformance_rule(
-    "CG0294", "Planned arm is a trial arm",
-    "DM.ARM (when populated) is one of TA.ARM.",
-    "ARM {value} is not in TA.ARM", "error",
-    f"CDISC SDTM conformance rule CG0294 (CORE-000156; {CORE_CATALOGUE})")
-def check_arm_in_ta(rule: Rule, data: ValidationData) -> pd.DataFrame:
-    dm, ta = data.first("DM"), data.first("TA")
-    if dm is None or ta is None or "ARM" not in dm.columns or "ARM" not in ta.columns:
-        return empty_findings()
-    arms = set(ta["ARM"].dropna())
-    bad = dm["ARM"].notna() & ~dm["ARM"].isin(arms)
-    return _row_findings(rule, "DM", dm, bad, "ARM", dm["ARM"], rule.format_messages(dm["ARM"]))
 
 
 # --- ADaM traceability ----------------------------------------------------------------------------
