@@ -150,9 +150,7 @@ class StudyMetadata:
         keys = std_datasets.loc[std_domain, "keys"] if std_domain in std_datasets.index else (
             ("STUDYID", "USUBJID") if std_domain == "ADSL" else ())
         rows = _resolve_variables(name, std_domain, dspec, standard, {}, {}, self.path)
-        variables = pd.DataFrame(rows, columns=VARIABLE_COLUMNS)
-        variables["key_sequence"] = pd.array([keys.index(v) + 1 if v in keys else pd.NA
-                                              for v in variables["variable"]], dtype="Int64")
+        variables = _with_key_sequence(pd.DataFrame(rows, columns=VARIABLE_COLUMNS), {name: tuple(keys)})
         spec = DatasetSpec(name=name, domain=str(dspec.get("domain", name)).upper(), standard_domain=std_domain,
                            label="", class_=std_domain, structure="", keys=tuple(keys), is_adam=is_adam)
         return spec, variables
@@ -304,12 +302,8 @@ def resolve_study_metadata(spec_path: Path, standards_dir: Path) -> StudyMetadat
             override_lines = {var: lines.get(("datasets", raw_name, "variables", var), 0) for var in overrides}
             source = spec_path
         rows.extend(_resolve_variables(name, std_domain, dspec, standard, overrides, override_lines, source))
-    variables = pd.DataFrame(rows, columns=VARIABLE_COLUMNS)
-    key_seq = []
-    for ds, var in zip(variables["dataset"], variables["variable"]):
-        keys = datasets[ds].keys
-        key_seq.append(keys.index(var) + 1 if var in keys else pd.NA)
-    variables["key_sequence"] = pd.array(key_seq, dtype="Int64")
+    variables = _with_key_sequence(pd.DataFrame(rows, columns=VARIABLE_COLUMNS),
+                                   {name: d.keys for name, d in datasets.items()})
     variables["order"] = pd.array(variables["order"], dtype="Int64")
     variables["length"] = pd.array(variables["length"], dtype="Int64")
     return StudyMetadata(Path(spec_path), datasets, variables, codelists, lines, spec)
@@ -391,6 +385,13 @@ def load_adam_dataset_facts(path: str | Path) -> dict[str, dict[str, Any]]:
             if entry.get(fact) and fact not in known:
                 known[fact] = entry[fact]
     return facts
+
+
+def _with_key_sequence(variables: pd.DataFrame, keys: dict[str, tuple[str, ...]]) -> pd.DataFrame:
+    """``key_sequence``: a variable's 1-based place among its dataset's keys, null when it is not a key."""
+    variables["key_sequence"] = pd.array([keys[d].index(v) + 1 if v in keys[d] else pd.NA
+                                          for d, v in zip(variables["dataset"], variables["variable"])], dtype="Int64")
+    return variables
 
 
 def _resolve_variables(
