@@ -36,8 +36,12 @@ def csdrg(flagship_package, validated):
     ctx = flagship_package
     manifest = json.loads((ctx.submission_dir / "manifest.json").read_text())
     checks = pd.read_csv(ctx.submission_dir / "checks.csv", dtype=str, keep_default_na=False)
+    packaged = {p: p.read_bytes() for p in sorted((ctx.submission_dir / "sdtm").glob("csdrg.*"))}
     path = write_csdrg(ctx, manifest, checks)
-    return ctx, etree.HTML(path.read_bytes())
+    html, rtf = etree.HTML(path.read_bytes()), path.with_suffix(".rtf").read_text(encoding="ascii")
+    for kept, data in packaged.items():  # the shared package stays as packaged: test_verify checks its hashes
+        kept.write_bytes(data)
+    return ctx, html, rtf
 
 
 def _rows(html, table_id):
@@ -53,7 +57,7 @@ def test_csdrg_is_shipped_beside_the_sdtm_define_and_in_the_manifest(flagship_pa
 
 
 def test_csdrg_protocol_and_datasets_come_from_study_yaml_and_the_package(csdrg):
-    ctx, html = csdrg
+    ctx, html, _ = csdrg
     design = ctx.design
     assert html.find(".//h1").text.endswith(design["study"]["studyid"])
     assert [r[:3] for r in _rows(html, "arms")] == [[a["armcd"], a["arm"], str(a["n"])] for a in design["arms"]]
@@ -68,7 +72,7 @@ def test_csdrg_protocol_and_datasets_come_from_study_yaml_and_the_package(csdrg)
 
 
 def test_csdrg_conformance_summary_lists_every_finding_with_its_count_and_accepted_reason(csdrg):
-    ctx, html = csdrg
+    ctx, html, _ = csdrg
     findings = pd.read_parquet(ctx.validation_dir / "findings.parquet")
     rows = _rows(html, "issues")
     assert sum(int(r[4]) for r in rows) == len(findings) > 0
@@ -80,8 +84,7 @@ def test_csdrg_conformance_summary_lists_every_finding_with_its_count_and_accept
 
 
 def test_csdrg_rtf_is_shipped_with_the_same_conformance_summary(csdrg):
-    ctx, html = csdrg
-    rtf = (ctx.submission_dir / "sdtm" / "csdrg.rtf").read_text(encoding="ascii")
+    ctx, html, rtf = csdrg
     assert rtf.startswith("{\\rtf1") and rtf.rstrip().endswith("}")
     unescaped = rtf.replace("\\\\", "").replace("\\{", "").replace("\\}", "")
     assert unescaped.count("{") == unescaped.count("}")  # groups balanced
