@@ -1,4 +1,6 @@
-"""Values as text: the one way every stage writes a number into a character cell or a message."""
+"""Values as text, exactly: whole floats lose their ``.0`` and nothing else changes, so a finding or a
+define.xml code shows the value as stored (SUPP and RELREC values round instead:
+``pipeline.sdtm.derive_helpers.format_number``)."""
 
 from __future__ import annotations
 
