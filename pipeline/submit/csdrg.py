@@ -73,6 +73,7 @@ def build_csdrg_context(ctx: StudyContext, manifest: dict[str, Any], metadata: d
     versions = manifest.get("versions") or {}
     datasets = manifest.get("datasets") or []
     sdtm = [d for d in datasets if d.get("standard") == "SDTM"]
+    trial_design = trial_design_domains(ctx.standards_dir)
     adam = [d for d in datasets if d.get("standard") == "ADaM"]
     sdtm_meta = metadata.get("SDTM", pd.DataFrame(columns=["dataset", "origin"]))
     adam_meta = metadata.get("ADaM", pd.DataFrame(columns=["dataset", "origin"]))
@@ -116,7 +117,7 @@ def build_csdrg_context(ctx: StudyContext, manifest: dict[str, Any], metadata: d
         "generator": manifest.get("generator", ""),
         "inventory": [(n, v) for n, v in inventory if v],
         "source_text": source_text,
-        "trial_design": [d for d in sdtm if d["dataset"] in trial_design_domains(ctx.standards_dir)],
+        "trial_design": [d for d in sdtm if d["dataset"] in trial_design],
         "sdtm": [{**d, "origins": _origins(sdtm_meta, d["dataset"])} for d in sdtm],
         "adam": [{**d, "origins": _origins(adam_meta, d["dataset"]),
                   "derived": int(((adam_meta["dataset"] == d["dataset"]) & (adam_meta["origin"] == "Derived")).sum())}
