@@ -37,11 +37,11 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
 from pipeline.adam._utils import DerivationError, as_text, copy_frame, eval_condition, sort_frame
 from pipeline.common.expressions import ExpressionError, evaluate, parse
+from pipeline.common.numbers import round_half_away
 from pipeline.adam.derive_locf_records import derive_locf_records
 from pipeline.adam.derive_param_computed import derive_param_computed
 from pipeline.adam.derive_param_exposure import derive_param_exposure
@@ -343,10 +343,7 @@ class Engine:
             if missing:
                 raise ConfigError(f"{self.spec_path}: {where}: round names unknown variables {missing}")
             for var, digits in dict(args).items():
-                # round half away from zero, as SAS does (numpy rounds half to even)
-                scale = 10.0 ** int(digits)
-                values = pd.to_numeric(out[var]).astype(float) * scale
-                out[var] = np.sign(values) * np.floor(np.abs(values) + 0.5 + 1e-9) / scale
+                out[var] = round_half_away(pd.to_numeric(out[var]).astype(float), int(digits))
             return out
         if op == "rename":
             return frame.rename(columns=dict(args))

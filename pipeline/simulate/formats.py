@@ -73,17 +73,6 @@ def _format_scaled(signed: np.ndarray, decimals: int, decimal_mark: str) -> np.n
     return np.where(missing, "", text).astype(object)
 
 
-def compute_round_half_away(values, decimals: int) -> np.ndarray:
-    """The number that :func:`compute_format_decimal` prints, as float.
-
-    >>> compute_round_half_away([1.25, -0.5, 2.0], 1).tolist()
-    [1.3, -0.5, 2.0]
-    """
-    x = np.asarray(values, dtype=float)
-    scale = 10.0 ** np.asarray(decimals)
-    return np.sign(x) * np.floor(np.abs(x) * scale + 0.5 + 1e-9) / scale
-
-
 def compute_format_date_parts(year, month, day, pattern: str, precision=None) -> np.ndarray:
     """Format date components with a site pattern; ``precision`` 'D', 'M' or 'Y' per value.
 

@@ -11,10 +11,10 @@ import numpy as np
 import pandas as pd
 
 from pipeline.common.errors import ConfigError
+from pipeline.common.numbers import round_half_away
 from pipeline.simulate.calibrate import compute_ancova_calibrated
 from pipeline.simulate.ckd_epi import compute_creatinine_from_egfr_ckd_epi_2009, compute_egfr_ckd_epi_2009
 from pipeline.simulate.config import SimulationInputs, rng_for
-from pipeline.simulate.formats import compute_round_half_away
 
 
 def compute_time_fraction(study_day, primary_day: int, exponent: float = 0.7) -> np.ndarray:
@@ -43,9 +43,9 @@ def compute_written_ratio_pair(ratio, creatinine, creat_factor, creat_decimals, 
     step = 10.0 ** -np.asarray(creat_decimals, dtype=float)[:, None] / creat_factor
     offsets = np.arange(-steps, steps + 1)[None, :]
     cand_c = np.asarray(creatinine, dtype=float)[:, None] + offsets * step
-    cand_c = compute_round_half_away(cand_c * creat_factor, np.asarray(creat_decimals)[:, None]) / creat_factor
+    cand_c = round_half_away(cand_c * creat_factor, np.asarray(creat_decimals)[:, None]) / creat_factor
     cand_c = np.where(cand_c > 0, cand_c, np.nan)
-    cand_p = compute_round_half_away(ratio * cand_c * prot_factor, np.asarray(prot_decimals)[:, None]) / prot_factor
+    cand_p = round_half_away(ratio * cand_c * prot_factor, np.asarray(prot_decimals)[:, None]) / prot_factor
     error = np.abs(cand_p / cand_c / ratio - 1)
     best = np.nanargmin(np.where(np.isfinite(error), error, np.inf), axis=1)
     rows = np.arange(len(best))
@@ -182,7 +182,7 @@ def build_lab_truth(subjects: pd.DataFrame, visits: pd.DataFrame, inputs: Simula
     tests = list(lab["canonical"])
     factor, decimals = _site_unit_tables(sv["siteid"], tests, inputs)
     value = np.column_stack([values.get(k, np.full(m, np.nan)) for k in tests])
-    reported = compute_round_half_away(value * factor, decimals) / factor
+    reported = round_half_away(value * factor, decimals) / factor
     # endpoint samples: pick written protein/creatinine whose ratio keeps the calibrated UPCR
     key_rows = (is_baseline | is_primary) & ~sf
     if key_rows.any():
@@ -194,7 +194,7 @@ def build_lab_truth(subjects: pd.DataFrame, visits: pd.DataFrame, inputs: Simula
     # eGFR: the lab's CKD-EPI 2009 from the creatinine as written
     c, e = tests.index("CREAT"), tests.index("EGFR")
     value[:, e] = compute_egfr_ckd_epi_2009(reported[:, c], age, female, black)
-    reported[:, e] = compute_round_half_away(value[:, e] * factor[:, e], decimals[:, e]) / factor[:, e]
+    reported[:, e] = round_half_away(value[:, e] * factor[:, e], decimals[:, e]) / factor[:, e]
     # long layout, already in (subject, visit, test) order; tests a site does not report are dropped
     keep = np.isfinite(factor).ravel()
     n_tests = len(tests)

@@ -187,3 +187,11 @@ def test_one_reader_of_the_instrument_specs():
     """specs/standards/instruments/<name>.yaml is opened by pipeline.standards.tables.load_instrument alone."""
     assert _hits(r"""["']instruments["']\s*/|instruments/\{""", {"pipeline/standards/tables.py"}) == []
     assert _definitions({"load_instrument"}) == {"load_instrument": ["pipeline/standards/tables.py"]}
+
+
+def test_one_half_away_from_zero_rounding():
+    """Numbers are rounded as SAS ROUND does by pipeline/common/numbers.py (the simulator's text writer keeps
+    its scaled integers: it prints digits, not a rounded float)."""
+    assert _hits(r"\+\s*0\.5\s*\+\s*1e-9", {"pipeline/common/numbers.py", "pipeline/simulate/formats.py"}) == []
+    assert _definitions({"round_half_away", "compute_round_half_away"}) == {
+        "round_half_away": ["pipeline/common/numbers.py"]}
