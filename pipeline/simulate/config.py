@@ -26,7 +26,7 @@ UNSCHEDULED = "UNSCHEDULED"     # visit name of an unscheduled visit in the trut
 REQUIRED_SIM_KEYS = ("seed", "screen_failures", "enrolment", "site_weights", "calibration",
                      "demography", "ie_criteria", "medical_history", "adverse_events",
                      "concomitant_medications", "dispositions", "lab", "sledai", "site_dialects",
-                     "vs_units", "codelists", "defects", "forms", "column_styles", "numeric_columns")
+                     "vs_units", "codelists", "defects", "forms", "coded_fields", "column_styles", "numeric_columns")
 REQUIRED_DIALECT_KEYS = ("format", "date", "time", "columns", "codes", "subject", "visit", "presence",
                          "treatment", "lab_units", "lab_names", "specimen_names", "vs_units", "language")
 
@@ -38,6 +38,20 @@ def rng_for(seed: int, name: str) -> np.random.Generator:
     True
     """
     return np.random.default_rng([int(seed), zlib.crc32(name.encode("utf-8"))])
+
+
+def compute_apportion(total: int, weights) -> np.ndarray:
+    """Split ``total`` into integer parts proportional to ``weights`` (largest remainder).
+
+    >>> compute_apportion(57, [0.16, 0.12, 0.16, 0.14, 0.16, 0.12, 0.14]).tolist()
+    [9, 7, 9, 8, 9, 7, 8]
+    """
+    w = np.asarray(weights, dtype=float)
+    exact = total * w / w.sum()
+    parts = np.floor(exact).astype(int)
+    order = np.argsort(-(exact - parts), kind="stable")
+    parts[order[: total - parts.sum()]] += 1
+    return parts
 
 
 def scaled_count(default: int, n: int, n_default: int) -> int:
@@ -113,12 +127,7 @@ def _arm_sizes(design: dict[str, Any], subjects: int | None, where: Path) -> tup
         return dict(defaults), defaults
     if subjects < len(arms):
         raise ConfigError(f"--subjects {subjects}: need at least one subject per arm ({len(arms)} arms)")
-    ratios = np.array([float(a["ratio"]) for a in arms])
-    exact = subjects * ratios / ratios.sum()
-    sizes = np.floor(exact).astype(int)
-    order = np.argsort(-(exact - sizes), kind="stable")
-    sizes[order[: subjects - sizes.sum()]] += 1
-    sizes = np.maximum(sizes, 1)
+    sizes = np.maximum(compute_apportion(subjects, [float(a["ratio"]) for a in arms]), 1)
     return {a["armcd"]: int(n) for a, n in zip(arms, sizes)}, defaults
 
 

@@ -89,12 +89,8 @@ def build_ae_truth(subjects: pd.DataFrame, inputs: SimulationInputs) -> pd.DataF
     spec = inputs.sim["adverse_events"]
     cal = inputs.sim["calibration"]
     rng = rng_for(inputs.seed, "ae")
-    catalogue = pd.DataFrame(spec["catalogue"])
-    if "serious" not in catalogue:
-        catalogue["serious"] = False
+    catalogue = pd.DataFrame(spec["catalogue"]).reindex(columns=["llt", "weight", "serious", "arms"])
     catalogue["serious"] = catalogue["serious"].eq(True)
-    if "arms" not in catalogue:
-        catalogue["arms"] = None
     rand = subjects[subjects["randomised"]].reset_index(drop=True)
     rate = float(inputs.design["endpoints"].get("any_ae_rate_target", 0.9))
     events = []
@@ -344,25 +340,19 @@ def build_ds_truth(subjects: pd.DataFrame, inputs: SimulationInputs) -> pd.DataF
     >>> ds.loc[ds["milestone"] == "END OF STUDY", "status"].value_counts().to_dict()
     {'COMPLETED': 31, 'DISCONTINUED': 26}
     """
-    rows = []
-    sf = subjects[subjects["screen_failure"]]
-    rows.append(pd.DataFrame({"usubjid": sf["usubjid"], "siteid": sf["siteid"], "milestone": "SCREENING",
-                              "status": "SCREEN FAILURE", "reason": "FAILURE TO MEET INCLUSION/EXCLUSION CRITERIA",
-                              "date": sf["consent_date"], "order": 0}))
-    rand = subjects[subjects["randomised"]]
-    rows.append(pd.DataFrame({"usubjid": rand["usubjid"], "siteid": rand["siteid"], "milestone": "RANDOMISATION",
-                              "status": "RANDOMIZED", "reason": "", "date": rand["rand_date"], "order": 1}))
+    sf, rand = subjects[subjects["screen_failure"]], subjects[subjects["randomised"]]
     trt_reason = np.where(rand["drug_withdrawn"], "ADVERSE EVENT", rand["study_reason"])
-    rows.append(pd.DataFrame({"usubjid": rand["usubjid"], "siteid": rand["siteid"], "milestone": "END OF TREATMENT",
-                              "status": np.where(rand["completed_treatment"], "COMPLETED", "DISCONTINUED"),
-                              "reason": np.where(rand["completed_treatment"], "", trt_reason),
-                              "date": rand["dw_date"].where(rand["drug_withdrawn"], rand["last_infusion_date"]),
-                              "order": 2}))
-    rows.append(pd.DataFrame({"usubjid": rand["usubjid"], "siteid": rand["siteid"], "milestone": "END OF STUDY",
-                              "status": np.where(rand["completed_study"], "COMPLETED", "DISCONTINUED"),
-                              "reason": np.where(rand["completed_study"], "", rand["study_reason"]),
-                              "date": rand["eos_date"], "order": 3}))
-    ds = pd.concat(rows, ignore_index=True).sort_values(["usubjid", "order"], kind="mergesort").reset_index(drop=True)
+    milestones = [  # (who, milestone, status, reason, date), in the order a subject reaches them
+        (sf, "SCREENING", "SCREEN FAILURE", "FAILURE TO MEET INCLUSION/EXCLUSION CRITERIA", sf["consent_date"]),
+        (rand, "RANDOMISATION", "RANDOMIZED", "", rand["rand_date"]),
+        (rand, "END OF TREATMENT", np.where(rand["completed_treatment"], "COMPLETED", "DISCONTINUED"),
+         np.where(rand["completed_treatment"], "", trt_reason),
+         rand["dw_date"].where(rand["drug_withdrawn"], rand["last_infusion_date"])),
+        (rand, "END OF STUDY", np.where(rand["completed_study"], "COMPLETED", "DISCONTINUED"),
+         np.where(rand["completed_study"], "", rand["study_reason"]), rand["eos_date"])]
+    ds = pd.concat([pd.DataFrame({"usubjid": who["usubjid"], "siteid": who["siteid"], "milestone": milestone,
+                                  "status": status, "reason": reason, "date": date, "order": order})
+                    for order, (who, milestone, status, reason, date) in enumerate(milestones)], ignore_index=True).sort_values(["usubjid", "order"], kind="mergesort").reset_index(drop=True)
     ds["protected"] = ds["usubjid"].isin(rand["usubjid"]).to_numpy()
     return ds
 

@@ -148,8 +148,7 @@ def summarise_subjects(truth: dict[str, pd.DataFrame], inputs: SimulationInputs)
     crr_cfg = inputs.design["endpoints"]["crr"]
     out = pd.DataFrame({"usubjid": subjects["usubjid"], "site": subjects["siteid"],
                         "subject_number": subjects["subject_number"], "armcd": subjects["armcd"],
-                        "randomised": np.where(subjects["randomised"], "Y", "N"),
-                        "screen_failure": np.where(subjects["screen_failure"], "Y", "N"),
+                        "randomised": subjects["randomised"], "screen_failure": subjects["screen_failure"],
                         "country": subjects["country"], "age_at_consent": subjects["age"], "sex": subjects["sex"],
                         "race": subjects["race"], "ethnicity": subjects["ethnicity"],
                         "weight_bl_kg": subjects["weight_kg"], "height_cm": subjects["height_cm"],
@@ -157,30 +156,28 @@ def summarise_subjects(truth: dict[str, pd.DataFrame], inputs: SimulationInputs)
     get = lambda table, visit: out["usubjid"].map(table[visit]) if visit in table else pd.Series(np.nan, index=out.index)  # noqa: E731
     out["baseline_upcr"] = get(upcr, baseline_visit).round(6)
     out["w24_upcr"] = get(upcr, primary).round(6)
-    out["w24_sample"] = np.where(out["w24_upcr"].notna(), "Y", "N")
+    out["w24_sample"] = out["w24_upcr"].notna()
     out["baseline_egfr"] = get(egfr, baseline_visit)
     out["w24_egfr"] = get(egfr, primary)
     rescue = subjects["rescue"].to_numpy(dtype=bool)
     egfr_ok = (out["w24_egfr"] >= crr_cfg["egfr_at_least"]) | (
         out["w24_egfr"] >= out["baseline_egfr"] * (1 - crr_cfg["egfr_max_drop_pct"] / 100))
-    responder = (out["w24_upcr"] < crr_cfg["upcr_below"]) & egfr_ok & ~rescue
-    out["responder_crr"] = np.where(responder, "Y", "N")
-    out["rescue"] = np.where(rescue, "Y", "N")
+    out["responder_crr"] = (out["w24_upcr"] < crr_cfg["upcr_below"]) & egfr_ok & ~rescue
+    out["rescue"] = rescue
     out["baseline_sledai"] = get(sled, baseline_visit)
     out["w24_sledai"] = get(sled, primary)
     out["sae_events"] = out["usubjid"].map(te[te["serious"] == "Y"].groupby("usubjid").size()).fillna(0).astype(int)
-    out["drug_withdrawn"] = np.where(subjects["drug_withdrawn"], "Y", "N")
-    out["any_teae"] = np.where(out["usubjid"].isin(te["usubjid"]), "Y", "N")
-    out["completed_treatment"] = np.where(subjects["completed_treatment"], "Y", "N")
-    out["completed_study"] = np.where(subjects["completed_study"], "Y", "N")
-    dv = truth.get("dv")
-    major = set(dv.loc[dv["severity"] == "MAJOR", "usubjid"]) if dv is not None else set()
-    out["major_deviation"] = np.where(out["usubjid"].isin(major), "Y", "N")
-    out["per_protocol"] = np.where(out["randomised"].eq("Y") & out["first_dose_date"].ne("") & ~out["usubjid"].isin(major),
-                                   "Y", "N")
+    out["drug_withdrawn"] = subjects["drug_withdrawn"].to_numpy(dtype=bool)
+    out["any_teae"] = out["usubjid"].isin(te["usubjid"])
+    out[["completed_treatment", "completed_study"]] = subjects[["completed_treatment", "completed_study"]].to_numpy(dtype=bool)
+    dv = truth["dv"]
+    out["major_deviation"] = out["usubjid"].isin(dv.loc[dv["severity"] == "MAJOR", "usubjid"])
+    out["per_protocol"] = out["randomised"] & out["first_dose_date"].ne("") & ~out["major_deviation"]
     log_summary = summarise_visit_log(truth).set_index("usubjid")
     out["unscheduled_visits"] = out["usubjid"].map(log_summary["unscheduled_visits"]).fillna(0).astype(int)
     out["missed_visit"] = out["usubjid"].map(log_summary["missed_visit"]).fillna("")
+    flags = [c for c in out if out[c].dtype == bool]
+    out[flags] = np.where(out[flags], "Y", "N")
     return out.sort_values("usubjid").reset_index(drop=True)
 
 

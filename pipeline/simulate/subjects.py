@@ -5,23 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from pipeline.simulate.config import SimulationInputs, rng_for
+from pipeline.simulate.config import SimulationInputs, compute_apportion, rng_for
 
 DAY = np.timedelta64(1, "D")
-
-
-def compute_apportion(total: int, weights) -> np.ndarray:
-    """Split ``total`` into integer parts proportional to ``weights`` (largest remainder).
-
-    >>> compute_apportion(57, [0.16, 0.12, 0.16, 0.14, 0.16, 0.12, 0.14]).tolist()
-    [9, 7, 9, 8, 9, 7, 8]
-    """
-    w = np.asarray(weights, dtype=float)
-    exact = total * w / w.sum()
-    parts = np.floor(exact).astype(int)
-    order = np.argsort(-(exact - parts), kind="stable")
-    parts[order[: total - parts.sum()]] += 1
-    return parts
 
 
 def compute_study_day_date(day1, study_day) -> np.ndarray:
@@ -84,13 +70,9 @@ def build_subjects(inputs: SimulationInputs) -> pd.DataFrame:
     frame["usubjid"] = inputs.studyid + "-" + frame["siteid"] + "-" + frame["subjid"]
     frame = frame.drop(columns="_tiebreak")
     _add_demography(frame, inputs, rng)
-    rand_no = np.full(n, "", dtype=object)
-    rand_mask = frame["randomised"].to_numpy()
-    order = np.argsort(frame.loc[rand_mask, "consent_date"].to_numpy(), kind="stable")
-    numbers = np.empty(rand_mask.sum(), dtype=object)
-    numbers[order] = [str(1001 + i) for i in range(rand_mask.sum())]
-    rand_no[rand_mask] = numbers
-    frame["rand_no"] = rand_no
+    # randomisation numbers 1001, 1002, ... in order of consent
+    rank = frame.loc[frame["randomised"], "consent_date"].rank(method="first")
+    frame["rand_no"] = (1000 + rank).astype(int).astype(str).reindex(frame.index, fill_value="")
     return frame
 
 
@@ -153,11 +135,7 @@ def derive_vars_disposition(subjects: pd.DataFrame, inputs: SimulationInputs) ->
     visitnum_of = dict(zip(visits["visit"], visits["visitnum"]))
     primary = visitnum_of[inputs.design["endpoints"]["primary_visit"]]
     out = subjects.copy()
-    out["drug_withdrawn"] = False
-    out["early_leaver"] = False
-    out["completed_study"] = False
-    out["crr_responder"] = False
-    out["rescue"] = False
+    out[["drug_withdrawn", "early_leaver", "completed_study", "crr_responder", "rescue"]] = False
     out["last_visitnum"] = np.where(out["randomised"], last_visitnum, int(visits["visitnum"].min()))
     out["last_infusion_visitnum"] = np.where(out["randomised"], int(infusion_visits["visitnum"].max()), 0)
     out["study_reason"] = ""

@@ -291,7 +291,7 @@ def drop_missed_visits(files: list, records: list[dict], truth: dict[str, pd.Dat
             continue
         if f.form == "sv":
             f.frame = f.frame.assign(_missed=hit)
-            f.frame.loc[hit, f.dialect.column("sv", "done")] = f.dialect.yes_no(["N"] * int(hit.sum()))
+            f.frame.loc[hit, f.dialect.column("sv", "done")] = f.dialect.codes("yes_no", ["N"] * int(hit.sum()))
             f.frame.loc[hit, f.dialect.column("sv", "date")] = ""
             if reasons and f.dialect.column("sv", "reason") in f.frame.columns:
                 texts = np.array([f.dialect.language_text(r) for r in reasons], dtype=object)

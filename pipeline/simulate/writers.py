@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from openpyxl.utils import get_column_letter
 
 from pipeline.common.errors import ConfigError
 from pipeline.common.io import write_bytes_atomic
@@ -66,22 +67,6 @@ def write_csv(path: str | Path, frame: pd.DataFrame, delimiter: str = ",", encod
     'a\\n1\\n'
     """
     return write_bytes_atomic(path, compute_csv_bytes(frame, delimiter, encoding))
-
-
-def compute_column_letters(n: int) -> list[str]:
-    """Spreadsheet column letters.
-
-    >>> compute_column_letters(28)[-3:]
-    ['Z', 'AA', 'AB']
-    """
-    letters = []
-    for i in range(n):
-        name, k = "", i + 1
-        while k:
-            k, r = divmod(k - 1, 26)
-            name = chr(65 + r) + name
-        letters.append(name)
-    return letters
 
 
 def _escape(values) -> np.ndarray:
@@ -142,7 +127,7 @@ def compute_xlsx_bytes(frame: pd.DataFrame, sheet: str = "Export", numeric_colum
     >>> pd.read_excel(io.BytesIO(data), dtype=str).fillna("").values.tolist()
     [['x', '1.5'], ['', '2']]
     """
-    letters = compute_column_letters(frame.shape[1])
+    letters = [get_column_letter(i + 1) for i in range(frame.shape[1])]
     n = len(frame)
     header = "".join(f'<c r="{col}1" t="inlineStr"><is><t>{_escape(np.array([name]))[0]}</t></is></c>'
                      for col, name in zip(letters, frame.columns))
