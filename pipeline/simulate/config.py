@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import zlib
 from functools import lru_cache
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -54,19 +54,6 @@ def compute_apportion(total: int, weights) -> np.ndarray:
     return parts
 
 
-def scaled_count(default: int, n: int, n_default: int) -> int:
-    """A calibration count scaled from the default arm size to ``n`` (exact when ``n == n_default``).
-
-    >>> scaled_count(3, 39, 39), scaled_count(3, 3900, 39), scaled_count(3, 10, 39)
-    (3, 300, 1)
-    """
-    if n_default <= 0:
-        raise ConfigError(f"default arm size must be > 0, got {n_default}")
-    if n == n_default:
-        return int(default)
-    return int(min(n, round(default * n / n_default)))
-
-
 @dataclass(frozen=True)
 class SimulationInputs:
     """The parsed inputs of one simulation run."""
@@ -87,10 +74,6 @@ class SimulationInputs:
         return str(self.design["study"]["studyid"])
 
     @property
-    def arms(self) -> list[dict[str, Any]]:
-        return list(self.design["arms"])
-
-    @property
     def sites(self) -> pd.DataFrame:
         return pd.DataFrame(self.design["sites"]).astype({"siteid": str})
 
@@ -107,15 +90,20 @@ class SimulationInputs:
         return str(visits.loc[visits["day"] < 1, "visit"].iloc[-1])
 
     def count(self, key: str, armcd: str) -> int:
-        """A calibration count for an arm, scaled to the run's arm size."""
+        """A calibration count for an arm, scaled from the default arm size to the run's (exact at the default).
+
+        >>> inputs = example_inputs()
+        >>> big = replace(inputs, n_by_arm={"ISCAL10": 3900})
+        >>> inputs.count("sae_subjects", "ISCAL10"), big.count("sae_subjects", "ISCAL10")
+        (6, 600)
+        """
         table = self.sim["calibration"].get(key)
         if not isinstance(table, dict) or armcd not in table:
             raise ConfigError(f"{self.sim_path}: calibration.{key} needs a value for arm {armcd}")
-        return scaled_count(int(table[armcd]), self.n_by_arm[armcd], self.n_default_by_arm[armcd])
-
-    @property
-    def is_default_design(self) -> bool:
-        return self.n_by_arm == self.n_default_by_arm
+        n, n_default, default = self.n_by_arm[armcd], self.n_default_by_arm[armcd], int(table[armcd])
+        if n_default <= 0:
+            raise ConfigError(f"default arm size must be > 0, got {n_default}")
+        return default if n == n_default else int(min(n, round(default * n / n_default)))
 
 
 def _arm_sizes(design: dict[str, Any], subjects: int | None, where: Path) -> tuple[dict[str, int], dict[str, int]]:
@@ -137,7 +125,16 @@ def _check_sim(sim: Any, path: Path, design: dict[str, Any], instrument: dict[st
     missing = [k for k in REQUIRED_SIM_KEYS if k not in sim]
     if missing:
         raise ConfigError(f"{path}: missing key(s) {', '.join(missing)}")
-    _check_schedule(design, path.parent / "study.yaml")
+    schedule, study_path = design.get("schedule"), path.parent / "study.yaml"  # schedule of assessments: visits per form
+    if not isinstance(schedule, dict):
+        raise ConfigError(f"{study_path}: missing key schedule (schedule of assessments: visits per form)")
+    planned = {str(v["visit"]) for v in design.get("visits", [])}
+    for form in SCHEDULED_FORMS:
+        if not isinstance(schedule.get(form), list):
+            raise ConfigError(f"{study_path}: schedule.{form} must be a list of visit names")
+        unknown = sorted(set(map(str, schedule[form])) - planned)
+        if unknown:
+            raise ConfigError(f"{study_path}: schedule.{form} names visit(s) {unknown} that are not in visits")
     sites = [str(s["siteid"]) for s in design.get("sites", [])]
     dialects = sim["site_dialects"]
     for site in sites:
@@ -184,21 +181,6 @@ def _check_sim(sim: Any, path: Path, design: dict[str, Any], instrument: dict[st
             raise ConfigError(f"{path}: sledai.fever_item names unknown item '{fever_item}'")
         if "fever_temperature" not in sim["sledai"]:
             raise ConfigError(f"{path}: sledai.fever_item needs sledai.fever_temperature (VS temperature with fever)")
-
-
-def _check_schedule(design: dict[str, Any], where: Path) -> None:
-    """The schedule of assessments (study.yaml ``schedule``) names planned visits only."""
-    schedule = design.get("schedule")
-    if not isinstance(schedule, dict):
-        raise ConfigError(f"{where}: missing key schedule (schedule of assessments: visits per form)")
-    planned = {str(v["visit"]) for v in design.get("visits", [])}
-    for form in SCHEDULED_FORMS:
-        visits = schedule.get(form)
-        if not isinstance(visits, list):
-            raise ConfigError(f"{where}: schedule.{form} must be a list of visit names")
-        unknown = sorted(set(map(str, visits)) - planned)
-        if unknown:
-            raise ConfigError(f"{where}: schedule.{form} names visit(s) {unknown} that are not in visits")
 
 
 def _read_tsv(path: Path) -> pd.DataFrame:
@@ -249,8 +231,8 @@ def example_inputs(study: str = "iscalimab-ln") -> SimulationInputs:
     """The default inputs of a study (cached): what the docstring examples of this package use.
 
     >>> inputs = example_inputs()
-    >>> inputs.n_by_arm, inputs.n_screen_failures, inputs.is_default_design
-    ({'ISCAL10': 39, 'PBO': 18}, 14, True)
+    >>> inputs.n_by_arm, inputs.n_screen_failures
+    ({'ISCAL10': 39, 'PBO': 18}, 14)
     """
     from pipeline.common.study import StudyContext
 

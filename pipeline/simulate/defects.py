@@ -153,7 +153,8 @@ def inject_defects(files: list[RawFile], spec: dict, rng: np.random.Generator) -
         return f.dialect.numbers(value, np.where(value >= 100, 0, 2))
 
     def wrong_total(f, pos):
-        total = pd.to_numeric(f.frame[f.dialect.column(f.form, "total")].iloc[pos], errors="coerce").to_numpy(dtype=float)
+        total = pd.to_numeric(f.frame[f.dialect.column(f.form, "total")].iloc[pos], errors="coerce")
+        total = total.to_numpy(dtype=float)
         step = rng.choice([-4, -2, -1, 1, 2, 4], len(pos))
         step = np.where(total + step < 0, np.abs(step), step)
         return f.dialect.numbers(total + step, 0)
@@ -185,8 +186,8 @@ def inject_defects(files: list[RawFile], spec: dict, rng: np.random.Generator) -
                 record(int(f_idx), pos, cls, None, "", "")
         elif cls == "missing_date":  # at least one per form
             for form in sorted(forms):
-                picks = _pick(_pool(files, {form}, lambda f: free(f) & written(f, DATE_FIELD[f.form])), dict(cfg, min=1), rng)
-                set_cells(cls, picks, None, blank)
+                pool = _pool(files, {form}, lambda f: free(f) & written(f, DATE_FIELD[f.form]))
+                set_cells(cls, _pick(pool, dict(cfg, min=1), rng), None, blank)
         elif cls == "unknown_code":
             codes = spec.get("unknown_codes", {})
             targets = {"dm": ("sex", lambda f: np.ones(len(f.frame), dtype=bool)), "ae": ("severity", free)}

@@ -19,7 +19,7 @@ def build_ex_truth(subjects: pd.DataFrame, visits: pd.DataFrame, inputs: Simulat
     rng = rng_for(inputs.seed, "ex")
     dosing = inputs.design["dosing"]
     days = set(dosing["infusion_days"])
-    per_kg = {a["armcd"]: float(a["dose_per_kg"]) for a in inputs.arms}
+    per_kg = {a["armcd"]: float(a["dose_per_kg"]) for a in inputs.design["arms"]}
     inf_visits = inputs.visits.loc[inputs.visits["day"].isin(days), "visitnum"]
     rand = subjects[subjects["randomised"]]
     ex = visits[visits["visitnum"].isin(inf_visits)].merge(

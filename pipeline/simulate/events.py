@@ -185,9 +185,8 @@ def build_ae_truth(subjects: pd.DataFrame, inputs: SimulationInputs) -> pd.DataF
     ae["treatment_emergent"] = start >= d1
     ae = ae.sort_values(["usubjid", "start_date", "kind", "llt"], kind="mergesort").reset_index(drop=True)
     ae["line"] = ae.groupby("usubjid").cumcount() + 1
-    first_te = ae[ae["treatment_emergent"]].groupby("usubjid")["line"].transform("min")
-    is_first_te = pd.Series(False, index=ae.index)
-    is_first_te.loc[first_te.index] = (ae.loc[first_te.index, "line"] == first_te).to_numpy()
+    te = ae["treatment_emergent"]
+    is_first_te = te & ~ae["usubjid"].where(te).duplicated()
     ae["protected"] = (ae["kind"].isin(["sae", "dw"]) | is_first_te).to_numpy()
     # partial start dates on a few non-key events whose month is after the first-dose month
     d1s = pd.to_datetime(ae["first_dose_date"])

@@ -158,7 +158,7 @@ def _form_columns(form: str, rows: pd.DataFrame, d: SiteDialect, meta: dict[str,
     elif form == "rand":
         meta["_protected"] = np.ones(len(rows), dtype=bool)
         if d.spec["treatment"] == "trtn":
-            return {"treatment": rows["armcd"].map({a["armcd"]: str(a["trtn"]) for a in inputs.arms}).to_numpy()}
+            return {"treatment": rows["armcd"].map({a["armcd"]: str(a["trtn"]) for a in inputs.design["arms"]}).to_numpy()}
         return {"treatment": rows["armcd"].to_numpy()}
     elif form == "ex":
         return {"start_time": compute_format_times(rows["start_min"], d.spec["time"]),
@@ -227,7 +227,7 @@ def render_site_form(form: str, truth: pd.DataFrame, subjects: pd.DataFrame, dia
     meta["_extra"] = (rows["unscheduled_number"].to_numpy() > 0) if "unscheduled_number" in rows else np.zeros(len(rows), bool)
     if form in DATE_FIELD:
         meta["_date"] = pd.to_datetime(rows[DATE_FIELD[form]]).to_numpy()
-        meta["_date_precision"] = rows["start_precision"].to_numpy() if "start_precision" in rows else np.full(len(rows), "D", dtype=object)
+        meta["_date_precision"] = rows.get("start_precision", pd.Series("D", index=rows.index, dtype=object)).to_numpy()
     computed = _form_columns(form, rows, d, meta)
     coded = d.inputs.sim["coded_fields"].get(form, {})
     written = {}

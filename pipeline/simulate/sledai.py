@@ -78,7 +78,7 @@ def build_sledai_truth(subjects: pd.DataFrame, visits: pd.DataFrame, labs: pd.Da
     in_both[np.flatnonzero(is_bl | is_pr)[both]] = True
     adjustable = list(spec["adjustable"])
     for armcd in inputs.n_by_arm:
-        target = inputs.count("sledai_change_sum", armcd) if inputs.is_default_design else None
+        target = inputs.count("sledai_change_sum", armcd) if inputs.n_by_arm == inputs.n_default_by_arm else None
         arm_rows = in_both & (sv["armcd"] == armcd).to_numpy()
         if not arm_rows.any():
             continue

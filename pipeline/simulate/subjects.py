@@ -39,7 +39,7 @@ def build_subjects(inputs: SimulationInputs) -> pd.DataFrame:
     rng = rng_for(inputs.seed, "subjects")
     sites = inputs.sites
     weights = np.array([float(sim["site_weights"][str(s)]) for s in sites["siteid"]])
-    arms = [a["armcd"] for a in inputs.arms]
+    arms = [a["armcd"] for a in inputs.design["arms"]]
     arm_of_rand = np.concatenate([np.repeat(a, inputs.n_by_arm[a]) for a in arms])
     rng.shuffle(arm_of_rand)
     n_rand, n_sf = len(arm_of_rand), inputs.n_screen_failures
