@@ -1,11 +1,12 @@
 """Event and intervention truth: adverse events, medications, medical history, eligibility,
-disposition and the visit log."""
+disposition, infusions (EX), vital signs (VS) and protocol deviations (DV)."""
 
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
 
+from pipeline.common.errors import ConfigError
 from pipeline.simulate.config import SimulationInputs, rng_for
 from pipeline.simulate.subjects import DAY
 
@@ -373,3 +374,146 @@ def build_ie_truth(subjects: pd.DataFrame, inputs: SimulationInputs) -> pd.DataF
     ie["met"] = np.where(ie["category"] == "INCLUSION", "N", "Y")
     ie["protected"] = False
     return ie.reset_index(drop=True)
+
+
+def build_ex_truth(subjects: pd.DataFrame, visits: pd.DataFrame, inputs: SimulationInputs) -> pd.DataFrame:
+    """One row per infusion given: date, start/end minutes, dosing weight (kg), dose (mg).
+
+    >>> from pipeline.simulate.stage import example_truth
+    >>> ex = example_truth()["ex"]
+    >>> len(ex), int(ex.groupby("usubjid").size().max()), bool((ex["dose"] % 1 == 0).all())
+    (388, 7, True)
+    """
+    rng = rng_for(inputs.seed, "ex")
+    dosing = inputs.design["dosing"]
+    days = set(dosing["infusion_days"])
+    per_kg = {a["armcd"]: float(a["dose_per_kg"]) for a in inputs.design["arms"]}
+    inf_visits = inputs.visits.loc[inputs.visits["day"].isin(days), "visitnum"]
+    rand = subjects[subjects["randomised"]]
+    ex = visits[visits["visitnum"].isin(inf_visits)].merge(
+        rand[["usubjid", "siteid", "armcd", "weight_kg", "last_infusion_visitnum"]], on="usubjid")
+    ex = ex[ex["visitnum"] <= ex["last_infusion_visitnum"]]
+    ex = ex.sort_values(["usubjid", "visitnum"], kind="mergesort").reset_index(drop=True)
+    n = len(ex)
+    start = 8 * 60 + 5 * rng.integers(0, 73, n)
+    interrupted = rng.random(n) < 0.03
+    duration = int(dosing["infusion_minutes"]) + rng.integers(0, 11, n) + np.where(interrupted, rng.integers(20, 46, n), 0)
+    ex["start_min"] = start
+    ex["end_min"] = start + duration
+    ex["interrupted"] = np.where(interrupted, "Y", "N")
+    ex["dosing_weight"] = ex["weight_kg"].round(1)
+    ex["dose"] = np.round(ex["armcd"].map(per_kg).to_numpy(dtype=float) * ex["dosing_weight"].to_numpy(), 1)
+    first = ex.groupby("usubjid")["visitnum"].transform("min")
+    ex["protected"] = (ex["visitnum"] == first).to_numpy()
+    return ex[["usubjid", "siteid", "visitnum", "visit", "date", "start_min", "end_min", "dosing_weight",
+               "dose", "interrupted", "protected"]]
+
+
+def build_vs_truth(subjects: pd.DataFrame, visits: pd.DataFrame, sledai: pd.DataFrame,
+                   inputs: SimulationInputs) -> pd.DataFrame:
+    """One row per subject and vital-signs visit (wide), weight in kg, height in cm, temperature in C.
+
+    >>> from pipeline.simulate.stage import example_truth
+    >>> vs = example_truth()["vs"]
+    >>> int(vs["height"].notna().sum()), bool(vs["temperature"].between(35, 40).all())
+    (71, True)
+    """
+    rng = rng_for(inputs.seed, "vs")
+    sched = set(inputs.design["schedule"]["vs"])
+    height_at = set(inputs.design["schedule"]["height_at"])
+    baseline_visit = inputs.baseline_visit
+    vs = visits[visits["visit"].isin(sched)].merge(
+        subjects[["usubjid", "siteid", "height_cm", "weight_kg"]], on="usubjid")
+    vs = vs.sort_values(["usubjid", "visitnum"], kind="mergesort").reset_index(drop=True)
+    n = len(vs)
+    codes, idx = np.unique(vs["usubjid"].to_numpy(), return_inverse=True)
+    sbp_bl = rng.normal(130, 14, len(codes))[idx]
+    dbp_bl = rng.normal(82, 9, len(codes))[idx]
+    vs["height"] = np.where(vs["visit"].isin(height_at), vs["height_cm"], np.nan)
+    weight = vs["weight_kg"].to_numpy() * np.exp(rng.normal(0, 0.012, n))
+    vs["weight"] = np.where(vs["visit"] == baseline_visit, vs["weight_kg"], np.round(weight, 1))
+    vs["sbp"] = np.rint(sbp_bl + rng.normal(0, 8, n))
+    vs["dbp"] = np.rint(np.minimum(dbp_bl + rng.normal(0, 6, n), vs["sbp"] - 25))
+    vs["pulse"] = np.rint(rng.normal(76, 10, n))
+    temp = rng.normal(36.7, 0.25, n).clip(35.8, 37.6)
+    fever_item = inputs.sim["sledai"].get("fever_item")  # the instrument's Fever item (simulation.yaml)
+    if fever_item is not None and fever_item in sledai:
+        fever = sledai[["usubjid", "visitnum", fever_item]]
+        merged = vs[["usubjid", "visitnum"]].merge(fever, on=["usubjid", "visitnum"], how="left")
+        has_fever = merged[fever_item].eq(True).to_numpy()
+        temp = np.where(has_fever, float(inputs.sim["sledai"]["fever_temperature"]) + rng.normal(0, 0.2, n), temp)
+    vs["temperature"] = np.round(temp, 1)
+    vs["protected"] = False
+    return vs[["usubjid", "siteid", "visitnum", "visit", "date", "height", "weight", "sbp", "dbp", "pulse",
+               "temperature", "protected"]]
+
+
+DV_COLUMNS = ["usubjid", "siteid", "line", "term_key", "category", "severity", "start_date", "protected"]
+
+
+def _catalogue(inputs: SimulationInputs) -> pd.DataFrame:
+    spec = inputs.sim["protocol_deviations"]
+    rows = []
+    for i, entry in enumerate(spec["catalogue"]):
+        for key in ("term", "category", "severity"):
+            if key not in entry:
+                raise ConfigError(f"{inputs.sim_path}: protocol_deviations.catalogue[{i}] misses {key}")
+        if entry["severity"] not in ("MAJOR", "MINOR"):
+            raise ConfigError(f"{inputs.sim_path}: protocol_deviations.catalogue[{i}].severity must be MAJOR or MINOR")
+        rows.append({"term_key": f"dv:{i}", "category": entry["category"], "severity": entry["severity"],
+                     "weight": float(entry.get("weight", 1)), "at": entry.get("at", "treatment")})
+    return pd.DataFrame(rows)
+
+
+def build_dv_truth(subjects: pd.DataFrame, visits: pd.DataFrame, inputs: SimulationInputs) -> pd.DataFrame:
+    """One row per protocol deviation: subject, line, catalogue term, category, MAJOR/MINOR, start date.
+
+    A handful of randomised subjects get one MAJOR deviation (they leave the per-protocol set); a
+    share of subjects get MINOR ones. Terms come from ``simulation.yaml: protocol_deviations``; the
+    start date falls between the subject's first dose and last visit (eligibility deviations: the
+    randomisation date). Own random stream, so nothing else of the simulation moves.
+
+    >>> from pipeline.simulate.stage import example_truth
+    >>> from pipeline.simulate.config import example_inputs
+    >>> t = example_truth()
+    >>> dv = build_dv_truth(t["subjects"], t["visits"], example_inputs())
+    >>> int(dv.loc[dv["severity"] == "MAJOR", "usubjid"].nunique()), bool((dv["severity"] == "MINOR").sum() > 5)
+    (4, True)
+    """
+    if "protocol_deviations" not in inputs.sim:
+        return pd.DataFrame(columns=DV_COLUMNS)
+    spec = inputs.sim["protocol_deviations"]
+    cat = _catalogue(inputs)
+    rng = rng_for(inputs.seed, "protocol_deviations")
+    randomised = subjects[subjects["randomised"]].sort_values("usubjid").reset_index(drop=True)
+    ids = randomised["usubjid"].to_numpy()
+    k = int(min(int(spec.get("major_subjects", 0)), len(ids)))
+    major_ids = np.sort(rng.choice(ids, size=k, replace=False)) if k else ids[:0]
+    minor_mask = rng.random(len(ids)) < float(spec.get("minor_share", 0.0))
+    n_minor = np.where(minor_mask, 1 + rng.poisson(float(spec.get("minor_extra_mean", 0.0)), len(ids)), 0)
+    major = cat[cat["severity"] == "MAJOR"].reset_index(drop=True)
+    minor = cat[cat["severity"] == "MINOR"].reset_index(drop=True)
+    if (k and major.empty) or (n_minor.sum() and minor.empty):
+        raise ConfigError(f"{inputs.sim_path}: protocol_deviations.catalogue needs MAJOR and MINOR terms")
+    pick_major = rng.choice(len(major), size=k, p=major["weight"] / major["weight"].sum()) if k else np.array([], int)
+    minor_owner = np.repeat(ids, n_minor)
+    pick_minor = (rng.choice(len(minor), size=len(minor_owner), p=minor["weight"] / minor["weight"].sum())
+                  if len(minor_owner) else np.array([], int))
+    rows = pd.concat([major.iloc[pick_major].assign(usubjid=major_ids),
+                      minor.iloc[pick_minor].assign(usubjid=minor_owner)], ignore_index=True)
+    # dates: eligibility deviations on the randomisation date, others between first dose and last visit
+    info = randomised.set_index("usubjid")
+    first = pd.to_datetime(rows["usubjid"].map(info["first_dose_date"])).fillna(pd.to_datetime(rows["usubjid"].map(info["rand_date"])))
+    last_visit = visits.groupby("usubjid")["date"].max()
+    last = pd.to_datetime(rows["usubjid"].map(last_visit))
+    span = np.maximum((last - first).dt.days.fillna(0).to_numpy(dtype=int), 0)
+    offset = np.floor(rng.random(len(rows)) * (span + 1)).astype(int)
+    start = first + pd.to_timedelta(offset, unit="D")
+    at_randomisation = (rows["at"] == "randomisation").to_numpy()
+    rand_date = pd.to_datetime(rows["usubjid"].map(info["rand_date"]))
+    rows["start_date"] = np.where(at_randomisation, rand_date, start).astype("datetime64[ns]")
+    rows["siteid"] = rows["usubjid"].map(info["siteid"])
+    rows = rows.sort_values(["usubjid", "start_date", "term_key"], kind="mergesort").reset_index(drop=True)
+    rows["line"] = rows.groupby("usubjid").cumcount() + 1
+    rows["protected"] = True                      # deviations are not damaged by the defect injector
+    return rows[DV_COLUMNS]

@@ -9,9 +9,8 @@ import numpy as np
 import pandas as pd
 
 from pipeline.common.errors import ConfigError
-from pipeline.simulate.calibrate import compute_toggles_for_sum
 from pipeline.simulate.config import SimulationInputs, rng_for
-from pipeline.simulate.labs import compute_time_fraction
+from pipeline.simulate.labs import compute_time_fraction, compute_toggles_for_sum
 
 _OPS = {">": operator.gt, ">=": operator.ge, "<": operator.lt, "<=": operator.le}
 

@@ -21,15 +21,13 @@ from pipeline.common.logs import get_logger
 from pipeline.simulate.config import (FORMS, GENERATOR_VERSION, SimulationInputs, example_inputs, load_simulation_inputs,
                                       rng_for)
 from pipeline.simulate.defects import RawFile, finalise_rows, inject_defects
-from pipeline.simulate.deviations import build_dv_truth
-from pipeline.simulate.dosing import build_ex_truth, build_vs_truth
-from pipeline.simulate.events import (build_ae_truth, build_cm_truth, build_ds_truth, build_ie_truth, build_mh_truth,
-                                      derive_vars_key_dates)
+from pipeline.simulate.events import (build_ae_truth, build_cm_truth, build_ds_truth, build_dv_truth, build_ex_truth,
+                                      build_ie_truth, build_mh_truth, build_vs_truth, derive_vars_key_dates)
 from pipeline.simulate.labs import build_lab_truth, derive_vars_upcr_truth
 from pipeline.simulate.render import SiteDialect, compute_sledai_column_names, render_site_form
 from pipeline.simulate.sledai import build_sledai_truth
 from pipeline.simulate.subjects import build_subjects, build_visits, derive_var_ie_failed, derive_vars_disposition
-from pipeline.simulate.visit_log import apply_visit_log, drop_missed_visits, summarise_visit_log
+from pipeline.simulate.visit_log import apply_visit_log, drop_missed_visits
 from pipeline.simulate.writers import write_csv, write_xlsx, write_xpt
 
 log = get_logger("simulate")
@@ -173,9 +171,9 @@ def summarise_subjects(truth: dict[str, pd.DataFrame], inputs: SimulationInputs)
     dv = truth["dv"]
     out["major_deviation"] = out["usubjid"].isin(dv.loc[dv["severity"] == "MAJOR", "usubjid"])
     out["per_protocol"] = out["randomised"] & out["first_dose_date"].ne("") & ~out["major_deviation"]
-    log_summary = summarise_visit_log(truth).set_index("usubjid")
-    out["unscheduled_visits"] = out["usubjid"].map(log_summary["unscheduled_visits"]).fillna(0).astype(int)
-    out["missed_visit"] = out["usubjid"].map(log_summary["missed_visit"]).fillna("")
+    out["unscheduled_visits"] = out["usubjid"].map(truth["unscheduled"].groupby("usubjid").size()).fillna(0).astype(int)
+    missed = truth.get("missed", pd.DataFrame(columns=["usubjid", "visit"])).set_index("usubjid")["visit"]
+    out["missed_visit"] = out["usubjid"].map(missed).fillna("")
     flags = [c for c in out if out[c].dtype == bool]
     out[flags] = np.where(out[flags], "Y", "N")
     return out.sort_values("usubjid").reset_index(drop=True)

@@ -17,8 +17,6 @@ defect stay exactly as they were without them:
 
 from __future__ import annotations
 
-from typing import Any
-
 import numpy as np
 import pandas as pd
 
@@ -305,19 +303,3 @@ def drop_missed_visits(files: list, records: list[dict], truth: dict[str, pd.Dat
         f.frame = f.frame[~hit].reset_index(drop=True)
     return records, missed
 
-
-def summarise_visit_log(truth: dict[str, Any]) -> pd.DataFrame:
-    """Per subject: number of unscheduled visits and the missed visit ('' when none), for ``_truth/subjects.csv``.
-
-    >>> from pipeline.simulate.stage import example_truth
-    >>> s = summarise_visit_log(example_truth())
-    >>> list(s.columns), int((s["unscheduled_visits"] > 0).sum()) > 5
-    (['usubjid', 'unscheduled_visits', 'missed_visit'], True)
-    """
-    subjects = truth["subjects"][["usubjid"]].copy()
-    counts = truth.get("unscheduled", pd.DataFrame(columns=["usubjid"])).groupby("usubjid").size()
-    subjects["unscheduled_visits"] = subjects["usubjid"].map(counts).fillna(0).astype(int)
-    missed = truth.get("missed")
-    missed = (missed if missed is not None else pd.DataFrame(columns=["usubjid", "visit"])).set_index("usubjid")["visit"]
-    subjects["missed_visit"] = subjects["usubjid"].map(missed).fillna("")
-    return subjects
