@@ -40,6 +40,16 @@ def rng_for(seed: int, name: str) -> np.random.Generator:
     return np.random.default_rng([int(seed), zlib.crc32(name.encode("utf-8"))])
 
 
+def draw_by_share(rng: np.random.Generator, shares: dict, n: int) -> np.ndarray:
+    """``n`` keys of ``shares`` drawn with probabilities proportional to their values.
+
+    >>> draw_by_share(rng_for(1, "x"), {"A": 3, "B": 0}, 2).tolist()
+    ['A', 'A']
+    """
+    p = np.array([float(v) for v in shares.values()])
+    return rng.choice(list(shares), n, p=p / p.sum())
+
+
 def compute_apportion(total: int, weights) -> np.ndarray:
     """Split ``total`` into integer parts proportional to ``weights`` (largest remainder).
 
@@ -125,7 +135,7 @@ def _check_sim(sim: Any, path: Path, design: dict[str, Any], instrument: dict[st
     missing = [k for k in REQUIRED_SIM_KEYS if k not in sim]
     if missing:
         raise ConfigError(f"{path}: missing key(s) {', '.join(missing)}")
-    schedule, study_path = design.get("schedule"), path.parent / "study.yaml"  # schedule of assessments: visits per form
+    schedule, study_path = design.get("schedule"), path.parent / "study.yaml"
     if not isinstance(schedule, dict):
         raise ConfigError(f"{study_path}: missing key schedule (schedule of assessments: visits per form)")
     planned = {str(v["visit"]) for v in design.get("visits", [])}
@@ -144,14 +154,11 @@ def _check_sim(sim: Any, path: Path, design: dict[str, Any], instrument: dict[st
         absent = [k for k in REQUIRED_DIALECT_KEYS if k not in dialect]
         if absent:
             raise ConfigError(f"{path}: site_dialects.{site} misses {', '.join(absent)}")
-        if dialect["format"] not in FILE_FORMATS:
-            raise ConfigError(f"{path}: site_dialects.{site}.format '{dialect['format']}' not in {FILE_FORMATS}")
-        if dialect["columns"] not in sim["column_styles"]:
-            raise ConfigError(f"{path}: site_dialects.{site}.columns '{dialect['columns']}' not in column_styles")
-        for key, table in (("lab_units", sim["lab"]["unit_profiles"]), ("lab_names", sim["lab"]["test_names"]),
+        for key, known in (("format", FILE_FORMATS), ("columns", sim["column_styles"]),
+                           ("lab_units", sim["lab"]["unit_profiles"]), ("lab_names", sim["lab"]["test_names"]),
                            ("specimen_names", sim["lab"]["specimen_names"]), ("vs_units", sim["vs_units"])):
-            if dialect[key] not in table:
-                raise ConfigError(f"{path}: site_dialects.{site}.{key} '{dialect[key]}' is not defined")
+            if dialect[key] not in known:
+                raise ConfigError(f"{path}: site_dialects.{site}.{key} '{dialect[key]}' is not one of {', '.join(known)}")
         try:
             str(dialect.get("unscheduled", UNSCHEDULED)).format(k=1)
         except (KeyError, IndexError, ValueError):

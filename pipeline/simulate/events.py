@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 
 from pipeline.common.errors import ConfigError
-from pipeline.simulate.config import SimulationInputs, rng_for
+from pipeline.simulate.config import SimulationInputs, draw_by_share, rng_for
 from pipeline.simulate.subjects import DAY
 
 
@@ -22,12 +22,10 @@ def derive_vars_key_dates(subjects: pd.DataFrame, visits: pd.DataFrame, ex: pd.D
     """
     rng = rng_for(inputs.seed, "key_dates")
     out = subjects.copy()
-    first = ex.groupby("usubjid")["date"].min()
-    last = ex.groupby("usubjid")["date"].max()
-    last_visit = visits.groupby("usubjid")["date"].max()
-    out["first_dose_date"] = out["usubjid"].map(first)
-    out["last_infusion_date"] = out["usubjid"].map(last)
-    out["last_visit_date"] = out["usubjid"].map(last_visit)
+    infusions = ex.groupby("usubjid")["date"].agg(["min", "max"])
+    out["first_dose_date"] = out["usubjid"].map(infusions["min"])
+    out["last_infusion_date"] = out["usubjid"].map(infusions["max"])
+    out["last_visit_date"] = out["usubjid"].map(visits.groupby("usubjid")["date"].max())
     n = len(out)
     dw_date = out["last_infusion_date"].to_numpy(dtype="datetime64[D]") + rng.integers(2, 10, n) * DAY
     out["dw_date"] = np.where(out["drug_withdrawn"], dw_date, np.datetime64("NaT"))
@@ -167,9 +165,7 @@ def build_ae_truth(subjects: pd.DataFrame, inputs: SimulationInputs) -> pd.DataF
     for criterion, column in SERIOUSNESS_COLUMNS.items():
         has = ae["llt"].map(lambda t, c=criterion: c in criteria.get(t, set())).to_numpy(dtype=bool)
         ae[column] = np.where(kind == "sae", np.where(has, "Y", "N"), None)
-    sev_names = list(spec["severity_share"])
-    sev_p = np.array([float(spec["severity_share"][s]) for s in sev_names])
-    severity = rng.choice(sev_names, m, p=sev_p / sev_p.sum())
+    severity = draw_by_share(rng, spec["severity_share"], m)
     severity = np.where(kind == "sae", rng.choice(["MODERATE", "SEVERE"], m, p=[0.4, 0.6]), severity)
     severity = np.where(kind == "dw", rng.choice(["MODERATE", "SEVERE"], m, p=[0.6, 0.4]), severity)
     ae["severity"] = severity
@@ -293,12 +289,10 @@ def build_mh_truth(subjects: pd.DataFrame, inputs: SimulationInputs) -> pd.DataF
                             "start_precision": np.where(rng.random(n) < 0.2, "M", "D"), "ongoing": "Y",
                             "end_date": np.full(n, np.datetime64("NaT"), dtype="datetime64[ns]"), "biopsy_class": "", "order": 0})]
     blo, bhi = spec["biopsy_days_before_consent"]
-    classes = list(spec["biopsy_class_share"])
-    cp = np.array([float(spec["biopsy_class_share"][c]) for c in classes])
     frames.append(pd.DataFrame({"usubjid": subjects["usubjid"], "siteid": subjects["siteid"], "category": "BIOPSY",
                                 "term_key": "biopsy", "start_date": consent - rng.integers(blo, bhi + 1, n) * DAY,
                                 "start_precision": "D", "ongoing": "Y", "end_date": np.full(n, np.datetime64("NaT"), dtype="datetime64[ns]"),
-                                "biopsy_class": rng.choice(classes, n, p=cp / cp.sum()), "order": 1}))
+                                "biopsy_class": draw_by_share(rng, spec["biopsy_class_share"], n), "order": 1}))
     # screen failures on the biopsy criterion: pure class V, or a biopsy older than allowed
     bx_ids = {c["id"] for c in inputs.sim["ie_criteria"] if c.get("mh") == "biopsy"}
     bx_fail = subjects["ie_failed"].isin(bx_ids).to_numpy() if "ie_failed" in subjects else np.zeros(n, bool)

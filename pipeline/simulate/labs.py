@@ -295,11 +295,8 @@ def build_lab_truth(subjects: pd.DataFrame, visits: pd.DataFrame, inputs: Simula
         bl = rng.normal(np.log(gm), sd, len(subj_codes))[subj_index]
         change = sv["armcd"].map(spec.get("change", {})).fillna(0.0).to_numpy(dtype=float)
         values[key] = np.exp(bl + change * f + rng.normal(0, spec["noise"], m))
-    lo, hi = lab["collection_time"]
-    t_lo = int(lo[:2]) * 60 + int(lo[3:])
-    t_hi = int(hi[:2]) * 60 + int(hi[3:])
-    minutes = t_lo + 5 * rng.integers(0, (t_hi - t_lo) // 5 + 1, m)
-    sv["time_min"] = minutes
+    t_lo, t_hi = (int(t[:2]) * 60 + int(t[3:]) for t in lab["collection_time"])
+    sv["time_min"] = t_lo + 5 * rng.integers(0, (t_hi - t_lo) // 5 + 1, m)
     tests = list(lab["canonical"])
     factor, decimals = _site_unit_tables(sv["siteid"], tests, inputs)
     value = np.column_stack([values.get(k, np.full(m, np.nan)) for k in tests])

@@ -59,10 +59,6 @@ class SiteDialect:
         return self.spec["format"]
 
     @property
-    def decimal(self) -> str:
-        return self.spec.get("decimal", ".")
-
-    @property
     def style_index(self) -> int:
         return list(self.inputs.sim["column_styles"]).index(self.spec["columns"])
 
@@ -80,7 +76,7 @@ class SiteDialect:
         out = np.empty(values.shape, dtype=object)
         for d in np.unique(dec):
             m = dec == d
-            out[m] = compute_format_decimal(values[m], int(d), self.decimal)
+            out[m] = compute_format_decimal(values[m], int(d), self.spec.get("decimal", "."))
         return out
 
     def codes(self, codelist: str, values) -> np.ndarray:

@@ -72,9 +72,7 @@ def build_sledai_truth(subjects: pd.DataFrame, visits: pd.DataFrame, labs: pd.Da
     w = np.array([weights[t] for t in testcds])
     total = flags.to_numpy() @ w
     # exact Week 24 change per arm among subjects with both visits
-    both = sv[is_bl | is_pr].groupby("usubjid")["visit"].transform("size").to_numpy() == 2
-    in_both = np.zeros(len(sv), dtype=bool)
-    in_both[np.flatnonzero(is_bl | is_pr)[both]] = True
+    in_both = (is_bl | is_pr) & sv["usubjid"].map(sv[is_bl | is_pr].groupby("usubjid").size()).eq(2).to_numpy()
     adjustable = list(spec["adjustable"])
     for armcd in inputs.n_by_arm:
         target = inputs.count("sledai_change_sum", armcd) if inputs.n_by_arm == inputs.n_default_by_arm else None

@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from pipeline.common.errors import ConfigError
-from pipeline.common.io import sha256_file, write_csv_atomic, write_json_atomic
+from pipeline.common.io import sha256_file, write_bytes_atomic, write_csv_atomic, write_json_atomic
 from pipeline.common.logs import get_logger
 from pipeline.simulate.config import (FORMS, GENERATOR_VERSION, SimulationInputs, example_inputs, load_simulation_inputs,
                                       rng_for)
@@ -28,7 +28,7 @@ from pipeline.simulate.render import SiteDialect, compute_sledai_column_names, r
 from pipeline.simulate.sledai import build_sledai_truth
 from pipeline.simulate.subjects import build_subjects, build_visits, derive_var_ie_failed, derive_vars_disposition
 from pipeline.simulate.visit_log import apply_visit_log, drop_missed_visits
-from pipeline.simulate.writers import write_csv, write_xlsx, write_xpt
+from pipeline.simulate.writers import compute_csv_bytes, compute_xlsx_bytes, compute_xpt_bytes
 
 log = get_logger("simulate")
 
@@ -112,13 +112,15 @@ def write_files(files: list[RawFile], raw_dir: Path, inputs: SimulationInputs) -
         fmt = f.dialect.format
         try:
             if fmt == "csv":
-                write_csv(path, frame, f.dialect.spec.get("delimiter", ","), f.dialect.spec.get("encoding", "utf-8"))
+                data = compute_csv_bytes(frame, f.dialect.spec.get("delimiter", ","), f.dialect.spec.get("encoding", "utf-8"))
             elif fmt == "xlsx":
-                write_xlsx(path, frame, f.dialect.spec.get("sheet", "Export"), _numeric_columns(f, inputs))
+                data = compute_xlsx_bytes(frame, f.dialect.spec.get("sheet", "Export"), _numeric_columns(f, inputs))
             elif fmt == "xpt":
-                write_xpt(path, frame, f.form.upper(), _labels(f, inputs, list(frame.columns)), _numeric_columns(f, inputs))
+                data = compute_xpt_bytes(frame, f.form.upper(), _labels(f, inputs, list(frame.columns)),
+                                         _numeric_columns(f, inputs))
             else:
                 raise ConfigError(f"unknown format {fmt}")
+            write_bytes_atomic(path, data)
         except ConfigError as exc:
             raise ConfigError(f"{inputs.sim_path}: site {f.siteid}, form {f.form}: {exc}") from None
         written[f.relpath] = {"rows": int(len(frame)), "format": fmt, "sha256": sha256_file(path)}

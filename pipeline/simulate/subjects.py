@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from pipeline.simulate.config import SimulationInputs, compute_apportion, rng_for
+from pipeline.simulate.config import SimulationInputs, compute_apportion, draw_by_share, rng_for
 
 DAY = np.timedelta64(1, "D")
 
@@ -162,9 +162,7 @@ def derive_vars_disposition(subjects: pd.DataFrame, inputs: SimulationInputs) ->
         out.loc[completers, "completed_study"] = True
         fu_leavers = np.setdiff1d(rest, completers)
         out.loc[fu_leavers, "last_visitnum"] = rng.choice(fu_last, len(fu_leavers))
-        names = list(reasons)
-        probs = np.array([float(reasons[k]) for k in names])
-        out.loc[fu_leavers, "study_reason"] = rng.choice(names, len(fu_leavers), p=probs / probs.sum())
+        out.loc[fu_leavers, "study_reason"] = draw_by_share(rng, reasons, len(fu_leavers))
         evaluable = np.sort(np.setdiff1d(idx, early))
         responders = _choose(rng, evaluable, inputs.count("crr_responders", armcd))
         out.loc[responders, "crr_responder"] = True
@@ -209,17 +207,13 @@ def derive_var_ie_failed(subjects: pd.DataFrame, inputs: SimulationInputs) -> pd
     """
     rng = rng_for(inputs.seed, "ie")
     criteria = inputs.sim["ie_criteria"]
-    ids = np.array([c["id"] for c in criteria], dtype=object)
-    weights = np.array([float(c.get("weight", 1)) for c in criteria])
     out = subjects.copy()
     sf = out["screen_failure"].to_numpy()
     failed = np.full(len(out), "", dtype=object)
-    failed[sf] = rng.choice(ids, int(sf.sum()), p=weights / weights.sum())
+    failed[sf] = draw_by_share(rng, {c["id"]: c.get("weight", 1) for c in criteria}, int(sf.sum()))
     out["ie_failed"] = failed
     # keep the data consistent with the failed criterion: BMI above the eligibility range
-    bmi_fail = np.array([c.get("vs") == "bmi_above" for c in criteria])
-    bmi_ids = set(ids[bmi_fail])
-    above = out["ie_failed"].isin(bmi_ids).to_numpy()
+    above = out["ie_failed"].isin({c["id"] for c in criteria if c.get("vs") == "bmi_above"}).to_numpy()
     if above.any():
         bmi = float(inputs.design["eligibility"]["bmi"][1]) + rng.uniform(1, 4, int(above.sum()))
         out.loc[above, "weight_kg"] = np.round(bmi * (out.loc[above, "height_cm"].to_numpy() / 100) ** 2, 1)

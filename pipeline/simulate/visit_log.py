@@ -146,8 +146,7 @@ def derive_unscheduled_lab(lab: pd.DataFrame, unscheduled: pd.DataFrame, inputs:
     change = np.exp(rng.normal(0.0, float(spec.get("lab_log_sd", 0.08)), len(rows)))
     rows["value"] = rows["value"].to_numpy(dtype=float) * change
     rows["reported"] = rows["value"]
-    lo, hi = inputs.sim["lab"]["collection_time"]
-    t_lo, t_hi = int(lo[:2]) * 60 + int(lo[3:]), int(hi[:2]) * 60 + int(hi[3:])
+    t_lo, t_hi = (int(t[:2]) * 60 + int(t[3:]) for t in inputs.sim["lab"]["collection_time"])
     per_visit = rows.groupby(["usubjid", "visitnum"], sort=False).ngroup().to_numpy()
     minutes = t_lo + 5 * rng.integers(0, (t_hi - t_lo) // 5 + 1, int(per_visit.max()) + 1 if len(rows) else 0)
     rows["time_min"] = minutes[per_visit] if len(rows) else rows["time_min"]
