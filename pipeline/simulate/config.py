@@ -158,7 +158,8 @@ def _check_sim(sim: Any, path: Path, design: dict[str, Any], instrument: dict[st
                            ("lab_units", sim["lab"]["unit_profiles"]), ("lab_names", sim["lab"]["test_names"]),
                            ("specimen_names", sim["lab"]["specimen_names"]), ("vs_units", sim["vs_units"])):
             if dialect[key] not in known:
-                raise ConfigError(f"{path}: site_dialects.{site}.{key} '{dialect[key]}' is not one of {', '.join(known)}")
+                raise ConfigError(f"{path}: site_dialects.{site}.{key} '{dialect[key]}' is not one of "
+                                  f"{', '.join(known)}")
         try:
             str(dialect.get("unscheduled", UNSCHEDULED)).format(k=1)
         except (KeyError, IndexError, ValueError):

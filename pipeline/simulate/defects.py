@@ -40,7 +40,7 @@ class RawFile:
 
     @property
     def relpath(self) -> str:
-        return f"site_{self.siteid}/{self.form}.{self.dialect.format}"
+        return f"site_{self.siteid}/{self.form}.{self.dialect.spec['format']}"
 
 
 def compute_impossible_date_parts(year, month) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -72,8 +72,7 @@ def _pool(files: list[RawFile], forms, mask_fn) -> pd.DataFrame:
 def _pick(pool: pd.DataFrame, spec: dict, rng: np.random.Generator) -> pd.DataFrame:
     if pool.empty:
         return pool
-    k = max(int(spec.get("min", 1)), int(round(float(spec["rate"]) * len(pool))))
-    k = min(k, len(pool))
+    k = min(max(int(spec.get("min", 1)), int(round(float(spec["rate"]) * len(pool)))), len(pool))
     chosen = np.sort(rng.choice(len(pool), size=k, replace=False))
     return pool.iloc[chosen].sort_values(["file", "pos"], kind="mergesort")
 

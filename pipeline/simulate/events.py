@@ -225,9 +225,8 @@ def build_cm_truth(subjects: pd.DataFrame, ae: pd.DataFrame, inputs: SimulationI
             continue
         start = take["consent_date"].to_numpy(dtype="datetime64[D]") - np.rint(rng.uniform(lo, hi, n) * 365.25).astype(int) * DAY
         ongoing = rng.random(n) < 0.85
-        d1 = take["first_dose_date"].to_numpy(dtype="datetime64[D]")
-        eos = take["eos_date"].to_numpy(dtype="datetime64[D]")
-        end = np.minimum(d1 + rng.integers(30, 300, n) * DAY, eos)
+        end = np.minimum(take["first_dose_date"].to_numpy(dtype="datetime64[D]") + rng.integers(30, 300, n) * DAY,
+                         take["eos_date"].to_numpy(dtype="datetime64[D]"))
         frames.append(pd.DataFrame({
             "usubjid": take["usubjid"].to_numpy(), "siteid": take["siteid"].to_numpy(), "drug": med["drug"],
             "medication": rng.choice(med["verbatim"], n), "dose": rng.choice(np.asarray(med["dose"], dtype=float), n),
@@ -284,15 +283,15 @@ def build_mh_truth(subjects: pd.DataFrame, inputs: SimulationInputs) -> pd.DataF
     n = len(subjects)
     consent = subjects["consent_date"].to_numpy(dtype="datetime64[D]")
     lo, hi = spec["sle_years_before_consent"]
-    frames = [pd.DataFrame({"usubjid": subjects["usubjid"], "siteid": subjects["siteid"], "category": "SLE",
-                            "term_key": "sle", "start_date": consent - np.rint(rng.uniform(lo, hi, n) * 365.25).astype(int) * DAY,
-                            "start_precision": np.where(rng.random(n) < 0.2, "M", "D"), "ongoing": "Y",
-                            "end_date": np.full(n, np.datetime64("NaT"), dtype="datetime64[ns]"), "biopsy_class": "", "order": 0})]
+    ongoing = {"usubjid": subjects["usubjid"], "siteid": subjects["siteid"], "ongoing": "Y",
+               "end_date": np.full(n, np.datetime64("NaT"), dtype="datetime64[ns]"), "biopsy_class": ""}
+    frames = [pd.DataFrame({**ongoing, "category": "SLE", "term_key": "sle", "order": 0,
+                            "start_date": consent - np.rint(rng.uniform(lo, hi, n) * 365.25).astype(int) * DAY,
+                            "start_precision": np.where(rng.random(n) < 0.2, "M", "D")})]
     blo, bhi = spec["biopsy_days_before_consent"]
-    frames.append(pd.DataFrame({"usubjid": subjects["usubjid"], "siteid": subjects["siteid"], "category": "BIOPSY",
-                                "term_key": "biopsy", "start_date": consent - rng.integers(blo, bhi + 1, n) * DAY,
-                                "start_precision": "D", "ongoing": "Y", "end_date": np.full(n, np.datetime64("NaT"), dtype="datetime64[ns]"),
-                                "biopsy_class": draw_by_share(rng, spec["biopsy_class_share"], n), "order": 1}))
+    frames.append(pd.DataFrame({**ongoing, "category": "BIOPSY", "term_key": "biopsy", "order": 1,
+                                "start_date": consent - rng.integers(blo, bhi + 1, n) * DAY, "start_precision": "D",
+                                "biopsy_class": draw_by_share(rng, spec["biopsy_class_share"], n)}))
     # screen failures on the biopsy criterion: pure class V, or a biopsy older than allowed
     bx_ids = {c["id"] for c in inputs.sim["ie_criteria"] if c.get("mh") == "biopsy"}
     bx_fail = subjects["ie_failed"].isin(bx_ids).to_numpy() if "ie_failed" in subjects else np.zeros(n, bool)
@@ -346,7 +345,8 @@ def build_ds_truth(subjects: pd.DataFrame, inputs: SimulationInputs) -> pd.DataF
          np.where(rand["completed_study"], "", rand["study_reason"]), rand["eos_date"])]
     ds = pd.concat([pd.DataFrame({"usubjid": who["usubjid"], "siteid": who["siteid"], "milestone": milestone,
                                   "status": status, "reason": reason, "date": date, "order": order})
-                    for order, (who, milestone, status, reason, date) in enumerate(milestones)], ignore_index=True).sort_values(["usubjid", "order"], kind="mergesort").reset_index(drop=True)
+                    for order, (who, milestone, status, reason, date) in enumerate(milestones)], ignore_index=True)
+    ds = ds.sort_values(["usubjid", "order"], kind="mergesort").reset_index(drop=True)
     ds["protected"] = ds["usubjid"].isin(rand["usubjid"]).to_numpy()
     return ds
 

@@ -93,9 +93,7 @@ def compute_format_date_parts(year, month, day, pattern: str, precision=None) ->
     """
     if pattern not in DATE_PATTERNS:
         raise ConfigError(f"unknown date pattern '{pattern}' (known: {', '.join(DATE_PATTERNS)})")
-    year = np.asarray(year, dtype=np.int64)
-    month = np.asarray(month, dtype=np.int64)
-    day = np.asarray(day, dtype=np.int64)
+    year, month, day = (np.asarray(v, dtype=np.int64) for v in (year, month, day))
     prec = np.full(year.shape, "D", dtype=object) if precision is None else np.asarray(precision, dtype=object)
     yyyy = year.astype(str).astype(object)
     mm = _TWO_DIGITS[np.clip(month, 0, 99)]

@@ -15,10 +15,12 @@ import pandas as pd
 
 from pipeline.common.errors import ConfigError
 from pipeline.simulate.config import UNSCHEDULED, SimulationInputs
-from pipeline.simulate.formats import compute_format_dates, compute_format_decimal, compute_format_times, compute_via_uniques
+from pipeline.simulate.formats import (compute_format_dates, compute_format_decimal, compute_format_times,
+                                       compute_via_uniques)
 
 _SUBJECT_TOKEN = re.compile(r"\{n(?::0(\d+)d)?\}")
-DATE_FIELD = {"lab": "date", "vs": "date", "sv": "date", "ae": "start_date", "cm": "start_date"}  # the date defects damage
+# the date field of a form that the defect injector damages
+DATE_FIELD = {"lab": "date", "vs": "date", "sv": "date", "ae": "start_date", "cm": "start_date"}
 
 
 def compute_sledai_column_names(test: str, num: int) -> dict[str, str]:
@@ -54,17 +56,9 @@ class SiteDialect:
     spec: dict[str, Any]
     inputs: SimulationInputs
 
-    @property
-    def format(self) -> str:
-        return self.spec["format"]
-
-    @property
-    def style_index(self) -> int:
-        return list(self.inputs.sim["column_styles"]).index(self.spec["columns"])
-
     def column(self, form: str, fld: str) -> str:
         """The header a field gets in this site's files."""
-        return self.inputs.sim["forms"][form][fld][self.style_index]
+        return self.inputs.sim["forms"][form][fld][list(self.inputs.sim["column_styles"]).index(self.spec["columns"])]
 
     def dates(self, values, precision=None) -> np.ndarray:
         return compute_format_dates(values, self.spec["date"], precision)
@@ -131,7 +125,6 @@ class SiteDialect:
         if unscheduled.any():
             template = str(self.spec.get("unscheduled", UNSCHEDULED))
             k = np.ones(len(visit), dtype=np.int64) if unscheduled_number is None else np.asarray(unscheduled_number, dtype=np.int64)
-            out = np.asarray(out, dtype=object).copy()
             out[unscheduled] = compute_via_uniques(k[unscheduled], lambda u: np.array([template.format(k=int(v)) for v in u], dtype=object))
         return out
 
@@ -153,9 +146,10 @@ def _form_columns(form: str, rows: pd.DataFrame, d: SiteDialect, meta: dict[str,
         return {"term": rows["term_key"].map(terms).to_numpy()}
     elif form == "rand":
         meta["_protected"] = np.ones(len(rows), dtype=bool)
+        code = rows["armcd"]
         if d.spec["treatment"] == "trtn":
-            return {"treatment": rows["armcd"].map({a["armcd"]: str(a["trtn"]) for a in inputs.design["arms"]}).to_numpy()}
-        return {"treatment": rows["armcd"].to_numpy()}
+            code = code.map({a["armcd"]: str(a["trtn"]) for a in inputs.design["arms"]})
+        return {"treatment": code.to_numpy()}
     elif form == "ex":
         return {"start_time": compute_format_times(rows["start_min"], d.spec["time"]),
                 "end_time": compute_format_times(rows["end_min"], d.spec["time"]),
@@ -177,7 +171,8 @@ def _form_columns(form: str, rows: pd.DataFrame, d: SiteDialect, meta: dict[str,
     elif form == "sledai":
         present, absent = d.spec["presence"]
         items = {compute_sledai_column_names(it["test"], int(it["num"]))[d.spec["columns"]]:
-                 np.where(rows[it["testcd"]].to_numpy(dtype=bool), present, absent) for it in inputs.instrument["items"]}
+                 np.where(rows[it["testcd"]].to_numpy(dtype=bool), present, absent)
+                 for it in inputs.instrument["items"]}
         return {"total": d.numbers(rows["total"], 0), "_items": items}
     elif form == "ae":
         meta["_has_end"] = rows["end_date"].notna().to_numpy()

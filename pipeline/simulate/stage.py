@@ -109,10 +109,11 @@ def write_files(files: list[RawFile], raw_dir: Path, inputs: SimulationInputs) -
     for f in files:
         frame = f.frame[[c for c in f.frame.columns if not c.startswith("_")]]
         path = raw_dir / f.relpath
-        fmt = f.dialect.format
+        fmt = f.dialect.spec["format"]
         try:
             if fmt == "csv":
-                data = compute_csv_bytes(frame, f.dialect.spec.get("delimiter", ","), f.dialect.spec.get("encoding", "utf-8"))
+                data = compute_csv_bytes(frame, f.dialect.spec.get("delimiter", ","),
+                                         f.dialect.spec.get("encoding", "utf-8"))
             elif fmt == "xlsx":
                 data = compute_xlsx_bytes(frame, f.dialect.spec.get("sheet", "Export"), _numeric_columns(f, inputs))
             elif fmt == "xpt":
@@ -169,7 +170,8 @@ def summarise_subjects(truth: dict[str, pd.DataFrame], inputs: SimulationInputs)
     out["sae_events"] = out["usubjid"].map(te[te["serious"] == "Y"].groupby("usubjid").size()).fillna(0).astype(int)
     out["drug_withdrawn"] = subjects["drug_withdrawn"].to_numpy(dtype=bool)
     out["any_teae"] = out["usubjid"].isin(te["usubjid"])
-    out[["completed_treatment", "completed_study"]] = subjects[["completed_treatment", "completed_study"]].to_numpy(dtype=bool)
+    completed = ["completed_treatment", "completed_study"]
+    out[completed] = subjects[completed].to_numpy(dtype=bool)
     dv = truth["dv"]
     out["major_deviation"] = out["usubjid"].isin(dv.loc[dv["severity"] == "MAJOR", "usubjid"])
     out["per_protocol"] = out["randomised"] & out["first_dose_date"].ne("") & ~out["major_deviation"]

@@ -276,9 +276,6 @@ def drop_missed_visits(files: list, records: list[dict], truth: dict[str, pd.Dat
     keys = pd.MultiIndex.from_arrays([missed["usubjid"], missed["visitnum"].astype("float64")])
     reasons = (inputs.sim.get("missed_visits") or {}).get("reasons") or []
     reason_rng = rng_for(inputs.seed, "missed_visit_reasons")
-    by_file: dict[int, list[dict]] = {}
-    for r in records:
-        by_file.setdefault(r["file_index"], []).append(r)
     for i, f in enumerate(files):
         if f.form not in ("lab", "vs", "sledai", "sv") or f.frame.empty:
             continue
@@ -295,8 +292,8 @@ def drop_missed_visits(files: list, records: list[dict], truth: dict[str, pd.Dat
                 f.frame.loc[hit, f.dialect.column("sv", "reason")] = texts[reason_rng.integers(0, len(texts), int(hit.sum()))]
             continue
         new_pos = np.cumsum(~hit) - 1
-        for r in by_file.get(i, []):
-            r["pos"] = int(new_pos[r["pos"]])
+        for r in records:
+            r["pos"] = int(new_pos[r["pos"]]) if r["file_index"] == i else r["pos"]
         f.duplicates = [int(new_pos[p]) for p in f.duplicates]
         f.used = {int(new_pos[p]) for p in f.used if not hit[p]}
         f.frame = f.frame[~hit].reset_index(drop=True)
