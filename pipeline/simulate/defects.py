@@ -58,12 +58,9 @@ def _pool(files: list[RawFile], forms, mask_fn) -> pd.DataFrame:
     for i, f in enumerate(files):
         if f.form not in forms or f.frame.empty:
             continue
-        mask = mask_fn(f)
-        if "_extra" in f.frame.columns:  # rows added by the visit log: never damaged, pools stay as before
-            mask = mask & ~f.frame["_extra"].to_numpy(dtype=bool)
-        if f.used:
-            mask = mask & ~np.isin(np.arange(len(f.frame)), list(f.used))
-        pos = np.flatnonzero(mask)
+        # rows added by the visit log are never damaged (pools stay as without them); one defect per row
+        pos = np.flatnonzero(mask_fn(f) & ~f.frame["_extra"].to_numpy(dtype=bool)
+                             & ~np.isin(np.arange(len(f.frame)), list(f.used)))
         if len(pos):
             parts.append(pd.DataFrame({"file": i, "pos": pos}))
     return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame({"file": [], "pos": []}, dtype=int)

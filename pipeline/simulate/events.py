@@ -94,13 +94,11 @@ def build_ae_truth(subjects: pd.DataFrame, inputs: SimulationInputs) -> pd.DataF
     rate = float(inputs.design["endpoints"].get("any_ae_rate_target", 0.9))
     events = []
     any_teae = np.zeros(len(rand), dtype=bool)
-    sae_subject = np.zeros(len(rand), dtype=bool)
     for armcd in inputs.n_by_arm:
         idx = np.flatnonzero((rand["armcd"] == armcd).to_numpy())
         n_sae_subj = inputs.count("sae_subjects", armcd)
         n_sae_ev = max(inputs.count("sae_events", armcd), n_sae_subj)
         sae_subj = rng.choice(idx, size=min(n_sae_subj, len(idx)), replace=False) if n_sae_subj else idx[:0]
-        sae_subject[sae_subj] = True
         owners = np.concatenate([sae_subj, rng.choice(sae_subj, n_sae_ev - len(sae_subj))]) if len(sae_subj) else idx[:0]
         allowed = catalogue[catalogue["serious"] & catalogue["arms"].apply(lambda a: not isinstance(a, list) or armcd in a)]
         terms = rng.choice(allowed["llt"].to_numpy(), len(owners))
@@ -117,8 +115,7 @@ def build_ae_truth(subjects: pd.DataFrame, inputs: SimulationInputs) -> pd.DataF
         others = rng.choice(np.setdiff1d(idx, must), size=n_any - len(must), replace=False)
         any_teae[np.union1d(must, others)] = True
     # regular (non-serious) treatment-emergent events
-    calib_subj = np.concatenate([e["subj"].to_numpy() for e in events]) if events else np.array([], int)
-    has_calib = np.isin(np.arange(len(rand)), calib_subj)
+    has_calib = np.isin(np.arange(len(rand)), np.concatenate([e["subj"].to_numpy() for e in events]))
     k = np.where(any_teae, rng.poisson(cal["teae_mean_extra_events"], len(rand)) + np.where(has_calib, 0, 1), 0)
     regular_pool = catalogue[catalogue["weight"] > 0]
     p = regular_pool["weight"].to_numpy(dtype=float)
@@ -359,12 +356,10 @@ def build_ie_truth(subjects: pd.DataFrame, inputs: SimulationInputs) -> pd.DataF
     >>> len(ie), set(ie["met"]) <= {"Y", "N"}
     (14, True)
     """
-    crit = pd.DataFrame(inputs.sim["ie_criteria"]).set_index("id")
+    crit = pd.DataFrame(inputs.sim["ie_criteria"]).set_index("id")[["category", "text"]]
     sf = subjects[subjects["screen_failure"]]
     ie = pd.DataFrame({"usubjid": sf["usubjid"], "siteid": sf["siteid"], "date": sf["consent_date"],
-                       "criterion": sf["ie_failed"]})
-    ie["category"] = ie["criterion"].map(crit["category"])
-    ie["text"] = ie["criterion"].map(crit["text"])
+                       "criterion": sf["ie_failed"]}).join(crit, on="criterion")
     ie["met"] = np.where(ie["category"] == "INCLUSION", "N", "Y")
     ie["protected"] = False
     return ie.reset_index(drop=True)

@@ -250,10 +250,9 @@ def build_lab_truth(subjects: pd.DataFrame, visits: pd.DataFrame, inputs: Simula
     is_screening = (sv["visitnum"] == inputs.visits["visitnum"].min()).to_numpy()
     after = np.clip((sv["study_day"].to_numpy() - primary_day) / primary_day, 0, None)
     cal = sim["calibration"]["upcr"]
-    noise = float(lab["upcr_visit_noise"])
     x = sv["log_upcr_bl"].to_numpy()
     y = sv["log_upcr_ratio"].to_numpy()
-    log_upcr = x + y * f + rng.normal(0, noise, m) * (1 + after)
+    log_upcr = x + y * f + rng.normal(0, float(lab["upcr_visit_noise"]), m) * (1 + after)
     log_upcr = np.where(is_primary | is_baseline, x + y * np.where(is_primary, 1.0, 0.0), log_upcr)
     screening_upcr = np.maximum(x + rng.normal(0, cal["screening_log_sd"], m), np.log(cal["baseline_min"]))
     log_upcr = np.where(is_screening, screening_upcr, log_upcr)
@@ -262,8 +261,7 @@ def build_lab_truth(subjects: pd.DataFrame, visits: pd.DataFrame, inputs: Simula
     ie_lab = {c["id"]: c.get("lab") for c in sim["ie_criteria"]}
     failed_lab = sv["ie_failed"].map(ie_lab).fillna("").to_numpy()
     elig = inputs.design["eligibility"]
-    upcr_min = float(elig["upcr_min_mg_mg"])
-    sf_upcr = np.log(np.where(failed_lab == "upcr_below", rng.uniform(0.3, 0.9, m) * upcr_min,
+    sf_upcr = np.log(np.where(failed_lab == "upcr_below", rng.uniform(0.3, 0.9, m) * float(elig["upcr_min_mg_mg"]),
                               np.exp(rng.normal(np.log(cal["baseline_geomean"]), cal["baseline_log_sd"], m)).clip(0.6)))
     log_upcr = np.where(sf, sf_upcr, log_upcr)
     upcr = np.exp(log_upcr)

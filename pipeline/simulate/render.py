@@ -91,14 +91,10 @@ class SiteDialect:
     def subjects(self, numbers) -> np.ndarray:
         """Subject numbers written as the site does (``{n:04d}``, ``{n}``, ``{site}-{n:04d}``)."""
         template = self.spec["subject"]
-        match = _SUBJECT_TOKEN.search(template)
-        if not match:
+        if not _SUBJECT_TOKEN.search(template):
             raise ConfigError(f"{self.inputs.sim_path}: site_dialects.{self.siteid}.subject needs a {{n}} token")
-        width = int(match.group(1) or 0)
-        prefix = template[: match.start()].replace("{site}", self.siteid)
-        suffix = template[match.end():].replace("{site}", self.siteid)
-        return compute_via_uniques(np.asarray(numbers, dtype=np.int64),
-                                   lambda u: np.array([prefix + str(int(k)).zfill(width) + suffix for k in u], dtype=object))
+        return compute_via_uniques(np.asarray(numbers, dtype=np.int64), lambda u: np.array(
+            [template.format(n=int(k), site=self.siteid) for k in u], dtype=object))
 
     def visits(self, visit, visitnum, unscheduled_number=None) -> np.ndarray:
         """Visit names as the site writes them; unscheduled visits (truth ``UNSCHEDULED``) get the
@@ -195,9 +191,8 @@ def render_site_form(form: str, truth: pd.DataFrame, subjects: pd.DataFrame, dia
     """Render one form's truth rows of one site into that site's dialect.
 
     Returns the written columns (text, in the form's field order) plus ``_``-prefixed meta columns
-    for the defect injector. A field the form does not compute itself is written by its name: the
-    subject number, a visit, a date (``*_date`` with its ``*_precision``), a code of
-    ``simulation.yaml: coded_fields``, a line number, a dose, or the truth column as it is.
+    for the defect injector. A field :func:`_form_columns` does not compute is written by its name:
+    subject, visit, ``*_date`` (with ``*_precision``), ``coded_fields``, line, dose, or as it is.
 
     >>> from pipeline.simulate.stage import example_truth
     >>> from pipeline.simulate.config import example_inputs

@@ -76,8 +76,7 @@ def render_files(truth: dict[str, pd.DataFrame], inputs: SimulationInputs) -> li
     for site in inputs.sites["siteid"]:
         dialect = SiteDialect(site, inputs.sim["site_dialects"][site], inputs)
         for form in FORMS:
-            frame = truth[form]
-            rows = frame[frame["siteid"] == site]
+            rows = truth[form][truth[form]["siteid"] == site]
             files.append(RawFile(site, form, dialect, render_site_form(form, rows, subjects, dialect)))
     return files
 

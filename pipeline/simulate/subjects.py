@@ -156,9 +156,8 @@ def derive_vars_disposition(subjects: pd.DataFrame, inputs: SimulationInputs) ->
         out.loc[early, "study_reason"] = np.where(out.loc[early, "drug_withdrawn"], "ADVERSE EVENT", "WITHDRAWAL BY SUBJECT")
         other_dw = np.setdiff1d(dw, early)
         out.loc[other_dw, "last_infusion_visitnum"] = rng.choice(mid_infusions, len(other_dw))
-        n_completed = min(inputs.count("completed_study", armcd), len(idx) - len(early))
         rest = np.setdiff1d(idx, early)
-        completers = _choose(rng, rest, n_completed)
+        completers = _choose(rng, rest, inputs.count("completed_study", armcd))
         out.loc[completers, "completed_study"] = True
         fu_leavers = np.setdiff1d(rest, completers)
         out.loc[fu_leavers, "last_visitnum"] = rng.choice(fu_last, len(fu_leavers))

@@ -222,9 +222,6 @@ def choose_missed_visits(subjects: pd.DataFrame, visits: pd.DataFrame, inputs: S
 def apply_visit_log(truth: dict[str, pd.DataFrame], inputs: SimulationInputs) -> dict[str, pd.DataFrame]:
     """Add the unscheduled visits to the lab, vs and sv truth (``unscheduled_number`` > 0 marks them).
 
-    Missed visits are applied to the rendered files after the defects (:func:`drop_missed_visits`),
-    so that the defects of every planned record stay exactly as without them.
-
     >>> from pipeline.simulate.stage import example_truth
     >>> t = example_truth()
     >>> sv = t["sv"]
@@ -255,8 +252,8 @@ def drop_missed_visits(files: list, records: list[dict], truth: dict[str, pd.Dat
 
     Candidates whose records carry a defect are skipped. The lab, vs and sledai rows of a missed
     visit are removed; its sv row says "not done" (site code for N) with an empty date and a reason
-    from ``missed_visits.reasons`` in the site's language. Defect
-    records are moved to the new row positions. Returns the records and the missed visits.
+    from ``missed_visits.reasons`` in the site's language. Returns the records (moved to the new
+    row positions) and the missed visits.
 
     >>> from pipeline.simulate.stage import example_truth, render_files
     >>> from pipeline.simulate.config import example_inputs
