@@ -214,9 +214,7 @@ def load_simulation_inputs(ctx, seed: int | None = None, subjects: int | None = 
     if subjects is not None and subjects < 1:
         raise ConfigError(f"--subjects must be >= 1, got {subjects}")
     n_by_arm, n_default = _arm_sizes(design, subjects, ctx.specs_dir / "study.yaml")
-    total_default = sum(n_default.values())
-    n_rand = sum(n_by_arm.values())
-    n_sf = int(sim["screen_failures"]) if n_rand == total_default else int(round(sim["screen_failures"] * n_rand / total_default))
+    n_sf = int(round(sim["screen_failures"] * sum(n_by_arm.values()) / sum(n_default.values())))
     meddra = _read_tsv(ctx.standards_dir / "dictionaries" / "meddra-mini.tsv")
     whodrug = _read_tsv(ctx.standards_dir / "dictionaries" / "whodrug-mini.tsv")
     llts = set(meddra["llt_name"])

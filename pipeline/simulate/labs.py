@@ -215,8 +215,7 @@ def derive_vars_upcr_truth(subjects: pd.DataFrame, inputs: SimulationInputs) -> 
         high_cut = np.log(threshold + margin + spread) - xe
         lower = np.where(responder[evaluable], -np.inf, high_cut)
         upper = np.where(responder[evaluable], low_cut, np.inf)
-        y_cal = compute_ancova_calibrated(y[evaluable], xe, ev_arm, targets, lower, upper)
-        y[evaluable] = y_cal
+        y[evaluable] = compute_ancova_calibrated(y[evaluable], xe, ev_arm, targets, lower, upper)
     out["log_upcr_bl"] = np.where(out["randomised"], x, np.nan)
     out["log_upcr_ratio"] = np.where(out["randomised"], y, np.nan)
     return out

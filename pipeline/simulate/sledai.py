@@ -100,8 +100,7 @@ def build_sledai_truth(subjects: pd.DataFrame, visits: pd.DataFrame, labs: pd.Da
             col = flags.columns.get_loc(testcd)
             flags.iloc[part["row"].to_numpy(), col] = ~flags.iloc[part["row"].to_numpy(), col].to_numpy()
         total = flags.to_numpy() @ w
-    out = sv[["usubjid", "siteid", "visitnum", "visit", "study_day", "date"]].copy()
-    out = pd.concat([out, flags], axis=1)
+    out = pd.concat([sv[["usubjid", "siteid", "visitnum", "visit", "study_day", "date"]], flags], axis=1)
     out["total"] = total
     out["protected"] = is_bl | is_pr
     return out

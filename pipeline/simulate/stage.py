@@ -146,13 +146,10 @@ def summarise_subjects(truth: dict[str, pd.DataFrame], inputs: SimulationInputs)
     ae = truth["ae"]
     te = ae[ae["treatment_emergent"]]
     crr_cfg = inputs.design["endpoints"]["crr"]
-    out = pd.DataFrame({"usubjid": subjects["usubjid"], "site": subjects["siteid"],
-                        "subject_number": subjects["subject_number"], "armcd": subjects["armcd"],
-                        "randomised": subjects["randomised"], "screen_failure": subjects["screen_failure"],
-                        "country": subjects["country"], "age_at_consent": subjects["age"], "sex": subjects["sex"],
-                        "race": subjects["race"], "ethnicity": subjects["ethnicity"],
-                        "weight_bl_kg": subjects["weight_kg"], "height_cm": subjects["height_cm"],
-                        "first_dose_date": pd.to_datetime(subjects["first_dose_date"]).dt.strftime("%Y-%m-%d").fillna("")})
+    out = subjects[["usubjid", "siteid", "subject_number", "armcd", "randomised", "screen_failure", "country", "age", "sex",
+                    "race", "ethnicity", "weight_kg", "height_cm"]].rename(
+        columns={"siteid": "site", "age": "age_at_consent", "weight_kg": "weight_bl_kg"})
+    out["first_dose_date"] = pd.to_datetime(subjects["first_dose_date"]).dt.strftime("%Y-%m-%d").fillna("")
     get = lambda table, visit: out["usubjid"].map(table[visit]) if visit in table else pd.Series(np.nan, index=out.index)  # noqa: E731
     out["baseline_upcr"] = get(upcr, baseline_visit).round(6)
     out["w24_upcr"] = get(upcr, primary).round(6)
