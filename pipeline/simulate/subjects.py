@@ -99,7 +99,7 @@ def _add_demography(frame: pd.DataFrame, inputs: SimulationInputs, rng: np.rando
     frame["race"] = race
     hisp_share = frame["country"].map(lambda c: demo["hispanic_share"].get(c, demo["hispanic_share"]["default"]))
     hispanic = rng.random(n) < hisp_share.to_numpy(dtype=float)
-    frame["ethnicity"] = np.where(frame["country"] == "FRA", "NOT REPORTED",
+    frame["ethnicity"] = np.where(frame["country"].isin(demo.get("ethnicity_not_collected", [])), "NOT REPORTED",
                                   np.where(hispanic, "HISPANIC OR LATINO", "NOT HISPANIC OR LATINO"))
     frame["black"] = frame["race"].eq("BLACK OR AFRICAN AMERICAN").to_numpy()
     h = demo["height_cm"]
