@@ -152,16 +152,13 @@ def _form_columns(form: str, rows: pd.DataFrame, d: SiteDialect, meta: dict[str,
                 "weight": d.numbers(rows["dosing_weight"], 1)}
     elif form == "vs":
         units = inputs.sim["vs_units"][d.spec["vs_units"]]
-        h_unit, h_fac, h_dec = units["height"]
-        w_unit, w_fac, w_dec = units["weight"]
-        t_unit, t_fac, t_dec, t_off = units["temperature"]
-        height = rows["height"].to_numpy(dtype=float) * float(h_fac)
-        return {"height": d.numbers(height, int(h_dec)), "height_unit": np.where(np.isfinite(height), h_unit, ""),
-                "weight": d.numbers(rows["weight"].to_numpy(dtype=float) * float(w_fac), int(w_dec)),
-                "weight_unit": w_unit, "sbp": d.numbers(rows["sbp"], 0), "dbp": d.numbers(rows["dbp"], 0),
-                "bp_unit": units["bp"], "pulse": d.numbers(rows["pulse"], 0),
-                "temperature": d.numbers(rows["temperature"].to_numpy(dtype=float) * float(t_fac) + float(t_off), int(t_dec)),
-                "temperature_unit": t_unit}
+        cols = {"sbp": d.numbers(rows["sbp"], 0), "dbp": d.numbers(rows["dbp"], 0), "bp_unit": units["bp"],
+                "pulse": d.numbers(rows["pulse"], 0)}
+        for fld in ("height", "weight", "temperature"):  # [unit, factor, decimals(, offset)] from the truth's cm, kg, C
+            unit, factor, decimals, *offset = units[fld]
+            value = rows[fld].to_numpy(dtype=float) * float(factor) + sum(map(float, offset))
+            cols[fld], cols[f"{fld}_unit"] = d.numbers(value, int(decimals)), np.where(np.isfinite(value), unit, "")
+        return cols
     elif form == "lab":
         return _lab_columns(rows, d, meta)
     elif form == "sledai":
