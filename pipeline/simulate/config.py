@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import zlib
 from functools import lru_cache
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +26,7 @@ UNSCHEDULED = "UNSCHEDULED"     # visit name of an unscheduled visit in the trut
 REQUIRED_SIM_KEYS = ("seed", "screen_failures", "enrolment", "site_weights", "calibration",
                      "demography", "ie_criteria", "medical_history", "adverse_events",
                      "concomitant_medications", "dispositions", "lab", "sledai", "site_dialects",
-                     "vs_units", "codelists", "defects", "forms", "column_styles", "numeric_columns")
+                     "vs_units", "codelists", "defects", "forms", "coded_fields", "column_styles", "numeric_columns")
 REQUIRED_DIALECT_KEYS = ("format", "date", "time", "columns", "codes", "subject", "visit", "presence",
                          "treatment", "lab_units", "lab_names", "specimen_names", "vs_units", "language")
 
@@ -40,17 +40,28 @@ def rng_for(seed: int, name: str) -> np.random.Generator:
     return np.random.default_rng([int(seed), zlib.crc32(name.encode("utf-8"))])
 
 
-def scaled_count(default: int, n: int, n_default: int) -> int:
-    """A calibration count scaled from the default arm size to ``n`` (exact when ``n == n_default``).
+def draw_by_share(rng: np.random.Generator, shares: dict, n: int) -> np.ndarray:
+    """``n`` keys of ``shares`` drawn with probabilities proportional to their values.
 
-    >>> scaled_count(3, 39, 39), scaled_count(3, 3900, 39), scaled_count(3, 10, 39)
-    (3, 300, 1)
+    >>> draw_by_share(rng_for(1, "x"), {"A": 3, "B": 0}, 2).tolist()
+    ['A', 'A']
     """
-    if n_default <= 0:
-        raise ConfigError(f"default arm size must be > 0, got {n_default}")
-    if n == n_default:
-        return int(default)
-    return int(min(n, round(default * n / n_default)))
+    p = np.array([float(v) for v in shares.values()])
+    return rng.choice(list(shares), n, p=p / p.sum())
+
+
+def compute_apportion(total: int, weights) -> np.ndarray:
+    """Split ``total`` into integer parts proportional to ``weights`` (largest remainder).
+
+    >>> compute_apportion(57, [0.16, 0.12, 0.16, 0.14, 0.16, 0.12, 0.14]).tolist()
+    [9, 7, 9, 8, 9, 7, 8]
+    """
+    w = np.asarray(weights, dtype=float)
+    exact = total * w / w.sum()
+    parts = np.floor(exact).astype(int)
+    order = np.argsort(-(exact - parts), kind="stable")
+    parts[order[: total - parts.sum()]] += 1
+    return parts
 
 
 @dataclass(frozen=True)
@@ -73,10 +84,6 @@ class SimulationInputs:
         return str(self.design["study"]["studyid"])
 
     @property
-    def arms(self) -> list[dict[str, Any]]:
-        return list(self.design["arms"])
-
-    @property
     def sites(self) -> pd.DataFrame:
         return pd.DataFrame(self.design["sites"]).astype({"siteid": str})
 
@@ -93,15 +100,20 @@ class SimulationInputs:
         return str(visits.loc[visits["day"] < 1, "visit"].iloc[-1])
 
     def count(self, key: str, armcd: str) -> int:
-        """A calibration count for an arm, scaled to the run's arm size."""
+        """A calibration count for an arm, scaled from the default arm size to the run's (exact at the default).
+
+        >>> inputs = example_inputs()
+        >>> big = replace(inputs, n_by_arm={"ISCAL10": 3900})
+        >>> inputs.count("sae_subjects", "ISCAL10"), big.count("sae_subjects", "ISCAL10")
+        (6, 600)
+        """
         table = self.sim["calibration"].get(key)
         if not isinstance(table, dict) or armcd not in table:
             raise ConfigError(f"{self.sim_path}: calibration.{key} needs a value for arm {armcd}")
-        return scaled_count(int(table[armcd]), self.n_by_arm[armcd], self.n_default_by_arm[armcd])
-
-    @property
-    def is_default_design(self) -> bool:
-        return self.n_by_arm == self.n_default_by_arm
+        n, n_default, default = self.n_by_arm[armcd], self.n_default_by_arm[armcd], int(table[armcd])
+        if n_default <= 0:
+            raise ConfigError(f"default arm size must be > 0, got {n_default}")
+        return default if n == n_default else int(min(n, round(default * n / n_default)))
 
 
 def _arm_sizes(design: dict[str, Any], subjects: int | None, where: Path) -> tuple[dict[str, int], dict[str, int]]:
@@ -113,12 +125,7 @@ def _arm_sizes(design: dict[str, Any], subjects: int | None, where: Path) -> tup
         return dict(defaults), defaults
     if subjects < len(arms):
         raise ConfigError(f"--subjects {subjects}: need at least one subject per arm ({len(arms)} arms)")
-    ratios = np.array([float(a["ratio"]) for a in arms])
-    exact = subjects * ratios / ratios.sum()
-    sizes = np.floor(exact).astype(int)
-    order = np.argsort(-(exact - sizes), kind="stable")
-    sizes[order[: subjects - sizes.sum()]] += 1
-    sizes = np.maximum(sizes, 1)
+    sizes = np.maximum(compute_apportion(subjects, [float(a["ratio"]) for a in arms]), 1)
     return {a["armcd"]: int(n) for a, n in zip(arms, sizes)}, defaults
 
 
@@ -128,7 +135,16 @@ def _check_sim(sim: Any, path: Path, design: dict[str, Any], instrument: dict[st
     missing = [k for k in REQUIRED_SIM_KEYS if k not in sim]
     if missing:
         raise ConfigError(f"{path}: missing key(s) {', '.join(missing)}")
-    _check_schedule(design, path.parent / "study.yaml")
+    schedule, study_path = design.get("schedule"), path.parent / "study.yaml"
+    if not isinstance(schedule, dict):
+        raise ConfigError(f"{study_path}: missing key schedule (schedule of assessments: visits per form)")
+    planned = {str(v["visit"]) for v in design.get("visits", [])}
+    for form in SCHEDULED_FORMS:
+        if not isinstance(schedule.get(form), list):
+            raise ConfigError(f"{study_path}: schedule.{form} must be a list of visit names")
+        unknown = sorted(set(map(str, schedule[form])) - planned)
+        if unknown:
+            raise ConfigError(f"{study_path}: schedule.{form} names visit(s) {unknown} that are not in visits")
     sites = [str(s["siteid"]) for s in design.get("sites", [])]
     dialects = sim["site_dialects"]
     for site in sites:
@@ -138,14 +154,12 @@ def _check_sim(sim: Any, path: Path, design: dict[str, Any], instrument: dict[st
         absent = [k for k in REQUIRED_DIALECT_KEYS if k not in dialect]
         if absent:
             raise ConfigError(f"{path}: site_dialects.{site} misses {', '.join(absent)}")
-        if dialect["format"] not in FILE_FORMATS:
-            raise ConfigError(f"{path}: site_dialects.{site}.format '{dialect['format']}' not in {FILE_FORMATS}")
-        if dialect["columns"] not in sim["column_styles"]:
-            raise ConfigError(f"{path}: site_dialects.{site}.columns '{dialect['columns']}' not in column_styles")
-        for key, table in (("lab_units", sim["lab"]["unit_profiles"]), ("lab_names", sim["lab"]["test_names"]),
+        for key, known in (("format", FILE_FORMATS), ("columns", sim["column_styles"]),
+                           ("lab_units", sim["lab"]["unit_profiles"]), ("lab_names", sim["lab"]["test_names"]),
                            ("specimen_names", sim["lab"]["specimen_names"]), ("vs_units", sim["vs_units"])):
-            if dialect[key] not in table:
-                raise ConfigError(f"{path}: site_dialects.{site}.{key} '{dialect[key]}' is not defined")
+            if dialect[key] not in known:
+                raise ConfigError(f"{path}: site_dialects.{site}.{key} '{dialect[key]}' is not one of "
+                                  f"{', '.join(known)}")
         try:
             str(dialect.get("unscheduled", UNSCHEDULED)).format(k=1)
         except (KeyError, IndexError, ValueError):
@@ -177,19 +191,6 @@ def _check_sim(sim: Any, path: Path, design: dict[str, Any], instrument: dict[st
             raise ConfigError(f"{path}: sledai.fever_item needs sledai.fever_temperature (VS temperature with fever)")
 
 
-def _check_schedule(design: dict[str, Any], where: Path) -> None:
-    """The schedule of assessments (study.yaml ``schedule``) names planned visits only."""
-    schedule = design.get("schedule")
-    if not isinstance(schedule, dict):
-        raise ConfigError(f"{where}: missing key schedule (schedule of assessments: visits per form)")
-    planned = {str(v["visit"]) for v in design.get("visits", [])}
-    for form in SCHEDULED_FORMS:
-        visits = schedule.get(form)
-        if not isinstance(visits, list):
-            raise ConfigError(f"{where}: schedule.{form} must be a list of visit names")
-        unknown = sorted(set(map(str, visits)) - planned)
-        if unknown:
-            raise ConfigError(f"{where}: schedule.{form} names visit(s) {unknown} that are not in visits")
 
 
 def load_simulation_inputs(ctx, seed: int | None = None, subjects: int | None = None) -> SimulationInputs:
@@ -209,9 +210,7 @@ def load_simulation_inputs(ctx, seed: int | None = None, subjects: int | None = 
     if subjects is not None and subjects < 1:
         raise ConfigError(f"--subjects must be >= 1, got {subjects}")
     n_by_arm, n_default = _arm_sizes(design, subjects, ctx.specs_dir / "study.yaml")
-    total_default = sum(n_default.values())
-    n_rand = sum(n_by_arm.values())
-    n_sf = int(sim["screen_failures"]) if n_rand == total_default else int(round(sim["screen_failures"] * n_rand / total_default))
+    n_sf = int(round(sim["screen_failures"] * sum(n_by_arm.values()) / sum(n_default.values())))
     meddra, whodrug = (load_dictionary(ctx.standards_dir, name) for name in ("meddra-mini", "whodrug-mini"))
     llts = set(meddra["llt_name"])
     for entry in sim["adverse_events"]["catalogue"]:
@@ -233,8 +232,8 @@ def example_inputs(study: str = "iscalimab-ln") -> SimulationInputs:
     """The default inputs of a study (cached): what the docstring examples of this package use.
 
     >>> inputs = example_inputs()
-    >>> inputs.n_by_arm, inputs.n_screen_failures, inputs.is_default_design
-    ({'ISCAL10': 39, 'PBO': 18}, 14, True)
+    >>> inputs.n_by_arm, inputs.n_screen_failures
+    ({'ISCAL10': 39, 'PBO': 18}, 14)
     """
     from pipeline.common.study import StudyContext
 

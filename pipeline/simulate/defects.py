@@ -13,9 +13,9 @@ import numpy as np
 import pandas as pd
 
 from pipeline.common.errors import ConfigError
-from pipeline.simulate.render import SiteDialect
+from pipeline.simulate.formats import compute_format_date_parts
+from pipeline.simulate.render import DATE_FIELD, SiteDialect
 
-DATE_FIELD = {"lab": "date", "vs": "date", "sv": "date", "ae": "start_date", "cm": "start_date"}
 # (original month -> month of an impossible date, day): 30 Feb, 31 Apr/Jun/Sep/Nov
 _BAD_MONTH = np.array([0, 2, 2, 2, 4, 4, 6, 6, 6, 9, 9, 11, 11])
 _BAD_DAY = np.array([0, 30, 30, 30, 31, 31, 31, 31, 31, 31, 31, 31, 31])
@@ -40,7 +40,7 @@ class RawFile:
 
     @property
     def relpath(self) -> str:
-        return f"site_{self.siteid}/{self.form}.{self.dialect.format}"
+        return f"site_{self.siteid}/{self.form}.{self.dialect.spec['format']}"
 
 
 def compute_impossible_date_parts(year, month) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -58,12 +58,9 @@ def _pool(files: list[RawFile], forms, mask_fn) -> pd.DataFrame:
     for i, f in enumerate(files):
         if f.form not in forms or f.frame.empty:
             continue
-        mask = mask_fn(f)
-        if "_extra" in f.frame.columns:  # rows added by the visit log: never damaged, pools stay as before
-            mask = mask & ~f.frame["_extra"].to_numpy(dtype=bool)
-        if f.used:
-            mask = mask & ~np.isin(np.arange(len(f.frame)), list(f.used))
-        pos = np.flatnonzero(mask)
+        # rows added by the visit log are never damaged (pools stay as without them); one defect per row
+        pos = np.flatnonzero(mask_fn(f) & ~f.frame["_extra"].to_numpy(dtype=bool)
+                             & ~np.isin(np.arange(len(f.frame)), list(f.used)))
         if len(pos):
             parts.append(pd.DataFrame({"file": i, "pos": pos}))
     return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame({"file": [], "pos": []}, dtype=int)
@@ -72,8 +69,7 @@ def _pool(files: list[RawFile], forms, mask_fn) -> pd.DataFrame:
 def _pick(pool: pd.DataFrame, spec: dict, rng: np.random.Generator) -> pd.DataFrame:
     if pool.empty:
         return pool
-    k = max(int(spec.get("min", 1)), int(round(float(spec["rate"]) * len(pool))))
-    k = min(k, len(pool))
+    k = min(max(int(spec.get("min", 1)), int(round(float(spec["rate"]) * len(pool)))), len(pool))
     chosen = np.sort(rng.choice(len(pool), size=k, replace=False))
     return pool.iloc[chosen].sort_values(["file", "pos"], kind="mergesort")
 
@@ -107,13 +103,14 @@ def inject_defects(files: list[RawFile], spec: dict, rng: np.random.Generator) -
     def set_cells(cls, picks, fld, new_values_fn):
         for f_idx, part in picks.groupby("file", sort=True):
             f = files[int(f_idx)]
-            col = f.dialect.column(f.form, fld)
+            field = fld or DATE_FIELD[f.form]
+            col = f.dialect.column(f.form, field)
             pos = part["pos"].to_numpy()
             original = f.frame[col].iloc[pos].astype(str).to_numpy()
             injected = np.asarray(new_values_fn(f, pos), dtype=object)
             f.frame.iloc[pos, f.frame.columns.get_loc(col)] = injected
             for p, o, v in zip(pos, original, injected):
-                record(int(f_idx), p, cls, fld, o, v)
+                record(int(f_idx), p, cls, field, o, v)
 
     def free(f):
         return ~f.frame["_protected"].to_numpy(dtype=bool)
@@ -121,77 +118,72 @@ def inject_defects(files: list[RawFile], spec: dict, rng: np.random.Generator) -
     def written(f, fld):
         return f.frame[f.dialect.column(f.form, fld)].astype(str).to_numpy() != ""
 
+    def day_precise(f):
+        return free(f) & (f.frame["_date_precision"].to_numpy() == "D")
+
+    def measured(f):
+        return free(f) & ~f.frame["_censored"].to_numpy(dtype=bool)
+
+    def blank(f, pos):
+        return [""] * len(pos)
+
+    def impossible(f, pos):
+        d = pd.to_datetime(pd.Series(f.frame["_date"].to_numpy()[pos]))
+        y, m, dd = compute_impossible_date_parts(d.dt.year.to_numpy(), d.dt.month.to_numpy())
+        return compute_format_date_parts(y, m, dd, f.dialect.spec["date"])
+
+    def before_start(f, pos):
+        start = f.frame["_date"].to_numpy(dtype="datetime64[D]")[pos]
+        return f.dialect.dates(start - rng.integers(1, 11, len(pos)) * np.timedelta64(1, "D"))
+
+    def implausible(f, pos):
+        fr = f.frame
+        return f.dialect.numbers(fr["_value"].to_numpy()[pos] * fr["_factor"].to_numpy()[pos] * oor_factor,
+                                 fr["_decimals"].to_numpy()[pos])
+
+    def other_unit(f, pos):
+        fr = f.frame
+        site_factor = fr["_factor"].to_numpy()[pos]
+        alt = fr["_test"].iloc[pos].map(unit_factors).to_numpy(dtype=float)
+        value = fr["_value"].to_numpy()[pos] * np.where(np.isclose(site_factor, 1.0), alt, 1.0)
+        return f.dialect.numbers(value, np.where(value >= 100, 0, 2))
+
+    def wrong_total(f, pos):
+        total = pd.to_numeric(f.frame[f.dialect.column(f.form, "total")].iloc[pos], errors="coerce")
+        total = total.to_numpy(dtype=float)
+        step = rng.choice([-4, -2, -1, 1, 2, 4], len(pos))
+        step = np.where(total + step < 0, np.abs(step), step)
+        return f.dialect.numbers(total + step, 0)
+
+    oor_factor = float(spec.get("out_of_range_factor", 1000))
+    units = list(spec.get("unknown_units", ["??"]))
+    rules = {  # class -> (eligible rows, field (None: the form's date field), injected values)
+        "impossible_date": (lambda f: day_precise(f) & written(f, DATE_FIELD[f.form]), None, impossible),
+        "ae_end_before_start": (lambda f: day_precise(f) & f.frame["_has_end"].to_numpy(dtype=bool), "end_date",
+                                before_start),
+        "missing_subject_id": (free, "subject", blank),
+        "missing_result": (lambda f: free(f) & written(f, "result"), "result", blank),
+        "out_of_range_lab": (measured, "result", implausible),
+        "unit_mismatch": (lambda f: measured(f) & f.frame["_test"].isin(list(unit_factors)).to_numpy(), "result",
+                          other_unit),
+        "unknown_unit": (free, "unit", lambda f, pos: rng.choice(units, len(pos))),
+        "sledai_total_mismatch": (lambda f: free(f) & written(f, "total"), "total", wrong_total),
+    }
     for cls in [k for k in spec if isinstance(spec[k], dict) and "handling" in spec[k]]:
         cfg = spec[cls]
         forms = set(cfg["forms"])
-        if cls == "impossible_date":
-            picks = _pick(_pool(files, forms, lambda f: free(f) & (f.frame["_date_precision"].to_numpy() == "D")
-                                & written(f, DATE_FIELD[f.form])), cfg, rng)
-            for f_idx, part in picks.groupby("file", sort=True):
-                f = files[int(f_idx)]
-                d = pd.to_datetime(pd.Series(f.frame["_date"].to_numpy()[part["pos"].to_numpy()]))
-                y, m, dd = compute_impossible_date_parts(d.dt.year.to_numpy(), d.dt.month.to_numpy())
-                values = f.dialect.date_parts(y, m, dd)
-                set_cells(cls, part, DATE_FIELD[f.form], lambda _f, _p, v=values: v)
-        elif cls == "ae_end_before_start":
-            picks = _pick(_pool(files, forms, lambda f: free(f) & f.frame["_has_end"].to_numpy(dtype=bool)
-                                & (f.frame["_date_precision"].to_numpy() == "D")), cfg, rng)
-
-            def before_start(f, pos):
-                start = f.frame["_date"].to_numpy(dtype="datetime64[D]")[pos]
-                return f.dialect.dates(start - rng.integers(1, 11, len(pos)) * np.timedelta64(1, "D"))
-            set_cells(cls, picks, "end_date", before_start)
+        if cls in rules:
+            eligible, fld, new_values = rules[cls]
+            set_cells(cls, _pick(_pool(files, forms, eligible), cfg, rng), fld, new_values)
         elif cls == "duplicate_row":
             picks = _pick(_pool(files, forms, lambda f: np.ones(len(f.frame), dtype=bool)), cfg, rng)
             for f_idx, pos in zip(picks["file"], picks["pos"]):
-                f = files[int(f_idx)]
-                f.duplicates.append(int(pos))
+                files[int(f_idx)].duplicates.append(int(pos))
                 record(int(f_idx), pos, cls, None, "", "")
-        elif cls == "missing_subject_id":
-            picks = _pick(_pool(files, forms, free), cfg, rng)
-            set_cells(cls, picks, "subject", lambda f, pos: [""] * len(pos))
-        elif cls == "missing_result":
-            picks = _pick(_pool(files, forms, lambda f: free(f) & written(f, "result")), cfg, rng)
-            set_cells(cls, picks, "result", lambda f, pos: [""] * len(pos))
-        elif cls == "missing_date":
+        elif cls == "missing_date":  # at least one per form
             for form in sorted(forms):
-                sub = dict(cfg, min=1, rate=cfg["rate"])
-                picks = _pick(_pool(files, {form}, lambda f: free(f) & written(f, DATE_FIELD[f.form])), sub, rng)
-                set_cells(cls, picks, DATE_FIELD[form], lambda f, pos: [""] * len(pos))
-        elif cls == "out_of_range_lab":
-            factor = float(spec.get("out_of_range_factor", 1000))
-            picks = _pick(_pool(files, forms, lambda f: free(f) & ~f.frame["_censored"].to_numpy(dtype=bool)), cfg, rng)
-
-            def implausible(f, pos):
-                fr = f.frame
-                return f.dialect.numbers(fr["_value"].to_numpy()[pos] * fr["_factor"].to_numpy()[pos] * factor,
-                                         fr["_decimals"].to_numpy()[pos])
-            set_cells(cls, picks, "result", implausible)
-        elif cls == "unit_mismatch":
-            picks = _pick(_pool(files, forms, lambda f: free(f) & ~f.frame["_censored"].to_numpy(dtype=bool)
-                                & f.frame["_test"].isin(list(unit_factors)).to_numpy()), cfg, rng)
-
-            def other_unit(f, pos):
-                fr = f.frame
-                site_factor = fr["_factor"].to_numpy()[pos]
-                alt = fr["_test"].iloc[pos].map(unit_factors).to_numpy(dtype=float)
-                value = fr["_value"].to_numpy()[pos] * np.where(np.isclose(site_factor, 1.0), alt, 1.0)
-                return f.dialect.numbers(value, np.where(value >= 100, 0, 2))
-            set_cells(cls, picks, "result", other_unit)
-        elif cls == "unknown_unit":
-            units = list(spec.get("unknown_units", ["??"]))
-            picks = _pick(_pool(files, forms, free), cfg, rng)
-            set_cells(cls, picks, "unit", lambda f, pos: rng.choice(units, len(pos)))
-        elif cls == "sledai_total_mismatch":
-            picks = _pick(_pool(files, forms, lambda f: free(f) & written(f, "total")), cfg, rng)
-
-            def wrong_total(f, pos):
-                col = f.dialect.column(f.form, "total")
-                total = pd.to_numeric(f.frame[col].iloc[pos], errors="coerce").to_numpy(dtype=float)
-                step = rng.choice([-4, -2, -1, 1, 2, 4], len(pos))
-                step = np.where(total + step < 0, np.abs(step), step)
-                return f.dialect.numbers(total + step, 0)
-            set_cells(cls, picks, "total", wrong_total)
+                pool = _pool(files, {form}, lambda f: free(f) & written(f, DATE_FIELD[f.form]))
+                set_cells(cls, _pick(pool, dict(cfg, min=1), rng), None, blank)
         elif cls == "unknown_code":
             codes = spec.get("unknown_codes", {})
             targets = {"dm": ("sex", lambda f: np.ones(len(f.frame), dtype=bool)), "ae": ("severity", free)}

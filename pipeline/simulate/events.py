@@ -1,12 +1,13 @@
 """Event and intervention truth: adverse events, medications, medical history, eligibility,
-disposition and the visit log."""
+disposition, infusions (EX), vital signs (VS) and protocol deviations (DV)."""
 
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
 
-from pipeline.simulate.config import SimulationInputs, rng_for
+from pipeline.common.errors import ConfigError
+from pipeline.simulate.config import SimulationInputs, draw_by_share, rng_for
 from pipeline.simulate.subjects import DAY
 
 
@@ -21,12 +22,10 @@ def derive_vars_key_dates(subjects: pd.DataFrame, visits: pd.DataFrame, ex: pd.D
     """
     rng = rng_for(inputs.seed, "key_dates")
     out = subjects.copy()
-    first = ex.groupby("usubjid")["date"].min()
-    last = ex.groupby("usubjid")["date"].max()
-    last_visit = visits.groupby("usubjid")["date"].max()
-    out["first_dose_date"] = out["usubjid"].map(first)
-    out["last_infusion_date"] = out["usubjid"].map(last)
-    out["last_visit_date"] = out["usubjid"].map(last_visit)
+    infusions = ex.groupby("usubjid")["date"].agg(["min", "max"])
+    out["first_dose_date"] = out["usubjid"].map(infusions["min"])
+    out["last_infusion_date"] = out["usubjid"].map(infusions["max"])
+    out["last_visit_date"] = out["usubjid"].map(visits.groupby("usubjid")["date"].max())
     n = len(out)
     dw_date = out["last_infusion_date"].to_numpy(dtype="datetime64[D]") + rng.integers(2, 10, n) * DAY
     out["dw_date"] = np.where(out["drug_withdrawn"], dw_date, np.datetime64("NaT"))
@@ -89,23 +88,17 @@ def build_ae_truth(subjects: pd.DataFrame, inputs: SimulationInputs) -> pd.DataF
     spec = inputs.sim["adverse_events"]
     cal = inputs.sim["calibration"]
     rng = rng_for(inputs.seed, "ae")
-    catalogue = pd.DataFrame(spec["catalogue"])
-    if "serious" not in catalogue:
-        catalogue["serious"] = False
+    catalogue = pd.DataFrame(spec["catalogue"]).reindex(columns=["llt", "weight", "serious", "arms"])
     catalogue["serious"] = catalogue["serious"].eq(True)
-    if "arms" not in catalogue:
-        catalogue["arms"] = None
     rand = subjects[subjects["randomised"]].reset_index(drop=True)
     rate = float(inputs.design["endpoints"].get("any_ae_rate_target", 0.9))
     events = []
     any_teae = np.zeros(len(rand), dtype=bool)
-    sae_subject = np.zeros(len(rand), dtype=bool)
     for armcd in inputs.n_by_arm:
         idx = np.flatnonzero((rand["armcd"] == armcd).to_numpy())
         n_sae_subj = inputs.count("sae_subjects", armcd)
         n_sae_ev = max(inputs.count("sae_events", armcd), n_sae_subj)
         sae_subj = rng.choice(idx, size=min(n_sae_subj, len(idx)), replace=False) if n_sae_subj else idx[:0]
-        sae_subject[sae_subj] = True
         owners = np.concatenate([sae_subj, rng.choice(sae_subj, n_sae_ev - len(sae_subj))]) if len(sae_subj) else idx[:0]
         allowed = catalogue[catalogue["serious"] & catalogue["arms"].apply(lambda a: not isinstance(a, list) or armcd in a)]
         terms = rng.choice(allowed["llt"].to_numpy(), len(owners))
@@ -122,8 +115,7 @@ def build_ae_truth(subjects: pd.DataFrame, inputs: SimulationInputs) -> pd.DataF
         others = rng.choice(np.setdiff1d(idx, must), size=n_any - len(must), replace=False)
         any_teae[np.union1d(must, others)] = True
     # regular (non-serious) treatment-emergent events
-    calib_subj = np.concatenate([e["subj"].to_numpy() for e in events]) if events else np.array([], int)
-    has_calib = np.isin(np.arange(len(rand)), calib_subj)
+    has_calib = np.isin(np.arange(len(rand)), np.concatenate([e["subj"].to_numpy() for e in events]))
     k = np.where(any_teae, rng.poisson(cal["teae_mean_extra_events"], len(rand)) + np.where(has_calib, 0, 1), 0)
     regular_pool = catalogue[catalogue["weight"] > 0]
     p = regular_pool["weight"].to_numpy(dtype=float)
@@ -170,9 +162,7 @@ def build_ae_truth(subjects: pd.DataFrame, inputs: SimulationInputs) -> pd.DataF
     for criterion, column in SERIOUSNESS_COLUMNS.items():
         has = ae["llt"].map(lambda t, c=criterion: c in criteria.get(t, set())).to_numpy(dtype=bool)
         ae[column] = np.where(kind == "sae", np.where(has, "Y", "N"), None)
-    sev_names = list(spec["severity_share"])
-    sev_p = np.array([float(spec["severity_share"][s]) for s in sev_names])
-    severity = rng.choice(sev_names, m, p=sev_p / sev_p.sum())
+    severity = draw_by_share(rng, spec["severity_share"], m)
     severity = np.where(kind == "sae", rng.choice(["MODERATE", "SEVERE"], m, p=[0.4, 0.6]), severity)
     severity = np.where(kind == "dw", rng.choice(["MODERATE", "SEVERE"], m, p=[0.6, 0.4]), severity)
     ae["severity"] = severity
@@ -189,9 +179,8 @@ def build_ae_truth(subjects: pd.DataFrame, inputs: SimulationInputs) -> pd.DataF
     ae["treatment_emergent"] = start >= d1
     ae = ae.sort_values(["usubjid", "start_date", "kind", "llt"], kind="mergesort").reset_index(drop=True)
     ae["line"] = ae.groupby("usubjid").cumcount() + 1
-    first_te = ae[ae["treatment_emergent"]].groupby("usubjid")["line"].transform("min")
-    is_first_te = pd.Series(False, index=ae.index)
-    is_first_te.loc[first_te.index] = (ae.loc[first_te.index, "line"] == first_te).to_numpy()
+    te = ae["treatment_emergent"]
+    is_first_te = te & ~ae["usubjid"].where(te).duplicated()
     ae["protected"] = (ae["kind"].isin(["sae", "dw"]) | is_first_te).to_numpy()
     # partial start dates on a few non-key events whose month is after the first-dose month
     d1s = pd.to_datetime(ae["first_dose_date"])
@@ -233,9 +222,8 @@ def build_cm_truth(subjects: pd.DataFrame, ae: pd.DataFrame, inputs: SimulationI
             continue
         start = take["consent_date"].to_numpy(dtype="datetime64[D]") - np.rint(rng.uniform(lo, hi, n) * 365.25).astype(int) * DAY
         ongoing = rng.random(n) < 0.85
-        d1 = take["first_dose_date"].to_numpy(dtype="datetime64[D]")
-        eos = take["eos_date"].to_numpy(dtype="datetime64[D]")
-        end = np.minimum(d1 + rng.integers(30, 300, n) * DAY, eos)
+        end = np.minimum(take["first_dose_date"].to_numpy(dtype="datetime64[D]") + rng.integers(30, 300, n) * DAY,
+                         take["eos_date"].to_numpy(dtype="datetime64[D]"))
         frames.append(pd.DataFrame({
             "usubjid": take["usubjid"].to_numpy(), "siteid": take["siteid"].to_numpy(), "drug": med["drug"],
             "medication": rng.choice(med["verbatim"], n), "dose": rng.choice(np.asarray(med["dose"], dtype=float), n),
@@ -292,17 +280,15 @@ def build_mh_truth(subjects: pd.DataFrame, inputs: SimulationInputs) -> pd.DataF
     n = len(subjects)
     consent = subjects["consent_date"].to_numpy(dtype="datetime64[D]")
     lo, hi = spec["sle_years_before_consent"]
-    frames = [pd.DataFrame({"usubjid": subjects["usubjid"], "siteid": subjects["siteid"], "category": "SLE",
-                            "term_key": "sle", "start_date": consent - np.rint(rng.uniform(lo, hi, n) * 365.25).astype(int) * DAY,
-                            "start_precision": np.where(rng.random(n) < 0.2, "M", "D"), "ongoing": "Y",
-                            "end_date": np.full(n, np.datetime64("NaT"), dtype="datetime64[ns]"), "biopsy_class": "", "order": 0})]
+    ongoing = {"usubjid": subjects["usubjid"], "siteid": subjects["siteid"], "ongoing": "Y",
+               "end_date": np.full(n, np.datetime64("NaT"), dtype="datetime64[ns]"), "biopsy_class": ""}
+    frames = [pd.DataFrame({**ongoing, "category": "SLE", "term_key": "sle", "order": 0,
+                            "start_date": consent - np.rint(rng.uniform(lo, hi, n) * 365.25).astype(int) * DAY,
+                            "start_precision": np.where(rng.random(n) < 0.2, "M", "D")})]
     blo, bhi = spec["biopsy_days_before_consent"]
-    classes = list(spec["biopsy_class_share"])
-    cp = np.array([float(spec["biopsy_class_share"][c]) for c in classes])
-    frames.append(pd.DataFrame({"usubjid": subjects["usubjid"], "siteid": subjects["siteid"], "category": "BIOPSY",
-                                "term_key": "biopsy", "start_date": consent - rng.integers(blo, bhi + 1, n) * DAY,
-                                "start_precision": "D", "ongoing": "Y", "end_date": np.full(n, np.datetime64("NaT"), dtype="datetime64[ns]"),
-                                "biopsy_class": rng.choice(classes, n, p=cp / cp.sum()), "order": 1}))
+    frames.append(pd.DataFrame({**ongoing, "category": "BIOPSY", "term_key": "biopsy", "order": 1,
+                                "start_date": consent - rng.integers(blo, bhi + 1, n) * DAY, "start_precision": "D",
+                                "biopsy_class": draw_by_share(rng, spec["biopsy_class_share"], n)}))
     # screen failures on the biopsy criterion: pure class V, or a biopsy older than allowed
     bx_ids = {c["id"] for c in inputs.sim["ie_criteria"] if c.get("mh") == "biopsy"}
     bx_fail = subjects["ie_failed"].isin(bx_ids).to_numpy() if "ie_failed" in subjects else np.zeros(n, bool)
@@ -344,25 +330,20 @@ def build_ds_truth(subjects: pd.DataFrame, inputs: SimulationInputs) -> pd.DataF
     >>> ds.loc[ds["milestone"] == "END OF STUDY", "status"].value_counts().to_dict()
     {'COMPLETED': 31, 'DISCONTINUED': 26}
     """
-    rows = []
-    sf = subjects[subjects["screen_failure"]]
-    rows.append(pd.DataFrame({"usubjid": sf["usubjid"], "siteid": sf["siteid"], "milestone": "SCREENING",
-                              "status": "SCREEN FAILURE", "reason": "FAILURE TO MEET INCLUSION/EXCLUSION CRITERIA",
-                              "date": sf["consent_date"], "order": 0}))
-    rand = subjects[subjects["randomised"]]
-    rows.append(pd.DataFrame({"usubjid": rand["usubjid"], "siteid": rand["siteid"], "milestone": "RANDOMISATION",
-                              "status": "RANDOMIZED", "reason": "", "date": rand["rand_date"], "order": 1}))
+    sf, rand = subjects[subjects["screen_failure"]], subjects[subjects["randomised"]]
     trt_reason = np.where(rand["drug_withdrawn"], "ADVERSE EVENT", rand["study_reason"])
-    rows.append(pd.DataFrame({"usubjid": rand["usubjid"], "siteid": rand["siteid"], "milestone": "END OF TREATMENT",
-                              "status": np.where(rand["completed_treatment"], "COMPLETED", "DISCONTINUED"),
-                              "reason": np.where(rand["completed_treatment"], "", trt_reason),
-                              "date": rand["dw_date"].where(rand["drug_withdrawn"], rand["last_infusion_date"]),
-                              "order": 2}))
-    rows.append(pd.DataFrame({"usubjid": rand["usubjid"], "siteid": rand["siteid"], "milestone": "END OF STUDY",
-                              "status": np.where(rand["completed_study"], "COMPLETED", "DISCONTINUED"),
-                              "reason": np.where(rand["completed_study"], "", rand["study_reason"]),
-                              "date": rand["eos_date"], "order": 3}))
-    ds = pd.concat(rows, ignore_index=True).sort_values(["usubjid", "order"], kind="mergesort").reset_index(drop=True)
+    milestones = [  # (who, milestone, status, reason, date), in the order a subject reaches them
+        (sf, "SCREENING", "SCREEN FAILURE", "FAILURE TO MEET INCLUSION/EXCLUSION CRITERIA", sf["consent_date"]),
+        (rand, "RANDOMISATION", "RANDOMIZED", "", rand["rand_date"]),
+        (rand, "END OF TREATMENT", np.where(rand["completed_treatment"], "COMPLETED", "DISCONTINUED"),
+         np.where(rand["completed_treatment"], "", trt_reason),
+         rand["dw_date"].where(rand["drug_withdrawn"], rand["last_infusion_date"])),
+        (rand, "END OF STUDY", np.where(rand["completed_study"], "COMPLETED", "DISCONTINUED"),
+         np.where(rand["completed_study"], "", rand["study_reason"]), rand["eos_date"])]
+    ds = pd.concat([pd.DataFrame({"usubjid": who["usubjid"], "siteid": who["siteid"], "milestone": milestone,
+                                  "status": status, "reason": reason, "date": date, "order": order})
+                    for order, (who, milestone, status, reason, date) in enumerate(milestones)], ignore_index=True)
+    ds = ds.sort_values(["usubjid", "order"], kind="mergesort").reset_index(drop=True)
     ds["protected"] = ds["usubjid"].isin(rand["usubjid"]).to_numpy()
     return ds
 
@@ -375,12 +356,153 @@ def build_ie_truth(subjects: pd.DataFrame, inputs: SimulationInputs) -> pd.DataF
     >>> len(ie), set(ie["met"]) <= {"Y", "N"}
     (14, True)
     """
-    crit = pd.DataFrame(inputs.sim["ie_criteria"]).set_index("id")
+    crit = pd.DataFrame(inputs.sim["ie_criteria"]).set_index("id")[["category", "text"]]
     sf = subjects[subjects["screen_failure"]]
     ie = pd.DataFrame({"usubjid": sf["usubjid"], "siteid": sf["siteid"], "date": sf["consent_date"],
-                       "criterion": sf["ie_failed"]})
-    ie["category"] = ie["criterion"].map(crit["category"])
-    ie["text"] = ie["criterion"].map(crit["text"])
+                       "criterion": sf["ie_failed"]}).join(crit, on="criterion")
     ie["met"] = np.where(ie["category"] == "INCLUSION", "N", "Y")
     ie["protected"] = False
     return ie.reset_index(drop=True)
+
+
+def build_ex_truth(subjects: pd.DataFrame, visits: pd.DataFrame, inputs: SimulationInputs) -> pd.DataFrame:
+    """One row per infusion given: date, start/end minutes, dosing weight (kg), dose (mg).
+
+    >>> from pipeline.simulate.stage import example_truth
+    >>> ex = example_truth()["ex"]
+    >>> len(ex), int(ex.groupby("usubjid").size().max()), bool((ex["dose"] % 1 == 0).all())
+    (388, 7, True)
+    """
+    rng = rng_for(inputs.seed, "ex")
+    dosing = inputs.design["dosing"]
+    days = set(dosing["infusion_days"])
+    per_kg = {a["armcd"]: float(a["dose_per_kg"]) for a in inputs.design["arms"]}
+    inf_visits = inputs.visits.loc[inputs.visits["day"].isin(days), "visitnum"]
+    rand = subjects[subjects["randomised"]]
+    ex = visits[visits["visitnum"].isin(inf_visits)].merge(
+        rand[["usubjid", "siteid", "armcd", "weight_kg", "last_infusion_visitnum"]], on="usubjid")
+    ex = ex[ex["visitnum"] <= ex["last_infusion_visitnum"]]
+    ex = ex.sort_values(["usubjid", "visitnum"], kind="mergesort").reset_index(drop=True)
+    n = len(ex)
+    start = 8 * 60 + 5 * rng.integers(0, 73, n)
+    interrupted = rng.random(n) < 0.03
+    duration = int(dosing["infusion_minutes"]) + rng.integers(0, 11, n) + np.where(interrupted, rng.integers(20, 46, n), 0)
+    ex["start_min"] = start
+    ex["end_min"] = start + duration
+    ex["interrupted"] = np.where(interrupted, "Y", "N")
+    ex["dosing_weight"] = ex["weight_kg"].round(1)
+    ex["dose"] = np.round(ex["armcd"].map(per_kg).to_numpy(dtype=float) * ex["dosing_weight"].to_numpy(), 1)
+    first = ex.groupby("usubjid")["visitnum"].transform("min")
+    ex["protected"] = (ex["visitnum"] == first).to_numpy()
+    return ex[["usubjid", "siteid", "visitnum", "visit", "date", "start_min", "end_min", "dosing_weight",
+               "dose", "interrupted", "protected"]]
+
+
+def build_vs_truth(subjects: pd.DataFrame, visits: pd.DataFrame, sledai: pd.DataFrame,
+                   inputs: SimulationInputs) -> pd.DataFrame:
+    """One row per subject and vital-signs visit (wide), weight in kg, height in cm, temperature in C.
+
+    >>> from pipeline.simulate.stage import example_truth
+    >>> vs = example_truth()["vs"]
+    >>> int(vs["height"].notna().sum()), bool(vs["temperature"].between(35, 40).all())
+    (71, True)
+    """
+    rng = rng_for(inputs.seed, "vs")
+    sched = set(inputs.design["schedule"]["vs"])
+    height_at = set(inputs.design["schedule"]["height_at"])
+    baseline_visit = inputs.baseline_visit
+    vs = visits[visits["visit"].isin(sched)].merge(
+        subjects[["usubjid", "siteid", "height_cm", "weight_kg"]], on="usubjid")
+    vs = vs.sort_values(["usubjid", "visitnum"], kind="mergesort").reset_index(drop=True)
+    n = len(vs)
+    codes, idx = np.unique(vs["usubjid"].to_numpy(), return_inverse=True)
+    sbp_bl = rng.normal(130, 14, len(codes))[idx]
+    dbp_bl = rng.normal(82, 9, len(codes))[idx]
+    vs["height"] = np.where(vs["visit"].isin(height_at), vs["height_cm"], np.nan)
+    weight = vs["weight_kg"].to_numpy() * np.exp(rng.normal(0, 0.012, n))
+    vs["weight"] = np.where(vs["visit"] == baseline_visit, vs["weight_kg"], np.round(weight, 1))
+    vs["sbp"] = np.rint(sbp_bl + rng.normal(0, 8, n))
+    vs["dbp"] = np.rint(np.minimum(dbp_bl + rng.normal(0, 6, n), vs["sbp"] - 25))
+    vs["pulse"] = np.rint(rng.normal(76, 10, n))
+    temp = rng.normal(36.7, 0.25, n).clip(35.8, 37.6)
+    fever_item = inputs.sim["sledai"].get("fever_item")  # the instrument's Fever item (simulation.yaml)
+    if fever_item is not None and fever_item in sledai:
+        fever = sledai[["usubjid", "visitnum", fever_item]]
+        merged = vs[["usubjid", "visitnum"]].merge(fever, on=["usubjid", "visitnum"], how="left")
+        has_fever = merged[fever_item].eq(True).to_numpy()
+        temp = np.where(has_fever, float(inputs.sim["sledai"]["fever_temperature"]) + rng.normal(0, 0.2, n), temp)
+    vs["temperature"] = np.round(temp, 1)
+    vs["protected"] = False
+    return vs[["usubjid", "siteid", "visitnum", "visit", "date", "height", "weight", "sbp", "dbp", "pulse",
+               "temperature", "protected"]]
+
+
+DV_COLUMNS = ["usubjid", "siteid", "line", "term_key", "category", "severity", "start_date", "protected"]
+
+
+def _catalogue(inputs: SimulationInputs) -> pd.DataFrame:
+    spec = inputs.sim["protocol_deviations"]
+    rows = []
+    for i, entry in enumerate(spec["catalogue"]):
+        for key in ("term", "category", "severity"):
+            if key not in entry:
+                raise ConfigError(f"{inputs.sim_path}: protocol_deviations.catalogue[{i}] misses {key}")
+        if entry["severity"] not in ("MAJOR", "MINOR"):
+            raise ConfigError(f"{inputs.sim_path}: protocol_deviations.catalogue[{i}].severity must be MAJOR or MINOR")
+        rows.append({"term_key": f"dv:{i}", "category": entry["category"], "severity": entry["severity"],
+                     "weight": float(entry.get("weight", 1)), "at": entry.get("at", "treatment")})
+    return pd.DataFrame(rows)
+
+
+def build_dv_truth(subjects: pd.DataFrame, visits: pd.DataFrame, inputs: SimulationInputs) -> pd.DataFrame:
+    """One row per protocol deviation: subject, line, catalogue term, category, MAJOR/MINOR, start date.
+
+    A handful of randomised subjects get one MAJOR deviation (they leave the per-protocol set); a
+    share of subjects get MINOR ones. Terms come from ``simulation.yaml: protocol_deviations``; the
+    start date falls between the subject's first dose and last visit (eligibility deviations: the
+    randomisation date). Own random stream, so nothing else of the simulation moves.
+
+    >>> from pipeline.simulate.stage import example_truth
+    >>> from pipeline.simulate.config import example_inputs
+    >>> t = example_truth()
+    >>> dv = build_dv_truth(t["subjects"], t["visits"], example_inputs())
+    >>> int(dv.loc[dv["severity"] == "MAJOR", "usubjid"].nunique()), bool((dv["severity"] == "MINOR").sum() > 5)
+    (4, True)
+    """
+    if "protocol_deviations" not in inputs.sim:
+        return pd.DataFrame(columns=DV_COLUMNS)
+    spec = inputs.sim["protocol_deviations"]
+    cat = _catalogue(inputs)
+    rng = rng_for(inputs.seed, "protocol_deviations")
+    randomised = subjects[subjects["randomised"]].sort_values("usubjid").reset_index(drop=True)
+    ids = randomised["usubjid"].to_numpy()
+    k = int(min(int(spec.get("major_subjects", 0)), len(ids)))
+    major_ids = np.sort(rng.choice(ids, size=k, replace=False)) if k else ids[:0]
+    minor_mask = rng.random(len(ids)) < float(spec.get("minor_share", 0.0))
+    n_minor = np.where(minor_mask, 1 + rng.poisson(float(spec.get("minor_extra_mean", 0.0)), len(ids)), 0)
+    major = cat[cat["severity"] == "MAJOR"].reset_index(drop=True)
+    minor = cat[cat["severity"] == "MINOR"].reset_index(drop=True)
+    if (k and major.empty) or (n_minor.sum() and minor.empty):
+        raise ConfigError(f"{inputs.sim_path}: protocol_deviations.catalogue needs MAJOR and MINOR terms")
+    pick_major = rng.choice(len(major), size=k, p=major["weight"] / major["weight"].sum()) if k else np.array([], int)
+    minor_owner = np.repeat(ids, n_minor)
+    pick_minor = (rng.choice(len(minor), size=len(minor_owner), p=minor["weight"] / minor["weight"].sum())
+                  if len(minor_owner) else np.array([], int))
+    rows = pd.concat([major.iloc[pick_major].assign(usubjid=major_ids),
+                      minor.iloc[pick_minor].assign(usubjid=minor_owner)], ignore_index=True)
+    # dates: eligibility deviations on the randomisation date, others between first dose and last visit
+    info = randomised.set_index("usubjid")
+    first = pd.to_datetime(rows["usubjid"].map(info["first_dose_date"])).fillna(pd.to_datetime(rows["usubjid"].map(info["rand_date"])))
+    last_visit = visits.groupby("usubjid")["date"].max()
+    last = pd.to_datetime(rows["usubjid"].map(last_visit))
+    span = np.maximum((last - first).dt.days.fillna(0).to_numpy(dtype=int), 0)
+    offset = np.floor(rng.random(len(rows)) * (span + 1)).astype(int)
+    start = first + pd.to_timedelta(offset, unit="D")
+    at_randomisation = (rows["at"] == "randomisation").to_numpy()
+    rand_date = pd.to_datetime(rows["usubjid"].map(info["rand_date"]))
+    rows["start_date"] = np.where(at_randomisation, rand_date, start).astype("datetime64[ns]")
+    rows["siteid"] = rows["usubjid"].map(info["siteid"])
+    rows = rows.sort_values(["usubjid", "start_date", "term_key"], kind="mergesort").reset_index(drop=True)
+    rows["line"] = rows.groupby("usubjid").cumcount() + 1
+    rows["protected"] = True                      # deviations are not damaged by the defect injector
+    return rows[DV_COLUMNS]

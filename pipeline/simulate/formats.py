@@ -60,15 +60,9 @@ def _format_scaled(signed: np.ndarray, decimals: int, decimal_mark: str) -> np.n
     scaled = np.where(missing, 0, np.abs(signed))
     scale = 10 ** decimals
     whole = (scaled // scale).astype(str).astype(object)
+    text = whole
     if decimals:
-        if decimals <= 4:
-            table = np.array([str(i).zfill(decimals) for i in range(scale)], dtype=object)
-            frac = table[scaled % scale]
-        else:
-            frac = pd.Series((scaled % scale).astype(str)).str.zfill(decimals).to_numpy(dtype=object)
-        text = whole + decimal_mark + frac
-    else:
-        text = whole
+        text = whole + decimal_mark + np.char.zfill((scaled % scale).astype(str), decimals).astype(object)
     text = np.where(negative, "-" + text, text)
     return np.where(missing, "", text).astype(object)
 
@@ -88,9 +82,7 @@ def compute_format_date_parts(year, month, day, pattern: str, precision=None) ->
     """
     if pattern not in DATE_PATTERNS:
         raise ConfigError(f"unknown date pattern '{pattern}' (known: {', '.join(DATE_PATTERNS)})")
-    year = np.asarray(year, dtype=np.int64)
-    month = np.asarray(month, dtype=np.int64)
-    day = np.asarray(day, dtype=np.int64)
+    year, month, day = (np.asarray(v, dtype=np.int64) for v in (year, month, day))
     prec = np.full(year.shape, "D", dtype=object) if precision is None else np.asarray(precision, dtype=object)
     yyyy = year.astype(str).astype(object)
     mm = _TWO_DIGITS[np.clip(month, 0, 99)]

@@ -2,7 +2,8 @@
 
 Values are in the canonical units of ``simulation.yaml: lab.canonical``. ``reported`` is the value
 a site writes (rounded in its own unit) converted back to canonical units, so that downstream
-recomputation from the raw files sees exactly these numbers.
+recomputation from the raw files sees exactly these numbers. Calibration is exact by construction
+(moments that an analysis will recover, not seed hunting).
 """
 
 from __future__ import annotations
@@ -12,9 +13,129 @@ import pandas as pd
 
 from pipeline.common.errors import ConfigError
 from pipeline.common.numbers import round_half_away
-from pipeline.simulate.calibrate import compute_ancova_calibrated
-from pipeline.simulate.ckd_epi import compute_creatinine_from_egfr_ckd_epi_2009, compute_egfr_ckd_epi_2009
 from pipeline.simulate.config import SimulationInputs, rng_for
+
+
+def compute_ancova_calibrated(y, x, group, target_mean: dict, lower=None, upper=None,
+                              max_iter: int = 500) -> np.ndarray:
+    """Shift and de-correlate ``y`` within each group so that an ANCOVA of ``y`` on group + ``x``
+    has a zero slope for ``x`` and LS means exactly ``target_mean[group]``.
+
+    Within every group ``y`` is made uncorrelated with ``x`` (the pooled within-group slope is then
+    0, so LS means equal group means) and shifted to the target mean. Optional per-element bounds
+    are met by alternating projections (clip, then re-project on the moment constraints).
+
+    >>> y = np.array([0.1, -0.4, 0.3, -1.0, -0.2, 0.0])
+    >>> x = np.array([1.0, 1.5, 0.8, 1.2, 0.9, 1.1])
+    >>> g = np.array(["A", "A", "A", "B", "B", "B"])
+    >>> out = compute_ancova_calibrated(y, x, g, {"A": -1.0, "B": -0.5})
+    >>> [round(float(out[g == k].mean()), 12) for k in "AB"]
+    [-1.0, -0.5]
+    >>> round(float(np.cov(out[g == "A"], x[g == "A"])[0, 1]), 12)
+    0.0
+    """
+    y = np.asarray(y, dtype=float).copy()
+    x = np.asarray(x, dtype=float)
+    group = np.asarray(group)
+    if not (y.shape == x.shape == group.shape):
+        raise ConfigError(f"y, x and group must have the same length ({y.shape}, {x.shape}, {group.shape})")
+    missing = sorted(set(group.tolist()) - set(target_mean))
+    if missing:
+        raise ConfigError(f"no target mean for group(s) {missing}")
+    lo = np.full(y.shape, -np.inf) if lower is None else np.asarray(lower, dtype=float)
+    hi = np.full(y.shape, np.inf) if upper is None else np.asarray(upper, dtype=float)
+    if np.any(lo > hi):
+        raise ConfigError("calibration bounds: lower > upper for some element")
+
+    def project(values: np.ndarray) -> np.ndarray:
+        out = values.copy()
+        for key in np.unique(group):
+            m = group == key
+            xc = x[m] - x[m].mean()
+            denom = float(xc @ xc)
+            slope = float(xc @ (out[m] - out[m].mean())) / denom if denom > 0 else 0.0
+            resid = out[m] - slope * xc
+            out[m] = resid - resid.mean() + target_mean[key]
+        return out
+
+    y = project(y)
+    for _ in range(max_iter):
+        if np.all(y >= lo - 1e-12) and np.all(y <= hi + 1e-12):
+            break
+        y = project(np.clip(y, lo, hi))
+    return y
+
+
+def compute_toggles_for_sum(deficit: int, candidates: pd.DataFrame, rng: np.random.Generator) -> pd.DataFrame:
+    """Choose candidate moves whose signed weights add up to ``deficit`` (greedy, largest first).
+
+    ``candidates`` has columns ``weight`` (positive int) and ``sign`` (+1 raises the sum, -1
+    lowers it); the chosen rows are returned (a subset). Raises when the sum cannot be reached.
+
+    >>> c = pd.DataFrame({"weight": [4, 4, 2, 1, 1], "sign": [1, 1, 1, -1, 1]})
+    >>> chosen = compute_toggles_for_sum(7, c, np.random.default_rng(0))
+    >>> int((chosen.weight * chosen.sign).sum())
+    7
+    """
+    if deficit == 0 or candidates.empty:
+        if deficit != 0:
+            raise ConfigError(f"cannot reach the calibration sum: {deficit} left and no candidate")
+        return candidates.iloc[0:0]
+    sign = 1 if deficit > 0 else -1
+    remaining = abs(int(deficit))
+    pool = candidates[candidates["sign"] == sign]
+    pool = pool.iloc[rng.permutation(len(pool))]
+    chosen = []
+    for weight in sorted(pool["weight"].unique(), reverse=True):
+        rows = pool[pool["weight"] == weight]
+        take = min(remaining // int(weight), len(rows))
+        if take:
+            chosen.append(rows.iloc[:take])
+            remaining -= take * int(weight)
+    if remaining:
+        raise ConfigError(f"cannot reach the calibration sum exactly: {sign * remaining} left")
+    return pd.concat(chosen) if chosen else candidates.iloc[0:0]
+
+
+def _factors(age, female, black):
+    # CKD-EPI 2009 (Levey 2009): eGFR = 141 x min(Scr/k, 1)^a x max(Scr/k, 1)^-1.209 x 0.993^age
+    # x 1.018 [female] x 1.159 [Black], k = 0.7 (F) / 0.9 (M), a = -0.329 (F) / -0.411 (M), Scr in mg/dL
+    female = np.asarray(female, dtype=bool)
+    black = np.asarray(black, dtype=bool)
+    k = np.where(female, 0.7, 0.9)
+    a = np.where(female, -0.329, -0.411)
+    scale = 141.0 * 0.993 ** np.asarray(age, dtype=float) * np.where(female, 1.018, 1.0) * np.where(black, 1.159, 1.0)
+    return k, a, scale
+
+
+def compute_egfr_ckd_epi_2009(creatinine_mg_dl, age, female, black) -> np.ndarray:
+    """eGFR (mL/min/1.73 m2) from serum creatinine in mg/dL.
+
+    >>> compute_egfr_ckd_epi_2009([0.7, 1.2], [40, 40], [True, False], [False, False]).round(1).tolist()
+    [108.4, 75.2]
+    """
+    scr = np.asarray(creatinine_mg_dl, dtype=float)
+    if np.any(scr[np.isfinite(scr)] <= 0):
+        raise ConfigError("serum creatinine must be > 0 mg/dL for CKD-EPI")
+    k, a, scale = _factors(age, female, black)
+    ratio = scr / k
+    return scale * np.minimum(ratio, 1.0) ** a * np.maximum(ratio, 1.0) ** -1.209
+
+
+def compute_creatinine_from_egfr_ckd_epi_2009(egfr, age, female, black) -> np.ndarray:
+    """Serum creatinine (mg/dL) that gives ``egfr`` under CKD-EPI 2009 (inverse of the above).
+
+    >>> scr = compute_creatinine_from_egfr_ckd_epi_2009([108.4, 75.2], [40, 40], [True, False], [False, False])
+    >>> scr.round(2).tolist()
+    [0.7, 1.2]
+    """
+    egfr = np.asarray(egfr, dtype=float)
+    if np.any(egfr <= 0):
+        raise ConfigError("eGFR must be > 0 to invert CKD-EPI")
+    k, a, scale = _factors(age, female, black)
+    q = egfr / scale                       # = min(r,1)^a * max(r,1)^-1.209
+    ratio = np.where(q >= 1.0, q ** (1.0 / a), q ** (-1.0 / 1.209))
+    return ratio * k
 
 
 def compute_time_fraction(study_day, primary_day: int, exponent: float = 0.7) -> np.ndarray:
@@ -94,8 +215,7 @@ def derive_vars_upcr_truth(subjects: pd.DataFrame, inputs: SimulationInputs) -> 
         high_cut = np.log(threshold + margin + spread) - xe
         lower = np.where(responder[evaluable], -np.inf, high_cut)
         upper = np.where(responder[evaluable], low_cut, np.inf)
-        y_cal = compute_ancova_calibrated(y[evaluable], xe, ev_arm, targets, lower, upper)
-        y[evaluable] = y_cal
+        y[evaluable] = compute_ancova_calibrated(y[evaluable], xe, ev_arm, targets, lower, upper)
     out["log_upcr_bl"] = np.where(out["randomised"], x, np.nan)
     out["log_upcr_ratio"] = np.where(out["randomised"], y, np.nan)
     return out
@@ -129,10 +249,9 @@ def build_lab_truth(subjects: pd.DataFrame, visits: pd.DataFrame, inputs: Simula
     is_screening = (sv["visitnum"] == inputs.visits["visitnum"].min()).to_numpy()
     after = np.clip((sv["study_day"].to_numpy() - primary_day) / primary_day, 0, None)
     cal = sim["calibration"]["upcr"]
-    noise = float(lab["upcr_visit_noise"])
     x = sv["log_upcr_bl"].to_numpy()
     y = sv["log_upcr_ratio"].to_numpy()
-    log_upcr = x + y * f + rng.normal(0, noise, m) * (1 + after)
+    log_upcr = x + y * f + rng.normal(0, float(lab["upcr_visit_noise"]), m) * (1 + after)
     log_upcr = np.where(is_primary | is_baseline, x + y * np.where(is_primary, 1.0, 0.0), log_upcr)
     screening_upcr = np.maximum(x + rng.normal(0, cal["screening_log_sd"], m), np.log(cal["baseline_min"]))
     log_upcr = np.where(is_screening, screening_upcr, log_upcr)
@@ -141,8 +260,7 @@ def build_lab_truth(subjects: pd.DataFrame, visits: pd.DataFrame, inputs: Simula
     ie_lab = {c["id"]: c.get("lab") for c in sim["ie_criteria"]}
     failed_lab = sv["ie_failed"].map(ie_lab).fillna("").to_numpy()
     elig = inputs.design["eligibility"]
-    upcr_min = float(elig["upcr_min_mg_mg"])
-    sf_upcr = np.log(np.where(failed_lab == "upcr_below", rng.uniform(0.3, 0.9, m) * upcr_min,
+    sf_upcr = np.log(np.where(failed_lab == "upcr_below", rng.uniform(0.3, 0.9, m) * float(elig["upcr_min_mg_mg"]),
                               np.exp(rng.normal(np.log(cal["baseline_geomean"]), cal["baseline_log_sd"], m)).clip(0.6)))
     log_upcr = np.where(sf, sf_upcr, log_upcr)
     upcr = np.exp(log_upcr)
@@ -174,11 +292,8 @@ def build_lab_truth(subjects: pd.DataFrame, visits: pd.DataFrame, inputs: Simula
         bl = rng.normal(np.log(gm), sd, len(subj_codes))[subj_index]
         change = sv["armcd"].map(spec.get("change", {})).fillna(0.0).to_numpy(dtype=float)
         values[key] = np.exp(bl + change * f + rng.normal(0, spec["noise"], m))
-    lo, hi = lab["collection_time"]
-    t_lo = int(lo[:2]) * 60 + int(lo[3:])
-    t_hi = int(hi[:2]) * 60 + int(hi[3:])
-    minutes = t_lo + 5 * rng.integers(0, (t_hi - t_lo) // 5 + 1, m)
-    sv["time_min"] = minutes
+    t_lo, t_hi = (int(t[:2]) * 60 + int(t[3:]) for t in lab["collection_time"])
+    sv["time_min"] = t_lo + 5 * rng.integers(0, (t_hi - t_lo) // 5 + 1, m)
     tests = list(lab["canonical"])
     factor, decimals = _site_unit_tables(sv["siteid"], tests, inputs)
     value = np.column_stack([values.get(k, np.full(m, np.nan)) for k in tests])

@@ -15,10 +15,12 @@ import pandas as pd
 
 from pipeline.common.errors import ConfigError
 from pipeline.simulate.config import UNSCHEDULED, SimulationInputs
-from pipeline.simulate.formats import (compute_format_date_parts, compute_format_dates, compute_format_decimal,
-                                       compute_format_times, compute_via_uniques)
+from pipeline.simulate.formats import (compute_format_dates, compute_format_decimal, compute_format_times,
+                                       compute_via_uniques)
 
 _SUBJECT_TOKEN = re.compile(r"\{n(?::0(\d+)d)?\}")
+# the date field of a form that the defect injector damages
+DATE_FIELD = {"lab": "date", "vs": "date", "sv": "date", "ae": "start_date", "cm": "start_date"}
 
 
 def compute_sledai_column_names(test: str, num: int) -> dict[str, str]:
@@ -46,7 +48,7 @@ class SiteDialect:
     ('SubjectNumber', ['201-0012'], ['V10'])
     >>> d.numbers([1.25], 2).tolist(), d.codes("severity", ["MILD", ""]).tolist()
     (['1,25'], ['MILD', ''])
-    >>> SiteDialect("101", inputs.sim["site_dialects"]["101"], inputs).yes_no(["Y", "N"]).tolist()
+    >>> SiteDialect("101", inputs.sim["site_dialects"]["101"], inputs).codes("yes_no", ["Y", "N"]).tolist()
     ['1', '0']
     """
 
@@ -54,30 +56,12 @@ class SiteDialect:
     spec: dict[str, Any]
     inputs: SimulationInputs
 
-    @property
-    def format(self) -> str:
-        return self.spec["format"]
-
-    @property
-    def decimal(self) -> str:
-        return self.spec.get("decimal", ".")
-
-    @property
-    def style_index(self) -> int:
-        return list(self.inputs.sim["column_styles"]).index(self.spec["columns"])
-
     def column(self, form: str, fld: str) -> str:
         """The header a field gets in this site's files."""
-        return self.inputs.sim["forms"][form][fld][self.style_index]
+        return self.inputs.sim["forms"][form][fld][list(self.inputs.sim["column_styles"]).index(self.spec["columns"])]
 
     def dates(self, values, precision=None) -> np.ndarray:
         return compute_format_dates(values, self.spec["date"], precision)
-
-    def date_parts(self, year, month, day, precision=None) -> np.ndarray:
-        return compute_format_date_parts(year, month, day, self.spec["date"], precision)
-
-    def times(self, minutes) -> np.ndarray:
-        return compute_format_times(minutes, self.spec["time"])
 
     def numbers(self, values, decimals) -> np.ndarray:
         """Numbers with per-value decimals (int or array) and the site's decimal mark."""
@@ -86,7 +70,7 @@ class SiteDialect:
         out = np.empty(values.shape, dtype=object)
         for d in np.unique(dec):
             m = dec == d
-            out[m] = compute_format_decimal(values[m], int(d), self.decimal)
+            out[m] = compute_format_decimal(values[m], int(d), self.spec.get("decimal", "."))
         return out
 
     def codes(self, codelist: str, values) -> np.ndarray:
@@ -107,14 +91,10 @@ class SiteDialect:
     def subjects(self, numbers) -> np.ndarray:
         """Subject numbers written as the site does (``{n:04d}``, ``{n}``, ``{site}-{n:04d}``)."""
         template = self.spec["subject"]
-        match = _SUBJECT_TOKEN.search(template)
-        if not match:
+        if not _SUBJECT_TOKEN.search(template):
             raise ConfigError(f"{self.inputs.sim_path}: site_dialects.{self.siteid}.subject needs a {{n}} token")
-        width = int(match.group(1) or 0)
-        prefix = template[: match.start()].replace("{site}", self.siteid)
-        suffix = template[match.end():].replace("{site}", self.siteid)
-        return compute_via_uniques(np.asarray(numbers, dtype=np.int64),
-                                   lambda u: np.array([prefix + str(int(k)).zfill(width) + suffix for k in u], dtype=object))
+        return compute_via_uniques(np.asarray(numbers, dtype=np.int64), lambda u: np.array(
+            [template.format(n=int(k), site=self.siteid) for k in u], dtype=object))
 
     def visits(self, visit, visitnum, unscheduled_number=None) -> np.ndarray:
         """Visit names as the site writes them; unscheduled visits (truth ``UNSCHEDULED``) get the
@@ -141,33 +121,75 @@ class SiteDialect:
         if unscheduled.any():
             template = str(self.spec.get("unscheduled", UNSCHEDULED))
             k = np.ones(len(visit), dtype=np.int64) if unscheduled_number is None else np.asarray(unscheduled_number, dtype=np.int64)
-            out = np.asarray(out, dtype=object).copy()
             out[unscheduled] = compute_via_uniques(k[unscheduled], lambda u: np.array([template.format(k=int(v)) for v in u], dtype=object))
         return out
-
-    def yes_no(self, values) -> np.ndarray:
-        return self.codes("yes_no", values)
 
     def language_text(self, table: dict[str, str]) -> str:
         lang = self.spec["language"]
         return table.get(lang) or table["en"]
 
 
-def _frame(dialect: SiteDialect, form: str, columns: dict[str, Any], meta: dict[str, Any]) -> pd.DataFrame:
-    """Assemble written columns (in the form's field order) and meta columns."""
-    written = {}
-    for fld in dialect.inputs.sim["forms"][form]:
-        if form == "sledai" and fld == "total":  # descriptor columns between date and total
-            written.update(columns["_items"])
-        if fld in columns:
-            written[dialect.column(form, fld)] = columns[fld]
-    return pd.DataFrame(written).assign(**meta)
+def _form_columns(form: str, rows: pd.DataFrame, d: SiteDialect, meta: dict[str, Any]) -> dict[str, Any]:
+    """The written columns a form computes itself; every other field follows :func:`render_site_form`."""
+    inputs = d.inputs
+    if form == "dm":
+        meta["_protected"] = rows["randomised"].to_numpy(dtype=bool)
+    elif form == "mh":
+        spec = inputs.sim["medical_history"]
+        terms = {"sle": d.language_text(spec["sle_term"]), "biopsy": d.language_text(spec["biopsy_term"])}
+        for i, cond in enumerate(spec["conditions"]):
+            terms[f"condition:{i}"] = d.language_text(cond["term"])
+        return {"term": rows["term_key"].map(terms).to_numpy()}
+    elif form == "rand":
+        meta["_protected"] = np.ones(len(rows), dtype=bool)
+        code = rows["armcd"]
+        if d.spec["treatment"] == "trtn":
+            code = code.map({a["armcd"]: str(a["trtn"]) for a in inputs.design["arms"]})
+        return {"treatment": code.to_numpy()}
+    elif form == "ex":
+        return {"start_time": compute_format_times(rows["start_min"], d.spec["time"]),
+                "end_time": compute_format_times(rows["end_min"], d.spec["time"]),
+                "weight": d.numbers(rows["dosing_weight"], 1)}
+    elif form == "vs":
+        units = inputs.sim["vs_units"][d.spec["vs_units"]]
+        cols = {"sbp": d.numbers(rows["sbp"], 0), "dbp": d.numbers(rows["dbp"], 0), "bp_unit": units["bp"],
+                "pulse": d.numbers(rows["pulse"], 0)}
+        for fld in ("height", "weight", "temperature"):  # [unit, factor, decimals(, offset)] from the truth's cm, kg, C
+            unit, factor, decimals, *offset = units[fld]
+            value = rows[fld].to_numpy(dtype=float) * float(factor) + sum(map(float, offset))
+            cols[fld], cols[f"{fld}_unit"] = d.numbers(value, int(decimals)), np.where(np.isfinite(value), unit, "")
+        return cols
+    elif form == "lab":
+        return _lab_columns(rows, d, meta)
+    elif form == "sledai":
+        present, absent = d.spec["presence"]
+        items = {compute_sledai_column_names(it["test"], int(it["num"]))[d.spec["columns"]]:
+                 np.where(rows[it["testcd"]].to_numpy(dtype=bool), present, absent)
+                 for it in inputs.instrument["items"]}
+        return {"total": d.numbers(rows["total"], 0), "_items": items}
+    elif form == "ae":
+        meta["_has_end"] = rows["end_date"].notna().to_numpy()
+        catalogue = {e["llt"]: d.language_text(e["verbatim"]) for e in inputs.sim["adverse_events"]["catalogue"]}
+        return {"term": rows["llt"].map(catalogue).to_numpy(), "llt_name": rows["llt"].to_numpy()}
+    elif form == "cm":
+        return {"drug_name": rows["drug"].to_numpy()}
+    elif form == "sv":
+        reason_text = (inputs.sim.get("unscheduled_visits") or {}).get("reason")
+        return {"reason": np.where(rows["visit"].to_numpy(dtype=object) == UNSCHEDULED,
+                                   d.language_text(reason_text) if reason_text else "", "").astype(object)}
+    elif form == "dv":
+        catalogue = (inputs.sim.get("protocol_deviations") or {}).get("catalogue", [])
+        terms = {f"dv:{i}": d.language_text(entry["term"]) for i, entry in enumerate(catalogue)}
+        return {"term": rows["term_key"].map(terms).to_numpy()}
+    return {}
 
 
 def render_site_form(form: str, truth: pd.DataFrame, subjects: pd.DataFrame, dialect: SiteDialect) -> pd.DataFrame:
     """Render one form's truth rows of one site into that site's dialect.
 
-    Returns the written columns (text) plus ``_``-prefixed meta columns for the defect injector.
+    Returns the written columns (text, in the form's field order) plus ``_``-prefixed meta columns
+    for the defect injector. A field :func:`_form_columns` does not compute is written by its name:
+    subject, visit, ``*_date`` (with ``*_precision``), ``coded_fields``, line, dose, or as it is.
 
     >>> from pipeline.simulate.stage import example_truth
     >>> from pipeline.simulate.config import example_inputs
@@ -179,126 +201,44 @@ def render_site_form(form: str, truth: pd.DataFrame, subjects: pd.DataFrame, dia
     >>> dm["subject_no"].iloc[0], sorted(set(dm["sex"]))
     ('001', ['Female', 'Male'])
     """
-    inputs = dialect.inputs
-    rows = truth.reset_index(drop=True)
-    number = rows["usubjid"].map(subjects.set_index("usubjid")["subject_number"]).to_numpy()
-    subj = dialect.subjects(number)
-    meta = {"_usubjid": rows["usubjid"].to_numpy(), "_protected": rows.get("protected", pd.Series(False, index=rows.index)).to_numpy(dtype=bool)}
     d = dialect
+    rows = truth.reset_index(drop=True)
+    meta = {"_usubjid": rows["usubjid"].to_numpy(), "_protected": rows.get("protected", pd.Series(False, index=rows.index)).to_numpy(dtype=bool)}
     if "visitnum" in rows:
         meta["_visitnum"] = rows["visitnum"].to_numpy(dtype=float)
     # rows the visit log added (unscheduled visits): the defect injector leaves them out of its pools
     meta["_extra"] = (rows["unscheduled_number"].to_numpy() > 0) if "unscheduled_number" in rows else np.zeros(len(rows), bool)
-    if "date" in rows and form in ("lab", "vs", "sv"):
-        meta["_date"] = pd.to_datetime(rows["date"]).to_numpy()
-        meta["_date_precision"] = np.full(len(rows), "D", dtype=object)
-    if form == "dm":
-        cols = {"subject": subj, "initials": rows["initials"].to_numpy(), "birth_date": d.dates(rows["birth_date"]),
-                "sex": d.codes("sex", rows["sex"]), "race": d.codes("race", rows["race"]),
-                "ethnicity": d.codes("ethnicity", rows["ethnicity"]), "consent_date": d.dates(rows["consent_date"])}
-        meta["_protected"] = rows["randomised"].to_numpy(dtype=bool)
-    elif form == "mh":
-        spec = inputs.sim["medical_history"]
-        terms = {"sle": d.language_text(spec["sle_term"]), "biopsy": d.language_text(spec["biopsy_term"])}
-        for i, cond in enumerate(spec["conditions"]):
-            terms[f"condition:{i}"] = d.language_text(cond["term"])
-        cols = {"subject": subj, "line": rows["line"].astype(str).to_numpy(), "category": d.codes("mh_category", rows["category"]),
-                "term": rows["term_key"].map(terms).to_numpy(), "start_date": d.dates(rows["start_date"], rows["start_precision"]),
-                "end_date": d.dates(rows["end_date"]), "ongoing": d.yes_no(rows["ongoing"]),
-                "biopsy_class": rows["biopsy_class"].to_numpy()}
-    elif form == "ie":
-        cols = {"subject": subj, "date": d.dates(rows["date"]), "criterion": rows["criterion"].to_numpy(),
-                "category": d.codes("ie_category", rows["category"]), "text": rows["text"].to_numpy(),
-                "met": d.yes_no(rows["met"])}
-    elif form == "rand":
-        if d.spec["treatment"] == "trtn":
-            trtn = {a["armcd"]: str(a["trtn"]) for a in inputs.arms}
-            code = rows["armcd"].map(trtn).to_numpy()
+    if form in DATE_FIELD:
+        meta["_date"] = pd.to_datetime(rows[DATE_FIELD[form]]).to_numpy()
+        meta["_date_precision"] = rows.get("start_precision", pd.Series("D", index=rows.index, dtype=object)).to_numpy()
+    computed = _form_columns(form, rows, d, meta)
+    coded = d.inputs.sim["coded_fields"].get(form, {})
+    written = {}
+    for fld in d.inputs.sim["forms"][form]:
+        if form == "sledai" and fld == "total":  # descriptor columns between date and total
+            written.update(computed["_items"])
+        if fld in computed:
+            value = computed[fld]
+        elif fld == "subject":
+            value = d.subjects(rows["usubjid"].map(subjects.set_index("usubjid")["subject_number"]).to_numpy())
+        elif fld in coded:
+            value = d.codes(coded[fld], rows[fld])
+        elif fld == "visit":
+            value = d.visits(rows["visit"], rows["visitnum"], rows.get("unscheduled_number"))
+        elif fld == "date" or fld.endswith("_date"):
+            value = d.dates(rows[fld], rows.get(fld.replace("date", "precision")))
+        elif fld == "line":
+            value = rows[fld].astype(str).to_numpy()
+        elif fld == "dose":
+            dose = rows["dose"].to_numpy(dtype=float)
+            value = d.numbers(dose, np.where(np.isclose(dose, np.round(dose)), 0, 1))
         else:
-            code = rows["armcd"].to_numpy()
-        cols = {"subject": subj, "rand_date": d.dates(rows["rand_date"]), "rand_no": rows["rand_no"].to_numpy(),
-                "treatment": code}
-        meta["_protected"] = np.ones(len(rows), dtype=bool)
-    elif form == "ex":
-        dose = rows["dose"].to_numpy(dtype=float)
-        dose_dec = np.where(np.isclose(dose, np.round(dose)), 0, 1)
-        cols = {"subject": subj, "visit": d.visits(rows["visit"], rows["visitnum"]), "date": d.dates(rows["date"]),
-                "start_time": d.times(rows["start_min"]), "end_time": d.times(rows["end_min"]),
-                "weight": d.numbers(rows["dosing_weight"], 1), "dose": d.numbers(dose, dose_dec),
-                "interrupted": d.yes_no(rows["interrupted"])}
-    elif form == "vs":
-        units = inputs.sim["vs_units"][d.spec["vs_units"]]
-        h_unit, h_fac, h_dec = units["height"]
-        w_unit, w_fac, w_dec = units["weight"]
-        t_unit, t_fac, t_dec, t_off = units["temperature"]
-        height = rows["height"].to_numpy(dtype=float) * float(h_fac)
-        cols = {"subject": subj, "visit": d.visits(rows["visit"], rows["visitnum"], rows.get("unscheduled_number")), "date": d.dates(rows["date"]),
-                "height": d.numbers(height, int(h_dec)), "height_unit": np.where(np.isfinite(height), h_unit, ""),
-                "weight": d.numbers(rows["weight"].to_numpy(dtype=float) * float(w_fac), int(w_dec)),
-                "weight_unit": w_unit, "sbp": d.numbers(rows["sbp"], 0), "dbp": d.numbers(rows["dbp"], 0),
-                "bp_unit": units["bp"], "pulse": d.numbers(rows["pulse"], 0),
-                "temperature": d.numbers(rows["temperature"].to_numpy(dtype=float) * float(t_fac) + float(t_off), int(t_dec)),
-                "temperature_unit": t_unit}
-    elif form == "lab":
-        return _render_lab(rows, subj, meta, d)
-    elif form == "sledai":
-        present, absent = d.spec["presence"]
-        items = {}
-        for it in inputs.instrument["items"]:
-            name = compute_sledai_column_names(it["test"], int(it["num"]))[d.spec["columns"]]
-            items[name] = np.where(rows[it["testcd"]].to_numpy(dtype=bool), present, absent)
-        cols = {"subject": subj, "visit": d.visits(rows["visit"], rows["visitnum"]), "date": d.dates(rows["date"]),
-                "total": d.numbers(rows["total"], 0), "_items": items}
-    elif form == "ae":
-        catalogue = {e["llt"]: e["verbatim"] for e in inputs.sim["adverse_events"]["catalogue"]}
-        verbatim = rows["llt"].map({t: d.language_text(v) for t, v in catalogue.items()}).to_numpy()
-        cols = {"subject": subj, "line": rows["line"].astype(str).to_numpy(), "term": verbatim,
-                "start_date": d.dates(rows["start_date"], rows["start_precision"]), "end_date": d.dates(rows["end_date"]),
-                "ongoing": d.yes_no(rows["ongoing"]), "serious": d.yes_no(rows["serious"]),
-                **{c: np.where(rows[c].notna().to_numpy(), d.yes_no(rows[c].fillna("N")), "")
-                   for c in ("sae_hosp", "sae_life", "sae_mie")},
-                "severity": d.codes("severity", rows["severity"]), "relationship": d.codes("relationship", rows["relationship"]),
-                "action": d.codes("action", rows["action"]), "outcome": d.codes("outcome", rows["outcome"]),
-                "llt_name": rows["llt"].to_numpy(), "llt_code": rows["llt_code"].to_numpy(),
-                "pt_name": rows["pt_name"].to_numpy(), "pt_code": rows["pt_code"].to_numpy(),
-                "soc_name": rows["soc_name"].to_numpy(), "soc_code": rows["soc_code"].to_numpy()}
-        meta["_date"] = pd.to_datetime(rows["start_date"]).to_numpy()
-        meta["_date_precision"] = rows["start_precision"].to_numpy()
-        meta["_has_end"] = rows["end_date"].notna().to_numpy()
-    elif form == "cm":
-        dose = rows["dose"].to_numpy(dtype=float)
-        cols = {"subject": subj, "line": rows["line"].astype(str).to_numpy(), "medication": rows["medication"].to_numpy(),
-                "drug_name": rows["drug"].to_numpy(), "atc_code": rows["atc_code"].to_numpy(),
-                "dose": d.numbers(dose, np.where(np.isclose(dose, np.round(dose)), 0, 1)),
-                "dose_unit": rows["dose_unit"].to_numpy(), "route": d.codes("route", rows["route"]),
-                "frequency": d.codes("frequency", rows["frequency"]),
-                "start_date": d.dates(rows["start_date"], rows["start_precision"]), "end_date": d.dates(rows["end_date"]),
-                "ongoing": d.yes_no(rows["ongoing"]), "indication": rows["indication"].to_numpy()}
-        meta["_date"] = pd.to_datetime(rows["start_date"]).to_numpy()
-        meta["_date_precision"] = rows["start_precision"].to_numpy()
-    elif form == "ds":
-        cols = {"subject": subj, "milestone": d.codes("ds_milestone", rows["milestone"]),
-                "status": d.codes("ds_status", rows["status"]), "reason": d.codes("ds_reason", rows["reason"]),
-                "date": d.dates(rows["date"])}
-    elif form == "sv":
-        done = rows["done"].to_numpy(dtype=object) if "done" in rows else np.full(len(rows), "Y", dtype=object)
-        reason_text = (inputs.sim.get("unscheduled_visits") or {}).get("reason")
-        reason = np.where(rows["visit"].to_numpy(dtype=object) == UNSCHEDULED,
-                          d.language_text(reason_text) if reason_text else "", "").astype(object)
-        cols = {"subject": subj, "visit": d.visits(rows["visit"], rows["visitnum"], rows.get("unscheduled_number")),
-                "date": d.dates(rows["date"]), "done": d.yes_no(done), "reason": reason}
-    elif form == "dv":
-        catalogue = (inputs.sim.get("protocol_deviations") or {}).get("catalogue", [])
-        terms = {f"dv:{i}": d.language_text(entry["term"]) for i, entry in enumerate(catalogue)}
-        cols = {"subject": subj, "line": rows["line"].astype(str).to_numpy(), "term": rows["term_key"].map(terms).to_numpy(),
-                "category": d.codes("dv_category", rows["category"]), "severity": d.codes("dv_severity", rows["severity"]),
-                "start_date": d.dates(rows["start_date"])}
-    else:
-        raise ConfigError(f"unknown form '{form}'")
-    return _frame(d, form, cols, meta)
+            value = rows[fld].to_numpy()
+        written[d.column(form, fld)] = value
+    return pd.DataFrame(written).assign(**meta)
 
 
-def _render_lab(rows: pd.DataFrame, subj: np.ndarray, meta: dict[str, Any], d: SiteDialect) -> pd.DataFrame:
+def _lab_columns(rows: pd.DataFrame, d: SiteDialect, meta: dict[str, Any]) -> dict[str, Any]:
     lab = d.inputs.sim["lab"]
     profile = lab["unit_profiles"][d.spec["lab_units"]]
     names = lab["test_names"][d.spec["lab_names"]]
@@ -316,12 +256,10 @@ def _render_lab(rows: pd.DataFrame, subj: np.ndarray, meta: dict[str, Any], d: S
         result[censored] = "<" + d.numbers(np.full(int(censored.sum()), limit) * factor[censored], 0)
     low = test.map({k: float(v["range"][0]) for k, v in canonical.items()}).to_numpy(dtype=float)
     high = test.map({k: float(v["range"][1]) for k, v in canonical.items()}).to_numpy(dtype=float)
-    low_text = np.where(low > 0, d.numbers(low * factor, decimals), "")
-    cols = {"subject": subj, "visit": d.visits(rows["visit"], rows["visitnum"], rows.get("unscheduled_number")), "date": d.dates(rows["date"]),
-            "time": d.times(rows["time_min"]),
-            "specimen": test.map({k: specimen_names[v["specimen"]] for k, v in canonical.items()}).to_numpy(),
-            "test": test.map(names).to_numpy(), "result": result, "unit": unit,
-            "ref_low": low_text, "ref_high": d.numbers(high * factor, decimals)}
     meta.update({"_test": test.to_numpy(), "_value": value, "_factor": factor, "_decimals": decimals,
                  "_censored": censored})
-    return _frame(d, "lab", cols, meta)
+    return {"time": compute_format_times(rows["time_min"], d.spec["time"]),
+            "specimen": test.map({k: specimen_names[v["specimen"]] for k, v in canonical.items()}).to_numpy(),
+            "test": test.map(names).to_numpy(), "result": result, "unit": unit,
+            "ref_low": np.where(low > 0, d.numbers(low * factor, decimals), ""),
+            "ref_high": d.numbers(high * factor, decimals)}

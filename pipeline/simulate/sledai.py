@@ -9,9 +9,8 @@ import numpy as np
 import pandas as pd
 
 from pipeline.common.errors import ConfigError
-from pipeline.simulate.calibrate import compute_toggles_for_sum
 from pipeline.simulate.config import SimulationInputs, rng_for
-from pipeline.simulate.labs import compute_time_fraction
+from pipeline.simulate.labs import compute_time_fraction, compute_toggles_for_sum
 
 _OPS = {">": operator.gt, ">=": operator.ge, "<": operator.lt, "<=": operator.le}
 
@@ -73,12 +72,10 @@ def build_sledai_truth(subjects: pd.DataFrame, visits: pd.DataFrame, labs: pd.Da
     w = np.array([weights[t] for t in testcds])
     total = flags.to_numpy() @ w
     # exact Week 24 change per arm among subjects with both visits
-    both = sv[is_bl | is_pr].groupby("usubjid")["visit"].transform("size").to_numpy() == 2
-    in_both = np.zeros(len(sv), dtype=bool)
-    in_both[np.flatnonzero(is_bl | is_pr)[both]] = True
+    in_both = (is_bl | is_pr) & sv["usubjid"].map(sv[is_bl | is_pr].groupby("usubjid").size()).eq(2).to_numpy()
     adjustable = list(spec["adjustable"])
     for armcd in inputs.n_by_arm:
-        target = inputs.count("sledai_change_sum", armcd) if inputs.is_default_design else None
+        target = inputs.count("sledai_change_sum", armcd) if inputs.n_by_arm == inputs.n_default_by_arm else None
         arm_rows = in_both & (sv["armcd"] == armcd).to_numpy()
         if not arm_rows.any():
             continue
@@ -103,8 +100,7 @@ def build_sledai_truth(subjects: pd.DataFrame, visits: pd.DataFrame, labs: pd.Da
             col = flags.columns.get_loc(testcd)
             flags.iloc[part["row"].to_numpy(), col] = ~flags.iloc[part["row"].to_numpy(), col].to_numpy()
         total = flags.to_numpy() @ w
-    out = sv[["usubjid", "siteid", "visitnum", "visit", "study_day", "date"]].copy()
-    out = pd.concat([out, flags], axis=1)
+    out = pd.concat([sv[["usubjid", "siteid", "visitnum", "visit", "study_day", "date"]], flags], axis=1)
     out["total"] = total
     out["protected"] = is_bl | is_pr
     return out

@@ -16,21 +16,19 @@ import numpy as np
 import pandas as pd
 
 from pipeline.common.errors import ConfigError
-from pipeline.common.io import sha256_file, write_csv_atomic, write_json_atomic
+from pipeline.common.io import sha256_file, write_bytes_atomic, write_csv_atomic, write_json_atomic
 from pipeline.common.logs import get_logger
 from pipeline.simulate.config import (FORMS, GENERATOR_VERSION, SimulationInputs, example_inputs, load_simulation_inputs,
                                       rng_for)
 from pipeline.simulate.defects import RawFile, finalise_rows, inject_defects
-from pipeline.simulate.deviations import build_dv_truth
-from pipeline.simulate.dosing import build_ex_truth, build_vs_truth
-from pipeline.simulate.events import (build_ae_truth, build_cm_truth, build_ds_truth, build_ie_truth, build_mh_truth,
-                                      derive_vars_key_dates)
+from pipeline.simulate.events import (build_ae_truth, build_cm_truth, build_ds_truth, build_dv_truth, build_ex_truth,
+                                      build_ie_truth, build_mh_truth, build_vs_truth, derive_vars_key_dates)
 from pipeline.simulate.labs import build_lab_truth, derive_vars_upcr_truth
 from pipeline.simulate.render import SiteDialect, compute_sledai_column_names, render_site_form
 from pipeline.simulate.sledai import build_sledai_truth
 from pipeline.simulate.subjects import build_subjects, build_visits, derive_var_ie_failed, derive_vars_disposition
-from pipeline.simulate.visit_log import apply_visit_log, drop_missed_visits, summarise_visit_log
-from pipeline.simulate.writers import write_csv, write_xlsx, write_xpt
+from pipeline.simulate.visit_log import apply_visit_log, drop_missed_visits
+from pipeline.simulate.writers import compute_csv_bytes, compute_xlsx_bytes, compute_xpt_bytes
 
 log = get_logger("simulate")
 
@@ -78,8 +76,7 @@ def render_files(truth: dict[str, pd.DataFrame], inputs: SimulationInputs) -> li
     for site in inputs.sites["siteid"]:
         dialect = SiteDialect(site, inputs.sim["site_dialects"][site], inputs)
         for form in FORMS:
-            frame = truth[form]
-            rows = frame[frame["siteid"] == site]
+            rows = truth[form][truth[form]["siteid"] == site]
             files.append(RawFile(site, form, dialect, render_site_form(form, rows, subjects, dialect)))
     return files
 
@@ -111,16 +108,19 @@ def write_files(files: list[RawFile], raw_dir: Path, inputs: SimulationInputs) -
     for f in files:
         frame = f.frame[[c for c in f.frame.columns if not c.startswith("_")]]
         path = raw_dir / f.relpath
-        fmt = f.dialect.format
+        fmt = f.dialect.spec["format"]
         try:
             if fmt == "csv":
-                write_csv(path, frame, f.dialect.spec.get("delimiter", ","), f.dialect.spec.get("encoding", "utf-8"))
+                data = compute_csv_bytes(frame, f.dialect.spec.get("delimiter", ","),
+                                         f.dialect.spec.get("encoding", "utf-8"))
             elif fmt == "xlsx":
-                write_xlsx(path, frame, f.dialect.spec.get("sheet", "Export"), _numeric_columns(f, inputs))
+                data = compute_xlsx_bytes(frame, f.dialect.spec.get("sheet", "Export"), _numeric_columns(f, inputs))
             elif fmt == "xpt":
-                write_xpt(path, frame, f.form.upper(), _labels(f, inputs, list(frame.columns)), _numeric_columns(f, inputs))
+                data = compute_xpt_bytes(frame, f.form.upper(), _labels(f, inputs, list(frame.columns)),
+                                         _numeric_columns(f, inputs))
             else:
                 raise ConfigError(f"unknown format {fmt}")
+            write_bytes_atomic(path, data)
         except ConfigError as exc:
             raise ConfigError(f"{inputs.sim_path}: site {f.siteid}, form {f.form}: {exc}") from None
         written[f.relpath] = {"rows": int(len(frame)), "format": fmt, "sha256": sha256_file(path)}
@@ -146,41 +146,36 @@ def summarise_subjects(truth: dict[str, pd.DataFrame], inputs: SimulationInputs)
     ae = truth["ae"]
     te = ae[ae["treatment_emergent"]]
     crr_cfg = inputs.design["endpoints"]["crr"]
-    out = pd.DataFrame({"usubjid": subjects["usubjid"], "site": subjects["siteid"],
-                        "subject_number": subjects["subject_number"], "armcd": subjects["armcd"],
-                        "randomised": np.where(subjects["randomised"], "Y", "N"),
-                        "screen_failure": np.where(subjects["screen_failure"], "Y", "N"),
-                        "country": subjects["country"], "age_at_consent": subjects["age"], "sex": subjects["sex"],
-                        "race": subjects["race"], "ethnicity": subjects["ethnicity"],
-                        "weight_bl_kg": subjects["weight_kg"], "height_cm": subjects["height_cm"],
-                        "first_dose_date": pd.to_datetime(subjects["first_dose_date"]).dt.strftime("%Y-%m-%d").fillna("")})
+    out = subjects[["usubjid", "siteid", "subject_number", "armcd", "randomised", "screen_failure", "country", "age", "sex",
+                    "race", "ethnicity", "weight_kg", "height_cm"]].rename(
+        columns={"siteid": "site", "age": "age_at_consent", "weight_kg": "weight_bl_kg"})
+    out["first_dose_date"] = pd.to_datetime(subjects["first_dose_date"]).dt.strftime("%Y-%m-%d").fillna("")
     get = lambda table, visit: out["usubjid"].map(table[visit]) if visit in table else pd.Series(np.nan, index=out.index)  # noqa: E731
     out["baseline_upcr"] = get(upcr, baseline_visit).round(6)
     out["w24_upcr"] = get(upcr, primary).round(6)
-    out["w24_sample"] = np.where(out["w24_upcr"].notna(), "Y", "N")
+    out["w24_sample"] = out["w24_upcr"].notna()
     out["baseline_egfr"] = get(egfr, baseline_visit)
     out["w24_egfr"] = get(egfr, primary)
     rescue = subjects["rescue"].to_numpy(dtype=bool)
     egfr_ok = (out["w24_egfr"] >= crr_cfg["egfr_at_least"]) | (
         out["w24_egfr"] >= out["baseline_egfr"] * (1 - crr_cfg["egfr_max_drop_pct"] / 100))
-    responder = (out["w24_upcr"] < crr_cfg["upcr_below"]) & egfr_ok & ~rescue
-    out["responder_crr"] = np.where(responder, "Y", "N")
-    out["rescue"] = np.where(rescue, "Y", "N")
+    out["responder_crr"] = (out["w24_upcr"] < crr_cfg["upcr_below"]) & egfr_ok & ~rescue
+    out["rescue"] = rescue
     out["baseline_sledai"] = get(sled, baseline_visit)
     out["w24_sledai"] = get(sled, primary)
     out["sae_events"] = out["usubjid"].map(te[te["serious"] == "Y"].groupby("usubjid").size()).fillna(0).astype(int)
-    out["drug_withdrawn"] = np.where(subjects["drug_withdrawn"], "Y", "N")
-    out["any_teae"] = np.where(out["usubjid"].isin(te["usubjid"]), "Y", "N")
-    out["completed_treatment"] = np.where(subjects["completed_treatment"], "Y", "N")
-    out["completed_study"] = np.where(subjects["completed_study"], "Y", "N")
-    dv = truth.get("dv")
-    major = set(dv.loc[dv["severity"] == "MAJOR", "usubjid"]) if dv is not None else set()
-    out["major_deviation"] = np.where(out["usubjid"].isin(major), "Y", "N")
-    out["per_protocol"] = np.where(out["randomised"].eq("Y") & out["first_dose_date"].ne("") & ~out["usubjid"].isin(major),
-                                   "Y", "N")
-    log_summary = summarise_visit_log(truth).set_index("usubjid")
-    out["unscheduled_visits"] = out["usubjid"].map(log_summary["unscheduled_visits"]).fillna(0).astype(int)
-    out["missed_visit"] = out["usubjid"].map(log_summary["missed_visit"]).fillna("")
+    out["drug_withdrawn"] = subjects["drug_withdrawn"].to_numpy(dtype=bool)
+    out["any_teae"] = out["usubjid"].isin(te["usubjid"])
+    completed = ["completed_treatment", "completed_study"]
+    out[completed] = subjects[completed].to_numpy(dtype=bool)
+    dv = truth["dv"]
+    out["major_deviation"] = out["usubjid"].isin(dv.loc[dv["severity"] == "MAJOR", "usubjid"])
+    out["per_protocol"] = out["randomised"] & out["first_dose_date"].ne("") & ~out["major_deviation"]
+    out["unscheduled_visits"] = out["usubjid"].map(truth["unscheduled"].groupby("usubjid").size()).fillna(0).astype(int)
+    missed = truth.get("missed", pd.DataFrame(columns=["usubjid", "visit"])).set_index("usubjid")["visit"]
+    out["missed_visit"] = out["usubjid"].map(missed).fillna("")
+    flags = [c for c in out if out[c].dtype == bool]
+    out[flags] = np.where(out[flags], "Y", "N")
     return out.sort_values("usubjid").reset_index(drop=True)
 
 

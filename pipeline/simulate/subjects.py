@@ -5,23 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from pipeline.simulate.config import SimulationInputs, rng_for
+from pipeline.simulate.config import SimulationInputs, compute_apportion, draw_by_share, rng_for
 
 DAY = np.timedelta64(1, "D")
-
-
-def compute_apportion(total: int, weights) -> np.ndarray:
-    """Split ``total`` into integer parts proportional to ``weights`` (largest remainder).
-
-    >>> compute_apportion(57, [0.16, 0.12, 0.16, 0.14, 0.16, 0.12, 0.14]).tolist()
-    [9, 7, 9, 8, 9, 7, 8]
-    """
-    w = np.asarray(weights, dtype=float)
-    exact = total * w / w.sum()
-    parts = np.floor(exact).astype(int)
-    order = np.argsort(-(exact - parts), kind="stable")
-    parts[order[: total - parts.sum()]] += 1
-    return parts
 
 
 def compute_study_day_date(day1, study_day) -> np.ndarray:
@@ -53,7 +39,7 @@ def build_subjects(inputs: SimulationInputs) -> pd.DataFrame:
     rng = rng_for(inputs.seed, "subjects")
     sites = inputs.sites
     weights = np.array([float(sim["site_weights"][str(s)]) for s in sites["siteid"]])
-    arms = [a["armcd"] for a in inputs.arms]
+    arms = [a["armcd"] for a in inputs.design["arms"]]
     arm_of_rand = np.concatenate([np.repeat(a, inputs.n_by_arm[a]) for a in arms])
     rng.shuffle(arm_of_rand)
     n_rand, n_sf = len(arm_of_rand), inputs.n_screen_failures
@@ -84,13 +70,9 @@ def build_subjects(inputs: SimulationInputs) -> pd.DataFrame:
     frame["usubjid"] = inputs.studyid + "-" + frame["siteid"] + "-" + frame["subjid"]
     frame = frame.drop(columns="_tiebreak")
     _add_demography(frame, inputs, rng)
-    rand_no = np.full(n, "", dtype=object)
-    rand_mask = frame["randomised"].to_numpy()
-    order = np.argsort(frame.loc[rand_mask, "consent_date"].to_numpy(), kind="stable")
-    numbers = np.empty(rand_mask.sum(), dtype=object)
-    numbers[order] = [str(1001 + i) for i in range(rand_mask.sum())]
-    rand_no[rand_mask] = numbers
-    frame["rand_no"] = rand_no
+    # randomisation numbers 1001, 1002, ... in order of consent
+    rank = frame.loc[frame["randomised"], "consent_date"].rank(method="first")
+    frame["rand_no"] = (1000 + rank).astype(int).astype(str).reindex(frame.index, fill_value="")
     return frame
 
 
@@ -117,7 +99,7 @@ def _add_demography(frame: pd.DataFrame, inputs: SimulationInputs, rng: np.rando
     frame["race"] = race
     hisp_share = frame["country"].map(lambda c: demo["hispanic_share"].get(c, demo["hispanic_share"]["default"]))
     hispanic = rng.random(n) < hisp_share.to_numpy(dtype=float)
-    frame["ethnicity"] = np.where(frame["country"] == "FRA", "NOT REPORTED",
+    frame["ethnicity"] = np.where(frame["country"].isin(demo.get("ethnicity_not_collected", [])), "NOT REPORTED",
                                   np.where(hispanic, "HISPANIC OR LATINO", "NOT HISPANIC OR LATINO"))
     frame["black"] = frame["race"].eq("BLACK OR AFRICAN AMERICAN").to_numpy()
     h = demo["height_cm"]
@@ -153,11 +135,7 @@ def derive_vars_disposition(subjects: pd.DataFrame, inputs: SimulationInputs) ->
     visitnum_of = dict(zip(visits["visit"], visits["visitnum"]))
     primary = visitnum_of[inputs.design["endpoints"]["primary_visit"]]
     out = subjects.copy()
-    out["drug_withdrawn"] = False
-    out["early_leaver"] = False
-    out["completed_study"] = False
-    out["crr_responder"] = False
-    out["rescue"] = False
+    out[["drug_withdrawn", "early_leaver", "completed_study", "crr_responder", "rescue"]] = False
     out["last_visitnum"] = np.where(out["randomised"], last_visitnum, int(visits["visitnum"].min()))
     out["last_infusion_visitnum"] = np.where(out["randomised"], int(infusion_visits["visitnum"].max()), 0)
     out["study_reason"] = ""
@@ -178,15 +156,12 @@ def derive_vars_disposition(subjects: pd.DataFrame, inputs: SimulationInputs) ->
         out.loc[early, "study_reason"] = np.where(out.loc[early, "drug_withdrawn"], "ADVERSE EVENT", "WITHDRAWAL BY SUBJECT")
         other_dw = np.setdiff1d(dw, early)
         out.loc[other_dw, "last_infusion_visitnum"] = rng.choice(mid_infusions, len(other_dw))
-        n_completed = min(inputs.count("completed_study", armcd), len(idx) - len(early))
         rest = np.setdiff1d(idx, early)
-        completers = _choose(rng, rest, n_completed)
+        completers = _choose(rng, rest, inputs.count("completed_study", armcd))
         out.loc[completers, "completed_study"] = True
         fu_leavers = np.setdiff1d(rest, completers)
         out.loc[fu_leavers, "last_visitnum"] = rng.choice(fu_last, len(fu_leavers))
-        names = list(reasons)
-        probs = np.array([float(reasons[k]) for k in names])
-        out.loc[fu_leavers, "study_reason"] = rng.choice(names, len(fu_leavers), p=probs / probs.sum())
+        out.loc[fu_leavers, "study_reason"] = draw_by_share(rng, reasons, len(fu_leavers))
         evaluable = np.sort(np.setdiff1d(idx, early))
         responders = _choose(rng, evaluable, inputs.count("crr_responders", armcd))
         out.loc[responders, "crr_responder"] = True
@@ -231,17 +206,13 @@ def derive_var_ie_failed(subjects: pd.DataFrame, inputs: SimulationInputs) -> pd
     """
     rng = rng_for(inputs.seed, "ie")
     criteria = inputs.sim["ie_criteria"]
-    ids = np.array([c["id"] for c in criteria], dtype=object)
-    weights = np.array([float(c.get("weight", 1)) for c in criteria])
     out = subjects.copy()
     sf = out["screen_failure"].to_numpy()
     failed = np.full(len(out), "", dtype=object)
-    failed[sf] = rng.choice(ids, int(sf.sum()), p=weights / weights.sum())
+    failed[sf] = draw_by_share(rng, {c["id"]: c.get("weight", 1) for c in criteria}, int(sf.sum()))
     out["ie_failed"] = failed
     # keep the data consistent with the failed criterion: BMI above the eligibility range
-    bmi_fail = np.array([c.get("vs") == "bmi_above" for c in criteria])
-    bmi_ids = set(ids[bmi_fail])
-    above = out["ie_failed"].isin(bmi_ids).to_numpy()
+    above = out["ie_failed"].isin({c["id"] for c in criteria if c.get("vs") == "bmi_above"}).to_numpy()
     if above.any():
         bmi = float(inputs.design["eligibility"]["bmi"][1]) + rng.uniform(1, 4, int(above.sum()))
         out.loc[above, "weight_kg"] = np.round(bmi * (out.loc[above, "height_cm"].to_numpy() / 100) ** 2, 1)

@@ -17,8 +17,6 @@ defect stay exactly as they were without them:
 
 from __future__ import annotations
 
-from typing import Any
-
 import numpy as np
 import pandas as pd
 
@@ -148,8 +146,7 @@ def derive_unscheduled_lab(lab: pd.DataFrame, unscheduled: pd.DataFrame, inputs:
     change = np.exp(rng.normal(0.0, float(spec.get("lab_log_sd", 0.08)), len(rows)))
     rows["value"] = rows["value"].to_numpy(dtype=float) * change
     rows["reported"] = rows["value"]
-    lo, hi = inputs.sim["lab"]["collection_time"]
-    t_lo, t_hi = int(lo[:2]) * 60 + int(lo[3:]), int(hi[:2]) * 60 + int(hi[3:])
+    t_lo, t_hi = (int(t[:2]) * 60 + int(t[3:]) for t in inputs.sim["lab"]["collection_time"])
     per_visit = rows.groupby(["usubjid", "visitnum"], sort=False).ngroup().to_numpy()
     minutes = t_lo + 5 * rng.integers(0, (t_hi - t_lo) // 5 + 1, int(per_visit.max()) + 1 if len(rows) else 0)
     rows["time_min"] = minutes[per_visit] if len(rows) else rows["time_min"]
@@ -225,9 +222,6 @@ def choose_missed_visits(subjects: pd.DataFrame, visits: pd.DataFrame, inputs: S
 def apply_visit_log(truth: dict[str, pd.DataFrame], inputs: SimulationInputs) -> dict[str, pd.DataFrame]:
     """Add the unscheduled visits to the lab, vs and sv truth (``unscheduled_number`` > 0 marks them).
 
-    Missed visits are applied to the rendered files after the defects (:func:`drop_missed_visits`),
-    so that the defects of every planned record stay exactly as without them.
-
     >>> from pipeline.simulate.stage import example_truth
     >>> t = example_truth()
     >>> sv = t["sv"]
@@ -258,8 +252,8 @@ def drop_missed_visits(files: list, records: list[dict], truth: dict[str, pd.Dat
 
     Candidates whose records carry a defect are skipped. The lab, vs and sledai rows of a missed
     visit are removed; its sv row says "not done" (site code for N) with an empty date and a reason
-    from ``missed_visits.reasons`` in the site's language. Defect
-    records are moved to the new row positions. Returns the records and the missed visits.
+    from ``missed_visits.reasons`` in the site's language. Returns the records (moved to the new
+    row positions) and the missed visits.
 
     >>> from pipeline.simulate.stage import example_truth, render_files
     >>> from pipeline.simulate.config import example_inputs
@@ -279,9 +273,6 @@ def drop_missed_visits(files: list, records: list[dict], truth: dict[str, pd.Dat
     keys = pd.MultiIndex.from_arrays([missed["usubjid"], missed["visitnum"].astype("float64")])
     reasons = (inputs.sim.get("missed_visits") or {}).get("reasons") or []
     reason_rng = rng_for(inputs.seed, "missed_visit_reasons")
-    by_file: dict[int, list[dict]] = {}
-    for r in records:
-        by_file.setdefault(r["file_index"], []).append(r)
     for i, f in enumerate(files):
         if f.form not in ("lab", "vs", "sledai", "sv") or f.frame.empty:
             continue
@@ -291,33 +282,17 @@ def drop_missed_visits(files: list, records: list[dict], truth: dict[str, pd.Dat
             continue
         if f.form == "sv":
             f.frame = f.frame.assign(_missed=hit)
-            f.frame.loc[hit, f.dialect.column("sv", "done")] = f.dialect.yes_no(["N"] * int(hit.sum()))
+            f.frame.loc[hit, f.dialect.column("sv", "done")] = f.dialect.codes("yes_no", ["N"] * int(hit.sum()))
             f.frame.loc[hit, f.dialect.column("sv", "date")] = ""
             if reasons and f.dialect.column("sv", "reason") in f.frame.columns:
                 texts = np.array([f.dialect.language_text(r) for r in reasons], dtype=object)
                 f.frame.loc[hit, f.dialect.column("sv", "reason")] = texts[reason_rng.integers(0, len(texts), int(hit.sum()))]
             continue
         new_pos = np.cumsum(~hit) - 1
-        for r in by_file.get(i, []):
-            r["pos"] = int(new_pos[r["pos"]])
+        for r in records:
+            r["pos"] = int(new_pos[r["pos"]]) if r["file_index"] == i else r["pos"]
         f.duplicates = [int(new_pos[p]) for p in f.duplicates]
         f.used = {int(new_pos[p]) for p in f.used if not hit[p]}
         f.frame = f.frame[~hit].reset_index(drop=True)
     return records, missed
 
-
-def summarise_visit_log(truth: dict[str, Any]) -> pd.DataFrame:
-    """Per subject: number of unscheduled visits and the missed visit ('' when none), for ``_truth/subjects.csv``.
-
-    >>> from pipeline.simulate.stage import example_truth
-    >>> s = summarise_visit_log(example_truth())
-    >>> list(s.columns), int((s["unscheduled_visits"] > 0).sum()) > 5
-    (['usubjid', 'unscheduled_visits', 'missed_visit'], True)
-    """
-    subjects = truth["subjects"][["usubjid"]].copy()
-    counts = truth.get("unscheduled", pd.DataFrame(columns=["usubjid"])).groupby("usubjid").size()
-    subjects["unscheduled_visits"] = subjects["usubjid"].map(counts).fillna(0).astype(int)
-    missed = truth.get("missed")
-    missed = (missed if missed is not None else pd.DataFrame(columns=["usubjid", "visit"])).set_index("usubjid")["visit"]
-    subjects["missed_visit"] = subjects["usubjid"].map(missed).fillna("")
-    return subjects

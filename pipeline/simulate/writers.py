@@ -9,13 +9,12 @@ from __future__ import annotations
 import io
 import itertools
 import zipfile
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from openpyxl.utils import get_column_letter
 
 from pipeline.common.errors import ConfigError
-from pipeline.common.io import write_bytes_atomic
 
 FIXED_ZIP_TIME = (1980, 1, 1, 0, 0, 0)
 
@@ -55,33 +54,6 @@ def compute_csv_bytes(frame: pd.DataFrame, delimiter: str = ",", encoding: str =
     except UnicodeEncodeError as exc:
         bad = text[exc.start:exc.end]
         raise ConfigError(f"text '{bad}' cannot be written in encoding {encoding}") from None
-
-
-def write_csv(path: str | Path, frame: pd.DataFrame, delimiter: str = ",", encoding: str = "utf-8") -> Path:
-    """Write a CSV export atomically.
-
-    >>> import tempfile
-    >>> with tempfile.TemporaryDirectory() as tmp:
-    ...     write_csv(Path(tmp) / "x.csv", pd.DataFrame({"a": ["1"]})).read_text()
-    'a\\n1\\n'
-    """
-    return write_bytes_atomic(path, compute_csv_bytes(frame, delimiter, encoding))
-
-
-def compute_column_letters(n: int) -> list[str]:
-    """Spreadsheet column letters.
-
-    >>> compute_column_letters(28)[-3:]
-    ['Z', 'AA', 'AB']
-    """
-    letters = []
-    for i in range(n):
-        name, k = "", i + 1
-        while k:
-            k, r = divmod(k - 1, 26)
-            name = chr(65 + r) + name
-        letters.append(name)
-    return letters
 
 
 def _escape(values) -> np.ndarray:
@@ -142,7 +114,7 @@ def compute_xlsx_bytes(frame: pd.DataFrame, sheet: str = "Export", numeric_colum
     >>> pd.read_excel(io.BytesIO(data), dtype=str).fillna("").values.tolist()
     [['x', '1.5'], ['', '2']]
     """
-    letters = compute_column_letters(frame.shape[1])
+    letters = [get_column_letter(i + 1) for i in range(frame.shape[1])]
     n = len(frame)
     header = "".join(f'<c r="{col}1" t="inlineStr"><is><t>{_escape(np.array([name]))[0]}</t></is></c>'
                      for col, name in zip(letters, frame.columns))
@@ -182,18 +154,6 @@ def compute_xlsx_bytes(frame: pd.DataFrame, sheet: str = "Export", numeric_colum
             info.external_attr = 0o644 << 16
             archive.writestr(info, text.encode("utf-8"), compresslevel=1)
     return buffer.getvalue()
-
-
-def write_xlsx(path: str | Path, frame: pd.DataFrame, sheet: str = "Export", numeric_columns=()) -> Path:
-    """Write a one-sheet XLSX export atomically.
-
-    >>> import tempfile
-    >>> with tempfile.TemporaryDirectory() as tmp:
-    ...     path = write_xlsx(Path(tmp) / "x.xlsx", pd.DataFrame({"a": ["1"]}))
-    ...     pd.read_excel(path, dtype=str)["a"].tolist()
-    ['1']
-    """
-    return write_bytes_atomic(path, compute_xlsx_bytes(frame, sheet, numeric_columns))
 
 
 def compute_ibm_floats(values) -> bytes:
@@ -279,17 +239,3 @@ def compute_xpt_bytes(frame: pd.DataFrame, table_name: str, labels: list[str] | 
     data = np.hstack(blocks).tobytes() if blocks and n else b""
     out.append(data + b" " * (-len(data) % 80))
     return b"".join(out)
-
-
-def write_xpt(path: str | Path, frame: pd.DataFrame, table_name: str, labels: list[str] | None = None,
-              numeric_columns=()) -> Path:
-    """Write a SAS XPORT v5 export atomically.
-
-    >>> import tempfile
-    >>> import pyreadstat
-    >>> with tempfile.TemporaryDirectory() as tmp:
-    ...     path = write_xpt(Path(tmp) / "x.xpt", pd.DataFrame({"A": ["1"]}), "X")
-    ...     pyreadstat.read_xport(str(path))[0]["A"].tolist()
-    ['1']
-    """
-    return write_bytes_atomic(path, compute_xpt_bytes(frame, table_name, labels, numeric_columns))

@@ -13,11 +13,11 @@ import yaml
 
 from pipeline.common.errors import ConfigError
 from pipeline.common.study import StudyContext
-from pipeline.simulate.calibrate import compute_ancova_calibrated, compute_toggles_for_sum
-from pipeline.simulate.ckd_epi import compute_creatinine_from_egfr_ckd_epi_2009, compute_egfr_ckd_epi_2009
 from pipeline.simulate.config import load_simulation_inputs
 from pipeline.simulate.defects import compute_impossible_date_parts
 from pipeline.simulate.formats import compute_format_date_parts, compute_format_decimal, compute_format_dates
+from pipeline.simulate.labs import (compute_ancova_calibrated, compute_creatinine_from_egfr_ckd_epi_2009,
+                                    compute_egfr_ckd_epi_2009, compute_toggles_for_sum)
 from pipeline.simulate.writers import compute_csv_bytes, compute_xlsx_bytes, compute_xpt_bytes
 
 
