@@ -41,6 +41,8 @@ TEXT_CONVERSION_FILE = "submission.yaml"
 RULE_DICTIONARY = "sponsor dictionary"
 RULE_TRANSLITERATION = "transliteration"
 REPORT_COLUMNS = ["dataset", "variable", "row", "original", "replacement", "rule"]
+CHECK_NON_ASCII = "non-ASCII text"   # the checks.csv rows of converted values (listed by the cSDRG)
+CHECK_NO_ASCII = "non-ASCII text without an ASCII spelling"
 
 
 @dataclass(frozen=True)

@@ -20,6 +20,7 @@ from typing import Any
 import pandas as pd
 
 from pipeline.common.study import StudyContext
+from pipeline.submit.ascii import CHECK_NON_ASCII
 
 TRIAL_DESIGN = ("TA", "TE", "TV", "TI", "TS", "TD", "TM")
 _ACCEPTED = re.compile(r"\s*\[accepted: (.*)\]\s*$")
@@ -92,7 +93,7 @@ def build_csdrg_context(ctx: StudyContext, manifest: dict[str, Any], metadata: d
     else:
         countries = sorted({str(s.get("country", "")) for s in sites if isinstance(s, dict)} - {""})
         source_text = f"Site exports of {len(sites)} site(s) in {len(countries)} country(ies) ({', '.join(countries)})"
-    conversions = checks[checks["check"] == "non-ASCII text"] if len(checks) and "check" in checks.columns else checks
+    conversions = checks[checks["check"] == CHECK_NON_ASCII] if len(checks) and "check" in checks.columns else checks
     conversion_rows = []
     if len(conversions):
         rules_used = conversions["action"].astype(str).str.extract(r"by (.*?) \(", expand=False).fillna("")
@@ -158,7 +159,9 @@ def render_csdrg_rtf(context: dict[str, Any]) -> str:
     def paragraph(text: str) -> None:
         parts.append(rf"\pard\sa80 {rtf_escape(text)}\par ")
 
-    def table(header: list[str], rows: list[list[Any]]) -> None:
+    def table(header: list[str], rows: list, keys: tuple[str, ...] = ()) -> None:
+        """One row per item of ``rows``: the values of ``keys`` of each dict, or the item itself."""
+        rows = [[row.get(key) for key in keys] for row in rows] if keys else rows
         width = 9000 // max(len(header), 1)
         for index, row in enumerate([header, *rows]):
             cells = "".join(rf"\clbrdrt\brdrs\clbrdrb\brdrs\clbrdrl\brdrs\clbrdrr\brdrs\cellx{width * (i + 1)}"
@@ -176,7 +179,7 @@ def render_csdrg_rtf(context: dict[str, Any]) -> str:
               + (f"; data as of {context['as_of']}" if context.get("as_of") else "") + ".")
     heading("1 Introduction", 2)
     heading("1.2 Study Data Standards and Dictionary Inventory", 3)
-    table(["Standard or dictionary", "Version"], [list(item) for item in context.get("inventory", [])])
+    table(["Standard or dictionary", "Version"], context.get("inventory", []))
     if context.get("source_text"):
         heading("1.3 Source Data", 3)
         paragraph(f"{context['source_text']}.")
@@ -184,25 +187,20 @@ def render_csdrg_rtf(context: dict[str, Any]) -> str:
     paragraph(f"Protocol {studyid}: {context.get('title', '')}")
     if context.get("study"):
         table(["Item", "Value"], [[k.replace("_", " "), v] for k, v in context["study"].items()])
-    table(["Arm code", "Arm", "Planned subjects", "Ratio"],
-          [[a.get("armcd"), a.get("arm"), a.get("n", ""), a.get("ratio", "")] for a in context.get("arms", [])])
+    table(["Arm code", "Arm", "Planned subjects", "Ratio"], context.get("arms", []), ("armcd", "arm", "n", "ratio"))
     if context.get("trial_design"):
         heading("2.3 Trial Design Datasets", 3)
-        table(["Dataset", "Label", "Records"], [[d.get("dataset"), d.get("label"), d.get("records")]
-                                                for d in context["trial_design"]])
+        table(["Dataset", "Label", "Records"], context["trial_design"], ("dataset", "label", "records"))
     heading("3 Subject Data Description", 2)
-    table(["Dataset", "Label", "Records", "Variables", "Origins"],
-          [[d.get("dataset"), d.get("label"), d.get("records"), d.get("variables"), d.get("origins")]
-           for d in context.get("sdtm", [])])
+    table(["Dataset", "Label", "Records", "Variables", "Origins"], context.get("sdtm", []),
+          ("dataset", "label", "records", "variables", "origins"))
     if context.get("conversions"):
         heading("3.3 Text converted for the XPT files", 3)
-        table(["Standard", "Dataset", "Variable", "Rule", "Values", "Example"],
-              [[c["standard"], c["dataset"], c["variable"], c["rule"], c["count"], c["example"]]
-               for c in context["conversions"]])
+        table(["Standard", "Dataset", "Variable", "Rule", "Values", "Example"], context["conversions"],
+              ("standard", "dataset", "variable", "rule", "count", "example"))
     heading("4 Analysis Datasets", 2)
-    table(["Dataset", "Label", "Records", "Variables", "Derived variables", "Origins"],
-          [[d.get("dataset"), d.get("label"), d.get("records"), d.get("variables"), d.get("derived"), d.get("origins")]
-           for d in context.get("adam", [])])
+    table(["Dataset", "Label", "Records", "Variables", "Derived variables", "Origins"], context.get("adam", []),
+          ("dataset", "label", "records", "variables", "derived", "origins"))
     heading("5 Data Conformance Summary", 2)
     paragraph(f"Validation gate: {context.get('gate') or 'not set'}. {context.get('open_count', 0)} finding(s) open, "
               f"{context.get('accepted_count', 0)} accepted with the sponsor's reason.")

@@ -28,17 +28,13 @@ _MEMBER_ORDER = ["datasetJSONCreationDateTime", "datasetJSONVersion", "fileOID",
                  "itemGroupOID", "records", "name", "label", "columns"]
 
 
-def item_group_oid(meta: DatasetMeta) -> str:
-    """OID of a dataset, shared by define.xml and Dataset-JSON.
-
-    >>> item_group_oid(DatasetMeta("DM", "Demographics", "SDTM", "", "", ()))
-    'IG.DM'
-    """
-    return f"IG.{meta.name}"
+def item_group_oid(dataset_name: str) -> str:
+    """OID of a dataset, shared by define.xml (with ARM) and Dataset-JSON."""
+    return f"IG.{dataset_name}"
 
 
 def item_oid(dataset_name: str, variable: str) -> str:
-    """OID of a variable, shared by define.xml and Dataset-JSON.
+    """OID of a variable, shared by define.xml (with ARM) and Dataset-JSON.
 
     >>> item_oid("DM", "AGE")
     'IT.DM.AGE'
@@ -138,9 +134,7 @@ def render_dataset_json_rows(dataset: pd.DataFrame, variable_meta: pd.DataFrame)
 
 
 def build_dataset_json(meta: DatasetMeta, dataset: pd.DataFrame, variable_meta: pd.DataFrame,
-                       created: str, study_oid: str, metadata_version_oid: str,
-                       metadata_ref: str = "../define.xml", source_system: dict[str, str] | None = None,
-                       as_of: str = "") -> dict[str, Any]:
+                       created: str, study_oid: str, metadata_version_oid: str, as_of: str = "") -> dict[str, Any]:
     """The Dataset-JSON v1.1 object of one dataset; ``as_of`` (the data cut) is ``dbLastModifiedDateTime``.
 
     >>> vm = pd.DataFrame({"variable": ["USUBJID"], "label": ["Unique Subject Identifier"], "json_type": ["string"],
@@ -158,11 +152,11 @@ def build_dataset_json(meta: DatasetMeta, dataset: pd.DataFrame, variable_meta: 
         "datasetJSONVersion": DATASET_JSON_VERSION,
         "fileOID": f"{study_oid}.{meta.standard}.{meta.name}",
         "originator": "cdisc-pipeline",
-        "sourceSystem": source_system or {"name": "cdisc-pipeline", "version": installed_version()},
+        "sourceSystem": {"name": "cdisc-pipeline", "version": installed_version()},
         "studyOID": study_oid,
         "metaDataVersionOID": metadata_version_oid,
-        "metaDataRef": metadata_ref,
-        "itemGroupOID": item_group_oid(meta),
+        "metaDataRef": "../define.xml",
+        "itemGroupOID": item_group_oid(meta.name),
         "records": int(len(dataset)),
         "name": meta.name,
         "label": meta.label,

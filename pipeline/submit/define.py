@@ -24,8 +24,8 @@ from pipeline.submit._vector import value_text
 from pipeline.submit.datasetjson import item_group_oid, item_oid
 from pipeline.standards.tables import IG_VERSIONS
 from pipeline.standards.terminology import CT_COLUMNS
-from pipeline.submit.metadata import (SPONSOR_CODELIST, DatasetMeta, compute_char_length, compute_decimals,
-                                      compute_numeric_length, compute_variable_kind)
+from pipeline.submit.metadata import (DICTIONARIES, SPONSOR_CODELIST, DatasetMeta, compute_char_length,
+                                      compute_decimals, compute_numeric_length, compute_variable_kind)
 
 ODM_NS = "http://www.cdisc.org/ns/odm/v1.3"
 DEF_NS = "http://www.cdisc.org/ns/def/v2.1"
@@ -39,7 +39,6 @@ MAX_VALUE_LEVEL_CODES = 300
 # Code variables whose codelist takes its decode from a companion variable of the same dataset.
 DECODE_SUFFIXES = ("TESTCD", "PARAMCD", "ARMCD")  # LBTESTCD -> LBTEST, ACTARMCD -> ACTARM, TSPARMCD -> TSPARM
 DECODE_NAMES = {"ETCD": "ELEMENT", "QNAM": "QLABEL"}
-DICTIONARIES = {"MedDRA": "MEDDRA", "WHODrug": "WHODRUG", "LOINC": "LOINC"}
 _DICTIONARY_NAMES = {code: name for name, code in DICTIONARIES.items()}
 VALUE_LEVEL_COLUMNS = ["dataset", "variable", "by_variable", "by_value", "kind", "length", "significant_digits",
                        "label"]
@@ -51,8 +50,26 @@ STYLESHEET_FILE = Path(__file__).resolve().parent / "define.xsl"
 STYLESHEET_NAME = "define.xsl"
 
 
-def _q(ns: str, tag: str) -> str:
-    return f"{{{ns}}}{tag}"
+_PREFIXES = {"def": DEF_NS, "xlink": XLINK_NS, "xml": XML_NS, "arm": ARM_NS}
+
+
+def _q(name: str) -> str:
+    """The lxml name of ``def:leaf`` or ``def_leaf`` (no prefix: ODM)."""
+    prefix, _, local = name.replace("_", ":", 1).rpartition(":")
+    return f"{{{_PREFIXES.get(prefix, ODM_NS)}}}{local}"
+
+
+def _attributes(**attributes: Any) -> dict[str, str]:
+    """Attributes as text, ``def_Structure`` for ``def:Structure``; None and empty values are left out."""
+    return {_q(k) if "_" in k else k: str(v) for k, v in attributes.items() if v is not None and str(v) != ""}
+
+
+def _add(parent: etree._Element, tag: str, text: str | None = None, **attributes: Any) -> etree._Element:
+    """Child ``tag`` (``def:leaf``; no prefix: ODM) of ``parent`` with :func:`_attributes` and ``text``."""
+    element = etree.SubElement(parent, _q(tag), _attributes(**attributes))
+    if text is not None:
+        element.text = text
+    return element
 
 
 # --- codelists -------------------------------------------------------------------------------
@@ -266,8 +283,8 @@ class DefineContext:
 
 
 def _text(parent: etree._Element, tag: str, text: str) -> etree._Element:
-    element = etree.SubElement(parent, _q(ODM_NS, tag))
-    etree.SubElement(element, _q(ODM_NS, "TranslatedText"), {_q(XML_NS, "lang"): "en"}).text = text
+    element = _add(parent, tag)
+    _add(element, "TranslatedText", text, xml_lang="en")
     return element
 
 
@@ -289,32 +306,29 @@ def build_define_xml(context: DefineContext, metas: list[DatasetMeta], variable_
     True
     """
     ig_name, ig_version = IG_VERSIONS[context.standard]
-    odm = etree.Element(_q(ODM_NS, "ODM"), {
-        "FileType": "Snapshot", "FileOID": f"{context.study_oid}.DEFINE.{context.standard}",
-        "CreationDateTime": context.created, **({"AsOfDateTime": context.as_of} if context.as_of else {}),
-        "ODMVersion": "1.3.2", "Originator": context.originator, "SourceSystem": "cdisc-pipeline",
-        "SourceSystemVersion": context.source_system_version, _q(DEF_NS, "Context"): "Submission",
-    }, nsmap={**NSMAP, "arm": ARM_NS} if result_displays else NSMAP)
-    study = etree.SubElement(odm, _q(ODM_NS, "Study"), OID=context.study_oid)
-    global_vars = etree.SubElement(study, _q(ODM_NS, "GlobalVariables"))
-    etree.SubElement(global_vars, _q(ODM_NS, "StudyName")).text = context.study_name
-    etree.SubElement(global_vars, _q(ODM_NS, "StudyDescription")).text = context.study_description
-    etree.SubElement(global_vars, _q(ODM_NS, "ProtocolName")).text = context.protocol_name
-    mdv = etree.SubElement(study, _q(ODM_NS, "MetaDataVersion"), {
-        "OID": context.metadata_version_oid,
-        "Name": f"{context.study_name} {context.standard} Define-XML {DEFINE_VERSION}",
-        "Description": f"{context.study_name} {ig_name} {ig_version} metadata",
-        _q(DEF_NS, "DefineVersion"): DEFINE_VERSION})
+    odm = etree.Element(_q("ODM"), _attributes(
+        FileType="Snapshot", FileOID=f"{context.study_oid}.DEFINE.{context.standard}",
+        CreationDateTime=context.created, AsOfDateTime=context.as_of, ODMVersion="1.3.2",
+        Originator=context.originator, SourceSystem="cdisc-pipeline",
+        SourceSystemVersion=context.source_system_version, def_Context="Submission",
+    ), nsmap={**NSMAP, "arm": ARM_NS} if result_displays else NSMAP)
+    study = _add(odm, "Study", OID=context.study_oid)
+    global_vars = _add(study, "GlobalVariables")
+    _add(global_vars, "StudyName", context.study_name)
+    _add(global_vars, "StudyDescription", context.study_description)
+    _add(global_vars, "ProtocolName", context.protocol_name)
+    mdv = _add(study, "MetaDataVersion", OID=context.metadata_version_oid,
+               Name=f"{context.study_name} {context.standard} Define-XML {DEFINE_VERSION}",
+               Description=f"{context.study_name} {ig_name} {ig_version} metadata", def_DefineVersion=DEFINE_VERSION)
 
-    standards = etree.SubElement(mdv, _q(DEF_NS, "Standards"))
+    standards = _add(mdv, "def:Standards")
     ig_oid = f"STD.{ig_name}.{ig_version}"
-    etree.SubElement(standards, _q(DEF_NS, "Standard"), OID=ig_oid, Name=ig_name, Type="IG",
-                     Version=ig_version, Status="Final")
+    _add(standards, "def:Standard", OID=ig_oid, Name=ig_name, Type="IG", Version=ig_version, Status="Final")
     with_adam_ct = len(codelists) and (codelists["publishing_set"] == "ADaM").any()
     ct_oids = {name: f"STD.CT.{name}.{context.ct_version}" for name in ("SDTM", "ADaM")[:2 if with_adam_ct else 1]}
     for publishing_set, oid in ct_oids.items():
-        etree.SubElement(standards, _q(DEF_NS, "Standard"), OID=oid, Name="CDISC/NCI", Type="CT",
-                         PublishingSet=publishing_set, Version=context.ct_version, Status="Final")
+        _add(standards, "def:Standard", OID=oid, Name="CDISC/NCI", Type="CT", PublishingSet=publishing_set,
+             Version=context.ct_version, Status="Final")
 
     variable_meta = drop_empty_codelist_refs(variable_meta, codelists)
     vl_keys = set(zip(value_level["dataset"], value_level["variable"])) if len(value_level) else set()
@@ -322,24 +336,22 @@ def build_define_xml(context: DefineContext, metas: list[DatasetMeta], variable_
     # value lists and where clauses
     where_clauses: list[tuple[str, str, str, str]] = []
     for (dataset_name, variable), group in value_level.groupby(["dataset", "variable"], sort=True) if len(value_level) else []:
-        value_list = etree.SubElement(mdv, _q(DEF_NS, "ValueListDef"), OID=f"VL.{dataset_name}.{variable}")
+        value_list = _add(mdv, "def:ValueListDef", OID=f"VL.{dataset_name}.{variable}")
         for order, row in enumerate(group.itertuples(index=False), start=1):
-            vl_item = f"{item_oid(dataset_name, variable)}.{row.by_value}"
             wc_oid = f"WC.{dataset_name}.{row.by_variable}.{row.by_value}"
-            ref = etree.SubElement(value_list, _q(ODM_NS, "ItemRef"), ItemOID=vl_item, OrderNumber=str(order),
-                                   Mandatory="No")
-            etree.SubElement(ref, _q(DEF_NS, "WhereClauseRef"), WhereClauseOID=wc_oid)
+            ref = _add(value_list, "ItemRef", ItemOID=f"{item_oid(dataset_name, variable)}.{row.by_value}",
+                       OrderNumber=order, Mandatory="No")
+            _add(ref, "def:WhereClauseRef", WhereClauseOID=wc_oid)
             where_clauses.append((wc_oid, dataset_name, row.by_variable, row.by_value))
     clause_specs = [(wc_oid, ((item_oid(dataset_name, by_variable), "EQ", (by_value,)),))
                     for wc_oid, dataset_name, by_variable, by_value in sorted(set(where_clauses))]
     clause_specs += [(c.oid, c.conditions) for c in (arm_where_clauses or [])]
     for wc_oid, conditions in clause_specs:
-        clause = etree.SubElement(mdv, _q(DEF_NS, "WhereClauseDef"), OID=wc_oid)
+        clause = _add(mdv, "def:WhereClauseDef", OID=wc_oid)
         for condition_item, comparator, values in conditions:
-            check = etree.SubElement(clause, _q(ODM_NS, "RangeCheck"), Comparator=comparator, SoftHard="Soft")
-            check.set(_q(DEF_NS, "ItemOID"), condition_item)
+            check = _add(clause, "RangeCheck", Comparator=comparator, SoftHard="Soft", def_ItemOID=condition_item)
             for value in values:
-                etree.SubElement(check, _q(ODM_NS, "CheckValue")).text = value
+                _add(check, "CheckValue", value)
 
     # methods: one MethodDef per variable name when every dataset derives it the same way
     derived = variable_meta[(variable_meta["origin"] == "Derived") & (variable_meta["method"].fillna("") != "")]
@@ -353,81 +365,63 @@ def build_define_xml(context: DefineContext, metas: list[DatasetMeta], variable_
     for meta in metas:
         group = variable_meta[variable_meta["dataset"] == meta.name].sort_values("order")
         one_per_subject = meta.structure.lower().rstrip(".") == "one record per subject"
-        ig = etree.SubElement(mdv, _q(ODM_NS, "ItemGroupDef"), {
-            "OID": item_group_oid(meta),
-            **({"Domain": meta.name.removeprefix("SUPP")} if meta.standard == "SDTM" else {}),
-            "Name": meta.name, "Repeating": "No" if one_per_subject or meta.name in ("DM", "ADSL") else "Yes",
-            "IsReferenceData": "Yes" if meta.dataset_class == "TRIAL DESIGN" else "No", "SASDatasetName": meta.name,
-            "Purpose": meta.purpose, _q(DEF_NS, "Structure"): meta.structure or "Not specified",
-            _q(DEF_NS, "StandardOID"): ig_oid, _q(DEF_NS, "ArchiveLocationID"): f"LF.{meta.name}"})
+        ig = _add(mdv, "ItemGroupDef", OID=item_group_oid(meta.name),
+                  Domain=meta.name.removeprefix("SUPP") if meta.standard == "SDTM" else None, Name=meta.name,
+                  Repeating="No" if one_per_subject or meta.name in ("DM", "ADSL") else "Yes",
+                  IsReferenceData="Yes" if meta.dataset_class == "TRIAL DESIGN" else "No", SASDatasetName=meta.name,
+                  Purpose=meta.purpose, def_Structure=meta.structure or "Not specified", def_StandardOID=ig_oid,
+                  def_ArchiveLocationID=f"LF.{meta.name}")
         _text(ig, "Description", meta.label)
         for row in group.itertuples(index=False):
-            ref = etree.SubElement(ig, _q(ODM_NS, "ItemRef"), ItemOID=item_oid(meta.name, row.variable),
-                                   OrderNumber=str(int(row.order)), Mandatory=row.mandatory)
-            if row.key_sequence is not None and not pd.isna(row.key_sequence):
-                ref.set("KeySequence", str(int(row.key_sequence)))
-            if (meta.name, row.variable) in method_oids:
-                method_oid = method_oids[(meta.name, row.variable)]
-                ref.set("MethodOID", method_oid)
+            method_oid = method_oids.get((meta.name, row.variable))
+            _add(ig, "ItemRef", ItemOID=item_oid(meta.name, row.variable), OrderNumber=int(row.order),
+                 Mandatory=row.mandatory, KeySequence=None if pd.isna(row.key_sequence) else int(row.key_sequence),
+                 MethodOID=method_oid, Role=row.role if meta.standard == "SDTM" else None)
+            if method_oid:
                 methods.append((method_oid, f"Algorithm for {method_oid[3:]}", row.method))   # VAR or DS.VAR
-            if meta.standard == "SDTM" and row.role:
-                ref.set("Role", str(row.role))
         if meta.dataset_class:
-            klass = etree.SubElement(ig, _q(DEF_NS, "Class"), Name=meta.dataset_class)
+            klass = _add(ig, "def:Class", Name=meta.dataset_class)
             if meta.subclass:
-                etree.SubElement(klass, _q(DEF_NS, "SubClass"), Name=meta.subclass)
-        leaf = etree.SubElement(ig, _q(DEF_NS, "leaf"), ID=f"LF.{meta.name}")
-        leaf.set(_q(XLINK_NS, "href"), meta.file_name)
-        etree.SubElement(leaf, _q(DEF_NS, "title")).text = meta.file_name
+                _add(klass, "def:SubClass", Name=meta.subclass)
+        leaf = _add(ig, "def:leaf", ID=f"LF.{meta.name}", xlink_href=meta.file_name)
+        _add(leaf, "def:title", meta.file_name)
 
     # variables
     for meta in metas:
         group = variable_meta[variable_meta["dataset"] == meta.name].sort_values("order")
         for row in group.itertuples(index=False):
-            _item_def(mdv, item_oid(meta.name, row.variable), row.variable, row.define_type, row.kind,
-                      int(row.length), row.significant_digits, row.display_format, row.label, row.codelist_oid,
-                      row.origin, row.origin_source, row.predecessor,
-                      f"VL.{meta.name}.{row.variable}" if (meta.name, row.variable) in vl_keys else "")
-        if len(value_level):
-            vl_rows = value_level[value_level["dataset"] == meta.name]
-            parents = group.set_index("variable")
-            for row in vl_rows.itertuples(index=False):
-                parent = parents.loc[row.variable]
-                _item_def(mdv, f"{item_oid(meta.name, row.variable)}.{row.by_value}", row.variable,
-                          "text" if row.kind == "char" else row.kind, row.kind,
-                          int(row.length), row.significant_digits, "", f"{parent['label']} ({row.label})"[:200], "",
-                          parent["origin"], parent["origin_source"], parent["predecessor"], "")
+            has_value_list = (meta.name, row.variable) in vl_keys
+            _item_def(mdv, item_oid(meta.name, row.variable), row._asdict(),
+                      f"VL.{meta.name}.{row.variable}" if has_value_list else None)
+        parents = group.set_index("variable")
+        for row in value_level[value_level["dataset"] == meta.name].itertuples(index=False) if len(value_level) else []:
+            parent = parents.loc[row.variable]
+            _item_def(mdv, f"{item_oid(meta.name, row.variable)}.{row.by_value}", {
+                **parent, **row._asdict(), "define_type": "text" if row.kind == "char" else row.kind,
+                "display_format": "", "label": f"{parent['label']} ({row.label})"[:200], "codelist_oid": ""})
 
     # codelists
     for oid, group in codelists.groupby("codelist_oid", sort=True):
         first = group.iloc[0]
-        codelist = etree.SubElement(mdv, _q(ODM_NS, "CodeList"), OID=oid, Name=str(first["name"]),
-                                    DataType=str(first["data_type"]))
-        if first["codelist_code"]:
-            codelist.set(_q(DEF_NS, "StandardOID"), ct_oids.get(str(first["publishing_set"]), ct_oids["SDTM"]))
+        codelist = _add(mdv, "CodeList", OID=oid, Name=first["name"], DataType=first["data_type"], def_StandardOID=(
+            ct_oids.get(str(first["publishing_set"]), ct_oids["SDTM"]) if first["codelist_code"] else None))
         with_decode = group["decode"].ne("").any()
         for row in group.itertuples(index=False):
-            tag = "CodeListItem" if with_decode else "EnumeratedItem"
-            item = etree.SubElement(codelist, _q(ODM_NS, tag), CodedValue=str(row.coded_value),
-                                    OrderNumber=str(int(row.order)))
-            if row.extended:
-                item.set(_q(DEF_NS, "ExtendedValue"), "Yes")
+            item = _add(codelist, "CodeListItem" if with_decode else "EnumeratedItem", CodedValue=row.coded_value,
+                        OrderNumber=int(row.order), def_ExtendedValue="Yes" if row.extended else None)
             if with_decode:
                 _text(item, "Decode", str(row.decode or row.coded_value))
             if row.term_code:
-                etree.SubElement(item, _q(ODM_NS, "Alias"), Context="nci:ExtCodeID", Name=str(row.term_code))
+                _add(item, "Alias", Context="nci:ExtCodeID", Name=row.term_code)
         if first["codelist_code"]:
-            etree.SubElement(codelist, _q(ODM_NS, "Alias"), Context="nci:ExtCodeID", Name=str(first["codelist_code"]))
+            _add(codelist, "Alias", Context="nci:ExtCodeID", Name=first["codelist_code"])
     for dictionary in sorted(set(variable_meta.get("dictionary", pd.Series(dtype=str))) - {""}):
-        codelist = etree.SubElement(mdv, _q(ODM_NS, "CodeList"), OID=f"CL.{dictionary}", Name=dictionary,
-                                    DataType="text")
-        etree.SubElement(codelist, _q(ODM_NS, "ExternalCodeList"), Dictionary=_DICTIONARY_NAMES.get(dictionary, dictionary),
-                         Version=context.dictionary_versions.get(dictionary, "not specified"))
+        codelist = _add(mdv, "CodeList", OID=f"CL.{dictionary}", Name=dictionary, DataType="text")
+        _add(codelist, "ExternalCodeList", Dictionary=_DICTIONARY_NAMES.get(dictionary, dictionary),
+             Version=context.dictionary_versions.get(dictionary, "not specified"))
 
-    # methods
     for method_oid, name, text in sorted(set(methods)):
-        method = etree.SubElement(mdv, _q(ODM_NS, "MethodDef"), OID=method_oid, Name=name, Type="Computation")
-        _text(method, "Description", text)
+        _text(_add(mdv, "MethodDef", OID=method_oid, Name=name, Type="Computation"), "Description", text)
 
     if result_displays:
         _analysis_results(mdv, result_displays)
@@ -438,54 +432,45 @@ def build_define_xml(context: DefineContext, metas: list[DatasetMeta], variable_
 
 def _analysis_results(mdv: etree._Element, displays: list) -> None:
     """``arm:AnalysisResultDisplays`` (ARM 1.0) at the end of MetaDataVersion."""
-    root = etree.SubElement(mdv, _q(ARM_NS, "AnalysisResultDisplays"))
+    root = _add(mdv, "arm:AnalysisResultDisplays")
     for display in displays:
-        element = etree.SubElement(root, _q(ARM_NS, "ResultDisplay"), OID=display.oid, Name=display.name)
+        element = _add(root, "arm:ResultDisplay", OID=display.oid, Name=display.name)
         _text(element, "Description", display.description)
         for result in display.results:
-            node = etree.SubElement(element, _q(ARM_NS, "AnalysisResult"), {
-                "OID": result.oid, **({"ParameterOID": result.parameter_oid} if result.parameter_oid else {}),
-                "AnalysisReason": result.reason, "AnalysisPurpose": result.purpose})
+            node = _add(element, "arm:AnalysisResult", OID=result.oid, ParameterOID=result.parameter_oid,
+                        AnalysisReason=result.reason, AnalysisPurpose=result.purpose)
             _text(node, "Description", result.description)
-            datasets = etree.SubElement(node, _q(ARM_NS, "AnalysisDatasets"))
+            datasets = _add(node, "arm:AnalysisDatasets")
             for dataset in result.datasets:
-                ds = etree.SubElement(datasets, _q(ARM_NS, "AnalysisDataset"), ItemGroupOID=dataset["item_group_oid"])
-                if dataset.get("where_oid"):
-                    etree.SubElement(ds, _q(DEF_NS, "WhereClauseRef"), WhereClauseOID=dataset["where_oid"])
-                for variable in dataset.get("variables") or []:
-                    etree.SubElement(ds, _q(ARM_NS, "AnalysisVariable"), ItemOID=variable)
-            if result.documentation:
-                documentation = etree.SubElement(node, _q(ARM_NS, "Documentation"))
-                _text(documentation, "Description", result.documentation)
-            if result.code:
-                code = etree.SubElement(node, _q(ARM_NS, "ProgrammingCode"), Context="Python (cdisc-pipeline)")
-                etree.SubElement(code, _q(ARM_NS, "Code")).text = result.code
+                element_dataset = _add(datasets, "arm:AnalysisDataset", ItemGroupOID=dataset["item_group_oid"])
+                if dataset["where_oid"]:
+                    _add(element_dataset, "def:WhereClauseRef", WhereClauseOID=dataset["where_oid"])
+                for variable in dataset["variables"]:
+                    _add(element_dataset, "arm:AnalysisVariable", ItemOID=variable)
+            _text(_add(node, "arm:Documentation"), "Description", result.documentation)
+            _add(_add(node, "arm:ProgrammingCode", Context="Python (cdisc-pipeline)"), "arm:Code", result.code)
 
 
-def _item_def(mdv: etree._Element, oid: str, name: str, define_type: str, kind: str, length: int,
-              significant_digits: Any, display_format: str, label: str, codelist_oid: str, origin: str,
-              origin_source: str, predecessor: str, value_list_oid: str) -> None:
-    item = etree.SubElement(mdv, _q(ODM_NS, "ItemDef"), OID=oid, Name=name, DataType=define_type)
-    if define_type in ("text", "integer", "float") or kind in ("integer", "float"):
-        item.set("Length", str(max(int(length), 1)))
-    if define_type == "float" and significant_digits is not None and not pd.isna(significant_digits):
-        item.set("SignificantDigits", str(int(significant_digits)))
-    item.set("SASFieldName", name)
-    if display_format:
-        item.set(_q(DEF_NS, "DisplayFormat"), display_format)
-    _text(item, "Description", str(label))
-    if codelist_oid:
-        etree.SubElement(item, _q(ODM_NS, "CodeListRef"), CodeListOID=codelist_oid)
+def _item_def(mdv: etree._Element, oid: str, row: dict[str, Any], value_list_oid: str | None = None) -> None:
+    """One ItemDef from a ``variable_meta`` row (a value-level item: the row with its parent's origin)."""
+    define_type, kind, origin = row["define_type"], row["kind"], row["origin"]
+    with_length = define_type in ("text", "integer", "float") or kind in ("integer", "float")
+    digits = row["significant_digits"]
+    item = _add(mdv, "ItemDef", OID=oid, Name=row["variable"], DataType=define_type,
+                Length=max(int(row["length"]), 1) if with_length else None,
+                SignificantDigits=int(digits) if define_type == "float" and not pd.isna(digits) else None,
+                SASFieldName=row["variable"], def_DisplayFormat=row["display_format"])
+    _text(item, "Description", str(row["label"]))
+    if row["codelist_oid"]:
+        _add(item, "CodeListRef", CodeListOID=row["codelist_oid"])
     if origin:
-        origin_element = etree.SubElement(item, _q(DEF_NS, "Origin"), Type=origin)
-        if origin_source and origin in ("Collected", "Assigned", "Protocol"):
-            origin_element.set("Source", origin_source)
-        elif origin == "Assigned":
-            origin_element.set("Source", "Sponsor")
-        if origin == "Predecessor" and predecessor:
-            _text(origin_element, "Description", predecessor)
+        source = (row["origin_source"] if origin in ("Collected", "Assigned", "Protocol") else "") \
+            or ("Sponsor" if origin == "Assigned" else None)
+        origin_element = _add(item, "def:Origin", Type=origin, Source=source)
+        if origin == "Predecessor" and row["predecessor"]:
+            _text(origin_element, "Description", row["predecessor"])
     if value_list_oid:
-        etree.SubElement(item, _q(DEF_NS, "ValueListRef"), ValueListOID=value_list_oid)
+        _add(item, "def:ValueListRef", ValueListOID=value_list_oid)
 
 
 @lru_cache(maxsize=2)

@@ -59,7 +59,8 @@ def installed_version(name: str = "cdisc-pipeline", missing: str = "0.0.0") -> s
 
 ADAM_CLASS_NAMES = {**ADAM_CLASSES, **{name: name for name in ADAM_CLASSES.values()}, "OTHER": "ADAM OTHER",
                     "ADAM OTHER": "ADAM OTHER"}
-DICTIONARY_CODES = {"MEDDRA": "MEDDRA", "WHODRUG": "WHODRUG", "LOINC": "LOINC"}
+DICTIONARIES = {"MedDRA": "MEDDRA", "WHODrug": "WHODRUG", "LOINC": "LOINC"}   # name -> ExternalCodeList code
+DICTIONARY_CODES = {name.upper(): code for name, code in DICTIONARIES.items()}
 
 
 @dataclass(frozen=True)

@@ -22,7 +22,8 @@ from pipeline.common.logs import get_logger
 from pipeline.common.study import StudyContext
 from pipeline.submit._vector import forget_columns
 from pipeline.submit.arm import build_result_displays
-from pipeline.submit.ascii import TextConversion, convert_ascii_text, derive_vars_ascii, load_text_conversion
+from pipeline.submit.ascii import (CHECK_NO_ASCII, CHECK_NON_ASCII, TextConversion, convert_ascii_text,
+                                   derive_vars_ascii, load_text_conversion)
 from pipeline.submit.csdrg import write_csdrg
 from pipeline.submit.datasetjson import (DATASET_JSON_VERSION, build_dataset_json, render_dataset_json_bytes,
                                          render_dataset_json_rows, validate_dataset_json)
@@ -45,8 +46,6 @@ log = get_logger("submit")
 DEFAULT_CREATION_DATETIME = "2000-01-01T00:00:00"
 STANDARD_FOLDERS = {"SDTM": "sdtm", "ADaM": "adam"}
 CHECK_COLUMNS = ISSUE_COLUMNS + ["standard"]
-CHECK_NON_ASCII = "non-ASCII text"
-CHECK_NO_ASCII = "non-ASCII text without an ASCII spelling"
 STAGE_SCHEMA_ROWS = 25   # rows per dataset checked by jsonschema; every row is typed by construction
 
 
