@@ -320,7 +320,6 @@ def build_variable_meta(meta: DatasetMeta, dataset: pd.DataFrame, standard_varia
     elif len(name) > 2 and not name.startswith("SUPP") and len(standard_variables) \
             and not (standard_variables["domain"] == name).any():
         std_domain = prefix = name[:2]  # split domain (LBCH) uses its parent's variables
-    resolved = len(study_variables) > 0 and "_resolved" in study_variables.columns
     generic_labels = compute_generic_labels(standard_variables) if prefix else {}
     exact = standard_variables[standard_variables["domain"] == std_domain].drop_duplicates("variable").set_index("variable") \
         if len(standard_variables) else pd.DataFrame()
@@ -328,15 +327,9 @@ def build_variable_meta(meta: DatasetMeta, dataset: pd.DataFrame, standard_varia
     spec_rows = study_variables[study_variables["dataset"] == name].drop_duplicates("variable").set_index("variable") \
         if len(study_variables) and "dataset" in study_variables.columns else pd.DataFrame()
 
-    def spec_value(variable: str, *keys: str) -> Any:
-        if variable not in spec_rows.index:
-            return None
-        for key in keys:
-            if key in spec_rows.columns:
-                value = spec_rows.at[variable, key]
-                if isinstance(value, (list, dict)) or (value is not None and not pd.isna(value) and str(value) != ""):
-                    return value
-        return None
+    def spec_value(variable: str, key: str) -> Any:
+        value = spec_rows.at[variable, key] if variable in spec_rows.index and key in spec_rows.columns else None
+        return None if value is None or pd.isna(value) or str(value) == "" else value
 
     rows = []
     for position, variable in enumerate(dataset.columns, start=1):
@@ -351,14 +344,11 @@ def build_variable_meta(meta: DatasetMeta, dataset: pd.DataFrame, standard_varia
                    "standard (generic --)"))   # first match wins (see the module docstring)
         label, label_source = next(((str(text), source) for text, source in labels if text), (variable, "fallback"))
         declared = _declared_type(spec_value(variable, "type") or std_row.get("type", ""))
-        if resolved and variable in spec_rows.index:  # the resolved study table is authoritative
-            codelist = spec_value(variable, "codelist") or ""
-            value_format = spec_value(variable, "value_format") or ""
+        if variable in spec_rows.index:  # the study table, resolved against the standard, is authoritative
+            codelist, value_format = spec_value(variable, "codelist") or "", spec_value(variable, "value_format") or ""
         else:
-            codelist = spec_value(variable, "codelist") or std_row.get("codelist", "") or ""
-            value_format = spec_value(variable, "value_format", "format", "dictionary") \
-                or std_row.get("value_format", "")
-        core = spec_value(variable, "core", "mandatory") or std_row.get("core", "")
+            codelist, value_format = std_row.get("codelist", "") or "", std_row.get("value_format", "")
+        core = spec_value(variable, "core") or std_row.get("core", "")
         std_format = str(std_row.get("value_format", ""))
         dictionary_code = variable.endswith("CD") and any(
             str(f).upper().replace(" ", "").replace("-", "") in DICTIONARY_CODES for f in (value_format, std_format) if f)
@@ -376,25 +366,19 @@ def build_variable_meta(meta: DatasetMeta, dataset: pd.DataFrame, standard_varia
             length, define_type, json_type = 8, "integer", kind
             json_target, display_format = "integer", _FORMAT_OF_KIND[kind]
         origin_spec = _pattern_lookup(standard_origins, variable, prefix)
-        origin = spec_value(variable, "origin", "origin_type") or origin_spec.get("origin")
-        origin_source = spec_value(variable, "source", "origin_source") or origin_spec.get("source", "")
-        predecessor = spec_value(variable, "predecessor") or ""
-        generic_method = str(origin_spec.get("method", ""))
-        if prefix and generic_method:
-            generic_method = generic_method.replace("--", prefix)
-        method = spec_value(variable, "method", "derivation") or adam_methods.get((name, variable)) \
-            or adam_methods.get(("*", variable)) or generic_method
-        if meta.standard == "ADaM" and not origin and PREDECESSOR_TEXT.fullmatch(str(method or "")):
-            origin, predecessor, method = "Predecessor", str(method), ""
-        if meta.standard == "ADaM" and not origin:
+        origin = spec_value(variable, "origin") or origin_spec.get("origin")
+        origin_source, predecessor = origin_spec.get("source", ""), ""
+        method = adam_methods.get((name, variable)) or adam_methods.get(("*", variable)) \
+            or str(origin_spec.get("method", "")).replace("--", prefix or "--")
+        if meta.standard == "ADaM":
             source_domain = _predecessor_domain(name, variable, sdtm_sources)
-            if source_domain and not method:
-                origin, predecessor = "Predecessor", f"{source_domain}.{variable}"
-            else:
-                origin = "Derived"
-        if meta.standard == "ADaM" and origin == "Predecessor" and not predecessor:
-            source_domain = _predecessor_domain(name, variable, sdtm_sources)
-            predecessor = f"{source_domain}.{variable}" if source_domain else ""
+            copied_from = f"{source_domain}.{variable}" if source_domain else ""
+            if not origin and PREDECESSOR_TEXT.fullmatch(method):
+                origin, predecessor, method = "Predecessor", method, ""
+            elif not origin:
+                origin, predecessor = ("Predecessor", copied_from) if copied_from and not method else ("Derived", "")
+            elif origin == "Predecessor":
+                predecessor = copied_from
         if not origin:
             origin = "Collected"
             origin_source = origin_source or ("Vendor" if name == "LB" else "Investigator")
@@ -413,7 +397,7 @@ def build_variable_meta(meta: DatasetMeta, dataset: pd.DataFrame, standard_varia
             "origin": str(origin), "origin_source": str(origin_source or ""), "predecessor": str(predecessor),
             "method": str(method or "") if origin == "Derived" else "", "key_sequence": key_sequence,
             "mandatory": mandatory,
-            "role": str(spec_value(variable, "role") or (compute_sdtm_role(name, variable, roles) if roles else "")),
+            "role": compute_sdtm_role(name, variable, roles) if roles else "",
             "significant_digits": compute_decimals(values) if kind == "float" else None,
             "declared_type": declared,
         })
@@ -531,35 +515,27 @@ def load_study_specs(specs_dir: str | Path, standards_dir: str | Path) -> StudyS
     """
     specs_dir, standards_dir = Path(specs_dir), Path(standards_dir)
     path = specs_dir / "datasets.yaml"
-    empty_codelists = pd.DataFrame(columns=CT_COLUMNS)
     if not path.exists():
-        return StudySpecs({}, pd.DataFrame(columns=["dataset", "variable"]), empty_codelists, {})
+        return StudySpecs({}, pd.DataFrame(columns=["dataset", "variable"]), pd.DataFrame(columns=CT_COLUMNS), {})
     resolved = load_study_metadata(specs_dir, standards_dir)
     datasets = {name: {"label": d.label, "class": d.class_, "structure": d.structure, "keys": list(d.keys)}
                 for name, d in resolved.datasets.items()}
-    table = resolved.variables.copy()
+    table = resolved.variables
     variables = pd.DataFrame({
-        "dataset": table["dataset"].astype(str).str.upper(),
-        "variable": table["variable"].astype(str).str.upper(),
-        "label": table["label"],
-        "core": table["core"],
+        "dataset": table["dataset"].astype(str).str.upper(), "variable": table["variable"].astype(str).str.upper(),
+        "label": table["label"], "core": table["core"],
         "codelist": table["codelist"].map(lambda v: str(v).replace("|", "/") if isinstance(v, str) and v else None),
-        "value_format": table["dictionary"].where(table["dictionary"].notna(), table.get("format")),
-        "type": table["type"] if "type" in table.columns else None,
-        "origin": table["origin"],
-        "_resolved": True,
+        "value_format": table["dictionary"].fillna(table["format"]), "type": table["type"], "origin": table["origin"],
     })
     declared = (resolved.spec or {}).get("codelists") or {}
     rows = []
-    for name, codelist in sorted(resolved.codelists.items()):
-        if not getattr(codelist, "sponsor_defined", False):
-            continue
+    for name, codelist in sorted((n, c) for n, c in resolved.codelists.items() if c.sponsor_defined):
         title = str(declared[name].get("name") or name) if isinstance(declared.get(name), dict) else name
         rows += [{"codelist_code": codelist.code or "", "codelist": name, "codelist_name": title,
                   "extensible": "Yes" if codelist.extensible else "No", "term_code": "",
                   "submission_value": term, "synonyms": "", "nci_preferred_term": ""}
                  for term in sorted(codelist.terms)]
-    codelists = pd.DataFrame(rows, columns=empty_codelists.columns) if rows else empty_codelists
+    codelists = pd.DataFrame(rows, columns=CT_COLUMNS)
     dictionaries = {DICTIONARY_CODES.get(str(name).upper().replace(" ", ""), str(name).upper()): str(version)
                     for name, version in ((resolved.spec or {}).get("dictionaries") or {}).items()}
     return StudySpecs(datasets, variables, codelists, dictionaries)

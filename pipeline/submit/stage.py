@@ -265,11 +265,7 @@ def package_standard(ctx: StudyContext, standard: str, source_dir: Path, created
         log.info("%s: no parquet files under %s, nothing to package", standard, source_dir)
         return [], pd.DataFrame(columns=CHECK_COLUMNS)
 
-    standard_variables = load_standard_variables(ctx.standards_dir)
-    standard_datasets = submission_datasets(ctx.standards_dir)
-    origins = load_standard_origins(ctx.standards_dir)["sdtm" if standard == "SDTM" else "adam"]
     specs = load_study_specs(ctx.specs_dir, ctx.standards_dir)
-    study_specs, study_variables = specs.datasets, specs.variables
     adam_variables = load_adam_variables(ctx.specs_dir / "adam.yaml") if standard == "ADaM" else pd.DataFrame(
         columns=["dataset", "variable", "label", "method", "type"])
     written_methods = {k: v for k, v in zip(zip(adam_variables["dataset"], adam_variables["variable"]),
@@ -294,8 +290,10 @@ def package_standard(ctx: StudyContext, standard: str, source_dir: Path, created
     metas: list[DatasetMeta] = []
     frames: dict[str, pd.DataFrame] = {}
     variable_tables: list[pd.DataFrame] = []
-    sources = MetadataSources(standard_variables, standard_datasets, origins, study_specs, study_variables,
-                              adam_variables, adam_methods, sdtm_columns, load_text_conversion(ctx.specs_dir))
+    sources = MetadataSources(load_standard_variables(ctx.standards_dir), submission_datasets(ctx.standards_dir),
+                              load_standard_origins(ctx.standards_dir)[STANDARD_FOLDERS[standard]], specs.datasets,
+                              specs.variables, adam_variables, adam_methods, sdtm_columns,
+                              load_text_conversion(ctx.specs_dir))
     blocked = False
     for path in files:
         forget_columns()   # the kept factorisations describe one dataset: prepared and written in one go

@@ -391,24 +391,16 @@ def check_xpt_read_back(path: str | Path, dataset: pd.DataFrame, meta: DatasetMe
         block = records[:, start:start + width]
         if is_char:
             codes, table, want_width = encode_text_column(expected[variable].to_numpy())
-            if want_width > width:
-                table = table[:, :width]
-            elif want_width < width:
-                table = np.pad(table, ((0, 0), (0, width - want_width)), constant_values=ord(" "))
+            table = np.pad(table[:, :width], ((0, 0), (0, max(width - want_width, 0))), constant_values=ord(" "))
             bad = (~(block == table[codes]).all(axis=1)).nonzero()[0]
-            if len(bad):
-                first_bad = int(bad[0])
-                got_value = block[first_bad].tobytes().decode("utf-8", "replace").rstrip()
-                want_value = expected[variable].iloc[first_bad]
+            got = [block[i].tobytes().decode("utf-8", "replace").rstrip() for i in bad[:1]]
+            want = expected[variable].iloc[bad[:1]].tolist()
         else:
-            got = ieee_from_ibm(block.copy().view(">u8").ravel())
-            want = expected[variable].to_numpy(dtype="float64")
-            same = np.isclose(want, got, rtol=1e-12, atol=0.0, equal_nan=True)
-            bad = (~same).nonzero()[0]
-            if len(bad):
-                first_bad = int(bad[0])
-                got_value, want_value = float(got[first_bad]), float(want[first_bad])
+            numbers = ieee_from_ibm(block.copy().view(">u8").ravel())
+            meant = expected[variable].to_numpy(dtype="float64")
+            bad = (~np.isclose(meant, numbers, rtol=1e-12, atol=0.0, equal_nan=True)).nonzero()[0]
+            got, want = numbers[bad[:1]].tolist(), meant[bad[:1]].tolist()
         if len(bad):
-            problems.append(f"{where}: {variable} row {first_bad + 1}: read back {got_value!r}, "
-                            f"expected {want_value!r} ({len(bad)} value(s) differ)")
+            problems.append(f"{where}: {variable} row {bad[0] + 1}: read back {got[0]!r}, "
+                            f"expected {want[0]!r} ({len(bad)} value(s) differ)")
     return problems
