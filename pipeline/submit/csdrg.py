@@ -1,14 +1,9 @@
-"""A draft Clinical Study Data Reviewer's Guide (PHUSE cSDRG layout) from what the pipeline knows.
+"""A draft Clinical Study Data Reviewer's Guide (PHUSE cSDRG layout, HTML and RTF) beside the SDTM define.xml.
 
-Written to ``submission/sdtm/csdrg.html`` beside define.xml by the submission stage. Every section
-comes from a file the pipeline already reads, so the guide cannot disagree with the package.
-Sections (PHUSE layout): introduction (the versions of ``manifest.json``, the source data), protocol
-(``study.yaml``), subject data (``metadata.csv`` origins, the non-ASCII text of ``checks.csv``),
-analysis datasets, and the conformance summary (findings by rule, accepted ones with the sponsor's
-reason from ``expectations.yaml``).
-
-Sections a machine cannot write (annotated CRF notes, protocol amendments) say so and are left to
-the sponsor. The page is deterministic: same inputs, same bytes.
+Every section comes from a file the pipeline already wrote (manifest versions, study.yaml, metadata.csv
+origins, the non-ASCII rows of checks.csv, validation findings with the reasons accepted in
+expectations.yaml), so the guide cannot disagree with the package; sections a machine cannot write
+(annotated CRF notes, protocol amendments) are left to the sponsor.
 """
 
 from __future__ import annotations

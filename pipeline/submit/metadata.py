@@ -235,6 +235,7 @@ def build_dataset_meta(name: str, columns: list[str], study_specs: dict[str, dic
     upper = name.upper()
     standard = "ADaM" if upper.startswith("AD") else "SDTM"
     table = standard_datasets.get("adam" if standard == "ADaM" else "sdtm", {})
+    generic, stem = ("SUPP--", upper[4:]) if upper.startswith("SUPP") else ("AD--", upper[2:])
     base: dict[str, Any] = {}
     label_source = "standard"
     if upper in table:
@@ -243,11 +244,9 @@ def build_dataset_meta(name: str, columns: list[str], study_specs: dict[str, dic
         base = dict(table[upper[:2]])
         base["label"] = stored_label or f"{base.get('label', upper[:2])} ({upper})"
         label_source = "parquet" if stored_label else "fallback"
-    elif standard == "SDTM" and upper.startswith("SUPP") and "SUPP--" in table:
-        base = {k: (v.replace("--", upper[4:]) if isinstance(v, str) else v) for k, v in table["SUPP--"].items()}
-    elif standard == "ADaM" and "AD--" in table:
-        base = {k: (v.replace("--", upper[2:]) if isinstance(v, str) else v) for k, v in table["AD--"].items()}
-        label_source = "fallback"
+    elif generic in table:   # SUPPAE from SUPP--, ADXX from AD-- (an ADaM label that says nothing)
+        base = {k: (v.replace("--", stem) if isinstance(v, str) else v) for k, v in table[generic].items()}
+        label_source = "fallback" if standard == "ADaM" else label_source
     spec = study_specs.get(upper, {})
     if spec.get("label"):
         label_source = "study spec"
@@ -255,25 +254,15 @@ def build_dataset_meta(name: str, columns: list[str], study_specs: dict[str, dic
         label_source = "parquet"
         base["label"] = stored_label
     merged = {**base, **{k: v for k, v in spec.items() if v not in (None, "")}}
-    keys_spec = merged.get("keys") or []
-    if isinstance(keys_spec, str):
-        keys_spec = [k.strip() for k in keys_spec.split(",")]
-    keys = tuple(k.upper() for k in keys_spec if k.upper() in columns)
+    keys = tuple(k.upper() for k in merged.get("keys") or [] if k.upper() in columns)
     if not keys:
         keys = tuple(k for k in ("STUDYID", "USUBJID", f"{upper}SEQ", "ASEQ") if k in columns)
     dataset_class = str(merged.get("class") or ("BASIC DATA STRUCTURE" if standard == "ADaM" else "")).upper()
     if standard == "ADaM":
         dataset_class = ADAM_CLASS_NAMES.get(dataset_class, dataset_class)
-    return DatasetMeta(
-        name=upper,
-        label=str(merged.get("label") or upper),
-        standard=standard,
-        dataset_class=dataset_class,
-        subclass=str(merged.get("subclass") or ""),
-        structure=str(merged.get("structure") or ""),
-        keys=keys,
-        label_source=label_source if merged.get("label") else "fallback",
-    )
+    return DatasetMeta(upper, str(merged.get("label") or upper), standard, dataset_class,
+                       str(merged.get("structure") or ""), keys, subclass=str(merged.get("subclass") or ""),
+                       label_source=label_source if merged.get("label") else "fallback")
 
 
 # --- variable-level metadata -----------------------------------------------------------------
@@ -504,8 +493,7 @@ class StudySpecs:
 def load_study_specs(specs_dir: str | Path, standards_dir: str | Path) -> StudySpecs:
     """The study's dataset/variable metadata as resolved by :mod:`pipeline.standards.study`.
 
-    That module merges ``datasets.yaml`` with the standard tables and sponsor codelists; a broken spec
-    raises its :class:`ConfigError` (file and line). No ``datasets.yaml``: everything empty.
+    A broken spec raises its :class:`ConfigError` (file and line); no ``datasets.yaml``: everything empty.
 
     >>> from pipeline.common.study import StudyContext
     >>> ctx = StudyContext.create("iscalimab-ln")

@@ -83,9 +83,8 @@ def compute_data_cut(sdtm_dir: Path) -> tuple[str, str] | None:
 
 
 def resolve_creation_datetime(ctx: StudyContext) -> tuple[str, str]:
-    """(ISO datetime, where it came from) for every creation stamp of the package: ``SOURCE_DATE_EPOCH``,
-    ``creation_datetime`` of submission.yaml or study.yaml, the end of the data-cut day (the stamp says when
-    the data were current), :data:`DEFAULT_CREATION_DATETIME` only when there are no data to date it.
+    """(ISO datetime, where it came from) for every creation stamp of the package, in the order of
+    docs/submission-package.md ("Dates of the package"); :data:`DEFAULT_CREATION_DATETIME` without data.
 
     >>> import tempfile
     >>> ctx = StudyContext.create("iscalimab-ln", outputs=Path(tempfile.mkdtemp()))

@@ -5,12 +5,8 @@ names <= 8 characters (letters, digits, underscore, starting with a letter), lab
 characters, character values <= 200 bytes of printable ASCII, lower-case file names, character
 lengths = longest value. ADaM dates (``*DT``), datetimes (``*DTM``) and times (``*TM``) are
 written as SAS numbers with ``DATE9.``, ``DATETIME20.`` and ``TIME8.`` formats. The header
-records carry a fixed creation stamp so reruns are identical.
-
-The writer is vectorised (numpy): numbers are converted to IBM/370 doubles a whole column at a
-time, text columns are encoded once per distinct value and gathered into fixed-width records,
-and the file is built in one buffer. Its bytes equal what pyreadstat (ReadStat) writes for the
-same frame (tests/submit/test_xpt_writer.py compares both, and pyreadstat reads our files back).
+records carry a fixed creation stamp so reruns are identical. The writer works a column at a time
+(numpy) and its bytes equal what pyreadstat (ReadStat) writes (tests/submit/test_xpt_writer.py).
 """
 
 from __future__ import annotations
