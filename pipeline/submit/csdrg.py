@@ -71,13 +71,11 @@ def build_csdrg_context(ctx: StudyContext, manifest: dict[str, Any], metadata: d
     adam = [d for d in datasets if d.get("standard") == "ADaM"]
     sdtm_meta = metadata.get("SDTM", pd.DataFrame(columns=["dataset", "origin"]))
     adam_meta = metadata.get("ADaM", pd.DataFrame(columns=["dataset", "origin"]))
-    inventory = [("SDTMIG", (versions.get("standards") or {}).get("SDTMIG", "")),
-                 ("ADaMIG", (versions.get("standards") or {}).get("ADaMIG", "")),
+    standards = versions.get("standards") or {}
+    inventory = [("SDTMIG", standards.get("SDTMIG", "")), ("ADaMIG", standards.get("ADaMIG", "")),
                  ("CDISC Controlled Terminology", versions.get("controlled_terminology", "")),
-                 ("Define-XML", versions.get("define_xml", "")),
-                 ("Dataset-JSON", versions.get("dataset_json", "")),
-                 ("Transport files", versions.get("xpt", ""))]
-    inventory += [(name, version) for name, version in sorted((versions.get("dictionaries") or {}).items())]
+                 ("Define-XML", versions.get("define_xml", "")), ("Dataset-JSON", versions.get("dataset_json", "")),
+                 ("Transport files", versions.get("xpt", ""))] + sorted((versions.get("dictionaries") or {}).items())
     sites = design.get("sites") or []
     sources = design.get("sources") or {}
     if sources.get("sdtm"):

@@ -53,17 +53,12 @@ def build_dataset_json_columns(meta: DatasetMeta, variable_meta: pd.DataFrame) -
     """
     columns = []
     for row in variable_meta.itertuples(index=False):
-        column: dict[str, Any] = {"itemOID": item_oid(meta.name, row.variable), "name": row.variable,
-                                  "label": str(row.label), "dataType": row.json_type}
-        if isinstance(row.json_target_type, str) and row.json_target_type:
-            column["targetDataType"] = row.json_target_type
-        if row.kind == "char":
-            column["length"] = int(row.length)
-        if row.display_format:
-            column["displayFormat"] = row.display_format
-        if row.key_sequence is not None and not pd.isna(row.key_sequence):
-            column["keySequence"] = int(row.key_sequence)
-        columns.append(column)
+        column = {"itemOID": item_oid(meta.name, row.variable), "name": row.variable, "label": str(row.label),
+                  "dataType": row.json_type,
+                  "targetDataType": row.json_target_type if isinstance(row.json_target_type, str) else None,
+                  "length": int(row.length) if row.kind == "char" else None, "displayFormat": row.display_format,
+                  "keySequence": None if pd.isna(row.key_sequence) else int(row.key_sequence)}
+        columns.append({key: value for key, value in column.items() if value is not None and value != ""})
     return columns
 
 

@@ -217,18 +217,14 @@ def build_value_level_meta(meta: DatasetMeta, dataset: pd.DataFrame, variable_me
     [['ALB', 'integer', <NA>], ['GLUC', 'float', 2]]
     """
     prefix = meta.name[:2] if meta.standard == "SDTM" and not meta.name.startswith("SUPP") else meta.name
-    if f"{prefix}TESTCD" in dataset.columns:
-        by, targets = f"{prefix}TESTCD", [f"{prefix}ORRES", f"{prefix}STRESC", f"{prefix}STRESN"]
-        label_column = f"{prefix}TEST"
-    elif f"{prefix}PARMCD" in dataset.columns and f"{prefix}VAL" in dataset.columns:  # TS: TSVAL by TSPARMCD
-        by, targets, label_column = f"{prefix}PARMCD", [f"{prefix}VAL"], f"{prefix}PARM"
-    elif "PARAMCD" in dataset.columns:
-        by, targets, label_column = "PARAMCD", ["AVAL", "AVALC"], "PARAM"
-    elif "QNAM" in dataset.columns and "QVAL" in dataset.columns:
-        by, targets, label_column = "QNAM", ["QVAL"], "QLABEL"
-    else:
+    layouts = ((f"{prefix}TESTCD", [f"{prefix}ORRES", f"{prefix}STRESC", f"{prefix}STRESN"], f"{prefix}TEST"),
+               (f"{prefix}PARMCD", [f"{prefix}VAL"], f"{prefix}PARM"), ("PARAMCD", ["AVAL", "AVALC"], "PARAM"),
+               ("QNAM", ["QVAL"], "QLABEL"))   # (by variable, result variables, label variable), first found
+    by, targets, label_column = next(((by, [t for t in targets if t in dataset.columns], label)
+                                      for by, targets, label in layouts if by in dataset.columns
+                                      and any(t in dataset.columns for t in targets)), (None, [], None))
+    if by is None:
         return pd.DataFrame(columns=VALUE_LEVEL_COLUMNS)
-    targets = [t for t in targets if t in dataset.columns]
     codes = dataset[by].dropna().astype(str)
     codes = sorted(codes[codes != ""].unique())[:MAX_VALUE_LEVEL_CODES]
     rows = []

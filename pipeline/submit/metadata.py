@@ -30,7 +30,7 @@ from pipeline.standards import tables
 from pipeline.standards.study import load_adam_variables, load_study_metadata  # noqa: F401 (re-exported for submit.stage)
 from pipeline.standards.tables import ADAM_CLASSES, load_standard_origins
 from pipeline.standards.terminology import CT_COLUMNS
-from pipeline.submit._vector import as_text, factorize, map_unique
+from pipeline.submit._vector import as_text, byte_lengths, factorize
 from pipeline.submit.methods import PREDECESSOR_TEXT
 
 VARIABLE_COLUMNS = [
@@ -212,10 +212,7 @@ def compute_char_length(values: pd.Series) -> int:
     >>> compute_char_length(pd.Series([None, None]))
     1
     """
-    if not len(values):
-        return 1
-    lengths = map_unique(as_text(values), lambda v: len(str(v).encode("utf-8")), missing=0)
-    return max(int(lengths.max()), 1) if len(lengths) else 1
+    return max(int(byte_lengths(as_text(values)).max(initial=0)), 1)
 
 
 # --- dataset-level metadata ------------------------------------------------------------------

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -47,16 +47,6 @@ DEFAULT_CREATION_DATETIME = "2000-01-01T00:00:00"
 STANDARD_FOLDERS = {"SDTM": "sdtm", "ADaM": "adam"}
 CHECK_COLUMNS = ISSUE_COLUMNS + ["standard"]
 STAGE_SCHEMA_ROWS = 25   # rows per dataset checked by jsonschema; every row is typed by construction
-
-
-@dataclass(frozen=True)
-class LoadedDataset:
-    """One dataset read from parquet, with what the file says about itself."""
-
-    name: str
-    frame: pd.DataFrame
-    stored_labels: dict[str, str]
-    stored_label: str | None
 
 
 def compute_data_cut(sdtm_dir: Path) -> tuple[str, str] | None:
@@ -115,23 +105,22 @@ def resolve_creation_datetime(ctx: StudyContext) -> tuple[str, str]:
     return DEFAULT_CREATION_DATETIME, "default constant"
 
 
-def read_dataset(path: Path) -> LoadedDataset:
-    """Read one parquet dataset with its stored labels (pyarrow field metadata ``label``).
+def read_dataset(path: Path) -> tuple[str, pd.DataFrame, dict[str, str], str | None]:
+    """(name, frame, variable labels, dataset label) of one parquet dataset (pyarrow metadata ``label``).
 
     >>> import tempfile, pyarrow as pa
     >>> path = Path(tempfile.mkdtemp()) / "dm.parquet"
     >>> field = pa.field("AGE", pa.int64(), metadata={"label": "Age"})
     >>> pq.write_table(pa.table({"AGE": [40]}, schema=pa.schema([field], metadata={"label": "Demographics"})), path)
-    >>> loaded = read_dataset(path)
-    >>> loaded.name, loaded.stored_labels, loaded.stored_label
+    >>> name, _, labels, label = read_dataset(path)
+    >>> name, labels, label
     ('DM', {'AGE': 'Age'}, 'Demographics')
     """
     table = _read_parquet(pq.read_table, path)
     labels = {f.name.upper(): f.metadata[b"label"].decode("utf-8", "replace") for f in table.schema
               if (f.metadata or {}).get(b"label")}
     stored_label = (table.schema.metadata or {}).get(b"label", b"").decode("utf-8", "replace") or None
-    frame = table.to_pandas()
-    return LoadedDataset(path.stem.upper(), frame, labels, stored_label)
+    return path.stem.upper(), table.to_pandas(), labels, stored_label
 
 
 def _checks_frame(rows: list[pd.DataFrame]) -> pd.DataFrame:
@@ -166,20 +155,20 @@ def _ascii_label(text: str, conversion: TextConversion, where: str) -> str:
     return ascii_text
 
 
-def prepare_dataset(loaded: LoadedDataset, sources: MetadataSources) -> tuple[DatasetMeta, pd.DataFrame, pd.DataFrame,
-                                                                              list[pd.DataFrame], pd.DataFrame]:
+def prepare_dataset(path: Path, sources: MetadataSources) -> tuple[DatasetMeta, pd.DataFrame, pd.DataFrame,
+                                                                    list[pd.DataFrame], pd.DataFrame]:
     """One dataset ready to write: upper-case names, ASCII text, metadata, every check it raised, and
     the frame with the original UTF-8 text (for Dataset-JSON)."""
     checks: list[pd.DataFrame] = []
-    frame = loaded.frame
+    name, frame, stored_labels, stored_label = read_dataset(path)
     lower = [c for c in frame.columns if c != c.upper()]
     if lower:
-        checks.append(pd.DataFrame([issue_row(loaded.name, c, None, c, "variable name not upper case", "warning",
+        checks.append(pd.DataFrame([issue_row(name, c, None, c, "variable name not upper case", "warning",
                                               "upper-cased") for c in lower]))
         frame = frame.rename(columns={c: c.upper() for c in lower})
     original_frame = frame
     conversion = sources.text_conversion
-    frame, changes = derive_vars_ascii(frame, loaded.name, conversion)
+    frame, changes = derive_vars_ascii(frame, name, conversion)
     converted, blocked = changes[changes["replacement"].notna()], changes[changes["replacement"].isna()]
     checks.append(converted.assign(value=converted["original"] + " -> " + converted["replacement"],
                                    check=CHECK_NON_ASCII, severity="notice",
@@ -187,13 +176,12 @@ def prepare_dataset(loaded: LoadedDataset, sources: MetadataSources) -> tuple[Da
     checks.append(blocked.assign(value=blocked["original"], check=CHECK_NO_ASCII, severity="error",
                                  action=f"add the value to text_conversion.values in {conversion.rule_file} ("
                                         + blocked["rule"] + ")"))
-    meta = build_dataset_meta(loaded.name, list(frame.columns), sources.study_specs, sources.standard_datasets,
-                              loaded.stored_label)
+    meta = build_dataset_meta(name, list(frame.columns), sources.study_specs, sources.standard_datasets, stored_label)
     if not meta.label.isascii():
-        meta = DatasetMeta(**{**meta.__dict__, "label": _ascii_label(meta.label, conversion, f"dataset {meta.name}")})
+        meta = replace(meta, label=_ascii_label(meta.label, conversion, f"dataset {meta.name}"))
     adam_labels = sources.adam_variables[sources.adam_variables["dataset"] == meta.name]
     variables = build_variable_meta(meta, frame, sources.standard_variables, sources.study_variables,
-                                    loaded.stored_labels, sources.origins, sources.adam_methods, sources.sdtm_columns,
+                                    stored_labels, sources.origins, sources.adam_methods, sources.sdtm_columns,
                                     dict(zip(adam_labels["variable"], adam_labels["label"])),
                                     dict(zip(adam_labels["variable"], adam_labels["type"])))
     variables["label"] = [_ascii_label(text, conversion, f"{meta.name}.{variable}")
@@ -209,8 +197,7 @@ def prepare_dataset(loaded: LoadedDataset, sources: MetadataSources) -> tuple[Da
     checks.append(check_types_and_keys(meta, frame, variables))
     # one label everywhere: XPT, Dataset-JSON and define.xml carry the same (cut) text
     variables["label"] = variables["label"].str.slice(0, MAX_LABEL)
-    if len(meta.label) > MAX_LABEL:
-        meta = DatasetMeta(**{**meta.__dict__, "label": meta.label[:MAX_LABEL]})
+    meta = replace(meta, label=meta.label[:MAX_LABEL])
     return meta, frame, variables, checks, original_frame
 
 
@@ -296,7 +283,7 @@ def package_standard(ctx: StudyContext, standard: str, source_dir: Path, created
     blocked = False
     for path in files:
         forget_columns()   # the kept factorisations describe one dataset: prepared and written in one go
-        meta, frame, variables, dataset_checks, original = prepare_dataset(read_dataset(path), sources)
+        meta, frame, variables, dataset_checks, original = prepare_dataset(path, sources)
         checks.extend(dataset_checks)
         metas.append(meta)
         frames[meta.name] = frame
@@ -440,15 +427,14 @@ def package_versions(ctx: StudyContext) -> dict[str, Any]:
     }
 
 
-def write_manifest(submission_dir: Path, created: str, created_source: str, datasets: list[dict],
-                   versions: dict[str, Any] | None = None, as_of: str = "") -> Path:
-    """``manifest.json``: SHA-256 and size of every file under ``submission_dir`` (itself excluded), the
-    datasets and the versions (docs/submission-package.md); ``make verify-submission`` re-checks it.
+def write_manifest(submission_dir: Path, header: dict[str, Any]) -> Path:
+    """``manifest.json``: ``header`` (stamps, versions, datasets) and the SHA-256 and size of every file under
+    ``submission_dir`` (itself excluded; docs/submission-package.md); ``make verify-submission`` re-checks it.
 
     >>> import tempfile, pathlib, json
     >>> folder = pathlib.Path(tempfile.mkdtemp())
     >>> _ = (folder / "sdtm").mkdir(); _ = (folder / "sdtm" / "dm.xpt").write_bytes(b"x")
-    >>> manifest = json.loads(write_manifest(folder, "2000-01-01T00:00:00", "default constant", []).read_text())
+    >>> manifest = json.loads(write_manifest(folder, {"created": "2000-01-01T00:00:00"}).read_text())
     >>> manifest["files"][0]["path"], manifest["files"][0]["sha256"][:12]
     ('sdtm/dm.xpt', '2d711642b726')
     """
@@ -458,16 +444,7 @@ def write_manifest(submission_dir: Path, created: str, created_source: str, data
         if relative == "manifest.json" or path.name.startswith("."):
             continue
         entries.append({"path": relative, "sha256": sha256_file(path), "bytes": path.stat().st_size})
-    manifest = {
-        "created": created,
-        "created_source": created_source,
-        "as_of": as_of,
-        "generator": f"cdisc-pipeline {installed_version()} submission stage",
-        "versions": versions or {},
-        "datasets": datasets,
-        "files": entries,
-    }
-    return write_json_atomic(submission_dir / "manifest.json", manifest)
+    return write_json_atomic(submission_dir / "manifest.json", {**header, "files": entries})
 
 
 def run(ctx: StudyContext) -> None:
@@ -490,9 +467,9 @@ def run(ctx: StudyContext) -> None:
     all_checks = _checks_frame(checks).sort_values(["standard", "dataset", "variable", "check", "row"], kind="stable",
                                         na_position="first")
     write_csv_atomic(ctx.submission_dir / "checks.csv", all_checks)
-    versions = package_versions(ctx)
-    write_csdrg(ctx, {"created": created, "as_of": as_of, "versions": versions, "datasets": summaries,
-                      "generator": f"cdisc-pipeline {installed_version()} submission stage"}, all_checks)
-    manifest = write_manifest(ctx.submission_dir, created, created_source, summaries, versions, as_of)
+    header = {"created": created, "created_source": created_source, "as_of": as_of, "versions": package_versions(ctx),
+              "generator": f"cdisc-pipeline {installed_version()} submission stage", "datasets": summaries}
+    write_csdrg(ctx, header, all_checks)   # the manifest lists the guide, so the guide is written first
+    manifest = write_manifest(ctx.submission_dir, header)
     counts = all_checks["severity"].value_counts().to_dict() if len(all_checks) else {}
     log.info("submission package: %d datasets, checks %s, manifest %s", len(summaries), counts or "none", manifest)
