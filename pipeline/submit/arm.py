@@ -153,7 +153,8 @@ def build_result_displays(tlf_spec: dict[str, Any], columns: dict[str, set[str]]
             conditions, missing = compute_where_conditions(row.get("where") or {}, dataset_name, columns[dataset_name])
             datasets = []
             if flag and adsl_name in columns and flag in columns[adsl_name] and dataset_name != adsl_name:
-                population_clause = WhereClause(f"WC.{base_oid}.{adsl_name}", ((item_oid(adsl_name, flag), "EQ", ("Y",)),))
+                population_clause = WhereClause(f"WC.{base_oid}.{adsl_name}",
+                                                ((item_oid(adsl_name, flag), "EQ", ("Y",)),))
                 clauses.append(population_clause)
                 datasets.append({"item_group_oid": item_group_oid(adsl_name), "where_oid": population_clause.oid,
                                  "variables": [item_oid(adsl_name, flag)]})

@@ -16,6 +16,7 @@ import pandas as pd
 
 from pipeline.common.study import StudyContext
 from pipeline.submit.ascii import CHECK_NON_ASCII
+from pipeline.submit.define import render_template
 
 TRIAL_DESIGN = ("TA", "TE", "TV", "TI", "TS", "TD", "TM")
 _ACCEPTED = re.compile(r"\s*\[accepted: (.*)\]\s*$")
@@ -124,15 +125,6 @@ def build_csdrg_context(ctx: StudyContext, manifest: dict[str, Any], metadata: d
     }
 
 
-def render_csdrg(context: dict[str, Any]) -> str:
-    """The cSDRG draft as one HTML page."""
-    from jinja2 import Environment, FileSystemLoader
-
-    environment = Environment(loader=FileSystemLoader(str(Path(__file__).resolve().parent / "templates")),
-                              autoescape=True, keep_trailing_newline=True)
-    return environment.get_template("csdrg.html.j2").render(**context)
-
-
 def render_csdrg_rtf(context: dict[str, Any]) -> str:
     r"""The same draft as RTF (Word opens it), from the same context as the HTML page.
 
@@ -219,4 +211,4 @@ def write_csdrg(ctx: StudyContext, manifest: dict[str, Any], checks: pd.DataFram
     rules = read_spreadsheet_csv(rules_path) if rules_path.exists() else None
     context = build_csdrg_context(ctx, manifest, metadata, checks, findings, rules)
     write_text_atomic(ctx.submission_dir / "sdtm" / CSDRG_RTF_FILE, render_csdrg_rtf(context))
-    return write_text_atomic(ctx.submission_dir / "sdtm" / CSDRG_FILE, render_csdrg(context))
+    return write_text_atomic(ctx.submission_dir / "sdtm" / CSDRG_FILE, render_template("csdrg.html.j2", **context))

@@ -163,11 +163,6 @@ def build_dataset_json(meta: DatasetMeta, dataset: pd.DataFrame, variable_meta: 
     return obj
 
 
-def _member_lines(obj: dict[str, Any]) -> list[str]:
-    order = [k for k in _MEMBER_ORDER if k in obj] + sorted(k for k in obj if k not in _MEMBER_ORDER and k != "rows")
-    return [f"  {json.dumps(key)}: {json.dumps(obj[key], ensure_ascii=False, allow_nan=False)}" for key in order]
-
-
 def render_dataset_json_bytes(obj: dict[str, Any], rows_text: bytes) -> bytes:
     """Stable text: members in specification order, two-space indent, one row per line, with ``rows_text``
     (from :func:`render_dataset_json_rows`) as the ``rows`` member, never decoded into a Python string.
@@ -182,7 +177,9 @@ def render_dataset_json_bytes(obj: dict[str, Any], rows_text: bytes) -> bytes:
     }
     <BLANKLINE>
     """
-    head = "{\n" + "".join(line + ",\n" for line in _member_lines(obj))
+    order = [k for k in _MEMBER_ORDER if k in obj] + sorted(k for k in obj if k not in _MEMBER_ORDER and k != "rows")
+    head = "{\n" + "".join(f"  {json.dumps(k)}: {json.dumps(obj[k], ensure_ascii=False, allow_nan=False)},\n"
+                            for k in order)
     rows = [b'  "rows": [\n', rows_text, b"\n  ]"] if rows_text else [b'  "rows": []']
     return b"".join([head.encode("utf-8"), *rows, b"\n}\n"])
 

@@ -181,10 +181,8 @@ def build_codelists(variable_meta: pd.DataFrame, datasets: dict[str, pd.DataFram
 
 
 def drop_empty_codelist_refs(variable_meta: pd.DataFrame, codelists: pd.DataFrame) -> pd.DataFrame:
-    """Clear ``codelist_oid`` where no CodeList will be written (no value in the data nor CT terms).
-
-    Any reference that is neither in ``codelists`` nor an ExternalCodeList ``CL.<dictionary>`` (e.g. a
-    TV.ARMCD that is always empty) would point at nothing, so the variable keeps no CodeListRef.
+    """Clear ``codelist_oid`` where neither a CodeList (no value in the data nor CT terms: a TV.ARMCD that is
+    always empty) nor an ExternalCodeList ``CL.<dictionary>`` will be written, so no reference points at nothing.
 
     >>> vm = pd.DataFrame({"dataset": ["DM", "TV", "AE"], "variable": ["SEX", "ARMCD", "AEDECOD"],
     ...                    "codelist_oid": ["CL.SEX", "CL.TV.ARMCD", "CL.MEDDRA"], "dictionary": ["", "", "MEDDRA"]})
@@ -501,8 +499,6 @@ def render_define_html(context: DefineContext, metas: list[DatasetMeta], variabl
     >>> "A &lt;b&gt; study" in html and '<a href="dm.xpt">dm.xpt</a>' in html
     True
     """
-    from jinja2 import Environment, FileSystemLoader
-
     ig_name, ig_version = IG_VERSIONS[context.standard]
     variable_meta = drop_empty_codelist_refs(variable_meta, codelists)
     value_sets = set(zip(value_level["dataset"], value_level["variable"])) if len(value_level) else set()
@@ -526,14 +522,22 @@ def render_define_html(context: DefineContext, metas: list[DatasetMeta], variabl
                        "items": group[["coded_value", "decode", "term_code", "extended"]].to_dict(orient="records")}
                       for oid, group in codelists.groupby("codelist_oid", sort=True)]
     dictionaries = sorted(set(variable_meta.get("dictionary", pd.Series(dtype=str)).fillna("")) - {""})
-    environment = Environment(loader=FileSystemLoader(str(Path(__file__).resolve().parent / "templates")),
-                              autoescape=True, keep_trailing_newline=True)
-    return environment.get_template("define.html.j2").render(
+    return render_template(
+        "define.html.j2",
         study_name=context.study_name, study_description=context.study_description, standard=context.standard,
         ig_name=ig_name, ig_version=ig_version, ct_version=context.ct_version, define_version=DEFINE_VERSION,
         datasets=metas, records=records, variables=variables, value_lists=value_lists, codelists=codelist_views,
         dictionaries=[(d, context.dictionary_versions.get(d, "not specified")) for d in dictionaries],
     )
+
+
+def render_template(name: str, **context: Any) -> str:
+    """A page from ``templates/`` (autoescaped, trailing newline kept): define.html and the cSDRG."""
+    from jinja2 import Environment, FileSystemLoader
+
+    environment = Environment(loader=FileSystemLoader(str(Path(__file__).resolve().parent / "templates")),
+                              autoescape=True, keep_trailing_newline=True)
+    return environment.get_template(name).render(**context)
 
 
 def check_define_references(xml: bytes) -> list[str]:

@@ -1,18 +1,9 @@
 """Dataset and variable metadata for the submission package.
 
-Label sources, first match wins, and every variable records where its label came from
-(``label_source``):
-
-1. ADaM variables declared in ``specs/<study>/adam.yaml`` (``adam spec``),
-2. the study spec ``specs/<study>/datasets.yaml``, resolved by :mod:`pipeline.standards.study` (``study spec``),
-3. the standard variable tables, SDTMIG 3.4 and ADaMIG 1.3 (:mod:`pipeline.standards.tables`, ``standard``),
-4. the ``label`` field metadata stored in the parquet file (``parquet``),
-5. the same variable name in any other standard domain: STUDYID, VISITNUM, EPOCH ... (``standard (other domain)``),
-6. the label most domains give the same ``--`` suffix (``standard (generic --)``),
-7. the variable name itself (``fallback``).
-
-Types come from the data (the metadata type only for an all-null column), lengths are the maximum
-byte length found.
+A variable's label is the first found of the ADaM spec, the study spec (``datasets.yaml`` resolved by
+:mod:`pipeline.standards.study`), the standard tables, the parquet field metadata, the same name in another
+domain, the label most domains give the ``--`` suffix and the name; ``label_source`` says which. Types come
+from the data (the metadata type only for an all-null column), lengths are the maximum byte length found.
 """
 
 from __future__ import annotations
@@ -269,10 +260,6 @@ def _generic_name(variable: str, prefix: str) -> str | None:
     return "--" + variable[len(prefix):] if prefix and variable.startswith(prefix) else None
 
 
-def _pattern_lookup(table: dict[str, dict[str, Any]], variable: str, prefix: str) -> dict[str, Any]:
-    return table[variable] if variable in table else table.get(_generic_name(variable, prefix), {})
-
-
 def build_variable_meta(meta: DatasetMeta, dataset: pd.DataFrame, standard_variables: pd.DataFrame,
                         study_variables: pd.DataFrame, stored_labels: dict[str, str],
                         standard_origins: dict[str, dict[str, Any]],
@@ -327,9 +314,9 @@ def build_variable_meta(meta: DatasetMeta, dataset: pd.DataFrame, standard_varia
                   (stored_labels.get(variable), "parquet"),
                   (anywhere.at[variable, "label"] if variable in anywhere.index else None, "standard (other domain)"),
                   (generic_labels.get(variable[len(prefix):]) if prefix and variable.startswith(prefix) else None,
-                   "standard (generic --)"))   # first match wins (see the module docstring)
+                   "standard (generic --)"))   # first match wins
         label, label_source = next(((str(text), source) for text, source in labels if text), (variable, "fallback"))
-        declared = _declared_type(spec_value(variable, "type") or std_row.get("type", ""))
+        declared = _DECLARED_TYPES.get(str(spec_value(variable, "type") or std_row.get("type", "")).strip().lower(), "")
         if variable in spec_rows.index:  # the study table, resolved against the standard, is authoritative
             codelist, value_format = spec_value(variable, "codelist") or "", spec_value(variable, "value_format") or ""
         else:
@@ -351,7 +338,8 @@ def build_variable_meta(meta: DatasetMeta, dataset: pd.DataFrame, standard_varia
         else:
             length, define_type, json_type = 8, "integer", kind
             json_target, display_format = "integer", _FORMAT_OF_KIND[kind]
-        origin_spec = _pattern_lookup(standard_origins, variable, prefix)
+        origin_spec = standard_origins[variable] if variable in standard_origins \
+            else standard_origins.get(_generic_name(variable, prefix), {})
         origin = spec_value(variable, "origin") or origin_spec.get("origin")
         origin_source, predecessor = origin_spec.get("source", ""), ""
         method = adam_methods.get((name, variable)) or adam_methods.get(("*", variable)) \
@@ -394,11 +382,6 @@ def build_variable_meta(meta: DatasetMeta, dataset: pd.DataFrame, standard_varia
 _DECLARED_TYPES = {**dict.fromkeys(("num", "n", "integer", "float", "double", "numeric"), "Num"),
                    **dict.fromkeys(("date", "datetime", "time"), "Num"),
                    **dict.fromkeys(("char", "c", "text", "string", "character"), "Char")}
-
-
-def _declared_type(text: Any) -> str:
-    """``Num``, ``Char`` or empty from a metadata type (``Num``, ``N``, ``integer``, ``float``, ``text`` ...)."""
-    return _DECLARED_TYPES.get(str(text or "").strip().lower(), "")
 
 
 def compute_generic_labels(standard_variables: pd.DataFrame) -> dict[str, str]:

@@ -210,11 +210,9 @@ def json_variable_meta(variables: pd.DataFrame, original: pd.DataFrame) -> pd.Da
     >>> json_variable_meta(vm, pd.DataFrame({"AETERM": ["\u30eb\u30fc\u30d7\u30b9", None], "AESEQ": [1.0, 2.0]}))["length"].tolist()
     [12, 8]
     """
-    result = variables.copy()
-    is_char = result["kind"] == "char"
-    result.loc[is_char, "length"] = [max(int(length), compute_char_length(original[v]))
-                                     for v, length in zip(result.loc[is_char, "variable"], result.loc[is_char, "length"])]
-    return result
+    return variables.assign(length=[max(int(length), compute_char_length(original[v])) if kind == "char" else length
+                                    for v, kind, length in zip(variables["variable"], variables["kind"],
+                                                               variables["length"])])
 
 
 def write_dataset_files(out_dir: Path, standard: str, meta: DatasetMeta, frame: pd.DataFrame, variables: pd.DataFrame,
@@ -311,7 +309,7 @@ def package_standard(ctx: StudyContext, standard: str, source_dir: Path, created
     variable_meta = assign_codelist_oids(pd.concat(variable_tables, ignore_index=True), ct)
     tlf_spec = (ctx.spec("tlf") or {}) if standard == "ADaM" and (ctx.specs_dir / "tlf.yaml").exists() else {}
     checks.extend(write_define(out_dir, define_context, metas, frames, variable_meta, ct, tlf_spec))
-    folder = STANDARD_FOLDERS[standard]
+    folder = out_dir.name
     summaries = [{"dataset": m.name, "standard": standard, "label": m.label, "records": int(len(frames[m.name])),
                   "variables": int(frames[m.name].shape[1]), "keys": list(m.keys),
                   "xpt": f"{folder}/{m.file_name}", "dataset_json": f"{folder}/datasetjson/{m.name.lower()}.json",
@@ -326,21 +324,19 @@ def write_define(out_dir: Path, context: DefineContext, metas: list[DatasetMeta]
 
     Returns the checks raised on the way (values outside non-extensible codelists, broken references).
     """
-    checks: list[pd.DataFrame] = []
-    variable_meta = variable_meta.copy()
     codelists = build_codelists(variable_meta, frames, ct)
     outside = codelists["extended"] & (codelists["extensible"] == "No")
     nonextensible = codelists[outside]
-    if len(nonextensible):
-        checks.append(pd.DataFrame({"dataset": "", "variable": nonextensible["codelist_oid"], "row": None,
-                                    "value": nonextensible["coded_value"], "check": "value not in non-extensible codelist",
-                                    "severity": "warning",
-                                    "action": "left out of the define.xml codelist (fix the data or the mapping)"}))
-        codelists = codelists[~outside].copy()
-        codelists["order"] = codelists.groupby("codelist_oid").cumcount() + 1
-        emptied = set(nonextensible["codelist_oid"]) - set(codelists["codelist_oid"])
-        if emptied:  # no allowed value left: the variable keeps no CodeListRef (the checks say why)
-            variable_meta.loc[variable_meta["codelist_oid"].isin(emptied), "codelist_oid"] = ""
+    checks = [pd.DataFrame({"dataset": "", "variable": nonextensible["codelist_oid"], "row": None,
+                            "value": nonextensible["coded_value"], "check": "value not in non-extensible codelist",
+                            "severity": "warning",
+                            "action": "left out of the define.xml codelist (fix the data or the mapping)"})]
+    codelists = codelists[~outside].copy()
+    codelists["order"] = codelists.groupby("codelist_oid").cumcount() + 1
+    emptied = set(nonextensible["codelist_oid"]) - set(codelists["codelist_oid"])
+    # no allowed value left: the variable keeps no CodeListRef (the checks say why)
+    variable_meta = variable_meta.assign(codelist_oid=variable_meta["codelist_oid"].mask(
+        variable_meta["codelist_oid"].isin(emptied), ""))
     value_tables = [build_value_level_meta(m, frames[m.name], variable_meta[variable_meta["dataset"] == m.name])
                     for m in metas]
     value_tables = [t for t in value_tables if len(t)]

@@ -255,7 +255,7 @@ def build_xpt_bytes(frame: pd.DataFrame, name: str, file_label: str, labels: lis
         b"SAS     " + name.encode("ascii")[:8].ljust(8) + b"SASDATA 6.06    bsd4.2  " + b" " * 24 + ts,
         ts + b" " * 16 + file_label.encode("utf-8")[:40].ljust(40) + b" " * 8,
         _header("NAMESTR", (0, len(namestrs), 0, 0, 0, 0)),
-        _pad(b"".join(namestrs)),
+        b"".join(namestrs) + b" " * (-140 * len(namestrs) % RECORD),   # NAMESTRs are 140 bytes
         _header("OBS"),
     ])
     data_bytes = count * position
@@ -265,10 +265,6 @@ def build_xpt_bytes(frame: pd.DataFrame, name: str, file_label: str, labels: lis
     for start, width, table, codes in columns:
         records[:, start:start + width] = table if codes is None else table[codes]
     return out
-
-
-def _pad(block: bytes) -> bytes:
-    return block + b" " * (-len(block) % RECORD)
 
 
 def write_xpt(path: str | Path, dataset: pd.DataFrame, meta: DatasetMeta, variable_meta: pd.DataFrame,
@@ -334,9 +330,8 @@ def check_xpt_read_back(path: str | Path, dataset: pd.DataFrame, meta: DatasetMe
                         variable_meta: pd.DataFrame) -> list[str]:
     """Re-read ``path`` and compare names, labels, types, lengths and values with what was meant.
 
-    Returns a list of differences (empty when the file is faithful). The file is decoded from its
-    own headers (NAMESTR positions and widths); numbers go back to IEEE and are compared with a
-    relative tolerance of 1e-12 (IBM/370 floats keep 14 hex digits); text ignores trailing blanks.
+    The file is decoded from its own headers; numbers are compared with a relative tolerance of 1e-12
+    (IBM/370 floats keep 14 hex digits), text without trailing blanks. Empty when the file is faithful.
 
     >>> import tempfile, pathlib
     >>> folder = pathlib.Path(tempfile.mkdtemp())
