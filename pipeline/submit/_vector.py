@@ -1,10 +1,7 @@
-"""Per-distinct-value helpers: clinical text columns repeat a few values many times, so a Python
-function applied to the distinct values and broadcast back is fast and stays exact.
-
-Packaging looks at each column several times (ASCII check, lengths, XPT, Dataset-JSON), so the
-factorisation of a column is kept while the stage works on its dataset (:func:`factorize`, keyed
-by the column's memory; the stage calls :func:`forget_columns` between datasets). Frames are never
-changed in place while packaging, which is what makes the memory address a safe key.
+"""Per-distinct-value helpers: text columns repeat a few values many times, so work done once per distinct
+value is fast and exact. Packaging looks at each column several times (ASCII, lengths, XPT, Dataset-JSON), so
+a column's factorisation is kept, keyed by its memory, until the stage calls :func:`forget_columns` after
+each dataset; frames are never changed in place while packaging, which makes the address a safe key.
 """
 
 from __future__ import annotations

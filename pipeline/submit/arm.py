@@ -1,11 +1,8 @@
-"""Analysis Results Metadata (ARM 1.0, paired with Define-XML 2.1) from the study's shells.
-
-Each output of ``specs/<study>/tlf.yaml`` becomes an ``arm:ResultDisplay`` and each of its rows
-that reads an ADaM dataset an ``arm:AnalysisResult``: the dataset and its record filter (a
-``def:WhereClauseDef`` built from the row's ``where``), the population (ADSL flag = ``Y``), the
-analysis variables (response and covariates) and the method. ``reason`` and ``purpose`` come from
-the row when the shell states them (ARM terms such as ``SPECIFIED IN SAP`` and ``PRIMARY OUTCOME
-MEASURE``); otherwise the text says they were not specified, instead of guessing.
+"""Analysis Results Metadata (ARM 1.0, paired with Define-XML 2.1) from the study's shells: each output of
+``specs/<study>/tlf.yaml`` is an ``arm:ResultDisplay``, each row reading an ADaM dataset an ``arm:AnalysisResult``
+(dataset, record filter as a ``def:WhereClauseDef``, population flag, analysis variables, method). ``reason`` and
+``purpose`` come from the shell (ARM terms such as ``SPECIFIED IN SAP``); otherwise the text says they were not
+specified, instead of guessing.
 """
 
 from __future__ import annotations
@@ -133,8 +130,7 @@ def build_result_displays(tlf_spec: dict[str, Any], columns: dict[str, set[str]]
     displays: list[ResultDisplay] = []
     clauses: list[WhereClause] = []
     populations = tlf_spec.get("populations") or {}
-    defaults = tlf_spec.get("defaults") or {}
-    adsl_name = str(defaults.get("adsl", "adsl")).upper()
+    adsl_name = str((tlf_spec.get("defaults") or {}).get("adsl", "adsl")).upper()
     for output_id, output in (tlf_spec.get("outputs") or {}).items():  # shell order, as in tlf.yaml
         if not isinstance(output, dict):
             continue
@@ -160,11 +156,9 @@ def build_result_displays(tlf_spec: dict[str, Any], columns: dict[str, set[str]]
                                  "variables": [item_oid(adsl_name, flag)]})
             elif flag and flag in columns[dataset_name]:
                 conditions.append((item_oid(dataset_name, flag), "EQ", ("Y",)))
-            where_oid = None
+            where_oid = f"WC.{base_oid}" if conditions else None
             if conditions:
-                clause = WhereClause(f"WC.{base_oid}", tuple(conditions))
-                clauses.append(clause)
-                where_oid = clause.oid
+                clauses.append(WhereClause(where_oid, tuple(conditions)))
             variables = [row.get("response")] + list(row.get("covariates") or []) + [row.get("variable")]
             item_oids = [item_oid(dataset_name, str(v).upper()) for v in variables
                          if v and str(v).upper() in columns[dataset_name]]

@@ -280,11 +280,9 @@ def build_variable_meta(meta: DatasetMeta, dataset: pd.DataFrame, standard_varia
     >>> out[["variable", "label", "label_source", "kind", "length", "codelist", "key_sequence"]].values.tolist()
     [['STUDYID', 'STUDYID', 'fallback', 'char', 2, '', 1], ['USUBJID', 'USUBJID', 'fallback', 'char', 5, '', 2], ['SEX', 'Sex', 'standard', 'char', 1, 'SEX', <NA>], ['AGE', 'Age', 'parquet', 'integer', 2, '', <NA>]]
     """
-    adam_methods = adam_methods or {}
-    sdtm_sources = sdtm_sources or {}
+    adam_methods, sdtm_sources, adam_labels, adam_types = (
+        given or {} for given in (adam_methods, sdtm_sources, adam_labels, adam_types))
     roles = load_standard_origins().get("roles", {}) if meta.standard == "SDTM" else {}
-    adam_labels = adam_labels or {}
-    adam_types = adam_types or {}
     name = meta.name
     prefix = name[:2] if meta.standard == "SDTM" and not name.startswith("SUPP") else ""
     std_domain = "SUPPQUAL" if name.startswith("SUPP") else name

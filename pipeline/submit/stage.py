@@ -258,8 +258,8 @@ def package_standard(ctx: StudyContext, standard: str, source_dir: Path, created
         if standard == "ADaM" and (ctx.specs_dir / "adam.yaml").exists() else written_methods
     package = load_terminology(ctx.standards_dir, adam=True)
     ct_tables = [package[CT_COLUMNS].assign(publishing_set=package["source_file"].map(
-        lambda name: "ADaM" if name.startswith("adamct") else "SDTM"))]
-    ct_tables.append(specs.codelists.assign(publishing_set="SDTM", sponsor_term=True))
+                     lambda name: "ADaM" if name.startswith("adamct") else "SDTM")),
+                 specs.codelists.assign(publishing_set="SDTM", sponsor_term=True)]
     ct = pd.concat([t for t in ct_tables if len(t)], ignore_index=True)
     stamp = format_xpt_timestamp(dt.datetime.fromisoformat(created))
     design = ctx.design.get("study", {}) if isinstance(ctx.design, dict) else {}
@@ -410,17 +410,12 @@ def package_versions(ctx: StudyContext) -> dict[str, Any]:
     ('2.1.0', '1.1.0', 'SAS transport version 5', '3.4')
     """
     specs = load_study_specs(ctx.specs_dir, ctx.standards_dir)
-    return {
-        "pipeline": installed_version(),
-        "define_xml": DEFINE_VERSION,
-        "dataset_json": DATASET_JSON_VERSION,
-        "xpt": "SAS transport version 5",
-        "standards": {name: version for name, version in IG_VERSIONS.values()},
-        "controlled_terminology": load_terminology(ctx.standards_dir).attrs["version"],
-        "dictionaries": dict(sorted(specs.dictionaries.items())),
-        "tools": {name: installed_version(name, "not installed")
-                  for name in ("pyreadstat", "lxml", "pandas", "pyarrow")},
-    }
+    return {"pipeline": installed_version(), "define_xml": DEFINE_VERSION, "dataset_json": DATASET_JSON_VERSION,
+            "xpt": "SAS transport version 5", "standards": dict(IG_VERSIONS.values()),
+            "controlled_terminology": load_terminology(ctx.standards_dir).attrs["version"],
+            "dictionaries": dict(sorted(specs.dictionaries.items())),
+            "tools": {name: installed_version(name, "not installed")
+                      for name in ("pyreadstat", "lxml", "pandas", "pyarrow")}}
 
 
 def write_manifest(submission_dir: Path, header: dict[str, Any]) -> Path:
