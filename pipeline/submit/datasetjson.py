@@ -197,14 +197,12 @@ def validate_dataset_json(obj: dict[str, Any]) -> list[str]:
     """
     import jsonschema
 
-    problems: list[str] = []
     validator = jsonschema.Draft201909Validator(_schema())
     # The row schema is "array of scalars or null": checking a sample through jsonschema and
     # every row's width below keeps validation linear and fast on large datasets.
     sample = {**obj, "rows": obj["rows"][:SCHEMA_ROW_SAMPLE]} if isinstance(obj.get("rows"), list) else obj
-    for error in sorted(validator.iter_errors(sample), key=lambda e: (list(e.absolute_path), e.message)):
-        where = "/".join(str(p) for p in error.absolute_path)
-        problems.append(f"{error.message}" + (f" (at {where})" if where else ""))
+    problems = [error.message + (f" (at {'/'.join(map(str, error.absolute_path))})" if error.absolute_path else "")
+                for error in sorted(validator.iter_errors(sample), key=lambda e: (list(e.absolute_path), e.message))]
     rows = obj.get("rows")
     columns = obj.get("columns") or []
     if isinstance(rows, list):

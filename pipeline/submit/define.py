@@ -151,9 +151,7 @@ def build_codelists(variable_meta: pd.DataFrame, datasets: dict[str, pd.DataFram
             data_values = pd.DataFrame({"coded_value": terms["submission_value"], "decode": ""})
         if data_values.empty:
             continue
-        if "sponsor_term" not in terms.columns:
-            terms = terms.assign(sponsor_term=False)
-        merged = data_values.merge(terms[["submission_value", "term_code", "sponsor_term"]], how="left",
+        merged = data_values.merge(terms.reindex(columns=["submission_value", "term_code", "sponsor_term"]), how="left",
                                    left_on="coded_value", right_on="submission_value")
         ct_order = {v: i for i, v in enumerate(terms["submission_value"])}
         merged["order_key"] = merged["coded_value"].map(ct_order).fillna(len(ct_order))
