@@ -1,15 +1,12 @@
-"""Per-distinct-value helpers: clinical text columns repeat a few values many times, so a Python
-function applied to the distinct values and broadcast back is fast and stays exact.
-
-Packaging looks at each column several times (ASCII check, lengths, XPT, Dataset-JSON), so the
-factorisation of a column is kept while the stage works on its dataset (:func:`factorize`, keyed
-by the column's memory; the stage calls :func:`forget_columns` between datasets). Frames are never
-changed in place while packaging, which is what makes the memory address a safe key.
+"""Per-distinct-value helpers: text columns repeat a few values many times, so work done once per distinct
+value is fast and exact. Packaging looks at each column several times (ASCII, lengths, XPT, Dataset-JSON), so
+a column's factorisation is kept, keyed by its memory, until the stage calls :func:`forget_columns` after
+each dataset; frames are never changed in place while packaging, which makes the address a safe key.
 """
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -65,25 +62,15 @@ def factorize(values) -> tuple[np.ndarray, np.ndarray]:
     return codes, uniques
 
 
-def map_unique(values: pd.Series, func: Callable[[Any], Any], missing: Any = None) -> np.ndarray:
-    """``func`` applied to each distinct non-missing value, broadcast back to every row.
-
-    >>> map_unique(pd.Series(["ab", None, "ab", "c"]), len, missing=0).tolist()
-    [2, 0, 2, 1]
-    """
-    codes, uniques = factorize(values)
-    mapped = np.array([func(u) for u in uniques] + [missing], dtype=object)
-    return mapped[codes]  # code -1 (missing) picks the trailing ``missing``
-
-
 def byte_lengths(values: pd.Series) -> np.ndarray:
     """UTF-8 byte length of each text value, 0 for missing or non-text values.
 
     >>> byte_lengths(pd.Series(["\\u00e9", "ab", None, 3])).tolist()
     [2, 2, 0, 0]
     """
-    lengths = map_unique(values, lambda v: len(v.encode("utf-8")) if isinstance(v, str) else 0, missing=0)
-    return lengths.astype("int64")
+    codes, uniques = factorize(values)
+    lengths = np.array([len(v.encode("utf-8")) if isinstance(v, str) else 0 for v in uniques] + [0], dtype="int64")
+    return lengths[codes]   # code -1 (missing) picks the trailing 0
 
 
 def as_text(values: pd.Series) -> pd.Series:

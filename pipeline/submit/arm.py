@@ -1,11 +1,8 @@
-"""Analysis Results Metadata (ARM 1.0, paired with Define-XML 2.1) from the study's shells.
-
-Each output of ``specs/<study>/tlf.yaml`` becomes an ``arm:ResultDisplay`` and each of its rows
-that reads an ADaM dataset an ``arm:AnalysisResult``: the dataset and its record filter (a
-``def:WhereClauseDef`` built from the row's ``where``), the population (ADSL flag = ``Y``), the
-analysis variables (response and covariates) and the method. ``reason`` and ``purpose`` come from
-the row when the shell states them (ARM terms such as ``SPECIFIED IN SAP`` and ``PRIMARY OUTCOME
-MEASURE``); otherwise the text says they were not specified, instead of guessing.
+"""Analysis Results Metadata (ARM 1.0, paired with Define-XML 2.1) from the study's shells: each output of
+``specs/<study>/tlf.yaml`` is an ``arm:ResultDisplay``, each row reading an ADaM dataset an ``arm:AnalysisResult``
+(dataset, record filter as a ``def:WhereClauseDef``, population flag, analysis variables, method). ``reason`` and
+``purpose`` come from the shell (ARM terms such as ``SPECIFIED IN SAP``); otherwise the text says they were not
+specified, instead of guessing.
 """
 
 from __future__ import annotations
@@ -15,6 +12,7 @@ from typing import Any
 
 from pipeline.common.expressions import Binary, Call, Column, Literal, Logical, Membership, Node, parse
 from pipeline.common.text import value_text
+from pipeline.submit.datasetjson import item_group_oid, item_oid
 
 NOT_SPECIFIED = "NOT SPECIFIED IN tlf.yaml"
 
@@ -36,9 +34,9 @@ class AnalysisResult:
     reason: str
     purpose: str
     parameter_oid: str | None
-    datasets: list[dict[str, Any]] = field(default_factory=list)  # item_group_oid, where_oid, variables
-    documentation: str = ""
-    code: str = ""
+    datasets: list[dict[str, Any]]  # item_group_oid, where_oid, variables
+    documentation: str
+    code: str
 
 
 @dataclass
@@ -69,7 +67,7 @@ def compute_where_conditions(where: dict[str, Any], dataset_name: str, columns: 
         if variable not in columns:
             missing.append(variable)
             continue
-        item = f"IT.{dataset_name}.{variable}"
+        item = item_oid(dataset_name, variable)
         if isinstance(rule, dict):
             if rule.get("isnull"):
                 conditions.append((item, "EQ", ("",)))
@@ -110,7 +108,7 @@ def _expression_conditions(node: Node, dataset_name: str, columns: set[str]) -> 
         if variable is None or variable.upper() not in columns:
             missing.extend(part.columns() or [repr(part)])
             continue
-        conditions.append((f"IT.{dataset_name}.{variable.upper()}", *condition))
+        conditions.append((item_oid(dataset_name, variable.upper()), *condition))
     return conditions, missing
 
 
@@ -132,8 +130,7 @@ def build_result_displays(tlf_spec: dict[str, Any], columns: dict[str, set[str]]
     displays: list[ResultDisplay] = []
     clauses: list[WhereClause] = []
     populations = tlf_spec.get("populations") or {}
-    defaults = tlf_spec.get("defaults") or {}
-    adsl_name = str(defaults.get("adsl", "adsl")).upper()
+    adsl_name = str((tlf_spec.get("defaults") or {}).get("adsl", "adsl")).upper()
     for output_id, output in (tlf_spec.get("outputs") or {}).items():  # shell order, as in tlf.yaml
         if not isinstance(output, dict):
             continue
@@ -152,39 +149,35 @@ def build_result_displays(tlf_spec: dict[str, Any], columns: dict[str, set[str]]
             conditions, missing = compute_where_conditions(row.get("where") or {}, dataset_name, columns[dataset_name])
             datasets = []
             if flag and adsl_name in columns and flag in columns[adsl_name] and dataset_name != adsl_name:
-                population_clause = WhereClause(f"WC.{base_oid}.{adsl_name}", ((f"IT.{adsl_name}.{flag}", "EQ", ("Y",)),))
+                population_clause = WhereClause(f"WC.{base_oid}.{adsl_name}",
+                                                ((item_oid(adsl_name, flag), "EQ", ("Y",)),))
                 clauses.append(population_clause)
-                datasets.append({"item_group_oid": f"IG.{adsl_name}", "where_oid": population_clause.oid,
-                                 "variables": [f"IT.{adsl_name}.{flag}"]})
+                datasets.append({"item_group_oid": item_group_oid(adsl_name), "where_oid": population_clause.oid,
+                                 "variables": [item_oid(adsl_name, flag)]})
             elif flag and flag in columns[dataset_name]:
-                conditions.append((f"IT.{dataset_name}.{flag}", "EQ", ("Y",)))
-            where_oid = None
+                conditions.append((item_oid(dataset_name, flag), "EQ", ("Y",)))
+            where_oid = f"WC.{base_oid}" if conditions else None
             if conditions:
-                clause = WhereClause(f"WC.{base_oid}", tuple(conditions))
-                clauses.append(clause)
-                where_oid = clause.oid
+                clauses.append(WhereClause(where_oid, tuple(conditions)))
             variables = [row.get("response")] + list(row.get("covariates") or []) + [row.get("variable")]
-            item_oids = [f"IT.{dataset_name}.{str(v).upper()}" for v in variables
+            item_oids = [item_oid(dataset_name, str(v).upper()) for v in variables
                          if v and str(v).upper() in columns[dataset_name]]
-            datasets.append({"item_group_oid": f"IG.{dataset_name}", "where_oid": where_oid, "variables": item_oids})
-            method = str(row.get("method") or "")
-            words = [f"{row.get('label') or row_id}: method {method}" if method else str(row.get("label") or row_id)]
-            if row.get("response"):
-                words.append(f"response {row['response']}")
-            if row.get("covariates"):
-                words.append("covariates " + ", ".join(map(str, row["covariates"])))
-            if population:
-                words.append(f"population {output.get('population')} ({flag} = Y)")
-            if missing:
-                words.append("filter variables not in the dataset: " + ", ".join(missing))
-            parameter = f"IT.{dataset_name}.PARAMCD" if "PARAMCD" in columns[dataset_name] and \
+            datasets.append({"item_group_oid": item_group_oid(dataset_name), "where_oid": where_oid,
+                             "variables": item_oids})
+            method, label = str(row.get("method") or ""), str(row.get("label") or row_id)
+            words = [f"{label}: method {method}" if method else label,
+                     row.get("response") and f"response {row['response']}",
+                     row.get("covariates") and "covariates " + ", ".join(map(str, row["covariates"])),
+                     population and f"population {output.get('population')} ({flag} = Y)",
+                     missing and "filter variables not in the dataset: " + ", ".join(missing)]
+            parameter = item_oid(dataset_name, "PARAMCD") if "PARAMCD" in columns[dataset_name] and \
                 "PARAMCD" in {str(k).upper() for k in (row.get("where") or {})} else None
             display.results.append(AnalysisResult(
                 oid=f"AR.{output_id.upper()}.{row_id.upper()}",
-                description=" ".join(str(row.get("label") or row_id).split()),
+                description=" ".join(label.split()),
                 reason=str(row.get("reason") or output.get("reason") or NOT_SPECIFIED),
                 purpose=str(row.get("purpose") or output.get("purpose") or NOT_SPECIFIED),
-                parameter_oid=parameter, datasets=datasets, documentation="; ".join(words) + ".",
+                parameter_oid=parameter, datasets=datasets, documentation="; ".join(w for w in words if w) + ".",
                 code=(f"python -m pipeline tables (output {output_id}, row {row_id}; "
                       f"method {method} in pipeline/analysis/methods.py)"),
             ))

@@ -1,13 +1,7 @@
-"""Printable-ASCII text for XPT v5 (FDA systems mishandle extended characters), by a declared rule:
-the study's ``text_conversion`` in ``specs/<study>/submission.yaml`` (docs/submission-package.md).
-
-A value is looked up in ``values`` first; otherwise each character is kept (printable ASCII),
-spelt by ``characters``, by the built-in table of typographic marks and units (µ -> u, – -> -,
-≥ -> >=) or, with ``transliterate: latin``, by dropping the accents of a Latin letter. A value with
-any other character (CJK, Cyrillic, Greek ...) has no faithful ASCII spelling: it is reported and
-never replaced by ``?``. Every changed value is reported (dataset, variable, row, original,
-replacement, rule), so a data manager can fix the source instead of trusting a silent rewrite.
-Dataset-JSON keeps the original UTF-8 text; only XPT and define.xml use the ASCII spelling.
+"""Printable-ASCII text for XPT v5 (FDA systems mishandle extended characters) by the study's declared
+``text_conversion`` (docs/submission-package.md, "Text"): whole ``values`` first, then per character
+``characters``, the built-in table of marks and units (µ -> u, ≥ -> >=) and Latin letters without their
+accents; any other character has no faithful ASCII spelling, is reported and never written as ``?``.
 """
 
 from __future__ import annotations
@@ -17,9 +11,10 @@ import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
-from pipeline.submit._vector import map_unique
+from pipeline.submit._vector import factorize
 
 # Characters whose NFKD decomposition is not a useful ASCII spelling.
 _SPECIAL = {
@@ -42,6 +37,8 @@ RULE_DICTIONARY = "sponsor dictionary"
 RULE_TRANSLITERATION = "transliteration"
 CHECK_NON_ASCII = "non-ASCII text"  # the package check naming each conversion
 REPORT_COLUMNS = ["dataset", "variable", "row", "original", "replacement", "rule"]
+CHECK_NON_ASCII = "non-ASCII text"   # the checks.csv rows of converted values (listed by the cSDRG)
+CHECK_NO_ASCII = "non-ASCII text without an ASCII spelling"
 
 
 @dataclass(frozen=True)
@@ -142,43 +139,31 @@ def derive_vars_ascii(dataset: pd.DataFrame, dataset_name: str = "",
                       conversion: TextConversion = DEFAULT_CONVERSION) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Convert every text column of ``dataset`` to printable ASCII by ``conversion``.
 
-    Returns (a new frame, a report of ``REPORT_COLUMNS``, ``row`` being the 1-based record number).
-    A value without a faithful ASCII spelling
-    keeps its original text in the frame and has ``replacement`` None and the reason in ``rule``:
-    the caller decides (the submission stage stops). The caller's frame is not changed.
+    Returns (a new frame, a report of ``REPORT_COLUMNS`` with 1-based ``row``). A value without an ASCII
+    spelling keeps its text, with ``replacement`` None and the reason in ``rule``: the caller decides.
 
     >>> frame = pd.DataFrame({"LBORRESU": ["\\u00b5mol/L", "g/L", None], "LBSTRESN": [1.0, 2.0, 3.0]})
     >>> new, changes = derive_vars_ascii(frame, "LB")
     >>> new["LBORRESU"].tolist(), changes[["variable", "row", "replacement", "rule"]].values.tolist()
     (['umol/L', 'g/L', None], [['LBORRESU', 1, 'umol/L', 'transliteration']])
     """
-    if not isinstance(dataset, pd.DataFrame):
-        raise TypeError(f"derive_vars_ascii: dataset {dataset_name!r} must be a DataFrame, got {type(dataset).__name__}")
     result = dataset.copy(deep=False)   # changed columns are replaced by new arrays below, never written in place
     reports = []
     for variable in result.columns:
         column = dataset[variable]
         if not (pd.api.types.is_object_dtype(column) or pd.api.types.is_string_dtype(column)):
             continue
-        flags = map_unique(column, lambda v: isinstance(v, str) and (v in conversion.values or not (v.isascii() and _printable(v))),
-                           missing=False)
-        needs = pd.Series(flags.astype(bool), index=column.index)
-        if not needs.any():
+        codes, uniques = factorize(column)   # each distinct value converted once; a rule says it changed
+        spellings = [convert_ascii_text(v, conversion) if isinstance(v, str) else (v, "") for v in uniques]
+        texts = np.array([text for text, _ in spellings] + [None], dtype=object)[codes]
+        rules = np.array([rule for _, rule in spellings] + [""], dtype=object)[codes]
+        positions = (rules != "").nonzero()[0]
+        if not len(positions):
             continue
-        originals = column[needs].copy()
-        mapping = {value: convert_ascii_text(value, conversion) for value in pd.unique(originals)}
-        replaced = originals.map(lambda v: mapping[v][0])
-        rules = originals.map(lambda v: mapping[v][1])
-        convertible = replaced.notna()
-        converted = column.copy()
-        converted.loc[replaced[convertible].index] = replaced[convertible]
-        result[variable] = converted
-        positions = needs.to_numpy().nonzero()[0]
-        reports.append(pd.DataFrame({
-            "dataset": dataset_name, "variable": variable, "row": positions + 1,
-            "original": originals.to_numpy(), "replacement": replaced.astype(object).where(convertible, None).to_numpy(),
-            "rule": rules.to_numpy(),
-        }))
+        result[variable] = column.mask((rules != "") & pd.notna(texts), texts)
+        reports.append(pd.DataFrame({"dataset": dataset_name, "variable": variable, "row": positions + 1,
+                                     "original": column.iloc[positions].to_numpy(), "replacement": texts[positions],
+                                     "rule": rules[positions]}))
     report = pd.concat(reports, ignore_index=True) if reports else pd.DataFrame(columns=REPORT_COLUMNS)
     unchanged = report["original"] == report["replacement"]  # a dictionary entry that maps a value to itself
     return result, report.loc[~unchanged, REPORT_COLUMNS].reset_index(drop=True)

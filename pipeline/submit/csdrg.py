@@ -1,14 +1,9 @@
-"""A draft Clinical Study Data Reviewer's Guide (PHUSE cSDRG layout) from what the pipeline knows.
+"""A draft Clinical Study Data Reviewer's Guide (PHUSE cSDRG layout, HTML and RTF) beside the SDTM define.xml.
 
-Written to ``submission/sdtm/csdrg.html`` beside define.xml by the submission stage. Every section
-comes from a file the pipeline already reads, so the guide cannot disagree with the package.
-Sections (PHUSE layout): introduction (the versions of ``manifest.json``, the source data), protocol
-(``study.yaml``), subject data (``metadata.csv`` origins, the non-ASCII text of ``checks.csv``),
-analysis datasets, and the conformance summary (findings by rule, accepted ones with the sponsor's
-reason from ``expectations.yaml``).
-
-Sections a machine cannot write (annotated CRF notes, protocol amendments) say so and are left to
-the sponsor. The page is deterministic: same inputs, same bytes.
+Every section comes from a file the pipeline already wrote (manifest versions, study.yaml, metadata.csv
+origins, the non-ASCII rows of checks.csv, validation findings with the reasons accepted in
+expectations.yaml), so the guide cannot disagree with the package; sections a machine cannot write
+(annotated CRF notes, protocol amendments) are left to the sponsor.
 """
 
 from __future__ import annotations
@@ -22,6 +17,7 @@ import pandas as pd
 from pipeline.common.study import StudyContext
 from pipeline.standards.tables import trial_design_domains
 from pipeline.submit.ascii import CHECK_NON_ASCII
+from pipeline.submit.define import render_template
 
 _ACCEPTED = re.compile(r"\s*\[accepted: (.*)\]\s*$")
 CSDRG_FILE = "csdrg.html"
@@ -77,13 +73,11 @@ def build_csdrg_context(ctx: StudyContext, manifest: dict[str, Any], metadata: d
     adam = [d for d in datasets if d.get("standard") == "ADaM"]
     sdtm_meta = metadata.get("SDTM", pd.DataFrame(columns=["dataset", "origin"]))
     adam_meta = metadata.get("ADaM", pd.DataFrame(columns=["dataset", "origin"]))
-    inventory = [("SDTMIG", (versions.get("standards") or {}).get("SDTMIG", "")),
-                 ("ADaMIG", (versions.get("standards") or {}).get("ADaMIG", "")),
+    standards = versions.get("standards") or {}
+    inventory = [("SDTMIG", standards.get("SDTMIG", "")), ("ADaMIG", standards.get("ADaMIG", "")),
                  ("CDISC Controlled Terminology", versions.get("controlled_terminology", "")),
-                 ("Define-XML", versions.get("define_xml", "")),
-                 ("Dataset-JSON", versions.get("dataset_json", "")),
-                 ("Transport files", versions.get("xpt", ""))]
-    inventory += [(name, version) for name, version in sorted((versions.get("dictionaries") or {}).items())]
+                 ("Define-XML", versions.get("define_xml", "")), ("Dataset-JSON", versions.get("dataset_json", "")),
+                 ("Transport files", versions.get("xpt", ""))] + sorted((versions.get("dictionaries") or {}).items())
     sites = design.get("sites") or []
     sources = design.get("sources") or {}
     if sources.get("sdtm"):
@@ -132,15 +126,6 @@ def build_csdrg_context(ctx: StudyContext, manifest: dict[str, Any], metadata: d
     }
 
 
-def render_csdrg(context: dict[str, Any]) -> str:
-    """The cSDRG draft as one HTML page."""
-    from jinja2 import Environment, FileSystemLoader
-
-    environment = Environment(loader=FileSystemLoader(str(Path(__file__).resolve().parent / "templates")),
-                              autoescape=True, keep_trailing_newline=True)
-    return environment.get_template("csdrg.html.j2").render(**context)
-
-
 def render_csdrg_rtf(context: dict[str, Any]) -> str:
     r"""The same draft as RTF (Word opens it), from the same context as the HTML page.
 
@@ -160,7 +145,9 @@ def render_csdrg_rtf(context: dict[str, Any]) -> str:
     def paragraph(text: str) -> None:
         parts.append(rf"\pard\sa80 {rtf_escape(text)}\par ")
 
-    def table(header: list[str], rows: list[list[Any]]) -> None:
+    def table(header: list[str], rows: list, keys: tuple[str, ...] = ()) -> None:
+        """One row per item of ``rows``: the values of ``keys`` of each dict, or the item itself."""
+        rows = [[row.get(key) for key in keys] for row in rows] if keys else rows
         width = 9000 // max(len(header), 1)
         for index, row in enumerate([header, *rows]):
             cells = "".join(rf"\clbrdrt\brdrs\clbrdrb\brdrs\clbrdrl\brdrs\clbrdrr\brdrs\cellx{width * (i + 1)}"
@@ -178,7 +165,7 @@ def render_csdrg_rtf(context: dict[str, Any]) -> str:
               + (f"; data as of {context['as_of']}" if context.get("as_of") else "") + ".")
     heading("1 Introduction", 2)
     heading("1.2 Study Data Standards and Dictionary Inventory", 3)
-    table(["Standard or dictionary", "Version"], [list(item) for item in context.get("inventory", [])])
+    table(["Standard or dictionary", "Version"], context.get("inventory", []))
     if context.get("source_text"):
         heading("1.3 Source Data", 3)
         paragraph(f"{context['source_text']}.")
@@ -186,25 +173,20 @@ def render_csdrg_rtf(context: dict[str, Any]) -> str:
     paragraph(f"Protocol {studyid}: {context.get('title', '')}")
     if context.get("study"):
         table(["Item", "Value"], [[k.replace("_", " "), v] for k, v in context["study"].items()])
-    table(["Arm code", "Arm", "Planned subjects", "Ratio"],
-          [[a.get("armcd"), a.get("arm"), a.get("n", ""), a.get("ratio", "")] for a in context.get("arms", [])])
+    table(["Arm code", "Arm", "Planned subjects", "Ratio"], context.get("arms", []), ("armcd", "arm", "n", "ratio"))
     if context.get("trial_design"):
         heading("2.3 Trial Design Datasets", 3)
-        table(["Dataset", "Label", "Records"], [[d.get("dataset"), d.get("label"), d.get("records")]
-                                                for d in context["trial_design"]])
+        table(["Dataset", "Label", "Records"], context["trial_design"], ("dataset", "label", "records"))
     heading("3 Subject Data Description", 2)
-    table(["Dataset", "Label", "Records", "Variables", "Origins"],
-          [[d.get("dataset"), d.get("label"), d.get("records"), d.get("variables"), d.get("origins")]
-           for d in context.get("sdtm", [])])
+    table(["Dataset", "Label", "Records", "Variables", "Origins"], context.get("sdtm", []),
+          ("dataset", "label", "records", "variables", "origins"))
     if context.get("conversions"):
         heading("3.3 Text converted for the XPT files", 3)
-        table(["Standard", "Dataset", "Variable", "Rule", "Values", "Example"],
-              [[c["standard"], c["dataset"], c["variable"], c["rule"], c["count"], c["example"]]
-               for c in context["conversions"]])
+        table(["Standard", "Dataset", "Variable", "Rule", "Values", "Example"], context["conversions"],
+              ("standard", "dataset", "variable", "rule", "count", "example"))
     heading("4 Analysis Datasets", 2)
-    table(["Dataset", "Label", "Records", "Variables", "Derived variables", "Origins"],
-          [[d.get("dataset"), d.get("label"), d.get("records"), d.get("variables"), d.get("derived"), d.get("origins")]
-           for d in context.get("adam", [])])
+    table(["Dataset", "Label", "Records", "Variables", "Derived variables", "Origins"], context.get("adam", []),
+          ("dataset", "label", "records", "variables", "derived", "origins"))
     heading("5 Data Conformance Summary", 2)
     paragraph(f"Validation gate: {context.get('gate') or 'not set'}. {context.get('open_count', 0)} finding(s) open, "
               f"{context.get('accepted_count', 0)} accepted with the sponsor's reason.")
@@ -230,4 +212,4 @@ def write_csdrg(ctx: StudyContext, manifest: dict[str, Any], checks: pd.DataFram
     rules = read_spreadsheet_csv(rules_path) if rules_path.exists() else None
     context = build_csdrg_context(ctx, manifest, metadata, checks, findings, rules)
     write_text_atomic(ctx.submission_dir / "sdtm" / CSDRG_RTF_FILE, render_csdrg_rtf(context))
-    return write_text_atomic(ctx.submission_dir / "sdtm" / CSDRG_FILE, render_csdrg(context))
+    return write_text_atomic(ctx.submission_dir / "sdtm" / CSDRG_FILE, render_template("csdrg.html.j2", **context))

@@ -28,17 +28,13 @@ _MEMBER_ORDER = ["datasetJSONCreationDateTime", "datasetJSONVersion", "fileOID",
                  "itemGroupOID", "records", "name", "label", "columns"]
 
 
-def item_group_oid(meta: DatasetMeta) -> str:
-    """OID of a dataset, shared by define.xml and Dataset-JSON.
-
-    >>> item_group_oid(DatasetMeta("DM", "Demographics", "SDTM", "", "", ()))
-    'IG.DM'
-    """
-    return f"IG.{meta.name}"
+def item_group_oid(dataset_name: str) -> str:
+    """OID of a dataset, shared by define.xml (with ARM) and Dataset-JSON."""
+    return f"IG.{dataset_name}"
 
 
 def item_oid(dataset_name: str, variable: str) -> str:
-    """OID of a variable, shared by define.xml and Dataset-JSON.
+    """OID of a variable, shared by define.xml (with ARM) and Dataset-JSON.
 
     >>> item_oid("DM", "AGE")
     'IT.DM.AGE'
@@ -57,17 +53,12 @@ def build_dataset_json_columns(meta: DatasetMeta, variable_meta: pd.DataFrame) -
     """
     columns = []
     for row in variable_meta.itertuples(index=False):
-        column: dict[str, Any] = {"itemOID": item_oid(meta.name, row.variable), "name": row.variable,
-                                  "label": str(row.label), "dataType": row.json_type}
-        if isinstance(row.json_target_type, str) and row.json_target_type:
-            column["targetDataType"] = row.json_target_type
-        if row.kind == "char":
-            column["length"] = int(row.length)
-        if row.display_format:
-            column["displayFormat"] = row.display_format
-        if row.key_sequence is not None and not pd.isna(row.key_sequence):
-            column["keySequence"] = int(row.key_sequence)
-        columns.append(column)
+        column = {"itemOID": item_oid(meta.name, row.variable), "name": row.variable, "label": str(row.label),
+                  "dataType": row.json_type,
+                  "targetDataType": row.json_target_type if isinstance(row.json_target_type, str) else None,
+                  "length": int(row.length) if row.kind == "char" else None, "displayFormat": row.display_format,
+                  "keySequence": None if pd.isna(row.key_sequence) else int(row.key_sequence)}
+        columns.append({key: value for key, value in column.items() if value is not None and value != ""})
     return columns
 
 
@@ -138,9 +129,7 @@ def render_dataset_json_rows(dataset: pd.DataFrame, variable_meta: pd.DataFrame)
 
 
 def build_dataset_json(meta: DatasetMeta, dataset: pd.DataFrame, variable_meta: pd.DataFrame,
-                       created: str, study_oid: str, metadata_version_oid: str,
-                       metadata_ref: str = "../define.xml", source_system: dict[str, str] | None = None,
-                       as_of: str = "") -> dict[str, Any]:
+                       created: str, study_oid: str, metadata_version_oid: str, as_of: str = "") -> dict[str, Any]:
     """The Dataset-JSON v1.1 object of one dataset; ``as_of`` (the data cut) is ``dbLastModifiedDateTime``.
 
     >>> vm = pd.DataFrame({"variable": ["USUBJID"], "label": ["Unique Subject Identifier"], "json_type": ["string"],
@@ -158,11 +147,11 @@ def build_dataset_json(meta: DatasetMeta, dataset: pd.DataFrame, variable_meta: 
         "datasetJSONVersion": DATASET_JSON_VERSION,
         "fileOID": f"{study_oid}.{meta.standard}.{meta.name}",
         "originator": "cdisc-pipeline",
-        "sourceSystem": source_system or {"name": "cdisc-pipeline", "version": installed_version()},
+        "sourceSystem": {"name": "cdisc-pipeline", "version": installed_version()},
         "studyOID": study_oid,
         "metaDataVersionOID": metadata_version_oid,
-        "metaDataRef": metadata_ref,
-        "itemGroupOID": item_group_oid(meta),
+        "metaDataRef": "../define.xml",
+        "itemGroupOID": item_group_oid(meta.name),
         "records": int(len(dataset)),
         "name": meta.name,
         "label": meta.label,
@@ -172,11 +161,6 @@ def build_dataset_json(meta: DatasetMeta, dataset: pd.DataFrame, variable_meta: 
     if as_of:
         obj["dbLastModifiedDateTime"] = as_of
     return obj
-
-
-def _member_lines(obj: dict[str, Any]) -> list[str]:
-    order = [k for k in _MEMBER_ORDER if k in obj] + sorted(k for k in obj if k not in _MEMBER_ORDER and k != "rows")
-    return [f"  {json.dumps(key)}: {json.dumps(obj[key], ensure_ascii=False, allow_nan=False)}" for key in order]
 
 
 def render_dataset_json_bytes(obj: dict[str, Any], rows_text: bytes) -> bytes:
@@ -193,7 +177,9 @@ def render_dataset_json_bytes(obj: dict[str, Any], rows_text: bytes) -> bytes:
     }
     <BLANKLINE>
     """
-    head = "{\n" + "".join(line + ",\n" for line in _member_lines(obj))
+    order = [k for k in _MEMBER_ORDER if k in obj] + sorted(k for k in obj if k not in _MEMBER_ORDER and k != "rows")
+    head = "{\n" + "".join(f"  {json.dumps(k)}: {json.dumps(obj[k], ensure_ascii=False, allow_nan=False)},\n"
+                            for k in order)
     rows = [b'  "rows": [\n', rows_text, b"\n  ]"] if rows_text else [b'  "rows": []']
     return b"".join([head.encode("utf-8"), *rows, b"\n}\n"])
 
@@ -211,14 +197,12 @@ def validate_dataset_json(obj: dict[str, Any]) -> list[str]:
     """
     import jsonschema
 
-    problems: list[str] = []
     validator = jsonschema.Draft201909Validator(_schema())
     # The row schema is "array of scalars or null": checking a sample through jsonschema and
     # every row's width below keeps validation linear and fast on large datasets.
     sample = {**obj, "rows": obj["rows"][:SCHEMA_ROW_SAMPLE]} if isinstance(obj.get("rows"), list) else obj
-    for error in sorted(validator.iter_errors(sample), key=lambda e: (list(e.absolute_path), e.message)):
-        where = "/".join(str(p) for p in error.absolute_path)
-        problems.append(f"{error.message}" + (f" (at {where})" if where else ""))
+    problems = [error.message + (f" (at {'/'.join(map(str, error.absolute_path))})" if error.absolute_path else "")
+                for error in sorted(validator.iter_errors(sample), key=lambda e: (list(e.absolute_path), e.message))]
     rows = obj.get("rows")
     columns = obj.get("columns") or []
     if isinstance(rows, list):

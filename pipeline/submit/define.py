@@ -1,11 +1,6 @@
-"""Define-XML 2.1 for one standard (SDTM or ADaM) of the submission package, built with lxml.
-
-What goes in: def:Standards (IG + CT package), one ItemGroupDef per dataset (purpose, structure,
-class, keys through KeySequence, def:leaf to the xpt), one ItemDef per variable (DataType, Length,
-SignificantDigits, DisplayFormat, Origin, CodeListRef), CodeLists from the CT subset with
-``nci:ExtCodeID`` aliases and ``def:ExtendedValue`` for sponsor terms, ExternalCodeLists for
-dictionaries, MethodDefs for derived variables, and value-level metadata (results by test code,
-AVAL by PARAMCD). :func:`validate_define_xml` checks the result against the Define-XML 2.1 XSD.
+"""Define-XML 2.1 (with ARM 1.0 for ADaM) for one standard of the submission package, built with lxml:
+standards, datasets, variables, codelists (``nci:ExtCodeID`` aliases, ``def:ExtendedValue`` for
+sponsor terms), dictionaries, methods and value-level metadata (docs/submission-package.md).
 """
 
 from __future__ import annotations
@@ -50,8 +45,26 @@ STYLESHEET_FILE = Path(__file__).resolve().parent / "define.xsl"
 STYLESHEET_NAME = "define.xsl"
 
 
-def _q(ns: str, tag: str) -> str:
-    return f"{{{ns}}}{tag}"
+_PREFIXES = {"def": DEF_NS, "xlink": XLINK_NS, "xml": XML_NS, "arm": ARM_NS}
+
+
+def _q(name: str) -> str:
+    """The lxml name of ``def:leaf`` or ``def_leaf`` (no prefix: ODM)."""
+    prefix, _, local = name.replace("_", ":", 1).rpartition(":")
+    return f"{{{_PREFIXES.get(prefix, ODM_NS)}}}{local}"
+
+
+def _attributes(**attributes: Any) -> dict[str, str]:
+    """Attributes as text, ``def_Structure`` for ``def:Structure``; None and empty values are left out."""
+    return {_q(k) if "_" in k else k: str(v) for k, v in attributes.items() if v is not None and str(v) != ""}
+
+
+def _add(parent: etree._Element, tag: str, text: str | None = None, **attributes: Any) -> etree._Element:
+    """Child ``tag`` (``def:leaf``; no prefix: ODM) of ``parent`` with :func:`_attributes` and ``text``."""
+    element = etree.SubElement(parent, _q(tag), _attributes(**attributes))
+    if text is not None:
+        element.text = text
+    return element
 
 
 # --- codelists -------------------------------------------------------------------------------
@@ -138,9 +151,7 @@ def build_codelists(variable_meta: pd.DataFrame, datasets: dict[str, pd.DataFram
             data_values = pd.DataFrame({"coded_value": terms["submission_value"], "decode": ""})
         if data_values.empty:
             continue
-        if "sponsor_term" not in terms.columns:
-            terms = terms.assign(sponsor_term=False)
-        merged = data_values.merge(terms[["submission_value", "term_code", "sponsor_term"]], how="left",
+        merged = data_values.merge(terms.reindex(columns=["submission_value", "term_code", "sponsor_term"]), how="left",
                                    left_on="coded_value", right_on="submission_value")
         ct_order = {v: i for i, v in enumerate(terms["submission_value"])}
         merged["order_key"] = merged["coded_value"].map(ct_order).fillna(len(ct_order))
@@ -168,19 +179,14 @@ def build_codelists(variable_meta: pd.DataFrame, datasets: dict[str, pd.DataFram
 
 
 def drop_empty_codelist_refs(variable_meta: pd.DataFrame, codelists: pd.DataFrame) -> pd.DataFrame:
-    """Clear ``codelist_oid`` where no CodeList will be written (no value in the data nor CT terms).
-
-    Any reference that is neither in ``codelists`` nor an ExternalCodeList ``CL.<dictionary>`` (e.g. a
-    TV.ARMCD that is always empty) would point at nothing, so the variable keeps no CodeListRef.
+    """Clear ``codelist_oid`` where neither a CodeList (no value in the data nor CT terms: a TV.ARMCD that is
+    always empty) nor an ExternalCodeList ``CL.<dictionary>`` will be written, so no reference points at nothing.
 
     >>> vm = pd.DataFrame({"dataset": ["DM", "TV", "AE"], "variable": ["SEX", "ARMCD", "AEDECOD"],
     ...                    "codelist_oid": ["CL.SEX", "CL.TV.ARMCD", "CL.MEDDRA"], "dictionary": ["", "", "MEDDRA"]})
     >>> drop_empty_codelist_refs(vm, pd.DataFrame({"codelist_oid": ["CL.SEX"]}))["codelist_oid"].tolist()
     ['CL.SEX', '', 'CL.MEDDRA']
     """
-    for name, frame, column in (("variable_meta", variable_meta, "codelist_oid"), ("codelists", codelists, "codelist_oid")):
-        if column not in frame.columns:
-            raise ValueError(f"drop_empty_codelist_refs: {name} has no column {column!r}")
     dictionaries = variable_meta.get("dictionary", pd.Series("", index=variable_meta.index)).fillna("")
     written = set(codelists["codelist_oid"]) | {f"CL.{d}" for d in dictionaries if d}
     oids = variable_meta["codelist_oid"].fillna("")
@@ -207,18 +213,14 @@ def build_value_level_meta(meta: DatasetMeta, dataset: pd.DataFrame, variable_me
     [['ALB', 'integer', <NA>], ['GLUC', 'float', 2]]
     """
     prefix = meta.name[:2] if meta.standard == "SDTM" and not meta.name.startswith("SUPP") else meta.name
-    if f"{prefix}TESTCD" in dataset.columns:
-        by, targets = f"{prefix}TESTCD", [f"{prefix}ORRES", f"{prefix}STRESC", f"{prefix}STRESN"]
-        label_column = f"{prefix}TEST"
-    elif f"{prefix}PARMCD" in dataset.columns and f"{prefix}VAL" in dataset.columns:  # TS: TSVAL by TSPARMCD
-        by, targets, label_column = f"{prefix}PARMCD", [f"{prefix}VAL"], f"{prefix}PARM"
-    elif "PARAMCD" in dataset.columns:
-        by, targets, label_column = "PARAMCD", ["AVAL", "AVALC"], "PARAM"
-    elif "QNAM" in dataset.columns and "QVAL" in dataset.columns:
-        by, targets, label_column = "QNAM", ["QVAL"], "QLABEL"
-    else:
+    layouts = ((f"{prefix}TESTCD", [f"{prefix}ORRES", f"{prefix}STRESC", f"{prefix}STRESN"], f"{prefix}TEST"),
+               (f"{prefix}PARMCD", [f"{prefix}VAL"], f"{prefix}PARM"), ("PARAMCD", ["AVAL", "AVALC"], "PARAM"),
+               ("QNAM", ["QVAL"], "QLABEL"))   # (by variable, result variables, label variable), first found
+    by, targets, label_column = next(((by, [t for t in targets if t in dataset.columns], label)
+                                      for by, targets, label in layouts if by in dataset.columns
+                                      and any(t in dataset.columns for t in targets)), (None, [], None))
+    if by is None:
         return pd.DataFrame(columns=VALUE_LEVEL_COLUMNS)
-    targets = [t for t in targets if t in dataset.columns]
     codes = dataset[by].dropna().astype(str)
     codes = sorted(codes[codes != ""].unique())[:MAX_VALUE_LEVEL_CODES]
     rows = []
@@ -265,8 +267,8 @@ class DefineContext:
 
 
 def _text(parent: etree._Element, tag: str, text: str) -> etree._Element:
-    element = etree.SubElement(parent, _q(ODM_NS, tag))
-    etree.SubElement(element, _q(ODM_NS, "TranslatedText"), {_q(XML_NS, "lang"): "en"}).text = text
+    element = _add(parent, tag)
+    _add(element, "TranslatedText", text, xml_lang="en")
     return element
 
 
@@ -288,32 +290,29 @@ def build_define_xml(context: DefineContext, metas: list[DatasetMeta], variable_
     True
     """
     ig_name, ig_version = IG_VERSIONS[context.standard]
-    odm = etree.Element(_q(ODM_NS, "ODM"), {
-        "FileType": "Snapshot", "FileOID": f"{context.study_oid}.DEFINE.{context.standard}",
-        "CreationDateTime": context.created, **({"AsOfDateTime": context.as_of} if context.as_of else {}),
-        "ODMVersion": "1.3.2", "Originator": context.originator, "SourceSystem": "cdisc-pipeline",
-        "SourceSystemVersion": context.source_system_version, _q(DEF_NS, "Context"): "Submission",
-    }, nsmap={**NSMAP, "arm": ARM_NS} if result_displays else NSMAP)
-    study = etree.SubElement(odm, _q(ODM_NS, "Study"), OID=context.study_oid)
-    global_vars = etree.SubElement(study, _q(ODM_NS, "GlobalVariables"))
-    etree.SubElement(global_vars, _q(ODM_NS, "StudyName")).text = context.study_name
-    etree.SubElement(global_vars, _q(ODM_NS, "StudyDescription")).text = context.study_description
-    etree.SubElement(global_vars, _q(ODM_NS, "ProtocolName")).text = context.protocol_name
-    mdv = etree.SubElement(study, _q(ODM_NS, "MetaDataVersion"), {
-        "OID": context.metadata_version_oid,
-        "Name": f"{context.study_name} {context.standard} Define-XML {DEFINE_VERSION}",
-        "Description": f"{context.study_name} {ig_name} {ig_version} metadata",
-        _q(DEF_NS, "DefineVersion"): DEFINE_VERSION})
+    odm = etree.Element(_q("ODM"), _attributes(
+        FileType="Snapshot", FileOID=f"{context.study_oid}.DEFINE.{context.standard}",
+        CreationDateTime=context.created, AsOfDateTime=context.as_of, ODMVersion="1.3.2",
+        Originator=context.originator, SourceSystem="cdisc-pipeline",
+        SourceSystemVersion=context.source_system_version, def_Context="Submission",
+    ), nsmap={**NSMAP, "arm": ARM_NS} if result_displays else NSMAP)
+    study = _add(odm, "Study", OID=context.study_oid)
+    global_vars = _add(study, "GlobalVariables")
+    _add(global_vars, "StudyName", context.study_name)
+    _add(global_vars, "StudyDescription", context.study_description)
+    _add(global_vars, "ProtocolName", context.protocol_name)
+    mdv = _add(study, "MetaDataVersion", OID=context.metadata_version_oid,
+               Name=f"{context.study_name} {context.standard} Define-XML {DEFINE_VERSION}",
+               Description=f"{context.study_name} {ig_name} {ig_version} metadata", def_DefineVersion=DEFINE_VERSION)
 
-    standards = etree.SubElement(mdv, _q(DEF_NS, "Standards"))
+    standards = _add(mdv, "def:Standards")
     ig_oid = f"STD.{ig_name}.{ig_version}"
-    etree.SubElement(standards, _q(DEF_NS, "Standard"), OID=ig_oid, Name=ig_name, Type="IG",
-                     Version=ig_version, Status="Final")
+    _add(standards, "def:Standard", OID=ig_oid, Name=ig_name, Type="IG", Version=ig_version, Status="Final")
     with_adam_ct = len(codelists) and (codelists["publishing_set"] == "ADaM").any()
     ct_oids = {name: f"STD.CT.{name}.{context.ct_version}" for name in ("SDTM", "ADaM")[:2 if with_adam_ct else 1]}
     for publishing_set, oid in ct_oids.items():
-        etree.SubElement(standards, _q(DEF_NS, "Standard"), OID=oid, Name="CDISC/NCI", Type="CT",
-                         PublishingSet=publishing_set, Version=context.ct_version, Status="Final")
+        _add(standards, "def:Standard", OID=oid, Name="CDISC/NCI", Type="CT", PublishingSet=publishing_set,
+             Version=context.ct_version, Status="Final")
 
     variable_meta = drop_empty_codelist_refs(variable_meta, codelists)
     vl_keys = set(zip(value_level["dataset"], value_level["variable"])) if len(value_level) else set()
@@ -321,24 +320,22 @@ def build_define_xml(context: DefineContext, metas: list[DatasetMeta], variable_
     # value lists and where clauses
     where_clauses: list[tuple[str, str, str, str]] = []
     for (dataset_name, variable), group in value_level.groupby(["dataset", "variable"], sort=True) if len(value_level) else []:
-        value_list = etree.SubElement(mdv, _q(DEF_NS, "ValueListDef"), OID=f"VL.{dataset_name}.{variable}")
+        value_list = _add(mdv, "def:ValueListDef", OID=f"VL.{dataset_name}.{variable}")
         for order, row in enumerate(group.itertuples(index=False), start=1):
-            vl_item = f"{item_oid(dataset_name, variable)}.{row.by_value}"
             wc_oid = f"WC.{dataset_name}.{row.by_variable}.{row.by_value}"
-            ref = etree.SubElement(value_list, _q(ODM_NS, "ItemRef"), ItemOID=vl_item, OrderNumber=str(order),
-                                   Mandatory="No")
-            etree.SubElement(ref, _q(DEF_NS, "WhereClauseRef"), WhereClauseOID=wc_oid)
+            ref = _add(value_list, "ItemRef", ItemOID=f"{item_oid(dataset_name, variable)}.{row.by_value}",
+                       OrderNumber=order, Mandatory="No")
+            _add(ref, "def:WhereClauseRef", WhereClauseOID=wc_oid)
             where_clauses.append((wc_oid, dataset_name, row.by_variable, row.by_value))
     clause_specs = [(wc_oid, ((item_oid(dataset_name, by_variable), "EQ", (by_value,)),))
                     for wc_oid, dataset_name, by_variable, by_value in sorted(set(where_clauses))]
     clause_specs += [(c.oid, c.conditions) for c in (arm_where_clauses or [])]
     for wc_oid, conditions in clause_specs:
-        clause = etree.SubElement(mdv, _q(DEF_NS, "WhereClauseDef"), OID=wc_oid)
+        clause = _add(mdv, "def:WhereClauseDef", OID=wc_oid)
         for condition_item, comparator, values in conditions:
-            check = etree.SubElement(clause, _q(ODM_NS, "RangeCheck"), Comparator=comparator, SoftHard="Soft")
-            check.set(_q(DEF_NS, "ItemOID"), condition_item)
+            check = _add(clause, "RangeCheck", Comparator=comparator, SoftHard="Soft", def_ItemOID=condition_item)
             for value in values:
-                etree.SubElement(check, _q(ODM_NS, "CheckValue")).text = value
+                _add(check, "CheckValue", value)
 
     # methods: one MethodDef per variable name when every dataset derives it the same way
     derived = variable_meta[(variable_meta["origin"] == "Derived") & (variable_meta["method"].fillna("") != "")]
@@ -352,81 +349,63 @@ def build_define_xml(context: DefineContext, metas: list[DatasetMeta], variable_
     for meta in metas:
         group = variable_meta[variable_meta["dataset"] == meta.name].sort_values("order")
         one_per_subject = meta.structure.lower().rstrip(".") == "one record per subject"
-        ig = etree.SubElement(mdv, _q(ODM_NS, "ItemGroupDef"), {
-            "OID": item_group_oid(meta),
-            **({"Domain": meta.name.removeprefix("SUPP")} if meta.standard == "SDTM" else {}),
-            "Name": meta.name, "Repeating": "No" if one_per_subject or meta.name in ("DM", "ADSL") else "Yes",
-            "IsReferenceData": "Yes" if meta.dataset_class == "TRIAL DESIGN" else "No", "SASDatasetName": meta.name,
-            "Purpose": meta.purpose, _q(DEF_NS, "Structure"): meta.structure or "Not specified",
-            _q(DEF_NS, "StandardOID"): ig_oid, _q(DEF_NS, "ArchiveLocationID"): f"LF.{meta.name}"})
+        ig = _add(mdv, "ItemGroupDef", OID=item_group_oid(meta.name),
+                  Domain=meta.name.removeprefix("SUPP") if meta.standard == "SDTM" else None, Name=meta.name,
+                  Repeating="No" if one_per_subject or meta.name in ("DM", "ADSL") else "Yes",
+                  IsReferenceData="Yes" if meta.dataset_class == "TRIAL DESIGN" else "No", SASDatasetName=meta.name,
+                  Purpose=meta.purpose, def_Structure=meta.structure or "Not specified", def_StandardOID=ig_oid,
+                  def_ArchiveLocationID=f"LF.{meta.name}")
         _text(ig, "Description", meta.label)
         for row in group.itertuples(index=False):
-            ref = etree.SubElement(ig, _q(ODM_NS, "ItemRef"), ItemOID=item_oid(meta.name, row.variable),
-                                   OrderNumber=str(int(row.order)), Mandatory=row.mandatory)
-            if row.key_sequence is not None and not pd.isna(row.key_sequence):
-                ref.set("KeySequence", str(int(row.key_sequence)))
-            if (meta.name, row.variable) in method_oids:
-                method_oid = method_oids[(meta.name, row.variable)]
-                ref.set("MethodOID", method_oid)
+            method_oid = method_oids.get((meta.name, row.variable))
+            _add(ig, "ItemRef", ItemOID=item_oid(meta.name, row.variable), OrderNumber=int(row.order),
+                 Mandatory=row.mandatory, KeySequence=None if pd.isna(row.key_sequence) else int(row.key_sequence),
+                 MethodOID=method_oid, Role=row.role if meta.standard == "SDTM" else None)
+            if method_oid:
                 methods.append((method_oid, f"Algorithm for {method_oid[3:]}", row.method))   # VAR or DS.VAR
-            if meta.standard == "SDTM" and row.role:
-                ref.set("Role", str(row.role))
         if meta.dataset_class:
-            klass = etree.SubElement(ig, _q(DEF_NS, "Class"), Name=meta.dataset_class)
+            klass = _add(ig, "def:Class", Name=meta.dataset_class)
             if meta.subclass:
-                etree.SubElement(klass, _q(DEF_NS, "SubClass"), Name=meta.subclass)
-        leaf = etree.SubElement(ig, _q(DEF_NS, "leaf"), ID=f"LF.{meta.name}")
-        leaf.set(_q(XLINK_NS, "href"), meta.file_name)
-        etree.SubElement(leaf, _q(DEF_NS, "title")).text = meta.file_name
+                _add(klass, "def:SubClass", Name=meta.subclass)
+        leaf = _add(ig, "def:leaf", ID=f"LF.{meta.name}", xlink_href=meta.file_name)
+        _add(leaf, "def:title", meta.file_name)
 
     # variables
     for meta in metas:
         group = variable_meta[variable_meta["dataset"] == meta.name].sort_values("order")
         for row in group.itertuples(index=False):
-            _item_def(mdv, item_oid(meta.name, row.variable), row.variable, row.define_type, row.kind,
-                      int(row.length), row.significant_digits, row.display_format, row.label, row.codelist_oid,
-                      row.origin, row.origin_source, row.predecessor,
-                      f"VL.{meta.name}.{row.variable}" if (meta.name, row.variable) in vl_keys else "")
-        if len(value_level):
-            vl_rows = value_level[value_level["dataset"] == meta.name]
-            parents = group.set_index("variable")
-            for row in vl_rows.itertuples(index=False):
-                parent = parents.loc[row.variable]
-                _item_def(mdv, f"{item_oid(meta.name, row.variable)}.{row.by_value}", row.variable,
-                          "text" if row.kind == "char" else row.kind, row.kind,
-                          int(row.length), row.significant_digits, "", f"{parent['label']} ({row.label})"[:200], "",
-                          parent["origin"], parent["origin_source"], parent["predecessor"], "")
+            has_value_list = (meta.name, row.variable) in vl_keys
+            _item_def(mdv, item_oid(meta.name, row.variable), row._asdict(),
+                      f"VL.{meta.name}.{row.variable}" if has_value_list else None)
+        parents = group.set_index("variable")
+        for row in value_level[value_level["dataset"] == meta.name].itertuples(index=False) if len(value_level) else []:
+            parent = parents.loc[row.variable]
+            _item_def(mdv, f"{item_oid(meta.name, row.variable)}.{row.by_value}", {
+                **parent, **row._asdict(), "define_type": "text" if row.kind == "char" else row.kind,
+                "display_format": "", "label": f"{parent['label']} ({row.label})"[:200], "codelist_oid": ""})
 
     # codelists
     for oid, group in codelists.groupby("codelist_oid", sort=True):
         first = group.iloc[0]
-        codelist = etree.SubElement(mdv, _q(ODM_NS, "CodeList"), OID=oid, Name=str(first["name"]),
-                                    DataType=str(first["data_type"]))
-        if first["codelist_code"]:
-            codelist.set(_q(DEF_NS, "StandardOID"), ct_oids.get(str(first["publishing_set"]), ct_oids["SDTM"]))
+        codelist = _add(mdv, "CodeList", OID=oid, Name=first["name"], DataType=first["data_type"], def_StandardOID=(
+            ct_oids.get(str(first["publishing_set"]), ct_oids["SDTM"]) if first["codelist_code"] else None))
         with_decode = group["decode"].ne("").any()
         for row in group.itertuples(index=False):
-            tag = "CodeListItem" if with_decode else "EnumeratedItem"
-            item = etree.SubElement(codelist, _q(ODM_NS, tag), CodedValue=str(row.coded_value),
-                                    OrderNumber=str(int(row.order)))
-            if row.extended:
-                item.set(_q(DEF_NS, "ExtendedValue"), "Yes")
+            item = _add(codelist, "CodeListItem" if with_decode else "EnumeratedItem", CodedValue=row.coded_value,
+                        OrderNumber=int(row.order), def_ExtendedValue="Yes" if row.extended else None)
             if with_decode:
                 _text(item, "Decode", str(row.decode or row.coded_value))
             if row.term_code:
-                etree.SubElement(item, _q(ODM_NS, "Alias"), Context="nci:ExtCodeID", Name=str(row.term_code))
+                _add(item, "Alias", Context="nci:ExtCodeID", Name=row.term_code)
         if first["codelist_code"]:
-            etree.SubElement(codelist, _q(ODM_NS, "Alias"), Context="nci:ExtCodeID", Name=str(first["codelist_code"]))
+            _add(codelist, "Alias", Context="nci:ExtCodeID", Name=first["codelist_code"])
     for dictionary in sorted(set(variable_meta.get("dictionary", pd.Series(dtype=str))) - {""}):
-        codelist = etree.SubElement(mdv, _q(ODM_NS, "CodeList"), OID=f"CL.{dictionary}", Name=dictionary,
-                                    DataType="text")
-        etree.SubElement(codelist, _q(ODM_NS, "ExternalCodeList"), Dictionary=_DICTIONARY_NAMES.get(dictionary, dictionary),
-                         Version=context.dictionary_versions.get(dictionary, "not specified"))
+        codelist = _add(mdv, "CodeList", OID=f"CL.{dictionary}", Name=dictionary, DataType="text")
+        _add(codelist, "ExternalCodeList", Dictionary=_DICTIONARY_NAMES.get(dictionary, dictionary),
+             Version=context.dictionary_versions.get(dictionary, "not specified"))
 
-    # methods
     for method_oid, name, text in sorted(set(methods)):
-        method = etree.SubElement(mdv, _q(ODM_NS, "MethodDef"), OID=method_oid, Name=name, Type="Computation")
-        _text(method, "Description", text)
+        _text(_add(mdv, "MethodDef", OID=method_oid, Name=name, Type="Computation"), "Description", text)
 
     if result_displays:
         _analysis_results(mdv, result_displays)
@@ -437,54 +416,45 @@ def build_define_xml(context: DefineContext, metas: list[DatasetMeta], variable_
 
 def _analysis_results(mdv: etree._Element, displays: list) -> None:
     """``arm:AnalysisResultDisplays`` (ARM 1.0) at the end of MetaDataVersion."""
-    root = etree.SubElement(mdv, _q(ARM_NS, "AnalysisResultDisplays"))
+    root = _add(mdv, "arm:AnalysisResultDisplays")
     for display in displays:
-        element = etree.SubElement(root, _q(ARM_NS, "ResultDisplay"), OID=display.oid, Name=display.name)
+        element = _add(root, "arm:ResultDisplay", OID=display.oid, Name=display.name)
         _text(element, "Description", display.description)
         for result in display.results:
-            node = etree.SubElement(element, _q(ARM_NS, "AnalysisResult"), {
-                "OID": result.oid, **({"ParameterOID": result.parameter_oid} if result.parameter_oid else {}),
-                "AnalysisReason": result.reason, "AnalysisPurpose": result.purpose})
+            node = _add(element, "arm:AnalysisResult", OID=result.oid, ParameterOID=result.parameter_oid,
+                        AnalysisReason=result.reason, AnalysisPurpose=result.purpose)
             _text(node, "Description", result.description)
-            datasets = etree.SubElement(node, _q(ARM_NS, "AnalysisDatasets"))
+            datasets = _add(node, "arm:AnalysisDatasets")
             for dataset in result.datasets:
-                ds = etree.SubElement(datasets, _q(ARM_NS, "AnalysisDataset"), ItemGroupOID=dataset["item_group_oid"])
-                if dataset.get("where_oid"):
-                    etree.SubElement(ds, _q(DEF_NS, "WhereClauseRef"), WhereClauseOID=dataset["where_oid"])
-                for variable in dataset.get("variables") or []:
-                    etree.SubElement(ds, _q(ARM_NS, "AnalysisVariable"), ItemOID=variable)
-            if result.documentation:
-                documentation = etree.SubElement(node, _q(ARM_NS, "Documentation"))
-                _text(documentation, "Description", result.documentation)
-            if result.code:
-                code = etree.SubElement(node, _q(ARM_NS, "ProgrammingCode"), Context="Python (cdisc-pipeline)")
-                etree.SubElement(code, _q(ARM_NS, "Code")).text = result.code
+                element_dataset = _add(datasets, "arm:AnalysisDataset", ItemGroupOID=dataset["item_group_oid"])
+                if dataset["where_oid"]:
+                    _add(element_dataset, "def:WhereClauseRef", WhereClauseOID=dataset["where_oid"])
+                for variable in dataset["variables"]:
+                    _add(element_dataset, "arm:AnalysisVariable", ItemOID=variable)
+            _text(_add(node, "arm:Documentation"), "Description", result.documentation)
+            _add(_add(node, "arm:ProgrammingCode", Context="Python (cdisc-pipeline)"), "arm:Code", result.code)
 
 
-def _item_def(mdv: etree._Element, oid: str, name: str, define_type: str, kind: str, length: int,
-              significant_digits: Any, display_format: str, label: str, codelist_oid: str, origin: str,
-              origin_source: str, predecessor: str, value_list_oid: str) -> None:
-    item = etree.SubElement(mdv, _q(ODM_NS, "ItemDef"), OID=oid, Name=name, DataType=define_type)
-    if define_type in ("text", "integer", "float") or kind in ("integer", "float"):
-        item.set("Length", str(max(int(length), 1)))
-    if define_type == "float" and significant_digits is not None and not pd.isna(significant_digits):
-        item.set("SignificantDigits", str(int(significant_digits)))
-    item.set("SASFieldName", name)
-    if display_format:
-        item.set(_q(DEF_NS, "DisplayFormat"), display_format)
-    _text(item, "Description", str(label))
-    if codelist_oid:
-        etree.SubElement(item, _q(ODM_NS, "CodeListRef"), CodeListOID=codelist_oid)
+def _item_def(mdv: etree._Element, oid: str, row: dict[str, Any], value_list_oid: str | None = None) -> None:
+    """One ItemDef from a ``variable_meta`` row (a value-level item: the row with its parent's origin)."""
+    define_type, kind, origin = row["define_type"], row["kind"], row["origin"]
+    with_length = define_type in ("text", "integer", "float") or kind in ("integer", "float")
+    digits = row["significant_digits"]
+    item = _add(mdv, "ItemDef", OID=oid, Name=row["variable"], DataType=define_type,
+                Length=max(int(row["length"]), 1) if with_length else None,
+                SignificantDigits=int(digits) if define_type == "float" and not pd.isna(digits) else None,
+                SASFieldName=row["variable"], def_DisplayFormat=row["display_format"])
+    _text(item, "Description", str(row["label"]))
+    if row["codelist_oid"]:
+        _add(item, "CodeListRef", CodeListOID=row["codelist_oid"])
     if origin:
-        origin_element = etree.SubElement(item, _q(DEF_NS, "Origin"), Type=origin)
-        if origin_source and origin in ("Collected", "Assigned", "Protocol"):
-            origin_element.set("Source", origin_source)
-        elif origin == "Assigned":
-            origin_element.set("Source", "Sponsor")
-        if origin == "Predecessor" and predecessor:
-            _text(origin_element, "Description", predecessor)
+        source = (row["origin_source"] if origin in ("Collected", "Assigned", "Protocol") else "") \
+            or ("Sponsor" if origin == "Assigned" else None)
+        origin_element = _add(item, "def:Origin", Type=origin, Source=source)
+        if origin == "Predecessor" and row["predecessor"]:
+            _text(origin_element, "Description", row["predecessor"])
     if value_list_oid:
-        etree.SubElement(item, _q(DEF_NS, "ValueListRef"), ValueListOID=value_list_oid)
+        _add(item, "def:ValueListRef", ValueListOID=value_list_oid)
 
 
 @lru_cache(maxsize=2)
@@ -527,8 +497,6 @@ def render_define_html(context: DefineContext, metas: list[DatasetMeta], variabl
     >>> "A &lt;b&gt; study" in html and '<a href="dm.xpt">dm.xpt</a>' in html
     True
     """
-    from jinja2 import Environment, FileSystemLoader
-
     ig_name, ig_version = IG_VERSIONS[context.standard]
     variable_meta = drop_empty_codelist_refs(variable_meta, codelists)
     value_sets = set(zip(value_level["dataset"], value_level["variable"])) if len(value_level) else set()
@@ -552,9 +520,8 @@ def render_define_html(context: DefineContext, metas: list[DatasetMeta], variabl
                        "items": group[["coded_value", "decode", "term_code", "extended"]].to_dict(orient="records")}
                       for oid, group in codelists.groupby("codelist_oid", sort=True)]
     dictionaries = sorted(set(variable_meta.get("dictionary", pd.Series(dtype=str)).fillna("")) - {""})
-    environment = Environment(loader=FileSystemLoader(str(Path(__file__).resolve().parent / "templates")),
-                              autoescape=True, keep_trailing_newline=True)
-    return environment.get_template("define.html.j2").render(
+    return render_template(
+        "define.html.j2",
         study_name=context.study_name, study_description=context.study_description, standard=context.standard,
         ig_name=ig_name, ig_version=ig_version, ct_version=context.ct_version, define_version=DEFINE_VERSION,
         datasets=metas, records=records, variables=variables, value_lists=value_lists, codelists=codelist_views,
@@ -562,12 +529,19 @@ def render_define_html(context: DefineContext, metas: list[DatasetMeta], variabl
     )
 
 
+def render_template(name: str, **context: Any) -> str:
+    """A page from ``templates/`` (autoescaped, trailing newline kept): define.html and the cSDRG."""
+    from jinja2 import Environment, FileSystemLoader
+
+    environment = Environment(loader=FileSystemLoader(str(Path(__file__).resolve().parent / "templates")),
+                              autoescape=True, keep_trailing_newline=True)
+    return environment.get_template(name).render(**context)
+
+
 def check_define_references(xml: bytes) -> list[str]:
     """Broken or unused references in a define.xml (the XSD checks structure, not these links).
 
-    Every ItemRef/ItemOID, CodeListRef, MethodOID, ValueListRef, WhereClauseRef and RangeCheck
-    def:ItemOID must name a defined OID; every ItemDef, CodeList, MethodDef, ValueListDef and
-    WhereClauseDef must be used; OIDs must be unique.
+    Every reference must name a defined OID, every definition must be referenced, OIDs must be unique.
 
     >>> xml = (b'<ODM xmlns="http://www.cdisc.org/ns/odm/v1.3"><Study><MetaDataVersion>'
     ...        b'<ItemGroupDef OID="IG.DM"><ItemRef ItemOID="IT.DM.X"/></ItemGroupDef>'

@@ -1,18 +1,9 @@
 """Dataset and variable metadata for the submission package.
 
-Label sources, first match wins, and every variable records where its label came from
-(``label_source``):
-
-1. ADaM variables declared in ``specs/<study>/adam.yaml`` (``adam spec``),
-2. the study spec ``specs/<study>/datasets.yaml``, resolved by :mod:`pipeline.standards.study` (``study spec``),
-3. the standard variable tables, SDTMIG 3.4 and ADaMIG 1.3 (:mod:`pipeline.standards.tables`, ``standard``),
-4. the ``label`` field metadata stored in the parquet file (``parquet``),
-5. the same variable name in any other standard domain: STUDYID, VISITNUM, EPOCH ... (``standard (other domain)``),
-6. the label most domains give the same ``--`` suffix (``standard (generic --)``),
-7. the variable name itself (``fallback``).
-
-Types come from the data (the metadata type only for an all-null column), lengths are the maximum
-byte length found.
+A variable's label is the first found of the ADaM spec, the study spec (``datasets.yaml`` resolved by
+:mod:`pipeline.standards.study`), the standard tables, the parquet field metadata, the same name in another
+domain, the label most domains give the ``--`` suffix and the name; ``label_source`` says which. Types come
+from the data (the metadata type only for an all-null column), lengths are the maximum byte length found.
 """
 
 from __future__ import annotations
@@ -30,7 +21,7 @@ from pipeline.standards import tables
 from pipeline.standards.study import load_adam_variables, load_study_metadata  # noqa: F401 (re-exported for submit.stage)
 from pipeline.standards.tables import ADAM_CLASSES, load_standard_origins
 from pipeline.standards.terminology import CT_COLUMNS
-from pipeline.submit._vector import as_text, factorize, map_unique
+from pipeline.submit._vector import as_text, byte_lengths, factorize
 from pipeline.submit.methods import PREDECESSOR_TEXT
 
 VARIABLE_COLUMNS = [
@@ -221,10 +212,7 @@ def compute_char_length(values: pd.Series) -> int:
     >>> compute_char_length(pd.Series([None, None]))
     1
     """
-    if not len(values):
-        return 1
-    lengths = map_unique(as_text(values), lambda v: len(str(v).encode("utf-8")), missing=0)
-    return max(int(lengths.max()), 1) if len(lengths) else 1
+    return max(int(byte_lengths(as_text(values)).max(initial=0)), 1)
 
 
 # --- dataset-level metadata ------------------------------------------------------------------
@@ -244,6 +232,7 @@ def build_dataset_meta(name: str, columns: list[str], study_specs: dict[str, dic
     upper = name.upper()
     standard = "ADaM" if upper.startswith("AD") else "SDTM"
     table = standard_datasets.get("adam" if standard == "ADaM" else "sdtm", {})
+    generic, stem = ("SUPP--", upper[4:]) if upper.startswith("SUPP") else ("AD--", upper[2:])
     base: dict[str, Any] = {}
     label_source = "standard"
     if upper in table:
@@ -252,11 +241,9 @@ def build_dataset_meta(name: str, columns: list[str], study_specs: dict[str, dic
         base = dict(table[upper[:2]])
         base["label"] = stored_label or f"{base.get('label', upper[:2])} ({upper})"
         label_source = "parquet" if stored_label else "fallback"
-    elif standard == "SDTM" and upper.startswith("SUPP") and "SUPP--" in table:
-        base = {k: (v.replace("--", upper[4:]) if isinstance(v, str) else v) for k, v in table["SUPP--"].items()}
-    elif standard == "ADaM" and "AD--" in table:
-        base = {k: (v.replace("--", upper[2:]) if isinstance(v, str) else v) for k, v in table["AD--"].items()}
-        label_source = "fallback"
+    elif generic in table:   # SUPPAE from SUPP--, ADXX from AD-- (an ADaM label that says nothing)
+        base = {k: (v.replace("--", stem) if isinstance(v, str) else v) for k, v in table[generic].items()}
+        label_source = "fallback" if standard == "ADaM" else label_source
     spec = study_specs.get(upper, {})
     if spec.get("label"):
         label_source = "study spec"
@@ -264,25 +251,15 @@ def build_dataset_meta(name: str, columns: list[str], study_specs: dict[str, dic
         label_source = "parquet"
         base["label"] = stored_label
     merged = {**base, **{k: v for k, v in spec.items() if v not in (None, "")}}
-    keys_spec = merged.get("keys") or []
-    if isinstance(keys_spec, str):
-        keys_spec = [k.strip() for k in keys_spec.split(",")]
-    keys = tuple(k.upper() for k in keys_spec if k.upper() in columns)
+    keys = tuple(k.upper() for k in merged.get("keys") or [] if k.upper() in columns)
     if not keys:
         keys = tuple(k for k in ("STUDYID", "USUBJID", f"{upper}SEQ", "ASEQ") if k in columns)
     dataset_class = str(merged.get("class") or ("BASIC DATA STRUCTURE" if standard == "ADaM" else "")).upper()
     if standard == "ADaM":
         dataset_class = ADAM_CLASS_NAMES.get(dataset_class, dataset_class)
-    return DatasetMeta(
-        name=upper,
-        label=str(merged.get("label") or upper),
-        standard=standard,
-        dataset_class=dataset_class,
-        subclass=str(merged.get("subclass") or ""),
-        structure=str(merged.get("structure") or ""),
-        keys=keys,
-        label_source=label_source if merged.get("label") else "fallback",
-    )
+    return DatasetMeta(upper, str(merged.get("label") or upper), standard, dataset_class,
+                       str(merged.get("structure") or ""), keys, subclass=str(merged.get("subclass") or ""),
+                       label_source=label_source if merged.get("label") else "fallback")
 
 
 # --- variable-level metadata -----------------------------------------------------------------
@@ -290,10 +267,6 @@ def build_dataset_meta(name: str, columns: list[str], study_specs: dict[str, dic
 def _generic_name(variable: str, prefix: str) -> str | None:
     """``--TESTCD`` for ``LBTESTCD`` in a domain of prefix ``LB``; None outside the prefix."""
     return "--" + variable[len(prefix):] if prefix and variable.startswith(prefix) else None
-
-
-def _pattern_lookup(table: dict[str, dict[str, Any]], variable: str, prefix: str) -> dict[str, Any]:
-    return table[variable] if variable in table else table.get(_generic_name(variable, prefix), {})
 
 
 def build_variable_meta(meta: DatasetMeta, dataset: pd.DataFrame, standard_variables: pd.DataFrame,
@@ -316,11 +289,9 @@ def build_variable_meta(meta: DatasetMeta, dataset: pd.DataFrame, standard_varia
     >>> out[["variable", "label", "label_source", "kind", "length", "codelist", "key_sequence"]].values.tolist()
     [['STUDYID', 'STUDYID', 'fallback', 'char', 2, '', 1], ['USUBJID', 'USUBJID', 'fallback', 'char', 5, '', 2], ['SEX', 'Sex', 'standard', 'char', 1, 'SEX', <NA>], ['AGE', 'Age', 'parquet', 'integer', 2, '', <NA>]]
     """
-    adam_methods = adam_methods or {}
-    sdtm_sources = sdtm_sources or {}
+    adam_methods, sdtm_sources, adam_labels, adam_types = (
+        given or {} for given in (adam_methods, sdtm_sources, adam_labels, adam_types))
     roles = load_standard_origins().get("roles", {}) if meta.standard == "SDTM" else {}
-    adam_labels = adam_labels or {}
-    adam_types = adam_types or {}
     name = meta.name
     prefix = name[:2] if meta.standard == "SDTM" and not name.startswith("SUPP") else ""
     std_domain = "SUPPQUAL" if name.startswith("SUPP") else name
@@ -329,7 +300,6 @@ def build_variable_meta(meta: DatasetMeta, dataset: pd.DataFrame, standard_varia
     elif len(name) > 2 and not name.startswith("SUPP") and len(standard_variables) \
             and not (standard_variables["domain"] == name).any():
         std_domain = prefix = name[:2]  # split domain (LBCH) uses its parent's variables
-    resolved = len(study_variables) > 0 and "_resolved" in study_variables.columns
     generic_labels = compute_generic_labels(standard_variables) if prefix else {}
     exact = standard_variables[standard_variables["domain"] == std_domain].drop_duplicates("variable").set_index("variable") \
         if len(standard_variables) else pd.DataFrame()
@@ -337,15 +307,9 @@ def build_variable_meta(meta: DatasetMeta, dataset: pd.DataFrame, standard_varia
     spec_rows = study_variables[study_variables["dataset"] == name].drop_duplicates("variable").set_index("variable") \
         if len(study_variables) and "dataset" in study_variables.columns else pd.DataFrame()
 
-    def spec_value(variable: str, *keys: str) -> Any:
-        if variable not in spec_rows.index:
-            return None
-        for key in keys:
-            if key in spec_rows.columns:
-                value = spec_rows.at[variable, key]
-                if isinstance(value, (list, dict)) or (value is not None and not pd.isna(value) and str(value) != ""):
-                    return value
-        return None
+    def spec_value(variable: str, key: str) -> Any:
+        value = spec_rows.at[variable, key] if variable in spec_rows.index and key in spec_rows.columns else None
+        return None if value is None or pd.isna(value) or str(value) == "" else value
 
     rows = []
     for position, variable in enumerate(dataset.columns, start=1):
@@ -357,17 +321,14 @@ def build_variable_meta(meta: DatasetMeta, dataset: pd.DataFrame, standard_varia
                   (stored_labels.get(variable), "parquet"),
                   (anywhere.at[variable, "label"] if variable in anywhere.index else None, "standard (other domain)"),
                   (generic_labels.get(variable[len(prefix):]) if prefix and variable.startswith(prefix) else None,
-                   "standard (generic --)"))   # first match wins (see the module docstring)
+                   "standard (generic --)"))   # first match wins
         label, label_source = next(((str(text), source) for text, source in labels if text), (variable, "fallback"))
-        declared = _declared_type(spec_value(variable, "type") or std_row.get("type", ""))
-        if resolved and variable in spec_rows.index:  # the resolved study table is authoritative
-            codelist = spec_value(variable, "codelist") or ""
-            value_format = spec_value(variable, "value_format") or ""
+        declared = _DECLARED_TYPES.get(str(spec_value(variable, "type") or std_row.get("type", "")).strip().lower(), "")
+        if variable in spec_rows.index:  # the study table, resolved against the standard, is authoritative
+            codelist, value_format = spec_value(variable, "codelist") or "", spec_value(variable, "value_format") or ""
         else:
-            codelist = spec_value(variable, "codelist") or std_row.get("codelist", "") or ""
-            value_format = spec_value(variable, "value_format", "format", "dictionary") \
-                or std_row.get("value_format", "")
-        core = spec_value(variable, "core", "mandatory") or std_row.get("core", "")
+            codelist, value_format = std_row.get("codelist", "") or "", std_row.get("value_format", "")
+        core = spec_value(variable, "core") or std_row.get("core", "")
         std_format = str(std_row.get("value_format", ""))
         coded = variable.endswith("CD") and any(dictionary_code(f) for f in (value_format, std_format) if f)
         kind = resolve_variable_kind(variable, values, adam_types.get(variable, ""), declared, coded)
@@ -383,26 +344,21 @@ def build_variable_meta(meta: DatasetMeta, dataset: pd.DataFrame, standard_varia
         else:
             length, define_type, json_type = 8, "integer", kind
             json_target, display_format = "integer", _FORMAT_OF_KIND[kind]
-        origin_spec = _pattern_lookup(standard_origins, variable, prefix)
-        origin = spec_value(variable, "origin", "origin_type") or origin_spec.get("origin")
-        origin_source = spec_value(variable, "source", "origin_source") or origin_spec.get("source", "")
-        predecessor = spec_value(variable, "predecessor") or ""
-        generic_method = str(origin_spec.get("method", ""))
-        if prefix and generic_method:
-            generic_method = generic_method.replace("--", prefix)
-        method = spec_value(variable, "method", "derivation") or adam_methods.get((name, variable)) \
-            or adam_methods.get(("*", variable)) or generic_method
-        if meta.standard == "ADaM" and not origin and PREDECESSOR_TEXT.fullmatch(str(method or "")):
-            origin, predecessor, method = "Predecessor", str(method), ""
-        if meta.standard == "ADaM" and not origin:
+        origin_spec = standard_origins[variable] if variable in standard_origins \
+            else standard_origins.get(_generic_name(variable, prefix), {})
+        origin = spec_value(variable, "origin") or origin_spec.get("origin")
+        origin_source, predecessor = origin_spec.get("source", ""), ""
+        method = adam_methods.get((name, variable)) or adam_methods.get(("*", variable)) \
+            or str(origin_spec.get("method", "")).replace("--", prefix or "--")
+        if meta.standard == "ADaM":
             source_domain = _predecessor_domain(name, variable, sdtm_sources)
-            if source_domain and not method:
-                origin, predecessor = "Predecessor", f"{source_domain}.{variable}"
-            else:
-                origin = "Derived"
-        if meta.standard == "ADaM" and origin == "Predecessor" and not predecessor:
-            source_domain = _predecessor_domain(name, variable, sdtm_sources)
-            predecessor = f"{source_domain}.{variable}" if source_domain else ""
+            copied_from = f"{source_domain}.{variable}" if source_domain else ""
+            if not origin and PREDECESSOR_TEXT.fullmatch(method):
+                origin, predecessor, method = "Predecessor", method, ""
+            elif not origin:
+                origin, predecessor = ("Predecessor", copied_from) if copied_from and not method else ("Derived", "")
+            elif origin == "Predecessor":
+                predecessor = copied_from
         if not origin:
             origin = "Collected"
             origin_source = origin_source or ("Vendor" if name == "LB" else "Investigator")
@@ -421,7 +377,7 @@ def build_variable_meta(meta: DatasetMeta, dataset: pd.DataFrame, standard_varia
             "origin": str(origin), "origin_source": str(origin_source or ""), "predecessor": str(predecessor),
             "method": str(method or "") if origin == "Derived" else "", "key_sequence": key_sequence,
             "mandatory": mandatory,
-            "role": str(spec_value(variable, "role") or (compute_sdtm_role(name, variable, roles) if roles else "")),
+            "role": compute_sdtm_role(name, variable, roles) if roles else "",
             "significant_digits": compute_decimals(values) if kind == "float" else None,
             "declared_type": declared,
         })
@@ -432,11 +388,6 @@ def build_variable_meta(meta: DatasetMeta, dataset: pd.DataFrame, standard_varia
 _DECLARED_TYPES = {**dict.fromkeys(("num", "n", "integer", "float", "double", "numeric"), "Num"),
                    **dict.fromkeys(("date", "datetime", "time"), "Num"),
                    **dict.fromkeys(("char", "c", "text", "string", "character"), "Char")}
-
-
-def _declared_type(text: Any) -> str:
-    """``Num``, ``Char`` or empty from a metadata type (``Num``, ``N``, ``integer``, ``float``, ``text`` ...)."""
-    return _DECLARED_TYPES.get(str(text or "").strip().lower(), "")
 
 
 def compute_generic_labels(standard_variables: pd.DataFrame) -> dict[str, str]:
@@ -528,8 +479,7 @@ class StudySpecs:
 def load_study_specs(specs_dir: str | Path, standards_dir: str | Path) -> StudySpecs:
     """The study's dataset/variable metadata as resolved by :mod:`pipeline.standards.study`.
 
-    That module merges ``datasets.yaml`` with the standard tables and sponsor codelists; a broken spec
-    raises its :class:`ConfigError` (file and line). No ``datasets.yaml``: everything empty.
+    A broken spec raises its :class:`ConfigError` (file and line); no ``datasets.yaml``: everything empty.
 
     >>> from pipeline.common.study import StudyContext
     >>> ctx = StudyContext.create("iscalimab-ln")
@@ -539,35 +489,27 @@ def load_study_specs(specs_dir: str | Path, standards_dir: str | Path) -> StudyS
     """
     specs_dir, standards_dir = Path(specs_dir), Path(standards_dir)
     path = specs_dir / "datasets.yaml"
-    empty_codelists = pd.DataFrame(columns=CT_COLUMNS)
     if not path.exists():
-        return StudySpecs({}, pd.DataFrame(columns=["dataset", "variable"]), empty_codelists, {})
+        return StudySpecs({}, pd.DataFrame(columns=["dataset", "variable"]), pd.DataFrame(columns=CT_COLUMNS), {})
     resolved = load_study_metadata(specs_dir, standards_dir)
     datasets = {name: {"label": d.label, "class": d.class_, "structure": d.structure, "keys": list(d.keys)}
                 for name, d in resolved.datasets.items()}
-    table = resolved.variables.copy()
+    table = resolved.variables
     variables = pd.DataFrame({
-        "dataset": table["dataset"].astype(str).str.upper(),
-        "variable": table["variable"].astype(str).str.upper(),
-        "label": table["label"],
-        "core": table["core"],
+        "dataset": table["dataset"].astype(str).str.upper(), "variable": table["variable"].astype(str).str.upper(),
+        "label": table["label"], "core": table["core"],
         "codelist": table["codelist"].map(lambda v: str(v).replace("|", "/") if isinstance(v, str) and v else None),
-        "value_format": table["dictionary"].where(table["dictionary"].notna(), table.get("format")),
-        "type": table["type"] if "type" in table.columns else None,
-        "origin": table["origin"],
-        "_resolved": True,
+        "value_format": table["dictionary"].fillna(table["format"]), "type": table["type"], "origin": table["origin"],
     })
     declared = (resolved.spec or {}).get("codelists") or {}
     rows = []
-    for name, codelist in sorted(resolved.codelists.items()):
-        if not getattr(codelist, "sponsor_defined", False):
-            continue
+    for name, codelist in sorted((n, c) for n, c in resolved.codelists.items() if c.sponsor_defined):
         title = str(declared[name].get("name") or name) if isinstance(declared.get(name), dict) else name
         rows += [{"codelist_code": codelist.code or "", "codelist": name, "codelist_name": title,
                   "extensible": "Yes" if codelist.extensible else "No", "term_code": "",
                   "submission_value": term, "synonyms": "", "nci_preferred_term": ""}
                  for term in sorted(codelist.terms)]
-    codelists = pd.DataFrame(rows, columns=empty_codelists.columns) if rows else empty_codelists
+    codelists = pd.DataFrame(rows, columns=CT_COLUMNS)
     dictionaries = {dictionary_code(name) or str(name).upper(): str(version)
                     for name, version in ((resolved.spec or {}).get("dictionaries") or {}).items()}
     return StudySpecs(datasets, variables, codelists, dictionaries)

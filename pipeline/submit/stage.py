@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -22,8 +22,8 @@ from pipeline.common.logs import get_logger
 from pipeline.common.study import StudyContext
 from pipeline.submit._vector import forget_columns
 from pipeline.submit.arm import build_result_displays
-from pipeline.submit.ascii import (CHECK_NON_ASCII, TextConversion, convert_ascii_text, derive_vars_ascii,
-                                   load_text_conversion)
+from pipeline.submit.ascii import (CHECK_NO_ASCII, CHECK_NON_ASCII, TextConversion, convert_ascii_text,
+                                   derive_vars_ascii, load_text_conversion)
 from pipeline.submit.csdrg import write_csdrg
 from pipeline.submit.datasetjson import (DATASET_JSON_VERSION, build_dataset_json, render_dataset_json_bytes,
                                          render_dataset_json_rows, validate_dataset_json)
@@ -46,18 +46,7 @@ log = get_logger("submit")
 DEFAULT_CREATION_DATETIME = "2000-01-01T00:00:00"
 STANDARD_FOLDERS = {"SDTM": "sdtm", "ADaM": "adam"}
 CHECK_COLUMNS = ISSUE_COLUMNS + ["standard"]
-CHECK_NO_ASCII = "non-ASCII text without an ASCII spelling"
 STAGE_SCHEMA_ROWS = 25   # rows per dataset checked by jsonschema; every row is typed by construction
-
-
-@dataclass(frozen=True)
-class LoadedDataset:
-    """One dataset read from parquet, with what the file says about itself."""
-
-    name: str
-    frame: pd.DataFrame
-    stored_labels: dict[str, str]
-    stored_label: str | None
 
 
 def compute_data_cut(sdtm_dir: Path) -> tuple[str, str] | None:
@@ -84,9 +73,8 @@ def compute_data_cut(sdtm_dir: Path) -> tuple[str, str] | None:
 
 
 def resolve_creation_datetime(ctx: StudyContext) -> tuple[str, str]:
-    """(ISO datetime, where it came from) for every creation stamp of the package: ``SOURCE_DATE_EPOCH``,
-    ``creation_datetime`` of submission.yaml or study.yaml, the end of the data-cut day (the stamp says when
-    the data were current), :data:`DEFAULT_CREATION_DATETIME` only when there are no data to date it.
+    """(ISO datetime, where it came from) for every creation stamp of the package, in the order of
+    docs/submission-package.md ("Dates of the package"); :data:`DEFAULT_CREATION_DATETIME` without data.
 
     >>> import tempfile
     >>> ctx = StudyContext.create("iscalimab-ln", outputs=Path(tempfile.mkdtemp()))
@@ -117,23 +105,22 @@ def resolve_creation_datetime(ctx: StudyContext) -> tuple[str, str]:
     return DEFAULT_CREATION_DATETIME, "default constant"
 
 
-def read_dataset(path: Path) -> LoadedDataset:
-    """Read one parquet dataset with its stored labels (pyarrow field metadata ``label``).
+def read_dataset(path: Path) -> tuple[str, pd.DataFrame, dict[str, str], str | None]:
+    """(name, frame, variable labels, dataset label) of one parquet dataset (pyarrow metadata ``label``).
 
     >>> import tempfile, pyarrow as pa
     >>> path = Path(tempfile.mkdtemp()) / "dm.parquet"
     >>> field = pa.field("AGE", pa.int64(), metadata={"label": "Age"})
     >>> pq.write_table(pa.table({"AGE": [40]}, schema=pa.schema([field], metadata={"label": "Demographics"})), path)
-    >>> loaded = read_dataset(path)
-    >>> loaded.name, loaded.stored_labels, loaded.stored_label
+    >>> name, _, labels, label = read_dataset(path)
+    >>> name, labels, label
     ('DM', {'AGE': 'Age'}, 'Demographics')
     """
     table = _read_parquet(pq.read_table, path)
     labels = {f.name.upper(): f.metadata[b"label"].decode("utf-8", "replace") for f in table.schema
               if (f.metadata or {}).get(b"label")}
     stored_label = (table.schema.metadata or {}).get(b"label", b"").decode("utf-8", "replace") or None
-    frame = table.to_pandas()
-    return LoadedDataset(path.stem.upper(), frame, labels, stored_label)
+    return path.stem.upper(), table.to_pandas(), labels, stored_label
 
 
 def _checks_frame(rows: list[pd.DataFrame]) -> pd.DataFrame:
@@ -168,20 +155,20 @@ def _ascii_label(text: str, conversion: TextConversion, where: str) -> str:
     return ascii_text
 
 
-def prepare_dataset(loaded: LoadedDataset, sources: MetadataSources) -> tuple[DatasetMeta, pd.DataFrame, pd.DataFrame,
-                                                                              list[pd.DataFrame], pd.DataFrame]:
+def prepare_dataset(path: Path, sources: MetadataSources) -> tuple[DatasetMeta, pd.DataFrame, pd.DataFrame,
+                                                                    list[pd.DataFrame], pd.DataFrame]:
     """One dataset ready to write: upper-case names, ASCII text, metadata, every check it raised, and
     the frame with the original UTF-8 text (for Dataset-JSON)."""
     checks: list[pd.DataFrame] = []
-    frame = loaded.frame
+    name, frame, stored_labels, stored_label = read_dataset(path)
     lower = [c for c in frame.columns if c != c.upper()]
     if lower:
-        checks.append(pd.DataFrame([issue_row(loaded.name, c, None, c, "variable name not upper case", "warning",
+        checks.append(pd.DataFrame([issue_row(name, c, None, c, "variable name not upper case", "warning",
                                               "upper-cased") for c in lower]))
         frame = frame.rename(columns={c: c.upper() for c in lower})
     original_frame = frame
     conversion = sources.text_conversion
-    frame, changes = derive_vars_ascii(frame, loaded.name, conversion)
+    frame, changes = derive_vars_ascii(frame, name, conversion)
     converted, blocked = changes[changes["replacement"].notna()], changes[changes["replacement"].isna()]
     checks.append(converted.assign(value=converted["original"] + " -> " + converted["replacement"],
                                    check=CHECK_NON_ASCII, severity="notice",
@@ -189,13 +176,12 @@ def prepare_dataset(loaded: LoadedDataset, sources: MetadataSources) -> tuple[Da
     checks.append(blocked.assign(value=blocked["original"], check=CHECK_NO_ASCII, severity="error",
                                  action=f"add the value to text_conversion.values in {conversion.rule_file} ("
                                         + blocked["rule"] + ")"))
-    meta = build_dataset_meta(loaded.name, list(frame.columns), sources.study_specs, sources.standard_datasets,
-                              loaded.stored_label)
+    meta = build_dataset_meta(name, list(frame.columns), sources.study_specs, sources.standard_datasets, stored_label)
     if not meta.label.isascii():
-        meta = DatasetMeta(**{**meta.__dict__, "label": _ascii_label(meta.label, conversion, f"dataset {meta.name}")})
+        meta = replace(meta, label=_ascii_label(meta.label, conversion, f"dataset {meta.name}"))
     adam_labels = sources.adam_variables[sources.adam_variables["dataset"] == meta.name]
     variables = build_variable_meta(meta, frame, sources.standard_variables, sources.study_variables,
-                                    loaded.stored_labels, sources.origins, sources.adam_methods, sources.sdtm_columns,
+                                    stored_labels, sources.origins, sources.adam_methods, sources.sdtm_columns,
                                     dict(zip(adam_labels["variable"], adam_labels["label"])),
                                     dict(zip(adam_labels["variable"], adam_labels["type"])))
     variables["label"] = [_ascii_label(text, conversion, f"{meta.name}.{variable}")
@@ -211,8 +197,7 @@ def prepare_dataset(loaded: LoadedDataset, sources: MetadataSources) -> tuple[Da
     checks.append(check_types_and_keys(meta, frame, variables))
     # one label everywhere: XPT, Dataset-JSON and define.xml carry the same (cut) text
     variables["label"] = variables["label"].str.slice(0, MAX_LABEL)
-    if len(meta.label) > MAX_LABEL:
-        meta = DatasetMeta(**{**meta.__dict__, "label": meta.label[:MAX_LABEL]})
+    meta = replace(meta, label=meta.label[:MAX_LABEL])
     return meta, frame, variables, checks, original_frame
 
 
@@ -225,11 +210,9 @@ def json_variable_meta(variables: pd.DataFrame, original: pd.DataFrame) -> pd.Da
     >>> json_variable_meta(vm, pd.DataFrame({"AETERM": ["\u30eb\u30fc\u30d7\u30b9", None], "AESEQ": [1.0, 2.0]}))["length"].tolist()
     [12, 8]
     """
-    result = variables.copy()
-    is_char = result["kind"] == "char"
-    result.loc[is_char, "length"] = [max(int(length), compute_char_length(original[v]))
-                                     for v, length in zip(result.loc[is_char, "variable"], result.loc[is_char, "length"])]
-    return result
+    return variables.assign(length=[max(int(length), compute_char_length(original[v])) if kind == "char" else length
+                                    for v, kind, length in zip(variables["variable"], variables["kind"],
+                                                               variables["length"])])
 
 
 def write_dataset_files(out_dir: Path, standard: str, meta: DatasetMeta, frame: pd.DataFrame, variables: pd.DataFrame,
@@ -266,11 +249,7 @@ def package_standard(ctx: StudyContext, standard: str, source_dir: Path, created
         log.info("%s: no parquet files under %s, nothing to package", standard, source_dir)
         return [], pd.DataFrame(columns=CHECK_COLUMNS)
 
-    standard_variables = load_standard_variables(ctx.standards_dir)
-    standard_datasets = submission_datasets(ctx.standards_dir)
-    origins = load_standard_origins(ctx.standards_dir)["sdtm" if standard == "SDTM" else "adam"]
     specs = load_study_specs(ctx.specs_dir, ctx.standards_dir)
-    study_specs, study_variables = specs.datasets, specs.variables
     adam_variables = load_adam_variables(ctx.specs_dir / "adam.yaml") if standard == "ADaM" else pd.DataFrame(
         columns=["dataset", "variable", "label", "method", "type"])
     written_methods = {k: v for k, v in zip(zip(adam_variables["dataset"], adam_variables["variable"]),
@@ -279,8 +258,8 @@ def package_standard(ctx: StudyContext, standard: str, source_dir: Path, created
         if standard == "ADaM" and (ctx.specs_dir / "adam.yaml").exists() else written_methods
     package = load_terminology(ctx.standards_dir, adam=True)
     ct_tables = [package[CT_COLUMNS].assign(publishing_set=package["source_file"].map(
-        lambda name: "ADaM" if name.startswith("adamct") else "SDTM"))]
-    ct_tables.append(specs.codelists.assign(publishing_set="SDTM", sponsor_term=True))
+                     lambda name: "ADaM" if name.startswith("adamct") else "SDTM")),
+                 specs.codelists.assign(publishing_set="SDTM", sponsor_term=True)]
     ct = pd.concat([t for t in ct_tables if len(t)], ignore_index=True)
     stamp = format_xpt_timestamp(dt.datetime.fromisoformat(created))
     design = ctx.design.get("study", {}) if isinstance(ctx.design, dict) else {}
@@ -295,12 +274,14 @@ def package_standard(ctx: StudyContext, standard: str, source_dir: Path, created
     metas: list[DatasetMeta] = []
     frames: dict[str, pd.DataFrame] = {}
     variable_tables: list[pd.DataFrame] = []
-    sources = MetadataSources(standard_variables, standard_datasets, origins, study_specs, study_variables,
-                              adam_variables, adam_methods, sdtm_columns, load_text_conversion(ctx.specs_dir))
+    sources = MetadataSources(load_standard_variables(ctx.standards_dir), submission_datasets(ctx.standards_dir),
+                              load_standard_origins(ctx.standards_dir)[STANDARD_FOLDERS[standard]], specs.datasets,
+                              specs.variables, adam_variables, adam_methods, sdtm_columns,
+                              load_text_conversion(ctx.specs_dir))
     blocked = False
     for path in files:
         forget_columns()   # the kept factorisations describe one dataset: prepared and written in one go
-        meta, frame, variables, dataset_checks, original = prepare_dataset(read_dataset(path), sources)
+        meta, frame, variables, dataset_checks, original = prepare_dataset(path, sources)
         checks.extend(dataset_checks)
         metas.append(meta)
         frames[meta.name] = frame
@@ -328,7 +309,7 @@ def package_standard(ctx: StudyContext, standard: str, source_dir: Path, created
     variable_meta = assign_codelist_oids(pd.concat(variable_tables, ignore_index=True), ct)
     tlf_spec = (ctx.spec("tlf") or {}) if standard == "ADaM" and (ctx.specs_dir / "tlf.yaml").exists() else {}
     checks.extend(write_define(out_dir, define_context, metas, frames, variable_meta, ct, tlf_spec))
-    folder = STANDARD_FOLDERS[standard]
+    folder = out_dir.name
     summaries = [{"dataset": m.name, "standard": standard, "label": m.label, "records": int(len(frames[m.name])),
                   "variables": int(frames[m.name].shape[1]), "keys": list(m.keys),
                   "xpt": f"{folder}/{m.file_name}", "dataset_json": f"{folder}/datasetjson/{m.name.lower()}.json",
@@ -343,21 +324,19 @@ def write_define(out_dir: Path, context: DefineContext, metas: list[DatasetMeta]
 
     Returns the checks raised on the way (values outside non-extensible codelists, broken references).
     """
-    checks: list[pd.DataFrame] = []
-    variable_meta = variable_meta.copy()
     codelists = build_codelists(variable_meta, frames, ct)
     outside = codelists["extended"] & (codelists["extensible"] == "No")
     nonextensible = codelists[outside]
-    if len(nonextensible):
-        checks.append(pd.DataFrame({"dataset": "", "variable": nonextensible["codelist_oid"], "row": None,
-                                    "value": nonextensible["coded_value"], "check": "value not in non-extensible codelist",
-                                    "severity": "warning",
-                                    "action": "left out of the define.xml codelist (fix the data or the mapping)"}))
-        codelists = codelists[~outside].copy()
-        codelists["order"] = codelists.groupby("codelist_oid").cumcount() + 1
-        emptied = set(nonextensible["codelist_oid"]) - set(codelists["codelist_oid"])
-        if emptied:  # no allowed value left: the variable keeps no CodeListRef (the checks say why)
-            variable_meta.loc[variable_meta["codelist_oid"].isin(emptied), "codelist_oid"] = ""
+    checks = [pd.DataFrame({"dataset": "", "variable": nonextensible["codelist_oid"], "row": None,
+                            "value": nonextensible["coded_value"], "check": "value not in non-extensible codelist",
+                            "severity": "warning",
+                            "action": "left out of the define.xml codelist (fix the data or the mapping)"})]
+    codelists = codelists[~outside].copy()
+    codelists["order"] = codelists.groupby("codelist_oid").cumcount() + 1
+    emptied = set(nonextensible["codelist_oid"]) - set(codelists["codelist_oid"])
+    # no allowed value left: the variable keeps no CodeListRef (the checks say why)
+    variable_meta = variable_meta.assign(codelist_oid=variable_meta["codelist_oid"].mask(
+        variable_meta["codelist_oid"].isin(emptied), ""))
     value_tables = [build_value_level_meta(m, frames[m.name], variable_meta[variable_meta["dataset"] == m.name])
                     for m in metas]
     value_tables = [t for t in value_tables if len(t)]
@@ -431,28 +410,22 @@ def package_versions(ctx: StudyContext) -> dict[str, Any]:
     ('2.1.0', '1.1.0', 'SAS transport version 5', '3.4')
     """
     specs = load_study_specs(ctx.specs_dir, ctx.standards_dir)
-    return {
-        "pipeline": installed_version(),
-        "define_xml": DEFINE_VERSION,
-        "dataset_json": DATASET_JSON_VERSION,
-        "xpt": "SAS transport version 5",
-        "standards": {name: version for name, version in IG_VERSIONS.values()},
-        "controlled_terminology": load_terminology(ctx.standards_dir).attrs["version"],
-        "dictionaries": dict(sorted(specs.dictionaries.items())),
-        "tools": {name: installed_version(name, "not installed")
-                  for name in ("pyreadstat", "lxml", "pandas", "pyarrow")},
-    }
+    return {"pipeline": installed_version(), "define_xml": DEFINE_VERSION, "dataset_json": DATASET_JSON_VERSION,
+            "xpt": "SAS transport version 5", "standards": dict(IG_VERSIONS.values()),
+            "controlled_terminology": load_terminology(ctx.standards_dir).attrs["version"],
+            "dictionaries": dict(sorted(specs.dictionaries.items())),
+            "tools": {name: installed_version(name, "not installed")
+                      for name in ("pyreadstat", "lxml", "pandas", "pyarrow")}}
 
 
-def write_manifest(submission_dir: Path, created: str, created_source: str, datasets: list[dict],
-                   versions: dict[str, Any] | None = None, as_of: str = "") -> Path:
-    """``manifest.json``: SHA-256 and size of every file under ``submission_dir`` (itself excluded), the
-    datasets and the versions (docs/submission-package.md); ``make verify-submission`` re-checks it.
+def write_manifest(submission_dir: Path, header: dict[str, Any]) -> Path:
+    """``manifest.json``: ``header`` (stamps, versions, datasets) and the SHA-256 and size of every file under
+    ``submission_dir`` (itself excluded; docs/submission-package.md); ``make verify-submission`` re-checks it.
 
     >>> import tempfile, pathlib, json
     >>> folder = pathlib.Path(tempfile.mkdtemp())
     >>> _ = (folder / "sdtm").mkdir(); _ = (folder / "sdtm" / "dm.xpt").write_bytes(b"x")
-    >>> manifest = json.loads(write_manifest(folder, "2000-01-01T00:00:00", "default constant", []).read_text())
+    >>> manifest = json.loads(write_manifest(folder, {"created": "2000-01-01T00:00:00"}).read_text())
     >>> manifest["files"][0]["path"], manifest["files"][0]["sha256"][:12]
     ('sdtm/dm.xpt', '2d711642b726')
     """
@@ -462,16 +435,7 @@ def write_manifest(submission_dir: Path, created: str, created_source: str, data
         if relative == "manifest.json" or path.name.startswith("."):
             continue
         entries.append({"path": relative, "sha256": sha256_file(path), "bytes": path.stat().st_size})
-    manifest = {
-        "created": created,
-        "created_source": created_source,
-        "as_of": as_of,
-        "generator": f"cdisc-pipeline {installed_version()} submission stage",
-        "versions": versions or {},
-        "datasets": datasets,
-        "files": entries,
-    }
-    return write_json_atomic(submission_dir / "manifest.json", manifest)
+    return write_json_atomic(submission_dir / "manifest.json", {**header, "files": entries})
 
 
 def run(ctx: StudyContext) -> None:
@@ -494,9 +458,9 @@ def run(ctx: StudyContext) -> None:
     all_checks = _checks_frame(checks).sort_values(["standard", "dataset", "variable", "check", "row"], kind="stable",
                                         na_position="first")
     write_csv_atomic(ctx.submission_dir / "checks.csv", all_checks)
-    versions = package_versions(ctx)
-    write_csdrg(ctx, {"created": created, "as_of": as_of, "versions": versions, "datasets": summaries,
-                      "generator": f"cdisc-pipeline {installed_version()} submission stage"}, all_checks)
-    manifest = write_manifest(ctx.submission_dir, created, created_source, summaries, versions, as_of)
+    header = {"created": created, "created_source": created_source, "as_of": as_of, "versions": package_versions(ctx),
+              "generator": f"cdisc-pipeline {installed_version()} submission stage", "datasets": summaries}
+    write_csdrg(ctx, header, all_checks)   # the manifest lists the guide, so the guide is written first
+    manifest = write_manifest(ctx.submission_dir, header)
     counts = all_checks["severity"].value_counts().to_dict() if len(all_checks) else {}
     log.info("submission package: %d datasets, checks %s, manifest %s", len(summaries), counts or "none", manifest)

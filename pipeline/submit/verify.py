@@ -1,8 +1,5 @@
-"""Re-check a submission package folder against its ``manifest.json``.
-
-For a package someone sends back (or one copied to a portal): what is checked is listed in
-docs/submission-package.md; every problem is one line (``adam/adsl.xpt: 56 records, the manifest says 57``).
-Exit 0 when the package matches, 2 otherwise::
+"""Re-check a submission package folder against its ``manifest.json`` (what is checked: docs/submission-package.md);
+one line per problem, exit 0 when the package matches, 2 otherwise::
 
     python -m pipeline.submit.verify outputs/iscalimab-ln/submission
     make verify-submission [DIR=path/to/submission]

@@ -5,12 +5,8 @@ names <= 8 characters (letters, digits, underscore, starting with a letter), lab
 characters, character values <= 200 bytes of printable ASCII, lower-case file names, character
 lengths = longest value. ADaM dates (``*DT``), datetimes (``*DTM``) and times (``*TM``) are
 written as SAS numbers with ``DATE9.``, ``DATETIME20.`` and ``TIME8.`` formats. The header
-records carry a fixed creation stamp so reruns are identical.
-
-The writer is vectorised (numpy): numbers are converted to IBM/370 doubles a whole column at a
-time, text columns are encoded once per distinct value and gathered into fixed-width records,
-and the file is built in one buffer. Its bytes equal what pyreadstat (ReadStat) writes for the
-same frame (tests/submit/test_xpt_writer.py compares both, and pyreadstat reads our files back).
+records carry a fixed creation stamp so reruns are identical. The writer works a column at a time
+(numpy) and its bytes equal what pyreadstat (ReadStat) writes (tests/submit/test_xpt_writer.py).
 """
 
 from __future__ import annotations
@@ -259,7 +255,7 @@ def build_xpt_bytes(frame: pd.DataFrame, name: str, file_label: str, labels: lis
         b"SAS     " + name.encode("ascii")[:8].ljust(8) + b"SASDATA 6.06    bsd4.2  " + b" " * 24 + ts,
         ts + b" " * 16 + file_label.encode("utf-8")[:40].ljust(40) + b" " * 8,
         _header("NAMESTR", (0, len(namestrs), 0, 0, 0, 0)),
-        _pad(b"".join(namestrs)),
+        b"".join(namestrs) + b" " * (-140 * len(namestrs) % RECORD),   # NAMESTRs are 140 bytes
         _header("OBS"),
     ])
     data_bytes = count * position
@@ -269,10 +265,6 @@ def build_xpt_bytes(frame: pd.DataFrame, name: str, file_label: str, labels: lis
     for start, width, table, codes in columns:
         records[:, start:start + width] = table if codes is None else table[codes]
     return out
-
-
-def _pad(block: bytes) -> bytes:
-    return block + b" " * (-len(block) % RECORD)
 
 
 def write_xpt(path: str | Path, dataset: pd.DataFrame, meta: DatasetMeta, variable_meta: pd.DataFrame,
@@ -338,9 +330,8 @@ def check_xpt_read_back(path: str | Path, dataset: pd.DataFrame, meta: DatasetMe
                         variable_meta: pd.DataFrame) -> list[str]:
     """Re-read ``path`` and compare names, labels, types, lengths and values with what was meant.
 
-    Returns a list of differences (empty when the file is faithful). The file is decoded from its
-    own headers (NAMESTR positions and widths); numbers go back to IEEE and are compared with a
-    relative tolerance of 1e-12 (IBM/370 floats keep 14 hex digits); text ignores trailing blanks.
+    The file is decoded from its own headers; numbers are compared with a relative tolerance of 1e-12
+    (IBM/370 floats keep 14 hex digits), text without trailing blanks. Empty when the file is faithful.
 
     >>> import tempfile, pathlib
     >>> folder = pathlib.Path(tempfile.mkdtemp())
@@ -391,24 +382,16 @@ def check_xpt_read_back(path: str | Path, dataset: pd.DataFrame, meta: DatasetMe
         block = records[:, start:start + width]
         if is_char:
             codes, table, want_width = encode_text_column(expected[variable].to_numpy())
-            if want_width > width:
-                table = table[:, :width]
-            elif want_width < width:
-                table = np.pad(table, ((0, 0), (0, width - want_width)), constant_values=ord(" "))
+            table = np.pad(table[:, :width], ((0, 0), (0, max(width - want_width, 0))), constant_values=ord(" "))
             bad = (~(block == table[codes]).all(axis=1)).nonzero()[0]
-            if len(bad):
-                first_bad = int(bad[0])
-                got_value = block[first_bad].tobytes().decode("utf-8", "replace").rstrip()
-                want_value = expected[variable].iloc[first_bad]
+            got = [block[i].tobytes().decode("utf-8", "replace").rstrip() for i in bad[:1]]
+            want = expected[variable].iloc[bad[:1]].tolist()
         else:
-            got = ieee_from_ibm(block.copy().view(">u8").ravel())
-            want = expected[variable].to_numpy(dtype="float64")
-            same = np.isclose(want, got, rtol=1e-12, atol=0.0, equal_nan=True)
-            bad = (~same).nonzero()[0]
-            if len(bad):
-                first_bad = int(bad[0])
-                got_value, want_value = float(got[first_bad]), float(want[first_bad])
+            numbers = ieee_from_ibm(block.copy().view(">u8").ravel())
+            meant = expected[variable].to_numpy(dtype="float64")
+            bad = (~np.isclose(meant, numbers, rtol=1e-12, atol=0.0, equal_nan=True)).nonzero()[0]
+            got, want = numbers[bad[:1]].tolist(), meant[bad[:1]].tolist()
         if len(bad):
-            problems.append(f"{where}: {variable} row {first_bad + 1}: read back {got_value!r}, "
-                            f"expected {want_value!r} ({len(bad)} value(s) differ)")
+            problems.append(f"{where}: {variable} row {bad[0] + 1}: read back {got[0]!r}, "
+                            f"expected {want[0]!r} ({len(bad)} value(s) differ)")
     return problems
