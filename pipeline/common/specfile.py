@@ -172,6 +172,22 @@ def line_of(node: Any, key: Any = None, default: int = 0) -> int:
     return getattr(node, "line", default) or default
 
 
+def line_at(node: Any, *path: Any, default: int = 0) -> int:
+    """The line of the key or list item at ``path`` below ``node`` (``default`` when it is not there).
+
+    >>> spec = load_spec(Path("m.yaml"), text="a:\\n  b: [x, y]\\n  c:\\n    - 1\\n    - 2\\n")
+    >>> line_at(spec, "a", "b"), line_at(spec, "a", "c", 1), line_at(spec, "a", "z", default=9)
+    (2, 5, 9)
+    """
+    parent = None
+    for key in path:
+        if not (key in node if isinstance(node, dict) else isinstance(node, list) and isinstance(key, int)
+                and 0 <= key < len(node)):
+            return default
+        parent, node = node, node[key]
+    return line_of(parent, path[-1], default) if path else line_of(node, default=default)
+
+
 @dataclass(frozen=True)
 class Where:
     """A place in a spec or mapping file, for messages: ``mappings/x/ae.yaml:12``."""

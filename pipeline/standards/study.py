@@ -19,7 +19,7 @@ from typing import Any
 import pandas as pd
 
 from pipeline.common.errors import ConfigError
-from pipeline.common.specfile import MarkedDict, MarkedList, line_of, load_spec
+from pipeline.common.specfile import line_at, load_spec
 from pipeline.standards.tables import (ADAM_CLASS_OF_NAME, FORMATS, CodelistReference, load_instrument,
                                        load_standard_datasets, load_standard_variables, parse_codelist_reference)
 from pipeline.standards.terminology import Codelist, build_codelists, load_terminology
@@ -36,33 +36,6 @@ VARIABLE_COLUMNS = [
     "dictionary", "order", "key_sequence", "sponsor_defined", "model_variable", "origin", "source_file",
     "source_line",
 ]
-
-
-def load_yaml_with_lines(path: Path) -> tuple[Any, dict[tuple, int]]:
-    """Parse YAML safely and remember the 1-based line of every key and list item.
-
-    >>> import tempfile, os
-    >>> p = Path(tempfile.mkdtemp()) / "x.yaml"; _ = p.write_text("a:\\n  b: 1\\n  c: [1, 2]\\n")
-    >>> data, lines = load_yaml_with_lines(p)
-    >>> data["a"]["c"], lines[("a", "c")]
-    ([1, 2], 3)
-    """
-    data = load_spec(path)
-    lines: dict[tuple, int] = {}
-
-    def walk(current: Any, where: tuple, line: int) -> None:
-        lines.setdefault(where, line)
-        if isinstance(current, MarkedDict):
-            for key, value in current.items():
-                child = where + (key,)
-                lines[child] = current.lines.get(key, current.line)
-                walk(value, child, getattr(value, "line", lines[child]))
-        elif isinstance(current, MarkedList):
-            for index, item in enumerate(current):
-                walk(item, where + (index,), line_of(current, index))
-
-    walk(data, (), getattr(data, "line", 1))
-    return data, lines
 
 
 @dataclass
@@ -89,8 +62,7 @@ class StudyMetadata:
     datasets: dict[str, DatasetSpec]
     variables: pd.DataFrame
     codelists: dict[str, Codelist]
-    lines: dict[tuple, int]
-    spec: dict[str, Any]
+    spec: dict[str, Any]  # datasets.yaml as read: line_at(spec, *path) gives a key's line
 
     def dataset_variables(self, dataset: str) -> pd.DataFrame:
         """Variables of one dataset in define order.
@@ -176,7 +148,7 @@ def _values_at(data: Any, path: str) -> list[Any]:
 
 def resolve_sponsor_codelists(
     codelists: dict[str, Any], specs_dir: Path, standards_dir: Path,
-    lines: dict[tuple, int] | None = None, spec_path: Path | None = None,
+    datasets_spec: dict[str, Any] | None = None, spec_path: Path | None = None,
 ) -> dict[str, dict[str, Any]]:
     """Expand sponsor codelists whose terms come from study.yaml (``from_study``) or an instrument.
 
@@ -186,12 +158,11 @@ def resolve_sponsor_codelists(
     >>> cl["ARMCD"]["terms"]
     ['ISCAL10', 'PBO']
     """
-    lines = lines or {}
     out: dict[str, dict[str, Any]] = {}
     design = None
     for name, raw in codelists.items():
         spec = dict(raw or {})
-        line = lines.get(("codelists", name), 0)
+        line = line_at(datasets_spec, "codelists", name)
         terms = [str(t) for t in (spec.get("terms") or [])]
         if spec.get("from_study"):
             if design is None:
@@ -239,14 +210,14 @@ def resolve_study_metadata(spec_path: Path, standards_dir: Path) -> StudyMetadat
     >>> meta.datasets["DM"].keys, meta.datasets["ADSL"].is_adam
     (('STUDYID', 'USUBJID'), True)
     """
-    spec, lines = load_yaml_with_lines(spec_path)
+    spec = load_spec(spec_path)
     if not isinstance(spec, dict) or not isinstance(spec.get("datasets"), dict):
-        raise ConfigError(f"{spec_path}:line {lines.get((), 1)}: expected a mapping with a 'datasets' section")
+        raise ConfigError(f"{spec_path}:line {line_at(spec, default=1)}: expected a mapping with a 'datasets' section")
     standard = load_standard_variables(standards_dir)
     std_datasets = load_standard_datasets(standards_dir)
     ct = load_terminology(standards_dir, adam=True)
     sponsor = resolve_sponsor_codelists(spec.get("codelists") or {}, Path(spec_path).parent, Path(standards_dir),
-                                        lines, spec_path)
+                                        spec, spec_path)
     codelists = build_codelists(ct, sponsor)
     adam_path = Path(spec_path).parent / ADAM_SPEC
     adam_variables = load_adam_variables(adam_path)
@@ -256,14 +227,14 @@ def resolve_study_metadata(spec_path: Path, standards_dir: Path) -> StudyMetadat
     for raw_name, dspec in spec["datasets"].items():
         name = str(raw_name).upper()
         dspec = dspec or {}
-        line = lines.get(("datasets", raw_name), 0)
+        line = line_at(spec, "datasets", raw_name)
         if not isinstance(dspec, dict):
             raise ConfigError(f"{spec_path}:line {line}: dataset {name}: expected a mapping")
         is_adam = bool(dspec.get("adam", name.startswith("AD")))
         if is_adam and name in adam_facts:
             repeated = [f for f in ADAM_DATASET_FACTS if f in dspec]
             if repeated:
-                raise ConfigError(f"{spec_path}:line {lines.get(('datasets', raw_name, repeated[0]), line)}: dataset "
+                raise ConfigError(f"{spec_path}:line {line_at(spec, 'datasets', raw_name, repeated[0], default=line)}: dataset "
                                   f"{name}: its {', '.join(repeated)} are declared in {ADAM_SPEC} (one home per "
                                   f"dataset fact); remove them here")
             dspec = {**dspec, **adam_facts[name]}
@@ -288,7 +259,7 @@ def resolve_study_metadata(spec_path: Path, standards_dir: Path) -> StudyMetadat
         declared = adam_variables[adam_variables["dataset"] == name] if is_adam else adam_variables.iloc[0:0]
         if len(declared):
             if "variables" in dspec:
-                raise ConfigError(f"{spec_path}:line {lines.get(('datasets', raw_name, 'variables'), line)}: "
+                raise ConfigError(f"{spec_path}:line {line_at(spec, 'datasets', raw_name, 'variables', default=line)}: "
                                   f"dataset {name}: its variables are declared in {ADAM_SPEC} (one home per "
                                   f"variable); move these attributes to the variables list of {name} there")
             overrides = {row.variable: {"type": "Char" if row.type in ("", "text") else "Num", **row.attributes}
@@ -297,16 +268,16 @@ def resolve_study_metadata(spec_path: Path, standards_dir: Path) -> StudyMetadat
         else:
             overrides = dspec.get("variables") or {}
             if not isinstance(overrides, dict):
-                raise ConfigError(f"{spec_path}:line {lines.get(('datasets', raw_name, 'variables'), 0)}: dataset "
+                raise ConfigError(f"{spec_path}:line {line_at(spec, 'datasets', raw_name, 'variables')}: dataset "
                                   f"{name}: 'variables' must be a mapping of variable name to attributes")
-            override_lines = {var: lines.get(("datasets", raw_name, "variables", var), 0) for var in overrides}
+            override_lines = {var: line_at(spec, "datasets", raw_name, "variables", var) for var in overrides}
             source = spec_path
         rows.extend(_resolve_variables(name, std_domain, dspec, standard, overrides, override_lines, source))
     variables = _with_key_sequence(pd.DataFrame(rows, columns=VARIABLE_COLUMNS),
                                    {name: d.keys for name, d in datasets.items()})
     variables["order"] = pd.array(variables["order"], dtype="Int64")
     variables["length"] = pd.array(variables["length"], dtype="Int64")
-    return StudyMetadata(Path(spec_path), datasets, variables, codelists, lines, spec)
+    return StudyMetadata(Path(spec_path), datasets, variables, codelists, spec)
 
 
 ADAM_VARIABLE_COLUMNS = ["dataset", "variable", "label", "method", "type", "line", "attributes"]
@@ -330,7 +301,7 @@ def load_adam_variables(path: str | Path) -> pd.DataFrame:
     [['ADSL', 'SAFFL', 'Safety Population Flag', 'Y if dosed', '', 4, {'label': 'Safety Population Flag', 'codelist': 'NY'}], ['ADSL', 'SEX', 'Sex', '', '', 5, {'label': 'Sex'}]]
     """
     rows = []
-    for key, entry, lines in _adam_dataset_entries(path):
+    for key, entry, data in _adam_dataset_entries(path):
         variables = entry.get("variables") or []
         if isinstance(variables, dict):
             variables = [(k, {"name": k, **(v if isinstance(v, dict) else {"label": v})}) for k, v in variables.items()]
@@ -343,7 +314,7 @@ def load_adam_variables(path: str | Path) -> pd.DataFrame:
             rows.append({"dataset": str(entry["name"]).upper(), "variable": str(var["name"]).upper(),
                          "label": str(var.get("label") or ""), "method": " ".join(str(method).split()),
                          "type": str(var.get("type") or "").strip().lower(),
-                         "line": lines.get(("datasets", key, "variables", position), 0),
+                         "line": line_at(data, "datasets", key, "variables", position),
                          "attributes": {k: var[k] for k in ADAM_VARIABLE_ATTRIBUTES if k in var}})
     table = pd.DataFrame(rows, columns=ADAM_VARIABLE_COLUMNS)
     return table.drop_duplicates(["dataset", "variable"], keep="last").reset_index(drop=True)
@@ -352,19 +323,19 @@ def load_adam_variables(path: str | Path) -> pd.DataFrame:
 ADAM_DATASET_FACTS = ("label", "class", "structure", "keys")
 
 
-def _adam_dataset_entries(path: str | Path) -> list[tuple[Any, dict[str, Any], dict[tuple, int]]]:
-    """(key, entry with its ``name``, line table) of each dataset of ``adam.yaml``; none when absent."""
+def _adam_dataset_entries(path: str | Path) -> list[tuple[Any, dict[str, Any], Any]]:
+    """(key, entry with its ``name``, the file as read) of each dataset of ``adam.yaml``; none when absent."""
     path = Path(path)
     if not path.exists():
         return []
-    data, lines = load_yaml_with_lines(path)
+    data = load_spec(path)
     datasets = data.get("datasets", []) if isinstance(data, dict) else []
     entries = datasets.items() if isinstance(datasets, dict) else enumerate(datasets if isinstance(datasets, list) else [])
     out = []
     for key, entry in entries:
         entry = {"name": key, **entry} if isinstance(datasets, dict) and isinstance(entry, dict) else entry
         if isinstance(entry, dict) and entry.get("name"):
-            out.append((key, entry, lines))
+            out.append((key, entry, data))
     return out
 
 

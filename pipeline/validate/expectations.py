@@ -22,7 +22,7 @@ from pipeline.common.dates import to_date
 from pipeline.common.errors import ConfigError
 from pipeline.common.expressions import Expression, evaluate_mask, where_expression
 from pipeline.common.logs import get_logger
-from pipeline.common.specfile import load_spec
+from pipeline.common.specfile import line_at, load_spec
 from pipeline.common.study import study_value
 from pipeline.validate.conformance_base import ValidationData
 from pipeline.validate.data_docs import make_data_docs_offline
@@ -101,21 +101,18 @@ def load_expectation_specs(path: Path, design: dict[str, Any]) -> tuple[list[Exp
     >>> load_expectation_specs(Path("/nonexistent/expectations.yaml"), {})
     ([], {})
     """
-    from pipeline.standards.study import load_yaml_with_lines
-
     if not Path(path).exists():
         return [], {}
-    spec, lines = load_yaml_with_lines(path)
-    spec = spec or {}
+    spec = load_spec(path) or {}
     overrides = spec.get("rules") or {}
     for rule_id, override in overrides.items():
         severity = (override or {}).get("severity")
         if severity not in SEVERITY_RANK and not (override or {}).get("disabled"):
-            raise ConfigError(f"{path}:line {lines.get(('rules', rule_id), 0)}: rule {rule_id}: severity "
+            raise ConfigError(f"{path}:line {line_at(spec, 'rules', rule_id)}: rule {rule_id}: severity "
                               f"'{severity}' must be one of {', '.join(SEVERITY_RANK)}")
     items = []
     for index, raw in enumerate(spec.get("expectations") or []):
-        line = lines.get(("expectations", index), 0)
+        line = line_at(spec, "expectations", index)
         where = f"{path}:line {line}"
         if not isinstance(raw, dict):
             raise ConfigError(f"{where}: an expectation must be a mapping")
@@ -132,7 +129,7 @@ def load_expectation_specs(path: Path, design: dict[str, Any]) -> tuple[list[Exp
             raise ConfigError(f"{where}: view '{view}' is unknown (use one of {', '.join(sorted(VIEWS))})")
         resolved = {key: resolve_reference(raw.get(key) or {}, design, where, Path(path).parent)
                     for key in ("filter", "kwargs", "view_options")}
-        compiled = where_expression(resolved["filter"], f"{path}:{lines.get(('expectations', index, 'filter'), line)}: "
+        compiled = where_expression(resolved["filter"], f"{path}:{line_at(spec, 'expectations', index, 'filter', default=line)}: "
                                                         f"expectation {raw['id']} filter") if resolved["filter"] else None
         rule = Rule(str(raw["id"]), str(raw["title"]), str(raw.get("description", raw["title"])),
                     str(raw.get("message", raw["title"] + ": {column} value {value}")), str(raw["severity"]),
@@ -148,17 +145,15 @@ def load_accepted_findings(path: Path) -> list[dict[str, Any]]:
     >>> load_accepted_findings(Path("/nonexistent/expectations.yaml"))
     []
     """
-    from pipeline.standards.study import load_yaml_with_lines
-
     if not Path(path).exists():
         return []
-    spec, lines = load_yaml_with_lines(path)
+    spec = load_spec(path)
     accepted = (spec or {}).get("accepted") or []
     if not isinstance(accepted, list):
-        raise ConfigError(f"{path}:line {lines.get(('accepted',), 0)}: 'accepted' must be a list")
+        raise ConfigError(f"{path}:line {line_at(spec, 'accepted')}: 'accepted' must be a list")
     for number, entry in enumerate(accepted):
         if not isinstance(entry, dict) or not entry.get("rule_id") or not entry.get("reason"):
-            raise ConfigError(f"{path}:line {lines.get(('accepted', number), 0)}: an accepted finding needs "
+            raise ConfigError(f"{path}:line {line_at(spec, 'accepted', number)}: an accepted finding needs "
                               "rule_id and reason")
     return accepted
 

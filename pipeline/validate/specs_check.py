@@ -14,6 +14,7 @@ import pandas as pd
 
 from pipeline.common.errors import ConfigError
 from pipeline.common.logs import get_logger
+from pipeline.common.specfile import line_at
 from pipeline.validate.findings import empty_findings, make_findings
 from pipeline.standards.study import DATASETS_SPEC, MAX_CHAR_LENGTH, StudyMetadata, resolve_study_metadata
 from pipeline.standards.tables import load_standard_variables
@@ -70,7 +71,7 @@ def check_study_metadata(meta: StudyMetadata, standards_dir: Path) -> tuple[list
             found.append(f"dataset {name} has no label")
         problems.extend(SpecProblem(spec_file, ds.source_line, message) for message in found)
         names = set(meta.dataset_variables(name)["variable"])
-        keys_line = meta.lines.get(("datasets", _raw_key(meta, name), "keys"), ds.source_line)
+        keys_line = line_at(meta.spec, "datasets", _raw_key(meta, name), "keys", default=ds.source_line)
         problems.extend(SpecProblem(spec_file, keys_line, f"dataset {name}: key {key} is not a variable of the dataset")
                         for key in ds.keys if key not in names)
     for row in meta.variables.itertuples(index=False):
@@ -115,7 +116,7 @@ def check_study_metadata(meta: StudyMetadata, standards_dir: Path) -> tuple[list
                                                             f"terms of codelist {row.codelist}"))
     for name, codelist in meta.codelists.items():
         if codelist.sponsor_defined and not codelist.terms:
-            problems.append(SpecProblem(spec_file, meta.lines.get(("codelists", name), 0),
+            problems.append(SpecProblem(spec_file, line_at(meta.spec, "codelists", name),
                                         f"sponsor codelist {name} has no terms"))
     findings = pd.concat(notices, ignore_index=True) if notices else empty_findings()
     return problems, findings
