@@ -18,6 +18,7 @@ from pipeline.adam._utils import (
     order_columns,
     sort_frame,
 )
+from pipeline.adam.derive_vars_merged import new_var_map
 
 
 def derive_vars_joined(
@@ -55,12 +56,7 @@ def derive_vars_joined(
     check_frame(dataset_add, "dataset_add", by)
     if mode not in ("first", "last"):
         raise DerivationError(f"derive_vars_joined: mode must be 'first' or 'last', got {mode!r}")
-    if new_vars is None:
-        mapping = {c: c for c in dataset_add.columns if c not in by}
-    elif isinstance(new_vars, Mapping):
-        mapping = {str(k): str(v) for k, v in new_vars.items()}
-    else:
-        mapping = {v: v for v in as_list(new_vars, "new_vars")}
+    mapping = new_var_map(new_vars, dataset_add, by)
     check_frame(dataset_add, "dataset_add", mapping.values())
     check_new_vars_absent(dataset, list(mapping) + ([exist_flag] if exist_flag else []))
     add = dataset_add.loc[eval_condition(dataset_add, filter_add, "filter_add", "dataset_add")]

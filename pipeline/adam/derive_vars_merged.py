@@ -27,8 +27,9 @@ def _key_map(by_vars: Sequence[str] | Mapping[str, str]) -> dict[str, str]:
     return {v: v for v in as_list(by_vars, "by_vars")}
 
 
-def _new_var_map(new_vars: Sequence[str] | Mapping[str, str] | None, dataset_add: pd.DataFrame,
-                 keys_add: list[str]) -> dict[str, str]:
+def new_var_map(new_vars: Sequence[str] | Mapping[str, str] | None, dataset_add: pd.DataFrame,
+                keys_add: list[str]) -> dict[str, str]:
+    """``{new name: dataset_add variable}`` from a list, a mapping, or None (every non-key variable)."""
     if new_vars is None:
         return {c: c for c in dataset_add.columns if c not in keys_add}
     if isinstance(new_vars, Mapping):
@@ -103,7 +104,7 @@ def derive_vars_merged(
     check_frame(dataset, "dataset", keys.keys())
     check_frame(dataset_add, "dataset_add", list(keys.values()) + order_columns(order))
     keys_add = list(keys.values())
-    mapping = _new_var_map(new_vars, dataset_add, keys_add)
+    mapping = new_var_map(new_vars, dataset_add, keys_add)
     check_frame(dataset_add, "dataset_add", mapping.values())
     created = list(mapping) + ([exist_flag] if exist_flag else [])
     check_new_vars_absent(dataset, created)
