@@ -47,23 +47,22 @@ def derive_var_extreme_flag(
     ...                         filter_add="TRTEMFL == 'Y'")["AOCCFL"].tolist()
     [None, 'Y', None, None]
     """
-    by = as_list(by_vars, "by_vars")
-    check_frame(dataset, "dataset", by + order_columns(order))
+    by, cols = as_list(by_vars, "by_vars"), order_columns(order)
+    check_frame(dataset, "dataset", by + cols)
     if mode not in ("first", "last"):
         raise DerivationError(f"derive_var_extreme_flag: mode must be 'first' or 'last', got {mode!r}")
-    if not order_columns(order):
+    if not cols:
         raise DerivationError("derive_var_extreme_flag: order must name at least one variable")
     check_new_vars_absent(dataset, [new_var])
     eligible = eval_condition(dataset, filter_add, "filter_add").to_numpy(dtype=bool)
     # work on row positions, so that duplicate index labels cannot flag the wrong rows
     positions = np.flatnonzero(eligible)
-    subset = dataset.iloc[positions][by + order_columns(order)].set_axis(positions)
+    subset = dataset.iloc[positions][by + cols].set_axis(positions)
     chosen = np.zeros(len(dataset), dtype=bool)
     if not subset.empty:
         ordered = sort_frame(subset, by, order)
         keep = "first" if mode == "first" else "last"
         if flag_all:
-            cols = order_columns(order)
             extreme = ordered.drop_duplicates(by, keep=keep)[by + cols]
             hit = ordered.assign(__row=ordered.index).merge(extreme, on=by + cols, how="inner")
             chosen[hit["__row"].to_numpy()] = True

@@ -21,10 +21,11 @@ from pipeline.adam._utils import (
 )
 
 
-def _key_map(by_vars: Sequence[str] | Mapping[str, str]) -> dict[str, str]:
-    if isinstance(by_vars, Mapping):
-        return {str(k): str(v) for k, v in by_vars.items()}
-    return {v: v for v in as_list(by_vars, "by_vars")}
+def _name_map(names: Sequence[str] | Mapping[str, str] | None, arg: str) -> dict[str, str]:
+    """``{name: dataset_add variable}`` from a mapping, or from a list of names that stay the same."""
+    if isinstance(names, Mapping):
+        return {str(k): str(v) for k, v in names.items()}
+    return {v: v for v in as_list(names, arg)}
 
 
 def new_var_map(new_vars: Sequence[str] | Mapping[str, str] | None, dataset_add: pd.DataFrame,
@@ -32,9 +33,7 @@ def new_var_map(new_vars: Sequence[str] | Mapping[str, str] | None, dataset_add:
     """``{new name: dataset_add variable}`` from a list, a mapping, or None (every non-key variable)."""
     if new_vars is None:
         return {c: c for c in dataset_add.columns if c not in keys_add}
-    if isinstance(new_vars, Mapping):
-        return {str(k): str(v) for k, v in new_vars.items()}
-    return {v: v for v in as_list(new_vars, "new_vars")}
+    return _name_map(new_vars, "new_vars")
 
 
 def select_one_per_group(dataset_add: pd.DataFrame, keys_add: list[str], order: Sequence[str] | None,
@@ -50,9 +49,9 @@ def select_one_per_group(dataset_add: pd.DataFrame, keys_add: list[str], order: 
             raise DerivationError(f"{name}: mode must be 'first' or 'last' when order is given, got {mode!r}")
         ordered = sort_frame(dataset_add, keys_add, order)
         return ordered.drop_duplicates(keys_add, keep="first" if mode == "first" else "last")
-    if mode is not None and mode not in ("first", "last"):
-        raise DerivationError(f"{name}: mode must be 'first' or 'last', got {mode!r}")
     if mode is not None:
+        if mode not in ("first", "last"):
+            raise DerivationError(f"{name}: mode must be 'first' or 'last', got {mode!r}")
         return dataset_add.drop_duplicates(keys_add, keep=mode)
     duplicated = dataset_add.duplicated(keys_add, keep=False)
     if duplicated.any():
@@ -98,7 +97,7 @@ def derive_vars_merged(
     """
     check_frame(dataset, "dataset")
     check_frame(dataset_add, "dataset_add")
-    keys = _key_map(by_vars)
+    keys = _name_map(by_vars, "by_vars")
     if not keys:
         raise DerivationError("derive_vars_merged: by_vars must name at least one variable")
     check_frame(dataset, "dataset", keys.keys())
@@ -106,8 +105,7 @@ def derive_vars_merged(
     keys_add = list(keys.values())
     mapping = new_var_map(new_vars, dataset_add, keys_add)
     check_frame(dataset_add, "dataset_add", mapping.values())
-    created = list(mapping) + ([exist_flag] if exist_flag else [])
-    check_new_vars_absent(dataset, created)
+    check_new_vars_absent(dataset, list(mapping) + ([exist_flag] if exist_flag else []))
     if missing_values:
         unknown = [k for k in missing_values if k not in mapping]
         if unknown:
@@ -115,17 +113,17 @@ def derive_vars_merged(
 
     add = dataset_add.loc[eval_condition(dataset_add, filter_add, "filter_add", "dataset_add")]
     add = select_one_per_group(add, keys_add, order, mode)
+    right_keys = [f"__key{i}" for i in range(len(keys_add))]
     right = add[keys_add + [v for v in mapping.values() if v not in keys_add]].copy()
-    right = right.rename(columns={v: f"__key{i}" for i, v in enumerate(keys_add)})
+    right = right.rename(columns=dict(zip(keys_add, right_keys)))
     for new, source in mapping.items():
         right[new] = add[source].to_numpy() if source in keys_add else right[source]
-    right = right[[f"__key{i}" for i in range(len(keys_add))] + list(mapping)]
+    right = right[right_keys + list(mapping)]
     right["__matched"] = True
     left_keys = list(keys.keys())
     left = copy_frame(dataset)
     # align key types so that e.g. "101" (text) and 101 (number) match instead of silently missing
-    for i, lk in enumerate(left_keys):
-        key = f"__key{i}"
+    for lk, key in zip(left_keys, right_keys):
         left_text = pd.api.types.is_object_dtype(left[lk]) or pd.api.types.is_string_dtype(left[lk])
         right_text = pd.api.types.is_object_dtype(right[key]) or pd.api.types.is_string_dtype(right[key])
         if left_text and not right_text and pd.api.types.is_numeric_dtype(right[key]):
@@ -134,10 +132,9 @@ def derive_vars_merged(
             right[key] = pd.to_numeric(right[key], errors="coerce")
         elif left[lk].dtype != right[key].dtype and left_text:
             right[key] = right[key].astype(object)
-    merged = left.merge(right, how="left", left_on=left_keys, right_on=[f"__key{i}" for i in range(len(keys_add))],
-                        sort=False, validate="many_to_one")
+    merged = left.merge(right, how="left", left_on=left_keys, right_on=right_keys, sort=False, validate="many_to_one")
     merged.index = dataset.index
-    merged = merged.drop(columns=[f"__key{i}" for i in range(len(keys_add)) if f"__key{i}" not in left_keys])
+    merged = merged.drop(columns=[key for key in right_keys if key not in left_keys])
     matched = merged.pop("__matched").notna()
     for new, value in (missing_values or {}).items():
         merged.loc[~matched, new] = value

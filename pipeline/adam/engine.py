@@ -39,41 +39,17 @@ from typing import Any
 
 import pandas as pd
 
+from pipeline import adam
 from pipeline.adam._utils import DerivationError, as_text, copy_frame, eval_condition, sort_frame
-from pipeline.common.expressions import ExpressionError, evaluate, parse
-from pipeline.common.numbers import round_half_away
-from pipeline.adam.derive_locf_records import derive_locf_records
-from pipeline.adam.derive_param_computed import derive_param_computed
-from pipeline.adam.derive_param_exposure import derive_param_exposure
-from pipeline.adam.derive_summary_records import derive_summary_records
-from pipeline.adam.derive_var_base import derive_var_base
-from pipeline.adam.derive_var_chg import derive_var_chg, derive_var_pchg, derive_var_r2base
-from pipeline.adam.derive_var_crit import derive_var_crit
-from pipeline.adam.derive_var_dy import derive_var_dy, derive_vars_dy
-from pipeline.adam.derive_var_extreme_flag import derive_var_ablfl, derive_var_anl01fl, derive_var_extreme_flag
-from pipeline.adam.derive_var_obs_number import derive_var_obs_number
-from pipeline.adam.derive_var_pop_flags import derive_var_pop_flags
-from pipeline.adam.derive_var_trtemfl import derive_var_trtemfl
-from pipeline.adam.derive_vars_avisit import compute_windows, derive_vars_avisit
-from pipeline.adam.derive_vars_cat import derive_vars_cat
-from pipeline.adam.derive_vars_dt import derive_vars_dt
-from pipeline.adam.derive_vars_dtm import derive_vars_dtm
-from pipeline.adam.derive_vars_joined import derive_vars_joined
-from pipeline.adam.derive_vars_merged import derive_vars_merged
 from pipeline.common.errors import ConfigError, PipelineError
+from pipeline.common.expressions import ExpressionError, evaluate, parse
+from pipeline.common.logs import get_logger
+from pipeline.common.numbers import round_half_away
 from pipeline.common.specfile import MarkedDict, SpecProblems, line_of, load_spec
 from pipeline.common.study import resolve_placeholders, study_value
-from pipeline.common.logs import get_logger
 
-VERBS: dict[str, Callable[..., pd.DataFrame]] = {
-    f.__name__: f for f in (
-        derive_vars_merged, derive_vars_joined, derive_vars_dt, derive_vars_dtm, derive_var_dy, derive_vars_dy,
-        derive_var_trtemfl, derive_var_ablfl, derive_var_base, derive_var_chg, derive_var_pchg,
-        derive_var_r2base, derive_vars_avisit, derive_var_anl01fl, derive_locf_records,
-        derive_var_extreme_flag, derive_summary_records, derive_param_exposure, derive_param_computed,
-        derive_var_pop_flags, derive_var_crit, derive_vars_cat, derive_var_obs_number,
-    )
-}
+VERBS: dict[str, Callable[..., pd.DataFrame]] = {name: getattr(adam, name) for name in adam.__all__
+                                                  if name.startswith("derive_")}
 FRAME_ARGS = ("dataset_add", "dataset_ref")
 TABLE_OPS = ("filter", "compute", "assign", "round", "rename", "drop", "union", "sort")
 log = get_logger("adam")
@@ -139,9 +115,9 @@ class Engine:
         """
         problems = SpecProblems()
 
-        def place(node: Any, key: Any) -> str:
+        def place(node: Any, key: Any, fallback: str = self.spec_path) -> str:
             line = line_of(node, key)
-            return f"{self.spec_path}:{line}" if line else self.spec_path
+            return f"{self.spec_path}:{line}" if line else fallback
 
         def check(text: Any, where: str, at: str) -> None:
             if isinstance(text, str):
@@ -162,22 +138,22 @@ class Engine:
         def visit(value: Any, where: str, at: str) -> None:
             if isinstance(value, Mapping):
                 for key, child in value.items():
-                    here, child_at = f"{where} {key}", place(value, key) if line_of(value, key) else at
+                    here, child_at = f"{where} {key}", place(value, key, at)
                     if key in EXPRESSION_MAPS and isinstance(child, Mapping):
                         for variable, text in child.items():
-                            check(text, f"{here} {variable}", place(child, variable) if line_of(child, variable) else child_at)
+                            check(text, f"{here} {variable}", place(child, variable, child_at))
                     elif key in EXPRESSION_KEYS:
                         check(child, here, child_at)
                     else:
                         visit(child, here, child_at)
             elif isinstance(value, list):
                 for number, item in enumerate(value, start=1):
-                    visit(item, f"{where} {number}", place(value, number - 1) if line_of(value, number - 1) else at)
+                    visit(item, f"{where} {number}", place(value, number - 1, at))
 
         for index, dataset_spec in enumerate(self.spec["datasets"]):
             if isinstance(dataset_spec, Mapping):
                 name = str(dataset_spec.get("name", "")).upper()
-                at = place(self.spec["datasets"], index) if line_of(self.spec["datasets"], index) else self.spec_path
+                at = place(self.spec["datasets"], index)
                 scoped = {k: v for k, v in dataset_spec.items() if k in ("source", "steps")}
                 if isinstance(dataset_spec, MarkedDict):  # keep the lines of the keys kept
                     scoped = MarkedDict(scoped)
@@ -265,7 +241,7 @@ class Engine:
             visits = visits[visits["visit"].isin(names)]
         targets = [{"AVISIT": r.visit, "AVISITN": float(r.visitnum), "AWTARGET": float(r.day)}
                    for r in visits.itertuples()]
-        table = compute_windows(targets, spec.get("first_lower"), spec.get("last_upper"))
+        table = adam.compute_windows(targets, spec.get("first_lower"), spec.get("last_upper"))
         extra = pd.DataFrame(list(spec.get("extra", [])))
         if not extra.empty:
             for col in ("AVISITN", "AWTARGET", "AWLO", "AWHI"):

@@ -20,6 +20,7 @@ import pandas as pd
 
 from pipeline.common.errors import ConfigError
 from pipeline.common.specfile import line_at, load_spec
+from pipeline.common.study import study_value
 from pipeline.standards.tables import (ADAM_CLASS_OF_NAME, FORMATS, CodelistReference, load_instrument,
                                        load_standard_datasets, load_standard_variables, parse_codelist_reference)
 from pipeline.standards.terminology import Codelist, build_codelists, load_terminology
@@ -128,24 +129,6 @@ class StudyMetadata:
         return spec, variables
 
 
-def _values_at(data: Any, path: str) -> list[Any]:
-    """Values at a dotted path; a list on the way is mapped over (``arms.armcd`` -> every arm's armcd)."""
-    current = [data]
-    for part in path.split("."):
-        nxt: list[Any] = []
-        for item in current:
-            if isinstance(item, list):
-                item_values = [x.get(part) for x in item if isinstance(x, dict) and part in x]
-                nxt.extend(item_values)
-            elif isinstance(item, dict) and part in item:
-                nxt.append(item[part])
-        current = nxt
-    flat: list[Any] = []
-    for item in current:
-        flat.extend(item if isinstance(item, list) else [item])
-    return flat
-
-
 def resolve_sponsor_codelists(
     codelists: dict[str, Any], specs_dir: Path, standards_dir: Path,
     datasets_spec: dict[str, Any] | None = None, spec_path: Path | None = None,
@@ -166,11 +149,11 @@ def resolve_sponsor_codelists(
         terms = [str(t) for t in (spec.get("terms") or [])]
         if spec.get("from_study"):
             if design is None:
-
                 design = load_spec(Path(specs_dir) / "study.yaml") or {}
             paths = spec["from_study"] if isinstance(spec["from_study"], list) else [spec["from_study"]]
             for path in paths:
-                found = _values_at(design, str(path))
+                found = study_value(design, str(path), [])
+                found = found if isinstance(found, list) else [found]
                 if not found:
                     raise ConfigError(f"{spec_path}:line {line}: codelist {name}: study.yaml has no values at "
                                       f"'{path}'")
@@ -386,7 +369,7 @@ def _resolve_variables(
             "core": r.core, "codelist": "|".join(ref.codelists) or None, "subset": ";".join(ref.subset) or None,
             "format": ref.format, "dictionary": ref.dictionary, "order": int(r.order),
             "key_sequence": None, "sponsor_defined": False, "model_variable": False, "origin": None,
-            "source_file": r.source_file, "source_line": int(r.source_line), "_from_standard": True,
+            "source_file": r.source_file, "source_line": int(r.source_line),
         }
 
     rows: dict[str, dict[str, Any]] = {r.variable: standard_row(r) for r in std_rows.itertuples(index=False)}
@@ -410,13 +393,10 @@ def _resolve_variables(
                 # adam.yaml lists every variable the ADaM engine writes: being listed declares it
                 "sponsor_defined": bool(attrs.get("sponsor_defined", spec_path.name == ADAM_SPEC)),
                 "model_variable": bool(attrs.get("model_variable", False)),
-                "origin": None, "source_file": str(spec_path), "source_line": line, "_from_standard": False,
+                "origin": None,
             }
             next_order += 1
-        base = dict(base)
-        base["source_file"] = str(spec_path)
-        base["source_line"] = line
-        base["_from_standard"] = False
+        base = {**base, "source_file": str(spec_path), "source_line": line}
         for key in ("label", "type", "core", "origin", "order", "length"):
             if key in attrs:
                 base[key] = attrs[key]
@@ -429,17 +409,13 @@ def _resolve_variables(
             base["format"] = FORMATS.get(fmt, fmt) if fmt else None
         if "subset" in attrs:
             base["subset"] = ";".join(map(str, attrs["subset"] or [])) or None
-        if "sponsor_defined" in attrs:
-            base["sponsor_defined"] = bool(attrs["sponsor_defined"])
-        if "model_variable" in attrs:
-            base["model_variable"] = bool(attrs["model_variable"])
+        for key in ("sponsor_defined", "model_variable"):
+            if key in attrs:
+                base[key] = bool(attrs[key])
         if base.get("length") is None:
             base["length"] = MAX_CHAR_LENGTH if base.get("type") == "Char" else DEFAULT_NUM_LENGTH
         rows[var] = base
-    out = sorted(rows.values(), key=lambda r: (r["order"], r["variable"]))
-    for r in out:
-        r.pop("_from_standard", None)
-    return out
+    return sorted(rows.values(), key=lambda r: (r["order"], r["variable"]))
 
 
 def load_study_metadata(specs_dir: Path, standards_dir: Path) -> StudyMetadata:
