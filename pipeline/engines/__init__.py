@@ -30,11 +30,6 @@ def check_engine(engine: str, scheduler: str | None = None) -> None:
         raise InputError(f"--scheduler {scheduler}: only with --engine dask")
 
 
-def engine_of(ctx: Any) -> str:
-    """The engine a stage run asked for (``pandas`` unless ``--engine dask``)."""
-    return str((getattr(ctx, "options", None) or {}).get("engine") or "pandas")
-
-
 def partitioned_runner(ctx: Any, step: str) -> Callable[..., Any] | None:
     """The dask engine's runner of ``step`` (``sdtm``, ``validate``) when the run asked for the dask
     engine, else None: the stage runs its pandas path.
@@ -43,7 +38,7 @@ def partitioned_runner(ctx: Any, step: str) -> Callable[..., Any] | None:
     >>> partitioned_runner(SimpleNamespace(options={}), "sdtm") is None
     True
     """
-    if engine_of(ctx) != "dask":
+    if (getattr(ctx, "options", None) or {}).get("engine") != "dask":
         return None
     if step not in PARTITIONED:  # a bug, not bad input: whoever asks for dask loads the engine first
         raise RuntimeError("the dask engine is not loaded: import pipeline.engines.dask_engine before the stage runs")

@@ -1,16 +1,6 @@
-"""The Dask engine: a stage's pandas code runs once per partition on a dask.distributed cluster and
-the partitions' results are combined deterministically.
-
-Partitions are blocks of sites (SDTM mapping: a site's exports hold only its own subjects) and the
-same subject blocks for validation, so no partition holds the whole study and every per-subject
-rule (keys, --SEQ, study days, subject in DM) sees all of a subject's records. The cluster is a
-LocalCluster unless ``--scheduler ADDRESS`` names an existing one (its workers need this package
-and the same file system).
-
-Combining: datasets are written block after block with pyarrow (never the whole study in memory),
-ledgers and manifests are summed and merged, and row-level results keep each block's order, blocks
-in site order. Values equal the pandas engine's; row order can differ where the pandas engine
-orders by mapping batch (tests/engines compare by keys).
+"""The Dask engine: the stages' pandas code runs once per partition (blocks of sites for SDTM, of
+subjects for validation) on a dask.distributed cluster, and the partitions' results are combined
+deterministically into the pandas engine's values (row order may differ; tests/engines compare by keys).
 """
 
 from __future__ import annotations
@@ -101,30 +91,19 @@ def _site_folders(raw_dir: Path) -> dict[str, int]:
     return sizes
 
 
-def _link_tree(source: Path, target: Path) -> None:
-    """Hard links (a copy where links are not allowed) of every file under ``source``."""
-    for path in sorted(source.rglob("*")):
-        dest = target / path.relative_to(source)
-        if path.is_dir():
-            dest.mkdir(parents=True, exist_ok=True)
-            continue
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        try:
-            os.link(path, dest)
-        except OSError:
-            shutil.copy2(path, dest)
+def _link_or_copy(source: str, target: str) -> None:
+    """A hard link, or a copy where links are not allowed."""
+    try:
+        os.link(source, target)
+    except OSError:
+        shutil.copy2(source, target)
 
 
-def project_root(ctx: Any) -> Path:
-    """The project folder of a context (``--project``): workers read the same specs and mappings."""
-    return Path(ctx.specs_dir).parent.parent
-
-
-def run_sdtm_block(study: str, raw: str, outputs: str, sites: list[str], ingested: str | None = None,
-                   root: str | None = None, split_subjects: tuple[int, str] | None = None) -> str:
+def run_sdtm_block(study: str, raw: str, sites: list[str], root: str, outputs: str, ingested: str | None = None,
+                   split_subjects: tuple[int, str] | None = None, after: Any = None) -> str:
     """Worker task: the pandas SDTM stage on one block of sites, or on one subject slice of them
-    (``ingested``: the slice's file), or only reading the sites and writing their ``split_subjects``
-    (parts, folder) slices; returns ``outputs``."""
+    (``ingested``: the slice's file, written by the task ``after`` names), or only reading the sites and
+    writing their ``split_subjects`` (parts, folder) slices; returns ``outputs``."""
     from pipeline.common.study import StudyContext
     from pipeline.sdtm import stage
 
@@ -135,11 +114,8 @@ def run_sdtm_block(study: str, raw: str, outputs: str, sites: list[str], ingeste
 
 
 def run_sdtm_partitioned(ctx: Any) -> None:
-    """``sdtm --engine dask``: map each block of sites on the cluster, then combine into ``ctx``'s folders.
-
-    A site larger than a block is read once by an ingest task that writes its subject slices; each
-    slice is then mapped by its own task (every raw row is parsed once, and no task holds the
-    mapping of a whole large site)."""
+    """``sdtm --engine dask``: map each block of sites (a site larger than a block: its subject slices,
+    read once by an ingest task) on the cluster, then combine into ``ctx``'s folders."""
     from pipeline.engines.partitions import slice_path
 
     raw_dir = Path(ctx.raw_dir)
@@ -147,46 +123,33 @@ def run_sdtm_partitioned(ctx: Any) -> None:
     block_bytes = int(ctx.options.get("block_bytes", DEFAULT_BLOCK_BYTES))
     blocks = compute_site_blocks(sizes, block_bytes)
     work = Path(tempfile.mkdtemp(prefix=".dask-sdtm-", dir=Path(ctx.outputs_dir).parent))
-    root = str(project_root(ctx))
+    root = str(Path(ctx.specs_dir).parent.parent)  # the project folder (--project): workers read the same specs
     try:
         with dask_client(ctx.options) as client:
             futures = []
             for number, block in enumerate(blocks):
-                block_raw = work / f"raw-{number:04d}"
+                tag = f"{number:04d}"
+                block_raw = work / f"raw-{tag}"
                 for folder in block:
-                    _link_tree(raw_dir / folder, block_raw / folder)
+                    shutil.copytree(raw_dir / folder, block_raw / folder, copy_function=_link_or_copy)
                 sites = [SITE_FOLDER.match(f).group("site") for f in block]
-                parts = block_count(sum(sizes[f] for f in block), block_bytes)
+                parts = max(1, math.ceil(sum(sizes[f] for f in block) / block_bytes))
+                task = (run_sdtm_block, ctx.study, str(block_raw), sites, root)
                 if parts == 1:
-                    futures.append(client.submit(run_sdtm_block, ctx.study, str(block_raw), str(work / f"out-{number:04d}"),
-                                                 sites, root=root, key=f"sdtm-block-{number:04d}", pure=False))
+                    futures.append(client.submit(*task, str(work / f"out-{tag}"), key=f"sdtm-block-{tag}", pure=False))
                     continue
-                slices = work / f"ingested-{number:04d}"
-                read = client.submit(run_sdtm_block, ctx.study, str(block_raw), str(work / f"ingest-{number:04d}"), sites,
-                                     root=root, split_subjects=(parts, str(slices)), key=f"sdtm-ingest-{number:04d}",
-                                     pure=False)
-                for part in range(parts):
-                    # the ingest future as an argument: the slice waits for it (its value, a path, is unused)
-                    futures.append(client.submit(_after, read, run_sdtm_block, ctx.study, str(block_raw),
-                                                 str(work / f"out-{number:04d}-{part:03d}"), sites,
-                                                 str(slice_path(slices, part)), root,
-                                                 key=f"sdtm-block-{number:04d}-{part:03d}", pure=False))
+                slices = work / f"ingested-{tag}"
+                read = client.submit(*task, str(work / f"ingest-{tag}"), split_subjects=(parts, str(slices)),
+                                     key=f"sdtm-ingest-{tag}", pure=False)
+                # the ingest future as an argument: each slice waits for it (its value, a path, is unused)
+                futures.extend(client.submit(*task, str(work / f"out-{tag}-{part:03d}"), str(slice_path(slices, part)),
+                                             after=read, key=f"sdtm-block-{tag}-{part:03d}", pure=False)
+                               for part in range(parts))
             log.info("dask engine: %d partition(s) of %d site(s)", len(futures), len(sizes))
             outputs = [Path(p) for p in client.gather(futures)]
         combine_sdtm_blocks(ctx, outputs)
     finally:
         shutil.rmtree(work, ignore_errors=True)
-
-
-def _after(_done: Any, task: Any, *args: Any) -> Any:
-    """Run ``task(*args)`` once the future passed as ``_done`` has finished."""
-    return task(*args)
-
-
-def _has_subjects(path: Path) -> bool:
-    import pyarrow.parquet as pq
-
-    return "USUBJID" in pq.read_schema(path).names
 
 
 def concat_parquet_files(paths: list[Path], target: Path, sort_by: list[str] | None = None) -> int:
@@ -206,27 +169,23 @@ def concat_parquet_files(paths: list[Path], target: Path, sort_by: list[str] | N
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    schemas = [pq.read_schema(p).remove_metadata() for p in paths]
-    schema = pa.unify_schemas(schemas, promote_options="permissive")
-    for field in schema:  # a column null in every block stays a column of nulls
-        if pa.types.is_null(field.type):
-            schema = schema.set(schema.get_field_index(field.name), field.with_type(pa.string()))
-    pandas_index = [n for n in schema.names if n.startswith("__index_level_")]
-    schema = pa.schema([f for f in schema if f.name not in pandas_index])
+    unified = pa.unify_schemas([pq.read_schema(p).remove_metadata() for p in paths], promote_options="permissive")
+    # no pandas index; a column null in every block stays a column of nulls
+    schema = pa.schema([f.with_type(pa.string()) if pa.types.is_null(f.type) else f for f in unified
+                        if not f.name.startswith("__index_level_")])
     metadata = pq.read_schema(paths[0]).metadata or {}
     if b"pandas" in metadata and not json.loads(metadata[b"pandas"]).get("index_columns"):
         schema = schema.with_metadata({b"pandas": metadata[b"pandas"]})  # pandas dtypes (Int64, ...) as written
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = target.with_name(f".{target.name}.tmp")
+    order = [(c, "ascending") for c in sort_by or [] if c in schema.names]
     rows = 0
     with pq.ParquetWriter(tmp, schema) as writer:
         for path in paths:
-            table = pq.read_table(path).select(schema.names) if set(schema.names) <= set(pq.read_schema(path).names) \
-                else _with_columns(pq.read_table(path), schema)
-            if sort_by and table.num_rows:
-                present = [c for c in sort_by if c in table.column_names]
-                if present:
-                    table = table.take(_stable_order(table, present))
+            read = pq.read_table(path)
+            table = pa.table([read[n] if n in read.column_names else pa.nulls(read.num_rows, schema.field(n).type)
+                              for n in schema.names], names=schema.names)
+            table = table.sort_by(order) if order else table  # a stable sort
             writer.write_table(table.cast(schema), row_group_size=ROW_GROUP_ROWS)
             rows += table.num_rows
     os.replace(tmp, target)
@@ -247,34 +206,11 @@ def _concat_sorted_small(paths: list[Path], target: Path) -> None:
     write_parquet_atomic(target, data)
 
 
-def _with_columns(table: Any, schema: Any) -> Any:
-    import pyarrow as pa
-
-    columns = [table[name] if name in table.column_names else pa.nulls(table.num_rows, schema.field(name).type)
-               for name in schema.names]
-    return pa.table(columns, names=schema.names)
-
-
-def _stable_order(table: Any, keys: list[str]) -> Any:
-    import pyarrow as pa
-    import pyarrow.compute as pc
-
-    with_position = table.select(keys).append_column("__position", pa.array(range(table.num_rows)))
-    return pc.sort_indices(with_position, sort_keys=[(k, "ascending") for k in keys] + [("__position", "ascending")])
-
-
 def _add_counts(into: dict[str, Any], counts: dict[str, Any]) -> None:
-    """Sum numbers and {reason: n} tables of ``counts`` into ``into``."""
+    """Sum the numbers of ``counts`` into ``into``, nested tables key by key (JSON sorts the keys)."""
     for key, value in counts.items():
         if isinstance(value, dict):
-            table = into.setdefault(key, {})
-            if all(isinstance(v, (int, float)) for v in value.values()):
-                for reason, n in value.items():
-                    table[reason] = table.get(reason, 0) + n
-                into[key] = dict(sorted(table.items()))
-            else:
-                for name, inner in value.items():
-                    _add_counts(table.setdefault(name, {}), inner)
+            _add_counts(into.setdefault(key, {}), value)
         elif isinstance(value, (int, float)) and not isinstance(value, bool):
             into[key] = into.get(key, 0) + value
         else:
@@ -291,30 +227,19 @@ def _merge_ledgers(ledgers: list[dict[str, Any]]) -> dict[str, Any]:
     >>> _merge_ledgers([a, a])["files"]["f"]
     {'rows_read': 4, 'domains': {'AE': {'records': 4, 'quarantined_by_reason': {}}}}
     """
-    files: dict[str, Any] = {}
-    totals: dict[str, Any] = {"rows_read": 0, "records": {}, "rows_quarantined": {}, "quarantined_by_reason": {}}
-    unconsumed: set[str] = set()
+    summed: dict[str, Any] = {}
     for ledger in ledgers:
-        for name, entry in ledger["files"].items():
-            _add_counts(files.setdefault(name, {}), entry)
-        t = ledger["totals"]
-        totals["rows_read"] += t["rows_read"]
-        for key in ("records", "rows_quarantined", "quarantined_by_reason"):
-            for name, n in t[key].items():
-                totals[key][name] = totals[key].get(name, 0) + n
-        unconsumed.update(ledger.get("unconsumed_files", []))
-    totals["quarantined_by_reason"] = dict(sorted(totals["quarantined_by_reason"].items()))
-    return {"files": dict(sorted(files.items())), "totals": totals, "unconsumed_files": sorted(unconsumed),
+        _add_counts(summed, {"files": ledger["files"], "totals": ledger["totals"]})
+    return {**summed,
+            "unconsumed_files": sorted(set().union(*(ledger.get("unconsumed_files", []) for ledger in ledgers))),
             "balanced": all(ledger.get("balanced", False) for ledger in ledgers)}
 
 
 def combine_sdtm_blocks(ctx: Any, blocks: list[Path]) -> None:
-    """The study's SDTM, lineage, quarantine, ledger and ingest manifest from the blocks' outputs.
+    """The study's SDTM, lineage, quarantine, ledger and ingest manifest from the blocks' outputs: subject-level
+    datasets block after block, each sorted by USUBJID and --SEQ; trial design from the first block; TS rebuilt."""
+    import pyarrow.parquet as pq
 
-    Subject-level datasets: block after block, each sorted by USUBJID and --SEQ. Study-level ones
-    (trial design) are the same in every block, except TS, which is rebuilt from the combined DM.
-    """
-    first = blocks[0]
     # the context's own folders: under the CLI they are the stage's staging folders (pipeline/common/staging.py)
     targets = {"sdtm": Path(ctx.sdtm_dir), "lineage": Path(ctx.lineage_dir), "quarantine": Path(ctx.quarantine_dir),
                "quarantine/flagged": Path(ctx.quarantine_dir) / "flagged"}
@@ -323,30 +248,23 @@ def combine_sdtm_blocks(ctx: Any, blocks: list[Path]) -> None:
         for name in names:
             paths = [b / folder / name for b in blocks if (b / folder / name).exists()]
             target = target_dir / name
-            if folder == "sdtm" and not _has_subjects(paths[0]):
-                if name == "ts.parquet":
-                    continue  # rebuilt below from the combined DM
-                target.parent.mkdir(parents=True, exist_ok=True)
-                shutil.copyfile(first / folder / name, target)
-                continue
-            domain = name.removesuffix(".parquet").upper()
-            if folder.startswith("quarantine"):  # small: sorted as a whole by file and row, as the pandas engine does
+            if folder == "sdtm" and "USUBJID" not in pq.read_schema(paths[0]).names:
+                if name != "ts.parquet":  # TS is rebuilt below from the combined DM
+                    target.parent.mkdir(parents=True, exist_ok=True)
+                    shutil.copyfile(paths[0], target)
+            elif folder.startswith("quarantine"):  # small: sorted as a whole by file and row, as the pandas engine does
                 _concat_sorted_small(paths, target)
-                continue
-            order = ["USUBJID", f"{domain}SEQ"] if folder == "sdtm" else None
-            concat_parquet_files(paths, target, order)
+            else:
+                domain = name.removesuffix(".parquet").upper()
+                concat_parquet_files(paths, target, ["USUBJID", f"{domain}SEQ"] if folder == "sdtm" else None)
     _rebuild_ts(ctx)
-    ledgers = [json.loads((b / "ledger.json").read_text()) for b in blocks]
-    ledger = _merge_ledgers(ledgers)
+    ledger = _merge_ledgers([json.loads((b / "ledger.json").read_text()) for b in blocks])
     _check_quarantine_gate(ctx, ledger)
     write_json_atomic(ctx.ledger_path, ledger)
-    files: dict[str, dict[str, Any]] = {}
+    files: dict[str, dict[str, Any]] = {}  # a file read by several subject slices: their rows summed
     for b in blocks:
         for entry in json.loads((b / "ingest" / "manifest.json").read_text())["files"]:
-            if entry["path"] in files:   # the same file read by several subject slices
-                files[entry["path"]]["rows_read"] += entry["rows_read"]
-            else:
-                files[entry["path"]] = dict(entry)
+            files.setdefault(entry["path"], {**entry, "rows_read": 0})["rows_read"] += entry["rows_read"]
     write_json_atomic(Path(ctx.ingest_dir) / "manifest.json", {"files": [files[k] for k in sorted(files)]})
     log.info("dask engine: combined %d block(s) into %s", len(blocks), ctx.outputs_dir)
 
@@ -360,7 +278,8 @@ def _check_quarantine_gate(ctx: Any, ledger: dict[str, Any]) -> None:
 
     folder = Path(ctx.quarantine_dir)
     frames = [pd.read_parquet(p) for p in sorted(folder.glob("*.parquet"))]
-    quarantine = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=["domain", "file", "row", "category"])
+    quarantine = pd.concat(frames, ignore_index=True) if frames else \
+        pd.DataFrame(columns=["domain", "file", "row", "category"])
     lost = check_quarantine_gate(ledger, quarantine, **_quarantine_gate(ctx))
     if lost:
         raise quarantine_gate_error(lost, ctx.raw_dir)
@@ -384,41 +303,25 @@ def _rebuild_ts(ctx: Any) -> None:
     write_parquet_atomic(Path(ctx.sdtm_dir) / "ts.parquet", order_columns("TS", ts, load_standard_variables(standards)))
 
 
-def block_count(total: int, per_block: int) -> int:
-    """Blocks needed for ``total`` items, ``per_block`` at most in each.
-
-    >>> block_count(20000, 2000), block_count(1, 2000)
-    (10, 1)
-    """
-    return max(1, math.ceil(total / per_block))
-
-
 # --- validation: subject blocks ---------------------------------------------------------------------
 
 DEFAULT_BLOCK_SUBJECTS = 2000
 _PER_VALUE = re.compile(r"^(?P<base>.*) \((?P<n>\d+) record\(s\); first shown\)$")
 
 
-def _subject_column(path: Path) -> Any:
-    import pyarrow.parquet as pq
-
-    return pq.read_table(path, columns=["USUBJID"])["USUBJID"] if _has_subjects(path) else None
-
-
 def plan_subject_blocks(files: dict[str, Path], per_block: int) -> list[dict[str, Any]]:
-    """Per block of subjects (sorted), the row positions of every dataset that has USUBJID.
-
-    Rows without a subject go to the first block; datasets without USUBJID (trial design) are read
-    whole by every block. Only the USUBJID columns are read here.
-    """
+    """Per block of subjects (sorted), the row positions of every dataset that has USUBJID (rows without a
+    subject: the first block), or None for a dataset without USUBJID (read whole by every block)."""
     import numpy as np
     import pyarrow as pa
     import pyarrow.compute as pc
+    import pyarrow.parquet as pq
 
-    columns = {name: _subject_column(path) for name, path in files.items()}
+    columns = {name: pq.read_table(path, columns=["USUBJID"])["USUBJID"] if "USUBJID" in pq.read_schema(path).names
+               else None for name, path in files.items()}
     subjects = sorted(set().union(*(pc.unique(c.drop_null()).to_pylist() for c in columns.values() if c is not None)))
     blocks = []
-    for b in range(block_count(len(subjects), per_block)):
+    for b in range(max(1, math.ceil(len(subjects) / per_block))):
         chosen = pa.array(subjects[b * per_block:(b + 1) * per_block], type=pa.string())
         rows = {}
         for name, column in columns.items():
@@ -447,13 +350,9 @@ def read_rows(path: Path, positions: Any) -> Any:
         return read_parquet_text_as_arrow(path)
     handle = pq.ParquetFile(path)
     starts = np.cumsum([0] + [handle.metadata.row_group(i).num_rows for i in range(handle.num_row_groups)])
-    groups = sorted(set(np.searchsorted(starts, positions, side="right") - 1)) if len(positions) else []
-    if groups:
-        table = handle.read_row_groups(groups)
-        local = np.concatenate([np.arange(starts[g], starts[g + 1]) for g in groups])
-        table = table.take(pa.array(np.searchsorted(local, positions)))
-    else:
-        table = handle.schema_arrow.empty_table()
+    groups = sorted(set(np.searchsorted(starts, positions, side="right") - 1))
+    local = np.concatenate([np.arange(starts[g], starts[g + 1]) for g in groups] + [np.empty(0, "int64")])
+    table = handle.read_row_groups(groups).take(pa.array(np.searchsorted(local, positions)))
     text = pd.StringDtype("pyarrow")
     frame = table.to_pandas(types_mapper={pa.string(): text, pa.large_string(): text}.get)
     frame.index = pd.Index(np.asarray(positions, dtype="int64"))
@@ -462,15 +361,14 @@ def read_rows(path: Path, positions: Any) -> Any:
 
 def validate_block(study: str, outputs: str, files: dict[str, tuple[str, str]], rows: dict[str, Any],
                    options: dict[str, Any], root: str | None = None) -> Any:
-    """Worker task: schemas, conformance rules and expectations on one block of subjects.
-
-    Records are numbered by their row in the whole dataset, as the pandas engine numbers them.
-    """
+    """Worker task: schemas, conformance rules and expectations on one block of subjects (records numbered
+    by their row in the whole dataset, as the pandas engine numbers them)."""
     import pandas as pd
 
     from pipeline.common.study import StudyContext
-    from pipeline.validate.stage import run_checks
+    from pipeline.validate.expectations import load_expectation_specs, study_wide_columns
     from pipeline.validate.frames import prepare_dataset
+    from pipeline.validate.stage import run_checks
 
     ctx = StudyContext.create(study, outputs=outputs, root=root, **options)
     layers: dict[str, dict[str, pd.DataFrame]] = {"sdtm": {}, "adam": {}}
@@ -479,8 +377,6 @@ def validate_block(study: str, outputs: str, files: dict[str, tuple[str, str]], 
         frame = read_rows(Path(path), rows[name])
         positions[name] = frame.index.to_numpy()
         layers[layer][name] = prepare_dataset(frame)
-    from pipeline.validate.expectations import load_expectation_specs, study_wide_columns
-
     specs, _ = load_expectation_specs(ctx.specs_dir / "expectations.yaml", ctx.design)
     local = [s for s in specs if study_wide_columns(s) is None]   # the others run once, in the driver
     findings, status = run_checks(ctx, layers["sdtm"], layers["adam"], expectation_specs=local)
@@ -510,8 +406,7 @@ def run_study_wide_expectations(ctx: Any, sdtm_files: dict[str, Path]) -> Any:
         if name in sdtm_files:
             present = [c for c in pq.read_schema(sdtm_files[name]).names if c in columns]
             sdtm[name] = prepare_dataset(read_parquet_text_as_arrow(sdtm_files[name], columns=present))
-    domains = {name: name for name in sdtm}
-    return run_expectations(ValidationData(sdtm, {}, domains), wide)
+    return run_expectations(ValidationData(sdtm, {}, dict(zip(sdtm, sdtm))), wide)
 
 
 def renumber_records(findings: Any, positions: dict[str, Any]) -> Any:
@@ -568,16 +463,16 @@ def validate_partitioned(ctx: Any, sdtm_files: dict[str, Path], adam_files: dict
     """``validate --engine dask``: the checks of every subject block on the cluster; findings combined."""
     import pandas as pd
 
-    files = {**{n: ("sdtm", p) for n, p in sdtm_files.items()}, **{n: ("adam", p) for n, p in adam_files.items()}}
+    files = {name: (layer, str(path)) for layer, paths in (("sdtm", sdtm_files), ("adam", adam_files))
+             for name, path in paths.items()}
     per_block = int(ctx.options.get("block_subjects", DEFAULT_BLOCK_SUBJECTS))
     blocks = plan_subject_blocks({n: Path(p) for n, (_, p) in files.items()}, per_block)
     log.info("dask engine: validating %d subject block(s) of up to %d subjects", len(blocks), per_block)
     options = {k: v for k, v in ctx.options.items() if k in ("validate_pass", "include_adam")}
     options["gx_docs"] = False
     with dask_client(ctx.options) as client:
-        futures = [client.submit(validate_block, ctx.study, str(ctx.outputs_dir),
-                                 {n: (layer, str(p)) for n, (layer, p) in files.items()}, rows, options,
-                                 root=str(project_root(ctx)),
+        futures = [client.submit(validate_block, ctx.study, str(ctx.outputs_dir), files, rows, options,
+                                 root=str(Path(ctx.specs_dir).parent.parent),
                                  key=f"validate-block-{i:04d}", pure=False) for i, rows in enumerate(blocks)]
         done = client.gather(futures)
     parts = [findings for findings, _ in done] + [run_study_wide_expectations(ctx, sdtm_files)]

@@ -1,9 +1,9 @@
-"""Subject slices of ingested raw files: the part of the dask engine the SDTM stage itself calls
-(a site block larger than a partition is read once and written as subject slices, each mapped by its
-own partition), kept apart so no stage imports the engine."""
+"""Subject slices of ingested raw files (a site block larger than a partition is read once and written
+as slices, each mapped by its own partition): the part of the dask engine the SDTM stage calls."""
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import pickle
 from pathlib import Path
@@ -39,8 +39,6 @@ def restrict_to_subject_block(ingested: dict[str, list[Any]], manifest: dict[str
                               parts: int) -> tuple[dict[str, list[Any]], dict[str, dict[str, Any]]]:
     """Keep the rows of one subject slice in every ingested file (lineage row numbers unchanged);
     each file's rows_read becomes the rows kept, so the block's ledger balances on its own."""
-    import dataclasses
-
     subjects = [normalise_subject(v) for files in ingested.values() for item in files for v in item.frame["_subject"]]
     chosen = compute_subject_slice(subjects, part, parts)
     out: dict[str, list[Any]] = {}
@@ -65,9 +63,8 @@ def slice_path(folder: str | Path, part: int) -> Path:
 
 def write_ingested_slices(ingested: dict[str, list[Any]], manifest: dict[str, dict[str, Any]], parts: int,
                           folder: str) -> None:
-    """Write the ``parts`` subject slices of a site block's ingested files, so the block's exports are read
-    once however many partitions map them. The files are this run's own intermediate (pickle of our
-    dataclasses, read back only by :func:`read_ingested_slice`), never user input."""
+    """Write the ``parts`` subject slices of a site block's ingested files: this run's own intermediate
+    (pickle of our dataclasses, read back only by :func:`read_ingested_slice`), never user input."""
     Path(folder).mkdir(parents=True, exist_ok=True)
     for part in range(parts):
         kept = restrict_to_subject_block(ingested, manifest, part, parts)
