@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import pandas as pd
 
-from pipeline.common.dates import compute_study_day
+from pipeline.common.dates import compute_study_day, iso_date
 from pipeline.common.errors import InputError
-from pipeline.common.dates import iso_date
 from pipeline.sdtm.derive_helpers import check_frame, check_variable_name, first_rows
 
 

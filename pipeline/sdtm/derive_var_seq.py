@@ -7,6 +7,7 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
+from pipeline.common.errors import ConfigError
 from pipeline.sdtm.derive_helpers import as_tuple, check_domain, check_frame
 
 
@@ -51,8 +52,6 @@ def derive_var_seq(
     new_var = new_var or f"{domain}SEQ"
     check_frame(dataset, domain, (*group_vars, *order_vars))
     if not order_vars:
-        from pipeline.common.errors import ConfigError
-
         raise ConfigError(f"derive_var_seq({domain}): argument order is empty; give at least one sort key")
 
     source = dataset.drop(columns=[new_var], errors="ignore")
@@ -84,8 +83,4 @@ def _sortable(series: pd.Series) -> pd.Series:
     """Numbers sort as numbers, everything else as text; missing stays missing (sorted last)."""
     if pd.api.types.is_numeric_dtype(series) or pd.api.types.is_datetime64_any_dtype(series):
         return series
-    return _as_text(series)
-
-
-def _as_text(series: pd.Series) -> pd.Series:
     return series.astype("string")

@@ -3,8 +3,7 @@
 Public interface:
 - ``build_supp(dataset, domain, qnam_specs)``: one SUPP-- row per parent record per non-null QNAM.
 - ``split_long_text(text, width=200)``: pieces of at most ``width`` bytes, broken between words.
-- ``split_parent_long_text(dataset, domain, variables)``: keep the first 200 bytes in the parent
-  variable and return SUPP-- rows ``<VAR>1``, ``<VAR>2`` ... with the rest.
+- ``nulls_as_none(frame)``: every column as objects with None for missing (the SDTM frames' null).
 """
 
 from __future__ import annotations
@@ -22,6 +21,19 @@ SUPP_COLUMNS = ["STUDYID", "RDOMAIN", "USUBJID", "IDVAR", "IDVARVAL", "QNAM", "Q
 MAX_TEXT_BYTES = 200
 MAX_LABEL = 40
 AUTO = "auto"
+
+
+def nulls_as_none(frame: pd.DataFrame, exclude: tuple[str, ...] = ()) -> pd.DataFrame:
+    """A copy of ``frame`` whose columns (but ``exclude``) hold objects, None where missing.
+
+    >>> nulls_as_none(pd.DataFrame({"A": [1.5, None], "N": [1.0, None]}), exclude=("N",)).values.tolist()
+    [[1.5, 1.0], [None, nan]]
+    """
+    out = frame.copy()
+    for column in out.columns:
+        if column not in exclude:
+            out[column] = out[column].astype("object").where(out[column].notna(), None)
+    return out
 
 
 def split_long_text(text: pd.Series, width: int = MAX_TEXT_BYTES) -> pd.DataFrame:
@@ -207,8 +219,5 @@ def build_supp(
         return pd.DataFrame({column: pd.Series(dtype=object) for column in SUPP_COLUMNS})
     supp = pd.concat(frames, ignore_index=True)
     supp = supp.sort_values(["STUDYID", "USUBJID", "_order", "IDVARVAL", "_spec", "_piece"], kind="mergesort", na_position="first")
-    supp = supp[SUPP_COLUMNS].reset_index(drop=True)
-    for column in SUPP_COLUMNS:
-        supp[column] = supp[column].astype("object").where(supp[column].notna(), None)
-    return supp
+    return nulls_as_none(supp[SUPP_COLUMNS].reset_index(drop=True))
 

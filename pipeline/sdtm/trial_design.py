@@ -23,7 +23,7 @@ from pipeline.common.dates import format_iso_date, iso_date
 from pipeline.sdtm.derive_helpers import blank_to_na, check_frame, check_variable_name
 from pipeline.sdtm.derive_var_dy import derive_var_dy
 from pipeline.sdtm.derive_var_seq import derive_var_seq
-from pipeline.sdtm.supp import split_long_text
+from pipeline.sdtm.supp import nulls_as_none, split_long_text
 from pipeline.standards.tables import load_ts_parameters
 from pipeline.standards.terminology import Codelist, codelist_from_ct, load_terminology
 
@@ -227,15 +227,7 @@ def build_ts(design: dict[str, Any], trial_design: dict[str, Any] | None, ct: pd
     for piece in range(1, pieces.shape[1]):
         ts.insert(position + piece, f"TSVAL{piece}", pieces[piece])
     ts["TSSEQ"] = ts["TSSEQ"].astype("int64")
-    return _objects(ts, exclude=("TSSEQ",))
-
-
-def _objects(frame: pd.DataFrame, exclude: tuple[str, ...] = ()) -> pd.DataFrame:
-    out = frame.copy()
-    for column in out.columns:
-        if column not in exclude:
-            out[column] = out[column].astype("object").where(out[column].notna(), None)
-    return out
+    return nulls_as_none(ts, exclude=("TSSEQ",))
 
 
 def _elements(design: dict[str, Any]) -> dict[str, dict[str, Any]]:
@@ -346,7 +338,7 @@ def build_ta(design: dict[str, Any], trial_design: dict[str, Any]) -> pd.DataFra
             })
     ta = pd.DataFrame.from_records(rows)
     ta["TAETORD"] = ta["TAETORD"].astype("int64")
-    return _objects(ta, exclude=("TAETORD",))
+    return nulls_as_none(ta, exclude=("TAETORD",))
 
 
 def build_te(design: dict[str, Any], trial_design: dict[str, Any]) -> pd.DataFrame:
@@ -374,7 +366,7 @@ def build_te(design: dict[str, Any], trial_design: dict[str, Any]) -> pd.DataFra
             "STUDYID": studyid, "DOMAIN": "TE", "ETCD": etcd, "ELEMENT": str(element["element"]),
             "TESTRL": _sentence(start), "TEENRL": _sentence(end) if end else None, "TEDUR": tedur,
         })
-    return _objects(pd.DataFrame.from_records(rows))
+    return nulls_as_none(pd.DataFrame.from_records(rows))
 
 
 def _sentence(text: str) -> str:
@@ -416,7 +408,7 @@ def build_tv(design: dict[str, Any]) -> pd.DataFrame:
         if tv[column].duplicated().any():
             raise ConfigError(f"study.yaml: visits repeat {column} {tv.loc[tv[column].duplicated(), column].iloc[0]!r}")
     tv["VISITDY"] = pd.array(tv["VISITDY"], dtype="Int64")
-    return _objects(tv, exclude=("VISITNUM", "VISITDY"))
+    return nulls_as_none(tv, exclude=("VISITNUM", "VISITDY"))
 
 
 def build_ti(design: dict[str, Any], trial_design: dict[str, Any]) -> pd.DataFrame:
@@ -449,7 +441,7 @@ def build_ti(design: dict[str, Any], trial_design: dict[str, Any]) -> pd.DataFra
     ti = pd.DataFrame.from_records(rows, columns=columns)
     if ti["IETESTCD"].duplicated().any():
         raise ConfigError(f"trial_design.yaml: IETESTCD {ti.loc[ti['IETESTCD'].duplicated(), 'IETESTCD'].iloc[0]} repeated")
-    return _objects(ti)
+    return nulls_as_none(ti)
 
 
 def build_se(
@@ -567,7 +559,7 @@ def build_se(
         se = derive_var_dy(se, dm, "SEENDTC", "SEENDY")
     se = se[[c for c in SE_COLUMNS if c in se.columns]].reset_index(drop=True)
     se["TAETORD"] = se["TAETORD"].astype("int64")
-    return _objects(se, exclude=("SESEQ", "TAETORD", "SESTDY", "SEENDY"))
+    return nulls_as_none(se, exclude=("SESEQ", "TAETORD", "SESTDY", "SEENDY"))
 
 
 def _subject_value(subjects: pd.DataFrame, dm_var: str, source: pd.DataFrame | None, source_var: str, which: str) -> pd.Series:
