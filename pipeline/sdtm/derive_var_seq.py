@@ -26,13 +26,7 @@ def derive_var_seq(
     put a meaningful tiebreak (e.g. ``--SPID`` or ``--TESTCD``) in ``order`` when the order matters.
     The result is returned sorted by ``by_vars`` and the new sequence number, with a fresh index.
     ISO 8601 dates sort correctly as text (a partial ``2019-03`` sorts before ``2019-03-15``).
-
-    Args:
-        dataset: the domain's records (not modified).
-        domain: two-letter domain code; the new variable is ``<domain>SEQ`` unless ``new_var`` is given.
-        order: the sort keys that define the sequence, e.g. ``["AESTDTC", "AETERM"]``.
-        by_vars: the group within which numbering restarts (``USUBJID``; ``()`` for trial design domains).
-        new_var: name of the new variable (default ``<domain>SEQ``).
+    ``by_vars=()`` numbers the whole dataset (trial design domains).
 
     >>> ae = pd.DataFrame({
     ...     "USUBJID": ["S2", "S1", "S1", "S1"],

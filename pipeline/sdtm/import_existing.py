@@ -272,8 +272,8 @@ def read_folder_sdtm(folder: str | Path) -> list[SourceDataset]:
     files = sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in SDTM_FILE_FORMATS)
     if not files:
         raise InputError(f"{folder}: no SDTM files (expected {', '.join(sorted(SDTM_FILE_FORMATS))})")
-    readers = {"xpt": lambda p: pyreadstat.read_xport(str(p))[0], "sas7bdat": lambda p: pyreadstat.read_sas7bdat(str(p))[0],
-               "parquet": pd.read_parquet, "dataset-json": read_dataset_json}
+    readers = {"xpt": lambda p: pyreadstat.read_xport(str(p))[0], "parquet": pd.read_parquet,
+               "sas7bdat": lambda p: pyreadstat.read_sas7bdat(str(p))[0], "dataset-json": read_dataset_json}
     out, seen = [], {}
     for path in files:
         name, fmt = path.stem.upper(), SDTM_FILE_FORMATS[path.suffix.lower()]

@@ -79,12 +79,8 @@ def build_relrec(
     subject's groups). RELTYPE is null (record level). Groups with records on one side only are
     left out and counted in the log. Output sorted by USUBJID, RELID, side, IDVARVAL (numeric).
 
-    Args:
-        dataset, dataset_add: the two parent domains (with STUDYID, USUBJID, their --SEQ).
-        domain, domain_add: their domain codes (RDOMAIN).
-        filter_dataset, filter_add: which records to relate; a pandas query string such as
-            ``"AEACN == 'DRUG WITHDRAWN'"``, a callable ``frame -> mask`` or a boolean mask.
-        idvar, idvar_add: identifying variables (default ``<domain>SEQ``).
+    ``filter_dataset`` and ``filter_add`` select the records to relate (see :func:`apply_filter`);
+    ``idvar`` and ``idvar_add`` identify them (default ``<domain>SEQ``).
 
     >>> ae = pd.DataFrame({"STUDYID": "X", "USUBJID": ["S1", "S1", "S2"], "AESEQ": [1, 2, 1],
     ...                    "AEACN": ["DOSE NOT CHANGED", "DRUG WITHDRAWN", "DRUG WITHDRAWN"]})

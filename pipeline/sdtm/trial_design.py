@@ -1,10 +1,5 @@
-"""Trial design domains TS, TA, TE, TV, TI from study.yaml (+ trial_design.yaml), and subject elements SE.
-
-Public interface:
-- ``build_trial_design(design, trial_design=None, ct=None, dm=None)`` -> ``{"TS", "TA", "TE", "TV", "TI"}``.
-- ``build_ts`` / ``build_ta`` / ``build_te`` / ``build_tv`` / ``build_ti``: the single domains.
-- ``build_se(dm, ex, ds, design, trial_design=None)``: subject elements from consent, first dose,
-  last dose + ``treatment_epoch_tail_days`` and end of study (input of ``derive_var_epoch``).
+"""Trial design domains TS, TA, TE, TV, TI from study.yaml (+ trial_design.yaml), and subject elements SE
+(``build_se``, the input of ``derive_var_epoch``).
 
 Study facts come only from the two YAML files; this module holds the algorithms and the standard
 knowledge of which CDISC codelist (or format) a TS parameter's value follows.
@@ -31,6 +26,7 @@ TS_COLUMNS = ["STUDYID", "DOMAIN", "TSSEQ", "TSGRPID", "TSPARMCD", "TSPARM", "TS
 # TS parameters taken as they are from study.yaml's ``study`` section (parameter -> key)
 TS_FROM_STUDY = {"TITLE": "title", "SPONSOR": "sponsor", "TPHASE": "phase", "TBLIND": "blinding", "TCNTRL": "control",
                  "SSTDTC": "start_date", "SENDTC": "completion_date", "PLANSUB": "planned_subjects"}
+TS_SPEC_KEYS = ("tsvalcd", "tsvcdref", "tsvcdver", "tsparm", "null_flavor", "tsgrpid")  # optional keys of ts_parameters
 SE_COLUMNS = ["STUDYID", "DOMAIN", "USUBJID", "SESEQ", "ETCD", "ELEMENT", "TAETORD", "EPOCH", "SESTDTC", "SEENDTC",
               "SESTDY", "SEENDY"]
 SE_ANCHORS = ("consent", "first_dose", "treatment_end", "end_of_study")
@@ -140,17 +136,9 @@ def _ts_from_spec(trial_design: dict[str, Any]) -> list[dict[str, Any]]:
         values = entry.get("values", [entry.get("value")])
         if not isinstance(values, list) or not values:
             raise ConfigError(f"{where}: values must be a non-empty list")
-        for value in values:
-            rows.append({
-                "tsparmcd": str(entry["tsparmcd"]),
-                "value": None if value is None else _fold(value),
-                "tsvalcd": entry.get("tsvalcd"),
-                "tsvcdref": entry.get("tsvcdref"),
-                "tsvcdver": entry.get("tsvcdver"),
-                "tsparm": entry.get("tsparm"),
-                "null_flavor": entry.get("null_flavor"),
-                "tsgrpid": entry.get("tsgrpid"),
-            })
+        rows += [{"tsparmcd": str(entry["tsparmcd"]), "value": None if value is None else _fold(value),
+                  **{key: entry.get(key) for key in TS_SPEC_KEYS}}
+                 for value in values]
     return rows
 
 
@@ -205,17 +193,9 @@ def build_ts(design: dict[str, Any], trial_design: dict[str, Any] | None, ct: pd
                 value, tsvalcd, tsvcdref, tsvcdver = term, terms.term_codes[term], "CDISC CT", version
         if value is not None and tsvcdref is None and value_kinds["value_format"].get(code):
             tsvcdref = value_kinds["value_format"][code]
-        records.append({
-            "TSPARMCD": code,
-            "TSPARM": tsparm,
-            "TSVAL": value,
-            "TSVALNF": None if value is not None else (row.get("null_flavor") or "NA"),
-            "TSVALCD": tsvalcd,
-            "TSVCDREF": tsvcdref,
-            "TSVCDVER": tsvcdver,
-            "TSGRPID": row.get("tsgrpid"),
-            "_order": len(records),
-        })
+        records.append({"TSPARMCD": code, "TSPARM": tsparm, "TSVAL": value, "TSVALCD": tsvalcd, "TSVCDREF": tsvcdref,
+                        "TSVALNF": None if value is not None else (row.get("null_flavor") or "NA"),
+                        "TSVCDVER": tsvcdver, "TSGRPID": row.get("tsgrpid")})
     ts = pd.DataFrame.from_records(records)
     ts["TSSEQ"] = ts.groupby("TSPARMCD", sort=False).cumcount() + 1
     ts = ts.sort_values(["TSPARMCD", "TSSEQ"], kind="mergesort").reset_index(drop=True)
@@ -276,10 +256,8 @@ def default_arm_paths(design: dict[str, Any]) -> dict[str, Any]:
     for arm in arms:
         own = [position for position, e in enumerate(elements) if str(e["element"]) == str(arm.get("arm"))]
         if len(own) != 1:
-            raise ConfigError(
-                f"study.yaml: cannot infer the treatment element of arm {arm.get('armcd')} "
-                "(no element named like the arm); give arm_elements and element_anchors in trial_design.yaml"
-            )
+            raise ConfigError(f"study.yaml: cannot infer the treatment element of arm {arm.get('armcd')} (no element "
+                              "named like the arm); give arm_elements and element_anchors in trial_design.yaml")
         before = [str(e["etcd"]) for e in elements[: own[0]] if str(e["etcd"]) in shared]
         after = [str(e["etcd"]) for e in elements[own[0] + 1 :] if str(e["etcd"]) in shared]
         if len(before) > 1 or len(after) > 1:

@@ -1,16 +1,9 @@
-"""Mapping files ``mappings/<study>/<domain>.yaml``: load, check, and remember line numbers.
+"""Mapping files ``mappings/<study>/<domain>.yaml`` and ``sites.yaml``: load, check, remember line numbers.
 
-A mapping file is data; this module turns every section of it into small frozen objects
-(:class:`DomainMapping`, :class:`SourceSpec`, :class:`Application`, :class:`SuppSpec`,
-:class:`RelrecSpec`, the derivation steps of :mod:`pipeline.sdtm.mapping.derivations`) and rejects a
-bad file at load time: every problem of the file (and, through a shared
-:class:`~pipeline.common.specfile.SpecProblems`, of every mapping file of a run) is reported
-together, one ``file:line: key: problem`` line each. A misspelt key anywhere fails. The full
-language is documented in ``docs/mapping-language.md``.
-
-Site dialects shared by every form live once in ``mappings/<study>/sites.yaml``
-(:func:`load_site_defaults`); each source inherits them, merged in the order
-source defaults < sites.yaml site defaults < the source's own ``sites[site]`` block.
+Every section becomes a small frozen object (:class:`DomainMapping`, :class:`SourceSpec`,
+:class:`Application`, :class:`SuppSpec`, :class:`RelrecSpec`, the derivation steps of
+:mod:`pipeline.sdtm.mapping.derivations`); a misspelt key anywhere fails at load time, naming its
+line (see :func:`load_mapping`). The language is documented in ``docs/mapping-language.md``.
 """
 
 from __future__ import annotations
