@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import pandas as pd
 
-from pipeline.common.dates import compute_study_day
+from pipeline.common.dates import compute_study_day, iso_date
 from pipeline.common.errors import InputError
-from pipeline.common.dates import iso_date
 from pipeline.sdtm.derive_helpers import check_frame, check_variable_name, first_rows
 
 
@@ -24,14 +23,8 @@ def derive_var_dy(
     ``date - RFSTDTC``; so the reference day is 1, the day before is -1 and 0 never occurs.
     Only the date part counts (times are ignored). The day is null when either date is partial
     (``2019-03``, ``2019---15``) or missing, and for subjects without RFSTDTC (screen failures)
-    or not in DM. An existing ``new_var`` column is replaced. Result dtype: nullable Int64.
-
-    Args:
-        dataset: records with ``by_vars`` and ``dtc_var`` (not modified).
-        dm: demographics with ``by_vars`` and ``ref_var``, one record per subject.
-        dtc_var: ISO 8601 date variable of the record, e.g. ``AESTDTC``.
-        new_var: the study-day variable to add, e.g. ``AESTDY``.
-        ref_var: the DM reference date (``RFSTDTC``).
+    or not in DM (one record per subject). An existing ``new_var`` column is replaced. Result dtype:
+    nullable Int64.
 
     >>> dm = pd.DataFrame({"USUBJID": ["S1", "S2"], "RFSTDTC": ["2019-01-10T09:30", None]})
     >>> lb = pd.DataFrame({"USUBJID": ["S1", "S1", "S1", "S1", "S2"],

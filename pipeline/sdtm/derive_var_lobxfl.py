@@ -37,10 +37,7 @@ def derive_var_lobxfl(
     an existing ``new_var`` column is replaced.
 
     Args:
-        dataset: findings records (not modified).
-        dm: demographics with ``USUBJID`` and ``ref_var``, one record per subject.
         by_vars: test-level grouping, e.g. ``["LBTESTCD", "LBCAT", "LBSPEC"]`` (``USUBJID`` is added).
-        dtc_var: collection date, e.g. ``LBDTC``.
         result_var: the result that must be present, usually ``--STRESC`` (or ``--ORRES``).
         new_var: default ``<domain>LOBXFL`` from the prefix of ``result_var``.
 

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
+from pipeline.common.errors import ConfigError
 from pipeline.sdtm.derive_helpers import as_tuple, check_domain, check_frame
 
 
@@ -25,13 +26,7 @@ def derive_var_seq(
     put a meaningful tiebreak (e.g. ``--SPID`` or ``--TESTCD``) in ``order`` when the order matters.
     The result is returned sorted by ``by_vars`` and the new sequence number, with a fresh index.
     ISO 8601 dates sort correctly as text (a partial ``2019-03`` sorts before ``2019-03-15``).
-
-    Args:
-        dataset: the domain's records (not modified).
-        domain: two-letter domain code; the new variable is ``<domain>SEQ`` unless ``new_var`` is given.
-        order: the sort keys that define the sequence, e.g. ``["AESTDTC", "AETERM"]``.
-        by_vars: the group within which numbering restarts (``USUBJID``; ``()`` for trial design domains).
-        new_var: name of the new variable (default ``<domain>SEQ``).
+    ``by_vars=()`` numbers the whole dataset (trial design domains).
 
     >>> ae = pd.DataFrame({
     ...     "USUBJID": ["S2", "S1", "S1", "S1"],
@@ -51,8 +46,6 @@ def derive_var_seq(
     new_var = new_var or f"{domain}SEQ"
     check_frame(dataset, domain, (*group_vars, *order_vars))
     if not order_vars:
-        from pipeline.common.errors import ConfigError
-
         raise ConfigError(f"derive_var_seq({domain}): argument order is empty; give at least one sort key")
 
     source = dataset.drop(columns=[new_var], errors="ignore")
@@ -84,8 +77,4 @@ def _sortable(series: pd.Series) -> pd.Series:
     """Numbers sort as numbers, everything else as text; missing stays missing (sorted last)."""
     if pd.api.types.is_numeric_dtype(series) or pd.api.types.is_datetime64_any_dtype(series):
         return series
-    return _as_text(series)
-
-
-def _as_text(series: pd.Series) -> pd.Series:
     return series.astype("string")

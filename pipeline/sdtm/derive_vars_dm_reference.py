@@ -11,6 +11,7 @@ from pipeline.common.errors import ConfigError, InputError
 from pipeline.common.logs import get_logger
 from pipeline.common.dates import iso_date, iso_date_bounds, iso_time
 from pipeline.sdtm.derive_helpers import blank_to_na, check_choice, check_frame, first_rows
+from pipeline.sdtm.supp import nulls_as_none
 
 log = get_logger("sdtm.dm")
 
@@ -283,9 +284,7 @@ def _actual_arms(subjects, exposures, arms, planned, is_assigned) -> pd.DataFram
     actual["ARMNRS"] = reason
     unplanned = codes.map(lambda value: " + ".join(arm_names[c] for c in value.split("+")), na_action="ignore")
     actual["ACTARMUD"] = np.where(n_arms > 1, unplanned, None)
-    for column in actual.columns:
-        actual[column] = actual[column].astype("object").where(actual[column].notna(), None)
-    return actual
+    return nulls_as_none(actual)
 
 
 def _arm_of_exposure(exposures: pd.DataFrame, treatment: pd.Series, arms: pd.DataFrame) -> pd.Series:
@@ -335,13 +334,14 @@ def _age(out: pd.DataFrame, rficdtc: pd.Series) -> pd.Series:
         return collected.astype("Int64")
     birth_lo, birth_hi = iso_date_bounds(out["BRTHDTC"])
     at = iso_date(rficdtc)
-    young = _completed_years(birth_hi, at)
-    old = _completed_years(birth_lo, at)
+    young = completed_years(birth_hi, at)
+    old = completed_years(birth_lo, at)
     derived = young.where(young == old)
     return collected.where(collected.notna(), derived).astype("Int64")
 
 
-def _completed_years(birth: pd.Series, at: pd.Series) -> pd.Series:
+def completed_years(birth: pd.Series, at: pd.Series) -> pd.Series:
+    """Whole years from ``birth`` to ``at`` (datetime series; null where either is missing)."""
     years = at.dt.year - birth.dt.year
     before_birthday = (at.dt.month < birth.dt.month) | ((at.dt.month == birth.dt.month) & (at.dt.day < birth.dt.day))
     return (years - before_birthday.astype(int)).where(birth.notna() & at.notna())

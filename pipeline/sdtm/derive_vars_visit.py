@@ -78,10 +78,9 @@ def derive_vars_visit(
     unknown = key.notna() & planned_num.isna() & ~is_unscheduled
     if unknown.any():
         values = sorted(dataset.loc[unknown, visit_var].astype(str).unique())
-        raise InputError(
-            f"dataset: {visit_var} value(s) {', '.join(map(repr, values[:10]))} are neither a planned visit "
-            f"in TV ({', '.join(planned['VISIT'])}) nor unscheduled ({first_rows(unknown, dataset, [*by, visit_var])})"
-        )
+        raise InputError(f"dataset: {visit_var} value(s) {', '.join(map(repr, values[:10]))} are neither a planned "
+                         f"visit in TV ({', '.join(planned['VISIT'])}) nor unscheduled "
+                         f"({first_rows(unknown, dataset, [*by, visit_var])})")
 
     events = _stack_events(dataset, dataset_add, by, visit_var, dtc_var, planned, unscheduled_re)
     numbering = _number_unscheduled(events, by, planned, increment, decimals)
@@ -96,9 +95,8 @@ def derive_vars_visit(
     names = {v: f"UNSCHEDULED {v:.{decimals}f}" for v in pd.unique(visitnum[is_unscheduled & visitnum.notna()])}
     unscheduled_name = visitnum.map(names).astype("object")
     result["VISITNUM"] = visitnum
-    result["VISIT"] = (
-        planned_name.where(~is_unscheduled, unscheduled_name).astype("object").where(visitnum.notna(), None)
-    )
+    visit = planned_name.where(~is_unscheduled, unscheduled_name).astype("object")
+    result["VISIT"] = visit.where(visitnum.notna(), None)
     if visitdy and "VISITDY" in planned.columns:
         result["VISITDY"] = pd.array(key.map(planned.set_index("_key")["VISITDY"]), dtype="Int64")
     return result

@@ -272,6 +272,8 @@ def read_folder_sdtm(folder: str | Path) -> list[SourceDataset]:
     files = sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in SDTM_FILE_FORMATS)
     if not files:
         raise InputError(f"{folder}: no SDTM files (expected {', '.join(sorted(SDTM_FILE_FORMATS))})")
+    readers = {"xpt": lambda p: pyreadstat.read_xport(str(p))[0], "parquet": pd.read_parquet,
+               "sas7bdat": lambda p: pyreadstat.read_sas7bdat(str(p))[0], "dataset-json": read_dataset_json}
     out, seen = [], {}
     for path in files:
         name, fmt = path.stem.upper(), SDTM_FILE_FORMATS[path.suffix.lower()]
@@ -279,14 +281,7 @@ def read_folder_sdtm(folder: str | Path) -> list[SourceDataset]:
             raise InputError(f"{path}: dataset {name} is also in {seen[name]}; keep one file per dataset")
         seen[name] = path.name
         try:
-            if fmt == "xpt":
-                frame, _ = pyreadstat.read_xport(str(path))
-            elif fmt == "sas7bdat":
-                frame, _ = pyreadstat.read_sas7bdat(str(path))
-            elif fmt == "parquet":
-                frame = pd.read_parquet(path)
-            else:
-                frame = read_dataset_json(path)
+            frame = readers[fmt](path)
         except PipelineError:
             raise
         except Exception as exc:  # noqa: BLE001 - readers raise many types for a damaged file

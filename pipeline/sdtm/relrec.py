@@ -4,7 +4,6 @@ Public interface:
 - ``build_relrec(dataset, dataset_add, domain, domain_add, filter_dataset, filter_add)``: record-level
   links, e.g. AE records with ``AEACN = DRUG WITHDRAWN`` and the subject's DS record for
   discontinuation of study treatment, sharing one RELID per subject.
-- ``build_relrec_dataset_level(...)``: a one-to-many relationship by a key such as --LNKID.
 """
 
 from __future__ import annotations
@@ -20,6 +19,7 @@ from pipeline.common.expressions import ExpressionError, evaluate_mask
 from pipeline.common.logs import get_logger
 from pipeline.sdtm.derive_helpers import (
     as_tuple, blank_to_na, check_domain, check_frame, check_variable_name, first_rows, format_number)
+from pipeline.sdtm.supp import nulls_as_none
 
 log = get_logger("sdtm.relrec")
 
@@ -79,12 +79,8 @@ def build_relrec(
     subject's groups). RELTYPE is null (record level). Groups with records on one side only are
     left out and counted in the log. Output sorted by USUBJID, RELID, side, IDVARVAL (numeric).
 
-    Args:
-        dataset, dataset_add: the two parent domains (with STUDYID, USUBJID, their --SEQ).
-        domain, domain_add: their domain codes (RDOMAIN).
-        filter_dataset, filter_add: which records to relate; a pandas query string such as
-            ``"AEACN == 'DRUG WITHDRAWN'"``, a callable ``frame -> mask`` or a boolean mask.
-        idvar, idvar_add: identifying variables (default ``<domain>SEQ``).
+    ``filter_dataset`` and ``filter_add`` select the records to relate (see :func:`apply_filter`);
+    ``idvar`` and ``idvar_add`` identify them (default ``<domain>SEQ``).
 
     >>> ae = pd.DataFrame({"STUDYID": "X", "USUBJID": ["S1", "S1", "S2"], "AESEQ": [1, 2, 1],
     ...                    "AEACN": ["DOSE NOT CHANGED", "DRUG WITHDRAWN", "DRUG WITHDRAWN"]})
@@ -136,11 +132,4 @@ def build_relrec(
     both["RELTYPE"] = None
     both["_order"] = pd.to_numeric(both["IDVARVAL"], errors="coerce")
     both = both.sort_values(["STUDYID", "USUBJID", "_n", "_side", "_order", "IDVARVAL"], kind="mergesort")
-    return _tidy(both)
-
-
-def _tidy(frame: pd.DataFrame) -> pd.DataFrame:
-    out = frame[RELREC_COLUMNS].reset_index(drop=True)
-    for column in RELREC_COLUMNS:
-        out[column] = out[column].astype("object").where(out[column].notna(), None)
-    return out
+    return nulls_as_none(both[RELREC_COLUMNS].reset_index(drop=True))

@@ -38,7 +38,7 @@ from pipeline.sdtm.mapping.records import derive_records_ratio
 from pipeline.sdtm.mapping.spec import SITES_FILE, DomainMapping, SiteDefaults, load_mapping, load_site_defaults
 from pipeline.sdtm.mapping.units import UnitTable
 from pipeline.sdtm.relrec import build_relrec
-from pipeline.sdtm.supp import build_supp
+from pipeline.sdtm.supp import build_supp, nulls_as_none
 from pipeline.sdtm.trial_design import build_se, build_trial_design, build_ts
 from pipeline.standards.tables import load_standard_variables
 from pipeline.standards.terminology import load_terminology
@@ -552,13 +552,8 @@ def _write_dataset(path: Path, data: pd.DataFrame, domain: str) -> None:
 
 
 def _tidy(frame: pd.DataFrame) -> pd.DataFrame:
-    out = frame.reset_index(drop=True).copy()
-    for column in out.columns:
-        if column != "row":
-            out[column] = out[column].astype(object).where(out[column].notna(), None)
-    if "row" in out:
-        out["row"] = out["row"].astype("int64")
-    return out
+    out = nulls_as_none(frame.reset_index(drop=True), exclude=("row",))
+    return out.astype({"row": "int64"}) if "row" in out else out
 
 
 def _summarise(results: dict[str, DomainResult], ledger: dict[str, Any], seconds: float) -> None:

@@ -3,8 +3,7 @@
 Public interface:
 - ``build_supp(dataset, domain, qnam_specs)``: one SUPP-- row per parent record per non-null QNAM.
 - ``split_long_text(text, width=200)``: pieces of at most ``width`` bytes, broken between words.
-- ``split_parent_long_text(dataset, domain, variables)``: keep the first 200 bytes in the parent
-  variable and return SUPP-- rows ``<VAR>1``, ``<VAR>2`` ... with the rest.
+- ``nulls_as_none(frame)``: every column as objects with None for missing (the SDTM frames' null).
 """
 
 from __future__ import annotations
@@ -22,6 +21,19 @@ SUPP_COLUMNS = ["STUDYID", "RDOMAIN", "USUBJID", "IDVAR", "IDVARVAL", "QNAM", "Q
 MAX_TEXT_BYTES = 200
 MAX_LABEL = 40
 AUTO = "auto"
+
+
+def nulls_as_none(frame: pd.DataFrame, exclude: tuple[str, ...] = ()) -> pd.DataFrame:
+    """A copy of ``frame`` whose columns (but ``exclude``) hold objects, None where missing.
+
+    >>> nulls_as_none(pd.DataFrame({"A": [1.5, None], "N": [1.0, None]}), exclude=("N",)).values.tolist()
+    [[1.5, 1.0], [None, nan]]
+    """
+    out = frame.copy()
+    for column in out.columns:
+        if column not in exclude:
+            out[column] = out[column].astype("object").where(out[column].notna(), None)
+    return out
 
 
 def split_long_text(text: pd.Series, width: int = MAX_TEXT_BYTES) -> pd.DataFrame:
@@ -96,13 +108,8 @@ def _specs(qnam_specs: Sequence[Mapping[str, Any]] | pd.DataFrame, domain: str) 
         qlabel = lower.get("qlabel")
         if not isinstance(qlabel, str) or not qlabel.strip() or len(qlabel) > MAX_LABEL:
             raise ConfigError(f"{where}: qlabel {qlabel!r} must be text of 1 to {MAX_LABEL} characters")
-        specs.append({
-            "qnam": qnam,
-            "qlabel": qlabel.strip(),
-            "source": lower.get("source") or qnam,
-            "qorig": lower.get("qorig") or "CRF",
-            "qeval": lower.get("qeval"),
-        })
+        specs.append({"qnam": qnam, "qlabel": qlabel.strip(), "source": lower.get("source") or qnam,
+                      "qorig": lower.get("qorig") or "CRF", "qeval": lower.get("qeval")})
     names = [spec["qnam"] for spec in specs]
     if len(set(names)) != len(names):
         raise ConfigError(f"SUPP{domain} qnam_specs: QNAM repeated ({', '.join(sorted({n for n in names if names.count(n) > 1}))})")
@@ -175,10 +182,8 @@ def build_supp(
             continue
         pieces = split_long_text(value[present], width)
         if pieces.shape[1] > 1 and len(spec["qnam"]) + len(str(pieces.shape[1] - 1)) > 8:
-            raise ConfigError(
-                f"SUPP{domain}: {spec['qnam']} has values over {width} bytes; the QNAM must be short enough "
-                f"to add a suffix 1..{pieces.shape[1] - 1} within 8 characters"
-            )
+            raise ConfigError(f"SUPP{domain}: {spec['qnam']} has values over {width} bytes; the QNAM must be short "
+                              f"enough to add a suffix 1..{pieces.shape[1] - 1} within 8 characters")
         for piece in range(pieces.shape[1]):
             part = pieces[piece].dropna()
             if part.empty:
@@ -186,29 +191,15 @@ def build_supp(
             suffix = "" if piece == 0 else str(piece)
             label = spec["qlabel"] if piece == 0 else f"{spec['qlabel'][: MAX_LABEL - len(suffix) - 1]} {suffix}"
             rows = part.index
-            frames.append(
-                pd.DataFrame({
-                    "STUDYID": dataset.loc[rows, "STUDYID"].to_numpy(),
-                    "RDOMAIN": domain,
-                    "USUBJID": dataset.loc[rows, "USUBJID"].to_numpy(),
-                    "IDVAR": keys.loc[rows, "IDVAR"].to_numpy(),
-                    "IDVARVAL": keys.loc[rows, "IDVARVAL"].to_numpy(),
-                    "QNAM": spec["qnam"] + suffix,
-                    "QLABEL": label,
-                    "QVAL": part.to_numpy(),
-                    "QORIG": spec["qorig"],
-                    "QEVAL": spec["qeval"],
-                    "_order": keys.loc[rows, "_order"].to_numpy(),
-                    "_spec": position,
-                    "_piece": piece,
-                })
-            )
+            frames.append(pd.DataFrame({
+                "STUDYID": dataset.loc[rows, "STUDYID"].to_numpy(), "RDOMAIN": domain,
+                "USUBJID": dataset.loc[rows, "USUBJID"].to_numpy(), "IDVAR": keys.loc[rows, "IDVAR"].to_numpy(),
+                "IDVARVAL": keys.loc[rows, "IDVARVAL"].to_numpy(), "QNAM": spec["qnam"] + suffix, "QLABEL": label,
+                "QVAL": part.to_numpy(), "QORIG": spec["qorig"], "QEVAL": spec["qeval"],
+                "_order": keys.loc[rows, "_order"].to_numpy(), "_spec": position, "_piece": piece}))
     if not frames:
         return pd.DataFrame({column: pd.Series(dtype=object) for column in SUPP_COLUMNS})
     supp = pd.concat(frames, ignore_index=True)
     supp = supp.sort_values(["STUDYID", "USUBJID", "_order", "IDVARVAL", "_spec", "_piece"], kind="mergesort", na_position="first")
-    supp = supp[SUPP_COLUMNS].reset_index(drop=True)
-    for column in SUPP_COLUMNS:
-        supp[column] = supp[column].astype("object").where(supp[column].notna(), None)
-    return supp
+    return nulls_as_none(supp[SUPP_COLUMNS].reset_index(drop=True))
 

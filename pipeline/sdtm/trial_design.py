@@ -1,10 +1,5 @@
-"""Trial design domains TS, TA, TE, TV, TI from study.yaml (+ trial_design.yaml), and subject elements SE.
-
-Public interface:
-- ``build_trial_design(design, trial_design=None, ct=None, dm=None)`` -> ``{"TS", "TA", "TE", "TV", "TI"}``.
-- ``build_ts`` / ``build_ta`` / ``build_te`` / ``build_tv`` / ``build_ti``: the single domains.
-- ``build_se(dm, ex, ds, design, trial_design=None)``: subject elements from consent, first dose,
-  last dose + ``treatment_epoch_tail_days`` and end of study (input of ``derive_var_epoch``).
+"""Trial design domains TS, TA, TE, TV, TI from study.yaml (+ trial_design.yaml), and subject elements SE
+(``build_se``, the input of ``derive_var_epoch``).
 
 Study facts come only from the two YAML files; this module holds the algorithms and the standard
 knowledge of which CDISC codelist (or format) a TS parameter's value follows.
@@ -23,7 +18,7 @@ from pipeline.common.dates import format_iso_date, iso_date
 from pipeline.sdtm.derive_helpers import blank_to_na, check_frame, check_variable_name
 from pipeline.sdtm.derive_var_dy import derive_var_dy
 from pipeline.sdtm.derive_var_seq import derive_var_seq
-from pipeline.sdtm.supp import split_long_text
+from pipeline.sdtm.supp import nulls_as_none, split_long_text
 from pipeline.standards.tables import load_ts_parameters
 from pipeline.standards.terminology import Codelist, codelist_from_ct, load_terminology
 
@@ -31,6 +26,7 @@ TS_COLUMNS = ["STUDYID", "DOMAIN", "TSSEQ", "TSGRPID", "TSPARMCD", "TSPARM", "TS
 # TS parameters taken as they are from study.yaml's ``study`` section (parameter -> key)
 TS_FROM_STUDY = {"TITLE": "title", "SPONSOR": "sponsor", "TPHASE": "phase", "TBLIND": "blinding", "TCNTRL": "control",
                  "SSTDTC": "start_date", "SENDTC": "completion_date", "PLANSUB": "planned_subjects"}
+TS_SPEC_KEYS = ("tsvalcd", "tsvcdref", "tsvcdver", "tsparm", "null_flavor", "tsgrpid")  # optional keys of ts_parameters
 SE_COLUMNS = ["STUDYID", "DOMAIN", "USUBJID", "SESEQ", "ETCD", "ELEMENT", "TAETORD", "EPOCH", "SESTDTC", "SEENDTC",
               "SESTDY", "SEENDY"]
 SE_ANCHORS = ("consent", "first_dose", "treatment_end", "end_of_study")
@@ -140,17 +136,9 @@ def _ts_from_spec(trial_design: dict[str, Any]) -> list[dict[str, Any]]:
         values = entry.get("values", [entry.get("value")])
         if not isinstance(values, list) or not values:
             raise ConfigError(f"{where}: values must be a non-empty list")
-        for value in values:
-            rows.append({
-                "tsparmcd": str(entry["tsparmcd"]),
-                "value": None if value is None else _fold(value),
-                "tsvalcd": entry.get("tsvalcd"),
-                "tsvcdref": entry.get("tsvcdref"),
-                "tsvcdver": entry.get("tsvcdver"),
-                "tsparm": entry.get("tsparm"),
-                "null_flavor": entry.get("null_flavor"),
-                "tsgrpid": entry.get("tsgrpid"),
-            })
+        rows += [{"tsparmcd": str(entry["tsparmcd"]), "value": None if value is None else _fold(value),
+                  **{key: entry.get(key) for key in TS_SPEC_KEYS}}
+                 for value in values]
     return rows
 
 
@@ -205,17 +193,9 @@ def build_ts(design: dict[str, Any], trial_design: dict[str, Any] | None, ct: pd
                 value, tsvalcd, tsvcdref, tsvcdver = term, terms.term_codes[term], "CDISC CT", version
         if value is not None and tsvcdref is None and value_kinds["value_format"].get(code):
             tsvcdref = value_kinds["value_format"][code]
-        records.append({
-            "TSPARMCD": code,
-            "TSPARM": tsparm,
-            "TSVAL": value,
-            "TSVALNF": None if value is not None else (row.get("null_flavor") or "NA"),
-            "TSVALCD": tsvalcd,
-            "TSVCDREF": tsvcdref,
-            "TSVCDVER": tsvcdver,
-            "TSGRPID": row.get("tsgrpid"),
-            "_order": len(records),
-        })
+        records.append({"TSPARMCD": code, "TSPARM": tsparm, "TSVAL": value, "TSVALCD": tsvalcd, "TSVCDREF": tsvcdref,
+                        "TSVALNF": None if value is not None else (row.get("null_flavor") or "NA"),
+                        "TSVCDVER": tsvcdver, "TSGRPID": row.get("tsgrpid")})
     ts = pd.DataFrame.from_records(records)
     ts["TSSEQ"] = ts.groupby("TSPARMCD", sort=False).cumcount() + 1
     ts = ts.sort_values(["TSPARMCD", "TSSEQ"], kind="mergesort").reset_index(drop=True)
@@ -227,15 +207,7 @@ def build_ts(design: dict[str, Any], trial_design: dict[str, Any] | None, ct: pd
     for piece in range(1, pieces.shape[1]):
         ts.insert(position + piece, f"TSVAL{piece}", pieces[piece])
     ts["TSSEQ"] = ts["TSSEQ"].astype("int64")
-    return _objects(ts, exclude=("TSSEQ",))
-
-
-def _objects(frame: pd.DataFrame, exclude: tuple[str, ...] = ()) -> pd.DataFrame:
-    out = frame.copy()
-    for column in out.columns:
-        if column not in exclude:
-            out[column] = out[column].astype("object").where(out[column].notna(), None)
-    return out
+    return nulls_as_none(ts, exclude=("TSSEQ",))
 
 
 def _elements(design: dict[str, Any]) -> dict[str, dict[str, Any]]:
@@ -284,10 +256,8 @@ def default_arm_paths(design: dict[str, Any]) -> dict[str, Any]:
     for arm in arms:
         own = [position for position, e in enumerate(elements) if str(e["element"]) == str(arm.get("arm"))]
         if len(own) != 1:
-            raise ConfigError(
-                f"study.yaml: cannot infer the treatment element of arm {arm.get('armcd')} "
-                "(no element named like the arm); give arm_elements and element_anchors in trial_design.yaml"
-            )
+            raise ConfigError(f"study.yaml: cannot infer the treatment element of arm {arm.get('armcd')} (no element "
+                              "named like the arm); give arm_elements and element_anchors in trial_design.yaml")
         before = [str(e["etcd"]) for e in elements[: own[0]] if str(e["etcd"]) in shared]
         after = [str(e["etcd"]) for e in elements[own[0] + 1 :] if str(e["etcd"]) in shared]
         if len(before) > 1 or len(after) > 1:
@@ -346,7 +316,7 @@ def build_ta(design: dict[str, Any], trial_design: dict[str, Any]) -> pd.DataFra
             })
     ta = pd.DataFrame.from_records(rows)
     ta["TAETORD"] = ta["TAETORD"].astype("int64")
-    return _objects(ta, exclude=("TAETORD",))
+    return nulls_as_none(ta, exclude=("TAETORD",))
 
 
 def build_te(design: dict[str, Any], trial_design: dict[str, Any]) -> pd.DataFrame:
@@ -374,7 +344,7 @@ def build_te(design: dict[str, Any], trial_design: dict[str, Any]) -> pd.DataFra
             "STUDYID": studyid, "DOMAIN": "TE", "ETCD": etcd, "ELEMENT": str(element["element"]),
             "TESTRL": _sentence(start), "TEENRL": _sentence(end) if end else None, "TEDUR": tedur,
         })
-    return _objects(pd.DataFrame.from_records(rows))
+    return nulls_as_none(pd.DataFrame.from_records(rows))
 
 
 def _sentence(text: str) -> str:
@@ -416,7 +386,7 @@ def build_tv(design: dict[str, Any]) -> pd.DataFrame:
         if tv[column].duplicated().any():
             raise ConfigError(f"study.yaml: visits repeat {column} {tv.loc[tv[column].duplicated(), column].iloc[0]!r}")
     tv["VISITDY"] = pd.array(tv["VISITDY"], dtype="Int64")
-    return _objects(tv, exclude=("VISITNUM", "VISITDY"))
+    return nulls_as_none(tv, exclude=("VISITNUM", "VISITDY"))
 
 
 def build_ti(design: dict[str, Any], trial_design: dict[str, Any]) -> pd.DataFrame:
@@ -449,7 +419,7 @@ def build_ti(design: dict[str, Any], trial_design: dict[str, Any]) -> pd.DataFra
     ti = pd.DataFrame.from_records(rows, columns=columns)
     if ti["IETESTCD"].duplicated().any():
         raise ConfigError(f"trial_design.yaml: IETESTCD {ti.loc[ti['IETESTCD'].duplicated(), 'IETESTCD'].iloc[0]} repeated")
-    return _objects(ti)
+    return nulls_as_none(ti)
 
 
 def build_se(
@@ -567,7 +537,7 @@ def build_se(
         se = derive_var_dy(se, dm, "SEENDTC", "SEENDY")
     se = se[[c for c in SE_COLUMNS if c in se.columns]].reset_index(drop=True)
     se["TAETORD"] = se["TAETORD"].astype("int64")
-    return _objects(se, exclude=("SESEQ", "TAETORD", "SESTDY", "SEENDY"))
+    return nulls_as_none(se, exclude=("SESEQ", "TAETORD", "SESTDY", "SEENDY"))
 
 
 def _subject_value(subjects: pd.DataFrame, dm_var: str, source: pd.DataFrame | None, source_var: str, which: str) -> pd.Series:

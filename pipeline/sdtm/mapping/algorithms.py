@@ -25,6 +25,7 @@ from pipeline.standards.terminology import Codelist, codelist_from_ct, map_to_co
 from pipeline.common.specfile import Where, check_value
 from pipeline.common.study import study_value
 from pipeline.sdtm.derive_var_nrind import range_indicator
+from pipeline.sdtm.derive_vars_dm_reference import completed_years
 from pipeline.sdtm.mapping.dates import DateFormatError, check_format, combine_date_time, parse_dates, truncate_iso
 from pipeline.sdtm.mapping.units import UnitTable, convert_values
 
@@ -556,10 +557,7 @@ def _derive_age_years(columns: Columns, args: dict[str, Any], env: MappingEnv) -
     """Whole years between two complete ISO dates (birth, reference)."""
     birth = pd.to_datetime(columns.text(args["birth"]).str.slice(0, 10), format="%Y-%m-%d", errors="coerce")
     ref = pd.to_datetime(columns.text(args["reference"]).str.slice(0, 10), format="%Y-%m-%d", errors="coerce")
-    years = ref.dt.year - birth.dt.year
-    before_birthday = (ref.dt.month < birth.dt.month) | ((ref.dt.month == birth.dt.month) & (ref.dt.day < birth.dt.day))
-    age = (years - before_birthday.astype(int)).astype(float)
-    return Result(age.where(birth.notna() & ref.notna()))
+    return Result(completed_years(birth, ref).astype(float))
 
 
 def _derive_truncate_date(columns: Columns, args: dict[str, Any], env: MappingEnv) -> Result:

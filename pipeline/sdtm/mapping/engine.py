@@ -307,7 +307,7 @@ def _raw_record_json(frame: pd.DataFrame) -> pd.Series:
 
 
 def quarantine_rows(domain: str, frame: pd.DataFrame, column: pd.Series | str, value: pd.Series | str,
-                     reason: pd.Series) -> pd.DataFrame:
+                     reason: pd.Series | str) -> pd.DataFrame:
     """Quarantine rows (one per raw row) from lineage columns, the culprit column/value and the reason.
 
     The reason is prefixed with ``<file> row <n>:`` and its category kept for the ledger; the raw
@@ -325,7 +325,7 @@ def quarantine_rows(domain: str, frame: pd.DataFrame, column: pd.Series | str, v
         "site": frame["_site"].values, "subject": frame["_subject"].values,
         "column": column.values if isinstance(column, pd.Series) else column,
         "value": value.values if isinstance(value, pd.Series) else value,
-        "reason": reason.values,
+        "reason": reason.values if isinstance(reason, pd.Series) else reason,
     })
     out["category"] = out["reason"].map(reason_category)
     out["record"] = None
@@ -451,7 +451,7 @@ def _prepare_work(mapping: DomainMapping, ingested: IngestedFile) -> tuple[pd.Da
         label = source.filter.get("reason", "row excluded by the source filter") if isinstance(source.filter, dict) else ""
         keep = evaluate_condition(condition, Columns(frame))
         dropped = frame[~keep]
-        quarantine.append(quarantine_rows(domain, dropped, "", "", pd.Series(f"excluded by filter: {label}", index=dropped.index)))
+        quarantine.append(quarantine_rows(domain, dropped, "", "", f"excluded by filter: {label}"))
         frame = frame[keep]
     if mapping.duplicates == "quarantine" and len(frame):
         data_columns = [c for c in frame.columns if not c.startswith("_")]
@@ -469,8 +469,7 @@ def _prepare_work(mapping: DomainMapping, ingested: IngestedFile) -> tuple[pd.Da
         if no_record.any():
             empty_rows = frame[no_record]
             quarantine.append(quarantine_rows(domain, empty_rows, ",".join(i["column"] for i in transpose.items[:3]) + ",...",
-                                               "", pd.Series("empty record (no value in any transposed column)",
-                                                             index=empty_rows.index)))
+                                               "", "empty record (no value in any transposed column)"))
     return work, quarantine
 
 
@@ -544,11 +543,8 @@ def _stack(frames: list[pd.DataFrame]) -> pd.DataFrame:
 
 def _attach_raw_records(quarantine: pd.DataFrame, ingested: list[IngestedFile], drop_fields: set[str] | None = None
                        ) -> pd.DataFrame:
-    """Fill the ``record`` column with the raw row as read (JSON, original column names and values).
-
-    Personal fields (study.yaml ``privacy.drop_raw_fields``, matched case-insensitively on the raw or
-    the canonical column name) are left out, so the quarantine carries no names or initials.
-    """
+    """Fill the ``record`` column with the raw row as read (JSON), leaving out personal fields
+    (study.yaml ``privacy.drop_raw_fields``, on the raw or the canonical column name, any case)."""
     if quarantine.empty:
         return quarantine
     out = quarantine.copy()

@@ -1,22 +1,15 @@
-"""Mapping files ``mappings/<study>/<domain>.yaml``: load, check, and remember line numbers.
+"""Mapping files ``mappings/<study>/<domain>.yaml`` and ``sites.yaml``: load, check, remember line numbers.
 
-A mapping file is data; this module turns every section of it into small frozen objects
-(:class:`DomainMapping`, :class:`SourceSpec`, :class:`Application`, :class:`SuppSpec`,
-:class:`RelrecSpec`, the derivation steps of :mod:`pipeline.sdtm.mapping.derivations`) and rejects a
-bad file at load time: every problem of the file (and, through a shared
-:class:`~pipeline.common.specfile.SpecProblems`, of every mapping file of a run) is reported
-together, one ``file:line: key: problem`` line each. A misspelt key anywhere fails. The full
-language is documented in ``docs/mapping-language.md``.
-
-Site dialects shared by every form live once in ``mappings/<study>/sites.yaml``
-(:func:`load_site_defaults`); each source inherits them, merged in the order
-source defaults < sites.yaml site defaults < the source's own ``sites[site]`` block.
+Every section becomes a small frozen object (:class:`DomainMapping`, :class:`SourceSpec`,
+:class:`Application`, :class:`SuppSpec`, :class:`RelrecSpec`, the derivation steps of
+:mod:`pipeline.sdtm.mapping.derivations`); a misspelt key anywhere fails at load time, naming its
+line (see :func:`load_mapping`). The language is documented in ``docs/mapping-language.md``.
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import Any
 
@@ -157,9 +150,7 @@ def load_site_defaults(path: str | Path, text: str | None = None,
 
 def _parse_site_defaults(site_id: str, block: Any, where: Where, every_site: tuple[str, ...]) -> SiteDefaults:
     path = where.path
-    if block is None:  # "601": with nothing under it - a known site with the source defaults
-        block = MarkedDict()
-        block.line, block.lines = where.line, {}
+    block = {} if block is None else block  # "601": with nothing under it - a known site with the source defaults
     check_keys(block, SITE_DEFAULT_KEYS, where.at(block), f"site {site_id}")
     _check_site_settings(block, path, site_id, where)
     if "files" in block:
@@ -208,17 +199,12 @@ class SourceSpec:
         if override is None:
             return self
         raw = override.raw
-        reader = {**self.reader, **(raw.get("reader") or {})}
-        variables = merge_variables(self.variables, override.raw.get("_variables", {}))
-        values = {**self.values, **(raw.get("values") or {})}
-        return SourceSpec(
-            form=self.form, files=raw.get("files", self.files), site_pattern=self.site_pattern,
-            subject=self.subject, reader=reader, numeric=tuple(raw.get("numeric", self.numeric)),
-            date_formats=tuple(raw.get("date_formats", self.date_formats)),
-            month_names={**self.month_names, **(raw.get("month_names") or {})},
-            rename={**self.rename, **(raw.get("rename") or {})}, filter=raw.get("filter", self.filter),
-            values=values, transpose=raw.get("_transpose", self.transpose), variables=variables, sites={},
-            where=override.where, merge=self.merge, time_precision=raw.get("time_precision", self.time_precision))
+        merged = {key: {**getattr(self, key), **(raw.get(key) or {})} for key in MERGED_SITE_KEYS}
+        replaced = {key: raw[key] for key in ("files", "filter", "time_precision") if key in raw}
+        return replace(self, **merged, **replaced, numeric=tuple(raw.get("numeric", self.numeric)),
+                       date_formats=tuple(raw.get("date_formats", self.date_formats)),
+                       transpose=raw.get("_transpose", self.transpose), sites={}, where=override.where,
+                       variables=merge_variables(self.variables, raw.get("_variables", {})))
 
 
 @dataclass(frozen=True)
@@ -524,15 +510,11 @@ def _parse_source(node: Any, path: Path, registry: dict[str, Any],
     files = str(node["files"])
     _check_relative_glob(files, Where(path, line_of(node, "files")))
     site_defaults = site_defaults or {}
-    blocks = node.get("sites") or {}
-    if not isinstance(blocks, dict):
-        raise Where(path, line_of(node, "sites")).error("sites must be a mapping <site id>: settings")
+    blocks = node.get("sites") or {}  # a mapping: its kind is checked with the keys
     sites = {}
     for site, override in blocks.items():
         site_where = Where(path, line_of(blocks, site))
-        if override is None:  # a site listed with nothing of its own: inherits sites.yaml
-            override = MarkedDict()
-            override.line, override.lines = site_where.line, {}
+        override = {} if override is None else override  # a site listed with nothing of its own: inherits sites.yaml
         check_keys(override, SITE_KEYS, site_where.at(override), f"site {site}")
         raw = dict(override)
         if "files" in raw:
@@ -553,8 +535,6 @@ def _parse_source(node: Any, path: Path, registry: dict[str, Any],
     check_date_formats(node.get("date_formats"), Where(path, line_of(node, "date_formats")))
     if node.get("reader") is not None:
         check_reader(node["reader"], Where(path, line_of(node, "reader")))
-    if node.get("numeric") is not None:
-        check_value(node["numeric"], "names", Where(path, line_of(node, "numeric")), "numeric")
     variables = {var: _parse_applications(var, spec, path, registry) for var, spec in (node.get("variables") or {}).items()}
     if node.get("filter") is not None:
         check_condition(node["filter"].get("condition") if isinstance(node["filter"], dict) and "condition" in node["filter"]
