@@ -23,7 +23,8 @@ from pipeline.common.expressions import Binary, Call, Column, ExpressionError, L
 from pipeline.common.specfile import Where, check_keys, check_value, load_spec
 from pipeline.standards import standards_home
 from pipeline.standards.tables import load_standard_datasets
-from pipeline.validate.findings import empty_findings, make_findings
+from pipeline.validate.conformance_base import _dataset_finding, _row_findings
+from pipeline.validate.findings import concat_findings
 from pipeline.validate.frames import display_text
 from pipeline.validate.rules import CORE_CATALOGUE, Rule
 
@@ -55,6 +56,7 @@ class Entry:
     severity: str
     params: dict[str, Any]
     where: str
+    check_source = "conformance"   # what its findings say they come from
 
     def get(self, key: str, default: Any = None) -> Any:
         return self.params.get(key, default)
@@ -232,17 +234,8 @@ def _by_subject(data: Any, domain: str, variable: str) -> pd.Series | None:
 
 
 def _findings(entry: Entry, name: str, frame: pd.DataFrame, mask: pd.Series, variable: str | None) -> pd.DataFrame:
-    picked = mask.to_numpy(dtype=bool)
-    if not picked.any():
-        return empty_findings()
-    values = display_text(frame[variable])[picked].tolist() if variable in frame.columns else None
-    subjects = frame.loc[picked, "USUBJID"].tolist() if "USUBJID" in frame.columns else None
-    return make_findings(entry.id, entry.severity, name, entry.message, "conformance", variable=variable,
-                         usubjid=subjects, record=(np.flatnonzero(picked) + 1).tolist(), value=values)
-
-
-def _dataset_finding(entry: Entry, name: str, variable: str | None) -> pd.DataFrame:
-    return make_findings(entry.id, entry.severity, name, entry.message, "conformance", variable=variable)
+    values = display_text(frame[variable]) if variable in frame.columns else None
+    return _row_findings(entry, name, frame, mask, variable, values, entry.message)
 
 
 def anchors(node: Any) -> set[str]:
@@ -446,8 +439,7 @@ RUNNERS = {"record": _record, "variable_presence": _variable_presence, "unique":
 def run_entry(entry: Entry, data: Any, outcome: Outcome | None = None) -> pd.DataFrame:
     """Run one catalogue rule; ``outcome`` collects the datasets checked and the skip reasons."""
     outcome = outcome if outcome is not None else Outcome()
-    parts = [p for p in RUNNERS[entry.kind](entry, data, outcome) if len(p)]
-    return pd.concat(parts, ignore_index=True) if parts else empty_findings()
+    return concat_findings(RUNNERS[entry.kind](entry, data, outcome))
 
 
 def catalogue_rules(entries: list[Entry]) -> dict[str, Rule]:

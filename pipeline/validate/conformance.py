@@ -16,9 +16,9 @@ import pandas as pd
 
 from pipeline.common.dates import compute_study_day, to_date
 from pipeline.validate.conformance_base import (  # noqa: F401 (re-exported)
-    CONFORMANCE_RULES, TRIAL_DESIGN, ValidationData, _concat, _row_findings, cite, conformance_rule, register_rules,
+    CONFORMANCE_RULES, TRIAL_DESIGN, ValidationData, _row_findings, cite, conformance_rule, register_rules,
 )
-from pipeline.validate.findings import empty_findings
+from pipeline.validate.findings import concat_findings, empty_findings
 from pipeline.validate.frames import display_text
 from pipeline.validate.rules import CORE_CATALOGUE, Rule
 
@@ -39,7 +39,7 @@ def _values_outside_reference(rule: Rule, data: ValidationData, variable: str, r
         outside = frame[variable].notna() & ~frame[variable].isin(known)
         parts.append(_row_findings(rule, name, frame, outside, variable, frame[variable],
                                    rule.format_messages(frame[variable])))
-    return _concat(parts)
+    return concat_findings(parts)
 
 
 register_rules(_values_outside_reference, [
@@ -102,7 +102,7 @@ def check_ae_start_not_after_death(rule: Rule, data: ValidationData) -> pd.DataF
         late = start.notna() & death_date.notna() & (start > death_date)
         messages = rule.format_messages(frame["AESTDTC"], death=death_date.dt.strftime("%Y-%m-%d"))
         parts.append(_row_findings(rule, name, frame, late, "AESTDTC", frame["AESTDTC"], messages))
-    return _concat(parts)
+    return concat_findings(parts)
 
 
 STUDY_DAY_PAIRS = [
@@ -140,7 +140,7 @@ def _study_day_check(rule: Rule, data: ValidationData, date_suffix: str, day_suf
                              + expected[bad].astype("Int64").astype("string") + f" from {dtc} "
                              + frame.loc[bad, dtc].astype("string").fillna("")).astype(object)
         parts.append(_row_findings(rule, name, frame, bad, dy, actual, messages))
-    return _concat(parts)
+    return concat_findings(parts)
 
 
 register_rules(_study_day_check, [
@@ -197,7 +197,7 @@ def check_epoch_matches_se(rule: Rule, data: ValidationData) -> pd.DataFrame:
         mask.iloc[bad_rows] = True
         messages = rule.format_messages(frame["EPOCH"], date=frame[date_var])
         parts.append(_row_findings(rule, name, frame, mask, "EPOCH", frame["EPOCH"], messages))
-    return _concat(parts)
+    return concat_findings(parts)
 
 
 @conformance_rule(
@@ -219,7 +219,7 @@ def check_start_not_after_end(rule: Rule, data: ValidationData) -> pd.DataFrame:
         bad = later_day | same_day_later
         messages = rule.format_messages(end_text, start=start_var, start_value=start_text, end=end_var)
         parts.append(_row_findings(rule, name, frame, bad, end_var, frame[end_var], messages))
-    return _concat(parts)
+    return concat_findings(parts)
 
 
 def _one_to_one_findings(rule: Rule, name: str, frame: pd.DataFrame, code: str, text: str) -> pd.DataFrame:
@@ -245,7 +245,7 @@ def _code_text_one_to_one(rule: Rule, data: ValidationData, code: str, text: str
     for name, frame in data.sdtm_with(code, text).items():
         domain = data.domain_of(name)
         parts.append(_one_to_one_findings(rule, name, frame, code.replace("--", domain), text.replace("--", domain)))
-    return _concat(parts)
+    return concat_findings(parts)
 
 
 register_rules(_code_text_one_to_one, [
@@ -269,7 +269,7 @@ def check_arm_one_to_one(rule: Rule, data: ValidationData) -> pd.DataFrame:
     dm = data.first("DM")
     if dm is None:
         return empty_findings()
-    return _concat([_one_to_one_findings(rule, "DM", dm, code, text)
+    return concat_findings([_one_to_one_findings(rule, "DM", dm, code, text)
                     for code, text in (("ARMCD", "ARM"), ("ACTARMCD", "ACTARM")) if {code, text} <= set(dm.columns)])
 
 
@@ -293,7 +293,7 @@ def check_visitnum_in_sv(rule: Rule, data: ValidationData) -> pd.DataFrame:
         bad = frame["VISITNUM"].notna() & frame["USUBJID"].notna() & ~key.isin(known).fillna(True)
         parts.append(_row_findings(rule, name, frame, bad, "VISITNUM", visitnum,
                                    rule.format_messages(visitnum)))
-    return _concat(parts)
+    return concat_findings(parts)
 
 
 @conformance_rule(
@@ -307,7 +307,7 @@ def check_death_flag(rule: Rule, data: ValidationData) -> pd.DataFrame:
         return empty_findings()
     no_flag = dm["DTHDTC"].notna() & (dm["DTHFL"] != "Y").fillna(True)
     no_date = (dm["DTHFL"] == "Y").fillna(False) & dm["DTHDTC"].isna()
-    return _concat([
+    return concat_findings([
         _row_findings(rule, "DM", dm, no_flag, "DTHFL", dm["DTHFL"], "DTHDTC is populated but DTHFL is not Y"),
         _row_findings(rule, "DM", dm, no_date, "DTHDTC", dm["DTHDTC"], "DTHFL is Y but DTHDTC is null"),
     ])
@@ -326,7 +326,7 @@ def check_fatal_ae_has_death_flag(rule: Rule, data: ValidationData) -> pd.DataFr
     for name, frame in data.sdtm_with("AEOUT", "USUBJID").items():
         bad = (frame["AEOUT"] == "FATAL").fillna(False) & ~frame["USUBJID"].isin(dead)
         parts.append(_row_findings(rule, name, frame, bad, "AEOUT", frame["AEOUT"], rule.message))
-    return _concat(parts)
+    return concat_findings(parts)
 
 
 @conformance_rule(
@@ -382,7 +382,7 @@ def check_instrument_totals(rule: Rule, data: ValidationData) -> pd.DataFrame:
             bad = is_total & expected.notna() & scores.notna() & ~np.isclose(scores.fillna(0), expected.fillna(0))
             messages = rule.format_messages(display_text(scores), testcd=total, expected=display_text(expected))
             parts.append(_row_findings(rule, name, frame, bad, result, display_text(scores), messages))
-    return _concat(parts)
+    return concat_findings(parts)
 
 
 def _findings_columns(data: ValidationData, *suffixes: str) -> dict[str, tuple[pd.DataFrame, list[str]]]:
@@ -404,7 +404,7 @@ def _findings_records(rule: Rule, data: ValidationData, suffixes: tuple[str, ...
         bad = fails(frame, columns, data.domain_of(name))
         parts.append(_row_findings(rule, name, frame, bad, columns[0], frame[columns[0]],
                                    rule.format_message(variable=columns[0])))
-    return _concat(parts)
+    return concat_findings(parts)
 
 
 def _orres_unexplained(frame: pd.DataFrame, columns: list[str], domain: str) -> pd.Series:
@@ -452,7 +452,7 @@ def check_one_standard_unit_per_test(rule: Rule, data: ValidationData) -> pd.Dat
         first = hit & ~(key + "\x00" + display_text(frame[stresu])).duplicated()
         messages = (key + " has several standard units: " + key.map(text).fillna("")).astype(object)
         parts.append(_row_findings(rule, name, frame, first, stresu, frame[stresu], messages))
-    return _concat(parts)
+    return concat_findings(parts)
 
 
 @conformance_rule(
@@ -466,7 +466,7 @@ def check_one_lobxfl_per_test(rule: Rule, data: ValidationData) -> pd.DataFrame:
         by = ["USUBJID", testcd] + [c for c in (f"{domain}CAT", f"{domain}SPEC") if c in frame.columns]
         parts.append(_row_findings(rule, name, frame, _repeated_flags(frame, flag, by), flag, frame[flag],
                                    rule.format_message(variable=flag)))
-    return _concat(parts)
+    return concat_findings(parts)
 
 
 @conformance_rule(
@@ -493,7 +493,7 @@ def check_parent_record_exists(rule: Rule, data: ValidationData) -> pd.DataFrame
         messages = rule.format_messages(frame["IDVARVAL"], rdomain=frame["RDOMAIN"], idvar=frame["IDVAR"],
                                         usubjid=frame["USUBJID"])
         parts.append(_row_findings(rule, name, frame, bad, "IDVARVAL", frame["IDVARVAL"], messages))
-    return _concat(parts)
+    return concat_findings(parts)
 
 
 # --- ADaM traceability ----------------------------------------------------------------------------
@@ -514,7 +514,7 @@ def check_adam_subjects_trace(rule: Rule, data: ValidationData) -> pd.DataFrame:
         orphan = frame["USUBJID"].notna() & ~frame["USUBJID"].isin(set(parent["USUBJID"].dropna()))
         parts.append(_row_findings(rule, name, frame, orphan, "USUBJID", frame["USUBJID"],
                                    rule.format_messages(frame["USUBJID"], parent=parent_name)))
-    return _concat(parts)
+    return concat_findings(parts)
 
 
 def _adsl_versus_dm(rule: Rule, data: ValidationData, pairs: list[tuple[str, str]], as_dates: bool) -> pd.DataFrame:
@@ -542,7 +542,7 @@ def _adsl_versus_dm(rule: Rule, data: ValidationData, pairs: list[tuple[str, str
         messages = (f"ADSL.{adam_var} " + shown.astype(str) + f" does not trace to DM.{dm_var} "
                     + display_text(source).astype(str)).astype(object)
         parts.append(_row_findings(rule, "ADSL", adsl, differ.fillna(False), adam_var, shown, messages))
-    return _concat(parts)
+    return concat_findings(parts)
 
 
 ADSL_FROM_DM = ["SUBJID", "SITEID", "AGE", "AGEU", "SEX", "RACE", "ETHNIC", "ARM", "ACTARM", "COUNTRY"]
@@ -576,7 +576,7 @@ def check_adae_traces_to_ae(rule: Rule, data: ValidationData) -> pd.DataFrame:
     missing = in_scope & ~ae_keys.isin(set(adae_keys.dropna())).fillna(False)
     parts.append(_row_findings(rule, "AE", ae, missing, "AESEQ", ae["AESEQ"],
                                ("AE record USUBJID|AESEQ " + ae_keys.fillna("") + " is not in ADAE").astype(object)))
-    return _concat(parts)
+    return concat_findings(parts)
 
 
 def _bds(data: ValidationData, *columns: str) -> dict[str, pd.DataFrame]:
@@ -598,7 +598,7 @@ def _at_most_one_flag(rule: Rule, data: ValidationData, flag: str, extra: tuple[
         by = ["USUBJID", "PARAMCD"] + [c for c in extra if c in frame.columns]
         parts.append(_row_findings(rule, name, frame, _repeated_flags(frame, flag, by), flag, frame[flag],
                                    rule.format_message(variable=flag, by=", ".join(by))))
-    return _concat(parts)
+    return concat_findings(parts)
 
 
 register_rules(_at_most_one_flag, [
@@ -624,7 +624,7 @@ def check_chg(rule: Rule, data: ValidationData) -> pd.DataFrame:
         bad = both & ~np.isclose((aval - base).fillna(0), chg.fillna(0), rtol=1e-9, atol=1e-9)
         messages = ("CHG " + display_text(chg) + " differs from AVAL - BASE = " + display_text(aval - base)).astype(object)
         parts.append(_row_findings(rule, name, frame, bad, "CHG", display_text(chg), messages))
-    return _concat(parts)
+    return concat_findings(parts)
 
 
 @conformance_rule(
@@ -639,7 +639,7 @@ def check_no_analysis_day_zero(rule: Rule, data: ValidationData) -> pd.DataFrame
                 values = pd.to_numeric(frame[day], errors="coerce")
                 parts.append(_row_findings(rule, name, frame, (values == 0).fillna(False), day, display_text(values),
                                            rule.format_message(variable=day)))
-    return _concat(parts)
+    return concat_findings(parts)
 
 
 POPULATION_FLAGS = ("RANDFL", "ITTFL", "FASFL", "SAFFL", "PPROTFL", "COMPLFL", "ENRLFL")
@@ -659,7 +659,7 @@ def check_population_flags(rule: Rule, data: ValidationData) -> pd.DataFrame:
             bad = ~adsl[flag].isin(["Y", "N"]).fillna(False)
             parts.append(_row_findings(rule, "ADSL", adsl, bad, flag, adsl[flag],
                                        rule.format_messages(adsl[flag], variable=flag)))
-    return _concat(parts)
+    return concat_findings(parts)
 
 
 RULE_STATUS_COLUMNS = ["id", "status", "reason", "datasets", "findings"]
@@ -707,7 +707,7 @@ def run_conformance_rules_with_status(data: ValidationData, rules: dict[str, Rul
         rows.append({"id": rule_id, "status": status, "reason": reason, "datasets": " ".join(checked),
                      "findings": int(len(found))})
     data.lookups = []
-    return _concat(parts), pd.DataFrame(rows, columns=RULE_STATUS_COLUMNS)
+    return concat_findings(parts), pd.DataFrame(rows, columns=RULE_STATUS_COLUMNS)
 
 
 # the rules CDISC CORE runs on SDTM (registered into CONFORMANCE_RULES on import; core imports the base only)

@@ -80,8 +80,8 @@ class ValidationData:
         return combined
 
 
-def _row_findings(rule: Rule, dataset: str, frame: pd.DataFrame, mask: pd.Series, variable: str,
-                  values: pd.Series, message: pd.Series | str) -> pd.DataFrame:
+def _row_findings(rule: Rule, dataset: str, frame: pd.DataFrame, mask: pd.Series, variable: str | None,
+                  values: pd.Series | None, message: pd.Series | str) -> pd.DataFrame:
     """Findings for the records of ``frame`` where ``mask`` is True."""
     mask = mask.fillna(False).astype(bool)
     if not mask.any():
@@ -90,12 +90,15 @@ def _row_findings(rule: Rule, dataset: str, frame: pd.DataFrame, mask: pd.Series
     msgs = message[picked].tolist() if isinstance(message, pd.Series) else [message] * int(picked.sum())
     subjects = frame.loc[picked, "USUBJID"].tolist() if "USUBJID" in frame.columns else None
     return make_findings(rule.id, rule.severity, dataset, msgs, rule.check_source, variable=variable,
-                         usubjid=subjects, record=(np.flatnonzero(picked) + 1).tolist(), value=values[picked].tolist())
+                         usubjid=subjects, record=(np.flatnonzero(picked) + 1).tolist(),
+                         value=values[picked].tolist() if values is not None else None)
 
 
-def _concat(parts: list[pd.DataFrame]) -> pd.DataFrame:
-    parts = [p for p in parts if p is not None and len(p)]
-    return pd.concat(parts, ignore_index=True) if parts else empty_findings()
+def _dataset_finding(rule: Rule, dataset: str, variable: str | None, value: object = None,
+                     message: str | None = None) -> pd.DataFrame:
+    """One finding on a whole dataset (no record); the rule's message unless ``message`` is given."""
+    return make_findings(rule.id, rule.severity, dataset, rule.message if message is None else message,
+                         rule.check_source, variable=variable, value=value)
 
 
 CONFORMANCE_RULES: dict[str, Rule] = {}

@@ -16,9 +16,9 @@ from pipeline.common.sdtm_model import place_model_timing
 from pipeline.standards.tables import load_standard_variables
 from pipeline.validate.catalogue import dataset_class, truncated_le
 from pipeline.validate.conformance_base import (
-    TRIAL_DESIGN, ValidationData, _concat, _row_findings, cite, conformance_rule, register_rules,
+    TRIAL_DESIGN, ValidationData, _dataset_finding, _row_findings, cite, conformance_rule, register_rules,
 )
-from pipeline.validate.findings import empty_findings, make_findings
+from pipeline.validate.findings import concat_findings, empty_findings
 from pipeline.validate.frames import display_text
 from pipeline.validate.rules import Rule
 
@@ -44,10 +44,6 @@ def _text(values: pd.Series) -> pd.Series:
     """Values as stripped text, null and blank as NA."""
     text = values.astype("string").str.strip()
     return text.mask(text == "")
-
-
-def _dataset_finding(rule: Rule, dataset: str, variable: str, value: object, message: str) -> pd.DataFrame:
-    return make_findings(rule.id, rule.severity, dataset, message, rule.check_source, variable=variable, value=value)
 
 
 # --- DM -------------------------------------------------------------------------------------------
@@ -110,7 +106,7 @@ def _study_day_present(rule: Rule, data: ValidationData, date_suffix: str, day_s
             continue
         first = dates.iloc[0] if len(dates) else None
         parts.append(_dataset_finding(rule, name, dy, first, rule.format_message(dy=dy, dtc=dtc)))
-    return _concat(parts)
+    return concat_findings(parts)
 
 
 register_rules(_study_day_present, [
@@ -139,7 +135,7 @@ def check_epoch_populated(rule: Rule, data: ValidationData) -> pd.DataFrame:
             continue
         missing = _text(frame["EPOCH"]).isna()
         parts.append(_row_findings(rule, name, frame, missing, "EPOCH", frame["EPOCH"], rule.message))
-    return _concat(parts)
+    return concat_findings(parts)
 
 
 @conformance_rule(
@@ -158,7 +154,7 @@ def check_stdy_not_after_endy(rule: Rule, data: ValidationData) -> pd.DataFrame:
         bad = (start > end).fillna(False)
         messages = rule.format_messages(display_text(end), stdy=stdy, start=display_text(start), endy=endy)
         parts.append(_row_findings(rule, name, frame, bad, endy, display_text(end), messages))
-    return _concat(parts)
+    return concat_findings(parts)
 
 
 @conformance_rule(
@@ -303,7 +299,7 @@ def check_ts_interventional(rule: Rule, data: ValidationData) -> pd.DataFrame:
         return empty_findings()
     have = set(ts.loc[_text(ts["TSVAL"]).notna(), "TSPARMCD"].dropna())
     missing = [p for p in TS_INTERVENTIONAL if p not in have]
-    return _concat([_dataset_finding(rule, "TS", "TSPARMCD", p, rule.format_message(value=p)) for p in missing])
+    return concat_findings([_dataset_finding(rule, "TS", "TSPARMCD", p, rule.format_message(value=p)) for p in missing])
 
 
 # --- variable order -------------------------------------------------------------------------------
@@ -342,5 +338,5 @@ def check_variable_order(rule: Rule, data: ValidationData) -> pd.DataFrame:
             first = next(i for i, (a, b) in enumerate(zip(listed, wanted)) if a != b)
             shown = f"{listed[first]} where {wanted[first]} is expected"
             parts.append(_dataset_finding(rule, name, listed[first], shown, rule.format_message(value=shown)))
-    return _concat(parts)
+    return concat_findings(parts)
 

@@ -26,7 +26,7 @@ from pipeline.common.specfile import line_at, load_spec
 from pipeline.common.study import study_value
 from pipeline.validate.conformance_base import ValidationData
 from pipeline.validate.data_docs import make_data_docs_offline
-from pipeline.validate.findings import SEVERITY_RANK, empty_findings, make_findings
+from pipeline.validate.findings import SEVERITY_RANK, concat_findings, empty_findings, make_findings
 from pipeline.validate.rules import Rule
 from pipeline.validate.schemas import display_text
 
@@ -539,8 +539,7 @@ def run_expectations(data: ValidationData, specs: list[ExpectationSpec], docs_di
         for (name, rule_id), summary in sorted(summaries.items()):
             if name == view.name and rule_id in by_id:
                 parts.append(_result_findings(by_id[rule_id], summary, view.frame))
-    parts = [p for p in parts if len(p)]
-    return pd.concat(parts, ignore_index=True) if parts else empty_findings()
+    return concat_findings(parts)
 
 
 def _gx_kwargs(kwargs: dict[str, Any]) -> dict[str, Any]:

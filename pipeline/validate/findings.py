@@ -106,6 +106,12 @@ def _to_text(value: object) -> str:
     return value.isoformat() if isinstance(value, pd.Timestamp) else value_text(value)
 
 
+def concat_findings(parts: Iterable[pd.DataFrame | None]) -> pd.DataFrame:
+    """Findings frames stacked (None and empty ones left out); empty findings when there are none."""
+    parts = [p for p in parts if p is not None and len(p)]
+    return pd.concat(parts, ignore_index=True) if parts else empty_findings()
+
+
 def combine_findings(frames: Iterable[pd.DataFrame]) -> pd.DataFrame:
     """Concatenate findings from every source and sort them deterministically.
 
@@ -115,9 +121,7 @@ def combine_findings(frames: Iterable[pd.DataFrame]) -> pd.DataFrame:
     ['A', 'B']
     """
     parts = [normalise_findings(f) for f in frames if f is not None and len(f)]
-    if not parts:
-        return empty_findings()
-    return sort_findings(pd.concat(parts, ignore_index=True))
+    return sort_findings(concat_findings(parts)) if parts else empty_findings()
 
 
 def sort_findings(findings: pd.DataFrame) -> pd.DataFrame:

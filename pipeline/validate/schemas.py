@@ -16,7 +16,7 @@ import pandas as pd
 import pandera.pandas as pa
 from pandera.errors import SchemaErrors
 
-from pipeline.validate.findings import empty_findings, make_findings
+from pipeline.validate.findings import concat_findings, make_findings
 from pipeline.validate.frames import TEXT_DTYPE, as_text, display_text, prepare_dataset  # noqa: F401 (re-exported)
 from pipeline.validate.iso8601 import compute_iso8601_datetime_valid, compute_iso8601_duration_valid
 from pipeline.standards.study import MAX_CHAR_LENGTH, DatasetSpec
@@ -261,7 +261,7 @@ def validate_dataset(
                 current.validate(frame, lazy=True)
         except SchemaErrors as errors:
             parts.append(failure_cases_to_findings(errors.failure_cases, frame, name, spec, variables, current_info))
-    return pd.concat(parts, ignore_index=True) if parts else empty_findings()
+    return concat_findings(parts)
 
 
 def failure_cases_to_findings(
@@ -317,9 +317,7 @@ def failure_cases_to_findings(
             continue
         messages = _messages(rule, variable, values, frame, index, meta.params)
         parts.append(_rows_findings(rule, dataset, variable, index, usubjid, values, messages))
-    if not parts:
-        return empty_findings()
-    return pd.concat(parts, ignore_index=True)
+    return concat_findings(parts)
 
 
 def _messages(rule: Rule, variable: str | None, values: pd.Series, frame: pd.DataFrame, index: pd.Index,

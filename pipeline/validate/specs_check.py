@@ -15,7 +15,7 @@ import pandas as pd
 from pipeline.common.errors import ConfigError
 from pipeline.common.logs import get_logger
 from pipeline.common.specfile import line_at
-from pipeline.validate.findings import empty_findings, make_findings
+from pipeline.validate.findings import concat_findings, empty_findings, make_findings
 from pipeline.standards.study import DATASETS_SPEC, MAX_CHAR_LENGTH, StudyMetadata, resolve_study_metadata
 from pipeline.standards.tables import load_standard_variables
 from pipeline.validate.rules import Rule
@@ -118,8 +118,7 @@ def check_study_metadata(meta: StudyMetadata, standards_dir: Path) -> tuple[list
         if codelist.sponsor_defined and not codelist.terms:
             problems.append(SpecProblem(spec_file, line_at(meta.spec, "codelists", name),
                                         f"sponsor codelist {name} has no terms"))
-    findings = pd.concat(notices, ignore_index=True) if notices else empty_findings()
-    return problems, findings
+    return problems, concat_findings(notices)
 
 
 def _raw_key(meta: StudyMetadata, name: str) -> Any:

@@ -19,7 +19,7 @@ from pipeline.engines import partitioned_runner
 from pipeline.validate.conformance import CONFORMANCE_RULES, ValidationData, run_conformance_rules_with_status
 from pipeline.validate.datasets import load_study_datasets
 from pipeline.validate.findings import (
-    SEVERITY_RANK, combine_findings, empty_findings, evaluate_gate, make_findings, summarise_findings,
+    SEVERITY_RANK, combine_findings, concat_findings, evaluate_gate, make_findings, summarise_findings,
     write_findings,
 )
 from pipeline.standards.study import StudyMetadata
@@ -64,7 +64,7 @@ def validate_schemas(datasets: dict[str, pd.DataFrame], meta: StudyMetadata, pre
             spec, variables = fallback  # still checked against the standard alone
             strict = False  # the standard lists only part of a real dataset's variables
         parts.append(validate_dataset(frame, spec, variables, meta.codelists, name, prepared=prepared, strict=strict))
-    return pd.concat(parts, ignore_index=True) if parts else empty_findings()
+    return concat_findings(parts)
 
 
 def _import_gx() -> None:
