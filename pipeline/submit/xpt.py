@@ -31,6 +31,9 @@ MAX_LABEL = 40
 MAX_CHAR_BYTES = 200
 MAX_VARIABLES = 9999
 RECORD = 80
+# NAMESTR (140 bytes): type, hash, length, number, name, label, format name, width, decimals, justification,
+# filler, informat name, width, decimals, position in the observation, filler
+_NAMESTR = struct.Struct(">hhhh8s40s8shhhh8shhi52s")
 _NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
 _XPT_STAMP = re.compile(r"\d\d[A-Z]{3}\d\d:\d\d:\d\d:\d\d")
 _FORMAT = re.compile(r"(\$?[A-Za-z_]*?)(\d*)\.(\d*)")
@@ -50,7 +53,8 @@ class XptFlavour:
 
 
 SUBMISSION = XptFlavour()
-RAW_EXPORT = XptFlavour(b"9.1     X64_LIN ", 0, "latin-1", "latin-1", MAX_CHAR_BYTES, True)
+RAW_EXPORT = XptFlavour(release=b"9.1     X64_LIN ", numeric_justify=0, encoding="latin-1", label_encoding="latin-1",
+                        max_text_bytes=MAX_CHAR_BYTES, strict_numbers=True)   # as an EDC's SAS 9 export
 
 
 def format_xpt_timestamp(moment: dt.datetime) -> str:
@@ -149,11 +153,9 @@ def _namestr(index: int, name: str, label: str, is_char: bool, width: int, posit
              flavour: XptFlavour) -> bytes:
     """One 140-byte NAMESTR record (variable descriptor) of an XPORT v5 member."""
     format_name, format_width, format_decimals = _parse_format(sas_format)
-    head = struct.pack(">hhhh", 2 if is_char else 1, 0, width, index + 1)
-    texts = name.encode("ascii").ljust(8) + label.encode(flavour.label_encoding).ljust(40) + format_name.ljust(8)
-    format_fields = struct.pack(">hhhh", format_width, format_decimals, 0 if is_char else flavour.numeric_justify, 0)
-    informat = b" " * 8 + struct.pack(">hhi", 0, 0, position)
-    return head + texts + format_fields + informat + b"\0" * 52
+    return _NAMESTR.pack(2 if is_char else 1, 0, width, index + 1, name.encode("ascii").ljust(8),
+                         label.encode(flavour.label_encoding).ljust(40), format_name.ljust(8), format_width,
+                         format_decimals, 0 if is_char else flavour.numeric_justify, 0, b" " * 8, 0, 0, position, b"")
 
 
 def _parse_format(sas_format: str) -> tuple[bytes, int, int]:
@@ -280,7 +282,7 @@ def build_xpt_bytes(frame: pd.DataFrame, name: str, file_label: str, labels: lis
         b"SAS     " + name.encode("ascii")[:8].ljust(8) + b"SASDATA " + flavour.release + b" " * 24 + ts,
         ts + b" " * 16 + file_label.encode("utf-8")[:40].ljust(40) + b" " * 8,
         _header("NAMESTR", (0, len(namestrs), 0, 0, 0, 0)),
-        b"".join(namestrs) + b" " * (-140 * len(namestrs) % RECORD),   # NAMESTRs are 140 bytes
+        b"".join(namestrs) + b" " * (-_NAMESTR.size * len(namestrs) % RECORD),
         _header("OBS"),
     ])
     data_bytes = count * position
@@ -337,17 +339,14 @@ def read_xpt_layout(data: bytes) -> tuple[str, str, list[dict], int]:
     start = RECORD * 8
     variables = []
     for index in range(count):
-        record = data[start + index * 140:start + (index + 1) * 140]
-        kind, _, width, _ = struct.unpack(">hhhh", record[:8])
-        format_width, format_decimals = struct.unpack(">hh", record[64:68])
-        format_name = record[56:64].decode("ascii").rstrip()
+        kind, _, width, _, variable, text, format_name, format_width, format_decimals, *_, position, _ = \
+            _NAMESTR.unpack_from(data, start + index * _NAMESTR.size)
+        format_name = format_name.decode("ascii").rstrip()
         sas_format = f"{format_name}{format_width or ''}" + (f".{format_decimals}" if format_decimals else "") \
             if format_name or format_width else ""
-        variables.append({"name": record[8:16].decode("ascii").rstrip(),
-                          "label": record[16:56].decode("utf-8", "replace").rstrip(),
-                          "is_char": kind == 2, "width": width,
-                          "position": struct.unpack(">i", record[84:88])[0], "format": sas_format})
-    descriptors = start + count * 140
+        variables.append({"name": variable.decode("ascii").rstrip(), "label": text.decode("utf-8", "replace").rstrip(),
+                          "is_char": kind == 2, "width": width, "position": position, "format": sas_format})
+    descriptors = start + count * _NAMESTR.size
     return name, label, variables, descriptors + (-descriptors % RECORD) + RECORD
 
 
