@@ -455,12 +455,8 @@ def _catalogue(inputs: SimulationInputs) -> pd.DataFrame:
 
 
 def build_dv_truth(subjects: pd.DataFrame, visits: pd.DataFrame, inputs: SimulationInputs) -> pd.DataFrame:
-    """One row per protocol deviation: subject, line, catalogue term, category, MAJOR/MINOR, start date.
-
-    A handful of randomised subjects get one MAJOR deviation (they leave the per-protocol set); a
-    share of subjects get MINOR ones. Terms come from ``simulation.yaml: protocol_deviations``; the
-    start date falls between the subject's first dose and last visit (eligibility deviations: the
-    randomisation date). Own random stream, so nothing else of the simulation moves.
+    """One row per protocol deviation: subject, line, catalogue term, category, MAJOR/MINOR, start date
+    (docs/raw-exports.md, dv); own random stream, so nothing else of the simulation moves.
 
     >>> from pipeline.simulate.stage import example_truth
     >>> from pipeline.simulate.config import example_inputs

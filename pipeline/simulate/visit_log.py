@@ -1,18 +1,8 @@
-"""Unscheduled and missed visits of the flagship simulation (the visit log beyond the plan).
+"""Unscheduled and missed visits of the flagship simulation (docs/raw-exports.md, section 2.5).
 
 Both use their own random streams and are applied after everything else (unscheduled visits to
-the finished truth, missed visits to the rendered files after the defects, whose pools skip the
-unscheduled rows), so the calibrated endpoint records, every other random draw and every injected
-defect stay exactly as they were without them:
-
-- an unscheduled visit repeats safety labs (and usually vital signs) a few days after a planned
-  visit that the subject attended, before the next planned visit; it gets an SV record too. It is
-  placed further from every analysis target day than the planned visit it follows, so the record
-  ADaM selects per window (closest to target) stays the scheduled one;
-- a missed visit is a planned follow-up visit before the subject's last visit that did not take
-  place: its lab, vital-signs and SELENA-SLEDAI records are removed and the SV record says
-  ``done = N`` with no date. Endpoint visits are never missed (``simulation.yaml`` lists the
-  candidates; config checks keep BASELINE and the primary visit out).
+the finished truth, missed visits to the rendered files after the defects), so every other random
+draw and every injected defect stay exactly as they were without them.
 """
 
 from __future__ import annotations

@@ -15,6 +15,7 @@ import pandas as pd
 from openpyxl.utils import get_column_letter
 
 from pipeline.common.errors import ConfigError
+from pipeline.submit.xpt import RAW_EXPORT, build_xpt_bytes
 
 FIXED_ZIP_TIME = (1980, 1, 1, 0, 0, 0)
 
@@ -156,86 +157,33 @@ def compute_xlsx_bytes(frame: pd.DataFrame, sheet: str = "Export", numeric_colum
     return buffer.getvalue()
 
 
-def compute_ibm_floats(values) -> bytes:
-    """Doubles as 8-byte IBM System/360 floats (big-endian), the XPORT v5 numeric storage;
-    NaN becomes the SAS missing value ``.``.
-
-    >>> compute_ibm_floats([1.0, -118.625, 0.0, float("nan")]).hex(" ", 8)
-    '4110000000000000 c276a00000000000 0000000000000000 2e00000000000000'
-    """
-    x = np.asarray(values, dtype=float)
-    missing = np.isnan(x)
-    ax = np.where(missing | (x == 0), 1.0, np.abs(x))
-    frac, exp2 = np.frexp(ax)                       # ax = frac * 2**exp2, frac in [0.5, 1)
-    exp16 = -((-exp2) // 4)                         # ceil(exp2 / 4)
-    shift = 4 * exp16 - exp2                        # 0..3
-    mantissa = np.ldexp(frac, 56 - shift).astype(np.uint64)
-    if np.any((exp16 + 64 < 0) | (exp16 + 64 > 127)):
-        raise ConfigError("number out of the IBM float range of SAS XPORT")
-    word = (((x < 0).astype(np.uint64) << np.uint64(63)) | ((exp16 + 64).astype(np.uint64) << np.uint64(56)) | mantissa)
-    word = np.where((x == 0) & ~missing, np.uint64(0), word)
-    word = np.where(missing, np.uint64(0x2E) << np.uint64(56), word)
-    return word.astype(">u8").tobytes()
-
-
-def _record(text: str) -> bytes:
-    data = text.encode("latin-1")
-    return data + b" " * (-len(data) % 80) if len(data) % 80 else data
-
-
 def compute_xpt_bytes(frame: pd.DataFrame, table_name: str, labels: list[str] | None = None,
                       numeric_columns=(), timestamp: str = "01JAN24:00:00:00") -> bytes:
-    """SAS XPORT v5 (SAS TS-140) bytes: character variables, and 8-byte IBM floats for
-    ``numeric_columns``. Written directly (fixed timestamp), so the same frame gives the same bytes.
+    """SAS XPORT v5 bytes of an EDC export (the submission writer with the ``RAW_EXPORT`` flavour):
+    latin-1 text, and 8-byte IBM floats for ``numeric_columns``; a fixed timestamp gives the same bytes.
 
     >>> data = compute_xpt_bytes(pd.DataFrame({"SUBJNO": ["1"], "WEIGHT": ["64.3"]}), "VS", numeric_columns=["WEIGHT"])
     >>> data[:80].decode()
     'HEADER RECORD*******LIBRARY HEADER RECORD!!!!!!!000000000000000000000000000000  '
     """
-    import struct
-
     too_long = [c for c in frame.columns if len(str(c)) > 8]
     if too_long:
         raise ConfigError(f"XPT variable names must have <= 8 characters: {too_long}")
     if len(table_name) > 8:
         raise ConfigError(f"XPT dataset name must have <= 8 characters: {table_name}")
     numeric = set(numeric_columns)
-    labels = list(labels) if labels else [""] * frame.shape[1]
-    n = len(frame)
-    blocks, namestrs, position = [], [], 0
-    for i, (name, label) in enumerate(zip(frame.columns, labels)):
+    columns = {}
+    for name in frame.columns:
         values = _text_values(frame[name].to_numpy())
-        if name in numeric:
-            number = pd.to_numeric(pd.Series(values).replace("", np.nan), errors="raise").to_numpy(dtype=float)
-            raw = np.frombuffer(compute_ibm_floats(number), dtype=np.uint8).reshape(n, 8)
-            vtype, length = 1, 8
-        else:
-            encoded = [str(v).encode("latin-1") for v in values.tolist()]
-            length = min(max([len(b) for b in encoded] + [1]), 200)
-            if any(len(b) > 200 for b in encoded):
-                raise ConfigError(f"XPT column {name}: text longer than 200 bytes")
-            raw = np.frombuffer(b"".join(b.ljust(length, b" ") for b in encoded), dtype=np.uint8).reshape(n, length)
-            vtype = 2
-        blocks.append(raw)
-        namestrs.append(struct.pack(">hhhh8s40s8shhh2s8shhl52s", vtype, 0, length, i + 1,
-                                    str(name).upper().ljust(8).encode("latin-1"),
-                                    str(label or "")[:40].ljust(40).encode("latin-1", "replace"),
-                                    b" " * 8, 0, 0, 0, b"\0\0", b" " * 8, 0, 0, position, b"\0" * 52))
-        position += length
-    stamp = timestamp.ljust(16)[:16]
-    out = [
-        _record("HEADER RECORD*******LIBRARY HEADER RECORD!!!!!!!000000000000000000000000000000  "),
-        _record("SAS     SAS     SASLIB  9.1     " + "X64_LIN ".ljust(8) + " " * 24 + stamp),
-        _record(stamp + " " * 64),
-        _record("HEADER RECORD*******MEMBER  HEADER RECORD!!!!!!!000000000000000001600000000140  "),
-        _record("HEADER RECORD*******DSCRPTR HEADER RECORD!!!!!!!000000000000000000000000000000  "),
-        _record("SAS     " + table_name.upper().ljust(8) + "SASDATA 9.1     " + "X64_LIN ".ljust(8) + " " * 24 + stamp),
-        _record(stamp + " " * 16 + "".ljust(40) + "".ljust(8)),
-        _record(f"HEADER RECORD*******NAMESTR HEADER RECORD!!!!!!!000000{frame.shape[1]:04d}00000000000000000000  "),
-    ]
-    names = b"".join(namestrs)
-    out.append(names + b" " * (-len(names) % 80))
-    out.append(_record("HEADER RECORD*******OBS     HEADER RECORD!!!!!!!000000000000000000000000000000  "))
-    data = np.hstack(blocks).tobytes() if blocks and n else b""
-    out.append(data + b" " * (-len(data) % 80))
-    return b"".join(out)
+        columns[str(name).upper()] = (pd.to_numeric(pd.Series(values).replace("", np.nan)).to_numpy(dtype=float)
+                                      if name in numeric else values)
+    labels = [str(label or "")[:40].encode("latin-1", "replace").decode("latin-1")
+              for label in (labels or [""] * frame.shape[1])]
+    try:
+        data = build_xpt_bytes(pd.DataFrame(columns, copy=False), table_name.upper(), "", labels, {},
+                               timestamp, RAW_EXPORT)
+    except UnicodeError:
+        raise
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
+    return data.tobytes()

@@ -35,7 +35,6 @@ _NOT_PRINTABLE_ASCII = re.compile(r"[^\t\x20-\x7e]")
 TEXT_CONVERSION_FILE = "submission.yaml"
 RULE_DICTIONARY = "sponsor dictionary"
 RULE_TRANSLITERATION = "transliteration"
-CHECK_NON_ASCII = "non-ASCII text"  # the package check naming each conversion
 REPORT_COLUMNS = ["dataset", "variable", "row", "original", "replacement", "rule"]
 CHECK_NON_ASCII = "non-ASCII text"   # the checks.csv rows of converted values (listed by the cSDRG)
 CHECK_NO_ASCII = "non-ASCII text without an ASCII spelling"

@@ -14,6 +14,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 import struct
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -30,10 +31,30 @@ MAX_LABEL = 40
 MAX_CHAR_BYTES = 200
 MAX_VARIABLES = 9999
 RECORD = 80
+# NAMESTR (140 bytes): type, hash, length, number, name, label, format name, width, decimals, justification,
+# filler, informat name, width, decimals, position in the observation, filler
+_NAMESTR = struct.Struct(">hhhh8s40s8shhhh8shhi52s")
 _NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
 _XPT_STAMP = re.compile(r"\d\d[A-Z]{3}\d\d:\d\d:\d\d:\d\d")
 _FORMAT = re.compile(r"(\$?[A-Za-z_]*?)(\d*)\.(\d*)")
 ISSUE_COLUMNS = ["dataset", "variable", "row", "value", "check", "severity", "action"]
+
+
+@dataclass(frozen=True)
+class XptFlavour:
+    """What tells a submission XPT from an EDC raw export: header release, NAMESTR justification, text rules."""
+
+    release: bytes = b"6.06    bsd4.2  "   # SAS release and host OS written in the library and member headers
+    numeric_justify: int = 1               # NAMESTR nfj of numeric variables
+    encoding: str = "utf-8"                # values (labels are written in ``label_encoding``)
+    label_encoding: str = "ascii"
+    max_text_bytes: int | None = None      # longer text raises ValueError (else checked before writing)
+    strict_numbers: bool = False           # out-of-range numbers raise ValueError instead of being clamped
+
+
+SUBMISSION = XptFlavour()
+RAW_EXPORT = XptFlavour(release=b"9.1     X64_LIN ", numeric_justify=0, encoding="latin-1", label_encoding="latin-1",
+                        max_text_bytes=MAX_CHAR_BYTES, strict_numbers=True)   # as an EDC's SAS 9 export
 
 
 def format_xpt_timestamp(moment: dt.datetime) -> str:
@@ -128,14 +149,13 @@ def prepare_xpt_dataset(dataset: pd.DataFrame, variable_meta: pd.DataFrame) -> t
     return pd.DataFrame(result, columns=list(dataset.columns), copy=False), formats
 
 
-def _namestr(index: int, name: str, label: str, is_char: bool, width: int, position: int, sas_format: str) -> bytes:
+def _namestr(index: int, name: str, label: str, is_char: bool, width: int, position: int, sas_format: str,
+             flavour: XptFlavour) -> bytes:
     """One 140-byte NAMESTR record (variable descriptor) of an XPORT v5 member."""
     format_name, format_width, format_decimals = _parse_format(sas_format)
-    head = struct.pack(">hhhh", 2 if is_char else 1, 0, width, index + 1)
-    texts = name.encode("ascii").ljust(8) + label.encode("ascii").ljust(40) + format_name.ljust(8)
-    format_fields = struct.pack(">hhhh", format_width, format_decimals, 0 if is_char else 1, 0)
-    informat = b" " * 8 + struct.pack(">hhi", 0, 0, position)
-    return head + texts + format_fields + informat + b"\0" * 52
+    return _NAMESTR.pack(2 if is_char else 1, 0, width, index + 1, name.encode("ascii").ljust(8),
+                         label.encode(flavour.label_encoding).ljust(40), format_name.ljust(8), format_width,
+                         format_decimals, 0 if is_char else flavour.numeric_justify, 0, b" " * 8, 0, 0, position, b"")
 
 
 def _parse_format(sas_format: str) -> tuple[bytes, int, int]:
@@ -158,11 +178,12 @@ def _header(name: str, counts: tuple[int, ...] = (0,) * 6) -> bytes:
     return text.encode("ascii").ljust(RECORD)
 
 
-def ibm_from_ieee(values: np.ndarray) -> np.ndarray:
+def ibm_from_ieee(values: np.ndarray, strict: bool = False) -> np.ndarray:
     """IEEE doubles as big-endian IBM/370 doubles (the XPORT number format), missing (NaN) as ``.``.
 
     Exact: the 53-bit IEEE fraction fits the 56-bit IBM one. As SAS's reference routine (TS-140):
-    magnitudes below 2**-260 (and -0.0) become 0, from 2**249 on the largest IBM number.
+    magnitudes below 2**-260 (and -0.0) become 0, from 2**249 on the largest IBM number;
+    ``strict`` raises ValueError for such nonzero numbers instead.
 
     >>> ibm_from_ieee(np.array([1.0, -118.625, np.nan, 0.0])).tobytes().hex(" ", 8)
     '4110000000000000 c276a00000000000 2e00000000000000 0000000000000000'
@@ -172,6 +193,8 @@ def ibm_from_ieee(values: np.ndarray) -> np.ndarray:
     sign = bits >> np.uint64(63)
     exponent = ((bits >> np.uint64(52)) & np.uint64(0x7FF)).astype(np.int64) - 1023
     fraction = (bits & np.uint64(0xFFFFFFFFFFFFF)) | np.uint64(1 << 52)
+    if strict and np.any(((exponent < -260) | (exponent > 248)) & (values != 0) & ~np.isnan(values)):
+        raise ValueError("number out of the IBM float range of SAS XPORT")
     fraction <<= (exponent & 3).astype(np.uint64)   # binary exponent -> hexadecimal exponent
     top = (np.clip((exponent >> 2) + 65, 0, 127).astype(np.uint64)) | (sign << np.uint64(7))
     ibm = (top << np.uint64(56)) | fraction
@@ -201,17 +224,17 @@ def ieee_from_ibm(words: np.ndarray) -> np.ndarray:
     return values
 
 
-def encode_text_column(values: np.ndarray) -> tuple[np.ndarray, np.ndarray, int]:
+def encode_text_column(values: np.ndarray, encoding: str = "utf-8") -> tuple[np.ndarray, np.ndarray, int]:
     """(codes, table, width) of a text column: ``table[codes]`` are the fixed-width blank-padded bytes.
 
-    Missing values and empty strings are blanks; the width is the longest UTF-8 value, at least 1.
+    Missing values and empty strings are blanks; the width is the longest encoded value, at least 1.
 
     >>> codes, table, width = encode_text_column(np.array(["ab", None, "c", "ab"], dtype=object))
     >>> width, table[codes].tobytes()
     (2, b'ab  c ab')
     """
     codes, uniques = factorize(values)
-    encoded = [str(v).encode("utf-8").split(b"\0", 1)[0] for v in uniques] + [b""]
+    encoded = [str(v).encode(encoding).split(b"\0", 1)[0] for v in uniques] + [b""]
     width = max(1, max(len(b) for b in encoded))
     table = np.array(encoded, dtype=f"S{width}").view(np.uint8).reshape(len(encoded), width).copy()
     table[table == 0] = ord(" ")
@@ -219,7 +242,7 @@ def encode_text_column(values: np.ndarray) -> tuple[np.ndarray, np.ndarray, int]
 
 
 def build_xpt_bytes(frame: pd.DataFrame, name: str, file_label: str, labels: list[str], formats: dict[str, str],
-                    stamp: str) -> np.ndarray:
+                    stamp: str, flavour: XptFlavour = SUBMISSION) -> np.ndarray:
     """The complete XPORT v5 file of ``frame`` (float64 numbers, ``str``/None text) as one byte array.
 
     Layout (SAS TS-140): library and member headers, one NAMESTR per variable, then the
@@ -239,23 +262,27 @@ def build_xpt_bytes(frame: pd.DataFrame, name: str, file_label: str, labels: lis
         column = frame[variable].to_numpy()
         is_char = column.dtype == object
         if is_char:
-            codes, table, width = encode_text_column(column)
+            codes, table, width = encode_text_column(column, flavour.encoding)
+            if flavour.max_text_bytes and width > flavour.max_text_bytes:
+                raise ValueError(f"XPT column {variable}: text longer than {flavour.max_text_bytes} bytes")
         else:
-            codes, table, width = None, ibm_from_ieee(column).view(np.uint8).reshape(count, 8), 8
+            ibm = ibm_from_ieee(column, flavour.strict_numbers)
+            codes, table, width = None, ibm.view(np.uint8).reshape(count, 8), 8
         columns.append((position, width, table, codes))
-        namestrs.append(_namestr(index, variable, label, is_char, width, position, formats.get(variable, "")))
+        namestrs.append(_namestr(index, variable, label, is_char, width, position, formats.get(variable, ""),
+                                 flavour))
         position += width
     ts = stamp.encode("ascii")
     head = b"".join([
         _header("LIBRARY"),
-        b"SAS     SAS     SASLIB  6.06    bsd4.2  " + b" " * 24 + ts,
+        b"SAS     SAS     SASLIB  " + flavour.release + b" " * 24 + ts,
         ts.ljust(RECORD),
         _header("MEMBER", (0, 0, 0, 160, 0, 140)),
         _header("DSCRPTR"),
-        b"SAS     " + name.encode("ascii")[:8].ljust(8) + b"SASDATA 6.06    bsd4.2  " + b" " * 24 + ts,
+        b"SAS     " + name.encode("ascii")[:8].ljust(8) + b"SASDATA " + flavour.release + b" " * 24 + ts,
         ts + b" " * 16 + file_label.encode("utf-8")[:40].ljust(40) + b" " * 8,
         _header("NAMESTR", (0, len(namestrs), 0, 0, 0, 0)),
-        b"".join(namestrs) + b" " * (-140 * len(namestrs) % RECORD),   # NAMESTRs are 140 bytes
+        b"".join(namestrs) + b" " * (-_NAMESTR.size * len(namestrs) % RECORD),
         _header("OBS"),
     ])
     data_bytes = count * position
@@ -312,17 +339,14 @@ def read_xpt_layout(data: bytes) -> tuple[str, str, list[dict], int]:
     start = RECORD * 8
     variables = []
     for index in range(count):
-        record = data[start + index * 140:start + (index + 1) * 140]
-        kind, _, width, _ = struct.unpack(">hhhh", record[:8])
-        format_width, format_decimals = struct.unpack(">hh", record[64:68])
-        format_name = record[56:64].decode("ascii").rstrip()
+        kind, _, width, _, variable, text, format_name, format_width, format_decimals, *_, position, _ = \
+            _NAMESTR.unpack_from(data, start + index * _NAMESTR.size)
+        format_name = format_name.decode("ascii").rstrip()
         sas_format = f"{format_name}{format_width or ''}" + (f".{format_decimals}" if format_decimals else "") \
             if format_name or format_width else ""
-        variables.append({"name": record[8:16].decode("ascii").rstrip(),
-                          "label": record[16:56].decode("utf-8", "replace").rstrip(),
-                          "is_char": kind == 2, "width": width,
-                          "position": struct.unpack(">i", record[84:88])[0], "format": sas_format})
-    descriptors = start + count * 140
+        variables.append({"name": variable.decode("ascii").rstrip(), "label": text.decode("utf-8", "replace").rstrip(),
+                          "is_char": kind == 2, "width": width, "position": position, "format": sas_format})
+    descriptors = start + count * _NAMESTR.size
     return name, label, variables, descriptors + (-descriptors % RECORD) + RECORD
 
 
