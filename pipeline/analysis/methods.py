@@ -132,6 +132,16 @@ def big_n_rows(data: OutputData) -> pd.DataFrame:
     return melt_stats(wide, ["N"], BIG_N_ROW, "Number of subjects in the population")
 
 
+def _row_parts(row: Mapping[str, Any], wide: pd.DataFrame, stats: list[str], comparison: pd.DataFrame | None = None,
+               comparison_stats: list[str] | None = None) -> list[pd.DataFrame]:
+    """The row's ARD piece, then its ``comparison_row`` piece when the shell asks for one and there is one."""
+    parts = [melt_stats(wide, stats, row["id"], row.get("label", row["id"]))]
+    if row.get("comparison_row") and comparison is not None and not comparison.empty:
+        parts.append(melt_stats(comparison, comparison_stats, row["comparison_row"],
+                                row.get("comparison_label", row["comparison_row"])))
+    return parts
+
+
 def _ancova(row: Mapping[str, Any], data: OutputData):
     dataset = data.analysis_dataset(row)
     covariates = list(row["covariates"])
@@ -151,12 +161,8 @@ def analyse_ancova_change(row: Mapping[str, Any], data: OutputData) -> list[pd.D
     [['chg', 'Active', 'mean', -3.0], ['chg', 'Placebo', 'mean', -1.0], ['chg_cmp', 'Active', 'diff', -2.0]]
     """
     fit = _ancova(row, data)
-    stats = ["n", "mean", "sd", "lsmean", "lsmean_se", "lsmean_lcl", "lsmean_ucl"]
-    parts = [melt_stats(fit.lsmeans, stats, row["id"], row.get("label", row["id"]))]
-    if row.get("comparison_row") and not fit.comparisons.empty:
-        parts.append(melt_stats(fit.comparisons, ["diff", "diff_se", "diff_lcl", "diff_ucl", "pvalue"],
-                                row["comparison_row"], row.get("comparison_label", row["comparison_row"])))
-    return parts
+    return _row_parts(row, fit.lsmeans, ["n", "mean", "sd", "lsmean", "lsmean_se", "lsmean_lcl", "lsmean_ucl"],
+                      fit.comparisons, ["diff", "diff_se", "diff_lcl", "diff_ucl", "pvalue"])
 
 
 def analyse_ancova_log_ratio(row: Mapping[str, Any], data: OutputData) -> list[pd.DataFrame]:
@@ -184,12 +190,8 @@ def analyse_ancova_log_ratio(row: Mapping[str, Any], data: OutputData) -> list[p
     ls = ls.assign(gmr_obs=np.exp(mean), gmr_obs_lcl=np.exp(mean - half), gmr_obs_ucl=np.exp(mean + half))
     stats = ["n", "mean", "sd", "lsmean", "lsmean_se", "lsmean_lcl", "lsmean_ucl", "gmr", "gmr_lcl", "gmr_ucl", "pct",
              "gmr_obs", "gmr_obs_lcl", "gmr_obs_ucl"]
-    parts = [melt_stats(ls, stats, row["id"], row.get("label", row["id"]))]
-    if row.get("comparison_row") and not fit.comparisons.empty:
-        parts.append(melt_stats(_exp_ci(fit.comparisons, "diff", "ratio"), ["diff", "diff_se", "diff_lcl", "diff_ucl", "ratio", "ratio_lcl",
-                                       "ratio_ucl", "pct", "pvalue"],
-                                row["comparison_row"], row.get("comparison_label", row["comparison_row"])))
-    return parts
+    return _row_parts(row, ls, stats, _exp_ci(fit.comparisons, "diff", "ratio"),
+                      ["diff", "diff_se", "diff_lcl", "diff_ucl", "ratio", "ratio_lcl", "ratio_ucl", "pct", "pvalue"])
 
 
 def analyse_binary_response(row: Mapping[str, Any], data: OutputData) -> list[pd.DataFrame]:
@@ -223,7 +225,7 @@ def analyse_binary_response(row: Mapping[str, Any], data: OutputData) -> list[pd
         wide = wide.assign(N=data.big_n().reindex(wide["group"]).to_numpy())
     lcl, ucl = compute_proportion_ci(wide["n"], wide["N"], data.confidence_level)
     wide = wide.assign(pct=_pct(wide["n"], wide["N"]), lcl=100.0 * lcl, ucl=100.0 * ucl)
-    parts = [melt_stats(wide, ["n", "N", "pct", "lcl", "ucl"], row["id"], row.get("label", row["id"]))]
+    others = None
     if row.get("comparison_row") and data.reference:
         arms = wide.set_index("group").loc[data.groups]
         reference = arms.loc[data.reference]
@@ -235,9 +237,7 @@ def analyse_binary_response(row: Mapping[str, Any], data: OutputData) -> list[pd
                    for n, total in zip(others["n"], others["N"])]
         others = others.assign(diff=100.0 * diff, diff_lcl=100.0 * diff_lcl, diff_ucl=100.0 * diff_ucl,
                                pvalue=pvalues)
-        parts.append(melt_stats(others, ["diff", "diff_lcl", "diff_ucl", "pvalue"], row["comparison_row"],
-                                row.get("comparison_label", row["comparison_row"])))
-    return parts
+    return _row_parts(row, wide, ["n", "N", "pct", "lcl", "ucl"], others, ["diff", "diff_lcl", "diff_ucl", "pvalue"])
 
 
 def analyse_subject_count(row: Mapping[str, Any], data: OutputData) -> list[pd.DataFrame]:
@@ -254,8 +254,7 @@ def analyse_subject_count(row: Mapping[str, Any], data: OutputData) -> list[pd.D
     wide = pd.DataFrame({"n": grouped.nunique(), "events": grouped.size()})
     wide = wide.reindex(data.column_groups, fill_value=0).rename_axis("group").reset_index()
     wide = wide.assign(N=data.big_n().to_numpy())
-    wide = wide.assign(pct=_pct(wide["n"], wide["N"]))
-    return [melt_stats(wide, ["n", "N", "pct", "events"], row["id"], row.get("label", row["id"]))]
+    return _row_parts(row, wide.assign(pct=_pct(wide["n"], wide["N"])), ["n", "N", "pct", "events"])
 
 
 def analyse_soc_pt_counts(row: Mapping[str, Any], data: OutputData) -> list[pd.DataFrame]:
@@ -272,10 +271,8 @@ def analyse_soc_pt_counts(row: Mapping[str, Any], data: OutputData) -> list[pd.D
     soc, pt, subject = row["soc"], row["pt"], data.subject_var
     dataset = data.analysis_dataset(row)
     _check_columns(dataset, [soc, pt], data, row)
-    dataset = dataset.assign(**{
-        soc: dataset[soc].astype("string").str.strip().replace("", pd.NA).fillna(UNCODED),
-        pt: dataset[pt].astype("string").str.strip().replace("", pd.NA).fillna(UNCODED),
-    })
+    dataset = dataset.assign(**{v: dataset[v].astype("string").str.strip().replace("", pd.NA).fillna(UNCODED)
+                                for v in (soc, pt)})
     soc_total = dataset.groupby(soc)[subject].nunique().rename("soc_n").reset_index()
     pt_total = dataset.groupby([soc, pt])[subject].nunique().rename("pt_n").reset_index()
     soc_total = soc_total.sort_values(["soc_n", soc], ascending=[False, True], kind="stable")
@@ -311,7 +308,7 @@ def analyse_continuous_summary(row: Mapping[str, Any], data: OutputData) -> list
     >>> ard.loc[ard["stat"] == "mean", ["group", "value"]].round(2).values.tolist()
     [['Active', 45.0], ['Placebo', 49.0], ['Total', 46.71]]
     """
-    dataset = data.with_total(data.analysis_dataset({**row, "dataset": row.get("dataset", data.adsl_name)}))
+    dataset = data.with_total(data.analysis_dataset(row))
     _check_columns(dataset, [row["variable"]], data, row)
     table = summarise_continuous(dataset, row["variable"], data.group_var, data.column_groups)
     stats = ["n", "mean", "sd", "median", "q1", "q3", "min", "max"]
@@ -354,7 +351,7 @@ def analyse_categorical_summary(row: Mapping[str, Any], data: OutputData) -> lis
     [['SEX=F', 5.0], ['SEX=M', 2.0]]
     """
     variable = row["variable"]
-    dataset = data.analysis_dataset({**row, "dataset": row.get("dataset", data.adsl_name)})
+    dataset = data.analysis_dataset(row)
     order_variable = row.get("order_variable")
     _check_columns(dataset, [variable] + ([order_variable] if order_variable else []), data, row)
     values = dataset[variable].astype("string").str.strip().replace("", pd.NA)

@@ -418,25 +418,21 @@ def compute_ard_display(ard: pd.DataFrame, decimals: dict[str, dict[str, int]] |
     return wide[["row_id", "row_label", "stat"] + groups].reset_index(drop=True)
 
 
-def list_ard_outputs(shell: Any, ard_dir: Path) -> list[tuple[str, str]]:
+def list_ard_outputs(shell: Shell | None, ard_dir: Path) -> list[tuple[str, str]]:
     """``(output_id, title)`` of the outputs to show: ``tlf.yaml`` order, then other ARD files found.
 
     Titles are ``<number> - <title>`` from the shell's ``outputs``; ``ard/*.json`` files the shell
     does not list (other than ``analyses.json``, the analysis metadata) follow in name order,
     titled by their id. Without a shell, every ARD file present is listed.
 
-    >>> list_ard_outputs({"outputs": {"t2": {"number": "Table 2", "title": "Safety"}, "t1": {"title": "Efficacy"}}},
-    ...                  Path("/nowhere"))
+    >>> outputs = {"t2": {"number": "Table 2", "title": "Safety"}, "t1": {"title": "Efficacy"}}
+    >>> list_ard_outputs(Shell(Path("tlf.yaml"), {}, {}, {}, {}, outputs), Path("/nowhere"))
     [('t2', 'Table 2 - Safety'), ('t1', 'Efficacy')]
     """
-    outputs = shell.get("outputs") if isinstance(shell, dict) else None
-    if shell is not None and not isinstance(outputs, dict):
-        raise ConfigError("tlf.yaml: expected a mapping 'outputs' of output id -> shell")
-    listed: list[tuple[str, str]] = []
-    for output_id, spec in (outputs or {}).items():
-        spec = spec if isinstance(spec, dict) else {}
+    listed = []
+    for output_id, spec in (shell.outputs if shell is not None else {}).items():
         parts = [" ".join(str(spec.get(k) or "").split()) for k in ("number", "title")]
-        listed.append((str(output_id), " - ".join(p for p in parts if p) or str(output_id)))
+        listed.append((output_id, " - ".join(p for p in parts if p) or output_id))
     known = {output_id for output_id, _ in listed}
     found = sorted(p.stem for p in ard_dir.glob("*.json")) if ard_dir.is_dir() else []
     listed += [(stem, stem) for stem in found if stem not in known and stem not in ARD_METADATA_FILES]
@@ -457,28 +453,18 @@ def summarise_ard(ard: pd.DataFrame) -> dict[str, Any]:
             "groups": ", ".join(groups)}
 
 
-def shell_decimals(shell: Any, output_id: str) -> dict[str, dict[str, int]]:
-    """Decimals per statistic for each row id of one output, exactly as the tables compute them.
+def shell_decimals(shell: Shell | None, output_id: str) -> dict[str, dict[str, int]]:
+    """Decimals per statistic for each row id of one output (``""``: the output's), as the tables use.
 
-    Reads the shell through :meth:`pipeline.analysis.shell.Shell.decimals` (defaults, then the
-    output, then the row's precision and decimals).
-
-    >>> shell = {"defaults": {"decimals": {"mean": 1}}, "outputs": {"t": {"rows": [{"id": "age", "precision": 0}]}}}
+    >>> outputs = {"t": {"rows": [{"id": "age", "precision": 0}]}}
+    >>> shell = Shell(Path("tlf.yaml"), {"decimals": {"mean": 1}}, {}, {}, {}, outputs)
     >>> shell_decimals(shell, "t")["age"]["mean"], shell_decimals(shell, "t")[""]["mean"]
     (1, 1)
     """
-    if isinstance(shell, Shell):
-        view = shell
-    else:
-        outputs = shell.get("outputs") if isinstance(shell, dict) else None
-        defaults = shell.get("defaults") if isinstance(shell, dict) else None
-        view = Shell(Path("tlf.yaml"), defaults if isinstance(defaults, dict) else {}, {}, {}, {},
-                     outputs if isinstance(outputs, dict) else {})
-    if output_id not in view.outputs or not isinstance(view.outputs[output_id], dict):
+    if shell is None or output_id not in shell.outputs:
         return {}
-    rows = [r for r in view.outputs[output_id].get("rows") or [] if isinstance(r, dict) and r.get("id")]
-    out = {str(row["id"]): view.decimals(output_id, row) for row in rows}
-    out[""] = view.decimals(output_id)
+    out = {str(row["id"]): shell.decimals(output_id, row) for row in shell.outputs[output_id].get("rows") or []}
+    out[""] = shell.decimals(output_id)
     return out
 
 
@@ -493,16 +479,17 @@ def compute_display_table(shell: Shell, output_id: str, ard: pd.DataFrame) -> tu
     return columns, rows
 
 
-def section_ard(ard_dir: Path, shell: Any = None, tlf_dir: Path | None = None, tlf_shell: Shell | None = None) -> Section:
+def section_ard(ard_dir: Path, shell: Shell | None = None, tlf_dir: Path | None = None) -> Section:
     """The analysis results of every output (``tlf.yaml`` order) from ``ard/<id>.json``.
 
     An overview lists each output with its title and ARD counts; each output found then shows its
-    numbers rounded by the tables' own formatter: with the checked shell (``tlf_shell``) the very
+    numbers rounded by the tables' own formatter: for an output of the shell with rows, the very
     lines of the rendered table, else one row per statistic (the first ``ARD_HIGHLIGHT_ROWS``
     display rows, the full table being in ``tlf/<id>.html``). Outputs listed in ``tlf.yaml`` but
     without an ARD file are named as not run.
 
-    >>> section_ard(Path("/nowhere/ard"), {"outputs": {"table1": {"title": "Efficacy"}}}).notes
+    >>> shell = Shell(Path("tlf.yaml"), {}, {}, {}, {}, {"table1": {"title": "Efficacy"}})
+    >>> section_ard(Path("/nowhere/ard"), shell).notes
     ['ard/table1.json not found: the tables stage has not run.']
     """
     title = "Key analysis results (ARD)"
@@ -526,13 +513,13 @@ def section_ard(ard_dir: Path, shell: Any = None, tlf_dir: Path | None = None, t
         ard = pd.DataFrame(records)
         overview.append({"output": output_id, "title": name, **summarise_ard(ard), "status": "found"})
         columns: list[str] | None = None
-        if tlf_shell is not None and output_id in tlf_shell.outputs:
+        if shell is not None and "rows" in shell.outputs.get(output_id, {}):
             try:
-                columns, rows = compute_display_table(tlf_shell, output_id, ard)
+                columns, rows = compute_display_table(shell, output_id, ard)
             except (ConfigError, InputError, KeyError) as exc:
                 section.notes.append(f"{output_id}: shown per statistic, the table layout failed ({exc}).")
         if columns is None:
-            rows = compute_ard_display(ard, shell_decimals(tlf_shell or shell, output_id)).to_dict(orient="records")
+            rows = compute_ard_display(ard, shell_decimals(shell, output_id)).to_dict(orient="records")
         shown = rows[:ARD_HIGHLIGHT_ROWS]
         caption = f"{name} ({output_id})"
         if len(rows) > len(shown):

@@ -9,12 +9,10 @@ same inputs give the same bytes.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
 from pipeline.analysis.shell import load_shell
-from pipeline.common.errors import ConfigError
 from pipeline.common.io import write_text_atomic
 from pipeline.common.logs import get_logger
 from pipeline.common.study import StudyContext
@@ -28,20 +26,6 @@ from pipeline.report.sections import (Section, section_ard, section_findings, se
 log = get_logger("report")
 TEMPLATES_DIR = Path(__file__).resolve().parent / "templates"
 REPORT_NAME = "dq_report.html"
-
-
-def load_tlf_shell(ctx: StudyContext) -> dict[str, Any] | None:
-    """The study's ``tlf.yaml`` (output ids, numbers and titles), or None when the study has none.
-
-    >>> "table1" in load_tlf_shell(StudyContext.create("iscalimab-ln"))["outputs"]
-    True
-    """
-    if not (ctx.specs_dir / "tlf.yaml").exists():
-        return None
-    shell = ctx.spec("tlf")
-    if not isinstance(shell, dict):
-        raise ConfigError(f"{ctx.specs_dir / 'tlf.yaml'}: expected a mapping at the top level")
-    return shell
 
 
 def build_sections(ctx: StudyContext, previous: Path | None = None, keep_history: bool = False) -> list[Section]:
@@ -67,7 +51,7 @@ def build_sections(ctx: StudyContext, previous: Path | None = None, keep_history
         rotate_history(ctx.reports_dir, current_snapshot(inputs), ledger_text)
     baseline = previous if previous is not None else (kept if (kept / "findings.csv").exists() else None)
     where = str(previous) if previous is not None else "reports/history/previous/"
-    tlf_shell = load_tlf_shell(ctx)
+    shell = load_shell(ctx.specs_dir) if (ctx.specs_dir / "tlf.yaml").exists() else None
     return [
         section_run_summary(ctx.design, out, ctx.ingest_dir / "manifest.json"),
         section_ledger(ctx.ledger_path),
@@ -77,7 +61,7 @@ def build_sections(ctx: StudyContext, previous: Path | None = None, keep_history
         section_pictures(out, inputs),
         section_quarantine(ctx.quarantine_dir),
         section_findings(ctx.validation_dir),
-        section_ard(ctx.ard_dir, tlf_shell, ctx.tlf_dir, load_shell(ctx.specs_dir) if tlf_shell is not None else None),
+        section_ard(ctx.ard_dir, shell, ctx.tlf_dir),
         section_submission(ctx.submission_dir),
     ]
 

@@ -152,10 +152,13 @@ class _Builder:
         self.add(row.get("label", row_id), self.cells(row, row_id, first) if first else None, 0, HEADING)
         for item in rest:
             self.add(item["label"], self.cells(row, row_id, item), 1)
-        comparison = row.get("comparison_row")
-        compared = [g for (rid, g) in self.lookup if rid == comparison] if comparison else []
+        self.comparison_lines(row, row.get("comparison_row"), 1)
+
+    def comparison_lines(self, row: Mapping[str, Any], comparison_id: str | None, indent: int) -> None:
+        """The row's ``comparison_display`` lines, filled in for the groups compared (none: no lines)."""
+        compared = [g for (rid, g) in self.lookup if rid == comparison_id] if comparison_id else []
         for item in row.get("comparison_display") or [] if compared else []:
-            self.add(item["label"], self.cells(row, comparison, item, compared), 1)
+            self.add(item["label"], self.cells(row, comparison_id, item, compared), indent)
 
     def visit_rows(self, row: Mapping[str, Any]) -> None:
         """A by-visit model (``mmrm``): per visit a heading, the display items and the comparison."""
@@ -172,10 +175,7 @@ class _Builder:
             self.add(str(row.get("visit_labels", {}).get(visit, visit.title())), None, 1, HEADING)
             for item in items:
                 self.add(item["label"], self.cells(row, row_id, item), 2)
-            cmp_id = f"{comparison}@{visit}" if comparison else None
-            compared = [g for (rid, g) in self.lookup if rid == cmp_id] if cmp_id else []
-            for item in row.get("comparison_display") or [] if compared else []:
-                self.add(item["label"], self.cells(row, cmp_id, item, compared), 2)
+            self.comparison_lines(row, f"{comparison}@{visit}" if comparison else None, 2)
 
     def categorical_row(self, row: Mapping[str, Any]) -> None:
         prefix = f"{row['variable']}="
@@ -223,6 +223,11 @@ class _Builder:
             previous_group, previous_subject = group, subject
         if records.empty:
             self.add("No records to list.", (), 0, GROUP)
+
+
+# how a method's ARD rows become lines; any other method is one heading with its display items
+ROW_LAYOUTS = {"categorical_summary": _Builder.categorical_row, "soc_pt_counts": _Builder.soc_pt_rows,
+               "mmrm": _Builder.visit_rows}
 
 
 def source_note(shell: Shell, output_id: str) -> str:
@@ -326,17 +331,9 @@ def build_display(shell: Shell, output_id: str, ard: pd.DataFrame,
         headers = tuple(header_pattern.replace("{group}", g).replace(
             "{big_n}", format_stat("N", big_n[g], {"N": 0}, builder.missing)) for g in builder.groups)
         for row in output["rows"]:
-            method = row["method"]
-            if method == "categorical_summary":
-                builder.categorical_row(row)
-            elif method == "soc_pt_counts":
-                builder.soc_pt_rows(row)
-            elif method == "mmrm":
-                builder.visit_rows(row)
-            elif method == "listing":
+            if row["method"] == "listing":
                 raise ConfigError(f"{shell.where(output_id, row)}: method listing needs 'kind: listing' on the output")
-            else:
-                builder.simple_row(row)
+            ROW_LAYOUTS.get(row["method"], _Builder.simple_row)(builder, row)
         label_header = str(output.get("label_header", ""))
     lines = builder.lines
     while lines and lines[-1].kind == BLANK:
@@ -346,19 +343,10 @@ def build_display(shell: Shell, output_id: str, ard: pd.DataFrame,
     notes = ([period.footnote()] if period else []) + shell.estimand_footnotes(output_id)
     notes += [str(f) for f in output.get("footnotes") or ()]
     return Display(
-        output_id=output_id,
-        number=str(output.get("number", "")),
-        title=str(output["title"]),
-        population=f"{population}",
-        label_header=label_header,
-        column_headers=headers,
-        lines=tuple(lines),
+        output_id=output_id, number=str(output.get("number", "")), title=str(output["title"]),
+        population=str(population), label_header=label_header, column_headers=headers, lines=tuple(lines),
         footnotes=tuple(notes) + (source_note(shell, output_id),),
         top_left=str(shell.setting(output_id, "sponsor_line", "")),
-        second_left=str(shell.setting(output_id, "status_line", "")),
-        kind="listing" if is_listing else "table",
-        column_widths=widths,
-        column_align=aligns,
-        header_lines=header_lines(shell, output_id, run_info),
-        decimal_align=decimal_align,
-    )
+        second_left=str(shell.setting(output_id, "status_line", "")), kind="listing" if is_listing else "table",
+        column_widths=widths, column_align=aligns, header_lines=header_lines(shell, output_id, run_info),
+        decimal_align=decimal_align)

@@ -175,12 +175,10 @@ def build_rtf_pages(display: Display, settings: Mapping[str, Any] | None = None)
 
     header_texts = list(display.column_headers) if listing else [display.label_header or ""] + list(display.column_headers)
     header_height = max(_text_height(t, w) for t, w in zip(header_texts, char_widths))
-    header_row = RtfRow([
-        RtfCell(rtf_escape(text), edge,
-                RTF_ALIGN.get((display.column_align or ("left",) * len(edges))[k], "ql") if listing
-                else "ql" if k == 0 else "qc", bold=False,
-                border_top=True, border_bottom=True)
-        for k, (text, edge) in enumerate(zip(header_texts, edges))], header=True)
+    aligns = ([RTF_ALIGN.get(a, "ql") for a in (display.column_align or ("left",) * len(edges))] if listing
+              else ["ql"] + ["qc"] * (len(edges) - 1))
+    header_row = RtfRow([RtfCell(rtf_escape(text), edge, align, border_top=True, border_bottom=True)
+                         for text, edge, align in zip(header_texts, edges, aligns)], header=True)
 
     rows: list[RtfRow] = []
     heights: list[int] = []
@@ -190,7 +188,6 @@ def build_rtf_pages(display: Display, settings: Mapping[str, Any] | None = None)
             heights.append(_text_height(line.label, chars_per_line))
             continue
         if listing:
-            aligns = [RTF_ALIGN.get(a, "ql") for a in (display.column_align or ("left",) * len(edges))]
             cells = [RtfCell(rtf_escape(text), edge, align) for text, edge, align in zip(line.cells, edges, aligns)]
             heights.append(max(_text_height(t, w) for t, w in zip(line.cells, char_widths)))
         else:

@@ -214,6 +214,9 @@ def test_warning_gate_with_errors_only_is_reported_failed(tmp_path):
 
 
 def test_report_rounds_with_the_tables_formatter(tmp_path):
+    from pathlib import Path
+
+    from pipeline.analysis.shell import Shell
     from pipeline.report.sections import section_ard
     from pipeline.tlf.formatting import format_stat as tlf_format_stat
 
@@ -221,7 +224,8 @@ def test_report_rounds_with_the_tables_formatter(tmp_path):
                {"output_id": "t", "row_id": "rate", "row_label": "Rate", "group": "A", "stat": "pct", "value": 12.25},
                {"output_id": "t", "row_id": "ratio", "row_label": "Ratio", "group": "A", "stat": "gmr", "value": 0.36912}]
     write_json_atomic(tmp_path / "ard" / "t.json", records)
-    shell = {"defaults": {"decimals": {"pct": 1}}, "outputs": {"t": {"title": "T", "rows": [{"id": "ratio", "decimals": {"gmr": 3}}]}}}
+    shell = Shell(Path("tlf.yaml"), {"decimals": {"pct": 1}}, {}, {}, {},
+                  {"t": {"title": "T", "rows": [{"id": "ratio", "decimals": {"gmr": 3}}]}})
     rows = section_ard(tmp_path / "ard", shell).tables[1]["rows"]
     assert rows == [["cmp", "Comparison", "pvalue", "0.0021"], ["rate", "Rate", "pct", "12.3"],
                     ["ratio", "Ratio", "gmr", "0.369"]]

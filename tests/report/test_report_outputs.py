@@ -1,8 +1,11 @@
 """The report's ARD section and stage list follow the study's tlf.yaml and sources, not fixed ids."""
 
+from pathlib import Path
+
 import pandas as pd
 import pytest
 
+from pipeline.analysis.shell import Shell, check_shell
 from pipeline.common.errors import ConfigError
 from pipeline.common.io import write_json_atomic
 from pipeline.common.study import StudyContext
@@ -10,11 +13,17 @@ from pipeline.report.sections import (ARD_HIGHLIGHT_ROWS, compute_stage_status, 
                                       section_run_summary)
 from pipeline.report.stage import REPORT_NAME, run
 
-SHELL = {"outputs": {
+
+def shell(outputs, defaults=None):
+    """A shell of only outputs (unchecked: no rows, so the ARD is shown per statistic)."""
+    return Shell(Path("tlf.yaml"), defaults or {}, {}, {}, {}, outputs)
+
+
+SHELL = shell({
     "t_demog": {"number": "Table 14.2.01", "title": "Summary of demographic\n  characteristics"},
     "t_ae_overview": {"number": "Table 14.5.00", "title": "Overview of TEAEs"},
     "t_missing": {"title": "Never produced"},
-}}
+})
 
 
 def ard_records(output_id, row_ids, groups=("Placebo", "Xanomeline Low Dose")):
@@ -70,7 +79,7 @@ def test_ard_section_summarises_each_output_with_its_tlf_title(ard_dir):
 def test_a_long_output_shows_its_first_rows_and_says_how_many_there_are(tmp_path):
     rows = [f"pt{i:03d}" for i in range(ARD_HIGHLIGHT_ROWS + 10)]
     write_json_atomic(tmp_path / "ard" / "t_soc.json", ard_records("t_soc", rows))
-    section = section_ard(tmp_path / "ard", {"outputs": {"t_soc": {"title": "TEAE by SOC"}}})
+    section = section_ard(tmp_path / "ard", shell({"t_soc": {"title": "TEAE by SOC"}}))
     table = section.tables[1]
     assert table["title"] == f"TEAE by SOC (t_soc): first {ARD_HIGHLIGHT_ROWS} of {ARD_HIGHLIGHT_ROWS + 11} rows"
     assert len(table["rows"]) == ARD_HIGHLIGHT_ROWS
@@ -78,14 +87,14 @@ def test_a_long_output_shows_its_first_rows_and_says_how_many_there_are(tmp_path
 
 
 def test_no_ard_file_names_the_files_from_tlf_yaml(tmp_path):
-    section = section_ard(tmp_path / "ard", {"outputs": {"t_demog": {}, "t_ae": {}}})
+    section = section_ard(tmp_path / "ard", shell({"t_demog": {}, "t_ae": {}}))
     assert section.status == "not run"
     assert section.notes == ["ard/t_demog.json, ard/t_ae.json not found: the tables stage has not run."]
 
 
 def test_tlf_yaml_without_outputs_is_a_config_error(tmp_path):
-    with pytest.raises(ConfigError, match="tlf.yaml: expected a mapping 'outputs'"):
-        section_ard(tmp_path, {"outputs": ["t1"]})
+    with pytest.raises(ConfigError, match="tlf.yaml: outputs must be a non-empty mapping"):
+        section_ard(tmp_path, check_shell({"populations": {}, "treatment_columns": {}, "outputs": ["t1"]}))
 
 
 def test_simulate_is_not_applicable_when_sdtm_is_imported_and_tables_evidence_is_the_tlf_index(tmp_path):
