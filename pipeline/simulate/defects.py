@@ -1,8 +1,7 @@
 """Inject realistic data-entry defects into rendered site files and record each one.
 
-Every class in ``simulation.yaml: defects`` is applied to a random share of the eligible rows (at
-least ``min``); rows flagged ``_protected`` (records that decide the published endpoints) are only
-eligible for ``duplicate_row``, whose original stays intact. One defect per row.
+Each class of ``simulation.yaml: defects`` hits a random share (at least ``min``) of the eligible rows, one defect
+per row; ``_protected`` rows (those that decide the published endpoints) are only eligible for ``duplicate_row``.
 """
 
 from __future__ import annotations

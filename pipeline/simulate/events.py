@@ -44,6 +44,12 @@ SERIOUSNESS_COLUMNS = {"hospitalization": "sae_hosp", "life_threatening": "sae_l
 EVENT_KIND_PRIORITY = {"dw": 0, "sae": 1, "regular": 2, "pre": 3}
 
 
+def _numbered(frame: pd.DataFrame, order: list[str]) -> pd.DataFrame:
+    """``frame`` sorted by ``order`` (stable) with ``line``, the record's running number within its subject."""
+    out = frame.sort_values(order, kind="mergesort").reset_index(drop=True)
+    return out.assign(line=out.groupby("usubjid").cumcount() + 1)
+
+
 def compute_distinct_event_starts(usubjid: np.ndarray, preferred_term: np.ndarray, kind: np.ndarray,
                                   start: np.ndarray) -> np.ndarray:
     """Start dates made unique per subject and preferred term (the AE natural key USUBJID, AEDECOD, AESTDTC).
@@ -110,7 +116,6 @@ def build_ae_truth(subjects: pd.DataFrame, inputs: SimulationInputs) -> pd.DataF
         n_any = max(int(round(rate * len(idx))), len(must))
         others = rng.choice(np.setdiff1d(idx, must), size=n_any - len(must), replace=False)
         any_teae[np.union1d(must, others)] = True
-    # regular (non-serious) treatment-emergent events
     has_calib = np.isin(np.arange(len(rand)), np.concatenate([e["subj"].to_numpy() for e in events]))
     k = np.where(any_teae, rng.poisson(cal["teae_mean_extra_events"], len(rand)) + np.where(has_calib, 0, 1), 0)
     reg_subj = np.repeat(np.arange(len(rand)), k)
@@ -128,9 +133,8 @@ def build_ae_truth(subjects: pd.DataFrame, inputs: SimulationInputs) -> pd.DataF
         "first_dose_date", "eos_date", "last_infusion_date", "consent_date", "dw_date"))
     span = np.maximum((eos - d1).astype(int), 1)
     kind = ae["kind"].to_numpy()
-    # the published SAE counts are those of the Week 24 table: calibrated SAEs start within that
-    # period (calibration.key_events_within_days after first dose), so they hold for it and for
-    # the whole study
+    # calibrated SAEs start within calibration.key_events_within_days after first dose, so the published
+    # counts (those of the Week 24 table) hold for that period and for the whole study
     within = cal.get("key_events_within_days")
     if within is not None:
         span = np.where(kind == "sae", np.maximum(np.minimum(span, int(within) + 1), 1), span)
@@ -156,21 +160,18 @@ def build_ae_truth(subjects: pd.DataFrame, inputs: SimulationInputs) -> pd.DataF
         ae[column] = np.where(kind == "sae", np.where(has, "Y", "N"), None)
     severity = draw_by_share(rng, spec["severity_share"], m)
     severity = np.where(kind == "sae", rng.choice(["MODERATE", "SEVERE"], m, p=[0.4, 0.6]), severity)
-    severity = np.where(kind == "dw", rng.choice(["MODERATE", "SEVERE"], m, p=[0.6, 0.4]), severity)
-    ae["severity"] = severity
+    ae["severity"] = np.where(kind == "dw", rng.choice(["MODERATE", "SEVERE"], m, p=[0.6, 0.4]), severity)
     related = rng.random(m) < float(spec["related_share"])
     ae["relationship"] = np.where(related | (kind == "dw"), "RELATED", "NOT RELATED")
     on_treatment = (start >= d1) & (start <= last_inf)
     action = np.where(on_treatment, np.where(rng.random(m) < float(spec["interrupted_share"]), "DRUG INTERRUPTED",
                                              "DOSE NOT CHANGED"), "NOT APPLICABLE")
-    action = np.where(kind == "dw", "DRUG WITHDRAWN", np.where(kind == "pre", "NOT APPLICABLE", action))
-    ae["action"] = action
+    ae["action"] = np.where(kind == "dw", "DRUG WITHDRAWN", np.where(kind == "pre", "NOT APPLICABLE", action))
     sequelae = rng.random(m) < 0.03
     ae["outcome"] = np.where(ongoing, np.where(rng.random(m) < 0.5, "NOT RECOVERED/NOT RESOLVED", "RECOVERING/RESOLVING"),
                              np.where(sequelae, "RECOVERED/RESOLVED WITH SEQUELAE", "RECOVERED/RESOLVED"))
     ae["treatment_emergent"] = start >= d1
-    ae = ae.sort_values(["usubjid", "start_date", "kind", "llt"], kind="mergesort").reset_index(drop=True)
-    ae["line"] = ae.groupby("usubjid").cumcount() + 1
+    ae = _numbered(ae, ["usubjid", "start_date", "kind", "llt"])
     te = ae["treatment_emergent"]
     is_first_te = te & ~ae["usubjid"].where(te).duplicated()
     ae["protected"] = (ae["kind"].isin(["sae", "dw"]) | is_first_te).to_numpy()
@@ -235,16 +236,12 @@ def build_cm_truth(subjects: pd.DataFrame, ae: pd.DataFrame, inputs: SimulationI
     treat = treat[rng.random(len(treat)) < 0.25]
     if len(treat):  # the second ae_treatment medication (if any) treats infections
         meds = spec["ae_treatment"]
-        infection = (treat["soc_name"] == "Infections and infestations").to_numpy()
-        chosen = [meds[min(int(inf), len(meds) - 1)] for inf in infection]
+        chosen = [meds[min(int(inf), len(meds) - 1)] for inf in treat["soc_name"] == "Infections and infestations"]
         start = treat["start_date"].to_numpy(dtype="datetime64[D]")
         # two AEs treated with the same drug from the same day share one con-med record
         frames.append(_course(treat, chosen, start, 5, "AE", "ae").drop_duplicates(["usubjid", "drug", "start_date"]))
-    cm = pd.concat(frames, ignore_index=True)
-    cm = cm.sort_values(["usubjid", "start_date", "drug"], kind="mergesort").reset_index(drop=True)
-    cm["line"] = cm.groupby("usubjid").cumcount() + 1
-    codes = inputs.whodrug.set_index("drug_name")
-    cm["atc_code"] = cm["drug"].map(codes["atc_code"])
+    cm = _numbered(pd.concat(frames, ignore_index=True), ["usubjid", "start_date", "drug"])
+    cm["atc_code"] = cm["drug"].map(inputs.whodrug.set_index("drug_name")["atc_code"])
     cm["protected"] = (cm["kind"] == "rescue").to_numpy()
     return cm
 
@@ -298,11 +295,7 @@ def build_mh_truth(subjects: pd.DataFrame, inputs: SimulationInputs) -> pd.DataF
                                     "start_precision": precision, "ongoing": np.where(ended, "N", "Y"),
                                     "end_date": np.where(ended, end, np.datetime64("NaT")).astype("datetime64[ns]"), "biopsy_class": "",
                                     "order": 2 + i}))
-    mh = pd.concat(frames, ignore_index=True)
-    mh = mh.sort_values(["usubjid", "order"], kind="mergesort").reset_index(drop=True)
-    mh["line"] = mh.groupby("usubjid").cumcount() + 1
-    mh["protected"] = False
-    return mh
+    return _numbered(pd.concat(frames, ignore_index=True), ["usubjid", "order"]).assign(protected=False)
 
 
 def build_ds_truth(subjects: pd.DataFrame, inputs: SimulationInputs) -> pd.DataFrame:
@@ -477,7 +470,6 @@ def build_dv_truth(subjects: pd.DataFrame, visits: pd.DataFrame, inputs: Simulat
     start = first + pd.to_timedelta(offset, unit="D")
     rows["start_date"] = np.where((rows["at"] == "randomisation").to_numpy(), rand_date, start).astype("datetime64[ns]")
     rows["siteid"] = rows["usubjid"].map(info["siteid"])
-    rows = rows.sort_values(["usubjid", "start_date", "term_key"], kind="mergesort").reset_index(drop=True)
-    rows["line"] = rows.groupby("usubjid").cumcount() + 1
+    rows = _numbered(rows, ["usubjid", "start_date", "term_key"])
     rows["protected"] = True                      # deviations are not damaged by the defect injector
     return rows[DV_COLUMNS]

@@ -1,8 +1,5 @@
-"""Vectorised formatting of numbers, dates and times the way a site writes them.
-
-All functions take numpy/pandas arrays and return a ``numpy`` array of ``str`` (object dtype),
-never looping over rows in Python.
-"""
+"""Vectorised formatting of numbers, dates and times the way a site writes them: arrays in, ``numpy``
+object arrays of ``str`` out, never a Python loop over rows."""
 
 from __future__ import annotations
 
@@ -18,10 +15,7 @@ _TWO_DIGITS = np.array([f"{i:02d}" for i in range(100)], dtype=object)
 
 
 def compute_via_uniques(values, fn) -> np.ndarray:
-    """Apply an array function to the distinct values only, then spread the results back.
-
-    Exports repeat few distinct dates, times, codes and rounded numbers, so this is the main
-    speed-up of the simulator's formatting.
+    """Apply an array function to the distinct values only (exports repeat a few), then spread the results back.
 
     >>> compute_via_uniques(np.array([3, 1, 3, 3]), lambda u: u * 10).tolist()
     [30, 10, 30, 30]

@@ -89,13 +89,11 @@ def build_sledai_truth(subjects: pd.DataFrame, visits: pd.DataFrame, labs: pd.Da
         if deficit == 0:
             continue
         rows = np.flatnonzero(arm_rows)
-        cand = []
-        for testcd in adjustable:
-            present = flags[testcd].to_numpy()[rows]
-            primary = is_pr[rows]
-            sign = np.where(primary, np.where(present, -1, 1), np.where(present, 1, -1))
-            cand.append(pd.DataFrame({"row": rows, "testcd": testcd, "weight": weights[testcd], "sign": sign}))
-        chosen = compute_toggles_for_sum(deficit, pd.concat(cand, ignore_index=True), rng)
+        # switching an item on at the primary visit (or off at baseline) raises the change
+        cand = pd.concat([pd.DataFrame({"row": rows, "testcd": testcd, "weight": weights[testcd],
+                                        "sign": np.where(is_pr[rows] == flags[testcd].to_numpy()[rows], -1, 1)})
+                          for testcd in adjustable], ignore_index=True)
+        chosen = compute_toggles_for_sum(deficit, cand, rng)
         for testcd, part in chosen.groupby("testcd"):
             col = flags.columns.get_loc(testcd)
             flags.iloc[part["row"].to_numpy(), col] = ~flags.iloc[part["row"].to_numpy(), col].to_numpy()
