@@ -148,8 +148,7 @@ def inject_defects(files: list[RawFile], spec: dict, rng: np.random.Generator) -
         return f.dialect.numbers(value, np.where(value >= 100, 0, 2))
 
     def wrong_total(f, pos):
-        total = pd.to_numeric(f.frame[f.dialect.column(f.form, "total")].iloc[pos], errors="coerce")
-        total = total.to_numpy(dtype=float)
+        total = pd.to_numeric(f.frame[f.dialect.column(f.form, "total")].iloc[pos], errors="coerce").to_numpy(float)
         step = rng.choice([-4, -2, -1, 1, 2, 4], len(pos))
         step = np.where(total + step < 0, np.abs(step), step)
         return f.dialect.numbers(total + step, 0)

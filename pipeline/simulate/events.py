@@ -32,8 +32,7 @@ def derive_vars_key_dates(subjects: pd.DataFrame, visits: pd.DataFrame, ex: pd.D
     lv = out["last_visit_date"].to_numpy(dtype="datetime64[D]")
     eos = np.where(out["completed_study"] | out["screen_failure"], lv, lv + rng.integers(1, 15, n) * DAY)
     early_dw = (out["early_leaver"] & out["drug_withdrawn"]).to_numpy()
-    eos = np.where(early_dw, np.maximum(lv, dw_date + rng.integers(7, 22, n) * DAY), eos)
-    out["eos_date"] = eos
+    out["eos_date"] = np.where(early_dw, np.maximum(lv, dw_date + rng.integers(7, 22, n) * DAY), eos)
     return out
 
 
@@ -351,9 +350,8 @@ def build_ex_truth(subjects: pd.DataFrame, visits: pd.DataFrame, inputs: Simulat
     """
     rng = rng_for(inputs.seed, "ex")
     dosing = inputs.design["dosing"]
-    days = set(dosing["infusion_days"])
     per_kg = {a["armcd"]: float(a["dose_per_kg"]) for a in inputs.design["arms"]}
-    inf_visits = inputs.visits.loc[inputs.visits["day"].isin(days), "visitnum"]
+    inf_visits = inputs.visits.loc[inputs.visits["day"].isin(dosing["infusion_days"]), "visitnum"]
     rand = subjects[subjects["randomised"]]
     ex = visits[visits["visitnum"].isin(inf_visits)].merge(
         rand[["usubjid", "siteid", "armcd", "weight_kg", "last_infusion_visitnum"]], on="usubjid")
@@ -368,8 +366,7 @@ def build_ex_truth(subjects: pd.DataFrame, visits: pd.DataFrame, inputs: Simulat
     ex["interrupted"] = np.where(interrupted, "Y", "N")
     ex["dosing_weight"] = ex["weight_kg"].round(1)
     ex["dose"] = np.round(ex["armcd"].map(per_kg).to_numpy(dtype=float) * ex["dosing_weight"].to_numpy(), 1)
-    first = ex.groupby("usubjid")["visitnum"].transform("min")
-    ex["protected"] = (ex["visitnum"] == first).to_numpy()
+    ex["protected"] = (ex["visitnum"] == ex.groupby("usubjid")["visitnum"].transform("min")).to_numpy()
     return ex[["usubjid", "siteid", "visitnum", "visit", "date", "start_min", "end_min", "dosing_weight",
                "dose", "interrupted", "protected"]]
 
@@ -384,16 +381,15 @@ def build_vs_truth(subjects: pd.DataFrame, visits: pd.DataFrame, sledai: pd.Data
     (71, True)
     """
     rng = rng_for(inputs.seed, "vs")
-    sched = set(inputs.design["schedule"]["vs"])
-    height_at = set(inputs.design["schedule"]["height_at"])
-    vs = visits[visits["visit"].isin(sched)].merge(
+    schedule = inputs.design["schedule"]
+    vs = visits[visits["visit"].isin(schedule["vs"])].merge(
         subjects[["usubjid", "siteid", "height_cm", "weight_kg"]], on="usubjid")
     vs = vs.sort_values(["usubjid", "visitnum"], kind="mergesort").reset_index(drop=True)
     n = len(vs)
     codes, idx = np.unique(vs["usubjid"].to_numpy(), return_inverse=True)
     sbp_bl = rng.normal(130, 14, len(codes))[idx]
     dbp_bl = rng.normal(82, 9, len(codes))[idx]
-    vs["height"] = np.where(vs["visit"].isin(height_at), vs["height_cm"], np.nan)
+    vs["height"] = np.where(vs["visit"].isin(schedule["height_at"]), vs["height_cm"], np.nan)
     weight = vs["weight_kg"].to_numpy() * np.exp(rng.normal(0, 0.012, n))
     vs["weight"] = np.where(vs["visit"] == inputs.baseline_visit, vs["weight_kg"], np.round(weight, 1))
     vs["sbp"] = np.rint(sbp_bl + rng.normal(0, 8, n))
@@ -402,9 +398,8 @@ def build_vs_truth(subjects: pd.DataFrame, visits: pd.DataFrame, sledai: pd.Data
     temp = rng.normal(36.7, 0.25, n).clip(35.8, 37.6)
     fever_item = inputs.sim["sledai"].get("fever_item")  # the instrument's Fever item (simulation.yaml)
     if fever_item is not None and fever_item in sledai:
-        fever = sledai[["usubjid", "visitnum", fever_item]]
-        merged = vs[["usubjid", "visitnum"]].merge(fever, on=["usubjid", "visitnum"], how="left")
-        has_fever = merged[fever_item].eq(True).to_numpy()
+        keys = ["usubjid", "visitnum"]
+        has_fever = vs[keys].merge(sledai[[*keys, fever_item]], on=keys, how="left")[fever_item].eq(True).to_numpy()
         temp = np.where(has_fever, float(inputs.sim["sledai"]["fever_temperature"]) + rng.normal(0, 0.2, n), temp)
     vs["temperature"] = np.round(temp, 1)
     vs["protected"] = False

@@ -224,11 +224,10 @@ def build_lab_truth(subjects: pd.DataFrame, visits: pd.DataFrame, inputs: Simula
     sim = inputs.sim
     lab = sim["lab"]
     rng = rng_for(inputs.seed, "labs")
-    schedule = set(inputs.design["schedule"]["lab"])
     primary_visit = inputs.design["endpoints"]["primary_visit"]
     primary_day = int(inputs.visits.set_index("visit").loc[primary_visit, "day"])
     baseline_visit = inputs.baseline_visit
-    sv = visits[visits["visit"].isin(schedule)].merge(
+    sv = visits[visits["visit"].isin(inputs.design["schedule"]["lab"])].merge(
         subjects[["usubjid", "siteid", "armcd", "randomised", "sex", "black", "birth_date", "log_upcr_bl",
                   "log_upcr_ratio", "crr_responder", "ie_failed", "primary_sample"]], on="usubjid")
     sv = sv.sort_values(["usubjid", "visitnum"], kind="mergesort").reset_index(drop=True)
@@ -316,7 +315,6 @@ def build_lab_truth(subjects: pd.DataFrame, visits: pd.DataFrame, inputs: Simula
 def _site_unit_tables(siteid: pd.Series, tests: list[str], inputs: SimulationInputs) -> tuple[np.ndarray, np.ndarray]:
     """Per row and test: the factor from canonical to the site's unit (NaN = not reported) and decimals."""
     profiles = inputs.sim["lab"]["unit_profiles"]
-    dialects = inputs.sim["site_dialects"]
     names = list(profiles)
     fac_table = np.full((len(names), len(tests)), np.nan)
     dec_table = np.zeros((len(names), len(tests)), dtype=int)
@@ -326,6 +324,6 @@ def _site_unit_tables(siteid: pd.Series, tests: list[str], inputs: SimulationInp
                 raise ConfigError(f"{inputs.sim_path}: lab.unit_profiles.{name}.{test} is not a lab.canonical test")
             fac_table[i, tests.index(test)] = float(fac)
             dec_table[i, tests.index(test)] = int(dec)
-    site_profile = siteid.map({str(s): dialects[str(s)]["lab_units"] for s in dialects})
+    site_profile = siteid.map({str(s): d["lab_units"] for s, d in inputs.sim["site_dialects"].items()})
     p_code = pd.Categorical(site_profile, categories=names).codes
     return fac_table[p_code], dec_table[p_code]

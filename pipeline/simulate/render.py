@@ -125,8 +125,7 @@ class SiteDialect:
         return out
 
     def language_text(self, table: dict[str, str]) -> str:
-        lang = self.spec["language"]
-        return table.get(lang) or table["en"]
+        return table.get(self.spec["language"]) or table["en"]
 
 
 def _form_columns(form: str, rows: pd.DataFrame, d: SiteDialect, meta: dict[str, Any]) -> dict[str, Any]:

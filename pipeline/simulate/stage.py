@@ -199,11 +199,8 @@ def simulate(raw_dir: Path, inputs: SimulationInputs) -> dict:
     subjects = truth["subjects"]
     sites = inputs.sites.set_index("siteid")
     manifest = {
-        "generator": f"pipeline.simulate {GENERATOR_VERSION}",
-        "study": inputs.design["study"]["slug"],
-        "studyid": inputs.studyid,
-        "seed": inputs.seed,
-        "subjects": int(subjects["randomised"].sum()),
+        "generator": f"pipeline.simulate {GENERATOR_VERSION}", "study": inputs.design["study"]["slug"],
+        "studyid": inputs.studyid, "seed": inputs.seed, "subjects": int(subjects["randomised"].sum()),
         "screen_failures": int(subjects["screen_failure"].sum()),
         "arms": {k: int(v) for k, v in inputs.n_by_arm.items()},
         "sites": {s: {"country": sites.loc[s, "country"], "format": inputs.sim["site_dialects"][s]["format"],

@@ -79,8 +79,7 @@ def build_unscheduled_visits(subjects: pd.DataFrame, visits: pd.DataFrame, input
         return pd.DataFrame(columns=columns)
     rng = rng_for(inputs.seed, "unscheduled_visits")
     increment = float(inputs.design.get("unscheduled_visit_increment", 0.01))
-    randomised = subjects[subjects["randomised"]].sort_values("usubjid")
-    ids = randomised["usubjid"].to_numpy()
+    ids = np.sort(subjects.loc[subjects["randomised"], "usubjid"].to_numpy())
     chosen = ids[rng.random(len(ids)) < float(spec["subject_share"])]
     second = chosen[rng.random(len(chosen)) < float(spec.get("second_visit_share", 0))]
     last = subjects.set_index("usubjid")["last_visitnum"]
