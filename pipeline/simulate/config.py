@@ -191,8 +191,6 @@ def _check_sim(sim: Any, path: Path, design: dict[str, Any], instrument: dict[st
             raise ConfigError(f"{path}: sledai.fever_item needs sledai.fever_temperature (VS temperature with fever)")
 
 
-
-
 def load_simulation_inputs(ctx, seed: int | None = None, subjects: int | None = None) -> SimulationInputs:
     """Read study.yaml, simulation.yaml, the SLEDAI instrument and the bundled dictionaries.
 
@@ -212,14 +210,12 @@ def load_simulation_inputs(ctx, seed: int | None = None, subjects: int | None = 
     n_by_arm, n_default = _arm_sizes(design, subjects, ctx.specs_dir / "study.yaml")
     n_sf = int(round(sim["screen_failures"] * sum(n_by_arm.values()) / sum(n_default.values())))
     meddra, whodrug = (load_dictionary(ctx.standards_dir, name) for name in ("meddra-mini", "whodrug-mini"))
-    llts = set(meddra["llt_name"])
+    llts, drugs = set(meddra["llt_name"]), set(whodrug["drug_name"])
     for entry in sim["adverse_events"]["catalogue"]:
         if entry["llt"] not in llts:
             raise ConfigError(f"{sim_path}: adverse_events.catalogue term '{entry['llt']}' is not an LLT of meddra-mini.tsv")
-    drugs = set(whodrug["drug_name"])
-    cms = sim["concomitant_medications"]
     for group in ("standard_of_care", "rescue", "ae_treatment"):
-        for med in cms.get(group, []):
+        for med in sim["concomitant_medications"].get(group, []):
             if med["drug"] not in drugs:
                 raise ConfigError(f"{sim_path}: concomitant_medications.{group} drug '{med['drug']}' is not in whodrug-mini.tsv")
     return SimulationInputs(design=design, sim=sim, instrument=instrument, meddra=meddra, whodrug=whodrug,

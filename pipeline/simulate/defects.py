@@ -1,8 +1,7 @@
 """Inject realistic data-entry defects into rendered site files and record each one.
 
-Every class in ``simulation.yaml: defects`` is applied to a random share of the eligible rows (at
-least ``min``); rows flagged ``_protected`` (records that decide the published endpoints) are only
-eligible for ``duplicate_row``, whose original stays intact. One defect per row.
+Each class of ``simulation.yaml: defects`` hits a random share (at least ``min``) of the eligible rows, one defect
+per row; ``_protected`` rows (those that decide the published endpoints) are only eligible for ``duplicate_row``.
 """
 
 from __future__ import annotations
@@ -149,8 +148,7 @@ def inject_defects(files: list[RawFile], spec: dict, rng: np.random.Generator) -
         return f.dialect.numbers(value, np.where(value >= 100, 0, 2))
 
     def wrong_total(f, pos):
-        total = pd.to_numeric(f.frame[f.dialect.column(f.form, "total")].iloc[pos], errors="coerce")
-        total = total.to_numpy(dtype=float)
+        total = pd.to_numeric(f.frame[f.dialect.column(f.form, "total")].iloc[pos], errors="coerce").to_numpy(float)
         step = rng.choice([-4, -2, -1, 1, 2, 4], len(pos))
         step = np.where(total + step < 0, np.abs(step), step)
         return f.dialect.numbers(total + step, 0)

@@ -32,13 +32,8 @@ def derive_vars_key_dates(subjects: pd.DataFrame, visits: pd.DataFrame, ex: pd.D
     lv = out["last_visit_date"].to_numpy(dtype="datetime64[D]")
     eos = np.where(out["completed_study"] | out["screen_failure"], lv, lv + rng.integers(1, 15, n) * DAY)
     early_dw = (out["early_leaver"] & out["drug_withdrawn"]).to_numpy()
-    eos = np.where(early_dw, np.maximum(lv, dw_date + rng.integers(7, 22, n) * DAY), eos)
-    out["eos_date"] = eos
+    out["eos_date"] = np.where(early_dw, np.maximum(lv, dw_date + rng.integers(7, 22, n) * DAY), eos)
     return out
-
-
-def _meddra_lookup(inputs: SimulationInputs) -> pd.DataFrame:
-    return inputs.meddra.drop_duplicates("llt_name").set_index("llt_name")
 
 
 SERIOUSNESS_COLUMNS = {"hospitalization": "sae_hosp", "life_threatening": "sae_life", "medically_important": "sae_mie"}
@@ -48,14 +43,18 @@ SERIOUSNESS_COLUMNS = {"hospitalization": "sae_hosp", "life_threatening": "sae_l
 EVENT_KIND_PRIORITY = {"dw": 0, "sae": 1, "regular": 2, "pre": 3}
 
 
+def _numbered(frame: pd.DataFrame, order: list[str]) -> pd.DataFrame:
+    """``frame`` sorted by ``order`` (stable) with ``line``, the record's running number within its subject."""
+    out = frame.sort_values(order, kind="mergesort").reset_index(drop=True)
+    return out.assign(line=out.groupby("usubjid").cumcount() + 1)
+
+
 def compute_distinct_event_starts(usubjid: np.ndarray, preferred_term: np.ndarray, kind: np.ndarray,
                                   start: np.ndarray) -> np.ndarray:
     """Start dates made unique per subject and preferred term (the AE natural key USUBJID, AEDECOD, AESTDTC).
 
-    Independent draws give some subjects the same term twice on one day (about 2 per 1,000
-    subjects). The event of lower priority (``EVENT_KIND_PRIORITY``) moves one day: later, or
-    earlier for a pre-treatment event so it stays before the first dose. No random draw is used, so
-    a simulation without such pairs is unchanged.
+    Of two events on one day the one of lower priority (``EVENT_KIND_PRIORITY``) moves a day later
+    (a pre-treatment event earlier); no random draw, so a simulation without such pairs is unchanged.
 
     >>> day = np.datetime64("2024-01-10")
     >>> compute_distinct_event_starts(np.array(["A", "A", "A", "B"]), np.array(["Flu"] * 4),
@@ -90,6 +89,9 @@ def build_ae_truth(subjects: pd.DataFrame, inputs: SimulationInputs) -> pd.DataF
     rng = rng_for(inputs.seed, "ae")
     catalogue = pd.DataFrame(spec["catalogue"]).reindex(columns=["llt", "weight", "serious", "arms"])
     catalogue["serious"] = catalogue["serious"].eq(True)
+    regular_pool = catalogue[catalogue["weight"] > 0]
+    p = regular_pool["weight"].to_numpy(dtype=float)
+    wterms = [t for t in spec["withdrawal_terms"] if t in set(regular_pool["llt"])]
     rand = subjects[subjects["randomised"]].reset_index(drop=True)
     rate = float(inputs.design["endpoints"].get("any_ae_rate_target", 0.9))
     events = []
@@ -108,17 +110,13 @@ def build_ae_truth(subjects: pd.DataFrame, inputs: SimulationInputs) -> pd.DataF
             terms[0] = special[0]
         events.append(pd.DataFrame({"subj": owners, "llt": terms, "kind": "sae"}))
         dw = idx[rand.loc[idx, "drug_withdrawn"].to_numpy()]
-        wterms = [t for t in spec["withdrawal_terms"] if t in set(catalogue.loc[catalogue["weight"] > 0, "llt"])]
         events.append(pd.DataFrame({"subj": dw, "llt": rng.choice(wterms, len(dw)), "kind": "dw"}))
         must = np.union1d(sae_subj, dw)
         n_any = max(int(round(rate * len(idx))), len(must))
         others = rng.choice(np.setdiff1d(idx, must), size=n_any - len(must), replace=False)
         any_teae[np.union1d(must, others)] = True
-    # regular (non-serious) treatment-emergent events
     has_calib = np.isin(np.arange(len(rand)), np.concatenate([e["subj"].to_numpy() for e in events]))
     k = np.where(any_teae, rng.poisson(cal["teae_mean_extra_events"], len(rand)) + np.where(has_calib, 0, 1), 0)
-    regular_pool = catalogue[catalogue["weight"] > 0]
-    p = regular_pool["weight"].to_numpy(dtype=float)
     reg_subj = np.repeat(np.arange(len(rand)), k)
     events.append(pd.DataFrame({"subj": reg_subj, "llt": rng.choice(regular_pool["llt"].to_numpy(), len(reg_subj), p=p / p.sum()),
                                 "kind": "regular"}))
@@ -130,23 +128,20 @@ def build_ae_truth(subjects: pd.DataFrame, inputs: SimulationInputs) -> pd.DataF
     ae = ae.join(rand[["usubjid", "siteid", "consent_date", "first_dose_date", "last_infusion_date", "eos_date", "dw_date"]],
                  on="subj")
     m = len(ae)
-    d1 = ae["first_dose_date"].to_numpy(dtype="datetime64[D]")
-    eos = ae["eos_date"].to_numpy(dtype="datetime64[D]")
-    last_inf = ae["last_infusion_date"].to_numpy(dtype="datetime64[D]")
+    d1, eos, last_inf, consent, dw_date = (ae[c].to_numpy(dtype="datetime64[D]") for c in (
+        "first_dose_date", "eos_date", "last_infusion_date", "consent_date", "dw_date"))
     span = np.maximum((eos - d1).astype(int), 1)
     kind = ae["kind"].to_numpy()
-    # the published SAE counts are those of the Week 24 table: calibrated SAEs start within that
-    # period (calibration.key_events_within_days after first dose), so they hold for it and for
-    # the whole study
+    # calibrated SAEs start within calibration.key_events_within_days after first dose, so the published
+    # counts (those of the Week 24 table) hold for that period and for the whole study
     within = cal.get("key_events_within_days")
     if within is not None:
         span = np.where(kind == "sae", np.maximum(np.minimum(span, int(within) + 1), 1), span)
     start = d1 + np.floor(rng.random(m) * span).astype(int) * DAY
-    start = np.where(kind == "dw", ae["dw_date"].to_numpy(dtype="datetime64[D]"), start)
-    consent = ae["consent_date"].to_numpy(dtype="datetime64[D]")
+    start = np.where(kind == "dw", dw_date, start)
     pre_span = np.maximum((d1 - consent).astype(int), 1)
     start = np.where(kind == "pre", consent + np.floor(rng.random(m) * pre_span).astype(int) * DAY, start)
-    coding = _meddra_lookup(inputs)
+    coding = inputs.meddra.drop_duplicates("llt_name").set_index("llt_name")
     start = compute_distinct_event_starts(ae["usubjid"].to_numpy(), ae["llt"].map(coding["pt_name"]).to_numpy(),
                                           kind, start)
     duration = np.maximum(1, np.rint(np.exp(rng.normal(np.log(spec["duration_days"]["median"]),
@@ -164,42 +159,41 @@ def build_ae_truth(subjects: pd.DataFrame, inputs: SimulationInputs) -> pd.DataF
         ae[column] = np.where(kind == "sae", np.where(has, "Y", "N"), None)
     severity = draw_by_share(rng, spec["severity_share"], m)
     severity = np.where(kind == "sae", rng.choice(["MODERATE", "SEVERE"], m, p=[0.4, 0.6]), severity)
-    severity = np.where(kind == "dw", rng.choice(["MODERATE", "SEVERE"], m, p=[0.6, 0.4]), severity)
-    ae["severity"] = severity
+    ae["severity"] = np.where(kind == "dw", rng.choice(["MODERATE", "SEVERE"], m, p=[0.6, 0.4]), severity)
     related = rng.random(m) < float(spec["related_share"])
     ae["relationship"] = np.where(related | (kind == "dw"), "RELATED", "NOT RELATED")
     on_treatment = (start >= d1) & (start <= last_inf)
     action = np.where(on_treatment, np.where(rng.random(m) < float(spec["interrupted_share"]), "DRUG INTERRUPTED",
                                              "DOSE NOT CHANGED"), "NOT APPLICABLE")
-    action = np.where(kind == "dw", "DRUG WITHDRAWN", np.where(kind == "pre", "NOT APPLICABLE", action))
-    ae["action"] = action
+    ae["action"] = np.where(kind == "dw", "DRUG WITHDRAWN", np.where(kind == "pre", "NOT APPLICABLE", action))
     sequelae = rng.random(m) < 0.03
     ae["outcome"] = np.where(ongoing, np.where(rng.random(m) < 0.5, "NOT RECOVERED/NOT RESOLVED", "RECOVERING/RESOLVING"),
                              np.where(sequelae, "RECOVERED/RESOLVED WITH SEQUELAE", "RECOVERED/RESOLVED"))
     ae["treatment_emergent"] = start >= d1
-    ae = ae.sort_values(["usubjid", "start_date", "kind", "llt"], kind="mergesort").reset_index(drop=True)
-    ae["line"] = ae.groupby("usubjid").cumcount() + 1
+    ae = _numbered(ae, ["usubjid", "start_date", "kind", "llt"])
     te = ae["treatment_emergent"]
     is_first_te = te & ~ae["usubjid"].where(te).duplicated()
     ae["protected"] = (ae["kind"].isin(["sae", "dw"]) | is_first_te).to_numpy()
     # partial start dates on a few non-key events whose month is after the first-dose month
-    d1s = pd.to_datetime(ae["first_dose_date"])
-    st = pd.to_datetime(ae["start_date"])
-    later_month = (st.dt.year * 12 + st.dt.month) > (d1s.dt.year * 12 + d1s.dt.month)
-    partial = later_month.to_numpy() & ~ae["protected"].to_numpy() & (rng.random(len(ae)) < float(spec["partial_start_share"]))
+    start_month = ae["start_date"].to_numpy(dtype="datetime64[M]")
+    later_month = start_month > ae["first_dose_date"].to_numpy(dtype="datetime64[M]")
+    partial = later_month & ~ae["protected"].to_numpy() & (rng.random(len(ae)) < float(spec["partial_start_share"]))
     # a month-only start must stay unique among the subject's events of the same preferred term
-    same_month = ae.assign(pt=ae["llt"].map(coding["pt_name"]), ym=st.dt.year * 12 + st.dt.month)
+    same_month = ae.assign(pt=ae["llt"].map(coding["pt_name"]), ym=start_month)
     partial &= ~same_month.duplicated(["usubjid", "pt", "ym"], keep=False).to_numpy()
     ae["start_precision"] = np.where(partial, "M", "D")
     ae = ae.join(coding, on="llt")
     return ae.drop(columns=["subj", "consent_date", "dw_date"])
 
 
-def _first_choices(meds: list[dict]) -> dict[str, list]:
-    """Drug columns of one record per medication, with its first verbatim and dose."""
-    return {"drug": [m["drug"] for m in meds], "medication": [m["verbatim"][0] for m in meds],
-            "dose": [float(m["dose"][0]) for m in meds], "dose_unit": [m["unit"] for m in meds],
-            "route": [m["route"] for m in meds], "frequency": [m["frequency"] for m in meds]}
+def _course(who: pd.DataFrame, meds: list[dict], start: np.ndarray, days: int, indication, kind: str) -> pd.DataFrame:
+    """One ended con-med record per row of ``who``: its medication's first verbatim and dose, ``days`` long."""
+    return pd.DataFrame({
+        "usubjid": who["usubjid"].to_numpy(), "siteid": who["siteid"].to_numpy(), "drug": [m["drug"] for m in meds],
+        "medication": [m["verbatim"][0] for m in meds], "dose": [float(m["dose"][0]) for m in meds],
+        "dose_unit": [m["unit"] for m in meds], "route": [m["route"] for m in meds],
+        "frequency": [m["frequency"] for m in meds], "start_date": start, "start_precision": "D",
+        "end_date": start + days * DAY, "ongoing": "N", "indication": indication, "kind": kind})
 
 
 def build_cm_truth(subjects: pd.DataFrame, ae: pd.DataFrame, inputs: SimulationInputs) -> pd.DataFrame:
@@ -234,34 +228,19 @@ def build_cm_truth(subjects: pd.DataFrame, ae: pd.DataFrame, inputs: SimulationI
             "indication": med["indication"], "kind": "soc"}))
     rescue = rand[rand["rescue"]]
     if len(rescue):
-        n = len(rescue)
-        pick = rng.integers(0, len(spec["rescue"]), n)
-        meds = [spec["rescue"][i] for i in pick]
-        d1 = rescue["first_dose_date"].to_numpy(dtype="datetime64[D]")
-        start = d1 + rng.integers(85, 150, n) * DAY
-        frames.append(pd.DataFrame({
-            "usubjid": rescue["usubjid"].to_numpy(), "siteid": rescue["siteid"].to_numpy(), **_first_choices(meds),
-            "start_date": start, "start_precision": "D", "end_date": start + 14 * DAY, "ongoing": "N",
-            "indication": [m["indication"] for m in meds], "kind": "rescue"}))
+        meds = [spec["rescue"][i] for i in rng.integers(0, len(spec["rescue"]), len(rescue))]
+        start = rescue["first_dose_date"].to_numpy(dtype="datetime64[D]") + rng.integers(85, 150, len(rescue)) * DAY
+        frames.append(_course(rescue, meds, start, 14, [m["indication"] for m in meds], "rescue"))
     treat = ae[(ae["kind"] == "regular") & (ae["start_precision"] == "D")]
     treat = treat[rng.random(len(treat)) < 0.25]
-    if len(treat):
-        infection = (treat["soc_name"] == "Infections and infestations").to_numpy()
+    if len(treat):  # the second ae_treatment medication (if any) treats infections
         meds = spec["ae_treatment"]
-        chosen = [meds[1] if inf else meds[0] for inf in infection] if len(meds) > 1 else [meds[0]] * len(treat)
-        n = len(treat)
+        chosen = [meds[min(int(inf), len(meds) - 1)] for inf in treat["soc_name"] == "Infections and infestations"]
         start = treat["start_date"].to_numpy(dtype="datetime64[D]")
-        frames.append(pd.DataFrame({
-            "usubjid": treat["usubjid"].to_numpy(), "siteid": treat["siteid"].to_numpy(), **_first_choices(chosen),
-            "start_date": start, "start_precision": "D", "end_date": start + 5 * DAY, "ongoing": "N",
-            "indication": "AE", "kind": "ae"})
-            # two AEs treated with the same drug from the same day share one con-med record
-            .drop_duplicates(["usubjid", "drug", "start_date"]))
-    cm = pd.concat(frames, ignore_index=True)
-    cm = cm.sort_values(["usubjid", "start_date", "drug"], kind="mergesort").reset_index(drop=True)
-    cm["line"] = cm.groupby("usubjid").cumcount() + 1
-    codes = inputs.whodrug.set_index("drug_name")
-    cm["atc_code"] = cm["drug"].map(codes["atc_code"])
+        # two AEs treated with the same drug from the same day share one con-med record
+        frames.append(_course(treat, chosen, start, 5, "AE", "ae").drop_duplicates(["usubjid", "drug", "start_date"]))
+    cm = _numbered(pd.concat(frames, ignore_index=True), ["usubjid", "start_date", "drug"])
+    cm["atc_code"] = cm["drug"].map(inputs.whodrug.set_index("drug_name")["atc_code"])
     cm["protected"] = (cm["kind"] == "rescue").to_numpy()
     return cm
 
@@ -315,11 +294,7 @@ def build_mh_truth(subjects: pd.DataFrame, inputs: SimulationInputs) -> pd.DataF
                                     "start_precision": precision, "ongoing": np.where(ended, "N", "Y"),
                                     "end_date": np.where(ended, end, np.datetime64("NaT")).astype("datetime64[ns]"), "biopsy_class": "",
                                     "order": 2 + i}))
-    mh = pd.concat(frames, ignore_index=True)
-    mh = mh.sort_values(["usubjid", "order"], kind="mergesort").reset_index(drop=True)
-    mh["line"] = mh.groupby("usubjid").cumcount() + 1
-    mh["protected"] = False
-    return mh
+    return _numbered(pd.concat(frames, ignore_index=True), ["usubjid", "order"]).assign(protected=False)
 
 
 def build_ds_truth(subjects: pd.DataFrame, inputs: SimulationInputs) -> pd.DataFrame:
@@ -375,9 +350,8 @@ def build_ex_truth(subjects: pd.DataFrame, visits: pd.DataFrame, inputs: Simulat
     """
     rng = rng_for(inputs.seed, "ex")
     dosing = inputs.design["dosing"]
-    days = set(dosing["infusion_days"])
     per_kg = {a["armcd"]: float(a["dose_per_kg"]) for a in inputs.design["arms"]}
-    inf_visits = inputs.visits.loc[inputs.visits["day"].isin(days), "visitnum"]
+    inf_visits = inputs.visits.loc[inputs.visits["day"].isin(dosing["infusion_days"]), "visitnum"]
     rand = subjects[subjects["randomised"]]
     ex = visits[visits["visitnum"].isin(inf_visits)].merge(
         rand[["usubjid", "siteid", "armcd", "weight_kg", "last_infusion_visitnum"]], on="usubjid")
@@ -392,8 +366,7 @@ def build_ex_truth(subjects: pd.DataFrame, visits: pd.DataFrame, inputs: Simulat
     ex["interrupted"] = np.where(interrupted, "Y", "N")
     ex["dosing_weight"] = ex["weight_kg"].round(1)
     ex["dose"] = np.round(ex["armcd"].map(per_kg).to_numpy(dtype=float) * ex["dosing_weight"].to_numpy(), 1)
-    first = ex.groupby("usubjid")["visitnum"].transform("min")
-    ex["protected"] = (ex["visitnum"] == first).to_numpy()
+    ex["protected"] = (ex["visitnum"] == ex.groupby("usubjid")["visitnum"].transform("min")).to_numpy()
     return ex[["usubjid", "siteid", "visitnum", "visit", "date", "start_min", "end_min", "dosing_weight",
                "dose", "interrupted", "protected"]]
 
@@ -408,28 +381,25 @@ def build_vs_truth(subjects: pd.DataFrame, visits: pd.DataFrame, sledai: pd.Data
     (71, True)
     """
     rng = rng_for(inputs.seed, "vs")
-    sched = set(inputs.design["schedule"]["vs"])
-    height_at = set(inputs.design["schedule"]["height_at"])
-    baseline_visit = inputs.baseline_visit
-    vs = visits[visits["visit"].isin(sched)].merge(
+    schedule = inputs.design["schedule"]
+    vs = visits[visits["visit"].isin(schedule["vs"])].merge(
         subjects[["usubjid", "siteid", "height_cm", "weight_kg"]], on="usubjid")
     vs = vs.sort_values(["usubjid", "visitnum"], kind="mergesort").reset_index(drop=True)
     n = len(vs)
     codes, idx = np.unique(vs["usubjid"].to_numpy(), return_inverse=True)
     sbp_bl = rng.normal(130, 14, len(codes))[idx]
     dbp_bl = rng.normal(82, 9, len(codes))[idx]
-    vs["height"] = np.where(vs["visit"].isin(height_at), vs["height_cm"], np.nan)
+    vs["height"] = np.where(vs["visit"].isin(schedule["height_at"]), vs["height_cm"], np.nan)
     weight = vs["weight_kg"].to_numpy() * np.exp(rng.normal(0, 0.012, n))
-    vs["weight"] = np.where(vs["visit"] == baseline_visit, vs["weight_kg"], np.round(weight, 1))
+    vs["weight"] = np.where(vs["visit"] == inputs.baseline_visit, vs["weight_kg"], np.round(weight, 1))
     vs["sbp"] = np.rint(sbp_bl + rng.normal(0, 8, n))
     vs["dbp"] = np.rint(np.minimum(dbp_bl + rng.normal(0, 6, n), vs["sbp"] - 25))
     vs["pulse"] = np.rint(rng.normal(76, 10, n))
     temp = rng.normal(36.7, 0.25, n).clip(35.8, 37.6)
     fever_item = inputs.sim["sledai"].get("fever_item")  # the instrument's Fever item (simulation.yaml)
     if fever_item is not None and fever_item in sledai:
-        fever = sledai[["usubjid", "visitnum", fever_item]]
-        merged = vs[["usubjid", "visitnum"]].merge(fever, on=["usubjid", "visitnum"], how="left")
-        has_fever = merged[fever_item].eq(True).to_numpy()
+        keys = ["usubjid", "visitnum"]
+        has_fever = vs[keys].merge(sledai[[*keys, fever_item]], on=keys, how="left")[fever_item].eq(True).to_numpy()
         temp = np.where(has_fever, float(inputs.sim["sledai"]["fever_temperature"]) + rng.normal(0, 0.2, n), temp)
     vs["temperature"] = np.round(temp, 1)
     vs["protected"] = False
@@ -441,17 +411,16 @@ DV_COLUMNS = ["usubjid", "siteid", "line", "term_key", "category", "severity", "
 
 
 def _catalogue(inputs: SimulationInputs) -> pd.DataFrame:
-    spec = inputs.sim["protocol_deviations"]
-    rows = []
-    for i, entry in enumerate(spec["catalogue"]):
+    entries = inputs.sim["protocol_deviations"]["catalogue"]
+    for i, entry in enumerate(entries):
         for key in ("term", "category", "severity"):
             if key not in entry:
                 raise ConfigError(f"{inputs.sim_path}: protocol_deviations.catalogue[{i}] misses {key}")
         if entry["severity"] not in ("MAJOR", "MINOR"):
             raise ConfigError(f"{inputs.sim_path}: protocol_deviations.catalogue[{i}].severity must be MAJOR or MINOR")
-        rows.append({"term_key": f"dv:{i}", "category": entry["category"], "severity": entry["severity"],
-                     "weight": float(entry.get("weight", 1)), "at": entry.get("at", "treatment")})
-    return pd.DataFrame(rows)
+    return pd.DataFrame([{"term_key": f"dv:{i}", "category": e["category"], "severity": e["severity"],
+                          "weight": float(e.get("weight", 1)), "at": e.get("at", "treatment")}
+                         for i, e in enumerate(entries)])
 
 
 def build_dv_truth(subjects: pd.DataFrame, visits: pd.DataFrame, inputs: SimulationInputs) -> pd.DataFrame:
@@ -480,25 +449,21 @@ def build_dv_truth(subjects: pd.DataFrame, visits: pd.DataFrame, inputs: Simulat
     minor = cat[cat["severity"] == "MINOR"].reset_index(drop=True)
     if (k and major.empty) or (n_minor.sum() and minor.empty):
         raise ConfigError(f"{inputs.sim_path}: protocol_deviations.catalogue needs MAJOR and MINOR terms")
-    pick_major = rng.choice(len(major), size=k, p=major["weight"] / major["weight"].sum()) if k else np.array([], int)
-    minor_owner = np.repeat(ids, n_minor)
-    pick_minor = (rng.choice(len(minor), size=len(minor_owner), p=minor["weight"] / minor["weight"].sum())
-                  if len(minor_owner) else np.array([], int))
-    rows = pd.concat([major.iloc[pick_major].assign(usubjid=major_ids),
-                      minor.iloc[pick_minor].assign(usubjid=minor_owner)], ignore_index=True)
+
+    def owned_terms(terms: pd.DataFrame, owners: np.ndarray) -> pd.DataFrame:  # one term per owner, by weight
+        p = terms["weight"] / terms["weight"].sum()
+        return terms.iloc[rng.choice(len(terms), size=len(owners), p=p) if len(owners) else []].assign(usubjid=owners)
+    rows = pd.concat([owned_terms(major, major_ids), owned_terms(minor, np.repeat(ids, n_minor))], ignore_index=True)
     # dates: eligibility deviations on the randomisation date, others between first dose and last visit
     info = randomised.set_index("usubjid")
-    first = pd.to_datetime(rows["usubjid"].map(info["first_dose_date"])).fillna(pd.to_datetime(rows["usubjid"].map(info["rand_date"])))
-    last_visit = visits.groupby("usubjid")["date"].max()
-    last = pd.to_datetime(rows["usubjid"].map(last_visit))
+    rand_date = pd.to_datetime(rows["usubjid"].map(info["rand_date"]))
+    first = pd.to_datetime(rows["usubjid"].map(info["first_dose_date"])).fillna(rand_date)
+    last = pd.to_datetime(rows["usubjid"].map(visits.groupby("usubjid")["date"].max()))
     span = np.maximum((last - first).dt.days.fillna(0).to_numpy(dtype=int), 0)
     offset = np.floor(rng.random(len(rows)) * (span + 1)).astype(int)
     start = first + pd.to_timedelta(offset, unit="D")
-    at_randomisation = (rows["at"] == "randomisation").to_numpy()
-    rand_date = pd.to_datetime(rows["usubjid"].map(info["rand_date"]))
-    rows["start_date"] = np.where(at_randomisation, rand_date, start).astype("datetime64[ns]")
+    rows["start_date"] = np.where((rows["at"] == "randomisation").to_numpy(), rand_date, start).astype("datetime64[ns]")
     rows["siteid"] = rows["usubjid"].map(info["siteid"])
-    rows = rows.sort_values(["usubjid", "start_date", "term_key"], kind="mergesort").reset_index(drop=True)
-    rows["line"] = rows.groupby("usubjid").cumcount() + 1
+    rows = _numbered(rows, ["usubjid", "start_date", "term_key"])
     rows["protected"] = True                      # deviations are not damaged by the defect injector
     return rows[DV_COLUMNS]

@@ -1,8 +1,5 @@
-"""Vectorised formatting of numbers, dates and times the way a site writes them.
-
-All functions take numpy/pandas arrays and return a ``numpy`` array of ``str`` (object dtype),
-never looping over rows in Python.
-"""
+"""Vectorised formatting of numbers, dates and times the way a site writes them: arrays in, ``numpy``
+object arrays of ``str`` out, never a Python loop over rows."""
 
 from __future__ import annotations
 
@@ -18,10 +15,7 @@ _TWO_DIGITS = np.array([f"{i:02d}" for i in range(100)], dtype=object)
 
 
 def compute_via_uniques(values, fn) -> np.ndarray:
-    """Apply an array function to the distinct values only, then spread the results back.
-
-    Exports repeat few distinct dates, times, codes and rounded numbers, so this is the main
-    speed-up of the simulator's formatting.
+    """Apply an array function to the distinct values only (exports repeat a few), then spread the results back.
 
     >>> compute_via_uniques(np.array([3, 1, 3, 3]), lambda u: u * 10).tolist()
     [30, 10, 30, 30]
@@ -59,10 +53,9 @@ def _format_scaled(signed: np.ndarray, decimals: int, decimal_mark: str) -> np.n
     negative = (signed < 0) & ~missing
     scaled = np.where(missing, 0, np.abs(signed))
     scale = 10 ** decimals
-    whole = (scaled // scale).astype(str).astype(object)
-    text = whole
+    text = (scaled // scale).astype(str).astype(object)
     if decimals:
-        text = whole + decimal_mark + np.char.zfill((scaled % scale).astype(str), decimals).astype(object)
+        text = text + decimal_mark + np.char.zfill((scaled % scale).astype(str), decimals).astype(object)
     text = np.where(negative, "-" + text, text)
     return np.where(missing, "", text).astype(object)
 
@@ -86,13 +79,10 @@ def compute_format_date_parts(year, month, day, pattern: str, precision=None) ->
     prec = np.full(year.shape, "D", dtype=object) if precision is None else np.asarray(precision, dtype=object)
     yyyy = year.astype(str).astype(object)
     mm = _TWO_DIGITS[np.clip(month, 0, 99)]
-    dd = _TWO_DIGITS[np.clip(day, 0, 99)]
-    mon = MONTHS[np.clip(month, 0, 12)].astype(object)
-    day_known = prec == "D"
-    month_known = prec != "Y"
-    dd = np.where(day_known, dd, "UN")
+    day_known, month_known = prec == "D", prec != "Y"
+    dd = np.where(day_known, _TWO_DIGITS[np.clip(day, 0, 99)], "UN")
     mm_un = np.where(month_known, mm, "UN")
-    mon = np.where(month_known, mon, "UNK")
+    mon = np.where(month_known, MONTHS[np.clip(month, 0, 12)].astype(object), "UNK")
     if pattern == "YYYY-MM-DD":  # ISO: truncate unknown parts
         out = np.where(day_known, yyyy + "-" + mm + "-" + dd, np.where(month_known, yyyy + "-" + mm, yyyy))
     else:

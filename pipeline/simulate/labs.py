@@ -1,9 +1,7 @@
 """Laboratory truth: calibrated UPCR, CKD-EPI-consistent creatinine/eGFR, serology, counts.
 
-Values are in the canonical units of ``simulation.yaml: lab.canonical``. ``reported`` is the value
-a site writes (rounded in its own unit) converted back to canonical units, so that downstream
-recomputation from the raw files sees exactly these numbers. Calibration is exact by construction
-(moments that an analysis will recover, not seed hunting).
+Values are in the canonical units of ``simulation.yaml: lab.canonical``; ``reported`` is the value as a site
+writes it, back in canonical units. The calibration is exact by construction (docs/raw-exports.md, section 7).
 """
 
 from __future__ import annotations
@@ -19,11 +17,8 @@ from pipeline.simulate.config import SimulationInputs, rng_for
 def compute_ancova_calibrated(y, x, group, target_mean: dict, lower=None, upper=None,
                               max_iter: int = 500) -> np.ndarray:
     """Shift and de-correlate ``y`` within each group so that an ANCOVA of ``y`` on group + ``x``
-    has a zero slope for ``x`` and LS means exactly ``target_mean[group]``.
-
-    Within every group ``y`` is made uncorrelated with ``x`` (the pooled within-group slope is then
-    0, so LS means equal group means) and shifted to the target mean. Optional per-element bounds
-    are met by alternating projections (clip, then re-project on the moment constraints).
+    has a zero slope for ``x`` and LS means exactly ``target_mean[group]``; optional per-element
+    bounds are met by alternating projections (clip, then re-project on the moment constraints).
 
     >>> y = np.array([0.1, -0.4, 0.3, -1.0, -0.2, 0.0])
     >>> x = np.array([1.0, 1.5, 0.8, 1.2, 0.9, 1.1])
@@ -150,9 +145,8 @@ def compute_time_fraction(study_day, primary_day: int, exponent: float = 0.7) ->
 
 def compute_written_ratio_pair(ratio, creatinine, creat_factor, creat_decimals, prot_factor, prot_decimals,
                                steps: int = 40) -> tuple[np.ndarray, np.ndarray]:
-    """Protein and creatinine (canonical units) that a lab can write with its rounding and whose
-    ratio is as close as possible to ``ratio``: creatinine is moved by up to ``steps`` units of its
-    last written digit, protein is the rounded ``ratio x creatinine``.
+    """Protein and creatinine (canonical units) a lab can write whose ratio is closest to ``ratio``:
+    creatinine moves up to ``steps`` units of its last written digit, protein is the rounded ratio x creatinine.
 
     >>> p, c = compute_written_ratio_pair([0.3712345], [104.3], [1.0], [1], [1.0], [1])
     >>> round(float(p[0] / c[0]), 6), bool(abs(c[0] - 104.3) <= 4.0)
@@ -176,9 +170,8 @@ def compute_written_ratio_pair(ratio, creatinine, creat_factor, creat_decimals, 
 def derive_vars_upcr_truth(subjects: pd.DataFrame, inputs: SimulationInputs) -> pd.DataFrame:
     """Add ``log_upcr_bl`` and ``log_upcr_ratio`` (Week 24 / baseline) per randomised subject.
 
-    Evaluable subjects (with a primary-visit sample) get log ratios calibrated so that an ANCOVA
-    of log ratio on arm + log baseline returns the target GMRs exactly, with the CRR responders
-    below and every other subject above the UPCR threshold (with a margin).
+    Evaluable subjects get log ratios whose ANCOVA on arm + log baseline returns the target GMRs
+    exactly, CRR responders below and every other subject above the UPCR threshold (with a margin).
 
     >>> from pipeline.simulate.stage import example_truth
     >>> s = example_truth()["subjects"]
@@ -208,8 +201,7 @@ def derive_vars_upcr_truth(subjects: pd.DataFrame, inputs: SimulationInputs) -> 
         if missing:
             raise ConfigError(f"{inputs.sim_path}: calibration.upcr.gmr_to_baseline has no value for {missing}")
         xe = x[evaluable]
-        # subject-specific bounds (threshold +- margin + a random spread) so that values pushed
-        # across the threshold do not pile up on one number
+        # bounds per subject (threshold +- margin + a random spread): values pushed across do not pile up
         spread = rng.uniform(0, 0.3, len(xe))
         low_cut = np.log((threshold - margin) * (1 - spread / 2)) - xe
         high_cut = np.log(threshold + margin + spread) - xe
@@ -224,8 +216,6 @@ def derive_vars_upcr_truth(subjects: pd.DataFrame, inputs: SimulationInputs) -> 
 def build_lab_truth(subjects: pd.DataFrame, visits: pd.DataFrame, inputs: SimulationInputs) -> pd.DataFrame:
     """Long lab truth: one row per subject, scheduled lab visit and test available at the site.
 
-    ``value`` is canonical, ``reported`` the written value back in canonical units.
-
     >>> from pipeline.simulate.stage import example_truth
     >>> lab = example_truth()["lab"]
     >>> sorted(lab.loc[lab["siteid"] == "201", "test"].unique())[:4], bool((lab["test"] == "EGFR").any())
@@ -234,11 +224,10 @@ def build_lab_truth(subjects: pd.DataFrame, visits: pd.DataFrame, inputs: Simula
     sim = inputs.sim
     lab = sim["lab"]
     rng = rng_for(inputs.seed, "labs")
-    schedule = set(inputs.design["schedule"]["lab"])
     primary_visit = inputs.design["endpoints"]["primary_visit"]
     primary_day = int(inputs.visits.set_index("visit").loc[primary_visit, "day"])
     baseline_visit = inputs.baseline_visit
-    sv = visits[visits["visit"].isin(schedule)].merge(
+    sv = visits[visits["visit"].isin(inputs.design["schedule"]["lab"])].merge(
         subjects[["usubjid", "siteid", "armcd", "randomised", "sex", "black", "birth_date", "log_upcr_bl",
                   "log_upcr_ratio", "crr_responder", "ie_failed", "primary_sample"]], on="usubjid")
     sv = sv.sort_values(["usubjid", "visitnum"], kind="mergesort").reset_index(drop=True)
@@ -326,7 +315,6 @@ def build_lab_truth(subjects: pd.DataFrame, visits: pd.DataFrame, inputs: Simula
 def _site_unit_tables(siteid: pd.Series, tests: list[str], inputs: SimulationInputs) -> tuple[np.ndarray, np.ndarray]:
     """Per row and test: the factor from canonical to the site's unit (NaN = not reported) and decimals."""
     profiles = inputs.sim["lab"]["unit_profiles"]
-    dialects = inputs.sim["site_dialects"]
     names = list(profiles)
     fac_table = np.full((len(names), len(tests)), np.nan)
     dec_table = np.zeros((len(names), len(tests)), dtype=int)
@@ -336,6 +324,6 @@ def _site_unit_tables(siteid: pd.Series, tests: list[str], inputs: SimulationInp
                 raise ConfigError(f"{inputs.sim_path}: lab.unit_profiles.{name}.{test} is not a lab.canonical test")
             fac_table[i, tests.index(test)] = float(fac)
             dec_table[i, tests.index(test)] = int(dec)
-    site_profile = siteid.map({str(s): dialects[str(s)]["lab_units"] for s in dialects})
+    site_profile = siteid.map({str(s): d["lab_units"] for s, d in inputs.sim["site_dialects"].items()})
     p_code = pd.Categorical(site_profile, categories=names).codes
     return fac_table[p_code], dec_table[p_code]

@@ -125,8 +125,7 @@ class SiteDialect:
         return out
 
     def language_text(self, table: dict[str, str]) -> str:
-        lang = self.spec["language"]
-        return table.get(lang) or table["en"]
+        return table.get(self.spec["language"]) or table["en"]
 
 
 def _form_columns(form: str, rows: pd.DataFrame, d: SiteDialect, meta: dict[str, Any]) -> dict[str, Any]:
@@ -136,10 +135,9 @@ def _form_columns(form: str, rows: pd.DataFrame, d: SiteDialect, meta: dict[str,
         meta["_protected"] = rows["randomised"].to_numpy(dtype=bool)
     elif form == "mh":
         spec = inputs.sim["medical_history"]
-        terms = {"sle": d.language_text(spec["sle_term"]), "biopsy": d.language_text(spec["biopsy_term"])}
-        for i, cond in enumerate(spec["conditions"]):
-            terms[f"condition:{i}"] = d.language_text(cond["term"])
-        return {"term": rows["term_key"].map(terms).to_numpy()}
+        terms = {"sle": spec["sle_term"], "biopsy": spec["biopsy_term"],
+                 **{f"condition:{i}": cond["term"] for i, cond in enumerate(spec["conditions"])}}
+        return {"term": rows["term_key"].map({k: d.language_text(t) for k, t in terms.items()}).to_numpy()}
     elif form == "rand":
         meta["_protected"] = np.ones(len(rows), dtype=bool)
         code = rows["armcd"]
@@ -187,9 +185,8 @@ def _form_columns(form: str, rows: pd.DataFrame, d: SiteDialect, meta: dict[str,
 def render_site_form(form: str, truth: pd.DataFrame, subjects: pd.DataFrame, dialect: SiteDialect) -> pd.DataFrame:
     """Render one form's truth rows of one site into that site's dialect.
 
-    Returns the written columns (text, in the form's field order) plus ``_``-prefixed meta columns
-    for the defect injector. A field :func:`_form_columns` does not compute is written by its name:
-    subject, visit, ``*_date`` (with ``*_precision``), ``coded_fields``, line, dose, or as it is.
+    Written columns (text, in field order) plus ``_`` meta columns for the defect injector; a field
+    :func:`_form_columns` does not compute is written by its name (subject, visit, ``*_date``, codes ...).
 
     >>> from pipeline.simulate.stage import example_truth
     >>> from pipeline.simulate.config import example_inputs
@@ -241,7 +238,6 @@ def render_site_form(form: str, truth: pd.DataFrame, subjects: pd.DataFrame, dia
 def _lab_columns(rows: pd.DataFrame, d: SiteDialect, meta: dict[str, Any]) -> dict[str, Any]:
     lab = d.inputs.sim["lab"]
     profile = lab["unit_profiles"][d.spec["lab_units"]]
-    names = lab["test_names"][d.spec["lab_names"]]
     specimen_names = lab["specimen_names"][d.spec["specimen_names"]]
     canonical = lab["canonical"]
     test = rows["test"]
@@ -260,6 +256,6 @@ def _lab_columns(rows: pd.DataFrame, d: SiteDialect, meta: dict[str, Any]) -> di
                  "_censored": censored})
     return {"time": compute_format_times(rows["time_min"], d.spec["time"]),
             "specimen": test.map({k: specimen_names[v["specimen"]] for k, v in canonical.items()}).to_numpy(),
-            "test": test.map(names).to_numpy(), "result": result, "unit": unit,
+            "test": test.map(lab["test_names"][d.spec["lab_names"]]).to_numpy(), "result": result, "unit": unit,
             "ref_low": np.where(low > 0, d.numbers(low * factor, decimals), ""),
             "ref_high": d.numbers(high * factor, decimals)}

@@ -51,7 +51,6 @@ def build_sledai_truth(subjects: pd.DataFrame, visits: pd.DataFrame, labs: pd.Da
     rng = rng_for(inputs.seed, "sledai")
     primary_visit = inputs.design["endpoints"]["primary_visit"]
     primary_day = int(inputs.visits.set_index("visit").loc[primary_visit, "day"])
-    baseline_visit = inputs.baseline_visit
     rand = subjects[subjects["randomised"]]
     sv = visits[visits["visit"].isin(inputs.design["schedule"]["sledai"])].merge(
         rand[["usubjid", "siteid", "armcd", "primary_sample"]], on="usubjid")
@@ -62,18 +61,16 @@ def build_sledai_truth(subjects: pd.DataFrame, visits: pd.DataFrame, labs: pd.Da
     flags = pd.DataFrame(False, index=sv.index, columns=testcds)
     for testcd, conditions in spec["lab_items"].items():
         flags[testcd] = compute_lab_item_flags(wide, conditions)
-    f = compute_time_fraction(sv["study_day"], primary_day, 1.0)
     factor = sv["armcd"].map(spec["week24_factor"]).to_numpy(dtype=float)
-    scale = 1 - f * (1 - factor)
+    scale = 1 - compute_time_fraction(sv["study_day"], primary_day, 1.0) * (1 - factor)
     for testcd, p in spec["baseline_prevalence"].items():
         flags[testcd] = rng.random(len(sv)) < float(p) * scale
-    is_bl = (sv["visit"] == baseline_visit).to_numpy()
+    is_bl = (sv["visit"] == inputs.baseline_visit).to_numpy()
     is_pr = (sv["visit"] == primary_visit).to_numpy()
     w = np.array([weights[t] for t in testcds])
     total = flags.to_numpy() @ w
     # exact Week 24 change per arm among subjects with both visits
     in_both = (is_bl | is_pr) & sv["usubjid"].map(sv[is_bl | is_pr].groupby("usubjid").size()).eq(2).to_numpy()
-    adjustable = list(spec["adjustable"])
     for armcd in inputs.n_by_arm:
         target = inputs.count("sledai_change_sum", armcd) if inputs.n_by_arm == inputs.n_default_by_arm else None
         arm_rows = in_both & (sv["armcd"] == armcd).to_numpy()
@@ -89,13 +86,11 @@ def build_sledai_truth(subjects: pd.DataFrame, visits: pd.DataFrame, labs: pd.Da
         if deficit == 0:
             continue
         rows = np.flatnonzero(arm_rows)
-        cand = []
-        for testcd in adjustable:
-            present = flags[testcd].to_numpy()[rows]
-            primary = is_pr[rows]
-            sign = np.where(primary, np.where(present, -1, 1), np.where(present, 1, -1))
-            cand.append(pd.DataFrame({"row": rows, "testcd": testcd, "weight": weights[testcd], "sign": sign}))
-        chosen = compute_toggles_for_sum(deficit, pd.concat(cand, ignore_index=True), rng)
+        # switching an item on at the primary visit (or off at baseline) raises the change
+        cand = pd.concat([pd.DataFrame({"row": rows, "testcd": testcd, "weight": weights[testcd],
+                                        "sign": np.where(is_pr[rows] == flags[testcd].to_numpy()[rows], -1, 1)})
+                          for testcd in spec["adjustable"]], ignore_index=True)
+        chosen = compute_toggles_for_sum(deficit, cand, rng)
         for testcd, part in chosen.groupby("testcd"):
             col = flags.columns.get_loc(testcd)
             flags.iloc[part["row"].to_numpy(), col] = ~flags.iloc[part["row"].to_numpy(), col].to_numpy()

@@ -1,8 +1,7 @@
-"""Stage `simulate`: realistic multi-site raw exports of the flagship study, with documented defects.
+"""Stage `simulate`: multi-site raw exports of the flagship study, with documented defects (docs/raw-exports.md).
 
-``run(ctx)`` draws a clean, calibrated truth per subject (vectorised), renders every site's files
-in its own dialect, injects defects at the rates of ``simulation.yaml`` and writes ``_truth/``
-(``defects.csv``, ``subjects.csv`` and, last, ``manifest.json``). See docs/raw-exports.md.
+``run(ctx)`` draws a clean, calibrated truth, renders every site's files in its own dialect, injects the defects of
+``simulation.yaml`` and writes ``_truth/`` (``defects.csv``, ``subjects.csv``, last ``manifest.json``).
 """
 
 from __future__ import annotations
@@ -40,26 +39,21 @@ def build_truth(inputs: SimulationInputs) -> dict[str, pd.DataFrame]:
     >>> len(truth["dm"]), len(truth["rand"]), truth["lab"]["protected"].any()
     (71, 57, np.True_)
     """
-    subjects = build_subjects(inputs)
-    subjects = derive_var_ie_failed(subjects, inputs)
-    subjects = derive_vars_disposition(subjects, inputs)
+    subjects = derive_vars_disposition(derive_var_ie_failed(build_subjects(inputs), inputs), inputs)
     visits = build_visits(subjects, inputs)
-    baseline_visit = inputs.baseline_visit
-    bl_date = visits[visits["visit"] == baseline_visit].set_index("usubjid")["date"]
+    bl_date = visits[visits["visit"] == inputs.baseline_visit].set_index("usubjid")["date"]
     subjects["rand_date"] = subjects["usubjid"].map(bl_date).where(subjects["randomised"])
     subjects = derive_vars_upcr_truth(subjects, inputs)
     labs = build_lab_truth(subjects, visits, inputs)
     sledai = build_sledai_truth(subjects, visits, labs, inputs)
     ex = build_ex_truth(subjects, visits, inputs)
     subjects = derive_vars_key_dates(subjects, visits, ex, inputs)
-    vs = build_vs_truth(subjects, visits, sledai, inputs)
-    ae = build_ae_truth(subjects, inputs)
-    cm = build_cm_truth(subjects, ae, inputs)
-    sv = visits.merge(subjects[["usubjid", "siteid"]], on="usubjid")
-    sv["protected"] = False
+    ae = build_ae_truth(subjects, inputs)  # every builder draws from its own random stream, in any order
     truth = {"subjects": subjects, "visits": visits, "dm": subjects, "mh": build_mh_truth(subjects, inputs),
-             "ie": build_ie_truth(subjects, inputs), "rand": subjects[subjects["randomised"]], "ex": ex, "vs": vs,
-             "lab": labs, "sledai": sledai, "ae": ae, "cm": cm, "ds": build_ds_truth(subjects, inputs), "sv": sv,
+             "ie": build_ie_truth(subjects, inputs), "rand": subjects[subjects["randomised"]], "ex": ex,
+             "vs": build_vs_truth(subjects, visits, sledai, inputs), "lab": labs, "sledai": sledai, "ae": ae,
+             "cm": build_cm_truth(subjects, ae, inputs), "ds": build_ds_truth(subjects, inputs),
+             "sv": visits.merge(subjects[["usubjid", "siteid"]], on="usubjid").assign(protected=False),
              "dv": build_dv_truth(subjects, visits, inputs)}
     return apply_visit_log(truth, inputs)  # unscheduled and missed visits, on their own random streams
 
@@ -205,11 +199,8 @@ def simulate(raw_dir: Path, inputs: SimulationInputs) -> dict:
     subjects = truth["subjects"]
     sites = inputs.sites.set_index("siteid")
     manifest = {
-        "generator": f"pipeline.simulate {GENERATOR_VERSION}",
-        "study": inputs.design["study"]["slug"],
-        "studyid": inputs.studyid,
-        "seed": inputs.seed,
-        "subjects": int(subjects["randomised"].sum()),
+        "generator": f"pipeline.simulate {GENERATOR_VERSION}", "study": inputs.design["study"]["slug"],
+        "studyid": inputs.studyid, "seed": inputs.seed, "subjects": int(subjects["randomised"].sum()),
         "screen_failures": int(subjects["screen_failure"].sum()),
         "arms": {k: int(v) for k, v in inputs.n_by_arm.items()},
         "sites": {s: {"country": sites.loc[s, "country"], "format": inputs.sim["site_dialects"][s]["format"],

@@ -39,8 +39,7 @@ def build_subjects(inputs: SimulationInputs) -> pd.DataFrame:
     rng = rng_for(inputs.seed, "subjects")
     sites = inputs.sites
     weights = np.array([float(sim["site_weights"][str(s)]) for s in sites["siteid"]])
-    arms = [a["armcd"] for a in inputs.design["arms"]]
-    arm_of_rand = np.concatenate([np.repeat(a, inputs.n_by_arm[a]) for a in arms])
+    arm_of_rand = np.concatenate([np.repeat(a["armcd"], inputs.n_by_arm[a["armcd"]]) for a in design["arms"]])
     rng.shuffle(arm_of_rand)
     n_rand, n_sf = len(arm_of_rand), inputs.n_screen_failures
     site_rand = np.repeat(sites["siteid"].to_numpy(), compute_apportion(n_rand, weights))
@@ -84,8 +83,7 @@ def _add_demography(frame: pd.DataFrame, inputs: SimulationInputs, rng: np.rando
     frame["sex"] = np.where(female, "F", "M")
     consent = frame["consent_date"].to_numpy(dtype="datetime64[D]")
     # birth date: age completed years at consent, plus a random offset within that year
-    birth = consent - (age * 365.25 + rng.integers(1, 364, n)).astype(int) * DAY
-    frame["birth_date"] = birth
+    frame["birth_date"] = consent - (age * 365.25 + rng.integers(1, 364, n)).astype(int) * DAY
     race = np.full(n, "NOT REPORTED", dtype=object)
     u = rng.random(n)
     for country, shares in demo["race_share"].items():
@@ -129,14 +127,12 @@ def derive_vars_disposition(subjects: pd.DataFrame, inputs: SimulationInputs) ->
     sim = inputs.sim
     rng = rng_for(inputs.seed, "disposition")
     visits = inputs.visits
-    infusion_days = set(inputs.design["dosing"]["infusion_days"])
-    infusion_visits = visits[visits["day"].isin(infusion_days)]
-    last_visitnum = int(visits["visitnum"].max())
+    infusion_visits = visits[visits["day"].isin(inputs.design["dosing"]["infusion_days"])]
     visitnum_of = dict(zip(visits["visit"], visits["visitnum"]))
     primary = visitnum_of[inputs.design["endpoints"]["primary_visit"]]
     out = subjects.copy()
     out[["drug_withdrawn", "early_leaver", "completed_study", "crr_responder", "rescue"]] = False
-    out["last_visitnum"] = np.where(out["randomised"], last_visitnum, int(visits["visitnum"].min()))
+    out["last_visitnum"] = np.where(out["randomised"], int(visits["visitnum"].max()), int(visits["visitnum"].min()))
     out["last_infusion_visitnum"] = np.where(out["randomised"], int(infusion_visits["visitnum"].max()), 0)
     out["study_reason"] = ""
     reasons = sim["dispositions"]["study_discontinuation_reasons"]

@@ -50,16 +50,13 @@ def check_visit_log_spec(inputs: SimulationInputs) -> None:
             raise ConfigError(f"{where}: unscheduled_visits.lab_tests: {unknown} are not lab.canonical tests")
     missed = sim.get("missed_visits") or {}
     if missed:
-        bad = sorted(set(missed.get("visits", [])) - set(names))
-        if bad:
-            raise ConfigError(f"{where}: missed_visits.visits: {bad} are not planned visits of study.yaml")
-        hit = sorted(set(missed.get("visits", [])) & protected)
-        if hit:
-            raise ConfigError(f"{where}: missed_visits.visits: endpoint visit(s) {hit} must never be missed")
+        chosen = set(missed.get("visits", []))
         infusion = set(visits.loc[visits["day"].isin(design["dosing"]["infusion_days"]), "visit"])
-        dosing = sorted(set(missed.get("visits", [])) & infusion)
-        if dosing:
-            raise ConfigError(f"{where}: missed_visits.visits: infusion visit(s) {dosing} cannot be missed")
+        for bad, problem in ((chosen - set(names), "{} are not planned visits of study.yaml"),
+                             (chosen & protected, "endpoint visit(s) {} must never be missed"),
+                             (chosen & infusion, "infusion visit(s) {} cannot be missed")):
+            if bad:
+                raise ConfigError(f"{where}: missed_visits.visits: " + problem.format(sorted(bad)))
 
 
 def build_unscheduled_visits(subjects: pd.DataFrame, visits: pd.DataFrame, inputs: SimulationInputs) -> pd.DataFrame:
@@ -82,8 +79,7 @@ def build_unscheduled_visits(subjects: pd.DataFrame, visits: pd.DataFrame, input
         return pd.DataFrame(columns=columns)
     rng = rng_for(inputs.seed, "unscheduled_visits")
     increment = float(inputs.design.get("unscheduled_visit_increment", 0.01))
-    randomised = subjects[subjects["randomised"]].sort_values("usubjid")
-    ids = randomised["usubjid"].to_numpy()
+    ids = np.sort(subjects.loc[subjects["randomised"], "usubjid"].to_numpy())
     chosen = ids[rng.random(len(ids)) < float(spec["subject_share"])]
     second = chosen[rng.random(len(chosen)) < float(spec.get("second_visit_share", 0))]
     last = subjects.set_index("usubjid")["last_visitnum"]
@@ -110,8 +106,7 @@ def build_unscheduled_visits(subjects: pd.DataFrame, visits: pd.DataFrame, input
 
 
 def derive_unscheduled_lab(lab: pd.DataFrame, unscheduled: pd.DataFrame, inputs: SimulationInputs) -> pd.DataFrame:
-    """Repeat-lab rows of the unscheduled visits: the tests of ``lab_tests`` the site reported at the
-    planned visit before, with a small multiplicative change (never protected).
+    """Repeat-lab rows of the unscheduled visits: ``lab_tests`` of the planned visit before, slightly changed.
 
     >>> lab = pd.DataFrame({"usubjid": ["S1", "S1"], "siteid": ["101"] * 2, "visitnum": [5, 5], "visit": ["WEEK 4"] * 2,
     ...                     "study_day": [29, 29], "date": pd.to_datetime(["2020-01-29"] * 2), "time_min": [480, 480],
@@ -138,15 +133,13 @@ def derive_unscheduled_lab(lab: pd.DataFrame, unscheduled: pd.DataFrame, inputs:
     rows["reported"] = rows["value"]
     t_lo, t_hi = (int(t[:2]) * 60 + int(t[3:]) for t in inputs.sim["lab"]["collection_time"])
     per_visit = rows.groupby(["usubjid", "visitnum"], sort=False).ngroup().to_numpy()
-    minutes = t_lo + 5 * rng.integers(0, (t_hi - t_lo) // 5 + 1, int(per_visit.max()) + 1 if len(rows) else 0)
-    rows["time_min"] = minutes[per_visit] if len(rows) else rows["time_min"]
+    rows["time_min"] = (t_lo + 5 * rng.integers(0, (t_hi - t_lo) // 5 + 1, per_visit.max(initial=-1) + 1))[per_visit]
     rows["protected"] = False
     return rows[[*lab.columns, "unscheduled_number"]]
 
 
 def derive_unscheduled_vs(vs: pd.DataFrame, unscheduled: pd.DataFrame, inputs: SimulationInputs) -> pd.DataFrame:
-    """Vital-signs rows of the unscheduled visits that took vitals: weight and temperature as at the
-    planned visit before, blood pressure and pulse re-measured; no height.
+    """Vital-signs rows of the unscheduled visits: weight and temperature as before, BP and pulse re-measured.
 
     >>> vs = pd.DataFrame({"usubjid": ["S1"], "siteid": ["101"], "visitnum": [5], "visit": ["WEEK 4"],
     ...                    "date": pd.to_datetime(["2020-01-29"]), "height": [np.nan], "weight": [60.0], "sbp": [120.0],
@@ -177,9 +170,8 @@ def derive_unscheduled_vs(vs: pd.DataFrame, unscheduled: pd.DataFrame, inputs: S
 
 def choose_missed_visits(subjects: pd.DataFrame, visits: pd.DataFrame, inputs: SimulationInputs,
                          exclude: pd.DataFrame | None = None) -> pd.DataFrame:
-    """The planned visits that did not take place: ``missed_visits.subjects`` randomised subjects,
-    one candidate visit each, always before the subject's last visit. ``exclude`` lists
-    (usubjid, visitnum) pairs that may not be chosen (e.g. visits whose records carry a defect).
+    """The planned visits that did not take place: one candidate visit before the last visit per chosen subject,
+    never one of the (usubjid, visitnum) pairs of ``exclude`` (visits whose records carry a defect).
 
     >>> from pipeline.simulate.stage import example_truth
     >>> from pipeline.simulate.config import example_inputs
@@ -240,10 +232,8 @@ def drop_missed_visits(files: list, records: list[dict], truth: dict[str, pd.Dat
                        inputs: SimulationInputs) -> tuple[list[dict], pd.DataFrame]:
     """Make the chosen missed visits missing in the rendered files (after defect injection).
 
-    Candidates whose records carry a defect are skipped. The lab, vs and sledai rows of a missed
-    visit are removed; its sv row says "not done" (site code for N) with an empty date and a reason
-    from ``missed_visits.reasons`` in the site's language. Returns the records (moved to the new
-    row positions) and the missed visits.
+    Their lab, vs and sledai rows go; the sv row says not done, with no date and a ``missed_visits.reasons`` text.
+    Returns the defect records (moved to the new row positions) and the missed visits.
 
     >>> from pipeline.simulate.stage import example_truth, render_files
     >>> from pipeline.simulate.config import example_inputs
