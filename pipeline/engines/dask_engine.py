@@ -61,15 +61,15 @@ def compute_site_blocks(sizes: dict[str, int], block_bytes: int) -> list[list[st
     >>> compute_site_blocks({"site_1": 50}, 10)
     [['site_1']]
     """
-    blocks: list[list[str]] = [[]]
+    blocks: list[list[str]] = []
     held = 0
     for name in sorted(sizes):
-        if blocks[-1] and held + sizes[name] > block_bytes:
+        if not blocks or held + sizes[name] > block_bytes:
             blocks.append([])
             held = 0
         blocks[-1].append(name)
         held += sizes[name]
-    return [b for b in blocks if b]
+    return blocks
 
 
 def _site_folders(raw_dir: Path) -> dict[str, int]:
