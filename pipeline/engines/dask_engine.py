@@ -37,24 +37,20 @@ def dask_client(options: dict[str, Any]) -> Iterator[Any]:
     from dask.distributed import Client, LocalCluster
 
     address = options.get("scheduler")
-    cluster = None
     if address:
         try:
             client = Client(address, timeout="15s")
         except (OSError, TimeoutError) as exc:
             raise InputError(f"--scheduler {address}: cannot connect ({exc})") from None
-    else:
-        processes = bool(options.get("processes", True))
-        cluster = LocalCluster(n_workers=int(options.get("workers", 2)), threads_per_worker=1, processes=processes,
-                               memory_limit=options.get("worker_memory", WORKER_MEMORY) if processes else None,
-                               dashboard_address="127.0.0.1:0")  # None still binds :8787 on every interface
-        client = Client(cluster)
-    try:
+        with client:
+            yield client
+        return
+    processes = bool(options.get("processes", True))
+    # dashboard_address None would still bind :8787 on every interface
+    with LocalCluster(n_workers=int(options.get("workers", 2)), threads_per_worker=1, processes=processes,
+                      memory_limit=options.get("worker_memory", WORKER_MEMORY) if processes else None,
+                      dashboard_address="127.0.0.1:0") as cluster, Client(cluster) as client:
         yield client
-    finally:
-        client.close()
-        if cluster is not None:
-            cluster.close()
 
 
 def compute_site_blocks(sizes: dict[str, int], block_bytes: int) -> list[list[str]]:
@@ -65,15 +61,15 @@ def compute_site_blocks(sizes: dict[str, int], block_bytes: int) -> list[list[st
     >>> compute_site_blocks({"site_1": 50}, 10)
     [['site_1']]
     """
-    blocks: list[list[str]] = [[]]
+    blocks: list[list[str]] = []
     held = 0
     for name in sorted(sizes):
-        if blocks[-1] and held + sizes[name] > block_bytes:
+        if not blocks or held + sizes[name] > block_bytes:
             blocks.append([])
             held = 0
         blocks[-1].append(name)
         held += sizes[name]
-    return [b for b in blocks if b]
+    return blocks
 
 
 def _site_folders(raw_dir: Path) -> dict[str, int]:

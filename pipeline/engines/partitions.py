@@ -17,9 +17,7 @@ def normalise_subject(value: Any) -> str:
     ['12', '12', '12', 'A-7', '']
     """
     text = "" if value is None else str(value).strip()
-    if text.isdigit():
-        return text.lstrip("0") or "0"
-    return text
+    return (text.lstrip("0") or "0") if text.isdigit() else text
 
 
 def compute_subject_slice(subjects: Any, part: int, parts: int) -> set[str]:
