@@ -130,8 +130,6 @@ def compute_format_times(minutes, pattern: str) -> np.ndarray:
 
     def fmt(uniques: np.ndarray) -> np.ndarray:
         m = np.where(uniques < 0, 0, uniques) % (24 * 60)
-        out = _TWO_DIGITS[m // 60] + ":" + _TWO_DIGITS[m % 60]
-        if pattern == "HH:MM:SS":
-            out = out + ":00"
+        out = _TWO_DIGITS[m // 60] + ":" + _TWO_DIGITS[m % 60] + (":00" if pattern == "HH:MM:SS" else "")
         return np.where(uniques < 0, "", out).astype(object)
     return compute_via_uniques(key, fmt)

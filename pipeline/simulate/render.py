@@ -248,8 +248,7 @@ def _lab_columns(rows: pd.DataFrame, d: SiteDialect, meta: dict[str, Any]) -> di
     result = d.numbers(value * factor, decimals)
     limit = float(lab["dsdna_lower_limit"])
     censored = (test == "DSDNA").to_numpy() & (value < limit)
-    if censored.any():
-        result[censored] = "<" + d.numbers(np.full(int(censored.sum()), limit) * factor[censored], 0)
+    result[censored] = "<" + d.numbers(np.full(int(censored.sum()), limit) * factor[censored], 0)
     low = test.map({k: float(v["range"][0]) for k, v in canonical.items()}).to_numpy(dtype=float)
     high = test.map({k: float(v["range"][1]) for k, v in canonical.items()}).to_numpy(dtype=float)
     meta.update({"_test": test.to_numpy(), "_value": value, "_factor": factor, "_decimals": decimals,

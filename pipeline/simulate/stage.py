@@ -137,8 +137,7 @@ def summarise_subjects(truth: dict[str, pd.DataFrame], inputs: SimulationInputs)
     upcr = (wide["UPROT"] / wide["UCREAT"]).unstack("visit")
     egfr = wide["EGFR"].unstack("visit")
     sled = truth["sledai"].pivot_table(index="usubjid", columns="visit", values="total", aggfunc="first")
-    ae = truth["ae"]
-    te = ae[ae["treatment_emergent"]]
+    te = truth["ae"][truth["ae"]["treatment_emergent"]]
     crr_cfg = inputs.design["endpoints"]["crr"]
     out = subjects[["usubjid", "siteid", "subject_number", "armcd", "randomised", "screen_failure", "country", "age", "sex",
                     "race", "ethnicity", "weight_kg", "height_cm"]].rename(
