@@ -66,12 +66,11 @@ def render_files(truth: dict[str, pd.DataFrame], inputs: SimulationInputs) -> li
     (91, 'site_101/dm.csv', 'site_501/dv.csv')
     """
     files = []
-    subjects = truth["subjects"]
     for site in inputs.sites["siteid"]:
         dialect = SiteDialect(site, inputs.sim["site_dialects"][site], inputs)
         for form in FORMS:
             rows = truth[form][truth[form]["siteid"] == site]
-            files.append(RawFile(site, form, dialect, render_site_form(form, rows, subjects, dialect)))
+            files.append(RawFile(site, form, dialect, render_site_form(form, rows, truth["subjects"], dialect)))
     return files
 
 
