@@ -285,8 +285,7 @@ def build_mh_truth(subjects: pd.DataFrame, inputs: SimulationInputs) -> pd.DataF
         share = float(spec["partial_start_date_share"])
         precision = np.where(u < share * 0.25, "Y", np.where(u < share, "M", "D"))
         ended = rng.random(k) < float(spec.get("resolved_share", 0.0))
-        gap = (consent[take] - start).astype(int)
-        end = start + np.floor(rng.uniform(0.2, 0.9, k) * gap).astype(int) * DAY
+        end = start + np.floor(rng.uniform(0.2, 0.9, k) * (consent[take] - start).astype(int)).astype(int) * DAY
         frames.append(pd.DataFrame({"usubjid": subjects["usubjid"].to_numpy()[take], "siteid": subjects["siteid"].to_numpy()[take],
                                     "category": "GENERAL", "term_key": f"condition:{i}", "start_date": start,
                                     "start_precision": precision, "ongoing": np.where(ended, "N", "Y"),
@@ -424,7 +423,8 @@ def _catalogue(inputs: SimulationInputs) -> pd.DataFrame:
 def build_dv_truth(subjects: pd.DataFrame, visits: pd.DataFrame, inputs: SimulationInputs) -> pd.DataFrame:
     """One row per protocol deviation: subject, line, catalogue term, category, MAJOR/MINOR, start date.
 
-    ``simulation.yaml: protocol_deviations`` on its own random stream (docs/raw-exports.md, dv).
+    One MAJOR deviation for ``major_subjects`` randomised subjects, MINOR ones for a share of them, on an own
+    random stream (``simulation.yaml: protocol_deviations``; docs/raw-exports.md, dv).
 
     >>> from pipeline.simulate.stage import example_truth
     >>> from pipeline.simulate.config import example_inputs

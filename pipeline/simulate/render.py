@@ -185,8 +185,8 @@ def _form_columns(form: str, rows: pd.DataFrame, d: SiteDialect, meta: dict[str,
 def render_site_form(form: str, truth: pd.DataFrame, subjects: pd.DataFrame, dialect: SiteDialect) -> pd.DataFrame:
     """Render one form's truth rows of one site into that site's dialect.
 
-    Written columns (text, in field order) plus ``_`` meta columns for the defect injector; a field
-    :func:`_form_columns` does not compute is written by its name (subject, visit, ``*_date``, codes ...).
+    Returns the written columns (text, in field order) plus ``_`` meta columns for the defect injector; a field
+    :func:`_form_columns` does not compute is written by its name (subject, visit, ``*_date``, codes, line, dose).
 
     >>> from pipeline.simulate.stage import example_truth
     >>> from pipeline.simulate.config import example_inputs
