@@ -136,15 +136,13 @@ def inject_defects(files: list[RawFile], spec: dict, rng: np.random.Generator) -
         return f.dialect.dates(start - rng.integers(1, 11, len(pos)) * np.timedelta64(1, "D"))
 
     def implausible(f, pos):
-        fr = f.frame
-        return f.dialect.numbers(fr["_value"].to_numpy()[pos] * fr["_factor"].to_numpy()[pos] * oor_factor,
-                                 fr["_decimals"].to_numpy()[pos])
+        rows = f.frame.iloc[pos]
+        return f.dialect.numbers(rows["_value"] * rows["_factor"] * oor_factor, rows["_decimals"])
 
     def other_unit(f, pos):
-        fr = f.frame
-        site_factor = fr["_factor"].to_numpy()[pos]
-        alt = fr["_test"].iloc[pos].map(unit_factors).to_numpy(dtype=float)
-        value = fr["_value"].to_numpy()[pos] * np.where(np.isclose(site_factor, 1.0), alt, 1.0)
+        rows = f.frame.iloc[pos]
+        alt = rows["_test"].map(unit_factors).to_numpy(dtype=float)
+        value = rows["_value"].to_numpy() * np.where(np.isclose(rows["_factor"].to_numpy(), 1.0), alt, 1.0)
         return f.dialect.numbers(value, np.where(value >= 100, 0, 2))
 
     def wrong_total(f, pos):
@@ -219,10 +217,8 @@ def finalise_rows(files: list[RawFile], records: list[dict]) -> pd.DataFrame:
         dup = np.zeros(n, dtype=int)
         if f.duplicates:
             dup[np.asarray(f.duplicates)] = 1
-            order = np.repeat(np.arange(n), 1 + dup)
-            f.frame = f.frame.iloc[order].reset_index(drop=True)
-        shift = np.concatenate([[0], np.cumsum(dup)[:-1]]) if n else np.array([], int)
-        new_pos[i] = np.arange(n) + shift
+            f.frame = f.frame.iloc[np.repeat(np.arange(n), 1 + dup)].reset_index(drop=True)
+        new_pos[i] = np.arange(n) + np.cumsum(dup) - dup  # each row moves down by the duplicates before it
     copied = ["column", "usubjid", "original_value", "injected_value", "expected_handling"]
     rows = [{"defect_class": r["defect_class"], "file": files[r["file_index"]].relpath,
              "row": int(new_pos[r["file_index"]][r["pos"]]) + 1 + int(r["defect_class"] == "duplicate_row"),

@@ -124,12 +124,10 @@ def build_ae_truth(subjects: pd.DataFrame, inputs: SimulationInputs) -> pd.DataF
     pre = np.flatnonzero(any_teae & (rng.random(len(rand)) < float(cal["pretreatment_ae_rate"])))
     events.append(pd.DataFrame({"subj": pre, "llt": rng.choice(regular_pool["llt"].to_numpy(), len(pre), p=p / p.sum()),
                                 "kind": "pre"}))
-    ae = pd.concat(events, ignore_index=True)
-    ae = ae.join(rand[["usubjid", "siteid", "consent_date", "first_dose_date", "last_infusion_date", "eos_date", "dw_date"]],
-                 on="subj")
+    dates = ["consent_date", "first_dose_date", "last_infusion_date", "eos_date", "dw_date"]
+    ae = pd.concat(events, ignore_index=True).join(rand[["usubjid", "siteid", *dates]], on="subj")
     m = len(ae)
-    d1, eos, last_inf, consent, dw_date = (ae[c].to_numpy(dtype="datetime64[D]") for c in (
-        "first_dose_date", "eos_date", "last_infusion_date", "consent_date", "dw_date"))
+    consent, d1, last_inf, eos, dw_date = (ae[c].to_numpy(dtype="datetime64[D]") for c in dates)
     span = np.maximum((eos - d1).astype(int), 1)
     kind = ae["kind"].to_numpy()
     # calibrated SAEs start within calibration.key_events_within_days after first dose, so the published
@@ -287,8 +285,7 @@ def build_mh_truth(subjects: pd.DataFrame, inputs: SimulationInputs) -> pd.DataF
         share = float(spec["partial_start_date_share"])
         precision = np.where(u < share * 0.25, "Y", np.where(u < share, "M", "D"))
         ended = rng.random(k) < float(spec.get("resolved_share", 0.0))
-        gap = (consent[take] - start).astype(int)
-        end = start + np.floor(rng.uniform(0.2, 0.9, k) * gap).astype(int) * DAY
+        end = start + np.floor(rng.uniform(0.2, 0.9, k) * (consent[take] - start).astype(int)).astype(int) * DAY
         frames.append(pd.DataFrame({"usubjid": subjects["usubjid"].to_numpy()[take], "siteid": subjects["siteid"].to_numpy()[take],
                                     "category": "GENERAL", "term_key": f"condition:{i}", "start_date": start,
                                     "start_precision": precision, "ongoing": np.where(ended, "N", "Y"),

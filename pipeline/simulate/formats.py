@@ -112,8 +112,7 @@ def compute_format_dates(dates, pattern: str, precision=None) -> np.ndarray:
         year = days.astype("datetime64[Y]").astype(int) + 1970
         month = days.astype("datetime64[M]").astype(int) % 12 + 1
         day = (days - days.astype("datetime64[M]")).astype(int) + 1
-        out = compute_format_date_parts(year, month, day, pattern, level)
-        return np.where(nat, "", out).astype(object)
+        return np.where(nat, "", compute_format_date_parts(year, month, day, pattern, level)).astype(object)
     return compute_via_uniques(key, fmt)
 
 
@@ -130,8 +129,6 @@ def compute_format_times(minutes, pattern: str) -> np.ndarray:
 
     def fmt(uniques: np.ndarray) -> np.ndarray:
         m = np.where(uniques < 0, 0, uniques) % (24 * 60)
-        out = _TWO_DIGITS[m // 60] + ":" + _TWO_DIGITS[m % 60]
-        if pattern == "HH:MM:SS":
-            out = out + ":00"
+        out = _TWO_DIGITS[m // 60] + ":" + _TWO_DIGITS[m % 60] + (":00" if pattern == "HH:MM:SS" else "")
         return np.where(uniques < 0, "", out).astype(object)
     return compute_via_uniques(key, fmt)

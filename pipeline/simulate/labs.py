@@ -221,8 +221,7 @@ def build_lab_truth(subjects: pd.DataFrame, visits: pd.DataFrame, inputs: Simula
     >>> sorted(lab.loc[lab["siteid"] == "201", "test"].unique())[:4], bool((lab["test"] == "EGFR").any())
     (['C3', 'C4', 'CREAT', 'DSDNA'], True)
     """
-    sim = inputs.sim
-    lab = sim["lab"]
+    sim, lab = inputs.sim, inputs.sim["lab"]
     rng = rng_for(inputs.seed, "labs")
     primary_visit = inputs.design["endpoints"]["primary_visit"]
     primary_day = int(inputs.visits.set_index("visit").loc[primary_visit, "day"])

@@ -185,8 +185,8 @@ def _form_columns(form: str, rows: pd.DataFrame, d: SiteDialect, meta: dict[str,
 def render_site_form(form: str, truth: pd.DataFrame, subjects: pd.DataFrame, dialect: SiteDialect) -> pd.DataFrame:
     """Render one form's truth rows of one site into that site's dialect.
 
-    Written columns (text, in field order) plus ``_`` meta columns for the defect injector; a field
-    :func:`_form_columns` does not compute is written by its name (subject, visit, ``*_date``, codes ...).
+    Returns the written columns (text, in field order) plus ``_`` meta columns for the defect injector; a field
+    :func:`_form_columns` does not compute is written by its name (subject, visit, ``*_date``, codes, line, dose).
 
     >>> from pipeline.simulate.stage import example_truth
     >>> from pipeline.simulate.config import example_inputs
@@ -248,8 +248,7 @@ def _lab_columns(rows: pd.DataFrame, d: SiteDialect, meta: dict[str, Any]) -> di
     result = d.numbers(value * factor, decimals)
     limit = float(lab["dsdna_lower_limit"])
     censored = (test == "DSDNA").to_numpy() & (value < limit)
-    if censored.any():
-        result[censored] = "<" + d.numbers(np.full(int(censored.sum()), limit) * factor[censored], 0)
+    result[censored] = "<" + d.numbers(np.full(int(censored.sum()), limit) * factor[censored], 0)
     low = test.map({k: float(v["range"][0]) for k, v in canonical.items()}).to_numpy(dtype=float)
     high = test.map({k: float(v["range"][1]) for k, v in canonical.items()}).to_numpy(dtype=float)
     meta.update({"_test": test.to_numpy(), "_value": value, "_factor": factor, "_decimals": decimals,

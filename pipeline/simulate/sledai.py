@@ -51,9 +51,8 @@ def build_sledai_truth(subjects: pd.DataFrame, visits: pd.DataFrame, labs: pd.Da
     rng = rng_for(inputs.seed, "sledai")
     primary_visit = inputs.design["endpoints"]["primary_visit"]
     primary_day = int(inputs.visits.set_index("visit").loc[primary_visit, "day"])
-    rand = subjects[subjects["randomised"]]
     sv = visits[visits["visit"].isin(inputs.design["schedule"]["sledai"])].merge(
-        rand[["usubjid", "siteid", "armcd", "primary_sample"]], on="usubjid")
+        subjects.loc[subjects["randomised"], ["usubjid", "siteid", "armcd", "primary_sample"]], on="usubjid")
     sv = sv.sort_values(["usubjid", "visitnum"], kind="mergesort").reset_index(drop=True)
     wide = labs.pivot_table(index=["usubjid", "visitnum"], columns="test", values="reported", aggfunc="first")
     wide["UPCR"] = wide["UPROT"] / wide["UCREAT"]

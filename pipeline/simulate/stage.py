@@ -66,12 +66,11 @@ def render_files(truth: dict[str, pd.DataFrame], inputs: SimulationInputs) -> li
     (91, 'site_101/dm.csv', 'site_501/dv.csv')
     """
     files = []
-    subjects = truth["subjects"]
     for site in inputs.sites["siteid"]:
         dialect = SiteDialect(site, inputs.sim["site_dialects"][site], inputs)
         for form in FORMS:
             rows = truth[form][truth[form]["siteid"] == site]
-            files.append(RawFile(site, form, dialect, render_site_form(form, rows, subjects, dialect)))
+            files.append(RawFile(site, form, dialect, render_site_form(form, rows, truth["subjects"], dialect)))
     return files
 
 
@@ -137,8 +136,7 @@ def summarise_subjects(truth: dict[str, pd.DataFrame], inputs: SimulationInputs)
     upcr = (wide["UPROT"] / wide["UCREAT"]).unstack("visit")
     egfr = wide["EGFR"].unstack("visit")
     sled = truth["sledai"].pivot_table(index="usubjid", columns="visit", values="total", aggfunc="first")
-    ae = truth["ae"]
-    te = ae[ae["treatment_emergent"]]
+    te = truth["ae"][truth["ae"]["treatment_emergent"]]
     crr_cfg = inputs.design["endpoints"]["crr"]
     out = subjects[["usubjid", "siteid", "subject_number", "armcd", "randomised", "screen_failure", "country", "age", "sex",
                     "race", "ethnicity", "weight_kg", "height_cm"]].rename(

@@ -88,8 +88,6 @@ def _add_demography(frame: pd.DataFrame, inputs: SimulationInputs, rng: np.rando
     u = rng.random(n)
     for country, shares in demo["race_share"].items():
         m = (frame["country"] == country).to_numpy()
-        if not m.any():
-            continue
         names = list(shares)
         cum = np.cumsum([float(shares[k]) for k in names])
         cum = cum / cum[-1]

@@ -195,10 +195,9 @@ def choose_missed_visits(subjects: pd.DataFrame, visits: pd.DataFrame, inputs: S
     people = np.array(sorted(cands["usubjid"].unique()), dtype=object)
     k = int(min(int(spec.get("subjects", 0)), len(people)))
     who = np.sort(rng.choice(people, size=k, replace=False)) if k else people[:0]
-    pick = cands[cands["usubjid"].isin(who)].copy()
-    pick["_order"] = rng.random(len(pick))
-    pick = pick.sort_values(["usubjid", "_order"], kind="mergesort").drop_duplicates("usubjid")
-    return pick[["usubjid", "visitnum", "visit"]].sort_values("usubjid").reset_index(drop=True)
+    pick = cands[cands["usubjid"].isin(who)]
+    pick = pick.assign(_order=rng.random(len(pick))).sort_values(["usubjid", "_order"], kind="mergesort")
+    return pick.drop_duplicates("usubjid")[["usubjid", "visitnum", "visit"]].reset_index(drop=True)  # one per subject
 
 
 def apply_visit_log(truth: dict[str, pd.DataFrame], inputs: SimulationInputs) -> dict[str, pd.DataFrame]:
