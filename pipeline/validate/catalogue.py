@@ -1,14 +1,13 @@
 """Conformance rules as data: ``specs/standards/conformance-rules.yaml`` read by one reader, run by a few kinds.
 
-The catalogue holds the rules (CDISC / FDA rule id, CORE id, scope, parameters, message, severity);
-this module holds the algorithms, one function per kind (the kinds and their parameters:
-``docs/validation.md``). Every rule records, per dataset in its scope, whether it ran or why it was
-skipped, for the ``rules.csv`` status columns.
+One function per kind (kinds and parameters: ``docs/validation.md``); every rule records, per dataset in its
+scope, whether it ran or why it was skipped (the ``rules.csv`` status columns).
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -26,7 +25,7 @@ from pipeline.standards.tables import load_standard_datasets
 from pipeline.validate.conformance_base import _dataset_finding, _row_findings
 from pipeline.validate.findings import concat_findings
 from pipeline.validate.frames import display_text
-from pipeline.validate.rules import CORE_CATALOGUE, Rule
+from pipeline.validate.rules import Rule, cite
 
 CATALOGUE_PATH = standards_home() / "conformance-rules.yaml"
 CLASSES = ("INTERVENTIONS", "EVENTS", "FINDINGS", "FINDINGS ABOUT", "SPECIAL PURPOSE", "TRIAL DESIGN",
@@ -95,9 +94,7 @@ def citation(entry: Entry) -> str:
     'FDA Business Rule FB4001 (CORE-000310; cdisc-org/cdisc-rules-engine resources/cache/rules.pkl)'
     """
     kind = "FDA Business Rule" if entry.id.startswith("FB") else "CDISC SDTM conformance rule"
-    also = entry.get("also") or []
-    ids = " / ".join([entry.id, *also])
-    return f"{kind} {ids} ({entry.core}; {CORE_CATALOGUE})"
+    return cite(" / ".join([entry.id, *(entry.get("also") or [])]), entry.core, kind)
 
 
 def read_catalogue(path: Path = CATALOGUE_PATH) -> list[Entry]:
@@ -313,25 +310,27 @@ def _variable_presence(entry: Entry, data: Any, outcome: Outcome) -> list[pd.Dat
     return parts
 
 
-def _when(entry: Entry, frame: pd.DataFrame, domain: str, name: str, outcome: Outcome) -> pd.Series | None:
-    if not entry.get("when"):
-        return pd.Series(True, index=frame.index)
-    text = _names(entry.get("when"), domain)
-    if _with_columns(frame, parse(text).columns, set(), {}, name, outcome, domain) is None:
-        return None
-    return _mask(frame, text)
+def _checkable(entry: Entry, data: Any, outcome: Outcome, columns: list[str]
+               ) -> Iterator[tuple[str, list[str], pd.DataFrame, pd.DataFrame, pd.Series]]:
+    """The datasets in scope having ``columns`` and the variables of ``when``, counted as checked: (name, the
+    columns resolved, frame, its narrow copy with ``DM.RFSTDTC`` style columns joined, the rows ``when`` keeps)."""
+    for name, domain, frame in _scope(entry, data, outcome):
+        named = [_names(c, domain) for c in columns]
+        joined = _joined(data, frame, [c for c in named if "." in c])
+        named = [c.partition(".")[2] if "." in c else c for c in named]
+        ready = _with_columns(frame, named, set(), joined, name, outcome, domain)
+        if ready is None:
+            continue
+        when = _names(entry.get("when") or "", domain)
+        if when and _with_columns(frame, parse(when).columns, set(), {}, name, outcome, domain) is None:
+            continue
+        outcome.checked.append(name)
+        yield name, named, frame, ready, _mask(frame, when) if when else pd.Series(True, index=frame.index)
 
 
 def _unique(entry: Entry, data: Any, outcome: Outcome) -> list[pd.DataFrame]:
     parts = []
-    for name, domain, frame in _scope(entry, data, outcome):
-        variables = [_names(v, domain) for v in entry.get("variables")]
-        if _with_columns(frame, variables, set(), {}, name, outcome, domain) is None:
-            continue
-        rows = _when(entry, frame, domain, name, outcome)
-        if rows is None:
-            continue
-        outcome.checked.append(name)
+    for name, variables, frame, _, rows in _checkable(entry, data, outcome, entry.get("variables")):
         key = frame[variables].astype("string").fillna("\x00")
         repeated = pd.Series(False, index=frame.index)
         picked = key[rows.to_numpy()]
@@ -342,11 +341,7 @@ def _unique(entry: Entry, data: Any, outcome: Outcome) -> list[pd.DataFrame]:
 
 def _one_to_one(entry: Entry, data: Any, outcome: Outcome) -> list[pd.DataFrame]:
     parts = []
-    for name, domain, frame in _scope(entry, data, outcome):
-        a, b = (_names(v, domain) for v in entry.get("variables"))
-        if _with_columns(frame, [a, b], set(), {}, name, outcome, domain) is None:
-            continue
-        outcome.checked.append(name)
+    for name, (a, b), frame, _, _ in _checkable(entry, data, outcome, entry.get("variables")):
         left, right = display_text(frame[a]), display_text(frame[b])
         both = (left != "") & (right != "")
         pairs = pd.DataFrame({"a": left[both], "b": right[both]}).drop_duplicates()
@@ -368,14 +363,7 @@ def _in_reference(entry: Entry, data: Any, outcome: Outcome) -> list[pd.DataFram
             return []
         known = set(display_text(reference[ref_variable]))
     parts = []
-    for name, domain, frame in _scope(entry, data, outcome):
-        variable = _names(entry.get("variable"), domain)
-        if _with_columns(frame, [variable], set(), {}, name, outcome, domain) is None:
-            continue
-        rows = _when(entry, frame, domain, name, outcome)
-        if rows is None:
-            continue
-        outcome.checked.append(name)
+    for name, (variable,), frame, _, rows in _checkable(entry, data, outcome, [entry.get("variable")]):
         text = display_text(frame[variable])
         parts.append(_findings(entry, name, frame, rows & (text != "") & ~text.isin(known), variable))
     return parts
@@ -406,18 +394,8 @@ def _complete(values: pd.Series) -> pd.Series:
 
 def _date_order(entry: Entry, data: Any, outcome: Outcome) -> list[pd.DataFrame]:
     parts = []
-    for name, domain, frame in _scope(entry, data, outcome):
-        sides = [_names(entry.get(k), domain) for k in ("earlier", "later")]
-        joins = [s for s in sides if "." in s]
-        joined = _joined(data, frame, joins)
-        columns = [s.partition(".")[2] if "." in s else s for s in sides]
-        ready = _with_columns(frame, columns, set(), joined, name, outcome, domain)
-        if ready is None:
-            continue
-        rows = _when(entry, ready, domain, name, outcome)
-        if rows is None:
-            continue
-        outcome.checked.append(name)
+    sides = [entry.get("earlier"), entry.get("later")]
+    for name, columns, _, ready, rows in _checkable(entry, data, outcome, sides):
         both = (ready[columns[0]].notna() & ready[columns[1]].notna() & rows).to_numpy()
         pairs = pd.DataFrame({"e": ready.loc[both, columns[0]].astype(str).to_numpy(),
                               "l": ready.loc[both, columns[1]].astype(str).to_numpy()})

@@ -1,9 +1,6 @@
-"""Cross-dataset conformance rules: each rule is one :class:`Rule` object whose ``check`` runs it.
+"""Cross-dataset conformance rules: one :class:`Rule` each, whose ``check(data: ValidationData)`` returns findings.
 
-A check takes a :class:`ValidationData` (every SDTM and ADaM dataset of the run, already prepared)
-and returns findings. Checks are vectorised joins and comparisons, never row loops. The rules CDISC
-CORE runs on SDTM are in :mod:`pipeline.validate.conformance_core`; this module registers them too,
-so :data:`CONFORMANCE_RULES` holds every rule once this module is imported.
+Importing it registers every rule (:mod:`.conformance_core` and the catalogue too) in :data:`CONFORMANCE_RULES`.
 """
 
 from __future__ import annotations
@@ -203,8 +200,7 @@ def check_epoch_matches_se(rule: Rule, data: ValidationData) -> pd.DataFrame:
 @conformance_rule(
     "FB3209", "Start on or before end",
     "--STDTC is on or before --ENDTC (compared on complete dates; on the same date, on times when both have one).",
-    "{start} {start_value} is after {end} {value}", "error",
-    f"FDA Business Rule FB3209 (CORE-000718; {CORE_CATALOGUE})")
+    "{start} {start_value} is after {end} {value}", "error", cite("FB3209", "CORE-000718", "FDA Business Rule"))
 def check_start_not_after_end(rule: Rule, data: ValidationData) -> pd.DataFrame:
     parts = []
     for name, frame in data.sdtm_with("--STDTC", "--ENDTC").items():
@@ -277,8 +273,7 @@ def check_arm_one_to_one(rule: Rule, data: ValidationData) -> pd.DataFrame:
     "CG0034", "VISITNUM is a visit of the subject in SV",
     "A VISITNUM of a subject-level record is one of that subject's SV.VISITNUM (SDTMIG: every visit "
     "used in a domain is in SV).",
-    "VISITNUM {value} is not in SV for the subject", "warning",
-    f"CDISC SDTM conformance rule CG0034 (CORE-000168; {CORE_CATALOGUE}); checked per subject")
+    "VISITNUM {value} is not in SV for the subject", "warning", cite("CG0034", "CORE-000168") + "; checked per subject")
 def check_visitnum_in_sv(rule: Rule, data: ValidationData) -> pd.DataFrame:
     sv = data.first("SV")
     if sv is None or not {"USUBJID", "VISITNUM"} <= set(sv.columns):
@@ -332,8 +327,7 @@ def check_fatal_ae_has_death_flag(rule: Rule, data: ValidationData) -> pd.DataFr
 @conformance_rule(
     "CG0207", "Subject elements are contiguous",
     "SEENDTC of an element equals SESTDTC of the subject's next element.",
-    "SEENDTC {value} differs from the next element's SESTDTC {next}", "warning",
-    f"CDISC SDTM conformance rule CG0207 (CORE-000352; {CORE_CATALOGUE})")
+    "SEENDTC {value} differs from the next element's SESTDTC {next}", "warning", cite("CG0207", "CORE-000352"))
 def check_elements_contiguous(rule: Rule, data: ValidationData) -> pd.DataFrame:
     se = data.first("SE")
     if se is None or not {"USUBJID", "SESTDTC", "SEENDTC"} <= set(se.columns):
@@ -472,8 +466,7 @@ def check_one_lobxfl_per_test(rule: Rule, data: ValidationData) -> pd.DataFrame:
 @conformance_rule(
     "CG0371", "Supplemental and related records point at a parent record",
     "When IDVAR is populated, IDVARVAL equals the value of IDVAR on a record of the same subject in RDOMAIN.",
-    "{rdomain}.{idvar} = {value} of USUBJID {usubjid} does not exist", "error",
-    f"CDISC SDTM conformance rule CG0371 (CORE-000206; {CORE_CATALOGUE})")
+    "{rdomain}.{idvar} = {value} of USUBJID {usubjid} does not exist", "error", cite("CG0371", "CORE-000206"))
 def check_parent_record_exists(rule: Rule, data: ValidationData) -> pd.DataFrame:
     parts = []
     for name, frame in data.sdtm_with("RDOMAIN", "IDVAR", "IDVARVAL", "USUBJID").items():
@@ -667,11 +660,9 @@ RULE_STATUS_COLUMNS = ["id", "status", "reason", "datasets", "findings"]
 
 def run_conformance_rules_with_status(data: ValidationData, rules: dict[str, Rule] | None = None
                                       ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Run the rules; return their findings and one status row per rule: ``ran``, ``skipped`` (with
-    why: the domain or variable it needs is absent) or ``failed`` (with the error; the other rules still run).
-
-    A catalogue rule reports the datasets it checked and each skip reason itself; for a coded rule the
-    datasets it looked up tell: no findings and nothing it looked for present means skipped.
+    """Run the rules; return their findings and one status row per rule: ``ran``, ``skipped`` (with why: the
+    domain or variable it needs is absent; a coded rule that found nothing and none of what it looked up) or
+    ``failed`` (with the error; the other rules still run).
 
     >>> dm = pd.DataFrame({"USUBJID": ["S-1"], "DOMAIN": ["DM"], "AGE": [-3]})
     >>> ae = pd.DataFrame({"USUBJID": ["S-1", "S-9"], "DOMAIN": ["AE", "AE"]})

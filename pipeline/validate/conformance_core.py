@@ -16,7 +16,8 @@ from pipeline.common.sdtm_model import place_model_timing
 from pipeline.standards.tables import load_standard_variables
 from pipeline.validate.catalogue import dataset_class, truncated_le
 from pipeline.validate.conformance_base import (
-    TRIAL_DESIGN, ValidationData, _dataset_finding, _row_findings, cite, conformance_rule, register_rules,
+    TRIAL_DESIGN, ValidationData, _dataset_finding, _domain_records, _row_findings, cite, conformance_rule,
+    register_rules,
 )
 from pipeline.validate.findings import concat_findings, empty_findings
 from pipeline.validate.frames import display_text
@@ -62,21 +63,6 @@ def check_subjid_unique(rule: Rule, data: ValidationData) -> pd.DataFrame:
         return empty_findings()
     first = str(repeated.iloc[0])
     return _dataset_finding(rule, "DM", "SUBJID", first, rule.format_message(value=first))
-
-
-@conformance_rule(
-    "FB5701", "Collected ethnicity mapped to a collected value",
-    "When ETHNIC is populated it is HISPANIC OR LATINO or NOT HISPANIC OR LATINO (FDA expects the two "
-    "collected categories; NOT REPORTED or UNKNOWN needs a reviewer's explanation).",
-    "ETHNIC '{value}' is not HISPANIC OR LATINO or NOT HISPANIC OR LATINO", "warning",
-    cite("FB5701", "CORE-000726", "FDA Business Rule"))
-def check_ethnic_collected(rule: Rule, data: ValidationData) -> pd.DataFrame:
-    dm = data.first("DM")
-    if dm is None or "ETHNIC" not in dm.columns:
-        return empty_findings()
-    ethnic = _text(dm["ETHNIC"])
-    bad = ethnic.notna() & ~ethnic.isin(ETHNIC_COLLECTED)
-    return _row_findings(rule, "DM", dm, bad.fillna(False), "ETHNIC", dm["ETHNIC"], rule.format_messages(dm["ETHNIC"]))
 
 
 # --- study day variables present ----------------------------------------------------------------
@@ -186,50 +172,41 @@ def check_sv_epoch_matches_se(rule: Rule, data: ValidationData) -> pd.DataFrame:
     return _row_findings(rule, "SV", sv, mask, "EPOCH", sv["EPOCH"], messages)
 
 
-# --- SV, DS, AE, LB -------------------------------------------------------------------------------
-@conformance_rule(
-    "CG0654", "SVOCCUR only on pre-specified visits",
-    "When SVOCCUR is populated, SVPRESP is Y (--OCCUR is used only for pre-specified events: SDTMIG 3.4 4.5.7).",
-    "SVOCCUR is '{value}' but SVPRESP is not Y", "warning", cite("CG0654", "CORE-000038"))
-def check_svoccur_presp(rule: Rule, data: ValidationData) -> pd.DataFrame:
-    sv = data.first("SV")
-    if sv is None or "SVOCCUR" not in sv.columns:
-        return empty_findings()
-    presp = sv["SVPRESP"] if "SVPRESP" in sv.columns else pd.Series(None, index=sv.index, dtype=object)
-    bad = _text(sv["SVOCCUR"]).notna() & (_text(presp) != "Y").fillna(True)
-    return _row_findings(rule, "SV", sv, bad, "SVPRESP", sv["SVOCCUR"], rule.format_messages(sv["SVOCCUR"]))
-
-
-@conformance_rule(
-    "CG0536", "One disposition event per subject, DSSCAT and EPOCH",
-    "A DSCAT = DISPOSITION EVENT record shares its USUBJID, DSSCAT and EPOCH with no other DS record.",
-    "more than one DS record for USUBJID, DSSCAT '{value}' and EPOCH {epoch}", "warning",
-    cite("CG0536", "CORE-000213"))
-def check_one_disposition_per_epoch(rule: Rule, data: ValidationData) -> pd.DataFrame:
-    ds = data.first("DS")
-    if ds is None or not {"USUBJID", "DSCAT", "DSSCAT", "EPOCH"} <= set(ds.columns):
-        return empty_findings()
-    key = ds[["USUBJID", "DSSCAT", "EPOCH"]].astype("string").fillna("\x00")
-    shared = key.duplicated(keep=False)
-    bad = shared & (ds["DSCAT"] == "DISPOSITION EVENT").fillna(False)
-    return _row_findings(rule, "DS", ds, bad, "DSSCAT", ds["DSSCAT"],
-                         rule.format_messages(ds["DSSCAT"], epoch=ds["EPOCH"]))
-
-
-@conformance_rule(
-    "CG0042", "Serious adverse event has a seriousness criterion",
-    "When AESER is not N, at least one of AESCAN, AESCONG, AESDISAB, AESDTH, AESHOSP, AESLIFE, AESOD, AESMIE is Y.",
-    "AESER is '{value}' but no seriousness criterion is Y", "warning", cite("CG0042", "CORE-000266"))
-def check_sae_criteria(rule: Rule, data: ValidationData) -> pd.DataFrame:
-    ae = data.first("AE")
-    if ae is None or "AESER" not in ae.columns:
-        return empty_findings()
+# --- DM, SV, DS, AE, LB ---------------------------------------------------------------------------
+def _serious_without_criterion(ae: pd.DataFrame) -> pd.Series:
     any_criterion = pd.Series(False, index=ae.index)
-    for column in SERIOUSNESS:
-        if column in ae.columns:
-            any_criterion |= (ae[column] == "Y").fillna(False)
-    bad = (ae["AESER"] != "N").fillna(True) & ~any_criterion
-    return _row_findings(rule, "AE", ae, bad, "AESER", ae["AESER"], rule.format_messages(ae["AESER"]))
+    for column in (c for c in SERIOUSNESS if c in ae.columns):
+        any_criterion |= (ae[column] == "Y").fillna(False)
+    return (ae["AESER"] != "N").fillna(True) & ~any_criterion
+
+
+register_rules(_domain_records, [
+    ("FB5701", "Collected ethnicity mapped to a collected value",
+     "When ETHNIC is populated it is HISPANIC OR LATINO or NOT HISPANIC OR LATINO (FDA expects the two "
+     "collected categories; NOT REPORTED or UNKNOWN needs a reviewer's explanation).",
+     "ETHNIC '{value}' is not HISPANIC OR LATINO or NOT HISPANIC OR LATINO", "warning",
+     cite("FB5701", "CORE-000726", "FDA Business Rule"),
+     {"domain": "DM", "needs": {"ETHNIC"}, "variable": "ETHNIC",
+      "fails": lambda dm: _text(dm["ETHNIC"]).notna() & ~_text(dm["ETHNIC"]).isin(ETHNIC_COLLECTED)}),
+    ("CG0654", "SVOCCUR only on pre-specified visits",
+     "When SVOCCUR is populated, SVPRESP is Y (--OCCUR is used only for pre-specified events: SDTMIG 3.4 4.5.7).",
+     "SVOCCUR is '{value}' but SVPRESP is not Y", "warning", cite("CG0654", "CORE-000038"),
+     {"domain": "SV", "needs": {"SVOCCUR"}, "variable": "SVPRESP", "shown": "SVOCCUR",
+      "fails": lambda sv: _text(sv["SVOCCUR"]).notna()
+      & ((_text(sv["SVPRESP"]) != "Y").fillna(True) if "SVPRESP" in sv.columns else True)}),
+    ("CG0536", "One disposition event per subject, DSSCAT and EPOCH",
+     "A DSCAT = DISPOSITION EVENT record shares its USUBJID, DSSCAT and EPOCH with no other DS record.",
+     "more than one DS record for USUBJID, DSSCAT '{value}' and EPOCH {epoch}", "warning",
+     cite("CG0536", "CORE-000213"),
+     {"domain": "DS", "needs": {"USUBJID", "DSCAT", "DSSCAT", "EPOCH"}, "variable": "DSSCAT",
+      "fields": {"epoch": "EPOCH"},
+      "fails": lambda ds: ds[["USUBJID", "DSSCAT", "EPOCH"]].astype("string").fillna("\x00").duplicated(keep=False)
+      & (ds["DSCAT"] == "DISPOSITION EVENT").fillna(False)}),
+    ("CG0042", "Serious adverse event has a seriousness criterion",
+     "When AESER is not N, at least one of AESCAN, AESCONG, AESDISAB, AESDTH, AESHOSP, AESLIFE, AESOD, AESMIE is Y.",
+     "AESER is '{value}' but no seriousness criterion is Y", "warning", cite("CG0042", "CORE-000266"),
+     {"domain": "AE", "needs": {"AESER"}, "variable": "AESER", "fails": _serious_without_criterion}),
+])
 
 
 def _ranges_on_text(rule: Rule, data: ValidationData, range_var: str) -> pd.DataFrame:

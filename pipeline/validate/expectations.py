@@ -85,7 +85,6 @@ def resolve_reference(value: Any, design: dict[str, Any], where: str = "expectat
         name, _, path = path.partition(".")
         if specs_dir is None:
             raise ConfigError(f"{where}: {value}: $spec references need the study's specs folder")
-
         source, label = load_spec(Path(specs_dir) / f"{name}.yaml") or {}, f"{name}.yaml"
     try:
         return study_value(source, path)
@@ -493,12 +492,8 @@ _REMOTE_LOGO = re.compile(r'https://great-expectations-web-assets\.s3[^"\']*/(lo
 
 
 def normalise_data_docs(docs_dir: Path) -> None:
-    """Make GX Data Docs reproducible: same data, same bytes.
-
-    GX stamps each render into a remote logo URL and load times into the batch metadata, and gives
-    collapsible blocks random UUIDs: the logo becomes the bundled copy, stamps the fixed run time,
-    UUIDs numbers in order of appearance per page. Then :func:`pipeline.validate.data_docs.make_data_docs_offline`
-    removes every CDN asset and script, so the pages work offline.
+    """Make GX Data Docs reproducible (same data, same bytes) and offline: the remote logo becomes the bundled
+    copy, render stamps the fixed run time, random block UUIDs numbers per page; then :func:`make_data_docs_offline`.
 
     >>> import tempfile
     >>> folder = Path(tempfile.mkdtemp())
@@ -524,12 +519,8 @@ def normalise_data_docs(docs_dir: Path) -> None:
 
 def run_expectations(data: ValidationData, specs: list[ExpectationSpec], docs_dir: Path | None = None,
                      executor: Any = None) -> pd.DataFrame:
-    """Validate every expectation with GX and return findings, one per unexpected row.
-
-    Expectations on the same view are validated as one suite (one GX batch). With ``docs_dir``
-    the validation results are also rendered as GX Data Docs HTML there. With ``executor`` (a
-    ``concurrent.futures`` executor) GX runs there, e.g. in a worker process that imported GX early.
-    """
+    """Validate every expectation with GX (one suite per view) and return findings, one per unexpected row;
+    Data Docs HTML goes to ``docs_dir`` when given; GX runs in ``executor`` (a worker process) when given."""
     if not specs:
         return empty_findings()
     views = build_views(data, specs)

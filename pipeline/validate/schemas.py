@@ -1,8 +1,5 @@
-"""Pandera schemas generated at run time from the dataset/variable metadata (never hand-written).
-
-The checks are listed in ``pipeline/validate/README.md``. Validation is lazy;
-:func:`failure_cases_to_findings` turns ``SchemaErrors.failure_cases`` into findings rows.
-"""
+"""Pandera schemas generated at run time from the dataset/variable metadata (never hand-written; the checks:
+``pipeline/validate/README.md``), validated lazily, their failure cases turned into findings."""
 
 from __future__ import annotations
 
