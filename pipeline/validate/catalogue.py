@@ -22,7 +22,7 @@ from pipeline.common.expressions import Binary, Call, Column, ExpressionError, L
 from pipeline.common.specfile import Where, check_keys, check_value, load_spec
 from pipeline.standards import standards_home
 from pipeline.standards.tables import load_standard_datasets
-from pipeline.validate.conformance_base import _dataset_finding, _row_findings
+from pipeline.validate.conformance_base import _dataset_finding, _repeated, _row_findings
 from pipeline.validate.findings import concat_findings
 from pipeline.validate.frames import display_text
 from pipeline.validate.rules import Rule, cite
@@ -281,8 +281,7 @@ def _mask(frame: pd.DataFrame, text: str) -> pd.Series:
 
 
 # --- the kinds ------------------------------------------------------------------------------------
-def _record(entry: Entry, data: Any, outcome: Outcome) -> list[pd.DataFrame]:
-    parts = []
+def _record(entry: Entry, data: Any, outcome: Outcome) -> Iterator[pd.DataFrame]:
     for name, domain, frame in _scope(entry, data, outcome):
         text = _names(entry.get("fail_when"), domain)
         needed = parse(text).columns
@@ -295,19 +294,16 @@ def _record(entry: Entry, data: Any, outcome: Outcome) -> list[pd.DataFrame]:
             continue
         outcome.checked.append(name)
         variable = _names(entry.get("variable") or needed[0], domain)
-        parts.append(_findings(entry, name, ready, _mask(ready, text), variable if variable in ready else None))
-    return parts
+        yield _findings(entry, name, ready, _mask(ready, text), variable if variable in ready else None)
 
 
-def _variable_presence(entry: Entry, data: Any, outcome: Outcome) -> list[pd.DataFrame]:
-    parts = []
+def _variable_presence(entry: Entry, data: Any, outcome: Outcome) -> Iterator[pd.DataFrame]:
     for name, domain, frame in _scope(entry, data, outcome):
         outcome.checked.append(name)
         present = [_names(v, domain) for v in entry.get("present")]
         absent = [_names(v, domain) for v in entry.get("absent") or []]
         if all(v in frame.columns for v in present) and not any(v in frame.columns for v in absent):
-            parts.append(_dataset_finding(entry, name, present[0]))
-    return parts
+            yield _dataset_finding(entry, name, present[0])
 
 
 def _checkable(entry: Entry, data: Any, outcome: Outcome, columns: list[str]
@@ -328,19 +324,12 @@ def _checkable(entry: Entry, data: Any, outcome: Outcome, columns: list[str]
         yield name, named, frame, ready, _mask(frame, when) if when else pd.Series(True, index=frame.index)
 
 
-def _unique(entry: Entry, data: Any, outcome: Outcome) -> list[pd.DataFrame]:
-    parts = []
+def _unique(entry: Entry, data: Any, outcome: Outcome) -> Iterator[pd.DataFrame]:
     for name, variables, frame, _, rows in _checkable(entry, data, outcome, entry.get("variables")):
-        key = frame[variables].astype("string").fillna("\x00")
-        repeated = pd.Series(False, index=frame.index)
-        picked = key[rows.to_numpy()]
-        repeated.loc[picked.index[picked.duplicated(keep=False).to_numpy()]] = True
-        parts.append(_findings(entry, name, frame, repeated, variables[-1]))
-    return parts
+        yield _findings(entry, name, frame, _repeated(frame, rows, variables, "\x00"), variables[-1])
 
 
-def _one_to_one(entry: Entry, data: Any, outcome: Outcome) -> list[pd.DataFrame]:
-    parts = []
+def _one_to_one(entry: Entry, data: Any, outcome: Outcome) -> Iterator[pd.DataFrame]:
     for name, (a, b), frame, _, _ in _checkable(entry, data, outcome, entry.get("variables")):
         left, right = display_text(frame[a]), display_text(frame[b])
         both = (left != "") & (right != "")
@@ -348,11 +337,10 @@ def _one_to_one(entry: Entry, data: Any, outcome: Outcome) -> list[pd.DataFrame]
         many_b = set(pairs["a"][pairs["a"].duplicated(keep=False)])
         many_a = set(pairs["b"][pairs["b"].duplicated(keep=False)])
         bad = both & (left.isin(many_b) | right.isin(many_a))
-        parts.append(_findings(entry, name, frame, bad, a))
-    return parts
+        yield _findings(entry, name, frame, bad, a)
 
 
-def _in_reference(entry: Entry, data: Any, outcome: Outcome) -> list[pd.DataFrame]:
+def _in_reference(entry: Entry, data: Any, outcome: Outcome) -> Iterator[pd.DataFrame]:
     if entry.get("reference") == "DOMAINS":   # the domains of the study's datasets (RDOMAIN rules)
         known = {data.domain_of(name) for name in data.sdtm if not name.startswith("SUPP")}
     else:
@@ -360,13 +348,11 @@ def _in_reference(entry: Entry, data: Any, outcome: Outcome) -> list[pd.DataFram
         reference = data.first(ref_domain)
         if reference is None or ref_variable not in reference.columns:
             outcome.skipped.append(f"reference {entry.get('reference')} absent")
-            return []
+            return
         known = set(display_text(reference[ref_variable]))
-    parts = []
     for name, (variable,), frame, _, rows in _checkable(entry, data, outcome, [entry.get("variable")]):
         text = display_text(frame[variable])
-        parts.append(_findings(entry, name, frame, rows & (text != "") & ~text.isin(known), variable))
-    return parts
+        yield _findings(entry, name, frame, rows & (text != "") & ~text.isin(known), variable)
 
 
 def truncated_le(left: pd.Series, right: pd.Series) -> pd.Series:
@@ -392,8 +378,7 @@ def _complete(values: pd.Series) -> pd.Series:
     return iso_date(values.astype("string")).notna()
 
 
-def _date_order(entry: Entry, data: Any, outcome: Outcome) -> list[pd.DataFrame]:
-    parts = []
+def _date_order(entry: Entry, data: Any, outcome: Outcome) -> Iterator[pd.DataFrame]:
     sides = [entry.get("earlier"), entry.get("later")]
     for name, columns, _, ready, rows in _checkable(entry, data, outcome, sides):
         both = (ready[columns[0]].notna() & ready[columns[1]].notna() & rows).to_numpy()
@@ -406,8 +391,7 @@ def _date_order(entry: Entry, data: Any, outcome: Outcome) -> list[pd.DataFrame]
         bad[both] = pairs.merge(distinct, on=["e", "l"], how="left")["bad"].to_numpy(dtype=bool)
         bad = pd.Series(bad, index=ready.index)
         reported = columns[1] if "." not in sides[1] else columns[0]
-        parts.append(_findings(entry, name, ready, bad, reported))
-    return parts
+        yield _findings(entry, name, ready, bad, reported)
 
 
 RUNNERS = {"record": _record, "variable_presence": _variable_presence, "unique": _unique,

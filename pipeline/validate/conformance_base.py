@@ -3,7 +3,7 @@ registry (:data:`CONFORMANCE_RULES`, :func:`conformance_rule`) and the finding h
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from functools import partial
 
@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 
 from pipeline.standards.tables import trial_design_domains
-from pipeline.validate.findings import empty_findings, make_findings
+from pipeline.validate.findings import concat_findings, empty_findings, make_findings
 from pipeline.validate.rules import Rule, cite  # noqa: F401 (cite re-exported)
 
 TRIAL_DESIGN = trial_design_domains()
@@ -84,6 +84,12 @@ def _dataset_finding(rule: Rule, dataset: str, variable: str | None, value: obje
                          rule.check_source, variable=variable, value=value)
 
 
+def _repeated(frame: pd.DataFrame, rows: pd.Series, by: list[str], missing: str = "") -> pd.Series:
+    """The ``rows`` whose ``by`` values another of the ``rows`` shares (null compared as ``missing``)."""
+    keyed = frame.loc[rows.fillna(False).to_numpy(dtype=bool), by].astype("string").fillna(missing)
+    return pd.Series(frame.index.isin(keyed.index[keyed.duplicated(keep=False).to_numpy()]), index=frame.index)
+
+
 def _domain_records(rule: Rule, data: ValidationData, domain: str, needs: set[str], variable: str,
                     fails: Callable[[pd.DataFrame], pd.Series], shown: str | None = None,
                     fields: dict[str, str] | None = None) -> pd.DataFrame:
@@ -108,9 +114,13 @@ def conformance_rule(id: str, title: str, description: str, message: str, severi
     >>> CONFORMANCE_RULES["FB3209"].severity, check_start_not_after_end.id
     ('error', 'FB3209')
     """
-    def decorate(fn: Callable[[Rule, ValidationData], pd.DataFrame]) -> Rule:
+    def decorate(fn: Callable[[Rule, ValidationData], pd.DataFrame | Iterator[pd.DataFrame]]) -> Rule:
         rule = Rule(id, title, description, message, severity, "conformance", citation)
-        CONFORMANCE_RULES[id] = replace(rule, check=partial(fn, rule))
+
+        def check(data: ValidationData) -> pd.DataFrame:   # fn returns findings, or yields them dataset by dataset
+            found = fn(rule, data)
+            return found if isinstance(found, pd.DataFrame) else concat_findings(found)
+        CONFORMANCE_RULES[id] = replace(rule, check=check)
         return CONFORMANCE_RULES[id]  # the module-level name is the rule object itself
     return decorate
 

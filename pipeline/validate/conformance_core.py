@@ -6,6 +6,7 @@ A rule reports what the CORE rule of the same id reports, record for record (``r
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from functools import lru_cache
 
 import numpy as np
@@ -76,8 +77,7 @@ STUDY_DAY_PRESENT = [
 
 
 def _study_day_present(rule: Rule, data: ValidationData, date_suffix: str, day_suffix: str,
-                       classes: set[str] | None, populated: bool) -> pd.DataFrame:
-    parts = []
+                       classes: set[str] | None, populated: bool) -> Iterator[pd.DataFrame]:
     for name, frame in data.sdtm.items():
         domain = data.domain_of(name)
         if domain in TRIAL_DESIGN or (classes is not None and _class_of(data, name) not in classes):
@@ -91,8 +91,7 @@ def _study_day_present(rule: Rule, data: ValidationData, date_suffix: str, day_s
         if dates.empty and populated:
             continue
         first = dates.iloc[0] if len(dates) else None
-        parts.append(_dataset_finding(rule, name, dy, first, rule.format_message(dy=dy, dtc=dtc)))
-    return concat_findings(parts)
+        yield _dataset_finding(rule, name, dy, first, rule.format_message(dy=dy, dtc=dtc))
 
 
 register_rules(_study_day_present, [
@@ -110,27 +109,23 @@ register_rules(_study_day_present, [
     "FB2201", "EPOCH populated on subject-level observations",
     "Every record of an interventions, events or findings dataset (MH aside) has EPOCH.",
     "EPOCH is missing", "warning", cite("FB2201", "CORE-000701", "FDA Business Rule"))
-def check_epoch_populated(rule: Rule, data: ValidationData) -> pd.DataFrame:
-    parts = []
+def check_epoch_populated(rule: Rule, data: ValidationData) -> Iterator[pd.DataFrame]:
     for name, frame in data.sdtm.items():
         domain = data.domain_of(name)
         if _class_of(data, name) not in {"INTERVENTIONS", "EVENTS", "FINDINGS"} or domain in {"MH", "DD", "PP"}:
             continue
         if "EPOCH" not in frame.columns:
-            parts.append(_dataset_finding(rule, name, "EPOCH", None, "EPOCH is not in the dataset"))
+            yield _dataset_finding(rule, name, "EPOCH", None, "EPOCH is not in the dataset")
             continue
         missing = _text(frame["EPOCH"]).isna()
-        parts.append(_row_findings(rule, name, frame, missing, "EPOCH", frame["EPOCH"], rule.message))
-    return concat_findings(parts)
+        yield _row_findings(rule, name, frame, missing, "EPOCH", frame["EPOCH"], rule.message)
 
 
 @conformance_rule(
     "FB3207", "Start study day not after end study day",
     "In interventions, events and special-purpose datasets, --STDY is not greater than --ENDY.",
-    "{stdy} {start} is greater than {endy} {value}", "warning",
-    cite("FB3207", "CORE-000708", "FDA Business Rule"))
-def check_stdy_not_after_endy(rule: Rule, data: ValidationData) -> pd.DataFrame:
-    parts = []
+    "{stdy} {start} is greater than {endy} {value}", "warning", cite("FB3207", "CORE-000708", "FDA Business Rule"))
+def check_stdy_not_after_endy(rule: Rule, data: ValidationData) -> Iterator[pd.DataFrame]:
     for name, frame in data.sdtm_with("--STDY", "--ENDY").items():
         if _class_of(data, name) not in {"INTERVENTIONS", "EVENTS", "SPECIAL PURPOSE"}:
             continue
@@ -139,8 +134,7 @@ def check_stdy_not_after_endy(rule: Rule, data: ValidationData) -> pd.DataFrame:
         start, end = pd.to_numeric(frame[stdy], errors="coerce"), pd.to_numeric(frame[endy], errors="coerce")
         bad = (start > end).fillna(False)
         messages = rule.format_messages(display_text(end), stdy=stdy, start=display_text(start), endy=endy)
-        parts.append(_row_findings(rule, name, frame, bad, endy, display_text(end), messages))
-    return concat_findings(parts)
+        yield _row_findings(rule, name, frame, bad, endy, display_text(end), messages)
 
 
 @conformance_rule(
@@ -302,8 +296,7 @@ def expected_order(domain: str, columns: list[str]) -> list[str] | None:
     "The dataset's variables that the SDTMIG domain table lists follow its order (timing variables the table "
     "leaves out in SDTM model order); sponsor variables may follow.",
     "variables are not in the SDTMIG order: {value}", "warning", cite("CG0330", "CORE-000852"))
-def check_variable_order(rule: Rule, data: ValidationData) -> pd.DataFrame:
-    parts = []
+def check_variable_order(rule: Rule, data: ValidationData) -> Iterator[pd.DataFrame]:
     for name, frame in data.sdtm.items():
         columns = list(frame.columns)
         order = expected_order(data.domain_of(name), columns)
@@ -314,6 +307,5 @@ def check_variable_order(rule: Rule, data: ValidationData) -> pd.DataFrame:
         if listed != wanted:
             first = next(i for i, (a, b) in enumerate(zip(listed, wanted)) if a != b)
             shown = f"{listed[first]} where {wanted[first]} is expected"
-            parts.append(_dataset_finding(rule, name, listed[first], shown, rule.format_message(value=shown)))
-    return concat_findings(parts)
+            yield _dataset_finding(rule, name, listed[first], shown, rule.format_message(value=shown))
 

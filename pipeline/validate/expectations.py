@@ -428,6 +428,7 @@ def validate_views(payloads: list[tuple[str, pd.DataFrame, list[tuple[str, str, 
     """
     import great_expectations as gx
     import great_expectations.expectations as gxe
+    from great_expectations.core.run_identifier import RunIdentifier
 
     context = _gx_context(docs_dir)
     source = context.data_sources.add_pandas("validation")
@@ -447,24 +448,22 @@ def validate_views(payloads: list[tuple[str, pd.DataFrame, list[tuple[str, str, 
                 gx.ValidationDefinition(name=name, data=batch_definition, suite=suite))
             checkpoint = context.checkpoints.add(gx.Checkpoint(
                 name=name, validation_definitions=[validation], actions=[], result_format=result_format))
-            run = checkpoint.run(batch_parameters={"dataframe": frame}, run_id=_fixed_run_id())
+            run_id = RunIdentifier(run_name="validation", run_time=_fixed_run_time())  # same Data Docs every run
+            run = checkpoint.run(batch_parameters={"dataframe": frame}, run_id=run_id)
             results = [r for vr in run.run_results.values() for r in vr.results]
         else:
             batch = batch_definition.get_batch(batch_parameters={"dataframe": frame})
             results = batch.validate(suite, result_format=result_format).results
         for result in results:
             rule_id = (result.expectation_config.meta or {}).get("rule_id")
-            info = result.exception_info or {}
-            raised = bool(info.get("raised_exception")) if isinstance(info, dict) else False
-            if not raised and isinstance(info, dict):  # metric-level exceptions are nested one level down
-                nested = [v for v in info.values() if isinstance(v, dict) and v.get("raised_exception")]
-                if nested:
-                    raised, info = True, nested[0]
+            info = result.exception_info if isinstance(result.exception_info, dict) else {}
+            nested = [v for v in info.values() if isinstance(v, dict) and v.get("raised_exception")]  # metric level
+            raised = info if info.get("raised_exception") else next(iter(nested), None)
             out[(name, rule_id)] = {
                 "success": bool(result.success),
                 "unexpected_index_list": list(result.result.get("unexpected_index_list") or []),
                 "observed_value": result.result.get("observed_value"),
-                "exception": str(info.get("exception_message")) if raised else None,
+                "exception": str(raised.get("exception_message")) if raised else None,
             }
     if docs_dir is not None:
         context.build_data_docs()  # once, for every stored validation result
@@ -477,13 +476,6 @@ def _fixed_run_time() -> Any:
     from datetime import datetime, timezone
 
     return datetime.fromtimestamp(int(os.environ.get("SOURCE_DATE_EPOCH", "946684800")), tz=timezone.utc)
-
-
-def _fixed_run_id() -> Any:
-    """A run id that does not change between runs, so Data Docs paths and pages are reproducible."""
-    from great_expectations.core.run_identifier import RunIdentifier
-
-    return RunIdentifier(run_name="validation", run_time=_fixed_run_time())
 
 
 _GX_STAMP = re.compile(r"\b\d{8}T\d{6}\.\d+Z\b")
