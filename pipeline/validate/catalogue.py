@@ -1,14 +1,13 @@
 """Conformance rules as data: ``specs/standards/conformance-rules.yaml`` read by one reader, run by a few kinds.
 
-The catalogue holds the rules (CDISC / FDA rule id, CORE id, scope, parameters, message, severity);
-this module holds the algorithms, one function per kind (the kinds and their parameters:
-``docs/validation.md``). Every rule records, per dataset in its scope, whether it ran or why it was
-skipped, for the ``rules.csv`` status columns.
+One function per kind (kinds and parameters: ``docs/validation.md``); every rule records, per dataset in its
+scope, whether it ran or why it was skipped (the ``rules.csv`` status columns).
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -23,10 +22,10 @@ from pipeline.common.expressions import Binary, Call, Column, ExpressionError, L
 from pipeline.common.specfile import Where, check_keys, check_value, load_spec
 from pipeline.standards import standards_home
 from pipeline.standards.tables import load_standard_datasets
-from pipeline.validate.conformance_base import _dataset_finding, _row_findings
+from pipeline.validate.conformance_base import _dataset_finding, _repeated, _row_findings
 from pipeline.validate.findings import concat_findings
 from pipeline.validate.frames import display_text
-from pipeline.validate.rules import CORE_CATALOGUE, Rule
+from pipeline.validate.rules import Rule, cite
 
 CATALOGUE_PATH = standards_home() / "conformance-rules.yaml"
 CLASSES = ("INTERVENTIONS", "EVENTS", "FINDINGS", "FINDINGS ABOUT", "SPECIAL PURPOSE", "TRIAL DESIGN",
@@ -95,9 +94,7 @@ def citation(entry: Entry) -> str:
     'FDA Business Rule FB4001 (CORE-000310; cdisc-org/cdisc-rules-engine resources/cache/rules.pkl)'
     """
     kind = "FDA Business Rule" if entry.id.startswith("FB") else "CDISC SDTM conformance rule"
-    also = entry.get("also") or []
-    ids = " / ".join([entry.id, *also])
-    return f"{kind} {ids} ({entry.core}; {CORE_CATALOGUE})"
+    return cite(" / ".join([entry.id, *(entry.get("also") or [])]), entry.core, kind)
 
 
 def read_catalogue(path: Path = CATALOGUE_PATH) -> list[Entry]:
@@ -284,8 +281,7 @@ def _mask(frame: pd.DataFrame, text: str) -> pd.Series:
 
 
 # --- the kinds ------------------------------------------------------------------------------------
-def _record(entry: Entry, data: Any, outcome: Outcome) -> list[pd.DataFrame]:
-    parts = []
+def _record(entry: Entry, data: Any, outcome: Outcome) -> Iterator[pd.DataFrame]:
     for name, domain, frame in _scope(entry, data, outcome):
         text = _names(entry.get("fail_when"), domain)
         needed = parse(text).columns
@@ -298,66 +294,53 @@ def _record(entry: Entry, data: Any, outcome: Outcome) -> list[pd.DataFrame]:
             continue
         outcome.checked.append(name)
         variable = _names(entry.get("variable") or needed[0], domain)
-        parts.append(_findings(entry, name, ready, _mask(ready, text), variable if variable in ready else None))
-    return parts
+        yield _findings(entry, name, ready, _mask(ready, text), variable if variable in ready else None)
 
 
-def _variable_presence(entry: Entry, data: Any, outcome: Outcome) -> list[pd.DataFrame]:
-    parts = []
+def _variable_presence(entry: Entry, data: Any, outcome: Outcome) -> Iterator[pd.DataFrame]:
     for name, domain, frame in _scope(entry, data, outcome):
         outcome.checked.append(name)
         present = [_names(v, domain) for v in entry.get("present")]
         absent = [_names(v, domain) for v in entry.get("absent") or []]
         if all(v in frame.columns for v in present) and not any(v in frame.columns for v in absent):
-            parts.append(_dataset_finding(entry, name, present[0]))
-    return parts
+            yield _dataset_finding(entry, name, present[0])
 
 
-def _when(entry: Entry, frame: pd.DataFrame, domain: str, name: str, outcome: Outcome) -> pd.Series | None:
-    if not entry.get("when"):
-        return pd.Series(True, index=frame.index)
-    text = _names(entry.get("when"), domain)
-    if _with_columns(frame, parse(text).columns, set(), {}, name, outcome, domain) is None:
-        return None
-    return _mask(frame, text)
-
-
-def _unique(entry: Entry, data: Any, outcome: Outcome) -> list[pd.DataFrame]:
-    parts = []
+def _checkable(entry: Entry, data: Any, outcome: Outcome, columns: list[str]
+               ) -> Iterator[tuple[str, list[str], pd.DataFrame, pd.DataFrame, pd.Series]]:
+    """The datasets in scope having ``columns`` and the variables of ``when``, counted as checked: (name, the
+    columns resolved, frame, its narrow copy with ``DM.RFSTDTC`` style columns joined, the rows ``when`` keeps)."""
     for name, domain, frame in _scope(entry, data, outcome):
-        variables = [_names(v, domain) for v in entry.get("variables")]
-        if _with_columns(frame, variables, set(), {}, name, outcome, domain) is None:
+        named = [_names(c, domain) for c in columns]
+        joined = _joined(data, frame, [c for c in named if "." in c])
+        named = [c.partition(".")[2] if "." in c else c for c in named]
+        ready = _with_columns(frame, named, set(), joined, name, outcome, domain)
+        if ready is None:
             continue
-        rows = _when(entry, frame, domain, name, outcome)
-        if rows is None:
+        when = _names(entry.get("when") or "", domain)
+        if when and _with_columns(frame, parse(when).columns, set(), {}, name, outcome, domain) is None:
             continue
         outcome.checked.append(name)
-        key = frame[variables].astype("string").fillna("\x00")
-        repeated = pd.Series(False, index=frame.index)
-        picked = key[rows.to_numpy()]
-        repeated.loc[picked.index[picked.duplicated(keep=False).to_numpy()]] = True
-        parts.append(_findings(entry, name, frame, repeated, variables[-1]))
-    return parts
+        yield name, named, frame, ready, _mask(frame, when) if when else pd.Series(True, index=frame.index)
 
 
-def _one_to_one(entry: Entry, data: Any, outcome: Outcome) -> list[pd.DataFrame]:
-    parts = []
-    for name, domain, frame in _scope(entry, data, outcome):
-        a, b = (_names(v, domain) for v in entry.get("variables"))
-        if _with_columns(frame, [a, b], set(), {}, name, outcome, domain) is None:
-            continue
-        outcome.checked.append(name)
+def _unique(entry: Entry, data: Any, outcome: Outcome) -> Iterator[pd.DataFrame]:
+    for name, variables, frame, _, rows in _checkable(entry, data, outcome, entry.get("variables")):
+        yield _findings(entry, name, frame, _repeated(frame, rows, variables, "\x00"), variables[-1])
+
+
+def _one_to_one(entry: Entry, data: Any, outcome: Outcome) -> Iterator[pd.DataFrame]:
+    for name, (a, b), frame, _, _ in _checkable(entry, data, outcome, entry.get("variables")):
         left, right = display_text(frame[a]), display_text(frame[b])
         both = (left != "") & (right != "")
         pairs = pd.DataFrame({"a": left[both], "b": right[both]}).drop_duplicates()
         many_b = set(pairs["a"][pairs["a"].duplicated(keep=False)])
         many_a = set(pairs["b"][pairs["b"].duplicated(keep=False)])
         bad = both & (left.isin(many_b) | right.isin(many_a))
-        parts.append(_findings(entry, name, frame, bad, a))
-    return parts
+        yield _findings(entry, name, frame, bad, a)
 
 
-def _in_reference(entry: Entry, data: Any, outcome: Outcome) -> list[pd.DataFrame]:
+def _in_reference(entry: Entry, data: Any, outcome: Outcome) -> Iterator[pd.DataFrame]:
     if entry.get("reference") == "DOMAINS":   # the domains of the study's datasets (RDOMAIN rules)
         known = {data.domain_of(name) for name in data.sdtm if not name.startswith("SUPP")}
     else:
@@ -365,20 +348,11 @@ def _in_reference(entry: Entry, data: Any, outcome: Outcome) -> list[pd.DataFram
         reference = data.first(ref_domain)
         if reference is None or ref_variable not in reference.columns:
             outcome.skipped.append(f"reference {entry.get('reference')} absent")
-            return []
+            return
         known = set(display_text(reference[ref_variable]))
-    parts = []
-    for name, domain, frame in _scope(entry, data, outcome):
-        variable = _names(entry.get("variable"), domain)
-        if _with_columns(frame, [variable], set(), {}, name, outcome, domain) is None:
-            continue
-        rows = _when(entry, frame, domain, name, outcome)
-        if rows is None:
-            continue
-        outcome.checked.append(name)
+    for name, (variable,), frame, _, rows in _checkable(entry, data, outcome, [entry.get("variable")]):
         text = display_text(frame[variable])
-        parts.append(_findings(entry, name, frame, rows & (text != "") & ~text.isin(known), variable))
-    return parts
+        yield _findings(entry, name, frame, rows & (text != "") & ~text.isin(known), variable)
 
 
 def truncated_le(left: pd.Series, right: pd.Series) -> pd.Series:
@@ -404,20 +378,9 @@ def _complete(values: pd.Series) -> pd.Series:
     return iso_date(values.astype("string")).notna()
 
 
-def _date_order(entry: Entry, data: Any, outcome: Outcome) -> list[pd.DataFrame]:
-    parts = []
-    for name, domain, frame in _scope(entry, data, outcome):
-        sides = [_names(entry.get(k), domain) for k in ("earlier", "later")]
-        joins = [s for s in sides if "." in s]
-        joined = _joined(data, frame, joins)
-        columns = [s.partition(".")[2] if "." in s else s for s in sides]
-        ready = _with_columns(frame, columns, set(), joined, name, outcome, domain)
-        if ready is None:
-            continue
-        rows = _when(entry, ready, domain, name, outcome)
-        if rows is None:
-            continue
-        outcome.checked.append(name)
+def _date_order(entry: Entry, data: Any, outcome: Outcome) -> Iterator[pd.DataFrame]:
+    sides = [entry.get("earlier"), entry.get("later")]
+    for name, columns, _, ready, rows in _checkable(entry, data, outcome, sides):
         both = (ready[columns[0]].notna() & ready[columns[1]].notna() & rows).to_numpy()
         pairs = pd.DataFrame({"e": ready.loc[both, columns[0]].astype(str).to_numpy(),
                               "l": ready.loc[both, columns[1]].astype(str).to_numpy()})
@@ -428,8 +391,7 @@ def _date_order(entry: Entry, data: Any, outcome: Outcome) -> list[pd.DataFrame]
         bad[both] = pairs.merge(distinct, on=["e", "l"], how="left")["bad"].to_numpy(dtype=bool)
         bad = pd.Series(bad, index=ready.index)
         reported = columns[1] if "." not in sides[1] else columns[0]
-        parts.append(_findings(entry, name, ready, bad, reported))
-    return parts
+        yield _findings(entry, name, ready, bad, reported)
 
 
 RUNNERS = {"record": _record, "variable_presence": _variable_presence, "unique": _unique,

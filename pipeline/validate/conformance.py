@@ -1,22 +1,19 @@
-"""Cross-dataset conformance rules: each rule is one :class:`Rule` object whose ``check`` runs it.
+"""Cross-dataset conformance rules: one :class:`Rule` each, whose ``check(data: ValidationData)`` returns findings.
 
-A check takes a :class:`ValidationData` (every SDTM and ADaM dataset of the run, already prepared)
-and returns findings. Checks are vectorised joins and comparisons, never row loops. The rules CDISC
-CORE runs on SDTM are in :mod:`pipeline.validate.conformance_core`; this module registers them too,
-so :data:`CONFORMANCE_RULES` holds every rule once this module is imported.
+Importing it registers every rule (:mod:`.conformance_core` and the catalogue too) in :data:`CONFORMANCE_RULES`.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 import numpy as np
 import pandas as pd
 
 from pipeline.common.dates import compute_study_day, to_date
 from pipeline.validate.conformance_base import (  # noqa: F401 (re-exported)
-    CONFORMANCE_RULES, TRIAL_DESIGN, ValidationData, _row_findings, cite, conformance_rule, register_rules,
+    CONFORMANCE_RULES, TRIAL_DESIGN, ValidationData, _repeated, _row_findings, cite, conformance_rule, register_rules,
 )
 from pipeline.validate.findings import concat_findings, empty_findings
 from pipeline.validate.frames import display_text
@@ -25,21 +22,19 @@ from pipeline.validate.rules import CORE_CATALOGUE, Rule
 
 # --- the rules ------------------------------------------------------------------------------------
 def _values_outside_reference(rule: Rule, data: ValidationData, variable: str, reference: str,
-                              skip: set[str]) -> pd.DataFrame:
+                              skip: set[str]) -> Iterator[pd.DataFrame]:
     """One finding per non-null ``variable`` of an SDTM dataset (domains in ``skip`` aside) whose value
     is not among ``reference``.``variable``; nothing when the reference dataset or column is absent."""
     ref = data.first(reference)
     if ref is None or variable not in ref.columns:
-        return empty_findings()
+        return
     known = set(ref[variable].dropna())
-    parts = []
     for name, frame in data.sdtm_with(variable).items():
         if data.domain_of(name) in skip:
             continue
         outside = frame[variable].notna() & ~frame[variable].isin(known)
-        parts.append(_row_findings(rule, name, frame, outside, variable, frame[variable],
-                                   rule.format_messages(frame[variable])))
-    return concat_findings(parts)
+        yield _row_findings(rule, name, frame, outside, variable, frame[variable],
+                            rule.format_messages(frame[variable]))
 
 
 register_rules(_values_outside_reference, [
@@ -90,10 +85,10 @@ register_rules(_dm_versus_ex, [  # text comparison of ISO 8601 values
     "ISL-0101", "Adverse event does not start after death",
     "AESTDTC (complete date) is on or before DM.DTHDTC for subjects who died.",
     "AESTDTC {value} is after the death date {death}", "error")
-def check_ae_start_not_after_death(rule: Rule, data: ValidationData) -> pd.DataFrame:
-    dm, parts = data.first("DM"), []
+def check_ae_start_not_after_death(rule: Rule, data: ValidationData) -> Iterator[pd.DataFrame]:
+    dm = data.first("DM")
     if dm is None or "DTHDTC" not in dm.columns:
-        return empty_findings()
+        return
     death = pd.Series(to_date(dm["DTHDTC"]).to_numpy(), index=dm["USUBJID"]).dropna()
     death = death[~death.index.duplicated()]
     for name, frame in data.sdtm_with("AESTDTC").items():
@@ -101,8 +96,7 @@ def check_ae_start_not_after_death(rule: Rule, data: ValidationData) -> pd.DataF
         start = to_date(frame["AESTDTC"])
         late = start.notna() & death_date.notna() & (start > death_date)
         messages = rule.format_messages(frame["AESTDTC"], death=death_date.dt.strftime("%Y-%m-%d"))
-        parts.append(_row_findings(rule, name, frame, late, "AESTDTC", frame["AESTDTC"], messages))
-    return concat_findings(parts)
+        yield _row_findings(rule, name, frame, late, "AESTDTC", frame["AESTDTC"], messages)
 
 
 STUDY_DAY_PAIRS = [
@@ -114,13 +108,12 @@ STUDY_DAY_PAIRS = [
 
 
 def _study_day_check(rule: Rule, data: ValidationData, date_suffix: str, day_suffix: str,
-                     partial: bool) -> pd.DataFrame:
+                     partial: bool) -> Iterator[pd.DataFrame]:
     dm = data.first("DM")
     if dm is None or "RFSTDTC" not in dm.columns:
-        return empty_findings()
+        return
     reference = pd.Series(to_date(dm["RFSTDTC"]).to_numpy(), index=dm["USUBJID"])
     reference = reference[~reference.index.duplicated()]
-    parts = []
     for name, frame in data.sdtm_with("USUBJID", f"--{date_suffix}", f"--{day_suffix}").items():
         domain = data.domain_of(name)
         dtc, dy = f"{domain}{date_suffix}", f"{domain}{day_suffix}"
@@ -139,8 +132,7 @@ def _study_day_check(rule: Rule, data: ValidationData, date_suffix: str, day_suf
             messages[bad] = (f"{dy} " + actual[bad].astype("string") + " should be "
                              + expected[bad].astype("Int64").astype("string") + f" from {dtc} "
                              + frame.loc[bad, dtc].astype("string").fillna("")).astype(object)
-        parts.append(_row_findings(rule, name, frame, bad, dy, actual, messages))
-    return concat_findings(parts)
+        yield _row_findings(rule, name, frame, bad, dy, actual, messages)
 
 
 register_rules(_study_day_check, [
@@ -161,17 +153,16 @@ register_rules(_study_day_check, [
     "date (--STDTC for events and interventions, --DTC for findings); records on an element boundary may take "
     "either epoch.",
     "EPOCH {value} does not match the subject's element on {date}", "warning")
-def check_epoch_matches_se(rule: Rule, data: ValidationData) -> pd.DataFrame:
+def check_epoch_matches_se(rule: Rule, data: ValidationData) -> Iterator[pd.DataFrame]:
     se = data.first("SE")
     if se is None or not {"USUBJID", "EPOCH", "SESTDTC"} <= set(se.columns):
-        return empty_findings()
+        return
     elements = pd.DataFrame({
         "USUBJID": se["USUBJID"].to_numpy(),
         "SE_EPOCH": se["EPOCH"].to_numpy(),
         "START": to_date(se["SESTDTC"]).to_numpy(),
         "END": to_date(se["SEENDTC"]).to_numpy() if "SEENDTC" in se.columns else pd.NaT,
     }).dropna(subset=["START"])
-    parts = []
     for name, frame in data.sdtm_with("USUBJID", "EPOCH").items():
         domain = data.domain_of(name)
         if domain in TRIAL_DESIGN | {"SE", "DM", "SV"}:
@@ -196,17 +187,14 @@ def check_epoch_matches_se(rule: Rule, data: ValidationData) -> pd.DataFrame:
         mask = pd.Series(False, index=frame.index)
         mask.iloc[bad_rows] = True
         messages = rule.format_messages(frame["EPOCH"], date=frame[date_var])
-        parts.append(_row_findings(rule, name, frame, mask, "EPOCH", frame["EPOCH"], messages))
-    return concat_findings(parts)
+        yield _row_findings(rule, name, frame, mask, "EPOCH", frame["EPOCH"], messages)
 
 
 @conformance_rule(
     "FB3209", "Start on or before end",
     "--STDTC is on or before --ENDTC (compared on complete dates; on the same date, on times when both have one).",
-    "{start} {start_value} is after {end} {value}", "error",
-    f"FDA Business Rule FB3209 (CORE-000718; {CORE_CATALOGUE})")
-def check_start_not_after_end(rule: Rule, data: ValidationData) -> pd.DataFrame:
-    parts = []
+    "{start} {start_value} is after {end} {value}", "error", cite("FB3209", "CORE-000718", "FDA Business Rule"))
+def check_start_not_after_end(rule: Rule, data: ValidationData) -> Iterator[pd.DataFrame]:
     for name, frame in data.sdtm_with("--STDTC", "--ENDTC").items():
         domain = data.domain_of(name)
         start_var, end_var = f"{domain}STDTC", f"{domain}ENDTC"
@@ -218,8 +206,7 @@ def check_start_not_after_end(rule: Rule, data: ValidationData) -> pd.DataFrame:
         same_day_later = (start == end) & both_times & (start_text.str.slice(0, 19) > end_text.str.slice(0, 19)).fillna(False)
         bad = later_day | same_day_later
         messages = rule.format_messages(end_text, start=start_var, start_value=start_text, end=end_var)
-        parts.append(_row_findings(rule, name, frame, bad, end_var, frame[end_var], messages))
-    return concat_findings(parts)
+        yield _row_findings(rule, name, frame, bad, end_var, frame[end_var], messages)
 
 
 def _one_to_one_findings(rule: Rule, name: str, frame: pd.DataFrame, code: str, text: str) -> pd.DataFrame:
@@ -239,13 +226,11 @@ def _one_to_one_findings(rule: Rule, name: str, frame: pd.DataFrame, code: str, 
     return _row_findings(rule, name, frame, first, text, frame[text], messages)
 
 
-def _code_text_one_to_one(rule: Rule, data: ValidationData, code: str, text: str) -> pd.DataFrame:
+def _code_text_one_to_one(rule: Rule, data: ValidationData, code: str, text: str) -> Iterator[pd.DataFrame]:
     """:func:`_one_to_one_findings` on every SDTM dataset having ``code`` and ``text`` (``--``: the domain)."""
-    parts = []
     for name, frame in data.sdtm_with(code, text).items():
         domain = data.domain_of(name)
-        parts.append(_one_to_one_findings(rule, name, frame, code.replace("--", domain), text.replace("--", domain)))
-    return concat_findings(parts)
+        yield _one_to_one_findings(rule, name, frame, code.replace("--", domain), text.replace("--", domain))
 
 
 register_rules(_code_text_one_to_one, [
@@ -277,40 +262,33 @@ def check_arm_one_to_one(rule: Rule, data: ValidationData) -> pd.DataFrame:
     "CG0034", "VISITNUM is a visit of the subject in SV",
     "A VISITNUM of a subject-level record is one of that subject's SV.VISITNUM (SDTMIG: every visit "
     "used in a domain is in SV).",
-    "VISITNUM {value} is not in SV for the subject", "warning",
-    f"CDISC SDTM conformance rule CG0034 (CORE-000168; {CORE_CATALOGUE}); checked per subject")
-def check_visitnum_in_sv(rule: Rule, data: ValidationData) -> pd.DataFrame:
+    "VISITNUM {value} is not in SV for the subject", "warning", cite("CG0034", "CORE-000168") + "; checked per subject")
+def check_visitnum_in_sv(rule: Rule, data: ValidationData) -> Iterator[pd.DataFrame]:
     sv = data.first("SV")
     if sv is None or not {"USUBJID", "VISITNUM"} <= set(sv.columns):
-        return empty_findings()
+        return
     known = set(sv["USUBJID"].astype(str) + "|" + display_text(pd.to_numeric(sv["VISITNUM"], errors="coerce")).astype(str))
-    parts = []
     for name, frame in data.sdtm_with("USUBJID", "VISITNUM").items():
         if data.domain_of(name) in TRIAL_DESIGN | {"SV"}:
             continue
         visitnum = display_text(pd.to_numeric(frame["VISITNUM"], errors="coerce"))
         key = frame["USUBJID"].astype("string") + "|" + visitnum
         bad = frame["VISITNUM"].notna() & frame["USUBJID"].notna() & ~key.isin(known).fillna(True)
-        parts.append(_row_findings(rule, name, frame, bad, "VISITNUM", visitnum,
-                                   rule.format_messages(visitnum)))
-    return concat_findings(parts)
+        yield _row_findings(rule, name, frame, bad, "VISITNUM", visitnum, rule.format_messages(visitnum))
 
 
 @conformance_rule(
     "CG0435", "Death date and death flag agree",
     "DM.DTHDTC populated requires DTHFL = Y (CG0435); DTHFL = Y requires DTHDTC (FB0610).",
-    "{problem}", "error",
-    f"CDISC CG0435 / FDA Business Rule FB0610 (CORE-000007 / CORE-000705; {CORE_CATALOGUE})")
-def check_death_flag(rule: Rule, data: ValidationData) -> pd.DataFrame:
+    "{problem}", "error", f"CDISC CG0435 / FDA Business Rule FB0610 (CORE-000007 / CORE-000705; {CORE_CATALOGUE})")
+def check_death_flag(rule: Rule, data: ValidationData) -> Iterator[pd.DataFrame]:
     dm = data.first("DM")
     if dm is None or not {"DTHDTC", "DTHFL"} <= set(dm.columns):
-        return empty_findings()
+        return
     no_flag = dm["DTHDTC"].notna() & (dm["DTHFL"] != "Y").fillna(True)
     no_date = (dm["DTHFL"] == "Y").fillna(False) & dm["DTHDTC"].isna()
-    return concat_findings([
-        _row_findings(rule, "DM", dm, no_flag, "DTHFL", dm["DTHFL"], "DTHDTC is populated but DTHFL is not Y"),
-        _row_findings(rule, "DM", dm, no_date, "DTHDTC", dm["DTHDTC"], "DTHFL is Y but DTHDTC is null"),
-    ])
+    yield _row_findings(rule, "DM", dm, no_flag, "DTHFL", dm["DTHFL"], "DTHDTC is populated but DTHFL is not Y")
+    yield _row_findings(rule, "DM", dm, no_date, "DTHDTC", dm["DTHDTC"], "DTHFL is Y but DTHDTC is null")
 
 
 @conformance_rule(
@@ -318,22 +296,20 @@ def check_death_flag(rule: Rule, data: ValidationData) -> pd.DataFrame:
     "A subject with an AE whose AEOUT is FATAL has DM.DTHFL = Y.",
     "AEOUT FATAL but DM.DTHFL is not Y", "error",
     f"CDISC CG0134 / FDA Business Rule FB0603 (CORE-000254; {CORE_CATALOGUE})")
-def check_fatal_ae_has_death_flag(rule: Rule, data: ValidationData) -> pd.DataFrame:
-    dm, parts = data.first("DM"), []
+def check_fatal_ae_has_death_flag(rule: Rule, data: ValidationData) -> Iterator[pd.DataFrame]:
+    dm = data.first("DM")
     if dm is None or "DTHFL" not in dm.columns:
-        return empty_findings()
+        return
     dead = set(dm.loc[(dm["DTHFL"] == "Y").fillna(False), "USUBJID"])
     for name, frame in data.sdtm_with("AEOUT", "USUBJID").items():
         bad = (frame["AEOUT"] == "FATAL").fillna(False) & ~frame["USUBJID"].isin(dead)
-        parts.append(_row_findings(rule, name, frame, bad, "AEOUT", frame["AEOUT"], rule.message))
-    return concat_findings(parts)
+        yield _row_findings(rule, name, frame, bad, "AEOUT", frame["AEOUT"], rule.message)
 
 
 @conformance_rule(
     "CG0207", "Subject elements are contiguous",
     "SEENDTC of an element equals SESTDTC of the subject's next element.",
-    "SEENDTC {value} differs from the next element's SESTDTC {next}", "warning",
-    f"CDISC SDTM conformance rule CG0207 (CORE-000352; {CORE_CATALOGUE})")
+    "SEENDTC {value} differs from the next element's SESTDTC {next}", "warning", cite("CG0207", "CORE-000352"))
 def check_elements_contiguous(rule: Rule, data: ValidationData) -> pd.DataFrame:
     se = data.first("SE")
     if se is None or not {"USUBJID", "SESTDTC", "SEENDTC"} <= set(se.columns):
@@ -356,8 +332,7 @@ def check_elements_contiguous(rule: Rule, data: ValidationData) -> pd.DataFrame:
     "score record (--STRESN of the total test code) equals the sum of the item scores of the same subject, "
     "visit and date; assessments with a missing item are skipped (total missing if any item missing).",
     "{testcd} {value} differs from the sum of the item scores {expected}", "error")
-def check_instrument_totals(rule: Rule, data: ValidationData) -> pd.DataFrame:
-    parts = []
+def check_instrument_totals(rule: Rule, data: ValidationData) -> Iterator[pd.DataFrame]:
     for name_instrument, instrument in sorted(data.instruments.items()):
         items = [str(i["testcd"]) for i in instrument.get("items", []) if "testcd" in i]
         total = str((instrument.get("total") or {}).get("testcd", ""))
@@ -381,8 +356,7 @@ def check_instrument_totals(rule: Rule, data: ValidationData) -> pd.DataFrame:
             expected = keys.map(complete)
             bad = is_total & expected.notna() & scores.notna() & ~np.isclose(scores.fillna(0), expected.fillna(0))
             messages = rule.format_messages(display_text(scores), testcd=total, expected=display_text(expected))
-            parts.append(_row_findings(rule, name, frame, bad, result, display_text(scores), messages))
-    return concat_findings(parts)
+            yield _row_findings(rule, name, frame, bad, result, display_text(scores), messages)
 
 
 def _findings_columns(data: ValidationData, *suffixes: str) -> dict[str, tuple[pd.DataFrame, list[str]]]:
@@ -397,14 +371,12 @@ def _findings_columns(data: ValidationData, *suffixes: str) -> dict[str, tuple[p
 
 
 def _findings_records(rule: Rule, data: ValidationData, suffixes: tuple[str, ...],
-                      fails: Callable[[pd.DataFrame, list[str], str], pd.Series]) -> pd.DataFrame:
+                      fails: Callable[[pd.DataFrame, list[str], str], pd.Series]) -> Iterator[pd.DataFrame]:
     """Records where ``fails(frame, columns, domain)`` holds, reported on the first of the ``--<suffix>`` columns."""
-    parts = []
     for name, (frame, columns) in _findings_columns(data, *suffixes).items():
         bad = fails(frame, columns, data.domain_of(name))
-        parts.append(_row_findings(rule, name, frame, bad, columns[0], frame[columns[0]],
-                                   rule.format_message(variable=columns[0])))
-    return concat_findings(parts)
+        yield _row_findings(rule, name, frame, bad, columns[0], frame[columns[0]],
+                            rule.format_message(variable=columns[0]))
 
 
 def _orres_unexplained(frame: pd.DataFrame, columns: list[str], domain: str) -> pd.Series:
@@ -431,8 +403,7 @@ register_rules(_findings_records, [
     "ISL-0111", "One standard unit per test",
     "Within a findings dataset each --TESTCD (and --SPEC when present) has a single --STRESU.",
     "{testcd} {test} has several standard units: {units}", "warning")
-def check_one_standard_unit_per_test(rule: Rule, data: ValidationData) -> pd.DataFrame:
-    parts = []
+def check_one_standard_unit_per_test(rule: Rule, data: ValidationData) -> Iterator[pd.DataFrame]:
     for name, (frame, (testcd, stresu)) in _findings_columns(data, "TESTCD", "STRESU").items():
         domain = data.domain_of(name)
         by = [testcd] + ([f"{domain}SPEC"] if f"{domain}SPEC" in frame.columns else [])
@@ -451,31 +422,26 @@ def check_one_standard_unit_per_test(rule: Rule, data: ValidationData) -> pd.Dat
         hit = key.isin(set(text)) & frame[stresu].notna()
         first = hit & ~(key + "\x00" + display_text(frame[stresu])).duplicated()
         messages = (key + " has several standard units: " + key.map(text).fillna("")).astype(object)
-        parts.append(_row_findings(rule, name, frame, first, stresu, frame[stresu], messages))
-    return concat_findings(parts)
+        yield _row_findings(rule, name, frame, first, stresu, frame[stresu], messages)
 
 
 @conformance_rule(
     "ISL-0112", "At most one last-observation-before-exposure record per test",
     "Per subject and test (and --CAT, --SPEC when present) at most one record has --LOBXFL = Y.",
     "{variable} = Y on more than one record of the subject's test", "error")
-def check_one_lobxfl_per_test(rule: Rule, data: ValidationData) -> pd.DataFrame:
-    parts = []
+def check_one_lobxfl_per_test(rule: Rule, data: ValidationData) -> Iterator[pd.DataFrame]:
     for name, (frame, (flag, testcd)) in _findings_columns(data, "LOBXFL", "TESTCD").items():
         domain = data.domain_of(name)
         by = ["USUBJID", testcd] + [c for c in (f"{domain}CAT", f"{domain}SPEC") if c in frame.columns]
-        parts.append(_row_findings(rule, name, frame, _repeated_flags(frame, flag, by), flag, frame[flag],
-                                   rule.format_message(variable=flag)))
-    return concat_findings(parts)
+        yield _row_findings(rule, name, frame, _repeated(frame, frame[flag] == "Y", by), flag, frame[flag],
+                            rule.format_message(variable=flag))
 
 
 @conformance_rule(
     "CG0371", "Supplemental and related records point at a parent record",
     "When IDVAR is populated, IDVARVAL equals the value of IDVAR on a record of the same subject in RDOMAIN.",
-    "{rdomain}.{idvar} = {value} of USUBJID {usubjid} does not exist", "error",
-    f"CDISC SDTM conformance rule CG0371 (CORE-000206; {CORE_CATALOGUE})")
-def check_parent_record_exists(rule: Rule, data: ValidationData) -> pd.DataFrame:
-    parts = []
+    "{rdomain}.{idvar} = {value} of USUBJID {usubjid} does not exist", "error", cite("CG0371", "CORE-000206"))
+def check_parent_record_exists(rule: Rule, data: ValidationData) -> Iterator[pd.DataFrame]:
     for name, frame in data.sdtm_with("RDOMAIN", "IDVAR", "IDVARVAL", "USUBJID").items():
         rows = frame["IDVAR"].notna() & frame["IDVARVAL"].notna() & frame["USUBJID"].notna()
         if not rows.any():
@@ -492,8 +458,7 @@ def check_parent_record_exists(rule: Rule, data: ValidationData) -> pd.DataFrame
         bad = rows & ~exists
         messages = rule.format_messages(frame["IDVARVAL"], rdomain=frame["RDOMAIN"], idvar=frame["IDVAR"],
                                         usubjid=frame["USUBJID"])
-        parts.append(_row_findings(rule, name, frame, bad, "IDVARVAL", frame["IDVARVAL"], messages))
-    return concat_findings(parts)
+        yield _row_findings(rule, name, frame, bad, "IDVARVAL", frame["IDVARVAL"], messages)
 
 
 # --- ADaM traceability ----------------------------------------------------------------------------
@@ -501,8 +466,7 @@ def check_parent_record_exists(rule: Rule, data: ValidationData) -> pd.DataFrame
     "ISL-0106", "ADaM subject traces to SDTM",
     "Every ADSL subject is in DM, and every subject of another ADaM dataset is in ADSL.",
     "USUBJID {value} is not in {parent}", "error")
-def check_adam_subjects_trace(rule: Rule, data: ValidationData) -> pd.DataFrame:
-    parts = []
+def check_adam_subjects_trace(rule: Rule, data: ValidationData) -> Iterator[pd.DataFrame]:
     dm = data.first("DM")
     adsl = data.adam.get("ADSL")
     for name, frame in data.adam.items():
@@ -512,17 +476,16 @@ def check_adam_subjects_trace(rule: Rule, data: ValidationData) -> pd.DataFrame:
         if parent is None or "USUBJID" not in parent.columns:
             continue
         orphan = frame["USUBJID"].notna() & ~frame["USUBJID"].isin(set(parent["USUBJID"].dropna()))
-        parts.append(_row_findings(rule, name, frame, orphan, "USUBJID", frame["USUBJID"],
-                                   rule.format_messages(frame["USUBJID"], parent=parent_name)))
-    return concat_findings(parts)
+        yield _row_findings(rule, name, frame, orphan, "USUBJID", frame["USUBJID"],
+                            rule.format_messages(frame["USUBJID"], parent=parent_name))
 
 
-def _adsl_versus_dm(rule: Rule, data: ValidationData, pairs: list[tuple[str, str]], as_dates: bool) -> pd.DataFrame:
+def _adsl_versus_dm(rule: Rule, data: ValidationData, pairs: list[tuple[str, str]],
+                    as_dates: bool) -> Iterator[pd.DataFrame]:
     adsl, dm = data.adam.get("ADSL"), data.first("DM")
     if adsl is None or dm is None or "USUBJID" not in adsl.columns:
-        return empty_findings()
+        return
     dm_unique = dm.drop_duplicates("USUBJID").set_index("USUBJID")
-    parts = []
     for adam_var, dm_var in pairs:
         if adam_var not in adsl.columns or dm_var not in dm_unique.columns:
             continue
@@ -541,8 +504,7 @@ def _adsl_versus_dm(rule: Rule, data: ValidationData, pairs: list[tuple[str, str
             differ = in_dm & (shown != display_text(source))
         messages = (f"ADSL.{adam_var} " + shown.astype(str) + f" does not trace to DM.{dm_var} "
                     + display_text(source).astype(str)).astype(object)
-        parts.append(_row_findings(rule, "ADSL", adsl, differ.fillna(False), adam_var, shown, messages))
-    return concat_findings(parts)
+        yield _row_findings(rule, "ADSL", adsl, differ.fillna(False), adam_var, shown, messages)
 
 
 ADSL_FROM_DM = ["SUBJID", "SITEID", "AGE", "AGEU", "SEX", "RACE", "ETHNIC", "ARM", "ACTARM", "COUNTRY"]
@@ -561,44 +523,32 @@ register_rules(_adsl_versus_dm, [
     "ISL-0104", "ADAE records trace to AE",
     "Every ADAE record is an AE record (USUBJID, AESEQ) and every AE record of an ADSL subject is in ADAE.",
     "{problem}", "error")
-def check_adae_traces_to_ae(rule: Rule, data: ValidationData) -> pd.DataFrame:
+def check_adae_traces_to_ae(rule: Rule, data: ValidationData) -> Iterator[pd.DataFrame]:
     adae, ae, adsl = data.adam.get("ADAE"), data.first("AE"), data.adam.get("ADSL")
     if adae is None or ae is None or not {"USUBJID", "AESEQ"} <= set(adae.columns) or "AESEQ" not in ae.columns:
-        return empty_findings()
+        return
     def keys(frame: pd.DataFrame) -> pd.Series:
         return frame["USUBJID"].astype("string") + "|" + pd.to_numeric(frame["AESEQ"], errors="coerce").astype("Int64").astype("string")
     adae_keys, ae_keys = keys(adae), keys(ae)
     extra = ~adae_keys.isin(set(ae_keys.dropna())).fillna(False)
-    parts = [_row_findings(rule, "ADAE", adae, extra, "AESEQ", adae["AESEQ"],
-                           ("ADAE record USUBJID|AESEQ " + adae_keys.fillna("") + " is not in AE").astype(object))]
+    yield _row_findings(rule, "ADAE", adae, extra, "AESEQ", adae["AESEQ"],
+                        ("ADAE record USUBJID|AESEQ " + adae_keys.fillna("") + " is not in AE").astype(object))
     in_scope = ae["USUBJID"].isin(set(adsl["USUBJID"])) if adsl is not None and "USUBJID" in adsl.columns \
         else pd.Series(True, index=ae.index)
     missing = in_scope & ~ae_keys.isin(set(adae_keys.dropna())).fillna(False)
-    parts.append(_row_findings(rule, "AE", ae, missing, "AESEQ", ae["AESEQ"],
-                               ("AE record USUBJID|AESEQ " + ae_keys.fillna("") + " is not in ADAE").astype(object)))
-    return concat_findings(parts)
+    yield _row_findings(rule, "AE", ae, missing, "AESEQ", ae["AESEQ"],
+                        ("AE record USUBJID|AESEQ " + ae_keys.fillna("") + " is not in ADAE").astype(object))
 
 
 def _bds(data: ValidationData, *columns: str) -> dict[str, pd.DataFrame]:
     return {n: f for n, f in data.adam.items() if {"USUBJID", "PARAMCD", *columns} <= set(f.columns)}
 
 
-def _repeated_flags(frame: pd.DataFrame, flag: str, by: list[str]) -> pd.Series:
-    """Records with ``flag`` = Y whose ``by`` values another such record shares."""
-    flagged = (frame[flag] == "Y").fillna(False)
-    keyed = frame.loc[flagged.to_numpy(), by].astype("string").fillna("")
-    repeated = pd.Series(False, index=frame.index)
-    repeated.loc[keyed.index[keyed.duplicated(keep=False).to_numpy()]] = True
-    return repeated
-
-
-def _at_most_one_flag(rule: Rule, data: ValidationData, flag: str, extra: tuple[str, ...]) -> pd.DataFrame:
-    parts = []
+def _at_most_one_flag(rule: Rule, data: ValidationData, flag: str, extra: tuple[str, ...]) -> Iterator[pd.DataFrame]:
     for name, frame in _bds(data, flag).items():
         by = ["USUBJID", "PARAMCD"] + [c for c in extra if c in frame.columns]
-        parts.append(_row_findings(rule, name, frame, _repeated_flags(frame, flag, by), flag, frame[flag],
-                                   rule.format_message(variable=flag, by=", ".join(by))))
-    return concat_findings(parts)
+        yield _row_findings(rule, name, frame, _repeated(frame, frame[flag] == "Y", by), flag, frame[flag],
+                            rule.format_message(variable=flag, by=", ".join(by)))
 
 
 register_rules(_at_most_one_flag, [
@@ -616,30 +566,26 @@ register_rules(_at_most_one_flag, [
     "ISL-0114", "Change from baseline is AVAL - BASE",
     "In a BDS dataset CHG equals AVAL - BASE wherever all three are populated.",
     "CHG {value} differs from AVAL - BASE", "error")
-def check_chg(rule: Rule, data: ValidationData) -> pd.DataFrame:
-    parts = []
+def check_chg(rule: Rule, data: ValidationData) -> Iterator[pd.DataFrame]:
     for name, frame in _bds(data, "AVAL", "BASE", "CHG").items():
         aval, base, chg = (pd.to_numeric(frame[c], errors="coerce") for c in ("AVAL", "BASE", "CHG"))
         both = aval.notna() & base.notna() & chg.notna()
         bad = both & ~np.isclose((aval - base).fillna(0), chg.fillna(0), rtol=1e-9, atol=1e-9)
         messages = ("CHG " + display_text(chg) + " differs from AVAL - BASE = " + display_text(aval - base)).astype(object)
-        parts.append(_row_findings(rule, name, frame, bad, "CHG", display_text(chg), messages))
-    return concat_findings(parts)
+        yield _row_findings(rule, name, frame, bad, "CHG", display_text(chg), messages)
 
 
 @conformance_rule(
     "ISL-0116", "Analysis relative days are never 0",
     "ADY, ASTDY and AENDY follow the no-day-0 convention of study days.",
     "{variable} is 0", "error")
-def check_no_analysis_day_zero(rule: Rule, data: ValidationData) -> pd.DataFrame:
-    parts = []
+def check_no_analysis_day_zero(rule: Rule, data: ValidationData) -> Iterator[pd.DataFrame]:
     for name, frame in data.adam.items():
         for day in ("ADY", "ASTDY", "AENDY"):
             if day in frame.columns:
                 values = pd.to_numeric(frame[day], errors="coerce")
-                parts.append(_row_findings(rule, name, frame, (values == 0).fillna(False), day, display_text(values),
-                                           rule.format_message(variable=day)))
-    return concat_findings(parts)
+                yield _row_findings(rule, name, frame, (values == 0).fillna(False), day, display_text(values),
+                                    rule.format_message(variable=day))
 
 
 POPULATION_FLAGS = ("RANDFL", "ITTFL", "FASFL", "SAFFL", "PPROTFL", "COMPLFL", "ENRLFL")
@@ -649,17 +595,15 @@ POPULATION_FLAGS = ("RANDFL", "ITTFL", "FASFL", "SAFFL", "PPROTFL", "COMPLFL", "
     "ISL-0108", "Population flags are Y or N",
     f"ADSL subject-level population flags ({', '.join(POPULATION_FLAGS)}) are Y or N, never null.",
     "{variable} value '{value}' is not Y or N", "error")
-def check_population_flags(rule: Rule, data: ValidationData) -> pd.DataFrame:
+def check_population_flags(rule: Rule, data: ValidationData) -> Iterator[pd.DataFrame]:
     adsl = data.adam.get("ADSL")
     if adsl is None:
-        return empty_findings()
-    parts = []
+        return
     for flag in POPULATION_FLAGS:
         if flag in adsl.columns:
             bad = ~adsl[flag].isin(["Y", "N"]).fillna(False)
-            parts.append(_row_findings(rule, "ADSL", adsl, bad, flag, adsl[flag],
-                                       rule.format_messages(adsl[flag], variable=flag)))
-    return concat_findings(parts)
+            yield _row_findings(rule, "ADSL", adsl, bad, flag, adsl[flag],
+                                rule.format_messages(adsl[flag], variable=flag))
 
 
 RULE_STATUS_COLUMNS = ["id", "status", "reason", "datasets", "findings"]
@@ -667,11 +611,9 @@ RULE_STATUS_COLUMNS = ["id", "status", "reason", "datasets", "findings"]
 
 def run_conformance_rules_with_status(data: ValidationData, rules: dict[str, Rule] | None = None
                                       ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Run the rules; return their findings and one status row per rule: ``ran``, ``skipped`` (with
-    why: the domain or variable it needs is absent) or ``failed`` (with the error; the other rules still run).
-
-    A catalogue rule reports the datasets it checked and each skip reason itself; for a coded rule the
-    datasets it looked up tell: no findings and nothing it looked for present means skipped.
+    """Run the rules; return their findings and one status row per rule: ``ran``, ``skipped`` (with why: the
+    domain or variable it needs is absent; a coded rule that found nothing and none of what it looked up) or
+    ``failed`` (with the error; the other rules still run).
 
     >>> dm = pd.DataFrame({"USUBJID": ["S-1"], "DOMAIN": ["DM"], "AGE": [-3]})
     >>> ae = pd.DataFrame({"USUBJID": ["S-1", "S-9"], "DOMAIN": ["AE", "AE"]})

@@ -1,20 +1,18 @@
 """What every conformance rule is built on: the run's datasets (:class:`ValidationData`), the rule
-registry (:data:`CONFORMANCE_RULES`, :func:`conformance_rule`) and the finding helpers. The rules
-live in :mod:`pipeline.validate.conformance` and :mod:`pipeline.validate.conformance_core`.
-"""
+registry (:data:`CONFORMANCE_RULES`, :func:`conformance_rule`) and the finding helpers."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field, replace
 from functools import partial
 
 import numpy as np
 import pandas as pd
 
 from pipeline.standards.tables import trial_design_domains
-from pipeline.validate.findings import empty_findings, make_findings
-from pipeline.validate.rules import CORE_CATALOGUE, Rule
+from pipeline.validate.findings import concat_findings, empty_findings, make_findings
+from pipeline.validate.rules import Rule, cite  # noqa: F401 (cite re-exported)
 
 TRIAL_DESIGN = trial_design_domains()
 
@@ -38,46 +36,31 @@ class ValidationData:
 
     def domain_of(self, name: str) -> str:
         """The SDTM domain of a dataset (DOMAIN column, spec, or the name itself)."""
-        if name in self.domains:
-            return self.domains[name]
-        if name in self._domain_cache:
-            return self._domain_cache[name]
+        known = self.domains.get(name, self._domain_cache.get(name))
+        if known is not None:
+            return known
         frame = self.sdtm.get(name)
-        domain = name
-        if frame is not None and "DOMAIN" in frame.columns:
-            first = frame["DOMAIN"].first_valid_index()
-            if first is not None:
-                domain = str(frame["DOMAIN"].loc[first]).upper()
+        first = frame["DOMAIN"].first_valid_index() if frame is not None and "DOMAIN" in frame.columns else None
+        domain = name if first is None else str(frame["DOMAIN"].loc[first]).upper()
         if frame is not None:
             self._domain_cache[name] = domain   # worked out once per dataset (rules ask for it many times)
         return domain
 
     def sdtm_with(self, *columns: str) -> dict[str, pd.DataFrame]:
         """SDTM datasets having every named column (``--`` is replaced by the domain prefix)."""
-        out = {}
-        for name, frame in self.sdtm.items():
-            wanted = [c.replace("--", self.domain_of(name)) for c in columns]
-            if all(c in frame.columns for c in wanted):
-                out[name] = frame
+        out = {name: frame for name, frame in self.sdtm.items()
+               if all(c.replace("--", self.domain_of(name)) in frame.columns for c in columns)}
         self.lookups.append((f"no dataset with {', '.join(columns)}", bool(out)))
         return out
 
     def first(self, domain: str) -> pd.DataFrame | None:
         """The dataset of a domain; split datasets (LBCH, LBHE) are concatenated in the order of ``sdtm``, so
         record numbers of findings on a combined domain count across the concatenation."""
-        if domain in self._combined:
-            self.lookups.append((f"{domain} absent", self._combined[domain] is not None))
-            return self._combined[domain]
-        names = [n for n in self.sdtm if self.domain_of(n) == domain]
-        if not names:
-            combined = None
-        elif len(names) == 1:
-            combined = self.sdtm[names[0]]
-        else:
-            combined = pd.concat([self.sdtm[n] for n in names], ignore_index=True)
-        self._combined[domain] = combined
-        self.lookups.append((f"{domain} absent", combined is not None))
-        return combined
+        if domain not in self._combined:
+            parts = [frame for name, frame in self.sdtm.items() if self.domain_of(name) == domain]
+            self._combined[domain] = pd.concat(parts, ignore_index=True) if len(parts) > 1 else next(iter(parts), None)
+        self.lookups.append((f"{domain} absent", self._combined[domain] is not None))
+        return self._combined[domain]
 
 
 def _row_findings(rule: Rule, dataset: str, frame: pd.DataFrame, mask: pd.Series, variable: str | None,
@@ -101,6 +84,25 @@ def _dataset_finding(rule: Rule, dataset: str, variable: str | None, value: obje
                          rule.check_source, variable=variable, value=value)
 
 
+def _repeated(frame: pd.DataFrame, rows: pd.Series, by: list[str], missing: str = "") -> pd.Series:
+    """The ``rows`` whose ``by`` values another of the ``rows`` shares (null compared as ``missing``)."""
+    keyed = frame.loc[rows.fillna(False).to_numpy(dtype=bool), by].astype("string").fillna(missing)
+    return pd.Series(frame.index.isin(keyed.index[keyed.duplicated(keep=False).to_numpy()]), index=frame.index)
+
+
+def _domain_records(rule: Rule, data: ValidationData, domain: str, needs: set[str], variable: str,
+                    fails: Callable[[pd.DataFrame], pd.Series], shown: str | None = None,
+                    fields: dict[str, str] | None = None) -> pd.DataFrame:
+    """Records of ``domain`` where ``fails`` holds (none when it lacks a column of ``needs``), reported on
+    ``variable`` with the value of ``shown`` (default: ``variable``); ``fields`` fill placeholders from columns."""
+    frame = data.first(domain)
+    if frame is None or not needs <= set(frame.columns):
+        return empty_findings()
+    values = frame[shown or variable]
+    messages = rule.format_messages(values, **{key: frame[column] for key, column in (fields or {}).items()})
+    return _row_findings(rule, domain, frame, fails(frame), variable, values, messages)
+
+
 CONFORMANCE_RULES: dict[str, Rule] = {}
 
 
@@ -112,22 +114,15 @@ def conformance_rule(id: str, title: str, description: str, message: str, severi
     >>> CONFORMANCE_RULES["FB3209"].severity, check_start_not_after_end.id
     ('error', 'FB3209')
     """
-    def decorate(fn: Callable[[Rule, ValidationData], pd.DataFrame]) -> Rule:
+    def decorate(fn: Callable[[Rule, ValidationData], pd.DataFrame | Iterator[pd.DataFrame]]) -> Rule:
         rule = Rule(id, title, description, message, severity, "conformance", citation)
-        registered = Rule(id, title, description, message, severity, "conformance", citation,
-                          check=lambda data, rule=rule: fn(rule, data))
-        CONFORMANCE_RULES[id] = registered
-        return registered  # the module-level name is the rule object itself
+
+        def check(data: ValidationData) -> pd.DataFrame:   # fn returns findings, or yields them dataset by dataset
+            found = fn(rule, data)
+            return found if isinstance(found, pd.DataFrame) else concat_findings(found)
+        CONFORMANCE_RULES[id] = replace(rule, check=check)
+        return CONFORMANCE_RULES[id]  # the module-level name is the rule object itself
     return decorate
-
-
-def cite(rule_id: str, core_id: str, kind: str = "CDISC SDTM conformance rule") -> str:
-    """The citation of a rule CDISC CORE also runs.
-
-    >>> cite("CG0029", "CORE-000201")
-    'CDISC SDTM conformance rule CG0029 (CORE-000201; cdisc-org/cdisc-rules-engine resources/cache/rules.pkl)'
-    """
-    return f"{kind} {rule_id} ({core_id}; {CORE_CATALOGUE})"
 
 
 def register_rules(check: Callable[..., pd.DataFrame], table: list[tuple]) -> None:

@@ -6,6 +6,7 @@ A rule reports what the CORE rule of the same id reports, record for record (``r
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from functools import lru_cache
 
 import numpy as np
@@ -16,7 +17,8 @@ from pipeline.common.sdtm_model import place_model_timing
 from pipeline.standards.tables import load_standard_variables
 from pipeline.validate.catalogue import dataset_class, truncated_le
 from pipeline.validate.conformance_base import (
-    TRIAL_DESIGN, ValidationData, _dataset_finding, _row_findings, cite, conformance_rule, register_rules,
+    TRIAL_DESIGN, ValidationData, _dataset_finding, _domain_records, _row_findings, cite, conformance_rule,
+    register_rules,
 )
 from pipeline.validate.findings import concat_findings, empty_findings
 from pipeline.validate.frames import display_text
@@ -64,21 +66,6 @@ def check_subjid_unique(rule: Rule, data: ValidationData) -> pd.DataFrame:
     return _dataset_finding(rule, "DM", "SUBJID", first, rule.format_message(value=first))
 
 
-@conformance_rule(
-    "FB5701", "Collected ethnicity mapped to a collected value",
-    "When ETHNIC is populated it is HISPANIC OR LATINO or NOT HISPANIC OR LATINO (FDA expects the two "
-    "collected categories; NOT REPORTED or UNKNOWN needs a reviewer's explanation).",
-    "ETHNIC '{value}' is not HISPANIC OR LATINO or NOT HISPANIC OR LATINO", "warning",
-    cite("FB5701", "CORE-000726", "FDA Business Rule"))
-def check_ethnic_collected(rule: Rule, data: ValidationData) -> pd.DataFrame:
-    dm = data.first("DM")
-    if dm is None or "ETHNIC" not in dm.columns:
-        return empty_findings()
-    ethnic = _text(dm["ETHNIC"])
-    bad = ethnic.notna() & ~ethnic.isin(ETHNIC_COLLECTED)
-    return _row_findings(rule, "DM", dm, bad.fillna(False), "ETHNIC", dm["ETHNIC"], rule.format_messages(dm["ETHNIC"]))
-
-
 # --- study day variables present ----------------------------------------------------------------
 STUDY_DAY_PRESENT = [
     # (rule, CORE id, kind, date suffix, day suffix, classes (None = all), needs a populated complete date)
@@ -90,8 +77,7 @@ STUDY_DAY_PRESENT = [
 
 
 def _study_day_present(rule: Rule, data: ValidationData, date_suffix: str, day_suffix: str,
-                       classes: set[str] | None, populated: bool) -> pd.DataFrame:
-    parts = []
+                       classes: set[str] | None, populated: bool) -> Iterator[pd.DataFrame]:
     for name, frame in data.sdtm.items():
         domain = data.domain_of(name)
         if domain in TRIAL_DESIGN or (classes is not None and _class_of(data, name) not in classes):
@@ -105,8 +91,7 @@ def _study_day_present(rule: Rule, data: ValidationData, date_suffix: str, day_s
         if dates.empty and populated:
             continue
         first = dates.iloc[0] if len(dates) else None
-        parts.append(_dataset_finding(rule, name, dy, first, rule.format_message(dy=dy, dtc=dtc)))
-    return concat_findings(parts)
+        yield _dataset_finding(rule, name, dy, first, rule.format_message(dy=dy, dtc=dtc))
 
 
 register_rules(_study_day_present, [
@@ -124,27 +109,23 @@ register_rules(_study_day_present, [
     "FB2201", "EPOCH populated on subject-level observations",
     "Every record of an interventions, events or findings dataset (MH aside) has EPOCH.",
     "EPOCH is missing", "warning", cite("FB2201", "CORE-000701", "FDA Business Rule"))
-def check_epoch_populated(rule: Rule, data: ValidationData) -> pd.DataFrame:
-    parts = []
+def check_epoch_populated(rule: Rule, data: ValidationData) -> Iterator[pd.DataFrame]:
     for name, frame in data.sdtm.items():
         domain = data.domain_of(name)
         if _class_of(data, name) not in {"INTERVENTIONS", "EVENTS", "FINDINGS"} or domain in {"MH", "DD", "PP"}:
             continue
         if "EPOCH" not in frame.columns:
-            parts.append(_dataset_finding(rule, name, "EPOCH", None, "EPOCH is not in the dataset"))
+            yield _dataset_finding(rule, name, "EPOCH", None, "EPOCH is not in the dataset")
             continue
         missing = _text(frame["EPOCH"]).isna()
-        parts.append(_row_findings(rule, name, frame, missing, "EPOCH", frame["EPOCH"], rule.message))
-    return concat_findings(parts)
+        yield _row_findings(rule, name, frame, missing, "EPOCH", frame["EPOCH"], rule.message)
 
 
 @conformance_rule(
     "FB3207", "Start study day not after end study day",
     "In interventions, events and special-purpose datasets, --STDY is not greater than --ENDY.",
-    "{stdy} {start} is greater than {endy} {value}", "warning",
-    cite("FB3207", "CORE-000708", "FDA Business Rule"))
-def check_stdy_not_after_endy(rule: Rule, data: ValidationData) -> pd.DataFrame:
-    parts = []
+    "{stdy} {start} is greater than {endy} {value}", "warning", cite("FB3207", "CORE-000708", "FDA Business Rule"))
+def check_stdy_not_after_endy(rule: Rule, data: ValidationData) -> Iterator[pd.DataFrame]:
     for name, frame in data.sdtm_with("--STDY", "--ENDY").items():
         if _class_of(data, name) not in {"INTERVENTIONS", "EVENTS", "SPECIAL PURPOSE"}:
             continue
@@ -153,8 +134,7 @@ def check_stdy_not_after_endy(rule: Rule, data: ValidationData) -> pd.DataFrame:
         start, end = pd.to_numeric(frame[stdy], errors="coerce"), pd.to_numeric(frame[endy], errors="coerce")
         bad = (start > end).fillna(False)
         messages = rule.format_messages(display_text(end), stdy=stdy, start=display_text(start), endy=endy)
-        parts.append(_row_findings(rule, name, frame, bad, endy, display_text(end), messages))
-    return concat_findings(parts)
+        yield _row_findings(rule, name, frame, bad, endy, display_text(end), messages)
 
 
 @conformance_rule(
@@ -186,50 +166,41 @@ def check_sv_epoch_matches_se(rule: Rule, data: ValidationData) -> pd.DataFrame:
     return _row_findings(rule, "SV", sv, mask, "EPOCH", sv["EPOCH"], messages)
 
 
-# --- SV, DS, AE, LB -------------------------------------------------------------------------------
-@conformance_rule(
-    "CG0654", "SVOCCUR only on pre-specified visits",
-    "When SVOCCUR is populated, SVPRESP is Y (--OCCUR is used only for pre-specified events: SDTMIG 3.4 4.5.7).",
-    "SVOCCUR is '{value}' but SVPRESP is not Y", "warning", cite("CG0654", "CORE-000038"))
-def check_svoccur_presp(rule: Rule, data: ValidationData) -> pd.DataFrame:
-    sv = data.first("SV")
-    if sv is None or "SVOCCUR" not in sv.columns:
-        return empty_findings()
-    presp = sv["SVPRESP"] if "SVPRESP" in sv.columns else pd.Series(None, index=sv.index, dtype=object)
-    bad = _text(sv["SVOCCUR"]).notna() & (_text(presp) != "Y").fillna(True)
-    return _row_findings(rule, "SV", sv, bad, "SVPRESP", sv["SVOCCUR"], rule.format_messages(sv["SVOCCUR"]))
-
-
-@conformance_rule(
-    "CG0536", "One disposition event per subject, DSSCAT and EPOCH",
-    "A DSCAT = DISPOSITION EVENT record shares its USUBJID, DSSCAT and EPOCH with no other DS record.",
-    "more than one DS record for USUBJID, DSSCAT '{value}' and EPOCH {epoch}", "warning",
-    cite("CG0536", "CORE-000213"))
-def check_one_disposition_per_epoch(rule: Rule, data: ValidationData) -> pd.DataFrame:
-    ds = data.first("DS")
-    if ds is None or not {"USUBJID", "DSCAT", "DSSCAT", "EPOCH"} <= set(ds.columns):
-        return empty_findings()
-    key = ds[["USUBJID", "DSSCAT", "EPOCH"]].astype("string").fillna("\x00")
-    shared = key.duplicated(keep=False)
-    bad = shared & (ds["DSCAT"] == "DISPOSITION EVENT").fillna(False)
-    return _row_findings(rule, "DS", ds, bad, "DSSCAT", ds["DSSCAT"],
-                         rule.format_messages(ds["DSSCAT"], epoch=ds["EPOCH"]))
-
-
-@conformance_rule(
-    "CG0042", "Serious adverse event has a seriousness criterion",
-    "When AESER is not N, at least one of AESCAN, AESCONG, AESDISAB, AESDTH, AESHOSP, AESLIFE, AESOD, AESMIE is Y.",
-    "AESER is '{value}' but no seriousness criterion is Y", "warning", cite("CG0042", "CORE-000266"))
-def check_sae_criteria(rule: Rule, data: ValidationData) -> pd.DataFrame:
-    ae = data.first("AE")
-    if ae is None or "AESER" not in ae.columns:
-        return empty_findings()
+# --- DM, SV, DS, AE, LB ---------------------------------------------------------------------------
+def _serious_without_criterion(ae: pd.DataFrame) -> pd.Series:
     any_criterion = pd.Series(False, index=ae.index)
-    for column in SERIOUSNESS:
-        if column in ae.columns:
-            any_criterion |= (ae[column] == "Y").fillna(False)
-    bad = (ae["AESER"] != "N").fillna(True) & ~any_criterion
-    return _row_findings(rule, "AE", ae, bad, "AESER", ae["AESER"], rule.format_messages(ae["AESER"]))
+    for column in (c for c in SERIOUSNESS if c in ae.columns):
+        any_criterion |= (ae[column] == "Y").fillna(False)
+    return (ae["AESER"] != "N").fillna(True) & ~any_criterion
+
+
+register_rules(_domain_records, [
+    ("FB5701", "Collected ethnicity mapped to a collected value",
+     "When ETHNIC is populated it is HISPANIC OR LATINO or NOT HISPANIC OR LATINO (FDA expects the two "
+     "collected categories; NOT REPORTED or UNKNOWN needs a reviewer's explanation).",
+     "ETHNIC '{value}' is not HISPANIC OR LATINO or NOT HISPANIC OR LATINO", "warning",
+     cite("FB5701", "CORE-000726", "FDA Business Rule"),
+     {"domain": "DM", "needs": {"ETHNIC"}, "variable": "ETHNIC",
+      "fails": lambda dm: _text(dm["ETHNIC"]).notna() & ~_text(dm["ETHNIC"]).isin(ETHNIC_COLLECTED)}),
+    ("CG0654", "SVOCCUR only on pre-specified visits",
+     "When SVOCCUR is populated, SVPRESP is Y (--OCCUR is used only for pre-specified events: SDTMIG 3.4 4.5.7).",
+     "SVOCCUR is '{value}' but SVPRESP is not Y", "warning", cite("CG0654", "CORE-000038"),
+     {"domain": "SV", "needs": {"SVOCCUR"}, "variable": "SVPRESP", "shown": "SVOCCUR",
+      "fails": lambda sv: _text(sv["SVOCCUR"]).notna()
+      & ((_text(sv["SVPRESP"]) != "Y").fillna(True) if "SVPRESP" in sv.columns else True)}),
+    ("CG0536", "One disposition event per subject, DSSCAT and EPOCH",
+     "A DSCAT = DISPOSITION EVENT record shares its USUBJID, DSSCAT and EPOCH with no other DS record.",
+     "more than one DS record for USUBJID, DSSCAT '{value}' and EPOCH {epoch}", "warning",
+     cite("CG0536", "CORE-000213"),
+     {"domain": "DS", "needs": {"USUBJID", "DSCAT", "DSSCAT", "EPOCH"}, "variable": "DSSCAT",
+      "fields": {"epoch": "EPOCH"},
+      "fails": lambda ds: ds[["USUBJID", "DSSCAT", "EPOCH"]].astype("string").fillna("\x00").duplicated(keep=False)
+      & (ds["DSCAT"] == "DISPOSITION EVENT").fillna(False)}),
+    ("CG0042", "Serious adverse event has a seriousness criterion",
+     "When AESER is not N, at least one of AESCAN, AESCONG, AESDISAB, AESDTH, AESHOSP, AESLIFE, AESOD, AESMIE is Y.",
+     "AESER is '{value}' but no seriousness criterion is Y", "warning", cite("CG0042", "CORE-000266"),
+     {"domain": "AE", "needs": {"AESER"}, "variable": "AESER", "fails": _serious_without_criterion}),
+])
 
 
 def _ranges_on_text(rule: Rule, data: ValidationData, range_var: str) -> pd.DataFrame:
@@ -325,8 +296,7 @@ def expected_order(domain: str, columns: list[str]) -> list[str] | None:
     "The dataset's variables that the SDTMIG domain table lists follow its order (timing variables the table "
     "leaves out in SDTM model order); sponsor variables may follow.",
     "variables are not in the SDTMIG order: {value}", "warning", cite("CG0330", "CORE-000852"))
-def check_variable_order(rule: Rule, data: ValidationData) -> pd.DataFrame:
-    parts = []
+def check_variable_order(rule: Rule, data: ValidationData) -> Iterator[pd.DataFrame]:
     for name, frame in data.sdtm.items():
         columns = list(frame.columns)
         order = expected_order(data.domain_of(name), columns)
@@ -337,6 +307,5 @@ def check_variable_order(rule: Rule, data: ValidationData) -> pd.DataFrame:
         if listed != wanted:
             first = next(i for i, (a, b) in enumerate(zip(listed, wanted)) if a != b)
             shown = f"{listed[first]} where {wanted[first]} is expected"
-            parts.append(_dataset_finding(rule, name, listed[first], shown, rule.format_message(value=shown)))
-    return concat_findings(parts)
+            yield _dataset_finding(rule, name, listed[first], shown, rule.format_message(value=shown))
 

@@ -1,11 +1,8 @@
 """Great Expectations Data Docs that work offline: no CDN asset, static tables, a small local stylesheet.
 
-GX renders its pages against Bootstrap, jQuery, bootstrap-table, Vega and Font Awesome loaded from
-CDNs (about 20 requests a page); offline they render as a bare page and the index tables, filled by
-bootstrap-table from inline JavaScript, stay empty. :func:`make_data_docs_offline` rewrites every
-page: remote ``<link>``/``<script src>`` tags and every script are removed, each bootstrap-table's
-rows (a literal in the script) are written into its ``<table>`` as HTML, and a small stylesheet is
-inlined. Remote ``url(...)`` images in GX's own CSS point to the bundled logo.
+GX loads Bootstrap, jQuery, bootstrap-table, Vega and Font Awesome from CDNs and fills its index tables from
+inline JavaScript: offline its pages are bare and the tables empty. Each bootstrap-table's rows (a literal in
+the script) are written into its ``<table>``; remote ``url(...)`` images in GX's CSS point to the bundled logo.
 """
 
 from __future__ import annotations

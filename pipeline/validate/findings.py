@@ -1,9 +1,5 @@
-"""One findings table for every check source, the severity gate and spreadsheet-safe CSV output.
-
-Columns (DESIGN.md contract): ``rule_id, severity, dataset, variable, usubjid, record, value,
-message, check_source``. ``record`` is the 1-based row number of the record in its dataset file
-(as Pinnacle 21 reports it); it is null for dataset-level findings.
-"""
+"""One findings table for every check source (columns: DESIGN.md and ``pipeline/validate/README.md``), the
+severity gate and spreadsheet-safe CSV output."""
 
 from __future__ import annotations
 
@@ -67,16 +63,10 @@ def make_findings(
     if len(lengths) > 1:
         raise ValueError(f"rule {rule_id}: list arguments differ in length {sorted(lengths)}")
     size = lengths.pop() if lengths else (1 if n is None else n)
-    data = {
-        "rule_id": [rule_id] * size,
-        "severity": [severity] * size,
-        "dataset": [dataset] * size,
-    }
-    for name, given in columns.items():
-        data[name] = list(given) if _is_list_like(given) else [given] * size
-    data["check_source"] = [check_source] * size
-    frame = pd.DataFrame(data, columns=FINDINGS_COLUMNS)
-    return normalise_findings(frame)
+    data = {"rule_id": [rule_id] * size, "severity": [severity] * size, "dataset": [dataset] * size,
+            "check_source": [check_source] * size}
+    data.update({name: list(given) if _is_list_like(given) else [given] * size for name, given in columns.items()})
+    return normalise_findings(pd.DataFrame(data, columns=FINDINGS_COLUMNS))
 
 
 def _is_list_like(value: object) -> bool:
@@ -133,17 +123,10 @@ def sort_findings(findings: pd.DataFrame) -> pd.DataFrame:
     """
     out = findings.drop_duplicates(ignore_index=True)
     rank = out["severity"].map(SEVERITY_RANK).fillna(-1).astype(int)
-    keys = pd.DataFrame({
-        "rank": -rank,
-        "rule_id": out["rule_id"].fillna(""),
-        "dataset": out["dataset"].fillna(""),
-        "record": out["record"].fillna(-1).astype("int64"),
-        "variable": out["variable"].fillna(""),
-        "usubjid": out["usubjid"].fillna(""),
-        "value": out["value"].fillna(""),
-        "message": out["message"].fillna(""),
-    })
-    order = keys.sort_values(list(keys.columns), kind="mergesort").index
+    text = {c: out[c].fillna("") for c in ("rule_id", "dataset", "variable", "usubjid", "value", "message")}
+    keys = pd.DataFrame({"rank": -rank, **text, "record": out["record"].fillna(-1).astype("int64")})
+    order = keys.sort_values(["rank", "rule_id", "dataset", "record", "variable", "usubjid", "value", "message"],
+                             kind="mergesort").index
     return out.loc[order].reset_index(drop=True)
 
 

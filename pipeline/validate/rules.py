@@ -1,8 +1,5 @@
-"""Validation rules as data: one object per rule documents it and points at the code that runs it.
-
-Rule ids reuse CDISC (``CG....``), FDA Business Rule (``FB....``) and FDA validator (``SD....``) ids only
-where our check is that check (``pipeline/validate/README.md``); every other rule has a project id ``ISL-....``.
-"""
+"""Validation rules as data: one object per rule documents it and points at the code that runs it (rule ids:
+``pipeline/validate/README.md``)."""
 
 from __future__ import annotations
 
@@ -73,37 +70,44 @@ class Rule:
 
 
 CORE_CATALOGUE = "cdisc-org/cdisc-rules-engine resources/cache/rules.pkl"
+
+
+def cite(rule_id: str, core_id: str, kind: str = "CDISC SDTM conformance rule") -> str:
+    """The citation of a rule CDISC CORE also runs.
+
+    >>> cite("CG0029", "CORE-000201")
+    'CDISC SDTM conformance rule CG0029 (CORE-000201; cdisc-org/cdisc-rules-engine resources/cache/rules.pkl)'
+    """
+    return f"{kind} {rule_id} ({core_id}; {CORE_CATALOGUE})"
+
+
 P21_SOURCE = "FDA Validator Rules (phuse-org/SENDConform doc/SHACL-AnimalSubject-ID-Details.md)"
 
 # --- schema rules (run through pandera, see schemas.py) ------------------------------------------
 SCHEMA_RULES: dict[str, Rule] = {r.id: r for r in [
     Rule("CG0014", "Required variable present and populated",
          "A Required (Req) variable must be present in the dataset and never null.",
-         "Required variable {variable} {problem}", "error", "pandera",
-         f"CDISC SDTM conformance rule CG0014 (CORE-000355 / CORE-000356; {CORE_CATALOGUE})"),
+         "Required variable {variable} {problem}", "error", "pandera", cite("CG0014", "CORE-000355 / CORE-000356")),
     Rule("CG0016", "Expected variable present",
          "An Expected (Exp) variable must be present as a column (it may be null).",
-         "Expected variable {variable} is not in the dataset", "warning", "pandera",
-         f"CDISC SDTM conformance rule CG0016 (CORE-000334; {CORE_CATALOGUE})"),
+         "Expected variable {variable} is not in the dataset", "warning", "pandera", cite("CG0016", "CORE-000334")),
     Rule("CG0012", "Variable type matches the standard",
          "Char variables hold text, Num variables hold numbers.",
-         "{variable} should be {type} but the column holds {dtype}", "error", "pandera",
-         f"CDISC SDTM conformance rule CG0012 (CORE-001082; {CORE_CATALOGUE})"),
+         "{variable} should be {type} but the column holds {dtype}", "error", "pandera", cite("CG0012", "CORE-001082")),
     Rule("CG0028", "--SEQ unique within subject",
          "--SEQ must be a unique number per USUBJID within a domain.",
-         "{variable} value {value} is not unique within USUBJID", "error", "pandera",
-         f"CDISC SDTM conformance rule CG0028 (CORE-000544; {CORE_CATALOGUE})"),
+         "{variable} value {value} is not unique within USUBJID", "error", "pandera", cite("CG0028", "CORE-000544")),
     Rule("SD0083", "Duplicate USUBJID in DM",
          "DM holds exactly one record per subject: USUBJID is unique.",
          "Duplicate USUBJID {value} in DM", "error", "pandera", P21_SOURCE),
     Rule("FB3101", "--STRESN populated when --STRESC is numeric",
          "When --STRESC holds a number, --STRESN should hold the same number.",
          "{variable} is null although --STRESC holds the number {value}", "warning", "pandera",
-         f"FDA Business Rule FB3101 (CORE-000863; {CORE_CATALOGUE})"),
+         cite("FB3101", "CORE-000863", "FDA Business Rule")),
     Rule("FB3103", "--STRESN null when --STRESC is not numeric",
          "When --STRESC is not numeric, --STRESN should be null.",
          "{variable} is populated although --STRESC '{value}' is not numeric", "warning", "pandera",
-         f"FDA Business Rule FB3103 (CORE-000732; {CORE_CATALOGUE})"),
+         cite("FB3103", "CORE-000732", "FDA Business Rule")),
     Rule("ISL-0001", "Character value within its length",
          "A character value fits the variable's declared length and never exceeds 200 characters (XPT v5).",
          "{variable} value is {actual} characters long, more than {length}", "error", "pandera"),

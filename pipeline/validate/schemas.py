@@ -1,8 +1,5 @@
-"""Pandera schemas generated at run time from the dataset/variable metadata (never hand-written).
-
-The checks are listed in ``pipeline/validate/README.md``. Validation is lazy;
-:func:`failure_cases_to_findings` turns ``SchemaErrors.failure_cases`` into findings rows.
-"""
+"""Pandera schemas generated at run time from the dataset/variable metadata (never hand-written; the checks:
+``pipeline/validate/README.md``), validated lazily, their failure cases turned into findings."""
 
 from __future__ import annotations
 
@@ -25,6 +22,11 @@ from pipeline.validate.rules import SCHEMA_RULES, Rule
 
 NUMBER_PATTERN = r"^\s*[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?\s*$"
 SUBJECT_LEVEL_KEY_RULES = {"DM": "SD0083", "ADSL": "ISL-0105"}
+FORMAT_CHECKS = {   # a Char variable's format: its rule and the check of its values
+    "iso8601": ("ISL-0004", compute_iso8601_datetime_valid),
+    "iso8601_duration": ("ISL-0005", compute_iso8601_duration_valid),
+    "iso3166_alpha3": ("ISL-0009", lambda s: as_text(s).str.fullmatch(r"[A-Z]{3}").fillna(True).astype(bool)),
+}
 
 
 @dataclass(frozen=True)
@@ -99,14 +101,9 @@ def build_dataset_schema(
     present_set = set(present)
     required_cores = ("Req",) if spec.is_adam else ("Req", "Exp")
     for row in variables.itertuples(index=False):
-        var = row.variable
-        checks: list[pa.Check] = []
-        if var in present_set:
-            checks.extend(_variable_checks(row, codelists, info))
-        columns[var] = pa.Column(
-            dtype=None, checks=checks, nullable=row.core != "Req",
-            required=row.core in required_cores, name=var,
-        )
+        checks = _variable_checks(row, codelists, info) if row.variable in present_set else []
+        columns[row.variable] = pa.Column(dtype=None, checks=checks, nullable=row.core != "Req",
+                                          required=row.core in required_cores, name=row.variable)
     schema = pa.DataFrameSchema(columns=columns, strict=strict, coerce=False, name=spec.name)
     return schema, info
 
@@ -133,16 +130,9 @@ def _variable_checks(row: Any, codelists: dict[str, Codelist], info: dict[str, C
             name = _register(info, rule_id, var, codelist=label)
             checks.append(pa.Check(lambda s, terms=terms: as_text(s).isin(terms).fillna(True).astype(bool),
                                    name=name, ignore_na=True))
-        if row.format == "iso8601":
-            name = _register(info, "ISL-0004", var)
-            checks.append(pa.Check(compute_iso8601_datetime_valid, name=name, ignore_na=True))
-        elif row.format == "iso8601_duration":
-            name = _register(info, "ISL-0005", var)
-            checks.append(pa.Check(compute_iso8601_duration_valid, name=name, ignore_na=True))
-        elif row.format == "iso3166_alpha3":
-            name = _register(info, "ISL-0009", var)
-            checks.append(pa.Check(lambda s: as_text(s).str.fullmatch(r"[A-Z]{3}").fillna(True).astype(bool),
-                                   name=name, ignore_na=True))
+        if row.format in FORMAT_CHECKS:
+            rule_id, valid = FORMAT_CHECKS[row.format]
+            checks.append(pa.Check(valid, name=_register(info, rule_id, var), ignore_na=True))
     elif row.type == "Num":
         name = _register(info, "CG0012", var, type="Num")
         checks.append(pa.Check(_is_numeric, name=name, element_wise=False))
@@ -177,29 +167,20 @@ def _row_checks(spec: DatasetSpec, present: set[str], info: dict[str, CheckInfo]
         checks.append((seq, lambda d, seq=seq: ~d.duplicated(["USUBJID", seq], keep=False), name))
     stresc, stresn = f"{spec.domain}STRESC", f"{spec.domain}STRESN"
     if not spec.is_adam and {stresc, stresn} <= present:
-        def numeric_stresc(d: pd.DataFrame) -> tuple[pd.Series, pd.Series]:
-            text = as_text(d[stresc])
-            looks_numeric = text.str.match(NUMBER_PATTERN).fillna(False).astype(bool)
-            return looks_numeric, pd.to_numeric(text.where(looks_numeric), errors="coerce")
-
-        def stresn_present_when_numeric(d: pd.DataFrame) -> pd.Series:
-            looks_numeric, _ = numeric_stresc(d)
-            return ~(looks_numeric & d[stresn].isna())
-
-        def stresn_null_when_text(d: pd.DataFrame) -> pd.Series:
-            looks_numeric, _ = numeric_stresc(d)
-            return ~(d[stresc].notna() & ~looks_numeric & d[stresn].notna())
+        def looks_numeric(d: pd.DataFrame) -> pd.Series:
+            return as_text(d[stresc]).str.match(NUMBER_PATTERN).fillna(False).astype(bool)
 
         def stresn_equals_stresc(d: pd.DataFrame) -> pd.Series:
-            _, number = numeric_stresc(d)
+            number = pd.to_numeric(as_text(d[stresc]).where(looks_numeric(d)), errors="coerce")
             stored = pd.to_numeric(d[stresn], errors="coerce")
-            both = number.notna() & stored.notna()
             close = np.isclose(number.fillna(0).astype(float), stored.fillna(0).astype(float), rtol=1e-9, atol=1e-12)
-            return ~(both & ~close)
+            return ~(number.notna() & stored.notna() & ~close)
 
         stresc_value = (lambda frame, index, c=stresc: frame.loc[index, c])
-        checks.append((stresn, stresn_present_when_numeric, _register(info, "FB3101", stresn, value_of=stresc_value)))
-        checks.append((stresn, stresn_null_when_text, _register(info, "FB3103", stresn, value_of=stresc_value)))
+        checks.append((stresn, lambda d: ~(looks_numeric(d) & d[stresn].isna()),   # present when numeric
+                       _register(info, "FB3101", stresn, value_of=stresc_value)))
+        checks.append((stresn, lambda d: ~(d[stresc].notna() & ~looks_numeric(d) & d[stresn].notna()),  # null on text
+                       _register(info, "FB3103", stresn, value_of=stresc_value)))
         checks.append((stresn, stresn_equals_stresc, _register(info, "ISL-0007", stresn, other_var=stresc)))
     return checks
 
@@ -275,19 +256,13 @@ def failure_cases_to_findings(
     fc = failure_cases.copy()
     fc["check"] = fc["check"].astype(str)
     for check, group in fc.groupby("check", sort=True):
-        if check == "column_in_dataframe":
-            for missing in sorted(group["failure_case"].astype(str).unique()):
-                required = "CG0014" if cores.get(missing, "Req") == "Req" else "CG0016"
-                rule = SCHEMA_RULES["ISL-0011" if spec.is_adam else required]
-                parts.append(make_findings(rule.id, rule.severity, dataset,
-                                           rule.format_message(variable=missing, problem="is not in the dataset"),
-                                           "pandera", variable=missing))
-            continue
-        if check == "column_in_schema":
-            rule = SCHEMA_RULES["ISL-0008"]
-            for extra in sorted(group["failure_case"].astype(str).unique()):
-                parts.append(make_findings(rule.id, rule.severity, dataset, rule.format_message(variable=extra),
-                                           "pandera", variable=extra))
+        if check in ("column_in_dataframe", "column_in_schema"):   # a variable missing / one the spec lacks
+            for column in sorted(group["failure_case"].astype(str).unique()):
+                required = "CG0014" if cores.get(column, "Req") == "Req" else "CG0016"
+                rule = SCHEMA_RULES["ISL-0008" if check == "column_in_schema" else "ISL-0011" if spec.is_adam
+                                    else required]
+                message = rule.format_message(variable=column, problem="is not in the dataset")
+                parts.append(make_findings(rule.id, rule.severity, dataset, message, "pandera", variable=column))
             continue
         if check == "not_nullable":
             rule = SCHEMA_RULES["ISL-0011"] if spec.is_adam else SCHEMA_RULES["CG0014"]

@@ -122,10 +122,7 @@ def check_study_metadata(meta: StudyMetadata, standards_dir: Path) -> tuple[list
 
 
 def _raw_key(meta: StudyMetadata, name: str) -> Any:
-    for key in meta.spec.get("datasets", {}):
-        if str(key).upper() == name:
-            return key
-    return name
+    return next((key for key in meta.spec.get("datasets", {}) if str(key).upper() == name), name)
 
 
 def check_specs(ctx: Any) -> tuple[StudyMetadata, pd.DataFrame]:

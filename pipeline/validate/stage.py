@@ -33,11 +33,8 @@ log = get_logger("validate")
 
 def validate_schemas(datasets: dict[str, pd.DataFrame], meta: StudyMetadata, prepared: bool = False,
                      standards_dir: Path | None = None) -> pd.DataFrame:
-    """Run the generated pandera schema of every dataset.
-
-    A dataset file the study spec does not describe gets one ISL-0010 warning and, when
-    ``standards_dir`` is given and the standard knows its domain or ADaM class, the schema of the
-    standard alone. ``prepared`` says the frames already went through :func:`prepare_dataset`.
+    """Run the generated pandera schema of every dataset (``prepared``: frames went through :func:`prepare_dataset`);
+    one the study spec does not describe gets ISL-0010 and, with ``standards_dir``, the standard's schema alone.
 
     >>> from pipeline.common.study import PROJECT_ROOT
     >>> from pipeline.standards.study import load_study_metadata
@@ -125,11 +122,8 @@ ACCEPT_KEYS = ("rule_id", "dataset", "variable", "usubjid", "record", "value")
 
 def apply_accepted_findings(findings: pd.DataFrame, accepted: list[dict[str, Any]] | None,
                             where: str = "expectations.yaml") -> pd.DataFrame:
-    """Findings a reviewer accepted (``accepted:`` in expectations.yaml, like Pinnacle 21 explanations)
-    become notices whose message ends with the reason; they stay in the table but no longer gate.
-
-    An entry matches on the keys it gives (rule_id and reason are required; dataset, variable,
-    usubjid, record, value narrow it down).
+    """Findings a reviewer accepted (``accepted:`` in expectations.yaml, matched on the keys an entry gives)
+    become notices whose message ends with the reason: they stay in the table but no longer gate.
 
     >>> f = make_findings("FB3209", "error", "AE", "end before start", "conformance", usubjid=["S-1", "S-2"])
     >>> out = apply_accepted_findings(f, [{"rule_id": "FB3209", "usubjid": "S-1", "reason": "site confirmed"}])
@@ -159,7 +153,6 @@ def load_study_instruments(ctx: Any) -> dict[str, dict]:
     >>> sorted(load_study_instruments(StudyContext.create("iscalimab-ln")))
     ['selena-sledai']
     """
-
     named = ctx.design.get("instruments") or {}
     names = named.values() if isinstance(named, dict) else named
     return {str(n): load_instrument(ctx.standards_dir, str(n)) for n in sorted(map(str, names))}
@@ -221,20 +214,17 @@ def run_checks(ctx: Any, sdtm: dict[str, pd.DataFrame], adam: dict[str, pd.DataF
         expectation_specs, _ = load_expectation_specs(ctx.specs_dir / "expectations.yaml", ctx.design)
     if meta is None:
         meta, _ = check_specs(ctx)
-    timings = {}
-    t = time.perf_counter()
+    times = [time.perf_counter()]   # start, then after the schemas, the conformance rules and the expectations
     schema_findings = validate_schemas({**sdtm, **adam}, meta, prepared=True, standards_dir=ctx.standards_dir)
-    timings["schemas"] = time.perf_counter() - t
-    t = time.perf_counter()
+    times.append(time.perf_counter())
     data = ValidationData(sdtm, adam, _domains(sdtm, meta), load_study_instruments(ctx))
     conformance_findings, conformance_status = run_conformance_rules_with_status(data)
-    timings["conformance"] = time.perf_counter() - t
-    t = time.perf_counter()
+    times.append(time.perf_counter())
     docs_dir = Path(ctx.validation_dir) / "gx" if ctx.options.get("gx_docs", True) else None
     expectation_findings = _run_expectations_safely(data, expectation_specs, docs_dir, executor)
-    timings["expectations"] = time.perf_counter() - t
-    log.info("checks: schemas %.1f s, conformance %.1f s, expectations %.1f s", timings["schemas"],
-             timings["conformance"], timings["expectations"])
+    times.append(time.perf_counter())
+    log.info("checks: schemas %.1f s, conformance %.1f s, expectations %.1f s",
+             *(end - start for start, end in zip(times, times[1:])))
     return combine_findings([schema_findings, conformance_findings, expectation_findings]), conformance_status
 
 
