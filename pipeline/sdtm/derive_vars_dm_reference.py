@@ -120,14 +120,10 @@ def derive_vars_dm_reference(
     dthdtc = _collected_or(out, "DTHDTC", _lookup(subjects, death))
     dthfl = pd.Series(np.where(dthdtc.notna() | subjects["USUBJID"].isin(death["USUBJID"]), "Y", None), dtype=object)
 
-    all_dates = [
-        ds[["USUBJID", "DSSTDTC"]].rename(columns={"DSSTDTC": "DTC"}),
-        exposures[["USUBJID", "EXSTDTC"]].rename(columns={"EXSTDTC": "DTC"}),
-        pd.DataFrame({"USUBJID": subjects["USUBJID"], "DTC": rficdtc}),
-        pd.DataFrame({"USUBJID": subjects["USUBJID"], "DTC": dthdtc}),
-    ]
-    if "EXENDTC" in exposures.columns:
-        all_dates.append(exposures[["USUBJID", "EXENDTC"]].rename(columns={"EXENDTC": "DTC"}))
+    known = subjects.assign(_consent=rficdtc, _death=dthdtc)
+    all_dates = [frame[["USUBJID", column]].rename(columns={column: "DTC"}) for frame, column in (
+        (ds, "DSSTDTC"), (exposures, "EXSTDTC"), (known, "_consent"), (known, "_death"), (exposures, "EXENDTC"))
+        if column in frame.columns]
     if dataset_add is not None:
         check_frame(dataset_add, "dataset_add", ["USUBJID", "DTC"])
         all_dates.append(dataset_add[["USUBJID", "DTC"]])

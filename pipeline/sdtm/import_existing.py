@@ -18,6 +18,7 @@ The functions below are pure (frames in, frames or dicts out); :func:`run_import
 from __future__ import annotations
 
 import importlib
+import json
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -234,8 +235,6 @@ def read_dataset_json(path: Path) -> pd.DataFrame:
     >>> read_dataset_json(path).values.tolist()
     [['S-1', 34.0], ['S-2', nan]]
     """
-    import json
-
     try:
         document = json.loads(path.read_text(encoding="utf-8"))
         names = [str(column["name"]) for column in document["columns"]]
@@ -314,8 +313,7 @@ def run_import(ctx: StudyContext, source: Any) -> None:
     else:
         package, collection = check_sdtm_source(source, where)
         datasets = read_package_sdtm(package, collection, where)
-    frames = {d.name: d.data for d in datasets}
-    sites = subject_sites(frames)
+    sites = subject_sites({d.name: d.data for d in datasets})
     rows: dict[str, tuple[str, int, int]] = {}
     for item in datasets:
         target = ctx.sdtm_dir / f"{item.name.lower()}.parquet"

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import time
 import warnings
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -420,10 +421,9 @@ def run(ctx: StudyContext) -> None:
     _derived_records(results, mappings, units)
 
     # DM reference variables and subject elements, then each domain's timing and --SEQ derivations
-    empty = pd.DataFrame(columns=["USUBJID", "STUDYID"])
     ex = results["EX"].data if "EX" in results else pd.DataFrame(columns=["USUBJID", "EXTRT", "EXSTDTC"])
     ds = results["DS"].data if "DS" in results else pd.DataFrame(columns=["USUBJID", "DSDECOD", "DSSTDTC"])
-    dm = results["DM"].data if "DM" in results else empty
+    dm = results["DM"].data if "DM" in results else pd.DataFrame(columns=["USUBJID", "STUDYID"])
     se = None
     if "DM" in results:
         dm = dm.assign(**{c: None for c in ("ARMCD",) if c not in dm.columns})  # no randomisation export read
@@ -498,21 +498,16 @@ def build_ledger(results: dict[str, DomainResult], manifest: dict[str, dict[str,
         for file, counts in count_rows(result).items():
             entry = files.setdefault(file, {"rows_read": counts["rows_read"], "domains": {}})
             entry["domains"][domain] = {k: v for k, v in counts.items() if k != "rows_read"}
-    consumed = set(files)
     present = sorted(p.relative_to(raw_dir).as_posix() for p in raw_dir.rglob("*")
                      if p.is_file() and not p.relative_to(raw_dir).as_posix().startswith("_truth/")
                      and not p.name.startswith("."))
+    by_reason = Counter(category for result in results.values() for category in result.quarantine["category"])
     totals = {"rows_read": sum(f["rows_read"] for f in files.values()),
               "records": {d: int(len(r.data)) for d, r in results.items()},
               "rows_quarantined": {d: int(r.quarantine[["file", "row"]].drop_duplicates().shape[0]) for d, r in results.items()},
-              "quarantined_by_reason": {}}
-    by_reason: dict[str, int] = {}
-    for result in results.values():
-        for category, n in result.quarantine.groupby("category").size().items():
-            by_reason[category] = by_reason.get(category, 0) + int(n)
-    totals["quarantined_by_reason"] = dict(sorted(by_reason.items()))
+              "quarantined_by_reason": dict(sorted(by_reason.items()))}
     ledger = {"files": dict(sorted(files.items())), "totals": totals,
-              "unconsumed_files": [p for p in present if p not in consumed]}
+              "unconsumed_files": [p for p in present if p not in files]}
     ledger["balanced"] = not check_ledger(ledger)
     return ledger
 

@@ -46,10 +46,8 @@ def build_trial_design(
         design: parsed ``specs/<study>/study.yaml`` (``ctx.design``).
         trial_design: parsed ``specs/<study>/trial_design.yaml`` (``ctx.spec("trial_design")``):
             arm element order, TE rules, extra TS parameters, eligibility criteria.
-        ct: the CT package (``load_terminology()`` when None).
         dm: built DM, if available: ACTSUB then counts subjects assigned to a study arm;
             otherwise ACTSUB is the sum of ``arms[].n``.
-        standards_dir: the standards folder (default ``specs/standards``).
 
     >>> from pipeline.common.study import StudyContext
     >>> ctx = StudyContext.create("iscalimab-ln")

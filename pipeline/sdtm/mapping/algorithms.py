@@ -184,9 +184,7 @@ def _spread(out: Any, codes: np.ndarray, index: pd.Index) -> Any:
     """Result(s) computed per distinct value, taken back to every row (``codes``) under ``index``."""
 
     def spread(series: pd.Series) -> pd.Series:
-        result = series.iloc[codes]
-        result.index = index
-        return result
+        return series.iloc[codes].set_axis(index)
 
     return tuple(None if s is None else spread(s) for s in out) if isinstance(out, tuple) else spread(out)
 
