@@ -66,10 +66,8 @@ def run_example(example: dict[str, Any], env: MappingEnv | None = None, path: st
         spec["transpose"] = example["transpose"]
     if example.get("source_sites"):
         source["sites"] = example["source_sites"]
-    site_defaults = None
-    if example.get("sites"):
-        site_defaults = load_site_defaults(Path(f"{path} sites"), text=yaml.safe_dump(
-            {"sites": example["sites"]}, sort_keys=False, allow_unicode=True))
+    site_defaults = load_site_defaults(Path(f"{path} sites"), text=yaml.safe_dump(
+        {"sites": example["sites"]}, sort_keys=False, allow_unicode=True)) if example.get("sites") else None
     mapping = load_mapping(Path(path), text=yaml.safe_dump(spec, sort_keys=False, allow_unicode=True),
                            site_defaults=site_defaults)
     site = str(example.get("site", "001"))
