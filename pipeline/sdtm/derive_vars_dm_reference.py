@@ -44,12 +44,9 @@ def derive_vars_dm_reference(
     derived, and the log says how many of each were kept.
     - RFXSTDTC / RFXENDTC: earliest EXSTDTC / latest EXENDTC (EXSTDTC when EXENDTC is missing)
       over EX records with a complete date (records with ``EXOCCUR = N`` are ignored).
-    - RFSTDTC = RFXSTDTC (``rfstdtc_from="first_dose"``, Day 1 = first dose; for a randomised subject
-      never dosed, the randomisation date), the randomisation date (``"randomisation"``, DS
-      ``randomized_decod``) or the consent date (``"consent"``). RFENDTC = RFXENDTC
-      (``rfendtc_from="last_dose"``), RFPENDTC (``"end_of_participation"``, the last contact) or the
-      latest disposition event in DS other than consent and randomisation (``"disposition"``); for a
-      randomised subject never dosed, RFPENDTC. Both null for screen failures and subjects not assigned.
+    - RFSTDTC and RFENDTC: as ``rfstdtc_from`` / ``rfendtc_from`` choose (table in
+      docs/mapping-language.md, section 6); a randomised subject never dosed gets the randomisation
+      date (with ``first_dose``) and RFPENDTC; both null for screen failures and subjects not assigned.
     - RFICDTC: DM.RFICDTC when collected there, else the earliest DS ``consent_decod`` date.
     - RFPENDTC: the latest date known for the subject (DS, EX, consent, death and ``dataset_add``
       with columns USUBJID, DTC, e.g. SV or lab dates).

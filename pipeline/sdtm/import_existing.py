@@ -1,18 +1,11 @@
 """Import existing SDTM: a folder of files (``--sdtm DIR`` or ``sources.sdtm: {folder: DIR}``) or a
 Python data package (``sources.sdtm: {package: ..., collection: ...}`` in study.yaml).
 
-A study such as the CDISC pilot, or a user's own "validate my XPTs", starts from SDTM that already
-exists: nothing is mapped, every dataset is copied as it is into ``sdtm/<name>.parquet`` (lower-case
-names, source row order), with the same side files as a mapped study so that later stages,
-validation traceability and the data-quality report read them alike. A folder may hold XPT
-(``.xpt``), SAS (``.sas7bdat``), parquet or Dataset-JSON (``.json``, v1.1) files, one per dataset.
-
-- ``lineage/<name>.parquet``: per record the source (file, package and collection or folder, dataset) and its 1-based row;
-- ``ledger.json``: rows in = rows written per source dataset, nothing quarantined;
-- ``ingest/manifest.json``: every source file with size, SHA-256, rows and format;
-- ``quarantine/<name>.parquet``: empty (the mapped studies' columns): an import rejects no row.
-
-The functions below are pure (frames in, frames or dicts out); :func:`run_import` is the thin I/O.
+Nothing is mapped (the CDISC pilot, or a user's own "validate my XPTs"): every dataset of the folder
+(``.xpt``, ``.sas7bdat``, ``.parquet`` or Dataset-JSON v1.1 ``.json``, one file each) is copied as it
+is into ``sdtm/<name>.parquet``, with a mapped study's side files (lineage, ledger, manifest and an
+empty quarantine) so that later stages read both alike. The functions below are pure (frames in,
+frames or dicts out); :func:`run_import` is the thin I/O.
 """
 
 from __future__ import annotations

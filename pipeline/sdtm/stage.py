@@ -180,10 +180,7 @@ def order_columns(domain: str, data: pd.DataFrame, variables: pd.DataFrame, keep
             out[variable] = None
     for variable, kind in zip(meta["variable"], meta["type"]):
         if variable in out.columns:
-            if kind == "Num":
-                out[variable] = _numbers(domain, variable, out)
-            else:
-                out[variable] = _texts(out[variable])
+            out[variable] = _numbers(domain, variable, out) if kind == "Num" else _texts(out[variable])
     # SDTM model timing variables a domain table does not list (VISITNUM in EX, MHSTDY in MH) go where the
     # model puts them (SDTM v2.0 timing order; CG0330)
     known = [v for v in place_model_timing(list(meta["variable"]), list(out.columns), meta_domain) if v in out.columns]

@@ -598,8 +598,7 @@ def merge_records(domain: str, data: pd.DataFrame, extra: pd.DataFrame, by: tupl
         merged[column] = merged[column].astype(object).where(merged[column].notna(), None)
         if column in data.columns:  # keep the primary value where the merge source has none
             merged[column] = merged[column].where(merged[column].notna(), data[column].values)
-    matched_rows = extra[~bad][["_file", "_row"]]
-    merged.attrs["merged_rows"] = matched_rows
+    merged.attrs["merged_rows"] = extra[~bad][["_file", "_row"]]
     return merged, rejected
 
 
