@@ -245,8 +245,7 @@ def _planned_arms(out, arms, design, screen_failed, arm_null) -> pd.DataFrame:
     reason = armcd.map({scrn_cd: "SCREEN FAILURE", notass_cd: "NOT ASSIGNED"})
     planned = pd.DataFrame({"ARMCD": armcd, "ARM": armcd.map(arm_names), "_special": reason})
     if arm_null == "armnrs":
-        special = reason.notna()
-        planned.loc[special, ["ARMCD", "ARM"]] = None
+        planned.loc[reason.notna(), ["ARMCD", "ARM"]] = None
     return planned
 
 
@@ -268,13 +267,11 @@ def _actual_arms(subjects, exposures, arms, planned, is_assigned) -> pd.DataFram
     actual = pd.DataFrame({"ARMCD": planned["ARMCD"].to_numpy(), "ARM": planned["ARM"].to_numpy()}, dtype=object)
     special = planned["_special"].notna().to_numpy()
     single = n_arms == 1
-    actcd = np.where(single, codes, np.where(special, planned["ARMCD"], None))
-    actual["ACTARMCD"] = actcd
+    actual["ACTARMCD"] = np.where(single, codes, np.where(special, planned["ARMCD"], None))
     actual["ACTARM"] = np.where(single, codes.map(arm_names), np.where(special, planned["ARM"], None))
     reason = np.where(n_arms > 1, "UNPLANNED TREATMENT",
                       np.where((n_arms == 0) & is_assigned, "ASSIGNED, NOT TREATED", None))
-    reason = np.where(pd.isna(actual["ARMCD"]) & special, planned["_special"], reason)
-    actual["ARMNRS"] = reason
+    actual["ARMNRS"] = np.where(pd.isna(actual["ARMCD"]) & special, planned["_special"], reason)
     unplanned = codes.map(lambda value: " + ".join(arm_names[c] for c in value.split("+")), na_action="ignore")
     actual["ACTARMUD"] = np.where(n_arms > 1, unplanned, None)
     return nulls_as_none(actual)
@@ -327,8 +324,7 @@ def _age(out: pd.DataFrame, rficdtc: pd.Series) -> pd.Series:
         return collected.astype("Int64")
     birth_lo, birth_hi = iso_date_bounds(out["BRTHDTC"])
     at = iso_date(rficdtc)
-    young = completed_years(birth_hi, at)
-    old = completed_years(birth_lo, at)
+    young, old = completed_years(birth_hi, at), completed_years(birth_lo, at)
     derived = young.where(young == old)
     return collected.where(collected.notna(), derived).astype("Int64")
 

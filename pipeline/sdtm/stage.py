@@ -123,9 +123,8 @@ def _subject_check(results: dict[str, DomainResult], mappings: dict[str, DomainM
         bad = result.data[unknown].drop_duplicates(["_file", "_row"])
         q = quarantine_rows(domain, bad, "USUBJID", bad["USUBJID"],
                              "unknown subject '" + bad["USUBJID"].astype(str) + "' (no DM record)")
-        keys = pd.MultiIndex.from_frame(bad[["_file", "_row"]])
-        drop = pd.MultiIndex.from_frame(result.data[["_file", "_row"]]).isin(keys)
-        result.data = result.data[~drop].reset_index(drop=True)
+        rows = pd.MultiIndex.from_frame(result.data[["_file", "_row"]])  # every record of a quarantined raw row
+        result.data = result.data[~rows.isin(pd.MultiIndex.from_frame(bad[["_file", "_row"]]))].reset_index(drop=True)
         result.quarantine = pd.concat([result.quarantine, q], ignore_index=True)
 
 
@@ -284,8 +283,7 @@ def _ingest_all(mappings: dict[str, DomainMapping], raw_dir: Path, env: MappingE
                 log.warning("%s: source %s matched no file (%s)", mapping.path.name, source.form, source.files)
             files.extend(found)
         ingested[domain] = files
-        for item in files:
-            manifest[item.relative] = item.manifest
+        manifest.update({item.relative: item.manifest for item in files})
     if not manifest:
         expected = ", ".join(sorted({str(s.files) for m in mappings.values() for s in m.sources})[:3])
         raise InputError(f"{raw_dir}: no raw export matches any mapping source (expected files such as "

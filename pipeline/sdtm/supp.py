@@ -103,8 +103,7 @@ def _specs(qnam_specs: Sequence[Mapping[str, Any]] | pd.DataFrame, domain: str) 
         if not isinstance(spec, dict):
             raise ConfigError(f"{where}: expected a mapping with qnam and qlabel, got {spec!r}")
         lower = {str(key).lower(): value for key, value in spec.items()}
-        qnam = lower.get("qnam")
-        check_variable_name(qnam, f"{where}.qnam")
+        qnam = check_variable_name(lower.get("qnam"), f"{where}.qnam")
         qlabel = lower.get("qlabel")
         if not isinstance(qlabel, str) or not qlabel.strip() or len(qlabel) > MAX_LABEL:
             raise ConfigError(f"{where}: qlabel {qlabel!r} must be text of 1 to {MAX_LABEL} characters")

@@ -541,8 +541,7 @@ def lookup(columns: Columns, params: dict[str, Any], env: MappingEnv) -> Result:
     values = values.astype(object).where(values.notna(), None)
     keys.columns = list(by)
     reason = _no_reason(columns.raw.index)
-    given = (keys != "").all(axis=1)
-    missing = values.isna() & given
+    missing = values.isna() & (keys != "").all(axis=1)
     if params.get("on_missing", "quarantine") == "quarantine" and missing.any():
         described = keys[missing].apply(lambda r: ", ".join(f"{k}='{v}'" for k, v in r.items()), axis=1)
         reason[missing] = f"no {params['dataset']} record with " + described
