@@ -41,17 +41,13 @@ def derive_var_dy(
     by = list(by_vars)
     check_frame(dataset, "dataset", [*by, dtc_var])
     check_frame(dm, "dm", [*by, ref_var])
-    reference = _one_per_subject(dm, by, ref_var)
+    duplicated = dm.duplicated(by, keep=False)
+    if duplicated.any():
+        raise InputError(f"dataset dm: more than one record per subject ({first_rows(duplicated, dm, by)}); "
+                         f"cannot take {ref_var} unambiguously")
+    reference = dm[[*by, ref_var]].rename(columns={ref_var: "_ref"})
     keys = dataset[by].merge(reference, on=by, how="left", validate="many_to_one")
     day = compute_study_day(iso_date(dataset[dtc_var]).reset_index(drop=True), iso_date(keys["_ref"]))
     result = dataset.copy(deep=False)  # new columns are set whole: the input is never written into
     result[new_var] = pd.array(day, dtype="Int64")
     return result
-
-
-def _one_per_subject(dm: pd.DataFrame, by: list[str], ref_var: str) -> pd.DataFrame:
-    duplicated = dm.duplicated(by, keep=False)
-    if duplicated.any():
-        raise InputError(f"dataset dm: more than one record per subject ({first_rows(duplicated, dm, by)}); "
-                         f"cannot take {ref_var} unambiguously")
-    return dm[[*by, ref_var]].rename(columns={ref_var: "_ref"})

@@ -29,20 +29,13 @@ def parse_censored(text: pd.Series) -> pd.DataFrame:
     5     None     NaN
     """
     codes, uniques = pd.factorize(text.astype("object"), use_na_sentinel=True)
-    if len(uniques) == 0:
-        return pd.DataFrame({"operator": np.full(len(text), None, dtype=object), "number": np.full(len(text), np.nan)},
-                            index=text.index)
     parts = pd.Series(uniques, dtype="object").astype("string").str.extract(NUMBER_PATTERN)
     number = pd.to_numeric(parts[1], errors="coerce").astype("float64").to_numpy()
     keep = (parts[0].isin(["<", "<=", ">", ">="]).to_numpy(dtype=bool)) & ~np.isnan(number)
     operator = np.where(keep, parts[0].astype("object").to_numpy(), None)
-    take = np.where(codes < 0, 0, codes)
-    missing = codes < 0
-    operator_all = operator.take(take)
-    operator_all[missing] = None
-    number_all = number.take(take)
-    number_all[missing] = np.nan
-    return pd.DataFrame({"operator": operator_all, "number": number_all}, index=text.index)
+    # code -1 (missing text) takes the appended last entry: no operator, no number
+    return pd.DataFrame({"operator": np.append(operator, None)[codes], "number": np.append(number, np.nan)[codes]},
+                        index=text.index)
 
 
 def range_indicator(value: pd.Series, low: pd.Series | None, high: pd.Series | None,

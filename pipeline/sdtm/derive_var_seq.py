@@ -65,11 +65,9 @@ def derive_var_seq(
             sort_frame[f"k{position}"] = _sortable(source[col])
         ordered = sort_frame.sort_values(list(sort_frame.columns), na_position="last", kind="mergesort").index
     result = source.loc[ordered].reset_index(drop=True)
-    if group_vars:
-        result[new_var] = result.groupby(list(group_vars), sort=False, dropna=False).cumcount().to_numpy() + 1
-    else:
-        result[new_var] = np.arange(1, len(result) + 1)
-    result[new_var] = result[new_var].astype("int64")
+    numbers = result.groupby(list(group_vars), sort=False, dropna=False).cumcount().to_numpy() if group_vars \
+        else np.arange(len(result))
+    result[new_var] = (numbers + 1).astype("int64")
     return result
 
 

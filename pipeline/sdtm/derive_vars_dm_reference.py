@@ -44,12 +44,9 @@ def derive_vars_dm_reference(
     derived, and the log says how many of each were kept.
     - RFXSTDTC / RFXENDTC: earliest EXSTDTC / latest EXENDTC (EXSTDTC when EXENDTC is missing)
       over EX records with a complete date (records with ``EXOCCUR = N`` are ignored).
-    - RFSTDTC = RFXSTDTC (``rfstdtc_from="first_dose"``, Day 1 = first dose; for a randomised subject
-      never dosed, the randomisation date), the randomisation date (``"randomisation"``, DS
-      ``randomized_decod``) or the consent date (``"consent"``). RFENDTC = RFXENDTC
-      (``rfendtc_from="last_dose"``), RFPENDTC (``"end_of_participation"``, the last contact) or the
-      latest disposition event in DS other than consent and randomisation (``"disposition"``); for a
-      randomised subject never dosed, RFPENDTC. Both null for screen failures and subjects not assigned.
+    - RFSTDTC and RFENDTC: as ``rfstdtc_from`` / ``rfendtc_from`` choose (table in
+      docs/mapping-language.md, section 6); a randomised subject never dosed gets the randomisation
+      date (with ``first_dose``) and RFPENDTC; both null for screen failures and subjects not assigned.
     - RFICDTC: DM.RFICDTC when collected there, else the earliest DS ``consent_decod`` date.
     - RFPENDTC: the latest date known for the subject (DS, EX, consent, death and ``dataset_add``
       with columns USUBJID, DTC, e.g. SV or lab dates).
@@ -120,14 +117,10 @@ def derive_vars_dm_reference(
     dthdtc = _collected_or(out, "DTHDTC", _lookup(subjects, death))
     dthfl = pd.Series(np.where(dthdtc.notna() | subjects["USUBJID"].isin(death["USUBJID"]), "Y", None), dtype=object)
 
-    all_dates = [
-        ds[["USUBJID", "DSSTDTC"]].rename(columns={"DSSTDTC": "DTC"}),
-        exposures[["USUBJID", "EXSTDTC"]].rename(columns={"EXSTDTC": "DTC"}),
-        pd.DataFrame({"USUBJID": subjects["USUBJID"], "DTC": rficdtc}),
-        pd.DataFrame({"USUBJID": subjects["USUBJID"], "DTC": dthdtc}),
-    ]
-    if "EXENDTC" in exposures.columns:
-        all_dates.append(exposures[["USUBJID", "EXENDTC"]].rename(columns={"EXENDTC": "DTC"}))
+    known = subjects.assign(_consent=rficdtc, _death=dthdtc)
+    all_dates = [frame[["USUBJID", column]].rename(columns={column: "DTC"}) for frame, column in (
+        (ds, "DSSTDTC"), (exposures, "EXSTDTC"), (known, "_consent"), (known, "_death"), (exposures, "EXENDTC"))
+        if column in frame.columns]
     if dataset_add is not None:
         check_frame(dataset_add, "dataset_add", ["USUBJID", "DTC"])
         all_dates.append(dataset_add[["USUBJID", "DTC"]])
@@ -252,8 +245,7 @@ def _planned_arms(out, arms, design, screen_failed, arm_null) -> pd.DataFrame:
     reason = armcd.map({scrn_cd: "SCREEN FAILURE", notass_cd: "NOT ASSIGNED"})
     planned = pd.DataFrame({"ARMCD": armcd, "ARM": armcd.map(arm_names), "_special": reason})
     if arm_null == "armnrs":
-        special = reason.notna()
-        planned.loc[special, ["ARMCD", "ARM"]] = None
+        planned.loc[reason.notna(), ["ARMCD", "ARM"]] = None
     return planned
 
 
@@ -275,13 +267,11 @@ def _actual_arms(subjects, exposures, arms, planned, is_assigned) -> pd.DataFram
     actual = pd.DataFrame({"ARMCD": planned["ARMCD"].to_numpy(), "ARM": planned["ARM"].to_numpy()}, dtype=object)
     special = planned["_special"].notna().to_numpy()
     single = n_arms == 1
-    actcd = np.where(single, codes, np.where(special, planned["ARMCD"], None))
-    actual["ACTARMCD"] = actcd
+    actual["ACTARMCD"] = np.where(single, codes, np.where(special, planned["ARMCD"], None))
     actual["ACTARM"] = np.where(single, codes.map(arm_names), np.where(special, planned["ARM"], None))
     reason = np.where(n_arms > 1, "UNPLANNED TREATMENT",
                       np.where((n_arms == 0) & is_assigned, "ASSIGNED, NOT TREATED", None))
-    reason = np.where(pd.isna(actual["ARMCD"]) & special, planned["_special"], reason)
-    actual["ARMNRS"] = reason
+    actual["ARMNRS"] = np.where(pd.isna(actual["ARMCD"]) & special, planned["_special"], reason)
     unplanned = codes.map(lambda value: " + ".join(arm_names[c] for c in value.split("+")), na_action="ignore")
     actual["ACTARMUD"] = np.where(n_arms > 1, unplanned, None)
     return nulls_as_none(actual)
@@ -334,8 +324,7 @@ def _age(out: pd.DataFrame, rficdtc: pd.Series) -> pd.Series:
         return collected.astype("Int64")
     birth_lo, birth_hi = iso_date_bounds(out["BRTHDTC"])
     at = iso_date(rficdtc)
-    young = completed_years(birth_hi, at)
-    old = completed_years(birth_lo, at)
+    young, old = completed_years(birth_hi, at), completed_years(birth_lo, at)
     derived = young.where(young == old)
     return collected.where(collected.notna(), derived).astype("Int64")
 

@@ -1,23 +1,17 @@
 """Import existing SDTM: a folder of files (``--sdtm DIR`` or ``sources.sdtm: {folder: DIR}``) or a
 Python data package (``sources.sdtm: {package: ..., collection: ...}`` in study.yaml).
 
-A study such as the CDISC pilot, or a user's own "validate my XPTs", starts from SDTM that already
-exists: nothing is mapped, every dataset is copied as it is into ``sdtm/<name>.parquet`` (lower-case
-names, source row order), with the same side files as a mapped study so that later stages,
-validation traceability and the data-quality report read them alike. A folder may hold XPT
-(``.xpt``), SAS (``.sas7bdat``), parquet or Dataset-JSON (``.json``, v1.1) files, one per dataset.
-
-- ``lineage/<name>.parquet``: per record the source (file, package and collection or folder, dataset) and its 1-based row;
-- ``ledger.json``: rows in = rows written per source dataset, nothing quarantined;
-- ``ingest/manifest.json``: every source file with size, SHA-256, rows and format;
-- ``quarantine/<name>.parquet``: empty (the mapped studies' columns): an import rejects no row.
-
-The functions below are pure (frames in, frames or dicts out); :func:`run_import` is the thin I/O.
+Nothing is mapped (the CDISC pilot, or a user's own "validate my XPTs"): every dataset of the folder
+(``.xpt``, ``.sas7bdat``, ``.parquet`` or Dataset-JSON v1.1 ``.json``, one file each) is copied as it
+is into ``sdtm/<name>.parquet``, with a mapped study's side files (lineage, ledger, manifest and an
+empty quarantine) so that later stages read both alike. The functions below are pure (frames in,
+frames or dicts out); :func:`run_import` is the thin I/O.
 """
 
 from __future__ import annotations
 
 import importlib
+import json
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -234,8 +228,6 @@ def read_dataset_json(path: Path) -> pd.DataFrame:
     >>> read_dataset_json(path).values.tolist()
     [['S-1', 34.0], ['S-2', nan]]
     """
-    import json
-
     try:
         document = json.loads(path.read_text(encoding="utf-8"))
         names = [str(column["name"]) for column in document["columns"]]
@@ -314,8 +306,7 @@ def run_import(ctx: StudyContext, source: Any) -> None:
     else:
         package, collection = check_sdtm_source(source, where)
         datasets = read_package_sdtm(package, collection, where)
-    frames = {d.name: d.data for d in datasets}
-    sites = subject_sites(frames)
+    sites = subject_sites({d.name: d.data for d in datasets})
     rows: dict[str, tuple[str, int, int]] = {}
     for item in datasets:
         target = ctx.sdtm_dir / f"{item.name.lower()}.parquet"

@@ -14,12 +14,11 @@ from typing import Union
 import numpy as np
 import pandas as pd
 
-from pipeline.common.errors import ConfigError, InputError
+from pipeline.common.errors import ConfigError
 from pipeline.common.expressions import ExpressionError, evaluate_mask
 from pipeline.common.logs import get_logger
-from pipeline.sdtm.derive_helpers import (
-    as_tuple, blank_to_na, check_domain, check_frame, check_variable_name, first_rows, format_number)
-from pipeline.sdtm.supp import nulls_as_none
+from pipeline.sdtm.derive_helpers import as_tuple, check_domain, check_frame, check_variable_name
+from pipeline.sdtm.supp import idvar_values, nulls_as_none
 
 log = get_logger("sdtm.relrec")
 
@@ -49,14 +48,6 @@ def apply_filter(dataset: pd.DataFrame, condition: RowFilter, name: str) -> pd.D
     if len(mask) != len(dataset) or not pd.api.types.is_bool_dtype(mask.fillna(False)):
         raise ConfigError(f"argument {name}: the condition must give one true/false value per record")
     return dataset[mask.fillna(False).astype(bool).to_numpy()]
-
-
-def _record_keys(dataset: pd.DataFrame, domain: str, idvar: str) -> pd.Series:
-    raw = dataset[idvar]
-    text = format_number(raw) if pd.api.types.is_numeric_dtype(raw) else blank_to_na(raw.astype("object"))
-    if text.isna().any():
-        raise InputError(f"dataset {domain}: {idvar} is missing, RELREC cannot point at " + first_rows(text.isna(), dataset, ["USUBJID", idvar]))
-    return text
 
 
 def build_relrec(
@@ -111,8 +102,8 @@ def build_relrec(
     sides = []
     for side, (frame, code, var) in enumerate(((left, domain, idvar), (right, domain_add, idvar_add))):
         rows = frame[["STUDYID", *by]].copy()
-        rows["RDOMAIN"], rows["IDVAR"], rows["IDVARVAL"] = code, var, _record_keys(frame, code, var).to_numpy()
-        rows["_side"] = side
+        rows["RDOMAIN"], rows["IDVAR"], rows["_side"] = code, var, side
+        rows["IDVARVAL"] = idvar_values(frame, code, var, "RELREC").to_numpy()
         sides.append(rows)
     both = pd.concat(sides, ignore_index=True)
     group_keys = ["STUDYID", *by]

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import time
 import warnings
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -122,9 +123,8 @@ def _subject_check(results: dict[str, DomainResult], mappings: dict[str, DomainM
         bad = result.data[unknown].drop_duplicates(["_file", "_row"])
         q = quarantine_rows(domain, bad, "USUBJID", bad["USUBJID"],
                              "unknown subject '" + bad["USUBJID"].astype(str) + "' (no DM record)")
-        keys = pd.MultiIndex.from_frame(bad[["_file", "_row"]])
-        drop = pd.MultiIndex.from_frame(result.data[["_file", "_row"]]).isin(keys)
-        result.data = result.data[~drop].reset_index(drop=True)
+        rows = pd.MultiIndex.from_frame(result.data[["_file", "_row"]])  # every record of a quarantined raw row
+        result.data = result.data[~rows.isin(pd.MultiIndex.from_frame(bad[["_file", "_row"]]))].reset_index(drop=True)
         result.quarantine = pd.concat([result.quarantine, q], ignore_index=True)
 
 
@@ -179,10 +179,7 @@ def order_columns(domain: str, data: pd.DataFrame, variables: pd.DataFrame, keep
             out[variable] = None
     for variable, kind in zip(meta["variable"], meta["type"]):
         if variable in out.columns:
-            if kind == "Num":
-                out[variable] = _numbers(domain, variable, out)
-            else:
-                out[variable] = _texts(out[variable])
+            out[variable] = _numbers(domain, variable, out) if kind == "Num" else _texts(out[variable])
     # SDTM model timing variables a domain table does not list (VISITNUM in EX, MHSTDY in MH) go where the
     # model puts them (SDTM v2.0 timing order; CG0330)
     known = [v for v in place_model_timing(list(meta["variable"]), list(out.columns), meta_domain) if v in out.columns]
@@ -286,8 +283,7 @@ def _ingest_all(mappings: dict[str, DomainMapping], raw_dir: Path, env: MappingE
                 log.warning("%s: source %s matched no file (%s)", mapping.path.name, source.form, source.files)
             files.extend(found)
         ingested[domain] = files
-        for item in files:
-            manifest[item.relative] = item.manifest
+        manifest.update({item.relative: item.manifest for item in files})
     if not manifest:
         expected = ", ".join(sorted({str(s.files) for m in mappings.values() for s in m.sources})[:3])
         raise InputError(f"{raw_dir}: no raw export matches any mapping source (expected files such as "
@@ -420,10 +416,9 @@ def run(ctx: StudyContext) -> None:
     _derived_records(results, mappings, units)
 
     # DM reference variables and subject elements, then each domain's timing and --SEQ derivations
-    empty = pd.DataFrame(columns=["USUBJID", "STUDYID"])
     ex = results["EX"].data if "EX" in results else pd.DataFrame(columns=["USUBJID", "EXTRT", "EXSTDTC"])
     ds = results["DS"].data if "DS" in results else pd.DataFrame(columns=["USUBJID", "DSDECOD", "DSSTDTC"])
-    dm = results["DM"].data if "DM" in results else empty
+    dm = results["DM"].data if "DM" in results else pd.DataFrame(columns=["USUBJID", "STUDYID"])
     se = None
     if "DM" in results:
         dm = dm.assign(**{c: None for c in ("ARMCD",) if c not in dm.columns})  # no randomisation export read
@@ -498,21 +493,16 @@ def build_ledger(results: dict[str, DomainResult], manifest: dict[str, dict[str,
         for file, counts in count_rows(result).items():
             entry = files.setdefault(file, {"rows_read": counts["rows_read"], "domains": {}})
             entry["domains"][domain] = {k: v for k, v in counts.items() if k != "rows_read"}
-    consumed = set(files)
     present = sorted(p.relative_to(raw_dir).as_posix() for p in raw_dir.rglob("*")
                      if p.is_file() and not p.relative_to(raw_dir).as_posix().startswith("_truth/")
                      and not p.name.startswith("."))
+    by_reason = Counter(category for result in results.values() for category in result.quarantine["category"])
     totals = {"rows_read": sum(f["rows_read"] for f in files.values()),
               "records": {d: int(len(r.data)) for d, r in results.items()},
               "rows_quarantined": {d: int(r.quarantine[["file", "row"]].drop_duplicates().shape[0]) for d, r in results.items()},
-              "quarantined_by_reason": {}}
-    by_reason: dict[str, int] = {}
-    for result in results.values():
-        for category, n in result.quarantine.groupby("category").size().items():
-            by_reason[category] = by_reason.get(category, 0) + int(n)
-    totals["quarantined_by_reason"] = dict(sorted(by_reason.items()))
+              "quarantined_by_reason": dict(sorted(by_reason.items()))}
     ledger = {"files": dict(sorted(files.items())), "totals": totals,
-              "unconsumed_files": [p for p in present if p not in consumed]}
+              "unconsumed_files": [p for p in present if p not in files]}
     ledger["balanced"] = not check_ledger(ledger)
     return ledger
 

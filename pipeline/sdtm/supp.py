@@ -103,8 +103,7 @@ def _specs(qnam_specs: Sequence[Mapping[str, Any]] | pd.DataFrame, domain: str) 
         if not isinstance(spec, dict):
             raise ConfigError(f"{where}: expected a mapping with qnam and qlabel, got {spec!r}")
         lower = {str(key).lower(): value for key, value in spec.items()}
-        qnam = lower.get("qnam")
-        check_variable_name(qnam, f"{where}.qnam")
+        qnam = check_variable_name(lower.get("qnam"), f"{where}.qnam")
         qlabel = lower.get("qlabel")
         if not isinstance(qlabel, str) or not qlabel.strip() or len(qlabel) > MAX_LABEL:
             raise ConfigError(f"{where}: qlabel {qlabel!r} must be text of 1 to {MAX_LABEL} characters")
@@ -116,6 +115,16 @@ def _specs(qnam_specs: Sequence[Mapping[str, Any]] | pd.DataFrame, domain: str) 
     return specs
 
 
+def idvar_values(dataset: pd.DataFrame, domain: str, idvar: str, target: str) -> pd.Series:
+    """IDVARVAL of each record: ``idvar`` as text (numbers without ``.0``); a missing one names the rows."""
+    raw = dataset[idvar]
+    text = format_number(raw) if pd.api.types.is_numeric_dtype(raw) else blank_to_na(raw.astype("object"))
+    if text.isna().any():
+        raise InputError(f"dataset {domain}: {idvar} is missing, {target} cannot point at "
+                         + first_rows(text.isna(), dataset, ["USUBJID", idvar]))
+    return text
+
+
 def _parent_keys(dataset: pd.DataFrame, domain: str, idvar: str | None) -> pd.DataFrame:
     if idvar is None:
         duplicated = dataset.duplicated("USUBJID", keep=False)
@@ -124,11 +133,7 @@ def _parent_keys(dataset: pd.DataFrame, domain: str, idvar: str | None) -> pd.Da
                              f"({first_rows(duplicated, dataset, ['USUBJID'])})")
         return pd.DataFrame({"IDVAR": None, "IDVARVAL": None, "_order": 0.0}, index=dataset.index)
     check_frame(dataset, domain, [idvar])
-    raw = dataset[idvar]
-    text = format_number(raw) if pd.api.types.is_numeric_dtype(raw) else blank_to_na(raw.astype("object"))
-    missing = text.isna()
-    if missing.any():
-        raise InputError(f"dataset {domain}: {idvar} is missing, SUPP{domain} cannot point at " + first_rows(missing, dataset, ["USUBJID", idvar]))
+    text = idvar_values(dataset, domain, idvar, f"SUPP{domain}")
     duplicated = pd.DataFrame({"u": dataset["USUBJID"], "v": text}).duplicated(keep=False)
     if duplicated.any():
         raise InputError(f"dataset {domain}: {idvar} is not unique within USUBJID ({first_rows(duplicated, dataset, ['USUBJID', idvar])})")
@@ -146,8 +151,6 @@ def build_supp(
     """Build SUPP<domain>: one row per parent record per QNAM whose value is not null or blank.
 
     Args:
-        dataset: the parent domain with STUDYID, USUBJID, the identifying variable and the source columns.
-        domain: the parent domain code (RDOMAIN).
         qnam_specs: one entry per QNAM: ``qnam`` (<= 8 chars), ``qlabel`` (<= 40 chars), ``source``
             (column holding the value, default = qnam), ``qorig`` (default ``CRF``), ``qeval`` (optional).
         idvar: variable that identifies the parent record; ``"auto"`` = ``<domain>SEQ`` except for DM,

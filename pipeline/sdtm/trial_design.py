@@ -46,10 +46,8 @@ def build_trial_design(
         design: parsed ``specs/<study>/study.yaml`` (``ctx.design``).
         trial_design: parsed ``specs/<study>/trial_design.yaml`` (``ctx.spec("trial_design")``):
             arm element order, TE rules, extra TS parameters, eligibility criteria.
-        ct: the CT package (``load_terminology()`` when None).
         dm: built DM, if available: ACTSUB then counts subjects assigned to a study arm;
             otherwise ACTSUB is the sum of ``arms[].n``.
-        standards_dir: the standards folder (default ``specs/standards``).
 
     >>> from pipeline.common.study import StudyContext
     >>> ctx = StudyContext.create("iscalimab-ln")
@@ -489,12 +487,9 @@ def build_se(
     capped = tail_end.notna() & end_date.notna() & (tail_end >= end_date)
     anchors["treatment_end"] = format_iso_date(tail_end).where(~capped, anchors["end_of_study"])
 
-    arm_rows = [
-        {"ACTARMCD": str(armcd), "ETCD": str(etcd), "TAETORD": order}
-        for armcd, etcds in arm_elements.items()
-        for order, etcd in enumerate(etcds, start=1)
-    ]
-    plan = pd.DataFrame.from_records(arm_rows)
+    plan = pd.DataFrame.from_records([{"ACTARMCD": str(armcd), "ETCD": str(etcd), "TAETORD": order}
+                                      for armcd, etcds in arm_elements.items()
+                                      for order, etcd in enumerate(etcds, start=1)])
     unknown = sorted(set(plan["ETCD"]) - set(elements) | set(plan["ETCD"]) - set(anchors_spec))
     if unknown:
         raise ConfigError(f"trial_design.yaml: element(s) {', '.join(unknown)} lack a study.yaml element or an element_anchors entry")
@@ -506,13 +501,9 @@ def build_se(
         arm = arm.where(~dosed_unplanned, subjects["ARMCD"])
     treated = arm.isin(plan["ACTARMCD"])
     untreated_plan = plan[plan["start"] == "consent"].drop_duplicates("ETCD").assign(ACTARMCD=None)
-    rows = pd.concat(
-        [
-            subjects.loc[treated, ["STUDYID", "USUBJID"]].assign(ACTARMCD=arm[treated]).merge(plan, on="ACTARMCD", how="inner"),
-            subjects.loc[~treated, ["STUDYID", "USUBJID"]].merge(untreated_plan.drop(columns="ACTARMCD"), how="cross"),
-        ],
-        ignore_index=True,
-    )
+    ids = subjects[["STUDYID", "USUBJID"]]
+    rows = pd.concat([ids[treated].assign(ACTARMCD=arm[treated]).merge(plan, on="ACTARMCD", how="inner"),
+                      ids[~treated].merge(untreated_plan.drop(columns="ACTARMCD"), how="cross")], ignore_index=True)
     long = anchors.melt(id_vars="USUBJID", var_name="anchor", value_name="DTC")
     rows = rows.merge(long.rename(columns={"anchor": "start", "DTC": "SESTDTC"}), on=["USUBJID", "start"], how="left")
     rows = rows.merge(long.rename(columns={"anchor": "end", "DTC": "SEENDTC"}), on=["USUBJID", "end"], how="left")

@@ -184,9 +184,7 @@ def _spread(out: Any, codes: np.ndarray, index: pd.Index) -> Any:
     """Result(s) computed per distinct value, taken back to every row (``codes``) under ``index``."""
 
     def spread(series: pd.Series) -> pd.Series:
-        result = series.iloc[codes]
-        result.index = index
-        return result
+        return series.iloc[codes].set_axis(index)
 
     return tuple(None if s is None else spread(s) for s in out) if isinstance(out, tuple) else spread(out)
 
@@ -543,8 +541,7 @@ def lookup(columns: Columns, params: dict[str, Any], env: MappingEnv) -> Result:
     values = values.astype(object).where(values.notna(), None)
     keys.columns = list(by)
     reason = _no_reason(columns.raw.index)
-    given = (keys != "").all(axis=1)
-    missing = values.isna() & given
+    missing = values.isna() & (keys != "").all(axis=1)
     if params.get("on_missing", "quarantine") == "quarantine" and missing.any():
         described = keys[missing].apply(lambda r: ", ".join(f"{k}='{v}'" for k, v in r.items()), axis=1)
         reason[missing] = f"no {params['dataset']} record with " + described

@@ -109,8 +109,7 @@ def parse_dates(values: pd.Series, formats: list[str], month_names: dict[str, in
     """
     for fmt in formats:
         check_format(fmt)
-    names = dict(MONTH_NAMES)
-    names.update({str(k).upper(): int(v) for k, v in (month_names or {}).items()})
+    names = {**MONTH_NAMES, **{str(k).upper(): int(v) for k, v in (month_names or {}).items()}}
     patterns = [(fmt, _compiled(fmt)) for fmt in formats]
     expected = " or ".join(formats)
     codes, uniques = pd.factorize(values, use_na_sentinel=True)

@@ -93,10 +93,6 @@ def _visit(data: pd.DataFrame, p: VisitParams, ctx: DerivationContext) -> pd.Dat
                              increment=float(p.increment if p.increment is not None else ctx.increment))
 
 
-def _dy(data: pd.DataFrame, p: DyParams, ctx: DerivationContext) -> pd.DataFrame:
-    return derive_var_dy(data, ctx.dm, dtc_var=p.dtc, new_var=p.new_var)
-
-
 def _epoch(data: pd.DataFrame, p: EpochParams, ctx: DerivationContext) -> pd.DataFrame:
     if ctx.se is None:
         return data
@@ -107,10 +103,6 @@ def _epoch(data: pd.DataFrame, p: EpochParams, ctx: DerivationContext) -> pd.Dat
 def _seq(data: pd.DataFrame, p: SeqParams, ctx: DerivationContext) -> pd.DataFrame:
     data = data.assign(**{c: None for c in p.order if c not in data.columns})  # a Perm variable nobody collected
     return derive_var_seq(data, ctx.domain, order=list(p.order))
-
-
-def _lobxfl(data: pd.DataFrame, p: LobxflParams, ctx: DerivationContext) -> pd.DataFrame:
-    return derive_var_lobxfl(data, ctx.dm, by_vars=list(p.by), dtc_var=p.dtc, result_var=p.result)
 
 
 def _reference(dm: pd.DataFrame, p: ReferenceParams, ctx: DerivationContext) -> pd.DataFrame:
@@ -177,12 +169,15 @@ class DerivationStep:
 DERIVATIONS: dict[str, Derivation] = {d.name: d for d in [
     Derivation("visit", "derive_vars_visit", VisitParams, {"dtc": "name", "visit_var": "name", "increment": "positive"},
                _visit),
-    Derivation("dy", "derive_var_dy", DyParams, {"dtc": "name", "new_var": "name"}, _dy, many=True),
+    Derivation("dy", "derive_var_dy", DyParams, {"dtc": "name", "new_var": "name"},
+               lambda data, p, ctx: derive_var_dy(data, ctx.dm, dtc_var=p.dtc, new_var=p.new_var), many=True),
     Derivation("epoch", "derive_var_epoch", EpochParams,
                {"dtc": "name", "same_day": "text", "before_first": "text", "partial": "text"}, _epoch,
                choices={"same_day": tuple(sorted(SAME_DAY_RULES)), "before_first": BEFORE_FIRST_RULES, "partial": PARTIAL_RULES}),
     Derivation("seq", "derive_var_seq", SeqParams, {"order": "names"}, _seq),
-    Derivation("lobxfl", "derive_var_lobxfl", LobxflParams, {"by": "names", "dtc": "name", "result": "name"}, _lobxfl),
+    Derivation("lobxfl", "derive_var_lobxfl", LobxflParams, {"by": "names", "dtc": "name", "result": "name"},
+               lambda data, p, ctx: derive_var_lobxfl(data, ctx.dm, by_vars=list(p.by), dtc_var=p.dtc,
+                                                      result_var=p.result)),
     Derivation("reference", "derive_vars_dm_reference", ReferenceParams,
                {"arm_null": "text", "rfstdtc_from": "text", "rfendtc_from": "text", "consent_decod": "text",
                 "randomized_decod": "text", "screen_failure_decod": "text", "death_decod": "text"}, _reference,

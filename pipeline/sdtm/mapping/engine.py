@@ -139,8 +139,7 @@ def ingest_source(source: SourceSpec, raw_dir: Path) -> list[IngestedFile]:
         except InputError as exc:
             raise ConfigError(str(exc)) from None
         frame = shared_values(read_raw_file(path, options))
-        fmt = detect_format(path, options)
-        manifest = file_manifest_entry(path, rel, len(frame), fmt)
+        manifest = file_manifest_entry(path, rel, len(frame), detect_format(path, options))
         original = frame  # as read, for the quarantine's raw records (prepare_frame works on a copy)
         frame = prepare_frame(frame, effective, options)
         frame = add_lineage(frame, rel, site)
@@ -424,9 +423,7 @@ def map_rows(frame: pd.DataFrame, variables: dict[str, tuple[Application, ...]],
         out[variable] = current
         columns.forget(variable)
     empty = pd.DataFrame(columns=["variable", "column", "value", "reason"])
-    problem_frame = pd.concat(problems) if problems else empty
-    flag_frame = pd.concat(flags) if flags else empty
-    return pd.DataFrame(out, index=frame.index), problem_frame, flag_frame
+    return pd.DataFrame(out, index=frame.index), *(pd.concat(found) if found else empty for found in (problems, flags))
 
 
 def _first_problem_per_row(problems: pd.DataFrame, keys: pd.DataFrame) -> pd.DataFrame:
@@ -450,26 +447,24 @@ def _prepare_work(mapping: DomainMapping, ingested: IngestedFile) -> tuple[pd.Da
         condition = source.filter.get("condition", source.filter) if isinstance(source.filter, dict) else source.filter
         label = source.filter.get("reason", "row excluded by the source filter") if isinstance(source.filter, dict) else ""
         keep = evaluate_condition(condition, Columns(frame))
-        dropped = frame[~keep]
-        quarantine.append(quarantine_rows(domain, dropped, "", "", f"excluded by filter: {label}"))
+        quarantine.append(quarantine_rows(domain, frame[~keep], "", "", f"excluded by filter: {label}"))
         frame = frame[keep]
     if mapping.duplicates == "quarantine" and len(frame):
         data_columns = [c for c in frame.columns if not c.startswith("_")]
         duplicated = frame.duplicated(subset=data_columns, keep="first")
         if duplicated.any():
             first_row = frame.groupby(data_columns, sort=False, dropna=False)["_row"].transform("first")
-            dup = frame[duplicated]
             reason = "exact duplicate of row " + first_row[duplicated].astype(str)
-            quarantine.append(quarantine_rows(domain, dup, "", "", reason))
+            quarantine.append(quarantine_rows(domain, frame[duplicated], "", "", reason))
             frame = frame[~duplicated]
     transpose = source.transpose or mapping.transpose
     work = frame
     if transpose is not None:
         work, no_record = apply_transpose(frame, transpose)
         if no_record.any():
-            empty_rows = frame[no_record]
-            quarantine.append(quarantine_rows(domain, empty_rows, ",".join(i["column"] for i in transpose.items[:3]) + ",...",
-                                               "", "empty record (no value in any transposed column)"))
+            columns = ",".join(i["column"] for i in transpose.items[:3]) + ",..."
+            quarantine.append(quarantine_rows(domain, frame[no_record], columns, "",
+                                              "empty record (no value in any transposed column)"))
     return work, quarantine
 
 
@@ -499,8 +494,7 @@ def map_file(mapping: DomainMapping, ingested: IngestedFile | list[IngestedFile]
     # (Columns.text: '' for missing), so no fill over the whole batch is needed
     work = pd.concat(works, ignore_index=True) if len(works) > 1 else works[0].reset_index(drop=True)
     del works
-    source = items[0].source
-    variables = _effective_variables(mapping, source)
+    variables = _effective_variables(mapping, items[0].source)
     transposes = [t for t in (i.source.transpose or mapping.transpose for i in items) if t is not None]
     if transposes:
         set_keys = [k for t in transposes for item in t.items for k in (item.get("set") or {})]
@@ -509,11 +503,8 @@ def map_file(mapping: DomainMapping, ingested: IngestedFile | list[IngestedFile]
             extra = {k: (Application(k, "assign", {"column": f"raw.{k}"}, None, "quarantine", transposes[0].where),) for k in auto}
             variables = {**extra, **variables}
     out, problems, flags = map_rows(work, variables, env, batch)
-    lineage = work[LINEAGE_COLUMNS]
-    out = pd.concat([out, lineage], axis=1)
-    # required variables (keys) missing
-    required = [v for v in mapping.required if v in out.columns]
-    for variable in required:
+    out = pd.concat([out, work[LINEAGE_COLUMNS]], axis=1)
+    for variable in [v for v in mapping.required if v in out.columns]:  # required variables (keys) missing
         missing = out[variable].isna() | (out[variable].astype(str).str.strip() == "")
         explained = out.index.isin(problems.index[problems["variable"] == variable])  # e.g. an impossible date
         missing &= ~explained
@@ -521,12 +512,11 @@ def map_file(mapping: DomainMapping, ingested: IngestedFile | list[IngestedFile]
             problems = pd.concat([problems, pd.DataFrame({"variable": variable, "column": variable, "value": "",
                                                           "reason": f"missing key {variable}"}, index=out.index[missing])])
     if not problems.empty:
-        first = _first_problem_per_row(problems, lineage[["_file", "_row"]])
+        first = _first_problem_per_row(problems, work[["_file", "_row"]])
         hit = work.loc[first.index]
         quarantine.append(quarantine_rows(domain, hit, first["column"], first["value"], first["reason"]))
-        bad_rows = pd.MultiIndex.from_frame(first[["_file", "_row"]])
-        drop = pd.MultiIndex.from_frame(out[["_file", "_row"]]).isin(bad_rows)
-        out = out[~drop]
+        rows = pd.MultiIndex.from_frame(out[["_file", "_row"]])  # every record of a quarantined raw row
+        out = out[~rows.isin(pd.MultiIndex.from_frame(first[["_file", "_row"]]))]
     flag_rows = pd.DataFrame(columns=QUARANTINE_COLUMNS)
     if not flags.empty:
         joined = flags.join(work[LINEAGE_COLUMNS])
@@ -598,8 +588,7 @@ def merge_records(domain: str, data: pd.DataFrame, extra: pd.DataFrame, by: tupl
         merged[column] = merged[column].astype(object).where(merged[column].notna(), None)
         if column in data.columns:  # keep the primary value where the merge source has none
             merged[column] = merged[column].where(merged[column].notna(), data[column].values)
-    matched_rows = extra[~bad][["_file", "_row"]]
-    merged.attrs["merged_rows"] = matched_rows
+    merged.attrs["merged_rows"] = extra[~bad][["_file", "_row"]]
     return merged, rejected
 
 

@@ -15,6 +15,7 @@ from typing import Any
 
 import pandas as pd
 
+from pipeline.ingest.readers import ReaderOptions
 from pipeline.sdtm.mapping.algorithms import MappingEnv
 from pipeline.sdtm.mapping.engine import IngestedFile, map_file, prepare_frame
 from pipeline.sdtm.mapping.spec import load_mapping, load_site_defaults
@@ -57,20 +58,16 @@ def run_example(example: dict[str, Any], env: MappingEnv | None = None, path: st
     if unknown:
         raise ValueError(f"example: unknown key(s) {', '.join(sorted(unknown))}")
     env = env or example_env()
-    source = {"form": "example", "files": "example.csv", "subject": None}
-    for key in ("date_formats", "month_names", "numeric", "filter"):
-        if key in example:
-            source[key] = example[key]
+    source = {"form": "example", "files": "example.csv", "subject": None,
+              **{key: example[key] for key in ("date_formats", "month_names", "numeric", "filter") if key in example}}
     spec = {"domain": "XX", "sources": [source], "variables": example.get("variables") or {},
             "required": example.get("required") or []}
     if example.get("transpose"):
         spec["transpose"] = example["transpose"]
     if example.get("source_sites"):
         source["sites"] = example["source_sites"]
-    site_defaults = None
-    if example.get("sites"):
-        site_defaults = load_site_defaults(Path(f"{path} sites"), text=yaml.safe_dump(
-            {"sites": example["sites"]}, sort_keys=False, allow_unicode=True))
+    site_defaults = load_site_defaults(Path(f"{path} sites"), text=yaml.safe_dump(
+        {"sites": example["sites"]}, sort_keys=False, allow_unicode=True)) if example.get("sites") else None
     mapping = load_mapping(Path(path), text=yaml.safe_dump(spec, sort_keys=False, allow_unicode=True),
                            site_defaults=site_defaults)
     site = str(example.get("site", "001"))
@@ -79,8 +76,6 @@ def run_example(example: dict[str, Any], env: MappingEnv | None = None, path: st
     if example.get("decimal"):
         for column in example.get("numeric") or []:
             raw[column] = raw[column].str.replace(example["decimal"], ".", regex=False)
-    from pipeline.ingest.readers import ReaderOptions
-
     options = ReaderOptions(decimal=str(effective.reader.get("decimal", ".")))
     raw = prepare_frame(raw, effective, options)
     frame = raw.assign(_file="example.csv", _row=range(1, len(raw) + 1), _site=site, _subject="")

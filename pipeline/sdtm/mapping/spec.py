@@ -317,9 +317,8 @@ def _parse_applications(variable: str, node: Any, path: Path, registry: dict[str
         algorithms = [k for k in item if k not in COMMON_KEYS]
         unknown = [k for k in algorithms if k not in registry]
         if unknown:
-            w = Where(path, line_of(item, unknown[0]))
-            raise w.error(f"variable {variable}: unknown algorithm '{unknown[0]}' "
-                          f"(known: {', '.join(sorted(registry))})")
+            raise Where(path, line_of(item, unknown[0])).error(f"variable {variable}: unknown algorithm '{unknown[0]}' "
+                                                               f"(known: {', '.join(sorted(registry))})")
         if len(algorithms) != 1:
             raise where.error(f"variable {variable}: exactly one algorithm per application, got "
                               f"{', '.join(algorithms) or 'none'}")
@@ -414,9 +413,7 @@ def _expand_items_from(spec: Any, where: Where, path: Path) -> list[dict[str, An
                         "set": {k: (str(v).format(**row) if isinstance(v, str) else v) for k, v in spec["set"].items()}})
         except (KeyError, ValueError) as exc:
             raise where.error(f"items_from column/set template: {exc}") from None
-    for extra in spec.get("extra", []) or []:
-        out.append(dict(extra))
-    return out
+    return out + [dict(extra) for extra in spec.get("extra", []) or []]
 
 
 def merge_variables(base: dict[str, tuple[Application, ...]], override: dict[str, tuple[Application, ...]]
