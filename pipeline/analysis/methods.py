@@ -16,14 +16,8 @@ import scipy.stats as sps
 
 from pipeline.analysis.ard import BIG_N_ROW, melt_stats
 from pipeline.analysis.filters import filter_where
-from pipeline.analysis.statistics import (
-    compute_ancova,
-    compute_fisher_pvalue,
-    compute_mmrm,
-    compute_proportion_ci,
-    compute_proportion_difference,
-    summarise_continuous,
-)
+from pipeline.analysis.statistics import (compute_ancova, compute_fisher_pvalue, compute_mmrm, compute_proportion_ci,
+                                          compute_proportion_difference, summarise_continuous)
 from pipeline.common.errors import ConfigError, InputError
 
 MISSING_LEVEL = "(missing)"
@@ -317,10 +311,8 @@ def analyse_continuous_summary(row: Mapping[str, Any], data: OutputData) -> list
 
 def categorical_levels(values: pd.Series, levels: list[Any] | None = None,
                        order_values: pd.Series | None = None) -> list[str]:
-    """Levels of a categorical variable in display order.
-
-    Given ``levels`` first (in that order), then the others by ``order_values`` (e.g. AGEGR1N)
-    or alphabetically.
+    """Levels of a categorical variable in display order: ``levels`` first, then the others by
+    ``order_values`` (e.g. AGEGR1N) or alphabetically.
 
     >>> categorical_levels(pd.Series(["M", "F", "U"]), levels=["F", "M"])
     ['F', 'M', 'U']

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 import textwrap
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Mapping
 
 from pipeline.tlf.display import BLANK, GROUP, HEADING, Display
@@ -152,9 +152,7 @@ def _text_height(text: str, chars: int) -> int:
 
 
 def build_rtf_pages(display: Display, settings: Mapping[str, Any] | None = None) -> tuple[list[RtfPage], RtfGeometry, list[str]]:
-    """Paginate a display for RTF: pages with header lines and table rows, the geometry, footnotes.
-
-    Every page starts with the column-header row (``header=True``).
+    """Paginate a display for RTF: pages (each starting with the column-header row), the geometry, footnotes.
 
     >>> from pipeline.tlf.display import Line
     >>> d = Display("t", "Table 1", "Demo", "Safety Set", "", ("A", "B"), (Line("Any AE", ("1 (50.0)", "0")),), ("Foot.",))
@@ -208,11 +206,8 @@ def build_rtf_pages(display: Display, settings: Mapping[str, Any] | None = None)
     pages = []
     for number, indices in enumerate(pages_idx, start=1):
         page_rows = [header_row] + [rows[i] for i in indices]
-        last = page_rows[-1]
-        page_rows[-1] = RtfRow([RtfCell(c.text, c.right, c.align, c.indent, c.bold, c.border_top, True)
-                                for c in last.cells], last.header)
-        header_lines = [rtf_escape(t) for t in titles]
-        pages.append(RtfPage(number, len(pages_idx), header_lines, page_rows))
+        page_rows[-1] = replace(page_rows[-1], cells=[replace(c, border_bottom=True) for c in page_rows[-1].cells])
+        pages.append(RtfPage(number, len(pages_idx), [rtf_escape(t) for t in titles], page_rows))
     return pages, geometry, [rtf_escape(f) for f in footnotes]
 
 
