@@ -163,12 +163,8 @@ class Shell:
 
     def estimand_footnotes(self, output_id: str) -> list[str]:
         """One footnote per estimand named by the output's rows, in row order."""
-        notes = []
-        for row in self.outputs[output_id]["rows"]:
-            if row.get("estimand"):
-                estimand = self.estimands[row["estimand"]]
-                notes.append(estimand.footnote(self.populations[estimand.population]["label"]))
-        return list(dict.fromkeys(notes))
+        estimands = [self.estimands[row["estimand"]] for row in self.outputs[output_id]["rows"] if row.get("estimand")]
+        return list(dict.fromkeys(e.footnote(self.populations[e.population]["label"]) for e in estimands))
 
     def where(self, output_id: str, row: Mapping[str, Any] | None = None) -> str:
         """A location for messages: ``<file>: outputs.<id>.rows[<row id>]``."""

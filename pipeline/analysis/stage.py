@@ -161,10 +161,7 @@ def analysis_metadata(shell: Shell, output_ids: list[str]) -> list[dict[str, Any
             "output_id": output_id, "number": output.get("number", ""), "title": output["title"],
             "population": {"flag": population["flag"], "label": population["label"], "value": "Y"},
             "group_variable": shell.treatment_columns[output["columns"]]["variable"],
-            "total_column": bool(output.get("total", False)),
-            "ard": f"ard/{output_id}.parquet",
-            "analyses": analyses,
-        })
+            "total_column": bool(output.get("total", False)), "ard": f"ard/{output_id}.parquet", "analyses": analyses})
     return entries
 
 

@@ -51,14 +51,10 @@ class ReviewInputs:
 def load_review_inputs(outputs_dir: Path) -> ReviewInputs:
     """Read ledger, quarantine, findings (traced to raw rows), SDTM and lineage of a study's outputs."""
     out = Path(outputs_dir)
-    inputs = ReviewInputs()
-    if (out / "ledger.json").exists():
-        inputs.ledger = read_json(out / "ledger.json")
+    ledger = read_json(out / "ledger.json") if (out / "ledger.json").exists() else None
     quarantine = read_tables(out / "quarantine")
-    if quarantine is not None:
-        inputs.quarantine = quarantine
-    inputs.sdtm = read_dataset_dir(out / "sdtm")
-    inputs.lineage = read_dataset_dir(out / "lineage")
+    inputs = ReviewInputs(ledger, quarantine if quarantine is not None else pd.DataFrame(),
+                          sdtm=read_dataset_dir(out / "sdtm"), lineage=read_dataset_dir(out / "lineage"))
     dm = inputs.sdtm.get("DM")
     if dm is not None and {"USUBJID", "SITEID"} <= set(dm.columns):
         inputs.subject_sites = dict(zip(dm["USUBJID"].astype(str), dm["SITEID"].astype(str)))
@@ -200,9 +196,8 @@ def section_changes(current_findings: pd.DataFrame | None, current_ledger: dict[
     if current_findings is None:
         return _not_run("changes", title, "validation/findings.parquet", "validate")
     if baseline is None:
-        section = Section("changes", title, "ok", where)
-        section.notes.append("No previous run kept yet: this run is the baseline for the next one.")
-        return section
+        return Section("changes", title, "ok", where, notes=["No previous run kept yet: this run is the baseline for "
+                                                             "the next one."])
     previous, previous_ledger = read_baseline(baseline)
     table = compare_findings(previous, current_findings)
     section = Section("changes", title, "attention" if table["new"].sum() else "ok", where)

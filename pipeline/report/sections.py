@@ -152,8 +152,7 @@ def section_run_summary(design: dict[str, Any], outputs_dir: Path, inputs_manife
     rows = [{"file": f.get("path", ""), "format": f.get("format", ""), "bytes": f.get("size", ""),
              "rows read": f.get("rows_read", ""), "SHA-256": f.get("sha256", "")}
             for f in sorted(files or [], key=lambda f: str(f.get("path", "")))]
-    section.summary.append(("Raw files", len(rows)))
-    section.summary.append(("Raw rows read", sum(int(r["rows read"] or 0) for r in rows)))
+    section.summary += [("Raw files", len(rows)), ("Raw rows read", sum(int(r["rows read"] or 0) for r in rows))]
     section.add_table("Inputs manifest", rows, ["file", "format", "bytes", "rows read", "SHA-256"])
     return section
 
@@ -342,10 +341,8 @@ def section_findings(validation_dir: Path) -> Section:
 
 def _rule_titles(path: Path) -> dict[str, str]:
     """Rule id -> title from ``validation/rules.csv`` (columns ``id``/``rule_id`` and ``title``), if present."""
-    if not path.exists():
-        return {}
-    table = read_table(path)
-    id_column = "id" if "id" in table.columns else ("rule_id" if "rule_id" in table.columns else None)
+    table = read_table(path) if path.exists() else pd.DataFrame()
+    id_column = next((c for c in ("id", "rule_id") if c in table.columns), None)
     if id_column is None or "title" not in table.columns:
         return {}
     return dict(zip(table[id_column].astype(str), table["title"].astype(str)))
@@ -353,9 +350,7 @@ def _rule_titles(path: Path) -> dict[str, str]:
 
 def _gate(path: Path) -> str:
     """The gate severity recorded in ``validation/summary.json`` (empty when unknown)."""
-    if not path.exists():
-        return ""
-    summary = read_json(path)
+    summary = read_json(path) if path.exists() else {}
     return str(summary.get("gate", "")) if isinstance(summary, dict) else ""
 
 

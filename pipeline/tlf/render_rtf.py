@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 import textwrap
 from dataclasses import dataclass, replace
+from itertools import accumulate
 from typing import Any, Mapping
 
 from pipeline.tlf.display import BLANK, GROUP, HEADING, Display
@@ -107,18 +108,16 @@ def rtf_geometry(settings: Mapping[str, Any] | None, header_lines: int, footer_l
     (15840, 12960, 108)
     """
     merged = {**DEFAULT_GEOMETRY, **(settings or {})}
-    margins = {**DEFAULT_GEOMETRY["margins"], **(merged.get("margins") or {})}
+    given = {**DEFAULT_GEOMETRY["margins"], **(merged.get("margins") or {})}
+    margins = {key: int(round(float(given[key]) * TWIPS_PER_INCH)) for key in DEFAULT_GEOMETRY["margins"]}
     width, height = (int(round(float(v) * TWIPS_PER_INCH)) for v in merged["paper"])
     size = float(merged["font_size"])
     line = int(round(size * float(merged["line_height_factor"]) * TWIPS_PER_POINT))
     char = int(round(size * 0.6 * TWIPS_PER_POINT))  # fixed-pitch fonts: advance = 0.6 em
-    header_y = int(round(float(margins["header"]) * TWIPS_PER_INCH))
-    footer_y = int(round(float(margins["footer"]) * TWIPS_PER_INCH))
-    top = max(int(round(float(margins["top"]) * TWIPS_PER_INCH)), header_y + (header_lines + 1) * line)
-    bottom = max(int(round(float(margins["bottom"]) * TWIPS_PER_INCH)), footer_y + (footer_lines + 1) * line)
-    return RtfGeometry(width, height, int(round(float(margins["left"]) * TWIPS_PER_INCH)),
-                       int(round(float(margins["right"]) * TWIPS_PER_INCH)), top, bottom, header_y, footer_y,
-                       str(merged["font"]), int(round(size * 2)), line, char)
+    top = max(margins["top"], margins["header"] + (header_lines + 1) * line)
+    bottom = max(margins["bottom"], margins["footer"] + (footer_lines + 1) * line)
+    return RtfGeometry(width, height, margins["left"], margins["right"], top, bottom, margins["header"],
+                       margins["footer"], str(merged["font"]), int(round(size * 2)), line, char)
 
 
 def _column_edges(display: Display, geometry: RtfGeometry) -> tuple[list[int], list[int]]:
@@ -136,10 +135,7 @@ def _column_edges(display: Display, geometry: RtfGeometry) -> tuple[list[int], l
         label_chars = min(max(labels + [30]), 60)
         label = min(label_chars * geometry.char_twips, int(total * 0.5))
         widths = [label] + [(total - label) // count] * count
-    edges, position = [], 0
-    for w in widths:
-        position += w
-        edges.append(position)
+    edges = list(accumulate(widths))
     edges[-1] = total
     char_widths = [max(int(w / geometry.char_twips) - 1, 4) for w in widths]
     return edges, char_widths
