@@ -92,8 +92,7 @@ def _check_columns(dataset: pd.DataFrame, columns: list[str], data: OutputData, 
 
 
 def _pct(n: pd.Series | np.ndarray, total: pd.Series | np.ndarray) -> np.ndarray:
-    n = np.asarray(n, dtype="float64")
-    total = np.asarray(total, dtype="float64")
+    n, total = np.asarray(n, dtype="float64"), np.asarray(total, dtype="float64")
     with np.errstate(invalid="ignore", divide="ignore"):
         return np.where(total > 0, 100.0 * n / total, np.nan)
 
@@ -348,8 +347,7 @@ def analyse_categorical_summary(row: Mapping[str, Any], data: OutputData) -> lis
     dataset = dataset.assign(_level=values.fillna(MISSING_LEVEL).astype(str))
     stacked = data.with_total(dataset)
     counts = stacked.groupby([data.group_var, "_level"])[data.subject_var].nunique().rename("n").reset_index()
-    labels = {str(k): str(v) for k, v in (row.get("level_labels") or {}).items()}
-    labels.setdefault(MISSING_LEVEL, "Missing")
+    labels = {MISSING_LEVEL: "Missing", **{str(k): str(v) for k, v in (row.get("level_labels") or {}).items()}}
     grid = _count_grid(pd.DataFrame({"_level": levels}), counts.rename(columns={data.group_var: "group"}),
                        ["group", "_level"], data)
     grid = grid.assign(row_id=variable + "=" + grid["_level"], row_label=grid["_level"].map(labels).fillna(grid["_level"]))

@@ -23,8 +23,7 @@ def compute_proportion_ci(n: Sequence[float] | np.ndarray, total: Sequence[float
     """
     if not 0 < confidence_level < 1:
         raise ValueError(f"confidence_level must be between 0 and 1, got {confidence_level}")
-    n = np.asarray(n, dtype="float64")
-    total = np.asarray(total, dtype="float64")
+    n, total = np.asarray(n, dtype="float64"), np.asarray(total, dtype="float64")
     if n.shape != total.shape:
         raise ValueError(f"n and total differ in shape: {n.shape} vs {total.shape}")
     if np.any(n < 0) or np.any(n > total):

@@ -78,9 +78,7 @@ def compute_upcr_gmr(adlb: pd.DataFrame, paramcd: str = "LUPCR", group_var: str 
     [['A', 'WEEK 4', 2, 0.5]]
     """
     summary = compute_change(adlb, paramcd, group_var)
-    for column in ("mean", "lcl", "ucl"):
-        summary[column] = np.exp(summary[column])
-    return summary
+    return summary.assign(**{column: np.exp(summary[column]) for column in ("mean", "lcl", "ucl")})
 
 
 def compute_change(adam: pd.DataFrame, paramcd: str, group_var: str = "TRTP") -> pd.DataFrame:
