@@ -41,14 +41,9 @@ def melt_stats(dataset: pd.DataFrame, stats: Iterable[str], row_id: str | None =
         value_name="value", ignore_index=False)
     long["_order"] = long.index * len(stats) + long["stat"].map({s: i for i, s in enumerate(stats)})
     long = long.sort_values("_order", kind="stable").reset_index(drop=True)
-    return pd.DataFrame({
-        "output_id": "",
-        "row_id": long["row_id"].astype(str),
-        "row_label": long["row_label"].astype(str),
-        "group": long[group_var].astype(str),
-        "stat": long["stat"].astype(str),
-        "value": long["value"],
-    })
+    return pd.DataFrame({"output_id": "", "row_id": long["row_id"].astype(str),
+                         "row_label": long["row_label"].astype(str), "group": long[group_var].astype(str),
+                         "stat": long["stat"].astype(str), "value": long["value"]})
 
 
 def finalise_ard(parts: list[pd.DataFrame], output_id: str, text_values: bool = False) -> pd.DataFrame:

@@ -27,6 +27,12 @@ EXAMPLE_DESIGN = {
 }
 
 
+def _week24(paramcd: str, base: list, chg: list) -> pd.DataFrame:
+    """One Week 24 analysis record of ``paramcd`` per subject of the full analysis set (S05 is not)."""
+    return pd.DataFrame({"USUBJID": ["S01", "S02", "S03", "S04", "S06", "S07", "S08"], "PARAMCD": paramcd,
+                         "AVISIT": "WEEK 24", "ANL01FL": "Y", "BASE": base, "CHG": chg})
+
+
 def example_adam() -> dict[str, pd.DataFrame]:
     """ADSL, ADLB (LUPCR), ADSLEDAI, ADRS (CRR) and ADAE of the example study."""
     ids = [f"S0{i}" for i in range(1, 9)]
@@ -61,14 +67,7 @@ def example_adam() -> dict[str, pd.DataFrame]:
             math.log(2.0), math.log(1.0), math.log(1.5)]
     chg_active = [-1.2, -0.8, -1.1, -0.9]
     chg_placebo = [-0.6, -0.4, -0.5]
-    adlb = pd.DataFrame({
-        "USUBJID": ["S01", "S02", "S03", "S04", "S06", "S07", "S08"],
-        "PARAMCD": "LUPCR",
-        "AVISIT": "WEEK 24",
-        "ANL01FL": "Y",
-        "BASE": [base[0], base[1], base[2], base[3], base[5], base[6], base[7]],
-        "CHG": chg_active + chg_placebo,
-    })
+    adlb = _week24("LUPCR", [base[0], base[1], base[2], base[3], base[5], base[6], base[7]], chg_active + chg_placebo)
     adlb = adlb.assign(DTYPE=None)
     # an unused visit and a carried-forward (LOCF) record: both must be filtered out
     adlb = pd.concat([adlb, adlb.assign(AVISIT="WEEK 12", CHG=0.0),
@@ -78,14 +77,7 @@ def example_adam() -> dict[str, pd.DataFrame]:
                                                   ANL01RSN="UPCR outside 0-20 g/g")], ignore_index=True)
     adlb = adlb.assign(PARAMN=2, ASEQ=range(1, len(adlb) + 1), SRCSEQ=range(1, len(adlb) + 1),
                        ADT=pd.Timestamp("2020-06-01"), AVAL=adlb["BASE"] + adlb["CHG"])
-    adsledai = pd.DataFrame({
-        "USUBJID": ["S01", "S02", "S03", "S04", "S06", "S07", "S08"],
-        "PARAMCD": "SSLD01TS",
-        "AVISIT": "WEEK 24",
-        "ANL01FL": "Y",
-        "BASE": [10.0, 8.0, 10.0, 8.0, 10.0, 8.0, 9.0],
-        "CHG": [-4.0, -2.0, -3.0, -3.0, -1.0, -1.0, -1.0],
-    })
+    adsledai = _week24("SSLD01TS", [10.0, 8.0, 10.0, 8.0, 10.0, 8.0, 9.0], [-4.0, -2.0, -3.0, -3.0, -1.0, -1.0, -1.0])
     adrs = pd.DataFrame({
         "USUBJID": ["S01", "S02", "S03", "S06", "S07", "S08"],
         "PARAMCD": "CRR",

@@ -16,14 +16,8 @@ import scipy.stats as sps
 
 from pipeline.analysis.ard import BIG_N_ROW, melt_stats
 from pipeline.analysis.filters import filter_where
-from pipeline.analysis.statistics import (
-    compute_ancova,
-    compute_fisher_pvalue,
-    compute_mmrm,
-    compute_proportion_ci,
-    compute_proportion_difference,
-    summarise_continuous,
-)
+from pipeline.analysis.statistics import (compute_ancova, compute_fisher_pvalue, compute_mmrm, compute_proportion_ci,
+                                          compute_proportion_difference, summarise_continuous)
 from pipeline.common.errors import ConfigError, InputError
 
 MISSING_LEVEL = "(missing)"
@@ -98,8 +92,7 @@ def _check_columns(dataset: pd.DataFrame, columns: list[str], data: OutputData, 
 
 
 def _pct(n: pd.Series | np.ndarray, total: pd.Series | np.ndarray) -> np.ndarray:
-    n = np.asarray(n, dtype="float64")
-    total = np.asarray(total, dtype="float64")
+    n, total = np.asarray(n, dtype="float64"), np.asarray(total, dtype="float64")
     with np.errstate(invalid="ignore", divide="ignore"):
         return np.where(total > 0, 100.0 * n / total, np.nan)
 
@@ -286,14 +279,9 @@ def analyse_soc_pt_counts(row: Mapping[str, Any], data: OutputData) -> list[pd.D
     any_row = pd.DataFrame({"row_id": ["ANY"], "row_label": [row.get("any_label", "ANY")]})
     layout = pd.concat([any_row, layout[["row_id", "row_label"]]], ignore_index=True)
 
-    stacked = data.with_total(dataset)
-    counts_any = stacked.groupby(data.group_var)[subject].agg(["nunique", "size"]).assign(row_id="ANY")
-    counts_soc = stacked.groupby([data.group_var, soc])[subject].agg(["nunique", "size"]).reset_index(soc)
-    counts_soc = counts_soc.assign(row_id=counts_soc[soc]).drop(columns=[soc])
-    counts_pt = stacked.groupby([data.group_var, soc, pt])[subject].agg(["nunique", "size"]).reset_index([soc, pt])
-    counts_pt = counts_pt.assign(row_id=counts_pt[soc] + "|" + counts_pt[pt]).drop(columns=[soc, pt])
-    counts = pd.concat([counts_any, counts_soc, counts_pt]).rename_axis("group").reset_index()
-    counts = counts.rename(columns={"nunique": "n", "size": "events"})
+    stacked = data.with_total(dataset.assign(_any="ANY", _pt=dataset[soc] + "|" + dataset[pt]))
+    counts = pd.concat([stacked.groupby([data.group_var, key])[subject].agg(n="nunique", events="size")
+                        .rename_axis(["group", "row_id"]) for key in ("_any", soc, "_pt")]).reset_index()
 
     grid = _count_grid(layout, counts, ["row_id", "group"], data)
     grid = grid.assign(events=grid["events"].fillna(0).astype(int))
@@ -317,10 +305,8 @@ def analyse_continuous_summary(row: Mapping[str, Any], data: OutputData) -> list
 
 def categorical_levels(values: pd.Series, levels: list[Any] | None = None,
                        order_values: pd.Series | None = None) -> list[str]:
-    """Levels of a categorical variable in display order.
-
-    Given ``levels`` first (in that order), then the others by ``order_values`` (e.g. AGEGR1N)
-    or alphabetically.
+    """Levels of a categorical variable in display order: ``levels`` first, then the others by
+    ``order_values`` (e.g. AGEGR1N) or alphabetically.
 
     >>> categorical_levels(pd.Series(["M", "F", "U"]), levels=["F", "M"])
     ['F', 'M', 'U']
@@ -361,8 +347,7 @@ def analyse_categorical_summary(row: Mapping[str, Any], data: OutputData) -> lis
     dataset = dataset.assign(_level=values.fillna(MISSING_LEVEL).astype(str))
     stacked = data.with_total(dataset)
     counts = stacked.groupby([data.group_var, "_level"])[data.subject_var].nunique().rename("n").reset_index()
-    labels = {str(k): str(v) for k, v in (row.get("level_labels") or {}).items()}
-    labels.setdefault(MISSING_LEVEL, "Missing")
+    labels = {MISSING_LEVEL: "Missing", **{str(k): str(v) for k, v in (row.get("level_labels") or {}).items()}}
     grid = _count_grid(pd.DataFrame({"_level": levels}), counts.rename(columns={data.group_var: "group"}),
                        ["group", "_level"], data)
     grid = grid.assign(row_id=variable + "=" + grid["_level"], row_label=grid["_level"].map(labels).fillna(grid["_level"]))
@@ -448,22 +433,17 @@ def analyse_mmrm(row: Mapping[str, Any], data: OutputData) -> list[pd.DataFrame]
     fit = compute_mmrm(dataset, row["response"], data.group_var, visit, covariates, data.groups, visits,
                        data.reference, data.subject_var, data.confidence_level)
     log_ratio = bool(row.get("log_ratio", False))
-    ls = fit.lsmeans
-    if log_ratio:
-        ls = _exp_ci(ls, "lsmean", "gmr")
+    ls = _exp_ci(fit.lsmeans, "lsmean", "gmr") if log_ratio else fit.lsmeans
     stats = ["n", "lsmean", "lsmean_se", "lsmean_lcl", "lsmean_ucl"] + (["gmr", "gmr_lcl", "gmr_ucl", "pct"] if log_ratio else [])
-    parts = []
     label = row.get("label", row["id"])
-    for v in visits:
-        parts.append(melt_stats(ls.loc[ls["visit"] == v].drop(columns="visit"), stats, f"{row['id']}@{v}", f"{label}: {v}"))
-    cmp_ = fit.comparisons
+    parts = [melt_stats(ls.loc[ls["visit"] == v].drop(columns="visit"), stats, f"{row['id']}@{v}", f"{label}: {v}")
+             for v in visits]
+    cmp_ = _exp_ci(fit.comparisons, "diff", "ratio", pct=False) if log_ratio else fit.comparisons
     if row.get("comparison_row") and not cmp_.empty:
-        if log_ratio:
-            cmp_ = _exp_ci(cmp_, "diff", "ratio", pct=False)
         cstats = ["diff", "diff_se", "diff_lcl", "diff_ucl", "pvalue"] + (["ratio", "ratio_lcl", "ratio_ucl"] if log_ratio else [])
-        for v in visits:
-            parts.append(melt_stats(cmp_.loc[cmp_["visit"] == v].drop(columns=["visit", "reference"]), cstats,
-                                    f"{row['comparison_row']}@{v}", f"{row.get('comparison_label', row['comparison_row'])}: {v}"))
+        cmp_label = row.get("comparison_label", row["comparison_row"])
+        parts += [melt_stats(cmp_.loc[cmp_["visit"] == v].drop(columns=["visit", "reference"]), cstats,
+                             f"{row['comparison_row']}@{v}", f"{cmp_label}: {v}") for v in visits]
     return parts
 
 

@@ -86,6 +86,13 @@ class AnalysisPeriod:
         return f"Analysis period: {self.label} = {self.definition} ({self.flag} = Y)."
 
 
+def _entries(data: Any, path: Path, section: str, what: str) -> list[tuple[Any, Any]]:
+    """The ``(id, spec)`` pairs of an optional top-level section, which must be a mapping of id to ``what``."""
+    if data is not None and not isinstance(data, Mapping):
+        raise ConfigError(f"{path}: {section} must be a mapping of id to {what}")
+    return list((data or {}).items())
+
+
 def check_estimands(data: Any, populations: Mapping[str, Any], path: Path) -> dict[str, Estimand]:
     """Check ``estimands`` (a mapping of id to estimand) and return them typed.
 
@@ -95,12 +102,8 @@ def check_estimands(data: Any, populations: Mapping[str, Any], path: Path) -> di
     ...
     pipeline.common.errors.ConfigError: tlf.yaml: estimands.e: missing_data 'guess' is not a known rule (known: evaluable, likelihood, non_responder, observed)
     """
-    if data is None:
-        return {}
-    if not isinstance(data, Mapping):
-        raise ConfigError(f"{path}: estimands must be a mapping of id to estimand")
     result = {}
-    for key, spec in data.items():
+    for key, spec in _entries(data, path, "estimands", "estimand"):
         where = f"{path}: estimands.{key}"
         _require(spec, ("label", "population", "variable", "missing_data"), where)
         _check_defined(where, "population", spec["population"], populations, "populations")
@@ -131,12 +134,8 @@ def check_periods(data: Any, path: Path) -> dict[str, AnalysisPeriod]:
     ...
     pipeline.common.errors.ConfigError: tlf.yaml: analysis_periods.W24: missing key 'definition'
     """
-    if data is None:
-        return {}
-    if not isinstance(data, Mapping):
-        raise ConfigError(f"{path}: analysis_periods must be a mapping of id to period")
     result = {}
-    for key, spec in data.items():
+    for key, spec in _entries(data, path, "analysis_periods", "period"):
         _require(spec, ("label", "flag", "definition"), f"{path}: analysis_periods.{key}")
         datasets = tuple(str(d).lower() for d in (spec.get("datasets") or ["adae"]))
         result[str(key)] = AnalysisPeriod(str(key), str(spec["label"]), str(spec["flag"]), str(spec["definition"]),
@@ -164,12 +163,8 @@ class Shell:
 
     def estimand_footnotes(self, output_id: str) -> list[str]:
         """One footnote per estimand named by the output's rows, in row order."""
-        notes = []
-        for row in self.outputs[output_id]["rows"]:
-            if row.get("estimand"):
-                estimand = self.estimands[row["estimand"]]
-                notes.append(estimand.footnote(self.populations[estimand.population]["label"]))
-        return list(dict.fromkeys(notes))
+        estimands = [self.estimands[row["estimand"]] for row in self.outputs[output_id]["rows"] if row.get("estimand")]
+        return list(dict.fromkeys(e.footnote(self.populations[e.population]["label"]) for e in estimands))
 
     def where(self, output_id: str, row: Mapping[str, Any] | None = None) -> str:
         """A location for messages: ``<file>: outputs.<id>.rows[<row id>]``."""
@@ -280,16 +275,9 @@ def check_shell(data: Any, path: str | Path = "tlf.yaml") -> Shell:
         with problems.check():
             _check_output(output_id, output, outputs, populations, columns, estimands, periods, path, problems)
     problems.raise_if_any()
-    return Shell(
-        path=path,
-        defaults=dict(data.get("defaults") or {}),
-        populations=dict(populations),
-        treatment_columns=dict(columns),
-        comparison=dict(data.get("comparison") or {}),
-        outputs={str(k): dict(v) for k, v in outputs.items()},
-        estimands=estimands,
-        periods=periods,
-    )
+    return Shell(path=path, defaults=dict(data.get("defaults") or {}), populations=dict(populations),
+                 treatment_columns=dict(columns), comparison=dict(data.get("comparison") or {}),
+                 outputs={str(k): dict(v) for k, v in outputs.items()}, estimands=estimands, periods=periods)
 
 
 def load_shell(specs_dir: str | Path, name: str = "tlf.yaml") -> Shell:

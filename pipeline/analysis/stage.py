@@ -23,9 +23,8 @@ log = get_logger("analysis")
 def adam_loader(adam_dir: str | Path, names: set[str] | None = None) -> Callable[[str], pd.DataFrame]:
     """A cached reader of ``<adam_dir>/<name>.parquet`` (lower-case names, DESIGN.md).
 
-    With ``names`` (:func:`shell_names`), only the variables among them are read: an analysis reads
-    a few of a BDS dataset's columns, and turning every text column into Python strings dominated
-    reading.
+    With ``names`` (:func:`shell_names`), only the variables among them are read (an analysis reads
+    a few of a BDS dataset's columns; converting every text column dominated reading).
 
     >>> adam_loader("/nonexistent")("ADSL")
     Traceback (most recent call last):
@@ -107,21 +106,12 @@ def output_data(shell: Shell, output_id: str, design: Mapping[str, Any],
     reference = resolve_reference(shell, design)
     period = shell.period(output_id)
     return OutputData(
-        output_id=output_id,
-        where_name=where_name,
-        population=pop,
-        group_var=group_var,
-        groups=groups,
-        load=load,
-        adsl_name=adsl_name,
-        total_label=str(shell.setting(output_id, "total_label", "Total")) if total else None,
-        reference=reference if reference in groups else None,
-        subject_var=subject_var,
+        output_id=output_id, where_name=where_name, population=pop, group_var=group_var, groups=groups, load=load,
+        adsl_name=adsl_name, total_label=str(shell.setting(output_id, "total_label", "Total")) if total else None,
+        reference=reference if reference in groups else None, subject_var=subject_var,
         confidence_level=float(shell.setting(output_id, "confidence_level", 0.95)),
-        period_flag=period.flag if period else None,
-        period_datasets=period.datasets if period else (),
-        missing_data={key: estimand.missing_data for key, estimand in shell.estimands.items()},
-    )
+        period_flag=period.flag if period else None, period_datasets=period.datasets if period else (),
+        missing_data={key: estimand.missing_data for key, estimand in shell.estimands.items()})
 
 
 def build_output_ard(shell: Shell, output_id: str, design: Mapping[str, Any],
@@ -171,21 +161,13 @@ def analysis_metadata(shell: Shell, output_ids: list[str]) -> list[dict[str, Any
             "output_id": output_id, "number": output.get("number", ""), "title": output["title"],
             "population": {"flag": population["flag"], "label": population["label"], "value": "Y"},
             "group_variable": shell.treatment_columns[output["columns"]]["variable"],
-            "total_column": bool(output.get("total", False)),
-            "ard": f"ard/{output_id}.parquet",
-            "analyses": analyses,
-        })
+            "total_column": bool(output.get("total", False)), "ard": f"ard/{output_id}.parquet", "analyses": analyses})
     return entries
 
 
 def run(ctx: StudyContext) -> dict[str, pd.DataFrame]:
-    """Compute the ARD of every output in ``specs/<study>/tlf.yaml`` and write ``ard/``.
-
-    Besides ``<output_id>.parquet``/``.json``, ``ard/analyses.json`` records what each output
-    analyses (:func:`analysis_metadata`).
-
-    A study without a ``tlf.yaml`` has no outputs: a warning, nothing written.
-    """
+    """Compute the ARD of every output in ``specs/<study>/tlf.yaml`` and write ``ard/``, with
+    ``ard/analyses.json`` (:func:`analysis_metadata`) and ``ard/run_info.json`` (:func:`run_info`)."""
     if not (ctx.specs_dir / "tlf.yaml").exists():
         log.warning("%s: no table shells (tlf.yaml); no ARD written", ctx.specs_dir)
         return {}

@@ -23,8 +23,7 @@ def compute_proportion_ci(n: Sequence[float] | np.ndarray, total: Sequence[float
     """
     if not 0 < confidence_level < 1:
         raise ValueError(f"confidence_level must be between 0 and 1, got {confidence_level}")
-    n = np.asarray(n, dtype="float64")
-    total = np.asarray(total, dtype="float64")
+    n, total = np.asarray(n, dtype="float64"), np.asarray(total, dtype="float64")
     if n.shape != total.shape:
         raise ValueError(f"n and total differ in shape: {n.shape} vs {total.shape}")
     if np.any(n < 0) or np.any(n > total):
@@ -128,10 +127,7 @@ def compute_ancova(dataset: pd.DataFrame, response: str, group_var: str, covaria
     effects = [g for g in present if g != base_group]
 
     n_groups = len(groups)
-    estimates = np.full(n_groups, np.nan)
-    ses = np.full(n_groups, np.nan)
-    diff = np.full(n_groups, np.nan)
-    diff_se = np.full(n_groups, np.nan)
+    estimates, ses, diff, diff_se = (np.full(n_groups, np.nan) for _ in range(4))
     df_resid = np.nan
     design_ok = False
     if present:
@@ -162,27 +158,15 @@ def compute_ancova(dataset: pd.DataFrame, response: str, group_var: str, covaria
 
     t_crit = sps.t.ppf(1 - (1 - confidence_level) / 2, df_resid) if np.isfinite(df_resid) else np.nan
     lsmeans = pd.DataFrame({
-        "group": groups,
-        "n": counts["count"].fillna(0).astype(int).to_numpy(),
-        "mean": counts["mean"].to_numpy(),
-        "sd": counts["std"].to_numpy(),
-        "lsmean": estimates,
-        "lsmean_se": ses,
-        "lsmean_lcl": estimates - t_crit * ses,
-        "lsmean_ucl": estimates + t_crit * ses,
-    })
+        "group": groups, "n": counts["count"].fillna(0).astype(int).to_numpy(), "mean": counts["mean"].to_numpy(),
+        "sd": counts["std"].to_numpy(), "lsmean": estimates, "lsmean_se": ses,
+        "lsmean_lcl": estimates - t_crit * ses, "lsmean_ucl": estimates + t_crit * ses})
     with np.errstate(invalid="ignore", divide="ignore"):
         t_value = diff / diff_se
         pvalue = 2 * sps.t.sf(np.abs(t_value), df_resid) if np.isfinite(df_resid) else np.full(n_groups, np.nan)
-    comparisons = pd.DataFrame({
-        "group": groups,
-        "reference": reference,
-        "diff": diff,
-        "diff_se": diff_se,
-        "diff_lcl": diff - t_crit * diff_se,
-        "diff_ucl": diff + t_crit * diff_se,
-        "pvalue": pvalue,
-    })
+    comparisons = pd.DataFrame({"group": groups, "reference": reference, "diff": diff, "diff_se": diff_se,
+                                "diff_lcl": diff - t_crit * diff_se, "diff_ucl": diff + t_crit * diff_se,
+                                "pvalue": pvalue})
     comparisons = comparisons.loc[comparisons["group"] != reference].reset_index(drop=True)
     return AncovaResult(lsmeans=lsmeans, comparisons=comparisons, df_resid=df_resid)
 
@@ -201,14 +185,8 @@ def summarise_continuous(dataset: pd.DataFrame, variable: str, group_var: str,
     values = pd.to_numeric(dataset[variable], errors="coerce")
     grouped = values.groupby(dataset[group_var], observed=True)
     table = pd.DataFrame({
-        "n": grouped.count(),
-        "mean": grouped.mean(),
-        "sd": grouped.std(),
-        "median": grouped.median(),
-        "q1": grouped.quantile(0.25),
-        "q3": grouped.quantile(0.75),
-        "min": grouped.min(),
-        "max": grouped.max(),
+        "n": grouped.count(), "mean": grouped.mean(), "sd": grouped.std(), "median": grouped.median(),
+        "q1": grouped.quantile(0.25), "q3": grouped.quantile(0.75), "min": grouped.min(), "max": grouped.max(),
     }).reindex(list(groups))
     table["n"] = table["n"].fillna(0).astype(int)
     return table.rename_axis("group").reset_index()

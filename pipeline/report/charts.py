@@ -37,11 +37,6 @@ def compute_mean_ci(frame: pd.DataFrame, by_vars: list[str], value: str, confide
     return out.drop(columns="sd")
 
 
-def _visit_axis(axes, visits: pd.DataFrame) -> None:
-    axes.set_xticks(visits["AVISITN"].tolist())
-    axes.set_xticklabels([str(v).title() for v in visits["AVISIT"]], rotation=45, ha="right")
-
-
 def chart_over_visits(summary: pd.DataFrame, ylabel: str, reference: float, log_scale: bool = False) -> str:
     """Mean and 95% CI per visit (``AVISITN``/``AVISIT``) and arm (``group``), arms slightly dodged."""
     figure, axes = new_figure(6.4, 3.4)
@@ -64,7 +59,8 @@ def chart_over_visits(summary: pd.DataFrame, ylabel: str, reference: float, log_
         axes.yaxis.set_major_formatter(StrMethodFormatter("{x:g}"))
         axes.yaxis.set_minor_formatter(NullFormatter())
     visits = summary.drop_duplicates("AVISITN").sort_values("AVISITN")
-    _visit_axis(axes, visits)
+    axes.set_xticks(visits["AVISITN"].tolist())
+    axes.set_xticklabels([str(v).title() for v in visits["AVISIT"]], rotation=45, ha="right")
     axes.set_ylabel(ylabel)
     axes.legend(frameon=False, fontsize=8)
     return figure_to_svg(figure)
@@ -82,9 +78,7 @@ def compute_upcr_gmr(adlb: pd.DataFrame, paramcd: str = "LUPCR", group_var: str 
     [['A', 'WEEK 4', 2, 0.5]]
     """
     summary = compute_change(adlb, paramcd, group_var)
-    for column in ("mean", "lcl", "ucl"):
-        summary[column] = np.exp(summary[column])
-    return summary
+    return summary.assign(**{column: np.exp(summary[column]) for column in ("mean", "lcl", "ucl")})
 
 
 def compute_change(adam: pd.DataFrame, paramcd: str, group_var: str = "TRTP") -> pd.DataFrame:

@@ -57,10 +57,9 @@ def rotate_history(reports_dir: Path, findings_text: str, ledger_text: str) -> P
         if old_findings != findings_text.encode() or old_ledger != ledger_text.encode():
             write_bytes_atomic(previous / FINDINGS_FILE, old_findings)
             write_bytes_atomic(previous / LEDGER_FILE, old_ledger)
-    if not last_findings.exists() or last_findings.read_bytes() != findings_text.encode():
-        write_text_atomic(last_findings, findings_text)
-    if not last_ledger.exists() or last_ledger.read_bytes() != ledger_text.encode():
-        write_text_atomic(last_ledger, ledger_text)
+    for path, text in ((last_findings, findings_text), (last_ledger, ledger_text)):
+        if not path.exists() or path.read_bytes() != text.encode():
+            write_text_atomic(path, text)
     return previous if (previous / FINDINGS_FILE).exists() else None
 
 

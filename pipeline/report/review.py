@@ -16,7 +16,7 @@ from pipeline.common.errors import InputError
 from pipeline.report import charts
 from pipeline.report.history import compare_findings, compare_records, find_snapshot, read_snapshot, snapshot_text
 from pipeline.report.queries import compute_issues, compute_queries
-from pipeline.report.sections import SEVERITY_ORDER, Section, _not_run, _table, read_json, read_table, read_tables
+from pipeline.report.sections import SEVERITY_ORDER, Section, _not_run, read_json, read_table, read_tables
 from pipeline.validate.findings import SEVERITIES_WORST_FIRST
 from pipeline.report.site_quality import (OUTLIER_MARK, OUTLIER_Z, SITE_METRICS,
                                           compute_collection_dates, compute_file_counts, compute_lab_range,
@@ -28,6 +28,12 @@ from pipeline.validate.traceability import findings_with_raw_source
 QUERIES_CSV = "queries.csv"
 UPCR_PARAMCD = "LUPCR"        # ADLB log UPCR: CHG is the log ratio to baseline
 SLEDAI_PARAMCD = "SSLD01TS"   # ADSLEDAI SELENA-SLEDAI total score
+OVER_VISIT_CHARTS = [  # (name, ADaM dataset, PARAMCD, summary by visit and arm, caption, y label, reference line, log)
+    ("UPCR", "adlb", UPCR_PARAMCD, charts.compute_upcr_gmr, "UPCR: geometric mean ratio to baseline by visit and arm, "
+     "with 95% CI (log scale; 1 = no change)", "GMR to baseline", 1.0, True),
+    ("SELENA-SLEDAI", "adsledai", SLEDAI_PARAMCD, charts.compute_change,
+     "SELENA-SLEDAI: mean change from baseline by visit and arm, with 95% CI", "change from baseline", 0.0, False),
+]
 
 
 @dataclass
@@ -45,14 +51,10 @@ class ReviewInputs:
 def load_review_inputs(outputs_dir: Path) -> ReviewInputs:
     """Read ledger, quarantine, findings (traced to raw rows), SDTM and lineage of a study's outputs."""
     out = Path(outputs_dir)
-    inputs = ReviewInputs()
-    if (out / "ledger.json").exists():
-        inputs.ledger = read_json(out / "ledger.json")
+    ledger = read_json(out / "ledger.json") if (out / "ledger.json").exists() else None
     quarantine = read_tables(out / "quarantine")
-    if quarantine is not None:
-        inputs.quarantine = quarantine
-    inputs.sdtm = read_dataset_dir(out / "sdtm")
-    inputs.lineage = read_dataset_dir(out / "lineage")
+    inputs = ReviewInputs(ledger, quarantine if quarantine is not None else pd.DataFrame(),
+                          sdtm=read_dataset_dir(out / "sdtm"), lineage=read_dataset_dir(out / "lineage"))
     dm = inputs.sdtm.get("DM")
     if dm is not None and {"USUBJID", "SITEID"} <= set(dm.columns):
         inputs.subject_sites = dict(zip(dm["USUBJID"].astype(str), dm["SITEID"].astype(str)))
@@ -125,17 +127,14 @@ def section_site_quality(inputs: ReviewInputs) -> Section:
         "Late entry: the raw exports carry no entry or export timestamp (CSV files none; XPT and XLSX one fixed "
         "constant), so the export date is the data cut, the latest complete collection date in any site's records.",
     ]
-    section.tables.append(_table("Sites side by side", rows, columns))
-    form_rows = []
-    for r in per_form.to_dict(orient="records"):
-        form_rows.append({
-            "site": r["site"], "form": r["form"], "raw file": r["file"], "records": int(r["records"]),
-            "missing required": int(r["missing_required"]),
-            **{f"{s} /100": _fmt(r[f"{s}_per_100"], 2) for s in SEVERITIES_WORST_FIRST},
-            "quarantine %": _fmt(r["quarantine_pct"], 1), "labs out of range %": _fmt(r["out_of_range_pct"], 1),
-            "lab results flagged": int(r["lab_flagged"]), "impossible dates": int(r["impossible_dates"]),
-            "median days to export": _fmt(r["median_days"], 0)})
-    section.tables.append(_table("Per site and form", form_rows))
+    section.add_table("Sites side by side", rows, columns)
+    section.add_table("Per site and form", [{
+        "site": r["site"], "form": r["form"], "raw file": r["file"], "records": int(r["records"]),
+        "missing required": int(r["missing_required"]),
+        **{f"{s} /100": _fmt(r[f"{s}_per_100"], 2) for s in SEVERITIES_WORST_FIRST},
+        "quarantine %": _fmt(r["quarantine_pct"], 1), "labs out of range %": _fmt(r["out_of_range_pct"], 1),
+        "lab results flagged": int(r["lab_flagged"]), "impossible dates": int(r["impossible_dates"]),
+        "median days to export": _fmt(r["median_days"], 0)} for r in per_form.to_dict(orient="records")])
     return section
 
 
@@ -158,11 +157,9 @@ def section_queries(inputs: ReviewInputs, csv_name: str = QUERIES_CSV) -> tuple[
         per_site = pd.crosstab(queries["site"], queries["severity"])
         per_site = per_site.reindex(columns=[s for s in SEVERITY_ORDER if s in per_site.columns])
         per_site["queries"] = per_site.sum(axis=1)
-        section.tables.append(_table("Queries per site and worst severity", per_site.reset_index().to_dict(orient="records")))
-        section.tables.append(_table("One line per query", queries[["query_id", "site", "severity", "query"]]
-                                     .to_dict(orient="records")))
-        section.tables.append(_table("Every issue with its raw file, row, column and value",
-                                     issues.drop(columns=["origin"]).to_dict(orient="records")))
+        section.add_table("Queries per site and worst severity", per_site.reset_index())
+        section.add_table("One line per query", queries[["query_id", "site", "severity", "query"]])
+        section.add_table("Every issue with its raw file, row, column and value", issues.drop(columns=["origin"]))
     return section, queries
 
 
@@ -170,21 +167,14 @@ def section_pictures(outputs_dir: Path, inputs: ReviewInputs) -> Section:
     """Inline SVG charts: UPCR GMR and SELENA-SLEDAI change over visits by arm, findings per site, quarantine reasons."""
     out = Path(outputs_dir)
     section = Section("pictures", "Pictures", "ok", "adam/adlb.parquet, adam/adsledai.parquet, findings, quarantine/")
-    adlb_path, sledai_path = out / "adam" / "adlb.parquet", out / "adam" / "adsledai.parquet"
-    adlb = read_table(adlb_path) if adlb_path.exists() else None
-    if adlb is not None and "PARAMCD" in adlb.columns and (adlb["PARAMCD"] == UPCR_PARAMCD).any():
-        gmr = charts.compute_upcr_gmr(adlb, UPCR_PARAMCD)
-        section.figures.append(("UPCR: geometric mean ratio to baseline by visit and arm, with 95% CI (log scale; "
-                                "1 = no change)", charts.chart_over_visits(gmr, "GMR to baseline", 1.0, log_scale=True)))
-    else:
-        section.notes.append(f"No UPCR chart: adam/adlb.parquet with PARAMCD {UPCR_PARAMCD} not found.")
-    sledai = read_table(sledai_path) if sledai_path.exists() else None
-    if sledai is not None and "PARAMCD" in sledai.columns and (sledai["PARAMCD"] == SLEDAI_PARAMCD).any():
-        change = charts.compute_change(sledai, SLEDAI_PARAMCD)
-        section.figures.append(("SELENA-SLEDAI: mean change from baseline by visit and arm, with 95% CI",
-                                charts.chart_over_visits(change, "change from baseline", 0.0)))
-    else:
-        section.notes.append(f"No SELENA-SLEDAI chart: adam/adsledai.parquet with PARAMCD {SLEDAI_PARAMCD} not found.")
+    for name, dataset, paramcd, summarise, caption, ylabel, reference, log_scale in OVER_VISIT_CHARTS:
+        path = out / "adam" / f"{dataset}.parquet"
+        adam = read_table(path) if path.exists() else None
+        if adam is not None and "PARAMCD" in adam.columns and (adam["PARAMCD"] == paramcd).any():
+            chart = charts.chart_over_visits(summarise(adam, paramcd), ylabel, reference, log_scale=log_scale)
+            section.figures.append((caption, chart))
+        else:
+            section.notes.append(f"No {name} chart: adam/{dataset}.parquet with PARAMCD {paramcd} not found.")
     if inputs.findings is not None and len(inputs.findings):
         f = inputs.findings.assign(site=inputs.findings["site"].replace("", "(no site)"))
         counts = pd.crosstab(f["site"], f["severity"]).reset_index()
@@ -206,21 +196,19 @@ def section_changes(current_findings: pd.DataFrame | None, current_ledger: dict[
     if current_findings is None:
         return _not_run("changes", title, "validation/findings.parquet", "validate")
     if baseline is None:
-        section = Section("changes", title, "ok", where)
-        section.notes.append("No previous run kept yet: this run is the baseline for the next one.")
-        return section
+        return Section("changes", title, "ok", where, notes=["No previous run kept yet: this run is the baseline for "
+                                                             "the next one."])
     previous, previous_ledger = read_baseline(baseline)
     table = compare_findings(previous, current_findings)
     section = Section("changes", title, "attention" if table["new"].sum() else "ok", where)
     section.summary = [("New findings", int(table["new"].sum())), ("Resolved findings", int(table["resolved"].sum())),
                        ("Unchanged findings", int(table["unchanged"].sum()))]
     changed = table[(table["new"] > 0) | (table["resolved"] > 0)]
-    section.tables.append(_table("Changed rule and site pairs", changed.to_dict(orient="records"),
-                                 ["rule_id", "site", "new", "resolved", "unchanged"]))
-    section.tables.append(_table("Every rule and site", table.to_dict(orient="records")))
+    section.add_table("Changed rule and site pairs", changed, ["rule_id", "site", "new", "resolved", "unchanged"])
+    section.add_table("Every rule and site", table)
     records = compare_records(previous_ledger, current_ledger or {})
     if len(records):
-        section.tables.append(_table("SDTM records per domain", records.to_dict(orient="records")))
+        section.add_table("SDTM records per domain", records)
     return section
 
 

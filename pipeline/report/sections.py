@@ -2,7 +2,7 @@
 
 Every ``section_*`` function returns a :class:`Section`; when its input is missing the section
 says ``not run`` (and which file it looked for) instead of failing, so the report can be written
-after any subset of the stages. Tables are lists of plain dicts, ready for the template.
+after any subset of the stages.
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ from pipeline.validate.findings import FINDINGS_COLUMNS, SEVERITIES_WORST_FIRST,
 SEVERITY_ORDER = {name: rank for rank, name in enumerate(SEVERITIES_WORST_FIRST)}
 EXAMPLES_PER_GROUP = 5
 QUARANTINE_EXAMPLE_COLUMNS = ["file", "row", "column", "value", "reason"]
+LEDGER_COLUMNS = ["file", "domain", "rows_in", "mapped", "quarantined", "flagged", "records", "balanced"]
 ARD_HIGHLIGHT_ROWS = 50          # display rows shown per output; the full table is in tlf/<id>.html
 ARD_METADATA_FILES = {"analyses", "run_info"}  # ard/*.json that are not an output's ARD
 POPULATION_ROW_IDS = {"big_n"}     # ARD rows holding the column headers' population counts
@@ -45,10 +46,12 @@ class Section:
     links: list[tuple[str, str]] = field(default_factory=list)
     figures: list[tuple[str, str]] = field(default_factory=list)  # (caption, inline SVG markup we generated)
 
-
-def _table(title: str, rows: list[dict[str, Any]], columns: list[str] | None = None) -> dict[str, Any]:
-    columns = columns or (list(rows[0]) if rows else [])
-    return {"title": title, "columns": columns, "rows": [[row.get(c) for c in columns] for row in rows]}
+    def add_table(self, title: str, rows: list[dict[str, Any]] | pd.DataFrame, columns: list[str] | None = None):
+        """Append a table for the template; a frame gives its records (all its columns unless ``columns``)."""
+        rows = rows.to_dict(orient="records") if isinstance(rows, pd.DataFrame) else rows
+        columns = columns or (list(rows[0]) if rows else [])
+        rows = [[row.get(c) for c in columns] for row in rows]
+        self.tables.append({"title": title, "columns": columns, "rows": rows})
 
 
 def _not_run(key: str, title: str, source: str, stage: str, why: str = "") -> Section:
@@ -103,9 +106,7 @@ def read_tables(folder: Path) -> pd.DataFrame | None:
     return pd.concat(frames, ignore_index=True) if frames else None
 
 
-# --------------------------------------------------------------------------------------------
-# run summary
-# --------------------------------------------------------------------------------------------
+# run summary ---------------------------------------------------------------------------------------
 
 def compute_stage_status(design: dict[str, Any], outputs_dir: Path) -> list[dict[str, str]]:
     """One row per stage: the file that proves it ran and ``done`` / ``not run`` / ``not applicable``.
@@ -141,7 +142,7 @@ def section_run_summary(design: dict[str, Any], outputs_dir: Path, inputs_manife
     summary = [("Study", study.get("studyid", "")), ("Title", " ".join(str(study.get("title", "")).split())),
                ("Registry", study.get("registry_id", "")), ("Phase", study.get("phase", ""))]
     section = Section("run", "Run summary", "ok", "study.yaml, ingest/manifest.json", summary=summary)
-    section.tables.append(_table("Stages found in the outputs folder", compute_stage_status(design, outputs_dir)))
+    section.add_table("Stages found in the outputs folder", compute_stage_status(design, outputs_dir))
     if not inputs_manifest.exists():
         section.notes.append(f"Raw input manifest not found ({inputs_manifest.parent.name}/{inputs_manifest.name}): "
                              "the sdtm stage has not run.")
@@ -151,15 +152,12 @@ def section_run_summary(design: dict[str, Any], outputs_dir: Path, inputs_manife
     rows = [{"file": f.get("path", ""), "format": f.get("format", ""), "bytes": f.get("size", ""),
              "rows read": f.get("rows_read", ""), "SHA-256": f.get("sha256", "")}
             for f in sorted(files or [], key=lambda f: str(f.get("path", "")))]
-    section.summary.append(("Raw files", len(rows)))
-    section.summary.append(("Raw rows read", sum(int(r["rows read"] or 0) for r in rows)))
-    section.tables.append(_table("Inputs manifest", rows, ["file", "format", "bytes", "rows read", "SHA-256"]))
+    section.summary += [("Raw files", len(rows)), ("Raw rows read", sum(int(r["rows read"] or 0) for r in rows))]
+    section.add_table("Inputs manifest", rows, ["file", "format", "bytes", "rows read", "SHA-256"])
     return section
 
 
-# --------------------------------------------------------------------------------------------
-# ledger
-# --------------------------------------------------------------------------------------------
+# ledger --------------------------------------------------------------------------------------------
 
 def compute_ledger_rows(ledger: dict[str, Any]) -> pd.DataFrame:
     """One row per (raw file, domain): rows in, mapped, quarantined, flagged, records, balanced.
@@ -179,8 +177,7 @@ def compute_ledger_rows(ledger: dict[str, Any]) -> pd.DataFrame:
             rows.append({"file": file, "domain": domain, "rows_in": rows_in, "mapped": mapped,
                          "quarantined": quarantined, "flagged": int(counts.get("rows_flagged", 0)),
                          "records": int(counts.get("records", 0)), "balanced": rows_in == mapped + quarantined})
-    return pd.DataFrame(rows, columns=["file", "domain", "rows_in", "mapped", "quarantined", "flagged", "records",
-                                       "balanced"])
+    return pd.DataFrame(rows, columns=LEDGER_COLUMNS)
 
 
 def section_ledger(ledger_path: Path) -> Section:
@@ -208,18 +205,15 @@ def section_ledger(ledger_path: Path) -> Section:
     if ledger.get("unconsumed_files"):
         section.notes.append("Raw files no mapping reads: " + ", ".join(map(str, ledger["unconsumed_files"])))
     rows = [{**r, "balanced": "yes" if r["balanced"] else "NO"} for r in table.to_dict(orient="records")]
-    section.tables.append(_table("Rows in = mapped + quarantined", rows,
-                                 ["file", "domain", "rows_in", "mapped", "quarantined", "flagged", "records", "balanced"]))
+    section.add_table("Rows in = mapped + quarantined", rows, LEDGER_COLUMNS)
     records = totals.get("records") or {}
     if records:
-        section.tables.append(_table("SDTM records written per domain",
-                                     [{"domain": d, "records": n} for d, n in sorted(records.items())]))
+        section.add_table("SDTM records written per domain",
+                          [{"domain": d, "records": n} for d, n in sorted(records.items())])
     return section
 
 
-# --------------------------------------------------------------------------------------------
-# quarantine
-# --------------------------------------------------------------------------------------------
+# quarantine ----------------------------------------------------------------------------------------
 
 def compute_quarantine_summary(quarantine: pd.DataFrame, examples: int = EXAMPLES_PER_GROUP) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(counts by domain and reason category, the first ``examples`` rows of each category).
@@ -260,22 +254,18 @@ def section_quarantine(quarantine_dir: Path) -> Section:
     counts, first = compute_quarantine_summary(quarantine)
     section.status = "attention"
     section.summary = [("Quarantine records", len(quarantine)), ("Reason categories", counts["category"].nunique())]
-    section.tables.append(_table("Counts by domain and reason", counts.rename(columns={"raw_rows": "distinct raw rows"})
-                                 .to_dict(orient="records")))
-    section.tables.append(_table(f"First {EXAMPLES_PER_GROUP} examples per reason", _display_records(first)))
+    section.add_table("Counts by domain and reason", counts.rename(columns={"raw_rows": "distinct raw rows"}))
+    section.add_table(f"First {EXAMPLES_PER_GROUP} examples per reason", _display_records(first))
     flags = read_tables(quarantine_dir / "flagged")
     if flags is not None:
         flag_counts, flag_first = compute_quarantine_summary(flags)
         section.summary.append(("Rows mapped with a flag", len(flags)))
-        section.tables.append(_table("Mapped but flagged: counts by domain and reason",
-                                     flag_counts.drop(columns=["raw_rows"]).to_dict(orient="records")))
-        section.tables.append(_table("Mapped but flagged: first examples", _display_records(flag_first)))
+        section.add_table("Mapped but flagged: counts by domain and reason", flag_counts.drop(columns=["raw_rows"]))
+        section.add_table("Mapped but flagged: first examples", _display_records(flag_first))
     return section
 
 
-# --------------------------------------------------------------------------------------------
-# validation findings
-# --------------------------------------------------------------------------------------------
+# validation findings -------------------------------------------------------------------------------
 
 def compute_findings_summary(findings: pd.DataFrame, examples: int = EXAMPLES_PER_GROUP) -> dict[str, pd.DataFrame]:
     """Counts by severity, by rule and by dataset x severity, plus the first examples per rule.
@@ -338,24 +328,21 @@ def section_findings(validation_dir: Path) -> Section:
         if gate:
             blocked = gate in SEVERITY_RANK and gate_blocked(counts, gate)
             section.summary.append(("Gate", f"stop at '{gate}': {'FAILED' if blocked else 'passed'}"))
-        section.tables.append(_table("By severity", summary["by_severity"].to_dict(orient="records")))
-        section.tables.append(_table("By dataset and severity", summary["by_dataset"].to_dict(orient="records")))
-        by_rule = summary["by_rule"]
+        section.add_table("By severity", summary["by_severity"])
+        section.add_table("By dataset and severity", summary["by_dataset"])
         titles = _rule_titles(validation_dir / "rules.csv")
-        by_rule = by_rule.assign(title=by_rule["rule_id"].map(titles).fillna(""))
-        section.tables.append(_table("By rule", by_rule.to_dict(orient="records"),
-                                     ["rule_id", "title", "severity", "findings", "datasets", "source", "message"]))
-        section.tables.append(_table(f"First {EXAMPLES_PER_GROUP} examples per rule", _display_records(summary["examples"])))
+        by_rule = summary["by_rule"].assign(title=summary["by_rule"]["rule_id"].map(titles).fillna(""))
+        section.add_table("By rule", by_rule,
+                          ["rule_id", "title", "severity", "findings", "datasets", "source", "message"])
+        section.add_table(f"First {EXAMPLES_PER_GROUP} examples per rule", _display_records(summary["examples"]))
     section.links = find_data_docs(validation_dir)
     return section
 
 
 def _rule_titles(path: Path) -> dict[str, str]:
     """Rule id -> title from ``validation/rules.csv`` (columns ``id``/``rule_id`` and ``title``), if present."""
-    if not path.exists():
-        return {}
-    table = read_table(path)
-    id_column = "id" if "id" in table.columns else ("rule_id" if "rule_id" in table.columns else None)
+    table = read_table(path) if path.exists() else pd.DataFrame()
+    id_column = next((c for c in ("id", "rule_id") if c in table.columns), None)
     if id_column is None or "title" not in table.columns:
         return {}
     return dict(zip(table[id_column].astype(str), table["title"].astype(str)))
@@ -363,9 +350,7 @@ def _rule_titles(path: Path) -> dict[str, str]:
 
 def _gate(path: Path) -> str:
     """The gate severity recorded in ``validation/summary.json`` (empty when unknown)."""
-    if not path.exists():
-        return ""
-    summary = read_json(path)
+    summary = read_json(path) if path.exists() else {}
     return str(summary.get("gate", "")) if isinstance(summary, dict) else ""
 
 
@@ -388,9 +373,7 @@ def find_data_docs(validation_dir: Path) -> list[tuple[str, str]]:
     return links
 
 
-# --------------------------------------------------------------------------------------------
-# key ARD numbers
-# --------------------------------------------------------------------------------------------
+# key ARD numbers -----------------------------------------------------------------------------------
 
 def compute_ard_display(ard: pd.DataFrame, decimals: dict[str, dict[str, int]] | None = None) -> pd.DataFrame:
     """One row per (row_id, stat) and one column per group, values rounded for display.
@@ -421,9 +404,7 @@ def compute_ard_display(ard: pd.DataFrame, decimals: dict[str, dict[str, int]] |
 def list_ard_outputs(shell: Shell | None, ard_dir: Path) -> list[tuple[str, str]]:
     """``(output_id, title)`` of the outputs to show: ``tlf.yaml`` order, then other ARD files found.
 
-    Titles are ``<number> - <title>`` from the shell's ``outputs``; ``ard/*.json`` files the shell
-    does not list (other than ``analyses.json``, the analysis metadata) follow in name order,
-    titled by their id. Without a shell, every ARD file present is listed.
+    Titles are ``<number> - <title>``; ARD files the shell does not list follow by name, titled by their id.
 
     >>> outputs = {"t2": {"number": "Table 2", "title": "Safety"}, "t1": {"title": "Efficacy"}}
     >>> list_ard_outputs(Shell(Path("tlf.yaml"), {}, {}, {}, {}, outputs), Path("/nowhere"))
@@ -482,11 +463,9 @@ def compute_display_table(shell: Shell, output_id: str, ard: pd.DataFrame) -> tu
 def section_ard(ard_dir: Path, shell: Shell | None = None, tlf_dir: Path | None = None) -> Section:
     """The analysis results of every output (``tlf.yaml`` order) from ``ard/<id>.json``.
 
-    An overview lists each output with its title and ARD counts; each output found then shows its
-    numbers rounded by the tables' own formatter: for an output of the shell with rows, the very
-    lines of the rendered table, else one row per statistic (the first ``ARD_HIGHLIGHT_ROWS``
-    display rows, the full table being in ``tlf/<id>.html``). Outputs listed in ``tlf.yaml`` but
-    without an ARD file are named as not run.
+    An overview lists each output with its ARD counts; then each output found shows its first
+    ``ARD_HIGHLIGHT_ROWS`` lines, rounded by the tables' formatter: the rendered table's lines for an
+    output of the shell with rows, else one row per statistic.
 
     >>> shell = Shell(Path("tlf.yaml"), {}, {}, {}, {}, {"table1": {"title": "Efficacy"}})
     >>> section_ard(Path("/nowhere/ard"), shell).notes
@@ -524,20 +503,19 @@ def section_ard(ard_dir: Path, shell: Shell | None = None, tlf_dir: Path | None 
         caption = f"{name} ({output_id})"
         if len(rows) > len(shown):
             caption += f": first {len(shown)} of {len(rows)} rows"
-        displays.append(_table(caption, shown, columns))
+        displays.append((caption, shown, columns))
         if tlf_dir is not None and (tlf_dir / f"{output_id}.html").exists():
             section.links.append((f"{name} (tlf/{output_id}.html)", f"../tlf/{output_id}.html"))
     if tlf_dir is not None and (tlf_dir / "index.html").exists():
         section.links.insert(0, ("All rendered outputs (tlf/index.html)", "../tlf/index.html"))
     section.summary = [("Outputs", len(outputs)), ("ARD files found", len(present))]
-    section.tables.append(_table("Outputs", overview, ["output", "title", "records", "rows", "groups", "status"]))
-    section.tables.extend(displays)
+    section.add_table("Outputs", overview, ["output", "title", "records", "rows", "groups", "status"])
+    for caption, shown, columns in displays:
+        section.add_table(caption, shown, columns)
     return section
 
 
-# --------------------------------------------------------------------------------------------
-# submission package checks
-# --------------------------------------------------------------------------------------------
+# submission package checks -------------------------------------------------------------------------
 
 def section_submission(submission_dir: Path) -> Section:
     """The submission package: datasets and records, SHA-256 manifest, packaging checks.
@@ -555,24 +533,23 @@ def section_submission(submission_dir: Path) -> Section:
     files = manifest.get("files") or []
     section.summary = [("Datasets", len(datasets)), ("Files", len(files)), ("Creation stamp", manifest.get("created", "")),
                        ("Stamp source", manifest.get("created_source", ""))]
-    section.tables.append(_table("Datasets", [
+    section.add_table("Datasets", [
         {"standard": d.get("standard"), "dataset": d.get("dataset"), "label": d.get("label"), "records": d.get("records"),
-         "variables": d.get("variables"), "keys": ", ".join(d.get("keys") or [])} for d in datasets]))
+         "variables": d.get("variables"), "keys": ", ".join(d.get("keys") or [])} for d in datasets])
     checks_path = submission_dir / "checks.csv"
     if checks_path.exists():
         checks = read_table(checks_path)
         if len(checks):
             counts = checks.groupby(["standard", "check", "severity"], sort=True).size().reset_index(name="count")
-            section.tables.append(_table("Packaging checks (XPT limits, transliteration, metadata fallbacks)",
-                                         counts.to_dict(orient="records")))
-            section.tables.append(_table("Packaging checks: first examples", checks.groupby("check", sort=True)
-                                         .head(EXAMPLES_PER_GROUP).to_dict(orient="records")))
+            section.add_table("Packaging checks (XPT limits, transliteration, metadata fallbacks)", counts)
+            section.add_table("Packaging checks: first examples",
+                              checks.groupby("check", sort=True).head(EXAMPLES_PER_GROUP))
         else:
             section.notes.append("No packaging check fired.")
     for standard in ("sdtm", "adam"):
         for name in ("define.html", "define.xml"):
             if (submission_dir / standard / name).exists():
                 section.links.append((f"{standard.upper()} {name}", f"../submission/{standard}/{name}"))
-    section.tables.append(_table("Files and SHA-256", [{"path": f.get("path"), "bytes": f.get("bytes"),
-                                                        "SHA-256": f.get("sha256")} for f in files]))
+    section.add_table("Files and SHA-256",
+                      [{"path": f.get("path"), "bytes": f.get("bytes"), "SHA-256": f.get("sha256")} for f in files])
     return section

@@ -148,9 +148,8 @@ def compute_lab_range(sdtm: dict[str, pd.DataFrame], lineage: dict[str, pd.DataF
     if not frames:
         return pd.DataFrame(columns=["lab_records", "out_of_range"])
     merged = pd.concat(frames, ignore_index=True)
-    out = merged.assign(out=merged["LBNRIND"].isin(["HIGH", "LOW"])).groupby(merged["SOURCE_FILE"].astype(str)).agg(
+    return merged.assign(out=merged["LBNRIND"].isin(["HIGH", "LOW"])).groupby(merged["SOURCE_FILE"].astype(str)).agg(
         lab_records=("out", "size"), out_of_range=("out", "sum"))
-    return out
 
 
 def compute_site_form_quality(files: pd.DataFrame, quarantine: pd.DataFrame, findings: pd.DataFrame,
@@ -183,11 +182,8 @@ def compute_site_form_quality(files: pd.DataFrame, quarantine: pd.DataFrame, fin
     lab = traced[(traced["dataset"].astype(str).str.startswith("LB")) & variable.isin(LAB_RESULT_VARIABLES)] \
         if len(traced) else traced
     out["lab_flagged"] = _per_file(lab, "source_file", "n")
-    if lab_range is not None and len(lab_range):
-        out["lab_records"] = lab_range["lab_records"]
-        out["out_of_range"] = lab_range["out_of_range"]
-    else:
-        out["lab_records"], out["out_of_range"] = 0, 0
+    for column in ("lab_records", "out_of_range"):
+        out[column] = lab_range[column] if lab_range is not None and len(lab_range) else 0
     count_columns = ["missing_required", "impossible_dates", "lab_flagged", "lab_records", "out_of_range"] + \
         [f"{s}_findings" for s in SEVERITIES_WORST_FIRST]
     out[count_columns] = out[count_columns].fillna(0).astype("int64")

@@ -83,9 +83,7 @@ def render_report(sections: list[Section], study_id: str, study_title: str) -> s
 def run(ctx: StudyContext, previous: Path | None = None) -> None:
     """Write ``reports/dq_report.html`` (and ``reports/queries.csv``) from the outputs present.
 
-    Missing inputs make their section say "not run". ``previous`` (or the context option
-    ``previous``, for a ``--previous DIR`` command-line option): a previous run's outputs folder to
-    compare with, instead of the copy kept under ``reports/history/``.
+    ``previous`` (else the ``--previous DIR`` option): a previous run's outputs folder to compare with.
     """
     if previous is None and ctx.options.get("previous"):
         previous = Path(ctx.options["previous"])

@@ -1,8 +1,6 @@
-"""From ARD + shell to a display: titles, column headers and lines of formatted text cells.
+"""From ARD + shell to a display (only text, what every template renders): titles, headers, lines of cells.
 
-A :class:`Display` is what every template renders; it holds only text, so HTML, RTF and TXT show
-identical numbers. Nothing here computes a statistic: values come from the ARD and are only
-rounded and placed.
+Nothing here computes a statistic: values come from the ARD and are only rounded and placed.
 """
 
 from __future__ import annotations

@@ -1,8 +1,4 @@
-"""Number formatting for displays: SAS-style rounding, percentages, p-values and cell patterns.
-
-Every format (HTML, RTF, TXT) shows the strings made here, so the numbers are identical across
-formats.
-"""
+"""Number formatting for displays (the strings every format shows): SAS-style rounding, percentages, p-values."""
 
 from __future__ import annotations
 
@@ -71,10 +67,7 @@ def format_pvalue(value: float, decimals: int = 4) -> str:
 
 
 def format_stat(stat: str, value: object, decimals: Mapping[str, int], missing: str = "NE") -> str:
-    """One statistic as text with the decimals of its name (``pct`` and ``pvalue`` have own rules).
-
-    Without a decimals entry: counts (``n``, ``N``, ``events``) 0, ``pct`` 1, ``pvalue`` 4,
-    anything else 2. Text values pass through.
+    """One statistic as text with the decimals of its name (else :data:`DEFAULT_DECIMALS`, else 2).
 
     >>> format_stat("mean", 45.25, {"mean": 1}), format_stat("pct", 8.108, {}), format_stat("sd", None, {})
     ('45.3', '8.1', 'NE')

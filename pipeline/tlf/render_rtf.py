@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import math
 import textwrap
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from itertools import accumulate
 from typing import Any, Mapping
 
 from pipeline.tlf.display import BLANK, GROUP, HEADING, Display
@@ -107,18 +108,16 @@ def rtf_geometry(settings: Mapping[str, Any] | None, header_lines: int, footer_l
     (15840, 12960, 108)
     """
     merged = {**DEFAULT_GEOMETRY, **(settings or {})}
-    margins = {**DEFAULT_GEOMETRY["margins"], **(merged.get("margins") or {})}
+    given = {**DEFAULT_GEOMETRY["margins"], **(merged.get("margins") or {})}
+    margins = {key: int(round(float(given[key]) * TWIPS_PER_INCH)) for key in DEFAULT_GEOMETRY["margins"]}
     width, height = (int(round(float(v) * TWIPS_PER_INCH)) for v in merged["paper"])
     size = float(merged["font_size"])
     line = int(round(size * float(merged["line_height_factor"]) * TWIPS_PER_POINT))
     char = int(round(size * 0.6 * TWIPS_PER_POINT))  # fixed-pitch fonts: advance = 0.6 em
-    header_y = int(round(float(margins["header"]) * TWIPS_PER_INCH))
-    footer_y = int(round(float(margins["footer"]) * TWIPS_PER_INCH))
-    top = max(int(round(float(margins["top"]) * TWIPS_PER_INCH)), header_y + (header_lines + 1) * line)
-    bottom = max(int(round(float(margins["bottom"]) * TWIPS_PER_INCH)), footer_y + (footer_lines + 1) * line)
-    return RtfGeometry(width, height, int(round(float(margins["left"]) * TWIPS_PER_INCH)),
-                       int(round(float(margins["right"]) * TWIPS_PER_INCH)), top, bottom, header_y, footer_y,
-                       str(merged["font"]), int(round(size * 2)), line, char)
+    top = max(margins["top"], margins["header"] + (header_lines + 1) * line)
+    bottom = max(margins["bottom"], margins["footer"] + (footer_lines + 1) * line)
+    return RtfGeometry(width, height, margins["left"], margins["right"], top, bottom, margins["header"],
+                       margins["footer"], str(merged["font"]), int(round(size * 2)), line, char)
 
 
 def _column_edges(display: Display, geometry: RtfGeometry) -> tuple[list[int], list[int]]:
@@ -136,10 +135,7 @@ def _column_edges(display: Display, geometry: RtfGeometry) -> tuple[list[int], l
         label_chars = min(max(labels + [30]), 60)
         label = min(label_chars * geometry.char_twips, int(total * 0.5))
         widths = [label] + [(total - label) // count] * count
-    edges, position = [], 0
-    for w in widths:
-        position += w
-        edges.append(position)
+    edges = list(accumulate(widths))
     edges[-1] = total
     char_widths = [max(int(w / geometry.char_twips) - 1, 4) for w in widths]
     return edges, char_widths
@@ -152,9 +148,7 @@ def _text_height(text: str, chars: int) -> int:
 
 
 def build_rtf_pages(display: Display, settings: Mapping[str, Any] | None = None) -> tuple[list[RtfPage], RtfGeometry, list[str]]:
-    """Paginate a display for RTF: pages with header lines and table rows, the geometry, footnotes.
-
-    Every page starts with the column-header row (``header=True``).
+    """Paginate a display for RTF: pages (each starting with the column-header row), the geometry, footnotes.
 
     >>> from pipeline.tlf.display import Line
     >>> d = Display("t", "Table 1", "Demo", "Safety Set", "", ("A", "B"), (Line("Any AE", ("1 (50.0)", "0")),), ("Foot.",))
@@ -208,11 +202,8 @@ def build_rtf_pages(display: Display, settings: Mapping[str, Any] | None = None)
     pages = []
     for number, indices in enumerate(pages_idx, start=1):
         page_rows = [header_row] + [rows[i] for i in indices]
-        last = page_rows[-1]
-        page_rows[-1] = RtfRow([RtfCell(c.text, c.right, c.align, c.indent, c.bold, c.border_top, True)
-                                for c in last.cells], last.header)
-        header_lines = [rtf_escape(t) for t in titles]
-        pages.append(RtfPage(number, len(pages_idx), header_lines, page_rows))
+        page_rows[-1] = replace(page_rows[-1], cells=[replace(c, border_bottom=True) for c in page_rows[-1].cells])
+        pages.append(RtfPage(number, len(pages_idx), [rtf_escape(t) for t in titles], page_rows))
     return pages, geometry, [rtf_escape(f) for f in footnotes]
 
 

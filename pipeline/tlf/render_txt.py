@@ -215,10 +215,7 @@ def render_txt(display: Display, width: int = 132, length: int = 60) -> str:
     """
     if width < 40 or length < 15:
         raise ValueError(f"page too small for a table: {width} x {length}")
-    if display.kind == "listing":
-        header, body = layout_listing_lines(display, width)
-    else:
-        header, body = layout_table_lines(display, width)
+    header, body = (layout_listing_lines if display.kind == "listing" else layout_table_lines)(display, width)
     rule = "-" * width
     foot = [rule] + [part for note in display.footnotes for part in textwrap.wrap(note, width)]
     fixed = len(title_lines(display, width, 1, 1)) + 1 + len(header) + 1 + len(foot)

@@ -52,11 +52,9 @@ def render_output(shell: Shell, output_id: str, ard_dir: str | Path, tlf_dir: st
     run_info = json.loads(info_path.read_text(encoding="utf-8")) if info_path.exists() else None
     display = build_display(shell, output_id, ard, run_info)
     txt = {"width": 132, "length": 60, **_settings(shell, output_id, "txt")}
-    texts = {
-        "html": render_html(display, _settings(shell, output_id, "html")),
-        "rtf": render_rtf(display, _settings(shell, output_id, "rtf")),
-        "txt": render_txt(display, int(txt["width"]), int(txt["length"])),
-    }
+    texts = {"html": render_html(display, _settings(shell, output_id, "html")),
+             "rtf": render_rtf(display, _settings(shell, output_id, "rtf")),
+             "txt": render_txt(display, int(txt["width"]), int(txt["length"]))}
     tlf_dir = Path(tlf_dir)
     # RTF is 7-bit by construction (non-ASCII escaped); TXT and HTML are UTF-8.
     paths = [write_text_atomic(tlf_dir / f"{output_id}.{fmt}", texts[fmt]) for fmt in FORMATS]
