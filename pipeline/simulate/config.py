@@ -191,8 +191,6 @@ def _check_sim(sim: Any, path: Path, design: dict[str, Any], instrument: dict[st
             raise ConfigError(f"{path}: sledai.fever_item needs sledai.fever_temperature (VS temperature with fever)")
 
 
-
-
 def load_simulation_inputs(ctx, seed: int | None = None, subjects: int | None = None) -> SimulationInputs:
     """Read study.yaml, simulation.yaml, the SLEDAI instrument and the bundled dictionaries.
 

@@ -15,6 +15,7 @@ import pandas as pd
 from openpyxl.utils import get_column_letter
 
 from pipeline.common.errors import ConfigError
+from pipeline.submit._vector import forget_columns
 from pipeline.submit.xpt import RAW_EXPORT, build_xpt_bytes
 
 FIXED_ZIP_TIME = (1980, 1, 1, 0, 0, 0)
@@ -186,4 +187,6 @@ def compute_xpt_bytes(frame: pd.DataFrame, table_name: str, labels: list[str] | 
         raise
     except ValueError as exc:
         raise ConfigError(str(exc)) from None
+    finally:
+        forget_columns()   # the writer's per-column factorisations are of no use once the file is written
     return data.tobytes()
