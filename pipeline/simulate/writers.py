@@ -15,7 +15,6 @@ import pandas as pd
 from openpyxl.utils import get_column_letter
 
 from pipeline.common.errors import ConfigError
-from pipeline.submit.xpt import RAW_EXPORT, build_xpt_bytes
 
 FIXED_ZIP_TIME = (1980, 1, 1, 0, 0, 0)
 
@@ -166,6 +165,9 @@ def compute_xpt_bytes(frame: pd.DataFrame, table_name: str, labels: list[str] | 
     >>> data[:80].decode()
     'HEADER RECORD*******LIBRARY HEADER RECORD!!!!!!!000000000000000000000000000000  '
     """
+    from pipeline.submit._vector import forget_columns   # imported here: only XPT sites need the submission writer
+    from pipeline.submit.xpt import RAW_EXPORT, build_xpt_bytes
+
     too_long = [c for c in frame.columns if len(str(c)) > 8]
     if too_long:
         raise ConfigError(f"XPT variable names must have <= 8 characters: {too_long}")
@@ -186,4 +188,6 @@ def compute_xpt_bytes(frame: pd.DataFrame, table_name: str, labels: list[str] | 
         raise
     except ValueError as exc:
         raise ConfigError(str(exc)) from None
+    finally:
+        forget_columns()   # the writer's per-column factorisations are of no use once the file is written
     return data.tobytes()

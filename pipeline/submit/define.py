@@ -39,12 +39,8 @@ VALUE_LEVEL_COLUMNS = ["dataset", "variable", "by_variable", "by_value", "kind",
                        "label"]
 CODELIST_COLUMNS = ["codelist_oid", "name", "data_type", "codelist_code", "extensible", "coded_value",
                     "decode", "term_code", "extended", "order", "publishing_set"]
-
-
 STYLESHEET_FILE = Path(__file__).resolve().parent / "define.xsl"
 STYLESHEET_NAME = "define.xsl"
-
-
 _PREFIXES = {"def": DEF_NS, "xlink": XLINK_NS, "xml": XML_NS, "arm": ARM_NS}
 
 

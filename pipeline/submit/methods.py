@@ -1,8 +1,5 @@
 """define.xml method texts written from the ADaM derivation spec that runs (``specs/<study>/adam.yaml``),
 so the text and the derivation come from the same lines (docs/submission-package.md, "Method texts").
-
-A plain-merge copy is written ``ADSL.TRTSDT``; the metadata builder turns that text into
-``Origin Type="Predecessor"``.
 """
 
 from __future__ import annotations

@@ -82,15 +82,12 @@ def check_xpt_limits(meta: DatasetMeta, dataset: pd.DataFrame, variable_meta: pd
     >>> check_xpt_limits(meta, frame, vm)[["variable", "row", "check", "severity"]].values.tolist()
     [['AETERM', 1, 'value longer than 200 bytes', 'error'], ['AELONGNAME', <NA>, 'variable name longer than 8', 'error'], ['AELONGNAME', <NA>, 'variable label longer than 40', 'warning']]
     """
-    issues: list[dict] = []
     name = meta.name
-    if len(name) > MAX_NAME or not _NAME.match(name):
-        issues.append(issue_row(name, "", None, name, "dataset name not a SAS v5 name (<= 8, letter first)", "error",
-                                "none"))
-    if len(meta.label) > MAX_LABEL:
-        issues.append(issue_row(name, "", None, meta.label, "dataset label longer than 40", "warning", "cut to 40"))
-    if dataset.shape[1] > MAX_VARIABLES:
-        issues.append(issue_row(name, "", None, dataset.shape[1], "more than 9999 variables", "error", "none"))
+    rules = [(len(name) > MAX_NAME or not _NAME.match(name), "", name,
+              "dataset name not a SAS v5 name (<= 8, letter first)", "error", "none"),
+             (len(meta.label) > MAX_LABEL, "", meta.label, "dataset label longer than 40", "warning", "cut to 40"),
+             (dataset.shape[1] > MAX_VARIABLES, "", dataset.shape[1], "more than 9999 variables", "error", "none")]
+    issues = [issue_row(name, variable, None, value, *rest) for broken, variable, value, *rest in rules if broken]
     labels = dict(zip(variable_meta["variable"], variable_meta["label"]))
     for variable in dataset.columns:
         column = dataset[variable]
@@ -100,17 +97,13 @@ def check_xpt_limits(meta: DatasetMeta, dataset: pd.DataFrame, variable_meta: pd
                 issues.append(issue_row(name, variable, int(position) + 1, str(column.iloc[position])[:60] + "...",
                                      "value longer than 200 bytes", "error",
                                      "none: split into SUPP-- (QNAM = variable + 1, 2 ...) in the SDTM mapping"))
-        if len(variable) > MAX_NAME:
-            issues.append(issue_row(name, variable, None, variable, "variable name longer than 8", "error", "none"))
-        elif not _NAME.match(variable):
-            issues.append(issue_row(name, variable, None, variable, "variable name not a SAS name", "error", "none"))
         label = str(labels.get(variable, ""))
-        if len(label) > MAX_LABEL:
-            issues.append(issue_row(name, variable, None, label, "variable label longer than 40", "warning",
-                                    "cut to 40"))
-        if not label.isascii():
-            issues.append(issue_row(name, variable, None, label, "variable label not ASCII", "warning",
-                                    "transliterated"))
+        rules = [(len(variable) > MAX_NAME, variable, "variable name longer than 8", "error", "none"),
+                 (len(variable) <= MAX_NAME and not _NAME.match(variable), variable, "variable name not a SAS name",
+                  "error", "none"),
+                 (len(label) > MAX_LABEL, label, "variable label longer than 40", "warning", "cut to 40"),
+                 (not label.isascii(), label, "variable label not ASCII", "warning", "transliterated")]
+        issues += [issue_row(name, variable, None, value, *rest) for broken, value, *rest in rules if broken]
     return pd.DataFrame(issues, columns=ISSUE_COLUMNS).astype({"row": "Int64"})
 
 
