@@ -7,15 +7,8 @@ from typing import Any
 
 import pandas as pd
 
-from pipeline.adam._utils import (
-    DerivationError,
-    as_list,
-    check_frame,
-    copy_frame,
-    eval_condition,
-    order_columns,
-    sort_frame,
-)
+from pipeline.adam._utils import (DerivationError, as_list, check_frame, copy_frame, eval_condition, order_columns,
+                                  sort_frame)
 
 
 def derive_locf_records(

@@ -38,11 +38,7 @@ def derive_param_exposure(
     if not (dataset["PARAMCD"] == input_code).any():
         raise DerivationError(f"derive_param_exposure: no record with PARAMCD {input_code!r} in dataset")
     start, end = (list(date_vars) + [None, None])[:2]
-    summary_vars = {}
-    if start and start in dataset.columns:
-        summary_vars[start] = [start, "min"]
-    if end and end in dataset.columns:
-        summary_vars[end] = [end, "max"]
+    summary_vars = {var: [var, fun] for var, fun in ((start, "min"), (end, "max")) if var and var in dataset.columns}
     condition = f"PARAMCD == {input_code!r}" + (f" and ({filter_add})" if filter_add else "")
     return derive_summary_records(dataset, by, set_values_to, filter_add=condition, analysis_var=analysis_var,
                                   summary_fun=summary_fun, summary_vars=summary_vars)

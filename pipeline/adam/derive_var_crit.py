@@ -5,14 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from pipeline.adam._utils import (
-    DerivationError,
-    check_frame,
-    check_new_vars_absent,
-    condition_columns,
-    copy_frame,
-    eval_condition,
-)
+from pipeline.adam._utils import (DerivationError, check_frame, check_new_vars_absent, condition_columns, copy_frame,
+                                  eval_condition)
 
 
 def derive_var_crit(

@@ -20,12 +20,9 @@ def derive_var_dy(dataset: pd.DataFrame, reference_date: str, source_var: str, n
     """
     check_frame(dataset, "dataset", [reference_date, source_var])
     if new_var is None:
-        if source_var.endswith("DTM"):
-            new_var = source_var[:-3] + "DY"
-        elif source_var.endswith("DT"):
-            new_var = source_var[:-2] + "DY"
-        else:
+        if not source_var.endswith(("DT", "DTM")):
             raise DerivationError(f"derive_var_dy: cannot name the day variable of {source_var}; give new_var")
+        new_var = source_var[:-3 if source_var.endswith("DTM") else -2] + "DY"
     check_new_vars_absent(dataset, [new_var])
     out = copy_frame(dataset)
     out[new_var] = compute_study_day(to_date(out[source_var]), to_date(out[reference_date])).set_axis(out.index)

@@ -6,14 +6,8 @@ from collections.abc import Mapping
 
 import pandas as pd
 
-from pipeline.adam._utils import (
-    DerivationError,
-    check_frame,
-    check_new_vars_absent,
-    copy_frame,
-    eval_condition,
-    flag_series,
-)
+from pipeline.adam._utils import (DerivationError, check_frame, check_new_vars_absent, copy_frame, eval_condition,
+                                  flag_series)
 
 
 def derive_var_pop_flags(dataset: pd.DataFrame, rules: Mapping[str, str], true_value: str = "Y",

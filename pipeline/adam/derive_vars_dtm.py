@@ -13,6 +13,7 @@ from pipeline.common.dates import iso_text
 # n < s < m < h < D < M < Y: the highest component that may be imputed
 _RANK = {"n": 0, "s": 1, "m": 2, "h": 3, "D": 4, "M": 5, "Y": 6}
 _TIME_LEVEL_RANK = {"n": 0, "S": 1, "M": 2, "H": 3}
+_NAMED_TIMES = {"first": "00:00:00", "last": "23:59:59"}
 
 
 def _time_parts(dtc: pd.Series) -> pd.DataFrame:
@@ -57,18 +58,12 @@ def derive_vars_dtm(
         raise DerivationError(f"highest_imputation must be one of n, s, m, h, D, M, Y; got {highest_imputation!r}")
     if flag_imputation not in ("auto", "both", "date", "time", "none"):
         raise DerivationError(f"flag_imputation must be auto, both, date, time or none; got {flag_imputation!r}")
-    if time_imputation == "first":
-        fill = (0.0, 0.0, 0.0)
-    elif time_imputation == "last":
-        fill = (23.0, 59.0, 59.0)
-    else:
-        try:
-            fill = tuple(float(x) for x in str(time_imputation).split(":"))
-        except ValueError:
-            fill = ()
-        # an explicit check, not an assert (asserts vanish under python -O)
-        if not (len(fill) == 3 and 0 <= fill[0] < 24 and 0 <= fill[1] < 60 and 0 <= fill[2] < 60):
-            raise DerivationError(f"time_imputation must be first, last or HH:MM:SS; got {time_imputation!r}")
+    try:
+        fill = tuple(float(x) for x in _NAMED_TIMES.get(str(time_imputation), str(time_imputation)).split(":"))
+    except ValueError:
+        fill = ()
+    if not (len(fill) == 3 and 0 <= fill[0] < 24 and 0 <= fill[1] < 60 and 0 <= fill[2] < 60):
+        raise DerivationError(f"time_imputation must be first, last or HH:MM:SS; got {time_imputation!r}")
     dtm_var, dtf_var, tmf_var = (f"{new_vars_prefix}{s}" for s in ("DTM", "DTF", "TMF"))
     with_date_flag = flag_imputation in ("both", "date") or (flag_imputation == "auto" and _RANK[highest_imputation] >= 4)
     with_time_flag = flag_imputation in ("both", "time") or (flag_imputation == "auto" and highest_imputation != "n")
@@ -80,12 +75,11 @@ def derive_vars_dtm(
     time = _time_parts(dataset[dtc])
     hours, minutes, seconds = (time[c].to_numpy() for c in ("h", "m", "s"))
     date_imputed = date_flags.notna().to_numpy()
-    time_level = np.select([date_imputed | np.isnan(hours), np.isnan(minutes), np.isnan(seconds)], ["H", "M", "S"],
-                           default="n")
+    miss_h = date_imputed | np.isnan(hours)
+    time_level = np.select([miss_h, np.isnan(minutes), np.isnan(seconds)], ["H", "M", "S"], default="n")
     flag_level = np.where((time_level == "S") & ignore_seconds_flag, "n", time_level)
     allowed = pd.Series(time_level).map(_TIME_LEVEL_RANK).to_numpy() <= _RANK[highest_imputation]
     # a missing higher part resets the lower ones (10:-:30 imputes to 10:00:00 with 'first')
-    miss_h = date_imputed | np.isnan(hours)
     miss_m = miss_h | np.isnan(minutes)
     miss_s = miss_m | np.isnan(seconds)
     h = np.where(miss_h, fill[0], hours)

@@ -7,17 +7,8 @@ from typing import Any
 
 import pandas as pd
 
-from pipeline.adam._utils import (
-    DerivationError,
-    as_list,
-    check_frame,
-    check_new_vars_absent,
-    copy_frame,
-    eval_condition,
-    flag_series,
-    order_columns,
-    sort_frame,
-)
+from pipeline.adam._utils import (DerivationError, as_list, check_frame, check_new_vars_absent, copy_frame,
+                                  eval_condition, flag_series, order_columns, sort_frame)
 from pipeline.adam.derive_vars_merged import new_var_map
 
 

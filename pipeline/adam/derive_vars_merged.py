@@ -7,18 +7,8 @@ from typing import Any
 
 import pandas as pd
 
-from pipeline.adam._utils import (
-    DerivationError,
-    as_list,
-    as_text,
-    check_frame,
-    check_new_vars_absent,
-    copy_frame,
-    eval_condition,
-    flag_series,
-    order_columns,
-    sort_frame,
-)
+from pipeline.adam._utils import (DerivationError, as_list, as_text, check_frame, check_new_vars_absent, copy_frame,
+                                  eval_condition, flag_series, order_columns, sort_frame)
 
 
 def _name_map(names: Sequence[str] | Mapping[str, str] | None, arg: str) -> dict[str, str]:

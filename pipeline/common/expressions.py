@@ -491,14 +491,10 @@ def evaluate_mask(frame: pd.DataFrame | Variables, expression: str | Expression)
     if len(variables.index) == 0:
         return pd.Series(False, index=variables.index, dtype=bool)
     value = parsed.evaluate(variables)
-    if not isinstance(value, pd.Series):
-        if not isinstance(value, (bool, np.bool_)):
-            raise ExpressionError(f"expression {parsed.text!r} does not give true/false values")
-        return pd.Series(bool(value), index=variables.index)
-    if value.dtype == bool:
-        return value
+    if not isinstance(value, (pd.Series, bool, np.bool_)):
+        raise ExpressionError(f"expression {parsed.text!r} does not give true/false values")
     try:
-        return value.astype("boolean").fillna(False).astype(bool)
+        return _as_mask(value, variables)
     except (TypeError, ValueError):
         raise ExpressionError(f"expression {parsed.text!r} does not give true/false values") from None
 

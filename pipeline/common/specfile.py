@@ -210,10 +210,6 @@ def _is_int(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
-def _is_text_list(value: Any) -> bool:
-    return isinstance(value, list) and all(isinstance(v, str) for v in value)
-
-
 def _accepted_by(parse: Any, refusal: type[Exception]) -> Any:
     """A test: the value is text that ``parse`` accepts (``refusal`` is how it refuses)."""
     def test(value: Any) -> bool:
@@ -228,7 +224,8 @@ def _accepted_by(parse: Any, refusal: type[Exception]) -> Any:
 KINDS: dict[str, tuple[Any, str]] = {
     "text": (lambda v: isinstance(v, str), "text"),
     "name": (lambda v: isinstance(v, str) and re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", v) is not None, "a variable or column name"),
-    "names": (lambda v: _is_text_list(v), "a list of names, e.g. [USUBJID, AESTDTC]"),
+    "names": (lambda v: isinstance(v, list) and all(isinstance(x, str) for x in v),
+              "a list of names, e.g. [USUBJID, AESTDTC]"),
     "count": (lambda v: _is_int(v) and v >= 0, "a whole number (0 or more)"),
     "number": (lambda v: (_is_int(v) or isinstance(v, float)) and not isinstance(v, bool), "a number"),
     "positive": (lambda v: (_is_int(v) or isinstance(v, float)) and not isinstance(v, bool) and v > 0, "a number above 0"),

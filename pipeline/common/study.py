@@ -178,7 +178,4 @@ class StudyContext:
     tlf_dir = _Output("tlf")
     submission_dir = _Output("submission")
     reports_dir = _Output("reports")
-
-    @property
-    def logs_dir(self) -> Path:
-        return self.outputs_dir / "logs"
+    logs_dir = _Output("logs")  # no stage owns it: never redirected

@@ -31,7 +31,6 @@ _SUFFIX_FORMAT = {".csv": "csv", ".txt": "csv", ".tsv": "csv", ".xlsx": "xlsx", 
 # option -> kind of value (pipeline.common.specfile.KINDS), checked where a spec is loaded
 READER_OPTION_KINDS = {"format": "text", "delimiter": "char", "decimal": "char", "encoding": "encoding", "sheet": "sheet",
                        "skip_rows": "count", "quotechar": "char", "strip": "flag", "upper_case_columns": "flag"}
-READER_OPTIONS = set(READER_OPTION_KINDS)
 
 
 @dataclass(frozen=True)
@@ -59,10 +58,10 @@ class ReaderOptions:
     def from_dict(cls, options: dict[str, Any] | None, where: str = "reader options") -> "ReaderOptions":
         """Build options from a mapping file's ``reader:`` block; unknown keys are an error."""
         options = dict(options or {})
-        unknown = sorted(set(options) - READER_OPTIONS)
+        unknown = sorted(set(options) - set(READER_OPTION_KINDS))
         if unknown:
             raise InputError(f"{where}: unknown reader option(s) {', '.join(unknown)} "
-                             f"(known: {', '.join(sorted(READER_OPTIONS))})")
+                             f"(known: {', '.join(sorted(READER_OPTION_KINDS))})")
         if options.get("format") is not None and options["format"] not in FORMATS:
             raise InputError(f"{where}: unknown reader format '{options['format']}' (known: {', '.join(FORMATS)})")
         if "delimiter" in options and options["delimiter"] in ("\\t", "tab"):

@@ -14,6 +14,7 @@ from collections.abc import Iterable, Sequence
 import numpy as np
 import pandas as pd
 
+from pipeline.common.dates import on_unique_values
 from pipeline.common.errors import ConfigError, InputError
 
 _DOMAIN_RE = re.compile(r"^[A-Z][A-Z0-9]$")
@@ -110,11 +111,8 @@ def blank_to_na(series: pd.Series) -> pd.Series:
     >>> blank_to_na(pd.Series([" a ", "", None, 3])).tolist()
     ['a', None, None, 3]
     """
-    codes, uniques = pd.factorize(series.astype("object"), use_na_sentinel=True)
-    cleaned = np.array([value.strip() or None if isinstance(value, str) else value for value in uniques], dtype=object)
-    out = cleaned.take(np.where(codes < 0, 0, codes)) if len(cleaned) else np.full(len(series), None, dtype=object)
-    out[codes < 0] = None
-    return pd.Series(out, index=series.index, dtype=object)
+    return on_unique_values(series, lambda uniques: pd.Series(
+        [value.strip() or None if isinstance(value, str) else value for value in uniques], dtype=object))
 
 
 def format_number(values: pd.Series) -> pd.Series:
@@ -127,9 +125,7 @@ def format_number(values: pd.Series) -> pd.Series:
     """
     numbers = pd.to_numeric(values, errors="coerce").astype("float64")
     unique = pd.unique(numbers[numbers.notna()].to_numpy())
-    lookup = {
-        value: np.format_float_positional(float(f"{value:.12g}"), trim="-") for value in unique
-    }
+    lookup = {value: np.format_float_positional(float(f"{value:.12g}"), trim="-") for value in unique}
     return numbers.map(lookup).astype("object").where(numbers.notna(), None)
 
 

@@ -222,23 +222,15 @@ def resolve_study_metadata(spec_path: Path, standards_dir: Path) -> StudyMetadat
                                   f"dataset fact); remove them here")
             dspec = {**dspec, **adam_facts[name]}
         if is_adam:
-            dspec = dict(dspec)
-            dspec["class"] = ADAM_CLASS_OF_NAME.get(str(dspec.get("class", "")).upper(), dspec.get("class", ""))
+            adam_class = dspec.get("class", "")
+            dspec = {**dspec, "class": ADAM_CLASS_OF_NAME.get(str(adam_class).upper(), adam_class)}
         std_domain = _standard_domain_for(name, dspec, is_adam)
-        std_ds = std_datasets.loc[std_domain] if std_domain in std_datasets.index else None
-        keys = tuple(dspec.get("keys") or (std_ds["keys"] if std_ds is not None else ()))
+        std_ds = std_datasets.loc[std_domain] if std_domain in std_datasets.index else {}  # the standard's facts
+        label, class_, structure = (str(dspec.get(k) or std_ds.get(k, "")) for k in ("label", "class", "structure"))
         datasets[name] = DatasetSpec(
-            name=name,
-            domain=str(dspec.get("domain", name)).upper(),
-            standard_domain=std_domain,
-            label=str(dspec.get("label") or (std_ds["label"] if std_ds is not None else "")),
-            class_=str(dspec.get("class") or (std_ds["class"] if std_ds is not None else "")),
-            structure=str(dspec.get("structure") or (std_ds["structure"] if std_ds is not None else "")),
-            keys=keys,
-            is_adam=is_adam,
-            source_line=line,
-            options={k: v for k, v in dspec.items() if k not in {"variables"}},
-        )
+            name=name, domain=str(dspec.get("domain", name)).upper(), standard_domain=std_domain, label=label,
+            class_=class_, structure=structure, keys=tuple(dspec.get("keys") or std_ds.get("keys", ())),
+            is_adam=is_adam, source_line=line, options={k: v for k, v in dspec.items() if k != "variables"})
         declared = adam_variables[adam_variables["dataset"] == name] if is_adam else adam_variables.iloc[0:0]
         if len(declared):
             if "variables" in dspec:

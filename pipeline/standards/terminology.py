@@ -173,11 +173,9 @@ def map_to_codelist(values: pd.Series, codelist: Codelist | None, value_map: dic
     mapped = mapped.where(mapped.notna(), None)
     reason = text.map(failed).astype(object)
     reason = reason.where(reason.notna(), None)
-    if codelist is not None and not (allow_extension and codelist.extensible):
-        # a study map may only produce values of a non-extensible codelist
-        produced = mapped.dropna()
-        outside = produced[~produced.isin(codelist.values)]
-        if not outside.empty and not codelist.extensible:
+    if codelist is not None and not codelist.extensible:  # a study map may only produce values of the codelist
+        outside = mapped.dropna()[~mapped.dropna().isin(codelist.values)]
+        if not outside.empty:
             raise ConfigError(f"value map for codelist {codelist.name} produces '{outside.iloc[0]}', "
                               f"which is not a term of this non-extensible codelist")
     return mapped, reason
