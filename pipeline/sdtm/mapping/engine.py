@@ -202,9 +202,7 @@ def prepare_frame(frame: pd.DataFrame, source: SourceSpec, options: ReaderOption
 
 def _effective_variables(mapping: DomainMapping, source: SourceSpec) -> dict[str, tuple[Application, ...]]:
     """Domain variables, replaced or extended by the source's (and its site's) own; a ``merge`` source's only."""
-    if source.merge:
-        return dict(source.variables)
-    return merge_variables(mapping.variables, source.variables)
+    return dict(source.variables) if source.merge else merge_variables(mapping.variables, source.variables)
 
 
 def check_bindings(mapping: DomainMapping, ingested: IngestedFile) -> None:
