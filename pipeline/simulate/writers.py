@@ -184,9 +184,7 @@ def compute_xpt_bytes(frame: pd.DataFrame, table_name: str, labels: list[str] | 
     try:
         data = build_xpt_bytes(pd.DataFrame(columns, copy=False), table_name.upper(), "", labels, {},
                                timestamp, RAW_EXPORT)
-    except UnicodeError:
-        raise
-    except ValueError as exc:
+    except ValueError as exc:   # UnicodeError too: a spec column name or label outside latin-1
         raise ConfigError(str(exc)) from None
     finally:
         forget_columns()   # the writer's per-column factorisations are of no use once the file is written
