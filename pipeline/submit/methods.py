@@ -282,7 +282,7 @@ def _describe(verb: str, args: Any, variable: str | None) -> str:
         return f"{variable or 'ANL01FL'} = 'Y' on the first record within {_words(args.get('by_vars'))} " \
                f"by {_words(args.get('order'))} (closest to the target day){where()}"
     if verb == "derive_var_extreme_flag":
-        return f"{variable or args.get('new_var')} = 'Y' on the {args.get('mode', 'first')} record within " \
+        return f"{variable or args.get('new_var')} = 'Y' on the {args.get('mode', 'last')} record within " \
                f"{_words(args.get('by_vars'))} by {_words(args.get('order'))}{where()}"
     if verb == "derive_var_obs_number":
         return f"{variable or args.get('new_var', 'ASEQ')} = 1, 2, ... within {_words(args.get('by_vars'))} " \

@@ -83,3 +83,13 @@ def test_every_derived_adam_variable_of_the_flagship_has_a_real_method(flagship_
             r.method.startswith("Derived by the pipeline")] == []
     assert not [text for text in methods.values() if "Derived by the pipeline" in text]
     assert any(text.startswith("DTHDT = date part of DTHDTC") for text in methods.values())
+
+
+def test_extreme_flag_method_without_mode_names_the_verbs_default():
+    import inspect
+
+    from pipeline.adam import derive_var_extreme_flag
+
+    default = inspect.signature(derive_var_extreme_flag).parameters["mode"].default
+    text = describe_step("derive_var_extreme_flag", {"new_var": "LASTFL", "by_vars": ["USUBJID"], "order": ["ADT"]})
+    assert text == f"LASTFL = 'Y' on the {default} record within USUBJID by ADT"
