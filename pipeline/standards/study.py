@@ -217,8 +217,8 @@ def resolve_study_metadata(spec_path: Path, standards_dir: Path) -> StudyMetadat
         if is_adam and name in adam_facts:
             repeated = [f for f in ADAM_DATASET_FACTS if f in dspec]
             if repeated:
-                raise ConfigError(f"{spec_path}:line {line_at(spec, 'datasets', raw_name, repeated[0], default=line)}: dataset "
-                                  f"{name}: its {', '.join(repeated)} are declared in {ADAM_SPEC} (one home per "
+                at = line_at(spec, "datasets", raw_name, repeated[0], default=line)
+                raise ConfigError(f"{spec_path}:line {at}: dataset {name}: its {', '.join(repeated)} are declared in {ADAM_SPEC} (one home per "
                                   f"dataset fact); remove them here")
             dspec = {**dspec, **adam_facts[name]}
         if is_adam:

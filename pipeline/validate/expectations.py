@@ -128,8 +128,9 @@ def load_expectation_specs(path: Path, design: dict[str, Any]) -> tuple[list[Exp
             raise ConfigError(f"{where}: view '{view}' is unknown (use one of {', '.join(sorted(VIEWS))})")
         resolved = {key: resolve_reference(raw.get(key) or {}, design, where, Path(path).parent)
                     for key in ("filter", "kwargs", "view_options")}
-        compiled = where_expression(resolved["filter"], f"{path}:{line_at(spec, 'expectations', index, 'filter', default=line)}: "
-                                                        f"expectation {raw['id']} filter") if resolved["filter"] else None
+        filter_line = line_at(spec, "expectations", index, "filter", default=line)
+        compiled = where_expression(resolved["filter"], f"{path}:{filter_line}: expectation {raw['id']} filter") \
+            if resolved["filter"] else None
         rule = Rule(str(raw["id"]), str(raw["title"]), str(raw.get("description", raw["title"])),
                     str(raw.get("message", raw["title"] + ": {column} value {value}")), str(raw["severity"]),
                     "great_expectations", str(raw.get("citation", "")), check=raw["expectation"])
