@@ -218,8 +218,8 @@ def resolve_study_metadata(spec_path: Path, standards_dir: Path) -> StudyMetadat
             repeated = [f for f in ADAM_DATASET_FACTS if f in dspec]
             if repeated:
                 at = line_at(spec, "datasets", raw_name, repeated[0], default=line)
-                raise ConfigError(f"{spec_path}:line {at}: dataset {name}: its {', '.join(repeated)} are declared in {ADAM_SPEC} (one home per "
-                                  f"dataset fact); remove them here")
+                raise ConfigError(f"{spec_path}:line {at}: dataset {name}: its {', '.join(repeated)} are declared "
+                                  f"in {ADAM_SPEC} (one home per dataset fact); remove them here")
             dspec = {**dspec, **adam_facts[name]}
         if is_adam:
             adam_class = dspec.get("class", "")
