@@ -82,7 +82,7 @@ lock:
 
 # --- stages -----------------------------------------------------------------------------------
 simulate: $(RAW_DONE)
-$(RAW_DONE): $(STAMP) $(filter pipeline/simulate/% pipeline/common/% pipeline/submit/xpt.py pipeline/submit/_vector.py,$(CODE)) $(STUDY_SPEC)
+$(RAW_DONE): $(STAMP) $(filter pipeline/simulate/% pipeline/common/%,$(CODE)) $(STUDY_SPEC)
 	$(CLI) simulate $(ARGS) $(if $(SEED),--seed $(SEED))
 
 sdtm: $(SDTM_DONE)

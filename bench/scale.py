@@ -117,7 +117,7 @@ def xpt_writer_speed(out: Path) -> dict:
 
     sys.path.insert(0, str(ROOT))
     from pipeline.submit.metadata import DatasetMeta
-    from pipeline.submit._vector import forget_columns
+    from pipeline.common.vector import forget_columns
     from pipeline.submit.xpt import prepare_xpt_dataset, write_xpt
 
     files = sorted((out / "sdtm").glob("*.parquet"), key=lambda p: p.stat().st_size)

@@ -15,6 +15,8 @@ import pandas as pd
 from openpyxl.utils import get_column_letter
 
 from pipeline.common.errors import ConfigError
+from pipeline.common.vector import forget_columns
+from pipeline.common.xpt import RAW_EXPORT, build_xpt_bytes
 
 FIXED_ZIP_TIME = (1980, 1, 1, 0, 0, 0)
 
@@ -158,16 +160,13 @@ def compute_xlsx_bytes(frame: pd.DataFrame, sheet: str = "Export", numeric_colum
 
 def compute_xpt_bytes(frame: pd.DataFrame, table_name: str, labels: list[str] | None = None,
                       numeric_columns=(), timestamp: str = "01JAN24:00:00:00") -> bytes:
-    """SAS XPORT v5 bytes of an EDC export (the submission writer with the ``RAW_EXPORT`` flavour):
+    """SAS XPORT v5 bytes of an EDC export (the one XPT writer with the ``RAW_EXPORT`` flavour):
     latin-1 text, and 8-byte IBM floats for ``numeric_columns``; a fixed timestamp gives the same bytes.
 
     >>> data = compute_xpt_bytes(pd.DataFrame({"SUBJNO": ["1"], "WEIGHT": ["64.3"]}), "VS", numeric_columns=["WEIGHT"])
     >>> data[:80].decode()
     'HEADER RECORD*******LIBRARY HEADER RECORD!!!!!!!000000000000000000000000000000  '
     """
-    from pipeline.submit._vector import forget_columns   # imported here: only XPT sites need the submission writer
-    from pipeline.submit.xpt import RAW_EXPORT, build_xpt_bytes
-
     too_long = [c for c in frame.columns if len(str(c)) > 8]
     if too_long:
         raise ConfigError(f"XPT variable names must have <= 8 characters: {too_long}")

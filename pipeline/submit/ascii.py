@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from pipeline.submit._vector import factorize
+from pipeline.common.vector import factorize
 
 # Characters whose NFKD decomposition is not a useful ASCII spelling.
 _SPECIAL = {

@@ -17,7 +17,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from pipeline.common.errors import InputError
-from pipeline.submit._vector import as_text, factorize
+from pipeline.common.vector import as_text, factorize
 from pipeline.submit.metadata import DatasetMeta, installed_version
 
 DATASET_JSON_VERSION = "1.1.0"

@@ -21,7 +21,7 @@ from pipeline.standards import tables
 from pipeline.standards.study import load_adam_variables, load_study_metadata  # noqa: F401 (re-exported for submit.stage)
 from pipeline.standards.tables import ADAM_CLASSES, load_standard_origins
 from pipeline.standards.terminology import CT_COLUMNS
-from pipeline.submit._vector import as_text, byte_lengths, factorize
+from pipeline.common.vector import as_text, byte_lengths, factorize
 from pipeline.submit.methods import PREDECESSOR_TEXT
 
 VARIABLE_COLUMNS = [

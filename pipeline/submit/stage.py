@@ -20,7 +20,7 @@ from pipeline.common.errors import ConfigError, InputError, PipelineError
 from pipeline.common.io import sha256_file, write_bytes_atomic, write_csv_atomic, write_json_atomic, write_text_atomic
 from pipeline.common.logs import get_logger
 from pipeline.common.study import StudyContext
-from pipeline.submit._vector import forget_columns
+from pipeline.common.vector import forget_columns
 from pipeline.submit.arm import build_result_displays
 from pipeline.submit.ascii import (CHECK_NO_ASCII, CHECK_NON_ASCII, TextConversion, convert_ascii_text,
                                    derive_vars_ascii, load_text_conversion)

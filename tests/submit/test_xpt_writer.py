@@ -5,7 +5,7 @@ import pandas as pd
 import pyreadstat
 import pytest
 
-from pipeline.submit.xpt import build_xpt_bytes, ibm_from_ieee, ieee_from_ibm, read_xpt_layout
+from pipeline.common.xpt import build_xpt_bytes, ibm_from_ieee, ieee_from_ibm, read_xpt_layout
 
 STAMP = "29JUN23:00:00:00"
 AWKWARD_NUMBERS = [0.0, -0.0, 1.0, -1.0, 0.1, -118.625, 1e-300, -1e-300, 5e-324, 2.0 ** -260, 2.0 ** -261,
