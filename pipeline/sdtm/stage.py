@@ -32,7 +32,7 @@ from pipeline.sdtm.import_existing import run_import
 from pipeline.sdtm.mapping.algorithms import MappingEnv
 from pipeline.sdtm.mapping.engine import (
     QUARANTINE_COLUMNS, DomainResult, IngestedFile, quarantine_rows, check_bindings, check_references, check_ledger,
-    check_quarantine_gate, quarantine_gate_error,
+    check_quarantine_gate, from_raw_rows, quarantine_gate_error,
     count_rows, ingest_source, map_domain)
 from pipeline.sdtm.mapping.derivations import DERIVATIONS, DerivationContext
 from pipeline.sdtm.mapping.records import derive_records_ratio
@@ -123,8 +123,7 @@ def _subject_check(results: dict[str, DomainResult], mappings: dict[str, DomainM
         bad = result.data[unknown].drop_duplicates(["_file", "_row"])
         q = quarantine_rows(domain, bad, "USUBJID", bad["USUBJID"],
                              "unknown subject '" + bad["USUBJID"].astype(str) + "' (no DM record)")
-        rows = pd.MultiIndex.from_frame(result.data[["_file", "_row"]])  # every record of a quarantined raw row
-        result.data = result.data[~rows.isin(pd.MultiIndex.from_frame(bad[["_file", "_row"]]))].reset_index(drop=True)
+        result.data = result.data[~from_raw_rows(result.data, bad)].reset_index(drop=True)  # all its records
         result.quarantine = pd.concat([result.quarantine, q], ignore_index=True)
 
 

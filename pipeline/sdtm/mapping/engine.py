@@ -424,6 +424,12 @@ def map_rows(frame: pd.DataFrame, variables: dict[str, tuple[Application, ...]],
     return pd.DataFrame(out, index=frame.index), *(pd.concat(found) if found else empty for found in (problems, flags))
 
 
+def from_raw_rows(records: pd.DataFrame, raw_rows: pd.DataFrame) -> np.ndarray:
+    """Which ``records`` come from a raw row (``_file``, ``_row``) of ``raw_rows``."""
+    keys = pd.MultiIndex.from_frame(records[["_file", "_row"]])
+    return keys.isin(pd.MultiIndex.from_frame(raw_rows[["_file", "_row"]]))
+
+
 def _first_problem_per_row(problems: pd.DataFrame, keys: pd.DataFrame) -> pd.DataFrame:
     """One problem per raw row (the first, in variable order), with the count of others in the reason."""
     if problems.empty:
@@ -513,12 +519,11 @@ def map_file(mapping: DomainMapping, ingested: IngestedFile | list[IngestedFile]
         first = _first_problem_per_row(problems, work[["_file", "_row"]])
         hit = work.loc[first.index]
         quarantine.append(quarantine_rows(domain, hit, first["column"], first["value"], first["reason"]))
-        rows = pd.MultiIndex.from_frame(out[["_file", "_row"]])  # every record of a quarantined raw row
-        out = out[~rows.isin(pd.MultiIndex.from_frame(first[["_file", "_row"]]))]
+        out = out[~from_raw_rows(out, first)]  # every record of a quarantined raw row
     flag_rows = pd.DataFrame(columns=QUARANTINE_COLUMNS)
     if not flags.empty:
         joined = flags.join(work[LINEAGE_COLUMNS])
-        joined = joined[pd.MultiIndex.from_frame(joined[["_file", "_row"]]).isin(pd.MultiIndex.from_frame(out[["_file", "_row"]]))]
+        joined = joined[from_raw_rows(joined, out)]
         flag_rows = quarantine_rows(domain, work.loc[joined.index], joined["column"], joined["value"], joined["reason"])
     return out.reset_index(drop=True), _stack(quarantine), flag_rows
 
