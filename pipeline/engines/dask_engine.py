@@ -471,9 +471,23 @@ def validate_partitioned(ctx: Any, sdtm_files: dict[str, Path], adam_files: dict
                                  root=str(Path(ctx.specs_dir).parent.parent),
                                  key=f"validate-block-{i:04d}", pure=False) for i, rows in enumerate(blocks)]
         done = client.gather(futures)
-    parts = [findings for findings, _ in done] + [run_study_wide_expectations(ctx, sdtm_files)]
+    whole = {name for name, rows in blocks[0].items() if rows is None}
+    parts = once_per_whole_dataset([findings for findings, _ in done], whole)
+    parts.append(run_study_wide_expectations(ctx, sdtm_files))
     findings = pd.concat([p for p in parts if len(p)], ignore_index=True) if any(len(p) for p in parts) else parts[0]
     return merge_per_value_findings(findings), combine_rule_status([status for _, status in done])
+
+
+def once_per_whole_dataset(block_findings: list[Any], whole: set[str]) -> list[Any]:
+    """Every block reads the datasets without USUBJID (TS, TA, ...) whole, so each reports their findings:
+    keep the first block's, or a per-value finding's count would be summed once per block.
+
+    >>> import pandas as pd
+    >>> block = pd.DataFrame({"dataset": ["TS", "AE"], "message": ["odd (2 record(s); first shown)", "x"]})
+    >>> [f["dataset"].tolist() for f in once_per_whole_dataset([block, block], {"TS"})]
+    [['TS', 'AE'], ['AE']]
+    """
+    return [found if i == 0 else found[~found["dataset"].isin(whole)] for i, found in enumerate(block_findings)]
 
 
 def combine_rule_status(statuses: list[Any]) -> Any:
