@@ -12,7 +12,7 @@ import math
 
 import numpy as np
 import pandas as pd
-from scipy import stats as sp_stats
+from scipy import special
 
 from pipeline.common.plotting import ARM_COLOURS, figure_to_svg, new_figure
 
@@ -31,7 +31,8 @@ def compute_mean_ci(frame: pd.DataFrame, by_vars: list[str], value: str, confide
     data = frame.dropna(subset=[value])
     grouped = data.groupby(by_vars, sort=True)[value]
     out = grouped.agg(n="size", mean="mean", sd="std").reset_index()
-    t = out["n"].map(lambda n: sp_stats.t.ppf(0.5 + confidence / 2, n - 1) if n > 1 else math.nan)
+    # the inverse t CDF that scipy.stats.t.ppf computes, without importing scipy.stats (0.7 s per report run)
+    t = out["n"].map(lambda n: special.stdtrit(n - 1, 0.5 + confidence / 2) if n > 1 else math.nan)
     half = t * out["sd"] / np.sqrt(out["n"])
     out["lcl"], out["ucl"] = out["mean"] - half, out["mean"] + half
     return out.drop(columns="sd")
