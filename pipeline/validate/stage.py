@@ -15,6 +15,7 @@ import pandas as pd
 from pipeline.common.errors import ConfigError
 from pipeline.common.io import write_csv_atomic, write_json_atomic
 from pipeline.common.logs import get_logger
+from pipeline.common.staging import DONE_DIR, marker_for
 from pipeline.engines import partitioned_runner
 from pipeline.validate.conformance import CONFORMANCE_RULES, ValidationData, run_conformance_rules_with_status
 from pipeline.validate.datasets import load_study_datasets
@@ -199,6 +200,25 @@ def rules_status(catalogue: pd.DataFrame, conformance_status: pd.DataFrame, find
     return out
 
 
+def validates_adam(ctx: Any) -> bool:
+    """Whether this run checks ADaM: ``--pass adam`` does, ``--pass sdtm`` reads SDTM only, and no pass is the
+    adam pass once the adam stage has completed (:func:`pipeline.common.staging.marker_for`). An outputs folder
+    the pipeline does not manage (no ``.done/``) is read as it is. ``include_adam``, when given, decides.
+
+    >>> import tempfile
+    >>> from pipeline.common.study import StudyContext
+    >>> out = Path(tempfile.mkdtemp())
+    >>> [validates_adam(StudyContext.create("iscalimab-ln", outputs=out, validate_pass=p)) for p in ("sdtm", "adam")]
+    [False, True]
+    """
+    if ctx.options.get("include_adam") is not None:
+        return bool(ctx.options["include_adam"])
+    validate_pass = ctx.options.get("validate_pass")
+    if validate_pass is None and not (Path(ctx.outputs_dir) / DONE_DIR).is_dir():
+        return True
+    return marker_for("validate", ctx.outputs_dir, validate_pass) == "validate-adam"
+
+
 def _parquet_files(folder: Path) -> dict[str, Path]:
     return {p.stem.upper(): p for p in sorted(Path(folder).glob("*.parquet"))}
 
@@ -243,12 +263,13 @@ def run(ctx: Any, raise_on_gate: bool = True) -> pd.DataFrame:
 
     expectation_specs, overrides = load_expectation_specs(ctx.specs_dir / "expectations.yaml", ctx.design)
     accepted = load_accepted_findings(ctx.specs_dir / "expectations.yaml")
+    with_adam = validates_adam(ctx)
     validate_partitioned = partitioned_runner(ctx, "validate")
     if validate_partitioned is not None:  # --engine dask: subject blocks on a cluster (pipeline/engines/dask_engine.py)
         sdtm_files = _parquet_files(ctx.sdtm_dir)
         if not sdtm_files:
             raise ConfigError(f"{ctx.sdtm_dir}: no SDTM parquet files to validate (run `make sdtm` first)")
-        adam_files = _parquet_files(ctx.adam_dir) if ctx.options.get("include_adam", True) else {}
+        adam_files = _parquet_files(ctx.adam_dir) if with_adam else {}
         check_findings, conformance_status = validate_partitioned(ctx, sdtm_files, adam_files)
         sdtm, adam = sdtm_files, adam_files
     else:
@@ -261,7 +282,7 @@ def run(ctx: Any, raise_on_gate: bool = True) -> pd.DataFrame:
             if not sdtm:
                 raise ConfigError(f"{ctx.sdtm_dir}: no SDTM parquet files to validate (run `make sdtm` first)")
             adam = {k: prepare_dataset(v) for k, v in load_study_datasets(ctx, "adam").items()} \
-                if ctx.options.get("include_adam", True) else {}
+                if with_adam else {}
             log.info("validating %d SDTM and %d ADaM datasets (%d records)", len(sdtm), len(adam),
                      sum(len(f) for f in sdtm.values()) + sum(len(f) for f in adam.values()))
             check_findings, conformance_status = run_checks(ctx, sdtm, adam, meta, expectation_specs, executor)
