@@ -177,6 +177,8 @@ def load_saved(folder: Path, key: dict[str, Any], validation_dir: Path) -> SdtmR
         expectations = None
         if manifest.get("gx") is not None:
             expectations = pd.read_parquet(folder / "expectations.parquet")[FINDINGS_COLUMNS]
+        log.info("SDTM checks: reusing the results saved in %s (%d datasets, %d rules%s)", folder,
+                 len(manifest["schemas"]), len(manifest["rules"]), ", expectations" if expectations is not None else "")
         return SdtmResults(
             schemas={name: schemas.get(name, empty) for name in manifest["schemas"]},
             rules={rule_id: (conformance.get(rule_id, empty), row) for rule_id, row in manifest["rules"].items()},
