@@ -61,6 +61,9 @@ REQUIRES: dict[str, tuple[str, ...]] = {
     "submission": ("sdtm", "adam", "tables"),
     "report": ("sdtm", "validate-adam", "tables", "submission"),
 }
+# Results a stage saves for its next run, checked against their own inputs when read (validate: the SDTM pass's
+# checks, for the adam pass): not outputs of the stage, so its completion marker does not list them.
+SAVED_RESULTS = ("validation/sdtm-pass",)
 MAKE_TARGET = {"validate-sdtm": "validate", "validate-adam": "validate-adam"}
 DONE_DIR, STAGING_DIR, LOCK_FILE = ".done", ".staging", ".lock"
 
@@ -102,6 +105,18 @@ def owned_paths(ctx: Any, stage: str) -> dict[str, Path]:
     if stage == "simulate" and paths["raw_dir"] != Path(ctx.outputs_dir) / "raw":
         return {}  # `simulate --out DIR` writes a folder of the user's in place
     return paths
+
+
+def published_path(ctx: Any, attribute: str) -> Path:
+    """Where an output lives once its stage has completed (in a staged run ``ctx`` points it at the scratch folder).
+
+    >>> from pipeline.common.study import StudyContext
+    >>> ctx = dataclasses.replace(StudyContext.create("iscalimab-ln", outputs="/o"),
+    ...                           redirects={"validation_dir": Path("/o/.staging/v")})
+    >>> ctx.validation_dir.as_posix(), published_path(ctx, "validation_dir").as_posix()
+    ('/o/.staging/v', '/o/validation')
+    """
+    return Path(getattr(dataclasses.replace(ctx, redirects={}), attribute))
 
 
 def check_requirements(outputs_dir: Path, stage: str, marker: str) -> None:
@@ -164,7 +179,9 @@ def write_marker(outputs_dir: Path, marker: str, paths: list[Path]) -> Path:
     for path in paths:
         members = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path] if path.exists() else []
         for member in members:
-            files[member.relative_to(outputs_dir).as_posix()] = sha256_file(member)
+            relative = member.relative_to(outputs_dir).as_posix()
+            if not any(relative.startswith(saved + "/") for saved in SAVED_RESULTS):
+                files[relative] = sha256_file(member)
     return write_json_atomic(marker_path(outputs_dir, marker), {"stage": marker, "files": dict(sorted(files.items()))})
 
 
@@ -249,4 +266,4 @@ def staged_run(ctx: Any, stage: str) -> Iterator[Any]:
 
 
 __all__ = ["OWNED", "MARKER_ORDER", "REQUIRES", "StageNotReady", "staged_run", "outputs_lock", "marker_path",
-           "marker_for", "write_marker", "invalidate_from", "swap_in"]
+           "marker_for", "write_marker", "invalidate_from", "swap_in", "published_path", "SAVED_RESULTS"]

@@ -15,8 +15,11 @@ import pandas as pd
 from pipeline.common.errors import ConfigError
 from pipeline.common.io import write_csv_atomic, write_json_atomic
 from pipeline.common.logs import get_logger
+from pipeline.common.staging import DONE_DIR, marker_for, published_path
 from pipeline.engines import partitioned_runner
-from pipeline.validate.conformance import CONFORMANCE_RULES, ValidationData, run_conformance_rules_with_status
+from pipeline.validate.conformance import (
+    CONFORMANCE_RULES, RULE_STATUS_COLUMNS, ValidationData, run_conformance_rules_with_status,
+)
 from pipeline.validate.datasets import load_study_datasets
 from pipeline.validate.findings import (
     SEVERITY_RANK, combine_findings, concat_findings, evaluate_gate, make_findings, summarise_findings,
@@ -26,6 +29,9 @@ from pipeline.standards.study import StudyMetadata
 from pipeline.standards.tables import load_instrument
 from pipeline.validate.rules import SCHEMA_RULES, Rule, rules_catalogue
 from pipeline.validate.schemas import prepare_dataset, validate_dataset
+from pipeline.validate.sdtm_pass import (
+    SAVED_DIR, AdamReadRecorder, SdtmResults, copy_data_docs, expectations_read_adam, input_key, load_saved, save,
+)
 from pipeline.validate.specs_check import SPEC_RULES, check_specs
 
 log = get_logger("validate")
@@ -199,6 +205,25 @@ def rules_status(catalogue: pd.DataFrame, conformance_status: pd.DataFrame, find
     return out
 
 
+def validates_adam(ctx: Any) -> bool:
+    """Whether this run checks ADaM: ``--pass adam`` does, ``--pass sdtm`` reads SDTM only, and no pass is the
+    adam pass once the adam stage has completed (:func:`pipeline.common.staging.marker_for`). An outputs folder
+    the pipeline does not manage (no ``.done/``) is read as it is. ``include_adam``, when given, decides.
+
+    >>> import tempfile
+    >>> from pipeline.common.study import StudyContext
+    >>> out = Path(tempfile.mkdtemp())
+    >>> [validates_adam(StudyContext.create("iscalimab-ln", outputs=out, validate_pass=p)) for p in ("sdtm", "adam")]
+    [False, True]
+    """
+    if ctx.options.get("include_adam") is not None:
+        return bool(ctx.options["include_adam"])
+    validate_pass = ctx.options.get("validate_pass")
+    if validate_pass is None and not (Path(ctx.outputs_dir) / DONE_DIR).is_dir():
+        return True
+    return marker_for("validate", ctx.outputs_dir, validate_pass) == "validate-adam"
+
+
 def _parquet_files(folder: Path) -> dict[str, Path]:
     return {p.stem.upper(): p for p in sorted(Path(folder).glob("*.parquet"))}
 
@@ -208,24 +233,70 @@ def run_checks(ctx: Any, sdtm: dict[str, pd.DataFrame], adam: dict[str, pd.DataF
     """Schemas, conformance rules and expectations on prepared datasets (the whole study, or one
     block of subjects under the dask engine): findings before overrides and accepted findings, and
     the conformance rules' status (ran / skipped / failed, see ``run_conformance_rules_with_status``)."""
+    findings, status, _ = run_checks_reusing(ctx, sdtm, adam, meta, expectation_specs, executor)
+    return findings, status
+
+
+def run_checks_reusing(ctx: Any, sdtm: dict[str, pd.DataFrame], adam: dict[str, pd.DataFrame],
+                       meta: StudyMetadata | None = None, expectation_specs: list | None = None, executor: Any = None,
+                       saved: SdtmResults | None = None) -> tuple[pd.DataFrame, pd.DataFrame, SdtmResults]:
+    """:func:`run_checks`, taking from ``saved`` the results of every check that reads SDTM only (they are
+    those of the same SDTM: see :mod:`pipeline.validate.sdtm_pass`); also returns this run's SDTM-only results."""
     if expectation_specs is None:
         from pipeline.validate.expectations import load_expectation_specs
 
         expectation_specs, _ = load_expectation_specs(ctx.specs_dir / "expectations.yaml", ctx.design)
     if meta is None:
         meta, _ = check_specs(ctx)
+    fresh = SdtmResults()
     times = [time.perf_counter()]   # start, then after the schemas, the conformance rules and the expectations
-    schema_findings = validate_schemas({**sdtm, **adam}, meta, prepared=True, standards_dir=ctx.standards_dir)
+    schema_parts = []
+    for name, frame in sorted({**sdtm, **adam}.items()):   # one dataset's schema findings depend on it alone
+        reused = saved.schemas.get(name) if saved is not None and name not in adam else None
+        found = reused if reused is not None else \
+            validate_schemas({name: frame}, meta, prepared=True, standards_dir=ctx.standards_dir)
+        if name not in adam:
+            fresh.schemas[name] = found
+        schema_parts.append(found)
+    schema_findings = concat_findings(schema_parts)
     times.append(time.perf_counter())
-    data = ValidationData(sdtm, adam, _domains(sdtm, meta), load_study_instruments(ctx))
-    conformance_findings, conformance_status = run_conformance_rules_with_status(data)
+    data = AdamReadRecorder(sdtm, adam, _domains(sdtm, meta), load_study_instruments(ctx))
+    rule_parts, status_rows = [], []
+    for rule_id, rule in sorted(CONFORMANCE_RULES.items()):
+        reused = saved.rules.get(rule_id) if saved is not None else None
+        if reused is not None:
+            found, row = reused
+            fresh.rules[rule_id] = reused
+        else:
+            data.forget_reads()
+            found, status = run_conformance_rules_with_status(data, {rule_id: rule})
+            row = {column: status[column].iloc[0] for column in ("status", "reason", "datasets")}
+            row["findings"] = int(status["findings"].iloc[0])
+            if not data.adam_read and row["status"] != "failed":   # SDTM only (a failed rule's inputs are unknown)
+                fresh.rules[rule_id] = (found, row)
+        rule_parts.append(found)
+        status_rows.append({"id": rule_id, **row})
+    conformance_findings = concat_findings(rule_parts)
+    conformance_status = pd.DataFrame(status_rows, columns=RULE_STATUS_COLUMNS)
     times.append(time.perf_counter())
     docs_dir = Path(ctx.validation_dir) / "gx" if ctx.options.get("gx_docs", True) else None
-    expectation_findings = _run_expectations_safely(data, expectation_specs, docs_dir, executor)
+    reads_adam = expectations_read_adam(expectation_specs, set(sdtm) - set(adam))
+    expectation_findings = None
+    if saved is not None and saved.expectations is not None and not reads_adam:
+        try:
+            copy_data_docs(saved.gx_files, published_path(ctx, "validation_dir"), ctx.validation_dir)
+            expectation_findings = saved.expectations
+        except OSError as exc:
+            log.info("SDTM checks: saved Data Docs not copied (%s); running the expectations", exc)
+    if expectation_findings is None:
+        expectation_findings = _run_expectations_safely(data, expectation_specs, docs_dir, executor)
+    if not reads_adam:
+        fresh.expectations = expectation_findings
     times.append(time.perf_counter())
     log.info("checks: schemas %.1f s, conformance %.1f s, expectations %.1f s",
              *(end - start for start, end in zip(times, times[1:])))
-    return combine_findings([schema_findings, conformance_findings, expectation_findings]), conformance_status
+    findings = combine_findings([schema_findings, conformance_findings, expectation_findings])
+    return findings, conformance_status, fresh
 
 
 def run(ctx: Any, raise_on_gate: bool = True) -> pd.DataFrame:
@@ -243,28 +314,42 @@ def run(ctx: Any, raise_on_gate: bool = True) -> pd.DataFrame:
 
     expectation_specs, overrides = load_expectation_specs(ctx.specs_dir / "expectations.yaml", ctx.design)
     accepted = load_accepted_findings(ctx.specs_dir / "expectations.yaml")
+    with_adam = validates_adam(ctx)
     validate_partitioned = partitioned_runner(ctx, "validate")
     if validate_partitioned is not None:  # --engine dask: subject blocks on a cluster (pipeline/engines/dask_engine.py)
         sdtm_files = _parquet_files(ctx.sdtm_dir)
         if not sdtm_files:
             raise ConfigError(f"{ctx.sdtm_dir}: no SDTM parquet files to validate (run `make sdtm` first)")
-        adam_files = _parquet_files(ctx.adam_dir) if ctx.options.get("include_adam", True) else {}
+        adam_files = _parquet_files(ctx.adam_dir) if with_adam else {}
         check_findings, conformance_status = validate_partitioned(ctx, sdtm_files, adam_files)
         sdtm, adam = sdtm_files, adam_files
     else:
+        # the SDTM pass's results of the checks that read SDTM only, when made from the same inputs
+        sdtm_files = _parquet_files(ctx.sdtm_dir)
+        key = input_key(ctx, sdtm_files, ctx.options.get("gx_docs", True)) if sdtm_files else None
+        saved = None
+        if key is None:
+            log.info("SDTM checks: SDTM comes from the study's source package; results are not saved")
+        else:
+            saved = load_saved(published_path(ctx, "validation_dir") / SAVED_DIR, key,
+                               published_path(ctx, "validation_dir"))
         # GX imports slowly: a fresh process imports it in a worker while the other checks run; a
         # process that already imported it (tests, notebooks) runs the expectations in-process.
         use_worker = ctx.options.get("gx_worker", "great_expectations" not in sys.modules)
-        executor = _start_gx_worker() if expectation_specs and use_worker else None
+        gx_reused = saved is not None and saved.expectations is not None
+        executor = _start_gx_worker() if expectation_specs and use_worker and not gx_reused else None
         try:
             sdtm = {k: prepare_dataset(v) for k, v in load_study_datasets(ctx, "sdtm").items()}
             if not sdtm:
                 raise ConfigError(f"{ctx.sdtm_dir}: no SDTM parquet files to validate (run `make sdtm` first)")
             adam = {k: prepare_dataset(v) for k, v in load_study_datasets(ctx, "adam").items()} \
-                if ctx.options.get("include_adam", True) else {}
+                if with_adam else {}
             log.info("validating %d SDTM and %d ADaM datasets (%d records)", len(sdtm), len(adam),
                      sum(len(f) for f in sdtm.values()) + sum(len(f) for f in adam.values()))
-            check_findings, conformance_status = run_checks(ctx, sdtm, adam, meta, expectation_specs, executor)
+            check_findings, conformance_status, sdtm_results = run_checks_reusing(
+                ctx, sdtm, adam, meta, expectation_specs, executor, saved)
+            if key is not None:
+                save(Path(ctx.validation_dir) / SAVED_DIR, key, sdtm_results, ctx.validation_dir)
         finally:
             if executor is not None:
                 executor.shutdown(wait=True, cancel_futures=True)

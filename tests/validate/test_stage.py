@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pandas as pd
@@ -10,6 +11,7 @@ from typer.testing import CliRunner
 
 from pipeline.cli import app
 from pipeline.common.errors import ConfigError, GateFailed
+from pipeline.common.staging import write_marker
 from pipeline.common.study import StudyContext
 from pipeline.validate.findings import FINDINGS_COLUMNS
 from pipeline.validate.stage import run
@@ -163,3 +165,21 @@ def test_cli_exit_2_without_sdtm(tmp_path: Path) -> None:
     result = runner.invoke(app, ["validate", "--study", "iscalimab-ln", "--outputs", str(tmp_path / "empty")])
     assert result.exit_code == 2
     assert "no SDTM parquet files" in result.output
+
+
+def test_sdtm_pass_reads_no_adam_even_when_an_adam_folder_exists(tiny_root: Path, tmp_path: Path) -> None:
+    outputs = tmp_path / "out"
+    write_sdtm(StudyContext.create("tiny", outputs=outputs, root=tiny_root), clean_sdtm())
+    (outputs / "adam").mkdir()
+    pd.DataFrame({"STUDYID": ["TINY01"], "USUBJID": ["TINY01-001"]}).to_parquet(outputs / "adam" / "adsl.parquet")
+    write_marker(outputs, "sdtm", [outputs / "sdtm"])
+    seen = {}
+    for validate_pass in ("sdtm", "adam"):   # a stale ADSL of an earlier full run: only the adam pass reads it
+        write_marker(outputs, "adam", [outputs / "adam"])   # (the sdtm pass removes the later stages' markers)
+        result = runner.invoke(app, ["validate", "--study", "tiny", "--project", str(tiny_root), "--outputs",
+                                     str(outputs), "--pass", validate_pass])
+        assert result.exit_code in (0, 1), result.output
+        summary = json.loads((outputs / "validation" / "summary.json").read_text())
+        findings = pd.read_parquet(outputs / "validation" / "findings.parquet")
+        seen[validate_pass] = (summary["datasets"]["adam"], sorted(set(findings["dataset"].dropna()) & {"ADSL"}))
+    assert seen == {"sdtm": ([], []), "adam": (["ADSL"], ["ADSL"])}
