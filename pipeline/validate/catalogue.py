@@ -24,7 +24,7 @@ from pipeline.standards import standards_home
 from pipeline.standards.tables import load_standard_datasets
 from pipeline.validate.conformance_base import _dataset_finding, _repeated, _row_findings
 from pipeline.validate.findings import concat_findings
-from pipeline.validate.frames import display_text, distinct_rows, per_distinct
+from pipeline.validate.frames import display_text, distinct_rows, is_in, per_distinct
 from pipeline.validate.rules import Rule, cite
 
 CATALOGUE_PATH = standards_home() / "conformance-rules.yaml"
@@ -216,7 +216,7 @@ def _joined(data: Any, frame: pd.DataFrame, joins: list[str]) -> dict[str, pd.Se
         by_subject = _by_subject(data, domain, variable)
         if by_subject is None or "USUBJID" not in frame.columns:
             continue
-        out[variable] = frame["USUBJID"].map(by_subject)
+        out[variable] = per_distinct(frame["USUBJID"], lambda subjects: subjects.map(by_subject))
     return out
 
 
@@ -372,7 +372,7 @@ def _in_reference(entry: Entry, data: Any, outcome: Outcome) -> Iterator[pd.Data
         known = set(display_text(reference[ref_variable]))
     def outside(values: pd.Series) -> pd.Series:
         text = display_text(values)
-        return (text != "") & ~text.isin(known)
+        return (text != "") & ~is_in(text, known)
     for name, (variable,), frame, _, rows in _checkable(entry, data, outcome, [entry.get("variable")]):
         yield _findings(entry, name, frame, rows & per_distinct(frame[variable], outside), variable)
 

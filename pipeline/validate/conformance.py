@@ -17,7 +17,7 @@ from pipeline.validate.conformance_base import (  # noqa: F401 (re-exported)
     register_rules,
 )
 from pipeline.validate.findings import concat_findings, empty_findings
-from pipeline.validate.frames import column_dates, display_text, distinct_rows, per_distinct
+from pipeline.validate.frames import column_dates, display_text, distinct_rows, is_in, per_distinct
 from pipeline.validate.rules import CORE_CATALOGUE, Rule
 
 
@@ -33,7 +33,7 @@ def _values_outside_reference(rule: Rule, data: ValidationData, variable: str, r
     for name, frame in data.sdtm_with(variable).items():
         if data.domain_of(name) in skip:
             continue
-        outside = per_distinct(frame[variable], lambda values: values.notna() & ~values.isin(known))
+        outside = frame[variable].notna() & ~is_in(frame[variable], known)
         yield _row_findings(rule, name, frame, outside, variable, frame[variable],
                             picked_messages(rule, frame[variable]))
 
@@ -175,7 +175,7 @@ def check_epoch_matches_se(rule: Rule, data: ValidationData) -> Iterator[pd.Data
         # records of a subject with the same epoch and date agree: each distinct (subject, epoch, date) is checked once
         dates = column_dates(frame[date_var])
         kept = (dates.notna() & frame["EPOCH"].notna() & frame["USUBJID"].notna()).to_numpy(dtype=bool)
-        kept &= per_distinct(frame["USUBJID"], lambda subjects: subjects.isin(with_elements)).to_numpy(dtype=bool)
+        kept &= is_in(frame["USUBJID"], with_elements).to_numpy(dtype=bool)
         if not kept.any():
             continue
         records = pd.DataFrame({"USUBJID": frame["USUBJID"][kept], "EPOCH": frame["EPOCH"][kept],
@@ -208,7 +208,7 @@ def check_start_not_after_end(rule: Rule, data: ValidationData) -> Iterator[pd.D
         domain = data.domain_of(name)
         start_var, end_var = f"{domain}STDTC", f"{domain}ENDTC"
         first, combination = distinct_rows(frame, [start_var, end_var])   # each distinct (start, end) once
-        pairs = frame.iloc[first]
+        pairs = frame[[start_var, end_var]].iloc[first]
         start_text = pairs[start_var].astype("string")
         end_text = pairs[end_var].astype("string")
         start, end = to_date(pairs[start_var]), to_date(pairs[end_var])
@@ -223,8 +223,8 @@ def check_start_not_after_end(rule: Rule, data: ValidationData) -> Iterator[pd.D
 def _one_to_one_findings(rule: Rule, name: str, frame: pd.DataFrame, code: str, text: str) -> pd.DataFrame:
     """One finding per (code, text) pair that breaks a one-to-one relationship, at its first record."""
     first, combination = distinct_rows(frame, [code, text])   # each distinct (code, text) pair once
-    distinct = frame.iloc[first]
-    pairs = distinct[[code, text]].dropna()
+    distinct = frame[[code, text]].iloc[first]
+    pairs = distinct.dropna()
     if pairs.empty:
         return empty_findings()
     code_text, text_text = display_text(distinct[code]), display_text(distinct[text])
@@ -290,10 +290,10 @@ def check_visitnum_in_sv(rule: Rule, data: ValidationData) -> Iterator[pd.DataFr
         if data.domain_of(name) in TRIAL_DESIGN | {"SV"}:
             continue
         first, combination = distinct_rows(frame, ["USUBJID", "VISITNUM"])   # each distinct subject visit once
-        distinct = frame.iloc[first]
+        distinct = frame[["USUBJID", "VISITNUM"]].iloc[first]
         key = distinct["USUBJID"].astype("string") + "|" + display_text(pd.to_numeric(distinct["VISITNUM"],
                                                                                       errors="coerce"))
-        bad = distinct["VISITNUM"].notna() & distinct["USUBJID"].notna() & ~key.isin(known).fillna(True)
+        bad = distinct["VISITNUM"].notna() & distinct["USUBJID"].notna() & ~is_in(key, known).fillna(True)
         visitnum = display_text(pd.to_numeric(frame["VISITNUM"], errors="coerce"))
         yield _row_findings(rule, name, frame, pd.Series(bad.fillna(False).to_numpy(dtype=bool)[combination], index=frame.index),
                             "VISITNUM", visitnum, picked_messages(rule, visitnum))
@@ -324,7 +324,7 @@ def check_fatal_ae_has_death_flag(rule: Rule, data: ValidationData) -> Iterator[
         return
     dead = set(dm.loc[(dm["DTHFL"] == "Y").fillna(False), "USUBJID"])
     for name, frame in data.sdtm_with("AEOUT", "USUBJID").items():
-        bad = (frame["AEOUT"] == "FATAL").fillna(False) & ~frame["USUBJID"].isin(dead)
+        bad = (frame["AEOUT"] == "FATAL").fillna(False) & ~is_in(frame["USUBJID"], dead)
         yield _row_findings(rule, name, frame, bad, "AEOUT", frame["AEOUT"], rule.message)
 
 
@@ -367,7 +367,7 @@ def check_instrument_totals(rule: Rule, data: ValidationData) -> Iterator[pd.Dat
                 continue
             by = ["USUBJID"] + [c for c in ("VISITNUM", f"{domain}DTC") if c in frame.columns]
             first, combination = distinct_rows(frame, by)   # the assessment key text once per distinct combination
-            distinct = frame.iloc[first]
+            distinct = frame[by].iloc[first]
             distinct_keys = display_text(distinct[by[0]])
             for column in by[1:]:
                 distinct_keys = distinct_keys + "|" + display_text(distinct[column])
@@ -500,7 +500,7 @@ def check_adam_subjects_trace(rule: Rule, data: ValidationData) -> Iterator[pd.D
         parent_name, parent = ("DM", dm) if name == "ADSL" else ("ADSL", adsl)
         if parent is None or "USUBJID" not in parent.columns:
             continue
-        orphan = frame["USUBJID"].notna() & ~frame["USUBJID"].isin(set(parent["USUBJID"].dropna()))
+        orphan = frame["USUBJID"].notna() & ~is_in(frame["USUBJID"], set(parent["USUBJID"].dropna()))
         yield _row_findings(rule, name, frame, orphan, "USUBJID", frame["USUBJID"],
                             rule.format_messages(frame["USUBJID"], parent=parent_name))
 
@@ -555,12 +555,12 @@ def check_adae_traces_to_ae(rule: Rule, data: ValidationData) -> Iterator[pd.Dat
     def keys(frame: pd.DataFrame) -> pd.Series:
         return frame["USUBJID"].astype("string") + "|" + pd.to_numeric(frame["AESEQ"], errors="coerce").astype("Int64").astype("string")
     adae_keys, ae_keys = keys(adae), keys(ae)
-    extra = ~adae_keys.isin(set(ae_keys.dropna())).fillna(False)
+    extra = ~is_in(adae_keys, set(ae_keys.dropna())).fillna(False)
     yield _row_findings(rule, "ADAE", adae, extra, "AESEQ", adae["AESEQ"],
                         ("ADAE record USUBJID|AESEQ " + adae_keys.fillna("") + " is not in AE").astype(object))
-    in_scope = ae["USUBJID"].isin(set(adsl["USUBJID"])) if adsl is not None and "USUBJID" in adsl.columns \
+    in_scope = is_in(ae["USUBJID"], set(adsl["USUBJID"])) if adsl is not None and "USUBJID" in adsl.columns \
         else pd.Series(True, index=ae.index)
-    missing = in_scope & ~ae_keys.isin(set(adae_keys.dropna())).fillna(False)
+    missing = in_scope & ~is_in(ae_keys, set(adae_keys.dropna())).fillna(False)
     yield _row_findings(rule, "AE", ae, missing, "AESEQ", ae["AESEQ"],
                         ("AE record USUBJID|AESEQ " + ae_keys.fillna("") + " is not in ADAE").astype(object))
 

@@ -109,7 +109,7 @@ def _repeated(frame: pd.DataFrame, rows: pd.Series, by: list[str], missing: str 
     """
     picked = rows.fillna(False).to_numpy(dtype=bool)
     first, combination = distinct_rows(frame, by)   # the key text once per distinct combination of values
-    keyed = frame.iloc[first][by].astype("string").fillna(missing)
+    keyed = frame[by].iloc[first].astype("string").fillna(missing)
     key = keyed.groupby(by, sort=False).ngroup().to_numpy()[combination]
     shared = np.zeros(len(frame), dtype=bool)
     shared[np.flatnonzero(picked)] = pd.Series(key[picked]).duplicated(keep=False).to_numpy()
