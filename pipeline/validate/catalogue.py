@@ -17,14 +17,14 @@ import numpy as np
 import pandas as pd
 
 from pipeline.common.dates import iso_date
-from pipeline.common.expressions import Binary, Call, Column, ExpressionError, Literal, Logical, Membership, \
-    evaluate_mask, parse
+from pipeline.common.expressions import Binary, Call, Column, Expression, ExpressionError, Literal, Logical, \
+    Membership, evaluate_mask, parse
 from pipeline.common.specfile import Where, check_keys, check_value, load_spec
 from pipeline.standards import standards_home
 from pipeline.standards.tables import load_standard_datasets
 from pipeline.validate.conformance_base import _dataset_finding, _repeated, _row_findings
 from pipeline.validate.findings import concat_findings
-from pipeline.validate.frames import display_text
+from pipeline.validate.frames import display_text, distinct_rows, is_in, per_distinct
 from pipeline.validate.rules import Rule, cite
 
 CATALOGUE_PATH = standards_home() / "conformance-rules.yaml"
@@ -216,7 +216,7 @@ def _joined(data: Any, frame: pd.DataFrame, joins: list[str]) -> dict[str, pd.Se
         by_subject = _by_subject(data, domain, variable)
         if by_subject is None or "USUBJID" not in frame.columns:
             continue
-        out[variable] = frame["USUBJID"].map(by_subject)
+        out[variable] = per_distinct(frame["USUBJID"], lambda subjects: subjects.map(by_subject))
     return out
 
 
@@ -231,8 +231,10 @@ def _by_subject(data: Any, domain: str, variable: str) -> pd.Series | None:
 
 
 def _findings(entry: Entry, name: str, frame: pd.DataFrame, mask: pd.Series, variable: str | None) -> pd.DataFrame:
-    values = display_text(frame[variable]) if variable in frame.columns else None
-    return _row_findings(entry, name, frame, mask, variable, values, entry.message)
+    def values(picked: np.ndarray) -> pd.Series:   # shown for the reported records only
+        return display_text(frame[variable][picked])
+    return _row_findings(entry, name, frame, mask, variable, values if variable in frame.columns else None,
+                         entry.message)
 
 
 def anchors(node: Any) -> set[str]:
@@ -266,9 +268,14 @@ def anchors(node: Any) -> set[str]:
 
 
 def _mask(frame: pd.DataFrame, text: str) -> pd.Series:
-    """The expression on every record of ``frame``; evaluated only on the records having its anchors."""
+    """The expression on every record of ``frame``; evaluated only on the records having its anchors, once per
+    distinct combination of the values it reads (it reads nothing else of a record)."""
     expression = parse(text)
     if all(c in frame.columns for c in expression.columns):
+        try:
+            return _mask_per_distinct(frame[expression.columns], expression)
+        except (TypeError, ValueError):
+            pass   # evaluated on the records themselves below, so an error names what it names there
         frame = frame[expression.columns]
     needed = [c for c in anchors(expression.root) if c in frame.columns]
     if not needed:
@@ -278,6 +285,18 @@ def _mask(frame: pd.DataFrame, text: str) -> pd.Series:
     if rows.any():
         out[rows] = evaluate_mask(frame.loc[rows], expression).to_numpy(dtype=bool)
     return pd.Series(out, index=frame.index)
+
+
+def _mask_per_distinct(frame: pd.DataFrame, expression: Expression) -> pd.Series:
+    first, combination = distinct_rows(frame, expression.columns)
+    anchored = [c for c in anchors(expression.root) if c in frame.columns]
+    evaluated = np.ones(len(first), dtype=bool)   # whether a record has the anchors depends on its values alone
+    if anchored:
+        evaluated = frame[anchored].iloc[first].notna().all(axis=1).to_numpy()
+    fails = np.zeros(len(first), dtype=bool)
+    if evaluated.any():
+        fails[evaluated] = evaluate_mask(frame.iloc[first[evaluated]], expression).to_numpy(dtype=bool)
+    return pd.Series(fails[combination], index=frame.index)
 
 
 # --- the kinds ------------------------------------------------------------------------------------
@@ -331,13 +350,14 @@ def _unique(entry: Entry, data: Any, outcome: Outcome) -> Iterator[pd.DataFrame]
 
 def _one_to_one(entry: Entry, data: Any, outcome: Outcome) -> Iterator[pd.DataFrame]:
     for name, (a, b), frame, _, _ in _checkable(entry, data, outcome, entry.get("variables")):
-        left, right = display_text(frame[a]), display_text(frame[b])
+        first, combination = distinct_rows(frame, [a, b])   # each distinct pair of values once
+        left, right = display_text(frame[a].iloc[first]), display_text(frame[b].iloc[first])
         both = (left != "") & (right != "")
         pairs = pd.DataFrame({"a": left[both], "b": right[both]}).drop_duplicates()
         many_b = set(pairs["a"][pairs["a"].duplicated(keep=False)])
         many_a = set(pairs["b"][pairs["b"].duplicated(keep=False)])
-        bad = both & (left.isin(many_b) | right.isin(many_a))
-        yield _findings(entry, name, frame, bad, a)
+        bad = (both & (left.isin(many_b) | right.isin(many_a))).fillna(False).to_numpy(dtype=bool)
+        yield _findings(entry, name, frame, pd.Series(bad[combination], index=frame.index), a)
 
 
 def _in_reference(entry: Entry, data: Any, outcome: Outcome) -> Iterator[pd.DataFrame]:
@@ -350,9 +370,11 @@ def _in_reference(entry: Entry, data: Any, outcome: Outcome) -> Iterator[pd.Data
             outcome.skipped.append(f"reference {entry.get('reference')} absent")
             return
         known = set(display_text(reference[ref_variable]))
+    def outside(values: pd.Series) -> pd.Series:
+        text = display_text(values)
+        return (text != "") & ~is_in(text, known)
     for name, (variable,), frame, _, rows in _checkable(entry, data, outcome, [entry.get("variable")]):
-        text = display_text(frame[variable])
-        yield _findings(entry, name, frame, rows & (text != "") & ~text.isin(known), variable)
+        yield _findings(entry, name, frame, rows & per_distinct(frame[variable], outside), variable)
 
 
 def truncated_le(left: pd.Series, right: pd.Series) -> pd.Series:
@@ -382,14 +404,13 @@ def _date_order(entry: Entry, data: Any, outcome: Outcome) -> Iterator[pd.DataFr
     sides = [entry.get("earlier"), entry.get("later")]
     for name, columns, _, ready, rows in _checkable(entry, data, outcome, sides):
         both = (ready[columns[0]].notna() & ready[columns[1]].notna() & rows).to_numpy()
-        pairs = pd.DataFrame({"e": ready.loc[both, columns[0]].astype(str).to_numpy(),
-                              "l": ready.loc[both, columns[1]].astype(str).to_numpy()})
-        distinct = pairs.drop_duplicates(ignore_index=True).copy()   # dates repeat: compare each pair once
-        distinct["bad"] = (_complete(distinct["e"]) & _complete(distinct["l"])
-                           & ~truncated_le(distinct["e"], distinct["l"])).to_numpy()
-        bad = np.zeros(len(ready), dtype=bool)
-        bad[both] = pairs.merge(distinct, on=["e", "l"], how="left")["bad"].to_numpy(dtype=bool)
-        bad = pd.Series(bad, index=ready.index)
+        first, combination = distinct_rows(ready, columns)   # dates repeat: compare each pair once
+        pairs = ready[columns].iloc[first]
+        compared = pairs.notna().all(axis=1).to_numpy()
+        earlier, later = (pairs.loc[compared, c].astype(str).reset_index(drop=True) for c in columns)
+        bad_pair = np.zeros(len(first), dtype=bool)
+        bad_pair[compared] = (_complete(earlier) & _complete(later) & ~truncated_le(earlier, later)).to_numpy()
+        bad = pd.Series(both & bad_pair[combination], index=ready.index)
         reported = columns[1] if "." not in sides[1] else columns[0]
         yield _findings(entry, name, ready, bad, reported)
 

@@ -13,10 +13,11 @@ import pandas as pd
 
 from pipeline.common.dates import compute_study_day, to_date
 from pipeline.validate.conformance_base import (  # noqa: F401 (re-exported)
-    CONFORMANCE_RULES, TRIAL_DESIGN, ValidationData, _repeated, _row_findings, cite, conformance_rule, register_rules,
+    CONFORMANCE_RULES, TRIAL_DESIGN, ValidationData, _repeated, _row_findings, cite, conformance_rule, picked_messages,
+    register_rules,
 )
 from pipeline.validate.findings import concat_findings, empty_findings
-from pipeline.validate.frames import display_text
+from pipeline.validate.frames import column_dates, display_text, distinct_rows, is_in, per_distinct
 from pipeline.validate.rules import CORE_CATALOGUE, Rule
 
 
@@ -32,9 +33,9 @@ def _values_outside_reference(rule: Rule, data: ValidationData, variable: str, r
     for name, frame in data.sdtm_with(variable).items():
         if data.domain_of(name) in skip:
             continue
-        outside = frame[variable].notna() & ~frame[variable].isin(known)
+        outside = frame[variable].notna() & ~is_in(frame[variable], known)
         yield _row_findings(rule, name, frame, outside, variable, frame[variable],
-                            rule.format_messages(frame[variable]))
+                            picked_messages(rule, frame[variable]))
 
 
 register_rules(_values_outside_reference, [
@@ -89,13 +90,13 @@ def check_ae_start_not_after_death(rule: Rule, data: ValidationData) -> Iterator
     dm = data.first("DM")
     if dm is None or "DTHDTC" not in dm.columns:
         return
-    death = pd.Series(to_date(dm["DTHDTC"]).to_numpy(), index=dm["USUBJID"]).dropna()
+    death = pd.Series(column_dates(dm["DTHDTC"]).to_numpy(), index=dm["USUBJID"]).dropna()
     death = death[~death.index.duplicated()]
     for name, frame in data.sdtm_with("AESTDTC").items():
-        death_date = frame["USUBJID"].map(death)
-        start = to_date(frame["AESTDTC"])
+        death_date = per_distinct(frame["USUBJID"], lambda subjects: subjects.map(death))
+        start = column_dates(frame["AESTDTC"])
         late = start.notna() & death_date.notna() & (start > death_date)
-        messages = rule.format_messages(frame["AESTDTC"], death=death_date.dt.strftime("%Y-%m-%d"))
+        messages = picked_messages(rule, frame["AESTDTC"], death=death_date.dt.strftime("%Y-%m-%d"))
         yield _row_findings(rule, name, frame, late, "AESTDTC", frame["AESTDTC"], messages)
 
 
@@ -112,13 +113,13 @@ def _study_day_check(rule: Rule, data: ValidationData, date_suffix: str, day_suf
     dm = data.first("DM")
     if dm is None or "RFSTDTC" not in dm.columns:
         return
-    reference = pd.Series(to_date(dm["RFSTDTC"]).to_numpy(), index=dm["USUBJID"])
+    reference = pd.Series(column_dates(dm["RFSTDTC"]).to_numpy(), index=dm["USUBJID"])
     reference = reference[~reference.index.duplicated()]
     for name, frame in data.sdtm_with("USUBJID", f"--{date_suffix}", f"--{day_suffix}").items():
         domain = data.domain_of(name)
         dtc, dy = f"{domain}{date_suffix}", f"{domain}{day_suffix}"
-        ref = frame["USUBJID"].map(reference)
-        date = to_date(frame[dtc])
+        ref = per_distinct(frame["USUBJID"], lambda subjects: subjects.map(reference))
+        date = column_dates(frame[dtc])
         actual = pd.to_numeric(frame[dy], errors="coerce")
         if partial:
             bad = actual.notna() & (date.isna() | ref.isna())
@@ -160,9 +161,10 @@ def check_epoch_matches_se(rule: Rule, data: ValidationData) -> Iterator[pd.Data
     elements = pd.DataFrame({
         "USUBJID": se["USUBJID"].to_numpy(),
         "SE_EPOCH": se["EPOCH"].to_numpy(),
-        "START": to_date(se["SESTDTC"]).to_numpy(),
-        "END": to_date(se["SEENDTC"]).to_numpy() if "SEENDTC" in se.columns else pd.NaT,
+        "START": column_dates(se["SESTDTC"]).to_numpy(),
+        "END": column_dates(se["SEENDTC"]).to_numpy() if "SEENDTC" in se.columns else pd.NaT,
     }).dropna(subset=["START"])
+    with_elements = set(elements["USUBJID"])
     for name, frame in data.sdtm_with("USUBJID", "EPOCH").items():
         domain = data.domain_of(name)
         if domain in TRIAL_DESIGN | {"SE", "DM", "SV"}:
@@ -170,24 +172,31 @@ def check_epoch_matches_se(rule: Rule, data: ValidationData) -> Iterator[pd.Data
         date_var = next((v for v in (f"{domain}STDTC", f"{domain}DTC") if v in frame.columns), None)
         if date_var is None:
             continue
-        records = pd.DataFrame({"ROW": np.arange(len(frame)), "USUBJID": frame["USUBJID"].to_numpy(),
-                                "EPOCH": frame["EPOCH"].to_numpy(), "DATE": to_date(frame[date_var]).to_numpy()})
-        records = records.dropna(subset=["DATE", "EPOCH", "USUBJID"])
-        records = records[records["USUBJID"].isin(set(elements["USUBJID"]))]
-        if records.empty:
+        # records of a subject with the same epoch and date agree: each distinct (subject, epoch, date) is checked once
+        dates = column_dates(frame[date_var])
+        kept = (dates.notna() & frame["EPOCH"].notna() & frame["USUBJID"].notna()).to_numpy(dtype=bool)
+        kept &= is_in(frame["USUBJID"], with_elements).to_numpy(dtype=bool)
+        if not kept.any():
             continue
-        pairs = records.merge(elements, on="USUBJID", how="inner")
+        records = pd.DataFrame({"USUBJID": frame["USUBJID"][kept], "EPOCH": frame["EPOCH"][kept],
+                                "DATE": dates[kept]})
+        first, combination = distinct_rows(records, ["USUBJID", "EPOCH", "DATE"])
+        distinct = pd.DataFrame({"KEY": np.arange(len(first)), "USUBJID": records["USUBJID"].to_numpy()[first],
+                                 "EPOCH": records["EPOCH"].to_numpy()[first],
+                                 "DATE": records["DATE"].to_numpy()[first]})
+        pairs = distinct.merge(elements, on="USUBJID", how="inner")
         inside = (pairs["DATE"] >= pairs["START"]) & (pairs["END"].isna() | (pairs["DATE"] <= pairs["END"]))
         pairs = pairs[inside]
         if pairs.empty:
             continue  # no element covers the date: not an EPOCH mismatch
         pairs = pairs.assign(MATCH=pairs["EPOCH"] == pairs["SE_EPOCH"])
-        matched = pairs.groupby("ROW")["MATCH"].any()
-        bad_rows = matched.index[~matched.to_numpy()]
-        mask = pd.Series(False, index=frame.index)
-        mask.iloc[bad_rows] = True
-        messages = rule.format_messages(frame["EPOCH"], date=frame[date_var])
-        yield _row_findings(rule, name, frame, mask, "EPOCH", frame["EPOCH"], messages)
+        matched = pairs.groupby("KEY")["MATCH"].any()
+        bad_keys = np.zeros(len(first), dtype=bool)
+        bad_keys[matched.index[~matched.to_numpy()]] = True
+        mask = np.zeros(len(frame), dtype=bool)
+        mask[np.flatnonzero(kept)] = bad_keys[combination]
+        messages = picked_messages(rule, frame["EPOCH"], date=frame[date_var])
+        yield _row_findings(rule, name, frame, pd.Series(mask, index=frame.index), "EPOCH", frame["EPOCH"], messages)
 
 
 @conformance_rule(
@@ -198,32 +207,41 @@ def check_start_not_after_end(rule: Rule, data: ValidationData) -> Iterator[pd.D
     for name, frame in data.sdtm_with("--STDTC", "--ENDTC").items():
         domain = data.domain_of(name)
         start_var, end_var = f"{domain}STDTC", f"{domain}ENDTC"
-        start_text = frame[start_var].astype("string")
-        end_text = frame[end_var].astype("string")
-        start, end = to_date(frame[start_var]), to_date(frame[end_var])
+        first, combination = distinct_rows(frame, [start_var, end_var])   # each distinct (start, end) once
+        pairs = frame[[start_var, end_var]].iloc[first]
+        start_text = pairs[start_var].astype("string")
+        end_text = pairs[end_var].astype("string")
+        start, end = to_date(pairs[start_var]), to_date(pairs[end_var])
         later_day = start.notna() & end.notna() & (start > end)
         both_times = (start_text.str.len() >= 16).fillna(False) & (end_text.str.len() >= 16).fillna(False)
         same_day_later = (start == end) & both_times & (start_text.str.slice(0, 19) > end_text.str.slice(0, 19)).fillna(False)
-        bad = later_day | same_day_later
-        messages = rule.format_messages(end_text, start=start_var, start_value=start_text, end=end_var)
-        yield _row_findings(rule, name, frame, bad, end_var, frame[end_var], messages)
+        bad = (later_day | same_day_later).fillna(False).to_numpy(dtype=bool)[combination]
+        messages = picked_messages(rule, frame[end_var], start=start_var, start_value=frame[start_var], end=end_var)
+        yield _row_findings(rule, name, frame, pd.Series(bad, index=frame.index), end_var, frame[end_var], messages)
 
 
 def _one_to_one_findings(rule: Rule, name: str, frame: pd.DataFrame, code: str, text: str) -> pd.DataFrame:
     """One finding per (code, text) pair that breaks a one-to-one relationship, at its first record."""
-    pairs = frame[[code, text]].dropna()
+    first, combination = distinct_rows(frame, [code, text])   # each distinct (code, text) pair once
+    distinct = frame[[code, text]].iloc[first]
+    pairs = distinct.dropna()
     if pairs.empty:
         return empty_findings()
-    code_text, text_text = display_text(frame[code]), display_text(frame[text])
+    code_text, text_text = display_text(distinct[code]), display_text(distinct[text])
     unique = pd.DataFrame({"c": display_text(pairs[code]), "t": display_text(pairs[text])}).drop_duplicates()
     offending = unique[unique["c"].duplicated(keep=False) | unique["t"].duplicated(keep=False)]
     if offending.empty:
         return empty_findings()
     key = code_text + "\x00" + text_text
-    hit = key.isin(set(offending["c"] + "\x00" + offending["t"])).fillna(False) & frame[code].notna() & frame[text].notna()
-    first = hit & ~key.duplicated()
-    messages = (f"{code} " + code_text + f" / {text} " + text_text + " breaks the one-to-one relationship").astype(object)
-    return _row_findings(rule, name, frame, first, text, frame[text], messages)
+    hit = key.isin(set(offending["c"] + "\x00" + offending["t"])).fillna(False) & distinct[code].notna() \
+        & distinct[text].notna()
+    reported = np.zeros(len(frame), dtype=bool)   # the first record of each offending pair
+    reported[first[(hit & ~key.duplicated()).to_numpy(dtype=bool)]] = True
+
+    def messages(picked: np.ndarray) -> pd.Series:
+        return (f"{code} " + display_text(frame[code][picked]) + f" / {text} " + display_text(frame[text][picked])
+                + " breaks the one-to-one relationship").astype(object)
+    return _row_findings(rule, name, frame, pd.Series(reported, index=frame.index), text, frame[text], messages)
 
 
 def _code_text_one_to_one(rule: Rule, data: ValidationData, code: str, text: str) -> Iterator[pd.DataFrame]:
@@ -271,10 +289,14 @@ def check_visitnum_in_sv(rule: Rule, data: ValidationData) -> Iterator[pd.DataFr
     for name, frame in data.sdtm_with("USUBJID", "VISITNUM").items():
         if data.domain_of(name) in TRIAL_DESIGN | {"SV"}:
             continue
+        first, combination = distinct_rows(frame, ["USUBJID", "VISITNUM"])   # each distinct subject visit once
+        distinct = frame[["USUBJID", "VISITNUM"]].iloc[first]
+        key = distinct["USUBJID"].astype("string") + "|" + display_text(pd.to_numeric(distinct["VISITNUM"],
+                                                                                      errors="coerce"))
+        bad = distinct["VISITNUM"].notna() & distinct["USUBJID"].notna() & ~is_in(key, known).fillna(True)
         visitnum = display_text(pd.to_numeric(frame["VISITNUM"], errors="coerce"))
-        key = frame["USUBJID"].astype("string") + "|" + visitnum
-        bad = frame["VISITNUM"].notna() & frame["USUBJID"].notna() & ~key.isin(known).fillna(True)
-        yield _row_findings(rule, name, frame, bad, "VISITNUM", visitnum, rule.format_messages(visitnum))
+        yield _row_findings(rule, name, frame, pd.Series(bad.fillna(False).to_numpy(dtype=bool)[combination], index=frame.index),
+                            "VISITNUM", visitnum, picked_messages(rule, visitnum))
 
 
 @conformance_rule(
@@ -302,7 +324,7 @@ def check_fatal_ae_has_death_flag(rule: Rule, data: ValidationData) -> Iterator[
         return
     dead = set(dm.loc[(dm["DTHFL"] == "Y").fillna(False), "USUBJID"])
     for name, frame in data.sdtm_with("AEOUT", "USUBJID").items():
-        bad = (frame["AEOUT"] == "FATAL").fillna(False) & ~frame["USUBJID"].isin(dead)
+        bad = (frame["AEOUT"] == "FATAL").fillna(False) & ~is_in(frame["USUBJID"], dead)
         yield _row_findings(rule, name, frame, bad, "AEOUT", frame["AEOUT"], rule.message)
 
 
@@ -344,9 +366,12 @@ def check_instrument_totals(rule: Rule, data: ValidationData) -> Iterator[pd.Dat
             if not frame[testcd].isin([total]).any():
                 continue
             by = ["USUBJID"] + [c for c in ("VISITNUM", f"{domain}DTC") if c in frame.columns]
-            keys = display_text(frame[by[0]])
+            first, combination = distinct_rows(frame, by)   # the assessment key text once per distinct combination
+            distinct = frame[by].iloc[first]
+            distinct_keys = display_text(distinct[by[0]])
             for column in by[1:]:
-                keys = keys + "|" + display_text(frame[column])
+                distinct_keys = distinct_keys + "|" + display_text(distinct[column])
+            keys = pd.Series(pd.factorize(distinct_keys)[0][combination], index=frame.index)   # one code per key text
             scores = pd.to_numeric(frame[result], errors="coerce")
             is_item = frame[testcd].isin(items)
             item_frame = pd.DataFrame({"key": keys[is_item], "score": scores[is_item]})
@@ -355,7 +380,7 @@ def check_instrument_totals(rule: Rule, data: ValidationData) -> Iterator[pd.Dat
             is_total = (frame[testcd] == total).fillna(False)
             expected = keys.map(complete)
             bad = is_total & expected.notna() & scores.notna() & ~np.isclose(scores.fillna(0), expected.fillna(0))
-            messages = rule.format_messages(display_text(scores), testcd=total, expected=display_text(expected))
+            messages = picked_messages(rule, display_text(scores), testcd=total, expected=display_text(expected))
             yield _row_findings(rule, name, frame, bad, result, display_text(scores), messages)
 
 
@@ -475,7 +500,7 @@ def check_adam_subjects_trace(rule: Rule, data: ValidationData) -> Iterator[pd.D
         parent_name, parent = ("DM", dm) if name == "ADSL" else ("ADSL", adsl)
         if parent is None or "USUBJID" not in parent.columns:
             continue
-        orphan = frame["USUBJID"].notna() & ~frame["USUBJID"].isin(set(parent["USUBJID"].dropna()))
+        orphan = frame["USUBJID"].notna() & ~is_in(frame["USUBJID"], set(parent["USUBJID"].dropna()))
         yield _row_findings(rule, name, frame, orphan, "USUBJID", frame["USUBJID"],
                             rule.format_messages(frame["USUBJID"], parent=parent_name))
 
@@ -530,12 +555,12 @@ def check_adae_traces_to_ae(rule: Rule, data: ValidationData) -> Iterator[pd.Dat
     def keys(frame: pd.DataFrame) -> pd.Series:
         return frame["USUBJID"].astype("string") + "|" + pd.to_numeric(frame["AESEQ"], errors="coerce").astype("Int64").astype("string")
     adae_keys, ae_keys = keys(adae), keys(ae)
-    extra = ~adae_keys.isin(set(ae_keys.dropna())).fillna(False)
+    extra = ~is_in(adae_keys, set(ae_keys.dropna())).fillna(False)
     yield _row_findings(rule, "ADAE", adae, extra, "AESEQ", adae["AESEQ"],
                         ("ADAE record USUBJID|AESEQ " + adae_keys.fillna("") + " is not in AE").astype(object))
-    in_scope = ae["USUBJID"].isin(set(adsl["USUBJID"])) if adsl is not None and "USUBJID" in adsl.columns \
+    in_scope = is_in(ae["USUBJID"], set(adsl["USUBJID"])) if adsl is not None and "USUBJID" in adsl.columns \
         else pd.Series(True, index=ae.index)
-    missing = in_scope & ~ae_keys.isin(set(adae_keys.dropna())).fillna(False)
+    missing = in_scope & ~is_in(ae_keys, set(adae_keys.dropna())).fillna(False)
     yield _row_findings(rule, "AE", ae, missing, "AESEQ", ae["AESEQ"],
                         ("AE record USUBJID|AESEQ " + ae_keys.fillna("") + " is not in ADAE").astype(object))
 

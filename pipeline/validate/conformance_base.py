@@ -12,6 +12,7 @@ import pandas as pd
 
 from pipeline.standards.tables import trial_design_domains
 from pipeline.validate.findings import concat_findings, empty_findings, make_findings
+from pipeline.validate.frames import distinct_rows
 from pipeline.validate.rules import Rule, cite  # noqa: F401 (cite re-exported)
 
 TRIAL_DESIGN = trial_design_domains()
@@ -63,18 +64,33 @@ class ValidationData:
         return self._combined[domain]
 
 
+Picked = Callable[[np.ndarray], pd.Series]   # the values of the records picked by a boolean array, worked out then
+
+
+def picked_messages(rule: Rule, values: pd.Series | None = None, **params: object) -> Picked:
+    """``rule.format_messages(values, **params)`` for the reported records only (most records pass)."""
+    def messages(picked: np.ndarray) -> pd.Series:
+        return rule.format_messages(values[picked] if values is not None else None,
+                                    **{k: v[picked] if isinstance(v, pd.Series) else v for k, v in params.items()})
+    return messages
+
+
 def _row_findings(rule: Rule, dataset: str, frame: pd.DataFrame, mask: pd.Series, variable: str | None,
-                  values: pd.Series | None, message: pd.Series | str) -> pd.DataFrame:
-    """Findings for the records of ``frame`` where ``mask`` is True."""
+                  values: pd.Series | Picked | None, message: pd.Series | Picked | str) -> pd.DataFrame:
+    """Findings for the records of ``frame`` where ``mask`` is True; ``values`` and ``message`` are Series over
+    every record or functions that give them for the picked records (:func:`picked_messages`)."""
     mask = mask.fillna(False).astype(bool)
     if not mask.any():
         return empty_findings()
     picked = mask.to_numpy(dtype=bool)
-    msgs = message[picked].tolist() if isinstance(message, pd.Series) else [message] * int(picked.sum())
+    if callable(message):
+        msgs = message(picked).tolist()
+    else:
+        msgs = message[picked].tolist() if isinstance(message, pd.Series) else [message] * int(picked.sum())
+    shown = (values(picked) if callable(values) else values[picked]).tolist() if values is not None else None
     subjects = frame.loc[picked, "USUBJID"].tolist() if "USUBJID" in frame.columns else None
     return make_findings(rule.id, rule.severity, dataset, msgs, rule.check_source, variable=variable,
-                         usubjid=subjects, record=(np.flatnonzero(picked) + 1).tolist(),
-                         value=values[picked].tolist() if values is not None else None)
+                         usubjid=subjects, record=(np.flatnonzero(picked) + 1).tolist(), value=shown)
 
 
 def _dataset_finding(rule: Rule, dataset: str, variable: str | None, value: object = None,
@@ -85,9 +101,19 @@ def _dataset_finding(rule: Rule, dataset: str, variable: str | None, value: obje
 
 
 def _repeated(frame: pd.DataFrame, rows: pd.Series, by: list[str], missing: str = "") -> pd.Series:
-    """The ``rows`` whose ``by`` values another of the ``rows`` shares (null compared as ``missing``)."""
-    keyed = frame.loc[rows.fillna(False).to_numpy(dtype=bool), by].astype("string").fillna(missing)
-    return pd.Series(frame.index.isin(keyed.index[keyed.duplicated(keep=False).to_numpy()]), index=frame.index)
+    """The ``rows`` whose ``by`` values another of the ``rows`` shares (compared as text, null as ``missing``).
+
+    >>> frame = pd.DataFrame({"A": ["x", "x", None, "y"], "B": [1.0, 1.0, 2.0, 3.0]})
+    >>> _repeated(frame, pd.Series([True, True, True, False]), ["A"]).tolist()
+    [True, True, False, False]
+    """
+    picked = rows.fillna(False).to_numpy(dtype=bool)
+    first, combination = distinct_rows(frame, by)   # the key text once per distinct combination of values
+    keyed = frame[by].iloc[first].astype("string").fillna(missing)
+    key = keyed.groupby(by, sort=False).ngroup().to_numpy()[combination]
+    shared = np.zeros(len(frame), dtype=bool)
+    shared[np.flatnonzero(picked)] = pd.Series(key[picked]).duplicated(keep=False).to_numpy()
+    return pd.Series(shared, index=frame.index)
 
 
 def _domain_records(rule: Rule, data: ValidationData, domain: str, needs: set[str], variable: str,
@@ -99,7 +125,7 @@ def _domain_records(rule: Rule, data: ValidationData, domain: str, needs: set[st
     if frame is None or not needs <= set(frame.columns):
         return empty_findings()
     values = frame[shown or variable]
-    messages = rule.format_messages(values, **{key: frame[column] for key, column in (fields or {}).items()})
+    messages = picked_messages(rule, values, **{key: frame[column] for key, column in (fields or {}).items()})
     return _row_findings(rule, domain, frame, fails(frame), variable, values, messages)
 
 

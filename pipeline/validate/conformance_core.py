@@ -18,10 +18,10 @@ from pipeline.standards.tables import load_standard_variables
 from pipeline.validate.catalogue import dataset_class, truncated_le
 from pipeline.validate.conformance_base import (
     TRIAL_DESIGN, ValidationData, _dataset_finding, _domain_records, _row_findings, cite, conformance_rule,
-    register_rules,
+    picked_messages, register_rules,
 )
 from pipeline.validate.findings import concat_findings, empty_findings
-from pipeline.validate.frames import display_text
+from pipeline.validate.frames import display_text, per_distinct
 from pipeline.validate.rules import Rule
 
 NUMBER = r"^-?(\d+(\.\d+)?)$|^-?\.\d+$"   # CORE's "continuous measurement" pattern (CG0181/CG0183)
@@ -43,9 +43,11 @@ def _class_of(data: ValidationData, name: str) -> str:
 
 
 def _text(values: pd.Series) -> pd.Series:
-    """Values as stripped text, null and blank as NA."""
-    text = values.astype("string").str.strip()
-    return text.mask(text == "")
+    """Values as stripped text, null and blank as NA (worked out once per distinct value)."""
+    def stripped(distinct: pd.Series) -> pd.Series:
+        text = distinct.astype("string").str.strip()
+        return text.mask(text == "")
+    return per_distinct(values, stripped)
 
 
 # --- DM -------------------------------------------------------------------------------------------
@@ -133,7 +135,7 @@ def check_stdy_not_after_endy(rule: Rule, data: ValidationData) -> Iterator[pd.D
         stdy, endy = f"{domain}STDY", f"{domain}ENDY"
         start, end = pd.to_numeric(frame[stdy], errors="coerce"), pd.to_numeric(frame[endy], errors="coerce")
         bad = (start > end).fillna(False)
-        messages = rule.format_messages(display_text(end), stdy=stdy, start=display_text(start), endy=endy)
+        messages = picked_messages(rule, display_text(end), stdy=stdy, start=display_text(start), endy=endy)
         yield _row_findings(rule, name, frame, bad, endy, display_text(end), messages)
 
 
@@ -208,10 +210,15 @@ def _ranges_on_text(rule: Rule, data: ValidationData, range_var: str) -> pd.Data
     lb = data.first("LB")
     if lb is None or not {"LBORRES", range_var} <= set(lb.columns):
         return empty_findings()
-    result = _text(lb["LBORRES"])
-    continuous = result.str.match(NUMBER).fillna(False).astype(bool)
-    bad = result.notna() & ~continuous & _text(lb[range_var]).notna()
-    messages = ("LBORRES '" + result.fillna("") + f"' is not a continuous result but {range_var} is populated").astype(object)
+    def text_result(results: pd.Series) -> pd.Series:   # a result that is not a number
+        result = _text(results)
+        return result.notna() & ~result.str.match(NUMBER).fillna(False).astype(bool)
+
+    bad = per_distinct(lb["LBORRES"], text_result) & _text(lb[range_var]).notna()
+
+    def messages(picked: np.ndarray) -> pd.Series:
+        return ("LBORRES '" + _text(lb["LBORRES"][picked]).fillna("")
+                + f"' is not a continuous result but {range_var} is populated").astype(object)
     return _row_findings(rule, "LB", lb, bad.fillna(False), range_var, lb[range_var], messages)
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import os
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -27,6 +27,7 @@ from pipeline.common.study import study_value
 from pipeline.validate.conformance_base import ValidationData
 from pipeline.validate.data_docs import make_data_docs_offline
 from pipeline.validate.findings import SEVERITY_RANK, concat_findings, empty_findings, make_findings
+from pipeline.validate.frames import column_dates
 from pipeline.validate.rules import Rule
 from pipeline.validate.schemas import display_text
 
@@ -175,15 +176,19 @@ def filter_records(frame: pd.DataFrame, where: Expression | None) -> pd.Series:
     return evaluate_mask(frame, where)
 
 
-def _records_view(frame: pd.DataFrame, mask: pd.Series) -> pd.DataFrame:
-    view = frame.loc[mask.to_numpy()].copy()
+def _records_view(frame: pd.DataFrame, mask: pd.Series, columns: Collection[str] | None = None) -> pd.DataFrame:
+    """The records of ``mask`` (only ``columns`` of them, when given) with their record numbers."""
+    kept = frame.columns if columns is None else [c for c in frame.columns if c in columns]
+    view = frame.loc[mask.to_numpy(), kept].copy()
     view[RECORD] = np.flatnonzero(mask.to_numpy()) + 1
     return view
 
 
-def view_records(data: ValidationData, spec: ExpectationSpec) -> pd.DataFrame | None:
+def view_records(data: ValidationData, spec: ExpectationSpec, columns: Collection[str] | None = None
+                 ) -> pd.DataFrame | None:
     """The dataset's records (after the filter) with their 1-based record numbers; options ``numeric``
     (columns read as numbers) and ``columns`` (ISO 8601 columns also given as dates, ``<column>_DATE``).
+    ``columns``: the only columns of the dataset to copy into the view (:func:`view_columns`).
 
     >>> spec = ExpectationSpec(Rule("X", "t", "d", "m", "error", "great_expectations"), "DM", "", {},
     ...                        filter={"ARMCD": ["A"]})
@@ -199,17 +204,21 @@ def view_records(data: ValidationData, spec: ExpectationSpec) -> pd.DataFrame | 
     frame = data.sdtm.get(spec.dataset, data.adam.get(spec.dataset))
     if frame is None:
         return None
-    view = _records_view(frame, filter_records(frame, spec.where))
-    for column in spec.view_options.get("numeric", []):
+    mask = filter_records(frame, spec.where)
+    view = _records_view(frame, mask, columns)
+    numeric = spec.view_options.get("numeric", [])
+    for column in numeric:
         if column in view.columns:
             view[column] = pd.to_numeric(view[column], errors="coerce")
     for column in spec.view_options.get("columns", []):
-        if column in view.columns:
-            view[f"{column}_DATE"] = to_date(view[column])
+        if column in view.columns:   # the source column's dates, parsed once per run (the conformance rules read them)
+            view[f"{column}_DATE"] = to_date(view[column]) if column in numeric \
+                else column_dates(frame[column]).to_numpy()[mask.to_numpy(dtype=bool)]
     return view
 
 
-def view_completeness_by_visit(data: ValidationData, spec: ExpectationSpec) -> pd.DataFrame | None:
+def view_completeness_by_visit(data: ValidationData, spec: ExpectationSpec, columns: Collection[str] | None = None
+                               ) -> pd.DataFrame | None:
     """One row per test and visit: the share of subjects with that visit in SV who have a result.
 
     Options: ``test_var`` (e.g. LBTESTCD), ``tests`` (list), ``result_var`` (e.g. LBSTRESN),
@@ -293,7 +302,8 @@ def study_wide_columns(spec: ExpectationSpec) -> dict[str, list[str]] | None:
     return columns(spec) if columns is not None else None
 
 
-def view_visit_order(data: ValidationData, spec: ExpectationSpec) -> pd.DataFrame | None:
+def view_visit_order(data: ValidationData, spec: ExpectationSpec, columns: Collection[str] | None = None
+                     ) -> pd.DataFrame | None:
     """Records with ``VISIT_ORDER_OK``: within a subject, a later VISITNUM never has an earlier date.
 
     >>> spec = ExpectationSpec(Rule("X", "t", "d", "m", "error", "great_expectations"), "SV", "", {},
@@ -307,7 +317,7 @@ def view_visit_order(data: ValidationData, spec: ExpectationSpec) -> pd.DataFram
     date_var = spec.view_options.get("date", f"{spec.dataset}STDTC")
     if frame is None or not {"USUBJID", "VISITNUM", date_var} <= set(frame.columns):
         return None
-    view = _records_view(frame, filter_records(frame, spec.where))
+    view = _records_view(frame, filter_records(frame, spec.where), columns)
     view["DATE_"] = to_date(view[date_var])
     view["VISITNUM_"] = pd.to_numeric(view["VISITNUM"], errors="coerce")
     ordered = view.dropna(subset=["DATE_", "VISITNUM_"]).sort_values(["USUBJID", "VISITNUM_"], kind="mergesort")
@@ -318,7 +328,8 @@ def view_visit_order(data: ValidationData, spec: ExpectationSpec) -> pd.DataFram
     return view
 
 
-def view_ratio_to_median(data: ValidationData, spec: ExpectationSpec) -> pd.DataFrame | None:
+def view_ratio_to_median(data: ValidationData, spec: ExpectationSpec, columns: Collection[str] | None = None
+                         ) -> pd.DataFrame | None:
     """Records with ``RATIO`` = value / the median value of its group (unit slips stand out).
 
     Options: ``value`` (numeric column, e.g. LBSTRESN) and ``by`` (the group: [USUBJID, LBTESTCD,
@@ -331,7 +342,7 @@ def view_ratio_to_median(data: ValidationData, spec: ExpectationSpec) -> pd.Data
     >>> view_ratio_to_median(ValidationData({"LB": lb}, {}), spec)["RATIO"].round(3).tolist()
     [1.026, 1.077, 0.974, 0.105]
     """
-    view = view_records(data, spec)
+    view = view_records(data, spec, columns)
     opts = spec.view_options
     value, by = opts.get("value"), list(opts.get("by") or ["USUBJID"])
     if view is None or value not in view.columns or not set(by) <= set(view.columns):
@@ -346,7 +357,28 @@ def view_ratio_to_median(data: ValidationData, spec: ExpectationSpec) -> pd.Data
     return view
 
 
-VIEWS: dict[str, Callable[[ValidationData, ExpectationSpec], pd.DataFrame | None]] = {
+def view_columns(members: list[ExpectationSpec]) -> set[str]:
+    """The dataset columns a view of these expectations reads: the checked columns (and the ISO 8601 text of a
+    ``<column>_DATE``), USUBJID and VISITNUM, the columns its options name and the visit-order date.
+
+    >>> spec = ExpectationSpec(Rule("X", "t", "d", "m", "error", "great_expectations"), "LB", "",
+    ...                        {"column": "RATIO"}, view_options={"value": "LBSTRESN", "by": ["LBTESTCD"]})
+    >>> sorted(view_columns([spec]))
+    ['LBSTDTC', 'LBSTRESN', 'LBTESTCD', 'RATIO', 'USUBJID', 'VISITNUM']
+    """
+    columns = {"USUBJID", "VISITNUM"}
+    for member in members:
+        checked = str(member.kwargs.get("column", ""))
+        columns |= {checked, checked.removesuffix("_DATE"), f"{member.dataset}STDTC"}
+        options = member.view_options
+        columns |= {str(options[key]) for key in ("value", "date", "test_var", "result_var") if options.get(key)}
+        for key in ("by", "numeric", "columns"):
+            columns.update(str(c) for c in options.get(key) or [])
+    return columns
+
+
+# A view reads only the dataset columns view_columns names (a copy of a whole dataset per view is slow and large).
+VIEWS: dict[str, Callable[..., pd.DataFrame | None]] = {
     "records": view_records,
     "dates": view_records,
     "completeness_by_visit": view_completeness_by_visit,
@@ -408,7 +440,7 @@ def build_views(data: ValidationData, specs: list[ExpectationSpec]) -> list[Prep
         if absent:  # filter_records then keeps no record: say so instead of passing silently
             log.warning("expectations.yaml line %d: %s filters on %s, not a column of %s: no record is checked",
                         first.line, ", ".join(m.rule.id for m in members), ", ".join(absent), first.dataset)
-        frame = VIEWS[first.view or "records"](data, first)
+        frame = VIEWS[first.view or "records"](data, first, view_columns(members))
         if frame is None or frame.empty:
             continue
         name = f"{number:03d}_{first.dataset}_{first.view or 'records'}".lower()

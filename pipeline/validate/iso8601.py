@@ -14,6 +14,7 @@ from collections.abc import Callable
 import pandas as pd
 
 from pipeline.common.dates import days_in_month, iso_date_parts
+from pipeline.validate.frames import per_distinct
 
 _TEXT = pd.StringDtype("pyarrow")
 _DATETIME = (
@@ -43,6 +44,10 @@ def compute_iso8601_datetime_valid(values: pd.Series) -> pd.Series:
 
 def _by_unique_value(values: pd.Series, check_unique: Callable[[pd.Series], pd.Series]) -> pd.Series:
     """Run a check once per distinct non-blank value and broadcast it back (dates repeat a lot)."""
+    return per_distinct(values, lambda distinct: _valid_or_blank(distinct, check_unique))
+
+
+def _valid_or_blank(values: pd.Series, check_unique: Callable[[pd.Series], pd.Series]) -> pd.Series:
     text = values.astype(_TEXT).str.strip()
     present = (text.notna() & (text != "")).fillna(False).astype(bool)
     valid = pd.Series(True, index=values.index)

@@ -14,7 +14,9 @@ import pandera.pandas as pa
 from pandera.errors import SchemaErrors
 
 from pipeline.validate.findings import concat_findings, make_findings
-from pipeline.validate.frames import TEXT_DTYPE, as_text, display_text, prepare_dataset  # noqa: F401 (re-exported)
+from pipeline.validate.frames import (  # noqa: F401 (re-exported)
+    TEXT_DTYPE, as_text, display_text, is_in, per_distinct, prepare_dataset,
+)
 from pipeline.validate.iso8601 import compute_iso8601_datetime_valid, compute_iso8601_duration_valid
 from pipeline.standards.study import MAX_CHAR_LENGTH, DatasetSpec
 from pipeline.standards.terminology import Codelist
@@ -63,7 +65,7 @@ def _fits_length(values: pd.Series, limit: int) -> pd.Series:
     """True where a text value has at most ``limit`` characters (non-text columns: see CG0012)."""
     if not _is_character(values):
         return pd.Series(True, index=values.index)
-    return (as_text(values).str.len() <= limit).fillna(True).astype(bool)
+    return per_distinct(values, lambda distinct: (as_text(distinct).str.len() <= limit).fillna(True).astype(bool))
 
 
 def _allowed_terms(row: Any, codelists: dict[str, Codelist]) -> tuple[frozenset[str], bool, str] | None:
@@ -117,25 +119,25 @@ def _register(info: dict[str, CheckInfo], rule_id: str, variable: str | None, **
 def _variable_checks(row: Any, codelists: dict[str, Codelist], info: dict[str, CheckInfo]) -> list[pa.Check]:
     var = row.variable
     checks: list[pa.Check] = []
-    if row.type == "Char":
+    if row.type == "Char":   # every check passes null itself (ignore_na would copy the column once per check)
         name = _register(info, "CG0012", var, type="Char")
-        checks.append(pa.Check(_is_character, name=name, element_wise=False))
+        checks.append(pa.Check(_is_character, name=name, element_wise=False, ignore_na=False))
         limit = int(min(row.length if pd.notna(row.length) else MAX_CHAR_LENGTH, MAX_CHAR_LENGTH))
         name = _register(info, "ISL-0001", var, length=limit)
-        checks.append(pa.Check(lambda s, limit=limit: _fits_length(s, limit), name=name, ignore_na=True))
+        checks.append(pa.Check(lambda s, limit=limit: _fits_length(s, limit), name=name, ignore_na=False))
         allowed = _allowed_terms(row, codelists)
         if allowed is not None:
             terms, extensible, label = allowed
             rule_id = "ISL-0003" if extensible else "ISL-0002"
             name = _register(info, rule_id, var, codelist=label)
-            checks.append(pa.Check(lambda s, terms=terms: as_text(s).isin(terms).fillna(True).astype(bool),
-                                   name=name, ignore_na=True))
+            checks.append(pa.Check(lambda s, terms=terms: (is_in(as_text(s), terms) | s.isna()).astype(bool),
+                                   name=name, ignore_na=False))
         if row.format in FORMAT_CHECKS:
             rule_id, valid = FORMAT_CHECKS[row.format]
-            checks.append(pa.Check(valid, name=_register(info, rule_id, var), ignore_na=True))
+            checks.append(pa.Check(valid, name=_register(info, rule_id, var), ignore_na=False))
     elif row.type == "Num":
         name = _register(info, "CG0012", var, type="Num")
-        checks.append(pa.Check(_is_numeric, name=name, element_wise=False))
+        checks.append(pa.Check(_is_numeric, name=name, element_wise=False, ignore_na=False))
     return checks
 
 
