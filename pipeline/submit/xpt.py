@@ -120,10 +120,11 @@ def prepare_xpt_dataset(dataset: pd.DataFrame, variable_meta: pd.DataFrame) -> t
 
 
 def write_xpt(path: str | Path, dataset: pd.DataFrame, meta: DatasetMeta, variable_meta: pd.DataFrame,
-              stamp: str) -> Path:
+              stamp: str, prepared: tuple[pd.DataFrame, dict[str, str]] | None = None) -> Path:
     """Write ``dataset`` as XPT v5 to ``path`` with labels, formats and the fixed header ``stamp``.
 
-    The file name must be the lower-case dataset name; labels longer than 40 are cut.
+    The file name must be the lower-case dataset name; labels longer than 40 are cut. ``prepared``: what
+    :func:`prepare_xpt_dataset` gives for ``dataset`` and ``variable_meta``, when the caller already has it.
 
     >>> import tempfile, pathlib, pyreadstat
     >>> folder = pathlib.Path(tempfile.mkdtemp())
@@ -136,7 +137,7 @@ def write_xpt(path: str | Path, dataset: pd.DataFrame, meta: DatasetMeta, variab
     path = Path(path)
     if path.name != meta.file_name:
         raise InputError(f"{path}: XPT file name must be the lower-case dataset name '{meta.file_name}'")
-    frame, formats = prepare_xpt_dataset(dataset, variable_meta)
+    frame, formats = prepared or prepare_xpt_dataset(dataset, variable_meta)
     labels = dict(zip(variable_meta["variable"], variable_meta["label"]))
     column_labels = [str(labels.get(v) or v)[:MAX_LABEL] for v in frame.columns]
     bad = [v for v in frame.columns if len(v) > MAX_NAME or not _NAME.match(v)]
@@ -149,9 +150,10 @@ def write_xpt(path: str | Path, dataset: pd.DataFrame, meta: DatasetMeta, variab
     return write_bytes_atomic(path, memoryview(data))
 
 
-def check_xpt_read_back(path: str | Path, dataset: pd.DataFrame, meta: DatasetMeta,
-                        variable_meta: pd.DataFrame) -> list[str]:
-    """Re-read ``path`` and compare names, labels, types, lengths and values with what was meant.
+def check_xpt_read_back(path: str | Path, dataset: pd.DataFrame, meta: DatasetMeta, variable_meta: pd.DataFrame,
+                        prepared: tuple[pd.DataFrame, dict[str, str]] | None = None) -> list[str]:
+    """Re-read ``path`` and compare names, labels, types, lengths and values with what was meant
+    (``prepared`` as for :func:`write_xpt`).
 
     The file is decoded from its own headers; numbers are compared with a relative tolerance of 1e-12
     (IBM/370 floats keep 14 hex digits), text without trailing blanks. Empty when the file is faithful.
@@ -164,7 +166,7 @@ def check_xpt_read_back(path: str | Path, dataset: pd.DataFrame, meta: DatasetMe
     >>> check_xpt_read_back(write_xpt(folder / "vs.xpt", frame, meta, vm, "01JAN00:00:00:00"), frame, meta, vm)
     []
     """
-    expected, _ = prepare_xpt_dataset(dataset, variable_meta)
+    expected, _ = prepared or prepare_xpt_dataset(dataset, variable_meta)
     data = Path(path).read_bytes()
     where = Path(path).name
     problems: list[str] = []
