@@ -9,17 +9,18 @@ from __future__ import annotations
 
 import datetime as dt
 import os
-from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from pipeline.common.errors import ConfigError, InputError, PipelineError
-from pipeline.common.io import (_atomic_path, sha256_file, write_bytes_atomic, write_csv_atomic, write_json_atomic,
-                                write_text_atomic)
+from pipeline.common.io import sha256_file, write_bytes_atomic, write_csv_atomic, write_json_atomic, write_text_atomic
 from pipeline.common.logs import get_logger
 from pipeline.common.study import StudyContext
 from pipeline.common.vector import forget_columns
@@ -34,6 +35,7 @@ from pipeline.submit.define import (DEFINE_VERSION, IG_VERSIONS, STYLESHEET_FILE
                                     build_value_level_meta, check_define_references, render_define_html,
                                     select_codelist_rows, validate_define_xml)
 from pipeline.submit.methods import build_adam_methods, combine_methods
+from pipeline.submit.streams import write_chunks_atomic
 from pipeline.common.dates import iso_date
 from pipeline.standards.tables import load_standard_origins, submission_datasets
 from pipeline.standards.terminology import CT_COLUMNS, load_terminology
@@ -122,7 +124,34 @@ def read_dataset(path: Path) -> tuple[str, pd.DataFrame, dict[str, str], str | N
     labels = {f.name.upper(): f.metadata[b"label"].decode("utf-8", "replace") for f in table.schema
               if (f.metadata or {}).get(b"label")}
     stored_label = (table.schema.metadata or {}).get(b"label", b"").decode("utf-8", "replace") or None
-    return path.stem.upper(), table.to_pandas(), labels, stored_label
+    return path.stem.upper(), table_to_frame(table), labels, stored_label
+
+
+def table_to_frame(table: pa.Table) -> pd.DataFrame:
+    """``table.to_pandas()``, but the text columns stored as pandas ``string`` share one Python string per distinct
+    value (pyarrow makes one per row for them): Arrow dictionary-encodes each such column, and only its distinct
+    values become Python objects. The frame is equal, column types and index included.
+
+    >>> text = pd.Series(["x", None, "x"], dtype="string")
+    >>> table = pa.Table.from_pandas(pd.DataFrame({"A": text, "B": [1.0, 2.0, 3.0]}))
+    >>> frame = table_to_frame(table)
+    >>> frame.equals(table.to_pandas()), str(frame["A"].dtype), frame["A"].iloc[0] is frame["A"].iloc[2]
+    (True, 'string', True)
+    """
+    metadata = table.schema.pandas_metadata or {}
+    index_columns = {c for c in metadata.get("index_columns", []) if isinstance(c, str)}
+    text = {c["name"] for c in metadata.get("columns", []) if c.get("numpy_type") == "string"
+            and c.get("pandas_type") == "unicode"} - index_columns
+    text = [name for name in table.column_names if name in text and pa.types.is_string(table.schema.field(name).type)]
+    if not text or pd.StringDtype().storage != "python":
+        return table.to_pandas()
+    frame = table.drop_columns(text).to_pandas()
+    for name in text:
+        encoded = pc.dictionary_encode(table.column(name).combine_chunks())
+        distinct = np.array(encoded.dictionary.to_pylist() + [pd.NA], dtype=object)
+        codes = encoded.indices.fill_null(len(distinct) - 1).to_numpy(zero_copy_only=False)
+        frame[name] = pd.arrays.StringArray(distinct[codes])
+    return frame[[name for name in table.column_names if name not in index_columns]]
 
 
 def _checks_frame(rows: list[pd.DataFrame]) -> pd.DataFrame:
@@ -201,21 +230,6 @@ def prepare_dataset(path: Path, sources: MetadataSources) -> tuple[DatasetMeta, 
     variables["label"] = variables["label"].str.slice(0, MAX_LABEL)
     meta = replace(meta, label=meta.label[:MAX_LABEL])
     return meta, frame, variables, checks, original_frame
-
-
-def write_chunks_atomic(path: Path, chunks: Iterable) -> Path:
-    """Write the bytes-like ``chunks`` one after another to ``path``, through a temporary file and a rename
-    (as :func:`pipeline.common.io.write_bytes_atomic`), so the whole file is never held in memory.
-
-    >>> import tempfile
-    >>> write_chunks_atomic(Path(tempfile.mkdtemp()) / "x.json", [b"[", memoryview(b"1]")]).read_bytes()
-    b'[1]'
-    """
-    path = Path(path)
-    with _atomic_path(path) as tmp, open(tmp, "wb") as handle:
-        for chunk in chunks:
-            handle.write(chunk)
-    return path
 
 
 def json_variable_meta(variables: pd.DataFrame, original: pd.DataFrame) -> pd.DataFrame:
