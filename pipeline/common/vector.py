@@ -62,6 +62,17 @@ def factorize(values) -> tuple[np.ndarray, np.ndarray]:
     return codes, uniques
 
 
+def is_all_missing(values: pd.Series) -> bool:
+    """``values.isna().all()``; a text column answers from its kept factorisation (missing values have no code).
+
+    >>> is_all_missing(pd.Series([None, float("nan")], dtype=object)), is_all_missing(pd.Series(["", None]))
+    (True, False)
+    """
+    if _memory_key(values) is None:
+        return bool(values.isna().all())
+    return not len(factorize(values)[1])
+
+
 def byte_lengths(values: pd.Series) -> np.ndarray:
     """UTF-8 byte length of each text value, 0 for missing or non-text values.
 

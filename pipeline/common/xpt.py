@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import re
 import struct
+from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import BinaryIO
 
 import numpy as np
 import pandas as pd
@@ -145,10 +147,49 @@ def build_xpt_bytes(frame: pd.DataFrame, name: str, file_label: str, labels: lis
     >>> len(data), data[-80:-72].tobytes().hex()
     (960, '4110000000000000')
     """
+    head, columns, row_width = _xpt_layout(frame, name, file_label, labels, formats, stamp, flavour)
+    data_bytes = len(frame) * row_width
+    out = np.empty(len(head) + data_bytes + (-data_bytes % RECORD), dtype=np.uint8)
+    out[:len(head)] = np.frombuffer(head, dtype=np.uint8)
+    out[len(head) + data_bytes:] = ord(" ")
+    _fill_records(out[len(head):len(head) + data_bytes].reshape(len(frame), row_width), columns, 0)
+    return out
+
+
+def build_xpt_chunks(frame: pd.DataFrame, name: str, file_label: str, labels: list[str], formats: dict[str, str],
+                     stamp: str, flavour: XptFlavour = SUBMISSION, chunk_rows: int = 1 << 16) -> Iterator:
+    """The bytes of :func:`build_xpt_bytes` as consecutive buffers (headers, then ``chunk_rows`` records at a
+    time, then the padding), so a large file is written without holding it whole. Values are encoded (and
+    their errors raised) before the first buffer is returned.
+
+    >>> frame = pd.DataFrame({"A": [1.0, 2.0, 3.0]})
+    >>> chunks = list(build_xpt_chunks(frame, "X", "", ["A"], {}, "01JAN00:00:00:00", chunk_rows=2))
+    >>> [memoryview(chunk).nbytes for chunk in chunks][1:]
+    [16, 8, 56]
+    >>> b"".join(map(bytes, chunks)) == build_xpt_bytes(frame, "X", "", ["A"], {}, "01JAN00:00:00:00").tobytes()
+    True
+    """
+    head, columns, row_width = _xpt_layout(frame, name, file_label, labels, formats, stamp, flavour)
+    count = len(frame)
+
+    def chunks() -> Iterator:
+        yield head
+        for first in range(0, count, chunk_rows):
+            records = np.empty((min(chunk_rows, count - first), row_width), dtype=np.uint8)
+            _fill_records(records, columns, first)
+            yield records
+        yield b" " * (-count * row_width % RECORD)
+    return chunks()
+
+
+def _xpt_layout(frame: pd.DataFrame, name: str, file_label: str, labels: list[str], formats: dict[str, str],
+                stamp: str, flavour: XptFlavour) -> tuple[bytes, list[tuple], int]:
+    """(header bytes, columns, record width) of an XPORT v5 file; each column is (start, width, table, codes):
+    a record's bytes of the column are ``table[codes[row]]`` (numbers: ``table[row]``, codes None)."""
     if not _XPT_STAMP.fullmatch(stamp):
         raise ValueError(f"build_xpt_bytes: stamp {stamp!r} is not ddMMMyy:hh:mm:ss")
     count = len(frame)
-    columns = []   # (start, width, table, codes): a row's bytes are table[codes] (numbers: codes None)
+    columns = []
     namestrs = []
     position = 0
     for index, (variable, label) in enumerate(zip(frame.columns, labels)):
@@ -178,13 +219,30 @@ def build_xpt_bytes(frame: pd.DataFrame, name: str, file_label: str, labels: lis
         b"".join(namestrs) + b" " * (-_NAMESTR.size * len(namestrs) % RECORD),
         _header("OBS"),
     ])
-    data_bytes = count * position
-    out = np.full(len(head) + data_bytes + (-data_bytes % RECORD), ord(" "), dtype=np.uint8)
-    out[:len(head)] = np.frombuffer(head, dtype=np.uint8)
-    records = out[len(head):len(head) + data_bytes].reshape(count, position)
+    return head, columns, position
+
+
+def _fill_records(records: np.ndarray, columns: list[tuple], first_row: int) -> None:
+    """Fill ``records`` (rows from ``first_row`` on, one record each) column by column; the columns cover
+    every byte of a record, so ``records`` needs no initial value."""
+    rows = slice(first_row, first_row + len(records))
     for start, width, table, codes in columns:
-        records[:, start:start + width] = table if codes is None else table[codes]
-    return out
+        records[:, start:start + width] = table[rows] if codes is None else table[codes[rows]]
+
+
+def read_xpt_head(handle: BinaryIO) -> bytes:
+    """The header records of an open XPORT v5 file (up to its first observation), for :func:`read_xpt_layout`;
+    the file is left at its first observation.
+
+    >>> import io
+    >>> data = build_xpt_bytes(pd.DataFrame({"A": [1.0]}), "X", "", ["A"], {}, "01JAN00:00:00:00").tobytes()
+    >>> len(read_xpt_head(io.BytesIO(data)))
+    880
+    """
+    head = handle.read(RECORD * 8)
+    count = int(head[RECORD * 7 + 54:RECORD * 7 + 58])
+    descriptors = RECORD * 8 + count * _NAMESTR.size
+    return head + handle.read(descriptors + (-descriptors % RECORD) + RECORD - len(head))
 
 
 def read_xpt_layout(data: bytes) -> tuple[str, str, list[dict], int]:

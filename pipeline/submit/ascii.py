@@ -154,11 +154,11 @@ def derive_vars_ascii(dataset: pd.DataFrame, dataset_name: str = "",
             continue
         codes, uniques = factorize(column)   # each distinct value converted once; a rule says it changed
         spellings = [convert_ascii_text(v, conversion) if isinstance(v, str) else (v, "") for v in uniques]
+        if all(rule == "" for _, rule in spellings):
+            continue   # nothing to convert: no row-sized arrays needed
         texts = np.array([text for text, _ in spellings] + [None], dtype=object)[codes]
         rules = np.array([rule for _, rule in spellings] + [""], dtype=object)[codes]
         positions = (rules != "").nonzero()[0]
-        if not len(positions):
-            continue
         result[variable] = column.mask((rules != "") & pd.notna(texts), texts)
         reports.append(pd.DataFrame({"dataset": dataset_name, "variable": variable, "row": positions + 1,
                                      "original": column.iloc[positions].to_numpy(), "replacement": texts[positions],

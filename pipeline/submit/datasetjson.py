@@ -7,6 +7,7 @@ deliveries shows changed records, and the same inputs give the same bytes.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable, Iterator
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -14,7 +15,6 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from pipeline.common.errors import InputError
 from pipeline.common.vector import as_text, factorize
@@ -22,6 +22,7 @@ from pipeline.submit.metadata import DatasetMeta, installed_version
 
 DATASET_JSON_VERSION = "1.1.0"
 SCHEMA_ROW_SAMPLE = 200
+ROWS_PER_CHUNK = 1 << 16   # rows rendered at a time: the pieces' positions take 4 bytes per value
 SCHEMA_FILE = Path(__file__).resolve().parent / "dataset-json-1.1.schema.json"
 _MEMBER_ORDER = ["datasetJSONCreationDateTime", "datasetJSONVersion", "fileOID", "dbLastModifiedDateTime",
                  "originator", "sourceSystem", "studyOID", "metaDataVersionOID", "metaDataRef",
@@ -74,58 +75,97 @@ def compute_dataset_json_rows(dataset: pd.DataFrame, variable_meta: pd.DataFrame
     return json.loads(b"[" + render_dataset_json_rows(dataset, variable_meta) + b"]")
 
 
-def _encode_distinct(values, to_json) -> pa.Array:
-    """JSON text of every value, computed once per distinct value and gathered in Arrow (C++)."""
+def _json_distinct(values, to_json) -> tuple[np.ndarray, list[str]]:
+    """(codes, JSON texts): ``texts[codes]`` is the JSON text of each value, computed once per distinct
+    value; missing values point at the trailing ``null``."""
     codes, uniques = factorize(values)
-    table = pa.array([to_json(u) for u in uniques] + ["null"], type=pa.large_string())
-    codes = np.where(codes < 0, len(uniques), codes)
-    return table.take(pa.array(codes))
+    texts = [to_json(u) for u in uniques] + ["null"]
+    return np.where(codes < 0, len(uniques), codes), texts
+
+
+def compute_dataset_json_texts(column: pd.Series, kind: str) -> tuple[np.ndarray, list[str]]:
+    """(codes, texts) of one column, ``texts[codes]`` its JSON text (``null`` for missing), without a Python
+    object per row: ISO text for dates, integers without a point, floats as ``repr``.
+
+    >>> codes, texts = compute_dataset_json_texts(pd.Series([1.5, None, 1.5]), "float")
+    >>> codes.tolist(), texts
+    ([0, 1, 0], ['1.5', 'null'])
+    """
+    if kind in ("date", "datetime"):
+        stamps = pd.to_datetime(column, errors="coerce")
+        pattern = "%Y-%m-%d" if kind == "date" else "%Y-%m-%dT%H:%M:%S"
+        return _json_distinct(stamps.to_numpy(), lambda t: json.dumps(pd.Timestamp(t).strftime(pattern)))
+    if kind == "time":
+        return _json_distinct(column.astype(object).to_numpy(),
+                              lambda t: json.dumps(t.strftime("%H:%M:%S")) if hasattr(t, "strftime") else "null")
+    if kind == "integer":
+        numbers = pd.to_numeric(column, errors="coerce").astype("Int64")
+        return _json_distinct(numbers.array, lambda v: str(int(v)))
+    if kind == "float":
+        numbers = pd.to_numeric(column, errors="coerce").astype("float64").to_numpy()
+        numbers = np.where(np.isfinite(numbers), numbers, np.nan)
+        return _json_distinct(numbers, lambda v: float.__repr__(float(v)))
+    return _json_distinct(as_text(column), lambda v: "null" if v == "" or v is None
+                          else json.dumps(v, ensure_ascii=False, allow_nan=False))
 
 
 def encode_dataset_json_column(column: pd.Series, kind: str) -> pa.Array:
-    """The JSON text of each value of one column (``null`` for missing), without a Python object per row:
-    ISO text for dates, integers without a point, floats as ``repr``.
+    """The JSON text of each value of one column (``null`` for missing), gathered in Arrow.
 
     >>> encode_dataset_json_column(pd.Series([1.5, None, 2.0]), "float").to_pylist()
     ['1.5', 'null', '2.0']
     >>> encode_dataset_json_column(pd.Series(["a\\"b", "", None]), "char").to_pylist()
     ['"a\\\\"b"', 'null', 'null']
     """
-    if kind in ("date", "datetime"):
-        stamps = pd.to_datetime(column, errors="coerce")
-        pattern = "%Y-%m-%d" if kind == "date" else "%Y-%m-%dT%H:%M:%S"
-        return _encode_distinct(stamps.to_numpy(), lambda t: json.dumps(pd.Timestamp(t).strftime(pattern)))
-    if kind == "time":
-        return _encode_distinct(column.astype(object).to_numpy(),
-                                lambda t: json.dumps(t.strftime("%H:%M:%S")) if hasattr(t, "strftime") else "null")
-    if kind == "integer":
-        numbers = pd.to_numeric(column, errors="coerce").astype("Int64")
-        return _encode_distinct(numbers.array, lambda v: str(int(v)))
-    if kind == "float":
-        numbers = pd.to_numeric(column, errors="coerce").astype("float64").to_numpy()
-        numbers = np.where(np.isfinite(numbers), numbers, np.nan)
-        return _encode_distinct(numbers, lambda v: float.__repr__(float(v)))
-    return _encode_distinct(as_text(column), lambda v: "null" if v == "" or v is None
-                             else json.dumps(v, ensure_ascii=False, allow_nan=False))
+    codes, texts = compute_dataset_json_texts(column, kind)
+    return pa.array(texts, type=pa.large_string()).take(pa.array(codes))
+
+
+def iter_dataset_json_rows(dataset: pd.DataFrame, variable_meta: pd.DataFrame,
+                           chunk_rows: int = ROWS_PER_CHUNK) -> Iterator[pa.Buffer]:
+    """The lines of the ``rows`` member (``    [v1, v2],`` ... without the last comma) as UTF-8 buffers of
+    at most ``chunk_rows`` rows each.
+
+    Every distinct value's text carries what follows it in the line (``, `` or ``],\\n``; the first column
+    also ``    [`` before it), so the rows are one Arrow ``take`` of these pieces in row-major order.
+
+    >>> vm = pd.DataFrame({"variable": ["USUBJID", "AESEQ"], "kind": ["char", "integer"]})
+    >>> frame = pd.DataFrame({"USUBJID": ["01", "02"], "AESEQ": [1.0, None]})
+    >>> [buffer.to_pybytes() for buffer in iter_dataset_json_rows(frame, vm, chunk_rows=1)]
+    [b'    ["01", 1],\\n', b'    ["02", null]']
+    """
+    count, width = dataset.shape
+    if not count:
+        return
+    kinds = dict(zip(variable_meta["variable"], variable_meta["kind"]))
+    pieces: list[str] = []
+    columns = []   # (codes, position of the column's first piece)
+    for index, variable in enumerate(dataset.columns):
+        codes, texts = compute_dataset_json_texts(dataset[variable], kinds.get(variable, "char"))
+        before, after = ("    [" if index == 0 else ""), ("],\n" if index == width - 1 else ", ")
+        columns.append((codes, len(pieces)))
+        pieces += [before + text + after for text in texts]
+    table = pa.array(pieces, type=pa.large_string())
+    index_type = np.int32 if len(pieces) < 2 ** 31 else np.int64
+    for start in range(0, count, chunk_rows):
+        stop = min(start + chunk_rows, count)
+        positions = np.empty((stop - start, width), dtype=index_type)
+        for column, (codes, first) in enumerate(columns):
+            np.add(codes[start:stop], first, out=positions[:, column], casting="unsafe")
+        lines = table.take(pa.array(positions.ravel()))
+        offsets = np.frombuffer(lines.buffers()[1], dtype=np.int64, count=len(lines) + 1, offset=lines.offset * 8)
+        end = int(offsets[-1]) - (2 if stop == count else 0)   # the last row has no ",\n"
+        yield lines.buffers()[2].slice(int(offsets[0]), end - int(offsets[0]))
 
 
 def render_dataset_json_rows(dataset: pd.DataFrame, variable_meta: pd.DataFrame) -> bytes:
-    """The lines of the ``rows`` member (``    [v1, v2],`` ... without the last comma) as UTF-8 bytes;
-    rows are joined in Arrow.
+    """The lines of the ``rows`` member (``    [v1, v2],`` ... without the last comma) as UTF-8 bytes.
 
     >>> vm = pd.DataFrame({"variable": ["USUBJID", "AESEQ"], "kind": ["char", "integer"]})
     >>> render_dataset_json_rows(pd.DataFrame({"USUBJID": ["01", "02"], "AESEQ": [1.0, None]}), vm)
     b'    ["01", 1],\\n    ["02", null]'
     """
-    if not len(dataset):
-        return b""
-    kinds = dict(zip(variable_meta["variable"], variable_meta["kind"]))
-    columns = [encode_dataset_json_column(dataset[v], kinds.get(v, "char")) for v in dataset.columns]
-    text = pa.large_string()
-    joined = pc.binary_join_element_wise(*columns, pa.scalar(", ", text))
-    lines = pc.binary_join_element_wise(pa.scalar("    [", text), joined, pa.scalar("],\n", text), pa.scalar("", text))
-    offsets = np.frombuffer(lines.buffers()[1], dtype=np.int64, count=len(lines) + 1, offset=lines.offset * 8)
-    return lines.buffers()[2].slice(int(offsets[0]), int(offsets[-1] - offsets[0]) - 2).to_pybytes()   # without the last ",\n"
+    return b"".join(buffer.to_pybytes() for buffer in iter_dataset_json_rows(dataset, variable_meta))
 
 
 def build_dataset_json(meta: DatasetMeta, dataset: pd.DataFrame, variable_meta: pd.DataFrame,
@@ -177,11 +217,29 @@ def render_dataset_json_bytes(obj: dict[str, Any], rows_text: bytes) -> bytes:
     }
     <BLANKLINE>
     """
+    return b"".join(bytes(part) for part in iter_dataset_json_bytes(obj, [rows_text] if rows_text else []))
+
+
+def iter_dataset_json_bytes(obj: dict[str, Any], rows_chunks: Iterable) -> Iterator:
+    """The parts of :func:`render_dataset_json_bytes`, with the ``rows`` member given as chunks of bytes
+    (from :func:`iter_dataset_json_rows`), so a file can be written without holding all its rows at once.
+
+    >>> b"".join(bytes(p) for p in iter_dataset_json_bytes({"name": "DM"}, []))
+    b'{\\n  "name": "DM",\\n  "rows": []\\n}\\n'
+    """
     order = [k for k in _MEMBER_ORDER if k in obj] + sorted(k for k in obj if k not in _MEMBER_ORDER and k != "rows")
     head = "{\n" + "".join(f"  {json.dumps(k)}: {json.dumps(obj[k], ensure_ascii=False, allow_nan=False)},\n"
                             for k in order)
-    rows = [b'  "rows": [\n', rows_text, b"\n  ]"] if rows_text else [b'  "rows": []']
-    return b"".join([head.encode("utf-8"), *rows, b"\n}\n"])
+    yield head.encode("utf-8")
+    rows_written = False
+    for chunk in rows_chunks:
+        if not len(chunk):
+            continue
+        if not rows_written:
+            yield b'  "rows": [\n'
+            rows_written = True
+        yield chunk
+    yield b"\n  ]\n}\n" if rows_written else b'  "rows": []\n}\n'
 
 
 @lru_cache(maxsize=1)

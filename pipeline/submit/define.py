@@ -12,10 +12,12 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 from lxml import etree
 
 from pipeline.common.text import value_text
+from pipeline.common.vector import factorize
 from pipeline.submit.datasetjson import item_group_oid, item_oid
 from pipeline.standards.tables import IG_VERSIONS
 from pipeline.standards.terminology import CT_COLUMNS
@@ -172,6 +174,33 @@ def build_codelists(variable_meta: pd.DataFrame, datasets: dict[str, pd.DataFram
                                and str(terms["publishing_set"].iloc[0]) else "SDTM"),
         }))
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=CODELIST_COLUMNS)
+
+
+def select_codelist_rows(dataset: pd.DataFrame, variable_meta: pd.DataFrame) -> pd.DataFrame:
+    """The rows and columns of ``dataset`` that :func:`build_codelists` reads: the first record of each distinct
+    value of every variable with a ``codelist_oid`` (and no dictionary), with its decode companion, in order.
+
+    :func:`build_codelists` keeps the first record of each value, so it finds the same pairs in this small frame
+    as in the whole dataset, which can then be released while the other datasets are packaged.
+
+    >>> frame = pd.DataFrame({"LBTESTCD": ["ALB", "ALB", "GLUC", None], "LBTEST": ["Albumin", "x", "Glucose", "y"],
+    ...                       "LBORRES": ["1", "2", "3", "4"]})
+    >>> vm = pd.DataFrame({"variable": ["LBTESTCD", "LBTEST", "LBORRES"], "codelist_oid": ["CL.LB.LBTESTCD", "", ""],
+    ...                    "dictionary": ["", "", ""]})
+    >>> select_codelist_rows(frame, vm).values.tolist()
+    [['ALB', 'Albumin'], ['GLUC', 'Glucose']]
+    """
+    dictionaries = variable_meta.get("dictionary", pd.Series("", index=variable_meta.index)).fillna("")
+    coded = [v for v, oid, dictionary in zip(variable_meta["variable"], variable_meta["codelist_oid"], dictionaries)
+             if oid != "" and dictionary == "" and v in dataset.columns]
+    companions = [_decode_companion(v) for v in coded]
+    columns = list(dict.fromkeys(coded + [c for c in companions if c and c in dataset.columns]))
+    first_rows = np.zeros(len(dataset), dtype=bool)
+    for variable in coded:
+        codes, _ = factorize(dataset[variable])
+        # codes number the values in order of appearance: a value's first record is where the running maximum grows
+        first_rows |= np.diff(np.maximum.accumulate(codes), prepend=-1) > 0
+    return dataset[columns].iloc[first_rows.nonzero()[0]]
 
 
 def drop_empty_codelist_refs(variable_meta: pd.DataFrame, codelists: pd.DataFrame) -> pd.DataFrame:

@@ -21,7 +21,7 @@ from pipeline.standards import tables
 from pipeline.standards.study import load_adam_variables, load_study_metadata  # noqa: F401 (re-exported for submit.stage)
 from pipeline.standards.tables import ADAM_CLASSES, load_standard_origins
 from pipeline.standards.terminology import CT_COLUMNS
-from pipeline.common.vector import as_text, byte_lengths, factorize
+from pipeline.common.vector import as_text, byte_lengths, factorize, is_all_missing
 from pipeline.submit.methods import PREDECESSOR_TEXT
 
 VARIABLE_COLUMNS = [
@@ -170,7 +170,7 @@ def resolve_variable_kind(variable: str, values: pd.Series, spec_type: str = "",
     kind = compute_variable_kind(values)
     spec_kind = SPEC_TYPE_KINDS.get(str(spec_type or "").strip().lower(), "")
     temporal_data = pd.api.types.is_datetime64_any_dtype(values) or kind in TEMPORAL_KINDS
-    if values.isna().all():
+    if is_all_missing(values):
         if spec_kind:
             return spec_kind
         if temporal_data:

@@ -13,7 +13,10 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from pipeline.common.errors import ConfigError, InputError, PipelineError
@@ -25,13 +28,14 @@ from pipeline.submit.arm import build_result_displays
 from pipeline.submit.ascii import (CHECK_NO_ASCII, CHECK_NON_ASCII, TextConversion, convert_ascii_text,
                                    derive_vars_ascii, load_text_conversion)
 from pipeline.submit.csdrg import write_csdrg
-from pipeline.submit.datasetjson import (DATASET_JSON_VERSION, build_dataset_json, render_dataset_json_bytes,
-                                         render_dataset_json_rows, validate_dataset_json)
+from pipeline.submit.datasetjson import (DATASET_JSON_VERSION, build_dataset_json, iter_dataset_json_bytes,
+                                         iter_dataset_json_rows, validate_dataset_json)
 from pipeline.submit.define import (DEFINE_VERSION, IG_VERSIONS, STYLESHEET_FILE, STYLESHEET_NAME, VALUE_LEVEL_COLUMNS,
                                     DefineContext, assign_codelist_oids, build_codelists, build_define_xml,
                                     build_value_level_meta, check_define_references, render_define_html,
-                                    validate_define_xml)
+                                    select_codelist_rows, validate_define_xml)
 from pipeline.submit.methods import build_adam_methods, combine_methods
+from pipeline.submit.streams import write_chunks_atomic
 from pipeline.common.dates import iso_date
 from pipeline.standards.tables import load_standard_origins, submission_datasets
 from pipeline.standards.terminology import CT_COLUMNS, load_terminology
@@ -39,7 +43,7 @@ from pipeline.submit.metadata import (DatasetMeta, build_dataset_meta, build_var
                                       load_adam_variables, load_standard_variables,
                                       load_study_specs, installed_version)
 from pipeline.submit.xpt import (ISSUE_COLUMNS, MAX_LABEL, check_xpt_limits, check_xpt_read_back, format_xpt_timestamp,
-                                 issue_row, write_xpt)
+                                 issue_row, prepare_xpt_dataset, write_xpt)
 
 log = get_logger("submit")
 
@@ -120,7 +124,34 @@ def read_dataset(path: Path) -> tuple[str, pd.DataFrame, dict[str, str], str | N
     labels = {f.name.upper(): f.metadata[b"label"].decode("utf-8", "replace") for f in table.schema
               if (f.metadata or {}).get(b"label")}
     stored_label = (table.schema.metadata or {}).get(b"label", b"").decode("utf-8", "replace") or None
-    return path.stem.upper(), table.to_pandas(), labels, stored_label
+    return path.stem.upper(), table_to_frame(table), labels, stored_label
+
+
+def table_to_frame(table: pa.Table) -> pd.DataFrame:
+    """``table.to_pandas()``, but the text columns stored as pandas ``string`` share one Python string per distinct
+    value (pyarrow makes one per row for them): Arrow dictionary-encodes each such column, and only its distinct
+    values become Python objects. The frame is equal, column types and index included.
+
+    >>> text = pd.Series(["x", None, "x"], dtype="string")
+    >>> table = pa.Table.from_pandas(pd.DataFrame({"A": text, "B": [1.0, 2.0, 3.0]}))
+    >>> frame = table_to_frame(table)
+    >>> frame.equals(table.to_pandas()), str(frame["A"].dtype), frame["A"].iloc[0] is frame["A"].iloc[2]
+    (True, 'string', True)
+    """
+    metadata = table.schema.pandas_metadata or {}
+    index_columns = {c for c in metadata.get("index_columns", []) if isinstance(c, str)}
+    text = {c["name"] for c in metadata.get("columns", []) if c.get("numpy_type") == "string"
+            and c.get("pandas_type") == "unicode"} - index_columns
+    text = [name for name in table.column_names if name in text and pa.types.is_string(table.schema.field(name).type)]
+    if not text or pd.StringDtype().storage != "python":
+        return table.to_pandas()
+    frame = table.drop_columns(text).to_pandas()
+    for name in text:
+        encoded = pc.dictionary_encode(table.column(name).combine_chunks())
+        distinct = np.array(encoded.dictionary.to_pylist() + [pd.NA], dtype=object)
+        codes = encoded.indices.fill_null(len(distinct) - 1).to_numpy(zero_copy_only=False)
+        frame[name] = pd.arrays.StringArray(distinct[codes])
+    return frame[[name for name in table.column_names if name not in index_columns]]
 
 
 def _checks_frame(rows: list[pd.DataFrame]) -> pd.DataFrame:
@@ -218,8 +249,10 @@ def json_variable_meta(variables: pd.DataFrame, original: pd.DataFrame) -> pd.Da
 def write_dataset_files(out_dir: Path, standard: str, meta: DatasetMeta, frame: pd.DataFrame, variables: pd.DataFrame,
                         original: pd.DataFrame, stamp: str, created: str, define_context: DefineContext, as_of: str) -> None:
     """The XPT (read back and compared) and the Dataset-JSON (schema-checked) of one prepared dataset."""
-    xpt_path = write_xpt(out_dir / meta.file_name, frame, meta, variables, stamp)
-    problems = check_xpt_read_back(xpt_path, frame, meta, variables)
+    prepared = prepare_xpt_dataset(frame, variables)
+    xpt_path = write_xpt(out_dir / meta.file_name, frame, meta, variables, stamp, prepared)
+    problems = check_xpt_read_back(xpt_path, frame, meta, variables, prepared)
+    del prepared
     if problems:
         raise PipelineError(f"{xpt_path}: read-back check failed: {problems[0]} ({len(problems)} difference(s))")
     json_meta = json_variable_meta(variables, original)
@@ -232,8 +265,8 @@ def write_dataset_files(out_dir: Path, standard: str, meta: DatasetMeta, frame: 
         raise PipelineError(f"{out_dir / 'datasetjson' / (meta.name.lower() + '.json')}: not valid Dataset-JSON v1.1: "
                             f"{problems[0]}")
     obj["records"] = int(len(original))
-    write_bytes_atomic(out_dir / "datasetjson" / f"{meta.name.lower()}.json",
-                       render_dataset_json_bytes(obj, render_dataset_json_rows(original, json_meta)))
+    write_chunks_atomic(out_dir / "datasetjson" / f"{meta.name.lower()}.json",
+                        iter_dataset_json_bytes(obj, iter_dataset_json_rows(original, json_meta)))
     log.info("%s %s: %d records, %d variables", standard, meta.name, len(frame), frame.shape[1])
 
 
@@ -272,8 +305,10 @@ def package_standard(ctx: StudyContext, standard: str, source_dir: Path, created
 
     checks: list[pd.DataFrame] = []
     metas: list[DatasetMeta] = []
-    frames: dict[str, pd.DataFrame] = {}
+    shapes: dict[str, tuple[int, list[str]]] = {}   # records and columns of each dataset
     variable_tables: list[pd.DataFrame] = []
+    codelist_frames: dict[str, pd.DataFrame] = {}
+    value_tables: list[pd.DataFrame] = []
     sources = MetadataSources(load_standard_variables(ctx.standards_dir), submission_datasets(ctx.standards_dir),
                               load_standard_origins(ctx.standards_dir)[STANDARD_FOLDERS[standard]], specs.datasets,
                               specs.variables, adam_variables, adam_methods, sdtm_columns,
@@ -284,11 +319,15 @@ def package_standard(ctx: StudyContext, standard: str, source_dir: Path, created
         meta, frame, variables, dataset_checks, original = prepare_dataset(path, sources)
         checks.extend(dataset_checks)
         metas.append(meta)
-        frames[meta.name] = frame
+        shapes[meta.name] = (len(frame), list(frame.columns))
         variable_tables.append(variables)
         blocked = blocked or any(len(c) and (c["severity"] == "error").any() for c in dataset_checks)
         if not blocked and frame.shape[1]:   # files land in the stage's staging folder: a later error discards them
             write_dataset_files(out_dir, standard, meta, frame, variables, original, stamp, created, define_context, as_of)
+            # what define.xml needs of the data, so that the frames are released dataset by dataset
+            codelist_frames[meta.name] = select_codelist_rows(frame, assign_codelist_oids(variables, ct))
+            value_tables.append(build_value_level_meta(meta, frame, variables))
+        del frame, original
 
     all_checks = _checks_frame(checks)
     errors = all_checks[all_checks["severity"] == "error"]
@@ -302,29 +341,34 @@ def package_standard(ctx: StudyContext, standard: str, source_dir: Path, created
             f"{source_dir / (first['dataset'].lower() + '.parquet')}: {first['dataset']}.{first['variable'] or '-'}{row_text}: "
             f"{first['check']} ({len(errors)} blocking problem(s) in {standard}; fix: {first['action']})")
     for meta in metas:
-        if not frames[meta.name].shape[1]:
+        if not shapes[meta.name][1]:
             raise InputError(f"{source_dir / (meta.name.lower() + '.parquet')}: dataset has no columns")
 
     forget_columns()
     variable_meta = assign_codelist_oids(pd.concat(variable_tables, ignore_index=True), ct)
     tlf_spec = (ctx.spec("tlf") or {}) if standard == "ADaM" and (ctx.specs_dir / "tlf.yaml").exists() else {}
-    checks.extend(write_define(out_dir, define_context, metas, frames, variable_meta, ct, tlf_spec))
+    checks.extend(write_define(out_dir, define_context, metas, shapes, codelist_frames, value_tables, variable_meta, ct,
+                               tlf_spec))
     folder = out_dir.name
-    summaries = [{"dataset": m.name, "standard": standard, "label": m.label, "records": int(len(frames[m.name])),
-                  "variables": int(frames[m.name].shape[1]), "keys": list(m.keys),
+    summaries = [{"dataset": m.name, "standard": standard, "label": m.label, "records": int(shapes[m.name][0]),
+                  "variables": len(shapes[m.name][1]), "keys": list(m.keys),
                   "xpt": f"{folder}/{m.file_name}", "dataset_json": f"{folder}/datasetjson/{m.name.lower()}.json",
                   "source": path.name, "source_sha256": sha256_file(path)}
                  for m, path in zip(metas, files)]
     return summaries, _checks_frame(checks).assign(standard=standard)
 
 
-def write_define(out_dir: Path, context: DefineContext, metas: list[DatasetMeta], frames: dict[str, pd.DataFrame],
-                 variable_meta: pd.DataFrame, ct: pd.DataFrame, tlf_spec: dict) -> list[pd.DataFrame]:
+def write_define(out_dir: Path, context: DefineContext, metas: list[DatasetMeta],
+                 shapes: dict[str, tuple[int, list[str]]], codelist_frames: dict[str, pd.DataFrame],
+                 value_tables: list[pd.DataFrame], variable_meta: pd.DataFrame, ct: pd.DataFrame,
+                 tlf_spec: dict) -> list[pd.DataFrame]:
     """Codelists, value-level metadata, ARM, then define.xml (schema-checked), define.html and metadata.csv.
 
-    Returns the checks raised on the way (values outside non-extensible codelists, broken references).
+    ``shapes``: (records, columns) of each dataset; ``codelist_frames``: :func:`select_codelist_rows` of each;
+    ``value_tables``: :func:`build_value_level_meta` of each. Returns the checks raised on the way (values outside
+    non-extensible codelists, broken references).
     """
-    codelists = build_codelists(variable_meta, frames, ct)
+    codelists = build_codelists(variable_meta, codelist_frames, ct)
     outside = codelists["extended"] & (codelists["extensible"] == "No")
     nonextensible = codelists[outside]
     checks = [pd.DataFrame({"dataset": "", "variable": nonextensible["codelist_oid"], "row": None,
@@ -337,12 +381,10 @@ def write_define(out_dir: Path, context: DefineContext, metas: list[DatasetMeta]
     # no allowed value left: the variable keeps no CodeListRef (the checks say why)
     variable_meta = variable_meta.assign(codelist_oid=variable_meta["codelist_oid"].mask(
         variable_meta["codelist_oid"].isin(emptied), ""))
-    value_tables = [build_value_level_meta(m, frames[m.name], variable_meta[variable_meta["dataset"] == m.name])
-                    for m in metas]
     value_tables = [t for t in value_tables if len(t)]
     value_level = pd.concat(value_tables, ignore_index=True) if value_tables \
         else pd.DataFrame(columns=VALUE_LEVEL_COLUMNS)
-    columns = {name: set(frame.columns) for name, frame in frames.items()}
+    columns = {name: set(names) for name, (_, names) in shapes.items()}
     displays, arm_clauses = build_result_displays(tlf_spec, columns) if tlf_spec else ([], [])
     xml = build_define_xml(context, metas, variable_meta, codelists, value_level, displays, arm_clauses)
     problems = validate_define_xml(xml)
@@ -359,7 +401,7 @@ def write_define(out_dir: Path, context: DefineContext, metas: list[DatasetMeta]
     if context.stylesheet:
         write_bytes_atomic(out_dir / context.stylesheet, STYLESHEET_FILE.read_bytes())
     write_text_atomic(out_dir / "define.html", render_define_html(context, metas, variable_meta, codelists,
-                                                                  value_level, {m: len(f) for m, f in frames.items()}))
+                                                                  value_level, {m: n for m, (n, _) in shapes.items()}))
     write_csv_atomic(out_dir / "metadata.csv", variable_meta.drop(columns=["json_type", "json_target_type"]))
     log.info("%s define.xml: %d datasets, %d variables, %d codelists, %d value-level items (schema %s)", context.standard,
              len(metas), len(variable_meta), codelists["codelist_oid"].nunique() if len(codelists) else 0,

@@ -13,24 +13,27 @@ records carry a fixed creation stamp so reruns are identical. The bytes come fro
 from __future__ import annotations
 
 import datetime as dt
+import os
 import re
 import struct
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 import pandas as pd
 
 from pipeline.common.dates import SAS_EPOCH
 from pipeline.common.errors import InputError
-from pipeline.common.io import write_bytes_atomic
 from pipeline.common.vector import as_text, byte_lengths
-from pipeline.common.xpt import (MAX_CHAR_BYTES, MAX_NAME, RECORD, build_xpt_bytes, encode_text_column, ieee_from_ibm,
-                                 read_xpt_layout)
+from pipeline.common.xpt import (MAX_CHAR_BYTES, MAX_NAME, RECORD, build_xpt_chunks, encode_text_column, ieee_from_ibm,
+                                 read_xpt_head, read_xpt_layout)
 from pipeline.submit.metadata import DatasetMeta
+from pipeline.submit.streams import write_chunks_atomic
 
 MAX_LABEL = 40
 MAX_VARIABLES = 9999
 _NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
+READ_BACK_ROWS = 1 << 16   # records compared at a time
 ISSUE_COLUMNS = ["dataset", "variable", "row", "value", "check", "severity", "action"]
 
 
@@ -120,10 +123,11 @@ def prepare_xpt_dataset(dataset: pd.DataFrame, variable_meta: pd.DataFrame) -> t
 
 
 def write_xpt(path: str | Path, dataset: pd.DataFrame, meta: DatasetMeta, variable_meta: pd.DataFrame,
-              stamp: str) -> Path:
+              stamp: str, prepared: tuple[pd.DataFrame, dict[str, str]] | None = None) -> Path:
     """Write ``dataset`` as XPT v5 to ``path`` with labels, formats and the fixed header ``stamp``.
 
-    The file name must be the lower-case dataset name; labels longer than 40 are cut.
+    The file name must be the lower-case dataset name; labels longer than 40 are cut. ``prepared``: what
+    :func:`prepare_xpt_dataset` gives for ``dataset`` and ``variable_meta``, when the caller already has it.
 
     >>> import tempfile, pathlib, pyreadstat
     >>> folder = pathlib.Path(tempfile.mkdtemp())
@@ -136,22 +140,23 @@ def write_xpt(path: str | Path, dataset: pd.DataFrame, meta: DatasetMeta, variab
     path = Path(path)
     if path.name != meta.file_name:
         raise InputError(f"{path}: XPT file name must be the lower-case dataset name '{meta.file_name}'")
-    frame, formats = prepare_xpt_dataset(dataset, variable_meta)
+    frame, formats = prepared or prepare_xpt_dataset(dataset, variable_meta)
     labels = dict(zip(variable_meta["variable"], variable_meta["label"]))
     column_labels = [str(labels.get(v) or v)[:MAX_LABEL] for v in frame.columns]
     bad = [v for v in frame.columns if len(v) > MAX_NAME or not _NAME.match(v)]
     if bad or len(meta.name) > MAX_NAME or not _NAME.match(meta.name):
         raise InputError(f"{path}: cannot write XPT v5 for dataset {meta.name}: not SAS v5 names: {bad or [meta.name]}")
     try:
-        data = build_xpt_bytes(frame, meta.name, meta.label[:MAX_LABEL], column_labels, formats, stamp)
+        chunks = build_xpt_chunks(frame, meta.name, meta.label[:MAX_LABEL], column_labels, formats, stamp)
     except (ValueError, UnicodeError) as exc:
         raise InputError(f"{path}: cannot write XPT v5 for dataset {meta.name} ({exc.__class__.__name__}: {exc})") from None
-    return write_bytes_atomic(path, memoryview(data))
+    return write_chunks_atomic(path, chunks)
 
 
-def check_xpt_read_back(path: str | Path, dataset: pd.DataFrame, meta: DatasetMeta,
-                        variable_meta: pd.DataFrame) -> list[str]:
-    """Re-read ``path`` and compare names, labels, types, lengths and values with what was meant.
+def check_xpt_read_back(path: str | Path, dataset: pd.DataFrame, meta: DatasetMeta, variable_meta: pd.DataFrame,
+                        prepared: tuple[pd.DataFrame, dict[str, str]] | None = None) -> list[str]:
+    """Re-read ``path`` and compare names, labels, types, lengths and values with what was meant
+    (``prepared`` as for :func:`write_xpt`).
 
     The file is decoded from its own headers; numbers are compared with a relative tolerance of 1e-12
     (IBM/370 floats keep 14 hex digits), text without trailing blanks. Empty when the file is faithful.
@@ -164,11 +169,17 @@ def check_xpt_read_back(path: str | Path, dataset: pd.DataFrame, meta: DatasetMe
     >>> check_xpt_read_back(write_xpt(folder / "vs.xpt", frame, meta, vm, "01JAN00:00:00:00"), frame, meta, vm)
     []
     """
-    expected, _ = prepare_xpt_dataset(dataset, variable_meta)
-    data = Path(path).read_bytes()
-    where = Path(path).name
+    expected, _ = prepared or prepare_xpt_dataset(dataset, variable_meta)
+    with Path(path).open("rb") as handle:
+        return _compare_xpt_file(handle, Path(path).name, expected, meta, variable_meta)
+
+
+def _compare_xpt_file(handle: BinaryIO, where: str, expected: pd.DataFrame, meta: DatasetMeta,
+                      variable_meta: pd.DataFrame) -> list[str]:
+    """:func:`check_xpt_read_back` of an open file, reading its records ``READ_BACK_ROWS`` at a time."""
     problems: list[str] = []
     try:
+        data = read_xpt_head(handle)
         name, label, variables, first = read_xpt_layout(data)
     except (ValueError, UnicodeError, struct.error) as exc:
         return [f"{where}: headers not readable as XPT v5 ({exc})"]
@@ -182,39 +193,62 @@ def check_xpt_read_back(path: str | Path, dataset: pd.DataFrame, meta: DatasetMe
         return problems
     row_length = sum(v["width"] for v in variables)
     rows = len(expected)
-    padding = data[first + rows * row_length:]
-    if len(padding) >= RECORD or padding.strip(b" ") or len(data) < first + rows * row_length:
-        problems.append(f"{where}: {(len(data) - first) // max(row_length, 1)} rows, expected {rows}")
+    size = os.fstat(handle.fileno()).st_size
+    end = first + rows * row_length
+    handle.seek(min(end, size))
+    padding = handle.read()
+    if len(padding) >= RECORD or padding.strip(b" ") or size < end:
+        problems.append(f"{where}: {(size - first) // max(row_length, 1)} rows, expected {rows}")
         return problems
-    records = np.frombuffer(data, dtype=np.uint8, count=rows * row_length, offset=first).reshape(rows, row_length)
     labels = dict(zip(variable_meta["variable"], variable_meta["label"]))
     lengths = dict(zip(variable_meta["variable"], variable_meta.get("length", pd.Series(dtype=int))))
     kinds = dict(zip(variable_meta["variable"], variable_meta["kind"]))
+    compared = []   # (variable, start, width, text table and codes or None, problems of the variable)
     for variable, read in zip(expected.columns, variables):
+        found: list[str] = []
         want_label = str(labels.get(variable) or variable)[:MAX_LABEL]
         if read["label"] != want_label:
-            problems.append(f"{where}: {variable} label {read['label']!r}, expected {want_label!r}")
+            found.append(f"{where}: {variable} label {read['label']!r}, expected {want_label!r}")
         is_char = kinds.get(variable, "char") == "char"
         if read["is_char"] != is_char:
-            problems.append(f"{where}: {variable} type {'string' if read['is_char'] else 'double'}, "
-                            f"expected {'string' if is_char else 'double'}")
+            found.append(f"{where}: {variable} type {'string' if read['is_char'] else 'double'}, "
+                         f"expected {'string' if is_char else 'double'}")
+            problems += found
             continue
         width, start = read["width"], read["position"]
         if is_char and variable in lengths and width != int(lengths[variable]):
-            problems.append(f"{where}: {variable} length {width}, expected {int(lengths[variable])}")
-        block = records[:, start:start + width]
+            found.append(f"{where}: {variable} length {width}, expected {int(lengths[variable])}")
+        text = None
         if is_char:
             codes, table, want_width = encode_text_column(expected[variable].to_numpy())
-            table = np.pad(table[:, :width], ((0, 0), (0, max(width - want_width, 0))), constant_values=ord(" "))
-            bad = (~(block == table[codes]).all(axis=1)).nonzero()[0]
-            got = [block[i].tobytes().decode("utf-8", "replace").rstrip() for i in bad[:1]]
-            want = expected[variable].iloc[bad[:1]].tolist()
-        else:
-            numbers = ieee_from_ibm(block.copy().view(">u8").ravel())
-            meant = expected[variable].to_numpy(dtype="float64")
-            bad = (~np.isclose(meant, numbers, rtol=1e-12, atol=0.0, equal_nan=True)).nonzero()[0]
-            got, want = numbers[bad[:1]].tolist(), meant[bad[:1]].tolist()
-        if len(bad):
-            problems.append(f"{where}: {variable} row {bad[0] + 1}: read back {got[0]!r}, "
-                            f"expected {want[0]!r} ({len(bad)} value(s) differ)")
+            text = np.pad(table[:, :width], ((0, 0), (0, max(width - want_width, 0))), constant_values=ord(" ")), codes
+        compared.append((variable, start, width, text, found))
+    differences = {variable: [0, None] for variable, *_ in compared}   # count, (row, read back, expected) of the first
+    handle.seek(first)
+    for first_row in range(0, rows, READ_BACK_ROWS):
+        count = min(READ_BACK_ROWS, rows - first_row)
+        records = np.frombuffer(handle.read(count * row_length), dtype=np.uint8).reshape(count, row_length)
+        for variable, start, width, text, _ in compared:
+            block = records[:, start:start + width]
+            if text is not None:
+                table, codes = text
+                bad = (~(block == table[codes[first_row:first_row + count]]).all(axis=1)).nonzero()[0]
+                got = [block[i].tobytes().decode("utf-8", "replace").rstrip() for i in bad[:1]]
+                want = expected[variable].iloc[bad[:1] + first_row].tolist()
+            else:
+                numbers = ieee_from_ibm(block.copy().view(">u8").ravel())
+                meant = expected[variable].to_numpy(dtype="float64")[first_row:first_row + count]
+                bad = (~np.isclose(meant, numbers, rtol=1e-12, atol=0.0, equal_nan=True)).nonzero()[0]
+                got, want = numbers[bad[:1]].tolist(), meant[bad[:1]].tolist()
+            seen = differences[variable]
+            if len(bad) and seen[1] is None:
+                seen[1] = (int(bad[0]) + first_row, got[0], want[0])
+            seen[0] += len(bad)
+    for variable, _, _, _, found in compared:
+        problems += found
+        count, example = differences[variable]
+        if count:
+            row, got, want = example
+            problems.append(f"{where}: {variable} row {row + 1}: read back {got!r}, "
+                            f"expected {want!r} ({count} value(s) differ)")
     return problems

@@ -112,3 +112,18 @@ def test_rows_rendered_column_wise_keep_awkward_values():
     ]
     assert render_dataset_json_bytes(envelope, render_dataset_json_rows(frame.iloc[:0], vm)) == \
         b'{\n  "records": 6,\n  "name": "X",\n  "rows": []\n}\n'
+
+
+def test_rows_rendered_in_chunks_join_to_the_rows_rendered_at_once():
+    from pipeline.submit.datasetjson import iter_dataset_json_bytes, iter_dataset_json_rows
+
+    frame = pd.concat([adae()] * 3, ignore_index=True)   # 9 rows: chunks of 4, 4 and 1
+    vm = variables(frame)
+    chunks = [buffer.to_pybytes() for buffer in iter_dataset_json_rows(frame, vm, chunk_rows=4)]
+    assert len(chunks) == 3 and chunks[0].count(b"\n") == 4 and not chunks[-1].endswith(b",\n")
+    assert b"".join(chunks) == render_dataset_json_rows(frame, vm)
+    assert chunks[-1] == b'    ["S1", "S1-02", 1, "Nausea", "2020-02-29", 12.25]'
+    envelope = {k: v for k, v in build(frame).items() if k != "rows"}
+    streamed = b"".join(bytes(part) for part in iter_dataset_json_bytes(envelope, iter(chunks)))
+    assert streamed == render_dataset_json_bytes(envelope, render_dataset_json_rows(frame, vm))
+    assert json.loads(streamed)["rows"][4] == ["S1", "S1-01", 2, None, None, None]

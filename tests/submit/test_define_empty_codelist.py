@@ -48,3 +48,21 @@ def test_define_html_does_not_link_an_unwritten_codelist():
     context = DefineContext("STDY.S1", "S1", "Small study", "S1", "2023-06-29T00:00:00", "2025-03-28", "SDTM")
     html = render_define_html(context, [meta], variables, codelists, pd.DataFrame(columns=["dataset"]), {"TV": 2})
     assert "CL.TV.ARMCD" not in html and "Planned Arm Code" in html
+
+
+def test_codelists_from_the_first_record_of_each_value_equal_those_from_the_whole_dataset():
+    from pipeline.submit.define import select_codelist_rows
+
+    lb = pd.DataFrame({"LBTESTCD": ["ALB", "ALB", None, "GLUC", "ALB", "GLUC"],
+                       "LBTEST": ["Albumin", "Albumin (2)", "x", "Glucose", "y", "z"],
+                       "LBFAST": [None, "Y", "N", "Y", "N", None], "LBORRES": ["1", "2", "3", "4", "5", "6"]})
+    variables = pd.DataFrame({"dataset": "LB", "variable": list(lb.columns), "kind": "char",
+                              "codelist": ["", "", "NY", ""], "value_format": ""})
+    variables = assign_codelist_oids(variables, CT)
+    selected = select_codelist_rows(lb, variables)
+    assert selected.index.tolist() == [0, 1, 2, 3] and list(selected.columns) == ["LBTESTCD", "LBFAST", "LBTEST"]
+    whole, small = build_codelists(variables, {"LB": lb}, CT), build_codelists(variables, {"LB": selected}, CT)
+    pd.testing.assert_frame_equal(whole, small)
+    assert whole[["codelist_oid", "coded_value", "decode"]].values.tolist() == [
+        ["CL.LB.LBTESTCD", "ALB", "Albumin"], ["CL.LB.LBTESTCD", "GLUC", "Glucose"],
+        ["CL.NY", "N", ""], ["CL.NY", "Y", ""]]

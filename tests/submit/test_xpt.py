@@ -131,3 +131,19 @@ def test_mixed_and_boolean_text_columns_are_written_as_text_consistently(tmp_pat
     assert data["QVAL"].tolist() == ["A", "3", ""] and data["FLAG"].tolist() == ["Y", "N", "Y"]
     assert check_xpt_read_back(path, frame, DM, vm) == []
     assert [row[1:] for row in compute_dataset_json_rows(frame, vm)] == [["A", "Y"], ["3", "N"], [None, "Y"]]
+
+
+def test_read_back_in_several_chunks_reports_the_first_difference_and_counts_all(tmp_path, dm, monkeypatch):
+    import pipeline.submit.xpt as xpt
+
+    frame = pd.concat([dm] * 3, ignore_index=True)   # 9 records, read back 2 at a time
+    vm = variable_meta(DM, frame)
+    path = write_xpt(tmp_path / "dm.xpt", frame, DM, vm, STAMP)
+    monkeypatch.setattr(xpt, "READ_BACK_ROWS", 2)
+    assert check_xpt_read_back(path, frame, DM, vm) == []
+    changed = frame.copy()
+    changed.loc[[4, 8], "USUBJID"] = "S1-999-999"
+    changed.loc[7, "AGE"] = 35.0
+    assert check_xpt_read_back(path, changed, DM, vm) == [
+        "dm.xpt: USUBJID row 5: read back 'S1-101-002', expected 'S1-999-999' (2 value(s) differ)",
+        "dm.xpt: AGE row 8: read back nan, expected 35.0 (1 value(s) differ)"]
