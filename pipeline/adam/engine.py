@@ -352,6 +352,70 @@ class Engine:
                 break
         return dict(self.built)
 
+    def last_uses(self) -> tuple[dict[str, int], dict[str, int]]:
+        """For each SDTM domain and each ADaM dataset, the index of the last ``datasets`` entry that reads
+        it (any ``{sdtm: ...}`` / ``{adam: ...}`` reference in its source or steps) or, for ADaM, builds it.
+
+        A name given by a placeholder that does not resolve cannot be known: every domain and dataset is
+        then kept to the end (the step itself reports the error when it runs).
+
+        >>> spec = {"datasets": [{"name": "ADSL", "source": {"sdtm": "dm"}},
+        ...     {"name": "ADAE", "source": {"sdtm": "ae"}, "steps": [{"derive_vars_merged": {"dataset_add": {"adam": "adsl"}}}]},
+        ...     {"name": "ADSL", "source": {"adam": "adsl"}}]}
+        >>> Engine(spec, {}).last_uses()
+        ({'dm': 0, 'ae': 1}, {'ADSL': 2, 'ADAE': 1})
+        """
+        datasets = self.spec["datasets"]
+        last: dict[str, dict[str, int]] = {"sdtm": {}, "adam": {}}
+
+        def visit(value: Any, index: int, where: str) -> None:
+            if isinstance(value, Mapping):
+                for key, child in value.items():
+                    if key in last and not isinstance(child, (Mapping, list)):
+                        name = str(self.resolve(child, where))
+                        last[key][name.lower() if key == "sdtm" else name.upper()] = index
+                    else:
+                        visit(child, index, where)
+            elif isinstance(value, list):
+                for item in value:
+                    visit(item, index, where)
+
+        try:
+            for index, dataset_spec in enumerate(datasets):
+                name = str(dataset_spec.get("name", "")).upper() if isinstance(dataset_spec, Mapping) else ""
+                last["adam"][name] = index
+                visit(dataset_spec, index, f"dataset {name}")
+        except ConfigError:
+            end = len(datasets) - 1
+            return {name: end for name in last["sdtm"]}, {name: end for name in last["adam"]}
+        return last["sdtm"], last["adam"]
+
+    def build_each(self, on_done: Callable[[str, pd.DataFrame], None]) -> None:
+        """Build every dataset in spec order, handing each to ``on_done`` (e.g. to write it) as soon as no
+        later entry reads or rebuilds it, and then forgetting it; an SDTM domain is forgotten after the
+        last entry that reads it (when the source mapping can ``forget``, like the stage's lazy reader).
+
+        Only the frames still needed are held, so peak memory is that of the largest step, not of all
+        sources and datasets together.
+
+        >>> dm = pd.DataFrame({"USUBJID": ["1", "2"]})
+        >>> done = []
+        >>> Engine({"datasets": [{"name": "ADSL", "source": {"sdtm": "dm"}}]}, {"dm": dm}).build_each(
+        ...     lambda name, frame: done.append((name, len(frame))))
+        >>> done
+        [('ADSL', 2)]
+        """
+        last_sdtm, last_adam = self.last_uses()
+        forget = getattr(self.sdtm, "forget", None)
+        for index, dataset_spec in enumerate(self.spec["datasets"]):
+            name = str(dataset_spec.get("name", "")).upper()
+            self.built[name] = self.build_dataset(dataset_spec)
+            for domain in [d for d, last in last_sdtm.items() if last == index and d in self.sdtm_names]:
+                if forget is not None:
+                    forget(self.sdtm_names[domain])
+            for done in [n for n, last in last_adam.items() if last == index and n in self.built]:
+                on_done(done, self.built.pop(done))
+
 
 _TYPES = {"text", "integer", "float", "date", "datetime"}
 

@@ -40,6 +40,16 @@ class LazyFrames(Mapping):
             self._cache[name] = self._loaders[name]()
         return self._cache[name]
 
+    def forget(self, name: str) -> None:
+        """Drop the loaded frame (to free its memory); a later use loads it again.
+
+        >>> frames = LazyFrames({"dm": lambda: pd.DataFrame({"USUBJID": ["1"]})})
+        >>> first = frames["dm"]; frames.forget("dm")
+        >>> frames["dm"] is first, frames["dm"].equals(first)
+        (False, True)
+        """
+        self._cache.pop(name, None)
+
     def __iter__(self) -> Iterator[str]:
         return iter(self._loaders)
 
@@ -105,6 +115,16 @@ def load_sources(ctx: StudyContext) -> Mapping[str, pd.DataFrame]:
     raise InputError(f"{ctx.sdtm_dir}: no SDTM parquet files (run `python -m pipeline sdtm --study {ctx.study}` first)")
 
 
+def study_engine(ctx: StudyContext) -> tuple[Engine, dict[str, Any]]:
+    """The engine for the study's ADaM spec on its SDTM sources; returns (engine, spec)."""
+    spec_path = ctx.specs_dir / "adam.yaml"
+    spec = ctx.spec("adam")
+    if not isinstance(spec, Mapping):
+        raise ConfigError(f"{spec_path}: expected a mapping at the top level")
+    engine = Engine(spec, load_sources(ctx), design=ctx.design, spec_path=spec_path, standards_dir=ctx.standards_dir)
+    return engine, dict(spec)
+
+
 def build_adam(ctx: StudyContext) -> tuple[dict[str, pd.DataFrame], dict[str, Any]]:
     """Build every dataset of the study's ADaM spec; returns (datasets, spec).
 
@@ -112,16 +132,16 @@ def build_adam(ctx: StudyContext) -> tuple[dict[str, pd.DataFrame], dict[str, An
     >>> sorted(datasets), len(datasets["ADSL"])
     (['ADAE', 'ADSL'], 254)
     """
-    spec_path = ctx.specs_dir / "adam.yaml"
-    spec = ctx.spec("adam")
-    if not isinstance(spec, Mapping):
-        raise ConfigError(f"{spec_path}: expected a mapping at the top level")
-    engine = Engine(spec, load_sources(ctx), design=ctx.design, spec_path=spec_path, standards_dir=ctx.standards_dir)
-    return engine.build(), dict(spec)
+    engine, spec = study_engine(ctx)
+    return engine.build(), spec
 
 
 def run(ctx: StudyContext) -> None:
     """Write ``<outputs>/adam/<dataset>.parquet`` (lower-case names).
+
+    Each dataset is written as soon as no later dataset of the spec reads it, and then forgotten, as is
+    each SDTM domain after the last dataset that reads it (``Engine.build_each``): memory holds only
+    what is still needed.
 
     >>> import tempfile
     >>> ctx = StudyContext.create("cdiscpilot01", outputs=tempfile.mkdtemp())
@@ -129,10 +149,13 @@ def run(ctx: StudyContext) -> None:
     >>> sorted(p.name for p in ctx.adam_dir.glob("*.parquet"))
     ['adae.parquet', 'adsl.parquet']
     """
-    with pd.option_context("mode.copy_on_write", True):  # verbs copy frames lazily (pipeline/adam/_utils.copy_frame)
-        datasets, spec = build_adam(ctx)
+    engine, spec = study_engine(ctx)
     specs_by_name = {str(d["name"]).upper(): d for d in spec["datasets"]}
-    for name, frame in datasets.items():
+
+    def write(name: str, frame: pd.DataFrame) -> None:
         path = ctx.adam_dir / f"{name.lower()}.parquet"
         write_parquet_atomic(path, parquet_ready(frame, specs_by_name[name]))
         log.info("%s: %d records, %d variables -> %s", name, len(frame), frame.shape[1], path)
+
+    with pd.option_context("mode.copy_on_write", True):  # verbs copy frames lazily (pipeline/adam/_utils.copy_frame)
+        engine.build_each(write)
