@@ -360,7 +360,8 @@ class Engine:
         then kept to the end (the step itself reports the error when it runs).
 
         >>> spec = {"datasets": [{"name": "ADSL", "source": {"sdtm": "dm"}},
-        ...     {"name": "ADAE", "source": {"sdtm": "ae"}, "steps": [{"derive_vars_merged": {"dataset_add": {"adam": "adsl"}}}]},
+        ...     {"name": "ADAE", "source": {"sdtm": "ae"},
+        ...      "steps": [{"derive_vars_merged": {"dataset_add": {"adam": "adsl"}}}]},
         ...     {"name": "ADSL", "source": {"adam": "adsl"}}]}
         >>> Engine(spec, {}).last_uses()
         ({'dm': 0, 'ae': 1}, {'ADSL': 2, 'ADAE': 1})
