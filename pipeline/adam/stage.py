@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
+import pyarrow as pa
 
 from pipeline.adam.engine import Engine, parquet_ready
 from pipeline.common.errors import ConfigError, InputError
@@ -65,7 +66,18 @@ def load_sdtm_folder(sdtm_dir: str | Path) -> LazyFrames:
     """
     folder = Path(sdtm_dir)
     paths = sorted(folder.glob("*.parquet")) if folder.is_dir() else []
-    return LazyFrames({path.stem.lower(): (lambda p=path: read_parquet(p)) for path in paths})
+    return LazyFrames({path.stem.lower(): (lambda p=path: release_arrow_memory(read_parquet(p))) for path in paths})
+
+
+def release_arrow_memory(result: Any = None) -> Any:
+    """Return Arrow's freed buffers to the system (its allocator keeps them for reuse, which after a parquet
+    read or write only adds to the process's memory while pandas works); passes ``result`` through.
+
+    >>> release_arrow_memory(1)
+    1
+    """
+    pa.default_memory_pool().release_unused()
+    return result
 
 
 def load_packaged_sdtm(source: Mapping[str, Any]) -> LazyFrames:
@@ -155,6 +167,7 @@ def run(ctx: StudyContext) -> None:
     def write(name: str, frame: pd.DataFrame) -> None:
         path = ctx.adam_dir / f"{name.lower()}.parquet"
         write_parquet_atomic(path, parquet_ready(frame, specs_by_name[name]))
+        release_arrow_memory()
         log.info("%s: %d records, %d variables -> %s", name, len(frame), frame.shape[1], path)
 
     with pd.option_context("mode.copy_on_write", True):  # verbs copy frames lazily (pipeline/adam/_utils.copy_frame)
