@@ -37,6 +37,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from pipeline import adam
@@ -339,9 +340,10 @@ class Engine:
         if not name:
             raise ConfigError(f"{self.spec_path}: a dataset has no name")
         where = f"dataset {name}"
-        frame = self.frame(dataset_spec.get("source"), f"{where} source")
-        frame = self.run_steps(frame, dataset_spec.get("steps", []), where)
-        return finalise(frame, dataset_spec, f"{self.spec_path}: {where}")
+        source = self.frame(dataset_spec.get("source"), f"{where} source")
+        # no local name holds the derived frame, so finalise can let go of its columns as it replaces them
+        return finalise(self.run_steps(source, dataset_spec.get("steps", []), where), dataset_spec,
+                        f"{self.spec_path}: {where}")
 
     def build(self, only: list[str] | None = None) -> dict[str, pd.DataFrame]:
         """Build every dataset in spec order (or only those named and what they need before them)."""
@@ -462,15 +464,36 @@ def finalise(frame: pd.DataFrame, dataset_spec: Mapping[str, Any], where: str) -
         ordered = names if names else [c for c in out.columns if not str(c).startswith("__")]
     else:
         raise ConfigError(f"{where}: keep must be 'listed' or 'all', got {keep!r}")
+    del frame  # the caller's frame, if it held the only reference: its replaced columns are freed below
     out = out[ordered]
     keys = [k for k in dataset_spec.get("keys", []) if k in out.columns]
     if keys:
-        out = sort_frame(out, keys, []).reset_index(drop=True)
+        out = _move_rows(out, sort_frame(out[keys].reset_index(drop=True), keys, []).index.to_numpy())
         dup = out.duplicated(keys, keep=False)
         if dup.any() and dataset_spec.get("unique_keys", True):
             example = out.loc[dup, keys].iloc[0].to_dict()
             raise DerivationError(f"{where}: keys {', '.join(keys)} are not unique, e.g. {example}")
     return out.reset_index(drop=True)
+
+
+def _move_rows(frame: pd.DataFrame, positions: np.ndarray) -> pd.DataFrame:
+    """``frame.take(positions)`` with a fresh 0..n-1 index, built one column at a time while the columns are
+    removed from ``frame`` (it is left empty: pass a frame of your own), so that each source column can be
+    freed once taken and the rows are never held twice in full, as a whole-frame take would.
+
+    >>> frame = pd.DataFrame({"A": [1, 2, 3], "B": ["x", "y", "z"]}, index=[7, 8, 9])
+    >>> _move_rows(frame, np.array([2, 0, 1])), frame.shape
+    (   A  B
+    0  3  z
+    1  1  x
+    2  2  y, (3, 0))
+    """
+    if frame.columns.has_duplicates or frame.shape[1] > 100:  # (many single-column blocks are slow in pandas)
+        return frame.take(positions).reset_index(drop=True)
+    out = pd.DataFrame(index=pd.RangeIndex(len(positions)))
+    for name in list(frame.columns):
+        out[name] = frame.pop(name).take(positions).to_numpy()
+    return out
 
 
 def _convert(values: pd.Series, kind: str, where: str, name: str) -> pd.Series:

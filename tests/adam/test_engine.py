@@ -181,3 +181,16 @@ def test_build_each_hands_over_each_dataset_after_its_last_reader_and_forgets_sd
 def test_last_uses_resolves_placeholders_in_references():
     spec = {"datasets": [{"name": "ADSL", "source": {"sdtm": "${domain}"}}, {"name": "ADAE", "source": {"sdtm": "ae"}}]}
     assert Engine(spec, {}, design={"domain": "DM"}).last_uses() == ({"dm": 0, "ae": 1}, {"ADSL": 0, "ADAE": 1})
+
+
+def test_finalise_sorts_every_column_by_the_keys_and_types_them():
+    frame = pd.DataFrame({"K": ["b", "a", "c", "a"], "N": [2, 1, 3, 0],
+                          "D": ["2024-01-02", None, "2024-01-03", "2024-01-01"], "X": ["drop", "me", "too", "!"]},
+                         index=[5, 5, 6, 7])
+    spec = {"keys": ["K", "N"], "variables": [{"name": "K"}, {"name": "N", "type": "integer"},
+                                              {"name": "D", "type": "date"}]}
+    out = finalise(frame, spec, "t")
+    assert out.index.tolist() == [0, 1, 2, 3] and list(out.columns) == ["K", "N", "D"]
+    assert out["K"].tolist() == ["a", "a", "b", "c"] and out["N"].tolist() == [0.0, 1.0, 2.0, 3.0]
+    assert out["D"].dt.strftime("%Y-%m-%d").fillna("").tolist() == ["2024-01-01", "", "2024-01-02", "2024-01-03"]
+    assert frame.shape == (4, 4)  # the caller's frame is untouched
