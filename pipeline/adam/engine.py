@@ -86,6 +86,7 @@ class Engine:
         self.spec_path = str(spec_path)
         self.standards_dir = standards_dir
         self.built: dict[str, pd.DataFrame] = {}
+        self.sdtm_reads_left: dict[str, int] = {}  # counted only by build_each
         self.check_expressions()
 
     # -- placeholders -------------------------------------------------------------------------
@@ -181,6 +182,7 @@ class Engine:
                 raise MissingSource(f"{self.spec_path}: {where}: SDTM domain {name.upper()} is not available "
                                     f"(have: {', '.join(sorted(self.sdtm_names)) or 'none'})")
             frame = self.sdtm[self.sdtm_names[name]]
+            self.count_sdtm_read(name)
         elif kind == "adam":
             name = str(ref["adam"]).upper()
             if name not in self.built:
@@ -340,10 +342,10 @@ class Engine:
         if not name:
             raise ConfigError(f"{self.spec_path}: a dataset has no name")
         where = f"dataset {name}"
-        source = self.frame(dataset_spec.get("source"), f"{where} source")
-        # no local name holds the derived frame, so finalise can let go of its columns as it replaces them
-        return finalise(self.run_steps(source, dataset_spec.get("steps", []), where), dataset_spec,
-                        f"{self.spec_path}: {where}")
+        # no local name holds the source or the derived frame: each can be freed once the next step has
+        # replaced it, and finalise can let go of the columns it replaces
+        return finalise(self.run_steps(self.frame(dataset_spec.get("source"), f"{where} source"),
+                                       dataset_spec.get("steps", []), where), dataset_spec, f"{self.spec_path}: {where}")
 
     def build(self, only: list[str] | None = None) -> dict[str, pd.DataFrame]:
         """Build every dataset in spec order (or only those named and what they need before them)."""
@@ -368,8 +370,16 @@ class Engine:
         >>> Engine(spec, {}).last_uses()
         ({'dm': 0, 'ae': 1}, {'ADSL': 2, 'ADAE': 1})
         """
+        last, _ = self.references()
+        return last["sdtm"], last["adam"]
+
+    def references(self) -> tuple[dict[str, dict[str, int]], dict[str, int]]:
+        """``({"sdtm": {domain: last index}, "adam": {dataset: last index}}, {domain: number of references})``
+        for :meth:`last_uses` and :meth:`build_each`; with a name that cannot be resolved, every last index is
+        the end and no reference is counted."""
         datasets = self.spec["datasets"]
         last: dict[str, dict[str, int]] = {"sdtm": {}, "adam": {}}
+        reads: dict[str, int] = {}
 
         def visit(value: Any, index: int, where: str) -> None:
             if isinstance(value, Mapping):
@@ -377,6 +387,8 @@ class Engine:
                     if key in last and not isinstance(child, (Mapping, list)):
                         name = str(self.resolve(child, where))
                         last[key][name.lower() if key == "sdtm" else name.upper()] = index
+                        if key == "sdtm":
+                            reads[name.lower()] = reads.get(name.lower(), 0) + 1
                     else:
                         visit(child, index, where)
             elif isinstance(value, list):
@@ -390,8 +402,17 @@ class Engine:
                 visit(dataset_spec, index, f"dataset {name}")
         except ConfigError:
             end = len(datasets) - 1
-            return {name: end for name in last["sdtm"]}, {name: end for name in last["adam"]}
-        return last["sdtm"], last["adam"]
+            return {kind: {name: end for name in names} for kind, names in last.items()}, {}
+        return last, reads
+
+    def count_sdtm_read(self, domain: str) -> None:
+        """One reference to an SDTM domain was read; after the last one (counted by :meth:`build_each`) the
+        source mapping may forget the frame, so that it is freed as soon as the step reading it is done."""
+        if domain in self.sdtm_reads_left:
+            self.sdtm_reads_left[domain] -= 1
+            forget = getattr(self.sdtm, "forget", None)
+            if self.sdtm_reads_left[domain] <= 0 and forget is not None:
+                forget(self.sdtm_names[domain])
 
     def build_each(self, on_done: Callable[[str, pd.DataFrame], None]) -> None:
         """Build every dataset in spec order, handing each to ``on_done`` (e.g. to write it) as soon as no
@@ -408,7 +429,8 @@ class Engine:
         >>> done
         [('ADSL', 2)]
         """
-        last_sdtm, last_adam = self.last_uses()
+        last, self.sdtm_reads_left = self.references()
+        last_sdtm, last_adam = last["sdtm"], last["adam"]
         forget = getattr(self.sdtm, "forget", None)
         for index, dataset_spec in enumerate(self.spec["datasets"]):
             name = str(dataset_spec.get("name", "")).upper()

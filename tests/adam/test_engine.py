@@ -176,6 +176,7 @@ def test_build_each_hands_over_each_dataset_after_its_last_reader_and_forgets_sd
     assert done[0][1] == ["USUBJID", "AETERM", "ARMCD"]
     assert done[1][1] == ["STUDYID", "USUBJID", "ARMCD", "SITEID", "AGE", "FINAL"]
     assert loads == ["dm", "ae"] and engine.built == {}
+    assert engine.sdtm_reads_left == {"dm": 0, "ae": 0}  # AE was forgotten as soon as its one reference was read
 
 
 def test_last_uses_resolves_placeholders_in_references():
