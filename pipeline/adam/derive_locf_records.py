@@ -66,6 +66,9 @@ def derive_locf_records(
             out[var] = None
     if gaps.empty:
         return out
+    # only groups with a gap carry anything: the other groups' observations are left out of the sort and fill
+    with_gap = observed[by].merge(gaps[by].drop_duplicates().assign(__gap=True), on=by, how="left")["__gap"]
+    observed = observed.loc[with_gap.notna().to_numpy()]
     stacked = pd.concat([observed.assign(__new=False), gaps], ignore_index=True)
     stacked = sort_frame(stacked, by, list(order))
     carried = stacked.groupby(by, sort=False, dropna=False)[[analysis_var] + [k for k in keep if k not in id_vars]].ffill()

@@ -66,7 +66,8 @@ def derive_summary_records(
             raise DerivationError(f"derive_summary_records: summary function {fun!r} not in {SUMMARY_FUNCTIONS}")
     if not set_values_to:
         raise DerivationError("derive_summary_records: set_values_to must give at least PARAMCD")
-    rows = source.loc[eval_condition(source, filter_add, "filter_add")]
+    used = list(dict.fromkeys(by + [analysis_var] + [spec[0] for spec in extra.values()]))
+    rows = source.loc[eval_condition(source, filter_add, "filter_add"), used]  # (not a copy of every column)
     grouped = rows.groupby(by, sort=True, dropna=False)
     result = summarise(grouped[analysis_var], summary_fun).rename(analysis_var).to_frame()
     if expected_n is not None:

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 
 from pipeline.adam._utils import (DerivationError, check_frame, check_new_vars_absent, condition_columns, copy_frame,
-                                  eval_condition)
+                                  eval_condition, text_where)
 
 
 def derive_var_crit(
@@ -47,8 +47,11 @@ def derive_var_crit(
     out = copy_frame(dataset)
     out[flag] = pd.Series(np.select([passed, failed & values_yn], ["Y", "N"], default=""), index=out.index) \
         .replace("", np.nan).astype(object)
-    out[crit] = pd.Series(np.where(passed | (failed & values_yn), description, ""), index=out.index) \
-        .replace("", np.nan).astype(object)
+    described = (passed | (failed & values_yn)).to_numpy()
+    if isinstance(description, str) and description:  # one shared text object, not one per row
+        out[crit] = pd.Series(text_where(described, description, np.nan), index=out.index)
+    else:
+        out[crit] = pd.Series(np.where(described, description, ""), index=out.index).replace("", np.nan).astype(object)
     out = out[[c for c in out.columns if c not in (crit, flag)] + [crit, flag]]
     if create_numeric_flag:
         out[f"CRIT{crit_nr}FN"] = out[flag].map({"Y": 1.0, "N": 0.0}).astype(float)

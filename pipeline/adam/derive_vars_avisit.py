@@ -8,7 +8,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from pipeline.adam._utils import DerivationError, check_frame, check_new_vars_absent, copy_frame, eval_condition
+from pipeline.adam._utils import (DerivationError, check_frame, check_new_vars_absent, copy_frame, eval_condition,
+                                  text_where)
 
 WINDOW_VARS = ["AVISIT", "AVISITN", "AWTARGET", "AWLO", "AWHI"]
 
@@ -95,5 +96,6 @@ def derive_vars_avisit(
         else:
             out[var] = pd.Series(np.where(inside, pd.to_numeric(values).astype(float), np.nan), index=out.index)
     out["AWTDIFF"] = (pd.Series(day, index=out.index) - out["AWTARGET"]).abs()
-    out["AWU"] = pd.Series(np.where(inside, unit, None), index=out.index, dtype=object)
+    out["AWU"] = pd.Series(text_where(inside, unit) if isinstance(unit, str) else np.where(inside, unit, None),
+                           index=out.index, dtype=object)
     return out

@@ -37,6 +37,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from pipeline import adam
@@ -85,6 +86,7 @@ class Engine:
         self.spec_path = str(spec_path)
         self.standards_dir = standards_dir
         self.built: dict[str, pd.DataFrame] = {}
+        self.sdtm_reads_left: dict[str, int] = {}  # counted only by build_each
         self.check_expressions()
 
     # -- placeholders -------------------------------------------------------------------------
@@ -180,6 +182,7 @@ class Engine:
                 raise MissingSource(f"{self.spec_path}: {where}: SDTM domain {name.upper()} is not available "
                                     f"(have: {', '.join(sorted(self.sdtm_names)) or 'none'})")
             frame = self.sdtm[self.sdtm_names[name]]
+            self.count_sdtm_read(name)
         elif kind == "adam":
             name = str(ref["adam"]).upper()
             if name not in self.built:
@@ -339,9 +342,10 @@ class Engine:
         if not name:
             raise ConfigError(f"{self.spec_path}: a dataset has no name")
         where = f"dataset {name}"
-        frame = self.frame(dataset_spec.get("source"), f"{where} source")
-        frame = self.run_steps(frame, dataset_spec.get("steps", []), where)
-        return finalise(frame, dataset_spec, f"{self.spec_path}: {where}")
+        # no local name holds the source or the derived frame: each can be freed once the next step has
+        # replaced it, and finalise can let go of the columns it replaces
+        return finalise(self.run_steps(self.frame(dataset_spec.get("source"), f"{where} source"),
+                                       dataset_spec.get("steps", []), where), dataset_spec, f"{self.spec_path}: {where}")
 
     def build(self, only: list[str] | None = None) -> dict[str, pd.DataFrame]:
         """Build every dataset in spec order (or only those named and what they need before them)."""
@@ -351,6 +355,91 @@ class Engine:
             if only and all(n.upper() in self.built for n in only):
                 break
         return dict(self.built)
+
+    def last_uses(self) -> tuple[dict[str, int], dict[str, int]]:
+        """For each SDTM domain and each ADaM dataset, the index of the last ``datasets`` entry that reads
+        it (any ``{sdtm: ...}`` / ``{adam: ...}`` reference in its source or steps) or, for ADaM, builds it.
+
+        A name given by a placeholder that does not resolve cannot be known: every domain and dataset is
+        then kept to the end (the step itself reports the error when it runs).
+
+        >>> spec = {"datasets": [{"name": "ADSL", "source": {"sdtm": "dm"}},
+        ...     {"name": "ADAE", "source": {"sdtm": "ae"},
+        ...      "steps": [{"derive_vars_merged": {"dataset_add": {"adam": "adsl"}}}]},
+        ...     {"name": "ADSL", "source": {"adam": "adsl"}}]}
+        >>> Engine(spec, {}).last_uses()
+        ({'dm': 0, 'ae': 1}, {'ADSL': 2, 'ADAE': 1})
+        """
+        last, _ = self.references()
+        return last["sdtm"], last["adam"]
+
+    def references(self) -> tuple[dict[str, dict[str, int]], dict[str, int]]:
+        """``({"sdtm": {domain: last index}, "adam": {dataset: last index}}, {domain: number of references})``
+        for :meth:`last_uses` and :meth:`build_each`; with a name that cannot be resolved, every last index is
+        the end and no reference is counted."""
+        datasets = self.spec["datasets"]
+        last: dict[str, dict[str, int]] = {"sdtm": {}, "adam": {}}
+        reads: dict[str, int] = {}
+
+        def visit(value: Any, index: int, where: str) -> None:
+            if isinstance(value, Mapping):
+                for key, child in value.items():
+                    if key in last and not isinstance(child, (Mapping, list)):
+                        name = str(self.resolve(child, where))
+                        last[key][name.lower() if key == "sdtm" else name.upper()] = index
+                        if key == "sdtm":
+                            reads[name.lower()] = reads.get(name.lower(), 0) + 1
+                    else:
+                        visit(child, index, where)
+            elif isinstance(value, list):
+                for item in value:
+                    visit(item, index, where)
+
+        try:
+            for index, dataset_spec in enumerate(datasets):
+                name = str(dataset_spec.get("name", "")).upper() if isinstance(dataset_spec, Mapping) else ""
+                last["adam"][name] = index
+                visit(dataset_spec, index, f"dataset {name}")
+        except ConfigError:
+            end = len(datasets) - 1
+            return {kind: {name: end for name in names} for kind, names in last.items()}, {}
+        return last, reads
+
+    def count_sdtm_read(self, domain: str) -> None:
+        """One reference to an SDTM domain was read; after the last one (counted by :meth:`build_each`) the
+        source mapping may forget the frame, so that it is freed as soon as the step reading it is done."""
+        if domain in self.sdtm_reads_left:
+            self.sdtm_reads_left[domain] -= 1
+            forget = getattr(self.sdtm, "forget", None)
+            if self.sdtm_reads_left[domain] <= 0 and forget is not None:
+                forget(self.sdtm_names[domain])
+
+    def build_each(self, on_done: Callable[[str, pd.DataFrame], None]) -> None:
+        """Build every dataset in spec order, handing each to ``on_done`` (e.g. to write it) as soon as no
+        later entry reads or rebuilds it, and then forgetting it; an SDTM domain is forgotten after the
+        last entry that reads it (when the source mapping can ``forget``, like the stage's lazy reader).
+
+        Only the frames still needed are held, so peak memory is that of the largest step, not of all
+        sources and datasets together.
+
+        >>> dm = pd.DataFrame({"USUBJID": ["1", "2"]})
+        >>> done = []
+        >>> Engine({"datasets": [{"name": "ADSL", "source": {"sdtm": "dm"}}]}, {"dm": dm}).build_each(
+        ...     lambda name, frame: done.append((name, len(frame))))
+        >>> done
+        [('ADSL', 2)]
+        """
+        last, self.sdtm_reads_left = self.references()
+        last_sdtm, last_adam = last["sdtm"], last["adam"]
+        forget = getattr(self.sdtm, "forget", None)
+        for index, dataset_spec in enumerate(self.spec["datasets"]):
+            name = str(dataset_spec.get("name", "")).upper()
+            self.built[name] = self.build_dataset(dataset_spec)
+            for domain in [d for d, last in last_sdtm.items() if last == index and d in self.sdtm_names]:
+                if forget is not None:
+                    forget(self.sdtm_names[domain])
+            for done in [n for n, last in last_adam.items() if last == index and n in self.built]:
+                on_done(done, self.built.pop(done))
 
 
 _TYPES = {"text", "integer", "float", "date", "datetime"}
@@ -397,15 +486,36 @@ def finalise(frame: pd.DataFrame, dataset_spec: Mapping[str, Any], where: str) -
         ordered = names if names else [c for c in out.columns if not str(c).startswith("__")]
     else:
         raise ConfigError(f"{where}: keep must be 'listed' or 'all', got {keep!r}")
+    del frame  # the caller's frame, if it held the only reference: its replaced columns are freed below
     out = out[ordered]
     keys = [k for k in dataset_spec.get("keys", []) if k in out.columns]
     if keys:
-        out = sort_frame(out, keys, []).reset_index(drop=True)
+        out = _move_rows(out, sort_frame(out[keys].reset_index(drop=True), keys, []).index.to_numpy())
         dup = out.duplicated(keys, keep=False)
         if dup.any() and dataset_spec.get("unique_keys", True):
             example = out.loc[dup, keys].iloc[0].to_dict()
             raise DerivationError(f"{where}: keys {', '.join(keys)} are not unique, e.g. {example}")
     return out.reset_index(drop=True)
+
+
+def _move_rows(frame: pd.DataFrame, positions: np.ndarray) -> pd.DataFrame:
+    """``frame.take(positions)`` with a fresh 0..n-1 index, built one column at a time while the columns are
+    removed from ``frame`` (it is left empty: pass a frame of your own), so that each source column can be
+    freed once taken and the rows are never held twice in full, as a whole-frame take would.
+
+    >>> frame = pd.DataFrame({"A": [1, 2, 3], "B": ["x", "y", "z"]}, index=[7, 8, 9])
+    >>> _move_rows(frame, np.array([2, 0, 1])), frame.shape
+    (   A  B
+    0  3  z
+    1  1  x
+    2  2  y, (3, 0))
+    """
+    if frame.columns.has_duplicates or frame.shape[1] > 100:  # (many single-column blocks are slow in pandas)
+        return frame.take(positions).reset_index(drop=True)
+    out = pd.DataFrame(index=pd.RangeIndex(len(positions)))
+    for name in list(frame.columns):
+        out[name] = frame.pop(name).take(positions).to_numpy()
+    return out
 
 
 def _convert(values: pd.Series, kind: str, where: str, name: str) -> pd.Series:

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
+import pyarrow as pa
 
 from pipeline.adam.engine import Engine, parquet_ready
 from pipeline.common.errors import ConfigError, InputError
@@ -40,6 +41,16 @@ class LazyFrames(Mapping):
             self._cache[name] = self._loaders[name]()
         return self._cache[name]
 
+    def forget(self, name: str) -> None:
+        """Drop the loaded frame (to free its memory); a later use loads it again.
+
+        >>> frames = LazyFrames({"dm": lambda: pd.DataFrame({"USUBJID": ["1"]})})
+        >>> first = frames["dm"]; frames.forget("dm")
+        >>> frames["dm"] is first, frames["dm"].equals(first)
+        (False, True)
+        """
+        self._cache.pop(name, None)
+
     def __iter__(self) -> Iterator[str]:
         return iter(self._loaders)
 
@@ -55,7 +66,18 @@ def load_sdtm_folder(sdtm_dir: str | Path) -> LazyFrames:
     """
     folder = Path(sdtm_dir)
     paths = sorted(folder.glob("*.parquet")) if folder.is_dir() else []
-    return LazyFrames({path.stem.lower(): (lambda p=path: read_parquet(p)) for path in paths})
+    return LazyFrames({path.stem.lower(): (lambda p=path: release_arrow_memory(read_parquet(p))) for path in paths})
+
+
+def release_arrow_memory(result: Any = None) -> Any:
+    """Return Arrow's freed buffers to the system (its allocator keeps them for reuse, which after a parquet
+    read or write only adds to the process's memory while pandas works); passes ``result`` through.
+
+    >>> release_arrow_memory(1)
+    1
+    """
+    pa.default_memory_pool().release_unused()
+    return result
 
 
 def load_packaged_sdtm(source: Mapping[str, Any]) -> LazyFrames:
@@ -105,6 +127,16 @@ def load_sources(ctx: StudyContext) -> Mapping[str, pd.DataFrame]:
     raise InputError(f"{ctx.sdtm_dir}: no SDTM parquet files (run `python -m pipeline sdtm --study {ctx.study}` first)")
 
 
+def study_engine(ctx: StudyContext) -> tuple[Engine, dict[str, Any]]:
+    """The engine for the study's ADaM spec on its SDTM sources; returns (engine, spec)."""
+    spec_path = ctx.specs_dir / "adam.yaml"
+    spec = ctx.spec("adam")
+    if not isinstance(spec, Mapping):
+        raise ConfigError(f"{spec_path}: expected a mapping at the top level")
+    engine = Engine(spec, load_sources(ctx), design=ctx.design, spec_path=spec_path, standards_dir=ctx.standards_dir)
+    return engine, dict(spec)
+
+
 def build_adam(ctx: StudyContext) -> tuple[dict[str, pd.DataFrame], dict[str, Any]]:
     """Build every dataset of the study's ADaM spec; returns (datasets, spec).
 
@@ -112,16 +144,16 @@ def build_adam(ctx: StudyContext) -> tuple[dict[str, pd.DataFrame], dict[str, An
     >>> sorted(datasets), len(datasets["ADSL"])
     (['ADAE', 'ADSL'], 254)
     """
-    spec_path = ctx.specs_dir / "adam.yaml"
-    spec = ctx.spec("adam")
-    if not isinstance(spec, Mapping):
-        raise ConfigError(f"{spec_path}: expected a mapping at the top level")
-    engine = Engine(spec, load_sources(ctx), design=ctx.design, spec_path=spec_path, standards_dir=ctx.standards_dir)
-    return engine.build(), dict(spec)
+    engine, spec = study_engine(ctx)
+    return engine.build(), spec
 
 
 def run(ctx: StudyContext) -> None:
     """Write ``<outputs>/adam/<dataset>.parquet`` (lower-case names).
+
+    Each dataset is written as soon as no later dataset of the spec reads it, and then forgotten, as is
+    each SDTM domain after the last dataset that reads it (``Engine.build_each``): memory holds only
+    what is still needed.
 
     >>> import tempfile
     >>> ctx = StudyContext.create("cdiscpilot01", outputs=tempfile.mkdtemp())
@@ -129,10 +161,14 @@ def run(ctx: StudyContext) -> None:
     >>> sorted(p.name for p in ctx.adam_dir.glob("*.parquet"))
     ['adae.parquet', 'adsl.parquet']
     """
-    with pd.option_context("mode.copy_on_write", True):  # verbs copy frames lazily (pipeline/adam/_utils.copy_frame)
-        datasets, spec = build_adam(ctx)
+    engine, spec = study_engine(ctx)
     specs_by_name = {str(d["name"]).upper(): d for d in spec["datasets"]}
-    for name, frame in datasets.items():
+
+    def write(name: str, frame: pd.DataFrame) -> None:
         path = ctx.adam_dir / f"{name.lower()}.parquet"
         write_parquet_atomic(path, parquet_ready(frame, specs_by_name[name]))
+        release_arrow_memory()
         log.info("%s: %d records, %d variables -> %s", name, len(frame), frame.shape[1], path)
+
+    with pd.option_context("mode.copy_on_write", True):  # verbs copy frames lazily (pipeline/adam/_utils.copy_frame)
+        engine.build_each(write)

@@ -76,17 +76,39 @@ def _full_regex(pattern: Any, where: str) -> re.Pattern:
         raise ExpressionError(f"{where}: invalid regular expression {pattern!r}: {exc}") from None
 
 
+def _per_text_value(values: pd.Series, function: Callable[[pd.Series], pd.Series]) -> pd.Series:
+    """``function(values as text)``; for a column of text it is computed once per distinct value and
+    spread back to the rows by the factorisation codes (a text column repeats a few values many times),
+    which gives the same values, dtype and index as computing it on every row.
+
+    >>> values = pd.Series(["A", None, "A", " "], index=[3, 4, 5, 6])
+    >>> _per_text_value(values, lambda text: text.str.strip().eq("")).tolist()
+    [False, <NA>, False, True]
+    """
+    if values.dtype != object and not isinstance(values.dtype, pd.StringDtype) \
+            or pd.api.types.infer_dtype(values, skipna=True) not in ("string", "empty"):
+        return function(values.astype("string"))  # mixed objects: 1 and 1.0 factorise together, their text does not
+    codes, distinct = pd.factorize(values)
+    per_value = function(pd.Series([*distinct, pd.NA], dtype="string", name=values.name))  # the last one: missing
+    return per_value.take(np.where(codes < 0, len(distinct), codes)).set_axis(values.index)
+
+
 def _is_missing(values: Any) -> Any:
     if isinstance(values, pd.Series):
         missing = values.isna()
         if values.dtype == object or pd.api.types.is_string_dtype(values):
-            missing |= values.astype("string").str.strip().eq("").fillna(False)
+            missing |= _per_text_value(values, lambda text: text.str.strip().eq("").fillna(False))
         return missing
     return values is None or (isinstance(values, float) and np.isnan(values)) or (isinstance(values, str) and not values.strip())
 
 
 def _text(values: Any) -> pd.Series:
     return values.astype("string") if isinstance(values, pd.Series) else pd.Series([values], dtype="string")
+
+
+def _per_text(values: Any, function: Callable[[pd.Series], pd.Series]) -> pd.Series:
+    """``function(_text(values))``, per distinct value for a column (:func:`_per_text_value`)."""
+    return _per_text_value(values, function) if isinstance(values, pd.Series) else function(_text(values))
 
 
 def _coalesce(*values: Any) -> Any:
@@ -133,19 +155,21 @@ class Function:
 
 
 def _startswith(values: Any, prefix: Any) -> Any:
-    return _text(values).str.startswith(str(prefix)).fillna(False).astype(bool)
+    return _per_text(values, lambda text: text.str.startswith(str(prefix)).fillna(False).astype(bool))
 
 
 def _matches(values: Any, pattern: re.Pattern) -> Any:
-    return _text(values).str.fullmatch(pattern).fillna(False).astype(bool)
+    return _per_text(values, lambda text: text.str.fullmatch(pattern).fillna(False).astype(bool))
 
 
 def _extract(values: Any, pattern: re.Pattern) -> Any:
     if pattern.groups < 1:
         raise TypeError(f"extract() needs a regular expression with a group, got {pattern.pattern!r}")
-    text = _text(values)
-    matched = text.str.fullmatch(pattern).fillna(False).astype(bool)
-    return text.str.extract(pattern, expand=True)[0].where(matched)
+
+    def first_group(text: pd.Series) -> pd.Series:
+        matched = text.str.fullmatch(pattern).fillna(False).astype(bool)
+        return text.str.extract(pattern, expand=True)[0].where(matched)
+    return _per_text(values, first_group)
 
 
 def _number(values: Any) -> Any:

@@ -29,3 +29,16 @@ def test_no_gaps_adds_nothing_but_dtype_column():
                          "AVISIT": REF["AVISIT"], "AVAL": [1.0, 2.0, 3.0, 4.0]})
     out = derive_locf_records(adlb, REF, ["USUBJID", "PARAMCD"], ["AVISITN"])
     assert len(out) == 4 and out["DTYPE"].isna().all()
+
+
+def test_only_groups_with_a_gap_are_carried_and_other_parameters_are_left_alone():
+    adlb = pd.DataFrame({
+        "USUBJID": ["1", "1", "1", "1", "2"], "PARAMCD": ["UPCR", "EGFR", "EGFR", "UPCR", "UPCR"],
+        "AVISITN": [4.0, 4.0, 5.0, 5.0, 4.0], "AVISIT": ["WEEK 2", "WEEK 2", "WEEK 4", "WEEK 4", "WEEK 2"],
+        "AVAL": [2.0, 90.0, 80.0, 1.0, 5.0], "ANL01FL": ["Y"] * 5,
+    })
+    ref = pd.DataFrame({"PARAMCD": ["UPCR"] * 2, "AVISITN": [4.0, 5.0], "AVISIT": ["WEEK 2", "WEEK 4"]})
+    out = derive_locf_records(adlb, ref, ["USUBJID", "PARAMCD"], ["AVISITN"], filter_add="ANL01FL == 'Y'")
+    assert out.iloc[5:][["USUBJID", "PARAMCD", "AVISIT", "AVAL", "DTYPE"]].values.tolist() == [
+        ["2", "UPCR", "WEEK 4", 5.0, "LOCF"]]
+    assert out.iloc[:5].drop(columns="DTYPE").equals(adlb) and out["DTYPE"].iloc[:5].isna().all()

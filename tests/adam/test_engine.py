@@ -152,3 +152,46 @@ def test_optional_step_runs_itself_when_its_domain_exists():
     out = _build([_major_deviation_step()], sdtm={"dm": DM, "dv": dv})
     assert out[["USUBJID", "MAJDVFL", "MAJDVTRM"]].fillna("").values.tolist() == [
         ["1", "N", ""], ["2", "Y", "Wrong dose"]]
+
+
+def test_build_each_hands_over_each_dataset_after_its_last_reader_and_forgets_sdtm_after_its_last_reader():
+    from pipeline.adam.stage import LazyFrames
+
+    loads: list[str] = []
+    frames = LazyFrames({"dm": lambda: loads.append("dm") or DM,
+                         "ae": lambda: loads.append("ae") or pd.DataFrame({"USUBJID": ["2"], "AETERM": ["X"]})})
+    spec = {"datasets": [
+        {"name": "ADSL", "source": {"sdtm": "dm"}},
+        {"name": "ADAE", "source": {"sdtm": "ae"},
+         "steps": [{"derive_vars_merged": {"dataset_add": {"adam": "adsl"}, "by_vars": ["USUBJID"],
+                                           "new_vars": ["ARMCD"]}}]},
+        {"name": "ADSL", "source": {"adam": "adsl"}, "steps": [{"assign": {"FINAL": "Y"}}]},
+        {"name": "ADXX", "source": {"sdtm": "dm"}},
+    ]}
+    engine = Engine(spec, frames, design=DESIGN)
+    assert engine.last_uses() == ({"dm": 3, "ae": 1}, {"ADSL": 2, "ADAE": 1, "ADXX": 3})
+    done: list[tuple[str, list[str], list[str]]] = []
+    engine.build_each(lambda name, frame: done.append((name, list(frame.columns), sorted(frames._cache))))
+    assert [(name, cached) for name, _, cached in done] == [("ADAE", ["dm"]), ("ADSL", ["dm"]), ("ADXX", [])]
+    assert done[0][1] == ["USUBJID", "AETERM", "ARMCD"]
+    assert done[1][1] == ["STUDYID", "USUBJID", "ARMCD", "SITEID", "AGE", "FINAL"]
+    assert loads == ["dm", "ae"] and engine.built == {}
+    assert engine.sdtm_reads_left == {"dm": 0, "ae": 0}  # AE was forgotten as soon as its one reference was read
+
+
+def test_last_uses_resolves_placeholders_in_references():
+    spec = {"datasets": [{"name": "ADSL", "source": {"sdtm": "${domain}"}}, {"name": "ADAE", "source": {"sdtm": "ae"}}]}
+    assert Engine(spec, {}, design={"domain": "DM"}).last_uses() == ({"dm": 0, "ae": 1}, {"ADSL": 0, "ADAE": 1})
+
+
+def test_finalise_sorts_every_column_by_the_keys_and_types_them():
+    frame = pd.DataFrame({"K": ["b", "a", "c", "a"], "N": [2, 1, 3, 0],
+                          "D": ["2024-01-02", None, "2024-01-03", "2024-01-01"], "X": ["drop", "me", "too", "!"]},
+                         index=[5, 5, 6, 7])
+    spec = {"keys": ["K", "N"], "variables": [{"name": "K"}, {"name": "N", "type": "integer"},
+                                              {"name": "D", "type": "date"}]}
+    out = finalise(frame, spec, "t")
+    assert out.index.tolist() == [0, 1, 2, 3] and list(out.columns) == ["K", "N", "D"]
+    assert out["K"].tolist() == ["a", "a", "b", "c"] and out["N"].tolist() == [0.0, 1.0, 2.0, 3.0]
+    assert out["D"].dt.strftime("%Y-%m-%d").fillna("").tolist() == ["2024-01-01", "", "2024-01-02", "2024-01-03"]
+    assert frame.shape == (4, 4)  # the caller's frame is untouched

@@ -161,3 +161,33 @@ def test_an_adam_filter_that_would_run_code_stops_before_any_derivation(tmp_path
                           "steps": [{"compute": {"X": "__import__('os').system('true')"}}]}]}
     with pytest.raises(ConfigError, match=r"adam\.yaml: dataset ADSL: steps 1 compute X: expression .*'\.system'"):
         Engine(spec, {"DM": pd.DataFrame({"ARMCD": ["A"]})}, spec_path="adam.yaml")
+
+
+# --- text functions are computed per distinct value: the same result as per row ---------------------
+
+TEXT_COLUMNS = {
+    "object": pd.Series(["<10", None, " ", "SSLD01", "<10", "", "5.5", float("nan"), "SSLD01"], index=range(10, 19)),
+    "string": pd.Series(["<10", None, " ", "SSLD01", "<10", "", "5.5", None, "SSLD01"], dtype="string"),
+    "mixed": pd.Series([1, 1.0, True, "<1", None, " "], dtype=object),
+}
+
+
+@pytest.mark.parametrize("kind", sorted(TEXT_COLUMNS))
+@pytest.mark.parametrize("expression", ["notna(X)", "isna(X)", "startswith(X, 'SSLD')", "matches(X, '<[0-9.]+')",
+                                        "extract(X, '<([0-9.]+)')", "number(extract(X, '<([0-9.]+)'))"])
+def test_text_functions_per_distinct_value_equal_the_per_row_result(kind, expression):
+    values = TEXT_COLUMNS[kind]
+    got = evaluate(pd.DataFrame({"X": values}), expression)
+    expected = pd.concat([evaluate(pd.DataFrame({"X": values.iloc[[i]]}), expression) for i in range(len(values))])
+    pd.testing.assert_series_equal(got, expected, check_names=False)
+
+
+def test_text_functions_per_distinct_value_known_values():
+    values = TEXT_COLUMNS["object"]
+    frame = pd.DataFrame({"X": values})
+    assert evaluate(frame, "notna(X)").tolist() == [True, False, False, True, True, False, True, False, True]
+    assert evaluate(frame, "extract(X, '<([0-9.]+)')").tolist() == ["10", pd.NA, pd.NA, pd.NA, "10", pd.NA, pd.NA,
+                                                                   pd.NA, pd.NA]
+    assert evaluate(frame, "startswith(X, 'SSLD')").index.tolist() == list(range(10, 19))
+    mixed = pd.DataFrame({"X": TEXT_COLUMNS["mixed"]})
+    assert evaluate(mixed, "matches(X, '1.*')").tolist() == [True, True, False, False, False, False]
