@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -17,14 +17,14 @@ import numpy as np
 import pandas as pd
 
 from pipeline.common.dates import iso_date
-from pipeline.common.expressions import Binary, Call, Column, Expression, ExpressionError, Literal, Logical, \
-    Membership, evaluate_mask, parse
+from pipeline.common.expressions import FUNCTIONS, Binary, Call, Column, Expression, ExpressionError, Literal, \
+    Logical, Membership, Node, evaluate_mask, parse
 from pipeline.common.specfile import Where, check_keys, check_value, load_spec
 from pipeline.standards import standards_home
 from pipeline.standards.tables import load_standard_datasets
 from pipeline.validate.conformance_base import _dataset_finding, _repeated, _row_findings
 from pipeline.validate.findings import concat_findings
-from pipeline.validate.frames import display_text, distinct_rows, is_in, per_distinct
+from pipeline.validate.frames import TEXT_DTYPE, display_text, distinct_rows, is_in, per_distinct
 from pipeline.validate.rules import Rule, cite
 
 CATALOGUE_PATH = standards_home() / "conformance-rules.yaml"
@@ -287,8 +287,56 @@ def _mask(frame: pd.DataFrame, text: str) -> pd.Series:
     return pd.Series(out, index=frame.index)
 
 
+def presence_only(node: Node) -> set[str]:
+    """Columns an expression reads only through ``notna()`` or ``isna()``: records that differ only in such a
+    column's value, not in whether it is missing, give the same result.
+
+    >>> sorted(presence_only(parse("(notna(A) or B == 'Y') and isna(C) and notna(B)").root))
+    ['A', 'C']
+    """
+    whole: set[str] = set()
+    presence: set[str] = set()
+
+    def walk(node: Node) -> None:
+        if isinstance(node, Call) and node.function.name in ("notna", "isna") and isinstance(node.arguments[0], Column):
+            presence.add(node.arguments[0].name)
+        elif isinstance(node, Column):
+            whole.add(node.name)
+        else:
+            for part in fields(node):
+                value = getattr(node, part.name)
+                for child in value if isinstance(value, tuple) else (value,):
+                    if isinstance(child, Node):
+                        walk(child)
+    walk(node)
+    return presence - whole
+
+
+def _language_missing(values: pd.Series) -> pd.Series:
+    """The expression language's ``isna()`` of each value; a text value with a visible ASCII character is never
+    blank, so only the others (few) go through ``isna()`` itself.
+
+    >>> _language_missing(pd.Series(["a", " ", None, "\u00a0"], dtype="string[pyarrow]")).tolist()
+    [False, True, True, True]
+    """
+    import pyarrow.compute as pc
+
+    isna = FUNCTIONS["isna"].implementation
+    if values.dtype != TEXT_DTYPE:
+        return isna(values)
+    missing = values.isna().to_numpy(dtype=bool)
+    visible = pc.fill_null(pc.match_substring_regex(values.array._pa_array, "[!-~]"), False)
+    unsure = ~missing & ~np.asarray(visible.to_numpy(zero_copy_only=False), dtype=bool)
+    if unsure.any():
+        missing[unsure] = isna(values[unsure]).to_numpy(dtype=bool)
+    return pd.Series(missing, index=values.index)
+
+
 def _mask_per_distinct(frame: pd.DataFrame, expression: Expression) -> pd.Series:
-    first, combination = distinct_rows(frame, expression.columns)
+    presence = presence_only(expression.root)   # keyed on whether they are missing, worked out per distinct value
+    keys = pd.DataFrame({c: per_distinct(frame[c], _language_missing) if c in presence else frame[c]
+                         for c in expression.columns}, index=frame.index)
+    first, combination = distinct_rows(keys, expression.columns)
     anchored = [c for c in anchors(expression.root) if c in frame.columns]
     evaluated = np.ones(len(first), dtype=bool)   # whether a record has the anchors depends on its values alone
     if anchored:

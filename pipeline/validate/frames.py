@@ -49,7 +49,7 @@ def _factorize(values: pd.Series) -> tuple[np.ndarray, pd.Series] | None:
 
 def distinct_codes(values: pd.Series) -> tuple[np.ndarray, pd.Series] | None:
     """(codes, distinct values) with missing as code -1, when grouping the values by equality is exact: Arrow
-    text, integers, booleans, dates and floats without a signed zero; an object column only when all None. None
+    text, integers, booleans, dates and floats without a signed zero; an object column only when all missing. None
     otherwise (1, 1.0 and True are equal as objects but not as text).
 
     >>> codes, uniques = distinct_codes(pd.Series(["b", None, "b", "a"], dtype=TEXT_DTYPE))
@@ -59,8 +59,8 @@ def distinct_codes(values: pd.Series) -> tuple[np.ndarray, pd.Series] | None:
     if values.dtype == TEXT_DTYPE:
         return _kept("codes", values, _factorize)
     dtype = values.dtype
-    if dtype == object:
-        if not (values.to_numpy() == None).all():  # noqa: E711 (elementwise)
+    if dtype == object:   # grouped only when every value is the same kind of missing (an absent optional column)
+        if not values.isna().all() or len(set(map(type, values.to_numpy()))) > 1:
             return None
         return np.full(len(values), -1, dtype=np.int8), values.iloc[:0]
     if not isinstance(dtype, np.dtype) or dtype.kind not in "biufM":
@@ -73,7 +73,7 @@ def distinct_codes(values: pd.Series) -> tuple[np.ndarray, pd.Series] | None:
 
 
 def per_distinct(values: pd.Series, compute: Callable[[pd.Series], pd.Series]) -> pd.Series:
-    """``compute`` (an element-wise function of a column) on the distinct values and one missing value, spread
+    """``compute`` (an element-wise function of a column) on the distinct values (and one missing value), spread
     back to every record; the column itself when its values cannot be grouped (:func:`distinct_codes`).
 
     >>> per_distinct(pd.Series(["a ", None, "a "], dtype=TEXT_DTYPE), lambda s: s.str.strip()).tolist()
@@ -83,10 +83,12 @@ def per_distinct(values: pd.Series, compute: Callable[[pd.Series], pd.Series]) -
     if found is None:
         return compute(values)
     codes, uniques = found
-    missing = pd.Series([None], dtype=uniques.dtype) if uniques.dtype != object else pd.Series([None], dtype=object)
-    small = compute(pd.concat([uniques, missing], ignore_index=True))
     positions = codes.astype(np.intp)
-    positions[codes < 0] = len(uniques)
+    absent = codes < 0
+    if absent.any():   # a missing record of the column stands for every missing record
+        positions[absent] = len(uniques)
+        uniques = pd.concat([uniques, values.iloc[[int(np.argmax(absent))]]], ignore_index=True)
+    small = compute(uniques.reset_index(drop=True))
     return small.take(positions).set_axis(values.index).rename(values.name)
 
 
