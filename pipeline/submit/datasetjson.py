@@ -7,6 +7,7 @@ deliveries shows changed records, and the same inputs give the same bytes.
 from __future__ import annotations
 
 import json
+from json.encoder import encode_basestring
 from collections.abc import Iterable, Iterator
 from functools import lru_cache
 from pathlib import Path
@@ -99,14 +100,18 @@ def compute_dataset_json_texts(column: pd.Series, kind: str) -> tuple[np.ndarray
         return _json_distinct(column.astype(object).to_numpy(),
                               lambda t: json.dumps(t.strftime("%H:%M:%S")) if hasattr(t, "strftime") else "null")
     if kind == "integer":
-        numbers = pd.to_numeric(column, errors="coerce").astype("Int64")
-        return _json_distinct(numbers.array, lambda v: str(int(v)))
+        numbers = pd.to_numeric(column, errors="coerce")
+        if numbers.dtype == "float64":   # whole numbers stored as floats: the text of each distinct value
+            codes, uniques = pd.factorize(numbers.to_numpy(), use_na_sentinel=True)
+            if np.all(np.isfinite(uniques) & (uniques == np.round(uniques)) & (np.abs(uniques) < 2.0 ** 63)):
+                return np.where(codes < 0, len(uniques), codes), [str(int(v)) for v in uniques] + ["null"]
+        return _json_distinct(numbers.astype("Int64").array, lambda v: str(int(v)))   # else as Int64 says
     if kind == "float":
         numbers = pd.to_numeric(column, errors="coerce").astype("float64").to_numpy()
         numbers = np.where(np.isfinite(numbers), numbers, np.nan)
         return _json_distinct(numbers, lambda v: float.__repr__(float(v)))
-    return _json_distinct(as_text(column), lambda v: "null" if v == "" or v is None
-                          else json.dumps(v, ensure_ascii=False, allow_nan=False))
+    # encode_basestring is what json.dumps(v, ensure_ascii=False) does with a str v
+    return _json_distinct(as_text(column), lambda v: "null" if v == "" or v is None else encode_basestring(v))
 
 
 def encode_dataset_json_column(column: pd.Series, kind: str) -> pa.Array:
