@@ -26,15 +26,35 @@ SAS_EPOCH = pd.Timestamp("1960-01-01")  # day 0 of SAS dates (XPT numeric dates)
 
 
 def on_unique_values(series: pd.Series, parse: Callable[[pd.Series], pd.Series]) -> pd.Series:
-    """Apply a vectorised parser to the distinct values only, then spread back (dates repeat a lot)."""
-    codes, uniques = pd.factorize(series.astype("object").where(series.notna(), None), use_na_sentinel=True)
-    parsed = parse(pd.Series(uniques, dtype="object"))
-    if len(parsed) == 0:
-        return parse(pd.Series([None] * len(series), dtype="object")).set_axis(series.index)
-    values = parsed.to_numpy()
-    out = values.take(np.where(codes < 0, 0, codes))
+    """Apply a vectorised parser to the distinct values only, then spread back (dates repeat a lot).
+
+    >>> on_unique_values(pd.Series(["a", None, "a"]), lambda s: s.str.upper()).tolist()
+    ['A', None, 'A']
+    """
+    return _spread_parsed(series, *_parse_unique(series, parse))
+
+
+def _parse_unique(series: pd.Series, parse: Callable[[pd.Series], pd.DataFrame | pd.Series]
+                  ) -> tuple[np.ndarray, pd.DataFrame | pd.Series]:
+    """``(codes, parsed)``: ``parse`` applied to the distinct non-missing values (code -1: missing);
+    with no such value, to the missing values themselves (so the result keeps the parser's types)."""
+    # factorize counts None, NaN, NaT and pd.NA as missing: an object column needs no cleaning copy first
+    values = series if series.dtype == object else series.astype("object").where(series.notna(), None)
+    codes, uniques = pd.factorize(values, use_na_sentinel=True)
+    if len(uniques) == 0:
+        return codes, parse(pd.Series([None] * len(series), dtype="object"))
+    return codes, parse(pd.Series(uniques, dtype="object"))
+
+
+def _spread_parsed(series: pd.Series, codes: np.ndarray, parsed: pd.Series) -> pd.Series:
+    """Results per distinct value (:func:`_parse_unique`) taken back to the rows of ``series``."""
+    if len(parsed) == len(series) and not (codes >= 0).any():  # parsed the missing values themselves
+        return parsed.set_axis(series.index)
+    out = parsed.to_numpy().take(np.where(codes < 0, 0, codes))
     result = pd.Series(out, index=series.index, dtype=parsed.dtype)
-    result[codes < 0] = None
+    missing = codes < 0
+    if missing.any():
+        result[missing] = None
     return result
 
 
@@ -168,8 +188,8 @@ def iso_date_bounds(series: pd.Series) -> tuple[pd.Series, pd.Series]:
         last_day = (calendar_dates(year, last_month, np.ones(len(year))) + pd.offsets.MonthEnd(0)).dt.day
         hi = calendar_dates(year, last_month, np.where(np.isnan(day), last_day.to_numpy(dtype=float), day))
         return pd.DataFrame({"lo": lo, "hi": hi.where(lo.notna())})
-    return (on_unique_values(series, lambda s: bounds(s)["lo"]),
-            on_unique_values(series, lambda s: bounds(s)["hi"]))
+    codes, parsed = _parse_unique(series, bounds)  # both bounds from one parse of the distinct values
+    return _spread_parsed(series, codes, parsed["lo"]), _spread_parsed(series, codes, parsed["hi"])
 
 
 def iso_time(series: pd.Series) -> pd.Series:

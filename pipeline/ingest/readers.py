@@ -85,12 +85,25 @@ def detect_format(path: Path, options: ReaderOptions) -> str:
 
 
 def _clean_text_frame(frame: pd.DataFrame, options: ReaderOptions, stripped: bool = False) -> pd.DataFrame:
-    if frame.isna().any().any():
-        frame = frame.astype(object).where(frame.notna(), "")
-    frame = frame.astype(str)
-    if options.strip and not stripped:
-        frame = frame.apply(lambda col: col.str.strip())
-    columns = [str(c).strip() for c in frame.columns]
+    """Every cell as text, missing as '' (stripped unless the reader did it): a column that is text
+    already is kept as it is, and each distinct value is stripped once.
+
+    >>> _clean_text_frame(pd.DataFrame({" A": [" x", None], "B": [1, 2]}), ReaderOptions()).to_dict("list")
+    {'A': ['x', ''], 'B': ['1', '2']}
+    """
+    columns = {}
+    for position in range(frame.shape[1]):
+        values = frame.iloc[:, position]
+        if pd.api.types.infer_dtype(values, skipna=False) != "string":  # numbers, or missing cells
+            values = values.astype(object).where(values.notna(), "").astype(str)
+        if options.strip and not stripped:
+            codes, uniques = pd.factorize(values)
+            values = pd.Series(np.array([u.strip() for u in uniques], dtype=object).take(codes) if len(uniques)
+                               else values.to_numpy(dtype=object), dtype=object)
+        columns[position] = values.to_numpy(dtype=object)
+    names = [str(c).strip() for c in frame.columns]
+    frame = pd.DataFrame(columns, index=frame.index, dtype=object)  # by position: a header may repeat a name
+    columns = names
     if options.upper_case_columns:
         columns = [c.upper() for c in columns]
     frame.columns = columns

@@ -356,6 +356,11 @@ def run(ctx: StudyContext) -> None:
     ...
     pipeline.common.errors.InputError: ...raw: site 101 sent no 'ae' export (expected site_*/ae.csv; sites.yaml:... lists it among the site's forms)
     """
+    with pd.option_context("mode.copy_on_write", True):  # frames are copied lazily: no whole-frame copies per step
+        _run(ctx)
+
+
+def _run(ctx: StudyContext) -> None:
     problems = SpecProblems()  # study.yaml, sites.yaml and every mapping file: all their problems in one run
     design: dict[str, Any] = {}
     with problems.check():

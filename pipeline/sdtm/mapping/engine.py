@@ -424,6 +424,17 @@ def map_rows(frame: pd.DataFrame, variables: dict[str, tuple[Application, ...]],
     return pd.DataFrame(out, index=frame.index), *(pd.concat(found) if found else empty for found in (problems, flags))
 
 
+def blank_or_missing(values: pd.Series) -> np.ndarray:
+    """Which values are missing or text of spaces only; each distinct value is looked at once.
+
+    >>> blank_or_missing(pd.Series(["a", " ", None, float("nan"), 0.0, ""])).tolist()
+    [False, True, True, True, False, True]
+    """
+    codes, uniques = pd.factorize(values, use_na_sentinel=True)
+    blank = np.array([str(u).strip() == "" for u in uniques] + [True], dtype=bool)
+    return blank[codes]  # code -1 (missing) takes the last, True
+
+
 def from_raw_rows(records: pd.DataFrame, raw_rows: pd.DataFrame) -> np.ndarray:
     """Which ``records`` come from a raw row (``_file``, ``_row``) of ``raw_rows``."""
     keys = pd.MultiIndex.from_frame(records[["_file", "_row"]])
@@ -509,7 +520,7 @@ def map_file(mapping: DomainMapping, ingested: IngestedFile | list[IngestedFile]
     out, problems, flags = map_rows(work, variables, env, batch)
     out = pd.concat([out, work[LINEAGE_COLUMNS]], axis=1)
     for variable in [v for v in mapping.required if v in out.columns]:  # required variables (keys) missing
-        missing = out[variable].isna() | (out[variable].astype(str).str.strip() == "")
+        missing = blank_or_missing(out[variable])
         explained = out.index.isin(problems.index[problems["variable"] == variable])  # e.g. an impossible date
         missing &= ~explained
         if missing.any():
