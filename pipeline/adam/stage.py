@@ -166,9 +166,12 @@ def run(ctx: StudyContext) -> None:
 
     def write(name: str, frame: pd.DataFrame) -> None:
         path = ctx.adam_dir / f"{name.lower()}.parquet"
-        write_parquet_atomic(path, parquet_ready(frame, specs_by_name[name]))
+        records, variables = frame.shape
+        ready = parquet_ready(frame, specs_by_name[name])
+        del frame  # (its text columns' arrays are freed before Arrow copies the values)
+        write_parquet_atomic(path, ready)
         release_arrow_memory()
-        log.info("%s: %d records, %d variables -> %s", name, len(frame), frame.shape[1], path)
+        log.info("%s: %d records, %d variables -> %s", name, records, variables, path)
 
     with pd.option_context("mode.copy_on_write", True):  # verbs copy frames lazily (pipeline/adam/_utils.copy_frame)
         engine.build_each(write)
