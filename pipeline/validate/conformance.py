@@ -295,8 +295,8 @@ def check_visitnum_in_sv(rule: Rule, data: ValidationData) -> Iterator[pd.DataFr
                                                                                       errors="coerce"))
         bad = distinct["VISITNUM"].notna() & distinct["USUBJID"].notna() & ~is_in(key, known).fillna(True)
         visitnum = display_text(pd.to_numeric(frame["VISITNUM"], errors="coerce"))
-        yield _row_findings(rule, name, frame, pd.Series(bad.fillna(False).to_numpy(dtype=bool)[combination], index=frame.index),
-                            "VISITNUM", visitnum, picked_messages(rule, visitnum))
+        bad_records = pd.Series(bad.fillna(False).to_numpy(dtype=bool)[combination], index=frame.index)
+        yield _row_findings(rule, name, frame, bad_records, "VISITNUM", visitnum, picked_messages(rule, visitnum))
 
 
 @conformance_rule(
@@ -596,8 +596,11 @@ def check_chg(rule: Rule, data: ValidationData) -> Iterator[pd.DataFrame]:
         aval, base, chg = (pd.to_numeric(frame[c], errors="coerce") for c in ("AVAL", "BASE", "CHG"))
         both = aval.notna() & base.notna() & chg.notna()
         bad = both & ~np.isclose((aval - base).fillna(0), chg.fillna(0), rtol=1e-9, atol=1e-9)
-        messages = ("CHG " + display_text(chg) + " differs from AVAL - BASE = " + display_text(aval - base)).astype(object)
-        yield _row_findings(rule, name, frame, bad, "CHG", display_text(chg), messages)
+        def messages(picked: np.ndarray, aval: pd.Series = aval, base: pd.Series = base,
+                     chg: pd.Series = chg) -> pd.Series:
+            return ("CHG " + display_text(chg[picked]) + " differs from AVAL - BASE = "
+                    + display_text((aval - base)[picked])).astype(object)
+        yield _row_findings(rule, name, frame, bad, "CHG", lambda picked, chg=chg: display_text(chg[picked]), messages)
 
 
 @conformance_rule(
@@ -609,7 +612,8 @@ def check_no_analysis_day_zero(rule: Rule, data: ValidationData) -> Iterator[pd.
         for day in ("ADY", "ASTDY", "AENDY"):
             if day in frame.columns:
                 values = pd.to_numeric(frame[day], errors="coerce")
-                yield _row_findings(rule, name, frame, (values == 0).fillna(False), day, display_text(values),
+                yield _row_findings(rule, name, frame, (values == 0).fillna(False), day,
+                                    lambda picked, values=values: display_text(values[picked]),
                                     rule.format_message(variable=day))
 
 

@@ -12,7 +12,7 @@ import pandas as pd
 
 from pipeline.standards.tables import trial_design_domains
 from pipeline.validate.findings import concat_findings, empty_findings, make_findings
-from pipeline.validate.frames import distinct_rows
+from pipeline.validate.frames import distinct_codes
 from pipeline.validate.rules import Rule, cite  # noqa: F401 (cite re-exported)
 
 TRIAL_DESIGN = trial_design_domains()
@@ -108,12 +108,24 @@ def _repeated(frame: pd.DataFrame, rows: pd.Series, by: list[str], missing: str 
     [True, True, False, False]
     """
     picked = rows.fillna(False).to_numpy(dtype=bool)
-    first, combination = distinct_rows(frame, by)   # the key text once per distinct combination of values
-    keyed = frame[by].iloc[first].astype("string").fillna(missing)
-    key = keyed.groupby(by, sort=False).ngroup().to_numpy()[combination]
+    key = np.zeros(len(frame), dtype=np.int64)
+    for column in by:
+        key = pd.factorize(key * (len(frame) + 1) + _text_codes(frame[column], missing))[0]
     shared = np.zeros(len(frame), dtype=bool)
     shared[np.flatnonzero(picked)] = pd.Series(key[picked]).duplicated(keep=False).to_numpy()
     return pd.Series(shared, index=frame.index)
+
+
+def _text_codes(values: pd.Series, missing: str) -> np.ndarray:
+    """A code per record, equal where ``values.astype("string").fillna(missing)`` is equal (the text worked out
+    once per distinct value)."""
+    found = distinct_codes(values)
+    if found is None:
+        return pd.factorize(values.astype("string").fillna(missing))[0]
+    codes, uniques = found
+    text = pd.concat([uniques.astype("string"), pd.Series([pd.NA], dtype="string")], ignore_index=True)
+    text_codes = pd.factorize(text.fillna(missing))[0]   # the last is the code of a missing value
+    return np.where(codes < 0, text_codes[-1], text_codes[codes.clip(0)])
 
 
 def _domain_records(rule: Rule, data: ValidationData, domain: str, needs: set[str], variable: str,

@@ -95,14 +95,24 @@ def per_distinct(values: pd.Series, compute: Callable[[pd.Series], pd.Series]) -
 def is_in(values: pd.Series, options: Any) -> pd.Series:
     """``values.isin(options)``; Arrow text is looked up once per distinct value in a Python set of the text
     options (Arrow's own isin turns every option into an Arrow scalar on each call: slow for many options).
+    As there, only text options count, and a missing option (None, NaN) matches missing values.
 
-    >>> is_in(pd.Series(["a", None, "b", "a"], dtype=TEXT_DTYPE), {"a", None, 1}).tolist()
+    >>> is_in(pd.Series(["a", None, "b", "a"], dtype=TEXT_DTYPE), {"a", 1}).tolist()
     [True, False, False, True]
     """
+    import pyarrow as pa
+
     if _arrow_text(values) is None:
         return values.isin(options)
-    text_options = {option for option in options if isinstance(option, str)}   # what Arrow text can equal
-    return per_distinct(values, lambda distinct: distinct.astype(object).isin(text_options))
+    options = list(options)
+    text_options = {option for option in options if isinstance(option, str)}
+    null_option = any(pa.scalar(option, from_pandas=True).type == pa.null()
+                      for option in options if not isinstance(option, str))
+
+    def found(distinct: pd.Series) -> pd.Series:
+        inside = distinct.astype(object).isin(text_options)
+        return inside | distinct.isna() if null_option else inside
+    return per_distinct(values, found)
 
 
 def column_dates(values: pd.Series) -> pd.Series:
