@@ -119,21 +119,28 @@ def _place(records: pd.DataFrame, elements: pd.DataFrame, by: list[str], same_da
            before_first: bool = False) -> np.ndarray:
     """EPOCH of the element holding each record, or None when none holds it (with ``before_first``, a
     record dated before the subject's first element gets that element's epoch)."""
-    pairs = records[records["_d"].notna()].merge(elements, on=by, how="inner")
-    d, t = pairs["_d"], pairs["_t"]
-    sd, st, ed, et = pairs["_sd"], pairs["_st"], pairs["_ed"], pairs["_et"]
-    later = same_day == "later"
+    dated = records[records["_d"].notna()]
+    row, element = _subject_pairs(dated[by], elements[by])  # every (record, element of its subject) pair
+    d, t = dated["_d"].to_numpy()[row], dated["_t"].to_numpy()[row]
+    sd, st, ed, et = (elements[c].to_numpy()[element] for c in ("_sd", "_st", "_ed", "_et"))
+    last = elements["_last"].to_numpy(dtype=bool)[element]
     # Boundary days without comparable times match both neighbouring elements; same_day picks one.
-    start_times = t.notna() & st.notna()
-    start_ok = (d > sd) | ((d == sd) & np.where(start_times, (t >= st).to_numpy(), True))
-    end_times = t.notna() & et.notna()
-    boundary_end = np.where(end_times, np.where(pairs["_last"], (t <= et).to_numpy(), (t < et).to_numpy()), True)
-    end_ok = ed.isna() | (d < ed) | ((d == ed) & boundary_end)
-    hits = pairs[start_ok.to_numpy() & end_ok.to_numpy()]
-    hits = hits.sort_values(["_row", "TAETORD"], ascending=[True, not later], kind="mergesort")
-    chosen = hits.drop_duplicates("_row", keep="first")
+    start_times = ~pd.isna(t) & ~pd.isna(st)
+    start_ok = (d > sd) | ((d == sd) & np.where(start_times, t >= st, True))
+    end_times = ~pd.isna(t) & ~pd.isna(et)
+    boundary_end = np.where(end_times, np.where(last, t <= et, t < et), True)
+    end_ok = pd.isna(ed) | (d < ed) | ((d == ed) & boundary_end)
+    hit = start_ok & end_ok
+    row, element = dated["_row"].to_numpy()[row[hit]], element[hit]
+    # per record the element of the lowest TAETORD ("earlier") or the highest ("later"), missing orders last;
+    # a tie goes to the element listed first
+    order = elements["TAETORD"].to_numpy(dtype=float)[element]
+    ranked = np.lexsort((element, order if same_day != "later" else -order, row))
+    row, element = row[ranked], element[ranked]
+    first = np.ones(len(row), dtype=bool)
+    first[1:] = row[1:] != row[:-1]
     placed = np.full(len(records), None, dtype=object)
-    placed[chosen["_row"].to_numpy()] = chosen["EPOCH"].to_numpy()
+    placed[row[first]] = elements["EPOCH"].to_numpy()[element[first]]
     if before_first:
         firsts = elements.sort_values([*by, "TAETORD", "_sd"], kind="mergesort").drop_duplicates(by, keep="first")
         early = records[records["_d"].notna()].merge(firsts[[*by, "_sd", "EPOCH"]], on=by, how="inner")
@@ -142,3 +149,23 @@ def _place(records: pd.DataFrame, elements: pd.DataFrame, by: list[str], same_da
         unplaced = pd.isna(placed[rows])
         placed[rows[unplaced]] = early["EPOCH"].to_numpy()[unplaced]
     return placed
+
+
+def _subject_pairs(records: pd.DataFrame, elements: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """Positions ``(record, element)`` of every pair with equal ``by`` values (an inner join on them), by
+    record, then element, in their order; equal missing values match, as in a pandas merge."""
+    record_key = np.zeros(len(records), dtype="int64")
+    element_key = np.zeros(len(elements), dtype="int64")
+    for column in records.columns:
+        codes, uniques = pd.factorize(pd.concat([records[column], elements[column]], ignore_index=True),
+                                      use_na_sentinel=False)
+        combined, _ = pd.factorize(np.concatenate([record_key, element_key]) * len(uniques) + codes)
+        record_key, element_key = combined[:len(records)], combined[len(records):]
+    by_key = np.argsort(element_key, kind="stable")
+    sorted_keys = element_key[by_key]
+    start = np.searchsorted(sorted_keys, record_key, side="left")
+    counts = np.searchsorted(sorted_keys, record_key, side="right") - start
+    row = np.repeat(np.arange(len(records)), counts)
+    offset = np.arange(len(row)) - np.repeat(np.cumsum(counts) - counts, counts)
+    return row, by_key[np.repeat(start, counts) + offset]
+

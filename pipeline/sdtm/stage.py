@@ -197,6 +197,8 @@ def _texts(values: pd.Series) -> pd.Series:
     """
     codes, uniques = pd.factorize(values.astype(object), use_na_sentinel=True)
     if pd.api.types.infer_dtype(uniques, skipna=True) in ("string", "empty"):
+        if values.dtype == object and np.equal(values.to_numpy()[codes < 0], None).all():
+            return values  # text and None already: nothing to convert, no second copy of the column
         text = np.append(np.asarray(uniques, dtype=object), None)
     else:
         text = np.array([v if isinstance(v, str) else value_text(v) for v in uniques] + [None], dtype=object)

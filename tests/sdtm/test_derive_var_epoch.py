@@ -77,3 +77,11 @@ def test_epoch_bad_arguments_name_the_culprit():
         epoch("2019-01-05", same_day="middle")
     with pytest.raises(InputError, match="dataset se: missing column"):
         derive_var_epoch(pd.DataFrame({"USUBJID": [], "AESTDTC": []}), SE.drop(columns="EPOCH"), "AESTDTC")
+
+
+def test_epoch_records_of_many_subjects_each_matched_to_their_own_elements():
+    # records of several subjects in mixed order, one without elements: each reads only its subject's SE
+    frame = pd.DataFrame({"USUBJID": ["SF", "S1", "S9", "S1", "SF", "S1"],
+                          "XXDTC": ["2019-02-10", "2019-01-05", "2019-01-05", "2019-08-01", "2019-03-01", None]})
+    out = derive_var_epoch(frame, SE, "XXDTC")["EPOCH"].tolist()
+    assert out == ["SCREENING", "SCREENING", None, "FOLLOW-UP", None, None]

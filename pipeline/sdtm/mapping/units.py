@@ -117,7 +117,9 @@ def convert_values(values: pd.Series, units: pd.Series, target: pd.Series, table
     analytes = analytes if analytes is not None else pd.Series([""] * len(values), index=values.index)
     frame = pd.DataFrame({"unit": units.fillna("").astype(str), "target": target.fillna("").astype(str),
                           "analyte": analytes.fillna("").astype(str)}, index=values.index)
-    combos = frame.drop_duplicates()
+    # each distinct (unit, target, analyte) is resolved once; codes number them in order of appearance
+    codes = frame.groupby(list(frame.columns), sort=False).ngroup().to_numpy()
+    combos = frame.iloc[np.unique(codes, return_index=True)[1]]
     factors, offsets, reasons = {}, {}, {}
     for unit, tgt, analyte in combos.itertuples(index=False, name=None):
         key = (unit, tgt, analyte)
@@ -136,13 +138,10 @@ def convert_values(values: pd.Series, units: pd.Series, target: pd.Series, table
             else:
                 factors[key], offsets[key] = result
     combo_keys = list(combos.itertuples(index=False, name=None))
-    lookup = combos.assign(_factor=np.array([factors.get(k, np.nan) for k in combo_keys], dtype=float),
-                           _offset=np.array([offsets.get(k, 0.0) for k in combo_keys], dtype=float),
-                           _reason=pd.Series([reasons.get(k) for k in combo_keys], index=combos.index, dtype=object))
-    per_row = frame.merge(lookup, on=["unit", "target", "analyte"], how="left")  # one row per record, in order
-    factor = pd.Series(per_row["_factor"].to_numpy(), index=values.index, dtype=float)
-    offset = pd.Series(per_row["_offset"].to_numpy(), index=values.index, dtype=float)
-    reason = pd.Series(per_row["_reason"].to_numpy(), index=values.index, dtype=object)
+    factor = pd.Series(np.array([factors.get(k, np.nan) for k in combo_keys], dtype=float)[codes], index=values.index)
+    offset = pd.Series(np.array([offsets.get(k, 0.0) for k in combo_keys], dtype=float)[codes], index=values.index)
+    reason = pd.Series(np.array([reasons.get(k) for k in combo_keys], dtype=object)[codes], index=values.index,
+                       dtype=object)
     numeric = pd.to_numeric(values, errors="coerce")
     reason = reason.where(numeric.notna(), None)
     return numeric * factor + offset, reason
