@@ -9,7 +9,7 @@ import os
 import re
 import signal
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -60,6 +60,22 @@ def write_bytes_atomic(path: str | Path, data: bytes) -> Path:
     path = Path(path)
     with _atomic_path(path) as tmp:
         Path(tmp).write_bytes(data)
+    return path
+
+
+def write_chunks_atomic(path: str | Path, chunks: Iterable) -> Path:
+    """Write the bytes-like ``chunks`` one after another to ``path``, through a temporary file and a rename,
+    so a large file (XPT, Dataset-JSON) is never held whole.
+
+    >>> import tempfile, numpy as np
+    >>> path = Path(tempfile.mkdtemp()) / "x.json"
+    >>> write_chunks_atomic(path, [b"[", memoryview(b"1"), np.frombuffer(b"2]", dtype=np.uint8)]).read_bytes()
+    b'[12]'
+    """
+    path = Path(path)
+    with _atomic_path(path) as tmp, open(tmp, "wb") as handle:
+        for chunk in chunks:
+            handle.write(chunk)
     return path
 
 

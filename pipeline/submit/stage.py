@@ -20,7 +20,8 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from pipeline.common.errors import ConfigError, InputError, PipelineError
-from pipeline.common.io import sha256_file, write_bytes_atomic, write_csv_atomic, write_json_atomic, write_text_atomic
+from pipeline.common.io import (sha256_file, write_bytes_atomic, write_chunks_atomic, write_csv_atomic,
+                                write_json_atomic, write_text_atomic)
 from pipeline.common.logs import get_logger
 from pipeline.common.study import StudyContext
 from pipeline.common.vector import forget_columns
@@ -35,7 +36,6 @@ from pipeline.submit.define import (DEFINE_VERSION, IG_VERSIONS, STYLESHEET_FILE
                                     build_value_level_meta, check_define_references, render_define_html,
                                     select_codelist_rows, validate_define_xml)
 from pipeline.submit.methods import build_adam_methods, combine_methods
-from pipeline.submit.streams import write_chunks_atomic
 from pipeline.common.dates import iso_date
 from pipeline.standards.tables import load_standard_origins, submission_datasets
 from pipeline.standards.terminology import CT_COLUMNS, load_terminology

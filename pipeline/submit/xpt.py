@@ -24,11 +24,11 @@ import pandas as pd
 
 from pipeline.common.dates import SAS_EPOCH
 from pipeline.common.errors import InputError
+from pipeline.common.io import write_chunks_atomic
 from pipeline.common.vector import as_text, byte_lengths
 from pipeline.common.xpt import (MAX_CHAR_BYTES, MAX_NAME, RECORD, build_xpt_chunks, encode_text_column, ieee_from_ibm,
                                  read_xpt_head, read_xpt_layout)
 from pipeline.submit.metadata import DatasetMeta
-from pipeline.submit.streams import write_chunks_atomic
 
 MAX_LABEL = 40
 MAX_VARIABLES = 9999
