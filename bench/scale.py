@@ -146,9 +146,18 @@ DONE_MARKERS = {"simulate": "simulate", "sdtm": "sdtm", "validate_sdtm": "valida
                 "validate_adam": "validate-adam", "tables": "tables", "submission": "submission"}
 
 
+def _commit() -> str:
+    """The measured code: the short commit of ROOT, with '+changes' when the work tree differs from it."""
+    def git(*args: str) -> str:
+        done = subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True)
+        return done.stdout.strip() if done.returncode == 0 else ""
+    head = git("rev-parse", "--short", "HEAD")
+    return f"{head}+changes" if head and git("status", "--porcelain", "--untracked-files=no", "pipeline") else head
+
+
 def _record(subjects: int, engine: str, stages: dict) -> dict:
     counted = [v for k, v in stages.items() if k != "simulate"]
-    return {"subjects": subjects, "engine": engine,
+    return {"subjects": subjects, "engine": engine, "commit": _commit(),
             "total_wall_s": round(sum(v["wall_s"] for v in counted), 2),
             "peak_rss_mib": max((v["peak_rss_mib"] for v in counted), default=0.0),
             "stages": stages}
@@ -212,7 +221,8 @@ def flag_table(runs: list[dict]) -> list[str]:
             lines.append(f"{r['engine']:<7} {stage:<14} {r['subjects']:>8} {v['wall_s']:>8.1f} {v['peak_rss_mib']:>7.0f} "
                          f"{v.get('rows', 0):>11,} {per:>9.2f} {ratio:>6.2f} {cpu_ratio:>8.2f}{flag}")
         if r.get("total_wall_s") is not None:
-            lines.append(f"{r['engine']:<7} {'TOTAL':<14} {r['subjects']:>8} {r['total_wall_s']:>8.1f} {r['peak_rss_mib']:>7.0f}")
+            lines.append(f"{r['engine']:<7} {'TOTAL':<14} {r['subjects']:>8} {r['total_wall_s']:>8.1f} {r['peak_rss_mib']:>7.0f}"
+                         f"  (code {r.get('commit') or 'not recorded'})")
         if r.get("notes"):
             lines.append(f"{r['engine']:<7} {'(note)':<14} {r['subjects']:>8} {r['notes']}")
     return lines
@@ -230,7 +240,8 @@ def markdown_table(runs: list[dict]) -> str:
         if r.get("total_wall_s") is not None and r["stages"]:
             lines.append(f"| {r['engine']} | {r['subjects']:,} | **total after simulate** | **{r['total_wall_s']:.1f}** | | "
                          f"**{r['peak_rss_mib']:,.0f}** | | |")
-    notes = [f"- {r['engine']}, {r['subjects']:,} subjects: {r['notes']}" for r in runs if r.get("notes")]
+    notes = [f"- {r['engine']}, {r['subjects']:,} subjects (code {r.get('commit') or 'not recorded'}): {r['notes']}"
+             for r in runs if r.get("notes")]
     return "\n".join(lines + ([""] + notes if notes else []))
 
 
@@ -248,11 +259,7 @@ def main(argv: list[str] | None = None) -> int:
     wanted = [(n, e) for n, e in DEFAULT_RUNS if (not args.sizes or n in args.sizes) and e in args.engines]
     old = json.loads(RESULTS.read_text()) if RESULTS.exists() else {"runs": []}
     runs = {(r["subjects"], r["engine"]): r for r in old.get("runs", [])}
-    def save(record: dict) -> None:
-        previous = runs.get((record["subjects"], record["engine"])) or {}
-        for key in ("notes",):
-            if previous.get(key) and key not in record:
-                record[key] = previous[key]
+    def save(record: dict) -> None:   # a new measurement replaces the old one, notes included
         runs[(record["subjects"], record["engine"])] = record
         result = {"machine": machine(), "runs": sorted(runs.values(), key=lambda r: (r["engine"] != "pandas", r["subjects"]))}
         RESULTS.parent.mkdir(parents=True, exist_ok=True)
