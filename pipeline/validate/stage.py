@@ -224,6 +224,12 @@ def validates_adam(ctx: Any) -> bool:
     return marker_for("validate", ctx.outputs_dir, validate_pass) == "validate-adam"
 
 
+def _load_prepared(ctx: Any, layer: str) -> dict[str, pd.DataFrame]:
+    """The layer's datasets through :func:`prepare_dataset`, each raw frame dropped once prepared (peak memory)."""
+    raw = load_study_datasets(ctx, layer)
+    return {name: prepare_dataset(raw.pop(name)) for name in list(raw)}
+
+
 def _parquet_files(folder: Path) -> dict[str, Path]:
     return {p.stem.upper(): p for p in sorted(Path(folder).glob("*.parquet"))}
 
@@ -339,11 +345,10 @@ def run(ctx: Any, raise_on_gate: bool = True) -> pd.DataFrame:
         gx_reused = saved is not None and saved.expectations is not None
         executor = _start_gx_worker() if expectation_specs and use_worker and not gx_reused else None
         try:
-            sdtm = {k: prepare_dataset(v) for k, v in load_study_datasets(ctx, "sdtm").items()}
+            sdtm = _load_prepared(ctx, "sdtm")
             if not sdtm:
                 raise ConfigError(f"{ctx.sdtm_dir}: no SDTM parquet files to validate (run `make sdtm` first)")
-            adam = {k: prepare_dataset(v) for k, v in load_study_datasets(ctx, "adam").items()} \
-                if with_adam else {}
+            adam = _load_prepared(ctx, "adam") if with_adam else {}
             log.info("validating %d SDTM and %d ADaM datasets (%d records)", len(sdtm), len(adam),
                      sum(len(f) for f in sdtm.values()) + sum(len(f) for f in adam.values()))
             check_findings, conformance_status, sdtm_results = run_checks_reusing(
