@@ -58,7 +58,7 @@ class ValidationData:
         """The dataset of a domain; split datasets (LBCH, LBHE) are concatenated in the order of ``sdtm``, so
         record numbers of findings on a combined domain count across the concatenation."""
         if domain not in self._combined:
-            parts = [frame for name, frame in self.sdtm.items() if self.domain_of(name) == domain]
+            parts = [self.sdtm[name] for name in self.sdtm if self.domain_of(name) == domain]  # reads only those
             self._combined[domain] = pd.concat(parts, ignore_index=True) if len(parts) > 1 else next(iter(parts), None)
         self.lookups.append((f"{domain} absent", self._combined[domain] is not None))
         return self._combined[domain]

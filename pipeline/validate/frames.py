@@ -163,7 +163,7 @@ def prepare_dataset(dataset: pd.DataFrame) -> pd.DataFrame:
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    out = dataset.reset_index(drop=True).copy()
+    out = dataset.reset_index(drop=True)  # a deep copy already (pandas without copy-on-write); no second one
     for column in out.columns:
         values = out[column]
         if values.dtype == object and pd.api.types.infer_dtype(values, skipna=True) != "string":

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import sys
 import time
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +21,7 @@ from pipeline.engines import partitioned_runner
 from pipeline.validate.conformance import (
     CONFORMANCE_RULES, RULE_STATUS_COLUMNS, ValidationData, run_conformance_rules_with_status,
 )
-from pipeline.validate.datasets import load_study_datasets
+from pipeline.validate.datasets import load_study_datasets, read_parquet_text_as_arrow
 from pipeline.validate.findings import (
     SEVERITY_RANK, combine_findings, concat_findings, evaluate_gate, make_findings, summarise_findings,
     write_findings,
@@ -166,7 +167,7 @@ def load_study_instruments(ctx: Any) -> dict[str, dict]:
 
 def _domains(datasets: dict[str, pd.DataFrame], meta: StudyMetadata) -> dict[str, str]:
     out = {}
-    for name, frame in datasets.items():
+    for name in datasets:
         spec = meta.spec_for_file(name)
         if spec is not None and not spec.is_adam and not name.startswith("SUPP"):
             out[name] = spec.domain
@@ -224,6 +225,52 @@ def validates_adam(ctx: Any) -> bool:
     return marker_for("validate", ctx.outputs_dir, validate_pass) == "validate-adam"
 
 
+def _load_prepared(ctx: Any, layer: str) -> dict[str, pd.DataFrame]:
+    """The layer's datasets through :func:`prepare_dataset`, each raw frame dropped once prepared (peak memory)."""
+    raw = load_study_datasets(ctx, layer)
+    return {name: prepare_dataset(raw.pop(name)) for name in list(raw)}
+
+
+class LazyPreparedDatasets(Mapping):
+    """Parquet datasets by name, each read and prepared on first access: the adam pass reuses the SDTM checks'
+    results, and the checks it re-runs read only a few SDTM datasets (peak memory). Names keep the file order.
+
+    >>> import tempfile
+    >>> path = Path(tempfile.mkdtemp()) / "dm.parquet"
+    >>> pd.DataFrame({"USUBJID": ["S-1", " "]}).to_parquet(path)
+    >>> lazy = LazyPreparedDatasets({"DM": path})
+    >>> list(lazy), lazy.loaded(), lazy["DM"]["USUBJID"].isna().tolist(), lazy.loaded()
+    (['DM'], [], [False, True], ['DM'])
+    """
+
+    def __init__(self, files: dict[str, Path]) -> None:
+        self._files = files
+        self._frames: dict[str, pd.DataFrame] = {}
+
+    def __getitem__(self, name: str) -> pd.DataFrame:
+        if name not in self._frames:
+            self._frames[name] = prepare_dataset(read_parquet_text_as_arrow(self._files[name]))
+        return self._frames[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._files)
+
+    def __len__(self) -> int:
+        return len(self._files)
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._files
+
+    def loaded(self) -> list[str]:
+        return list(self._frames)
+
+    def records(self) -> int:
+        """Records of every dataset, from the parquet footers (reads no data)."""
+        import pyarrow.parquet as pq
+
+        return sum(pq.ParquetFile(path).metadata.num_rows for path in self._files.values())
+
+
 def _parquet_files(folder: Path) -> dict[str, Path]:
     return {p.stem.upper(): p for p in sorted(Path(folder).glob("*.parquet"))}
 
@@ -251,10 +298,10 @@ def run_checks_reusing(ctx: Any, sdtm: dict[str, pd.DataFrame], adam: dict[str, 
     fresh = SdtmResults()
     times = [time.perf_counter()]   # start, then after the schemas, the conformance rules and the expectations
     schema_parts = []
-    for name, frame in sorted({**sdtm, **adam}.items()):   # one dataset's schema findings depend on it alone
+    for name in sorted({*sdtm, *adam}):   # one dataset's schema findings depend on it alone
         reused = saved.schemas.get(name) if saved is not None and name not in adam else None
-        found = reused if reused is not None else \
-            validate_schemas({name: frame}, meta, prepared=True, standards_dir=ctx.standards_dir)
+        found = reused if reused is not None else validate_schemas(
+            {name: adam[name] if name in adam else sdtm[name]}, meta, prepared=True, standards_dir=ctx.standards_dir)
         if name not in adam:
             fresh.schemas[name] = found
         schema_parts.append(found)
@@ -339,13 +386,14 @@ def run(ctx: Any, raise_on_gate: bool = True) -> pd.DataFrame:
         gx_reused = saved is not None and saved.expectations is not None
         executor = _start_gx_worker() if expectation_specs and use_worker and not gx_reused else None
         try:
-            sdtm = {k: prepare_dataset(v) for k, v in load_study_datasets(ctx, "sdtm").items()}
+            # reused results: only the re-run checks read SDTM, so each dataset is read when first needed
+            sdtm = LazyPreparedDatasets(sdtm_files) if saved is not None else _load_prepared(ctx, "sdtm")
             if not sdtm:
                 raise ConfigError(f"{ctx.sdtm_dir}: no SDTM parquet files to validate (run `make sdtm` first)")
-            adam = {k: prepare_dataset(v) for k, v in load_study_datasets(ctx, "adam").items()} \
-                if with_adam else {}
+            adam = _load_prepared(ctx, "adam") if with_adam else {}
             log.info("validating %d SDTM and %d ADaM datasets (%d records)", len(sdtm), len(adam),
-                     sum(len(f) for f in sdtm.values()) + sum(len(f) for f in adam.values()))
+                     (sdtm.records() if isinstance(sdtm, LazyPreparedDatasets) else sum(len(f) for f in sdtm.values()))
+                     + sum(len(f) for f in adam.values()))
             check_findings, conformance_status, sdtm_results = run_checks_reusing(
                 ctx, sdtm, adam, meta, expectation_specs, executor, saved)
             if key is not None:

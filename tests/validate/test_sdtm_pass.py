@@ -122,3 +122,20 @@ def test_a_new_rule_reading_adam_is_classified_by_what_it_reads(tiny_root: Path,
     assert "ISL-9998" not in saved_rules(outputs)
     findings = validate(tiny_root, outputs, "adam")
     assert findings.query("rule_id == 'ISL-9998'")["message"].tolist() == ["2 ADSL subjects"]
+
+
+def test_lazy_sdtm_reads_only_the_datasets_a_check_asks_for(tmp_path: Path) -> None:
+    """The adam pass reads an SDTM dataset on first access; first() reads its domain's parts, in file order."""
+    from pipeline.validate.conformance_base import ValidationData
+
+    files = {}
+    for name, values in {"AE": ["a"], "DM": ["TINY01-001", "  "], "LBCH": ["x"], "LBHE": ["y", "z"]}.items():
+        files[name] = tmp_path / f"{name.lower()}.parquet"
+        pd.DataFrame({"DOMAIN": [name[:2]] * len(values), "VAL": values}).to_parquet(files[name])
+    lazy = stage.LazyPreparedDatasets(files)
+    data = ValidationData(lazy, {}, {"AE": "AE", "DM": "DM", "LBCH": "LB", "LBHE": "LB"})
+    assert data.first("DM")["VAL"].isna().tolist() == [False, True]
+    assert lazy.loaded() == ["DM"]
+    assert data.first("LB")["VAL"].tolist() == ["x", "y", "z"]
+    assert lazy.loaded() == ["DM", "LBCH", "LBHE"]
+    assert (len(lazy), "AE" in lazy, lazy.records()) == (4, True, 6)
