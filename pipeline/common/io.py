@@ -98,6 +98,8 @@ def write_parquet_atomic(path: str | Path, frame: pd.DataFrame) -> Path:
     table = pa.Table.from_pandas(frame.reset_index(drop=True), preserve_index=False)
     with _atomic_path(path) as tmp:
         pq.write_table(table, tmp, compression="zstd", write_statistics=False)
+    del table
+    pa.default_memory_pool().release_unused()  # hand the table's buffers back now, not at the allocator's leisure
     return path
 
 

@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 from pyarrow.lib import ArrowException
 
 from pipeline.common.errors import ConfigError, InputError, PipelineError
@@ -358,8 +359,15 @@ def run(ctx: StudyContext) -> None:
     ...
     pipeline.common.errors.InputError: ...raw: site 101 sent no 'ae' export (expected site_*/ae.csv; sites.yaml:... lists it among the site's forms)
     """
-    with pd.option_context("mode.copy_on_write", True):  # frames are copied lazily: no whole-frame copies per step
-        _run(ctx)
+    # Arrow's own allocator (mimalloc) cannot reuse the memory pandas frees as domains are written, so each parquet
+    # conversion would grow the process; the system allocator shares one heap with pandas and numpy
+    pool = pa.default_memory_pool()
+    pa.set_memory_pool(pa.system_memory_pool())
+    try:
+        with pd.option_context("mode.copy_on_write", True):  # frames are copied lazily: no whole-frame copies per step
+            _run(ctx)
+    finally:
+        pa.set_memory_pool(pool)
 
 
 def _run(ctx: StudyContext) -> None:
@@ -453,7 +461,9 @@ def _run(ctx: StudyContext) -> None:
         raise quarantine_gate_error(lost, raw_dir)
     if se is not None:
         trial["SE"] = se
-    _write_outputs(ctx, results, mappings, variables, {**trial, **extra}, ledger, manifest)
+    trial.update(extra)  # one reference to each dataset: _write_outputs lets go of it once written
+    del extra, dm, ex, ds, se
+    _write_outputs(ctx, results, mappings, variables, trial, ledger, manifest)
     _summarise(results, ledger, time.perf_counter() - started)
 
 
@@ -520,17 +530,20 @@ def _write_outputs(ctx: StudyContext, results: dict[str, DomainResult], mappings
     for domain, result in results.items():
         data = result.data
         lineage = build_lineage(domain, data) if not data.empty else pd.DataFrame(columns=LINEAGE_OUT)
-        sdtm = order_columns(domain, data, variables)
-        _write_dataset(ctx.sdtm_dir / f"{domain.lower()}.parquet", sdtm, domain)
+        _write_dataset(ctx.sdtm_dir / f"{domain.lower()}.parquet", order_columns(domain, data, variables), domain)
+        result.data = data = data.iloc[:0]  # written: only its (empty) columns are needed again
         write_parquet_atomic(ctx.lineage_dir / f"{domain.lower()}.parquet", lineage.reset_index(drop=True))
+        del lineage
         quarantine = result.quarantine.sort_values(["file", "row"], kind="stable") if not result.quarantine.empty \
             else pd.DataFrame({c: pd.Series(dtype=object) for c in QUARANTINE_COLUMNS})
         write_parquet_atomic(ctx.quarantine_dir / f"{domain.lower()}.parquet", _tidy(quarantine))
         if not result.flags.empty:
             write_parquet_atomic(ctx.quarantine_dir / "flagged" / f"{domain.lower()}.parquet",
                                  _tidy(result.flags.sort_values(["file", "row"], kind="stable")))
-    for name, frame in sorted(extra.items()):  # trial design, SE, SUPP--, RELREC (no lineage: not from raw rows)
+    for name in sorted(extra):  # trial design, SE, SUPP--, RELREC (no lineage: not from raw rows)
+        frame = extra.pop(name)  # written once: not held until the last dataset is written
         _write_dataset(ctx.sdtm_dir / f"{name.lower()}.parquet", order_columns(name, frame, variables), name)
+        del frame
     write_json_atomic(ctx.ledger_path, ledger)
     write_json_atomic(ctx.ingest_dir / "manifest.json", {"files": [manifest[k] for k in sorted(manifest)]})
 
@@ -555,7 +568,8 @@ def _tidy(frame: pd.DataFrame) -> pd.DataFrame:
 def _summarise(results: dict[str, DomainResult], ledger: dict[str, Any], seconds: float) -> None:
     """One console line per domain and the quarantine counts by reason."""
     for domain, result in results.items():
-        log.info("%-4s %6d records, %4d raw rows quarantined, %3d flagged", domain, len(result.data),
+        records = ledger["totals"]["records"][domain]  # the data itself is released once written
+        log.info("%-4s %6d records, %4d raw rows quarantined, %3d flagged", domain, records,
                  result.quarantine[["file", "row"]].drop_duplicates().shape[0] if not result.quarantine.empty else 0,
                  len(result.flags))
     reasons = ledger["totals"]["quarantined_by_reason"]
