@@ -344,8 +344,9 @@ class Engine:
         where = f"dataset {name}"
         # no local name holds the source or the derived frame: each can be freed once the next step has
         # replaced it, and finalise can let go of the columns it replaces
-        return finalise(self.run_steps(self.frame(dataset_spec.get("source"), f"{where} source"),
-                                       dataset_spec.get("steps", []), where), dataset_spec, f"{self.spec_path}: {where}")
+        steps = dataset_spec.get("steps", [])
+        return finalise(self.run_steps(self.frame(dataset_spec.get("source"), f"{where} source"), steps, where),
+                        dataset_spec, f"{self.spec_path}: {where}")
 
     def build(self, only: list[str] | None = None) -> dict[str, pd.DataFrame]:
         """Build every dataset in spec order (or only those named and what they need before them)."""
