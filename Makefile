@@ -10,7 +10,7 @@ PREVIOUS ?=
 # PROJECT=DIR: a folder of your own with specs/<study>/ and mappings/<study>/ (docs/new-study.md)
 PROJECT ?=
 PROJECT_DIR := $(if $(PROJECT),$(PROJECT),.)
-# ENGINE=dask runs sdtm and validate on a dask.distributed cluster (SCHEDULER=ADDRESS: an existing one)
+# ENGINE=dask runs sdtm, validate and adam on a dask.distributed cluster (SCHEDULER=ADDRESS: an existing one)
 ENGINE  ?=
 SCHEDULER ?=
 ENGINE_ARGS = $(if $(ENGINE),--engine $(ENGINE)) $(if $(SCHEDULER),--scheduler $(SCHEDULER))
@@ -98,7 +98,7 @@ specs-check: $(STAMP)
 
 adam: $(ADAM_DONE)
 $(ADAM_DONE): $(VALID_DONE) $(STUDY_SPEC) $(filter pipeline/adam/%,$(CODE))
-	$(CLI) adam $(ARGS)
+	$(CLI) adam $(ARGS) $(ENGINE_ARGS)
 
 # Second pass: SDTM and ADaM together (cross-dataset traceability), gated like the first.
 validate-adam: $(ADAM_VALID)

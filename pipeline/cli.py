@@ -143,17 +143,28 @@ def _add_plain_stage(name: str, module: str, summary: str) -> None:
     app.command(name=name)(command)
 
 
+def adam(study: str = StudyOpt, raw: Optional[Path] = RawOpt, outputs: Optional[Path] = OutputsOpt,
+         verbose: bool = VerboseOpt, project: Optional[Path] = ProjectOpt, engine: str = EngineOpt,
+         scheduler: Optional[str] = SchedulerOpt) -> None:
+    """Derive the ADaM datasets (ADSL, BDS, ADAE, ...) from SDTM with specs/<study>/adam.yaml."""
+    # the dask engine runs the same stage per block of subjects and combines the blocks (pipeline/engines/dask_adam.py)
+    module = "pipeline.engines.dask_adam" if engine == "dask" else "pipeline.adam.stage"
+    _run_stage("adam", module, study, raw, outputs, verbose, project, engine=engine, scheduler=scheduler)
+
+
 for _name, _module, _summary in (
     ("specs-check", "pipeline.validate.specs_check",
      "Check the study's specs against the standards before any data is read."),
-    ("adam", "pipeline.adam.stage",
-     "Derive the ADaM datasets (ADSL, BDS, ADAE, ...) from SDTM with specs/<study>/adam.yaml."),
+    ("adam", "", ""),  # its own command above (it takes --engine); listed here to keep the stages' order
     ("tables", "pipeline.tlf.stage",
      "Compute analysis results data (ARD) and render tables and listings (HTML, RTF, TXT)."),
     ("submission", "pipeline.submit.stage",
      "Package SDTM and ADaM for submission: XPT v5, Dataset-JSON, define.xml, manifest."),
 ):
-    _add_plain_stage(_name, _module, _summary)
+    if _name == "adam":
+        app.command(name="adam")(adam)
+    else:
+        _add_plain_stage(_name, _module, _summary)
 
 
 @app.command()

@@ -142,3 +142,63 @@ def test_staged_run_keeps_every_combined_dataset(sdtm_built, simulated, tmp_path
     assert sorted(p.name for p in Path(ctx.sdtm_dir).glob("*.parquet")) == expected
     assert len(pd.read_parquet(Path(ctx.sdtm_dir) / "lb.parquet")) == len(pd.read_parquet(Path(sdtm_built.sdtm_dir) / "lb.parquet"))
     assert json.loads(Path(ctx.ledger_path).read_text())["balanced"] is True
+
+
+def _sha256(path: Path) -> str:
+    import hashlib
+
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def test_adam_on_dask_writes_the_pandas_files_byte_for_byte(adam_built, tmp_path):
+    """ADaM per block of 12 subjects (ADSL built in each block from its own subjects), blocks combined:
+    the same files as the pandas engine's, byte for byte."""
+    from pipeline.engines import dask_adam
+
+    shutil.copytree(adam_built.sdtm_dir, tmp_path / "out" / "sdtm")
+    ctx = StudyContext.create(adam_built.study, outputs=tmp_path / "out", block_subjects=BLOCK_SUBJECTS, **DASK)
+    dask_adam.run(ctx)
+    expected = {p.name: _sha256(p) for p in Path(adam_built.adam_dir).glob("*.parquet")}
+    assert {"adsl.parquet", "adlb.parquet", "adae.parquet"} <= set(expected)
+    assert {p.name: _sha256(p) for p in Path(ctx.adam_dir).glob("*.parquet")} == expected
+    assert not list((tmp_path).glob(".dask-adam-*"))      # the blocks' folders are removed
+
+
+@pytest.mark.parametrize("step, expected", [
+    ({"derive_var_obs_number": {"by_vars": ["USUBJID"], "order": ["ADT"]}}, None),
+    ({"derive_var_obs_number": {"order": ["ADT"]}},
+     "dataset ADLB step 1 (derive_var_obs_number): by_vars do not include USUBJID"),
+    ({"derive_var_anl01fl": {}}, None),                       # its default by_vars name USUBJID
+    ({"derive_vars_merged": {"dataset_add": {"table": [{"PARAMCD": "X"}]}, "by_vars": ["PARAMCD"]}}, None),
+    ({"derive_vars_merged": {"dataset_add": {"adam": "adsl"}, "by_vars": ["STUDYID"]}},
+     "dataset ADLB step 1 (derive_vars_merged): joins a subject dataset by keys without USUBJID"),
+    ({"derive_vars_merged": {"dataset_add": {"sdtm": "ex", "steps": [{"derive_var_obs_number": {}}]},
+                             "by_vars": ["USUBJID"]}},
+     "dataset ADLB step 1 (derive_vars_merged) dataset_add step 1 (derive_var_obs_number): by_vars do not include "
+     "USUBJID"),
+    ({"union": [{"table": [{"USUBJID": "1"}]}]},
+     "dataset ADLB step 1 (union): appends study-level rows (every block would append them)"),
+], ids=["by-subject", "whole-dataset-numbering", "default-by-subject", "study-lookup", "merge-by-study",
+        "nested-step", "union-of-table"])
+def test_cross_subject_steps_keep_adam_whole(step, expected):
+    from pipeline.engines.dask_adam import find_cross_subject_step
+
+    spec = {"datasets": [{"name": "ADLB", "source": {"sdtm": "lb"}, "keys": ["STUDYID", "USUBJID"], "steps": [step]}]}
+    assert find_cross_subject_step(spec) == expected
+
+
+def test_written_dataset_sorted_by_other_keys_keeps_adam_whole():
+    from pipeline.engines.dask_adam import find_cross_subject_step
+
+    first_pass = {"name": "ADSL", "source": {"sdtm": "dm"}}               # rebuilt below: its order does not matter
+    spec = {"datasets": [first_pass, {"name": "ADSL", "source": {"adam": "adsl"}, "keys": ["STUDYID", "USUBJID"]},
+                         {"name": "ADTTE", "source": {"adam": "adsl"}, "keys": ["PARAMCD", "USUBJID"]}]}
+    assert find_cross_subject_step(spec) == ("dataset ADTTE: keys ['PARAMCD', 'USUBJID'] do not begin with "
+                                             "(STUDYID,) USUBJID, so blocks would not concatenate in its order")
+    assert find_cross_subject_step({"datasets": spec["datasets"][:2]}) is None
+
+
+def test_flagship_adam_spec_runs_per_subject_block(study_ctx):
+    from pipeline.engines.dask_adam import find_cross_subject_step
+
+    assert find_cross_subject_step(study_ctx.spec("adam")) is None
