@@ -13,6 +13,7 @@ import shutil
 import tempfile
 from contextlib import contextmanager
 from pathlib import Path
+from collections.abc import Mapping
 from typing import Any, Iterator
 
 from pipeline.common.errors import InputError
@@ -355,28 +356,75 @@ def read_rows(path: Path, positions: Any) -> Any:
     return frame
 
 
-def validate_block(study: str, outputs: str, files: dict[str, tuple[str, str]], rows: dict[str, Any],
-                   options: dict[str, Any], root: str | None = None) -> Any:
-    """Worker task: schemas, conformance rules and expectations on one block of subjects (records numbered
-    by their row in the whole dataset, as the pandas engine numbers them)."""
-    import pandas as pd
+class BlockDatasets(Mapping):
+    """A block's rows of parquet datasets (``rows[name]``: positions, None: every row), each read and prepared on
+    first access: with the SDTM pass's results reused, the re-run checks read only a few SDTM datasets."""
 
+    def __init__(self, files: dict[str, Path], rows: dict[str, Any]) -> None:
+        self._files, self._rows, self._frames = files, rows, {}
+
+    def __getitem__(self, name: str) -> Any:
+        from pipeline.validate.frames import prepare_dataset
+
+        if name not in self._frames:
+            self._frames[name] = prepare_dataset(read_rows(self._files[name], self._rows[name]))
+        return self._frames[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._files)
+
+    def __len__(self) -> int:
+        return len(self._files)
+
+
+def skipped_checks(reused: dict[str, Any] | None) -> Any:
+    """What a block takes as the SDTM pass's saved results: the reused checks with no findings (the driver adds
+    the saved whole-study findings once), so the block runs only the other checks. None: run every check.
+
+    >>> skipped = skipped_checks({"schemas": ["DM"], "rules": {"CG0001": {"status": "ran"}}, "expectations": False})
+    >>> len(skipped.schemas["DM"]), skipped.rules["CG0001"][1], skipped.expectations
+    (0, {'status': 'ran'}, None)
+    """
+    from pipeline.validate.findings import empty_findings
+    from pipeline.validate.sdtm_pass import SdtmResults
+
+    if reused is None:
+        return None
+    return SdtmResults(schemas={name: empty_findings() for name in reused["schemas"]},
+                       rules={rule_id: (empty_findings(), row) for rule_id, row in reused["rules"].items()},
+                       expectations=empty_findings() if reused["expectations"] else None)
+
+
+def validate_block(study: str, outputs: str, files: dict[str, tuple[str, str]], rows: dict[str, Any],
+                   options: dict[str, Any], root: str | None = None, reused: dict[str, Any] | None = None) -> Any:
+    """Worker task: schemas, conformance rules and expectations on one block of subjects (records numbered
+    by their row in the whole dataset, as the pandas engine numbers them), but not the ``reused`` checks (the
+    SDTM pass's saved results: :func:`skipped_checks`). Returns findings, the rules' status and this block's
+    results of the checks that read SDTM only (``SdtmResults``, for the SDTM pass's saved results)."""
     from pipeline.common.study import StudyContext
     from pipeline.validate.expectations import load_expectation_specs, study_wide_columns
-    from pipeline.validate.frames import prepare_dataset
-    from pipeline.validate.stage import run_checks
+    from pipeline.validate.sdtm_pass import SdtmResults
+    from pipeline.validate.stage import run_checks_reusing
 
     ctx = StudyContext.create(study, outputs=outputs, root=root, **options)
-    layers: dict[str, dict[str, pd.DataFrame]] = {"sdtm": {}, "adam": {}}
-    positions: dict[str, Any] = {}
-    for name, (layer, path) in files.items():
-        frame = read_rows(Path(path), rows[name])
-        positions[name] = frame.index.to_numpy()
-        layers[layer][name] = prepare_dataset(frame)
+    layers = {layer: BlockDatasets({name: Path(path) for name, (kind, path) in files.items() if kind == layer}, rows)
+              for layer in ("sdtm", "adam")}
+    # ADaM, and SDTM when every check runs, read now (as the pandas engine does); reused checks: SDTM on first use
+    layers = {layer: frames if layer == "sdtm" and reused is not None else {name: frames[name] for name in frames}
+              for layer, frames in layers.items()}
     specs, _ = load_expectation_specs(ctx.specs_dir / "expectations.yaml", ctx.design)
     local = [s for s in specs if study_wide_columns(s) is None]   # the others run once, in the driver
-    findings, status = run_checks(ctx, layers["sdtm"], layers["adam"], expectation_specs=local)
-    return renumber_records(findings, positions), status
+    findings, status, fresh = run_checks_reusing(ctx, layers["sdtm"], layers["adam"], expectation_specs=local,
+                                                 saved=skipped_checks(reused))
+    positions = {name: rows[name] for name in files}   # read_rows numbers a block's rows by these positions
+
+    def renumbered(found: Any) -> Any:
+        return renumber_records(found, positions)
+
+    fresh = SdtmResults(schemas={name: renumbered(found) for name, found in fresh.schemas.items()},
+                        rules={rule_id: (renumbered(found), row) for rule_id, (found, row) in fresh.rules.items()},
+                        expectations=None if fresh.expectations is None else renumbered(fresh.expectations))
+    return renumbered(findings), status, fresh
 
 
 def run_study_wide_expectations(ctx: Any, sdtm_files: dict[str, Path]) -> Any:
@@ -456,8 +504,14 @@ def merge_per_value_findings(findings: Any) -> Any:
 
 
 def validate_partitioned(ctx: Any, sdtm_files: dict[str, Path], adam_files: dict[str, Path]) -> Any:
-    """``validate --engine dask``: the checks of every subject block on the cluster; findings combined."""
+    """``validate --engine dask``: the checks of every subject block on the cluster; findings combined. As on
+    the pandas engine, the results of the checks that read SDTM only are saved in ``validation/sdtm-pass/`` and,
+    when made from the same inputs (:func:`pipeline.validate.sdtm_pass.input_key`), reused instead of run again."""
     import pandas as pd
+
+    from pipeline.common.staging import published_path
+    from pipeline.validate.expectations import load_expectation_specs
+    from pipeline.validate.sdtm_pass import SAVED_DIR, expectations_read_adam, input_key, load_saved, save
 
     files = {name: (layer, str(path)) for layer, paths in (("sdtm", sdtm_files), ("adam", adam_files))
              for name, path in paths.items()}
@@ -466,16 +520,63 @@ def validate_partitioned(ctx: Any, sdtm_files: dict[str, Path], adam_files: dict
     log.info("dask engine: validating %d subject block(s) of up to %d subjects", len(blocks), per_block)
     options = {k: v for k, v in ctx.options.items() if k in ("validate_pass", "include_adam")}
     options["gx_docs"] = False
+    key = input_key(ctx, sdtm_files, gx_docs=False)   # this engine writes no Data Docs
+    saved = load_saved(published_path(ctx, "validation_dir") / SAVED_DIR, key, published_path(ctx, "validation_dir"))
+    specs, _ = load_expectation_specs(ctx.specs_dir / "expectations.yaml", ctx.design)
+    reads_adam = expectations_read_adam(specs, set(sdtm_files) - set(adam_files))
+    reused = None if saved is None else {
+        "schemas": [name for name in saved.schemas if name not in adam_files],
+        "rules": {rule_id: row for rule_id, (_, row) in saved.rules.items()},
+        "expectations": saved.expectations is not None and not reads_adam}
     with dask_client(ctx.options) as client:
         futures = [client.submit(validate_block, ctx.study, str(ctx.outputs_dir), files, rows, options,
-                                 root=str(Path(ctx.specs_dir).parent.parent),
+                                 root=str(Path(ctx.specs_dir).parent.parent), reused=reused,
                                  key=f"validate-block-{i:04d}", pure=False) for i, rows in enumerate(blocks)]
         done = client.gather(futures)
     whole = {name for name, rows in blocks[0].items() if rows is None}
-    parts = once_per_whole_dataset([findings for findings, _ in done], whole)
-    parts.append(run_study_wide_expectations(ctx, sdtm_files))
-    findings = pd.concat([p for p in parts if len(p)], ignore_index=True) if any(len(p) for p in parts) else parts[0]
-    return merge_per_value_findings(findings), combine_rule_status([status for _, status in done])
+
+    def combined(block_findings: list[Any], study_wide: Any = None) -> Any:
+        parts = once_per_whole_dataset(block_findings, whole) + ([study_wide] if study_wide is not None else [])
+        found = pd.concat([p for p in parts if len(p)], ignore_index=True) if any(len(p) for p in parts) else parts[0]
+        return merge_per_value_findings(found)
+
+    wide = run_study_wide_expectations(ctx, sdtm_files) if not (reused or {}).get("expectations") else None
+    findings = combined([found for found, _, _ in done], wide)
+    status = combine_rule_status([rule_status for _, rule_status, _ in done])
+    results = combine_sdtm_results(saved, reused, [fresh for _, _, fresh in done], status, combined, wide, reads_adam)
+    if saved is not None:  # the reused checks' whole-study findings and status, once
+        findings = pd.concat([findings, *(saved.schemas[name] for name in reused["schemas"]),
+                              *(found for found, _ in saved.rules.values()),
+                              *([saved.expectations] if reused["expectations"] else [])], ignore_index=True)
+        rows = pd.DataFrame([{"id": rule_id, **row} for rule_id, row in reused["rules"].items()])
+        status = pd.concat([status[~status["id"].isin(reused["rules"])], rows[list(status.columns)]] if len(rows)
+                           else [status], ignore_index=True).sort_values("id", kind="stable").reset_index(drop=True)
+    save(Path(ctx.validation_dir) / SAVED_DIR, key, results, ctx.validation_dir)
+    return findings, status
+
+
+def combine_sdtm_results(saved: Any, reused: dict[str, Any] | None, blocks: list[Any], status: Any, combined: Any,
+                         study_wide: Any, reads_adam: bool) -> Any:
+    """The study's results of the checks that read SDTM only, to save: the reused ones as saved, the others
+    combined from the blocks (a rule is SDTM-only when it read no ADaM dataset in any block)."""
+    from pipeline.validate.sdtm_pass import SdtmResults
+
+    results = SdtmResults()
+    for name in blocks[0].schemas:
+        results.schemas[name] = saved.schemas[name] if reused and name in reused["schemas"] else \
+            combined([block.schemas[name] for block in blocks])
+    rows = status.set_index("id")
+    for rule_id in [r for r in blocks[0].rules if all(r in block.rules for block in blocks)]:
+        if reused and rule_id in reused["rules"]:
+            results.rules[rule_id] = saved.rules[rule_id]
+        else:
+            row = {column: rows.at[rule_id, column] for column in ("status", "reason", "datasets")}
+            results.rules[rule_id] = (combined([block.rules[rule_id][0] for block in blocks]),
+                                      {**row, "findings": int(rows.at[rule_id, "findings"])})
+    if not reads_adam:
+        results.expectations = saved.expectations if reused and reused["expectations"] else \
+            combined([block.expectations for block in blocks], study_wide)
+    return results
 
 
 def once_per_whole_dataset(block_findings: list[Any], whole: set[str]) -> list[Any]:

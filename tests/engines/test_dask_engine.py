@@ -202,3 +202,47 @@ def test_flagship_adam_spec_runs_per_subject_block(study_ctx):
     from pipeline.engines.dask_adam import find_cross_subject_step
 
     assert find_cross_subject_step(study_ctx.spec("adam")) is None
+
+
+def test_adam_pass_on_dask_reuses_the_sdtm_pass_results(dask_sdtm, tmp_path, caplog):
+    """As on the pandas engine, the dask adam pass takes the SDTM-only checks from validation/sdtm-pass/ (saved by
+    the dask SDTM pass) and re-runs only the checks that read ADaM: the same findings as the pandas engine's."""
+    import logging
+
+    from pipeline.adam.stage import run as run_adam
+    from pipeline.validate.stage import run as run_validate
+
+    if not Path(dask_sdtm.adam_dir).exists():
+        run_adam(dask_sdtm)
+    found = {}
+    for engine in ("pandas", "dask"):
+        out = tmp_path / engine
+        for layer in ("sdtm", "adam"):
+            shutil.copytree(Path(dask_sdtm.outputs_dir) / layer, out / layer)
+        options = {**DASK, "block_subjects": BLOCK_SUBJECTS} if engine == "dask" else {}
+        for validate_pass in ("sdtm", "adam"):
+            caplog.clear()
+            ctx = StudyContext.create(dask_sdtm.study, outputs=out, gx_docs=False, validate_pass=validate_pass,
+                                      include_adam=validate_pass == "adam", **options)
+            with caplog.at_level(logging.INFO, logger="pipeline.validate"):
+                found[engine, validate_pass] = run_validate(ctx, raise_on_gate=False)
+            reused = any("reusing the results saved" in r.getMessage() for r in caplog.records)
+            assert reused == (validate_pass == "adam"), (engine, validate_pass)
+        assert (out / "validation" / "sdtm-pass" / "manifest.json").exists()
+    for validate_pass in ("sdtm", "adam"):
+        pd.testing.assert_frame_equal(found["dask", validate_pass], found["pandas", validate_pass])
+    assert len(found["dask", "adam"]) > len(found["dask", "sdtm"])          # the ADaM checks ran
+    for name in ("rules.csv", "summary.json"):
+        assert (tmp_path / "dask" / "validation" / name).read_bytes() == \
+            (tmp_path / "pandas" / "validation" / name).read_bytes(), name
+
+
+def test_a_block_skips_the_reused_checks():
+    from pipeline.engines.dask_engine import skipped_checks
+
+    assert skipped_checks(None) is None
+    skipped = skipped_checks({"schemas": ["AE", "DM"], "rules": {"CG0001": {"status": "skipped", "reason": "r"}},
+                              "expectations": True})
+    assert sorted(skipped.schemas) == ["AE", "DM"] and all(len(f) == 0 for f in skipped.schemas.values())
+    assert len(skipped.rules["CG0001"][0]) == 0 and skipped.rules["CG0001"][1]["status"] == "skipped"
+    assert skipped.expectations is not None and len(skipped.expectations) == 0
