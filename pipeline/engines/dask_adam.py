@@ -128,24 +128,6 @@ def _default_by_vars(verb: str) -> Any:
     return None if default is inspect.Parameter.empty else default
 
 
-def read_table_rows(path: Path, positions: Any) -> Any:
-    """The rows at ``positions`` (sorted; None: all rows) of a parquet file as an Arrow table with the file's
-    schema (pandas metadata included), reading only the row groups that hold them."""
-    import numpy as np
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-
-    if positions is None:
-        return pq.read_table(path)
-    handle = pq.ParquetFile(path)
-    starts = np.cumsum([0] + [handle.metadata.row_group(i).num_rows for i in range(handle.num_row_groups)])
-    groups = sorted(set(np.searchsorted(starts, positions, side="right") - 1))
-    local = np.concatenate([np.arange(starts[g], starts[g + 1]) for g in groups] + [np.empty(0, "int64")])
-    if not groups:
-        return handle.schema_arrow.empty_table()
-    return handle.read_row_groups(groups).take(pa.array(np.searchsorted(local, positions)))
-
-
 def run_adam_block(block: int, rows: dict[str, Any], study: str, root: str, files: dict[str, str], work: str) -> Any:
     """Partition ``block``: the pandas ADaM stage on one block of subjects (``rows``: its rows of each SDTM
     file, written to the block's own sdtm/ under ``work``); returns one row per dataset written: block,
@@ -155,6 +137,8 @@ def run_adam_block(block: int, rows: dict[str, Any], study: str, root: str, file
 
     from pipeline.adam import stage
     from pipeline.common.study import StudyContext
+
+    from pipeline.engines.dask_engine import read_table_rows
 
     ctx = StudyContext.create(study, outputs=Path(work) / f"block-{block:04d}", root=root)
     Path(ctx.sdtm_dir).mkdir(parents=True, exist_ok=True)

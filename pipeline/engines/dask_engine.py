@@ -1,6 +1,10 @@
 """The Dask engine: the stages' pandas code runs once per partition (blocks of sites for SDTM, of
-subjects for validation) on a dask.distributed cluster, and the partitions' results are combined
-deterministically into the pandas engine's values (row order may differ; tests/engines compare by keys).
+subjects for validation and ADaM) on a dask.distributed cluster, and the partitions' results are combined
+deterministically into the pandas engine's values (SDTM's row order may differ, tests/engines compare by
+keys; ADaM's files are the pandas engine's byte for byte: :mod:`pipeline.engines.dask_adam`).
+
+SDTM and validation blocks are dask.distributed tasks (``client.submit``: an SDTM block may wait for the
+task that reads its sites once); ADaM blocks are the partitions of a dask.dataframe (``dd.from_map``).
 """
 
 from __future__ import annotations
@@ -333,25 +337,35 @@ def plan_subject_blocks(files: dict[str, Path], per_block: int) -> list[dict[str
     return blocks
 
 
+def read_table_rows(path: Path, positions: Any) -> Any:
+    """The rows at ``positions`` (sorted) of a parquet file as an Arrow table with the file's schema (pandas
+    metadata included), reading only the row groups that hold them."""
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    handle = pq.ParquetFile(path)
+    starts = np.cumsum([0] + [handle.metadata.row_group(i).num_rows for i in range(handle.num_row_groups)])
+    groups = sorted(set(np.searchsorted(starts, positions, side="right") - 1))
+    if not groups:
+        return handle.schema_arrow.empty_table()
+    local = np.concatenate([np.arange(starts[g], starts[g + 1]) for g in groups])
+    return handle.read_row_groups(groups).take(pa.array(np.searchsorted(local, positions)))
+
+
 def read_rows(path: Path, positions: Any) -> Any:
     """The rows at ``positions`` (sorted) of a parquet file, reading only the row groups that hold them,
     as a frame with text as Arrow strings and the file's row positions as index."""
     import numpy as np
     import pandas as pd
     import pyarrow as pa
-    import pyarrow.parquet as pq
 
     from pipeline.validate.datasets import read_parquet_text_as_arrow
 
     if positions is None:
         return read_parquet_text_as_arrow(path)
-    handle = pq.ParquetFile(path)
-    starts = np.cumsum([0] + [handle.metadata.row_group(i).num_rows for i in range(handle.num_row_groups)])
-    groups = sorted(set(np.searchsorted(starts, positions, side="right") - 1))
-    local = np.concatenate([np.arange(starts[g], starts[g + 1]) for g in groups] + [np.empty(0, "int64")])
-    table = handle.read_row_groups(groups).take(pa.array(np.searchsorted(local, positions)))
     text = pd.StringDtype("pyarrow")
-    frame = table.to_pandas(types_mapper={pa.string(): text, pa.large_string(): text}.get)
+    frame = read_table_rows(path, positions).to_pandas(types_mapper={pa.string(): text, pa.large_string(): text}.get)
     frame.index = pd.Index(np.asarray(positions, dtype="int64"))
     return frame
 
