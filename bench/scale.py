@@ -32,7 +32,7 @@ RESULTS = ROOT / "outputs" / "bench" / "results.json"
 WORK = ROOT / "outputs" / "bench" / "runs"
 # (subjects, engine) of a full `make bench`
 DEFAULT_RUNS = [(57, "pandas"), (2000, "pandas"), (20000, "pandas"), (20000, "dask"), (100000, "dask")]
-# stage name -> CLI arguments after `python -m pipeline`; the dask engine runs the first three only
+# stage name -> CLI arguments after `python -m pipeline`; the dask engine runs every stage up to the tables
 PANDAS_STAGES = {
     "simulate": ["simulate"],
     "sdtm": ["sdtm"],
@@ -42,8 +42,12 @@ PANDAS_STAGES = {
     "tables": ["tables"],
     "submission": ["submission"],
 }
-DASK_STAGES = ("simulate", "sdtm", "validate_sdtm")
-ENGINE_OPTION_STAGES = {"sdtm", "validate_sdtm"}   # stages that take --engine
+# ingest, mapping, validation and ADaM on Dask; the tables run on pandas (from the Dask run's ADaM)
+DASK_STAGES = ("simulate", "sdtm", "validate_sdtm", "adam", "validate_adam", "tables")
+# the 100,000-subject run measures ingest, mapping and validation only, the bound for it
+DASK_STAGES_LARGE = ("simulate", "sdtm", "validate_sdtm")
+LARGE_SUBJECTS = 100000
+ENGINE_OPTION_STAGES = {"sdtm", "validate_sdtm", "adam", "validate_adam"}   # stages that take --engine
 FLAG_RATIO = 1.2
 REFERENCE_SUBJECTS = 2000
 
@@ -170,7 +174,8 @@ def run_size(subjects: int, engine: str, python: str, previous: dict | None = No
     logs = WORK / f"{engine}-{subjects}-logs"
     logs.mkdir(parents=True, exist_ok=True)
     stages = {}
-    names = [s for s in PANDAS_STAGES if engine == "pandas" or s in DASK_STAGES]
+    dask_stages = DASK_STAGES_LARGE if subjects >= LARGE_SUBJECTS else DASK_STAGES
+    names = [s for s in PANDAS_STAGES if engine == "pandas" or s in dask_stages]
     for stage in names:
         kept = (previous or {}).get("stages", {}).get(stage)
         if kept and (out / ".done" / f"{DONE_MARKERS[stage]}.json").exists():
