@@ -108,6 +108,22 @@ def _expanded_size(root: yaml.Node, name: str) -> None:
         stack.extend((c, False) for c in children if id(c) not in sizes)
 
 
+# No YAML node takes fewer than a quarter of a character (an indicator such as '-', ':' or ',' yields at most
+# three: an implicit mapping, its empty key and its empty value), so a document without aliases and shorter than
+# this has fewer nodes than the limit.
+_ALIAS_FREE_SAFE_CHARS = MAX_EXPANDED_NODES // 4
+
+
+def _may_expand_past_limit(text: str) -> bool:
+    """False when the document cannot exceed :data:`MAX_EXPANDED_NODES`: no anchor ('&'), hence no alias, and
+    short enough; then the walk of :func:`_expanded_size` is skipped.
+
+    >>> _may_expand_past_limit("a: [1, 2]\\n"), _may_expand_past_limit("a: &x [1]\\nb: *x\\n")
+    (False, True)
+    """
+    return "&" in text or len(text) >= _ALIAS_FREE_SAFE_CHARS
+
+
 def load_spec(path: str | Path, text: str | None = None) -> Any:
     """Read a spec or mapping file safely (see the module docstring); errors name the file and line.
 
@@ -129,7 +145,8 @@ def load_spec(path: str | Path, text: str | None = None) -> Any:
         node = loader.get_single_node()
         if node is None:
             return None
-        _expanded_size(node, str(path))
+        if _may_expand_past_limit(text):
+            _expanded_size(node, str(path))
         return loader.construct_document(node)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark

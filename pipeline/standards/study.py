@@ -12,6 +12,9 @@ read it here, once per run.
 
 from __future__ import annotations
 
+import copy
+import dataclasses
+import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -122,7 +125,8 @@ class StudyMetadata:
         std_datasets = load_standard_datasets(standards_dir)
         keys = std_datasets.loc[std_domain, "keys"] if std_domain in std_datasets.index else (
             ("STUDYID", "USUBJID") if std_domain == "ADSL" else ())
-        rows = _resolve_variables(name, std_domain, dspec, standard, {}, {}, self.path)
+        rows = _resolve_variables(name, std_domain, dspec,
+                                  _standard_rows_by_domain(standard[standard["domain"] == std_domain]), {}, {}, self.path)
         variables = _with_key_sequence(pd.DataFrame(rows, columns=VARIABLE_COLUMNS), {name: tuple(keys)})
         spec = DatasetSpec(name=name, domain=str(dspec.get("domain", name)).upper(), standard_domain=std_domain,
                            label="", class_=std_domain, structure="", keys=tuple(keys), is_adam=is_adam)
@@ -192,19 +196,59 @@ def resolve_study_metadata(spec_path: Path, standards_dir: Path) -> StudyMetadat
     ...                               PROJECT_ROOT / "specs" / "standards")
     >>> meta.datasets["DM"].keys, meta.datasets["ADSL"].is_adam
     (('STUDYID', 'USUBJID'), True)
+
+    A stage may resolve the same files more than once (submission: once per standard); the result is kept
+    per process, keyed on the content of every file it reads (:func:`_inputs_digest`), and each call gets
+    its own copy, so a caller's change never reaches the next one.
     """
+    key = (str(Path(spec_path).resolve()), str(Path(standards_dir).resolve()), _inputs_digest(spec_path, standards_dir))
+    if key not in _RESOLVED:
+        if len(_RESOLVED) >= _RESOLVED_KEPT:
+            _RESOLVED.pop(next(iter(_RESOLVED)))
+        _RESOLVED[key] = _resolve_study_metadata(Path(spec_path), Path(standards_dir))
+    return _copy_of(_RESOLVED[key])
+
+
+# resolved metadata of this process, by (spec file, standards folder, digest of their contents)
+_RESOLVED: dict[tuple[str, str, str], StudyMetadata] = {}
+_RESOLVED_KEPT = 4
+# what resolution reads beside datasets.yaml: adam.yaml, study.yaml (sponsor codelists from_study)
+_SIBLING_SPECS = (ADAM_SPEC, "study.yaml")
+
+
+def _inputs_digest(spec_path: Path, standards_dir: Path) -> str:
+    """SHA-256 over the name and content of every file resolution may read: the spec, its sibling specs
+    and every file of the standards folder (tables, CT, instruments); a missing file counts as such."""
+    spec_path, standards_dir = Path(spec_path), Path(standards_dir)
+    digest = hashlib.sha256()
+    files = [spec_path, *(spec_path.parent / name for name in _SIBLING_SPECS)]
+    files += sorted(p for p in standards_dir.rglob("*") if p.is_file()) if standards_dir.is_dir() else []
+    for path in files:
+        digest.update(str(path).encode() + b"\0")
+        digest.update(hashlib.sha256(path.read_bytes()).digest() if path.is_file() else b"missing")
+    return digest.hexdigest()
+
+
+def _copy_of(meta: StudyMetadata) -> StudyMetadata:
+    """An independent copy: the variable table, the dataset specs and the spec as read are the caller's own."""
+    return dataclasses.replace(meta, datasets=copy.deepcopy(meta.datasets), variables=meta.variables.copy(),
+                               codelists=dict(meta.codelists), spec=copy.deepcopy(meta.spec))
+
+
+def _resolve_study_metadata(spec_path: Path, standards_dir: Path) -> StudyMetadata:
     spec = load_spec(spec_path)
     if not isinstance(spec, dict) or not isinstance(spec.get("datasets"), dict):
         raise ConfigError(f"{spec_path}:line {line_at(spec, default=1)}: expected a mapping with a 'datasets' section")
-    standard = load_standard_variables(standards_dir)
+    standard = _standard_rows_by_domain(load_standard_variables(standards_dir))
     std_datasets = load_standard_datasets(standards_dir)
     ct = load_terminology(standards_dir, adam=True)
     sponsor = resolve_sponsor_codelists(spec.get("codelists") or {}, Path(spec_path).parent, Path(standards_dir),
                                         spec, spec_path)
     codelists = build_codelists(ct, sponsor)
     adam_path = Path(spec_path).parent / ADAM_SPEC
-    adam_variables = load_adam_variables(adam_path)
-    adam_facts = load_adam_dataset_facts(adam_path)
+    adam_entries = _adam_dataset_entries(adam_path)  # read once for both
+    adam_variables = _adam_variables_of(adam_entries)
+    adam_facts = _adam_dataset_facts_of(adam_entries)
     datasets: dict[str, DatasetSpec] = {}
     rows: list[dict[str, Any]] = []
     for raw_name, dspec in spec["datasets"].items():
@@ -275,8 +319,12 @@ def load_adam_variables(path: str | Path) -> pd.DataFrame:
     >>> load_adam_variables(p).values.tolist()
     [['ADSL', 'SAFFL', 'Safety Population Flag', 'Y if dosed', '', 4, {'label': 'Safety Population Flag', 'codelist': 'NY'}], ['ADSL', 'SEX', 'Sex', '', '', 5, {'label': 'Sex'}]]
     """
+    return _adam_variables_of(_adam_dataset_entries(path))
+
+
+def _adam_variables_of(entries: list[tuple[Any, dict[str, Any], Any]]) -> pd.DataFrame:
     rows = []
-    for key, entry, data in _adam_dataset_entries(path):
+    for key, entry, data in entries:
         variables = entry.get("variables") or []
         if isinstance(variables, dict):
             variables = [(k, {"name": k, **(v if isinstance(v, dict) else {"label": v})}) for k, v in variables.items()]
@@ -324,8 +372,12 @@ def load_adam_dataset_facts(path: str | Path) -> dict[str, dict[str, Any]]:
     >>> load_adam_dataset_facts(p)
     {'ADSL': {'keys': ['STUDYID', 'USUBJID'], 'label': 'Subject-Level'}}
     """
+    return _adam_dataset_facts_of(_adam_dataset_entries(path))
+
+
+def _adam_dataset_facts_of(entries: list[tuple[Any, dict[str, Any], Any]]) -> dict[str, dict[str, Any]]:
     facts: dict[str, dict[str, Any]] = {}
-    for _, entry, _ in _adam_dataset_entries(path):
+    for _, entry, _ in entries:
         known = facts.setdefault(str(entry["name"]).upper(), {})
         for fact in ADAM_DATASET_FACTS:
             if entry.get(fact) and fact not in known:
@@ -340,32 +392,40 @@ def _with_key_sequence(variables: pd.DataFrame, keys: dict[str, tuple[str, ...]]
     return variables
 
 
+def _standard_rows_by_domain(standard: pd.DataFrame) -> dict[str, list[dict[str, Any]]]:
+    """The standard variable table's rows as dicts by domain, in table order: split once, read per dataset."""
+    by_domain: dict[str, list[dict[str, Any]]] = {}
+    for row in standard.to_dict("records"):
+        by_domain.setdefault(row["domain"], []).append(row)
+    return by_domain
+
+
 def _resolve_variables(
-    dataset: str, std_domain: str, dspec: dict[str, Any], standard: pd.DataFrame,
+    dataset: str, std_domain: str, dspec: dict[str, Any], standard: dict[str, list[dict[str, Any]]],
     overrides: dict[str, Any], override_lines: dict[str, int], spec_path: Path,
 ) -> list[dict[str, Any]]:
     include = str(dspec.get("include_standard", "all")).lower()
-    std_rows = standard[standard["domain"] == std_domain]
-    all_std_rows = std_rows
+    all_std_rows = standard.get(std_domain, [])
+    std_rows = all_std_rows
     domain_value = str(dspec.get("domain", dataset)).upper()
     if include == "none":
-        std_rows = std_rows.iloc[0:0]
+        std_rows = []
     elif include in ("required-expected", "req-exp"):
-        std_rows = std_rows[std_rows["core"].isin(["Req", "Exp"])]
+        std_rows = [r for r in std_rows if r["core"] in ("Req", "Exp")]
 
-    def standard_row(r: Any) -> dict[str, Any]:
-        ref = parse_codelist_reference(r.codelist_or_format)
+    def standard_row(r: dict[str, Any]) -> dict[str, Any]:
+        ref = parse_codelist_reference(r["codelist_or_format"])
         return {
-            "dataset": dataset, "domain": domain_value, "variable": r.variable, "label": r.label,
-            "type": r.type, "length": MAX_CHAR_LENGTH if r.type == "Char" else DEFAULT_NUM_LENGTH,
-            "core": r.core, "codelist": "|".join(ref.codelists) or None, "subset": ";".join(ref.subset) or None,
-            "format": ref.format, "dictionary": ref.dictionary, "order": int(r.order),
+            "dataset": dataset, "domain": domain_value, "variable": r["variable"], "label": r["label"],
+            "type": r["type"], "length": MAX_CHAR_LENGTH if r["type"] == "Char" else DEFAULT_NUM_LENGTH,
+            "core": r["core"], "codelist": "|".join(ref.codelists) or None, "subset": ";".join(ref.subset) or None,
+            "format": ref.format, "dictionary": ref.dictionary, "order": int(r["order"]),
             "key_sequence": None, "sponsor_defined": False, "model_variable": False, "origin": None,
-            "source_file": r.source_file, "source_line": int(r.source_line),
+            "source_file": r["source_file"], "source_line": int(r["source_line"]),
         }
 
-    rows: dict[str, dict[str, Any]] = {r.variable: standard_row(r) for r in std_rows.itertuples(index=False)}
-    by_name = {r.variable: r for r in all_std_rows.itertuples(index=False)}
+    rows: dict[str, dict[str, Any]] = {r["variable"]: standard_row(r) for r in std_rows}
+    by_name = {r["variable"]: r for r in all_std_rows}
     next_order = max([r["order"] for r in rows.values()] or [0]) + 1
     for raw_var, attrs in overrides.items():
         var = str(raw_var)

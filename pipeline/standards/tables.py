@@ -65,7 +65,12 @@ def parse_codelist_reference(text: object) -> CodelistReference:
     """
     if text is None or (isinstance(text, float) and pd.isna(text)):
         return CodelistReference()
-    text = str(text).strip()
+    return _parse_codelist_text(str(text).strip())
+
+
+@lru_cache(maxsize=4096)
+def _parse_codelist_text(text: str) -> CodelistReference:
+    """:func:`parse_codelist_reference` of stripped text; kept per text (the tables repeat a few hundred)."""
     if not text or text.lower().startswith(("sponsor", "depends on")):
         return CodelistReference()
     if text in FORMATS:

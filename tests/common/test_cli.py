@@ -46,3 +46,22 @@ def test_json_writer_is_deterministic(tmp_path):
     second = write_json_atomic(tmp_path / "a.json", {"a": [1, 2], "b": 1}).read_bytes()
     assert first == second
     assert not list(tmp_path.glob(".*tmp"))
+
+
+def test_exit_without_teardown_runs_exit_handlers_flushes_and_keeps_the_code(tmp_path):
+    marker = tmp_path / "handler-ran"
+    code = ("import atexit, pathlib, sys; from pipeline.cli import exit_without_teardown; "
+            "atexit.register(pathlib.Path(sys.argv[1]).write_text, 'yes'); "
+            "print('unflushed', end=''); sys.stderr.write('on stderr'); exit_without_teardown(3)")
+    result = subprocess.run([sys.executable, "-c", code, str(marker)], capture_output=True, text=True)
+    assert (result.returncode, result.stdout, result.stderr) == (3, "unflushed", "on stderr")
+    assert marker.read_text() == "yes"
+
+
+def test_exit_without_teardown_waits_for_a_running_thread(tmp_path):
+    marker = tmp_path / "thread-done"
+    code = ("import pathlib, sys, threading, time; from pipeline.cli import exit_without_teardown; "
+            "threading.Thread(target=lambda: (time.sleep(0.5), pathlib.Path(sys.argv[1]).write_text('done'))).start(); "
+            "exit_without_teardown(4)")
+    result = subprocess.run([sys.executable, "-c", code, str(marker)], capture_output=True, text=True)
+    assert result.returncode == 4 and marker.read_text() == "done"

@@ -135,3 +135,23 @@ def test_the_cli_exits_2_with_one_line_for_a_spec_error(root, simulated, tmp_pat
     errors = [row for row in done.stderr.splitlines() if row.startswith("error:")]
     assert errors == [f"error: {path}:{line}: required: expected a list of names, e.g. [USUBJID, AESTDTC], got 5"]
     assert "Traceback" not in done.stderr
+
+
+@pytest.mark.parametrize("text", [
+    "{" + ",".join(["?"] * 200) + "}", "\n".join(["?"] * 200), "[" + ",".join(["? :"] * 200) + "]",
+    "{" + ",".join(["a"] * 200) + "}", "- " * 200, "[" * 100 + "]" * 100, "[" + ",".join(["{}"] * 200) + "]",
+])
+def test_no_yaml_node_takes_less_than_a_quarter_character(text):
+    """The walk that counts expanded aliases is skipped for short documents without anchors, on this bound."""
+    import yaml
+
+    from pipeline.common.specfile import _ALIAS_FREE_SAFE_CHARS, MAX_EXPANDED_NODES, LineLoader
+
+    stack, nodes = [LineLoader(text).get_single_node()], 0
+    while stack:
+        node = stack.pop()
+        nodes += 1
+        stack += [c for pair in node.value for c in pair] if isinstance(node, yaml.MappingNode) else \
+            list(node.value) if isinstance(node, yaml.SequenceNode) else []
+    assert 100 <= nodes <= 4 * len(text)
+    assert _ALIAS_FREE_SAFE_CHARS * 4 <= MAX_EXPANDED_NODES

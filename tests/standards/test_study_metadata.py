@@ -104,3 +104,33 @@ def test_a_spec_that_is_not_a_mapping_of_datasets_names_file_and_line(tmp_path) 
     path.write_text("datasets:\n  DM:\n    variables: [AGE]\n")
     with pytest.raises(ConfigError, match=r"datasets.yaml:line 3: dataset DM: 'variables' must be a mapping"):
         resolve_study_metadata(path, StudyContext.create().standards_dir)
+
+
+def test_each_resolution_is_the_callers_own_copy() -> None:
+    """Resolution is kept per process; a caller that changes its result never changes the next caller's."""
+    ctx = StudyContext.create("iscalimab-ln")
+    first = load_study_metadata(ctx.specs_dir, ctx.standards_dir)
+    first.variables.loc[first.variables["variable"] == "USUBJID", "label"] = "changed"
+    first.datasets["DM"].options["label"] = "changed"
+    first.spec["datasets"].clear()
+    second = load_study_metadata(ctx.specs_dir, ctx.standards_dir)
+    assert set(second.variables.loc[second.variables["variable"] == "USUBJID", "label"]) == {"Unique Subject Identifier"}
+    assert second.datasets["DM"].options.get("label") != "changed"
+    assert "DM" in second.spec["datasets"] and second.spec.lines["datasets"] == first.spec.lines["datasets"]
+
+
+def test_a_changed_adam_spec_is_resolved_again(tmp_path) -> None:
+    """The kept result is keyed on the content of the files read: an edit of adam.yaml is seen at once."""
+    import shutil
+
+    from pipeline.common.study import PROJECT_ROOT
+
+    study = tmp_path / "drugx-edc"
+    shutil.copytree(PROJECT_ROOT / "tests" / "data" / "studies" / "drugx-edc" / "specs" / "drugx-edc", study)
+    standards = StudyContext.create().standards_dir
+    before = load_study_metadata(study, standards)
+    adam = study / "adam.yaml"
+    adam.write_text(adam.read_text().replace("label: Subject-Level Analysis Dataset", "label: Subjects", 1))
+    after = load_study_metadata(study, standards)
+    assert before.datasets["ADSL"].label == "Subject-Level Analysis Dataset"
+    assert after.datasets["ADSL"].label == "Subjects"
