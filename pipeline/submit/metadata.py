@@ -212,7 +212,8 @@ def compute_char_length(values: pd.Series) -> int:
     >>> compute_char_length(pd.Series([None, None]))
     1
     """
-    return max(int(byte_lengths(as_text(values)).max(initial=0)), 1)
+    _, uniques = factorize(values)   # every distinct value occurs, so the longest distinct text is the longest text
+    return max(int(byte_lengths(as_text(pd.Series(uniques, dtype=object))).max(initial=0)), 1)
 
 
 # --- dataset-level metadata ------------------------------------------------------------------

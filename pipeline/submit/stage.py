@@ -145,13 +145,20 @@ def table_to_frame(table: pa.Table) -> pd.DataFrame:
     text = [name for name in table.column_names if name in text and pa.types.is_string(table.schema.field(name).type)]
     if not text or pd.StringDtype().storage != "python":
         return table.to_pandas()
-    frame = table.drop_columns(text).to_pandas()
-    for name in text:
+    rest = table.drop_columns(text).to_pandas()
+    columns = {}
+    for name in table.column_names:
+        if name in index_columns:
+            continue
+        if name not in text:
+            columns[name] = rest[name]
+            continue
         encoded = pc.dictionary_encode(table.column(name).combine_chunks())
         distinct = np.array(encoded.dictionary.to_pylist() + [pd.NA], dtype=object)
         codes = encoded.indices.fill_null(len(distinct) - 1).to_numpy(zero_copy_only=False)
-        frame[name] = pd.arrays.StringArray(distinct[codes])
-    return frame[[name for name in table.column_names if name not in index_columns]]
+        columns[name] = pd.arrays.StringArray(distinct[codes])
+    # built in column order without copying the columns (inserting, then reordering, copied every one)
+    return pd.DataFrame(columns, index=rest.index, copy=False)
 
 
 def _checks_frame(rows: list[pd.DataFrame]) -> pd.DataFrame:

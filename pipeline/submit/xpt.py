@@ -25,7 +25,7 @@ import pandas as pd
 from pipeline.common.dates import SAS_EPOCH
 from pipeline.common.errors import InputError
 from pipeline.common.io import write_chunks_atomic
-from pipeline.common.vector import as_text, byte_lengths
+from pipeline.common.vector import as_text, byte_lengths, factorize
 from pipeline.common.xpt import (MAX_CHAR_BYTES, MAX_NAME, RECORD, build_xpt_chunks, encode_text_column, ieee_from_ibm,
                                  read_xpt_head, read_xpt_layout)
 from pipeline.submit.metadata import DatasetMeta
@@ -72,8 +72,10 @@ def check_xpt_limits(meta: DatasetMeta, dataset: pd.DataFrame, variable_meta: pd
     for variable in dataset.columns:
         column = dataset[variable]
         if pd.api.types.is_object_dtype(column) or pd.api.types.is_string_dtype(column):
-            too_long = byte_lengths(column) > MAX_CHAR_BYTES
-            for position in too_long.nonzero()[0][:20]:
+            codes, uniques = factorize(column)   # lengths per distinct value; rows only for the too long ones
+            too_long_codes = (byte_lengths(pd.Series(uniques, dtype=object)) > MAX_CHAR_BYTES).nonzero()[0]
+            positions = np.isin(codes, too_long_codes).nonzero()[0] if len(too_long_codes) else []
+            for position in positions[:20]:
                 issues.append(issue_row(name, variable, int(position) + 1, str(column.iloc[position])[:60] + "...",
                                      "value longer than 200 bytes", "error",
                                      "none: split into SUPP-- (QNAM = variable + 1, 2 ...) in the SDTM mapping"))

@@ -147,3 +147,11 @@ def test_read_back_in_several_chunks_reports_the_first_difference_and_counts_all
     assert check_xpt_read_back(path, changed, DM, vm) == [
         "dm.xpt: USUBJID row 5: read back 'S1-101-002', expected 'S1-999-999' (2 value(s) differ)",
         "dm.xpt: AGE row 8: read back nan, expected 35.0 (1 value(s) differ)"]
+
+
+def test_limits_name_every_record_of_a_repeated_long_value_up_to_twenty():
+    long_value = "x" * 201
+    frame = pd.DataFrame({"AETERM": ["ok", long_value, None, long_value] + [long_value] * 30})
+    vm = pd.DataFrame({"variable": ["AETERM"], "label": ["Reported Term for the Adverse Event"]})
+    issues = check_xpt_limits(DatasetMeta("AE", "Adverse Events", "SDTM", "EVENTS", "", ()), frame, vm)
+    assert issues["row"].tolist() == [2, 4] + list(range(5, 23))
