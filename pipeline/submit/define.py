@@ -246,13 +246,13 @@ def build_value_level_meta(meta: DatasetMeta, dataset: pd.DataFrame, variable_me
                                       and any(t in dataset.columns for t in targets)), (None, [], None))
     if by is None:
         return pd.DataFrame(columns=VALUE_LEVEL_COLUMNS)
-    codes = dataset[by].dropna().astype(str)
+    codes = pd.Series(factorize(dataset[by])[1], dtype=object).astype(str)   # the distinct values, as text
     codes = sorted(codes[codes != ""].unique())[:MAX_VALUE_LEVEL_CODES]
     rows = []
     for target in targets:
         parent_kind = variable_meta.loc[variable_meta["variable"] == target, "kind"]
         parent_kind = parent_kind.iloc[0] if len(parent_kind) else "char"
-        subset = dataset[[by, target] + ([label_column] if label_column in dataset.columns else [])]
+        subset = _first_distinct_rows(dataset, [by, target] + ([label_column] if label_column in dataset.columns else []))
         for code, part in subset[subset[by].astype(str).isin(codes)].groupby(by, sort=True):
             values = part[target]
             if values.isna().all() or (parent_kind == "char" and values.fillna("").eq("").all()):
@@ -264,6 +264,29 @@ def build_value_level_meta(meta: DatasetMeta, dataset: pd.DataFrame, variable_me
                          "significant_digits": compute_decimals(values) if kind == "float" else None,
                          "label": label})
     return pd.DataFrame(rows, columns=VALUE_LEVEL_COLUMNS).astype({"significant_digits": "Int64"})
+
+
+def _first_distinct_rows(dataset: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
+    """``dataset[columns]`` without repeated rows (the first of each kept, in order). What a group's metadata needs
+    (its set of values, its first label) is unchanged, and the groups are small.
+
+    >>> frame = pd.DataFrame({"PARAMCD": ["A", "A", "B", "A"], "AVAL": [1.0, 1.0, None, 2.0]})
+    >>> _first_distinct_rows(frame, ["PARAMCD", "AVAL"]).index.tolist()
+    [0, 2, 3]
+    """
+    key = np.zeros(len(dataset), dtype=np.int64)
+    for column in columns:
+        codes, uniques = factorize(dataset[column])
+        key = _combine_codes(key, codes, len(uniques))
+    return dataset[columns].iloc[(~pd.Series(key, copy=False).duplicated()).to_numpy().nonzero()[0]]
+
+
+def _combine_codes(key: np.ndarray, codes: np.ndarray, count: int) -> np.ndarray:
+    """One code per distinct (key, code) pair, codes from -1 (missing) to ``count - 1``; renumbered when the
+    product would not fit in 64 bits."""
+    if int(key.max(initial=0)) + 1 > (2 ** 62) // (count + 1):
+        key = np.unique(key, return_inverse=True)[1].astype(np.int64).ravel()
+    return key * (count + 1) + (np.asarray(codes, dtype=np.int64) + 1)
 
 
 # --- the document ----------------------------------------------------------------------------
