@@ -155,3 +155,20 @@ def test_limits_name_every_record_of_a_repeated_long_value_up_to_twenty():
     vm = pd.DataFrame({"variable": ["AETERM"], "label": ["Reported Term for the Adverse Event"]})
     issues = check_xpt_limits(DatasetMeta("AE", "Adverse Events", "SDTM", "EVENTS", "", ()), frame, vm)
     assert issues["row"].tolist() == [2, 4] + list(range(5, 23))
+
+
+def test_read_back_reports_a_field_outside_the_record_and_numbers_beyond_the_tolerance(tmp_path, dm):
+    import struct
+
+    vm = variable_meta(DM, dm)
+    path = write_xpt(tmp_path / "dm.xpt", dm, DM, vm, STAMP)
+    data = bytearray(path.read_bytes())
+    age = 80 * 8 + 2 * 140   # the third NAMESTR (AGE); its position in the record is bytes 84-87
+    data[age + 84:age + 88] = struct.pack(">i", 30)
+    path.write_bytes(bytes(data))
+    assert check_xpt_read_back(path, dm, DM, vm) == [
+        "dm.xpt: AGE at bytes 30 to 38 of a 31-byte record, expected 8 bytes inside it"]
+    path = write_xpt(tmp_path / "dm.xpt", dm, DM, vm, STAMP)
+    assert check_xpt_read_back(path, dm.assign(AGE=[34.0 * (1 + 2 ** -50), None, 61.0]), DM, vm) == []
+    assert check_xpt_read_back(path, dm.assign(AGE=[34.0, 1.0, 61.0 * (1 + 1e-11)]), DM, vm) == [
+        "dm.xpt: AGE row 2: read back nan, expected 1.0 (2 value(s) differ)"]
