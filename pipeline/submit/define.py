@@ -252,7 +252,8 @@ def build_value_level_meta(meta: DatasetMeta, dataset: pd.DataFrame, variable_me
     for target in targets:
         parent_kind = variable_meta.loc[variable_meta["variable"] == target, "kind"]
         parent_kind = parent_kind.iloc[0] if len(parent_kind) else "char"
-        subset = _first_distinct_rows(dataset, [by, target] + ([label_column] if label_column in dataset.columns else []))
+        columns = [by, target] + ([label_column] if label_column in dataset.columns else [])
+        subset = _first_distinct_rows(dataset, columns)
         for code, part in subset[subset[by].astype(str).isin(codes)].groupby(by, sort=True):
             values = part[target]
             if values.isna().all() or (parent_kind == "char" and values.fillna("").eq("").all()):

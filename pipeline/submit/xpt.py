@@ -29,6 +29,7 @@ from pipeline.common.vector import as_text, byte_lengths, factorize
 from pipeline.common.xpt import (MAX_CHAR_BYTES, MAX_NAME, RECORD, build_xpt_chunks, encode_text_column, ieee_from_ibm,
                                  read_xpt_head, read_xpt_layout)
 from pipeline.submit.metadata import DatasetMeta
+from pipeline.submit.prefetch import iter_ahead
 
 MAX_LABEL = 40
 MAX_VARIABLES = 9999
@@ -152,7 +153,7 @@ def write_xpt(path: str | Path, dataset: pd.DataFrame, meta: DatasetMeta, variab
         chunks = build_xpt_chunks(frame, meta.name, meta.label[:MAX_LABEL], column_labels, formats, stamp)
     except (ValueError, UnicodeError) as exc:
         raise InputError(f"{path}: cannot write XPT v5 for dataset {meta.name} ({exc.__class__.__name__}: {exc})") from None
-    return write_chunks_atomic(path, chunks)
+    return write_chunks_atomic(path, iter_ahead(chunks))   # the next records are built while these are written
 
 
 def check_xpt_read_back(path: str | Path, dataset: pd.DataFrame, meta: DatasetMeta, variable_meta: pd.DataFrame,
