@@ -8,9 +8,12 @@ from the data (the metadata type only for an all-null column), lengths are the m
 
 from __future__ import annotations
 
+import collections
 import datetime as dt
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -117,6 +120,23 @@ def load_standard_variables(standards_dir: str | Path | None = None) -> pd.DataF
                   "value_format", "source_file"]]
 
 
+def iter_rows(frame: pd.DataFrame) -> Iterator[tuple]:
+    """``frame.itertuples(index=False)`` without its fixed cost per call (a new row type, a Series per column):
+    the row type is made once per set of column names and each column is read as one list. Same rows, same values.
+
+    >>> frame = pd.DataFrame({"variable": ["AGE", "SEX"], "length": [8, 1]})
+    >>> list(iter_rows(frame)) == list(frame.itertuples(index=False))
+    True
+    """
+    row_type = _row_type(tuple(frame.columns))
+    return map(row_type._make, zip(*(column.tolist() for _, column in frame.items())))
+
+
+@lru_cache(maxsize=256)
+def _row_type(columns: tuple) -> type:
+    return collections.namedtuple("Pandas", columns, rename=True)   # as pandas names it
+
+
 # --- types from data -------------------------------------------------------------------------
 
 _TEMPORAL_TYPES = (((dt.datetime, pd.Timestamp), "datetime"), (dt.date, "date"), (dt.time, "time"))   # datetime first
@@ -132,8 +152,9 @@ def compute_variable_kind(values: pd.Series) -> str:
     if pd.api.types.is_bool_dtype(values):
         return "char"
     if pd.api.types.is_datetime64_any_dtype(values):
-        valid = values.dropna()
-        if len(valid) and (valid.dt.normalize() != valid).any():
+        valid = pd.array(values)   # the stamps without a pandas index: no index to gather
+        valid = valid[~valid.isna()]
+        if len(valid) and (valid.normalize() != valid).any():
             return "datetime"
         return "date" if len(valid) else "datetime"
     if pd.api.types.is_numeric_dtype(values):

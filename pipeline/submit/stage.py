@@ -42,7 +42,7 @@ from pipeline.common.dates import iso_date
 from pipeline.standards.tables import load_standard_origins, submission_datasets
 from pipeline.standards.terminology import CT_COLUMNS, load_terminology
 from pipeline.submit.metadata import (DatasetMeta, StudySpecs, build_dataset_meta, build_variable_meta,
-                                      compute_char_length, load_adam_variables, load_standard_variables,
+                                      compute_char_length, iter_rows, load_adam_variables, load_standard_variables,
                                       load_study_specs, installed_version)
 from pipeline.submit.xpt import (ISSUE_COLUMNS, MAX_LABEL, check_xpt_limits, check_xpt_read_back, format_xpt_timestamp,
                                  issue_row, prepare_xpt_dataset, write_xpt)
@@ -432,7 +432,7 @@ def check_types_and_keys(meta: DatasetMeta, dataset: pd.DataFrame, variables: pd
     [['AGE', 'type Char in the data, Num in the metadata'], ['USUBJID', 'records not unique by the keys']]
     """
     rows = []
-    for row in variables.itertuples(index=False):
+    for row in iter_rows(variables):
         actual = "Char" if row.kind == "char" else "Num"
         if row.declared_type and actual != row.declared_type:
             rows.append(issue_row(meta.name, row.variable, None, actual, f"type {actual} in the data, "
