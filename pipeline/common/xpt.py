@@ -85,19 +85,29 @@ def ibm_from_ieee(values: np.ndarray, strict: bool = False) -> np.ndarray:
     """
     values = np.ascontiguousarray(values, dtype="float64")
     bits = values.view(np.uint64)
-    sign = bits >> np.uint64(63)
-    exponent = ((bits >> np.uint64(52)) & np.uint64(0x7FF)).astype(np.int64) - 1023
-    fraction = (bits & np.uint64(0xFFFFFFFFFFFFF)) | np.uint64(1 << 52)
+    exponent = (bits >> np.uint64(52)).view(np.int64)   # in place from here on: a few passes over large columns
+    exponent &= 0x7FF
+    exponent -= 1023
     if strict and np.any(((exponent < -260) | (exponent > 248)) & (values != 0) & ~np.isnan(values)):
         raise ValueError("number out of the IBM float range of SAS XPORT")
-    fraction <<= (exponent & 3).astype(np.uint64)   # binary exponent -> hexadecimal exponent
-    top = (np.clip((exponent >> 2) + 65, 0, 127).astype(np.uint64)) | (sign << np.uint64(7))
-    ibm = (top << np.uint64(56)) | fraction
-    ibm[exponent < -260] = 0
+    fraction = bits & np.uint64(0xFFFFFFFFFFFFF)
+    fraction |= np.uint64(1 << 52)
+    fraction <<= (exponent & 3).view(np.uint64)   # binary exponent -> hexadecimal exponent
+    ibm = exponent >> 2
+    ibm += 65
+    np.clip(ibm, 0, 127, out=ibm)
+    ibm = ibm.view(np.uint64)
+    ibm <<= np.uint64(56)
+    ibm |= fraction
+    ibm |= bits & np.uint64(1 << 63)   # the sign bit stays where it is
+    tiny = exponent < -260
+    if tiny.any():
+        ibm[tiny] = 0
     too_large = exponent > 248
-    ibm[too_large] = (((sign[too_large] << np.uint64(7)) | np.uint64(0x7F)) << np.uint64(56)) | np.uint64(0x00FFFFFFFFFFFFFF)
+    if too_large.any():
+        ibm[too_large] = (bits[too_large] & np.uint64(1 << 63)) | np.uint64(0x7FFFFFFFFFFFFFFF)
     ibm[np.isnan(values)] = np.uint64(0x2E << 56)
-    return ibm.astype(">u8")
+    return ibm.byteswap(inplace=True).view(">u8")
 
 
 def ieee_from_ibm(words: np.ndarray) -> np.ndarray:

@@ -19,7 +19,7 @@ import pyarrow as pa
 
 from pipeline.common.errors import InputError
 from pipeline.common.vector import as_text, factorize
-from pipeline.submit.metadata import DatasetMeta, installed_version
+from pipeline.submit.metadata import DatasetMeta, installed_version, iter_rows
 
 DATASET_JSON_VERSION = "1.1.0"
 SCHEMA_ROW_SAMPLE = 200
@@ -54,7 +54,7 @@ def build_dataset_json_columns(meta: DatasetMeta, variable_meta: pd.DataFrame) -
     [{'itemOID': 'IT.ADLB.ADT', 'name': 'ADT', 'label': 'Analysis Date', 'dataType': 'date', 'targetDataType': 'integer', 'displayFormat': 'DATE9.'}]
     """
     columns = []
-    for row in variable_meta.itertuples(index=False):
+    for row in iter_rows(variable_meta):
         column = {"itemOID": item_oid(meta.name, row.variable), "name": row.variable, "label": str(row.label),
                   "dataType": row.json_type,
                   "targetDataType": row.json_target_type if isinstance(row.json_target_type, str) else None,

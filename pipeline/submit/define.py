@@ -22,7 +22,7 @@ from pipeline.submit.datasetjson import item_group_oid, item_oid
 from pipeline.standards.tables import IG_VERSIONS
 from pipeline.standards.terminology import CT_COLUMNS
 from pipeline.submit.metadata import (DICTIONARIES, SPONSOR_CODELIST, DatasetMeta, compute_char_length,
-                                      compute_decimals, compute_numeric_length, compute_variable_kind)
+                                      compute_decimals, compute_numeric_length, compute_variable_kind, iter_rows)
 
 ODM_NS = "http://www.cdisc.org/ns/odm/v1.3"
 DEF_NS = "http://www.cdisc.org/ns/def/v2.1"
@@ -92,7 +92,7 @@ def assign_codelist_oids(variable_meta: pd.DataFrame, ct: pd.DataFrame) -> pd.Da
     """
     known = set(ct["codelist"])
     oids, dictionaries = [], []
-    for row in variable_meta.itertuples(index=False):
+    for row in iter_rows(variable_meta):
         codelist = str(row.codelist or "")
         dictionary = next((code for prefix, code in DICTIONARIES.items() if str(row.value_format).startswith(prefix)), "")
         if dictionary:
@@ -127,7 +127,7 @@ def build_codelists(variable_meta: pd.DataFrame, datasets: dict[str, pd.DataFram
     frames = []
     for oid, group in used.groupby("codelist_oid", sort=True):
         values: list[pd.DataFrame] = []
-        for row in group.itertuples(index=False):
+        for row in iter_rows(group):
             frame = datasets.get(row.dataset)
             if frame is None or row.variable not in frame.columns:
                 continue
@@ -246,13 +246,14 @@ def build_value_level_meta(meta: DatasetMeta, dataset: pd.DataFrame, variable_me
                                       and any(t in dataset.columns for t in targets)), (None, [], None))
     if by is None:
         return pd.DataFrame(columns=VALUE_LEVEL_COLUMNS)
-    codes = dataset[by].dropna().astype(str)
+    codes = pd.Series(factorize(dataset[by])[1], dtype=object).astype(str)   # the distinct values, as text
     codes = sorted(codes[codes != ""].unique())[:MAX_VALUE_LEVEL_CODES]
     rows = []
     for target in targets:
         parent_kind = variable_meta.loc[variable_meta["variable"] == target, "kind"]
         parent_kind = parent_kind.iloc[0] if len(parent_kind) else "char"
-        subset = dataset[[by, target] + ([label_column] if label_column in dataset.columns else [])]
+        columns = [by, target] + ([label_column] if label_column in dataset.columns else [])
+        subset = _first_distinct_rows(dataset, columns)
         for code, part in subset[subset[by].astype(str).isin(codes)].groupby(by, sort=True):
             values = part[target]
             if values.isna().all() or (parent_kind == "char" and values.fillna("").eq("").all()):
@@ -264,6 +265,29 @@ def build_value_level_meta(meta: DatasetMeta, dataset: pd.DataFrame, variable_me
                          "significant_digits": compute_decimals(values) if kind == "float" else None,
                          "label": label})
     return pd.DataFrame(rows, columns=VALUE_LEVEL_COLUMNS).astype({"significant_digits": "Int64"})
+
+
+def _first_distinct_rows(dataset: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
+    """``dataset[columns]`` without repeated rows (the first of each kept, in order). What a group's metadata needs
+    (its set of values, its first label) is unchanged, and the groups are small.
+
+    >>> frame = pd.DataFrame({"PARAMCD": ["A", "A", "B", "A"], "AVAL": [1.0, 1.0, None, 2.0]})
+    >>> _first_distinct_rows(frame, ["PARAMCD", "AVAL"]).index.tolist()
+    [0, 2, 3]
+    """
+    key = np.zeros(len(dataset), dtype=np.int64)
+    for column in columns:
+        codes, uniques = factorize(dataset[column])
+        key = _combine_codes(key, codes, len(uniques))
+    return dataset[columns].iloc[(~pd.Series(key, copy=False).duplicated()).to_numpy().nonzero()[0]]
+
+
+def _combine_codes(key: np.ndarray, codes: np.ndarray, count: int) -> np.ndarray:
+    """One code per distinct (key, code) pair, codes from -1 (missing) to ``count - 1``; renumbered when the
+    product would not fit in 64 bits."""
+    if int(key.max(initial=0)) + 1 > (2 ** 62) // (count + 1):
+        key = np.unique(key, return_inverse=True)[1].astype(np.int64).ravel()
+    return key * (count + 1) + (np.asarray(codes, dtype=np.int64) + 1)
 
 
 # --- the document ----------------------------------------------------------------------------
@@ -346,7 +370,7 @@ def build_define_xml(context: DefineContext, metas: list[DatasetMeta], variable_
     where_clauses: list[tuple[str, str, str, str]] = []
     for (dataset_name, variable), group in value_level.groupby(["dataset", "variable"], sort=True) if len(value_level) else []:
         value_list = _add(mdv, "def:ValueListDef", OID=f"VL.{dataset_name}.{variable}")
-        for order, row in enumerate(group.itertuples(index=False), start=1):
+        for order, row in enumerate(iter_rows(group), start=1):
             wc_oid = f"WC.{dataset_name}.{row.by_variable}.{row.by_value}"
             ref = _add(value_list, "ItemRef", ItemOID=f"{item_oid(dataset_name, variable)}.{row.by_value}",
                        OrderNumber=order, Mandatory="No")
@@ -367,7 +391,7 @@ def build_define_xml(context: DefineContext, metas: list[DatasetMeta], variable_
     texts_per_variable = derived.groupby("variable")["method"].nunique()
     method_oids = {(row.dataset, row.variable): (f"MT.{row.variable}" if texts_per_variable[row.variable] == 1
                                                  else f"MT.{row.dataset}.{row.variable}")
-                   for row in derived.itertuples(index=False)}
+                   for row in iter_rows(derived)}
 
     # datasets
     methods: list[tuple[str, str, str]] = []
@@ -381,7 +405,7 @@ def build_define_xml(context: DefineContext, metas: list[DatasetMeta], variable_
                   Purpose=meta.purpose, def_Structure=meta.structure or "Not specified", def_StandardOID=ig_oid,
                   def_ArchiveLocationID=f"LF.{meta.name}")
         _text(ig, "Description", meta.label)
-        for row in group.itertuples(index=False):
+        for row in iter_rows(group):
             method_oid = method_oids.get((meta.name, row.variable))
             _add(ig, "ItemRef", ItemOID=item_oid(meta.name, row.variable), OrderNumber=int(row.order),
                  Mandatory=row.mandatory, KeySequence=None if pd.isna(row.key_sequence) else int(row.key_sequence),
@@ -398,12 +422,12 @@ def build_define_xml(context: DefineContext, metas: list[DatasetMeta], variable_
     # variables
     for meta in metas:
         group = variable_meta[variable_meta["dataset"] == meta.name].sort_values("order")
-        for row in group.itertuples(index=False):
+        for row in iter_rows(group):
             has_value_list = (meta.name, row.variable) in vl_keys
             _item_def(mdv, item_oid(meta.name, row.variable), row._asdict(),
                       f"VL.{meta.name}.{row.variable}" if has_value_list else None)
         parents = group.set_index("variable")
-        for row in value_level[value_level["dataset"] == meta.name].itertuples(index=False) if len(value_level) else []:
+        for row in iter_rows(value_level[value_level["dataset"] == meta.name]) if len(value_level) else []:
             parent = parents.loc[row.variable]
             _item_def(mdv, f"{item_oid(meta.name, row.variable)}.{row.by_value}", {
                 **parent, **row._asdict(), "define_type": "text" if row.kind == "char" else row.kind,
@@ -415,7 +439,7 @@ def build_define_xml(context: DefineContext, metas: list[DatasetMeta], variable_
         codelist = _add(mdv, "CodeList", OID=oid, Name=first["name"], DataType=first["data_type"], def_StandardOID=(
             ct_oids.get(str(first["publishing_set"]), ct_oids["SDTM"]) if first["codelist_code"] else None))
         with_decode = group["decode"].ne("").any()
-        for row in group.itertuples(index=False):
+        for row in iter_rows(group):
             item = _add(codelist, "CodeListItem" if with_decode else "EnumeratedItem", CodedValue=row.coded_value,
                         OrderNumber=int(row.order), def_ExtendedValue="Yes" if row.extended else None)
             if with_decode:
@@ -532,14 +556,14 @@ def render_define_html(context: DefineContext, metas: list[DatasetMeta], variabl
             **r._asdict(), "value_list": (meta.name, r.variable) in value_sets,
             "key": "" if r.key_sequence is None or pd.isna(r.key_sequence) else int(r.key_sequence),
             "length": int(r.length) if r.define_type in ("text", "integer", "float") else "",
-        } for r in group.itertuples(index=False)]
+        } for r in iter_rows(group)]
     value_lists: dict[str, list[dict[str, Any]]] = {m.name: [] for m in metas}
     if len(value_level):
         for (dataset_name, variable), group in value_level.groupby(["dataset", "variable"], sort=True):
             value_lists.setdefault(dataset_name, []).append({
                 "variable": variable, "by_variable": group["by_variable"].iloc[0],
                 "items": [{**r._asdict(), "significant_digits": "" if pd.isna(r.significant_digits)
-                           else int(r.significant_digits)} for r in group.itertuples(index=False)]})
+                           else int(r.significant_digits)} for r in iter_rows(group)]})
     codelist_views = [{"oid": oid, "name": group["name"].iloc[0], "code": group["codelist_code"].iloc[0],
                        "extensible": group["extensible"].iloc[0],
                        "items": group[["coded_value", "decode", "term_code", "extended"]].to_dict(orient="records")}

@@ -8,9 +8,12 @@ from the data (the metadata type only for an all-null column), lengths are the m
 
 from __future__ import annotations
 
+import collections
 import datetime as dt
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -117,6 +120,23 @@ def load_standard_variables(standards_dir: str | Path | None = None) -> pd.DataF
                   "value_format", "source_file"]]
 
 
+def iter_rows(frame: pd.DataFrame) -> Iterator[tuple]:
+    """``frame.itertuples(index=False)`` without its fixed cost per call (a new row type, a Series per column):
+    the row type is made once per set of column names and each column is read as one list. Same rows, same values.
+
+    >>> frame = pd.DataFrame({"variable": ["AGE", "SEX"], "length": [8, 1]})
+    >>> list(iter_rows(frame)) == list(frame.itertuples(index=False))
+    True
+    """
+    row_type = _row_type(tuple(frame.columns))
+    return map(row_type._make, zip(*(column.tolist() for _, column in frame.items())))
+
+
+@lru_cache(maxsize=256)
+def _row_type(columns: tuple) -> type:
+    return collections.namedtuple("Pandas", columns, rename=True)   # as pandas names it
+
+
 # --- types from data -------------------------------------------------------------------------
 
 _TEMPORAL_TYPES = (((dt.datetime, pd.Timestamp), "datetime"), (dt.date, "date"), (dt.time, "time"))   # datetime first
@@ -132,12 +152,14 @@ def compute_variable_kind(values: pd.Series) -> str:
     if pd.api.types.is_bool_dtype(values):
         return "char"
     if pd.api.types.is_datetime64_any_dtype(values):
-        valid = values.dropna()
-        if len(valid) and (valid.dt.normalize() != valid).any():
+        valid = pd.array(values)   # the stamps without a pandas index: no index to gather
+        valid = valid[~valid.isna()]
+        if len(valid) and (valid.normalize() != valid).any():
             return "datetime"
         return "date" if len(valid) else "datetime"
     if pd.api.types.is_numeric_dtype(values):
-        numbers = pd.to_numeric(values, errors="coerce").astype("float64").dropna()
+        numbers = pd.to_numeric(values, errors="coerce").astype("float64").to_numpy()
+        numbers = numbers[~np.isnan(numbers)]
         if len(numbers) and np.all(np.isfinite(numbers)) and np.all(numbers == np.round(numbers)) \
                 and np.all(np.abs(numbers) < 2**53):
             return "integer"
@@ -212,7 +234,8 @@ def compute_char_length(values: pd.Series) -> int:
     >>> compute_char_length(pd.Series([None, None]))
     1
     """
-    return max(int(byte_lengths(as_text(values)).max(initial=0)), 1)
+    _, uniques = factorize(values)   # every distinct value occurs, so the longest distinct text is the longest text
+    return max(int(byte_lengths(as_text(pd.Series(uniques, dtype=object))).max(initial=0)), 1)
 
 
 # --- dataset-level metadata ------------------------------------------------------------------
@@ -340,7 +363,8 @@ def build_variable_meta(meta: DatasetMeta, dataset: pd.DataFrame, standard_varia
             define_type, json_type = _iso_types(values) if is_iso else ("text", "string")
             json_target, display_format = None, ""
         elif kind in ("integer", "float"):
-            length, define_type, json_type, json_target, display_format = compute_numeric_length(values), kind, kind, None, ""
+            length, decimals = compute_numeric_length_and_decimals(values)
+            define_type, json_type, json_target, display_format = kind, kind, None, ""
         else:
             length, define_type, json_type = 8, "integer", kind
             json_target, display_format = "integer", _FORMAT_OF_KIND[kind]
@@ -378,7 +402,7 @@ def build_variable_meta(meta: DatasetMeta, dataset: pd.DataFrame, standard_varia
             "method": str(method or "") if origin == "Derived" else "", "key_sequence": key_sequence,
             "mandatory": mandatory,
             "role": compute_sdtm_role(name, variable, roles) if roles else "",
-            "significant_digits": compute_decimals(values) if kind == "float" else None,
+            "significant_digits": decimals if kind == "float" else None,
             "declared_type": declared,
         })
     table = pd.DataFrame(rows, columns=VARIABLE_COLUMNS)
@@ -438,15 +462,7 @@ def compute_decimals(values: pd.Series) -> int | None:
     >>> compute_decimals(pd.Series([1.0, 2.25, None])), compute_decimals(pd.Series([0.1 + 0.2])), compute_decimals(pd.Series([3.0]))
     (2, 1, None)
     """
-    numbers = pd.unique(pd.to_numeric(values, errors="coerce").dropna().to_numpy(dtype="float64"))
-    numbers = numbers[np.isfinite(numbers)]
-    if not len(numbers):
-        return None
-    tolerance = 1e-9 * np.maximum(1.0, np.abs(numbers))
-    for decimals in range(16):
-        if np.all(np.abs(numbers - np.round(numbers, decimals)) <= tolerance):
-            return decimals or None
-    return 15
+    return _decimals_of(_finite_numbers(values))
 
 
 def compute_numeric_length(values: pd.Series) -> int:
@@ -455,13 +471,44 @@ def compute_numeric_length(values: pd.Series) -> int:
     >>> compute_numeric_length(pd.Series([12.5, -3.25])), compute_numeric_length(pd.Series([1.0, 120.0])), compute_numeric_length(pd.Series([None]))
     (6, 3, 8)
     """
-    numbers = pd.to_numeric(values, errors="coerce").dropna()
-    numbers = numbers[np.isfinite(numbers)]
+    return compute_numeric_length_and_decimals(values)[0]
+
+
+def compute_numeric_length_and_decimals(values: pd.Series) -> tuple[int, int | None]:
+    """(:func:`compute_numeric_length`, :func:`compute_decimals`) of a numeric column, its numbers read once.
+
+    >>> compute_numeric_length_and_decimals(pd.Series([12.5, -3.25, None]))
+    (6, 2)
+    """
+    numbers = _finite_numbers(values)
     if not len(numbers):
-        return 8
-    integer_digits = len(str(int(numbers.abs().max()))) + int((numbers < 0).any())
-    decimals = compute_decimals(numbers) or 0
-    return max(1, integer_digits + (decimals + 1 if decimals else 0))
+        return 8, None
+    integer_digits = len(str(int(np.abs(numbers).max()))) + int((numbers < 0).any())
+    decimals = _decimals_of(numbers)
+    return max(1, integer_digits + (decimals + 1 if decimals else 0)), decimals
+
+
+def _finite_numbers(values: pd.Series) -> np.ndarray:
+    """The finite numbers of a column (missing and infinite values left out), without a pandas index."""
+    numbers = pd.to_numeric(values, errors="coerce")
+    if isinstance(numbers.dtype, np.dtype) and numbers.dtype.kind in "fiu":   # no missing value but NaN
+        array = np.asarray(numbers)
+        return array[np.isfinite(array)] if array.dtype.kind == "f" else array
+    numbers = numbers.dropna()
+    return numbers[np.isfinite(numbers)].to_numpy()
+
+
+def _decimals_of(numbers: np.ndarray) -> int | None:
+    """:func:`compute_decimals` of finite numbers; whole numbers need no decimals (no search)."""
+    numbers = numbers.astype("float64", copy=False)
+    if not len(numbers) or np.array_equal(numbers, np.round(numbers)):
+        return None
+    numbers = pd.unique(numbers)   # each distinct number tried once
+    tolerance = 1e-9 * np.maximum(1.0, np.abs(numbers))
+    for decimals in range(16):
+        if np.all(np.abs(numbers - np.round(numbers, decimals)) <= tolerance):
+            return decimals or None
+    return 15
 
 
 # --- the study's resolved metadata (pipeline.standards.study) --------------------------------

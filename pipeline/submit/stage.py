@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -36,11 +37,12 @@ from pipeline.submit.define import (DEFINE_VERSION, IG_VERSIONS, STYLESHEET_FILE
                                     build_value_level_meta, check_define_references, render_define_html,
                                     select_codelist_rows, validate_define_xml)
 from pipeline.submit.methods import build_adam_methods, combine_methods
+from pipeline.submit.prefetch import iter_ahead
 from pipeline.common.dates import iso_date
 from pipeline.standards.tables import load_standard_origins, submission_datasets
 from pipeline.standards.terminology import CT_COLUMNS, load_terminology
-from pipeline.submit.metadata import (DatasetMeta, build_dataset_meta, build_variable_meta, compute_char_length,
-                                      load_adam_variables, load_standard_variables,
+from pipeline.submit.metadata import (DatasetMeta, StudySpecs, build_dataset_meta, build_variable_meta,
+                                      compute_char_length, iter_rows, load_adam_variables, load_standard_variables,
                                       load_study_specs, installed_version)
 from pipeline.submit.xpt import (ISSUE_COLUMNS, MAX_LABEL, check_xpt_limits, check_xpt_read_back, format_xpt_timestamp,
                                  issue_row, prepare_xpt_dataset, write_xpt)
@@ -50,6 +52,7 @@ log = get_logger("submit")
 DEFAULT_CREATION_DATETIME = "2000-01-01T00:00:00"
 STANDARD_FOLDERS = {"SDTM": "sdtm", "ADaM": "adam"}
 CHECK_COLUMNS = ISSUE_COLUMNS + ["standard"]
+HASH_THREADS = 2   # files hashed at a time for manifest.json
 STAGE_SCHEMA_ROWS = 25   # rows per dataset checked by jsonschema; every row is typed by construction
 
 
@@ -145,13 +148,20 @@ def table_to_frame(table: pa.Table) -> pd.DataFrame:
     text = [name for name in table.column_names if name in text and pa.types.is_string(table.schema.field(name).type)]
     if not text or pd.StringDtype().storage != "python":
         return table.to_pandas()
-    frame = table.drop_columns(text).to_pandas()
-    for name in text:
+    rest = table.drop_columns(text).to_pandas()
+    columns = {}
+    for name in table.column_names:
+        if name in index_columns:
+            continue
+        if name not in text:
+            columns[name] = rest[name]
+            continue
         encoded = pc.dictionary_encode(table.column(name).combine_chunks())
         distinct = np.array(encoded.dictionary.to_pylist() + [pd.NA], dtype=object)
         codes = encoded.indices.fill_null(len(distinct) - 1).to_numpy(zero_copy_only=False)
-        frame[name] = pd.arrays.StringArray(distinct[codes])
-    return frame[[name for name in table.column_names if name not in index_columns]]
+        columns[name] = pd.arrays.StringArray(distinct[codes])
+    # built in column order without copying the columns (inserting, then reordering, copied every one)
+    return pd.DataFrame(columns, index=rest.index, copy=False)
 
 
 def _checks_frame(rows: list[pd.DataFrame]) -> pd.DataFrame:
@@ -266,13 +276,17 @@ def write_dataset_files(out_dir: Path, standard: str, meta: DatasetMeta, frame: 
                             f"{problems[0]}")
     obj["records"] = int(len(original))
     write_chunks_atomic(out_dir / "datasetjson" / f"{meta.name.lower()}.json",
-                        iter_dataset_json_bytes(obj, iter_dataset_json_rows(original, json_meta)))
+                        iter_dataset_json_bytes(obj, iter_ahead(iter_dataset_json_rows(original, json_meta))))
     log.info("%s %s: %d records, %d variables", standard, meta.name, len(frame), frame.shape[1])
 
 
 def package_standard(ctx: StudyContext, standard: str, source_dir: Path, created: str,
-                     sdtm_columns: dict[str, set[str]], as_of: str = "") -> tuple[list[dict], pd.DataFrame]:
-    """Write the XPT, Dataset-JSON and define.xml of one standard; return (dataset summaries, checks)."""
+                     sdtm_columns: dict[str, set[str]], as_of: str = "",
+                     specs: StudySpecs | None = None) -> tuple[list[dict], pd.DataFrame]:
+    """Write the XPT, Dataset-JSON and define.xml of one standard; return (dataset summaries, checks).
+
+    ``specs``: :func:`load_study_specs` of the study, when the caller has it (else loaded here).
+    """
     files = sorted(source_dir.glob("*.parquet"))
     out_dir = ctx.submission_dir / STANDARD_FOLDERS[standard]
     stale_files = [out_dir / "define.xml", out_dir / "define.html", out_dir / "metadata.csv", out_dir / STYLESHEET_NAME]
@@ -282,7 +296,7 @@ def package_standard(ctx: StudyContext, standard: str, source_dir: Path, created
         log.info("%s: no parquet files under %s, nothing to package", standard, source_dir)
         return [], pd.DataFrame(columns=CHECK_COLUMNS)
 
-    specs = load_study_specs(ctx.specs_dir, ctx.standards_dir)
+    specs = specs or load_study_specs(ctx.specs_dir, ctx.standards_dir)
     adam_variables = load_adam_variables(ctx.specs_dir / "adam.yaml") if standard == "ADaM" else pd.DataFrame(
         columns=["dataset", "variable", "label", "method", "type"])
     written_methods = {k: v for k, v in zip(zip(adam_variables["dataset"], adam_variables["variable"]),
@@ -418,7 +432,7 @@ def check_types_and_keys(meta: DatasetMeta, dataset: pd.DataFrame, variables: pd
     [['AGE', 'type Char in the data, Num in the metadata'], ['USUBJID', 'records not unique by the keys']]
     """
     rows = []
-    for row in variables.itertuples(index=False):
+    for row in iter_rows(variables):
         actual = "Char" if row.kind == "char" else "Num"
         if row.declared_type and actual != row.declared_type:
             rows.append(issue_row(meta.name, row.variable, None, actual, f"type {actual} in the data, "
@@ -444,14 +458,15 @@ def _column_names(path: Path) -> set[str]:
     return {c.upper() for c in _read_parquet(pq.read_schema, path).names}
 
 
-def package_versions(ctx: StudyContext) -> dict[str, Any]:
-    """Versions of the standards, file formats, dictionaries and writing tools of the package.
+def package_versions(ctx: StudyContext, specs: StudySpecs | None = None) -> dict[str, Any]:
+    """Versions of the standards, file formats, dictionaries and writing tools of the package (``specs`` as for
+    :func:`package_standard`).
 
     >>> versions = package_versions(StudyContext.create("iscalimab-ln"))
     >>> versions["define_xml"], versions["dataset_json"], versions["xpt"], versions["standards"]["SDTMIG"]
     ('2.1.0', '1.1.0', 'SAS transport version 5', '3.4')
     """
-    specs = load_study_specs(ctx.specs_dir, ctx.standards_dir)
+    specs = specs or load_study_specs(ctx.specs_dir, ctx.standards_dir)
     return {"pipeline": installed_version(), "define_xml": DEFINE_VERSION, "dataset_json": DATASET_JSON_VERSION,
             "xpt": "SAS transport version 5", "standards": dict(IG_VERSIONS.values()),
             "controlled_terminology": load_terminology(ctx.standards_dir).attrs["version"],
@@ -471,12 +486,13 @@ def write_manifest(submission_dir: Path, header: dict[str, Any]) -> Path:
     >>> manifest["files"][0]["path"], manifest["files"][0]["sha256"][:12]
     ('sdtm/dm.xpt', '2d711642b726')
     """
-    entries = []
-    for path in sorted(p for p in submission_dir.rglob("*") if p.is_file()):
-        relative = path.relative_to(submission_dir).as_posix()
-        if relative == "manifest.json" or path.name.startswith("."):
-            continue
-        entries.append({"path": relative, "sha256": sha256_file(path), "bytes": path.stat().st_size})
+    paths = [path for path in sorted(p for p in submission_dir.rglob("*") if p.is_file())
+             if path.relative_to(submission_dir).as_posix() != "manifest.json" and not path.name.startswith(".")]
+    # hashing releases the GIL: two files at a time (the package is gigabytes at scale), listed in order
+    with ThreadPoolExecutor(max_workers=HASH_THREADS) as pool:
+        digests = list(pool.map(sha256_file, paths))
+    entries = [{"path": path.relative_to(submission_dir).as_posix(), "sha256": digest, "bytes": path.stat().st_size}
+               for path, digest in zip(paths, digests)]
     return write_json_atomic(submission_dir / "manifest.json", {**header, "files": entries})
 
 
@@ -493,14 +509,16 @@ def run(ctx: StudyContext) -> None:
         raise InputError(f"{ctx.sdtm_dir} and {ctx.adam_dir}: no parquet datasets to package (run sdtm and adam first)")
     summaries: list[dict] = []
     checks: list[pd.DataFrame] = []
+    specs = load_study_specs(ctx.specs_dir, ctx.standards_dir)   # once: both standards and the versions read it
     for standard, source_dir in (("SDTM", ctx.sdtm_dir), ("ADaM", ctx.adam_dir)):
-        done, standard_checks = package_standard(ctx, standard, source_dir, created, sdtm_columns, as_of)
+        done, standard_checks = package_standard(ctx, standard, source_dir, created, sdtm_columns, as_of, specs)
         summaries.extend(done)
         checks.append(standard_checks)
     all_checks = _checks_frame(checks).sort_values(["standard", "dataset", "variable", "check", "row"], kind="stable",
                                         na_position="first")
     write_csv_atomic(ctx.submission_dir / "checks.csv", all_checks)
-    header = {"created": created, "created_source": created_source, "as_of": as_of, "versions": package_versions(ctx),
+    header = {"created": created, "created_source": created_source, "as_of": as_of,
+              "versions": package_versions(ctx, specs),
               "generator": f"cdisc-pipeline {installed_version()} submission stage", "datasets": summaries}
     write_csdrg(ctx, header, all_checks)   # the manifest lists the guide, so the guide is written first
     manifest = write_manifest(ctx.submission_dir, header)

@@ -25,10 +25,11 @@ import pandas as pd
 from pipeline.common.dates import SAS_EPOCH
 from pipeline.common.errors import InputError
 from pipeline.common.io import write_chunks_atomic
-from pipeline.common.vector import as_text, byte_lengths
+from pipeline.common.vector import as_text, byte_lengths, factorize
 from pipeline.common.xpt import (MAX_CHAR_BYTES, MAX_NAME, RECORD, build_xpt_chunks, encode_text_column, ieee_from_ibm,
                                  read_xpt_head, read_xpt_layout)
 from pipeline.submit.metadata import DatasetMeta
+from pipeline.submit.prefetch import iter_ahead
 
 MAX_LABEL = 40
 MAX_VARIABLES = 9999
@@ -72,8 +73,10 @@ def check_xpt_limits(meta: DatasetMeta, dataset: pd.DataFrame, variable_meta: pd
     for variable in dataset.columns:
         column = dataset[variable]
         if pd.api.types.is_object_dtype(column) or pd.api.types.is_string_dtype(column):
-            too_long = byte_lengths(column) > MAX_CHAR_BYTES
-            for position in too_long.nonzero()[0][:20]:
+            codes, uniques = factorize(column)   # lengths per distinct value; rows only for the too long ones
+            too_long_codes = (byte_lengths(pd.Series(uniques, dtype=object)) > MAX_CHAR_BYTES).nonzero()[0]
+            positions = np.isin(codes, too_long_codes).nonzero()[0] if len(too_long_codes) else []
+            for position in positions[:20]:
                 issues.append(issue_row(name, variable, int(position) + 1, str(column.iloc[position])[:60] + "...",
                                      "value longer than 200 bytes", "error",
                                      "none: split into SUPP-- (QNAM = variable + 1, 2 ...) in the SDTM mapping"))
@@ -150,7 +153,7 @@ def write_xpt(path: str | Path, dataset: pd.DataFrame, meta: DatasetMeta, variab
         chunks = build_xpt_chunks(frame, meta.name, meta.label[:MAX_LABEL], column_labels, formats, stamp)
     except (ValueError, UnicodeError) as exc:
         raise InputError(f"{path}: cannot write XPT v5 for dataset {meta.name} ({exc.__class__.__name__}: {exc})") from None
-    return write_chunks_atomic(path, chunks)
+    return write_chunks_atomic(path, iter_ahead(chunks))   # the next records are built while these are written
 
 
 def check_xpt_read_back(path: str | Path, dataset: pd.DataFrame, meta: DatasetMeta, variable_meta: pd.DataFrame,
@@ -218,30 +221,46 @@ def _compare_xpt_file(handle: BinaryIO, where: str, expected: pd.DataFrame, meta
         width, start = read["width"], read["position"]
         if is_char and variable in lengths and width != int(lengths[variable]):
             found.append(f"{where}: {variable} length {width}, expected {int(lengths[variable])}")
+        if (not is_char and width != 8) or width < 1 or start < 0 or start + width > row_length:
+            found.append(f"{where}: {variable} at bytes {start} to {start + width} of a {row_length}-byte record, "
+                         f"expected {'a text field inside it' if is_char else '8 bytes inside it'}")
+            problems += found
+            continue
         text = None
-        if is_char:
+        if is_char:   # each row's bytes as one fixed-width string (no NUL: blank-padded), compared whole
             codes, table, want_width = encode_text_column(expected[variable].to_numpy())
-            text = np.pad(table[:, :width], ((0, 0), (0, max(width - want_width, 0))), constant_values=ord(" ")), codes
+            table = np.pad(table[:, :width], ((0, 0), (0, max(width - want_width, 0))), constant_values=ord(" "))
+            text = np.ascontiguousarray(table).view(f"S{width}").ravel(), codes
         compared.append((variable, start, width, text, found))
+    # every column of a record as one field: the file's values are read in place, without a copy per column
+    fields = np.dtype({"names": [f"c{i}" for i in range(len(compared))],
+                       "formats": [f"S{width}" if text is not None else ">u8" for _, _, width, text, _ in compared],
+                       "offsets": [start for _, start, _, _, _ in compared], "itemsize": max(row_length, 1)})
     differences = {variable: [0, None] for variable, *_ in compared}   # count, (row, read back, expected) of the first
     handle.seek(first)
     for first_row in range(0, rows, READ_BACK_ROWS):
         count = min(READ_BACK_ROWS, rows - first_row)
-        records = np.frombuffer(handle.read(count * row_length), dtype=np.uint8).reshape(count, row_length)
-        for variable, start, width, text, _ in compared:
-            block = records[:, start:start + width]
+        records = np.frombuffer(handle.read(count * row_length), dtype=fields, count=count)
+        for index, (variable, start, width, text, _) in enumerate(compared):
+            block = records[f"c{index}"]
             if text is not None:
                 table, codes = text
-                bad = (~(block == table[codes[first_row:first_row + count]]).all(axis=1)).nonzero()[0]
-                got = [block[i].tobytes().decode("utf-8", "replace").rstrip() for i in bad[:1]]
+                bad = (block != table[codes[first_row:first_row + count]]).nonzero()[0]
+                if not len(bad):
+                    continue
+                got = [block[bad[0]:bad[0] + 1].tobytes().decode("utf-8", "replace").rstrip()]
                 want = expected[variable].iloc[bad[:1] + first_row].tolist()
             else:
-                numbers = ieee_from_ibm(block.copy().view(">u8").ravel())
+                numbers = ieee_from_ibm(block)
                 meant = expected[variable].to_numpy(dtype="float64")[first_row:first_row + count]
-                bad = (~np.isclose(meant, numbers, rtol=1e-12, atol=0.0, equal_nan=True)).nonzero()[0]
+                # equal numbers (or both missing) are close; only the others go through isclose
+                unequal = ((meant != numbers) & ~(np.isnan(meant) & np.isnan(numbers))).nonzero()[0]
+                bad = unequal[~np.isclose(meant[unequal], numbers[unequal], rtol=1e-12, atol=0.0, equal_nan=True)]
+                if not len(bad):
+                    continue
                 got, want = numbers[bad[:1]].tolist(), meant[bad[:1]].tolist()
             seen = differences[variable]
-            if len(bad) and seen[1] is None:
+            if seen[1] is None:
                 seen[1] = (int(bad[0]) + first_row, got[0], want[0])
             seen[0] += len(bad)
     for variable, _, _, _, found in compared:

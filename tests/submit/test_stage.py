@@ -271,3 +271,16 @@ def test_value_without_ascii_spelling_stops_the_stage_naming_dataset_variable_re
     blocked = checks[checks["check"] == "non-ASCII text without an ASCII spelling"]
     assert blocked[["dataset", "variable", "row", "value", "severity"]].values.tolist() == [
         ["AE", "AETERM", 3, "\u6ce8\u5165\u53cd\u5fdc", "error"]]
+
+
+def test_table_to_frame_keeps_column_order_types_and_index_with_text_between_numbers():
+    from pipeline.submit.stage import table_to_frame
+
+    frame = pd.DataFrame({"AVAL": [1.5, None, 3.0], "PARAMCD": pd.Series(["A", None, "A"], dtype="string"),
+                          "ADT": pd.to_datetime(["2020-01-02", None, "2020-01-03"]),
+                          "AVALC": pd.Series(["x", "y", ""], dtype="string")}, index=pd.Index([5, 6, 7], name="ROW"))
+    table = pa.Table.from_pandas(frame)
+    result = table_to_frame(table)
+    pd.testing.assert_frame_equal(result, table.to_pandas())
+    assert list(result.columns) == ["AVAL", "PARAMCD", "ADT", "AVALC"] and result.index.tolist() == [5, 6, 7]
+    assert result["PARAMCD"].iloc[0] is result["PARAMCD"].iloc[2]

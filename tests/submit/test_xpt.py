@@ -147,3 +147,28 @@ def test_read_back_in_several_chunks_reports_the_first_difference_and_counts_all
     assert check_xpt_read_back(path, changed, DM, vm) == [
         "dm.xpt: USUBJID row 5: read back 'S1-101-002', expected 'S1-999-999' (2 value(s) differ)",
         "dm.xpt: AGE row 8: read back nan, expected 35.0 (1 value(s) differ)"]
+
+
+def test_limits_name_every_record_of_a_repeated_long_value_up_to_twenty():
+    long_value = "x" * 201
+    frame = pd.DataFrame({"AETERM": ["ok", long_value, None, long_value] + [long_value] * 30})
+    vm = pd.DataFrame({"variable": ["AETERM"], "label": ["Reported Term for the Adverse Event"]})
+    issues = check_xpt_limits(DatasetMeta("AE", "Adverse Events", "SDTM", "EVENTS", "", ()), frame, vm)
+    assert issues["row"].tolist() == [2, 4] + list(range(5, 23))
+
+
+def test_read_back_reports_a_field_outside_the_record_and_numbers_beyond_the_tolerance(tmp_path, dm):
+    import struct
+
+    vm = variable_meta(DM, dm)
+    path = write_xpt(tmp_path / "dm.xpt", dm, DM, vm, STAMP)
+    data = bytearray(path.read_bytes())
+    age = 80 * 8 + 2 * 140   # the third NAMESTR (AGE); its position in the record is bytes 84-87
+    data[age + 84:age + 88] = struct.pack(">i", 30)
+    path.write_bytes(bytes(data))
+    assert check_xpt_read_back(path, dm, DM, vm) == [
+        "dm.xpt: AGE at bytes 30 to 38 of a 31-byte record, expected 8 bytes inside it"]
+    path = write_xpt(tmp_path / "dm.xpt", dm, DM, vm, STAMP)
+    assert check_xpt_read_back(path, dm.assign(AGE=[34.0 * (1 + 2 ** -50), None, 61.0]), DM, vm) == []
+    assert check_xpt_read_back(path, dm.assign(AGE=[34.0, 1.0, 61.0 * (1 + 1e-11)]), DM, vm) == [
+        "dm.xpt: AGE row 2: read back nan, expected 1.0 (2 value(s) differ)"]

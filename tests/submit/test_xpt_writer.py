@@ -96,6 +96,15 @@ def test_ibm_conversion_round_trips_random_doubles_exactly():
     assert ieee_from_ibm(ibm_from_ieee(np.array([np.inf, -1e300, -0.0, np.nan]))).tolist()[:3] == [np.inf, -np.inf, 0.0]
 
 
+def test_ibm_words_of_the_edge_values_and_the_input_is_left_alone():
+    values = np.array([0.0, -0.0, 1e-300, -2.0 ** 249, 2.0 ** 248, np.inf, np.nan, -118.625])
+    before = values.copy()
+    words = ibm_from_ieee(values).tobytes().hex(" ", 8).split()
+    assert words == ["0000000000000000", "0000000000000000", "0000000000000000", "ffffffffffffffff",
+                     "7f10000000000000", "7fffffffffffffff", "2e00000000000000", "c276a00000000000"]
+    assert values.tobytes() == before.tobytes()
+
+
 def test_layout_reader_sees_what_the_writer_declared():
     data = build_xpt_bytes(awkward_frame(), "AWK", "Awkward values", list("abcde"), {"ADT": "DATE9."}, STAMP).tobytes()
     name, label, variables, first = read_xpt_layout(data)
