@@ -433,14 +433,25 @@ def truncated_le(left: pd.Series, right: pd.Series) -> pd.Series:
     ...              pd.Series(["2020-01-02", "2020-01-01", "2020-01-02T23:00"])).tolist()
     [True, False, False]
     """
-    a, b = left.astype("string").str.strip(), right.astype("string").str.strip()
-    width = np.minimum(a.str.len().fillna(0).to_numpy(dtype=int), b.str.len().fillna(0).to_numpy(dtype=int))
+    import pyarrow.compute as pc
+
+    a, b = (_stripped_text(values.astype(TEXT_DTYPE)) for values in (left, right))
+    width = np.minimum(pc.utf8_length(a).fill_null(0).to_numpy(), pc.utf8_length(b).fill_null(0).to_numpy())
     width = np.where(width < 10, 0, np.where(width < 16, 10, np.minimum(width, 19)))
-    out = np.zeros(len(a), dtype=bool)
+    out = np.zeros(len(width), dtype=bool)
     for w in np.unique(width[width > 0]):   # a few precisions: date, minutes, seconds
         rows = width == w
-        out[rows] = (a[rows].str.slice(0, int(w)) <= b[rows].str.slice(0, int(w))).fillna(False).to_numpy(dtype=bool)
+        picked = [pc.utf8_slice_codeunits(side.filter(rows), 0, int(w)) for side in (a, b)]   # w characters
+        out[rows] = pc.less_equal(*picked).fill_null(False).to_numpy(zero_copy_only=False)
     return pd.Series(out, index=left.index, dtype=bool)
+
+
+def _stripped_text(values: pd.Series) -> Any:
+    """The Arrow array of Arrow text values with ``str.strip()`` applied (once per distinct value)."""
+    import pyarrow as pa
+
+    stripped = per_distinct(values, lambda distinct: distinct.astype("string").str.strip().astype(TEXT_DTYPE))
+    return pa.chunked_array(stripped.array._pa_array).combine_chunks()
 
 
 def _complete(values: pd.Series) -> pd.Series:

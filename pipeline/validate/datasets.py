@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -14,13 +15,23 @@ from pipeline.common.logs import get_logger
 log = get_logger("validate")
 
 
-def read_dataset_dir(folder: Path) -> dict[str, pd.DataFrame]:
-    """Every ``*.parquet`` file of a folder by upper-case stem, in name order.
+Prepare = Callable[[pd.DataFrame], pd.DataFrame]
+
+
+def _unchanged(frame: pd.DataFrame) -> pd.DataFrame:
+    return frame
+
+
+def read_dataset_dir(folder: Path, prepare: Prepare | None = None) -> dict[str, pd.DataFrame]:
+    """Every ``*.parquet`` file of a folder by upper-case stem, in name order; with ``prepare``, each frame goes
+    through it as soon as it is read, so only one file's raw frame is held at a time (peak memory).
 
     >>> read_dataset_dir(Path("/nonexistent"))
     {}
     """
-    return {path.stem.upper(): read_parquet_text_as_arrow(path) for path in sorted(Path(folder).glob("*.parquet"))}
+    prepare = prepare or _unchanged
+    return {path.stem.upper(): prepare(read_parquet_text_as_arrow(path))
+            for path in sorted(Path(folder).glob("*.parquet"))}
 
 
 def read_parquet_text_as_arrow(path: Path, columns: list[str] | None = None) -> pd.DataFrame:
@@ -71,9 +82,10 @@ def read_package_collection(source: dict[str, Any], where: str) -> dict[str, pd.
     return out
 
 
-def load_study_datasets(ctx: Any, layer: str) -> dict[str, pd.DataFrame]:
+def load_study_datasets(ctx: Any, layer: str, prepare: Prepare | None = None) -> dict[str, pd.DataFrame]:
     """SDTM (``layer='sdtm'``) or ADaM (``'adam'``) datasets of the study run: its folder, or when that holds no
-    parquet files the study.yaml ``sources.<layer>`` package.
+    parquet files the study.yaml ``sources.<layer>`` package; each through ``prepare`` when given
+    (:func:`read_dataset_dir`).
 
     >>> import tempfile
     >>> from pipeline.common.study import StudyContext
@@ -81,12 +93,14 @@ def load_study_datasets(ctx: Any, layer: str) -> dict[str, pd.DataFrame]:
     {}
     """
     folder = ctx.sdtm_dir if layer == "sdtm" else ctx.adam_dir
-    datasets = read_dataset_dir(folder)
+    datasets = read_dataset_dir(folder, prepare)
     if datasets:
         return datasets
     source = (ctx.design.get("sources") or {}).get(layer)
     if source:
         log.info("%s: no parquet files in %s, reading %s.%s", layer, folder, source.get("package"),
                  source.get("collection"))
-        return read_package_collection(source, f"{ctx.specs_dir / 'study.yaml'}: sources.{layer}")
+        raw = read_package_collection(source, f"{ctx.specs_dir / 'study.yaml'}: sources.{layer}")
+        prepare = prepare or _unchanged
+        return {name: prepare(raw.pop(name)) for name in list(raw)}   # each raw frame dropped once prepared
     return {}

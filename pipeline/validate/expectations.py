@@ -10,7 +10,8 @@ from __future__ import annotations
 import logging
 import os
 import re
-from collections.abc import Callable, Collection
+import uuid
+from collections.abc import Callable, Collection, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -27,7 +28,7 @@ from pipeline.common.study import study_value
 from pipeline.validate.conformance_base import ValidationData
 from pipeline.validate.data_docs import make_data_docs_offline
 from pipeline.validate.findings import SEVERITY_RANK, concat_findings, empty_findings, make_findings
-from pipeline.validate.frames import column_dates
+from pipeline.validate.frames import column_dates, distinct_rows
 from pipeline.validate.rules import Rule
 from pipeline.validate.schemas import display_text
 
@@ -179,8 +180,12 @@ def filter_records(frame: pd.DataFrame, where: Expression | None) -> pd.Series:
 def _records_view(frame: pd.DataFrame, mask: pd.Series, columns: Collection[str] | None = None) -> pd.DataFrame:
     """The records of ``mask`` (only ``columns`` of them, when given) with their record numbers."""
     kept = frame.columns if columns is None else [c for c in frame.columns if c in columns]
-    view = frame.loc[mask.to_numpy(), kept].copy()
-    view[RECORD] = np.flatnonzero(mask.to_numpy()) + 1
+    picked = mask.to_numpy(dtype=bool)
+    if picked.all():   # every record: a copy that shares the immutable Arrow text arrays (no take of each column)
+        view = frame[kept].copy()
+    else:
+        view = frame.loc[picked, kept].copy()
+    view[RECORD] = np.flatnonzero(picked) + 1
     return view
 
 
@@ -348,13 +353,26 @@ def view_ratio_to_median(data: ValidationData, spec: ExpectationSpec, columns: C
     if view is None or value not in view.columns or not set(by) <= set(view.columns):
         return None
     numbers = pd.to_numeric(view[value], errors="coerce")
-    keys = view[by].astype("string").fillna("")
-    group = keys.iloc[:, 0].str.cat(keys.iloc[:, 1:], sep="|")
+    group = _text_key_groups(view, by)
     median = numbers.groupby(group).transform("median")
     count = numbers.groupby(group).transform("count")
     usable = (count >= int(opts.get("min_records", 3))) & (median > 0) & numbers.notna()
     view["RATIO"] = (numbers / median).where(usable)
     return view
+
+
+def _text_key_groups(frame: pd.DataFrame, by: list[str]) -> np.ndarray:
+    """A group number per record, equal where the ``by`` values as text (null as "") joined by ``|`` are equal;
+    the text is joined once per distinct combination of values (:func:`distinct_rows`), not once per record.
+
+    >>> frame = pd.DataFrame({"A": ["x", "x|y", "x", None], "B": ["y|z", "z", "y|z", "w"]})
+    >>> _text_key_groups(frame, ["A", "B"]).tolist()
+    [0, 0, 0, 1]
+    """
+    first, combination = distinct_rows(frame, by)
+    keys = frame.iloc[first][by].astype("string").fillna("")
+    joined = keys.iloc[:, 0].str.cat(keys.iloc[:, 1:], sep="|")
+    return pd.factorize(joined.to_numpy(dtype=object))[0][combination]
 
 
 def view_columns(members: list[ExpectationSpec]) -> set[str]:
@@ -408,6 +426,9 @@ def _gx_context(docs_dir: Path | None) -> Any:
     return context
 
 
+Payload = tuple[str, pd.DataFrame, list[tuple[str, str, dict[str, Any]]]]   # view name, checked columns, checks
+
+
 @dataclass
 class PreparedView:
     """The frame a group of expectations looks at, and those expectations."""
@@ -416,22 +437,38 @@ class PreparedView:
     frame: pd.DataFrame
     members: list[ExpectationSpec]
 
-    def payload(self) -> tuple[str, pd.DataFrame, list[tuple[str, str, dict[str, Any]]]]:
+    def payload(self) -> Payload:
         """What GX needs (picklable, only the checked columns) for :func:`validate_views`."""
         checks = [(m.rule.id, m.expectation, m.kwargs) for m in self.members if m.kwargs.get("column") in self.frame]
         columns = sorted({kwargs["column"] for _, _, kwargs in checks})
         return self.name, self.frame[columns], checks
 
+    def for_findings(self) -> PreparedView:
+        """The view with only the columns GX and :func:`_result_findings` read (what a worker process is sent)."""
+        needed = {RECORD, "USUBJID", "LABEL"}
+        for member in self.members:
+            column = str(member.kwargs.get("column", ""))
+            needed |= {column, column.removesuffix("_DATE"), str(member.view_options.get("value", ""))}
+        return PreparedView(self.name, self.frame[[c for c in self.frame.columns if c in needed]], self.members)
 
-def build_views(data: ValidationData, specs: list[ExpectationSpec]) -> list[PreparedView]:
-    """One view per distinct (dataset, view, filter, options); expectations sharing it form one suite."""
+    def findings(self, session: GxSession) -> pd.DataFrame:
+        """Validate the view in ``session`` and turn its results into findings (one per unexpected row)."""
+        summaries = session.validate(self.payload())
+        by_id = {m.rule.id: m for m in self.members}
+        return concat_findings([_result_findings(by_id[rule_id], summary, self.frame)
+                                for (name, rule_id), summary in sorted(summaries.items())
+                                if name == self.name and rule_id in by_id])
+
+
+def iter_views(data: ValidationData, specs: list[ExpectationSpec]) -> Iterator[PreparedView]:
+    """One view per distinct (dataset, view, filter, options), built when asked for (one view held at a time);
+    expectations sharing it form one suite."""
     groups: dict[tuple, list[ExpectationSpec]] = {}
     for spec in specs:
         key = (spec.dataset, spec.view or "records",
                repr(sorted(spec.filter.items())) if isinstance(spec.filter, dict) else spec.filter,
                repr(sorted(spec.view_options.items())))
         groups.setdefault(key, []).append(spec)
-    views = []
     for number, (key, members) in enumerate(sorted(groups.items(), key=lambda kv: kv[0])):
         first = members[0]
         dataset = data.sdtm.get(first.dataset, data.adam.get(first.dataset))
@@ -444,34 +481,45 @@ def build_views(data: ValidationData, specs: list[ExpectationSpec]) -> list[Prep
         if frame is None or frame.empty:
             continue
         name = f"{number:03d}_{first.dataset}_{first.view or 'records'}".lower()
-        views.append(PreparedView(name, frame.reset_index(drop=True), members))
-    return views
+        view = PreparedView(name, frame.reset_index(drop=True), members)
+        del frame
+        yield view
+        del view   # neither is held while the next view is built
 
 
-def validate_views(payloads: list[tuple[str, pd.DataFrame, list[tuple[str, str, dict[str, Any]]]]],
-                   docs_dir: Path | None = None) -> dict[tuple[str, str], dict[str, Any]]:
-    """Run GX on each view (one suite per view) and return plain result summaries by (view, rule id).
+def build_views(data: ValidationData, specs: list[ExpectationSpec]) -> list[PreparedView]:
+    """Every view of :func:`iter_views`."""
+    return list(iter_views(data, specs))
 
-    Plain dicts keep this callable in a worker process (GX imports slowly: the stage overlaps it).
-    """
-    import great_expectations as gx
-    import great_expectations.expectations as gxe
-    from great_expectations.core.run_identifier import RunIdentifier
 
-    context = _gx_context(docs_dir)
-    source = context.data_sources.add_pandas("validation")
-    out: dict[tuple[str, str], dict[str, Any]] = {}
-    for name, frame, checks in payloads:
+class GxSession:
+    """One GX context for a run's views: each view is validated as it comes (one suite per view), and the Data
+    Docs of every stored validation result are built once, by :meth:`finish`."""
+
+    def __init__(self, docs_dir: Path | None = None) -> None:
+        self.docs_dir = docs_dir
+        self.context = _gx_context(docs_dir)
+        self.source = self.context.data_sources.add_pandas("validation")
+
+    def validate(self, payload: Payload) -> dict[tuple[str, str], dict[str, Any]]:
+        """Plain result summaries of one view by (view, rule id): picklable, so a worker process can send them."""
+        import great_expectations as gx
+        import great_expectations.expectations as gxe
+        from great_expectations.core.run_identifier import RunIdentifier
+
+        name, frame, checks = payload
+        out: dict[tuple[str, str], dict[str, Any]] = {}
         if not checks:
-            continue
-        asset = source.add_dataframe_asset(name=name)
+            return out
+        context = self.context
+        asset = self.source.add_dataframe_asset(name=name)
         batch_definition = asset.add_batch_definition_whole_dataframe("all")
         suite = context.suites.add(gx.ExpectationSuite(name=name))
         for rule_id, expectation, kwargs in checks:
             expectation_class = getattr(gxe, SUPPORTED_EXPECTATIONS[expectation])
             suite.add_expectation(expectation_class(**_gx_kwargs(kwargs), meta={"rule_id": rule_id}))
         result_format = {"result_format": "COMPLETE"}
-        if docs_dir is not None:
+        if self.docs_dir is not None:
             validation = context.validation_definitions.add(
                 gx.ValidationDefinition(name=name, data=batch_definition, suite=suite))
             checkpoint = context.checkpoints.add(gx.Checkpoint(
@@ -493,10 +541,37 @@ def validate_views(payloads: list[tuple[str, pd.DataFrame, list[tuple[str, str, 
                 "observed_value": result.result.get("observed_value"),
                 "exception": str(raised.get("exception_message")) if raised else None,
             }
-    if docs_dir is not None:
-        context.build_data_docs()  # once, for every stored validation result
-        normalise_data_docs(docs_dir)
+        return out
+
+    def finish(self) -> None:
+        if self.docs_dir is not None:
+            self.context.build_data_docs()  # once, for every stored validation result
+            normalise_data_docs(self.docs_dir)
+
+
+def validate_views(payloads: list[Payload], docs_dir: Path | None = None) -> dict[tuple[str, str], dict[str, Any]]:
+    """Run GX on each view (one suite per view) and return plain result summaries by (view, rule id)."""
+    session = GxSession(docs_dir)
+    out: dict[tuple[str, str], dict[str, Any]] = {}
+    for payload in payloads:
+        out.update(session.validate(payload))
+    session.finish()
     return out
+
+
+# The GX sessions of the runs a worker process serves, by run: its views arrive one task at a time.
+_WORKER_SESSIONS: dict[str, GxSession] = {}
+
+
+def _worker_view_findings(run_id: str, docs_dir: Path | None, view: PreparedView) -> pd.DataFrame:
+    if run_id not in _WORKER_SESSIONS:
+        _WORKER_SESSIONS[run_id] = GxSession(docs_dir)
+    return view.findings(_WORKER_SESSIONS[run_id])
+
+
+def _worker_finish(run_id: str, docs_dir: Path | None) -> None:
+    session = _WORKER_SESSIONS.pop(run_id, None)
+    (session or GxSession(docs_dir)).finish()
 
 
 def _fixed_run_time() -> Any:
@@ -537,25 +612,60 @@ def normalise_data_docs(docs_dir: Path) -> None:
     make_data_docs_offline(docs_dir)
 
 
+# Views sent to the worker and not yet validated, at most this many bytes (besides the newest): the main process
+# holds them until the worker takes them.
+MAX_PENDING_BYTES = 256 * 2**20
+
+
+class ExpectationRun:
+    """Expectations under way (:func:`run_expectations` in two steps): the views are built one at a time, at
+    once, and each is validated in ``executor`` (a worker process) when given, else in this process; the main
+    process can run other checks until :meth:`findings`, which waits for the worker."""
+
+    def __init__(self, data: ValidationData, specs: list[ExpectationSpec], docs_dir: Path | None = None,
+                 executor: Any = None) -> None:
+        self.executor, self.docs_dir = executor, docs_dir
+        self.parts: list[pd.DataFrame] = []
+        self.pending: list[tuple[Any, int]] = []   # (future of a view's findings, bytes sent)
+        if not specs:
+            return
+        if executor is None:
+            session = GxSession(docs_dir)
+            self.parts = [view.findings(session) for view in iter_views(data, specs)]
+            session.finish()
+            return
+        self.run_id = uuid.uuid4().hex
+        for view in iter_views(data, specs):
+            sent = view.for_findings()
+            del view   # the whole view is not needed once its columns for the worker are taken
+            size = int(sent.frame.memory_usage(deep=True).sum())
+            while self.pending and sum(n for _, n in self.pending) > MAX_PENDING_BYTES:
+                self._collect_oldest()
+            self.pending.append((executor.submit(_worker_view_findings, self.run_id, docs_dir, sent), size))
+        self.pending.append((executor.submit(_worker_finish, self.run_id, docs_dir), 0))
+
+    def _collect_oldest(self) -> None:
+        future, _ = self.pending.pop(0)
+        found = future.result()
+        if found is not None:
+            self.parts.append(found)
+
+    def done(self) -> bool:
+        """Whether the worker has done every task (then :meth:`findings` does not wait)."""
+        return all(future.done() for future, _ in self.pending)
+
+    def findings(self) -> pd.DataFrame:
+        """Every view's findings, in view order (waits for the worker to finish and write the Data Docs)."""
+        while self.pending:
+            self._collect_oldest()
+        return concat_findings(self.parts)
+
+
 def run_expectations(data: ValidationData, specs: list[ExpectationSpec], docs_dir: Path | None = None,
                      executor: Any = None) -> pd.DataFrame:
     """Validate every expectation with GX (one suite per view) and return findings, one per unexpected row;
     Data Docs HTML goes to ``docs_dir`` when given; GX runs in ``executor`` (a worker process) when given."""
-    if not specs:
-        return empty_findings()
-    views = build_views(data, specs)
-    payloads = [v.payload() for v in views]
-    if executor is not None:
-        summaries = executor.submit(validate_views, payloads, docs_dir).result()
-    else:
-        summaries = validate_views(payloads, docs_dir)
-    parts = []
-    for view in views:
-        by_id = {m.rule.id: m for m in view.members}
-        for (name, rule_id), summary in sorted(summaries.items()):
-            if name == view.name and rule_id in by_id:
-                parts.append(_result_findings(by_id[rule_id], summary, view.frame))
-    return concat_findings(parts)
+    return ExpectationRun(data, specs, docs_dir, executor).findings()
 
 
 def _gx_kwargs(kwargs: dict[str, Any]) -> dict[str, Any]:

@@ -91,17 +91,41 @@ def _start_gx_worker() -> Any:
         return None
 
 
-def _run_expectations_safely(data: ValidationData, specs: list, docs_dir: Path | None, executor: Any) -> pd.DataFrame:
+def _start_expectations(data: ValidationData, specs: list, docs_dir: Path | None, executor: Any) -> Any:
+    """The expectations started: in the GX worker when there is one (it runs them while this process runs the
+    other checks), else run here and now."""
     from concurrent.futures.process import BrokenProcessPool
 
-    from pipeline.validate.expectations import run_expectations
+    from pipeline.validate.expectations import ExpectationRun
 
     if executor is not None:
         try:
-            return run_expectations(data, specs, docs_dir, executor=executor)
+            return ExpectationRun(data, specs, docs_dir, executor=executor)
         except BrokenProcessPool as exc:
             log.warning("GX worker failed (%s); running expectations in-process", exc)
-    return run_expectations(data, specs, docs_dir)
+    return ExpectationRun(data, specs, docs_dir)
+
+
+def _expectation_findings(run: Any, data: ValidationData, specs: list, docs_dir: Path | None) -> pd.DataFrame:
+    """The findings of a run started by :func:`_start_expectations` (run again in-process if the worker died)."""
+    from concurrent.futures.process import BrokenProcessPool
+
+    from pipeline.validate.expectations import ExpectationRun
+
+    try:
+        return run.findings()
+    except BrokenProcessPool as exc:
+        log.warning("GX worker failed (%s); running expectations in-process", exc)
+    return ExpectationRun(data, specs, docs_dir).findings()
+
+
+def _stop_idle_worker(expectations: Any, executor: Any) -> Any:
+    """Stop the GX worker once it has done its work, so its memory (GX, the views it was sent) is freed while the
+    other checks still run (the findings it sent stay with their futures); the executor while it still works."""
+    if executor is not None and expectations is not None and expectations.done():
+        executor.shutdown(wait=False)
+        return None
+    return executor
 
 
 def apply_rule_overrides(findings: pd.DataFrame, overrides: dict[str, dict[str, Any]]) -> pd.DataFrame:
@@ -226,9 +250,8 @@ def validates_adam(ctx: Any) -> bool:
 
 
 def _load_prepared(ctx: Any, layer: str) -> dict[str, pd.DataFrame]:
-    """The layer's datasets through :func:`prepare_dataset`, each raw frame dropped once prepared (peak memory)."""
-    raw = load_study_datasets(ctx, layer)
-    return {name: prepare_dataset(raw.pop(name)) for name in list(raw)}
+    """The layer's datasets through :func:`prepare_dataset`, each prepared as it is read (peak memory)."""
+    return load_study_datasets(ctx, layer, prepare_dataset)
 
 
 class LazyPreparedDatasets(Mapping):
@@ -296,9 +319,24 @@ def run_checks_reusing(ctx: Any, sdtm: dict[str, pd.DataFrame], adam: dict[str, 
     if meta is None:
         meta, _ = check_specs(ctx)
     fresh = SdtmResults()
-    times = [time.perf_counter()]   # start, then after the schemas, the conformance rules and the expectations
+    data = AdamReadRecorder(sdtm, adam, _domains(sdtm, meta), load_study_instruments(ctx))
+    started = time.perf_counter()
+    docs_dir = Path(ctx.validation_dir) / "gx" if ctx.options.get("gx_docs", True) else None
+    reads_adam = expectations_read_adam(expectation_specs, set(sdtm) - set(adam))
+    expectation_findings, expectations = None, None
+    if saved is not None and saved.expectations is not None and not reads_adam:
+        try:
+            copy_data_docs(saved.gx_files, published_path(ctx, "validation_dir"), ctx.validation_dir)
+            expectation_findings = saved.expectations
+        except OSError as exc:
+            log.info("SDTM checks: saved Data Docs not copied (%s); running the expectations", exc)
+    if expectation_findings is None:   # first: the GX worker validates the views while the other checks run here
+        expectations = _start_expectations(data, expectation_specs, docs_dir, executor)
+    worker = executor
+    times = [time.perf_counter()]   # then after the schemas, the conformance rules and the expectations' end
     schema_parts = []
     for name in sorted({*sdtm, *adam}):   # one dataset's schema findings depend on it alone
+        worker = _stop_idle_worker(expectations, worker)
         reused = saved.schemas.get(name) if saved is not None and name not in adam else None
         found = reused if reused is not None else validate_schemas(
             {name: adam[name] if name in adam else sdtm[name]}, meta, prepared=True, standards_dir=ctx.standards_dir)
@@ -307,9 +345,9 @@ def run_checks_reusing(ctx: Any, sdtm: dict[str, pd.DataFrame], adam: dict[str, 
         schema_parts.append(found)
     schema_findings = concat_findings(schema_parts)
     times.append(time.perf_counter())
-    data = AdamReadRecorder(sdtm, adam, _domains(sdtm, meta), load_study_instruments(ctx))
     rule_parts, status_rows = [], []
     for rule_id, rule in sorted(CONFORMANCE_RULES.items()):
+        worker = _stop_idle_worker(expectations, worker)
         reused = saved.rules.get(rule_id) if saved is not None else None
         if reused is not None:
             found, row = reused
@@ -326,22 +364,13 @@ def run_checks_reusing(ctx: Any, sdtm: dict[str, pd.DataFrame], adam: dict[str, 
     conformance_findings = concat_findings(rule_parts)
     conformance_status = pd.DataFrame(status_rows, columns=RULE_STATUS_COLUMNS)
     times.append(time.perf_counter())
-    docs_dir = Path(ctx.validation_dir) / "gx" if ctx.options.get("gx_docs", True) else None
-    reads_adam = expectations_read_adam(expectation_specs, set(sdtm) - set(adam))
-    expectation_findings = None
-    if saved is not None and saved.expectations is not None and not reads_adam:
-        try:
-            copy_data_docs(saved.gx_files, published_path(ctx, "validation_dir"), ctx.validation_dir)
-            expectation_findings = saved.expectations
-        except OSError as exc:
-            log.info("SDTM checks: saved Data Docs not copied (%s); running the expectations", exc)
     if expectation_findings is None:
-        expectation_findings = _run_expectations_safely(data, expectation_specs, docs_dir, executor)
+        expectation_findings = _expectation_findings(expectations, data, expectation_specs, docs_dir)
     if not reads_adam:
         fresh.expectations = expectation_findings
     times.append(time.perf_counter())
-    log.info("checks: schemas %.1f s, conformance %.1f s, expectations %.1f s",
-             *(end - start for start, end in zip(times, times[1:])))
+    log.info("checks: schemas %.1f s, conformance %.1f s, expectations %.1f s (starting them and waiting at the end)",
+             times[1] - times[0], times[2] - times[1], times[0] - started + times[3] - times[2])
     findings = combine_findings([schema_findings, conformance_findings, expectation_findings])
     return findings, conformance_status, fresh
 

@@ -100,3 +100,18 @@ def test_rules_csv_of_the_flagship_says_what_every_rule_did(validated) -> None:
     assert (ran["datasets"].str.len() > 0).sum() >= 150
     # the IE criteria codes differ from TI's (a pipeline inconsistency CORE skips): CG0179 reports every IE record
     assert rules.set_index("id").loc["CG0179", ["status", "datasets"]].tolist() == ["ran", "IE"]
+
+
+@pytest.mark.parametrize("left, right, expected", [
+    (" 2020-01-02 ", "2020-01-02T00:00", True),          # stripped, then compared by date
+    ("\u30002020-01-03", "2020-01-02T23:00", False),      # Unicode whitespace is stripped as str.strip() does
+    ("2020-01-02T10:00:30", "2020-01-02T10:00", True),    # minutes against minutes
+    ("2020-01", "2020-01-01", False),                     # no complete date
+    (None, "2020-01-01", False),
+])
+def test_truncated_le_compares_at_the_shared_precision(left, right, expected) -> None:
+    from pipeline.validate.catalogue import truncated_le
+    from pipeline.validate.frames import TEXT_DTYPE
+
+    for dtype in (object, TEXT_DTYPE):
+        assert truncated_le(pd.Series([left], dtype=dtype), pd.Series([right], dtype=dtype)).tolist() == [expected]

@@ -204,3 +204,80 @@ def test_filters_are_expressions_of_the_one_language(tmp_path: Path) -> None:
     assert filter_records(dm, mapping.where).tolist() == [True, True, False, False]
     assert filter_records(dm, text.where).tolist() == [False, False, False, False]
     assert filter_records(dm.assign(AGE=[40, 30, 50, 20]), text.where).tolist() == [False, True, False, True]
+
+
+def _spec_items(tmp_path: Path) -> list:
+    path = tmp_path / "expectations.yaml"
+    path.write_text(SPEC, encoding="utf-8")
+    return load_expectation_specs(path, DESIGN)[0]
+
+
+def _sdtm_with_findings() -> dict[str, pd.DataFrame]:
+    sdtm = sdtm_with_sv()
+    sdtm["DM"].loc[1, "AGE"] = 76.0
+    sdtm["LB"].loc[3, "LBDTC"] = "2025-01-02T10:00"
+    sdtm["SV"].loc[1, "SVSTDTC"] = "2024-01-10"
+    return {name: prepare_dataset(frame) for name, frame in sdtm.items()}
+
+
+def _digests(folder: Path) -> dict[str, str]:
+    import hashlib
+
+    return {p.relative_to(folder).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+@pytest.mark.parametrize("max_pending_bytes", [0, 256 * 2**20])
+def test_views_sent_one_by_one_to_a_worker_give_the_in_process_findings_and_data_docs(
+        tmp_path: Path, gx_imported: None, monkeypatch: pytest.MonkeyPatch, max_pending_bytes: int) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    from pipeline.validate import expectations
+    from pipeline.validate.expectations import ExpectationRun
+
+    monkeypatch.setattr(expectations, "MAX_PENDING_BYTES", max_pending_bytes)  # 0: wait for each view
+    specs, sdtm = _spec_items(tmp_path), _sdtm_with_findings()
+    here = run_expectations(ValidationData(sdtm, {}), specs, tmp_path / "here")
+    with ThreadPoolExecutor(max_workers=1) as worker:   # one worker, tasks in order, as the GX worker process
+        run = ExpectationRun(ValidationData(sdtm, {}), specs, tmp_path / "worker", executor=worker)
+        sent = run.findings()
+        assert run.done()
+    pd.testing.assert_frame_equal(sent, here)
+    assert sorted(sent["rule_id"]) == ["ISL-0201", "ISL-0210", "ISL-0216"]
+    assert _digests(tmp_path / "worker") == _digests(tmp_path / "here") != {}
+    assert expectations._WORKER_SESSIONS == {}   # the worker forgets a run once its Data Docs are built
+
+
+def test_a_view_sent_to_the_worker_keeps_only_what_gx_and_the_findings_read() -> None:
+    from pipeline.validate.expectations import ExpectationSpec, PreparedView
+    from pipeline.validate.rules import Rule
+
+    spec = ExpectationSpec(Rule("ISL-0210", "t", "d", "m", "error", "great_expectations"), "LB", "",
+                           {"column": "LBDTC_DATE"}, view="dates", view_options={"columns": ["LBDTC"]})
+    frame = pd.DataFrame({"USUBJID": ["S-1"], "VISITNUM": [1.0], "LBDTC": ["2024-01-01"], "__record": [1],
+                          "LBDTC_DATE": pd.to_datetime(["2024-01-01"])})
+    sent = PreparedView("006_lb_dates", frame, [spec]).for_findings()
+    assert list(sent.frame.columns) == ["USUBJID", "LBDTC", "__record", "LBDTC_DATE"]
+
+
+def test_an_unfiltered_view_shares_the_text_of_the_dataset() -> None:
+    from pipeline.validate.expectations import ExpectationSpec, view_records
+    from pipeline.validate.rules import Rule
+
+    lb = prepare_dataset(pd.DataFrame({"USUBJID": ["S-1", "S-2"], "LBDTC": ["2024-01-01", "2024-13-01"]}))
+    spec = ExpectationSpec(Rule("X", "t", "d", "m", "error", "great_expectations"), "LB", "", {},
+                           view_options={"columns": ["LBDTC"]})
+    view = view_records(ValidationData({"LB": lb}, {}), spec, {"USUBJID", "LBDTC"})
+    assert view["__record"].tolist() == [1, 2]
+    assert view["LBDTC_DATE"].astype(str).tolist() == ["2024-01-01", "NaT"]
+    assert view["USUBJID"].array._pa_array.chunks[0].buffers()[2].address == \
+        lb["USUBJID"].array._pa_array.chunks[0].buffers()[2].address   # no copy of the text
+
+
+def test_ratio_groups_join_the_text_of_each_distinct_combination() -> None:
+    from pipeline.validate.expectations import _text_key_groups
+
+    frame = pd.DataFrame({"A": pd.Series(["x", "x", "y", None, "x"], dtype="string[pyarrow]"),
+                          "B": [1.0, 1.0, 1.0, 2.0, 2.0]})
+    assert _text_key_groups(frame, ["A", "B"]).tolist() == [0, 0, 1, 2, 3]
+    assert _text_key_groups(frame, ["A"]).tolist() == [0, 0, 1, 2, 0]

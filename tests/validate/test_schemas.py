@@ -189,3 +189,12 @@ def test_every_failure_is_collected_not_only_the_first(tiny_meta: StudyMetadata)
     ae.loc[1, "AESTDTC"] = "2024-13-01"
     ae.loc[2, "AETERM"] = None
     assert [r[0] for r in rows(validate(tiny_meta, "AE", ae))] == ["CG0014", "ISL-0002", "ISL-0004"]
+
+
+def test_text_length_counts_characters_not_bytes() -> None:
+    from pipeline.validate.frames import TEXT_DTYPE
+    from pipeline.validate.schemas import _fits_length
+
+    values = pd.Series(["Müller", "ab", None, "abcdefg"], dtype=TEXT_DTYPE)
+    assert _fits_length(values, 6).tolist() == [True, True, True, False]
+    assert _fits_length(values, 7).tolist() == [True, True, True, True]   # "Müller" is 7 bytes but 6 characters

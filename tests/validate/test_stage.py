@@ -183,3 +183,25 @@ def test_sdtm_pass_reads_no_adam_even_when_an_adam_folder_exists(tiny_root: Path
         findings = pd.read_parquet(outputs / "validation" / "findings.parquet")
         seen[validate_pass] = (summary["datasets"]["adam"], sorted(set(findings["dataset"].dropna()) & {"ADSL"}))
     assert seen == {"sdtm": ([], []), "adam": (["ADSL"], ["ADSL"])}
+
+
+def test_the_gx_worker_is_stopped_once_it_has_done_its_work() -> None:
+    from pipeline.validate.stage import _stop_idle_worker
+
+    class Executor:
+        stopped = False
+
+        def shutdown(self, wait: bool) -> None:
+            self.stopped = True
+
+    class Expectations:
+        def __init__(self, done: bool) -> None:
+            self._done = done
+
+        def done(self) -> bool:
+            return self._done
+
+    busy, idle = Executor(), Executor()
+    assert _stop_idle_worker(Expectations(False), busy) is busy and not busy.stopped
+    assert _stop_idle_worker(Expectations(True), idle) is None and idle.stopped
+    assert _stop_idle_worker(None, busy) is busy   # expectations reused from the SDTM pass: nothing to stop
