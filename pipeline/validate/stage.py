@@ -71,19 +71,16 @@ def validate_schemas(datasets: dict[str, pd.DataFrame], meta: StudyMetadata, pre
     return concat_findings(parts)
 
 
-def _import_gx() -> None:
-    """Worker initializer: import Great Expectations while the main process runs the other checks."""
-    import great_expectations  # noqa: F401
-
-
 def _start_gx_worker() -> Any:
     """A one-process pool (spawned: no forked Arrow threads) that imports GX straight away."""
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
 
+    from pipeline.validate.gx_worker import start
+
     try:
         executor = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"),
-                                       initializer=_import_gx)
+                                       initializer=start)
         executor.submit(int, 0)  # start the worker (and its GX import) now
         return executor
     except (OSError, RuntimeError) as exc:  # no process support: run GX in-process
