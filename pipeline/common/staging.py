@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from pipeline.common.errors import EXIT_BAD_INPUT, GateFailed, PipelineError
-from pipeline.common.io import sha256_file, write_json_atomic
+from pipeline.common.io import sha256_files, write_json_atomic
 from pipeline.common.logs import get_logger
 
 log = get_logger("staging")
@@ -175,13 +175,14 @@ def swap_in(pairs: list[tuple[Path, Path]], trash: Path) -> None:
 def write_marker(outputs_dir: Path, marker: str, paths: list[Path]) -> Path:
     """The completion marker, written last: the sha256 of every file the stage owns."""
     outputs_dir = Path(outputs_dir)
-    files: dict[str, str] = {}
+    owned: dict[str, Path] = {}
     for path in paths:
         members = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path] if path.exists() else []
         for member in members:
             relative = member.relative_to(outputs_dir).as_posix()
             if not any(relative.startswith(saved + "/") for saved in SAVED_RESULTS):
-                files[relative] = sha256_file(member)
+                owned[relative] = member
+    files = dict(zip(owned, sha256_files(list(owned.values()))))
     return write_json_atomic(marker_path(outputs_dir, marker), {"stage": marker, "files": dict(sorted(files.items()))})
 
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import datetime as dt
 import os
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -21,7 +20,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from pipeline.common.errors import ConfigError, InputError, PipelineError
-from pipeline.common.io import (sha256_file, write_bytes_atomic, write_chunks_atomic, write_csv_atomic,
+from pipeline.common.io import (sha256_file, sha256_files, write_bytes_atomic, write_chunks_atomic, write_csv_atomic,
                                 write_json_atomic, write_text_atomic)
 from pipeline.common.logs import get_logger
 from pipeline.common.study import StudyContext
@@ -52,7 +51,6 @@ log = get_logger("submit")
 DEFAULT_CREATION_DATETIME = "2000-01-01T00:00:00"
 STANDARD_FOLDERS = {"SDTM": "sdtm", "ADaM": "adam"}
 CHECK_COLUMNS = ISSUE_COLUMNS + ["standard"]
-HASH_THREADS = 2   # files hashed at a time for manifest.json
 STAGE_SCHEMA_ROWS = 25   # rows per dataset checked by jsonschema; every row is typed by construction
 
 
@@ -488,9 +486,7 @@ def write_manifest(submission_dir: Path, header: dict[str, Any]) -> Path:
     """
     paths = [path for path in sorted(p for p in submission_dir.rglob("*") if p.is_file())
              if path.relative_to(submission_dir).as_posix() != "manifest.json" and not path.name.startswith(".")]
-    # hashing releases the GIL: two files at a time (the package is gigabytes at scale), listed in order
-    with ThreadPoolExecutor(max_workers=HASH_THREADS) as pool:
-        digests = list(pool.map(sha256_file, paths))
+    digests = sha256_files(paths)
     entries = [{"path": path.relative_to(submission_dir).as_posix(), "sha256": digest, "bytes": path.stat().st_size}
                for path, digest in zip(paths, digests)]
     return write_json_atomic(submission_dir / "manifest.json", {**header, "files": entries})
