@@ -34,8 +34,10 @@ def write_parquet_by_row_groups(path: str | Path, frame: pd.DataFrame, rows: int
     >>> folder = Path(tempfile.mkdtemp())
     >>> frame = pd.DataFrame({"USUBJID": [f"S-{i % 7}" for i in range(25)], "LBSTRESN": [i / 4 for i in range(25)]})
     >>> _ = write_parquet_by_row_groups(folder / "a.parquet", frame, rows=10)
-    >>> pq.ParquetFile(folder / "a.parquet").metadata.num_row_groups, pd.read_parquet(folder / "a.parquet").equals(frame)
-    (3, True)
+    >>> pq.ParquetFile(folder / "a.parquet").metadata.num_row_groups
+    3
+    >>> pd.read_parquet(folder / "a.parquet").equals(frame)
+    True
     """
     path = Path(path)
     if len(frame) <= rows:

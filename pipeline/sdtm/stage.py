@@ -34,7 +34,7 @@ from pipeline.sdtm.mapping.algorithms import MappingEnv
 from pipeline.sdtm.mapping.engine import (
     QUARANTINE_COLUMNS, DomainResult, IngestedFile, quarantine_rows, check_bindings, check_references, check_ledger,
     check_quarantine_gate, from_raw_rows, quarantine_gate_error,
-    count_rows, ingest_source, map_domain)
+    count_rows, ingest_source, looked_up_datasets, map_domain)
 from pipeline.sdtm.mapping.derivations import DERIVATIONS, DerivationContext
 from pipeline.sdtm.mapping.records import derive_records_ratio
 from pipeline.sdtm.mapping.spec import SITES_FILE, DomainMapping, SiteDefaults, load_mapping, load_site_defaults
@@ -111,34 +111,31 @@ def load_mappings(mappings_dir: Path, site_defaults: dict[str, SiteDefaults] | N
 
 # --- derivations --------------------------------------------------------------------------------
 
-def _subject_check(results: dict[str, DomainResult], mappings: dict[str, DomainMapping]) -> None:
-    dm = results.get("DM")
-    if dm is None:
+def _subject_check(domain: str, result: DomainResult, mapping: DomainMapping, subjects: set[str] | None) -> None:
+    """Quarantine every record of a raw row whose subject has no DM record (``subjects``: DM's USUBJIDs, None
+    without DM)."""
+    if subjects is None or domain == "DM" or not mapping.subject_check or result.data.empty \
+            or "USUBJID" not in result.data:
         return
-    known = set(dm.data["USUBJID"].dropna())
-    for domain, result in results.items():
-        if domain == "DM" or not mappings[domain].subject_check or result.data.empty or "USUBJID" not in result.data:
-            continue
-        unknown = ~result.data["USUBJID"].isin(known)
-        if not unknown.any():
-            continue
-        bad = result.data[unknown].drop_duplicates(["_file", "_row"])
-        q = quarantine_rows(domain, bad, "USUBJID", bad["USUBJID"],
-                             "unknown subject '" + bad["USUBJID"].astype(str) + "' (no DM record)")
-        result.data = result.data[~from_raw_rows(result.data, bad)].reset_index(drop=True)  # all its records
-        result.quarantine = pd.concat([result.quarantine, q], ignore_index=True)
+    unknown = ~result.data["USUBJID"].isin(subjects)
+    if not unknown.any():
+        return
+    bad = result.data[unknown].drop_duplicates(["_file", "_row"])
+    q = quarantine_rows(domain, bad, "USUBJID", bad["USUBJID"],
+                         "unknown subject '" + bad["USUBJID"].astype(str) + "' (no DM record)")
+    result.data = result.data[~from_raw_rows(result.data, bad)].reset_index(drop=True)  # all its records
+    result.quarantine = pd.concat([result.quarantine, q], ignore_index=True)
 
 
-def _derived_records(results: dict[str, DomainResult], mappings: dict[str, DomainMapping], units: UnitTable) -> None:
-    for domain, mapping in mappings.items():
-        for spec in mapping.derived_records:
-            data = results[domain].data
-            new = derive_records_ratio(data, spec, units)
-            if not new.empty:
-                with warnings.catch_warnings():
-                    warnings.simplefilter("ignore", FutureWarning)  # all-null columns of the new records
-                    results[domain].data = pd.concat([data, new.astype(object)], ignore_index=True)
-                log.info("%s: %d record(s) derived (%s)", domain, len(new), spec.description or "ratio")
+def _derived_records(domain: str, result: DomainResult, mapping: DomainMapping, units: UnitTable) -> None:
+    for spec in mapping.derived_records:
+        data = result.data
+        new = derive_records_ratio(data, spec, units)
+        if not new.empty:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", FutureWarning)  # all-null columns of the new records
+                result.data = pd.concat([data, new.astype(object)], ignore_index=True)
+            log.info("%s: %d record(s) derived (%s)", domain, len(new), spec.description or "ratio")
 
 
 def derive_domain(domain: str, data: pd.DataFrame, mapping: DomainMapping, dm: pd.DataFrame, se: pd.DataFrame | None,
@@ -420,15 +417,27 @@ def _run(ctx: StudyContext) -> None:
         write_ingested_slices(ingested, manifest, *ctx.options["split_subjects"])
         return
     date_order = check_date_orders(ingested, gate["max_share"], gate["min_rows"])
+    # Domains are mapped in order; DM's reference variables and SE read DM, EX and DS, so the domains up to the
+    # last of these are mapped first. Every later domain is mapped, derived and written in turn (each domain
+    # is written and its records let go of once derived), so the largest domains are never all held at once.
     results: dict[str, DomainResult] = {}
-    for domain, mapping in track(list(mappings.items()), "mapping domains"):
-        results[domain] = map_domain(mapping, ingested[domain], env)
-        env.datasets[domain] = results[domain].data
+    looked_up = looked_up_datasets(mappings)
+    order = list(mappings)
+    first = order[:max([order.index(d) for d in ("DM", "EX", "DS") if d in mappings], default=-1) + 1]
+
+    def map_next(domain: str) -> None:
+        results[domain] = map_domain(mappings[domain], ingested[domain], env)
+        if domain in looked_up:  # a later domain's lookup reads these records as mapped
+            env.datasets[domain] = results[domain].data
         for item in ingested.pop(domain):  # the raw frames of a mapped domain are not needed again
             item.frame = item.original = None
-    env.datasets.clear()  # lookups are done: keep no second reference to the records derived below
-    _subject_check(results, mappings)
-    _derived_records(results, mappings, units)
+
+    for domain in track(first, "mapping domains"):
+        map_next(domain)
+    subjects = set(results["DM"].data["USUBJID"].dropna()) if "DM" in results else None
+    for domain in first:
+        _subject_check(domain, results[domain], mappings[domain], subjects)
+        _derived_records(domain, results[domain], mappings[domain], units)
 
     # DM reference variables and subject elements, then each domain's timing and --SEQ derivations
     ex = results["EX"].data if "EX" in results else pd.DataFrame(columns=["USUBJID", "EXTRT", "EXSTDTC"])
@@ -451,11 +460,16 @@ def _run(ctx: StudyContext) -> None:
     waiting = {d for mapping in mappings.values() for spec in mapping.relrec for d in (mapping.domain, spec.domain_add)}
     extra: dict[str, pd.DataFrame] = {}
     written: dict[str, tuple[dict[str, dict[str, Any]], int]] = {}
-    for domain, mapping in mappings.items():
+    for domain, mapping in track(list(mappings.items()), "deriving domains"):
+        if domain not in results:
+            map_next(domain)
+            _subject_check(domain, results[domain], mapping, subjects)
+            _derived_records(domain, results[domain], mapping, units)
         results[domain].data = derive_domain(domain, results[domain].data, mapping, dm, se, trial["TV"], increment)
         extra.update(_build_supp(results[domain], mapping))
         if domain not in waiting:
             written[domain] = _write_domain(ctx, results[domain], variables)
+    env.datasets.clear()  # lookups are done
     extra.update(_build_relrec(results, mappings))
     for domain in [d for d in mappings if d in waiting]:
         written[domain] = _write_domain(ctx, results[domain], variables)

@@ -205,7 +205,8 @@ def _plain_iso(parts: pa.StructArray, names: dict[str, int], pivot: int) -> pa.A
         keys = [k for k in names if k not in UNKNOWN_PARTS]
         position = pc.index_in(month_name, value_set=pa.array(keys, type=pa.string())).to_numpy(zero_copy_only=False)
         found = ~np.isnan(position.astype(float))
-        month = np.array([names[k] for k in keys] + [0], dtype="int64")[np.where(found, position, len(keys)).astype(int)]
+        numbers = np.array([names[k] for k in keys] + [0], dtype="int64")
+        month = numbers[np.where(found, position, len(keys)).astype(int)]
         ok &= found
         month_text = pa.array(month.astype(str), type=pa.string())
     else:
@@ -232,9 +233,9 @@ def _plain_iso(parts: pa.StructArray, names: dict[str, int], pivot: int) -> pa.A
         return pc.utf8_lpad(values, 2, "0")
 
     date = pc.binary_join_element_wise(year_text, padded(month_text), padded(day_text), "-")
-    clock = pc.if_else(pa.array(to_second), pc.binary_join_element_wise(padded(hour_text), minute_text, second_text, ":"),
-                       pc.if_else(pa.array(to_minute), pc.binary_join_element_wise(padded(hour_text), minute_text, ":"),
-                                  padded(hour_text)))
+    hour_minute = pc.binary_join_element_wise(padded(hour_text), minute_text, ":")
+    clock = pc.if_else(pa.array(to_second), pc.binary_join_element_wise(hour_minute, second_text, ":"),
+                       pc.if_else(pa.array(to_minute), hour_minute, padded(hour_text)))
     out = pc.if_else(pa.array(hour_only | to_minute | to_second), pc.binary_join_element_wise(date, clock, "T"), date)
     return pc.if_else(pa.array(ok), out, pa.scalar(None, pa.string()))
 
