@@ -21,6 +21,7 @@ _ISO_DATETIME = (r"^(?:\d{4}|-)?(?:-(?:\d{2}|-)(?:-(?:\d{2}|-))?)?"
 # The date components at the start of a value; a component is read only when all before it are.
 _DATE_PARTS = r"^(?P<year>\d{4}|-)?(?:-(?P<month>\d{2}|-)(?:-(?P<day>\d{2}|-))?)?"
 _TIME_RE = r"^\d{4}-\d{2}-\d{2}T(\d{2}):(\d{2})(?::(\d{2})(?:\.\d+)?)?"
+_TIME_RE_NAMED = r"^\d{4}-\d{2}-\d{2}T(?P<hour>\d{2}):(?P<minute>\d{2})(?::(?P<second>\d{2})(?:\.\d+)?)?"
 _NS_YEARS = (1678, 2261)  # the years datetime64[ns] holds whole
 SAS_EPOCH = pd.Timestamp("1960-01-01")  # day 0 of SAS dates (XPT numeric dates)
 
@@ -199,14 +200,39 @@ def iso_time(series: pd.Series) -> pd.Series:
     [Timedelta('0 days 10:30:00'), NaT, Timedelta('0 days 10:30:05'), NaT]
     """
     def times(series: pd.Series) -> pd.Series:
-        text = series.astype("object").where(series.notna(), None).astype("string")
-        parts = text.str.extract(_TIME_RE)
-        hours = pd.to_numeric(parts[0], errors="coerce")
-        minutes = pd.to_numeric(parts[1], errors="coerce")
-        seconds = pd.to_numeric(parts[2], errors="coerce").fillna(0)
+        hours, minutes, seconds = _clock_parts(series.astype("object").where(series.notna(), None))
+        seconds = seconds.fillna(0)
         valid = hours.between(0, 23) & minutes.between(0, 59) & seconds.between(0, 59)
         return pd.to_timedelta((hours * 3600 + minutes * 60 + seconds).where(valid), unit="s")
     return on_unique_values(series, times)
+
+
+def _clock_parts(text: pd.Series) -> tuple[pd.Series, pd.Series, pd.Series]:
+    """Hour, minute and second (float, NaN when absent) of the time of complete ISO 8601 date-times
+    (:data:`_TIME_RE`). ASCII text is read with RE2 (pyarrow); text with other characters (Python's ``\\d``
+    also takes other scripts' digits) and values that are not text keep pandas' reading, row by row the same.
+
+    >>> [s.tolist() for s in _clock_parts(pd.Series(["2019-03-15T10:30", "2019-03-15T10:30:05.5", "2019", None]))]
+    [[10.0, 10.0, nan, nan], [30.0, 30.0, nan, nan], [nan, 5.0, nan, nan]]
+    """
+    def with_pandas(values: pd.Series) -> list[pd.Series]:
+        parts = values.astype("string").str.extract(_TIME_RE)
+        return [pd.to_numeric(parts[i], errors="coerce") for i in range(3)]
+
+    if pd.api.types.infer_dtype(text, skipna=True) not in ("string", "empty"):
+        return tuple(with_pandas(text))  # type: ignore[return-value]
+    arr = pa.array(text.to_numpy(), type=pa.string(), from_pandas=True)
+    ascii_text = pc.fill_null(pc.match_substring_regex(arr, r"^[\x00-\x7f]*$"), True).to_numpy(zero_copy_only=False)
+    parts = pc.extract_regex(arr, _TIME_RE_NAMED)
+    out = []
+    for i, name in enumerate(("hour", "minute", "second")):
+        field = pc.struct_field(parts, name)
+        number = pc.cast(pc.if_else(pc.equal(field, ""), pa.scalar(None, pa.string()), field), pa.float64())
+        out.append(pd.Series(number.to_numpy(zero_copy_only=False), index=text.index, dtype="float64"))
+    if not ascii_text.all():
+        for series, read in zip(out, with_pandas(text[~ascii_text])):
+            series[~ascii_text] = read.to_numpy(dtype="float64", na_value=np.nan)
+    return out[0], out[1], out[2]
 
 
 def format_iso_date(dates: pd.Series) -> pd.Series:

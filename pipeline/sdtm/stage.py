@@ -34,11 +34,12 @@ from pipeline.sdtm.mapping.algorithms import MappingEnv
 from pipeline.sdtm.mapping.engine import (
     QUARANTINE_COLUMNS, DomainResult, IngestedFile, quarantine_rows, check_bindings, check_references, check_ledger,
     check_quarantine_gate, from_raw_rows, quarantine_gate_error,
-    count_rows, ingest_source, map_domain)
+    count_rows, ingest_source, looked_up_datasets, map_domain)
 from pipeline.sdtm.mapping.derivations import DERIVATIONS, DerivationContext
 from pipeline.sdtm.mapping.records import derive_records_ratio
 from pipeline.sdtm.mapping.spec import SITES_FILE, DomainMapping, SiteDefaults, load_mapping, load_site_defaults
 from pipeline.sdtm.mapping.units import UnitTable
+from pipeline.sdtm.parquet_row_groups import write_parquet_by_row_groups
 from pipeline.sdtm.relrec import build_relrec
 from pipeline.sdtm.supp import build_supp, nulls_as_none
 from pipeline.sdtm.trial_design import build_se, build_trial_design, build_ts
@@ -110,34 +111,31 @@ def load_mappings(mappings_dir: Path, site_defaults: dict[str, SiteDefaults] | N
 
 # --- derivations --------------------------------------------------------------------------------
 
-def _subject_check(results: dict[str, DomainResult], mappings: dict[str, DomainMapping]) -> None:
-    dm = results.get("DM")
-    if dm is None:
+def _subject_check(domain: str, result: DomainResult, mapping: DomainMapping, subjects: set[str] | None) -> None:
+    """Quarantine every record of a raw row whose subject has no DM record (``subjects``: DM's USUBJIDs, None
+    without DM)."""
+    if subjects is None or domain == "DM" or not mapping.subject_check or result.data.empty \
+            or "USUBJID" not in result.data:
         return
-    known = set(dm.data["USUBJID"].dropna())
-    for domain, result in results.items():
-        if domain == "DM" or not mappings[domain].subject_check or result.data.empty or "USUBJID" not in result.data:
-            continue
-        unknown = ~result.data["USUBJID"].isin(known)
-        if not unknown.any():
-            continue
-        bad = result.data[unknown].drop_duplicates(["_file", "_row"])
-        q = quarantine_rows(domain, bad, "USUBJID", bad["USUBJID"],
-                             "unknown subject '" + bad["USUBJID"].astype(str) + "' (no DM record)")
-        result.data = result.data[~from_raw_rows(result.data, bad)].reset_index(drop=True)  # all its records
-        result.quarantine = pd.concat([result.quarantine, q], ignore_index=True)
+    unknown = ~result.data["USUBJID"].isin(subjects)
+    if not unknown.any():
+        return
+    bad = result.data[unknown].drop_duplicates(["_file", "_row"])
+    q = quarantine_rows(domain, bad, "USUBJID", bad["USUBJID"],
+                         "unknown subject '" + bad["USUBJID"].astype(str) + "' (no DM record)")
+    result.data = result.data[~from_raw_rows(result.data, bad)].reset_index(drop=True)  # all its records
+    result.quarantine = pd.concat([result.quarantine, q], ignore_index=True)
 
 
-def _derived_records(results: dict[str, DomainResult], mappings: dict[str, DomainMapping], units: UnitTable) -> None:
-    for domain, mapping in mappings.items():
-        for spec in mapping.derived_records:
-            data = results[domain].data
-            new = derive_records_ratio(data, spec, units)
-            if not new.empty:
-                with warnings.catch_warnings():
-                    warnings.simplefilter("ignore", FutureWarning)  # all-null columns of the new records
-                    results[domain].data = pd.concat([data, new.astype(object)], ignore_index=True)
-                log.info("%s: %d record(s) derived (%s)", domain, len(new), spec.description or "ratio")
+def _derived_records(domain: str, result: DomainResult, mapping: DomainMapping, units: UnitTable) -> None:
+    for spec in mapping.derived_records:
+        data = result.data
+        new = derive_records_ratio(data, spec, units)
+        if not new.empty:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", FutureWarning)  # all-null columns of the new records
+                result.data = pd.concat([data, new.astype(object)], ignore_index=True)
+            log.info("%s: %d record(s) derived (%s)", domain, len(new), spec.description or "ratio")
 
 
 def derive_domain(domain: str, data: pd.DataFrame, mapping: DomainMapping, dm: pd.DataFrame, se: pd.DataFrame | None,
@@ -419,15 +417,27 @@ def _run(ctx: StudyContext) -> None:
         write_ingested_slices(ingested, manifest, *ctx.options["split_subjects"])
         return
     date_order = check_date_orders(ingested, gate["max_share"], gate["min_rows"])
+    # Domains are mapped in order; DM's reference variables and SE read DM, EX and DS, so the domains up to the
+    # last of these are mapped first. Every later domain is mapped, derived and written in turn (each domain
+    # is written and its records let go of once derived), so the largest domains are never all held at once.
     results: dict[str, DomainResult] = {}
-    for domain, mapping in track(list(mappings.items()), "mapping domains"):
-        results[domain] = map_domain(mapping, ingested[domain], env)
-        env.datasets[domain] = results[domain].data
+    looked_up = looked_up_datasets(mappings)
+    order = list(mappings)
+    first = order[:max([order.index(d) for d in ("DM", "EX", "DS") if d in mappings], default=-1) + 1]
+
+    def map_next(domain: str) -> None:
+        results[domain] = map_domain(mappings[domain], ingested[domain], env)
+        if domain in looked_up:  # a later domain's lookup reads these records as mapped
+            env.datasets[domain] = results[domain].data
         for item in ingested.pop(domain):  # the raw frames of a mapped domain are not needed again
             item.frame = item.original = None
-    env.datasets.clear()  # lookups are done: keep no second reference to the records derived below
-    _subject_check(results, mappings)
-    _derived_records(results, mappings, units)
+
+    for domain in track(first, "mapping domains"):
+        map_next(domain)
+    subjects = set(results["DM"].data["USUBJID"].dropna()) if "DM" in results else None
+    for domain in first:
+        _subject_check(domain, results[domain], mappings[domain], subjects)
+        _derived_records(domain, results[domain], mappings[domain], units)
 
     # DM reference variables and subject elements, then each domain's timing and --SEQ derivations
     ex = results["EX"].data if "EX" in results else pd.DataFrame(columns=["USUBJID", "EXTRT", "EXSTDTC"])
@@ -443,13 +453,29 @@ def _run(ctx: StudyContext) -> None:
         results["DM"].data = dm
         se = build_se(dm, ex, ds, design, td_spec)
         trial["TS"] = build_ts(design, td_spec, ct, dm, standards)
-    for domain, mapping in mappings.items():
-        results[domain].data = derive_domain(domain, results[domain].data, mapping, dm, se, trial["TV"],
-                                             float(design.get("unscheduled_visit_increment", 0.01)))
-    extra = _build_relationships(results, mappings)
+    # each domain is written (and its records let go of) as soon as it is derived: only the domains a RELREC
+    # reads wait for it; DM, SE and TV stay for the derivations of later domains. The stage is staged
+    # (pipeline/common/staging.py), so a failure below still leaves the previous outputs or none.
+    increment = float(design.get("unscheduled_visit_increment", 0.01))
+    waiting = {d for mapping in mappings.values() for spec in mapping.relrec for d in (mapping.domain, spec.domain_add)}
+    extra: dict[str, pd.DataFrame] = {}
+    written: dict[str, tuple[dict[str, dict[str, Any]], int]] = {}
+    for domain, mapping in track(list(mappings.items()), "deriving domains"):
+        if domain not in results:
+            map_next(domain)
+            _subject_check(domain, results[domain], mapping, subjects)
+            _derived_records(domain, results[domain], mapping, units)
+        results[domain].data = derive_domain(domain, results[domain].data, mapping, dm, se, trial["TV"], increment)
+        extra.update(_build_supp(results[domain], mapping))
+        if domain not in waiting:
+            written[domain] = _write_domain(ctx, results[domain], variables)
+    env.datasets.clear()  # lookups are done
+    extra.update(_build_relrec(results, mappings))
+    for domain in [d for d in mappings if d in waiting]:
+        written[domain] = _write_domain(ctx, results[domain], variables)
 
     # ledger: every raw row mapped or quarantined, per (file, domain)
-    ledger = build_ledger(results, manifest, raw_dir)
+    ledger = build_ledger(results, manifest, raw_dir, written)
     if date_order:  # columns whose values look written in the other day-month order
         ledger["date_order"] = [{**vars(f), "swapped_share": round(f.swapped_share, 4)} for f in date_order]
     unbalanced = check_ledger(ledger)
@@ -463,21 +489,27 @@ def _run(ctx: StudyContext) -> None:
         trial["SE"] = se
     trial.update(extra)  # one reference to each dataset: _write_outputs lets go of it once written
     del extra, dm, ex, ds, se
-    _write_outputs(ctx, results, mappings, variables, trial, ledger, manifest)
+    _write_outputs(ctx, variables, trial, ledger, manifest)
     _summarise(results, ledger, time.perf_counter() - started)
 
 
-def _build_relationships(results: dict[str, DomainResult], mappings: dict[str, DomainMapping]) -> dict[str, pd.DataFrame]:
-    """SUPP-- datasets from each mapping's ``supp:`` list and RELREC from its ``relrec:`` list."""
-    out: dict[str, pd.DataFrame] = {}
-    for domain, mapping in mappings.items():
-        data = results[domain].data
-        specs = [s for s in mapping.supp if s.column in data.columns]
-        if specs and not data.empty:
-            supp = build_supp(data, domain, [s.as_qnam_spec() for s in specs])
-            if not supp.empty:
-                out[f"SUPP{domain}"] = supp
-            results[domain].data = data.drop(columns=[s.column for s in specs])
+def _build_supp(result: DomainResult, mapping: DomainMapping) -> dict[str, pd.DataFrame]:
+    """SUPP-- of one domain from its mapping's ``supp:`` list; the columns it moves leave the domain's records."""
+    data = result.data
+    specs = [s for s in mapping.supp if s.column in data.columns]
+    if not specs:
+        return {}
+    out = {}
+    if not data.empty:
+        supp = build_supp(data, result.domain, [s.as_qnam_spec() for s in specs])
+        if not supp.empty:
+            out[f"SUPP{result.domain}"] = supp
+        result.data = data.drop(columns=[s.column for s in specs])
+    return out
+
+
+def _build_relrec(results: dict[str, DomainResult], mappings: dict[str, DomainMapping]) -> dict[str, pd.DataFrame]:
+    """RELREC from each mapping's ``relrec:`` list (the records of both domains, SUPP-- columns moved out)."""
     relrecs = []
     for domain, mapping in mappings.items():
         for spec in mapping.relrec:
@@ -488,13 +520,13 @@ def _build_relationships(results: dict[str, DomainResult], mappings: dict[str, D
                                         filter_dataset=spec.filter, filter_add=spec.filter_add,
                                         relid_prefix=spec.relid_prefix))
     relrecs = [r for r in relrecs if not r.empty]
-    if relrecs:
-        out["RELREC"] = pd.concat(relrecs, ignore_index=True)
-    return out
+    return {"RELREC": pd.concat(relrecs, ignore_index=True)} if relrecs else {}
 
 
-def build_ledger(results: dict[str, DomainResult], manifest: dict[str, dict[str, Any]], raw_dir: Path) -> dict[str, Any]:
+def build_ledger(results: dict[str, DomainResult], manifest: dict[str, dict[str, Any]], raw_dir: Path,
+                 written: dict[str, tuple[dict[str, dict[str, Any]], int]] | None = None) -> dict[str, Any]:
     """Per raw file: rows read, and per domain rows mapped, records written, rows quarantined by reason.
+    ``written``: per domain whose records were written and let go of, its counts (:func:`_write_domain`).
 
     >>> import tempfile
     >>> data = pd.DataFrame({"_file": ["a.csv", "a.csv"], "_row": [1, 1]})
@@ -504,9 +536,11 @@ def build_ledger(results: dict[str, DomainResult], manifest: dict[str, dict[str,
     >>> ledger["files"]["a.csv"]["domains"]["VS"]["rows_mapped"], ledger["balanced"]
     (1, True)
     """
+    written = written or {}
+    counted = {d: written[d] if d in written else (count_rows(r), len(r.data)) for d, r in results.items()}
     files: dict[str, dict[str, Any]] = {}
-    for domain, result in results.items():
-        for file, counts in count_rows(result).items():
+    for domain, (file_counts, _) in counted.items():
+        for file, counts in file_counts.items():
             entry = files.setdefault(file, {"rows_read": counts["rows_read"], "domains": {}})
             entry["domains"][domain] = {k: v for k, v in counts.items() if k != "rows_read"}
     present = sorted(p.relative_to(raw_dir).as_posix() for p in raw_dir.rglob("*")
@@ -514,7 +548,7 @@ def build_ledger(results: dict[str, DomainResult], manifest: dict[str, dict[str,
                      and not p.name.startswith("."))
     by_reason = Counter(category for result in results.values() for category in result.quarantine["category"])
     totals = {"rows_read": sum(f["rows_read"] for f in files.values()),
-              "records": {d: int(len(r.data)) for d, r in results.items()},
+              "records": {d: int(records) for d, (_, records) in counted.items()},
               "rows_quarantined": {d: int(r.quarantine[["file", "row"]].drop_duplicates().shape[0]) for d, r in results.items()},
               "quarantined_by_reason": dict(sorted(by_reason.items()))}
     ledger = {"files": dict(sorted(files.items())), "totals": totals,
@@ -523,24 +557,31 @@ def build_ledger(results: dict[str, DomainResult], manifest: dict[str, dict[str,
     return ledger
 
 
-def _write_outputs(ctx: StudyContext, results: dict[str, DomainResult], mappings: dict[str, DomainMapping],
-                  variables: pd.DataFrame, extra: dict[str, pd.DataFrame], ledger: dict[str, Any],
-                  manifest: dict[str, dict[str, Any]]) -> None:
-    """Write SDTM, lineage, quarantine, flags, ledger and manifest (atomic, deterministic)."""
-    for domain, result in results.items():
-        data = result.data
-        lineage = build_lineage(domain, data) if not data.empty else pd.DataFrame(columns=LINEAGE_OUT)
-        _write_dataset(ctx.sdtm_dir / f"{domain.lower()}.parquet", order_columns(domain, data, variables), domain)
-        result.data = data = data.iloc[:0]  # written: only its (empty) columns are needed again
-        write_parquet_atomic(ctx.lineage_dir / f"{domain.lower()}.parquet", lineage.reset_index(drop=True))
-        del lineage
-        quarantine = result.quarantine.sort_values(["file", "row"], kind="stable") if not result.quarantine.empty \
-            else pd.DataFrame({c: pd.Series(dtype=object) for c in QUARANTINE_COLUMNS})
-        write_parquet_atomic(ctx.quarantine_dir / f"{domain.lower()}.parquet", _tidy(quarantine))
-        if not result.flags.empty:
-            write_parquet_atomic(ctx.quarantine_dir / "flagged" / f"{domain.lower()}.parquet",
-                                 _tidy(result.flags.sort_values(["file", "row"], kind="stable")))
-    for name in sorted(extra):  # trial design, SE, SUPP--, RELREC (no lineage: not from raw rows)
+def _write_domain(ctx: StudyContext, result: DomainResult, variables: pd.DataFrame
+                  ) -> tuple[dict[str, dict[str, Any]], int]:
+    """Write one domain's SDTM, lineage, quarantine and flags, then let go of its records; returns what the
+    ledger needs of them: the per-file counts (:func:`count_rows`) and the number of records."""
+    domain, data = result.domain, result.data
+    counts = (count_rows(result), len(data))
+    _write_dataset(ctx.sdtm_dir / f"{domain.lower()}.parquet", order_columns(domain, data, variables), domain)
+    lineage = build_lineage(domain, data) if not data.empty else pd.DataFrame(columns=LINEAGE_OUT)
+    result.data = data = data.iloc[:0]  # written: only its (empty) columns are needed again
+    write_parquet_by_row_groups(ctx.lineage_dir / f"{domain.lower()}.parquet", lineage.reset_index(drop=True))
+    del lineage
+    quarantine = result.quarantine.sort_values(["file", "row"], kind="stable") if not result.quarantine.empty \
+        else pd.DataFrame({c: pd.Series(dtype=object) for c in QUARANTINE_COLUMNS})
+    write_parquet_atomic(ctx.quarantine_dir / f"{domain.lower()}.parquet", _tidy(quarantine))
+    if not result.flags.empty:
+        write_parquet_atomic(ctx.quarantine_dir / "flagged" / f"{domain.lower()}.parquet",
+                             _tidy(result.flags.sort_values(["file", "row"], kind="stable")))
+    return counts
+
+
+def _write_outputs(ctx: StudyContext, variables: pd.DataFrame, extra: dict[str, pd.DataFrame], ledger: dict[str, Any],
+                   manifest: dict[str, dict[str, Any]]) -> None:
+    """Write the datasets not from raw rows (trial design, SE, SUPP--, RELREC), the ledger and the manifest
+    (atomic, deterministic); each domain's records were written by :func:`_write_domain`."""
+    for name in sorted(extra):  # no lineage: not from raw rows
         frame = extra.pop(name)  # written once: not held until the last dataset is written
         _write_dataset(ctx.sdtm_dir / f"{name.lower()}.parquet", order_columns(name, frame, variables), name)
         del frame
@@ -551,7 +592,7 @@ def _write_outputs(ctx: StudyContext, results: dict[str, DomainResult], mappings
 def _write_dataset(path: Path, data: pd.DataFrame, domain: str) -> None:
     """Write one SDTM dataset; a column parquet cannot hold (numbers mixed with text) is named, not a traceback."""
     try:
-        write_parquet_atomic(path, data)
+        write_parquet_by_row_groups(path, data)
     except (ArrowException, ValueError, TypeError) as exc:
         mixed = [c for c in data.columns if data[c].dtype == object
                  and pd.api.types.infer_dtype(data[c], skipna=True) not in ("string", "empty")]

@@ -250,6 +250,22 @@ def check_bindings(mapping: DomainMapping, ingested: IngestedFile) -> None:
         defined.add(variable)
 
 
+def mapping_applications(mapping: DomainMapping) -> list[Application]:
+    """Every algorithm application of a mapping: its variables, its sources' and their sites' own."""
+    applications = [a for apps in mapping.variables.values() for a in apps]
+    for source in mapping.sources:
+        applications += [a for apps in source.variables.values() for a in apps]
+        for override in source.sites.values():
+            applications += [a for apps in override.raw.get("_variables", {}).values() for a in apps]
+    return applications
+
+
+def looked_up_datasets(mappings: dict[str, DomainMapping]) -> set[str]:
+    """Names of the datasets the ``lookup`` applications of ``mappings`` read (a domain, TV, design.arms ...)."""
+    return {str(app.params["dataset"]) for mapping in mappings.values() for app in mapping_applications(mapping)
+            if app.algorithm == "lookup"}
+
+
 def check_references(mapping: DomainMapping, env: MappingEnv, known_datasets: set[str]) -> None:
     """Fail before mapping when an application names an unknown codelist, dataset or study.yaml entry.
 
@@ -260,12 +276,7 @@ def check_references(mapping: DomainMapping, env: MappingEnv, known_datasets: se
     Traceback (most recent call last):
     pipeline.common.errors.ConfigError: ae.yaml:4: variable AESEV: unknown codelist 'SEVERITY' (known: ...)
     """
-    applications = [a for apps in mapping.variables.values() for a in apps]
-    for source in mapping.sources:
-        applications += [a for apps in source.variables.values() for a in apps]
-        for override in source.sites.values():
-            applications += [a for apps in override.raw.get("_variables", {}).values() for a in apps]
-    for app in applications:
+    for app in mapping_applications(mapping):
         params = app.params
         try:
             if app.algorithm == "assign_ct" and params.get("codelist"):
