@@ -19,8 +19,6 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-import pyarrow as pa
-import pyarrow.compute as pc
 
 UNKNOWN_PARTS = ("UNKN", "UNK", "UN", "UK", "NK", "XX", "--", "??")
 UNKNOWN_VALUES = ("UNK", "UNKNOWN", "UN", "UK", "NK", "ND", "UN/UNK/UNKN", "UN-UNK-UNKN", "UNUNKUNKN")
@@ -115,136 +113,11 @@ def parse_dates(values: pd.Series, formats: list[str], month_names: dict[str, in
     patterns = [(fmt, _compiled(fmt)) for fmt in formats]
     expected = " or ".join(formats)
     codes, uniques = pd.factorize(values, use_na_sentinel=True)
-    texts = [str(value).strip() for value in uniques]
-    if len(texts) >= VECTORISED_FROM:
-        iso_unique, read = _parse_plain(texts, formats, names, century_pivot)
-    else:  # a few values: the vectorised reading's fixed cost is more than reading them one by one
-        iso_unique, read = np.full(len(texts), None, dtype=object), np.zeros(len(texts), dtype=bool)
-    reason_unique = np.full(len(texts) + 1, None, dtype=object)  # the last, None: code -1 (missing)
-    iso_unique = np.append(iso_unique, None)
-    for i in np.flatnonzero(~read):  # what the vectorised reading leaves: unknown parts, problems, non-ASCII text
-        iso_unique[i], reason_unique[i] = _parse_one(texts[i], patterns, names, century_pivot, expected)
-    return ParsedDates(iso=pd.Series(iso_unique[codes], index=values.index),
-                       reason=pd.Series(reason_unique[codes], index=values.index))
-
-
-VECTORISED_FROM = 512  # distinct values from which the vectorised reading is cheaper (about 0.7 ms a call)
-# Text of printable ASCII only: there RE2's ``\d`` and case folding read as Python's re does (Python's ``\d``
-# also takes other scripts' digits, and its strip() other spaces), so both parsers give the same result.
-_PRINTABLE_ASCII = r"^[\x20-\x7e]+$"
-_TIME_GROUPS = ("H", "M", "S")
-
-
-def _parse_plain(texts: list[str], formats: list[str], names: dict[str, int], pivot: int
-                 ) -> tuple[np.ndarray, np.ndarray]:
-    """``(iso, read)`` per distinct text: the vectorised reading (pyarrow, RE2) of the common case, a
-    printable-ASCII value whose first matching format gives a real date with known month and day, and
-    a time of hour and minute (and whole seconds) or none. ``read`` is False for every other value,
-    which :func:`_parse_one` reads; for the values read here both give the same ISO text.
-
-    >>> iso, read = _parse_plain(["5.3.2024", "UN.03.2024", "30.02.2024", "05.03.2024 14:30"],
-    ...                          ["%d.%m.%Y", "%d.%m.%Y %H:%M"], MONTH_NAMES, 30)
-    >>> iso.tolist(), read.tolist()
-    (['2024-03-05', None, None, '2024-03-05T14:30'], [True, False, False, True])
-    """
-    iso = np.full(len(texts), None, dtype=object)
-    read = np.zeros(len(texts), dtype=bool)
-    if not texts:
-        return iso, read
-    text = pa.array(texts, type=pa.string())
-    unknown = pc.is_in(pc.utf8_upper(text), value_set=pa.array(UNKNOWN_VALUES))  # never a date: _parse_one
-    pending = pc.and_not(pc.match_substring_regex(text, _PRINTABLE_ASCII), unknown).to_numpy(zero_copy_only=False)
-    for fmt in formats:
-        rows = np.flatnonzero(pending)
-        if not len(rows):
-            break
-        parts = pc.extract_regex(text.take(pa.array(rows)), _re2_pattern(fmt))
-        matched = parts.is_valid().to_numpy(zero_copy_only=False)
-        pending[rows[matched]] = False  # the first format that matches reads the value, plainly or not
-        if fmt == "excel_serial" or not matched.any():
-            continue
-        plain = _plain_iso(parts.filter(pa.array(matched)), names, pivot)
-        ok = plain.is_valid().to_numpy(zero_copy_only=False)
-        iso[rows[matched][ok]] = plain.filter(pa.array(ok)).to_numpy(zero_copy_only=False)
-        read[rows[matched][ok]] = True
-    return iso, read
-
-
-def _re2_pattern(fmt: str) -> str:
-    """:func:`format_to_regex` in RE2's syntax (code points as ``\\x{...}``), anchored, ignoring case."""
-    return "(?i)^" + re.sub(r"\\u([0-9a-fA-F]{4})", r"\\x{\1}", format_to_regex(fmt)) + "$"
-
-
-def _plain_iso(parts: pa.StructArray, names: dict[str, int], pivot: int) -> pa.Array:
-    """ISO text of matched values (one field per named group, '' when a group took no part); null where the
-    value is not the plain case of :func:`_parse_plain` (an unknown part, a month name not known, a date or
-    time that does not exist, seconds with a fraction, ...)."""
-    fields = {parts.type.field(i).name: parts.field(i) for i in range(parts.type.num_fields)}
-    empty = pa.array([""] * len(parts), type=pa.string())
-
-    def group(name: str) -> pa.Array:
-        return fields.get(name, empty)
-
-    def digits(values: pa.Array) -> np.ndarray:
-        return pc.match_substring_regex(values, r"^[0-9]+$").to_numpy(zero_copy_only=False)
-
-    def number(values: pa.Array, known: np.ndarray) -> np.ndarray:
-        return pc.cast(pc.if_else(pa.array(known), values, "0"), pa.int64()).to_numpy(zero_copy_only=False)
-
-    if "Y" in fields:
-        year_text = group("Y")
-        ok = digits(year_text)
-        year = number(year_text, ok)
-    else:
-        ok = digits(group("y"))
-        short = number(group("y"), ok)
-        year = np.where(short <= pivot, 2000 + short, 1900 + short)
-        year_text = pa.array(year.astype(str), type=pa.string())
-    if "b" in fields:  # a month name; an unknown part (UNK, ...) is no name of the table
-        month_name = pc.utf8_rtrim(pc.utf8_upper(group("b")), characters=".")
-        keys = [k for k in names if k not in UNKNOWN_PARTS]
-        position = pc.index_in(month_name, value_set=pa.array(keys, type=pa.string())).to_numpy(zero_copy_only=False)
-        found = ~np.isnan(position.astype(float))
-        numbers = np.array([names[k] for k in keys] + [0], dtype="int64")
-        month = numbers[np.where(found, position, len(keys)).astype(int)]
-        ok &= found
-        month_text = pa.array(month.astype(str), type=pa.string())
-    else:
-        month_text = group("m")
-        ok &= digits(month_text)
-        month = number(month_text, ok)
-    day_text = group("d")
-    ok &= digits(day_text)
-    day = number(day_text, ok)
-    ok &= (year >= 1) & (month >= 1) & (month <= 12) & (day >= 1) & (day <= _days_in_month(year, month))
-    hour_text, minute_text, second_text = (group(g) for g in _TIME_GROUPS)
-    no_time = [pc.equal(t, "").to_numpy(zero_copy_only=False) for t in (hour_text, minute_text, second_text)]
-    hour_ok, minute_ok, second_ok = (digits(t) for t in (hour_text, minute_text, second_text))
-    hour, minute, second = (number(t, k) for t, k in ((hour_text, hour_ok), (minute_text, minute_ok),
-                                                      (second_text, second_ok)))
-    with_hour = hour_ok & (hour <= 23)
-    with_minute = with_hour & minute_ok & (minute <= 59)
-    hour_only = with_hour & no_time[1] & no_time[2]
-    to_minute = with_minute & no_time[2]
-    to_second = with_minute & second_ok & (second <= 59)
-    ok &= (no_time[0] & no_time[1] & no_time[2]) | hour_only | to_minute | to_second
-
-    def padded(values: pa.Array) -> pa.Array:
-        return pc.utf8_lpad(values, 2, "0")
-
-    date = pc.binary_join_element_wise(year_text, padded(month_text), padded(day_text), "-")
-    hour_minute = pc.binary_join_element_wise(padded(hour_text), minute_text, ":")
-    clock = pc.if_else(pa.array(to_second), pc.binary_join_element_wise(hour_minute, second_text, ":"),
-                       pc.if_else(pa.array(to_minute), hour_minute, padded(hour_text)))
-    out = pc.if_else(pa.array(hour_only | to_minute | to_second), pc.binary_join_element_wise(date, clock, "T"), date)
-    return pc.if_else(pa.array(ok), out, pa.scalar(None, pa.string()))
-
-
-def _days_in_month(year: np.ndarray, month: np.ndarray) -> np.ndarray:
-    """Days of each (year, month) of the proleptic Gregorian calendar (calendar.monthrange's); 0 for no month."""
-    leap = (year % 4 == 0) & ((year % 100 != 0) | (year % 400 == 0))
-    days = np.array([0, 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31], dtype="int64")[np.clip(month, 0, 12)]
-    return days + ((month == 2) & leap)
+    parsed = [_parse_one(str(value).strip(), patterns, names, century_pivot, expected) for value in uniques]
+    parsed.append((None, None))  # code -1: missing
+    iso = np.array([p[0] for p in parsed], dtype=object)[codes]
+    reason = np.array([p[1] for p in parsed], dtype=object)[codes]
+    return ParsedDates(iso=pd.Series(iso, index=values.index), reason=pd.Series(reason, index=values.index))
 
 
 _COMPILED: dict[str, re.Pattern[str]] = {}
