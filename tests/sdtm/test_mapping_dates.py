@@ -45,6 +45,8 @@ def test_partial_dates_keep_their_precision(raw, fmt, expected):
     ("05/13/2024", "%d/%m/%Y", "impossible date '05/13/2024' (month 13 does not exist)"),
     ("05-XYZ-2024", "%d-%b-%Y", "impossible date '05-XYZ-2024' (unknown month name 'XYZ')"),
     ("2024.03.05", "%d/%m/%Y", "unparseable date '2024.03.05' (expected %d/%m/%Y)"),
+    ("150000", "excel_serial", "impossible date '150000' (Excel day 150000 is after 2262)"),
+    ("999999.5", "excel_serial", "impossible date '999999.5' (Excel day 999999.5 is after 2262)"),
 ])
 def test_impossible_or_unparseable_dates_get_a_reason_and_no_value(raw, fmt, reason):
     out = parse_dates(pd.Series([raw]), [fmt])

@@ -146,7 +146,10 @@ def _parse_one(text: str, patterns: list[tuple[str, re.Pattern[str]]], names: di
         return None, f"unparseable date '{text}' (expected {expected})"
     parts = match.groupdict()
     if fmt == "excel_serial":
-        stamp = pd.Timestamp("1899-12-30") + pd.to_timedelta(round(float(parts["serial"]), 6), unit="D")
+        try:
+            stamp = pd.Timestamp("1899-12-30") + pd.to_timedelta(round(float(parts["serial"]), 6), unit="D")
+        except (OverflowError, pd.errors.OutOfBoundsDatetime, pd.errors.OutOfBoundsTimedelta):
+            return None, f"impossible date '{text}' (Excel day {parts['serial']} is after {pd.Timestamp.max.year})"
         year, month, day = stamp.year, stamp.month, stamp.day
         hour = stamp.hour if float(parts["serial"]) % 1 else None
         minute = stamp.minute if hour is not None else None
