@@ -89,18 +89,66 @@ def write_json_atomic(path: str | Path, obj: Any) -> Path:
     return write_text_atomic(path, text)
 
 
-def write_parquet_atomic(path: str | Path, frame: pd.DataFrame) -> Path:
-    """Parquet without the pandas index and without volatile metadata, so reruns are byte-identical."""
+PARQUET_ROW_GROUP_ROWS = 1024 * 1024  # pq.write_table's default row group size
+
+
+class _SliceTypesDiffer(Exception):
+    """A slice converts to other Arrow types than the first: only the whole frame gives the file's types."""
+
+
+def write_parquet_atomic(path: str | Path, frame: pd.DataFrame, row_group_rows: int = PARQUET_ROW_GROUP_ROWS) -> Path:
+    """Parquet without the pandas index and without volatile metadata, so reruns are byte-identical.
+
+    A frame of more than one row group is converted to Arrow one row group at a time (the largest datasets hold
+    millions of records), which gives the file of the whole frame's conversion as long as every slice converts to
+    the types of the first; when one does not (a column empty in one slice, numbers in one and text in another),
+    the whole frame is converted, so the file never depends on how the frame was cut.
+
+    >>> import tempfile
+    >>> folder = Path(tempfile.mkdtemp())
+    >>> frame = pd.DataFrame({"USUBJID": [f"S-{i % 7}" for i in range(25)], "LBSTRESN": [i / 4 for i in range(25)]})
+    >>> _ = write_parquet_atomic(folder / "a.parquet", frame, row_group_rows=10)
+    >>> import pyarrow.parquet as pq; pq.ParquetFile(folder / "a.parquet").metadata.num_row_groups
+    3
+    """
     import pyarrow as pa
     import pyarrow.parquet as pq
 
     path = Path(path)
-    table = pa.Table.from_pandas(frame.reset_index(drop=True), preserve_index=False)
+    frame = frame.reset_index(drop=True)
+    if len(frame) > row_group_rows:
+        try:
+            with _atomic_path(path) as tmp:
+                _write_row_groups(tmp, frame, row_group_rows)
+            pa.default_memory_pool().release_unused()
+            return path
+        except (_SliceTypesDiffer, pa.ArrowException, ValueError, TypeError):
+            pass  # the whole frame decides the types (or raises the error it always raised)
+    table = pa.Table.from_pandas(frame, preserve_index=False)
     with _atomic_path(path) as tmp:
-        pq.write_table(table, tmp, compression="zstd", write_statistics=False)
+        pq.write_table(table, tmp, compression="zstd", write_statistics=False, row_group_size=row_group_rows)
     del table
     pa.default_memory_pool().release_unused()  # hand the table's buffers back now, not at the allocator's leisure
     return path
+
+
+def _write_row_groups(target: Path, frame: pd.DataFrame, rows: int) -> None:
+    """``frame`` (index reset) converted and written ``rows`` rows at a time through one writer."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    first = pa.Table.from_pandas(frame.iloc[:rows], preserve_index=False)
+    schema = first.schema
+    with pq.ParquetWriter(target, schema, compression="zstd", write_statistics=False) as writer:
+        writer.write_table(first, row_group_size=rows)
+        del first
+        for start in range(rows, len(frame), rows):
+            table = pa.Table.from_pandas(frame.iloc[start:start + rows], preserve_index=False)
+            if not table.schema.equals(schema, check_metadata=False):
+                raise _SliceTypesDiffer
+            writer.write_table(table, row_group_size=rows)
+            del table
+            pa.default_memory_pool().release_unused()
 
 
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")

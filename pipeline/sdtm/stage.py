@@ -39,7 +39,6 @@ from pipeline.sdtm.mapping.derivations import DERIVATIONS, DerivationContext
 from pipeline.sdtm.mapping.records import derive_records_ratio
 from pipeline.sdtm.mapping.spec import SITES_FILE, DomainMapping, SiteDefaults, load_mapping, load_site_defaults
 from pipeline.sdtm.mapping.units import UnitTable
-from pipeline.sdtm.parquet_row_groups import write_parquet_by_row_groups
 from pipeline.sdtm.relrec import build_relrec
 from pipeline.sdtm.supp import build_supp, nulls_as_none
 from pipeline.sdtm.trial_design import build_se, build_trial_design, build_ts
@@ -566,7 +565,7 @@ def _write_domain(ctx: StudyContext, result: DomainResult, variables: pd.DataFra
     _write_dataset(ctx.sdtm_dir / f"{domain.lower()}.parquet", order_columns(domain, data, variables), domain)
     lineage = build_lineage(domain, data) if not data.empty else pd.DataFrame(columns=LINEAGE_OUT)
     result.data = data = data.iloc[:0]  # written: only its (empty) columns are needed again
-    write_parquet_by_row_groups(ctx.lineage_dir / f"{domain.lower()}.parquet", lineage.reset_index(drop=True))
+    write_parquet_atomic(ctx.lineage_dir / f"{domain.lower()}.parquet", lineage.reset_index(drop=True))
     del lineage
     quarantine = result.quarantine.sort_values(["file", "row"], kind="stable") if not result.quarantine.empty \
         else pd.DataFrame({c: pd.Series(dtype=object) for c in QUARANTINE_COLUMNS})
@@ -592,7 +591,7 @@ def _write_outputs(ctx: StudyContext, variables: pd.DataFrame, extra: dict[str, 
 def _write_dataset(path: Path, data: pd.DataFrame, domain: str) -> None:
     """Write one SDTM dataset; a column parquet cannot hold (numbers mixed with text) is named, not a traceback."""
     try:
-        write_parquet_by_row_groups(path, data)
+        write_parquet_atomic(path, data)
     except (ArrowException, ValueError, TypeError) as exc:
         mixed = [c for c in data.columns if data[c].dtype == object
                  and pd.api.types.infer_dtype(data[c], skipna=True) not in ("string", "empty")]
