@@ -14,10 +14,11 @@ from typing import Any
 
 import pandas as pd
 import pyarrow as pa
+import pyarrow.parquet as pq
 
-from pipeline.adam.engine import Engine, parquet_ready
+from pipeline.adam.engine import Engine, parquet_table
 from pipeline.common.errors import ConfigError, InputError
-from pipeline.common.io import read_parquet, write_parquet_atomic
+from pipeline.common.io import read_parquet, write_bytes_atomic
 from pipeline.common.logs import get_logger
 from pipeline.common.study import StudyContext
 
@@ -67,6 +68,21 @@ def load_sdtm_folder(sdtm_dir: str | Path) -> LazyFrames:
     folder = Path(sdtm_dir)
     paths = sorted(folder.glob("*.parquet")) if folder.is_dir() else []
     return LazyFrames({path.stem.lower(): (lambda p=path: release_arrow_memory(read_parquet(p))) for path in paths})
+
+
+def write_parquet_table_atomic(path: Path, table: pa.Table) -> None:
+    """Write ``table`` as ``write_parquet_atomic`` writes a frame (the same options, so the same bytes), through
+    a temporary file and a rename.
+
+    >>> import tempfile
+    >>> path = Path(tempfile.mkdtemp()) / "adsl.parquet"
+    >>> write_parquet_table_atomic(path, pa.table({"USUBJID": ["1"]}))
+    >>> read_parquet(path)["USUBJID"].tolist()
+    ['1']
+    """
+    sink = pa.BufferOutputStream()
+    pq.write_table(table, sink, compression="zstd", write_statistics=False)
+    write_bytes_atomic(path, sink.getvalue())
 
 
 def release_arrow_memory(result: Any = None) -> Any:
@@ -167,9 +183,10 @@ def run(ctx: StudyContext) -> None:
     def write(name: str, frame: pd.DataFrame) -> None:
         path = ctx.adam_dir / f"{name.lower()}.parquet"
         records, variables = frame.shape
-        ready = parquet_ready(frame, specs_by_name[name])
-        del frame  # (its text columns' arrays are freed before Arrow copies the values)
-        write_parquet_atomic(path, ready)
+        table = parquet_table(frame, specs_by_name[name])
+        del frame
+        write_parquet_table_atomic(path, table)
+        del table
         release_arrow_memory()
         log.info("%s: %d records, %d variables -> %s", name, records, variables, path)
 
