@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from pipeline.common.dates import to_date
 from pipeline.common.errors import PipelineError
 from pipeline.common.expressions import ExpressionError, evaluate_mask, parse
 
@@ -199,6 +200,26 @@ def as_text(values: pd.Series) -> pd.Series:
         return pd.Series(text, index=values.index, name=values.name, dtype=object)
     present = values.notna()
     return values.where(~present, values.astype(str)).astype(object).where(present, None)
+
+
+def as_datetimes(values: pd.Series) -> pd.Series:
+    """``pd.to_datetime(values)``; a column that already holds datetimes (without time zone) is returned as it is,
+    since ``pd.to_datetime`` would walk its values only to give them back.
+
+    >>> as_datetimes(pd.Series(["2024-01-02", None])).tolist()
+    [Timestamp('2024-01-02 00:00:00'), NaT]
+    """
+    return values if values.dtype == "datetime64[ns]" else pd.to_datetime(values)
+
+
+def as_dates(values: pd.Series) -> pd.Series:
+    """``pipeline.common.dates.to_date(values)``: dates at midnight; a column that already holds datetimes (without
+    time zone) is only normalised, without the walk over its values in ``pd.to_datetime``.
+
+    >>> as_dates(pd.Series(pd.to_datetime(["2024-01-02 10:30", None]))).tolist()
+    [Timestamp('2024-01-02 00:00:00'), NaT]
+    """
+    return values.dt.normalize() if values.dtype == "datetime64[ns]" else to_date(values)
 
 
 def copy_frame(dataset: pd.DataFrame) -> pd.DataFrame:

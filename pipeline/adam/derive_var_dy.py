@@ -6,8 +6,8 @@ from collections.abc import Mapping, Sequence
 
 import pandas as pd
 
-from pipeline.adam._utils import DerivationError, check_frame, check_new_vars_absent, copy_frame
-from pipeline.common.dates import compute_study_day, to_date
+from pipeline.adam._utils import DerivationError, as_dates, check_frame, check_new_vars_absent, copy_frame
+from pipeline.common.dates import compute_study_day
 
 
 def derive_var_dy(dataset: pd.DataFrame, reference_date: str, source_var: str, new_var: str | None = None) -> pd.DataFrame:
@@ -25,7 +25,7 @@ def derive_var_dy(dataset: pd.DataFrame, reference_date: str, source_var: str, n
         new_var = source_var[:-3 if source_var.endswith("DTM") else -2] + "DY"
     check_new_vars_absent(dataset, [new_var])
     out = copy_frame(dataset)
-    out[new_var] = compute_study_day(to_date(out[source_var]), to_date(out[reference_date])).set_axis(out.index)
+    out[new_var] = compute_study_day(as_dates(out[source_var]), as_dates(out[reference_date])).set_axis(out.index)
     return out
 
 

@@ -9,8 +9,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from pipeline.adam._utils import (DerivationError, as_list, check_frame, check_new_vars_absent, copy_frame,
-                                  eval_condition, flag_series, order_columns, sort_frame)
+from pipeline.adam._utils import (DerivationError, as_datetimes, as_list, check_frame, check_new_vars_absent,
+                                  copy_frame, eval_condition, flag_series, order_columns, sort_frame)
 
 
 def derive_var_extreme_flag(
@@ -48,7 +48,7 @@ def derive_var_extreme_flag(
     eligible = eval_condition(dataset, filter_add, "filter_add").to_numpy(dtype=bool)
     # work on row positions, so that duplicate index labels cannot flag the wrong rows
     positions = np.flatnonzero(eligible)
-    subset = dataset.iloc[positions][by + cols].set_axis(positions)
+    subset = dataset[by + cols].iloc[positions].set_axis(positions)  # (only the columns it sorts on are taken)
     chosen = np.zeros(len(dataset), dtype=bool)
     if not subset.empty:
         ordered = sort_frame(subset, by, order)
@@ -95,7 +95,8 @@ def derive_var_ablfl(
     """
     by = as_list(by_vars, "by_vars")
     check_frame(dataset, "dataset", by + order_columns(list(order)) + [analysis_var, date_var, trt_start_date])
-    candidate = (dataset[analysis_var].notna() & (pd.to_datetime(dataset[date_var]) <= pd.to_datetime(dataset[trt_start_date]))
+    on_or_before = as_datetimes(dataset[date_var]) <= as_datetimes(dataset[trt_start_date])
+    candidate = (dataset[analysis_var].notna() & on_or_before
                  & eval_condition(dataset, filter_add, "filter_add"))
     if pd.api.types.is_object_dtype(dataset[analysis_var]) or pd.api.types.is_string_dtype(dataset[analysis_var]):
         candidate &= dataset[analysis_var].astype("string").str.strip().fillna("") != ""

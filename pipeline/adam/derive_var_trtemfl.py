@@ -7,8 +7,7 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from pipeline.adam._utils import DerivationError, check_frame, check_new_vars_absent, copy_frame, flag_series
-from pipeline.common.dates import to_date
+from pipeline.adam._utils import DerivationError, as_dates, check_frame, check_new_vars_absent, copy_frame, flag_series
 
 
 def derive_var_trtemfl(
@@ -56,13 +55,13 @@ def derive_var_trtemfl(
         raise DerivationError("derive_var_trtemfl: end_window was given but not trt_end_date; give both or neither")
     if (initial_intensity is None) != (intensity is None):
         raise DerivationError("derive_var_trtemfl: give both initial_intensity and intensity, or neither")
-    start = to_date(dataset[start_date])
-    trt_start = to_date(dataset[trt_start_date])
-    end = to_date(dataset[end_date]) if end_date else pd.Series(pd.NaT, index=dataset.index, dtype="datetime64[ns]")
+    start = as_dates(dataset[start_date])
+    trt_start = as_dates(dataset[trt_start_date])
+    end = as_dates(dataset[end_date]) if end_date else pd.Series(pd.NaT, index=dataset.index, dtype="datetime64[ns]")
     dosed = trt_start.notna()
     within_end = pd.Series(True, index=dataset.index)
     if end_window is not None:
-        limit = to_date(dataset[trt_end_date]) + pd.Timedelta(days=int(end_window))
+        limit = as_dates(dataset[trt_end_date]) + pd.Timedelta(days=int(end_window))
         within_end = limit.isna() | (start <= limit)
     emergent = dosed & (start >= trt_start) & within_end
     not_ended_before = end.isna() | (end >= trt_start)

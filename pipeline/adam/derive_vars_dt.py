@@ -15,8 +15,23 @@ _LEVEL_RANK = {"n": 0, "D": 1, "M": 2, "Y": 3}
 
 def parse_dtc(dtc: pd.Series, name: str = "dtc") -> pd.DataFrame:
     """Year, month, day of ISO 8601 text (:func:`pipeline.common.dates.iso_date_parts`, strict):
-    text that is not an ISO 8601 date is a :class:`DerivationError` naming the row."""
-    return iso_date_parts(dtc, strict=True, name=name, error=DerivationError)
+    text that is not an ISO 8601 date is a :class:`DerivationError` naming the row.
+
+    Text is parsed once per distinct value (dates repeat a lot), then spread back to the rows.
+
+    >>> parse_dtc(pd.Series(["2024-03-05", None, "2024-03-05", "2024"])).values.tolist()
+    [[2024.0, 3.0, 5.0], [nan, nan, nan], [2024.0, 3.0, 5.0], [2024.0, nan, nan]]
+    """
+    if dtc.dtype != object:
+        return iso_date_parts(dtc, strict=True, name=name, error=DerivationError)
+    codes, uniques = pd.factorize(dtc, use_na_sentinel=True)
+    try:
+        parts = iso_date_parts(pd.Series(uniques, dtype=object), strict=True, name=name, error=DerivationError)
+    except DerivationError:  # read every row again, so that the message names the row of the column
+        return iso_date_parts(dtc, strict=True, name=name, error=DerivationError)
+    # code -1 (missing) takes the NaN appended after the distinct values
+    return pd.DataFrame({key: np.append(parts[key].to_numpy(dtype=float), np.nan).take(codes)
+                         for key in ("year", "month", "day")}, index=dtc.index)
 
 
 def _impute(parts: pd.DataFrame, highest_imputation: str, date_imputation: str, preserve: bool,

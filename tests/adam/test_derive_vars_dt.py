@@ -79,6 +79,19 @@ def test_parse_dtc_splits_partial_forms():
     assert parts.fillna(0).values.tolist() == [[2024, 3, 5], [2024, 3, 0], [2024, 0, 0], [2024, 0, 5], [0, 0, 0]]
 
 
+def test_parse_dtc_of_repeated_values_keeps_rows_and_index():
+    dtc = pd.Series(["2024-03-05", None, "2024-03-05", " 2024-03 ", float("nan"), "2024"], index=[9, 8, 7, 6, 5, 4])
+    parts = parse_dtc(dtc)
+    assert parts.index.tolist() == [9, 8, 7, 6, 5, 4]
+    assert parts.fillna(0).values.tolist() == [[2024, 3, 5], [0, 0, 0], [2024, 3, 5], [2024, 3, 0], [0, 0, 0],
+                                               [2024, 0, 0]]
+
+
+def test_parse_dtc_names_the_first_row_of_a_repeated_bad_value():
+    with pytest.raises(DerivationError, match="AESTDTC: value 'x' on row 3 is not an ISO 8601 date"):
+        parse_dtc(pd.Series(["2024-01-01", "2024-01-01", "x", "2024-01-01", "x"]), "AESTDTC")
+
+
 def test_bad_arguments_are_named():
     df = pd.DataFrame({"X": ["2024"]})
     with pytest.raises(DerivationError, match="highest_imputation must be one of n, D, M, Y"):

@@ -1,8 +1,9 @@
 import pandas as pd
+import pyarrow as pa
 import pytest
 
 from pipeline.adam._utils import DerivationError
-from pipeline.adam.engine import Engine, as_text, finalise, parquet_ready
+from pipeline.adam.engine import Engine, as_text, finalise, parquet_ready, parquet_table
 from pipeline.common.errors import ConfigError, PipelineError
 
 DM = pd.DataFrame({"STUDYID": ["S"] * 3, "USUBJID": ["1", "2", "3"], "ARMCD": ["A", "B", "SF"],
@@ -107,6 +108,23 @@ def test_text_conversion_and_parquet_types():
     ready = parquet_ready(pd.DataFrame({"A": [None, None], "B": [1.0, 2.0]}),
                           {"variables": [{"name": "A", "type": "text"}, {"name": "B", "type": "float"}]})
     assert str(ready["A"].dtype) == "string" and ready["B"].dtype == float
+
+
+@pytest.mark.parametrize("frame", [
+    pd.DataFrame({"A": ["x", None, "y"], "B": [1.0, None, 2.0], "C": pd.to_datetime(["2024-01-01", None, "2024-01-03"]),
+                  "D": [1, 2, 3], "E": [None, None, None], "F": [True, False, True]}),
+    pd.DataFrame({"A": ["x", 2, None], "B": [1.0, 2.0, 3.0], "C": pd.to_datetime(["2024-01-01"] * 3),
+                  "D": [1, 2, 3], "E": ["a", "b", None], "F": [True, False, True]}),  # a number among the text
+    pd.DataFrame({"A": ["x", "y", "z"], "B": [1.0, 2.0, 3.0], "C": pd.to_datetime(["2024-01-01"] * 3),
+                  "D": pd.array([1, None, 3], dtype="Int64"), "E": ["a", "b", None], "F": [True, False, None]}),
+])
+def test_parquet_table_is_the_table_of_parquet_ready(frame):
+    spec = {"variables": [{"name": "A", "type": "text"}, {"name": "B", "type": "float"}, {"name": "C", "type": "date"},
+                          {"name": "E", "type": "text"}]}  # D and F are kept without a type
+    expected = pa.Table.from_pandas(parquet_ready(frame, spec), preserve_index=False)
+    table = parquet_table(frame.set_axis([5, 3, 1]), spec)
+    assert table.equals(expected, check_metadata=True)
+    assert table.column("A").to_pylist() == [str(v) if v is not None else None for v in frame["A"]]
 
 
 def test_optional_step_with_missing_domain_is_skipped():

@@ -53,3 +53,23 @@ def test_bad_spec_is_a_config_error_naming_file_dataset_and_step(tmp_path):
     ctx = StudyContext.create("toy", root=tmp_path, outputs=tmp_path / "out")
     with pytest.raises(ConfigError, match=r"adam.yaml:5: dataset ADSL step 1 \(derive_var_magic\): unknown verb"):
         run(ctx)
+
+
+def test_sdtm_text_read_per_distinct_value_equals_pandas_read(tmp_path):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from pipeline.adam.stage import read_sdtm_parquet
+    from pipeline.common.io import write_parquet_atomic
+
+    frame = pd.DataFrame({"USUBJID": ["1", "1", None, "2", "3"], "LBSTRESN": [1.0, None, 2.0, 3.0, 4.0],
+                          "LBSTNRC": [None] * 5,  # no value at all (Arrow null type)
+                          "MHSEQ": pd.array([1, None, 2, 3, 4], dtype="Int64"),
+                          "VISIT": pd.array(["W1", "W2", None, "W1", "W2"], dtype="string")})
+    write_parquet_atomic(tmp_path / "lb.parquet", frame)
+    pq.write_table(pa.Table.from_pandas(frame, preserve_index=False), tmp_path / "groups.parquet", row_group_size=2)
+    for name in ("lb.parquet", "groups.parquet"):
+        read, expected = read_sdtm_parquet(tmp_path / name), pd.read_parquet(tmp_path / name)
+        pd.testing.assert_frame_equal(read, expected, check_exact=True)
+        assert read["USUBJID"].tolist() == ["1", "1", None, "2", "3"] and read["USUBJID"][0] is read["USUBJID"][1]
+        assert read["LBSTNRC"].tolist() == [None] * 5 and str(read["MHSEQ"].dtype) == "Int64"

@@ -40,3 +40,17 @@ def test_check_frame_names_the_argument():
 
 def test_condition_columns_finds_only_dataset_variables():
     assert condition_columns(pd.DataFrame(columns=["AVAL", "BASE"]), "AVAL >= 0.85 * BASE and FOO") == ["AVAL", "BASE"]
+
+
+@pytest.mark.parametrize("values", [
+    pd.Series(pd.to_datetime(["2024-01-02 10:30", None, "2023-12-31 00:00"]), index=[4, 2, 9], name="ADT"),
+    pd.Series(["2024-01-02", None, "2024-02-01"], index=[4, 2, 9], name="ASTDTC"),
+    pd.Series([21915.0, None, 0.0], name="TRTSDT"),
+])
+def test_as_dates_and_as_datetimes_equal_the_conversions_they_skip(values):
+    from pipeline.adam._utils import as_dates, as_datetimes
+    from pipeline.common.dates import to_date
+
+    pd.testing.assert_series_equal(as_dates(values), to_date(values))
+    if values.dtype != float:  # (pd.to_datetime reads numbers as nanoseconds)
+        pd.testing.assert_series_equal(as_datetimes(values), pd.to_datetime(values))

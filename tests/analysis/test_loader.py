@@ -37,3 +37,22 @@ def test_shell_names_cover_every_variable_the_shell_uses(study):
             for column in row.get("columns") or []:
                 assert column["variable"] in names
     assert "USUBJID" in names and "LBORRES" not in names
+
+
+def test_text_read_per_distinct_value_equals_pandas_read(tmp_path):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from pipeline.analysis.stage import read_parquet_columns
+
+    frame = pd.DataFrame({"USUBJID": pd.array(["1", "1", "2", None, "3"], dtype="string"),
+                          "DTYPE": pd.array([None] * 5, dtype="string"),  # no value at all
+                          "AVISIT": ["WEEK 4", None, "WEEK 4", "WEEK 8", "WEEK 8"],  # object text stays object
+                          "AVAL": [1.0, None, 3.0, 4.0, 5.0]})
+    path = tmp_path / "adlb.parquet"
+    pq.write_table(pa.Table.from_pandas(frame, preserve_index=False), path, row_group_size=2)  # 3 row groups
+    columns = ["AVAL", "USUBJID", "DTYPE", "AVISIT"]
+    read = read_parquet_columns(path, columns)
+    pd.testing.assert_frame_equal(read, pd.read_parquet(path, columns=columns), check_exact=True)
+    assert read["USUBJID"].tolist() == ["1", "1", "2", pd.NA, "3"] and read["USUBJID"][0] is read["USUBJID"][1]
+    assert str(read["DTYPE"].dtype) == "string" and read["DTYPE"].isna().all() and read["AVISIT"].dtype == object
