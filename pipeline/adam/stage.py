@@ -8,19 +8,16 @@ that folder holds no parquet files.
 from __future__ import annotations
 
 import importlib
-import json
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
 import pyarrow as pa
-import pyarrow.parquet as pq
 
 from pipeline.adam.engine import Engine, parquet_table
 from pipeline.common.errors import ConfigError, InputError
-from pipeline.common.io import read_parquet, write_bytes_atomic
+from pipeline.common.io import read_parquet_distinct_text, write_parquet_table_atomic
 from pipeline.common.logs import get_logger
 from pipeline.common.study import StudyContext
 
@@ -69,49 +66,8 @@ def load_sdtm_folder(sdtm_dir: str | Path) -> LazyFrames:
     """
     folder = Path(sdtm_dir)
     paths = sorted(folder.glob("*.parquet")) if folder.is_dir() else []
-    return LazyFrames({path.stem.lower(): (lambda p=path: release_arrow_memory(read_sdtm_parquet(p)))
+    return LazyFrames({path.stem.lower(): (lambda p=path: release_arrow_memory(read_parquet_distinct_text(p)))
                        for path in paths})
-
-
-def read_sdtm_parquet(path: Path) -> pd.DataFrame:
-    """``read_parquet(path)``, the same frame, with each text column (``object`` in pandas) read as its distinct
-    values and codes and then spread to the records: Arrow neither builds nor hashes a string per record.
-
-    >>> import tempfile
-    >>> path = Path(tempfile.mkdtemp()) / "lb.parquet"
-    >>> pd.DataFrame({"LBTESTCD": ["ALB", None, "ALB"], "LBSTRESN": [1.0, None, 2.0]}).to_parquet(path)
-    >>> frame = read_sdtm_parquet(path)
-    >>> frame["LBTESTCD"].tolist(), frame.dtypes.astype(str).tolist(), frame["LBTESTCD"][0] is frame["LBTESTCD"][2]
-    (['ALB', None, 'ALB'], ['object', 'float64'], True)
-    """
-    if not path.exists():
-        return read_parquet(path)  # (its error message)
-    schema = pq.read_schema(path)
-    pandas_columns = json.loads((schema.metadata or {}).get(b"pandas", b"{}")).get("columns", [])
-    pandas_types = {str(c.get("field_name", c.get("name"))): c.get("numpy_type") for c in pandas_columns}
-    text = [f.name for f in schema if f.type == pa.string() and pandas_types.get(f.name) == "object"]
-    if not text or len(set(schema.names)) != len(schema.names):
-        return read_parquet(path)
-    frame = pq.read_table(path, read_dictionary=text).to_pandas()
-    for column in text:
-        values = frame[column].array  # a Categorical: distinct values and codes (-1 missing, the None appended)
-        frame[column] = np.append(values.categories.to_numpy(dtype=object), None).take(values.codes)
-    return frame
-
-
-def write_parquet_table_atomic(path: Path, table: pa.Table) -> None:
-    """Write ``table`` as ``write_parquet_atomic`` writes a frame (the same options, so the same bytes), through
-    a temporary file and a rename.
-
-    >>> import tempfile
-    >>> path = Path(tempfile.mkdtemp()) / "adsl.parquet"
-    >>> write_parquet_table_atomic(path, pa.table({"USUBJID": ["1"]}))
-    >>> read_parquet(path)["USUBJID"].tolist()
-    ['1']
-    """
-    sink = pa.BufferOutputStream()
-    pq.write_table(table, sink, compression="zstd", write_statistics=False)
-    write_bytes_atomic(path, sink.getvalue())
 
 
 def release_arrow_memory(result: Any = None) -> Any:

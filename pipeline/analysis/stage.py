@@ -2,21 +2,18 @@
 
 from __future__ import annotations
 
-import json
 import re
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
-import numpy as np
 import pandas as pd
-import pyarrow as pa
 import pyarrow.parquet as pq
 
 from pipeline.analysis.ard import finalise_ard, write_ard
 from pipeline.analysis.methods import METHODS, OutputData, big_n_rows
 from pipeline.analysis.shell import Shell, load_shell, resolve_groups, resolve_reference
 from pipeline.common.errors import ConfigError, InputError
-from pipeline.common.io import read_parquet, write_json_atomic
+from pipeline.common.io import read_parquet, read_parquet_distinct_text, write_json_atomic
 from pipeline.common.specfile import load_spec
 from pipeline.common.logs import get_logger
 from pipeline.common.study import StudyContext
@@ -49,36 +46,10 @@ def adam_loader(adam_dir: str | Path, names: set[str] | None = None) -> Callable
             if names is None:
                 cache[key] = read_parquet(path)
             else:
-                cache[key] = read_parquet_columns(path, [c for c in pq.read_schema(path).names if c in names])
+                cache[key] = read_parquet_distinct_text(path, [c for c in pq.read_schema(path).names if c in names])
         return cache[key]
 
     return load
-
-
-def read_parquet_columns(path: str | Path, columns: list[str]) -> pd.DataFrame:
-    """``pd.read_parquet(path, columns=columns)``, the same frame, with each text column (pandas ``string``) read
-    as its distinct values and their codes: one Python string per distinct value instead of one per record,
-    so a BDS dataset's repeated values (PARAMCD, AVISIT, USUBJID) are read faster and held once.
-
-    >>> import tempfile
-    >>> path = Path(tempfile.mkdtemp()) / "adlb.parquet"
-    >>> pd.DataFrame({"PARAMCD": pd.array(["A", None, "A"], dtype="string"), "AVAL": [1.0, 2.0, 3.0]}).to_parquet(path)
-    >>> frame = read_parquet_columns(path, ["PARAMCD"])
-    >>> frame["PARAMCD"].tolist(), str(frame["PARAMCD"].dtype), frame["PARAMCD"][0] is frame["PARAMCD"][2]
-    (['A', <NA>, 'A'], 'string', True)
-    """
-    schema = pq.read_schema(path)
-    pandas_columns = json.loads((schema.metadata or {}).get(b"pandas", b"{}")).get("columns", [])
-    pandas_types = {str(c.get("field_name", c.get("name"))): c.get("numpy_type") for c in pandas_columns}
-    text = [c for c in columns if schema.field(c).type == pa.string() and pandas_types.get(c) == "string"]
-    if not text or len(set(columns)) != len(columns):
-        return pd.read_parquet(path, columns=columns)
-    frame = pq.read_table(path, columns=columns, read_dictionary=text).to_pandas()
-    for column in text:
-        values = frame[column].array  # a Categorical: distinct values and codes (-1 missing, the NA appended)
-        distinct = np.append(values.categories.to_numpy(dtype=object), pd.NA)
-        frame[column] = pd.arrays.StringArray(distinct.take(values.codes))
-    return frame
 
 
 def shell_names(shell: Shell) -> set[str] | None:

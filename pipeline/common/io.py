@@ -14,6 +14,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from pipeline.common.errors import InputError
@@ -112,7 +113,6 @@ def write_parquet_atomic(path: str | Path, frame: pd.DataFrame, row_group_rows: 
     3
     """
     import pyarrow as pa
-    import pyarrow.parquet as pq
 
     path = Path(path)
     frame = frame.reset_index(drop=True)
@@ -124,7 +124,21 @@ def write_parquet_atomic(path: str | Path, frame: pd.DataFrame, row_group_rows: 
             return path
         except (_SliceTypesDiffer, pa.ArrowException, ValueError, TypeError):
             pass  # the whole frame decides the types (or raises the error it always raised)
-    table = pa.Table.from_pandas(frame, preserve_index=False)
+    return write_parquet_table_atomic(path, pa.Table.from_pandas(frame, preserve_index=False), row_group_rows)
+
+
+def write_parquet_table_atomic(path: str | Path, table: Any, row_group_rows: int = PARQUET_ROW_GROUP_ROWS) -> Path:
+    """An Arrow table written as :func:`write_parquet_atomic` writes a frame (the same options, the same bytes).
+
+    >>> import tempfile, pyarrow as pa
+    >>> path = write_parquet_table_atomic(Path(tempfile.mkdtemp()) / "adsl.parquet", pa.table({"USUBJID": ["1"]}))
+    >>> read_parquet(path)["USUBJID"].tolist()
+    ['1']
+    """
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    path = Path(path)
     with _atomic_path(path) as tmp:
         pq.write_table(table, tmp, compression="zstd", write_statistics=False, row_group_size=row_group_rows)
     del table
@@ -234,6 +248,47 @@ def read_parquet(path: str | Path) -> pd.DataFrame:
     if not path.exists():
         raise InputError(f"{path}: file not found (run the stage that writes it first)")
     return pd.read_parquet(path)
+
+
+def read_parquet_distinct_text(path: str | Path, columns: list[str] | None = None) -> pd.DataFrame:
+    """``read_parquet(path)`` (only ``columns`` when given), the same frame, with each text column (pandas
+    ``object`` or ``string``) read as its distinct values and their codes, then spread to the records: Arrow
+    neither builds nor hashes a string per record, and a repeated value (USUBJID, PARAMCD) is held once.
+
+    >>> import tempfile
+    >>> path = Path(tempfile.mkdtemp()) / "lb.parquet"
+    >>> pd.DataFrame({"LBTESTCD": ["ALB", None, "ALB"], "VISIT": pd.array(["W1", None, "W1"], dtype="string"),
+    ...               "LBSTRESN": [1.0, None, 2.0]}).to_parquet(path)
+    >>> frame = read_parquet_distinct_text(path)
+    >>> frame["LBTESTCD"].tolist(), frame["VISIT"].tolist(), frame["LBTESTCD"][0] is frame["LBTESTCD"][2]
+    (['ALB', None, 'ALB'], ['W1', <NA>, 'W1'], True)
+    >>> frame.dtypes.astype(str).tolist()
+    ['object', 'string', 'float64']
+    """
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    path = Path(path)
+    if not path.exists():
+        return read_parquet(path)  # (its error message)
+    schema = pq.read_schema(path)
+    names = schema.names if columns is None else columns
+    pandas_columns = json.loads((schema.metadata or {}).get(b"pandas", b"{}")).get("columns", [])
+    pandas_types = {str(c.get("field_name", c.get("name"))): c.get("numpy_type") for c in pandas_columns}
+    if len(set(schema.names)) != len(schema.names) or len(set(names)) != len(names):
+        return pd.read_parquet(path, columns=columns)
+    text = [c for c in names if schema.field(c).type == pa.string() and pandas_types.get(c) in ("object", "string")]
+    if not text:
+        return pd.read_parquet(path, columns=columns)
+    frame = pq.read_table(path, columns=columns, read_dictionary=text).to_pandas()
+    for column in text:
+        values = frame[column].array  # a Categorical: distinct values and codes (-1: missing, the last appended)
+        if pandas_types[column] == "object":
+            frame[column] = np.append(values.categories.to_numpy(dtype=object), None).take(values.codes)
+        else:
+            distinct = np.append(values.categories.to_numpy(dtype=object), pd.NA)
+            frame[column] = pd.arrays.StringArray(distinct.take(values.codes))
+    return frame
 
 
 def sha256_file(path: str | Path) -> str:

@@ -59,7 +59,7 @@ def test_sdtm_text_read_per_distinct_value_equals_pandas_read(tmp_path):
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    from pipeline.adam.stage import read_sdtm_parquet
+    from pipeline.common.io import read_parquet_distinct_text
     from pipeline.common.io import write_parquet_atomic
 
     frame = pd.DataFrame({"USUBJID": ["1", "1", None, "2", "3"], "LBSTRESN": [1.0, None, 2.0, 3.0, 4.0],
@@ -69,7 +69,7 @@ def test_sdtm_text_read_per_distinct_value_equals_pandas_read(tmp_path):
     write_parquet_atomic(tmp_path / "lb.parquet", frame)
     pq.write_table(pa.Table.from_pandas(frame, preserve_index=False), tmp_path / "groups.parquet", row_group_size=2)
     for name in ("lb.parquet", "groups.parquet"):
-        read, expected = read_sdtm_parquet(tmp_path / name), pd.read_parquet(tmp_path / name)
+        read, expected = read_parquet_distinct_text(tmp_path / name), pd.read_parquet(tmp_path / name)
         pd.testing.assert_frame_equal(read, expected, check_exact=True)
         assert read["USUBJID"].tolist() == ["1", "1", None, "2", "3"] and read["USUBJID"][0] is read["USUBJID"][1]
         assert read["LBSTNRC"].tolist() == [None] * 5 and str(read["MHSEQ"].dtype) == "Int64"

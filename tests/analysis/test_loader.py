@@ -43,7 +43,7 @@ def test_text_read_per_distinct_value_equals_pandas_read(tmp_path):
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    from pipeline.analysis.stage import read_parquet_columns
+    from pipeline.common.io import read_parquet_distinct_text
 
     frame = pd.DataFrame({"USUBJID": pd.array(["1", "1", "2", None, "3"], dtype="string"),
                           "DTYPE": pd.array([None] * 5, dtype="string"),  # no value at all
@@ -52,7 +52,7 @@ def test_text_read_per_distinct_value_equals_pandas_read(tmp_path):
     path = tmp_path / "adlb.parquet"
     pq.write_table(pa.Table.from_pandas(frame, preserve_index=False), path, row_group_size=2)  # 3 row groups
     columns = ["AVAL", "USUBJID", "DTYPE", "AVISIT"]
-    read = read_parquet_columns(path, columns)
+    read = read_parquet_distinct_text(path, columns)
     pd.testing.assert_frame_equal(read, pd.read_parquet(path, columns=columns), check_exact=True)
     assert read["USUBJID"].tolist() == ["1", "1", "2", pd.NA, "3"] and read["USUBJID"][0] is read["USUBJID"][1]
     assert str(read["DTYPE"].dtype) == "string" and read["DTYPE"].isna().all() and read["AVISIT"].dtype == object
