@@ -38,7 +38,8 @@ ROW_GROUP_ROWS = 128 * 1024
 @contextmanager
 def dask_client(options: dict[str, Any]) -> Iterator[Any]:
     """A dask.distributed client: to ``options['scheduler']`` when given, else to a new LocalCluster
-    of ``options['workers']`` (default 2) single-threaded worker processes."""
+    of ``options['workers']`` (default 2) single-threaded worker processes (one worker thread when
+    ``options['processes']`` is false)."""
     from dask.distributed import Client, LocalCluster
 
     address = options.get("scheduler")
@@ -51,8 +52,11 @@ def dask_client(options: dict[str, Any]) -> Iterator[Any]:
             yield client
         return
     processes = bool(options.get("processes", True))
+    # the stages set process-wide state while they run (pandas' copy-on-write option, Arrow's memory pool), which
+    # two worker threads of one process would race on and could leave set: a cluster in this process gets one worker
+    workers = int(options.get("workers", 2)) if processes else 1
     # dashboard_address None would still bind :8787 on every interface
-    with LocalCluster(n_workers=int(options.get("workers", 2)), threads_per_worker=1, processes=processes,
+    with LocalCluster(n_workers=workers, threads_per_worker=1, processes=processes,
                       memory_limit=options.get("worker_memory", WORKER_MEMORY) if processes else None,
                       dashboard_address="127.0.0.1:0") as cluster, Client(cluster) as client:
         yield client

@@ -324,7 +324,7 @@ def _language_missing(values: pd.Series) -> pd.Series:
     isna = FUNCTIONS["isna"].implementation
     if values.dtype != TEXT_DTYPE:
         return isna(values)
-    missing = values.isna().to_numpy(dtype=bool)
+    missing = values.isna().to_numpy(dtype=bool, copy=True)   # written below
     visible = pc.fill_null(pc.match_substring_regex(values.array._pa_array, "[!-~]"), False)
     unsure = ~missing & ~np.asarray(visible.to_numpy(zero_copy_only=False), dtype=bool)
     if unsure.any():

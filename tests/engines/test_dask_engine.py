@@ -1,6 +1,6 @@
 """The Dask engine gives the pandas engine's outputs, value for value, on the flagship study.
 
-The cluster is a LocalCluster in this process (processes=False, two workers); small blocks make
+The cluster is a LocalCluster in this process (processes=False: one worker thread); small blocks make
 several partitions of 57 subjects, so combining is exercised.
 """
 
@@ -19,7 +19,7 @@ from pipeline.engines import check_engine
 from pipeline.engines.dask_engine import compute_site_blocks, plan_subject_blocks
 from pipeline.engines.partitions import compute_subject_slice, normalise_subject
 
-DASK = {"engine": "dask", "processes": False, "workers": 2}
+DASK = {"engine": "dask", "processes": False}
 BLOCK_BYTES = 100_000     # the larger sites are split into subject slices
 BLOCK_SUBJECTS = 12       # 6 subject blocks of 71 screened subjects
 
