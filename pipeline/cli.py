@@ -155,19 +155,16 @@ def adam(study: str = StudyOpt, raw: Optional[Path] = RawOpt, outputs: Optional[
     _run_stage("adam", module, study, raw, outputs, verbose, project, engine=engine, scheduler=scheduler)
 
 
+_add_plain_stage("specs-check", "pipeline.validate.specs_check",
+                 "Check the study's specs against the standards before any data is read.")
+app.command(name="adam")(adam)   # its own command (it takes --engine), in the stages' order
 for _name, _module, _summary in (
-    ("specs-check", "pipeline.validate.specs_check",
-     "Check the study's specs against the standards before any data is read."),
-    ("adam", "", ""),  # its own command above (it takes --engine); listed here to keep the stages' order
     ("tables", "pipeline.tlf.stage",
      "Compute analysis results data (ARD) and render tables and listings (HTML, RTF, TXT)."),
     ("submission", "pipeline.submit.stage",
      "Package SDTM and ADaM for submission: XPT v5, Dataset-JSON, define.xml, manifest."),
 ):
-    if _name == "adam":
-        app.command(name="adam")(adam)
-    else:
-        _add_plain_stage(_name, _module, _summary)
+    _add_plain_stage(_name, _module, _summary)
 
 
 @app.command()

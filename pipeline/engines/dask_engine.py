@@ -15,9 +15,9 @@ import os
 import re
 import shutil
 import tempfile
+from collections.abc import Mapping
 from contextlib import contextmanager
 from pathlib import Path
-from collections.abc import Mapping
 from typing import Any, Iterator
 
 from pipeline.common.errors import InputError
