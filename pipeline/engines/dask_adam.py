@@ -23,6 +23,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from pipeline.common.io import PARQUET_ROW_GROUP_ROWS
 from pipeline.common.logs import get_logger
 
 log = get_logger("engine")
@@ -35,9 +36,6 @@ GROUPING_VERBS = {"derive_locf_records", "derive_param_computed", "derive_param_
 JOINING_VERBS = {"derive_vars_merged", "derive_vars_joined"}
 # dataset references holding subject records (the others are the same study-level table in every block)
 SUBJECT_REFS = ("sdtm", "adam")
-# rows per row group when pyarrow writes a whole table (pq.write_table's default), so the combined file's
-# row groups hold the rows the pandas engine's file holds
-PARQUET_GROUP_ROWS = 1024 * 1024
 
 
 def _names_usubjid(by_vars: Any) -> bool:
@@ -174,7 +172,7 @@ def check_subject_order(name: str, paths: list[Path]) -> None:
 def concat_like_pandas(paths: list[Path], target: Path) -> int:
     """Write the rows of ``paths`` (one dataset's blocks, in order) into ``target`` as
     ``pipeline.common.io.write_parquet_atomic`` writes the whole frame: same schema and pandas metadata,
-    zstd, no statistics, row groups of :data:`PARQUET_GROUP_ROWS` rows, so the bytes are the same. Holds at
+    zstd, no statistics, row groups of :data:`PARQUET_ROW_GROUP_ROWS` rows, so the bytes are the same. Holds at
     most one row group (and one block) in memory. Returns the rows written.
 
     >>> import pandas as pd
@@ -209,11 +207,11 @@ def concat_like_pandas(paths: list[Path], target: Path) -> int:
                 continue
             pending.append(pq.read_table(path))
             held += count
-            while held >= PARQUET_GROUP_ROWS:  # one whole row group: written as one contiguous table
+            while held >= PARQUET_ROW_GROUP_ROWS:  # one whole row group: written as one contiguous table
                 table = pa.concat_tables(pending).combine_chunks()
-                writer.write_table(table.slice(0, PARQUET_GROUP_ROWS))
-                pending, held = [table.slice(PARQUET_GROUP_ROWS)], held - PARQUET_GROUP_ROWS
-                rows += PARQUET_GROUP_ROWS
+                writer.write_table(table.slice(0, PARQUET_ROW_GROUP_ROWS))
+                pending, held = [table.slice(PARQUET_ROW_GROUP_ROWS)], held - PARQUET_ROW_GROUP_ROWS
+                rows += PARQUET_ROW_GROUP_ROWS
         if held or not rows:  # the last, partial row group (or the one empty group of an empty dataset)
             writer.write_table(pa.concat_tables(pending).combine_chunks() if pending else schema.empty_table())
             rows += held

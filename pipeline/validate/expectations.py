@@ -438,7 +438,7 @@ class PreparedView:
     members: list[ExpectationSpec]
 
     def payload(self) -> Payload:
-        """What GX needs (picklable, only the checked columns) for :func:`validate_views`."""
+        """What GX needs (picklable, only the checked columns) for :meth:`GxSession.validate`."""
         checks = [(m.rule.id, m.expectation, m.kwargs) for m in self.members if m.kwargs.get("column") in self.frame]
         columns = sorted({kwargs["column"] for _, _, kwargs in checks})
         return self.name, self.frame[columns], checks
@@ -485,11 +485,6 @@ def iter_views(data: ValidationData, specs: list[ExpectationSpec]) -> Iterator[P
         del frame
         yield view
         del view   # neither is held while the next view is built
-
-
-def build_views(data: ValidationData, specs: list[ExpectationSpec]) -> list[PreparedView]:
-    """Every view of :func:`iter_views`."""
-    return list(iter_views(data, specs))
 
 
 class GxSession:
@@ -547,16 +542,6 @@ class GxSession:
         if self.docs_dir is not None:
             self.context.build_data_docs()  # once, for every stored validation result
             normalise_data_docs(self.docs_dir)
-
-
-def validate_views(payloads: list[Payload], docs_dir: Path | None = None) -> dict[tuple[str, str], dict[str, Any]]:
-    """Run GX on each view (one suite per view) and return plain result summaries by (view, rule id)."""
-    session = GxSession(docs_dir)
-    out: dict[tuple[str, str], dict[str, Any]] = {}
-    for payload in payloads:
-        out.update(session.validate(payload))
-    session.finish()
-    return out
 
 
 # The GX sessions of the runs a worker process serves, by run: its views arrive one task at a time.
