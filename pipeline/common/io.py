@@ -64,19 +64,37 @@ def write_bytes_atomic(path: str | Path, data: bytes) -> Path:
     return path
 
 
+# SHA-256 of the files write_chunks_atomic wrote in this process, computed from the bytes as they were written, so
+# that sha256_files need not read gigabytes of XPT and Dataset-JSON back (the submission manifest and the stage's
+# completion marker both list them). Keyed on the file's identity and its change time: any later write, truncation,
+# chmod or rename of the file itself moves its ctime, so a digest is only ever given for the untouched file.
+_written_digests: dict[tuple[int, ...], str] = {}
+
+
+def _file_identity(path: str | Path) -> tuple[int, ...]:
+    status = os.stat(path)
+    return status.st_dev, status.st_ino, status.st_size, status.st_mtime_ns, status.st_ctime_ns
+
+
 def write_chunks_atomic(path: str | Path, chunks: Iterable) -> Path:
     """Write the bytes-like ``chunks`` one after another to ``path``, through a temporary file and a rename,
-    so a large file (XPT, Dataset-JSON) is never held whole.
+    so a large file (XPT, Dataset-JSON) is never held whole. The SHA-256 of the bytes is computed as they are
+    written, for :func:`sha256_files`.
 
     >>> import tempfile, numpy as np
     >>> path = Path(tempfile.mkdtemp()) / "x.json"
     >>> write_chunks_atomic(path, [b"[", memoryview(b"1"), np.frombuffer(b"2]", dtype=np.uint8)]).read_bytes()
     b'[12]'
+    >>> sha256_files([path]) == [hashlib.sha256(b"[12]").hexdigest()] == [sha256_file(path)]
+    True
     """
     path = Path(path)
+    digest = hashlib.sha256()
     with _atomic_path(path) as tmp, open(tmp, "wb") as handle:
         for chunk in chunks:
             handle.write(chunk)
+            digest.update(chunk)
+    _written_digests[_file_identity(path)] = digest.hexdigest()
     return path
 
 
@@ -303,10 +321,25 @@ HASH_THREADS = 2   # files hashed at a time: hashlib releases the GIL, and outpu
 
 
 def sha256_files(paths: list[Path]) -> list[str]:
-    """The SHA-256 of each file, in the order given (:data:`HASH_THREADS` files at a time)."""
+    """The SHA-256 of each file, in the order given (:data:`HASH_THREADS` files at a time). A file that
+    :func:`write_chunks_atomic` wrote and nothing has touched since (same inode, size, mtime and ctime) is not
+    read again: its digest was computed from the bytes written.
+
+    >>> import tempfile
+    >>> path = write_chunks_atomic(Path(tempfile.mkdtemp()) / "x.json", [b"[1]"])
+    >>> _ = path.write_bytes(b"[2]")   # changed after writing: read again
+    >>> sha256_files([path]) == [hashlib.sha256(b"[2]").hexdigest()]
+    True
+    """
     from concurrent.futures import ThreadPoolExecutor
 
-    if len(paths) < 2:
-        return [sha256_file(path) for path in paths]
-    with ThreadPoolExecutor(max_workers=HASH_THREADS) as pool:
-        return list(pool.map(sha256_file, paths))
+    digests: list[str | None] = [_written_digests.get(_file_identity(path)) for path in paths]
+    unknown = [index for index, digest in enumerate(digests) if digest is None]
+    if len(unknown) < 2:
+        read = [sha256_file(paths[index]) for index in unknown]
+    else:
+        with ThreadPoolExecutor(max_workers=HASH_THREADS) as pool:
+            read = list(pool.map(sha256_file, [paths[index] for index in unknown]))
+    for index, digest in zip(unknown, read):
+        digests[index] = digest
+    return digests
