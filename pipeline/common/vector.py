@@ -62,6 +62,26 @@ def factorize(values) -> tuple[np.ndarray, np.ndarray]:
     return codes, uniques
 
 
+def remember_factorization(values: pd.Series, codes: np.ndarray, uniques: np.ndarray) -> None:
+    """Keep a factorisation of ``values`` the caller already has, exactly as :func:`factorize` would give it
+    (``np.intp`` codes in order of first appearance, -1 for missing; ``uniques`` an object array), so that
+    :func:`factorize` does not hash every row again. Kept, and forgotten, like the factorisations it computes.
+
+    >>> values = pd.Series(["b", None, "b", "a"], dtype=object)
+    >>> remember_factorization(values, np.array([0, -1, 0, 1], dtype=np.intp), np.array(["b", "a"], dtype=object))
+    >>> codes, uniques = factorize(values)
+    >>> codes.tolist(), list(uniques)
+    ([0, -1, 0, 1], ['b', 'a'])
+    >>> forget_columns()
+    """
+    key = _memory_key(values)
+    if key is None:
+        return
+    if len(_FACTORIZED) >= MAX_KEPT:
+        forget_columns()
+    _FACTORIZED[key] = (values, codes, uniques)   # the reference keeps the memory (and the key) valid
+
+
 def is_all_missing(values: pd.Series) -> bool:
     """``values.isna().all()``; a text column answers from its kept factorisation (missing values have no code).
 

@@ -24,7 +24,7 @@ from pipeline.common.io import (sha256_file, sha256_files, write_bytes_atomic, w
                                 write_json_atomic, write_text_atomic)
 from pipeline.common.logs import get_logger
 from pipeline.common.study import StudyContext
-from pipeline.common.vector import forget_columns
+from pipeline.common.vector import forget_columns, remember_factorization
 from pipeline.submit.arm import build_result_displays
 from pipeline.submit.ascii import (CHECK_NO_ASCII, CHECK_NON_ASCII, TextConversion, convert_ascii_text,
                                    derive_vars_ascii, load_text_conversion)
@@ -148,6 +148,7 @@ def table_to_frame(table: pa.Table) -> pd.DataFrame:
         return table.to_pandas()
     rest = table.drop_columns(text).to_pandas()
     columns = {}
+    factorizations = {}
     for name in table.column_names:
         if name in index_columns:
             continue
@@ -156,10 +157,15 @@ def table_to_frame(table: pa.Table) -> pd.DataFrame:
             continue
         encoded = pc.dictionary_encode(table.column(name).combine_chunks())
         distinct = np.array(encoded.dictionary.to_pylist() + [pd.NA], dtype=object)
-        codes = encoded.indices.fill_null(len(distinct) - 1).to_numpy(zero_copy_only=False)
+        # Arrow numbers the distinct values in order of first appearance, as pd.factorize does (missing: -1)
+        codes = encoded.indices.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.intp)
         columns[name] = pd.arrays.StringArray(distinct[codes])
+        factorizations[name] = (codes, distinct[:-1])
     # built in column order without copying the columns (inserting, then reordering, copied every one)
-    return pd.DataFrame(columns, index=rest.index, copy=False)
+    frame = pd.DataFrame(columns, index=rest.index, copy=False)
+    for name, (codes, distinct) in factorizations.items():   # packaging factorises every text column: done here
+        remember_factorization(frame[name], codes, distinct)
+    return frame
 
 
 def _checks_frame(rows: list[pd.DataFrame]) -> pd.DataFrame:

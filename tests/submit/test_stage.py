@@ -284,3 +284,20 @@ def test_table_to_frame_keeps_column_order_types_and_index_with_text_between_num
     pd.testing.assert_frame_equal(result, table.to_pandas())
     assert list(result.columns) == ["AVAL", "PARAMCD", "ADT", "AVALC"] and result.index.tolist() == [5, 6, 7]
     assert result["PARAMCD"].iloc[0] is result["PARAMCD"].iloc[2]
+
+
+def test_read_text_columns_keep_the_factorization_pandas_would_compute(tmp_path):
+    from pipeline.common.vector import _FACTORIZED, factorize, forget_columns
+    from pipeline.submit.stage import read_dataset
+
+    text = pd.Series(["b", None, "", "\u00e9", "b", None, "a", ""], dtype="string")
+    pq.write_table(pa.Table.from_pandas(pd.DataFrame({"AETERM": text, "AESEQ": range(8)})), tmp_path / "ae.parquet")
+    forget_columns()
+    _, frame, _, _ = read_dataset(tmp_path / "ae.parquet")
+    assert len(_FACTORIZED) == 1   # kept while reading, not computed by factorize below
+    codes, uniques = factorize(frame["AETERM"])
+    expected_codes, expected_uniques = pd.factorize(frame["AETERM"].array._ndarray, use_na_sentinel=True)
+    assert codes.dtype == expected_codes.dtype
+    assert codes.tolist() == expected_codes.tolist() == [0, -1, 1, 2, 0, -1, 3, 1]
+    assert list(uniques) == list(expected_uniques) == ["b", "", "\u00e9", "a"]
+    forget_columns()
