@@ -28,9 +28,8 @@ from pipeline.common.study import study_value
 from pipeline.validate.conformance_base import ValidationData
 from pipeline.validate.data_docs import make_data_docs_offline
 from pipeline.validate.findings import SEVERITY_RANK, concat_findings, empty_findings, make_findings
-from pipeline.validate.frames import column_dates, distinct_rows
+from pipeline.validate.frames import column_dates, display_text, distinct_rows
 from pipeline.validate.rules import Rule
-from pipeline.validate.schemas import display_text
 
 RECORD = "__record"
 SUPPORTED_EXPECTATIONS = {
@@ -408,6 +407,9 @@ VIEWS: dict[str, Callable[..., pd.DataFrame | None]] = {
 
 # --- running GX -------------------------------------------------------------------------------------
 
+DATA_DOCS_SITE = "validation"
+
+
 def _gx_context(docs_dir: Path | None) -> Any:
     os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
     for name in ("great_expectations", "great_expectations._docs_decorators"):
@@ -418,7 +420,7 @@ def _gx_context(docs_dir: Path | None) -> Any:
     context = gx.get_context(mode="ephemeral")
     context.variables.progress_bars = ProgressBarsConfig(globally=False, metric_calculations=False)
     if docs_dir is not None:
-        context.add_data_docs_site(site_name="validation", site_config={
+        context.add_data_docs_site(site_name=DATA_DOCS_SITE, site_config={
             "class_name": "SiteBuilder",
             "store_backend": {"class_name": "TupleFilesystemStoreBackend", "base_directory": str(docs_dir)},
             "site_index_builder": {"class_name": "DefaultSiteIndexBuilder"},
@@ -540,7 +542,9 @@ class GxSession:
 
     def finish(self) -> None:
         if self.docs_dir is not None:
-            self.context.build_data_docs()  # once, for every stored validation result
+            # once, for every stored validation result; only this site (GX's ephemeral context also has a default
+            # "local_site" in a temporary folder: rendering it took half the time and left the folder behind)
+            self.context.build_data_docs(site_names=[DATA_DOCS_SITE])
             normalise_data_docs(self.docs_dir)
 
 

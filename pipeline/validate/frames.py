@@ -152,6 +152,24 @@ def distinct_rows(frame: pd.DataFrame, columns: list[str]) -> tuple[np.ndarray, 
     return first, combination
 
 
+def duplicated_records(frame: pd.DataFrame, columns: list[str]) -> pd.Series:
+    """``frame.duplicated(columns, keep=False)`` from each column's distinct codes (kept with a text column, so the
+    rules that group by it share them); pandas' own when a column cannot be grouped exactly (:func:`distinct_codes`).
+
+    >>> frame = pd.DataFrame({"A": pd.Series(["x", "y", "x", None, None], dtype=TEXT_DTYPE), "B": [1, 1, 1, 2, 2]})
+    >>> duplicated_records(frame, ["A", "B"]).tolist()
+    [True, False, True, True, True]
+    """
+    combination = np.zeros(len(frame), dtype=np.int64)
+    for column in columns:
+        found = distinct_codes(frame[column])
+        if found is None:
+            return frame.duplicated(columns, keep=False)
+        codes, uniques = found
+        combination = pd.factorize(combination * (len(uniques) + 1) + codes.astype(np.int64) + 1)[0]
+    return pd.Series(np.bincount(combination, minlength=1)[combination] > 1, index=frame.index)
+
+
 def prepare_dataset(dataset: pd.DataFrame) -> pd.DataFrame:
     """A copy with a 0..n-1 index, text as Arrow strings and blank or whitespace-only text as null.
 

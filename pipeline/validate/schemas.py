@@ -15,7 +15,7 @@ from pandera.errors import SchemaErrors
 
 from pipeline.validate.findings import concat_findings, make_findings
 from pipeline.validate.frames import (  # noqa: F401 (re-exported)
-    TEXT_DTYPE, as_text, display_text, is_in, per_distinct, prepare_dataset,
+    TEXT_DTYPE, as_text, display_text, duplicated_records, is_in, per_distinct, prepare_dataset,
 )
 from pipeline.validate.iso8601 import compute_iso8601_datetime_valid, compute_iso8601_duration_valid
 from pipeline.standards.study import MAX_CHAR_LENGTH, DatasetSpec
@@ -150,6 +150,19 @@ def _variable_checks(row: Any, codelists: dict[str, Codelist], info: dict[str, C
 RecordCheck = tuple[str, Callable[[pd.DataFrame], pd.Series], str]
 
 
+def _looks_numeric(text: pd.Series) -> pd.Series:
+    return text.str.match(NUMBER_PATTERN).fillna(False).astype(bool)
+
+
+def _number_or_missing(text: pd.Series) -> pd.Series:
+    """The number a text states, missing where it states none.
+
+    >>> _number_or_missing(pd.Series([" 1.5", "<5", None], dtype=TEXT_DTYPE)).tolist()
+    [1.5, <NA>, <NA>]
+    """
+    return pd.to_numeric(text.where(_looks_numeric(text)), errors="coerce")
+
+
 def _row_checks(spec: DatasetSpec, present: set[str], info: dict[str, CheckInfo]) -> list[RecordCheck]:
     """Checks that need several columns of a record: (reported variable, frame -> ok mask, check name)."""
     checks: list[RecordCheck] = []
@@ -168,18 +181,18 @@ def _row_checks(spec: DatasetSpec, present: set[str], info: dict[str, CheckInfo]
 
         name = _register(info, rule_id, target, keys=", ".join(keys),
                          value_of=None if rule_id != "ISL-0006" else key_text)
-        checks.append((target, lambda d, keys=keys: ~d.duplicated(keys, keep=False), name))
+        checks.append((target, lambda d, keys=keys: ~duplicated_records(d, keys), name))
     seq = f"{spec.domain}SEQ"
     if not spec.is_adam and seq in present and "USUBJID" in present:
         name = _register(info, "CG0028", seq)
-        checks.append((seq, lambda d, seq=seq: ~d.duplicated(["USUBJID", seq], keep=False), name))
+        checks.append((seq, lambda d, seq=seq: ~duplicated_records(d, ["USUBJID", seq]), name))
     stresc, stresn = f"{spec.domain}STRESC", f"{spec.domain}STRESN"
     if not spec.is_adam and {stresc, stresn} <= present:
-        def looks_numeric(d: pd.DataFrame) -> pd.Series:
-            return as_text(d[stresc]).str.match(NUMBER_PATTERN).fillna(False).astype(bool)
+        def looks_numeric(d: pd.DataFrame) -> pd.Series:   # once per distinct result (results repeat)
+            return per_distinct(as_text(d[stresc]), _looks_numeric)
 
         def stresn_equals_stresc(d: pd.DataFrame) -> pd.Series:
-            number = pd.to_numeric(as_text(d[stresc]).where(looks_numeric(d)), errors="coerce")
+            number = per_distinct(as_text(d[stresc]), _number_or_missing)
             stored = pd.to_numeric(d[stresn], errors="coerce")
             close = np.isclose(number.fillna(0).astype(float), stored.fillna(0).astype(float), rtol=1e-9, atol=1e-12)
             return ~(number.notna() & stored.notna() & ~close)

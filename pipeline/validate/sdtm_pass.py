@@ -149,6 +149,24 @@ def _split(frame: pd.DataFrame) -> dict[str, pd.DataFrame]:
             for part, rows in frame.groupby(PART, sort=False)}
 
 
+def lists_saved_expectations(folder: Path) -> bool:
+    """Whether ``folder`` holds saved results that include the expectations' (read silently, nothing checked):
+    a guess, made before the key is known, at whether :func:`load_saved` will let the expectations be reused.
+
+    >>> import tempfile
+    >>> folder = Path(tempfile.mkdtemp())
+    >>> before = lists_saved_expectations(folder)
+    >>> _ = (folder / "manifest.json").write_text(json.dumps({"format": FORMAT, "gx": {"gx/index.html": "0"}}))
+    >>> before, lists_saved_expectations(folder)
+    (False, True)
+    """
+    try:
+        manifest = json.loads((Path(folder) / "manifest.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    return isinstance(manifest, dict) and manifest.get("format") == FORMAT and manifest.get("gx") is not None
+
+
 def load_saved(folder: Path, key: dict[str, Any], validation_dir: Path) -> SdtmResults | None:
     """The saved results when they were made from ``key``'s inputs and every file is intact, else None (logged)."""
     folder = Path(folder)

@@ -31,7 +31,8 @@ from pipeline.standards.tables import load_instrument
 from pipeline.validate.rules import SCHEMA_RULES, Rule, rules_catalogue
 from pipeline.validate.schemas import prepare_dataset, validate_dataset
 from pipeline.validate.sdtm_pass import (
-    SAVED_DIR, AdamReadRecorder, SdtmResults, copy_data_docs, expectations_read_adam, input_key, load_saved, save,
+    SAVED_DIR, AdamReadRecorder, SdtmResults, copy_data_docs, expectations_read_adam, input_key,
+    lists_saved_expectations, load_saved, save,
 )
 from pipeline.validate.specs_check import SPEC_RULES, check_specs
 
@@ -86,6 +87,42 @@ def _start_gx_worker() -> Any:
     except (OSError, RuntimeError) as exc:  # no process support: run GX in-process
         log.debug("GX worker not started (%s); running expectations in-process", exc)
         return None
+
+
+def _gx_worker_wanted(ctx: Any) -> bool:
+    """Whether to start the GX worker before the specs are checked: a pandas run in a process without GX, with an
+    expectations.yaml, and no saved results whose expectations this run will probably reuse (a guess: a worker
+    started for nothing is discarded, one wrongly not started is started once the saved results are read)."""
+    if (ctx.options.get("engine") or "pandas") != "pandas" or not (ctx.specs_dir / "expectations.yaml").is_file():
+        return False
+    if not ctx.options.get("gx_worker", "great_expectations" not in sys.modules):
+        return False
+    return not lists_saved_expectations(published_path(ctx, "validation_dir") / SAVED_DIR)
+
+
+def _discard_gx_worker(executor: Any) -> None:
+    """Stop a GX worker that is not needed at once (it may still be importing GX, and the stage's exit would wait
+    for it). The pool's processes have no public handle before Python 3.14 (``terminate_workers``)."""
+    processes = list((getattr(executor, "_processes", None) or {}).values())
+    executor.shutdown(wait=False, cancel_futures=True)
+    for process in processes:
+        process.terminate()
+        process.join()
+
+
+class EarlyGxWorker:
+    """A GX worker started before it is known to be needed: the run takes it (:meth:`take`), or it is discarded."""
+
+    def __init__(self, executor: Any) -> None:
+        self.executor = executor
+
+    def take(self) -> Any:
+        executor, self.executor = self.executor, None
+        return executor
+
+    def discard(self) -> None:
+        if self.executor is not None:
+            _discard_gx_worker(self.take())
 
 
 def _start_expectations(data: ValidationData, specs: list, docs_dir: Path | None, executor: Any) -> Any:
@@ -378,6 +415,20 @@ def run(ctx: Any, raise_on_gate: bool = True) -> pd.DataFrame:
     Returns the findings frame (also when the gate does not raise).
     """
     started = time.perf_counter()
+    # GX imports slowly (about 2.7 s): its worker starts first and imports it while the specs are checked and the
+    # datasets read; one started for nothing is discarded, so errors and their order are those of a run without it.
+    early_worker = EarlyGxWorker(_start_gx_worker()) if _gx_worker_wanted(ctx) else None
+    try:
+        findings, gate = _run_checked(ctx, started, early_worker)
+    finally:
+        if early_worker is not None:
+            early_worker.discard()
+    evaluate_gate(findings, gate, raise_on_gate=raise_on_gate)
+    return findings
+
+
+def _run_checked(ctx: Any, started: float, early_worker: EarlyGxWorker | None) -> tuple[pd.DataFrame, str]:
+    """:func:`run` up to the gate: the findings and the gate."""
     meta, spec_findings = check_specs(ctx)
     gate = str((ctx.design.get("validation") or {}).get("gate", "error"))
     if gate not in SEVERITY_RANK:
@@ -410,7 +461,11 @@ def run(ctx: Any, raise_on_gate: bool = True) -> pd.DataFrame:
         # process that already imported it (tests, notebooks) runs the expectations in-process.
         use_worker = ctx.options.get("gx_worker", "great_expectations" not in sys.modules)
         gx_reused = saved is not None and saved.expectations is not None
-        executor = _start_gx_worker() if expectation_specs and use_worker and not gx_reused else None
+        executor = None
+        if expectation_specs and use_worker and not gx_reused:
+            executor = early_worker.take() if early_worker is not None else _start_gx_worker()
+        elif early_worker is not None:
+            early_worker.discard()   # now, not after the checks: its memory and CPU are not wasted meanwhile
         try:
             # reused results: only the re-run checks read SDTM, so each dataset is read when first needed
             sdtm = LazyPreparedDatasets(sdtm_files) if saved is not None else _load_prepared(ctx, "sdtm")
@@ -452,5 +507,4 @@ def run(ctx: Any, raise_on_gate: bool = True) -> pd.DataFrame:
              ", ".join(f"{counts.get(s, 0)} {s}" for s in ("error", "warning", "notice")), time.perf_counter() - started)
     if len(findings):
         log.info("%s", summarise_findings(findings))
-    evaluate_gate(findings, gate, raise_on_gate=raise_on_gate)
-    return findings
+    return findings, gate

@@ -281,3 +281,13 @@ def test_ratio_groups_join_the_text_of_each_distinct_combination() -> None:
                           "B": [1.0, 1.0, 1.0, 2.0, 2.0]})
     assert _text_key_groups(frame, ["A", "B"]).tolist() == [0, 0, 1, 2, 3]
     assert _text_key_groups(frame, ["A"]).tolist() == [0, 0, 1, 2, 0]
+
+
+def test_the_gx_workers_modules_do_not_import_pandera() -> None:
+    """The worker process imports only GX and what a view needs: pandera would add to the time before it starts."""
+    import subprocess
+    import sys
+
+    code = "import sys, pipeline.validate.expectations; print('pandera' in sys.modules)"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "False"

@@ -14,8 +14,8 @@ from pipeline.validate import frames
 from pipeline.validate.catalogue import _mask, presence_only
 from pipeline.common.expressions import parse
 from pipeline.validate.conformance_base import _repeated
-from pipeline.validate.frames import TEXT_DTYPE, column_dates, display_text, distinct_codes, distinct_rows, is_in, \
-    per_distinct
+from pipeline.validate.frames import TEXT_DTYPE, column_dates, display_text, distinct_codes, distinct_rows, \
+    duplicated_records, is_in, per_distinct
 
 COLUMNS = {
     "text": pd.Series(["b", None, " b", "b", "", "a"], dtype=TEXT_DTYPE),
@@ -105,3 +105,12 @@ def test_repeated_compares_keys_as_text():
     keys = FRAME.loc[rows, ["ORRES"]].astype("string").fillna("")   # the comparison on every record
     expected = FRAME.index.isin(keys.index[keys.duplicated(keep=False)])
     assert shared.tolist() == expected.tolist() == [True, True, False, False, True, True, False]
+
+
+@pytest.mark.parametrize("frame", [
+    pd.DataFrame({"A": pd.Series(["x", "x", None, None, "y"], dtype=TEXT_DTYPE), "B": [1, 1, 2, 2, 1]}),
+    pd.DataFrame({"A": [1, "1", 1, None, None], "B": [0.0, -0.0, 0.0, float("nan"), float("nan")]}),  # pandas' own
+    pd.DataFrame({"A": pd.Series([], dtype=TEXT_DTYPE), "B": pd.Series([], dtype=float)}),
+])
+def test_duplicated_records_are_pandas_duplicated_keep_false(frame: pd.DataFrame) -> None:
+    assert duplicated_records(frame, ["A", "B"]).tolist() == frame.duplicated(["A", "B"], keep=False).tolist()

@@ -107,14 +107,16 @@ def test_duplicate_seq_within_subject_is_cg0028(tiny_meta: StudyMetadata) -> Non
     ]
 
 
-@pytest.mark.parametrize("bad", ["2024-13-01", "2023-02-30", "15MAR2024", "2024-02-10T25:00"])
+@pytest.mark.parametrize("bad", ["2024-13-01", "2023-02-30", "15MAR2024", "2024-02-10T25:00",
+                                 "2024-02-30/2024-03-01", "2024-02-01T10:00/2024-02-30", "2024-02-01/2024-02-30T08"])
 def test_invalid_iso8601_date_is_isl_0004(tiny_meta: StudyMetadata, bad: str) -> None:
     ae = clean_sdtm()["AE"]
     ae.loc[0, "AESTDTC"] = bad
     assert rows(validate(tiny_meta, "AE", ae)) == [["ISL-0004", "error", "AE", "AESTDTC", "TINY01-001", 1, bad]]
 
 
-@pytest.mark.parametrize("good", ["2024", "2024-02", "2024---15", "2024-02-29", "2024-02-10T08", "2024-02-10T08:30:15"])
+@pytest.mark.parametrize("good", ["2024", "2024-02", "2024---15", "2024-02-29", "2024-02-10T08", "2024-02-10T08:30:15",
+                                  "2024-02-01T10:00/2024-02-29", "2024-02/2024-03-31T08"])
 def test_partial_and_complete_iso8601_dates_are_valid(tiny_meta: StudyMetadata, good: str) -> None:
     ae = clean_sdtm()["AE"]
     ae.loc[0, "AESTDTC"] = good

@@ -205,3 +205,29 @@ def test_the_gx_worker_is_stopped_once_it_has_done_its_work() -> None:
     assert _stop_idle_worker(Expectations(False), busy) is busy and not busy.stopped
     assert _stop_idle_worker(Expectations(True), idle) is None and idle.stopped
     assert _stop_idle_worker(None, busy) is busy   # expectations reused from the SDTM pass: nothing to stop
+
+
+def test_a_gx_worker_started_early_is_discarded_on_a_config_error(tiny_root: Path, tmp_path: Path) -> None:
+    import multiprocessing
+
+    ctx = StudyContext.create("tiny", outputs=tmp_path / "out", root=tiny_root, gx_docs=False, gx_worker=True)
+    with pytest.raises(ConfigError, match="no SDTM parquet files"):   # the error of a run without the worker
+        run(ctx)
+    assert multiprocessing.active_children() == []
+
+
+def test_the_gx_worker_starts_early_unless_saved_expectations_will_probably_be_reused(
+        tiny_root: Path, tmp_path: Path) -> None:
+    from pipeline.validate.sdtm_pass import FORMAT, SAVED_DIR
+    from pipeline.validate.stage import _gx_worker_wanted
+
+    ctx = StudyContext.create("tiny", outputs=tmp_path / "out", root=tiny_root, gx_docs=False, gx_worker=True)
+    saved = ctx.validation_dir / SAVED_DIR
+    wanted = [_gx_worker_wanted(ctx)]
+    saved.mkdir(parents=True)
+    (saved / "manifest.json").write_text(json.dumps({"format": FORMAT, "gx": None}))   # saved without expectations
+    wanted.append(_gx_worker_wanted(ctx))
+    (saved / "manifest.json").write_text(json.dumps({"format": FORMAT, "gx": {}}))
+    wanted.append(_gx_worker_wanted(ctx))
+    in_process = StudyContext.create("tiny", outputs=tmp_path / "other", root=tiny_root, gx_worker=False)
+    assert wanted + [_gx_worker_wanted(in_process)] == [True, True, False, False]
