@@ -194,10 +194,12 @@ def as_text(values: pd.Series) -> pd.Series:
         whole = numbers.notna() & (numbers == np.round(numbers))
         text = numbers.astype(str).where(~whole, numbers.where(whole, 0).astype("int64").astype(str))
         return text.astype(object).where(numbers.notna(), None)
+    if values.dtype == object and pd.api.types.infer_dtype(values, skipna=False) == "string":
+        return values.copy(deep=pd.get_option("mode.copy_on_write") is not True)  # all text, none missing: as it is
     if pd.api.types.infer_dtype(values, skipna=True) in ("string", "empty"):  # already text: no str() per value
         text = values.to_numpy(dtype=object, copy=True)
         text[pd.isna(text)] = None
-        return pd.Series(text, index=values.index, name=values.name, dtype=object)
+        return pd.Series(text, index=values.index, name=values.name, dtype=object, copy=False)
     present = values.notna()
     return values.where(~present, values.astype(str)).astype(object).where(present, None)
 

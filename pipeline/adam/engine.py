@@ -476,8 +476,8 @@ def finalise(frame: pd.DataFrame, dataset_spec: Mapping[str, Any], where: str) -
         col = out[var["name"]]
         if kind == "text":
             out[var["name"]] = as_text(col)
-        elif kind in ("integer", "float"):
-            out[var["name"]] = _convert(col, kind, where, var["name"]).astype(float)
+        elif kind in ("integer", "float"):  # (numbers that are floats already need no conversion)
+            out[var["name"]] = col if col.dtype == np.float64 else _convert(col, kind, where, var["name"]).astype(float)
         elif kind in ("date", "datetime"):
             # (pd.to_datetime would walk the values of a column that already holds datetimes)
             converted = col if col.dtype == "datetime64[ns]" else _convert(col, kind, where, var["name"])
@@ -493,12 +493,35 @@ def finalise(frame: pd.DataFrame, dataset_spec: Mapping[str, Any], where: str) -
     out = out[ordered]
     keys = [k for k in dataset_spec.get("keys", []) if k in out.columns]
     if keys:
-        out = _move_rows(out, sort_frame(out[keys].reset_index(drop=True), keys, []).index.to_numpy())
-        dup = out.duplicated(keys, keep=False)
-        if dup.any() and dataset_spec.get("unique_keys", True):
-            example = out.loc[dup, keys].iloc[0].to_dict()
+        positions, repeated = key_order(out[keys])
+        if not np.array_equal(positions, np.arange(len(out))):  # (rows already in key order stay where they are)
+            out = _move_rows(out, positions)
+        if repeated >= 0 and dataset_spec.get("unique_keys", True):
+            example = out[keys].iloc[repeated].to_dict()
             raise DerivationError(f"{where}: keys {', '.join(keys)} are not unique, e.g. {example}")
     return out.reset_index(drop=True)
+
+
+def key_order(keys: pd.DataFrame) -> tuple[np.ndarray, int]:
+    """The row positions that sort ``keys`` by every column (ascending, missing last, ties in input order: the
+    order of ``sort_frame``), and the first position in that order whose key repeats on the next row (-1 when
+    every key is unique). The keys are coded once for both, instead of a sort and a separate duplicate check.
+
+    >>> key_order(pd.DataFrame({"K": ["b", None, "a", "b"], "N": [2.0, 1.0, 1.0, 2.0]}))
+    (array([2, 0, 3, 1]), 1)
+    """
+    codes = []
+    for name in keys.columns:
+        # the codes of pandas' own multi-key sort (lexsort_indexer): sorted distinct values, missing last
+        values = pd.Categorical(keys[name], ordered=True)
+        column = values.codes.astype(np.intp)
+        codes.append(np.where(column == -1, len(values.categories), column))
+    positions = np.lexsort(codes[::-1]) if codes else np.arange(len(keys))
+    same = np.ones(max(len(keys) - 1, 0), dtype=bool)
+    for column in codes:
+        ordered = column[positions]
+        same &= ordered[1:] == ordered[:-1]
+    return positions, int(same.argmax()) if same.any() else -1
 
 
 def _move_rows(frame: pd.DataFrame, positions: np.ndarray) -> pd.DataFrame:
@@ -517,7 +540,10 @@ def _move_rows(frame: pd.DataFrame, positions: np.ndarray) -> pd.DataFrame:
         return frame.take(positions).reset_index(drop=True)
     out = pd.DataFrame(index=pd.RangeIndex(len(positions)))
     for name in list(frame.columns):
-        out[name] = frame.pop(name).take(positions).to_numpy()
+        column = frame.pop(name)
+        # numpy's take for numpy columns (no checks of the positions per column); handed over without a copy
+        taken = column.to_numpy().take(positions) if isinstance(column.dtype, np.dtype) else column.array.take(positions)
+        out[name] = pd.Series(taken, index=out.index, copy=False)
     return out
 
 

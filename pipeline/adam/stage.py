@@ -17,7 +17,8 @@ import pyarrow as pa
 
 from pipeline.adam.engine import Engine, parquet_table
 from pipeline.common.errors import ConfigError, InputError
-from pipeline.common.io import read_parquet_distinct_text, write_parquet_table_atomic
+from pipeline.common.io import (PARQUET_ROW_GROUP_ROWS, read_parquet_distinct_text, write_parquet_table_atomic,
+                                write_parquet_tables_atomic)
 from pipeline.common.logs import get_logger
 from pipeline.common.study import StudyContext
 
@@ -128,6 +129,31 @@ def load_sources(ctx: StudyContext) -> Mapping[str, pd.DataFrame]:
     raise InputError(f"{ctx.sdtm_dir}: no SDTM parquet files (run `python -m pipeline sdtm --study {ctx.study}` first)")
 
 
+def write_adam_parquet(path: Path, frame: pd.DataFrame, dataset_spec: Mapping[str, Any],
+                       row_group_rows: int = PARQUET_ROW_GROUP_ROWS) -> None:
+    """``frame`` as ``parquet_table(frame, dataset_spec)`` written by ``write_parquet_table_atomic``, the same bytes,
+    converted to Arrow one row group at a time: the Arrow copy of a large dataset (its text above all) is never held
+    whole beside the frame. When a slice converts to another schema than the first (only possible for variables
+    the spec does not type), the whole frame is converted instead.
+
+    >>> import tempfile, pyarrow.parquet as pq
+    >>> path = Path(tempfile.mkdtemp()) / "adlb.parquet"
+    >>> frame = pd.DataFrame({"USUBJID": [f"S-{i % 7}" for i in range(25)], "AVAL": [i / 4 for i in range(25)]})
+    >>> write_adam_parquet(path, frame, {"variables": [{"name": "USUBJID"}, {"name": "AVAL", "type": "float"}]}, 10)
+    >>> pq.ParquetFile(path).metadata.num_row_groups, pq.read_table(path).equals(parquet_table(frame, {}))
+    (3, True)
+    """
+    if len(frame) > row_group_rows:
+        parts = (parquet_table(frame.iloc[start:start + row_group_rows], dataset_spec)
+                 for start in range(0, len(frame), row_group_rows))
+        try:
+            write_parquet_tables_atomic(path, parts, row_group_rows)
+            return
+        except ValueError:  # the whole frame decides the types
+            pass
+    write_parquet_table_atomic(path, parquet_table(frame, dataset_spec), row_group_rows)
+
+
 def study_engine(ctx: StudyContext) -> tuple[Engine, dict[str, Any]]:
     """The engine for the study's ADaM spec on its SDTM sources; returns (engine, spec)."""
     spec_path = ctx.specs_dir / "adam.yaml"
@@ -168,10 +194,8 @@ def run(ctx: StudyContext) -> None:
     def write(name: str, frame: pd.DataFrame) -> None:
         path = ctx.adam_dir / f"{name.lower()}.parquet"
         records, variables = frame.shape
-        table = parquet_table(frame, specs_by_name[name])
+        write_adam_parquet(path, frame, specs_by_name[name])
         del frame
-        write_parquet_table_atomic(path, table)
-        del table
         release_arrow_memory()
         log.info("%s: %d records, %d variables -> %s", name, records, variables, path)
 

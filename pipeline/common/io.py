@@ -164,6 +164,44 @@ def write_parquet_table_atomic(path: str | Path, table: Any, row_group_rows: int
     return path
 
 
+def write_parquet_tables_atomic(path: str | Path, tables: Iterable[Any], row_group_rows: int = PARQUET_ROW_GROUP_ROWS) -> Path:
+    """Arrow tables of one schema, each of ``row_group_rows`` rows but the last, written one after another as the
+    row groups of one file: the bytes of :func:`write_parquet_table_atomic` on their concatenation, while only one
+    table is held at a time (``tables`` may build each on demand). A table whose schema differs from the first's
+    raises ``ValueError`` and leaves no file. (Used by the adam stage.)
+
+    >>> import tempfile, pyarrow as pa
+    >>> folder = Path(tempfile.mkdtemp())
+    >>> whole = pa.table({"USUBJID": [f"S-{i}" for i in range(25)]})
+    >>> _ = write_parquet_table_atomic(folder / "a.parquet", whole, row_group_rows=10)
+    >>> parts = (whole.slice(start, 10) for start in range(0, 25, 10))
+    >>> _ = write_parquet_tables_atomic(folder / "b.parquet", parts, row_group_rows=10)
+    >>> (folder / "a.parquet").read_bytes() == (folder / "b.parquet").read_bytes()
+    True
+    """
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    path = Path(path)
+    with _atomic_path(path) as tmp:
+        writer = None
+        try:
+            for table in tables:
+                if writer is None:
+                    writer = pq.ParquetWriter(tmp, table.schema, compression="zstd", write_statistics=False)
+                elif not table.schema.equals(writer.schema, check_metadata=True):
+                    raise ValueError(f"{path.name}: a part's schema differs from the first part's")
+                writer.write_table(table, row_group_size=row_group_rows)
+                del table
+                pa.default_memory_pool().release_unused()
+            if writer is None:
+                raise ValueError(f"{path.name}: no table to write")
+        finally:
+            if writer is not None:
+                writer.close()
+    return path
+
+
 def _write_row_groups(target: Path, frame: pd.DataFrame, rows: int) -> None:
     """``frame`` (index reset) converted and written ``rows`` rows at a time through one writer."""
     import pyarrow as pa

@@ -3,7 +3,7 @@ import pyarrow as pa
 import pytest
 
 from pipeline.adam._utils import DerivationError
-from pipeline.adam.engine import Engine, as_text, finalise, parquet_ready, parquet_table
+from pipeline.adam.engine import Engine, as_text, finalise, key_order, parquet_ready, parquet_table
 from pipeline.common.errors import ConfigError, PipelineError
 
 DM = pd.DataFrame({"STUDYID": ["S"] * 3, "USUBJID": ["1", "2", "3"], "ARMCD": ["A", "B", "SF"],
@@ -213,3 +213,25 @@ def test_finalise_sorts_every_column_by_the_keys_and_types_them():
     assert out["K"].tolist() == ["a", "a", "b", "c"] and out["N"].tolist() == [0.0, 1.0, 2.0, 3.0]
     assert out["D"].dt.strftime("%Y-%m-%d").fillna("").tolist() == ["2024-01-01", "", "2024-01-02", "2024-01-03"]
     assert frame.shape == (4, 4)  # the caller's frame is untouched
+
+
+def test_key_order_sorts_missing_last_keeps_ties_in_input_order_and_finds_the_first_repeated_key():
+    keys = pd.DataFrame({"K": ["b", None, "a", "b", "a"], "N": [2.0, 1.0, None, 1.0, 0.0]})
+    positions, repeated = key_order(keys)
+    assert positions.tolist() == [4, 2, 3, 0, 1] and repeated == -1
+    positions, repeated = key_order(pd.DataFrame({"K": ["b", None, "a", None], "N": [1.0, None, 2.0, None]}))
+    assert positions.tolist() == [2, 0, 1, 3] and repeated == 2  # missing keys equal each other, as in duplicated()
+
+
+def test_finalise_reports_the_first_repeated_key_in_key_order():
+    frame = pd.DataFrame({"USUBJID": ["3", "2", "1", "2", "3"], "AESEQ": [1, 5, 1, 5, 1]})
+    spec = {"keys": ["USUBJID", "AESEQ"], "variables": [{"name": "USUBJID"}, {"name": "AESEQ", "type": "integer"}]}
+    with pytest.raises(DerivationError, match=r"not unique, e.g. \{'USUBJID': '2', 'AESEQ': 5.0\}"):
+        finalise(frame, spec, "t")
+    assert finalise(frame, {**spec, "unique_keys": False}, "t")["USUBJID"].tolist() == ["1", "2", "2", "3", "3"]
+
+
+def test_text_that_is_all_text_is_kept_and_missing_values_become_none():
+    values = pd.Series(["a", "b"], index=[3, 4], name="X")
+    assert as_text(values).tolist() == ["a", "b"] and as_text(values).index.tolist() == [3, 4]
+    assert as_text(pd.Series(["a", float("nan"), None, pd.NA], dtype=object)).tolist() == ["a", None, None, None]

@@ -5,7 +5,9 @@ import hashlib
 import pandas as pd
 import pytest
 
-from pipeline.adam.stage import LazyFrames, load_sdtm_folder, run
+from pipeline.adam.engine import parquet_table
+from pipeline.adam.stage import LazyFrames, load_sdtm_folder, run, write_adam_parquet
+from pipeline.common.io import write_parquet_table_atomic
 from pipeline.common.study import StudyContext
 
 
@@ -73,3 +75,18 @@ def test_sdtm_text_read_per_distinct_value_equals_pandas_read(tmp_path):
         pd.testing.assert_frame_equal(read, expected, check_exact=True)
         assert read["USUBJID"].tolist() == ["1", "1", None, "2", "3"] and read["USUBJID"][0] is read["USUBJID"][1]
         assert read["LBSTNRC"].tolist() == [None] * 5 and str(read["MHSEQ"].dtype) == "Int64"
+
+
+@pytest.mark.parametrize("frame", [
+    pd.DataFrame({"USUBJID": [f"S-{i % 7}" for i in range(25)], "AVAL": [i / 4 if i % 5 else None for i in range(25)],
+                  "ADT": pd.to_datetime(["2024-01-02"] * 25), "DTYPE": [None] * 20 + ["LOCF"] * 5}),
+    # a variable the spec does not type: numbers in the first row group, text later (the whole frame decides)
+    pd.DataFrame({"USUBJID": ["S-1"] * 25, "X": [1] * 10 + ["a"] * 15}),
+])
+def test_adam_parquet_by_row_group_has_the_bytes_of_the_whole_table(tmp_path, frame):
+    spec = {"variables": [{"name": "USUBJID"}, {"name": "AVAL", "type": "float"}, {"name": "ADT", "type": "date"},
+                          {"name": "DTYPE"}]}
+    write_parquet_table_atomic(tmp_path / "whole.parquet", parquet_table(frame, spec), row_group_rows=10)
+    write_adam_parquet(tmp_path / "parts.parquet", frame, spec, row_group_rows=10)
+    assert (tmp_path / "parts.parquet").read_bytes() == (tmp_path / "whole.parquet").read_bytes()
+    assert pd.read_parquet(tmp_path / "parts.parquet")["USUBJID"].tolist() == frame["USUBJID"].tolist()
