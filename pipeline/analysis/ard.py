@@ -6,6 +6,7 @@ import math
 from pathlib import Path
 from typing import Iterable
 
+import numpy as np
 import pandas as pd
 
 from pipeline.common.errors import InputError
@@ -33,17 +34,23 @@ def melt_stats(dataset: pd.DataFrame, stats: Iterable[str], row_id: str | None =
     missing = [s for s in needed if s not in dataset.columns]
     if missing:
         raise KeyError(f"melt_stats: columns {missing} not in the statistics frame")
-    wide = dataset.reset_index(drop=True)
-    wide = wide.assign(row_id=wide["row_id"] if row_id is None else row_id,
-                       row_label=wide["row_label"] if row_label is None else row_label)
-    long = wide[["row_id", "row_label", group_var] + stats].melt(
-        id_vars=["row_id", "row_label", group_var], value_vars=stats, var_name="stat",
-        value_name="value", ignore_index=False)
-    long["_order"] = long.index * len(stats) + long["stat"].map({s: i for i, s in enumerate(stats)})
-    long = long.sort_values("_order", kind="stable").reset_index(drop=True)
-    return pd.DataFrame({"output_id": "", "row_id": long["row_id"].astype(str),
-                         "row_label": long["row_label"].astype(str), "group": long[group_var].astype(str),
-                         "stat": long["stat"].astype(str), "value": long["value"]})
+    rows = len(dataset)
+    # the values as DataFrame.melt stacks them (column after column, same dtype), then reordered
+    # record after record: a stable argsort of (record, position of the stat) as melt's rows
+    values = pd.concat([dataset[s] for s in stats], ignore_index=True).values if stats else np.array([])
+    position = {s: i for i, s in enumerate(stats)}
+    record = np.tile(np.arange(rows), len(stats))
+    order = np.argsort(record * len(stats) + np.repeat([position[s] for s in stats], rows).astype(int), kind="stable")
+    record = record[order]
+
+    def text(column: str, given: str | None) -> np.ndarray:
+        source = dataset[column] if given is None else pd.Series(given, index=dataset.index, dtype=object)
+        return source.astype(str).to_numpy()[record]
+
+    return pd.DataFrame({"output_id": "", "row_id": text("row_id", row_id), "row_label": text("row_label", row_label),
+                         "group": text(group_var, None),
+                         "stat": np.array([str(s) for s in stats], dtype=object)[order // rows if rows else order],
+                         "value": values[order]})
 
 
 def finalise_ard(parts: list[pd.DataFrame], output_id: str, text_values: bool = False) -> pd.DataFrame:
