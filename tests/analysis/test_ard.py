@@ -28,3 +28,28 @@ def test_melt_stats_keeps_text_values_as_objects_and_takes_given_row_id():
 def test_melt_stats_of_no_records_is_empty_with_the_ard_columns():
     long = melt_stats(pd.DataFrame({"group": [], "n": []}), ["n"], "r", "R")
     assert list(long.columns) == ["output_id", "row_id", "row_label", "group", "stat", "value"] and long.empty
+
+
+def _json_written_by_write_json_atomic(records, tmp_path):
+    from pipeline.common.io import write_json_atomic
+
+    return write_json_atomic(tmp_path / "expected.json", records).read_text(encoding="utf-8")
+
+
+def test_ard_json_text_is_what_write_json_atomic_writes_for_the_records(tmp_path):
+    from pipeline.analysis.ard import ard_json_text, ard_to_records
+
+    ard = pd.DataFrame({"output_id": ["t1"] * 4, "row_id": ["big_n", "r|1", "r\n2", 'say "é"'],
+                        "row_label": ["N", "Tab\there", "", "\\x"], "group": ["A", "B", "A", "B"],
+                        "stat": ["N", "n", "pct", "sd"], "value": [57.0, float("nan"), float("inf"), -0.0]})
+    assert ard_json_text(ard) == _json_written_by_write_json_atomic(ard_to_records(ard), tmp_path)
+
+
+def test_ard_json_text_of_text_values_and_of_other_values(tmp_path):
+    from pipeline.analysis.ard import ard_json_text, ard_to_records
+
+    listing = pd.DataFrame({"stat": ["AETERM", "AESTDT"], "value": ["Headache", None]})
+    dates = pd.DataFrame({"stat": ["ADT"], "value": pd.to_datetime(["2020-01-31"])})  # no C-encoder path: default=str
+    for ard in (listing, dates, listing.iloc[:0]):
+        assert ard_json_text(ard) == _json_written_by_write_json_atomic(ard_to_records(ard), tmp_path)
+    assert '"value": "2020-01-31 00:00:00"' in ard_json_text(dates)
