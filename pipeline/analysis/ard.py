@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import json
 import math
 from pathlib import Path
 from typing import Iterable
 
+import numpy as np
 import pandas as pd
 
 from pipeline.common.errors import InputError
-from pipeline.common.io import read_parquet, write_json_atomic, write_parquet_atomic
+from pipeline.common.io import read_parquet, write_parquet_atomic, write_text_atomic
 
 ARD_COLUMNS = ["output_id", "row_id", "row_label", "group", "stat", "value"]
 BIG_N_ROW = "big_n"
@@ -33,17 +35,23 @@ def melt_stats(dataset: pd.DataFrame, stats: Iterable[str], row_id: str | None =
     missing = [s for s in needed if s not in dataset.columns]
     if missing:
         raise KeyError(f"melt_stats: columns {missing} not in the statistics frame")
-    wide = dataset.reset_index(drop=True)
-    wide = wide.assign(row_id=wide["row_id"] if row_id is None else row_id,
-                       row_label=wide["row_label"] if row_label is None else row_label)
-    long = wide[["row_id", "row_label", group_var] + stats].melt(
-        id_vars=["row_id", "row_label", group_var], value_vars=stats, var_name="stat",
-        value_name="value", ignore_index=False)
-    long["_order"] = long.index * len(stats) + long["stat"].map({s: i for i, s in enumerate(stats)})
-    long = long.sort_values("_order", kind="stable").reset_index(drop=True)
-    return pd.DataFrame({"output_id": "", "row_id": long["row_id"].astype(str),
-                         "row_label": long["row_label"].astype(str), "group": long[group_var].astype(str),
-                         "stat": long["stat"].astype(str), "value": long["value"]})
+    rows = len(dataset)
+    # the values as DataFrame.melt stacks them (column after column, same dtype), then reordered
+    # record after record: a stable argsort of (record, position of the stat) as melt's rows
+    values = pd.concat([dataset[s] for s in stats], ignore_index=True).values if stats else np.array([])
+    position = {s: i for i, s in enumerate(stats)}
+    record = np.tile(np.arange(rows), len(stats))
+    order = np.argsort(record * len(stats) + np.repeat([position[s] for s in stats], rows).astype(int), kind="stable")
+    record = record[order]
+
+    def text(column: str, given: str | None) -> np.ndarray:
+        source = dataset[column] if given is None else pd.Series(given, index=dataset.index, dtype=object)
+        return source.astype(str).to_numpy()[record]
+
+    return pd.DataFrame({"output_id": "", "row_id": text("row_id", row_id), "row_label": text("row_label", row_label),
+                         "group": text(group_var, None),
+                         "stat": np.array([str(s) for s in stats], dtype=object)[order // rows if rows else order],
+                         "value": values[order]})
 
 
 def finalise_ard(parts: list[pd.DataFrame], output_id: str, text_values: bool = False) -> pd.DataFrame:
@@ -102,8 +110,50 @@ def write_ard(ard: pd.DataFrame, ard_dir: str | Path, output_id: str) -> list[Pa
     frame = ard[ARD_COLUMNS]
     return [
         write_parquet_atomic(ard_dir / f"{output_id}.parquet", frame),
-        write_json_atomic(ard_dir / f"{output_id}.json", ard_to_records(frame)),
+        write_text_atomic(ard_dir / f"{output_id}.json", ard_json_text(frame)),
     ]
+
+
+_JSON_SCALARS = {str, float, int, bool, type(None)}
+
+
+def ard_json_text(ard: pd.DataFrame) -> str:
+    """:func:`ard_to_records` as JSON text, byte for byte what :func:`pipeline.common.io.write_json_atomic`
+    writes for them (sorted keys, two-space indent, trailing newline), built a column at a time.
+
+    json's indenting encoder is pure Python, and it and building one dict per record were most of
+    writing a listing's ARD. Here each column's values (as ``to_dict`` boxes them, NaN as ``None``)
+    go through json's C encoder in one call, whose output for a list holds no raw newline, so the
+    values split apart on the separator; they are then laid out as the indenting encoder does.
+    Values other than text, numbers, booleans and ``None`` go through ``json.dumps`` as before.
+
+    >>> print(ard_json_text(pd.DataFrame({"value": [2.0, float("nan")], "stat": ["n", "pct"]})), end="")
+    [
+      {
+        "stat": "n",
+        "value": 2.0
+      },
+      {
+        "stat": "pct",
+        "value": null
+      }
+    ]
+    """
+    columns = ard.to_dict(orient="list")
+    names = sorted(columns, key=str)
+    values = {name: [None if isinstance(v, float) and math.isnan(v) else v for v in columns[name]] for name in names}
+    simple = (len(ard) > 0 and len(names) == len(ard.columns) and all(isinstance(name, str) for name in names)
+              and all({type(v) for v in values[name]} <= _JSON_SCALARS for name in names))
+    if not simple:
+        records = [dict(zip(names, row)) for row in zip(*(values[name] for name in names))]
+        return json.dumps(records, indent=2, sort_keys=True, ensure_ascii=False, default=str) + "\n"
+    fields = []
+    for name in names:
+        encoded = json.dumps(values[name], ensure_ascii=False, separators=("\n", ": "))[1:-1].split("\n")
+        key = json.dumps(name, ensure_ascii=False)
+        fields.append([f"    {key}: {value}" for value in encoded])
+    body = ",\n".join("  {\n" + ",\n".join(record) + "\n  }" for record in zip(*fields))
+    return "[\n" + body + "\n]\n"
 
 
 def read_ard(ard_dir: str | Path, output_id: str) -> pd.DataFrame:

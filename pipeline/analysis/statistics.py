@@ -2,12 +2,40 @@
 
 from __future__ import annotations
 
+import importlib
+import sys
 from dataclasses import dataclass
 from typing import Sequence
 
 import numpy as np
 import pandas as pd
 from scipy import stats as sps
+
+
+# optional libraries statsmodels probes for at import (about 0.2 s of a tables run); the fits here pass
+# numpy arrays, never a polars frame or a formula, so neither is needed
+STATSMODELS_UNUSED_EXTRAS = ("polars", "formulaic")
+
+
+def import_statsmodels(module: str):
+    """``statsmodels.<module>``, imported without the optional libraries in :data:`STATSMODELS_UNUSED_EXTRAS`.
+
+    While statsmodels is imported, each of them not already loaded is marked missing (``None`` in
+    ``sys.modules``, so statsmodels' ``try: import ...`` takes its fallback); the marks are removed
+    afterwards, so a later ``import polars`` works as usual.
+
+    >>> import_statsmodels("regression.linear_model").OLS.__name__
+    'OLS'
+    """
+    blocked = [name for name in STATSMODELS_UNUSED_EXTRAS if name not in sys.modules]
+    try:
+        for name in blocked:
+            sys.modules[name] = None  # type: ignore[assignment]
+        return importlib.import_module(f"statsmodels.{module}")
+    finally:
+        for name in blocked:
+            if sys.modules.get(name, 0) is None:
+                del sys.modules[name]
 
 
 def compute_proportion_ci(n: Sequence[float] | np.ndarray, total: Sequence[float] | np.ndarray,
@@ -106,7 +134,7 @@ def compute_ancova(dataset: pd.DataFrame, response: str, group_var: str, covaria
     >>> fit.comparisons[["group", "reference", "diff"]].round(6).values.tolist()
     [['A', 'B', 1.0]]
     """
-    from statsmodels.regression.linear_model import OLS
+    OLS = import_statsmodels("regression.linear_model").OLS
 
     covariates = list(covariates)
     groups = list(groups)
@@ -224,7 +252,7 @@ def compute_mmrm(dataset: pd.DataFrame, response: str, group_var: str, visit_var
     """
     import warnings
 
-    from statsmodels.regression.mixed_linear_model import MixedLM
+    MixedLM = import_statsmodels("regression.mixed_linear_model").MixedLM
 
     covariates, groups, visits = list(covariates), list(groups), [str(v) for v in visits]
     missing = [c for c in [response, group_var, visit_var, subject_var, *covariates] if c not in dataset.columns]

@@ -9,6 +9,7 @@ never splits. Sizes are computed from the page geometry in the shell (``defaults
 from __future__ import annotations
 
 import math
+import re
 import textwrap
 from dataclasses import dataclass, replace
 from itertools import accumulate
@@ -31,12 +32,17 @@ DEFAULT_GEOMETRY: dict[str, Any] = {
 }
 
 
+_RTF_SPECIAL = re.compile(r"[\\{}\n\t]")
+
+
 def rtf_escape(text: str) -> str:
     r"""Text as RTF: control characters escaped, non-ASCII as ``\uN?``, newlines as ``\line``.
 
     >>> rtf_escape("{a}\\b é\nx")
     '\\{a\\}\\\\b \\u233?\\line x'
     """
+    if text.isascii() and not _RTF_SPECIAL.search(text):
+        return text  # most cells: nothing to escape
     out = []
     for char in text:
         code = ord(char)

@@ -122,3 +122,17 @@ def test_fisher_pvalue_matches_scipy():
     from pipeline.analysis.statistics import compute_fisher_pvalue
 
     assert compute_fisher_pvalue(10, 20, 4, 18) == pytest.approx(stats.fisher_exact([[10, 10], [4, 14]]).pvalue)
+
+
+def test_statsmodels_is_imported_without_polars_and_formulaic_which_stay_importable():
+    """A fresh interpreter: the fits' statsmodels import loads neither optional library, and both
+    can still be imported afterwards (the 'missing' marks are removed)."""
+    import subprocess
+    import sys
+
+    code = ("import sys; from pipeline.analysis.statistics import import_statsmodels; "
+            "import_statsmodels('regression.mixed_linear_model'); "
+            "print(sorted(m for m in ('polars', 'formulaic', 'narwhals') if m in sys.modules)); "
+            "import polars, formulaic; print(polars.DataFrame({'a': [1]}).height, formulaic.Formula('y ~ x').rhs)")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert result.stdout.splitlines() == ["[]", "1 1 + x"]
