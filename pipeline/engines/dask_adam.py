@@ -126,18 +126,19 @@ def _default_by_vars(verb: str) -> Any:
     return None if default is inspect.Parameter.empty else default
 
 
-def run_adam_block(block: int, rows: dict[str, Any], study: str, root: str, files: dict[str, str], work: str) -> Any:
-    """Partition ``block``: the pandas ADaM stage on one block of subjects (``rows``: its rows of each SDTM
-    file, written to the block's own sdtm/ under ``work``); returns one row per dataset written: block,
-    dataset, path, records."""
+def run_adam_block(block: int, rows_path: str, study: str, root: str, files: dict[str, str], work: str) -> Any:
+    """Partition ``block``: the pandas ADaM stage on one block of subjects (``rows_path``: its rows of each SDTM
+    file, :func:`pipeline.engines.dask_engine.write_block_rows`; written to the block's own sdtm/ under ``work``);
+    returns one row per dataset written: block, dataset, path, records."""
     import pandas as pd
     import pyarrow.parquet as pq
 
     from pipeline.adam import stage
     from pipeline.common.study import StudyContext
 
-    from pipeline.engines.dask_engine import read_table_rows
+    from pipeline.engines.dask_engine import read_block_rows, read_table_rows
 
+    rows = read_block_rows(rows_path, files)
     ctx = StudyContext.create(study, outputs=Path(work) / f"block-{block:04d}", root=root)
     Path(ctx.sdtm_dir).mkdir(parents=True, exist_ok=True)
     for name, path in files.items():
@@ -234,7 +235,8 @@ def run(ctx: Any) -> None:
     import pandas as pd
 
     from pipeline.adam import stage
-    from pipeline.engines.dask_engine import DEFAULT_BLOCK_SUBJECTS, dask_client, plan_subject_blocks
+    from pipeline.engines.dask_engine import (DEFAULT_BLOCK_SUBJECTS, dask_client, plan_subject_blocks,
+                                              write_block_rows)
 
     files = {p.stem.upper(): p for p in sorted(Path(ctx.sdtm_dir).glob("*.parquet"))}
     reason = None if files else "no SDTM parquet files (a packaged source)"
@@ -252,10 +254,12 @@ def run(ctx: Any) -> None:
     meta = pd.DataFrame({"block": pd.Series(dtype="int64"), "dataset": pd.Series(dtype=object),
                          "path": pd.Series(dtype=object), "records": pd.Series(dtype="int64")})
     try:
+        rows_paths = write_block_rows(blocks, work / "rows")   # the graph carries paths, not row positions
+        del blocks
         with dask_client(ctx.options):
             # one partition per subject block; its value is the table of the ADaM files the block wrote
             # (the datasets themselves stay on disk, to be combined in order below)
-            written = dd.from_map(run_adam_block, range(len(blocks)), blocks, meta=meta, label="adam-block",
+            written = dd.from_map(run_adam_block, range(len(rows_paths)), rows_paths, meta=meta, label="adam-block",
                                   study=ctx.study, root=root, files=paths, work=str(work))
             table = written.compute()
         combine_adam_blocks(table, Path(ctx.adam_dir))
