@@ -1,7 +1,7 @@
 """The Dask engine: the stages' pandas code runs once per partition (blocks of sites for SDTM, of
 subjects for validation and ADaM) on a dask.distributed cluster, and the partitions' results are combined
 deterministically into the pandas engine's files: SDTM, lineage and quarantine byte for byte
-(:func:`combine_sdtm_blocks`, records in the pandas engine's order: :func:`pandas_record_orders`), ADaM too
+(:func:`combine_sdtm_blocks`, records in the pandas engine's order: :func:`combine_dataset`), ADaM too
 (:mod:`pipeline.engines.dask_adam`).
 
 SDTM and validation blocks are dask.distributed tasks (``client.submit``: an SDTM block may wait for the
@@ -151,7 +151,7 @@ def run_sdtm_partitioned(ctx: Any) -> None:
                                for part in range(parts))
             log.info("dask engine: %d partition(s) of %d site(s)", len(futures), len(sizes))
             outputs = [Path(p) for p in client.gather(futures)]
-        combine_sdtm_blocks(ctx, outputs)
+            combine_sdtm_blocks(ctx, outputs, client)
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
@@ -354,29 +354,35 @@ def _merge_ledgers(ledgers: list[dict[str, Any]]) -> dict[str, Any]:
             "balanced": all(ledger.get("balanced", False) for ledger in ledgers)}
 
 
-def combine_sdtm_blocks(ctx: Any, blocks: list[Path]) -> None:
+def combine_sdtm_blocks(ctx: Any, blocks: list[Path], client: Any = None) -> None:
     """The study's SDTM, lineage, quarantine, ledger and ingest manifest from the blocks' outputs: subject-level
-    datasets block after block (in the pandas engine's record order: :func:`pandas_record_orders`) and in its
-    file format (:func:`write_blocks_like_pandas`); trial design from the first block; TS rebuilt."""
+    datasets block after block (in the pandas engine's record order and file format: :func:`combine_dataset`,
+    one task per dataset on ``client``'s workers when given, largest first); trial design from the first block;
+    TS rebuilt."""
     import pyarrow.parquet as pq
 
     # the context's own folders: under the CLI they are the stage's staging folders (pipeline/common/staging.py)
-    record_orders = pandas_record_orders(ctx, blocks)
-    targets = {"sdtm": Path(ctx.sdtm_dir), "lineage": Path(ctx.lineage_dir), "quarantine": Path(ctx.quarantine_dir),
-               "quarantine/flagged": Path(ctx.quarantine_dir) / "flagged"}
-    for folder, target_dir in targets.items():
-        names = sorted({p.name for b in blocks for p in (b / folder).glob("*.parquet")})
-        for name in names:
-            paths = [b / folder / name for b in blocks if (b / folder / name).exists()]
-            target = target_dir / name
-            if folder == "sdtm" and "USUBJID" not in pq.read_schema(paths[0]).names:
-                if name != "ts.parquet":  # TS is rebuilt below from the combined DM
-                    target.parent.mkdir(parents=True, exist_ok=True)
-                    shutil.copyfile(paths[0], target)
-            elif folder.startswith("quarantine"):  # small: sorted as a whole by file and row, as the pandas engine does
-                _concat_sorted_small(paths, target)
-            else:  # a domain's SDTM and its lineage (row for row the same records) in the pandas engine's order
-                write_blocks_like_pandas(paths, target, record_orders.get(name))
+    sdtm_dir, lineage_dir = Path(ctx.sdtm_dir), Path(ctx.lineage_dir)
+    file_order = mapping_file_order(ctx)
+    subject_level = []
+    for name in sorted({p.name for b in blocks for p in (b / "sdtm").glob("*.parquet")}):
+        paths = [b / "sdtm" / name for b in blocks if (b / "sdtm" / name).exists()]
+        if "USUBJID" in pq.read_schema(paths[0]).names:
+            subject_level.append((sum(p.stat().st_size for p in paths), name))
+        elif name != "ts.parquet":  # trial design: the same in every block (TS is rebuilt below from the combined DM)
+            sdtm_dir.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(paths[0], sdtm_dir / name)
+    jobs = [(combine_dataset, name, blocks, str(sdtm_dir), str(lineage_dir), file_order)
+            for _, name in sorted(subject_level, reverse=True)]
+    if client is None:
+        for function, *args in jobs:
+            function(*args)
+    else:  # the workers write two datasets at once; the driver waits
+        client.gather([client.submit(*job, key=f"sdtm-combine-{job[1]}", pure=False) for job in jobs])
+    quarantine = {"quarantine": Path(ctx.quarantine_dir), "quarantine/flagged": Path(ctx.quarantine_dir) / "flagged"}
+    for folder, target_dir in quarantine.items():  # small: sorted as a whole by file and row, as the pandas engine does
+        for name in sorted({p.name for b in blocks for p in (b / folder).glob("*.parquet")}):
+            _concat_sorted_small([b / folder / name for b in blocks if (b / folder / name).exists()], target_dir / name)
     _rebuild_ts(ctx)
     ledger = _merge_ledgers([json.loads((b / "ledger.json").read_text()) for b in blocks])
     _check_quarantine_gate(ctx, ledger)
@@ -389,28 +395,24 @@ def combine_sdtm_blocks(ctx: Any, blocks: list[Path]) -> None:
     log.info("dask engine: combined %d block(s) into %s", len(blocks), ctx.outputs_dir)
 
 
-def pandas_record_orders(ctx: Any, blocks: list[Path]) -> dict[str, Any]:
-    """Per dataset file name, the positions (in the concatenation of the blocks' files) that give the pandas
-    engine's record order, or none when the blocks in their order already give it. A domain with --SEQ is sorted
-    by USUBJID and --SEQ (``derive_var_seq``): blocks of sites, in site order, follow each other unless the site
-    numbers sort differently as text; then all records are sorted. A domain without --SEQ keeps the order of
-    mapping (:func:`order_like_mapping`). Datasets without lineage (SUPP--, RELREC, SE) follow their blocks."""
+def combine_dataset(name: str, blocks: list[Path], sdtm_dir: str, lineage_dir: str,
+                    file_order: dict[str, tuple[str, int]]) -> str:
+    """One subject-level dataset and its lineage (row for row the same records) from the blocks' files, in the
+    pandas engine's record order and file format (:func:`write_blocks_like_pandas`). A domain with --SEQ is
+    sorted by USUBJID and --SEQ (:func:`order_by_subject_and_seq`); one without keeps the order of mapping
+    (:func:`order_like_mapping`); a dataset without lineage (SUPP--, RELREC, SE) follows its blocks."""
     import pyarrow.parquet as pq
 
-    orders: dict[str, Any] = {}
-    file_order = None
-    names = sorted({p.name for b in blocks for p in (b / "lineage").glob("*.parquet")})
-    for name in names:
-        paths = [b / "sdtm" / name for b in blocks if (b / "sdtm" / name).exists()]
-        if not paths or "USUBJID" not in pq.read_schema(paths[0]).names:
-            continue
+    paths = [b / "sdtm" / name for b in blocks if (b / "sdtm" / name).exists()]
+    lineage = [b / "lineage" / name for b in blocks if (b / "sdtm" / name).exists()]
+    order = None
+    if all(p.exists() for p in lineage):
         seq = f"{name.removesuffix('.parquet').upper()}SEQ"
-        if seq in pq.read_schema(paths[0]).names:
-            orders[name] = order_by_subject_and_seq(paths, seq)
-        else:
-            file_order = mapping_file_order(ctx) if file_order is None else file_order
-            orders[name] = order_like_mapping([p.parent.parent / "lineage" / name for p in paths], file_order)
-    return {name: order for name, order in orders.items() if order is not None}
+        order = order_by_subject_and_seq(paths, seq) if seq in pq.read_schema(paths[0]).names else \
+            order_like_mapping(lineage, file_order)
+        write_blocks_like_pandas(lineage, Path(lineage_dir) / name, order)
+    write_blocks_like_pandas(paths, Path(sdtm_dir) / name, order)
+    return name
 
 
 def _check_quarantine_gate(ctx: Any, ledger: dict[str, Any]) -> None:
