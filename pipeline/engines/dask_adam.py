@@ -126,18 +126,19 @@ def _default_by_vars(verb: str) -> Any:
     return None if default is inspect.Parameter.empty else default
 
 
-def run_adam_block(block: int, rows: dict[str, Any], study: str, root: str, files: dict[str, str], work: str) -> Any:
-    """Partition ``block``: the pandas ADaM stage on one block of subjects (``rows``: its rows of each SDTM
-    file, written to the block's own sdtm/ under ``work``); returns one row per dataset written: block,
-    dataset, path, records."""
+def run_adam_block(block: int, rows_path: str, study: str, root: str, files: dict[str, str], work: str) -> Any:
+    """Partition ``block``: the pandas ADaM stage on one block of subjects (``rows_path``: its rows of each SDTM
+    file, :func:`pipeline.engines.dask_engine.write_block_rows`; written to the block's own sdtm/ under ``work``);
+    returns one row per dataset written: block, dataset, path, records."""
     import pandas as pd
     import pyarrow.parquet as pq
 
     from pipeline.adam import stage
     from pipeline.common.study import StudyContext
 
-    from pipeline.engines.dask_engine import read_table_rows
+    from pipeline.engines.dask_engine import read_block_rows, read_table_rows
 
+    rows = read_block_rows(rows_path, files)
     ctx = StudyContext.create(study, outputs=Path(work) / f"block-{block:04d}", root=root)
     Path(ctx.sdtm_dir).mkdir(parents=True, exist_ok=True)
     for name, path in files.items():
@@ -219,13 +220,26 @@ def concat_like_pandas(paths: list[Path], target: Path) -> int:
     return rows
 
 
-def combine_adam_blocks(written: Any, adam_dir: Path) -> None:
-    """Every dataset from its blocks' files (``written``: block, dataset, path rows) into ``adam_dir``."""
+def combine_adam_dataset(name: str, paths: list[Path], target: Path) -> int:
+    """One dataset from its blocks' files (in block order) into ``target``; returns the records written."""
+    check_subject_order(name, paths)
+    return concat_like_pandas(paths, target)
+
+
+def combine_adam_blocks(written: Any, adam_dir: Path, client: Any = None) -> None:
+    """Every dataset from its blocks' files (``written``: block, dataset, path rows) into ``adam_dir``: one task
+    per dataset on ``client``'s workers when given (largest first), else one after another."""
+    jobs = []
     for name, rows in written.sort_values(["dataset", "block"], kind="stable").groupby("dataset", sort=True):
-        paths = [Path(p) for p in rows["path"]]
-        check_subject_order(name, paths)
-        records = concat_like_pandas(paths, Path(adam_dir) / name)
-        log.info("%s: %d records from %d subject block(s) -> %s", name, records, len(paths), Path(adam_dir) / name)
+        jobs.append((int(rows["records"].sum()), name, [Path(p) for p in rows["path"]]))
+    jobs.sort(key=lambda job: -job[0])
+    if client is None:
+        records = [combine_adam_dataset(name, paths, Path(adam_dir) / name) for _, name, paths in jobs]
+    else:
+        records = client.gather([client.submit(combine_adam_dataset, name, paths, Path(adam_dir) / name,
+                                               key=f"adam-combine-{name}", pure=False) for _, name, paths in jobs])
+    for (_, name, paths), count in sorted(zip(jobs, records), key=lambda pair: pair[0][1]):
+        log.info("%s: %d records from %d subject block(s) -> %s", name, count, len(paths), Path(adam_dir) / name)
 
 
 def run(ctx: Any) -> None:
@@ -234,7 +248,8 @@ def run(ctx: Any) -> None:
     import pandas as pd
 
     from pipeline.adam import stage
-    from pipeline.engines.dask_engine import DEFAULT_BLOCK_SUBJECTS, dask_client, plan_subject_blocks
+    from pipeline.engines.dask_engine import (DEFAULT_BLOCK_SUBJECTS, dask_client, plan_subject_blocks,
+                                              write_block_rows)
 
     files = {p.stem.upper(): p for p in sorted(Path(ctx.sdtm_dir).glob("*.parquet"))}
     reason = None if files else "no SDTM parquet files (a packaged source)"
@@ -252,12 +267,14 @@ def run(ctx: Any) -> None:
     meta = pd.DataFrame({"block": pd.Series(dtype="int64"), "dataset": pd.Series(dtype=object),
                          "path": pd.Series(dtype=object), "records": pd.Series(dtype="int64")})
     try:
-        with dask_client(ctx.options):
+        rows_paths = write_block_rows(blocks, work / "rows")   # the graph carries paths, not row positions
+        del blocks
+        with dask_client(ctx.options) as client:
             # one partition per subject block; its value is the table of the ADaM files the block wrote
             # (the datasets themselves stay on disk, to be combined in order below)
-            written = dd.from_map(run_adam_block, range(len(blocks)), blocks, meta=meta, label="adam-block",
+            written = dd.from_map(run_adam_block, range(len(rows_paths)), rows_paths, meta=meta, label="adam-block",
                                   study=ctx.study, root=root, files=paths, work=str(work))
             table = written.compute()
-        combine_adam_blocks(table, Path(ctx.adam_dir))
+            combine_adam_blocks(table, Path(ctx.adam_dir), client)
     finally:
         shutil.rmtree(work, ignore_errors=True)

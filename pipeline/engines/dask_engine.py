@@ -1,7 +1,8 @@
 """The Dask engine: the stages' pandas code runs once per partition (blocks of sites for SDTM, of
 subjects for validation and ADaM) on a dask.distributed cluster, and the partitions' results are combined
-deterministically into the pandas engine's values (SDTM's row order may differ, tests/engines compare by
-keys; ADaM's files are the pandas engine's byte for byte: :mod:`pipeline.engines.dask_adam`).
+deterministically into the pandas engine's files: SDTM, lineage and quarantine byte for byte
+(:func:`combine_sdtm_blocks`, records in the pandas engine's order: :func:`combine_dataset`), ADaM too
+(:mod:`pipeline.engines.dask_adam`).
 
 SDTM and validation blocks are dask.distributed tasks (``client.submit``: an SDTM block may wait for the
 task that reads its sites once); ADaM blocks are the partitions of a dask.dataframe (``dd.from_map``).
@@ -31,8 +32,6 @@ SITE_FOLDER = re.compile(r"^site_(?P<site>[^/]+)$")
 # a block holds about this many bytes of raw exports (about 2,000 subjects of the flagship)
 DEFAULT_BLOCK_BYTES = 24 * 2**20
 WORKER_MEMORY = "3GiB"
-# row groups of combined files: a subject block reads only the groups holding its rows
-ROW_GROUP_ROWS = 128 * 1024
 
 
 @contextmanager
@@ -152,49 +151,164 @@ def run_sdtm_partitioned(ctx: Any) -> None:
                                for part in range(parts))
             log.info("dask engine: %d partition(s) of %d site(s)", len(futures), len(sizes))
             outputs = [Path(p) for p in client.gather(futures)]
-        combine_sdtm_blocks(ctx, outputs)
+            combine_sdtm_blocks(ctx, outputs, client)
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
 
-def concat_parquet_files(paths: list[Path], target: Path, sort_by: list[str] | None = None) -> int:
-    """Write the rows of ``paths`` one file after another into ``target`` (one schema for all;
-    all-null columns take the type of the others); each file's rows stably sorted by ``sort_by``
-    when given. Only one input file is in memory at a time. Returns the rows written.
+def unify_block_schemas(paths: list[Path]) -> Any:
+    """The schema (pandas metadata included) that converting the blocks' concatenated frame gives, as the pandas
+    engine writes it: a column null in every block stays null (pandas type ``empty``); one null in some blocks
+    only takes the type, and the pandas type, of the blocks where it has values. No pandas index.
 
     >>> import pandas as pd
     >>> folder = Path(tempfile.mkdtemp())
-    >>> pd.DataFrame({"A": ["x", "y"], "B": [None, None]}).to_parquet(folder / "1.parquet")
-    >>> pd.DataFrame({"A": ["z"], "B": ["b"]}).to_parquet(folder / "2.parquet")
-    >>> concat_parquet_files([folder / "1.parquet", folder / "2.parquet"], folder / "all.parquet")
-    3
-    >>> pd.read_parquet(folder / "all.parquet").values.tolist()
-    [['x', None], ['y', None], ['z', 'b']]
+    >>> pd.DataFrame({"A": ["x"], "B": [None], "C": [None]}).to_parquet(folder / "1.parquet", index=False)
+    >>> pd.DataFrame({"A": ["z"], "B": ["b"], "C": [None]}).to_parquet(folder / "2.parquet", index=False)
+    >>> schema = unify_block_schemas([folder / "1.parquet", folder / "2.parquet"])
+    >>> [str(t) for t in schema.types], [c["pandas_type"] for c in json.loads(schema.metadata[b"pandas"])["columns"]]
+    (['string', 'string', 'null'], ['unicode', 'unicode', 'empty'])
     """
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    unified = pa.unify_schemas([pq.read_schema(p).remove_metadata() for p in paths], promote_options="permissive")
-    # no pandas index; a column null in every block stays a column of nulls
-    schema = pa.schema([f.with_type(pa.string()) if pa.types.is_null(f.type) else f for f in unified
-                        if not f.name.startswith("__index_level_")])
-    metadata = pq.read_schema(paths[0]).metadata or {}
-    if b"pandas" in metadata and not json.loads(metadata[b"pandas"]).get("index_columns"):
-        schema = schema.with_metadata({b"pandas": metadata[b"pandas"]})  # pandas dtypes (Int64, ...) as written
+    schemas = [pq.read_schema(p) for p in paths]
+    unified = pa.unify_schemas([s.remove_metadata() for s in schemas], promote_options="permissive")
+    schema = pa.schema([f for f in unified if not f.name.startswith("__index_level_")])
+    described = [json.loads(s.metadata[b"pandas"]) for s in schemas if s.metadata and b"pandas" in s.metadata]
+    if not described or any(d.get("index_columns") for d in described):
+        return schema
+    columns = []
+    for field in schema:  # a column's description from the first block where it has values (else the first block's)
+        found = [c for d in described for c in d["columns"] if c["name"] == field.name]
+        columns.append(next((c for c in found if c["pandas_type"] != "empty"), found[0] if found else None))
+    if None in columns:
+        return schema
+    pandas = {**described[0], "columns": columns}
+    return schema.with_metadata({b"pandas": json.dumps(pandas).encode()})
+
+
+def write_blocks_like_pandas(paths: list[Path], target: Path, order: Any = None) -> int:
+    """Write the rows of ``paths`` (one dataset's blocks) into ``target`` as ``pipeline.common.io.
+    write_parquet_atomic`` writes the whole frame: the schema of :func:`unify_block_schemas`, zstd, no
+    statistics, row groups of ``PARQUET_ROW_GROUP_ROWS`` rows, so the bytes are the pandas engine's. Rows go block
+    after block, holding one row group (and one block) in memory; with ``order`` (positions in the blocks'
+    concatenation) all rows are read and taken in that order. Returns the rows written.
+
+    >>> import pandas as pd
+    >>> from pipeline.common.io import write_parquet_atomic
+    >>> folder = Path(tempfile.mkdtemp())
+    >>> whole = pd.DataFrame({"USUBJID": ["1", "2", "3"], "AETERM": [None, None, "x"]})
+    >>> _ = write_parquet_atomic(folder / "whole.parquet", whole)
+    >>> _ = write_parquet_atomic(folder / "a.parquet", whole[:2]), write_parquet_atomic(folder / "b.parquet", whole[2:])
+    >>> write_blocks_like_pandas([folder / "b.parquet", folder / "a.parquet"], folder / "c.parquet", [1, 2, 0])
+    3
+    >>> (folder / "c.parquet").read_bytes() == (folder / "whole.parquet").read_bytes()
+    True
+    """
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from pipeline.common.io import PARQUET_ROW_GROUP_ROWS
+
+    schema = unify_block_schemas(paths)
+
+    def read(path: Path) -> Any:
+        table = pq.read_table(path)
+        return pa.table([table[n] if n in table.column_names else pa.nulls(table.num_rows, schema.field(n).type)
+                         for n in schema.names], schema=schema.remove_metadata()).cast(schema)
+
+    def tables() -> Iterator[Any]:
+        if order is None:
+            yield from (read(path) for path in paths)
+        else:
+            yield pa.concat_tables([read(path) for path in paths]).take(pa.array(order, type=pa.int64()))
+
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = target.with_name(f".{target.name}.tmp")
-    order = [(c, "ascending") for c in sort_by or [] if c in schema.names]
-    rows = 0
-    with pq.ParquetWriter(tmp, schema) as writer:
-        for path in paths:
-            read = pq.read_table(path)
-            table = pa.table([read[n] if n in read.column_names else pa.nulls(read.num_rows, schema.field(n).type)
-                              for n in schema.names], names=schema.names)
-            table = table.sort_by(order) if order else table  # a stable sort
-            writer.write_table(table.cast(schema), row_group_size=ROW_GROUP_ROWS)
-            rows += table.num_rows
+    pending: list[Any] = []
+    held = rows = 0
+    with pq.ParquetWriter(tmp, schema, compression="zstd", write_statistics=False) as writer:
+        for table in tables():
+            if not table.num_rows:
+                continue
+            pending.append(table)
+            held += table.num_rows
+            while held >= PARQUET_ROW_GROUP_ROWS:  # one whole row group: written as one contiguous table
+                joined = pa.concat_tables(pending).combine_chunks()
+                writer.write_table(joined.slice(0, PARQUET_ROW_GROUP_ROWS))
+                pending, held = [joined.slice(PARQUET_ROW_GROUP_ROWS)], held - PARQUET_ROW_GROUP_ROWS
+                rows += PARQUET_ROW_GROUP_ROWS
+        if held or not rows:  # the last, partial row group (or the one empty group of an empty dataset)
+            writer.write_table(pa.concat_tables(pending).combine_chunks() if pending else schema.empty_table())
+            rows += held
     os.replace(tmp, target)
     return rows
+
+
+def mapping_file_order(ctx: Any) -> dict[str, tuple[str, int]]:
+    """Per raw file (path relative to the raw folder), where the pandas engine's mapping puts its records: the
+    key of its mapping batch (``pipeline.sdtm.mapping.engine.ingest_source``: form, merge, and the site when the
+    site's own variables or filter make it a batch of its own; batches are mapped in key order) and the file's
+    place among the domain's files (ingest order)."""
+    from pipeline.sdtm.mapping.engine import discover_files
+    from pipeline.sdtm.stage import load_mappings, load_site_dialects
+
+    mappings = load_mappings(Path(ctx.mappings_dir), load_site_dialects(Path(ctx.mappings_dir)))
+    order: dict[str, tuple[str, int]] = {}
+    for mapping in mappings.values():
+        number = 0
+        for source in mapping.sources:
+            for relative, site, _ in discover_files(source, Path(ctx.raw_dir)):
+                override = source.sites.get(site)
+                own = override is not None and ("variables" in override.raw or "filter" in override.raw)
+                order[relative] = (f"{source.form}|{'merge' if source.merge else ''}|{site if own else ''}", number)
+                number += 1
+    return order
+
+
+def order_like_mapping(lineage_paths: list[Path], file_order: dict[str, tuple[str, int]]) -> Any:
+    """Positions, in the blocks' concatenation, of a dataset's records in the pandas engine's order for a domain
+    without --SEQ (the order of mapping: batch, file, row), from each block's lineage (row for row its records);
+    records without a known raw file last, in block order. None when the blocks' order is already that order."""
+    import numpy as np
+    import pandas as pd
+    import pyarrow.parquet as pq
+
+    rows = pd.concat([pq.read_table(p, columns=["SOURCE_FILE", "SOURCE_ROW"]).to_pandas() for p in lineage_paths],
+                     ignore_index=True)
+    codes, files = pd.factorize(rows["SOURCE_FILE"], use_na_sentinel=True)
+    unknown = ("\uffff", len(file_order))   # after every batch (no form or file name holds this character)
+    places = [file_order.get(f, unknown) for f in files] + [unknown]   # code -1 (no file): the last entry
+    batch_rank = pd.factorize(pd.Series([b for b, _ in places]), sort=True)[0]
+    file_rank = np.array([n for _, n in places])
+    order = np.lexsort((np.arange(len(rows)), rows["SOURCE_ROW"].fillna(-1).to_numpy(), file_rank[codes],
+                        batch_rank[codes]))
+    return None if (order == np.arange(len(rows))).all() else order
+
+
+def order_by_subject_and_seq(paths: list[Path], seq: str) -> Any:
+    """Positions, in the blocks' concatenation, that sort a domain with --SEQ by USUBJID and --SEQ as the pandas
+    engine's ``derive_var_seq`` does (missing last; stable); None when the blocks in their order are sorted (each
+    block is, and blocks of sites in site order follow each other unless site numbers sort otherwise as text)."""
+    import pandas as pd
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+
+    types = pa.schema([("USUBJID", pa.string()), (seq, pa.float64())])
+    keys = pa.concat_tables([pq.read_table(p, columns=["USUBJID", seq]).cast(types) for p in paths]).combine_chunks()
+    subject, number = keys["USUBJID"], keys[seq]
+    if not keys.num_rows:
+        return None
+    if not subject.null_count and not number.null_count:
+        earlier, later = subject[:-1], subject[1:]
+        step_up = pc.or_(pc.less(earlier, later),
+                         pc.and_(pc.equal(earlier, later), pc.less_equal(number[:-1], number[1:])))
+        if pc.all(step_up).as_py() in (True, None):   # None: a single record
+            return None
+    whole = keys.to_pandas()
+    return whole.sort_values(["USUBJID", seq], kind="stable", na_position="last").index.to_numpy()
 
 
 def _concat_sorted_small(paths: list[Path], target: Path) -> None:
@@ -240,28 +354,35 @@ def _merge_ledgers(ledgers: list[dict[str, Any]]) -> dict[str, Any]:
             "balanced": all(ledger.get("balanced", False) for ledger in ledgers)}
 
 
-def combine_sdtm_blocks(ctx: Any, blocks: list[Path]) -> None:
+def combine_sdtm_blocks(ctx: Any, blocks: list[Path], client: Any = None) -> None:
     """The study's SDTM, lineage, quarantine, ledger and ingest manifest from the blocks' outputs: subject-level
-    datasets block after block, each sorted by USUBJID and --SEQ; trial design from the first block; TS rebuilt."""
+    datasets block after block (in the pandas engine's record order and file format: :func:`combine_dataset`,
+    one task per dataset on ``client``'s workers when given, largest first); trial design from the first block;
+    TS rebuilt."""
     import pyarrow.parquet as pq
 
     # the context's own folders: under the CLI they are the stage's staging folders (pipeline/common/staging.py)
-    targets = {"sdtm": Path(ctx.sdtm_dir), "lineage": Path(ctx.lineage_dir), "quarantine": Path(ctx.quarantine_dir),
-               "quarantine/flagged": Path(ctx.quarantine_dir) / "flagged"}
-    for folder, target_dir in targets.items():
-        names = sorted({p.name for b in blocks for p in (b / folder).glob("*.parquet")})
-        for name in names:
-            paths = [b / folder / name for b in blocks if (b / folder / name).exists()]
-            target = target_dir / name
-            if folder == "sdtm" and "USUBJID" not in pq.read_schema(paths[0]).names:
-                if name != "ts.parquet":  # TS is rebuilt below from the combined DM
-                    target.parent.mkdir(parents=True, exist_ok=True)
-                    shutil.copyfile(paths[0], target)
-            elif folder.startswith("quarantine"):  # small: sorted as a whole by file and row, as the pandas engine does
-                _concat_sorted_small(paths, target)
-            else:
-                domain = name.removesuffix(".parquet").upper()
-                concat_parquet_files(paths, target, ["USUBJID", f"{domain}SEQ"] if folder == "sdtm" else None)
+    sdtm_dir, lineage_dir = Path(ctx.sdtm_dir), Path(ctx.lineage_dir)
+    file_order = mapping_file_order(ctx)
+    subject_level = []
+    for name in sorted({p.name for b in blocks for p in (b / "sdtm").glob("*.parquet")}):
+        paths = [b / "sdtm" / name for b in blocks if (b / "sdtm" / name).exists()]
+        if "USUBJID" in pq.read_schema(paths[0]).names:
+            subject_level.append((sum(p.stat().st_size for p in paths), name))
+        elif name != "ts.parquet":  # trial design: the same in every block (TS is rebuilt below from the combined DM)
+            sdtm_dir.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(paths[0], sdtm_dir / name)
+    jobs = [(combine_dataset, name, blocks, str(sdtm_dir), str(lineage_dir), file_order)
+            for _, name in sorted(subject_level, reverse=True)]
+    if client is None:
+        for function, *args in jobs:
+            function(*args)
+    else:  # the workers write two datasets at once; the driver waits
+        client.gather([client.submit(*job, key=f"sdtm-combine-{job[1]}", pure=False) for job in jobs])
+    quarantine = {"quarantine": Path(ctx.quarantine_dir), "quarantine/flagged": Path(ctx.quarantine_dir) / "flagged"}
+    for folder, target_dir in quarantine.items():  # small: sorted as a whole by file and row, as the pandas engine does
+        for name in sorted({p.name for b in blocks for p in (b / folder).glob("*.parquet")}):
+            _concat_sorted_small([b / folder / name for b in blocks if (b / folder / name).exists()], target_dir / name)
     _rebuild_ts(ctx)
     ledger = _merge_ledgers([json.loads((b / "ledger.json").read_text()) for b in blocks])
     _check_quarantine_gate(ctx, ledger)
@@ -272,6 +393,26 @@ def combine_sdtm_blocks(ctx: Any, blocks: list[Path]) -> None:
             files.setdefault(entry["path"], {**entry, "rows_read": 0})["rows_read"] += entry["rows_read"]
     write_json_atomic(Path(ctx.ingest_dir) / "manifest.json", {"files": [files[k] for k in sorted(files)]})
     log.info("dask engine: combined %d block(s) into %s", len(blocks), ctx.outputs_dir)
+
+
+def combine_dataset(name: str, blocks: list[Path], sdtm_dir: str, lineage_dir: str,
+                    file_order: dict[str, tuple[str, int]]) -> str:
+    """One subject-level dataset and its lineage (row for row the same records) from the blocks' files, in the
+    pandas engine's record order and file format (:func:`write_blocks_like_pandas`). A domain with --SEQ is
+    sorted by USUBJID and --SEQ (:func:`order_by_subject_and_seq`); one without keeps the order of mapping
+    (:func:`order_like_mapping`); a dataset without lineage (SUPP--, RELREC, SE) follows its blocks."""
+    import pyarrow.parquet as pq
+
+    paths = [b / "sdtm" / name for b in blocks if (b / "sdtm" / name).exists()]
+    lineage = [b / "lineage" / name for b in blocks if (b / "sdtm" / name).exists()]
+    order = None
+    if all(p.exists() for p in lineage):
+        seq = f"{name.removesuffix('.parquet').upper()}SEQ"
+        order = order_by_subject_and_seq(paths, seq) if seq in pq.read_schema(paths[0]).names else \
+            order_like_mapping(lineage, file_order)
+        write_blocks_like_pandas(lineage, Path(lineage_dir) / name, order)
+    write_blocks_like_pandas(paths, Path(sdtm_dir) / name, order)
+    return name
 
 
 def _check_quarantine_gate(ctx: Any, ledger: dict[str, Any]) -> None:
@@ -339,6 +480,35 @@ def plan_subject_blocks(files: dict[str, Path], per_block: int) -> list[dict[str
             rows[name] = np.flatnonzero(pc.fill_null(hit, False).to_numpy(zero_copy_only=False))
         blocks.append(rows)
     return blocks
+
+
+def write_block_rows(blocks: list[dict[str, Any]], folder: Path) -> list[str]:
+    """Each block's row positions (:func:`plan_subject_blocks`) in a file of the run's scratch folder; a task gets
+    the file's path, not the positions (at 20,000 subjects they made a task graph of 54 MiB). Returns the paths.
+
+    >>> import numpy as np
+    >>> paths = write_block_rows([{"AE": np.array([0, 3]), "TS": None}], Path(tempfile.mkdtemp()))
+    >>> rows = read_block_rows(paths[0], ["AE", "TS"])
+    >>> rows["AE"].tolist(), rows["TS"]
+    ([0, 3], None)
+    """
+    import numpy as np
+
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for number, rows in enumerate(blocks):
+        path = folder / f"rows-{number:04d}.npz"
+        np.savez(path, **{name: positions for name, positions in rows.items() if positions is not None})
+        paths.append(str(path))
+    return paths
+
+
+def read_block_rows(path: str | Path, names: Any) -> dict[str, Any]:
+    """A block's row positions of each of ``names`` written by :func:`write_block_rows` (None: every row)."""
+    import numpy as np
+
+    with np.load(path) as stored:
+        return {name: stored[name] if name in stored.files else None for name in names}
 
 
 def read_table_rows(path: Path, positions: Any) -> Any:
@@ -413,18 +583,20 @@ def skipped_checks(reused: dict[str, Any] | None) -> Any:
                        expectations=empty_findings() if reused["expectations"] else None)
 
 
-def validate_block(study: str, outputs: str, files: dict[str, tuple[str, str]], rows: dict[str, Any],
+def validate_block(study: str, outputs: str, files: dict[str, tuple[str, str]], rows_path: str,
                    options: dict[str, Any], root: str | None = None, reused: dict[str, Any] | None = None) -> Any:
-    """Worker task: schemas, conformance rules and expectations on one block of subjects (records numbered
-    by their row in the whole dataset, as the pandas engine numbers them), but not the ``reused`` checks (the
-    SDTM pass's saved results: :func:`skipped_checks`). Returns findings, the rules' status and this block's
-    results of the checks that read SDTM only (``SdtmResults``, for the SDTM pass's saved results)."""
+    """Worker task: schemas, conformance rules and expectations on one block of subjects (its rows of each
+    dataset in ``rows_path``: :func:`write_block_rows`; records numbered by their row in the whole dataset, as
+    the pandas engine numbers them), but not the ``reused`` checks (the SDTM pass's saved results:
+    :func:`skipped_checks`). Returns findings, the rules' status and this block's results of the checks that
+    read SDTM only (``SdtmResults``, for the SDTM pass's saved results)."""
     from pipeline.common.study import StudyContext
     from pipeline.validate.expectations import load_expectation_specs, study_wide_columns
     from pipeline.validate.sdtm_pass import SdtmResults
     from pipeline.validate.stage import run_checks_reusing
 
     ctx = StudyContext.create(study, outputs=outputs, root=root, **options)
+    rows = read_block_rows(rows_path, files)
     layers = {layer: BlockDatasets({name: Path(path) for name, (kind, path) in files.items() if kind == layer}, rows)
               for layer in ("sdtm", "adam")}
     # ADaM, and SDTM when every check runs, read now (as the pandas engine does); reused checks: SDTM on first use
@@ -546,12 +718,19 @@ def validate_partitioned(ctx: Any, sdtm_files: dict[str, Path], adam_files: dict
         "schemas": [name for name in saved.schemas if name not in adam_files],
         "rules": {rule_id: row for rule_id, (_, row) in saved.rules.items()},
         "expectations": saved.expectations is not None and not reads_adam}
-    with dask_client(ctx.options) as client:
-        futures = [client.submit(validate_block, ctx.study, str(ctx.outputs_dir), files, rows, options,
-                                 root=str(Path(ctx.specs_dir).parent.parent), reused=reused,
-                                 key=f"validate-block-{i:04d}", pure=False) for i, rows in enumerate(blocks)]
-        done = client.gather(futures)
     whole = {name for name, rows in blocks[0].items() if rows is None}
+    work = Path(tempfile.mkdtemp(prefix=".dask-validate-", dir=Path(ctx.outputs_dir).parent))
+    try:
+        rows_paths = write_block_rows(blocks, work)
+        del blocks
+        with dask_client(ctx.options) as client:
+            futures = [client.submit(validate_block, ctx.study, str(ctx.outputs_dir), files, rows_path, options,
+                                     root=str(Path(ctx.specs_dir).parent.parent), reused=reused,
+                                     key=f"validate-block-{number:04d}", pure=False)
+                       for number, rows_path in enumerate(rows_paths)]
+            done = client.gather(futures)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
 
     def combined(block_findings: list[Any], study_wide: Any = None) -> Any:
         parts = once_per_whole_dataset(block_findings, whole) + ([study_wide] if study_wide is not None else [])

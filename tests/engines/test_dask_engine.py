@@ -66,6 +66,40 @@ def test_sdtm_equals_pandas_value_for_value(sdtm_built, dask_sdtm):
         pd.testing.assert_frame_equal(_by_value(got), _by_value(expected), obj=name)
 
 
+@pytest.mark.parametrize("folder", ["sdtm_dir", "lineage_dir", "quarantine_dir"])
+def test_sdtm_files_are_the_pandas_files_byte_for_byte(sdtm_built, dask_sdtm, folder):
+    """Same compression, row groups, pandas metadata and record order (SV, without --SEQ, in the order of
+    mapping: its sites 201 and 401 are mapped as batches of their own, after the other sites)."""
+    def hashes(root: Path) -> dict[str, str]:
+        return {p.relative_to(root).as_posix(): _sha256(p) for p in root.rglob("*.parquet")}
+
+    expected = hashes(Path(getattr(sdtm_built, folder)))
+    assert len(expected) >= 10
+    assert hashes(Path(getattr(dask_sdtm, folder))) == expected
+
+
+def test_sv_keeps_the_order_of_mapping(dask_sdtm):
+    sites = pd.read_parquet(Path(dask_sdtm.sdtm_dir) / "sv.parquet", columns=["USUBJID"])["USUBJID"].str[12:15]
+    assert sites.drop_duplicates().tolist()[-2:] == ["201", "401"]
+
+
+@pytest.mark.parametrize("blocks, expected", [
+    ([["S-1", "S-1", "S-2"], ["S-3"]], None),                       # blocks follow each other: kept as they are
+    ([["S-3"], ["S-1", "S-1", "S-2"]], [1, 2, 3, 0]),               # site 10 before site 9 as text: sorted
+    ([["S-1", None], ["S-2"]], [0, 2, 1]),                          # no subject: last
+], ids=["in-order", "blocks-out-of-order", "missing-subject-last"])
+def test_domain_with_seq_is_ordered_by_subject_and_seq(tmp_path, blocks, expected):
+    from pipeline.engines.dask_engine import order_by_subject_and_seq
+
+    paths = []
+    for number, subjects in enumerate(blocks):
+        paths.append(tmp_path / f"{number}.parquet")
+        seq = pd.Series(range(1, len(subjects) + 1), dtype="Int64")
+        pd.DataFrame({"USUBJID": subjects, "AESEQ": seq}).to_parquet(paths[-1], index=False)
+    order = order_by_subject_and_seq(paths, "AESEQ")
+    assert (order if order is None else order.tolist()) == expected
+
+
 def test_ledger_lineage_and_quarantine_equal_pandas(sdtm_built, dask_sdtm):
     assert json.loads(Path(dask_sdtm.ledger_path).read_text()) == json.loads(Path(sdtm_built.ledger_path).read_text())
     for folder in ("lineage_dir", "quarantine_dir"):
