@@ -13,8 +13,9 @@ sys.path.insert(0, str(Path(__file__).parent))
 from mini import make_ctx  # noqa: E402
 
 from pipeline.common.errors import PipelineError  # noqa: E402
-from pipeline.sdtm.mapping.engine import apply_transpose, check_ledger, reason_category  # noqa: E402
-from pipeline.sdtm.mapping.spec import TransposeSpec, Where  # noqa: E402
+from pipeline.sdtm.mapping.engine import (  # noqa: E402
+    _names_by_last_reader, apply_transpose, check_ledger, reason_category)
+from pipeline.sdtm.mapping.spec import Application, TransposeSpec, Where  # noqa: E402
 from pipeline.sdtm.stage import run  # noqa: E402
 
 DM = """\
@@ -144,6 +145,26 @@ def test_transpose_counts_a_wide_row_once_and_keeps_item_order():
     long, empty = apply_transpose(pd.DataFrame({"A": ["1", "", ""], "B": ["2", "3", ""]}), spec)
     assert long[["T", "_v", "_wide_index"]].values.tolist() == [["a", "1", 0], ["b", "2", 0], ["b", "3", 1]]
     assert empty.tolist() == [False, False, True]
+
+
+def test_transpose_leaves_unread_item_columns_out_of_the_long_frame():
+    spec = TransposeSpec(({"column": "A", "set": {"T": "a"}}, {"column": "B", "set": {"T": "b"}}), "_v", False,
+                         Where(Path("x.yaml"), 1))
+    wide = pd.DataFrame({"S": ["s1", "s2"], "A": ["1", ""], "B": ["2", "3"]})
+    long, _ = apply_transpose(wide, spec, unread=["A"])
+    assert "A" not in long.columns and "B" in long.columns
+    assert long[["S", "T", "_v", "B"]].values.tolist() == [["s1", "a", "1", "2"], ["s1", "b", "2", "2"],
+                                                           ["s2", "b", "3", "3"]]
+
+
+def test_names_by_last_reader_lists_each_name_at_its_last_reading_variable():
+    applications = {
+        "X": (Application("X", "assign", {"column": "a"}, None, "quarantine", Where(Path("x.yaml"), 1)),),
+        "Y": (Application("Y", "concat", {"columns": ["X", "b"]}, {"column": "a", "equals": "1"}, "quarantine",
+                          Where(Path("x.yaml"), 2)),),
+        "Z": (Application("Z", "iso8601", {"column": "c", "time": "b"}, None, "quarantine", Where(Path("x.yaml"), 3)),),
+    }
+    assert _names_by_last_reader(applications) == {1: ["a", "X"], 2: ["b", "c"]}
 
 
 @pytest.mark.parametrize(("reason", "category"), [

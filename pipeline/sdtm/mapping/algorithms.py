@@ -117,7 +117,7 @@ class Columns:
         self.raw = raw
         self.out = out if out is not None else {}
         self.batch = batch
-        self._text: dict[str, pd.Series] = {}
+        self._text: dict[str, DistinctText] = {}
 
     def forget(self, name: str) -> None:
         """Drop the cached text of ``name`` (after the engine wrote that variable)."""
@@ -139,9 +139,53 @@ class Columns:
 
     def text(self, name: str) -> pd.Series:
         """The column as stripped text, '' for missing; computed once per batch and column."""
+        return self.distinct(name).text
+
+    def distinct(self, name: str) -> DistinctText:
+        """The column as stripped text with its distinct values, factorised once per batch and column
+        and shared by every algorithm and condition that reads it (until the engine writes ``name``)."""
         if name not in self._text:
-            self._text[name] = stripped_text(self.get(name))
+            self._text[name] = distinct_text(self.get(name))
         return self._text[name]
+
+
+@dataclass(frozen=True, eq=False)
+class DistinctText:
+    """A column as stripped text and its factorisation: ``text`` equals ``uniques[codes]`` row by row,
+    each distinct text once in ``uniques``."""
+
+    text: pd.Series
+    codes: np.ndarray
+    uniques: np.ndarray
+
+    def subset(self, rows: np.ndarray | slice) -> DistinctText:
+        """The rows at positions ``rows``, with only the distinct values they hold.
+
+        >>> distinct_text(pd.Series(["a", "b", "c", "b"])).subset(np.array([1, 3])).uniques.tolist()
+        ['b']
+        """
+        codes = self.codes[rows]
+        used = np.zeros(len(self.uniques), dtype=bool)
+        used[codes] = True
+        renumbered = np.cumsum(used) - 1
+        return DistinctText(self.text.iloc[rows], renumbered[codes], self.uniques[used])
+
+
+def distinct_text(values: pd.Series) -> DistinctText:
+    """:func:`stripped_text` with its distinct values: each distinct raw value is converted once, then the
+    converted values are factorised (so `` a `` and ``a`` are one distinct text).
+
+    >>> found = distinct_text(pd.Series([" a ", None, 1.5, "a"]))
+    >>> found.text.tolist(), found.uniques.tolist(), found.codes.tolist()
+    (['a', '', '1.5', 'a'], ['a', '1.5', ''], [0, 2, 1, 0])
+    """
+    raw_codes, raw_uniques = pd.factorize(values, use_na_sentinel=True)
+    converted = [str(u).strip() for u in raw_uniques]
+    if len(raw_codes) and raw_codes.min() < 0:
+        converted.append("")  # code -1 (missing) takes the last, ''
+    merged, uniques = pd.factorize(np.array(converted, dtype=object))
+    codes = merged.astype(np.int32)[raw_codes] if len(merged) else raw_codes  # 4 bytes a row, kept per column
+    return DistinctText(pd.Series(uniques[codes], index=values.index, dtype=object), codes, uniques)
 
 
 def stripped_text(values: pd.Series) -> pd.Series:
@@ -150,34 +194,53 @@ def stripped_text(values: pd.Series) -> pd.Series:
     >>> stripped_text(pd.Series([" a ", None, 1.5, " a "])).tolist()
     ['a', '', '1.5', 'a']
     """
-    codes, uniques = pd.factorize(values, use_na_sentinel=True)
-    text = np.array([str(u).strip() for u in uniques] + [""], dtype=object)
-    return pd.Series(text[codes], index=values.index, dtype=object)  # code -1 (missing) takes the last, ''
+    return distinct_text(values).text
 
 
-def per_distinct(text: pd.Series, function: Callable[[pd.Series], Any]) -> Any:
+def per_distinct(text: pd.Series | DistinctText, function: Callable[[pd.Series], Any]) -> Any:
     """``function`` (row by row in nature) run on the distinct values of ``text`` only, its result(s)
-    broadcast back to the rows: the cost follows the distinct values, not the records.
+    broadcast back to the rows: the cost follows the distinct values, not the records. ``text`` may come
+    factorised already (:meth:`Columns.distinct`).
 
     >>> per_distinct(pd.Series(["a", "b", "a"], index=[5, 6, 7]), lambda t: (t.str.upper(), t == "a"))[0].to_dict()
     {5: 'A', 6: 'B', 7: 'A'}
     """
+    if isinstance(text, DistinctText):
+        return _spread(function(pd.Series(text.uniques, dtype=object)), text.codes, text.text.index)
     codes, uniques = pd.factorize(text, use_na_sentinel=False)
     return _spread(function(pd.Series(uniques, dtype=text.dtype)), codes, text.index)
 
 
-def per_distinct_rows(frame: pd.DataFrame, function: Callable[[pd.DataFrame], Any]) -> Any:
+def per_distinct_rows(frame: pd.DataFrame, function: Callable[[pd.DataFrame], Any],
+                      codes: list[np.ndarray] | None = None) -> Any:
     """``function`` (row by row in nature) run on the distinct rows of ``frame`` only, its result(s)
     broadcast back: :func:`per_distinct` for values that come in pairs (a date and its time).
+
+    ``codes`` (one array per column, equal codes for equal values, e.g. :attr:`DistinctText.codes`) saves
+    factorising the columns again.
 
     >>> per_distinct_rows(pd.DataFrame({"a": ["x", "y", "x"], "b": ["1", "1", "1"]}), lambda f: f["a"] + f["b"]).tolist()
     ['x1', 'y1', 'x1']
     """
-    if frame.shape[1] == 1:
+    if frame.shape[1] == 1 and codes is None:
         return per_distinct(frame.iloc[:, 0], lambda values: function(values.to_frame(frame.columns[0])))
-    codes = frame.groupby(list(frame.columns), sort=False, dropna=False).ngroup().to_numpy()
-    first = np.unique(codes, return_index=True)[1]  # the first row of each distinct row, in code order
-    return _spread(function(frame.iloc[first].reset_index(drop=True)), codes, frame.index)
+    row_codes = distinct_row_codes(codes if codes is not None else
+                                   [pd.factorize(frame[c], use_na_sentinel=True)[0] for c in frame.columns])
+    first = np.unique(row_codes, return_index=True)[1]  # the first row of each distinct row, in code order
+    return _spread(function(frame.iloc[first].reset_index(drop=True)), row_codes, frame.index)
+
+
+def distinct_row_codes(codes: list[np.ndarray]) -> np.ndarray:
+    """One code per distinct combination of per-column codes (-1 allowed), numbered in order of appearance.
+
+    >>> distinct_row_codes([np.array([0, 1, 0, -1]), np.array([2, 2, 2, 0])]).tolist()
+    [0, 1, 0, 2]
+    """
+    combined = codes[0].astype(np.int64)
+    for column in codes[1:]:
+        # renumbered after each column, so the combined code stays below the number of rows
+        combined = pd.factorize(combined * (int(column.max(initial=0)) + 2) + (column + 1))[0]
+    return pd.factorize(combined)[0]
 
 
 def _spread(out: Any, codes: np.ndarray, index: pd.Index) -> Any:
@@ -303,14 +366,15 @@ def evaluate_condition(condition: Any, columns: Columns) -> pd.Series:
         return evaluate_mask(ColumnText(columns), expression)
     # evaluated once per distinct combination of the values it reads, then broadcast to the rows
     keys = [f"c{i}" for i in range(len(names))]
-    values = pd.DataFrame({key: columns.text(name) for key, name in zip(keys, names)}, index=columns.raw.index)
+    texts = [columns.distinct(name) for name in names]
+    values = pd.DataFrame({key: text.text for key, text in zip(keys, texts)}, index=columns.raw.index)
 
     def mask(distinct: pd.DataFrame) -> pd.Series:
         raw = pd.DataFrame({n[4:]: distinct[k] for k, n in zip(keys, names) if n.startswith("raw.")}, index=distinct.index)
         out = {n: distinct[k] for k, n in zip(keys, names) if not n.startswith("raw.")}
         return evaluate_mask(ColumnText(Columns(raw, out)), expression)
 
-    return per_distinct_rows(values, mask)
+    return per_distinct_rows(values, mask, [text.codes for text in texts])
 
 
 def condition_columns(condition: Any) -> list[str]:
@@ -332,7 +396,7 @@ def assign(columns: Columns, params: dict[str, Any], env: MappingEnv) -> Result:
     >>> assign(Columns(pd.DataFrame({"V": ["1.5", "abc"]})), {"column": "V", "type": "num"}, MappingEnv()).reason.tolist()
     [None, "not a number 'abc' in column V"]
     """
-    return Result(*per_distinct(columns.text(params["column"]), lambda text: _assign(text, params)))
+    return Result(*per_distinct(columns.distinct(params["column"]), lambda text: _assign(text, params)))
 
 
 def _assign(text: pd.Series, params: dict[str, Any]) -> tuple[pd.Series, pd.Series | None]:
@@ -376,7 +440,7 @@ def assign_ct(columns: Columns, params: dict[str, Any], env: MappingEnv) -> Resu
         # an unknown code keeps its raw text: quarantined by default, or kept visible with on_error: flag
         return mapped.where(reason.isna(), text), _with_suffix(reason, f" in column {params['column']}")
 
-    return Result(*per_distinct(columns.text(params["column"]), to_codelist))
+    return Result(*per_distinct(columns.distinct(params["column"]), to_codelist))
 
 
 def assign_unit(columns: Columns, params: dict[str, Any], env: MappingEnv) -> Result:
@@ -390,7 +454,7 @@ def assign_unit(columns: Columns, params: dict[str, Any], env: MappingEnv) -> Re
         values = pd.Series([env.units.normalise(u) if u else None for u in text], index=text.index, dtype=object)
         return values, _reasons(values.isna() & (text != ""), text, "unknown unit '", f"' in column {params['column']}")
 
-    return Result(*per_distinct(columns.text(params["column"]), normalise))
+    return Result(*per_distinct(columns.distinct(params["column"]), normalise))
 
 
 def iso8601(columns: Columns, params: dict[str, Any], env: MappingEnv) -> Result:
@@ -402,22 +466,31 @@ def iso8601(columns: Columns, params: dict[str, Any], env: MappingEnv) -> Result
     >>> iso8601(cols, {"column": "D"}, MappingEnv()).values.tolist()
     ['2024-03-05', '2024-03', None]
     """
-    text = columns.text(params["column"])
+    text = columns.distinct(params["column"])
     groups = columns.batch.groups()
-    if not params.get("formats") and len(groups) > 1:
-        iso = _no_reason(text.index)
+
+    def parser(formats: list[str], dialect: DateDialect) -> Callable[[pd.Series], tuple[pd.Series, pd.Series]]:
+        return lambda distinct: (lambda p: (p.iso, p.reason))(
+            parse_dates(distinct, formats, month_names=dialect.month_names))
+
+    per_dialect = not params.get("formats") and len(groups) > 1
+    if per_dialect:
+        iso = _no_reason(text.text.index)
         reason = iso.copy()
         for dialect, rows in groups:
-            part = parse_dates(text.iloc[rows], list(dialect.formats), month_names=dialect.month_names)
-            iso.iloc[rows], reason.iloc[rows] = part.iso.values, part.reason.values
+            part_iso, part_reason = per_distinct(text.subset(rows), parser(list(dialect.formats), dialect))
+            iso.iloc[rows], reason.iloc[rows] = part_iso.values, part_reason.values
     else:
         first = columns.batch.dialects[0]
-        parsed = parse_dates(text, list(params.get("formats") or first.formats), month_names=first.month_names)
-        iso, reason = parsed.iso, parsed.reason.copy()
+        iso, reason = per_distinct(text, parser(list(params.get("formats") or first.formats), first))
+        reason = reason.copy()
     if params.get("time"):
-        pairs = pd.DataFrame({"date": iso, "time": columns.text(params["time"])})
+        time = columns.distinct(params["time"])
+        pairs = pd.DataFrame({"date": iso, "time": time.text})
+        # the date's iso text follows from its raw text (and the row's dialect): their codes tell distinct pairs
+        keys = [text.codes, time.codes] + ([columns.batch.row_dialect] if per_dialect else [])
         iso, time_reason = per_distinct_rows(
-            pairs, lambda p: (lambda c: (c.iso, c.reason))(combine_date_time(p["date"], p["time"])))
+            pairs, lambda p: (lambda c: (c.iso, c.reason))(combine_date_time(p["date"], p["time"])), keys)
         reason = reason.where(reason.notna(), time_reason)
     reason = _with_suffix(reason, f" in column {params['column']}")
     if params.get("precision"):
@@ -503,7 +576,7 @@ def concat(columns: Columns, params: dict[str, Any], env: MappingEnv) -> Result:
             series = columns.text(name)
             if isinstance(part, dict) and part.get("pad"):
                 width = int(part["pad"])
-                series = per_distinct(series, lambda t: t.where(t == "", t.str.zfill(width)))
+                series = per_distinct(columns.distinct(name), lambda t: t.where(t == "", t.str.zfill(width)))
             text = series.to_numpy(dtype=object)
             empty |= text == ""
         joined = text if joined is None else joined + sep + text
@@ -525,27 +598,32 @@ def lookup(columns: Columns, params: dict[str, Any], env: MappingEnv) -> Result:
     if missing:
         raise KeyError(f"dataset {params['dataset']} has no column(s) {', '.join(missing)}")
 
-    def canonical(values: pd.Series) -> pd.Series:
-        def key(text: pd.Series) -> pd.Series:
-            text = text.str.replace(r"^(-?\d+)\.0+$", r"\1", regex=True)  # 10.0 and 10 are the same key
-            return text.str.upper() if params.get("ignore_case") else text
-        return per_distinct(stripped_text(values), key)
+    def key(text: pd.Series) -> pd.Series:
+        text = text.str.replace(r"^(-?\d+)\.0+$", r"\1", regex=True)  # 10.0 and 10 are the same key
+        return text.str.upper() if params.get("ignore_case") else text
 
     names = [f"_k{i}" for i in range(len(by))]
-    keys = pd.DataFrame({n: canonical(columns.text(v)) for n, v in zip(names, by.values())}, index=columns.raw.index)
-    ref = pd.DataFrame({n: canonical(table[k]) for n, k in zip(names, by)})
+    ref = pd.DataFrame({n: per_distinct(distinct_text(table[k]), key) for n, k in zip(names, by)})
     ref["_value"] = table[params["value"]].values
     ref = ref.drop_duplicates(subset=names, keep="first")
-    merged = keys.merge(ref, on=names, how="left")
-    values = pd.Series(merged["_value"].values, index=columns.raw.index)
-    values = values.astype(object).where(values.notna(), None)
-    keys.columns = list(by)
-    reason = _no_reason(columns.raw.index)
-    missing = values.isna() & (keys != "").all(axis=1)
-    if params.get("on_missing", "quarantine") == "quarantine" and missing.any():
-        described = keys[missing].apply(lambda r: ", ".join(f"{k}='{v}'" for k, v in r.items()), axis=1)
-        reason[missing] = f"no {params['dataset']} record with " + described
-    return Result(values, reason)
+
+    def find(distinct: pd.DataFrame) -> tuple[pd.Series, pd.Series]:
+        keys = pd.DataFrame({n: per_distinct(distinct[n], key) for n in names}, index=distinct.index)
+        merged = keys.merge(ref, on=names, how="left")
+        values = pd.Series(merged["_value"].values, index=keys.index)
+        values = values.astype(object).where(values.notna(), None)
+        keys.columns = list(by)
+        reason = _no_reason(keys.index)
+        missing = values.isna() & (keys != "").all(axis=1)
+        if params.get("on_missing", "quarantine") == "quarantine" and missing.any():
+            described = keys[missing].apply(lambda r: ", ".join(f"{k}='{v}'" for k, v in r.items()), axis=1)
+            reason[missing] = f"no {params['dataset']} record with " + described
+        return values, reason
+
+    # looked up once per distinct combination of key texts, then broadcast to the rows
+    texts = [columns.distinct(v) for v in by.values()]
+    frame = pd.DataFrame({n: text.text for n, text in zip(names, texts)}, index=columns.raw.index)
+    return Result(*per_distinct_rows(frame, find, [text.codes for text in texts]))
 
 
 # --- derive: a small closed set of named functions -------------------------------------------------
@@ -612,7 +690,7 @@ def _derive_extract(columns: Columns, args: dict[str, Any], env: MappingEnv) -> 
                           f"' in column {args['column']} (expected {args['pattern']})")
         return found.astype(object).where(found.notna(), None), reason
 
-    return Result(*per_distinct(columns.text(args["column"]), extract))
+    return Result(*per_distinct(columns.distinct(args["column"]), extract))
 
 
 def _derive_normalise_id(columns: Columns, args: dict[str, Any], env: MappingEnv) -> Result:
@@ -630,7 +708,7 @@ def _derive_normalise_id(columns: Columns, args: dict[str, Any], env: MappingEnv
         return _none_if_empty(out), _reasons(~digits & (text != ""), text, "not a number '",
                                              f"' in identifier column {args['column']}")
 
-    return Result(*per_distinct(columns.text(args["column"]), normalise))
+    return Result(*per_distinct(columns.distinct(args["column"]), normalise))
 
 
 DERIVE_FUNCTIONS: dict[str, tuple[Callable[..., Result], set[str], tuple[str, ...]]] = {

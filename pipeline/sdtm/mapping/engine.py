@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -341,11 +342,13 @@ def quarantine_rows(domain: str, frame: pd.DataFrame, column: pd.Series | str, v
     return out[QUARANTINE_COLUMNS]
 
 
-def apply_transpose(frame: pd.DataFrame, transpose: TransposeSpec) -> tuple[pd.DataFrame, pd.Series]:
+def apply_transpose(frame: pd.DataFrame, transpose: TransposeSpec, unread: Collection[str] = ()
+                    ) -> tuple[pd.DataFrame, pd.Series]:
     """Wide to long: one record per item whose cell is non-empty (or every item with ``keep_empty``).
 
     Returns the long frame (raw columns kept, item ``set`` values and ``value_to`` added) and a
-    boolean series over the wide rows that produced no record at all.
+    boolean series over the wide rows that produced no record at all. ``unread`` names raw columns
+    that no variable reads: they stay out of the long frame, which repeats every column it keeps per item.
 
     >>> from pipeline.sdtm.mapping.spec import TransposeSpec, Where
     >>> spec = TransposeSpec(({"column": "HT", "set": {"VSTESTCD": "HEIGHT"}}, {"column": "WT", "set": {"VSTESTCD": "WEIGHT"}}),
@@ -363,7 +366,8 @@ def apply_transpose(frame: pd.DataFrame, transpose: TransposeSpec) -> tuple[pd.D
     if not transpose.keep_empty:
         keep = np.char.strip(flat.astype(str)) != "" if flat.size else np.zeros(0, dtype=bool)
         row_idx, item_idx, flat = row_idx[keep], item_idx[keep], flat[keep]
-    long = frame.iloc[row_idx].reset_index(drop=True)
+    left_out = set(unread)
+    long = frame[[c for c in frame.columns if c not in left_out]].iloc[row_idx].reset_index(drop=True)
     long[transpose.value_to] = flat
     long["_item"] = item_idx
     long["_item_column"] = np.array(columns, dtype=object)[item_idx] if n_items else []
@@ -404,7 +408,8 @@ def map_rows(frame: pd.DataFrame, variables: dict[str, tuple[Application, ...]],
     columns = Columns(frame, out, batch)
     problems: list[pd.DataFrame] = []
     flags: list[pd.DataFrame] = []
-    for variable, applications in variables.items():
+    last_readers = _names_by_last_reader(variables)
+    for position, (variable, applications) in enumerate(variables.items()):
         current = pd.Series(np.full(len(frame), None, dtype=object), index=frame.index)
         for app in applications:
             mask = evaluate_condition(app.condition, columns) if app.condition is not None else None
@@ -431,8 +436,32 @@ def map_rows(frame: pd.DataFrame, variables: dict[str, tuple[Application, ...]],
                     (flags if app.on_error == "flag" else problems).append(table)
         out[variable] = current
         columns.forget(variable)
+        for name in last_readers.get(position, ()):  # no later variable reads it: its text need not stay
+            columns.forget(name)
     empty = pd.DataFrame(columns=["variable", "column", "value", "reason"])
-    return pd.DataFrame(out, index=frame.index), *(pd.concat(found) if found else empty for found in (problems, flags))
+    # copy=False: the variables become the frame's columns as they are, not copied into one block
+    return (pd.DataFrame(out, index=frame.index, copy=False),
+            *(pd.concat(found) if found else empty for found in (problems, flags)))
+
+
+def _names_by_last_reader(variables: dict[str, tuple[Application, ...]]) -> dict[int, list[str]]:
+    """Per variable position, the names (raw columns or variables) that no later variable reads.
+
+    >>> from pipeline.sdtm.mapping.spec import load_mapping
+    >>> mapping = load_mapping(Path("x.yaml"), text="domain: AE\\nsources: []\\nvariables:\\n"
+    ...     "  AETERM: {assign: term}\\n  AEDECOD: {assign: term}\\n  AESTDTC: {iso8601: start}\\n")
+    >>> _names_by_last_reader(mapping.variables)
+    {1: ['term'], 2: ['start']}
+    """
+    last: dict[str, int] = {}
+    for position, applications in enumerate(variables.values()):
+        for app in applications:
+            for name in REGISTRY[app.algorithm].referenced_columns(app.params) + condition_columns(app.condition):
+                last[name] = position
+    by_position: dict[int, list[str]] = {}
+    for name, position in last.items():
+        by_position.setdefault(position, []).append(name)
+    return by_position
 
 
 def blank_or_missing(values: pd.Series) -> np.ndarray:
@@ -486,7 +515,11 @@ def _prepare_work(mapping: DomainMapping, ingested: IngestedFile) -> tuple[pd.Da
     transpose = source.transpose or mapping.transpose
     work = frame
     if transpose is not None:
-        work, no_record = apply_transpose(frame, transpose)
+        read = {name[4:] if name.startswith("raw.") else name for app in mapping_applications(mapping)
+                for name in REGISTRY[app.algorithm].referenced_columns(app.params) + condition_columns(app.condition)}
+        # the item columns' values move to value_to: one that no variable of any site reads is not repeated per record
+        unread = [item["column"] for item in transpose.items if item["column"] not in read]
+        work, no_record = apply_transpose(frame, transpose, unread)
         if no_record.any():
             columns = ",".join(i["column"] for i in transpose.items[:3]) + ",..."
             quarantine.append(quarantine_rows(domain, frame[no_record], columns, "",
