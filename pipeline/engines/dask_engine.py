@@ -291,7 +291,6 @@ def order_by_subject_and_seq(paths: list[Path], seq: str) -> Any:
     """Positions, in the blocks' concatenation, that sort a domain with --SEQ by USUBJID and --SEQ as the pandas
     engine's ``derive_var_seq`` does (missing last; stable); None when the blocks in their order are sorted (each
     block is, and blocks of sites in site order follow each other unless site numbers sort otherwise as text)."""
-    import pandas as pd
     import pyarrow as pa
     import pyarrow.compute as pc
     import pyarrow.parquet as pq

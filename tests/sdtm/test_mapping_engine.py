@@ -14,7 +14,7 @@ from mini import make_ctx  # noqa: E402
 
 from pipeline.common.errors import PipelineError  # noqa: E402
 from pipeline.sdtm.mapping.engine import (  # noqa: E402
-    _names_by_last_reader, apply_transpose, check_ledger, reason_category)
+    _names_by_last_reader, apply_transpose, check_ledger, merge_records, reason_category)
 from pipeline.sdtm.mapping.spec import Application, TransposeSpec, Where  # noqa: E402
 from pipeline.sdtm.stage import run  # noqa: E402
 
@@ -216,3 +216,13 @@ def test_unscheduled_visits_are_numbered_after_the_previous_planned_visit(tmp_pa
     vs = pd.read_parquet(ctx.sdtm_dir / "vs.parquet")
     assert vs[["VISIT", "VISITNUM"]].values.tolist() == [["WEEK 4", 5.0], ["UNSCHEDULED 5.01", 5.01],
                                                          ["UNSCHEDULED 5.02", 5.02], ["WEEK 8", 6.0]]
+
+
+def test_merge_source_without_rows_leaves_the_records_as_they_are() -> None:
+    """A merge source export with a header and no rows (a site's file, or a Dask block's slice) merges nothing."""
+    data = pd.DataFrame({"USUBJID": ["A", "B"], "SEX": ["F", "M"], "_file": "dm.csv", "_row": [1, 2]})
+    extra = pd.DataFrame({name: pd.Series([], dtype=object) for name in ["USUBJID", "ARMCD", "_file", "_site"]})
+    extra["_row"] = pd.Series([], dtype="int64")
+    merged, rejected = merge_records("DM", data, extra, ("USUBJID",), Where(Path("dm.yaml"), 5))
+    assert merged[["USUBJID", "SEX", "ARMCD"]].values.tolist() == [["A", "F", None], ["B", "M", None]]
+    assert len(rejected) == 0

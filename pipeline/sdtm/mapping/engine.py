@@ -629,7 +629,9 @@ def merge_records(domain: str, data: pd.DataFrame, extra: pd.DataFrame, by: tupl
     if missing:
         raise where.error(f"merge key(s) {', '.join(missing)} must be variables of both the merge source and {domain}")
     values = [c for c in extra.columns if c not in by and not c.startswith("_")]
-    key_text = extra[list(by)].astype(str).agg("|".join, axis=1)
+    # an empty frame's row-wise agg gives a frame, not a series (a merge source export with no rows)
+    key_text = extra[list(by)].astype(str).agg("|".join, axis=1) if len(extra) else \
+        pd.Series([], index=extra.index, dtype=object)
     known = set(data[list(by)].astype(str).agg("|".join, axis=1)) if len(data) else set()
     duplicated = key_text.duplicated(keep="first")
     unmatched = ~key_text.isin(known)
