@@ -18,6 +18,7 @@ import argparse
 import json
 import os
 import platform
+import shutil
 import subprocess
 import sys
 import threading
@@ -172,6 +173,8 @@ def run_size(subjects: int, engine: str, python: str, previous: dict | None = No
     completion marker exists keeps its earlier measurement instead of running again."""
     out = WORK / f"{engine}-{subjects}"
     logs = WORK / f"{engine}-{subjects}-logs"
+    if previous is None:   # a fresh run: no earlier run's saved validation results may be reused
+        shutil.rmtree(out, ignore_errors=True)
     logs.mkdir(parents=True, exist_ok=True)
     stages = {}
     dask_stages = DASK_STAGES_LARGE if subjects >= LARGE_SUBJECTS else DASK_STAGES
