@@ -23,7 +23,6 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from pipeline.common.io import PARQUET_ROW_GROUP_ROWS
 from pipeline.common.logs import get_logger
 
 log = get_logger("engine")
@@ -173,7 +172,7 @@ def check_subject_order(name: str, paths: list[Path]) -> None:
 def concat_like_pandas(paths: list[Path], target: Path) -> int:
     """Write the rows of ``paths`` (one dataset's blocks, in order) into ``target`` as
     ``pipeline.common.io.write_parquet_atomic`` writes the whole frame: same schema and pandas metadata,
-    zstd, no statistics, row groups of :data:`PARQUET_ROW_GROUP_ROWS` rows, so the bytes are the same. Holds at
+    zstd, no statistics, row groups of ``PARQUET_ROW_GROUP_ROWS`` rows, so the bytes are the same. Holds at
     most one row group (and one block) in memory. Returns the rows written.
 
     >>> import pandas as pd
@@ -187,8 +186,9 @@ def concat_like_pandas(paths: list[Path], target: Path) -> int:
     >>> (folder / "combined.parquet").read_bytes() == (folder / "whole.parquet").read_bytes()
     True
     """
-    import pyarrow as pa
     import pyarrow.parquet as pq
+
+    from pipeline.engines.dask_engine import write_in_row_groups
 
     schemas = [pq.read_schema(p) for p in paths]
     counts = [pq.ParquetFile(p).metadata.num_rows for p in paths]
@@ -198,26 +198,7 @@ def concat_like_pandas(paths: list[Path], target: Path) -> int:
         if count and not other.equals(schema, check_metadata=True):
             raise RuntimeError(f"{target.name}: block {path.parent.parent.name} has another schema than the first "
                                "block with rows")
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_name(f".{target.name}.tmp")
-    pending: list[Any] = []
-    held = rows = 0
-    with pq.ParquetWriter(tmp, schema, compression="zstd", write_statistics=False) as writer:
-        for path, count in zip(paths, counts):
-            if not count:
-                continue
-            pending.append(pq.read_table(path))
-            held += count
-            while held >= PARQUET_ROW_GROUP_ROWS:  # one whole row group: written as one contiguous table
-                table = pa.concat_tables(pending).combine_chunks()
-                writer.write_table(table.slice(0, PARQUET_ROW_GROUP_ROWS))
-                pending, held = [table.slice(PARQUET_ROW_GROUP_ROWS)], held - PARQUET_ROW_GROUP_ROWS
-                rows += PARQUET_ROW_GROUP_ROWS
-        if held or not rows:  # the last, partial row group (or the one empty group of an empty dataset)
-            writer.write_table(pa.concat_tables(pending).combine_chunks() if pending else schema.empty_table())
-            rows += held
-    tmp.replace(target)
-    return rows
+    return write_in_row_groups((pq.read_table(path) for path, count in zip(paths, counts) if count), schema, target)
 
 
 def combine_adam_dataset(name: str, paths: list[Path], target: Path) -> int:

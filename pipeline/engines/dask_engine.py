@@ -16,7 +16,7 @@ import os
 import re
 import shutil
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Iterator
@@ -209,8 +209,6 @@ def write_blocks_like_pandas(paths: list[Path], target: Path, order: Any = None)
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    from pipeline.common.io import PARQUET_ROW_GROUP_ROWS
-
     schema = unify_block_schemas(paths)
 
     def read(path: Path) -> Any:
@@ -224,12 +222,25 @@ def write_blocks_like_pandas(paths: list[Path], target: Path, order: Any = None)
         else:
             yield pa.concat_tables([read(path) for path in paths]).take(pa.array(order, type=pa.int64()))
 
+    return write_in_row_groups(tables(), schema, target)
+
+
+def write_in_row_groups(tables: Iterable[Any], schema: Any, target: Path) -> int:
+    """Arrow ``tables`` of ``schema`` written one after another into ``target`` (through a temporary file) in
+    row groups of ``PARQUET_ROW_GROUP_ROWS`` rows, each one contiguous table, zstd and no statistics: the bytes
+    ``pipeline.common.io.write_parquet_atomic`` gives their concatenation, holding one row group at a time.
+    Returns the rows written."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from pipeline.common.io import PARQUET_ROW_GROUP_ROWS
+
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = target.with_name(f".{target.name}.tmp")
     pending: list[Any] = []
     held = rows = 0
     with pq.ParquetWriter(tmp, schema, compression="zstd", write_statistics=False) as writer:
-        for table in tables():
+        for table in tables:
             if not table.num_rows:
                 continue
             pending.append(table)
