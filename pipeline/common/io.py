@@ -111,10 +111,6 @@ def write_json_atomic(path: str | Path, obj: Any) -> Path:
 PARQUET_ROW_GROUP_ROWS = 1024 * 1024  # pq.write_table's default row group size
 
 
-class _SliceTypesDiffer(Exception):
-    """A slice converts to other Arrow types than the first: only the whole frame gives the file's types."""
-
-
 def write_parquet_atomic(path: str | Path, frame: pd.DataFrame, row_group_rows: int = PARQUET_ROW_GROUP_ROWS) -> Path:
     """Parquet without the pandas index and without volatile metadata, so reruns are byte-identical.
 
@@ -135,12 +131,11 @@ def write_parquet_atomic(path: str | Path, frame: pd.DataFrame, row_group_rows: 
     path = Path(path)
     frame = frame.reset_index(drop=True)
     if len(frame) > row_group_rows:
+        slices = (pa.Table.from_pandas(frame.iloc[start:start + row_group_rows], preserve_index=False)
+                  for start in range(0, len(frame), row_group_rows))
         try:
-            with _atomic_path(path) as tmp:
-                _write_row_groups(tmp, frame, row_group_rows)
-            pa.default_memory_pool().release_unused()
-            return path
-        except (_SliceTypesDiffer, pa.ArrowException, ValueError, TypeError):
+            return write_parquet_tables_atomic(path, slices, row_group_rows)
+        except (pa.ArrowException, ValueError, TypeError):
             pass  # the whole frame decides the types (or raises the error it always raised)
     return write_parquet_table_atomic(path, pa.Table.from_pandas(frame, preserve_index=False), row_group_rows)
 
@@ -200,25 +195,6 @@ def write_parquet_tables_atomic(path: str | Path, tables: Iterable[Any], row_gro
             if writer is not None:
                 writer.close()
     return path
-
-
-def _write_row_groups(target: Path, frame: pd.DataFrame, rows: int) -> None:
-    """``frame`` (index reset) converted and written ``rows`` rows at a time through one writer."""
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-
-    first = pa.Table.from_pandas(frame.iloc[:rows], preserve_index=False)
-    schema = first.schema
-    with pq.ParquetWriter(target, schema, compression="zstd", write_statistics=False) as writer:
-        writer.write_table(first, row_group_size=rows)
-        del first
-        for start in range(rows, len(frame), rows):
-            table = pa.Table.from_pandas(frame.iloc[start:start + rows], preserve_index=False)
-            if not table.schema.equals(schema, check_metadata=False):
-                raise _SliceTypesDiffer
-            writer.write_table(table, row_group_size=rows)
-            del table
-            pa.default_memory_pool().release_unused()
 
 
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
